@@ -1,0 +1,49 @@
+// The seam between the simulated kernel (os/) and the simulated hardware (hw/):
+// everything the kernel needs from the machine it runs on. Declared here, in os/,
+// implemented by hw/ (hw::MachinePlatform); os/ unit tests use a fake.
+// Every call returns how long the operation takes, as seen by the CPU that
+// issued it, measured from that CPU's current local time. hw/ times the traffic
+// through the same caches, controllers and links as user traffic.
+// Not modelled here: interrupts other than TLB-shootdown IPIs, DMA ordering.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+
+#include "common/units.h"
+
+namespace numasim::os {
+
+inline constexpr int kMaxCpus = 512;
+using CpuMask = std::bitset<kMaxCpus>;
+using Asid = std::uint16_t;  // PCID the hardware TLBs are tagged with
+
+enum class BioOp : std::uint8_t { Read, Write };
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+
+  // Kernel loads from [addr, addr+len), e.g. reading a page-table page or a struct.
+  virtual Picoseconds kernel_read(CpuId cpu, PhysAddr addr, Bytes len) = 0;
+  // Kernel stores to [addr, addr+len): page-table entry updates, zeroing a page (clear_page).
+  virtual Picoseconds kernel_write(CpuId cpu, PhysAddr addr, Bytes len) = 0;
+  // copy_page / migrate: read src and write dst.
+  virtual Picoseconds kernel_copy(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len) = 0;
+
+  // TLB shootdown: invalidate translations of `asid` in [start, end) on every CPU
+  // in `targets` (the initiator flushes locally too when it is in the mask).
+  // Returns the initiator's wait: IPI latency by distance plus acknowledgements.
+  virtual Picoseconds flush_tlb_range(CpuId initiator, const CpuMask& targets, Asid asid,
+                                      VirtAddr start, VirtAddr end) = 0;
+  // Invalidate every translation of `asid` on `targets` (e.g. on exit or a large unmap).
+  virtual Picoseconds flush_tlb_mm(CpuId initiator, const CpuMask& targets, Asid asid) = 0;
+
+  // Block I/O to the swap/file device; returns the completion latency seen by the submitter.
+  virtual Picoseconds submit_bio(CpuId cpu, BioOp op, std::uint64_t sector, Bytes len) = 0;
+
+  // Current simulated time of `cpu` (its local time, including time it ran ahead).
+  virtual Picoseconds now(CpuId cpu) const = 0;
+};
+
+}  // namespace numasim::os
