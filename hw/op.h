@@ -1,0 +1,145 @@
+// The operation stream a simulated core executes, and the interface workload
+// generators implement to produce it.
+//
+// A task's program is a stream of Ops (compute N cycles, load/store of `size`
+// bytes at a virtual address, markers). Generators (workloads/) implement
+// OpSource and hand the core whole batches: one virtual call per batch, the
+// core then runs the batch without any virtual call or allocation per op.
+//
+// System calls are synchronous: inside fill() a generator calls e.g.
+// ctx.sys_mmap(...) on its ThreadContext and reads the result before emitting
+// the accesses that use it. Program order is kept: before a system call runs,
+// the core executes the ops already appended to the current batch (the batch
+// is then empty again), and the kernel's cost (cycles + memory traffic) is
+// charged to the core.
+//
+// Simplifications: the simulator does not store user data. A generator whose
+// next address depends on a loaded value (a pointer chase) computes the chain
+// itself (it knows its permutation) and marks each such load `dependent`, which
+// makes the core wait for the previous load before issuing it. No instruction
+// fetch, no branch behaviour: compute ops stand for everything that is not a
+// data memory access.
+#pragma once
+
+#include <array>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/units.h"
+
+namespace numasim::hw {
+
+enum class OpKind : std::uint8_t {
+  Compute,  // `count` core cycles of non-memory work
+  Load,     // read `count` bytes at `addr` (one access per cache line touched)
+  Store,    // write `count` bytes at `addr`
+  Marker,   // a point in the program (id in `count`): the core records its local time
+};
+
+inline constexpr std::uint8_t kOpDependent = 1u << 0;  // load: address depends on the previous load's value
+
+// 16 bytes; a batch of them is a flat array.
+struct Op {
+  VirtAddr addr = 0;
+  std::uint32_t count = 0;  // cycles (Compute), bytes (Load/Store), marker id (Marker)
+  OpKind kind = OpKind::Compute;
+  std::uint8_t flags = 0;
+  std::uint16_t reserved = 0;
+
+  bool dependent() const { return (flags & kOpDependent) != 0; }
+};
+static_assert(sizeof(Op) == 16);
+
+// A fixed-capacity batch of ops, owned by the core and reused for every fill().
+// Generators append with the helpers below and stop when full().
+class OpBatch {
+ public:
+  static constexpr std::size_t kCapacity = 512;
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool full() const { return size_ == kCapacity; }
+  std::size_t room() const { return kCapacity - size_; }
+  void clear() { size_ = 0; }
+  const Op& operator[](std::size_t i) const { return ops_[i]; }
+  const Op* begin() const { return ops_.data(); }
+  const Op* end() const { return ops_.data() + size_; }
+
+  void push(const Op& op) {
+    assert(size_ < kCapacity && "OpBatch overflow: check full() before appending");
+    ops_[size_++] = op;
+  }
+  void compute(std::uint32_t cycles) { push(Op{0, cycles, OpKind::Compute, 0, 0}); }
+  void load(VirtAddr addr, std::uint32_t size_bytes = 8, bool dependent = false) {
+    push(Op{addr, size_bytes, OpKind::Load, dependent ? kOpDependent : std::uint8_t{0}, 0});
+  }
+  void store(VirtAddr addr, std::uint32_t size_bytes = 8) {
+    push(Op{addr, size_bytes, OpKind::Store, 0, 0});
+  }
+  void marker(std::uint32_t id) { push(Op{0, id, OpKind::Marker, 0, 0}); }
+
+ private:
+  std::array<Op, kCapacity> ops_{};
+  std::size_t size_ = 0;
+};
+
+// What a generator may ask of the thread it runs on. Implemented by hw::Core;
+// tests may implement it with a fake. Every call is synchronous and charges its
+// cost to the thread's CPU. System calls take Linux's arguments and return what
+// the raw system call returns (a value >= 0, or -errno).
+class ThreadContext {
+ public:
+  virtual ~ThreadContext() = default;
+
+  virtual CpuId cpu() const = 0;
+  virtual NodeId node() const = 0;  // node of cpu()
+  virtual int pid() const = 0;      // task id in the simulated kernel
+  // The thread's local simulated time after every op appended so far has run
+  // (flushes the current batch first, like a system call does).
+  virtual Picoseconds now() = 0;
+  // Runs the ops appended so far (empties the batch). Rarely needed: system calls
+  // and now() do it.
+  virtual void flush() = 0;
+
+  // Memory management (mm/mmap.c, mm/mprotect.c, mm/madvise.c semantics).
+  virtual long sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
+                        std::uint64_t offset) = 0;
+  virtual long sys_munmap(VirtAddr addr, std::uint64_t len) = 0;
+  virtual long sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) = 0;
+  virtual long sys_madvise(VirtAddr addr, std::uint64_t len, int advice) = 0;
+  virtual long sys_brk(VirtAddr addr) = 0;
+  // NUMA policy (mm/mempolicy.c): nodemasks as arrays of unsigned long, as in Linux.
+  virtual long sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask,
+                         unsigned long maxnode, unsigned flags) = 0;
+  virtual long sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) = 0;
+  virtual long sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode,
+                                 VirtAddr addr, unsigned long flags) = 0;
+  // move_pages(2) for this task (pid 0).
+  virtual long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes,
+                              int* status, int flags) = 0;
+};
+
+// A workload thread's program. The core calls start() once, then fill() until
+// done(); fill() appends ops to an empty batch (at most batch.room()), and may
+// make system calls through ctx. Returning with an empty batch while !done() is
+// allowed (e.g. after only system calls) but a generator must make progress.
+class OpSource {
+ public:
+  virtual ~OpSource() = default;
+
+  virtual std::string name() const { return "ops"; }
+  // Set-up on the task's CPU before the first fill (e.g. mmap its buffers).
+  virtual void start(ThreadContext& ctx) {}
+  // Appends the next ops; returns how many ops the batch holds on return.
+  virtual std::size_t fill(OpBatch& batch, ThreadContext& ctx) = 0;
+  // True when the program has nothing more to emit.
+  virtual bool done() const = 0;
+  // Fraction of the program emitted so far, 0..1 (for progress reports).
+  virtual double progress() const { return done() ? 1.0 : 0.0; }
+  // Tear-down on the task's CPU after the last op ran (e.g. munmap).
+  virtual void finish(ThreadContext& ctx) {}
+};
+
+}  // namespace numasim::hw
