@@ -119,6 +119,7 @@ class ConfigDocument {
   struct Impl;
 
  private:
+  friend class Config;
   ConfigDocument();
   std::unique_ptr<Impl> impl_;
 };
