@@ -1,0 +1,136 @@
+// One set-associative cache array: write-back, write-allocate, with LRU, FIFO or
+// seeded-random replacement and a MESI-like state per line (Modified, Exclusive,
+// Shared, Invalid) kept so that cross-socket coherence can be added later; today
+// only Modified (dirty) versus clean matters. Dirty victims are handed back to
+// the caller for write-back. Pure timing-free state (no SystemC): the latency of
+// a level lives in CacheHierarchy. The hit check is inline so that an L1 hit
+// costs a few host nanoseconds.
+// Simplifications: no data is stored (tags only); set index is the line number
+// modulo the set count (no slice hashing); no sectoring, no prefetch bits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+#include "hw/hw_stats.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+enum class LineState : std::uint8_t { Invalid = 0, Shared, Exclusive, Modified };
+enum class Replacement : std::uint8_t { Lru, Fifo, Random };
+
+struct CacheParams {
+  Bytes size = Bytes(32 * 1024);
+  int ways = 8;
+  Bytes line = Bytes(kCacheLineBytes);  // only 64 B lines are supported
+  Cycles latency = Cycles(4);           // load-to-use latency of a hit at this level
+  Replacement replacement = Replacement::Lru;
+  std::uint64_t seed = 1;  // for Replacement::Random
+  bool inclusive = false;  // LLC only: inclusive of the private levels (back-invalidation)
+
+  // Reads size, ways, line, latency, replacement (and inclusive when `allow_inclusive`)
+  // from `c`, starting from `defaults`.
+  static CacheParams from_config(Config c, const CacheParams& defaults, bool allow_inclusive);
+};
+
+// A line leaving a cache (victim or invalidation).
+struct Eviction {
+  bool valid = false;
+  bool dirty = false;
+  PhysAddr addr = 0;  // line-aligned
+};
+
+struct CacheStats {
+  std::uint64_t read_hits = 0, read_misses = 0, write_hits = 0, write_misses = 0;
+  std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
+  std::uint64_t writebacks_received = 0;  // dirty lines written into this level from above
+  std::uint64_t invalidations = 0;        // lines removed by invalidate() (e.g. back-invalidation)
+};
+
+class CacheArray {
+ public:
+  // Throws std::invalid_argument on a geometry that does not divide into sets.
+  CacheArray(const CacheParams& params, std::string name);
+
+  // Demand access: on a hit updates the replacement state, marks the line
+  // Modified on a write and returns true; on a miss counts it and returns false
+  // (the caller then fills the line with fill()).
+  bool access(PhysAddr pa, bool is_write) {
+    const std::uint64_t line = pa >> kLineShift;
+    const std::size_t base = set_of(line) * ways_;
+    for (std::size_t w = 0; w < ways_; ++w) {
+      if (tags_[base + w] == line) {
+        if (replacement_ == Replacement::Lru) stamps_[base + w] = ++clock_;
+        if (is_write) {
+          states_[base + w] = LineState::Modified;
+          ++stats_.write_hits;
+        } else {
+          ++stats_.read_hits;
+        }
+        return true;
+      }
+    }
+    if (is_write) ++stats_.write_misses; else ++stats_.read_misses;
+    return false;
+  }
+
+  // Presence check without any side effect.
+  bool contains(PhysAddr pa) const { return find(pa >> kLineShift) >= 0; }
+  LineState state(PhysAddr pa) const;
+
+  // Installs an absent line in state `st`, choosing a victim by the replacement
+  // policy (an invalid way first). Returns the victim (valid=false if none).
+  Eviction fill(PhysAddr pa, LineState st);
+  // A dirty line written back from an upper level: if present, marks it
+  // Modified (and touches it like a use) and returns true; false if absent.
+  bool write_back_into(PhysAddr pa);
+  // Removes the line if present; returns it (valid=false if absent).
+  Eviction invalidate(PhysAddr pa);
+  // Removes every line (e.g. between experiments). Dirty lines are dropped.
+  void clear();
+
+  const std::string& name() const { return name_; }
+  std::size_t sets() const { return sets_; }
+  std::size_t ways() const { return ways_; }
+  const CacheParams& params() const { return params_; }
+  const CacheStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = CacheStats{}; }
+  void dump(StatsVisitor& v) const;
+
+  // Line addresses held by a set in replacement order, most recently used (or
+  // most recently filled for FIFO) first. For tests and debugging.
+  std::vector<PhysAddr> set_contents(std::size_t set) const;
+  std::size_t set_index(PhysAddr pa) const { return set_of(pa >> kLineShift); }
+
+ private:
+  static constexpr unsigned kLineShift = 6;
+  static constexpr std::uint64_t kInvalidTag = ~0ull;
+
+  std::size_t set_of(std::uint64_t line) const {
+    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_) : static_cast<std::size_t>(line % sets_);
+  }
+  long find(std::uint64_t line) const;
+  std::uint64_t next_random();
+
+  CacheParams params_;
+  std::string name_;
+  std::size_t sets_ = 0;
+  std::size_t ways_ = 0;
+  bool pow2_sets_ = false;
+  std::uint64_t set_mask_ = 0;
+  Replacement replacement_;
+  std::uint64_t clock_ = 0;
+  std::uint64_t rng_;
+  std::vector<std::uint64_t> tags_;    // line number, or kInvalidTag
+  std::vector<std::uint64_t> stamps_;  // last use (LRU) or fill time (FIFO)
+  std::vector<LineState> states_;
+  CacheStats stats_;
+};
+
+}  // namespace numasim::hw

@@ -1,0 +1,78 @@
+// DDR timing parameters of one memory controller's DRAM and its organisation
+// (channels, ranks, bank groups, banks, row size), the page policy and the
+// physical-address-to-DRAM mapping. Timing constraints are in DRAM clock
+// cycles (tCK), as datasheets give them; to_ps() converts with tCK.
+// Defaults: DDR4-2666 (DESIGN.md Reference figures; JEDEC DDR4-2666 speed bin
+// 19-19-19, 8 Gb x8 devices): tCK 0.75 ns, CL=tRCD=tRP=19, tRAS 43, CWL 14,
+// BL8 (tBURST 4 tCK), tCCD_S/L 4/7, tRRD_S/L 4/7, tFAW 28, tRFC 350 ns,
+// tREFI 7.8 us; 6 channels, 2 ranks of 4 bank groups x 4 banks, 8 KiB rows.
+// Simplifications: no command-bus contention, no tWTR/tRTW turnarounds beyond a
+// rank-switch gap, all-bank refresh at fixed staggered instants.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+enum class PagePolicy : std::uint8_t { Open, Closed };
+
+// An address-mapping field, from the least significant position upward in the
+// decode (see DramParams::mapping).
+enum class DramField : std::uint8_t { Column, Channel, BankGroup, Bank, Rank, Row };
+
+struct DramParams {
+  Picoseconds tck = Picoseconds(750);
+  // Constraints in tCK.
+  std::uint32_t cl = 19, trcd = 19, trp = 19, tras = 43, cwl = 14;
+  std::uint32_t tburst = 4;  // BL8 on a DDR bus: 4 clocks
+  std::uint32_t tccd_s = 4, tccd_l = 7, trrd_s = 4, trrd_l = 7, tfaw = 28;
+  std::uint32_t trtp = 10, twr = 20;  // read-to-precharge, write recovery (7.5 ns, 15 ns)
+  std::uint32_t trtrs = 2;            // data-bus gap when switching ranks
+  bool refresh = true;
+  Picoseconds trfc = Picoseconds(350000);
+  Picoseconds trefi = Picoseconds(7800000);
+
+  int channels = 6, ranks = 2, bank_groups = 4, banks_per_group = 4;
+  Bytes row_size = Bytes(8192);  // bytes per row of one rank (page size)
+  PagePolicy page_policy = PagePolicy::Open;
+  // Fields from most to least significant, ':'-separated; every field once:
+  // row, rank, bank, bankgroup, channel, column. Decoding is mixed-radix (so a
+  // non-power-of-two channel count works, like a modulo-3 channel hash).
+  // The default puts the channel at cache-line granularity and the bank group
+  // just above it, so a sequential stream rotates channels and bank groups
+  // (tCCD_S) and stays within an open row for row_size/64 lines per bank.
+  std::string mapping = "row:rank:bank:column:bankgroup:channel";
+  // Hash the low row bits into the bank and bank-group indices (permutation-based
+  // interleaving, as real controllers do) so that rows of one stride spread over banks.
+  bool xor_hash = true;
+  // Controller front end: request queue, scheduling, PHY, plus the on-die path
+  // between the LLC/home agent and the controller and back.
+  Picoseconds frontend_latency = Picoseconds(22000);
+
+  // Reads the [dram] table; throws nothing: errors go to the document.
+  static DramParams from_config(Config c);
+  // Returns an empty string if consistent, else what is wrong.
+  std::string validate() const;
+
+  Picoseconds to_ps(std::uint32_t cycles) const { return tck * cycles; }
+  int banks_per_rank() const { return bank_groups * banks_per_group; }
+  std::uint64_t columns() const { return row_size.value() / kCacheLineBytes; }  // lines per row
+  // Peak data bandwidth of one channel in bytes per second (64 B per tBURST).
+  double channel_peak_bytes_per_second() const {
+    return 64.0 / (static_cast<double>(to_ps(tburst).value()) * 1e-12);
+  }
+};
+
+// Parses DramParams::mapping; returns fields least significant first, or an
+// empty vector and sets `why` if malformed.
+std::vector<DramField> parse_dram_mapping(const std::string& mapping, std::string* why);
+
+}  // namespace numasim::hw

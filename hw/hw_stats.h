@@ -1,0 +1,114 @@
+// Hardware statistics plumbing for the memory-system models (DESIGN.md,
+// Statistics: "the gem5 way"). Each module keeps its counters as plain integer
+// members (no string lookup, no allocation on the hot path) and, at dump time,
+// walks them into a StatsVisitor with a hierarchical name
+// ("system.node0.mc.row_hits"), a unit and a description. Rates and ratios are
+// computed at dump time from the raw counters. Histogram is a fixed-size,
+// fixed-bucket latency histogram.
+// Simplifications: a visitor interface defined here because common/stats.h did
+// not exist when the hw models were written; an adapter to the lead's stats
+// registry can wrap a StatsVisitor.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/units.h"
+
+namespace numasim::hw {
+
+// Latency histogram with `kBuckets` equal buckets of `bucket_width` ps plus an
+// overflow bucket; records into a fixed array.
+class Histogram {
+ public:
+  static constexpr std::size_t kBuckets = 64;
+  explicit Histogram(Picoseconds bucket_width = Picoseconds(10000)) : width_(bucket_width) {}
+
+  void record(Picoseconds v) {
+    std::uint64_t b = v.value() / width_.value();
+    if (b > kBuckets) b = kBuckets;
+    ++buckets_[b];
+    ++count_;
+    sum_ += v.value();
+    if (v.value() > max_) max_ = v.value();
+    if (v.value() < min_) min_ = v.value();
+  }
+  void reset() { *this = Histogram(width_); }
+
+  std::uint64_t count() const { return count_; }
+  std::uint64_t sum_ps() const { return sum_; }
+  std::uint64_t min_ps() const { return count_ ? min_ : 0; }
+  std::uint64_t max_ps() const { return max_; }
+  double mean_ps() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
+  Picoseconds bucket_width() const { return width_; }
+  // Bucket i covers [i*width, (i+1)*width); bucket kBuckets is the overflow.
+  const std::array<std::uint64_t, kBuckets + 1>& buckets() const { return buckets_; }
+  // Smallest bucket upper bound below which at least fraction q of samples lie.
+  Picoseconds quantile_upper_bound(double q) const;
+
+ private:
+  Picoseconds width_;
+  std::array<std::uint64_t, kBuckets + 1> buckets_{};
+  std::uint64_t count_ = 0;
+  std::uint64_t sum_ = 0;
+  std::uint64_t min_ = ~0ull;
+  std::uint64_t max_ = 0;
+};
+
+inline Picoseconds Histogram::quantile_upper_bound(double q) const {
+  if (count_ == 0) return Picoseconds(0);
+  const double target = q * static_cast<double>(count_);
+  std::uint64_t acc = 0;
+  for (std::size_t i = 0; i <= kBuckets; ++i) {
+    acc += buckets_[i];
+    if (static_cast<double>(acc) >= target) {
+      return i == kBuckets ? Picoseconds(max_) : width_ * (i + 1);
+    }
+  }
+  return Picoseconds(max_);
+}
+
+// Receives every statistic of a module at dump time.
+class StatsVisitor {
+ public:
+  virtual ~StatsVisitor() = default;
+  // A raw event count or accumulated quantity.
+  virtual void counter(std::string_view name, std::uint64_t value, std::string_view unit,
+                       std::string_view description) = 0;
+  // A value derived at dump time (rate, ratio, utilisation, mean).
+  virtual void formula(std::string_view name, double value, std::string_view unit,
+                       std::string_view description) = 0;
+  virtual void histogram(std::string_view name, const Histogram& h, std::string_view unit,
+                         std::string_view description) = 0;
+};
+
+// Collects every statistic into an ordered map (tests, simple dumps); histograms
+// contribute <name>.count, <name>.mean and <name>.max.
+class MapStatsVisitor : public StatsVisitor {
+ public:
+  void counter(std::string_view name, std::uint64_t value, std::string_view, std::string_view) override {
+    values[std::string(name)] = static_cast<double>(value);
+  }
+  void formula(std::string_view name, double value, std::string_view, std::string_view) override {
+    values[std::string(name)] = value;
+  }
+  void histogram(std::string_view name, const Histogram& h, std::string_view, std::string_view) override {
+    values[std::string(name) + ".count"] = static_cast<double>(h.count());
+    values[std::string(name) + ".mean"] = h.mean_ps();
+    values[std::string(name) + ".max"] = static_cast<double>(h.max_ps());
+  }
+  double get(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? -1.0 : it->second;
+  }
+  bool has(const std::string& name) const { return values.count(name) != 0; }
+  std::map<std::string, double> values;
+};
+
+// Ratio helper that avoids 0/0.
+inline double safe_ratio(double num, double den) { return den == 0.0 ? 0.0 : num / den; }
+
+}  // namespace numasim::hw

@@ -1,0 +1,90 @@
+// The interconnect between NUMA nodes (UPI/QPI links, CXL, AMD Infinity Fabric)
+// built from the topology's link graph: a message from node A to node B follows
+// the shortest path (Topology::path_links) and on each link direction pays the
+// serialisation of its bytes (header + payload at the link's bandwidth), the
+// link's latency and a per-hop router latency. Each link direction keeps a
+// next-free timestamp, so a saturated link queues messages. Counters per link
+// direction: messages, bytes, busy time, queueing; utilisation at dump time.
+// Simplifications: store-and-forward per hop, no credits or virtual channels,
+// no flit-level packing, coherence snoops not modelled, messages are served in
+// call order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+#include "hw/hw_stats.h"
+
+namespace numasim {
+class Config;
+class Topology;
+}  // namespace numasim
+
+namespace numasim::hw {
+
+// What the interconnect needs of the topology (built from a Topology, or by hand in tests).
+struct InterconnectLayout {
+  struct Link {
+    NodeId a, b;
+    Picoseconds latency;  // one-way
+    Bandwidth bandwidth;  // per direction
+    std::string name;
+  };
+  int num_nodes = 0;
+  std::vector<Link> links;
+  std::vector<std::vector<int>> paths;  // [from * num_nodes + to]: link indices in order
+
+  static InterconnectLayout from_topology(const Topology& topo);
+  const std::vector<int>& path(NodeId from, NodeId to) const {
+    return paths[static_cast<std::size_t>(from.value()) * num_nodes + static_cast<std::size_t>(to.value())];
+  }
+};
+
+struct InterconnectParams {
+  Bytes header = Bytes(16);           // request / response header (no data)
+  Picoseconds hop_latency = Picoseconds(0);  // router / agent latency per hop, on top of link latency
+  static InterconnectParams from_config(Config c);  // the [interconnect] table
+};
+
+struct TraverseResult {
+  Picoseconds arrival;     // when the message is fully received at the destination
+  Picoseconds latency;     // link and hop latencies along the path
+  Picoseconds serialisation;
+  Picoseconds queueing;    // waiting for busy link directions
+};
+
+class Interconnect {
+ public:
+  Interconnect(InterconnectLayout layout, const InterconnectParams& params);
+
+  // A message of header + `payload` bytes sent from `from` to `to` at time `t`.
+  // from == to returns immediately with arrival == t.
+  TraverseResult traverse(NodeId from, NodeId to, Bytes payload, Picoseconds t);
+
+  const InterconnectLayout& layout() const { return layout_; }
+  const InterconnectParams& params() const { return params_; }
+  int hops(NodeId from, NodeId to) const { return static_cast<int>(layout_.path(from, to).size()); }
+  // Idle one-way time of a message of header + payload bytes.
+  Picoseconds idle_time(NodeId from, NodeId to, Bytes payload) const;
+
+  struct DirStats {
+    std::uint64_t messages = 0, bytes = 0, busy_ps = 0, queueing_ps = 0;
+  };
+  // dir 0: a -> b, dir 1: b -> a.
+  const DirStats& link_stats(int link, int dir) const { return stats_[static_cast<std::size_t>(link) * 2 + dir]; }
+  void reset_stats(Picoseconds now = Picoseconds(0));
+  // Names: system.interconnect.<link>.<a>to<b>.bytes, .utilisation, ...
+  void dump(StatsVisitor& v) const;
+
+ private:
+  InterconnectLayout layout_;
+  InterconnectParams params_;
+  std::vector<Picoseconds> next_free_;  // [link * 2 + dir]
+  std::vector<DirStats> stats_;
+  Picoseconds stats_start_{0};
+  Picoseconds last_time_{0};
+};
+
+}  // namespace numasim::hw
