@@ -290,8 +290,10 @@ void ConfigDocument::finish() {
     if (!ov.used) add_error(ov.pos, "unknown key '" + path + "': no parameter of this configuration has that path");
   }
   std::stable_sort(impl_->diagnostics.begin(), impl_->diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    // Within a file by position; diagnostics without a position (whole-file or missing keys) last.
     if (a.where.file != b.where.file) return false;
-    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
+    int la = a.where.line > 0 ? a.where.line : INT32_MAX, lb = b.where.line > 0 ? b.where.line : INT32_MAX;
+    return std::tie(la, a.where.column) < std::tie(lb, b.where.column);
   });
   check();
 }
