@@ -1,0 +1,164 @@
+// Nodes and zones (include/linux/mmzone.h, nodemask.h): per node a pglist_data
+// with up to MAX_NR_ZONES zones covering its physical range (DMA below 16 MiB,
+// DMA32 below 4 GiB, Normal above, optionally Movable), each zone a buddy
+// free_area[MAX_ORDER] with one list per migratetype, watermarks, lowmem_reserve,
+// per-cpu page lists and its counters; per node two zonelists (fallback across
+// nodes by distance, and this node only for __GFP_THISNODE).
+// Simplified: lists are doubly linked through 32-bit PFNs in struct page (no
+// list_head), each zone is one contiguous PFN range (no holes), no highatomic
+// or CMA reserves, no memory hotplug, no lruvec here (reclaim comes later).
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/units.h"
+#include "os/page.h"
+#include "os/vmstat.h"
+
+namespace numasim::os {
+
+inline constexpr int MAX_NUMNODES = 64;
+inline constexpr int NUMA_NO_NODE = -1;
+
+// nodemask_t: a fixed bitset of node ids with the helpers of linux/nodemask.h.
+// Iteration helpers return MAX_NUMNODES when there is no further node.
+struct nodemask_t {
+  std::uint64_t bits = 0;
+
+  friend bool operator==(const nodemask_t&, const nodemask_t&) = default;
+};
+static_assert(MAX_NUMNODES == 64, "nodemask_t holds 64 nodes");
+
+inline nodemask_t nodemask_of_node(int nid) { return nodemask_t{1ull << nid}; }
+inline void node_set(int nid, nodemask_t& m) { m.bits |= 1ull << nid; }
+inline void node_clear(int nid, nodemask_t& m) { m.bits &= ~(1ull << nid); }
+inline bool node_isset(int nid, const nodemask_t& m) {
+  return nid >= 0 && nid < MAX_NUMNODES && ((m.bits >> nid) & 1ull);
+}
+inline void nodes_clear(nodemask_t& m) { m.bits = 0; }
+inline bool nodes_empty(const nodemask_t& m) { return m.bits == 0; }
+inline int nodes_weight(const nodemask_t& m) { return std::popcount(m.bits); }
+inline bool nodes_equal(const nodemask_t& a, const nodemask_t& b) { return a.bits == b.bits; }
+inline bool nodes_subset(const nodemask_t& a, const nodemask_t& b) { return (a.bits & ~b.bits) == 0; }
+inline bool nodes_intersects(const nodemask_t& a, const nodemask_t& b) { return (a.bits & b.bits) != 0; }
+inline nodemask_t nodes_and(const nodemask_t& a, const nodemask_t& b) { return {a.bits & b.bits}; }
+inline nodemask_t nodes_or(const nodemask_t& a, const nodemask_t& b) { return {a.bits | b.bits}; }
+inline nodemask_t nodes_andnot(const nodemask_t& a, const nodemask_t& b) { return {a.bits & ~b.bits}; }
+inline int first_node(const nodemask_t& m) { return m.bits ? std::countr_zero(m.bits) : MAX_NUMNODES; }
+inline int last_node(const nodemask_t& m) { return m.bits ? 63 - std::countl_zero(m.bits) : MAX_NUMNODES; }
+// Next set node strictly after n.
+inline int next_node(int n, const nodemask_t& m) {
+  if (n + 1 >= MAX_NUMNODES) return MAX_NUMNODES;
+  std::uint64_t rest = n < 0 ? m.bits : (m.bits >> (n + 1)) << (n + 1);
+  return rest ? std::countr_zero(rest) : MAX_NUMNODES;
+}
+// next_node_in: like next_node but wraps to the first node (MAX_NUMNODES if empty).
+inline int next_node_in(int n, const nodemask_t& m) {
+  int r = next_node(n, m);
+  return r == MAX_NUMNODES ? first_node(m) : r;
+}
+// The n-th (0-based) set node, MAX_NUMNODES if fewer are set (bitmap_ord_to_pos).
+int node_nth(const nodemask_t& m, int n);
+// nodes_fold + nodes_onto as mpol_relative_nodemask uses them: bit i of `user`
+// selects the (i mod weight(rel))-th node of `rel`.
+nodemask_t nodes_relative(const nodemask_t& user, const nodemask_t& rel);
+
+enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
+
+// Doubly linked list of pages through page::lru_next/lru_prev (PFNs).
+struct PageList {
+  std::uint32_t head = kNoPfn32;
+  std::uint32_t tail = kNoPfn32;
+  bool empty() const { return head == kNoPfn32; }
+};
+
+struct free_area {
+  std::array<PageList, MIGRATE_TYPES> free_list;
+  std::array<std::uint64_t, MIGRATE_TYPES> nr_free_mt{};  // blocks per list (pagetypeinfo)
+  std::uint64_t nr_free = 0;                              // blocks of this order, all types
+};
+
+// Per-cpu page lists of one zone on one CPU (struct per_cpu_pages). Lists for
+// orders 0..PAGE_ALLOC_COSTLY_ORDER and each pcp migratetype; `count` in pages.
+inline constexpr unsigned NR_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
+constexpr unsigned order_to_pindex(migratetype mt, unsigned order) {
+  return order * MIGRATE_PCPTYPES + mt;
+}
+constexpr unsigned pindex_to_order(unsigned pindex) { return pindex / MIGRATE_PCPTYPES; }
+
+struct per_cpu_pages {
+  int count = 0;        // pages on all lists
+  int high = 0;         // drain above this
+  int batch = 1;        // pages moved to/from the buddy at once
+  int free_factor = 0;  // grows while freeing without allocating (nr_pcp_free)
+  std::array<PageList, NR_PCP_LISTS> lists;
+};
+
+struct pglist_data;
+
+struct zone {
+  // Watermarks in pages; _watermark[WMARK_MIN..WMARK_PROMO].
+  std::array<unsigned long, NR_WMARK> _watermark{};
+  // Pages this zone keeps back from allocations whose highest usable zone is j.
+  std::array<long, MAX_NR_ZONES> lowmem_reserve{};
+  pglist_data* zone_pgdat = nullptr;
+  std::vector<per_cpu_pages> per_cpu_pageset;  // indexed by CpuId
+  std::uint64_t zone_start_pfn = 0;
+  std::uint64_t spanned_pages = 0;
+  std::uint64_t present_pages = 0;
+  std::uint64_t managed_pages = 0;
+  zone_type idx = ZONE_DMA;
+  const char* name = "";
+  std::array<struct free_area, MAX_ORDER> free_area{};
+  ZoneStats stats;
+
+  std::uint64_t zone_end_pfn() const { return zone_start_pfn + spanned_pages; }
+  bool populated() const { return present_pages != 0; }
+  bool zone_spans_pfn(std::uint64_t pfn) const { return pfn >= zone_start_pfn && pfn < zone_end_pfn(); }
+  int node() const;
+};
+
+inline unsigned long min_wmark_pages(const zone& z) { return z._watermark[WMARK_MIN]; }
+inline unsigned long low_wmark_pages(const zone& z) { return z._watermark[WMARK_LOW]; }
+inline unsigned long high_wmark_pages(const zone& z) { return z._watermark[WMARK_HIGH]; }
+inline std::uint64_t zone_managed_pages(const zone& z) { return z.managed_pages; }
+inline std::int64_t zone_page_state(const zone& z, zone_stat_item i) { return z.stats.vm_stat[i]; }
+inline bool populated_zone(const zone& z) { return z.populated(); }
+
+// One entry of a zonelist (struct zoneref).
+struct zoneref {
+  zone* z = nullptr;
+  int zone_idx = 0;
+  int nid = 0;
+};
+enum { ZONELIST_FALLBACK, ZONELIST_NOFALLBACK, MAX_ZONELISTS };
+struct zonelist {
+  std::vector<zoneref> _zonerefs;  // populated zones only, best first
+};
+
+struct pglist_data {
+  std::array<zone, MAX_NR_ZONES> node_zones;
+  std::array<zonelist, MAX_ZONELISTS> node_zonelists;
+  int node_id = 0;
+  std::uint64_t node_start_pfn = 0;
+  std::uint64_t node_spanned_pages = 0;
+  std::uint64_t node_present_pages = 0;
+  std::vector<CpuId> cpus;  // empty for a CPU-less node
+  NodeStats stats;
+
+  std::uint64_t node_end_pfn() const { return node_start_pfn + node_spanned_pages; }
+};
+
+inline int zone::node() const { return zone_pgdat->node_id; }
+inline int zone_to_nid(const zone& z) { return z.zone_pgdat->node_id; }
+inline zone_type zone_idx(const zone& z) { return z.idx; }
+inline std::int64_t node_page_state(const pglist_data& n, node_stat_item i) { return n.stats.vm_stat[i]; }
+
+// Linux's zone names as /proc/zoneinfo prints them ("DMA", "DMA32", "Normal", "Movable").
+const char* zone_name(zone_type t);
+
+}  // namespace numasim::os

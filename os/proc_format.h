@@ -1,0 +1,38 @@
+// Text dumps of the simulated kernel's memory statistics in Linux's exact
+// layouts, so they can be compared line by line with a real machine:
+//   /proc/vmstat, /proc/meminfo, /sys/devices/system/node/nodeN/meminfo,
+//   /sys/devices/system/node/nodeN/numastat, /proc/buddyinfo,
+//   /proc/pagetypeinfo (free block part), /proc/zoneinfo (a subset), and the
+//   table of numastat(8).
+// Simplified: meminfo fields the simulator cannot know (Buffers, Committed_AS,
+// VmallocTotal ...) are printed as 0 or from the nearest modelled quantity,
+// as each function documents; hugetlb figures come from the caller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim::os {
+
+class PhysMem;
+
+// HugeTLB pool figures, owned by the hugetlb code; passed in for meminfo.
+struct HugetlbInfo {
+  std::uint64_t total = 0, free = 0, rsvd = 0, surp = 0;
+  std::uint64_t page_size_kb = 2048;
+};
+
+std::string proc_vmstat(const PhysMem& pm);
+std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge = {});
+std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge = {});
+std::string node_numastat(const PhysMem& pm, NodeId nid);
+std::string proc_buddyinfo(const PhysMem& pm);
+std::string proc_pagetypeinfo(const PhysMem& pm);
+std::string proc_zoneinfo(const PhysMem& pm);
+// `numastat` with no arguments: per-node columns numa_hit ... other_node.
+std::string numastat_table(const PhysMem& pm);
+
+}  // namespace numasim::os
