@@ -105,7 +105,10 @@ Topology Topology::from_config(Config root) {
     }
     t.nodes_.push_back(std::move(n));
   }
-  if (t.cpu_node_.empty()) machine.error("", "the machine has no CPUs");
+  // When the shape itself is invalid (already reported), skip the checks that
+  // depend on it rather than reporting their consequences as further errors.
+  const bool shape_ok = t.num_sockets_ > 0 && cores_per_socket > 0;
+  if (shape_ok && t.cpu_node_.empty()) machine.error("", "the machine has no CPUs");
 
   int nn = t.num_nodes();
   for (Config& lc : root.tables("link", "an interconnect link between two nodes")) {
@@ -115,7 +118,7 @@ Topology Topology::from_config(Config root) {
     l.latency = lc.require<Picoseconds>("latency", "one-way latency of one traversal", {Picoseconds(1), {}});
     l.bandwidth = lc.require<Bandwidth>("bandwidth", "bandwidth per direction");
     if (ends.size() != 2 || ends[0] < 0 || ends[1] < 0 || ends[0] >= nn || ends[1] >= nn || ends[0] == ends[1]) {
-      if (lc.has("nodes"))
+      if (lc.has("nodes") && shape_ok)
         lc.error("nodes", "expected two different node ids in [0, " + std::to_string(nn - 1) + "]");
       continue;
     }
@@ -136,7 +139,7 @@ Topology Topology::from_config(Config root) {
     for (int b = 0; b < nn; ++b) {
       std::size_t ix = t.index(NodeId(a), NodeId(b));
       if (a != b && t.path_links_[ix].empty()) {
-        if (a < b) root.error("link", "nodes " + std::to_string(a) + " and " + std::to_string(b) +
+        if (a < b && shape_ok) root.error("link", "nodes " + std::to_string(a) + " and " + std::to_string(b) +
                                           " are not connected by any path of [[link]]s");
         continue;
       }
@@ -156,7 +159,7 @@ Topology Topology::from_config(Config root) {
         if (ok) t.distance_[t.index(NodeId(a), NodeId(b))] = static_cast<int>(d);
       }
     }
-    if (!ok)
+    if (!ok && shape_ok)
       machine.error("distances", "expected a " + std::to_string(nn) + "x" + std::to_string(nn) +
                                      " matrix with 10 on the diagonal and values in [11, 254] elsewhere");
   }
