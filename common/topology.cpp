@@ -143,7 +143,8 @@ Topology Topology::from_config(Config root) {
                                           " are not connected by any path of [[link]]s");
         continue;
       }
-      std::uint64_t lat = t.path_latency_[ix].value();
+      // A remote load crosses the path twice (request and response).
+      std::uint64_t lat = 2 * t.path_latency_[ix].value();
       t.distance_[ix] = a == b ? 10
                                : static_cast<int>((10 * (slit_reference.value() + lat) + slit_reference.value() / 2) /
                                                   slit_reference.value());

@@ -6,7 +6,8 @@
 // address map of node memory (like ACPI SRAT): node i owns one contiguous range.
 //
 // Configuration (read by Topology::from_config):
-//   [machine] sockets, cores_per_socket, distances (optional SLIT override)
+//   [machine] sockets, cores_per_socket, distances (optional SLIT override; else
+//             10 * (reference + 2 * path latency) / reference, a load's round trip)
 //   [[node]]  socket, memory, cpus (cores on this node; 0 = CPU-less)
 //   [[link]]  nodes = [a, b], latency, bandwidth
 // CPUs are numbered node by node in node order, like Linux on most x86 servers

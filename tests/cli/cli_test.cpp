@@ -1,0 +1,161 @@
+// The numasim command line as a user meets it: exit codes, --help on every
+// command, configuration errors with their exact messages, and the shipped
+// configurations validating cleanly.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+Result numasim(const std::string& args) {
+  static int counter = 0;
+  std::string base = std::filesystem::temp_directory_path() / ("numasim_cli_" + std::to_string(::getpid()) + "_" +
+                                                               std::to_string(counter++));
+  std::string cmd = std::string(NUMASIM_BINARY_DIR) + "/tools/numasim " + args + " >" + base + ".out 2>" + base + ".err";
+  int raw = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  std::filesystem::remove(base + ".out");
+  std::filesystem::remove(base + ".err");
+  return r;
+}
+
+std::string config(const std::string& name) { return std::string(NUMASIM_SOURCE_DIR) + "/configs/" + name; }
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST(Cli, NoArgumentsIsAUsageError) {
+  Result r = numasim("");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("usage: numasim COMMAND"), std::string::npos) << r.err;
+}
+
+TEST(Cli, GlobalHelpListsCommands) {
+  Result r = numasim("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* c : {"validate", "topology"}) EXPECT_NE(r.out.find(c), std::string::npos) << c;
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  Result list = numasim("--help");
+  std::istringstream in(list.out.substr(list.out.find("commands:")));
+  std::string line;
+  std::getline(in, line);
+  int seen = 0;
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0) {
+    std::string name = line.substr(2, line.find(' ', 2) - 2);
+    Result r = numasim(name + " --help");
+    EXPECT_EQ(r.status, 0) << name;
+    EXPECT_NE(r.out.find("usage: numasim " + name), std::string::npos) << name << ": " << r.out;
+    ++seen;
+  }
+  EXPECT_GE(seen, 2);
+}
+
+TEST(Cli, UnknownCommandAndOptionAreUsageErrors) {
+  EXPECT_EQ(numasim("frobnicate").status, 2);
+  Result r = numasim("topology --frob");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option --frob"), std::string::npos) << r.err;
+  r = numasim("topology a.toml b.toml");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unexpected argument \"b.toml\""), std::string::npos) << r.err;
+}
+
+TEST(Cli, ShippedConfigurationsValidateAndShowTopology) {
+  for (const char* name : {"default.toml", "skylake-sp-2s.toml", "epyc-nps4.toml", "ring-4s.toml",
+                           "eight-socket.toml", "cxl-tiered.toml"}) {
+    Result v = numasim("validate " + config(name));
+    EXPECT_EQ(v.status, 0) << name << ": " << v.err;
+    EXPECT_NE(v.out.find("[machine]"), std::string::npos) << name;
+    Result t = numasim("topology " + config(name));
+    EXPECT_EQ(t.status, 0) << name << ": " << t.err;
+    EXPECT_NE(t.out.find("node distances:"), std::string::npos) << name;
+  }
+}
+
+TEST(Cli, TopologyOfTheCxlMachineHasACpuLessNode) {
+  Result r = numasim("topology " + config("cxl-tiered.toml"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("node 2 cpus:\nnode 2 size: 4096 MB\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  2:  14  24  10 \n"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TopologyJson) {
+  std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_topo.json");
+  Result r = numasim("topology " + config("ring-4s.toml") + " --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string text = slurp(json);
+  EXPECT_NE(text.find("\"hops\""), std::string::npos) << text;
+  EXPECT_NE(text.find("[\n      10,\n      16,\n      22,\n      16\n    ]"), std::string::npos) << text;
+  std::filesystem::remove(json);
+}
+
+TEST(Cli, BrokenConfigurationGetsEveryErrorWithPosition) {
+  std::string path = write_temp("broken.toml",
+                                "[machine]\n"
+                                "sockets = 2\n"
+                                "cores_per_socket = \"four\"\n"
+                                "memory_per_node = \"1 GiB\"\n"
+                                "socket = 3\n"
+                                "[[link]]\n"
+                                "nodes = [0, 1]\n"
+                                "latency = 27\n"
+                                "bandwidth = \"34.3GB/s\"\n");
+  Result r = numasim("validate " + path);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(path + ":3:20: error: machine.cores_per_socket: expected an integer in [1, 256], got the string \"four\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(path + ":4:19: error: machine.memory_per_node: expected a size with a unit"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(path + ":5:1: error: unknown key 'socket' in [machine]; did you mean 'sockets'?"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(path + ":8:11: error: link[0].latency: expected a time with a unit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("4 configuration errors"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "nothing is printed for a broken configuration";
+  std::filesystem::remove(path);
+}
+
+TEST(Cli, SetOverridesAndInheritance) {
+  std::string child = write_temp("child.toml", "base = \"" + config("default.toml") +
+                                                   "\"\n[machine]\ncores_per_socket = 3\n");
+  Result r = numasim("topology " + child + " --set machine.memory_per_node=2GiB");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("node 1 cpus: 3 4 5\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("node 1 size: 2048 MB"), std::string::npos) << r.out;
+  Result bad = numasim("validate " + child + " --set machine.sockts=4");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("unknown key 'machine.sockts'"), std::string::npos) << bad.err;
+  std::filesystem::remove(child);
+}
+
+TEST(Cli, MissingConfigurationFile) {
+  Result r = numasim("validate /nonexistent/x.toml");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("/nonexistent/x.toml: error: cannot open configuration file"), std::string::npos) << r.err;
+}
