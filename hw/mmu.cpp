@@ -1,0 +1,151 @@
+// Translation, page walks and page faults of one CPU (see mmu.h).
+#include "hw/mmu.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/config.h"
+
+namespace numasim::hw {
+
+MmuParams MmuParams::from_config(Config root) {
+  MmuParams p;
+  p.tlb = TlbParams::from_config(root.table("tlb", "TLBs of each CPU"));
+  Config mmu = root.table("mmu", "page walker of each CPU");
+  p.walk_start_cycles =
+      mmu.get<unsigned>("walk_start_cycles", p.walk_start_cycles, "fixed cycles per page walk", {0u, 10000u});
+  p.max_fault_retries = mmu.get<unsigned>("max_fault_retries", p.max_fault_retries,
+                                          "faults on one access before it is a kernel bug", {1u, 64u});
+  p.pwc = PageWalkCacheParams::from_config(mmu.table("page_walk_cache", "paging-structure caches"));
+  return p;
+}
+
+Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, PageTableOs& os)
+    : cpu_(cpu), clock_(clock), params_(params), memory_(memory), os_(os), tlb_(params.tlb), pwc_(params.pwc) {}
+
+void Mmu::switch_context(const MmuContext& ctx) {
+  if (!params_.tlb.pcid && (ctx.asid != ctx_.asid || ctx.cr3 != ctx_.cr3)) {
+    tlb_.invalidate_all();
+    pwc_.invalidate_all();
+  }
+  ctx_ = ctx;
+  ++stats_.context_switches;
+}
+
+Translation Mmu::translate(VirtAddr va, bool write, Picoseconds now) {
+  PhysAddr pa = 0;
+  std::uint32_t lat = 0;
+  if (translate_fast(va, write, pa, lat)) return {pa, now + clock_.to_time(Cycles(lat)), true};
+  return translate_slow(va, write, now);
+}
+
+Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
+  Picoseconds t = now;
+  if (l1_missed_) {
+    // Second-level TLB.
+    t += clock_.to_time(Cycles(tlb_.l2_latency_cycles()));
+    TlbHit h = tlb_.lookup_l2(ctx_.asid, va);
+    if (h.entry) {
+      const std::uint8_t need = write ? (kTlbWritable | kTlbDirty) : 0;
+      if ((h.entry->flags & need) == need) {
+        const TlbEntry e = *h.entry;
+        tlb_.fill_l1(ctx_.asid, va, e.size(), e.page_base, e.flags);
+        return {e.page_base | (va & (page_bytes(e.size()) - 1)), t, true};
+      }
+    }
+  }
+  for (std::uint32_t attempt = 0; attempt <= params_.max_fault_retries; ++attempt) {
+    PhysAddr pa = 0;
+    if (walk(va, write, t, pa)) return {pa, t, true};
+    // #PF: x86 drops the TLB entries for the faulting address.
+    tlb_.invalidate_page(ctx_.asid, va);
+    os::KernelCost cost;
+    const auto outcome = os_.handle_fault(ctx_.task, va, write, t, cost);
+    const Picoseconds fault_time = clock_.to_time(cost.cycles) + cost.memory;
+    t += fault_time;
+    ++stats_.faults;
+    stats_.fault_ps += fault_time.value();
+    if (outcome == PageTableOs::FaultOutcome::Sigsegv) {
+      ++stats_.sigsegv;
+      return {0, t, false};
+    }
+  }
+  std::fprintf(stderr,
+               "numasim: internal error: cpu %d: address 0x%llx still faults after %u faults the OS reported "
+               "handled\n",
+               cpu_.value(), static_cast<unsigned long long>(va), params_.max_fault_retries + 1);
+  std::abort();
+}
+
+bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
+  const Picoseconds start = t;
+  ++stats_.walks;
+  t += clock_.to_time(Cycles(params_.walk_start_cycles));
+  PageWalkCache::Hit hit = pwc_.lookup(ctx_.asid, va);
+  int level = hit.next_level;
+  PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
+  bool writable = true;
+  std::uint8_t level_hit = 0;
+  for (;;) {
+    const PhysAddr entry_pa = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
+    t += memory_.access(cpu_, entry_pa, false, t, &level_hit);
+    ++stats_.walk_reads;
+    const std::uint64_t e = os_.read_pte(entry_pa);
+    if (!(e & pte::kPresent) || !(e & pte::kUser)) break;
+    writable = writable && (e & pte::kRw);
+    if (write && !writable) break;
+    const bool leaf = level == 3 || ((level == 1 || level == 2) && (e & pte::kPse));
+    std::uint64_t set_bits = 0;
+    if (!(e & pte::kAccessed)) set_bits |= pte::kAccessed;
+    if (leaf && write && !(e & pte::kDirty)) set_bits |= pte::kDirty;
+    if (set_bits) {
+      os_.set_pte_bits(entry_pa, set_bits);
+      t += memory_.access(cpu_, entry_pa, true, t, &level_hit);
+      ++stats_.walk_ad_writes;
+    }
+    if (leaf) {
+      const PageSize size = level == 3 ? PageSize::k4K : (level == 2 ? PageSize::k2M : PageSize::k1G);
+      const PhysAddr base = e & pte::kAddrMask & ~(page_bytes(size) - 1);
+      std::uint8_t flags = kTlbUser;
+      if (writable) flags |= kTlbWritable;
+      if ((e | set_bits) & pte::kDirty) flags |= kTlbDirty;
+      tlb_.fill_after_walk(ctx_.asid, va, size, base, flags);
+      pa = base | (va & (page_bytes(size) - 1));
+      stats_.walk_ps += (t - start).value();
+      return true;
+    }
+    table = e & pte::kAddrMask;
+    ++level;
+    pwc_.insert(ctx_.asid, va, level, table);
+  }
+  stats_.walk_ps += (t - start).value();
+  return false;
+}
+
+void Mmu::invalidate_page(Asid asid, VirtAddr va) {
+  tlb_.invalidate_page(asid, va);
+  pwc_.invalidate_asid(asid);
+}
+
+void Mmu::invalidate_range(Asid asid, VirtAddr start, VirtAddr end) {
+  tlb_.invalidate_range(asid, start, end);
+  pwc_.invalidate_asid(asid);
+}
+
+void Mmu::invalidate_asid(Asid asid) {
+  tlb_.invalidate_asid(asid);
+  pwc_.invalidate_asid(asid);
+}
+
+void Mmu::invalidate_all() {
+  tlb_.invalidate_all();
+  pwc_.invalidate_all();
+}
+
+void Mmu::reset_stats() {
+  stats_ = {};
+  tlb_.reset_stats();
+  pwc_.reset_stats();
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,151 @@
+// Memory-management unit of one CPU: translation of a user virtual address
+// through the L1 TLB, the second-level TLB and, on a miss, a page walk that reads
+// the OS's x86-64 page tables entry by entry at their physical addresses through
+// the memory system (so where the tables live and whether they are cached decides
+// what a walk costs), helped by the paging-structure caches. The walker sets
+// accessed and dirty bits through the OS (a locked write to the entry). A
+// non-present or protection-violating entry raises a page fault to the OS
+// (PageTableOs); the MMU drops the TLB entries for the address (as x86 does on
+// #PF), charges the OS's cost, and retries the walk. SIGSEGV ends the translation.
+//
+// Simplifications: one walker (walks are serial), user-mode data accesses only
+// (no NX check), the paging-structure caches do not cache access rights (Linux
+// sets RW and US on every non-leaf user entry), 4-level paging, a write through
+// a TLB entry whose dirty bit is not known set re-walks (like Intel's assist).
+#pragma once
+
+#include <cstdint>
+
+#include "common/units.h"
+#include "hw/memory_port.h"
+#include "hw/page_walk_cache.h"
+#include "hw/tlb.h"
+#include "os/kernel_cost.h"
+
+namespace numasim {
+class Config;
+}
+namespace numasim::os {
+struct task_struct;
+}
+
+namespace numasim::hw {
+
+// x86-64 page-table entry bits (the architecture's, as the walker sees them).
+namespace pte {
+inline constexpr std::uint64_t kPresent = 1ull << 0;
+inline constexpr std::uint64_t kRw = 1ull << 1;
+inline constexpr std::uint64_t kUser = 1ull << 2;
+inline constexpr std::uint64_t kAccessed = 1ull << 5;
+inline constexpr std::uint64_t kDirty = 1ull << 6;
+inline constexpr std::uint64_t kPse = 1ull << 7;  // 2 MiB / 1 GiB leaf in a PD / PDPT entry
+inline constexpr std::uint64_t kNx = 1ull << 63;
+inline constexpr std::uint64_t kAddrMask = 0x000ffffffffff000ull;  // bits 12..51
+}  // namespace pte
+
+// What the walker needs from the OS.
+class PageTableOs {
+ public:
+  enum class FaultOutcome { Handled, Sigsegv };
+  virtual ~PageTableOs() = default;
+  virtual std::uint64_t read_pte(PhysAddr entry) = 0;
+  virtual void set_pte_bits(PhysAddr entry, std::uint64_t bits) = 0;
+  // #PF on `va` for `task` at absolute time `now`; adds the kernel's cost to `cost`.
+  virtual FaultOutcome handle_fault(os::task_struct* task, VirtAddr va, bool write, Picoseconds now,
+                                    os::KernelCost& cost) = 0;
+};
+
+// The address space a CPU runs in: CR3 (physical address of the PML4) and PCID.
+struct MmuContext {
+  PhysAddr cr3 = 0;
+  Asid asid = 0;
+  os::task_struct* task = nullptr;
+};
+
+struct MmuParams {
+  TlbParams tlb = TlbParams::skylake();
+  PageWalkCacheParams pwc;
+  std::uint32_t walk_start_cycles = 0;  // fixed walker overhead per walk, on top of its memory reads
+  std::uint32_t max_fault_retries = 4;  // a fault the OS "handled" that keeps faulting is a kernel bug
+
+  // [tlb] (see TlbParams::from_config) and [mmu] walk_start_cycles, [mmu.page_walk_cache].
+  static MmuParams from_config(Config root);
+};
+
+struct Translation {
+  PhysAddr pa = 0;
+  Picoseconds ready{0};  // absolute time at which the physical address is known
+  bool ok = true;        // false: SIGSEGV
+};
+
+struct MmuStats {
+  std::uint64_t walks = 0;
+  std::uint64_t walk_reads = 0;      // page-table entries read by the walker
+  std::uint64_t walk_ad_writes = 0;  // accessed/dirty bit updates
+  std::uint64_t walk_ps = 0;         // time spent walking (excluding faults)
+  std::uint64_t faults = 0;
+  std::uint64_t fault_ps = 0;        // time charged for OS fault handling
+  std::uint64_t sigsegv = 0;
+  std::uint64_t context_switches = 0;
+};
+
+class Mmu {
+ public:
+  Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, PageTableOs& os);
+
+  CpuId cpu() const { return cpu_; }
+  // CR3 write on a context switch: without PCID every translation is flushed.
+  void switch_context(const MmuContext& ctx);
+  const MmuContext& context() const { return ctx_; }
+
+  // Hot path: an L1 TLB hit that permits the access. Sets pa and the TLB latency.
+  bool translate_fast(VirtAddr va, bool write, PhysAddr& pa, std::uint32_t& latency_cycles) {
+    TlbHit h = tlb_.lookup_l1(ctx_.asid, va);
+    if (!h.entry) [[unlikely]] {
+      l1_missed_ = true;
+      return false;
+    }
+    if (write && (h.entry->flags & (kTlbWritable | kTlbDirty)) != (kTlbWritable | kTlbDirty)) [[unlikely]] {
+      l1_missed_ = false;
+      return false;
+    }
+    pa = h.entry->page_base | (va & (page_bytes(h.entry->size()) - 1));
+    latency_cycles = h.latency_cycles;
+    return true;
+  }
+  // Slow path after translate_fast failed for the same access, from absolute time `now`:
+  // STLB, walk, page faults.
+  Translation translate_slow(VirtAddr va, bool write, Picoseconds now);
+  // Both paths (tests and non-hot callers).
+  Translation translate(VirtAddr va, bool write, Picoseconds now);
+
+  // Shootdowns and INVLPG: TLB entries of the range and every paging-structure entry of the ASID.
+  void invalidate_page(Asid asid, VirtAddr va);
+  void invalidate_range(Asid asid, VirtAddr start, VirtAddr end);
+  void invalidate_asid(Asid asid);
+  void invalidate_all();
+
+  Tlb& tlb() { return tlb_; }
+  const Tlb& tlb() const { return tlb_; }
+  PageWalkCache& pwc() { return pwc_; }
+  const MmuStats& stats() const { return stats_; }
+  void reset_stats();
+  Frequency clock() const { return clock_; }
+
+ private:
+  // Walk from `t`; on success fills the TLBs. Returns false at a fault (sets fault_write_ok).
+  bool walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa);
+
+  CpuId cpu_;
+  Frequency clock_;
+  MmuParams params_;
+  MemoryPort& memory_;
+  PageTableOs& os_;
+  Tlb tlb_;
+  PageWalkCache pwc_;
+  MmuContext ctx_;
+  MmuStats stats_;
+  bool l1_missed_ = true;  // last translate_fast failure was a miss (not a permission/dirty miss)
+};
+
+}  // namespace numasim::hw

@@ -1,0 +1,86 @@
+// Paging-structure caches of one CPU (Intel's "PML4E, PDPTE and PDE caches"):
+// small associative arrays that remember, for the upper bits of a virtual
+// address, the physical address of the next-level page table, so that a walk
+// can skip the levels above it. A hit on the PDE cache leaves one memory access
+// (the PTE); PDPTE: two; PML4E: three; a miss everywhere: four (from CR3).
+// Tagged by ASID like the TLBs; invalidation by ASID or all (INVLPG and
+// shootdowns drop every paging-structure entry of the PCID, as on Intel).
+//
+// Simplifications: LRU, no hit latency of its own (it is part of the walk's
+// first cycle), 4-level paging only (a 5-level PML5E cache is not modelled).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "common/units.h"
+#include "hw/tlb.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+// Levels of the x86-64 page table, numbered as the walker visits them.
+enum class PtLevel : std::uint8_t { Pml4 = 0, Pdpt = 1, Pd = 2, Pt = 3 };
+inline constexpr int kPtLevels = 4;
+// Shift of the virtual-address bits that index a table of `level`: 39, 30, 21, 12.
+inline constexpr unsigned pt_index_shift(int level) { return 39u - 9u * static_cast<unsigned>(level); }
+
+struct PageWalkCacheParams {
+  std::uint32_t pml4e_entries = 2;   // cache of PML4 entries (-> PDPT address), keyed by VA[47:39]
+  std::uint32_t pdpte_entries = 4;   // cache of PDPT entries (-> PD address), keyed by VA[47:30]
+  std::uint32_t pde_entries = 32;    // cache of PD entries (-> PT address), keyed by VA[47:21]
+  std::uint32_t ways = 0;            // 0: fully associative
+
+  static PageWalkCacheParams from_config(Config pwc);
+};
+
+struct PageWalkCacheStats {
+  std::array<std::uint64_t, 3> hits{};  // by cache: 0 PML4E, 1 PDPTE, 2 PDE
+  std::uint64_t misses = 0;             // walks that found nothing (start at CR3)
+};
+
+class PageWalkCache {
+ public:
+  explicit PageWalkCache(const PageWalkCacheParams& params);
+
+  struct Hit {
+    int next_level = 0;      // first level the walk still has to read (0 = PML4: a full miss)
+    PhysAddr table = 0;      // physical address of that level's table (unset on a full miss)
+  };
+  // The deepest cached level for `va`. Counts a hit or a miss.
+  Hit lookup(Asid asid, VirtAddr va);
+  // Remember that the table of level `next_level` (1..3) for `va` is at `table`.
+  void insert(Asid asid, VirtAddr va, int next_level, PhysAddr table);
+
+  void invalidate_asid(Asid asid);
+  void invalidate_all();
+
+  const PageWalkCacheStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+
+ private:
+  struct Entry {
+    std::uint64_t key = 0;  // (va prefix << 17) | (asid << 1) | 1
+    PhysAddr table = 0;
+    std::uint64_t last_use = 0;
+  };
+  struct Array {
+    std::vector<Entry> entries;
+    std::uint32_t ways = 1;
+    std::uint64_t set_mask = 0;
+  };
+  static std::uint64_t key(Asid asid, VirtAddr va, int next_level) {
+    return ((va >> pt_index_shift(next_level - 1)) << 17) | (std::uint64_t(asid) << 1) | 1u;
+  }
+  Entry* find(Array& a, std::uint64_t k);
+
+  std::array<Array, 3> arrays_;  // index next_level - 1
+  std::uint64_t tick_ = 0;
+  PageWalkCacheStats stats_;
+};
+
+}  // namespace numasim::hw

@@ -1,0 +1,183 @@
+// Translation lookaside buffers of one CPU: first-level data TLB arrays (one per
+// page size on Intel cores) and a unified second-level TLB (STLB), each a
+// set-associative array with LRU replacement, its own hit latency and the set of
+// page sizes it may hold. Entries are tagged with the ASID (x86 PCID) so that a
+// context switch need not flush. Invalidation by page, range, ASID or all, as
+// the OS's shootdowns ask. Hit and miss counters per level and page size.
+//
+// Simplifications: no global pages (user translations only), no separate
+// instruction TLB, fills are inclusive (a walk fills both levels), a miss in a
+// level is counted once per translation, under the page size it resolved to.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+using Asid = std::uint16_t;  // same as os::Asid (PCID)
+
+enum class PageSize : std::uint8_t { k4K = 0, k2M = 1, k1G = 2 };
+inline constexpr int kNumPageSizes = 3;
+inline constexpr std::array<unsigned, kNumPageSizes> kPageSizeShift = {12, 21, 30};
+inline constexpr unsigned page_shift(PageSize s) { return kPageSizeShift[static_cast<unsigned>(s)]; }
+inline constexpr std::uint64_t page_bytes(PageSize s) { return 1ull << page_shift(s); }
+const char* page_size_name(PageSize s);  // "4K", "2M", "1G"
+
+using PageSizeMask = std::uint8_t;  // bit i set: holds PageSize(i)
+inline constexpr PageSizeMask page_size_bit(PageSize s) { return PageSizeMask(1u << static_cast<unsigned>(s)); }
+
+// Permission and state bits cached with a translation.
+inline constexpr std::uint8_t kTlbWritable = 1u << 0;
+inline constexpr std::uint8_t kTlbUser = 1u << 1;
+inline constexpr std::uint8_t kTlbDirty = 1u << 2;  // the PTE's dirty bit is known set
+
+struct TlbEntry {
+  std::uint64_t key = 0;       // (vpn << 19) | (asid << 3) | (size << 1) | valid; 0 = invalid
+  PhysAddr page_base = 0;      // physical address of the page
+  std::uint64_t last_use = 0;  // LRU stamp
+  std::uint8_t flags = 0;      // kTlb*
+
+  static constexpr std::uint64_t make_key(Asid asid, VirtAddr va, PageSize size) {
+    return ((va >> page_shift(size)) << 19) | (std::uint64_t(asid) << 3) |
+           (std::uint64_t(static_cast<unsigned>(size)) << 1) | 1u;
+  }
+  bool valid() const { return key != 0; }
+  Asid asid() const { return Asid((key >> 3) & 0xffff); }
+  PageSize size() const { return PageSize((key >> 1) & 3); }
+  VirtAddr va_base() const { return (key >> 19) << page_shift(size()); }
+};
+
+struct TlbArrayParams {
+  std::string name = "l1d_4k";
+  std::uint32_t entries = 64;
+  std::uint32_t ways = 4;
+  std::uint32_t latency_cycles = 0;  // added to a hit (0: hidden in the L1D load-to-use)
+  PageSizeMask page_sizes = page_size_bit(PageSize::k4K);
+
+  // Reads entries, ways, latency, page_sizes ("4K,2M") from `cfg`, defaults from `def`.
+  static TlbArrayParams from_config(Config cfg, const TlbArrayParams& def);
+};
+
+// One set-associative TLB array.
+class TlbArray {
+ public:
+  // Aborts unless entries is a multiple of ways with a power-of-two set count (from_config checks).
+  explicit TlbArray(const TlbArrayParams& params);
+
+  const TlbArrayParams& params() const { return params_; }
+  bool holds(PageSize s) const { return (params_.page_sizes & page_size_bit(s)) != 0; }
+
+  // Probe for a translation of `va` by a page of size `s`; updates LRU on a hit.
+  TlbEntry* probe(Asid asid, VirtAddr va, PageSize s) {
+    const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+    TlbEntry* set = &entries_[((va >> page_shift(s)) & set_mask_) * ways_];
+    for (std::uint32_t w = 0; w < ways_; ++w) {
+      if (set[w].key == key) {
+        set[w].last_use = ++tick_;
+        return &set[w];
+      }
+    }
+    return nullptr;
+  }
+  // Installs (replacing the LRU way of the set, or the same translation if present).
+  void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags);
+
+  // Invalidation; each returns how many entries it dropped.
+  int invalidate_page(Asid asid, VirtAddr va);                  // every size covering va
+  int invalidate_range(Asid asid, VirtAddr start, VirtAddr end);  // entries overlapping [start, end)
+  int invalidate_asid(Asid asid);
+  int invalidate_all();
+  int valid_entries() const;
+
+ private:
+  TlbArrayParams params_;
+  std::uint32_t ways_;
+  std::uint64_t set_mask_;
+  std::uint64_t tick_ = 0;
+  std::vector<TlbEntry> entries_;
+};
+
+struct TlbParams {
+  std::vector<TlbArrayParams> l1;  // first level: looked up first, usually one array per size
+  std::vector<TlbArrayParams> l2;  // second level (STLB)
+  bool pcid = true;                // tagged by ASID; false: a context switch flushes everything
+
+  // Skylake-SP (DESIGN.md, Reference figures): L1 DTLB 4K 64x4, 2M 32x4, 1G 4x4;
+  // STLB 1536x12 for 4K and 2M, 16x4 for 1G, 9 cycles (7-cpu.com).
+  static TlbParams skylake();
+  // [tlb] pcid, [[tlb.l1]] and [[tlb.l2]] arrays of {name, entries, ways, latency, page_sizes};
+  // absent arrays take the Skylake defaults.
+  static TlbParams from_config(Config tlb);
+};
+
+struct TlbLevelStats {
+  std::array<std::uint64_t, kNumPageSizes> hits{};
+  std::array<std::uint64_t, kNumPageSizes> misses{};
+  std::uint64_t total_hits() const { return hits[0] + hits[1] + hits[2]; }
+  std::uint64_t total_misses() const { return misses[0] + misses[1] + misses[2]; }
+};
+
+struct TlbHit {
+  const TlbEntry* entry = nullptr;
+  std::uint32_t latency_cycles = 0;
+};
+
+// The TLBs of one CPU.
+class Tlb {
+ public:
+  explicit Tlb(const TlbParams& params);
+
+  const TlbParams& params() const { return params_; }
+
+  // First level: probes the arrays for every page size, smallest first. Counts the hit.
+  TlbHit lookup_l1(Asid asid, VirtAddr va) {
+    for (int s = 0; s < kNumPageSizes; ++s) {
+      const int i = l1_by_size_[s];
+      if (i < 0) continue;
+      TlbArray& a = l1_[static_cast<std::size_t>(i)];
+      if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
+        ++stats_[0].hits[s];
+        return {e, a.params().latency_cycles};
+      }
+    }
+    return {};
+  }
+  // Second level (after an L1 miss). Counts the hit, and the L1 miss under the entry's size.
+  TlbHit lookup_l2(Asid asid, VirtAddr va);
+  // After a walk: fills both levels where a page of this size fits, counts the misses.
+  void fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags);
+  // After an L2 hit: fills the first level.
+  void fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags);
+  // Latency of a second-level lookup (a hit, or the probe before a walk).
+  std::uint32_t l2_latency_cycles() const { return l2_latency_; }
+
+  int invalidate_page(Asid asid, VirtAddr va);
+  int invalidate_range(Asid asid, VirtAddr start, VirtAddr end);
+  int invalidate_asid(Asid asid);
+  int invalidate_all();
+
+  const TlbLevelStats& stats(int level) const { return stats_[level]; }  // 0 = L1, 1 = L2
+  void reset_stats() { stats_ = {}; }
+  // Reach: entries x page size summed over the arrays of a level holding `s`.
+  std::uint64_t reach_bytes(int level, PageSize s) const;
+  const std::vector<TlbArray>& arrays(int level) const { return level == 0 ? l1_ : l2_; }
+
+ private:
+  TlbParams params_;
+  std::vector<TlbArray> l1_, l2_;
+  std::array<int, kNumPageSizes> l1_by_size_{-1, -1, -1};  // index into l1_ of the array holding a size
+  std::array<int, kNumPageSizes> l2_by_size_{-1, -1, -1};
+  std::uint32_t l2_latency_ = 0;
+  std::array<TlbLevelStats, 2> stats_{};
+};
+
+}  // namespace numasim::hw

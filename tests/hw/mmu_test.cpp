@@ -1,0 +1,196 @@
+// MMU: exact costs of TLB hits, STLB hits, walks with cold and warm
+// paging-structure caches, accessed/dirty updates, faults and retries,
+// SIGSEGV, PCID across context switches, shootdown of a range.
+#include "hw/mmu.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/hw/hw_fakes.h"
+
+namespace numasim::hw {
+namespace {
+
+using testing::FakePageTables;
+using testing::RecordingMemory;
+
+constexpr Frequency kClock(2'000'000'000);  // 500 ps per cycle
+constexpr Picoseconds kMem(100'000);
+
+struct MmuFixture : ::testing::Test {
+  RecordingMemory mem;
+  FakePageTables pt;
+  MmuParams params;
+  std::unique_ptr<Mmu> mmu;
+  void SetUp() override {
+    params.tlb.l1[0].latency_cycles = 1;  // make an L1 hit visible
+    mmu = std::make_unique<Mmu>(CpuId(0), kClock, params, mem, pt);
+    mmu->switch_context({pt.cr3, 7, nullptr});
+  }
+};
+
+TEST_F(MmuFixture, ColdWalkReadsFourEntriesAtTheirAddressesThenL1HitCostsItsLatency) {
+  const VirtAddr va = 0x7f00'1234'5678;
+  pt.map(va & ~0xfffull, 0x4000'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  const Picoseconds t0(1'000'000);
+  Translation tr = mmu->translate(va, false, t0);
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(tr.pa, 0x4000'0000u + 0x678);
+  // Reads of the 4 levels in order, each non-leaf one followed by its accessed-bit write.
+  ASSERT_EQ(mem.log.size(), 7u);
+  std::vector<PhysAddr> reads, writes;
+  for (const auto& a : mem.log) (a.write ? writes : reads).push_back(a.pa);
+  ASSERT_EQ(reads.size(), 4u);
+  for (int level = 0; level < 4; ++level) EXPECT_EQ(reads[level], pt.entry_addr(va, level)) << level;
+  ASSERT_EQ(writes.size(), 3u);
+  for (int level = 0; level < 3; ++level) EXPECT_EQ(writes[level], pt.entry_addr(va, level)) << level;
+  // STLB probe (9 cycles) then 4 dependent reads; non-leaf entries get their accessed bit set
+  // (3 locked writes, each one memory access).
+  EXPECT_EQ(pt.bit_sets.size(), 3u);
+  EXPECT_EQ(tr.ready, t0 + kClock.to_time(Cycles(9)) + kMem * 7);
+  EXPECT_EQ(mmu->stats().walk_reads, 4u);
+  // Second access to the same page: L1 hit, its latency only, no memory access.
+  mem.log.clear();
+  Translation again = mmu->translate(va + 8, false, t0);
+  EXPECT_EQ(again.ready, t0 + kClock.to_time(Cycles(1)));
+  EXPECT_EQ(again.pa, 0x4000'0000u + 0x680);
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(mmu->tlb().stats(0).hits[0], 1u);
+}
+
+TEST_F(MmuFixture, PageWalkCacheHitSkipsUpperLevels) {
+  // Pre-set accessed bits everywhere so only reads happen.
+  pt.map(0x400000, 0x10000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  pt.map(0x401000, 0x11000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  pt.map(0x600000, 0x12000, PageSize::k4K, pte::kRw | pte::kAccessed);  // other PD entry, same PD
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  const Picoseconds t0(0);
+  ASSERT_TRUE(mmu->translate(0x400000, false, t0).ok);
+  EXPECT_EQ(mem.log.size(), 4u);
+  mem.log.clear();
+  Translation tr = mmu->translate(0x401000, false, t0);  // same PT: PDE-cache hit, one read
+  ASSERT_EQ(mem.log.size(), 1u);
+  EXPECT_EQ(mem.log[0].pa, pt.entry_addr(0x401000, 3));
+  EXPECT_EQ(tr.ready, kClock.to_time(Cycles(9)) + kMem);
+  mem.log.clear();
+  tr = mmu->translate(0x600000, false, t0);  // same PD, other PT: PDPTE-cache hit, two reads
+  ASSERT_EQ(mem.log.size(), 2u);
+  EXPECT_EQ(mem.log[0].pa, pt.entry_addr(0x600000, 2));
+  EXPECT_EQ(mem.log[1].pa, pt.entry_addr(0x600000, 3));
+  EXPECT_EQ(tr.ready, kClock.to_time(Cycles(9)) + kMem * 2);
+}
+
+TEST_F(MmuFixture, WalkCostFollowsWhereTheTablesAreCached) {
+  pt.map(0x400000, 0x10000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  const PhysAddr leaf = pt.entry_addr(0x400000, 3);
+  mem.latency_of = [leaf](PhysAddr pa) { return pa == leaf ? Picoseconds(2'000) : Picoseconds(0); };
+  Translation tr = mmu->translate(0x400000, false, Picoseconds(0));
+  EXPECT_EQ(tr.ready, kClock.to_time(Cycles(9)) + kMem * 3 + Picoseconds(2'000));
+}
+
+TEST_F(MmuFixture, TwoMegabytePageWalkStopsAtThePde) {
+  pt.map(0x4000'0000, 0x8000'0000, PageSize::k2M, pte::kRw | pte::kAccessed | pte::kDirty);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  Translation tr = mmu->translate(0x4012'3456, true, Picoseconds(0));
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(tr.pa, 0x8012'3456u);
+  EXPECT_EQ(mem.log.size(), 3u);
+  EXPECT_EQ(mmu->tlb().stats(1).misses[1], 1u);
+  // The rest of the 2 MiB page hits the L1 2M array.
+  mem.log.clear();
+  EXPECT_TRUE(mmu->translate(0x401f'ff00, false, Picoseconds(0)).ok);
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(mmu->tlb().stats(0).hits[1], 1u);
+}
+
+TEST_F(MmuFixture, WriteSetsDirtyBitOnceAndReadOnlyPageFaults) {
+  pt.map(0x5000, 0x9000, PageSize::k4K, pte::kRw);
+  ASSERT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
+  const PhysAddr leaf = pt.entry_addr(0x5000, 3);
+  EXPECT_EQ(pt.entries[leaf] & (pte::kAccessed | pte::kDirty), pte::kAccessed);
+  // First write through a clean entry re-walks and sets the dirty bit.
+  mem.log.clear();
+  ASSERT_TRUE(mmu->translate(0x5008, true, Picoseconds(0)).ok);
+  EXPECT_TRUE(pt.entries[leaf] & pte::kDirty);
+  EXPECT_FALSE(mem.log.empty());
+  mem.log.clear();
+  ASSERT_TRUE(mmu->translate(0x5010, true, Picoseconds(0)).ok);
+  EXPECT_TRUE(mem.log.empty());
+
+  // Read-only page: a write faults; the handler makes it writable; the retry succeeds.
+  pt.map(0x6000, 0xa000, PageSize::k4K, 0);
+  ASSERT_TRUE(mmu->translate(0x6000, false, Picoseconds(0)).ok);
+  const PhysAddr ro_leaf = pt.entry_addr(0x6000, 3);
+  pt.on_fault = [&](VirtAddr va, bool write) {
+    EXPECT_EQ(va, 0x6004u);
+    EXPECT_TRUE(write);
+    pt.entries[ro_leaf] |= pte::kRw;
+    return true;
+  };
+  Translation tr = mmu->translate(0x6004, true, Picoseconds(0));
+  EXPECT_TRUE(tr.ok);
+  EXPECT_EQ(pt.faults, 1);
+  EXPECT_EQ(mmu->stats().faults, 1u);
+}
+
+TEST_F(MmuFixture, FaultOnNotPresentIsHandledChargedAndRetried) {
+  pt.on_fault = [&](VirtAddr va, bool) {
+    pt.map(va & ~0xfffull, 0x7000'0000, PageSize::k4K, pte::kRw);
+    return true;
+  };
+  const Picoseconds t0(0);
+  Translation tr = mmu->translate(0x1234'5000, false, t0);
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(tr.pa, 0x7000'0000u);
+  EXPECT_EQ(pt.faults, 1);
+  // First walk stops at the empty PML4 entry (1 read), then the fault (1000 cycles + 50 ns),
+  // then a full walk: 4 reads and 4 accessed-bit updates.
+  const Picoseconds fault = kClock.to_time(Cycles(1000)) + Picoseconds(50'000);
+  EXPECT_EQ(tr.ready, kClock.to_time(Cycles(9)) + kMem + fault + kMem * 8);
+  EXPECT_EQ(mmu->stats().fault_ps, fault.value());
+}
+
+TEST_F(MmuFixture, SigsegvEndsTheTranslation) {
+  Translation tr = mmu->translate(0xdead'0000, true, Picoseconds(0));
+  EXPECT_FALSE(tr.ok);
+  EXPECT_EQ(mmu->stats().sigsegv, 1u);
+  EXPECT_EQ(pt.faults, 1);
+}
+
+TEST_F(MmuFixture, PcidEntriesSurviveAContextSwitchWithoutPcidTheyDoNot) {
+  pt.map(0x5000, 0x9000);
+  ASSERT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
+  FakePageTables other;
+  other.cr3 = 0x900000;
+  mmu->switch_context({other.cr3, 8, nullptr});
+  mmu->switch_context({pt.cr3, 7, nullptr});
+  mem.log.clear();
+  ASSERT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
+  EXPECT_TRUE(mem.log.empty()) << "PCID-tagged entry should have survived";
+
+  MmuParams no_pcid = params;
+  no_pcid.tlb.pcid = false;
+  Mmu m2(CpuId(1), kClock, no_pcid, mem, pt);
+  m2.switch_context({pt.cr3, 7, nullptr});
+  ASSERT_TRUE(m2.translate(0x5000, false, Picoseconds(0)).ok);
+  m2.switch_context({other.cr3, 8, nullptr});
+  m2.switch_context({pt.cr3, 7, nullptr});
+  mem.log.clear();
+  ASSERT_TRUE(m2.translate(0x5000, false, Picoseconds(0)).ok);
+  EXPECT_EQ(mem.log.size(), 4u) << "without PCID the switch flushes";
+}
+
+TEST_F(MmuFixture, ShootdownInvalidatesOnlyTheRange) {
+  for (int i = 0; i < 8; ++i) pt.map(0x10000 + i * 0x1000, 0x200000 + i * 0x1000);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(mmu->translate(0x10000 + i * 0x1000, false, Picoseconds(0)).ok);
+  mmu->invalidate_range(7, 0x12000, 0x14000);
+  for (int i = 0; i < 8; ++i) {
+    mem.log.clear();
+    ASSERT_TRUE(mmu->translate(0x10000 + i * 0x1000, false, Picoseconds(0)).ok);
+    const bool walked = !mem.log.empty();
+    EXPECT_EQ(walked, i == 2 || i == 3) << i;
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw

@@ -1,0 +1,166 @@
+// TLB arrays and the per-CPU TLB hierarchy: hits, LRU replacement, page sizes,
+// ASID tagging, invalidation by page/range/ASID, counters per level and size.
+#include "hw/tlb.h"
+
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+
+namespace numasim::hw {
+namespace {
+
+TlbArrayParams small(std::uint32_t entries, std::uint32_t ways, PageSizeMask sizes = page_size_bit(PageSize::k4K)) {
+  return {"t", entries, ways, 0, sizes};
+}
+
+TEST(TlbArray, HitAfterInsertMissOtherwise) {
+  TlbArray a(small(8, 2));
+  EXPECT_EQ(a.probe(1, 0x1000, PageSize::k4K), nullptr);
+  a.insert(1, 0x1234, PageSize::k4K, 0xabc000, kTlbWritable);
+  TlbEntry* e = a.probe(1, 0x1fff, PageSize::k4K);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->page_base, 0xabc000u);
+  EXPECT_EQ(e->va_base(), 0x1000u);
+  EXPECT_EQ(e->size(), PageSize::k4K);
+  EXPECT_EQ(a.probe(1, 0x2000, PageSize::k4K), nullptr);  // next page
+  EXPECT_EQ(a.probe(2, 0x1000, PageSize::k4K), nullptr);  // other ASID
+}
+
+TEST(TlbArray, LruEvictsLeastRecentlyUsedWayOfTheSet) {
+  TlbArray a(small(8, 2));  // 4 sets: pages 0, 4, 8 map to set 0
+  a.insert(0, 0 * kPageSize, PageSize::k4K, 0x10000, 0);
+  a.insert(0, 4 * kPageSize, PageSize::k4K, 0x20000, 0);
+  ASSERT_NE(a.probe(0, 0, PageSize::k4K), nullptr);  // page 0 now most recent
+  a.insert(0, 8 * kPageSize, PageSize::k4K, 0x30000, 0);  // evicts page 4
+  EXPECT_NE(a.probe(0, 0, PageSize::k4K), nullptr);
+  EXPECT_EQ(a.probe(0, 4 * kPageSize, PageSize::k4K), nullptr);
+  EXPECT_NE(a.probe(0, 8 * kPageSize, PageSize::k4K), nullptr);
+  // A different set is untouched by set-0 traffic.
+  a.insert(0, 1 * kPageSize, PageSize::k4K, 0x40000, 0);
+  EXPECT_EQ(a.valid_entries(), 3);
+}
+
+TEST(TlbArray, ReinsertSameTranslationDoesNotDuplicate) {
+  TlbArray a(small(4, 4));
+  a.insert(3, 0x5000, PageSize::k4K, 0x1000, 0);
+  a.insert(3, 0x5000, PageSize::k4K, 0x2000, kTlbDirty);
+  EXPECT_EQ(a.valid_entries(), 1);
+  EXPECT_EQ(a.probe(3, 0x5000, PageSize::k4K)->page_base, 0x2000u);
+}
+
+TEST(TlbArray, InvalidateRangeDropsOnlyOverlappingEntries) {
+  TlbArray a(small(64, 4, PageSizeMask(page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M))));
+  for (int i = 0; i < 16; ++i) a.insert(1, 0x400000 + i * kPageSize, PageSize::k4K, 0x1000000 + i * kPageSize, 0);
+  a.insert(2, 0x400000, PageSize::k4K, 0x9000, 0);             // other ASID, same address
+  a.insert(1, 0x800000, PageSize::k2M, 0x40000000, 0);         // 2 MiB page at 8 MiB
+  EXPECT_EQ(a.invalidate_range(1, 0x400000 + 4 * kPageSize, 0x400000 + 8 * kPageSize), 4);
+  for (int i = 0; i < 16; ++i)
+    EXPECT_EQ(a.probe(1, 0x400000 + i * kPageSize, PageSize::k4K) == nullptr, i >= 4 && i < 8) << i;
+  EXPECT_NE(a.probe(2, 0x400000, PageSize::k4K), nullptr);
+  // A range touching one 4 KiB page inside the 2 MiB page drops the 2 MiB entry.
+  EXPECT_EQ(a.invalidate_range(1, 0x900000, 0x901000), 1);
+  EXPECT_EQ(a.probe(1, 0x800000, PageSize::k2M), nullptr);
+  // Large range: scan path.
+  EXPECT_EQ(a.invalidate_range(1, 0, 1ull << 40), 12);
+  EXPECT_EQ(a.valid_entries(), 1);
+}
+
+TEST(TlbArray, InvalidateAsidAndAll) {
+  TlbArray a(small(16, 4));
+  a.insert(1, 0x1000, PageSize::k4K, 0, 0);
+  a.insert(2, 0x2000, PageSize::k4K, 0, 0);
+  a.insert(2, 0x3000, PageSize::k4K, 0, 0);
+  EXPECT_EQ(a.invalidate_asid(2), 2);
+  EXPECT_NE(a.probe(1, 0x1000, PageSize::k4K), nullptr);
+  EXPECT_EQ(a.invalidate_all(), 1);
+  EXPECT_EQ(a.valid_entries(), 0);
+}
+
+TEST(Tlb, SkylakeReach) {
+  Tlb t(TlbParams::skylake());
+  EXPECT_EQ(t.reach_bytes(0, PageSize::k4K), 64 * 4096u);
+  EXPECT_EQ(t.reach_bytes(0, PageSize::k2M), 32u * (2u << 20));
+  EXPECT_EQ(t.reach_bytes(1, PageSize::k4K), 1536 * 4096u);
+  EXPECT_EQ(t.reach_bytes(1, PageSize::k1G), 16ull << 30);
+}
+
+TEST(Tlb, LevelsCountHitsAndMissesPerPageSize) {
+  Tlb t(TlbParams::skylake());
+  EXPECT_EQ(t.lookup_l1(1, 0x200000).entry, nullptr);
+  EXPECT_EQ(t.lookup_l2(1, 0x200000).entry, nullptr);
+  t.fill_after_walk(1, 0x200000, PageSize::k2M, 0x40000000, kTlbWritable);
+  TlbHit h = t.lookup_l1(1, 0x3fffff);
+  ASSERT_NE(h.entry, nullptr);
+  EXPECT_EQ(h.entry->size(), PageSize::k2M);
+  EXPECT_EQ(t.stats(0).hits[1], 1u);
+  EXPECT_EQ(t.stats(0).misses[1], 1u);
+  EXPECT_EQ(t.stats(1).misses[1], 1u);
+  // Evict from L1 by invalidating it there only: the STLB still has it.
+  t.fill_after_walk(1, 0x5000, PageSize::k4K, 0x7000, 0);
+  std::vector<TlbArray>& l1 = const_cast<std::vector<TlbArray>&>(t.arrays(0));
+  l1[0].invalidate_all();
+  EXPECT_EQ(t.lookup_l1(1, 0x5000).entry, nullptr);
+  TlbHit h2 = t.lookup_l2(1, 0x5000);
+  ASSERT_NE(h2.entry, nullptr);
+  EXPECT_EQ(h2.latency_cycles, 9u);
+  EXPECT_EQ(t.stats(1).hits[0], 1u);
+  EXPECT_EQ(t.stats(0).misses[0], 2u);  // the walk fill and the STLB hit
+}
+
+TEST(Tlb, PcidTaggedEntriesOfTwoAddressSpacesCoexist) {
+  Tlb t(TlbParams::skylake());
+  t.fill_after_walk(1, 0x1000, PageSize::k4K, 0xa000, 0);
+  t.fill_after_walk(2, 0x1000, PageSize::k4K, 0xb000, 0);
+  EXPECT_EQ(t.lookup_l1(1, 0x1000).entry->page_base, 0xa000u);
+  EXPECT_EQ(t.lookup_l1(2, 0x1000).entry->page_base, 0xb000u);
+  EXPECT_EQ(t.invalidate_asid(1), 2);  // L1 + STLB
+  EXPECT_EQ(t.lookup_l1(1, 0x1000).entry, nullptr);
+  EXPECT_NE(t.lookup_l1(2, 0x1000).entry, nullptr);
+}
+
+TEST(TlbParams, FromConfigReadsArraysAndRejectsBadGeometry) {
+  auto doc = ConfigDocument::from_string(R"(
+[tlb]
+pcid = false
+[[tlb.l1]]
+entries = 32
+ways = 8
+page_sizes = "4K,2M"
+[[tlb.l2]]
+entries = 512
+ways = 8
+latency = 7
+page_sizes = "4K,2M,1G"
+)",
+                                         "tlb.toml");
+  TlbParams p = TlbParams::from_config(doc->root().table("tlb"));
+  EXPECT_NO_THROW(doc->finish());
+  EXPECT_FALSE(p.pcid);
+  ASSERT_EQ(p.l1.size(), 1u);
+  EXPECT_EQ(p.l1[0].entries, 32u);
+  EXPECT_EQ(p.l1[0].page_sizes, page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M));
+  ASSERT_EQ(p.l2.size(), 1u);
+  EXPECT_EQ(p.l2[0].latency_cycles, 7u);
+
+  auto bad = ConfigDocument::from_string(R"(
+[[tlb.l1]]
+entries = 48
+ways = 4
+page_sizes = "8K"
+)",
+                                         "bad.toml");
+  TlbParams q = TlbParams::from_config(bad->root().table("tlb"));
+  EXPECT_EQ(q.l1[0].entries, 64u);  // fell back to the default
+  try {
+    bad->finish();
+    FAIL() << "expected configuration errors";
+  } catch (const ConfigErrors& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("page_sizes"), std::string::npos) << all;
+    EXPECT_NE(all.find("power of two"), std::string::npos) << all;
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw
