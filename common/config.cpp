@@ -6,6 +6,8 @@
 // any layer that no code declared, with the closest declared key as a hint.
 #include "common/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <deque>
 #include <filesystem>
@@ -13,7 +15,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace numasim {
 
@@ -58,11 +59,20 @@ std::string quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"";
@@ -70,21 +80,27 @@ std::string quote(std::string_view s) {
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "the string " + quote(*n.value<std::string>());
-    case toml::node_type::integer: return "the integer " + std::to_string(*n.value<std::int64_t>());
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return *n.value<bool>() ? "true" : "false";
-    default: return "a date or time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "the string " + quote(*n.value<std::string>());
+    case toml::node_type::integer:
+      return "the integer " + std::to_string(*n.value<std::int64_t>());
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return *n.value<bool>() ? "true" : "false";
+    default:
+      return "a date or time";
   }
 }
 
 bool is_bare_key(std::string_view k) {
   if (k.empty()) return false;
-  return std::all_of(k.begin(), k.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
+  return std::all_of(k.begin(), k.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }
 std::string key_text(std::string_view k) { return is_bare_key(k) ? std::string(k) : quote(k); }
 }  // namespace
@@ -95,8 +111,8 @@ ConfigErrors::ConfigErrors(std::vector<Diagnostic> diagnostics)
 // ---------------------------------------------------------------------------
 
 struct ConfigTableState {
-  std::string path;                       // "" for the root, "cache.l1d", "workload[0]"
-  std::vector<const toml::table*> layers; // highest priority first
+  std::string path;                        // "" for the root, "cache.l1d", "workload[0]"
+  std::vector<const toml::table*> layers;  // highest priority first
   SourcePos pos;
   std::set<std::string, std::less<>> declared;
   struct Entry {
@@ -314,7 +330,8 @@ void emit_table(std::ostream& out, const ConfigTableState& st, const std::string
     emit_table(out, *child, header.empty() ? key_text(key) : header + "." + key_text(key), false);
   }
   for (const auto& [key, elems] : st.arrays) {
-    for (const auto* e : elems) emit_table(out, *e, header.empty() ? key_text(key) : header + "." + key_text(key), true);
+    for (const auto* e : elems)
+      emit_table(out, *e, header.empty() ? key_text(key) : header + "." + key_text(key), true);
   }
 }
 }  // namespace
@@ -369,14 +386,16 @@ template <class T>
 std::optional<T> convert(const toml::node& n, const Range<T>& range, std::string& expected);
 
 template <class T>
-  requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-std::optional<T> convert_integer(const toml::node& n, const Range<T>& range, std::string& expected) {
+requires std::is_integral_v<T> &&
+    (!std::is_same_v<T, bool>)std::optional<T> convert_integer(const toml::node& n, const Range<T>& range,
+                                                               std::string& expected) {
   expected = "an integer" + range_text(range);
   auto v = n.value_exact<std::int64_t>();
   if (!v) return std::nullopt;
   if (*v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-      (std::is_unsigned_v<T> ? static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
-                             : *v > static_cast<std::int64_t>(std::numeric_limits<T>::max())))
+      (std::is_unsigned_v<T>
+           ? static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+           : *v > static_cast<std::int64_t>(std::numeric_limits<T>::max())))
     return std::nullopt;
   T t = static_cast<T>(*v);
   if ((range.min && t < *range.min) || (range.max && t > *range.max)) return std::nullopt;
@@ -406,8 +425,7 @@ std::optional<Q> convert_quantity(const toml::node& n, const Range<Q>& range, st
 
 std::string to_toml(bool v) { return v ? "true" : "false"; }
 template <class T>
-  requires std::is_integral_v<T>
-std::string to_toml(T v) { return std::to_string(v); }
+requires std::is_integral_v<T> std::string to_toml(T v) { return std::to_string(v); }
 std::string to_toml(double v) {
   std::ostringstream o;
   o << v;
@@ -525,8 +543,8 @@ T Config::require(std::string_view key, std::string_view description, Range<T> r
     auto& impl = *doc_->impl_;
     lookup(impl, *state_, key);
     std::string where = state_->path.empty() ? "at the top level" : "in [" + state_->path + "]";
-    doc_->add_error(state_->pos, "missing required key '" + std::string(key) + "' " + where + " (" +
-                                     std::string(description) + ")");
+    doc_->add_error(state_->pos,
+                    "missing required key '" + std::string(key) + "' " + where + " (" + std::string(description) + ")");
     return T{};
   }
   return get<T>(key, T{}, description, range);
@@ -544,7 +562,8 @@ std::string Config::get_choice(std::string_view key, std::string_view def, const
     } else {
       std::string list;
       for (const auto& c : choices) list += (list.empty() ? "" : ", ") + quote(c);
-      doc_->add_error(f.pos, child_path(state_->path, key) + ": expected one of " + list + ", got " + got_text(*f.node));
+      doc_->add_error(f.pos,
+                      child_path(state_->path, key) + ": expected one of " + list + ", got " + got_text(*f.node));
     }
   }
   std::string desc(description);
@@ -639,8 +658,8 @@ SourcePos Config::position(std::string_view key) const {
   return state_->pos;
 }
 
-#define NUMASIM_CONFIG_TYPE(T)                                                           \
-  template T Config::get<T>(std::string_view, T, std::string_view, Range<T>);            \
+#define NUMASIM_CONFIG_TYPE(T)                                                \
+  template T Config::get<T>(std::string_view, T, std::string_view, Range<T>); \
   template T Config::require<T>(std::string_view, std::string_view, Range<T>);
 NUMASIM_CONFIG_TYPE(bool)
 NUMASIM_CONFIG_TYPE(int)

@@ -70,8 +70,8 @@ class Config {
   template <class T>
   T require(std::string_view key, std::string_view description, Range<T> range = {});
   // One of a fixed set of strings (e.g. impl = "lru").
-  std::string get_choice(std::string_view key, std::string_view def,
-                         const std::vector<std::string>& choices, std::string_view description);
+  std::string get_choice(std::string_view key, std::string_view def, const std::vector<std::string>& choices,
+                         std::string_view description);
 
   bool has(std::string_view key) const;
   // Sub-table; absent -> an empty view (so every parameter takes its default).
@@ -129,9 +129,9 @@ std::optional<Bytes> parse_size(std::string_view text, std::string* why);
 std::optional<Picoseconds> parse_time(std::string_view text, std::string* why);
 std::optional<Frequency> parse_frequency(std::string_view text, std::string* why);
 std::optional<Bandwidth> parse_bandwidth(std::string_view text, std::string* why);
-std::string format_size(Bytes b);          // "64GiB", "1536KiB", "100B"
-std::string format_time(Picoseconds t);    // "90ns", "1.5ns", "7800ns"
-std::string format_frequency(Frequency f); // "2.1GHz"
-std::string format_bandwidth(Bandwidth b); // "25.6GB/s"
+std::string format_size(Bytes b);           // "64GiB", "1536KiB", "100B"
+std::string format_time(Picoseconds t);     // "90ns", "1.5ns", "7800ns"
+std::string format_frequency(Frequency f);  // "2.1GHz"
+std::string format_bandwidth(Bandwidth b);  // "25.6GB/s"
 
 }  // namespace numasim

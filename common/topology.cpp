@@ -56,12 +56,12 @@ Topology Topology::from_config(Config root) {
       RawNode r{0, Bytes(0), -1, nc};
       r.cpus = nc.get<int>("cpus", -1, "cores on this node; 0 for a CPU-less node; -1 = an even share of the socket",
                            {-1, 1024});
-      r.socket = nc.get<int>("socket", r.cpus == 0 ? -1 : 0,
-                             "socket the node belongs to (-1: none, e.g. CXL memory)", {-1, 63});
+      r.socket = nc.get<int>("socket", r.cpus == 0 ? -1 : 0, "socket the node belongs to (-1: none, e.g. CXL memory)",
+                             {-1, 63});
       r.memory = nc.require<Bytes>("memory", "memory capacity of the node", {Bytes(16ull << 20), {}});
-      if (r.socket >= t.num_sockets_) nc.error("socket", "socket " + std::to_string(r.socket) +
-                                                             " does not exist: machine.sockets = " +
-                                                             std::to_string(t.num_sockets_));
+      if (r.socket >= t.num_sockets_)
+        nc.error("socket", "socket " + std::to_string(r.socket) +
+                               " does not exist: machine.sockets = " + std::to_string(t.num_sockets_));
       if (r.socket < 0 && r.cpus > 0) nc.error("cpus", "a node without a socket cannot have CPUs");
       raw.push_back(r);
     }
@@ -71,8 +71,10 @@ Topology Topology::from_config(Config root) {
   std::vector<int> explicit_cores(t.num_sockets_, 0), sharing(t.num_sockets_, 0);
   for (const auto& r : raw) {
     if (r.socket < 0 || r.socket >= t.num_sockets_) continue;
-    if (r.cpus >= 0) explicit_cores[r.socket] += r.cpus;
-    else ++sharing[r.socket];
+    if (r.cpus >= 0)
+      explicit_cores[r.socket] += r.cpus;
+    else
+      ++sharing[r.socket];
   }
   std::vector<int> share(t.num_sockets_, 0), extra(t.num_sockets_, 0);
   for (int s = 0; s < t.num_sockets_; ++s) {
@@ -139,8 +141,9 @@ Topology Topology::from_config(Config root) {
     for (int b = 0; b < nn; ++b) {
       std::size_t ix = t.index(NodeId(a), NodeId(b));
       if (a != b && t.path_links_[ix].empty()) {
-        if (a < b && shape_ok) root.error("link", "nodes " + std::to_string(a) + " and " + std::to_string(b) +
-                                          " are not connected by any path of [[link]]s");
+        if (a < b && shape_ok)
+          root.error("link", "nodes " + std::to_string(a) + " and " + std::to_string(b) +
+                                 " are not connected by any path of [[link]]s");
         continue;
       }
       // A remote load crosses the path twice (request and response).
@@ -286,7 +289,8 @@ std::string Topology::to_json() const {
   };
   matrix("distances", [&](NodeId a, NodeId b) { return distance(a, b); });
   matrix("hops", [&](NodeId a, NodeId b) { return hops(a, b); });
-  matrix("path_latency_ns", [&](NodeId a, NodeId b) { return static_cast<double>(path_latency(a, b).value()) / 1000.0; });
+  matrix("path_latency_ns",
+         [&](NodeId a, NodeId b) { return static_cast<double>(path_latency(a, b).value()) / 1000.0; });
   j.end_object();
   return j.str() + "\n";
 }

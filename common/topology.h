@@ -35,10 +35,10 @@ struct NodeDesc {
 
 struct LinkDesc {
   int index = 0;
-  NodeId a, b;             // bidirectional; each direction has its own bandwidth
-  Picoseconds latency;     // one-way, per traversal
-  Bandwidth bandwidth;     // per direction
-  std::string name;        // "n0-n1"
+  NodeId a, b;          // bidirectional; each direction has its own bandwidth
+  Picoseconds latency;  // one-way, per traversal
+  Bandwidth bandwidth;  // per direction
+  std::string name;     // "n0-n1"
 };
 
 class Topology {

@@ -19,22 +19,19 @@ struct UnitFactor {
 };
 
 // Longest suffixes first so that "GiB/s" is not taken for "B/s".
-constexpr std::array kSizeUnits{
-    UnitFactor{"TiB", 1ull << 40}, UnitFactor{"GiB", 1ull << 30}, UnitFactor{"MiB", 1ull << 20},
-    UnitFactor{"KiB", 1ull << 10}, UnitFactor{"TB", 1000000000000ull}, UnitFactor{"GB", 1000000000ull},
-    UnitFactor{"MB", 1000000ull},  UnitFactor{"KB", 1000ull},         UnitFactor{"kB", 1000ull},
-    UnitFactor{"B", 1ull}};
-constexpr std::array kTimeUnits{UnitFactor{"ps", 1ull}, UnitFactor{"ns", 1000ull},
-                                UnitFactor{"us", 1000000ull}, UnitFactor{"ms", 1000000000ull},
-                                UnitFactor{"s", 1000000000000ull}};
+constexpr std::array kSizeUnits{UnitFactor{"TiB", 1ull << 40},      UnitFactor{"GiB", 1ull << 30},
+                                UnitFactor{"MiB", 1ull << 20},      UnitFactor{"KiB", 1ull << 10},
+                                UnitFactor{"TB", 1000000000000ull}, UnitFactor{"GB", 1000000000ull},
+                                UnitFactor{"MB", 1000000ull},       UnitFactor{"KB", 1000ull},
+                                UnitFactor{"kB", 1000ull},          UnitFactor{"B", 1ull}};
+constexpr std::array kTimeUnits{UnitFactor{"ps", 1ull}, UnitFactor{"ns", 1000ull}, UnitFactor{"us", 1000000ull},
+                                UnitFactor{"ms", 1000000000ull}, UnitFactor{"s", 1000000000000ull}};
 constexpr std::array kFrequencyUnits{UnitFactor{"GHz", 1000000000ull}, UnitFactor{"MHz", 1000000ull},
                                      UnitFactor{"kHz", 1000ull}, UnitFactor{"Hz", 1ull}};
 constexpr std::array kBandwidthUnits{
-    UnitFactor{"TB/s", 1000000000000ull}, UnitFactor{"GB/s", 1000000000ull},
-    UnitFactor{"MB/s", 1000000ull},       UnitFactor{"KB/s", 1000ull},
-    UnitFactor{"kB/s", 1000ull},          UnitFactor{"GiB/s", 1ull << 30},
-    UnitFactor{"MiB/s", 1ull << 20},      UnitFactor{"KiB/s", 1ull << 10},
-    UnitFactor{"B/s", 1ull}};
+    UnitFactor{"TB/s", 1000000000000ull}, UnitFactor{"GB/s", 1000000000ull}, UnitFactor{"MB/s", 1000000ull},
+    UnitFactor{"KB/s", 1000ull},          UnitFactor{"kB/s", 1000ull},       UnitFactor{"GiB/s", 1ull << 30},
+    UnitFactor{"MiB/s", 1ull << 20},      UnitFactor{"KiB/s", 1ull << 10},   UnitFactor{"B/s", 1ull}};
 
 template <std::size_t N>
 std::string unit_list(const std::array<UnitFactor, N>& units) {
@@ -53,12 +50,11 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 // Parses "<digits>[.<digits>]<unit>" into a whole number of base units.
 template <std::size_t N>
 std::optional<std::uint64_t> parse_quantity(std::string_view text, const std::array<UnitFactor, N>& units,
-                                            std::string_view what, std::string_view example,
-                                            std::string* why) {
+                                            std::string_view what, std::string_view example, std::string* why) {
   auto fail = [&](std::string reason) -> std::optional<std::uint64_t> {
     if (why) {
-      *why = std::string("expected ") + std::string(what) + " with a unit (" + unit_list(units) +
-             "), e.g. \"" + std::string(example) + "\"";
+      *why = std::string("expected ") + std::string(what) + " with a unit (" + unit_list(units) + "), e.g. \"" +
+             std::string(example) + "\"";
       if (!reason.empty()) *why += ": " + reason;
     }
     return std::nullopt;
@@ -82,7 +78,8 @@ std::optional<std::uint64_t> parse_quantity(std::string_view text, const std::ar
       seen_point = true;
       continue;
     }
-    if (c < '0' || c > '9') return fail("unexpected character '" + std::string(1, c) + "' in \"" + std::string(text) + "\"");
+    if (c < '0' || c > '9')
+      return fail("unexpected character '" + std::string(1, c) + "' in \"" + std::string(text) + "\"");
     if (++digits > 24) return fail("too many digits");
     mantissa = mantissa * 10 + static_cast<unsigned>(c - '0');
     if (seen_point) scale *= 10;
@@ -150,15 +147,13 @@ std::optional<Bandwidth> parse_bandwidth(std::string_view text, std::string* why
 
 std::string format_size(Bytes b) {
   constexpr std::array units{UnitFactor{"TiB", 1ull << 40}, UnitFactor{"GiB", 1ull << 30},
-                             UnitFactor{"MiB", 1ull << 20}, UnitFactor{"KiB", 1ull << 10},
-                             UnitFactor{"B", 1ull}};
+                             UnitFactor{"MiB", 1ull << 20}, UnitFactor{"KiB", 1ull << 10}, UnitFactor{"B", 1ull}};
   return format_decimal(b.value(), units, true);
 }
 
 std::string format_time(Picoseconds t) {
   constexpr std::array units{UnitFactor{"s", 1000000000000ull}, UnitFactor{"ms", 1000000000ull},
-                             UnitFactor{"us", 1000000ull}, UnitFactor{"ns", 1000ull},
-                             UnitFactor{"ps", 1ull}};
+                             UnitFactor{"us", 1000000ull}, UnitFactor{"ns", 1000ull}, UnitFactor{"ps", 1ull}};
   return format_decimal(t.value(), units, false);
 }
 
@@ -170,8 +165,7 @@ std::string format_frequency(Frequency f) {
 
 std::string format_bandwidth(Bandwidth b) {
   constexpr std::array units{UnitFactor{"TB/s", 1000000000000ull}, UnitFactor{"GB/s", 1000000000ull},
-                             UnitFactor{"MB/s", 1000000ull}, UnitFactor{"KB/s", 1000ull},
-                             UnitFactor{"B/s", 1ull}};
+                             UnitFactor{"MB/s", 1000000ull}, UnitFactor{"KB/s", 1000ull}, UnitFactor{"B/s", 1ull}};
   return format_decimal(b.bytes_per_second(), units, false);
 }
 

@@ -18,8 +18,14 @@ class Quantity {
   constexpr explicit Quantity(Rep value) : value_(value) {}
   constexpr Rep value() const { return value_; }
 
-  constexpr Quantity& operator+=(Quantity other) { value_ += other.value_; return *this; }
-  constexpr Quantity& operator-=(Quantity other) { value_ -= other.value_; return *this; }
+  constexpr Quantity& operator+=(Quantity other) {
+    value_ += other.value_;
+    return *this;
+  }
+  constexpr Quantity& operator-=(Quantity other) {
+    value_ -= other.value_;
+    return *this;
+  }
   friend constexpr Quantity operator+(Quantity a, Quantity b) { return Quantity(a.value_ + b.value_); }
   friend constexpr Quantity operator-(Quantity a, Quantity b) { return Quantity(a.value_ - b.value_); }
   friend constexpr Quantity operator*(Quantity a, Rep k) { return Quantity(a.value_ * k); }
@@ -40,10 +46,10 @@ struct PfnTag;
 struct NodeIdTag;
 struct CpuIdTag;
 
-using Picoseconds = Quantity<PicosecondsTag>;  // simulated time
-using Cycles = Quantity<CyclesTag>;            // core clock cycles
-using Bytes = Quantity<BytesTag>;              // sizes and traffic
-using Pfn = Quantity<PfnTag>;                  // physical frame number (4 KiB frames)
+using Picoseconds = Quantity<PicosecondsTag>;      // simulated time
+using Cycles = Quantity<CyclesTag>;                // core clock cycles
+using Bytes = Quantity<BytesTag>;                  // sizes and traffic
+using Pfn = Quantity<PfnTag>;                      // physical frame number (4 KiB frames)
 using NodeId = Quantity<NodeIdTag, std::int32_t>;  // NUMA node, as numbered by Linux
 using CpuId = Quantity<CpuIdTag, std::int32_t>;    // logical CPU, as numbered by Linux
 

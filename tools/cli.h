@@ -25,8 +25,8 @@ struct UsageError {
 };
 
 struct OptionSpec {
-  std::string name;      // "--json"
-  std::string value;     // metavariable ("FILE"); empty for a flag
+  std::string name;   // "--json"
+  std::string value;  // metavariable ("FILE"); empty for a flag
   std::string help;
   bool repeatable = false;
 };
@@ -47,8 +47,8 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> options;  // in command-line order
 
   bool flag(const std::string& name) const;
-  std::optional<std::string> value(const std::string& name) const;  // last occurrence
-  std::vector<std::string> values(const std::string& name) const;   // all occurrences
+  std::optional<std::string> value(const std::string& name) const;             // last occurrence
+  std::vector<std::string> values(const std::string& name) const;              // all occurrences
   std::optional<std::uint64_t> unsigned_value(const std::string& name) const;  // UsageError if malformed
 };
 

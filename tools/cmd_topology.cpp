@@ -18,8 +18,8 @@ int run_topology(Args& args) {
   std::cout << topo.numactl_hardware();
   std::cout << "\nlinks:\n";
   for (const auto& l : topo.links()) {
-    std::printf("  %-8s node %d <-> node %d  latency %s  bandwidth %s per direction\n", l.name.c_str(),
-                l.a.value(), l.b.value(), format_time(l.latency).c_str(), format_bandwidth(l.bandwidth).c_str());
+    std::printf("  %-8s node %d <-> node %d  latency %s  bandwidth %s per direction\n", l.name.c_str(), l.a.value(),
+                l.b.value(), format_time(l.latency).c_str(), format_bandwidth(l.bandwidth).c_str());
   }
   std::cout << "\npaths (hops / latency):\n";
   for (int a = 0; a < topo.num_nodes(); ++a) {
@@ -34,18 +34,17 @@ int run_topology(Args& args) {
   return kExitOk;
 }
 
-RegisterCommand reg{Command{
-    "topology", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
-    "print nodes, CPUs, memory, links and node distances (numactl --hardware layout)",
-    "Reads only the machine's shape ([machine], [[node]], [[link]]); the SLIT distances are\n"
-    "the configured ones or, when absent, derived from path latency.",
-    1,
-    [] {
-      auto o = config_options();
-      o.push_back({"--json", "FILE", "also write the topology as JSON", false});
-      return o;
-    }(),
-    run_topology}};
+RegisterCommand reg{Command{"topology", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
+                            "print nodes, CPUs, memory, links and node distances (numactl --hardware layout)",
+                            "Reads only the machine's shape ([machine], [[node]], [[link]]); the SLIT distances are\n"
+                            "the configured ones or, when absent, derived from path latency.",
+                            1,
+                            [] {
+                              auto o = config_options();
+                              o.push_back({"--json", "FILE", "also write the topology as JSON", false});
+                              return o;
+                            }(),
+                            run_topology}};
 
 }  // namespace
 }  // namespace numasim::cli

@@ -2,12 +2,12 @@
 // command, configuration errors with their exact messages, and the shipped
 // configurations validating cleanly.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
 
 namespace {
 
@@ -24,9 +24,10 @@ std::string slurp(const std::string& path) {
 
 Result numasim(const std::string& args) {
   static int counter = 0;
-  std::string base = std::filesystem::temp_directory_path() / ("numasim_cli_" + std::to_string(::getpid()) + "_" +
-                                                               std::to_string(counter++));
-  std::string cmd = std::string(NUMASIM_BINARY_DIR) + "/tools/numasim " + args + " >" + base + ".out 2>" + base + ".err";
+  std::string base = std::filesystem::temp_directory_path() /
+                     ("numasim_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::string cmd =
+      std::string(NUMASIM_BINARY_DIR) + "/tools/numasim " + args + " >" + base + ".out 2>" + base + ".err";
   int raw = std::system(cmd.c_str());
   Result r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -86,8 +87,8 @@ TEST(Cli, UnknownCommandAndOptionAreUsageErrors) {
 }
 
 TEST(Cli, ShippedConfigurationsValidateAndShowTopology) {
-  for (const char* name : {"default.toml", "skylake-sp-2s.toml", "epyc-nps4.toml", "ring-4s.toml",
-                           "eight-socket.toml", "cxl-tiered.toml"}) {
+  for (const char* name : {"default.toml", "skylake-sp-2s.toml", "epyc-nps4.toml", "ring-4s.toml", "eight-socket.toml",
+                           "cxl-tiered.toml"}) {
     Result v = numasim("validate " + config(name));
     EXPECT_EQ(v.status, 0) << name << ": " << v.err;
     EXPECT_NE(v.out.find("[machine]"), std::string::npos) << name;
@@ -127,23 +128,26 @@ TEST(Cli, BrokenConfigurationGetsEveryErrorWithPosition) {
                                 "bandwidth = \"34.3GB/s\"\n");
   Result r = numasim("validate " + path);
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find(path + ":3:20: error: machine.cores_per_socket: expected an integer in [1, 256], got the string \"four\""),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(path +
+                 ":3:20: error: machine.cores_per_socket: expected an integer in [1, 256], got the string \"four\""),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(path + ":4:19: error: machine.memory_per_node: expected a size with a unit"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(path + ":5:1: error: unknown key 'socket' in [machine]; did you mean 'sockets'?"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find(path + ":8:11: error: link[0].latency: expected a time with a unit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path + ":8:11: error: link[0].latency: expected a time with a unit"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("4 configuration errors"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << "nothing is printed for a broken configuration";
   std::filesystem::remove(path);
 }
 
 TEST(Cli, SetOverridesAndInheritance) {
-  std::string child = write_temp("child.toml", "base = \"" + config("default.toml") +
-                                                   "\"\n[machine]\ncores_per_socket = 3\n");
+  std::string child =
+      write_temp("child.toml", "base = \"" + config("default.toml") + "\"\n[machine]\ncores_per_socket = 3\n");
   Result r = numasim("topology " + child + " --set machine.memory_per_node=2GiB");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("node 1 cpus: 3 4 5\n"), std::string::npos) << r.out;

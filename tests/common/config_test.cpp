@@ -1,12 +1,12 @@
 // Configuration documents: declared parameters, every error reported with its
 // position, unknown keys with a suggestion, inheritance through `base`, and
 // --set overrides.
+#include "common/config.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "common/config.h"
 
 using namespace numasim;
 
@@ -27,9 +27,7 @@ std::filesystem::path temp_dir() {
   return dir;
 }
 
-void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p) << text;
-}
+void write_file(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
 }  // namespace
 
 TEST(Config, ReadsDeclaredParametersWithDefaults) {

@@ -1,9 +1,10 @@
 // Topology: node layout, CPU numbering, shortest paths, hop counts, bottleneck
 // bandwidth and SLIT distances for the machine shapes users configure.
+#include "common/topology.h"
+
 #include <gtest/gtest.h>
 
 #include "common/config.h"
-#include "common/topology.h"
 
 using namespace numasim;
 
@@ -50,12 +51,12 @@ TEST(Topology, TwoSocketsWithExplicitSlit) {
 }
 
 TEST(Topology, FullyConnectedFourSocketsAreOneHopApart) {
-  Topology t = build("[machine]\nsockets = 4\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n" +
-                     links_full_mesh(4, "60ns"));
+  Topology t =
+      build("[machine]\nsockets = 4\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n" + links_full_mesh(4, "60ns"));
   for (int a = 0; a < 4; ++a)
     for (int b = 0; b < 4; ++b) {
       EXPECT_EQ(t.hops(NodeId(a), NodeId(b)), a == b ? 0 : 1);
-      EXPECT_EQ(t.distance(NodeId(a), NodeId(b)), a == b ? 10 : 17);  // 10 * (90 + 60) / 90
+      EXPECT_EQ(t.distance(NodeId(a), NodeId(b)), a == b ? 10 : 23);  // 10 * (90 + 2 * 60) / 90
     }
 }
 
@@ -89,7 +90,7 @@ TEST(Topology, EightSocketsWithTwoHopPairs) {
   EXPECT_EQ(t.hops(NodeId(0), NodeId(4)), 1);
   EXPECT_EQ(t.hops(NodeId(0), NodeId(5)), 2);
   EXPECT_EQ(t.path_links(NodeId(0), NodeId(5)).size(), 2u);
-  EXPECT_EQ(t.distance(NodeId(0), NodeId(5)), 21);  // 10 * (90 + 100) / 90 rounded
+  EXPECT_EQ(t.distance(NodeId(0), NodeId(5)), 32);  // 10 * (90 + 2 * 100) / 90 rounded
 }
 
 TEST(Topology, CpuLessNodeAndNpsSplit) {
