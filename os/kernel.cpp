@@ -1,0 +1,175 @@
+// os::Kernel construction, tasks and address-space lifetime (kernel/fork.c
+// mm_alloc / copy_process, kernel/exit.c, mm/mmap.c exit_mmap), the page-table
+// frame source and follow_page. See kernel.h.
+#include "os/kernel.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "os/gfp.h"
+#include "os/mempolicy.h"
+#include "os/mmap.h"
+
+namespace numasim::os {
+
+namespace {
+constexpr VirtAddr kStartBrk = 0x0000555555560000ull;  // after a PIE binary at the usual base, no ASLR
+}
+
+Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platform)
+    : topo_(topo),
+      params_(params),
+      platform_(platform),
+      pm_(topo, params.phys, platform),
+      pgtables_(platform, *this, PgtableParams{params.pgtable_levels, params.costs.pte_update_cycles}) {
+  mems_allowed_ = pm_.node_states_memory();
+  node_order_.resize(pm_.nr_node_ids());
+  for (int n = 0; n < pm_.nr_node_ids(); ++n) node_order_[n] = pm_.node_order(NodeId(n));
+  hugetlb_ = std::make_unique<HugetlbPool>(pm_, params_.nr_hugepages_node, node_order_, CpuId(0));
+  // empty_zero_page: one reserved kernel page on the boot node.
+  KernelCost boot;
+  zero_page_ = pm_.alloc_pages(CpuId(0), GFP_KERNEL | __GFP_ZERO, 0, NodeId(0), nullptr, boot);
+  if (!zero_page_) {
+    std::fprintf(stderr, "numasim: no memory for the zero page\n");
+    std::abort();
+  }
+  zero_page_->set(PG_reserved);
+  zero_pfn_ = pm_.page_to_pfn(zero_page_).value();
+}
+
+Kernel::~Kernel() {
+  while (!tasks_.empty()) exit_task(tasks_.begin()->second.get());
+  hugetlb_.reset();
+  KernelCost c;
+  zero_page_->clear(PG_reserved);
+  pm_.free_pages(CpuId(0), zero_page_, 0, c);
+}
+
+// pagetable_alloc(GFP_PGTABLE_USER): the current task's policy applies (as
+// alloc_pages does outside interrupts), so by default the frame comes from the
+// node of the CPU the task faults on.
+std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost) {
+  mempolicy* pol = current_ ? current_->mempolicy.get() : nullptr;
+  page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
+                 : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
+  if (!pg) return std::nullopt;
+  pg->set(PG_pgtable);
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, 1);
+  if (current_) current_->mm->pgtables_bytes += kPageSize;
+  return pm_.page_to_phys(pg);
+}
+
+void Kernel::free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) {
+  page* pg = pm_.phys_to_page(frame);
+  pg->clear(PG_pgtable);
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, -1);
+  if (current_) current_->mm->pgtables_bytes -= kPageSize;
+  pm_.free_pages(cpu, pg, 0, cost);
+}
+
+task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed) {
+  auto mm = std::make_unique<mm_struct>();
+  mm->task_size = params_.pgtable_levels == 5 ? TASK_SIZE_5LEVEL : TASK_SIZE_4LEVEL;
+  // mmap_base(): TASK_SIZE minus the minimum gap left for the stack, no randomisation.
+  mm->mmap_base = page_align(mm->task_size - MMAP_MIN_GAP);
+  mm->start_brk = mm->brk = kStartBrk;
+  mm->asid = next_asid_;
+  next_asid_ = static_cast<Asid>(next_asid_ % 4095 + 1);  // PCIDs 1..4095
+  mm->mm_id = next_mm_id_++;
+  mm->mm_users = 1;
+  mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
+
+  auto t = std::make_unique<task_struct>();
+  t->pid = t->tgid = next_pid_++;
+  t->comm = std::move(comm);
+  t->cpu = cpu;
+  t->cpus_allowed = allowed.any() ? allowed : CpuMask().set();
+  t->mm = mm.get();
+
+  current_ = t.get();
+  KernelCost boot;
+  auto pgd = pgtables_.pgd_alloc(cpu, boot);
+  current_ = nullptr;
+  if (!pgd) return nullptr;  // fork fails with ENOMEM
+  mm->pgd = *pgd;
+  mm->pgd_node = topo_.phys_node(*pgd);
+  mms_.push_back(std::move(mm));
+  task_struct* raw = t.get();
+  tasks_.emplace(raw->pid, std::move(t));
+  return raw;
+}
+
+task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
+  auto t = std::make_unique<task_struct>();
+  t->pid = next_pid_++;
+  t->tgid = leader->tgid;
+  t->comm = leader->comm;
+  t->cpu = cpu;
+  t->cpus_allowed = leader->cpus_allowed;
+  t->mm = leader->mm;
+  if (leader->mempolicy) t->mempolicy = std::make_shared<mempolicy>(*leader->mempolicy);  // mpol_dup
+  ++t->mm->mm_users;
+  t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
+  task_struct* raw = t.get();
+  tasks_.emplace(raw->pid, std::move(t));
+  return raw;
+}
+
+void Kernel::migrate_task(task_struct* t, CpuId cpu) {
+  t->cpu = cpu;
+  t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));  // switch_mm_irqs_off: cpumask_set_cpu
+}
+
+task_struct* Kernel::find_task_by_pid(int pid) {
+  auto it = tasks_.find(pid);
+  return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+// exit_mmap: unmap every VMA, free every page table and the PGD.
+void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
+  KernelCost cost;  // exit work is not charged to a running task here
+  current_ = t;
+  while (!mm.mm_mt.empty()) {
+    vm_area_struct& vma = mm.mm_mt.begin()->second;
+    std::size_t present = zap_range(t, vma, vma.vm_start, vma.vm_end, cost);
+    if (vma.is_hugetlb()) hugetlb_->unreserve(vma.size() / HPAGE_SIZE - present);
+    mm.total_vm -= vma.size() >> kPageShift;
+    vma_erase(mm, vma);
+  }
+  const VirtAddr top = 1ull << level_shift(pgtables_.levels() + 1);
+  pgtables_.free_pgd_range(t->cpu, mm.pgd, 0, top, 0, top, cost);
+  pgtables_.pgd_free(t->cpu, mm.pgd, cost);
+  mm.pgd = 0;
+  current_ = nullptr;
+}
+
+void Kernel::exit_task(task_struct* t) {
+  mm_struct* mm = t->mm;
+  if (--mm->mm_users == 0) {
+    exit_mmap(t, *mm);
+    for (auto it = mms_.begin(); it != mms_.end(); ++it)
+      if (it->get() == mm) {
+        mms_.erase(it);
+        break;
+      }
+  }
+  tasks_.erase(t->pid);
+}
+
+std::optional<Kernel::FollowResult> Kernel::follow_page(const mm_struct& mm, VirtAddr addr) const {
+  if (addr >= mm.task_size) return std::nullopt;
+  auto tr = pgtables_.translate(mm.pgd, addr);
+  if (!tr) return std::nullopt;
+  FollowResult r;
+  r.phys = tr->phys;
+  r.leaf = tr->leaf;
+  r.level = tr->level;
+  r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(tr->leaf));
+  return r;
+}
+
+void Kernel::syscall_cost(KernelCost& cost) const {
+  cost.add_cycles(params_.costs.syscall_entry_cycles + params_.costs.syscall_exit_cycles);
+}
+
+}  // namespace numasim::os

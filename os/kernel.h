@@ -1,0 +1,216 @@
+// os::Kernel: the facade of the simulated kernel that hw/ and workloads use.
+// It owns physical memory (PhysMem), the hugetlb pool, the page-table store,
+// tasks and their address spaces, and implements page faults (memory.cpp), the
+// memory system calls (syscalls.cpp, mmap.cpp, mprotect.cpp, madvise.cpp,
+// mempolicy_syscalls.cpp), TLB shootdowns (tlbflush.cpp) and a CONFIG_DEBUG_VM-like
+// consistency checker (kernel_check.cpp).
+// Simplified: one "current" per call (the task argument); no mmap_lock, no
+// fork (create_task makes a fresh mm, as exec does), no file mappings yet; the
+// scheduler is outside (hw/ tells the kernel where tasks run through
+// create_task/create_thread/migrate_task).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/topology.h"
+#include "os/hugetlb.h"
+#include "os/kernel_cost.h"
+#include "os/mm_types.h"
+#include "os/mmzone.h"
+#include "os/page_alloc.h"
+#include "os/pgtable.h"
+#include "os/platform.h"
+#include "os/task.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::os {
+
+struct mempolicy;
+
+// Cost table [os.costs]: CPU cycles of kernel code, memory traffic excluded
+// (that is timed by the Platform).
+struct KernelCosts {
+  std::uint64_t fault_entry_cycles = 450;     // exception entry, error-code decode, find_vma
+  std::uint64_t fault_exit_cycles = 250;      // return to user (iret)
+  std::uint64_t fault_handle_cycles = 300;    // handle_mm_fault bookkeeping (rmap, rss, lru add)
+  std::uint64_t syscall_entry_cycles = 100;   // syscall instruction and entry code
+  std::uint64_t syscall_exit_cycles = 100;    // sysret
+  std::uint64_t pte_update_cycles = 10;       // per entry written, besides its 8-byte store
+  std::uint64_t vma_op_cycles = 400;          // per VMA created, split, merged or removed
+  std::uint64_t zap_pte_cycles = 20;          // per leaf entry torn down (zap_pte_range)
+  std::uint64_t tlb_flush_cycles = 150;       // building a flush request (flush_tlb_mm_range)
+  std::uint64_t migrate_page_cycles = 1500;   // per page moved (isolation, rmap walk, remap)
+};
+
+struct KernelParams {
+  PhysMemParams phys;
+  KernelCosts costs;
+  int pgtable_levels = 4;                        // 4, or 5 for LA57
+  std::vector<std::uint64_t> nr_hugepages_node;  // 2 MiB pool per node (missing = 0)
+  int max_map_count = 65530;                     // vm.max_map_count
+  unsigned tlb_single_page_flush_ceiling = 33;   // above this many pages a range flush is a full flush
+  bool zero_page = true;                         // read faults on private anon map the zero page
+
+  // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node].
+  static KernelParams from_config(Config os_table);
+};
+
+class Kernel : private PgtableFrameSource {
+ public:
+  Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
+  ~Kernel() override;
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // ---- tasks ----
+  // A new process with a fresh, empty mm (exec), running on `cpu`.
+  task_struct* create_task(std::string comm, CpuId cpu, CpuMask allowed);
+  // A thread of leader's process sharing its mm and policy (clone(CLONE_VM|CLONE_THREAD)).
+  task_struct* create_thread(task_struct* leader, CpuId cpu);
+  // The task now runs on `cpu` (context switch / migration): joins mm_cpumask.
+  void migrate_task(task_struct* t, CpuId cpu);
+  // do_exit: drops the mm when its last user leaves (exit_mmap frees everything).
+  void exit_task(task_struct* t);
+  task_struct* find_task_by_pid(int pid);
+  std::size_t nr_tasks() const { return tasks_.size(); }
+
+  // ---- faults (memory.cpp) ----
+  enum class FaultResult { Handled, Sigsegv, Sigbus, Oom };
+  // handle_mm_fault as entered from the x86 #PF handler (do_user_addr_fault):
+  // charges entry/exit cycles, the allocation, zeroing and PTE writes to `cost`.
+  FaultResult handle_mm_fault(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);
+  // What the MMU does on a user access, done in software (tests, MAP_POPULATE,
+  // benchmarks): if the leaf does not allow it, fault; then set accessed/dirty.
+  FaultResult touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost);
+
+  // ---- the hardware walker's view ----
+  PhysAddr pgd_phys(const mm_struct& mm) const { return mm.pgd; }
+  Asid asid(const mm_struct& mm) const { return mm.asid; }
+  std::uint64_t read_pte(PhysAddr entry_addr) const { return pgtables_.read_pte(entry_addr); }
+  void set_pte_bits(PhysAddr entry_addr, std::uint64_t bits) { pgtables_.set_pte_bits(entry_addr, bits); }
+
+  // follow_page-like software walk: the page mapped at addr (the head of a huge
+  // page for hugetlb leaves), the physical address and the leaf's level.
+  struct FollowResult {
+    page* pg = nullptr;
+    PhysAddr phys = 0;
+    pteval_t leaf = 0;
+    int level = 0;
+  };
+  std::optional<FollowResult> follow_page(const mm_struct& mm, VirtAddr addr) const;
+
+  // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error) ----
+  long sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
+                std::uint64_t off, KernelCost& cost);
+  long sys_munmap(task_struct* t, VirtAddr addr, std::uint64_t len, KernelCost& cost);
+  long sys_mprotect(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, KernelCost& cost);
+  // Raw brk: returns the new break, or the unchanged one on failure.
+  long sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost);
+  long sys_madvise(task_struct* t, VirtAddr addr, std::uint64_t len, int advice, KernelCost& cost);
+  long sys_mbind(task_struct* t, VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nmask,
+                 unsigned long maxnode, unsigned flags, KernelCost& cost);
+  long sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode,
+                         KernelCost& cost);
+  long sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode, VirtAddr addr,
+                         unsigned long flags, KernelCost& cost);
+  // pid 0 = t itself. nodes == nullptr: query (status = node, -ENOENT, -EFAULT).
+  // Otherwise pages are migrated; returns 0 or the number of pages not moved.
+  long sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
+                      int* status, int flags, KernelCost& cost);
+
+  // ---- accessors ----
+  PhysMem& physmem() { return pm_; }
+  const PhysMem& physmem() const { return pm_; }
+  HugetlbPool& hugetlb() { return *hugetlb_; }
+  const HugetlbPool& hugetlb() const { return *hugetlb_; }
+  PageTables& pgtables() { return pgtables_; }
+  const Topology& topology() const { return topo_; }
+  const KernelParams& params() const { return params_; }
+  Platform& platform() { return platform_; }
+  // The shared zero page (empty_zero_page).
+  PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
+  nodemask_t mems_allowed() const { return mems_allowed_; }
+  NodeId cpu_to_node(CpuId cpu) const { return topo_.cpu_node(cpu); }
+
+  // CONFIG_DEBUG_VM-like: VMAs sorted and non-overlapping with sane flags, every
+  // present leaf inside a VMA with compatible protection, page map/ref counts
+  // equal to the number of leaves mapping them, RSS counters, page-table page
+  // counts (NR_PAGETABLE, pgtables_bytes), hugetlb reservations, and the
+  // physical allocator's own check. Aborts with a message on the first violation.
+  void check_consistency() const;
+
+ private:
+  friend struct KernelTestAccess;
+  // PgtableFrameSource: page-table frames from the buddy on the CPU's node.
+  std::optional<PhysAddr> alloc_pgtable_frame(CpuId cpu, KernelCost& cost) override;
+  void free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) override;
+
+  // mmap.cpp
+  long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
+               std::uint64_t align, KernelCost& cost);
+  // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
+  void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
+  // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages;
+  // returns how many leaves were cleared.
+  std::size_t zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
+  // free_pgtables for a hole [start, end) that no VMA covers any more.
+  std::size_t free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
+  void populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool write, KernelCost& cost);
+  // mprotect.cpp
+  // Apply fn to every VMA overlapping [start, end) after splitting at start and
+  // end, then merge the results with their neighbours (vma_modify + vma_merge).
+  void modify_range(mm_struct& mm, VirtAddr start, VirtAddr end,
+                    const std::function<void(vm_area_struct&)>& fn, KernelCost& cost);
+  // memory.cpp
+  // handle_mm_fault proper (no exception entry/exit cycles): also used by
+  // MAP_POPULATE and get_user_pages-like callers.
+  FaultResult fault_core(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);
+  FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
+                                unsigned flags, KernelCost& cost);
+  FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
+                         KernelCost& cost);
+  FaultResult hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
+                            KernelCost& cost);
+  page* alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
+  const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
+  pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;
+  FaultResult segv(task_struct* t, VirtAddr addr, int code, KernelCost& cost);
+  void put_user_page(CpuId cpu, page* pg, KernelCost& cost);
+  // Move the page mapped by `pte` at `addr` to node `nid` (migrate_pages for one page).
+  int migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost);
+  // tlbflush.cpp
+  void flush_tlb_range(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
+  void flush_tlb_mm(task_struct* t, mm_struct& mm, KernelCost& cost);
+  // exit_mmap
+  void exit_mmap(task_struct* t, mm_struct& mm);
+  void syscall_cost(KernelCost& cost) const;
+
+  const Topology& topo_;
+  KernelParams params_;
+  Platform& platform_;
+  PhysMem pm_;
+  PageTables pgtables_;
+  std::unique_ptr<HugetlbPool> hugetlb_;
+  std::map<int, std::unique_ptr<task_struct>> tasks_;  // by pid
+  std::vector<std::unique_ptr<mm_struct>> mms_;
+  int next_pid_ = 1;
+  Asid next_asid_ = 1;
+  std::uint64_t next_file_id_ = 1;
+  std::uint64_t zero_pfn_ = 0;
+  page* zero_page_ = nullptr;
+  nodemask_t mems_allowed_;  // nodes with memory (N_MEMORY)
+  std::vector<std::vector<int>> node_order_;  // per node: nodes by distance
+  task_struct* current_ = nullptr;  // the task a fault or system call runs for (page-table accounting)
+  std::uint32_t next_mm_id_ = 1;
+};
+
+}  // namespace numasim::os

@@ -1,0 +1,149 @@
+// Kernel::check_consistency, in the spirit of CONFIG_DEBUG_VM (validate_mm,
+// the page_table_check feature and the RSS-counter check at exit): every
+// invariant tying VMAs, page tables, page descriptors, counters and the hugetlb
+// pool together. Aborts with a message naming what broke. Cost O(VMAs + mapped
+// pages + page tables) plus PhysMem::check_consistency (O(frames)).
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+#include "os/mmap.h"
+
+namespace numasim::os {
+
+namespace {
+[[noreturn]] void check_fail(const char* what, std::uint64_t a, std::uint64_t b = 0) {
+  std::fprintf(stderr, "numasim: DEBUG_VM check failed: %s (0x%llx, 0x%llx)\n", what,
+               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+  std::abort();
+}
+#define VM_CHECK(cond, what, a, b) \
+  do {                             \
+    if (!(cond)) check_fail(what, (a), (b)); \
+  } while (0)
+}  // namespace
+
+void Kernel::check_consistency() const {
+  const VirtAddr top = 1ull << level_shift(pgtables_.levels() + 1);
+  std::map<const page*, int> mappings;  // leaves per page (ordered: deterministic messages)
+  std::vector<long> anon_per_node(pm_.nr_node_ids(), 0), shmem_per_node(pm_.nr_node_ids(), 0);
+  std::size_t tables_total = 0;
+  std::uint64_t resv_expected = 0, huge_in_use = 0;
+
+  for (const auto& mmp : mms_) {
+    const mm_struct& mm = *mmp;
+    // --- VMAs (validate_mm) ---
+    VM_CHECK(mm.map_count == static_cast<int>(mm.mm_mt.size()), "map_count != number of VMAs", mm.map_count,
+             mm.mm_mt.size());
+    VirtAddr prev_end = 0;
+    const vm_area_struct* prev = nullptr;
+    std::uint64_t total_vm = 0;
+    for (const auto& [key, v] : mm.mm_mt) {
+      VM_CHECK(key == v.vm_start, "VMA key differs from vm_start", key, v.vm_start);
+      VM_CHECK(v.vm_start < v.vm_end, "empty or inverted VMA", v.vm_start, v.vm_end);
+      VM_CHECK(!offset_in_page(v.vm_start) && !offset_in_page(v.vm_end), "unaligned VMA", v.vm_start, v.vm_end);
+      VM_CHECK(v.vm_start >= prev_end, "overlapping VMAs", prev_end, v.vm_start);
+      VM_CHECK(v.vm_end <= mm.task_size, "VMA beyond TASK_SIZE", v.vm_end, mm.task_size);
+      VM_CHECK(v.vm_mm == &mm, "VMA of another mm", v.vm_start, 0);
+      VM_CHECK(!((v.vm_flags & ~(v.vm_flags >> 4)) & VM_ACCESS_FLAGS), "VMA right without VM_MAY*", v.vm_start,
+               v.vm_flags);
+      if (v.is_hugetlb())
+        VM_CHECK(!(v.vm_start & (HPAGE_SIZE - 1)) && !(v.vm_end & (HPAGE_SIZE - 1)), "unaligned hugetlb VMA",
+                 v.vm_start, v.vm_end);
+      if (!v.vm_file_id) VM_CHECK(v.vm_pgoff == v.vm_start >> kPageShift, "anon VMA pgoff", v.vm_start, v.vm_pgoff);
+      if (prev) VM_CHECK(!vmas_mergeable(*prev, v), "adjacent VMAs left unmerged", prev->vm_start, v.vm_start);
+      total_vm += v.size() >> kPageShift;
+      prev_end = v.vm_end;
+      prev = &v;
+    }
+    VM_CHECK(total_vm == mm.total_vm, "total_vm", total_vm, mm.total_vm);
+
+    // --- page tables: every leaf inside a VMA with compatible protection ---
+    long rss[NR_MM_COUNTERS] = {};
+    std::uint64_t huge_mapped = 0;
+    std::map<VirtAddr, std::uint64_t> huge_present_per_vma;
+    pgtables_.for_each_leaf(mm.pgd, 0, top, [&](VirtAddr va, const PteRef& ref) {
+      const pteval_t e = ref.value();
+      const vm_area_struct* v = find_vma(mm, va);
+      VM_CHECK(v && v->vm_start <= va, "page-table leaf outside any VMA", va, e);
+      VM_CHECK(pte_present(e) || pte_protnone(e), "leaf neither present nor PROT_NONE", va, e);
+      VM_CHECK(pte_present(e) == v->is_accessible(), "leaf presence disagrees with VMA access", va, e);
+      if (pte_present(e)) {
+        VM_CHECK(e & _PAGE_USER, "user leaf without _PAGE_USER", va, e);
+        VM_CHECK(!(e & _PAGE_RW) || (v->vm_flags & VM_WRITE), "writable leaf in a read-only VMA", va, e);
+        VM_CHECK(((e & _PAGE_NX) != 0) == !(v->vm_flags & VM_EXEC), "NX disagrees with VM_EXEC", va, e);
+      }
+      const bool huge = ref.level != PTE_LEVEL;
+      VM_CHECK(huge == v->is_hugetlb(), "leaf size disagrees with VMA type", va, e);
+      if (huge) VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "huge leaf not a PSE PMD", va, e);
+      if (e & _PAGE_SPECIAL) {
+        VM_CHECK(pte_phys(e) == zero_page_phys(), "special leaf is not the zero page", va, e);
+        VM_CHECK(!(e & _PAGE_RW), "writable zero page", va, e);
+        VM_CHECK(!(v->vm_flags & VM_SHARED), "zero page in a shared mapping", va, e);
+        return;
+      }
+      const page* pg = pm_.pfn_to_page(Pfn(pte_phys(e) >> kPageShift));
+      VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp), "mapped page is free", va, e);
+      VM_CHECK(pg->_refcount >= 1, "mapped page without a reference", va, pg->_refcount);
+      VM_CHECK(pg->owner == mm.mm_id, "page owner is another mm", va, pg->owner);
+      ++mappings[pg];
+      const int nid = pm_.page_to_nid(pg).value();
+      if (huge) {
+        VM_CHECK(pg->test(PG_hugetlb), "huge leaf maps a non-hugetlb page", va, e);
+        ++huge_mapped;
+        ++huge_present_per_vma[v->vm_start];
+      } else if (v->vm_flags & VM_SHARED) {
+        VM_CHECK(!PageAnon(pg) && PageSwapBacked(pg), "shmem page flags", va, pg->flags);
+        ++rss[MM_SHMEMPAGES];
+        ++shmem_per_node[nid];
+      } else {
+        VM_CHECK(PageAnon(pg), "private mapping of a non-anonymous page", va, pg->flags);
+        ++rss[MM_ANONPAGES];
+        ++anon_per_node[nid];
+      }
+    });
+    for (int i = 0; i < NR_MM_COUNTERS; ++i)
+      VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
+    VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);
+    huge_in_use += huge_mapped;
+    for (const auto& [key, v] : mm.mm_mt)
+      if (v.is_hugetlb()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
+
+    // --- page-table pages ---
+    std::size_t tables = 0;
+    pgtables_.for_each_table(mm.pgd, [&](PhysAddr frame, int level) {
+      ++tables;
+      const page* pg = pm_.pfn_to_page(Pfn(frame >> kPageShift));
+      VM_CHECK(PageTable(pg), "table frame not PG_pgtable", frame, static_cast<std::uint64_t>(level));
+      unsigned used = 0;
+      for (unsigned i = 0; i < PTRS_PER_TABLE; ++i) used += pgtables_.read_pte(frame + 8ull * i) != 0;
+      VM_CHECK(used == pgtables_.table_used(frame), "table entry count", frame, used);
+    });
+    VM_CHECK(tables * kPageSize == mm.pgtables_bytes, "pgtables_bytes", tables * kPageSize, mm.pgtables_bytes);
+    tables_total += tables;
+  }
+  // --- pages: map counts equal the number of leaves mapping them ---
+  for (const auto& [pg, n] : mappings)
+    VM_CHECK(pg->mapcount == n, "mapcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
+             static_cast<std::uint64_t>(n));
+  // --- global counters ---
+  VM_CHECK(tables_total == pgtables_.nr_tables(), "page tables not reachable from any mm", tables_total,
+           pgtables_.nr_tables());
+  VM_CHECK(static_cast<std::int64_t>(tables_total) == pm_.global_node_page_state(NR_PAGETABLE), "NR_PAGETABLE",
+           tables_total, pm_.global_node_page_state(NR_PAGETABLE));
+  for (int n = 0; n < pm_.nr_node_ids(); ++n) {
+    VM_CHECK(pm_.node_page_state(NodeId(n), NR_ANON_MAPPED) == anon_per_node[n], "NR_ANON_MAPPED of node",
+             static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_ANON_MAPPED));
+    VM_CHECK(pm_.node_page_state(NodeId(n), NR_SHMEM) == shmem_per_node[n], "NR_SHMEM of node",
+             static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_SHMEM));
+  }
+  VM_CHECK(hugetlb_->resv_huge_pages() == resv_expected, "hugetlb reservations", hugetlb_->resv_huge_pages(),
+           resv_expected);
+  VM_CHECK(hugetlb_->free_huge_pages() + huge_in_use == hugetlb_->nr_huge_pages(), "hugetlb pool pages",
+           hugetlb_->free_huge_pages() + huge_in_use, hugetlb_->nr_huge_pages());
+  pm_.check_consistency();
+}
+
+}  // namespace numasim::os

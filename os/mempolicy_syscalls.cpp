@@ -1,0 +1,312 @@
+// The NUMA system calls (mm/mempolicy.c kernel_mbind / do_mbind,
+// kernel_set_mempolicy, kernel_get_mempolicy; mm/migrate.c kernel_move_pages)
+// and single-page migration. Policy objects and node choice come from
+// os/mempolicy.h; here are the user-argument rules of the man pages (get_nodes
+// bitmap copying, EFAULT for holes in mbind ranges, EIO for MPOL_MF_STRICT...).
+// Simplified: every check runs before anything changes, so mbind with
+// MPOL_MF_STRICT and misplaced pages that cannot be moved fails with EIO without
+// installing the policy (Linux installs it, then returns EIO); tasks are
+// privileged (MPOL_MF_MOVE_ALL allowed, any pid may be moved); user pointers are
+// host pointers, so EFAULT for them means a null pointer where data is needed;
+// migration copies the page through Platform::kernel_copy and needs a free page
+// on the target node (no retry, no batching of flushes).
+#include <cerrno>
+#include <cstring>
+
+#include "os/gfp.h"
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+#include "os/mmap.h"
+#include "os/syscalls.h"
+
+namespace numasim::os {
+
+namespace {
+constexpr unsigned long kBitsPerLong = 64;
+
+// get_nodes: copy maxnode-1 bits from the user; bits the kernel cannot
+// represent (>= MAX_NUMNODES) must be clear.
+int get_nodes(nodemask_t* nodes, const unsigned long* nmask, unsigned long maxnode) {
+  --maxnode;
+  nodes_clear(*nodes);
+  if (maxnode == 0 || !nmask) return 0;
+  if (maxnode > kPageSize * 8) return -EINVAL;
+  for (unsigned long bit = MAX_NUMNODES; bit < maxnode; ++bit)
+    if ((nmask[bit / kBitsPerLong] >> (bit % kBitsPerLong)) & 1ul) return -EINVAL;
+  const unsigned long n = maxnode < static_cast<unsigned long>(MAX_NUMNODES) ? maxnode : MAX_NUMNODES;
+  for (unsigned long bit = 0; bit < n; ++bit)
+    if ((nmask[bit / kBitsPerLong] >> (bit % kBitsPerLong)) & 1ul) node_set(static_cast<int>(bit), *nodes);
+  return 0;
+}
+
+// copy_nodes_to_user: the mask in ceil((maxnode-1)/64) words, zero beyond.
+void copy_nodes_to_user(unsigned long* nmask, unsigned long maxnode, const nodemask_t& nodes) {
+  const unsigned long bits = maxnode - 1;
+  const unsigned long words = (bits + kBitsPerLong - 1) / kBitsPerLong;
+  for (unsigned long w = 0; w < words; ++w) nmask[w] = w == 0 ? nodes.bits : 0;
+  if (words && bits % kBitsPerLong) nmask[words - 1] &= (1ul << (bits % kBitsPerLong)) - 1;
+}
+}  // namespace
+
+// Move the page mapped at addr (4 KiB or a hugetlb 2 MiB page) to node nid:
+// a new page there (__GFP_THISNODE), copy, remap, flush, free the old one.
+// Returns the node it is on afterwards or -errno (status of move_pages).
+int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost) {
+  mm_struct& mm = *vma.vm_mm;
+  const bool huge = vma.is_hugetlb();
+  const VirtAddr base = addr & ~((huge ? HPAGE_SIZE : kPageSize) - 1);
+  PteRef ref = pgtables_.walk(mm.pgd, base, huge ? PMD_LEVEL : PTE_LEVEL);
+  const pteval_t v = ref.value();
+  if (!pte_present(v) && !pte_protnone(v)) return -ENOENT;
+  if (v & _PAGE_SPECIAL) return -EFAULT;  // zero page
+  page* old_pg = pm_.phys_to_page(pte_phys(v));
+  const NodeId old_nid = pm_.page_to_nid(old_pg);
+  if (old_nid.value() == nid) return nid;
+  page* new_pg = huge ? hugetlb_->dequeue(nid, nullptr, false)
+                      : pm_.alloc_pages(t->cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid),
+                                        nullptr, cost);
+  if (huge && new_pg && pm_.page_to_nid(new_pg).value() != nid) {
+    hugetlb_->enqueue(new_pg);
+    new_pg = nullptr;
+  }
+  if (!new_pg) {
+    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
+    return -ENOMEM;
+  }
+  const Bytes size(huge ? HPAGE_SIZE : kPageSize);
+  const PhysAddr new_phys = pm_.page_to_phys(new_pg);
+  cost.add_cycles(params_.costs.migrate_page_cycles);
+  cost.add_memory(platform_.kernel_copy(t->cpu, new_phys, pte_phys(v), size));
+  new_pg->mapcount = old_pg->mapcount;
+  new_pg->owner = old_pg->owner;
+  if (!huge) {
+    const std::uint32_t keep = (1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty);
+    new_pg->flags |= old_pg->flags & keep;
+    if (PageAnon(old_pg)) {
+      pm_.mod_node_page_state(old_nid, NR_ANON_MAPPED, -1);
+      pm_.mod_node_page_state(NodeId(nid), NR_ANON_MAPPED, 1);
+    } else {
+      for (node_stat_item item : {NR_SHMEM, NR_FILE_PAGES, NR_FILE_MAPPED}) {
+        pm_.mod_node_page_state(old_nid, item, -1);
+        pm_.mod_node_page_state(NodeId(nid), item, 1);
+      }
+    }
+  }
+  // try_to_migrate (clear + flush) then remove_migration_ptes (new entry).
+  pgtables_.set_entry(t->cpu, ref, (v & ~PTE_PFN_MASK) | new_phys, cost);
+  flush_tlb_range(t, mm, base, base + size.value(), cost);
+  old_pg->mapcount = 0;
+  old_pg->owner = 0;
+  if (huge) {
+    hugetlb_->enqueue(old_pg);
+  } else {
+    put_user_page(t->cpu, old_pg, cost);
+  }
+  pm_.count_vm_events(t->cpu, PGMIGRATE_SUCCESS, huge ? (HPAGE_SIZE >> kPageShift) : 1);
+  return nid;
+}
+
+long Kernel::sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode,
+                               KernelCost& cost) {
+  syscall_cost(cost);
+  int lmode = mode;
+  unsigned short mode_flags = 0;
+  if (int err = sanitize_mpol_flags(&lmode, &mode_flags)) return err;
+  nodemask_t nodes;
+  if (int err = get_nodes(&nodes, nmask, maxnode)) return err;
+  mempolicy pol;
+  if (int err = mpol_new(lmode, mode_flags, nodes, pol, pm_)) return err;
+  if (pol.mode == MPOL_DEFAULT)
+    t->mempolicy.reset();
+  else
+    t->mempolicy = std::make_shared<mempolicy>(pol);
+  return 0;
+}
+
+long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mode, const unsigned long* nmask,
+                       unsigned long maxnode, unsigned flags, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  mm_struct& mm = *t->mm;
+  int lmode = mode;
+  unsigned short mode_flags = 0;
+  if (int err = sanitize_mpol_flags(&lmode, &mode_flags)) return err;
+  nodemask_t nodes;
+  if (int err = get_nodes(&nodes, nmask, maxnode)) return err;
+  if (flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) return -EINVAL;
+  if (offset_in_page(start)) return -EINVAL;
+  if (lmode == MPOL_DEFAULT) flags &= ~MPOL_MF_STRICT;
+  len = page_align(len);
+  const VirtAddr end = start + len;
+  if (end < start) return -EINVAL;
+  if (end == start) return 0;
+  mempolicy pol;
+  if (int err = mpol_new(lmode, mode_flags, nodes, pol, pm_)) return err;
+  // queue_pages_range: the range must be mapped without holes.
+  if (!range_fully_mapped(mm, start, end)) return -EFAULT;
+
+  // Pages already present that do not follow the new policy's nodes.
+  struct Misplaced {
+    VirtAddr va;
+    bool movable;
+  };
+  std::vector<Misplaced> misplaced;
+  if (flags & (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) {
+    pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr va, const PteRef& ref) {
+      pteval_t v = ref.value();
+      if (v & _PAGE_SPECIAL) return;
+      const page* pg = pm_.phys_to_page(pte_phys(v));
+      if (node_isset(pm_.page_to_nid(pg).value(), nodes)) return;
+      misplaced.push_back({va, pg->mapcount <= 1 || (flags & MPOL_MF_MOVE_ALL)});
+    });
+  }
+  const bool move = flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL);
+  if ((flags & MPOL_MF_STRICT) && !misplaced.empty()) {
+    if (!move) return -EIO;
+    for (const auto& m : misplaced)
+      if (!m.movable) return -EIO;
+  }
+  if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
+  for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
+    const vm_area_struct& v = it->second;
+    if (v.is_hugetlb() && ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) ||
+                           (v.vm_end > end && (end & (HPAGE_SIZE - 1)))))
+      return -EINVAL;
+  }
+
+  // mbind_range: install the policy (shared by the VMAs of the range).
+  std::shared_ptr<mempolicy> newpol =
+      pol.mode == MPOL_DEFAULT ? nullptr : std::make_shared<mempolicy>(pol);
+  modify_range(mm, start, end, [&](vm_area_struct& v) { v.vm_policy = newpol; }, cost);
+
+  long failed = 0;
+  if (move) {
+    for (const auto& m : misplaced) {
+      if (!m.movable) continue;
+      vm_area_struct* vma = vma_lookup(mm, m.va);
+      int nid = cpu_to_node(t->cpu).value();
+      std::uint64_t ilx = vma->pgoff_of(m.va) >> (vma->is_hugetlb() ? HUGETLB_PAGE_ORDER : 0);
+      const nodemask_t* mask = policy_nodemask(GFP_HIGHUSER_MOVABLE, newpol.get(), ilx, &nid, pm_);
+      if (mask && !node_isset(nid, *mask)) nid = first_node(*mask);
+      if (migrate_one(t, *vma, m.va, nid, cost) < 0) ++failed;
+    }
+  }
+  if (failed && (flags & MPOL_MF_STRICT)) return -EIO;
+  return 0;
+}
+
+long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode,
+                               VirtAddr addr, unsigned long flags, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  if (flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED)) return -EINVAL;
+  if (nmask && maxnode < static_cast<unsigned long>(pm_.nr_node_ids())) return -EINVAL;
+  if (flags & MPOL_F_MEMS_ALLOWED) {
+    if (flags & (MPOL_F_NODE | MPOL_F_ADDR)) return -EINVAL;
+    if (mode) *mode = 0;
+    if (nmask) copy_nodes_to_user(nmask, maxnode, mems_allowed_);
+    return 0;
+  }
+  const mempolicy* pol = nullptr;
+  vm_area_struct* vma = nullptr;
+  if (flags & MPOL_F_ADDR) {
+    vma = vma_lookup(*t->mm, addr);
+    if (!vma) return -EFAULT;
+    pol = vma->vm_policy.get();  // no VMA policy: reported as MPOL_DEFAULT
+  } else {
+    if (addr) return -EINVAL;
+    pol = t->mempolicy.get();
+  }
+  int result;
+  if (flags & MPOL_F_NODE) {
+    if (flags & MPOL_F_ADDR) {
+      // lookup_node: get_user_pages of one page (faults it in for reading).
+      auto fr = follow_page(*t->mm, addr);
+      if (!fr) {
+        if (fault_core(t, addr, 0, cost) != FaultResult::Handled) return -EFAULT;
+        fr = follow_page(*t->mm, addr);
+        if (!fr) return -EFAULT;
+      }
+      result = topo_.phys_node(fr->phys).value();
+    } else if (pol && pol == t->mempolicy.get() &&
+               (pol->mode == MPOL_INTERLEAVE || pol->mode == MPOL_WEIGHTED_INTERLEAVE)) {
+      if (pol->mode == MPOL_WEIGHTED_INTERLEAVE && pol->il_weight)
+        result = pol->il_prev;
+      else
+        result = next_node_in(pol->il_prev, pol->nodes);
+    } else {
+      return -EINVAL;
+    }
+  } else {
+    result = pol ? pol->mode | (pol->flags & MPOL_MODE_FLAGS) : MPOL_DEFAULT;
+  }
+  if (mode) *mode = result;
+  if (nmask) {
+    nodemask_t out{};
+    if (pol) out = mpol_get_nodemask(*pol);
+    copy_nodes_to_user(nmask, maxnode, out);
+  }
+  return 0;
+}
+
+long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
+                            int* status, int flags, KernelCost& cost) {
+  syscall_cost(cost);
+  if (flags & ~static_cast<int>(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) return -EINVAL;
+  task_struct* target = pid == 0 ? t : find_task_by_pid(pid);
+  if (!target) return -ESRCH;
+  if (count && (!pages || !status)) return -EFAULT;
+  current_ = target;
+  mm_struct& mm = *target->mm;
+  if (!nodes) {  // do_pages_stat
+    for (unsigned long i = 0; i < count; ++i) {
+      vm_area_struct* vma = vma_lookup(mm, pages[i]);
+      if (!vma) {
+        status[i] = -EFAULT;
+        continue;
+      }
+      auto fr = follow_page(mm, pages[i]);
+      if (!fr)
+        status[i] = -ENOENT;
+      else if (fr->leaf & _PAGE_SPECIAL)
+        status[i] = -EFAULT;
+      else
+        status[i] = pm_.page_to_nid(fr->pg).value();
+    }
+    return 0;
+  }
+  // do_pages_move: every target node is checked first.
+  const nodemask_t allowed = mems_allowed_;
+  for (unsigned long i = 0; i < count; ++i) {
+    if (nodes[i] < 0 || nodes[i] >= MAX_NUMNODES) return -EINVAL;
+    if (nodes[i] >= pm_.nr_node_ids() || !node_isset(nodes[i], pm_.node_states_memory())) return -ENODEV;
+    if (!node_isset(nodes[i], allowed)) return -EACCES;
+  }
+  long not_moved = 0;
+  for (unsigned long i = 0; i < count; ++i) {
+    vm_area_struct* vma = vma_lookup(mm, pages[i]);
+    if (!vma) {
+      status[i] = -EFAULT;
+      continue;
+    }
+    auto fr = follow_page(mm, pages[i]);
+    if (!fr) {
+      status[i] = -ENOENT;
+      continue;
+    }
+    if (fr->leaf & _PAGE_SPECIAL) {
+      status[i] = -EFAULT;
+      continue;
+    }
+    if (fr->pg->mapcount > 1 && !(flags & MPOL_MF_MOVE_ALL)) {
+      status[i] = -EACCES;
+      continue;
+    }
+    int r = migrate_one(target, *vma, pages[i], nodes[i], cost);
+    status[i] = r;
+    if (r == -ENOMEM) ++not_moved;
+  }
+  return not_moved;
+}
+
+}  // namespace numasim::os

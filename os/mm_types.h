@@ -1,0 +1,86 @@
+// Address-space data structures of the simulated kernel, after Linux's
+// include/linux/mm_types.h: vm_area_struct (one mapping: range, flags, page
+// offset, NUMA policy) and mm_struct (the VMAs of a process, its page-table root,
+// PCID, the CPUs it ran on and its RSS counters).
+// Simplified: VMAs are kept in an ordered std::map keyed by vm_start instead of a
+// maple tree; there is no anon_vma / reverse-map chain (anonymous VMAs of one mm
+// are always merge-compatible); a shared anonymous (shmem) or hugetlb mapping is
+// identified by an object id instead of a struct file; no mmap_lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "common/units.h"
+#include "os/platform.h"
+
+namespace numasim::os {
+
+struct mempolicy;
+struct mm_struct;
+
+// vm_flags bits, Linux's values (include/linux/mm.h).
+inline constexpr unsigned long VM_NONE = 0x00000000;
+inline constexpr unsigned long VM_READ = 0x00000001;
+inline constexpr unsigned long VM_WRITE = 0x00000002;
+inline constexpr unsigned long VM_EXEC = 0x00000004;
+inline constexpr unsigned long VM_SHARED = 0x00000008;
+inline constexpr unsigned long VM_MAYREAD = 0x00000010;
+inline constexpr unsigned long VM_MAYWRITE = 0x00000020;
+inline constexpr unsigned long VM_MAYEXEC = 0x00000040;
+inline constexpr unsigned long VM_MAYSHARE = 0x00000080;
+inline constexpr unsigned long VM_GROWSDOWN = 0x00000100;
+inline constexpr unsigned long VM_LOCKED = 0x00002000;
+inline constexpr unsigned long VM_SEQ_READ = 0x00008000;
+inline constexpr unsigned long VM_RAND_READ = 0x00010000;
+inline constexpr unsigned long VM_DONTCOPY = 0x00020000;
+inline constexpr unsigned long VM_DONTEXPAND = 0x00040000;
+inline constexpr unsigned long VM_ACCOUNT = 0x00100000;
+inline constexpr unsigned long VM_NORESERVE = 0x00200000;
+inline constexpr unsigned long VM_HUGETLB = 0x00400000;
+inline constexpr unsigned long VM_HUGEPAGE = 0x20000000;
+inline constexpr unsigned long VM_NOHUGEPAGE = 0x40000000;
+inline constexpr unsigned long VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
+
+struct vm_area_struct {
+  VirtAddr vm_start = 0;  // first byte
+  VirtAddr vm_end = 0;    // first byte after
+  unsigned long vm_flags = 0;
+  unsigned long vm_pgoff = 0;  // offset in PAGE_SIZE units: addr>>12 for private anon, offset in the object otherwise
+  std::shared_ptr<mempolicy> vm_policy;  // null: the task's policy applies
+  std::uint64_t vm_file_id = 0;          // 0: private anonymous; else the shmem/hugetlb object
+  mm_struct* vm_mm = nullptr;
+
+  bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
+  bool is_accessible() const { return (vm_flags & VM_ACCESS_FLAGS) != 0; }  // vma_is_accessible
+  std::uint64_t size() const { return vm_end - vm_start; }
+  // linear_page_index: offset in the backing object of the page holding addr
+  unsigned long pgoff_of(VirtAddr addr) const { return vm_pgoff + ((addr - vm_start) >> kPageShift); }
+};
+
+// RSS counter kinds (enum of mm_struct.rss_stat), Linux's order.
+enum mm_counter : int { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };
+
+struct mm_struct {
+  std::map<VirtAddr, vm_area_struct> mm_mt;  // VMAs keyed by vm_start, non-overlapping
+  int map_count = 0;
+  PhysAddr pgd = 0;       // physical address of the top-level table (CR3)
+  NodeId pgd_node{0};
+  Asid asid = 0;          // PCID
+  CpuMask cpumask;        // mm_cpumask: CPUs that ran this mm (TLB shootdown targets)
+  long rss_stat[NR_MM_COUNTERS] = {};
+  VirtAddr task_size = 0;  // TASK_SIZE
+  VirtAddr mmap_base = 0;  // top of the top-down mmap area
+  VirtAddr start_brk = 0, brk = 0;
+  int mm_users = 0;                  // tasks sharing it
+  std::uint32_t mm_id = 0;           // reverse-map owner handle stored in struct page
+  std::uint64_t pgtables_bytes = 0;  // mm_pgtables_bytes
+  std::uint64_t total_vm = 0;        // pages mapped
+  std::uint64_t hugetlb_usage = 0;   // hugetlb pages mapped (HugetlbPages in status)
+
+  long get_mm_counter(int member) const { return rss_stat[member]; }
+  void add_mm_counter(int member, long value) { rss_stat[member] += value; }
+};
+
+}  // namespace numasim::os

@@ -1,0 +1,387 @@
+// VMA tree operations: see mmap.h.
+#include "os/mmap.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <vector>
+
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+#include "os/syscalls.h"
+
+namespace numasim::os {
+
+namespace {
+[[noreturn]] void vma_bug(const char* what, VirtAddr a) {
+  std::fprintf(stderr, "numasim: VMA invariant broken: %s (0x%llx)\n", what, static_cast<unsigned long long>(a));
+  std::abort();
+}
+}  // namespace
+
+vm_area_struct* find_vma(mm_struct& mm, VirtAddr addr) {
+  return const_cast<vm_area_struct*>(find_vma(static_cast<const mm_struct&>(mm), addr));
+}
+
+const vm_area_struct* find_vma(const mm_struct& mm, VirtAddr addr) {
+  auto it = mm.mm_mt.upper_bound(addr);  // first with vm_start > addr
+  if (it != mm.mm_mt.begin()) {
+    auto p = std::prev(it);
+    if (p->second.vm_end > addr) return &p->second;
+  }
+  return it == mm.mm_mt.end() ? nullptr : &it->second;
+}
+
+vm_area_struct* vma_lookup(mm_struct& mm, VirtAddr addr) {
+  vm_area_struct* v = find_vma(mm, addr);
+  return v && v->vm_start <= addr ? v : nullptr;
+}
+
+vm_area_struct* find_vma_intersection(mm_struct& mm, VirtAddr start, VirtAddr end) {
+  vm_area_struct* v = find_vma(mm, start);
+  return v && v->vm_start < end ? v : nullptr;
+}
+
+vm_area_struct* vma_prev(mm_struct& mm, const vm_area_struct& vma) {
+  auto it = mm.mm_mt.find(vma.vm_start);
+  return it == mm.mm_mt.begin() ? nullptr : &std::prev(it)->second;
+}
+
+vm_area_struct* vma_next(mm_struct& mm, const vm_area_struct& vma) {
+  auto it = mm.mm_mt.find(vma.vm_start);
+  ++it;
+  return it == mm.mm_mt.end() ? nullptr : &it->second;
+}
+
+bool range_fully_mapped(mm_struct& mm, VirtAddr start, VirtAddr end) {
+  VirtAddr cur = start;
+  while (cur < end) {
+    vm_area_struct* v = vma_lookup(mm, cur);
+    if (!v) return false;
+    cur = v->vm_end;
+  }
+  return true;
+}
+
+vm_area_struct& vma_insert(mm_struct& mm, vm_area_struct vma) {
+  if (vma.vm_start >= vma.vm_end || offset_in_page(vma.vm_start) || offset_in_page(vma.vm_end))
+    vma_bug("inserting a malformed VMA", vma.vm_start);
+  if (find_vma_intersection(mm, vma.vm_start, vma.vm_end)) vma_bug("inserting an overlapping VMA", vma.vm_start);
+  vma.vm_mm = &mm;
+  auto [it, ok] = mm.mm_mt.emplace(vma.vm_start, std::move(vma));
+  ++mm.map_count;
+  return it->second;
+}
+
+void vma_erase(mm_struct& mm, vm_area_struct& vma) {
+  if (mm.mm_mt.erase(vma.vm_start) != 1) vma_bug("erasing a VMA not in the tree", vma.vm_start);
+  --mm.map_count;
+}
+
+vm_area_struct& split_vma(mm_struct& mm, vm_area_struct& vma, VirtAddr addr) {
+  if (addr <= vma.vm_start || addr >= vma.vm_end || offset_in_page(addr)) vma_bug("bad split address", addr);
+  vm_area_struct upper = vma;  // vm_area_dup: flags, policy (shared reference), object
+  upper.vm_start = addr;
+  upper.vm_pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> kPageShift);
+  vma.vm_end = addr;
+  auto [it, ok] = mm.mm_mt.emplace(addr, std::move(upper));
+  if (!ok) vma_bug("split produced a duplicate start", addr);
+  ++mm.map_count;
+  return it->second;
+}
+
+bool vma_policy_equal(const vm_area_struct& a, const vm_area_struct& b) {
+  const mempolicy* pa = a.vm_policy.get();
+  const mempolicy* pb = b.vm_policy.get();
+  if (pa == pb) return true;
+  if (!pa || !pb) return false;
+  return pa->mode == pb->mode && pa->flags == pb->flags && pa->nodes == pb->nodes &&
+         pa->home_node == pb->home_node;
+}
+
+bool vmas_mergeable(const vm_area_struct& a, const vm_area_struct& b) {
+  if (a.vm_end != b.vm_start) return false;
+  if (a.vm_flags != b.vm_flags) return false;
+  if ((a.vm_flags & (VM_DONTEXPAND | VM_HUGETLB)) != 0) return false;
+  if (a.vm_file_id != b.vm_file_id) return false;
+  if (a.vm_pgoff + (a.size() >> kPageShift) != b.vm_pgoff) return false;
+  return vma_policy_equal(a, b);
+}
+
+vm_area_struct& vma_merge_neighbours(mm_struct& mm, vm_area_struct& vma) {
+  vm_area_struct* cur = &vma;
+  vm_area_struct* next = vma_next(mm, *cur);
+  if (next && vmas_mergeable(*cur, *next)) {
+    cur->vm_end = next->vm_end;
+    vma_erase(mm, *next);
+  }
+  vm_area_struct* prev = vma_prev(mm, *cur);
+  if (prev && vmas_mergeable(*prev, *cur)) {
+    prev->vm_end = cur->vm_end;
+    vma_erase(mm, *cur);
+    cur = prev;
+  }
+  return *cur;
+}
+
+int splits_needed(mm_struct& mm, VirtAddr start, VirtAddr end) {
+  int n = 0;
+  vm_area_struct* v = vma_lookup(mm, start);
+  if (v && v->vm_start < start) ++n;
+  vm_area_struct* w = vma_lookup(mm, end);
+  if (w && w->vm_start < end && end > 0) ++n;
+  return n;
+}
+
+void split_at_boundaries(mm_struct& mm, VirtAddr start, VirtAddr end) {
+  vm_area_struct* v = vma_lookup(mm, start);
+  if (v && v->vm_start < start) split_vma(mm, *v, start);
+  vm_area_struct* w = vma_lookup(mm, end);
+  if (w && w->vm_start < end) split_vma(mm, *w, end);
+}
+
+namespace {
+// Free if [addr, addr+len) is inside [MMAP_MIN_ADDR, task_size) and hits no VMA.
+bool area_free(mm_struct& mm, VirtAddr addr, std::uint64_t len) {
+  if (addr < MMAP_MIN_ADDR || addr > mm.task_size || len > mm.task_size - addr) return false;
+  return find_vma_intersection(mm, addr, addr + len) == nullptr;
+}
+}  // namespace
+
+VirtAddr get_unmapped_area(mm_struct& mm, VirtAddr hint, std::uint64_t len, std::uint64_t align) {
+  if (len == 0 || len > mm.task_size - MMAP_MIN_ADDR) return 0;
+  const std::uint64_t amask = align - 1;
+  if (hint) {
+    VirtAddr a = page_align(hint);
+    if ((a & amask) == 0 && area_free(mm, a, len)) return a;
+  }
+  // vm_unmapped_area, top-down: highest gap below mmap_base that fits.
+  const VirtAddr low = MMAP_MIN_ADDR;
+  VirtAddr high = mm.mmap_base;
+  auto try_gap = [&](VirtAddr gap_start, VirtAddr gap_end) -> VirtAddr {
+    if (gap_end > high) gap_end = high;
+    if (gap_start < low) gap_start = low;
+    if (gap_end <= gap_start || gap_end - gap_start < len) return 0;
+    VirtAddr a = (gap_end - len) & ~amask;
+    return a >= gap_start ? a : 0;
+  };
+  {
+    VirtAddr gap_end = high;
+    for (auto it = mm.mm_mt.rbegin(); it != mm.mm_mt.rend(); ++it) {
+      const vm_area_struct& v = it->second;
+      if (v.vm_start >= high) continue;
+      if (VirtAddr a = try_gap(v.vm_end, gap_end)) return a;
+      gap_end = v.vm_start;
+      if (gap_end <= low) break;
+    }
+    if (VirtAddr a = try_gap(low, gap_end)) return a;
+  }
+  // Fallback (arch_get_unmapped_area): bottom-up from TASK_UNMAPPED_BASE to TASK_SIZE.
+  VirtAddr cur = page_align(mm.task_size / 3);
+  for (;;) {
+    cur = (cur + amask) & ~amask;
+    if (cur > mm.task_size || len > mm.task_size - cur) return 0;
+    vm_area_struct* v = find_vma_intersection(mm, cur, cur + len);
+    if (!v) return cur;
+    cur = v->vm_end;
+  }
+}
+
+std::string vma_flags_string(unsigned long f) {
+  std::string s;
+  s += (f & VM_READ) ? 'r' : '-';
+  s += (f & VM_WRITE) ? 'w' : '-';
+  s += (f & VM_EXEC) ? 'x' : '-';
+  s += (f & VM_MAYSHARE) ? 's' : 'p';
+  return s;
+}
+
+std::string vma_map_string(const mm_struct& mm) {
+  std::string out;
+  char buf[96];
+  for (const auto& [start, v] : mm.mm_mt) {
+    std::snprintf(buf, sizeof buf, "%s[0x%llx-0x%llx %s]", out.empty() ? "" : " ",
+                  static_cast<unsigned long long>(v.vm_start), static_cast<unsigned long long>(v.vm_end),
+                  vma_flags_string(v.vm_flags).c_str());
+    out += buf;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Kernel-side mapping operations (mm/mmap.c do_mmap / mmap_region, mm/vma.c
+// do_vmi_munmap, unmap_region, free_pgtables; do_brk_flags). Arguments were
+// validated by the system-call layer (syscalls.cpp).
+// ---------------------------------------------------------------------------
+
+// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA.
+std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
+  mm_struct& mm = *vma.vm_mm;
+  std::size_t zapped = 0;
+  const CpuId cpu = t->cpu;
+  pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr, const PteRef& ref) {
+    pteval_t v = ref.value();
+    cost.add_cycles(params_.costs.zap_pte_cycles);
+    pgtables_.set_entry(cpu, ref, 0, cost);  // ptep_get_and_clear_full
+    ++zapped;
+    if (v & _PAGE_SPECIAL) return;  // zero page
+    page* pg = pm_.phys_to_page(pte_phys(v));
+    --pg->mapcount;
+    if (ref.level == PMD_LEVEL) {  // hugetlb page back to the pool
+      mm.hugetlb_usage -= 1;
+      pg->owner = 0;
+      hugetlb_->enqueue(pg);
+      return;
+    }
+    const NodeId nid = pm_.page_to_nid(pg);
+    if (PageAnon(pg)) {
+      mm.add_mm_counter(MM_ANONPAGES, -1);
+      pm_.mod_node_page_state(nid, NR_ANON_MAPPED, -1);
+    } else {
+      mm.add_mm_counter(MM_SHMEMPAGES, -1);
+      pm_.mod_node_page_state(nid, NR_SHMEM, -1);
+      pm_.mod_node_page_state(nid, NR_FILE_PAGES, -1);
+      pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
+    }
+    put_user_page(cpu, pg, cost);
+  });
+  return zapped;
+}
+
+std::size_t Kernel::free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost) {
+  mm_struct& mm = *t->mm;
+  const VirtAddr top = 1ull << level_shift(pgtables_.levels() + 1);
+  VirtAddr floor = 0, ceiling = top;
+  auto it = mm.mm_mt.lower_bound(end);
+  if (it != mm.mm_mt.end()) ceiling = it->second.vm_start;
+  if (it != mm.mm_mt.begin()) {
+    auto p = std::prev(it);
+    if (p->second.vm_end <= start) floor = p->second.vm_end;
+    else return 0;  // [start, end) is not a hole
+  }
+  return pgtables_.free_pgd_range(t->cpu, mm.pgd, start, end, floor, ceiling, cost);
+}
+
+void Kernel::do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost) {
+  mm_struct& mm = *t->mm;
+  if (!find_vma_intersection(mm, start, end)) return;
+  int splits = splits_needed(mm, start, end);
+  split_at_boundaries(mm, start, end);
+  cost.add_cycles(params_.costs.vma_op_cycles * static_cast<std::uint64_t>(splits));
+  std::size_t zapped = 0;
+  while (vm_area_struct* vma = find_vma_intersection(mm, start, end)) {
+    std::size_t present = zap_range(t, *vma, vma->vm_start, vma->vm_end, cost);
+    zapped += present;
+    if (vma->is_hugetlb()) hugetlb_->unreserve(vma->size() / HPAGE_SIZE - present);
+    mm.total_vm -= vma->size() >> kPageShift;
+    cost.add_cycles(params_.costs.vma_op_cycles);
+    vma_erase(mm, *vma);
+  }
+  std::size_t freed = free_pgtables_between(t, start, end, cost);
+  if (zapped || freed) flush_tlb_range(t, mm, start, end, cost);
+}
+
+// mm_populate / populate_vma_page_range: fault in every page, as GUP does.
+void Kernel::populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool write, KernelCost& cost) {
+  mm_struct& mm = *t->mm;
+  VirtAddr a = start;
+  while (a < end) {
+    vm_area_struct* vma = vma_lookup(mm, a);
+    if (!vma) break;
+    const std::uint64_t step = vma->is_hugetlb() ? HPAGE_SIZE : kPageSize;
+    if (!vma->is_accessible()) {
+      a = vma->vm_end;
+      continue;
+    }
+    const bool w = write && (vma->vm_flags & VM_WRITE);
+    auto tr = pgtables_.translate(mm.pgd, a);
+    if (!tr || (w && !pte_write(tr->leaf))) {
+      if (fault_core(t, a, w ? FAULT_FLAG_WRITE : 0, cost) != FaultResult::Handled) break;
+    }
+    a = (a & ~(step - 1)) + step;
+  }
+}
+
+long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
+                     std::uint64_t align, KernelCost& cost) {
+  mm_struct& mm = *t->mm;
+  const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+  if (mm.map_count > params_.max_map_count) return -ENOMEM;
+  if (!fixed) {
+    addr = get_unmapped_area(mm, addr, len, align);
+    if (!addr) return -ENOMEM;
+  } else {
+    if (addr < MMAP_MIN_ADDR) return -EPERM;  // security_mmap_addr
+    if (addr > mm.task_size || len > mm.task_size - addr) return -ENOMEM;
+    if (flags & MAP_FIXED_NOREPLACE) {
+      if (find_vma_intersection(mm, addr, addr + len)) return -EEXIST;
+    } else if (mm.map_count + splits_needed(mm, addr, addr + len) > params_.max_map_count) {
+      return -ENOMEM;
+    }
+    // Unmapping a hugetlb VMA in its middle must be huge-aligned (hugetlb_split).
+    for (VirtAddr edge : {addr, addr + len}) {
+      vm_area_struct* v = vma_lookup(mm, edge);
+      if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
+    }
+  }
+  const bool huge = vm_flags & VM_HUGETLB;
+  if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / HPAGE_SIZE)) return -ENOMEM;
+  // Nothing can fail from here on.
+  if (flags & MAP_FIXED) do_munmap(t, addr, addr + len, cost);
+
+  vm_area_struct v;
+  v.vm_start = addr;
+  v.vm_end = addr + len;
+  v.vm_flags = vm_flags;
+  const bool object = (vm_flags & VM_SHARED) || huge;
+  v.vm_pgoff = object ? 0 : addr >> kPageShift;
+  v.vm_file_id = object ? next_file_id_++ : 0;
+  vm_area_struct& inserted = vma_insert(mm, std::move(v));
+  vma_merge_neighbours(mm, inserted);
+  mm.total_vm += len >> kPageShift;
+  cost.add_cycles(params_.costs.vma_op_cycles);
+
+  if (((flags & MAP_POPULATE) && !(flags & MAP_NONBLOCK)) || (flags & MAP_LOCKED))
+    populate_range(t, addr, addr + len, (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE, cost);
+  return static_cast<long>(addr);
+}
+
+// SYSCALL_DEFINE1(brk): returns the new break, or the old one when it cannot move.
+long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  mm_struct& mm = *t->mm;
+  if (brk < mm.start_brk || brk > mm.task_size) return static_cast<long>(mm.brk);
+  const VirtAddr newbrk = page_align(brk);
+  const VirtAddr oldbrk = page_align(mm.brk);
+  if (oldbrk == newbrk) {
+    mm.brk = brk;
+    return static_cast<long>(mm.brk);
+  }
+  if (brk <= mm.brk) {  // shrink: always allowed
+    if (mm.map_count + splits_needed(mm, newbrk, oldbrk) > params_.max_map_count)
+      return static_cast<long>(mm.brk);
+    do_munmap(t, newbrk, oldbrk, cost);
+    mm.brk = brk;
+    return static_cast<long>(mm.brk);
+  }
+  // Grow: the new area plus a guard page must not touch the next mapping.
+  if (newbrk + kPageSize > mm.task_size || find_vma_intersection(mm, oldbrk, newbrk + kPageSize))
+    return static_cast<long>(mm.brk);
+  if (mm.map_count > params_.max_map_count) return static_cast<long>(mm.brk);
+  // do_brk_flags: extend or create the heap VMA.
+  vm_area_struct v;
+  v.vm_start = oldbrk;
+  v.vm_end = newbrk;
+  v.vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+  v.vm_pgoff = oldbrk >> kPageShift;
+  vm_area_struct& inserted = vma_insert(mm, std::move(v));
+  vma_merge_neighbours(mm, inserted);
+  mm.total_vm += (newbrk - oldbrk) >> kPageShift;
+  cost.add_cycles(params_.costs.vma_op_cycles);
+  mm.brk = brk;
+  return static_cast<long>(mm.brk);
+}
+
+}  // namespace numasim::os

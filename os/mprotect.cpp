@@ -1,0 +1,119 @@
+// mprotect (mm/mprotect.c do_mprotect_pkey / mprotect_fixup / change_protection)
+// and the shared "change flags of a range of VMAs" step (vma_modify: split at
+// the range ends, change, merge with neighbours) that madvise and mbind reuse.
+// PTEs of the range are rewritten to the new protection; PROT_NONE makes them
+// non-present _PAGE_PROTNONE entries like Linux. A private writable upgrade makes
+// exclusive anonymous pages writable at once (can_change_pte_writable); the zero
+// page and hugetlb pages stay read-only until a write-protect fault. A TLB
+// shootdown follows whenever a present entry lost a permission (pte_needs_flush).
+// Simplified: all checks are made before anything changes (Linux may change
+// leading VMAs before it meets a hole); no pkeys; PROT_SEM is accepted and ignored.
+#include <cerrno>
+
+#include "os/kernel.h"
+#include "os/mmap.h"
+#include "os/syscalls.h"
+
+namespace numasim::os {
+
+void Kernel::modify_range(mm_struct& mm, VirtAddr start, VirtAddr end,
+                          const std::function<void(vm_area_struct&)>& fn, KernelCost& cost) {
+  int splits = splits_needed(mm, start, end);
+  split_at_boundaries(mm, start, end);
+  std::vector<VirtAddr> starts;
+  for (auto it = mm.mm_mt.lower_bound(start); it != mm.mm_mt.end() && it->first < end; ++it) {
+    fn(it->second);
+    starts.push_back(it->first);
+  }
+  std::size_t before = static_cast<std::size_t>(mm.map_count);
+  for (VirtAddr s : starts)
+    if (vm_area_struct* v = vma_lookup(mm, s)) vma_merge_neighbours(mm, *v);
+  std::size_t merges = before - static_cast<std::size_t>(mm.map_count);
+  cost.add_cycles(params_.costs.vma_op_cycles * (static_cast<std::uint64_t>(splits) + merges + starts.size()));
+}
+
+namespace {
+// x86 pte_needs_flush: a present entry lost a right or changed frame.
+bool pte_needs_flush(pteval_t o, pteval_t n) {
+  if (!pte_present(o)) return false;
+  if (!pte_present(n)) return true;
+  if (pte_phys(o) != pte_phys(n)) return true;
+  if ((o & _PAGE_RW) && !(n & _PAGE_RW)) return true;
+  if (!(o & _PAGE_NX) && (n & _PAGE_NX)) return true;
+  return false;
+}
+}  // namespace
+
+long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int prot, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  mm_struct& mm = *t->mm;
+  const int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+  prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+  if (grows == (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+  if (offset_in_page(start)) return -EINVAL;
+  if (!len) return 0;
+  len = page_align(len);
+  VirtAddr end = start + len;
+  if (len == 0 || end <= start) return -ENOMEM;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL;
+
+  vm_area_struct* first = find_vma(mm, start);
+  if (!first) return -ENOMEM;
+  if (grows & PROT_GROWSDOWN) {
+    if (first->vm_start >= end) return -ENOMEM;
+    if (!(first->vm_flags & VM_GROWSDOWN)) return -EINVAL;
+    start = first->vm_start;
+  } else {
+    if (first->vm_start > start) return -ENOMEM;
+    if (grows & PROT_GROWSUP) return -EINVAL;  // x86 has no VM_GROWSUP
+  }
+  if (end > mm.task_size) return -ENOMEM;
+  if (!range_fully_mapped(mm, start, end)) return -ENOMEM;
+  const unsigned long newprot = ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
+                                ((prot & PROT_EXEC) ? VM_EXEC : 0);
+  for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
+    const vm_area_struct& v = it->second;
+    unsigned long newflags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS);
+    if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS) return -EACCES;  // VM_MAY* missing
+    if (v.is_hugetlb()) {
+      if ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1))))
+        return -EINVAL;  // hugetlb_split refuses
+    }
+  }
+  if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
+
+  // Apply: flags first (with splits and merges), then the page tables.
+  modify_range(mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); },
+               cost);
+  bool flush = false;
+  VirtAddr cur = start;
+  while (cur < end) {
+    vm_area_struct* v = vma_lookup(mm, cur);
+    const VirtAddr vend = v->vm_end < end ? v->vm_end : end;
+    const unsigned long f = v->vm_flags;
+    const bool accessible = v->is_accessible();
+    pgtables_.for_each_leaf(mm.pgd, cur, vend, [&](VirtAddr, const PteRef& ref) {
+      const pteval_t o = ref.value();
+      pteval_t n = o & (PTE_PFN_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
+      if (accessible) {
+        n |= _PAGE_PRESENT | _PAGE_USER;
+        if (!(f & VM_EXEC)) n |= _PAGE_NX;
+        const bool special = o & _PAGE_SPECIAL;
+        const bool huge = ref.level != PTE_LEVEL;
+        if ((f & VM_WRITE) && !special && ((o & _PAGE_RW) || !huge)) n |= _PAGE_RW;
+      } else {
+        n |= _PAGE_PROTNONE;
+      }
+      if (n != o) {
+        flush |= pte_needs_flush(o, n);
+        pgtables_.set_entry(t->cpu, ref, n, cost);
+      }
+    });
+    cur = vend;
+  }
+  if (flush) flush_tlb_range(t, mm, start, end, cost);
+  return 0;
+}
+
+}  // namespace numasim::os

@@ -1,0 +1,98 @@
+// The memory system calls' argument checking (mm/mmap.c ksys_mmap_pgoff /
+// do_mmap / __get_unmapped_area, mm/vma.c do_vmi_munmap): every error of the
+// mmap(2) and munmap(2) man pages is detected before anything changes, then the
+// work is done by do_mmap / do_munmap (mmap.cpp). mprotect, madvise and the NUMA
+// calls live in mprotect.cpp, madvise.cpp and mempolicy_syscalls.cpp.
+// Simplified: there are no open files yet, so a mapping that is not
+// MAP_ANONYMOUS fails with EBADF (fd is not an open file); tasks hold every
+// capability except CAP_SYS_RAWIO (MAP_FIXED below mmap_min_addr is EPERM);
+// MAP_32BIT, MAP_SYNC, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_UNINITIALIZED and
+// MAP_STACK are accepted and ignored; no overcommit accounting (ENOMEM only when
+// the address space, the map count or the hugetlb pool runs out).
+#include <cerrno>
+
+#include "os/kernel.h"
+#include "os/mmap.h"
+#include "os/syscalls.h"
+
+namespace numasim::os {
+
+long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
+                      std::uint64_t off, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  mm_struct& mm = *t->mm;
+  if (off & (kPageSize - 1)) return -EINVAL;  // arch sys_mmap
+  if (!(flags & MAP_ANONYMOUS)) return -EBADF;  // fget(fd): no files are open
+  (void)fd;
+  std::uint64_t align = kPageSize;
+  const bool huge = flags & MAP_HUGETLB;
+  if (huge) {
+    const int log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    if (log != 0 && log != 21) return -EINVAL;  // hstate_sizelog: only the 2 MiB hstate exists
+    if (len > ~0ull - (HPAGE_SIZE - 1)) return -ENOMEM;
+    len = (len + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1);
+    align = HPAGE_SIZE;
+  }
+  if (!len) return -EINVAL;
+  const std::uint64_t plen = page_align(len);
+  if (!plen) return -ENOMEM;
+  len = plen;
+  const std::uint64_t pgoff = off >> kPageShift;
+  if (pgoff + (len >> kPageShift) < pgoff) return -EOVERFLOW;
+  if (mm.map_count > params_.max_map_count) return -ENOMEM;
+  if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+  const bool fixed = flags & MAP_FIXED;
+  if (!fixed && addr && addr < MMAP_MIN_ADDR) addr = page_align(MMAP_MIN_ADDR);  // round_hint_to_min
+
+  unsigned long vm_flags = ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
+                           ((prot & PROT_EXEC) ? VM_EXEC : 0) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (flags & MAP_GROWSDOWN) vm_flags |= VM_GROWSDOWN;
+  if (flags & MAP_LOCKED) vm_flags |= VM_LOCKED;
+  switch (flags & MAP_TYPE) {
+    case MAP_SHARED:
+      if (vm_flags & VM_GROWSDOWN) return -EINVAL;
+      vm_flags |= VM_SHARED | VM_MAYSHARE;
+      break;
+    case MAP_PRIVATE:
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (huge)
+    vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
+  else if (flags & MAP_NORESERVE)
+    vm_flags |= VM_NORESERVE;
+
+  // __get_unmapped_area checks.
+  if (len > mm.task_size - MMAP_MIN_ADDR) return -ENOMEM;
+  if (fixed) {
+    if (addr > mm.task_size - len) return -ENOMEM;
+    if (offset_in_page(addr)) return -EINVAL;
+    if (huge && (addr & (HPAGE_SIZE - 1))) return -EINVAL;  // prepare_hugepage_range
+  } else if (huge && addr) {
+    addr = (addr + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1);
+  }
+  return do_mmap(t, addr, len, vm_flags, flags, align, cost);
+}
+
+long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, KernelCost& cost) {
+  syscall_cost(cost);
+  current_ = t;
+  mm_struct& mm = *t->mm;
+  if (offset_in_page(start) || start > mm.task_size || len > mm.task_size - start) return -EINVAL;
+  len = page_align(len);
+  if (len == 0) return -EINVAL;
+  const VirtAddr end = start + len;
+  // A split in the middle of one VMA needs a free map slot (__split_vma).
+  vm_area_struct* v = vma_lookup(mm, start);
+  if (v && v->vm_start < start && end < v->vm_end && mm.map_count >= params_.max_map_count) return -ENOMEM;
+  for (VirtAddr edge : {start, end}) {
+    vm_area_struct* w = vma_lookup(mm, edge);
+    if (w && w->is_hugetlb() && w->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
+  }
+  do_munmap(t, start, end, cost);
+  return 0;
+}
+
+}  // namespace numasim::os

@@ -1,0 +1,42 @@
+// A schedulable task (include/linux/sched.h, task_struct): identity, where it
+// runs and may run, its address space (shared by threads), its NUMA policy with
+// the interleave cursor, and its fault and signal counters.
+// Simplified: no credentials, no signal handlers (a SIGSEGV is counted and the
+// task goes on; the caller decides what to do), no cpuset hierarchy (mems_allowed
+// is every node with memory), threads of a process share mm only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/units.h"
+#include "os/platform.h"
+
+namespace numasim::os {
+
+struct mm_struct;
+struct mempolicy;
+
+struct task_struct {
+  int pid = 0;   // thread id
+  int tgid = 0;  // process id (pid of the group leader)
+  std::string comm;
+  CpuId cpu{0};  // CPU it currently runs on
+  CpuMask cpus_allowed;
+  mm_struct* mm = nullptr;
+  // null: MPOL_DEFAULT (local allocation). The interleave cursor (Linux's
+  // current->il_prev / il_weight) lives in the policy object (os/mempolicy.h).
+  std::shared_ptr<struct mempolicy> mempolicy;
+  // Counters (task_struct min_flt/maj_flt, and the SIGSEGVs it got).
+  std::uint64_t min_flt = 0;
+  std::uint64_t maj_flt = 0;
+  std::uint64_t nr_sigsegv = 0;
+  VirtAddr last_sigsegv_addr = 0;
+  int last_sigsegv_code = 0;  // SEGV_MAPERR (1) or SEGV_ACCERR (2)
+};
+
+inline constexpr int SEGV_MAPERR = 1;
+inline constexpr int SEGV_ACCERR = 2;
+
+}  // namespace numasim::os
