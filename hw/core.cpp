@@ -1,0 +1,446 @@
+// Core execution engine and its SystemC thread (see core.h for the model).
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include "hw/core.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <systemc>
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include "common/config.h"
+#include "hw/hw_stats.h"
+#include "hw/memory_system.h"
+
+namespace numasim::hw {
+
+namespace {
+
+// Picoseconds per SystemC time unit (the resolution; 1 ps by default).
+std::uint64_t ps_per_unit() {
+  static const std::uint64_t v = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(sc_core::sc_get_time_resolution().to_seconds() * 1e12 + 0.5));
+  return v;
+}
+sc_core::sc_time to_sc(Picoseconds t) { return sc_core::sc_time::from_value(t.value() / ps_per_unit()); }
+std::uint64_t from_sc(const sc_core::sc_time& t) { return t.value() * ps_per_unit(); }
+std::uint64_t sc_now_ps() { return from_sc(sc_core::sc_time_stamp()); }
+
+#ifndef NUMASIM_CORE_DIRECT_MEMORY
+#define NUMASIM_CORE_DIRECT_MEMORY 0  // enabled once hw/memory_system.cpp is in the tree
+#endif
+#if NUMASIM_CORE_DIRECT_MEMORY
+// The memory system called directly (no virtual call): a miss is anything slower than an L1 hit.
+struct DirectMemory {
+  MemorySystem& ms;
+  Picoseconds l1;
+  Picoseconds access(CpuId cpu, PhysAddr pa, bool w, Picoseconds now, bool& miss) {
+    Picoseconds lat = ms.access(cpu, pa, w, now);
+    miss = lat > l1;
+    return lat;
+  }
+};
+#endif
+// Through the MemoryPort interface (tests, other memories).
+struct PortMemory {
+  MemoryPort& port;
+  Picoseconds access(CpuId cpu, PhysAddr pa, bool w, Picoseconds now, bool& miss) {
+    std::uint8_t level = kLevelL1;
+    Picoseconds lat = port.access(cpu, pa, w, now, &level);
+    miss = level > kLevelL1;
+    return lat;
+  }
+};
+
+}  // namespace
+
+// Exposes the next sync point that tlm_quantumkeeper keeps protected.
+class QuantumKeeper : public tlm_utils::tlm_quantumkeeper {
+ public:
+  sc_core::sc_time next_sync_point() const { return m_next_sync_point; }
+};
+
+struct Core::Sc {
+  QuantumKeeper qk;
+};
+
+void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
+Picoseconds global_quantum() {
+  return Picoseconds(from_sc(tlm_utils::tlm_quantumkeeper::get_global_quantum()));
+}
+
+CoreParams CoreParams::from_config(Config cpu) {
+  CoreParams p;
+  p.clock = cpu.get<Frequency>("frequency", p.clock, "core clock",
+                               {Frequency(1'000'000), Frequency(100'000'000'000ull)});
+  p.line_fill_buffers = cpu.get<unsigned>("line_fill_buffers", p.line_fill_buffers,
+                                          "outstanding L1D misses per core", {1u, 256u});
+  p.mem_issue_cycles = cpu.get<unsigned>("mem_issue_cycles", p.mem_issue_cycles, "issue cost of a load or store",
+                                         {0u, 1000u});
+  p.context_switch_cycles = cpu.get<unsigned>("context_switch_cycles", p.context_switch_cycles,
+                                              "cycles to switch between tasks of one CPU", {0u, 100'000'000u});
+  p.timeslice = cpu.get<Picoseconds>("timeslice", p.timeslice, "round-robin timeslice",
+                                     {Picoseconds(1'000'000), Picoseconds(10'000'000'000'000ull)});
+  return p;
+}
+
+Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id) const {
+  const Picoseconds* a = nullptr;
+  const Picoseconds* b = nullptr;
+  for (const auto& [id, t] : markers) {
+    if (!a && id == from_id) a = &t;
+    else if (a && !b && id == to_id) b = &t;
+  }
+  return a && b ? *b - *a : Picoseconds(0);
+}
+
+Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+           MemorySystem* direct)
+    : cpu_(cpu), node_(node), params_(params), mmu_(mmu), port_(port), os_(os), direct_(direct),
+      sc_(std::make_unique<Sc>()) {
+  const unsigned __int128 fp_per_cycle = (static_cast<unsigned __int128>(1'000'000'000'000ull) << kFrac);
+  cycle_fp_ = static_cast<std::uint64_t>((fp_per_cycle + params.clock.hz() / 2) / params.clock.hz());
+  issue_fp_ = cycle_fp_ * params.mem_issue_cycles;
+  lfb_.assign(params.line_fill_buffers, 0);
+  l1_latency_ = direct ? direct->caches().hit_latency(1) : Picoseconds(0);
+}
+
+Core::~Core() = default;
+
+void Core::add_task(TaskRun* run) { tasks_.push_back(run); }
+
+void Core::spawn() {
+  sc_core::sc_spawn_options opts;
+  static int instance = 0;  // SystemC object names must be unique across machines in one process
+  const std::string name = "cpu" + std::to_string(cpu_.value()) + "_" + std::to_string(instance++);
+  sc_core::sc_spawn([this]() { run(); }, name.c_str(), &opts);
+}
+
+int Core::pid() const { return cur_ ? cur_->pid : 0; }
+
+void Core::run() {
+  running_ = true;
+  t_ = fp(Picoseconds(sc_now_ps()));
+  sync_every_access_ = sc_core::SC_ZERO_TIME == tlm_utils::tlm_quantumkeeper::get_global_quantum();
+  sc_->qk.reset();
+  deadline_ = ~0ull;
+  if (!sync_every_access_) {
+    const std::uint64_t next = from_sc(sc_->qk.next_sync_point());
+    deadline_ = std::max(fp(Picoseconds(next)), t_ + 1);
+  }
+  std::size_t next = 0;
+  for (;;) {
+    // Round robin over the unfinished tasks of this CPU.
+    TaskRun* pick = nullptr;
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      TaskRun* r = tasks_[(next + i) % tasks_.size()];
+      if (!r->finished) {
+        pick = r;
+        next = (next + i + 1) % tasks_.size();
+        break;
+      }
+    }
+    if (!pick) break;
+    switch_to(pick);
+    const std::uint64_t slice_end = t_ + fp(params_.timeslice);
+    bool others_waiting = false;
+    for (TaskRun* r : tasks_) others_waiting |= (r != pick && !r->finished);
+    while (!cur_->finished) {
+      if (cur_->source->done()) {
+        end_task(cur_);
+        break;
+      }
+      batch_.clear();
+      in_fill_ = true;
+      cur_->source->fill(batch_, *this);
+      in_fill_ = false;
+      if (cur_->killed) {
+        end_task(cur_);
+        break;
+      }
+      if (!execute(batch_.begin(), batch_.end())) {
+        end_task(cur_);
+        break;
+      }
+      batch_.clear();
+      if (others_waiting && t_ >= slice_end) break;
+    }
+  }
+  drain();
+  sync();
+  cur_ = nullptr;
+  running_ = false;
+}
+
+void Core::switch_to(TaskRun* run) {
+  if (cur_ == run) return;
+  drain();
+  if (cur_ != nullptr) {
+    t_ += cycle_fp_ * params_.context_switch_cycles;
+    ++stats_.context_switches;
+  }
+  cur_ = run;
+  mmu_.switch_context(run->mmu_context);
+  if (!run->started) {
+    run->started = true;
+    run->start_time = local_time();
+    in_fill_ = true;
+    batch_.clear();
+    run->source->start(*this);
+    flush();
+    in_fill_ = false;
+  }
+}
+
+void Core::end_task(TaskRun* run) {
+  if (!run->killed) {
+    in_fill_ = true;
+    batch_.clear();
+    run->source->finish(*this);
+    flush();
+    in_fill_ = false;
+  }
+  drain();
+  if (os_) {
+    os::KernelCost cost;
+    os_->exit_task(run->task, local_time(), cost);
+    t_ += cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  }
+  run->finished = true;
+  run->end_time = local_time();
+  ++(run->killed ? stats_.tasks_killed : stats_.tasks_finished);
+}
+
+bool Core::execute(const Op* begin, const Op* end) {
+#if NUMASIM_CORE_DIRECT_MEMORY
+  if (direct_) {
+    DirectMemory m{*direct_, l1_latency_};
+    return execute_with(m, begin, end);
+  }
+#endif
+  PortMemory m{port_};
+  return execute_with(m, begin, end);
+}
+
+template <class Mem>
+bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
+  TaskRun& run = *cur_;
+  const Op* const begin = op;
+  for (; op != end; ++op) {
+    switch (op->kind) {
+      case OpKind::Compute:
+        t_ += cycle_fp_ * op->count;
+        run.compute_cycles += op->count;
+        stats_.compute_cycles += op->count;
+        break;
+      case OpKind::Load:
+      case OpKind::Store: {
+        const bool write = op->kind == OpKind::Store;
+        const VirtAddr first = op->addr;
+        const VirtAddr last = op->addr + (op->count ? op->count - 1 : 0);
+        bool dependent = !write && op->dependent();
+        for (VirtAddr line = first & ~(kCacheLineBytes - 1);; line += kCacheLineBytes) {
+          if (!access(mem, line < first ? first : line, write, dependent)) [[unlikely]] {
+            run.killed = true;
+            run.ops += static_cast<std::uint64_t>(op - begin);
+            stats_.ops += static_cast<std::uint64_t>(op - begin);
+            return false;
+          }
+          dependent = false;
+          ++run.line_accesses;
+          ++stats_.line_accesses;
+          if (line >= (last & ~(kCacheLineBytes - 1))) break;
+        }
+        ++(write ? run.stores : run.loads);
+        ++(write ? stats_.stores : stats_.loads);
+        break;
+      }
+      case OpKind::Marker:
+        drain();
+        run.markers.emplace_back(op->count, local_time());
+        break;
+    }
+    if (t_ >= deadline_) [[unlikely]] sync();
+  }
+  run.ops += static_cast<std::uint64_t>(end - begin);
+  stats_.ops += static_cast<std::uint64_t>(end - begin);
+  return true;
+}
+
+template <class Mem>
+bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
+  t_ += issue_fp_;
+  std::uint64_t issue = t_;
+  if (dependent && last_load_done_ > issue) {
+    ++stats_.dependent_waits;
+    stats_.dependent_wait_ps += (last_load_done_ - issue) >> kFrac;
+    issue = last_load_done_;
+    t_ = issue;
+  }
+  if (lfb_earliest_ > issue) [[unlikely]] {
+    // Every fill buffer is busy: stall until one frees.
+    ++stats_.lfb_stalls;
+    stats_.lfb_stall_ps += (lfb_earliest_ - issue) >> kFrac;
+    issue = lfb_earliest_;
+    t_ = issue;
+  }
+  PhysAddr pa;
+  std::uint32_t tlb_cycles;
+  if (mmu_.translate_fast(va, write, pa, tlb_cycles)) [[likely]] {
+    issue += cycle_fp_ * tlb_cycles;
+  } else {
+    ++stats_.slow_translations;
+    Translation tr = mmu_.translate_slow(va, write, ps(issue));
+    if (!tr.ok) {
+      cur_->fault_addr = va;
+      t_ = std::max(t_, fp(tr.ready));
+      return false;
+    }
+    issue = std::max(issue, fp(tr.ready));
+    t_ = std::max(t_, issue);
+    pa = tr.pa;
+  }
+  if (sync_every_access_) [[unlikely]] sync_before_access(issue);
+  bool miss = false;
+  const std::uint64_t done = issue + fp(mem.access(cpu_, pa, write, ps(issue), miss));
+  if (miss) {
+    ++stats_.l1_misses;
+    // Take the fill buffer that frees first (free at `issue` by the check above).
+    std::size_t slot = 0;
+    for (std::size_t i = 1; i < lfb_.size(); ++i)
+      if (lfb_[i] < lfb_[slot]) slot = i;
+    lfb_[slot] = done;
+    std::uint64_t earliest = lfb_[0];
+    for (std::size_t i = 1; i < lfb_.size(); ++i) earliest = std::min(earliest, lfb_[i]);
+    lfb_earliest_ = earliest;
+  }
+  if (!write) last_load_done_ = done;
+  if (done > max_done_) max_done_ = done;
+  return true;
+}
+
+void Core::drain() {
+  if (max_done_ > t_) t_ = max_done_;
+}
+
+void Core::sync_before_access(std::uint64_t issue_fp) {
+  const std::uint64_t target = issue_fp >> kFrac;
+  const std::uint64_t now = sc_now_ps();
+  ++stats_.syncs;
+  if (target > now) sc_core::wait(to_sc(Picoseconds(target - now)));
+}
+
+void Core::sync() {
+  ++stats_.syncs;
+  const std::uint64_t target = t_ >> kFrac;
+  const std::uint64_t now = sc_now_ps();
+  if (target > now) {
+    sc_->qk.set(to_sc(Picoseconds(target - now)));
+    sc_->qk.sync();  // wait()s for the local time, then sets the next sync point
+  } else {
+    sc_->qk.reset();
+  }
+  if (sync_every_access_) {
+    deadline_ = ~0ull;  // sync_before_access synchronises every access instead
+  } else {
+    const std::uint64_t next = from_sc(sc_->qk.next_sync_point());
+    deadline_ = std::max(fp(Picoseconds(next)), t_ + 1);
+  }
+}
+
+Picoseconds Core::now() {
+  flush();
+  drain();
+  return local_time();
+}
+
+void Core::flush() {
+  if (!cur_ || batch_.empty()) return;
+  if (cur_->killed) {
+    batch_.clear();
+    return;
+  }
+  if (!execute(batch_.begin(), batch_.end())) cur_->killed = true;
+  batch_.clear();
+}
+
+long Core::do_syscall(long nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2, std::uint64_t a3,
+                      std::uint64_t a4, std::uint64_t a5) {
+  flush();
+  if (!cur_ || cur_->killed) return -ESRCH;
+  drain();
+  ++stats_.syscalls;
+  ++cur_->syscalls;
+  if (!os_) return -ENOSYS;
+  SyscallRequest req;
+  req.nr = nr;
+  req.args[0] = a0, req.args[1] = a1, req.args[2] = a2, req.args[3] = a3, req.args[4] = a4, req.args[5] = a5;
+  os::KernelCost cost;
+  const long r = os_->syscall(cur_->task, req, local_time(), cost);
+  const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  t_ += dt;
+  stats_.syscall_ps += dt >> kFrac;
+  return r;
+}
+
+namespace {
+std::uint64_t ptr(const void* p) { return reinterpret_cast<std::uint64_t>(p); }
+}  // namespace
+
+long Core::sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t offset) {
+  return do_syscall(sysno::kMmap, addr, len, std::uint64_t(std::int64_t(prot)), std::uint64_t(std::int64_t(flags)),
+                    std::uint64_t(std::int64_t(fd)), offset);
+}
+long Core::sys_munmap(VirtAddr addr, std::uint64_t len) { return do_syscall(sysno::kMunmap, addr, len); }
+long Core::sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) {
+  return do_syscall(sysno::kMprotect, addr, len, std::uint64_t(std::int64_t(prot)));
+}
+long Core::sys_madvise(VirtAddr addr, std::uint64_t len, int advice) {
+  return do_syscall(sysno::kMadvise, addr, len, std::uint64_t(std::int64_t(advice)));
+}
+long Core::sys_brk(VirtAddr addr) { return do_syscall(sysno::kBrk, addr); }
+long Core::sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
+                     unsigned flags) {
+  return do_syscall(sysno::kMbind, addr, len, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode, flags);
+}
+long Core::sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) {
+  return do_syscall(sysno::kSetMempolicy, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode);
+}
+long Core::sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
+                             unsigned long flags) {
+  return do_syscall(sysno::kGetMempolicy, ptr(mode), ptr(nodemask), maxnode, addr, flags);
+}
+long Core::sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) {
+  return do_syscall(sysno::kMovePages, 0 /*pid: self*/, count, ptr(pages), ptr(nodes), ptr(status),
+                    std::uint64_t(std::int64_t(flags)));
+}
+
+void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
+  const CoreStats& s = stats_;
+  v.counter(prefix + ".line_accesses", s.line_accesses, "count", "cache-line accesses issued");
+  v.counter(prefix + ".l1_misses", s.l1_misses, "count", "accesses that occupied a fill buffer");
+  v.counter(prefix + ".lfb_stalls", s.lfb_stalls, "count", "stalls with every fill buffer busy");
+  v.counter(prefix + ".lfb_stall_time", s.lfb_stall_ps, "ps", "time stalled on fill buffers");
+  v.counter(prefix + ".dependent_waits", s.dependent_waits, "count", "dependent loads that waited");
+  v.counter(prefix + ".dependent_wait_time", s.dependent_wait_ps, "ps", "time waiting for dependent loads");
+  v.counter(prefix + ".slow_translations", s.slow_translations, "count", "accesses that missed the L1 TLB");
+  v.counter(prefix + ".syscalls", s.syscalls, "count", "system calls");
+  v.counter(prefix + ".syscall_time", s.syscall_ps, "ps", "time in system calls");
+  v.counter(prefix + ".context_switches", s.context_switches, "count", "switches between tasks");
+  v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
+  v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
+  v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by SIGSEGV");
+  v.formula(prefix + ".l1_miss_ratio", safe_ratio(double(s.l1_misses), double(s.line_accesses)), "ratio",
+            "L1D misses per line access");
+}
+
+}  // namespace numasim::hw
+
+// libsystemc refers to sc_main; numasim programs have their own main() and start
+// the simulation through hw::Machine, so this weak definition only satisfies the
+// linker (a program that defines sc_main overrides it).
+__attribute__((weak)) int sc_main(int, char**) {
+  std::fprintf(stderr, "numasim: sc_main is not used; run simulations through hw::Machine\n");
+  return 1;
+}

@@ -1,0 +1,211 @@
+// A simulated CPU core: one SystemC thread that runs the tasks placed on it,
+// executing each task's operation stream (hw/op.h) with cycle-approximate
+// timing at the core's clock.
+//
+// Timing model (DESIGN.md, Timing): loosely timed with temporal decoupling. The
+// core keeps its own local time and runs ahead of SystemC time by at most the
+// global quantum (tlm_utils::tlm_quantumkeeper); quantum 0 synchronises before
+// every memory access, so that accesses of all cores reach the memory system in
+// global time order (the slow reference mode). Every memory op costs
+// `mem_issue_cycles` to issue; a load or store is translated by the MMU (an L1
+// TLB hit adds its latency to the access; STLB hits, walks and faults stall the
+// core), then timed by the memory system at its issue time. Memory-level
+// parallelism: an access that misses L1 holds one of `line_fill_buffers` until
+// it completes; when all are busy the core stalls until one frees; the core
+// never waits for an independent access, but a load marked dependent waits
+// for the previous load to complete (pointer chasing serialises). Markers,
+// system calls, context switches and the end of a task drain every outstanding
+// access.
+//
+// Hot path (TLB hit + L1 hit): no SystemC call, no virtual call, no allocation;
+// one virtual call per batch of ops (OpSource::fill).
+//
+// Simplifications: no instruction fetch, no pipeline or ports beyond the issue
+// cost, no store buffer (a store is an access like a load that nothing waits
+// for), no prefetchers; when all fill buffers are busy even an L1 hit waits;
+// page walks are not synchronised in quantum-0 mode; round-robin scheduling of
+// the tasks of one CPU at a fixed timeslice, no migration between CPUs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+#include "hw/memory_port.h"
+#include "hw/mmu.h"
+#include "hw/op.h"
+#include "os/kernel_cost.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+class MemorySystem;
+class StatsVisitor;
+
+// x86-64 system call numbers of the calls a ThreadContext offers.
+namespace sysno {
+inline constexpr long kMmap = 9, kMprotect = 10, kMunmap = 11, kBrk = 12, kMadvise = 28;
+inline constexpr long kMbind = 237, kSetMempolicy = 238, kGetMempolicy = 239, kMovePages = 279;
+}  // namespace sysno
+
+struct SyscallRequest {
+  long nr = 0;
+  std::uint64_t args[6] = {};  // pointers are host pointers (the simulator has no user data)
+};
+
+// What the core needs from the OS besides page faults (those go through the MMU's PageTableOs).
+class TaskOs {
+ public:
+  virtual ~TaskOs() = default;
+  // Runs a system call for `task` at absolute time `now`; returns its result (>= 0 or -errno).
+  virtual long syscall(os::task_struct* task, const SyscallRequest& req, Picoseconds now, os::KernelCost& cost) = 0;
+  // The task ran to its end (or was killed): tear its address space down.
+  virtual void exit_task(os::task_struct* task, Picoseconds now, os::KernelCost& cost) {}
+};
+
+struct CoreParams {
+  Frequency clock = Frequency(2'300'000'000);  // Xeon Gold 6140 base clock
+  std::uint32_t line_fill_buffers = 10;        // L1D fill buffers (outstanding L1 misses)
+  std::uint32_t mem_issue_cycles = 1;          // issue cost of a memory op
+  std::uint32_t context_switch_cycles = 3000;  // switch between two tasks on one CPU
+  Picoseconds timeslice = Picoseconds(4'000'000'000);  // 4 ms round-robin slice
+
+  // [cpu] frequency, line_fill_buffers, mem_issue_cycles, context_switch_cycles, timeslice.
+  static CoreParams from_config(Config cpu);
+};
+
+// One task's run on a core: its program, address space and results.
+struct TaskRun {
+  std::string name;
+  OpSource* source = nullptr;
+  os::task_struct* task = nullptr;  // may be null in tests
+  MmuContext mmu_context;
+  int pid = 0;
+
+  // Results.
+  bool started = false;
+  bool finished = false;
+  bool killed = false;  // SIGSEGV
+  VirtAddr fault_addr = 0;
+  Picoseconds start_time{0};
+  Picoseconds end_time{0};
+  std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, compute_cycles = 0, syscalls = 0;
+  std::vector<std::pair<std::uint32_t, Picoseconds>> markers;  // (id, drained local time)
+  // Time between the first two markers with these ids (0 if absent).
+  Picoseconds marker_interval(std::uint32_t from_id, std::uint32_t to_id) const;
+};
+
+struct CoreStats {
+  std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, l1_misses = 0;
+  std::uint64_t compute_cycles = 0, lfb_stalls = 0, dependent_waits = 0, slow_translations = 0;
+  std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
+  std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
+};
+
+// Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
+void set_global_quantum(Picoseconds q);
+Picoseconds global_quantum();
+
+class Core final : public ThreadContext {
+ public:
+  // `direct` (optional): the memory system, called without a virtual call on the hot path;
+  // otherwise `port` is used. `os` may be null (system calls then return -ENOSYS).
+  Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+       MemorySystem* direct = nullptr);
+  ~Core() override;
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // Places a task on this CPU (before or while the simulation runs).
+  void add_task(TaskRun* run);
+  // Spawns this core's SystemC thread; it runs every task placed on it and ends when none is
+  // left. Call before sc_start().
+  void spawn();
+  // The thread body (spawn() runs it in an SC_THREAD).
+  void run();
+
+  // Local time (absolute): SystemC time plus how far the core ran ahead.
+  Picoseconds local_time() const { return Picoseconds(t_ >> kFrac); }
+  const CoreParams& params() const { return params_; }
+  Mmu& mmu() { return mmu_; }
+  const CoreStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+  void dump_stats(StatsVisitor& v, const std::string& prefix) const;
+  bool busy() const { return running_; }
+  // Adds time to the core (e.g. an IPI handler interrupting it).
+  void charge(Picoseconds t) { t_ += t.value() << kFrac; }
+
+  // ThreadContext
+  CpuId cpu() const override { return cpu_; }
+  NodeId node() const override { return node_; }
+  int pid() const override;
+  Picoseconds now() override;
+  void flush() override;
+  long sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t offset) override;
+  long sys_munmap(VirtAddr addr, std::uint64_t len) override;
+  long sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) override;
+  long sys_madvise(VirtAddr addr, std::uint64_t len, int advice) override;
+  long sys_brk(VirtAddr addr) override;
+  long sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
+                 unsigned flags) override;
+  long sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) override;
+  long sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
+                         unsigned long flags) override;
+  long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) override;
+
+ private:
+  static constexpr unsigned kFrac = 12;  // local time in 1/4096 ps (exact sums of fractional cycles)
+  static std::uint64_t fp(Picoseconds t) { return t.value() << kFrac; }
+  static Picoseconds ps(std::uint64_t f) { return Picoseconds(f >> kFrac); }
+
+  // Runs ops [begin, end) of the current task; false when the task was killed.
+  bool execute(const Op* begin, const Op* end);
+  template <class Mem>
+  bool execute_with(Mem& mem, const Op* begin, const Op* end);
+  template <class Mem>
+  bool access(Mem& mem, VirtAddr va, bool write, bool dependent);
+  void drain();
+  void sync();               // catch SystemC time up with the local time
+  void sync_before_access(std::uint64_t issue_fp);
+  long do_syscall(long nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0, std::uint64_t a3 = 0,
+                  std::uint64_t a4 = 0, std::uint64_t a5 = 0);
+  void switch_to(TaskRun* run);
+  void end_task(TaskRun* run);
+
+  CpuId cpu_;
+  NodeId node_;
+  CoreParams params_;
+  Mmu& mmu_;
+  MemoryPort& port_;
+  TaskOs* os_;
+  MemorySystem* direct_;
+
+  std::uint64_t cycle_fp_;       // one cycle in 1/4096 ps
+  std::uint64_t issue_fp_;
+  Picoseconds l1_latency_;       // an access slower than this missed L1
+  bool sync_every_access_ = false;
+
+  std::uint64_t t_ = 0;              // local time, fixed point
+  std::uint64_t deadline_ = 0;       // next quantum boundary, fixed point
+  std::uint64_t last_load_done_ = 0;
+  std::uint64_t max_done_ = 0;
+  std::vector<std::uint64_t> lfb_;   // completion time of each fill buffer
+  std::uint64_t lfb_earliest_ = 0;   // min over lfb_
+
+  std::vector<TaskRun*> tasks_;
+  TaskRun* cur_ = nullptr;
+  bool running_ = false;
+  OpBatch batch_;
+  bool in_fill_ = false;
+  CoreStats stats_;
+
+  struct Sc;  // SystemC state (quantum keeper), kept out of this header
+  std::unique_ptr<Sc> sc_;
+};
+
+}  // namespace numasim::hw

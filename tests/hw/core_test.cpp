@@ -1,0 +1,295 @@
+// Core timing with a stub memory and stub page tables under SystemC: issue
+// cost, compute cycles, fill-buffer overlap of independent misses, serialised
+// dependent misses, system calls in program order with their cost, SIGSEGV,
+// quantum synchronisation and round-robin tasks with PCID.
+#include "hw/core.h"
+
+#include <gtest/gtest.h>
+
+#include <systemc>
+
+#include "tests/hw/hw_fakes.h"
+
+namespace numasim::hw {
+namespace {
+
+using testing::FakePageTables;
+using testing::RecordingMemory;
+
+constexpr Frequency kClock(2'000'000'000);  // 500 ps per cycle
+constexpr Picoseconds kCycle(500);
+constexpr Picoseconds kMiss(100'000);
+
+// Emits a fixed op list in batches of at most `chunk`.
+class VectorSource : public OpSource {
+ public:
+  explicit VectorSource(std::vector<Op> ops, std::size_t chunk = OpBatch::kCapacity)
+      : ops_(std::move(ops)), chunk_(chunk) {}
+  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
+    if (before_fill) before_fill(b, ctx);
+    std::size_t n = 0;
+    while (pos_ < ops_.size() && !b.full() && n < chunk_) b.push(ops_[pos_++]), ++n;
+    return b.size();
+  }
+  bool done() const override { return pos_ >= ops_.size(); }
+  std::function<void(OpBatch&, ThreadContext&)> before_fill;
+
+ private:
+  std::vector<Op> ops_;
+  std::size_t chunk_;
+  std::size_t pos_ = 0;
+};
+
+Op load(VirtAddr a, bool dep = false) { return Op{a, 8, OpKind::Load, dep ? kOpDependent : std::uint8_t{0}, 0}; }
+Op store(VirtAddr a) { return Op{a, 8, OpKind::Store, 0, 0}; }
+Op compute(std::uint32_t c) { return Op{0, c, OpKind::Compute, 0, 0}; }
+Op marker(std::uint32_t id) { return Op{0, id, OpKind::Marker, 0, 0}; }
+
+struct FakeOs : TaskOs {
+  std::vector<std::pair<SyscallRequest, Picoseconds>> calls;
+  int exits = 0;
+  long syscall(os::task_struct*, const SyscallRequest& req, Picoseconds now, os::KernelCost& cost) override {
+    calls.push_back({req, now});
+    cost.add_cycles(2000);
+    cost.add_memory(Picoseconds(10'000));
+    return req.nr == sysno::kMmap ? 0x7000'0000 : 0;
+  }
+  void exit_task(os::task_struct*, Picoseconds, os::KernelCost& cost) override {
+    ++exits;
+    cost.add_cycles(100);
+  }
+};
+
+struct CoreFixture : ::testing::Test {
+  RecordingMemory mem;
+  FakePageTables pt;
+  FakeOs os;
+  MmuParams mmu_params;
+  CoreParams params;
+  std::unique_ptr<Mmu> mmu;
+  std::unique_ptr<Core> core;
+  std::vector<std::unique_ptr<TaskRun>> runs;
+
+  void SetUp() override {
+    params.clock = kClock;
+    params.line_fill_buffers = 10;
+    // Identity-like demand mapping with zero fault cost keeps page faults out of the timings;
+    // walks are warmed up before the measured intervals.
+    pt.fault_cost = {};
+    pt.on_fault = [this](VirtAddr va, bool) {
+      if (va >= 0x4000'0000'0000ull) return false;  // "outside every VMA"
+      pt.map(va & ~0xfffull, 0x1'0000'0000ull + (va & ~0xfffull), PageSize::k4K, pte::kRw);
+      return true;
+    };
+    set_global_quantum(Picoseconds(1'000'000));  // 1 us
+  }
+  void build() {
+    mmu = std::make_unique<Mmu>(CpuId(0), kClock, mmu_params, mem, pt);
+    core = std::make_unique<Core>(CpuId(0), NodeId(0), params, *mmu, mem, &os);
+  }
+  TaskRun* add(OpSource& src, Asid asid = 1) {
+    runs.push_back(std::make_unique<TaskRun>());
+    TaskRun* r = runs.back().get();
+    r->name = "t";
+    r->source = &src;
+    r->mmu_context = {pt.cr3, asid, nullptr};
+    core->add_task(r);
+    return r;
+  }
+  void run() {
+    core->spawn();
+    sc_core::sc_start();
+  }
+};
+
+// Warm-up: touch every page of [base, base + pages*4K) so that the measured part hits the TLB.
+std::vector<Op> warm(VirtAddr base, int pages) {
+  std::vector<Op> ops;
+  for (int i = 0; i < pages; ++i) ops.push_back(load(base + i * 4096ull));
+  return ops;
+}
+
+TEST_F(CoreFixture, L1HitsIssueOnePerCycleComputeCountsCycles) {
+  build();
+  mem.level = 1;
+  mem.latency = Picoseconds(2'000);  // 4 cycles
+  std::vector<Op> ops = warm(0x10000, 1);
+  ops.push_back(marker(1));
+  for (int i = 0; i < 100; ++i) ops.push_back(load(0x10000 + (i % 8) * 8));
+  ops.push_back(marker(2));
+  ops.push_back(compute(1000));
+  ops.push_back(marker(3));
+  VectorSource src(ops, 7);  // odd batch sizes
+  TaskRun* r = add(src);
+  run();
+  ASSERT_TRUE(r->finished);
+  EXPECT_FALSE(r->killed);
+  // 100 independent hits: 100 issue cycles, then the last one's latency.
+  EXPECT_EQ(r->marker_interval(1, 2), kCycle * 100 + Picoseconds(2'000));
+  EXPECT_EQ(r->marker_interval(2, 3), kCycle * 1000);
+  EXPECT_EQ(r->loads, 101u);
+  EXPECT_EQ(core->stats().l1_misses, 0u);
+}
+
+TEST_F(CoreFixture, IndependentMissesOverlapUpToTheFillBuffers) {
+  build();
+  std::vector<Op> ops = warm(0x20000, 4);
+  ops.push_back(marker(1));
+  for (int i = 0; i < 8; ++i) ops.push_back(load(0x20000 + i * 64ull));  // 8 <= 10 buffers
+  ops.push_back(marker(2));
+  for (int i = 0; i < 20; ++i) ops.push_back(load(0x21000 + i * 64ull));  // 20 = 2 rounds of 10
+  ops.push_back(marker(3));
+  VectorSource src(ops);
+  TaskRun* r = add(src);
+  run();
+  ASSERT_TRUE(r->finished);
+  EXPECT_EQ(r->marker_interval(1, 2), kCycle * 8 + kMiss);
+  EXPECT_EQ(r->marker_interval(2, 3), kCycle * 10 + kMiss * 2);
+  // The 11th miss waits for the first buffer; the later ones find theirs just freed.
+  EXPECT_GE(core->stats().lfb_stalls, 1u);
+  EXPECT_EQ(core->stats().l1_misses, 4u + 28u);
+}
+
+TEST_F(CoreFixture, DependentMissesSerialise) {
+  build();
+  std::vector<Op> ops = warm(0x30000, 1);
+  ops.push_back(marker(1));
+  for (int i = 0; i < 8; ++i) ops.push_back(load(0x30000 + i * 64ull, /*dep=*/true));
+  ops.push_back(marker(2));
+  VectorSource src(ops);
+  TaskRun* r = add(src);
+  run();
+  EXPECT_EQ(r->marker_interval(1, 2), kCycle + kMiss * 8);
+  EXPECT_EQ(core->stats().dependent_waits, 7u);
+}
+
+TEST_F(CoreFixture, WideAccessTouchesEveryLineItCovers) {
+  build();
+  std::vector<Op> ops = warm(0x40000, 1);
+  ops.push_back(Op{0x40000 + 32, 128, OpKind::Store, 0, 0});  // lines 0x40000, 0x40040, 0x40080
+  VectorSource src(ops);
+  TaskRun* r = add(src);
+  mem.log.clear();
+  run();
+  std::vector<PhysAddr> data;
+  for (const auto& a : mem.log)
+    if (a.write && a.pa >= 0x1'0000'0000ull) data.push_back(a.pa);
+  ASSERT_EQ(data.size(), 3u);
+  EXPECT_EQ(data[0], 0x1'0004'0020ull);
+  EXPECT_EQ(data[1], 0x1'0004'0040ull);
+  EXPECT_EQ(data[2], 0x1'0004'0080ull);
+  EXPECT_EQ(r->line_accesses, 4u);
+}
+
+TEST_F(CoreFixture, SyscallRunsAfterEarlierOpsAndChargesItsCost) {
+  build();
+  VectorSource src({load(0x50000), marker(1), marker(2)});
+  long got = 0;
+  Picoseconds before_call{0};
+  src.before_fill = [&](OpBatch& b, ThreadContext& ctx) {
+    if (got != 0) return;
+    b.load(0x60000);  // appended before the call: must run before it
+    before_call = Picoseconds(0);
+    got = ctx.sys_mmap(0, 1 << 20, 3, 0x22, -1, 0);
+    before_call = ctx.now();
+  };
+  TaskRun* r = add(src);
+  run();
+  EXPECT_EQ(got, 0x7000'0000);
+  ASSERT_EQ(os.calls.size(), 1u);
+  EXPECT_EQ(os.calls[0].first.nr, sysno::kMmap);
+  EXPECT_EQ(os.calls[0].first.args[1], 1u << 20);
+  EXPECT_EQ(static_cast<std::int64_t>(os.calls[0].first.args[4]), -1);
+  // The load of 0x60000 completed before the call was made.
+  bool seen = false;
+  for (const auto& a : mem.log)
+    if (a.pa == 0x1'0006'0000ull) {
+      seen = true;
+      EXPECT_LT(a.at, os.calls[0].second);
+    }
+  EXPECT_TRUE(seen);
+  // The call's cost (2000 cycles + 10 ns) is on the core's clock.
+  EXPECT_EQ(before_call - os.calls[0].second, kCycle * 2000 + Picoseconds(10'000));
+  EXPECT_EQ(r->syscalls, 1u);
+  EXPECT_EQ(os.exits, 1);
+}
+
+TEST_F(CoreFixture, SigsegvKillsTheTaskAndIsCounted) {
+  build();
+  VectorSource src({load(0x50000), load(0x5000'0000'0000ull), load(0x51000)});
+  TaskRun* r = add(src);
+  run();
+  EXPECT_TRUE(r->finished);
+  EXPECT_TRUE(r->killed);
+  EXPECT_EQ(r->fault_addr, 0x5000'0000'0000ull);
+  EXPECT_EQ(core->stats().tasks_killed, 1u);
+  for (const auto& a : mem.log) EXPECT_NE(a.pa, 0x1'0005'1000ull) << "op after the SIGSEGV ran";
+}
+
+TEST_F(CoreFixture, SystemCTimeCatchesUpWithTheCore) {
+  build();
+  std::vector<Op> ops;
+  for (int i = 0; i < 50; ++i) ops.push_back(compute(10'000));  // 50 x 5 us
+  VectorSource src(ops);
+  const Picoseconds start(sc_core::sc_time_stamp().value());
+  TaskRun* r = add(src);
+  run();
+  const Picoseconds end(sc_core::sc_time_stamp().value());
+  EXPECT_EQ(r->end_time - r->start_time, kCycle * 500'000 + kCycle * 100 /*exit cost*/);
+  EXPECT_GE(end - start, kCycle * 500'000);
+  EXPECT_GE(core->stats().syncs, 50u);  // 250 us at a 1 us quantum, one sync per op at most
+}
+
+TEST_F(CoreFixture, QuantumZeroSynchronisesEveryAccessWithSameTiming) {
+  set_global_quantum(Picoseconds(0));
+  build();
+  std::vector<Op> ops = warm(0x70000, 2);
+  ops.push_back(marker(1));
+  for (int i = 0; i < 30; ++i) ops.push_back(load(0x70000 + i * 64ull, i % 3 == 0));
+  ops.push_back(marker(2));
+  VectorSource src(ops);
+  TaskRun* r = add(src);
+  run();
+  const Picoseconds q0 = r->marker_interval(1, 2);
+  EXPECT_GE(core->stats().syncs, 30u);
+
+  // Same program in default mode.
+  set_global_quantum(Picoseconds(1'000'000));
+  RecordingMemory mem2;
+  FakePageTables pt2;
+  pt2.fault_cost = {};
+  pt2.on_fault = [&](VirtAddr va, bool) {
+    pt2.map(va & ~0xfffull, 0x1'0000'0000ull + (va & ~0xfffull));
+    return true;
+  };
+  Mmu mmu2(CpuId(0), kClock, mmu_params, mem2, pt2);
+  Core core2(CpuId(0), NodeId(0), params, mmu2, mem2, &os);
+  VectorSource src2(ops);
+  TaskRun r2;
+  r2.source = &src2;
+  r2.mmu_context = {pt2.cr3, 1, nullptr};
+  core2.add_task(&r2);
+  core2.spawn();
+  sc_core::sc_start();
+  EXPECT_EQ(r2.marker_interval(1, 2), q0);
+  EXPECT_LT(core2.stats().syncs, core->stats().syncs);
+}
+
+TEST_F(CoreFixture, TwoTasksRoundRobinKeepTheirTranslationsWithPcid) {
+  params.timeslice = Picoseconds(1'000'000);  // 1 us
+  build();
+  std::vector<Op> a, b;
+  for (int i = 0; i < 400; ++i) a.push_back(load(0x80000 + (i % 4) * 4096ull)), a.push_back(compute(20));
+  for (int i = 0; i < 400; ++i) b.push_back(load(0x90000 + (i % 4) * 4096ull)), b.push_back(compute(20));
+  VectorSource sa(a, 16), sb(b, 16);
+  TaskRun* ra = add(sa, 1);
+  TaskRun* rb = add(sb, 2);
+  run();
+  EXPECT_TRUE(ra->finished && rb->finished);
+  EXPECT_GT(core->stats().context_switches, 2u);
+  // Each task walked only for its 4 pages: PCID kept the entries across switches.
+  EXPECT_EQ(mmu->stats().walks - mmu->stats().faults, 8u);
+}
+
+}  // namespace
+}  // namespace numasim::hw
