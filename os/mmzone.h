@@ -111,6 +111,7 @@ struct zone {
   std::uint64_t spanned_pages = 0;
   std::uint64_t present_pages = 0;
   std::uint64_t managed_pages = 0;
+  std::uint64_t nr_alloced_pages = 0;  // debug: pages handed out and not yet freed
   zone_type idx = ZONE_DMA;
   const char* name = "";
   std::array<struct free_area, MAX_ORDER> free_area{};

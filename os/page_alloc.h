@@ -120,6 +120,9 @@ class PhysMem {
   Platform& platform() { return platform_; }
   std::uint64_t max_pfn() const { return max_pfn_; }
   std::uint64_t totalram_pages() const;  // managed pages of all zones
+  // calculate_totalreserve_pages: per zone max(lowmem_reserve) + high watermark.
+  std::uint64_t totalreserve_pages() const { return totalreserve_pages_; }
+  std::uint64_t min_free_kbytes() const { return min_free_kbytes_; }  // effective value
 
   // Counters. Gauges may be updated by other subsystems through these.
   void mod_node_page_state(NodeId nid, node_stat_item item, std::int64_t delta) {
@@ -183,6 +186,7 @@ class PhysMem {
   void setup_per_zone_wmarks();
   void setup_per_zone_lowmem_reserve();
   void setup_pcp();
+  void calculate_totalreserve_pages();
   void free_zone_memory(zone& z);
 
   // Core of the allocator (page_alloc.cpp).
@@ -232,6 +236,8 @@ class PhysMem {
   nodemask_t n_memory_{}, n_cpu_{};
   zone_type policy_zone_ = ZONE_NORMAL;
   std::vector<VmEvents> vm_events_;  // nr_cpu_ids + 1 (last: no CPU)
+  std::uint64_t totalreserve_pages_ = 0;
+  std::uint64_t min_free_kbytes_ = 0;
 };
 
 }  // namespace numasim::os

@@ -1,0 +1,581 @@
+// The page allocator proper (mm/page_alloc.c, Linux 6.1 semantics): zonelist
+// walk with watermark checks, per-cpu lists (rmqueue_pcplist, rmqueue_bulk,
+// free_unref_page, free_pcppages_bulk with the free_factor back-off), the buddy
+// (__rmqueue_smallest + expand, __free_one_page merging by buddy PFN
+// pfn ^ (1 << order)), migratetype fallback with pageblock stealing
+// (__rmqueue_fallback, steal_suitable_fallback, move_freepages_block), and the
+// allocation statistics (PGALLOC_*, PGFREE, zone_statistics).
+// Simplified: single-threaded (no locks, no IRQ state); no highatomic, CMA,
+// isolation, guard pages, shuffling, watermark boost or ALLOC_NOFRAGMENT; the
+// slow path has no reclaim/compaction yet (see __alloc_pages_slowpath).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "os/page_alloc.h"
+
+namespace numasim::os {
+namespace {
+
+[[noreturn]] void bad_page(const char* what, std::uint64_t pfn) {
+  std::fprintf(stderr, "numasim: BUG: Bad page state, pfn 0x%llx: %s\n", static_cast<unsigned long long>(pfn),
+               what);
+  std::abort();
+}
+
+// fallbacks[] of Linux 6.x: which other lists a request may steal from, in order.
+constexpr migratetype kFallbacks[MIGRATE_TYPES][MIGRATE_PCPTYPES - 1] = {
+    /* UNMOVABLE */ {MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE},
+    /* MOVABLE */ {MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE},
+    /* RECLAIMABLE */ {MIGRATE_UNMOVABLE, MIGRATE_MOVABLE},
+};
+
+// can_steal_fallback: whole pageblocks are claimed for big requests and for
+// unmovable/reclaimable ones.
+bool can_steal_fallback(unsigned order, migratetype start_mt) {
+  if (order >= pageblock_order) return true;
+  return order >= pageblock_order / 2 || start_mt == MIGRATE_RECLAIMABLE || start_mt == MIGRATE_UNMOVABLE;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// List primitives (list_add / list_add_tail / list_del on PFN links).
+
+void PhysMem::list_add(PageList& l, page* pg) {
+  const std::uint32_t pfn = pfn32(pg);
+  pg->lru_prev = kNoPfn32;
+  pg->lru_next = l.head;
+  if (l.head != kNoPfn32) mem_map_[l.head].lru_prev = pfn;
+  else l.tail = pfn;
+  l.head = pfn;
+}
+
+void PhysMem::list_add_tail(PageList& l, page* pg) {
+  const std::uint32_t pfn = pfn32(pg);
+  pg->lru_next = kNoPfn32;
+  pg->lru_prev = l.tail;
+  if (l.tail != kNoPfn32) mem_map_[l.tail].lru_next = pfn;
+  else l.head = pfn;
+  l.tail = pfn;
+}
+
+void PhysMem::list_del(PageList& l, page* pg) {
+  if (pg->lru_prev != kNoPfn32) mem_map_[pg->lru_prev].lru_next = pg->lru_next;
+  else l.head = pg->lru_next;
+  if (pg->lru_next != kNoPfn32) mem_map_[pg->lru_next].lru_prev = pg->lru_prev;
+  else l.tail = pg->lru_prev;
+  pg->lru_next = pg->lru_prev = kNoPfn32;
+}
+
+// add_to_free_list / add_to_free_list_tail + set_buddy_order.
+void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail) {
+  struct free_area& area = z.free_area[order];
+  pg->flags = 1u << PG_buddy;
+  pg->order = static_cast<std::uint8_t>(order);
+  pg->free_mt = mt;
+  if (tail) list_add_tail(area.free_list[mt], pg);
+  else list_add(area.free_list[mt], pg);
+  area.nr_free_mt[mt]++;
+  area.nr_free++;
+}
+
+// del_page_from_free_list: also clears PG_buddy.
+void PhysMem::del_page_from_free_list(page* pg, zone& z, unsigned order) {
+  struct free_area& area = z.free_area[order];
+  list_del(area.free_list[pg->free_mt], pg);
+  area.nr_free_mt[pg->free_mt]--;
+  area.nr_free--;
+  pg->clear(PG_buddy);
+}
+
+// ---------------------------------------------------------------------------
+// Lookups.
+
+bool PhysMem::pfn_valid(Pfn pfn) const {
+  return pfn.value() < max_pfn_ && pageblocks_[pfn.value() >> pageblock_order].nid != 0xff;
+}
+
+zone* PhysMem::page_zone(const page* pg) {
+  const PageblockInfo& pb = pageblocks_[pfn32(pg) >> pageblock_order];
+  return &nodes_[pb.nid]->node_zones[pb.zone];
+}
+const zone* PhysMem::page_zone(const page* pg) const {
+  const PageblockInfo& pb = pageblocks_[pfn32(pg) >> pageblock_order];
+  return &nodes_[pb.nid]->node_zones[pb.zone];
+}
+migratetype PhysMem::get_pageblock_migratetype(const page* pg) const {
+  return static_cast<migratetype>(pageblocks_[pfn32(pg) >> pageblock_order].mt);
+}
+
+// ---------------------------------------------------------------------------
+// Watermarks.
+
+// __zone_watermark_ok: free pages above mark + lowmem_reserve, and for order > 0
+// a free block of at least that order on some list.
+bool PhysMem::zone_watermark_ok(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
+                                bool alloc_high) const {
+  long min = static_cast<long>(mark);
+  long free_pages = static_cast<long>(z.stats.vm_stat[NR_FREE_PAGES]);
+  free_pages -= (1l << order) - 1;
+  if (alloc_high) min -= min / 2;
+  if (free_pages <= min + z.lowmem_reserve[highest_zoneidx]) return false;
+  if (order == 0) return true;
+  for (unsigned o = order; o < MAX_ORDER; ++o) {
+    const struct free_area& area = z.free_area[o];
+    if (area.nr_free == 0) continue;
+    for (unsigned mt = 0; mt < MIGRATE_PCPTYPES; ++mt)
+      if (!area.free_list[mt].empty()) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Buddy allocation.
+
+// expand: splits a 2^high block down to 2^low, the upper halves going back on
+// the free lists of `mt`.
+void PhysMem::expand(zone& z, page* pg, unsigned low, unsigned high, migratetype mt, KernelCost& cost) {
+  std::uint64_t size = 1ull << high;
+  while (high > low) {
+    --high;
+    size >>= 1;
+    add_to_free_list(pg + size, z, high, mt, false);
+    cost.add_cycles(params_.costs.buddy_step_cycles);
+  }
+}
+
+// __rmqueue_smallest: the smallest free block of `mt` that fits.
+page* PhysMem::__rmqueue_smallest(zone& z, unsigned order, migratetype mt, KernelCost& cost) {
+  for (unsigned current = order; current < MAX_ORDER; ++current) {
+    PageList& l = z.free_area[current].free_list[mt];
+    if (l.empty()) continue;
+    page* pg = mem_map_ + l.head;
+    del_page_from_free_list(pg, z, current);
+    expand(z, pg, order, current, mt, cost);
+    pg->free_mt = mt;  // set_pcppage_migratetype
+    return pg;
+  }
+  return nullptr;
+}
+
+// move_freepages_block: moves every free block of pg's pageblock to `mt`'s
+// lists (at the tail); counts in-use LRU pages as movable. 0 if the pageblock
+// crosses the zone boundary.
+unsigned long PhysMem::move_freepages_block(zone& z, page* pg, migratetype mt, unsigned long* movable_pages) {
+  const std::uint64_t pfn = pfn32(pg);
+  std::uint64_t start = pfn & ~(pageblock_nr_pages - 1);
+  const std::uint64_t end = start + pageblock_nr_pages - 1;
+  if (!z.zone_spans_pfn(start)) start = pfn;
+  if (!z.zone_spans_pfn(end)) return 0;
+  unsigned long moved = 0;
+  for (std::uint64_t p = start; p <= end;) {
+    page* cur = mem_map_ + p;
+    if (!PageBuddy(cur)) {
+      if (movable_pages && PageLRU(cur)) ++*movable_pages;
+      ++p;
+      continue;
+    }
+    const unsigned order = cur->order;
+    // move_to_free_list: list_move_tail to the new type.
+    struct free_area& area = z.free_area[order];
+    list_del(area.free_list[cur->free_mt], cur);
+    area.nr_free_mt[cur->free_mt]--;
+    cur->free_mt = mt;
+    list_add_tail(area.free_list[mt], cur);
+    area.nr_free_mt[mt]++;
+    p += 1ull << order;
+    moved += 1ul << order;
+  }
+  return moved;
+}
+
+// steal_suitable_fallback: claim the whole pageblock when enough of it is free
+// or compatible, else move just this block to the requested type.
+void PhysMem::steal_suitable_fallback(zone& z, page* pg, unsigned current_order, migratetype start_mt,
+                                      bool whole_block) {
+  const std::uint64_t pfn = pfn32(pg);
+  const migratetype old_block_type = get_pageblock_migratetype(pg);
+  if (current_order >= pageblock_order) {
+    // change_pageblock_range
+    for (std::uint64_t i = 0; i < (1ull << (current_order - pageblock_order)); ++i)
+      set_pageblock_migratetype(pfn + i * pageblock_nr_pages, start_mt);
+  } else if (whole_block) {
+    unsigned long movable = 0;
+    unsigned long free_pages = move_freepages_block(z, pg, start_mt, &movable);
+    if (free_pages != 0) {
+      unsigned long alike;
+      if (start_mt == MIGRATE_MOVABLE) alike = movable;
+      else if (old_block_type == MIGRATE_MOVABLE) alike = pageblock_nr_pages - (free_pages + movable);
+      else alike = 0;
+      if (free_pages + alike >= (1ul << (pageblock_order - 1))) set_pageblock_migratetype(pfn, start_mt);
+      return;
+    }
+  }
+  // single_page: move_to_free_list(page, zone, current_order, start_type)
+  struct free_area& area = z.free_area[current_order];
+  list_del(area.free_list[pg->free_mt], pg);
+  area.nr_free_mt[pg->free_mt]--;
+  pg->free_mt = start_mt;
+  list_add_tail(area.free_list[start_mt], pg);
+  area.nr_free_mt[start_mt]++;
+}
+
+// __rmqueue_fallback: steal from the largest block of a fallback type (or the
+// smallest, for movable requests that cannot claim the block).
+bool PhysMem::__rmqueue_fallback(zone& z, unsigned order, migratetype start_mt) {
+  auto find_suitable = [&](unsigned o, bool* can_steal) -> int {
+    const struct free_area& area = z.free_area[o];
+    if (area.nr_free == 0) return -1;
+    for (migratetype fmt : kFallbacks[start_mt]) {
+      if (area.free_list[fmt].empty()) continue;
+      *can_steal = can_steal_fallback(o, start_mt);
+      return fmt;
+    }
+    return -1;
+  };
+  bool can_steal = false;
+  int fallback_mt = -1;
+  int current = MAX_ORDER - 1;
+  for (; current >= static_cast<int>(order); --current) {
+    fallback_mt = find_suitable(current, &can_steal);
+    if (fallback_mt == -1) continue;
+    if (!can_steal && start_mt == MIGRATE_MOVABLE && current > static_cast<int>(order)) {
+      // find_smallest
+      for (current = order; current < static_cast<int>(MAX_ORDER); ++current) {
+        fallback_mt = find_suitable(current, &can_steal);
+        if (fallback_mt != -1) break;
+      }
+    }
+    break;
+  }
+  if (fallback_mt == -1 || current < static_cast<int>(order)) return false;
+  page* pg = mem_map_ + z.free_area[current].free_list[fallback_mt].head;
+  steal_suitable_fallback(z, pg, static_cast<unsigned>(current), start_mt, can_steal);
+  return true;
+}
+
+// __rmqueue: own lists first, then fallback stealing and retry.
+page* PhysMem::__rmqueue(zone& z, unsigned order, migratetype mt, KernelCost& cost) {
+  cost.add_cycles(params_.costs.buddy_alloc_cycles);
+  for (;;) {
+    if (page* pg = __rmqueue_smallest(z, order, mt, cost)) return pg;
+    if (!__rmqueue_fallback(z, order, mt)) return nullptr;
+  }
+}
+
+// rmqueue_bulk: `count` blocks from the buddy onto a per-cpu list (in order).
+int PhysMem::rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, migratetype mt, KernelCost& cost) {
+  int i = 0;
+  for (; i < count; ++i) {
+    page* pg = __rmqueue(z, order, mt, cost);
+    if (!pg) break;
+    pg->flags = 1u << PG_pcp;
+    pg->order = static_cast<std::uint8_t>(order);
+    list_add_tail(list, pg);
+  }
+  z.stats.vm_stat[NR_FREE_PAGES] -= static_cast<std::int64_t>(i) << order;
+  return i;
+}
+
+// rmqueue_pcplist + __rmqueue_pcplist: refill an empty list by a batch (scaled
+// down by order), then take the hottest page.
+page* PhysMem::rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype mt, KernelCost& cost) {
+  per_cpu_pages& pcp = z.per_cpu_pageset[static_cast<std::size_t>(cpu.value())];
+  pcp.free_factor >>= 1;
+  PageList& list = pcp.lists[order_to_pindex(mt, order)];
+  cost.add_cycles(params_.costs.pcp_alloc_cycles);
+  if (list.empty()) {
+    int batch = pcp.batch;
+    if (batch > 1) batch = std::max(batch >> order, 2);
+    int alloced = rmqueue_bulk(z, order, batch, list, mt, cost);
+    pcp.count += alloced << order;
+    if (list.empty()) return nullptr;
+  }
+  page* pg = mem_map_ + list.head;
+  list_del(list, pg);
+  pcp.count -= 1 << order;
+  return pg;
+}
+
+// rmqueue: per-cpu lists for small orders, else the buddy; counts the allocation.
+page* PhysMem::rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migratetype mt, KernelCost& cost) {
+  page* pg = nullptr;
+  if (order <= PAGE_ALLOC_COSTLY_ORDER) pg = rmqueue_pcplist(cpu, z, order, mt, cost);
+  if (!pg) {
+    // rmqueue_buddy
+    pg = __rmqueue(z, order, mt, cost);
+    if (!pg) return nullptr;
+    z.stats.vm_stat[NR_FREE_PAGES] -= 1l << order;
+  }
+  count_vm_events(cpu, static_cast<vm_event_item>(static_cast<int>(PGALLOC_DMA) + static_cast<int>(z.idx)), 1ull << order);
+  zone_statistics(preferred, z, cpu);
+  return pg;
+}
+
+// zone_statistics: hit/miss against the preferred zone's node, local/other
+// against the allocating CPU's node; one count per allocation.
+void PhysMem::zone_statistics(zone& preferred, zone& z, CpuId cpu) {
+  const int znid = zone_to_nid(z);
+  numa_stat_item local_stat = znid == cpu_to_node(cpu).value() ? NUMA_LOCAL : NUMA_OTHER;
+  if (znid == zone_to_nid(preferred)) {
+    z.stats.vm_numa_event[NUMA_HIT]++;
+  } else {
+    z.stats.vm_numa_event[NUMA_MISS]++;
+    preferred.stats.vm_numa_event[NUMA_FOREIGN]++;
+  }
+  z.stats.vm_numa_event[local_stat]++;
+}
+
+// prep_new_page / post_alloc_hook: reference, zeroing, compound setup.
+void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, KernelCost& cost) {
+  const std::uint64_t pfn = pfn32(pg);
+  pg->flags = 0;
+  pg->order = 0;
+  pg->free_mt = 0;
+  pg->_refcount = 1;
+  pg->mapcount = 0;
+  pg->lru_next = pg->lru_prev = kNoPfn32;
+  pg->owner = 0;
+  pg->private_ = 0;
+  page_zone(pg)->nr_alloced_pages += 1ull << order;
+  if (gfp & __GFP_ZERO)
+    cost.add_memory(platform_.kernel_write(cpu, pfn << kPageShift, Bytes(kPageSize << order)));
+  if (order && (gfp & __GFP_COMP)) {
+    // prep_compound_page
+    pg->set(PG_head);
+    pg->order = static_cast<std::uint8_t>(order);
+    for (std::uint64_t i = 1; i < (1ull << order); ++i) {
+      page* t = pg + i;
+      t->flags = 1u << PG_tail;
+      t->private_ = static_cast<std::uint32_t>(pfn);
+    }
+  }
+}
+
+// get_page_from_freelist: first zone of the zonelist (within highest zone and
+// nodemask) that passes its watermark and has the memory.
+page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high,
+                                      const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
+                                      zone* preferred_zone, KernelCost& cost) {
+  const migratetype mt = gfp_migratetype(gfp);
+  for (const zoneref& zr : zl._zonerefs) {
+    if (zr.zone_idx > highest) continue;
+    if (nodemask && !node_isset(zr.nid, *nodemask)) continue;
+    zone& z = *zr.z;
+    cost.add_cycles(params_.costs.zone_check_cycles);
+    const unsigned long mark = z._watermark[wmark];
+    // zone_watermark_fast: order-0 shortcut, then the full check.
+    if (order == 0 && !alloc_high) {
+      if (z.stats.vm_stat[NR_FREE_PAGES] <= static_cast<long>(mark) + z.lowmem_reserve[highest]) continue;
+    } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high)) {
+      continue;
+    }
+    if (page* pg = rmqueue(cpu, *preferred_zone, z, order, mt, cost)) {
+      prep_new_page(cpu, pg, order, gfp, cost);
+      return pg;
+    }
+  }
+  return nullptr;
+}
+
+// __alloc_pages_slowpath: Linux wakes kswapd, retries at WMARK_MIN (half of it
+// for __GFP_HIGH), then compacts, reclaims and may OOM-kill. Only the retry is
+// modelled; reclaim/compaction hook in at the marked point.
+page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl,
+                                      const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
+                                      KernelCost& cost) {
+  // TODO(reclaim): wake_all_kswapds(order, gfp, ac) when gfp & __GFP_KSWAPD_RECLAIM.
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, zl, nodemask,
+                                        highest, preferred_zone, cost))
+    return pg;
+  // TODO(reclaim): if (gfp & __GFP_DIRECT_RECLAIM): __alloc_pages_direct_compact,
+  // __alloc_pages_direct_reclaim (counting ALLOCSTALL_*), should_reclaim_retry
+  // (bounded by __GFP_NORETRY / __GFP_RETRY_MAYFAIL), __alloc_pages_may_oom.
+  return nullptr;
+}
+
+// __alloc_pages: prepare_alloc_pages + get_page_from_freelist(ALLOC_WMARK_LOW)
+// + slow path. Fails for order >= MAX_ORDER or when no zone may be used.
+page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid,
+                           const nodemask_t* nodemask, KernelCost& cost) {
+  if (order >= MAX_ORDER) return nullptr;
+  if (cpu.value() < 0 || cpu.value() >= nr_cpu_ids()) {
+    std::fprintf(stderr, "numasim: BUG: alloc_pages from CPU %d of %d\n", cpu.value(), nr_cpu_ids());
+    std::abort();
+  }
+  int nid = preferred_nid.value();
+  if (nid < 0 || nid >= nr_node_ids()) nid = cpu_to_node(cpu).value();  // NUMA_NO_NODE: local
+  const zone_type highest = gfp_zone(gfp);
+  const zonelist& zl = nodes_[nid]->node_zonelists[(gfp & __GFP_THISNODE) ? ZONELIST_NOFALLBACK : ZONELIST_FALLBACK];
+  // first_zones_zonelist: the preferred zone for the statistics.
+  zone* preferred_zone = nullptr;
+  for (const zoneref& zr : zl._zonerefs) {
+    if (zr.zone_idx > highest) continue;
+    if (nodemask && !node_isset(zr.nid, *nodemask)) continue;
+    preferred_zone = zr.z;
+    break;
+  }
+  if (!preferred_zone) return nullptr;
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, zl, nodemask, highest, preferred_zone,
+                                        cost))
+    return pg;
+  return __alloc_pages_slowpath(cpu, gfp, order, zl, nodemask, highest, preferred_zone, cost);
+}
+
+// ---------------------------------------------------------------------------
+// Freeing.
+
+// __free_one_page: merge with free buddies while possible, then add the block
+// to the head of its list (or the tail when the next-higher buddy is free too,
+// as buddy_merge_likely does).
+void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt,
+                              KernelCost& cost) {
+  cost.add_cycles(params_.costs.buddy_free_cycles);
+  z.stats.vm_stat[NR_FREE_PAGES] += 1l << order;
+  if (pfn & ((1ull << order) - 1)) bad_page("freeing a misaligned block", pfn);
+  while (order < MAX_ORDER - 1) {
+    const std::uint64_t buddy_pfn = pfn ^ (1ull << order);
+    if (!z.zone_spans_pfn(buddy_pfn)) break;
+    page* buddy = mem_map_ + buddy_pfn;
+    if (!PageBuddy(buddy) || buddy->order != order) break;
+    del_page_from_free_list(buddy, z, order);
+    cost.add_cycles(params_.costs.buddy_step_cycles);
+    const std::uint64_t combined = buddy_pfn & pfn;
+    pg = mem_map_ + combined;
+    pfn = combined;
+    ++order;
+  }
+  bool to_tail = false;
+  if (order < MAX_ORDER - 2) {
+    const std::uint64_t higher = pfn & ~(1ull << order);  // combined at order + 1
+    const std::uint64_t higher_buddy = higher ^ (1ull << (order + 1));
+    if (z.zone_spans_pfn(higher_buddy)) {
+      const page* hb = mem_map_ + higher_buddy;
+      to_tail = PageBuddy(hb) && hb->order == order + 1;
+    }
+  }
+  add_to_free_list(pg, z, order, mt, to_tail);
+}
+
+// free_pcppages_bulk: return `count` pages to the buddy, round-robin over the
+// lists starting with `pindex`, coldest (tail) pages first.
+void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigned pindex, KernelCost& cost) {
+  count = std::min(count, pcp.count);
+  int idx = static_cast<int>(pindex) - 1;
+  while (count > 0) {
+    PageList* list;
+    do {
+      if (++idx > static_cast<int>(NR_PCP_LISTS) - 1) idx = 0;
+      list = &pcp.lists[idx];
+    } while (list->empty());
+    const unsigned order = pindex_to_order(static_cast<unsigned>(idx));
+    const int nr = 1 << order;
+    do {
+      page* pg = mem_map_ + list->tail;
+      list_del(*list, pg);
+      const migratetype mt = static_cast<migratetype>(pg->free_mt);
+      pg->flags = 0;
+      count -= nr;
+      pcp.count -= nr;
+      __free_one_page(pg, pfn32(pg), z, order, mt, cost);
+    } while (count > 0 && !list->empty());
+  }
+}
+
+// free_unref_page + free_unref_page_commit: onto this CPU's list, then drain a
+// (growing) batch when the list passes `high`.
+void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
+  zone& z = *page_zone(pg);
+  const migratetype mt = get_pageblock_migratetype(pg);
+  per_cpu_pages& pcp = z.per_cpu_pageset[static_cast<std::size_t>(cpu.value())];
+  cost.add_cycles(params_.costs.pcp_free_cycles);
+  count_vm_events(cpu, PGFREE, 1ull << order);
+  const unsigned pindex = order_to_pindex(mt, order);
+  pg->flags = 1u << PG_pcp;
+  pg->order = static_cast<std::uint8_t>(order);
+  pg->free_mt = mt;
+  list_add(pcp.lists[pindex], pg);
+  pcp.count += 1 << order;
+  const bool free_high = pcp.free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
+  const int high = free_high ? 0 : pcp.high;  // nr_pcp_high (no ZONE_RECLAIM_ACTIVE yet)
+  if (pcp.count >= high) {
+    int batch = pcp.batch;
+    int to_free;
+    // nr_pcp_free
+    if (free_high) {
+      to_free = pcp.count;
+    } else if (high < batch) {
+      to_free = 1;
+    } else {
+      const int min_nr_free = batch, max_nr_free = high - batch;
+      batch <<= pcp.free_factor;
+      if (batch < max_nr_free) pcp.free_factor++;
+      to_free = std::clamp(batch, min_nr_free, max_nr_free);
+    }
+    free_pcppages_bulk(z, to_free, pcp, pindex, cost);
+  }
+}
+
+// free_the_page: per-cpu lists for small orders, else __free_pages_ok.
+void PhysMem::free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
+  const std::uint64_t pfn = pfn32(pg);
+  // free_pages_prepare: the block must be unmapped; compound state is torn down.
+  if (pg->mapcount != 0) bad_page("freeing a mapped page", pfn);
+  if (PageHead(pg)) {
+    if (pg->order != order) bad_page("freeing a compound page with the wrong order", pfn);
+    for (std::uint64_t i = 1; i < (1ull << order); ++i) {
+      page* t = pg + i;
+      if (!PageTail(t) || t->private_ != pfn) bad_page("corrupted compound tail", pfn + i);
+      if (t->mapcount != 0) bad_page("freeing a mapped tail page", pfn + i);
+      t->flags = 0;
+      t->private_ = 0;
+    }
+  }
+  zone& z = *page_zone(pg);
+  z.nr_alloced_pages -= 1ull << order;
+  pg->owner = 0;
+  pg->private_ = 0;
+  if (order <= PAGE_ALLOC_COSTLY_ORDER) {
+    free_unref_page(cpu, pg, order, cost);
+  } else {
+    pg->flags = 0;
+    __free_one_page(pg, pfn, z, order, get_pageblock_migratetype(pg), cost);
+    count_vm_events(cpu, PGFREE, 1ull << order);
+  }
+}
+
+// __free_pages: drop a reference; free on the last one. For a non-compound
+// high-order block still referenced elsewhere, free all but the first page.
+void PhysMem::free_pages(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
+  const std::uint64_t pfn = pfn32(pg);
+  if (pfn >= max_pfn_ || !pfn_valid(Pfn(pfn))) bad_page("freeing a page outside memory", pfn);
+  if (cpu.value() < 0 || cpu.value() >= nr_cpu_ids()) bad_page("freeing from an invalid CPU", pfn);
+  if (order >= MAX_ORDER) bad_page("freeing an order >= MAX_ORDER", pfn);
+  if (PageBuddy(pg) || pg->test(PG_pcp)) bad_page("double free (page is already free)", pfn);
+  if (PageTail(pg)) bad_page("freeing a tail page of a compound page", pfn);
+  if (pg->_refcount <= 0) bad_page("freeing a page with no reference", pfn);
+  const bool head = PageHead(pg);
+  if (--pg->_refcount == 0) {
+    free_the_page(cpu, pg, order, cost);
+  } else if (!head) {
+    while (order-- > 0) {
+      free_the_page(cpu, pg + (1ull << order), order, cost);
+    }
+  }
+}
+
+// drain_pages_zone for every zone of this CPU.
+void PhysMem::drain_local_pages(CpuId cpu, KernelCost& cost) {
+  for (auto& n : nodes_)
+    for (zone& z : n->node_zones) {
+      per_cpu_pages& pcp = z.per_cpu_pageset[static_cast<std::size_t>(cpu.value())];
+      if (pcp.count) free_pcppages_bulk(z, pcp.count, pcp, 0, cost);
+    }
+}
+
+void PhysMem::drain_all_pages(KernelCost& cost) {
+  for (int c = 0; c < nr_cpu_ids(); ++c) drain_local_pages(CpuId(c), cost);
+}
+
+}  // namespace numasim::os
