@@ -1,0 +1,214 @@
+// Page faults: what a demand-zero fault costs (entry/exit cycles, allocation,
+// a 4 KiB clear_page on the page's node, PTE writes), the zero page and the
+// write-protect fault that replaces it, SIGSEGV for accesses outside VMAs or
+// against their protection (counted, never fatal), 2 MiB hugetlb leaves from
+// the per-node pool, and placement under memory policies.
+#include <gtest/gtest.h>
+
+#include "os/mempolicy.h"
+#include "tests/os/kernel_fixture.h"
+
+using namespace numasim;
+using namespace numasim::os;
+using namespace numasim::os::testing;
+
+namespace {
+
+class FaultTest : public KernelTest {};
+
+TEST_F(FaultTest, DemandZeroFaultChargesCyclesAndZeroingOnThePagesNode) {
+  task_struct* t = spawn(2);  // node 1
+  long a = mmap_anon(t, 4 * kPageSize);
+  ASSERT_GT(a, 0);
+  // First fault also builds PUD/PMD/PTE tables: fault the neighbour first.
+  ASSERT_EQ(touch(t, a + kPageSize), Kernel::FaultResult::Handled);
+  platform_.calls.clear();
+  KernelCost c;
+  ASSERT_EQ(k().handle_mm_fault(t, a, FAULT_FLAG_WRITE | FAULT_FLAG_USER, c), Kernel::FaultResult::Handled);
+  const KernelCosts& kc = params_.costs;
+  EXPECT_GE(c.cycles.value(),
+            kc.fault_entry_cycles + kc.fault_exit_cycles + kc.fault_handle_cycles + kc.pte_update_cycles);
+  // Exactly one clear_page (4 KiB) and one 8-byte PTE store, both from CPU 2.
+  ASSERT_EQ(platform_.count(FakePlatform::Kind::Write), 2u);
+  const auto& clear = platform_.calls[0];
+  EXPECT_EQ(clear.len.value(), kPageSize);
+  EXPECT_EQ(clear.cpu.value(), 2);
+  EXPECT_EQ(topo_.phys_node(clear.addr).value(), 1);  // local allocation
+  EXPECT_EQ(clear.addr, k().follow_page(*t->mm, a)->phys);
+  EXPECT_EQ(platform_.calls[1].len.value(), 8u);
+  // Memory time is what the platform returned: 64 lines + 1 line at 1 ns each.
+  EXPECT_EQ(c.memory.value(), 65u * 1000u);
+  EXPECT_EQ(t->min_flt, 2u);
+  EXPECT_EQ(pm().sum_vm_event(PGFAULT), 2u);
+  EXPECT_EQ(pm().node_page_state(NodeId(1), NR_ANON_MAPPED), 2);
+  k().check_consistency();
+}
+
+TEST_F(FaultTest, ReadMapsZeroPageAndWriteReplacesIt) {
+  task_struct* t = spawn(0);
+  long a = mmap_anon(t, kPageSize);
+  ASSERT_EQ(touch(t, a, /*write=*/false), Kernel::FaultResult::Handled);
+  auto fr = k().follow_page(*t->mm, a);
+  ASSERT_TRUE(fr);
+  EXPECT_EQ(fr->phys, k().zero_page_phys());
+  EXPECT_FALSE(fr->leaf & _PAGE_RW);
+  EXPECT_EQ(t->mm->rss_stat[MM_ANONPAGES], 0);
+  platform_.calls.clear();
+  ASSERT_EQ(touch(t, a, /*write=*/true), Kernel::FaultResult::Handled);  // do_wp_page
+  fr = k().follow_page(*t->mm, a);
+  EXPECT_NE(fr->phys, k().zero_page_phys());
+  EXPECT_TRUE(fr->leaf & _PAGE_RW);
+  EXPECT_EQ(t->mm->rss_stat[MM_ANONPAGES], 1);
+  EXPECT_EQ(t->min_flt, 2u);
+  // The new page was zeroed, and the stale read-only translation shot down.
+  EXPECT_EQ(platform_.bytes(FakePlatform::Kind::Write).value(), kPageSize + 8);
+  EXPECT_EQ(platform_.count(FakePlatform::Kind::FlushRange), 1u);
+  k().check_consistency();
+}
+
+TEST_F(FaultTest, SigsegvIsCountedNotFatal) {
+  task_struct* t = spawn(0);
+  const VirtAddr a = 0x10000000;
+  ASSERT_EQ(mmap_anon(t, kPageSize, PROT_READ, MAP_FIXED, a), static_cast<long>(a));
+  KernelCost c;
+  // Outside every VMA.
+  EXPECT_EQ(k().handle_mm_fault(t, a + kPageSize, FAULT_FLAG_USER, c), Kernel::FaultResult::Sigsegv);
+  EXPECT_EQ(t->last_sigsegv_code, os::SEGV_MAPERR);
+  EXPECT_EQ(t->last_sigsegv_addr, a + kPageSize);
+  // Write to a read-only VMA; execute from a non-exec VMA.
+  EXPECT_EQ(k().handle_mm_fault(t, a, FAULT_FLAG_WRITE | FAULT_FLAG_USER, c), Kernel::FaultResult::Sigsegv);
+  EXPECT_EQ(t->last_sigsegv_code, os::SEGV_ACCERR);
+  EXPECT_EQ(k().handle_mm_fault(t, a, FAULT_FLAG_INSTRUCTION | FAULT_FLAG_USER, c), Kernel::FaultResult::Sigsegv);
+  // Beyond TASK_SIZE (a kernel address).
+  EXPECT_EQ(touch(t, 0xffff888000000000ull, false), Kernel::FaultResult::Sigsegv);
+  EXPECT_EQ(t->nr_sigsegv, 4u);
+  EXPECT_EQ(pm().sum_vm_event(PGFAULT), 0u);  // bad_area faults never reach handle_mm_fault
+  // PROT_NONE: no access at all; the task carries on and can read elsewhere.
+  ASSERT_EQ(k().sys_mprotect(t, a, kPageSize, PROT_NONE, c), 0);
+  EXPECT_EQ(touch(t, a, false), Kernel::FaultResult::Sigsegv);
+  EXPECT_EQ(t->nr_sigsegv, 5u);
+  EXPECT_EQ(t->mm->rss_stat[MM_ANONPAGES], 0);
+  k().check_consistency();
+}
+
+class HugetlbFaultTest : public KernelTest {};
+
+TEST_F(HugetlbFaultTest, TwoMegabyteLeafFromThePoolOfThePolicysNode) {
+  task_struct* t = spawn(0);
+  EXPECT_EQ(k().hugetlb().nr_huge_pages_node(0), 4u);
+  EXPECT_EQ(k().hugetlb().nr_huge_pages_node(1), 4u);
+  long a = k().sys_mmap(t, 0, 3 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
+                        cost_);
+  ASSERT_GT(a, 0);
+  EXPECT_EQ(a % (2 << 20), 0);
+  EXPECT_EQ(t->mm->mm_mt.begin()->second.size(), 4u << 20);  // rounded up to 2 huge pages
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 2u);
+  platform_.calls.clear();
+  KernelCost c;
+  ASSERT_EQ(k().handle_mm_fault(t, a + 0x12345, FAULT_FLAG_WRITE | FAULT_FLAG_USER, c), Kernel::FaultResult::Handled);
+  auto fr = k().follow_page(*t->mm, a + 0x12345);
+  ASSERT_TRUE(fr);
+  EXPECT_EQ(fr->level, PMD_LEVEL);
+  EXPECT_TRUE(fr->leaf & _PAGE_PSE);
+  EXPECT_EQ(fr->phys % (2 << 20), 0x12345u);
+  EXPECT_EQ(topo_.phys_node(fr->phys).value(), 0);
+  // clear_huge_page: one 2 MiB write.
+  EXPECT_EQ(platform_.calls[platform_.calls.size() - 2].len.value(), 2u << 20);
+  EXPECT_EQ(k().hugetlb().free_huge_pages_node(0), 3u);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 1u);
+  EXPECT_EQ(t->mm->hugetlb_usage, 1u);
+  // The whole 2 MiB is now translated by that one leaf.
+  EXPECT_EQ(k().follow_page(*t->mm, a + (2 << 20) - 1)->phys, fr->phys - 0x12345 + (2 << 20) - 1);
+  // Bound to node 1: the second huge page comes from node 1's pool.
+  unsigned long node1 = 2;
+  ASSERT_EQ(k().sys_mbind(t, a + (2 << 20), 2 << 20, MPOL_BIND, &node1, 3, 0, c), 0);
+  ASSERT_EQ(touch(t, a + (2 << 20), false), Kernel::FaultResult::Handled);
+  EXPECT_EQ(topo_.phys_node(k().follow_page(*t->mm, a + (2 << 20))->phys).value(), 1);
+  EXPECT_FALSE(k().follow_page(*t->mm, a + (2 << 20))->leaf & _PAGE_RW);  // private read fault: read-only
+  ASSERT_EQ(touch(t, a + (2 << 20), true), Kernel::FaultResult::Handled);  // hugetlb_wp reuses the page
+  EXPECT_TRUE(k().follow_page(*t->mm, a + (2 << 20))->leaf & _PAGE_RW);
+  EXPECT_EQ(k().hugetlb().free_huge_pages_node(1), 3u);
+  k().check_consistency();
+  // Unmapping returns both pages to the pool; munmap must be huge-aligned.
+  EXPECT_EQ(k().sys_munmap(t, a + kPageSize, kPageSize, c), -EINVAL);
+  ASSERT_EQ(k().sys_munmap(t, a, 4 << 20, c), 0);
+  EXPECT_EQ(k().hugetlb().free_huge_pages(), 8u);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
+  k().check_consistency();
+}
+
+TEST_F(HugetlbFaultTest, PoolExhaustionIsEnomemAtMmapAndSigbusUnderBind) {
+  task_struct* t = spawn(0);
+  EXPECT_EQ(k().sys_mmap(t, 0, 18 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
+                         cost_),
+            -ENOMEM);  // 9 pages > 8 in the pool
+  long a = k().sys_mmap(t, 0, 10 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
+                        cost_);
+  ASSERT_GT(a, 0);
+  unsigned long node1 = 2;
+  KernelCost c;
+  ASSERT_EQ(k().sys_mbind(t, a, 10 << 20, MPOL_BIND, &node1, 3, 0, c), 0);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(touch(t, a + (i << 21)), Kernel::FaultResult::Handled);
+  // Node 1's pool is empty: the fifth page cannot be placed where the policy allows.
+  EXPECT_EQ(touch(t, a + (4 << 21)), Kernel::FaultResult::Sigbus);
+  k().check_consistency();
+}
+
+TEST_F(FaultTest, BindPolicyPlacesPagesAndCountsNumaStats) {
+  task_struct* t = spawn(0);  // runs on node 0
+  unsigned long node1 = 2;
+  KernelCost c;
+  ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node1, 3, c), 0);
+  long a = mmap_anon(t, 8 * kPageSize);
+  const auto other_before = pm().node_numa_event_state(NodeId(1), NUMA_OTHER);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(topo_.phys_node(k().follow_page(*t->mm, a + i * kPageSize)->phys).value(), 1);
+  // 8 data pages, plus page tables (the task policy applies to them too).
+  EXPECT_GE(pm().node_numa_event_state(NodeId(1), NUMA_OTHER) - other_before, 8u);
+  EXPECT_EQ(pm().node_page_state(NodeId(1), NR_ANON_MAPPED), 8);
+  k().check_consistency();
+}
+
+TEST_F(FaultTest, InterleaveVmaPolicySpreadsPagesByOffset) {
+  task_struct* t = spawn(0);
+  long a = mmap_anon(t, 8 * kPageSize);
+  unsigned long both = 3;
+  KernelCost c;
+  ASSERT_EQ(k().sys_mbind(t, a, 8 * kPageSize, MPOL_INTERLEAVE, &both, 3, 0, c), 0);
+  int on[2] = {0, 0};
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
+    int n = topo_.phys_node(k().follow_page(*t->mm, a + i * kPageSize)->phys).value();
+    ++on[n];
+    // Interleave by page index: neighbours alternate.
+    if (i > 0) EXPECT_NE(n, topo_.phys_node(k().follow_page(*t->mm, a + (i - 1) * kPageSize)->phys).value());
+  }
+  EXPECT_EQ(on[0], 4);
+  EXPECT_EQ(on[1], 4);
+  k().check_consistency();
+}
+
+class SmallMachineFaultTest : public KernelTest {
+ protected:
+  SmallMachineFaultTest() : KernelTest({0, 0}, "16MiB") {}
+};
+
+TEST_F(SmallMachineFaultTest, OutOfMemoryIsReportedNotFatal) {
+  task_struct* t = spawn(0);
+  unsigned long node0 = 1;
+  KernelCost c;
+  ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node0, 3, c), 0);
+  long a = mmap_anon(t, 32 << 20);
+  ASSERT_GT(a, 0);
+  Kernel::FaultResult r = Kernel::FaultResult::Handled;
+  std::uint64_t i = 0;
+  for (; i < (32 << 20) / kPageSize && r == Kernel::FaultResult::Handled; ++i) r = touch(t, a + i * kPageSize);
+  EXPECT_EQ(r, Kernel::FaultResult::Oom);
+  EXPECT_GT(i, 1000u);
+  k().check_consistency();
+  ASSERT_EQ(k().sys_munmap(t, a, 32 << 20, c), 0);
+  k().check_consistency();
+}
+
+}  // namespace

@@ -1,0 +1,85 @@
+// Shared set-up for the address-space tests (OS-B): a small two-node machine
+// (two sockets, two CPUs and 256 MiB each, SLIT 10/21) with an optional hugetlb
+// pool, a recording fake Platform and an os::Kernel, plus helpers that
+// snapshot everything a failed system call must leave unchanged.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+#include "os/mmap.h"
+#include "os/syscalls.h"
+#include "tests/os/fake_platform.h"
+
+namespace numasim::os::testing {
+
+inline Topology two_node_topology(const char* mem_per_node = "256MiB") {
+  std::string text = std::string("[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"") +
+                     mem_per_node +
+                     "\"\ndistances = [[10, 21], [21, 10]]\n"
+                     "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n";
+  auto doc = ConfigDocument::from_string(text, "osb_topology.toml");
+  Topology t = Topology::from_config(doc->root());
+  doc->finish();
+  return t;
+}
+
+class KernelTest : public ::testing::Test {
+ protected:
+  explicit KernelTest(std::vector<std::uint64_t> hugepages = {4, 4}, const char* mem = "256MiB")
+      : topo_(two_node_topology(mem)) {
+    params_.nr_hugepages_node = std::move(hugepages);
+    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
+  }
+
+  Kernel& k() { return *kernel_; }
+  PhysMem& pm() { return kernel_->physmem(); }
+  task_struct* spawn(int cpu = 0) {
+    CpuMask all;
+    all.set();
+    return kernel_->create_task("test", CpuId(cpu), all);
+  }
+  long mmap_anon(task_struct* t, std::uint64_t len, int prot = PROT_READ | PROT_WRITE, int extra = 0,
+                 VirtAddr addr = 0) {
+    return kernel_->sys_mmap(t, addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0, cost_);
+  }
+  Kernel::FaultResult touch(task_struct* t, VirtAddr a, bool write = true) { return kernel_->touch(t, a, write, cost_); }
+  std::string maps(task_struct* t) const { return vma_map_string(*t->mm); }
+  std::uint64_t free_pages() const {
+    return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
+  }
+  // Everything a failing system call must not change.
+  std::string snapshot(task_struct* t) {
+    kernel_->physmem().drain_all_pages(scratch_);
+    std::ostringstream s;
+    s << maps(t) << " | rss " << t->mm->rss_stat[MM_ANONPAGES] << "/" << t->mm->rss_stat[MM_SHMEMPAGES]
+      << " | free " << free_pages() << " | tables " << kernel_->pgtables().nr_tables() << " | brk " << std::hex
+      << t->mm->brk << std::dec << " | resv " << kernel_->hugetlb().resv_huge_pages() << " | hfree "
+      << kernel_->hugetlb().free_huge_pages() << " | flt " << t->min_flt << " | segv " << t->nr_sigsegv;
+    for (const auto& [start, v] : t->mm->mm_mt) {
+      s << " | " << std::hex << start << std::dec << " f" << v.vm_flags << " pol" << (v.vm_policy ? v.vm_policy->mode : -1);
+    }
+    s << " | taskpol " << (t->mempolicy ? t->mempolicy->mode : -1);
+    // Every present leaf and its bits.
+    kernel_->pgtables().for_each_leaf(t->mm->pgd, 0, 1ull << 48, [&](VirtAddr va, const PteRef& r) {
+      s << " " << std::hex << va << "=" << r.value() << std::dec;
+    });
+    return s.str();
+  }
+
+  Topology topo_;
+  KernelParams params_;
+  FakePlatform platform_;
+  std::unique_ptr<Kernel> kernel_;
+  KernelCost cost_;
+  KernelCost scratch_;
+};
+
+}  // namespace numasim::os::testing
