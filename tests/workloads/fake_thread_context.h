@@ -1,0 +1,177 @@
+// A fake ThreadContext for generator tests: an address space that hands out
+// mappings like a bump allocator, records every system call with its
+// arguments and result, drains the core's batch into a flat op log (as the
+// core would execute it) whenever a system call, flush() or now() happens, and
+// counts accesses that fall outside every mapping.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/op.h"
+#include "workloads/linux_abi.h"
+
+namespace numasim::workloads::wltest {
+
+struct FakeMm {
+  std::map<VirtAddr, std::uint64_t> maps;  // start -> length
+  std::map<VirtAddr, int> map_flags;
+  VirtAddr next = 0x7f0000000000ull;
+  bool contains(VirtAddr a, std::uint64_t len) const {
+    auto it = maps.upper_bound(a);
+    if (it == maps.begin()) return false;
+    --it;
+    return a >= it->first && a + len <= it->first + it->second;
+  }
+};
+
+struct FakeSyscall {
+  std::string name;
+  std::uint64_t addr = 0, len = 0;
+  long arg = 0;  // prot, advice, mode
+  unsigned long flags = 0;
+  std::vector<int> nodes;
+  long ret = 0;
+  std::size_t ops_before = 0;  // ops executed before the call
+};
+
+class FakeThreadContext : public hw::ThreadContext {
+ public:
+  explicit FakeThreadContext(std::shared_ptr<FakeMm> mm = std::make_shared<FakeMm>(), int cpu = 0, int node = 0)
+      : mm_(std::move(mm)), cpu_(cpu), node_(node) {}
+
+  hw::OpBatch* batch = nullptr;  // the batch the driver passes to fill()
+  std::vector<hw::Op> ops;       // every op executed, in order
+  std::vector<FakeSyscall> calls;
+  std::uint64_t unmapped_accesses = 0;
+  int policy_mode = 0;
+  std::vector<int> policy_nodes;
+  long fail_mmap_after = -1;  // fail every mmap after this many (ENOMEM)
+  std::uint64_t clock_ps = 0;
+
+  FakeMm& mm() { return *mm_; }
+  CpuId cpu() const override { return CpuId(cpu_); }
+  NodeId node() const override { return NodeId(node_); }
+  int pid() const override { return 1; }
+  Picoseconds now() override {
+    flush();
+    return Picoseconds(clock_ps);
+  }
+  void flush() override {
+    if (!batch) return;
+    for (const hw::Op& op : *batch) {
+      if ((op.kind == hw::OpKind::Load || op.kind == hw::OpKind::Store) && !mm_->contains(op.addr, op.count))
+        ++unmapped_accesses;
+      clock_ps += 1000;
+      ops.push_back(op);
+    }
+    batch->clear();
+  }
+
+  long sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t offset) override {
+    flush();
+    long ret;
+    std::uint64_t pages = (len + 4095) / 4096 * 4096;
+    if (len == 0 || !(flags & (abi::kMapPrivate | abi::kMapShared))) {
+      ret = -22;
+    } else if (fail_mmap_after >= 0 && count("mmap") >= fail_mmap_after) {
+      ret = -12;
+    } else {
+      VirtAddr at = (flags & abi::kMapFixed) ? addr : mm_->next;
+      if (!(flags & abi::kMapFixed)) mm_->next += pages + 4096;  // a guard gap
+      mm_->maps[at] = pages;
+      mm_->map_flags[at] = flags;
+      ret = static_cast<long>(at);
+    }
+    calls.push_back({"mmap", addr, len, prot, static_cast<unsigned long>(flags), {}, ret, ops.size()});
+    return ret;
+  }
+  long sys_munmap(VirtAddr addr, std::uint64_t len) override {
+    flush();
+    long ret = (addr & 4095) ? -22 : 0;
+    if (!ret) mm_->maps.erase(addr);
+    calls.push_back({"munmap", addr, len, 0, 0, {}, ret, ops.size()});
+    return ret;
+  }
+  long sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) override {
+    flush();
+    long ret = (addr & 4095) ? -22 : mm_->contains(addr, len) ? 0 : -12;
+    calls.push_back({"mprotect", addr, len, prot, 0, {}, ret, ops.size()});
+    return ret;
+  }
+  long sys_madvise(VirtAddr addr, std::uint64_t len, int advice) override {
+    flush();
+    long ret = (addr & 4095) ? -22 : mm_->contains(addr, len) ? 0 : -12;
+    calls.push_back({"madvise", addr, len, advice, 0, {}, ret, ops.size()});
+    return ret;
+  }
+  long sys_brk(VirtAddr addr) override { return 0; }
+  static std::vector<int> nodes_of(const unsigned long* mask, unsigned long maxnode) {
+    std::vector<int> out;
+    if (!mask) return out;
+    for (unsigned long n = 0; n + 1 < maxnode; ++n)
+      if (mask[n / 64] & (1ul << (n % 64))) out.push_back(static_cast<int>(n));
+    return out;
+  }
+  long sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
+                 unsigned flags) override {
+    flush();
+    auto nodes = nodes_of(nodemask, maxnode);
+    long ret = (addr & 4095) || mode < 0 || mode > 6 ? -22 : (mode == 2 && nodes.empty()) ? -22 : 0;
+    calls.push_back({"mbind", addr, len, mode, flags, nodes, ret, ops.size()});
+    return ret;
+  }
+  long sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) override {
+    flush();
+    auto nodes = nodes_of(nodemask, maxnode);
+    long ret = mode < 0 || mode > 6 || ((mode == 2 || mode == 3) && nodes.empty()) ? -22 : 0;
+    if (!ret) policy_mode = mode, policy_nodes = nodes;
+    calls.push_back({"set_mempolicy", 0, 0, mode, 0, nodes, ret, ops.size()});
+    return ret;
+  }
+  long sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
+                         unsigned long flags) override {
+    flush();
+    if (mode) *mode = policy_mode;
+    if (nodemask)
+      for (int n : policy_nodes) nodemask[n / 64] |= 1ul << (n % 64);
+    calls.push_back({"get_mempolicy", addr, 0, policy_mode, flags, policy_nodes, 0, ops.size()});
+    return 0;
+  }
+  long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) override {
+    flush();
+    for (unsigned long i = 0; i < count; ++i)
+      status[i] = mm_->contains(pages[i], 1) ? (nodes ? nodes[i] : node_) : -14;
+    calls.push_back({"move_pages", count ? pages[0] : 0, count, 0, static_cast<unsigned long>(flags), {}, 0, ops.size()});
+    return 0;
+  }
+
+  long count(const std::string& name) const {
+    long n = 0;
+    for (const auto& c : calls) n += c.name == name;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<FakeMm> mm_;
+  int cpu_, node_;
+};
+
+// Runs a source to completion on ctx (start, fill until done, finish).
+inline void run_source(hw::OpSource& src, FakeThreadContext& ctx, std::size_t max_fills = 100000000) {
+  hw::OpBatch batch;
+  ctx.batch = &batch;
+  src.start(ctx);
+  std::size_t fills = 0;
+  while (!src.done() && fills++ < max_fills) {
+    src.fill(batch, ctx);
+    ctx.flush();
+  }
+  src.finish(ctx);
+  ctx.batch = nullptr;
+}
+
+}  // namespace numasim::workloads::wltest

@@ -1,0 +1,468 @@
+// Op-stream shape of each synthetic generator, run against the fake
+// ThreadContext: which arrays, how many loads and stores, which syscalls, in
+// which order, with which address distribution.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "tests/workloads/fake_thread_context.h"
+#include "workloads/gups_workload.h"
+#include "workloads/madvise_churn_workload.h"
+#include "workloads/memory_hog_workload.h"
+#include "workloads/mmap_churn_workload.h"
+#include "workloads/phases_workload.h"
+#include "workloads/pointer_chase_workload.h"
+#include "workloads/producer_consumer_workload.h"
+#include "workloads/stream_workload.h"
+#include "workloads/strided_workload.h"
+#include "workloads/zipf_workload.h"
+
+using namespace numasim;
+using namespace numasim::workloads;
+using wltest::FakeThreadContext;
+using wltest::run_source;
+
+namespace {
+ThreadInfo info(int index = 0, int count = 1, std::uint64_t seed = 7) {
+  ThreadInfo i;
+  i.workload = "t";
+  i.index = index;
+  i.count = count;
+  i.seed = seed;
+  i.results = std::make_shared<WorkloadResults>("t", "test");
+  return i;
+}
+
+struct OpCounts {
+  std::uint64_t loads = 0, stores = 0, computes = 0, markers = 0, dependent = 0;
+};
+OpCounts counts(const std::vector<hw::Op>& ops) {
+  OpCounts c;
+  for (const auto& op : ops) {
+    if (op.kind == hw::OpKind::Load) ++c.loads, c.dependent += op.dependent();
+    else if (op.kind == hw::OpKind::Store) ++c.stores;
+    else if (op.kind == hw::OpKind::Compute) ++c.computes;
+    else ++c.markers;
+  }
+  return c;
+}
+}  // namespace
+
+TEST(Stream, TriadTouchesThreeArraysWithTwoLoadsAndOneStorePerElement) {
+  StreamParams p;
+  p.kernel = StreamKernel::Triad;
+  p.array_bytes = 64 * 1024;
+  p.iterations = 2;
+  p.init = false;
+  StreamSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const std::uint64_t n = p.array_bytes / 8;
+  ASSERT_EQ(src.elements(), n);
+  OpCounts c = counts(ctx.ops);
+  EXPECT_EQ(c.loads, 2 * n * 2);
+  EXPECT_EQ(c.stores, 1 * n * 2);
+  EXPECT_EQ(c.markers, 2u);
+  EXPECT_EQ(ctx.unmapped_accesses, 0u);
+  EXPECT_EQ(ctx.count("mmap"), 3);
+  EXPECT_EQ(ctx.count("munmap"), 3);
+  // a = b + s*c: loads from b and c, store to a, element by element.
+  VirtAddr a = ctx.calls[0].ret, b = ctx.calls[1].ret, cc = ctx.calls[2].ret;
+  ASSERT_EQ(ctx.ops[0].kind, hw::OpKind::Marker);
+  EXPECT_EQ(ctx.ops[1].addr, b);
+  EXPECT_EQ(ctx.ops[2].addr, cc);
+  EXPECT_EQ(ctx.ops[3].addr, a);
+  EXPECT_EQ(ctx.ops[3].kind, hw::OpKind::Store);
+  EXPECT_EQ(ctx.ops[4].addr, b + 8);
+  std::set<VirtAddr> stored;
+  for (const auto& op : ctx.ops)
+    if (op.kind == hw::OpKind::Store) stored.insert(op.addr);
+  EXPECT_EQ(stored.size(), n);
+  EXPECT_EQ(*stored.begin(), a);
+  EXPECT_EQ(*stored.rbegin(), a + (n - 1) * 8);
+}
+
+TEST(Stream, AllKernelsAndInitInStreamOrder) {
+  StreamParams p;
+  p.kernel = StreamKernel::All;
+  p.array_bytes = 4096;
+  p.iterations = 1;
+  p.compute_cycles = 2;
+  StreamSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const std::uint64_t n = 512;
+  OpCounts c = counts(ctx.ops);
+  // init 3 stores; copy 1+1; scale 1+1; add 2+1; triad 2+1
+  EXPECT_EQ(c.stores, n * (3 + 1 + 1 + 1 + 1));
+  EXPECT_EQ(c.loads, n * (1 + 1 + 2 + 2));
+  EXPECT_EQ(c.computes, n * 5);
+  std::vector<std::uint32_t> markers;
+  for (const auto& op : ctx.ops)
+    if (op.kind == hw::OpKind::Marker) markers.push_back(op.count);
+  EXPECT_EQ(markers, (std::vector<std::uint32_t>{0, 1, 2, 3}));
+}
+
+TEST(Stream, ThreadsSplitTheArrays) {
+  StreamParams p;
+  p.array_bytes = 8 * 1001;
+  p.iterations = 1;
+  std::uint64_t total = 0;
+  for (int t = 0; t < 4; ++t) total += StreamSource(info(t, 4), p).elements();
+  EXPECT_EQ(total, 1001u);
+}
+
+TEST(Gups, ReadModifyWriteUniformOverTheTable) {
+  GupsParams p;
+  p.table_bytes = 1 << 20;  // 131072 words
+  p.updates = 200000;
+  p.init = false;
+  auto table = std::make_shared<SharedRegion>();
+  table->bytes = p.table_bytes;
+  GupsSource src(info(), p, table);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  ASSERT_EQ(ctx.unmapped_accesses, 0u);
+  VirtAddr base = ctx.calls[0].ret;
+  // Every update: load, compute, store to the same word.
+  ASSERT_EQ(ctx.ops.size(), 3 * p.updates);
+  constexpr int kBuckets = 64;
+  std::vector<double> hist(kBuckets, 0);
+  for (std::size_t i = 0; i < ctx.ops.size(); i += 3) {
+    ASSERT_EQ(ctx.ops[i].kind, hw::OpKind::Load);
+    ASSERT_EQ(ctx.ops[i + 1].kind, hw::OpKind::Compute);
+    ASSERT_EQ(ctx.ops[i + 2].kind, hw::OpKind::Store);
+    ASSERT_EQ(ctx.ops[i].addr, ctx.ops[i + 2].addr);
+    ASSERT_EQ((ctx.ops[i].addr - base) % 8, 0u);
+    hist[(ctx.ops[i].addr - base) * kBuckets / p.table_bytes] += 1;
+  }
+  // Chi-square against uniform: 63 degrees of freedom, 99.9% quantile ~ 104.
+  double expected = static_cast<double>(p.updates) / kBuckets, chi2 = 0;
+  for (double h : hist) chi2 += (h - expected) * (h - expected) / expected;
+  EXPECT_LT(chi2, 104.0);
+  EXPECT_GT(chi2, 20.0);  // not suspiciously flat either (0.1% quantile ~ 30)
+}
+
+TEST(Gups, SameSeedSameStreamOtherSeedOther) {
+  GupsParams p;
+  p.table_bytes = 1 << 16;
+  p.updates = 1000;
+  auto run = [&](std::uint64_t seed) {
+    auto table = std::make_shared<SharedRegion>();
+    table->bytes = p.table_bytes;
+    GupsSource src(info(0, 1, seed), p, table);
+    FakeThreadContext ctx;
+    run_source(src, ctx);
+    std::vector<VirtAddr> a;
+    for (const auto& op : ctx.ops) a.push_back(op.addr);
+    return a;
+  };
+  EXPECT_EQ(run(1), run(1));
+  EXPECT_NE(run(1), run(2));
+}
+
+TEST(Gups, ThreadsShareOneTableAndInitialiseTheirSlices) {
+  GupsParams p;
+  p.table_bytes = 1 << 16;
+  p.updates = 10;
+  auto table = std::make_shared<SharedRegion>();
+  table->bytes = p.table_bytes;
+  table->threads = 2;
+  auto mm = std::make_shared<wltest::FakeMm>();
+  GupsSource s0(info(0, 2), p, table), s1(info(1, 2), p, table);
+  FakeThreadContext c0(mm), c1(mm);
+  run_source(s0, c0);
+  run_source(s1, c1);
+  EXPECT_EQ(c0.count("mmap"), 1);
+  EXPECT_EQ(c1.count("mmap"), 0);
+  EXPECT_EQ(c0.count("munmap"), 0);  // the last thread unmaps
+  EXPECT_EQ(c1.count("munmap"), 1);
+  // Thread 1's init stores cover the upper half, one per line.
+  std::uint64_t init_stores = 0;
+  for (const auto& op : c1.ops)
+    if (op.kind == hw::OpKind::Store && op.addr >= table->addr + p.table_bytes / 2) ++init_stores;
+  EXPECT_GE(init_stores, p.table_bytes / 2 / 64);
+}
+
+TEST(PointerChase, RandomRingVisitsEveryElementOncePerLap) {
+  PointerChaseParams p;
+  p.footprint_bytes = 64 * 1000;
+  p.laps = 3;
+  p.init = false;
+  PointerChaseSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const std::uint64_t n = 1000;
+  ASSERT_EQ(ctx.ops.size(), 3 * n);
+  VirtAddr base = ctx.calls[0].ret;
+  for (int lap = 0; lap < 3; ++lap) {
+    std::set<VirtAddr> seen;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const auto& op = ctx.ops[lap * n + i];
+      ASSERT_TRUE(op.dependent());
+      seen.insert(op.addr);
+    }
+    EXPECT_EQ(seen.size(), n) << "lap " << lap;
+    EXPECT_EQ(*seen.begin(), base);
+  }
+  // The order follows the ring and is not address order.
+  std::uint64_t in_order = 0;
+  for (std::uint64_t i = 1; i < n; ++i) {
+    EXPECT_EQ(ctx.ops[i].addr, base + src.next_of((ctx.ops[i - 1].addr - base) / 64) * 64);
+    in_order += ctx.ops[i].addr == ctx.ops[i - 1].addr + 64;
+  }
+  EXPECT_LT(in_order, 20u);
+  EXPECT_EQ(ctx.unmapped_accesses, 0u);
+}
+
+TEST(PointerChase, StridedRingInAddressOrderAfterInit) {
+  PointerChaseParams p;
+  p.random = false;
+  p.stride_bytes = 256;
+  p.footprint_bytes = 256 * 100;
+  p.laps = 2;
+  PointerChaseSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  OpCounts c = counts(ctx.ops);
+  EXPECT_EQ(c.stores, 100u);  // init
+  EXPECT_EQ(c.loads, 200u);
+  EXPECT_EQ(c.dependent, 200u);
+  VirtAddr base = ctx.calls[0].ret;
+  for (std::size_t i = 100; i < ctx.ops.size(); ++i) EXPECT_EQ(ctx.ops[i].addr, base + ((i - 100) % 100) * 256);
+}
+
+TEST(Strided, WalksAtTheStrideAndWritesTheRequestedShare) {
+  StridedParams p;
+  p.footprint_bytes = 1 << 20;
+  p.stride_bytes = 128;
+  p.passes = 2;
+  p.write_ratio = 0.25;
+  auto region = std::make_shared<SharedRegion>();
+  region->bytes = p.footprint_bytes;
+  StridedSource src(info(), p, region);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const std::uint64_t n = (1 << 20) / 128;
+  ASSERT_EQ(ctx.ops.size(), 2 * n);
+  VirtAddr base = ctx.calls[0].ret;
+  for (std::size_t i = 0; i < ctx.ops.size(); ++i) ASSERT_EQ(ctx.ops[i].addr, base + (i % n) * 128);
+  double writes = static_cast<double>(counts(ctx.ops).stores) / ctx.ops.size();
+  EXPECT_NEAR(writes, 0.25, 0.02);
+}
+
+TEST(Zipf, SamplerMatchesZipfProbabilities) {
+  ZipfSampler z(1000, 0.99);
+  Rng rng(3);
+  std::vector<std::uint64_t> hist(1001, 0);
+  const int draws = 400000;
+  for (int i = 0; i < draws; ++i) {
+    auto k = z.sample(rng);
+    ASSERT_GE(k, 1u);
+    ASSERT_LE(k, 1000u);
+    ++hist[k];
+  }
+  for (std::uint64_t k : {1, 2, 3, 10, 100}) {
+    double expected = z.probability(k) * draws;
+    EXPECT_NEAR(hist[k], expected, 5 * std::sqrt(expected) + 1) << "rank " << k;
+  }
+  // Skew: the top 10% of ranks take most of the accesses (about 69% for alpha 0.99, n 1000).
+  std::uint64_t top = 0;
+  double top_expected = 0;
+  for (int k = 1; k <= 100; ++k) top += hist[k], top_expected += z.probability(k);
+  EXPECT_NEAR(top_expected, 0.69, 0.01);
+  EXPECT_NEAR(static_cast<double>(top) / draws, top_expected, 0.01);
+}
+
+TEST(Zipf, HotItemsAreScatteredAndDominate) {
+  ZipfParams p;
+  p.footprint_bytes = 4096 * 512;
+  p.accesses = 100000;
+  p.alpha = 1.2;
+  auto region = std::make_shared<SharedRegion>();
+  region->bytes = p.footprint_bytes;
+  ZipfSource src(info(), p, region);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  ASSERT_EQ(ctx.unmapped_accesses, 0u);
+  std::map<std::uint64_t, std::uint64_t> per_item;
+  const VirtAddr base = ctx.calls[0].ret;
+  for (const auto& op : ctx.ops) ++per_item[(op.addr - base) / 4096];
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> by_count;
+  for (auto [item, n] : per_item) by_count.push_back({n, item});
+  std::sort(by_count.rbegin(), by_count.rend());
+  EXPECT_EQ(by_count[0].second, src.item_of_rank(1));
+  EXPECT_EQ(by_count[1].second, src.item_of_rank(2));
+  EXPECT_NE(src.item_of_rank(1) + 1, src.item_of_rank(2));  // scattered
+  EXPECT_GT(by_count[0].first, 2 * by_count[1].first * 0.8);  // 2^1.2 = 2.3 ratio
+}
+
+TEST(Zipf, HotColdSendsTheHotShareToTheHotItems) {
+  ZipfParams p;
+  p.hotcold = true;
+  p.footprint_bytes = 4096 * 1000;
+  p.hot_fraction = 0.1;
+  p.hot_probability = 0.9;
+  p.accesses = 50000;
+  p.scatter = false;
+  auto region = std::make_shared<SharedRegion>();
+  region->bytes = p.footprint_bytes;
+  ZipfSource src(info(), p, region);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  std::uint64_t hot = 0;
+  const VirtAddr base = ctx.calls[0].ret;
+  for (const auto& op : ctx.ops) hot += (op.addr - base) / 4096 < 100;
+  EXPECT_NEAR(static_cast<double>(hot) / p.accesses, 0.9, 0.01);
+}
+
+TEST(MmapChurn, MapTouchUnmapEveryCycle) {
+  ChurnParams p;
+  p.region_bytes = 64 * 4096;
+  p.cycles = 5;
+  MmapChurnSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  ASSERT_EQ(ctx.calls.size(), 10u);
+  for (int c = 0; c < 5; ++c) {
+    EXPECT_EQ(ctx.calls[2 * c].name, "mmap");
+    EXPECT_EQ(ctx.calls[2 * c + 1].name, "munmap");
+    EXPECT_EQ(ctx.calls[2 * c + 1].addr, static_cast<VirtAddr>(ctx.calls[2 * c].ret));
+    // All 64 touches ran between the two calls.
+    EXPECT_EQ(ctx.calls[2 * c + 1].ops_before - ctx.calls[2 * c].ops_before, 64u);
+  }
+  EXPECT_EQ(counts(ctx.ops).stores, 5u * 64);
+  EXPECT_EQ(ctx.unmapped_accesses, 0u);
+}
+
+TEST(MmapChurn, FailedMmapStopsTheThreadAndIsReported) {
+  ChurnParams p;
+  p.cycles = 5;
+  ThreadInfo i = info();
+  MmapChurnSource src(i, p);
+  FakeThreadContext ctx;
+  ctx.fail_mmap_after = 2;
+  run_source(src, ctx);
+  EXPECT_TRUE(src.failed());
+  EXPECT_EQ(ctx.count("mmap"), 3);
+  ASSERT_EQ(i.results->errors().size(), 1u);
+  EXPECT_NE(i.results->errors()[0].find("ENOMEM"), std::string::npos) << i.results->errors()[0];
+}
+
+TEST(MadviseChurn, TouchThenDontneedOnOneMapping) {
+  ChurnParams p;
+  p.region_bytes = 16 * 4096;
+  p.cycles = 3;
+  MadviseChurnSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  std::vector<std::string> names;
+  for (const auto& c : ctx.calls) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"mmap", "madvise", "madvise", "madvise", "munmap"}));
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(ctx.calls[i].arg, workloads::abi::kMadvDontneed);
+    EXPECT_EQ(ctx.calls[i].ops_before, 16u * i);
+    EXPECT_EQ(ctx.calls[i].len, 16u * 4096);
+  }
+}
+
+TEST(MemoryHog, AllocatesInChunksAndTouchesEveryPage) {
+  MemoryHogParams p;
+  p.total_bytes = 10 << 20;
+  p.chunk_bytes = 4 << 20;
+  p.passes = 2;
+  MemoryHogSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  EXPECT_EQ(ctx.count("mmap"), 3);  // 4 + 4 + 2 MiB
+  EXPECT_EQ(ctx.calls[2].len, 2u << 20);
+  EXPECT_EQ(counts(ctx.ops).stores, 2u * (10 << 20) / 4096);
+  EXPECT_EQ(ctx.count("munmap"), 3);
+  std::set<VirtAddr> pages;
+  for (const auto& op : ctx.ops) pages.insert(op.addr & ~4095ull);
+  EXPECT_EQ(pages.size(), (10u << 20) / 4096);
+}
+
+TEST(Phases, EachPhaseInstallsItsPolicyAndMarksItsStart) {
+  PhasesParams p;
+  p.regions = {"main"};
+  Phase alloc;
+  alloc.action = Phase::Action::Allocate;
+  alloc.bytes = 8 * 4096;
+  alloc.policy = parse_policy("bind:1", 2, nullptr);
+  alloc.via_mbind = true;
+  Phase touch;
+  touch.action = Phase::Action::Touch;
+  touch.passes = 2;
+  touch.policy = parse_policy("interleave:0-1", 2, nullptr);
+  Phase compute;
+  compute.action = Phase::Action::Compute;
+  compute.cycles = 3000000000ull;  // more than one op holds
+  Phase free;
+  free.action = Phase::Action::Free;
+  p.phases = {alloc, touch, compute, free};
+  PhasesSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  std::vector<std::string> names;
+  for (const auto& c : ctx.calls) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"mmap", "mbind", "set_mempolicy", "munmap"}));
+  EXPECT_EQ(ctx.calls[1].arg, workloads::abi::kMpolBind);
+  EXPECT_EQ(ctx.calls[1].nodes, std::vector<int>{1});
+  EXPECT_EQ(ctx.calls[2].arg, workloads::abi::kMpolInterleave);
+  EXPECT_EQ(ctx.calls[2].nodes, (std::vector<int>{0, 1}));
+  OpCounts c = counts(ctx.ops);
+  EXPECT_EQ(c.markers, 4u);
+  EXPECT_EQ(c.stores, 16u);
+  std::uint64_t cycles = 0;
+  for (const auto& op : ctx.ops)
+    if (op.kind == hw::OpKind::Compute) cycles += op.count;
+  EXPECT_EQ(cycles, 3000000000ull);
+}
+
+TEST(ProducerConsumer, ConsumerReadsAChunkOnlyAfterItWasProduced) {
+  ProducerConsumerParams p;
+  p.buffer_bytes = 4 * 4096;
+  p.chunk_bytes = 4096;
+  p.chunks = 10;
+  auto shared = std::make_shared<ProducerConsumerShared>();
+  shared->region.bytes = 128 + p.buffer_bytes;
+  shared->region.flags = workloads::abi::kMapShared;
+  shared->region.threads = 2;
+  auto mm = std::make_shared<wltest::FakeMm>();
+  ProducerConsumerSource prod(info(0, 2), p, shared), cons(info(1, 2), p, shared);
+  FakeThreadContext cp(mm, 0, 0), cc(mm, 4, 1);
+  hw::OpBatch bp, bc;
+  cp.batch = &bp;
+  cc.batch = &bc;
+  cons.start(cc);  // the consumer may start first: it maps the buffer
+  prod.start(cp);
+  // Interleave fills; record how many chunks were published when the consumer's loads ran.
+  std::vector<std::uint64_t> produced_at_consume;
+  int guard = 0;
+  while ((!prod.done() || !cons.done()) && guard++ < 100000) {
+    if (!prod.done()) prod.fill(bp, cp), cp.flush();
+    std::size_t before = cc.ops.size();
+    if (!cons.done()) cons.fill(bc, cc), cc.flush();
+    for (std::size_t i = before; i < cc.ops.size(); ++i)
+      if (cc.ops[i].kind == hw::OpKind::Load && cc.ops[i].addr >= shared->region.addr + 128)
+        produced_at_consume.push_back((cc.ops[i].addr - shared->region.addr - 128) / 4096 * 0 + shared->produced);
+  }
+  prod.finish(cp);
+  cons.finish(cc);
+  ASSERT_TRUE(prod.done() && cons.done());
+  EXPECT_EQ(shared->produced, 10u);
+  EXPECT_EQ(shared->consumed, 10u);
+  EXPECT_EQ(cc.count("mmap"), 1);
+  EXPECT_EQ(cc.calls[0].flags & workloads::abi::kMapShared, static_cast<unsigned long>(workloads::abi::kMapShared));
+  EXPECT_EQ(cp.count("mmap"), 0);
+  // The consumer read 10 chunks of 64 lines; every read happened with its chunk published.
+  ASSERT_EQ(produced_at_consume.size(), 640u);
+  for (std::size_t i = 0; i < produced_at_consume.size(); ++i) EXPECT_GT(produced_at_consume[i], i / 64);
+  // The producer never ran more than 4 slots (the ring) ahead.
+  EXPECT_GT(shared->polls, 0u);
+  EXPECT_EQ(cp.unmapped_accesses + cc.unmapped_accesses, 0u);
+}
