@@ -141,8 +141,8 @@ bool BinaryTraceReader::next(TraceRecord& r) {
       error("trace ends after " + std::to_string(read_) + " records, the header declares " + std::to_string(declared_));
     return false;
   }
-  ++offset_;
   if (read_ == declared_) error("more records than the header declares (" + std::to_string(declared_) + ")");
+  ++offset_;
   r.kind = static_cast<TraceKind>(tag & 3);
   std::uint32_t size = static_cast<std::uint32_t>(tag) >> 2;
   if (size == 63) {
