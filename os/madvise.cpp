@@ -74,7 +74,6 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
       if (advice == MADV_FREE && (v.vm_flags & VM_SHARED)) return -EINVAL;
     }
     if (flags_change && v.is_hugetlb()) {
-      if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) continue;  // no-op on hugetlb
       if ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1))))
         return -EINVAL;
     }
@@ -83,10 +82,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
 
   if (flags_change) {
     modify_range(mm, start, end,
-                 [&](vm_area_struct& v) {
-                   if (v.is_hugetlb() && (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)) return;
-                   v.vm_flags = (v.vm_flags & ~clear) | set;
-                 },
+                 [&](vm_area_struct& v) { v.vm_flags = (v.vm_flags & ~clear) | set; },
                  cost);
     return 0;
   }

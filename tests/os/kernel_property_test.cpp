@@ -1,0 +1,149 @@
+// Property test: long random sequences of system calls (mmap with every flag
+// combination, munmap, mprotect, madvise, brk, mbind, set_mempolicy,
+// move_pages), user accesses, thread creation, migration and exit on a small
+// two-node machine, with Kernel::check_consistency() (VMAs, page tables, map
+// counts, RSS, NR_* counters, hugetlb reservations, the buddy) after every
+// step, and every failing call checked to have changed nothing.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "os/mempolicy.h"
+#include "tests/os/kernel_fixture.h"
+
+using namespace numasim;
+using namespace numasim::os;
+using namespace numasim::os::testing;
+
+namespace {
+
+class KernelPropertyTest : public KernelTest, public ::testing::WithParamInterface<std::uint64_t> {
+ protected:
+  KernelPropertyTest() : KernelTest({3, 3}, "64MiB") {}
+};
+
+constexpr VirtAddr kWindow = 0x10000000;
+constexpr std::uint64_t kWindowSize = 32ull << 20;
+
+TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
+  std::mt19937_64 rng(GetParam());
+  auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
+  std::vector<task_struct*> tasks{spawn(0)};
+  std::uint64_t calls = 0, failures = 0, faults = 0;
+  for (int step = 0; step < 2500; ++step) {
+    task_struct* t = tasks[rnd(tasks.size())];
+    KernelCost c;
+    const VirtAddr addr = kWindow + rnd(kWindowSize / kPageSize) * kPageSize;
+    const bool huge_aligned = rnd(4) == 0;
+    const VirtAddr haddr = kWindow + rnd(kWindowSize >> 21) * (2ull << 20);
+    const std::uint64_t len = (1 + rnd(rnd(3) == 0 ? 600 : 16)) * kPageSize - (rnd(4) == 0 ? rnd(kPageSize) : 0);
+    const int prot = static_cast<int>(rnd(8));
+    unsigned long mask = rnd(4);
+    const int op = static_cast<int>(rnd(100));
+    std::string before;
+    long ret = 0;
+    bool checked = true;  // ret < 0 must mean "nothing changed"
+    auto snap = [&] { before = snapshot(t); };
+    if (op < 18) {  // mmap
+      int flags = (rnd(5) == 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+      if (rnd(2)) flags |= MAP_FIXED;
+      else if (rnd(3) == 0) flags |= MAP_FIXED_NOREPLACE;
+      if (rnd(4) == 0) flags |= MAP_POPULATE;
+      VirtAddr a = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || rnd(2) ? addr : 0;
+      std::uint64_t l = len;
+      if (rnd(8) == 0) {
+        flags |= MAP_HUGETLB;
+        a = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ? haddr : 0;
+        l = (1 + rnd(2)) << 21;
+      }
+      snap();
+      ret = k().sys_mmap(t, a, l, prot, flags, -1, rnd(20) == 0 ? 5 : 0, c);
+    } else if (op < 30) {  // munmap
+      snap();
+      ret = k().sys_munmap(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len, c);
+    } else if (op < 42) {  // mprotect
+      snap();
+      ret = k().sys_mprotect(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len, prot, c);
+    } else if (op < 50) {  // madvise
+      static const int advice[] = {MADV_DONTNEED, MADV_DONTNEED, MADV_FREE, MADV_RANDOM, MADV_NORMAL,
+                                   MADV_SEQUENTIAL, MADV_WILLNEED, MADV_HUGEPAGE, 77};
+      snap();
+      ret = k().sys_madvise(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len,
+                            advice[rnd(std::size(advice))], c);
+    } else if (op < 54) {  // brk
+      const VirtAddr target = t->mm->start_brk + rnd(64) * kPageSize - (rnd(8) == 0 ? 2 * kPageSize : 0);
+      ret = k().sys_brk(t, target, c);
+      checked = false;  // brk reports failure by returning the old break
+    } else if (op < 60) {  // mbind
+      static const int modes[] = {MPOL_DEFAULT, MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, MPOL_LOCAL,
+                                  MPOL_PREFERRED_MANY, MPOL_WEIGHTED_INTERLEAVE, 99};
+      const int mode = modes[rnd(std::size(modes))];
+      const unsigned flags = static_cast<unsigned>(rnd(4) == 0 ? MPOL_MF_MOVE : rnd(4) == 0 ? MPOL_MF_STRICT : 0);
+      snap();
+      ret = k().sys_mbind(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len, mode, &mask, 3, flags, c);
+      checked = !(flags & MPOL_MF_MOVE);  // with MOVE, EIO may follow a partial move (as Linux)
+    } else if (op < 63) {  // set_mempolicy
+      static const int modes[] = {MPOL_DEFAULT, MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, MPOL_LOCAL};
+      snap();
+      ret = k().sys_set_mempolicy(t, modes[rnd(std::size(modes))], &mask, 3, c);
+    } else if (op < 66) {  // move_pages
+      VirtAddr pages[4];
+      int nodes[4], status[4];
+      for (int i = 0; i < 4; ++i) {
+        pages[i] = kWindow + rnd(kWindowSize / kPageSize) * kPageSize;
+        nodes[i] = static_cast<int>(rnd(2));
+      }
+      snap();
+      ret = k().sys_move_pages(t, 0, 4, pages, rnd(2) ? nodes : nullptr, status, MPOL_MF_MOVE, c);
+      for (int i = 0; i < 4; ++i)
+        EXPECT_TRUE(status[i] == 0 || status[i] == 1 || status[i] == -EFAULT || status[i] == -ENOENT ||
+                    status[i] == -ENOMEM)
+            << status[i];
+    } else if (op < 95) {  // user accesses
+      for (int i = 0; i < 8; ++i) {
+        auto r = k().touch(t, kWindow + rnd(kWindowSize), rnd(2), c);
+        faults += r != Kernel::FaultResult::Handled;
+      }
+      checked = false;
+    } else if (op < 97) {  // scheduling
+      k().migrate_task(t, CpuId(static_cast<int>(rnd(4))));
+      checked = false;
+    } else if (op < 99) {  // threads and processes come and go
+      if (tasks.size() < 4) {
+        tasks.push_back(rnd(2) ? k().create_thread(t, CpuId(static_cast<int>(rnd(4))))
+                               : spawn(static_cast<int>(rnd(4))));
+      } else {
+        const std::size_t victim = rnd(tasks.size());
+        k().exit_task(tasks[victim]);
+        tasks.erase(tasks.begin() + static_cast<long>(victim));
+      }
+      checked = false;
+    } else {
+      checked = false;
+    }
+    ++calls;
+    if (checked && ret < 0 && ret >= -4095) {
+      ++failures;
+      ASSERT_EQ(snapshot(t), before) << "step " << step << " op " << op << " ret " << ret;
+    }
+    k().check_consistency();
+  }
+  // The sequence must have exercised both paths.
+  EXPECT_GT(failures, 50u);
+  EXPECT_GT(faults, 0u);
+  EXPECT_GT(pm().sum_vm_event(PGFAULT), 200u);
+  RecordProperty("failures", static_cast<int>(failures));
+  while (!tasks.empty()) {
+    k().exit_task(tasks.back());
+    tasks.pop_back();
+    k().check_consistency();
+  }
+  EXPECT_EQ(k().pgtables().nr_tables(), 0u);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
+  EXPECT_EQ(k().hugetlb().free_huge_pages(), 6u);
+  EXPECT_EQ(pm().global_node_page_state(NR_ANON_MAPPED), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, KernelPropertyTest, ::testing::Values(1u, 2u, 3u, 20261125u));
+
+}  // namespace
