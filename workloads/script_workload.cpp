@@ -36,11 +36,11 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
     ScriptStep s;
     std::string call;
     if (!t.has("call")) t.require<std::string>("call", "what the step does: mmap, touch, mbind, ...");
-    else call = t.get_choice("call", "compute", call_names(), "what the step does");
+    else call = t.get_choice("call", "", call_names(), "what the step does");
+    if (call.empty()) continue;  // missing or unknown: reported; its arguments cannot be checked
     s.name = call;
-    auto idx = std::find(call_names().begin(), call_names().end(), call) - call_names().begin();
-    s.call = static_cast<ScriptStep::Call>(idx < static_cast<long>(call_names().size()) ? idx : 10);
-    if (call.empty()) continue;
+    s.call = static_cast<ScriptStep::Call>(std::find(call_names().begin(), call_names().end(), call) -
+                                           call_names().begin());
 
     // An argument; def == nullptr: required.
     auto expr = [&](const char* key, const char* def, const char* desc) -> ScriptExpr {
@@ -48,7 +48,9 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
         t.require<std::string>(key, std::string(desc) + ", required by " + call);
         return ScriptExpr::constant(0);
       }
+      std::size_t errors_before = t.document().diagnostics().size();
       std::string text = t.get<std::string>(key, def ? def : "", desc);
+      if (t.document().diagnostics().size() != errors_before) return ScriptExpr::constant(0);  // not a string
       std::string why;
       auto e = ScriptExpr::compile(text, names, &why);
       if (!e) {

@@ -75,7 +75,10 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
 
   // Affinity: cpus, or every CPU of node, or every CPU.
   bool has_cpus = cfg.has("cpus"), has_node = cfg.has("node");
-  if (has_cpus && has_node) cfg.error("node", "give either cpus or node, not both");
+  if (has_cpus && has_node) {
+    cfg.get<int>("node", 0, "run on the CPUs of this node");
+    cfg.error("node", "give either cpus or node, not both");
+  }
   if (has_cpus) {
     auto list = cfg.get<std::vector<std::int64_t>>("cpus", {}, "CPU affinity list");
     for (auto c : list) {
