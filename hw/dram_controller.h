@@ -3,14 +3,16 @@
 // Contention is approximated with next-free timestamps (DESIGN.md, Timing):
 // each bank remembers its open row and when it may next be activated,
 // precharged or read; each rank its recent activates (tRRD, tFAW) and column
-// commands (tCCD_S/L); each channel when its data bus is next free. A request
-// is served in arrival order of calls: it takes the earliest instant that
-// satisfies every constraint, and the resources it used are pushed forward. So
-// bandwidth saturates at the burst-limited peak and latency rises with load.
-// Simplifications: first-come first-served per call (no FR-FCFS reordering);
-// requests whose timestamps go backwards in time still queue behind later ones
-// (temporal-decoupling error); no command-bus conflicts; writes are timed like
-// reads with CWL and write recovery, without read/write turnaround.
+// commands (tCCD_L); each channel its reserved data-bus slots. A request takes
+// the earliest instant that satisfies every constraint: banks serve in call
+// order, while activates, column commands and data bursts are slots in small
+// calendars, so a request may use a gap before slots reserved by earlier calls
+// (as an FR-FCFS scheduler would). So bandwidth saturates at the burst-limited
+// peak and latency rises with load.
+// A request to the row a bank had open just before may still be served before
+// that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
+// Simplifications: otherwise per-bank first-come first-served; no command-bus conflicts; writes are
+// timed like reads with CWL and write recovery, without read/write turnaround.
 #pragma once
 
 #include <array>
@@ -44,10 +46,39 @@ struct DramStats {
   std::uint64_t activates = 0, precharges = 0;
   std::uint64_t bytes_read = 0, bytes_written = 0;
   std::uint64_t refresh_delays = 0;     // requests pushed past a refresh window
+  std::uint64_t reordered_hits = 0;     // row hits served before an already scheduled precharge
   std::uint64_t total_latency_ps = 0;   // sum over requests of done - arrival
   std::uint64_t total_queueing_ps = 0;
   std::uint64_t bus_busy_ps = 0;        // summed over channels
   std::uint64_t first_arrival_ps = ~0ull, last_done_ps = 0;
+};
+
+// Reservations of equal-length slots on a shared resource (a data bus, a rank's
+// activate or column-command stream), kept sorted so that a request may take a
+// gap earlier than requests issued before it: the scheduling freedom of an
+// FR-FCFS controller, without an event per command. Two slots with tags ta, tb
+// must start at least len + (ta == tb ? extra_same : extra_diff) apart. Only
+// the latest `capacity` reservations are kept; times before the oldest kept
+// one count as busy.
+class SlotCalendar {
+ public:
+  SlotCalendar(Picoseconds len = Picoseconds(0), Picoseconds extra_same = Picoseconds(0),
+               Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
+  Picoseconds earliest(Picoseconds t, int tag) const;
+  void reserve(Picoseconds start, int tag);
+  // Reservation start times in [from, to), ascending.
+  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const;
+
+ private:
+  struct Entry {
+    Picoseconds start;
+    int tag;
+  };
+  Picoseconds sep(int a, int b) const { return len_ + (a == b ? extra_same_ : extra_diff_); }
+  Picoseconds len_, extra_same_, extra_diff_;
+  std::size_t capacity_;
+  std::vector<Entry> e_;
+  Picoseconds floor_{0};
 };
 
 class DramController {
@@ -81,24 +112,31 @@ class DramController {
     Picoseconds next_pre{0};  // earliest PRE (tRAS, tRTP, tWR)
     Picoseconds next_cas{0};  // earliest column command to this bank
     Picoseconds last_act{0};
+    // The row open before the current one and when it was activated and
+    // precharged: a late request to it may still be served in that window
+    // (the reordering an FR-FCFS scheduler does before closing a row).
+    std::uint64_t prev_row = kNoRow;
+    Picoseconds prev_act{0};
+    Picoseconds prev_pre{0};
   };
   struct Rank {
-    std::array<Picoseconds, 4> act_window{};  // last four ACT times (tFAW)
-    int act_head = 0;
-    Picoseconds last_act{0};
-    int last_act_bg = -1;
-    Picoseconds last_cas{0};
-    int last_cas_bg = -1;
+    SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top
+    std::vector<SlotCalendar> cas_by_bg;  // column commands per bank group: tCCD_L apart
   };
   struct Channel {
-    Picoseconds bus_free{0};
-    int last_rank = -1;
+    SlotCalendar bus;  // data bursts; tag = rank (tRTRS gap between ranks)
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
 
   Picoseconds refresh_adjust(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const;
-  Picoseconds activate_constraint(const Rank& r, std::uint32_t bg, Picoseconds t) const;
+  std::uint32_t same_group_column_spacing() const;
+  std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
+  // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
+  Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
+  // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
+  Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
+                              Picoseconds t, Picoseconds cas_latency) const;
 
   DramParams p_;
   PhysAddr base_;

@@ -46,10 +46,14 @@ struct DramParams {
   // Fields from most to least significant, ':'-separated; every field once:
   // row, rank, bank, bankgroup, channel, column. Decoding is mixed-radix (so a
   // non-power-of-two channel count works, like a modulo-3 channel hash).
-  // The default puts the channel at cache-line granularity and the bank group
-  // just above it, so a sequential stream rotates channels and bank groups
-  // (tCCD_S) and stays within an open row for row_size/64 lines per bank.
+  // The default puts the channel just above the interleave granule and the bank
+  // group above it, so a sequential stream rotates channels and bank groups
+  // (tCCD_S) and keeps each row open for row_size/64 lines per bank.
   std::string mapping = "row:rank:bank:column:bankgroup:channel";
+  // Bytes of consecutive addresses kept in one row before the mapping above
+  // applies (the lowest column bits sit below every field). 256 B, as Intel
+  // controllers interleave channels, gives four row hits per activate on a stream.
+  Bytes interleave = Bytes(256);
   // Hash the low row bits into the bank and bank-group indices (permutation-based
   // interleaving, as real controllers do) so that rows of one stride spread over banks.
   bool xor_hash = true;
@@ -65,6 +69,7 @@ struct DramParams {
   Picoseconds to_ps(std::uint32_t cycles) const { return tck * cycles; }
   int banks_per_rank() const { return bank_groups * banks_per_group; }
   std::uint64_t columns() const { return row_size.value() / kCacheLineBytes; }  // lines per row
+  std::uint64_t interleave_lines() const { return interleave.value() / kCacheLineBytes; }
   // Peak data bandwidth of one channel in bytes per second (64 B per tBURST).
   double channel_peak_bytes_per_second() const {
     return 64.0 / (static_cast<double>(to_ps(tburst).value()) * 1e-12);

@@ -1,0 +1,470 @@
+// DRAM controller timing (see dram_controller.h and dram_timing.h): parameter
+// reading and checking, address decoding, and the per-request scheduling of
+// PRE/ACT/CAS against bank, rank and channel next-free timestamps.
+#include "hw/dram_controller.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/config.h"
+
+namespace numasim::hw {
+
+namespace {
+bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+Picoseconds max_ps(Picoseconds a, Picoseconds b) { return a < b ? b : a; }
+}  // namespace
+
+SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity)
+    : len_(len), extra_same_(extra_same), extra_diff_(extra_diff), capacity_(capacity) {
+  e_.reserve(capacity + 1);
+}
+
+Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
+  Picoseconds s = max_ps(t, floor_);
+  // Entries are sorted and s only grows, so passes converge quickly; a second
+  // pass catches entries passed over before s moved.
+  for (int pass = 0; pass < 64; ++pass) {
+    bool moved = false;
+    for (const Entry& x : e_) {
+      const Picoseconds d = sep(x.tag, tag);
+      if (s < x.start + d && x.start < s + d) {
+        s = x.start + d;
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return s;
+}
+
+void SlotCalendar::reserve(Picoseconds start, int tag) {
+  auto it = std::upper_bound(e_.begin(), e_.end(), start, [](Picoseconds v, const Entry& x) { return v < x.start; });
+  e_.insert(it, Entry{start, tag});
+  if (e_.size() > capacity_) {
+    floor_ = max_ps(floor_, e_.front().start + len_);
+    e_.erase(e_.begin());
+  }
+}
+
+std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
+  std::size_t n = 0;
+  for (const Entry& x : e_)
+    if (x.start >= from && x.start < to && n < max) out[n++] = x.start;
+  return n;
+}
+
+std::vector<DramField> parse_dram_mapping(const std::string& mapping, std::string* why) {
+  std::vector<DramField> msb_first;
+  std::stringstream ss(mapping);
+  std::string tok;
+  bool seen[6] = {};
+  while (std::getline(ss, tok, ':')) {
+    DramField f;
+    if (tok == "row") f = DramField::Row;
+    else if (tok == "rank") f = DramField::Rank;
+    else if (tok == "bank") f = DramField::Bank;
+    else if (tok == "bankgroup" || tok == "bg") f = DramField::BankGroup;
+    else if (tok == "channel") f = DramField::Channel;
+    else if (tok == "column") f = DramField::Column;
+    else {
+      if (why) *why = "unknown field '" + tok + "' (expected row, rank, bank, bankgroup, channel, column)";
+      return {};
+    }
+    if (seen[static_cast<int>(f)]) {
+      if (why) *why = "field '" + tok + "' appears twice";
+      return {};
+    }
+    seen[static_cast<int>(f)] = true;
+    msb_first.push_back(f);
+  }
+  if (msb_first.size() != 6) {
+    if (why) *why = "every field must appear once: row, rank, bank, bankgroup, channel, column";
+    return {};
+  }
+  if (msb_first.front() != DramField::Row) {
+    if (why) *why = "row must be the most significant (first) field";
+    return {};
+  }
+  return {msb_first.rbegin(), msb_first.rend()};
+}
+
+std::string DramParams::validate() const {
+  if (tck.value() == 0) return "tck must be positive";
+  if (channels < 1 || ranks < 1 || bank_groups < 1 || banks_per_group < 1)
+    return "channels, ranks, bank_groups and banks_per_group must be >= 1";
+  if (row_size.value() < kCacheLineBytes || row_size.value() % kCacheLineBytes != 0)
+    return "row_size must be a positive multiple of 64B";
+  if (tburst == 0) return "tburst must be >= 1";
+  const std::uint64_t il = interleave.value();
+  if (il < kCacheLineBytes || (il & (il - 1)) != 0 || il > row_size.value() || row_size.value() % il != 0)
+    return "interleave must be a power of two from 64B up to row_size, dividing row_size";
+  if (refresh && trefi <= trfc) return "trefi must be larger than trfc";
+  std::string why;
+  if (parse_dram_mapping(mapping, &why).empty()) return "mapping \"" + mapping + "\": " + why;
+  return {};
+}
+
+DramParams DramParams::from_config(Config c) {
+  DramParams d;
+  DramParams p;
+  p.tck = c.get<Picoseconds>("tck", d.tck, "DRAM clock period (DDR4-2666: 0.75ns)", {Picoseconds(1), {}});
+  auto cyc = [&](const char* key, std::uint32_t def, const char* desc) {
+    return c.get<unsigned>(key, def, desc, {0u, 100000u});
+  };
+  p.cl = cyc("cl", d.cl, "CAS (read) latency, tCK");
+  p.trcd = cyc("trcd", d.trcd, "activate to read/write, tCK");
+  p.trp = cyc("trp", d.trp, "precharge time, tCK");
+  p.tras = cyc("tras", d.tras, "activate to precharge, tCK");
+  p.cwl = cyc("cwl", d.cwl, "CAS write latency, tCK");
+  p.tburst = c.get<unsigned>("tburst", d.tburst, "data burst on the bus (BL8 = 4), tCK", {1u, 64u});
+  p.tccd_s = cyc("tccd_s", d.tccd_s, "column to column, different bank group, tCK");
+  p.tccd_l = cyc("tccd_l", d.tccd_l, "column to column, same bank group, tCK");
+  p.trrd_s = cyc("trrd_s", d.trrd_s, "activate to activate, different bank group, tCK");
+  p.trrd_l = cyc("trrd_l", d.trrd_l, "activate to activate, same bank group, tCK");
+  p.tfaw = cyc("tfaw", d.tfaw, "four-activate window per rank, tCK");
+  p.trtp = cyc("trtp", d.trtp, "read to precharge, tCK");
+  p.twr = cyc("twr", d.twr, "write recovery (end of write burst to precharge), tCK");
+  p.trtrs = cyc("trtrs", d.trtrs, "data-bus gap when switching ranks, tCK");
+  p.refresh = c.get<bool>("refresh", d.refresh, "model all-bank refresh (tRFC every tREFI)");
+  p.trfc = c.get<Picoseconds>("trfc", d.trfc, "refresh cycle time (8Gb: 350ns)", {Picoseconds(0), {}});
+  p.trefi = c.get<Picoseconds>("trefi", d.trefi, "refresh interval (7.8us)", {Picoseconds(1), {}});
+  p.channels = c.get<int>("channels", d.channels, "memory channels per node", {1, 64});
+  p.ranks = c.get<int>("ranks", d.ranks, "ranks per channel", {1, 16});
+  p.bank_groups = c.get<int>("bank_groups", d.bank_groups, "bank groups per rank (DDR4: 4)", {1, 16});
+  p.banks_per_group = c.get<int>("banks_per_group", d.banks_per_group, "banks per bank group (DDR4: 4)", {1, 16});
+  p.row_size = c.get<Bytes>("row_size", d.row_size, "row (page) size of a rank", {Bytes(64), {}});
+  std::string pol = c.get_choice("page_policy", "open", {"open", "closed"},
+                                 "open: leave the row open after an access; closed: precharge at once");
+  p.page_policy = pol == "closed" ? PagePolicy::Closed : PagePolicy::Open;
+  p.mapping = c.get<std::string>("mapping", d.mapping,
+                                 "address mapping, fields from most to least significant, ':'-separated");
+  p.interleave = c.get<Bytes>("interleave", d.interleave,
+                              "consecutive bytes kept in one row before the mapping applies (lowest column bits)");
+  p.xor_hash = c.get<bool>("xor_hash", d.xor_hash, "hash low row bits into bank and bank-group indices");
+  p.frontend_latency = c.get<Picoseconds>("frontend_latency", d.frontend_latency,
+                                          "controller queue/scheduler/PHY plus on-die path to and from the LLC");
+  std::string err = p.validate();
+  if (!err.empty()) {
+    c.error("", err);
+    return d;
+  }
+  return p;
+}
+
+DramController::DramController(const DramParams& params, PhysAddr base, std::string name)
+    : p_(params), base_(base), name_(std::move(name)) {
+  std::string err = p_.validate();
+  if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
+  fields_ = parse_dram_mapping(p_.mapping, nullptr);
+  for (DramField f : fields_) {
+    switch (f) {
+      case DramField::Column: radix_.push_back(p_.columns() / p_.interleave_lines()); break;
+      case DramField::Channel: radix_.push_back(static_cast<std::uint64_t>(p_.channels)); break;
+      case DramField::BankGroup: radix_.push_back(static_cast<std::uint64_t>(p_.bank_groups)); break;
+      case DramField::Bank: radix_.push_back(static_cast<std::uint64_t>(p_.banks_per_group)); break;
+      case DramField::Rank: radix_.push_back(static_cast<std::uint64_t>(p_.ranks)); break;
+      case DramField::Row: radix_.push_back(0); break;
+    }
+  }
+  reset_state();
+}
+
+void DramController::reset_state() {
+  const auto nch = static_cast<std::size_t>(p_.channels);
+  const auto nrk = static_cast<std::size_t>(p_.ranks);
+  banks_.assign(nch * nrk * static_cast<std::size_t>(p_.banks_per_rank()), Bank{});
+  Rank r;
+  r.acts = SlotCalendar(p_.to_ps(p_.trrd_s), p_.to_ps(p_.trrd_l > p_.trrd_s ? p_.trrd_l - p_.trrd_s : 0),
+                        Picoseconds(0), 256);
+  r.cas_by_bg.assign(static_cast<std::size_t>(p_.bank_groups),
+                     SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), 256));
+  ranks_.assign(nch * nrk, r);
+  Channel c;
+  c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), 512);
+  channels_.assign(nch, c);
+}
+
+DramCoord DramController::decode(PhysAddr pa) const {
+  std::uint64_t x = (pa - base_) / kCacheLineBytes;
+  const std::uint64_t il = p_.interleave_lines();
+  const std::uint64_t low = x % il;
+  x /= il;
+  DramCoord c;
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    std::uint64_t v;
+    if (fields_[i] == DramField::Row) {
+      v = x;
+    } else {
+      v = x % radix_[i];
+      x /= radix_[i];
+    }
+    switch (fields_[i]) {
+      case DramField::Column: c.column = v * il + low; break;
+      case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
+      case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
+      case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
+      case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
+      case DramField::Row: c.row = v; break;
+    }
+  }
+  if (p_.xor_hash) {
+    const auto nb = static_cast<std::uint64_t>(p_.banks_per_group);
+    const auto ng = static_cast<std::uint64_t>(p_.bank_groups);
+    const std::uint64_t hb = c.row % nb;
+    const std::uint64_t hg = (c.row / nb) % ng;
+    c.bank = static_cast<std::uint32_t>(is_pow2(nb) ? (c.bank ^ hb) : (c.bank + hb) % nb);
+    c.bank_group = static_cast<std::uint32_t>(is_pow2(ng) ? (c.bank_group ^ hg) : (c.bank_group + hg) % ng);
+  }
+  return c;
+}
+
+// tCCD_L rounded up to whole bursts: column commands to one bank group then
+// leave data-bus gaps that another bank group's burst fills exactly (7 tCK
+// apart would leave 3-tCK holes no burst fits, which an in-order slot
+// allocator cannot recover the way a real scheduler interleaves bank groups).
+std::uint32_t DramController::same_group_column_spacing() const {
+  return (p_.tccd_l + p_.tburst - 1) / p_.tburst * p_.tburst;
+}
+
+Picoseconds DramController::idle_latency(RowOutcome outcome, bool is_write) const {
+  std::uint32_t cyc = (is_write ? p_.cwl : p_.cl) + p_.tburst;
+  if (outcome == RowOutcome::Closed) cyc += p_.trcd;
+  if (outcome == RowOutcome::Conflict) cyc += p_.trp + p_.trcd;
+  return p_.frontend_latency + p_.to_ps(cyc);
+}
+
+// Refresh windows of a rank: [off + k*tREFI, off + k*tREFI + tRFC), k >= 0,
+// staggered evenly over the ranks of the controller, the first at tREFI/(2 ranks).
+std::uint64_t DramController::refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const {
+  return p_.trefi.value() * (2 * static_cast<std::uint64_t>(rank_index) + 1) / (2 * total_ranks);
+}
+
+std::uint64_t DramController::refresh_epoch(std::uint32_t rank_index, Picoseconds t) const {
+  if (!p_.refresh) return 0;
+  const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
+  const std::uint64_t off = refresh_offset(rank_index, total);
+  if (t.value() < off) return 0;
+  return (t.value() - off) / p_.trefi.value() + 1;
+}
+
+Picoseconds DramController::refresh_adjust(std::uint32_t rank_index, Picoseconds t, bool* delayed) const {
+  if (!p_.refresh) return t;
+  const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
+  const std::uint64_t off = refresh_offset(rank_index, total);
+  if (t.value() < off) return t;
+  const std::uint64_t u = t.value() - off;
+  const std::uint64_t k = u / p_.trefi.value();
+  if (u - k * p_.trefi.value() < p_.trfc.value()) {
+    *delayed = true;
+    return Picoseconds(off + k * p_.trefi.value() + p_.trfc.value());
+  }
+  return t;
+}
+
+Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const {
+  const Picoseconds faw = p_.to_ps(p_.tfaw);
+  for (int iter = 0; iter < 64; ++iter) {
+    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg));
+    // tFAW: any five consecutive activates (this one included) span at least tFAW.
+    std::array<Picoseconds, 16> near{};
+    const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
+    std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1);
+    std::size_t k = 0;
+    while (k < n && near[k] <= s) ++k;
+    for (std::size_t j = n; j > k; --j) near[j] = near[j - 1];
+    near[k] = s;
+    ++n;
+    Picoseconds bump = s;
+    for (std::size_t first = (k >= 4 ? k - 4 : 0); first + 4 < n && first <= k; ++first) {
+      if (near[first + 4] - near[first] < faw) {
+        bump = first == k ? near[first + 4] : near[first] + faw;
+        break;
+      }
+    }
+    if (bump == s) return s;
+    t = bump > s ? bump : s + Picoseconds(1);
+  }
+  return t;
+}
+
+Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
+                                            Picoseconds t, Picoseconds cas_latency) const {
+  for (int iter = 0; iter < 64; ++iter) {
+    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0);
+    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank));
+    if (d == c + cas_latency) return c;
+    t = d - cas_latency;
+  }
+  return t;
+}
+
+DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
+  const DramCoord c = decode(pa);
+  const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+  const std::size_t bank_index = rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
+                                 static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) +
+                                 c.bank;
+  Bank& b = banks_[bank_index];
+  Rank& r = ranks_[rank_index];
+  Channel& ch = channels_[c.channel];
+  const auto ri = static_cast<std::uint32_t>(rank_index);
+
+  // Schedule tentatively; if the column command would fall after a refresh of
+  // the rank (which closes every row) or inside one, start again after it.
+  bool delayed = false;
+  Picoseconds t = arrival + p_.frontend_latency;
+  RowOutcome outcome = RowOutcome::Hit;
+  Picoseconds act{0}, pre{0}, cas{0}, data{0};
+  const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
+  bool reordered = false;
+  if (b.prev_row == c.row && b.open_row != c.row) {
+    // Serve it from the previous row if the column command (and its recovery)
+    // fits before that row's precharge.
+    const Picoseconds c0 =
+        earliest_column(r, ch, c.rank, c.bank_group, max_ps(t, b.prev_act + p_.to_ps(p_.trcd)), cas_lat);
+    const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
+    bool in_window = false;
+    if (p_.refresh) refresh_adjust(ri, c0, &in_window);
+    if (need <= b.prev_pre && !in_window && (!p_.refresh || refresh_epoch(ri, c0) <= b.refresh_epoch)) {
+      reordered = true;
+      cas = c0;
+      data = cas + cas_lat;
+    }
+  }
+  for (int attempt = 0; !reordered; ++attempt) {
+    if (p_.refresh) {
+      t = refresh_adjust(ri, t, &delayed);
+      const std::uint64_t epoch = refresh_epoch(ri, t);
+      if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
+        b.open_row = kNoRow;
+        b.prev_row = kNoRow;
+        b.refresh_epoch = epoch;
+      }
+    }
+    if (b.open_row == c.row) {
+      outcome = RowOutcome::Hit;
+      cas = max_ps(t, b.next_cas);
+    } else {
+      if (b.open_row == kNoRow) {
+        outcome = RowOutcome::Closed;
+        act = max_ps(t, b.next_act);
+      } else {
+        outcome = RowOutcome::Conflict;
+        pre = max_ps(t, b.next_pre);
+        act = max_ps(pre + p_.to_ps(p_.trp), b.next_act);
+      }
+      act = earliest_activate(r, c.bank_group, act);
+      cas = max_ps(act + p_.to_ps(p_.trcd), b.next_cas);
+    }
+    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat);
+    data = cas + cas_lat;
+    if (!p_.refresh || attempt == 2) break;
+    bool in_window = false;
+    refresh_adjust(ri, cas, &in_window);
+    if (!in_window && refresh_epoch(ri, cas) <= b.refresh_epoch) break;
+    t = cas;  // a refresh intervenes: redo from the column command's time
+    delayed = true;
+  }
+
+  // Commit the schedule to the bank, rank and channel state.
+  if (outcome != RowOutcome::Hit) {
+    if (outcome == RowOutcome::Conflict) {
+      ++stats_.precharges;
+      b.prev_row = b.open_row;
+      b.prev_act = b.last_act;
+      b.prev_pre = pre;
+    }
+    ++stats_.activates;
+    r.acts.reserve(act, static_cast<int>(c.bank_group));
+    b.last_act = act;
+    b.open_row = c.row;
+  }
+  const Picoseconds done = data + p_.to_ps(p_.tburst);
+  ch.bus.reserve(data, static_cast<int>(c.rank));
+  r.cas_by_bg[c.bank_group].reserve(cas, 0);
+  if (reordered) ++stats_.reordered_hits;
+  else b.next_cas = cas + p_.to_ps(same_group_column_spacing());
+  Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
+  pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
+  if (reordered) {
+    // The bank's state belongs to the row opened after this one.
+  } else if (p_.page_policy == PagePolicy::Closed) {
+    ++stats_.precharges;
+    b.prev_row = c.row;
+    b.prev_act = b.last_act;
+    b.prev_pre = pre_ready;
+    b.open_row = kNoRow;
+    b.next_act = pre_ready + p_.to_ps(p_.trp);
+  } else {
+    b.next_pre = max_ps(b.next_pre, pre_ready);
+  }
+
+  DramResult res;
+  res.done = done;
+  res.outcome = outcome;
+  res.service = idle_latency(outcome, is_write);
+  const Picoseconds latency = done - arrival;
+  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
+
+  if (is_write) {
+    ++stats_.writes;
+    stats_.bytes_written += kCacheLineBytes;
+  } else {
+    ++stats_.reads;
+    stats_.bytes_read += kCacheLineBytes;
+  }
+  if (outcome == RowOutcome::Hit) ++stats_.row_hits;
+  else if (outcome == RowOutcome::Closed) ++stats_.row_closed;
+  else ++stats_.row_conflicts;
+  if (delayed) ++stats_.refresh_delays;
+  stats_.total_latency_ps += latency.value();
+  stats_.total_queueing_ps += res.queueing.value();
+  stats_.bus_busy_ps += p_.to_ps(p_.tburst).value();
+  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
+  stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
+  hist_.record(latency);
+  return res;
+}
+
+void DramController::reset_stats() {
+  stats_ = DramStats{};
+  hist_.reset();
+}
+
+void DramController::dump(StatsVisitor& v) const {
+  const std::string& n = name_;
+  const auto& s = stats_;
+  v.counter(n + ".reads", s.reads, "count", "64B line reads served");
+  v.counter(n + ".writes", s.writes, "count", "64B line writes served (write-backs, streaming stores)");
+  v.counter(n + ".row_hits", s.row_hits, "count", "accesses to the open row");
+  v.counter(n + ".row_closed", s.row_closed, "count", "accesses to a precharged bank (activate only)");
+  v.counter(n + ".row_conflicts", s.row_conflicts, "count", "accesses to a bank with another row open");
+  v.counter(n + ".activates", s.activates, "count", "ACT commands");
+  v.counter(n + ".precharges", s.precharges, "count", "PRE commands");
+  v.counter(n + ".bytes_read", s.bytes_read, "bytes", "data read from DRAM");
+  v.counter(n + ".bytes_written", s.bytes_written, "bytes", "data written to DRAM");
+  v.counter(n + ".refresh_delays", s.refresh_delays, "count", "requests delayed by a refresh");
+  v.counter(n + ".reordered_hits", s.reordered_hits, "count",
+            "row hits served before the precharge of a row already closed by a later request");
+  const double reqs = static_cast<double>(s.reads + s.writes);
+  v.formula(n + ".row_hit_ratio", safe_ratio(static_cast<double>(s.row_hits), reqs), "ratio",
+            "row hits / accesses");
+  v.formula(n + ".avg_latency_ns", safe_ratio(static_cast<double>(s.total_latency_ps), reqs) / 1000.0, "ns",
+            "mean time from arrival at the controller to the last data beat");
+  v.formula(n + ".avg_queueing_ns", safe_ratio(static_cast<double>(s.total_queueing_ps), reqs) / 1000.0, "ns",
+            "mean time above the unloaded latency of the same row outcome");
+  const double span = s.last_done_ps > s.first_arrival_ps && reqs > 0
+                          ? static_cast<double>(s.last_done_ps - s.first_arrival_ps) * 1e-12
+                          : 0.0;
+  v.formula(n + ".bandwidth_bytes_per_s",
+            safe_ratio(static_cast<double>(s.bytes_read + s.bytes_written), span), "bytes/s",
+            "bytes moved / (last completion - first arrival)");
+  v.formula(n + ".bus_utilisation",
+            safe_ratio(static_cast<double>(s.bus_busy_ps), span * 1e12 * static_cast<double>(p_.channels)), "ratio",
+            "data-bus busy time / (elapsed time x channels)");
+  v.histogram(n + ".latency", hist_, "ps", "request latency at the controller (arrival to last data beat)");
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,121 @@
+// Interconnect timing (see interconnect.h): per-link-direction serialisation,
+// latency and next-free occupancy along the topology's shortest paths.
+#include "hw/interconnect.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/config.h"
+#include "common/topology.h"
+
+namespace numasim::hw {
+
+InterconnectLayout InterconnectLayout::from_topology(const Topology& topo) {
+  InterconnectLayout l;
+  l.num_nodes = topo.num_nodes();
+  for (const LinkDesc& d : topo.links()) l.links.push_back({d.a, d.b, d.latency, d.bandwidth, d.name});
+  l.paths.resize(static_cast<std::size_t>(l.num_nodes) * static_cast<std::size_t>(l.num_nodes));
+  for (int a = 0; a < l.num_nodes; ++a)
+    for (int b = 0; b < l.num_nodes; ++b)
+      l.paths[static_cast<std::size_t>(a * l.num_nodes + b)] = topo.path_links(NodeId(a), NodeId(b));
+  return l;
+}
+
+InterconnectParams InterconnectParams::from_config(Config c) {
+  InterconnectParams d;
+  InterconnectParams p;
+  p.header = c.get<Bytes>("header", d.header, "header bytes of every message (request, response)", {Bytes(0), {}});
+  p.hop_latency = c.get<Picoseconds>("hop_latency", d.hop_latency,
+                                     "router/agent latency per hop, added to each link's latency");
+  return p;
+}
+
+Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& params)
+    : layout_(std::move(layout)), params_(params) {
+  const auto n = static_cast<std::size_t>(layout_.num_nodes);
+  if (layout_.paths.size() != n * n)
+    throw std::invalid_argument("interconnect: path table must have num_nodes^2 entries");
+  for (const auto& path : layout_.paths)
+    for (int li : path)
+      if (li < 0 || static_cast<std::size_t>(li) >= layout_.links.size())
+        throw std::invalid_argument("interconnect: path uses unknown link " + std::to_string(li));
+  for (const auto& l : layout_.links)
+    if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
+  next_free_.assign(layout_.links.size() * 2, Picoseconds(0));
+  stats_.assign(layout_.links.size() * 2, DirStats{});
+}
+
+TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Picoseconds t) {
+  TraverseResult r{t, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
+  if (from == to) return r;
+  const Bytes bytes = payload + params_.header;
+  NodeId at = from;
+  for (int li : layout_.path(from, to)) {
+    const auto& link = layout_.links[static_cast<std::size_t>(li)];
+    int dir;
+    NodeId next;
+    if (link.a == at) {
+      dir = 0;
+      next = link.b;
+    } else {
+      dir = 1;
+      next = link.a;
+    }
+    const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
+    const Picoseconds start = std::max(t, next_free_[k]);
+    const Picoseconds ser = link.bandwidth.transfer_time(bytes);
+    next_free_[k] = start + ser;
+    DirStats& s = stats_[k];
+    ++s.messages;
+    s.bytes += bytes.value();
+    s.busy_ps += ser.value();
+    s.queueing_ps += (start - t).value();
+    r.queueing += start - t;
+    r.serialisation += ser;
+    r.latency += link.latency + params_.hop_latency;
+    t = start + ser + link.latency + params_.hop_latency;
+    at = next;
+  }
+  r.arrival = t;
+  last_time_ = std::max(last_time_, t);
+  return r;
+}
+
+Picoseconds Interconnect::idle_time(NodeId from, NodeId to, Bytes payload) const {
+  Picoseconds t(0);
+  if (from == to) return t;
+  for (int li : layout_.path(from, to)) {
+    const auto& link = layout_.links[static_cast<std::size_t>(li)];
+    t += link.bandwidth.transfer_time(payload + params_.header) + link.latency + params_.hop_latency;
+  }
+  return t;
+}
+
+void Interconnect::reset_stats(Picoseconds now) {
+  std::fill(stats_.begin(), stats_.end(), DirStats{});
+  stats_start_ = now;
+  last_time_ = now;
+}
+
+void Interconnect::dump(StatsVisitor& v) const {
+  const double span = static_cast<double>((last_time_ - stats_start_).value());
+  for (std::size_t li = 0; li < layout_.links.size(); ++li) {
+    const auto& link = layout_.links[li];
+    for (int dir = 0; dir < 2; ++dir) {
+      const NodeId src = dir == 0 ? link.a : link.b;
+      const NodeId dst = dir == 0 ? link.b : link.a;
+      const std::string n = "system.interconnect." + link.name + ".n" + std::to_string(src.value()) + "_to_n" +
+                            std::to_string(dst.value());
+      const DirStats& s = stats_[li * 2 + static_cast<std::size_t>(dir)];
+      v.counter(n + ".messages", s.messages, "count", "messages sent in this direction");
+      v.counter(n + ".bytes", s.bytes, "bytes", "bytes sent in this direction (headers included)");
+      v.counter(n + ".busy_ps", s.busy_ps, "ps", "time spent serialising messages");
+      v.formula(n + ".utilisation", safe_ratio(static_cast<double>(s.busy_ps), span), "ratio",
+                "busy time / time since the statistics were reset");
+      v.formula(n + ".avg_queueing_ns", safe_ratio(static_cast<double>(s.queueing_ps), static_cast<double>(s.messages)) / 1000.0,
+                "ns", "mean wait for the link direction to be free");
+    }
+  }
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,280 @@
+// The memory-system facade (see memory_system.h): construction from the
+// topology, the miss path through LLC, interconnect and DRAM controllers,
+// posted write-backs, kernel range traffic with bounded overlap, and statistics.
+#include "hw/memory_system.h"
+
+#include <algorithm>
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "common/config.h"
+#include "common/topology.h"
+
+namespace numasim::hw {
+
+MemorySystemParams MemorySystemParams::from_config(Config root) {
+  MemorySystemParams p;
+  p.caches = CacheHierarchyParams::from_config(root);
+  p.dram = DramParams::from_config(root.table("dram", "DRAM timing and organisation of every node's memory"));
+  p.interconnect =
+      InterconnectParams::from_config(root.table("interconnect", "message format and router latency of the links"));
+  return p;
+}
+
+MemoryLayout MemoryLayout::from_topology(const Topology& topo) {
+  MemoryLayout l;
+  for (const NodeDesc& n : topo.nodes()) l.nodes.push_back({n.id, n.socket, n.base, n.memory, n.cpus});
+  l.num_sockets = topo.num_sockets();
+  l.interconnect = InterconnectLayout::from_topology(topo);
+  return l;
+}
+
+namespace {
+
+std::vector<int> cpu_sockets(const MemoryLayout& l) {
+  std::vector<int> out;
+  for (const auto& n : l.nodes) {
+    for (CpuId c : n.cpus) {
+      const auto i = static_cast<std::size_t>(c.value());
+      if (c.value() < 0) throw std::invalid_argument("memory system: negative cpu id");
+      if (out.size() <= i) out.resize(i + 1, -1);
+      if (n.socket < 0)
+        throw std::invalid_argument("memory system: node " + std::to_string(n.id.value()) +
+                                    " has CPUs but no socket");
+      out[i] = n.socket;
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i] < 0) throw std::invalid_argument("memory system: cpu " + std::to_string(i) + " belongs to no node");
+  return out;
+}
+
+[[noreturn]] void die_unmapped(PhysAddr pa) {
+  std::fprintf(stderr, "numasim: internal error: access to physical address 0x%" PRIx64
+                       " which lies in no node's memory\n",
+               pa);
+  std::abort();
+}
+
+}  // namespace
+
+MemorySystem::MemorySystem(const Topology& topo, const MemorySystemParams& params)
+    : MemorySystem(MemoryLayout::from_topology(topo), params) {}
+
+MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params)
+    : layout_(std::move(layout)),
+      params_(params),
+      caches_(params.caches, cpu_sockets(layout_), layout_.num_sockets, params.core_clock),
+      interconnect_(layout_.interconnect, params.interconnect) {
+  if (layout_.interconnect.num_nodes != static_cast<int>(layout_.nodes.size()))
+    throw std::invalid_argument("memory system: interconnect layout and node list disagree on the node count");
+  cpu_node_.assign(static_cast<std::size_t>(caches_.num_cpus()), NodeId(-1));
+  controllers_.resize(layout_.nodes.size());
+  node_range_.assign(layout_.nodes.size(), {0, 0});
+  for (std::size_t i = 0; i < layout_.nodes.size(); ++i) {
+    const auto& n = layout_.nodes[i];
+    if (n.id.value() != static_cast<int>(i))
+      throw std::invalid_argument("memory system: nodes must be listed in id order");
+    for (CpuId c : n.cpus) cpu_node_[static_cast<std::size_t>(c.value())] = n.id;
+    if (n.memory.value() > 0) {
+      controllers_[i] = std::make_unique<DramController>(params.dram, n.base, "system.node" + std::to_string(i) + ".mc");
+      node_range_[i] = {n.base, n.base + n.memory.value()};
+    }
+  }
+  l1_latency_ = caches_.hit_latency(1);
+}
+
+MemorySystem::~MemorySystem() = default;
+
+NodeId MemorySystem::home_node(PhysAddr pa) const {
+  for (std::size_t i = 0; i < node_range_.size(); ++i)
+    if (pa >= node_range_[i].first && pa < node_range_[i].second) return NodeId(static_cast<int>(i));
+  return NodeId(-1);
+}
+
+bool MemorySystem::has_controller(NodeId node) const {
+  return node.value() >= 0 && static_cast<std::size_t>(node.value()) < controllers_.size() &&
+         controllers_[static_cast<std::size_t>(node.value())] != nullptr;
+}
+
+DramController& MemorySystem::controller(NodeId node) {
+  if (!has_controller(node)) {
+    std::fprintf(stderr, "numasim: internal error: node %d has no memory controller\n", node.value());
+    std::abort();
+  }
+  return *controllers_[static_cast<std::size_t>(node.value())];
+}
+
+Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t,
+                                     AccessBreakdown& br) {
+  const NodeId home = home_node(pa);
+  if (home.value() < 0) die_unmapped(pa);
+  const bool remote = home != requester;
+  const Bytes line(kCacheLineBytes);
+  if (remote) {
+    TraverseResult req = interconnect_.traverse(requester, home, is_write ? line : Bytes(0), t);
+    br.interconnect += req.latency + req.serialisation;
+    br.queueing += req.queueing;
+    t = req.arrival;
+  }
+  DramResult d = controller(home).access(pa, is_write, t);
+  br.dram += d.service;
+  br.queueing += d.queueing;
+  t = d.done;
+  if (remote) {
+    TraverseResult resp = interconnect_.traverse(home, requester, is_write ? Bytes(0) : line, t);
+    br.interconnect += resp.latency + resp.serialisation;
+    br.queueing += resp.queueing;
+    t = resp.arrival;
+  }
+  br.level_hit = remote ? 5 : 4;
+  return t;
+}
+
+void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
+  AccessBreakdown ignored;
+  ++writebacks_;
+  fetch_line(requester, line, true, t, ignored);
+}
+
+Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br) {
+  AccessBreakdown local;
+  AccessBreakdown& b = br ? *br : local;
+  b = AccessBreakdown{};
+  WritebackList wb;
+  const int level = caches_.access_below_l1(cpu, pa, is_write, wb);
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  Picoseconds lat;
+  if (level == 2 || level == 3) {
+    lat = caches_.hit_latency(level);
+    b.cache = lat;
+    b.level_hit = static_cast<std::uint8_t>(level);
+    if (level == 2) ++l2_hits_; else ++llc_hits_;
+  } else {
+    b.cache = caches_.hit_latency(3);
+    // The store of a write miss is absorbed by the cache: the line is read for ownership.
+    const Picoseconds done = fetch_line(me, pa, false, now + b.cache, b);
+    lat = done - now;
+    if (b.level_hit == 5) {
+      ++remote_dram_;
+      remote_latency_ps_ += lat.value();
+    } else {
+      ++local_dram_;
+      local_latency_ps_ += lat.value();
+    }
+  }
+  miss_latency_ps_ += lat.value();
+  for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], now + lat);
+  return lat;
+}
+
+namespace {
+// Issue times for a stream of lines with at most N outstanding and one line per issue gap.
+class RangePipeline {
+ public:
+  RangePipeline(Picoseconds start, Picoseconds gap) : issue_(start), gap_(gap), end_(start) { slots_.fill(start); }
+  Picoseconds next_issue(std::size_t i) {
+    if (i > 0) issue_ += gap_;
+    issue_ = std::max(issue_, slots_[i % slots_.size()]);
+    return issue_;
+  }
+  void complete(std::size_t i, Picoseconds done) {
+    slots_[i % slots_.size()] = done;
+    end_ = std::max(end_, done);
+  }
+  Picoseconds end() const { return end_; }
+
+ private:
+  std::array<Picoseconds, MemorySystem::kKernelMlp> slots_{};
+  Picoseconds issue_, gap_, end_;
+};
+}  // namespace
+
+Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool is_write, Picoseconds now) {
+  if (len.value() == 0) return Picoseconds(0);
+  const PhysAddr first = pa & ~(kCacheLineBytes - 1);
+  const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  std::size_t i = 0;
+  for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
+    const Picoseconds t = pipe.next_issue(i);
+    pipe.complete(i, t + access(cpu, a, is_write, t));
+  }
+  range_lines_ += i;
+  return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes len, bool is_write,
+                                                   Picoseconds now) {
+  if (len.value() == 0) return Picoseconds(0);
+  const PhysAddr first = pa & ~(kCacheLineBytes - 1);
+  const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  const int socket = caches_.socket_of(cpu);
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  std::size_t i = 0;
+  for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
+    const Picoseconds t = pipe.next_issue(i);
+    // Evict any cached copy on the issuing core and its socket's LLC; a dirty
+    // copy must reach memory first when we read, and is overwritten when we write.
+    bool dirty = caches_.l1d(cpu).invalidate(a).dirty;
+    dirty = caches_.l2(cpu).invalidate(a).dirty || dirty;
+    dirty = caches_.llc(socket).invalidate(a).dirty || dirty;
+    if (dirty && !is_write) post_writeback(me, a, t);
+    AccessBreakdown b;
+    pipe.complete(i, fetch_line(me, a, is_write, t, b));
+  }
+  nt_lines_ += i;
+  return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now,
+                                        AccessBreakdown* br) {
+  AccessBreakdown local;
+  AccessBreakdown& b = br ? *br : local;
+  b = AccessBreakdown{};
+  return fetch_line(from, pa, is_write, now, b) - now;
+}
+
+void MemorySystem::reset_stats(Picoseconds now) {
+  caches_.reset_stats();
+  for (auto& c : controllers_)
+    if (c) c->reset_stats();
+  interconnect_.reset_stats(now);
+  l1_hits_ = l2_hits_ = llc_hits_ = local_dram_ = remote_dram_ = 0;
+  writebacks_ = nt_lines_ = range_lines_ = 0;
+  miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
+}
+
+void MemorySystem::dump_stats(StatsVisitor& v) const {
+  caches_.dump(v);
+  for (const auto& c : controllers_)
+    if (c) c->dump(v);
+  interconnect_.dump(v);
+  v.counter("system.mem.l1_hits", l1_hits_, "count", "accesses served by L1D");
+  v.counter("system.mem.l2_hits", l2_hits_, "count", "accesses served by L2");
+  v.counter("system.mem.llc_hits", llc_hits_, "count", "accesses served by the socket's LLC");
+  v.counter("system.mem.local_dram", local_dram_, "count", "accesses served by the CPU's own node's DRAM");
+  v.counter("system.mem.remote_dram", remote_dram_, "count", "accesses served by another node's DRAM");
+  v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");
+  v.counter("system.mem.range_lines", range_lines_, "count", "lines of kernel range traffic (cached)");
+  v.counter("system.mem.nontemporal_lines", nt_lines_, "count", "lines of streaming (uncached) kernel traffic");
+  const double misses = static_cast<double>(l2_hits_ + llc_hits_ + local_dram_ + remote_dram_);
+  v.formula("system.mem.avg_l1_miss_latency_ns", safe_ratio(static_cast<double>(miss_latency_ps_), misses) / 1000.0,
+            "ns", "mean latency of accesses that missed L1D");
+  v.formula("system.mem.avg_local_dram_latency_ns",
+            safe_ratio(static_cast<double>(local_latency_ps_), static_cast<double>(local_dram_)) / 1000.0, "ns",
+            "mean load-to-use latency of local DRAM accesses");
+  v.formula("system.mem.avg_remote_dram_latency_ns",
+            safe_ratio(static_cast<double>(remote_latency_ps_), static_cast<double>(remote_dram_)) / 1000.0, "ns",
+            "mean load-to-use latency of remote DRAM accesses");
+  v.formula("system.mem.local_ratio",
+            safe_ratio(static_cast<double>(local_dram_), static_cast<double>(local_dram_ + remote_dram_)), "ratio",
+            "local DRAM accesses / DRAM accesses");
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,296 @@
+// Cache array and hierarchy: geometry, LRU/FIFO/random replacement order,
+// dirty write-back, write-back into lower levels, inclusive back-invalidation,
+// hit latencies, configuration errors.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+
+#include "common/config.h"
+#include "hw/cache.h"
+#include "hw/cache_hierarchy.h"
+
+namespace numasim::hw {
+namespace {
+
+CacheParams small(std::uint64_t size, int ways, Replacement r = Replacement::Lru) {
+  CacheParams p;
+  p.size = Bytes(size);
+  p.ways = ways;
+  p.replacement = r;
+  return p;
+}
+
+// Address of the i-th distinct line mapping to set 0 of a cache with `sets` sets.
+PhysAddr in_set0(std::uint64_t i, std::size_t sets) { return i * sets * 64; }
+
+TEST(CacheArray, GeometryFromSizeAndWays) {
+  CacheArray l1(small(32 * 1024, 8), "l1");
+  EXPECT_EQ(l1.sets(), 64u);
+  EXPECT_EQ(l1.ways(), 8u);
+  // Skylake-SP LLC: 18 x 1.375 MiB, 11 ways: a non-power-of-two set count.
+  CacheArray llc(small(18ull * 1408 * 1024, 11), "llc");
+  EXPECT_EQ(llc.sets(), 36864u);
+  EXPECT_EQ(llc.set_index(36864ull * 64), 0u);
+  EXPECT_EQ(llc.set_index(36865ull * 64), 1u);
+}
+
+TEST(CacheArray, RejectsBadGeometry) {
+  EXPECT_THROW(CacheArray(small(1000, 8), "bad"), std::invalid_argument);
+  EXPECT_THROW(CacheArray(small(64 * 3, 2), "bad"), std::invalid_argument);
+  EXPECT_THROW(CacheArray(small(1024, 0), "bad"), std::invalid_argument);
+  CacheParams p = small(1024, 2);
+  p.line = Bytes(128);
+  EXPECT_THROW(CacheArray(p, "bad"), std::invalid_argument);
+}
+
+TEST(CacheArray, MissThenHitAndCounters) {
+  CacheArray c(small(1024, 2), "c");
+  EXPECT_FALSE(c.access(0x1000, false));
+  c.fill(0x1000, LineState::Exclusive);
+  EXPECT_TRUE(c.access(0x1000, false));
+  EXPECT_TRUE(c.access(0x1038, true));  // same line, other byte
+  EXPECT_FALSE(c.access(0x1040, false));
+  EXPECT_EQ(c.stats().read_hits, 1u);
+  EXPECT_EQ(c.stats().write_hits, 1u);
+  EXPECT_EQ(c.stats().read_misses, 2u);
+  EXPECT_EQ(c.state(0x1000), LineState::Modified);
+}
+
+TEST(CacheArray, LruEvictsLeastRecentlyUsed) {
+  CacheArray c(small(4 * 4 * 64, 4), "c");  // 4 sets x 4 ways
+  const std::size_t sets = c.sets();
+  for (std::uint64_t i = 0; i < 4; ++i) EXPECT_FALSE(c.fill(in_set0(i, sets), LineState::Exclusive).valid);
+  // Use order now: 3 2 1 0 (MRU first). Touch 0 and 1: 1 0 3 2.
+  EXPECT_TRUE(c.access(in_set0(0, sets), false));
+  EXPECT_TRUE(c.access(in_set0(1, sets), false));
+  EXPECT_EQ(c.set_contents(0), (std::vector<PhysAddr>{in_set0(1, sets), in_set0(0, sets), in_set0(3, sets),
+                                                      in_set0(2, sets)}));
+  Eviction e = c.fill(in_set0(4, sets), LineState::Exclusive);
+  ASSERT_TRUE(e.valid);
+  EXPECT_EQ(e.addr, in_set0(2, sets));
+  EXPECT_FALSE(e.dirty);
+  e = c.fill(in_set0(5, sets), LineState::Exclusive);
+  EXPECT_EQ(e.addr, in_set0(3, sets));
+  e = c.fill(in_set0(6, sets), LineState::Exclusive);
+  EXPECT_EQ(e.addr, in_set0(0, sets));
+  // Other sets are untouched.
+  EXPECT_TRUE(c.set_contents(1).empty());
+}
+
+TEST(CacheArray, FifoIgnoresUse) {
+  CacheArray c(small(2 * 64, 2, Replacement::Fifo), "c");  // 1 set x 2 ways
+  c.fill(0, LineState::Exclusive);
+  c.fill(64, LineState::Exclusive);
+  EXPECT_TRUE(c.access(0, false));  // would protect line 0 under LRU
+  EXPECT_EQ(c.fill(128, LineState::Exclusive).addr, 0u);
+}
+
+TEST(CacheArray, RandomReplacementIsSeededAndDeterministic) {
+  auto run = [](std::uint64_t seed) {
+    CacheParams p = small(8 * 64, 8, Replacement::Random);
+    p.seed = seed;
+    CacheArray c(p, "c");
+    std::vector<PhysAddr> victims;
+    for (std::uint64_t i = 0; i < 100; ++i) {
+      Eviction e = c.fill(i * 64, LineState::Exclusive);
+      if (e.valid) victims.push_back(e.addr);
+    }
+    return victims;
+  };
+  EXPECT_EQ(run(7), run(7));
+  EXPECT_EQ(run(7).size(), 92u);
+  EXPECT_NE(run(7), run(8));
+}
+
+TEST(CacheArray, DirtyVictimIsReturnedForWriteBack) {
+  CacheArray c(small(2 * 64, 2), "c");
+  c.fill(0, LineState::Exclusive);
+  EXPECT_TRUE(c.access(0, true));  // write hit: Modified
+  c.fill(64, LineState::Exclusive);
+  c.access(64, false);  // 0 is LRU now
+  Eviction e = c.fill(128, LineState::Exclusive);
+  ASSERT_TRUE(e.valid);
+  EXPECT_EQ(e.addr, 0u);
+  EXPECT_TRUE(e.dirty);
+  EXPECT_EQ(c.stats().dirty_evictions, 1u);
+  e = c.fill(192, LineState::Exclusive);  // evicts clean 64
+  EXPECT_EQ(e.addr, 64u);
+  EXPECT_FALSE(e.dirty);
+}
+
+TEST(CacheArray, WriteBackIntoAndInvalidate) {
+  CacheArray c(small(1024, 4), "c");
+  EXPECT_FALSE(c.write_back_into(0x40));
+  c.fill(0x40, LineState::Exclusive);
+  EXPECT_TRUE(c.write_back_into(0x40));
+  EXPECT_EQ(c.state(0x40), LineState::Modified);
+  Eviction e = c.invalidate(0x40);
+  EXPECT_TRUE(e.valid && e.dirty);
+  EXPECT_FALSE(c.contains(0x40));
+  EXPECT_FALSE(c.invalidate(0x40).valid);
+}
+
+// Hierarchy with one-set caches so that every line competes: L1 2 ways, L2 4, LLC 8.
+CacheHierarchyParams tiny(bool inclusive) {
+  CacheHierarchyParams p;
+  p.l1d = small(2 * 64, 2);
+  p.l1d.latency = Cycles(4);
+  p.l2 = small(4 * 64, 4);
+  p.l2.latency = Cycles(14);
+  p.llc = small(8 * 64, 8);
+  p.llc.latency = Cycles(50);
+  p.llc.inclusive = inclusive;
+  return p;
+}
+
+TEST(CacheHierarchy, HitLatenciesAreCyclesAtTheCoreClock) {
+  CacheHierarchy h(tiny(false), {0}, 1, Frequency(2'000'000'000));
+  EXPECT_EQ(h.hit_latency(1), Picoseconds(2000));
+  EXPECT_EQ(h.hit_latency(2), Picoseconds(7000));
+  EXPECT_EQ(h.hit_latency(3), Picoseconds(25000));
+}
+
+TEST(CacheHierarchy, MissFillsEveryLevelThenHitsInL1) {
+  CacheHierarchy h(tiny(false), {0, 0}, 1, Frequency(2'000'000'000));
+  WritebackList wb;
+  EXPECT_FALSE(h.l1_access(CpuId(0), 0x1000, false));
+  EXPECT_EQ(h.access_below_l1(CpuId(0), 0x1000, false, wb), 4);
+  EXPECT_TRUE(h.l1_access(CpuId(0), 0x1000, false));
+  EXPECT_TRUE(h.l2(CpuId(0)).contains(0x1000));
+  EXPECT_TRUE(h.llc(0).contains(0x1000));
+  // The other core of the socket misses its private levels and hits the shared LLC.
+  EXPECT_FALSE(h.l1_access(CpuId(1), 0x1000, false));
+  EXPECT_EQ(h.access_below_l1(CpuId(1), 0x1000, false, wb), 3);
+  EXPECT_EQ(wb.count, 0);
+}
+
+TEST(CacheHierarchy, L1EvictionHitsInL2AndDirtyLineMovesDown) {
+  CacheHierarchy h(tiny(false), {0}, 1, Frequency(2'000'000'000));
+  WritebackList wb;
+  const CpuId c(0);
+  // Write line A (dirty in L1), then bring B and C: A leaves L1 dirty into L2.
+  h.l1_access(c, 0x0, true);
+  h.access_below_l1(c, 0x0, true, wb);
+  EXPECT_EQ(h.l1d(c).state(0x0), LineState::Modified);
+  for (PhysAddr a : {0x40ull, 0x80ull}) {
+    h.l1_access(c, a, false);
+    h.access_below_l1(c, a, false, wb);
+  }
+  EXPECT_FALSE(h.l1d(c).contains(0x0));
+  EXPECT_EQ(h.l2(c).state(0x0), LineState::Modified);
+  EXPECT_EQ(h.l2(c).stats().writebacks_received, 1u);
+  // Re-reading A hits in L2.
+  EXPECT_FALSE(h.l1_access(c, 0x0, false));
+  EXPECT_EQ(h.access_below_l1(c, 0x0, false, wb), 2);
+  EXPECT_EQ(wb.count, 0);
+}
+
+TEST(CacheHierarchy, DirtyLineLeavingTheLlcIsWrittenBackToMemory) {
+  CacheHierarchy h(tiny(false), {0}, 1, Frequency(2'000'000'000));
+  WritebackList wb;
+  const CpuId c(0);
+  h.l1_access(c, 0x0, true);
+  h.access_below_l1(c, 0x0, true, wb);
+  // Stream 24 more lines through: the dirty line goes L1 -> L2 -> LLC -> memory.
+  int written_back = 0;
+  for (std::uint64_t i = 1; i <= 24; ++i) {
+    WritebackList w;
+    h.l1_access(c, i * 64, false);
+    h.access_below_l1(c, i * 64, false, w);
+    for (int k = 0; k < w.count; ++k) {
+      EXPECT_EQ(w.addr[static_cast<std::size_t>(k)], 0u);
+      ++written_back;
+    }
+  }
+  EXPECT_EQ(written_back, 1);
+  EXPECT_FALSE(h.llc(0).contains(0x0));
+}
+
+TEST(CacheHierarchy, InclusiveLlcBackInvalidatesPrivateCopies) {
+  // LLC of 4 ways, private levels as large: an LLC eviction must remove L1/L2 copies.
+  CacheHierarchyParams p = tiny(true);
+  p.llc = small(4 * 64, 4);
+  p.llc.inclusive = true;
+  CacheHierarchy h(p, {0, 0}, 1, Frequency(2'000'000'000));
+  WritebackList wb;
+  h.l1_access(CpuId(1), 0x0, true);
+  h.access_below_l1(CpuId(1), 0x0, true, wb);  // CPU 1 holds line 0 dirty in L1
+  for (std::uint64_t i = 1; i <= 4; ++i) {     // CPU 0 pushes line 0 out of the LLC
+    h.l1_access(CpuId(0), i * 64, false);
+    h.access_below_l1(CpuId(0), i * 64, false, wb);
+  }
+  EXPECT_FALSE(h.llc(0).contains(0x0));
+  EXPECT_FALSE(h.l1d(CpuId(1)).contains(0x0));
+  EXPECT_FALSE(h.l2(CpuId(1)).contains(0x0));
+  EXPECT_EQ(h.back_invalidations(), 1u);
+  ASSERT_EQ(wb.count, 1);  // the dirty L1 copy reached memory
+  EXPECT_EQ(wb.addr[0], 0u);
+}
+
+TEST(CacheHierarchy, NonInclusiveLlcKeepsPrivateCopies) {
+  CacheHierarchyParams p = tiny(false);
+  p.llc = small(4 * 64, 4);
+  CacheHierarchy h(p, {0, 0}, 1, Frequency(2'000'000'000));
+  WritebackList wb;
+  h.l1_access(CpuId(1), 0x0, false);
+  h.access_below_l1(CpuId(1), 0x0, false, wb);
+  for (std::uint64_t i = 1; i <= 4; ++i) {
+    h.l1_access(CpuId(0), i * 64, false);
+    h.access_below_l1(CpuId(0), i * 64, false, wb);
+  }
+  EXPECT_FALSE(h.llc(0).contains(0x0));
+  EXPECT_TRUE(h.l1d(CpuId(1)).contains(0x0));
+  EXPECT_EQ(h.back_invalidations(), 0u);
+}
+
+TEST(CacheHierarchy, StatsAreNamedPerModule) {
+  CacheHierarchy h(tiny(false), {0, 1}, 2, Frequency(2'000'000'000));
+  WritebackList wb;
+  h.l1_access(CpuId(1), 0x0, false);
+  h.access_below_l1(CpuId(1), 0x0, false, wb);
+  h.l1_access(CpuId(1), 0x0, false);
+  MapStatsVisitor v;
+  h.dump(v);
+  EXPECT_EQ(v.get("system.cpu1.l1d.read_hits"), 1.0);
+  EXPECT_EQ(v.get("system.cpu1.l1d.read_misses"), 1.0);
+  EXPECT_DOUBLE_EQ(v.get("system.cpu1.l1d.miss_ratio"), 0.5);
+  EXPECT_EQ(v.get("system.socket1.llc.read_misses"), 1.0);
+  EXPECT_EQ(v.get("system.socket0.llc.read_misses"), 0.0);
+  h.reset_stats();
+  MapStatsVisitor v2;
+  h.dump(v2);
+  EXPECT_EQ(v2.get("system.cpu1.l1d.read_hits"), 0.0);
+}
+
+TEST(CacheHierarchy, FromConfigReadsTablesAndReportsBadGeometry) {
+  auto doc = ConfigDocument::from_string(
+      "[cache.l1d]\nsize = \"48KiB\"\nways = 12\nlatency = 5\n"
+      "[cache.llc]\ninclusive = true\nreplacement = \"fifo\"\n",
+      "test.toml");
+  CacheHierarchyParams p = CacheHierarchyParams::from_config(doc->root());
+  EXPECT_NO_THROW(doc->finish());
+  EXPECT_EQ(p.l1d.size, Bytes(48 * 1024));
+  EXPECT_EQ(p.l1d.ways, 12);
+  EXPECT_EQ(p.l1d.latency, Cycles(5));
+  EXPECT_EQ(p.l2.size, Bytes(1024 * 1024));  // default
+  EXPECT_TRUE(p.llc.inclusive);
+  EXPECT_EQ(p.llc.replacement, Replacement::Fifo);
+
+  auto bad = ConfigDocument::from_string("[cache.l2]\nsize = \"1000KiB\"\nways = 3\n", "bad.toml");
+  CacheHierarchyParams::from_config(bad->root());
+  try {
+    bad->finish();
+    FAIL() << "expected a configuration error";
+  } catch (const ConfigErrors& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_NE(e.diagnostics()[0].message.find("whole number of sets"), std::string::npos)
+        << e.diagnostics()[0].message;
+  }
+  auto bad2 = ConfigDocument::from_string("[cache.l1d]\nreplacement = \"plru\"\ninclusive = true\n", "bad2.toml");
+  CacheHierarchyParams::from_config(bad2->root());
+  EXPECT_THROW(bad2->finish(), ConfigErrors);  // unknown choice; inclusive not a key of l1d
+}
+
+}  // namespace
+}  // namespace numasim::hw

@@ -1,0 +1,316 @@
+// DRAM controller: address decoding, exact row hit / closed / conflict latencies
+// from the DDR formulas, back-to-back constraints (tCCD, tRRD, tRAS+tRP, tFAW),
+// refresh, burst-limited peak bandwidth of a saturated channel, latency rising
+// with offered load, statistics and configuration.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "common/config.h"
+#include "hw/dram_controller.h"
+
+namespace numasim::hw {
+namespace {
+
+// One channel, one rank, no refresh, no hashing, line interleave: exact timing
+// checks. Line i is bank group i % 4; lines i and i + 4 share a row of one bank.
+DramParams one_channel() {
+  DramParams p;
+  p.interleave = Bytes(64);
+  p.channels = 1;
+  p.ranks = 1;
+  p.refresh = false;
+  p.xor_hash = false;
+  return p;
+}
+
+Picoseconds tck(const DramParams& p, std::uint32_t n) { return p.to_ps(n); }
+
+TEST(DramController, DefaultMappingRotatesChannelsThenBankGroups) {
+  DramParams p;  // 6 channels, 2 ranks, 4x4 banks, 8 KiB rows, 256 B interleave
+  DramController mc(p, 0, "mc");
+  for (std::uint64_t line = 0; line < 4; ++line) {  // one 256 B granule: one row
+    DramCoord c = mc.decode(line * 64);
+    EXPECT_EQ(c.channel, 0u);
+    EXPECT_EQ(c.column, line);
+    EXPECT_EQ(c.bank_group, 0u);
+  }
+  for (std::uint64_t g = 0; g < 6; ++g) EXPECT_EQ(mc.decode(g * 256).channel, g);
+  EXPECT_EQ(mc.decode(24 * 64).bank_group, 1u);  // after 6 channels x 4 lines
+  EXPECT_EQ(mc.decode(24 * 64).channel, 0u);
+  DramCoord c = mc.decode(96 * 64);  // after 4 bank groups: next granule of the row
+  EXPECT_EQ(c.bank_group, 0u);
+  EXPECT_EQ(c.column, 4u);
+  EXPECT_EQ(c.bank, 0u);
+  c = mc.decode(3072 * 64);  // past 32 granules x 4 groups x 6 channels
+  EXPECT_EQ(c.bank, 1u);
+  EXPECT_EQ(c.column, 0u);
+  // Next row: 2 ranks x 4 banks later; the XOR hash moves it to another bank.
+  c = mc.decode(24576ull * 64);
+  EXPECT_EQ(c.row, 1u);
+  EXPECT_EQ(c.rank, 0u);
+  EXPECT_EQ(c.bank, 1u);
+  // A node's base is subtracted first.
+  DramController mc1(p, 1ull << 30, "mc1");
+  EXPECT_EQ(mc1.decode((1ull << 30) + 256).channel, 1u);
+}
+
+TEST(DramController, IdleLatenciesFollowTheDdrFormulas) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  const Picoseconds fe = p.frontend_latency;
+  // Cold bank: ACT, then READ after tRCD, data after CL, burst.
+  DramResult r = mc.access(0, false, Picoseconds(0));
+  EXPECT_EQ(r.outcome, RowOutcome::Closed);
+  EXPECT_EQ(r.done, fe + tck(p, p.trcd + p.cl + p.tburst));
+  EXPECT_EQ(r.service, r.done);
+  EXPECT_EQ(r.queueing, Picoseconds(0));
+  // Same row, another column (line 4 is the next column of bank group 0): row hit.
+  const Picoseconds t1 = 1_us;
+  r = mc.access(4 * 64, false, t1);
+  EXPECT_EQ(r.outcome, RowOutcome::Hit);
+  EXPECT_EQ(r.done - t1, fe + tck(p, p.cl + p.tburst));
+  // Same bank, another row (2048 lines = one row of all 16 banks later): conflict.
+  const Picoseconds t2 = 2_us;
+  r = mc.access(2048 * 64, false, t2);
+  EXPECT_EQ(r.outcome, RowOutcome::Conflict);
+  EXPECT_EQ(r.done - t2, fe + tck(p, p.trp + p.trcd + p.cl + p.tburst));
+  EXPECT_EQ(r.done - t2, mc.idle_latency(RowOutcome::Conflict));
+  // A write uses CWL.
+  const Picoseconds t3 = 3_us;
+  r = mc.access(2048 * 64 + 4 * 64, true, t3);
+  EXPECT_EQ(r.outcome, RowOutcome::Hit);
+  EXPECT_EQ(r.done - t3, fe + tck(p, p.cwl + p.tburst));
+  EXPECT_EQ(mc.stats().row_hits, 2u);
+  EXPECT_EQ(mc.stats().row_closed, 1u);
+  EXPECT_EQ(mc.stats().row_conflicts, 1u);
+  EXPECT_EQ(mc.stats().writes, 1u);
+}
+
+TEST(DramController, ClosedPagePolicyNeverHitsTheRowBuffer) {
+  DramParams p = one_channel();
+  p.page_policy = PagePolicy::Closed;
+  DramController mc(p, 0, "mc");
+  mc.access(0, false, Picoseconds(0));
+  DramResult r = mc.access(4 * 64, false, 1_us);
+  EXPECT_EQ(r.outcome, RowOutcome::Closed);
+  EXPECT_EQ(r.done - 1_us, p.frontend_latency + tck(p, p.trcd + p.cl + p.tburst));
+  r = mc.access(2048 * 64, false, 2_us);  // other row: still just an activate
+  EXPECT_EQ(r.outcome, RowOutcome::Closed);
+}
+
+TEST(DramController, BackToBackRowHitsInOneBankGroupAreTccdLApart) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  DramResult a = mc.access(0, false, Picoseconds(0));
+  DramResult b = mc.access(4 * 64, false, Picoseconds(0));  // same bank, same row
+  EXPECT_EQ(b.outcome, RowOutcome::Hit);
+  // tCCD_L (7) rounded up to whole bursts (8), see DramController.
+  EXPECT_EQ(b.done - a.done, tck(p, (p.tccd_l + p.tburst - 1) / p.tburst * p.tburst));
+  EXPECT_GE(b.done - a.done, tck(p, p.tccd_l));
+  EXPECT_EQ(b.queueing, b.done - mc.idle_latency(RowOutcome::Hit));
+}
+
+TEST(DramController, AccessesToOtherBankGroupsStreamAtBurstRate) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  DramResult a = mc.access(0, false, Picoseconds(0));       // bank group 0
+  DramResult b = mc.access(64, false, Picoseconds(0));      // bank group 1: tRRD_S, tCCD_S
+  DramResult c = mc.access(128, false, Picoseconds(0));     // bank group 2
+  EXPECT_EQ(b.done - a.done, tck(p, p.tburst));
+  EXPECT_EQ(c.done - b.done, tck(p, p.tburst));
+}
+
+TEST(DramController, ActivatesInOneBankGroupAreTrrdLApart) {
+  DramParams p = one_channel();
+  p.tccd_l = p.tccd_s;  // isolate tRRD_L
+  DramController mc(p, 0, "mc");
+  DramResult a = mc.access(0, false, Picoseconds(0));
+  DramResult b = mc.access(512 * 64, false, Picoseconds(0));  // bank 1 of bank group 0
+  EXPECT_EQ(b.outcome, RowOutcome::Closed);
+  EXPECT_EQ(b.done - a.done, tck(p, p.trrd_l));
+}
+
+TEST(DramController, ConflictRightAfterActivateWaitsForTrasThenTrp) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  mc.access(0, false, Picoseconds(0));
+  DramResult b = mc.access(2048 * 64, false, Picoseconds(0));  // same bank, other row
+  EXPECT_EQ(b.outcome, RowOutcome::Conflict);
+  // PRE no earlier than ACT + tRAS (tRCD + tRTP is shorter), ACT after tRP.
+  ASSERT_LT(p.trcd + p.trtp, p.tras);
+  EXPECT_EQ(b.done, p.frontend_latency + tck(p, p.tras + p.trp + p.trcd + p.cl + p.tburst));
+  EXPECT_EQ(mc.stats().precharges, 1u);
+  EXPECT_EQ(mc.stats().activates, 2u);
+}
+
+TEST(DramController, FifthActivateWaitsForTheFourActivateWindow) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  // Four bank groups, bank 0 (ACTs tRRD_S apart), then bank 1 of group 0.
+  for (std::uint64_t line : {0ull, 1ull, 2ull, 3ull}) mc.access(line * 64, false, Picoseconds(0));
+  DramResult r = mc.access(512 * 64, false, Picoseconds(0));
+  EXPECT_EQ(r.outcome, RowOutcome::Closed);
+  ASSERT_GT(p.tfaw, 4 * p.trrd_s);
+  EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst));
+}
+
+TEST(DramController, RefreshDelaysAnAccessAndClosesTheRow) {
+  DramParams p = one_channel();
+  p.refresh = true;
+  DramController mc(p, 0, "mc");
+  // With one rank, its refresh windows are [tREFI/2 + k tREFI, ... + tRFC).
+  const Picoseconds off = p.trefi / 2;
+  EXPECT_EQ(mc.access(0, false, Picoseconds(0)).done, p.frontend_latency + tck(p, p.trcd + p.cl + p.tburst));
+  DramResult r = mc.access(64, false, off + 100_ns);
+  EXPECT_EQ(r.done, off + p.trfc + tck(p, p.trcd + p.cl + p.tburst));
+  EXPECT_EQ(mc.stats().refresh_delays, 1u);
+  // The row stays open until the next refresh...
+  r = mc.access(5 * 64, false, off + 1_us);
+  EXPECT_EQ(r.outcome, RowOutcome::Hit);
+  // ...which closes it.
+  r = mc.access(9 * 64, false, off + p.trefi + p.trfc + 1_us);
+  EXPECT_EQ(r.outcome, RowOutcome::Closed);
+}
+
+double saturated_bandwidth(const DramParams& p, std::uint64_t lines) {
+  DramController mc(p, 0, "mc");
+  Picoseconds last(0);
+  for (std::uint64_t i = 0; i < lines; ++i) last = std::max(last, mc.access(i * 64, false, Picoseconds(0)).done);
+  return static_cast<double>(lines * 64) / (static_cast<double>(last.value()) * 1e-12);
+}
+
+TEST(DramController, SaturatedChannelReachesBurstLimitedPeak) {
+  DramParams p = one_channel();
+  p.xor_hash = true;
+  const double peak = p.channel_peak_bytes_per_second();
+  EXPECT_NEAR(peak, 21.333e9, 0.01e9);  // DDR4-2666: 2666 MT/s x 8 B
+  const double bw = saturated_bandwidth(p, 50000);
+  EXPECT_LE(bw, peak * 1.0001);
+  EXPECT_GE(bw, peak * 0.98);
+}
+
+TEST(DramController, SixChannelsScaleAndRefreshCostsItsDutyCycle) {
+  DramParams p;  // defaults: 6 channels, 2 ranks, refresh on
+  p.refresh = false;
+  const double peak6 = 6 * p.channel_peak_bytes_per_second();
+  const double no_refresh = saturated_bandwidth(p, 200000);
+  EXPECT_GE(no_refresh, peak6 * 0.98);
+  p.refresh = true;
+  const double with_refresh = saturated_bandwidth(p, 200000);
+  const double duty = static_cast<double>(p.trfc.value()) / static_cast<double>(p.trefi.value());
+  EXPECT_LT(with_refresh, no_refresh * (1 - duty * 0.5));
+  EXPECT_GT(with_refresh, no_refresh * (1 - duty * 2.0));
+}
+
+// Mean latency of random reads arriving every `interval` at one channel.
+struct LoadPoint {
+  double latency_ns;
+  double bandwidth;
+};
+LoadPoint random_load(Picoseconds interval) {
+  DramParams p = one_channel();
+  p.xor_hash = true;
+  DramController mc(p, 0, "mc");
+  std::mt19937_64 rng(42);
+  const int n = 20000;
+  std::uint64_t sum = 0;
+  Picoseconds last(0);
+  for (int i = 0; i < n; ++i) {
+    const Picoseconds t = interval * static_cast<std::uint64_t>(i);
+    const PhysAddr a = (rng() % (1ull << 24)) * 64;  // 1 GiB
+    DramResult r = mc.access(a, false, t);
+    sum += (r.done - t).value();
+    last = std::max(last, r.done);
+  }
+  return {static_cast<double>(sum) / n / 1000.0, static_cast<double>(n * 64) / (static_cast<double>(last.value()) * 1e-12)};
+}
+
+TEST(DramController, LatencyRisesWithOfferedLoadAndBandwidthSaturates) {
+  DramParams p = one_channel();
+  const double idle_ns = static_cast<double>(DramController(p, 0, "x").idle_latency(RowOutcome::Conflict).value()) / 1000.0;
+  std::vector<LoadPoint> pts;
+  for (std::uint64_t interval_ps : {200000ull, 20000ull, 8000ull, 5000ull, 4000ull, 3000ull, 2000ull})
+    pts.push_back(random_load(Picoseconds(interval_ps)));
+  EXPECT_LT(pts.front().latency_ns, idle_ns * 1.02);  // nearly idle
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    EXPECT_GT(pts[i].latency_ns, pts[i - 1].latency_ns) << "point " << i;
+    EXPECT_GE(pts[i].bandwidth, pts[i - 1].bandwidth * 0.99) << "point " << i;
+  }
+  const double peak = p.channel_peak_bytes_per_second();
+  EXPECT_LE(pts.back().bandwidth, peak);
+  EXPECT_GT(pts.back().latency_ns, 5 * idle_ns);  // overloaded: queueing dominates
+}
+
+TEST(DramController, StatsAndHistogram) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "system.node0.mc");
+  mc.access(0, false, Picoseconds(0));
+  mc.access(4 * 64, false, 1_us);
+  mc.access(8 * 64, true, 2_us);
+  MapStatsVisitor v;
+  mc.dump(v);
+  EXPECT_EQ(v.get("system.node0.mc.reads"), 2.0);
+  EXPECT_EQ(v.get("system.node0.mc.writes"), 1.0);
+  EXPECT_EQ(v.get("system.node0.mc.row_hits"), 2.0);
+  EXPECT_NEAR(v.get("system.node0.mc.row_hit_ratio"), 2.0 / 3.0, 1e-9);
+  EXPECT_EQ(v.get("system.node0.mc.latency.count"), 3.0);
+  EXPECT_EQ(v.get("system.node0.mc.bytes_read"), 128.0);
+  EXPECT_EQ(v.get("system.node0.mc.avg_queueing_ns"), 0.0);
+  EXPECT_EQ(mc.latency_histogram().max_ps(), (p.frontend_latency + tck(p, p.trcd + p.cl + p.tburst)).value());
+  mc.reset_stats();
+  EXPECT_EQ(mc.stats().reads, 0u);
+  EXPECT_EQ(mc.latency_histogram().count(), 0u);
+}
+
+TEST(DramController, BadParametersAreRejected) {
+  DramParams p;
+  p.mapping = "row:rank:bank:column:channel";  // bank group missing
+  EXPECT_NE(p.validate().find("every field"), std::string::npos);
+  EXPECT_THROW(DramController(p, 0, "mc"), std::invalid_argument);
+  p.mapping = "rank:row:bank:column:bankgroup:channel";
+  EXPECT_NE(p.validate().find("most significant"), std::string::npos);
+  p.mapping = "row:rank:bank:col:bankgroup:channel";
+  EXPECT_NE(p.validate().find("unknown field 'col'"), std::string::npos);
+  p = DramParams{};
+  p.trefi = p.trfc;
+  EXPECT_FALSE(p.validate().empty());
+  p = DramParams{};
+  p.row_size = Bytes(100);
+  EXPECT_FALSE(p.validate().empty());
+  EXPECT_TRUE(DramParams{}.validate().empty());
+}
+
+TEST(DramController, FromConfig) {
+  auto doc = ConfigDocument::from_string(
+      "[dram]\ntck = \"0.625ns\"\ncl = 22\nchannels = 8\npage_policy = \"closed\"\n"
+      "mapping = \"row:bank:bankgroup:rank:column:channel\"\nrefresh = false\n",
+      "dram.toml");
+  DramParams p = DramParams::from_config(doc->root().table("dram"));
+  EXPECT_NO_THROW(doc->finish());
+  EXPECT_EQ(p.tck, Picoseconds(625));
+  EXPECT_EQ(p.cl, 22u);
+  EXPECT_EQ(p.trcd, 19u);  // default
+  EXPECT_EQ(p.channels, 8);
+  EXPECT_EQ(p.page_policy, PagePolicy::Closed);
+  EXPECT_FALSE(p.refresh);
+  EXPECT_EQ(p.mapping, "row:bank:bankgroup:rank:column:channel");
+
+  auto bad = ConfigDocument::from_string("[dram]\nmapping = \"row:rank:bank\"\npage_policy = \"adaptive\"\n",
+                                         "bad.toml");
+  DramParams::from_config(bad->root().table("dram"));
+  try {
+    bad->finish();
+    FAIL() << "expected configuration errors";
+  } catch (const ConfigErrors& e) {
+    EXPECT_EQ(e.diagnostics().size(), 2u);
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("mapping"), std::string::npos) << all;
+    EXPECT_NE(all.find("adaptive"), std::string::npos) << all;
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw

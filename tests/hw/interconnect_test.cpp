@@ -1,0 +1,121 @@
+// Interconnect: per-hop latency and serialisation, multi-hop paths, queueing on
+// a busy link direction (and none on the other), saturation, counters, and the
+// layout built from a configured Topology.
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/interconnect.h"
+
+namespace numasim::hw {
+namespace {
+
+// Three nodes in a line: n0 -(link 0)- n1 -(link 1)- n2.
+InterconnectLayout line3() {
+  InterconnectLayout l;
+  l.num_nodes = 3;
+  l.links.push_back({NodeId(0), NodeId(1), 20_ns, Bandwidth(20'000'000'000), "n0-n1"});
+  l.links.push_back({NodeId(1), NodeId(2), 30_ns, Bandwidth(10'000'000'000), "n1-n2"});
+  l.paths.resize(9);
+  l.paths[0 * 3 + 1] = {0};
+  l.paths[1 * 3 + 0] = {0};
+  l.paths[1 * 3 + 2] = {1};
+  l.paths[2 * 3 + 1] = {1};
+  l.paths[0 * 3 + 2] = {0, 1};
+  l.paths[2 * 3 + 0] = {1, 0};
+  return l;
+}
+
+TEST(Interconnect, OneHopPaysLatencyAndSerialisation) {
+  InterconnectParams p;  // 16-byte header, no hop latency
+  Interconnect ic(line3(), p);
+  TraverseResult r = ic.traverse(NodeId(0), NodeId(1), Bytes(64), 100_ns);
+  // 80 bytes at 20 GB/s = 4 ns.
+  EXPECT_EQ(r.serialisation, 4_ns);
+  EXPECT_EQ(r.latency, 20_ns);
+  EXPECT_EQ(r.queueing, Picoseconds(0));
+  EXPECT_EQ(r.arrival, 100_ns + 4_ns + 20_ns);
+  EXPECT_EQ(ic.idle_time(NodeId(0), NodeId(1), Bytes(64)), 24_ns);
+  // A header-only request: 16 bytes = 0.8 ns.
+  EXPECT_EQ(ic.traverse(NodeId(1), NodeId(0), Bytes(0), 0_ns).arrival, Picoseconds(800) + 20_ns);
+  // Local: nothing.
+  EXPECT_EQ(ic.traverse(NodeId(2), NodeId(2), Bytes(64), 5_ns).arrival, 5_ns);
+}
+
+TEST(Interconnect, MultiHopPathsAddEveryHop) {
+  InterconnectParams p;
+  p.hop_latency = 5_ns;
+  Interconnect ic(line3(), p);
+  EXPECT_EQ(ic.hops(NodeId(0), NodeId(2)), 2);
+  TraverseResult r = ic.traverse(NodeId(0), NodeId(2), Bytes(64), Picoseconds(0));
+  // Hop 1: 4 ns + 20 ns + 5 ns; hop 2: 80 B at 10 GB/s = 8 ns + 30 ns + 5 ns.
+  EXPECT_EQ(r.arrival, 4_ns + 20_ns + 5_ns + 8_ns + 30_ns + 5_ns);
+  EXPECT_EQ(r.latency, 60_ns);
+  EXPECT_EQ(r.serialisation, 12_ns);
+  EXPECT_EQ(r.arrival, ic.idle_time(NodeId(0), NodeId(2), Bytes(64)));
+  // The reverse path uses the other direction of both links.
+  EXPECT_EQ(ic.traverse(NodeId(2), NodeId(0), Bytes(64), Picoseconds(0)).queueing, Picoseconds(0));
+  EXPECT_EQ(ic.link_stats(0, 0).messages, 1u);
+  EXPECT_EQ(ic.link_stats(0, 1).messages, 1u);
+  EXPECT_EQ(ic.link_stats(1, 0).bytes, 80u);
+}
+
+TEST(Interconnect, BusyDirectionQueuesTheNextMessage) {
+  Interconnect ic(line3(), InterconnectParams{});
+  TraverseResult a = ic.traverse(NodeId(0), NodeId(1), Bytes(64), Picoseconds(0));
+  TraverseResult b = ic.traverse(NodeId(0), NodeId(1), Bytes(64), Picoseconds(0));
+  EXPECT_EQ(b.queueing, 4_ns);
+  EXPECT_EQ(b.arrival - a.arrival, 4_ns);
+  // The opposite direction is independent.
+  EXPECT_EQ(ic.traverse(NodeId(1), NodeId(0), Bytes(64), Picoseconds(0)).queueing, Picoseconds(0));
+  // A message after the link went idle does not wait.
+  EXPECT_EQ(ic.traverse(NodeId(0), NodeId(1), Bytes(64), 1_us).queueing, Picoseconds(0));
+}
+
+TEST(Interconnect, SaturatedLinkDeliversItsBandwidth) {
+  Interconnect ic(line3(), InterconnectParams{});
+  const int n = 10000;
+  Picoseconds last(0);
+  for (int i = 0; i < n; ++i) last = ic.traverse(NodeId(0), NodeId(1), Bytes(64), Picoseconds(0)).arrival;
+  EXPECT_EQ(last, 4_ns * n + 20_ns);
+  MapStatsVisitor v;
+  ic.dump(v);
+  EXPECT_EQ(v.get("system.interconnect.n0-n1.n0_to_n1.bytes"), 80.0 * n);
+  EXPECT_EQ(v.get("system.interconnect.n0-n1.n0_to_n1.messages"), n);
+  EXPECT_NEAR(v.get("system.interconnect.n0-n1.n0_to_n1.utilisation"), 1.0, 0.01);
+  EXPECT_EQ(v.get("system.interconnect.n0-n1.n1_to_n0.utilisation"), 0.0);
+  EXPECT_GT(v.get("system.interconnect.n0-n1.n0_to_n1.avg_queueing_ns"), 1000.0);
+  ic.reset_stats(last);
+  EXPECT_EQ(ic.link_stats(0, 0).bytes, 0u);
+}
+
+TEST(Interconnect, RejectsBrokenLayouts) {
+  InterconnectLayout l = line3();
+  l.paths[1] = {7};
+  EXPECT_THROW(Interconnect(l, InterconnectParams{}), std::invalid_argument);
+  l = line3();
+  l.paths.pop_back();
+  EXPECT_THROW(Interconnect(l, InterconnectParams{}), std::invalid_argument);
+}
+
+TEST(Interconnect, LayoutFromConfiguredTopologyAndParams) {
+  auto doc = ConfigDocument::from_string(
+      "[machine]\nsockets = 3\ncores_per_socket = 1\nmemory_per_node = \"1GiB\"\n"
+      "[[link]]\nnodes = [0, 1]\nlatency = \"20ns\"\nbandwidth = \"20GB/s\"\n"
+      "[[link]]\nnodes = [1, 2]\nlatency = \"30ns\"\nbandwidth = \"10GB/s\"\n"
+      "[interconnect]\nheader = \"8B\"\nhop_latency = \"2ns\"\n",
+      "topo.toml");
+  Topology topo = Topology::from_config(doc->root());
+  InterconnectParams p = InterconnectParams::from_config(doc->root().table("interconnect"));
+  doc->finish();
+  EXPECT_EQ(p.header, Bytes(8));
+  EXPECT_EQ(p.hop_latency, 2_ns);
+  Interconnect ic(InterconnectLayout::from_topology(topo), p);
+  EXPECT_EQ(ic.hops(NodeId(0), NodeId(2)), 2);
+  // 72 B: 3.6 ns at 20 GB/s, 7.2 ns at 10 GB/s.
+  EXPECT_EQ(ic.traverse(NodeId(0), NodeId(2), Bytes(64), Picoseconds(0)).arrival,
+            Picoseconds(3600) + 20_ns + 2_ns + Picoseconds(7200) + 30_ns + 2_ns);
+}
+
+}  // namespace
+}  // namespace numasim::hw
