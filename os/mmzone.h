@@ -112,6 +112,13 @@ struct zone {
   std::uint64_t present_pages = 0;
   std::uint64_t managed_pages = 0;
   std::uint64_t nr_alloced_pages = 0;  // debug: pages handed out and not yet freed
+  // Boot-time MOVABLE blocks of order MAX_ORDER-1 whose descriptors were never
+  // written: logically the tail of free_area[MAX_ORDER-1].free_list[MIGRATE_MOVABLE]
+  // in PFN order (as memblock_free_all queues them), materialised one at a time
+  // when that list's head is needed. Counted in nr_free and NR_FREE_PAGES.
+  std::uint64_t lazy_free_pfn = 0;
+  std::uint64_t lazy_free_end = 0;
+  bool has_lazy_blocks() const { return lazy_free_pfn < lazy_free_end; }
   zone_type idx = ZONE_DMA;
   const char* name = "";
   std::array<struct free_area, MAX_ORDER> free_area{};

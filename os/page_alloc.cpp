@@ -71,6 +71,8 @@ void PhysMem::list_del(PageList& l, page* pg) {
 // add_to_free_list / add_to_free_list_tail + set_buddy_order.
 void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail) {
   struct free_area& area = z.free_area[order];
+  if (tail && order == MAX_ORDER - 1 && mt == MIGRATE_MOVABLE && z.has_lazy_blocks())
+    bad_page("queueing behind the lazily initialised boot blocks", pfn32(pg));
   pg->flags = 1u << PG_buddy;
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
@@ -78,6 +80,22 @@ void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt
   else list_add(area.free_list[mt], pg);
   area.nr_free_mt[mt]++;
   area.nr_free++;
+}
+
+// The head of a free list; an empty top-order movable list takes the next
+// boot block from the zone's lazy range and writes its descriptor now.
+page* PhysMem::free_list_head(zone& z, unsigned order, unsigned mt) {
+  PageList& l = z.free_area[order].free_list[mt];
+  if (l.empty()) {
+    if (!(order == MAX_ORDER - 1 && mt == MIGRATE_MOVABLE && z.has_lazy_blocks())) return nullptr;
+    page* pg = mem_map_ + z.lazy_free_pfn;
+    z.lazy_free_pfn += 1ull << order;
+    pg->flags = 1u << PG_buddy;
+    pg->order = static_cast<std::uint8_t>(order);
+    pg->free_mt = MIGRATE_MOVABLE;
+    list_add(l, pg);  // already counted in nr_free
+  }
+  return mem_map_ + l.head;
 }
 
 // del_page_from_free_list: also clears PG_buddy.
@@ -125,7 +143,7 @@ bool PhysMem::zone_watermark_ok(const zone& z, unsigned order, unsigned long mar
     const struct free_area& area = z.free_area[o];
     if (area.nr_free == 0) continue;
     for (unsigned mt = 0; mt < MIGRATE_PCPTYPES; ++mt)
-      if (!area.free_list[mt].empty()) return true;
+      if (!free_list_empty(z, o, mt)) return true;
   }
   return false;
 }
@@ -148,9 +166,8 @@ void PhysMem::expand(zone& z, page* pg, unsigned low, unsigned high, migratetype
 // __rmqueue_smallest: the smallest free block of `mt` that fits.
 page* PhysMem::__rmqueue_smallest(zone& z, unsigned order, migratetype mt, KernelCost& cost) {
   for (unsigned current = order; current < MAX_ORDER; ++current) {
-    PageList& l = z.free_area[current].free_list[mt];
-    if (l.empty()) continue;
-    page* pg = mem_map_ + l.head;
+    page* pg = free_list_head(z, current, mt);
+    if (!pg) continue;
     del_page_from_free_list(pg, z, current);
     expand(z, pg, order, current, mt, cost);
     pg->free_mt = mt;  // set_pcppage_migratetype
@@ -228,7 +245,7 @@ bool PhysMem::__rmqueue_fallback(zone& z, unsigned order, migratetype start_mt) 
     const struct free_area& area = z.free_area[o];
     if (area.nr_free == 0) return -1;
     for (migratetype fmt : kFallbacks[start_mt]) {
-      if (area.free_list[fmt].empty()) continue;
+      if (free_list_empty(z, o, fmt)) continue;
       *can_steal = can_steal_fallback(o, start_mt);
       return fmt;
     }
@@ -250,7 +267,7 @@ bool PhysMem::__rmqueue_fallback(zone& z, unsigned order, migratetype start_mt) 
     break;
   }
   if (fallback_mt == -1 || current < static_cast<int>(order)) return false;
-  page* pg = mem_map_ + z.free_area[current].free_list[fallback_mt].head;
+  page* pg = free_list_head(z, static_cast<unsigned>(current), static_cast<unsigned>(fallback_mt));
   steal_suitable_fallback(z, pg, static_cast<unsigned>(current), start_mt, can_steal);
   return true;
 }

@@ -223,6 +223,12 @@ class PhysMem {
   void list_del(PageList& l, page* pg);
   void add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail);
   void del_page_from_free_list(page* pg, zone& z, unsigned order);
+  // Free-list views that include the lazily materialised boot blocks.
+  bool free_list_empty(const zone& z, unsigned order, unsigned mt) const {
+    return z.free_area[order].free_list[mt].empty() &&
+           !(order == MAX_ORDER - 1 && mt == MIGRATE_MOVABLE && z.has_lazy_blocks());
+  }
+  page* free_list_head(zone& z, unsigned order, unsigned mt);
 
   PhysMemParams params_;
   Platform& platform_;

@@ -125,6 +125,15 @@ void PhysMem::check_consistency() const {
             ++n;
           }
           if (prev != l.tail) vm_bug("node %d zone %s order %u list %u: tail mismatch", nid, z.name, o, mt);
+          if (o == MAX_ORDER - 1 && mt == MIGRATE_MOVABLE && z.has_lazy_blocks()) {
+            if (z.lazy_free_pfn < start || z.lazy_free_end > end || (z.lazy_free_pfn & ((1u << o) - 1)))
+              vm_bug("node %d zone %s: bad lazy boot range", nid, z.name);
+            for (std::uint64_t p = z.lazy_free_pfn; p < z.lazy_free_end; ++p) {
+              if (seen[p - start]) vm_bug("pfn 0x%llx is free twice (lazy range)", (unsigned long long)p);
+              seen[p - start] = 1;
+            }
+            n += (z.lazy_free_end - z.lazy_free_pfn) >> o;
+          }
           if (n != area.nr_free_mt[mt])
             vm_bug("node %d zone %s order %u list %u: %llu blocks listed, counter says %llu", nid, z.name, o, mt,
                    (unsigned long long)n, (unsigned long long)area.nr_free_mt[mt]);

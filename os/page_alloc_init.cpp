@@ -351,16 +351,31 @@ void PhysMem::setup_pcp() {
 }
 
 // memblock_free_all / __free_pages_memory: hands the zone to the buddy in the
-// largest naturally aligned blocks. Only block heads are written.
+// largest naturally aligned blocks, queued in PFN order. The aligned run of
+// top-order blocks is only recorded (zone::lazy_free_pfn), so bring-up writes
+// no descriptor of it; the unaligned edges are written normally.
 void PhysMem::free_zone_memory(zone& z) {
   std::uint64_t pfn = z.zone_start_pfn;
   const std::uint64_t end = z.zone_end_pfn();
-  KernelCost ignored;
+  const std::uint64_t top = 1ull << (MAX_ORDER - 1);
+  // The aligned run of top-order blocks stays lazy (see zone::lazy_free_pfn).
+  const std::uint64_t lazy_start = (pfn + top - 1) & ~(top - 1);
+  const std::uint64_t lazy_end = end & ~(top - 1);
   while (pfn < end) {
+    if (pfn == lazy_start && lazy_start < lazy_end) {
+      z.lazy_free_pfn = lazy_start;
+      z.lazy_free_end = lazy_end;
+      const std::uint64_t blocks = (lazy_end - lazy_start) >> (MAX_ORDER - 1);
+      z.free_area[MAX_ORDER - 1].nr_free += blocks;
+      z.free_area[MAX_ORDER - 1].nr_free_mt[MIGRATE_MOVABLE] += blocks;
+      pfn = lazy_end;
+      continue;
+    }
     unsigned order = MAX_ORDER - 1;
     while (order > 0 && ((pfn & ((1ull << order) - 1)) != 0 || pfn + (1ull << order) > end)) --order;
     page* pg = mem_map_ + pfn;
-    add_to_free_list(pg, z, order, static_cast<migratetype>(pageblocks_[pfn >> pageblock_order].mt), true);
+    const auto mt = static_cast<migratetype>(pageblocks_[pfn >> pageblock_order].mt);
+    add_to_free_list(pg, z, order, mt, true);  // FPI_TO_TAIL: PFN order
     pfn += 1ull << order;
   }
   z.stats.vm_stat[NR_FREE_PAGES] += static_cast<std::int64_t>(z.managed_pages);

@@ -55,6 +55,25 @@ TEST(PageAlloc, BringUpFreesWholeMaxOrderBlocks) {
   m.pm->check_consistency();
 }
 
+TEST(PageAlloc, BootBlocksAreHandedOutInPfnOrderAndFreedBlocksFirst) {
+  OneNode m(16);
+  KernelCost cost;
+  const std::uint64_t base = k4G >> 12;
+  std::vector<page*> b;
+  for (int i = 0; i < 3; ++i) {
+    b.push_back(m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 10, NodeId(0), nullptr, cost));
+    ASSERT_NE(b.back(), nullptr);
+    EXPECT_EQ(m.pm->page_to_pfn(b.back()).value(), base + 1024u * i);
+  }
+  // The fourth would leave 1 page: below the low (and min) watermark.
+  EXPECT_EQ(m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 10, NodeId(0), nullptr, cost), nullptr);
+  m.pm->free_pages(CpuId(0), b[1], 10, cost);
+  m.pm->check_consistency();
+  page* again = m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 10, NodeId(0), nullptr, cost);
+  EXPECT_EQ(again, b[1]);  // freed blocks go to the head of the list
+  m.pm->check_consistency();
+}
+
 TEST(PageAlloc, BuddySplitTakesLowerHalvesAndLeavesOneBlockPerOrder) {
   OneNode m(4);  // exactly one order-10 block
   KernelCost cost;
