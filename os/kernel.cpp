@@ -3,6 +3,7 @@
 // frame source and follow_page. See kernel.h.
 #include "os/kernel.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -71,7 +72,7 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed) {
   auto mm = std::make_unique<mm_struct>();
   mm->task_size = params_.pgtable_levels == 5 ? TASK_SIZE_5LEVEL : TASK_SIZE_4LEVEL;
   // mmap_base(): TASK_SIZE minus the minimum gap left for the stack, no randomisation.
-  mm->mmap_base = page_align(mm->task_size - MMAP_MIN_GAP);
+  mm->mmap_base = page_align(std::min<VirtAddr>(mm->task_size, DEFAULT_MAP_WINDOW) - MMAP_MIN_GAP);
   mm->start_brk = mm->brk = kStartBrk;
   mm->asid = next_asid_;
   next_asid_ = static_cast<Asid>(next_asid_ % 4095 + 1);  // PCIDs 1..4095
@@ -115,9 +116,12 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
   return raw;
 }
 
-void Kernel::migrate_task(task_struct* t, CpuId cpu) {
+bool Kernel::migrate_task(task_struct* t, CpuId cpu) {
+  if (cpu.value() < 0 || cpu.value() >= topo_.num_cpus() || !t->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
+    return false;
   t->cpu = cpu;
   t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));  // switch_mm_irqs_off: cpumask_set_cpu
+  return true;
 }
 
 task_struct* Kernel::find_task_by_pid(int pid) {

@@ -4,6 +4,7 @@
 // memory system calls (syscalls.cpp, mmap.cpp, mprotect.cpp, madvise.cpp,
 // mempolicy_syscalls.cpp), TLB shootdowns (tlbflush.cpp) and a CONFIG_DEBUG_VM-like
 // consistency checker (kernel_check.cpp).
+// The Topology passed in must outlive the Kernel.
 // Simplified: one "current" per call (the task argument); no mmap_lock, no
 // fork (create_task makes a fresh mm, as exec does), no file mappings yet; the
 // scheduler is outside (hw/ tells the kernel where tasks run through
@@ -25,6 +26,7 @@
 #include "os/mmzone.h"
 #include "os/page_alloc.h"
 #include "os/pgtable.h"
+#include "os/proc_format.h"
 #include "os/platform.h"
 #include "os/task.h"
 
@@ -77,7 +79,8 @@ class Kernel : private PgtableFrameSource {
   // A thread of leader's process sharing its mm and policy (clone(CLONE_VM|CLONE_THREAD)).
   task_struct* create_thread(task_struct* leader, CpuId cpu);
   // The task now runs on `cpu` (context switch / migration): joins mm_cpumask.
-  void migrate_task(task_struct* t, CpuId cpu);
+  // False (nothing changes) when cpu is not in t->cpus_allowed or does not exist.
+  bool migrate_task(task_struct* t, CpuId cpu);
   // do_exit: drops the mm when its last user leaves (exit_mmap frees everything).
   void exit_task(task_struct* t);
   task_struct* find_task_by_pid(int pid);
@@ -126,6 +129,12 @@ class Kernel : private PgtableFrameSource {
   // Otherwise pages are migrated; returns 0 or the number of pages not moved.
   long sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
                       int* status, int flags, KernelCost& cost);
+
+  // ---- statistics in Linux's formats, with the hugetlb pool's figures (kernel_proc.cpp) ----
+  HugetlbInfo hugetlb_info() const;
+  HugetlbInfo hugetlb_node_info(NodeId nid) const;
+  std::string proc_meminfo() const;
+  std::string node_meminfo(NodeId nid) const;
 
   // ---- accessors ----
   PhysMem& physmem() { return pm_; }

@@ -159,6 +159,11 @@ VirtAddr get_unmapped_area(mm_struct& mm, VirtAddr hint, std::uint64_t len, std:
   // vm_unmapped_area, top-down: highest gap below mmap_base that fits.
   const VirtAddr low = MMAP_MIN_ADDR;
   VirtAddr high = mm.mmap_base;
+  VirtAddr limit = mm.task_size < DEFAULT_MAP_WINDOW ? mm.task_size : DEFAULT_MAP_WINDOW;
+  if (hint > DEFAULT_MAP_WINDOW && mm.task_size > DEFAULT_MAP_WINDOW) {
+    high += mm.task_size - DEFAULT_MAP_WINDOW;
+    limit = mm.task_size;
+  }
   auto try_gap = [&](VirtAddr gap_start, VirtAddr gap_end) -> VirtAddr {
     if (gap_end > high) gap_end = high;
     if (gap_start < low) gap_start = low;
@@ -177,11 +182,11 @@ VirtAddr get_unmapped_area(mm_struct& mm, VirtAddr hint, std::uint64_t len, std:
     }
     if (VirtAddr a = try_gap(low, gap_end)) return a;
   }
-  // Fallback (arch_get_unmapped_area): bottom-up from TASK_UNMAPPED_BASE to TASK_SIZE.
-  VirtAddr cur = page_align(mm.task_size / 3);
+  // Fallback (arch_get_unmapped_area): bottom-up from TASK_UNMAPPED_BASE.
+  VirtAddr cur = page_align(limit / 3);
   for (;;) {
     cur = (cur + amask) & ~amask;
-    if (cur > mm.task_size || len > mm.task_size - cur) return 0;
+    if (cur > limit || len > limit - cur) return 0;
     vm_area_struct* v = find_vma_intersection(mm, cur, cur + len);
     if (!v) return cur;
     cur = v->vm_end;

@@ -17,6 +17,9 @@ namespace numasim::os {
 
 inline constexpr std::uint64_t TASK_SIZE_4LEVEL = (1ull << 47) - kPageSize;  // 0x7ffffffff000
 inline constexpr std::uint64_t TASK_SIZE_5LEVEL = (1ull << 56) - kPageSize;
+// With 5-level tables, addresses above 47 bits are handed out only to callers
+// whose hint lies above this window (x86's DEFAULT_MAP_WINDOW).
+inline constexpr std::uint64_t DEFAULT_MAP_WINDOW = (1ull << 47) - kPageSize;
 inline constexpr std::uint64_t MMAP_MIN_ADDR = 65536;  // vm.mmap_min_addr
 inline constexpr std::uint64_t MMAP_MIN_GAP = 128ull << 20;  // mmap_base(): gap below the stack
 
@@ -62,7 +65,8 @@ int splits_needed(mm_struct& mm, VirtAddr start, VirtAddr end);
 
 // get_unmapped_area for an anonymous mapping of len bytes aligned to `align`
 // (a power of two >= PAGE_SIZE): the hint when it is usable, else the highest
-// gap below mmap_base (top-down), else bottom-up from TASK_SIZE/3.
+// gap below mmap_base (top-down), else bottom-up from TASK_SIZE/3. A hint above
+// DEFAULT_MAP_WINDOW opens the whole 5-level address space to the search.
 // Returns 0 when there is no room (ENOMEM).
 VirtAddr get_unmapped_area(mm_struct& mm, VirtAddr hint, std::uint64_t len, std::uint64_t align);
 

@@ -22,9 +22,11 @@ PageTables::PageTables(Platform& platform, PgtableFrameSource& frames, PgtablePa
 
 PageTables::~PageTables() = default;
 
-PageTables::Table* PageTables::table_of(PhysAddr frame) const {
-  auto it = index_.find(frame >> kPageShift);
-  return it == index_.end() ? nullptr : slots_[it->second].get();
+void PageTables::set_slot(std::uint64_t pfn, std::uint32_t slot_plus_one) {
+  const std::uint64_t c = pfn >> kChunkShift;
+  if (c >= chunks_.size()) chunks_.resize(c + 1);
+  if (!chunks_[c]) chunks_[c] = std::make_unique<std::uint32_t[]>(1u << kChunkShift);  // zeroed
+  chunks_[c][pfn & ((1u << kChunkShift) - 1)] = slot_plus_one;
 }
 
 // pte_alloc_one & co: a frame from the source (zeroed there), its host copy cleared.
@@ -42,17 +44,20 @@ std::optional<PhysAddr> PageTables::alloc_table(CpuId cpu, KernelCost& cost) {
   Table* t = slots_[slot].get();
   t->e.fill(0);
   t->used = 0;
-  if (!index_.emplace(*frame >> kPageShift, slot).second) pgtable_bug("frame already holds a table", *frame);
+  if (slot_of(*frame >> kPageShift)) pgtable_bug("frame already holds a table", *frame);
+  set_slot(*frame >> kPageShift, slot + 1);
+  ++nr_tables_;
   return frame;
 }
 
 // pte_free & co.
 void PageTables::free_table(CpuId cpu, PhysAddr frame, KernelCost& cost) {
-  auto it = index_.find(frame >> kPageShift);
-  if (it == index_.end()) pgtable_bug("freeing a frame that holds no table", frame);
-  if (slots_[it->second]->used != 0) pgtable_bug("freeing a non-empty table", frame);
-  free_slots_.push_back(it->second);
-  index_.erase(it);
+  const std::uint32_t s = slot_of(frame >> kPageShift);
+  if (!s) pgtable_bug("freeing a frame that holds no table", frame);
+  if (slots_[s - 1]->used != 0) pgtable_bug("freeing a non-empty table", frame);
+  free_slots_.push_back(s - 1);
+  set_slot(frame >> kPageShift, 0);
+  --nr_tables_;
   frames_.free_pgtable_frame(cpu, frame, cost);
 }
 

@@ -15,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "common/units.h"
@@ -133,8 +132,8 @@ class PageTables {
   };
   std::optional<Translation> translate(PhysAddr pgd, VirtAddr va) const;
 
-  bool is_table(PhysAddr frame) const { return index_.count(frame >> kPageShift) != 0; }
-  std::size_t nr_tables() const { return index_.size(); }
+  bool is_table(PhysAddr frame) const { return slot_of(frame >> kPageShift) != 0; }
+  std::size_t nr_tables() const { return nr_tables_; }
   // Non-none entries in a table frame (for the consistency checker).
   unsigned table_used(PhysAddr frame) const;
   // Every table frame reachable from pgd (including it), each with its level.
@@ -145,7 +144,19 @@ class PageTables {
     std::array<pteval_t, PTRS_PER_TABLE> e;
     unsigned used;
   };
-  Table* table_of(PhysAddr frame) const;
+  // Frame -> slot + 1 (0: no table), a two-level radix over PFNs: chunks of
+  // 2^18 frames (1 GiB) allocated when a table first lands in them. Two array
+  // loads per lookup: this is on the hardware walker's path.
+  static constexpr unsigned kChunkShift = 18;
+  std::uint32_t slot_of(std::uint64_t pfn) const {
+    const std::uint64_t c = pfn >> kChunkShift;
+    return c < chunks_.size() && chunks_[c] ? chunks_[c][pfn & ((1u << kChunkShift) - 1)] : 0;
+  }
+  void set_slot(std::uint64_t pfn, std::uint32_t slot_plus_one);
+  Table* table_of(PhysAddr frame) const {
+    const std::uint32_t s = slot_of(frame >> kPageShift);
+    return s ? slots_[s - 1].get() : nullptr;
+  }
   std::optional<PhysAddr> alloc_table(CpuId cpu, KernelCost& cost);
   void free_table(CpuId cpu, PhysAddr frame, KernelCost& cost);
   PteRef ref(Table* t, PhysAddr frame, unsigned idx, int level) const {
@@ -159,7 +170,8 @@ class PageTables {
   Platform& platform_;
   PgtableFrameSource& frames_;
   PgtableParams params_;
-  std::unordered_map<std::uint64_t, std::uint32_t> index_;  // table pfn -> slot (lookups only)
+  std::vector<std::unique_ptr<std::uint32_t[]>> chunks_;
+  std::size_t nr_tables_ = 0;
   std::vector<std::unique_ptr<Table>> slots_;
   std::vector<std::uint32_t> free_slots_;
 };

@@ -212,3 +212,65 @@ TEST_F(SmallMachineFaultTest, OutOfMemoryIsReportedNotFatal) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(KernelParamsConfig, ReadsCostsPoolAndLevelsAndReportsBadValues) {
+  auto doc = ConfigDocument::from_string(
+      "[os]\npgtable_levels = 5\nmax_map_count = 1000\n"
+      "[os.costs]\nfault_entry_cycles = 1234\nvma_op_cycles = 7\n"
+      "[os.hugetlb]\nnr_hugepages = [3, 1]\n",
+      "os.toml");
+  KernelParams p = KernelParams::from_config(doc->root().table("os"));
+  doc->finish();  // every key was read
+  EXPECT_EQ(p.pgtable_levels, 5);
+  EXPECT_EQ(p.max_map_count, 1000);
+  EXPECT_EQ(p.costs.fault_entry_cycles, 1234u);
+  EXPECT_EQ(p.costs.vma_op_cycles, 7u);
+  EXPECT_EQ(p.costs.fault_exit_cycles, KernelCosts{}.fault_exit_cycles);  // default kept
+  EXPECT_EQ(p.nr_hugepages_node, (std::vector<std::uint64_t>{3, 1}));
+
+  auto bad = ConfigDocument::from_string("[os]\npgtable_levels = 3\n[os.hugetlb]\nnr_hugepages = [-1]\n", "bad.toml");
+  KernelParams q = KernelParams::from_config(bad->root().table("os"));
+  EXPECT_EQ(q.nr_hugepages_node, (std::vector<std::uint64_t>{0}));
+  try {
+    bad->finish();
+    FAIL() << "expected configuration errors";
+  } catch (const ConfigErrors& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("pgtable_levels"), std::string::npos) << all;
+    EXPECT_NE(all.find("nr_hugepages"), std::string::npos) << all;
+    EXPECT_NE(all.find("negative"), std::string::npos) << all;
+  }
+}
+
+class MeminfoTest : public KernelTest {};
+
+TEST_F(MeminfoTest, MeminfoShowsHugetlbPoolAndPageTables) {
+  task_struct* t = spawn(0);
+  ASSERT_GT(k().sys_mmap(t, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
+                         cost_),
+            0);
+  std::string mi = k().proc_meminfo();
+  EXPECT_NE(mi.find("HugePages_Total:       8\n"), std::string::npos) << mi;
+  EXPECT_NE(mi.find("HugePages_Free:        8\n"), std::string::npos) << mi;
+  EXPECT_NE(mi.find("HugePages_Rsvd:        2\n"), std::string::npos) << mi;
+  EXPECT_NE(mi.find("Hugepagesize:       2048 kB\n"), std::string::npos) << mi;
+  std::string n1 = k().node_meminfo(NodeId(1));
+  EXPECT_NE(n1.find("Node 1 HugePages_Total:     4\n"), std::string::npos) << n1;
+}
+
+TEST_F(MeminfoTest, MigrateTaskHonoursAffinity) {
+  CpuMask only01;
+  only01.set(0);
+  only01.set(1);
+  task_struct* t = k().create_task("pinned", CpuId(0), only01);
+  EXPECT_TRUE(k().migrate_task(t, CpuId(1)));
+  EXPECT_FALSE(k().migrate_task(t, CpuId(2)));
+  EXPECT_FALSE(k().migrate_task(t, CpuId(99)));
+  EXPECT_EQ(t->cpu.value(), 1);
+  EXPECT_EQ(t->mm->cpumask.count(), 2u);
+}
+
+}  // namespace

@@ -196,3 +196,48 @@ TEST_F(PgtableKernelTest, WalkerViewMatchesSoftwareTranslation) {
 }
 
 }  // namespace
+
+namespace {
+
+class FiveLevelKernelTest : public ::testing::Test {
+ protected:
+  FiveLevelKernelTest() : topo_(two_node_topology("64MiB")) {
+    params_.pgtable_levels = 5;
+    params_.nr_hugepages_node = {0, 0};
+    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
+  }
+  Topology topo_;
+  KernelParams params_;
+  FakePlatform platform_;
+  std::unique_ptr<Kernel> kernel_;
+};
+
+TEST_F(FiveLevelKernelTest, HighAddressesOnlyOnRequestAndTheWalkerReadsFiveLevels) {
+  CpuMask all;
+  all.set();
+  task_struct* t = kernel_->create_task("la57", CpuId(0), all);
+  KernelCost c;
+  EXPECT_EQ(t->mm->task_size, TASK_SIZE_5LEVEL);
+  // Without a hint, mappings stay below 47 bits (DEFAULT_MAP_WINDOW).
+  long low = kernel_->sys_mmap(t, 0, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  EXPECT_LT(static_cast<std::uint64_t>(low), 1ull << 47);
+  // A hint above the window gets the large address space.
+  const VirtAddr high_hint = 0x00ff000000000000ull;
+  long high = kernel_->sys_mmap(t, high_hint, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  EXPECT_EQ(static_cast<VirtAddr>(high), high_hint);
+  ASSERT_EQ(kernel_->touch(t, high_hint, true, c), Kernel::FaultResult::Handled);
+  PhysAddr table = kernel_->pgd_phys(*t->mm);
+  pteval_t e = 0;
+  for (int level = 5; level >= 1; --level) {
+    e = kernel_->read_pte(table + 8ull * level_index(high_hint, level));
+    ASSERT_TRUE(pte_present(e)) << level;
+    table = pte_phys(e);
+  }
+  EXPECT_EQ(pte_phys(e), kernel_->follow_page(*t->mm, high_hint)->phys);
+  EXPECT_EQ(kernel_->pgtables().nr_tables(), 5u);  // PGD, P4D, PUD, PMD, PTE (the low page was never touched)
+  kernel_->check_consistency();
+  kernel_->exit_task(t);
+  EXPECT_EQ(kernel_->pgtables().nr_tables(), 0u);
+}
+
+}  // namespace
