@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""Plots numasim results as PNG files (matplotlib, Agg backend; Debian's
+python3-matplotlib).
+
+Inputs, recognised by their content (or forced with --kind):
+  latency-matrix / bandwidth-matrix JSON  {"unit": "ns", "matrix": [[...], ...]}
+      (optional "cpu_nodes" / "memory_nodes" label the rows / columns)
+      -> a heat map, one cell per (CPU node, memory node), values written in.
+  tlb-reach JSON  {"page_size": "4K", "points": [{"working_set_bytes", "latency_ns"}]}
+      -> latency against working set (log2 axis); several files (4K, 2M) overlay.
+  loaded-latency JSON  {"points": [{"bandwidth_gbps", "latency_ns"}]}
+      -> latency against bandwidth; several files overlay.
+  time-series CSV (numasim run --sample): first column the time, every other
+      numeric column one series; --columns picks some (substring match), one
+      panel per column, sharing the time axis.
+
+Usage: numasim_plot.py INPUT... [-o OUT.png] [--kind KIND] [--columns a,b] [--title T]
+Exit status: 0 on success, 2 on bad input (the message names the file and why).
+What it leaves out: styling options, interactive output, SVG/PDF (matplotlib
+would do them; PNG is what the tests and the README use).
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+
+KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series")
+
+
+class InputError(Exception):
+    pass
+
+
+def load_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}")
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}")
+
+
+def detect(path):
+    if path.endswith(".csv"):
+        return "series"
+    doc = load_json(path)
+    if isinstance(doc, dict) and "matrix" in doc:
+        return "bandwidth-matrix" if "GB" in str(doc.get("unit", "")) else "latency-matrix"
+    if isinstance(doc, dict) and isinstance(doc.get("points"), list):
+        pts = doc["points"]
+        if pts and isinstance(pts[0], dict) and "working_set_bytes" in pts[0]:
+            return "tlb-reach"
+        if pts and isinstance(pts[0], dict) and "bandwidth_gbps" in pts[0]:
+            return "loaded-latency"
+    raise InputError(f"{path}: not a latency/bandwidth matrix, tlb-reach or loaded-latency JSON "
+                     "(expected a \"matrix\" or \"points\" member)")
+
+
+def number(value, path, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InputError(f"{path}: {what}: expected a number, got {value!r}")
+    return float(value)
+
+
+def plot_matrix(plt, path, title):
+    doc = load_json(path)
+    rows = doc.get("matrix")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows):
+        raise InputError(f"{path}: \"matrix\": expected a non-empty array of non-empty arrays")
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise InputError(f"{path}: \"matrix\": rows have different lengths")
+    m = [[number(v, path, f"matrix[{i}][{j}]") for j, v in enumerate(r)] for i, r in enumerate(rows)]
+    unit = str(doc.get("unit", ""))
+    cpu_nodes = doc.get("cpu_nodes", list(range(len(m))))
+    mem_nodes = doc.get("memory_nodes", list(range(width)))
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * width, 1.0 + 0.9 * len(m)))
+    im = ax.imshow(m, cmap="viridis_r" if "GB" not in unit else "viridis")
+    ax.set_xticks(range(width), [str(n) for n in mem_nodes])
+    ax.set_yticks(range(len(m)), [str(n) for n in cpu_nodes])
+    ax.set_xlabel("memory node")
+    ax.set_ylabel("CPU node")
+    lo, hi = min(min(r) for r in m), max(max(r) for r in m)
+    for i, r in enumerate(m):
+        for j, v in enumerate(r):
+            dark = (v - lo) / (hi - lo) > 0.5 if hi > lo else False
+            if "GB" in unit:
+                dark = not dark
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="white" if dark else "black", fontsize=9)
+    fig.colorbar(im, ax=ax, label=unit)
+    ax.set_title(title or ("Idle latency" if "GB" not in unit else "Bandwidth") + (f" ({unit})" if unit else ""))
+    return fig
+
+
+def human_bytes(v):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if v < 1024:
+            return f"{v:g}{unit}"
+        v /= 1024
+    return f"{v:g}PiB"
+
+
+def plot_curves(plt, paths, kind, title):
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for path in paths:
+        doc = load_json(path)
+        pts = doc.get("points")
+        if not isinstance(pts, list) or not pts:
+            raise InputError(f"{path}: \"points\": expected a non-empty array")
+        xs, ys = [], []
+        for i, p in enumerate(pts):
+            if not isinstance(p, dict):
+                raise InputError(f"{path}: points[{i}]: expected an object")
+            xkey = "working_set_bytes" if kind == "tlb-reach" else "bandwidth_gbps"
+            if xkey not in p or "latency_ns" not in p:
+                raise InputError(f"{path}: points[{i}]: expected \"{xkey}\" and \"latency_ns\"")
+            xs.append(number(p[xkey], path, f"points[{i}].{xkey}"))
+            ys.append(number(p["latency_ns"], path, f"points[{i}].latency_ns"))
+        label = doc.get("page_size") or os.path.splitext(os.path.basename(path))[0]
+        ax.plot(xs, ys, marker="o", markersize=3, label=str(label))
+    if kind == "tlb-reach":
+        from matplotlib.ticker import FuncFormatter
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
+        ax.set_xlabel("working set (bytes)")
+        ax.set_title(title or "TLB reach: load latency against working set")
+    else:
+        ax.set_xlabel("bandwidth (GB/s)")
+        ax.set_title(title or "Loaded latency")
+    ax.set_ylabel("latency (ns)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_series(plt, path, columns, title):
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}")
+    if len(rows) < 2:
+        raise InputError(f"{path}: expected a header line and at least one sample")
+    header = rows[0]
+    data = []
+    for n, r in enumerate(rows[1:], start=2):
+        if not r:
+            continue
+        if len(r) != len(header):
+            raise InputError(f"{path}:{n}: expected {len(header)} fields, got {len(r)}")
+        try:
+            data.append([float(v) if v != "" else math.nan for v in r])
+        except ValueError:
+            raise InputError(f"{path}:{n}: expected numbers, got {r}")
+    wanted = [i for i, h in enumerate(header) if i > 0 and (not columns or any(c in h for c in columns))]
+    if not wanted:
+        raise InputError(f"{path}: no column matches {','.join(columns)}; columns are {', '.join(header[1:])}")
+    wanted = wanted[:12]
+    t = [r[0] for r in data]
+    fig, axes = plt.subplots(len(wanted), 1, sharex=True, figsize=(8, 1.6 + 1.4 * len(wanted)), squeeze=False)
+    for ax, i in zip(axes[:, 0], wanted):
+        ax.plot(t, [r[i] for r in data], linewidth=1.2)
+        ax.set_ylabel(header[i], fontsize=8)
+        ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel(header[0])
+    fig.suptitle(title or os.path.basename(path))
+    return fig
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="Plot numasim JSON studies and CSV time series as PNG.")
+    ap.add_argument("inputs", nargs="+", help="JSON or CSV files (curves: several files overlay)")
+    ap.add_argument("-o", "--output", help="PNG to write (default: first input with .png)")
+    ap.add_argument("--kind", choices=KINDS, default="auto")
+    ap.add_argument("--columns", default="", help="series: comma-separated substrings of column names")
+    ap.add_argument("--title", default="")
+    args = ap.parse_args(argv)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("numasim_plot: matplotlib is missing (Debian: apt-get install python3-matplotlib)", file=sys.stderr)
+        return 3
+    try:
+        kinds = [args.kind if args.kind != "auto" else detect(p) for p in args.inputs]
+        kind = kinds[0]
+        if any(k != kind for k in kinds):
+            raise InputError("inputs of different kinds: " + ", ".join(f"{p} ({k})" for p, k in zip(args.inputs, kinds)))
+        if kind in ("latency-matrix", "bandwidth-matrix", "series") and len(args.inputs) > 1:
+            raise InputError(f"{kind}: give one input file")
+        if kind in ("latency-matrix", "bandwidth-matrix"):
+            fig = plot_matrix(plt, args.inputs[0], args.title)
+        elif kind == "series":
+            cols = [c for c in args.columns.split(",") if c]
+            fig = plot_series(plt, args.inputs[0], cols, args.title)
+        else:
+            fig = plot_curves(plt, args.inputs, kind, args.title)
+    except InputError as e:
+        print(f"numasim_plot: error: {e}", file=sys.stderr)
+        return 2
+    out = args.output or os.path.splitext(args.inputs[0])[0] + ".png"
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
