@@ -28,7 +28,7 @@ std::uint64_t from_sc(const sc_core::sc_time& t) { return t.value() * ps_per_uni
 std::uint64_t sc_now_ps() { return from_sc(sc_core::sc_time_stamp()); }
 
 #ifndef NUMASIM_CORE_DIRECT_MEMORY
-#define NUMASIM_CORE_DIRECT_MEMORY 0  // enabled once hw/memory_system.cpp is in the tree
+#define NUMASIM_CORE_DIRECT_MEMORY 1
 #endif
 #if NUMASIM_CORE_DIRECT_MEMORY
 // The memory system called directly (no virtual call): a miss is anything slower than an L1 hit.
@@ -55,14 +55,8 @@ struct PortMemory {
 
 }  // namespace
 
-// Exposes the next sync point that tlm_quantumkeeper keeps protected.
-class QuantumKeeper : public tlm_utils::tlm_quantumkeeper {
- public:
-  sc_core::sc_time next_sync_point() const { return m_next_sync_point; }
-};
-
 struct Core::Sc {
-  QuantumKeeper qk;
+  tlm_utils::tlm_quantumkeeper qk;
 };
 
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
@@ -121,14 +115,11 @@ int Core::pid() const { return cur_ ? cur_->pid : 0; }
 
 void Core::run() {
   running_ = true;
-  t_ = fp(Picoseconds(sc_now_ps()));
-  sync_every_access_ = sc_core::SC_ZERO_TIME == tlm_utils::tlm_quantumkeeper::get_global_quantum();
+  t_ = fp(Picoseconds(machine_now_ps()));
+  quantum_ps_ = global_quantum().value();
+  sync_every_access_ = quantum_ps_ == 0;
   sc_->qk.reset();
-  deadline_ = ~0ull;
-  if (!sync_every_access_) {
-    const std::uint64_t next = from_sc(sc_->qk.next_sync_point());
-    deadline_ = std::max(fp(Picoseconds(next)), t_ + 1);
-  }
+  set_deadline();
   std::size_t next = 0;
   for (;;) {
     // Round robin over the unfinished tasks of this CPU.
@@ -326,7 +317,7 @@ void Core::drain() {
 
 void Core::sync_before_access(std::uint64_t issue_fp) {
   const std::uint64_t target = issue_fp >> kFrac;
-  const std::uint64_t now = sc_now_ps();
+  const std::uint64_t now = machine_now_ps();
   ++stats_.syncs;
   if (target > now) sc_core::wait(to_sc(Picoseconds(target - now)));
 }
@@ -334,20 +325,29 @@ void Core::sync_before_access(std::uint64_t issue_fp) {
 void Core::sync() {
   ++stats_.syncs;
   const std::uint64_t target = t_ >> kFrac;
-  const std::uint64_t now = sc_now_ps();
+  const std::uint64_t now = machine_now_ps();
   if (target > now) {
     sc_->qk.set(to_sc(Picoseconds(target - now)));
-    sc_->qk.sync();  // wait()s for the local time, then sets the next sync point
+    sc_->qk.sync();  // wait()s for the local time
   } else {
     sc_->qk.reset();
   }
+  set_deadline();
+}
+
+void Core::set_deadline() {
   if (sync_every_access_) {
     deadline_ = ~0ull;  // sync_before_access synchronises every access instead
-  } else {
-    const std::uint64_t next = from_sc(sc_->qk.next_sync_point());
-    deadline_ = std::max(fp(Picoseconds(next)), t_ + 1);
+    return;
   }
+  // Next quantum boundary after the local time, counted from the machine's epoch (as
+  // tlm_quantumkeeper aligns to multiples of the global quantum) so that runs are
+  // identical whatever SystemC time the machine started at.
+  const std::uint64_t now = t_ >> kFrac;
+  deadline_ = fp(Picoseconds((now / quantum_ps_ + 1) * quantum_ps_));
 }
+
+std::uint64_t Core::machine_now_ps() const { return sc_now_ps() - epoch_.value(); }
 
 Picoseconds Core::now() {
   flush();

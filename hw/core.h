@@ -2,6 +2,8 @@
 // executing each task's operation stream (hw/op.h) with cycle-approximate
 // timing at the core's clock.
 //
+// Times are counted from the machine's epoch (the SystemC time it was built at),
+// so that a machine behaves the same whenever it is built in a process.
 // Timing model (DESIGN.md, Timing): loosely timed with temporal decoupling. The
 // core keeps its own local time and runs ahead of SystemC time by at most the
 // global quantum (tlm_utils::tlm_quantumkeeper); quantum 0 synchronises before
@@ -129,8 +131,10 @@ class Core final : public ThreadContext {
   // The thread body (spawn() runs it in an SC_THREAD).
   void run();
 
-  // Local time (absolute): SystemC time plus how far the core ran ahead.
+  // Local time: SystemC time since the epoch plus how far the core ran ahead.
   Picoseconds local_time() const { return Picoseconds(t_ >> kFrac); }
+  // SystemC time that is time 0 of this core's machine (set before the first run).
+  void set_epoch(Picoseconds epoch) { epoch_ = epoch; }
   const CoreParams& params() const { return params_; }
   Mmu& mmu() { return mmu_; }
   const CoreStats& stats() const { return stats_; }
@@ -171,6 +175,8 @@ class Core final : public ThreadContext {
   bool access(Mem& mem, VirtAddr va, bool write, bool dependent);
   void drain();
   void sync();               // catch SystemC time up with the local time
+  void set_deadline();
+  std::uint64_t machine_now_ps() const;
   void sync_before_access(std::uint64_t issue_fp);
   long do_syscall(long nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0, std::uint64_t a3 = 0,
                   std::uint64_t a4 = 0, std::uint64_t a5 = 0);
@@ -189,6 +195,8 @@ class Core final : public ThreadContext {
   std::uint64_t issue_fp_;
   Picoseconds l1_latency_;       // an access slower than this missed L1
   bool sync_every_access_ = false;
+  std::uint64_t quantum_ps_ = 1;
+  Picoseconds epoch_{0};
 
   std::uint64_t t_ = 0;              // local time, fixed point
   std::uint64_t deadline_ = 0;       // next quantum boundary, fixed point

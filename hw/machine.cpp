@@ -1,0 +1,282 @@
+// hw::Machine: construction from the configuration, task placement, the run
+// loop and the statistics dump (see machine.h).
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include "hw/machine.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <systemc>
+
+#include "common/config.h"
+#include "hw/hw_stats.h"
+#include "os/syscalls.h"
+
+namespace numasim::hw {
+
+namespace {
+Picoseconds sc_now() {
+  return Picoseconds(sc_core::sc_time_stamp().value() *
+                     static_cast<std::uint64_t>(sc_core::sc_get_time_resolution().to_seconds() * 1e12 + 0.5));
+}
+}  // namespace
+
+MachineParams MachineParams::from_config(Config root) {
+  MachineParams p;
+  p.core = CoreParams::from_config(root.table("cpu", "cores"));
+  p.mmu = MmuParams::from_config(root);
+  p.memory = MemorySystemParams::from_config(root);
+  p.memory.core_clock = p.core.clock;
+  p.kernel = os::KernelParams::from_config(root.table("os", "simulated kernel"));
+  p.platform = MachinePlatformParams::from_config(root.table("platform", "IPIs and block I/O"));
+  Config sim = root.table("sim", "simulation control");
+  p.quantum = sim.get<Picoseconds>("quantum", p.quantum,
+                                   "how far a core may run ahead of SystemC time (0: sync every access)",
+                                   {Picoseconds(0), Picoseconds(1'000'000'000'000ull)});
+  p.seed = sim.get<std::uint64_t>("seed", p.seed, "seed of every workload and study RNG");
+  return p;
+}
+
+// MemoryPort over the memory system, for the page walker.
+class Machine::MemoryAdapter final : public MemoryPort {
+ public:
+  explicit MemoryAdapter(MemorySystem& ms) : ms_(ms) {}
+  Picoseconds access(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, std::uint8_t* level_hit) override {
+    AccessBreakdown br;
+    Picoseconds lat = ms_.access(cpu, pa, is_write, now, &br);
+    if (level_hit) *level_hit = br.level_hit;
+    return lat;
+  }
+
+ private:
+  MemorySystem& ms_;
+};
+
+// The kernel as the MMU (page tables, faults) and the core (system calls, exit) see it.
+class Machine::KernelAdapter final : public PageTableOs, public TaskOs {
+ public:
+  KernelAdapter(os::Kernel& k, MachinePlatform& p) : k_(k), p_(p) {}
+
+  std::uint64_t read_pte(PhysAddr entry) override { return k_.read_pte(entry); }
+  void set_pte_bits(PhysAddr entry, std::uint64_t bits) override { k_.set_pte_bits(entry, bits); }
+  FaultOutcome handle_fault(os::task_struct* t, VirtAddr va, bool write, Picoseconds now,
+                            os::KernelCost& cost) override {
+    if (!t) return FaultOutcome::Sigsegv;
+    p_.enter_kernel(t->cpu, now);
+    const unsigned flags = os::FAULT_FLAG_USER | (write ? os::FAULT_FLAG_WRITE : 0u);
+    return k_.handle_mm_fault(t, va, flags, cost) == os::Kernel::FaultResult::Handled ? FaultOutcome::Handled
+                                                                                      : FaultOutcome::Sigsegv;
+  }
+
+  long syscall(os::task_struct* t, const SyscallRequest& r, Picoseconds now, os::KernelCost& cost) override {
+    if (!t) return -ENOSYS;
+    p_.enter_kernel(t->cpu, now);
+    const auto* a = r.args;
+    auto i = [&](int n) { return static_cast<int>(static_cast<std::int64_t>(a[n])); };
+    switch (r.nr) {
+      case sysno::kMmap: return k_.sys_mmap(t, a[0], a[1], i(2), i(3), i(4), a[5], cost);
+      case sysno::kMunmap: return k_.sys_munmap(t, a[0], a[1], cost);
+      case sysno::kMprotect: return k_.sys_mprotect(t, a[0], a[1], i(2), cost);
+      case sysno::kMadvise: return k_.sys_madvise(t, a[0], a[1], i(2), cost);
+      case sysno::kBrk: return k_.sys_brk(t, a[0], cost);
+      case sysno::kMbind:
+        return k_.sys_mbind(t, a[0], a[1], i(2), reinterpret_cast<const unsigned long*>(a[3]), a[4],
+                            static_cast<unsigned>(a[5]), cost);
+      case sysno::kSetMempolicy:
+        return k_.sys_set_mempolicy(t, i(0), reinterpret_cast<const unsigned long*>(a[1]), a[2], cost);
+      case sysno::kGetMempolicy:
+        return k_.sys_get_mempolicy(t, reinterpret_cast<int*>(a[0]), reinterpret_cast<unsigned long*>(a[1]), a[2],
+                                    a[3], a[4], cost);
+      case sysno::kMovePages:
+        return k_.sys_move_pages(t, i(0), a[1], reinterpret_cast<const VirtAddr*>(a[2]),
+                                 reinterpret_cast<const int*>(a[3]), reinterpret_cast<int*>(a[4]), i(5), cost);
+      default: return -ENOSYS;
+    }
+  }
+
+  void exit_task(os::task_struct* t, Picoseconds now, os::KernelCost& cost) override {
+    if (!t) return;
+    p_.enter_kernel(t->cpu, now);
+    const Picoseconds before = p_.now(t->cpu);
+    k_.exit_task(t);
+    cost.add_memory(p_.now(t->cpu) - before);
+  }
+
+ private:
+  os::Kernel& k_;
+  MachinePlatform& p_;
+};
+
+Machine::Machine(Config root) : Machine(Topology::from_config(root), MachineParams::from_config(root)) {
+  root.document().check();
+}
+
+Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(topo)), params_(params) {
+  epoch_ = sc_now();
+  params_.memory.core_clock = params_.core.clock;
+  memory_ = std::make_unique<MemorySystem>(topo_, params_.memory);
+  platform_ = std::make_unique<MachinePlatform>(topo_, *memory_, params_.core.clock, params_.platform);
+  kernel_ = std::make_unique<os::Kernel>(topo_, params_.kernel, *platform_);
+  os_ = std::make_unique<KernelAdapter>(*kernel_, *platform_);
+  port_ = std::make_unique<MemoryAdapter>(*memory_);
+  std::vector<Mmu*> mmus;
+  std::vector<Core*> cores;
+  for (int c = 0; c < topo_.num_cpus(); ++c) {
+    const CpuId cpu(c);
+    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *os_));
+    cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, os_.get(),
+                                            memory_.get()));
+    cores_.back()->set_epoch(epoch_);
+    mmus.push_back(mmus_.back().get());
+    cores.push_back(cores_.back().get());
+  }
+  platform_->attach(std::move(mmus), std::move(cores));
+}
+
+Machine::~Machine() = default;
+
+CpuId Machine::first_cpu(NodeId node) const {
+  const auto& n = topo_.node(node);
+  return n.cpus.empty() ? CpuId(-1) : n.cpus.front();
+}
+
+TaskRun* Machine::add_task(std::string name, std::unique_ptr<OpSource> program, CpuId cpu) {
+  if (cpu.value() < 0 || cpu.value() >= topo_.num_cpus()) {
+    std::fprintf(stderr, "numasim: add_task(%s): no CPU %d (machine has %d)\n", name.c_str(), cpu.value(),
+                 topo_.num_cpus());
+    std::abort();
+  }
+  os::CpuMask allowed;
+  allowed.set(static_cast<std::size_t>(cpu.value()));
+  os::task_struct* t = kernel_->create_task(name, cpu, allowed);
+  if (!t) {
+    std::fprintf(stderr, "numasim: add_task(%s): the kernel could not create the task (out of memory)\n",
+                 name.c_str());
+    std::abort();
+  }
+  auto run = std::make_unique<TaskRun>();
+  run->name = std::move(name);
+  run->source = program.get();
+  run->task = t;
+  run->pid = t->pid;
+  run->mmu_context = {kernel_->pgd_phys(*t->mm), kernel_->asid(*t->mm), t};
+  programs_.push_back(std::move(program));
+  cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
+  runs_.push_back(std::move(run));
+  return runs_.back().get();
+}
+
+TaskRun* Machine::add_thread(TaskRun* leader, std::unique_ptr<OpSource> program, CpuId cpu) {
+  if (!leader || !leader->task || leader->finished || cpu.value() < 0 || cpu.value() >= topo_.num_cpus()) {
+    std::fprintf(stderr, "numasim: add_thread: invalid leader or CPU %d\n", cpu.value());
+    std::abort();
+  }
+  os::task_struct* t = kernel_->create_thread(leader->task, cpu);
+  auto run = std::make_unique<TaskRun>();
+  run->name = leader->name + "/" + std::to_string(t->pid);
+  run->source = program.get();
+  run->task = t;
+  run->pid = t->pid;
+  run->mmu_context = leader->mmu_context;
+  run->mmu_context.task = t;
+  programs_.push_back(std::move(program));
+  cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
+  runs_.push_back(std::move(run));
+  return runs_.back().get();
+}
+
+Picoseconds Machine::now() const { return sc_now() - epoch_; }
+
+Picoseconds Machine::run() {
+  set_global_quantum(params_.quantum);
+  const Picoseconds start = now();
+  bool any = false;
+  for (std::size_t c = 0; c < cores_.size(); ++c) {
+    bool pending = false;
+    for (const auto& r : runs_)
+      if (!r->finished && r->task && r->task->cpu.value() == static_cast<int>(c)) pending = true;
+    if (pending && !cores_[c]->busy()) {
+      cores_[c]->spawn();
+      any = true;
+    }
+  }
+  if (any) sc_core::sc_start();
+  for (const auto& r : runs_) {
+    if (!r->finished) {
+      std::fprintf(stderr, "numasim: internal error: task %s did not finish\n", r->name.c_str());
+      std::abort();
+    }
+  }
+  return now() - start;
+}
+
+void Machine::dump_stats(StatsVisitor& v) const {
+  memory_->dump_stats(v);
+  for (std::size_t c = 0; c < cores_.size(); ++c) {
+    const std::string cpu = "system.cpu" + std::to_string(c);
+    cores_[c]->dump_stats(v, cpu + ".core");
+    const Mmu& m = *mmus_[c];
+    const MmuStats& s = m.stats();
+    v.counter(cpu + ".mmu.walks", s.walks, "count", "page walks");
+    v.counter(cpu + ".mmu.walk_reads", s.walk_reads, "count", "page-table entries read by walks");
+    v.counter(cpu + ".mmu.walk_ad_writes", s.walk_ad_writes, "count", "accessed/dirty updates by walks");
+    v.counter(cpu + ".mmu.walk_time", s.walk_ps, "ps", "time spent walking");
+    v.counter(cpu + ".mmu.faults", s.faults, "count", "page faults raised");
+    v.counter(cpu + ".mmu.fault_time", s.fault_ps, "ps", "time charged for page faults");
+    v.counter(cpu + ".mmu.sigsegv", s.sigsegv, "count", "faults that ended in SIGSEGV");
+    v.formula(cpu + ".mmu.walk_latency", safe_ratio(double(s.walk_ps), double(s.walks)), "ps", "mean walk time");
+    const auto& pwc = const_cast<Mmu&>(m).pwc().stats();
+    v.counter(cpu + ".mmu.pwc.pml4e_hits", pwc.hits[0], "count", "walks starting at the PDPT");
+    v.counter(cpu + ".mmu.pwc.pdpte_hits", pwc.hits[1], "count", "walks starting at the PD");
+    v.counter(cpu + ".mmu.pwc.pde_hits", pwc.hits[2], "count", "walks starting at the PT");
+    v.counter(cpu + ".mmu.pwc.misses", pwc.misses, "count", "walks starting at CR3");
+    for (int level = 0; level < 2; ++level) {
+      const TlbLevelStats& t = m.tlb().stats(level);
+      const std::string base = cpu + (level == 0 ? ".dtlb.l1" : ".dtlb.stlb");
+      for (int s = 0; s < kNumPageSizes; ++s) {
+        const std::string sz = page_size_name(PageSize(s));
+        v.counter(base + ".hits_" + sz, t.hits[s], "count", "hits on pages of this size");
+        v.counter(base + ".misses_" + sz, t.misses[s], "count", "misses resolved to pages of this size");
+      }
+      v.formula(base + ".miss_ratio",
+                safe_ratio(double(t.total_misses()), double(t.total_hits() + t.total_misses())), "ratio",
+                "misses per lookup");
+    }
+  }
+  const MachinePlatformStats& p = platform_->stats();
+  v.counter("system.platform.kernel_read_bytes", p.kernel_read_bytes, "bytes", "kernel loads");
+  v.counter("system.platform.kernel_write_bytes", p.kernel_write_bytes, "bytes", "kernel stores (PTEs, clearing)");
+  v.counter("system.platform.kernel_copy_bytes", p.kernel_copy_bytes, "bytes", "kernel copies");
+  v.counter("system.platform.kernel_memory_time", p.kernel_memory_ps, "ps", "time of kernel memory traffic");
+  v.counter("system.platform.shootdowns", p.shootdowns, "count", "TLB shootdowns");
+  v.counter("system.platform.ipis", p.ipis, "count", "IPIs sent");
+  v.counter("system.platform.ipi_wait_time", p.ipi_wait_ps, "ps", "initiators' wait for acknowledgements");
+  v.counter("system.platform.pages_flushed", p.pages_flushed, "count", "pages invalidated one by one");
+  v.counter("system.platform.full_flushes", p.full_flushes, "count", "whole-ASID flushes");
+  v.counter("system.platform.bios", p.bios, "count", "block I/O requests");
+}
+
+std::string Machine::stats_json() const {
+  MapStatsVisitor v;
+  dump_stats(v);
+  std::string out = "{";
+  bool first = true;
+  char buf[64];
+  for (const auto& [name, value] : v.values) {
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    out += (first ? "\n  \"" : ",\n  \"") + name + "\": " + buf;
+    first = false;
+  }
+  out += "\n}\n";
+  return out;
+}
+
+void Machine::reset_stats() {
+  memory_->reset_stats(now());
+  for (auto& c : cores_) c->reset_stats();
+  for (auto& m : mmus_) m->reset_stats();
+  platform_->reset_stats();
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,110 @@
+// hw::Machine: the whole simulated machine built from a configuration: the
+// topology, the memory system (caches, interconnect, DRAM controllers), the OS
+// platform, the simulated kernel (os::Kernel), and per CPU an MMU and a core.
+// Workloads are placed as tasks (OpSource programs) on CPUs; run() starts the
+// SystemC simulation and returns when every task has finished. Owns every
+// statistic of the hardware and dumps them hierarchically.
+//
+// Configuration read (all optional, Skylake-SP defaults): the topology
+// ([machine], [[node]], [[link]]), [cpu] (CoreParams), [tlb] and [mmu]
+// (MmuParams), [cache.*], [dram], [interconnect] (MemorySystemParams), [os]
+// (os::KernelParams), [platform] (MachinePlatformParams), [sim] quantum and seed.
+// Simplifications: one clock for every core ([cpu] frequency); tasks stay on
+// the CPU they were placed on; the SystemC kernel is shared by every Machine of
+// a process (build and run machines one after the other, not interleaved).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/topology.h"
+#include "common/units.h"
+#include "hw/core.h"
+#include "hw/machine_platform.h"
+#include "hw/memory_system.h"
+#include "hw/mmu.h"
+#include "hw/op.h"
+#include "os/kernel.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+class StatsVisitor;
+
+struct MachineParams {
+  CoreParams core;
+  MmuParams mmu;
+  MemorySystemParams memory;
+  os::KernelParams kernel;
+  MachinePlatformParams platform;
+  Picoseconds quantum = Picoseconds(1'000'000);  // 1 us; 0 = synchronise on every access
+  std::uint64_t seed = 1;                        // for workloads and studies
+
+  static MachineParams from_config(Config root);
+};
+
+class Machine {
+ public:
+  // Builds from the configuration root (call ConfigDocument::finish() afterwards to
+  // report unknown keys); throws ConfigErrors on invalid values found while reading.
+  explicit Machine(Config root);
+  Machine(Topology topo, const MachineParams& params);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Places a new process running `program` on `cpu` (fresh address space). Returns its run
+  // record (results after run()). Aborts on an invalid CPU.
+  TaskRun* add_task(std::string name, std::unique_ptr<OpSource> program, CpuId cpu);
+  // A thread of `leader`'s process (shares its address space) on `cpu`.
+  TaskRun* add_thread(TaskRun* leader, std::unique_ptr<OpSource> program, CpuId cpu);
+
+  // Runs the simulation until every task placed so far has finished; may be called again
+  // after adding more tasks. Returns the simulated time this call took.
+  Picoseconds run();
+  // Current simulated time of this machine (0 when it was built).
+  Picoseconds now() const;
+
+  const Topology& topology() const { return topo_; }
+  const MachineParams& params() const { return params_; }
+  int num_cpus() const { return topo_.num_cpus(); }
+  os::Kernel& kernel() { return *kernel_; }
+  MemorySystem& memory() { return *memory_; }
+  MachinePlatform& platform() { return *platform_; }
+  Core& core(CpuId cpu) { return *cores_.at(static_cast<std::size_t>(cpu.value())); }
+  Mmu& mmu(CpuId cpu) { return *mmus_.at(static_cast<std::size_t>(cpu.value())); }
+  const std::vector<std::unique_ptr<TaskRun>>& tasks() const { return runs_; }
+  // First CPU of a node (NodeId has CPUs), or CpuId(-1).
+  CpuId first_cpu(NodeId node) const;
+
+  // Hardware statistics: system.cpu<i>.core.*, system.cpu<i>.mmu.*, system.cpu<i>.dtlb.*,
+  // the memory system's (system.cpu<i>.l1d.*, system.node<n>.mc.*, ...), system.platform.*.
+  void dump_stats(StatsVisitor& v) const;
+  // Every statistic as one JSON object {"name": value, ...}, sorted by name.
+  std::string stats_json() const;
+  void reset_stats();
+
+ private:
+  class KernelAdapter;
+  class MemoryAdapter;
+
+  Topology topo_;
+  MachineParams params_;
+  std::unique_ptr<MemorySystem> memory_;
+  std::unique_ptr<MachinePlatform> platform_;
+  std::unique_ptr<os::Kernel> kernel_;
+  std::unique_ptr<KernelAdapter> os_;
+  std::unique_ptr<MemoryAdapter> port_;
+  std::vector<std::unique_ptr<Mmu>> mmus_;
+  std::vector<std::unique_ptr<Core>> cores_;
+  std::vector<std::unique_ptr<OpSource>> programs_;
+  std::vector<std::unique_ptr<TaskRun>> runs_;
+  Picoseconds epoch_{0};  // SystemC time at construction: the machine's time 0
+};
+
+}  // namespace numasim::hw

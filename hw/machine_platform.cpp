@@ -1,0 +1,133 @@
+// os::Platform on the simulated hardware (see machine_platform.h).
+#include "hw/machine_platform.h"
+
+#include <algorithm>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/core.h"
+#include "hw/memory_system.h"
+#include "hw/mmu.h"
+
+namespace numasim::hw {
+
+MachinePlatformParams MachinePlatformParams::from_config(Config c) {
+  MachinePlatformParams p;
+  p.ipi_latency = c.get<Picoseconds>("ipi_latency", p.ipi_latency, "IPI delivery on the same node",
+                                     {Picoseconds(0), Picoseconds(1'000'000'000)});
+  p.ipi_send_cycles = c.get<unsigned>("ipi_send_cycles", p.ipi_send_cycles, "initiator cycles per IPI", {0u, 1u << 24});
+  p.flush_handler_cycles = c.get<unsigned>("flush_handler_cycles", p.flush_handler_cycles,
+                                           "target cycles to take the flush interrupt", {0u, 1u << 24});
+  p.invlpg_cycles = c.get<unsigned>("invlpg_cycles", p.invlpg_cycles, "cycles per page invalidated", {0u, 1u << 20});
+  p.full_flush_cycles = c.get<unsigned>("full_flush_cycles", p.full_flush_cycles, "cycles to flush a whole ASID",
+                                        {0u, 1u << 24});
+  p.single_page_flush_ceiling = c.get<unsigned>("single_page_flush_ceiling", p.single_page_flush_ceiling,
+                                                "pages above which a range flush flushes the ASID", {0u, 1u << 30});
+  p.bio_latency = c.get<Picoseconds>("bio_latency", p.bio_latency, "block device access latency",
+                                     {Picoseconds(0), Picoseconds(1'000'000'000'000ull)});
+  p.bio_bandwidth = c.get<Bandwidth>("bio_bandwidth", p.bio_bandwidth, "block device bandwidth",
+                                     {Bandwidth(1), std::nullopt});
+  return p;
+}
+
+MachinePlatform::MachinePlatform(const Topology& topo, MemorySystem& memory, Frequency core_clock,
+                                 const MachinePlatformParams& params)
+    : topo_(topo), memory_(memory), clock_(core_clock), params_(params),
+      cursor_(static_cast<std::size_t>(std::max(1, topo.num_cpus())), Picoseconds(0)) {}
+
+void MachinePlatform::attach(std::vector<Mmu*> mmus, std::vector<Core*> cores) {
+  mmus_ = std::move(mmus);
+  cores_ = std::move(cores);
+}
+
+Picoseconds MachinePlatform::advance(CpuId cpu, Picoseconds latency) {
+  cursor_[static_cast<std::size_t>(cpu.value())] += latency;
+  stats_.kernel_memory_ps += latency.value();
+  return latency;
+}
+
+Picoseconds MachinePlatform::kernel_read(CpuId cpu, PhysAddr addr, Bytes len) {
+  stats_.kernel_read_bytes += len.value();
+  return advance(cpu, memory_.access_range(cpu, addr, len, false, now(cpu)));
+}
+
+Picoseconds MachinePlatform::kernel_write(CpuId cpu, PhysAddr addr, Bytes len) {
+  stats_.kernel_write_bytes += len.value();
+  return advance(cpu, memory_.access_range(cpu, addr, len, true, now(cpu)));
+}
+
+Picoseconds MachinePlatform::kernel_copy(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len) {
+  stats_.kernel_copy_bytes += len.value();
+  const Picoseconds r = advance(cpu, memory_.access_range(cpu, src, len, false, now(cpu)));
+  const Picoseconds w = advance(cpu, memory_.access_range(cpu, dst, len, true, now(cpu)));
+  return r + w;
+}
+
+Picoseconds MachinePlatform::ipi_delivery(CpuId from, CpuId to) const {
+  const NodeId a = topo_.cpu_node(from), b = topo_.cpu_node(to);
+  return params_.ipi_latency + (a == b ? Picoseconds(0) : topo_.path_latency(a, b));
+}
+
+Picoseconds MachinePlatform::flush_on(CpuId cpu, os::Asid asid, VirtAddr start, VirtAddr end, bool whole_asid) {
+  const std::size_t i = static_cast<std::size_t>(cpu.value());
+  const std::uint64_t pages = end > start ? (end - start + kPageSize - 1) / kPageSize : 0;
+  const bool full = whole_asid || pages > params_.single_page_flush_ceiling;
+  if (i < mmus_.size() && mmus_[i]) {
+    if (full) mmus_[i]->invalidate_asid(asid);
+    else mmus_[i]->invalidate_range(asid, start, end);
+  }
+  if (full) {
+    ++stats_.full_flushes;
+    return clock_.to_time(Cycles(params_.full_flush_cycles));
+  }
+  stats_.pages_flushed += pages;
+  return clock_.to_time(Cycles(params_.invlpg_cycles * pages));
+}
+
+Picoseconds MachinePlatform::shootdown(CpuId initiator, const os::CpuMask& targets, os::Asid asid, VirtAddr start,
+                                       VirtAddr end, bool whole_asid) {
+  ++stats_.shootdowns;
+  Picoseconds local(0), wait(0);
+  std::uint64_t sent = 0;
+  for (int c = 0; c < topo_.num_cpus() && c < os::kMaxCpus; ++c) {
+    if (!targets.test(static_cast<std::size_t>(c))) continue;
+    const CpuId cpu(c);
+    const Picoseconds flush = flush_on(cpu, asid, start, end, whole_asid);
+    if (cpu == initiator) {
+      local = flush;
+      continue;
+    }
+    ++sent;
+    const Picoseconds handler = clock_.to_time(Cycles(params_.flush_handler_cycles)) + flush;
+    const std::size_t ci = static_cast<std::size_t>(c);
+    if (ci < cores_.size() && cores_[ci] && cores_[ci]->busy()) cores_[ci]->charge(handler);
+    // Send, deliver, handle, acknowledge; sends are serial, the rest overlaps across targets.
+    const Picoseconds send_done = clock_.to_time(Cycles(params_.ipi_send_cycles * sent));
+    wait = std::max(wait, send_done + ipi_delivery(initiator, cpu) * 2 + handler);
+  }
+  stats_.ipis += sent;
+  const Picoseconds total = local + wait;
+  stats_.ipi_wait_ps += wait.value();
+  cursor_[static_cast<std::size_t>(initiator.value())] += total;
+  return total;
+}
+
+Picoseconds MachinePlatform::flush_tlb_range(CpuId initiator, const os::CpuMask& targets, os::Asid asid,
+                                             VirtAddr start, VirtAddr end) {
+  return shootdown(initiator, targets, asid, start, end, false);
+}
+
+Picoseconds MachinePlatform::flush_tlb_mm(CpuId initiator, const os::CpuMask& targets, os::Asid asid) {
+  return shootdown(initiator, targets, asid, 0, 0, true);
+}
+
+Picoseconds MachinePlatform::submit_bio(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) {
+  ++stats_.bios;
+  stats_.bio_bytes += len.value();
+  const Picoseconds t = params_.bio_latency + params_.bio_bandwidth.transfer_time(len);
+  stats_.bio_ps += t.value();
+  cursor_[static_cast<std::size_t>(cpu.value())] += t;
+  return t;
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,572 @@
+// MLC-style timing studies on the simulated machine (see studies.h).
+#include "hw/studies.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/machine.h"
+#include "os/mempolicy.h"
+#include "os/syscalls.h"
+
+namespace numasim::hw {
+
+namespace {
+
+constexpr std::uint64_t kHuge = 2ull << 20;
+constexpr std::uint32_t kMarkStart = 1, kMarkEnd = 2;
+
+// splitmix64: a small seeded generator with the same sequence on every platform.
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
+};
+
+// Start barrier shared by the programs of one study cell: a program spins
+// (compute ops) until every program of the cell has populated its buffer.
+struct Barrier {
+  int total = 0;
+  int arrived = 0;
+};
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+// Maps `bytes` of anonymous memory bound to `node` (MPOL_BIND through set_mempolicy, so
+// that MAP_POPULATE allocates there), on hugetlb pages if asked. Returns the address or -errno.
+long map_buffer(ThreadContext& ctx, int node, std::uint64_t bytes, bool huge) {
+  if (node >= 0) {
+    unsigned long mask[4] = {};
+    mask[node / 64] |= 1ul << (node % 64);
+    const long r = ctx.sys_set_mempolicy(os::MPOL_BIND, mask, 256);
+    if (r < 0) return r;
+  }
+  int flags = os::MAP_PRIVATE | os::MAP_ANONYMOUS | os::MAP_POPULATE;
+  if (huge) flags |= os::MAP_HUGETLB;
+  return ctx.sys_mmap(0, bytes, os::PROT_READ | os::PROT_WRITE, flags, -1, 0);
+}
+
+// A dependent pointer chase: regions of `region_bytes` in a random cyclic order,
+// `lines_per_region` random lines in each visited region.
+class ChaseProgram : public OpSource {
+ public:
+  struct Params {
+    int node = -1;
+    std::uint64_t bytes = 0;      // chased working set
+    std::uint64_t map_bytes = 0;  // mapping (>= bytes; 0: bytes)
+    bool huge = false;
+    std::uint64_t region_bytes = kPageSize;
+    std::uint32_t lines_per_region = 1;
+    bool fixed_line = false;  // one fixed random line per region (footprint: one line per region)
+    std::uint64_t warmup = 0;
+    std::uint64_t loads = 0;
+    std::uint64_t seed = 1;
+    Barrier* barrier = nullptr;
+    bool* done_flag = nullptr;  // set when the measurement ends
+  };
+  explicit ChaseProgram(const Params& p) : p_(p), rng_{p.seed} {}
+
+  std::string name() const override { return "chase"; }
+  long error() const { return error_; }
+
+  void start(ThreadContext& ctx) override {
+    if (p_.map_bytes < p_.bytes) p_.map_bytes = p_.bytes;
+    const long r = map_buffer(ctx, p_.node, p_.map_bytes, p_.huge);
+    if (r < 0) {
+      error_ = r;
+      phase_ = Phase::Done;
+      if (p_.barrier) ++p_.barrier->arrived;
+      if (p_.done_flag) *p_.done_flag = true;
+      return;
+    }
+    base_ = static_cast<VirtAddr>(r);
+    const std::uint64_t regions = std::max<std::uint64_t>(1, p_.bytes / p_.region_bytes);
+    order_.resize(regions);
+    for (std::uint64_t i = 0; i < regions; ++i) order_[i] = static_cast<std::uint32_t>(i);
+    for (std::uint64_t i = regions; i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+    lines_in_region_ = std::max<std::uint64_t>(1, std::min(p_.region_bytes, p_.bytes) / kCacheLineBytes);
+    if (p_.fixed_line) {
+      line_of_.resize(regions);
+      for (auto& l : line_of_) l = static_cast<std::uint32_t>(rng_.below(lines_in_region_));
+    }
+    if (p_.barrier) ++p_.barrier->arrived;
+  }
+
+  std::size_t fill(OpBatch& b, ThreadContext&) override {
+    if (phase_ == Phase::Barrier) {
+      if (p_.barrier && p_.barrier->arrived < p_.barrier->total) {
+        b.compute(2000);
+        return b.size();
+      }
+      phase_ = Phase::Warm;
+    }
+    while (!b.full() && phase_ != Phase::Done) {
+      if (phase_ == Phase::Warm) {
+        if (emitted_ >= p_.warmup) {
+          b.marker(kMarkStart);
+          phase_ = Phase::Measure;
+          emitted_ = 0;
+          continue;
+        }
+      } else if (emitted_ >= p_.loads) {
+        b.marker(kMarkEnd);
+        phase_ = Phase::Done;
+        if (p_.done_flag) *p_.done_flag = true;
+        break;
+      }
+      b.load(next_addr(), 8, /*dependent=*/true);
+      ++emitted_;
+    }
+    return b.size();
+  }
+  bool done() const override { return phase_ == Phase::Done; }
+  void finish(ThreadContext& ctx) override {
+    if (base_) ctx.sys_munmap(base_, p_.map_bytes);
+  }
+
+ private:
+  VirtAddr next_addr() {
+    if (left_in_region_ == 0) {
+      region_ = order_[pos_];
+      pos_ = (pos_ + 1) % order_.size();
+      left_in_region_ = p_.lines_per_region;
+    }
+    --left_in_region_;
+    const std::uint64_t line = p_.fixed_line ? line_of_[region_] : rng_.below(lines_in_region_);
+    return base_ + region_ * p_.region_bytes + line * kCacheLineBytes;
+  }
+
+  enum class Phase { Barrier, Warm, Measure, Done };
+  Params p_;
+  Rng rng_;
+  long error_ = 0;
+  VirtAddr base_ = 0;
+  std::vector<std::uint32_t> order_;
+  std::vector<std::uint32_t> line_of_;
+  std::uint64_t lines_in_region_ = 1;
+  std::uint64_t pos_ = 0, region_ = 0, left_in_region_ = 0, emitted_ = 0;
+  Phase phase_ = Phase::Barrier;
+};
+
+// Independent sequential 64-byte reads over a buffer, `delay` compute cycles between
+// them, for a fixed number of lines or until *stop is set.
+class StreamProgram : public OpSource {
+ public:
+  struct Params {
+    int node = -1;
+    std::uint64_t bytes = 0;
+    bool huge = false;
+    std::uint64_t lines = 0;  // 0: until *stop
+    std::uint32_t delay = 0;
+    Barrier* barrier = nullptr;
+    const bool* stop = nullptr;
+  };
+  explicit StreamProgram(const Params& p) : p_(p) {}
+  std::string name() const override { return "stream"; }
+  long error() const { return error_; }
+  std::uint64_t measured_lines() const { return measured_; }
+
+  void start(ThreadContext& ctx) override {
+    const long r = map_buffer(ctx, p_.node, p_.bytes, p_.huge);
+    if (p_.barrier) ++p_.barrier->arrived;
+    if (r < 0) {
+      error_ = r;
+      phase_ = Phase::Done;
+      return;
+    }
+    base_ = static_cast<VirtAddr>(r);
+  }
+
+  std::size_t fill(OpBatch& b, ThreadContext&) override {
+    if (phase_ == Phase::Barrier) {
+      if (p_.barrier && p_.barrier->arrived < p_.barrier->total) {
+        b.compute(2000);
+        return b.size();
+      }
+      b.marker(kMarkStart);
+      phase_ = Phase::Measure;
+    }
+    // Bound the simulated time of one batch so that a stop request is seen promptly.
+    const std::uint64_t per_fill = std::clamp<std::uint64_t>(20000 / (std::uint64_t(p_.delay) + 1), 1, 200);
+    for (std::uint64_t i = 0; i < per_fill && b.room() >= 3 && phase_ == Phase::Measure; ++i) {
+      if ((p_.lines && measured_ >= p_.lines) || (p_.stop && *p_.stop)) {
+        b.marker(kMarkEnd);
+        phase_ = Phase::Done;
+        break;
+      }
+      b.load(base_ + offset_);
+      offset_ += kCacheLineBytes;
+      if (offset_ >= p_.bytes) offset_ = 0;
+      ++measured_;
+      if (p_.delay) b.compute(p_.delay);
+    }
+    return b.size();
+  }
+  bool done() const override { return phase_ == Phase::Done; }
+  void finish(ThreadContext& ctx) override {
+    if (base_) ctx.sys_munmap(base_, p_.huge ? round_up(p_.bytes, kHuge) : p_.bytes);
+  }
+
+ private:
+  enum class Phase { Barrier, Measure, Done };
+  Params p_;
+  long error_ = 0;
+  VirtAddr base_ = 0;
+  std::uint64_t offset_ = 0, measured_ = 0;
+  Phase phase_ = Phase::Barrier;
+};
+
+struct Setup {
+  Topology topo;
+  MachineParams params;
+};
+
+Setup read_setup(Config root) {
+  Setup s{Topology::from_config(root), MachineParams::from_config(root)};
+  root.document().check();
+  return s;
+}
+
+// Makes sure node n's hugetlb pool holds at least pages[n] huge pages.
+void reserve_hugepages(MachineParams& p, const std::vector<std::uint64_t>& pages) {
+  auto& pool = p.kernel.nr_hugepages_node;
+  if (pool.size() < pages.size()) pool.resize(pages.size(), 0);
+  for (std::size_t n = 0; n < pages.size(); ++n) pool[n] = std::max(pool[n], pages[n]);
+}
+
+std::vector<int> cpu_nodes(const Topology& t) {
+  std::vector<int> out;
+  for (const auto& n : t.nodes())
+    if (n.has_cpus()) out.push_back(n.id.value());
+  return out;
+}
+std::vector<int> memory_nodes(const Topology& t) {
+  std::vector<int> out;
+  for (const auto& n : t.nodes())
+    if (n.memory.value() > 0) out.push_back(n.id.value());
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& study, const std::string& what, long err) {
+  throw std::runtime_error(study + ": " + what + " failed with errno " + std::to_string(-err) +
+                           " (is the node's memory large enough for the study's buffers?)");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fmt(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+double ns_per(Picoseconds t, std::uint64_t n) { return n ? static_cast<double>(t.value()) / 1000.0 / double(n) : 0; }
+double gbps(std::uint64_t bytes, Picoseconds t) {
+  return t.value() ? static_cast<double>(bytes) * 1000.0 / static_cast<double>(t.value()) : 0;
+}
+
+// Buffer that fits comfortably in a node: at most a quarter of its memory, in 2 MiB units.
+std::uint64_t fit_buffer(const Topology& t, int node, std::uint64_t want) {
+  const std::uint64_t cap = std::max<std::uint64_t>(kHuge, t.node(NodeId(node)).memory.value() / 4 / kHuge * kHuge);
+  return std::min(round_up(want, kHuge), cap);
+}
+
+}  // namespace
+
+std::string MatrixResult::to_json() const {
+  const int digits = unit == "ns" ? 1 : 2;
+  std::string out = "{\"unit\": \"" + unit + "\", \"matrix\": [";
+  for (std::size_t i = 0; i < matrix.size(); ++i) {
+    out += i ? ", [" : "[";
+    for (std::size_t j = 0; j < matrix[i].size(); ++j) out += (j ? ", " : "") + fmt(matrix[i][j], digits);
+    out += "]";
+  }
+  return out + "]}\n";
+}
+
+std::string MatrixResult::to_table() const {
+  const int digits = unit == "ns" ? 1 : 2;
+  std::string out = unit == "ns" ? "Idle latencies (ns) for a dependent random pointer chase\n"
+                                 : "Read bandwidth (GB/s) of all CPUs of a node\n";
+  out += "                Numa node\nNuma node";
+  for (int m : memory_nodes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%10d", m);
+    out += buf;
+  }
+  out += "\n";
+  for (std::size_t i = 0; i < matrix.size(); ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%9d", cpu_nodes[i]);
+    out += buf;
+    for (double v : matrix[i]) {
+      std::snprintf(buf, sizeof buf, "%10.*f", digits, v);
+      out += buf;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string LoadedLatencyResult::to_json() const {
+  std::string out = "{\"points\": [";
+  for (std::size_t i = 0; i < points.size(); ++i)
+    out += (i ? ", " : "") + std::string("{\"bandwidth_gbps\": ") + fmt(points[i].bandwidth_gbps, 2) +
+           ", \"latency_ns\": " + fmt(points[i].latency_ns, 1) + "}";
+  return out + "]}\n";
+}
+
+std::string LoadedLatencyResult::to_table() const {
+  std::string out = "Inject  Latency  Bandwidth\nDelay   (ns)     (GB/s)\n";
+  for (const auto& p : points) {
+    char buf[96];
+    if (p.delay_cycles == ~0u) std::snprintf(buf, sizeof buf, "%-7s %7.1f %9.2f\n", "idle", p.latency_ns, p.bandwidth_gbps);
+    else std::snprintf(buf, sizeof buf, "%-7u %7.1f %9.2f\n", p.delay_cycles, p.latency_ns, p.bandwidth_gbps);
+    out += buf;
+  }
+  return out;
+}
+
+std::string TlbReachResult::to_json() const {
+  std::string out = "{\"page_size\": \"" + page_size + "\", \"points\": [";
+  for (std::size_t i = 0; i < points.size(); ++i)
+    out += (i ? ", " : "") + std::string("{\"working_set_bytes\": ") + std::to_string(points[i].working_set_bytes) +
+           ", \"latency_ns\": " + fmt(points[i].latency_ns, 2) + "}";
+  return out + "]}\n";
+}
+
+std::string TlbReachResult::to_table() const {
+  std::string out = "Pointer-chase latency by working set (" + page_size + " pages)\nWorking set     Latency (ns)\n";
+  for (const auto& p : points) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%-15s %12.2f\n", format_size(Bytes(p.working_set_bytes)).c_str(), p.latency_ns);
+    out += buf;
+  }
+  return out;
+}
+
+MatrixResult latency_matrix(Config root, const LatencyMatrixOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  MatrixResult res;
+  res.unit = "ns";
+  res.cpu_nodes = cpu_nodes(s.topo);
+  res.memory_nodes = memory_nodes(s.topo);
+  std::vector<std::uint64_t> bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0), pages(bytes.size(), 0);
+  for (int m : res.memory_nodes) {
+    bytes[m] = opts.hugepages ? fit_buffer(s.topo, m, opts.buffer.value()) : opts.buffer.value();
+    if (opts.hugepages) pages[m] = bytes[m] / kHuge;
+  }
+  reserve_hugepages(s.params, pages);
+  const std::uint64_t seed = s.params.seed;
+  Machine m(std::move(s.topo), s.params);
+  for (int r : res.cpu_nodes) {
+    res.matrix.emplace_back();
+    for (int c : res.memory_nodes) {
+      ChaseProgram::Params cp;
+      cp.node = c;
+      cp.bytes = bytes[c];
+      cp.huge = opts.hugepages;
+      cp.region_bytes = kHuge;
+      cp.lines_per_region = opts.lines_per_region;
+      cp.warmup = opts.warmup_loads;
+      cp.loads = opts.loads;
+      cp.seed = seed * 7919 + static_cast<std::uint64_t>(r) * 131 + static_cast<std::uint64_t>(c);
+      auto prog = std::make_unique<ChaseProgram>(cp);
+      ChaseProgram* raw = prog.get();
+      TaskRun* run = m.add_task("latency-n" + std::to_string(r) + "-m" + std::to_string(c), std::move(prog),
+                                m.first_cpu(NodeId(r)));
+      m.run();
+      if (raw->error()) fail("latency-matrix", "mapping the buffer on node " + std::to_string(c), raw->error());
+      res.matrix.back().push_back(ns_per(run->marker_interval(kMarkStart, kMarkEnd), opts.loads));
+    }
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  MatrixResult res;
+  res.unit = "GB/s";
+  res.cpu_nodes = cpu_nodes(s.topo);
+  res.memory_nodes = memory_nodes(s.topo);
+  std::size_t max_cpus = 1;
+  for (int r : res.cpu_nodes) max_cpus = std::max(max_cpus, s.topo.node(NodeId(r)).cpus.size());
+  std::vector<std::uint64_t> bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0), pages(bytes.size(), 0);
+  for (int m : res.memory_nodes) {
+    const std::uint64_t per = fit_buffer(s.topo, m, opts.buffer_per_cpu.value() * max_cpus) / max_cpus / kHuge * kHuge;
+    bytes[m] = std::max(kHuge, per);
+    if (opts.hugepages) pages[m] = bytes[m] / kHuge * max_cpus;
+  }
+  reserve_hugepages(s.params, pages);
+  Machine m(std::move(s.topo), s.params);
+  for (int r : res.cpu_nodes) {
+    res.matrix.emplace_back();
+    const auto& cpus = m.topology().node(NodeId(r)).cpus;
+    for (int c : res.memory_nodes) {
+      Barrier barrier{static_cast<int>(cpus.size()), 0};
+      std::vector<std::pair<StreamProgram*, TaskRun*>> progs;
+      for (CpuId cpu : cpus) {
+        StreamProgram::Params sp;
+        sp.node = c;
+        sp.bytes = bytes[c];
+        sp.huge = opts.hugepages;
+        sp.lines = opts.lines_per_cpu;
+        sp.barrier = &barrier;
+        auto prog = std::make_unique<StreamProgram>(sp);
+        StreamProgram* raw = prog.get();
+        progs.push_back({raw, m.add_task("stream-cpu" + std::to_string(cpu.value()), std::move(prog), cpu)});
+      }
+      m.run();
+      Picoseconds first(~0ull), last(0);
+      std::uint64_t total = 0;
+      for (auto [prog, run] : progs) {
+        if (prog->error()) fail("bandwidth-matrix", "mapping a buffer on node " + std::to_string(c), prog->error());
+        for (const auto& [id, t] : run->markers) {
+          if (id == kMarkStart) first = std::min(first, t);
+          if (id == kMarkEnd) last = std::max(last, t);
+        }
+        total += prog->measured_lines() * kCacheLineBytes;
+      }
+      res.matrix.back().push_back(last > first ? gbps(total, last - first) : 0.0);
+    }
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  const std::vector<int> cnodes = cpu_nodes(s.topo);
+  if (cnodes.empty()) throw std::runtime_error("loaded-latency: the machine has no CPU");
+  const int node = cnodes.front();
+  const auto& cpus = s.topo.node(NodeId(node)).cpus;
+  std::vector<CpuId> traffic(cpus.begin() + 1, cpus.end());
+  if (opts.traffic_cpus >= 0 && static_cast<std::size_t>(opts.traffic_cpus) < traffic.size())
+    traffic.resize(static_cast<std::size_t>(opts.traffic_cpus));
+  const std::uint64_t lat_bytes = fit_buffer(s.topo, node, opts.latency_buffer.value());
+  const std::uint64_t per_cpu = std::max(
+      kHuge, std::min(round_up(opts.traffic_buffer_per_cpu.value(), kHuge),
+                      fit_buffer(s.topo, node, opts.traffic_buffer_per_cpu.value() * (traffic.size() + 1)) /
+                          (traffic.size() + 1) / kHuge * kHuge));
+  std::vector<std::uint64_t> pages(static_cast<std::size_t>(s.topo.num_nodes()), 0);
+  pages[node] = lat_bytes / kHuge + per_cpu / kHuge * traffic.size();
+  reserve_hugepages(s.params, pages);
+  const std::uint64_t seed = s.params.seed;
+  Machine m(std::move(s.topo), s.params);
+
+  LoadedLatencyResult res;
+  std::vector<std::uint32_t> delays = {~0u};  // idle first
+  delays.insert(delays.end(), opts.delays.begin(), opts.delays.end());
+  for (std::uint32_t delay : delays) {
+    const bool idle = delay == ~0u;
+    bool chase_done = false;
+    Barrier barrier{1 + (idle ? 0 : static_cast<int>(traffic.size())), 0};
+    ChaseProgram::Params cp;
+    cp.node = node;
+    cp.bytes = lat_bytes;
+    cp.huge = true;
+    cp.region_bytes = kHuge;
+    cp.lines_per_region = 32;
+    cp.warmup = opts.warmup_loads;
+    cp.loads = opts.loads;
+    cp.seed = seed * 104729;  // the same chase at every load level
+    cp.barrier = &barrier;
+    cp.done_flag = &chase_done;
+    auto chase = std::make_unique<ChaseProgram>(cp);
+    ChaseProgram* chase_raw = chase.get();
+    TaskRun* chase_run = m.add_task("loaded-latency", std::move(chase), cpus.front());
+    std::vector<std::pair<StreamProgram*, TaskRun*>> injectors;
+    if (!idle) {
+      for (CpuId cpu : traffic) {
+        StreamProgram::Params sp;
+        sp.node = node;
+        sp.bytes = per_cpu;
+        sp.huge = true;
+        sp.delay = delay;
+        sp.barrier = &barrier;
+        sp.stop = &chase_done;
+        auto prog = std::make_unique<StreamProgram>(sp);
+        StreamProgram* raw = prog.get();
+        injectors.push_back({raw, m.add_task("inject-cpu" + std::to_string(cpu.value()), std::move(prog), cpu)});
+      }
+    }
+    m.run();
+    if (chase_raw->error()) fail("loaded-latency", "mapping the latency buffer", chase_raw->error());
+    const Picoseconds chase_time = chase_run->marker_interval(kMarkStart, kMarkEnd);
+    LoadedLatencyResult::Point p;
+    p.delay_cycles = delay;
+    p.latency_ns = ns_per(chase_time, opts.loads);
+    p.bandwidth_gbps = gbps(opts.loads * kCacheLineBytes, chase_time);
+    for (auto [prog, run] : injectors) {
+      if (prog->error()) fail("loaded-latency", "mapping a traffic buffer", prog->error());
+      p.bandwidth_gbps += gbps(prog->measured_lines() * kCacheLineBytes, run->marker_interval(kMarkStart, kMarkEnd));
+    }
+    res.points.push_back(p);
+  }
+  std::stable_sort(res.points.begin(), res.points.end(),
+                   [](const auto& a, const auto& b) { return a.bandwidth_gbps < b.bandwidth_gbps; });
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  const std::vector<int> cnodes = cpu_nodes(s.topo);
+  if (cnodes.empty()) throw std::runtime_error("tlb-reach: the machine has no CPU");
+  const int node = cnodes.front();
+  // Largest working set that leaves the node half its memory.
+  const std::uint64_t cap = s.topo.node(NodeId(node)).memory.value() / 2 / kHuge * kHuge;
+  const std::uint64_t max_ws = std::min(opts.max_working_set.value(), cap);
+  if (opts.min_working_set.value() < kPageSize || opts.min_working_set.value() > max_ws)
+    throw std::runtime_error("tlb-reach: working sets from " + format_size(opts.min_working_set) + " to " +
+                             format_size(Bytes(max_ws)) + " are not a valid range");
+  if (opts.huge_pages) {
+    std::vector<std::uint64_t> pages(static_cast<std::size_t>(s.topo.num_nodes()), 0);
+    pages[node] = round_up(max_ws, kHuge) / kHuge;
+    reserve_hugepages(s.params, pages);
+  }
+  const std::uint64_t seed = s.params.seed;
+  Machine m(std::move(s.topo), s.params);
+  TlbReachResult res;
+  res.page_size = opts.huge_pages ? "2M" : "4K";
+  for (std::uint64_t ws = opts.min_working_set.value(); ws <= max_ws; ws *= 2) {
+    ChaseProgram::Params cp;
+    cp.node = node;
+    cp.bytes = ws;
+    cp.map_bytes = opts.huge_pages ? round_up(ws, kHuge) : ws;
+    cp.huge = opts.huge_pages;
+    cp.region_bytes = kPageSize;
+    cp.lines_per_region = 1;
+    cp.fixed_line = true;
+    const std::uint64_t regions = ws / kPageSize;
+    cp.warmup = std::min(opts.max_warmup_loads, std::max<std::uint64_t>(regions * 2, 256));
+    cp.loads = opts.loads;
+    cp.seed = seed * 15485863 + ws;
+    auto prog = std::make_unique<ChaseProgram>(cp);
+    ChaseProgram* raw = prog.get();
+    TaskRun* run = m.add_task("tlb-reach-" + format_size(Bytes(ws)), std::move(prog), m.first_cpu(NodeId(node)));
+    m.run();
+    if (raw->error()) fail("tlb-reach", "mapping the working set", raw->error());
+    res.points.push_back({ws, ns_per(run->marker_interval(kMarkStart, kMarkEnd), opts.loads)});
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,110 @@
+// Timing studies (issue 4 item 9), run as real simulations on hw::Machine, in
+// the manner of Intel Memory Latency Checker:
+//   latency_matrix   - from the first CPU of each node, a dependent random
+//                      pointer chase over a buffer bound (MPOL_BIND) to each
+//                      node's memory, on 2 MiB hugetlb pages; ns per load.
+//   bandwidth_matrix - every CPU of a node streams reads from its own buffer
+//                      bound to each node's memory; GB/s summed over the CPUs.
+//   loaded_latency   - one CPU chases in node 0's memory while the other CPUs
+//                      of node 0 stream reads with decreasing injection delays.
+//   tlb_reach        - pointer-chase latency against working-set size: one
+//                      fixed random line in every 4 KiB region of the working
+//                      set, regions in random cyclic order, on 4 KiB or 2 MiB
+//                      pages (so the steps are the TLBs', not the caches').
+// The chase visits regions in a seeded random cyclic order and a random line
+// inside each (several lines per 2 MiB region for the matrices so that TLB
+// misses do not count). Each study builds one Machine from the configuration
+// (with the hugetlb pool it needs added to [os] hugetlb.nr_hugepages) and runs
+// its cells one after the other on it. Results are deterministic for a given
+// configuration and seed ([sim] seed).
+// Simplifications: the buffers are populated (MAP_POPULATE) before timing, the
+// chase is generated, not read from memory; injection delays are compute ops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+struct MatrixResult {
+  std::string unit;                          // "ns" or "GB/s"
+  std::vector<int> cpu_nodes;                // row i: CPUs of node cpu_nodes[i]
+  std::vector<int> memory_nodes;             // column j: memory of node memory_nodes[j]
+  std::vector<std::vector<double>> matrix;   // [row][column]
+  double host_seconds = 0;                   // wall-clock time of the study (not in the JSON)
+  // {"unit": "ns", "matrix": [[90.1, 144.2], [143.9, 89.8]]}
+  std::string to_json() const;
+  // MLC-like table with "Numa node" headers.
+  std::string to_table() const;
+};
+
+struct LatencyMatrixOptions {
+  Bytes buffer = Bytes(256ull << 20);      // per cell; much larger than the LLC
+  std::uint64_t loads = 20000;             // measured dependent loads per cell
+  std::uint64_t warmup_loads = 4000;
+  std::uint32_t lines_per_region = 32;     // consecutive loads inside one 2 MiB region
+  bool hugepages = true;                   // 2 MiB hugetlb pages
+};
+MatrixResult latency_matrix(Config root, const LatencyMatrixOptions& opts = {});
+
+struct BandwidthMatrixOptions {
+  Bytes buffer_per_cpu = Bytes(16ull << 20);
+  std::uint64_t lines_per_cpu = 40000;     // measured 64-byte reads per CPU
+  bool hugepages = true;
+};
+MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts = {});
+
+struct LoadedLatencyResult {
+  struct Point {
+    std::uint32_t delay_cycles = 0;  // injection delay of the traffic CPUs (not in the JSON)
+    double bandwidth_gbps = 0;
+    double latency_ns = 0;
+  };
+  std::vector<Point> points;  // rising bandwidth
+  double host_seconds = 0;
+  // {"points": [{"bandwidth_gbps": 5.1, "latency_ns": 90.3}, ...]}
+  std::string to_json() const;
+  std::string to_table() const;
+};
+
+struct LoadedLatencyOptions {
+  // Cycles of compute between two loads of each traffic CPU; "idle" (no traffic) is always measured.
+  std::vector<std::uint32_t> delays = {20000, 5000, 2000, 1000, 500, 200, 100, 50, 0};
+  std::uint64_t loads = 5000;               // measured loads of the latency CPU per point
+  std::uint64_t warmup_loads = 1000;
+  Bytes latency_buffer = Bytes(128ull << 20);
+  Bytes traffic_buffer_per_cpu = Bytes(16ull << 20);
+  int traffic_cpus = -1;                    // -1: every other CPU of node 0
+};
+LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts = {});
+
+struct TlbReachResult {
+  std::string page_size;  // "4K" or "2M"
+  struct Point {
+    std::uint64_t working_set_bytes = 0;
+    double latency_ns = 0;
+  };
+  std::vector<Point> points;  // rising working set
+  double host_seconds = 0;
+  // {"page_size": "4K", "points": [{"working_set_bytes": 16384, "latency_ns": 1.7}, ...]}
+  std::string to_json() const;
+  std::string to_table() const;
+};
+
+struct TlbReachOptions {
+  bool huge_pages = false;                      // false: 4 KiB pages; true: 2 MiB hugetlb pages
+  Bytes min_working_set = Bytes(16ull << 10);
+  Bytes max_working_set = Bytes(4ull << 30);
+  std::uint64_t loads = 20000;                  // measured loads per point
+  std::uint64_t max_warmup_loads = 100000;      // warm-up: one lap of the chase, at most this many
+};
+TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts = {});
+
+}  // namespace numasim::hw
