@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "common/json_writer.h"
 #include "os/page_alloc.h"
 
 namespace numasim::os {
@@ -354,6 +355,80 @@ std::string numastat_table(const PhysMem& pm) {
     out += '\n';
   }
   return out;
+}
+
+std::string physmem_json(const PhysMem& pm, bool pretty) {
+  JsonWriter j(pretty);
+  j.begin_object();
+  j.key("vmstat").begin_object();
+  for (int i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i) {
+    auto item = static_cast<zone_stat_item>(i);
+    j.key(zone_stat_name(item)).value(pm.global_zone_page_state(item));
+  }
+  for (int i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i) {
+    auto item = static_cast<numa_stat_item>(i);
+    j.key(numa_stat_name(item)).value(pm.global_numa_event_state(item));
+  }
+  for (int i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i) {
+    auto item = static_cast<node_stat_item>(i);
+    std::uint64_t v = node_pages(pm, -1, item);
+    if (print_in_thp(item)) v /= kHpagePmdNr;
+    j.key(node_stat_name(item)).value(v);
+  }
+  const VmEvents ev = pm.all_vm_events();
+  for (int i = 0; i < NR_VM_EVENT_ITEMS; ++i) j.key(vm_event_name(static_cast<vm_event_item>(i))).value(ev[i]);
+  j.end_object();
+  j.key("nodes").begin_array();
+  for (int n = 0; n < pm.nr_node_ids(); ++n) {
+    const pglist_data& nd = pm.NODE_DATA(NodeId(n));
+    j.begin_object();
+    j.key("node").value(n);
+    j.key("numastat").begin_object();
+    const struct {
+      const char* label;
+      numa_stat_item item;
+    } rows[] = {{"numa_hit", NUMA_HIT},     {"numa_miss", NUMA_MISS},   {"numa_foreign", NUMA_FOREIGN},
+                {"interleave_hit", NUMA_INTERLEAVE_HIT}, {"local_node", NUMA_LOCAL}, {"other_node", NUMA_OTHER}};
+    for (const auto& r : rows) j.key(r.label).value(pm.node_numa_event_state(NodeId(n), r.item));
+    j.end_object();
+    j.key("stats").begin_object();
+    for (int i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i) {
+      auto item = static_cast<node_stat_item>(i);
+      std::uint64_t v = node_pages(pm, n, item);
+      if (print_in_thp(item)) v /= kHpagePmdNr;
+      j.key(node_stat_name(item)).value(v);
+    }
+    j.end_object();
+    j.key("zones").begin_array();
+    for (const zone& z : nd.node_zones) {
+      if (!z.populated()) continue;
+      j.begin_object();
+      j.key("zone").value(z.name);
+      j.key("free_pages").value(pos(z.stats.vm_stat[NR_FREE_PAGES]));
+      j.key("min").value(static_cast<std::uint64_t>(min_wmark_pages(z)));
+      j.key("low").value(static_cast<std::uint64_t>(low_wmark_pages(z)));
+      j.key("high").value(static_cast<std::uint64_t>(high_wmark_pages(z)));
+      j.key("spanned").value(z.spanned_pages);
+      j.key("present").value(z.present_pages);
+      j.key("managed").value(z.managed_pages);
+      j.key("protection").begin_array();
+      for (long r : z.lowmem_reserve) j.value(static_cast<std::int64_t>(r));
+      j.end_array();
+      j.key("buddyinfo").begin_array();
+      for (unsigned o = 0; o < MAX_ORDER; ++o) j.value(z.free_area[o].nr_free);
+      j.end_array();
+      j.key("stats").begin_object();
+      for (int i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i)
+        j.key(zone_stat_name(static_cast<zone_stat_item>(i))).value(pos(z.stats.vm_stat[i]));
+      j.end_object();
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  return j.str();
 }
 
 }  // namespace numasim::os

@@ -35,4 +35,11 @@ std::string proc_zoneinfo(const PhysMem& pm);
 // `numastat` with no arguments: per-node columns numa_hit ... other_node.
 std::string numastat_table(const PhysMem& pm);
 
+// The same figures as JSON: {"vmstat": {name: value...}, "nodes": [{"node": n,
+// "numastat": {...}, "stats": {node stats...}, "zones": [{"zone": "Normal",
+// "free_pages", "min", "low", "high", "spanned", "present", "managed",
+// "protection": [...], "buddyinfo": [...], "stats": {zone stats...}}]}]}.
+// Names are the /proc/vmstat names; values in the same units as there.
+std::string physmem_json(const PhysMem& pm, bool pretty = true);
+
 }  // namespace numasim::os

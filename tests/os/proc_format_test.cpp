@@ -166,5 +166,22 @@ TEST(ProcFormat, PagetypeinfoCountsBlocksAndPageblocks) {
       << t;
 }
 
+TEST(ProcFormat, JsonCarriesTheSameFigures) {
+  TwoNodes m;
+  KernelCost cost;
+  ASSERT_NE(m.pm->alloc_pages(CpuId(0), GFP_KERNEL, 0, NodeId(1), nullptr, cost), nullptr);
+  const std::string j = physmem_json(*m.pm, false);
+  EXPECT_EQ(j.front(), '{');
+  EXPECT_EQ(j.back(), '}');
+  EXPECT_NE(j.find("\"numa_hit\":1"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"pgalloc_normal\":1"), std::string::npos) << j;
+  EXPECT_NE(j.find("{\"node\":1,\"numastat\":{\"numa_hit\":1,\"numa_miss\":0,\"numa_foreign\":0,"
+                   "\"interleave_hit\":0,\"local_node\":0,\"other_node\":1}"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"zone\":\"Normal\",\"free_pages\":"), std::string::npos);
+  EXPECT_NE(j.find("\"buddyinfo\":[0,0,0,0,0,0,0,0,0,0,16]"), std::string::npos) << j;  // node 0 untouched
+}
+
 }  // namespace
 }  // namespace numasim::os
