@@ -39,7 +39,8 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
 }
 
 Kernel::~Kernel() {
-  while (!tasks_.empty()) exit_task(tasks_.begin()->second.get());
+  for (auto& [pid, t] : tasks_)
+    if (!t->exited) exit_task(t.get());
   hugetlb_.reset();
   KernelCost c;
   zero_page_->clear(PG_reserved);
@@ -97,10 +98,12 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed) {
   mms_.push_back(std::move(mm));
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
+  ++live_tasks_;
   return raw;
 }
 
 task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
+  if (leader->exited) return nullptr;
   auto t = std::make_unique<task_struct>();
   t->pid = next_pid_++;
   t->tgid = leader->tgid;
@@ -113,10 +116,12 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
   t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
+  ++live_tasks_;
   return raw;
 }
 
 bool Kernel::migrate_task(task_struct* t, CpuId cpu) {
+  if (t->exited) return false;
   if (cpu.value() < 0 || cpu.value() >= topo_.num_cpus() || !t->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
     return false;
   t->cpu = cpu;
@@ -126,7 +131,7 @@ bool Kernel::migrate_task(task_struct* t, CpuId cpu) {
 
 task_struct* Kernel::find_task_by_pid(int pid) {
   auto it = tasks_.find(pid);
-  return it == tasks_.end() ? nullptr : it->second.get();
+  return it == tasks_.end() || it->second->exited ? nullptr : it->second.get();
 }
 
 // exit_mmap: unmap every VMA, free every page table and the PGD.
@@ -148,6 +153,7 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
 }
 
 void Kernel::exit_task(task_struct* t) {
+  if (t->exited) return;
   mm_struct* mm = t->mm;
   if (--mm->mm_users == 0) {
     exit_mmap(t, *mm);
@@ -157,6 +163,14 @@ void Kernel::exit_task(task_struct* t) {
         break;
       }
   }
+  t->mm = nullptr;
+  t->mempolicy.reset();
+  t->exited = true;  // a zombie until release_task: callers may still hold the pointer
+  --live_tasks_;
+}
+
+void Kernel::release_task(task_struct* t) {
+  if (!t->exited) exit_task(t);
   tasks_.erase(t->pid);
 }
 

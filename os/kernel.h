@@ -82,9 +82,14 @@ class Kernel : private PgtableFrameSource {
   // False (nothing changes) when cpu is not in t->cpus_allowed or does not exist.
   bool migrate_task(task_struct* t, CpuId cpu);
   // do_exit: drops the mm when its last user leaves (exit_mmap frees everything).
+  // The task_struct stays valid as a zombie (t->exited, t->mm == nullptr) until
+  // release_task, so hw/ may still read t->cpu after the exit.
   void exit_task(task_struct* t);
+  // release_task: frees a task's descriptor (exiting it first if needed).
+  void release_task(task_struct* t);
+  // A live task by pid (zombies are not found).
   task_struct* find_task_by_pid(int pid);
-  std::size_t nr_tasks() const { return tasks_.size(); }
+  std::size_t nr_tasks() const { return live_tasks_; }
 
   // ---- faults (memory.cpp) ----
   enum class FaultResult { Handled, Sigsegv, Sigbus, Oom };
@@ -111,7 +116,8 @@ class Kernel : private PgtableFrameSource {
   };
   std::optional<FollowResult> follow_page(const mm_struct& mm, VirtAddr addr) const;
 
-  // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error) ----
+  // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error;
+  //      an exited task gets -ESRCH and its faults are SIGSEGV) ----
   long sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
                 std::uint64_t off, KernelCost& cost);
   long sys_munmap(task_struct* t, VirtAddr addr, std::uint64_t len, KernelCost& cost);
@@ -209,7 +215,8 @@ class Kernel : private PgtableFrameSource {
   PhysMem pm_;
   PageTables pgtables_;
   std::unique_ptr<HugetlbPool> hugetlb_;
-  std::map<int, std::unique_ptr<task_struct>> tasks_;  // by pid
+  std::map<int, std::unique_ptr<task_struct>> tasks_;  // by pid, zombies included
+  std::size_t live_tasks_ = 0;
   std::vector<std::unique_ptr<mm_struct>> mms_;
   int next_pid_ = 1;
   Asid next_asid_ = 1;

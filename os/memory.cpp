@@ -70,6 +70,7 @@ void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
 
 Kernel::FaultResult Kernel::handle_mm_fault(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost) {
   cost.add_cycles(params_.costs.fault_entry_cycles);
+  if (t->exited) return segv(t, addr, SEGV_MAPERR, cost);
   FaultResult r = fault_core(t, addr, fault_flags, cost);
   cost.add_cycles(params_.costs.fault_exit_cycles);
   return r;
@@ -226,7 +227,7 @@ Kernel::FaultResult Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, V
 
 Kernel::FaultResult Kernel::touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (addr < t->mm->task_size) {
+    if (t->mm && addr < t->mm->task_size) {
       PteRef r = pgtables_.walk(t->mm->pgd, addr, PTE_LEVEL);
       pteval_t v = r.value();
       bool leaf = r.level == PTE_LEVEL || pte_huge(v);

@@ -109,6 +109,7 @@ int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int 
 long Kernel::sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode,
                                KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   int lmode = mode;
   unsigned short mode_flags = 0;
   if (int err = sanitize_mpol_flags(&lmode, &mode_flags)) return err;
@@ -126,6 +127,7 @@ long Kernel::sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nm
 long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mode, const unsigned long* nmask,
                        unsigned long maxnode, unsigned flags, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   current_ = t;
   mm_struct& mm = *t->mm;
   int lmode = mode;
@@ -198,6 +200,7 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
 long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode,
                                VirtAddr addr, unsigned long flags, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   current_ = t;
   if (flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED)) return -EINVAL;
   if (nmask && maxnode < static_cast<unsigned long>(pm_.nr_node_ids())) return -EINVAL;
@@ -252,6 +255,7 @@ long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, 
 long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
                             int* status, int flags, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   if (flags & ~static_cast<int>(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) return -EINVAL;
   task_struct* target = pid == 0 ? t : find_task_by_pid(pid);
   if (!target) return -ESRCH;

@@ -355,6 +355,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
 // SYSCALL_DEFINE1(brk): returns the new break, or the old one when it cannot move.
 long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   current_ = t;
   mm_struct& mm = *t->mm;
   if (brk < mm.start_brk || brk > mm.task_size) return static_cast<long>(mm.brk);

@@ -20,6 +20,7 @@ namespace numasim::os {
 long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
                       std::uint64_t off, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   current_ = t;
   mm_struct& mm = *t->mm;
   if (off & (kPageSize - 1)) return -EINVAL;  // arch sys_mmap
@@ -78,6 +79,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
 
 long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, KernelCost& cost) {
   syscall_cost(cost);
+  if (t->exited) return -ESRCH;
   current_ = t;
   mm_struct& mm = *t->mm;
   if (offset_in_page(start) || start > mm.task_size || len > mm.task_size - start) return -EINVAL;

@@ -196,6 +196,16 @@ TEST_F(MmapTest, ExitFreesEverything) {
   k().check_consistency();
   k().exit_task(th);
   EXPECT_EQ(k().nr_tasks(), 0u);
+  // Zombies: the descriptors stay readable; they can do nothing any more.
+  EXPECT_TRUE(th->exited);
+  EXPECT_EQ(th->cpu.value(), 0);
+  EXPECT_EQ(th->mm, nullptr);
+  EXPECT_EQ(mmap_anon(th, kPageSize), -ESRCH);
+  EXPECT_EQ(k().touch(th, 0x10000000, true, cost_), Kernel::FaultResult::Sigsegv);
+  EXPECT_FALSE(k().migrate_task(th, CpuId(1)));
+  EXPECT_EQ(k().find_task_by_pid(th->pid), nullptr);
+  k().release_task(th);
+  k().release_task(t);
   EXPECT_EQ(k().pgtables().nr_tables(), 0u);
   EXPECT_EQ(k().hugetlb().free_huge_pages(), 8u);
   EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
