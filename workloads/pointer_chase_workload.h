@@ -4,8 +4,8 @@
 // generator builds the ring itself: "random" is one cycle through all elements
 // in a seeded random order (a shuffle linked end to end), "strided" visits elements in
 // address order, `stride` bytes apart. Each thread chases its own ring.
-// Keys: footprint = "64MiB"; pattern = "random" | "strided"; element_size = 64
-// (random); stride = 64 (strided); laps = 4; compute_cycles = 0; init = true
+// Keys: footprint = "64MiB"; pattern = "random" | "strided"; element_size = "64B"
+// (random); stride = "64B" (strided); laps = 4; compute_cycles = 0; init = true
 // (write every element in address order first, as the program builds the ring).
 // Simplified: the simulator stores no data; the chain is computed here.
 #pragma once

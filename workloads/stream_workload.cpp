@@ -19,7 +19,8 @@ StreamParams StreamParams::from_config(Config cfg) {
   p.array_bytes = cfg.get<Bytes>("array_size", Bytes(p.array_bytes), "bytes per array (all threads together)",
                                  {Bytes(4096), std::nullopt})
                       .value();
-  p.element_bytes = cfg.get<std::uint32_t>("element_size", p.element_bytes, "bytes per element", {1u, 64u});
+  p.element_bytes = static_cast<std::uint32_t>(
+      cfg.get<Bytes>("element_size", Bytes(p.element_bytes), "bytes per element", {Bytes(1), Bytes(64)}).value());
   p.iterations = cfg.get<std::uint32_t>("iterations", p.iterations, "times each kernel runs", {1u, std::nullopt});
   p.compute_cycles = cfg.get<std::uint32_t>("compute_cycles", 0, "compute cycles per element (0: none)");
   p.init = cfg.get<bool>("init", true, "initialise (first-touch) the arrays before the kernels");

@@ -4,7 +4,7 @@
 // Per element: copy/scale 1 load + 1 store, add/triad 2 loads + 1 store, plus an
 // optional compute op. A marker (id = iteration * 4 + kernel) opens each kernel.
 // Keys: kernel = "triad" | "copy" | "scale" | "add" | "all"; array_size (bytes
-// per array, all threads together); element_size = 8; iterations = 10;
+// per array, all threads together); element_size = "8B"; iterations = 10;
 // compute_cycles = 0 (per element); init = true.
 // Simplified: no vectorisation (one access per element; the core merges them
 // into cache lines); no timing of its own (the report gives bandwidth).

@@ -22,7 +22,8 @@ StridedParams StridedParams::from_config(Config cfg) {
                                      {Bytes(64), std::nullopt})
                           .value();
   p.stride_bytes = cfg.get<Bytes>("stride", Bytes(64), "distance between accesses", {Bytes(1), std::nullopt}).value();
-  p.access_bytes = cfg.get<std::uint32_t>("access_size", 8, "bytes per access", {1u, 64u});
+  p.access_bytes = static_cast<std::uint32_t>(
+      cfg.get<Bytes>("access_size", Bytes(8), "bytes per access", {Bytes(1), Bytes(64)}).value());
   p.passes = cfg.get<std::uint32_t>("passes", 1, "walks over the footprint", {1u, std::nullopt});
   p.write_ratio = cfg.get<double>("write_ratio", 0.0, "fraction of accesses that are stores", {0.0, 1.0});
   p.compute_cycles = cfg.get<std::uint32_t>("compute_cycles", 0, "cycles of work between accesses");

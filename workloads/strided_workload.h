@@ -2,7 +2,7 @@
 // walks the footprint `stride` bytes at a time (thread i starting i/threads of
 // the way in, wrapping around), each access a load or, with probability
 // write_ratio, a store of access_size bytes.
-// Keys: footprint = "64MiB"; stride = 64; access_size = 8; passes = 1;
+// Keys: footprint = "64MiB"; stride = "64B"; access_size = "8B"; passes = 1;
 // write_ratio = 0.0; compute_cycles = 0.
 // Simplified: no prefetcher modelling here; that is the cores' business.
 #pragma once

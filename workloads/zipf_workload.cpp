@@ -29,7 +29,8 @@ ZipfParams ZipfParams::from_config(Config cfg) {
                                       {0.0, 1.0});
   p.accesses = cfg.get<std::uint64_t>("accesses", p.accesses, "accesses per thread");
   p.write_ratio = cfg.get<double>("write_ratio", 0.0, "fraction of accesses that are stores", {0.0, 1.0});
-  p.access_bytes = cfg.get<std::uint32_t>("access_size", 8, "bytes per access", {1u, 64u});
+  p.access_bytes = static_cast<std::uint32_t>(
+      cfg.get<Bytes>("access_size", Bytes(8), "bytes per access", {Bytes(1), Bytes(64)}).value());
   p.compute_cycles = cfg.get<std::uint32_t>("compute_cycles", 0, "cycles of work between accesses");
   p.scatter = cfg.get<bool>("scatter", true, "spread hot items over the footprint");
   if (p.item_bytes > p.footprint_bytes) cfg.error("item_size", "larger than the footprint");

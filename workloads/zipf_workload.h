@@ -9,7 +9,7 @@
 // probability write_ratio, else a load.
 // Keys: footprint = "64MiB"; item_size = "4KiB"; distribution = "zipf";
 // alpha = 0.99; hot_fraction = 0.1; hot_probability = 0.9; accesses = 1000000
-// (per thread); write_ratio = 0.0; access_size = 8; compute_cycles = 0;
+// (per thread); write_ratio = 0.0; access_size = "8B"; compute_cycles = 0;
 // scatter = true.
 #pragma once
 
