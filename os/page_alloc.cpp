@@ -1,4 +1,4 @@
-// The page allocator proper (mm/page_alloc.c, Linux 6.1 semantics): zonelist
+// The page allocator proper (mm/page_alloc.c, Linux 6.1-6.6 semantics): zonelist
 // walk with watermark checks, per-cpu lists (rmqueue_pcplist, rmqueue_bulk,
 // free_unref_page, free_pcppages_bulk with the free_factor back-off), the buddy
 // (__rmqueue_smallest + expand, __free_one_page merging by buddy PFN
@@ -132,11 +132,15 @@ migratetype PhysMem::get_pageblock_migratetype(const page* pg) const {
 // __zone_watermark_ok: free pages above mark + lowmem_reserve, and for order > 0
 // a free block of at least that order on some list.
 bool PhysMem::zone_watermark_ok(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
-                                bool alloc_high) const {
+                                bool alloc_high, bool non_block) const {
   long min = static_cast<long>(mark);
   long free_pages = static_cast<long>(z.stats.vm_stat[NR_FREE_PAGES]);
   free_pages -= (1l << order) - 1;
-  if (alloc_high) min -= min / 2;
+  // ALLOC_MIN_RESERVE (__GFP_HIGH): half the reserve; non-blocking ones a quarter more.
+  if (alloc_high) {
+    min -= min / 2;
+    if (non_block) min -= min / 4;
+  }
   if (free_pages <= min + z.lowmem_reserve[highest_zoneidx]) return false;
   if (order == 0) return true;
   for (unsigned o = order; o < MAX_ORDER; ++o) {
@@ -373,7 +377,7 @@ void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, Kern
 // get_page_from_freelist: first zone of the zonelist (within highest zone and
 // nodemask) that passes its watermark and has the memory.
 page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high,
-                                      const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
+                                      bool non_block, const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
                                       zone* preferred_zone, KernelCost& cost) {
   const migratetype mt = gfp_migratetype(gfp);
   for (const zoneref& zr : zl._zonerefs) {
@@ -385,7 +389,7 @@ page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int 
     // zone_watermark_fast: order-0 shortcut, then the full check.
     if (order == 0 && !alloc_high) {
       if (z.stats.vm_stat[NR_FREE_PAGES] <= static_cast<long>(mark) + z.lowmem_reserve[highest]) continue;
-    } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high)) {
+    } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high, non_block)) {
       continue;
     }
     if (page* pg = rmqueue(cpu, *preferred_zone, z, order, mt, cost)) {
@@ -396,15 +400,17 @@ page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int 
   return nullptr;
 }
 
-// __alloc_pages_slowpath: Linux wakes kswapd, retries at WMARK_MIN (half of it
-// for __GFP_HIGH), then compacts, reclaims and may OOM-kill. Only the retry is
+// __alloc_pages_slowpath: Linux wakes kswapd, retries at WMARK_MIN (gfp_to_alloc_flags:
+// __GFP_HIGH may use half of it, GFP_ATOMIC-like non-blocking requests a quarter of
+// the rest too), then compacts, reclaims and may OOM-kill. Only the retry is
 // modelled; reclaim/compaction hook in at the marked point.
 page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl,
                                       const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
                                       KernelCost& cost) {
   // TODO(reclaim): wake_all_kswapds(order, gfp, ac) when gfp & __GFP_KSWAPD_RECLAIM.
-  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, zl, nodemask,
-                                        highest, preferred_zone, cost))
+  const bool non_block = !(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC);
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, non_block, zl,
+                                        nodemask, highest, preferred_zone, cost))
     return pg;
   // TODO(reclaim): if (gfp & __GFP_DIRECT_RECLAIM): __alloc_pages_direct_compact,
   // __alloc_pages_direct_reclaim (counting ALLOCSTALL_*), should_reclaim_retry
@@ -434,8 +440,8 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
     break;
   }
   if (!preferred_zone) return nullptr;
-  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, zl, nodemask, highest, preferred_zone,
-                                        cost))
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, false, zl, nodemask, highest,
+                                        preferred_zone, cost))
     return pg;
   return __alloc_pages_slowpath(cpu, gfp, order, zl, nodemask, highest, preferred_zone, cost);
 }
@@ -537,8 +543,14 @@ void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& c
 // free_the_page: per-cpu lists for small orders, else __free_pages_ok.
 void PhysMem::free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
   const std::uint64_t pfn = pfn32(pg);
-  // free_pages_prepare: the block must be unmapped; compound state is torn down.
+  // free_pages_prepare: the block must be unmapped and carry none of
+  // PAGE_FLAGS_CHECK_AT_FREE (its users clear them first); compound state is torn down.
+  constexpr std::uint32_t kCheckAtFree = (1u << PG_lru) | (1u << PG_locked) | (1u << PG_private) |
+                                         (1u << PG_writeback) | (1u << PG_reserved) | (1u << PG_slab) |
+                                         (1u << PG_active) | (1u << PG_unevictable) | (1u << PG_mlocked) |
+                                         (1u << PG_pgtable) | (1u << PG_hugetlb);
   if (pg->mapcount != 0) bad_page("freeing a mapped page", pfn);
+  if (pg->flags & kCheckAtFree) bad_page("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", pfn);
   if (PageHead(pg)) {
     if (pg->order != order) bad_page("freeing a compound page with the wrong order", pfn);
     for (std::uint64_t i = 1; i < (1ull << order); ++i) {

@@ -82,6 +82,7 @@ class PhysMem {
   // null (all nodes). The page comes back with _refcount 1.
   page* alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid,
                     const nodemask_t* nodemask, KernelCost& cost);
+  // A preferred_nid outside 0..nr_node_ids-1 (NUMA_NO_NODE) means the CPU's node.
   // alloc_pages_node-like convenience: preferred node, no nodemask.
   page* alloc_pages_node(CpuId cpu, NodeId nid, gfp_t gfp, unsigned order, KernelCost& cost) {
     return alloc_pages(cpu, gfp, order, nid, nullptr, cost);
@@ -156,9 +157,10 @@ class PhysMem {
   void drain_local_pages(CpuId cpu, KernelCost& cost);
   void drain_all_pages(KernelCost& cost);
 
-  // __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages).
+  // __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages);
+  // alloc_high = ALLOC_MIN_RESERVE (__GFP_HIGH), non_block = ALLOC_NON_BLOCK.
   bool zone_watermark_ok(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
-                         bool alloc_high = false) const;
+                         bool alloc_high = false, bool non_block = false) const;
 
   // CONFIG_DEBUG_VM-like checker: every free list well formed and its blocks
   // flagged PG_buddy with the list's order, inside the zone, aligned, with no
@@ -191,7 +193,7 @@ class PhysMem {
 
   // Core of the allocator (page_alloc.cpp).
   page* get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high,
-                               const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
+                               bool non_block, const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
                                zone* preferred_zone, KernelCost& cost);
   page* __alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl,
                                const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,

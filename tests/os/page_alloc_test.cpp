@@ -503,6 +503,40 @@ TEST(PageAlloc, ReferencesDelayTheFree) {
   m.pm->check_consistency();
 }
 
+// 16 MiB zone: min_free_kbytes 512 -> min 128 pages. GFP_KERNEL stops at min;
+// __GFP_HIGH may use half of it (64); GFP_ATOMIC, also non-blocking, a quarter
+// of the rest as well (48); GFP_NOWAIT has no access to the reserve.
+TEST(PageAlloc, ReservesBelowMinFollowTheGfpFlags) {
+  OneNode m(16);
+  KernelCost cost;
+  ASSERT_EQ(min_wmark_pages(m.normal()), 128u);
+  auto fill = [&](gfp_t gfp) {
+    int n = 0;
+    while (m.pm->alloc_pages(CpuId(0), gfp, 0, NodeId(0), nullptr, cost)) ++n;
+    return n;
+  };
+  EXPECT_GT(fill(GFP_KERNEL), 3900);
+  EXPECT_EQ(zone_page_state(m.normal(), NR_FREE_PAGES), 128);
+  EXPECT_EQ(fill(GFP_NOWAIT), 0);
+  EXPECT_EQ(fill(GFP_KERNEL | __GFP_HIGH), 64);
+  EXPECT_EQ(fill(GFP_ATOMIC), 16);
+  EXPECT_EQ(zone_page_state(m.normal(), NR_FREE_PAGES), 48);
+  m.pm->check_consistency();
+}
+
+TEST(PageAllocDeathTest, FreeingWithLruOrSlabFlagAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        OneNode m(16);
+        KernelCost cost;
+        page* pg = m.pm->alloc_pages(CpuId(0), GFP_KERNEL, 0, NodeId(0), nullptr, cost);
+        pg->set(PG_slab);
+        m.pm->free_pages(CpuId(0), pg, 0, cost);
+      },
+      "PAGE_FLAGS_CHECK_AT_FREE");
+}
+
 TEST(PageAllocDeathTest, DoubleFreeAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
