@@ -1,0 +1,67 @@
+// Placing workloads on a Machine and reading kernel counters by name.
+#include "workloads/machine_placement.h"
+
+#include <string>
+
+#include "os/vmstat.h"
+
+namespace numasim::workloads {
+
+std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<WorkloadSpec>& specs) {
+  std::vector<PlacedWorkload> out;
+  for (auto& spec : specs) {
+    if (spec.counter_reader && !*spec.counter_reader) *spec.counter_reader = kernel_counter_reader(machine.kernel());
+    PlacedWorkload p;
+    p.spec = &spec;
+    for (std::size_t t = 0; t < spec.threads.size(); ++t) {
+      const ThreadSpec& ts = spec.threads[t];
+      if (!ts.make_source) continue;  // a spec with configuration errors; the caller reported them
+      hw::TaskRun* run = p.threads.empty() ? machine.add_task(spec.name, ts.make_source(), ts.cpu)
+                                           : machine.add_thread(p.threads.front(), ts.make_source(), ts.cpu);
+      p.threads.push_back(run);
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+CounterReader kernel_counter_reader(const os::Kernel& kernel) {
+  const os::Kernel* k = &kernel;
+  return [k](const std::string& name) -> std::optional<std::int64_t> {
+    const auto& pm = k->physmem();
+    if (name.rfind("vmstat.", 0) == 0) {
+      std::string_view item = std::string_view(name).substr(7);
+      auto events = pm.all_vm_events();
+      for (int i = 0; i < os::NR_VM_EVENT_ITEMS; ++i)
+        if (os::vm_event_name(static_cast<os::vm_event_item>(i)) == item) return static_cast<std::int64_t>(events[i]);
+      for (int i = 0; i < os::NR_VM_NUMA_EVENT_ITEMS; ++i)
+        if (os::numa_stat_name(static_cast<os::numa_stat_item>(i)) == item)
+          return static_cast<std::int64_t>(pm.global_numa_event_state(static_cast<os::numa_stat_item>(i)));
+      for (int i = 0; i < os::NR_VM_NODE_STAT_ITEMS; ++i)
+        if (os::node_stat_name(static_cast<os::node_stat_item>(i)) == item)
+          return pm.global_node_page_state(static_cast<os::node_stat_item>(i));
+      return std::nullopt;
+    }
+    if (name.rfind("node", 0) == 0) {
+      auto dot = name.find('.');
+      if (dot == std::string::npos || dot == 4) return std::nullopt;
+      int nid = 0;
+      for (std::size_t i = 4; i < dot; ++i) {
+        if (name[i] < '0' || name[i] > '9') return std::nullopt;
+        nid = nid * 10 + (name[i] - '0');
+        if (nid > 4096) return std::nullopt;
+      }
+      if (nid >= k->topology().num_nodes()) return std::nullopt;
+      std::string_view item = std::string_view(name).substr(dot + 1);
+      for (int i = 0; i < os::NR_VM_NUMA_EVENT_ITEMS; ++i)
+        if (os::numa_stat_name(static_cast<os::numa_stat_item>(i)) == item)
+          return static_cast<std::int64_t>(pm.node_numa_event_state(NodeId(nid), static_cast<os::numa_stat_item>(i)));
+      for (int i = 0; i < os::NR_VM_NODE_STAT_ITEMS; ++i)
+        if (os::node_stat_name(static_cast<os::node_stat_item>(i)) == item)
+          return pm.node_page_state(NodeId(nid), static_cast<os::node_stat_item>(i));
+    }
+    return std::nullopt;
+  };
+}
+
+}  // namespace numasim::workloads
