@@ -276,7 +276,7 @@ class Slub {
   const Slab* addr_to_slab(PhysAddr addr) const;
   // Host storage of an allocated object (cache created with host_obj_size > 0).
   void* host_ptr(PhysAddr obj);
-  // __ksize of a slab object: the cache's object_size (Linux returns s->object_size).
+  // True when obj is the start of an allocated slab object or large block.
   bool is_allocated(PhysAddr obj) const;
   // kmemleak_not_leak: the allocated object (slab or large) is never reported
   // as a leak until it is freed. False when obj is not an allocated object.

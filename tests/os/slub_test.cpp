@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "common/config.h"
 #include "os/page.h"
 #include "tests/os/slub_test_util.h"
 
@@ -395,6 +396,65 @@ TEST(Failslab, IntervalTimesAndFilters) {
   p.seed = 99;
   Failslab a(p), b(p);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(a.should_failslab(GFP_KERNEL, false), b.should_failslab(GFP_KERNEL, false));
+}
+
+}  // namespace
+}  // namespace numasim::os
+
+namespace numasim::os {
+namespace {
+
+TEST(SlubConfig, ReadsSlubCostsAndFailslabTables) {
+  auto doc = ConfigDocument::from_string(
+      "[os.slub]\nmax_order = 2\nmin_objects = 8\ncpu_partial = false\n"
+      "[os.slub.costs]\nalloc_fastpath_cycles = 11\n"
+      "[os.failslab]\nprobability = 5\ninterval = 2\ntimes = 100\nseed = 42\n",
+      "slub.toml");
+  SlubParams p = SlubParams::from_config(doc->root().table("os"));
+  EXPECT_NO_THROW(doc->finish());
+  EXPECT_EQ(p.slub_max_order, 2u);
+  EXPECT_EQ(p.slub_min_objects, 8u);
+  EXPECT_FALSE(p.cpu_partial);
+  EXPECT_EQ(p.costs.alloc_fastpath_cycles, 11u);
+  EXPECT_EQ(p.failslab.probability, 5u);
+  EXPECT_EQ(p.failslab.interval, 2u);
+  EXPECT_EQ(p.failslab.times, 100);
+  EXPECT_EQ(p.failslab.seed, 42u);
+}
+
+TEST(SlubConfig, BadValuesAreReportedTogether) {
+  auto doc = ConfigDocument::from_string(
+      "[os.slub]\nmax_order = 11\nmin_order = 12\n[os.failslab]\nprobability = 150\ninterval = 0\n", "bad.toml");
+  SlubParams::from_config(doc->root().table("os"));
+  try {
+    doc->finish();
+    FAIL() << "expected ConfigErrors";
+  } catch (const ConfigErrors& e) {
+    EXPECT_GE(e.diagnostics().size(), 4u);
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("probability"), std::string::npos) << all;
+    EXPECT_NE(all.find("max_order"), std::string::npos) << all;
+    EXPECT_NE(all.find("interval"), std::string::npos) << all;
+  }
+}
+
+TEST(SlubConfig, ParamsKeepingCpuPartialOffStillWork) {
+  SlubParams sp;
+  sp.cpu_partial = false;
+  testing::SlubMachine m(2, 2, 64, sp);
+  auto* s = m.slub->kmem_cache_create("nocpupartial", 256, 0, 0);
+  EXPECT_EQ(s->cpu_partial_slabs, 0u);
+  KernelCost cost;
+  std::vector<PhysAddr> objs;
+  for (unsigned i = 0; i < 5 * s->oo.objects; ++i)
+    objs.push_back(m.slub->kmem_cache_alloc(s, CpuId(0), GFP_KERNEL, cost));
+  for (PhysAddr a : objs) {
+    m.slub->kmem_cache_free(s, CpuId(3), a, cost);
+    m.slub->check_consistency();
+  }
+  EXPECT_EQ(s->stats.cpu_partial_free, 0u);
+  EXPECT_GT(s->stats.free_add_partial, 0u);
 }
 
 }  // namespace
