@@ -46,21 +46,19 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   sets_ = static_cast<std::size_t>(lines / ways);
   pow2_sets_ = (sets_ & (sets_ - 1)) == 0;
   set_mask_ = sets_ - 1;
-  tags_.assign(sets_ * ways_, kInvalidTag);
-  stamps_.assign(sets_ * ways_, 0);
-  states_.assign(sets_ * ways_, LineState::Invalid);
+  ways_data_.assign(sets_ * ways_, Way{});
 }
 
 long CacheArray::find(std::uint64_t line) const {
   const std::size_t base = set_of(line) * ways_;
   for (std::size_t w = 0; w < ways_; ++w)
-    if (tags_[base + w] == line) return static_cast<long>(base + w);
+    if (ways_data_[base + w].tag == line) return static_cast<long>(base + w);
   return -1;
 }
 
 LineState CacheArray::state(PhysAddr pa) const {
   long i = find(pa >> kLineShift);
-  return i < 0 ? LineState::Invalid : states_[static_cast<std::size_t>(i)];
+  return i < 0 ? LineState::Invalid : ways_data_[static_cast<std::size_t>(i)].state;
 }
 
 std::uint64_t CacheArray::next_random() {
@@ -73,15 +71,15 @@ std::uint64_t CacheArray::next_random() {
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   const std::uint64_t line = pa >> kLineShift;
-  const std::size_t base = set_of(line) * ways_;
+  Way* set = &ways_data_[set_of(line) * ways_];
   std::size_t victim = ways_;
   for (std::size_t w = 0; w < ways_; ++w) {
-    if (tags_[base + w] == line) {
+    if (set[w].tag == line) {
       // Already present (caller raced a fill): just update state.
-      if (st == LineState::Modified) states_[base + w] = st;
+      if (st == LineState::Modified) set[w].state = st;
       return {};
     }
-    if (victim == ways_ && tags_[base + w] == kInvalidTag) victim = w;
+    if (victim == ways_ && set[w].tag == kInvalidTag) victim = w;
   }
   Eviction ev;
   if (victim == ways_) {
@@ -90,19 +88,17 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
     } else {
       victim = 0;
       for (std::size_t w = 1; w < ways_; ++w)
-        if (stamps_[base + w] < stamps_[base + victim]) victim = w;
+        if (set[w].stamp < set[victim].stamp) victim = w;
     }
-    const std::size_t i = base + victim;
     ev.valid = true;
-    ev.dirty = states_[i] == LineState::Modified;
-    ev.addr = tags_[i] << kLineShift;
+    ev.dirty = set[victim].state == LineState::Modified;
+    ev.addr = set[victim].tag << kLineShift;
     ++stats_.evictions;
     if (ev.dirty) ++stats_.dirty_evictions;
   }
-  const std::size_t i = base + victim;
-  tags_[i] = line;
-  states_[i] = st;
-  stamps_[i] = ++clock_;
+  set[victim].tag = line;
+  set[victim].state = st;
+  set[victim].stamp = ++clock_;
   ++stats_.fills;
   return ev;
 }
@@ -110,8 +106,9 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
 bool CacheArray::write_back_into(PhysAddr pa) {
   long i = find(pa >> kLineShift);
   if (i < 0) return false;
-  states_[static_cast<std::size_t>(i)] = LineState::Modified;
-  if (replacement_ == Replacement::Lru) stamps_[static_cast<std::size_t>(i)] = ++clock_;
+  Way& w = ways_data_[static_cast<std::size_t>(i)];
+  w.state = LineState::Modified;
+  if (replacement_ == Replacement::Lru) w.stamp = ++clock_;
   ++stats_.writebacks_received;
   return true;
 }
@@ -119,28 +116,23 @@ bool CacheArray::write_back_into(PhysAddr pa) {
 Eviction CacheArray::invalidate(PhysAddr pa) {
   long i = find(pa >> kLineShift);
   if (i < 0) return {};
-  const auto k = static_cast<std::size_t>(i);
-  Eviction ev{true, states_[k] == LineState::Modified, tags_[k] << kLineShift};
-  tags_[k] = kInvalidTag;
-  states_[k] = LineState::Invalid;
-  stamps_[k] = 0;
+  Way& w = ways_data_[static_cast<std::size_t>(i)];
+  Eviction ev{true, w.state == LineState::Modified, w.tag << kLineShift};
+  w = Way{};
   ++stats_.invalidations;
   return ev;
 }
 
-void CacheArray::clear() {
-  std::fill(tags_.begin(), tags_.end(), kInvalidTag);
-  std::fill(states_.begin(), states_.end(), LineState::Invalid);
-  std::fill(stamps_.begin(), stamps_.end(), 0);
-}
+void CacheArray::clear() { std::fill(ways_data_.begin(), ways_data_.end(), Way{}); }
 
 std::vector<PhysAddr> CacheArray::set_contents(std::size_t set) const {
   std::vector<std::size_t> idx;
   for (std::size_t w = 0; w < ways_; ++w)
-    if (tags_[set * ways_ + w] != kInvalidTag) idx.push_back(set * ways_ + w);
-  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return stamps_[a] > stamps_[b]; });
+    if (ways_data_[set * ways_ + w].tag != kInvalidTag) idx.push_back(set * ways_ + w);
+  std::sort(idx.begin(), idx.end(),
+            [&](std::size_t a, std::size_t b) { return ways_data_[a].stamp > ways_data_[b].stamp; });
   std::vector<PhysAddr> out;
-  for (std::size_t i : idx) out.push_back(tags_[i] << kLineShift);
+  for (std::size_t i : idx) out.push_back(ways_data_[i].tag << kLineShift);
   return out;
 }
 

@@ -63,12 +63,12 @@ class CacheArray {
   // (the caller then fills the line with fill()).
   bool access(PhysAddr pa, bool is_write) {
     const std::uint64_t line = pa >> kLineShift;
-    const std::size_t base = set_of(line) * ways_;
+    Way* set = &ways_data_[set_of(line) * ways_];
     for (std::size_t w = 0; w < ways_; ++w) {
-      if (tags_[base + w] == line) {
-        if (replacement_ == Replacement::Lru) stamps_[base + w] = ++clock_;
+      if (set[w].tag == line) {
+        if (replacement_ == Replacement::Lru) set[w].stamp = ++clock_;
         if (is_write) {
-          states_[base + w] = LineState::Modified;
+          set[w].state = LineState::Modified;
           ++stats_.write_hits;
         } else {
           ++stats_.read_hits;
@@ -127,9 +127,14 @@ class CacheArray {
   Replacement replacement_;
   std::uint64_t clock_ = 0;
   std::uint64_t rng_;
-  std::vector<std::uint64_t> tags_;    // line number, or kInvalidTag
-  std::vector<std::uint64_t> stamps_;  // last use (LRU) or fill time (FIFO)
-  std::vector<LineState> states_;
+  // One set's ways are contiguous and each way keeps tag, stamp and state
+  // together, so a lookup touches as few host cache lines as possible.
+  struct Way {
+    std::uint64_t tag = kInvalidTag;  // line number, or kInvalidTag
+    std::uint64_t stamp : 56 = 0;     // last use (LRU) or fill time (FIFO)
+    LineState state : 8 = LineState::Invalid;
+  };
+  std::vector<Way> ways_data_;
   CacheStats stats_;
 };
 

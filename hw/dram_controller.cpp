@@ -17,20 +17,31 @@ Picoseconds max_ps(Picoseconds a, Picoseconds b) { return a < b ? b : a; }
 }  // namespace
 
 SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity)
-    : len_(len), extra_same_(extra_same), extra_diff_(extra_diff), capacity_(capacity) {
-  e_.reserve(capacity + 1);
+    : len_(len),
+      extra_same_(extra_same),
+      extra_diff_(extra_diff),
+      max_sep_(len + std::max(extra_same, extra_diff)),
+      capacity_(capacity) {}
+
+std::deque<SlotCalendar::Entry>::const_iterator SlotCalendar::first_near(Picoseconds s) const {
+  const Picoseconds lo = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+  // Queries are mostly near the latest reservations: scan back from the end.
+  auto it = e_.end();
+  while (it != e_.begin() && std::prev(it)->start > lo) --it;
+  return it;
 }
 
 Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
   Picoseconds s = max_ps(t, floor_);
-  // Entries are sorted and s only grows, so passes converge quickly; a second
-  // pass catches entries passed over before s moved.
-  for (int pass = 0; pass < 64; ++pass) {
+  // Entries are sorted and s only grows: walk forward from the first entry that
+  // could conflict until entries lie beyond any separation. Repeat (rarely
+  // needed) when separations differ by tag and s moved past an earlier entry.
+  for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
-    for (const Entry& x : e_) {
-      const Picoseconds d = sep(x.tag, tag);
-      if (s < x.start + d && x.start < s + d) {
-        s = x.start + d;
+    for (auto it = first_near(s); it != e_.end() && it->start < s + max_sep_; ++it) {
+      const Picoseconds d = sep(it->tag, tag);
+      if (s < it->start + d && it->start < s + d) {
+        s = it->start + d;
         moved = true;
       }
     }
@@ -40,18 +51,20 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
 }
 
 void SlotCalendar::reserve(Picoseconds start, int tag) {
-  auto it = std::upper_bound(e_.begin(), e_.end(), start, [](Picoseconds v, const Entry& x) { return v < x.start; });
+  auto it = e_.end();
+  while (it != e_.begin() && std::prev(it)->start > start) --it;
   e_.insert(it, Entry{start, tag});
   if (e_.size() > capacity_) {
     floor_ = max_ps(floor_, e_.front().start + len_);
-    e_.erase(e_.begin());
+    e_.pop_front();
   }
 }
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
   std::size_t n = 0;
-  for (const Entry& x : e_)
-    if (x.start >= from && x.start < to && n < max) out[n++] = x.start;
+  auto it = e_.end();
+  while (it != e_.begin() && std::prev(it)->start >= from) --it;
+  for (; it != e_.end() && it->start < to && n < max; ++it) out[n++] = it->start;
   return n;
 }
 

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -75,9 +76,11 @@ class SlotCalendar {
     int tag;
   };
   Picoseconds sep(int a, int b) const { return len_ + (a == b ? extra_same_ : extra_diff_); }
-  Picoseconds len_, extra_same_, extra_diff_;
+  // First entry that may conflict with a slot starting at s (start > s - max separation).
+  std::deque<Entry>::const_iterator first_near(Picoseconds s) const;
+  Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   std::size_t capacity_;
-  std::vector<Entry> e_;
+  std::deque<Entry> e_;  // sorted by start
   Picoseconds floor_{0};
 };
 

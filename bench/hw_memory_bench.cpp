@@ -1,0 +1,114 @@
+// Benchmark: host cost of MemorySystem::access on the default (Skylake-SP,
+// DDR4-2666) parameters: simulated references per host second for an
+// L1-hit stream, an L2-hit stream, an LLC-hit stream and a stream that misses
+// every cache (DRAM, local and remote), plus kernel range traffic (4 KiB
+// clear through the caches). Not a test: figures go in the README.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "hw/memory_system.h"
+
+using namespace numasim;
+using namespace numasim::hw;
+
+namespace {
+
+// Two sockets of 18 cores, one node each with 16 GiB, one UPI-like link.
+MemoryLayout skylake_2s() {
+  MemoryLayout l;
+  l.num_sockets = 2;
+  for (int n = 0; n < 2; ++n) {
+    MemoryLayout::Node node{NodeId(n), n, static_cast<PhysAddr>(n) << 34, Bytes(16ull << 30), {}};
+    for (int c = 0; c < 18; ++c) node.cpus.push_back(CpuId(n * 18 + c));
+    l.nodes.push_back(node);
+  }
+  l.interconnect.num_nodes = 2;
+  l.interconnect.links.push_back({NodeId(0), NodeId(1), 27_ns, Bandwidth(34'300'000'000), "n0-n1"});
+  l.interconnect.paths = {{}, {0}, {0}, {}};
+  return l;
+}
+
+// Addresses cycling through a working set of `bytes` starting at `base`, in a
+// shuffled line order (so hardware-like set conflicts are exercised).
+std::vector<PhysAddr> working_set(PhysAddr base, std::uint64_t bytes, std::uint64_t seed) {
+  std::vector<PhysAddr> a;
+  for (std::uint64_t off = 0; off < bytes; off += 64) a.push_back(base + off);
+  std::mt19937_64 rng(seed);
+  std::shuffle(a.begin(), a.end(), rng);
+  return a;
+}
+
+void run_stream(benchmark::State& state, std::uint64_t bytes, PhysAddr base, int expect_level) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  const std::vector<PhysAddr> addrs = working_set(base, bytes, 7);
+  Picoseconds t(0);
+  for (PhysAddr a : addrs) t += ms.access(CpuId(0), a, false, t);  // warm
+  for (PhysAddr a : addrs) t += ms.access(CpuId(0), a, false, t);
+  std::size_t i = 0;
+  const std::size_t n = addrs.size();
+  for (auto _ : state) {
+    t += ms.access(CpuId(0), addrs[i], (i & 7) == 0, t);
+    if (++i == n) i = 0;
+  }
+  benchmark::DoNotOptimize(t);
+  AccessBreakdown b;
+  ms.access(CpuId(0), addrs[i], false, t, &b);
+  state.counters["level"] = b.level_hit;
+  state.counters["expected_level"] = expect_level;
+  state.counters["sim_ns_per_access"] =
+      benchmark::Counter(static_cast<double>(t.value()) / 1000.0 / static_cast<double>(state.iterations() + 2 * n));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void BM_L1Hit(benchmark::State& state) { run_stream(state, 16 << 10, 0, 1); }
+void BM_L2Hit(benchmark::State& state) { run_stream(state, 512 << 10, 0, 2); }
+void BM_LlcHit(benchmark::State& state) { run_stream(state, 8 << 20, 0, 3); }
+
+// Uniform random lines over 4 GiB: practically every access misses every cache.
+void dram_stream(benchmark::State& state, PhysAddr base) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  std::mt19937_64 rng(11);
+  std::vector<PhysAddr> addrs(1 << 20);
+  for (auto& a : addrs) a = base + (rng() % (1ull << 26)) * 64;
+  Picoseconds t(0);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    t += ms.access(CpuId(0), addrs[i], false, t);
+    i = (i + 1) & (addrs.size() - 1);
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_ns_per_access"] =
+      benchmark::Counter(static_cast<double>(t.value()) / 1000.0 / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+void BM_LlcMissLocalDram(benchmark::State& state) { dram_stream(state, 0); }
+void BM_LlcMissRemoteDram(benchmark::State& state) { dram_stream(state, 1ull << 34); }
+
+// Kernel clear of a 4 KiB page through the caches (access_range), pages cycling over 1 GiB.
+void BM_AccessRange4K(benchmark::State& state) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  Picoseconds t(0);
+  std::uint64_t page = 0;
+  for (auto _ : state) {
+    t += ms.access_range(CpuId(0), page * 4096, Bytes(4096), true, t);
+    page = (page + 1) & ((1 << 18) - 1);
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_ns_per_page"] =
+      benchmark::Counter(static_cast<double>(t.value()) / 1000.0 / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 64);  // lines
+}
+
+}  // namespace
+
+BENCHMARK(BM_L1Hit);
+BENCHMARK(BM_L2Hit);
+BENCHMARK(BM_LlcHit);
+BENCHMARK(BM_LlcMissLocalDram);
+BENCHMARK(BM_LlcMissRemoteDram);
+BENCHMARK(BM_AccessRange4K);
+
+BENCHMARK_MAIN();
