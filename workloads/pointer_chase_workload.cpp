@@ -41,10 +41,16 @@ PointerChaseSource::PointerChaseSource(ThreadInfo info, const PointerChaseParams
     std::iota(order.begin(), order.end(), 0u);
     Rng rng(derive_seed(this->info().seed, static_cast<std::uint64_t>(this->info().index), 0xC4A5Eu));
     for (std::uint64_t i = n_ - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
-    next_.assign(n_, 0);
     // order[] as a cycle: element order[k] is followed by order[(k+1) % n].
-    for (std::uint64_t k = 0; k < n_; ++k) next_[order[k]] = order[(k + 1) % n_];
+    order_ = std::move(order);
   }
+}
+
+std::uint64_t PointerChaseSource::next_of(std::uint64_t i) const {
+  if (order_.empty()) return (i + 1) % n_;
+  for (std::uint64_t k = 0; k < n_; ++k)
+    if (order_[k] == i) return order_[(k + 1) % n_];
+  return i;
 }
 
 double PointerChaseSource::progress() const {
@@ -68,31 +74,28 @@ void PointerChaseSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
   if (init_pos_ < n_) return;
   const std::uint32_t cc = p_.compute_cycles;
   const std::size_t per = cc ? 2 : 1;
-  std::uint64_t cur = cur_;
   while (lap_ < p_.laps && batch.room() >= per) {
     std::uint64_t n = std::min<std::uint64_t>(batch.room() / per, n_ - lap_pos_);
-    if (next_.empty()) {
-      for (std::uint64_t k = 0; k < n; ++k) {
-        batch.load(base + cur * sp, 8, true);
+    const std::uint64_t from = lap_pos_, to = lap_pos_ + n;
+    if (order_.empty()) {
+      for (std::uint64_t k = from; k < to; ++k) {
+        batch.load(base + k * sp, 8, true);
         if (cc) batch.compute(cc);
-        cur = cur + 1 == n_ ? 0 : cur + 1;
       }
     } else {
-      const std::uint32_t* next = next_.data();
-      for (std::uint64_t k = 0; k < n; ++k) {
-        batch.load(base + cur * sp, 8, true);
+      const std::uint32_t* order = order_.data();
+      for (std::uint64_t k = from; k < to; ++k) {
+        batch.load(base + order[k] * sp, 8, true);
         if (cc) batch.compute(cc);
-        cur = next[cur];
       }
     }
-    lap_pos_ += n;
+    lap_pos_ = to;
     if (lap_pos_ == n_) {
       lap_pos_ = 0;
       ++lap_;
       count("loads", n_);
     }
   }
-  cur_ = cur;
 }
 
 void build_pointer_chase(WorkloadBuild& b) {

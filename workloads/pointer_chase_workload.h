@@ -40,8 +40,8 @@ class PointerChaseSource final : public Generator {
   std::uint64_t elements() const { return n_; }
   std::uint64_t spacing() const { return spacing_; }
   VirtAddr base() const { return base_; }
-  // Index of the element visited after element i.
-  std::uint64_t next_of(std::uint64_t i) const { return next_.empty() ? (i + 1) % n_ : next_[i]; }
+  // Index of the element visited after element i (O(n) for the random ring: for tests).
+  std::uint64_t next_of(std::uint64_t i) const;
 
  protected:
   void setup(hw::ThreadContext& ctx) override;
@@ -53,11 +53,13 @@ class PointerChaseSource final : public Generator {
   PointerChaseParams p_;
   std::uint64_t n_ = 0;
   std::uint64_t spacing_ = 64;
-  std::vector<std::uint32_t> next_;  // empty for the strided ring
+  // Random ring: the elements in visiting order, read sequentially while chasing
+  // (the host streams through it instead of chasing its own permutation).
+  // Empty for the strided ring.
+  std::vector<std::uint32_t> order_;
   VirtAddr base_ = 0;
   std::uint64_t init_pos_ = 0;
-  std::uint64_t cur_ = 0;       // current element
-  std::uint64_t lap_pos_ = 0;   // loads done in this lap
+  std::uint64_t lap_pos_ = 0;   // loads done in this lap (the position in the ring)
   std::uint32_t lap_ = 0;
 };
 
