@@ -23,8 +23,7 @@ std::unique_ptr<PhysMem> machine(FakePlatform& plat, std::uint64_t gib_per_node)
   const std::uint64_t bytes = gib_per_node << 30;
   std::vector<NodeLayout> nodes{{NodeId(0), 0, Bytes(bytes), {CpuId(0), CpuId(1)}},
                                 {NodeId(1), bytes, Bytes(bytes), {CpuId(2), CpuId(3)}}};
-  return std::make_unique<PhysMem>(nodes, std::vector<std::vector<int>>{{10, 21}, {21, 10}}, PhysMemParams{},
-                                   plat);
+  return std::make_unique<PhysMem>(nodes, std::vector<std::vector<int>>{{10, 21}, {21, 10}}, PhysMemParams{}, plat);
 }
 
 void BM_PcpAllocFreePair(benchmark::State& state) {
@@ -37,7 +36,8 @@ void BM_PcpAllocFreePair(benchmark::State& state) {
     pm->free_pages(CpuId(0), pg, 0, cost);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["pairs_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["pairs_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PcpAllocFreePair);
 

@@ -56,8 +56,7 @@ int mpol_new(int mode, unsigned short flags, const nodemask_t& nodes, mempolicy&
   if (mode != MPOL_LOCAL) {
     // mpol_set_nodemask: fold or intersect with the allowed nodes.
     const nodemask_t allowed = pm.node_states_memory();
-    nodemask_t eff = (user_flags & MPOL_F_RELATIVE_NODES) ? nodes_relative(nodes, allowed)
-                                                           : nodes_and(nodes, allowed);
+    nodemask_t eff = (user_flags & MPOL_F_RELATIVE_NODES) ? nodes_relative(nodes, allowed) : nodes_and(nodes, allowed);
     if (nodes_empty(eff)) return -EINVAL;  // create ops: no usable node
     if (static_or_relative) pol.user_nodemask = nodes;
     if (mode == MPOL_PREFERRED) eff = nodemask_of_node(first_node(eff));
@@ -167,8 +166,7 @@ const nodemask_t* policy_nodemask(gfp_t gfp, mempolicy* pol, std::uint64_t ilx, 
       return nullptr;
     }
     case MPOL_WEIGHTED_INTERLEAVE: {
-      int n = ilx == NO_INTERLEAVE_INDEX ? weighted_interleave_nodes(*pol, pm)
-                                         : weighted_interleave_nid(*pol, ilx, pm);
+      int n = ilx == NO_INTERLEAVE_INDEX ? weighted_interleave_nodes(*pol, pm) : weighted_interleave_nid(*pol, ilx, pm);
       if (n != NUMA_NO_NODE) *nid = n;
       return nullptr;
     }

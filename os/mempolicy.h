@@ -36,8 +36,7 @@ enum {
 inline constexpr unsigned short MPOL_F_STATIC_NODES = 1 << 15;
 inline constexpr unsigned short MPOL_F_RELATIVE_NODES = 1 << 14;
 inline constexpr unsigned short MPOL_F_NUMA_BALANCING = 1 << 13;
-inline constexpr unsigned short MPOL_MODE_FLAGS =
-    MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+inline constexpr unsigned short MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
 // Internal flags (kernel-only in Linux): migrate on fault, and NUMA-balancing opt-in.
 inline constexpr unsigned short MPOL_F_MOF = 1 << 3;
 inline constexpr unsigned short MPOL_F_MORON = 1 << 4;
@@ -47,8 +46,8 @@ inline constexpr std::uint64_t NO_INTERLEAVE_INDEX = std::numeric_limits<std::ui
 
 struct mempolicy {
   int mode = MPOL_DEFAULT;
-  unsigned short flags = 0;  // MPOL_F_* mode flags (and MPOL_F_MOF/MORON)
-  nodemask_t nodes{};        // effective nodes (after folding onto nodes with memory)
+  unsigned short flags = 0;    // MPOL_F_* mode flags (and MPOL_F_MOF/MORON)
+  nodemask_t nodes{};          // effective nodes (after folding onto nodes with memory)
   nodemask_t user_nodemask{};  // as the user gave it (STATIC/RELATIVE_NODES)
   int home_node = NUMA_NO_NODE;
   // Interleave cursor for NO_INTERLEAVE_INDEX (current->il_prev, il_weight).
@@ -86,8 +85,8 @@ const nodemask_t* policy_nodemask(gfp_t gfp, mempolicy* pol, std::uint64_t ilx, 
 // `cpu`. `ilx` is the interleave index (VMA page offset >> order) or
 // NO_INTERLEAVE_INDEX to use the policy's cursor. Counts NUMA_INTERLEAVE_HIT when
 // an interleaved allocation lands on its target node.
-page* alloc_pages_mpol(PhysMem& pm, CpuId cpu, gfp_t gfp, unsigned order, mempolicy* pol,
-                       std::uint64_t ilx, KernelCost& cost);
+page* alloc_pages_mpol(PhysMem& pm, CpuId cpu, gfp_t gfp, unsigned order, mempolicy* pol, std::uint64_t ilx,
+                       KernelCost& cost);
 
 // The policy in effect for a node choice when none is set (default_policy: local).
 inline bool mpol_is_default(const mempolicy* pol) { return !pol || pol->mode == MPOL_DEFAULT; }

@@ -24,11 +24,16 @@ nodemask_t nodes_relative(const nodemask_t& user, const nodemask_t& rel) {
 
 const char* zone_name(zone_type t) {
   switch (t) {
-    case ZONE_DMA: return "DMA";
-    case ZONE_DMA32: return "DMA32";
-    case ZONE_NORMAL: return "Normal";
-    case ZONE_MOVABLE: return "Movable";
-    default: return "?";
+    case ZONE_DMA:
+      return "DMA";
+    case ZONE_DMA32:
+      return "DMA32";
+    case ZONE_NORMAL:
+      return "Normal";
+    case ZONE_MOVABLE:
+      return "Movable";
+    default:
+      return "?";
   }
 }
 

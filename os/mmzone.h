@@ -85,9 +85,7 @@ struct free_area {
 // Per-cpu page lists of one zone on one CPU (struct per_cpu_pages). Lists for
 // orders 0..PAGE_ALLOC_COSTLY_ORDER and each pcp migratetype; `count` in pages.
 inline constexpr unsigned NR_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
-constexpr unsigned order_to_pindex(migratetype mt, unsigned order) {
-  return order * MIGRATE_PCPTYPES + mt;
-}
+constexpr unsigned order_to_pindex(migratetype mt, unsigned order) { return order * MIGRATE_PCPTYPES + mt; }
 constexpr unsigned pindex_to_order(unsigned pindex) { return pindex / MIGRATE_PCPTYPES; }
 
 struct per_cpu_pages {

@@ -25,8 +25,8 @@ inline constexpr unsigned MIGRATE_PCPTYPES = 3;  // types that have per-cpu list
 
 enum zone_type : std::uint8_t { ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES };
 
-inline constexpr unsigned MAX_ORDER = 11;         // orders 0..10 (Linux's NR_PAGE_ORDERS)
-inline constexpr unsigned pageblock_order = 9;    // 2 MiB pageblocks (HPAGE_PMD_ORDER)
+inline constexpr unsigned MAX_ORDER = 11;       // orders 0..10 (Linux's NR_PAGE_ORDERS)
+inline constexpr unsigned pageblock_order = 9;  // 2 MiB pageblocks (HPAGE_PMD_ORDER)
 inline constexpr unsigned long pageblock_nr_pages = 1ul << pageblock_order;
 inline constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;  // highest order kept on per-cpu lists
 
@@ -43,33 +43,33 @@ enum pageflags : std::uint32_t {
   PG_reserved,
   PG_private,
   PG_writeback,
-  PG_head,        // first page of a compound page (order in page::order)
-  PG_tail,        // other pages of a compound page (head PFN in page::private_)
+  PG_head,  // first page of a compound page (order in page::order)
+  PG_tail,  // other pages of a compound page (head PFN in page::private_)
   PG_swapcache,
   PG_swapbacked,  // anonymous or shmem: backed by swap
   PG_unevictable,
   PG_mlocked,
-  PG_buddy,       // head of a free block in the buddy allocator (order in page::order)
-  PG_pcp,         // on a per-cpu free list (Linux tracks this implicitly)
-  PG_pgtable,     // page-table page (PageTable/PG_table)
-  PG_anon,        // anonymous (Linux: PAGE_MAPPING_ANON bit in page->mapping)
-  PG_hugetlb,     // head of a hugetlb page
+  PG_buddy,    // head of a free block in the buddy allocator (order in page::order)
+  PG_pcp,      // on a per-cpu free list (Linux tracks this implicitly)
+  PG_pgtable,  // page-table page (PageTable/PG_table)
+  PG_anon,     // anonymous (Linux: PAGE_MAPPING_ANON bit in page->mapping)
+  PG_hugetlb,  // head of a hugetlb page
   __NR_PAGEFLAGS
 };
 
 inline constexpr std::uint32_t kNoPfn32 = 0xffffffffu;  // "no page" in 32-bit links
 
 struct page {
-  std::uint32_t flags;      // 1 << PG_xxx
-  std::uint8_t order;       // buddy order if PG_buddy/PG_pcp; compound order if PG_head
-  std::uint8_t free_mt;     // migratetype of the free list holding it (PG_buddy/PG_pcp)
-  std::uint16_t spare;      // reserved (last_cpupid for NUMA balancing)
-  std::int32_t _refcount;   // 0 when free
-  std::int32_t mapcount;    // number of page-table mappings (Linux's _mapcount + 1)
-  std::uint32_t lru_next;   // PFN links: buddy/pcp free lists while free, LRU lists when in use
+  std::uint32_t flags;     // 1 << PG_xxx
+  std::uint8_t order;      // buddy order if PG_buddy/PG_pcp; compound order if PG_head
+  std::uint8_t free_mt;    // migratetype of the free list holding it (PG_buddy/PG_pcp)
+  std::uint16_t spare;     // reserved (last_cpupid for NUMA balancing)
+  std::int32_t _refcount;  // 0 when free
+  std::int32_t mapcount;   // number of page-table mappings (Linux's _mapcount + 1)
+  std::uint32_t lru_next;  // PFN links: buddy/pcp free lists while free, LRU lists when in use
   std::uint32_t lru_prev;
-  std::uint32_t owner;      // reverse-map owner handle (anon_vma / address_space), 0 = none
-  std::uint32_t private_;   // swap entry, slab cache id, or head PFN for PG_tail
+  std::uint32_t owner;     // reverse-map owner handle (anon_vma / address_space), 0 = none
+  std::uint32_t private_;  // swap entry, slab cache id, or head PFN for PG_tail
 
   bool test(pageflags f) const { return (flags >> f) & 1u; }
   void set(pageflags f) { flags |= 1u << f; }

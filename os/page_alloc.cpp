@@ -8,18 +8,17 @@
 // Simplified: single-threaded (no locks, no IRQ state); no highatomic, CMA,
 // isolation, guard pages, shuffling, watermark boost or ALLOC_NOFRAGMENT; the
 // slow path has no reclaim/compaction yet (see __alloc_pages_slowpath).
+#include "os/page_alloc.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-
-#include "os/page_alloc.h"
 
 namespace numasim::os {
 namespace {
 
 [[noreturn]] void bad_page(const char* what, std::uint64_t pfn) {
-  std::fprintf(stderr, "numasim: BUG: Bad page state, pfn 0x%llx: %s\n", static_cast<unsigned long long>(pfn),
-               what);
+  std::fprintf(stderr, "numasim: BUG: Bad page state, pfn 0x%llx: %s\n", static_cast<unsigned long long>(pfn), what);
   std::abort();
 }
 
@@ -46,8 +45,10 @@ void PhysMem::list_add(PageList& l, page* pg) {
   const std::uint32_t pfn = pfn32(pg);
   pg->lru_prev = kNoPfn32;
   pg->lru_next = l.head;
-  if (l.head != kNoPfn32) mem_map_[l.head].lru_prev = pfn;
-  else l.tail = pfn;
+  if (l.head != kNoPfn32)
+    mem_map_[l.head].lru_prev = pfn;
+  else
+    l.tail = pfn;
   l.head = pfn;
 }
 
@@ -55,16 +56,22 @@ void PhysMem::list_add_tail(PageList& l, page* pg) {
   const std::uint32_t pfn = pfn32(pg);
   pg->lru_next = kNoPfn32;
   pg->lru_prev = l.tail;
-  if (l.tail != kNoPfn32) mem_map_[l.tail].lru_next = pfn;
-  else l.head = pfn;
+  if (l.tail != kNoPfn32)
+    mem_map_[l.tail].lru_next = pfn;
+  else
+    l.head = pfn;
   l.tail = pfn;
 }
 
 void PhysMem::list_del(PageList& l, page* pg) {
-  if (pg->lru_prev != kNoPfn32) mem_map_[pg->lru_prev].lru_next = pg->lru_next;
-  else l.head = pg->lru_next;
-  if (pg->lru_next != kNoPfn32) mem_map_[pg->lru_next].lru_prev = pg->lru_prev;
-  else l.tail = pg->lru_prev;
+  if (pg->lru_prev != kNoPfn32)
+    mem_map_[pg->lru_prev].lru_next = pg->lru_next;
+  else
+    l.head = pg->lru_next;
+  if (pg->lru_next != kNoPfn32)
+    mem_map_[pg->lru_next].lru_prev = pg->lru_prev;
+  else
+    l.tail = pg->lru_prev;
   pg->lru_next = pg->lru_prev = kNoPfn32;
 }
 
@@ -76,8 +83,10 @@ void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt
   pg->flags = 1u << PG_buddy;
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
-  if (tail) list_add_tail(area.free_list[mt], pg);
-  else list_add(area.free_list[mt], pg);
+  if (tail)
+    list_add_tail(area.free_list[mt], pg);
+  else
+    list_add(area.free_list[mt], pg);
   area.nr_free_mt[mt]++;
   area.nr_free++;
 }
@@ -226,9 +235,12 @@ void PhysMem::steal_suitable_fallback(zone& z, page* pg, unsigned current_order,
     unsigned long free_pages = move_freepages_block(z, pg, start_mt, &movable);
     if (free_pages != 0) {
       unsigned long alike;
-      if (start_mt == MIGRATE_MOVABLE) alike = movable;
-      else if (old_block_type == MIGRATE_MOVABLE) alike = pageblock_nr_pages - (free_pages + movable);
-      else alike = 0;
+      if (start_mt == MIGRATE_MOVABLE)
+        alike = movable;
+      else if (old_block_type == MIGRATE_MOVABLE)
+        alike = pageblock_nr_pages - (free_pages + movable);
+      else
+        alike = 0;
       if (free_pages + alike >= (1ul << (pageblock_order - 1))) set_pageblock_migratetype(pfn, start_mt);
       return;
     }
@@ -329,7 +341,8 @@ page* PhysMem::rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migr
     if (!pg) return nullptr;
     z.stats.vm_stat[NR_FREE_PAGES] -= 1l << order;
   }
-  count_vm_events(cpu, static_cast<vm_event_item>(static_cast<int>(PGALLOC_DMA) + static_cast<int>(z.idx)), 1ull << order);
+  count_vm_events(cpu, static_cast<vm_event_item>(static_cast<int>(PGALLOC_DMA) + static_cast<int>(z.idx)),
+                  1ull << order);
   zone_statistics(preferred, z, cpu);
   return pg;
 }
@@ -360,8 +373,7 @@ void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, Kern
   pg->owner = 0;
   pg->private_ = 0;
   page_zone(pg)->nr_alloced_pages += 1ull << order;
-  if (gfp & __GFP_ZERO)
-    cost.add_memory(platform_.kernel_write(cpu, pfn << kPageShift, Bytes(kPageSize << order)));
+  if (gfp & __GFP_ZERO) cost.add_memory(platform_.kernel_write(cpu, pfn << kPageShift, Bytes(kPageSize << order)));
   if (order && (gfp & __GFP_COMP)) {
     // prep_compound_page
     pg->set(PG_head);
@@ -376,8 +388,8 @@ void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, Kern
 
 // get_page_from_freelist: first zone of the zonelist (within highest zone and
 // nodemask) that passes its watermark and has the memory.
-page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high,
-                                      bool non_block, const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
+page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high, bool non_block,
+                                      const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
                                       zone* preferred_zone, KernelCost& cost) {
   const migratetype mt = gfp_migratetype(gfp);
   for (const zoneref& zr : zl._zonerefs) {
@@ -409,8 +421,8 @@ page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, cons
                                       KernelCost& cost) {
   // TODO(reclaim): wake_all_kswapds(order, gfp, ac) when gfp & __GFP_KSWAPD_RECLAIM.
   const bool non_block = !(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC);
-  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, non_block, zl,
-                                        nodemask, highest, preferred_zone, cost))
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, non_block, zl, nodemask,
+                                        highest, preferred_zone, cost))
     return pg;
   // TODO(reclaim): if (gfp & __GFP_DIRECT_RECLAIM): __alloc_pages_direct_compact,
   // __alloc_pages_direct_reclaim (counting ALLOCSTALL_*), should_reclaim_retry
@@ -420,8 +432,8 @@ page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, cons
 
 // __alloc_pages: prepare_alloc_pages + get_page_from_freelist(ALLOC_WMARK_LOW)
 // + slow path. Fails for order >= MAX_ORDER or when no zone may be used.
-page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid,
-                           const nodemask_t* nodemask, KernelCost& cost) {
+page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid, const nodemask_t* nodemask,
+                           KernelCost& cost) {
   if (order >= MAX_ORDER) return nullptr;
   if (cpu.value() < 0 || cpu.value() >= nr_cpu_ids()) {
     std::fprintf(stderr, "numasim: BUG: alloc_pages from CPU %d of %d\n", cpu.value(), nr_cpu_ids());
@@ -440,8 +452,8 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
     break;
   }
   if (!preferred_zone) return nullptr;
-  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, false, zl, nodemask, highest,
-                                        preferred_zone, cost))
+  if (page* pg =
+          get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, false, zl, nodemask, highest, preferred_zone, cost))
     return pg;
   return __alloc_pages_slowpath(cpu, gfp, order, zl, nodemask, highest, preferred_zone, cost);
 }
@@ -452,8 +464,7 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
 // __free_one_page: merge with free buddies while possible, then add the block
 // to the head of its list (or the tail when the next-higher buddy is free too,
 // as buddy_merge_likely does).
-void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt,
-                              KernelCost& cost) {
+void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt, KernelCost& cost) {
   cost.add_cycles(params_.costs.buddy_free_cycles);
   z.stats.vm_stat[NR_FREE_PAGES] += 1l << order;
   if (pfn & ((1ull << order) - 1)) bad_page("freeing a misaligned block", pfn);

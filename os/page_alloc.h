@@ -33,20 +33,20 @@ namespace numasim::os {
 // Kernel cycles charged per allocator operation ([os.costs]); rough estimates of
 // Linux 6.x on a server core, not measurements.
 struct PageAllocCosts {
-  std::uint32_t pcp_alloc_cycles = 60;      // rmqueue_pcplist hit
-  std::uint32_t pcp_free_cycles = 50;       // free_unref_page_commit
-  std::uint32_t buddy_alloc_cycles = 150;   // __rmqueue of one block (incl. zone lock)
-  std::uint32_t buddy_free_cycles = 120;    // __free_one_page of one block
-  std::uint32_t buddy_step_cycles = 15;     // each expand() split or buddy merge
-  std::uint32_t zone_check_cycles = 20;     // each zone visited in get_page_from_freelist
+  std::uint32_t pcp_alloc_cycles = 60;     // rmqueue_pcplist hit
+  std::uint32_t pcp_free_cycles = 50;      // free_unref_page_commit
+  std::uint32_t buddy_alloc_cycles = 150;  // __rmqueue of one block (incl. zone lock)
+  std::uint32_t buddy_free_cycles = 120;   // __free_one_page of one block
+  std::uint32_t buddy_step_cycles = 15;    // each expand() split or buddy merge
+  std::uint32_t zone_check_cycles = 20;    // each zone visited in get_page_from_freelist
 };
 
 struct PhysMemParams {
-  std::uint64_t min_free_kbytes = 0;        // 0 = Linux's formula sqrt(lowmem_kbytes * 16)
-  unsigned watermark_scale_factor = 10;     // in 1/10000 of managed pages
-  std::uint32_t pcp_high = 0;               // 0 = Linux's zone_highsize()
-  std::uint32_t pcp_batch = 0;              // 0 = Linux's zone_batchsize()
-  bool movable_zone = false;  // memory of CPU-less nodes onlined as ZONE_MOVABLE (CXL default)
+  std::uint64_t min_free_kbytes = 0;             // 0 = Linux's formula sqrt(lowmem_kbytes * 16)
+  unsigned watermark_scale_factor = 10;          // in 1/10000 of managed pages
+  std::uint32_t pcp_high = 0;                    // 0 = Linux's zone_highsize()
+  std::uint32_t pcp_batch = 0;                   // 0 = Linux's zone_batchsize()
+  bool movable_zone = false;                     // memory of CPU-less nodes onlined as ZONE_MOVABLE (CXL default)
   std::vector<std::uint8_t> interleave_weights;  // weighted interleave per node; empty = all 1
   PageAllocCosts costs;
 
@@ -69,8 +69,8 @@ class PhysMem {
  public:
   // Builds nodes, zones, zonelists, watermarks and per-cpu lists; frees all memory
   // to the buddy. Throws std::invalid_argument on an inconsistent layout.
-  PhysMem(std::vector<NodeLayout> nodes, std::vector<std::vector<int>> distances,
-          const PhysMemParams& params, Platform& platform);
+  PhysMem(std::vector<NodeLayout> nodes, std::vector<std::vector<int>> distances, const PhysMemParams& params,
+          Platform& platform);
   PhysMem(const Topology& topo, const PhysMemParams& params, Platform& platform);
   ~PhysMem();
   PhysMem(const PhysMem&) = delete;
@@ -80,8 +80,8 @@ class PhysMem {
   // (per-cpu lists for order <= PAGE_ALLOC_COSTLY_ORDER, else rmqueue from the
   // buddy), then __alloc_pages_slowpath; nullptr on failure. `nodemask` may be
   // null (all nodes). The page comes back with _refcount 1.
-  page* alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid,
-                    const nodemask_t* nodemask, KernelCost& cost);
+  page* alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid, const nodemask_t* nodemask,
+                    KernelCost& cost);
   // A preferred_nid outside 0..nr_node_ids-1 (NUMA_NO_NODE) means the CPU's node.
   // alloc_pages_node-like convenience: preferred node, no nodemask.
   page* alloc_pages_node(CpuId cpu, NodeId nid, gfp_t gfp, unsigned order, KernelCost& cost) {
@@ -129,17 +129,13 @@ class PhysMem {
   void mod_node_page_state(NodeId nid, node_stat_item item, std::int64_t delta) {
     nodes_[nid.value()]->stats.vm_stat[item] += delta;
   }
-  void mod_zone_page_state(zone& z, zone_stat_item item, std::int64_t delta) {
-    z.stats.vm_stat[item] += delta;
-  }
+  void mod_zone_page_state(zone& z, zone_stat_item item, std::int64_t delta) { z.stats.vm_stat[item] += delta; }
   void count_vm_events(CpuId cpu, vm_event_item item, std::uint64_t delta = 1) {
     vm_events_[static_cast<std::size_t>(cpu.value())][item] += delta;
   }
   // Counted without a CPU (daemons, boot): kept in a separate bucket.
   void count_vm_event(vm_event_item item, std::uint64_t delta = 1) { vm_events_.back()[item] += delta; }
-  void count_numa_event(zone& z, numa_stat_item item, std::uint64_t delta = 1) {
-    z.stats.vm_numa_event[item] += delta;
-  }
+  void count_numa_event(zone& z, numa_stat_item item, std::uint64_t delta = 1) { z.stats.vm_numa_event[item] += delta; }
   std::int64_t node_page_state(NodeId nid, node_stat_item item) const {
     return nodes_[nid.value()]->stats.vm_stat[item];
   }
@@ -174,9 +170,9 @@ class PhysMem {
  private:
   friend class PhysMemTestAccess;
   struct PageblockInfo {
-    std::uint8_t nid;      // 0xff = no memory here
-    std::uint8_t zone;     // zone_type
-    std::uint8_t mt;       // pageblock migratetype
+    std::uint8_t nid;   // 0xff = no memory here
+    std::uint8_t zone;  // zone_type
+    std::uint8_t mt;    // pageblock migratetype
     std::uint8_t pad;
   };
 
@@ -192,32 +188,27 @@ class PhysMem {
   void free_zone_memory(zone& z);
 
   // Core of the allocator (page_alloc.cpp).
-  page* get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high,
-                               bool non_block, const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
-                               zone* preferred_zone, KernelCost& cost);
-  page* __alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl,
-                               const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
+  page* get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high, bool non_block,
+                               const zonelist& zl, const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
                                KernelCost& cost);
+  page* __alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
+                               zone_type highest, zone* preferred_zone, KernelCost& cost);
   page* rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   page* rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   int rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, migratetype mt, KernelCost& cost);
   page* __rmqueue(zone& z, unsigned order, migratetype mt, KernelCost& cost);
   page* __rmqueue_smallest(zone& z, unsigned order, migratetype mt, KernelCost& cost);
   bool __rmqueue_fallback(zone& z, unsigned order, migratetype start_mt);
-  void steal_suitable_fallback(zone& z, page* pg, unsigned current_order, migratetype start_mt,
-                               bool whole_block);
+  void steal_suitable_fallback(zone& z, page* pg, unsigned current_order, migratetype start_mt, bool whole_block);
   unsigned long move_freepages_block(zone& z, page* pg, migratetype mt, unsigned long* movable_pages);
   void expand(zone& z, page* pg, unsigned low, unsigned high, migratetype mt, KernelCost& cost);
-  void __free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt,
-                       KernelCost& cost);
+  void __free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   void free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
   void free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigned pindex, KernelCost& cost);
   void free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
   void prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, KernelCost& cost);
   void zone_statistics(zone& preferred, zone& z, CpuId cpu);
-  void set_pageblock_migratetype(std::uint64_t pfn, migratetype mt) {
-    pageblocks_[pfn >> pageblock_order].mt = mt;
-  }
+  void set_pageblock_migratetype(std::uint64_t pfn, migratetype mt) { pageblocks_[pfn >> pageblock_order].mt = mt; }
 
   // Free-list primitives.
   void list_add(PageList& l, page* pg);       // at head

@@ -192,8 +192,8 @@ void PhysMem::check_consistency() const {
       }
       if (buddy_pages + pcp_pages + z.nr_alloced_pages != z.managed_pages)
         vm_bug("node %d zone %s: free %llu + pcp %llu + allocated %llu != managed %llu", nid, z.name,
-               (unsigned long long)buddy_pages, (unsigned long long)pcp_pages,
-               (unsigned long long)z.nr_alloced_pages, (unsigned long long)z.managed_pages);
+               (unsigned long long)buddy_pages, (unsigned long long)pcp_pages, (unsigned long long)z.nr_alloced_pages,
+               (unsigned long long)z.managed_pages);
     }
   }
 }

@@ -37,9 +37,7 @@ std::uint64_t int_sqrt(std::uint64_t x) {
 std::uint64_t rounddown_pow_of_two(std::uint64_t x) { return x ? std::bit_floor(x) : 0; }
 
 // mult_frac(x, n, d) without overflow of x * n.
-std::uint64_t mult_frac(std::uint64_t x, std::uint64_t n, std::uint64_t d) {
-  return (x / d) * n + ((x % d) * n) / d;
-}
+std::uint64_t mult_frac(std::uint64_t x, std::uint64_t n, std::uint64_t d) { return (x / d) * n + ((x % d) * n) / d; }
 
 }  // namespace
 
@@ -58,8 +56,8 @@ PhysMem::PhysMem(const Topology& topo, const PhysMemParams& params, Platform& pl
           }(),
           params, platform) {}
 
-PhysMem::PhysMem(std::vector<NodeLayout> nodes, std::vector<std::vector<int>> distances,
-                 const PhysMemParams& params, Platform& platform)
+PhysMem::PhysMem(std::vector<NodeLayout> nodes, std::vector<std::vector<int>> distances, const PhysMemParams& params,
+                 Platform& platform)
     : params_(params), platform_(platform), distance_(std::move(distances)) {
   init_nodes(std::move(nodes));
   build_zonelists();
@@ -91,17 +89,16 @@ void PhysMem::init_nodes(std::vector<NodeLayout> layout) {
                                   std::to_string(layout[i].id.value()));
   }
   if (distance_.size() != static_cast<std::size_t>(nr))
-    throw std::invalid_argument("PhysMem: distance matrix has " + std::to_string(distance_.size()) +
-                                " rows for " + std::to_string(nr) + " nodes");
+    throw std::invalid_argument("PhysMem: distance matrix has " + std::to_string(distance_.size()) + " rows for " +
+                                std::to_string(nr) + " nodes");
   for (int a = 0; a < nr; ++a) {
     if (distance_[a].size() != static_cast<std::size_t>(nr))
       throw std::invalid_argument("PhysMem: distance row " + std::to_string(a) + " has " +
-                                  std::to_string(distance_[a].size()) + " entries, expected " +
-                                  std::to_string(nr));
+                                  std::to_string(distance_[a].size()) + " entries, expected " + std::to_string(nr));
     for (int b = 0; b < nr; ++b)
       if (distance_[a][b] <= 0 || distance_[a][b] > 255)
-        throw std::invalid_argument("PhysMem: distance " + std::to_string(a) + "->" + std::to_string(b) +
-                                    " is " + std::to_string(distance_[a][b]) + ", expected 1..255");
+        throw std::invalid_argument("PhysMem: distance " + std::to_string(a) + "->" + std::to_string(b) + " is " +
+                                    std::to_string(distance_[a][b]) + ", expected 1..255");
   }
 
   // Node ranges in pageblocks; CPUs.
@@ -150,8 +147,7 @@ void PhysMem::init_nodes(std::vector<NodeLayout> layout) {
   // FLATMEM memmap: anonymous mapping, zero-filled on first touch.
   max_pfn_ = max_pfn;
   mem_map_bytes_ = static_cast<std::size_t>(max_pfn) * sizeof(page);
-  void* p = mmap(nullptr, mem_map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(nullptr, mem_map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("PhysMem: cannot map the page descriptor array");
   mem_map_ = static_cast<page*>(p);
   pageblocks_.assign(max_pfn >> pageblock_order, PageblockInfo{0xff, 0, MIGRATE_MOVABLE, 0});
@@ -186,8 +182,7 @@ void PhysMem::init_nodes(std::vector<NodeLayout> layout) {
       z.zone_start_pfn = zs;
       z.spanned_pages = z.present_pages = z.managed_pages = ze - zs;
       for (std::uint64_t pb = zs >> pageblock_order; pb < (ze >> pageblock_order); ++pb)
-        pageblocks_[pb] = PageblockInfo{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(t),
-                                        MIGRATE_MOVABLE, 0};
+        pageblocks_[pb] = PageblockInfo{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(t), MIGRATE_MOVABLE, 0};
     }
     nodes_.push_back(std::move(nd));
   }

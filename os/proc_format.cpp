@@ -85,7 +85,9 @@ std::string proc_vmstat(const PhysMem& pm) {
 // meminfo_proc_show (show_val_kb: "%-16s%8lu kB").
 std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
   std::string out;
-  auto kb = [&](const char* label, std::uint64_t pages) { appendf(out, "%-16s%8" PRIu64 " kB\n", label, pages * kPagesToKb); };
+  auto kb = [&](const char* label, std::uint64_t pages) {
+    appendf(out, "%-16s%8" PRIu64 " kB\n", label, pages * kPagesToKb);
+  };
   auto raw_kb = [&](const char* label, std::uint64_t v) { appendf(out, "%-16s%8" PRIu64 " kB\n", label, v); };
   const std::uint64_t total = pm.totalram_pages();
   const std::uint64_t free = pos(pm.global_zone_page_state(NR_FREE_PAGES));
@@ -170,7 +172,9 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
 std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge) {
   std::string out;
   const int n = nid.value();
-  auto line = [&](const char* label, std::uint64_t kbv) { appendf(out, "Node %d %-16s%8" PRIu64 " kB\n", n, label, kbv); };
+  auto line = [&](const char* label, std::uint64_t kbv) {
+    appendf(out, "Node %d %-16s%8" PRIu64 " kB\n", n, label, kbv);
+  };
   auto g = [&](node_stat_item i) { return node_pages(pm, n, i) * kPagesToKb; };
   const std::uint64_t total = node_managed(pm, n) * kPagesToKb;
   const std::uint64_t free = pos(pm.node_zone_page_state(nid, NR_FREE_PAGES)) * kPagesToKb;
@@ -258,8 +262,10 @@ std::string proc_pagetypeinfo(const PhysMem& pm) {
         appendf(out, "Node %4d, zone %8s, type %12s ", n, z.name, kMigratetypeNames[mt]);
         for (unsigned o = 0; o < MAX_ORDER; ++o) {
           std::uint64_t c = mt < MIGRATE_TYPES ? z.free_area[o].nr_free_mt[mt] : 0;
-          if (c >= 100000) appendf(out, ">%6" PRIu64 " ", std::uint64_t{100000});
-          else appendf(out, "%6" PRIu64 " ", c);
+          if (c >= 100000)
+            appendf(out, ">%6" PRIu64 " ", std::uint64_t{100000});
+          else
+            appendf(out, "%6" PRIu64 " ", c);
         }
         out += '\n';
       }
@@ -299,7 +305,8 @@ std::string proc_zoneinfo(const PhysMem& pm) {
         }
       }
       appendf(out,
-              "\n  pages free     %" PRIu64 "\n        boost    0\n        min      %lu\n        low      %lu"
+              "\n  pages free     %" PRIu64
+              "\n        boost    0\n        min      %lu\n        low      %lu"
               "\n        high     %lu\n        promo    %lu\n        spanned  %" PRIu64 "\n        present  %" PRIu64
               "\n        managed  %" PRIu64 "\n        cma      0",
               pos(z.stats.vm_stat[NR_FREE_PAGES]), min_wmark_pages(z), low_wmark_pages(z), high_wmark_pages(z),
@@ -347,8 +354,9 @@ std::string numastat_table(const PhysMem& pm) {
   const struct {
     const char* label;
     numa_stat_item item;
-  } rows[] = {{"numa_hit", NUMA_HIT},         {"numa_miss", NUMA_MISS},   {"numa_foreign", NUMA_FOREIGN},
-              {"interleave_hit", NUMA_INTERLEAVE_HIT}, {"local_node", NUMA_LOCAL}, {"other_node", NUMA_OTHER}};
+  } rows[] = {{"numa_hit", NUMA_HIT},         {"numa_miss", NUMA_MISS},
+              {"numa_foreign", NUMA_FOREIGN}, {"interleave_hit", NUMA_INTERLEAVE_HIT},
+              {"local_node", NUMA_LOCAL},     {"other_node", NUMA_OTHER}};
   for (const auto& r : rows) {
     appendf(out, "%-16s", r.label);
     for (int n = 0; n < pm.nr_node_ids(); ++n) appendf(out, "%16" PRIu64, pm.node_numa_event_state(NodeId(n), r.item));
@@ -387,8 +395,9 @@ std::string physmem_json(const PhysMem& pm, bool pretty) {
     const struct {
       const char* label;
       numa_stat_item item;
-    } rows[] = {{"numa_hit", NUMA_HIT},     {"numa_miss", NUMA_MISS},   {"numa_foreign", NUMA_FOREIGN},
-                {"interleave_hit", NUMA_INTERLEAVE_HIT}, {"local_node", NUMA_LOCAL}, {"other_node", NUMA_OTHER}};
+    } rows[] = {{"numa_hit", NUMA_HIT},         {"numa_miss", NUMA_MISS},
+                {"numa_foreign", NUMA_FOREIGN}, {"interleave_hit", NUMA_INTERLEAVE_HIT},
+                {"local_node", NUMA_LOCAL},     {"other_node", NUMA_OTHER}};
     for (const auto& r : rows) j.key(r.label).value(pm.node_numa_event_state(NodeId(n), r.item));
     j.end_object();
     j.key("stats").begin_object();

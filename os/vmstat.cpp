@@ -2,8 +2,8 @@
 // same X-macro lists as the enums in vmstat.h so the two cannot drift apart.
 #include "os/vmstat.h"
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace numasim::os {
 namespace {
@@ -14,8 +14,7 @@ namespace {
 constexpr std::string_view kZoneStatNames[] = {NUMASIM_ZONE_STAT_ITEMS(NUMASIM_NAME_ITEM)};
 constexpr std::string_view kNumaStatNames[] = {NUMASIM_NUMA_STAT_ITEMS(NUMASIM_NAME_ITEM)};
 constexpr std::string_view kNodeStatNames[] = {NUMASIM_NODE_STAT_ITEMS(NUMASIM_NAME_ITEM)};
-constexpr std::string_view kVmEventNames[] = {
-    NUMASIM_VM_EVENT_ITEMS(NUMASIM_NAME_ITEM, NUMASIM_NAME_ZONE_ITEMS)};
+constexpr std::string_view kVmEventNames[] = {NUMASIM_VM_EVENT_ITEMS(NUMASIM_NAME_ITEM, NUMASIM_NAME_ZONE_ITEMS)};
 
 static_assert(std::size(kZoneStatNames) == NR_VM_ZONE_STAT_ITEMS);
 static_assert(std::size(kNumaStatNames) == NR_VM_NUMA_EVENT_ITEMS);

@@ -188,9 +188,7 @@ namespace numasim::os {
 enum zone_stat_item { NUMASIM_ZONE_STAT_ITEMS(NUMASIM_ENUM_ITEM) NR_VM_ZONE_STAT_ITEMS };
 enum numa_stat_item { NUMASIM_NUMA_STAT_ITEMS(NUMASIM_ENUM_ITEM) NR_VM_NUMA_EVENT_ITEMS };
 enum node_stat_item { NUMASIM_NODE_STAT_ITEMS(NUMASIM_ENUM_ITEM) NR_VM_NODE_STAT_ITEMS };
-enum vm_event_item {
-  NUMASIM_VM_EVENT_ITEMS(NUMASIM_ENUM_ITEM, NUMASIM_ENUM_ZONE_ITEMS) NR_VM_EVENT_ITEMS
-};
+enum vm_event_item { NUMASIM_VM_EVENT_ITEMS(NUMASIM_ENUM_ITEM, NUMASIM_ENUM_ZONE_ITEMS) NR_VM_EVENT_ITEMS };
 
 // Names as /proc/vmstat prints them.
 std::string_view zone_stat_name(zone_stat_item item);

@@ -16,10 +16,10 @@ class FakePlatform : public Platform {
   struct Call {
     Kind kind;
     CpuId cpu;
-    PhysAddr addr = 0;   // read/write/copy destination; bio sector
-    PhysAddr src = 0;    // copy source
+    PhysAddr addr = 0;  // read/write/copy destination; bio sector
+    PhysAddr src = 0;   // copy source
     Bytes len{0};
-    CpuMask targets;     // flushes
+    CpuMask targets;  // flushes
     Asid asid = 0;
     VirtAddr start = 0, end = 0;
   };
@@ -72,9 +72,7 @@ class FakePlatform : public Platform {
   }
 
  private:
-  Picoseconds lines(Bytes len) const {
-    return line_latency * ((len.value() + kCacheLineBytes - 1) / kCacheLineBytes);
-  }
+  Picoseconds lines(Bytes len) const { return line_latency * ((len.value() + kCacheLineBytes - 1) / kCacheLineBytes); }
 };
 
 }  // namespace numasim::os::testing

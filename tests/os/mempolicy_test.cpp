@@ -2,12 +2,13 @@
 // errors as set_mempolicy(2)/mbind(2) list them, interleave and weighted
 // interleave distribution, bind/preferred/preferred-many placement and the
 // numastat counters each produces.
+#include "os/mempolicy.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <map>
 
-#include "os/mempolicy.h"
 #include "os/page_alloc.h"
 #include "tests/os/fake_platform.h"
 
@@ -32,8 +33,8 @@ struct Machine {
     std::vector<NodeLayout> nodes{{NodeId(0), k4G, Bytes(16 << 20), {CpuId(0), CpuId(1)}},
                                   {NodeId(1), k4G + (16 << 20), Bytes(16 << 20), {CpuId(2)}},
                                   {NodeId(2), k4G + (32 << 20), Bytes(16 << 20), {}}};
-    pm = std::make_unique<PhysMem>(nodes, std::vector<std::vector<int>>{{10, 21, 30}, {21, 10, 30}, {30, 30, 10}},
-                                   p, plat);
+    pm = std::make_unique<PhysMem>(nodes, std::vector<std::vector<int>>{{10, 21, 30}, {21, 10, 30}, {30, 30, 10}}, p,
+                                   plat);
   }
 };
 

@@ -1,12 +1,13 @@
 // Unit tests of the page allocator (os/page_alloc.*): buddy split and merge,
 // zones and watermarks against Linux's formulas, zonelist order, GFP zone
 // selection, migratetype stealing, per-cpu lists, numastat semantics.
+#include "os/page_alloc.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <vector>
 
-#include "os/page_alloc.h"
 #include "tests/os/fake_platform.h"
 
 namespace numasim::os {
@@ -98,7 +99,8 @@ TEST(PageAlloc, MergeHappensOnlyWithTheBuddyPfn) {
   OneNode m(8);  // two order-10 blocks; the first is split, the second stays whole
   KernelCost cost;
   std::vector<page*> b;
-  for (int i = 0; i < 4; ++i) b.push_back(m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 8, NodeId(0), nullptr, cost));
+  for (int i = 0; i < 4; ++i)
+    b.push_back(m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 8, NodeId(0), nullptr, cost));
   const std::uint64_t base = k4G >> 12;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(m.pm->page_to_pfn(b[i]).value(), base + 256u * i);
   EXPECT_EQ(m.normal().free_area[8].nr_free + m.normal().free_area[9].nr_free, 0u);
@@ -158,10 +160,10 @@ TEST(PageAlloc, WatermarksMatchLinuxFormula) {
   PhysMem pm({node(0, 0, Bytes(8 * (1ull << 30)), {0}), node(1, 8 * (1ull << 30), Bytes(8 * (1ull << 30)), {1})},
              two_node_distance(), {}, plat);
   EXPECT_EQ(pm.min_free_kbytes(), 16384u);
-  const zone& dma = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_DMA];       // 4096 pages
-  const zone& dma32 = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_DMA32];   // 1044480 pages
-  const zone& n0 = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_NORMAL];     // 1048576 pages
-  const zone& n1 = pm.NODE_DATA(NodeId(1)).node_zones[ZONE_NORMAL];     // 2097152 pages
+  const zone& dma = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_DMA];      // 4096 pages
+  const zone& dma32 = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_DMA32];  // 1044480 pages
+  const zone& n0 = pm.NODE_DATA(NodeId(0)).node_zones[ZONE_NORMAL];    // 1048576 pages
+  const zone& n1 = pm.NODE_DATA(NodeId(1)).node_zones[ZONE_NORMAL];    // 2097152 pages
   // min = 4096 * managed / 4194304
   EXPECT_EQ(min_wmark_pages(dma), 4u);
   EXPECT_EQ(min_wmark_pages(dma32), 1020u);
@@ -303,8 +305,8 @@ TEST(PageAlloc, MovableZoneOnCpulessNodeOnlyServesMovableRequests) {
   FakePlatform plat;
   PhysMemParams p;
   p.movable_zone = true;
-  PhysMem pm({node(0, k4G, Bytes(64ull << 20), {0}), node(1, 2 * k4G, Bytes(64ull << 20), {})},
-             two_node_distance(), p, plat);
+  PhysMem pm({node(0, k4G, Bytes(64ull << 20), {0}), node(1, 2 * k4G, Bytes(64ull << 20), {})}, two_node_distance(), p,
+             plat);
   EXPECT_TRUE(pm.NODE_DATA(NodeId(1)).node_zones[ZONE_MOVABLE].populated());
   EXPECT_FALSE(pm.NODE_DATA(NodeId(1)).node_zones[ZONE_NORMAL].populated());
   // Movable zones get the capped minimum: clamp(managed / 1024, 32, 128).
@@ -581,8 +583,8 @@ TEST(PageAlloc, BadLayoutsAreRejectedWithAMessage) {
 // landed and numa_foreign on the preferred node.
 TEST(PageAlloc, FullPreferredNodeCountsMissAndForeign) {
   FakePlatform plat;
-  PhysMem pm({node(0, k4G, Bytes(8 << 20), {0}), node(1, k4G + (8 << 20), Bytes(8 << 20), {1})},
-             two_node_distance(), {}, plat);
+  PhysMem pm({node(0, k4G, Bytes(8 << 20), {0}), node(1, k4G + (8 << 20), Bytes(8 << 20), {1})}, two_node_distance(),
+             {}, plat);
   KernelCost cost;
   while (pm.alloc_pages(CpuId(1), GFP_KERNEL | __GFP_THISNODE, 0, NodeId(1), nullptr, cost)) {
   }

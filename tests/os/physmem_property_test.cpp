@@ -41,9 +41,16 @@ void run_property(std::uint64_t seed, int steps, int check_every) {
   std::mt19937_64 rng(seed);
   std::vector<std::uint8_t> used(pm.max_pfn(), 0);
   std::vector<Held> held;
-  const gfp_t gfps[] = {GFP_KERNEL,           GFP_USER,           GFP_HIGHUSER_MOVABLE, GFP_DMA,
-                        GFP_DMA32,            GFP_ATOMIC,         GFP_NOWAIT,           GFP_KERNEL | __GFP_THISNODE,
-                        GFP_KERNEL | __GFP_RECLAIMABLE, GFP_HIGHUSER_MOVABLE | __GFP_COMP,
+  const gfp_t gfps[] = {GFP_KERNEL,
+                        GFP_USER,
+                        GFP_HIGHUSER_MOVABLE,
+                        GFP_DMA,
+                        GFP_DMA32,
+                        GFP_ATOMIC,
+                        GFP_NOWAIT,
+                        GFP_KERNEL | __GFP_THISNODE,
+                        GFP_KERNEL | __GFP_RECLAIMABLE,
+                        GFP_HIGHUSER_MOVABLE | __GFP_COMP,
                         GFP_KERNEL | __GFP_ZERO};
   KernelCost cost;
   std::uint64_t allocs = 0, failures = 0;

@@ -1,12 +1,13 @@
 // Tests of the Linux text formats (os/proc_format.*): each compares lines with
 // the exact layout the kernel prints (field widths, labels, order), with values
 // the test derives from the allocator's state.
+#include "os/proc_format.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "os/page_alloc.h"
-#include "os/proc_format.h"
 #include "tests/os/fake_platform.h"
 
 namespace numasim::os {
@@ -34,10 +35,9 @@ struct TwoNodes {
   FakePlatform plat;
   std::unique_ptr<PhysMem> pm;
   TwoNodes() {
-    pm = std::make_unique<PhysMem>(
-        std::vector<NodeLayout>{{NodeId(0), k4G, Bytes(64 << 20), {CpuId(0)}},
-                                {NodeId(1), k4G + (64 << 20), Bytes(64 << 20), {CpuId(1)}}},
-        std::vector<std::vector<int>>{{10, 21}, {21, 10}}, PhysMemParams{}, plat);
+    pm = std::make_unique<PhysMem>(std::vector<NodeLayout>{{NodeId(0), k4G, Bytes(64 << 20), {CpuId(0)}},
+                                                           {NodeId(1), k4G + (64 << 20), Bytes(64 << 20), {CpuId(1)}}},
+                                   std::vector<std::vector<int>>{{10, 21}, {21, 10}}, PhysMemParams{}, plat);
   }
 };
 
@@ -104,8 +104,10 @@ TEST(ProcFormat, BuddyinfoListsFreeBlocksPerOrder) {
   // Real Linux: "Node 0, zone   Normal   2187   1370 ..." = "Node %d, zone %8s " + "%6lu " per order.
   auto l = lines(b);
   ASSERT_EQ(l.size(), 2u);
-  EXPECT_EQ(l[0], "Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      1     15 ");
-  EXPECT_EQ(l[1], "Node 1, zone   Normal      0      0      0      0      0      0      0      0      0      0     16 ");
+  EXPECT_EQ(l[0],
+            "Node 0, zone   Normal      0      0      0      0      0      0      0      0      0      1     15 ");
+  EXPECT_EQ(l[1],
+            "Node 1, zone   Normal      0      0      0      0      0      0      0      0      0      0     16 ");
 }
 
 TEST(ProcFormat, VmstatHasLinuxNamesInOrder) {
@@ -159,8 +161,9 @@ TEST(ProcFormat, PagetypeinfoCountsBlocksAndPageblocks) {
   const std::string t = proc_pagetypeinfo(*m.pm);
   EXPECT_TRUE(has_line(t, "Page block order: 9"));
   EXPECT_TRUE(has_line(t, "Pages per block:  512"));
-  EXPECT_TRUE(has_line(t, "Node    0, zone   Normal, type      Movable      0      0      0      0      0      0      0 "
-                          "     0      0      0     16 "))
+  EXPECT_TRUE(has_line(t,
+                       "Node    0, zone   Normal, type      Movable      0      0      0      0      0      0      0 "
+                       "     0      0      0     16 "))
       << t;
   EXPECT_TRUE(has_line(t, "Node 0, zone   Normal            0           32            0            0            0 "))
       << t;
