@@ -28,6 +28,17 @@ class Config;
 
 namespace numasim::os {
 
+// What the VMA-tree code calls, through a pointer the kernel sets for the
+// duration of one operation (proposed: mm_struct::vma_objects), when it
+// creates a VMA record (vma_insert, split_vma: take) or erases one
+// (vma_erase, merges, exit_mmap: release). KernelCaches::VmaReserve implements it.
+class VmaObjects {
+ public:
+  virtual ~VmaObjects() = default;
+  virtual PhysAddr take() = 0;             // a reserved vm_area_struct object
+  virtual void release(PhysAddr obj) = 0;  // vm_area_free of an erased record
+};
+
 struct KernelCachesParams {
   unsigned vm_area_struct_size = 200;
   unsigned mm_struct_size = 1088;    // with cpumask and mm_cid storage
@@ -85,14 +96,16 @@ class KernelCaches {
   // holds n more objects or frees what it took and returns false (ENOMEM).
   // take() hands one over (aborts if none is left: the caller under-reserved);
   // the destructor frees what was not taken.
-  class VmaReserve {
+  class VmaReserve final : public VmaObjects {
    public:
     VmaReserve(KernelCaches& kc, CpuId cpu, KernelCost& cost) : kc_(kc), cpu_(cpu), cost_(cost) {}
-    ~VmaReserve();
+    ~VmaReserve() override;
     VmaReserve(const VmaReserve&) = delete;
     VmaReserve& operator=(const VmaReserve&) = delete;
     bool reserve(int n, AllocSite site = AllocSite::here());
-    PhysAddr take();
+    PhysAddr take() override;
+    // vm_area_free at once, charged to this operation's CPU and cost.
+    void release(PhysAddr obj) override { kc_.vm_area_free(cpu_, obj, cost_); }
     std::size_t available() const { return objs_.size(); }
 
    private:

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "os/kmemleak.h"
@@ -128,6 +130,59 @@ TEST(KernelCaches, KmemleakRootsOverKernelRecordsFindADroppedVma) {
   EXPECT_EQ(r.leaks[0].addr, dropped);
   EXPECT_EQ(r.leaks[0].cache, "vm_area_struct");
   EXPECT_EQ(r.leaks[0].site.str(), "mmap_region");
+}
+
+}  // namespace
+}  // namespace numasim::os
+
+namespace numasim::os {
+namespace {
+
+// A stand-in for the VMA tree wired as proposed for OS-B: records take an
+// object on creation and release it on erase through VmaObjects.
+struct FakeMm {
+  std::map<VirtAddr, PhysAddr> vmas;  // vm_start -> slab object
+  VmaObjects* vma_objects = nullptr;
+  void insert(VirtAddr start) { vmas[start] = vma_objects->take(); }
+  void erase(VirtAddr start) {
+    vma_objects->release(vmas[start]);
+    vmas.erase(start);
+  }
+};
+
+TEST(KernelCaches, VmaObjectsProtocolKeepsRecordsAndObjectsInStep) {
+  SlubParams sp;
+  sp.failslab.probability = 5;
+  SlubMachine m(2, 2, 64, sp);
+  KernelCaches kc(*m.slub);
+  KernelCost cost;
+  FakeMm mm;
+  std::mt19937 rng(5);
+  int enomem = 0;
+  for (int op = 0; op < 3000; ++op) {
+    KernelCaches::VmaReserve res(kc, CpuId(op % 4), cost);
+    if (rng() % 3 || mm.vmas.empty()) {  // "mmap": one record, maybe a split of a neighbour
+      int need = 1 + static_cast<int>(rng() % 3);
+      if (!res.reserve(need)) {
+        ++enomem;  // -ENOMEM: nothing changed
+      } else {
+        mm.vma_objects = &res;
+        for (int i = 0; i < need; ++i) mm.insert(static_cast<VirtAddr>(rng()) << 12);
+        mm.vma_objects = nullptr;
+      }
+    } else {  // "munmap": erase one record
+      mm.vma_objects = &res;
+      mm.erase(mm.vmas.begin()->first);
+      mm.vma_objects = nullptr;
+    }
+    ASSERT_EQ(kc.vm_area_cachep->inuse_objects, mm.vmas.size()) << "records and objects out of step";
+  }
+  EXPECT_GT(enomem, 0);
+  m.slub->check_consistency();
+  KernelCaches::VmaReserve res(kc, CpuId(0), cost);
+  mm.vma_objects = &res;
+  while (!mm.vmas.empty()) mm.erase(mm.vmas.begin()->first);
+  EXPECT_EQ(kc.vm_area_cachep->inuse_objects, 0u);
 }
 
 }  // namespace
