@@ -6,6 +6,8 @@
 // step, and every failing call checked to have changed nothing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <iterator>
 #include <random>
 
 #include "os/mempolicy.h"
@@ -17,20 +19,27 @@ using namespace numasim::os::testing;
 
 namespace {
 
-class KernelPropertyTest : public KernelTest, public ::testing::WithParamInterface<std::uint64_t> {
+struct PropertyCase {
+  std::uint64_t seed;
+  const char* memory_per_node;  // small machines run out of memory: OOM paths get exercised
+  int steps;
+};
+
+class KernelPropertyTest : public KernelTest, public ::testing::WithParamInterface<PropertyCase> {
  protected:
-  KernelPropertyTest() : KernelTest({3, 3}, "64MiB") {}
+  KernelPropertyTest() : KernelTest({3, 3}, GetParam().memory_per_node) {}
 };
 
 constexpr VirtAddr kWindow = 0x10000000;
 constexpr std::uint64_t kWindowSize = 32ull << 20;
 
 TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
-  std::mt19937_64 rng(GetParam());
+  std::mt19937_64 rng(GetParam().seed);
   auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
   std::vector<task_struct*> tasks{spawn(0)};
   std::uint64_t calls = 0, failures = 0, faults = 0;
-  for (int step = 0; step < 2500; ++step) {
+  std::uint64_t ooms = 0;
+  for (int step = 0; step < GetParam().steps; ++step) {
     task_struct* t = tasks[rnd(tasks.size())];
     KernelCost c;
     const VirtAddr addr = kWindow + rnd(kWindowSize / kPageSize) * kPageSize;
@@ -101,8 +110,16 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
             << status[i];
     } else if (op < 95) {  // user accesses
       for (int i = 0; i < 8; ++i) {
-        auto r = k().touch(t, kWindow + rnd(kWindowSize), rnd(2), c);
+        VirtAddr va = kWindow + rnd(kWindowSize);
+        const auto& vmas = t->mm->mm_mt;
+        if (!vmas.empty() && rnd(5) != 0) {  // mostly inside a mapping
+          auto it = vmas.begin();
+          std::advance(it, static_cast<long>(rnd(vmas.size())));
+          va = it->second.vm_start + rnd(it->second.size());
+        }
+        auto r = k().touch(t, va, rnd(2), c);
         faults += r != Kernel::FaultResult::Handled;
+        ooms += r == Kernel::FaultResult::Oom;
       }
       checked = false;
     } else if (op < 97) {  // scheduling
@@ -110,15 +127,28 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
       checked = false;
     } else if (op < 99) {  // threads and processes come and go
       if (tasks.size() < 4) {
-        tasks.push_back(rnd(2) ? k().create_thread(t, CpuId(static_cast<int>(rnd(4))))
-                               : spawn(static_cast<int>(rnd(4))));
+        task_struct* n = rnd(2) ? k().create_thread(t, CpuId(static_cast<int>(rnd(4))))
+                                : spawn(static_cast<int>(rnd(4)));  // nullptr when no PGD can be allocated
+        if (n) tasks.push_back(n);
       } else {
         const std::size_t victim = rnd(tasks.size());
         k().exit_task(tasks[victim]);
         tasks.erase(tasks.begin() + static_cast<long>(victim));
       }
       checked = false;
-    } else {
+    } else {  // memory pressure: a big mapping touched until it is full or memory runs out
+      long big = k().sys_mmap(t, 0, 12 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+      if (big > 0) {
+        for (VirtAddr va = static_cast<VirtAddr>(big); va < static_cast<VirtAddr>(big) + (12 << 20); va += kPageSize) {
+          auto r = k().touch(t, va, true, c);
+          if (r != Kernel::FaultResult::Handled) {
+            ooms += r == Kernel::FaultResult::Oom;
+            break;
+          }
+        }
+        k().check_consistency();
+        if (rnd(2)) k().sys_munmap(t, static_cast<VirtAddr>(big), 12 << 20, c);
+      }
       checked = false;
     }
     ++calls;
@@ -133,6 +163,10 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
   EXPECT_GT(faults, 0u);
   EXPECT_GT(pm().sum_vm_event(PGFAULT), 200u);
   RecordProperty("failures", static_cast<int>(failures));
+  RecordProperty("ooms", static_cast<int>(ooms));
+  std::printf("seed %llu: %llu failed calls (unchanged), %llu bad accesses, %llu OOM faults\n",
+              static_cast<unsigned long long>(GetParam().seed), static_cast<unsigned long long>(failures),
+              static_cast<unsigned long long>(faults), static_cast<unsigned long long>(ooms));
   while (!tasks.empty()) {
     k().exit_task(tasks.back());
     tasks.pop_back();
@@ -140,10 +174,13 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
   }
   EXPECT_EQ(k().pgtables().nr_tables(), 0u);
   EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
-  EXPECT_EQ(k().hugetlb().free_huge_pages(), 6u);
+  EXPECT_EQ(k().hugetlb().free_huge_pages(), k().hugetlb().nr_huge_pages());
   EXPECT_EQ(pm().global_node_page_state(NR_ANON_MAPPED), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, KernelPropertyTest, ::testing::Values(1u, 2u, 3u, 20261125u));
+INSTANTIATE_TEST_SUITE_P(Seeds, KernelPropertyTest,
+                         ::testing::Values(PropertyCase{1, "64MiB", 2500}, PropertyCase{2, "64MiB", 2500},
+                                           PropertyCase{3, "64MiB", 2500}, PropertyCase{20261125, "64MiB", 2500},
+                                           PropertyCase{7, "16MiB", 3000}, PropertyCase{8, "16MiB", 3000}));
 
 }  // namespace
