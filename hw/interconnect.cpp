@@ -10,6 +10,28 @@
 
 namespace numasim::hw {
 
+Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
+  Picoseconds s = std::max(t, floor_);
+  auto it = busy_.end();
+  while (it != busy_.begin() && std::prev(it)->end > s) --it;  // first interval ending after s
+  for (; it != busy_.end(); ++it) {
+    if (it->start >= s + len) break;  // the gap before it fits
+    s = std::max(s, it->end);
+  }
+  return s;
+}
+
+void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
+  if (len.value() == 0) return;
+  auto it = busy_.end();
+  while (it != busy_.begin() && std::prev(it)->start > start) --it;
+  busy_.insert(it, Busy{start, start + len});
+  if (busy_.size() > capacity_) {
+    floor_ = std::max(floor_, busy_.front().end);
+    busy_.pop_front();
+  }
+}
+
 InterconnectLayout InterconnectLayout::from_topology(const Topology& topo) {
   InterconnectLayout l;
   l.num_nodes = topo.num_nodes();
@@ -41,7 +63,7 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
         throw std::invalid_argument("interconnect: path uses unknown link " + std::to_string(li));
   for (const auto& l : layout_.links)
     if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
-  next_free_.assign(layout_.links.size() * 2, Picoseconds(0));
+  busy_.assign(layout_.links.size() * 2, LinkCalendar());
   stats_.assign(layout_.links.size() * 2, DirStats{});
 }
 
@@ -62,9 +84,9 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
       next = link.a;
     }
     const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
-    const Picoseconds start = std::max(t, next_free_[k]);
     const Picoseconds ser = link.bandwidth.transfer_time(bytes);
-    next_free_[k] = start + ser;
+    const Picoseconds start = busy_[k].earliest(t, ser);
+    busy_[k].reserve(start, ser);
     DirStats& s = stats_[k];
     ++s.messages;
     s.bytes += bytes.value();

@@ -2,15 +2,16 @@
 // built from the topology's link graph: a message from node A to node B follows
 // the shortest path (Topology::path_links) and on each link direction pays the
 // serialisation of its bytes (header + payload at the link's bandwidth), the
-// link's latency and a per-hop router latency. Each link direction keeps a
-// next-free timestamp, so a saturated link queues messages. Counters per link
+// link's latency and a per-hop router latency. Each link direction keeps its
+// busy intervals (a next-free timestamp that can also fill idle gaps), so a
+// saturated link queues messages. Counters per link
 // direction: messages, bytes, busy time, queueing; utilisation at dump time.
 // Simplifications: store-and-forward per hop, no credits or virtual channels,
-// no flit-level packing, coherence snoops not modelled, messages are served in
-// call order.
+// no flit-level packing, coherence snoops not modelled.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,26 @@ struct InterconnectParams {
   static InterconnectParams from_config(Config c);  // the [interconnect] table
 };
 
+// Busy intervals of one link direction, kept sorted, so that a message may use
+// an idle gap before messages reserved by earlier calls (calls come in
+// program order, not time order: a response computed later may be due
+// earlier). Only the latest `capacity` intervals are kept; earlier time counts as busy.
+class LinkCalendar {
+ public:
+  explicit LinkCalendar(std::size_t capacity = 256) : capacity_(capacity) {}
+  // Earliest start >= t of an idle interval of length len.
+  Picoseconds earliest(Picoseconds t, Picoseconds len) const;
+  void reserve(Picoseconds start, Picoseconds len);
+
+ private:
+  struct Busy {
+    Picoseconds start, end;
+  };
+  std::size_t capacity_;
+  std::deque<Busy> busy_;  // sorted, non-overlapping
+  Picoseconds floor_{0};
+};
+
 struct TraverseResult {
   Picoseconds arrival;     // when the message is fully received at the destination
   Picoseconds latency;     // link and hop latencies along the path
@@ -81,7 +102,7 @@ class Interconnect {
  private:
   InterconnectLayout layout_;
   InterconnectParams params_;
-  std::vector<Picoseconds> next_free_;  // [link * 2 + dir]
+  std::vector<LinkCalendar> busy_;  // [link * 2 + dir]
   std::vector<DirStats> stats_;
   Picoseconds stats_start_{0};
   Picoseconds last_time_{0};
