@@ -127,6 +127,30 @@ void BM_MmapPopulateMunmap64(benchmark::State& state) {
 }
 BENCHMARK(BM_MmapPopulateMunmap64);
 
+// What hw::Mmu's walker does per TLB miss: four read_pte calls from CR3 down.
+void BM_WalkerReadPte4Levels(benchmark::State& state) {
+  Machine m;
+  KernelCost cost;
+  const std::uint64_t len = 64ull << 20;
+  const VirtAddr base = static_cast<VirtAddr>(m.kernel->sys_mmap(
+      m.task, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0, cost));
+  const PhysAddr cr3 = m.kernel->pgd_phys(*m.task->mm);
+  VirtAddr va = base;
+  for (auto _ : state) {
+    PhysAddr table = cr3;
+    std::uint64_t e = 0;
+    for (int level = 4; level >= 1; --level) {
+      e = m.kernel->read_pte(table + 8ull * level_index(va, level));
+      table = pte_phys(e);
+    }
+    benchmark::DoNotOptimize(e);
+    va += 7 * kPageSize;
+    if (va >= base + len) va = base + (va - base) % len;
+  }
+  state.counters["walks_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_WalkerReadPte4Levels);
+
 }  // namespace
 }  // namespace numasim::os
 
