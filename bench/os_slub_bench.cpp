@@ -85,25 +85,35 @@ void BM_RemoteFree64(benchmark::State& state) {
 }
 BENCHMARK(BM_RemoteFree64);
 
-// Memory overhead with 1M live 64-byte objects: simulated slab bytes per
-// object and host bytes of SLUB metadata per object (ObjMeta + slab record).
-void BM_Overhead64(benchmark::State& state) {
+// Memory overhead with 256K live kmalloc objects of the requested size:
+// simulated slab bytes per object (size-class rounding plus slab leftover)
+// over the requested size, and host bytes of SLUB metadata per object
+// (ObjMeta + the slab record amortised).
+void BM_Overhead(benchmark::State& state) {
+  const std::size_t req = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
     Machine m;
     KernelCost cost;
-    const std::size_t n = 1 << 20;
+    const std::size_t n = 1 << 18;
     std::vector<PhysAddr> objs(n);
-    for (auto& a : objs) a = m.km->kmalloc(CpuId(0), 64, GFP_KERNEL, cost);
+    for (auto& a : objs) a = m.km->kmalloc(CpuId(0), req, GFP_KERNEL, cost);
     std::int64_t slab_bytes = m.pm->global_node_page_state(NR_SLAB_UNRECLAIMABLE_B);
-    kmem_cache* s = m.km->kmalloc_slab(64, GFP_KERNEL);
+    kmem_cache* s = m.km->kmalloc_slab(req, GFP_KERNEL);
     double slabs = double(n) / s->oo.objects;
     state.counters["sim_bytes_per_obj"] = double(slab_bytes) / double(n);
-    state.counters["sim_overhead_pct"] = 100.0 * (double(slab_bytes) / double(n) - 64.0) / 64.0;
+    state.counters["sim_overhead_pct"] = 100.0 * (double(slab_bytes) / double(n) - double(req)) / double(req);
     state.counters["host_meta_bytes_per_obj"] = (double(n) * sizeof(Slab::ObjMeta) + slabs * sizeof(Slab)) / double(n);
     for (auto a : objs) m.km->kfree(CpuId(0), a, cost);
   }
 }
-BENCHMARK(BM_Overhead64)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Overhead)
+    ->Arg(64)
+    ->Arg(100)
+    ->Arg(700)
+    ->Arg(3000)
+    ->ArgName("bytes")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
