@@ -115,8 +115,8 @@ static void BM_TraceReplay(benchmark::State& state) {
     std::uint64_t k = i % 8;
     TraceKind kind = k < 5 ? TraceKind::Instr : k < 7 ? TraceKind::Load : TraceKind::Store;
     std::uint64_t addr = kind == TraceKind::Instr ? 0x401000 + i * 4 % 4096
-                         : k == 5               ? 0x1ffefff000 + (i * 8) % 2048
-                                                : 0x4a00000 + (i * 8) % (1 << 20);
+                         : k == 5                 ? 0x1ffefff000 + (i * 8) % 2048
+                                                  : 0x4a00000 + (i * 8) % (1 << 20);
     data->records.push_back({addr, kind == TraceKind::Instr ? 4u : 8u, kind});
   }
   data->compute_ranges(64 << 10);

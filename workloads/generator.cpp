@@ -25,8 +25,8 @@ std::size_t Generator::fill(hw::OpBatch& batch, hw::ThreadContext& ctx) {
 void Generator::finish(hw::ThreadContext& ctx) { teardown(ctx); }
 
 VirtAddr Generator::map_anon(hw::ThreadContext& ctx, std::uint64_t bytes, int extra_flags) {
-  long r = ctx.sys_mmap(0, bytes, abi::kProtRead | abi::kProtWrite,
-                        abi::kMapPrivate | abi::kMapAnonymous | extra_flags, -1, 0);
+  long r = ctx.sys_mmap(0, bytes, abi::kProtRead | abi::kProtWrite, abi::kMapPrivate | abi::kMapAnonymous | extra_flags,
+                        -1, 0);
   if (r < 0) {
     fail("mmap(" + std::to_string(bytes) + " bytes)", r);
     return 0;
@@ -39,8 +39,10 @@ VirtAddr Generator::map_shared_region(hw::ThreadContext& ctx, SharedRegion& regi
     region.tried = true;
     int flags = region.flags ? region.flags : abi::kMapPrivate;
     long r = ctx.sys_mmap(0, region.bytes, abi::kProtRead | abi::kProtWrite, flags | abi::kMapAnonymous, -1, 0);
-    if (r < 0) region.error = r;
-    else region.addr = static_cast<VirtAddr>(r);
+    if (r < 0)
+      region.error = r;
+    else
+      region.addr = static_cast<VirtAddr>(r);
   }
   if (region.addr == 0) {
     fail("mmap(" + std::to_string(region.bytes) + " bytes, shared by the workload's threads)",
@@ -61,8 +63,8 @@ void Generator::unmap_shared_region(hw::ThreadContext& ctx, SharedRegion& region
 void Generator::fail(const std::string& what, long ret) {
   failed_ = true;
   if (info_.results) {
-    info_.results->add_error("thread " + std::to_string(info_.index) + ": " + what + " failed: " +
-                             (ret < 0 ? abi::errno_name(static_cast<int>(-ret)) : std::to_string(ret)));
+    info_.results->add_error("thread " + std::to_string(info_.index) + ": " + what +
+                             " failed: " + (ret < 0 ? abi::errno_name(static_cast<int>(-ret)) : std::to_string(ret)));
   }
 }
 

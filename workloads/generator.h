@@ -30,12 +30,12 @@ struct ThreadInfo {
 // An anonymous mapping shared by the threads of a workload.
 struct SharedRegion {
   std::uint64_t bytes = 0;
-  int flags = 0;         // MAP_* (anonymous is added)
-  VirtAddr addr = 0;     // 0 until mapped
-  long error = 0;        // -errno of a failed mmap
+  int flags = 0;      // MAP_* (anonymous is added)
+  VirtAddr addr = 0;  // 0 until mapped
+  long error = 0;     // -errno of a failed mmap
   bool tried = false;
-  int threads = 1;       // threads that use it
-  int finished = 0;      // threads done with it; the last one unmaps
+  int threads = 1;   // threads that use it
+  int finished = 0;  // threads done with it; the last one unmaps
 };
 
 class Generator : public hw::OpSource {

@@ -20,11 +20,14 @@ GupsParams GupsParams::from_config(Config cfg) {
 }
 
 GupsSource::GupsSource(ThreadInfo info, const GupsParams& p, std::shared_ptr<SharedRegion> table)
-    : Generator(std::move(info)), p_(p), table_(std::move(table)),
+    : Generator(std::move(info)),
+      p_(p),
+      table_(std::move(table)),
       rng_(derive_seed(this->info().seed, static_cast<std::uint64_t>(this->info().index), 0x6u)) {
   words_ = p_.table_bytes / 8;
   if (p_.init) {
-    std::uint64_t t = static_cast<std::uint64_t>(this->info().count), i = static_cast<std::uint64_t>(this->info().index);
+    std::uint64_t t = static_cast<std::uint64_t>(this->info().count),
+                  i = static_cast<std::uint64_t>(this->info().index);
     init_pos_ = words_ * i / t;
     init_end_ = words_ * (i + 1) / t;
   }

@@ -33,7 +33,9 @@ struct GupsParams {
 class GupsSource final : public Generator {
  public:
   GupsSource(ThreadInfo info, const GupsParams& p, std::shared_ptr<SharedRegion> table);
-  double progress() const override { return static_cast<double>(done_updates_) / static_cast<double>(p_.updates ? p_.updates : 1); }
+  double progress() const override {
+    return static_cast<double>(done_updates_) / static_cast<double>(p_.updates ? p_.updates : 1);
+  }
   VirtAddr table() const { return table_->addr; }
 
  protected:

@@ -33,9 +33,12 @@ class Scanner {
       if (c == '\\' && i_ < s_.size()) {
         char e = s_[i_++];
         if (out) {
-          if (e == 'n') out->push_back('\n');
-          else if (e == '"' || e == '\\' || e == '/') out->push_back(e);
-          else out->append({'\\', e});
+          if (e == 'n')
+            out->push_back('\n');
+          else if (e == '"' || e == '\\' || e == '/')
+            out->push_back(e);
+          else
+            out->append({'\\', e});
         }
         continue;
       }
@@ -50,8 +53,8 @@ class Scanner {
     char c = peek();
     if (c == '"') return string(out);
     std::size_t start = i_;
-    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' || s_[i_] == '+' ||
-                              s_[i_] == '.'))
+    while (i_ < s_.size() &&
+           (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' || s_[i_] == '+' || s_[i_] == '.'))
       ++i_;
     if (i_ == start) return false;
     if (out) *out = std::string(s_.substr(start, i_ - start));

@@ -13,14 +13,13 @@ struct ErrnoEntry {
   const char* name;
 };
 constexpr std::array<ErrnoEntry, 40> kErrnos{{
-    {1, "EPERM"},   {2, "ENOENT"},  {3, "ESRCH"},    {4, "EINTR"},     {5, "EIO"},
-    {6, "ENXIO"},   {7, "E2BIG"},   {8, "ENOEXEC"},  {9, "EBADF"},     {10, "ECHILD"},
-    {11, "EAGAIN"}, {12, "ENOMEM"}, {13, "EACCES"},  {14, "EFAULT"},   {15, "ENOTBLK"},
-    {16, "EBUSY"},  {17, "EEXIST"}, {18, "EXDEV"},   {19, "ENODEV"},   {20, "ENOTDIR"},
-    {21, "EISDIR"}, {22, "EINVAL"}, {23, "ENFILE"},  {24, "EMFILE"},   {25, "ENOTTY"},
-    {26, "ETXTBSY"}, {27, "EFBIG"}, {28, "ENOSPC"},  {29, "ESPIPE"},   {30, "EROFS"},
-    {31, "EMLINK"}, {32, "EPIPE"},  {33, "EDOM"},    {34, "ERANGE"},   {35, "EDEADLK"},
-    {36, "ENAMETOOLONG"}, {38, "ENOSYS"}, {61, "ENODATA"}, {75, "EOVERFLOW"}, {95, "EOPNOTSUPP"},
+    {1, "EPERM"},   {2, "ENOENT"},   {3, "ESRCH"},      {4, "EINTR"},       {5, "EIO"},      {6, "ENXIO"},
+    {7, "E2BIG"},   {8, "ENOEXEC"},  {9, "EBADF"},      {10, "ECHILD"},     {11, "EAGAIN"},  {12, "ENOMEM"},
+    {13, "EACCES"}, {14, "EFAULT"},  {15, "ENOTBLK"},   {16, "EBUSY"},      {17, "EEXIST"},  {18, "EXDEV"},
+    {19, "ENODEV"}, {20, "ENOTDIR"}, {21, "EISDIR"},    {22, "EINVAL"},     {23, "ENFILE"},  {24, "EMFILE"},
+    {25, "ENOTTY"}, {26, "ETXTBSY"}, {27, "EFBIG"},     {28, "ENOSPC"},     {29, "ESPIPE"},  {30, "EROFS"},
+    {31, "EMLINK"}, {32, "EPIPE"},   {33, "EDOM"},      {34, "ERANGE"},     {35, "EDEADLK"}, {36, "ENAMETOOLONG"},
+    {38, "ENOSYS"}, {61, "ENODATA"}, {75, "EOVERFLOW"}, {95, "EOPNOTSUPP"},
 }};
 
 struct ConstEntry {

@@ -59,20 +59,24 @@ void build_memory_hog(WorkloadBuild& b) {
   MemoryHogParams p;
   Config& cfg = b.cfg;
   int default_node = 0;
-  if (!b.spec.threads.empty()) default_node = b.topo.num_cpus() > 0 ? b.topo.cpu_node(b.spec.threads[0].cpu).value() : 0;
+  if (!b.spec.threads.empty())
+    default_node = b.topo.num_cpus() > 0 ? b.topo.cpu_node(b.spec.threads[0].cpu).value() : 0;
   if (!b.spec.policy.nodes.empty()) default_node = b.spec.policy.nodes.front();
   int target = cfg.get<int>("target_node", default_node, "node whose memory size sets the hog's size",
                             {0, std::max(0, b.topo.num_nodes() - 1)});
-  if (cfg.has("size") && cfg.has("node_fraction")) cfg.error("node_fraction", "give either size or node_fraction, not both");
+  if (cfg.has("size") && cfg.has("node_fraction"))
+    cfg.error("node_fraction", "give either size or node_fraction, not both");
   double fraction = cfg.get<double>("node_fraction", 1.25, "size as a multiple of target_node's memory", {0.0, 1000.0});
   std::uint64_t node_bytes = target < b.topo.num_nodes() ? b.topo.node(NodeId(target)).memory.value() : 0;
   std::uint64_t by_fraction = static_cast<std::uint64_t>(fraction * static_cast<double>(node_bytes));
   p.total_bytes = cfg.get<Bytes>("size", Bytes(by_fraction), "bytes allocated and touched (all threads)",
                                  {Bytes(4096), std::nullopt})
                       .value();
-  p.chunk_bytes = cfg.get<Bytes>("chunk_size", Bytes(p.chunk_bytes), "bytes per mmap", {Bytes(4096), std::nullopt}).value();
+  p.chunk_bytes =
+      cfg.get<Bytes>("chunk_size", Bytes(p.chunk_bytes), "bytes per mmap", {Bytes(4096), std::nullopt}).value();
   p.passes = cfg.get<std::uint32_t>("passes", 1, "times every page is touched", {1u, std::nullopt});
-  p.touch_stride = cfg.get<Bytes>("touch_stride", Bytes(4096), "distance between touches", {Bytes(1), std::nullopt}).value();
+  p.touch_stride =
+      cfg.get<Bytes>("touch_stride", Bytes(4096), "distance between touches", {Bytes(1), std::nullopt}).value();
   p.compute_cycles = cfg.get<std::uint32_t>("compute_cycles", 0, "cycles of work after each touch");
   for (int t = 0; t < static_cast<int>(b.spec.threads.size()); ++t) {
     ThreadInfo info = b.thread_info(t);

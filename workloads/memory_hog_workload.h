@@ -42,8 +42,8 @@ class MemoryHogSource final : public Generator {
   MemoryHogParams p_;
   std::uint64_t bytes_ = 0;  // this thread's share
   std::vector<std::pair<VirtAddr, std::uint64_t>> chunks_;
-  std::size_t chunk_ = 0;    // chunk being touched
-  std::uint64_t pos_ = 0;    // touches done in it
+  std::size_t chunk_ = 0;  // chunk being touched
+  std::uint64_t pos_ = 0;  // touches done in it
   std::uint32_t pass_ = 0;
 };
 

@@ -8,13 +8,12 @@ namespace numasim::workloads {
 
 ChurnParams ChurnParams::from_config(Config cfg, bool with_advice) {
   ChurnParams p;
-  p.region_bytes = cfg.get<Bytes>("region_size", Bytes(p.region_bytes), "bytes mapped per cycle",
-                                  {Bytes(4096), std::nullopt})
-                       .value();
+  p.region_bytes =
+      cfg.get<Bytes>("region_size", Bytes(p.region_bytes), "bytes mapped per cycle", {Bytes(4096), std::nullopt})
+          .value();
   p.cycles = cfg.get<std::uint32_t>("cycles", p.cycles, "churn cycles", {1u, std::nullopt});
-  p.touch_stride = cfg.get<Bytes>("touch_stride", Bytes(4096), "distance between touches",
-                                  {Bytes(1), std::nullopt})
-                       .value();
+  p.touch_stride =
+      cfg.get<Bytes>("touch_stride", Bytes(4096), "distance between touches", {Bytes(1), std::nullopt}).value();
   p.write = cfg.get<bool>("write", true, "touch with stores (else loads)");
   p.compute_cycles = cfg.get<std::uint32_t>("compute_cycles", 0, "cycles of work after each touch");
   if (with_advice) {
@@ -28,8 +27,10 @@ std::uint64_t emit_touches(hw::OpBatch& batch, VirtAddr base, std::uint64_t pos,
                            std::uint64_t stride, bool write, std::uint32_t compute_cycles) {
   const std::size_t per = compute_cycles ? 2 : 1;
   while (pos < end && batch.room() >= per) {
-    if (write) batch.store(base + pos * stride, 8);
-    else batch.load(base + pos * stride, 8);
+    if (write)
+      batch.store(base + pos * stride, 8);
+    else
+      batch.load(base + pos * stride, 8);
     if (compute_cycles) batch.compute(compute_cycles);
     ++pos;
   }
@@ -45,7 +46,7 @@ void MmapChurnSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       pos_ = 0;
     }
     pos_ = emit_touches(batch, addr_, pos_, touches, p_.touch_stride, p_.write, p_.compute_cycles);
-    if (pos_ < touches) return;  // batch full
+    if (pos_ < touches) return;                       // batch full
     long r = ctx.sys_munmap(addr_, p_.region_bytes);  // runs the touches first (program order)
     addr_ = 0;
     if (r < 0) {

@@ -15,7 +15,8 @@ PhasesParams PhasesParams::from_config(Config cfg, int num_nodes) {
   std::vector<bool> allocated;
   for (Config t : tables) {
     Phase ph;
-    std::string action = t.get_choice("action", "compute", {"allocate", "touch", "compute", "free"}, "what the phase does");
+    std::string action =
+        t.get_choice("action", "compute", {"allocate", "touch", "compute", "free"}, "what the phase does");
     std::string region = t.get<std::string>("region", "main", "named region the phase works on");
     auto it = std::find(p.regions.begin(), p.regions.end(), region);
     ph.region = static_cast<int>(it - p.regions.begin());
@@ -29,7 +30,8 @@ PhasesParams PhasesParams::from_config(Config cfg, int num_nodes) {
       ph.policy = parse_policy(text, num_nodes, &why);
       if (!ph.policy) t.error("policy", why);
     }
-    ph.via_mbind = t.get_choice("apply", "set_mempolicy", {"set_mempolicy", "mbind"}, "how the policy is installed") == "mbind";
+    ph.via_mbind =
+        t.get_choice("apply", "set_mempolicy", {"set_mempolicy", "mbind"}, "how the policy is installed") == "mbind";
     if (action == "allocate") {
       ph.action = Phase::Action::Allocate;
       ph.bytes = t.require<Bytes>("size", "bytes to map", {Bytes(1), std::nullopt}).value();
@@ -43,7 +45,8 @@ PhasesParams PhasesParams::from_config(Config cfg, int num_nodes) {
         ph.action = Phase::Action::Touch;
         ph.passes = t.get<std::uint32_t>("passes", 1, "times every page is touched", {1u, std::nullopt});
         ph.write = t.get<bool>("write", true, "touch with stores (else loads)");
-        ph.touch_stride = t.get<Bytes>("touch_stride", Bytes(4096), "distance between touches", {Bytes(1), std::nullopt}).value();
+        ph.touch_stride =
+            t.get<Bytes>("touch_stride", Bytes(4096), "distance between touches", {Bytes(1), std::nullopt}).value();
       } else if (action == "compute") {
         ph.action = Phase::Action::Compute;
         ph.cycles = t.require<std::uint64_t>("cycles", "cycles of work");

@@ -29,14 +29,14 @@ struct WorkloadBuild;
 
 struct Phase {
   enum class Action : std::uint8_t { Allocate, Touch, Compute, Free } action = Action::Compute;
-  int region = 0;                 // index into the workload's region names
-  std::uint64_t bytes = 0;        // allocate
+  int region = 0;           // index into the workload's region names
+  std::uint64_t bytes = 0;  // allocate
   std::optional<PolicySpec> policy;
   bool via_mbind = false;
   std::uint32_t passes = 1;
   bool write = true;
   std::uint64_t touch_stride = 4096;
-  std::uint64_t cycles = 0;       // compute
+  std::uint64_t cycles = 0;  // compute
 };
 
 struct PhasesParams {
@@ -49,7 +49,8 @@ struct PhasesParams {
 
 class PhasesSource final : public Generator {
  public:
-  PhasesSource(ThreadInfo info, const PhasesParams& p) : Generator(std::move(info)), p_(p), addr_(p.regions.size(), 0) {}
+  PhasesSource(ThreadInfo info, const PhasesParams& p)
+      : Generator(std::move(info)), p_(p), addr_(p.regions.size(), 0) {}
   double progress() const override { return p_.phases.empty() ? 1.0 : static_cast<double>(phase_) / p_.phases.size(); }
 
  protected:
@@ -59,11 +60,11 @@ class PhasesSource final : public Generator {
 
  private:
   PhasesParams p_;
-  std::vector<VirtAddr> addr_;         // per region, 0 when not mapped
+  std::vector<VirtAddr> addr_;  // per region, 0 when not mapped
   std::vector<std::uint64_t> len_ = std::vector<std::uint64_t>(addr_.size(), 0);
   std::size_t phase_ = 0;
-  bool entered_ = false;               // marker and policy of the current phase done
-  std::uint64_t pos_ = 0;              // touches or cycles done in the phase
+  bool entered_ = false;   // marker and policy of the current phase done
+  std::uint64_t pos_ = 0;  // touches or cycles done in the phase
 };
 
 void build_phases(WorkloadBuild& b);

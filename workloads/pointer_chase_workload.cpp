@@ -13,13 +13,13 @@ namespace numasim::workloads {
 
 PointerChaseParams PointerChaseParams::from_config(Config cfg) {
   PointerChaseParams p;
-  p.footprint_bytes = cfg.get<Bytes>("footprint", Bytes(p.footprint_bytes), "bytes covered by the ring",
-                                     {Bytes(64), std::nullopt})
-                          .value();
+  p.footprint_bytes =
+      cfg.get<Bytes>("footprint", Bytes(p.footprint_bytes), "bytes covered by the ring", {Bytes(64), std::nullopt})
+          .value();
   p.random = cfg.get_choice("pattern", "random", {"random", "strided"}, "ring order") == "random";
-  p.element_bytes = cfg.get<Bytes>("element_size", Bytes(64), "distance between elements (random ring)",
-                                   {Bytes(8), std::nullopt})
-                        .value();
+  p.element_bytes =
+      cfg.get<Bytes>("element_size", Bytes(64), "distance between elements (random ring)", {Bytes(8), std::nullopt})
+          .value();
   p.stride_bytes = cfg.get<Bytes>("stride", Bytes(64), "distance between consecutive elements (strided ring)",
                                   {Bytes(8), std::nullopt})
                        .value();

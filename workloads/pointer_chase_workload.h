@@ -59,7 +59,7 @@ class PointerChaseSource final : public Generator {
   std::vector<std::uint32_t> order_;
   VirtAddr base_ = 0;
   std::uint64_t init_pos_ = 0;
-  std::uint64_t lap_pos_ = 0;   // loads done in this lap (the position in the ring)
+  std::uint64_t lap_pos_ = 0;  // loads done in this lap (the position in the ring)
   std::uint32_t lap_ = 0;
 };
 

@@ -77,9 +77,12 @@ std::optional<PolicySpec> parse_policy(std::string_view text, int num_nodes, std
     bool needs_nodes;
   };
   static constexpr ModeName kModes[] = {
-      {"default", abi::kMpolDefault, false},      {"local", abi::kMpolLocal, false},
-      {"bind", abi::kMpolBind, true},             {"interleave", abi::kMpolInterleave, true},
-      {"preferred", abi::kMpolPreferred, true},   {"preferred-many", abi::kMpolPreferredMany, true},
+      {"default", abi::kMpolDefault, false},
+      {"local", abi::kMpolLocal, false},
+      {"bind", abi::kMpolBind, true},
+      {"interleave", abi::kMpolInterleave, true},
+      {"preferred", abi::kMpolPreferred, true},
+      {"preferred-many", abi::kMpolPreferredMany, true},
       {"weighted-interleave", abi::kMpolWeightedInterleave, true},
   };
   const ModeName* m = nullptr;
@@ -136,7 +139,9 @@ std::optional<PolicySpec> parse_policy(std::string_view text, int num_nodes, std
   }
   for (int n : p.nodes) {
     if (num_nodes > 0 && n >= num_nodes) {
-      if (why) *why = "node " + std::to_string(n) + " does not exist (the machine has " + std::to_string(num_nodes) + " nodes)";
+      if (why)
+        *why =
+            "node " + std::to_string(n) + " does not exist (the machine has " + std::to_string(num_nodes) + " nodes)";
       return std::nullopt;
     }
   }

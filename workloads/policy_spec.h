@@ -21,10 +21,10 @@
 namespace numasim::workloads {
 
 struct PolicySpec {
-  int mode = 0;  // abi::kMpolDefault
-  std::vector<int> nodes;                          // sorted, unique
-  std::vector<std::pair<int, unsigned>> weights;   // weighted-interleave: node -> weight
-  std::string text = "default";                    // as written
+  int mode = 0;                                   // abi::kMpolDefault
+  std::vector<int> nodes;                         // sorted, unique
+  std::vector<std::pair<int, unsigned>> weights;  // weighted-interleave: node -> weight
+  std::string text = "default";                   // as written
 
   bool is_default() const { return mode == 0; }
   // The nodemask as Linux's get_nodes() reads it.

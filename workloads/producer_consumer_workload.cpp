@@ -14,10 +14,13 @@ constexpr std::uint64_t kFlagsBytes = 128;  // produced flag line, consumed flag
 
 ProducerConsumerParams ProducerConsumerParams::from_config(Config cfg) {
   ProducerConsumerParams p;
-  p.buffer_bytes = cfg.get<Bytes>("buffer_size", Bytes(p.buffer_bytes), "ring buffer size", {Bytes(64), std::nullopt}).value();
-  p.chunk_bytes = cfg.get<Bytes>("chunk_size", Bytes(p.chunk_bytes), "bytes per hand-over", {Bytes(64), std::nullopt}).value();
+  p.buffer_bytes =
+      cfg.get<Bytes>("buffer_size", Bytes(p.buffer_bytes), "ring buffer size", {Bytes(64), std::nullopt}).value();
+  p.chunk_bytes =
+      cfg.get<Bytes>("chunk_size", Bytes(p.chunk_bytes), "bytes per hand-over", {Bytes(64), std::nullopt}).value();
   p.chunks = cfg.get<std::uint64_t>("chunks", p.chunks, "chunks passed in total", {1ull, std::nullopt});
-  p.poll_cycles = cfg.get<std::uint32_t>("poll_cycles", p.poll_cycles, "cycles between two polls of a flag", {1u, std::nullopt});
+  p.poll_cycles =
+      cfg.get<std::uint32_t>("poll_cycles", p.poll_cycles, "cycles between two polls of a flag", {1u, std::nullopt});
   if (p.chunk_bytes > p.buffer_bytes) cfg.error("chunk_size", "larger than buffer_size");
   return p;
 }
@@ -62,8 +65,10 @@ void ProducerConsumerSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
     // Publish: flag store, run everything so far, then let the other side see it.
     batch.store(producer() ? produced_flag : consumed_flag, 8);
     ctx.flush();
-    if (producer()) s_->produced = seq_ + 1;
-    else s_->consumed = seq_ + 1;
+    if (producer())
+      s_->produced = seq_ + 1;
+    else
+      s_->consumed = seq_ + 1;
     line_ = 0;
     ++seq_;
   }

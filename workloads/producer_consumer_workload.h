@@ -37,16 +37,18 @@ struct ProducerConsumerParams {
 
 // Host-side state of one producer/consumer pair.
 struct ProducerConsumerShared {
-  SharedRegion region;          // two flag lines, then the ring buffer
-  std::uint64_t produced = 0;   // chunks published by the producer
-  std::uint64_t consumed = 0;   // chunks released by the consumer
-  std::uint64_t polls = 0;      // flag loads that found nothing new
+  SharedRegion region;         // two flag lines, then the ring buffer
+  std::uint64_t produced = 0;  // chunks published by the producer
+  std::uint64_t consumed = 0;  // chunks released by the consumer
+  std::uint64_t polls = 0;     // flag loads that found nothing new
 };
 
 class ProducerConsumerSource final : public Generator {
  public:
   ProducerConsumerSource(ThreadInfo info, const ProducerConsumerParams& p, std::shared_ptr<ProducerConsumerShared> s);
-  double progress() const override { return static_cast<double>(seq_) / static_cast<double>(p_.chunks ? p_.chunks : 1); }
+  double progress() const override {
+    return static_cast<double>(seq_) / static_cast<double>(p_.chunks ? p_.chunks : 1);
+  }
   bool producer() const { return info().index == 0; }
 
  protected:

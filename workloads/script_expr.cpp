@@ -76,7 +76,8 @@ std::optional<ScriptExpr> ScriptExpr::compile(std::string_view text, const std::
         while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
         std::string name(text.substr(i, j - i));
         auto v = abi::constant_from_name(name);
-        if (!v) return fail("unknown constant " + name + " (expected e.g. PROT_READ, MAP_SHARED, MPOL_BIND, MADV_DONTNEED)");
+        if (!v)
+          return fail("unknown constant " + name + " (expected e.g. PROT_READ, MAP_SHARED, MPOL_BIND, MADV_DONTNEED)");
         e.rpn_.push_back({Op::Const, *v});
       } else {
         return fail(std::string("expected a number, a constant or a $name at '") + c + "'");
@@ -109,8 +110,12 @@ std::int64_t ScriptExpr::eval(const std::vector<std::int64_t>& slots) const {
   for (const Tok& t : rpn_) {
     if (sp >= 31) break;  // operator precedence keeps the depth at 4; never reached
     switch (t.op) {
-      case Op::Const: stack[sp++] = t.v; break;
-      case Op::Slot: stack[sp++] = slots[static_cast<std::size_t>(t.v)]; break;
+      case Op::Const:
+        stack[sp++] = t.v;
+        break;
+      case Op::Slot:
+        stack[sp++] = slots[static_cast<std::size_t>(t.v)];
+        break;
       default: {
         std::int64_t b = stack[--sp], a = stack[--sp];
         stack[sp++] = t.op == Op::Add ? a + b : t.op == Op::Sub ? a - b : t.op == Op::Mul ? a * b : (a | b);

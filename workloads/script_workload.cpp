@@ -20,9 +20,9 @@ std::string json_int_list(const std::vector<long>& v) {
 }
 
 const std::vector<std::string>& call_names() {
-  static const std::vector<std::string> names = {"mmap",         "munmap",        "mprotect",      "madvise",
-                                                 "touch",        "mbind",         "set_mempolicy", "get_mempolicy",
-                                                 "move_pages",   "read_counter",  "compute"};
+  static const std::vector<std::string> names = {"mmap",       "munmap",       "mprotect",      "madvise",
+                                                 "touch",      "mbind",        "set_mempolicy", "get_mempolicy",
+                                                 "move_pages", "read_counter", "compute"};
   return names;
 }
 }  // namespace
@@ -35,12 +35,14 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
   for (Config t : tables) {
     ScriptStep s;
     std::string call;
-    if (!t.has("call")) t.require<std::string>("call", "what the step does: mmap, touch, mbind, ...");
-    else call = t.get_choice("call", "", call_names(), "what the step does");
+    if (!t.has("call"))
+      t.require<std::string>("call", "what the step does: mmap, touch, mbind, ...");
+    else
+      call = t.get_choice("call", "", call_names(), "what the step does");
     if (call.empty()) continue;  // missing or unknown: reported; its arguments cannot be checked
     s.name = call;
-    s.call = static_cast<ScriptStep::Call>(std::find(call_names().begin(), call_names().end(), call) -
-                                           call_names().begin());
+    s.call =
+        static_cast<ScriptStep::Call>(std::find(call_names().begin(), call_names().end(), call) - call_names().begin());
 
     // An argument; def == nullptr: required.
     auto expr = [&](const char* key, const char* def, const char* desc) -> ScriptExpr {
@@ -185,8 +187,10 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         VirtAddr addr = static_cast<VirtAddr>(s.addr.eval(v));
         std::uint64_t n = (len + stride - 1) / stride;
         while (touch_pos_ < n && !batch.full()) {
-          if (s.write) batch.store(addr + touch_pos_ * stride, 8);
-          else batch.load(addr + touch_pos_ * stride, 8);
+          if (s.write)
+            batch.store(addr + touch_pos_ * stride, 8);
+          else
+            batch.load(addr + touch_pos_ * stride, 8);
           ++touch_pos_;
         }
         if (touch_pos_ < n) return;
@@ -227,7 +231,8 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       case C::SetMempolicy: {
         std::vector<unsigned long> mask;
         unsigned long maxnode = mask_of(mask);
-        record(s, ctx.sys_set_mempolicy(static_cast<int>(s.mode.eval(v)), s.has_nodes ? mask.data() : nullptr, maxnode));
+        record(s,
+               ctx.sys_set_mempolicy(static_cast<int>(s.mode.eval(v)), s.has_nodes ? mask.data() : nullptr, maxnode));
         break;
       }
       case C::GetMempolicy: {
@@ -264,9 +269,9 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
           pages[static_cast<std::size_t>(i)] = addr + static_cast<VirtAddr>(i * stride);
           if (s.has_nodes) nodes[static_cast<std::size_t>(i)] = s.nodes[static_cast<std::size_t>(i) % s.nodes.size()];
         }
-        long ret = ctx.sys_move_pages(static_cast<unsigned long>(count), pages.data(),
-                                      s.has_nodes ? nodes.data() : nullptr, status.data(),
-                                      static_cast<int>(s.flags.eval(v)));
+        long ret =
+            ctx.sys_move_pages(static_cast<unsigned long>(count), pages.data(), s.has_nodes ? nodes.data() : nullptr,
+                               status.data(), static_cast<int>(s.flags.eval(v)));
         std::vector<long> st(status.begin(), status.end());
         record(s, ret, {{"status", json_int_list(st)}});
         break;

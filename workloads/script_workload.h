@@ -45,9 +45,19 @@ struct WorkloadBuild;
 
 struct ScriptStep {
   enum class Call : std::uint8_t {
-    Mmap, Munmap, Mprotect, Madvise, Touch, Mbind, SetMempolicy, GetMempolicy, MovePages, ReadCounter, Compute
+    Mmap,
+    Munmap,
+    Mprotect,
+    Madvise,
+    Touch,
+    Mbind,
+    SetMempolicy,
+    GetMempolicy,
+    MovePages,
+    ReadCounter,
+    Compute
   } call = Call::Compute;
-  std::string name;  // as written
+  std::string name;    // as written
   int bind_slot = -1;  // `as` slot, -1 none
   ScriptExpr addr = ScriptExpr::constant(0), len = ScriptExpr::constant(0), prot = ScriptExpr::constant(0),
              flags = ScriptExpr::constant(0), mode = ScriptExpr::constant(0), stride = ScriptExpr::constant(4096),

@@ -31,7 +31,9 @@ StridedParams StridedParams::from_config(Config cfg) {
 }
 
 StridedSource::StridedSource(ThreadInfo info, const StridedParams& p, std::shared_ptr<SharedRegion> region)
-    : Generator(std::move(info)), p_(p), region_(std::move(region)),
+    : Generator(std::move(info)),
+      p_(p),
+      region_(std::move(region)),
       rng_(derive_seed(this->info().seed, static_cast<std::uint64_t>(this->info().index), 0x57u)) {
   per_pass_ = std::max<std::uint64_t>(1, p_.footprint_bytes / p_.stride_bytes);
   start_ = per_pass_ * static_cast<std::uint64_t>(this->info().index) / static_cast<std::uint64_t>(this->info().count);
@@ -60,8 +62,10 @@ void StridedSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
     std::uint64_t idx = (start_ + pos_) % n;
     for (std::uint64_t j = 0; j < k; ++j) {
       VirtAddr addr = base + idx * stride;
-      if (thr && (thr == UINT64_MAX || rng_.next() < thr)) batch.store(addr, size);
-      else batch.load(addr, size);
+      if (thr && (thr == UINT64_MAX || rng_.next() < thr))
+        batch.store(addr, size);
+      else
+        batch.load(addr, size);
       if (cc) batch.compute(cc);
       idx = idx + 1 == n ? 0 : idx + 1;
     }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "workloads/json_path.h"
 
@@ -89,8 +89,10 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
       }
     } else if (key == "jobs") {
       auto j = v.value_exact<std::int64_t>();
-      if (!j || *j < 1 || *j > 256) err(v, "jobs: expected an integer in [1, 256]");
-      else spec.jobs = static_cast<int>(*j);
+      if (!j || *j < 1 || *j > 256)
+        err(v, "jobs: expected an integer in [1, 256]");
+      else
+        spec.jobs = static_cast<int>(*j);
     } else if (key == "args") {
       const toml::array* a = v.as_array();
       if (!a) {
@@ -99,8 +101,10 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
       }
       for (const auto& e : *a) {
         auto s = e.value_exact<std::string>();
-        if (!s) err(e, "args: expected a string");
-        else spec.args.push_back(*s);
+        if (!s)
+          err(e, "args: expected a string");
+        else
+          spec.args.push_back(*s);
       }
     } else if (key == "grid" || key == "collect") {
       const toml::table* g = v.as_table();
@@ -119,8 +123,10 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
         std::string kk(gk->str());
         if (key == "collect") {
           auto s = gv->value_exact<std::string>();
-          if (!s) err(*gv, "collect." + kk + ": expected a dotted JSON path string, e.g. \"sim.simulated_seconds\"");
-          else spec.collect.emplace_back(kk, *s);
+          if (!s)
+            err(*gv, "collect." + kk + ": expected a dotted JSON path string, e.g. \"sim.simulated_seconds\"");
+          else
+            spec.collect.emplace_back(kk, *s);
           continue;
         }
         const toml::array* a = gv->as_array();
@@ -131,8 +137,10 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
         std::vector<std::string> vals;
         for (const auto& e : *a) {
           auto s = set_text(e);
-          if (!s) err(e, "grid." + kk + ": expected strings, integers, floats or booleans");
-          else vals.push_back(*s);
+          if (!s)
+            err(e, "grid." + kk + ": expected strings, integers, floats or booleans");
+          else
+            vals.push_back(*s);
         }
         spec.grid.emplace_back(kk, std::move(vals));
       }
@@ -166,7 +174,8 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& spec) {
       SweepPoint p;
       p.index = out.size();
       p.config = config;
-      for (std::size_t k = 0; k < spec.grid.size(); ++k) p.sets.emplace_back(spec.grid[k].first, spec.grid[k].second[idx[k]]);
+      for (std::size_t k = 0; k < spec.grid.size(); ++k)
+        p.sets.emplace_back(spec.grid[k].first, spec.grid[k].second[idx[k]]);
       out.push_back(std::move(p));
       // Odometer: the last key fastest; done when every key wrapped (or there is no grid).
       bool wrapped = true;
@@ -183,7 +192,8 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& spec) {
   return out;
 }
 
-std::vector<std::string> SweepPoint::command(const std::vector<std::string>& extra_args, const std::string& json_path) const {
+std::vector<std::string> SweepPoint::command(const std::vector<std::string>& extra_args,
+                                             const std::string& json_path) const {
   std::vector<std::string> a = {"run", config};
   for (const auto& [k, v] : sets) {
     a.push_back("--set");
@@ -235,9 +245,12 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   std::size_t next = 0, finished = 0;
   auto finish = [&](std::size_t i, int status) {
     SweepRunOutcome& o = result.runs[i];
-    if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) o.exit_code = 128 + WTERMSIG(status);
-    else o.exit_code = -1;
+    if (WIFEXITED(status))
+      o.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+      o.exit_code = 128 + WTERMSIG(status);
+    else
+      o.exit_code = -1;
     std::string json;
     if (o.exit_code == 0) {
       std::ifstream in(o.json_path);

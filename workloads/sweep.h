@@ -60,18 +60,18 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
 std::vector<SweepPoint> expand_sweep(const SweepSpec& spec);
 
 struct SweepOptions {
-  std::string binary;         // the numasim executable (argv[0] of the children)
-  int jobs = 0;               // 0: spec.jobs
-  std::string work_dir;       // per-run JSON and logs (created)
+  std::string binary;                // the numasim executable (argv[0] of the children)
+  int jobs = 0;                      // 0: spec.jobs
+  std::string work_dir;              // per-run JSON and logs (created)
   std::ostream* progress = nullptr;  // one line per finished run
 };
 
 struct SweepRunOutcome {
   SweepPoint point;
   bool ok = false;
-  int exit_code = 0;   // or 128 + signal
+  int exit_code = 0;  // or 128 + signal
   std::string json_path, log_path;
-  std::string message;  // why it failed
+  std::string message;               // why it failed
   std::vector<std::string> figures;  // one per collect column ("" if absent or failed)
 };
 

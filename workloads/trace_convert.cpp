@@ -18,10 +18,18 @@ TraceConvertStats convert_lackey_to_binary(std::istream& in, const std::string& 
     writer.write(r);
     ++st.records;
     switch (r.kind) {
-      case TraceKind::Instr: ++st.instr; break;
-      case TraceKind::Load: ++st.loads; break;
-      case TraceKind::Store: ++st.stores; break;
-      case TraceKind::Modify: ++st.modifies; break;
+      case TraceKind::Instr:
+        ++st.instr;
+        break;
+      case TraceKind::Load:
+        ++st.loads;
+        break;
+      case TraceKind::Store:
+        ++st.stores;
+        break;
+      case TraceKind::Modify:
+        ++st.modifies;
+        break;
     }
   }
   writer.finish();

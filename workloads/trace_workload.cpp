@@ -23,8 +23,10 @@ void TraceData::compute_ranges(std::uint64_t region_bytes) {
   chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
   ranges.clear();
   for (std::uint64_t c : chunks) {
-    if (!ranges.empty() && ranges.back().start + ranges.back().bytes == c) ranges.back().bytes += region_bytes;
-    else ranges.push_back({c, region_bytes});
+    if (!ranges.empty() && ranges.back().start + ranges.back().bytes == c)
+      ranges.back().bytes += region_bytes;
+    else
+      ranges.push_back({c, region_bytes});
   }
 }
 
@@ -55,7 +57,8 @@ VirtAddr TraceSource::translate(std::uint64_t a) const {
   const auto& rs = data_->ranges;
   const TraceRange* r = &rs[last_range_];
   if (a < r->start || a - r->start >= r->bytes) {
-    auto it = std::upper_bound(rs.begin(), rs.end(), a, [](std::uint64_t x, const TraceRange& t) { return x < t.start; });
+    auto it =
+        std::upper_bound(rs.begin(), rs.end(), a, [](std::uint64_t x, const TraceRange& t) { return x < t.start; });
     last_range_ = static_cast<std::size_t>(it - rs.begin()) - 1;  // the first range starts at or below a
     r = &rs[last_range_];
   }

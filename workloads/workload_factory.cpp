@@ -66,7 +66,8 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
   for (const auto& k : workload_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
   std::string kind = cfg.require<std::string>("kind", "workload kind: " + kinds);
   auto it = registry().find(kind);
-  if (!kind.empty() && it == registry().end()) cfg.error("kind", "unknown workload kind \"" + kind + "\"; expected one of " + kinds);
+  if (!kind.empty() && it == registry().end())
+    cfg.error("kind", "unknown workload kind \"" + kind + "\"; expected one of " + kinds);
   spec.kind = kind;
   spec.name = cfg.get<std::string>("name", (kind.empty() ? std::string("workload") : kind) + std::to_string(index),
                                    "name in reports");
@@ -101,11 +102,14 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
   if (spec.cpus.empty())
     for (int c = 0; c < topo.num_cpus(); ++c) spec.cpus.push_back(CpuId(c));
 
-  std::string policy = cfg.get<std::string>("policy", "default", "memory policy (numactl-like: bind:1, interleave:0-1, ...)");
+  std::string policy =
+      cfg.get<std::string>("policy", "default", "memory policy (numactl-like: bind:1, interleave:0-1, ...)");
   std::string why;
   auto ps = parse_policy(policy, topo.num_nodes(), &why);
-  if (ps) spec.policy = *ps;
-  else cfg.error("policy", why);
+  if (ps)
+    spec.policy = *ps;
+  else
+    cfg.error("policy", why);
 
   spec.results = std::make_shared<WorkloadResults>(spec.name, spec.kind);
   spec.threads.resize(static_cast<std::size_t>(threads));

@@ -22,8 +22,8 @@ class ZipfSampler {
   double probability(std::uint64_t k) const;
 
  private:
-  double h(double x) const;         // x^-alpha
-  double H(double x) const;         // integral of h from 1 to x
+  double h(double x) const;  // x^-alpha
+  double H(double x) const;  // integral of h from 1 to x
   double H_inverse(double y) const;
   std::uint64_t n_;
   double alpha_;

@@ -25,8 +25,8 @@ ZipfParams ZipfParams::from_config(Config cfg) {
   p.hotcold = cfg.get_choice("distribution", "zipf", {"zipf", "hotcold"}, "popularity of items") == "hotcold";
   p.alpha = cfg.get<double>("alpha", 0.99, "Zipf exponent (zipf)", {0.01, 10.0});
   p.hot_fraction = cfg.get<double>("hot_fraction", 0.1, "fraction of items that are hot (hotcold)", {0.0, 1.0});
-  p.hot_probability = cfg.get<double>("hot_probability", 0.9, "probability an access goes to a hot item (hotcold)",
-                                      {0.0, 1.0});
+  p.hot_probability =
+      cfg.get<double>("hot_probability", 0.9, "probability an access goes to a hot item (hotcold)", {0.0, 1.0});
   p.accesses = cfg.get<std::uint64_t>("accesses", p.accesses, "accesses per thread");
   p.write_ratio = cfg.get<double>("write_ratio", 0.0, "fraction of accesses that are stores", {0.0, 1.0});
   p.access_bytes = static_cast<std::uint32_t>(
@@ -38,14 +38,16 @@ ZipfParams ZipfParams::from_config(Config cfg) {
 }
 
 ZipfSource::ZipfSource(ThreadInfo info, const ZipfParams& p, std::shared_ptr<SharedRegion> region)
-    : Generator(std::move(info)), p_(p), region_(std::move(region)),
+    : Generator(std::move(info)),
+      p_(p),
+      region_(std::move(region)),
       items_(std::max<std::uint64_t>(1, p.footprint_bytes / p.item_bytes)),
       zipf_(items_, p.alpha),
       scatter_(items_, derive_seed(this->info().seed, 0x5CA7u)),  // same map for every thread: shared hot set
       rng_(derive_seed(this->info().seed, static_cast<std::uint64_t>(this->info().index), 0x21Fu)) {
   lines_per_item_ = std::max<std::uint64_t>(1, p_.item_bytes / 64);
-  hot_items_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(std::ceil(p_.hot_fraction * static_cast<double>(items_))),
-                                         1, items_);
+  hot_items_ = std::clamp<std::uint64_t>(
+      static_cast<std::uint64_t>(std::ceil(p_.hot_fraction * static_cast<double>(items_))), 1, items_);
   hot_threshold_ = ratio_threshold(p_.hot_probability);
   write_threshold_ = ratio_threshold(p_.write_ratio);
 }
@@ -74,8 +76,10 @@ void ZipfSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
   for (std::uint64_t k = 0; k < n; ++k) {
     std::uint64_t item = item_of_rank(draw_rank());
     VirtAddr addr = base + item * item_bytes + (lines > 1 ? rng_.below(lines) * 64 : 0);
-    if (thr && (thr == UINT64_MAX || rng_.next() < thr)) batch.store(addr, size);
-    else batch.load(addr, size);
+    if (thr && (thr == UINT64_MAX || rng_.next() < thr))
+      batch.store(addr, size);
+    else
+      batch.load(addr, size);
     if (cc) batch.compute(cc);
   }
   done_ += n;

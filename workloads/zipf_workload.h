@@ -44,7 +44,9 @@ struct ZipfParams {
 class ZipfSource final : public Generator {
  public:
   ZipfSource(ThreadInfo info, const ZipfParams& p, std::shared_ptr<SharedRegion> region);
-  double progress() const override { return static_cast<double>(done_) / static_cast<double>(p_.accesses ? p_.accesses : 1); }
+  double progress() const override {
+    return static_cast<double>(done_) / static_cast<double>(p_.accesses ? p_.accesses : 1);
+  }
   std::uint64_t items() const { return items_; }
   // The item (0-based, in address order) that rank r (1-based) maps to.
   std::uint64_t item_of_rank(std::uint64_t r) const { return p_.scatter ? scatter_(r - 1) : r - 1; }

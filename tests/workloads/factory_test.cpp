@@ -112,9 +112,9 @@ TEST(WorkloadFactory, NodePlacementPolicyAndThreads) {
 }
 
 TEST(WorkloadFactory, EveryKindBuildsFromItsExampleKeys) {
-  EXPECT_EQ(workload_kinds(), (std::vector<std::string>{"gups", "madvise_churn", "memory_hog", "mmap_churn", "phases",
-                                                        "pointer_chase", "producer_consumer", "script", "stream",
-                                                        "strided", "trace", "zipf"}));
+  EXPECT_EQ(workload_kinds(),
+            (std::vector<std::string>{"gups", "madvise_churn", "memory_hog", "mmap_churn", "phases", "pointer_chase",
+                                      "producer_consumer", "script", "stream", "strided", "trace", "zipf"}));
   Built b = build(
       "[[workload]]\nkind = \"producer_consumer\"\nthreads = 2\nchunks = 4\n"
       "[[workload]]\nkind = \"memory_hog\"\nnode_fraction = 1.5\npolicy = \"bind:1\"\n"
@@ -135,11 +135,11 @@ TEST(WorkloadFactory, EveryKindBuildsFromItsExampleKeys) {
 
 TEST(WorkloadFactory, ConfigurationErrorsCarryTheirPosition) {
   Built b = build(
-      "[[workload]]\nkind = \"strem\"\n"                          // lines 9-10 (the machine takes 1-8)
-      "[[workload]]\nkind = \"stream\"\npolicy = \"bind:3\"\n"    // 11-13
-      "cpus = [0, 12]\nnode = 1\narry_size = \"1MiB\"\n"          // 14-16
-      "[[workload]]\nkind = \"producer_consumer\"\n"              // 17-18
-      "[[workload]]\nname = \"nokind\"\n");                       // 19-20
+      "[[workload]]\nkind = \"strem\"\n"                        // lines 9-10 (the machine takes 1-8)
+      "[[workload]]\nkind = \"stream\"\npolicy = \"bind:3\"\n"  // 11-13
+      "cpus = [0, 12]\nnode = 1\narry_size = \"1MiB\"\n"        // 14-16
+      "[[workload]]\nkind = \"producer_consumer\"\n"            // 17-18
+      "[[workload]]\nname = \"nokind\"\n");                     // 19-20
   std::string e = all(b.errors);
   EXPECT_NE(e.find("w.toml:10:8: error: workload[0].kind: unknown workload kind \"strem\"; expected one of gups,"),
             std::string::npos)

@@ -143,9 +143,9 @@ class FakeThreadContext : public hw::ThreadContext {
   }
   long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) override {
     flush();
-    for (unsigned long i = 0; i < count; ++i)
-      status[i] = mm_->contains(pages[i], 1) ? (nodes ? nodes[i] : node_) : -14;
-    calls.push_back({"move_pages", count ? pages[0] : 0, count, 0, static_cast<unsigned long>(flags), {}, 0, ops.size()});
+    for (unsigned long i = 0; i < count; ++i) status[i] = mm_->contains(pages[i], 1) ? (nodes ? nodes[i] : node_) : -14;
+    calls.push_back(
+        {"move_pages", count ? pages[0] : 0, count, 0, static_cast<unsigned long>(flags), {}, 0, ops.size()});
     return 0;
   }
 

@@ -42,10 +42,14 @@ struct OpCounts {
 OpCounts counts(const std::vector<hw::Op>& ops) {
   OpCounts c;
   for (const auto& op : ops) {
-    if (op.kind == hw::OpKind::Load) ++c.loads, c.dependent += op.dependent();
-    else if (op.kind == hw::OpKind::Store) ++c.stores;
-    else if (op.kind == hw::OpKind::Compute) ++c.computes;
-    else ++c.markers;
+    if (op.kind == hw::OpKind::Load)
+      ++c.loads, c.dependent += op.dependent();
+    else if (op.kind == hw::OpKind::Store)
+      ++c.stores;
+    else if (op.kind == hw::OpKind::Compute)
+      ++c.computes;
+    else
+      ++c.markers;
   }
   return c;
 }
@@ -296,7 +300,7 @@ TEST(Zipf, HotItemsAreScatteredAndDominate) {
   std::sort(by_count.rbegin(), by_count.rend());
   EXPECT_EQ(by_count[0].second, src.item_of_rank(1));
   EXPECT_EQ(by_count[1].second, src.item_of_rank(2));
-  EXPECT_NE(src.item_of_rank(1) + 1, src.item_of_rank(2));  // scattered
+  EXPECT_NE(src.item_of_rank(1) + 1, src.item_of_rank(2));    // scattered
   EXPECT_GT(by_count[0].first, 2 * by_count[1].first * 0.8);  // 2^1.2 = 2.3 ratio
 }
 

@@ -1,10 +1,11 @@
 // Workloads on the real machine (hw::Machine with the simulated kernel): the
 // shipped scripted scenario's results, the counter reader, and the NUMA effect
 // the stream example is meant to show.
+#include "hw/machine.h"
+
 #include <gtest/gtest.h>
 
 #include "common/config.h"
-#include "hw/machine.h"
 #include "workloads/machine_placement.h"
 #include "workloads/workload_factory.h"
 
@@ -35,15 +36,15 @@ TEST(OnMachine, ScriptedMbindScenarioRecordsTheKernelsAnswers) {
   run_example(r, "script.toml");
   const auto& calls = r.specs[0].results->calls();
   ASSERT_EQ(calls.size(), 8u) << r.specs[0].results->to_json();
-  EXPECT_GT(calls[0].ret, 0);                 // mmap
-  EXPECT_EQ(calls[2].ret, -22);               // mbind(MPOL_BIND, empty mask): EINVAL
-  EXPECT_EQ(calls[3].ret, 0);                 // mbind(bind:1, MOVE|STRICT) of the second page
-  EXPECT_EQ(calls[4].ret, 0);                 // get_mempolicy(MPOL_F_NODE|MPOL_F_ADDR): node of the page
+  EXPECT_GT(calls[0].ret, 0);    // mmap
+  EXPECT_EQ(calls[2].ret, -22);  // mbind(MPOL_BIND, empty mask): EINVAL
+  EXPECT_EQ(calls[3].ret, 0);    // mbind(bind:1, MOVE|STRICT) of the second page
+  EXPECT_EQ(calls[4].ret, 0);    // get_mempolicy(MPOL_F_NODE|MPOL_F_ADDR): node of the page
   ASSERT_FALSE(calls[4].fields.empty());
   EXPECT_EQ(calls[4].fields[0].second, "1");
-  ASSERT_FALSE(calls[5].fields.empty());      // move_pages query: first page local, second moved
+  ASSERT_FALSE(calls[5].fields.empty());  // move_pages query: first page local, second moved
   EXPECT_EQ(calls[5].fields[0].second, "[0, 1]");
-  EXPECT_GE(calls[6].ret, 2);                 // vmstat.pgfault: at least the two touches
+  EXPECT_GE(calls[6].ret, 2);  // vmstat.pgfault: at least the two touches
   EXPECT_EQ(calls[7].ret, 0);
   std::string j = r.specs[0].results->to_json(false);
   EXPECT_NE(j.find("{\"call\":\"mbind\",\"ret\":-1,\"errno\":\"EINVAL\"}"), std::string::npos) << j;

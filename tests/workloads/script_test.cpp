@@ -87,16 +87,18 @@ TEST(Script, CallsRunInOrderAndTheirResultsAreRecorded) {
   std::string j = b.specs[0].results->to_json(false);
   EXPECT_EQ(j,
             "{\"name\":\"script0\",\"kind\":\"script\",\"counters\":{},\"errors\":[],\"calls\":["
-            "{\"call\":\"mmap\",\"ret\":" + std::to_string(buf) + "},"
-            "{\"call\":\"touch\",\"ret\":0,\"bytes\":8192},"
-            "{\"call\":\"mbind\",\"ret\":-1,\"errno\":\"EINVAL\"},"
-            "{\"call\":\"mbind\",\"ret\":0},"
-            "{\"call\":\"set_mempolicy\",\"ret\":0},"
-            "{\"call\":\"get_mempolicy\",\"ret\":0,\"mode\":3,\"nodes\":[0, 1]},"
-            "{\"call\":\"move_pages\",\"ret\":0,\"status\":[1, 1]},"
-            "{\"call\":\"read_counter\",\"ret\":-1,\"errno\":\"ENOSYS\",\"counter\":\"vmstat.pgfault\"},"
-            "{\"call\":\"munmap\",\"ret\":-1,\"errno\":\"EINVAL\"},"
-            "{\"call\":\"munmap\",\"ret\":0}]}");
+            "{\"call\":\"mmap\",\"ret\":" +
+                std::to_string(buf) +
+                "},"
+                "{\"call\":\"touch\",\"ret\":0,\"bytes\":8192},"
+                "{\"call\":\"mbind\",\"ret\":-1,\"errno\":\"EINVAL\"},"
+                "{\"call\":\"mbind\",\"ret\":0},"
+                "{\"call\":\"set_mempolicy\",\"ret\":0},"
+                "{\"call\":\"get_mempolicy\",\"ret\":0,\"mode\":3,\"nodes\":[0, 1]},"
+                "{\"call\":\"move_pages\",\"ret\":0,\"status\":[1, 1]},"
+                "{\"call\":\"read_counter\",\"ret\":-1,\"errno\":\"ENOSYS\",\"counter\":\"vmstat.pgfault\"},"
+                "{\"call\":\"munmap\",\"ret\":-1,\"errno\":\"EINVAL\"},"
+                "{\"call\":\"munmap\",\"ret\":0}]}");
 }
 
 TEST(Script, ReadCounterUsesTheRunsReader) {
@@ -122,27 +124,29 @@ TEST(Script, ReadCounterUsesTheRunsReader) {
 
 TEST(Script, BadStepsAreConfigurationErrorsWithPositions) {
   Built b = build(
-      "[[workload.step]]\ncall = \"mmapp\"\n"                                  // lines 11-12 (1-10: machine, workload)
-      "[[workload.step]]\ncall = \"mmap\"\nas = \"buf\"\n"                     // 13-15
-      "[[workload.step]]\ncall = \"touch\"\naddr = \"$bfu\"\n"                 // 16-18
-      "[[workload.step]]\ncall = \"mprotect\"\naddr = \"$buf\"\nlen = 4096\nprot = \"PROT_READ\"\n"  // 19-23
-      "[[workload.step]]\naddr = \"0\"\n"                                      // 24-25
+      "[[workload.step]]\ncall = \"mmapp\"\n"                   // lines 11-12 (1-10: machine, workload)
+      "[[workload.step]]\ncall = \"mmap\"\nas = \"buf\"\n"      // 13-15
+      "[[workload.step]]\ncall = \"touch\"\naddr = \"$bfu\"\n"  // 16-18
+      "[[workload.step]]\ncall = \"mprotect\"\naddr = \"$buf\"\nlen = 4096\nprot = \"PROT_READ\"\n"   // 19-23
+      "[[workload.step]]\naddr = \"0\"\n"                                                             // 24-25
       "[[workload.step]]\ncall = \"munmap\"\naddr = \"$buf\"\nlen = \"1\"\nprot = \"PROT_READ\"\n");  // 26-30
   EXPECT_NE(b.errors.find("s.toml:12:8: error: workload[0].step[0].call: expected one of \"mmap\", \"munmap\""),
             std::string::npos)
       << b.errors;
-  EXPECT_NE(b.errors.find("s.toml:13:1: error: missing required key 'len' in [workload[0].step[1]] (length, required by mmap)"),
+  EXPECT_NE(b.errors.find(
+                "s.toml:13:1: error: missing required key 'len' in [workload[0].step[1]] (length, required by mmap)"),
             std::string::npos)
       << b.errors;
-  EXPECT_NE(b.errors.find("s.toml:18:8: error: workload[0].step[2].addr: in \"$bfu\": $bfu is not bound by an earlier step"),
-            std::string::npos)
+  EXPECT_NE(
+      b.errors.find("s.toml:18:8: error: workload[0].step[2].addr: in \"$bfu\": $bfu is not bound by an earlier step"),
+      std::string::npos)
       << b.errors;
   EXPECT_NE(b.errors.find("s.toml:22:7: error: workload[0].step[3].len: expected a string, got the integer 4096"),
             std::string::npos)
       << b.errors;
   EXPECT_NE(b.errors.find("missing required key 'call' in [workload[0].step[4]]"), std::string::npos) << b.errors;
   EXPECT_EQ(b.errors.find("empty expression"), std::string::npos) << b.errors;  // one error per bad value
-  EXPECT_EQ(b.errors.find("step[0]] (cycles"), std::string::npos) << b.errors;   // nothing more about an unknown call
+  EXPECT_EQ(b.errors.find("step[0]] (cycles"), std::string::npos) << b.errors;  // nothing more about an unknown call
   EXPECT_NE(b.errors.find("s.toml:30:1: error: unknown key 'prot' in [workload[0].step[5]]"), std::string::npos)
       << b.errors;
 }

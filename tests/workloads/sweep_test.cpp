@@ -1,8 +1,9 @@
 // Sweep files: parsing and its errors, grid expansion, a real parallel run of
 // a fake numasim (a /bin/sh script) with one failing point, the CSV, and the
 // JSON path lookup the figure columns use.
-#include <gtest/gtest.h>
+#include "workloads/sweep.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -10,7 +11,6 @@
 #include <sstream>
 
 #include "workloads/json_path.h"
-#include "workloads/sweep.h"
 
 using namespace numasim::workloads;
 
@@ -75,7 +75,8 @@ TEST(Sweep, ParsesAndExpandsTheCartesianProduct) {
 
 TEST(Sweep, BadFilesNameTheirPosition) {
   EXPECT_EQ(sweep_error("jobs = 2\n"), "s.toml: error: missing required key 'configs'\n");
-  EXPECT_EQ(sweep_error("configs = [\"a\"]\n[grid]\nx = []\n"), "s.toml:3:5: error: grid.x: expected a non-empty array of values\n");
+  EXPECT_EQ(sweep_error("configs = [\"a\"]\n[grid]\nx = []\n"),
+            "s.toml:3:5: error: grid.x: expected a non-empty array of values\n");
   EXPECT_EQ(sweep_error("configs = [\"a\"]\njbos = 2\n"),
             "s.toml:2:8: error: unknown key 'jbos'; valid keys are: args collect configs grid jobs\n");
   EXPECT_EQ(sweep_error("configs = [\"a\"]\n[collect]\nx = 3\n"),
@@ -123,12 +124,23 @@ TEST(Sweep, RunsPointsInParallelAndReportsAFailureWithoutStoppingTheOthers) {
   std::string log2 = (dir / "runs" / "run_2.log").string(), log5 = (dir / "runs" / "run_5.log").string();
   EXPECT_EQ(r.csv,
             "run,config,policy,workload[0].threads,status,secs,cfg,missing\n"
-            "0," + a + ",local,1,ok,0.1," + a + ",\n"
-            "1," + a + ",local,2,ok,0.2," + a + ",\n"
-            "2," + a + ",local,4,failed: exit code 3; log " + log2 + ": error: too many threads for " + a + ",,,\n"
-            "3," + a + ",bind:1,1,ok,0.1," + a + ",\n"
-            "4," + a + ",bind:1,2,ok,0.2," + a + ",\n"
-            "5," + a + ",bind:1,4,failed: exit code 3; log " + log5 + ": error: too many threads for " + a + ",,,\n");
+            "0," +
+                a + ",local,1,ok,0.1," + a +
+                ",\n"
+                "1," +
+                a + ",local,2,ok,0.2," + a +
+                ",\n"
+                "2," +
+                a + ",local,4,failed: exit code 3; log " + log2 + ": error: too many threads for " + a +
+                ",,,\n"
+                "3," +
+                a + ",bind:1,1,ok,0.1," + a +
+                ",\n"
+                "4," +
+                a + ",bind:1,2,ok,0.2," + a +
+                ",\n"
+                "5," +
+                a + ",bind:1,4,failed: exit code 3; log " + log5 + ": error: too many threads for " + a + ",,,\n");
   EXPECT_NE(progress.str().find("[6/6]"), std::string::npos) << progress.str();
   EXPECT_NE(progress.str().find("FAILED: run 2 "), std::string::npos) << progress.str();
   EXPECT_THROW(run_sweep(s, SweepOptions{(dir / "nope").string(), 1, o.work_dir, nullptr}), SweepError);

@@ -48,8 +48,10 @@ TEST(Lackey, ParsesTheFourRecordKinds) {
 TEST(Lackey, ErrorsNameFileLineAndWhatWasExpected) {
   EXPECT_EQ(parse_error("I  0401000,3\n X 10,8\n"),
             "t.lackey:2: error: expected \"I  addr,size\" or \" L|S|M addr,size\", got \" X 10,8\"");
-  EXPECT_EQ(parse_error("==1==\n\n L zz10,8\n"), "t.lackey:3: error: expected a hexadecimal address, got \" L zz10,8\"");
-  EXPECT_EQ(parse_error(" S 10,eight\n"), "t.lackey:1: error: expected a decimal size after the comma, got \" S 10,eight\"");
+  EXPECT_EQ(parse_error("==1==\n\n L zz10,8\n"),
+            "t.lackey:3: error: expected a hexadecimal address, got \" L zz10,8\"");
+  EXPECT_EQ(parse_error(" S 10,eight\n"),
+            "t.lackey:1: error: expected a decimal size after the comma, got \" S 10,eight\"");
   EXPECT_EQ(parse_error(" L 10\n"), "t.lackey:1: error: expected \"addr,size\" after the access kind, got \" L 10\"");
 }
 
@@ -133,11 +135,12 @@ TEST(BinaryTrace, CorruptInputIsReportedWithItsOffset) {
   std::string v2 = good;
   v2[8] = 2;
   EXPECT_EQ(error_of(v2), "c.bin: byte 0: error: unsupported trace version 2 (this build reads version 1)");
-  EXPECT_EQ(error_of(good.substr(0, good.size() - 1)), "c.bin: byte " + std::to_string(good.size() - 1) +
-                                                           ": error: record 1: truncated address delta");
+  EXPECT_EQ(error_of(good.substr(0, good.size() - 1)),
+            "c.bin: byte " + std::to_string(good.size() - 1) + ": error: record 1: truncated address delta");
   std::string more = good;
   more[16] = 1;  // header says 1 record, there are 2
-  EXPECT_EQ(error_of(more), "c.bin: byte " + std::to_string(24 + 3) + ": error: more records than the header declares (1)");
+  EXPECT_EQ(error_of(more),
+            "c.bin: byte " + std::to_string(24 + 3) + ": error: more records than the header declares (1)");
   std::string fewer = good;
   fewer[16] = 3;
   EXPECT_EQ(error_of(fewer), "c.bin: byte " + std::to_string(good.size()) +
