@@ -55,8 +55,8 @@ void run_faults(benchmark::State& state, unsigned flags, bool prefault_read) {
   VirtAddr base = 0, addr = 0, end = 0;
   auto fresh = [&] {
     if (base) m.kernel->sys_munmap(m.task, base, kRegion, cost);
-    base = static_cast<VirtAddr>(m.kernel->sys_mmap(m.task, 0, kRegion, PROT_READ | PROT_WRITE,
-                                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, cost));
+    base = static_cast<VirtAddr>(
+        m.kernel->sys_mmap(m.task, 0, kRegion, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, cost));
     if (prefault_read)
       for (VirtAddr a = base; a < base + kRegion; a += kPageSize)
         m.kernel->handle_mm_fault(m.task, a, FAULT_FLAG_USER, cost);
@@ -74,7 +74,8 @@ void run_faults(benchmark::State& state, unsigned flags, bool prefault_read) {
     benchmark::DoNotOptimize(r);
     addr += kPageSize;
   }
-  state.counters["faults_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["faults_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_AnonWriteFault(benchmark::State& state) { run_faults(state, FAULT_FLAG_WRITE | FAULT_FLAG_USER, false); }
@@ -109,7 +110,8 @@ void BM_HugetlbFault(benchmark::State& state) {
     benchmark::DoNotOptimize(m.kernel->handle_mm_fault(m.task, addr, FAULT_FLAG_WRITE | FAULT_FLAG_USER, cost));
     addr += 2ull << 20;
   }
-  state.counters["faults_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["faults_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HugetlbFault);
 
@@ -147,7 +149,8 @@ void BM_WalkerReadPte4Levels(benchmark::State& state) {
     va += 7 * kPageSize;
     if (va >= base + len) va = base + (va - base) % len;
   }
-  state.counters["walks_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["walks_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_WalkerReadPte4Levels);
 

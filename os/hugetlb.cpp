@@ -18,9 +18,9 @@ HugetlbPool::HugetlbPool(PhysMem& pm, const std::vector<std::uint64_t>& nr_hugep
   for (int nid = 0; nid < nodes && nid < static_cast<int>(nr_hugepages.size()); ++nid) {
     for (std::uint64_t i = 0; i < nr_hugepages[nid]; ++i) {
       // alloc_pool_huge_folio: a compound order-9 page on exactly this node.
-      page* pg = pm.alloc_pages(boot_cpu, GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_THISNODE | __GFP_NOWARN |
-                                              __GFP_NORETRY,
-                                HUGETLB_PAGE_ORDER, NodeId(nid), nullptr, boot);
+      page* pg =
+          pm.alloc_pages(boot_cpu, GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY,
+                         HUGETLB_PAGE_ORDER, NodeId(nid), nullptr, boot);
       if (!pg) break;
       pm.count_vm_event(HTLB_BUDDY_PGALLOC);
       pg->set(PG_hugetlb);

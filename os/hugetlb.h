@@ -29,8 +29,8 @@ class HugetlbPool {
   // Allocates nr_hugepages[n] huge pages on node n from the buddy (__GFP_THISNODE);
   // a node that cannot supply them all gets fewer, as Linux does.
   // `fallback_order[n]` lists every node by distance from n (n first).
-  HugetlbPool(PhysMem& pm, const std::vector<std::uint64_t>& nr_hugepages,
-              std::vector<std::vector<int>> fallback_order, CpuId boot_cpu);
+  HugetlbPool(PhysMem& pm, const std::vector<std::uint64_t>& nr_hugepages, std::vector<std::vector<int>> fallback_order,
+              CpuId boot_cpu);
   ~HugetlbPool();
   HugetlbPool(const HugetlbPool&) = delete;
   HugetlbPool& operator=(const HugetlbPool&) = delete;

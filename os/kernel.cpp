@@ -122,7 +122,8 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
 
 bool Kernel::migrate_task(task_struct* t, CpuId cpu) {
   if (t->exited) return false;
-  if (cpu.value() < 0 || cpu.value() >= topo_.num_cpus() || !t->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
+  if (cpu.value() < 0 || cpu.value() >= topo_.num_cpus() ||
+      !t->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
     return false;
   t->cpu = cpu;
   t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));  // switch_mm_irqs_off: cpumask_set_cpu

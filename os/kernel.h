@@ -26,8 +26,8 @@
 #include "os/mmzone.h"
 #include "os/page_alloc.h"
 #include "os/pgtable.h"
-#include "os/proc_format.h"
 #include "os/platform.h"
+#include "os/proc_format.h"
 #include "os/task.h"
 
 namespace numasim {
@@ -41,16 +41,16 @@ struct mempolicy;
 // Cost table [os.costs]: CPU cycles of kernel code, memory traffic excluded
 // (that is timed by the Platform).
 struct KernelCosts {
-  std::uint64_t fault_entry_cycles = 450;     // exception entry, error-code decode, find_vma
-  std::uint64_t fault_exit_cycles = 250;      // return to user (iret)
-  std::uint64_t fault_handle_cycles = 300;    // handle_mm_fault bookkeeping (rmap, rss, lru add)
-  std::uint64_t syscall_entry_cycles = 100;   // syscall instruction and entry code
-  std::uint64_t syscall_exit_cycles = 100;    // sysret
-  std::uint64_t pte_update_cycles = 10;       // per entry written, besides its 8-byte store
-  std::uint64_t vma_op_cycles = 400;          // per VMA created, split, merged or removed
-  std::uint64_t zap_pte_cycles = 20;          // per leaf entry torn down (zap_pte_range)
-  std::uint64_t tlb_flush_cycles = 150;       // building a flush request (flush_tlb_mm_range)
-  std::uint64_t migrate_page_cycles = 1500;   // per page moved (isolation, rmap walk, remap)
+  std::uint64_t fault_entry_cycles = 450;    // exception entry, error-code decode, find_vma
+  std::uint64_t fault_exit_cycles = 250;     // return to user (iret)
+  std::uint64_t fault_handle_cycles = 300;   // handle_mm_fault bookkeeping (rmap, rss, lru add)
+  std::uint64_t syscall_entry_cycles = 100;  // syscall instruction and entry code
+  std::uint64_t syscall_exit_cycles = 100;   // sysret
+  std::uint64_t pte_update_cycles = 10;      // per entry written, besides its 8-byte store
+  std::uint64_t vma_op_cycles = 400;         // per VMA created, split, merged or removed
+  std::uint64_t zap_pte_cycles = 20;         // per leaf entry torn down (zap_pte_range)
+  std::uint64_t tlb_flush_cycles = 150;      // building a flush request (flush_tlb_mm_range)
+  std::uint64_t migrate_page_cycles = 1500;  // per page moved (isolation, rmap walk, remap)
 };
 
 struct KernelParams {
@@ -118,8 +118,8 @@ class Kernel : private PgtableFrameSource {
 
   // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error;
   //      an exited task gets -ESRCH and its faults are SIGSEGV) ----
-  long sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
-                std::uint64_t off, KernelCost& cost);
+  long sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t off,
+                KernelCost& cost);
   long sys_munmap(task_struct* t, VirtAddr addr, std::uint64_t len, KernelCost& cost);
   long sys_mprotect(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, KernelCost& cost);
   // Raw brk: returns the new break, or the unchanged one on failure.
@@ -127,8 +127,7 @@ class Kernel : private PgtableFrameSource {
   long sys_madvise(task_struct* t, VirtAddr addr, std::uint64_t len, int advice, KernelCost& cost);
   long sys_mbind(task_struct* t, VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nmask,
                  unsigned long maxnode, unsigned flags, KernelCost& cost);
-  long sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode,
-                         KernelCost& cost);
+  long sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode, KernelCost& cost);
   long sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode, VirtAddr addr,
                          unsigned long flags, KernelCost& cost);
   // pid 0 = t itself. nodes == nullptr: query (status = node, -ENOENT, -EFAULT).
@@ -170,8 +169,8 @@ class Kernel : private PgtableFrameSource {
   void free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) override;
 
   // mmap.cpp
-  long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
-               std::uint64_t align, KernelCost& cost);
+  long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags, std::uint64_t align,
+               KernelCost& cost);
   // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
   void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
   // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages;
@@ -183,18 +182,16 @@ class Kernel : private PgtableFrameSource {
   // mprotect.cpp
   // Apply fn to every VMA overlapping [start, end) after splitting at start and
   // end, then merge the results with their neighbours (vma_modify + vma_merge).
-  void modify_range(mm_struct& mm, VirtAddr start, VirtAddr end,
-                    const std::function<void(vm_area_struct&)>& fn, KernelCost& cost);
+  void modify_range(mm_struct& mm, VirtAddr start, VirtAddr end, const std::function<void(vm_area_struct&)>& fn,
+                    KernelCost& cost);
   // memory.cpp
   // handle_mm_fault proper (no exception entry/exit cycles): also used by
   // MAP_POPULATE and get_user_pages-like callers.
   FaultResult fault_core(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);
-  FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
-                                unsigned flags, KernelCost& cost);
-  FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
-                         KernelCost& cost);
-  FaultResult hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
-                            KernelCost& cost);
+  FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, unsigned flags,
+                                KernelCost& cost);
+  FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, KernelCost& cost);
+  FaultResult hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
   page* alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
   const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
   pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;
@@ -223,9 +220,9 @@ class Kernel : private PgtableFrameSource {
   std::uint64_t next_file_id_ = 1;
   std::uint64_t zero_pfn_ = 0;
   page* zero_page_ = nullptr;
-  nodemask_t mems_allowed_;  // nodes with memory (N_MEMORY)
+  nodemask_t mems_allowed_;                   // nodes with memory (N_MEMORY)
   std::vector<std::vector<int>> node_order_;  // per node: nodes by distance
-  task_struct* current_ = nullptr;  // the task a fault or system call runs for (page-table accounting)
+  task_struct* current_ = nullptr;            // the task a fault or system call runs for (page-table accounting)
   std::uint32_t next_mm_id_ = 1;
 };
 

@@ -19,8 +19,8 @@ namespace {
                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
   std::abort();
 }
-#define VM_CHECK(cond, what, a, b) \
-  do {                             \
+#define VM_CHECK(cond, what, a, b)           \
+  do {                                       \
     if (!(cond)) check_fail(what, (a), (b)); \
   } while (0)
 }  // namespace

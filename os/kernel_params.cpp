@@ -28,9 +28,8 @@ KernelParams KernelParams::from_config(Config os) {
       cyc("migrate_page_cycles", p.costs.migrate_page_cycles, "per page migrated, besides the copy");
   p.pgtable_levels = os.get<int>("pgtable_levels", 4, "page-table levels (5 = LA57)", {4, 5});
   p.max_map_count = os.get<int>("max_map_count", p.max_map_count, "vm.max_map_count", {1, 1 << 30});
-  p.tlb_single_page_flush_ceiling =
-      static_cast<unsigned>(os.get<int>("tlb_single_page_flush_ceiling", 33,
-                                        "pages above which a range flush becomes a full flush", {0, 1 << 20}));
+  p.tlb_single_page_flush_ceiling = static_cast<unsigned>(os.get<int>(
+      "tlb_single_page_flush_ceiling", 33, "pages above which a range flush becomes a full flush", {0, 1 << 20}));
   p.zero_page = os.get<bool>("zero_page", true, "map the shared zero page on read faults of private anon memory");
   Config h = os.table("hugetlb", "hugetlb pool");
   std::vector<std::int64_t> per_node =

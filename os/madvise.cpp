@@ -52,14 +52,33 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
   const bool zap = advice == MADV_DONTNEED || advice == MADV_FREE;
   unsigned long set = 0, clear = 0;
   switch (advice) {
-    case MADV_NORMAL: clear = VM_RAND_READ | VM_SEQ_READ; break;
-    case MADV_RANDOM: set = VM_RAND_READ; clear = VM_SEQ_READ; break;
-    case MADV_SEQUENTIAL: set = VM_SEQ_READ; clear = VM_RAND_READ; break;
-    case MADV_DONTFORK: set = VM_DONTCOPY; break;
-    case MADV_DOFORK: clear = VM_DONTCOPY; break;
-    case MADV_HUGEPAGE: set = VM_HUGEPAGE; clear = VM_NOHUGEPAGE; break;
-    case MADV_NOHUGEPAGE: set = VM_NOHUGEPAGE; clear = VM_HUGEPAGE; break;
-    default: break;
+    case MADV_NORMAL:
+      clear = VM_RAND_READ | VM_SEQ_READ;
+      break;
+    case MADV_RANDOM:
+      set = VM_RAND_READ;
+      clear = VM_SEQ_READ;
+      break;
+    case MADV_SEQUENTIAL:
+      set = VM_SEQ_READ;
+      clear = VM_RAND_READ;
+      break;
+    case MADV_DONTFORK:
+      set = VM_DONTCOPY;
+      break;
+    case MADV_DOFORK:
+      clear = VM_DONTCOPY;
+      break;
+    case MADV_HUGEPAGE:
+      set = VM_HUGEPAGE;
+      clear = VM_NOHUGEPAGE;
+      break;
+    case MADV_NOHUGEPAGE:
+      set = VM_NOHUGEPAGE;
+      clear = VM_HUGEPAGE;
+      break;
+    default:
+      break;
   }
   const bool flags_change = set || clear;
   // Validate every VMA before touching anything.
@@ -82,9 +101,8 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
   if (flags_change && mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
 
   if (flags_change) {
-    modify_range(mm, start, end,
-                 [&](vm_area_struct& v) { v.vm_flags = (v.vm_flags & ~clear) | set; },
-                 cost);
+    modify_range(
+        mm, start, end, [&](vm_area_struct& v) { v.vm_flags = (v.vm_flags & ~clear) | set; }, cost);
     return 0;
   }
   if (!zap) return 0;  // MADV_WILLNEED

@@ -9,12 +9,11 @@
 // faults (no major faults yet), no THP, no fault-around; private anonymous read
 // faults map the shared zero page like Linux; shared anonymous (shmem) pages are
 // allocated at the first fault of either kind and belong to the mapping only.
-#include "os/kernel.h"
-
 #include <cstdio>
 #include <cstdlib>
 
 #include "os/gfp.h"
+#include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
 #include "os/syscalls.h"
@@ -23,8 +22,7 @@ namespace numasim::os {
 
 namespace {
 [[noreturn]] void fault_bug(const char* what, VirtAddr a) {
-  std::fprintf(stderr, "numasim: fault-path invariant broken: %s (0x%llx)\n", what,
-               static_cast<unsigned long long>(a));
+  std::fprintf(stderr, "numasim: fault-path invariant broken: %s (0x%llx)\n", what, static_cast<unsigned long long>(a));
   std::abort();
 }
 }  // namespace

@@ -171,15 +171,15 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
   for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
     const vm_area_struct& v = it->second;
-    if (v.is_hugetlb() && ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) ||
-                           (v.vm_end > end && (end & (HPAGE_SIZE - 1)))))
+    if (v.is_hugetlb() &&
+        ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1)))))
       return -EINVAL;
   }
 
   // mbind_range: install the policy (shared by the VMAs of the range).
-  std::shared_ptr<mempolicy> newpol =
-      pol.mode == MPOL_DEFAULT ? nullptr : std::make_shared<mempolicy>(pol);
-  modify_range(mm, start, end, [&](vm_area_struct& v) { v.vm_policy = newpol; }, cost);
+  std::shared_ptr<mempolicy> newpol = pol.mode == MPOL_DEFAULT ? nullptr : std::make_shared<mempolicy>(pol);
+  modify_range(
+      mm, start, end, [&](vm_area_struct& v) { v.vm_policy = newpol; }, cost);
 
   long failed = 0;
   if (move) {
@@ -197,8 +197,8 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   return 0;
 }
 
-long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode,
-                               VirtAddr addr, unsigned long flags, KernelCost& cost) {
+long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, unsigned long maxnode, VirtAddr addr,
+                               unsigned long flags, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
   current_ = t;

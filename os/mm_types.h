@@ -65,10 +65,10 @@ enum mm_counter : int { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, 
 struct mm_struct {
   std::map<VirtAddr, vm_area_struct> mm_mt;  // VMAs keyed by vm_start, non-overlapping
   int map_count = 0;
-  PhysAddr pgd = 0;       // physical address of the top-level table (CR3)
+  PhysAddr pgd = 0;  // physical address of the top-level table (CR3)
   NodeId pgd_node{0};
-  Asid asid = 0;          // PCID
-  CpuMask cpumask;        // mm_cpumask: CPUs that ran this mm (TLB shootdown targets)
+  Asid asid = 0;    // PCID
+  CpuMask cpumask;  // mm_cpumask: CPUs that ran this mm (TLB shootdown targets)
   long rss_stat[NR_MM_COUNTERS] = {};
   VirtAddr task_size = 0;  // TASK_SIZE
   VirtAddr mmap_base = 0;  // top of the top-down mmap area

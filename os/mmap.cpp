@@ -96,8 +96,7 @@ bool vma_policy_equal(const vm_area_struct& a, const vm_area_struct& b) {
   const mempolicy* pb = b.vm_policy.get();
   if (pa == pb) return true;
   if (!pa || !pb) return false;
-  return pa->mode == pb->mode && pa->flags == pb->flags && pa->nodes == pb->nodes &&
-         pa->home_node == pb->home_node;
+  return pa->mode == pb->mode && pa->flags == pb->flags && pa->nodes == pb->nodes && pa->home_node == pb->home_node;
 }
 
 bool vmas_mergeable(const vm_area_struct& a, const vm_area_struct& b) {
@@ -262,8 +261,10 @@ std::size_t Kernel::free_pgtables_between(task_struct* t, VirtAddr start, VirtAd
   if (it != mm.mm_mt.end()) ceiling = it->second.vm_start;
   if (it != mm.mm_mt.begin()) {
     auto p = std::prev(it);
-    if (p->second.vm_end <= start) floor = p->second.vm_end;
-    else return 0;  // [start, end) is not a hole
+    if (p->second.vm_end <= start)
+      floor = p->second.vm_end;
+    else
+      return 0;  // [start, end) is not a hole
   }
   return pgtables_.free_pgd_range(t->cpu, mm.pgd, start, end, floor, ceiling, cost);
 }
@@ -366,8 +367,7 @@ long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
     return static_cast<long>(mm.brk);
   }
   if (brk <= mm.brk) {  // shrink: always allowed
-    if (mm.map_count + splits_needed(mm, newbrk, oldbrk) > params_.max_map_count)
-      return static_cast<long>(mm.brk);
+    if (mm.map_count + splits_needed(mm, newbrk, oldbrk) > params_.max_map_count) return static_cast<long>(mm.brk);
     do_munmap(t, newbrk, oldbrk, cost);
     mm.brk = brk;
     return static_cast<long>(mm.brk);

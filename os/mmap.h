@@ -20,7 +20,7 @@ inline constexpr std::uint64_t TASK_SIZE_5LEVEL = (1ull << 56) - kPageSize;
 // With 5-level tables, addresses above 47 bits are handed out only to callers
 // whose hint lies above this window (x86's DEFAULT_MAP_WINDOW).
 inline constexpr std::uint64_t DEFAULT_MAP_WINDOW = (1ull << 47) - kPageSize;
-inline constexpr std::uint64_t MMAP_MIN_ADDR = 65536;  // vm.mmap_min_addr
+inline constexpr std::uint64_t MMAP_MIN_ADDR = 65536;        // vm.mmap_min_addr
 inline constexpr std::uint64_t MMAP_MIN_GAP = 128ull << 20;  // mmap_base(): gap below the stack
 
 constexpr std::uint64_t page_align(std::uint64_t x) { return (x + kPageSize - 1) & ~(kPageSize - 1); }

@@ -16,8 +16,8 @@
 
 namespace numasim::os {
 
-void Kernel::modify_range(mm_struct& mm, VirtAddr start, VirtAddr end,
-                          const std::function<void(vm_area_struct&)>& fn, KernelCost& cost) {
+void Kernel::modify_range(mm_struct& mm, VirtAddr start, VirtAddr end, const std::function<void(vm_area_struct&)>& fn,
+                          KernelCost& cost) {
   int splits = splits_needed(mm, start, end);
   split_at_boundaries(mm, start, end);
   std::vector<VirtAddr> starts;
@@ -71,8 +71,8 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   }
   if (end > mm.task_size) return -ENOMEM;
   if (!range_fully_mapped(mm, start, end)) return -ENOMEM;
-  const unsigned long newprot = ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
-                                ((prot & PROT_EXEC) ? VM_EXEC : 0);
+  const unsigned long newprot =
+      ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) | ((prot & PROT_EXEC) ? VM_EXEC : 0);
   for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
     const vm_area_struct& v = it->second;
     unsigned long newflags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS);
@@ -85,8 +85,8 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
 
   // Apply: flags first (with splits and merges), then the page tables.
-  modify_range(mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); },
-               cost);
+  modify_range(
+      mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); }, cost);
   bool flush = false;
   VirtAddr cur = start;
   while (cur < end) {

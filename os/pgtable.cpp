@@ -8,8 +8,7 @@ namespace numasim::os {
 
 namespace {
 [[noreturn]] void pgtable_bug(const char* what, PhysAddr a) {
-  std::fprintf(stderr, "numasim: page-table invariant broken: %s (0x%llx)\n", what,
-               static_cast<unsigned long long>(a));
+  std::fprintf(stderr, "numasim: page-table invariant broken: %s (0x%llx)\n", what, static_cast<unsigned long long>(a));
   std::abort();
 }
 constexpr PhysAddr kFrameMask = ~static_cast<PhysAddr>(kPageSize - 1);
@@ -152,8 +151,8 @@ void PageTables::for_each_leaf(PhysAddr pgd, VirtAddr start, VirtAddr end,
   if (start < end) leaves_rec(pgd, params_.levels, 0, start, end, fn);
 }
 
-std::size_t PageTables::free_rec(CpuId cpu, PhysAddr frame, int level, VirtAddr base, VirtAddr start,
-                                 VirtAddr end, VirtAddr floor, VirtAddr ceiling, KernelCost& cost) {
+std::size_t PageTables::free_rec(CpuId cpu, PhysAddr frame, int level, VirtAddr base, VirtAddr start, VirtAddr end,
+                                 VirtAddr floor, VirtAddr ceiling, KernelCost& cost) {
   Table* t = table_of(frame);
   std::size_t freed = 0;
   const std::uint64_t step = level_size(level);

@@ -36,7 +36,7 @@ inline constexpr pteval_t _PAGE_DIRTY = 1ull << 6;
 inline constexpr pteval_t _PAGE_PSE = 1ull << 7;  // leaf at PMD (2 MiB) or PUD (1 GiB) level
 inline constexpr pteval_t _PAGE_GLOBAL = 1ull << 8;
 inline constexpr pteval_t _PAGE_PROTNONE = _PAGE_GLOBAL;  // software: only meaningful when !present
-inline constexpr pteval_t _PAGE_SPECIAL = 1ull << 9;  // software: no struct page refcounting (zero page)
+inline constexpr pteval_t _PAGE_SPECIAL = 1ull << 9;      // software: no struct page refcounting (zero page)
 inline constexpr pteval_t _PAGE_NX = 1ull << 63;
 inline constexpr pteval_t PTE_PFN_MASK = 0x000ffffffffff000ull;
 // Entry pointing to a lower-level user table (Linux's _PAGE_TABLE).
@@ -78,7 +78,7 @@ struct PteRef {
 };
 
 struct PgtableParams {
-  int levels = 4;                     // 4 or 5 (LA57)
+  int levels = 4;                       // 4 or 5 (LA57)
   std::uint64_t pte_update_cycles = 0;  // CPU cycles per entry written, on top of its memory traffic
 };
 
@@ -120,8 +120,8 @@ class PageTables {
   // free_pgd_range: free page-table frames covering only [floor, ceiling) and
   // reachable from [start, end); every leaf there must already be none.
   // Returns the number of table frames freed.
-  std::size_t free_pgd_range(CpuId cpu, PhysAddr pgd, VirtAddr start, VirtAddr end,
-                             VirtAddr floor, VirtAddr ceiling, KernelCost& cost);
+  std::size_t free_pgd_range(CpuId cpu, PhysAddr pgd, VirtAddr start, VirtAddr end, VirtAddr floor, VirtAddr ceiling,
+                             KernelCost& cost);
 
   // Software walk (follow_page-like): physical address that va translates to and
   // the leaf's value, or nullopt when there is no present leaf.

@@ -9,21 +9,22 @@
 // MAP_32BIT, MAP_SYNC, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_UNINITIALIZED and
 // MAP_STACK are accepted and ignored; no overcommit accounting (ENOMEM only when
 // the address space, the map count or the hugetlb pool runs out).
+#include "os/syscalls.h"
+
 #include <cerrno>
 
 #include "os/kernel.h"
 #include "os/mmap.h"
-#include "os/syscalls.h"
 
 namespace numasim::os {
 
-long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd,
-                      std::uint64_t off, KernelCost& cost) {
+long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t off,
+                      KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
   current_ = t;
   mm_struct& mm = *t->mm;
-  if (off & (kPageSize - 1)) return -EINVAL;  // arch sys_mmap
+  if (off & (kPageSize - 1)) return -EINVAL;    // arch sys_mmap
   if (!(flags & MAP_ANONYMOUS)) return -EBADF;  // fget(fd): no files are open
   (void)fd;
   std::uint64_t align = kPageSize;

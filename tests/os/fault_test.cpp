@@ -97,8 +97,7 @@ TEST_F(HugetlbFaultTest, TwoMegabyteLeafFromThePoolOfThePolicysNode) {
   task_struct* t = spawn(0);
   EXPECT_EQ(k().hugetlb().nr_huge_pages_node(0), 4u);
   EXPECT_EQ(k().hugetlb().nr_huge_pages_node(1), 4u);
-  long a = k().sys_mmap(t, 0, 3 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
-                        cost_);
+  long a = k().sys_mmap(t, 0, 3 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_);
   ASSERT_GT(a, 0);
   EXPECT_EQ(a % (2 << 20), 0);
   EXPECT_EQ(t->mm->mm_mt.begin()->second.size(), 4u << 20);  // rounded up to 2 huge pages
@@ -124,7 +123,7 @@ TEST_F(HugetlbFaultTest, TwoMegabyteLeafFromThePoolOfThePolicysNode) {
   ASSERT_EQ(k().sys_mbind(t, a + (2 << 20), 2 << 20, MPOL_BIND, &node1, 3, 0, c), 0);
   ASSERT_EQ(touch(t, a + (2 << 20), false), Kernel::FaultResult::Handled);
   EXPECT_EQ(topo_.phys_node(k().follow_page(*t->mm, a + (2 << 20))->phys).value(), 1);
-  EXPECT_FALSE(k().follow_page(*t->mm, a + (2 << 20))->leaf & _PAGE_RW);  // private read fault: read-only
+  EXPECT_FALSE(k().follow_page(*t->mm, a + (2 << 20))->leaf & _PAGE_RW);   // private read fault: read-only
   ASSERT_EQ(touch(t, a + (2 << 20), true), Kernel::FaultResult::Handled);  // hugetlb_wp reuses the page
   EXPECT_TRUE(k().follow_page(*t->mm, a + (2 << 20))->leaf & _PAGE_RW);
   EXPECT_EQ(k().hugetlb().free_huge_pages_node(1), 3u);
@@ -139,11 +138,11 @@ TEST_F(HugetlbFaultTest, TwoMegabyteLeafFromThePoolOfThePolicysNode) {
 
 TEST_F(HugetlbFaultTest, PoolExhaustionIsEnomemAtMmapAndSigbusUnderBind) {
   task_struct* t = spawn(0);
-  EXPECT_EQ(k().sys_mmap(t, 0, 18 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
-                         cost_),
-            -ENOMEM);  // 9 pages > 8 in the pool
-  long a = k().sys_mmap(t, 0, 10 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
-                        cost_);
+  EXPECT_EQ(
+      k().sys_mmap(t, 0, 18 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_),
+      -ENOMEM);  // 9 pages > 8 in the pool
+  long a =
+      k().sys_mmap(t, 0, 10 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_);
   ASSERT_GT(a, 0);
   unsigned long node1 = 2;
   KernelCost c;
@@ -162,8 +161,7 @@ TEST_F(FaultTest, BindPolicyPlacesPagesAndCountsNumaStats) {
   long a = mmap_anon(t, 8 * kPageSize);
   const auto other_before = pm().node_numa_event_state(NodeId(1), NUMA_OTHER);
   for (int i = 0; i < 8; ++i) ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-  for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(topo_.phys_node(k().follow_page(*t->mm, a + i * kPageSize)->phys).value(), 1);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(topo_.phys_node(k().follow_page(*t->mm, a + i * kPageSize)->phys).value(), 1);
   // 8 data pages, plus page tables (the task policy applies to them too).
   EXPECT_GE(pm().node_numa_event_state(NodeId(1), NUMA_OTHER) - other_before, 8u);
   EXPECT_EQ(pm().node_page_state(NodeId(1), NR_ANON_MAPPED), 8);
@@ -249,9 +247,8 @@ class MeminfoTest : public KernelTest {};
 
 TEST_F(MeminfoTest, MeminfoShowsHugetlbPoolAndPageTables) {
   task_struct* t = spawn(0);
-  ASSERT_GT(k().sys_mmap(t, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0,
-                         cost_),
-            0);
+  ASSERT_GT(
+      k().sys_mmap(t, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_), 0);
   std::string mi = k().proc_meminfo();
   EXPECT_NE(mi.find("HugePages_Total:       8\n"), std::string::npos) << mi;
   EXPECT_NE(mi.find("HugePages_Free:        8\n"), std::string::npos) << mi;

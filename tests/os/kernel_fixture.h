@@ -21,8 +21,7 @@
 namespace numasim::os::testing {
 
 inline Topology two_node_topology(const char* mem_per_node = "256MiB") {
-  std::string text = std::string("[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"") +
-                     mem_per_node +
+  std::string text = std::string("[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"") + mem_per_node +
                      "\"\ndistances = [[10, 21], [21, 10]]\n"
                      "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n";
   auto doc = ConfigDocument::from_string(text, "osb_topology.toml");
@@ -50,7 +49,9 @@ class KernelTest : public ::testing::Test {
                  VirtAddr addr = 0) {
     return kernel_->sys_mmap(t, addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0, cost_);
   }
-  Kernel::FaultResult touch(task_struct* t, VirtAddr a, bool write = true) { return kernel_->touch(t, a, write, cost_); }
+  Kernel::FaultResult touch(task_struct* t, VirtAddr a, bool write = true) {
+    return kernel_->touch(t, a, write, cost_);
+  }
   std::string maps(task_struct* t) const { return vma_map_string(*t->mm); }
   std::uint64_t free_pages() const {
     return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
@@ -59,12 +60,13 @@ class KernelTest : public ::testing::Test {
   std::string snapshot(task_struct* t) {
     kernel_->physmem().drain_all_pages(scratch_);
     std::ostringstream s;
-    s << maps(t) << " | rss " << t->mm->rss_stat[MM_ANONPAGES] << "/" << t->mm->rss_stat[MM_SHMEMPAGES]
-      << " | free " << free_pages() << " | tables " << kernel_->pgtables().nr_tables() << " | brk " << std::hex
-      << t->mm->brk << std::dec << " | resv " << kernel_->hugetlb().resv_huge_pages() << " | hfree "
+    s << maps(t) << " | rss " << t->mm->rss_stat[MM_ANONPAGES] << "/" << t->mm->rss_stat[MM_SHMEMPAGES] << " | free "
+      << free_pages() << " | tables " << kernel_->pgtables().nr_tables() << " | brk " << std::hex << t->mm->brk
+      << std::dec << " | resv " << kernel_->hugetlb().resv_huge_pages() << " | hfree "
       << kernel_->hugetlb().free_huge_pages() << " | flt " << t->min_flt << " | segv " << t->nr_sigsegv;
     for (const auto& [start, v] : t->mm->mm_mt) {
-      s << " | " << std::hex << start << std::dec << " f" << v.vm_flags << " pol" << (v.vm_policy ? v.vm_policy->mode : -1);
+      s << " | " << std::hex << start << std::dec << " f" << v.vm_flags << " pol"
+        << (v.vm_policy ? v.vm_policy->mode : -1);
     }
     s << " | taskpol " << (t->mempolicy ? t->mempolicy->mode : -1);
     // Every present leaf and its bits.

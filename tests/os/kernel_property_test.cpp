@@ -55,8 +55,10 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     auto snap = [&] { before = snapshot(t); };
     if (op < 18) {  // mmap
       int flags = (rnd(5) == 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
-      if (rnd(2)) flags |= MAP_FIXED;
-      else if (rnd(3) == 0) flags |= MAP_FIXED_NOREPLACE;
+      if (rnd(2))
+        flags |= MAP_FIXED;
+      else if (rnd(3) == 0)
+        flags |= MAP_FIXED_NOREPLACE;
       if (rnd(4) == 0) flags |= MAP_POPULATE;
       VirtAddr a = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || rnd(2) ? addr : 0;
       std::uint64_t l = len;
@@ -74,7 +76,7 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
       snap();
       ret = k().sys_mprotect(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len, prot, c);
     } else if (op < 50) {  // madvise
-      static const int advice[] = {MADV_DONTNEED, MADV_DONTNEED, MADV_FREE, MADV_RANDOM, MADV_NORMAL,
+      static const int advice[] = {MADV_DONTNEED,   MADV_DONTNEED, MADV_FREE,     MADV_RANDOM, MADV_NORMAL,
                                    MADV_SEQUENTIAL, MADV_WILLNEED, MADV_HUGEPAGE, 77};
       snap();
       ret = k().sys_madvise(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len,
@@ -82,16 +84,16 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     } else if (op < 54) {  // brk
       const VirtAddr target = t->mm->start_brk + rnd(64) * kPageSize - (rnd(8) == 0 ? 2 * kPageSize : 0);
       ret = k().sys_brk(t, target, c);
-      checked = false;  // brk reports failure by returning the old break
+      checked = false;     // brk reports failure by returning the old break
     } else if (op < 60) {  // mbind
-      static const int modes[] = {MPOL_DEFAULT, MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, MPOL_LOCAL,
-                                  MPOL_PREFERRED_MANY, MPOL_WEIGHTED_INTERLEAVE, 99};
+      static const int modes[] = {MPOL_DEFAULT, MPOL_BIND,           MPOL_INTERLEAVE,          MPOL_PREFERRED,
+                                  MPOL_LOCAL,   MPOL_PREFERRED_MANY, MPOL_WEIGHTED_INTERLEAVE, 99};
       const int mode = modes[rnd(std::size(modes))];
       const unsigned flags = static_cast<unsigned>(rnd(4) == 0 ? MPOL_MF_MOVE : rnd(4) == 0 ? MPOL_MF_STRICT : 0);
       snap();
       ret = k().sys_mbind(t, huge_aligned ? haddr : addr, huge_aligned ? 2ull << 20 : len, mode, &mask, 3, flags, c);
       checked = !(flags & MPOL_MF_MOVE);  // with MOVE, EIO may follow a partial move (as Linux)
-    } else if (op < 63) {  // set_mempolicy
+    } else if (op < 63) {                 // set_mempolicy
       static const int modes[] = {MPOL_DEFAULT, MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, MPOL_LOCAL};
       snap();
       ret = k().sys_set_mempolicy(t, modes[rnd(std::size(modes))], &mask, 3, c);

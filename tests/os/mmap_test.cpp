@@ -187,8 +187,8 @@ TEST_F(MmapTest, ExitFreesEverything) {
   task_struct* t = spawn(2);
   task_struct* th = k().create_thread(t, CpuId(0));
   ASSERT_GT(mmap_anon(t, 32 * kPageSize, PROT_READ | PROT_WRITE, MAP_POPULATE), 0);
-  ASSERT_GT(k().sys_mmap(t, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
-                         -1, 0, cost_),
+  ASSERT_GT(k().sys_mmap(t, 0, 2 << 20, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0, cost_),
             0);
   EXPECT_EQ(k().hugetlb().free_huge_pages(), 7u);
   k().exit_task(t);  // the thread still holds the mm

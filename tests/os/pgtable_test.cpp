@@ -25,9 +25,7 @@ class CountingFrames : public PgtableFrameSource {
     live.insert(f);
     return f;
   }
-  void free_pgtable_frame(CpuId, PhysAddr frame, KernelCost&) override {
-    ASSERT_EQ(live.erase(frame), 1u);
-  }
+  void free_pgtable_frame(CpuId, PhysAddr frame, KernelCost&) override { ASSERT_EQ(live.erase(frame), 1u); }
   PhysAddr next = 0x100000;
   std::set<PhysAddr> live;
   std::size_t limit = 0;

@@ -164,8 +164,7 @@ TEST_F(VmaSyscallTest, MunmapPunchesHolesAndRemapFillsThem) {
   ASSERT_EQ(mmap_anon(t, 0x5000, PROT_READ | PROT_WRITE, MAP_FIXED, a), static_cast<long>(a));
   ASSERT_EQ(k().sys_munmap(t, a + 0x1000, 0x1000, cost_), 0);
   ASSERT_EQ(k().sys_munmap(t, a + 0x3000, 0x1000, cost_), 0);
-  EXPECT_EQ(maps(t),
-            "[0x20000000-0x20001000 rw-p] [0x20002000-0x20003000 rw-p] [0x20004000-0x20005000 rw-p]");
+  EXPECT_EQ(maps(t), "[0x20000000-0x20001000 rw-p] [0x20002000-0x20003000 rw-p] [0x20004000-0x20005000 rw-p]");
   ASSERT_EQ(mmap_anon(t, 0x1000, PROT_READ | PROT_WRITE, MAP_FIXED, a + 0x1000), static_cast<long>(a + 0x1000));
   EXPECT_EQ(maps(t), "[0x20000000-0x20003000 rw-p] [0x20004000-0x20005000 rw-p]");
   ASSERT_EQ(mmap_anon(t, 0x1000, PROT_READ | PROT_WRITE, MAP_FIXED, a + 0x3000), static_cast<long>(a + 0x3000));
