@@ -167,6 +167,7 @@ void Kernel::exit_task(task_struct* t) {
   t->mm = nullptr;
   t->mempolicy.reset();
   t->exited = true;  // a zombie until release_task: callers may still hold the pointer
+  if (current_ == t) current_ = nullptr;
   --live_tasks_;
 }
 
