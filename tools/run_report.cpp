@@ -1,0 +1,384 @@
+// RunReport: placement, the run loop with its progress line, the human report
+// (short, aligned, 80 columns) and the JSON statistics document. OS figures are
+// taken from the kernel's own /proc text renderings (so the JSON uses Linux's
+// names and units); hardware figures from the machine's statistics dump.
+#include "run_report.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include <systemc>
+
+#include "common/json_writer.h"
+#include "hw/hw_stats.h"
+#include "hw/machine.h"
+#include "os/proc_format.h"
+#include "workloads/workload_factory.h"
+
+namespace numasim::cli {
+namespace {
+
+// Every hardware statistic with its exact type: counters as integers, formulas as doubles.
+struct Stat {
+  bool is_counter = true;
+  std::uint64_t count = 0;
+  double value = 0;
+  double as_double() const { return is_counter ? static_cast<double>(count) : value; }
+};
+
+class CollectingVisitor : public hw::StatsVisitor {
+ public:
+  std::map<std::string, Stat, std::less<>> stats;  // ordered: deterministic output
+  void counter(std::string_view name, std::uint64_t value, std::string_view, std::string_view) override {
+    stats[std::string(name)] = Stat{true, value, 0};
+  }
+  void formula(std::string_view name, double value, std::string_view, std::string_view) override {
+    stats[std::string(name)] = Stat{false, 0, value};
+  }
+  void histogram(std::string_view name, const hw::Histogram& h, std::string_view, std::string_view) override {
+    stats[std::string(name) + ".count"] = Stat{true, h.count(), 0};
+    stats[std::string(name) + ".mean_ps"] = Stat{false, 0, h.mean_ps()};
+    stats[std::string(name) + ".max_ps"] = Stat{true, h.max_ps(), 0};
+  }
+  double get(const std::string& name) const {
+    auto it = stats.find(name);
+    return it == stats.end() ? 0.0 : it->second.as_double();
+  }
+  // Writes every statistic under `prefix` as members named by the rest of the name.
+  void write_group(JsonWriter& j, const std::string& prefix) const {
+    for (auto it = stats.lower_bound(prefix); it != stats.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      j.key(it->first.substr(prefix.size()));
+      if (it->second.is_counter) j.value(it->second.count);
+      else j.value(it->second.value);
+    }
+  }
+};
+
+// "Node 0 MemTotal:   1048576 kB" / "numa_hit 42" / "pgfault 7": name -> integer value.
+std::vector<std::pair<std::string, std::int64_t>> parse_proc_lines(const std::string& text) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::vector<std::string> words;
+    for (std::string w; ls >> w;) words.push_back(w);
+    if (words.size() >= 4 && words[0] == "Node") words.erase(words.begin(), words.begin() + 2);
+    if (words.size() < 2) continue;
+    std::string name = words[0];
+    if (!name.empty() && name.back() == ':') name.pop_back();
+    char* end = nullptr;
+    long long v = std::strtoll(words[1].c_str(), &end, 10);
+    if (end && *end == '\0') out.emplace_back(name, v);
+  }
+  return out;
+}
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+double ns(double ps) { return ps / 1000.0; }
+
+}  // namespace
+
+void RunReport::place_workloads() {
+  runs_.assign(specs_.size(), {});
+  for (std::size_t w = 0; w < specs_.size(); ++w) {
+    auto& spec = specs_[w];
+    // Scripted read_counter steps read the kernel's vmstat and per-node numastat.
+    *spec.counter_reader = [this](const std::string& name) -> std::optional<std::int64_t> {
+      const os::PhysMem& pm = machine_.kernel().physmem();
+      std::string text;
+      std::string key = name;
+      if (name.rfind("vmstat.", 0) == 0) {
+        text = os::proc_vmstat(pm);
+        key = name.substr(7);
+      } else if (name.rfind("node", 0) == 0 && name.find('.') != std::string::npos) {
+        int nid = std::atoi(name.c_str() + 4);
+        if (nid < 0 || nid >= machine_.topology().num_nodes()) return std::nullopt;
+        text = os::node_numastat(pm, NodeId(nid)) + machine_.kernel().node_meminfo(NodeId(nid));
+        key = name.substr(name.find('.') + 1);
+      }
+      for (const auto& [k, v] : parse_proc_lines(text))
+        if (k == key) return v;
+      return std::nullopt;
+    };
+    hw::TaskRun* leader = nullptr;
+    for (std::size_t t = 0; t < spec.threads.size(); ++t) {
+      auto& th = spec.threads[t];
+      std::string name = spec.threads.size() == 1 ? spec.name : spec.name + "/" + std::to_string(t);
+      hw::TaskRun* r = leader ? machine_.add_thread(leader, th.make_source(), th.cpu)
+                              : machine_.add_task(name, th.make_source(), th.cpu);
+      if (!leader) leader = r;
+      runs_[w].push_back(r);
+    }
+  }
+}
+
+void RunReport::run(bool progress) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  // The progress process is spawned whether or not it prints, so that the
+  // SystemC schedule (and so every statistic) is the same on a terminal and off.
+  auto all_done = [this] {
+    for (const auto& r : machine_.tasks())
+      if (!r->finished) return false;
+    return true;
+  };
+  sc_core::sc_spawn(
+      [this, progress, start, all_done] {
+        auto last_print = start;
+        bool printed = false;
+        while (!all_done()) {
+          sc_core::wait(sc_core::sc_time(10, sc_core::SC_US));
+          auto now = clock::now();
+          if (!progress || now - start < std::chrono::seconds(2) || now - last_print < std::chrono::milliseconds(500))
+            continue;
+          last_print = now;
+          double done = 0;
+          std::uint64_t refs = 0;
+          for (const auto& r : machine_.tasks()) {
+            done += r->finished ? 1.0 : (r->source ? r->source->progress() : 0.0);
+            refs += r->line_accesses;
+          }
+          done /= static_cast<double>(std::max<std::size_t>(1, machine_.tasks().size()));
+          double host = std::chrono::duration<double>(now - start).count();
+          std::fprintf(stderr, "\r  simulated %.3f ms  %5.1f%% done  %.2f M refs/host s   ",
+                       static_cast<double>(machine_.now().value()) / 1e9, 100 * done,
+                       static_cast<double>(refs) / host / 1e6);
+          printed = true;
+        }
+        if (printed) std::fprintf(stderr, "\n");
+      },
+      "progress");
+  sim_ps_ = machine_.run().value();
+  host_seconds_ = std::chrono::duration<double>(clock::now() - start).count();
+}
+
+bool RunReport::all_workloads_ok() const {
+  for (std::size_t w = 0; w < specs_.size(); ++w) {
+    if (!specs_[w].results->errors().empty()) return false;
+    for (const auto* r : runs_[w])
+      if (r->killed) return false;
+  }
+  return true;
+}
+
+std::uint64_t RunReport::references() const {
+  std::uint64_t refs = 0;
+  for (const auto& r : machine_.tasks()) refs += r->line_accesses;
+  return refs;
+}
+
+std::string RunReport::text() const {
+  CollectingVisitor v;
+  machine_.dump_stats(v);
+  const Topology& topo = machine_.topology();
+  const os::PhysMem& pm = machine_.kernel().physmem();
+  std::string out;
+
+  out += fmt("numasim: %d socket%s, %d node%s, %d CPUs; quantum %s; seed %" PRIu64 "\n", topo.num_sockets(),
+             topo.num_sockets() == 1 ? "" : "s", topo.num_nodes(), topo.num_nodes() == 1 ? "" : "s", topo.num_cpus(),
+             format_time(machine_.params().quantum).c_str(), machine_.params().seed);
+
+  out += "\nWorkloads (time per access = task time / cache-line accesses)\n";
+  out += fmt("  %-18s %-5s %-20s %11s %10s %9s %6s\n", "name", "cpu", "policy", "accesses", "time", "ns/access",
+             "faults");
+  for (std::size_t w = 0; w < specs_.size(); ++w) {
+    for (const hw::TaskRun* r : runs_[w]) {
+      double t_ps = static_cast<double>((r->end_time - r->start_time).value());
+      std::uint64_t faults = r->task ? r->task->min_flt + r->task->maj_flt : 0;
+      std::string status = r->killed ? "  SIGSEGV" : "";
+      out += fmt("  %-18.18s %-5d %-20.20s %11" PRIu64 " %8.3fms %9.1f %6" PRIu64 "%s\n", r->name.c_str(),
+                 r->task ? r->task->cpu.value() : -1, specs_[w].policy.text.c_str(), r->line_accesses, t_ps / 1e9,
+                 r->line_accesses ? ns(t_ps) / static_cast<double>(r->line_accesses) : 0.0, faults, status.c_str());
+    }
+    for (const auto& e : specs_[w].results->errors()) out += "    error: " + e + "\n";
+  }
+
+  out += "\nCPUs\n";
+  out += fmt("  %-4s %11s %8s %9s %9s %9s %7s\n", "cpu", "accesses", "L1 miss", "TLB MPKA", "walk ns", "stall ns",
+             "faults");
+  for (int c = 0; c < topo.num_cpus(); ++c) {
+    std::string p = "system.cpu" + std::to_string(c);
+    double acc = v.get(p + ".core.line_accesses");
+    if (acc == 0) continue;
+    double stlb_miss = v.get(p + ".dtlb.stlb.misses_4K") + v.get(p + ".dtlb.stlb.misses_2M") +
+                       v.get(p + ".dtlb.stlb.misses_1G");
+    double stall = v.get(p + ".core.dependent_wait_time") + v.get(p + ".core.lfb_stall_time");
+    out += fmt("  %-4d %11.0f %7.1f%% %9.2f %9.1f %9.1f %7.0f\n", c, acc, 100 * v.get(p + ".l1d.miss_ratio"),
+               1000 * stlb_miss / acc, ns(v.get(p + ".mmu.walk_latency")), ns(stall) / acc, v.get(p + ".mmu.faults"));
+  }
+  out += "  (TLB MPKA: second-level TLB misses per 1000 accesses; stall: memory stall per access)\n";
+
+  double l1 = v.get("system.mem.l1_hits"), l2 = v.get("system.mem.l2_hits"), llc = v.get("system.mem.llc_hits");
+  double ld = v.get("system.mem.local_dram"), rd = v.get("system.mem.remote_dram");
+  double all = std::max(1.0, l1 + l2 + llc + ld + rd);
+  out += "\nMemory accesses served by\n";
+  out += fmt("  L1 %.1f%%  L2 %.1f%%  LLC %.1f%%  local DRAM %.1f%% (%.1f ns)  remote DRAM %.1f%% (%.1f ns)\n",
+             100 * l1 / all, 100 * l2 / all, 100 * llc / all, 100 * ld / all,
+             v.get("system.mem.avg_local_dram_latency_ns"), 100 * rd / all,
+             v.get("system.mem.avg_remote_dram_latency_ns"));
+
+  out += "\nNodes\n";
+  out += fmt("  %-4s %10s %10s %10s %10s %10s %10s %8s\n", "node", "MemTotal", "MemFree", "numa_hit", "numa_miss",
+             "other_node", "DRAM GB/s", "row hit");
+  for (int n = 0; n < topo.num_nodes(); ++n) {
+    std::map<std::string, std::int64_t> mi;
+    for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n)))) mi[k] = val;
+    std::string mc = "system.node" + std::to_string(n) + ".mc.";
+    out += fmt("  %-4d %8" PRId64 "MB %8" PRId64 "MB %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10.2f %7.1f%%\n", n,
+               mi["MemTotal"] / 1024, mi["MemFree"] / 1024, pm.node_numa_event_state(NodeId(n), os::NUMA_HIT),
+               pm.node_numa_event_state(NodeId(n), os::NUMA_MISS), pm.node_numa_event_state(NodeId(n), os::NUMA_OTHER),
+               v.get(mc + "bandwidth_bytes_per_s") / 1e9, 100 * v.get(mc + "row_hit_ratio"));
+  }
+
+  if (!topo.links().empty()) {
+    out += "\nLinks (per direction)\n";
+    out += fmt("  %-10s %-10s %12s %12s %8s\n", "link", "direction", "bytes", "messages", "busy");
+    for (const auto& l : topo.links()) {
+      for (int d = 0; d < 2; ++d) {
+        NodeId a = d == 0 ? l.a : l.b, b = d == 0 ? l.b : l.a;
+        std::string dir = "n" + std::to_string(a.value()) + "_to_n" + std::to_string(b.value());
+        std::string p = "system.interconnect." + l.name + "." + dir + ".";
+        out += fmt("  %-10s %-10s %12.0f %12.0f %7.2f%%\n", d == 0 ? l.name.c_str() : "", dir.c_str(),
+                   v.get(p + "bytes"), v.get(p + "messages"), 100 * v.get(p + "utilisation"));
+      }
+    }
+  }
+
+  std::uint64_t refs = references();
+  out += fmt("\nSimulated %.3f ms in %.2f s of host time: %" PRIu64 " references, %.2f M references per host second\n",
+             static_cast<double>(sim_ps_) / 1e9, host_seconds_, refs,
+             host_seconds_ > 0 ? static_cast<double>(refs) / host_seconds_ / 1e6 : 0.0);
+  return out;
+}
+
+std::string RunReport::json() const {
+  CollectingVisitor v;
+  machine_.dump_stats(v);
+  const Topology& topo = machine_.topology();
+  const os::PhysMem& pm = machine_.kernel().physmem();
+  JsonWriter j;
+  j.begin_object();
+  j.key("version").value(1);
+  j.key("sim").begin_object();
+  j.key("seed").value(machine_.params().seed);
+  j.key("quantum_ps").value(machine_.params().quantum.value());
+  j.key("simulated_seconds").value(static_cast<double>(sim_ps_) / 1e12);
+  j.key("simulated_ps").value(sim_ps_);
+  j.key("references").value(references());
+  j.key("host_seconds").value(host_seconds_);
+  j.key("references_per_host_second").value(host_seconds_ > 0 ? static_cast<double>(references()) / host_seconds_ : 0.0);
+  j.end_object();
+
+  j.key("vmstat").begin_object();
+  for (const auto& [k, val] : parse_proc_lines(os::proc_vmstat(pm))) j.key(k).value(static_cast<std::int64_t>(val));
+  j.end_object();
+
+  j.key("nodes").begin_array();
+  std::string buddy = os::proc_buddyinfo(pm);
+  for (int n = 0; n < topo.num_nodes(); ++n) {
+    j.begin_object();
+    j.key("node").value(n);
+    j.key("meminfo_kb").begin_object();
+    for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n))))
+      j.key(k).value(static_cast<std::int64_t>(val));
+    j.end_object();
+    j.key("numastat").begin_object();
+    for (const auto& [k, val] : parse_proc_lines(os::node_numastat(pm, NodeId(n))))
+      j.key(k).value(static_cast<std::int64_t>(val));
+    j.end_object();
+    // /proc/buddyinfo: "Node 0, zone   Normal   <free blocks per order>"
+    j.key("buddyinfo").begin_object();
+    std::istringstream in(buddy);
+    std::string line, prefix = "Node " + std::to_string(n) + ",";
+    while (std::getline(in, line)) {
+      if (line.rfind(prefix, 0) != 0) continue;
+      std::istringstream ls(line.substr(prefix.size()));
+      std::string word, zone;
+      ls >> word >> zone;
+      j.key(zone).begin_array();
+      for (std::int64_t count; ls >> count;) j.value(count);
+      j.end_array();
+    }
+    j.end_object();
+    j.end_object();
+  }
+  j.end_array();
+
+  j.key("cpus").begin_array();
+  for (int c = 0; c < topo.num_cpus(); ++c) {
+    j.begin_object();
+    j.key("cpu").value(c);
+    j.key("node").value(topo.cpu_node(CpuId(c)).value());
+    v.write_group(j, "system.cpu" + std::to_string(c) + ".");
+    j.end_object();
+  }
+  j.end_array();
+
+  j.key("memory_controllers").begin_array();
+  for (int n = 0; n < topo.num_nodes(); ++n) {
+    j.begin_object();
+    j.key("node").value(n);
+    v.write_group(j, "system.node" + std::to_string(n) + ".mc.");
+    j.end_object();
+  }
+  j.end_array();
+
+  j.key("links").begin_array();
+  for (const auto& l : topo.links()) {
+    j.begin_object();
+    j.key("name").value(l.name);
+    j.key("nodes").begin_array().value(l.a.value()).value(l.b.value()).end_array();
+    v.write_group(j, "system.interconnect." + l.name + ".");
+    j.end_object();
+  }
+  j.end_array();
+
+  j.key("memory").begin_object();
+  v.write_group(j, "system.mem.");
+  j.end_object();
+
+  j.key("workloads").begin_array();
+  for (std::size_t w = 0; w < specs_.size(); ++w) {
+    j.begin_object();
+    j.key("name").value(specs_[w].name);
+    j.key("kind").value(specs_[w].kind);
+    j.key("policy").value(specs_[w].policy.text);
+    j.key("tasks").begin_array();
+    for (const hw::TaskRun* r : runs_[w]) {
+      j.begin_object();
+      j.key("name").value(r->name);
+      j.key("cpu").value(r->task ? r->task->cpu.value() : -1);
+      j.key("killed").value(r->killed);
+      j.key("time_ps").value((r->end_time - r->start_time).value());
+      j.key("ops").value(r->ops);
+      j.key("loads").value(r->loads);
+      j.key("stores").value(r->stores);
+      j.key("line_accesses").value(r->line_accesses);
+      j.key("syscalls").value(r->syscalls);
+      j.key("min_flt").value(r->task ? r->task->min_flt : 0);
+      j.end_object();
+    }
+    j.end_array();
+    j.key("results").raw(specs_[w].results->to_json(false));
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  return j.str() + "\n";
+}
+
+}  // namespace numasim::cli

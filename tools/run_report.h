@@ -1,0 +1,44 @@
+// A `numasim run`: places the workloads on the machine, runs it (with a progress
+// line on a terminal), and renders the result as the human report and as the
+// JSON statistics document (schema in README.md, "JSON statistics").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/workload_spec.h"
+
+namespace numasim::hw {
+class Machine;
+struct TaskRun;
+}  // namespace numasim::hw
+
+namespace numasim::cli {
+
+class RunReport {
+ public:
+  RunReport(hw::Machine& machine, std::vector<workloads::WorkloadSpec>& specs) : machine_(machine), specs_(specs) {}
+
+  // One task per thread; threads of a workload share its address space.
+  void place_workloads();
+  // Simulates until every task has finished. `progress`: print a progress line on
+  // stderr every half second once the run has taken two seconds.
+  void run(bool progress);
+
+  std::string text() const;
+  std::string json() const;
+  // No workload recorded an error and no task was killed.
+  bool all_workloads_ok() const;
+  // Cache-line accesses of every task.
+  std::uint64_t references() const;
+
+ private:
+  hw::Machine& machine_;
+  std::vector<workloads::WorkloadSpec>& specs_;
+  std::vector<std::vector<hw::TaskRun*>> runs_;  // per workload, per thread
+  double host_seconds_ = 0;
+  std::uint64_t sim_ps_ = 0;
+};
+
+}  // namespace numasim::cli
