@@ -12,12 +12,22 @@
 // Dirty victims are posted writes: they occupy the home controller (and links)
 // but add nothing to the latency of the access that evicted them.
 //
-// Idle calibration with the defaults (Skylake-SP, DDR4-2666 open page, core
-// clock 2.3 GHz), random pointer chase (row conflicts):
-//   LLC 50 cycles (21.7 ns) + front end 22 ns + tRP+tRCD+CL+tBURST 61 tCK
-//   (45.75 ns) = 89.5 ns local (MLC: 90.2 / 89.1 ns);
-//   remote adds per direction the link latency + hop latency + serialisation
-//   (16 B request, 80 B response at the link bandwidth).
+// Calibration with the defaults (Skylake-SP core at 2.3 GHz, DDR4-2666, open
+// page) and configs/skylake-sp-2s.toml's UPI link (27 ns, 34.3 GB/s); where
+// each fixed latency comes from:
+//   LLC hit / miss detection 50 cycles = 21.7 ns (7-cpu, AnandTech: 50-70 cycles);
+//   controller front end 22 ns (chosen: the MLC idle latency 90.2 ns minus the
+//   LLC and the DRAM row-conflict time below);
+//   DRAM tRP+tRCD+CL+tBURST = 61 tCK = 45.75 ns (JEDEC DDR4-2666 19-19-19).
+//   Idle = 21.7 + 22 + 45.75 = 89.5 ns for a row conflict, 75.2 ns for a bank
+//   closed by refresh; a random chase over 4 GiB mixes both: 87.0 ns measured
+//   (MLC 90.2 / 89.1). Remote adds 2 x 27 ns of link latency and the
+//   serialisation of a 16 B request and an 80 B response: 142.7 ns (MLC 144.3 / 143.2).
+//   Read bandwidth, 18 cores x 10 line-fill buffers streaming: 91.9 GB/s local
+//   (MLC 104.4; the DRAM saturates near 110 GB/s with deeper queues, refresh
+//   costing most of the rest), 27.2 GB/s remote = the link's payload rate
+//   34.3 x 64/80 (MLC 34.3: a link bandwidth of 41.6 GB/s, two UPI links of
+//   20.8 GB/s, gives 32.9 GB/s).
 // Simplifications: no coherence (no snoops, no HITM transfers); a store miss is
 // timed like a load (RFO); no prefetching; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.

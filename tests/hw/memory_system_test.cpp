@@ -283,5 +283,65 @@ TEST(MemorySystemCalibration, ReadBandwidthSaturatesLikeSkylakeSp) {
   }
 }
 
+// MLC --loaded_latency style: CPU 0 chases random lines on node 0 while
+// `injectors` other CPUs stream reads with `lfb` misses each; returns the
+// chase latency (ns) and the total bandwidth (GB/s).
+std::pair<double, double> loaded_point(const Shipped& s, int injectors, int lfb) {
+  MemorySystem ms(s.topo, s.params);
+  const auto& cpus = s.topo.node(NodeId(0)).cpus;
+  struct Ev {
+    Picoseconds t;
+    std::size_t who;  // 0 = chaser
+    bool operator>(const Ev& o) const { return t != o.t ? t > o.t : who > o.who; }
+  };
+  std::priority_queue<Ev, std::vector<Ev>, std::greater<Ev>> q;
+  q.push({Picoseconds(0), 0});
+  for (int c = 1; c <= injectors; ++c)
+    for (int k = 0; k < lfb; ++k) q.push({Picoseconds(0), static_cast<std::size_t>(c)});
+  std::vector<std::uint64_t> next(static_cast<std::size_t>(injectors) + 1, 0);
+  std::mt19937_64 rng(99);
+  const Picoseconds stop = 200_us;
+  std::uint64_t chase_loads = 0, bytes = 0;
+  Picoseconds chase_time(0), chase_start(0), end(0);
+  while (!q.empty()) {
+    Ev e = q.top();
+    q.pop();
+    if (e.t >= stop) continue;
+    PhysAddr a;
+    if (e.who == 0) a = (rng() % (1ull << 26)) * 64;  // 4 GiB
+    else a = (static_cast<PhysAddr>(e.who) << 28) + next[e.who]++ * 64;
+    const Picoseconds lat = ms.access(cpus[e.who], a, false, e.t);
+    const Picoseconds done = e.t + lat;
+    bytes += 64;
+    end = std::max(end, done);
+    if (e.who == 0) {
+      if (e.t >= 20_us) {  // after warm-up
+        if (chase_loads == 0) chase_start = e.t;
+        ++chase_loads;
+        chase_time = done - chase_start;
+      }
+    }
+    q.push({done, e.who});
+  }
+  return {static_cast<double>(chase_time.value()) / static_cast<double>(chase_loads) / 1000.0,
+          static_cast<double>(bytes) / static_cast<double>(end.value()) * 1000.0};
+}
+
+TEST(MemorySystemCalibration, LoadedLatencyRisesWithInjectedBandwidth) {
+  Shipped s = load_shipped();
+  std::vector<std::pair<double, double>> pts;
+  for (int injectors : {0, 4, 8, 12, 17}) {
+    pts.push_back(loaded_point(s, injectors, 10));
+    std::printf("loaded latency: %2d injectors: %.1f GB/s, %.1f ns\n", injectors, pts.back().second,
+                pts.back().first);
+  }
+  EXPECT_NEAR(pts.front().first, 90.2, 9.0);  // idle
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    EXPECT_GT(pts[i].second, pts[i - 1].second) << i;
+    EXPECT_GT(pts[i].first, pts[i - 1].first) << i;
+  }
+  EXPECT_GT(pts.back().first, 1.15 * pts.front().first);
+}
+
 }  // namespace
 }  // namespace numasim::hw
