@@ -53,6 +53,10 @@ std::optional<std::vector<int>> parse_id_list(std::string_view text, std::string
       if (why) *why = "\"" + item + "\" is not a number or range like 0-3";
       return std::nullopt;
     }
+    if (*hi > 65535) {
+      if (why) *why = "\"" + item + "\": numbers above 65535 are not supported";
+      return std::nullopt;
+    }
     for (int i = *lo; i <= *hi; ++i) out.push_back(i);
     if (comma == std::string_view::npos) break;
     if (rest.empty()) {
@@ -116,7 +120,7 @@ std::optional<PolicySpec> parse_policy(std::string_view text, int num_nodes, std
       auto eq = item.find('=');
       auto node = parse_int(std::string_view(item).substr(0, eq));
       auto weight = eq == std::string::npos ? std::optional<int>(1) : parse_int(std::string_view(item).substr(eq + 1));
-      if (!node || !weight || *weight < 1 || *weight > 255) {
+      if (!node || *node > 65535 || !weight || *weight < 1 || *weight > 255) {
         if (why) *why = "\"" + item + "\": expected NODE=WEIGHT with a weight in [1, 255]";
         return std::nullopt;
       }

@@ -118,7 +118,10 @@ std::int64_t ScriptExpr::eval(const std::vector<std::int64_t>& slots) const {
         break;
       default: {
         std::int64_t b = stack[--sp], a = stack[--sp];
-        stack[sp++] = t.op == Op::Add ? a + b : t.op == Op::Sub ? a - b : t.op == Op::Mul ? a * b : (a | b);
+        // Wrapping (unsigned) arithmetic: addresses and flags, never undefined overflow.
+        auto ua = static_cast<std::uint64_t>(a), ub = static_cast<std::uint64_t>(b);
+        std::uint64_t r = t.op == Op::Add ? ua + ub : t.op == Op::Sub ? ua - ub : t.op == Op::Mul ? ua * ub : (ua | ub);
+        stack[sp++] = static_cast<std::int64_t>(r);
       }
     }
   }

@@ -83,11 +83,12 @@ void TraceSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
         pending_cycles_ = 0;
       }
       VirtAddr a = translate(r.addr);
+      const std::uint32_t size = r.size ? r.size : 1;  // Lackey never writes 0; a hand-made trace might
       if (r.kind == TraceKind::Store) {
-        batch.store(a, r.size);
+        batch.store(a, size);
       } else {
-        batch.load(a, r.size);
-        if (r.kind == TraceKind::Modify) batch.store(a, r.size);
+        batch.load(a, size);
+        if (r.kind == TraceKind::Modify) batch.store(a, size);
       }
       ++pos_;
     }

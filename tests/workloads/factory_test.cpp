@@ -77,6 +77,8 @@ TEST(PolicySpec, RejectsBadTextWithAReason) {
   EXPECT_FALSE(parse_policy("interleave:1-0", 2, &why));
   EXPECT_EQ(why, "\"1-0\" is not a number or range like 0-3");
   EXPECT_FALSE(parse_policy("weighted-interleave:0=0", 2, &why));
+  EXPECT_FALSE(parse_policy("bind:0-100000000", 0, &why));  // no 100M-entry list
+  EXPECT_EQ(why, "\"0-100000000\": numbers above 65535 are not supported");
   EXPECT_FALSE(parse_policy("spread:0", 2, &why));
   EXPECT_NE(why.find("unknown policy mode \"spread\""), std::string::npos);
 }

@@ -53,6 +53,8 @@ TEST(ScriptExpr, OperatorsConstantsSizesAndNames) {
   EXPECT_EQ(e("8KiB"), 8192);
   EXPECT_EQ(e("0x1000|1"), 0x1001);
   EXPECT_EQ(e("2*2+1|8"), 13);
+  EXPECT_EQ(e("0x7fffffffffffffff+1"), INT64_MIN);  // wraps, no undefined behaviour
+  EXPECT_EQ(e("0xffffffffffff*0xffffffffffff"), static_cast<std::int64_t>(0xffffffffffffull * 0xffffffffffffull));
   EXPECT_FALSE(ScriptExpr::compile("$nope", names, &why));
   EXPECT_EQ(why, "in \"$nope\": $nope is not bound by an earlier step (as = \"nope\")");
   EXPECT_FALSE(ScriptExpr::compile("PROT_RAED", names, &why));
