@@ -248,6 +248,8 @@ void Machine::dump_stats(StatsVisitor& v) const {
   v.counter("system.platform.kernel_read_bytes", p.kernel_read_bytes, "bytes", "kernel loads");
   v.counter("system.platform.kernel_write_bytes", p.kernel_write_bytes, "bytes", "kernel stores (PTEs, clearing)");
   v.counter("system.platform.kernel_copy_bytes", p.kernel_copy_bytes, "bytes", "kernel copies");
+  v.counter("system.platform.streaming_write_bytes", p.streaming_write_bytes, "bytes",
+            "kernel stores that bypassed the caches");
   v.counter("system.platform.kernel_memory_time", p.kernel_memory_ps, "ps", "time of kernel memory traffic");
   v.counter("system.platform.shootdowns", p.shootdowns, "count", "TLB shootdowns");
   v.counter("system.platform.ipis", p.ipis, "count", "IPIs sent");

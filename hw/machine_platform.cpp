@@ -23,6 +23,8 @@ MachinePlatformParams MachinePlatformParams::from_config(Config c) {
                                         {0u, 1u << 24});
   p.single_page_flush_ceiling = c.get<unsigned>("single_page_flush_ceiling", p.single_page_flush_ceiling,
                                                 "pages above which a range flush flushes the ASID", {0u, 1u << 30});
+  p.streaming_store_bytes = c.get<Bytes>("streaming_store_bytes", p.streaming_store_bytes,
+                                        "kernel stores this large bypass the caches (0: never)");
   p.bio_latency = c.get<Picoseconds>("bio_latency", p.bio_latency, "block device access latency",
                                      {Picoseconds(0), Picoseconds(1'000'000'000'000ull)});
   p.bio_bandwidth = c.get<Bandwidth>("bio_bandwidth", p.bio_bandwidth, "block device bandwidth",
@@ -53,6 +55,10 @@ Picoseconds MachinePlatform::kernel_read(CpuId cpu, PhysAddr addr, Bytes len) {
 
 Picoseconds MachinePlatform::kernel_write(CpuId cpu, PhysAddr addr, Bytes len) {
   stats_.kernel_write_bytes += len.value();
+  if (params_.streaming_store_bytes.value() != 0 && len >= params_.streaming_store_bytes) {
+    stats_.streaming_write_bytes += len.value();
+    return advance(cpu, memory_.access_range_nontemporal(cpu, addr, len, true, now(cpu)));
+  }
   return advance(cpu, memory_.access_range(cpu, addr, len, true, now(cpu)));
 }
 

@@ -11,6 +11,8 @@
 // machine sets that CPU's cursor to the entry time (enter_kernel); every
 // platform call issues its traffic at the cursor and advances it by its
 // latency, so consecutive kernel operations do not overlap.
+// Large kernel stores (clearing huge pages) stream past the caches (see
+// MachinePlatformParams::streaming_store_bytes).
 // Simplifications: kernel CPU cycles do not advance the cursor (the kernel adds
 // them to its KernelCost); a copy reads the whole source, then writes the
 // destination; IPIs are delivered point to point (no broadcast), acknowledged
@@ -41,16 +43,20 @@ struct MachinePlatformParams {
   std::uint32_t invlpg_cycles = 150;                  // per page flushed individually
   std::uint32_t full_flush_cycles = 500;              // CR3 reload / INVPCID of a whole ASID
   std::uint32_t single_page_flush_ceiling = 33;       // more pages than this: flush the whole ASID
+  // Kernel stores of at least this many bytes (clearing a 2 MiB huge page) are timed as
+  // non-temporal streaming stores that bypass the caches, as clear_huge_page's large
+  // `rep stosb` avoids read-for-ownership; 0: always through the caches.
+  Bytes streaming_store_bytes = Bytes(2ull << 20);
   Picoseconds bio_latency = Picoseconds(80'000'000);  // NVMe 4 KiB read ~80 us
   Bandwidth bio_bandwidth = Bandwidth(3'000'000'000); // 3 GB/s
 
   // [platform] ipi_latency, ipi_send_cycles, flush_handler_cycles, invlpg_cycles,
-  // full_flush_cycles, single_page_flush_ceiling, bio_latency, bio_bandwidth.
+  // full_flush_cycles, single_page_flush_ceiling, streaming_store_bytes, bio_latency, bio_bandwidth.
   static MachinePlatformParams from_config(Config platform);
 };
 
 struct MachinePlatformStats {
-  std::uint64_t kernel_read_bytes = 0, kernel_write_bytes = 0, kernel_copy_bytes = 0;
+  std::uint64_t kernel_read_bytes = 0, kernel_write_bytes = 0, kernel_copy_bytes = 0, streaming_write_bytes = 0;
   std::uint64_t kernel_memory_ps = 0;
   std::uint64_t shootdowns = 0, ipis = 0, ipi_wait_ps = 0, pages_flushed = 0, full_flushes = 0;
   std::uint64_t bios = 0, bio_bytes = 0, bio_ps = 0;

@@ -33,10 +33,29 @@ struct Rng {
 };
 
 // Start barrier shared by the programs of one study cell: a program spins
-// (compute ops) until every program of the cell has populated its buffer.
+// (compute ops) until every program of the cell has populated its buffer and
+// its own clock has passed the latest arrival (the cores' clocks differ: one
+// that mapped a large buffer is ahead in simulated time of one still spinning).
 struct Barrier {
   int total = 0;
   int arrived = 0;
+  Picoseconds release{0};
+
+  void arrive(ThreadContext& ctx) {
+    release = std::max(release, ctx.now());
+    ++arrived;
+  }
+  // Appends a spin and returns true while `ctx` must still wait.
+  bool wait(OpBatch& b, ThreadContext& ctx) const {
+    if (arrived < total) {
+      b.compute(2000);
+      return true;
+    }
+    const Picoseconds now = ctx.now();
+    if (now >= release) return false;
+    b.compute(static_cast<std::uint32_t>(std::min<std::uint64_t>((release - now).value() / 200 + 1, 2000)));
+    return true;
+  }
 };
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
@@ -84,7 +103,7 @@ class ChaseProgram : public OpSource {
     if (r < 0) {
       error_ = r;
       phase_ = Phase::Done;
-      if (p_.barrier) ++p_.barrier->arrived;
+      if (p_.barrier) p_.barrier->arrive(ctx);
       if (p_.done_flag) *p_.done_flag = true;
       return;
     }
@@ -98,15 +117,12 @@ class ChaseProgram : public OpSource {
       line_of_.resize(regions);
       for (auto& l : line_of_) l = static_cast<std::uint32_t>(rng_.below(lines_in_region_));
     }
-    if (p_.barrier) ++p_.barrier->arrived;
+    if (p_.barrier) p_.barrier->arrive(ctx);
   }
 
-  std::size_t fill(OpBatch& b, ThreadContext&) override {
+  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
     if (phase_ == Phase::Barrier) {
-      if (p_.barrier && p_.barrier->arrived < p_.barrier->total) {
-        b.compute(2000);
-        return b.size();
-      }
+      if (p_.barrier && p_.barrier->wait(b, ctx)) return b.size();
       phase_ = Phase::Warm;
     }
     while (!b.full() && phase_ != Phase::Done) {
@@ -177,7 +193,7 @@ class StreamProgram : public OpSource {
 
   void start(ThreadContext& ctx) override {
     const long r = map_buffer(ctx, p_.node, p_.bytes, p_.huge);
-    if (p_.barrier) ++p_.barrier->arrived;
+    if (p_.barrier) p_.barrier->arrive(ctx);
     if (r < 0) {
       error_ = r;
       phase_ = Phase::Done;
@@ -186,12 +202,9 @@ class StreamProgram : public OpSource {
     base_ = static_cast<VirtAddr>(r);
   }
 
-  std::size_t fill(OpBatch& b, ThreadContext&) override {
+  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
     if (phase_ == Phase::Barrier) {
-      if (p_.barrier && p_.barrier->arrived < p_.barrier->total) {
-        b.compute(2000);
-        return b.size();
-      }
+      if (p_.barrier && p_.barrier->wait(b, ctx)) return b.size();
       b.marker(kMarkStart);
       phase_ = Phase::Measure;
     }
