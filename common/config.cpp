@@ -639,6 +639,8 @@ std::vector<Config> Config::tables(std::string_view key, std::string_view descri
   return out;
 }
 
+void Config::ignore(std::string_view key) { state_->declared.insert(std::string(key)); }
+
 void Config::error(std::string_view key, std::string message) const {
   SourcePos p = position(key);
   std::string prefix = key.empty() ? state_->path : child_path(state_->path, key);

@@ -79,6 +79,10 @@ class Config {
   // Array of tables ([[key]]); absent -> empty.
   std::vector<Config> tables(std::string_view key, std::string_view description = {});
 
+  // Declares `key` (a value or a whole subtree) as known but deliberately unused here,
+  // e.g. the [[workload]] tables when a timing study runs its own programs.
+  void ignore(std::string_view key);
+
   // Semantic error about `key` of this table (or the table itself when key is empty).
   void error(std::string_view key, std::string message) const;
   // Dotted path of this table, e.g. "cache.l1d" or "workload[1]".

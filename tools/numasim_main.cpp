@@ -38,7 +38,7 @@ Args parse(const Command& c, int argc, char** argv) {
   a.command = &c;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0 && arg.size() > 2) {
+    if (arg.size() > 1 && arg[0] == '-') {
       std::string name = arg, value;
       bool inline_value = false;
       if (auto eq = arg.find('='); eq != std::string::npos) {

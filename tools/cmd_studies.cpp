@@ -1,0 +1,81 @@
+// Timing studies in the manner of Intel MLC: latency-matrix, bandwidth-matrix,
+// loaded-latency and tlb-reach. Each runs real simulations on the configured
+// machine (hw/studies.h), prints a table and writes JSON with --json FILE.
+#include <iostream>
+
+#include "cli.h"
+#include "common/config.h"
+#include "hw/studies.h"
+
+namespace numasim::cli {
+namespace {
+
+std::vector<OptionSpec> study_options() {
+  auto o = config_options();
+  o.push_back({"--json", "FILE", "write the result as JSON", false});
+  return o;
+}
+
+// Builds the document, runs `study` on it, and reports unknown keys after the
+// study's machine has read its parameters.
+template <class Study>
+int run_study(Args& args, Study study) {
+  auto doc = load_config(args);
+  doc->check();
+  // A study runs its own programs, not the configuration's workloads.
+  doc->root().ignore("workload");
+  auto result = study(doc->root());
+  doc->finish();
+  std::cout << result.to_table();
+  std::cerr << "(host time " << result.host_seconds << " s)\n";
+  if (auto json = args.value("--json"))
+    if (!write_output(*json, result.to_json())) return kExitSimulation;
+  return kExitOk;
+}
+
+RegisterCommand latency{Command{
+    "latency-matrix", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
+    "idle memory latency from each node's CPUs to each node's memory (ns)",
+    "Like `mlc --latency_matrix`: from the first CPU of each node, a dependent random\n"
+    "pointer chase over a buffer much larger than the LLC, bound to each node's memory,\n"
+    "on 2 MiB pages so that TLB misses do not count. JSON: {\"unit\": \"ns\", \"matrix\": ...}\n"
+    "with rows the CPU's node and columns the memory's node.",
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::latency_matrix(root); }); }}};
+
+RegisterCommand bandwidth{Command{
+    "bandwidth-matrix", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
+    "read bandwidth from each node's CPUs to each node's memory (GB/s)",
+    "Like `mlc --bandwidth_matrix`: every CPU of a node streams reads from a buffer bound\n"
+    "to each node's memory. JSON: {\"unit\": \"GB/s\", \"matrix\": ...}.",
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::bandwidth_matrix(root); }); }}};
+
+RegisterCommand loaded{Command{
+    "loaded-latency", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
+    "latency of node 0's memory while the other CPUs inject rising read traffic",
+    "Like `mlc --loaded_latency`: one CPU chases pointers in node 0's memory while the\n"
+    "other CPUs of node 0 stream reads with decreasing injection delays.\n"
+    "JSON: {\"points\": [{\"bandwidth_gbps\": ..., \"latency_ns\": ...}, ...]}.",
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::loaded_latency(root); }); }}};
+
+RegisterCommand reach{Command{
+    "tlb-reach", "[CONFIG] [--set KEY=VALUE]... [--page-size 4K|2M] [--json FILE]",
+    "pointer-chase latency against working-set size (16 KiB to 4 GiB)",
+    "The latency per access rises where the working set passes the L1 TLB's reach and\n"
+    "again past the second-level TLB's; with 2M pages those steps move out.\n"
+    "JSON: {\"page_size\": \"4K\", \"points\": [{\"working_set_bytes\": ..., \"latency_ns\": ...}]}.",
+    1,
+    [] {
+      auto o = study_options();
+      o.push_back({"--page-size", "4K|2M", "page size of the chased buffer (default 4K)", false});
+      return o;
+    }(),
+    [](Args& a) {
+      hw::TlbReachOptions opts;
+      std::string ps = a.value("--page-size").value_or("4K");
+      if (ps != "4K" && ps != "2M") throw UsageError{"--page-size: expected 4K or 2M, got \"" + ps + "\""};
+      opts.huge_pages = ps == "2M";
+      return run_study(a, [opts](Config root) { return hw::tlb_reach(root, opts); });
+    }}};
+
+}  // namespace
+}  // namespace numasim::cli
