@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "common/config.h"
 #include "hw/machine.h"
+#include "machine_description.h"
 #include "run_report.h"
 #include "workloads/workload_factory.h"
 
@@ -26,7 +27,8 @@ int run_run(Args& args) {
   }
   doc->check();
   Config root = doc->root();
-  hw::Machine machine(root);
+  std::unique_ptr<hw::Machine> built = build_machine(root);
+  hw::Machine& machine = *built;
   std::vector<workloads::WorkloadSpec> specs = workloads::build_workloads(root, machine.topology());
   if (specs.empty()) root.error("workload", "the configuration has no [[workload]] to run");
   doc->finish();

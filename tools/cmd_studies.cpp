@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "common/config.h"
 #include "hw/studies.h"
+#include "machine_description.h"
 
 namespace numasim::cli {
 namespace {
@@ -24,6 +25,7 @@ int run_study(Args& args, Study study) {
   doc->check();
   // A study runs its own programs, not the configuration's workloads.
   doc->root().ignore("workload");
+  check_machine_parameters(doc->root());
   auto result = study(doc->root());
   doc->finish();
   std::cout << result.to_table();
