@@ -36,11 +36,23 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   }
   zero_page_->set(PG_reserved);
   zero_pfn_ = pm_.page_to_pfn(zero_page_).value();
+  // kmem_cache_init + proc_caches_init & co.
+  slub_ = std::make_unique<Slub>(pm_, params_.slub);
+  caches_ = std::make_unique<KernelCaches>(*slub_, params_.caches);
+  kmemleak_ = std::make_unique<Kmemleak>(*slub_);
+  register_kmemleak_roots();
 }
 
 Kernel::~Kernel() {
   for (auto& [pid, t] : tasks_)
     if (!t->exited) exit_task(t.get());
+  KernelCost c0;
+  for (auto& [pid, t] : tasks_) caches_->free_task_struct(t->cpu, t->task_obj, c0);
+  tasks_.clear();
+  mms_.clear();
+  kmemleak_.reset();
+  caches_.reset();
+  slub_.reset();
   hugetlb_.reset();
   KernelCost c;
   zero_page_->clear(PG_reserved);
@@ -55,13 +67,25 @@ std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost)
   page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
                  : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
   if (!pg) return std::nullopt;
+  // pagetable_pte_ctor / pmd_ptlock_init: a split page-table lock object.
+  const PhysAddr ptl = caches_->ptlock_alloc(cpu, cost, AllocSite::tag("ptlock_alloc"));
+  if (!ptl) {
+    pm_.free_pages(cpu, pg, 0, cost);
+    return std::nullopt;
+  }
   pg->set(PG_pgtable);
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, 1);
   if (current_) current_->mm->pgtables_bytes += kPageSize;
-  return pm_.page_to_phys(pg);
+  const PhysAddr frame = pm_.page_to_phys(pg);
+  if (ptl > 1) ptlocks_.emplace(frame, ptl);
+  return frame;
 }
 
 void Kernel::free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) {
+  if (auto it = ptlocks_.find(frame); it != ptlocks_.end()) {
+    caches_->ptlock_free(cpu, it->second, cost);  // pagetable_dtor's ptlock_free
+    ptlocks_.erase(it);
+  }
   page* pg = pm_.phys_to_page(frame);
   pg->clear(PG_pgtable);
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, -1);
@@ -70,29 +94,54 @@ void Kernel::free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) {
 }
 
 task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed) {
+  KernelCost cost;
+  return create_task(std::move(comm), cpu, allowed, cost);
+}
+
+task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
+  KernelCost cost;
+  return create_thread(leader, cpu, cost);
+}
+
+// copy_process + mm_alloc (exec's fresh mm): task_struct on the CPU's node
+// (alloc_task_struct_node), mm_struct, then the PGD; on any failure what was
+// taken is given back and nothing changed.
+task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed, KernelCost& cost) {
+  const PhysAddr tobj = caches_->alloc_task_struct_node(cpu, cpu_to_node(cpu).value(), cost, AllocSite::tag("dup_task_struct"));
+  if (!tobj) return nullptr;
+  const PhysAddr mobj = caches_->mm_alloc(cpu, cost, AllocSite::tag("mm_alloc"));
+  if (!mobj) {
+    caches_->free_task_struct(cpu, tobj, cost);
+    return nullptr;
+  }
   auto mm = std::make_unique<mm_struct>();
+  mm->mm_obj = mobj;
   mm->task_size = params_.pgtable_levels == 5 ? TASK_SIZE_5LEVEL : TASK_SIZE_4LEVEL;
   // mmap_base(): TASK_SIZE minus the minimum gap left for the stack, no randomisation.
   mm->mmap_base = page_align(std::min<VirtAddr>(mm->task_size, DEFAULT_MAP_WINDOW) - MMAP_MIN_GAP);
   mm->start_brk = mm->brk = kStartBrk;
-  mm->asid = next_asid_;
-  next_asid_ = static_cast<Asid>(next_asid_ % 4095 + 1);  // PCIDs 1..4095
-  mm->mm_id = next_mm_id_++;
   mm->mm_users = 1;
   mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
 
   auto t = std::make_unique<task_struct>();
-  t->pid = t->tgid = next_pid_++;
+  t->task_obj = tobj;
   t->comm = std::move(comm);
   t->cpu = cpu;
   t->cpus_allowed = allowed.any() ? allowed : CpuMask().set();
   t->mm = mm.get();
 
   current_ = t.get();
-  KernelCost boot;
-  auto pgd = pgtables_.pgd_alloc(cpu, boot);
+  auto pgd = pgtables_.pgd_alloc(cpu, cost);
   current_ = nullptr;
-  if (!pgd) return nullptr;  // fork fails with ENOMEM
+  if (!pgd) {  // fork fails with ENOMEM
+    caches_->mm_free(cpu, mobj, cost);
+    caches_->free_task_struct(cpu, tobj, cost);
+    return nullptr;
+  }
+  t->pid = t->tgid = next_pid_++;
+  mm->asid = next_asid_;
+  next_asid_ = static_cast<Asid>(next_asid_ % 4095 + 1);  // PCIDs 1..4095
+  mm->mm_id = next_mm_id_++;
   mm->pgd = *pgd;
   mm->pgd_node = topo_.phys_node(*pgd);
   mms_.push_back(std::move(mm));
@@ -102,16 +151,27 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed) {
   return raw;
 }
 
-task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu) {
+task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu, KernelCost& cost) {
   if (leader->exited) return nullptr;
+  const PhysAddr tobj = caches_->alloc_task_struct_node(cpu, cpu_to_node(cpu).value(), cost, AllocSite::tag("dup_task_struct"));
+  if (!tobj) return nullptr;
+  std::shared_ptr<mempolicy> pol;
+  if (leader->mempolicy) {
+    pol = mpol_object_new(*leader->mempolicy, cpu, cost, AllocSite::tag("mpol_dup"));  // copy_process: mpol_dup
+    if (!pol) {
+      caches_->free_task_struct(cpu, tobj, cost);
+      return nullptr;
+    }
+  }
   auto t = std::make_unique<task_struct>();
+  t->task_obj = tobj;
   t->pid = next_pid_++;
   t->tgid = leader->tgid;
   t->comm = leader->comm;
   t->cpu = cpu;
   t->cpus_allowed = leader->cpus_allowed;
   t->mm = leader->mm;
-  if (leader->mempolicy) t->mempolicy = std::make_shared<mempolicy>(*leader->mempolicy);  // mpol_dup
+  t->mempolicy = std::move(pol);
   ++t->mm->mm_users;
   t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
   task_struct* raw = t.get();
@@ -139,6 +199,7 @@ task_struct* Kernel::find_task_by_pid(int pid) {
 void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
   KernelCost cost;  // exit work is not charged to a running task here
   current_ = t;
+  VmaOp op(*this, mm, t->cpu, cost);  // erased records free their objects
   while (!mm.mm_mt.empty()) {
     vm_area_struct& vma = mm.mm_mt.begin()->second;
     std::size_t present = zap_range(t, vma, vma.vm_start, vma.vm_end, cost);
@@ -158,6 +219,8 @@ void Kernel::exit_task(task_struct* t) {
   mm_struct* mm = t->mm;
   if (--mm->mm_users == 0) {
     exit_mmap(t, *mm);
+    KernelCost cost;
+    caches_->mm_free(t->cpu, mm->mm_obj, cost);  // mmdrop -> __mmdrop -> free_mm
     for (auto it = mms_.begin(); it != mms_.end(); ++it)
       if (it->get() == mm) {
         mms_.erase(it);
@@ -173,6 +236,8 @@ void Kernel::exit_task(task_struct* t) {
 
 void Kernel::release_task(task_struct* t) {
   if (!t->exited) exit_task(t);
+  KernelCost cost;
+  caches_->free_task_struct(t->cpu, t->task_obj, cost);  // put_task_struct -> free_task
   tasks_.erase(t->pid);
 }
 
@@ -186,6 +251,46 @@ std::optional<Kernel::FollowResult> Kernel::follow_page(const mm_struct& mm, Vir
   r.level = tr->level;
   r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(tr->leaf));
   return r;
+}
+
+std::shared_ptr<mempolicy> Kernel::mpol_object_new(const mempolicy& pol, CpuId cpu, KernelCost& cost, AllocSite site) {
+  const PhysAddr obj = caches_->mpol_alloc(cpu, cost, site);
+  if (!obj) return nullptr;
+  std::shared_ptr<mempolicy> p(new mempolicy(pol), [this, cpu, obj](mempolicy* m) {
+    mpol_objs_.erase(m);
+    delete m;
+    caches_->mpol_free(cpu, obj, free_cost_);  // __mpol_put: kmem_cache_free(policy_cache)
+  });
+  mpol_objs_.emplace(p.get(), obj);
+  return p;
+}
+
+PhysAddr Kernel::mpol_object(const mempolicy* pol) const {
+  auto it = mpol_objs_.find(pol);
+  return it == mpol_objs_.end() ? 0 : it->second;
+}
+
+// The owner records kmemleak scans from: every task (and its policy), every
+// mm (its VMA records and their policies), every page-table page's lock.
+void Kernel::register_kmemleak_roots() {
+  kmemleak_->register_root("tasks", [this](const Kmemleak::RefFn& ref) {
+    for (const auto& [pid, t] : tasks_) {
+      ref(t->task_obj);
+      if (t->mempolicy) ref(mpol_object(t->mempolicy.get()));
+    }
+  });
+  kmemleak_->register_root("mm_structs", [this](const Kmemleak::RefFn& ref) {
+    for (const auto& mm : mms_) {
+      ref(mm->mm_obj);
+      for (const auto& [start, v] : mm->mm_mt) {
+        ref(v.vm_obj);
+        if (v.vm_policy) ref(mpol_object(v.vm_policy.get()));
+      }
+    }
+  });
+  kmemleak_->register_root("page_tables", [this](const Kmemleak::RefFn& ref) {
+    for (const auto& [frame, ptl] : ptlocks_) ref(ptl);
+  });
 }
 
 void Kernel::syscall_cost(KernelCost& cost) const {

@@ -21,13 +21,16 @@
 
 #include "common/topology.h"
 #include "os/hugetlb.h"
+#include "os/kernel_caches.h"
 #include "os/kernel_cost.h"
+#include "os/kmemleak.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/page_alloc.h"
 #include "os/pgtable.h"
 #include "os/platform.h"
 #include "os/proc_format.h"
+#include "os/slub.h"
 #include "os/task.h"
 
 namespace numasim {
@@ -61,8 +64,11 @@ struct KernelParams {
   int max_map_count = 65530;                     // vm.max_map_count
   unsigned tlb_single_page_flush_ceiling = 33;   // above this many pages a range flush is a full flush
   bool zero_page = true;                         // read faults on private anon map the zero page
+  SlubParams slub;            // the kernel's slab allocator, with its failslab knobs
+  KernelCachesParams caches;  // vm_area_struct, mm_struct, task_struct, numa_policy, page->ptl caches
 
-  // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node].
+  // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
+  // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
   static KernelParams from_config(Config os_table);
 };
 
@@ -75,9 +81,15 @@ class Kernel : private PgtableFrameSource {
 
   // ---- tasks ----
   // A new process with a fresh, empty mm (exec), running on `cpu`.
-  task_struct* create_task(std::string comm, CpuId cpu, CpuMask allowed);
-  // A thread of leader's process sharing its mm and policy (clone(CLONE_VM|CLONE_THREAD)).
-  task_struct* create_thread(task_struct* leader, CpuId cpu);
+  // Its mm_struct and task_struct come from SLUB (the task_struct on cpu's
+  // node), charged to `cost`; nullptr (nothing changed) when an object or the
+  // PGD cannot be had (fork's ENOMEM).
+  task_struct* create_task(std::string comm, CpuId cpu, CpuMask allowed, KernelCost& cost);
+  task_struct* create_task(std::string comm, CpuId cpu, CpuMask allowed);  // cost not kept
+  // A thread of leader's process sharing its mm and policy (clone(CLONE_VM|CLONE_THREAD));
+  // nullptr when its task_struct (or policy copy) cannot be allocated.
+  task_struct* create_thread(task_struct* leader, CpuId cpu, KernelCost& cost);
+  task_struct* create_thread(task_struct* leader, CpuId cpu);  // cost not kept
   // The task now runs on `cpu` (context switch / migration): joins mm_cpumask.
   // False (nothing changes) when cpu is not in t->cpus_allowed or does not exist.
   bool migrate_task(task_struct* t, CpuId cpu);
@@ -140,6 +152,17 @@ class Kernel : private PgtableFrameSource {
   HugetlbInfo hugetlb_node_info(NodeId nid) const;
   std::string proc_meminfo() const;
   std::string node_meminfo(NodeId nid) const;
+
+  // ---- the kernel's slab allocator and its leak detector ----
+  Slub& slub() { return *slub_; }
+  const Slub& slub() const { return *slub_; }
+  KernelCaches& kernel_caches() { return *caches_; }
+  // kmemleak_scan over the kernel's owner records (tasks, mms, VMA records,
+  // policies, page-table locks): objects allocated and reached by none of them.
+  Kmemleak& kmemleak() { return *kmemleak_; }
+  Kmemleak::ScanResult kmemleak_scan() const { return kmemleak_->scan(); }
+  // The numa_policy slab object behind a policy the kernel handed out (0: none).
+  PhysAddr mpol_object(const mempolicy* pol) const;
 
   // ---- accessors ----
   PhysMem& physmem() { return pm_; }
@@ -205,6 +228,31 @@ class Kernel : private PgtableFrameSource {
   // exit_mmap
   void exit_mmap(task_struct* t, mm_struct& mm);
   void syscall_cost(KernelCost& cost) const;
+  // mpol_new / mpol_dup's allocation: a policy object backed by a numa_policy slab object,
+  // freed (__mpol_put) when the last reference goes. nullptr on failure.
+  std::shared_ptr<mempolicy> mpol_object_new(const mempolicy& pol, CpuId cpu, KernelCost& cost,
+                                      AllocSite site = AllocSite::here());
+  // One VMA operation's object reservation: VMA records created while it lives
+  // take their vm_area_struct from it, erased ones free theirs (see VmaObjects).
+  class VmaOp {
+   public:
+    VmaOp(Kernel& k, mm_struct& mm, CpuId cpu, KernelCost& cost)
+        : mm_(mm), res_(*k.caches_, cpu, cost), prev_(mm.vma_objects) {
+      mm.vma_objects = &res_;
+    }
+    ~VmaOp() { mm_.vma_objects = prev_; }
+    VmaOp(const VmaOp&) = delete;
+    VmaOp& operator=(const VmaOp&) = delete;
+    // All n objects or none (ENOMEM, nothing changed).
+    bool reserve(int n, AllocSite site = AllocSite::here()) { return res_.reserve(n, site); }
+
+   private:
+    mm_struct& mm_;
+    KernelCaches::VmaReserve res_;
+    VmaObjects* prev_;
+  };
+  void register_kmemleak_roots();
+  bool mm_objects_ok() const;  // kernel_check.cpp
 
   const Topology& topo_;
   KernelParams params_;
@@ -212,6 +260,12 @@ class Kernel : private PgtableFrameSource {
   PhysMem pm_;
   PageTables pgtables_;
   std::unique_ptr<HugetlbPool> hugetlb_;
+  std::unique_ptr<Slub> slub_;            // after pm_: destroyed before it
+  std::unique_ptr<KernelCaches> caches_;
+  std::unique_ptr<Kmemleak> kmemleak_;
+  std::map<const mempolicy*, PhysAddr> mpol_objs_;  // policies handed out -> numa_policy objects
+  std::map<PhysAddr, PhysAddr> ptlocks_;            // page-table frame -> its page->ptl object
+  KernelCost free_cost_;                            // frees outside an operation (policy puts)
   std::map<int, std::unique_ptr<task_struct>> tasks_;  // by pid, zombies included
   std::size_t live_tasks_ = 0;
   std::vector<std::unique_ptr<mm_struct>> mms_;

@@ -25,6 +25,12 @@ namespace {
   } while (0)
 }  // namespace
 
+bool Kernel::mm_objects_ok() const {
+  for (const auto& mm : mms_)
+    if (!slub_->is_allocated(mm->mm_obj)) return false;
+  return true;
+}
+
 void Kernel::check_consistency() const {
   const VirtAddr top = 1ull << level_shift(pgtables_.levels() + 1);
   std::map<const page*, int> mappings;  // leaves per page (ordered: deterministic messages)
@@ -47,6 +53,11 @@ void Kernel::check_consistency() const {
       VM_CHECK(v.vm_start >= prev_end, "overlapping VMAs", prev_end, v.vm_start);
       VM_CHECK(v.vm_end <= mm.task_size, "VMA beyond TASK_SIZE", v.vm_end, mm.task_size);
       VM_CHECK(v.vm_mm == &mm, "VMA of another mm", v.vm_start, 0);
+      VM_CHECK(v.vm_obj && slub_->is_allocated(v.vm_obj), "VMA without its vm_area_struct object", v.vm_start,
+               v.vm_obj);
+      if (v.vm_policy)
+        VM_CHECK(slub_->is_allocated(mpol_object(v.vm_policy.get())), "VMA policy without its numa_policy object",
+                 v.vm_start, 0);
       VM_CHECK(!((v.vm_flags & ~(v.vm_flags >> 4)) & VM_ACCESS_FLAGS), "VMA right without VM_MAY*", v.vm_start,
                v.vm_flags);
       if (v.is_hugetlb())
@@ -143,6 +154,19 @@ void Kernel::check_consistency() const {
            resv_expected);
   VM_CHECK(hugetlb_->free_huge_pages() + huge_in_use == hugetlb_->nr_huge_pages(), "hugetlb pool pages",
            hugetlb_->free_huge_pages() + huge_in_use, hugetlb_->nr_huge_pages());
+  // --- the kernel's own slab objects ---
+  VM_CHECK(mm_objects_ok(), "mm_struct object missing", 0, 0);
+  for (const auto& [pid, t] : tasks_) {
+    VM_CHECK(slub_->is_allocated(t->task_obj), "task_struct object missing", static_cast<std::uint64_t>(pid),
+             t->task_obj);
+    if (t->mempolicy)
+      VM_CHECK(slub_->is_allocated(mpol_object(t->mempolicy.get())), "task policy without its numa_policy object",
+               static_cast<std::uint64_t>(pid), 0);
+  }
+  if (caches_->page_ptl_cachep)
+    VM_CHECK(ptlocks_.size() == pgtables_.nr_tables(), "page-table pages without a page->ptl object", ptlocks_.size(),
+             pgtables_.nr_tables());
+  slub_->check_consistency();
   pm_.check_consistency();
 }
 

@@ -8,6 +8,8 @@ namespace numasim::os {
 KernelParams KernelParams::from_config(Config os) {
   KernelParams p;
   p.phys = PhysMemParams::from_config(os);
+  p.slub = SlubParams::from_config(os);  // [os.slub], [os.slub.costs], [os.failslab]
+  p.caches = KernelCachesParams::from_config(os);  // [os.kernel_caches]
   Config c = os.table("costs", "kernel CPU costs in cycles");
   auto cyc = [&](const char* key, std::uint64_t def, const char* what) {
     return static_cast<std::uint64_t>(

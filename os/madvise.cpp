@@ -101,6 +101,9 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
   if (flags_change && mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
 
   if (flags_change) {
+    // madvise_update_vma: the split VMA records, all reserved first (ENOMEM otherwise).
+    VmaOp op(*this, mm, t->cpu, cost);
+    if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("madvise_update_vma"))) return -ENOMEM;
     modify_range(
         mm, start, end, [&](vm_area_struct& v) { v.vm_flags = (v.vm_flags & ~clear) | set; }, cost);
     return 0;

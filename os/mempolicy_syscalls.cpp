@@ -117,10 +117,13 @@ long Kernel::sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nm
   if (int err = get_nodes(&nodes, nmask, maxnode)) return err;
   mempolicy pol;
   if (int err = mpol_new(lmode, mode_flags, nodes, pol, pm_)) return err;
-  if (pol.mode == MPOL_DEFAULT)
+  if (pol.mode == MPOL_DEFAULT) {
     t->mempolicy.reset();
-  else
-    t->mempolicy = std::make_shared<mempolicy>(pol);
+    return 0;
+  }
+  std::shared_ptr<mempolicy> newpol = mpol_object_new(pol, t->cpu, cost, AllocSite::tag("do_set_mempolicy"));
+  if (!newpol) return -ENOMEM;  // the old policy stays
+  t->mempolicy = std::move(newpol);
   return 0;
 }
 
@@ -176,8 +179,16 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
       return -EINVAL;
   }
 
+  // Every object the change needs, before anything changes: the policy and
+  // the VMA records of the splits (ENOMEM otherwise).
+  VmaOp op(*this, mm, t->cpu, cost);
+  if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("mbind_range"))) return -ENOMEM;
+  std::shared_ptr<mempolicy> newpol;
+  if (pol.mode != MPOL_DEFAULT) {
+    newpol = mpol_object_new(pol, t->cpu, cost, AllocSite::tag("do_mbind"));
+    if (!newpol) return -ENOMEM;
+  }
   // mbind_range: install the policy (shared by the VMAs of the range).
-  std::shared_ptr<mempolicy> newpol = pol.mode == MPOL_DEFAULT ? nullptr : std::make_shared<mempolicy>(pol);
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_policy = newpol; }, cost);
 

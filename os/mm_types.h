@@ -19,6 +19,7 @@ namespace numasim::os {
 
 struct mempolicy;
 struct mm_struct;
+class VmaObjects;  // os/kernel_caches.h
 
 // vm_flags bits, Linux's values (include/linux/mm.h).
 inline constexpr unsigned long VM_NONE = 0x00000000;
@@ -51,6 +52,7 @@ struct vm_area_struct {
   std::shared_ptr<mempolicy> vm_policy;  // null: the task's policy applies
   std::uint64_t vm_file_id = 0;          // 0: private anonymous; else the shmem/hugetlb object
   mm_struct* vm_mm = nullptr;
+  PhysAddr vm_obj = 0;  // its vm_area_struct slab object (0: none, outside a Kernel)
 
   bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
   bool is_accessible() const { return (vm_flags & VM_ACCESS_FLAGS) != 0; }  // vma_is_accessible
@@ -78,6 +80,11 @@ struct mm_struct {
   std::uint64_t pgtables_bytes = 0;  // mm_pgtables_bytes
   std::uint64_t total_vm = 0;        // pages mapped
   std::uint64_t hugetlb_usage = 0;   // hugetlb pages mapped (HugetlbPages in status)
+  PhysAddr mm_obj = 0;               // its mm_struct slab object (0: none, outside a Kernel)
+  // Set by the kernel for the duration of one VMA operation: where new VMA
+  // records get their slab object (vma_insert, split_vma) and where erased
+  // ones return it (vma_erase). Null outside operations (bare VMA trees in tests).
+  VmaObjects* vma_objects = nullptr;
 
   long get_mm_counter(int member) const { return rss_stat[member]; }
   void add_mm_counter(int member, long value) { rss_stat[member] += value; }

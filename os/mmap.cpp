@@ -69,13 +69,17 @@ vm_area_struct& vma_insert(mm_struct& mm, vm_area_struct vma) {
     vma_bug("inserting a malformed VMA", vma.vm_start);
   if (find_vma_intersection(mm, vma.vm_start, vma.vm_end)) vma_bug("inserting an overlapping VMA", vma.vm_start);
   vma.vm_mm = &mm;
+  if (mm.vma_objects && !vma.vm_obj) vma.vm_obj = mm.vma_objects->take();  // vm_area_alloc (reserved)
   auto [it, ok] = mm.mm_mt.emplace(vma.vm_start, std::move(vma));
   ++mm.map_count;
   return it->second;
 }
 
 void vma_erase(mm_struct& mm, vm_area_struct& vma) {
+  const PhysAddr obj = vma.vm_obj;
+  if (obj && !mm.vma_objects) vma_bug("erasing a slab-backed VMA outside a VMA operation", vma.vm_start);
   if (mm.mm_mt.erase(vma.vm_start) != 1) vma_bug("erasing a VMA not in the tree", vma.vm_start);
+  if (obj) mm.vma_objects->release(obj);  // vm_area_free
   --mm.map_count;
 }
 
@@ -84,6 +88,7 @@ vm_area_struct& split_vma(mm_struct& mm, vm_area_struct& vma, VirtAddr addr) {
   vm_area_struct upper = vma;  // vm_area_dup: flags, policy (shared reference), object
   upper.vm_start = addr;
   upper.vm_pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> kPageShift);
+  upper.vm_obj = mm.vma_objects ? mm.vma_objects->take() : 0;  // vm_area_dup's vm_area_alloc (reserved)
   vma.vm_end = addr;
   auto [it, ok] = mm.mm_mt.emplace(addr, std::move(upper));
   if (!ok) vma_bug("split produced a duplicate start", addr);
@@ -331,6 +336,11 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
       if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
     }
   }
+  // vm_area_alloc for the new VMA plus the records of the splits a MAP_FIXED
+  // unmap makes, all taken before anything changes (ENOMEM otherwise).
+  VmaOp op(*this, mm, t->cpu, cost);
+  if (!op.reserve(1 + ((flags & MAP_FIXED) ? splits_needed(mm, addr, addr + len) : 0), AllocSite::tag("mmap_region")))
+    return -ENOMEM;
   const bool huge = vm_flags & VM_HUGETLB;
   if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / HPAGE_SIZE)) return -ENOMEM;
   // Nothing can fail from here on.
@@ -368,6 +378,8 @@ long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
   }
   if (brk <= mm.brk) {  // shrink: always allowed
     if (mm.map_count + splits_needed(mm, newbrk, oldbrk) > params_.max_map_count) return static_cast<long>(mm.brk);
+    VmaOp op(*this, mm, t->cpu, cost);
+    if (!op.reserve(splits_needed(mm, newbrk, oldbrk), AllocSite::tag("brk_munmap"))) return static_cast<long>(mm.brk);
     do_munmap(t, newbrk, oldbrk, cost);
     mm.brk = brk;
     return static_cast<long>(mm.brk);
@@ -376,6 +388,8 @@ long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
   if (newbrk + kPageSize > mm.task_size || find_vma_intersection(mm, oldbrk, newbrk + kPageSize))
     return static_cast<long>(mm.brk);
   if (mm.map_count > params_.max_map_count) return static_cast<long>(mm.brk);
+  VmaOp op(*this, mm, t->cpu, cost);
+  if (!op.reserve(1, AllocSite::tag("do_brk_flags"))) return static_cast<long>(mm.brk);
   // do_brk_flags: extend or create the heap VMA.
   vm_area_struct v;
   v.vm_start = oldbrk;

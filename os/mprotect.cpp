@@ -84,6 +84,9 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   }
   if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
 
+  // mprotect_fixup's split VMA records, all reserved first (ENOMEM otherwise).
+  VmaOp op(*this, mm, t->cpu, cost);
+  if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("mprotect_fixup"))) return -ENOMEM;
   // Apply: flags first (with splits and merges), then the page tables.
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); }, cost);

@@ -94,6 +94,9 @@ long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, Kerne
     vm_area_struct* w = vma_lookup(mm, edge);
     if (w && w->is_hugetlb() && w->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
   }
+  // do_vmi_align_munmap's split VMA records, reserved first (ENOMEM otherwise).
+  VmaOp op(*this, mm, t->cpu, cost);
+  if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("do_vmi_munmap"))) return -ENOMEM;
   do_munmap(t, start, end, cost);
   return 0;
 }

@@ -34,6 +34,7 @@ struct task_struct {
   std::uint64_t nr_sigsegv = 0;
   VirtAddr last_sigsegv_addr = 0;
   int last_sigsegv_code = 0;  // SEGV_MAPERR (1) or SEGV_ACCERR (2)
+  PhysAddr task_obj = 0;  // its task_struct slab object, on the node of the CPU it was created on
   bool exited = false;        // EXIT_ZOMBIE: mm released, descriptor kept until release_task
 };
 

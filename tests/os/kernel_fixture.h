@@ -56,12 +56,21 @@ class KernelTest : public ::testing::Test {
   std::uint64_t free_pages() const {
     return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
   }
-  // Everything a failing system call must not change.
+  // Frames held by slab caches (SLUB keeps empty slabs up to min_partial, so a
+  // failed call that took and gave back an object may leave one cached).
+  std::uint64_t slab_pages() const {
+    std::uint64_t n = 0;
+    for (int nid = 0; nid < kernel_->physmem().nr_node_ids(); ++nid) n += kernel_->slub().slab_pages(NodeId(nid));
+    return n;  // slab_pages counts kmalloc_large blocks too
+  }
+  // Everything a failing system call must not change. "free" counts free
+  // frames plus frames cached by slab caches: the pages the call could have
+  // taken for user memory or page tables.
   std::string snapshot(task_struct* t) {
     kernel_->physmem().drain_all_pages(scratch_);
     std::ostringstream s;
     s << maps(t) << " | rss " << t->mm->rss_stat[MM_ANONPAGES] << "/" << t->mm->rss_stat[MM_SHMEMPAGES] << " | free "
-      << free_pages() << " | tables " << kernel_->pgtables().nr_tables() << " | brk " << std::hex << t->mm->brk
+      << free_pages() + slab_pages() << " | tables " << kernel_->pgtables().nr_tables() << " | brk " << std::hex << t->mm->brk
       << std::dec << " | resv " << kernel_->hugetlb().resv_huge_pages() << " | hfree "
       << kernel_->hugetlb().free_huge_pages() << " | flt " << t->min_flt << " | segv " << t->nr_sigsegv;
     for (const auto& [start, v] : t->mm->mm_mt) {
