@@ -17,6 +17,7 @@
 #include "hw/hw_stats.h"
 #include "hw/machine.h"
 #include "os/proc_format.h"
+#include "workloads/machine_placement.h"
 #include "workloads/workload_factory.h"
 
 namespace numasim::cli {
@@ -93,37 +94,8 @@ double ns(double ps) { return ps / 1000.0; }
 }  // namespace
 
 void RunReport::place_workloads() {
-  runs_.assign(specs_.size(), {});
-  for (std::size_t w = 0; w < specs_.size(); ++w) {
-    auto& spec = specs_[w];
-    // Scripted read_counter steps read the kernel's vmstat and per-node numastat.
-    *spec.counter_reader = [this](const std::string& name) -> std::optional<std::int64_t> {
-      const os::PhysMem& pm = machine_.kernel().physmem();
-      std::string text;
-      std::string key = name;
-      if (name.rfind("vmstat.", 0) == 0) {
-        text = os::proc_vmstat(pm);
-        key = name.substr(7);
-      } else if (name.rfind("node", 0) == 0 && name.find('.') != std::string::npos) {
-        int nid = std::atoi(name.c_str() + 4);
-        if (nid < 0 || nid >= machine_.topology().num_nodes()) return std::nullopt;
-        text = os::node_numastat(pm, NodeId(nid)) + machine_.kernel().node_meminfo(NodeId(nid));
-        key = name.substr(name.find('.') + 1);
-      }
-      for (const auto& [k, v] : parse_proc_lines(text))
-        if (k == key) return v;
-      return std::nullopt;
-    };
-    hw::TaskRun* leader = nullptr;
-    for (std::size_t t = 0; t < spec.threads.size(); ++t) {
-      auto& th = spec.threads[t];
-      std::string name = spec.threads.size() == 1 ? spec.name : spec.name + "/" + std::to_string(t);
-      hw::TaskRun* r = leader ? machine_.add_thread(leader, th.make_source(), th.cpu)
-                              : machine_.add_task(name, th.make_source(), th.cpu);
-      if (!leader) leader = r;
-      runs_[w].push_back(r);
-    }
-  }
+  runs_.clear();
+  for (const auto& placed : workloads::place_workloads(machine_, specs_)) runs_.push_back(placed.threads);
 }
 
 void RunReport::run(bool progress) {
