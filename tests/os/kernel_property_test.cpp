@@ -3,13 +3,18 @@
 // move_pages), user accesses, thread creation, migration and exit on a small
 // two-node machine, with Kernel::check_consistency() (VMAs, page tables, map
 // counts, RSS, NR_* counters, hugetlb reservations, the buddy) after every
-// step, and every failing call checked to have changed nothing.
+// step, and every failing call checked to have changed nothing. Some cases run
+// with failslab at 5% (a twentieth of the kernel's slab allocations fail):
+// every call that saw an injected failure and failed returned ENOMEM, and
+// changed nothing. At the end kmemleak finds nothing and no VMA, mm, policy or
+// page-table-lock object is left.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <iterator>
 #include <random>
 
+#include "os/kmemleak.h"
 #include "os/mempolicy.h"
 #include "tests/os/kernel_fixture.h"
 
@@ -23,6 +28,7 @@ struct PropertyCase {
   std::uint64_t seed;
   const char* memory_per_node;  // small machines run out of memory: OOM paths get exercised
   int steps;
+  unsigned failslab_percent = 0;  // [os.failslab] probability during the run
 };
 
 class KernelPropertyTest : public KernelTest, public ::testing::WithParamInterface<PropertyCase> {
@@ -37,6 +43,14 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
   std::mt19937_64 rng(GetParam().seed);
   auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
   std::vector<task_struct*> tasks{spawn(0)};
+  ASSERT_NE(tasks[0], nullptr);
+  if (GetParam().failslab_percent) {
+    FailslabParams fp;
+    fp.probability = GetParam().failslab_percent;
+    fp.seed = GetParam().seed;
+    k().slub().failslab().configure(fp);
+  }
+  std::uint64_t injected_failures = 0;
   std::uint64_t calls = 0, failures = 0, faults = 0;
   std::uint64_t ooms = 0;
   for (int step = 0; step < GetParam().steps; ++step) {
@@ -53,6 +67,7 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     long ret = 0;
     bool checked = true;  // ret < 0 must mean "nothing changed"
     auto snap = [&] { before = snapshot(t); };
+    const std::uint64_t failslab_before = k().slub().failslab().nr_failed();
     if (op < 18) {  // mmap
       int flags = (rnd(5) == 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
       if (rnd(2))
@@ -154,6 +169,11 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
       checked = false;
     }
     ++calls;
+    if (k().slub().failslab().nr_failed() != failslab_before) {
+      ++injected_failures;
+      // A slab allocation failed inside this call: if the call failed, it says ENOMEM.
+      if (checked && ret < 0 && ret >= -4095) EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+    }
     if (checked && ret < 0 && ret >= -4095) {
       ++failures;
       ASSERT_EQ(snapshot(t), before) << "step " << step << " op " << op << " ret " << ret;
@@ -169,10 +189,23 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
   std::printf("seed %llu: %llu failed calls (unchanged), %llu bad accesses, %llu OOM faults\n",
               static_cast<unsigned long long>(GetParam().seed), static_cast<unsigned long long>(failures),
               static_cast<unsigned long long>(faults), static_cast<unsigned long long>(ooms));
+  if (GetParam().failslab_percent) {
+    EXPECT_GT(injected_failures, 20u);
+    std::printf("  failslab %u%%: %llu calls saw an injected slab failure\n", GetParam().failslab_percent,
+                static_cast<unsigned long long>(injected_failures));
+  }
   while (!tasks.empty()) {
     k().exit_task(tasks.back());
     tasks.pop_back();
     k().check_consistency();
+  }
+  auto scan = k().kmemleak_scan();
+  EXPECT_TRUE(scan.leaks.empty()) << Kmemleak::report(scan);
+  EXPECT_EQ(scan.dangling_refs, 0u);
+  for (const char* cache : {"vm_area_struct", "mm_struct", "numa_policy", "page->ptl"}) {
+    const kmem_cache* s = k().slub().find_cache(cache);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(k().slub().cache_info(*s).inuse_objs, 0u) << cache;
   }
   EXPECT_EQ(k().pgtables().nr_tables(), 0u);
   EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
@@ -183,6 +216,8 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
 INSTANTIATE_TEST_SUITE_P(Seeds, KernelPropertyTest,
                          ::testing::Values(PropertyCase{1, "64MiB", 2500}, PropertyCase{2, "64MiB", 2500},
                                            PropertyCase{3, "64MiB", 2500}, PropertyCase{20261125, "64MiB", 2500},
-                                           PropertyCase{7, "16MiB", 3000}, PropertyCase{8, "16MiB", 3000}));
+                                           PropertyCase{7, "16MiB", 3000}, PropertyCase{8, "16MiB", 3000},
+                                           PropertyCase{11, "64MiB", 2500, 5}, PropertyCase{12, "64MiB", 2500, 5},
+                                           PropertyCase{13, "16MiB", 3000, 5}));
 
 }  // namespace
