@@ -331,8 +331,15 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   RowOutcome outcome = RowOutcome::Hit;
   Picoseconds act{0}, pre{0}, cas{0}, data{0};
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
+  // A request stamped earlier than the latest one this bank already served
+  // (cores run ahead of each other by up to a quantum) would otherwise queue
+  // behind requests that are later in simulated time. It is timed against the
+  // shared calendars (ACT, column, data bus) but not the bank's own in-order
+  // state, which it leaves unchanged.
+  const bool late = t < b.last_t;
+  if (!late) b.last_t = t;
   bool reordered = false;
-  if (b.prev_row == c.row && b.open_row != c.row) {
+  if (!late && b.prev_row == c.row && b.open_row != c.row) {
     // Serve it from the previous row if the column command (and its recovery)
     // fits before that row's precharge.
     const Picoseconds c0 =
@@ -356,20 +363,21 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
         b.refresh_epoch = epoch;
       }
     }
+    const Picoseconds zero(0);
     if (b.open_row == c.row) {
       outcome = RowOutcome::Hit;
-      cas = max_ps(t, b.next_cas);
+      cas = max_ps(t, late ? zero : b.next_cas);
     } else {
       if (b.open_row == kNoRow) {
         outcome = RowOutcome::Closed;
-        act = max_ps(t, b.next_act);
+        act = max_ps(t, late ? zero : b.next_act);
       } else {
         outcome = RowOutcome::Conflict;
-        pre = max_ps(t, b.next_pre);
-        act = max_ps(pre + p_.to_ps(p_.trp), b.next_act);
+        pre = max_ps(t, late ? zero : b.next_pre);
+        act = max_ps(pre + p_.to_ps(p_.trp), late ? zero : b.next_act);
       }
       act = earliest_activate(r, c.bank_group, act);
-      cas = max_ps(act + p_.to_ps(p_.trcd), b.next_cas);
+      cas = max_ps(act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
     }
     cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat);
     data = cas + cas_lat;
@@ -382,7 +390,14 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   }
 
   // Commit the schedule to the bank, rank and channel state.
-  if (outcome != RowOutcome::Hit) {
+  if (late) {
+    ++stats_.late_requests;
+    if (outcome != RowOutcome::Hit) {
+      ++stats_.activates;
+      if (outcome == RowOutcome::Conflict) ++stats_.precharges;
+      r.acts.reserve(act, static_cast<int>(c.bank_group));
+    }
+  } else if (outcome != RowOutcome::Hit) {
     if (outcome == RowOutcome::Conflict) {
       ++stats_.precharges;
       b.prev_row = b.open_row;
@@ -398,11 +413,11 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   ch.bus.reserve(data, static_cast<int>(c.rank));
   r.cas_by_bg[c.bank_group].reserve(cas, 0);
   if (reordered) ++stats_.reordered_hits;
-  else b.next_cas = cas + p_.to_ps(same_group_column_spacing());
+  else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
   pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
-  if (reordered) {
-    // The bank's state belongs to the row opened after this one.
+  if (reordered || late) {
+    // The bank's state belongs to later requests.
   } else if (p_.page_policy == PagePolicy::Closed) {
     ++stats_.precharges;
     b.prev_row = c.row;
@@ -459,6 +474,8 @@ void DramController::dump(StatsVisitor& v) const {
   v.counter(n + ".bytes_read", s.bytes_read, "bytes", "data read from DRAM");
   v.counter(n + ".bytes_written", s.bytes_written, "bytes", "data written to DRAM");
   v.counter(n + ".refresh_delays", s.refresh_delays, "count", "requests delayed by a refresh");
+  v.counter(n + ".late_requests", s.late_requests, "count",
+            "requests stamped earlier than the bank's latest (run-ahead of another core), not queued on the bank");
   v.counter(n + ".reordered_hits", s.reordered_hits, "count",
             "row hits served before the precharge of a row already closed by a later request");
   const double reqs = static_cast<double>(s.reads + s.writes);

@@ -11,6 +11,9 @@
 // peak and latency rises with load.
 // A request to the row a bank had open just before may still be served before
 // that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
+// A request stamped earlier than one the bank already served (a core that ran
+// ahead less far than another, under temporal decoupling) is timed against the
+// shared calendars only and leaves the bank's state alone.
 // Simplifications: otherwise per-bank first-come first-served; no command-bus conflicts; writes are
 // timed like reads with CWL and write recovery, without read/write turnaround.
 #pragma once
@@ -47,7 +50,8 @@ struct DramStats {
   std::uint64_t activates = 0, precharges = 0;
   std::uint64_t bytes_read = 0, bytes_written = 0;
   std::uint64_t refresh_delays = 0;     // requests pushed past a refresh window
-  std::uint64_t reordered_hits = 0;     // row hits served before an already scheduled precharge
+  std::uint64_t reordered_hits = 0;
+  std::uint64_t late_requests = 0;      // stamped earlier than the bank's latest request     // row hits served before an already scheduled precharge
   std::uint64_t total_latency_ps = 0;   // sum over requests of done - arrival
   std::uint64_t total_queueing_ps = 0;
   std::uint64_t bus_busy_ps = 0;        // summed over channels
@@ -121,6 +125,7 @@ class DramController {
     std::uint64_t prev_row = kNoRow;
     Picoseconds prev_act{0};
     Picoseconds prev_pre{0};
+    Picoseconds last_t{0};  // latest request time (after the front end) served in order
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top

@@ -156,6 +156,20 @@ TEST(DramController, FifthActivateWaitsForTheFourActivateWindow) {
   EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst));
 }
 
+TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  // A core that ran ahead touches bank 0 at 10 us; another core's request to the
+  // same bank, stamped 0, is timed from 0 against the shared calendars only.
+  mc.access(0, false, 10_us);
+  DramResult r = mc.access(2048 * 64, false, Picoseconds(0));  // other row of bank 0
+  EXPECT_EQ(r.outcome, RowOutcome::Conflict);
+  EXPECT_EQ(r.done, mc.idle_latency(RowOutcome::Conflict));
+  EXPECT_EQ(mc.stats().late_requests, 1u);
+  // The bank still has the row the in-order request opened.
+  EXPECT_EQ(mc.access(4 * 64, false, 20_us).outcome, RowOutcome::Hit);
+}
+
 TEST(DramController, RefreshDelaysAnAccessAndClosesTheRow) {
   DramParams p = one_channel();
   p.refresh = true;
