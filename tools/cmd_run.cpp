@@ -36,15 +36,24 @@ int run_run(Args& args) {
   RunReport report(machine, specs);
   report.place_workloads();
   bool progress = !args.flag("--quiet") && isatty(STDERR_FILENO);
-  report.run(progress);
+  Picoseconds sample(0);
+  if (auto text = args.value("--sample")) {
+    std::string why;
+    auto t = parse_time(*text, &why);
+    if (!t || t->value() == 0) throw UsageError{"--sample: " + (t ? std::string("expected a time above 0") : why)};
+    sample = *t;
+  }
+  report.run(progress, sample);
   if (!args.flag("--quiet")) std::cout << report.text();
   if (auto json = args.value("--json"))
     if (!write_output(*json, report.json())) return kExitSimulation;
+  if (sample.value() > 0 && !write_output(args.value("--csv").value_or("samples.csv"), report.sample_csv()))
+    return kExitSimulation;
   return report.all_workloads_ok() ? kExitOk : kExitSimulation;
 }
 
 RegisterCommand reg{Command{
-    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--quiet]",
+    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--sample TIME [--csv FILE]] [--quiet]",
     "simulate the configuration's workloads and print the report",
     "Builds the machine, places every [[workload]] as a process (one task per thread)\n"
     "and simulates until all have finished. The report shows per node memory and\n"
@@ -55,6 +64,8 @@ RegisterCommand reg{Command{
       auto o = config_options();
       o.push_back({"--seed", "N", "seed of the machine and every workload (workload i gets N+i)", false});
       o.push_back({"--json", "FILE", "write every statistic as JSON (schema in README.md)", false});
+      o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time", false});
+      o.push_back({"--csv", "FILE", "where --sample writes its CSV (default samples.csv)", false});
       o.push_back({"--quiet", "", "print no report and no progress line", false});
       return o;
     }(),

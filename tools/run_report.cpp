@@ -98,7 +98,60 @@ void RunReport::place_workloads() {
   for (const auto& placed : workloads::place_workloads(machine_, specs_)) runs_.push_back(placed.threads);
 }
 
-void RunReport::run(bool progress) {
+void RunReport::take_sample(Picoseconds interval) {
+  CollectingVisitor v;
+  machine_.dump_stats(v);
+  const Topology& topo = machine_.topology();
+  const os::PhysMem& pm = machine_.kernel().physmem();
+  std::vector<std::string> names;  // header, built on the first sample
+  std::vector<double> cumulative;  // counters whose rate is reported
+  std::vector<std::pair<std::string, double>> gauges;
+  auto rate = [&](const std::string& name, double value) {
+    names.push_back(name);
+    cumulative.push_back(value);
+  };
+  for (int n = 0; n < topo.num_nodes(); ++n) {
+    std::string mc = "system.node" + std::to_string(n) + ".mc.";
+    rate("node" + std::to_string(n) + ".read_gbps", v.get(mc + "bytes_read"));
+    rate("node" + std::to_string(n) + ".write_gbps", v.get(mc + "bytes_written"));
+  }
+  for (const auto& l : topo.links()) {
+    for (int d = 0; d < 2; ++d) {
+      NodeId a = d == 0 ? l.a : l.b, b = d == 0 ? l.b : l.a;
+      std::string dir = "n" + std::to_string(a.value()) + "_to_n" + std::to_string(b.value());
+      rate("link." + l.name + "." + dir + "_gbps", v.get("system.interconnect." + l.name + "." + dir + ".bytes"));
+    }
+  }
+  rate("pgfault_per_s", static_cast<double>(pm.sum_vm_event(os::PGFAULT)));
+  double stlb = 0;
+  for (int c = 0; c < topo.num_cpus(); ++c) {
+    std::string p = "system.cpu" + std::to_string(c) + ".dtlb.stlb.misses_";
+    stlb += v.get(p + "4K") + v.get(p + "2M") + v.get(p + "1G");
+  }
+  rate("stlb_misses_per_s", stlb);
+  for (int n = 0; n < topo.num_nodes(); ++n)
+    gauges.emplace_back("node" + std::to_string(n) + ".free_kb",
+                        4.0 * static_cast<double>(pm.node_zone_page_state(NodeId(n), os::NR_FREE_PAGES)));
+  if (samples_.empty()) {
+    samples_ = "time_us";
+    for (const auto& n : names) samples_ += "," + n;
+    for (const auto& g : gauges) samples_ += "," + g.first;
+    samples_ += "\n";
+    last_sample_.assign(cumulative.size(), 0.0);
+  }
+  const double seconds = static_cast<double>(interval.value()) / 1e12;
+  samples_ += fmt("%.3f", static_cast<double>(machine_.now().value()) / 1e6);
+  for (std::size_t i = 0; i < cumulative.size(); ++i) {
+    double delta = (cumulative[i] - last_sample_[i]) / seconds;
+    bool bytes = names[i].find("gbps") != std::string::npos;
+    samples_ += fmt(",%.6g", bytes ? delta / 1e9 : delta);
+  }
+  for (const auto& g : gauges) samples_ += fmt(",%.0f", g.second);
+  samples_ += "\n";
+  last_sample_ = cumulative;
+}
+
+void RunReport::run(bool progress, Picoseconds sample_interval) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   // The progress process is spawned whether or not it prints, so that the
@@ -109,11 +162,16 @@ void RunReport::run(bool progress) {
     return true;
   };
   sc_core::sc_spawn(
-      [this, progress, start, all_done] {
+      [this, progress, start, all_done, sample_interval] {
         auto last_print = start;
         bool printed = false;
+        const bool sampling = sample_interval.value() > 0;
+        const sc_core::sc_time period = sampling
+                                            ? sc_core::sc_time(static_cast<double>(sample_interval.value()), sc_core::SC_PS)
+                                            : sc_core::sc_time(10, sc_core::SC_US);
         while (!all_done()) {
-          sc_core::wait(sc_core::sc_time(10, sc_core::SC_US));
+          sc_core::wait(period);
+          if (sampling) take_sample(sample_interval);
           auto now = clock::now();
           if (!progress || now - start < std::chrono::seconds(2) || now - last_print < std::chrono::milliseconds(500))
             continue;

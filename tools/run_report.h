@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/units.h"
 #include "workloads/workload_spec.h"
 
 namespace numasim::hw {
@@ -24,7 +25,13 @@ class RunReport {
   void place_workloads();
   // Simulates until every task has finished. `progress`: print a progress line on
   // stderr every half second once the run has taken two seconds.
-  void run(bool progress);
+  // `sample_interval` > 0: every that much simulated time, record a row of
+  // per-node and per-link figures (see sample_csv()).
+  void run(bool progress, Picoseconds sample_interval = Picoseconds(0));
+  // Time series: time_us, then per node read/write GB/s and free kB, per link
+  // direction GB/s, faults/s and second-level TLB misses/s over each interval.
+  // Figures are read at SystemC time; cores may be up to one quantum ahead.
+  std::string sample_csv() const { return samples_; }
 
   std::string text() const;
   std::string json() const;
@@ -37,6 +44,9 @@ class RunReport {
   hw::Machine& machine_;
   std::vector<workloads::WorkloadSpec>& specs_;
   std::vector<std::vector<hw::TaskRun*>> runs_;  // per workload, per thread
+  void take_sample(Picoseconds interval);
+  std::string samples_;
+  std::vector<double> last_sample_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;
   std::uint64_t sim_ps_ = 0;
 };

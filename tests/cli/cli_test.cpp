@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -162,4 +164,33 @@ TEST(Cli, MissingConfigurationFile) {
   Result r = numasim("validate /nonexistent/x.toml");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("/nonexistent/x.toml: error: cannot open configuration file"), std::string::npos) << r.err;
+}
+
+TEST(Cli, RunWritesJsonAndTimeSeries) {
+  auto dir = std::filesystem::temp_directory_path();
+  std::string json = dir / (std::to_string(::getpid()) + "_run.json");
+  std::string csv = dir / (std::to_string(::getpid()) + "_run.csv");
+  Result r = numasim("run --quiet --json " + json + " --sample 10ms --csv " + csv);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "--quiet prints no report";
+  std::string j = slurp(json);
+  for (const char* key : {"\"version\": 1", "\"sim\"", "\"vmstat\"", "\"nodes\"", "\"meminfo_kb\"", "\"numastat\"",
+                          "\"buddyinfo\"", "\"cpus\"", "\"memory_controllers\"", "\"links\"", "\"workloads\"",
+                          "\"chase-remote\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+  std::string series = slurp(csv);
+  EXPECT_EQ(series.rfind("time_us,node0.read_gbps,", 0), 0u) << series.substr(0, 200);
+  EXPECT_GE(std::count(series.begin(), series.end(), '\n'), 9) << "one row per 10 ms of an ~88 ms run";
+  std::filesystem::remove(json);
+  std::filesystem::remove(csv);
+}
+
+TEST(Cli, RunReportShowsTheNumaEffect) {
+  Result r = numasim("run");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* s : {"chase-local", "chase-remote", "MemTotal", "numa_hit", "row hit", "n0_to_n1",
+                        "references per host second"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(numasim("run --sample 0ns").status, 2);
+  EXPECT_EQ(numasim("run --seed x").status, 2);
 }
