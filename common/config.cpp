@@ -5,6 +5,7 @@
 // value of each parameter; ConfigDocument::finish() reports every key present in
 // any layer that no code declared, with the closest declared key as a hint.
 #include "common/config.h"
+#include "common/json_writer.h"
 
 #include <toml++/toml.h>
 
@@ -55,28 +56,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
+// TOML basic strings take the same escapes as JSON strings.
+std::string quote(std::string_view s) { return json_escape(s); }
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
