@@ -29,7 +29,8 @@ MachineParams MachineParams::from_config(Config root) {
   p.memory = MemorySystemParams::from_config(root);
   p.memory.core_clock = p.core.clock;
   p.kernel = os::KernelParams::from_config(root.table("os", "simulated kernel"));
-  p.platform = MachinePlatformParams::from_config(root.table("platform", "IPIs and block I/O"));
+  p.platform = MachinePlatformParams::from_config(root.table("platform", "IPIs and kernel traffic"));
+  p.block_device = BlockDeviceParams::from_config(root.table("block_device", "swap and file device"));
   Config sim = root.table("sim", "simulation control");
   p.quantum = sim.get<Picoseconds>("quantum", p.quantum,
                                    "how far a core may run ahead of SystemC time (0: sync every access)",
@@ -117,6 +118,8 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   params_.memory.core_clock = params_.core.clock;
   memory_ = std::make_unique<MemorySystem>(topo_, params_.memory);
   platform_ = std::make_unique<MachinePlatform>(topo_, *memory_, params_.core.clock, params_.platform);
+  block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");
+  platform_->attach_block_device(block_device_.get());
   kernel_ = std::make_unique<os::Kernel>(topo_, params_.kernel, *platform_);
   os_ = std::make_unique<KernelAdapter>(*kernel_, *platform_);
   port_ = std::make_unique<MemoryAdapter>(*memory_);
@@ -257,6 +260,7 @@ void Machine::dump_stats(StatsVisitor& v) const {
   v.counter("system.platform.pages_flushed", p.pages_flushed, "count", "pages invalidated one by one");
   v.counter("system.platform.full_flushes", p.full_flushes, "count", "whole-ASID flushes");
   v.counter("system.platform.bios", p.bios, "count", "block I/O requests");
+  block_device_->dump(v);
 }
 
 std::string Machine::stats_json() const {
@@ -279,6 +283,7 @@ void Machine::reset_stats() {
   for (auto& c : cores_) c->reset_stats();
   for (auto& m : mmus_) m->reset_stats();
   platform_->reset_stats();
+  block_device_->reset_stats();
 }
 
 }  // namespace numasim::hw

@@ -8,7 +8,8 @@
 // Configuration read (all optional, Skylake-SP defaults): the topology
 // ([machine], [[node]], [[link]]), [cpu] (CoreParams), [tlb] and [mmu]
 // (MmuParams), [cache.*], [dram], [interconnect] (MemorySystemParams), [os]
-// (os::KernelParams), [platform] (MachinePlatformParams), [sim] quantum and seed.
+// (os::KernelParams), [platform] (MachinePlatformParams), [block_device]
+// (BlockDeviceParams), [sim] quantum and seed.
 // Simplifications: one clock for every core ([cpu] frequency); tasks stay on
 // the CPU they were placed on; the SystemC kernel is shared by every Machine of
 // a process (build and run machines one after the other, not interleaved).
@@ -21,6 +22,7 @@
 
 #include "common/topology.h"
 #include "common/units.h"
+#include "hw/block_device.h"
 #include "hw/core.h"
 #include "hw/machine_platform.h"
 #include "hw/memory_system.h"
@@ -42,6 +44,7 @@ struct MachineParams {
   MemorySystemParams memory;
   os::KernelParams kernel;
   MachinePlatformParams platform;
+  BlockDeviceParams block_device;  // swap and file I/O
   Picoseconds quantum = Picoseconds(1'000'000);  // 1 us; 0 = synchronise on every access
   std::uint64_t seed = 1;                        // for workloads and studies
 
@@ -97,6 +100,7 @@ class Machine {
   MachineParams params_;
   std::unique_ptr<MemorySystem> memory_;
   std::unique_ptr<MachinePlatform> platform_;
+  std::unique_ptr<BlockDevice> block_device_;
   std::unique_ptr<os::Kernel> kernel_;
   std::unique_ptr<KernelAdapter> os_;
   std::unique_ptr<MemoryAdapter> port_;

@@ -2,9 +2,13 @@
 #include "hw/machine_platform.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "hw/block_device.h"
 #include "hw/core.h"
 #include "hw/memory_system.h"
 #include "hw/mmu.h"
@@ -130,7 +134,15 @@ Picoseconds MachinePlatform::flush_tlb_mm(CpuId initiator, const os::CpuMask& ta
 Picoseconds MachinePlatform::submit_bio(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) {
   ++stats_.bios;
   stats_.bio_bytes += len.value();
-  const Picoseconds t = params_.bio_latency + params_.bio_bandwidth.transfer_time(len);
+  Picoseconds t = params_.bio_latency + params_.bio_bandwidth.transfer_time(len);
+  if (block_device_) {
+    try {
+      t = block_device_->submit(op == os::BioOp::Read ? BlockOp::Read : BlockOp::Write, sector, len, now(cpu)).latency;
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "numasim: internal error: the kernel submitted an invalid bio: %s\n", e.what());
+      std::abort();
+    }
+  }
   stats_.bio_ps += t.value();
   cursor_[static_cast<std::size_t>(cpu.value())] += t;
   return t;

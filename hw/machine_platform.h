@@ -5,7 +5,7 @@
 // shootdowns send IPIs whose latency grows with the path latency between the
 // initiator's and each target's node and whose handlers invalidate the target
 // CPUs' TLBs (and charge them the handler time); block I/O goes to a simple
-// device model; now(cpu) is the CPU's kernel-time cursor.
+// device (hw::BlockDevice when attached); now(cpu) is the CPU's kernel-time cursor.
 //
 // Kernel time: when a fault or system call enters the kernel on a CPU, the
 // machine sets that CPU's cursor to the entry time (enter_kernel); every
@@ -16,7 +16,7 @@
 // Simplifications: kernel CPU cycles do not advance the cursor (the kernel adds
 // them to its KernelCost); a copy reads the whole source, then writes the
 // destination; IPIs are delivered point to point (no broadcast), acknowledged
-// in parallel; the block device is latency + size / bandwidth with no queue.
+// in parallel; without an attached device, block I/O is latency + size / bandwidth.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,7 @@ class Topology;
 
 namespace numasim::hw {
 
+class BlockDevice;
 class Core;
 class MemorySystem;
 class Mmu;
@@ -69,6 +70,8 @@ class MachinePlatform final : public os::Platform {
 
   // The CPUs' MMUs and cores (indexed by CPU id), once built. Cores may be null.
   void attach(std::vector<Mmu*> mmus, std::vector<Core*> cores);
+  // The swap/file device (hw::BlockDevice); without one, bio_latency and bio_bandwidth time I/O.
+  void attach_block_device(BlockDevice* device) { block_device_ = device; }
   // A fault or system call enters the kernel on `cpu` at `t`.
   void enter_kernel(CpuId cpu, Picoseconds t) { cursor_[static_cast<std::size_t>(cpu.value())] = t; }
 
@@ -100,6 +103,7 @@ class MachinePlatform final : public os::Platform {
   std::vector<Picoseconds> cursor_;
   std::vector<Mmu*> mmus_;
   std::vector<Core*> cores_;
+  BlockDevice* block_device_ = nullptr;
   MachinePlatformStats stats_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "hw/block_device.h"
 #include "hw/memory_system.h"
 #include "hw/mmu.h"
 #include "tests/hw/hw_fakes.h"
@@ -127,6 +128,17 @@ TEST_F(PlatformFixture, BlockIoTakesLatencyPlusTransfer) {
   MachinePlatformParams d;
   EXPECT_EQ(t, d.bio_latency + d.bio_bandwidth.transfer_time(Bytes(4096)));
   EXPECT_EQ(platform->now(CpuId(1)), t);
+}
+
+TEST_F(PlatformFixture, AttachedBlockDeviceTimesTheBio) {
+  BlockDevice dev(BlockDeviceParams{}, "nvme");
+  platform->attach_block_device(&dev);
+  platform->enter_kernel(CpuId(2), Picoseconds(5'000'000));
+  const Picoseconds t = platform->submit_bio(CpuId(2), os::BioOp::Write, 8, Bytes(4096));
+  EXPECT_EQ(dev.stats().writes, 1u);
+  EXPECT_EQ(dev.stats().bytes_written, 4096u);
+  EXPECT_GE(t, BlockDeviceParams{}.write_latency);
+  EXPECT_EQ(platform->now(CpuId(2)), Picoseconds(5'000'000) + t);
 }
 
 }  // namespace
