@@ -4,11 +4,22 @@
 // memory system calls (syscalls.cpp, mmap.cpp, mprotect.cpp, madvise.cpp,
 // mempolicy_syscalls.cpp), TLB shootdowns (tlbflush.cpp) and a CONFIG_DEBUG_VM-like
 // consistency checker (kernel_check.cpp).
+// Its own bookkeeping comes from its slab allocator (Slub + KernelCaches, built
+// from [os.slub], [os.failslab], [os.kernel_caches]): a vm_area_struct object per
+// VMA record, an mm_struct per address space, a task_struct per task on the
+// node of the CPU that created it, a numa_policy object per distinct task or VMA
+// policy, a page->ptl object per page-table page. Every operation that creates
+// VMA records reserves all their objects before changing anything (ENOMEM and
+// no change otherwise). The owner records are kmemleak roots.
 // The Topology passed in must outlive the Kernel.
 // Simplified: one "current" per call (the task argument); no mmap_lock, no
 // fork (create_task makes a fresh mm, as exec does), no file mappings yet; the
 // scheduler is outside (hw/ tells the kernel where tasks run through
-// create_task/create_thread/migrate_task).
+// create_task/create_thread/migrate_task). Slab: VMAs split from one another
+// share their policy object (Linux duplicates it); page-table locks are taken
+// for every page-table level (Linux: PTE and PMD tables); frees of policy
+// objects and exit-time frees are not charged to any operation; no anon_vma
+// objects (there is no reverse-map chain).
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,9 @@
 // Simplified: VMAs are kept in an ordered std::map keyed by vm_start instead of a
 // maple tree; there is no anon_vma / reverse-map chain (anonymous VMAs of one mm
 // are always merge-compatible); a shared anonymous (shmem) or hugetlb mapping is
-// identified by an object id instead of a struct file; no mmap_lock.
+// identified by an object id instead of a struct file; no mmap_lock. The C++
+// records live in host containers; each holds the simulated address of its
+// slab object (vm_obj, mm_obj), which is what SLUB and kmemleak account.
 #pragma once
 
 #include <cstdint>
