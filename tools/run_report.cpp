@@ -16,7 +16,9 @@
 #include "common/json_writer.h"
 #include "hw/hw_stats.h"
 #include "hw/machine.h"
+#include "os/kmemleak.h"
 #include "os/proc_format.h"
+#include "os/slabinfo.h"
 #include "workloads/machine_placement.h"
 #include "workloads/workload_factory.h"
 
@@ -197,6 +199,8 @@ void RunReport::run(bool progress, Picoseconds sample_interval) {
 }
 
 bool RunReport::all_workloads_ok() const {
+  // A kernel object nobody owns at the end of a run is a simulator bug.
+  if (!machine_.kernel().kmemleak_scan().leaks.empty()) return false;
   for (std::size_t w = 0; w < specs_.size(); ++w) {
     if (!specs_[w].results->errors().empty()) return false;
     for (const auto* r : runs_[w])
@@ -287,6 +291,11 @@ std::string RunReport::text() const {
       }
     }
   }
+
+  os::Kmemleak::ScanResult leaks = machine_.kernel().kmemleak_scan();
+  out += fmt("\nkmemleak: %" PRIu64 " kernel objects allocated, %zu unreferenced\n", leaks.scanned_objects,
+             leaks.leaks.size());
+  if (!leaks.leaks.empty()) out += os::Kmemleak::report(leaks);
 
   std::uint64_t refs = references();
   out += fmt("\nSimulated %.3f ms in %.2f s of host time: %" PRIu64 " references, %.2f M references per host second\n",
@@ -380,6 +389,22 @@ std::string RunReport::json() const {
   j.key("memory").begin_object();
   v.write_group(j, "system.mem.");
   j.end_object();
+
+  os::Kmemleak::ScanResult leaks = machine_.kernel().kmemleak_scan();
+  j.key("kmemleak").begin_object();
+  j.key("scanned_objects").value(leaks.scanned_objects);
+  j.key("unreferenced").begin_array();
+  for (const auto& l : leaks.leaks) {
+    j.begin_object();
+    j.key("addr").value(l.addr);
+    j.key("cache").value(l.cache);
+    j.key("size").value(static_cast<std::uint64_t>(l.size));
+    j.key("node").value(l.nid.value());
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  j.key("slabinfo").raw(os::slabinfo_json(machine_.kernel().slub()));
 
   j.key("workloads").begin_array();
   for (std::size_t w = 0; w < specs_.size(); ++w) {
