@@ -155,6 +155,9 @@ void Core::run() {
         break;
       }
       batch_.clear();
+      // Quantum 0 synchronises before memory accesses only; also yield once per batch so
+      // that a program spinning on compute ops (waiting for another core) lets others run.
+      if (sync_every_access_) sync();
       if (others_waiting && t_ >= slice_end) break;
     }
   }
