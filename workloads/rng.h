@@ -5,9 +5,18 @@
 // step (bias below 2^-32 for the table sizes used here).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace numasim::workloads {
+
+// A probability as a 64-bit threshold: a uniform draw below it happens with
+// probability r (0 never, 1 always), so the hot path compares integers.
+inline std::uint64_t ratio_threshold(double r) {
+  if (r <= 0) return 0;
+  if (r >= 1) return UINT64_MAX;
+  return static_cast<std::uint64_t>(std::ldexp(r, 64));
+}
 
 constexpr std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);

@@ -4,17 +4,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "workloads/rng.h"
 #include "workloads/workload_factory.h"
 
 namespace numasim::workloads {
-
-namespace {
-std::uint64_t ratio_threshold(double r) {
-  if (r <= 0) return 0;
-  if (r >= 1) return UINT64_MAX;
-  return static_cast<std::uint64_t>(std::ldexp(r, 64));
-}
-}  // namespace
 
 StridedParams StridedParams::from_config(Config cfg) {
   StridedParams p;
