@@ -10,22 +10,14 @@
 
 namespace numasim::workloads {
 
-class MadviseChurnSource final : public Generator {
+class MadviseChurnSource final : public ChurnSource {
  public:
-  MadviseChurnSource(ThreadInfo info, const ChurnParams& p) : Generator(std::move(info)), p_(p) {}
-  double progress() const override { return static_cast<double>(cycle_) / p_.cycles; }
+  using ChurnSource::ChurnSource;
 
  protected:
   void setup(hw::ThreadContext& ctx) override;
   void emit(hw::OpBatch& batch, hw::ThreadContext& ctx) override;
-  bool finished() const override { return cycle_ >= p_.cycles; }
   void teardown(hw::ThreadContext& ctx) override;
-
- private:
-  ChurnParams p_;
-  VirtAddr addr_ = 0;
-  std::uint64_t pos_ = 0;
-  std::uint32_t cycle_ = 0;
 };
 
 void build_madvise_churn(WorkloadBuild& b);

@@ -30,21 +30,29 @@ struct ChurnParams {
 std::uint64_t emit_touches(hw::OpBatch& batch, VirtAddr base, std::uint64_t pos, std::uint64_t end,
                            std::uint64_t stride, bool write, std::uint32_t compute_cycles);
 
-class MmapChurnSource final : public Generator {
+// What the churn generators share: their parameters, the region being
+// touched, the position of the next touch and the cycle count.
+class ChurnSource : public Generator {
  public:
-  MmapChurnSource(ThreadInfo info, const ChurnParams& p) : Generator(std::move(info)), p_(p) {}
+  ChurnSource(ThreadInfo info, const ChurnParams& p) : Generator(std::move(info)), p_(p) {}
   double progress() const override { return static_cast<double>(cycle_) / p_.cycles; }
 
  protected:
-  void emit(hw::OpBatch& batch, hw::ThreadContext& ctx) override;
   bool finished() const override { return cycle_ >= p_.cycles; }
-  void teardown(hw::ThreadContext& ctx) override;
 
- private:
   ChurnParams p_;
   VirtAddr addr_ = 0;
   std::uint64_t pos_ = 0;
   std::uint32_t cycle_ = 0;
+};
+
+class MmapChurnSource final : public ChurnSource {
+ public:
+  using ChurnSource::ChurnSource;
+
+ protected:
+  void emit(hw::OpBatch& batch, hw::ThreadContext& ctx) override;
+  void teardown(hw::ThreadContext& ctx) override;
 };
 
 void build_mmap_churn(WorkloadBuild& b);
