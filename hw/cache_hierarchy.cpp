@@ -77,6 +77,22 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
   return level;
 }
 
+int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  const int socket = cpu_socket_[c];
+  CacheArray& l2 = *l2_[c];
+  CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
+  if (l2.contains(pa)) return 2;
+  int level = 3;
+  if (!llc.contains(pa)) {
+    level = 4;
+    handle_llc_victim(socket, llc.fill(pa, LineState::Exclusive), wb);
+  }
+  Eviction v2 = l2.fill(pa, LineState::Exclusive);
+  if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
+  return level;
+}
+
 void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb) {
   CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
   if (l2.write_back_into(line)) return;

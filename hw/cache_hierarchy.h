@@ -8,7 +8,7 @@
 // Simplifications: no coherence traffic between cores or sockets (each core
 // sees its own copies; a line may sit in two sockets' LLCs at once); L2 is not
 // inclusive of L1; non-inclusive means fill-all-levels, no back-invalidation
-// (NINE), not Skylake's exact victim-cache LLC; no prefetchers; no MSHR limits
+// (NINE), not Skylake's exact victim-cache LLC; prefetchers live in MemorySystem; no MSHR limits
 // (the core models line-fill buffers).
 #pragma once
 
@@ -60,6 +60,10 @@ class CacheHierarchy {
   // 3 = LLC) or 4 when the line must come from memory. Dirty lines evicted to
   // memory on the way are appended to `wb`.
   int access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb);
+  // A hardware prefetch of the line holding `pa` into `cpu`'s L2: returns 2 if
+  // L2 holds it already (nothing changes), 3 if the LLC does (L2 filled) or 4
+  // if it must come from memory (LLC and L2 filled). Demand counters untouched.
+  int prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb);
 
   // Latency of a hit at `level` (1..3); level 4 returns the LLC miss-detection time.
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }

@@ -25,10 +25,15 @@ SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds 
 
 std::deque<SlotCalendar::Entry>::const_iterator SlotCalendar::first_near(Picoseconds s) const {
   const Picoseconds lo = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
-  // Queries are mostly near the latest reservations: scan back from the end.
+  // Queries are mostly near the latest reservations: scan back a few entries
+  // from the end, then binary-search (a core lagging the others by up to a
+  // quantum asks about times far behind the latest reservations).
   auto it = e_.end();
-  while (it != e_.begin() && std::prev(it)->start > lo) --it;
-  return it;
+  for (int i = 0; i < 8; ++i) {
+    if (it == e_.begin() || std::prev(it)->start <= lo) return it;
+    --it;
+  }
+  return std::upper_bound(e_.begin(), it, lo, [](Picoseconds v, const Entry& e) { return v < e.start; });
 }
 
 Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
@@ -52,7 +57,9 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
 
 void SlotCalendar::reserve(Picoseconds start, int tag) {
   auto it = e_.end();
-  while (it != e_.begin() && std::prev(it)->start > start) --it;
+  for (int i = 0; i < 8 && it != e_.begin() && std::prev(it)->start > start; ++i) --it;
+  if (it != e_.begin() && std::prev(it)->start > start)
+    it = std::upper_bound(e_.begin(), it, start, [](Picoseconds v, const Entry& e) { return v < e.start; });
   e_.insert(it, Entry{start, tag});
   if (e_.size() > capacity_) {
     floor_ = max_ps(floor_, e_.front().start + len_);
@@ -62,8 +69,7 @@ void SlotCalendar::reserve(Picoseconds start, int tag) {
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
   std::size_t n = 0;
-  auto it = e_.end();
-  while (it != e_.begin() && std::prev(it)->start >= from) --it;
+  auto it = std::lower_bound(e_.begin(), e_.end(), from, [](const Entry& e, Picoseconds v) { return e.start < v; });
   for (; it != e_.end() && it->start < to && n < max; ++it) out[n++] = it->start;
   return n;
 }
@@ -190,12 +196,12 @@ void DramController::reset_state() {
   banks_.assign(nch * nrk * static_cast<std::size_t>(p_.banks_per_rank()), Bank{});
   Rank r;
   r.acts = SlotCalendar(p_.to_ps(p_.trrd_s), p_.to_ps(p_.trrd_l > p_.trrd_s ? p_.trrd_l - p_.trrd_s : 0),
-                        Picoseconds(0), 256);
+                        Picoseconds(0), kCalendarSlots);
   r.cas_by_bg.assign(static_cast<std::size_t>(p_.bank_groups),
-                     SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), 256));
+                     SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), kCalendarSlots));
   ranks_.assign(nch * nrk, r);
   Channel c;
-  c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), 512);
+  c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots);
   channels_.assign(nch, c);
 }
 

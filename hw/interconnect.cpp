@@ -12,8 +12,12 @@ namespace numasim::hw {
 
 Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
   Picoseconds s = std::max(t, floor_);
+  // First interval ending after s (intervals are disjoint, so ends are sorted
+  // too): a few steps back from the end, else a binary search.
   auto it = busy_.end();
-  while (it != busy_.begin() && std::prev(it)->end > s) --it;  // first interval ending after s
+  for (int i = 0; i < 8 && it != busy_.begin() && std::prev(it)->end > s; ++i) --it;
+  if (it != busy_.begin() && std::prev(it)->end > s)
+    it = std::upper_bound(busy_.begin(), it, s, [](Picoseconds v, const Busy& b) { return v < b.end; });
   for (; it != busy_.end(); ++it) {
     if (it->start >= s + len) break;  // the gap before it fits
     s = std::max(s, it->end);
@@ -24,7 +28,9 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
 void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   if (len.value() == 0) return;
   auto it = busy_.end();
-  while (it != busy_.begin() && std::prev(it)->start > start) --it;
+  for (int i = 0; i < 8 && it != busy_.begin() && std::prev(it)->start > start; ++i) --it;
+  if (it != busy_.begin() && std::prev(it)->start > start)
+    it = std::upper_bound(busy_.begin(), it, start, [](Picoseconds v, const Busy& b) { return v < b.start; });
   busy_.insert(it, Busy{start, start + len});
   if (busy_.size() > capacity_) {
     floor_ = std::max(floor_, busy_.front().end);

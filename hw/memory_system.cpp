@@ -22,6 +22,9 @@ MemorySystemParams MemorySystemParams::from_config(Config root) {
   p.dram = DramParams::from_config(root.table("dram", "DRAM timing and organisation of every node's memory"));
   p.interconnect =
       InterconnectParams::from_config(root.table("interconnect", "message format and router latency of the links"));
+  p.l2_prefetch = StreamPrefetcherParams::from_config(
+      root.table("prefetch", "hardware prefetchers of every core")
+          .table("l2_streamer", "L2 streamer: runs ahead of line streams within a 4 KiB page (Intel L2 hardware prefetcher)"));
   return p;
 }
 
@@ -86,6 +89,8 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
     }
   }
   l1_latency_ = caches_.hit_latency(1);
+  if (params.l2_prefetch.enabled)
+    prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
 
 MemorySystem::~MemorySystem() = default;
@@ -154,6 +159,16 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     b.cache = lat;
     b.level_hit = static_cast<std::uint8_t>(level);
     if (level == 2) ++l2_hits_; else ++llc_hits_;
+    if (level == 2 && !prefetchers_.empty()) {
+      // A line prefetched into L2 whose data is still on its way.
+      StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+      const Picoseconds ready = pf.pending(pa, now);
+      if (ready > now + lat) {
+        pf.count_late(ready - now - lat);
+        b.queueing += ready - now - lat;
+        lat = ready - now;
+      }
+    }
   } else {
     b.cache = caches_.hit_latency(3);
     // The store of a write miss is absorbed by the cache: the line is read for ownership.
@@ -169,7 +184,34 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   }
   miss_latency_ps_ += lat.value();
   for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], now + lat);
+  if (!prefetchers_.empty()) run_prefetcher(cpu, me, pa, now);
   return lat;
+}
+
+void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now) {
+  StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+  PrefetchCandidates cand;
+  pf.observe(pa, now, cand);
+  for (std::uint32_t i = 0; i < cand.count; ++i) {
+    const PhysAddr line = cand.line[i];
+    if (caches_.l2(cpu).contains(line)) {
+      pf.count_redundant();
+      continue;
+    }
+    WritebackList wb;
+    const int level = caches_.prefetch_into_l2(cpu, line, wb);
+    // Like a demand miss: the LLC lookup, then (on a miss) memory.
+    Picoseconds ready = now + caches_.hit_latency(3);
+    if (level == 4) {
+      AccessBreakdown ignored;
+      ready = fetch_line(requester, line, false, ready, ignored);
+      ++prefetch_dram_;
+    } else {
+      ++prefetch_llc_;
+    }
+    pf.issued(line, ready);
+    for (int w = 0; w < wb.count; ++w) post_writeback(requester, wb.addr[static_cast<std::size_t>(w)], ready);
+  }
 }
 
 namespace {
@@ -246,7 +288,8 @@ void MemorySystem::reset_stats(Picoseconds now) {
     if (c) c->reset_stats();
   interconnect_.reset_stats(now);
   l1_hits_ = l2_hits_ = llc_hits_ = local_dram_ = remote_dram_ = 0;
-  writebacks_ = nt_lines_ = range_lines_ = 0;
+  writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = 0;
+  for (auto& pf : prefetchers_) pf.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
 }
 
@@ -260,6 +303,10 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.llc_hits", llc_hits_, "count", "accesses served by the socket's LLC");
   v.counter("system.mem.local_dram", local_dram_, "count", "accesses served by the CPU's own node's DRAM");
   v.counter("system.mem.remote_dram", remote_dram_, "count", "accesses served by another node's DRAM");
+  for (std::size_t c = 0; c < prefetchers_.size(); ++c)
+    prefetchers_[c].dump(v, "system.cpu" + std::to_string(c) + ".l2_prefetcher");
+  v.counter("system.mem.prefetches_from_llc", prefetch_llc_, "count", "L2 prefetches served by the socket's LLC");
+  v.counter("system.mem.prefetches_from_dram", prefetch_dram_, "count", "L2 prefetches served by DRAM (local or remote)");
   v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");
   v.counter("system.mem.range_lines", range_lines_, "count", "lines of kernel range traffic (cached)");
   v.counter("system.mem.nontemporal_lines", nt_lines_, "count", "lines of streaming (uncached) kernel traffic");

@@ -13,7 +13,7 @@
 // but add nothing to the latency of the access that evicted them.
 //
 // Calibration with the defaults (Skylake-SP core at 2.3 GHz, DDR4-2666, open
-// page) and configs/skylake-sp-2s.toml's UPI link (27 ns, 34.3 GB/s); where
+// page) and configs/skylake-sp-2s.toml's UPI link (27 ns, 41.6 GB/s); where
 // each fixed latency comes from:
 //   LLC hit / miss detection 50 cycles = 21.7 ns (7-cpu, AnandTech: 50-70 cycles);
 //   controller front end 22 ns (chosen: the MLC idle latency 90.2 ns minus the
@@ -23,13 +23,15 @@
 //   closed by refresh; a random chase over 4 GiB mixes both: 87.0 ns measured
 //   (MLC 90.2 / 89.1). Remote adds 2 x 27 ns of link latency and the
 //   serialisation of a 16 B request and an 80 B response: 142.7 ns (MLC 144.3 / 143.2).
-//   Read bandwidth, 18 cores x 10 line-fill buffers streaming: 91.9 GB/s local
-//   (MLC 104.4; the DRAM saturates near 110 GB/s with deeper queues, refresh
-//   costing most of the rest), 27.2 GB/s remote = the link's payload rate
-//   34.3 x 64/80 (MLC 34.3: a link bandwidth of 41.6 GB/s, two UPI links of
-//   20.8 GB/s, gives 32.9 GB/s).
+//   Read bandwidth, 18 cores streaming with 10 line-fill buffers and the L2
+//   streamer's 16 prefetches in flight each: 103.3 GB/s local (MLC 104.4; 86
+//   without the prefetcher), 31.5 GB/s remote, bound by the link's payload
+//   rate 41.6 x 64/80 = 33.3 GB/s (MLC 34.3).
+// Each core's L1D misses train its L2 streamer (stream_prefetcher.h), whose
+// prefetches are timed like demand misses (LLC lookup, links, DRAM) and fill L2
+// and the LLC; a demand access that finds its line still on its way waits.
 // Simplifications: no coherence (no snoops, no HITM transfers); a store miss is
-// timed like a load (RFO); no prefetching; the memory of CPU-less nodes is
+// timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
 
@@ -42,6 +44,7 @@
 #include "hw/dram_controller.h"
 #include "hw/hw_stats.h"
 #include "hw/interconnect.h"
+#include "hw/stream_prefetcher.h"
 
 namespace numasim {
 class Config;
@@ -54,6 +57,7 @@ struct MemorySystemParams {
   CacheHierarchyParams caches;      // [cache.l1d], [cache.l2], [cache.llc]
   DramParams dram;                  // [dram] (same for every node)
   InterconnectParams interconnect;  // [interconnect]
+  StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
   // Clock the cache latencies (cycles) are converted with. Not read by
   // from_config: the Machine sets it from its core clock.
   Frequency core_clock = Frequency(2'300'000'000);
@@ -146,6 +150,8 @@ class MemorySystem {
   Picoseconds fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t, AccessBreakdown& br);
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
+  // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
+  void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
 
   MemoryLayout layout_;
   MemorySystemParams params_;
@@ -155,10 +161,11 @@ class MemorySystem {
   std::vector<NodeId> cpu_node_;
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   Picoseconds l1_latency_;
+  std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
 
   // system.mem.* counters
   std::uint64_t l1_hits_ = 0, l2_hits_ = 0, llc_hits_ = 0, local_dram_ = 0, remote_dram_ = 0;
-  std::uint64_t writebacks_ = 0, nt_lines_ = 0, range_lines_ = 0;
+  std::uint64_t writebacks_ = 0, nt_lines_ = 0, range_lines_ = 0, prefetch_llc_ = 0, prefetch_dram_ = 0;
   std::uint64_t miss_latency_ps_ = 0, local_latency_ps_ = 0, remote_latency_ps_ = 0;
 };
 

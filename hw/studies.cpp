@@ -185,6 +185,7 @@ class StreamProgram : public OpSource {
     std::uint32_t delay = 0;
     Barrier* barrier = nullptr;
     const bool* stop = nullptr;
+    bool* stop_all = nullptr;  // set when this program has measured its `lines`
   };
   explicit StreamProgram(const Params& p) : p_(p) {}
   std::string name() const override { return "stream"; }
@@ -212,6 +213,7 @@ class StreamProgram : public OpSource {
     const std::uint64_t per_fill = std::clamp<std::uint64_t>(20000 / (std::uint64_t(p_.delay) + 1), 1, 200);
     for (std::uint64_t i = 0; i < per_fill && b.room() >= 3 && phase_ == Phase::Measure; ++i) {
       if ((p_.lines && measured_ >= p_.lines) || (p_.stop && *p_.stop)) {
+        if (p_.stop_all && p_.lines && measured_ >= p_.lines) *p_.stop_all = true;
         b.marker(kMarkEnd);
         phase_ = Phase::Done;
         break;
@@ -431,6 +433,9 @@ MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
     const auto& cpus = m.topology().node(NodeId(r)).cpus;
     for (int c : res.memory_nodes) {
       Barrier barrier{static_cast<int>(cpus.size()), 0};
+      // Like MLC, measure while every CPU streams: the first CPU to finish its
+      // lines stops the others, so unfair arbitration leaves no tail with fewer streams.
+      bool stop = false;
       std::vector<std::pair<StreamProgram*, TaskRun*>> progs;
       for (CpuId cpu : cpus) {
         StreamProgram::Params sp;
@@ -439,6 +444,8 @@ MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
         sp.huge = opts.hugepages;
         sp.lines = opts.lines_per_cpu;
         sp.barrier = &barrier;
+        sp.stop = &stop;
+        sp.stop_all = &stop;
         auto prog = std::make_unique<StreamProgram>(sp);
         StreamProgram* raw = prog.get();
         progs.push_back({raw, m.add_task("stream-cpu" + std::to_string(cpu.value()), std::move(prog), cpu)});

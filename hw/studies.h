@@ -56,7 +56,7 @@ MatrixResult latency_matrix(Config root, const LatencyMatrixOptions& opts = {});
 
 struct BandwidthMatrixOptions {
   Bytes buffer_per_cpu = Bytes(16ull << 20);
-  std::uint64_t lines_per_cpu = 40000;     // measured 64-byte reads per CPU
+  std::uint64_t lines_per_cpu = 40000;     // 64-byte reads of the first CPU to finish (which stops the others)
   bool hugepages = true;
 };
 MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts = {});

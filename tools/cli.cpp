@@ -49,7 +49,7 @@ std::optional<std::uint64_t> Args::unsigned_value(const std::string& name) const
 }
 
 std::vector<OptionSpec> config_options() {
-  return {{"--set", "KEY=VALUE", "override a configuration parameter (repeatable), e.g. --set cpu.clock=3GHz", true}};
+  return {{"--set", "KEY=VALUE", "override a configuration parameter (repeatable), e.g. --set cpu.frequency=3GHz", true}};
 }
 
 std::unique_ptr<ConfigDocument> load_config(const Args& args) {

@@ -1,0 +1,120 @@
+// The L2 streamer of one core, after Intel's "L2 hardware prefetcher" (Intel 64
+// and IA-32 Optimization Reference Manual, "Data prefetching"): it watches the
+// core's L2 requests (L1D misses), keeps one stream per 4 KiB page, learns the
+// stream's direction from consecutive requests and, once trained, runs ahead of
+// the demand stream by up to `distance` lines, a few lines per request, never
+// crossing the page. Each prefetch holds an entry of the L2's request queue
+// (the superqueue) until its line arrives; with every entry busy, new
+// prefetches are dropped. A demand access that finds a line still on its way
+// waits for it (a late prefetch).
+// This class decides what to prefetch and keeps the in-flight entries;
+// MemorySystem times the fetches and fills the caches.
+// Simplifications: ascending and descending unit strides only (no stride or
+// IP-based detection, no L1 DCU prefetchers, no adjacent-line pair); prefetches
+// have their own queue entries (demand misses are bounded by the core's
+// line-fill buffers instead of sharing the superqueue); the distance does not
+// adapt to memory load; prefetched lines always fill L2 and the LLC.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+#include "hw/hw_stats.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+struct StreamPrefetcherParams {
+  static constexpr std::uint32_t kMaxDegree = 8;
+  bool enabled = true;          // on by default, as on shipped Skylake-SP servers
+  std::uint32_t streams = 32;   // pages tracked at once (Intel: 32 streams)
+  std::uint32_t distance = 20;  // lines ahead of the demand stream (Intel: up to 20)
+  std::uint32_t degree = 2;     // prefetches issued per L2 request of a trained stream
+  std::uint32_t queue = 16;     // superqueue entries prefetches may hold (Skylake L2: 16)
+  std::uint32_t train = 2;      // requests in one direction before the stream prefetches
+
+  // The [prefetch.l2_streamer] table.
+  static StreamPrefetcherParams from_config(Config c);
+};
+
+// Lines to prefetch, decided by one observed request (at most kMaxDegree).
+struct PrefetchCandidates {
+  std::array<PhysAddr, StreamPrefetcherParams::kMaxDegree> line{};
+  std::uint32_t count = 0;
+};
+
+struct StreamPrefetcherStats {
+  std::uint64_t requests = 0;           // L2 requests observed
+  std::uint64_t streams_allocated = 0;  // new page streams (a victim replaced when full)
+  std::uint64_t issued = 0;             // prefetches sent below L2
+  std::uint64_t redundant = 0;          // candidates already in L2
+  std::uint64_t dropped = 0;            // requests of a trained stream that found every queue entry busy
+  std::uint64_t late = 0;               // demand accesses that waited for a prefetch in flight
+  std::uint64_t late_wait_ps = 0;
+};
+
+class StreamPrefetcher {
+ public:
+  // Throws std::invalid_argument on zero streams, queue or train, or degree > kMaxDegree.
+  explicit StreamPrefetcher(const StreamPrefetcherParams& params);
+
+  // An L2 request at `now` for the line holding `pa`: updates its page's
+  // stream and appends the lines the trained stream now wants (ahead of the
+  // request, in its direction, inside the page, not requested before by this
+  // stream), at most one per free queue entry; with none free the stream
+  // stays where it is and the request counts as dropped.
+  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out);
+
+  // A candidate sent below L2 at `now`, whose data arrives at `ready`; it
+  // holds a queue entry until then.
+  void issued(PhysAddr line, Picoseconds ready);
+  // When a prefetch of `line` still on its way at `now` arrives, or 0 if none is.
+  Picoseconds pending(PhysAddr line, Picoseconds now) const;
+
+  void count_redundant() { ++stats_.redundant; }
+  void count_late(Picoseconds wait) {
+    ++stats_.late;
+    stats_.late_wait_ps += wait.value();
+  }
+
+  const StreamPrefetcherParams& params() const { return p_; }
+  const StreamPrefetcherStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+  // Forget streams and in-flight entries.
+  void reset_state();
+  // <prefix>.requests, .issued, .redundant, .dropped, .late, .avg_late_wait_ns
+  void dump(StatsVisitor& v, const std::string& prefix) const;
+
+ private:
+  static constexpr unsigned kPageShift = 12, kLineShift = 6;
+  static constexpr int kLinesPerPage = 1 << (kPageShift - kLineShift);
+  struct Stream {
+    std::uint64_t page = ~0ull;
+    std::uint64_t stamp = 0;  // last use (LRU replacement)
+    int last = 0;             // line index of the latest request in the page
+    int frontier = 0;         // furthest line already prefetched (in the direction)
+    int dir = 0;              // +1 ascending, -1 descending, 0 unknown
+    std::uint32_t confidence = 0;
+  };
+  // Retires the entries whose lines arrived by `now`; returns how many are free.
+  std::uint32_t free_entries(Picoseconds now);
+  struct InFlight {
+    PhysAddr line;
+    Picoseconds ready;
+  };
+
+  StreamPrefetcherParams p_;
+  std::vector<Stream> streams_;
+  std::vector<InFlight> in_flight_;  // at most p_.queue entries
+  std::uint64_t clock_ = 0;
+  std::size_t last_used_ = 0;  // stream of the latest request
+  StreamPrefetcherStats stats_;
+};
+
+}  // namespace numasim::hw
