@@ -65,6 +65,10 @@ std::string oom_kill_summary(const OomKill& k) {
          ",task=" + k.comm + ",pid=" + std::to_string(k.pid) + ",uid=0";
 }
 
+std::string oom_invoked_message(const OomKill& k) {
+  return k.invoker_comm + " invoked oom-killer: order=0, oom_score_adj=0";
+}
+
 // oom_badness: pages the kill would free (RSS, swap entries, page tables).
 long Kernel::oom_badness(const mm_struct& mm) const {
   return mm.get_mm_counter(MM_FILEPAGES) + mm.get_mm_counter(MM_ANONPAGES) + mm.get_mm_counter(MM_SHMEMPAGES) +
@@ -103,6 +107,7 @@ bool Kernel::out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cos
   // constrained_alloc: an MPOL_BIND allocation may only be helped by tasks that can use its nodes.
   OomKill k;
   k.invoker_pid = t->pid;
+  k.invoker_comm = t->comm;
   if (pol && pol->mode == MPOL_BIND) {
     k.constraint = OomConstraint::MemoryPolicy;
     k.nodemask = pol->nodes;

@@ -22,6 +22,7 @@ struct OomKill {
   int pid = 0;          // the victim process (tgid)
   std::string comm;     // its command name
   int invoker_pid = 0;  // the task whose allocation failed (may be the victim)
+  std::string invoker_comm;
   OomConstraint constraint = OomConstraint::None;
   nodemask_t nodemask{};  // the allocation's allowed nodes under CONSTRAINT_MEMORY_POLICY
   long badness = 0;       // oom_badness points of the victim when chosen
@@ -36,5 +37,7 @@ std::string oom_kill_message(const OomKill& k);
 // dump_header's summary line: "oom-kill:constraint=CONSTRAINT_...,nodemask=<list>,task=<comm>,pid=<pid>,uid=0".
 std::string oom_kill_summary(const OomKill& k);
 const char* oom_constraint_name(OomConstraint c);
+// out_of_memory's first line: "<comm> invoked oom-killer: order=0, oom_score_adj=0".
+std::string oom_invoked_message(const OomKill& k);
 
 }  // namespace numasim::os
