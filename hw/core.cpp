@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "hw/hw_stats.h"
 #include "hw/memory_system.h"
+#include "os/task.h"
 
 namespace numasim::hw {
 
@@ -79,6 +80,16 @@ CoreParams CoreParams::from_config(Config cpu) {
   return p;
 }
 
+const char* task_exit_name(TaskExit e) {
+  switch (e) {
+    case TaskExit::Ok: return "ok";
+    case TaskExit::Sigsegv: return "SIGSEGV";
+    case TaskExit::Sigbus: return "SIGBUS";
+    case TaskExit::OomKill: return "oom-kill";
+  }
+  return "?";
+}
+
 Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id) const {
   const Picoseconds* a = nullptr;
   const Picoseconds* b = nullptr;
@@ -138,6 +149,10 @@ void Core::run() {
     bool others_waiting = false;
     for (TaskRun* r : tasks_) others_waiting |= (r != pick && !r->finished);
     while (!cur_->finished) {
+      if (kill_pending(cur_)) {
+        end_task(cur_);
+        break;
+      }
       if (cur_->source->done()) {
         end_task(cur_);
         break;
@@ -179,12 +194,21 @@ void Core::switch_to(TaskRun* run) {
   if (!run->started) {
     run->started = true;
     run->start_time = local_time();
+    if (kill_pending(run)) return;  // killed before it ran: the run loop ends it
     in_fill_ = true;
     batch_.clear();
     run->source->start(*this);
     flush();
     in_fill_ = false;
   }
+}
+
+bool Core::kill_pending(TaskRun* run) {
+  if (run->killed) return true;
+  if (!run->task || !run->task->oom_killed) return false;
+  run->killed = true;
+  run->exit = TaskExit::OomKill;
+  return true;
 }
 
 void Core::end_task(TaskRun* run) {
@@ -288,6 +312,11 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
     Translation tr = mmu_.translate_slow(va, write, ps(issue));
     if (!tr.ok) {
       cur_->fault_addr = va;
+      switch (tr.fault) {
+        case PageTableOs::FaultOutcome::Sigbus: cur_->exit = TaskExit::Sigbus; break;
+        case PageTableOs::FaultOutcome::Oom: cur_->exit = TaskExit::OomKill; break;
+        default: cur_->exit = TaskExit::Sigsegv; break;
+      }
       t_ = std::max(t_, fp(tr.ready));
       return false;
     }
@@ -433,7 +462,7 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".context_switches", s.context_switches, "count", "switches between tasks");
   v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
   v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
-  v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by SIGSEGV");
+  v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by a signal (SIGSEGV, SIGBUS, OOM kill)");
   v.formula(prefix + ".l1_miss_ratio", safe_ratio(double(s.l1_misses), double(s.line_accesses)), "ratio",
             "L1D misses per line access");
 }

@@ -26,7 +26,9 @@
 // cost, no store buffer (a store is an access like a load that nothing waits
 // for), no prefetchers; when all fill buffers are busy even an L1 hit waits;
 // page walks are not synchronised in quantum-0 mode; round-robin scheduling of
-// the tasks of one CPU at a fixed timeslice, no migration between CPUs.
+// the tasks of one CPU at a fixed timeslice, no migration between CPUs. A task
+// the OOM killer chose while another task faulted is noticed at its next fault,
+// batch boundary or context switch (not between two TLB hits of one batch).
 #pragma once
 
 #include <cstdint>
@@ -81,6 +83,11 @@ struct CoreParams {
   static CoreParams from_config(Config cpu);
 };
 
+// How a task ended: ran to its end, or killed by SIGSEGV, SIGBUS or the OOM killer.
+enum class TaskExit : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill };
+// "ok", "SIGSEGV", "SIGBUS", "oom-kill".
+const char* task_exit_name(TaskExit e);
+
 // One task's run on a core: its program, address space and results.
 struct TaskRun {
   std::string name;
@@ -92,8 +99,9 @@ struct TaskRun {
   // Results.
   bool started = false;
   bool finished = false;
-  bool killed = false;  // SIGSEGV
-  VirtAddr fault_addr = 0;
+  bool killed = false;  // by a signal: exit says which
+  TaskExit exit = TaskExit::Ok;
+  VirtAddr fault_addr = 0;  // the faulting address of a SIGSEGV/SIGBUS/OOM fault (0: killed from elsewhere)
   Picoseconds start_time{0};
   Picoseconds end_time{0};
   std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, compute_cycles = 0, syscalls = 0;
@@ -182,6 +190,8 @@ class Core final : public ThreadContext {
                   std::uint64_t a4 = 0, std::uint64_t a5 = 0);
   void switch_to(TaskRun* run);
   void end_task(TaskRun* run);
+  // The OOM killer chose this task while it ran elsewhere or waited: mark it killed.
+  bool kill_pending(TaskRun* run);
 
   CpuId cpu_;
   NodeId node_;

@@ -66,8 +66,13 @@ class Machine::KernelAdapter final : public PageTableOs, public TaskOs {
     if (!t) return FaultOutcome::Sigsegv;
     p_.enter_kernel(t->cpu, now);
     const unsigned flags = os::FAULT_FLAG_USER | (write ? os::FAULT_FLAG_WRITE : 0u);
-    return k_.handle_mm_fault(t, va, flags, cost) == os::Kernel::FaultResult::Handled ? FaultOutcome::Handled
-                                                                                      : FaultOutcome::Sigsegv;
+    switch (k_.handle_mm_fault(t, va, flags, cost)) {
+      case os::Kernel::FaultResult::Handled: return FaultOutcome::Handled;
+      case os::Kernel::FaultResult::Sigbus: return FaultOutcome::Sigbus;
+      case os::Kernel::FaultResult::Oom: return FaultOutcome::Oom;
+      case os::Kernel::FaultResult::Sigsegv: break;
+    }
+    return FaultOutcome::Sigsegv;
   }
 
   long syscall(os::task_struct* t, const SyscallRequest& r, Picoseconds now, os::KernelCost& cost) override {
@@ -228,6 +233,8 @@ void Machine::dump_stats(StatsVisitor& v) const {
     v.counter(cpu + ".mmu.faults", s.faults, "count", "page faults raised");
     v.counter(cpu + ".mmu.fault_time", s.fault_ps, "ps", "time charged for page faults");
     v.counter(cpu + ".mmu.sigsegv", s.sigsegv, "count", "faults that ended in SIGSEGV");
+    v.counter(cpu + ".mmu.sigbus", s.sigbus, "count", "faults that ended in SIGBUS");
+    v.counter(cpu + ".mmu.oom_kills", s.oom_kills, "count", "faults that ended in an OOM kill of the faulting task");
     v.formula(cpu + ".mmu.walk_latency", safe_ratio(double(s.walk_ps), double(s.walks)), "ps", "mean walk time");
     const auto& pwc = const_cast<Mmu&>(m).pwc().stats();
     v.counter(cpu + ".mmu.pwc.pml4e_hits", pwc.hits[0], "count", "walks starting at the PDPT");

@@ -65,10 +65,13 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
     t += fault_time;
     ++stats_.faults;
     stats_.fault_ps += fault_time.value();
-    if (outcome == PageTableOs::FaultOutcome::Sigsegv) {
-      ++stats_.sigsegv;
-      return {0, t, false};
+    switch (outcome) {
+      case PageTableOs::FaultOutcome::Handled: continue;
+      case PageTableOs::FaultOutcome::Sigsegv: ++stats_.sigsegv; break;
+      case PageTableOs::FaultOutcome::Sigbus: ++stats_.sigbus; break;
+      case PageTableOs::FaultOutcome::Oom: ++stats_.oom_kills; break;
     }
+    return {0, t, false, outcome};
   }
   std::fprintf(stderr,
                "numasim: internal error: cpu %d: address 0x%llx still faults after %u faults the OS reported "

@@ -6,7 +6,8 @@
 // accessed and dirty bits through the OS (a locked write to the entry). A
 // non-present or protection-violating entry raises a page fault to the OS
 // (PageTableOs); the MMU drops the TLB entries for the address (as x86 does on
-// #PF), charges the OS's cost, and retries the walk. SIGSEGV ends the translation.
+// #PF), charges the OS's cost, and retries the walk. SIGSEGV, SIGBUS or an OOM
+// kill end the translation (Translation::ok false, with the outcome).
 //
 // Simplifications: one walker (walks are serial), user-mode data accesses only
 // (no NX check), the paging-structure caches do not cache access rights (Linux
@@ -46,7 +47,9 @@ inline constexpr std::uint64_t kAddrMask = 0x000ffffffffff000ull;  // bits 12..5
 // What the walker needs from the OS.
 class PageTableOs {
  public:
-  enum class FaultOutcome { Handled, Sigsegv };
+  // How the OS answered: handled (retry the walk), or the task dies: SIGSEGV (bad
+  // address or access), SIGBUS (e.g. no huge page for a hugetlb fault) or an OOM kill.
+  enum class FaultOutcome { Handled, Sigsegv, Sigbus, Oom };
   virtual ~PageTableOs() = default;
   virtual std::uint64_t read_pte(PhysAddr entry) = 0;
   virtual void set_pte_bits(PhysAddr entry, std::uint64_t bits) = 0;
@@ -75,7 +78,8 @@ struct MmuParams {
 struct Translation {
   PhysAddr pa = 0;
   Picoseconds ready{0};  // absolute time at which the physical address is known
-  bool ok = true;        // false: SIGSEGV
+  bool ok = true;        // false: the fault killed the task (see fault)
+  PageTableOs::FaultOutcome fault = PageTableOs::FaultOutcome::Handled;
 };
 
 struct MmuStats {
@@ -86,6 +90,8 @@ struct MmuStats {
   std::uint64_t faults = 0;
   std::uint64_t fault_ps = 0;        // time charged for OS fault handling
   std::uint64_t sigsegv = 0;
+  std::uint64_t sigbus = 0;
+  std::uint64_t oom_kills = 0;       // faults that ended in an OOM kill of the faulting task
   std::uint64_t context_switches = 0;
 };
 

@@ -64,8 +64,13 @@ Kernel::~Kernel() {
 // node of the CPU the task faults on.
 std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost) {
   mempolicy* pol = current_ ? current_->mempolicy.get() : nullptr;
-  page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
-                 : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
+  auto alloc = [&] {
+    return pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
+               : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
+  };
+  page* pg = alloc();
+  // In a fault, __alloc_pages_may_oom: kill something and retry while that frees memory.
+  while (!pg && fault_task_ && fault_task_ == current_ && out_of_memory(fault_task_, pol, cost)) pg = alloc();
   if (!pg) return std::nullopt;
   // pagetable_pte_ctor / pmd_ptlock_init: a split page-table lock object.
   const PhysAddr ptl = caches_->ptlock_alloc(cpu, cost, AllocSite::tag("ptlock_alloc"));

@@ -2,8 +2,8 @@
 // It owns physical memory (PhysMem), the hugetlb pool, the page-table store,
 // tasks and their address spaces, and implements page faults (memory.cpp), the
 // memory system calls (syscalls.cpp, mmap.cpp, mprotect.cpp, madvise.cpp,
-// mempolicy_syscalls.cpp), TLB shootdowns (tlbflush.cpp) and a CONFIG_DEBUG_VM-like
-// consistency checker (kernel_check.cpp).
+// mempolicy_syscalls.cpp), TLB shootdowns (tlbflush.cpp), the OOM killer
+// (oom_kill.cpp) and a CONFIG_DEBUG_VM-like consistency checker (kernel_check.cpp).
 // Its own bookkeeping comes from its slab allocator (Slub + KernelCaches, built
 // from [os.slub], [os.failslab], [os.kernel_caches]): a vm_area_struct object per
 // VMA record, an mm_struct per address space, a task_struct per task on the
@@ -37,6 +37,7 @@
 #include "os/kmemleak.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
+#include "os/oom_kill.h"
 #include "os/page_alloc.h"
 #include "os/pgtable.h"
 #include "os/platform.h"
@@ -122,6 +123,12 @@ class Kernel : private PgtableFrameSource {
   // What the MMU does on a user access, done in software (tests, MAP_POPULATE,
   // benchmarks): if the leaf does not allow it, fault; then set accessed/dirty.
   FaultResult touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost);
+
+  // ---- the OOM killer (oom_kill.cpp) ----
+  // Every kill so far, oldest first (what the kernel log said).
+  const std::vector<OomKill>& oom_kills() const { return oom_kills_; }
+  // The kill of process `tgid`, or nullptr.
+  const OomKill* oom_kill_of(int tgid) const;
 
   // ---- the hardware walker's view ----
   PhysAddr pgd_phys(const mm_struct& mm) const { return mm.pgd; }
@@ -233,6 +240,10 @@ class Kernel : private PgtableFrameSource {
   void put_user_page(CpuId cpu, page* pg, KernelCost& cost);
   // Move the page mapped by `pte` at `addr` to node `nid` (migrate_pages for one page).
   int migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost);
+  // oom_kill.cpp
+  bool out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost);
+  long oom_badness(const mm_struct& mm) const;
+  void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
   void flush_tlb_range(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
   void flush_tlb_mm(task_struct* t, mm_struct& mm, KernelCost& cost);
@@ -288,6 +299,8 @@ class Kernel : private PgtableFrameSource {
   nodemask_t mems_allowed_;                   // nodes with memory (N_MEMORY)
   std::vector<std::vector<int>> node_order_;  // per node: nodes by distance
   task_struct* current_ = nullptr;            // the task a fault or system call runs for (page-table accounting)
+  task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
+  std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
 };
 

@@ -83,6 +83,7 @@ struct mm_struct {
   std::uint64_t total_vm = 0;        // pages mapped
   std::uint64_t hugetlb_usage = 0;   // hugetlb pages mapped (HugetlbPages in status)
   PhysAddr mm_obj = 0;               // its mm_struct slab object (0: none, outside a Kernel)
+  bool oom_skip = false;             // MMF_OOM_SKIP: reaped by the OOM killer, not a victim again
   // Set by the kernel for the duration of one VMA operation: where new VMA
   // records get their slab object (vma_insert, split_vma) and where erased
   // ones return it (vma_erase). Null outside operations (bare VMA trees in tests).

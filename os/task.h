@@ -2,7 +2,7 @@
 // runs and may run, its address space (shared by threads), its NUMA policy with
 // the interleave cursor, and its fault and signal counters.
 // Simplified: no credentials, no signal handlers (a SIGSEGV is counted and the
-// task goes on; the caller decides what to do), no cpuset hierarchy (mems_allowed
+// task goes on; the caller decides what to do; an OOM kill only sets oom_killed), no cpuset hierarchy (mems_allowed
 // is every node with memory), threads of a process share mm only.
 #pragma once
 
@@ -36,6 +36,9 @@ struct task_struct {
   int last_sigsegv_code = 0;  // SEGV_MAPERR (1) or SEGV_ACCERR (2)
   PhysAddr task_obj = 0;  // its task_struct slab object, on the node of the CPU it was created on
   bool exited = false;        // EXIT_ZOMBIE: mm released, descriptor kept until release_task
+  // tsk_is_oom_victim: the OOM killer sent SIGKILL. Its faults fail (FaultResult::Oom)
+  // and whoever runs it must end it (exit_task).
+  bool oom_killed = false;
 };
 
 inline constexpr int SEGV_MAPERR = 1;

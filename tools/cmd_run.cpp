@@ -58,7 +58,8 @@ RegisterCommand reg{Command{
     "Builds the machine, places every [[workload]] as a process (one task per thread)\n"
     "and simulates until all have finished. The report shows per node memory and\n"
     "numastat, per CPU operations, latency and its split, TLB and fault figures,\n"
-    "links and DRAM. Exit status 1 when a workload failed (e.g. SIGSEGV).",
+    "links and DRAM, and the kernel log (OOM kills, segfaults). Exit status 1 when a\n"
+    "workload failed (an error, or a task killed by SIGSEGV, SIGBUS or the OOM killer).",
     1,
     [] {
       auto o = config_options();

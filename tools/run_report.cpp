@@ -209,6 +209,26 @@ bool RunReport::all_workloads_ok() const {
   return true;
 }
 
+std::vector<std::string> RunReport::kernel_log() const {
+  std::vector<std::string> log;
+  // The OOM killer's messages, oldest first (dump_header and __oom_kill_process).
+  for (const os::OomKill& k : machine_.kernel().oom_kills()) {
+    log.push_back(os::oom_invoked_message(k));
+    log.push_back(os::oom_kill_summary(k));
+    log.push_back(os::oom_kill_message(k));
+  }
+  // Fatal signals from faults (show_signal_msg's "segfault at"; no ip/sp/error code here).
+  for (const auto& runs : runs_) {
+    for (const hw::TaskRun* r : runs) {
+      if (r->exit == hw::TaskExit::Sigsegv)
+        log.push_back(fmt("%s[%d]: segfault at %" PRIx64, r->name.c_str(), r->pid, r->fault_addr));
+      else if (r->exit == hw::TaskExit::Sigbus)
+        log.push_back(fmt("%s[%d]: bus error (SIGBUS) at %" PRIx64, r->name.c_str(), r->pid, r->fault_addr));
+    }
+  }
+  return log;
+}
+
 std::uint64_t RunReport::references() const {
   std::uint64_t refs = 0;
   for (const auto& r : machine_.tasks()) refs += r->line_accesses;
@@ -233,12 +253,17 @@ std::string RunReport::text() const {
     for (const hw::TaskRun* r : runs_[w]) {
       double t_ps = static_cast<double>((r->end_time - r->start_time).value());
       std::uint64_t faults = r->task ? r->task->min_flt + r->task->maj_flt : 0;
-      std::string status = r->killed ? "  SIGSEGV" : "";
+      std::string status = r->killed ? std::string("  ") + hw::task_exit_name(r->exit) : "";
       out += fmt("  %-18.18s %-5d %-20.20s %11" PRIu64 " %8.3fms %9.1f %6" PRIu64 "%s\n", r->name.c_str(),
                  r->task ? r->task->cpu.value() : -1, specs_[w].policy.text.c_str(), r->line_accesses, t_ps / 1e9,
                  r->line_accesses ? ns(t_ps) / static_cast<double>(r->line_accesses) : 0.0, faults, status.c_str());
     }
     for (const auto& e : specs_[w].results->errors()) out += "    error: " + e + "\n";
+  }
+  const std::vector<std::string> log = kernel_log();
+  if (!log.empty()) {
+    out += "\nKernel log\n";
+    for (const auto& line : log) out += "  " + line + "\n";
   }
 
   out += "\nCPUs\n";
@@ -406,6 +431,10 @@ std::string RunReport::json() const {
   j.end_object();
   j.key("slabinfo").raw(os::slabinfo_json(machine_.kernel().slub()));
 
+  j.key("kernel_log").begin_array();
+  for (const auto& line : kernel_log()) j.value(line);
+  j.end_array();
+
   j.key("workloads").begin_array();
   for (std::size_t w = 0; w < specs_.size(); ++w) {
     j.begin_object();
@@ -418,6 +447,22 @@ std::string RunReport::json() const {
       j.key("name").value(r->name);
       j.key("cpu").value(r->task ? r->task->cpu.value() : -1);
       j.key("killed").value(r->killed);
+      j.key("exit").value(hw::task_exit_name(r->exit));
+      if (r->killed && r->fault_addr) j.key("fault_addr").value(r->fault_addr);
+      if (const os::OomKill* k = r->exit == hw::TaskExit::OomKill && r->task
+                                     ? machine_.kernel().oom_kill_of(r->task->tgid)
+                                     : nullptr) {
+        j.key("oom_kill").begin_object();
+        j.key("pid").value(k->pid);
+        j.key("invoker_pid").value(k->invoker_pid);
+        j.key("constraint").value(os::oom_constraint_name(k->constraint));
+        j.key("total_vm_kb").value(k->total_vm_kb);
+        j.key("anon_rss_kb").value(k->anon_rss_kb);
+        j.key("file_rss_kb").value(k->file_rss_kb);
+        j.key("shmem_rss_kb").value(k->shmem_rss_kb);
+        j.key("pgtables_kb").value(k->pgtables_kb);
+        j.end_object();
+      }
       j.key("time_ps").value((r->end_time - r->start_time).value());
       j.key("ops").value(r->ops);
       j.key("loads").value(r->loads);

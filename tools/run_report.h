@@ -37,6 +37,9 @@ class RunReport {
   std::string json() const;
   // No workload recorded an error and no task was killed.
   bool all_workloads_ok() const;
+  // Kernel messages of the run, Linux-style: the OOM killer's (oom-kill summary and
+  // "Out of memory: Killed process ..."), then "segfault at" lines of killed tasks.
+  std::vector<std::string> kernel_log() const;
   // Cache-line accesses of every task.
   std::uint64_t references() const;
 

@@ -176,13 +176,35 @@ TEST(Cli, RunWritesJsonAndTimeSeries) {
   std::string j = slurp(json);
   for (const char* key : {"\"version\": 1", "\"sim\"", "\"vmstat\"", "\"nodes\"", "\"meminfo_kb\"", "\"numastat\"",
                           "\"buddyinfo\"", "\"cpus\"", "\"memory_controllers\"", "\"links\"", "\"workloads\"",
-                          "\"chase-remote\""})
+                          "\"chase-remote\"", "\"killed\": false", "\"exit\": \"ok\"", "\"kernel_log\": []"})
     EXPECT_NE(j.find(key), std::string::npos) << key;
+  EXPECT_EQ(j.find("\"exit\": \"SIGSEGV\""), std::string::npos);
   std::string series = slurp(csv);
   EXPECT_EQ(series.rfind("time_us,node0.read_gbps,", 0), 0u) << series.substr(0, 200);
   EXPECT_GE(std::count(series.begin(), series.end(), '\n'), 9) << "one row per 10 ms of an ~88 ms run";
   std::filesystem::remove(json);
   std::filesystem::remove(csv);
+}
+
+TEST(Cli, RunReportsAnOomKillTheWayLinuxDoes) {
+  // The memory hog touches 1.25x its (here 64 MiB) node under MPOL_BIND: the OOM killer kills it.
+  std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_oom.json");
+  Result r = numasim("run " + config("workloads/memory_hog.toml") + " --set machine.memory_per_node=64MiB --json " + json);
+  EXPECT_EQ(r.status, 1) << "a killed workload fails the run\n" << r.err;
+  EXPECT_NE(r.out.find("oom-kill\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("SIGSEGV"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Kernel log\n  hog invoked oom-killer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask=0,task=hog,pid=1,uid=0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Out of memory: Killed process 1 (hog) total-vm:65536kB, anon-rss:"), std::string::npos)
+      << r.out;
+  std::string j = slurp(json);
+  for (const char* key : {"\"killed\": true", "\"exit\": \"oom-kill\"", "\"fault_addr\": ", "\"oom_kill\": {",
+                          "\"constraint\": \"CONSTRAINT_MEMORY_POLICY\"", "\"total_vm_kb\": 65536",
+                          "\"oom_kill\": 1,", "\"kernel_log\": [", "Out of memory: Killed process 1 (hog)"})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+  std::filesystem::remove(json);
 }
 
 TEST(Cli, RunReportShowsTheNumaEffect) {

@@ -205,7 +205,91 @@ TEST_F(SmallMachineFaultTest, OutOfMemoryIsReportedNotFatal) {
   EXPECT_EQ(r, Kernel::FaultResult::Oom);
   EXPECT_GT(i, 1000u);
   k().check_consistency();
+  // The OOM killer chose the only process: counted, logged, and its next fault fails too.
+  EXPECT_EQ(pm().sum_vm_event(OOM_KILL), 1u);
+  EXPECT_TRUE(t->oom_killed);
+  ASSERT_EQ(k().oom_kills().size(), 1u);
+  const OomKill& kill = k().oom_kills()[0];
+  EXPECT_EQ(kill.pid, t->tgid);
+  EXPECT_EQ(kill.invoker_pid, t->pid);
+  EXPECT_EQ(kill.constraint, OomConstraint::MemoryPolicy);
+  EXPECT_EQ(kill.anon_rss_kb, static_cast<std::uint64_t>(t->mm->get_mm_counter(MM_ANONPAGES)) * 4);
+  EXPECT_EQ(kill.total_vm_kb, 32u << 10);
+  EXPECT_EQ(oom_kill_message(kill), "Out of memory: Killed process " + std::to_string(t->tgid) +
+                                        " (test) total-vm:32768kB, anon-rss:" + std::to_string(kill.anon_rss_kb) +
+                                        "kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:" +
+                                        std::to_string(kill.pgtables_kb) + "kB oom_score_adj:0");
+  EXPECT_EQ(oom_kill_summary(kill), "oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask=0,task=test,pid=" +
+                                        std::to_string(t->tgid) + ",uid=0");
+  EXPECT_EQ(k().oom_kill_of(t->tgid), &kill);
+  EXPECT_EQ(touch(t, a + (i - 1) * kPageSize), Kernel::FaultResult::Oom);  // the page that failed
+  EXPECT_EQ(pm().sum_vm_event(OOM_KILL), 1u);  // a dying task does not kill again
   ASSERT_EQ(k().sys_munmap(t, a, 32 << 20, c), 0);
+  k().check_consistency();
+}
+
+// Fills node 0 with `pages` written pages of a fresh mapping of t (bound to node 0).
+static long fill(Kernel& k, task_struct* t, std::uint64_t pages, KernelCost& c) {
+  long a = k.sys_mmap(t, 0, pages * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  if (a <= 0) return a;
+  for (std::uint64_t i = 0; i < pages; ++i)
+    if (k.touch(t, static_cast<VirtAddr>(a) + i * kPageSize, true, c) != Kernel::FaultResult::Handled) return -1;
+  return a;
+}
+
+TEST_F(SmallMachineFaultTest, OomKillsTheLargestProcessAndTheFaultSucceeds) {
+  unsigned long node0 = 1;
+  KernelCost c;
+  task_struct* big = spawn(2);  // runs on node 1 but bound to node 0: eligible
+  task_struct* small = spawn(0);
+  task_struct* big_thread = k().create_thread(big, CpuId(3));
+  ASSERT_NE(big_thread, nullptr);
+  ASSERT_EQ(k().sys_set_mempolicy(big, MPOL_BIND, &node0, 3, c), 0);
+  ASSERT_EQ(k().sys_set_mempolicy(small, MPOL_BIND, &node0, 3, c), 0);
+  ASSERT_GT(fill(k(), big, 2000, c), 0);  // 8 MiB of the 16 MiB node
+  ASSERT_GT(fill(k(), small, 100, c), 0);
+  const long big_rss = big->mm->get_mm_counter(MM_ANONPAGES);
+  // small keeps faulting: when node 0 is full, big (the larger RSS) is killed and reaped.
+  long a = k().sys_mmap(small, 0, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  ASSERT_GT(a, 0);
+  for (std::uint64_t i = 0; i < (8 << 20) / kPageSize; ++i)
+    ASSERT_EQ(touch(small, a + i * kPageSize), Kernel::FaultResult::Handled) << "page " << i;
+  EXPECT_EQ(pm().sum_vm_event(OOM_KILL), 1u);
+  ASSERT_EQ(k().oom_kills().size(), 1u);
+  EXPECT_EQ(k().oom_kills()[0].pid, big->tgid);
+  EXPECT_EQ(k().oom_kills()[0].invoker_pid, small->pid);
+  EXPECT_EQ(k().oom_kills()[0].anon_rss_kb, static_cast<std::uint64_t>(big_rss) * 4);
+  EXPECT_TRUE(big->oom_killed);
+  EXPECT_TRUE(big_thread->oom_killed);  // every task of the victim's mm
+  EXPECT_FALSE(small->oom_killed);
+  EXPECT_EQ(big->mm->get_mm_counter(MM_ANONPAGES), 0);  // reaped: its VMAs stay until it exits
+  EXPECT_FALSE(big->mm->mm_mt.empty());
+  EXPECT_EQ(touch(big_thread, big->mm->mm_mt.begin()->first), Kernel::FaultResult::Oom);
+  k().check_consistency();
+  k().exit_task(big_thread);
+  k().exit_task(big);
+  k().check_consistency();
+}
+
+TEST_F(SmallMachineFaultTest, OomSparesTasksBoundToOtherNodes) {
+  unsigned long node0 = 1, node1 = 2;
+  KernelCost c;
+  task_struct* other = spawn(2);
+  task_struct* t = spawn(0);
+  ASSERT_EQ(k().sys_set_mempolicy(other, MPOL_BIND, &node1, 3, c), 0);
+  ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node0, 3, c), 0);
+  ASSERT_GT(fill(k(), other, 3000, c), 0);  // larger than anything t will hold
+  long a = k().sys_mmap(t, 0, 32 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  ASSERT_GT(a, 0);
+  Kernel::FaultResult r = Kernel::FaultResult::Handled;
+  for (std::uint64_t i = 0; i < (32 << 20) / kPageSize && r == Kernel::FaultResult::Handled; ++i)
+    r = touch(t, a + i * kPageSize);
+  EXPECT_EQ(r, Kernel::FaultResult::Oom);
+  // Killing `other` frees nothing on node 0 (mempolicy_in_oom_domain): t is the victim.
+  ASSERT_EQ(k().oom_kills().size(), 1u);
+  EXPECT_EQ(k().oom_kills()[0].pid, t->tgid);
+  EXPECT_FALSE(other->oom_killed);
+  EXPECT_EQ(other->mm->get_mm_counter(MM_ANONPAGES), 3000);
   k().check_consistency();
 }
 

@@ -1,0 +1,154 @@
+// The OOM killer (mm/oom_kill.c out_of_memory, select_bad_process, oom_badness,
+// __oom_kill_process) and the oom_reaper (__oom_reap_task_mm), entered when the
+// page allocator cannot satisfy a user page or page-table allocation
+// (__alloc_pages_may_oom). The victim is the process with the highest badness
+// (RSS + swap entries + page-table pages) among the eligible ones; under an
+// MPOL_BIND allocation (CONSTRAINT_MEMORY_POLICY) a task whose own policy binds
+// it to other nodes only is not eligible. Every task sharing the victim's mm is
+// marked oom_killed (SIGKILL pending: its faults fail, hw/ ends it). When the
+// victim is another process, the oom_reaper's work is done at once: its private
+// memory is unmapped (its VMAs and page tables stay until it exits) and the
+// allocation is retried. When the allocating task is the victim, the allocation
+// fails (VM_FAULT_OOM) and the task dies; its memory is freed by its exit.
+// Simplified: no memory cgroups or cpusets, no oom_score_adj (0 for every task),
+// init and kernel threads are not special, no oom_kill_allocating_task sysctl;
+// the reaping is charged to the allocating task (Linux's allocator waits for the
+// reaper or the victim's exit); no panic when nothing is killable (the
+// allocating task is killed); slab allocation failures (failslab) do not invoke it.
+#include "os/oom_kill.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+
+namespace numasim::os {
+
+namespace {
+std::uint64_t pages_kb(long pages) { return pages > 0 ? static_cast<std::uint64_t>(pages) * (kPageSize / 1024) : 0; }
+
+// "0-2,5" (bitmap_print_to_pagebuf's list format).
+std::string nodelist(const nodemask_t& m) {
+  std::string out;
+  for (int n = first_node(m); n < MAX_NUMNODES;) {
+    int last = n;
+    while (last + 1 < MAX_NUMNODES && node_isset(last + 1, m)) ++last;
+    if (!out.empty()) out += ",";
+    out += std::to_string(n);
+    if (last > n) out += "-" + std::to_string(last);
+    n = next_node(last, m);
+  }
+  return out;
+}
+}  // namespace
+
+const char* oom_constraint_name(OomConstraint c) {
+  return c == OomConstraint::MemoryPolicy ? "CONSTRAINT_MEMORY_POLICY" : "CONSTRAINT_NONE";
+}
+
+std::string oom_kill_message(const OomKill& k) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "Out of memory: Killed process %d (%s) total-vm:%llukB, anon-rss:%llukB, file-rss:%llukB, "
+                "shmem-rss:%llukB, UID:0 pgtables:%llukB oom_score_adj:0",
+                k.pid, k.comm.c_str(), static_cast<unsigned long long>(k.total_vm_kb),
+                static_cast<unsigned long long>(k.anon_rss_kb), static_cast<unsigned long long>(k.file_rss_kb),
+                static_cast<unsigned long long>(k.shmem_rss_kb), static_cast<unsigned long long>(k.pgtables_kb));
+  return buf;
+}
+
+std::string oom_kill_summary(const OomKill& k) {
+  return std::string("oom-kill:constraint=") + oom_constraint_name(k.constraint) + ",nodemask=" +
+         (k.constraint == OomConstraint::MemoryPolicy ? nodelist(k.nodemask) : std::string("(null)")) +
+         ",task=" + k.comm + ",pid=" + std::to_string(k.pid) + ",uid=0";
+}
+
+std::string oom_invoked_message(const OomKill& k) {
+  return k.invoker_comm + " invoked oom-killer: order=0, oom_score_adj=0";
+}
+
+// oom_badness: pages the kill would free (RSS, swap entries, page tables).
+long Kernel::oom_badness(const mm_struct& mm) const {
+  return mm.get_mm_counter(MM_FILEPAGES) + mm.get_mm_counter(MM_ANONPAGES) + mm.get_mm_counter(MM_SHMEMPAGES) +
+         mm.get_mm_counter(MM_SWAPENTS) + static_cast<long>(mm.pgtables_bytes / kPageSize);
+}
+
+// __oom_reap_task_mm: unmap the private memory of a victim's mm (not hugetlb,
+// not shared, not mlocked), then flush its TLB entries on every CPU that ran it.
+void Kernel::oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost) {
+  for (auto& [start, vma] : mm.mm_mt) {
+    if (vma.is_hugetlb() || (vma.vm_flags & (VM_SHARED | VM_LOCKED))) continue;
+    zap_range(reaper, vma, vma.vm_start, vma.vm_end, cost);
+  }
+  flush_tlb_mm(reaper, mm, cost);
+  mm.oom_skip = true;  // MMF_OOM_SKIP: nothing more to gain from this mm
+}
+
+const OomKill* Kernel::oom_kill_of(int tgid) const {
+  for (const auto& k : oom_kills_)
+    if (k.pid == tgid) return &k;
+  return nullptr;
+}
+
+// out_of_memory for an allocation of task t under policy `pol`: true when memory
+// was freed (retry the allocation), false when t itself must die (or is dying).
+bool Kernel::out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost) {
+  if (!t || t->exited || !t->mm || t->oom_killed) return false;  // fatal signal pending: fail
+  mm_struct* const mm_self = t->mm;
+  // A victim chosen earlier that has not exited yet: the oom_reaper frees its memory now.
+  for (auto& [pid, task] : tasks_) {
+    if (task->oom_killed && !task->exited && task->mm && !task->mm->oom_skip && task->mm != mm_self) {
+      oom_reap(t, *task->mm, cost);
+      return true;
+    }
+  }
+  // constrained_alloc: an MPOL_BIND allocation may only be helped by tasks that can use its nodes.
+  OomKill k;
+  k.invoker_pid = t->pid;
+  k.invoker_comm = t->comm;
+  if (pol && pol->mode == MPOL_BIND) {
+    k.constraint = OomConstraint::MemoryPolicy;
+    k.nodemask = pol->nodes;
+  }
+  // select_bad_process over processes (one entry per mm), pid order; a later equal score wins.
+  task_struct* victim = nullptr;
+  long chosen = -1;
+  std::vector<const mm_struct*> seen;
+  for (auto& [pid, task] : tasks_) {
+    if (task->exited || !task->mm || task->mm->oom_skip) continue;
+    if (std::find(seen.begin(), seen.end(), task->mm) != seen.end()) continue;
+    seen.push_back(task->mm);
+    // oom_cpuset_eligible -> mempolicy_in_oom_domain: the task's own MPOL_BIND must meet the mask.
+    if (k.constraint == OomConstraint::MemoryPolicy && task->mempolicy && task->mempolicy->mode == MPOL_BIND &&
+        !nodes_intersects(task->mempolicy->nodes, k.nodemask))
+      continue;
+    const long points = oom_badness(*task->mm);
+    if (points < chosen) continue;
+    chosen = points;
+    victim = task.get();
+  }
+  if (!victim) victim = t;  // nothing else is killable (Linux panics); the allocating task dies
+  mm_struct& vmm = *victim->mm;
+  // __oom_kill_process: log the victim's memory, SIGKILL every task sharing its mm.
+  auto leader = tasks_.find(victim->tgid);
+  const task_struct* named = leader != tasks_.end() ? leader->second.get() : victim;
+  k.pid = victim->tgid;
+  k.comm = named->comm;
+  k.badness = oom_badness(vmm);
+  k.total_vm_kb = vmm.total_vm * (kPageSize / 1024);
+  k.anon_rss_kb = pages_kb(vmm.get_mm_counter(MM_ANONPAGES));
+  k.file_rss_kb = pages_kb(vmm.get_mm_counter(MM_FILEPAGES));
+  k.shmem_rss_kb = pages_kb(vmm.get_mm_counter(MM_SHMEMPAGES));
+  k.pgtables_kb = vmm.pgtables_bytes / 1024;
+  oom_kills_.push_back(std::move(k));
+  pm_.count_vm_events(t->cpu, OOM_KILL);
+  for (auto& [pid, task] : tasks_)
+    if (!task->exited && task->mm == &vmm) task->oom_killed = true;
+  if (&vmm == mm_self) return false;
+  oom_reap(t, vmm, cost);
+  return true;
+}
+
+}  // namespace numasim::os
