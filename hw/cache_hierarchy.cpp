@@ -93,6 +93,16 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
   return level;
 }
 
+int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  CacheArray& l1 = *l1_[c];
+  if (l1.access(pa, true)) return 1;
+  const int level = l2_[c]->contains(pa) ? 2 : (llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
+  Eviction v1 = l1.fill(pa, LineState::Modified);
+  if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
+  return level;
+}
+
 void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb) {
   CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
   if (l2.write_back_into(line)) return;

@@ -64,6 +64,11 @@ class CacheHierarchy {
   // L2 holds it already (nothing changes), 3 if the LLC does (L2 filled) or 4
   // if it must come from memory (LLC and L2 filled). Demand counters untouched.
   int prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb);
+  // A store that overwrites the whole line holding `pa` (rep stosb / movsb in
+  // clear_page and copy_page): the line is installed in L1D Modified without
+  // reading its old data. Returns the level that held a copy (1..3) or 4 if
+  // none did; a stale copy below L1 is refreshed when the line is written back.
+  int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb);
 
   // Latency of a hit at `level` (1..3); level 4 returns the LLC miss-detection time.
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }

@@ -240,14 +240,38 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   if (len.value() == 0) return Picoseconds(0);
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
+  const PhysAddr end = pa + len.value();
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
     const Picoseconds t = pipe.next_issue(i);
-    pipe.complete(i, t + access(cpu, a, is_write, t));
+    const bool whole = is_write && a >= pa && a + kCacheLineBytes <= end;
+    pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
   }
   range_lines_ += i;
   return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds now) {
+  ++full_line_writes_;
+  WritebackList wb;
+  const int level = caches_.write_full_line(cpu, line, wb);
+  Picoseconds lat = caches_.hit_latency(std::min(level, 3));
+  if (level == 1) {
+    ++l1_hits_;
+  } else if (level == 4) {
+    // Ownership from the line's home agent: a request and an acknowledgement, no data.
+    const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+    const NodeId home = home_node(line);
+    if (home.value() < 0) die_unmapped(line);
+    if (home != me) {
+      const TraverseResult req = interconnect_.traverse(me, home, Bytes(0), now + lat);
+      lat = interconnect_.traverse(home, me, Bytes(0), req.arrival).arrival - now;
+    }
+  }
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  for (int w = 0; w < wb.count; ++w) post_writeback(me, wb.addr[static_cast<std::size_t>(w)], now + lat);
+  return lat;
 }
 
 Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes len, bool is_write,
@@ -288,7 +312,7 @@ void MemorySystem::reset_stats(Picoseconds now) {
     if (c) c->reset_stats();
   interconnect_.reset_stats(now);
   l1_hits_ = l2_hits_ = llc_hits_ = local_dram_ = remote_dram_ = 0;
-  writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = 0;
+  writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = full_line_writes_ = 0;
   for (auto& pf : prefetchers_) pf.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
 }
@@ -309,6 +333,8 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.prefetches_from_dram", prefetch_dram_, "count", "L2 prefetches served by DRAM (local or remote)");
   v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");
   v.counter("system.mem.range_lines", range_lines_, "count", "lines of kernel range traffic (cached)");
+  v.counter("system.mem.full_line_writes", full_line_writes_, "count",
+            "kernel string stores of whole lines (ownership without reading memory)");
   v.counter("system.mem.nontemporal_lines", nt_lines_, "count", "lines of streaming (uncached) kernel traffic");
   const double misses = static_cast<double>(l2_hits_ + llc_hits_ + local_dram_ + remote_dram_);
   v.formula("system.mem.avg_l1_miss_latency_ns", safe_ratio(static_cast<double>(miss_latency_ps_), misses) / 1000.0,

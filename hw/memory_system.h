@@ -115,7 +115,10 @@ class MemorySystem {
   // Kernel traffic from `cpu` over [pa, pa+len), line by line through the
   // caches. Lines are issued back to back with up to `kKernelMlp` misses in
   // flight (like a copy or clear loop with line-fill buffers); returns the time
-  // until the last line completes.
+  // until the last line completes. Writes of whole lines are string stores
+  // (clear_page and copy_page use rep stosb/movsb): they take ownership of the
+  // line without reading it from memory (write_full_line); a partial line is
+  // read for ownership like any store.
   Picoseconds access_range(CpuId cpu, PhysAddr pa, Bytes len, bool is_write, Picoseconds now);
   // Non-temporal (streaming) writes or reads of [pa, pa+len) that bypass the
   // caches (clear_page of huge pages with movnt): any cached copy is
@@ -152,6 +155,8 @@ class MemorySystem {
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
   // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
+  // A store of the whole line at `line` (no read for ownership); returns its latency.
+  Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
 
   MemoryLayout layout_;
   MemorySystemParams params_;
@@ -166,6 +171,7 @@ class MemorySystem {
   // system.mem.* counters
   std::uint64_t l1_hits_ = 0, l2_hits_ = 0, llc_hits_ = 0, local_dram_ = 0, remote_dram_ = 0;
   std::uint64_t writebacks_ = 0, nt_lines_ = 0, range_lines_ = 0, prefetch_llc_ = 0, prefetch_dram_ = 0;
+  std::uint64_t full_line_writes_ = 0;
   std::uint64_t miss_latency_ps_ = 0, local_latency_ps_ = 0, remote_latency_ps_ = 0;
 };
 
