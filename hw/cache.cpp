@@ -61,6 +61,15 @@ LineState CacheArray::state(PhysAddr pa) const {
   return i < 0 ? LineState::Invalid : ways_data_[static_cast<std::size_t>(i)].state;
 }
 
+LineState CacheArray::set_state(PhysAddr pa, LineState st) {
+  long i = find(pa >> kLineShift);
+  if (i < 0) return LineState::Invalid;
+  Way& w = ways_data_[static_cast<std::size_t>(i)];
+  const LineState old = w.state;
+  w.state = st;
+  return old;
+}
+
 std::uint64_t CacheArray::next_random() {
   // xorshift64*: deterministic per seed.
   rng_ ^= rng_ >> 12;
@@ -149,6 +158,7 @@ void CacheArray::dump(StatsVisitor& v) const {
   v.counter(n + ".writebacks_received", s.writebacks_received, "count",
             "dirty lines written back into this level from above");
   v.counter(n + ".invalidations", s.invalidations, "count", "lines removed by invalidation");
+  v.counter(n + ".upgrades", s.upgrades, "count", "writes that found the line Shared (ownership requested)");
   const double hits = static_cast<double>(s.read_hits + s.write_hits);
   const double misses = static_cast<double>(s.read_misses + s.write_misses);
   v.formula(n + ".miss_ratio", safe_ratio(misses, hits + misses), "ratio", "demand misses / demand accesses");
