@@ -11,6 +11,7 @@
 #include "os/page_alloc.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -616,6 +617,18 @@ void PhysMem::drain_local_pages(CpuId cpu, KernelCost& cost) {
 
 void PhysMem::drain_all_pages(KernelCost& cost) {
   for (int c = 0; c < nr_cpu_ids(); ++c) drain_local_pages(CpuId(c), cost);
+}
+
+// The sysfs store of weighted_interleave/node<N> (mm/mempolicy.c node_store):
+// weights are system-wide, shared by every MPOL_WEIGHTED_INTERLEAVE policy.
+int PhysMem::set_interleave_weight(NodeId nid, unsigned weight) {
+  if (nid.value() < 0 || nid.value() >= nr_node_ids() || weight < 1 || weight > 255) return -EINVAL;
+  auto& w = params_.interleave_weights;
+  if (w.size() < static_cast<std::size_t>(nr_node_ids())) w.resize(static_cast<std::size_t>(nr_node_ids()), 1);
+  for (auto& x : w)
+    if (x == 0) x = 1;
+  w[static_cast<std::size_t>(nid.value())] = static_cast<std::uint8_t>(weight);
+  return 0;
 }
 
 }  // namespace numasim::os

@@ -118,6 +118,9 @@ class PhysMem {
   // Highest zone type mempolicy MPOL_BIND applies to (policy_zone).
   zone_type policy_zone() const { return policy_zone_; }
   const PhysMemParams& params() const { return params_; }
+  // A write of /sys/kernel/mm/mempolicy/weighted_interleave/node<nid>: the weight (1..255)
+  // MPOL_WEIGHTED_INTERLEAVE gives the node. Returns 0, or -EINVAL for a bad node or weight.
+  int set_interleave_weight(NodeId nid, unsigned weight);
   Platform& platform() { return platform_; }
   std::uint64_t max_pfn() const { return max_pfn_; }
   std::uint64_t totalram_pages() const;  // managed pages of all zones

@@ -11,6 +11,11 @@ std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<Wo
   std::vector<PlacedWorkload> out;
   for (auto& spec : specs) {
     if (spec.counter_reader && !*spec.counter_reader) *spec.counter_reader = kernel_counter_reader(machine.kernel());
+    // Weights in a weighted-interleave policy are system-wide in Linux: written to
+    // /sys/kernel/mm/mempolicy/weighted_interleave/node<N> before the process runs.
+    // build_workloads rejected workloads that disagree on a node's weight.
+    for (const auto& [node, weight] : spec.policy.weights)
+      machine.kernel().physmem().set_interleave_weight(NodeId(node), weight);
     PlacedWorkload p;
     p.spec = &spec;
     for (std::size_t t = 0; t < spec.threads.size(); ++t) {

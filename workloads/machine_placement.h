@@ -5,8 +5,10 @@
 // Counter names: "vmstat.<name>" for /proc/vmstat events and global node and
 // numa stats (pgfault, numa_hit, nr_anon_pages ...), "node<N>.<name>" for one
 // node's numa stats and node stats (node1.numa_hit, node0.nr_anon_pages).
-// Simplified: the weighted-interleave weights of a spec's policy are not
-// installed (the kernel's sysfs-like table belongs to the OS side).
+// The weights of a spec's weighted-interleave policy are written into the
+// kernel's system-wide table (as an administrator writes
+// /sys/kernel/mm/mempolicy/weighted_interleave/nodeN), overriding [os.vm]
+// weighted_interleave for those nodes.
 #pragma once
 
 #include <vector>

@@ -4,9 +4,10 @@
 // calls that install it, with nodemasks encoded as Linux expects them (arrays of
 // unsigned long, maxnode = bits + 1).
 // Simplified: no MPOL_F_STATIC_NODES/RELATIVE_NODES in the text form (scripts can
-// pass any flag); weighted-interleave weights are carried in the spec for the
-// kernel's sysfs-like table (Linux sets them in
-// /sys/kernel/mm/mempolicy/weighted_interleave, not through set_mempolicy).
+// pass any flag); weighted-interleave weights are carried in the spec and
+// written to the kernel's system-wide table when the workload is placed (Linux
+// sets them in /sys/kernel/mm/mempolicy/weighted_interleave, not through
+// set_mempolicy).
 #pragma once
 
 #include <optional>

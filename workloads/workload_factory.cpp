@@ -125,7 +125,20 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
 std::vector<WorkloadSpec> build_workloads(Config root, const Topology& topo) {
   std::vector<WorkloadSpec> out;
   int i = 0;
-  for (Config t : root.tables("workload", "a simulated process")) out.push_back(build_workload(t, topo, i++));
+  // Weighted-interleave weights are system-wide (one sysfs table): workloads must agree.
+  std::map<int, std::pair<unsigned, int>> weight_of;  // node -> (weight, workload index)
+  for (Config t : root.tables("workload", "a simulated process")) {
+    out.push_back(build_workload(t, topo, i));
+    for (const auto& [node, weight] : out.back().policy.weights) {
+      auto [it, fresh] = weight_of.emplace(node, std::pair{weight, i});
+      if (!fresh && it->second.first != weight)
+        t.error("policy", "weighted-interleave weight " + std::to_string(weight) + " for node " + std::to_string(node) +
+                              " differs from workload[" + std::to_string(it->second.second) + "]'s " +
+                              std::to_string(it->second.first) +
+                              ": the weights are system-wide (/sys/kernel/mm/mempolicy/weighted_interleave)");
+    }
+    ++i;
+  }
   return out;
 }
 

@@ -253,6 +253,20 @@ TEST(Mempolicy, WeightedInterleaveFollowsTheWeights) {
   EXPECT_EQ(m.pm->node_numa_event_state(NodeId(2), NUMA_INTERLEAVE_HIT), 200u);
 }
 
+TEST(Mempolicy, SysfsWeightWritesChangeEveryWeightedPolicy) {
+  Machine m;  // three nodes, weights unset (all 1)
+  mempolicy pol;
+  ASSERT_EQ(mpol_new(MPOL_WEIGHTED_INTERLEAVE, 0, mask({0, 1, 2}), pol, *m.pm), 0);
+  EXPECT_EQ(weighted_interleave_nid(pol, 1, *m.pm), 1);
+  EXPECT_EQ(m.pm->set_interleave_weight(NodeId(0), 2), 0);
+  EXPECT_EQ(m.pm->params().interleave_weights, (std::vector<std::uint8_t>{2, 1, 1}));
+  EXPECT_EQ(weighted_interleave_nid(pol, 1, *m.pm), 0);  // 0,0,1,2: the existing policy sees it
+  EXPECT_EQ(m.pm->set_interleave_weight(NodeId(1), 0), -EINVAL);
+  EXPECT_EQ(m.pm->set_interleave_weight(NodeId(1), 256), -EINVAL);
+  EXPECT_EQ(m.pm->set_interleave_weight(NodeId(3), 1), -EINVAL);
+  EXPECT_EQ(m.pm->params().interleave_weights, (std::vector<std::uint8_t>{2, 1, 1}));  // unchanged
+}
+
 TEST(Mempolicy, DefaultAndLocalAllocateOnTheCpusNode) {
   Machine m;
   mempolicy local;

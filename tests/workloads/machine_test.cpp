@@ -73,3 +73,36 @@ TEST(OnMachine, RemoteStreamIsSlowerThanLocal) {
   EXPECT_FALSE(reader("node9.numa_hit"));
   EXPECT_FALSE(reader("vmstat.nonsense"));
 }
+
+TEST(OnMachine, WeightedInterleaveWeightsOfAPolicyAreInstalledSystemWide) {
+  MachineRun r;
+  run_example(r, "stream.toml",
+              {"workload[0].array_size=\"1MiB\"", "workload[1].array_size=\"1MiB\"", "workload[0].iterations=1",
+               "workload[1].iterations=1", "workload[0].policy=\"weighted-interleave:0=3,1=1\"",
+               "workload[1].policy=\"bind:0\""});
+  EXPECT_EQ(r.machine->kernel().physmem().params().interleave_weights, (std::vector<std::uint8_t>{3, 1}));
+  auto reader = *r.specs[0].counter_reader;
+  const auto on0 = reader("node0.numa_interleave"), on1 = reader("node1.numa_interleave");
+  ASSERT_TRUE(on0 && on1);
+  // Three 1 MiB arrays of 4 KiB pages, three pages on node 0 for each on node 1.
+  EXPECT_NEAR(static_cast<double>(*on0) / static_cast<double>(*on1), 3.0, 0.1) << *on0 << " / " << *on1;
+  EXPECT_GE(*on0 + *on1, 768);
+}
+
+TEST(OnMachine, WorkloadsThatDisagreeOnInterleaveWeightsAreRejected) {
+  auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/workloads/stream.toml");
+  doc->apply_override("workload[0].policy=\"weighted-interleave:0=3,1=1\"");
+  doc->apply_override("workload[1].policy=\"weighted-interleave:0=2,1=1\"");
+  hw::Machine m(doc->root());
+  auto specs = build_workloads(doc->root(), m.topology());
+  try {
+    doc->finish();
+    FAIL() << "expected a configuration error";
+  } catch (const ConfigErrors& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("workload[1].policy: weighted-interleave weight 2 for node 0 differs from workload[0]'s 3"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("--set workload[1].policy="), std::string::npos) << msg;
+  }
+}
