@@ -155,6 +155,11 @@ struct pglist_data {
   std::uint64_t node_present_pages = 0;
   std::vector<CpuId> cpus;  // empty for a CPU-less node
   NodeStats stats;
+  // Free pages of the node's zones (the sum of their NR_FREE_PAGES) and the
+  // lowest that sum reached since boot: a simulator's addition, so that a run
+  // report can say how much memory a workload took after it has exited.
+  std::int64_t nr_free_pages = 0;
+  std::int64_t min_free_pages = 0;
 
   std::uint64_t node_end_pfn() const { return node_start_pfn + node_spanned_pages; }
 };

@@ -308,7 +308,7 @@ int PhysMem::rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, mi
     pg->order = static_cast<std::uint8_t>(order);
     list_add_tail(list, pg);
   }
-  z.stats.vm_stat[NR_FREE_PAGES] -= static_cast<std::int64_t>(i) << order;
+  mod_free_pages(z, -(static_cast<std::int64_t>(i) << order));
   return i;
 }
 
@@ -340,7 +340,7 @@ page* PhysMem::rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migr
     // rmqueue_buddy
     pg = __rmqueue(z, order, mt, cost);
     if (!pg) return nullptr;
-    z.stats.vm_stat[NR_FREE_PAGES] -= 1l << order;
+    mod_free_pages(z, -(1l << order));
   }
   count_vm_events(cpu, static_cast<vm_event_item>(static_cast<int>(PGALLOC_DMA) + static_cast<int>(z.idx)),
                   1ull << order);
@@ -467,7 +467,7 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
 // as buddy_merge_likely does).
 void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt, KernelCost& cost) {
   cost.add_cycles(params_.costs.buddy_free_cycles);
-  z.stats.vm_stat[NR_FREE_PAGES] += 1l << order;
+  mod_free_pages(z, 1l << order);
   if (pfn & ((1ull << order) - 1)) bad_page("freeing a misaligned block", pfn);
   while (order < MAX_ORDER - 1) {
     const std::uint64_t buddy_pfn = pfn ^ (1ull << order);

@@ -121,6 +121,8 @@ class PhysMem {
   // A write of /sys/kernel/mm/mempolicy/weighted_interleave/node<nid>: the weight (1..255)
   // MPOL_WEIGHTED_INTERLEAVE gives the node. Returns 0, or -EINVAL for a bad node or weight.
   int set_interleave_weight(NodeId nid, unsigned weight);
+  // Lowest free memory of a node since boot, in pages (pglist_data::min_free_pages).
+  std::int64_t node_min_free_pages(NodeId nid) const { return nodes_[nid.value()]->min_free_pages; }
   Platform& platform() { return platform_; }
   std::uint64_t max_pfn() const { return max_pfn_; }
   std::uint64_t totalram_pages() const;  // managed pages of all zones
@@ -198,6 +200,13 @@ class PhysMem {
                                zone_type highest, zone* preferred_zone, KernelCost& cost);
   page* rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   page* rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype mt, KernelCost& cost);
+  // NR_FREE_PAGES of `z` (and its node's running total and low-water mark) += delta.
+  void mod_free_pages(zone& z, std::int64_t delta) {
+    z.stats.vm_stat[NR_FREE_PAGES] += delta;
+    pglist_data& n = *z.zone_pgdat;
+    n.nr_free_pages += delta;
+    if (n.nr_free_pages < n.min_free_pages) n.min_free_pages = n.nr_free_pages;
+  }
   int rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, migratetype mt, KernelCost& cost);
   page* __rmqueue(zone& z, unsigned order, migratetype mt, KernelCost& cost);
   page* __rmqueue_smallest(zone& z, unsigned order, migratetype mt, KernelCost& cost);

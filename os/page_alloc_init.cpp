@@ -374,6 +374,8 @@ void PhysMem::free_zone_memory(zone& z) {
     pfn += 1ull << order;
   }
   z.stats.vm_stat[NR_FREE_PAGES] += static_cast<std::int64_t>(z.managed_pages);
+  z.zone_pgdat->nr_free_pages += static_cast<std::int64_t>(z.managed_pages);
+  z.zone_pgdat->min_free_pages = z.zone_pgdat->nr_free_pages;  // boot: nothing allocated yet
 }
 
 }  // namespace numasim::os

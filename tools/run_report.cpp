@@ -55,8 +55,10 @@ class CollectingVisitor : public hw::StatsVisitor {
   void write_group(JsonWriter& j, const std::string& prefix) const {
     for (auto it = stats.lower_bound(prefix); it != stats.end() && it->first.rfind(prefix, 0) == 0; ++it) {
       j.key(it->first.substr(prefix.size()));
-      if (it->second.is_counter) j.value(it->second.count);
-      else j.value(it->second.value);
+      if (it->second.is_counter)
+        j.value(it->second.count);
+      else
+        j.value(it->second.value);
     }
   }
 };
@@ -168,9 +170,9 @@ void RunReport::run(bool progress, Picoseconds sample_interval) {
         auto last_print = start;
         bool printed = false;
         const bool sampling = sample_interval.value() > 0;
-        const sc_core::sc_time period = sampling
-                                            ? sc_core::sc_time(static_cast<double>(sample_interval.value()), sc_core::SC_PS)
-                                            : sc_core::sc_time(10, sc_core::SC_US);
+        const sc_core::sc_time period =
+            sampling ? sc_core::sc_time(static_cast<double>(sample_interval.value()), sc_core::SC_PS)
+                     : sc_core::sc_time(10, sc_core::SC_US);
         while (!all_done()) {
           sc_core::wait(period);
           if (sampling) take_sample(sample_interval);
@@ -247,8 +249,8 @@ std::string RunReport::text() const {
              format_time(machine_.params().quantum).c_str(), machine_.params().seed);
 
   out += "\nWorkloads (time per access = task time / cache-line accesses)\n";
-  out += fmt("  %-18s %-5s %-20s %11s %10s %9s %6s\n", "name", "cpu", "policy", "accesses", "time", "ns/access",
-             "faults");
+  out +=
+      fmt("  %-18s %-5s %-20s %11s %10s %9s %6s\n", "name", "cpu", "policy", "accesses", "time", "ns/access", "faults");
   for (std::size_t w = 0; w < specs_.size(); ++w) {
     for (const hw::TaskRun* r : runs_[w]) {
       double t_ps = static_cast<double>((r->end_time - r->start_time).value());
@@ -273,8 +275,8 @@ std::string RunReport::text() const {
     std::string p = "system.cpu" + std::to_string(c);
     double acc = v.get(p + ".core.line_accesses");
     if (acc == 0) continue;
-    double stlb_miss = v.get(p + ".dtlb.stlb.misses_4K") + v.get(p + ".dtlb.stlb.misses_2M") +
-                       v.get(p + ".dtlb.stlb.misses_1G");
+    double stlb_miss =
+        v.get(p + ".dtlb.stlb.misses_4K") + v.get(p + ".dtlb.stlb.misses_2M") + v.get(p + ".dtlb.stlb.misses_1G");
     double stall = v.get(p + ".core.dependent_wait_time") + v.get(p + ".core.lfb_stall_time");
     out += fmt("  %-4d %11.0f %7.1f%% %9.2f %9.1f %9.1f %7.0f\n", c, acc, 100 * v.get(p + ".l1d.miss_ratio"),
                1000 * stlb_miss / acc, ns(v.get(p + ".mmu.walk_latency")), ns(stall) / acc, v.get(p + ".mmu.faults"));
@@ -306,6 +308,12 @@ std::string RunReport::text() const {
                pm.node_numa_event_state(NodeId(n), os::NUMA_MISS), pm.node_numa_event_state(NodeId(n), os::NUMA_OTHER),
                v.get(mc + "bandwidth_bytes_per_s") / 1e9, 100 * v.get(mc + "row_hit_ratio"));
   }
+  // MemFree above is after every task exited; the lowest value says what the run took.
+  out += "  lowest MemFree during the run:";
+  for (int n = 0; n < topo.num_nodes(); ++n)
+    out += fmt(" node%d %" PRId64 "MB", n,
+               pm.node_min_free_pages(NodeId(n)) * static_cast<std::int64_t>(kPageSize) / (1 << 20));
+  out += "\n";
 
   if (!topo.links().empty()) {
     out += "\nLinks (per direction)\n";
@@ -348,7 +356,8 @@ std::string RunReport::json() const {
   j.key("simulated_ps").value(sim_ps_);
   j.key("references").value(references());
   j.key("host_seconds").value(host_seconds_);
-  j.key("references_per_host_second").value(host_seconds_ > 0 ? static_cast<double>(references()) / host_seconds_ : 0.0);
+  j.key("references_per_host_second")
+      .value(host_seconds_ > 0 ? static_cast<double>(references()) / host_seconds_ : 0.0);
   j.end_object();
 
   j.key("vmstat").begin_object();
@@ -364,6 +373,7 @@ std::string RunReport::json() const {
     for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n))))
       j.key(k).value(static_cast<std::int64_t>(val));
     j.end_object();
+    j.key("min_free_kb").value(pm.node_min_free_pages(NodeId(n)) * static_cast<std::int64_t>(kPageSize / 1024));
     j.key("numastat").begin_object();
     for (const auto& [k, val] : parse_proc_lines(os::node_numastat(pm, NodeId(n))))
       j.key(k).value(static_cast<std::int64_t>(val));
@@ -456,9 +466,8 @@ std::string RunReport::json() const {
       j.key("killed").value(r->killed);
       j.key("exit").value(hw::task_exit_name(r->exit));
       if (r->killed && r->fault_addr) j.key("fault_addr").value(r->fault_addr);
-      if (const os::OomKill* k = r->exit == hw::TaskExit::OomKill && r->task
-                                     ? machine_.kernel().oom_kill_of(r->task->tgid)
-                                     : nullptr) {
+      if (const os::OomKill* k =
+              r->exit == hw::TaskExit::OomKill && r->task ? machine_.kernel().oom_kill_of(r->task->tgid) : nullptr) {
         j.key("oom_kill").begin_object();
         j.key("pid").value(k->pid);
         j.key("invoker_pid").value(k->invoker_pid);

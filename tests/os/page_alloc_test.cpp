@@ -56,6 +56,26 @@ TEST(PageAlloc, BringUpFreesWholeMaxOrderBlocks) {
   m.pm->check_consistency();
 }
 
+TEST(PageAlloc, NodeRemembersItsLowestFreeMemory) {
+  OneNode m(16);
+  EXPECT_EQ(m.pm->node_min_free_pages(NodeId(0)), 4096);
+  KernelCost cost;
+  page* a = m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 10, NodeId(0), nullptr, cost);
+  page* b = m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 9, NodeId(0), nullptr, cost);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(m.pm->node_min_free_pages(NodeId(0)), 4096 - 1024 - 512);
+  m.pm->free_pages(CpuId(0), a, 10, cost);
+  m.pm->free_pages(CpuId(0), b, 9, cost);
+  EXPECT_EQ(zone_page_state(m.normal(), NR_FREE_PAGES), 4096);        // all back
+  EXPECT_EQ(m.pm->node_min_free_pages(NodeId(0)), 4096 - 1024 - 512);  // the low-water mark stays
+  // Order-0 pages through the per-cpu list: a batch leaves the buddy at once.
+  page* c = m.pm->alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 0, NodeId(0), nullptr, cost);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(m.pm->node_min_free_pages(NodeId(0)), 4096 - 1024 - 512);  // higher than the mark
+  m.pm->free_pages(CpuId(0), c, 0, cost);
+}
+
 TEST(PageAlloc, BootBlocksAreHandedOutInPfnOrderAndFreedBlocksFirst) {
   OneNode m(16);
   KernelCost cost;
