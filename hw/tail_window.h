@@ -1,0 +1,51 @@
+// A sorted window over the latest reservations of a calendar (SlotCalendar,
+// LinkCalendar): entries live contiguously in one vector from index head_ to
+// the end, so searches are pointer walks and binary searches over plain
+// memory; an insert near the end moves only the few entries after it, and
+// dropping the oldest entry only advances head_. When the dropped prefix grows
+// as long as the window's capacity, the live entries move back to the front
+// (amortised one entry copy per drop). The storage is reserved on the first
+// insert (2 x capacity + 1 entries) and never grows after, so the hot path of a
+// memory reference does not allocate.
+// Simplifications: none; it is a container (order of equal keys is the caller's).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace numasim::hw {
+
+template <typename T>
+class TailWindow {
+ public:
+  explicit TailWindow(std::size_t capacity = 0) : capacity_(capacity) {}
+
+  const T* begin() const { return buf_.data() + head_; }
+  const T* end() const { return buf_.data() + buf_.size(); }
+  std::size_t size() const { return buf_.size() - head_; }
+  bool empty() const { return buf_.size() == head_; }
+  const T& front() const { return buf_[head_]; }
+  std::size_t capacity() const { return capacity_; }
+
+  // Inserts v before `pos` (a pointer into [begin(), end()]).
+  void insert(const T* pos, const T& v) {
+    const auto i = static_cast<std::size_t>(pos - buf_.data());
+    if (buf_.capacity() == 0) buf_.reserve(2 * capacity_ + 2);
+    buf_.insert(buf_.begin() + static_cast<std::ptrdiff_t>(i), v);
+  }
+  // Drops the oldest (first) entry.
+  void pop_front() {
+    ++head_;
+    if (head_ >= capacity_ || head_ == buf_.size()) {
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::size_t capacity_;
+  std::size_t head_ = 0;
+  std::vector<T> buf_;
+};
+
+}  // namespace numasim::hw
