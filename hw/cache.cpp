@@ -46,6 +46,7 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   sets_ = static_cast<std::size_t>(lines / ways);
   pow2_sets_ = (sets_ & (sets_ - 1)) == 0;
   set_mask_ = sets_ - 1;
+  sets_div_ = FastDivider(sets_);
   block_ = (2 * ways_ + 7) / 8 * 8;
   data_.assign(sets_ * block_ + 8, 0);
   const auto addr = reinterpret_cast<std::uintptr_t>(data_.data());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/fast_divider.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -123,7 +124,8 @@ class CacheArray {
   static std::uint64_t stamp_of(std::uint64_t meta) { return meta >> kStateBits; }
 
   std::size_t set_of(std::uint64_t line) const {
-    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_) : static_cast<std::size_t>(line % sets_);
+    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_)
+                      : static_cast<std::size_t>(sets_div_.remainder(line, sets_div_.divide(line)));
   }
   // Set s: tags at [0, ways_), replacement words at [ways_, 2 * ways_).
   std::uint64_t* set_block(std::size_t s) { return data_.data() + base_ + s * block_; }
@@ -155,6 +157,7 @@ class CacheArray {
   std::size_t base_ = 0;   // first word of set 0 in data_ (64-byte alignment)
   bool pow2_sets_ = false;
   std::uint64_t set_mask_ = 0;
+  FastDivider sets_div_;  // line number -> set when the set count is not a power of two
   Replacement replacement_;
   std::uint64_t clock_ = 0;
   std::uint64_t rng_;
