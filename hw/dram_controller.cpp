@@ -33,7 +33,7 @@ const SlotCalendar::Entry* SlotCalendar::first_after(Picoseconds v) const {
     if (it == b || (it - 1)->start <= v) return it;
     --it;
   }
-  return std::upper_bound(b, it, v, [](Picoseconds x, const Entry& e) { return x < e.start; });
+  return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
 Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {

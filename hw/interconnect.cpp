@@ -19,7 +19,7 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
   const Busy* it = e;
   for (int i = 0; i < 8 && it != b && (it - 1)->end > s; ++i) --it;
   if (it != b && (it - 1)->end > s)
-    it = std::upper_bound(b, it, s, [](Picoseconds v, const Busy& x) { return v < x.end; });
+    it = upper_bound_by(b, it, s, [](const Busy& x) { return x.end; });
   for (; it != e; ++it) {
     if (it->start >= s + len) break;  // the gap before it fits
     s = std::max(s, it->end);
@@ -33,7 +33,7 @@ void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   const Busy* it = busy_.end();
   for (int i = 0; i < 8 && it != b && (it - 1)->start > start; ++i) --it;
   if (it != b && (it - 1)->start > start)
-    it = std::upper_bound(b, it, start, [](Picoseconds v, const Busy& x) { return v < x.start; });
+    it = upper_bound_by(b, it, start, [](const Busy& x) { return x.start; });
   busy_.insert(it, Busy{start, start + len});
   if (busy_.size() > busy_.capacity()) {
     floor_ = std::max(floor_, busy_.front().end);

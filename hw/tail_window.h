@@ -16,6 +16,25 @@
 
 namespace numasim::hw {
 
+// First element of the sorted range [first, last) whose key(e) is greater than
+// v, as std::upper_bound, with conditional moves instead of branches (the
+// calendars' fallback search lands on unpredictable positions) and the next
+// probe's two candidates prefetched (the older entries are cold in the host caches).
+template <typename T, typename V, typename Key>
+const T* upper_bound_by(const T* first, const T* last, V v, Key key) {
+  auto n = static_cast<std::size_t>(last - first);
+  if (n == 0) return first;
+  while (n > 1) {
+    const std::size_t half = n / 2;
+    // Both candidates of the next probe, fetched while this one is compared.
+    __builtin_prefetch(first + half / 2);
+    __builtin_prefetch(first + half + half / 2);
+    first = key(first[half]) <= v ? first + half : first;
+    n -= half;
+  }
+  return first + (key(*first) <= v ? 1 : 0);
+}
+
 template <typename T>
 class TailWindow {
  public:

@@ -78,6 +78,19 @@ TEST(TailWindow, KeepsOrderAcrossDropsAndCompaction) {
   EXPECT_FALSE(w.empty());
 }
 
+TEST(TailWindow, BranchlessUpperBoundEqualsStdUpperBound) {
+  std::mt19937 rng(9);
+  for (int n = 0; n < 70; ++n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    for (int& x : v) x = static_cast<int>(rng() % 20);  // many equal keys
+    std::sort(v.begin(), v.end());
+    for (int q = -1; q <= 21; ++q) {
+      const int* got = upper_bound_by(v.data(), v.data() + v.size(), q, [](int x) { return x; });
+      ASSERT_EQ(got - v.data(), std::upper_bound(v.begin(), v.end(), q) - v.begin()) << n << " " << q;
+    }
+  }
+}
+
 // ------------------------------------------------------------- DRAM decoding
 
 // The decode as it was: one division and one modulo per field.
