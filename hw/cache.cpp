@@ -59,6 +59,15 @@ LineState CacheArray::state(PhysAddr pa) const {
   return tag ? state_of(tag[ways_]) : LineState::Invalid;
 }
 
+LineState CacheArray::set_state(PhysAddr pa, LineState st) {
+  std::uint64_t* tag = find(pa >> kLineShift);
+  if (!tag) return LineState::Invalid;
+  std::uint64_t& meta = tag[ways_];
+  const LineState old = state_of(meta);
+  meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(st);
+  return old;
+}
+
 std::uint64_t CacheArray::next_random() {
   // xorshift64*: deterministic per seed.
   rng_ ^= rng_ >> 12;
@@ -154,6 +163,7 @@ void CacheArray::dump(StatsVisitor& v) const {
   v.counter(n + ".writebacks_received", s.writebacks_received, "count",
             "dirty lines written back into this level from above");
   v.counter(n + ".invalidations", s.invalidations, "count", "lines removed by invalidation");
+  v.counter(n + ".upgrades", s.upgrades, "count", "writes that found the line Shared (ownership requested)");
   const double hits = static_cast<double>(s.read_hits + s.write_hits);
   const double misses = static_cast<double>(s.read_misses + s.write_misses);
   v.formula(n + ".miss_ratio", safe_ratio(misses, hits + misses), "ratio", "demand misses / demand accesses");

@@ -1,7 +1,7 @@
 // One set-associative cache array: write-back, write-allocate, with LRU, FIFO or
 // seeded-random replacement and a MESI-like state per line (Modified, Exclusive,
-// Shared, Invalid) kept so that cross-socket coherence can be added later; today
-// only Modified (dirty) versus clean matters. Dirty victims are handed back to
+// Shared, Invalid), which CacheHierarchy's coherence protocol sets; a write to a
+// Shared line is not a hit until the copies elsewhere are invalidated. Dirty victims are handed back to
 // the caller for write-back. Pure timing-free state (no SystemC): the latency of
 // a level lives in CacheHierarchy. The hit check is inline so that an L1 hit
 // costs a few host nanoseconds. Host layout: each set is one 64-byte-aligned
@@ -54,6 +54,7 @@ struct CacheStats {
   std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
   std::uint64_t writebacks_received = 0;  // dirty lines written into this level from above
   std::uint64_t invalidations = 0;        // lines removed by invalidate() (e.g. back-invalidation)
+  std::uint64_t upgrades = 0;             // writes that found the line Shared
 };
 
 class CacheArray {
@@ -63,13 +64,19 @@ class CacheArray {
 
   // Demand access: on a hit updates the replacement state, marks the line
   // Modified on a write and returns true; on a miss counts it and returns false
-  // (the caller then fills the line with fill()).
+  // (the caller then fills the line with fill()). A write to a Shared line
+  // also returns false, leaving the line as it is (an upgrade: the caller
+  // invalidates the other copies, then calls set_state(Modified)).
   bool access(PhysAddr pa, bool is_write) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint64_t* set = set_block(set_of(line));
     const std::size_t w = find_in(set, line);
     if (w < ways_) {
       std::uint64_t& meta = set[ways_ + w];
+      if (is_write && state_of(meta) == LineState::Shared) [[unlikely]] {
+        ++stats_.upgrades;  // other caches hold copies: the caller must gain ownership first
+        return false;
+      }
       if (replacement_ == Replacement::Lru) meta = (++clock_ << kStateBits) | (meta & kStateMask);
       if (is_write) {
         meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(LineState::Modified);
@@ -86,6 +93,9 @@ class CacheArray {
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;
+  // Changes the state of a present line (coherence: downgrade to Shared,
+  // upgrade to Modified); returns the old state (Invalid if absent: nothing changes).
+  LineState set_state(PhysAddr pa, LineState st);
 
   // Installs an absent line in state `st`, choosing a victim by the replacement
   // policy (an invalid way first). Returns the victim (valid=false if none).

@@ -20,6 +20,12 @@ CacheHierarchyParams CacheHierarchyParams::from_config(Config root) {
   p.l2 = CacheParams::from_config(cache.table("l2", "private level-2 cache"), d.l2, false);
   p.llc = CacheParams::from_config(cache.table("llc", "shared last-level cache of a socket (size is per socket)"),
                                    d.llc, true);
+  Config coh = root.table("coherence", "MESI coherence of the private caches and the sockets' LLCs");
+  p.coherence = coh.get<bool>("enabled", d.coherence, "keep caches coherent (invalidations, HITM transfers)");
+  p.directory_coverage = coh.get<double>("directory_coverage", d.directory_coverage,
+                                         "snoop-filter entries per private (L1D + L2) cache line", {0.25, 16.0});
+  p.directory_ways = coh.get<std::size_t>("directory_ways", d.directory_ways, "snoop-filter associativity",
+                                          {std::size_t{1}, std::size_t{64}});
   return p;
 }
 
@@ -48,16 +54,41 @@ CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::ve
   latency_ps_[1] = core_clock.to_time(params.l1d.latency);
   latency_ps_[2] = core_clock.to_time(params.l2.latency);
   latency_ps_[3] = core_clock.to_time(params.llc.latency);
+  if (params.coherence && !cpu_socket_.empty()) {
+    const double private_lines =
+        static_cast<double>((params.l1d.size.value() + params.l2.size.value()) / kCacheLineBytes) *
+        static_cast<double>(cpu_socket_.size());
+    dir_ = std::make_unique<CoherenceDirectory>(static_cast<std::size_t>(private_lines * params.directory_coverage) + 1,
+                                                params.directory_ways, static_cast<int>(cpu_socket_.size()));
+    others_.reserve(cpu_socket_.size());
+    evicted_.reserve(cpu_socket_.size());
+  }
 }
 
 CacheHierarchy::~CacheHierarchy() = default;
 
-int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb) {
+int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb, SnoopResult& snoop_out) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
   CacheArray& l1 = *l1_[c];
   CacheArray& l2 = *l2_[c];
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
+  snoop_out = SnoopResult{};
+  bool shared = false;
+  if (dir_) {
+    const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+    // A read that its own L2 serves needs nothing from anyone: while this CPU
+    // holds a copy, nobody else can have modified the line. A read that its
+    // socket's LLC serves need not ask the other sockets, for the same reason.
+    const LineState in_l2 = is_write ? LineState::Invalid : l2.state(line);
+    if (in_l2 != LineState::Invalid) shared = in_l2 == LineState::Shared;
+    else shared = snoop(cpu, line, is_write, wb, snoop_out, is_write || !llc.contains(line));
+    if (is_write && l1.state(line) == LineState::Shared) {
+      l1.set_state(line, LineState::Modified);  // upgrade: the others are gone now
+      return 1;
+    }
+  }
+  const LineState fill_state = shared ? LineState::Shared : LineState::Exclusive;
   // The store itself is absorbed by L1 (write-allocate); lower levels see a read for ownership.
   int level;
   if (l2.access(pa, false)) {
@@ -67,14 +98,129 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
       level = 3;
     } else {
       level = 4;
-      handle_llc_victim(socket, llc.fill(pa, LineState::Exclusive), wb);
+      handle_llc_victim(socket, llc.fill(pa, fill_state), wb);
     }
-    Eviction v2 = l2.fill(pa, LineState::Exclusive);
+    Eviction v2 = l2.fill(pa, fill_state);
     if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
   }
-  Eviction v1 = l1.fill(pa, is_write ? LineState::Modified : LineState::Exclusive);
+  Eviction v1 = l1.fill(pa, is_write ? LineState::Modified : fill_state);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;
+}
+
+bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out,
+                           bool other_llcs) {
+  const int me = cpu.value();
+  const int my_socket = cpu_socket_[static_cast<std::size_t>(me)];
+  const std::size_t entry = track(cpu, line, wb);
+  bool shared = false;
+  auto involve = [&](SnoopResult::Kind kind, int socket) {
+    const bool remote = socket != my_socket;
+    if (kind > out.kind || (kind == out.kind && remote && !out.remote)) {
+      out.kind = kind;
+      out.remote = remote;
+      out.socket = socket;
+    }
+  };
+  others_.clear();
+  dir_->sharers(entry, me, others_);
+  for (int s : others_) {
+    CacheArray& o1 = *l1_[static_cast<std::size_t>(s)];
+    CacheArray& o2 = *l2_[static_cast<std::size_t>(s)];
+    const LineState s1 = o1.state(line), s2 = o2.state(line);
+    if (s1 == LineState::Invalid && s2 == LineState::Invalid) {
+      dir_->remove(entry, s);  // evicted silently since
+      continue;
+    }
+    const int socket = cpu_socket_[static_cast<std::size_t>(s)];
+    const bool dirty = s1 == LineState::Modified || s2 == LineState::Modified;
+    if (is_write) {
+      o1.invalidate(line);
+      o2.invalidate(line);
+      dir_->remove(entry, s);
+      ++invalidations_sent_;
+      involve(dirty ? SnoopResult::Kind::Hitm : SnoopResult::Kind::Invalidate, socket);
+    } else {
+      o1.set_state(line, LineState::Shared);
+      o2.set_state(line, LineState::Shared);
+      ++downgrades_;
+      shared = true;
+      if (dirty) {
+        // The owner supplies the data and writes it back (into its LLC, or home across sockets).
+        if (socket == my_socket) write_back_to_llc(socket, line, wb);
+        else wb.push(line);
+        involve(SnoopResult::Kind::Hitm, socket);
+      }
+    }
+  }
+  // The other sockets' LLCs.
+  for (std::size_t t = 0; other_llcs && t < llc_.size(); ++t) {
+    if (static_cast<int>(t) == my_socket) continue;
+    CacheArray& o = *llc_[t];
+    const LineState st = o.state(line);
+    if (st == LineState::Invalid) continue;
+    const bool dirty = st == LineState::Modified;
+    if (is_write) {
+      o.invalidate(line);
+      ++invalidations_sent_;
+      involve(dirty ? SnoopResult::Kind::Hitm : SnoopResult::Kind::Invalidate, static_cast<int>(t));
+    } else {
+      o.set_state(line, LineState::Shared);
+      shared = true;
+      if (dirty) {
+        wb.push(line);
+        involve(SnoopResult::Kind::Hitm, static_cast<int>(t));
+      }
+    }
+  }
+  if (out.kind == SnoopResult::Kind::Hitm) {
+    if (out.remote) ++hitm_remote_;
+    else ++hitm_local_;
+  }
+  return shared;
+}
+
+std::size_t CacheHierarchy::track(CpuId cpu, PhysAddr line, WritebackList& wb) {
+  PhysAddr evicted;
+  evicted_.clear();
+  const std::size_t entry = dir_->find_or_insert(line, evicted, evicted_);
+  if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+  dir_->add(entry, cpu.value());
+  return entry;
+}
+
+void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {
+  for (int s : cpus) {
+    const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
+    const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
+    if (!e1.valid && !e2.valid) continue;
+    ++snoop_filter_back_invalidations_;
+    if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
+  }
+}
+
+bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
+  const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+  bool dirty = false;
+  if (dir_) {
+    const long entry = dir_->find(line);
+    if (entry >= 0) {
+      others_.clear();
+      dir_->sharers(static_cast<std::size_t>(entry), -1, others_);
+      for (int s : others_) {
+        dirty = l1_[static_cast<std::size_t>(s)]->invalidate(line).dirty || dirty;
+        dirty = l2_[static_cast<std::size_t>(s)]->invalidate(line).dirty || dirty;
+      }
+      dir_->erase(static_cast<std::size_t>(entry));
+    }
+  } else {
+    for (std::size_t c = 0; c < l1_.size(); ++c) {
+      dirty = l1_[c]->invalidate(line).dirty || dirty;
+      dirty = l2_[c]->invalidate(line).dirty || dirty;
+    }
+  }
+  for (auto& llc : llc_) dirty = llc->invalidate(line).dirty || dirty;
+  return dirty;
 }
 
 int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) {
@@ -83,6 +229,21 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
   CacheArray& l2 = *l2_[c];
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
   if (l2.contains(pa)) return 2;
+  if (dir_) {
+    // Only lines nobody else holds are prefetched (no snoops on behalf of a prefetch).
+    const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+    const long entry = dir_->find(line);
+    if (entry >= 0) {
+      others_.clear();
+      dir_->sharers(static_cast<std::size_t>(entry), cpu.value(), others_);
+      for (int s : others_)
+        if (l1_[static_cast<std::size_t>(s)]->contains(line) || l2_[static_cast<std::size_t>(s)]->contains(line))
+          return 2;
+    }
+    for (std::size_t t = 0; t < llc_.size(); ++t)
+      if (static_cast<int>(t) != socket && llc_[t]->contains(line)) return 2;
+    track(cpu, line, wb);
+  }
   int level = 3;
   if (!llc.contains(pa)) {
     level = 4;
@@ -90,6 +251,27 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
   }
   Eviction v2 = l2.fill(pa, LineState::Exclusive);
   if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
+  return level;
+}
+
+int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop_out) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  CacheArray& l1 = *l1_[c];
+  snoop_out = SnoopResult{};
+  if (l1.access(pa, true)) return 1;
+  const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+  if (dir_) {
+    snoop(cpu, line, true, wb, snoop_out, true);
+    // The old data is overwritten: a Modified copy elsewhere only had to be invalidated.
+    if (snoop_out.kind == SnoopResult::Kind::Hitm) snoop_out.kind = SnoopResult::Kind::Invalidate;
+    if (l1.state(line) == LineState::Shared) {
+      l1.set_state(line, LineState::Modified);
+      return 1;
+    }
+  }
+  const int level = l2_[c]->contains(pa) ? 2 : (llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
+  Eviction v1 = l1.fill(pa, LineState::Modified);
+  if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;
 }
 
@@ -126,6 +308,8 @@ void CacheHierarchy::reset_stats() {
   for (auto& c : l2_) c->reset_stats();
   for (auto& c : llc_) c->reset_stats();
   back_invalidations_ = 0;
+  snoop_filter_back_invalidations_ = hitm_local_ = hitm_remote_ = invalidations_sent_ = downgrades_ = 0;
+  if (dir_) dir_->reset_stats();
 }
 
 void CacheHierarchy::dump(StatsVisitor& v) const {
@@ -134,6 +318,17 @@ void CacheHierarchy::dump(StatsVisitor& v) const {
   for (const auto& c : llc_) c->dump(v);
   v.counter("system.caches.back_invalidations", back_invalidations_, "count",
             "inclusive-LLC evictions that removed a copy from a core's L1D or L2");
+  if (!dir_) return;
+  v.counter("system.coherence.hitm_local", hitm_local_, "count",
+            "misses served by a Modified copy in another core of the same socket");
+  v.counter("system.coherence.hitm_remote", hitm_remote_, "count",
+            "misses served by a Modified copy on another socket (cross-socket HITM)");
+  v.counter("system.coherence.invalidations", invalidations_sent_, "count",
+            "copies invalidated for a write (private caches and other sockets' LLCs)");
+  v.counter("system.coherence.downgrades", downgrades_, "count", "private copies downgraded to Shared for a read");
+  v.counter("system.coherence.snoop_filter_evictions", dir_->evictions(), "count", "snoop-filter entries replaced");
+  v.counter("system.coherence.snoop_filter_back_invalidations", snoop_filter_back_invalidations_, "count",
+            "private copies removed because the snoop filter dropped their line");
 }
 
 }  // namespace numasim::hw

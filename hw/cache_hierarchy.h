@@ -5,9 +5,15 @@
 // next level down, inclusive back-invalidation) and reports the dirty lines that
 // leave the hierarchy towards memory. Latencies are load-to-use cycles of a hit
 // at each level, converted once to picoseconds with the core clock.
-// Simplifications: no coherence traffic between cores or sockets (each core
-// sees its own copies; a line may sit in two sockets' LLCs at once); L2 is not
-// inclusive of L1; non-inclusive means fill-all-levels, no back-invalidation
+// Coherence (MESI, with a machine-wide snoop filter over the private caches,
+// coherence_directory.h, and a probe of the other sockets' LLCs on each L1D
+// miss): a write invalidates every other copy, a read downgrades a Modified or
+// Exclusive copy elsewhere to Shared (its dirty data written back), and a
+// write to a Shared L1 line first invalidates the others (an upgrade).
+// MemorySystem times what the protocol reports (HITM transfers, invalidations).
+// Simplifications: no Forward state (clean data always comes from the
+// requester's own levels or memory); the snoop filter evicts by LRU and
+// back-invalidates; L2 is not inclusive of L1; non-inclusive means fill-all-levels, no back-invalidation
 // (NINE), not Skylake's exact victim-cache LLC; prefetchers live in MemorySystem; no MSHR limits
 // (the core models line-fill buffers).
 #pragma once
@@ -19,6 +25,7 @@
 
 #include "common/units.h"
 #include "hw/cache.h"
+#include "hw/coherence_directory.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -34,13 +41,31 @@ struct CacheHierarchyParams {
   // 18 cores x 1.375 MiB, 11 ways; 50 cycles to a hit (and to know it missed).
   CacheParams llc{Bytes(18 * 1408 * 1024), 11, Bytes(64), Cycles(50), Replacement::Lru, 3, false};
 
-  // Reads [cache.l1d], [cache.l2], [cache.llc] of the root table.
+  // Coherence between the private caches and the sockets' LLCs ([coherence]).
+  bool coherence = true;
+  double directory_coverage = 2.0;  // snoop-filter entries per private (L1D + L2) line
+  std::size_t directory_ways = 8;
+
+  // Reads [cache.l1d], [cache.l2], [cache.llc] and [coherence] (enabled, directory_coverage,
+  // directory_ways) of the root table.
   static CacheHierarchyParams from_config(Config root);
+};
+
+// What keeping the caches coherent took for one access, for MemorySystem to time.
+struct SnoopResult {
+  enum class Kind : std::uint8_t {
+    None,        // no other copy had to change (or only clean copies were downgraded)
+    Invalidate,  // a write: clean copies elsewhere were invalidated
+    Hitm,        // another cache held the line Modified: it supplies the data
+  };
+  Kind kind = Kind::None;
+  bool remote = false;  // another socket was involved (for Hitm: the owner's socket)
+  int socket = -1;      // the farthest socket involved (the owner's, for Hitm)
 };
 
 // Dirty lines leaving the hierarchy towards memory during one access.
 struct WritebackList {
-  static constexpr int kCapacity = 8;
+  static constexpr int kCapacity = 16;
   std::array<PhysAddr, kCapacity> addr{};
   int count = 0;
   void push(PhysAddr a);
@@ -55,15 +80,32 @@ class CacheHierarchy {
 
   // Fast path: true on an L1D hit (replacement and dirty state updated).
   bool l1_access(CpuId cpu, PhysAddr pa, bool is_write) { return l1_[cpu.value()]->access(pa, is_write); }
-  // Slow path after an L1 miss: looks up L2 then the LLC; fills the missing
-  // levels (so call it once per access); returns the level that hit (2 = L2,
-  // 3 = LLC) or 4 when the line must come from memory. Dirty lines evicted to
-  // memory on the way are appended to `wb`.
-  int access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb);
+  // Slow path after an L1 miss: first keeps the caches coherent (`snoop` says
+  // what that took: other copies invalidated on a write, downgraded to Shared
+  // on a read, a Modified copy elsewhere supplying the data), then looks up L2
+  // and the LLC and fills the missing levels (so call it once per access);
+  // returns the level that hit (1 = a write upgrade of a Shared L1 line, 2 =
+  // L2, 3 = LLC) or 4 when the line must come from memory (unless snoop is
+  // Hitm). Dirty lines evicted to memory on the way are appended to `wb`.
+  int access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb, SnoopResult& snoop);
+  int access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb) {
+    SnoopResult ignored;
+    return access_below_l1(cpu, pa, is_write, wb, ignored);
+  }
   // A hardware prefetch of the line holding `pa` into `cpu`'s L2: returns 2 if
   // L2 holds it already (nothing changes), 3 if the LLC does (L2 filled) or 4
   // if it must come from memory (LLC and L2 filled). Demand counters untouched.
+  // A line that another CPU or socket holds is not prefetched (returns 2).
   int prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb);
+  // A store that overwrites the whole line holding `pa` (rep stosb / movsb in
+  // clear_page and copy_page): the line is installed in L1D Modified without
+  // reading its old data. Returns the level that held a copy (1..3) or 4 if
+  // none did; a stale copy below L1 is refreshed when the line is written back.
+  // Copies elsewhere are invalidated (`snoop`).
+  int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop);
+  // Removes the line holding `pa` from every cache of the machine (non-temporal
+  // stores, DMA); returns whether a copy was dirty.
+  bool invalidate_everywhere(PhysAddr pa);
 
   // Latency of a hit at `level` (1..3); level 4 returns the LLC miss-detection time.
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }
@@ -75,6 +117,7 @@ class CacheHierarchy {
   int num_cpus() const { return static_cast<int>(cpu_socket_.size()); }
   const CacheHierarchyParams& params() const { return params_; }
   std::uint64_t back_invalidations() const { return back_invalidations_; }
+  const CoherenceDirectory* directory() const { return dir_.get(); }
 
   void reset_stats();
   // Names: system.cpu<i>.l1d.*, system.cpu<i>.l2.*, system.socket<s>.llc.*
@@ -84,6 +127,13 @@ class CacheHierarchy {
   void write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb);
   void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb);
   void handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
+  // The coherence actions before `cpu` reads or writes `line` (probing the
+  // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
+  bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
+  // The snoop filter dropped `line`: remove the copies of `cpus`, dirty data into their LLC.
+  void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
+  // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
+  std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
 
   CacheHierarchyParams params_;
   std::vector<int> cpu_socket_;
@@ -91,6 +141,10 @@ class CacheHierarchy {
   std::vector<std::unique_ptr<CacheArray>> l1_, l2_, llc_;
   std::array<Picoseconds, 4> latency_ps_{};
   std::uint64_t back_invalidations_ = 0;
+  std::unique_ptr<CoherenceDirectory> dir_;  // null without coherence
+  std::vector<int> others_, evicted_;        // scratch (no allocation once grown)
+  std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
+                downgrades_ = 0;
 };
 
 }  // namespace numasim::hw

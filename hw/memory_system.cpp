@@ -25,6 +25,13 @@ MemorySystemParams MemorySystemParams::from_config(Config root) {
   p.l2_prefetch = StreamPrefetcherParams::from_config(
       root.table("prefetch", "hardware prefetchers of every core")
           .table("l2_streamer", "L2 streamer: runs ahead of line streams within a 4 KiB page (Intel L2 hardware prefetcher)"));
+  Config coh = root.table("coherence", "MESI coherence of the private caches and the sockets' LLCs");
+  p.same_socket_snoop = coh.get<Picoseconds>("same_socket_snoop", p.same_socket_snoop,
+                                             "snoop of another core of the socket and its data, after the LLC lookup",
+                                             {Picoseconds(0), Picoseconds(10'000'000)});
+  p.remote_snoop = coh.get<Picoseconds>("remote_snoop", p.remote_snoop,
+                                        "remote socket's caching agent and owner core, between the link crossings",
+                                        {Picoseconds(0), Picoseconds(10'000'000)});
   return p;
 }
 
@@ -89,6 +96,10 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
     }
   }
   l1_latency_ = caches_.hit_latency(1);
+  socket_node_.assign(static_cast<std::size_t>(std::max(layout_.num_sockets, 0)), NodeId(-1));
+  for (const auto& n : layout_.nodes)
+    if (n.socket >= 0 && n.socket < layout_.num_sockets && socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
+      socket_node_[static_cast<std::size_t>(n.socket)] = n.id;
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
@@ -151,14 +162,23 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   AccessBreakdown& b = br ? *br : local;
   b = AccessBreakdown{};
   WritebackList wb;
-  const int level = caches_.access_below_l1(cpu, pa, is_write, wb);
+  SnoopResult sn;
+  const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat;
-  if (level == 2 || level == 3) {
+  if (sn.kind == SnoopResult::Kind::Hitm) {
+    // Another cache's Modified copy supplies the line.
+    lat = snoop_done(cpu, sn, now, b) - now;
+    b.level_hit = 6;
+    ++hitm_;
+    hitm_latency_ps_ += lat.value();
+  } else if (level <= 3) {
     lat = caches_.hit_latency(level);
     b.cache = lat;
     b.level_hit = static_cast<std::uint8_t>(level);
-    if (level == 2) ++l2_hits_; else ++llc_hits_;
+    if (level == 1) ++l1_hits_;  // an upgrade of a Shared line
+    else if (level == 2) ++l2_hits_;
+    else ++llc_hits_;
     if (level == 2 && !prefetchers_.empty()) {
       // A line prefetched into L2 whose data is still on its way.
       StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
@@ -180,6 +200,14 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     } else {
       ++local_dram_;
       local_latency_ps_ += lat.value();
+    }
+  }
+  if (sn.kind == SnoopResult::Kind::Invalidate) {
+    AccessBreakdown ack;
+    const Picoseconds acked = snoop_done(cpu, sn, now, ack) - now;
+    if (acked > lat) {
+      b.queueing += acked - lat;
+      lat = acked;
     }
   }
   miss_latency_ps_ += lat.value();
@@ -240,14 +268,62 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   if (len.value() == 0) return Picoseconds(0);
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
+  const PhysAddr end = pa + len.value();
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
     const Picoseconds t = pipe.next_issue(i);
-    pipe.complete(i, t + access(cpu, a, is_write, t));
+    const bool whole = is_write && a >= pa && a + kCacheLineBytes <= end;
+    pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
   }
   range_lines_ += i;
   return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br) {
+  t += caches_.hit_latency(3);
+  br.cache += caches_.hit_latency(3);
+  const bool data = sn.kind == SnoopResult::Kind::Hitm;
+  if (!sn.remote) {
+    br.cache += params_.same_socket_snoop;
+    return t + params_.same_socket_snoop;
+  }
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  const NodeId owner = socket_node_[static_cast<std::size_t>(sn.socket)];
+  const TraverseResult req = interconnect_.traverse(me, owner, Bytes(0), t);
+  const TraverseResult resp =
+      interconnect_.traverse(owner, me, data ? Bytes(kCacheLineBytes) : Bytes(0), req.arrival + params_.remote_snoop);
+  br.interconnect += req.latency + req.serialisation + resp.latency + resp.serialisation;
+  br.queueing += req.queueing + resp.queueing;
+  br.cache += params_.remote_snoop;
+  return resp.arrival;
+}
+
+Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds now) {
+  ++full_line_writes_;
+  WritebackList wb;
+  SnoopResult sn;
+  const int level = caches_.write_full_line(cpu, line, wb, sn);
+  Picoseconds lat = caches_.hit_latency(std::min(level, 3));
+  if (level == 1) {
+    ++l1_hits_;
+  } else if (level == 4) {
+    // Ownership from the line's home agent: a request and an acknowledgement, no data.
+    const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+    const NodeId home = home_node(line);
+    if (home.value() < 0) die_unmapped(line);
+    if (home != me) {
+      const TraverseResult req = interconnect_.traverse(me, home, Bytes(0), now + lat);
+      lat = interconnect_.traverse(home, me, Bytes(0), req.arrival).arrival - now;
+    }
+  }
+  if (sn.kind != SnoopResult::Kind::None) {
+    AccessBreakdown ack;
+    lat = std::max(lat, snoop_done(cpu, sn, now, ack) - now);
+  }
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  for (int w = 0; w < wb.count; ++w) post_writeback(me, wb.addr[static_cast<std::size_t>(w)], now + lat);
+  return lat;
 }
 
 Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes len, bool is_write,
@@ -256,16 +332,13 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
-  const int socket = caches_.socket_of(cpu);
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
     const Picoseconds t = pipe.next_issue(i);
     // Evict any cached copy on the issuing core and its socket's LLC; a dirty
     // copy must reach memory first when we read, and is overwritten when we write.
-    bool dirty = caches_.l1d(cpu).invalidate(a).dirty;
-    dirty = caches_.l2(cpu).invalidate(a).dirty || dirty;
-    dirty = caches_.llc(socket).invalidate(a).dirty || dirty;
+    const bool dirty = caches_.invalidate_everywhere(a);
     if (dirty && !is_write) post_writeback(me, a, t);
     AccessBreakdown b;
     pipe.complete(i, fetch_line(me, a, is_write, t, b));
@@ -288,7 +361,8 @@ void MemorySystem::reset_stats(Picoseconds now) {
     if (c) c->reset_stats();
   interconnect_.reset_stats(now);
   l1_hits_ = l2_hits_ = llc_hits_ = local_dram_ = remote_dram_ = 0;
-  writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = 0;
+  writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = full_line_writes_ = 0;
+  hitm_ = hitm_latency_ps_ = 0;
   for (auto& pf : prefetchers_) pf.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
 }
@@ -301,6 +375,10 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.l1_hits", l1_hits_, "count", "accesses served by L1D");
   v.counter("system.mem.l2_hits", l2_hits_, "count", "accesses served by L2");
   v.counter("system.mem.llc_hits", llc_hits_, "count", "accesses served by the socket's LLC");
+  v.counter("system.mem.hitm", hitm_, "count", "accesses served by a Modified copy in another cache (HITM)");
+  v.formula("system.mem.avg_hitm_latency_ns",
+            safe_ratio(static_cast<double>(hitm_latency_ps_), static_cast<double>(hitm_)) / 1000.0, "ns",
+            "mean load-to-use latency of HITM transfers");
   v.counter("system.mem.local_dram", local_dram_, "count", "accesses served by the CPU's own node's DRAM");
   v.counter("system.mem.remote_dram", remote_dram_, "count", "accesses served by another node's DRAM");
   for (std::size_t c = 0; c < prefetchers_.size(); ++c)
@@ -309,8 +387,10 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.prefetches_from_dram", prefetch_dram_, "count", "L2 prefetches served by DRAM (local or remote)");
   v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");
   v.counter("system.mem.range_lines", range_lines_, "count", "lines of kernel range traffic (cached)");
+  v.counter("system.mem.full_line_writes", full_line_writes_, "count",
+            "kernel string stores of whole lines (ownership without reading memory)");
   v.counter("system.mem.nontemporal_lines", nt_lines_, "count", "lines of streaming (uncached) kernel traffic");
-  const double misses = static_cast<double>(l2_hits_ + llc_hits_ + local_dram_ + remote_dram_);
+  const double misses = static_cast<double>(l2_hits_ + llc_hits_ + local_dram_ + remote_dram_ + hitm_);
   v.formula("system.mem.avg_l1_miss_latency_ns", safe_ratio(static_cast<double>(miss_latency_ps_), misses) / 1000.0,
             "ns", "mean latency of accesses that missed L1D");
   v.formula("system.mem.avg_local_dram_latency_ns",

@@ -27,11 +27,17 @@
 //   streamer's 16 prefetches in flight each: 103.3 GB/s local (MLC 104.4; 86
 //   without the prefetcher), 31.5 GB/s remote, bound by the link's payload
 //   rate 41.6 x 64/80 = 33.3 GB/s (MLC 34.3).
+//   HITM: same socket 21.7 + 28 (same_socket_snoop) = 49.7 ns (about 50);
+//   cross socket 21.7 + 27.4 (request) + 40 (remote_snoop) + 28.9 (data) =
+//   118.0 ns (114-123).
 // Each core's L1D misses train its L2 streamer (stream_prefetcher.h), whose
 // prefetches are timed like demand misses (LLC lookup, links, DRAM) and fill L2
 // and the LLC; a demand access that finds its line still on its way waits.
-// Simplifications: no coherence (no snoops, no HITM transfers); a store miss is
-// timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
+// Coherence: CacheHierarchy's protocol reports what an access took; a HITM is
+// timed as a transfer from the owner (same socket or over the link), and
+// invalidations of other copies overlap the access, which waits for the last
+// acknowledgement.
+// Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
 
@@ -58,6 +64,13 @@ struct MemorySystemParams {
   DramParams dram;                  // [dram] (same for every node)
   InterconnectParams interconnect;  // [interconnect]
   StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
+  // [coherence] timing. A miss served by a Modified copy in another core of the
+  // socket costs the LLC lookup plus `same_socket_snoop` (about 50 ns in all on
+  // Skylake-SP, DESIGN.md); one on another socket costs the LLC miss detection,
+  // a request over the link, `remote_snoop` (the remote caching agent and the
+  // owner core) and the data back (about 114-123 ns on Skylake-SP).
+  Picoseconds same_socket_snoop = Picoseconds(28'000);
+  Picoseconds remote_snoop = Picoseconds(40'000);
   // Clock the cache latencies (cycles) are converted with. Not read by
   // from_config: the Machine sets it from its core clock.
   Frequency core_clock = Frequency(2'300'000'000);
@@ -86,7 +99,7 @@ struct AccessBreakdown {
   Picoseconds dram{0};          // controller front end + DRAM commands + burst, unloaded
   Picoseconds interconnect{0};  // link + hop latency + serialisation, both directions
   Picoseconds queueing{0};      // waiting for busy banks, buses and links
-  std::uint8_t level_hit = 0;   // 1=L1, 2=L2, 3=LLC, 4=DRAM local, 5=DRAM remote
+  std::uint8_t level_hit = 0;   // 1=L1, 2=L2, 3=LLC, 4=DRAM local, 5=DRAM remote, 6=another cache (HITM)
 };
 
 class MemorySystem {
@@ -115,7 +128,10 @@ class MemorySystem {
   // Kernel traffic from `cpu` over [pa, pa+len), line by line through the
   // caches. Lines are issued back to back with up to `kKernelMlp` misses in
   // flight (like a copy or clear loop with line-fill buffers); returns the time
-  // until the last line completes.
+  // until the last line completes. Writes of whole lines are string stores
+  // (clear_page and copy_page use rep stosb/movsb): they take ownership of the
+  // line without reading it from memory (write_full_line); a partial line is
+  // read for ownership like any store.
   Picoseconds access_range(CpuId cpu, PhysAddr pa, Bytes len, bool is_write, Picoseconds now);
   // Non-temporal (streaming) writes or reads of [pa, pa+len) that bypass the
   // caches (clear_page of huge pages with movnt): any cached copy is
@@ -152,6 +168,10 @@ class MemorySystem {
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
   // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
+  // A store of the whole line at `line` (no read for ownership); returns its latency.
+  Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
+  // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
+  Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 
   MemoryLayout layout_;
   MemorySystemParams params_;
@@ -159,6 +179,7 @@ class MemorySystem {
   Interconnect interconnect_;
   std::vector<std::unique_ptr<DramController>> controllers_;  // by node id; null if no memory
   std::vector<NodeId> cpu_node_;
+  std::vector<NodeId> socket_node_;  // a node of each socket (where its caching agent sits)
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
@@ -166,6 +187,7 @@ class MemorySystem {
   // system.mem.* counters
   std::uint64_t l1_hits_ = 0, l2_hits_ = 0, llc_hits_ = 0, local_dram_ = 0, remote_dram_ = 0;
   std::uint64_t writebacks_ = 0, nt_lines_ = 0, range_lines_ = 0, prefetch_llc_ = 0, prefetch_dram_ = 0;
+  std::uint64_t full_line_writes_ = 0, hitm_ = 0, hitm_latency_ps_ = 0;
   std::uint64_t miss_latency_ps_ = 0, local_latency_ps_ = 0, remote_latency_ps_ = 0;
 };
 

@@ -312,8 +312,9 @@ std::string MatrixResult::to_json() const {
 
 std::string MatrixResult::to_table() const {
   const int digits = unit == "ns" ? 1 : 2;
-  std::string out = unit == "ns" ? "Idle latencies (ns) for a dependent random pointer chase\n"
-                                 : "Read bandwidth (GB/s) of all CPUs of a node\n";
+  std::string out = !title.empty()   ? title + "\n"
+                    : unit == "ns"     ? "Idle latencies (ns) for a dependent random pointer chase\n"
+                                       : "Read bandwidth (GB/s) of all CPUs of a node\n";
   out += "                Numa node\nNuma node";
   for (int m : memory_nodes) {
     char buf[32];
@@ -462,6 +463,54 @@ MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
         total += prog->measured_lines() * kCacheLineBytes;
       }
       res.matrix.back().push_back(last > first ? gbps(total, last - first) : 0.0);
+    }
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+MatrixResult c2c_latency(Config root, const C2cOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  MatrixResult res;
+  res.unit = "ns";
+  res.cpu_nodes = cpu_nodes(s.topo);
+  res.memory_nodes = res.cpu_nodes;  // columns: the writer's node
+  res.title = "Modified-line transfer (HITM) latency (ns): rows the reader's node, columns the writer's";
+  Machine m(std::move(s.topo), s.params);
+  MemorySystem& ms = m.memory();
+  const std::uint64_t stride = kPageSize;  // a line per page: spread over the cache sets
+  const std::uint64_t region = std::max<std::uint64_t>(opts.lines, 1) * stride;
+  Picoseconds t(0);
+  std::uint64_t cell = 0;
+  for (int r : res.cpu_nodes) {
+    res.matrix.emplace_back();
+    for (int w : res.memory_nodes) {
+      const auto& wcpus = m.topology().node(NodeId(w)).cpus;
+      const auto& rcpus = m.topology().node(NodeId(r)).cpus;
+      const CpuId writer = wcpus.front();
+      if (r == w && rcpus.size() < 2) {
+        res.matrix.back().push_back(0.0);
+        continue;
+      }
+      const CpuId reader = r == w ? rcpus[1] : rcpus.front();
+      const NodeDesc& home = m.topology().node(NodeId(w));
+      if (home.memory.value() < 2 * region)
+        throw std::runtime_error("c2c-latency: node " + std::to_string(w) + " has too little memory for " +
+                                 std::to_string(opts.lines) + " lines a page apart");
+      // A fresh region per cell, so that no cell finds another's lines cached.
+      const std::uint64_t slots = home.memory.value() / region;
+      const PhysAddr base = home.base + (cell++ % slots) * region;
+      Picoseconds sum(0);
+      for (std::uint32_t i = 0; i < opts.lines; ++i) {
+        const PhysAddr line = base + i * stride;
+        t += ms.access(writer, line, true, t);
+        t += Picoseconds(100'000);  // let the write settle (and the link drain)
+        const Picoseconds lat = ms.access(reader, line, false, t);
+        sum += lat;
+        t += lat;
+      }
+      res.matrix.back().push_back(ns_per(sum, opts.lines));
     }
   }
   res.host_seconds = seconds_since(t0);

@@ -35,6 +35,7 @@ namespace numasim::hw {
 
 struct MatrixResult {
   std::string unit;                          // "ns" or "GB/s"
+  std::string title;                         // first line of the table (empty: from the unit)
   std::vector<int> cpu_nodes;                // row i: CPUs of node cpu_nodes[i]
   std::vector<int> memory_nodes;             // column j: memory of node memory_nodes[j]
   std::vector<std::vector<double>> matrix;   // [row][column]
@@ -60,6 +61,16 @@ struct BandwidthMatrixOptions {
   bool hugepages = true;
 };
 MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts = {});
+
+struct C2cOptions {
+  std::uint32_t lines = 2000;  // lines transferred per cell, each written then read
+};
+// Like `mlc --c2c_latency`: a CPU reads lines that a CPU of another (or, on the
+// diagonal, the same) node has just modified, so each read is a HITM transfer;
+// lines live in the writer's node. Rows: the reader's node; columns: the
+// writer's node; ns per read. Drives the machine's memory system directly (no
+// tasks, no TLB). A node with a single CPU gets 0 on the diagonal.
+MatrixResult c2c_latency(Config root, const C2cOptions& opts = {});
 
 struct LoadedLatencyResult {
   struct Point {

@@ -1,5 +1,5 @@
 // Timing studies in the manner of Intel MLC: latency-matrix, bandwidth-matrix,
-// loaded-latency and tlb-reach. Each runs real simulations on the configured
+// c2c-latency, loaded-latency and tlb-reach. Each runs real simulations on the configured
 // machine (hw/studies.h), prints a table and writes JSON with --json FILE.
 #include <iostream>
 
@@ -50,6 +50,15 @@ RegisterCommand bandwidth{Command{
     "Like `mlc --bandwidth_matrix`: every CPU of a node streams reads from a buffer bound\n"
     "to each node's memory. JSON: {\"unit\": \"GB/s\", \"matrix\": ...}.",
     1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::bandwidth_matrix(root); }); }}};
+
+RegisterCommand c2c{Command{
+    "c2c-latency", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
+    "modified-line (HITM) transfer latency between the CPUs of each pair of nodes (ns)",
+    "Like `mlc --c2c_latency`: a CPU of one node reads lines that a CPU of another node\n"
+    "(on the diagonal: another CPU of the same node) has just written, so each read is\n"
+    "served by the writer's cache. Rows: the reader's node; columns: the writer's node.\n"
+    "JSON: {\"unit\": \"ns\", \"matrix\": ...}.",
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::c2c_latency(root); }); }}};
 
 RegisterCommand loaded{Command{
     "loaded-latency", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",

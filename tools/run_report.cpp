@@ -283,12 +283,16 @@ std::string RunReport::text() const {
 
   double l1 = v.get("system.mem.l1_hits"), l2 = v.get("system.mem.l2_hits"), llc = v.get("system.mem.llc_hits");
   double ld = v.get("system.mem.local_dram"), rd = v.get("system.mem.remote_dram");
-  double all = std::max(1.0, l1 + l2 + llc + ld + rd);
+  const double hitm = v.get("system.mem.hitm");
+  double all = std::max(1.0, l1 + l2 + llc + ld + rd + hitm);
   out += "\nMemory accesses served by\n";
   out += fmt("  L1 %.1f%%  L2 %.1f%%  LLC %.1f%%  local DRAM %.1f%% (%.1f ns)  remote DRAM %.1f%% (%.1f ns)\n",
              100 * l1 / all, 100 * l2 / all, 100 * llc / all, 100 * ld / all,
              v.get("system.mem.avg_local_dram_latency_ns"), 100 * rd / all,
              v.get("system.mem.avg_remote_dram_latency_ns"));
+  if (hitm > 0)
+    out += fmt("  another core's cache (HITM) %.1f%% (%.1f ns); %.0f copies invalidated for writes\n", 100 * hitm / all,
+               v.get("system.mem.avg_hitm_latency_ns"), v.get("system.coherence.invalidations"));
 
   out += "\nNodes\n";
   out += fmt("  %-4s %10s %10s %10s %10s %10s %10s %8s\n", "node", "MemTotal", "MemFree", "numa_hit", "numa_miss",
@@ -413,6 +417,9 @@ std::string RunReport::json() const {
 
   j.key("memory").begin_object();
   v.write_group(j, "system.mem.");
+  j.end_object();
+  j.key("coherence").begin_object();
+  v.write_group(j, "system.coherence.");
   j.end_object();
 
   os::Kmemleak::ScanResult leaks = machine_.kernel().kmemleak_scan();

@@ -3,8 +3,9 @@
 // the division operator, DRAM address decoding against the division-per-field
 // mixed-radix decode, SlotCalendar and LinkCalendar against the std::deque
 // versions, and CacheArray against the array of {tag, stamp, state} ways with a
-// two-pass fill. Each drives both with the same seeded random operations and
-// requires every answer to be equal, so a faster path may not move a simulated
+// two-pass fill (coherence states included: upgrades, set_state). Each drives
+// both with the same seeded random operations and requires every answer to be
+// equal, so a faster path may not move a simulated
 // result. Also TailWindow's own bookkeeping (insert, drop, compaction).
 #include <gtest/gtest.h>
 
@@ -341,6 +342,7 @@ class ReferenceCache {
     Way* set = &w_[(line % sets_) * ways_];
     for (std::size_t w = 0; w < ways_; ++w) {
       if (set[w].tag == line) {
+        if (is_write && set[w].state == LineState::Shared) return false;  // upgrade
         if (replacement_ == Replacement::Lru) set[w].stamp = ++clock_;
         if (is_write) set[w].state = LineState::Modified;
         return true;
@@ -403,6 +405,13 @@ class ReferenceCache {
   LineState state(PhysAddr pa) {
     Way* w = find(pa);
     return w ? w->state : LineState::Invalid;
+  }
+  LineState set_state(PhysAddr pa, LineState st) {
+    Way* w = find(pa);
+    if (!w) return LineState::Invalid;
+    const LineState old = w->state;
+    w->state = st;
+    return old;
   }
   std::vector<PhysAddr> set_contents(std::size_t s) const {
     std::vector<const Way*> v;
@@ -467,6 +476,9 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
         ASSERT_EQ(c.write_back_into(pa), ref.write_back_into(pa)) << "op " << i;
       } else if (op < 90) {
         ASSERT_TRUE(same(c.invalidate(pa), ref.invalidate(pa))) << "op " << i;
+      } else if (op < 95) {  // coherence: downgrade to Shared, upgrade to Modified, or drop to Invalid
+        const LineState st = static_cast<LineState>(rng() % 4);
+        ASSERT_EQ(c.set_state(pa, st), ref.set_state(pa, st)) << "op " << i;
       } else if (op < 99) {
         ASSERT_EQ(c.contains(pa), ref.find(pa) != nullptr) << "op " << i;
         ASSERT_EQ(c.state(pa), ref.state(pa)) << "op " << i;
@@ -483,6 +495,7 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
     EXPECT_EQ(c.stats().fills, ref.fills);
     EXPECT_EQ(c.stats().evictions, ref.evictions);
     EXPECT_EQ(c.stats().dirty_evictions, ref.dirty_evictions);
+    EXPECT_GT(c.stats().upgrades, 0u);
     EXPECT_GT(ref.evictions, 0u);
   }
 }

@@ -109,7 +109,7 @@ TEST(MemorySystem, DirtyEvictionsAreWrittenBackToTheHomeController) {
 TEST(MemorySystem, KernelRangeTrafficOverlapsMisses) {
   MemorySystem ms(two_nodes(), MemorySystemParams{});
   const Picoseconds one = ms.access(CpuId(0), 1 * kGiB, false, Picoseconds(0));
-  const Picoseconds page = ms.access_range(CpuId(0), 2 * kGiB, Bytes(4096), true, 1_us);
+  const Picoseconds page = ms.access_range(CpuId(0), 2 * kGiB, Bytes(4096), false, 1_us);
   EXPECT_GT(page, one);
   EXPECT_LT(page, one * 64 / 4);  // up to kKernelMlp misses in flight
   MapStatsVisitor v;
@@ -120,6 +120,30 @@ TEST(MemorySystem, KernelRangeTrafficOverlapsMisses) {
   const Picoseconds again = ms.access_range(CpuId(0), 2 * kGiB, Bytes(4096), false, 2_us);
   EXPECT_LT(again * 5, page);
   EXPECT_EQ(ms.access_range(CpuId(0), 0, Bytes(0), false, 0_ns), Picoseconds(0));
+}
+
+TEST(MemorySystem, KernelStoresOfWholeLinesReadNothingFromMemory) {
+  MemorySystem ms(two_nodes(), MemorySystemParams{});
+  const Picoseconds local = ms.access_range(CpuId(0), 2 * kGiB, Bytes(4096), true, 1_us);  // clear_page
+  EXPECT_EQ(ms.controller(NodeId(0)).stats().reads, 0u);
+  EXPECT_EQ(ms.caches().l1d(CpuId(0)).state(2 * kGiB + 4032), LineState::Modified);
+  // 64 lines, one issued per cycle, each owned at the LLC's latency with 10 in flight.
+  const Picoseconds llc = ms.caches().hit_latency(3);
+  EXPECT_GE(local, llc * 6);
+  EXPECT_LE(local, llc * 7 + Frequency(2'300'000'000).to_time(Cycles(64)));
+  // A remote clear asks the home node for ownership (headers both ways), still no data read.
+  const Picoseconds remote = ms.access_range(CpuId(0), 6 * kGiB, Bytes(4096), true, 2_us);
+  EXPECT_GT(remote, local);
+  EXPECT_EQ(ms.controller(NodeId(1)).stats().reads, 0u);
+  // A partial line is read for ownership like any store: the first and last lines here.
+  ms.access_range(CpuId(0), 1 * kGiB + 8, Bytes(128), true, 3_us);
+  EXPECT_EQ(ms.controller(NodeId(0)).stats().reads, 2u);
+  MapStatsVisitor v;
+  ms.dump_stats(v);
+  EXPECT_EQ(v.get("system.mem.full_line_writes"), 128.0 + 1.0);
+  // The cleared lines reach memory when they are evicted: a 64 MiB read stream pushes them out.
+  ms.access_range(CpuId(0), 3 * kGiB, Bytes(64 << 20), false, 4_us);
+  EXPECT_GE(ms.controller(NodeId(0)).stats().writes, 64u);
 }
 
 TEST(MemorySystem, NonTemporalStoresBypassAndEvictCaches) {

@@ -1,0 +1,206 @@
+// Cache coherence: the snoop filter (entries, sharers, LRU eviction), the MESI
+// protocol of the cache hierarchy (a read downgrades a Modified copy elsewhere
+// to Shared, a write invalidates the others, a write to a Shared line upgrades,
+// the snoop filter's evictions back-invalidate, the prefetcher leaves lines
+// others hold alone), and the HITM latencies of the shipped Skylake-SP
+// configuration against DESIGN.md's reference figures.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/cache_hierarchy.h"
+#include "hw/coherence_directory.h"
+#include "hw/memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+using Kind = SnoopResult::Kind;
+
+TEST(CoherenceDirectory, TracksSharersAndEvictsTheLeastRecentlyUsedLine) {
+  CoherenceDirectory d(2, 2, 70);  // one set of two ways; 70 CPUs need two bit words
+  PhysAddr ev;
+  std::vector<int> evs;
+  const std::size_t a = d.find_or_insert(0x1000, ev, evs);
+  EXPECT_EQ(ev, ~PhysAddr(0));
+  d.add(a, 3);
+  d.add(a, 69);
+  std::vector<int> out;
+  d.sharers(a, -1, out);
+  EXPECT_EQ(out, (std::vector<int>{3, 69}));
+  out.clear();
+  d.sharers(a, 3, out);
+  EXPECT_EQ(out, (std::vector<int>{69}));
+  const std::size_t b = d.find_or_insert(0x2000, ev, evs);
+  d.add(b, 1);
+  EXPECT_EQ(d.find_or_insert(0x1000, ev, evs), a);  // 0x1000 used again: 0x2000 is now the LRU
+  d.find_or_insert(0x3000, ev, evs);
+  EXPECT_EQ(ev, 0x2000u);
+  EXPECT_EQ(evs, (std::vector<int>{1}));
+  EXPECT_EQ(d.find(0x2000), -1);
+  EXPECT_EQ(d.find(0x1000), static_cast<long>(a));
+  EXPECT_EQ(d.evictions(), 1u);
+  EXPECT_THROW(CoherenceDirectory(0, 1, 1), std::invalid_argument);
+}
+
+// Two sockets of two CPUs each.
+CacheHierarchy two_sockets(double coverage = 2.0) {
+  CacheHierarchyParams p;
+  p.directory_coverage = coverage;
+  return CacheHierarchy(p, {0, 0, 1, 1}, 2, Frequency(2'000'000'000));
+}
+
+SnoopResult miss(CacheHierarchy& h, int cpu, PhysAddr pa, bool write) {
+  WritebackList wb;
+  SnoopResult sn;
+  if (!h.l1_access(CpuId(cpu), pa, write)) h.access_below_l1(CpuId(cpu), pa, write, wb, sn);
+  return sn;
+}
+
+TEST(Coherence, ReadOfAModifiedLineDowngradesTheOwnerAndWriteInvalidates) {
+  CacheHierarchy h = two_sockets();
+  const PhysAddr x = 0x4000;
+  EXPECT_EQ(miss(h, 0, x, true).kind, Kind::None);
+  EXPECT_EQ(h.l1d(CpuId(0)).state(x), LineState::Modified);
+  // Same socket: the owner supplies the data (HITM), both keep a Shared copy.
+  const SnoopResult r = miss(h, 1, x, false);
+  EXPECT_EQ(r.kind, Kind::Hitm);
+  EXPECT_FALSE(r.remote);
+  EXPECT_EQ(h.l1d(CpuId(0)).state(x), LineState::Shared);
+  EXPECT_EQ(h.l1d(CpuId(1)).state(x), LineState::Shared);
+  EXPECT_EQ(h.llc(0).state(x), LineState::Modified);  // the dirty data went to the LLC
+  // A write to the Shared copy is not an L1 hit: it upgrades and invalidates the other copy.
+  EXPECT_FALSE(h.l1_access(CpuId(1), x, true));
+  WritebackList wb;
+  SnoopResult up;
+  EXPECT_EQ(h.access_below_l1(CpuId(1), x, true, wb, up), 1);
+  EXPECT_EQ(up.kind, Kind::Invalidate);
+  EXPECT_EQ(h.l1d(CpuId(1)).state(x), LineState::Modified);
+  EXPECT_EQ(h.l1d(CpuId(0)).state(x), LineState::Invalid);
+  EXPECT_EQ(h.l1d(CpuId(1)).stats().upgrades, 1u);
+  // Another socket reads it: a remote HITM; its owner is CPU 1's socket.
+  const SnoopResult rr = miss(h, 2, x, false);
+  EXPECT_EQ(rr.kind, Kind::Hitm);
+  EXPECT_TRUE(rr.remote);
+  EXPECT_EQ(rr.socket, 0);
+  // ...and a write there (an upgrade of CPU 2's Shared copy) invalidates socket 0's copies, its LLC included.
+  const SnoopResult rw = miss(h, 2, x, true);
+  EXPECT_EQ(rw.kind, Kind::Invalidate);
+  EXPECT_TRUE(rw.remote);
+  EXPECT_EQ(h.l1d(CpuId(1)).state(x), LineState::Invalid);
+  EXPECT_EQ(h.llc(0).state(x), LineState::Invalid);
+  MapStatsVisitor v;
+  h.dump(v);
+  EXPECT_EQ(v.get("system.coherence.hitm_local"), 1.0);
+  EXPECT_EQ(v.get("system.coherence.hitm_remote"), 1.0);
+}
+
+TEST(Coherence, CleanCopiesAreSharedOnReadAndInvalidatedOnWrite) {
+  CacheHierarchy h = two_sockets();
+  const PhysAddr x = 0x8000;
+  miss(h, 0, x, false);
+  EXPECT_EQ(h.l1d(CpuId(0)).state(x), LineState::Exclusive);
+  EXPECT_EQ(miss(h, 3, x, false).kind, Kind::None);  // clean: data from memory, no HITM
+  EXPECT_EQ(h.l1d(CpuId(0)).state(x), LineState::Shared);
+  EXPECT_EQ(h.l1d(CpuId(3)).state(x), LineState::Shared);
+  const SnoopResult w = miss(h, 0, x, true);
+  EXPECT_EQ(w.kind, Kind::Invalidate);
+  EXPECT_TRUE(w.remote);
+  EXPECT_EQ(h.l1d(CpuId(3)).state(x), LineState::Invalid);
+  EXPECT_EQ(h.llc(1).state(x), LineState::Invalid);
+}
+
+TEST(Coherence, SnoopFilterEvictionsBackInvalidatePrivateCopies) {
+  CacheHierarchyParams p;
+  p.l1d.size = Bytes(4096);
+  p.l2.size = Bytes(256 * 1024);
+  p.directory_coverage = 0.25;  // a quarter of the private lines can be tracked (rounded up to whole sets)
+  CacheHierarchy h(p, {0}, 1, Frequency(2'000'000'000));
+  const std::size_t tracked = h.directory()->capacity();
+  // The CPU touches more lines than the filter tracks, all of which fit in its L2.
+  const std::uint64_t lines = tracked * 2;
+  ASSERT_LE(lines * 64, p.l2.size.value());
+  for (std::uint64_t i = 0; i < lines; ++i) miss(h, 0, i * 64, false);
+  std::uint64_t cached = 0;
+  for (std::uint64_t i = 0; i < lines; ++i)
+    cached += h.l1d(CpuId(0)).contains(i * 64) || h.l2(CpuId(0)).contains(i * 64);
+  EXPECT_LE(cached, tracked);  // every copy left is tracked
+  EXPECT_TRUE(h.l2(CpuId(0)).contains((lines - 1) * 64));
+  MapStatsVisitor v;
+  h.dump(v);
+  EXPECT_GT(v.get("system.coherence.snoop_filter_back_invalidations"), 0.0);
+}
+
+TEST(Coherence, DisabledKeepsPrivateCopiesApart) {
+  CacheHierarchyParams p;
+  p.coherence = false;
+  CacheHierarchy h(p, {0, 0}, 1, Frequency(2'000'000'000));
+  miss(h, 0, 0x40, true);
+  EXPECT_EQ(miss(h, 1, 0x40, false).kind, Kind::None);
+  EXPECT_EQ(h.l1d(CpuId(0)).state(0x40), LineState::Modified);  // stale copies: no protocol
+  EXPECT_EQ(h.directory(), nullptr);
+}
+
+TEST(Coherence, PrefetcherLeavesLinesOthersHoldAlone) {
+  CacheHierarchy h = two_sockets();
+  miss(h, 1, 0x10000, true);
+  WritebackList wb;
+  EXPECT_EQ(h.prefetch_into_l2(CpuId(0), 0x10000, wb), 2);
+  EXPECT_FALSE(h.l2(CpuId(0)).contains(0x10000));
+  EXPECT_EQ(h.l1d(CpuId(1)).state(0x10000), LineState::Modified);
+  EXPECT_EQ(h.prefetch_into_l2(CpuId(0), 0x10040, wb), 4);
+}
+
+struct Shipped {
+  std::unique_ptr<ConfigDocument> doc;
+  Topology topo;
+  MemorySystemParams params;
+};
+Shipped load_shipped() {
+  Shipped s;
+  s.doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+  s.topo = Topology::from_config(s.doc->root());
+  s.params = MemorySystemParams::from_config(s.doc->root());
+  s.doc->check();
+  return s;
+}
+
+// Mean latency of reading lines another CPU has just written (MLC --c2c_latency style).
+double hitm_ns(MemorySystem& ms, CpuId writer, CpuId reader, Picoseconds& t) {
+  const int n = 2000;
+  Picoseconds sum(0);
+  for (int i = 0; i < n; ++i) {
+    const PhysAddr line = 0x100000 + static_cast<PhysAddr>(i) * 4096;
+    t += ms.access(writer, line, true, t);
+    t += Picoseconds(1'000'000);
+    AccessBreakdown b;
+    const Picoseconds lat = ms.access(reader, line, false, t, &b);
+    EXPECT_EQ(b.level_hit, 6);
+    sum += lat;
+    t += lat;
+  }
+  return static_cast<double>(sum.value()) / n / 1000.0;
+}
+
+TEST(CoherenceCalibration, HitmLatenciesMatchSkylakeSp) {
+  Shipped s = load_shipped();
+  MemorySystem ms(s.topo, s.params);
+  const CpuId a = s.topo.node(NodeId(0)).cpus[0], b = s.topo.node(NodeId(0)).cpus[1];
+  const CpuId remote = s.topo.node(NodeId(1)).cpus[0];
+  Picoseconds t(0);
+  const double same = hitm_ns(ms, a, b, t);
+  const double cross = hitm_ns(ms, a, remote, t);
+  std::printf("HITM same socket %.1f ns (about 50), cross socket %.1f ns (114-123)\n", same, cross);
+  EXPECT_NEAR(same, 50.0, 5.0);
+  EXPECT_GE(cross, 114.0 * 0.95);
+  EXPECT_LE(cross, 123.0 * 1.05);
+  MapStatsVisitor v;
+  ms.dump_stats(v);
+  EXPECT_EQ(v.get("system.mem.hitm"), 4000.0);
+}
+
+}  // namespace
+}  // namespace numasim::hw
