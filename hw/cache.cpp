@@ -46,27 +46,25 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   sets_ = static_cast<std::size_t>(lines / ways);
   pow2_sets_ = (sets_ & (sets_ - 1)) == 0;
   set_mask_ = sets_ - 1;
-  ways_data_.assign(sets_ * ways_, Way{});
-}
-
-long CacheArray::find(std::uint64_t line) const {
-  const std::size_t base = set_of(line) * ways_;
-  for (std::size_t w = 0; w < ways_; ++w)
-    if (ways_data_[base + w].tag == line) return static_cast<long>(base + w);
-  return -1;
+  sets_div_ = FastDivider(sets_);
+  block_ = (2 * ways_ + 7) / 8 * 8;
+  data_.assign(sets_ * block_ + 8, 0);
+  const auto addr = reinterpret_cast<std::uintptr_t>(data_.data());
+  base_ = ((64 - addr % 64) % 64) / sizeof(std::uint64_t);
+  clear();
 }
 
 LineState CacheArray::state(PhysAddr pa) const {
-  long i = find(pa >> kLineShift);
-  return i < 0 ? LineState::Invalid : ways_data_[static_cast<std::size_t>(i)].state;
+  const std::uint64_t* tag = find(pa >> kLineShift);
+  return tag ? state_of(tag[ways_]) : LineState::Invalid;
 }
 
 LineState CacheArray::set_state(PhysAddr pa, LineState st) {
-  long i = find(pa >> kLineShift);
-  if (i < 0) return LineState::Invalid;
-  Way& w = ways_data_[static_cast<std::size_t>(i)];
-  const LineState old = w.state;
-  w.state = st;
+  std::uint64_t* tag = find(pa >> kLineShift);
+  if (!tag) return LineState::Invalid;
+  std::uint64_t& meta = tag[ways_];
+  const LineState old = state_of(meta);
+  meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(st);
   return old;
 }
 
@@ -80,68 +78,75 @@ std::uint64_t CacheArray::next_random() {
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   const std::uint64_t line = pa >> kLineShift;
-  Way* set = &ways_data_[set_of(line) * ways_];
-  std::size_t victim = ways_;
+  std::uint64_t* set = set_block(set_of(line));
+  std::uint64_t* meta = set + ways_;
+  // One pass: the way already holding the line (a caller that raced a fill)
+  // and the way with the least replacement word (first invalid, else LRU/FIFO).
+  std::size_t present = ways_;
+  std::size_t victim = 0;
+  std::uint64_t least = meta[0];
   for (std::size_t w = 0; w < ways_; ++w) {
-    if (set[w].tag == line) {
-      // Already present (caller raced a fill): just update state.
-      if (st == LineState::Modified) set[w].state = st;
-      return {};
-    }
-    if (victim == ways_ && set[w].tag == kInvalidTag) victim = w;
+    present = set[w] == line ? w : present;
+    const bool less = meta[w] < least;
+    victim = less ? w : victim;
+    least = less ? meta[w] : least;
+  }
+  if (present < ways_) {
+    if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint64_t>(st);
+    return {};
   }
   Eviction ev;
-  if (victim == ways_) {
-    if (replacement_ == Replacement::Random) {
-      victim = static_cast<std::size_t>(next_random() % ways_);
-    } else {
-      victim = 0;
-      for (std::size_t w = 1; w < ways_; ++w)
-        if (set[w].stamp < set[victim].stamp) victim = w;
-    }
+  if (least != 0) {  // no invalid way: replace one
+    if (replacement_ == Replacement::Random) victim = static_cast<std::size_t>(next_random() % ways_);
     ev.valid = true;
-    ev.dirty = set[victim].state == LineState::Modified;
-    ev.addr = set[victim].tag << kLineShift;
+    ev.dirty = state_of(meta[victim]) == LineState::Modified;
+    ev.addr = set[victim] << kLineShift;
     ++stats_.evictions;
     if (ev.dirty) ++stats_.dirty_evictions;
   }
-  set[victim].tag = line;
-  set[victim].state = st;
-  set[victim].stamp = ++clock_;
+  set[victim] = line;
+  meta[victim] = (++clock_ << kStateBits) | static_cast<std::uint64_t>(st);
   ++stats_.fills;
   return ev;
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {
-  long i = find(pa >> kLineShift);
-  if (i < 0) return false;
-  Way& w = ways_data_[static_cast<std::size_t>(i)];
-  w.state = LineState::Modified;
-  if (replacement_ == Replacement::Lru) w.stamp = ++clock_;
+  std::uint64_t* tag = find(pa >> kLineShift);
+  if (!tag) return false;
+  std::uint64_t& meta = tag[ways_];
+  const std::uint64_t stamp = replacement_ == Replacement::Lru ? ++clock_ << kStateBits : meta & ~kStateMask;
+  meta = stamp | static_cast<std::uint64_t>(LineState::Modified);
   ++stats_.writebacks_received;
   return true;
 }
 
 Eviction CacheArray::invalidate(PhysAddr pa) {
-  long i = find(pa >> kLineShift);
-  if (i < 0) return {};
-  Way& w = ways_data_[static_cast<std::size_t>(i)];
-  Eviction ev{true, w.state == LineState::Modified, w.tag << kLineShift};
-  w = Way{};
+  std::uint64_t* tag = find(pa >> kLineShift);
+  if (!tag) return {};
+  Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, *tag << kLineShift};
+  *tag = kInvalidTag;
+  tag[ways_] = 0;
   ++stats_.invalidations;
   return ev;
 }
 
-void CacheArray::clear() { std::fill(ways_data_.begin(), ways_data_.end(), Way{}); }
+void CacheArray::clear() {
+  for (std::size_t s = 0; s < sets_; ++s) {
+    std::uint64_t* set = set_block(s);
+    std::fill(set, set + ways_, kInvalidTag);
+    std::fill(set + ways_, set + 2 * ways_, std::uint64_t{0});
+  }
+}
 
 std::vector<PhysAddr> CacheArray::set_contents(std::size_t set) const {
+  const std::uint64_t* blk = set_block(set);
   std::vector<std::size_t> idx;
   for (std::size_t w = 0; w < ways_; ++w)
-    if (ways_data_[set * ways_ + w].tag != kInvalidTag) idx.push_back(set * ways_ + w);
+    if (blk[w] != kInvalidTag) idx.push_back(w);
   std::sort(idx.begin(), idx.end(),
-            [&](std::size_t a, std::size_t b) { return ways_data_[a].stamp > ways_data_[b].stamp; });
+            [&](std::size_t a, std::size_t b) { return stamp_of(blk[ways_ + a]) > stamp_of(blk[ways_ + b]); });
   std::vector<PhysAddr> out;
-  for (std::size_t i : idx) out.push_back(ways_data_[i].tag << kLineShift);
+  for (std::size_t w : idx) out.push_back(blk[w] << kLineShift);
   return out;
 }
 

@@ -4,7 +4,9 @@
 // Shared line is not a hit until the copies elsewhere are invalidated. Dirty victims are handed back to
 // the caller for write-back. Pure timing-free state (no SystemC): the latency of
 // a level lives in CacheHierarchy. The hit check is inline so that an L1 hit
-// costs a few host nanoseconds.
+// costs a few host nanoseconds. Host layout: each set is one 64-byte-aligned
+// block of its ways' tags followed by their replacement words (stamp << 8 |
+// state), so a lookup scans only the tags and victim choice one word per way.
 // Simplifications: no data is stored (tags only); set index is the line number
 // modulo the set count (no slice hashing); no sectoring, no prefetch bits.
 #pragma once
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/fast_divider.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -66,29 +69,29 @@ class CacheArray {
   // invalidates the other copies, then calls set_state(Modified)).
   bool access(PhysAddr pa, bool is_write) {
     const std::uint64_t line = pa >> kLineShift;
-    Way* set = &ways_data_[set_of(line) * ways_];
-    for (std::size_t w = 0; w < ways_; ++w) {
-      if (set[w].tag == line) {
-        if (is_write && set[w].state == LineState::Shared) [[unlikely]] {
-          ++stats_.upgrades;  // other caches hold copies: the caller must gain ownership first
-          return false;
-        }
-        if (replacement_ == Replacement::Lru) set[w].stamp = ++clock_;
-        if (is_write) {
-          set[w].state = LineState::Modified;
-          ++stats_.write_hits;
-        } else {
-          ++stats_.read_hits;
-        }
-        return true;
+    std::uint64_t* set = set_block(set_of(line));
+    const std::size_t w = find_in(set, line);
+    if (w < ways_) {
+      std::uint64_t& meta = set[ways_ + w];
+      if (is_write && state_of(meta) == LineState::Shared) [[unlikely]] {
+        ++stats_.upgrades;  // other caches hold copies: the caller must gain ownership first
+        return false;
       }
+      if (replacement_ == Replacement::Lru) meta = (++clock_ << kStateBits) | (meta & kStateMask);
+      if (is_write) {
+        meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(LineState::Modified);
+        ++stats_.write_hits;
+      } else {
+        ++stats_.read_hits;
+      }
+      return true;
     }
     if (is_write) ++stats_.write_misses; else ++stats_.read_misses;
     return false;
   }
 
   // Presence check without any side effect.
-  bool contains(PhysAddr pa) const { return find(pa >> kLineShift) >= 0; }
+  bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;
   // Changes the state of a present line (coherence: downgrade to Shared,
   // upgrade to Modified); returns the old state (Invalid if absent: nothing changes).
@@ -122,29 +125,53 @@ class CacheArray {
   static constexpr unsigned kLineShift = 6;
   static constexpr std::uint64_t kInvalidTag = ~0ull;
 
+  // Replacement word of a way: last use (LRU) or fill time (FIFO) above the
+  // state. Invalid ways hold 0, below every valid way's word (stamps start at
+  // 1), so the least word of a set is its first invalid way, else its LRU way.
+  static constexpr unsigned kStateBits = 8;
+  static constexpr std::uint64_t kStateMask = (std::uint64_t{1} << kStateBits) - 1;
+  static LineState state_of(std::uint64_t meta) { return static_cast<LineState>(meta & kStateMask); }
+  static std::uint64_t stamp_of(std::uint64_t meta) { return meta >> kStateBits; }
+
   std::size_t set_of(std::uint64_t line) const {
-    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_) : static_cast<std::size_t>(line % sets_);
+    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_)
+                      : static_cast<std::size_t>(sets_div_.remainder(line, sets_div_.divide(line)));
   }
-  long find(std::uint64_t line) const;
+  // Set s: tags at [0, ways_), replacement words at [ways_, 2 * ways_).
+  std::uint64_t* set_block(std::size_t s) { return data_.data() + base_ + s * block_; }
+  const std::uint64_t* set_block(std::size_t s) const { return data_.data() + base_ + s * block_; }
+  // Way holding `line` in a set, or ways_ if absent.
+  std::size_t find_in(const std::uint64_t* set, std::uint64_t line) const {
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (set[w] == line) return w;
+    return ways_;
+  }
+  // Pointer to the tag of `line`, or nullptr if absent.
+  std::uint64_t* find(std::uint64_t line) {
+    std::uint64_t* set = set_block(set_of(line));
+    const std::size_t w = find_in(set, line);
+    return w < ways_ ? set + w : nullptr;
+  }
+  const std::uint64_t* find(std::uint64_t line) const {
+    const std::uint64_t* set = set_block(set_of(line));
+    const std::size_t w = find_in(set, line);
+    return w < ways_ ? set + w : nullptr;
+  }
   std::uint64_t next_random();
 
   CacheParams params_;
   std::string name_;
   std::size_t sets_ = 0;
   std::size_t ways_ = 0;
+  std::size_t block_ = 0;  // words per set block (2 x ways, rounded up to 8 words)
+  std::size_t base_ = 0;   // first word of set 0 in data_ (64-byte alignment)
   bool pow2_sets_ = false;
   std::uint64_t set_mask_ = 0;
+  FastDivider sets_div_;  // line number -> set when the set count is not a power of two
   Replacement replacement_;
   std::uint64_t clock_ = 0;
   std::uint64_t rng_;
-  // One set's ways are contiguous and each way keeps tag, stamp and state
-  // together, so a lookup touches as few host cache lines as possible.
-  struct Way {
-    std::uint64_t tag = kInvalidTag;  // line number, or kInvalidTag
-    std::uint64_t stamp : 56 = 0;     // last use (LRU) or fill time (FIFO)
-    LineState state : 8 = LineState::Invalid;
-  };
-  std::vector<Way> ways_data_;
+  std::vector<std::uint64_t> data_;  // set blocks
   CacheStats stats_;
 };
 

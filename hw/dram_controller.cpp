@@ -21,29 +21,32 @@ SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds 
       extra_same_(extra_same),
       extra_diff_(extra_diff),
       max_sep_(len + std::max(extra_same, extra_diff)),
-      capacity_(capacity) {}
+      e_(capacity) {}
 
-std::deque<SlotCalendar::Entry>::const_iterator SlotCalendar::first_near(Picoseconds s) const {
-  const Picoseconds lo = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+const SlotCalendar::Entry* SlotCalendar::first_after(Picoseconds v) const {
   // Queries are mostly near the latest reservations: scan back a few entries
   // from the end, then binary-search (a core lagging the others by up to a
   // quantum asks about times far behind the latest reservations).
-  auto it = e_.end();
+  const Entry* b = e_.begin();
+  const Entry* it = e_.end();
   for (int i = 0; i < 8; ++i) {
-    if (it == e_.begin() || std::prev(it)->start <= lo) return it;
+    if (it == b || (it - 1)->start <= v) return it;
     --it;
   }
-  return std::upper_bound(e_.begin(), it, lo, [](Picoseconds v, const Entry& e) { return v < e.start; });
+  return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
 Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
   Picoseconds s = max_ps(t, floor_);
+  const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
-  // could conflict until entries lie beyond any separation. Repeat (rarely
-  // needed) when separations differ by tag and s moved past an earlier entry.
+  // could conflict (start > s - max separation) until entries lie beyond any
+  // separation. Repeat (rarely needed) when separations differ by tag and s
+  // moved past an earlier entry.
   for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
-    for (auto it = first_near(s); it != e_.end() && it->start < s + max_sep_; ++it) {
+    for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+         it != end && it->start < s + max_sep_; ++it) {
       const Picoseconds d = sep(it->tag, tag);
       if (s < it->start + d && it->start < s + d) {
         s = it->start + d;
@@ -56,12 +59,8 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
 }
 
 void SlotCalendar::reserve(Picoseconds start, int tag) {
-  auto it = e_.end();
-  for (int i = 0; i < 8 && it != e_.begin() && std::prev(it)->start > start; ++i) --it;
-  if (it != e_.begin() && std::prev(it)->start > start)
-    it = std::upper_bound(e_.begin(), it, start, [](Picoseconds v, const Entry& e) { return v < e.start; });
-  e_.insert(it, Entry{start, tag});
-  if (e_.size() > capacity_) {
+  e_.insert(first_after(start), Entry{start, tag});  // after equal starts
+  if (e_.size() > e_.capacity()) {
     floor_ = max_ps(floor_, e_.front().start + len_);
     e_.pop_front();
   }
@@ -69,8 +68,9 @@ void SlotCalendar::reserve(Picoseconds start, int tag) {
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
   std::size_t n = 0;
-  auto it = std::lower_bound(e_.begin(), e_.end(), from, [](const Entry& e, Picoseconds v) { return e.start < v; });
-  for (; it != e_.end() && it->start < to && n < max; ++it) out[n++] = it->start;
+  // First entry with start >= from, i.e. after every start <= from - 1.
+  const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
+  for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it) out[n++] = it->start;
   return n;
 }
 
@@ -177,16 +177,46 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   std::string err = p_.validate();
   if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
   fields_ = parse_dram_mapping(p_.mapping, nullptr);
+  const std::uint64_t il = p_.interleave_lines();  // a power of two (validate)
+  while ((std::uint64_t{1} << il_shift_) < il) ++il_shift_;
+  pow2_decode_ = true;
+  unsigned pos = 0;  // bit position of the next field when every radix is a power of two
+  std::size_t n = 0;
   for (DramField f : fields_) {
+    if (f == DramField::Row) {
+      row_shift_ = pos;
+      continue;
+    }
+    std::uint64_t radix = 1;
     switch (f) {
-      case DramField::Column: radix_.push_back(p_.columns() / p_.interleave_lines()); break;
-      case DramField::Channel: radix_.push_back(static_cast<std::uint64_t>(p_.channels)); break;
-      case DramField::BankGroup: radix_.push_back(static_cast<std::uint64_t>(p_.bank_groups)); break;
-      case DramField::Bank: radix_.push_back(static_cast<std::uint64_t>(p_.banks_per_group)); break;
-      case DramField::Rank: radix_.push_back(static_cast<std::uint64_t>(p_.ranks)); break;
-      case DramField::Row: radix_.push_back(0); break;
+      case DramField::Column: radix = p_.columns() / il; break;
+      case DramField::Channel: radix = static_cast<std::uint64_t>(p_.channels); break;
+      case DramField::BankGroup: radix = static_cast<std::uint64_t>(p_.bank_groups); break;
+      case DramField::Bank: radix = static_cast<std::uint64_t>(p_.banks_per_group); break;
+      case DramField::Rank: radix = static_cast<std::uint64_t>(p_.ranks); break;
+      case DramField::Row: break;
+    }
+    steps_[n++] = DecodeStep{f, FastDivider(radix)};
+    unsigned bits = 0;
+    while ((std::uint64_t{1} << bits) < radix) ++bits;
+    if (!is_pow2(radix)) pow2_decode_ = false;
+    const BitField bf{pos, radix - 1};
+    pos += bits;
+    switch (f) {
+      case DramField::Column: column_hi_ = bf; break;
+      case DramField::Channel: channel_ = bf; break;
+      case DramField::BankGroup: bank_group_ = bf; break;
+      case DramField::Bank: bank_ = bf; break;
+      case DramField::Rank: rank_ = bf; break;
+      case DramField::Row: break;
     }
   }
+  hash_banks_ = FastDivider(static_cast<std::uint64_t>(p_.banks_per_group));
+  hash_groups_ = FastDivider(static_cast<std::uint64_t>(p_.bank_groups));
+  trefi_ = FastDivider(p_.refresh ? p_.trefi.value() : 1);
+  const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
+  refresh_offsets_.resize(total);
+  for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
   reset_state();
 }
 
@@ -205,36 +235,67 @@ void DramController::reset_state() {
   channels_.assign(nch, c);
 }
 
+// Mixed-radix decode of the line number (interleave granule lowest, then the
+// mapping's fields, the row taking what is left), plus the optional row hash
+// into bank and bank group. Bit fields when every radix is a power of two.
 DramCoord DramController::decode(PhysAddr pa) const {
-  std::uint64_t x = (pa - base_) / kCacheLineBytes;
-  const std::uint64_t il = p_.interleave_lines();
-  const std::uint64_t low = x % il;
-  x /= il;
+  const std::uint64_t x = (pa - base_) >> 6;  // line number (64 B lines)
+  if (!pow2_decode_) return decode_general(x);
   DramCoord c;
-  for (std::size_t i = 0; i < fields_.size(); ++i) {
-    std::uint64_t v;
-    if (fields_[i] == DramField::Row) {
-      v = x;
-    } else {
-      v = x % radix_[i];
-      x /= radix_[i];
-    }
-    switch (fields_[i]) {
-      case DramField::Column: c.column = v * il + low; break;
+  const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
+  const std::uint64_t y = x >> il_shift_;
+  c.column = (column_hi_.of(y) << il_shift_) | low;
+  c.channel = static_cast<std::uint32_t>(channel_.of(y));
+  c.bank_group = static_cast<std::uint32_t>(bank_group_.of(y));
+  c.bank = static_cast<std::uint32_t>(bank_.of(y));
+  c.rank = static_cast<std::uint32_t>(rank_.of(y));
+  c.row = y >> row_shift_;
+  if (p_.xor_hash) {
+    // Bank groups and banks per group are powers of two here.
+    const std::uint64_t hb = c.row & bank_.mask;
+    const std::uint64_t hg = (c.row >> hash_banks_.log2()) & bank_group_.mask;
+    c.bank ^= static_cast<std::uint32_t>(hb);
+    c.bank_group ^= static_cast<std::uint32_t>(hg);
+  }
+  return c;
+}
+
+DramCoord DramController::decode_general(std::uint64_t x) const {
+  DramCoord c;
+  const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
+  x >>= il_shift_;
+  for (const DecodeStep& st : steps_) {
+    const std::uint64_t q = st.radix.divide(x);
+    const std::uint64_t v = st.radix.remainder(x, q);
+    x = q;
+    switch (st.field) {
+      case DramField::Column: c.column = (v << il_shift_) | low; break;
       case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
       case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
       case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
       case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
-      case DramField::Row: c.row = v; break;
+      case DramField::Row: break;
     }
   }
+  c.row = x;
   if (p_.xor_hash) {
-    const auto nb = static_cast<std::uint64_t>(p_.banks_per_group);
-    const auto ng = static_cast<std::uint64_t>(p_.bank_groups);
-    const std::uint64_t hb = c.row % nb;
-    const std::uint64_t hg = (c.row / nb) % ng;
-    c.bank = static_cast<std::uint32_t>(is_pow2(nb) ? (c.bank ^ hb) : (c.bank + hb) % nb);
-    c.bank_group = static_cast<std::uint32_t>(is_pow2(ng) ? (c.bank_group ^ hg) : (c.bank_group + hg) % ng);
+    const std::uint64_t nb = hash_banks_.divisor();
+    const std::uint64_t ng = hash_groups_.divisor();
+    const std::uint64_t qb = hash_banks_.divide(c.row);
+    const std::uint64_t hb = hash_banks_.remainder(c.row, qb);
+    const std::uint64_t hg = hash_groups_.remainder(qb, hash_groups_.divide(qb));
+    if (hash_banks_.is_pow2()) {
+      c.bank ^= static_cast<std::uint32_t>(hb);
+    } else {
+      const std::uint64_t b = c.bank + hb;  // both < nb
+      c.bank = static_cast<std::uint32_t>(b >= nb ? b - nb : b);
+    }
+    if (hash_groups_.is_pow2()) {
+      c.bank_group ^= static_cast<std::uint32_t>(hg);
+    } else {
+      const std::uint64_t g = c.bank_group + hg;
+      c.bank_group = static_cast<std::uint32_t>(g >= ng ? g - ng : g);
+    }
   }
   return c;
 }
@@ -262,19 +323,17 @@ std::uint64_t DramController::refresh_offset(std::uint32_t rank_index, std::uint
 
 std::uint64_t DramController::refresh_epoch(std::uint32_t rank_index, Picoseconds t) const {
   if (!p_.refresh) return 0;
-  const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
-  const std::uint64_t off = refresh_offset(rank_index, total);
+  const std::uint64_t off = refresh_offsets_[rank_index];
   if (t.value() < off) return 0;
-  return (t.value() - off) / p_.trefi.value() + 1;
+  return trefi_.divide(t.value() - off) + 1;
 }
 
 Picoseconds DramController::refresh_adjust(std::uint32_t rank_index, Picoseconds t, bool* delayed) const {
   if (!p_.refresh) return t;
-  const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
-  const std::uint64_t off = refresh_offset(rank_index, total);
+  const std::uint64_t off = refresh_offsets_[rank_index];
   if (t.value() < off) return t;
   const std::uint64_t u = t.value() - off;
-  const std::uint64_t k = u / p_.trefi.value();
+  const std::uint64_t k = trefi_.divide(u);
   if (u - k * p_.trefi.value() < p_.trfc.value()) {
     *delayed = true;
     return Picoseconds(off + k * p_.trefi.value() + p_.trfc.value());

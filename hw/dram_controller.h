@@ -20,13 +20,14 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
 #include "common/units.h"
 #include "hw/dram_timing.h"
+#include "hw/fast_divider.h"
 #include "hw/hw_stats.h"
+#include "hw/tail_window.h"
 
 namespace numasim::hw {
 
@@ -80,11 +81,10 @@ class SlotCalendar {
     int tag;
   };
   Picoseconds sep(int a, int b) const { return len_ + (a == b ? extra_same_ : extra_diff_); }
-  // First entry that may conflict with a slot starting at s (start > s - max separation).
-  std::deque<Entry>::const_iterator first_near(Picoseconds s) const;
+  // First entry whose start is after v (v < start), searched back from the end.
+  const Entry* first_after(Picoseconds v) const;
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
-  std::size_t capacity_;
-  std::deque<Entry> e_;  // sorted by start
+  TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
 };
 
@@ -146,6 +146,7 @@ class DramController {
   std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const;
   std::uint32_t same_group_column_spacing() const;
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
+  DramCoord decode_general(std::uint64_t line) const;
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
@@ -156,7 +157,28 @@ class DramController {
   PhysAddr base_;
   std::string name_;
   std::vector<DramField> fields_;  // least significant first
-  std::vector<std::uint64_t> radix_;
+  // Address decode, precomputed at construction: the mixed-radix digits of the
+  // line number above the interleave granule. When every radix is a power of
+  // two each field is a bit field (shift, mask); otherwise each field divides
+  // by its radix with a precomputed reciprocal (one multiply, no division).
+  struct DecodeStep {
+    DramField field;
+    FastDivider radix;
+  };
+  struct BitField {
+    unsigned shift = 0;
+    std::uint64_t mask = 0;
+    std::uint64_t of(std::uint64_t x) const { return (x >> shift) & mask; }
+  };
+  unsigned il_shift_ = 0;                    // log2(interleave lines)
+  std::array<DecodeStep, 5> steps_{};        // non-row fields, least significant first
+  bool pow2_decode_ = false;                 // every radix a power of two
+  BitField column_hi_, channel_, bank_group_, bank_, rank_;
+  unsigned row_shift_ = 0;
+  FastDivider hash_banks_, hash_groups_;     // xor_hash: banks per group, bank groups
+  // Refresh: tREFI divider and the window offset of each rank (by rank index).
+  FastDivider trefi_;
+  std::vector<std::uint64_t> refresh_offsets_;
   std::vector<Bank> banks_;        // [channel][rank][bank_group][bank]
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;

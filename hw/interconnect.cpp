@@ -14,11 +14,13 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
   Picoseconds s = std::max(t, floor_);
   // First interval ending after s (intervals are disjoint, so ends are sorted
   // too): a few steps back from the end, else a binary search.
-  auto it = busy_.end();
-  for (int i = 0; i < 8 && it != busy_.begin() && std::prev(it)->end > s; ++i) --it;
-  if (it != busy_.begin() && std::prev(it)->end > s)
-    it = std::upper_bound(busy_.begin(), it, s, [](Picoseconds v, const Busy& b) { return v < b.end; });
-  for (; it != busy_.end(); ++it) {
+  const Busy* const b = busy_.begin();
+  const Busy* const e = busy_.end();
+  const Busy* it = e;
+  for (int i = 0; i < 8 && it != b && (it - 1)->end > s; ++i) --it;
+  if (it != b && (it - 1)->end > s)
+    it = upper_bound_by(b, it, s, [](const Busy& x) { return x.end; });
+  for (; it != e; ++it) {
     if (it->start >= s + len) break;  // the gap before it fits
     s = std::max(s, it->end);
   }
@@ -27,12 +29,13 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
 
 void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   if (len.value() == 0) return;
-  auto it = busy_.end();
-  for (int i = 0; i < 8 && it != busy_.begin() && std::prev(it)->start > start; ++i) --it;
-  if (it != busy_.begin() && std::prev(it)->start > start)
-    it = std::upper_bound(busy_.begin(), it, start, [](Picoseconds v, const Busy& b) { return v < b.start; });
+  const Busy* const b = busy_.begin();
+  const Busy* it = busy_.end();
+  for (int i = 0; i < 8 && it != b && (it - 1)->start > start; ++i) --it;
+  if (it != b && (it - 1)->start > start)
+    it = upper_bound_by(b, it, start, [](const Busy& x) { return x.start; });
   busy_.insert(it, Busy{start, start + len});
-  if (busy_.size() > capacity_) {
+  if (busy_.size() > busy_.capacity()) {
     floor_ = std::max(floor_, busy_.front().end);
     busy_.pop_front();
   }

@@ -11,12 +11,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
 #include "common/units.h"
 #include "hw/hw_stats.h"
+#include "hw/tail_window.h"
 
 namespace numasim {
 class Config;
@@ -57,7 +57,7 @@ struct InterconnectParams {
 // quantum finds its gaps); earlier time counts as busy.
 class LinkCalendar {
  public:
-  explicit LinkCalendar(std::size_t capacity = 1024) : capacity_(capacity) {}
+  explicit LinkCalendar(std::size_t capacity = 1024) : busy_(capacity) {}
   // Earliest start >= t of an idle interval of length len.
   Picoseconds earliest(Picoseconds t, Picoseconds len) const;
   void reserve(Picoseconds start, Picoseconds len);
@@ -66,8 +66,7 @@ class LinkCalendar {
   struct Busy {
     Picoseconds start, end;
   };
-  std::size_t capacity_;
-  std::deque<Busy> busy_;  // sorted, non-overlapping
+  TailWindow<Busy> busy_;  // sorted, non-overlapping; capacity = intervals kept
   Picoseconds floor_{0};
 };
 

@@ -1,0 +1,504 @@
+// The host-speed rewrites of the memory-system miss path against the plain
+// implementations they replaced, kept here as references: FastDivider against
+// the division operator, DRAM address decoding against the division-per-field
+// mixed-radix decode, SlotCalendar and LinkCalendar against the std::deque
+// versions, and CacheArray against the array of {tag, stamp, state} ways with a
+// two-pass fill (coherence states included: upgrades, set_state). Each drives
+// both with the same seeded random operations and requires every answer to be
+// equal, so a faster path may not move a simulated
+// result. Also TailWindow's own bookkeeping (insert, drop, compaction).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hw/cache.h"
+#include "hw/dram_controller.h"
+#include "hw/fast_divider.h"
+#include "hw/interconnect.h"
+#include "hw/tail_window.h"
+
+namespace numasim::hw {
+namespace {
+
+// ---------------------------------------------------------------- FastDivider
+
+TEST(FastDivider, MatchesDivisionForEdgeAndRandomNumerators) {
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> divisors = {1, 2, 3, 5, 6, 7, 12, 24, 36864, 350000, 7800000, 7800001,
+                                         1000000007ull, (1ull << 32) + 1, (1ull << 62) - 1, (1ull << 63) + 1,
+                                         ~0ull - 1, ~0ull, 1ull << 40};
+  for (std::uint64_t d = 1; d < 300; ++d) divisors.push_back(d);
+  for (std::uint64_t d : divisors) {
+    const FastDivider f(d);
+    EXPECT_EQ(f.divisor(), d);
+    EXPECT_EQ(f.is_pow2(), (d & (d - 1)) == 0) << d;
+    std::vector<std::uint64_t> xs = {0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, (1ull << 62) - 1, 1ull << 62,
+                                     (1ull << 62) + 1, ~0ull, ~0ull - 1};
+    for (std::uint64_t k = 1; k < 200; ++k) xs.push_back(k * d - 1), xs.push_back(k * d);
+    for (int i = 0; i < 3000; ++i) xs.push_back(rng() >> (rng() % 64));
+    for (std::uint64_t x : xs) {
+      const std::uint64_t q = f.divide(x);
+      ASSERT_EQ(q, x / d) << x << " / " << d;
+      ASSERT_EQ(f.remainder(x, q), x % d) << x << " % " << d;
+    }
+  }
+}
+
+TEST(FastDivider, PowerOfTwoExposesItsLog2AndZeroIsRejected) {
+  EXPECT_EQ(FastDivider(1).log2(), 0u);
+  EXPECT_EQ(FastDivider(4096).log2(), 12u);
+  EXPECT_EQ(FastDivider(1ull << 63).divide(~0ull), 1u);
+  EXPECT_THROW(FastDivider(0), std::invalid_argument);
+}
+
+// ----------------------------------------------------------------- TailWindow
+
+TEST(TailWindow, KeepsOrderAcrossDropsAndCompaction) {
+  TailWindow<int> w(4);
+  std::deque<int> ref;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 500; ++i) {
+    const auto pos = static_cast<std::size_t>(rng() % (w.size() + 1));
+    w.insert(w.begin() + pos, i);
+    ref.insert(ref.begin() + static_cast<std::ptrdiff_t>(pos), i);
+    if (w.size() > w.capacity()) {
+      EXPECT_EQ(w.front(), ref.front());
+      w.pop_front();
+      ref.pop_front();
+    }
+    ASSERT_EQ(w.size(), ref.size());
+    ASSERT_TRUE(std::equal(w.begin(), w.end(), ref.begin()));
+  }
+  EXPECT_EQ(w.size(), 4u);
+  EXPECT_FALSE(w.empty());
+}
+
+TEST(TailWindow, BranchlessUpperBoundEqualsStdUpperBound) {
+  std::mt19937 rng(9);
+  for (int n = 0; n < 70; ++n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    for (int& x : v) x = static_cast<int>(rng() % 20);  // many equal keys
+    std::sort(v.begin(), v.end());
+    for (int q = -1; q <= 21; ++q) {
+      const int* got = upper_bound_by(v.data(), v.data() + v.size(), q, [](int x) { return x; });
+      ASSERT_EQ(got - v.data(), std::upper_bound(v.begin(), v.end(), q) - v.begin()) << n << " " << q;
+    }
+  }
+}
+
+// ------------------------------------------------------------- DRAM decoding
+
+// The decode as it was: one division and one modulo per field.
+DramCoord reference_decode(const DramParams& p, PhysAddr base, PhysAddr pa) {
+  const std::vector<DramField> fields = parse_dram_mapping(p.mapping, nullptr);
+  std::uint64_t x = (pa - base) / kCacheLineBytes;
+  const std::uint64_t il = p.interleave_lines();
+  const std::uint64_t low = x % il;
+  x /= il;
+  DramCoord c;
+  for (DramField f : fields) {
+    std::uint64_t radix = 0;
+    switch (f) {
+      case DramField::Column: radix = p.columns() / il; break;
+      case DramField::Channel: radix = static_cast<std::uint64_t>(p.channels); break;
+      case DramField::BankGroup: radix = static_cast<std::uint64_t>(p.bank_groups); break;
+      case DramField::Bank: radix = static_cast<std::uint64_t>(p.banks_per_group); break;
+      case DramField::Rank: radix = static_cast<std::uint64_t>(p.ranks); break;
+      case DramField::Row: break;
+    }
+    std::uint64_t v = x;
+    if (f != DramField::Row) {
+      v = x % radix;
+      x /= radix;
+    }
+    switch (f) {
+      case DramField::Column: c.column = v * il + low; break;
+      case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
+      case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
+      case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
+      case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
+      case DramField::Row: c.row = v; break;
+    }
+  }
+  if (p.xor_hash) {
+    const auto nb = static_cast<std::uint64_t>(p.banks_per_group);
+    const auto ng = static_cast<std::uint64_t>(p.bank_groups);
+    const std::uint64_t hb = c.row % nb;
+    const std::uint64_t hg = (c.row / nb) % ng;
+    const bool pb = (nb & (nb - 1)) == 0, pg = (ng & (ng - 1)) == 0;
+    c.bank = static_cast<std::uint32_t>(pb ? (c.bank ^ hb) : (c.bank + hb) % nb);
+    c.bank_group = static_cast<std::uint32_t>(pg ? (c.bank_group ^ hg) : (c.bank_group + hg) % ng);
+  }
+  return c;
+}
+
+TEST(DramDecode, EqualsTheDivisionDecodeOnManyGeometries) {
+  struct Geometry {
+    int channels, ranks, bank_groups, banks;
+    std::uint64_t row_size, interleave;
+    const char* mapping;
+    bool xor_hash;
+  };
+  const std::vector<Geometry> geometries = {
+      {6, 2, 4, 4, 8192, 256, "row:rank:bank:column:bankgroup:channel", true},  // default: 6 channels
+      {8, 2, 4, 4, 8192, 256, "row:rank:bank:column:bankgroup:channel", true},  // all powers of two
+      {4, 1, 4, 4, 8192, 64, "row:bank:bankgroup:rank:column:channel", false},
+      {2, 4, 2, 8, 2048, 128, "row:channel:rank:bank:bankgroup:column", true},
+      {3, 3, 3, 3, 3072, 256, "row:rank:bank:column:bankgroup:channel", true},  // nothing a power of two
+      {6, 2, 4, 2, 8192, 8192, "row:column:rank:bank:bankgroup:channel", true},  // column radix 1
+      {1, 1, 1, 1, 64, 64, "row:rank:bank:column:bankgroup:channel", true},     // every radix 1
+      {12, 5, 4, 4, 8192, 512, "row:bankgroup:bank:rank:channel:column", true},
+  };
+  std::mt19937_64 rng(11);
+  for (const Geometry& g : geometries) {
+    DramParams p;
+    p.channels = g.channels;
+    p.ranks = g.ranks;
+    p.bank_groups = g.bank_groups;
+    p.banks_per_group = g.banks;
+    p.row_size = Bytes(g.row_size);
+    p.interleave = Bytes(g.interleave);
+    p.mapping = g.mapping;
+    p.xor_hash = g.xor_hash;
+    ASSERT_EQ(p.validate(), "") << g.mapping;
+    const PhysAddr base = 1ull << 30;
+    DramController mc(p, base, "mc");
+    std::vector<PhysAddr> addrs;
+    for (PhysAddr a = 0; a < (1u << 20); a += 64) addrs.push_back(base + a);  // the first MiB, every line
+    for (int i = 0; i < 20000; ++i) addrs.push_back(base + ((rng() >> (rng() % 24)) & ~63ull));
+    addrs.push_back(~0ull & ~63ull);  // the highest line
+    for (PhysAddr a : addrs) {
+      const DramCoord want = reference_decode(p, base, a);
+      const DramCoord got = mc.decode(a);
+      ASSERT_EQ(got.channel, want.channel) << g.mapping << " pa " << a;
+      ASSERT_EQ(got.rank, want.rank) << g.mapping << " pa " << a;
+      ASSERT_EQ(got.bank_group, want.bank_group) << g.mapping << " pa " << a;
+      ASSERT_EQ(got.bank, want.bank) << g.mapping << " pa " << a;
+      ASSERT_EQ(got.row, want.row) << g.mapping << " pa " << a;
+      ASSERT_EQ(got.column, want.column) << g.mapping << " pa " << a;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Calendars
+
+// SlotCalendar as it was, on a std::deque.
+class ReferenceSlotCalendar {
+ public:
+  ReferenceSlotCalendar(Picoseconds len, Picoseconds same, Picoseconds diff, std::size_t capacity)
+      : len_(len), same_(same), diff_(diff), max_sep_(len + std::max(same, diff)), capacity_(capacity) {}
+  Picoseconds earliest(Picoseconds t, int tag) const {
+    Picoseconds s = std::max(t, floor_);
+    for (int pass = 0; pass < 8; ++pass) {
+      bool moved = false;
+      const Picoseconds lo = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+      auto it = std::upper_bound(e_.begin(), e_.end(), lo, [](Picoseconds v, const Entry& e) { return v < e.start; });
+      for (; it != e_.end() && it->start < s + max_sep_; ++it) {
+        const Picoseconds d = len_ + (it->tag == tag ? same_ : diff_);
+        if (s < it->start + d && it->start < s + d) {
+          s = it->start + d;
+          moved = true;
+        }
+      }
+      if (!moved) break;
+    }
+    return s;
+  }
+  void reserve(Picoseconds start, int tag) {
+    auto it = std::upper_bound(e_.begin(), e_.end(), start, [](Picoseconds v, const Entry& e) { return v < e.start; });
+    e_.insert(it, Entry{start, tag});
+    if (e_.size() > capacity_) {
+      floor_ = std::max(floor_, e_.front().start + len_);
+      e_.pop_front();
+    }
+  }
+  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
+    std::size_t n = 0;
+    auto it = std::lower_bound(e_.begin(), e_.end(), from, [](const Entry& e, Picoseconds v) { return e.start < v; });
+    for (; it != e_.end() && it->start < to && n < max; ++it) out[n++] = it->start;
+    return n;
+  }
+
+ private:
+  struct Entry {
+    Picoseconds start;
+    int tag;
+  };
+  Picoseconds len_, same_, diff_, max_sep_;
+  std::size_t capacity_;
+  std::deque<Entry> e_;
+  Picoseconds floor_{0};
+};
+
+TEST(SlotCalendar, EqualsTheDequeCalendarUnderRandomReservations) {
+  struct Case {
+    std::uint64_t len, same, diff;
+    std::size_t capacity;
+  };
+  for (const Case& k : {Case{3000, 0, 1500, 16}, Case{3000, 2250, 0, 64}, Case{5250, 0, 0, 1}, Case{3000, 0, 0, 1024}}) {
+    SlotCalendar cal(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
+    ReferenceSlotCalendar ref(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
+    std::mt19937_64 rng(k.capacity + k.same);
+    std::uint64_t now = 0;
+    for (int i = 0; i < 20000; ++i) {
+      now += rng() % 4000;
+      // Mostly near the latest reservations, sometimes far behind (a lagging
+      // core) so that the binary search and the floor are exercised.
+      const std::uint64_t back = (rng() % 8 == 0) ? rng() % 3'000'000 : rng() % 20000;
+      const Picoseconds t(now > back ? now - back : 0);
+      const int tag = static_cast<int>(rng() % 3);
+      const Picoseconds s = cal.earliest(t, tag);
+      ASSERT_EQ(s, ref.earliest(t, tag)) << "op " << i;
+      Picoseconds a[16], b[16];
+      const Picoseconds from(t.value() > 40000 ? t.value() - 40000 : 0);
+      const std::size_t n = cal.starts_between(from, t + Picoseconds(40000), a, 16);
+      ASSERT_EQ(n, ref.starts_between(from, t + Picoseconds(40000), b, 16));
+      for (std::size_t j = 0; j < n; ++j) ASSERT_EQ(a[j], b[j]);
+      // Reserve what was found, or (sometimes) an arbitrary time, equal starts included.
+      const Picoseconds r = rng() % 5 == 0 ? Picoseconds(rng() % (now + 1)) : s;
+      cal.reserve(r, tag);
+      ref.reserve(r, tag);
+    }
+  }
+}
+
+// LinkCalendar as it was, on a std::deque.
+class ReferenceLinkCalendar {
+ public:
+  explicit ReferenceLinkCalendar(std::size_t capacity) : capacity_(capacity) {}
+  Picoseconds earliest(Picoseconds t, Picoseconds len) const {
+    Picoseconds s = std::max(t, floor_);
+    auto it = std::upper_bound(busy_.begin(), busy_.end(), s, [](Picoseconds v, const Busy& b) { return v < b.end; });
+    for (; it != busy_.end(); ++it) {
+      if (it->start >= s + len) break;
+      s = std::max(s, it->end);
+    }
+    return s;
+  }
+  void reserve(Picoseconds start, Picoseconds len) {
+    if (len.value() == 0) return;
+    auto it = std::upper_bound(busy_.begin(), busy_.end(), start, [](Picoseconds v, const Busy& b) { return v < b.start; });
+    busy_.insert(it, Busy{start, start + len});
+    if (busy_.size() > capacity_) {
+      floor_ = std::max(floor_, busy_.front().end);
+      busy_.pop_front();
+    }
+  }
+
+ private:
+  struct Busy {
+    Picoseconds start, end;
+  };
+  std::size_t capacity_;
+  std::deque<Busy> busy_;
+  Picoseconds floor_{0};
+};
+
+TEST(LinkCalendar, EqualsTheDequeCalendarUnderRandomMessages) {
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{8}, std::size_t{1024}}) {
+    LinkCalendar cal(capacity);
+    ReferenceLinkCalendar ref(capacity);
+    std::mt19937_64 rng(capacity);
+    std::uint64_t now = 0;
+    for (int i = 0; i < 20000; ++i) {
+      now += rng() % 3000;
+      const std::uint64_t back = (rng() % 8 == 0) ? rng() % 2'000'000 : rng() % 10000;
+      const Picoseconds t(now > back ? now - back : 0);
+      const Picoseconds len(rng() % 6 == 0 ? 0 : 500 + rng() % 3000);
+      const Picoseconds s = cal.earliest(t, len);
+      ASSERT_EQ(s, ref.earliest(t, len)) << "op " << i;
+      cal.reserve(s, len);
+      ref.reserve(s, len);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ CacheArray
+
+// CacheArray as it was: ways of {tag, stamp, state}, a presence pass and a
+// victim pass in fill.
+class ReferenceCache {
+ public:
+  static constexpr std::uint64_t kInvalid = ~0ull;
+  struct Way {
+    std::uint64_t tag = kInvalid;
+    std::uint64_t stamp = 0;
+    LineState state = LineState::Invalid;
+  };
+  explicit ReferenceCache(const CacheParams& p)
+      : ways_(static_cast<std::size_t>(p.ways)),
+        sets_(p.size.value() / 64 / ways_),
+        replacement_(p.replacement),
+        rng_(p.seed | 1),
+        w_(sets_ * ways_) {}
+  bool access(PhysAddr pa, bool is_write) {
+    const std::uint64_t line = pa >> 6;
+    Way* set = &w_[(line % sets_) * ways_];
+    for (std::size_t w = 0; w < ways_; ++w) {
+      if (set[w].tag == line) {
+        if (is_write && set[w].state == LineState::Shared) return false;  // upgrade
+        if (replacement_ == Replacement::Lru) set[w].stamp = ++clock_;
+        if (is_write) set[w].state = LineState::Modified;
+        return true;
+      }
+    }
+    return false;
+  }
+  Eviction fill(PhysAddr pa, LineState st) {
+    const std::uint64_t line = pa >> 6;
+    Way* set = &w_[(line % sets_) * ways_];
+    std::size_t victim = ways_;
+    for (std::size_t w = 0; w < ways_; ++w) {
+      if (set[w].tag == line) {
+        if (st == LineState::Modified) set[w].state = st;
+        return {};
+      }
+      if (victim == ways_ && set[w].tag == kInvalid) victim = w;
+    }
+    Eviction ev;
+    if (victim == ways_) {
+      if (replacement_ == Replacement::Random) {
+        rng_ ^= rng_ >> 12;
+        rng_ ^= rng_ << 25;
+        rng_ ^= rng_ >> 27;
+        victim = static_cast<std::size_t>((rng_ * 0x2545F4914F6CDD1Dull) % ways_);
+      } else {
+        victim = 0;
+        for (std::size_t w = 1; w < ways_; ++w)
+          if (set[w].stamp < set[victim].stamp) victim = w;
+      }
+      ev = Eviction{true, set[victim].state == LineState::Modified, set[victim].tag << 6};
+      ++evictions;
+      if (ev.dirty) ++dirty_evictions;
+    }
+    set[victim] = Way{line, ++clock_, st};
+    ++fills;
+    return ev;
+  }
+  Way* find(PhysAddr pa) {
+    const std::uint64_t line = pa >> 6;
+    Way* set = &w_[(line % sets_) * ways_];
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (set[w].tag == line) return &set[w];
+    return nullptr;
+  }
+  bool write_back_into(PhysAddr pa) {
+    Way* w = find(pa);
+    if (!w) return false;
+    w->state = LineState::Modified;
+    if (replacement_ == Replacement::Lru) w->stamp = ++clock_;
+    return true;
+  }
+  Eviction invalidate(PhysAddr pa) {
+    Way* w = find(pa);
+    if (!w) return {};
+    Eviction ev{true, w->state == LineState::Modified, w->tag << 6};
+    *w = Way{};
+    return ev;
+  }
+  LineState state(PhysAddr pa) {
+    Way* w = find(pa);
+    return w ? w->state : LineState::Invalid;
+  }
+  LineState set_state(PhysAddr pa, LineState st) {
+    Way* w = find(pa);
+    if (!w) return LineState::Invalid;
+    const LineState old = w->state;
+    w->state = st;
+    return old;
+  }
+  std::vector<PhysAddr> set_contents(std::size_t s) const {
+    std::vector<const Way*> v;
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (w_[s * ways_ + w].tag != kInvalid) v.push_back(&w_[s * ways_ + w]);
+    std::sort(v.begin(), v.end(), [](const Way* a, const Way* b) { return a->stamp > b->stamp; });
+    std::vector<PhysAddr> out;
+    for (const Way* w : v) out.push_back(w->tag << 6);
+    return out;
+  }
+  void clear() { std::fill(w_.begin(), w_.end(), Way{}); }
+
+  std::size_t ways_, sets_;
+  Replacement replacement_;
+  std::uint64_t rng_;
+  std::uint64_t clock_ = 0;
+  std::vector<Way> w_;
+  std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
+};
+
+bool same(const Eviction& a, const Eviction& b) {
+  return a.valid == b.valid && (!a.valid || (a.dirty == b.dirty && a.addr == b.addr));
+}
+
+TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
+  struct Case {
+    std::uint64_t size;
+    int ways;
+    Replacement r;
+  };
+  const std::vector<Case> cases = {
+      {32 * 1024, 8, Replacement::Lru},     {64 * 11 * 12, 11, Replacement::Lru},  // 12 sets: not a power of two
+      {16 * 1024, 16, Replacement::Fifo},   {64 * 5 * 3, 5, Replacement::Fifo},
+      {8 * 1024, 4, Replacement::Random},   {64 * 3 * 7, 3, Replacement::Random},
+      {64 * 4, 4, Replacement::Lru},        {64, 1, Replacement::Lru},
+  };
+  for (const Case& k : cases) {
+    CacheParams p;
+    p.size = Bytes(k.size);
+    p.ways = k.ways;
+    p.replacement = k.r;
+    p.seed = 5;
+    CacheArray c(p, "c");
+    ReferenceCache ref(p);
+    std::mt19937_64 rng(k.size * 31 + static_cast<std::uint64_t>(k.ways));
+    const std::uint64_t span_lines = 4 * k.size / 64;  // a footprint of four times the cache
+    for (int i = 0; i < 60000; ++i) {
+      const PhysAddr pa = (rng() % span_lines) * 64 + (rng() % 64) + (1ull << 33);
+      const unsigned op = static_cast<unsigned>(rng() % 100);
+      if (op < 55) {  // demand access, fill on a miss (the CacheHierarchy pattern)
+        const bool w = rng() % 4 == 0;
+        const bool hit = c.access(pa, w);
+        ASSERT_EQ(hit, ref.access(pa, w)) << "op " << i;
+        if (!hit) {
+          const LineState st = w ? LineState::Modified : LineState::Exclusive;
+          ASSERT_TRUE(same(c.fill(pa, st), ref.fill(pa, st))) << "op " << i;
+        }
+      } else if (op < 65) {  // fill without a lookup (prefetch), sometimes of a present line
+        const LineState st = rng() % 2 ? LineState::Modified : LineState::Shared;
+        ASSERT_TRUE(same(c.fill(pa, st), ref.fill(pa, st))) << "op " << i;
+      } else if (op < 80) {
+        ASSERT_EQ(c.write_back_into(pa), ref.write_back_into(pa)) << "op " << i;
+      } else if (op < 90) {
+        ASSERT_TRUE(same(c.invalidate(pa), ref.invalidate(pa))) << "op " << i;
+      } else if (op < 95) {  // coherence: downgrade to Shared, upgrade to Modified, or drop to Invalid
+        const LineState st = static_cast<LineState>(rng() % 4);
+        ASSERT_EQ(c.set_state(pa, st), ref.set_state(pa, st)) << "op " << i;
+      } else if (op < 99) {
+        ASSERT_EQ(c.contains(pa), ref.find(pa) != nullptr) << "op " << i;
+        ASSERT_EQ(c.state(pa), ref.state(pa)) << "op " << i;
+      } else if (rng() % 50 == 0) {
+        c.clear();
+        ref.clear();
+      }
+      if (i % 997 == 0) {
+        const std::size_t s = c.set_index(pa);
+        ASSERT_EQ(c.set_contents(s), ref.set_contents(s)) << "op " << i;
+      }
+    }
+    for (std::size_t s = 0; s < c.sets(); ++s) ASSERT_EQ(c.set_contents(s), ref.set_contents(s));
+    EXPECT_EQ(c.stats().fills, ref.fills);
+    EXPECT_EQ(c.stats().evictions, ref.evictions);
+    EXPECT_EQ(c.stats().dirty_evictions, ref.dirty_evictions);
+    EXPECT_GT(c.stats().upgrades, 0u);
+    EXPECT_GT(ref.evictions, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw
