@@ -12,37 +12,43 @@ CoherenceDirectory::CoherenceDirectory(std::size_t entries, std::size_t ways, in
   while (sets_ * ways_ < entries) sets_ *= 2;
   set_mask_ = sets_ - 1;
   words_ = (static_cast<std::size_t>(cpus) + 63) / 64;
-  entries_.assign(sets_ * ways_, Entry{});
+  tags_.assign(sets_ * ways_, kEmpty);
+  meta_.assign(sets_ * ways_, Meta{});
   extra_.assign(sets_ * ways_ * (words_ - 1), 0);
 }
 
 long CoherenceDirectory::find(PhysAddr line) const {
   const std::size_t base = set_of(line) * ways_;
   for (std::size_t w = 0; w < ways_; ++w)
-    if (entries_[base + w].tag == line) return static_cast<long>(base + w);
+    if (tags_[base + w] == line) return static_cast<long>(base + w);
   return -1;
 }
 
 std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
   evicted = kEmpty;
   const std::size_t base = set_of(line) * ways_;
-  Entry* set = &entries_[base];
-  std::size_t victim = 0;
+  const PhysAddr* tags = &tags_[base];
+  std::size_t victim = ways_;
   for (std::size_t w = 0; w < ways_; ++w) {
-    if (set[w].tag == line) {
-      set[w].stamp = ++clock_;
+    if (tags[w] == line) {
+      meta_[base + w].stamp = ++clock_;
       return base + w;
     }
-    if (set[victim].tag != kEmpty && (set[w].tag == kEmpty || set[w].stamp < set[victim].stamp)) victim = w;
+    if (victim == ways_ && tags[w] == kEmpty) victim = w;
+  }
+  if (victim == ways_) {
+    victim = 0;
+    for (std::size_t w = 1; w < ways_; ++w)
+      if (meta_[base + w].stamp < meta_[base + victim].stamp) victim = w;
   }
   const std::size_t e = base + victim;
-  if (set[victim].tag != kEmpty) {
+  if (tags_[e] != kEmpty) {
     ++evictions_;
-    evicted = set[victim].tag;
+    evicted = tags_[e];
     sharers(e, -1, evicted_sharers);
   }
-  set[victim].tag = line;
-  set[victim].stamp = ++clock_;
+  tags_[e] = line;
+  meta_[e].stamp = ++clock_;
   for (std::size_t w = 0; w < words_; ++w) word(e, static_cast<int>(w)) = 0;
   return e;
 }
@@ -59,7 +65,7 @@ void CoherenceDirectory::sharers(std::size_t entry, int except, std::vector<int>
 }
 
 void CoherenceDirectory::erase(std::size_t entry) {
-  entries_[entry].tag = kEmpty;
+  tags_[entry] = kEmpty;
   for (std::size_t w = 0; w < words_; ++w) word(entry, static_cast<int>(w)) = 0;
 }
 

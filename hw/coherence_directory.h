@@ -38,30 +38,31 @@ class CoherenceDirectory {
   // Drops the entry (no copy is left anywhere).
   void erase(std::size_t entry);
 
-  std::size_t capacity() const { return entries_.size(); }
+  std::size_t capacity() const { return tags_.size(); }
   std::uint64_t evictions() const { return evictions_; }
   void reset_stats() { evictions_ = 0; }
 
  private:
   static constexpr PhysAddr kEmpty = ~PhysAddr(0);
-  // A set's entries are contiguous, each with its first 64 CPUs' bits inline.
-  struct Entry {
-    PhysAddr tag = kEmpty;
+  // A set's tags are contiguous (a lookup reads one host cache line of an
+  // 8-way set); the LRU stamps and CPU bits sit apart.
+  struct Meta {
     std::uint64_t stamp = 0;  // LRU
     std::uint64_t cpus = 0;   // CPUs 0..63
   };
-  std::size_t set_of(PhysAddr line) const {
-    return static_cast<std::size_t>(((line >> 6) * 0x9E3779B97F4A7C15ull) >> 20) & set_mask_;
-  }
+  // Line number modulo the set count, as the caches index: neighbouring lines
+  // sit in neighbouring sets, so a stream of lines walks the table in order.
+  std::size_t set_of(PhysAddr line) const { return static_cast<std::size_t>(line >> 6) & set_mask_; }
   std::uint64_t& word(std::size_t entry, int w) {
-    return w == 0 ? entries_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
+    return w == 0 ? meta_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }
   std::uint64_t word(std::size_t entry, int w) const {
-    return w == 0 ? entries_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
+    return w == 0 ? meta_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }
 
   std::size_t ways_, sets_, set_mask_, words_;
-  std::vector<Entry> entries_;        // [set * ways + way]
+  std::vector<PhysAddr> tags_;        // [set * ways + way]
+  std::vector<Meta> meta_;            // [set * ways + way]
   std::vector<std::uint64_t> extra_;  // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
   std::uint64_t clock_ = 0;
   std::uint64_t evictions_ = 0;
