@@ -13,9 +13,10 @@
 // MemorySystem times what the protocol reports (HITM transfers, invalidations).
 // Simplifications: no Forward state (clean data always comes from the
 // requester's own levels or memory); the snoop filter evicts by LRU and
-// back-invalidates; L2 is not inclusive of L1; non-inclusive means fill-all-levels, no back-invalidation
-// (NINE), not Skylake's exact victim-cache LLC; prefetchers live in MemorySystem; no MSHR limits
-// (the core models line-fill buffers).
+// back-invalidates; L2 is not inclusive of L1; non-inclusive means
+// fill-all-levels, no back-invalidation (NINE), not Skylake's exact
+// victim-cache LLC; prefetchers live in MemorySystem; no MSHR limits (the core
+// models line-fill buffers).
 #pragma once
 
 #include <array>

@@ -24,7 +24,8 @@
 //
 // Simplifications: no instruction fetch, no pipeline or ports beyond the issue
 // cost, no store buffer (a store is an access like a load that nothing waits
-// for), no prefetchers; when all fill buffers are busy even an L1 hit waits;
+// for), no L1 prefetchers (the L2 streamer is the memory system's); when all
+// fill buffers are busy even an L1 hit waits;
 // page walks are not synchronised in quantum-0 mode; round-robin scheduling of
 // the tasks of one CPU at a fixed timeslice, no migration between CPUs. A task
 // the OOM killer chose while another task faulted is noticed at its next fault,
