@@ -136,11 +136,9 @@ class DramController {
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
   // Reservations each calendar keeps: a saturated DDR4-2666 data bus fills
-  // 1024 slots in 3 us, so a core lagging the others by the default 1 us
-  // quantum still finds the gaps it may use (times before the oldest slot count
-  // as busy; with a 10 us quantum, bandwidth-bound runs lose a quarter of their
-  // bandwidth to that, README "Temporal decoupling").
-  static constexpr std::size_t kCalendarSlots = 1024;
+  // 4096 slots in 12 us, so a core lagging the others by up to a 10 us quantum
+  // still finds the gaps it may use (times before the oldest slot count as busy).
+  static constexpr std::size_t kCalendarSlots = 4096;
 
   Picoseconds refresh_adjust(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const;

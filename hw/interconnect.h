@@ -52,12 +52,12 @@ struct InterconnectParams {
 // Busy intervals of one link direction, kept sorted, so that a message may use
 // an idle gap before messages reserved by earlier calls (calls come in
 // program order, not time order: a response computed later may be due
-// earlier). Only the latest `capacity` intervals are kept (about 2 us of a
-// saturated 41.6 GB/s link, so a core lagging the others by the default 1 us
-// quantum finds its gaps); earlier time counts as busy.
+// earlier). Only the latest `capacity` intervals are kept (about 8 us of a
+// saturated 41.6 GB/s link, so a core lagging the others by a quantum of a few
+// microseconds finds its gaps); earlier time counts as busy.
 class LinkCalendar {
  public:
-  explicit LinkCalendar(std::size_t capacity = 1024) : busy_(capacity) {}
+  explicit LinkCalendar(std::size_t capacity = 4096) : busy_(capacity) {}
   // Earliest start >= t of an idle interval of length len.
   Picoseconds earliest(Picoseconds t, Picoseconds len) const;
   void reserve(Picoseconds start, Picoseconds len);
