@@ -24,7 +24,7 @@
 //   (MLC 90.2 / 89.1). Remote adds 2 x 27 ns of link latency and the
 //   serialisation of a 16 B request and an 80 B response: 142.7 ns (MLC 144.3 / 143.2).
 //   Read bandwidth, 18 cores streaming with 10 line-fill buffers and the L2
-//   streamer's 16 prefetches in flight each: 103.3 GB/s local (MLC 104.4; 86
+//   streamer's 16 prefetches in flight each: 103.3 GB/s local (MLC 104.4; 88
 //   without the prefetcher), 31.5 GB/s remote, bound by the link's payload
 //   rate 41.6 x 64/80 = 33.3 GB/s (MLC 34.3).
 //   HITM: same socket 21.7 + 28 (same_socket_snoop) = 49.7 ns (about 50);
