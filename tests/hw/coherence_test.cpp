@@ -14,6 +14,7 @@
 #include "hw/cache_hierarchy.h"
 #include "hw/coherence_directory.h"
 #include "hw/memory_system.h"
+#include "tests/hw/shipped_memory_system.h"
 
 namespace numasim::hw {
 namespace {
@@ -154,19 +155,8 @@ TEST(Coherence, PrefetcherLeavesLinesOthersHoldAlone) {
   EXPECT_EQ(h.prefetch_into_l2(CpuId(0), 0x10040, wb), 4);
 }
 
-struct Shipped {
-  std::unique_ptr<ConfigDocument> doc;
-  Topology topo;
-  MemorySystemParams params;
-};
-Shipped load_shipped() {
-  Shipped s;
-  s.doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
-  s.topo = Topology::from_config(s.doc->root());
-  s.params = MemorySystemParams::from_config(s.doc->root());
-  s.doc->check();
-  return s;
-}
+using testing::load_shipped;
+using testing::Shipped;
 
 // Mean latency of reading lines another CPU has just written (MLC --c2c_latency style).
 double hitm_ns(MemorySystem& ms, CpuId writer, CpuId reader, Picoseconds& t) {

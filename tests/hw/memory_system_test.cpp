@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/topology.h"
 #include "hw/memory_system.h"
+#include "tests/hw/shipped_memory_system.h"
 
 namespace numasim::hw {
 namespace {
@@ -208,19 +209,8 @@ TEST(MemorySystem, StatsNamesAndReset) {
 
 // ---- Calibration against DESIGN.md's reference figures with the shipped config ----
 
-struct Shipped {
-  std::unique_ptr<ConfigDocument> doc;
-  Topology topo;
-  MemorySystemParams params;
-};
-Shipped load_shipped() {
-  Shipped s;
-  s.doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
-  s.topo = Topology::from_config(s.doc->root());
-  s.params = MemorySystemParams::from_config(s.doc->root());
-  s.doc->check();
-  return s;
-}
+using testing::load_shipped;
+using testing::Shipped;
 
 // Dependent random chase (MLC --latency_matrix style) over 4 GiB of `node`'s
 // memory from `cpu`; mean latency in ns.
