@@ -304,12 +304,12 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
   WritebackList wb;
   SnoopResult sn;
   const int level = caches_.write_full_line(cpu, line, wb, sn);
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat = caches_.hit_latency(std::min(level, 3));
   if (level == 1) {
     ++l1_hits_;
   } else if (level == 4) {
     // Ownership from the line's home agent: a request and an acknowledgement, no data.
-    const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
     const NodeId home = home_node(line);
     if (home.value() < 0) die_unmapped(line);
     if (home != me) {
@@ -321,7 +321,6 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
     AccessBreakdown ack;
     lat = std::max(lat, snoop_done(cpu, sn, now, ack) - now);
   }
-  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   for (int w = 0; w < wb.count; ++w) post_writeback(me, wb.addr[static_cast<std::size_t>(w)], now + lat);
   return lat;
 }
