@@ -101,6 +101,20 @@ CommandOutput run_command(const std::vector<std::string>& args) {
   return r;
 }
 
+// Whether squeue's state column (one task per line) lists a task that is not
+// over yet: with a job id, squeue may also list finished tasks.
+bool any_active(const std::string& states) {
+  static const char* const kOver[] = {"COMPLETED", "FAILED",   "CANCELLED", "TIMEOUT",       "NODE_FAIL",
+                                      "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY"};
+  std::istringstream in(states);
+  for (std::string st; in >> st;) {
+    bool over = false;
+    for (const char* o : kOver) over |= st.rfind(o, 0) == 0;  // "CANCELLED by 0"
+    if (!over) return true;
+  }
+  return false;
+}
+
 std::string command_failure(const std::string& what, const CommandOutput& r) {
   std::string e = r.err.empty() ? r.out : r.err;
   while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
@@ -229,7 +243,31 @@ std::string slurm_script(const SweepPlan& plan, const std::vector<std::vector<st
   return s.str();
 }
 
+// A job array an earlier invocation submitted into this work directory that is
+// still queued or running: its tasks would write the files a new submission
+// writes. Empty when there is none.
+std::string active_earlier_job(const std::string& work_dir) {
+  std::ifstream in(work_dir + "/slurm.job");
+  std::string job;
+  if (!(in >> job) || !all_digits(job)) return "";
+  CommandOutput q = run_command({"squeue", "-h", "--jobs=" + job, "-o", "%T"});
+  return q.status == 0 && any_active(q.out) ? job : "";
+}
+
 SweepResult run_sweep_slurm(const SweepSpec& spec, const SweepOptions& options, const SlurmOptions& slurm) {
+  const std::string cwd = std::filesystem::current_path().string();
+  std::error_code ec;
+  const std::string work = std::filesystem::absolute(options.work_dir, ec).string();
+  for (const std::string* path : {&cwd, &work})
+    if (path->find_first_of(" \t\n\"'") != std::string::npos)
+      throw SweepError("sweep: error: \"" + *path +
+                       "\": a path with spaces or quotes cannot appear in #SBATCH lines; run from (and use a "
+                       "--work-dir in) a directory without them");
+  if (!slurm.dry_run && std::filesystem::is_directory(work, ec))
+    if (std::string job = active_earlier_job(work); !job.empty())
+      throw SweepError("sweep: error: job array " + job + " of an earlier sweep in " + work +
+                       " is still queued or running; wait for it (squeue -j " + job + ") or cancel it (scancel " +
+                       job + ") before rerunning");
   SweepPlan plan = plan_sweep(spec, options);
   std::ostream* progress = options.progress;
   const std::size_t reused = plan.runs.size() - plan.pending.size();
@@ -244,7 +282,7 @@ SweepResult run_sweep_slurm(const SweepSpec& spec, const SweepOptions& options, 
   const std::string script_path = slurm_script_path(plan);
   {
     std::ofstream f(script_path, std::ios::binary | std::ios::trunc);
-    f << slurm_script(plan, tasks, options.binary, std::filesystem::current_path().string(), slurm);
+    f << slurm_script(plan, tasks, options.binary, cwd, slurm);
     if (!f) throw SweepError("sweep: error: cannot write the job script \"" + script_path + "\"");
   }
   if (slurm.dry_run) {
@@ -257,6 +295,7 @@ SweepResult run_sweep_slurm(const SweepSpec& spec, const SweepOptions& options, 
   CommandOutput sub = run_command({"sbatch", "--parsable", script_path});
   std::string job = sub.out.substr(0, sub.out.find_first_of(";\n"));
   if (sub.status != 0 || !all_digits(job)) throw SweepError(command_failure("sbatch " + script_path, sub));
+  std::ofstream(plan.work_dir + "/slurm.job") << job << "\n";
   if (progress)
     *progress << "sweep: submitted job array " << job << " (" << plan.pending.size() << " points in " << tasks.size()
               << " tasks; script " << script_path << ")\n";
@@ -278,12 +317,12 @@ SweepResult run_sweep_slurm(const SweepSpec& spec, const SweepOptions& options, 
   for (;;) {
     collect();
     if (finished == plan.pending.size()) break;
-    CommandOutput q = run_command({"squeue", "-h", "-j", job, "-o", "%T"});
-    if (q.status == 0 && q.out.find_first_not_of(" \n") == std::string::npos) break;  // no task left
+    CommandOutput q = run_command({"squeue", "-h", "--jobs=" + job, "-o", "%T"});
+    if (q.status == 0 && !any_active(q.out)) break;  // no task left
     if (q.status != 0) {
       // A job that left the controller's memory is reported as an invalid id: it is over.
       if (q.err.find("Invalid job id") != std::string::npos) break;
-      if (++transient > 30) throw SweepError(command_failure("squeue -j " + job, q));
+      if (++transient > 30) throw SweepError(command_failure("squeue --jobs=" + job, q));
     } else {
       transient = 0;
     }

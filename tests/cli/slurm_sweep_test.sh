@@ -4,9 +4,9 @@
 # with a slurm.conf in a temporary directory and ports nobody else uses), waits
 # for the node to be idle, runs a 20-point sweep with --slurm and checks that its
 # CSV is byte-identical to the local sweep of the same grid, that a rerun
-# submits nothing (every result exists), and that a failing point is reported
-# with its stderr without hiding the other. Stops every daemon it started, by
-# its pid, also on failure. Exit 77 (ctest SKIP) where Slurm or munge is not
+# submits nothing (every result exists), that a failing point is reported with
+# its stderr without hiding the other, and that a task Slurm cancels is reported
+# with its state. Stops every daemon it started, by its pid, also on failure. Exit 77 (ctest SKIP) where Slurm or munge is not
 # installed or the test does not run as root (slurmd and munged need it).
 #   slurm_sweep_test.sh NUMASIM SOURCE_DIR
 set -uo pipefail
@@ -38,7 +38,7 @@ cleanup() {
     wait "$pid" 2>/dev/null
   done
   if [ "$failed" -ne 0 ]; then
-    for log in slurmctld.log slurmd.log munged.out slurm.err bad.err; do
+    for log in slurmctld.log slurmd.log munged.out slurm.err bad.err lost.err; do
       [ -f "$tmp/$log" ] && { echo "---- $log (last lines)"; tail -n 25 "$tmp/$log"; }
     done
   fi
@@ -140,9 +140,10 @@ references = "sim.references"
 numa_hit = "vmstat.numa_hit"
 numa_interleave = "vmstat.numa_interleave"
 TOML
-"$numasim" sweep sweep.toml -j 2 --work-dir local --out local.csv 2>local.err || fail "local sweep: $(cat local.err)"
+# Each sweep is bounded well below ctest's timeout, so the trap always stops the daemons.
+timeout 60 "$numasim" sweep sweep.toml -j 2 --work-dir local --out local.csv 2>local.err || fail "local sweep: $(cat local.err)"
 start=$SECONDS
-"$numasim" sweep sweep.toml --slurm --array-limit 4 --time 5 --work-dir slurm --out slurm.csv 2>slurm.err ||
+timeout 90 "$numasim" sweep sweep.toml --slurm --array-limit 4 --time 5 --work-dir slurm --out slurm.csv 2>slurm.err ||
   fail "Slurm sweep: $(cat slurm.err)"
 echo "20-point Slurm sweep took $((SECONDS - start)) s"
 grep -q "submitted job array" slurm.err || fail "no job array submitted: $(cat slurm.err)"
@@ -152,7 +153,7 @@ cmp local.csv slurm.csv || { diff local.csv slurm.csv; fail "the Slurm CSV diffe
 grep -q '^#SBATCH --array=0-19%4$' slurm/sweep.sbatch || fail "no --array=0-19%4 line in the script"
 
 # A rerun finds every result and submits nothing.
-"$numasim" sweep sweep.toml --slurm --work-dir slurm --out again.csv 2>again.err || fail "rerun: $(cat again.err)"
+timeout 30 "$numasim" sweep sweep.toml --slurm --work-dir slurm --out again.csv 2>again.err || fail "rerun: $(cat again.err)"
 grep -q "20 of 20 points have results" again.err || fail "rerun did not reuse the results: $(cat again.err)"
 grep -q "submitted" again.err && fail "rerun submitted a job: $(cat again.err)"
 cmp local.csv again.csv || fail "the rerun's CSV differs"
@@ -166,7 +167,7 @@ args = ["--set", "workload[0].table_size=\"1MiB\"", "--set", "workload[0].update
 [collect]
 sim_seconds = "sim.simulated_seconds"
 TOML
-"$numasim" sweep bad.toml --slurm --work-dir bad --out bad.csv 2>bad.err
+timeout 60 "$numasim" sweep bad.toml --slurm --work-dir bad --out bad.csv 2>bad.err
 status=$?
 [ "$status" -eq 1 ] || fail "a failed point must make the sweep exit 1, got $status: $(cat bad.err)"
 sed -n 2p bad.csv | grep -q ',local,ok,0\.' || fail "the good point is missing: $(cat bad.csv)"
@@ -174,5 +175,31 @@ sed -n 3p bad.csv | grep -q ',nonsense,failed: exit code 2; log .*/bad/run_1.log
   fail "the failing point is not reported with its error: $(cat bad.csv)"
 grep -q "run 1 failed" bad.err && grep -q "stderr (last lines of" bad.err && grep -q "policy" bad.err ||
   fail "the failure report lacks the run's stderr: $(cat bad.err)"
-echo "PASS: Slurm and local CSVs identical (20 points), rerun resumed, failing point reported"
+# A task Slurm ends before it reports (cancelled while running: a long point) is
+# reported with its Slurm state; the short point beside it is collected.
+cat >lost.toml <<TOML
+configs = ["$src/configs/workloads/gups.toml"]
+args = ["--set", "workload[0].table_size=\"1MiB\""]
+[grid]
+"workload[0].updates" = [1000, 100000000]
+[collect]
+sim_seconds = "sim.simulated_seconds"
+TOML
+timeout 60 "$numasim" sweep lost.toml --slurm --work-dir lost --out lost.csv 2>lost.err &
+sweep=$!
+job=
+for _ in $(seq 200); do
+  job=$(cat lost/slurm.job 2>/dev/null)
+  [ -n "$job" ] && squeue -h --jobs="$job" -o "%K %T" | grep -q "^1 RUNNING" && break
+  sleep 0.1
+done
+[ -n "$job" ] || fail "the lost-task sweep submitted nothing: $(cat lost.err)"
+scancel "${job}_1" || fail "scancel ${job}_1"
+wait "$sweep"
+status=$?
+[ "$status" -eq 1 ] || fail "a lost task must make the sweep exit 1, got $status: $(cat lost.err)"
+sed -n 2p lost.csv | grep -q ',1000,ok,0\.' || fail "the short point is missing: $(cat lost.csv)"
+sed -n 3p lost.csv | grep -q ",100000000,failed: no result from Slurm array task ${job}_1 (CANCELLED); output .*/lost/slurm-${job}_1.out" ||
+  fail "the cancelled task is not reported with its state: $(cat lost.csv)"
+echo "PASS: Slurm and local CSVs identical (20 points), rerun resumed, failing point and lost task reported"
 exit 0

@@ -98,7 +98,7 @@ const char* kFakeSbatch =
     "  t=$((t + 1))\n"
     "done\n"
     "echo 42\n";
-const char* kFakeSqueue = "#!/bin/sh\nexit 0\n";
+const char* kFakeSqueue = "#!/bin/sh\n[ -n \"${FAKE_SLURM_RUNNING:-}\" ] && echo RUNNING\nexit 0\n";
 const char* kFakeScontrol =
     "#!/bin/sh\n"
     "echo \"JobId=43 ArrayJobId=42 ArrayTaskId=${FAKE_SLURM_LOSE:-0} JobState=TIMEOUT Reason=TimeLimit\"\n";
@@ -345,6 +345,12 @@ TEST(SweepCli, FailedAndLostSlurmTasksAreReportedWithoutHidingTheOthers) {
   EXPECT_NE(r.err.find("run 4 failed ("), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("unknown policy mode \"nonsense\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("3 of 6 runs failed"), std::string::npos) << r.err;
+  // While the earlier job array is still queued, a rerun refuses to submit another.
+  Result busy = run_numasim(dir.path, "sweep sweep.toml --slurm --work-dir w", env + " FAKE_SLURM_RUNNING=1");
+  EXPECT_EQ(busy.status, 1) << busy.err;
+  EXPECT_NE(busy.err.find("job array 42 of an earlier sweep in " + w + " is still queued or running"),
+            std::string::npos)
+      << busy.err;
   // A rerun submits only the three points without results.
   Result again = run_numasim(dir.path, "sweep sweep.toml --slurm-dry-run --work-dir w", env);
   EXPECT_EQ(again.status, 0) << again.err;
