@@ -125,9 +125,11 @@ std::string DramParams::validate() const {
   return {};
 }
 
-DramParams DramParams::from_config(Config c) {
-  DramParams d;
-  DramParams p;
+DramParams DramParams::from_config(Config c) { return from_config(c, DramParams{}); }
+
+DramParams DramParams::from_config(Config c, const DramParams& defaults) {
+  const DramParams& d = defaults;
+  DramParams p = d;
   p.tck = c.get<Picoseconds>("tck", d.tck, "DRAM clock period (DDR4-2666: 0.75ns)", {Picoseconds(1), {}});
   auto cyc = [&](const char* key, std::uint32_t def, const char* desc) {
     return c.get<unsigned>(key, def, desc, {0u, 100000u});

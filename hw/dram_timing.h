@@ -61,8 +61,10 @@ struct DramParams {
   // between the LLC/home agent and the controller and back.
   Picoseconds frontend_latency = Picoseconds(22000);
 
-  // Reads the [dram] table; throws nothing: errors go to the document.
+  // Reads the [dram] table (or a device's DRAM table, with `defaults` for what it
+  // leaves out); throws nothing: errors go to the document.
   static DramParams from_config(Config c);
+  static DramParams from_config(Config c, const DramParams& defaults);
   // Returns an empty string if consistent, else what is wrong.
   std::string validate() const;
 
