@@ -53,6 +53,10 @@ CxlDeviceParams CxlDeviceParams::from_config(Config c) {
       "device port",
       {Picoseconds(0), Picoseconds(10'000'000)});
   p.lanes = c.get<int>("lanes", d.lanes, "lanes of the CXL port (x8: 8, x16: 16)", {1, 16});
+  if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16) {
+    c.error("lanes", "a CXL port has 1, 2, 4, 8 or 16 lanes, got " + std::to_string(p.lanes));
+    p.lanes = d.lanes;
+  }
   p.lane_bandwidth = c.get<Bandwidth>("lane_bandwidth", d.lane_bandwidth,
                                       "raw bandwidth of one lane in one direction (PCIe 5.0, 32 GT/s: 4GB/s)");
   p.flit_bytes = c.get<unsigned>("flit_bytes", d.flit_bytes,

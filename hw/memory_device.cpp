@@ -50,14 +50,15 @@ namespace {
 MemoryDeviceSpec device_of_node(Config root, Config node, const DramParams& dram,
                                 std::vector<MemoryDeviceSpec>& known) {
   const std::string name = node.get<std::string>(
-      "device", "",
+      "device", "ddr4",
       "memory device of the node: a [device.<name>] table or a registered implementation (" +
-          registered_memory_devices() + "); empty: ddr4 with [dram]");
-  if (name.empty()) return {};
+          registered_memory_devices() + "); ddr4 without a [device.ddr4] table: the machine's [dram]");
   for (const MemoryDeviceSpec& k : known)
     if (k.name == name) return k;  // a device table read once, whatever number of nodes use it
+  const bool has_table = root.has("device") && root.table("device").has(name);
+  if (name == "ddr4" && !has_table) return {};
   Config devices = root.table("device", "memory devices named by [[node]] tables, one table each");
-  if (!devices.has(name) && !find_memory_device(name)) {
+  if (!has_table && !find_memory_device(name)) {
     node.error("device", "unknown memory device \"" + name + "\": registered devices are " +
                              registered_memory_devices() + " (or define a [device." + name +
                              "] table with impl = one of them)");
