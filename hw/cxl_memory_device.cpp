@@ -10,29 +10,7 @@
 namespace numasim::hw {
 
 DramParams CxlDeviceParams::media_defaults() {
-  DramParams d;
-  d.tck = Picoseconds(417);  // 4800 MT/s: 0.4167 ns
-  d.cl = 40;
-  d.trcd = 39;
-  d.trp = 39;
-  d.tras = 77;  // 32 ns
-  d.cwl = 38;   // CL - 2
-  d.tburst = 8;  // BL16 on a 32-bit subchannel
-  d.tccd_s = 8;
-  d.tccd_l = 12;  // 5 ns
-  d.trrd_s = 8;
-  d.trrd_l = 12;  // 5 ns
-  d.tfaw = 32;
-  d.trtp = 18;  // 7.5 ns
-  d.twr = 72;   // 30 ns
-  d.trtrs = 2;
-  d.trfc = Picoseconds(295'000);
-  d.trefi = Picoseconds(3'900'000);
-  d.channels = 4;  // 2 DDR5 channels of 2 subchannels
-  d.ranks = 1;
-  d.bank_groups = 8;
-  d.banks_per_group = 4;
-  d.row_size = Bytes(4096);  // 1 KiB page of x8 devices x 4 per 32-bit subchannel
+  DramParams d = DramParams::ddr5_4800(2);
   d.frontend_latency = Picoseconds(40'000);
   return d;
 }
@@ -164,6 +142,10 @@ void CxlMemoryDevice::dump(StatsVisitor& v) const {
             "host-to-device wire time / elapsed time");
   v.formula(n + ".link_up_utilisation", safe_ratio(static_cast<double>(s.up_busy_ps), span * 1e12), "ratio",
             "device-to-host wire time / elapsed time");
+  const DramStats& m = media_.stats();
+  v.formula(n + ".row_hit_ratio",
+            safe_ratio(static_cast<double>(m.row_hits), static_cast<double>(m.reads + m.writes)), "ratio",
+            "row hits / accesses of the device's DRAM");
   v.histogram(n + ".latency", hist_, "ps", "request latency at the device (home agent to home agent)");
   media_.dump(v);
 }

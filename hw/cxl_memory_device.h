@@ -56,10 +56,7 @@ struct CxlDeviceParams {
   Bytes response_header = Bytes(8);
   DramParams media = media_defaults();
 
-  // DDR5-4800 (JEDEC 40-39-39 bin; tRAS 32 ns, tRRD_L/tCCD_L 5 ns, tFAW 32 tCK,
-  // tWR 30 ns, tRFC 295 ns (16 Gb), tREFI 3.9 us; 8 bank groups x 4 banks;
-  // BL16 on a 32-bit subchannel = 64 B in 8 tCK) on the DDR4 engine, with a
-  // 40 ns device controller.
+  // Two DDR5-4800 channels (DramParams::ddr5_4800) behind a 40 ns device controller.
   static DramParams media_defaults();
   // Reads a device table (impl = "cxl"); errors go to the document.
   static CxlDeviceParams from_config(Config c);
