@@ -11,6 +11,7 @@ namespace numasim::hw {
 
 DramParams CxlDeviceParams::media_defaults() {
   DramParams d = DramParams::ddr5_4800(2);
+  d.ranks = 2;  // see configs/devices/cxl-type3.toml
   d.frontend_latency = Picoseconds(40'000);
   return d;
 }

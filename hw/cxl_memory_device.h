@@ -27,7 +27,7 @@
 //   response_header  8B     S2M data/completion header (assumed: two per slot)
 //   [media]                 DRAM of the device: DDR5-4800 timing on the DDR
 //                           engine (each 32-bit subchannel as a channel), 2
-//                           DIMM channels = 4 subchannels, controller 40ns.
+//                           DIMM channels = 4 subchannels, 2 ranks, controller 40ns.
 // Statistics under system.node<n>.cxl.*, the media under system.node<n>.cxl.media.*.
 // Simplifications: no credits or flow control beyond link busy time, no flit
 // packing across messages (the 68/64 overhead is applied per message), no
@@ -56,7 +56,7 @@ struct CxlDeviceParams {
   Bytes response_header = Bytes(8);
   DramParams media = media_defaults();
 
-  // Two DDR5-4800 channels (DramParams::ddr5_4800) behind a 40 ns device controller.
+  // Two DDR5-4800 channels (DramParams::ddr5_4800) of two ranks behind a 40 ns device controller.
   static DramParams media_defaults();
   // Reads a device table (impl = "cxl"); errors go to the document.
   static CxlDeviceParams from_config(Config c);
