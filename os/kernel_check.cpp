@@ -146,7 +146,6 @@ void Kernel::check_consistency() const {
     for (int i = 0; i < NR_MM_COUNTERS; ++i)
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);
-    huge_in_use += huge_mapped;
     for (const auto& [key, v] : mm.mm_mt)
       if (v.is_hugetlb()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
 
@@ -169,6 +168,7 @@ void Kernel::check_consistency() const {
              static_cast<std::uint64_t>(n));
     VM_CHECK(pg->_refcount == n, "refcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
              static_cast<std::uint64_t>(pg->_refcount));
+    if (pg->test(PG_hugetlb)) ++huge_in_use;  // distinct pages: a shared one counts once
     if (pg->test(PG_hugetlb) || pg == zero_page_) continue;
     const int nid = pm_.page_to_nid(pg).value();
     ++(PageAnon(pg) ? anon_per_node : shmem_per_node)[nid];
