@@ -7,9 +7,9 @@
 // across all processes, anon_vma records and chains agree with the VMAs.
 // Aborts with a message naming what broke. Cost O(VMAs x chain length + mapped
 // pages + page tables) plus PhysMem::check_consistency (O(frames)).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <map>
 
 #include "os/kernel.h"
@@ -79,8 +79,8 @@ void Kernel::check_consistency() const {
         VM_CHECK(avc->vma == &v, "chain record of another VMA", v.vm_start, avc->obj);
         VM_CHECK(slub_->is_allocated(avc->obj), "chain record without its anon_vma_chain object", v.vm_start, avc->obj);
         const auto& tree = avc->anon_vma->rb_root;
-        VM_CHECK(std::find(tree.begin(), tree.end(), avc) != tree.end(), "chain record not on its anon_vma",
-                 v.vm_start, avc->anon_vma->id);
+        VM_CHECK(std::find(tree.begin(), tree.end(), avc) != tree.end(), "chain record not on its anon_vma", v.vm_start,
+                 avc->anon_vma->id);
         own |= avc->anon_vma == v.anon_vma;
       }
       VM_CHECK(own, "VMA's anon_vma not on its chain", v.vm_start, 0);
@@ -191,8 +191,7 @@ void Kernel::check_consistency() const {
                "anon_vma's chain record not on its VMA", av.id, avc->obj);
   });
   VM_CHECK(live == anon_vmas_->nr_anon_vmas(), "anon_vma count", live, anon_vmas_->nr_anon_vmas());
-  VM_CHECK(chains == anon_vmas_->nr_chains(), "anon_vma_chain records not on any VMA", chains,
-           anon_vmas_->nr_chains());
+  VM_CHECK(chains == anon_vmas_->nr_chains(), "anon_vma_chain records not on any VMA", chains, anon_vmas_->nr_chains());
   // --- global counters ---
   VM_CHECK(tables_total == pgtables_.nr_tables(), "page tables not reachable from any mm", tables_total,
            pgtables_.nr_tables());

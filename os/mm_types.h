@@ -26,7 +26,7 @@ struct mempolicy;
 struct mm_struct;
 struct anon_vma;        // os/rmap.h
 struct anon_vma_chain;  // os/rmap.h
-class VmaObjects;  // os/kernel_caches.h
+class VmaObjects;       // os/kernel_caches.h
 
 // vm_flags bits, Linux's values (include/linux/mm.h).
 inline constexpr unsigned long VM_NONE = 0x00000000;

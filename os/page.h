@@ -80,11 +80,11 @@ struct page {
   std::int32_t mapcount;      // number of page-table mappings (Linux's _mapcount + 1)
   std::uint32_t lru_next;     // PFN links: buddy/pcp free lists while free, LRU lists when in use
   std::uint32_t lru_prev;
-  std::uint32_t owner;        // reverse-map owner: anon_vma id if PG_anon, else mm/mapping id; 0 = none
-  std::uint32_t private_;     // swap entry, slab cache id, or head PFN for PG_tail
-  std::uint64_t index;        // offset in the owner in pages (linear_page_index for anon pages)
-  std::uint32_t memcg_id;     // memory cgroup charged (0: root / none; unused yet)
-  std::uint32_t spare;        // reserved (folio fields for THP)
+  std::uint32_t owner;     // reverse-map owner: anon_vma id if PG_anon, else mm/mapping id; 0 = none
+  std::uint32_t private_;  // swap entry, slab cache id, or head PFN for PG_tail
+  std::uint64_t index;     // offset in the owner in pages (linear_page_index for anon pages)
+  std::uint32_t memcg_id;  // memory cgroup charged (0: root / none; unused yet)
+  std::uint32_t spare;     // reserved (folio fields for THP)
 
   bool test(pageflags f) const { return (flags >> f) & 1u; }
   void set(pageflags f) { flags |= 1u << f; }

@@ -309,7 +309,7 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
 }
 
 bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
-  get_page(pg);  // the caller's isolation reference: the page survives its last unmap
+  get_page(pg);         // the caller's isolation reference: the page survives its last unmap
   task_struct flusher;  // flush_tlb_range needs only the initiating CPU
   flusher.cpu = cpu;
   rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {

@@ -34,13 +34,13 @@ class PhysMem;
 struct page;
 
 struct anon_vma {
-  anon_vma* root = nullptr;    // root of the hierarchy (itself for a root)
-  anon_vma* parent = nullptr;  // the anon_vma it was forked from (itself for a root)
-  int refcount = 0;            // 1 while chains exist, plus one per descendant that has it as root
-  int num_children = 0;        // anon_vmas whose parent this is
-  int num_active_vmas = 0;     // VMAs with vma->anon_vma == this
-  std::uint32_t id = 0;        // the handle stored in page->owner
-  PhysAddr obj = 0;            // its anon_vma slab object
+  anon_vma* root = nullptr;              // root of the hierarchy (itself for a root)
+  anon_vma* parent = nullptr;            // the anon_vma it was forked from (itself for a root)
+  int refcount = 0;                      // 1 while chains exist, plus one per descendant that has it as root
+  int num_children = 0;                  // anon_vmas whose parent this is
+  int num_active_vmas = 0;               // VMAs with vma->anon_vma == this
+  std::uint32_t id = 0;                  // the handle stored in page->owner
+  PhysAddr obj = 0;                      // its anon_vma slab object
   std::vector<anon_vma_chain*> rb_root;  // chains of every VMA that may map its pages (Linux: interval tree)
 };
 

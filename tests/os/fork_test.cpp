@@ -203,10 +203,10 @@ TEST_F(ForkTest, ZeroPageSharedMappingsAndDontforkVmas) {
 
 TEST_F(ForkTest, HugetlbSharedIsSharedAndPrivateIsCopied) {
   task_struct* p = spawn(0);
-  const VirtAddr sh = static_cast<VirtAddr>(k().sys_mmap(
-      p, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
-  const VirtAddr pr = static_cast<VirtAddr>(k().sys_mmap(
-      p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
+  const VirtAddr sh = static_cast<VirtAddr>(
+      k().sys_mmap(p, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
+  const VirtAddr pr = static_cast<VirtAddr>(
+      k().sys_mmap(p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
   ASSERT_EQ(touch(p, sh), Kernel::FaultResult::Handled);
   ASSERT_EQ(touch(p, pr), Kernel::FaultResult::Handled);
   const std::uint64_t hfree = k().hugetlb().free_huge_pages();
@@ -263,8 +263,8 @@ TEST_F(ForkTest, EnomemAtAnyAllocationLeavesTheParentUnchanged) {
   unsigned long n1 = 2;
   ASSERT_EQ(k().sys_mbind(p, a + 2 * kPageSize, kPageSize, MPOL_BIND, &n1, 3, 0, cost_), 0);
   ASSERT_EQ(k().sys_set_mempolicy(p, MPOL_PREFERRED, &n1, 3, cost_), 0);
-  const VirtAddr h = static_cast<VirtAddr>(k().sys_mmap(
-      p, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
+  const VirtAddr h = static_cast<VirtAddr>(
+      k().sys_mmap(p, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
   ASSERT_EQ(touch(p, h), Kernel::FaultResult::Handled);
   task_struct* c1 = fork(p);  // the chains get deeper
   ASSERT_NE(c1, nullptr);
@@ -303,8 +303,8 @@ TEST_F(ForkTest, EnomemAtAnyAllocationLeavesTheParentUnchanged) {
 TEST_F(ForkTest, HugetlbPoolExhaustionFailsTheFork) {
   task_struct* p = spawn(0);
   // 4 pages per node: a private mapping of 14 MiB fully touched leaves one page for 7 copies.
-  const VirtAddr pr = static_cast<VirtAddr>(k().sys_mmap(
-      p, 0, 14 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
+  const VirtAddr pr = static_cast<VirtAddr>(
+      k().sys_mmap(p, 0, 14 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_));
   ASSERT_GT(static_cast<long>(pr), 0);
   for (int i = 0; i < 7; ++i) ASSERT_EQ(touch(p, pr + i * (2ull << 20)), Kernel::FaultResult::Handled);
   const std::string before = snapshot(p);

@@ -6,6 +6,8 @@
 // mprotect / exit / accesses with the consistency checker after every step,
 // where rmap_walk finds exactly the mappings of sampled pages that a
 // brute-force scan of every page table finds; some cases run with failslab.
+#include "os/rmap.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -14,7 +16,6 @@
 #include <set>
 
 #include "os/kmemleak.h"
-#include "os/rmap.h"
 #include "tests/os/kernel_fixture.h"
 
 using namespace numasim;
@@ -117,8 +118,7 @@ TEST_F(RmapTest, ChainsFollowSplitAndMerge) {
   EXPECT_EQ(c->mm->map_count, 3);
   EXPECT_EQ(k().anon_vmas().nr_chains(), chains + 4);
   k().check_consistency();
-  EXPECT_EQ(walk(page_at(p, a + 2 * kPageSize)),
-            (MappingSet{{p->mm, a + 2 * kPageSize}, {c->mm, a + 2 * kPageSize}}));
+  EXPECT_EQ(walk(page_at(p, a + 2 * kPageSize)), (MappingSet{{p->mm, a + 2 * kPageSize}, {c->mm, a + 2 * kPageSize}}));
   // Back to read-write: the parts merge and the extra records go.
   ASSERT_EQ(k().sys_mprotect(c, a + kPageSize, kPageSize, PROT_READ | PROT_WRITE, cost_), 0);
   EXPECT_EQ(c->mm->map_count, 1);
