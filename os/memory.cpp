@@ -19,6 +19,7 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/rmap.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -62,9 +63,13 @@ page* Kernel::alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr
   return pg;
 }
 
-// put_page on a user page whose last mapping went away.
+// put_page on a user page after one of its mappings went away: the page holds
+// one reference per mapping; the last one frees it.
 void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
-  if (pg->mapcount != 0) return;
+  if (pg->mapcount != 0) {
+    --pg->_refcount;
+    return;
+  }
   pg->clear(PG_anon);
   pg->clear(PG_swapbacked);
   pg->clear(PG_dirty);
@@ -134,67 +139,64 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
     pgtables_.set_entry(t->cpu, pte, make_pte(zero_page_phys(), vma.vm_flags, false) | _PAGE_SPECIAL, cost);
     return FaultResult::Handled;
   }
+  // anon_vma_prepare before the page (VM_FAULT_OOM when its objects cannot be had).
+  if (!shared && anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_page
   mm_struct& mm = *t->mm;
-  pg->mapcount = 1;
-  pg->owner = mm.mm_id;
-  pg->set(PG_swapbacked);
-  const int nid = pm_.page_to_nid(pg).value();
   if (shared) {
+    pg->mapcount = 1;
+    pg->owner = mm.mm_id;
+    pg->index = vma.pgoff_of(addr);
+    pg->set(PG_swapbacked);
+    const NodeId nid = pm_.page_to_nid(pg);
     mm.add_mm_counter(MM_SHMEMPAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_SHMEM, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_FILE_PAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_FILE_MAPPED, 1);
+    pm_.mod_node_page_state(nid, NR_SHMEM, 1);
+    pm_.mod_node_page_state(nid, NR_FILE_PAGES, 1);
+    pm_.mod_node_page_state(nid, NR_FILE_MAPPED, 1);
   } else {
-    pg->set(PG_anon);
+    page_add_new_anon_rmap(pg, vma, addr);
     mm.add_mm_counter(MM_ANONPAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_ANON_MAPPED, 1);
   }
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0), cost);
   return FaultResult::Handled;
 }
 
-// do_wp_page: a write to a present read-only PTE of a writable VMA. The zero
-// page is replaced by a new zeroed page (wp_page_copy); an exclusive anonymous
-// page is reused in place (wp_page_reuse); a shared one is copied.
+// do_wp_page: a write to a present read-only PTE of a writable VMA. A shared
+// mapping's page is reused (wp_page_shared); an anonymous page this mapping
+// alone holds is reused in place (wp_page_reuse, after page_move_anon_rmap);
+// the zero page or an anonymous page still shared with another process after
+// fork is copied (wp_page_copy: new page, page_remove_rmap of the old one,
+// flush of the old translation).
 Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
                                        KernelCost& cost) {
   mm_struct& mm = *t->mm;
   const pteval_t old = pte.value();
   const PhysAddr old_phys = pte_phys(old);
-  if (old_phys != zero_page_phys()) {
-    page* old_pg = pm_.phys_to_page(old_phys);
-    if (old_pg->mapcount <= 1 || (vma.vm_flags & VM_SHARED)) {
-      pgtables_.set_entry(t->cpu, pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
-      pm_.count_vm_events(t->cpu, PGREUSE);
-      return FaultResult::Handled;
-    }
+  const bool zero = old_phys == zero_page_phys();
+  page* old_pg = zero ? nullptr : pm_.phys_to_page(old_phys);
+  if (old_pg && ((vma.vm_flags & VM_SHARED) || (old_pg->mapcount <= 1 && old_pg->_refcount <= 1))) {
+    // page_move_anon_rmap: an exclusive page now belongs to this VMA's own anon_vma.
+    if (PageAnon(old_pg) && vma.anon_vma) old_pg->owner = vma.anon_vma->id;
+    pgtables_.set_entry(t->cpu, pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
+    pm_.count_vm_events(t->cpu, PGREUSE);
+    return FaultResult::Handled;
   }
+  if (anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
-  if (old_phys == zero_page_phys())
+  if (zero)
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_user_highpage
   else
     cost.add_memory(platform_.kernel_copy(t->cpu, phys, old_phys, Bytes(kPageSize)));  // copy_user_highpage
-  pg->mapcount = 1;
-  pg->owner = mm.mm_id;
-  pg->set(PG_anon);
-  pg->set(PG_swapbacked);
+  page_add_new_anon_rmap(pg, vma, addr);
   mm.add_mm_counter(MM_ANONPAGES, 1);
-  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, 1);
   // ptep_clear_flush + set_pte: other CPUs may cache the read-only translation.
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, true), cost);
-  if (old_phys != zero_page_phys()) {
-    page* old_pg = pm_.phys_to_page(old_phys);
-    --old_pg->mapcount;
-    mm.add_mm_counter(MM_ANONPAGES, -1);
-    pm_.mod_node_page_state(pm_.page_to_nid(old_pg), NR_ANON_MAPPED, -1);
-    put_user_page(t->cpu, old_pg, cost);
-  }
+  if (old_pg) page_remove_rmap(t->cpu, mm, old_pg, false, cost);
   flush_tlb_range(t, mm, addr & ~(kPageSize - 1), (addr & ~(kPageSize - 1)) + kPageSize, cost);
   return FaultResult::Handled;
 }

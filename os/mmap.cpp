@@ -9,6 +9,7 @@
 
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/rmap.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -78,6 +79,7 @@ vm_area_struct& vma_insert(mm_struct& mm, vm_area_struct vma) {
 void vma_erase(mm_struct& mm, vm_area_struct& vma) {
   const PhysAddr obj = vma.vm_obj;
   if (obj && !mm.vma_objects) vma_bug("erasing a slab-backed VMA outside a VMA operation", vma.vm_start);
+  if (mm.vma_objects) mm.vma_objects->vma_unlink(vma);  // unlink_anon_vmas
   if (mm.mm_mt.erase(vma.vm_start) != 1) vma_bug("erasing a VMA not in the tree", vma.vm_start);
   if (obj) mm.vma_objects->release(obj);  // vm_area_free
   --mm.map_count;
@@ -92,6 +94,7 @@ vm_area_struct& split_vma(mm_struct& mm, vm_area_struct& vma, VirtAddr addr) {
   vma.vm_end = addr;
   auto [it, ok] = mm.mm_mt.emplace(addr, std::move(upper));
   if (!ok) vma_bug("split produced a duplicate start", addr);
+  if (mm.vma_objects) mm.vma_objects->vma_split(vma, it->second);  // anon_vma_clone (reserved)
   ++mm.map_count;
   return it->second;
 }
@@ -110,6 +113,7 @@ bool vmas_mergeable(const vm_area_struct& a, const vm_area_struct& b) {
   if ((a.vm_flags & (VM_DONTEXPAND | VM_HUGETLB)) != 0) return false;
   if (a.vm_file_id != b.vm_file_id) return false;
   if (a.vm_pgoff + (a.size() >> kPageShift) != b.vm_pgoff) return false;
+  if (!anon_vmas_mergeable(a, b)) return false;
   return vma_policy_equal(a, b);
 }
 
@@ -118,11 +122,13 @@ vm_area_struct& vma_merge_neighbours(mm_struct& mm, vm_area_struct& vma) {
   vm_area_struct* next = vma_next(mm, *cur);
   if (next && vmas_mergeable(*cur, *next)) {
     cur->vm_end = next->vm_end;
+    if (mm.vma_objects) mm.vma_objects->vma_merged(*cur, *next);
     vma_erase(mm, *next);
   }
   vm_area_struct* prev = vma_prev(mm, *cur);
   if (prev && vmas_mergeable(*prev, *cur)) {
     prev->vm_end = cur->vm_end;
+    if (mm.vma_objects) mm.vma_objects->vma_merged(*prev, *cur);
     vma_erase(mm, *cur);
     cur = prev;
   }
@@ -235,25 +241,7 @@ std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr star
     pgtables_.set_entry(cpu, ref, 0, cost);  // ptep_get_and_clear_full
     ++zapped;
     if (v & _PAGE_SPECIAL) return;  // zero page
-    page* pg = pm_.phys_to_page(pte_phys(v));
-    --pg->mapcount;
-    if (ref.level == PMD_LEVEL) {  // hugetlb page back to the pool
-      mm.hugetlb_usage -= 1;
-      pg->owner = 0;
-      hugetlb_->enqueue(pg);
-      return;
-    }
-    const NodeId nid = pm_.page_to_nid(pg);
-    if (PageAnon(pg)) {
-      mm.add_mm_counter(MM_ANONPAGES, -1);
-      pm_.mod_node_page_state(nid, NR_ANON_MAPPED, -1);
-    } else {
-      mm.add_mm_counter(MM_SHMEMPAGES, -1);
-      pm_.mod_node_page_state(nid, NR_SHMEM, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_PAGES, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
-    }
-    put_user_page(cpu, pg, cost);
+    page_remove_rmap(cpu, mm, pm_.phys_to_page(pte_phys(v)), ref.level == PMD_LEVEL, cost);
   });
   return zapped;
 }

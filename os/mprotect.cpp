@@ -105,7 +105,7 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
         if (!(f & VM_EXEC)) n |= _PAGE_NX;
         const bool special = o & _PAGE_SPECIAL;
         const bool huge = ref.level != PTE_LEVEL;
-        if ((f & VM_WRITE) && !special && ((o & _PAGE_RW) || !huge)) n |= _PAGE_RW;
+        if ((f & VM_WRITE) && !special && ((o & _PAGE_RW) || (!huge && can_change_pte_writable(*v, o)))) n |= _PAGE_RW;
       } else {
         n |= _PAGE_PROTNONE;
       }
