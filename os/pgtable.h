@@ -53,6 +53,7 @@ inline constexpr std::uint64_t PUD_SIZE = 1ull << 30;
 
 constexpr bool pte_present(pteval_t v) { return (v & _PAGE_PRESENT) != 0; }
 constexpr bool pte_none(pteval_t v) { return v == 0; }
+constexpr bool pmd_none(pteval_t v) { return v == 0; }
 constexpr bool pte_protnone(pteval_t v) { return (v & (_PAGE_PRESENT | _PAGE_PROTNONE)) == _PAGE_PROTNONE; }
 constexpr PhysAddr pte_phys(pteval_t v) { return v & PTE_PFN_MASK; }
 constexpr bool pte_write(pteval_t v) { return (v & _PAGE_RW) != 0; }
@@ -113,6 +114,11 @@ class PageTables {
   // Returns the entry at target_level, an earlier huge leaf (ref.level > target),
   // or a null ref when a table frame could not be allocated.
   PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost);
+  // __pte_alloc + pte_offset_map: the PTE for va under a PMD entry found by
+  // walk/walk_alloc, allocating the PTE table when the PMD is none (same costs as
+  // walk_alloc). Null ref when the table frame could not be allocated. The PMD
+  // must be none or point to a table.
+  PteRef pte_alloc(CpuId cpu, const PteRef& pmd, VirtAddr va, KernelCost& cost);
   // Visit every non-none leaf entry (4 KiB PTE or huge PMD/PUD) mapping a page that
   // starts in [start, end), in address order. `va` is the leaf's first address.
   void for_each_leaf(PhysAddr pgd, VirtAddr start, VirtAddr end,
@@ -136,6 +142,15 @@ class PageTables {
   std::size_t nr_tables() const { return nr_tables_; }
   // Non-none entries in a table frame (for the consistency checker).
   unsigned table_used(PhysAddr frame) const;
+  // The 512 entries of the table in `frame` (nullptr when it holds no table) and
+  // how many are non-none (*used), for walkers (pagewalk.cpp). Writes through
+  // the pointer bypass accounting: write with set_entry.
+  pteval_t* table_entries(PhysAddr frame, unsigned* used) const {
+    Table* t = table_of(frame);
+    if (!t) return nullptr;
+    *used = t->used;
+    return t->e.data();
+  }
   // Every table frame reachable from pgd (including it), each with its level.
   void for_each_table(PhysAddr pgd, const std::function<void(PhysAddr frame, int level)>& fn) const;
 
