@@ -247,9 +247,6 @@ class Kernel : private PgtableFrameSource {
   vm_fault_t do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
   void migration_entry_wait(task_struct* t, vm_fault& vmf, KernelCost& cost);
   vm_fault_t do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
-  // What a migration_entry_wait waits for: completes the migration of the page
-  // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
-  std::function<void(task_struct*, VirtAddr)> migration_waiter_;
   FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, unsigned flags,
                                 KernelCost& cost);
   FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, KernelCost& cost);
@@ -323,6 +320,9 @@ class Kernel : private PgtableFrameSource {
   task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
+  // What a migration_entry_wait waits for: completes the migration of the page
+  // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
+  std::function<void(task_struct*, VirtAddr)> migration_waiter_;
 };
 
 }  // namespace numasim::os

@@ -114,6 +114,7 @@ Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned f
     if (write ? !(vma->vm_flags & VM_WRITE) : instr ? !(vma->vm_flags & VM_EXEC) : !vma->is_accessible())
       return segv(t, addr, SEGV_ACCERR, cost);
     const vm_fault_t r = handle_mm_fault(t, *vma, addr, flags, cost);
+    if (r == 0) return FaultResult::Handled;
     if (r & VM_FAULT_RETRY) {  // the handler dropped the lock: look the VMA up again
       flags |= FAULT_FLAG_TRIED;
       continue;
@@ -125,7 +126,7 @@ Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned f
 // mm_fault_error (arch/x86/mm/fault.c): an error bit becomes the signal the
 // task gets; pagefault_out_of_memory has nothing left to do, the allocator's
 // slow path already ran the OOM killer.
-Kernel::FaultResult Kernel::mm_fault_error(task_struct* t, VirtAddr addr, vm_fault_t r, KernelCost& cost) {
+inline Kernel::FaultResult Kernel::mm_fault_error(task_struct* t, VirtAddr addr, vm_fault_t r, KernelCost& cost) {
   if (!(r & VM_FAULT_ERROR)) return FaultResult::Handled;
   if (r & VM_FAULT_OOM) return FaultResult::Oom;
   if (r & (VM_FAULT_SIGBUS | VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return FaultResult::Sigbus;
@@ -134,7 +135,7 @@ Kernel::FaultResult Kernel::mm_fault_error(task_struct* t, VirtAddr addr, vm_fau
 }
 
 // mm_account_fault: a completed fault is major when it did I/O or was retried.
-void Kernel::mm_account_fault(task_struct* t, unsigned flags, vm_fault_t r) {
+inline void Kernel::mm_account_fault(task_struct* t, unsigned flags, vm_fault_t r) {
   if (r & (VM_FAULT_ERROR | VM_FAULT_RETRY)) return;
   if ((r & VM_FAULT_MAJOR) || (flags & FAULT_FLAG_TRIED))
     ++t->maj_flt;
@@ -161,7 +162,7 @@ constexpr bool kTransparentHugepage = false;
 
 // handle_mm_fault (mm/memory.c): count the fault, take the hugetlb or the
 // generic path, account it on the task.
-vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
+inline vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
                                    KernelCost& cost) {
   pm_.count_vm_events(t->cpu, PGFAULT);
   cost.add_cycles(params_.costs.fault_handle_cycles);
@@ -171,31 +172,29 @@ vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr
   return r;
 }
 
-// __handle_mm_fault: allocate the upper tables down to the PMD, give a none PMD
-// to the huge-page path first (create_huge_pmd), then allocate the PTE table
-// (__pte_alloc) and go on with the PTE. No PUD-sized pages outside hugetlb.
-vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
+// __handle_mm_fault: the PMD stage (a none PMD goes to the huge-page path
+// first: create_huge_pmd; a huge PMD is THP's), then the PTE table (__pte_alloc)
+// and handle_pte_fault. No PUD-sized pages outside hugetlb. Without THP the PMD
+// stage needs no walk of its own (and vmf.pmd stays unset, nothing reads it
+// yet): the one walk that allocates down to the PTE fills a none PMD with a
+// table and returns a huge PMD as a leaf at PMD level.
+inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
                                      KernelCost& cost) {
-  vm_fault vmf;
-  vmf.vma = &vma;
-  vmf.address = addr & ~(kPageSize - 1);
-  vmf.real_address = addr;
-  vmf.flags = flags;
-  vmf.pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
-  if (!vmf.pmd) return VM_FAULT_OOM;
-  if (vmf.pmd.level != PMD_LEVEL) fault_bug("huge leaf above the PMD in a non-hugetlb VMA", addr);
-  const pteval_t pmdval = vmf.pmd.value();
-  if (pmd_none(pmdval)) {
-    if (kTransparentHugepage && !(vma.vm_flags & VM_NOHUGEPAGE)) {  // hugepage_vma_check
+  PteRef pmd;
+  if (kTransparentHugepage && !(vma.vm_flags & VM_NOHUGEPAGE)) {  // hugepage_vma_check
+    pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
+    if (!pmd) return VM_FAULT_OOM;
+    if (pmd.level == PMD_LEVEL && pmd_none(pmd.value())) {
+      vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, PteRef{}, 0};
       const vm_fault_t r = do_huge_pmd_anonymous_page(t, vmf, cost);
       if (!(r & VM_FAULT_FALLBACK)) return r;
     }
-  } else if (!pte_present(pmdval) || pte_huge(pmdval)) {
-    // pmd_trans_huge, a PMD migration entry or a NUMA-hinting huge PMD: only THP makes them.
-    fault_bug("huge or non-present PMD in a non-hugetlb VMA", addr);
   }
-  vmf.pte = pgtables_.pte_alloc(t->cpu, vmf.pmd, addr, cost);
-  if (!vmf.pte) return VM_FAULT_OOM;
+  const PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+  if (!pte) return VM_FAULT_OOM;
+  // pmd_trans_huge, a PMD migration entry or a NUMA-hinting huge PMD: only THP makes them.
+  if (pte.level != PTE_LEVEL) fault_bug("huge or non-present PMD in a non-hugetlb VMA", addr);
+  vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, pte, pte.value()};
   return handle_pte_fault(t, vmf, cost);
 }
 
@@ -208,9 +207,8 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
 }
 
 // handle_pte_fault: dispatch on what the PTE holds.
-vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
-  const pteval_t entry = vmf.pte.value();
-  vmf.orig_pte = entry;
+inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  const pteval_t entry = vmf.orig_pte;
   // None: a first touch. Private and shared anonymous (shmem) VMAs both go to
   // do_anonymous_page here; do_fault takes file-backed VMAs when files land.
   if (pte_none(entry)) return to_vm_fault(do_anonymous_page(t, *vmf.vma, vmf.real_address, vmf.pte, vmf.flags, cost));

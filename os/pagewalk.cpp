@@ -55,7 +55,8 @@ int walk_table(mm_walk& w, PhysAddr frame, int level, VirtAddr base, VirtAddr st
     if (level > PTE_LEVEL && ops.pte_hole)
       for (unsigned i = first; i <= last; ++i) {
         const VirtAddr a = base + i * step;
-        if (int err = ops.pte_hole(a < start ? start : a, a + step > end ? end : a + step, hole_depth(level, w.pt->levels()), w))
+        if (int err = ops.pte_hole(a < start ? start : a, a + step > end ? end : a + step,
+                                   hole_depth(level, w.pt->levels()), w))
           return err;
       }
     return 0;
@@ -145,8 +146,8 @@ int walk_page_range(const PageTables& pt, mm_struct& mm, VirtAddr start, VirtAdd
   return 0;
 }
 
-int walk_page_range_vma(const PageTables& pt, vm_area_struct& vma, VirtAddr start, VirtAddr end,
-                        const mm_walk_ops& ops, void* priv) {
+int walk_page_range_vma(const PageTables& pt, vm_area_struct& vma, VirtAddr start, VirtAddr end, const mm_walk_ops& ops,
+                        void* priv) {
   if (start < vma.vm_start || end > vma.vm_end) walk_bug("walk_page_range_vma outside its VMA", start);
   if (start >= end) return 0;
   mm_walk w{&ops, &pt, vma.vm_mm, &vma, ACTION_SUBTREE, priv};

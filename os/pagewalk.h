@@ -60,8 +60,8 @@ struct mm_walk {
 int walk_page_range(const PageTables& pt, mm_struct& mm, VirtAddr start, VirtAddr end, const mm_walk_ops& ops,
                     void* priv);
 // walk_page_range_vma: [start, end) inside one VMA.
-int walk_page_range_vma(const PageTables& pt, vm_area_struct& vma, VirtAddr start, VirtAddr end,
-                        const mm_walk_ops& ops, void* priv);
+int walk_page_range_vma(const PageTables& pt, vm_area_struct& vma, VirtAddr start, VirtAddr end, const mm_walk_ops& ops,
+                        void* priv);
 // walk_page_range_novma: the tables under `pgd` whatever the VMAs say (huge
 // leaves go to pud_entry/pmd_entry; hugetlb_entry is not used).
 int walk_page_range_novma(const PageTables& pt, mm_struct* mm, PhysAddr pgd, VirtAddr start, VirtAddr end,

@@ -125,20 +125,6 @@ PteRef PageTables::walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_l
   }
 }
 
-PteRef PageTables::pte_alloc(CpuId cpu, const PteRef& pmd, VirtAddr va, KernelCost& cost) {
-  if (pmd.level != PMD_LEVEL) pgtable_bug("pte_alloc below a non-PMD entry", pmd.addr);
-  pteval_t v = *pmd.host;
-  if (v == 0) {
-    auto child = alloc_table(cpu, cost);
-    if (!child) return PteRef{};
-    set_entry(cpu, pmd, *child | _PAGE_TABLE, cost);  // pmd_populate
-    v = *pmd.host;
-  }
-  if (!pte_present(v) || pte_huge(v)) pgtable_bug("pte_alloc under a leaf PMD", pmd.addr);
-  const PhysAddr frame = pte_phys(v);
-  return ref(table_of(frame), frame, level_index(va, PTE_LEVEL), PTE_LEVEL);
-}
-
 void PageTables::leaves_rec(PhysAddr frame, int level, VirtAddr base, VirtAddr start, VirtAddr end,
                             const std::function<void(VirtAddr, const PteRef&)>& fn) const {
   Table* t = table_of(frame);

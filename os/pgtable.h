@@ -114,11 +114,6 @@ class PageTables {
   // Returns the entry at target_level, an earlier huge leaf (ref.level > target),
   // or a null ref when a table frame could not be allocated.
   PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost);
-  // __pte_alloc + pte_offset_map: the PTE for va under a PMD entry found by
-  // walk/walk_alloc, allocating the PTE table when the PMD is none (same costs as
-  // walk_alloc). Null ref when the table frame could not be allocated. The PMD
-  // must be none or point to a table.
-  PteRef pte_alloc(CpuId cpu, const PteRef& pmd, VirtAddr va, KernelCost& cost);
   // Visit every non-none leaf entry (4 KiB PTE or huge PMD/PUD) mapping a page that
   // starts in [start, end), in address order. `va` is the leaf's first address.
   void for_each_leaf(PhysAddr pgd, VirtAddr start, VirtAddr end,

@@ -44,12 +44,12 @@ inline constexpr unsigned FAULT_FLAG_TRIED = 1u << 5;
 // struct vm_fault: what one fault attempt knows about itself as it goes down.
 struct vm_fault {
   vm_area_struct* vma = nullptr;
-  VirtAddr address = 0;   // faulting address, page aligned
+  VirtAddr address = 0;       // faulting address, page aligned
   VirtAddr real_address = 0;  // the address as the MMU reported it
-  unsigned flags = 0;     // FAULT_FLAG_*
-  PteRef pmd;             // the PMD entry covering address
-  PteRef pte;             // the PTE, once the PTE table exists
-  pteval_t orig_pte = 0;  // the PTE's value when the fault looked at it
+  unsigned flags = 0;         // FAULT_FLAG_*
+  PteRef pmd;                 // the PMD entry covering address (set by the huge-page stage)
+  PteRef pte;                 // the PTE, once the PTE table exists
+  pteval_t orig_pte = 0;      // the PTE's value when the fault looked at it
 };
 
 }  // namespace numasim::os
