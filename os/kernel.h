@@ -48,6 +48,7 @@
 #include "os/rmap.h"
 #include "os/slub.h"
 #include "os/task.h"
+#include "os/vm_fault.h"
 
 namespace numasim {
 class Config;
@@ -250,8 +251,9 @@ class Kernel : private PgtableFrameSource {
                KernelCost& cost);
   // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
   void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
-  // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages;
-  // returns how many leaves were cleared.
+  // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages and
+  // dropping swap and migration entries; returns how many leaves mapping a page
+  // (present or PROT_NONE) were cleared.
   std::size_t zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
   // free_pgtables for a hole [start, end) that no VMA covers any more.
   std::size_t free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
@@ -261,14 +263,30 @@ class Kernel : private PgtableFrameSource {
   // end, then merge the results with their neighbours (vma_modify + vma_merge).
   void modify_range(mm_struct& mm, VirtAddr start, VirtAddr end, const std::function<void(vm_area_struct&)>& fn,
                     KernelCost& cost);
+  // change_protection: rewrite the entries of [start, end) to their VMAs' new
+  // flags; true when a TLB flush is needed.
+  bool change_protection(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
   // memory.cpp
   // handle_mm_fault proper (no exception entry/exit cycles): also used by
   // MAP_POPULATE and get_user_pages-like callers.
   FaultResult fault_core(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);
+  // Fault dispatch as mm/memory.c, results as vm_fault_t bits (os/vm_fault.h):
+  // handle_mm_fault for a VMA -> hugetlb_fault or __handle_mm_fault (PMD stage,
+  // THP seam) -> handle_pte_fault -> do_anonymous_page / do_wp_page /
+  // do_swap_page (migration_entry_wait) / do_numa_page.
+  FaultResult mm_fault_error(task_struct* t, VirtAddr addr, vm_fault_t r, KernelCost& cost);
+  void mm_account_fault(task_struct* t, unsigned flags, vm_fault_t r);
+  vm_fault_t handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t __handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  void migration_entry_wait(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
   FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, unsigned flags,
                                 KernelCost& cost);
   FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, KernelCost& cost);
-  FaultResult hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
   page* alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
   const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
   pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;
@@ -358,6 +376,9 @@ class Kernel : private PgtableFrameSource {
   task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
+  // What a migration_entry_wait waits for: completes the migration of the page
+  // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
+  std::function<void(task_struct*, VirtAddr)> migration_waiter_;
 };
 
 }  // namespace numasim::os

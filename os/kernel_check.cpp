@@ -15,7 +15,9 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
 #include "os/rmap.h"
+#include "os/swapops.h"
 
 namespace numasim::os {
 
@@ -25,6 +27,25 @@ namespace {
                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
   std::abort();
 }
+// Every non-none leaf of mm's tables in [0, top), whatever the VMAs say
+// (walk_page_range_novma): 4 KiB PTEs, and huge or non-present PMD/PUD entries.
+template <class F>
+void walk_leaves(const PageTables& pt, mm_struct& mm, VirtAddr top, F& fn) {
+  auto upper = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    const pteval_t v = ref.value();
+    if (!pte_present(v) || pte_huge(v)) (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  mm_walk_ops ops;
+  ops.pud_entry = upper;
+  ops.pmd_entry = upper;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  walk_page_range_novma(pt, &mm, mm.pgd, 0, top, ops, &fn);
+}
+
 #define VM_CHECK(cond, what, a, b)           \
   do {                                       \
     if (!(cond)) check_fail(what, (a), (b)); \
@@ -98,10 +119,29 @@ void Kernel::check_consistency() const {
     long rss[NR_MM_COUNTERS] = {};
     std::uint64_t huge_mapped = 0;
     std::map<VirtAddr, std::uint64_t> huge_present_per_vma;
-    pgtables_.for_each_leaf(mm.pgd, 0, top, [&](VirtAddr va, const PteRef& ref) {
+    auto leaf = [&](VirtAddr va, const PteRef& ref) {
       const pteval_t e = ref.value();
       const vm_area_struct* v = find_vma(mm, va);
       VM_CHECK(v && v->vm_start <= va, "page-table leaf outside any VMA", va, e);
+      const bool huge = ref.level != PTE_LEVEL;
+      if (is_swap_pte(e)) {  // a swap or migration entry, only in 4 KiB PTEs here
+        VM_CHECK(!huge, "swap entry in a huge entry", va, e);
+        VM_CHECK(!v->is_hugetlb() && !(v->vm_flags & VM_SHARED), "swap entry outside private anonymous memory", va,
+                 e);
+        const swp_entry_t s = pte_to_swp_entry(e);
+        if (!non_swap_entry(s)) {
+          ++rss[MM_SWAPENTS];
+          return;
+        }
+        VM_CHECK(is_migration_entry(s), "unknown special swap entry", va, e);
+        VM_CHECK(pm_.pfn_valid(Pfn(swp_offset_pfn(s))), "migration entry to no page", va, e);
+        const page* pg = pm_.pfn_to_page(Pfn(swp_offset_pfn(s)));
+        VM_CHECK(pg->test(PG_locked), "migration entry to an unlocked page", va, e);
+        VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp), "migration entry to a free page", va, e);
+        VM_CHECK(PageAnon(pg), "migration entry to a non-anonymous page", va, pg->flags);
+        ++rss[MM_ANONPAGES];  // RSS keeps a page under migration; its mapcount does not
+        return;
+      }
       VM_CHECK(pte_present(e) || pte_protnone(e), "leaf neither present nor PROT_NONE", va, e);
       VM_CHECK(pte_present(e) == v->is_accessible(), "leaf presence disagrees with VMA access", va, e);
       if (pte_present(e)) {
@@ -109,7 +149,6 @@ void Kernel::check_consistency() const {
         VM_CHECK(!(e & _PAGE_RW) || (v->vm_flags & VM_WRITE), "writable leaf in a read-only VMA", va, e);
         VM_CHECK(((e & _PAGE_NX) != 0) == !(v->vm_flags & VM_EXEC), "NX disagrees with VM_EXEC", va, e);
       }
-      const bool huge = ref.level != PTE_LEVEL;
       VM_CHECK(huge == v->is_hugetlb(), "leaf size disagrees with VMA type", va, e);
       if (huge) VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "huge leaf not a PSE PMD", va, e);
       if (e & _PAGE_SPECIAL) {
@@ -142,7 +181,8 @@ void Kernel::check_consistency() const {
         for (const anon_vma_chain* avc : v->anon_vma_chain) linked |= avc->anon_vma == av;
         VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
       }
-    });
+    };
+    walk_leaves(pgtables_, *mmp, top, leaf);
     for (int i = 0; i < NR_MM_COUNTERS; ++i)
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);

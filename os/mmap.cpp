@@ -9,7 +9,9 @@
 
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/pagewalk.h"
 #include "os/rmap.h"
+#include "os/swapops.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -230,20 +232,63 @@ std::string vma_map_string(const mm_struct& mm) {
 // validated by the system-call layer (syscalls.cpp).
 // ---------------------------------------------------------------------------
 
-// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA.
+namespace {
+// free_swap_and_cache (mm/swapfile.c): drop the entry's reference on its swap
+// slot and free the swap-cache page with the last one. The seam for swap: there
+// are no swap devices yet, so there is nothing to free.
+void free_swap_and_cache(swp_entry_t entry) { (void)entry; }
+}  // namespace
+
+// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA, on the
+// page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
-  mm_struct& mm = *vma.vm_mm;
-  std::size_t zapped = 0;
-  const CpuId cpu = t->cpu;
-  pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr, const PteRef& ref) {
-    pteval_t v = ref.value();
-    cost.add_cycles(params_.costs.zap_pte_cycles);
-    pgtables_.set_entry(cpu, ref, 0, cost);  // ptep_get_and_clear_full
-    ++zapped;
-    if (v & _PAGE_SPECIAL) return;  // zero page
-    page_remove_rmap(cpu, mm, pm_.phys_to_page(pte_phys(v)), ref.level == PMD_LEVEL, cost);
-  });
-  return zapped;
+  struct Zap {
+    Kernel& k;
+    mm_struct& mm;
+    CpuId cpu;
+    KernelCost& cost;
+    std::size_t zapped;
+  } z{*this, *vma.vm_mm, t->cpu, cost, 0};
+  mm_walk_ops ops;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    Zap& z = *static_cast<Zap*>(w.priv);
+    Kernel& k = z.k;
+    const pteval_t v = ref.value();
+    z.cost.add_cycles(k.params_.costs.zap_pte_cycles);
+    k.pgtables_.set_entry(z.cpu, ref, 0, z.cost);  // ptep_get_and_clear_full
+    if (is_swap_pte(v)) {
+      const swp_entry_t entry = pte_to_swp_entry(v);
+      if (!non_swap_entry(entry)) {
+        z.mm.add_mm_counter(MM_SWAPENTS, -1);
+        free_swap_and_cache(entry);
+      } else if (is_migration_entry(entry)) {
+        // The page belongs to the migration in flight; only the RSS it still counted goes.
+        const page* pg = k.pm_.pfn_to_page(Pfn(swp_offset_pfn(entry)));
+        z.mm.add_mm_counter(PageAnon(pg) ? MM_ANONPAGES : MM_SHMEMPAGES, -1);
+      } else {
+        vma_bug("zapping an unknown special swap entry", addr);
+      }
+      return 0;
+    }
+    ++z.zapped;
+    if (v & _PAGE_SPECIAL) return 0;  // zero page
+    k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), false, z.cost);
+    return 0;
+  };
+  ops.hugetlb_entry = [](const PteRef& ref, std::uint64_t, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    Zap& z = *static_cast<Zap*>(w.priv);
+    Kernel& k = z.k;
+    const pteval_t v = ref.value();
+    if (is_swap_pte(v)) vma_bug("swap or migration entry in a hugetlb PMD", addr);
+    z.cost.add_cycles(k.params_.costs.zap_pte_cycles);
+    k.pgtables_.set_entry(z.cpu, ref, 0, z.cost);  // huge_ptep_get_and_clear
+    ++z.zapped;
+    // The hugetlb page goes back to the pool with its last mapping.
+    k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), true, z.cost);
+    return 0;
+  };
+  walk_page_range_vma(pgtables_, vma, start, end, ops, &z);
+  return z.zapped;
 }
 
 std::size_t Kernel::free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost) {
