@@ -12,7 +12,10 @@
 // VMA records reserves all their objects before changing anything (ENOMEM and
 // no change otherwise). The owner records are kmemleak roots.
 // The Topology passed in must outlive the Kernel.
-// Simplified: one "current" per call (the task argument); no mmap_lock, no
+// Each fault and system call runs under an explicit KernelContext (the task,
+// CPU and cost of the entry; kernel_context.h) set by an entry guard; the page
+// allocator's slow path reaches the OOM killer through AllocHooks.
+// Simplified: no mmap_lock, no
 // fork (create_task makes a fresh mm, as exec does), no file mappings yet; the
 // scheduler is outside (hw/ tells the kernel where tasks run through
 // create_task/create_thread/migrate_task). Slab: VMAs split from one another
@@ -33,6 +36,7 @@
 #include "common/topology.h"
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
+#include "os/kernel_context.h"
 #include "os/kernel_cost.h"
 #include "os/kmemleak.h"
 #include "os/mm_types.h"
@@ -84,7 +88,7 @@ struct KernelParams {
   static KernelParams from_config(Config os_table);
 };
 
-class Kernel : private PgtableFrameSource {
+class Kernel : private PgtableFrameSource, private AllocHooks {
  public:
   Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
   ~Kernel() override;
@@ -124,7 +128,10 @@ class Kernel : private PgtableFrameSource {
   // benchmarks): if the leaf does not allow it, fault; then set accessed/dirty.
   FaultResult touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost);
 
-  // ---- the OOM killer (oom_kill.cpp) ----
+  // ---- the kernel context of the entry being served (null task between entries) ----
+  const KernelContext& context() const { return ctx_; }
+
+  // ---- the OOM killer (oom_kill.cpp), entered from the page allocator's slow path ----
   // Every kill so far, oldest first (what the kernel log said).
   const std::vector<OomKill>& oom_kills() const { return oom_kills_; }
   // The kill of process `tgid`, or nullptr.
@@ -240,8 +247,8 @@ class Kernel : private PgtableFrameSource {
   void put_user_page(CpuId cpu, page* pg, KernelCost& cost);
   // Move the page mapped by `pte` at `addr` to node `nid` (migrate_pages for one page).
   int migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost);
-  // oom_kill.cpp
-  bool out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost);
+  // oom_kill.cpp: AllocHooks::out_of_memory for the context's task (none: no kill).
+  bool out_of_memory(oom_control& oc, KernelCost& cost) override;
   long oom_badness(const mm_struct& mm) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
@@ -298,8 +305,10 @@ class Kernel : private PgtableFrameSource {
   page* zero_page_ = nullptr;
   nodemask_t mems_allowed_;                   // nodes with memory (N_MEMORY)
   std::vector<std::vector<int>> node_order_;  // per node: nodes by distance
-  task_struct* current_ = nullptr;            // the task a fault or system call runs for (page-table accounting)
-  task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
+  // The entry being served (task, CPU, cost, may OOM-kill), set by the entry guards.
+  KernelContext ctx_;
+  KernelEntryGuard syscall_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, false}; }
+  KernelEntryGuard fault_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, true}; }
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
 };

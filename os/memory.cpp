@@ -5,9 +5,10 @@
 // page as a 4 KiB (2 MiB for hugetlb) kernel_write on the page's node, and every
 // page-table entry written. Accesses outside any VMA or against its protection
 // become a SIGSEGV counted on the task, never an abort. A user page or
-// page-table page the buddy cannot give invokes the OOM killer (oom_kill.cpp),
-// which frees another process's memory (the allocation is retried) or kills the
-// faulting task (FaultResult::Oom); a task the OOM killer chose faults Oom.
+// page-table page the buddy cannot give goes through the allocator's slow path
+// to the OOM killer (oom_kill.cpp), which frees another process's memory (the
+// allocation is retried) or kills the faulting task (FaultResult::Oom); a task
+// the OOM killer chose faults Oom.
 // Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap or file
 // faults (no major faults yet), no THP, no fault-around; private anonymous read
 // faults map the shared zero page like Linux; shared anonymous (shmem) pages are
@@ -56,10 +57,7 @@ Kernel::FaultResult Kernel::segv(task_struct* t, VirtAddr addr, int code, Kernel
 page* Kernel::alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost) {
   mempolicy* pol = const_cast<mempolicy*>(effective_policy(t, &vma));
   std::uint64_t ilx = vma.pgoff_of(addr);
-  page* pg = alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);
-  // __alloc_pages_may_oom: kill something and retry while that frees memory.
-  while (!pg && out_of_memory(t, pol, cost)) pg = alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);
-  return pg;
+  return alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);  // may OOM-kill in the slow path
 }
 
 // put_page on a user page whose last mapping went away.
@@ -82,13 +80,7 @@ Kernel::FaultResult Kernel::handle_mm_fault(task_struct* t, VirtAddr addr, unsig
 }
 
 Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned flags, KernelCost& cost) {
-  current_ = t;
-  struct FaultScope {  // page-table allocations of this fault may invoke the OOM killer
-    task_struct*& slot;
-    task_struct* prev;
-    ~FaultScope() { slot = prev; }
-  } scope{fault_task_, fault_task_};
-  fault_task_ = t;
+  const KernelEntryGuard ctx_guard = fault_enter(t, cost);  // allocations of this fault may OOM-kill
   mm_struct& mm = *t->mm;
   const bool write = flags & FAULT_FLAG_WRITE;
   const bool instr = flags & FAULT_FLAG_INSTRUCTION;

@@ -47,7 +47,7 @@ bool pte_needs_flush(pteval_t o, pteval_t n) {
 long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int prot, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   const int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
   prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);

@@ -528,15 +528,20 @@ static page* alloc_not_zero(PhysMem& pm, CpuId cpu, gfp_t gfp, unsigned order, N
 }
 
 // new_slab -> allocate_slab: pages for the preferred order without retrying,
-// else for the minimum order; the frames are marked PG_slab and accounted to
+// else for the minimum order with the caller's flags (through the slow path); the frames are marked PG_slab and accounted to
 // the slab's node; the freelist links every object in order; ctor runs on each.
 Slab* Slub::new_slab(kmem_cache* s, CpuId cpu, gfp_t gfp, int node, KernelCost& cost) {
   NodeId nid = node == NUMA_NO_NODE ? pm_.cpu_to_node(cpu) : NodeId(node);
   gfp_t flags = (gfp & ~(__GFP_ZERO | __GFP_COMP)) | s->allocflags;
   unsigned order = s->oo.order, objects = s->oo.objects;
+  // The preferred order may fail under pressure (no retries, no OOM, and no
+  // reclaim at all when a smaller order exists); the minimum order is then
+  // asked with the caller's flags, so it goes the whole slow path (a GFP_KERNEL
+  // slab page in a fault may OOM-kill, as Linux).
   gfp_t first = (flags | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_NOFAIL;
+  if ((first & __GFP_DIRECT_RECLAIM) && order > s->min.order) first = (first | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
   page* pg = alloc_not_zero(pm_, cpu, first, order, nid, cost, pinned_zero_page_);
-  if (!pg && s->min.order != order) {
+  if (!pg) {
     order = s->min.order;
     objects = s->min.objects;
     pg = alloc_not_zero(pm_, cpu, flags, order, nid, cost, pinned_zero_page_);
