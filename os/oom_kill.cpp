@@ -68,7 +68,7 @@ std::string oom_kill_summary(const OomKill& k) {
 }
 
 std::string oom_invoked_message(const OomKill& k) {
-  return k.invoker_comm + " invoked oom-killer: order=0, oom_score_adj=0";
+  return k.invoker_comm + " invoked oom-killer: order=" + std::to_string(k.order) + ", oom_score_adj=0";
 }
 
 // oom_badness: pages the kill would free (RSS, swap entries, page tables).
@@ -118,6 +118,8 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   OomKill k;
   k.invoker_pid = t->pid;
   k.invoker_comm = t->comm;
+  k.gfp_mask = oc.gfp_mask;
+  k.order = oc.order;
   if (oc.nodemask && !nodes_subset(mems_allowed_, *oc.nodemask)) {
     k.constraint = OomConstraint::MemoryPolicy;
     k.nodemask = *oc.nodemask;
