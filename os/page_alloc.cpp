@@ -40,41 +40,7 @@ bool can_steal_fallback(unsigned order, migratetype start_mt) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// List primitives (list_add / list_add_tail / list_del on PFN links).
-
-void PhysMem::list_add(PageList& l, page* pg) {
-  const std::uint32_t pfn = pfn32(pg);
-  pg->lru_prev = kNoPfn32;
-  pg->lru_next = l.head;
-  if (l.head != kNoPfn32)
-    mem_map_[l.head].lru_prev = pfn;
-  else
-    l.tail = pfn;
-  l.head = pfn;
-}
-
-void PhysMem::list_add_tail(PageList& l, page* pg) {
-  const std::uint32_t pfn = pfn32(pg);
-  pg->lru_next = kNoPfn32;
-  pg->lru_prev = l.tail;
-  if (l.tail != kNoPfn32)
-    mem_map_[l.tail].lru_next = pfn;
-  else
-    l.head = pfn;
-  l.tail = pfn;
-}
-
-void PhysMem::list_del(PageList& l, page* pg) {
-  if (pg->lru_prev != kNoPfn32)
-    mem_map_[pg->lru_prev].lru_next = pg->lru_next;
-  else
-    l.head = pg->lru_next;
-  if (pg->lru_next != kNoPfn32)
-    mem_map_[pg->lru_next].lru_prev = pg->lru_prev;
-  else
-    l.tail = pg->lru_prev;
-  pg->lru_next = pg->lru_prev = kNoPfn32;
-}
+// Free lists (page_list.h primitives).
 
 // add_to_free_list / add_to_free_list_tail + set_buddy_order.
 void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail) {
@@ -85,9 +51,9 @@ void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
   if (tail)
-    list_add_tail(area.free_list[mt], pg);
+    list_add_tail(mem_map_, area.free_list[mt], pg);
   else
-    list_add(area.free_list[mt], pg);
+    list_add(mem_map_, area.free_list[mt], pg);
   area.nr_free_mt[mt]++;
   area.nr_free++;
 }
@@ -103,15 +69,15 @@ page* PhysMem::free_list_head(zone& z, unsigned order, unsigned mt) {
     pg->flags = 1u << PG_buddy;
     pg->order = static_cast<std::uint8_t>(order);
     pg->free_mt = MIGRATE_MOVABLE;
-    list_add(l, pg);  // already counted in nr_free
+    list_add(mem_map_, l, pg);  // already counted in nr_free
   }
-  return mem_map_ + l.head;
+  return list_first_page(mem_map_, l);
 }
 
 // del_page_from_free_list: also clears PG_buddy.
 void PhysMem::del_page_from_free_list(page* pg, zone& z, unsigned order) {
   struct free_area& area = z.free_area[order];
-  list_del(area.free_list[pg->free_mt], pg);
+  list_del(mem_map_, area.free_list[pg->free_mt], pg);
   area.nr_free_mt[pg->free_mt]--;
   area.nr_free--;
   pg->clear(PG_buddy);
@@ -196,10 +162,9 @@ unsigned long PhysMem::move_freepages_block(zone& z, page* pg, migratetype mt, u
     const unsigned order = cur->order;
     // move_to_free_list: list_move_tail to the new type.
     struct free_area& area = z.free_area[order];
-    list_del(area.free_list[cur->free_mt], cur);
+    list_move_tail(mem_map_, area.free_list[cur->free_mt], area.free_list[mt], cur);
     area.nr_free_mt[cur->free_mt]--;
     cur->free_mt = mt;
-    list_add_tail(area.free_list[mt], cur);
     area.nr_free_mt[mt]++;
     p += 1ull << order;
     moved += 1ul << order;
@@ -234,10 +199,9 @@ void PhysMem::steal_suitable_fallback(zone& z, page* pg, unsigned current_order,
   }
   // single_page: move_to_free_list(page, zone, current_order, start_type)
   struct free_area& area = z.free_area[current_order];
-  list_del(area.free_list[pg->free_mt], pg);
+  list_move_tail(mem_map_, area.free_list[pg->free_mt], area.free_list[start_mt], pg);
   area.nr_free_mt[pg->free_mt]--;
   pg->free_mt = start_mt;
-  list_add_tail(area.free_list[start_mt], pg);
   area.nr_free_mt[start_mt]++;
 }
 
@@ -292,7 +256,7 @@ int PhysMem::rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, mi
     if (!pg) break;
     pg->flags = 1u << PG_pcp;
     pg->order = static_cast<std::uint8_t>(order);
-    list_add_tail(list, pg);
+    list_add_tail(mem_map_, list, pg);
   }
   mod_free_pages(z, -(static_cast<std::int64_t>(i) << order));
   return i;
@@ -312,8 +276,8 @@ page* PhysMem::rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype m
     pcp.count += alloced << order;
     if (list.empty()) return nullptr;
   }
-  page* pg = mem_map_ + list.head;
-  list_del(list, pg);
+  page* pg = list_first_page(mem_map_, list);
+  list_del(mem_map_, list, pg);
   pcp.count -= 1 << order;
   return pg;
 }
@@ -484,8 +448,8 @@ void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigne
     const unsigned order = pindex_to_order(static_cast<unsigned>(idx));
     const int nr = 1 << order;
     do {
-      page* pg = mem_map_ + list->tail;
-      list_del(*list, pg);
+      page* pg = list_last_page(mem_map_, *list);
+      list_del(mem_map_, *list, pg);
       const migratetype mt = static_cast<migratetype>(pg->free_mt);
       pg->flags = 0;
       count -= nr;
@@ -507,7 +471,7 @@ void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& c
   pg->flags = 1u << PG_pcp;
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
-  list_add(pcp.lists[pindex], pg);
+  list_add(mem_map_, pcp.lists[pindex], pg);
   pcp.count += 1 << order;
   const bool free_high = pcp.free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
   const int high = free_high ? 0 : pcp.high;  // nr_pcp_high (no ZONE_RECLAIM_ACTIVE yet)

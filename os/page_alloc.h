@@ -292,10 +292,7 @@ class PhysMem {
   void zone_statistics(zone& preferred, zone& z, CpuId cpu);
   void set_pageblock_migratetype(std::uint64_t pfn, migratetype mt) { pageblocks_[pfn >> pageblock_order].mt = mt; }
 
-  // Free-list primitives.
-  void list_add(PageList& l, page* pg);       // at head
-  void list_add_tail(PageList& l, page* pg);  // at tail
-  void list_del(PageList& l, page* pg);
+  // Free-list primitives (on top of page_list.h).
   void add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail);
   void del_page_from_free_list(page* pg, zone& z, unsigned order);
   // Free-list views that include the lazily materialised boot blocks.
