@@ -5,10 +5,9 @@
 // page as a 4 KiB (2 MiB for hugetlb) kernel_write on the page's node, and every
 // page-table entry written. Accesses outside any VMA or against its protection
 // become a SIGSEGV counted on the task, never an abort. A user page or
-// page-table page the buddy cannot give goes through the allocator's slow path
-// to the OOM killer (oom_kill.cpp), which frees another process's memory (the
-// allocation is retried) or kills the faulting task (FaultResult::Oom); a task
-// the OOM killer chose faults Oom.
+// page-table page the buddy cannot give invokes the OOM killer (oom_kill.cpp),
+// which frees another process's memory (the allocation is retried) or kills the
+// faulting task (FaultResult::Oom); a task the OOM killer chose faults Oom.
 // Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap or file
 // faults (no major faults yet), no THP, no fault-around; private anonymous read
 // faults map the shared zero page like Linux; shared anonymous (shmem) pages are
