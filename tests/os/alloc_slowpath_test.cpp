@@ -245,6 +245,45 @@ TEST_F(SlowpathTest, InjectedFailureFailsAtPrepareAllocPagesWithoutTheSlowPath) 
   EXPECT_EQ(pm().fail_page_alloc().nr_failed(), 1u);
 }
 
+TEST_F(SlowpathTest, InjectedSlabPageFailureIsNullAndNothingHalfDone) {
+  kmem_cache* s = m_.slub->kmem_cache_create("fpa_slab", 256, 0, 0);
+  FailPageAllocParams p;
+  p.probability = 100;
+  pm().fail_page_alloc().configure(p);
+  stats0_ = pm().slowpath_stats();
+  const auto free0 = m_.free_pages(0);
+  KernelCost c;
+  EXPECT_EQ(m_.slub->kmem_cache_alloc_node(s, CpuId(0), GFP_KERNEL, 0, c), 0u);
+  // Every page request of ___slab_alloc (this node, then any; preferred, then minimum order) failed at once.
+  EXPECT_EQ(delta().injected, 4u);
+  EXPECT_EQ(delta().slowpath, 0u);
+  EXPECT_TRUE(hooks_.oom.empty());
+  EXPECT_EQ(m_.slab_bytes(0) + m_.slab_bytes(1), 0);
+  EXPECT_EQ(m_.free_pages(0), free0);
+  pm().fail_page_alloc().configure({});
+  EXPECT_NE(m_.slub->kmem_cache_alloc_node(s, CpuId(0), GFP_KERNEL, 0, c), 0u);
+  pm().check_consistency();
+}
+
+TEST_F(SlowpathTest, InjectedHugetlbPoolPageFailureStopsThePoolLikeLinux) {
+  FailPageAllocParams p;
+  p.probability = 100;
+  p.times = 1;
+  pm().fail_page_alloc().configure(p);
+  stats0_ = pm().slowpath_stats();
+  const std::uint64_t fail0 = pm().sum_vm_event(HTLB_BUDDY_PGALLOC_FAIL);
+  {
+    HugetlbPool pool(pm(), {4, 0}, {{0, 1}, {1, 0}}, CpuId(0));
+    EXPECT_EQ(pool.nr_huge_pages(), 0u);  // the first failure ends the pool's growth
+    EXPECT_EQ(pm().sum_vm_event(HTLB_BUDDY_PGALLOC_FAIL), fail0 + 1);
+    EXPECT_EQ(delta().injected, 1u);
+    EXPECT_EQ(delta().slowpath, 0u);
+  }
+  HugetlbPool pool(pm(), {4, 0}, {{0, 1}, {1, 0}}, CpuId(0));  // `times` used up
+  EXPECT_EQ(pool.nr_huge_pages_node(0), 4u);
+  pm().check_consistency();
+}
+
 TEST_F(SlowpathTest, FailPageAllocFilters) {
   FailPageAllocParams p;
   p.probability = 100;
