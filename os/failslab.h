@@ -1,17 +1,14 @@
 // Fault injection for slab allocations, after Linux's failslab
-// (mm/failslab.c, lib/fault-inject.c, Documentation/fault-injection):
-// a given percentage of slab allocations fail, optionally only every
-// `interval`-th candidate and at most `times` times, driven by a seeded RNG so
-// that runs are reproducible. Callers see NULL and must back out cleanly.
-// Simplified: no task filter, no stacktrace filter, no `space` budget, no
-// verbose dumps; __GFP_NOFAIL allocations are never failed (as Linux);
+// (mm/failslab.c, Documentation/fault-injection): the filters of
+// should_failslab in front of the shared fault attribute (fault_inject.h).
+// Callers see NULL and must back out cleanly.
+// Simplified: see fault_inject.h; __GFP_NOFAIL allocations are never failed (as Linux);
 // `ignore_gfp_reclaim` defaults to false here (Linux's failslab defaults to
 // true, which would exempt every GFP_KERNEL allocation).
 #pragma once
 
 #include <cstdint>
-#include <random>
-
+#include "os/fault_inject.h"
 #include "os/gfp.h"
 
 namespace numasim {
@@ -20,11 +17,7 @@ class Config;
 
 namespace numasim::os {
 
-struct FailslabParams {
-  unsigned probability = 0;         // percent of candidate allocations that fail (0..100)
-  unsigned long interval = 1;       // only every interval-th candidate may fail
-  long times = -1;                  // at most this many failures (-1: unlimited)
-  std::uint64_t seed = 1;           // RNG seed
+struct FailslabParams : FaultAttrParams {
   bool ignore_gfp_reclaim = false;  // never fail allocations that may reclaim
   bool cache_filter = false;        // only caches created with SLAB_FAILSLAB
 
@@ -43,17 +36,13 @@ class Failslab {
     if (p_.probability == 0) return false;
     return should_fail_slow(gfp, cache_marked);
   }
-  std::uint64_t nr_failed() const { return failed_; }
-  std::uint64_t nr_candidates() const { return candidates_; }
+  std::uint64_t nr_failed() const { return attr_.nr_failed(); }
+  std::uint64_t nr_candidates() const { return attr_.nr_candidates(); }
 
  private:
-  bool should_fail_slow(gfp_t gfp, bool cache_marked);  // should_fail()
+  bool should_fail_slow(gfp_t gfp, bool cache_marked);  // the filters, then should_fail()
   FailslabParams p_;
-  std::mt19937_64 rng_;
-  long times_left_ = -1;
-  std::uint64_t count_ = 0;
-  std::uint64_t candidates_ = 0;
-  std::uint64_t failed_ = 0;
+  FaultAttr attr_;
 };
 
 }  // namespace numasim::os

@@ -41,8 +41,8 @@ constexpr unsigned long kCloneExitSignal = 0xff;  // CSIGNAL: the exit-signal bi
 long Kernel::sys_fork(task_struct* t, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
+  auto entry = syscall_enter(t, cost);
   task_struct* child = copy_process(t, cost);
-  current_ = t;
   return child ? child->pid : -ENOMEM;
 }
 
@@ -88,7 +88,8 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
   std::vector<Pair> pairs;
   std::vector<page*> huge_copies;  // private hugetlb pages for the child, in leaf order
   std::map<const mempolicy*, std::shared_ptr<mempolicy>> dup_pol;
-  current_ = child;  // page-table pages allocated here are the child's
+  // Page-table pages allocated from here on are the child's (its pgtables_bytes).
+  KernelEntryGuard child_context(ctx_, child, cpu, cost, false);
   bool ok = true;
   {
     VmaOp op(*this, cmm, cpu, cost);
@@ -156,10 +157,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       }
     }
   }
-  if (!ok) {
-    current_ = parent;
-    return false;
-  }
+  if (!ok) return false;
 
   // Phase 2: copy_page_range, which cannot fail.
   std::size_t next_copy = 0;
@@ -205,7 +203,6 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
     });
   }
   flush_tlb_mm(parent, pmm, cost);  // dup_mmap: the parent's write-protected entries
-  current_ = parent;
   return true;
 }
 

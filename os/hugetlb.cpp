@@ -21,7 +21,10 @@ HugetlbPool::HugetlbPool(PhysMem& pm, const std::vector<std::uint64_t>& nr_hugep
       page* pg =
           pm.alloc_pages(boot_cpu, GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY,
                          HUGETLB_PAGE_ORDER, NodeId(nid), nullptr, boot);
-      if (!pg) break;
+      if (!pg) {  // the slow path gave up (no retries, no OOM: __GFP_NORETRY | __GFP_THISNODE)
+        pm.count_vm_event(HTLB_BUDDY_PGALLOC_FAIL);
+        break;
+      }
       pm.count_vm_event(HTLB_BUDDY_PGALLOC);
       pg->set(PG_hugetlb);
       free_[nid].push_back(pg);

@@ -23,6 +23,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
       platform_(platform),
       pm_(topo, params.phys, platform),
       pgtables_(platform, *this, PgtableParams{params.pgtable_levels, params.costs.pte_update_cycles}) {
+  pm_.set_alloc_hooks(this);  // the slow path's kswapd/compaction/reclaim/OOM partner
   mems_allowed_ = pm_.node_states_memory();
   node_order_.resize(pm_.nr_node_ids());
   for (int n = 0; n < pm_.nr_node_ids(); ++n) node_order_[n] = pm_.node_order(NodeId(n));
@@ -61,18 +62,15 @@ Kernel::~Kernel() {
   pm_.free_pages(CpuId(0), zero_page_, 0, c);
 }
 
-// pagetable_alloc(GFP_PGTABLE_USER): the current task's policy applies (as
+// pagetable_alloc(GFP_PGTABLE_USER): the context task's policy applies (as
 // alloc_pages does outside interrupts), so by default the frame comes from the
-// node of the CPU the task faults on.
+// node of the CPU the task faults on. The allocator's slow path may OOM-kill
+// when the context allows it (a fault).
 std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost) {
-  mempolicy* pol = current_ ? current_->mempolicy.get() : nullptr;
-  auto alloc = [&] {
-    return pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
-               : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
-  };
-  page* pg = alloc();
-  // In a fault, __alloc_pages_may_oom: kill something and retry while that frees memory.
-  while (!pg && fault_task_ && fault_task_ == current_ && out_of_memory(fault_task_, pol, cost)) pg = alloc();
+  task_struct* const cur = ctx_.task;
+  mempolicy* pol = cur ? cur->mempolicy.get() : nullptr;
+  page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
+                 : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
   if (!pg) return std::nullopt;
   // pagetable_pte_ctor / pmd_ptlock_init: a split page-table lock object.
   const PhysAddr ptl = caches_->ptlock_alloc(cpu, cost, AllocSite::tag("ptlock_alloc"));
@@ -82,7 +80,7 @@ std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost)
   }
   pg->set(PG_pgtable);
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, 1);
-  if (current_) current_->mm->pgtables_bytes += kPageSize;
+  if (cur) cur->mm->pgtables_bytes += kPageSize;
   const PhysAddr frame = pm_.page_to_phys(pg);
   if (ptl > 1) ptlocks_.emplace(frame, ptl);
   return frame;
@@ -96,7 +94,7 @@ void Kernel::free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) {
   page* pg = pm_.phys_to_page(frame);
   pg->clear(PG_pgtable);
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, -1);
-  if (current_) current_->mm->pgtables_bytes -= kPageSize;
+  if (ctx_.task) ctx_.task->mm->pgtables_bytes -= kPageSize;
   pm_.free_pages(cpu, pg, 0, cost);
 }
 
@@ -137,9 +135,11 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed, K
   t->cpus_allowed = allowed.any() ? allowed : CpuMask().set();
   t->mm = mm.get();
 
-  current_ = t.get();
-  auto pgd = pgtables_.pgd_alloc(cpu, cost);
-  current_ = nullptr;
+  std::optional<PhysAddr> pgd;
+  {
+    KernelEntryGuard ctx_guard(ctx_, t.get(), cpu, cost, false);
+    pgd = pgtables_.pgd_alloc(cpu, cost);
+  }
   if (!pgd) {  // fork fails with ENOMEM
     caches_->mm_free(cpu, mobj, cost);
     caches_->free_task_struct(cpu, tobj, cost);
@@ -205,7 +205,7 @@ task_struct* Kernel::find_task_by_pid(int pid) {
 // exit_mmap: unmap every VMA, free every page table and the PGD.
 void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
   KernelCost cost;  // exit work is not charged to a running task here
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   VmaOp op(*this, mm, t->cpu, cost);  // erased records free their objects
   while (!mm.mm_mt.empty()) {
     vm_area_struct& vma = mm.mm_mt.begin()->second;
@@ -218,7 +218,6 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
   pgtables_.free_pgd_range(t->cpu, mm.pgd, 0, top, 0, top, cost);
   pgtables_.pgd_free(t->cpu, mm.pgd, cost);
   mm.pgd = 0;
-  current_ = nullptr;
 }
 
 void Kernel::exit_task(task_struct* t) {
@@ -237,7 +236,6 @@ void Kernel::exit_task(task_struct* t) {
   t->mm = nullptr;
   t->mempolicy.reset();
   t->exited = true;  // a zombie until release_task: callers may still hold the pointer
-  if (current_ == t) current_ = nullptr;
   --live_tasks_;
 }
 

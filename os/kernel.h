@@ -15,8 +15,10 @@
 // Processes fork (fork.cpp: copy-on-write of private anonymous pages, shared
 // mappings shared) and anonymous pages have a reverse map (rmap.cpp, os/rmap.h)
 // on which page migration (migrate.cpp) unmaps and remaps every mapping.
-// Simplified: one "current" per call (the task argument); no mmap_lock, no
-// file mappings yet; the
+// Each fault and system call runs under an explicit KernelContext (the task,
+// CPU and cost of the entry; kernel_context.h) set by an entry guard; the page
+// allocator's slow path reaches the OOM killer through AllocHooks.
+// Simplified: no mmap_lock, no file mappings yet; the
 // scheduler is outside (hw/ tells the kernel where tasks run through
 // create_task/create_thread/migrate_task). Slab: VMAs split from one another
 // share their policy object (Linux duplicates it); page-table locks are taken
@@ -36,6 +38,7 @@
 #include "common/topology.h"
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
+#include "os/kernel_context.h"
 #include "os/kernel_cost.h"
 #include "os/kmemleak.h"
 #include "os/mm_types.h"
@@ -89,7 +92,7 @@ struct KernelParams {
   static KernelParams from_config(Config os_table);
 };
 
-class Kernel : private PgtableFrameSource {
+class Kernel : private PgtableFrameSource, private AllocHooks {
  public:
   Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
   ~Kernel() override;
@@ -129,7 +132,10 @@ class Kernel : private PgtableFrameSource {
   // benchmarks): if the leaf does not allow it, fault; then set accessed/dirty.
   FaultResult touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost);
 
-  // ---- the OOM killer (oom_kill.cpp) ----
+  // ---- the kernel context of the entry being served (null task between entries) ----
+  const KernelContext& context() const { return ctx_; }
+
+  // ---- the OOM killer (oom_kill.cpp), entered from the page allocator's slow path ----
   // Every kill so far, oldest first (what the kernel log said).
   const std::vector<OomKill>& oom_kills() const { return oom_kills_; }
   // The kill of process `tgid`, or nullptr.
@@ -310,8 +316,8 @@ class Kernel : private PgtableFrameSource {
   bool dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost);
   // mprotect's can_change_pte_writable: false for a private page shared copy-on-write.
   bool can_change_pte_writable(const vm_area_struct& vma, pteval_t pte) const;
-  // oom_kill.cpp
-  bool out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost);
+  // oom_kill.cpp: AllocHooks::out_of_memory for the context's task (none: no kill).
+  bool out_of_memory(oom_control& oc, KernelCost& cost) override;
   long oom_badness(const mm_struct& mm) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
@@ -372,8 +378,10 @@ class Kernel : private PgtableFrameSource {
   page* zero_page_ = nullptr;
   nodemask_t mems_allowed_;                   // nodes with memory (N_MEMORY)
   std::vector<std::vector<int>> node_order_;  // per node: nodes by distance
-  task_struct* current_ = nullptr;            // the task a fault or system call runs for (page-table accounting)
-  task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
+  // The entry being served (task, CPU, cost, may OOM-kill), set by the entry guards.
+  KernelContext ctx_;
+  KernelEntryGuard syscall_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, false}; }
+  KernelEntryGuard fault_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, true}; }
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
   // What a migration_entry_wait waits for: completes the migration of the page

@@ -38,7 +38,7 @@ bool madvise_behavior_valid(int advice) {
 long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, int advice, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   if (!madvise_behavior_valid(advice)) return -EINVAL;
   if (offset_in_page(start)) return -EINVAL;

@@ -67,10 +67,7 @@ Kernel::FaultResult Kernel::segv(task_struct* t, VirtAddr addr, int code, Kernel
 page* Kernel::alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost) {
   mempolicy* pol = const_cast<mempolicy*>(effective_policy(t, &vma));
   std::uint64_t ilx = vma.pgoff_of(addr);
-  page* pg = alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);
-  // __alloc_pages_may_oom: kill something and retry while that frees memory.
-  while (!pg && out_of_memory(t, pol, cost)) pg = alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);
-  return pg;
+  return alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);  // may OOM-kill in the slow path
 }
 
 // put_page on a user page after one of its mappings went away: the page holds
@@ -101,13 +98,7 @@ Kernel::FaultResult Kernel::handle_mm_fault(task_struct* t, VirtAddr addr, unsig
 // VM_FAULT_RETRY with FAULT_FLAG_TRIED, and turn the vm_fault_t into what the
 // entry returns (mm_fault_error).
 Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned flags, KernelCost& cost) {
-  current_ = t;
-  struct FaultScope {  // page-table allocations of this fault may invoke the OOM killer
-    task_struct*& slot;
-    task_struct* prev;
-    ~FaultScope() { slot = prev; }
-  } scope{fault_task_, fault_task_};
-  fault_task_ = t;
+  const KernelEntryGuard ctx_guard = fault_enter(t, cost);  // allocations of this fault may OOM-kill
   mm_struct& mm = *t->mm;
   const bool write = flags & FAULT_FLAG_WRITE;
   const bool instr = flags & FAULT_FLAG_INSTRUCTION;

@@ -71,7 +71,7 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
                        unsigned long maxnode, unsigned flags, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   int lmode = mode;
   unsigned short mode_flags = 0;
@@ -152,7 +152,7 @@ long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, 
                                unsigned long flags, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   if (flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED)) return -EINVAL;
   if (nmask && maxnode < static_cast<unsigned long>(pm_.nr_node_ids())) return -EINVAL;
   if (flags & MPOL_F_MEMS_ALLOWED) {
@@ -211,7 +211,7 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
   task_struct* target = pid == 0 ? t : find_task_by_pid(pid);
   if (!target) return -ESRCH;
   if (count && (!pages || !status)) return -EFAULT;
-  current_ = target;
+  const KernelEntryGuard ctx_guard = syscall_enter(target, cost);  // page tables charged to target's mm
   mm_struct& mm = *target->mm;
   if (!nodes) {  // do_pages_stat
     for (unsigned long i = 0; i < count; ++i) {

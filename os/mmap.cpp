@@ -400,7 +400,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
 long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   if (brk < mm.start_brk || brk > mm.task_size) return static_cast<long>(mm.brk);
   const VirtAddr newbrk = page_align(brk);

@@ -17,6 +17,7 @@
 
 #include "common/units.h"
 #include "os/page.h"
+#include "os/page_list.h"
 #include "os/vmstat.h"
 
 namespace numasim::os {
@@ -69,12 +70,6 @@ nodemask_t nodes_relative(const nodemask_t& user, const nodemask_t& rel);
 
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
-// Doubly linked list of pages through page::lru_next/lru_prev (PFNs).
-struct PageList {
-  std::uint32_t head = kNoPfn32;
-  std::uint32_t tail = kNoPfn32;
-  bool empty() const { return head == kNoPfn32; }
-};
 
 struct free_area {
   std::array<PageList, MIGRATE_TYPES> free_list;

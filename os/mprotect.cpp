@@ -100,7 +100,7 @@ bool Kernel::change_protection(task_struct* t, mm_struct& mm, VirtAddr start, Vi
 long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int prot, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   const int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
   prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);

@@ -1,7 +1,8 @@
 // The OOM killer (mm/oom_kill.c out_of_memory, select_bad_process, oom_badness,
-// __oom_kill_process) and the oom_reaper (__oom_reap_task_mm), entered when the
-// page allocator cannot satisfy a user page or page-table allocation
-// (__alloc_pages_may_oom). The victim is the process with the highest badness
+// __oom_kill_process) and the oom_reaper (__oom_reap_task_mm), entered from
+// the page allocator's slow path (__alloc_pages_may_oom, through AllocHooks)
+// when an allocation made in a fault cannot be satisfied: a user page, a
+// page-table page or a slab page, whichever GFP_KERNEL-like request fails. The victim is the process with the highest badness
 // (RSS + swap entries + page-table pages) among the eligible ones; under an
 // MPOL_BIND allocation (CONSTRAINT_MEMORY_POLICY) a task whose own policy binds
 // it to other nodes only is not eligible. Every task sharing the victim's mm is
@@ -14,7 +15,8 @@
 // init and kernel threads are not special, no oom_kill_allocating_task sysctl;
 // the reaping is charged to the allocating task (Linux's allocator waits for the
 // reaper or the victim's exit); no panic when nothing is killable (the
-// allocating task is killed); slab allocation failures (failslab) do not invoke it.
+// allocating task is killed); failslab's injected failures do not invoke it;
+// only faults may kill (system calls get ENOMEM, see kernel_context.h).
 #include "os/oom_kill.h"
 
 #include <algorithm>
@@ -66,7 +68,7 @@ std::string oom_kill_summary(const OomKill& k) {
 }
 
 std::string oom_invoked_message(const OomKill& k) {
-  return k.invoker_comm + " invoked oom-killer: order=0, oom_score_adj=0";
+  return k.invoker_comm + " invoked oom-killer: order=" + std::to_string(k.order) + ", oom_score_adj=0";
 }
 
 // oom_badness: pages the kill would free (RSS, swap entries, page tables).
@@ -92,10 +94,17 @@ const OomKill* Kernel::oom_kill_of(int tgid) const {
   return nullptr;
 }
 
-// out_of_memory for an allocation of task t under policy `pol`: true when memory
-// was freed (retry the allocation), false when t itself must die (or is dying).
-bool Kernel::out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost) {
-  if (!t || t->exited || !t->mm || t->oom_killed) return false;  // fatal signal pending: fail
+// out_of_memory (AllocHooks), called by __alloc_pages_may_oom for the context's
+// task: true when memory was freed (the slow path retries), false when there is
+// no task that may kill (boot, a system call, a kernel thread), when the task
+// itself is dying, or when it is the victim (its allocation fails).
+bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
+  task_struct* const t = ctx_.task;
+  if (!ctx_.may_oom || !t) return false;
+  if (t->exited || !t->mm || t->oom_killed) return false;  // fatal signal pending: fail
+  // IO-less reclaim (GFP_NOFS/NOIO): Linux returns "progress" and lets the caller
+  // loop; the simulator has nobody else to free memory, so it fails instead.
+  if (!(oc.gfp_mask & __GFP_FS)) return false;
   mm_struct* const mm_self = t->mm;
   // A victim chosen earlier that has not exited yet: the oom_reaper frees its memory now.
   for (auto& [pid, task] : tasks_) {
@@ -104,13 +113,16 @@ bool Kernel::out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cos
       return true;
     }
   }
-  // constrained_alloc: an MPOL_BIND allocation may only be helped by tasks that can use its nodes.
+  // constrained_alloc: a nodemask that leaves out some memory node (MPOL_BIND) may
+  // only be helped by tasks that can use its nodes.
   OomKill k;
   k.invoker_pid = t->pid;
   k.invoker_comm = t->comm;
-  if (pol && pol->mode == MPOL_BIND) {
+  k.gfp_mask = oc.gfp_mask;
+  k.order = oc.order;
+  if (oc.nodemask && !nodes_subset(mems_allowed_, *oc.nodemask)) {
     k.constraint = OomConstraint::MemoryPolicy;
-    k.nodemask = pol->nodes;
+    k.nodemask = *oc.nodemask;
   }
   // select_bad_process over processes (one entry per mm), pid order; a later equal score wins.
   task_struct* victim = nullptr;

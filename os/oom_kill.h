@@ -25,6 +25,8 @@ struct OomKill {
   std::string invoker_comm;
   OomConstraint constraint = OomConstraint::None;
   nodemask_t nodemask{};  // the allocation's allowed nodes under CONSTRAINT_MEMORY_POLICY
+  unsigned gfp_mask = 0;  // the failed allocation's gfp flags and order (oom_control)
+  int order = 0;
   long badness = 0;       // oom_badness points of the victim when chosen
   // The victim's mm when it was chosen, in kB (mm->total_vm and the rss counters).
   std::uint64_t total_vm_kb = 0, anon_rss_kb = 0, file_rss_kb = 0, shmem_rss_kb = 0, pgtables_kb = 0;

@@ -7,7 +7,7 @@
 // allocation statistics (PGALLOC_*, PGFREE, zone_statistics).
 // Simplified: single-threaded (no locks, no IRQ state); no highatomic, CMA,
 // isolation, guard pages, shuffling, watermark boost or ALLOC_NOFRAGMENT; the
-// slow path has no reclaim/compaction yet (see __alloc_pages_slowpath).
+// slow path is in page_alloc_slowpath.cpp.
 #include "os/page_alloc.h"
 
 #include <algorithm>
@@ -40,41 +40,7 @@ bool can_steal_fallback(unsigned order, migratetype start_mt) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// List primitives (list_add / list_add_tail / list_del on PFN links).
-
-void PhysMem::list_add(PageList& l, page* pg) {
-  const std::uint32_t pfn = pfn32(pg);
-  pg->lru_prev = kNoPfn32;
-  pg->lru_next = l.head;
-  if (l.head != kNoPfn32)
-    mem_map_[l.head].lru_prev = pfn;
-  else
-    l.tail = pfn;
-  l.head = pfn;
-}
-
-void PhysMem::list_add_tail(PageList& l, page* pg) {
-  const std::uint32_t pfn = pfn32(pg);
-  pg->lru_next = kNoPfn32;
-  pg->lru_prev = l.tail;
-  if (l.tail != kNoPfn32)
-    mem_map_[l.tail].lru_next = pfn;
-  else
-    l.head = pfn;
-  l.tail = pfn;
-}
-
-void PhysMem::list_del(PageList& l, page* pg) {
-  if (pg->lru_prev != kNoPfn32)
-    mem_map_[pg->lru_prev].lru_next = pg->lru_next;
-  else
-    l.head = pg->lru_next;
-  if (pg->lru_next != kNoPfn32)
-    mem_map_[pg->lru_next].lru_prev = pg->lru_prev;
-  else
-    l.tail = pg->lru_prev;
-  pg->lru_next = pg->lru_prev = kNoPfn32;
-}
+// Free lists (page_list.h primitives).
 
 // add_to_free_list / add_to_free_list_tail + set_buddy_order.
 void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail) {
@@ -85,9 +51,9 @@ void PhysMem::add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
   if (tail)
-    list_add_tail(area.free_list[mt], pg);
+    list_add_tail(mem_map_, area.free_list[mt], pg);
   else
-    list_add(area.free_list[mt], pg);
+    list_add(mem_map_, area.free_list[mt], pg);
   area.nr_free_mt[mt]++;
   area.nr_free++;
 }
@@ -103,15 +69,15 @@ page* PhysMem::free_list_head(zone& z, unsigned order, unsigned mt) {
     pg->flags = 1u << PG_buddy;
     pg->order = static_cast<std::uint8_t>(order);
     pg->free_mt = MIGRATE_MOVABLE;
-    list_add(l, pg);  // already counted in nr_free
+    list_add(mem_map_, l, pg);  // already counted in nr_free
   }
-  return mem_map_ + l.head;
+  return list_first_page(mem_map_, l);
 }
 
 // del_page_from_free_list: also clears PG_buddy.
 void PhysMem::del_page_from_free_list(page* pg, zone& z, unsigned order) {
   struct free_area& area = z.free_area[order];
-  list_del(area.free_list[pg->free_mt], pg);
+  list_del(mem_map_, area.free_list[pg->free_mt], pg);
   area.nr_free_mt[pg->free_mt]--;
   area.nr_free--;
   pg->clear(PG_buddy);
@@ -143,23 +109,9 @@ migratetype PhysMem::get_pageblock_migratetype(const page* pg) const {
 // a free block of at least that order on some list.
 bool PhysMem::zone_watermark_ok(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
                                 bool alloc_high, bool non_block) const {
-  long min = static_cast<long>(mark);
-  long free_pages = static_cast<long>(z.stats.vm_stat[NR_FREE_PAGES]);
-  free_pages -= (1l << order) - 1;
-  // ALLOC_MIN_RESERVE (__GFP_HIGH): half the reserve; non-blocking ones a quarter more.
-  if (alloc_high) {
-    min -= min / 2;
-    if (non_block) min -= min / 4;
-  }
-  if (free_pages <= min + z.lowmem_reserve[highest_zoneidx]) return false;
-  if (order == 0) return true;
-  for (unsigned o = order; o < MAX_ORDER; ++o) {
-    const struct free_area& area = z.free_area[o];
-    if (area.nr_free == 0) continue;
-    for (unsigned mt = 0; mt < MIGRATE_PCPTYPES; ++mt)
-      if (!free_list_empty(z, o, mt)) return true;
-  }
-  return false;
+  const unsigned alloc_flags = (alloc_high ? ALLOC_MIN_RESERVE : 0) | (non_block ? ALLOC_NON_BLOCK : 0);
+  return zone_watermark_ok_free(z, order, mark, highest_zoneidx, alloc_flags,
+                                static_cast<long>(z.stats.vm_stat[NR_FREE_PAGES]));
 }
 
 // ---------------------------------------------------------------------------
@@ -210,10 +162,9 @@ unsigned long PhysMem::move_freepages_block(zone& z, page* pg, migratetype mt, u
     const unsigned order = cur->order;
     // move_to_free_list: list_move_tail to the new type.
     struct free_area& area = z.free_area[order];
-    list_del(area.free_list[cur->free_mt], cur);
+    list_move_tail(mem_map_, area.free_list[cur->free_mt], area.free_list[mt], cur);
     area.nr_free_mt[cur->free_mt]--;
     cur->free_mt = mt;
-    list_add_tail(area.free_list[mt], cur);
     area.nr_free_mt[mt]++;
     p += 1ull << order;
     moved += 1ul << order;
@@ -248,10 +199,9 @@ void PhysMem::steal_suitable_fallback(zone& z, page* pg, unsigned current_order,
   }
   // single_page: move_to_free_list(page, zone, current_order, start_type)
   struct free_area& area = z.free_area[current_order];
-  list_del(area.free_list[pg->free_mt], pg);
+  list_move_tail(mem_map_, area.free_list[pg->free_mt], area.free_list[start_mt], pg);
   area.nr_free_mt[pg->free_mt]--;
   pg->free_mt = start_mt;
-  list_add_tail(area.free_list[start_mt], pg);
   area.nr_free_mt[start_mt]++;
 }
 
@@ -306,7 +256,7 @@ int PhysMem::rmqueue_bulk(zone& z, unsigned order, int count, PageList& list, mi
     if (!pg) break;
     pg->flags = 1u << PG_pcp;
     pg->order = static_cast<std::uint8_t>(order);
-    list_add_tail(list, pg);
+    list_add_tail(mem_map_, list, pg);
   }
   mod_free_pages(z, -(static_cast<std::int64_t>(i) << order));
   return i;
@@ -326,8 +276,8 @@ page* PhysMem::rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype m
     pcp.count += alloced << order;
     if (list.empty()) return nullptr;
   }
-  page* pg = mem_map_ + list.head;
-  list_del(list, pg);
+  page* pg = list_first_page(mem_map_, list);
+  list_del(mem_map_, list, pg);
   pcp.count -= 1 << order;
   return pg;
 }
@@ -388,24 +338,27 @@ void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, Kern
 }
 
 // get_page_from_freelist: first zone of the zonelist (within highest zone and
-// nodemask) that passes its watermark and has the memory.
-page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high, bool non_block,
-                                      const zonelist& zl, const nodemask_t* nodemask, zone_type highest,
-                                      zone* preferred_zone, KernelCost& cost) {
-  const migratetype mt = gfp_migratetype(gfp);
-  for (const zoneref& zr : zl._zonerefs) {
+// nodemask) that passes the watermark of alloc_flags and has the memory.
+page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                      const alloc_context& ac, KernelCost& cost) {
+  const zone_type highest = ac.highest_zoneidx;
+  const bool alloc_high = alloc_flags & ALLOC_MIN_RESERVE;
+  const bool non_block = alloc_flags & ALLOC_NON_BLOCK;
+  for (const zoneref& zr : ac.zl->_zonerefs) {
     if (zr.zone_idx > highest) continue;
-    if (nodemask && !node_isset(zr.nid, *nodemask)) continue;
+    if (ac.nodemask && !node_isset(zr.nid, *ac.nodemask)) continue;
     zone& z = *zr.z;
     cost.add_cycles(params_.costs.zone_check_cycles);
-    const unsigned long mark = z._watermark[wmark];
-    // zone_watermark_fast: order-0 shortcut, then the full check.
-    if (order == 0 && !alloc_high) {
-      if (z.stats.vm_stat[NR_FREE_PAGES] <= static_cast<long>(mark) + z.lowmem_reserve[highest]) continue;
-    } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high, non_block)) {
-      continue;
+    if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+      const unsigned long mark = z._watermark[alloc_flags & ALLOC_WMARK_MASK];
+      // zone_watermark_fast: order-0 shortcut, then the full check.
+      if (order == 0 && !alloc_high) {
+        if (z.stats.vm_stat[NR_FREE_PAGES] <= static_cast<long>(mark) + z.lowmem_reserve[highest]) continue;
+      } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high, non_block)) {
+        continue;
+      }
     }
-    if (page* pg = rmqueue(cpu, *preferred_zone, z, order, mt, cost)) {
+    if (page* pg = rmqueue(cpu, *ac.preferred_zone, z, order, ac.mt, cost)) {
       prep_new_page(cpu, pg, order, gfp, cost);
       return pg;
     }
@@ -413,26 +366,9 @@ page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int 
   return nullptr;
 }
 
-// __alloc_pages_slowpath: Linux wakes kswapd, retries at WMARK_MIN (gfp_to_alloc_flags:
-// __GFP_HIGH may use half of it, GFP_ATOMIC-like non-blocking requests a quarter of
-// the rest too), then compacts, reclaims and may OOM-kill. Only the retry is
-// modelled; reclaim/compaction hook in at the marked point.
-page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl,
-                                      const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
-                                      KernelCost& cost) {
-  // TODO(reclaim): wake_all_kswapds(order, gfp, ac) when gfp & __GFP_KSWAPD_RECLAIM.
-  const bool non_block = !(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC);
-  if (page* pg = get_page_from_freelist(cpu, gfp, order, WMARK_MIN, (gfp & __GFP_HIGH) != 0, non_block, zl, nodemask,
-                                        highest, preferred_zone, cost))
-    return pg;
-  // TODO(reclaim): if (gfp & __GFP_DIRECT_RECLAIM): __alloc_pages_direct_compact,
-  // __alloc_pages_direct_reclaim (counting ALLOCSTALL_*), should_reclaim_retry
-  // (bounded by __GFP_NORETRY / __GFP_RETRY_MAYFAIL), __alloc_pages_may_oom.
-  return nullptr;
-}
-
-// __alloc_pages: prepare_alloc_pages + get_page_from_freelist(ALLOC_WMARK_LOW)
-// + slow path. Fails for order >= MAX_ORDER or when no zone may be used.
+// __alloc_pages: prepare_alloc_pages (with should_fail_alloc_page) +
+// get_page_from_freelist(ALLOC_WMARK_LOW) + __alloc_pages_slowpath. Fails for
+// order >= MAX_ORDER or when no zone may be used.
 page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferred_nid, const nodemask_t* nodemask,
                            KernelCost& cost) {
   if (order >= MAX_ORDER) return nullptr;
@@ -440,23 +376,28 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
     std::fprintf(stderr, "numasim: BUG: alloc_pages from CPU %d of %d\n", cpu.value(), nr_cpu_ids());
     std::abort();
   }
+  // prepare_alloc_pages
   int nid = preferred_nid.value();
   if (nid < 0 || nid >= nr_node_ids()) nid = cpu_to_node(cpu).value();  // NUMA_NO_NODE: local
-  const zone_type highest = gfp_zone(gfp);
-  const zonelist& zl = nodes_[nid]->node_zonelists[(gfp & __GFP_THISNODE) ? ZONELIST_NOFALLBACK : ZONELIST_FALLBACK];
+  alloc_context ac;
+  ac.highest_zoneidx = gfp_zone(gfp);
+  ac.zl = &nodes_[nid]->node_zonelists[(gfp & __GFP_THISNODE) ? ZONELIST_NOFALLBACK : ZONELIST_FALLBACK];
+  ac.nodemask = nodemask;
+  ac.mt = gfp_migratetype(gfp);
+  if (fail_page_alloc_.should_fail_alloc_page(gfp, order)) {
+    ++slowpath_stats_.injected;
+    return nullptr;
+  }
   // first_zones_zonelist: the preferred zone for the statistics.
-  zone* preferred_zone = nullptr;
-  for (const zoneref& zr : zl._zonerefs) {
-    if (zr.zone_idx > highest) continue;
+  for (const zoneref& zr : ac.zl->_zonerefs) {
+    if (zr.zone_idx > ac.highest_zoneidx) continue;
     if (nodemask && !node_isset(zr.nid, *nodemask)) continue;
-    preferred_zone = zr.z;
+    ac.preferred_zone = zr.z;
     break;
   }
-  if (!preferred_zone) return nullptr;
-  if (page* pg =
-          get_page_from_freelist(cpu, gfp, order, WMARK_LOW, false, false, zl, nodemask, highest, preferred_zone, cost))
-    return pg;
-  return __alloc_pages_slowpath(cpu, gfp, order, zl, nodemask, highest, preferred_zone, cost);
+  if (!ac.preferred_zone) return nullptr;
+  if (page* pg = get_page_from_freelist(cpu, gfp, order, ALLOC_WMARK_LOW, ac, cost)) return pg;
+  return __alloc_pages_slowpath(cpu, gfp, order, ac, cost);
 }
 
 // ---------------------------------------------------------------------------
@@ -507,8 +448,8 @@ void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigne
     const unsigned order = pindex_to_order(static_cast<unsigned>(idx));
     const int nr = 1 << order;
     do {
-      page* pg = mem_map_ + list->tail;
-      list_del(*list, pg);
+      page* pg = list_last_page(mem_map_, *list);
+      list_del(mem_map_, *list, pg);
       const migratetype mt = static_cast<migratetype>(pg->free_mt);
       pg->flags = 0;
       count -= nr;
@@ -530,7 +471,7 @@ void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& c
   pg->flags = 1u << PG_pcp;
   pg->order = static_cast<std::uint8_t>(order);
   pg->free_mt = mt;
-  list_add(pcp.lists[pindex], pg);
+  list_add(mem_map_, pcp.lists[pindex], pg);
   pcp.count += 1 << order;
   const bool free_high = pcp.free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
   const int high = free_high ? 0 : pcp.high;  // nr_pcp_high (no ZONE_RECLAIM_ACTIVE yet)

@@ -3,9 +3,11 @@
 // and zones built from the topology, the buddy allocator with migratetype
 // fallback stealing, per-cpu page lists, watermarks and lowmem_reserve, the
 // zonelists, and the vm/zone/node/numa counters.
-// Simplified against Linux: no reclaim, compaction or OOM yet (the slow path
-// only retries at WMARK_MIN and fails; __alloc_pages_slowpath marks where
-// reclaim goes); no highatomic/CMA reserves, no ALLOC_NOFRAGMENT, no page
+// The slow path (page_alloc_slowpath.cpp) is Linux's __alloc_pages_slowpath:
+// kswapd wake-ups, direct compaction and reclaim, the retry logic and the OOM
+// killer are reached through AllocHooks (alloc_hooks.h), which the Kernel
+// implements; fail_page_alloc injects failures at prepare_alloc_pages.
+// Simplified against Linux: no highatomic/CMA reserves, no ALLOC_NOFRAGMENT, no page
 // isolation, no watermark boosting, no cpusets; struct page accesses are not
 // charged as memory traffic (only __GFP_ZERO clearing is, through Platform).
 #pragma once
@@ -17,6 +19,8 @@
 
 #include "common/topology.h"
 #include "common/units.h"
+#include "os/alloc_hooks.h"
+#include "os/fail_page_alloc.h"
 #include "os/gfp.h"
 #include "os/kernel_cost.h"
 #include "os/mmzone.h"
@@ -49,10 +53,12 @@ struct PhysMemParams {
   bool movable_zone = false;                     // memory of CPU-less nodes onlined as ZONE_MOVABLE (CXL default)
   std::vector<std::uint8_t> interleave_weights;  // weighted interleave per node; empty = all 1
   PageAllocCosts costs;
+  FailPageAllocParams fail_page_alloc;           // [os.fail_page_alloc] fault injection
 
   // Reads [os.vm] (sysctl-like: min_free_kbytes, watermark_scale_factor,
   // percpu_pagelist_high, percpu_pagelist_batch, movable_zone,
-  // weighted_interleave) and page-allocator costs from [os.costs].
+  // weighted_interleave), page-allocator costs from [os.costs] and
+  // [os.fail_page_alloc].
   static PhysMemParams from_config(Config os);
 };
 
@@ -62,6 +68,49 @@ struct NodeLayout {
   PhysAddr base = 0;  // start of its physical range (aligned to 2 MiB at least)
   Bytes memory;       // capacity (truncated to whole 2 MiB pageblocks)
   std::vector<CpuId> cpus;
+};
+
+// alloc_flags (mm/internal.h ALLOC_*): the watermark in the low bits, then what
+// the request may dip into. ALLOC_MIN_RESERVE and ALLOC_NON_BLOCK are 6.4's split
+// of 6.1's ALLOC_HARDER/ALLOC_HIGH (same watermark arithmetic as before the split
+// for the requests modelled here).
+inline constexpr unsigned ALLOC_WMARK_MIN = WMARK_MIN;
+inline constexpr unsigned ALLOC_WMARK_LOW = WMARK_LOW;
+inline constexpr unsigned ALLOC_WMARK_HIGH = WMARK_HIGH;
+inline constexpr unsigned ALLOC_NO_WATERMARKS = 0x04;
+inline constexpr unsigned ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1;
+inline constexpr unsigned ALLOC_MIN_RESERVE = 0x08;  // __GFP_HIGH: half of WMARK_MIN
+inline constexpr unsigned ALLOC_NON_BLOCK = 0x10;    // cannot block: a quarter more of it
+inline constexpr unsigned ALLOC_CPUSET = 0x40;       // (no cpusets: carried only)
+inline constexpr unsigned ALLOC_KSWAPD = 0x800;      // __GFP_KSWAPD_RECLAIM: wake kswapd
+
+// Reclaim retries without progress before OOM (MAX_RECLAIM_RETRIES) and
+// compaction retries (MAX_COMPACT_RETRIES).
+inline constexpr int MAX_RECLAIM_RETRIES = 16;
+inline constexpr int MAX_COMPACT_RETRIES = 16;
+
+// struct alloc_context: what prepare_alloc_pages fixes for one request.
+struct alloc_context {
+  const zonelist* zl = nullptr;
+  const nodemask_t* nodemask = nullptr;
+  zone* preferred_zone = nullptr;  // first usable zone of the zonelist (statistics)
+  zone_type highest_zoneidx = ZONE_NORMAL;
+  migratetype mt = MIGRATE_UNMOVABLE;
+};
+
+// What the slow path did, counted so that tests (and later reports) see each
+// step: entries, hook calls, retries, OOM decisions and failures.
+struct SlowpathStats {
+  std::uint64_t slowpath = 0;         // __alloc_pages_slowpath entries
+  std::uint64_t kswapd_wakeups = 0;   // wakeup_kswapd calls (one per node of the zonelist)
+  std::uint64_t direct_compact = 0;   // try_to_compact_pages calls
+  std::uint64_t direct_reclaim = 0;   // try_to_free_pages calls
+  std::uint64_t reclaim_retries = 0;  // should_reclaim_retry / should_compact_retry said retry
+  std::uint64_t may_oom = 0;          // __alloc_pages_may_oom entries
+  std::uint64_t oom_calls = 0;        // out_of_memory calls
+  std::uint64_t oom_progress = 0;     // ... that freed memory (the allocation was retried)
+  std::uint64_t failed = 0;           // allocations the slow path gave up on (warn_alloc)
+  std::uint64_t injected = 0;         // allocations failed by fail_page_alloc
 };
 
 // Statistics snapshot helpers return sums over CPUs/zones.
@@ -87,6 +136,13 @@ class PhysMem {
   page* alloc_pages_node(CpuId cpu, NodeId nid, gfp_t gfp, unsigned order, KernelCost& cost) {
     return alloc_pages(cpu, gfp, order, nid, nullptr, cost);
   }
+  // The slow path's partners (kswapd, compaction, reclaim, the OOM killer); null
+  // restores the defaults (nothing to wake, compact or reclaim, no OOM killer).
+  void set_alloc_hooks(AllocHooks* hooks) { hooks_ = hooks ? hooks : &no_hooks_; }
+  const SlowpathStats& slowpath_stats() const { return slowpath_stats_; }
+  FailPageAlloc& fail_page_alloc() { return fail_page_alloc_; }
+  const FailPageAlloc& fail_page_alloc() const { return fail_page_alloc_; }
+
   // __free_pages: drops a reference; on the last one the block goes to the
   // per-cpu list (small orders) or straight into the buddy.
   void free_pages(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
@@ -193,11 +249,25 @@ class PhysMem {
   void free_zone_memory(zone& z);
 
   // Core of the allocator (page_alloc.cpp).
-  page* get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, int wmark, bool alloc_high, bool non_block,
-                               const zonelist& zl, const nodemask_t* nodemask, zone_type highest, zone* preferred_zone,
+  page* get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, unsigned alloc_flags, const alloc_context& ac,
                                KernelCost& cost);
-  page* __alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
-                               zone_type highest, zone* preferred_zone, KernelCost& cost);
+  // The slow path and its steps (page_alloc_slowpath.cpp).
+  page* __alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, alloc_context& ac, KernelCost& cost);
+  void wake_all_kswapds(unsigned order, gfp_t gfp, const alloc_context& ac);
+  page* __alloc_pages_direct_compact(CpuId cpu, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                     const alloc_context& ac, compact_priority prio, compact_result& result,
+                                     KernelCost& cost);
+  page* __alloc_pages_direct_reclaim(CpuId cpu, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                     const alloc_context& ac, unsigned long& did_some_progress, KernelCost& cost);
+  bool should_reclaim_retry(gfp_t gfp, unsigned order, const alloc_context& ac, unsigned alloc_flags,
+                            bool did_some_progress, int& no_progress_loops);
+  bool should_compact_retry(const alloc_context& ac, unsigned order, unsigned alloc_flags, compact_result result,
+                            compact_priority& prio, int& compaction_retries);
+  bool compaction_zonelist_suitable(const alloc_context& ac, unsigned order, unsigned alloc_flags);
+  page* __alloc_pages_may_oom(CpuId cpu, gfp_t gfp, unsigned order, const alloc_context& ac,
+                              unsigned long& did_some_progress, KernelCost& cost);
+  bool zone_watermark_ok_free(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
+                              unsigned alloc_flags, long free_pages) const;
   page* rmqueue(CpuId cpu, zone& preferred, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   page* rmqueue_pcplist(CpuId cpu, zone& z, unsigned order, migratetype mt, KernelCost& cost);
   // NR_FREE_PAGES of `z` (and its node's running total and low-water mark) += delta.
@@ -222,10 +292,7 @@ class PhysMem {
   void zone_statistics(zone& preferred, zone& z, CpuId cpu);
   void set_pageblock_migratetype(std::uint64_t pfn, migratetype mt) { pageblocks_[pfn >> pageblock_order].mt = mt; }
 
-  // Free-list primitives.
-  void list_add(PageList& l, page* pg);       // at head
-  void list_add_tail(PageList& l, page* pg);  // at tail
-  void list_del(PageList& l, page* pg);
+  // Free-list primitives (on top of page_list.h).
   void add_to_free_list(page* pg, zone& z, unsigned order, migratetype mt, bool tail);
   void del_page_from_free_list(page* pg, zone& z, unsigned order);
   // Free-list views that include the lazily materialised boot blocks.
@@ -249,6 +316,10 @@ class PhysMem {
   std::vector<VmEvents> vm_events_;  // nr_cpu_ids + 1 (last: no CPU)
   std::uint64_t totalreserve_pages_ = 0;
   std::uint64_t min_free_kbytes_ = 0;
+  AllocHooks no_hooks_;
+  AllocHooks* hooks_ = &no_hooks_;
+  SlowpathStats slowpath_stats_;
+  FailPageAlloc fail_page_alloc_;
 };
 
 }  // namespace numasim::os

@@ -59,6 +59,7 @@ PhysMem::PhysMem(const Topology& topo, const PhysMemParams& params, Platform& pl
 PhysMem::PhysMem(std::vector<NodeLayout> nodes, std::vector<std::vector<int>> distances, const PhysMemParams& params,
                  Platform& platform)
     : params_(params), platform_(platform), distance_(std::move(distances)) {
+  fail_page_alloc_.configure(params.fail_page_alloc);
   init_nodes(std::move(nodes));
   build_zonelists();
   setup_per_zone_wmarks();

@@ -1,7 +1,7 @@
 // PhysMemParams::from_config: the page allocator's tunables, read like Linux's
 // sysctls (vm.min_free_kbytes, vm.watermark_scale_factor, the per-cpu list
-// sizes, /sys/kernel/mm/mempolicy/weighted_interleave/nodeN) from [os.vm], and
-// its cycle costs from [os.costs].
+// sizes, /sys/kernel/mm/mempolicy/weighted_interleave/nodeN) from [os.vm], its
+// cycle costs from [os.costs] and its fault injection from [os.fail_page_alloc].
 #include <cstdint>
 #include <string>
 
@@ -53,6 +53,8 @@ PhysMemParams PhysMemParams::from_config(Config os) {
       c.get<unsigned>("buddy_step_cycles", k.buddy_step_cycles, "cycles per buddy split or merge step", {0, 1u << 20});
   k.zone_check_cycles = c.get<unsigned>("zone_check_cycles", k.zone_check_cycles,
                                         "cycles per zone visited on the zonelist", {0, 1u << 20});
+  p.fail_page_alloc = FailPageAllocParams::from_config(
+      os.table("fail_page_alloc", "page allocation fault injection (Linux fail_page_alloc)"));
   return p;
 }
 

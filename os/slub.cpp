@@ -101,43 +101,10 @@ SlubParams SlubParams::from_config(Config os) {
   return p;
 }
 
-// ---- lists ----
-
-void SlabList::push_head(Slab* s) {
-  s->prev = nullptr;
-  s->next = head;
-  if (head)
-    head->prev = s;
-  else
-    tail = s;
-  head = s;
-}
-
-void SlabList::push_tail(Slab* s) {
-  s->next = nullptr;
-  s->prev = tail;
-  if (tail)
-    tail->next = s;
-  else
-    head = s;
-  tail = s;
-}
-
-void SlabList::remove(Slab* s) {
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    head = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  else
-    tail = s->prev;
-  s->next = s->prev = nullptr;
-}
-
 // ---- construction ----
 
-Slub::Slub(PhysMem& pm, const SlubParams& params) : pm_(pm), params_(params), failslab_(params.failslab) {
+Slub::Slub(PhysMem& pm, const SlubParams& params)
+    : pm_(pm), mem_map_(pm.pfn_to_page(Pfn(0))), params_(params), failslab_(params.failslab) {
   if (params_.slub_min_order > params_.slub_max_order || params_.slub_max_order >= MAX_ORDER)
     throw std::invalid_argument("slub: min_order/max_order out of range");
   node_has_memory_.assign(static_cast<std::size_t>(pm.nr_node_ids()), 0);
@@ -280,7 +247,6 @@ void Slub::put_slab_record(Slab* slab) {
   slab->state = Slab::State::Free;
   slab->cache = nullptr;
   slab->cpu = -1;
-  slab->next = slab->prev = nullptr;
   free_slab_records_.push_back(slab);
 }
 
@@ -431,12 +397,13 @@ bool Slub::___slab_alloc(kmem_cache* s, CpuId cpu, gfp_t gfp, int node, KernelCo
     }
   }
   // slub_percpu_partial: the next slab of the CPU partial list.
-  while (Slab* p = c.partial.head) {
-    c.partial.remove(p);
+  while (Slab* p = list_first_slab(c.partial)) {
+    list_del(mem_map_, c.partial, slab_page(p));
     --c.partial_slabs;
     if (node != NUMA_NO_NODE && p->nid != node) {
-      p->next = nullptr;
-      put_partials(s, cpu, p, cost);
+      SlabList one;
+      list_add(mem_map_, one, slab_page(p));
+      put_partials(s, cpu, one, cost);
       continue;
     }
     activate_slab(c, p, cpu);
@@ -481,8 +448,8 @@ Slab* Slub::get_partial_node(kmem_cache* s, CpuId cpu, kmem_cache_node& n) {
   if (n.nr_partial == 0) return nullptr;
   Slab* first = nullptr;
   unsigned partial_slabs = 0;
-  for (Slab* sl = n.partial.head; sl;) {
-    Slab* nxt = sl->next;
+  for (Slab* sl = list_first_slab(n.partial); sl;) {
+    Slab* nxt = list_next_slab(sl);
     remove_partial(n, sl);
     if (!first) {
       first = sl;
@@ -490,7 +457,7 @@ Slab* Slub::get_partial_node(kmem_cache* s, CpuId cpu, kmem_cache_node& n) {
       kmem_cache_cpu& c = s->cpu_slab[static_cast<std::size_t>(cpu.value())];
       sl->state = Slab::State::CpuPartial;
       sl->cpu = cpu.value();
-      c.partial.push_head(sl);
+      list_add(mem_map_, c.partial, slab_page(sl));
       ++c.partial_slabs;
       ++partial_slabs;
       ++s->stats.cpu_partial_node;
@@ -528,15 +495,20 @@ static page* alloc_not_zero(PhysMem& pm, CpuId cpu, gfp_t gfp, unsigned order, N
 }
 
 // new_slab -> allocate_slab: pages for the preferred order without retrying,
-// else for the minimum order; the frames are marked PG_slab and accounted to
+// else for the minimum order with the caller's flags (through the slow path); the frames are marked PG_slab and accounted to
 // the slab's node; the freelist links every object in order; ctor runs on each.
 Slab* Slub::new_slab(kmem_cache* s, CpuId cpu, gfp_t gfp, int node, KernelCost& cost) {
   NodeId nid = node == NUMA_NO_NODE ? pm_.cpu_to_node(cpu) : NodeId(node);
   gfp_t flags = (gfp & ~(__GFP_ZERO | __GFP_COMP)) | s->allocflags;
   unsigned order = s->oo.order, objects = s->oo.objects;
+  // The preferred order may fail under pressure (no retries, no OOM, and no
+  // reclaim at all when a smaller order exists); the minimum order is then
+  // asked with the caller's flags, so it goes the whole slow path (a GFP_KERNEL
+  // slab page in a fault may OOM-kill, as Linux).
   gfp_t first = (flags | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_NOFAIL;
+  if ((first & __GFP_DIRECT_RECLAIM) && order > s->min.order) first = (first | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
   page* pg = alloc_not_zero(pm_, cpu, first, order, nid, cost, pinned_zero_page_);
-  if (!pg && s->min.order != order) {
+  if (!pg) {
     order = s->min.order;
     objects = s->min.objects;
     pg = alloc_not_zero(pm_, cpu, flags, order, nid, cost, pinned_zero_page_);
@@ -613,14 +585,14 @@ void Slub::add_partial(kmem_cache_node& n, Slab* slab, bool tail) {
   slab->state = Slab::State::NodePartial;
   slab->cpu = -1;
   if (tail)
-    n.partial.push_tail(slab);
+    list_add_tail(mem_map_, n.partial, slab_page(slab));
   else
-    n.partial.push_head(slab);
+    list_add(mem_map_, n.partial, slab_page(slab));
   ++n.nr_partial;
 }
 
 void Slub::remove_partial(kmem_cache_node& n, Slab* slab) {
-  n.partial.remove(slab);
+  list_del(mem_map_, n.partial, slab_page(slab));
   --n.nr_partial;
 }
 
@@ -658,8 +630,8 @@ void Slub::deactivate_slab(kmem_cache* s, CpuId cpu, KernelCost& cost) {
 // put_cpu_partial (drain = true): a full CPU partial list is first flushed to the nodes.
 void Slub::put_cpu_partial(kmem_cache* s, CpuId cpu, Slab* slab, KernelCost& cost) {
   kmem_cache_cpu& c = s->cpu_slab[static_cast<std::size_t>(cpu.value())];
-  if (c.partial_slabs >= s->cpu_partial_slabs && c.partial.head) {
-    Slab* old = c.partial.head;
+  if (c.partial_slabs >= s->cpu_partial_slabs && !c.partial.empty()) {
+    const SlabList old = c.partial;  // detached: the links live in the pages
     c.partial = SlabList{};
     c.partial_slabs = 0;
     ++s->stats.cpu_partial_drain;
@@ -667,16 +639,15 @@ void Slub::put_cpu_partial(kmem_cache* s, CpuId cpu, Slab* slab, KernelCost& cos
   }
   slab->state = Slab::State::CpuPartial;
   slab->cpu = cpu.value();
-  c.partial.push_head(slab);
+  list_add(mem_map_, c.partial, slab_page(slab));
   ++c.partial_slabs;
 }
 
-// __put_partials: slabs of a (detached, next-linked) CPU partial chain go to
-// their nodes' partial lists, empty ones beyond min_partial to the buddy.
-void Slub::put_partials(kmem_cache* s, CpuId cpu, Slab* list_head, KernelCost& cost) {
-  for (Slab* slab = list_head; slab;) {
-    Slab* nxt = slab->next;
-    slab->next = slab->prev = nullptr;
+// __put_partials: slabs of a detached CPU partial list go to their nodes'
+// partial lists, empty ones beyond min_partial to the buddy.
+void Slub::put_partials(kmem_cache* s, CpuId cpu, SlabList chain, KernelCost& cost) {
+  while (Slab* slab = list_first_slab(chain)) {
+    list_del(mem_map_, chain, slab_page(slab));
     kmem_cache_node& n = s->node[static_cast<std::size_t>(slab->nid)];
     if (slab->inuse == 0 && n.nr_partial >= s->min_partial) {
       discard_slab(s, cpu, slab, cost);
@@ -684,7 +655,6 @@ void Slub::put_partials(kmem_cache* s, CpuId cpu, Slab* list_head, KernelCost& c
       add_partial(n, slab, true);
       ++s->stats.free_add_partial;
     }
-    slab = nxt;
   }
 }
 
@@ -772,8 +742,8 @@ void Slub::flush_all(kmem_cache* s, CpuId cpu, KernelCost& cost, bool all_empty)
   for (std::size_t i = 0; i < s->cpu_slab.size(); ++i) {
     kmem_cache_cpu& c = s->cpu_slab[i];
     if (c.slab) deactivate_slab(s, CpuId(static_cast<std::int32_t>(i)), cost);
-    if (c.partial.head) {
-      Slab* head = c.partial.head;
+    if (!c.partial.empty()) {
+      const SlabList head = c.partial;
       c.partial = SlabList{};
       c.partial_slabs = 0;
       put_partials(s, cpu, head, cost);
@@ -781,8 +751,8 @@ void Slub::flush_all(kmem_cache* s, CpuId cpu, KernelCost& cost, bool all_empty)
   }
   if (all_empty) {
     for (auto& n : s->node)
-      for (Slab* sl = n.partial.head; sl;) {
-        Slab* nxt = sl->next;
+      for (Slab* sl = list_first_slab(n.partial); sl;) {
+        Slab* nxt = list_next_slab(sl);
         if (sl->inuse == 0) {
           remove_partial(n, sl);
           discard_slab(s, cpu, sl, cost);
@@ -881,7 +851,7 @@ Slub::CacheInfo Slub::cache_info(const kmem_cache& s) const {
     info.num_slabs += n.nr_slabs;
     info.num_objs += n.total_objects;
     info.partial_slabs += n.nr_partial;
-    for (const Slab* sl = n.partial.head; sl; sl = sl->next) nr_free += sl->objects - sl->inuse;
+    for (const Slab* sl = list_first_slab(n.partial); sl; sl = list_next_slab(sl)) nr_free += sl->objects - sl->inuse;
   }
   for (const auto& c : s.cpu_slab) {
     info.cpu_slabs += (c.slab ? 1 : 0) + c.partial_slabs;
@@ -912,18 +882,19 @@ void Slub::check_consistency() const {
     // List membership: node partial lists and CPU lists must match slab states.
     for (std::size_t nid = 0; nid < s->node.size(); ++nid) {
       unsigned long len = 0;
-      for (const Slab* sl = s->node[nid].partial.head; sl; sl = sl->next) {
+      for (const Slab* sl = list_first_slab(s->node[nid].partial); sl; sl = list_next_slab(sl)) {
         ++len;
         if (sl->state != Slab::State::NodePartial || sl->cache != s || sl->nid != static_cast<int>(nid))
           slub_bug(s, sl, "slab on node partial list in wrong state or node");
-        if (sl->next && sl->next->prev != sl) slub_bug(s, sl, "node partial list links broken");
+        const std::uint32_t next = slab_page(sl)->lru_next;
+        if (next != kNoPfn32 && mem_map_[next].lru_prev != sl->pfn()) slub_bug(s, sl, "node partial list links broken");
       }
       if (len != s->node[nid].nr_partial) slub_bug(s, nullptr, "nr_partial does not match the list");
     }
     for (std::size_t cpu = 0; cpu < s->cpu_slab.size(); ++cpu) {
       const kmem_cache_cpu& c = s->cpu_slab[cpu];
       unsigned len = 0;
-      for (const Slab* sl = c.partial.head; sl; sl = sl->next) {
+      for (const Slab* sl = list_first_slab(c.partial); sl; sl = list_next_slab(sl)) {
         ++len;
         if (sl->state != Slab::State::CpuPartial || sl->cpu != static_cast<int>(cpu) || sl->cache != s)
           slub_bug(s, sl, "slab on CPU partial list in wrong state");

@@ -10,7 +10,11 @@
 // may move the slab to the freeing CPU's partial list or discard it), and
 // empty slabs given back to the buddy beyond min_partial. Slab pages are
 // MIGRATE_UNMOVABLE, or MIGRATE_RECLAIMABLE for SLAB_RECLAIM_ACCOUNT caches,
-// and counted in NR_SLAB_(UN)RECLAIMABLE_B of the node they came from.
+// and counted in NR_SLAB_(UN)RECLAIMABLE_B of the node they came from. Partial
+// lists link the slabs' first pages through page::lru (page_list.h), as
+// slab->slab_list does; a slab page that cannot be had at the preferred order
+// is asked at the minimum order with the caller's flags, through the page
+// allocator's one slow path (which may OOM-kill in a fault).
 //
 // Objects are simulated physical addresses inside the slab's frames; the
 // simulator does not store their contents. Each cache may carry host storage
@@ -141,8 +145,6 @@ struct Slab {
   State state = State::Free;
   std::int16_t nid = 0;
   std::int32_t cpu = -1;  // owning CPU when CpuActive or CpuPartial
-  Slab* next = nullptr;   // list links (CPU partial or node partial)
-  Slab* prev = nullptr;
   std::unique_ptr<ObjMeta[]> meta;
   std::uint32_t meta_capacity = 0;
   std::byte* host = nullptr;  // host storage, objects * cache->host_obj_size bytes
@@ -150,15 +152,10 @@ struct Slab {
   std::uint32_t nr_pages() const { return 1u << order; }
 };
 
-// Intrusive doubly linked list of slabs.
-struct SlabList {
-  Slab* head = nullptr;
-  Slab* tail = nullptr;
-  void push_head(Slab* s);
-  void push_tail(Slab* s);
-  void remove(Slab* s);
-  bool empty() const { return head == nullptr; }
-};
+// A list of slabs (CPU partial or node partial): the slabs' first pages linked
+// through page::lru_next/lru_prev (page_list.h), as Linux's slab->slab_list
+// overlays page->lru.
+using SlabList = PageList;
 
 // struct kmem_cache_cpu: the CPU's active slab with its freelist, and its partial slabs.
 struct kmem_cache_cpu {
@@ -331,6 +328,13 @@ class Slub {
 
  private:
   Slab* slab_of(const page* pg) const;
+  // Slab lists on page_list.h: a slab's list page, the first slab of a list, the next one.
+  page* slab_page(const Slab* sl) const { return mem_map_ + sl->pfn(); }
+  Slab* list_first_slab(const SlabList& l) const { return l.empty() ? nullptr : slab_of(mem_map_ + l.head); }
+  Slab* list_next_slab(const Slab* sl) const {
+    const std::uint32_t next = slab_page(sl)->lru_next;
+    return next == kNoPfn32 ? nullptr : slab_of(mem_map_ + next);
+  }
   Slab* get_slab_record();
   void put_slab_record(Slab* slab);
 
@@ -342,7 +346,7 @@ class Slub {
   Slab* get_any_partial(kmem_cache* s, CpuId cpu);
   void deactivate_slab(kmem_cache* s, CpuId cpu, KernelCost& cost);
   void put_cpu_partial(kmem_cache* s, CpuId cpu, Slab* slab, KernelCost& cost);
-  void put_partials(kmem_cache* s, CpuId cpu, Slab* list_head, KernelCost& cost);
+  void put_partials(kmem_cache* s, CpuId cpu, SlabList chain, KernelCost& cost);
   void add_partial(kmem_cache_node& n, Slab* slab, bool tail);
   void remove_partial(kmem_cache_node& n, Slab* slab);
   void do_slab_free(kmem_cache* s, Slab* slab, CpuId cpu, PhysAddr obj, KernelCost& cost);
@@ -353,6 +357,7 @@ class Slub {
   [[noreturn]] void bad_free(const kmem_cache* s, PhysAddr obj, const char* why) const;
 
   PhysMem& pm_;
+  page* mem_map_ = nullptr;  // pm_'s descriptor array (slab list links)
   SlubParams params_;
   Failslab failslab_;
   std::vector<std::unique_ptr<kmem_cache>> caches_;

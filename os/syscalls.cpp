@@ -22,7 +22,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
                       KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   if (off & (kPageSize - 1)) return -EINVAL;    // arch sys_mmap
   if (!(flags & MAP_ANONYMOUS)) return -EBADF;  // fget(fd): no files are open
@@ -81,7 +81,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
 long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;
-  current_ = t;
+  const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   if (offset_in_page(start) || start > mm.task_size || len > mm.task_size - start) return -EINVAL;
   len = page_align(len);

@@ -1,0 +1,67 @@
+// What the page allocator's slow path (PhysMem::__alloc_pages_slowpath) asks
+// of the rest of the kernel, as mm/page_alloc.c calls into mm/vmscan.c,
+// mm/compaction.c and mm/oom_kill.c: wake kswapd, direct compaction, direct
+// reclaim, the reclaimable-page estimate of should_reclaim_retry, and the OOM
+// killer. The allocator calls them; the Kernel implements them (only
+// out_of_memory does something today); the defaults are what a kernel without
+// reclaim, compaction or OOM killer does.
+// Simplified: no memory cgroups (oom_control has no memcg), no compaction
+// priorities beyond the enum, no capture_control.
+#pragma once
+
+#include <cstdint>
+
+#include "os/gfp.h"
+#include "os/kernel_cost.h"
+#include "os/mmzone.h"
+
+namespace numasim::os {
+
+// enum compact_result (the values the slow path tells apart).
+enum class compact_result { COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_CONTINUE,
+                            COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_CONTENDED, COMPACT_SUCCESS };
+// enum compact_priority: MIN_COMPACT_PRIORITY is the most thorough.
+enum compact_priority { COMPACT_PRIO_SYNC_FULL, MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT,
+                        MIN_COMPACT_COSTLY_PRIORITY = COMPACT_PRIO_SYNC_LIGHT, DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT,
+                        COMPACT_PRIO_ASYNC, INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC };
+
+// struct oom_control (no memcg): the failed allocation as out_of_memory sees it.
+struct oom_control {
+  const zonelist* zl = nullptr;          // the allocation's zonelist
+  const nodemask_t* nodemask = nullptr;  // its nodemask (null: all nodes)
+  gfp_t gfp_mask = 0;
+  int order = 0;
+};
+
+class AllocHooks {
+ public:
+  virtual ~AllocHooks() = default;
+  // wakeup_kswapd(zone, gfp_flags, order, highest_zoneidx): once per node of the zonelist.
+  virtual void wakeup_kswapd(zone& z, gfp_t gfp, unsigned order, zone_type highest_zoneidx) {
+    (void)z, (void)gfp, (void)order, (void)highest_zoneidx;
+  }
+  // try_to_compact_pages: COMPACT_SKIPPED until compaction exists.
+  virtual compact_result try_to_compact_pages(gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
+                                              compact_priority prio, KernelCost& cost) {
+    (void)gfp, (void)order, (void)zl, (void)nodemask, (void)prio, (void)cost;
+    return compact_result::COMPACT_SKIPPED;
+  }
+  // try_to_free_pages: pages reclaimed (0 until reclaim exists).
+  virtual unsigned long try_to_free_pages(const zonelist& zl, unsigned order, gfp_t gfp, const nodemask_t* nodemask,
+                                          KernelCost& cost) {
+    (void)zl, (void)order, (void)gfp, (void)nodemask, (void)cost;
+    return 0;
+  }
+  // zone_reclaimable_pages: what reclaim could still free in the zone (LRU pages).
+  virtual unsigned long zone_reclaimable_pages(const zone& z) const {
+    (void)z;
+    return 0;
+  }
+  // out_of_memory: true when it made progress (a victim's memory was freed).
+  virtual bool out_of_memory(oom_control& oc, KernelCost& cost) {
+    (void)oc, (void)cost;
+    return false;
+  }
+};
+
+}  // namespace numasim::os
