@@ -12,9 +12,22 @@
 
 namespace numasim::hw {
 
-// Level that served an access: 1 = L1, 2 = L2, 3 = LLC, 4 = local DRAM, 5 = remote DRAM
-// (same numbering as AccessBreakdown::level_hit). Anything above 1 occupies a fill buffer.
-inline constexpr std::uint8_t kLevelL1 = 1;
+// Where an access was served (MemoryPort::access's level_hit and
+// AccessBreakdown::level_hit). The numbers are the cache levels for L1..LLC, so
+// `level <= kServedLlc` means a cache hit; anything above kServedL1 occupies a
+// fill buffer.
+enum ServedBy : std::uint8_t {
+  kServedNone = 0,        // not recorded
+  kServedL1 = 1,
+  kServedL2 = 2,
+  kServedLlc = 3,
+  kServedLocalDram = 4,   // the requester's node's memory device
+  kServedRemoteDram = 5,  // another node's memory device, across the interconnect
+  kServedHitm = 6,        // another core's Modified copy (coherence)
+};
+inline constexpr std::uint8_t kLevelL1 = kServedL1;
+// "L1", "L2", "LLC", "local DRAM", "remote DRAM", "HITM" ("none" for 0).
+const char* served_by_name(std::uint8_t level);
 
 class MemoryPort {
  public:

@@ -3,6 +3,8 @@
 // posted write-backs, kernel range traffic with bounded overlap, and statistics.
 #include "hw/memory_system.h"
 
+#include "common/trace.h"
+
 #include <algorithm>
 #include <array>
 #include <cinttypes>
@@ -160,6 +162,7 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     t = req.arrival;
   }
   const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
+  const Picoseconds at_device = t;
   MemoryAccessResult d;
   if (m.dram) [[likely]] {
     const DramResult r = m.dram->access(pa, is_write, t);
@@ -176,7 +179,12 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     br.queueing += resp.queueing;
     t = resp.arrival;
   }
-  br.level_hit = remote ? 5 : 4;
+  br.level_hit = remote ? kServedRemoteDram : kServedLocalDram;
+  NUMASIM_TRACE(dram, at_device, -1, "node%d %s %#llx for node%d (%s): done after %.1f ns, %.1f ns of it queued",
+                home.value(), is_write ? "write" : "read",
+                static_cast<unsigned long long>(pa & ~(kCacheLineBytes - 1)), requester.value(),
+                remote ? "remote" : "local", static_cast<double>((d.done - at_device).value()) / 1000.0,
+                static_cast<double>(d.queueing.value()) / 1000.0);
   return t;
 }
 
@@ -198,7 +206,7 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   if (sn.kind == SnoopResult::Kind::Hitm) {
     // Another cache's Modified copy supplies the line.
     lat = snoop_done(cpu, sn, now, b) - now;
-    b.level_hit = 6;
+    b.level_hit = kServedHitm;
     ++hitm_;
     hitm_latency_ps_ += lat.value();
   } else if (level <= 3) {
@@ -223,7 +231,7 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     // The store of a write miss is absorbed by the cache: the line is read for ownership.
     const Picoseconds done = fetch_line(me, pa, false, now + b.cache, b);
     lat = done - now;
-    if (b.level_hit == 5) {
+    if (b.level_hit == kServedRemoteDram) {
       ++remote_dram_;
       remote_latency_ps_ += lat.value();
     } else {
@@ -430,6 +438,18 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.formula("system.mem.local_ratio",
             safe_ratio(static_cast<double>(local_dram_), static_cast<double>(local_dram_ + remote_dram_)), "ratio",
             "local DRAM accesses / DRAM accesses");
+}
+
+const char* served_by_name(std::uint8_t level) {
+  switch (level) {
+    case kServedL1: return "L1";
+    case kServedL2: return "L2";
+    case kServedLlc: return "LLC";
+    case kServedLocalDram: return "local DRAM";
+    case kServedRemoteDram: return "remote DRAM";
+    case kServedHitm: return "HITM";
+    default: return "none";
+  }
 }
 
 }  // namespace numasim::hw

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/memory_port.h"
 #include "hw/cache_hierarchy.h"
 #include "hw/dram_controller.h"
 #include "hw/hw_stats.h"
@@ -107,7 +108,7 @@ struct AccessBreakdown {
   Picoseconds dram{0};          // controller front end + DRAM commands + burst, unloaded
   Picoseconds interconnect{0};  // link + hop latency + serialisation, both directions
   Picoseconds queueing{0};      // waiting for busy banks, buses and links
-  std::uint8_t level_hit = 0;   // 1=L1, 2=L2, 3=LLC, 4=DRAM local, 5=DRAM remote, 6=another cache (HITM)
+  std::uint8_t level_hit = kServedNone;  // ServedBy (memory_port.h)
 };
 
 class MemorySystem {
@@ -126,7 +127,7 @@ class MemorySystem {
       if (br) {
         *br = AccessBreakdown{};
         br->cache = l1_latency_;
-        br->level_hit = 1;
+        br->level_hit = kServedL1;
       }
       return l1_latency_;
     }

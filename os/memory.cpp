@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/trace.h"
 #include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
@@ -84,12 +85,27 @@ void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
   pm_.free_pages(cpu, pg, 0, cost);
 }
 
+namespace {
+const char* fault_result_name(Kernel::FaultResult r) {
+  switch (r) {
+    case Kernel::FaultResult::Handled: return "handled";
+    case Kernel::FaultResult::Sigsegv: return "SIGSEGV";
+    case Kernel::FaultResult::Sigbus: return "SIGBUS";
+    case Kernel::FaultResult::Oom: return "OOM";
+  }
+  return "?";
+}
+}  // namespace
+
 Kernel::FaultResult Kernel::handle_mm_fault(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost) {
   cost.add_cycles(params_.costs.fault_entry_cycles);
   if (t->oom_killed) return FaultResult::Oom;  // SIGKILL pending: the task does not return to user
   if (t->exited) return segv(t, addr, SEGV_MAPERR, cost);
   FaultResult r = fault_core(t, addr, fault_flags, cost);
   cost.add_cycles(params_.costs.fault_exit_cycles);
+  NUMASIM_TRACE(mm, platform_.now(t->cpu), static_cast<int>(t->cpu.value()), "page_fault pid=%d addr=%#llx %s%s -> %s",
+                t->pid, static_cast<unsigned long long>(addr), fault_flags & FAULT_FLAG_WRITE ? "write" : "read",
+                fault_flags & FAULT_FLAG_INSTRUCTION ? ",instr" : "", fault_result_name(r));
   return r;
 }
 

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/trace.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 
@@ -154,6 +155,9 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   k.file_rss_kb = pages_kb(vmm.get_mm_counter(MM_FILEPAGES));
   k.shmem_rss_kb = pages_kb(vmm.get_mm_counter(MM_SHMEMPAGES));
   k.pgtables_kb = vmm.pgtables_bytes / 1024;
+  NUMASIM_TRACE(alloc, platform_.now(t->cpu), static_cast<int>(t->cpu.value()),
+                "oom_kill victim=%d (%s) invoker=%d badness=%ld anon-rss:%llukB", k.pid, k.comm.c_str(),
+                k.invoker_pid, k.badness, static_cast<unsigned long long>(k.anon_rss_kb));
   oom_kills_.push_back(std::move(k));
   pm_.count_vm_events(t->cpu, OOM_KILL);
   for (auto& [pid, task] : tasks_)

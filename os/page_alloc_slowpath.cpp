@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/trace.h"
 #include "os/page_alloc.h"
 
 namespace numasim::os {
@@ -209,6 +210,8 @@ page* PhysMem::__alloc_pages_may_oom(CpuId cpu, gfp_t gfp, unsigned order, const
 // __alloc_pages_slowpath (see the file comment).
 page* PhysMem::__alloc_pages_slowpath(CpuId cpu, gfp_t gfp, unsigned order, alloc_context& ac, KernelCost& cost) {
   ++slowpath_stats_.slowpath;
+  NUMASIM_TRACE(alloc, platform_.now(cpu), static_cast<int>(cpu.value()), "alloc_slowpath order=%u gfp=%#x", order,
+                static_cast<unsigned>(gfp));
   const bool can_direct_reclaim = gfp & __GFP_DIRECT_RECLAIM;
   const bool costly_order = order > PAGE_ALLOC_COSTLY_ORDER;
   unsigned long did_some_progress = 0;
@@ -269,6 +272,8 @@ nopage:
     std::abort();
   }
   ++slowpath_stats_.failed;  // warn_alloc
+  NUMASIM_TRACE(alloc, platform_.now(cpu), static_cast<int>(cpu.value()),
+                "page allocation failure: order:%u, mode:%#x", order, static_cast<unsigned>(gfp));
   return nullptr;
 }
 

@@ -216,3 +216,37 @@ TEST(Cli, RunReportShowsTheNumaEffect) {
   EXPECT_EQ(numasim("run --sample 0ns").status, 2);
   EXPECT_EQ(numasim("run --seed x").status, 2);
 }
+
+TEST(Cli, TracePrintsOneLinePerEventOfTheChosenSubsystems) {
+  // The memory hog under MPOL_BIND faults page by page, goes down the allocator's
+  // slow path when its node runs out and is OOM-killed: mm, alloc and dram events.
+  Result r = numasim("run " + config("workloads/memory_hog.toml") +
+                     " --set machine.memory_per_node=64MiB --quiet --trace mm,alloc");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find(" mm: page_fault pid=1 addr=0x"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("write -> handled\n"), std::string::npos);
+  EXPECT_NE(r.err.find(" alloc: alloc_slowpath order=0 gfp="), std::string::npos);
+  EXPECT_NE(r.err.find(" alloc: oom_kill victim=1 (hog) invoker=1 "), std::string::npos);
+  EXPECT_EQ(r.err.find(" dram: "), std::string::npos) << "dram was not asked for";
+  // Every line starts with the simulated time and the CPU.
+  std::size_t lines = 0, well_formed = 0;
+  for (std::size_t pos = 0; pos < r.err.size();) {
+    const std::size_t end = r.err.find('\n', pos);
+    const std::string line = r.err.substr(pos, end - pos);
+    ++lines;
+    if (line.size() > 20 && line[0] == '[' && line.find(" us] cpu") != std::string::npos) ++well_formed;
+    pos = end == std::string::npos ? r.err.size() : end + 1;
+  }
+  EXPECT_GT(lines, 1000u);
+  EXPECT_EQ(well_formed, lines);
+
+  Result quiet = numasim("run --quiet --trace dram --set workload[0].footprint=8MiB --set workload[1].footprint=8MiB");
+  EXPECT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_NE(quiet.err.find("    - dram: node0 read 0x"), std::string::npos) << quiet.err.substr(0, 500);
+  EXPECT_NE(quiet.err.find(" for node0 (local): done after "), std::string::npos) << quiet.err.substr(0, 500);
+  EXPECT_EQ(quiet.err.find(" mm: "), std::string::npos);
+
+  Result bad = numasim("run --trace mm,swapp");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--trace: unknown subsystem 'swapp'"), std::string::npos) << bad.err;
+}

@@ -168,7 +168,7 @@ double hitm_ns(MemorySystem& ms, CpuId writer, CpuId reader, Picoseconds& t) {
     t += Picoseconds(1'000'000);
     AccessBreakdown b;
     const Picoseconds lat = ms.access(reader, line, false, t, &b);
-    EXPECT_EQ(b.level_hit, 6);
+    EXPECT_EQ(b.level_hit, kServedHitm);
     sum += lat;
     t += lat;
   }

@@ -189,7 +189,7 @@ TEST(CxlDevice, MemorySystemReachesItThroughTheInterface) {
   EXPECT_EQ(ms.device(NodeId(1)).impl(), "cxl");
   AccessBreakdown b;
   const Picoseconds lat = ms.access(CpuId(0), kGiB + 0x40000, false, Picoseconds(0), &b);
-  EXPECT_EQ(b.level_hit, 5);
+  EXPECT_EQ(b.level_hit, kServedRemoteDram);
   EXPECT_EQ(b.dram, ms.device(NodeId(1)).unloaded_latency(false));
   EXPECT_EQ(lat, ms.caches().hit_latency(3) + ms.interconnect().idle_time(NodeId(0), NodeId(1), Bytes(0)) +
                      ms.device(NodeId(1)).unloaded_latency(false) +

@@ -38,14 +38,14 @@ TEST(MemorySystem, L1HitAfterAColdLocalMiss) {
   const auto& h = ms.caches();
   AccessBreakdown b;
   const Picoseconds miss = ms.access(CpuId(0), 0x1000, false, Picoseconds(0), &b);
-  EXPECT_EQ(b.level_hit, 4);
+  EXPECT_EQ(b.level_hit, kServedLocalDram);
   // Cold bank: LLC miss detection + controller + ACT/READ/burst.
   EXPECT_EQ(miss, h.hit_latency(3) + ms.controller(NodeId(0)).idle_latency(RowOutcome::Closed));
   EXPECT_EQ(sum(b), miss);
   EXPECT_EQ(b.interconnect, Picoseconds(0));
   EXPECT_EQ(b.queueing, Picoseconds(0));
   const Picoseconds hit = ms.access(CpuId(0), 0x1008, true, 1_us, &b);
-  EXPECT_EQ(b.level_hit, 1);
+  EXPECT_EQ(b.level_hit, kServedL1);
   EXPECT_EQ(hit, Frequency(2'300'000'000).to_time(Cycles(4)));
   EXPECT_EQ(ms.controller(NodeId(0)).stats().reads, 1u);
 }
@@ -56,7 +56,7 @@ TEST(MemorySystem, RemoteMissAddsBothLinkTraversals) {
   const PhysAddr remote = 4 * kGiB + 0x2000;
   EXPECT_EQ(ms.home_node(remote), NodeId(1));
   const Picoseconds lat = ms.access(CpuId(1), remote, false, Picoseconds(0), &b);
-  EXPECT_EQ(b.level_hit, 5);
+  EXPECT_EQ(b.level_hit, kServedRemoteDram);
   auto& ic = ms.interconnect();
   const Picoseconds expect = ms.caches().hit_latency(3) + ic.idle_time(NodeId(0), NodeId(1), Bytes(0)) +
                              ms.controller(NodeId(1)).idle_latency(RowOutcome::Closed) +
@@ -67,7 +67,7 @@ TEST(MemorySystem, RemoteMissAddsBothLinkTraversals) {
                                 Bandwidth(34'300'000'000).transfer_time(Bytes(80)));
   // CPU 2 on node 1 sees the same address as local, and hits nothing of socket 0's caches.
   ms.access(CpuId(2), remote, false, 1_us, &b);
-  EXPECT_EQ(b.level_hit, 4);
+  EXPECT_EQ(b.level_hit, kServedLocalDram);
 }
 
 TEST(MemorySystem, L2AndLlcHitsCostTheirLatency) {
@@ -78,9 +78,9 @@ TEST(MemorySystem, L2AndLlcHitsCostTheirLatency) {
   AccessBreakdown b;
   for (PhysAddr a : {0x0ull, 0x40ull, 0x80ull}) ms.access(CpuId(0), a, false, Picoseconds(0));
   EXPECT_EQ(ms.access(CpuId(0), 0x0, false, 1_us, &b), ms.caches().hit_latency(2));
-  EXPECT_EQ(b.level_hit, 2);
+  EXPECT_EQ(b.level_hit, kServedL2);
   EXPECT_EQ(ms.access(CpuId(1), 0x40, false, 1_us, &b), ms.caches().hit_latency(3));  // other core, same socket
-  EXPECT_EQ(b.level_hit, 3);
+  EXPECT_EQ(b.level_hit, kServedLlc);
 }
 
 TEST(MemorySystem, DirtyEvictionsAreWrittenBackToTheHomeController) {
@@ -162,7 +162,7 @@ TEST(MemorySystem, UncachedMemoryAccessFromANode) {
   MemorySystem ms(two_nodes(), MemorySystemParams{});
   AccessBreakdown b;
   const Picoseconds lat = ms.memory_access(NodeId(1), 0x4000, false, Picoseconds(0), &b);
-  EXPECT_EQ(b.level_hit, 5);
+  EXPECT_EQ(b.level_hit, kServedRemoteDram);
   EXPECT_EQ(b.cache, Picoseconds(0));
   EXPECT_EQ(lat, sum(b));
   EXPECT_FALSE(ms.caches().llc(1).contains(0x4000));
