@@ -58,6 +58,7 @@ struct PortMemory {
 
 struct Core::Sc {
   tlm_utils::tlm_quantumkeeper qk;
+  sc_core::sc_event wake;  // an idle core's wake-up (kernel thread, task, end of the run)
 };
 
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
@@ -113,7 +114,39 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
 
 Core::~Core() = default;
 
-void Core::add_task(TaskRun* run) { tasks_.push_back(run); }
+void Core::add_task(TaskRun* run) {
+  run->core = this;
+  tasks_.push_back(run);
+  kick();
+}
+
+void Core::remove_task(TaskRun* run) {
+  tasks_.erase(std::remove(tasks_.begin(), tasks_.end(), run), tasks_.end());
+  if (run->core == this) run->core = nullptr;
+}
+
+void Core::kick() {
+  if (idle_) sc_->wake.notify(sc_core::SC_ZERO_TIME);
+}
+
+void Core::wake_kthread(TaskRun* run) {
+  if (run->queued) return;
+  run->queued = true;
+  run->core = this;
+  kthread_rq_.push_back(run);
+  kick();
+}
+
+namespace {
+std::uint64_t timer_fp(Picoseconds t, unsigned frac) {
+  return t.value() >= (~0ull >> frac) ? ~0ull : t.value() << frac;
+}
+}  // namespace
+
+void Core::timer_armed(Picoseconds next) {
+  next_timer_fp_ = std::min(next_timer_fp_, timer_fp(next, kFrac));
+  kick();
+}
 
 void Core::spawn() {
   sc_core::sc_spawn_options opts;
@@ -124,6 +157,12 @@ void Core::spawn() {
 
 int Core::pid() const { return cur_ ? cur_->pid : 0; }
 
+bool Core::user_task_runnable() const {
+  for (const TaskRun* r : tasks_)
+    if (!r->finished) return true;
+  return false;
+}
+
 void Core::run() {
   running_ = true;
   t_ = fp(Picoseconds(machine_now_ps()));
@@ -131,8 +170,20 @@ void Core::run() {
   sync_every_access_ = quantum_ps_ == 0;
   sc_->qk.reset();
   set_deadline();
+  if (sched_) next_timer_fp_ = timer_fp(sched_->next_timer(cpu_), kFrac);
   std::size_t next = 0;
   for (;;) {
+    if (sched_) {
+      hand_over_migrating();
+      if (t_ >= next_timer_fp_) run_timers();
+      if (!kthread_rq_.empty() && sched_->user_tasks_left()) {
+        TaskRun* k = kthread_rq_.front();
+        kthread_rq_.erase(kthread_rq_.begin());
+        k->queued = false;
+        run_kthread(k);
+        continue;
+      }
+    }
     // Round robin over the unfinished tasks of this CPU.
     TaskRun* pick = nullptr;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
@@ -143,7 +194,11 @@ void Core::run() {
         break;
       }
     }
-    if (!pick) break;
+    if (!pick) {
+      if (!sched_ || !sched_->user_tasks_left()) break;
+      idle_wait();
+      continue;
+    }
     switch_to(pick);
     const std::uint64_t slice_end = t_ + fp(params_.timeslice);
     bool others_waiting = false;
@@ -174,12 +229,83 @@ void Core::run() {
       // that a program spinning on compute ops (waiting for another core) lets others run.
       if (sync_every_access_) sync();
       if (others_waiting && t_ >= slice_end) break;
+      // A woken kernel thread preempts; a migrating task leaves.
+      if (!kthread_rq_.empty() || cur_->migrate_to >= 0) break;
     }
   }
   drain();
   sync();
   cur_ = nullptr;
   running_ = false;
+}
+
+void Core::hand_over_migrating() {
+  for (std::size_t i = 0; i < tasks_.size();) {
+    TaskRun* r = tasks_[i];
+    if (r->migrate_to >= 0 && !r->finished) {
+      if (cur_ == r) drain();
+      remove_task(r);
+      sched_->hand_over(r);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void Core::run_timers() {
+  const os::KernelCost cost = sched_->run_timers(cpu_, local_time());
+  const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  t_ += dt;
+  ++stats_.timers;
+  stats_.timer_ps += dt >> kFrac;
+  next_timer_fp_ = timer_fp(sched_->next_timer(cpu_), kFrac);
+}
+
+void Core::run_kthread(TaskRun* run) {
+  if (cur_ != run) {
+    drain();
+    if (cur_ != nullptr) {
+      t_ += cycle_fp_ * params_.context_switch_cycles;
+      ++stats_.context_switches;
+    }
+    cur_ = run;  // no switch_mm: a kernel thread borrows no address space here
+  }
+  if (!run->started) {
+    run->started = true;
+    run->start_time = local_time();
+  }
+  os::KernelCost cost;
+  const bool again = sched_->run_kthread(cpu_, run, local_time(), cost);
+  const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  t_ += dt;
+  ++run->kthread_runs;
+  run->kernel_time += ps(dt);
+  ++stats_.kthread_runs;
+  stats_.kthread_ps += dt >> kFrac;
+  run->end_time = local_time();
+  if (again) wake_kthread(run);
+  if (t_ >= deadline_) sync();
+}
+
+void Core::idle_wait() {
+  drain();
+  sync();  // others run meanwhile: look again before sleeping
+  if (!kthread_rq_.empty() || user_task_runnable() || !sched_->user_tasks_left() || t_ >= next_timer_fp_) return;
+  for (const TaskRun* r : tasks_)
+    if (r->migrate_to >= 0) return;
+  ++stats_.idle_waits;
+  idle_ = true;
+  const std::uint64_t now = machine_now_ps();
+  if (next_timer_fp_ == ~0ull) {
+    sc_core::wait(sc_->wake);
+  } else {
+    const std::uint64_t target = next_timer_fp_ >> kFrac;
+    sc_core::wait(to_sc(Picoseconds(target > now ? target - now : 0)), sc_->wake);
+  }
+  idle_ = false;
+  t_ = std::max(t_, fp(Picoseconds(machine_now_ps())));
+  sc_->qk.reset();
+  set_deadline();
 }
 
 void Core::switch_to(TaskRun* run) {
@@ -228,6 +354,7 @@ void Core::end_task(TaskRun* run) {
   run->finished = true;
   run->end_time = local_time();
   ++(run->killed ? stats_.tasks_killed : stats_.tasks_finished);
+  if (sched_) sched_->task_ended(cpu_, run);
 }
 
 bool Core::execute(const Op* begin, const Op* end) {
@@ -365,6 +492,7 @@ void Core::sync() {
     sc_->qk.reset();
   }
   set_deadline();
+  if (t_ >= next_timer_fp_ && sched_) run_timers();
 }
 
 void Core::set_deadline() {
@@ -463,6 +591,11 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
   v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
   v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by a signal (SIGSEGV, SIGBUS, OOM kill)");
+  v.counter(prefix + ".kthread_runs", s.kthread_runs, "count", "passes of kernel threads run on this CPU");
+  v.counter(prefix + ".kthread_time", s.kthread_ps, "ps", "CPU time of kernel threads (their work)");
+  v.counter(prefix + ".timers", s.timers, "count", "timer checks that fired timers");
+  v.counter(prefix + ".timer_time", s.timer_ps, "ps", "time in timer callbacks");
+  v.counter(prefix + ".idle_waits", s.idle_waits, "count", "times the CPU idled waiting for work");
   v.formula(prefix + ".l1_miss_ratio", safe_ratio(double(s.l1_misses), double(s.line_accesses)), "ratio",
             "L1D misses per line access");
 }

@@ -114,6 +114,37 @@ class Machine::KernelAdapter final : public PageTableOs, public TaskOs {
   MachinePlatform& p_;
 };
 
+// The cores' view of the machine's scheduling state (core.h, CpuScheduler).
+class Machine::Scheduler final : public CpuScheduler {
+ public:
+  explicit Scheduler(Machine& m) : m_(m) {}
+  bool user_tasks_left() const override { return m_.live_user_ > 0; }
+  void task_ended(CpuId, TaskRun* run) override {
+    if (run->kthread || m_.live_user_ == 0) return;
+    if (--m_.live_user_ == 0)
+      for (auto& c : m_.cores_) c->kick();
+  }
+  Picoseconds next_timer(CpuId cpu) const override { return m_.platform_->next_timer(cpu); }
+  os::KernelCost run_timers(CpuId cpu, Picoseconds now) override { return m_.platform_->run_timers(cpu, now); }
+  bool run_kthread(CpuId cpu, TaskRun* run, Picoseconds now, os::KernelCost& cost) override {
+    m_.platform_->enter_kernel(cpu, now);
+    return m_.kernel_->kthreads().run(run->task, cost);
+  }
+  void hand_over(TaskRun* run) override {
+    const CpuId to(run->migrate_to);
+    run->migrate_to = -1;
+    if (!m_.kernel_->migrate_task(run->task, to)) {
+      std::fprintf(stderr, "numasim: internal error: migration of %s to CPU %d refused\n", run->name.c_str(),
+                   to.value());
+      std::abort();
+    }
+    m_.core(to).add_task(run);
+  }
+
+ private:
+  Machine& m_;
+};
+
 Machine::Machine(Config root) : Machine(Topology::from_config(root), MachineParams::from_config(root)) {
   root.document().check();
 }
@@ -140,6 +171,44 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
     cores.push_back(cores_.back().get());
   }
   platform_->attach(std::move(mmus), std::move(cores));
+  sched_ = std::make_unique<Scheduler>(*this);
+  for (auto& c : cores_) c->set_scheduler(sched_.get());
+  platform_->set_wake_handler([this](os::task_struct* t) {
+    core(t->cpu).wake_kthread(kthread_run(t));
+  });
+  for (const auto& k : kernel_->kthreads().all()) kthread_run(&k->task);
+}
+
+TaskRun* Machine::kthread_run(os::task_struct* t) {
+  auto it = kthread_of_.find(t);
+  if (it != kthread_of_.end()) return it->second;
+  auto run = std::make_unique<TaskRun>();
+  run->name = t->comm;
+  run->task = t;
+  run->pid = t->pid;
+  run->kthread = true;
+  kthread_runs_.push_back(std::move(run));
+  kthread_of_.emplace(t, kthread_runs_.back().get());
+  return kthread_runs_.back().get();
+}
+
+bool Machine::migrate_task(TaskRun* run, CpuId cpu) {
+  if (!run || run->kthread || run->finished || !run->task || !run->core || cpu.value() < 0 ||
+      cpu.value() >= topo_.num_cpus() || !run->task->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
+    return false;
+  if (run->core == cores_[static_cast<std::size_t>(cpu.value())].get()) {
+    run->migrate_to = -1;
+    return true;
+  }
+  run->migrate_to = cpu.value();
+  // Running now (its core is inside its batch): it leaves at its next batch boundary.
+  if (run->core->busy() && run->core->current() == run) {
+    run->core->kick();
+    return true;
+  }
+  run->core->remove_task(run);
+  sched_->hand_over(run);
+  return true;
 }
 
 Machine::~Machine() = default;
@@ -172,6 +241,7 @@ TaskRun* Machine::add_task(std::string name, std::unique_ptr<OpSource> program, 
   programs_.push_back(std::move(program));
   cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
   runs_.push_back(std::move(run));
+  ++live_user_;
   return runs_.back().get();
 }
 
@@ -191,6 +261,7 @@ TaskRun* Machine::add_thread(TaskRun* leader, std::unique_ptr<OpSource> program,
   programs_.push_back(std::move(program));
   cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
   runs_.push_back(std::move(run));
+  ++live_user_;
   return runs_.back().get();
 }
 
@@ -199,16 +270,14 @@ Picoseconds Machine::now() const { return sc_now() - epoch_; }
 Picoseconds Machine::run() {
   set_global_quantum(params_.quantum);
   const Picoseconds start = now();
+  // While user work is left every CPU runs: idle ones take wake-ups and timers.
   bool any = false;
-  for (std::size_t c = 0; c < cores_.size(); ++c) {
-    bool pending = false;
-    for (const auto& r : runs_)
-      if (!r->finished && r->task && r->task->cpu.value() == static_cast<int>(c)) pending = true;
-    if (pending && !cores_[c]->busy()) {
-      cores_[c]->spawn();
-      any = true;
-    }
-  }
+  if (live_user_ > 0)
+    for (auto& c : cores_)
+      if (!c->busy()) {
+        c->spawn();
+        any = true;
+      }
   if (any) sc_core::sc_start();
   for (const auto& r : runs_) {
     if (!r->finished) {
@@ -267,6 +336,9 @@ void Machine::dump_stats(StatsVisitor& v) const {
   v.counter("system.platform.pages_flushed", p.pages_flushed, "count", "pages invalidated one by one");
   v.counter("system.platform.full_flushes", p.full_flushes, "count", "whole-ASID flushes");
   v.counter("system.platform.bios", p.bios, "count", "block I/O requests");
+  v.counter("system.platform.wakeups", p.wakeups, "count", "kernel threads made runnable");
+  v.counter("system.platform.timers_armed", p.timers_armed, "count", "timers armed (mod_timer)");
+  v.counter("system.platform.timers_fired", p.timers_fired, "count", "timer callbacks run");
   block_device_->dump(v);
 }
 

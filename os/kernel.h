@@ -35,6 +35,7 @@
 #include "os/kernel_caches.h"
 #include "os/kernel_cost.h"
 #include "os/kmemleak.h"
+#include "os/kthread.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/oom_kill.h"
@@ -78,6 +79,7 @@ struct KernelParams {
   bool zero_page = true;                         // read faults on private anon map the zero page
   SlubParams slub;            // the kernel's slab allocator, with its failslab knobs
   KernelCachesParams caches;  // vm_area_struct, mm_struct, task_struct, numa_policy, page->ptl caches
+  KthreadParams kthreads;     // [os.kthreads]: the boot daemons (os/kthread.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
@@ -196,6 +198,11 @@ class Kernel : private PgtableFrameSource {
   nodemask_t mems_allowed() const { return mems_allowed_; }
   NodeId cpu_to_node(CpuId cpu) const { return topo_.cpu_node(cpu); }
 
+  // ---- kernel threads (os/kthread.h): kswapd<N>, kcompactd<N>, khugepaged, the flusher,
+  //      per-task periodic work; wakeup_kswapd(nid) is the allocator's entry point ----
+  Kthreads& kthreads() { return *kthreads_; }
+  const Kthreads& kthreads() const { return *kthreads_; }
+
   // CONFIG_DEBUG_VM-like: VMAs sorted and non-overlapping with sane flags, every
   // present leaf inside a VMA with compatible protection, page map/ref counts
   // equal to the number of leaves mapping them, RSS counters, page-table page
@@ -302,6 +309,8 @@ class Kernel : private PgtableFrameSource {
   task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
+  // Kernel threads, created at boot (after topo_, params_ and platform_).
+  std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
 };
 
 }  // namespace numasim::os
