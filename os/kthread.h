@@ -97,6 +97,9 @@ struct Kthread {
   KernelCost cost;               // everything its passes charged
 };
 
+// The threads' timers live in the Platform's queues: the Platform must not fire
+// them after this object is gone (hw::Machine destroys the kernel before its
+// platform and runs nothing in between).
 class Kthreads {
  public:
   // Creates the boot daemons (asleep, periodic timers armed) for `topo`.
