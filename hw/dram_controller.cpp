@@ -125,9 +125,38 @@ std::string DramParams::validate() const {
   return {};
 }
 
-DramParams DramParams::from_config(Config c) {
+DramParams DramParams::ddr5_4800(int dimm_channels) {
   DramParams d;
-  DramParams p;
+  d.tck = Picoseconds(417);  // 4800 MT/s: 0.4167 ns
+  d.cl = 40;
+  d.trcd = 39;
+  d.trp = 39;
+  d.tras = 77;  // 32 ns
+  d.cwl = 38;   // CL - 2
+  d.tburst = 8;  // BL16 on a 32-bit subchannel
+  d.tccd_s = 8;
+  d.tccd_l = 12;  // 5 ns
+  d.trrd_s = 8;
+  d.trrd_l = 12;  // 5 ns
+  d.tfaw = 32;
+  d.trtp = 18;  // 7.5 ns
+  d.twr = 72;   // 30 ns
+  d.trtrs = 2;
+  d.trfc = Picoseconds(295'000);
+  d.trefi = Picoseconds(3'900'000);
+  d.channels = 2 * dimm_channels;  // two 32-bit subchannels per DDR5 channel
+  d.ranks = 1;
+  d.bank_groups = 8;
+  d.banks_per_group = 4;
+  d.row_size = Bytes(4096);  // 1 KiB page of x8 devices x 4 per 32-bit subchannel
+  return d;
+}
+
+DramParams DramParams::from_config(Config c) { return from_config(c, DramParams{}); }
+
+DramParams DramParams::from_config(Config c, const DramParams& defaults) {
+  const DramParams& d = defaults;
+  DramParams p = d;
   p.tck = c.get<Picoseconds>("tck", d.tck, "DRAM clock period (DDR4-2666: 0.75ns)", {Picoseconds(1), {}});
   auto cyc = [&](const char* key, std::uint32_t def, const char* desc) {
     return c.get<unsigned>(key, def, desc, {0u, 100000u});

@@ -14,6 +14,9 @@
 // A request stamped earlier than one the bank already served (a core that ran
 // ahead less far than another, under temporal decoupling) is timed against the
 // shared calendars only and leaves the bank's state alone.
+// It is the `ddr4` memory device (memory_device.h); the memory system calls
+// access() directly (no virtual call) when a node's device is a DramController,
+// and the CXL device reuses it as its DRAM media.
 // Simplifications: otherwise per-bank first-come first-served; no command-bus conflicts; writes are
 // timed like reads with CWL and write recovery, without read/write turnaround.
 #pragma once
@@ -27,6 +30,7 @@
 #include "hw/dram_timing.h"
 #include "hw/fast_divider.h"
 #include "hw/hw_stats.h"
+#include "hw/memory_device.h"
 #include "hw/tail_window.h"
 
 namespace numasim::hw {
@@ -88,7 +92,7 @@ class SlotCalendar {
   Picoseconds floor_{0};
 };
 
-class DramController {
+class DramController final : public MemoryDevice {
  public:
   // `base`: first physical address of the node (subtracted before mapping).
   // Throws std::invalid_argument if params.validate() fails.
@@ -102,14 +106,26 @@ class DramController {
   Picoseconds idle_latency(RowOutcome outcome, bool is_write = false) const;
 
   const DramParams& params() const { return p_; }
-  const std::string& name() const { return name_; }
   const DramStats& stats() const { return stats_; }
   const Histogram& latency_histogram() const { return hist_; }
-  void reset_stats();
   // Forget all row-buffer and timing state (closed rows, everything free at 0).
   void reset_state();
+
+  // MemoryDevice ("ddr4").
+  MemoryAccessResult access_line(PhysAddr pa, bool is_write, Picoseconds arrival) override {
+    const DramResult r = access(pa, is_write, arrival);
+    return {r.done, r.service, r.queueing};
+  }
+  Picoseconds unloaded_latency(bool is_write) const override { return idle_latency(RowOutcome::Closed, is_write); }
+  // Every channel's burst-limited peak.
+  double peak_bytes_per_second(bool) const override {
+    return p_.channel_peak_bytes_per_second() * static_cast<double>(p_.channels);
+  }
+  std::string_view impl() const override { return "ddr4"; }
+  const std::string& name() const override { return name_; }
+  void reset_stats() override;
   // <name>.reads, .row_hits, .row_hit_ratio, .bandwidth_bytes_per_s, .latency (histogram) ...
-  void dump(StatsVisitor& v) const;
+  void dump(StatsVisitor& v) const override;
 
  private:
   struct Bank {

@@ -1,4 +1,4 @@
-// TLM-2.0 target wrapper of DramController (see memory_controller_module.h).
+// TLM-2.0 target wrapper of a MemoryDevice (see memory_controller_module.h).
 #include "hw/memory_controller_module.h"
 
 #include <algorithm>
@@ -29,9 +29,9 @@ sc_core::sc_time to_sc_time(Picoseconds t) {
   return sc_core::sc_time::from_value(t.value() / resolution_ps());
 }
 
-MemoryControllerModule::MemoryControllerModule(sc_core::sc_module_name name, DramController& controller,
-                                               PhysAddr base, Bytes size)
-    : sc_core::sc_module(name), socket("socket"), ctrl_(controller), base_(base), size_(size.value()) {
+MemoryControllerModule::MemoryControllerModule(sc_core::sc_module_name name, MemoryDevice& device, PhysAddr base,
+                                               Bytes size)
+    : sc_core::sc_module(name), socket("socket"), dev_(device), base_(base), size_(size.value()) {
   socket.register_b_transport(this, &MemoryControllerModule::b_transport);
 }
 
@@ -57,7 +57,7 @@ void MemoryControllerModule::b_transport(tlm::tlm_generic_payload& trans, sc_cor
   Picoseconds done = t0;
   const std::uint64_t first = addr & ~(kCacheLineBytes - 1);
   for (std::uint64_t line = first; line < addr + len; line += kCacheLineBytes)
-    done = std::max(done, ctrl_.access(line, is_write, t0).done);
+    done = std::max(done, dev_.access_line(line, is_write, t0).done);
   delay += to_sc_time(done - t0);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }

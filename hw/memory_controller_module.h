@@ -1,7 +1,8 @@
-// SystemC/TLM-2.0 face of a node's memory controller (DESIGN.md: TLM-2.0
+// SystemC/TLM-2.0 face of a node's memory device (DESIGN.md: TLM-2.0
 // models, loosely timed). A tlm_utils::simple_target_socket whose b_transport
-// times the transaction with the same DramController the fast path
-// (MemorySystem::access) uses, and adds the latency to the annotated delay: it
+// times the transaction with the same MemoryDevice (a DramController, a CXL
+// expander ...) the fast path (MemorySystem::access) uses, and adds the
+// latency to the annotated delay: it
 // never calls wait(), so initiators with a quantum keeper run ahead freely.
 // A transaction covering several 64-byte lines issues them all at the
 // transaction's local time; the delay grows by the time until the last
@@ -18,7 +19,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include "common/units.h"
-#include "hw/dram_controller.h"
+#include "hw/memory_device.h"
 
 namespace numasim::hw {
 
@@ -31,15 +32,15 @@ class MemoryControllerModule : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<MemoryControllerModule> socket;
 
-  MemoryControllerModule(sc_core::sc_module_name name, DramController& controller, PhysAddr base, Bytes size);
+  MemoryControllerModule(sc_core::sc_module_name name, MemoryDevice& device, PhysAddr base, Bytes size);
 
-  DramController& controller() { return ctrl_; }
+  MemoryDevice& device() { return dev_; }
   std::uint64_t transactions() const { return transactions_; }
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
 
-  DramController& ctrl_;
+  MemoryDevice& dev_;
   PhysAddr base_;
   std::uint64_t size_;
   std::uint64_t transactions_ = 0;

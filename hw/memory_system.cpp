@@ -1,5 +1,5 @@
 // The memory-system facade (see memory_system.h): construction from the
-// topology, the miss path through LLC, interconnect and DRAM controllers,
+// topology, the miss path through LLC, interconnect and memory devices,
 // posted write-backs, kernel range traffic with bounded overlap, and statistics.
 #include "hw/memory_system.h"
 
@@ -20,6 +20,7 @@ MemorySystemParams MemorySystemParams::from_config(Config root) {
   MemorySystemParams p;
   p.caches = CacheHierarchyParams::from_config(root);
   p.dram = DramParams::from_config(root.table("dram", "DRAM timing and organisation of every node's memory"));
+  p.node_devices = memory_devices_from_config(root, p.dram);
   p.interconnect =
       InterconnectParams::from_config(root.table("interconnect", "message format and router latency of the links"));
   p.l2_prefetch = StreamPrefetcherParams::from_config(
@@ -83,7 +84,7 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   if (layout_.interconnect.num_nodes != static_cast<int>(layout_.nodes.size()))
     throw std::invalid_argument("memory system: interconnect layout and node list disagree on the node count");
   cpu_node_.assign(static_cast<std::size_t>(caches_.num_cpus()), NodeId(-1));
-  controllers_.resize(layout_.nodes.size());
+  memory_.resize(layout_.nodes.size());
   node_range_.assign(layout_.nodes.size(), {0, 0});
   for (std::size_t i = 0; i < layout_.nodes.size(); ++i) {
     const auto& n = layout_.nodes[i];
@@ -91,7 +92,13 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
       throw std::invalid_argument("memory system: nodes must be listed in id order");
     for (CpuId c : n.cpus) cpu_node_[static_cast<std::size_t>(c.value())] = n.id;
     if (n.memory.value() > 0) {
-      controllers_[i] = std::make_unique<DramController>(params.dram, n.base, "system.node" + std::to_string(i) + ".mc");
+      const MemoryDeviceSite site{n.id, n.base, "system.node" + std::to_string(i)};
+      NodeMemory& m = memory_[i];
+      if (i < params.node_devices.size() && params.node_devices[i].make)
+        m.device = params.node_devices[i].make(site);
+      else
+        m.device = std::make_unique<DramController>(params.dram, n.base, site.node_name + ".mc");
+      m.dram = dynamic_cast<DramController*>(m.device.get());
       node_range_[i] = {n.base, n.base + n.memory.value()};
     }
   }
@@ -113,16 +120,31 @@ NodeId MemorySystem::home_node(PhysAddr pa) const {
 }
 
 bool MemorySystem::has_controller(NodeId node) const {
-  return node.value() >= 0 && static_cast<std::size_t>(node.value()) < controllers_.size() &&
-         controllers_[static_cast<std::size_t>(node.value())] != nullptr;
+  return node.value() >= 0 && static_cast<std::size_t>(node.value()) < memory_.size() &&
+         memory_[static_cast<std::size_t>(node.value())].device != nullptr;
+}
+
+const MemoryDevice& MemorySystem::device(NodeId node) const {
+  if (!has_controller(node)) {
+    std::fprintf(stderr, "numasim: internal error: node %d has no memory device\n", node.value());
+    std::abort();
+  }
+  return *memory_[static_cast<std::size_t>(node.value())].device;
+}
+
+MemoryDevice& MemorySystem::device(NodeId node) {
+  return const_cast<MemoryDevice&>(static_cast<const MemorySystem&>(*this).device(node));
 }
 
 DramController& MemorySystem::controller(NodeId node) {
-  if (!has_controller(node)) {
-    std::fprintf(stderr, "numasim: internal error: node %d has no memory controller\n", node.value());
+  MemoryDevice& d = device(node);
+  DramController* c = memory_[static_cast<std::size_t>(node.value())].dram;
+  if (!c) {
+    std::fprintf(stderr, "numasim: internal error: node %d's memory device is %s, not a DDR4 controller\n",
+                 node.value(), std::string(d.impl()).c_str());
     std::abort();
   }
-  return *controllers_[static_cast<std::size_t>(node.value())];
+  return *c;
 }
 
 Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t,
@@ -137,7 +159,14 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     br.queueing += req.queueing;
     t = req.arrival;
   }
-  DramResult d = controller(home).access(pa, is_write, t);
+  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
+  MemoryAccessResult d;
+  if (m.dram) [[likely]] {
+    const DramResult r = m.dram->access(pa, is_write, t);
+    d = {r.done, r.service, r.queueing};
+  } else {
+    d = m.device->access_line(pa, is_write, t);
+  }
   br.dram += d.service;
   br.queueing += d.queueing;
   t = d.done;
@@ -356,8 +385,8 @@ Picoseconds MemorySystem::memory_access(NodeId from, PhysAddr pa, bool is_write,
 
 void MemorySystem::reset_stats(Picoseconds now) {
   caches_.reset_stats();
-  for (auto& c : controllers_)
-    if (c) c->reset_stats();
+  for (auto& m : memory_)
+    if (m.device) m.device->reset_stats();
   interconnect_.reset_stats(now);
   l1_hits_ = l2_hits_ = llc_hits_ = local_dram_ = remote_dram_ = 0;
   writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = full_line_writes_ = 0;
@@ -368,8 +397,8 @@ void MemorySystem::reset_stats(Picoseconds now) {
 
 void MemorySystem::dump_stats(StatsVisitor& v) const {
   caches_.dump(v);
-  for (const auto& c : controllers_)
-    if (c) c->dump(v);
+  for (const auto& m : memory_)
+    if (m.device) m.device->dump(v);
   interconnect_.dump(v);
   v.counter("system.mem.l1_hits", l1_hits_, "count", "accesses served by L1D");
   v.counter("system.mem.l2_hits", l2_hits_, "count", "accesses served by L2");

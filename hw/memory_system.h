@@ -1,5 +1,7 @@
 // The memory system below the cores, as one facade: per-core L1D/L2, per-socket
-// LLC, the interconnect and one DRAM controller per node with memory. A data
+// LLC, the interconnect and one memory device per node with memory (by
+// default a DDR4 controller; memory_device.h for the others, e.g. a CXL
+// expander). A data
 // access from a CPU at an absolute time returns its load-to-use latency; the
 // caches, links and DRAM banks it touches are updated (contents and next-free
 // timestamps). Used directly by hw::Core / hw::Mmu (page walks too) and by the
@@ -8,7 +10,9 @@
 //
 // Path of an access that misses every cache: LLC miss detection (its hit
 // latency) -> request over the interconnect to the home node (header only) ->
-// controller front end + DRAM -> response back (header + 64 B) -> fill.
+// controller front end + DRAM (or the node's other memory device) -> response
+// back (header + 64 B) -> fill. A DDR4 node's controller is called directly
+// (no virtual call per access); other devices through MemoryDevice.
 // Dirty victims are posted writes: they occupy the home controller (and links)
 // but add nothing to the latency of the access that evicted them.
 //
@@ -50,6 +54,7 @@
 #include "hw/dram_controller.h"
 #include "hw/hw_stats.h"
 #include "hw/interconnect.h"
+#include "hw/memory_device.h"
 #include "hw/stream_prefetcher.h"
 
 namespace numasim {
@@ -61,7 +66,10 @@ namespace numasim::hw {
 
 struct MemorySystemParams {
   CacheHierarchyParams caches;      // [cache.l1d], [cache.l2], [cache.llc]
-  DramParams dram;                  // [dram] (same for every node)
+  DramParams dram;                  // [dram]: the default device of every node (ddr4)
+  // [[node]] device = "...": the device of each node, by node id; a missing or
+  // empty entry (make == nullptr) is a DDR4 controller with `dram`.
+  std::vector<MemoryDeviceSpec> node_devices;
   InterconnectParams interconnect;  // [interconnect]
   StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
   // [coherence] timing. A miss served by a Modified copy in another core of the
@@ -149,14 +157,18 @@ class MemorySystem {
 
   CacheHierarchy& caches() { return caches_; }
   Interconnect& interconnect() { return interconnect_; }
-  // Controller of a node with memory (aborts on a node without memory).
+  // Memory device of a node with memory (aborts on a node without memory).
+  MemoryDevice& device(NodeId node);
+  const MemoryDevice& device(NodeId node) const;
+  // DDR4 controller of a node (aborts when the node's device is not one).
   DramController& controller(NodeId node);
-  bool has_controller(NodeId node) const;
+  bool has_controller(NodeId node) const;  // the node has a memory device
   const MemoryLayout& layout() const { return layout_; }
   const MemorySystemParams& params() const { return params_; }
 
   // Statistics of every module, named system.cpu<i>.l1d.*, system.socket<s>.llc.*,
-  // system.node<n>.mc.*, system.interconnect.*, system.mem.*.
+  // system.node<n>.mc.* (ddr4; system.node<n>.cxl.* for a CXL device),
+  // system.interconnect.*, system.mem.*.
   void dump_stats(StatsVisitor& v) const;
   void reset_stats(Picoseconds now = Picoseconds(0));
 
@@ -177,7 +189,13 @@ class MemorySystem {
   MemorySystemParams params_;
   CacheHierarchy caches_;
   Interconnect interconnect_;
-  std::vector<std::unique_ptr<DramController>> controllers_;  // by node id; null if no memory
+  // The memory of each node, by node id. `dram` is set when the device is a
+  // DramController: the access path then calls it directly (no virtual call).
+  struct NodeMemory {
+    std::unique_ptr<MemoryDevice> device;  // null if no memory
+    DramController* dram = nullptr;
+  };
+  std::vector<NodeMemory> memory_;
   std::vector<NodeId> cpu_node_;
   std::vector<NodeId> socket_node_;  // a node of each socket (where its caching agent sits)
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common/config.h"
+#include "common/trace.h"
 #include "hw/machine.h"
 #include "machine_description.h"
 #include "run_report.h"
@@ -18,6 +19,10 @@ namespace {
 
 int run_run(Args& args) {
   auto doc = load_config(args);
+  if (auto flags = args.value("--trace")) {
+    const std::string why = trace::set_flags(*flags);
+    if (!why.empty()) throw UsageError{"--trace: " + why};
+  }
   if (auto seed = args.unsigned_value("--seed")) {
     // One seed for the whole run: the machine's and, offset by position, every workload's.
     doc->apply_override("sim.seed=" + std::to_string(*seed));
@@ -53,7 +58,7 @@ int run_run(Args& args) {
 }
 
 RegisterCommand reg{Command{
-    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--sample TIME [--csv FILE]] [--quiet]",
+    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--sample TIME [--csv FILE]] [--trace LIST] [--quiet]",
     "simulate the configuration's workloads and print the report",
     "Builds the machine, places every [[workload]] as a process (one task per thread)\n"
     "and simulates until all have finished. The report shows per node memory and\n"
@@ -67,6 +72,10 @@ RegisterCommand reg{Command{
       o.push_back({"--json", "FILE", "write every statistic as JSON (schema in README.md)", false});
       o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time", false});
       o.push_back({"--csv", "FILE", "where --sample writes its CSV (default samples.csv)", false});
+      o.push_back({"--trace", "LIST",
+                    "print one line per event of these subsystems to stderr, with the simulated time: "
+                    "mm, alloc, reclaim, thp, numa, sched, dram, or all (comma-separated)",
+                    false});
       o.push_back({"--quiet", "", "print no report and no progress line", false});
       return o;
     }(),

@@ -1,11 +1,11 @@
 // Timing studies in the manner of Intel MLC: latency-matrix, bandwidth-matrix,
 // c2c-latency, loaded-latency and tlb-reach. Each runs real simulations on the configured
-// machine (hw/studies.h), prints a table and writes JSON with --json FILE.
+// machine (studies/studies.h), prints a table and writes JSON with --json FILE.
 #include <iostream>
 
 #include "cli.h"
 #include "common/config.h"
-#include "hw/studies.h"
+#include "studies/studies.h"
 #include "machine_description.h"
 
 namespace numasim::cli {
@@ -42,14 +42,14 @@ RegisterCommand latency{Command{
     "pointer chase over a buffer much larger than the LLC, bound to each node's memory,\n"
     "on 2 MiB pages so that TLB misses do not count. JSON: {\"unit\": \"ns\", \"matrix\": ...}\n"
     "with rows the CPU's node and columns the memory's node.",
-    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::latency_matrix(root); }); }}};
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::latency_matrix(root); }); }}};
 
 RegisterCommand bandwidth{Command{
     "bandwidth-matrix", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
     "read bandwidth from each node's CPUs to each node's memory (GB/s)",
     "Like `mlc --bandwidth_matrix`: every CPU of a node streams reads from a buffer bound\n"
     "to each node's memory. JSON: {\"unit\": \"GB/s\", \"matrix\": ...}.",
-    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::bandwidth_matrix(root); }); }}};
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::bandwidth_matrix(root); }); }}};
 
 RegisterCommand c2c{Command{
     "c2c-latency", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
@@ -58,7 +58,7 @@ RegisterCommand c2c{Command{
     "(on the diagonal: another CPU of the same node) has just written, so each read is\n"
     "served by the writer's cache. Rows: the reader's node; columns: the writer's node.\n"
     "JSON: {\"unit\": \"ns\", \"matrix\": ...}.",
-    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::c2c_latency(root); }); }}};
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::c2c_latency(root); }); }}};
 
 RegisterCommand loaded{Command{
     "loaded-latency", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
@@ -66,7 +66,7 @@ RegisterCommand loaded{Command{
     "Like `mlc --loaded_latency`: one CPU chases pointers in node 0's memory while the\n"
     "other CPUs of node 0 stream reads with decreasing injection delays.\n"
     "JSON: {\"points\": [{\"bandwidth_gbps\": ..., \"latency_ns\": ...}, ...]}.",
-    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return hw::loaded_latency(root); }); }}};
+    1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::loaded_latency(root); }); }}};
 
 RegisterCommand reach{Command{
     "tlb-reach", "[CONFIG] [--set KEY=VALUE]... [--page-size 4K|2M] [--json FILE]",
@@ -81,11 +81,11 @@ RegisterCommand reach{Command{
       return o;
     }(),
     [](Args& a) {
-      hw::TlbReachOptions opts;
+      studies::TlbReachOptions opts;
       std::string ps = a.value("--page-size").value_or("4K");
       if (ps != "4K" && ps != "2M") throw UsageError{"--page-size: expected 4K or 2M, got \"" + ps + "\""};
       opts.huge_pages = ps == "2M";
-      return run_study(a, [opts](Config root) { return hw::tlb_reach(root, opts); });
+      return run_study(a, [opts](Config root) { return studies::tlb_reach(root, opts); });
     }}};
 
 }  // namespace

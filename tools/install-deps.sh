@@ -13,6 +13,16 @@ packages=(
   python3 python3-matplotlib  # tools/numasim_plot.py
 )
 
+# Slurm for `numasim sweep --slurm` and its ctest (slurm_sweep), which starts a
+# one-node cluster on localhost: the controller, the node daemon, the client
+# commands (sbatch, squeue, sinfo, scontrol) and munge for authentication.
+# Daemons the packages may start themselves do not matter: the test starts its
+# own with a private configuration, munge key, socket and ports.
+packages+=(
+  slurmctld slurmd slurm-client
+  munge
+)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

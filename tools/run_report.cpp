@@ -97,6 +97,12 @@ double ns(double ps) { return ps / 1000.0; }
 
 }  // namespace
 
+// Statistics prefix of node n's memory device: "system.node<n>.mc." (ddr4),
+// "system.node<n>.cxl." (a CXL expander).
+namespace {
+std::string device_prefix(hw::Machine& m, int n) { return m.memory().device(NodeId(n)).name() + "."; }
+}  // namespace
+
 void RunReport::place_workloads() {
   runs_.clear();
   for (const auto& placed : workloads::place_workloads(machine_, specs_)) runs_.push_back(placed.threads);
@@ -115,7 +121,7 @@ void RunReport::take_sample(Picoseconds interval) {
     cumulative.push_back(value);
   };
   for (int n = 0; n < topo.num_nodes(); ++n) {
-    std::string mc = "system.node" + std::to_string(n) + ".mc.";
+    std::string mc = device_prefix(machine_, n);
     rate("node" + std::to_string(n) + ".read_gbps", v.get(mc + "bytes_read"));
     rate("node" + std::to_string(n) + ".write_gbps", v.get(mc + "bytes_written"));
   }
@@ -316,7 +322,7 @@ std::string RunReport::text() const {
   for (int n = 0; n < topo.num_nodes(); ++n) {
     std::map<std::string, std::int64_t> mi;
     for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n)))) mi[k] = val;
-    std::string mc = "system.node" + std::to_string(n) + ".mc.";
+    std::string mc = device_prefix(machine_, n);
     out += fmt("  %-4d %8" PRId64 "MB %8" PRId64 "MB %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10.2f %7.1f%%\n", n,
                mi["MemTotal"] / 1024, mi["MemFree"] / 1024, pm.node_numa_event_state(NodeId(n), os::NUMA_HIT),
                pm.node_numa_event_state(NodeId(n), os::NUMA_MISS), pm.node_numa_event_state(NodeId(n), os::NUMA_OTHER),
@@ -438,7 +444,8 @@ std::string RunReport::json() const {
   for (int n = 0; n < topo.num_nodes(); ++n) {
     j.begin_object();
     j.key("node").value(n);
-    v.write_group(j, "system.node" + std::to_string(n) + ".mc.");
+    j.key("device").value(std::string(machine_.memory().device(NodeId(n)).impl()));
+    v.write_group(j, device_prefix(machine_, n));
     j.end_object();
   }
   j.end_array();

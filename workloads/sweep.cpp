@@ -1,23 +1,16 @@
-// Sweep parsing, expansion and the parallel runner (posix_spawn + waitpid).
+// Sweep parsing, expansion, run outcomes and the CSV.
 #include "workloads/sweep.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
-#include <thread>
 
 #include "workloads/json_path.h"
-
-extern char** environ;
 
 namespace numasim::workloads {
 
@@ -46,6 +39,21 @@ std::optional<std::string> set_text(const toml::node& n) {
     return o.str();
   }
   return std::nullopt;
+}
+
+// Why a [collect] path cannot name a JSON value, or "" (dotted keys, numbers
+// index arrays: "nodes.1.numastat.numa_hit").
+std::string json_path_error(std::string_view path) {
+  if (path.empty()) return "the path is empty";
+  if (path.find_first_of("[]") != std::string_view::npos)
+    return "brackets are not path syntax; index arrays with a dotted number (\"nodes.1.x\", not \"nodes[1].x\")";
+  for (char c : path)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '{' || c == '}' || c == ',')
+      return std::string("character '") + (c == '\t' ? "\\t" : c == '\n' ? "\\n" : std::string(1, c)) +
+             "' cannot appear in a key";
+  if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string_view::npos)
+    return "empty key (a path is keys separated by single dots)";
+  return "";
 }
 }  // namespace
 
@@ -123,10 +131,13 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
         std::string kk(gk->str());
         if (key == "collect") {
           auto s = gv->value_exact<std::string>();
-          if (!s)
+          if (!s) {
             err(*gv, "collect." + kk + ": expected a dotted JSON path string, e.g. \"sim.simulated_seconds\"");
-          else
+          } else if (std::string why = json_path_error(*s); !why.empty()) {
+            err(*gv, "collect." + kk + ": bad JSON path \"" + *s + "\": " + why);
+          } else {
             spec.collect.emplace_back(kk, *s);
+          }
           continue;
         }
         const toml::array* a = gv->as_array();
@@ -149,6 +160,24 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
     }
   }
   if (spec.configs.empty() && errors.empty()) errors.push_back(name + ": error: missing required key 'configs'");
+  if (errors.empty()) {
+    // The grid's size before anything is expanded (saturating: 10^30 points stay "too many").
+    std::uint64_t points = spec.configs.size();
+    std::string product = std::to_string(spec.configs.size()) +
+                          (spec.configs.size() == 1 ? " configuration" : " configurations");
+    for (const auto& [k, vals] : spec.grid) {
+      if (__builtin_mul_overflow(points, static_cast<std::uint64_t>(vals.size()), &points)) points = UINT64_MAX;
+      product += " x " + std::to_string(vals.size());
+    }
+    if (points > kMaxSweepPoints) {
+      const toml::node* g = t.get("grid");
+      std::string at = g ? where(g->source(), name) : name + ": error: ";
+      errors.push_back(at + "the sweep expands to " +
+                       (points == UINT64_MAX ? "more than " + std::to_string(UINT64_MAX - 1) : std::to_string(points)) +
+                       " points (" + product + "); at most " + std::to_string(kMaxSweepPoints) +
+                       " points are allowed per sweep: split it into several sweep files");
+    }
+  }
   if (!errors.empty()) {
     std::string all;
     for (const auto& e : errors) all += e + "\n";
@@ -159,6 +188,8 @@ SweepSpec parse_sweep_text(std::string_view text, const std::string& name, const
 
 SweepSpec parse_sweep_file(const std::string& path) {
   std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw SweepError(path + ": error: is a directory, not a sweep file");
   if (!in) throw SweepError(path + ": error: cannot open sweep file");
   std::stringstream buf;
   buf << in.rdbuf();
@@ -192,145 +223,86 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& spec) {
   return out;
 }
 
-std::vector<std::string> SweepPoint::command(const std::vector<std::string>& extra_args,
-                                             const std::string& json_path) const {
+std::vector<std::string> SweepPoint::arguments(const std::vector<std::string>& extra_args) const {
   std::vector<std::string> a = {"run", config};
   for (const auto& [k, v] : sets) {
     a.push_back("--set");
     a.push_back(k + "=" + v);
   }
   a.insert(a.end(), extra_args.begin(), extra_args.end());
+  return a;
+}
+
+std::vector<std::string> SweepPoint::command(const std::vector<std::string>& extra_args,
+                                             const std::string& json_path) const {
+  std::vector<std::string> a = arguments(extra_args);
   a.push_back("--json");
   a.push_back(json_path);
   a.push_back("--quiet");
   return a;
 }
 
-namespace {
-std::string last_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last;
-}
-
-std::string describe(const SweepPoint& p) {
-  std::string s = p.config;
-  for (const auto& [k, v] : p.sets) s += " --set " + k + "=" + v;
+std::string SweepPoint::describe() const {
+  std::string s = config;
+  for (const auto& [k, v] : sets) s += " --set " + k + "=" + v;
   return s;
 }
-}  // namespace
 
-SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options) {
-  if (options.binary.empty() || access(options.binary.c_str(), X_OK) != 0)
-    throw SweepError("sweep: error: cannot execute \"" + options.binary + "\"");
-  std::error_code ec;
-  std::filesystem::create_directories(options.work_dir, ec);
-  if (ec) throw SweepError("sweep: error: cannot create work directory \"" + options.work_dir + "\": " + ec.message());
-  const int jobs = std::max(1, options.jobs > 0 ? options.jobs : spec.jobs);
-
-  SweepResult result;
-  for (auto& p : expand_sweep(spec)) {
-    SweepRunOutcome o;
-    o.point = std::move(p);
-    std::string stem = (std::filesystem::path(options.work_dir) / ("run_" + std::to_string(o.point.index))).string();
-    o.json_path = stem + ".json";
-    o.log_path = stem + ".log";
-    std::filesystem::remove(o.json_path, ec);
-    result.runs.push_back(std::move(o));
+std::string tail_lines(const std::string& path, std::size_t max_lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    last.push_back(line);
+    if (last.size() > max_lines) last.pop_front();
   }
+  std::string out;
+  for (const auto& l : last) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
 
-  std::vector<std::pair<pid_t, std::size_t>> running;
-  std::size_t next = 0, finished = 0;
-  auto finish = [&](std::size_t i, int status) {
-    SweepRunOutcome& o = result.runs[i];
-    if (WIFEXITED(status))
-      o.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status))
-      o.exit_code = 128 + WTERMSIG(status);
-    else
-      o.exit_code = -1;
-    std::string json;
-    if (o.exit_code == 0) {
-      std::ifstream in(o.json_path);
-      std::stringstream buf;
-      buf << in.rdbuf();
-      json = buf.str();
-      if (!in) o.message = "exit 0 but no JSON written to " + o.json_path;
-    } else {
-      o.message = (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                       : "exit code " + std::to_string(o.exit_code)) +
-                  "; log " + o.log_path;
-      std::string l = last_line(o.log_path);
-      if (!l.empty()) o.message += ": " + l;
-    }
-    o.ok = o.message.empty();
-    for (const auto& [col, path] : spec.collect) {
-      std::optional<std::string> v;
-      if (o.ok) v = json_lookup(json, path);
-      o.figures.push_back(v ? *v : std::string());
-    }
-    ++finished;
-    if (!o.ok) ++result.failed;
-    if (options.progress) {
-      *options.progress << "[" << finished << "/" << result.runs.size() << "] " << (o.ok ? "ok" : "FAILED") << ": run "
-                        << o.point.index << " " << describe(o.point);
-      if (!o.ok) *options.progress << ": " << o.message;
-      *options.progress << "\n";
-    }
-  };
-  auto spawn = [&](std::size_t i) {
-    SweepRunOutcome& o = result.runs[i];
-    std::vector<std::string> args = o.point.command(spec.args, o.json_path);
-    args.insert(args.begin(), options.binary);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, o.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, options.binary.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      o.message = "cannot start " + options.binary + ": " + std::strerror(rc);
-      o.exit_code = -1;
-      ++finished;
-      ++result.failed;
-      for (std::size_t c = 0; c < spec.collect.size(); ++c) o.figures.emplace_back();
-      return;
-    }
-    running.emplace_back(pid, i);
-  };
+void record_run_failure(const SweepSpec& spec, SweepRunOutcome& o, std::string why) {
+  o.ok = false;
+  o.message = why.empty() ? "failed" : std::move(why);
+  o.figures.assign(spec.collect.size(), std::string());
+}
 
-  while (finished < result.runs.size()) {
-    while (running.size() < static_cast<std::size_t>(jobs) && next < result.runs.size()) spawn(next++);
-    if (running.empty()) continue;
-    bool reaped = false;
-    for (std::size_t r = 0; r < running.size(); ++r) {
-      int status = 0;
-      pid_t got = waitpid(running[r].first, &status, WNOHANG);
-      if (got == running[r].first) {
-        std::size_t i = running[r].second;
-        running.erase(running.begin() + static_cast<std::ptrdiff_t>(r));
-        finish(i, status);
-        reaped = true;
-        break;
-      }
-    }
-    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+void record_run_exit(const SweepSpec& spec, SweepRunOutcome& o, int exit_code) {
+  o.exit_code = exit_code;
+  o.message.clear();
+  std::string json;
+  if (exit_code == 0) {
+    std::ifstream in(o.json_path);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    json = buf.str();
+    if (!in) o.message = "exit 0 but no JSON written to " + o.json_path;
+  } else {
+    // A shell reports a child killed by signal N as 128 + N, and so does the local runner.
+    o.message = (exit_code > 128 && exit_code < 128 + 65 ? "killed by signal " + std::to_string(exit_code - 128)
+                                                         : "exit code " + std::to_string(exit_code)) +
+                "; log " + o.log_path;
+    std::string l = tail_lines(o.log_path, 1);
+    if (!l.empty()) o.message += ": " + l;
   }
+  o.ok = o.message.empty();
+  o.figures.clear();
+  for (const auto& [col, path] : spec.collect) {
+    std::optional<std::string> v;
+    if (o.ok) v = json_lookup(json, path);
+    o.figures.push_back(v ? *v : std::string());
+  }
+}
 
-  // CSV: run, config, one column per grid key, status, one per collected figure.
+std::string sweep_csv(const SweepSpec& spec, const std::vector<SweepRunOutcome>& runs) {
   std::ostringstream csv;
   csv << "run,config";
   for (const auto& [k, v] : spec.grid) csv << "," << csv_field(k);
   csv << ",status";
   for (const auto& [c, p] : spec.collect) csv << "," << csv_field(c);
   csv << "\n";
-  for (const auto& o : result.runs) {
+  for (const auto& o : runs) {
     csv << o.point.index << "," << csv_field(o.point.config);
     for (const auto& [k, v] : o.point.sets) {
       // Strings without their TOML quotes.
@@ -341,8 +313,7 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     for (const auto& f : o.figures) csv << "," << csv_field(f);
     csv << "\n";
   }
-  result.csv = csv.str();
-  return result;
+  return csv.str();
 }
 
 }  // namespace numasim::workloads

@@ -304,6 +304,19 @@ TEST(DramController, BadParametersAreRejected) {
   EXPECT_TRUE(DramParams{}.validate().empty());
 }
 
+TEST(DramController, Ddr5TableOnTheEngine) {
+  const DramParams p = DramParams::ddr5_4800(2);
+  EXPECT_TRUE(p.validate().empty()) << p.validate();
+  EXPECT_EQ(p.channels, 4);  // two DIMM channels of two 32-bit subchannels
+  // 64 B in 8 tCK of 0.417 ns: 19.2 GB/s per subchannel.
+  EXPECT_NEAR(p.channel_peak_bytes_per_second() / 1e9, 19.18, 0.01);
+  DramController mc(p, 0, "mc");
+  EXPECT_EQ(mc.idle_latency(RowOutcome::Conflict), p.frontend_latency + Picoseconds((39 + 39 + 40 + 8) * 417));
+  // The default mapping still rotates subchannels first, then the eight bank groups.
+  EXPECT_EQ(mc.decode(256).channel, 1u);
+  EXPECT_EQ(mc.decode(4 * 256).bank_group, 1u);
+}
+
 TEST(DramController, FromConfig) {
   auto doc = ConfigDocument::from_string(
       "[dram]\ntck = \"0.625ns\"\ncl = 22\nchannels = 8\npage_policy = \"closed\"\n"

@@ -1,5 +1,6 @@
 // TLM-2.0 wrappers driven by a stub initiator: the memory controller module
-// adds exactly the DRAM timing to the annotated delay without advancing
+// adds exactly the DRAM timing (or another memory device's: a CXL expander)
+// to the annotated delay without advancing
 // SystemC time, reports bad transactions, and the interconnect module adds the
 // link traversals of a remote access, agreeing with the fast path
 // (MemorySystem::memory_access) that calls the same timing classes.
@@ -15,6 +16,7 @@
 
 #include <tlm_utils/simple_initiator_socket.h>
 
+#include "hw/cxl_memory_device.h"
 #include "hw/interconnect_module.h"
 #include "hw/memory_controller_module.h"
 #include "hw/memory_system.h"
@@ -117,6 +119,28 @@ void controller_scenario() {
   finish();
 }
 
+// The same module in front of another memory device: a CXL expander.
+void cxl_scenario() {
+  CxlMemoryDevice dev(CxlDeviceParams{}, 1ull << 30, "system.node1.cxl");
+  MemoryControllerModule mc("cxl", dev, 1ull << 30, Bytes(4ull << 30));
+  StubInitiator init("init");
+  init.socket.bind(mc.socket);
+  init.requests = {
+      {tlm::TLM_READ_COMMAND, (1ull << 30) + 0x1000, 64, sc_core::SC_ZERO_TIME},
+      {tlm::TLM_WRITE_COMMAND, (1ull << 30) + 0x8000000, 64, sc_core::sc_time(1, sc_core::SC_US)},
+      {tlm::TLM_READ_COMMAND, 0x1000, 64, sc_core::SC_ZERO_TIME},  // below the node
+  };
+  sc_core::sc_start();
+  check(init.replies.size() == 3, "every request answered");
+  if (init.replies.size() != 3) finish();
+  const auto& r = init.replies;
+  check(mc.device().impl() == "cxl", "the module wraps the CXL device");
+  check(to_picoseconds(r[0].delay) == dev.unloaded_latency(false), "cold read: ports, flits and media");
+  check(to_picoseconds(r[1].delay) - 1_us == dev.unloaded_latency(true), "cold write: ports, flits and media");
+  check(r[2].status == tlm::TLM_ADDRESS_ERROR_RESPONSE, "address error outside the node");
+  finish();
+}
+
 MemoryLayout two_nodes() {
   MemoryLayout l;
   l.num_sockets = 2;
@@ -176,6 +200,11 @@ TEST(TlmWrapper, MemoryControllerModuleAddsDramTimingToTheDelay) {
 TEST(TlmWrapper, InterconnectModuleAddsLinkTraversalsAndMatchesTheFastPath) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(interconnect_scenario(), ::testing::ExitedWithCode(0), "scenario ok");
+}
+
+TEST(TlmWrapper, MemoryControllerModuleTimesAnyMemoryDevice) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(cxl_scenario(), ::testing::ExitedWithCode(0), "scenario ok");
 }
 
 TEST(TlmWrapper, TimeConversions) {

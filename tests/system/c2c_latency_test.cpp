@@ -8,10 +8,12 @@
 #include <string>
 
 #include "common/config.h"
-#include "hw/studies.h"
+#include "studies/studies.h"
 
 namespace numasim::hw {
 namespace {
+
+using namespace studies;
 
 std::unique_ptr<ConfigDocument> shipped(const std::string& name, const std::string& extra = "") {
   auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/" + name);

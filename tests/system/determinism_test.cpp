@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "hw/machine.h"
-#include "hw/studies.h"
+#include "studies/studies.h"
 #include "os/syscalls.h"
 #include "tests/system/small_machine.h"
 
 namespace numasim::hw {
 namespace {
+
+using namespace studies;
 
 // Maps a buffer, then mixes random loads/stores with compute, from a seed.
 class RandomProgram : public OpSource {

@@ -1,7 +1,7 @@
 // End to end: the latency matrix of a small two-socket machine (local faster
 // than remote, in the range of the Skylake-SP figures), the quantum-0 reference
 // mode agreeing with the default quantum, and the other studies' shapes.
-#include "hw/studies.h"
+#include "studies/studies.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,8 @@
 
 namespace numasim::hw {
 namespace {
+
+using namespace studies;
 
 LatencyMatrixOptions quick() {
   LatencyMatrixOptions o;

@@ -2,7 +2,7 @@
 // when the working set passes the L1 DTLB reach (64 x 4 KiB = 256 KiB) and
 // again past the STLB reach (1536 x 4 KiB = 6 MiB); with 2 MiB pages those
 // working sets stay within the TLBs, so the steps move out.
-#include "hw/studies.h"
+#include "studies/studies.h"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +12,8 @@
 
 namespace numasim::hw {
 namespace {
+
+using namespace studies;
 
 std::map<std::uint64_t, double> curve(bool huge) {
   auto doc = testing::small_machine();

@@ -1,6 +1,6 @@
-// Sweep files: parsing and its errors, grid expansion, a real parallel run of
-// a fake numasim (a /bin/sh script) with one failing point, the CSV, and the
-// JSON path lookup the figure columns use.
+// Sweep files: parsing and its errors (grid size limit, [collect] path
+// syntax), grid expansion, run outcomes and the CSV, and the JSON path lookup
+// the figure columns use. The runners are tested in tests/cli/sweep_test.cpp.
 #include "workloads/sweep.h"
 
 #include <gtest/gtest.h>
@@ -84,65 +84,66 @@ TEST(Sweep, BadFilesNameTheirPosition) {
   EXPECT_NE(sweep_error("configs = [\n").find("s.toml:"), std::string::npos);
 }
 
-TEST(Sweep, RunsPointsInParallelAndReportsAFailureWithoutStoppingTheOthers) {
-  auto dir = std::filesystem::temp_directory_path() / ("numasim_wl_sweep_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+TEST(Sweep, AGridBeyondTheLimitIsALocatedErrorNotAnExpansion) {
+  // 10^9 points: nine keys of ten values; rejected before anything is expanded.
+  std::string text = "configs = [\"a\"]\n[grid]\n";
+  const std::string ten = " = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  for (char k = 'a'; k < 'a' + 9; ++k) text += std::string(1, k) + ten;
+  EXPECT_EQ(sweep_error(text),
+            "s.toml:2:1: error: the sweep expands to 1000000000 points (1 configuration x 10 x 10 x 10 x 10 x 10 x "
+            "10 x 10 x 10 x 10); at most 100000 points are allowed per sweep: split it into several sweep files\n");
+  // Saturating count: 10^36 does not wrap around to a small number.
+  std::string huge = "configs = [\"a\", \"b\"]\n[grid]\n";
+  for (int k = 0; k < 36; ++k) huge += std::string(1, static_cast<char>('a' + k / 26)) + std::string(1, static_cast<char>('a' + k % 26)) + ten;
+  EXPECT_NE(sweep_error(huge).find("expands to more than 18446744073709551614 points (2 configurations x 10"),
+            std::string::npos);
+  // The limit itself is allowed: 2 configurations x 50000.
+  std::string at_limit = "configs = [\"a\", \"b\"]\n[grid]\nk = [";
+  for (int v = 0; v < 50000; ++v) at_limit += (v ? ", " : "") + std::to_string(v);
+  EXPECT_EQ(parse_sweep_text(at_limit + "]\n", "s", "").grid[0].second.size(), 50000u);
+  EXPECT_NE(sweep_error(at_limit + ", 50000]\n").find("expands to 100002 points"), std::string::npos);
+}
+
+TEST(Sweep, BadCollectPathsAreLocatedErrorsNotEmptyColumns) {
+  auto bad = [](const std::string& path) { return sweep_error("configs = [\"a\"]\n[collect]\nx = \"" + path + "\"\n"); };
+  EXPECT_EQ(bad("nodes[1].numa_hit"),
+            "s.toml:3:5: error: collect.x: bad JSON path \"nodes[1].numa_hit\": brackets are not path syntax; index "
+            "arrays with a dotted number (\"nodes.1.x\", not \"nodes[1].x\")\n");
+  EXPECT_EQ(bad("sim..seconds"),
+            "s.toml:3:5: error: collect.x: bad JSON path \"sim..seconds\": empty key (a path is keys separated by "
+            "single dots)\n");
+  EXPECT_NE(bad(".sim").find("empty key"), std::string::npos);
+  EXPECT_NE(bad("sim.").find("empty key"), std::string::npos);
+  EXPECT_NE(bad("").find("the path is empty"), std::string::npos);
+  EXPECT_NE(bad("sim seconds").find("character ' ' cannot appear in a key"), std::string::npos);
+  EXPECT_EQ(parse_sweep_text("configs = [\"a\"]\n[collect]\nx = \"nodes.1.numastat.numa_hit\"\n", "s", "").collect[0].second,
+            "nodes.1.numastat.numa_hit");
+}
+
+TEST(Sweep, OutcomesAndTheCsv) {
+  auto dir = std::filesystem::temp_directory_path() / ("numasim_wl_outcome_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  // A fake numasim: writes JSON computed from its --set values; fails for threads=4.
-  std::string fake = (dir / "fake_numasim.sh").string();
-  {
-    std::ofstream f(fake);
-    f << "#!/bin/sh\n"
-         "# args: run CONFIG [--set k=v]... --json PATH --quiet\n"
-         "[ \"$1\" = run ] || { echo \"expected run, got $1\" >&2; exit 9; }\n"
-         "shift; cfg=$1; shift; threads=0; json=''\n"
-         "while [ $# -gt 0 ]; do\n"
-         "  case \"$1\" in\n"
-         "    --set) case \"$2\" in workload*threads=*) threads=${2##*=};; esac; shift 2;;\n"
-         "    --json) json=$2; shift 2;;\n"
-         "    *) shift;;\n"
-         "  esac\n"
-         "done\n"
-         "if [ \"$threads\" = 4 ]; then echo \"error: too many threads for $cfg\" >&2; exit 3; fi\n"
-         "echo \"{\\\"sim\\\": {\\\"simulated_seconds\\\": 0.$threads}, \\\"cfg\\\": \\\"$cfg\\\"}\" > \"$json\"\n";
-  }
-  ::chmod(fake.c_str(), 0755);
-  SweepSpec s = parse_sweep_text(
-      "configs = [\"a.toml\"]\n[grid]\npolicy = [\"local\", \"bind:1\"]\n\"workload[0].threads\" = [1, 2, 4]\n"
-      "[collect]\nsecs = \"sim.simulated_seconds\"\ncfg = \"cfg\"\nmissing = \"sim.nothing\"\n",
-      "s.toml", dir.string());
-  std::ostringstream progress;
-  SweepOptions o;
-  o.binary = fake;
-  o.jobs = 2;
-  o.work_dir = (dir / "runs").string();
-  o.progress = &progress;
-  SweepResult r = run_sweep(s, o);
-  ASSERT_EQ(r.runs.size(), 6u);
-  EXPECT_EQ(r.failed, 2u);
-  std::string a = (dir / "a.toml").string();
-  std::string log2 = (dir / "runs" / "run_2.log").string(), log5 = (dir / "runs" / "run_5.log").string();
-  EXPECT_EQ(r.csv,
-            "run,config,policy,workload[0].threads,status,secs,cfg,missing\n"
-            "0," +
-                a + ",local,1,ok,0.1," + a +
-                ",\n"
-                "1," +
-                a + ",local,2,ok,0.2," + a +
-                ",\n"
-                "2," +
-                a + ",local,4,failed: exit code 3; log " + log2 + ": error: too many threads for " + a +
-                ",,,\n"
-                "3," +
-                a + ",bind:1,1,ok,0.1," + a +
-                ",\n"
-                "4," +
-                a + ",bind:1,2,ok,0.2," + a +
-                ",\n"
-                "5," +
-                a + ",bind:1,4,failed: exit code 3; log " + log5 + ": error: too many threads for " + a + ",,,\n");
-  EXPECT_NE(progress.str().find("[6/6]"), std::string::npos) << progress.str();
-  EXPECT_NE(progress.str().find("FAILED: run 2 "), std::string::npos) << progress.str();
-  EXPECT_THROW(run_sweep(s, SweepOptions{(dir / "nope").string(), 1, o.work_dir, nullptr}), SweepError);
+  SweepSpec s = parse_sweep_text("configs = [\"a.toml\"]\n[grid]\np = [\"x,y\", \"z\"]\n[collect]\nsecs = "
+                                 "\"sim.simulated_seconds\"\n",
+                                 "s.toml", "/d");
+  auto points = expand_sweep(s);
+  std::vector<SweepRunOutcome> runs(2);
+  runs[0].point = points[0];
+  runs[0].json_path = (dir / "0.json").string();
+  std::ofstream(runs[0].json_path) << "{\"sim\": {\"simulated_seconds\": 0.5}}";
+  record_run_exit(s, runs[0], 0);
+  EXPECT_TRUE(runs[0].ok);
+  runs[1].point = points[1];
+  runs[1].log_path = (dir / "1.log").string();
+  std::ofstream(runs[1].log_path) << "first\n\nerror: second\n";
+  record_run_exit(s, runs[1], 128 + 9);
+  EXPECT_FALSE(runs[1].ok);
+  EXPECT_EQ(tail_lines(runs[1].log_path, 5), "first\nerror: second");
+  EXPECT_EQ(sweep_csv(s, runs), "run,config,p,status,secs\n0,/d/a.toml,\"x,y\",ok,0.5\n1,/d/a.toml,z,failed: killed by "
+                                "signal 9; log " + runs[1].log_path + ": error: second,\n");
+  record_run_exit(s, runs[1], 3);
+  EXPECT_EQ(runs[1].message, "exit code 3; log " + runs[1].log_path + ": error: second");
+  record_run_failure(s, runs[1], "lost");
+  EXPECT_EQ(runs[1].figures, std::vector<std::string>{""});
   std::filesystem::remove_all(dir);
 }

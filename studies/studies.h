@@ -1,5 +1,6 @@
-// Timing studies (issue 4 item 9), run as real simulations on hw::Machine, in
-// the manner of Intel Memory Latency Checker:
+// Timing studies, a layer above hw/ and workloads/ (studies/ depends on both;
+// nothing below depends on it), run as real simulations on hw::Machine, in the
+// manner of Intel Memory Latency Checker:
 //   latency_matrix   - from the first CPU of each node, a dependent random
 //                      pointer chase over a buffer bound (MPOL_BIND) to each
 //                      node's memory, on 2 MiB hugetlb pages; ns per load.
@@ -31,7 +32,7 @@ namespace numasim {
 class Config;
 }
 
-namespace numasim::hw {
+namespace numasim::studies {
 
 struct MatrixResult {
   std::string unit;                          // "ns" or "GB/s"
@@ -118,4 +119,4 @@ struct TlbReachOptions {
 };
 TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts = {});
 
-}  // namespace numasim::hw
+}  // namespace numasim::studies

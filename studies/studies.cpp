@@ -1,5 +1,5 @@
 // MLC-style timing studies on the simulated machine (see studies.h).
-#include "hw/studies.h"
+#include "studies/studies.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,23 +12,22 @@
 #include "hw/machine.h"
 #include "os/mempolicy.h"
 #include "os/syscalls.h"
+#include "workloads/rng.h"
 
-namespace numasim::hw {
+namespace numasim::studies {
+
+using namespace hw;
 
 namespace {
 
 constexpr std::uint64_t kHuge = 2ull << 20;
 constexpr std::uint32_t kMarkStart = 1, kMarkEnd = 2;
 
-// splitmix64: a small seeded generator with the same sequence on every platform.
+// The chase order's generator: the workloads' splitmix64 sequence (identical on
+// every platform), drawn modulo n.
 struct Rng {
   std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return workloads::splitmix64(s); }
   std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
 };
 
@@ -638,4 +637,4 @@ TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts) {
   return res;
 }
 
-}  // namespace numasim::hw
+}  // namespace numasim::studies
