@@ -10,6 +10,7 @@
 #include <tlm_utils/tlm_quantumkeeper.h>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "hw/hw_stats.h"
 #include "hw/memory_system.h"
 #include "os/task.h"
@@ -253,6 +254,7 @@ void Core::hand_over_migrating() {
 }
 
 void Core::run_timers() {
+  NUMASIM_TRACE(sched, local_time(), cpu_.value(), "timer_expire_entry");
   const os::KernelCost cost = sched_->run_timers(cpu_, local_time());
   const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   t_ += dt;
@@ -283,6 +285,8 @@ void Core::run_kthread(TaskRun* run) {
   ++stats_.kthread_runs;
   stats_.kthread_ps += dt >> kFrac;
   run->end_time = local_time();
+  NUMASIM_TRACE(sched, local_time(), cpu_.value(), "kthread_run comm=%s pid=%d time_ps=%llu %s", run->name.c_str(),
+                run->pid, static_cast<unsigned long long>(dt >> kFrac), again ? "runnable" : "sleeps");
   if (again) wake_kthread(run);
   if (t_ >= deadline_) sync();
 }

@@ -10,6 +10,7 @@
 #include <systemc>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "hw/hw_stats.h"
 #include "os/syscalls.h"
 
@@ -138,6 +139,8 @@ class Machine::Scheduler final : public CpuScheduler {
                    to.value());
       std::abort();
     }
+    NUMASIM_TRACE(sched, m_.core(to).local_time(), to.value(), "sched_migrate_task comm=%s pid=%d dest_cpu=%d",
+                  run->name.c_str(), run->pid, to.value());
     m_.core(to).add_task(run);
   }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "common/topology.h"
 
 namespace numasim::os {
@@ -171,6 +172,7 @@ bool Kthreads::wake_up_process(task_struct* t) {
     ++k->nr_wakeups;
   }
   t->__state = TASK_RUNNING;
+  NUMASIM_TRACE(sched, platform_.now(t->cpu), t->cpu.value(), "sched_wakeup comm=%s pid=%d", t->comm.c_str(), t->pid);
   platform_.wake_up_process(t);
   return true;
 }
