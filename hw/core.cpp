@@ -82,16 +82,6 @@ CoreParams CoreParams::from_config(Config cpu) {
   return p;
 }
 
-const char* task_exit_name(TaskExit e) {
-  switch (e) {
-    case TaskExit::Ok: return "ok";
-    case TaskExit::Sigsegv: return "SIGSEGV";
-    case TaskExit::Sigbus: return "SIGBUS";
-    case TaskExit::OomKill: return "oom-kill";
-  }
-  return "?";
-}
-
 Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id) const {
   const Picoseconds* a = nullptr;
   const Picoseconds* b = nullptr;
@@ -102,7 +92,7 @@ Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id)
   return a && b ? *b - *a : Picoseconds(0);
 }
 
-Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, os::KernelEntry* os,
            MemorySystem* direct)
     : cpu_(cpu), node_(node), params_(params), mmu_(mmu), port_(port), os_(os), direct_(direct),
       sc_(std::make_unique<Sc>()) {
@@ -352,7 +342,7 @@ void Core::end_task(TaskRun* run) {
   drain();
   if (os_) {
     os::KernelCost cost;
-    os_->exit_task(run->task, local_time(), cost);
+    os_->task_exit(run->task, local_time(), cost);
     t_ += cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   }
   run->finished = true;
@@ -443,11 +433,7 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
     Translation tr = mmu_.translate_slow(va, write, ps(issue));
     if (!tr.ok) {
       cur_->fault_addr = va;
-      switch (tr.fault) {
-        case PageTableOs::FaultOutcome::Sigbus: cur_->exit = TaskExit::Sigbus; break;
-        case PageTableOs::FaultOutcome::Oom: cur_->exit = TaskExit::OomKill; break;
-        default: cur_->exit = TaskExit::Sigsegv; break;
-      }
+      cur_->exit = tr.fault == os::EntryResult::Ok ? os::EntryResult::Sigsegv : tr.fault;
       t_ = std::max(t_, fp(tr.ready));
       return false;
     }
@@ -529,55 +515,63 @@ void Core::flush() {
   batch_.clear();
 }
 
-long Core::do_syscall(long nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2, std::uint64_t a3,
-                      std::uint64_t a4, std::uint64_t a5) {
+template <class Call>
+long Core::syscall(Call&& call) {
   flush();
   if (!cur_ || cur_->killed) return -ESRCH;
   drain();
   ++stats_.syscalls;
   ++cur_->syscalls;
-  if (!os_) return -ENOSYS;
-  SyscallRequest req;
-  req.nr = nr;
-  req.args[0] = a0, req.args[1] = a1, req.args[2] = a2, req.args[3] = a3, req.args[4] = a4, req.args[5] = a5;
+  if (!os_) return -ENOSYS;  // the kernel entry needs the task: hw::Machine always gives one
   os::KernelCost cost;
-  const long r = os_->syscall(cur_->task, req, local_time(), cost);
+  os_->syscall_enter(cur_->task, local_time());
+  const long r = call(*os_, cur_->task, cost);
   const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   t_ += dt;
   stats_.syscall_ps += dt >> kFrac;
   return r;
 }
 
-namespace {
-std::uint64_t ptr(const void* p) { return reinterpret_cast<std::uint64_t>(p); }
-}  // namespace
-
 long Core::sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t offset) {
-  return do_syscall(sysno::kMmap, addr, len, std::uint64_t(std::int64_t(prot)), std::uint64_t(std::int64_t(flags)),
-                    std::uint64_t(std::int64_t(fd)), offset);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_mmap(t, addr, len, prot, flags, fd, offset, c);
+  });
 }
-long Core::sys_munmap(VirtAddr addr, std::uint64_t len) { return do_syscall(sysno::kMunmap, addr, len); }
+long Core::sys_munmap(VirtAddr addr, std::uint64_t len) {
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_munmap(t, addr, len, c); });
+}
 long Core::sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) {
-  return do_syscall(sysno::kMprotect, addr, len, std::uint64_t(std::int64_t(prot)));
+  return syscall(
+      [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_mprotect(t, addr, len, prot, c); });
 }
 long Core::sys_madvise(VirtAddr addr, std::uint64_t len, int advice) {
-  return do_syscall(sysno::kMadvise, addr, len, std::uint64_t(std::int64_t(advice)));
+  return syscall(
+      [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_madvise(t, addr, len, advice, c); });
 }
-long Core::sys_brk(VirtAddr addr) { return do_syscall(sysno::kBrk, addr); }
+long Core::sys_brk(VirtAddr addr) {
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_brk(t, addr, c); });
+}
 long Core::sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
                      unsigned flags) {
-  return do_syscall(sysno::kMbind, addr, len, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode, flags);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_mbind(t, addr, len, mode, nodemask, maxnode, flags, c);
+  });
 }
 long Core::sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) {
-  return do_syscall(sysno::kSetMempolicy, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_set_mempolicy(t, mode, nodemask, maxnode, c);
+  });
 }
 long Core::sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
                              unsigned long flags) {
-  return do_syscall(sysno::kGetMempolicy, ptr(mode), ptr(nodemask), maxnode, addr, flags);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_get_mempolicy(t, mode, nodemask, maxnode, addr, flags, c);
+  });
 }
 long Core::sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) {
-  return do_syscall(sysno::kMovePages, 0 /*pid: self*/, count, ptr(pages), ptr(nodes), ptr(status),
-                    std::uint64_t(std::int64_t(flags)));
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_move_pages(t, 0 /*pid: self*/, count, pages, nodes, status, flags, c);
+  });
 }
 
 void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {

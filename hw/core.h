@@ -56,6 +56,7 @@
 #include "hw/mmu.h"
 #include "hw/op.h"
 #include "os/kernel_cost.h"
+#include "os/kernel_entry.h"
 
 namespace numasim {
 class Config;
@@ -65,27 +66,6 @@ namespace numasim::hw {
 
 class MemorySystem;
 class StatsVisitor;
-
-// x86-64 system call numbers of the calls a ThreadContext offers.
-namespace sysno {
-inline constexpr long kMmap = 9, kMprotect = 10, kMunmap = 11, kBrk = 12, kMadvise = 28;
-inline constexpr long kMbind = 237, kSetMempolicy = 238, kGetMempolicy = 239, kMovePages = 279;
-}  // namespace sysno
-
-struct SyscallRequest {
-  long nr = 0;
-  std::uint64_t args[6] = {};  // pointers are host pointers (the simulator has no user data)
-};
-
-// What the core needs from the OS besides page faults (those go through the MMU's PageTableOs).
-class TaskOs {
- public:
-  virtual ~TaskOs() = default;
-  // Runs a system call for `task` at absolute time `now`; returns its result (>= 0 or -errno).
-  virtual long syscall(os::task_struct* task, const SyscallRequest& req, Picoseconds now, os::KernelCost& cost) = 0;
-  // The task ran to its end (or was killed): tear its address space down.
-  virtual void exit_task(os::task_struct* task, Picoseconds now, os::KernelCost& cost) {}
-};
 
 struct CoreParams {
   Frequency clock = Frequency(2'300'000'000);  // Xeon Gold 6140 base clock
@@ -120,10 +100,11 @@ class CpuScheduler {
   virtual void hand_over(TaskRun* run) = 0;
 };
 
-// How a task ended: ran to its end, or killed by SIGSEGV, SIGBUS or the OOM killer.
-enum class TaskExit : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill };
+// How a task ended: ran to its end, or killed by SIGSEGV, SIGBUS or the OOM killer
+// (the kernel entry's result type).
+using TaskExit = os::EntryResult;
 // "ok", "SIGSEGV", "SIGBUS", "oom-kill".
-const char* task_exit_name(TaskExit e);
+inline const char* task_exit_name(TaskExit e) { return os::entry_result_name(e); }
 
 // One task's run on a core: its program, address space and results.
 struct TaskRun {
@@ -168,8 +149,9 @@ Picoseconds global_quantum();
 class Core final : public ThreadContext {
  public:
   // `direct` (optional): the memory system, called without a virtual call on the hot path;
-  // otherwise `port` is used. `os` may be null (system calls then return -ENOSYS).
-  Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+  // otherwise `port` is used. `os` (the kernel's entry for system calls and exit) may be
+  // null (system calls then return -ENOSYS).
+  Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, os::KernelEntry* os,
        MemorySystem* direct = nullptr);
   ~Core() override;
   Core(const Core&) = delete;
@@ -242,8 +224,9 @@ class Core final : public ThreadContext {
   void set_deadline();
   std::uint64_t machine_now_ps() const;
   void sync_before_access(std::uint64_t issue_fp);
-  long do_syscall(long nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0, std::uint64_t a3 = 0,
-                  std::uint64_t a4 = 0, std::uint64_t a5 = 0);
+  // A system call of the current task: `call(kernel, task, cost)` runs it after the entry.
+  template <class Call>
+  long syscall(Call&& call);
   void switch_to(TaskRun* run);
   void end_task(TaskRun* run);
   // Scheduler loop pieces (kernel threads, timers, idling, migration).
@@ -260,7 +243,7 @@ class Core final : public ThreadContext {
   CoreParams params_;
   Mmu& mmu_;
   MemoryPort& port_;
-  TaskOs* os_;
+  os::KernelEntry* os_;
   MemorySystem* direct_;
 
   std::uint64_t cycle_fp_;       // one cycle in 1/4096 ps

@@ -55,66 +55,6 @@ class Machine::MemoryAdapter final : public MemoryPort {
   MemorySystem& ms_;
 };
 
-// The kernel as the MMU (page tables, faults) and the core (system calls, exit) see it.
-class Machine::KernelAdapter final : public PageTableOs, public TaskOs {
- public:
-  KernelAdapter(os::Kernel& k, MachinePlatform& p) : k_(k), p_(p) {}
-
-  std::uint64_t read_pte(PhysAddr entry) override { return k_.read_pte(entry); }
-  void set_pte_bits(PhysAddr entry, std::uint64_t bits) override { k_.set_pte_bits(entry, bits); }
-  FaultOutcome handle_fault(os::task_struct* t, VirtAddr va, bool write, Picoseconds now,
-                            os::KernelCost& cost) override {
-    if (!t) return FaultOutcome::Sigsegv;
-    p_.enter_kernel(t->cpu, now);
-    const unsigned flags = os::FAULT_FLAG_USER | (write ? os::FAULT_FLAG_WRITE : 0u);
-    switch (k_.handle_mm_fault(t, va, flags, cost)) {
-      case os::Kernel::FaultResult::Handled: return FaultOutcome::Handled;
-      case os::Kernel::FaultResult::Sigbus: return FaultOutcome::Sigbus;
-      case os::Kernel::FaultResult::Oom: return FaultOutcome::Oom;
-      case os::Kernel::FaultResult::Sigsegv: break;
-    }
-    return FaultOutcome::Sigsegv;
-  }
-
-  long syscall(os::task_struct* t, const SyscallRequest& r, Picoseconds now, os::KernelCost& cost) override {
-    if (!t) return -ENOSYS;
-    p_.enter_kernel(t->cpu, now);
-    const auto* a = r.args;
-    auto i = [&](int n) { return static_cast<int>(static_cast<std::int64_t>(a[n])); };
-    switch (r.nr) {
-      case sysno::kMmap: return k_.sys_mmap(t, a[0], a[1], i(2), i(3), i(4), a[5], cost);
-      case sysno::kMunmap: return k_.sys_munmap(t, a[0], a[1], cost);
-      case sysno::kMprotect: return k_.sys_mprotect(t, a[0], a[1], i(2), cost);
-      case sysno::kMadvise: return k_.sys_madvise(t, a[0], a[1], i(2), cost);
-      case sysno::kBrk: return k_.sys_brk(t, a[0], cost);
-      case sysno::kMbind:
-        return k_.sys_mbind(t, a[0], a[1], i(2), reinterpret_cast<const unsigned long*>(a[3]), a[4],
-                            static_cast<unsigned>(a[5]), cost);
-      case sysno::kSetMempolicy:
-        return k_.sys_set_mempolicy(t, i(0), reinterpret_cast<const unsigned long*>(a[1]), a[2], cost);
-      case sysno::kGetMempolicy:
-        return k_.sys_get_mempolicy(t, reinterpret_cast<int*>(a[0]), reinterpret_cast<unsigned long*>(a[1]), a[2],
-                                    a[3], a[4], cost);
-      case sysno::kMovePages:
-        return k_.sys_move_pages(t, i(0), a[1], reinterpret_cast<const VirtAddr*>(a[2]),
-                                 reinterpret_cast<const int*>(a[3]), reinterpret_cast<int*>(a[4]), i(5), cost);
-      default: return -ENOSYS;
-    }
-  }
-
-  void exit_task(os::task_struct* t, Picoseconds now, os::KernelCost& cost) override {
-    if (!t) return;
-    p_.enter_kernel(t->cpu, now);
-    const Picoseconds before = p_.now(t->cpu);
-    k_.exit_task(t);
-    cost.add_memory(p_.now(t->cpu) - before);
-  }
-
- private:
-  os::Kernel& k_;
-  MachinePlatform& p_;
-};
-
 // The cores' view of the machine's scheduling state (core.h, CpuScheduler).
 class Machine::Scheduler final : public CpuScheduler {
  public:
@@ -160,14 +100,13 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");
   platform_->attach_block_device(block_device_.get());
   kernel_ = std::make_unique<os::Kernel>(topo_, params_.kernel, *platform_);
-  os_ = std::make_unique<KernelAdapter>(*kernel_, *platform_);
   port_ = std::make_unique<MemoryAdapter>(*memory_);
   std::vector<Mmu*> mmus;
   std::vector<Core*> cores;
   for (int c = 0; c < topo_.num_cpus(); ++c) {
     const CpuId cpu(c);
-    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *os_));
-    cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, os_.get(),
+    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *kernel_));
+    cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, kernel_.get(),
                                             memory_.get()));
     cores_.back()->set_epoch(epoch_);
     mmus.push_back(mmus_.back().get());

@@ -107,7 +107,6 @@ class Machine {
   void reset_stats();
 
  private:
-  class KernelAdapter;
   class MemoryAdapter;
   class Scheduler;
   TaskRun* kthread_run(os::task_struct* t);  // its run record (made on first use)
@@ -118,7 +117,6 @@ class Machine {
   std::unique_ptr<MachinePlatform> platform_;
   std::unique_ptr<BlockDevice> block_device_;
   std::unique_ptr<os::Kernel> kernel_;
-  std::unique_ptr<KernelAdapter> os_;
   std::unique_ptr<MemoryAdapter> port_;
   std::vector<std::unique_ptr<Mmu>> mmus_;
   std::vector<std::unique_ptr<Core>> cores_;

@@ -81,7 +81,7 @@ class MachinePlatform final : public os::Platform {
   // The swap/file device (hw::BlockDevice); without one, bio_latency and bio_bandwidth time I/O.
   void attach_block_device(BlockDevice* device) { block_device_ = device; }
   // A fault or system call enters the kernel on `cpu` at `t`.
-  void enter_kernel(CpuId cpu, Picoseconds t) { cursor_[static_cast<std::size_t>(cpu.value())] = t; }
+  void enter_kernel(CpuId cpu, Picoseconds t) override { cursor_[static_cast<std::size_t>(cpu.value())] = t; }
 
   Picoseconds kernel_read(CpuId cpu, PhysAddr addr, Bytes len) override;
   Picoseconds kernel_write(CpuId cpu, PhysAddr addr, Bytes len) override;

@@ -34,6 +34,7 @@
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
 #include "os/kernel_cost.h"
+#include "os/kernel_entry.h"
 #include "os/kmemleak.h"
 #include "os/kthread.h"
 #include "os/mm_types.h"
@@ -86,7 +87,7 @@ struct KernelParams {
   static KernelParams from_config(Config os_table);
 };
 
-class Kernel : private PgtableFrameSource {
+class Kernel : private PgtableFrameSource, public KernelEntry {
  public:
   Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
   ~Kernel() override;
@@ -197,6 +198,12 @@ class Kernel : private PgtableFrameSource {
   PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
   nodemask_t mems_allowed() const { return mems_allowed_; }
   NodeId cpu_to_node(CpuId cpu) const { return topo_.cpu_node(cpu); }
+
+  // ---- the hardware's entry (os/kernel_entry.h, kernel_entry.cpp); read_pte, set_pte_bits
+  //      and the sys_* calls above are its other members ----
+  EntryResult page_fault(task_struct* t, VirtAddr addr, bool write, Picoseconds now, KernelCost& cost) override;
+  void syscall_enter(task_struct* t, Picoseconds now) override;
+  void task_exit(task_struct* t, Picoseconds now, KernelCost& cost) override;
 
   // ---- kernel threads (os/kthread.h): kswapd<N>, kcompactd<N>, khugepaged, the flusher,
   //      per-task periodic work; wakeup_kswapd(nid) is the allocator's entry point ----

@@ -65,6 +65,9 @@ class Platform {
 
   // Current simulated time of `cpu` (its local time, including time it ran ahead).
   virtual Picoseconds now(CpuId cpu) const = 0;
+  // A fault, system call, exit or kernel-thread pass enters the kernel on `cpu` at `t`:
+  // the kernel's traffic from `cpu` is issued from there on.
+  virtual void enter_kernel(CpuId cpu, Picoseconds t) = 0;
 
   // ---- kernel threads and timers (os/kthread.h decides; the platform runs) ----
   // Kernel thread `t` (PF_KTHREAD, already TASK_RUNNING) becomes runnable on t->cpu:

@@ -61,6 +61,8 @@ class FakePlatform : public Platform {
     return bio_latency;
   }
   Picoseconds now(CpuId) const override { return clock; }
+  void enter_kernel(CpuId, Picoseconds) override { ++kernel_entries; }
+  std::uint64_t kernel_entries = 0;
 
   // Kernel threads made runnable, in order (a test pops and runs them).
   std::vector<task_struct*> woken;
