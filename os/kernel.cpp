@@ -39,6 +39,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   // kmem_cache_init + proc_caches_init & co.
   slub_ = std::make_unique<Slub>(pm_, params_.slub);
   caches_ = std::make_unique<KernelCaches>(*slub_, params_.caches);
+  anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
 }
@@ -51,6 +52,7 @@ Kernel::~Kernel() {
   tasks_.clear();
   mms_.clear();
   kmemleak_.reset();
+  anon_vmas_.reset();
   caches_.reset();
   slub_.reset();
   hugetlb_.reset();
@@ -276,7 +278,8 @@ PhysAddr Kernel::mpol_object(const mempolicy* pol) const {
 }
 
 // The owner records kmemleak scans from: every task (and its policy), every
-// mm (its VMA records and their policies), every page-table page's lock.
+// mm (its VMA records, their policies, anon_vma chains and anon_vmas), every
+// page-table page's lock.
 void Kernel::register_kmemleak_roots() {
   kmemleak_->register_root("tasks", [this](const Kmemleak::RefFn& ref) {
     for (const auto& [pid, t] : tasks_) {
@@ -290,6 +293,11 @@ void Kernel::register_kmemleak_roots() {
       for (const auto& [start, v] : mm->mm_mt) {
         ref(v.vm_obj);
         if (v.vm_policy) ref(mpol_object(v.vm_policy.get()));
+        for (const anon_vma_chain* avc : v.anon_vma_chain) {  // chains and the anon_vmas they link
+          ref(avc->obj);
+          ref(avc->anon_vma->obj);
+          ref(avc->anon_vma->root->obj);
+        }
       }
     }
   });

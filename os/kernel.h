@@ -12,14 +12,17 @@
 // VMA records reserves all their objects before changing anything (ENOMEM and
 // no change otherwise). The owner records are kmemleak roots.
 // The Topology passed in must outlive the Kernel.
+// Processes fork (fork.cpp: copy-on-write of private anonymous pages, shared
+// mappings shared) and anonymous pages have a reverse map (rmap.cpp, os/rmap.h)
+// on which page migration (migrate.cpp) unmaps and remaps every mapping.
 // Simplified: one "current" per call (the task argument); no mmap_lock, no
-// fork (create_task makes a fresh mm, as exec does), no file mappings yet; the
+// file mappings yet; the
 // scheduler is outside (hw/ tells the kernel where tasks run through
 // create_task/create_thread/migrate_task). Slab: VMAs split from one another
 // share their policy object (Linux duplicates it); page-table locks are taken
 // for every page-table level (Linux: PTE and PMD tables); frees of policy
-// objects and exit-time frees are not charged to any operation; no anon_vma
-// objects (there is no reverse-map chain).
+// objects and exit-time frees are not charged to any operation; a VMA
+// operation that may split reserves chain records for its longest chain.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +47,10 @@
 #include "os/pgtable.h"
 #include "os/platform.h"
 #include "os/proc_format.h"
+#include "os/rmap.h"
 #include "os/slub.h"
 #include "os/task.h"
+#include "os/vm_fault.h"
 
 namespace numasim {
 class Config;
@@ -168,6 +173,38 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
   long sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
                       int* status, int flags, KernelCost& cost);
 
+  // ---- fork (fork.cpp), the reverse map (rmap.cpp), page migration (migrate.cpp) ----
+  // fork(2): a new process with a copy of t's address space (copy_process with
+  // dup_mmap): private anonymous pages shared copy-on-write, shared mappings
+  // shared, the task policy copied. Returns the child's pid or -ENOMEM/-ESRCH;
+  // on failure t is unchanged and everything the child got is freed.
+  long sys_fork(task_struct* t, KernelCost& cost);
+  // clone(2) without CLONE_VM (flags may only hold the exit signal): as fork;
+  // -EINVAL for any other flag (threads: create_thread).
+  long sys_clone(task_struct* t, unsigned long flags, KernelCost& cost);
+  // One mapping of a page found by rmap_walk: the VMA, the user address and its PTE.
+  struct RmapMapping {
+    vm_area_struct* vma;
+    VirtAddr addr;
+    PteRef pte;
+  };
+  // rmap_walk_anon: every PTE mapping the anonymous page pg, through its
+  // anon_vma's chains and its index (each leaf read charged to `cost` as an
+  // 8-byte kernel_read from cpu). fn returns false to stop. Pages without an
+  // anon_vma (shmem, hugetlb, the zero page) are not walked.
+  void rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn);
+  // try_to_unmap: clear every PTE mapping pg (each mm's TLB flushed), dropping
+  // mapcount, refcount and the RSS and node counters; true when no mapping is left.
+  bool try_to_unmap(page* pg, CpuId cpu, KernelCost& cost);
+  // page_referenced (folio_referenced): how many mappings had the accessed bit
+  // set; each is read and, when set, cleared (no TLB flush, as x86).
+  int page_referenced(page* pg, CpuId cpu, KernelCost& cost);
+  // migrate_pages for a list of pages: each moved to node nid with all its
+  // mappings (os/migrate.h). Returns, per page, the node it is on or -errno.
+  std::vector<int> migrate_pages(const std::vector<page*>& pages, int nid, task_struct* t, KernelCost& cost);
+  AnonVmas& anon_vmas() { return *anon_vmas_; }
+  const AnonVmas& anon_vmas() const { return *anon_vmas_; }
+
   // ---- statistics in Linux's formats, with the hugetlb pool's figures (kernel_proc.cpp) ----
   HugetlbInfo hugetlb_info() const;
   HugetlbInfo hugetlb_node_info(NodeId nid) const;
@@ -228,8 +265,9 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
                KernelCost& cost);
   // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
   void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
-  // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages;
-  // returns how many leaves were cleared.
+  // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages and
+  // dropping swap and migration entries; returns how many leaves mapping a page
+  // (present or PROT_NONE) were cleared.
   std::size_t zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
   // free_pgtables for a hole [start, end) that no VMA covers any more.
   std::size_t free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
@@ -239,21 +277,53 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
   // end, then merge the results with their neighbours (vma_modify + vma_merge).
   void modify_range(mm_struct& mm, VirtAddr start, VirtAddr end, const std::function<void(vm_area_struct&)>& fn,
                     KernelCost& cost);
+  // change_protection: rewrite the entries of [start, end) to their VMAs' new
+  // flags; true when a TLB flush is needed.
+  bool change_protection(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
   // memory.cpp
   // handle_mm_fault proper (no exception entry/exit cycles): also used by
   // MAP_POPULATE and get_user_pages-like callers.
   FaultResult fault_core(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);
+  // Fault dispatch as mm/memory.c, results as vm_fault_t bits (os/vm_fault.h):
+  // handle_mm_fault for a VMA -> hugetlb_fault or __handle_mm_fault (PMD stage,
+  // THP seam) -> handle_pte_fault -> do_anonymous_page / do_wp_page /
+  // do_swap_page (migration_entry_wait) / do_numa_page.
+  FaultResult mm_fault_error(task_struct* t, VirtAddr addr, vm_fault_t r, KernelCost& cost);
+  void mm_account_fault(task_struct* t, unsigned flags, vm_fault_t r);
+  vm_fault_t handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t __handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  void migration_entry_wait(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost);
   FaultResult do_anonymous_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, unsigned flags,
                                 KernelCost& cost);
   FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, KernelCost& cost);
-  FaultResult hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  vm_fault_t hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
   page* alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
   const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
   pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;
   FaultResult segv(task_struct* t, VirtAddr addr, int code, KernelCost& cost);
   void put_user_page(CpuId cpu, page* pg, KernelCost& cost);
-  // Move the page mapped by `pte` at `addr` to node `nid` (migrate_pages for one page).
+  // Move the page mapped at `addr` in vma to node `nid` (migrate.cpp).
   int migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost);
+  // ---- reverse map, fork and migration internals (rmap.cpp, fork.cpp, migrate.cpp) ----
+  // page_add_new_anon_rmap: a new anonymous page mapped once at addr of vma.
+  void page_add_new_anon_rmap(page* pg, vm_area_struct& vma, VirtAddr addr);
+  // page_remove_rmap for one leaf of mm going away (zap, wp copy): mapcount,
+  // RSS and node counters, then the reference dropped (put_user_page).
+  void page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, KernelCost& cost);
+  // migrate_pages' work for one page (unmap_and_move): -errno or the new node.
+  int unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost);
+  // Move pg, mapped exactly by `maps`, to node nid (hugetlb: a pool page there).
+  int move_mapped_page(page* pg, const std::vector<RmapMapping>& maps, int nid, bool huge, task_struct* t,
+                       KernelCost& cost);
+  // fork.cpp
+  task_struct* copy_process(task_struct* t, KernelCost& cost);
+  bool dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost);
+  // mprotect's can_change_pte_writable: false for a private page shared copy-on-write.
+  bool can_change_pte_writable(const vm_area_struct& vma, pteval_t pte) const;
   // oom_kill.cpp
   bool out_of_memory(task_struct* t, const mempolicy* pol, KernelCost& cost);
   long oom_badness(const mm_struct& mm) const;
@@ -273,14 +343,17 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
   class VmaOp {
    public:
     VmaOp(Kernel& k, mm_struct& mm, CpuId cpu, KernelCost& cost)
-        : mm_(mm), res_(*k.caches_, cpu, cost), prev_(mm.vma_objects) {
+        : mm_(mm), res_(*k.caches_, cpu, cost, k.anon_vmas_.get()), prev_(mm.vma_objects) {
       mm.vma_objects = &res_;
     }
     ~VmaOp() { mm_.vma_objects = prev_; }
     VmaOp(const VmaOp&) = delete;
     VmaOp& operator=(const VmaOp&) = delete;
     // All n objects or none (ENOMEM, nothing changed).
-    bool reserve(int n, AllocSite site = AllocSite::here()) { return res_.reserve(n, site); }
+    // Each split may clone the longest anon_vma chain of the mm: reserve its records too.
+    bool reserve(int n, AllocSite site = AllocSite::here()) {
+      return res_.reserve(n, n > 0 ? n * max_anon_vma_chain(mm_) : 0, site);
+    }
 
    private:
     mm_struct& mm_;
@@ -298,6 +371,7 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
   std::unique_ptr<HugetlbPool> hugetlb_;
   std::unique_ptr<Slub> slub_;            // after pm_: destroyed before it
   std::unique_ptr<KernelCaches> caches_;
+  std::unique_ptr<AnonVmas> anon_vmas_;  // after caches_: destroyed before them
   std::unique_ptr<Kmemleak> kmemleak_;
   std::map<const mempolicy*, PhysAddr> mpol_objs_;  // policies handed out -> numa_policy objects
   std::map<PhysAddr, PhysAddr> ptlocks_;            // page-table frame -> its page->ptl object
@@ -316,6 +390,9 @@ class Kernel : private PgtableFrameSource, public KernelEntry {
   task_struct* fault_task_ = nullptr;         // set during fault_core: page-table allocations may OOM-kill
   std::vector<OomKill> oom_kills_;
   std::uint32_t next_mm_id_ = 1;
+  // What a migration_entry_wait waits for: completes the migration of the page
+  // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
+  std::function<void(task_struct*, VirtAddr)> migration_waiter_;
   // Kernel threads, created at boot (after topo_, params_ and platform_).
   std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
 };

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/config.h"
+#include "os/rmap.h"
 
 namespace numasim::os {
 
@@ -53,22 +54,62 @@ void KernelCaches::ptlock_free(CpuId cpu, PhysAddr ptl, KernelCost& cost) {
 
 KernelCaches::VmaReserve::~VmaReserve() {
   for (PhysAddr a : objs_) kc_.vm_area_free(cpu_, a, cost_);
+  for (PhysAddr a : avcs_) kc_.anon_vma_chain_free(cpu_, a, cost_);
 }
 
-bool KernelCaches::VmaReserve::reserve(int n, AllocSite site) {
-  std::size_t had = objs_.size();
+bool KernelCaches::VmaReserve::reserve(int n, std::size_t avcs, AllocSite site) {
+  const std::size_t had = objs_.size(), had_avcs = avcs_.size();
+  auto undo = [&] {
+    while (objs_.size() > had) {
+      kc_.vm_area_free(cpu_, objs_.back(), cost_);
+      objs_.pop_back();
+    }
+    while (avcs_.size() > had_avcs) {
+      kc_.anon_vma_chain_free(cpu_, avcs_.back(), cost_);
+      avcs_.pop_back();
+    }
+    return false;
+  };
   for (int i = 0; i < n; ++i) {
     PhysAddr a = kc_.vm_area_alloc(cpu_, cost_, site);
-    if (!a) {
-      while (objs_.size() > had) {
-        kc_.vm_area_free(cpu_, objs_.back(), cost_);
-        objs_.pop_back();
-      }
-      return false;
-    }
+    if (!a) return undo();
     objs_.push_back(a);
   }
+  for (std::size_t i = 0; i < avcs; ++i) {
+    PhysAddr a = kc_.anon_vma_chain_alloc(cpu_, cost_, site);
+    if (!a) return undo();
+    avcs_.push_back(a);
+  }
   return true;
+}
+
+void KernelCaches::VmaReserve::vma_split(vm_area_struct& lower, vm_area_struct& upper) {
+  upper.anon_vma_chain.clear();  // the copy's pointers are lower's records
+  if (lower.anon_vma_chain.empty()) return;
+  if (!avs_) {
+    std::fprintf(stderr, "KernelCaches::VmaReserve: split of a VMA with an anon_vma outside a kernel operation\n");
+    std::abort();
+  }
+  anon_vma_clone(*avs_, upper, lower, [this] {
+    if (avcs_.empty()) {
+      std::fprintf(stderr, "KernelCaches::VmaReserve: no reserved anon_vma_chain left\n");
+      std::abort();
+    }
+    PhysAddr a = avcs_.back();
+    avcs_.pop_back();
+    return a;
+  });
+}
+
+void KernelCaches::VmaReserve::vma_merged(vm_area_struct& into, vm_area_struct& gone) { anon_vma_merge(into, gone); }
+
+void KernelCaches::VmaReserve::vma_unlink(vm_area_struct& vma) {
+  if (vma.anon_vma_chain.empty() && !vma.anon_vma) return;
+  if (!avs_) {
+    std::fprintf(stderr, "KernelCaches::VmaReserve: erase of a VMA with an anon_vma outside a kernel operation\n");
+    std::abort();
+  }
+  unlink_anon_vmas(*avs_, vma, cpu_, cost_);
 }
 
 PhysAddr KernelCaches::VmaReserve::take() {

@@ -28,16 +28,27 @@ class Config;
 
 namespace numasim::os {
 
+struct vm_area_struct;  // os/mm_types.h
+
 // What the VMA-tree code calls, through a pointer the kernel sets for the
-// duration of one operation (proposed: mm_struct::vma_objects), when it
-// creates a VMA record (vma_insert, split_vma: take) or erases one
-// (vma_erase, merges, exit_mmap: release). KernelCaches::VmaReserve implements it.
+// duration of one operation (mm_struct::vma_objects), when it creates a VMA
+// record (vma_insert, split_vma: take) or erases one (vma_erase, merges,
+// exit_mmap: release), and the reverse-map hooks that keep anon_vma chains
+// right (os/rmap.h). KernelCaches::VmaReserve implements it.
 class VmaObjects {
  public:
   virtual ~VmaObjects() = default;
   virtual PhysAddr take() = 0;             // a reserved vm_area_struct object
   virtual void release(PhysAddr obj) = 0;  // vm_area_free of an erased record
+  // __split_vma's anon_vma_clone: `upper` (a copy of `lower`) gets its own chain.
+  virtual void vma_split(vm_area_struct& lower, vm_area_struct& upper) = 0;
+  // vma_merge: `into` absorbs `gone` (which is erased next).
+  virtual void vma_merged(vm_area_struct& into, vm_area_struct& gone) = 0;
+  // unlink_anon_vmas of a record about to be erased.
+  virtual void vma_unlink(vm_area_struct& vma) = 0;
 };
+
+class AnonVmas;  // os/rmap.h
 
 struct KernelCachesParams {
   unsigned vm_area_struct_size = 200;
@@ -92,27 +103,38 @@ class KernelCaches {
   PhysAddr ptlock_alloc(CpuId cpu, KernelCost& cost, AllocSite site = AllocSite::here());
   void ptlock_free(CpuId cpu, PhysAddr ptl, KernelCost& cost);
 
-  // Objects for one VMA operation, all reserved up front. reserve(n) either
-  // holds n more objects or frees what it took and returns false (ENOMEM).
-  // take() hands one over (aborts if none is left: the caller under-reserved);
-  // the destructor frees what was not taken.
+  // Objects for one VMA operation, all reserved up front. reserve(n, avcs)
+  // either holds n more vm_area_struct and `avcs` more anon_vma_chain objects
+  // or frees what it took and returns false (ENOMEM). take() hands one over
+  // (aborts if none is left: the caller under-reserved); the destructor frees
+  // what was not taken. With an AnonVmas, splits, merges and erases keep the
+  // VMAs' anon_vma chains right (the split's chain records come from the
+  // reserve); without one (bare VMA trees) VMAs must have no anon_vma.
   class VmaReserve final : public VmaObjects {
    public:
-    VmaReserve(KernelCaches& kc, CpuId cpu, KernelCost& cost) : kc_(kc), cpu_(cpu), cost_(cost) {}
+    VmaReserve(KernelCaches& kc, CpuId cpu, KernelCost& cost, AnonVmas* avs = nullptr)
+        : kc_(kc), cpu_(cpu), cost_(cost), avs_(avs) {}
     ~VmaReserve() override;
     VmaReserve(const VmaReserve&) = delete;
     VmaReserve& operator=(const VmaReserve&) = delete;
-    bool reserve(int n, AllocSite site = AllocSite::here());
+    bool reserve(int n, std::size_t avcs = 0, AllocSite site = AllocSite::here());
+    bool reserve(int n, AllocSite site) { return reserve(n, 0, site); }
     PhysAddr take() override;
     // vm_area_free at once, charged to this operation's CPU and cost.
     void release(PhysAddr obj) override { kc_.vm_area_free(cpu_, obj, cost_); }
+    void vma_split(vm_area_struct& lower, vm_area_struct& upper) override;
+    void vma_merged(vm_area_struct& into, vm_area_struct& gone) override;
+    void vma_unlink(vm_area_struct& vma) override;
     std::size_t available() const { return objs_.size(); }
+    std::size_t avcs_available() const { return avcs_.size(); }
 
    private:
     KernelCaches& kc_;
     CpuId cpu_;
     KernelCost& cost_;
+    AnonVmas* avs_;
     std::vector<PhysAddr> objs_;
+    std::vector<PhysAddr> avcs_;
   };
 
   Slub& slub() { return slub_; }

@@ -1,8 +1,13 @@
 // Kernel::check_consistency, in the spirit of CONFIG_DEBUG_VM (validate_mm,
 // the page_table_check feature and the RSS-counter check at exit): every
 // invariant tying VMAs, page tables, page descriptors, counters and the hugetlb
-// pool together. Aborts with a message naming what broke. Cost O(VMAs + mapped
+// pool together, and the reverse map: every mapped anonymous page's anon_vma
+// is on the chain of every VMA that maps it at its index (so rmap_walk finds
+// each mapping), map and reference counts equal the leaves mapping a page
+// across all processes, anon_vma records and chains agree with the VMAs.
+// Aborts with a message naming what broke. Cost O(VMAs x chain length + mapped
 // pages + page tables) plus PhysMem::check_consistency (O(frames)).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -10,6 +15,9 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
+#include "os/rmap.h"
+#include "os/swapops.h"
 
 namespace numasim::os {
 
@@ -19,6 +27,25 @@ namespace {
                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
   std::abort();
 }
+// Every non-none leaf of mm's tables in [0, top), whatever the VMAs say
+// (walk_page_range_novma): 4 KiB PTEs, and huge or non-present PMD/PUD entries.
+template <class F>
+void walk_leaves(const PageTables& pt, mm_struct& mm, VirtAddr top, F& fn) {
+  auto upper = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    const pteval_t v = ref.value();
+    if (!pte_present(v) || pte_huge(v)) (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  mm_walk_ops ops;
+  ops.pud_entry = upper;
+  ops.pmd_entry = upper;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  walk_page_range_novma(pt, &mm, mm.pgd, 0, top, ops, &fn);
+}
+
 #define VM_CHECK(cond, what, a, b)           \
   do {                                       \
     if (!(cond)) check_fail(what, (a), (b)); \
@@ -36,6 +63,8 @@ void Kernel::check_consistency() const {
   std::map<const page*, int> mappings;  // leaves per page (ordered: deterministic messages)
   std::vector<long> anon_per_node(pm_.nr_node_ids(), 0), shmem_per_node(pm_.nr_node_ids(), 0);
   std::size_t tables_total = 0;
+  std::map<const anon_vma*, int> active_vmas;  // VMAs per anon_vma (num_active_vmas)
+  std::size_t chains = 0;
   std::uint64_t resv_expected = 0, huge_in_use = 0;
 
   for (const auto& mmp : mms_) {
@@ -65,6 +94,21 @@ void Kernel::check_consistency() const {
                  v.vm_start, v.vm_end);
       if (!v.vm_file_id) VM_CHECK(v.vm_pgoff == v.vm_start >> kPageShift, "anon VMA pgoff", v.vm_start, v.vm_pgoff);
       if (prev) VM_CHECK(!vmas_mergeable(*prev, v), "adjacent VMAs left unmerged", prev->vm_start, v.vm_start);
+      // anon_vma chain: its records link it, its own anon_vma among them.
+      bool own = !v.anon_vma;
+      for (const anon_vma_chain* avc : v.anon_vma_chain) {
+        VM_CHECK(avc->vma == &v, "chain record of another VMA", v.vm_start, avc->obj);
+        VM_CHECK(slub_->is_allocated(avc->obj), "chain record without its anon_vma_chain object", v.vm_start, avc->obj);
+        const auto& tree = avc->anon_vma->rb_root;
+        VM_CHECK(std::find(tree.begin(), tree.end(), avc) != tree.end(), "chain record not on its anon_vma", v.vm_start,
+                 avc->anon_vma->id);
+        own |= avc->anon_vma == v.anon_vma;
+      }
+      VM_CHECK(own, "VMA's anon_vma not on its chain", v.vm_start, 0);
+      VM_CHECK(!v.anon_vma_chain.empty() == (v.anon_vma != nullptr), "anon_vma chain without anon_vma", v.vm_start,
+               v.anon_vma_chain.size());
+      if (v.anon_vma) ++active_vmas[v.anon_vma];
+      chains += v.anon_vma_chain.size();
       total_vm += v.size() >> kPageShift;
       prev_end = v.vm_end;
       prev = &v;
@@ -75,10 +119,29 @@ void Kernel::check_consistency() const {
     long rss[NR_MM_COUNTERS] = {};
     std::uint64_t huge_mapped = 0;
     std::map<VirtAddr, std::uint64_t> huge_present_per_vma;
-    pgtables_.for_each_leaf(mm.pgd, 0, top, [&](VirtAddr va, const PteRef& ref) {
+    auto leaf = [&](VirtAddr va, const PteRef& ref) {
       const pteval_t e = ref.value();
       const vm_area_struct* v = find_vma(mm, va);
       VM_CHECK(v && v->vm_start <= va, "page-table leaf outside any VMA", va, e);
+      const bool huge = ref.level != PTE_LEVEL;
+      if (is_swap_pte(e)) {  // a swap or migration entry, only in 4 KiB PTEs here
+        VM_CHECK(!huge, "swap entry in a huge entry", va, e);
+        VM_CHECK(!v->is_hugetlb() && !(v->vm_flags & VM_SHARED), "swap entry outside private anonymous memory", va,
+                 e);
+        const swp_entry_t s = pte_to_swp_entry(e);
+        if (!non_swap_entry(s)) {
+          ++rss[MM_SWAPENTS];
+          return;
+        }
+        VM_CHECK(is_migration_entry(s), "unknown special swap entry", va, e);
+        VM_CHECK(pm_.pfn_valid(Pfn(swp_offset_pfn(s))), "migration entry to no page", va, e);
+        const page* pg = pm_.pfn_to_page(Pfn(swp_offset_pfn(s)));
+        VM_CHECK(pg->test(PG_locked), "migration entry to an unlocked page", va, e);
+        VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp), "migration entry to a free page", va, e);
+        VM_CHECK(PageAnon(pg), "migration entry to a non-anonymous page", va, pg->flags);
+        ++rss[MM_ANONPAGES];  // RSS keeps a page under migration; its mapcount does not
+        return;
+      }
       VM_CHECK(pte_present(e) || pte_protnone(e), "leaf neither present nor PROT_NONE", va, e);
       VM_CHECK(pte_present(e) == v->is_accessible(), "leaf presence disagrees with VMA access", va, e);
       if (pte_present(e)) {
@@ -86,7 +149,6 @@ void Kernel::check_consistency() const {
         VM_CHECK(!(e & _PAGE_RW) || (v->vm_flags & VM_WRITE), "writable leaf in a read-only VMA", va, e);
         VM_CHECK(((e & _PAGE_NX) != 0) == !(v->vm_flags & VM_EXEC), "NX disagrees with VM_EXEC", va, e);
       }
-      const bool huge = ref.level != PTE_LEVEL;
       VM_CHECK(huge == v->is_hugetlb(), "leaf size disagrees with VMA type", va, e);
       if (huge) VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "huge leaf not a PSE PMD", va, e);
       if (e & _PAGE_SPECIAL) {
@@ -98,9 +160,8 @@ void Kernel::check_consistency() const {
       const page* pg = pm_.pfn_to_page(Pfn(pte_phys(e) >> kPageShift));
       VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp), "mapped page is free", va, e);
       VM_CHECK(pg->_refcount >= 1, "mapped page without a reference", va, pg->_refcount);
-      VM_CHECK(pg->owner == mm.mm_id, "page owner is another mm", va, pg->owner);
+      VM_CHECK(pg->owner != 0, "mapped page without an owner", va, 0);
       ++mappings[pg];
-      const int nid = pm_.page_to_nid(pg).value();
       if (huge) {
         VM_CHECK(pg->test(PG_hugetlb), "huge leaf maps a non-hugetlb page", va, e);
         ++huge_mapped;
@@ -108,17 +169,23 @@ void Kernel::check_consistency() const {
       } else if (v->vm_flags & VM_SHARED) {
         VM_CHECK(!PageAnon(pg) && PageSwapBacked(pg), "shmem page flags", va, pg->flags);
         ++rss[MM_SHMEMPAGES];
-        ++shmem_per_node[nid];
       } else {
         VM_CHECK(PageAnon(pg), "private mapping of a non-anonymous page", va, pg->flags);
         ++rss[MM_ANONPAGES];
-        ++anon_per_node[nid];
+        // The reverse map finds this mapping: the page's anon_vma is on the
+        // VMA's chain and its index is this address (rmap_walk's vma_address).
+        const anon_vma* av = page_anon_vma(*anon_vmas_, pg);
+        VM_CHECK(av, "anonymous page without a live anon_vma", va, pg->owner);
+        VM_CHECK(vma_address(*v, pg->index) == va, "anonymous page index disagrees with its address", va, pg->index);
+        bool linked = false;
+        for (const anon_vma_chain* avc : v->anon_vma_chain) linked |= avc->anon_vma == av;
+        VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
       }
-    });
+    };
+    walk_leaves(pgtables_, *mmp, top, leaf);
     for (int i = 0; i < NR_MM_COUNTERS; ++i)
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);
-    huge_in_use += huge_mapped;
     for (const auto& [key, v] : mm.mm_mt)
       if (v.is_hugetlb()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
 
@@ -136,9 +203,35 @@ void Kernel::check_consistency() const {
     tables_total += tables;
   }
   // --- pages: map counts equal the number of leaves mapping them ---
-  for (const auto& [pg, n] : mappings)
+  for (const auto& [pg, n] : mappings) {
     VM_CHECK(pg->mapcount == n, "mapcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
              static_cast<std::uint64_t>(n));
+    VM_CHECK(pg->_refcount == n, "refcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
+             static_cast<std::uint64_t>(pg->_refcount));
+    if (pg->test(PG_hugetlb)) ++huge_in_use;  // distinct pages: a shared one counts once
+    if (pg->test(PG_hugetlb) || pg == zero_page_) continue;
+    const int nid = pm_.page_to_nid(pg).value();
+    ++(PageAnon(pg) ? anon_per_node : shmem_per_node)[nid];
+  }
+  // --- anon_vma records ---
+  std::size_t live = 0;
+  anon_vmas_->for_each([&](const anon_vma& av) {
+    ++live;
+    VM_CHECK(slub_->is_allocated(av.obj), "anon_vma without its slab object", av.id, av.obj);
+    VM_CHECK(!av.rb_root.empty() || av.refcount > 1, "anon_vma with no chain kept without a descendant", av.id,
+             static_cast<std::uint64_t>(av.refcount));
+    VM_CHECK(av.refcount >= 1 && av.root && anon_vmas_->lookup(av.root->id) == av.root, "anon_vma root", av.id,
+             static_cast<std::uint64_t>(av.refcount));
+    auto it = active_vmas.find(&av);
+    VM_CHECK(av.num_active_vmas == (it == active_vmas.end() ? 0 : it->second), "num_active_vmas", av.id,
+             static_cast<std::uint64_t>(av.num_active_vmas));
+    for (const anon_vma_chain* avc : av.rb_root)
+      VM_CHECK(std::find(avc->vma->anon_vma_chain.begin(), avc->vma->anon_vma_chain.end(), avc) !=
+                   avc->vma->anon_vma_chain.end(),
+               "anon_vma's chain record not on its VMA", av.id, avc->obj);
+  });
+  VM_CHECK(live == anon_vmas_->nr_anon_vmas(), "anon_vma count", live, anon_vmas_->nr_anon_vmas());
+  VM_CHECK(chains == anon_vmas_->nr_chains(), "anon_vma_chain records not on any VMA", chains, anon_vmas_->nr_chains());
   // --- global counters ---
   VM_CHECK(tables_total == pgtables_.nr_tables(), "page tables not reachable from any mm", tables_total,
            pgtables_.nr_tables());

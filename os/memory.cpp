@@ -1,17 +1,25 @@
-// Page faults (arch/x86/mm/fault.c do_user_addr_fault, mm/memory.c
-// handle_mm_fault / handle_pte_fault / do_anonymous_page / do_wp_page, and
-// mm/hugetlb.c hugetlb_fault). A fault costs entry and exit cycles from the cost
-// table, the page allocation (charged by the allocator), clear_page of the new
-// page as a 4 KiB (2 MiB for hugetlb) kernel_write on the page's node, and every
-// page-table entry written. Accesses outside any VMA or against its protection
-// become a SIGSEGV counted on the task, never an abort. A user page or
-// page-table page the buddy cannot give invokes the OOM killer (oom_kill.cpp),
-// which frees another process's memory (the allocation is retried) or kills the
-// faulting task (FaultResult::Oom); a task the OOM killer chose faults Oom.
-// Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap or file
-// faults (no major faults yet), no THP, no fault-around; private anonymous read
-// faults map the shared zero page like Linux; shared anonymous (shmem) pages are
-// allocated at the first fault of either kind and belong to the mapping only.
+// Page faults (arch/x86/mm/fault.c do_user_addr_fault and mm_fault_error,
+// mm/memory.c handle_mm_fault / __handle_mm_fault / handle_pte_fault /
+// do_anonymous_page / do_wp_page / do_swap_page / do_numa_page, and
+// mm/hugetlb.c hugetlb_fault). Inside the kernel a fault's outcome is a
+// vm_fault_t (os/vm_fault.h), turned into Kernel::FaultResult at the entry.
+// handle_pte_fault dispatches on the entry: none (first touch), present
+// (write-protect or spurious), PROT_NONE in an accessible VMA (NUMA hint), or a
+// swap entry (os/swapops.h: migration entries wait for the migration; swap
+// entries are SIGBUS until swap exists). A fault costs entry and exit cycles
+// from the cost table, the page allocation (charged by the allocator),
+// clear_page of the new page as a 4 KiB (2 MiB for hugetlb) kernel_write on the
+// page's node, and every page-table entry written. Accesses outside any VMA or
+// against its protection become a SIGSEGV counted on the task, never an abort.
+// A user page or page-table page the buddy cannot give invokes the OOM killer
+// (oom_kill.cpp), which frees another process's memory (the allocation is
+// retried) or kills the faulting task (FaultResult::Oom); a task the OOM killer
+// chose faults Oom.
+// Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap-in or file
+// faults (no major faults yet), no THP (do_huge_pmd_anonymous_page falls back),
+// no fault-around; private anonymous read faults map the shared zero page like
+// Linux; shared anonymous (shmem) pages are allocated at the first fault of
+// either kind and belong to the mapping only.
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,7 +27,10 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/rmap.h"
+#include "os/swapops.h"
 #include "os/syscalls.h"
+#include "os/vm_fault.h"
 
 namespace numasim::os {
 
@@ -62,9 +73,13 @@ page* Kernel::alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr
   return pg;
 }
 
-// put_page on a user page whose last mapping went away.
+// put_page on a user page after one of its mappings went away: the page holds
+// one reference per mapping; the last one frees it.
 void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
-  if (pg->mapcount != 0) return;
+  if (pg->mapcount != 0) {
+    --pg->_refcount;
+    return;
+  }
   pg->clear(PG_anon);
   pg->clear(PG_swapbacked);
   pg->clear(PG_dirty);
@@ -81,6 +96,10 @@ Kernel::FaultResult Kernel::handle_mm_fault(task_struct* t, VirtAddr addr, unsig
   return r;
 }
 
+// do_user_addr_fault after the exception entry: find the VMA (no stack
+// expansion), check the access (access_error), handle_mm_fault, start again on
+// VM_FAULT_RETRY with FAULT_FLAG_TRIED, and turn the vm_fault_t into what the
+// entry returns (mm_fault_error).
 Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned flags, KernelCost& cost) {
   current_ = t;
   struct FaultScope {  // page-table allocations of this fault may invoke the OOM killer
@@ -92,37 +111,167 @@ Kernel::FaultResult Kernel::fault_core(task_struct* t, VirtAddr addr, unsigned f
   mm_struct& mm = *t->mm;
   const bool write = flags & FAULT_FLAG_WRITE;
   const bool instr = flags & FAULT_FLAG_INSTRUCTION;
-  // do_user_addr_fault: bad_area when no VMA covers addr (no stack expansion).
-  if (addr >= mm.task_size) return segv(t, addr, SEGV_MAPERR, cost);
-  vm_area_struct* vma = vma_lookup(mm, addr);
-  if (!vma) return segv(t, addr, SEGV_MAPERR, cost);
-  // access_error.
-  if (write ? !(vma->vm_flags & VM_WRITE) : instr ? !(vma->vm_flags & VM_EXEC) : !vma->is_accessible())
-    return segv(t, addr, SEGV_ACCERR, cost);
+  for (;;) {
+    if (addr >= mm.task_size) return segv(t, addr, SEGV_MAPERR, cost);
+    vm_area_struct* vma = vma_lookup(mm, addr);
+    if (!vma) return segv(t, addr, SEGV_MAPERR, cost);
+    // access_error.
+    if (write ? !(vma->vm_flags & VM_WRITE) : instr ? !(vma->vm_flags & VM_EXEC) : !vma->is_accessible())
+      return segv(t, addr, SEGV_ACCERR, cost);
+    const vm_fault_t r = handle_mm_fault(t, *vma, addr, flags, cost);
+    if (r == 0) return FaultResult::Handled;
+    if (r & VM_FAULT_RETRY) {  // the handler dropped the lock: look the VMA up again
+      flags |= FAULT_FLAG_TRIED;
+      continue;
+    }
+    return mm_fault_error(t, addr, r, cost);
+  }
+}
 
+// mm_fault_error (arch/x86/mm/fault.c): an error bit becomes the signal the
+// task gets; pagefault_out_of_memory has nothing left to do, the allocator's
+// slow path already ran the OOM killer.
+inline Kernel::FaultResult Kernel::mm_fault_error(task_struct* t, VirtAddr addr, vm_fault_t r, KernelCost& cost) {
+  if (!(r & VM_FAULT_ERROR)) return FaultResult::Handled;
+  if (r & VM_FAULT_OOM) return FaultResult::Oom;
+  if (r & (VM_FAULT_SIGBUS | VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return FaultResult::Sigbus;
+  if (r & VM_FAULT_SIGSEGV) return segv(t, addr, SEGV_MAPERR, cost);
+  fault_bug("VM_FAULT_FALLBACK escaped the huge-page path", addr);
+}
+
+// mm_account_fault: a completed fault is major when it did I/O or was retried.
+inline void Kernel::mm_account_fault(task_struct* t, unsigned flags, vm_fault_t r) {
+  if (r & (VM_FAULT_ERROR | VM_FAULT_RETRY)) return;
+  if ((r & VM_FAULT_MAJOR) || (flags & FAULT_FLAG_TRIED))
+    ++t->maj_flt;
+  else
+    ++t->min_flt;
+}
+
+namespace {
+// The FaultResult of a handler that still reports one, as a vm_fault_t.
+vm_fault_t to_vm_fault(Kernel::FaultResult r) {
+  switch (r) {
+    case Kernel::FaultResult::Handled: return 0;
+    case Kernel::FaultResult::Oom: return VM_FAULT_OOM;
+    case Kernel::FaultResult::Sigbus: return VM_FAULT_SIGBUS;
+    case Kernel::FaultResult::Sigsegv: return VM_FAULT_SIGSEGV;
+  }
+  return VM_FAULT_SIGBUS;
+}
+
+// transparent_hugepage=never: no THP until huge_memory.c lands, so a none PMD
+// of an anonymous VMA is always filled with a PTE table.
+constexpr bool kTransparentHugepage = false;
+}  // namespace
+
+// handle_mm_fault (mm/memory.c): count the fault, take the hugetlb or the
+// generic path, account it on the task.
+inline vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
+                                   KernelCost& cost) {
   pm_.count_vm_events(t->cpu, PGFAULT);
   cost.add_cycles(params_.costs.fault_handle_cycles);
-  FaultResult r;
-  if (vma->is_hugetlb()) {
-    r = hugetlb_fault(t, *vma, addr, flags, cost);
-  } else {
-    PteRef pte = pgtables_.walk_alloc(t->cpu, mm.pgd, addr, PTE_LEVEL, cost);
-    if (!pte) return FaultResult::Oom;
-    if (pte.level != PTE_LEVEL) fault_bug("huge leaf in a non-hugetlb VMA", addr);
-    pteval_t v = pte.value();
-    if (!pte_present(v)) {
-      if (v != 0) fault_bug("non-present, non-none PTE in an accessible VMA", addr);
-      r = do_anonymous_page(t, *vma, addr, pte, flags, cost);
-    } else if (write && !pte_write(v)) {
-      r = do_wp_page(t, *vma, addr, pte, cost);
-    } else {
-      // Spurious (another CPU fixed it, or a stale TLB entry): just mark young/dirty.
-      pgtables_.set_pte_bits(pte.addr, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
-      r = FaultResult::Handled;
+  const vm_fault_t r =
+      vma.is_hugetlb() ? hugetlb_fault(t, vma, addr, flags, cost) : __handle_mm_fault(t, vma, addr, flags, cost);
+  mm_account_fault(t, flags, r);
+  return r;
+}
+
+// __handle_mm_fault: the PMD stage (a none PMD goes to the huge-page path
+// first: create_huge_pmd; a huge PMD is THP's), then the PTE table (__pte_alloc)
+// and handle_pte_fault. No PUD-sized pages outside hugetlb. Without THP the PMD
+// stage needs no walk of its own (and vmf.pmd stays unset, nothing reads it
+// yet): the one walk that allocates down to the PTE fills a none PMD with a
+// table and returns a huge PMD as a leaf at PMD level.
+inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
+                                     KernelCost& cost) {
+  PteRef pmd;
+  if (kTransparentHugepage && !(vma.vm_flags & VM_NOHUGEPAGE)) {  // hugepage_vma_check
+    pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
+    if (!pmd) return VM_FAULT_OOM;
+    if (pmd.level == PMD_LEVEL && pmd_none(pmd.value())) {
+      vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, PteRef{}, 0};
+      const vm_fault_t r = do_huge_pmd_anonymous_page(t, vmf, cost);
+      if (!(r & VM_FAULT_FALLBACK)) return r;
     }
   }
-  if (r == FaultResult::Handled) ++t->min_flt;  // mm_account_fault: no major faults without swap/files
-  return r;
+  const PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+  if (!pte) return VM_FAULT_OOM;
+  // pmd_trans_huge, a PMD migration entry or a NUMA-hinting huge PMD: only THP makes them.
+  if (pte.level != PTE_LEVEL) fault_bug("huge or non-present PMD in a non-hugetlb VMA", addr);
+  vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, pte, pte.value()};
+  return handle_pte_fault(t, vmf, cost);
+}
+
+// do_huge_pmd_anonymous_page: the THP seam. A 2 MiB anonymous page will be
+// allocated and mapped here when huge_memory.c lands; until then every caller
+// falls back to small pages.
+vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  (void)t, (void)vmf, (void)cost;
+  return VM_FAULT_FALLBACK;
+}
+
+// handle_pte_fault: dispatch on what the PTE holds.
+inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  const pteval_t entry = vmf.orig_pte;
+  // None: a first touch. Private and shared anonymous (shmem) VMAs both go to
+  // do_anonymous_page here; do_fault takes file-backed VMAs when files land.
+  if (pte_none(entry)) return to_vm_fault(do_anonymous_page(t, *vmf.vma, vmf.real_address, vmf.pte, vmf.flags, cost));
+  if (!pte_present(entry)) {
+    // Linux tests pte_protnone after !pte_present because its pte_present
+    // includes PROT_NONE entries; here they are not present, so test them first.
+    if (pte_protnone(entry)) return do_numa_page(t, vmf, cost);
+    return do_swap_page(t, vmf, cost);
+  }
+  if ((vmf.flags & FAULT_FLAG_WRITE) && !pte_write(entry))
+    return to_vm_fault(do_wp_page(t, *vmf.vma, vmf.real_address, vmf.pte, cost));
+  // Spurious (another CPU fixed it, or a stale TLB entry): just mark young/dirty.
+  pgtables_.set_pte_bits(vmf.pte.addr, _PAGE_ACCESSED | ((vmf.flags & FAULT_FLAG_WRITE) ? _PAGE_DIRTY : 0));
+  return 0;
+}
+
+// do_swap_page: a swap or migration entry. A migration entry waits for the
+// migration to finish and returns so that the access is made again. A swap
+// entry would be read back from its device (swapin, VM_FAULT_MAJOR), but there
+// is no swap yet: nothing in the kernel writes swap entries (only tests do), and
+// one means a lost page, hence SIGBUS, as Linux does when the swap device is gone.
+vm_fault_t Kernel::do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  const swp_entry_t entry = pte_to_swp_entry(vmf.orig_pte);
+  if (non_swap_entry(entry)) {
+    if (!is_migration_entry(entry)) fault_bug("unknown special swap entry", vmf.address);
+    migration_entry_wait(t, vmf, cost);
+    return 0;
+  }
+  return VM_FAULT_SIGBUS;
+}
+
+// migration_entry_wait: sleep until the page under migration is unlocked
+// (remove_migration_ptes restored the entry). Migration is synchronous in this
+// model, so no migration can be in flight while a fault runs: the wait calls
+// migration_waiter_ (set by tests; migrate.c's completion when migration runs in
+// kernel threads) and finding the entry unchanged afterwards is a kernel bug
+// (the access would fault for ever).
+void Kernel::migration_entry_wait(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  (void)cost;  // the sleep is the migration's time, charged where it runs
+  if (migration_waiter_) migration_waiter_(t, vmf.address);
+  const PteRef now = pgtables_.walk(t->mm->pgd, vmf.address, PTE_LEVEL);
+  if (now.level == PTE_LEVEL && now.value() == vmf.orig_pte)
+    fault_bug("migration entry never restored (nothing completes a synchronous migration)", vmf.address);
+}
+
+// do_numa_page: a NUMA-hinting fault on a PROT_NONE entry of an accessible VMA.
+// Restores the VMA's protection as mprotect would and marks the entry young.
+// NUMA balancing (change_prot_numa making such entries, numa_hint_faults and
+// migrate_misplaced_page) is not modelled yet, and mprotect(PROT_NONE) makes the
+// whole VMA inaccessible, so this is unreachable today.
+vm_fault_t Kernel::do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  const pteval_t old = vmf.orig_pte;
+  const unsigned long f = vmf.vma->vm_flags;
+  pteval_t n = (old & (PTE_PFN_MASK | _PAGE_DIRTY | _PAGE_SPECIAL)) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
+  if (!(f & VM_EXEC)) n |= _PAGE_NX;
+  if ((f & VM_WRITE) && !(old & _PAGE_SPECIAL)) n |= _PAGE_RW;
+  pgtables_.set_entry(t->cpu, vmf.pte, n, cost);
+  return 0;
 }
 
 // do_anonymous_page: zero page for private read faults, else a new zeroed page.
@@ -134,79 +283,75 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
     pgtables_.set_entry(t->cpu, pte, make_pte(zero_page_phys(), vma.vm_flags, false) | _PAGE_SPECIAL, cost);
     return FaultResult::Handled;
   }
+  // anon_vma_prepare before the page (VM_FAULT_OOM when its objects cannot be had).
+  if (!shared && anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_page
   mm_struct& mm = *t->mm;
-  pg->mapcount = 1;
-  pg->owner = mm.mm_id;
-  pg->set(PG_swapbacked);
-  const int nid = pm_.page_to_nid(pg).value();
   if (shared) {
+    pg->mapcount = 1;
+    pg->owner = mm.mm_id;
+    pg->index = vma.pgoff_of(addr);
+    pg->set(PG_swapbacked);
+    const NodeId nid = pm_.page_to_nid(pg);
     mm.add_mm_counter(MM_SHMEMPAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_SHMEM, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_FILE_PAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_FILE_MAPPED, 1);
+    pm_.mod_node_page_state(nid, NR_SHMEM, 1);
+    pm_.mod_node_page_state(nid, NR_FILE_PAGES, 1);
+    pm_.mod_node_page_state(nid, NR_FILE_MAPPED, 1);
   } else {
-    pg->set(PG_anon);
+    page_add_new_anon_rmap(pg, vma, addr);
     mm.add_mm_counter(MM_ANONPAGES, 1);
-    pm_.mod_node_page_state(NodeId(nid), NR_ANON_MAPPED, 1);
   }
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0), cost);
   return FaultResult::Handled;
 }
 
-// do_wp_page: a write to a present read-only PTE of a writable VMA. The zero
-// page is replaced by a new zeroed page (wp_page_copy); an exclusive anonymous
-// page is reused in place (wp_page_reuse); a shared one is copied.
+// do_wp_page: a write to a present read-only PTE of a writable VMA. A shared
+// mapping's page is reused (wp_page_shared); an anonymous page this mapping
+// alone holds is reused in place (wp_page_reuse, after page_move_anon_rmap);
+// the zero page or an anonymous page still shared with another process after
+// fork is copied (wp_page_copy: new page, page_remove_rmap of the old one,
+// flush of the old translation).
 Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte,
                                        KernelCost& cost) {
   mm_struct& mm = *t->mm;
   const pteval_t old = pte.value();
   const PhysAddr old_phys = pte_phys(old);
-  if (old_phys != zero_page_phys()) {
-    page* old_pg = pm_.phys_to_page(old_phys);
-    if (old_pg->mapcount <= 1 || (vma.vm_flags & VM_SHARED)) {
-      pgtables_.set_entry(t->cpu, pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
-      pm_.count_vm_events(t->cpu, PGREUSE);
-      return FaultResult::Handled;
-    }
+  const bool zero = old_phys == zero_page_phys();
+  page* old_pg = zero ? nullptr : pm_.phys_to_page(old_phys);
+  if (old_pg && ((vma.vm_flags & VM_SHARED) || (old_pg->mapcount <= 1 && old_pg->_refcount <= 1))) {
+    // page_move_anon_rmap: an exclusive page now belongs to this VMA's own anon_vma.
+    if (PageAnon(old_pg) && vma.anon_vma) old_pg->owner = vma.anon_vma->id;
+    pgtables_.set_entry(t->cpu, pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
+    pm_.count_vm_events(t->cpu, PGREUSE);
+    return FaultResult::Handled;
   }
+  if (anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
-  if (old_phys == zero_page_phys())
+  if (zero)
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_user_highpage
   else
     cost.add_memory(platform_.kernel_copy(t->cpu, phys, old_phys, Bytes(kPageSize)));  // copy_user_highpage
-  pg->mapcount = 1;
-  pg->owner = mm.mm_id;
-  pg->set(PG_anon);
-  pg->set(PG_swapbacked);
+  page_add_new_anon_rmap(pg, vma, addr);
   mm.add_mm_counter(MM_ANONPAGES, 1);
-  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, 1);
   // ptep_clear_flush + set_pte: other CPUs may cache the read-only translation.
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, true), cost);
-  if (old_phys != zero_page_phys()) {
-    page* old_pg = pm_.phys_to_page(old_phys);
-    --old_pg->mapcount;
-    mm.add_mm_counter(MM_ANONPAGES, -1);
-    pm_.mod_node_page_state(pm_.page_to_nid(old_pg), NR_ANON_MAPPED, -1);
-    put_user_page(t->cpu, old_pg, cost);
-  }
+  if (old_pg) page_remove_rmap(t->cpu, mm, old_pg, false, cost);
   flush_tlb_range(t, mm, addr & ~(kPageSize - 1), (addr & ~(kPageSize - 1)) + kPageSize, cost);
   return FaultResult::Handled;
 }
 
 // hugetlb_fault / hugetlb_no_page / hugetlb_wp for a 2 MiB page.
-Kernel::FaultResult Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
-                                          KernelCost& cost) {
+vm_fault_t Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost) {
   mm_struct& mm = *t->mm;
   const bool write = flags & FAULT_FLAG_WRITE;
   const VirtAddr haddr = addr & ~(HPAGE_SIZE - 1);
   PteRef pmd = pgtables_.walk_alloc(t->cpu, mm.pgd, haddr, PMD_LEVEL, cost);
-  if (!pmd) return FaultResult::Oom;
+  if (!pmd) return VM_FAULT_OOM;
   if (pmd.level != PMD_LEVEL) fault_bug("unexpected leaf above PMD in a hugetlb VMA", addr);
   pteval_t v = pmd.value();
   if (v == 0) {
@@ -216,7 +361,7 @@ Kernel::FaultResult Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, V
     std::uint64_t ilx = vma.pgoff_of(haddr) >> HUGETLB_PAGE_ORDER;
     const nodemask_t* mask = policy_nodemask(GFP_HIGHUSER_MOVABLE, pol, ilx, &nid, pm_);
     page* pg = hugetlb_->dequeue(nid, mask, true);
-    if (!pg) return FaultResult::Sigbus;  // VM_FAULT_SIGBUS: no huge page where the policy allows
+    if (!pg) return VM_FAULT_SIGBUS;  // no huge page where the policy allows
     PhysAddr phys = pm_.page_to_phys(pg);
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(HPAGE_SIZE)));  // clear_huge_page
     pg->mapcount = 1;
@@ -224,16 +369,16 @@ Kernel::FaultResult Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, V
     mm.hugetlb_usage += 1;
     const bool writable = (vma.vm_flags & VM_WRITE) && (write || (vma.vm_flags & VM_SHARED));
     pgtables_.set_entry(t->cpu, pmd, make_pte(phys, vma.vm_flags, writable) | _PAGE_PSE, cost);
-    return FaultResult::Handled;
+    return 0;
   }
   if (!pte_present(v) || !pte_huge(v)) fault_bug("hugetlb PMD is neither none nor a present huge leaf", addr);
   if (write && !pte_write(v)) {
     // hugetlb_wp: the page is exclusive to this mapping (no fork), reuse it.
     pgtables_.set_entry(t->cpu, pmd, v | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
-    return FaultResult::Handled;
+    return 0;
   }
   pgtables_.set_pte_bits(pmd.addr, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
-  return FaultResult::Handled;
+  return 0;
 }
 
 Kernel::FaultResult Kernel::touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost) {

@@ -1,15 +1,13 @@
 // The NUMA system calls (mm/mempolicy.c kernel_mbind / do_mbind,
 // kernel_set_mempolicy, kernel_get_mempolicy; mm/migrate.c kernel_move_pages)
-// and single-page migration. Policy objects and node choice come from
+// (migration itself is in os/migrate.cpp). Policy objects and node choice come from
 // os/mempolicy.h; here are the user-argument rules of the man pages (get_nodes
 // bitmap copying, EFAULT for holes in mbind ranges, EIO for MPOL_MF_STRICT...).
 // Simplified: every check runs before anything changes, so mbind with
 // MPOL_MF_STRICT and misplaced pages that cannot be moved fails with EIO without
 // installing the policy (Linux installs it, then returns EIO); tasks are
 // privileged (MPOL_MF_MOVE_ALL allowed, any pid may be moved); user pointers are
-// host pointers, so EFAULT for them means a null pointer where data is needed;
-// migration copies the page through Platform::kernel_copy and needs a free page
-// on the target node (no retry, no batching of flushes).
+// host pointers, so EFAULT for them means a null pointer where data is needed.
 #include <cerrno>
 #include <cstring>
 
@@ -47,64 +45,6 @@ void copy_nodes_to_user(unsigned long* nmask, unsigned long maxnode, const nodem
   if (words && bits % kBitsPerLong) nmask[words - 1] &= (1ul << (bits % kBitsPerLong)) - 1;
 }
 }  // namespace
-
-// Move the page mapped at addr (4 KiB or a hugetlb 2 MiB page) to node nid:
-// a new page there (__GFP_THISNODE), copy, remap, flush, free the old one.
-// Returns the node it is on afterwards or -errno (status of move_pages).
-int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost) {
-  mm_struct& mm = *vma.vm_mm;
-  const bool huge = vma.is_hugetlb();
-  const VirtAddr base = addr & ~((huge ? HPAGE_SIZE : kPageSize) - 1);
-  PteRef ref = pgtables_.walk(mm.pgd, base, huge ? PMD_LEVEL : PTE_LEVEL);
-  const pteval_t v = ref.value();
-  if (!pte_present(v) && !pte_protnone(v)) return -ENOENT;
-  if (v & _PAGE_SPECIAL) return -EFAULT;  // zero page
-  page* old_pg = pm_.phys_to_page(pte_phys(v));
-  const NodeId old_nid = pm_.page_to_nid(old_pg);
-  if (old_nid.value() == nid) return nid;
-  page* new_pg = huge ? hugetlb_->dequeue(nid, nullptr, false)
-                      : pm_.alloc_pages(t->cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid),
-                                        nullptr, cost);
-  if (huge && new_pg && pm_.page_to_nid(new_pg).value() != nid) {
-    hugetlb_->enqueue(new_pg);
-    new_pg = nullptr;
-  }
-  if (!new_pg) {
-    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
-    return -ENOMEM;
-  }
-  const Bytes size(huge ? HPAGE_SIZE : kPageSize);
-  const PhysAddr new_phys = pm_.page_to_phys(new_pg);
-  cost.add_cycles(params_.costs.migrate_page_cycles);
-  cost.add_memory(platform_.kernel_copy(t->cpu, new_phys, pte_phys(v), size));
-  new_pg->mapcount = old_pg->mapcount;
-  new_pg->owner = old_pg->owner;
-  if (!huge) {
-    const std::uint32_t keep = (1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty);
-    new_pg->flags |= old_pg->flags & keep;
-    if (PageAnon(old_pg)) {
-      pm_.mod_node_page_state(old_nid, NR_ANON_MAPPED, -1);
-      pm_.mod_node_page_state(NodeId(nid), NR_ANON_MAPPED, 1);
-    } else {
-      for (node_stat_item item : {NR_SHMEM, NR_FILE_PAGES, NR_FILE_MAPPED}) {
-        pm_.mod_node_page_state(old_nid, item, -1);
-        pm_.mod_node_page_state(NodeId(nid), item, 1);
-      }
-    }
-  }
-  // try_to_migrate (clear + flush) then remove_migration_ptes (new entry).
-  pgtables_.set_entry(t->cpu, ref, (v & ~PTE_PFN_MASK) | new_phys, cost);
-  flush_tlb_range(t, mm, base, base + size.value(), cost);
-  old_pg->mapcount = 0;
-  old_pg->owner = 0;
-  if (huge) {
-    hugetlb_->enqueue(old_pg);
-  } else {
-    put_user_page(t->cpu, old_pg, cost);
-  }
-  pm_.count_vm_events(t->cpu, PGMIGRATE_SUCCESS, huge ? (HPAGE_SIZE >> kPageShift) : 1);
-  return nid;
-}
 
 long Kernel::sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode,
                                KernelCost& cost) {

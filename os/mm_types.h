@@ -2,9 +2,11 @@
 // include/linux/mm_types.h: vm_area_struct (one mapping: range, flags, page
 // offset, NUMA policy) and mm_struct (the VMAs of a process, its page-table root,
 // PCID, the CPUs it ran on and its RSS counters).
+// Private anonymous VMAs carry the reverse map's anon_vma and their chain of
+// anon_vma_chain records (os/rmap.h), kept right by split, merge and erase
+// through the VmaObjects hooks of the operation.
 // Simplified: VMAs are kept in an ordered std::map keyed by vm_start instead of a
-// maple tree; there is no anon_vma / reverse-map chain (anonymous VMAs of one mm
-// are always merge-compatible); a shared anonymous (shmem) or hugetlb mapping is
+// maple tree; a shared anonymous (shmem) or hugetlb mapping is
 // identified by an object id instead of a struct file; no mmap_lock. The C++
 // records live in host containers; each holds the simulated address of its
 // slab object (vm_obj, mm_obj), which is what SLUB and kmemleak account.
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "common/units.h"
 #include "os/platform.h"
@@ -21,7 +24,9 @@ namespace numasim::os {
 
 struct mempolicy;
 struct mm_struct;
-class VmaObjects;  // os/kernel_caches.h
+struct anon_vma;        // os/rmap.h
+struct anon_vma_chain;  // os/rmap.h
+class VmaObjects;       // os/kernel_caches.h
 
 // vm_flags bits, Linux's values (include/linux/mm.h).
 inline constexpr unsigned long VM_NONE = 0x00000000;
@@ -55,6 +60,12 @@ struct vm_area_struct {
   std::uint64_t vm_file_id = 0;          // 0: private anonymous; else the shmem/hugetlb object
   mm_struct* vm_mm = nullptr;
   PhysAddr vm_obj = 0;  // its vm_area_struct slab object (0: none, outside a Kernel)
+  // Reverse map (os/rmap.h): the anon_vma new anonymous pages of this VMA go
+  // to (null until the first anonymous fault: anon_vma_prepare), and one chain
+  // record per anon_vma whose pages it may map (its own and its ancestors').
+  // A copy of a VMA (split, fork) gets its own chain through anon_vma_clone.
+  struct anon_vma* anon_vma = nullptr;
+  std::vector<struct anon_vma_chain*> anon_vma_chain;
 
   bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
   bool is_accessible() const { return (vm_flags & VM_ACCESS_FLAGS) != 0; }  // vma_is_accessible

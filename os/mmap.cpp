@@ -9,6 +9,9 @@
 
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/pagewalk.h"
+#include "os/rmap.h"
+#include "os/swapops.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -78,6 +81,7 @@ vm_area_struct& vma_insert(mm_struct& mm, vm_area_struct vma) {
 void vma_erase(mm_struct& mm, vm_area_struct& vma) {
   const PhysAddr obj = vma.vm_obj;
   if (obj && !mm.vma_objects) vma_bug("erasing a slab-backed VMA outside a VMA operation", vma.vm_start);
+  if (mm.vma_objects) mm.vma_objects->vma_unlink(vma);  // unlink_anon_vmas
   if (mm.mm_mt.erase(vma.vm_start) != 1) vma_bug("erasing a VMA not in the tree", vma.vm_start);
   if (obj) mm.vma_objects->release(obj);  // vm_area_free
   --mm.map_count;
@@ -92,6 +96,7 @@ vm_area_struct& split_vma(mm_struct& mm, vm_area_struct& vma, VirtAddr addr) {
   vma.vm_end = addr;
   auto [it, ok] = mm.mm_mt.emplace(addr, std::move(upper));
   if (!ok) vma_bug("split produced a duplicate start", addr);
+  if (mm.vma_objects) mm.vma_objects->vma_split(vma, it->second);  // anon_vma_clone (reserved)
   ++mm.map_count;
   return it->second;
 }
@@ -110,6 +115,7 @@ bool vmas_mergeable(const vm_area_struct& a, const vm_area_struct& b) {
   if ((a.vm_flags & (VM_DONTEXPAND | VM_HUGETLB)) != 0) return false;
   if (a.vm_file_id != b.vm_file_id) return false;
   if (a.vm_pgoff + (a.size() >> kPageShift) != b.vm_pgoff) return false;
+  if (!anon_vmas_mergeable(a, b)) return false;
   return vma_policy_equal(a, b);
 }
 
@@ -118,11 +124,13 @@ vm_area_struct& vma_merge_neighbours(mm_struct& mm, vm_area_struct& vma) {
   vm_area_struct* next = vma_next(mm, *cur);
   if (next && vmas_mergeable(*cur, *next)) {
     cur->vm_end = next->vm_end;
+    if (mm.vma_objects) mm.vma_objects->vma_merged(*cur, *next);
     vma_erase(mm, *next);
   }
   vm_area_struct* prev = vma_prev(mm, *cur);
   if (prev && vmas_mergeable(*prev, *cur)) {
     prev->vm_end = cur->vm_end;
+    if (mm.vma_objects) mm.vma_objects->vma_merged(*prev, *cur);
     vma_erase(mm, *cur);
     cur = prev;
   }
@@ -224,38 +232,63 @@ std::string vma_map_string(const mm_struct& mm) {
 // validated by the system-call layer (syscalls.cpp).
 // ---------------------------------------------------------------------------
 
-// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA.
+namespace {
+// free_swap_and_cache (mm/swapfile.c): drop the entry's reference on its swap
+// slot and free the swap-cache page with the last one. The seam for swap: there
+// are no swap devices yet, so there is nothing to free.
+void free_swap_and_cache(swp_entry_t entry) { (void)entry; }
+}  // namespace
+
+// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA, on the
+// page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
-  mm_struct& mm = *vma.vm_mm;
-  std::size_t zapped = 0;
-  const CpuId cpu = t->cpu;
-  pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr, const PteRef& ref) {
-    pteval_t v = ref.value();
-    cost.add_cycles(params_.costs.zap_pte_cycles);
-    pgtables_.set_entry(cpu, ref, 0, cost);  // ptep_get_and_clear_full
-    ++zapped;
-    if (v & _PAGE_SPECIAL) return;  // zero page
-    page* pg = pm_.phys_to_page(pte_phys(v));
-    --pg->mapcount;
-    if (ref.level == PMD_LEVEL) {  // hugetlb page back to the pool
-      mm.hugetlb_usage -= 1;
-      pg->owner = 0;
-      hugetlb_->enqueue(pg);
-      return;
+  struct Zap {
+    Kernel& k;
+    mm_struct& mm;
+    CpuId cpu;
+    KernelCost& cost;
+    std::size_t zapped;
+  } z{*this, *vma.vm_mm, t->cpu, cost, 0};
+  mm_walk_ops ops;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    Zap& z = *static_cast<Zap*>(w.priv);
+    Kernel& k = z.k;
+    const pteval_t v = ref.value();
+    z.cost.add_cycles(k.params_.costs.zap_pte_cycles);
+    k.pgtables_.set_entry(z.cpu, ref, 0, z.cost);  // ptep_get_and_clear_full
+    if (is_swap_pte(v)) {
+      const swp_entry_t entry = pte_to_swp_entry(v);
+      if (!non_swap_entry(entry)) {
+        z.mm.add_mm_counter(MM_SWAPENTS, -1);
+        free_swap_and_cache(entry);
+      } else if (is_migration_entry(entry)) {
+        // The page belongs to the migration in flight; only the RSS it still counted goes.
+        const page* pg = k.pm_.pfn_to_page(Pfn(swp_offset_pfn(entry)));
+        z.mm.add_mm_counter(PageAnon(pg) ? MM_ANONPAGES : MM_SHMEMPAGES, -1);
+      } else {
+        vma_bug("zapping an unknown special swap entry", addr);
+      }
+      return 0;
     }
-    const NodeId nid = pm_.page_to_nid(pg);
-    if (PageAnon(pg)) {
-      mm.add_mm_counter(MM_ANONPAGES, -1);
-      pm_.mod_node_page_state(nid, NR_ANON_MAPPED, -1);
-    } else {
-      mm.add_mm_counter(MM_SHMEMPAGES, -1);
-      pm_.mod_node_page_state(nid, NR_SHMEM, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_PAGES, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
-    }
-    put_user_page(cpu, pg, cost);
-  });
-  return zapped;
+    ++z.zapped;
+    if (v & _PAGE_SPECIAL) return 0;  // zero page
+    k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), false, z.cost);
+    return 0;
+  };
+  ops.hugetlb_entry = [](const PteRef& ref, std::uint64_t, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    Zap& z = *static_cast<Zap*>(w.priv);
+    Kernel& k = z.k;
+    const pteval_t v = ref.value();
+    if (is_swap_pte(v)) vma_bug("swap or migration entry in a hugetlb PMD", addr);
+    z.cost.add_cycles(k.params_.costs.zap_pte_cycles);
+    k.pgtables_.set_entry(z.cpu, ref, 0, z.cost);  // huge_ptep_get_and_clear
+    ++z.zapped;
+    // The hugetlb page goes back to the pool with its last mapping.
+    k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), true, z.cost);
+    return 0;
+  };
+  walk_page_range_vma(pgtables_, vma, start, end, ops, &z);
+  return z.zapped;
 }
 
 std::size_t Kernel::free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost) {

@@ -12,6 +12,8 @@
 
 #include "os/kernel.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
+#include "os/swapops.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -43,6 +45,57 @@ bool pte_needs_flush(pteval_t o, pteval_t n) {
   return false;
 }
 }  // namespace
+
+// change_protection (change_pte_range / hugetlb_change_protection) over
+// [start, end), whose VMAs already carry their new flags, on the page walker.
+// Swap entries keep their slot; a writable migration entry becomes a readable
+// one, as Linux does whatever the new protection. True when a present entry lost
+// a permission (a TLB flush is needed).
+bool Kernel::change_protection(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost) {
+  struct Change {
+    Kernel& k;
+    CpuId cpu;
+    KernelCost& cost;
+    bool flush;
+  } c{*this, t->cpu, cost, false};
+  static constexpr auto change = [](const PteRef& ref, mm_walk& w) -> int {
+    Change& c = *static_cast<Change*>(w.priv);
+    const pteval_t o = ref.value();
+    pteval_t n;
+    if (is_swap_pte(o)) {
+      const swp_entry_t entry = pte_to_swp_entry(o);
+      if (!is_writable_migration_entry(entry)) return 0;
+      const page* pg = c.k.pm_.pfn_to_page(Pfn(swp_offset_pfn(entry)));
+      n = swp_entry_to_pte(PageAnon(pg) ? make_readable_exclusive_migration_entry(swp_offset(entry))
+                                        : make_readable_migration_entry(swp_offset(entry)));
+    } else {
+      const unsigned long f = w.vma->vm_flags;
+      n = o & (PTE_PFN_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
+      if (w.vma->is_accessible()) {
+        n |= _PAGE_PRESENT | _PAGE_USER;
+        if (!(f & VM_EXEC)) n |= _PAGE_NX;
+        const bool special = o & _PAGE_SPECIAL;
+        const bool huge = ref.level != PTE_LEVEL;
+        if ((f & VM_WRITE) && !special && ((o & _PAGE_RW) || (!huge && c.k.can_change_pte_writable(*w.vma, o))))
+          n |= _PAGE_RW;
+      } else {
+        n |= _PAGE_PROTNONE;
+      }
+    }
+    if (n != o) {
+      c.flush |= pte_needs_flush(o, n);
+      c.k.pgtables_.set_entry(c.cpu, ref, n, c.cost);
+    }
+    return 0;
+  };
+  mm_walk_ops ops;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int { return change(ref, w); };
+  ops.hugetlb_entry = [](const PteRef& ref, std::uint64_t, VirtAddr, VirtAddr, mm_walk& w) -> int {
+    return change(ref, w);
+  };
+  walk_page_range(pgtables_, mm, start, end, ops, &c);
+  return c.flush;
+}
 
 long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int prot, KernelCost& cost) {
   syscall_cost(cost);
@@ -90,32 +143,7 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   // Apply: flags first (with splits and merges), then the page tables.
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); }, cost);
-  bool flush = false;
-  VirtAddr cur = start;
-  while (cur < end) {
-    vm_area_struct* v = vma_lookup(mm, cur);
-    const VirtAddr vend = v->vm_end < end ? v->vm_end : end;
-    const unsigned long f = v->vm_flags;
-    const bool accessible = v->is_accessible();
-    pgtables_.for_each_leaf(mm.pgd, cur, vend, [&](VirtAddr, const PteRef& ref) {
-      const pteval_t o = ref.value();
-      pteval_t n = o & (PTE_PFN_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
-      if (accessible) {
-        n |= _PAGE_PRESENT | _PAGE_USER;
-        if (!(f & VM_EXEC)) n |= _PAGE_NX;
-        const bool special = o & _PAGE_SPECIAL;
-        const bool huge = ref.level != PTE_LEVEL;
-        if ((f & VM_WRITE) && !special && ((o & _PAGE_RW) || !huge)) n |= _PAGE_RW;
-      } else {
-        n |= _PAGE_PROTNONE;
-      }
-      if (n != o) {
-        flush |= pte_needs_flush(o, n);
-        pgtables_.set_entry(t->cpu, ref, n, cost);
-      }
-    });
-    cur = vend;
-  }
+  bool flush = change_protection(t, mm, start, end, cost);
   if (flush) flush_tlb_range(t, mm, start, end, cost);
   return 0;
 }

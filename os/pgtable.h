@@ -53,6 +53,7 @@ inline constexpr std::uint64_t PUD_SIZE = 1ull << 30;
 
 constexpr bool pte_present(pteval_t v) { return (v & _PAGE_PRESENT) != 0; }
 constexpr bool pte_none(pteval_t v) { return v == 0; }
+constexpr bool pmd_none(pteval_t v) { return v == 0; }
 constexpr bool pte_protnone(pteval_t v) { return (v & (_PAGE_PRESENT | _PAGE_PROTNONE)) == _PAGE_PROTNONE; }
 constexpr PhysAddr pte_phys(pteval_t v) { return v & PTE_PFN_MASK; }
 constexpr bool pte_write(pteval_t v) { return (v & _PAGE_RW) != 0; }
@@ -136,6 +137,15 @@ class PageTables {
   std::size_t nr_tables() const { return nr_tables_; }
   // Non-none entries in a table frame (for the consistency checker).
   unsigned table_used(PhysAddr frame) const;
+  // The 512 entries of the table in `frame` (nullptr when it holds no table) and
+  // how many are non-none (*used), for walkers (pagewalk.cpp). Writes through
+  // the pointer bypass accounting: write with set_entry.
+  pteval_t* table_entries(PhysAddr frame, unsigned* used) const {
+    Table* t = table_of(frame);
+    if (!t) return nullptr;
+    *used = t->used;
+    return t->e.data();
+  }
   // Every table frame reachable from pgd (including it), each with its level.
   void for_each_table(PhysAddr pgd, const std::function<void(PhysAddr frame, int level)>& fn) const;
 

@@ -48,6 +48,9 @@ TEST_F(FaultTest, ReadMapsZeroPageAndWriteReplacesIt) {
   task_struct* t = spawn(0);
   long a = mmap_anon(t, kPageSize);
   ASSERT_EQ(touch(t, a, /*write=*/false), Kernel::FaultResult::Handled);
+  // The VMA's anon_vma exists already (as after an earlier write fault), so the
+  // write below costs the page and its PTE only, not the anon_vma objects.
+  ASSERT_EQ(anon_vma_prepare(k().anon_vmas(), *vma_lookup(*t->mm, a), CpuId(0), cost_), 0);
   auto fr = k().follow_page(*t->mm, a);
   ASSERT_TRUE(fr);
   EXPECT_EQ(fr->phys, k().zero_page_phys());

@@ -43,7 +43,7 @@ std::vector<std::uint64_t> nr_free(const zone& z) {
   return v;
 }
 
-TEST(PageAlloc, PageDescriptorIs32Bytes) { EXPECT_EQ(sizeof(page), 32u); }
+TEST(PageAlloc, PageDescriptorIs48Bytes) { EXPECT_EQ(sizeof(page), 48u); }
 
 TEST(PageAlloc, BringUpFreesWholeMaxOrderBlocks) {
   OneNode m(16);  // 4096 pages = 4 blocks of order 10

@@ -10,20 +10,12 @@
 #include <string>
 
 #include "common/config.h"
-// The studies are moving from hw/ to their own layer (issue 10, item 6).
-#if __has_include("studies/studies.h")
 #include "studies/studies.h"
-#define NUMASIM_STUDIES_LAYER 1
-#else
-#include "hw/studies.h"
-#endif
 
 namespace numasim::hw {
 namespace {
 
-#ifdef NUMASIM_STUDIES_LAYER
 using namespace studies;
-#endif
 
 LatencyMatrixOptions quick() {
   LatencyMatrixOptions o;
