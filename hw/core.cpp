@@ -10,6 +10,7 @@
 #include <tlm_utils/tlm_quantumkeeper.h>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "hw/hw_stats.h"
 #include "hw/memory_system.h"
 #include "os/task.h"
@@ -58,6 +59,7 @@ struct PortMemory {
 
 struct Core::Sc {
   tlm_utils::tlm_quantumkeeper qk;
+  sc_core::sc_event wake;  // an idle core's wake-up (kernel thread, task, end of the run)
 };
 
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
@@ -80,16 +82,6 @@ CoreParams CoreParams::from_config(Config cpu) {
   return p;
 }
 
-const char* task_exit_name(TaskExit e) {
-  switch (e) {
-    case TaskExit::Ok: return "ok";
-    case TaskExit::Sigsegv: return "SIGSEGV";
-    case TaskExit::Sigbus: return "SIGBUS";
-    case TaskExit::OomKill: return "oom-kill";
-  }
-  return "?";
-}
-
 Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id) const {
   const Picoseconds* a = nullptr;
   const Picoseconds* b = nullptr;
@@ -100,7 +92,7 @@ Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id)
   return a && b ? *b - *a : Picoseconds(0);
 }
 
-Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, os::KernelEntry* os,
            MemorySystem* direct)
     : cpu_(cpu), node_(node), params_(params), mmu_(mmu), port_(port), os_(os), direct_(direct),
       sc_(std::make_unique<Sc>()) {
@@ -113,7 +105,39 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
 
 Core::~Core() = default;
 
-void Core::add_task(TaskRun* run) { tasks_.push_back(run); }
+void Core::add_task(TaskRun* run) {
+  run->core = this;
+  tasks_.push_back(run);
+  kick();
+}
+
+void Core::remove_task(TaskRun* run) {
+  tasks_.erase(std::remove(tasks_.begin(), tasks_.end(), run), tasks_.end());
+  if (run->core == this) run->core = nullptr;
+}
+
+void Core::kick() {
+  if (idle_) sc_->wake.notify(sc_core::SC_ZERO_TIME);
+}
+
+void Core::wake_kthread(TaskRun* run) {
+  if (run->queued) return;
+  run->queued = true;
+  run->core = this;
+  kthread_rq_.push_back(run);
+  kick();
+}
+
+namespace {
+std::uint64_t timer_fp(Picoseconds t, unsigned frac) {
+  return t.value() >= (~0ull >> frac) ? ~0ull : t.value() << frac;
+}
+}  // namespace
+
+void Core::timer_armed(Picoseconds next) {
+  next_timer_fp_ = std::min(next_timer_fp_, timer_fp(next, kFrac));
+  kick();
+}
 
 void Core::spawn() {
   sc_core::sc_spawn_options opts;
@@ -124,6 +148,12 @@ void Core::spawn() {
 
 int Core::pid() const { return cur_ ? cur_->pid : 0; }
 
+bool Core::user_task_runnable() const {
+  for (const TaskRun* r : tasks_)
+    if (!r->finished) return true;
+  return false;
+}
+
 void Core::run() {
   running_ = true;
   t_ = fp(Picoseconds(machine_now_ps()));
@@ -131,8 +161,20 @@ void Core::run() {
   sync_every_access_ = quantum_ps_ == 0;
   sc_->qk.reset();
   set_deadline();
+  if (sched_) next_timer_fp_ = timer_fp(sched_->next_timer(cpu_), kFrac);
   std::size_t next = 0;
   for (;;) {
+    if (sched_) {
+      hand_over_migrating();
+      if (t_ >= next_timer_fp_) run_timers();
+      if (!kthread_rq_.empty() && sched_->user_tasks_left()) {
+        TaskRun* k = kthread_rq_.front();
+        kthread_rq_.erase(kthread_rq_.begin());
+        k->queued = false;
+        run_kthread(k);
+        continue;
+      }
+    }
     // Round robin over the unfinished tasks of this CPU.
     TaskRun* pick = nullptr;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
@@ -143,7 +185,11 @@ void Core::run() {
         break;
       }
     }
-    if (!pick) break;
+    if (!pick) {
+      if (!sched_ || !sched_->user_tasks_left()) break;
+      idle_wait();
+      continue;
+    }
     switch_to(pick);
     const std::uint64_t slice_end = t_ + fp(params_.timeslice);
     bool others_waiting = false;
@@ -174,12 +220,86 @@ void Core::run() {
       // that a program spinning on compute ops (waiting for another core) lets others run.
       if (sync_every_access_) sync();
       if (others_waiting && t_ >= slice_end) break;
+      // A woken kernel thread preempts; a migrating task leaves.
+      if (!kthread_rq_.empty() || cur_->migrate_to >= 0) break;
     }
   }
   drain();
   sync();
   cur_ = nullptr;
   running_ = false;
+}
+
+void Core::hand_over_migrating() {
+  for (std::size_t i = 0; i < tasks_.size();) {
+    TaskRun* r = tasks_[i];
+    if (r->migrate_to >= 0 && !r->finished) {
+      if (cur_ == r) drain();
+      remove_task(r);
+      sched_->hand_over(r);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void Core::run_timers() {
+  NUMASIM_TRACE(sched, local_time(), cpu_.value(), "timer_expire_entry");
+  const os::KernelCost cost = sched_->run_timers(cpu_, local_time());
+  const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  t_ += dt;
+  ++stats_.timers;
+  stats_.timer_ps += dt >> kFrac;
+  next_timer_fp_ = timer_fp(sched_->next_timer(cpu_), kFrac);
+}
+
+void Core::run_kthread(TaskRun* run) {
+  if (cur_ != run) {
+    drain();
+    if (cur_ != nullptr) {
+      t_ += cycle_fp_ * params_.context_switch_cycles;
+      ++stats_.context_switches;
+    }
+    cur_ = run;  // no switch_mm: a kernel thread borrows no address space here
+  }
+  if (!run->started) {
+    run->started = true;
+    run->start_time = local_time();
+  }
+  os::KernelCost cost;
+  const bool again = sched_->run_kthread(cpu_, run, local_time(), cost);
+  const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+  t_ += dt;
+  ++run->kthread_runs;
+  run->kernel_time += ps(dt);
+  ++stats_.kthread_runs;
+  stats_.kthread_ps += dt >> kFrac;
+  run->end_time = local_time();
+  NUMASIM_TRACE(sched, local_time(), cpu_.value(), "kthread_run comm=%s pid=%d time_ps=%llu %s", run->name.c_str(),
+                run->pid, static_cast<unsigned long long>(dt >> kFrac), again ? "runnable" : "sleeps");
+  if (again) wake_kthread(run);
+  if (t_ >= deadline_) sync();
+}
+
+void Core::idle_wait() {
+  drain();
+  sync();  // others run meanwhile: look again before sleeping
+  if (!kthread_rq_.empty() || user_task_runnable() || !sched_->user_tasks_left() || t_ >= next_timer_fp_) return;
+  for (const TaskRun* r : tasks_)
+    if (r->migrate_to >= 0) return;
+  ++stats_.idle_waits;
+  idle_ = true;
+  const std::uint64_t now = machine_now_ps();
+  if (next_timer_fp_ == ~0ull) {
+    sc_core::wait(sc_->wake);
+  } else {
+    const std::uint64_t target = next_timer_fp_ >> kFrac;
+    sc_core::wait(to_sc(Picoseconds(target > now ? target - now : 0)), sc_->wake);
+  }
+  idle_ = false;
+  t_ = std::max(t_, fp(Picoseconds(machine_now_ps())));
+  sc_->qk.reset();
+  set_deadline();
 }
 
 void Core::switch_to(TaskRun* run) {
@@ -222,12 +342,13 @@ void Core::end_task(TaskRun* run) {
   drain();
   if (os_) {
     os::KernelCost cost;
-    os_->exit_task(run->task, local_time(), cost);
+    os_->task_exit(run->task, local_time(), cost);
     t_ += cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   }
   run->finished = true;
   run->end_time = local_time();
   ++(run->killed ? stats_.tasks_killed : stats_.tasks_finished);
+  if (sched_) sched_->task_ended(cpu_, run);
 }
 
 bool Core::execute(const Op* begin, const Op* end) {
@@ -312,11 +433,7 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
     Translation tr = mmu_.translate_slow(va, write, ps(issue));
     if (!tr.ok) {
       cur_->fault_addr = va;
-      switch (tr.fault) {
-        case PageTableOs::FaultOutcome::Sigbus: cur_->exit = TaskExit::Sigbus; break;
-        case PageTableOs::FaultOutcome::Oom: cur_->exit = TaskExit::OomKill; break;
-        default: cur_->exit = TaskExit::Sigsegv; break;
-      }
+      cur_->exit = tr.fault == os::EntryResult::Ok ? os::EntryResult::Sigsegv : tr.fault;
       t_ = std::max(t_, fp(tr.ready));
       return false;
     }
@@ -365,6 +482,7 @@ void Core::sync() {
     sc_->qk.reset();
   }
   set_deadline();
+  if (t_ >= next_timer_fp_ && sched_) run_timers();
 }
 
 void Core::set_deadline() {
@@ -397,55 +515,63 @@ void Core::flush() {
   batch_.clear();
 }
 
-long Core::do_syscall(long nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2, std::uint64_t a3,
-                      std::uint64_t a4, std::uint64_t a5) {
+template <class Call>
+long Core::syscall(Call&& call) {
   flush();
   if (!cur_ || cur_->killed) return -ESRCH;
   drain();
   ++stats_.syscalls;
   ++cur_->syscalls;
-  if (!os_) return -ENOSYS;
-  SyscallRequest req;
-  req.nr = nr;
-  req.args[0] = a0, req.args[1] = a1, req.args[2] = a2, req.args[3] = a3, req.args[4] = a4, req.args[5] = a5;
+  if (!os_) return -ENOSYS;  // the kernel entry needs the task: hw::Machine always gives one
   os::KernelCost cost;
-  const long r = os_->syscall(cur_->task, req, local_time(), cost);
+  os_->syscall_enter(cur_->task, local_time());
+  const long r = call(*os_, cur_->task, cost);
   const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   t_ += dt;
   stats_.syscall_ps += dt >> kFrac;
   return r;
 }
 
-namespace {
-std::uint64_t ptr(const void* p) { return reinterpret_cast<std::uint64_t>(p); }
-}  // namespace
-
 long Core::sys_mmap(VirtAddr addr, std::uint64_t len, int prot, int flags, int fd, std::uint64_t offset) {
-  return do_syscall(sysno::kMmap, addr, len, std::uint64_t(std::int64_t(prot)), std::uint64_t(std::int64_t(flags)),
-                    std::uint64_t(std::int64_t(fd)), offset);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_mmap(t, addr, len, prot, flags, fd, offset, c);
+  });
 }
-long Core::sys_munmap(VirtAddr addr, std::uint64_t len) { return do_syscall(sysno::kMunmap, addr, len); }
+long Core::sys_munmap(VirtAddr addr, std::uint64_t len) {
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_munmap(t, addr, len, c); });
+}
 long Core::sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) {
-  return do_syscall(sysno::kMprotect, addr, len, std::uint64_t(std::int64_t(prot)));
+  return syscall(
+      [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_mprotect(t, addr, len, prot, c); });
 }
 long Core::sys_madvise(VirtAddr addr, std::uint64_t len, int advice) {
-  return do_syscall(sysno::kMadvise, addr, len, std::uint64_t(std::int64_t(advice)));
+  return syscall(
+      [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_madvise(t, addr, len, advice, c); });
 }
-long Core::sys_brk(VirtAddr addr) { return do_syscall(sysno::kBrk, addr); }
+long Core::sys_brk(VirtAddr addr) {
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_brk(t, addr, c); });
+}
 long Core::sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
                      unsigned flags) {
-  return do_syscall(sysno::kMbind, addr, len, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode, flags);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_mbind(t, addr, len, mode, nodemask, maxnode, flags, c);
+  });
 }
 long Core::sys_set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) {
-  return do_syscall(sysno::kSetMempolicy, std::uint64_t(std::int64_t(mode)), ptr(nodemask), maxnode);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_set_mempolicy(t, mode, nodemask, maxnode, c);
+  });
 }
 long Core::sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
                              unsigned long flags) {
-  return do_syscall(sysno::kGetMempolicy, ptr(mode), ptr(nodemask), maxnode, addr, flags);
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_get_mempolicy(t, mode, nodemask, maxnode, addr, flags, c);
+  });
 }
 long Core::sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) {
-  return do_syscall(sysno::kMovePages, 0 /*pid: self*/, count, ptr(pages), ptr(nodes), ptr(status),
-                    std::uint64_t(std::int64_t(flags)));
+  return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) {
+    return k.sys_move_pages(t, 0 /*pid: self*/, count, pages, nodes, status, flags, c);
+  });
 }
 
 void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
@@ -463,6 +589,11 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
   v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
   v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by a signal (SIGSEGV, SIGBUS, OOM kill)");
+  v.counter(prefix + ".kthread_runs", s.kthread_runs, "count", "passes of kernel threads run on this CPU");
+  v.counter(prefix + ".kthread_time", s.kthread_ps, "ps", "CPU time of kernel threads (their work)");
+  v.counter(prefix + ".timers", s.timers, "count", "timer checks that fired timers");
+  v.counter(prefix + ".timer_time", s.timer_ps, "ps", "time in timer callbacks");
+  v.counter(prefix + ".idle_waits", s.idle_waits, "count", "times the CPU idled waiting for work");
   v.formula(prefix + ".l1_miss_ratio", safe_ratio(double(s.l1_misses), double(s.line_accesses)), "ratio",
             "L1D misses per line access");
 }

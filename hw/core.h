@@ -27,9 +27,23 @@
 // for), no L1 prefetchers (the L2 streamer is the memory system's); when all
 // fill buffers are busy even an L1 hit waits;
 // page walks are not synchronised in quantum-0 mode; round-robin scheduling of
-// the tasks of one CPU at a fixed timeslice, no migration between CPUs. A task
+// the tasks of one CPU at a fixed timeslice. A task
 // the OOM killer chose while another task faulted is noticed at its next fault,
 // batch boundary or context switch (not between two TLB hits of one batch).
+//
+// Kernel threads and timers (with a CpuScheduler attached, as hw::Machine does):
+// a woken kernel thread waits in this CPU's kernel-thread queue and runs before
+// the next user task, preempting the running one at its next batch boundary; each
+// pass costs a context switch in and out (no address-space switch: a kernel
+// thread has no mm) plus the KernelCost its work returned (cycles at the core
+// clock and memory time), which is its CPU time. Timers due on this CPU fire at
+// quantum boundaries and scheduling points. A CPU with nothing to run waits (in
+// SystemC) for a wake-up, its next timer or the end of the machine's user work,
+// so that timers and wake-ups reach idle CPUs; a core ends when no user task is
+// left on the machine. A task may move to another CPU (CpuScheduler::hand_over);
+// a running one leaves at its next batch boundary.
+// Simplification: a wake-up from another CPU that ran ahead of SystemC time may be
+// seen by an idle CPU up to one quantum early.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +56,7 @@
 #include "hw/mmu.h"
 #include "hw/op.h"
 #include "os/kernel_cost.h"
+#include "os/kernel_entry.h"
 
 namespace numasim {
 class Config;
@@ -51,27 +66,6 @@ namespace numasim::hw {
 
 class MemorySystem;
 class StatsVisitor;
-
-// x86-64 system call numbers of the calls a ThreadContext offers.
-namespace sysno {
-inline constexpr long kMmap = 9, kMprotect = 10, kMunmap = 11, kBrk = 12, kMadvise = 28;
-inline constexpr long kMbind = 237, kSetMempolicy = 238, kGetMempolicy = 239, kMovePages = 279;
-}  // namespace sysno
-
-struct SyscallRequest {
-  long nr = 0;
-  std::uint64_t args[6] = {};  // pointers are host pointers (the simulator has no user data)
-};
-
-// What the core needs from the OS besides page faults (those go through the MMU's PageTableOs).
-class TaskOs {
- public:
-  virtual ~TaskOs() = default;
-  // Runs a system call for `task` at absolute time `now`; returns its result (>= 0 or -errno).
-  virtual long syscall(os::task_struct* task, const SyscallRequest& req, Picoseconds now, os::KernelCost& cost) = 0;
-  // The task ran to its end (or was killed): tear its address space down.
-  virtual void exit_task(os::task_struct* task, Picoseconds now, os::KernelCost& cost) {}
-};
 
 struct CoreParams {
   Frequency clock = Frequency(2'300'000'000);  // Xeon Gold 6140 base clock
@@ -84,10 +78,33 @@ struct CoreParams {
   static CoreParams from_config(Config cpu);
 };
 
-// How a task ended: ran to its end, or killed by SIGSEGV, SIGBUS or the OOM killer.
-enum class TaskExit : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill };
+class Core;
+struct TaskRun;
+
+// The machine's side of scheduling that a core calls (hw::Machine implements it).
+class CpuScheduler {
+ public:
+  virtual ~CpuScheduler() = default;
+  // Unfinished user tasks anywhere on the machine (idle cores wait while there are some).
+  virtual bool user_tasks_left() const = 0;
+  // A user task ended on `cpu`.
+  virtual void task_ended(CpuId cpu, TaskRun* run) = 0;
+  // Expiry of `cpu`'s next timer (Picoseconds(~0) when none).
+  virtual Picoseconds next_timer(CpuId cpu) const = 0;
+  // Fires `cpu`'s timers due at `now`; returns their cost.
+  virtual os::KernelCost run_timers(CpuId cpu, Picoseconds now) = 0;
+  // One pass of kernel thread `run`'s work on `cpu` at `now`, charged to `cost`; true when it
+  // stays runnable.
+  virtual bool run_kthread(CpuId cpu, TaskRun* run, Picoseconds now, os::KernelCost& cost) = 0;
+  // `run` (taken off `from`'s queue) moves to the CPU it is migrating to (run->migrate_to).
+  virtual void hand_over(TaskRun* run) = 0;
+};
+
+// How a task ended: ran to its end, or killed by SIGSEGV, SIGBUS or the OOM killer
+// (the kernel entry's result type).
+using TaskExit = os::EntryResult;
 // "ok", "SIGSEGV", "SIGBUS", "oom-kill".
-const char* task_exit_name(TaskExit e);
+inline const char* task_exit_name(TaskExit e) { return os::entry_result_name(e); }
 
 // One task's run on a core: its program, address space and results.
 struct TaskRun {
@@ -96,6 +113,10 @@ struct TaskRun {
   os::task_struct* task = nullptr;  // may be null in tests
   MmuContext mmu_context;
   int pid = 0;
+  bool kthread = false;    // a kernel thread (no source, no address space)
+  Core* core = nullptr;    // the core whose queue holds it
+  int migrate_to = -1;     // CPU it leaves for at its next batch boundary (-1: none)
+  bool queued = false;     // kernel thread: in its core's kernel-thread queue
 
   // Results.
   bool started = false;
@@ -106,6 +127,8 @@ struct TaskRun {
   Picoseconds start_time{0};
   Picoseconds end_time{0};
   std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, compute_cycles = 0, syscalls = 0;
+  std::uint64_t kthread_runs = 0;  // kernel thread: passes of its work
+  Picoseconds kernel_time{0};      // kernel thread: CPU time of its passes (work, no switches)
   std::vector<std::pair<std::uint32_t, Picoseconds>> markers;  // (id, drained local time)
   // Time between the first two markers with these ids (0 if absent).
   Picoseconds marker_interval(std::uint32_t from_id, std::uint32_t to_id) const;
@@ -116,6 +139,7 @@ struct CoreStats {
   std::uint64_t compute_cycles = 0, lfb_stalls = 0, dependent_waits = 0, slow_translations = 0;
   std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
   std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
+  std::uint64_t kthread_runs = 0, kthread_ps = 0, timers = 0, timer_ps = 0, idle_waits = 0;
 };
 
 // Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
@@ -125,8 +149,9 @@ Picoseconds global_quantum();
 class Core final : public ThreadContext {
  public:
   // `direct` (optional): the memory system, called without a virtual call on the hot path;
-  // otherwise `port` is used. `os` may be null (system calls then return -ENOSYS).
-  Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, TaskOs* os,
+  // otherwise `port` is used. `os` (the kernel's entry for system calls and exit) may be
+  // null (system calls then return -ENOSYS).
+  Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, os::KernelEntry* os,
        MemorySystem* direct = nullptr);
   ~Core() override;
   Core(const Core&) = delete;
@@ -134,6 +159,18 @@ class Core final : public ThreadContext {
 
   // Places a task on this CPU (before or while the simulation runs).
   void add_task(TaskRun* run);
+  // Takes a (not running) task off this CPU's queue.
+  void remove_task(TaskRun* run);
+  // The machine's scheduler (kernel threads, timers, migration, the end of the run).
+  void set_scheduler(CpuScheduler* s) { sched_ = s; }
+  // Kernel thread `run` became runnable on this CPU.
+  void wake_kthread(TaskRun* run);
+  // A timer of this CPU was armed; `next` is the CPU's first expiry now.
+  void timer_armed(Picoseconds next);
+  // Wakes an idle core to look at its queues again (a task arrived, the run ended).
+  void kick();
+  // The task this core runs or last ran (null before the first).
+  TaskRun* current() const { return cur_; }
   // Spawns this core's SystemC thread; it runs every task placed on it and ends when none is
   // left. Call before sc_start().
   void spawn();
@@ -187,10 +224,17 @@ class Core final : public ThreadContext {
   void set_deadline();
   std::uint64_t machine_now_ps() const;
   void sync_before_access(std::uint64_t issue_fp);
-  long do_syscall(long nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0, std::uint64_t a3 = 0,
-                  std::uint64_t a4 = 0, std::uint64_t a5 = 0);
+  // A system call of the current task: `call(kernel, task, cost)` runs it after the entry.
+  template <class Call>
+  long syscall(Call&& call);
   void switch_to(TaskRun* run);
   void end_task(TaskRun* run);
+  // Scheduler loop pieces (kernel threads, timers, idling, migration).
+  void run_timers();
+  void run_kthread(TaskRun* run);
+  void idle_wait();
+  bool user_task_runnable() const;
+  void hand_over_migrating();
   // The OOM killer chose this task while it ran elsewhere or waited: mark it killed.
   bool kill_pending(TaskRun* run);
 
@@ -199,7 +243,7 @@ class Core final : public ThreadContext {
   CoreParams params_;
   Mmu& mmu_;
   MemoryPort& port_;
-  TaskOs* os_;
+  os::KernelEntry* os_;
   MemorySystem* direct_;
 
   std::uint64_t cycle_fp_;       // one cycle in 1/4096 ps
@@ -217,6 +261,10 @@ class Core final : public ThreadContext {
   std::uint64_t lfb_earliest_ = 0;   // min over lfb_
 
   std::vector<TaskRun*> tasks_;
+  std::vector<TaskRun*> kthread_rq_;  // runnable kernel threads, in wake-up order
+  CpuScheduler* sched_ = nullptr;
+  std::uint64_t next_timer_fp_ = ~0ull;  // first timer expiry (fixed point), ~0: none
+  bool idle_ = false;                    // waiting in idle_wait
   TaskRun* cur_ = nullptr;
   bool running_ = false;
   OpBatch batch_;

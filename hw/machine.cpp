@@ -10,6 +10,7 @@
 #include <systemc>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "hw/hw_stats.h"
 #include "os/syscalls.h"
 
@@ -54,64 +55,37 @@ class Machine::MemoryAdapter final : public MemoryPort {
   MemorySystem& ms_;
 };
 
-// The kernel as the MMU (page tables, faults) and the core (system calls, exit) see it.
-class Machine::KernelAdapter final : public PageTableOs, public TaskOs {
+// The cores' view of the machine's scheduling state (core.h, CpuScheduler).
+class Machine::Scheduler final : public CpuScheduler {
  public:
-  KernelAdapter(os::Kernel& k, MachinePlatform& p) : k_(k), p_(p) {}
-
-  std::uint64_t read_pte(PhysAddr entry) override { return k_.read_pte(entry); }
-  void set_pte_bits(PhysAddr entry, std::uint64_t bits) override { k_.set_pte_bits(entry, bits); }
-  FaultOutcome handle_fault(os::task_struct* t, VirtAddr va, bool write, Picoseconds now,
-                            os::KernelCost& cost) override {
-    if (!t) return FaultOutcome::Sigsegv;
-    p_.enter_kernel(t->cpu, now);
-    const unsigned flags = os::FAULT_FLAG_USER | (write ? os::FAULT_FLAG_WRITE : 0u);
-    switch (k_.handle_mm_fault(t, va, flags, cost)) {
-      case os::Kernel::FaultResult::Handled: return FaultOutcome::Handled;
-      case os::Kernel::FaultResult::Sigbus: return FaultOutcome::Sigbus;
-      case os::Kernel::FaultResult::Oom: return FaultOutcome::Oom;
-      case os::Kernel::FaultResult::Sigsegv: break;
-    }
-    return FaultOutcome::Sigsegv;
+  explicit Scheduler(Machine& m) : m_(m) {}
+  bool user_tasks_left() const override { return m_.live_user_ > 0; }
+  void task_ended(CpuId, TaskRun* run) override {
+    if (run->kthread || m_.live_user_ == 0) return;
+    if (--m_.live_user_ == 0)
+      for (auto& c : m_.cores_) c->kick();
   }
-
-  long syscall(os::task_struct* t, const SyscallRequest& r, Picoseconds now, os::KernelCost& cost) override {
-    if (!t) return -ENOSYS;
-    p_.enter_kernel(t->cpu, now);
-    const auto* a = r.args;
-    auto i = [&](int n) { return static_cast<int>(static_cast<std::int64_t>(a[n])); };
-    switch (r.nr) {
-      case sysno::kMmap: return k_.sys_mmap(t, a[0], a[1], i(2), i(3), i(4), a[5], cost);
-      case sysno::kMunmap: return k_.sys_munmap(t, a[0], a[1], cost);
-      case sysno::kMprotect: return k_.sys_mprotect(t, a[0], a[1], i(2), cost);
-      case sysno::kMadvise: return k_.sys_madvise(t, a[0], a[1], i(2), cost);
-      case sysno::kBrk: return k_.sys_brk(t, a[0], cost);
-      case sysno::kMbind:
-        return k_.sys_mbind(t, a[0], a[1], i(2), reinterpret_cast<const unsigned long*>(a[3]), a[4],
-                            static_cast<unsigned>(a[5]), cost);
-      case sysno::kSetMempolicy:
-        return k_.sys_set_mempolicy(t, i(0), reinterpret_cast<const unsigned long*>(a[1]), a[2], cost);
-      case sysno::kGetMempolicy:
-        return k_.sys_get_mempolicy(t, reinterpret_cast<int*>(a[0]), reinterpret_cast<unsigned long*>(a[1]), a[2],
-                                    a[3], a[4], cost);
-      case sysno::kMovePages:
-        return k_.sys_move_pages(t, i(0), a[1], reinterpret_cast<const VirtAddr*>(a[2]),
-                                 reinterpret_cast<const int*>(a[3]), reinterpret_cast<int*>(a[4]), i(5), cost);
-      default: return -ENOSYS;
-    }
+  Picoseconds next_timer(CpuId cpu) const override { return m_.platform_->next_timer(cpu); }
+  os::KernelCost run_timers(CpuId cpu, Picoseconds now) override { return m_.platform_->run_timers(cpu, now); }
+  bool run_kthread(CpuId cpu, TaskRun* run, Picoseconds now, os::KernelCost& cost) override {
+    m_.platform_->enter_kernel(cpu, now);
+    return m_.kernel_->kthreads().run(run->task, cost);
   }
-
-  void exit_task(os::task_struct* t, Picoseconds now, os::KernelCost& cost) override {
-    if (!t) return;
-    p_.enter_kernel(t->cpu, now);
-    const Picoseconds before = p_.now(t->cpu);
-    k_.exit_task(t);
-    cost.add_memory(p_.now(t->cpu) - before);
+  void hand_over(TaskRun* run) override {
+    const CpuId to(run->migrate_to);
+    run->migrate_to = -1;
+    if (!m_.kernel_->migrate_task(run->task, to)) {
+      std::fprintf(stderr, "numasim: internal error: migration of %s to CPU %d refused\n", run->name.c_str(),
+                   to.value());
+      std::abort();
+    }
+    NUMASIM_TRACE(sched, m_.core(to).local_time(), to.value(), "sched_migrate_task comm=%s pid=%d dest_cpu=%d",
+                  run->name.c_str(), run->pid, to.value());
+    m_.core(to).add_task(run);
   }
 
  private:
-  os::Kernel& k_;
-  MachinePlatform& p_;
+  Machine& m_;
 };
 
 Machine::Machine(Config root) : Machine(Topology::from_config(root), MachineParams::from_config(root)) {
@@ -126,20 +100,57 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");
   platform_->attach_block_device(block_device_.get());
   kernel_ = std::make_unique<os::Kernel>(topo_, params_.kernel, *platform_);
-  os_ = std::make_unique<KernelAdapter>(*kernel_, *platform_);
   port_ = std::make_unique<MemoryAdapter>(*memory_);
   std::vector<Mmu*> mmus;
   std::vector<Core*> cores;
   for (int c = 0; c < topo_.num_cpus(); ++c) {
     const CpuId cpu(c);
-    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *os_));
-    cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, os_.get(),
+    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *kernel_));
+    cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, kernel_.get(),
                                             memory_.get()));
     cores_.back()->set_epoch(epoch_);
     mmus.push_back(mmus_.back().get());
     cores.push_back(cores_.back().get());
   }
   platform_->attach(std::move(mmus), std::move(cores));
+  sched_ = std::make_unique<Scheduler>(*this);
+  for (auto& c : cores_) c->set_scheduler(sched_.get());
+  platform_->set_wake_handler([this](os::task_struct* t) {
+    core(t->cpu).wake_kthread(kthread_run(t));
+  });
+  for (const auto& k : kernel_->kthreads().all()) kthread_run(&k->task);
+}
+
+TaskRun* Machine::kthread_run(os::task_struct* t) {
+  auto it = kthread_of_.find(t);
+  if (it != kthread_of_.end()) return it->second;
+  auto run = std::make_unique<TaskRun>();
+  run->name = t->comm;
+  run->task = t;
+  run->pid = t->pid;
+  run->kthread = true;
+  kthread_runs_.push_back(std::move(run));
+  kthread_of_.emplace(t, kthread_runs_.back().get());
+  return kthread_runs_.back().get();
+}
+
+bool Machine::migrate_task(TaskRun* run, CpuId cpu) {
+  if (!run || run->kthread || run->finished || !run->task || !run->core || cpu.value() < 0 ||
+      cpu.value() >= topo_.num_cpus() || !run->task->cpus_allowed.test(static_cast<std::size_t>(cpu.value())))
+    return false;
+  if (run->core == cores_[static_cast<std::size_t>(cpu.value())].get()) {
+    run->migrate_to = -1;
+    return true;
+  }
+  run->migrate_to = cpu.value();
+  // Running now (its core is inside its batch): it leaves at its next batch boundary.
+  if (run->core->busy() && run->core->current() == run) {
+    run->core->kick();
+    return true;
+  }
+  run->core->remove_task(run);
+  sched_->hand_over(run);
+  return true;
 }
 
 Machine::~Machine() = default;
@@ -172,6 +183,7 @@ TaskRun* Machine::add_task(std::string name, std::unique_ptr<OpSource> program, 
   programs_.push_back(std::move(program));
   cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
   runs_.push_back(std::move(run));
+  ++live_user_;
   return runs_.back().get();
 }
 
@@ -191,6 +203,7 @@ TaskRun* Machine::add_thread(TaskRun* leader, std::unique_ptr<OpSource> program,
   programs_.push_back(std::move(program));
   cores_[static_cast<std::size_t>(cpu.value())]->add_task(run.get());
   runs_.push_back(std::move(run));
+  ++live_user_;
   return runs_.back().get();
 }
 
@@ -199,16 +212,14 @@ Picoseconds Machine::now() const { return sc_now() - epoch_; }
 Picoseconds Machine::run() {
   set_global_quantum(params_.quantum);
   const Picoseconds start = now();
+  // While user work is left every CPU runs: idle ones take wake-ups and timers.
   bool any = false;
-  for (std::size_t c = 0; c < cores_.size(); ++c) {
-    bool pending = false;
-    for (const auto& r : runs_)
-      if (!r->finished && r->task && r->task->cpu.value() == static_cast<int>(c)) pending = true;
-    if (pending && !cores_[c]->busy()) {
-      cores_[c]->spawn();
-      any = true;
-    }
-  }
+  if (live_user_ > 0)
+    for (auto& c : cores_)
+      if (!c->busy()) {
+        c->spawn();
+        any = true;
+      }
   if (any) sc_core::sc_start();
   for (const auto& r : runs_) {
     if (!r->finished) {
@@ -267,6 +278,9 @@ void Machine::dump_stats(StatsVisitor& v) const {
   v.counter("system.platform.pages_flushed", p.pages_flushed, "count", "pages invalidated one by one");
   v.counter("system.platform.full_flushes", p.full_flushes, "count", "whole-ASID flushes");
   v.counter("system.platform.bios", p.bios, "count", "block I/O requests");
+  v.counter("system.platform.wakeups", p.wakeups, "count", "kernel threads made runnable");
+  v.counter("system.platform.timers_armed", p.timers_armed, "count", "timers armed (mod_timer)");
+  v.counter("system.platform.timers_fired", p.timers_fired, "count", "timer callbacks run");
   block_device_->dump(v);
 }
 

@@ -10,12 +10,18 @@
 // (MmuParams), [cache.*], [dram], [interconnect] (MemorySystemParams), [os]
 // (os::KernelParams), [platform] (MachinePlatformParams), [block_device]
 // (BlockDeviceParams), [sim] quantum and seed.
-// Simplifications: one clock for every core ([cpu] frequency); tasks stay on
-// the CPU they were placed on; the SystemC kernel is shared by every Machine of
-// a process (build and run machines one after the other, not interleaved).
+// Scheduling: each core runs the tasks placed on it round robin, and the
+// kernel's threads (os::Kthreads: kswapd<N>, kcompactd<N>, khugepaged, the
+// flusher) as tasks of their own when the kernel wakes them or their timers fire
+// (see core.h); while any user task is unfinished every core runs (idle ones wait
+// for wake-ups and timers). migrate_task moves a user task to another CPU.
+// Simplifications: one clock for every core ([cpu] frequency); the SystemC
+// kernel is shared by every Machine of a process (build and run machines one
+// after the other, not interleaved).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +73,14 @@ class Machine {
   // A thread of `leader`'s process (shares its address space) on `cpu`.
   TaskRun* add_thread(TaskRun* leader, std::unique_ptr<OpSource> program, CpuId cpu);
 
+  // Moves a user task to `cpu` (sched_setaffinity has to allow it: cpu in its task's
+  // cpus_allowed): a task that is running leaves at its next batch boundary, the
+  // kernel's view (Kernel::migrate_task) changes when it leaves. False when not allowed.
+  bool migrate_task(TaskRun* run, CpuId cpu);
+  // The kernel threads' run records (name, CPU via task->cpu, kthread_runs, kernel_time),
+  // in the kernel's creation order.
+  const std::vector<std::unique_ptr<TaskRun>>& kthreads() const { return kthread_runs_; }
+
   // Runs the simulation until every task placed so far has finished; may be called again
   // after adding more tasks. Returns the simulated time this call took.
   Picoseconds run();
@@ -93,8 +107,9 @@ class Machine {
   void reset_stats();
 
  private:
-  class KernelAdapter;
   class MemoryAdapter;
+  class Scheduler;
+  TaskRun* kthread_run(os::task_struct* t);  // its run record (made on first use)
 
   Topology topo_;
   MachineParams params_;
@@ -102,12 +117,15 @@ class Machine {
   std::unique_ptr<MachinePlatform> platform_;
   std::unique_ptr<BlockDevice> block_device_;
   std::unique_ptr<os::Kernel> kernel_;
-  std::unique_ptr<KernelAdapter> os_;
   std::unique_ptr<MemoryAdapter> port_;
   std::vector<std::unique_ptr<Mmu>> mmus_;
   std::vector<std::unique_ptr<Core>> cores_;
   std::vector<std::unique_ptr<OpSource>> programs_;
   std::vector<std::unique_ptr<TaskRun>> runs_;
+  std::vector<std::unique_ptr<TaskRun>> kthread_runs_;
+  std::map<const os::task_struct*, TaskRun*> kthread_of_;  // lookup only (never iterated)
+  std::unique_ptr<Scheduler> sched_;
+  std::size_t live_user_ = 0;  // unfinished user tasks
   Picoseconds epoch_{0};  // SystemC time at construction: the machine's time 0
 };
 

@@ -39,7 +39,8 @@ MachinePlatformParams MachinePlatformParams::from_config(Config c) {
 MachinePlatform::MachinePlatform(const Topology& topo, MemorySystem& memory, Frequency core_clock,
                                  const MachinePlatformParams& params)
     : topo_(topo), memory_(memory), clock_(core_clock), params_(params),
-      cursor_(static_cast<std::size_t>(std::max(1, topo.num_cpus())), Picoseconds(0)) {}
+      cursor_(static_cast<std::size_t>(std::max(1, topo.num_cpus())), Picoseconds(0)),
+      timers_(static_cast<std::size_t>(std::max(1, topo.num_cpus()))) {}
 
 void MachinePlatform::attach(std::vector<Mmu*> mmus, std::vector<Core*> cores) {
   mmus_ = std::move(mmus);
@@ -146,6 +147,40 @@ Picoseconds MachinePlatform::submit_bio(CpuId cpu, os::BioOp op, std::uint64_t s
   stats_.bio_ps += t.value();
   cursor_[static_cast<std::size_t>(cpu.value())] += t;
   return t;
+}
+
+void MachinePlatform::wake_up_process(os::task_struct* t) {
+  ++stats_.wakeups;
+  if (!wake_handler_) {
+    std::fprintf(stderr, "numasim: internal error: a kernel thread was woken with no scheduler attached\n");
+    std::abort();
+  }
+  wake_handler_(t);
+}
+
+void MachinePlatform::mod_timer(os::timer_list* timer, Picoseconds expires) {
+  const std::size_t i = static_cast<std::size_t>(timer->cpu.value());
+  if (timer->pending) del_timer(timer);
+  ++stats_.timers_armed;
+  timers_.at(i).add(timer, expires, timer_seq_++);
+  if (i < cores_.size() && cores_[i]) cores_[i]->timer_armed(timers_[i].next());
+}
+
+bool MachinePlatform::del_timer(os::timer_list* timer) {
+  if (!timer->pending) return false;
+  return timers_.at(static_cast<std::size_t>(timer->cpu.value())).remove(timer);
+}
+
+os::KernelCost MachinePlatform::run_timers(CpuId cpu, Picoseconds now) {
+  os::KernelCost cost;
+  os::TimerQueue& q = timers_[static_cast<std::size_t>(cpu.value())];
+  const std::uint64_t limit = timer_seq_;
+  enter_kernel(cpu, now);
+  while (os::timer_list* t = q.pop_due(now, limit)) {
+    ++stats_.timers_fired;
+    t->function(t, cost);
+  }
+  return cost;
 }
 
 }  // namespace numasim::hw

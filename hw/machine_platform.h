@@ -13,6 +13,11 @@
 // latency, so consecutive kernel operations do not overlap.
 // Large kernel stores (clearing huge pages) stream past the caches (see
 // MachinePlatformParams::streaming_store_bytes).
+// Kernel threads and timers: wake_up_process hands the thread to the machine's
+// scheduler (set_wake_handler), which queues it on its CPU's core; timers wait
+// in a deterministic queue per CPU (os::TimerQueue) that the core checks at its
+// quantum boundaries and scheduling points (never per memory reference), firing
+// each due timer in kernel context at the core's local time.
 // Simplifications: kernel CPU cycles do not advance the cursor (the kernel adds
 // them to its KernelCost); a copy reads the whole source, then writes the
 // destination; IPIs are delivered point to point (no broadcast), acknowledged
@@ -20,10 +25,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/units.h"
 #include "os/platform.h"
+#include "os/timer.h"
 
 namespace numasim {
 class Config;
@@ -61,6 +68,7 @@ struct MachinePlatformStats {
   std::uint64_t kernel_memory_ps = 0;
   std::uint64_t shootdowns = 0, ipis = 0, ipi_wait_ps = 0, pages_flushed = 0, full_flushes = 0;
   std::uint64_t bios = 0, bio_bytes = 0, bio_ps = 0;
+  std::uint64_t wakeups = 0, timers_armed = 0, timers_fired = 0;
 };
 
 class MachinePlatform final : public os::Platform {
@@ -73,7 +81,7 @@ class MachinePlatform final : public os::Platform {
   // The swap/file device (hw::BlockDevice); without one, bio_latency and bio_bandwidth time I/O.
   void attach_block_device(BlockDevice* device) { block_device_ = device; }
   // A fault or system call enters the kernel on `cpu` at `t`.
-  void enter_kernel(CpuId cpu, Picoseconds t) { cursor_[static_cast<std::size_t>(cpu.value())] = t; }
+  void enter_kernel(CpuId cpu, Picoseconds t) override { cursor_[static_cast<std::size_t>(cpu.value())] = t; }
 
   Picoseconds kernel_read(CpuId cpu, PhysAddr addr, Bytes len) override;
   Picoseconds kernel_write(CpuId cpu, PhysAddr addr, Bytes len) override;
@@ -83,6 +91,17 @@ class MachinePlatform final : public os::Platform {
   Picoseconds flush_tlb_mm(CpuId initiator, const os::CpuMask& targets, os::Asid asid) override;
   Picoseconds submit_bio(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) override;
   Picoseconds now(CpuId cpu) const override { return cursor_[static_cast<std::size_t>(cpu.value())]; }
+  void wake_up_process(os::task_struct* t) override;
+  void mod_timer(os::timer_list* timer, Picoseconds expires) override;
+  bool del_timer(os::timer_list* timer) override;
+
+  // Who queues a woken kernel thread on its CPU (hw::Machine's scheduler).
+  void set_wake_handler(std::function<void(os::task_struct*)> handler) { wake_handler_ = std::move(handler); }
+  // Expiry of `cpu`'s first pending timer (os::TimerQueue::kNever when none).
+  Picoseconds next_timer(CpuId cpu) const { return timers_[static_cast<std::size_t>(cpu.value())].next(); }
+  // run_timer_softirq on `cpu` at `now`: fires the timers due by then that were armed
+  // before this call, in order, each entering the kernel at `now`; returns what they cost.
+  os::KernelCost run_timers(CpuId cpu, Picoseconds now);
 
   // One-way IPI delivery time from `from` to `to`.
   Picoseconds ipi_delivery(CpuId from, CpuId to) const;
@@ -104,6 +123,9 @@ class MachinePlatform final : public os::Platform {
   std::vector<Mmu*> mmus_;
   std::vector<Core*> cores_;
   BlockDevice* block_device_ = nullptr;
+  std::vector<os::TimerQueue> timers_;  // per CPU
+  std::uint64_t timer_seq_ = 0;         // arming order
+  std::function<void(os::task_struct*)> wake_handler_;
   MachinePlatformStats stats_;
 };
 

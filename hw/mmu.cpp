@@ -20,7 +20,7 @@ MmuParams MmuParams::from_config(Config root) {
   return p;
 }
 
-Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, PageTableOs& os)
+Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os)
     : cpu_(cpu), clock_(clock), params_(params), memory_(memory), os_(os), tlb_(params.tlb), pwc_(params.pwc) {}
 
 void Mmu::switch_context(const MmuContext& ctx) {
@@ -60,16 +60,16 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
     // #PF: x86 drops the TLB entries for the faulting address.
     tlb_.invalidate_page(ctx_.asid, va);
     os::KernelCost cost;
-    const auto outcome = os_.handle_fault(ctx_.task, va, write, t, cost);
+    const auto outcome = os_.page_fault(ctx_.task, va, write, t, cost);
     const Picoseconds fault_time = clock_.to_time(cost.cycles) + cost.memory;
     t += fault_time;
     ++stats_.faults;
     stats_.fault_ps += fault_time.value();
     switch (outcome) {
-      case PageTableOs::FaultOutcome::Handled: continue;
-      case PageTableOs::FaultOutcome::Sigsegv: ++stats_.sigsegv; break;
-      case PageTableOs::FaultOutcome::Sigbus: ++stats_.sigbus; break;
-      case PageTableOs::FaultOutcome::Oom: ++stats_.oom_kills; break;
+      case os::EntryResult::Ok: continue;
+      case os::EntryResult::Sigsegv: ++stats_.sigsegv; break;
+      case os::EntryResult::Sigbus: ++stats_.sigbus; break;
+      case os::EntryResult::OomKill: ++stats_.oom_kills; break;
     }
     return {0, t, false, outcome};
   }

@@ -5,7 +5,7 @@
 // what a walk costs), helped by the paging-structure caches. The walker sets
 // accessed and dirty bits through the OS (a locked write to the entry). A
 // non-present or protection-violating entry raises a page fault to the OS
-// (PageTableOs); the MMU drops the TLB entries for the address (as x86 does on
+// (os::KernelEntry::page_fault); the MMU drops the TLB entries for the address (as x86 does on
 // #PF), charges the OS's cost, and retries the walk. SIGSEGV, SIGBUS or an OOM
 // kill end the translation (Translation::ok false, with the outcome).
 //
@@ -22,6 +22,7 @@
 #include "hw/page_walk_cache.h"
 #include "hw/tlb.h"
 #include "os/kernel_cost.h"
+#include "os/kernel_entry.h"
 
 namespace numasim {
 class Config;
@@ -44,20 +45,6 @@ inline constexpr std::uint64_t kNx = 1ull << 63;
 inline constexpr std::uint64_t kAddrMask = 0x000ffffffffff000ull;  // bits 12..51
 }  // namespace pte
 
-// What the walker needs from the OS.
-class PageTableOs {
- public:
-  // How the OS answered: handled (retry the walk), or the task dies: SIGSEGV (bad
-  // address or access), SIGBUS (e.g. no huge page for a hugetlb fault) or an OOM kill.
-  enum class FaultOutcome { Handled, Sigsegv, Sigbus, Oom };
-  virtual ~PageTableOs() = default;
-  virtual std::uint64_t read_pte(PhysAddr entry) = 0;
-  virtual void set_pte_bits(PhysAddr entry, std::uint64_t bits) = 0;
-  // #PF on `va` for `task` at absolute time `now`; adds the kernel's cost to `cost`.
-  virtual FaultOutcome handle_fault(os::task_struct* task, VirtAddr va, bool write, Picoseconds now,
-                                    os::KernelCost& cost) = 0;
-};
-
 // The address space a CPU runs in: CR3 (physical address of the PML4) and PCID.
 struct MmuContext {
   PhysAddr cr3 = 0;
@@ -79,7 +66,7 @@ struct Translation {
   PhysAddr pa = 0;
   Picoseconds ready{0};  // absolute time at which the physical address is known
   bool ok = true;        // false: the fault killed the task (see fault)
-  PageTableOs::FaultOutcome fault = PageTableOs::FaultOutcome::Handled;
+  os::EntryResult fault = os::EntryResult::Ok;  // SIGSEGV, SIGBUS or OOM kill when !ok
 };
 
 struct MmuStats {
@@ -97,7 +84,7 @@ struct MmuStats {
 
 class Mmu {
  public:
-  Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, PageTableOs& os);
+  Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os);
 
   CpuId cpu() const { return cpu_; }
   // CR3 write on a context switch: without PCID every translation is flushed.
@@ -146,7 +133,7 @@ class Mmu {
   Frequency clock_;
   MmuParams params_;
   MemoryPort& memory_;
-  PageTableOs& os_;
+  os::KernelEntry& os_;
   Tlb tlb_;
   PageWalkCache pwc_;
   MmuContext ctx_;

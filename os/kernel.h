@@ -40,7 +40,9 @@
 #include "os/kernel_caches.h"
 #include "os/kernel_context.h"
 #include "os/kernel_cost.h"
+#include "os/kernel_entry.h"
 #include "os/kmemleak.h"
+#include "os/kthread.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/oom_kill.h"
@@ -86,13 +88,14 @@ struct KernelParams {
   bool zero_page = true;                         // read faults on private anon map the zero page
   SlubParams slub;            // the kernel's slab allocator, with its failslab knobs
   KernelCachesParams caches;  // vm_area_struct, mm_struct, task_struct, numa_policy, page->ptl caches
+  KthreadParams kthreads;     // [os.kthreads]: the boot daemons (os/kthread.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
   static KernelParams from_config(Config os_table);
 };
 
-class Kernel : private PgtableFrameSource, private AllocHooks {
+class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntry {
  public:
   Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
   ~Kernel() override;
@@ -238,6 +241,17 @@ class Kernel : private PgtableFrameSource, private AllocHooks {
   PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
   nodemask_t mems_allowed() const { return mems_allowed_; }
   NodeId cpu_to_node(CpuId cpu) const { return topo_.cpu_node(cpu); }
+
+  // ---- the hardware's entry (os/kernel_entry.h, kernel_entry.cpp); read_pte, set_pte_bits
+  //      and the sys_* calls above are its other members ----
+  EntryResult page_fault(task_struct* t, VirtAddr addr, bool write, Picoseconds now, KernelCost& cost) override;
+  void syscall_enter(task_struct* t, Picoseconds now) override;
+  void task_exit(task_struct* t, Picoseconds now, KernelCost& cost) override;
+
+  // ---- kernel threads (os/kthread.h): kswapd<N>, kcompactd<N>, khugepaged, the flusher,
+  //      per-task periodic work; wakeup_kswapd(nid) is the allocator's entry point ----
+  Kthreads& kthreads() { return *kthreads_; }
+  const Kthreads& kthreads() const { return *kthreads_; }
 
   // CONFIG_DEBUG_VM-like: VMAs sorted and non-overlapping with sane flags, every
   // present leaf inside a VMA with compatible protection, page map/ref counts
@@ -387,6 +401,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks {
   // What a migration_entry_wait waits for: completes the migration of the page
   // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
   std::function<void(task_struct*, VirtAddr)> migration_waiter_;
+  // Kernel threads, created at boot (after topo_, params_ and platform_).
+  std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
 };
 
 }  // namespace numasim::os

@@ -4,6 +4,9 @@
 // Every call returns how long the operation takes, as seen by the CPU that
 // issued it, measured from that CPU's current local time. hw/ times the traffic
 // through the same caches, controllers and links as user traffic.
+// Kernel threads and timers: wake_up_process makes a kernel thread runnable on
+// its CPU, and timers run a kernel callback at a simulated time on one CPU;
+// hw/ runs both on its simulated CPUs, the fake in tests/os on a manual clock.
 // Not modelled here: interrupts other than TLB-shootdown IPIs, DMA ordering.
 #pragma once
 
@@ -11,6 +14,7 @@
 #include <cstdint>
 
 #include "common/units.h"
+#include "os/kernel_cost.h"
 
 namespace numasim::os {
 
@@ -19,6 +23,23 @@ using CpuMask = std::bitset<kMaxCpus>;
 using Asid = std::uint16_t;  // PCID the hardware TLBs are tagged with
 
 enum class BioOp : std::uint8_t { Read, Write };
+
+struct task_struct;
+
+// struct timer_list (include/linux/timer.h): a callback the platform runs at a
+// simulated time on one CPU's timer queue. Timers of one CPU fire in the order of
+// (expires, arming order), so equal times are deterministic. The callback runs in
+// kernel context on `cpu` (a softirq) and charges its work to `cost`; the CPU
+// running it pays that cost.
+struct timer_list {
+  void (*function)(timer_list* timer, KernelCost& cost) = nullptr;
+  void* data = nullptr;  // the owner (from_timer)
+  CpuId cpu{0};          // the CPU whose queue holds it
+  // Owned by the platform.
+  Picoseconds expires{0};
+  std::uint64_t seq = 0;  // arming order (ties of equal `expires`)
+  bool pending = false;
+};
 
 class Platform {
  public:
@@ -44,6 +65,19 @@ class Platform {
 
   // Current simulated time of `cpu` (its local time, including time it ran ahead).
   virtual Picoseconds now(CpuId cpu) const = 0;
+  // A fault, system call, exit or kernel-thread pass enters the kernel on `cpu` at `t`:
+  // the kernel's traffic from `cpu` is issued from there on.
+  virtual void enter_kernel(CpuId cpu, Picoseconds t) = 0;
+
+  // ---- kernel threads and timers (os/kthread.h decides; the platform runs) ----
+  // Kernel thread `t` (PF_KTHREAD, already TASK_RUNNING) becomes runnable on t->cpu:
+  // its work (Kthreads::run) runs there at that CPU's next scheduling point.
+  virtual void wake_up_process(task_struct* t) = 0;
+  // mod_timer: (re)arm `timer` to fire at `expires` on timer->cpu (a pending timer moves).
+  // It fires at the CPU's first check point at or after `expires`.
+  virtual void mod_timer(timer_list* timer, Picoseconds expires) = 0;
+  // del_timer: disarm; true when it was pending.
+  virtual bool del_timer(timer_list* timer) = 0;
 };
 
 }  // namespace numasim::os

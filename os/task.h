@@ -3,7 +3,8 @@
 // the interleave cursor, and its fault and signal counters.
 // Simplified: no credentials, no signal handlers (a SIGSEGV is counted and the
 // task goes on; the caller decides what to do; an OOM kill only sets oom_killed), no cpuset hierarchy (mems_allowed
-// is every node with memory), threads of a process share mm only.
+// is every node with memory), threads of a process share mm only; a kernel
+// thread is a task_struct with PF_KTHREAD and no mm (os/kthread.h).
 #pragma once
 
 #include <cstdint>
@@ -18,13 +19,21 @@ namespace numasim::os {
 struct mm_struct;
 struct mempolicy;
 
+// task_struct::flags bit (include/linux/sched.h): a kernel thread (no mm; os/kthread.h).
+inline constexpr unsigned PF_KTHREAD = 0x00200000;
+// task_struct::__state values used here: runnable or running, and sleeping until woken.
+inline constexpr unsigned TASK_RUNNING = 0x0000;
+inline constexpr unsigned TASK_INTERRUPTIBLE = 0x0001;
+
 struct task_struct {
   int pid = 0;   // thread id
   int tgid = 0;  // process id (pid of the group leader)
   std::string comm;
   CpuId cpu{0};  // CPU it currently runs on
   CpuMask cpus_allowed;
-  mm_struct* mm = nullptr;
+  mm_struct* mm = nullptr;  // null for a kernel thread (PF_KTHREAD): it borrows no address space
+  unsigned flags = 0;        // PF_*
+  unsigned __state = TASK_RUNNING;
   // null: MPOL_DEFAULT (local allocation). The interleave cursor (Linux's
   // current->il_prev / il_weight) lives in the policy object (os/mempolicy.h).
   std::shared_ptr<struct mempolicy> mempolicy;

@@ -275,19 +275,33 @@ std::string RunReport::text() const {
   }
 
   out += "\nCPUs\n";
-  out += fmt("  %-4s %11s %8s %9s %9s %9s %7s\n", "cpu", "accesses", "L1 miss", "TLB MPKA", "walk ns", "stall ns",
-             "faults");
+  out += fmt("  %-4s %11s %8s %9s %9s %9s %7s %10s\n", "cpu", "accesses", "L1 miss", "TLB MPKA", "walk ns",
+             "stall ns", "faults", "kthread us");
   for (int c = 0; c < topo.num_cpus(); ++c) {
     std::string p = "system.cpu" + std::to_string(c);
     double acc = v.get(p + ".core.line_accesses");
-    if (acc == 0) continue;
+    const double kthread_ps = v.get(p + ".core.kthread_time");
+    if (acc == 0 && kthread_ps == 0) continue;
     double stlb_miss =
         v.get(p + ".dtlb.stlb.misses_4K") + v.get(p + ".dtlb.stlb.misses_2M") + v.get(p + ".dtlb.stlb.misses_1G");
     double stall = v.get(p + ".core.dependent_wait_time") + v.get(p + ".core.lfb_stall_time");
-    out += fmt("  %-4d %11.0f %7.1f%% %9.2f %9.1f %9.1f %7.0f\n", c, acc, 100 * v.get(p + ".l1d.miss_ratio"),
-               1000 * stlb_miss / acc, ns(v.get(p + ".mmu.walk_latency")), ns(stall) / acc, v.get(p + ".mmu.faults"));
+    const double per = std::max(1.0, acc);
+    out += fmt("  %-4d %11.0f %7.1f%% %9.2f %9.1f %9.1f %7.0f %10.1f\n", c, acc, 100 * v.get(p + ".l1d.miss_ratio"),
+               1000 * stlb_miss / per, ns(v.get(p + ".mmu.walk_latency")), ns(stall) / per, v.get(p + ".mmu.faults"),
+               kthread_ps / 1e6);
   }
-  out += "  (TLB MPKA: second-level TLB misses per 1000 accesses; stall: memory stall per access)\n";
+  out += "  (TLB MPKA: second-level TLB misses per 1000 accesses; stall: memory stall per access;\n"
+         "   kthread: CPU time of kernel threads)\n";
+  bool any_kthread = false;
+  for (const auto& k : machine_.kthreads()) any_kthread |= k->kthread_runs > 0;
+  if (any_kthread) {
+    out += "\nKernel threads that ran\n";
+    out += fmt("  %-18s %-5s %8s %12s\n", "name", "cpu", "runs", "time us");
+    for (const auto& k : machine_.kthreads())
+      if (k->kthread_runs > 0)
+        out += fmt("  %-18.18s %-5d %8" PRIu64 " %12.1f\n", k->name.c_str(), k->task->cpu.value(), k->kthread_runs,
+                   static_cast<double>(k->kernel_time.value()) / 1e6);
+  }
 
   double l1 = v.get("system.mem.l1_hits"), l2 = v.get("system.mem.l2_hits"), llc = v.get("system.mem.llc_hits");
   double ld = v.get("system.mem.local_dram"), rd = v.get("system.mem.remote_dram");
@@ -408,6 +422,20 @@ std::string RunReport::json() const {
     j.key("cpu").value(c);
     j.key("node").value(topo.cpu_node(CpuId(c)).value());
     v.write_group(j, "system.cpu" + std::to_string(c) + ".");
+    j.end_object();
+  }
+  j.end_array();
+
+  // Kernel threads (kswapd<N>, kcompactd<N>, khugepaged, the flusher): where they run and their CPU time.
+  j.key("kthreads").begin_array();
+  for (const auto& k : machine_.kthreads()) {
+    j.begin_object();
+    j.key("name").value(k->name);
+    j.key("pid").value(k->pid);
+    j.key("cpu").value(k->task->cpu.value());
+    j.key("node").value(topo.cpu_node(k->task->cpu).value());
+    j.key("runs").value(k->kthread_runs);
+    j.key("time_ps").value(k->kernel_time.value());
     j.end_object();
   }
   j.end_array();

@@ -186,6 +186,24 @@ TEST(Cli, RunWritesJsonAndTimeSeries) {
   std::filesystem::remove(csv);
 }
 
+TEST(Cli, RunReportsKernelThreadsThatRanPerCpuAndInJson) {
+  // kcompactd<N> every 5 ms over the ~55-83 ms default run: each runs on its node's last CPU.
+  std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_kthreads.json");
+  Result r = numasim("run --set os.kthreads.kcompactd_interval=5ms --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("faults kthread us\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  3              0 "), std::string::npos) << "CPU 3 ran only kcompactd1\n" << r.out;
+  EXPECT_NE(r.out.find("Kernel threads that ran\n  name               cpu       runs      time us\n  kcompactd0         1 "),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("kswapd0"), std::string::npos) << "kswapd was never woken\n" << r.out;
+  std::string j = slurp(json);
+  for (const char* key : {"\"kthreads\": [", "\"name\": \"kswapd0\"", "\"name\": \"kcompactd1\",\n      \"pid\"",
+                          "\"name\": \"kworker/u:flush\"", "\"core.kthread_time\": ", "\"core.kthread_runs\": 16"})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+  std::filesystem::remove(json);
+}
+
 TEST(Cli, RunReportsAnOomKillTheWayLinuxDoes) {
   // The memory hog touches 1.25x its (here 64 MiB) node under MPOL_BIND: the OOM killer kills it.
   std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_oom.json");

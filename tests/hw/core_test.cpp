@@ -45,16 +45,24 @@ Op store(VirtAddr a) { return Op{a, 8, OpKind::Store, 0, 0}; }
 Op compute(std::uint32_t c) { return Op{0, c, OpKind::Compute, 0, 0}; }
 Op marker(std::uint32_t id) { return Op{0, id, OpKind::Marker, 0, 0}; }
 
-struct FakeOs : TaskOs {
-  std::vector<std::pair<SyscallRequest, Picoseconds>> calls;
+// The kernel entry for system calls and exit: records each mmap with its entry time.
+struct FakeOs : FakePageTables {
+  struct MmapCall {
+    std::uint64_t len;
+    int fd;
+  };
+  std::vector<std::pair<MmapCall, Picoseconds>> calls;
+  Picoseconds entered{0};
   int exits = 0;
-  long syscall(os::task_struct*, const SyscallRequest& req, Picoseconds now, os::KernelCost& cost) override {
-    calls.push_back({req, now});
+  void syscall_enter(os::task_struct*, Picoseconds now) override { entered = now; }
+  long sys_mmap(os::task_struct*, VirtAddr, std::uint64_t len, int, int, int fd, std::uint64_t,
+                os::KernelCost& cost) override {
+    calls.push_back({{len, fd}, entered});
     cost.add_cycles(2000);
     cost.add_memory(Picoseconds(10'000));
-    return req.nr == sysno::kMmap ? 0x7000'0000 : 0;
+    return 0x7000'0000;
   }
-  void exit_task(os::task_struct*, Picoseconds, os::KernelCost& cost) override {
+  void task_exit(os::task_struct*, Picoseconds, os::KernelCost& cost) override {
     ++exits;
     cost.add_cycles(100);
   }
@@ -197,9 +205,8 @@ TEST_F(CoreFixture, SyscallRunsAfterEarlierOpsAndChargesItsCost) {
   run();
   EXPECT_EQ(got, 0x7000'0000);
   ASSERT_EQ(os.calls.size(), 1u);
-  EXPECT_EQ(os.calls[0].first.nr, sysno::kMmap);
-  EXPECT_EQ(os.calls[0].first.args[1], 1u << 20);
-  EXPECT_EQ(static_cast<std::int64_t>(os.calls[0].first.args[4]), -1);
+  EXPECT_EQ(os.calls[0].first.len, 1u << 20);
+  EXPECT_EQ(os.calls[0].first.fd, -1);
   // The load of 0x60000 completed before the call was made.
   bool seen = false;
   for (const auto& a : mem.log)

@@ -38,7 +38,7 @@ struct RecordingMemory : MemoryPort {
 
 // Page tables stored in a map of entry address -> value; table frames are
 // handed out from `next_table`.
-struct FakePageTables : PageTableOs {
+struct FakePageTables : os::KernelEntry {
   std::map<PhysAddr, std::uint64_t> entries;
   PhysAddr cr3 = 0x100000;
   PhysAddr next_table = 0x101000;
@@ -77,7 +77,7 @@ struct FakePageTables : PageTableOs {
     return slot(table, va, level);
   }
 
-  std::uint64_t read_pte(PhysAddr entry) override {
+  std::uint64_t read_pte(PhysAddr entry) const override {
     auto it = entries.find(entry);
     return it == entries.end() ? 0 : it->second;
   }
@@ -85,12 +85,14 @@ struct FakePageTables : PageTableOs {
     entries[entry] |= bits;
     bit_sets.push_back({entry, bits});
   }
-  FaultOutcome handle_fault(os::task_struct*, VirtAddr va, bool write, Picoseconds, os::KernelCost& cost) override {
+  os::EntryResult page_fault(os::task_struct*, VirtAddr va, bool write, Picoseconds, os::KernelCost& cost) override {
     ++faults;
     cost += fault_cost;
-    if (on_fault && on_fault(va, write)) return FaultOutcome::Handled;
-    return FaultOutcome::Sigsegv;
+    if (on_fault && on_fault(va, write)) return os::EntryResult::Ok;
+    return os::EntryResult::Sigsegv;
   }
+  void syscall_enter(os::task_struct*, Picoseconds) override {}
+  void task_exit(os::task_struct*, Picoseconds, os::KernelCost&) override {}
 };
 
 }  // namespace numasim::hw::testing

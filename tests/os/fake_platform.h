@@ -1,12 +1,15 @@
 // A fake os::Platform for SystemC-free kernel tests: records every call and
 // returns fixed, configurable latencies (no caches, no contention). Shared by
-// all tests/os suites.
+// all tests/os suites. Kernel threads and timers: wake-ups are recorded (a test
+// runs the woken threads itself), timers wait on a manual clock that the test
+// advances (advance_to fires the due timers in order).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "os/platform.h"
+#include "os/timer.h"
 
 namespace numasim::os::testing {
 
@@ -58,6 +61,39 @@ class FakePlatform : public Platform {
     return bio_latency;
   }
   Picoseconds now(CpuId) const override { return clock; }
+  void enter_kernel(CpuId, Picoseconds) override { ++kernel_entries; }
+  std::uint64_t kernel_entries = 0;
+
+  // Kernel threads made runnable, in order (a test pops and runs them).
+  std::vector<task_struct*> woken;
+  KernelCost timer_cost;  // what the timer callbacks charged
+  std::uint64_t timers_fired = 0;
+  void wake_up_process(task_struct* t) override { woken.push_back(t); }
+  void mod_timer(timer_list* t, Picoseconds expires) override {
+    queue(t->cpu).add(t, expires, next_seq_++);
+  }
+  bool del_timer(timer_list* t) override { return t->pending && queue(t->cpu).remove(t); }
+  // Moves the clock to `t`, firing every timer due by then in (expires, arming order), each at
+  // its own expiry time; CPUs in id order for equal times.
+  void advance_to(Picoseconds t) {
+    for (;;) {
+      TimerQueue* first = nullptr;
+      for (auto& q : timers_)
+        if (q.next() <= t && (!first || q.next() < first->next())) first = &q;
+      if (!first) break;
+      const Picoseconds when = first->next();
+      if (when > clock) clock = when;
+      timer_list* due = first->pop_due(when, next_seq_);
+      ++timers_fired;
+      due->function(due, timer_cost);
+    }
+    if (t > clock) clock = t;
+  }
+  std::size_t pending_timers() const {
+    std::size_t n = 0;
+    for (const auto& q : timers_) n += q.size();
+    return n;
+  }
 
   std::size_t count(Kind k) const {
     std::size_t n = 0;
@@ -72,6 +108,13 @@ class FakePlatform : public Platform {
   }
 
  private:
+  TimerQueue& queue(CpuId cpu) {
+    const auto i = static_cast<std::size_t>(cpu.value());
+    if (timers_.size() <= i) timers_.resize(i + 1);
+    return timers_[i];
+  }
+  std::vector<TimerQueue> timers_;
+  std::uint64_t next_seq_ = 0;
   Picoseconds lines(Bytes len) const { return line_latency * ((len.value() + kCacheLineBytes - 1) / kCacheLineBytes); }
 };
 

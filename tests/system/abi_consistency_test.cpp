@@ -107,15 +107,15 @@ TEST(AbiConsistency, PageTableBitsTheWalkerReadsAreTheOnesTheKernelWrites) {
 
 TEST(AbiConsistency, SystemCallNumbersAreX86_64) {
   // arch/x86/entry/syscalls/syscall_64.tbl
-  EXPECT_EQ(hw::sysno::kMmap, 9);
-  EXPECT_EQ(hw::sysno::kMprotect, 10);
-  EXPECT_EQ(hw::sysno::kMunmap, 11);
-  EXPECT_EQ(hw::sysno::kBrk, 12);
-  EXPECT_EQ(hw::sysno::kMadvise, 28);
-  EXPECT_EQ(hw::sysno::kMbind, 237);
-  EXPECT_EQ(hw::sysno::kSetMempolicy, 238);
-  EXPECT_EQ(hw::sysno::kGetMempolicy, 239);
-  EXPECT_EQ(hw::sysno::kMovePages, 279);
+  EXPECT_EQ(os::NR_mmap, 9);
+  EXPECT_EQ(os::NR_mprotect, 10);
+  EXPECT_EQ(os::NR_munmap, 11);
+  EXPECT_EQ(os::NR_brk, 12);
+  EXPECT_EQ(os::NR_madvise, 28);
+  EXPECT_EQ(os::NR_mbind, 237);
+  EXPECT_EQ(os::NR_set_mempolicy, 238);
+  EXPECT_EQ(os::NR_get_mempolicy, 239);
+  EXPECT_EQ(os::NR_move_pages, 279);
 }
 
 }  // namespace

@@ -1,0 +1,84 @@
+// The one way into the simulated kernel from the hardware (DESIGN.md, the
+// seam): the page walker reads and updates page-table entries, a #PF enters the
+// fault handler, a task makes system calls with typed arguments (Linux's
+// signatures; no marshalling through numbered argument arrays), and a task
+// exits. Declared in os/, implemented by os::Kernel directly, called by hw::Core
+// and hw::Mmu. Each entry says when it happens (`now`, the CPU's local time: the
+// kernel's memory traffic is issued from there) and charges its work to a
+// KernelCost that the caller adds to its CPU's time: kernel time is accounted
+// that one way. The task's fate comes back as one result type.
+// Simplified: the system calls are the memory-management ones the workloads use.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+
+#include "common/units.h"
+#include "os/kernel_cost.h"
+
+namespace numasim::os {
+
+struct task_struct;
+
+// How an entry ends for the task: it goes on, or a signal or the OOM killer ends it.
+enum class EntryResult : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill };
+// "ok", "SIGSEGV", "SIGBUS", "oom-kill".
+inline const char* entry_result_name(EntryResult r) {
+  switch (r) {
+    case EntryResult::Ok: return "ok";
+    case EntryResult::Sigsegv: return "SIGSEGV";
+    case EntryResult::Sigbus: return "SIGBUS";
+    case EntryResult::OomKill: return "oom-kill";
+  }
+  return "?";
+}
+
+// x86-64 numbers of the system calls below (arch/x86/entry/syscalls/syscall_64.tbl), for traces.
+inline constexpr long NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_madvise = 28;
+inline constexpr long NR_mbind = 237, NR_set_mempolicy = 238, NR_get_mempolicy = 239, NR_move_pages = 279;
+
+class KernelEntry {
+ public:
+  virtual ~KernelEntry() = default;
+
+  // ---- the hardware walker's view of the page tables (entries in simulated memory) ----
+  virtual std::uint64_t read_pte(PhysAddr entry_addr) const = 0;
+  // The walker's locked update of the accessed/dirty bits.
+  virtual void set_pte_bits(PhysAddr entry_addr, std::uint64_t bits) = 0;
+
+  // ---- exceptions ----
+  // exc_page_fault -> do_user_addr_fault on `t`'s CPU at `now`. Ok: retry the access.
+  virtual EntryResult page_fault(task_struct* t, VirtAddr addr, bool write, Picoseconds now, KernelCost& cost) = 0;
+
+  // ---- system calls: entry_SYSCALL_64 on t's CPU at `now`; then the call itself ----
+  // Every system call starts with this (the entry code: the kernel's traffic is timed from `now`).
+  virtual void syscall_enter(task_struct* t, Picoseconds now) = 0;
+  // Linux signatures; >= 0 or -errno. Defaults: -ENOSYS (a kernel without the call).
+  virtual long sys_mmap(task_struct*, VirtAddr, std::uint64_t, int, int, int, std::uint64_t, KernelCost&) {
+    return -ENOSYS;
+  }
+  virtual long sys_munmap(task_struct*, VirtAddr, std::uint64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_mprotect(task_struct*, VirtAddr, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_brk(task_struct*, VirtAddr, KernelCost&) { return -ENOSYS; }
+  virtual long sys_madvise(task_struct*, VirtAddr, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_mbind(task_struct*, VirtAddr, std::uint64_t, int, const unsigned long*, unsigned long, unsigned,
+                         KernelCost&) {
+    return -ENOSYS;
+  }
+  virtual long sys_set_mempolicy(task_struct*, int, const unsigned long*, unsigned long, KernelCost&) {
+    return -ENOSYS;
+  }
+  virtual long sys_get_mempolicy(task_struct*, int*, unsigned long*, unsigned long, VirtAddr, unsigned long,
+                                 KernelCost&) {
+    return -ENOSYS;
+  }
+  virtual long sys_move_pages(task_struct*, int, unsigned long, const VirtAddr*, const int*, int*, int, KernelCost&) {
+    return -ENOSYS;
+  }
+
+  // ---- exit ----
+  // do_exit of `t` (ran to its end or killed) on its CPU at `now`: its address space goes.
+  virtual void task_exit(task_struct* t, Picoseconds now, KernelCost& cost) = 0;
+};
+
+}  // namespace numasim::os
