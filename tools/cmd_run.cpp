@@ -45,7 +45,13 @@ int run_run(Args& args) {
   if (auto text = args.value("--sample")) {
     std::string why;
     auto t = parse_time(*text, &why);
-    if (!t || t->value() == 0) throw UsageError{"--sample: " + (t ? std::string("expected a time above 0") : why)};
+    // Bound on the work a sample makes: every sample is a row of every node's and
+    // link's figures, so an interval of 1ps would take a row per simulated picosecond.
+    constexpr Picoseconds kMinSample(1000000);  // 1us
+    if (!t || *t < kMinSample)
+      throw UsageError{"--sample: " + (t ? "expected a time of at least " + format_time(kMinSample) + ", got " +
+                                               bounded_for_message(*text)
+                                         : why)};
     sample = *t;
   }
   report.run(progress, sample);
@@ -70,7 +76,7 @@ RegisterCommand reg{Command{
       auto o = config_options();
       o.push_back({"--seed", "N", "seed of the machine and every workload (workload i gets N+i)", false});
       o.push_back({"--json", "FILE", "write every statistic as JSON (schema in README.md)", false});
-      o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time", false});
+      o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time (at least 1us)", false});
       o.push_back({"--csv", "FILE", "where --sample writes its CSV (default samples.csv)", false});
       o.push_back({"--trace", "LIST",
                     "print one line per event of these subsystems to stderr, with the simulated time: "

@@ -1,0 +1,46 @@
+// Issue 17 (hardening), as a user meets it on the command line: every bad number
+// or path is a located configuration error or a usage error with exit status 2,
+// never a hang, a crash or a silent default.
+#include <gtest/gtest.h>
+
+#include "run_numasim.h"
+
+using namespace numasim_cli_test;
+
+TEST(Hardening, NanParameterIsALocatedErrorNotAHang) {
+  Result r = run_numasim("validate --set coherence.directory_coverage=nan");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--set coherence.directory_coverage=nan: error: coherence.directory_coverage: expected a "
+                       "finite number"),
+            std::string::npos)
+      << r.err;
+  r = run_numasim("validate " + source_path("configs/workloads/zipf.toml") + " --set 'workload[0].alpha=inf'");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("workload[0].alpha: expected a finite number"), std::string::npos) << r.err;
+}
+
+TEST(Hardening, SampleIntervalHasALowerBound) {
+  Result r = run_numasim("run " + source_path("configs/workloads/gups.toml") + " --sample 1ps --quiet");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--sample: expected a time of at least 1us, got 1ps"), std::string::npos) << r.err;
+}
+
+TEST(Hardening, SixteenTiBPerNodeIsALocatedConfigurationError) {
+  Result r = run_numasim("validate --set machine.memory_per_node=16TiB");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--set machine.memory_per_node=16TiB: error: machine.memory_per_node: node 0's memory would "
+                       "end at 0B + 16TiB, beyond the simulated physical address space"),
+            std::string::npos)
+      << r.err;
+  r = run_numasim("validate " + source_path("configs/cxl-tiered.toml") + " --set 'node[1].memory=16TiB'");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--set node[1].memory=16TiB: error: node[1].memory: node 1's memory would end at 1GiB + 16TiB"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Hardening, DirectoryAsConfigurationIsAnError) {
+  Result r = run_numasim("validate " + source_path("configs"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("configs: error: is a directory, not a configuration file"), std::string::npos) << r.err;
+}
