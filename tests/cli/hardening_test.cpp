@@ -44,3 +44,46 @@ TEST(Hardening, DirectoryAsConfigurationIsAnError) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("configs: error: is a directory, not a configuration file"), std::string::npos) << r.err;
 }
+
+namespace {
+std::filesystem::path scratch_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("numasim_h_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+}  // namespace
+
+// Issue 17: `trace-convert X X` truncated its input and reported success.
+TEST(Hardening, TraceConvertRefusesToOverwriteItsInput) {
+  auto dir = scratch_dir("tc");
+  const std::string text = slurp(source_path("tests/workloads/data/tiny_main.lackey"));
+  ASSERT_GT(text.size(), 100u);
+  auto in = dir / "in.lackey";
+  std::ofstream(in) << text;
+  std::filesystem::create_symlink(in, dir / "sym.lackey");
+  std::filesystem::create_hard_link(in, dir / "hard.lackey");
+  for (const char* out : {"in.lackey", "sym.lackey", "hard.lackey"}) {
+    Result r = run_numasim("trace-convert " + in.string() + " " + (dir / out).string());
+    EXPECT_EQ(r.status, 2) << out;
+    EXPECT_NE(r.err.find("error: the output is the input file"), std::string::npos) << out << ": " << r.err;
+    EXPECT_EQ(slurp(in.string()), text) << out;
+  }
+  Result ok = run_numasim("trace-convert " + in.string() + " " + (dir / "out.trace").string());
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 17: a directory given as a trace file was read as an empty trace.
+TEST(Hardening, DirectoryAsTraceFileIsAnError) {
+  auto dir = scratch_dir("td");
+  Result r = run_numasim("trace-convert " + dir.string() + " " + (dir / "out.trace").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(dir.string() + ": error: is a directory, not a trace file"), std::string::npos) << r.err;
+  r = run_numasim("validate " + source_path("configs/workloads/trace.toml") + " --set 'workload[0].file=" +
+                  dir.string() + "'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("workload[0].file: " + dir.string() + ": error: is a directory, not a trace file"),
+            std::string::npos)
+      << r.err;
+  std::filesystem::remove_all(dir);
+}
