@@ -87,3 +87,11 @@ TEST(Hardening, DirectoryAsTraceFileIsAnError) {
       << r.err;
   std::filesystem::remove_all(dir);
 }
+
+// Issue 17: the documented madvise_churn option advice = "pageout" always failed
+// (MADV_PAGEOUT was EINVAL); Linux 6.1 accepts it.
+TEST(Hardening, MadviseChurnPageoutRuns) {
+  Result r = run_numasim("run " + source_path("configs/workloads/madvise_churn.toml") +
+                         " --set 'workload[0].advice=pageout' --quiet");
+  EXPECT_EQ(r.status, 0) << r.err;
+}
