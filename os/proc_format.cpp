@@ -304,13 +304,15 @@ std::string proc_zoneinfo(const PhysMem& pm) {
           appendf(out, "\n      %-12.*s %" PRIu64, (int)node_stat_name(item).size(), node_stat_name(item).data(), v);
         }
       }
+      // Linux 6.1's watermark lines: no "promo" line (the promotion watermark is
+      // printed from Linux 6.6 on), though the model keeps WMARK_PROMO.
       appendf(out,
               "\n  pages free     %" PRIu64
               "\n        boost    0\n        min      %lu\n        low      %lu"
-              "\n        high     %lu\n        promo    %lu\n        spanned  %" PRIu64 "\n        present  %" PRIu64
+              "\n        high     %lu\n        spanned  %" PRIu64 "\n        present  %" PRIu64
               "\n        managed  %" PRIu64 "\n        cma      0",
               pos(z.stats.vm_stat[NR_FREE_PAGES]), min_wmark_pages(z), low_wmark_pages(z), high_wmark_pages(z),
-              z._watermark[WMARK_PROMO], z.spanned_pages, z.present_pages, z.managed_pages);
+              z.spanned_pages, z.present_pages, z.managed_pages);
       appendf(out, "\n        protection: (%ld", z.lowmem_reserve[0]);
       for (int i = 1; i < MAX_NR_ZONES; ++i) appendf(out, ", %ld", z.lowmem_reserve[i]);
       out += ')';

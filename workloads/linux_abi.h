@@ -53,7 +53,7 @@ inline constexpr int kMpolBind = 2;
 inline constexpr int kMpolInterleave = 3;
 inline constexpr int kMpolLocal = 4;
 inline constexpr int kMpolPreferredMany = 5;
-inline constexpr int kMpolWeightedInterleave = 6;
+inline constexpr int kMpolWeightedInterleave = 6;  // Linux 6.9 (not in 6.1)
 
 inline constexpr int kMpolFStaticNodes = 1 << 15;
 inline constexpr int kMpolFRelativeNodes = 1 << 14;
