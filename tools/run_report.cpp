@@ -176,6 +176,7 @@ void RunReport::run(bool progress, Picoseconds sample_interval) {
         while (!all_done()) {
           sc_core::wait(period);
           if (sampling) take_sample(sample_interval);
+          if (sampling && on_sample) on_sample();
           auto now = clock::now();
           if (!progress || now - start < std::chrono::seconds(2) || now - last_print < std::chrono::milliseconds(500))
             continue;
