@@ -179,7 +179,7 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
   kb("VmallocUsed:", 0);
   kb("VmallocChunk:", 0);
   kb("Percpu:", 0);
-  kb("HardwareCorrupted:", 0);
+  appendf(out, "HardwareCorrupted: %5d kB\n", 0);  // its own format in meminfo_proc_show
   kb("AnonHugePages:", g(NR_ANON_THPS));
   kb("ShmemHugePages:", g(NR_SHMEM_THPS));
   kb("ShmemPmdMapped:", g(NR_SHMEM_PMDMAPPED));
