@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,11 @@
 #include <sstream>
 
 namespace numasim {
+
+std::string bounded_for_message(std::string_view text, std::size_t max_chars) {
+  if (text.size() <= max_chars) return std::string(text);
+  return std::string(text.substr(0, max_chars)) + "... (" + std::to_string(text.size()) + " characters)";
+}
 
 std::string Diagnostic::str() const {
   std::ostringstream out;
@@ -59,6 +65,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // TOML basic strings take the same escapes as JSON strings.
 std::string quote(std::string_view s) { return json_escape(s); }
 
+// A value echoed in an error message, quoted and cut to a bounded length so that
+// a huge value (a 10 MB string) does not flood the terminal.
+std::string quote_bounded(std::string_view s) { return quote(bounded_for_message(s)); }
+
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::table:
@@ -66,11 +76,15 @@ std::string type_name(const toml::node& n) {
     case toml::node_type::array:
       return "an array";
     case toml::node_type::string:
-      return "the string " + quote(*n.value<std::string>());
+      return "the string " + quote_bounded(*n.value<std::string>());
     case toml::node_type::integer:
       return "the integer " + std::to_string(*n.value<std::int64_t>());
-    case toml::node_type::floating_point:
+    case toml::node_type::floating_point: {
+      double d = *n.value<double>();
+      if (std::isnan(d)) return "nan (not a number)";
+      if (std::isinf(d)) return d > 0 ? "inf (infinity)" : "-inf (infinity)";
       return "a floating-point number";
+    }
     case toml::node_type::boolean:
       return *n.value<bool>() ? "true" : "false";
     default:
@@ -138,6 +152,28 @@ ConfigDocument::ConfigDocument() : impl_(std::make_unique<Impl>()) {}
 ConfigDocument::~ConfigDocument() = default;
 
 namespace {
+// Reads a whole configuration file; a directory or an unreadable path is an error
+// (an ifstream opens a directory on Linux and reads it as empty).
+std::optional<std::string> read_config_file(const std::filesystem::path& path, std::string* why) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    *why = "is a directory, not a configuration file";
+    return std::nullopt;
+  }
+  std::ifstream in(path);
+  if (!in) {
+    *why = "cannot open configuration file";
+    return std::nullopt;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    *why = "cannot read configuration file";
+    return std::nullopt;
+  }
+  return buf.str();
+}
+
 // Parses one file and the chain of files it inherits from, appending to `files`.
 void load_chain(ConfigDocument::Impl& impl, std::string_view text, const std::string& name,
                 const std::filesystem::path& dir, std::set<std::string>& seen) {
@@ -163,14 +199,15 @@ void load_chain(ConfigDocument::Impl& impl, std::string_view text, const std::st
     return;
   }
   seen.insert(canonical);
-  std::ifstream in(base_path);
-  if (!in) {
-    impl.diagnostics.push_back({pos_of(base->source()), "base: cannot open \"" + base_path.string() + "\""});
+  std::string why;
+  auto base_text = read_config_file(base_path, &why);
+  if (!base_text) {
+    std::string msg = why.rfind("cannot open", 0) == 0 ? "base: cannot open \"" + base_path.string() + "\""
+                                                        : "base: \"" + base_path.string() + "\" " + why;
+    impl.diagnostics.push_back({pos_of(base->source()), msg});
     return;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  load_chain(impl, buf.str(), base_path.string(), base_path.parent_path(), seen);
+  load_chain(impl, *base_text, base_path.string(), base_path.parent_path(), seen);
 }
 }  // namespace
 
@@ -187,17 +224,16 @@ std::unique_ptr<ConfigDocument> ConfigDocument::from_string(std::string_view tex
 }
 
 std::unique_ptr<ConfigDocument> ConfigDocument::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  std::string why;
+  auto text = read_config_file(path, &why);
+  if (!text) {
     std::unique_ptr<ConfigDocument> doc = from_string("", path);
-    doc->impl_->diagnostics.push_back({SourcePos{path, 0, 0}, "cannot open configuration file"});
+    doc->impl_->diagnostics.push_back({SourcePos{path, 0, 0}, why});
     return doc;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
   std::unique_ptr<ConfigDocument> doc(new ConfigDocument());
   std::set<std::string> seen{std::filesystem::weakly_canonical(path).string()};
-  load_chain(*doc->impl_, buf.str(), path, std::filesystem::path(path).parent_path(), seen);
+  load_chain(*doc->impl_, *text, path, std::filesystem::path(path).parent_path(), seen);
   auto& impl = *doc->impl_;
   impl.root = impl.new_state("");
   for (const auto& f : impl.files) impl.root->layers.push_back(&f);
@@ -208,7 +244,7 @@ std::unique_ptr<ConfigDocument> ConfigDocument::from_file(const std::string& pat
 
 void ConfigDocument::apply_override(std::string_view assignment) {
   auto eq = assignment.find('=');
-  SourcePos where{"--set " + std::string(assignment), 0, 0};
+  SourcePos where{"--set " + bounded_for_message(assignment), 0, 0};
   if (eq == std::string_view::npos || eq == 0) {
     add_error(where, "expected key.path=value");
     return;
@@ -230,7 +266,7 @@ void ConfigDocument::apply_override(std::string_view assignment) {
     try {
       *holder = toml::parse("v = " + quote(value), "--set " + key);
     } catch (const toml::parse_error&) {
-      add_error(where, "cannot parse value \"" + value + "\"");
+      add_error(where, "cannot parse value " + quote_bounded(value));
       return;
     }
   }
@@ -438,9 +474,12 @@ std::optional<T> convert(const toml::node& n, const Range<T>& range, std::string
   } else if constexpr (std::is_integral_v<T>) {
     return convert_integer<T>(n, range, expected);
   } else if constexpr (std::is_same_v<T, double>) {
-    expected = "a number" + range_text(range);
+    // One rule for numbers: finite and in range (NaN compares false against any
+    // bound, so it would otherwise pass every range check).
+    expected = "a finite number" + range_text(range);
     auto v = n.value<double>();
-    if (!v || (range.min && *v < *range.min) || (range.max && *v > *range.max)) return std::nullopt;
+    if (!v || !std::isfinite(*v) || (range.min && *v < *range.min) || (range.max && *v > *range.max))
+      return std::nullopt;
     return v;
   } else if constexpr (std::is_same_v<T, std::string>) {
     expected = "a string";

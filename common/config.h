@@ -128,6 +128,10 @@ class ConfigDocument {
   std::unique_ptr<Impl> impl_;
 };
 
+// `text` cut to at most max_chars characters with an ellipsis and the full length
+// appended, for echoing user values in error messages.
+std::string bounded_for_message(std::string_view text, std::size_t max_chars = 80);
+
 // Strict unit parsing, shared with the CLI. Return std::nullopt and set `why` on error.
 std::optional<Bytes> parse_size(std::string_view text, std::string* why);
 std::optional<Picoseconds> parse_time(std::string_view text, std::string* why);

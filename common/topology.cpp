@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 #include <limits>
 
@@ -24,6 +26,19 @@ struct EdgeProps {
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, boost::no_property, EdgeProps>;
 
 constexpr std::uint64_t kNodeAlign = 1ull << 30;
+
+// The simulated physical address space ends below 16 TiB: the kernel model links
+// free pages by 32-bit frame numbers (os/mmzone.h, kNoPfn32 = 2^32 - 1 is "none").
+constexpr std::uint64_t kMaxPhysEnd = ((1ull << 32) - 1) << 12;
+// Host memory the kernel model keeps per simulated 4 KiB frame (struct page, 32
+// bytes, os/page.h): a machine whose descriptors alone exceed the host's
+// physical memory cannot run, so it is a configuration error, not a crash.
+constexpr std::uint64_t kHostBytesPerFrame = 32;
+
+std::uint64_t host_physical_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(size) : 0;
+}
 
 }  // namespace
 
@@ -89,12 +104,23 @@ Topology Topology::from_config(Config root) {
 
   PhysAddr base = 0;
   int next_cpu = 0;
+  bool address_space_reported = false;
   for (std::size_t i = 0; i < raw.size(); ++i) {
     NodeDesc n;
     n.id = NodeId(static_cast<int>(i));
     n.socket = raw[i].socket;
     n.memory = raw[i].memory;
     n.base = base;
+    // Bound on memory size: the simulated physical address space (see kMaxPhysEnd).
+    if (!address_space_reported && (n.memory.value() > kMaxPhysEnd || base > kMaxPhysEnd - n.memory.value())) {
+      raw[i].cfg.error(node_tables.empty() ? "memory_per_node" : "memory",
+                       "node " + std::to_string(i) + "'s memory would end at " + format_size(Bytes(base)) + " + " +
+                           format_size(n.memory) +
+                           ", beyond the simulated physical address space (16TiB less 4KiB: 32-bit page frame "
+                           "numbers)");
+      address_space_reported = true;
+      n.memory = Bytes(0);
+    }
     base += (n.memory.value() + kNodeAlign - 1) / kNodeAlign * kNodeAlign;
     int cpus = raw[i].cpus;
     if (cpus < 0 && n.socket >= 0 && n.socket < t.num_sockets_) {
@@ -106,6 +132,19 @@ Topology Topology::from_config(Config root) {
       t.cpu_node_.push_back(n.id);
     }
     t.nodes_.push_back(std::move(n));
+  }
+  // Bound on memory size against the host: the page descriptors must fit in host memory.
+  if (!address_space_reported) {
+    std::uint64_t frames = 0;
+    for (const auto& n : t.nodes_) frames += n.memory.value() >> 12;
+    const std::uint64_t host = host_physical_memory();
+    if (host > 0 && frames > host / kHostBytesPerFrame)
+      raw.front().cfg.error(node_tables.empty() ? "memory_per_node" : "memory",
+                            "the machine's " + format_size(Bytes(frames << 12)) + " of memory need " +
+                                format_size(Bytes(frames * kHostBytesPerFrame)) +
+                                " of host memory for page descriptors (32 bytes per 4KiB page), more than this "
+                                "host's " +
+                                format_size(Bytes(host)));
   }
   // When the shape itself is invalid (already reported), skip the checks that
   // depend on it rather than reporting their consequences as further errors.

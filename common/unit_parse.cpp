@@ -66,7 +66,7 @@ std::optional<std::uint64_t> parse_quantity(std::string_view text, const std::ar
       break;
     }
   }
-  if (!unit) return fail("no valid unit in \"" + std::string(text) + "\"");
+  if (!unit) return fail("no valid unit in \"" + bounded_for_message(text) + "\"");
   std::string_view number = text.substr(0, text.size() - unit->suffix.size());
   if (number.empty()) return fail("missing number");
   u128 mantissa = 0;
@@ -79,16 +79,16 @@ std::optional<std::uint64_t> parse_quantity(std::string_view text, const std::ar
       continue;
     }
     if (c < '0' || c > '9')
-      return fail("unexpected character '" + std::string(1, c) + "' in \"" + std::string(text) + "\"");
+      return fail("unexpected character '" + std::string(1, c) + "' in \"" + bounded_for_message(text) + "\"");
     if (++digits > 24) return fail("too many digits");
     mantissa = mantissa * 10 + static_cast<unsigned>(c - '0');
     if (seen_point) scale *= 10;
   }
-  if (digits == 0 || number.back() == '.') return fail("malformed number \"" + std::string(number) + "\"");
+  if (digits == 0 || number.back() == '.') return fail("malformed number \"" + bounded_for_message(number) + "\"");
   u128 total = mantissa * unit->factor;
-  if (total % scale != 0) return fail("\"" + std::string(text) + "\" is not a whole number of the base unit");
+  if (total % scale != 0) return fail("\"" + bounded_for_message(text) + "\" is not a whole number of the base unit");
   total /= scale;
-  if (total > UINT64_MAX) return fail("\"" + std::string(text) + "\" is too large");
+  if (total > UINT64_MAX) return fail("\"" + bounded_for_message(text) + "\" is too large");
   return static_cast<std::uint64_t>(total);
 }
 

@@ -2,9 +2,18 @@
 // MADV_DONTNEED (and MADV_FREE, here freed at once as if reclaim came right
 // away) zap the range's pages, keeping VMAs and page tables, then shoot down the
 // TLBs; hugetlb ranges must start huge-aligned and their end is rounded down.
-// MADV_NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE and DONTFORK/DOFORK change
-// VMA flags (splitting and merging VMAs as Linux does); MADV_WILLNEED is accepted
-// (no swap or page cache to read ahead yet). Other advice values are EINVAL.
+// MADV_NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK,
+// DONTDUMP/DODUMP, WIPEONFORK/KEEPONFORK and MERGEABLE/UNMERGEABLE change VMA
+// flags (splitting and merging VMAs as Linux does); MADV_WILLNEED is accepted
+// (no swap or page cache to read ahead yet); MADV_POPULATE_READ/WRITE fault the
+// range in as MAP_POPULATE does. The advice Linux 6.1 accepts is accepted here,
+// with its validation; other values are EINVAL.
+// KSM: the model follows a kernel built with CONFIG_KSM=y (as Debian's is), so
+// MADV_MERGEABLE/UNMERGEABLE succeed and set or clear VM_MERGEABLE; there is no
+// ksmd, so nothing is ever merged.
+// MADV_COLD and MADV_PAGEOUT are validated (EINVAL on locked or hugetlb VMAs, as
+// can_madv_lru_vma) and then have no effect: they are hints to reclaim, which
+// the model does not have yet (pages are neither deactivated nor paged out).
 // Simplified: every check is done before anything changes (Linux applies advice
 // to the mapped parts and then reports ENOMEM for a hole).
 #include <cerrno>
@@ -28,9 +37,43 @@ bool madvise_behavior_valid(int advice) {
     case MADV_DOFORK:
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
       return true;
     default:
       return false;
+  }
+}
+
+// ksm_madvise (mm/ksm.c): VMAs KSM cannot merge are left as they are, without error.
+bool ksm_mergeable_vma(const vm_area_struct& v) {
+  return !(v.vm_flags & (VM_SHARED | VM_MAYSHARE | VM_DONTEXPAND | VM_HUGETLB));
+}
+
+// The per-VMA validation of madvise_vma_behavior for one VMA; 0 or -errno.
+int madvise_vma_valid(const vm_area_struct& v, int advice) {
+  switch (advice) {
+    case MADV_COLD:
+    case MADV_PAGEOUT:  // can_madv_lru_vma
+      return v.vm_flags & (VM_LOCKED | VM_HUGETLB) ? -EINVAL : 0;
+    case MADV_WIPEONFORK:  // private anonymous memory only
+      return v.vm_file_id != 0 || (v.vm_flags & VM_SHARED) ? -EINVAL : 0;
+    case MADV_DODUMP:  // VM_SPECIAL mappings stay undumpable (VM_DONTEXPAND is the one modelled)
+      return !v.is_hugetlb() && (v.vm_flags & VM_DONTEXPAND) ? -EINVAL : 0;
+    case MADV_POPULATE_READ:  // faultin_vma_page_range: check_vma_flags, reported as EINVAL
+      return v.vm_flags & VM_READ ? 0 : -EINVAL;
+    case MADV_POPULATE_WRITE:
+      return v.vm_flags & VM_WRITE ? 0 : -EINVAL;
+    default:
+      return 0;
   }
 }
 }  // namespace
@@ -77,6 +120,24 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
       set = VM_NOHUGEPAGE;
       clear = VM_HUGEPAGE;
       break;
+    case MADV_DONTDUMP:
+      set = VM_DONTDUMP;
+      break;
+    case MADV_DODUMP:
+      clear = VM_DONTDUMP;
+      break;
+    case MADV_WIPEONFORK:
+      set = VM_WIPEONFORK;
+      break;
+    case MADV_KEEPONFORK:
+      clear = VM_WIPEONFORK;
+      break;
+    case MADV_MERGEABLE:
+      set = VM_MERGEABLE;
+      break;
+    case MADV_UNMERGEABLE:
+      clear = VM_MERGEABLE;
+      break;
     default:
       break;
   }
@@ -84,6 +145,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
   // Validate every VMA before touching anything.
   for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
     const vm_area_struct& v = it->second;
+    if (int err = madvise_vma_valid(v, advice)) return err;
     if (zap) {
       if (v.vm_flags & VM_LOCKED) return -EINVAL;
       if (v.is_hugetlb()) {
@@ -105,10 +167,39 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     VmaOp op(*this, mm, t->cpu, cost);
     if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("madvise_update_vma"))) return -ENOMEM;
     modify_range(
-        mm, start, end, [&](vm_area_struct& v) { v.vm_flags = (v.vm_flags & ~clear) | set; }, cost);
+        mm, start, end,
+        [&](vm_area_struct& v) {
+          if (advice == MADV_MERGEABLE && !ksm_mergeable_vma(v)) return;
+          v.vm_flags = (v.vm_flags & ~clear) | set;
+        },
+        cost);
     return 0;
   }
-  if (!zap) return 0;  // MADV_WILLNEED
+  if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) {
+    // madvise_populate: fault every page in, readable or writable; a fault that
+    // fails reports ENOMEM (out of memory) or EFAULT (SIGBUS/SIGSEGV).
+    const bool write = advice == MADV_POPULATE_WRITE;
+    VirtAddr a = start;
+    while (a < end) {
+      const vm_area_struct* v = vma_lookup(mm, a);
+      const std::uint64_t step = v->is_hugetlb() ? HPAGE_SIZE : kPageSize;
+      auto tr = pgtables_.translate(mm.pgd, a);
+      if (!tr || (write && !pte_write(tr->leaf))) {
+        switch (fault_core(t, a, write ? FAULT_FLAG_WRITE : 0, cost)) {
+          case FaultResult::Handled:
+            break;
+          case FaultResult::Oom:
+            return -ENOMEM;
+          default:
+            return -EFAULT;
+        }
+      }
+      a = (a & ~(step - 1)) + step;
+    }
+    return 0;
+  }
+  // MADV_WILLNEED, and MADV_COLD/MADV_PAGEOUT: no effect until reclaim exists.
+  if (!zap) return 0;
 
   std::size_t zapped = 0;
   VirtAddr cur = start;

@@ -1,4 +1,6 @@
-// NUMA memory policies (mm/mempolicy.c, Linux 6.9 semantics): flag
+// NUMA memory policies (mm/mempolicy.c; Linux 6.1 semantics, plus
+// MPOL_WEIGHTED_INTERLEAVE, a Linux 6.9 feature, with the interleave-index
+// structure of alloc_pages_mpol from Linux 6.7 that it builds on): flag
 // sanitising, mpol_new/mpol_set_nodemask validation, the node choice of each
 // mode (policy_nodemask, interleave by index or cursor, weighted interleave)
 // and alloc_pages_mpol with its NUMA_INTERLEAVE_HIT accounting.

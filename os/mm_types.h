@@ -47,8 +47,11 @@ inline constexpr unsigned long VM_DONTEXPAND = 0x00040000;
 inline constexpr unsigned long VM_ACCOUNT = 0x00100000;
 inline constexpr unsigned long VM_NORESERVE = 0x00200000;
 inline constexpr unsigned long VM_HUGETLB = 0x00400000;
+inline constexpr unsigned long VM_WIPEONFORK = 0x02000000;
+inline constexpr unsigned long VM_DONTDUMP = 0x04000000;
 inline constexpr unsigned long VM_HUGEPAGE = 0x20000000;
 inline constexpr unsigned long VM_NOHUGEPAGE = 0x40000000;
+inline constexpr unsigned long VM_MERGEABLE = 0x80000000;
 inline constexpr unsigned long VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 
 struct vm_area_struct {

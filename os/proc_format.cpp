@@ -1,7 +1,9 @@
 // Linux text formats of the memory statistics (fs/proc/meminfo.c,
 // drivers/base/node.c, mm/vmstat.c, mm/hugetlb.c, numactl's numastat), byte
 // for byte where the simulator has the figure.
-// Simplified: no writeback thresholds in /proc/vmstat; meminfo fields with no
+// /proc/vmstat's writeback thresholds follow global_dirty_limits with the
+// default vm.dirty_ratio 20 and vm.dirty_background_ratio 10 (no sysctl knobs).
+// Simplified: meminfo fields with no
 // model behind them (Buffers, swap, Committed_AS, Vmalloc*, Percpu, DirectMap*)
 // print 0, SwapTotal/SwapFree too until swap exists; CommitLimit follows
 // Linux's overcommit_ratio formula (50%) without swap; zoneinfo's
@@ -55,25 +57,53 @@ const char* const kMigratetypeNames[] = {"Unmovable", "Movable", "Reclaimable", 
 
 }  // namespace
 
-// vmstat_show: zone stats, numa events, node stats, vm events, in enum order.
-std::string proc_vmstat(const PhysMem& pm) {
-  std::string out;
+namespace {
+// The zone stats, numa events and node stats of one node (nid >= 0) or of the
+// whole machine (nid < 0), one "name value" line each, in enum order.
+void append_stat_lines(std::string& out, const PhysMem& pm, int nid) {
   for (int i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i) {
     auto item = static_cast<zone_stat_item>(i);
-    appendf(out, "%.*s %" PRIu64 "\n", (int)zone_stat_name(item).size(), zone_stat_name(item).data(),
-            pos(pm.global_zone_page_state(item)));
+    const std::int64_t v = nid < 0 ? pm.global_zone_page_state(item) : pm.node_zone_page_state(NodeId(nid), item);
+    appendf(out, "%.*s %" PRIu64 "\n", (int)zone_stat_name(item).size(), zone_stat_name(item).data(), pos(v));
   }
   for (int i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i) {
     auto item = static_cast<numa_stat_item>(i);
-    appendf(out, "%.*s %" PRIu64 "\n", (int)numa_stat_name(item).size(), numa_stat_name(item).data(),
-            pm.global_numa_event_state(item));
+    const std::uint64_t v = nid < 0 ? pm.global_numa_event_state(item) : pm.node_numa_event_state(NodeId(nid), item);
+    appendf(out, "%.*s %" PRIu64 "\n", (int)numa_stat_name(item).size(), numa_stat_name(item).data(), v);
   }
   for (int i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i) {
     auto item = static_cast<node_stat_item>(i);
-    std::uint64_t v = node_pages(pm, -1, item);
+    std::uint64_t v = node_pages(pm, nid, item);
     if (print_in_thp(item)) v /= kHpagePmdNr;
     appendf(out, "%.*s %" PRIu64 "\n", (int)node_stat_name(item).size(), node_stat_name(item).data(), v);
   }
+}
+}  // namespace
+
+// global_dirty_limits (mm/page-writeback.c) with vm.dirty_ratio = 20 and
+// vm.dirty_background_ratio = 10: ratios of the dirtyable memory (free pages
+// above the reserves plus the file LRUs), scaled per page as Linux does.
+DirtyLimits global_dirty_limits(const PhysMem& pm) {
+  std::uint64_t x = pos(pm.global_zone_page_state(NR_FREE_PAGES));
+  x -= std::min(x, pm.totalreserve_pages());
+  x += node_pages(pm, -1, NR_INACTIVE_FILE) + node_pages(pm, -1, NR_ACTIVE_FILE);
+  const std::uint64_t available = x + 1;  // global_dirtyable_memory never returns 0
+  const std::uint64_t ratio = 20 * kPageSize / 100, bg_ratio = 10 * kPageSize / 100;
+  DirtyLimits d;
+  d.dirty = ratio * available / kPageSize;
+  d.background = bg_ratio * available / kPageSize;
+  if (d.background >= d.dirty) d.background = d.dirty / 2;
+  return d;
+}
+
+// vmstat_show: zone stats, numa events, node stats, writeback thresholds, vm
+// events, in enum order.
+std::string proc_vmstat(const PhysMem& pm) {
+  std::string out;
+  append_stat_lines(out, pm, -1);
+  const DirtyLimits dirty = global_dirty_limits(pm);
+  appendf(out, "nr_dirty_threshold %" PRIu64 "\n", dirty.dirty);
+  appendf(out, "nr_dirty_background_threshold %" PRIu64 "\n", dirty.background);
   const VmEvents ev = pm.all_vm_events();
   for (int i = 0; i < NR_VM_EVENT_ITEMS; ++i) {
     auto item = static_cast<vm_event_item>(i);
@@ -149,7 +179,7 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
   kb("VmallocUsed:", 0);
   kb("VmallocChunk:", 0);
   kb("Percpu:", 0);
-  kb("HardwareCorrupted:", 0);
+  appendf(out, "HardwareCorrupted: %5d kB\n", 0);  // its own format in meminfo_proc_show
   kb("AnonHugePages:", g(NR_ANON_THPS));
   kb("ShmemHugePages:", g(NR_SHMEM_THPS));
   kb("ShmemPmdMapped:", g(NR_SHMEM_PMDMAPPED));
@@ -214,11 +244,21 @@ std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge)
   line("AnonHugePages:", g(NR_ANON_THPS));
   line("ShmemHugePages:", g(NR_SHMEM_THPS));
   line("ShmemPmdMapped:", g(NR_SHMEM_PMDMAPPED));
-  line("FileHugePages:", g(NR_FILE_THPS));
-  line("FilePmdMapped:", g(NR_FILE_PMDMAPPED));
+  // Linux 6.1 prints these two with one space less (its format string's own
+  // alignment; fixed in a later release).
+  appendf(out, "Node %d FileHugePages: %8" PRIu64 " kB\n", n, g(NR_FILE_THPS));
+  appendf(out, "Node %d FilePmdMapped: %8" PRIu64 " kB\n", n, g(NR_FILE_PMDMAPPED));
   appendf(out, "Node %d HugePages_Total: %5" PRIu64 "\n", n, huge.total);
   appendf(out, "Node %d HugePages_Free:  %5" PRIu64 "\n", n, huge.free);
   appendf(out, "Node %d HugePages_Surp:  %5" PRIu64 "\n", n, huge.surp);
+  return out;
+}
+
+// node_read_vmstat (drivers/base/node.c): zone stats, numa events and node
+// stats of the node; no writeback thresholds and no events.
+std::string node_vmstat(const PhysMem& pm, NodeId nid) {
+  std::string out;
+  append_stat_lines(out, pm, nid.value());
   return out;
 }
 
@@ -304,13 +344,15 @@ std::string proc_zoneinfo(const PhysMem& pm) {
           appendf(out, "\n      %-12.*s %" PRIu64, (int)node_stat_name(item).size(), node_stat_name(item).data(), v);
         }
       }
+      // Linux 6.1's watermark lines: no "promo" line (the promotion watermark is
+      // printed from Linux 6.6 on), though the model keeps WMARK_PROMO.
       appendf(out,
               "\n  pages free     %" PRIu64
               "\n        boost    0\n        min      %lu\n        low      %lu"
-              "\n        high     %lu\n        promo    %lu\n        spanned  %" PRIu64 "\n        present  %" PRIu64
+              "\n        high     %lu\n        spanned  %" PRIu64 "\n        present  %" PRIu64
               "\n        managed  %" PRIu64 "\n        cma      0",
               pos(z.stats.vm_stat[NR_FREE_PAGES]), min_wmark_pages(z), low_wmark_pages(z), high_wmark_pages(z),
-              z._watermark[WMARK_PROMO], z.spanned_pages, z.present_pages, z.managed_pages);
+              z.spanned_pages, z.present_pages, z.managed_pages);
       appendf(out, "\n        protection: (%ld", z.lowmem_reserve[0]);
       for (int i = 1; i < MAX_NR_ZONES; ++i) appendf(out, ", %ld", z.lowmem_reserve[i]);
       out += ')';

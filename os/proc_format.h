@@ -1,7 +1,7 @@
 // Text dumps of the simulated kernel's memory statistics in Linux's exact
 // layouts, so they can be compared line by line with a real machine:
 //   /proc/vmstat, /proc/meminfo, /sys/devices/system/node/nodeN/meminfo,
-//   /sys/devices/system/node/nodeN/numastat, /proc/buddyinfo,
+//   /sys/devices/system/node/nodeN/numastat, nodeN/vmstat, /proc/buddyinfo,
 //   /proc/pagetypeinfo (free block part), /proc/zoneinfo (a subset), and the
 //   table of numastat(8).
 // Simplified: meminfo fields the simulator cannot know (Buffers, Committed_AS,
@@ -29,6 +29,13 @@ std::string proc_vmstat(const PhysMem& pm);
 std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge = {});
 std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge = {});
 std::string node_numastat(const PhysMem& pm, NodeId nid);
+// /sys/devices/system/node/nodeN/vmstat.
+std::string node_vmstat(const PhysMem& pm, NodeId nid);
+// The writeback thresholds of /proc/vmstat, in pages.
+struct DirtyLimits {
+  std::uint64_t dirty = 0, background = 0;
+};
+DirtyLimits global_dirty_limits(const PhysMem& pm);
 std::string proc_buddyinfo(const PhysMem& pm);
 std::string proc_pagetypeinfo(const PhysMem& pm);
 std::string proc_zoneinfo(const PhysMem& pm);

@@ -54,6 +54,16 @@ inline constexpr int MADV_DONTFORK = 10;
 inline constexpr int MADV_DOFORK = 11;
 inline constexpr int MADV_HUGEPAGE = 14;
 inline constexpr int MADV_NOHUGEPAGE = 15;
+inline constexpr int MADV_MERGEABLE = 12;
+inline constexpr int MADV_UNMERGEABLE = 13;
+inline constexpr int MADV_DONTDUMP = 16;
+inline constexpr int MADV_DODUMP = 17;
+inline constexpr int MADV_WIPEONFORK = 18;
+inline constexpr int MADV_KEEPONFORK = 19;
+inline constexpr int MADV_COLD = 20;
+inline constexpr int MADV_PAGEOUT = 21;
+inline constexpr int MADV_POPULATE_READ = 22;
+inline constexpr int MADV_POPULATE_WRITE = 23;
 
 // mbind flags
 inline constexpr unsigned MPOL_MF_STRICT = 1u << 0;

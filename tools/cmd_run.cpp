@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "cli.h"
@@ -11,6 +12,7 @@
 #include "common/trace.h"
 #include "hw/machine.h"
 #include "machine_description.h"
+#include "proc_dump.h"
 #include "run_report.h"
 #include "workloads/workload_factory.h"
 
@@ -19,6 +21,12 @@ namespace {
 
 int run_run(Args& args) {
   auto doc = load_config(args);
+  const std::optional<std::string> proc_dir = args.value("--proc");
+  if (proc_dir) {
+    std::error_code ec;
+    if (proc_dir->empty() || (std::filesystem::exists(*proc_dir, ec) && !std::filesystem::is_directory(*proc_dir, ec)))
+      throw UsageError{"--proc: \"" + bounded_for_message(*proc_dir) + "\" is not a directory"};
+  }
   if (auto flags = args.value("--trace")) {
     const std::string why = trace::set_flags(*flags);
     if (!why.empty()) throw UsageError{"--trace: " + why};
@@ -45,10 +53,29 @@ int run_run(Args& args) {
   if (auto text = args.value("--sample")) {
     std::string why;
     auto t = parse_time(*text, &why);
-    if (!t || t->value() == 0) throw UsageError{"--sample: " + (t ? std::string("expected a time above 0") : why)};
+    // Bound on the work a sample makes: every sample is a row of every node's and
+    // link's figures, so an interval of 1ps would take a row per simulated picosecond.
+    constexpr Picoseconds kMinSample(1000000);  // 1us
+    if (!t || *t < kMinSample)
+      throw UsageError{"--sample: " + (t ? "expected a time of at least " + format_time(kMinSample) + ", got " +
+                                               bounded_for_message(*text)
+                                         : why)};
     sample = *t;
   }
+  std::string proc_error;
+  if (proc_dir && sample.value() > 0) {
+    // The files at every sample, in DIR/T<simulated time>/.
+    report.on_sample = [&] {
+      if (proc_error.empty())
+        proc_error = write_proc_files(machine, *proc_dir + "/T" + format_time(machine.now()));
+    };
+  }
   report.run(progress, sample);
+  if (proc_dir && proc_error.empty()) proc_error = write_proc_files(machine, *proc_dir);
+  if (!proc_error.empty()) {
+    std::cerr << "numasim run: --proc: " << proc_error << "\n";
+    return kExitSimulation;
+  }
   if (!args.flag("--quiet")) std::cout << report.text();
   if (auto json = args.value("--json"))
     if (!write_output(*json, report.json())) return kExitSimulation;
@@ -58,7 +85,7 @@ int run_run(Args& args) {
 }
 
 RegisterCommand reg{Command{
-    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--sample TIME [--csv FILE]] [--trace LIST] [--quiet]",
+    "run", "[CONFIG] [--set KEY=VALUE]... [--seed N] [--json FILE] [--sample TIME [--csv FILE]] [--proc DIR] [--trace LIST] [--quiet]",
     "simulate the configuration's workloads and print the report",
     "Builds the machine, places every [[workload]] as a process (one task per thread)\n"
     "and simulates until all have finished. The report shows per node memory and\n"
@@ -70,8 +97,13 @@ RegisterCommand reg{Command{
       auto o = config_options();
       o.push_back({"--seed", "N", "seed of the machine and every workload (workload i gets N+i)", false});
       o.push_back({"--json", "FILE", "write every statistic as JSON (schema in README.md)", false});
-      o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time", false});
+      o.push_back({"--sample", "TIME", "record per-node and per-link figures every TIME of simulated time (at least 1us)", false});
       o.push_back({"--csv", "FILE", "where --sample writes its CSV (default samples.csv)", false});
+      o.push_back({"--proc", "DIR",
+                    "write the /proc files (meminfo, vmstat, zoneinfo, buddyinfo, pagetypeinfo, slabinfo) and per "
+                    "node node<N>/meminfo, numastat, vmstat in Linux 6.1's layouts at the end, and with --sample "
+                    "in DIR/T<time>/ at every sample",
+                    false});
       o.push_back({"--trace", "LIST",
                     "print one line per event of these subsystems to stderr, with the simulated time: "
                     "mm, alloc, reclaim, thp, numa, sched, dram, or all (comma-separated)",

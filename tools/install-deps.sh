@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages numasim needs to build, test and plot, and only
 # those that are missing (idempotent: a second run calls no apt-get at all).
+# With --fuzz, also clang 14 and its runtimes for the fuzz preset.
 set -euo pipefail
 
 packages=(
@@ -22,6 +23,14 @@ packages+=(
   slurmctld slurmd slurm-client
   munge
 )
+
+# Optional, only for the `fuzz` preset (libFuzzer) and the sanitizer runs:
+# tools/install-deps.sh --fuzz
+fuzz_packages=(
+  clang-14                  # libFuzzer targets in fuzz/ (-fsanitize=fuzzer,address,undefined)
+  libclang-rt-14-dev        # clang's sanitizer and libFuzzer runtimes
+)
+if [ "${1:-}" = "--fuzz" ]; then packages+=("${fuzz_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -182,6 +182,7 @@ void RunReport::run(bool progress, Picoseconds sample_interval) {
         while (!all_done()) {
           sc_core::wait(period);
           if (sampling) take_sample(sample_interval);
+          if (sampling && on_sample) on_sample();
           auto now = clock::now();
           if (!progress || now - start < std::chrono::seconds(2) || now - last_print < std::chrono::milliseconds(500))
             continue;
@@ -303,15 +304,32 @@ std::string RunReport::text() const {
                    static_cast<double>(k->kernel_time.value()) / 1e6);
   }
 
-  double l1 = v.get("system.mem.l1_hits"), l2 = v.get("system.mem.l2_hits"), llc = v.get("system.mem.llc_hits");
+  // One definition of an L1 miss, the L1D's own (the CPU table's "L1 miss"): an
+  // access reaching the L1D that it did not serve, counting every access that
+  // reaches it: user loads and stores, page-table reads, kernel accesses and the
+  // kernel's full-line writes (clearing and copying pages), which need no data
+  // and are served by no level when they miss. The shares below are of the same
+  // accesses, so L1 here is 100% less the CPUs' combined L1 miss ratio.
+  double l1_accesses = 0, l1_misses = 0;
+  for (int c = 0; c < topo.num_cpus(); ++c) {
+    const std::string p = "system.cpu" + std::to_string(c) + ".l1d.";
+    l1_misses += v.get(p + "read_misses") + v.get(p + "write_misses");
+    l1_accesses += v.get(p + "read_hits") + v.get(p + "write_hits") + v.get(p + "read_misses") + v.get(p + "write_misses");
+  }
+  double l2 = v.get("system.mem.l2_hits"), llc = v.get("system.mem.llc_hits");
   double ld = v.get("system.mem.local_dram"), rd = v.get("system.mem.remote_dram");
   const double hitm = v.get("system.mem.hitm");
-  double all = std::max(1.0, l1 + l2 + llc + ld + rd + hitm);
+  const double l1 = l1_accesses - l1_misses;
+  const double unfetched = std::max(0.0, l1_misses - (l2 + llc + ld + rd + hitm));  // full-line writes that missed
+  double all = std::max(1.0, l1 + l2 + llc + ld + rd + hitm + unfetched);
   out += "\nMemory accesses served by\n";
   out += fmt("  L1 %.1f%%  L2 %.1f%%  LLC %.1f%%  local DRAM %.1f%% (%.1f ns)  remote DRAM %.1f%% (%.1f ns)\n",
              100 * l1 / all, 100 * l2 / all, 100 * llc / all, 100 * ld / all,
              v.get("system.mem.avg_local_dram_latency_ns"), 100 * rd / all,
              v.get("system.mem.avg_remote_dram_latency_ns"));
+  if (unfetched > 0)
+    out += fmt("  full-line writes that missed L1 (page clearing and copying, no data fetched) %.1f%%\n",
+               100 * unfetched / all);
   if (hitm > 0)
     out += fmt("  another core's cache (HITM) %.1f%% (%.1f ns); %.0f copies invalidated for writes\n", 100 * hitm / all,
                v.get("system.mem.avg_hitm_latency_ns"), v.get("system.coherence.invalidations"));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ class RunReport {
   // direction GB/s, faults/s and second-level TLB misses/s over each interval.
   // Figures are read at SystemC time; cores may be up to one quantum ahead.
   std::string sample_csv() const { return samples_; }
+  // Called at every sample, after its CSV row (e.g. to write the /proc files).
+  std::function<void()> on_sample;
 
   std::string text() const;
   std::string json() const;

@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 42> kConstants{{
+constexpr std::array<ConstEntry, 51> kConstants{{
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
@@ -47,7 +47,16 @@ constexpr std::array<ConstEntry, 42> kConstants{{
     {"MADV_FREE", kMadvFree},
     {"MADV_HUGEPAGE", kMadvHugepage},
     {"MADV_NOHUGEPAGE", kMadvNohugepage},
+    {"MADV_MERGEABLE", kMadvMergeable},
+    {"MADV_UNMERGEABLE", kMadvUnmergeable},
+    {"MADV_DONTDUMP", kMadvDontdump},
+    {"MADV_DODUMP", kMadvDodump},
+    {"MADV_WIPEONFORK", kMadvWipeonfork},
+    {"MADV_KEEPONFORK", kMadvKeeponfork},
+    {"MADV_COLD", kMadvCold},
     {"MADV_PAGEOUT", kMadvPageout},
+    {"MADV_POPULATE_READ", kMadvPopulateRead},
+    {"MADV_POPULATE_WRITE", kMadvPopulateWrite},
     {"MPOL_DEFAULT", kMpolDefault},
     {"MPOL_PREFERRED", kMpolPreferred},
     {"MPOL_BIND", kMpolBind},

@@ -35,7 +35,16 @@ inline constexpr int kMadvDontneed = 4;
 inline constexpr int kMadvFree = 8;
 inline constexpr int kMadvHugepage = 14;
 inline constexpr int kMadvNohugepage = 15;
+inline constexpr int kMadvMergeable = 12;
+inline constexpr int kMadvUnmergeable = 13;
+inline constexpr int kMadvDontdump = 16;
+inline constexpr int kMadvDodump = 17;
+inline constexpr int kMadvWipeonfork = 18;
+inline constexpr int kMadvKeeponfork = 19;
+inline constexpr int kMadvCold = 20;
 inline constexpr int kMadvPageout = 21;
+inline constexpr int kMadvPopulateRead = 22;
+inline constexpr int kMadvPopulateWrite = 23;
 
 // include/uapi/linux/mempolicy.h
 inline constexpr int kMpolDefault = 0;
@@ -44,7 +53,7 @@ inline constexpr int kMpolBind = 2;
 inline constexpr int kMpolInterleave = 3;
 inline constexpr int kMpolLocal = 4;
 inline constexpr int kMpolPreferredMany = 5;
-inline constexpr int kMpolWeightedInterleave = 6;
+inline constexpr int kMpolWeightedInterleave = 6;  // Linux 6.9 (not in 6.1)
 
 inline constexpr int kMpolFStaticNodes = 1 << 15;
 inline constexpr int kMpolFRelativeNodes = 1 << 14;

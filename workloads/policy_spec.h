@@ -1,6 +1,6 @@
 // A NUMA memory policy as users write it in a [[workload]] table (numactl-like
 // text: "local", "bind:1", "interleave:0-1", "preferred:0", "preferred-many:0,2",
-// "weighted-interleave:0=3,1=1", "default") and the set_mempolicy(2)/mbind(2)
+// "weighted-interleave:0=3,1=1" (a Linux 6.9 feature), "default") and the set_mempolicy(2)/mbind(2)
 // calls that install it, with nodemasks encoded as Linux expects them (arrays of
 // unsigned long, maxnode = bits + 1).
 // Simplified: no MPOL_F_STATIC_NODES/RELATIVE_NODES in the text form (scripts can

@@ -27,7 +27,7 @@ std::optional<ScriptExpr> ScriptExpr::compile(std::string_view text, const std::
   e.text_ = std::string(text);
   std::vector<char> ops;
   auto fail = [&](std::string m) -> std::optional<ScriptExpr> {
-    if (why) *why = "in \"" + std::string(text) + "\": " + m;
+    if (why) *why = "in \"" + bounded_for_message(text) + "\": " + m;
     return std::nullopt;
   };
   auto reduce = [&](char c) {
@@ -65,12 +65,14 @@ std::optional<ScriptExpr> ScriptExpr::compile(std::string_view text, const std::
           if (!ok) {
             std::string size_why;
             if (auto b = parse_size(tok, &size_why)) {
+              if (b->value() > static_cast<std::uint64_t>(INT64_MAX))
+                return fail("\"" + bounded_for_message(tok) + "\" is too large for a 64-bit signed integer");
               v = static_cast<std::int64_t>(b->value());
               ok = true;
             }
           }
         }
-        if (!ok) return fail("\"" + std::string(tok) + "\" is not a number or size (e.g. 4096, 0x1000, 8KiB)");
+        if (!ok) return fail("\"" + bounded_for_message(tok) + "\" is not a number or size (e.g. 4096, 0x1000, 8KiB)");
         e.rpn_.push_back({Op::Const, v});
       } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
@@ -101,10 +103,12 @@ std::optional<ScriptExpr> ScriptExpr::compile(std::string_view text, const std::
     reduce(ops.back());
     ops.pop_back();
   }
+  const bool constant = std::none_of(e.rpn_.begin(), e.rpn_.end(), [](const Tok& t) { return t.op == Op::Slot; });
+  if (constant && !e.try_eval({})) return fail("arithmetic overflows 64-bit signed integers");
   return e;
 }
 
-std::int64_t ScriptExpr::eval(const std::vector<std::int64_t>& slots) const {
+std::optional<std::int64_t> ScriptExpr::try_eval(const std::vector<std::int64_t>& slots) const {
   std::int64_t stack[32];
   int sp = 0;
   for (const Tok& t : rpn_) {
@@ -117,11 +121,23 @@ std::int64_t ScriptExpr::eval(const std::vector<std::int64_t>& slots) const {
         stack[sp++] = slots[static_cast<std::size_t>(t.v)];
         break;
       default: {
-        std::int64_t b = stack[--sp], a = stack[--sp];
-        // Wrapping (unsigned) arithmetic: addresses and flags, never undefined overflow.
-        auto ua = static_cast<std::uint64_t>(a), ub = static_cast<std::uint64_t>(b);
-        std::uint64_t r = t.op == Op::Add ? ua + ub : t.op == Op::Sub ? ua - ub : t.op == Op::Mul ? ua * ub : (ua | ub);
-        stack[sp++] = static_cast<std::int64_t>(r);
+        std::int64_t b = stack[--sp], a = stack[--sp], r = 0;
+        bool overflow = false;
+        switch (t.op) {
+          case Op::Add:
+            overflow = __builtin_add_overflow(a, b, &r);
+            break;
+          case Op::Sub:
+            overflow = __builtin_sub_overflow(a, b, &r);
+            break;
+          case Op::Mul:
+            overflow = __builtin_mul_overflow(a, b, &r);
+            break;
+          default:
+            r = a | b;
+        }
+        if (overflow) return std::nullopt;
+        stack[sp++] = r;
       }
     }
   }

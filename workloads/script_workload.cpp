@@ -59,6 +59,9 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
         t.error(key, why);
         return ScriptExpr::constant(0);
       }
+      SourcePos at = t.position(key);
+      e->set_origin(at.file + (at.line > 0 ? ":" + std::to_string(at.line) + ":" + std::to_string(at.column) : "") +
+                    ": " + t.path() + "." + key);
       return *e;
     };
     auto node_list = [&](const char* desc) {
@@ -174,11 +177,31 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
   while (step_ < p_.steps.size()) {
     const ScriptStep& s = p_.steps[step_];
     const auto& v = slots_;
+    // A step whose arguments overflow 64-bit arithmetic is a script error: the
+    // workload fails with the expression's location and runs no further step.
+    for (const ScriptExpr* e : {&s.addr, &s.len, &s.prot, &s.flags, &s.mode, &s.stride, &s.count,
+                                s.maxnode ? &*s.maxnode : nullptr}) {
+      if (e && !e->try_eval(v)) {
+        if (info().results)
+          info().results->add_error(e->origin() + ": in \"" + bounded_for_message(e->text()) +
+                                    "\": arithmetic overflows 64-bit signed integers");
+        step_ = p_.steps.size();
+        return;
+      }
+    }
+    // The user's node mask: the listed nodes, zero up to maxnode bits (as a user
+    // buffer of that size would be), so the kernel's get_nodes never reads past it.
+    // Past a page of bits get_nodes fails with EINVAL before reading.
     auto mask_of = [&](std::vector<unsigned long>& mask) {
       PolicySpec ps;
       ps.nodes = s.nodes;
       mask = ps.nodemask();
-      return s.maxnode ? static_cast<unsigned long>(s.maxnode->eval(v)) : (s.has_nodes ? ps.maxnode() : 0ul);
+      unsigned long maxnode =
+          s.maxnode ? static_cast<unsigned long>(s.maxnode->eval(v)) : (s.has_nodes ? ps.maxnode() : 0ul);
+      constexpr unsigned long kMaxMaskBits = 4096 * 8;
+      if (s.has_nodes && maxnode > 1 && maxnode - 1 <= kMaxMaskBits)
+        mask.resize(std::max<std::size_t>(mask.size(), (maxnode - 1 + 63) / 64), 0ul);
+      return maxnode;
     };
     switch (s.call) {
       case C::Touch: {
@@ -266,7 +289,7 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         std::vector<int> nodes(static_cast<std::size_t>(count), 0);
         std::vector<int> status(static_cast<std::size_t>(count), 0);
         for (std::int64_t i = 0; i < count; ++i) {
-          pages[static_cast<std::size_t>(i)] = addr + static_cast<VirtAddr>(i * stride);
+          pages[static_cast<std::size_t>(i)] = addr + static_cast<VirtAddr>(i) * static_cast<VirtAddr>(stride);
           if (s.has_nodes) nodes[static_cast<std::size_t>(i)] = s.nodes[static_cast<std::size_t>(i) % s.nodes.size()];
         }
         long ret =

@@ -1,6 +1,8 @@
 // Lackey text -> binary trace conversion.
 #include "workloads/trace_convert.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "workloads/trace_format.h"
@@ -41,8 +43,13 @@ TraceConvertStats convert_lackey_to_binary(std::istream& in, const std::string& 
 }
 
 TraceConvertStats convert_lackey_to_binary(const std::string& in_path, const std::string& out_path) {
-  std::ifstream in(in_path, std::ios::binary);
-  if (!in) throw TraceError(in_path + ": error: cannot open trace file");
+  std::ifstream in = open_trace_file(in_path);
+  // Opening the output truncates it: refuse when it is the input under any name
+  // (the same path, a symbolic link or a hard link: same device and inode).
+  struct stat in_st {}, out_st {};
+  if (::stat(in_path.c_str(), &in_st) == 0 && ::stat(out_path.c_str(), &out_st) == 0 &&
+      in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+    throw TraceError(out_path + ": error: the output is the input file " + in_path + " (it would be truncated)");
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   if (!out) throw TraceError(out_path + ": error: cannot create output file");
   TraceConvertStats st = convert_lackey_to_binary(in, in_path, out);

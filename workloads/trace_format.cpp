@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace numasim::workloads {
@@ -170,9 +171,16 @@ bool is_binary_trace(std::istream& in) {
   return bin;
 }
 
-std::vector<TraceRecord> read_trace_file(const std::string& path) {
+std::ifstream open_trace_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw TraceError(path + ": error: is a directory, not a trace file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TraceError(path + ": error: cannot open trace file");
+  return in;
+}
+
+std::vector<TraceRecord> read_trace_file(const std::string& path) {
+  std::ifstream in = open_trace_file(path);
   std::vector<TraceRecord> out;
   TraceRecord r;
   if (is_binary_trace(in)) {

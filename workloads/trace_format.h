@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <istream>
 #include <ostream>
 #include <stdexcept>
@@ -100,5 +101,9 @@ bool is_binary_trace(std::istream& in);
 
 // Every record of a trace file, text or binary (detected by the magic).
 std::vector<TraceRecord> read_trace_file(const std::string& path);
+
+// Opens a trace file for reading; throws TraceError ("PATH: error: ...") when it
+// cannot be opened or is a directory (which an ifstream would read as empty).
+std::ifstream open_trace_file(const std::string& path);
 
 }  // namespace numasim::workloads

@@ -145,3 +145,67 @@ TEST(Config, ChoiceListsTheValidValues) {
   ASSERT_EQ(errs.size(), 1u);
   EXPECT_EQ(errs[0], "c.toml:1:10: error: policy: expected one of \"lru\", \"random\", got the string \"lru2\"");
 }
+
+// Issue 17: NaN compares false against every bound, so it passed every range check
+// (and `coherence.directory_coverage=nan` hung validation). NaN and the infinities
+// are located configuration errors.
+TEST(Config, NanAndInfinityAreLocatedErrors) {
+  auto doc = ConfigDocument::from_string("[w]\nalpha = nan\nbeta = inf\ngamma = -inf\ndelta = 0.5\n", "n.toml");
+  Config w = doc->root().table("w");
+  EXPECT_EQ(w.get<double>("alpha", 1.0, "skew", {0.0, 10.0}), 1.0);
+  EXPECT_EQ(w.get<double>("beta", 1.0, "unbounded ratio"), 1.0);
+  EXPECT_EQ(w.get<double>("gamma", 1.0, "unbounded ratio"), 1.0);
+  EXPECT_EQ(w.get<double>("delta", 1.0, "ratio", {0.0, 1.0}), 0.5);
+  auto errs = errors_of(*doc);
+  ASSERT_EQ(errs.size(), 3u);
+  EXPECT_EQ(errs[0], "n.toml:2:9: error: w.alpha: expected a finite number in [0.000000, 10.000000], got nan (not a number)");
+  EXPECT_EQ(errs[1], "n.toml:3:8: error: w.beta: expected a finite number, got inf (infinity)");
+  EXPECT_EQ(errs[2], "n.toml:4:9: error: w.gamma: expected a finite number, got -inf (infinity)");
+}
+
+TEST(Config, NanThroughSetIsAnError) {
+  auto doc = ConfigDocument::from_string("[coherence]\n", "s.toml");
+  doc->apply_override("coherence.directory_coverage=nan");
+  doc->root().table("coherence").get<double>("directory_coverage", 2.0, "coverage", {0.0, 16.0});
+  auto errs = errors_of(*doc);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("--set coherence.directory_coverage=nan: error: coherence.directory_coverage: expected a "
+                         "finite number"),
+            std::string::npos)
+      << errs[0];
+}
+
+// Issue 17: a 10 MB value was echoed whole in the error message.
+TEST(Config, ErrorMessagesCutHugeValues) {
+  std::string huge(1000 * 1000, 'x');
+  auto doc = ConfigDocument::from_string("[c]\nsize = \"" + huge + "\"\nways = \"" + huge + "\"\n", "h.toml");
+  Config c = doc->root().table("c");
+  c.get<Bytes>("size", Bytes(1), "capacity");
+  c.get<int>("ways", 8, "associativity");
+  doc->apply_override("c.count=" + huge);
+  c.get<int>("count", 1, "count");
+  auto errs = errors_of(*doc);
+  ASSERT_EQ(errs.size(), 3u);
+  for (const auto& e : errs) {
+    EXPECT_LT(e.size(), 600u) << e.substr(0, 600);
+    EXPECT_NE(e.find("... (1000000 characters)"), std::string::npos) << e.substr(0, 600);
+  }
+  EXPECT_EQ(bounded_for_message("short"), "short");
+}
+
+// Issue 17: a directory given as the configuration or as `base` was read as empty.
+TEST(Config, DirectoryAsConfigurationOrBaseIsAnError) {
+  auto dir = temp_dir();
+  std::filesystem::create_directories(dir / "sub.toml");
+  auto doc = ConfigDocument::from_file((dir / "sub.toml").string());
+  auto errs = errors_of(*doc);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("sub.toml: error: is a directory, not a configuration file"), std::string::npos) << errs[0];
+  write_file(dir / "d.toml", "base = \"sub.toml\"\n");
+  auto doc2 = ConfigDocument::from_file((dir / "d.toml").string());
+  errs = errors_of(*doc2);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("d.toml:1:8: error: base: \""), std::string::npos) << errs[0];
+  EXPECT_NE(errs[0].find("sub.toml\" is a directory, not a configuration file"), std::string::npos) << errs[0];
+  std::filesystem::remove_all(dir);
+}

@@ -156,6 +156,17 @@ TEST(ProcFormat, ZoneinfoShowsWatermarksProtectionAndPagesets) {
   EXPECT_NE(z.find("\n  start_pfn:           1048576\n"), std::string::npos);
 }
 
+// Issue 17: Linux 6.1 prints no "promo" watermark line (that came with 6.6).
+TEST(ProcFormat, ZoneinfoWatermarksAreLinux61s) {
+  TwoNodes m;
+  const std::string z = proc_zoneinfo(*m.pm);
+  const zone& n0 = m.pm->NODE_DATA(NodeId(0)).node_zones[ZONE_NORMAL];
+  EXPECT_EQ(z.find("\n        promo "), std::string::npos) << z;
+  EXPECT_NE(z.find("\n        high     " + std::to_string(high_wmark_pages(n0)) + "\n        spanned  "),
+            std::string::npos)
+      << z;
+}
+
 TEST(ProcFormat, PagetypeinfoCountsBlocksAndPageblocks) {
   TwoNodes m;
   const std::string t = proc_pagetypeinfo(*m.pm);

@@ -53,8 +53,7 @@ TEST(ScriptExpr, OperatorsConstantsSizesAndNames) {
   EXPECT_EQ(e("8KiB"), 8192);
   EXPECT_EQ(e("0x1000|1"), 0x1001);
   EXPECT_EQ(e("2*2+1|8"), 13);
-  EXPECT_EQ(e("0x7fffffffffffffff+1"), INT64_MIN);  // wraps, no undefined behaviour
-  EXPECT_EQ(e("0xffffffffffff*0xffffffffffff"), static_cast<std::int64_t>(0xffffffffffffull * 0xffffffffffffull));
+  EXPECT_EQ(e("0x7fffffffffffffff+0"), INT64_MAX);
   EXPECT_FALSE(ScriptExpr::compile("$nope", names, &why));
   EXPECT_EQ(why, "in \"$nope\": $nope is not bound by an earlier step (as = \"nope\")");
   EXPECT_FALSE(ScriptExpr::compile("PROT_RAED", names, &why));
@@ -151,4 +150,59 @@ TEST(Script, BadStepsAreConfigurationErrorsWithPositions) {
   EXPECT_EQ(b.errors.find("step[0]] (cycles"), std::string::npos) << b.errors;  // nothing more about an unknown call
   EXPECT_NE(b.errors.find("s.toml:30:1: error: unknown key 'prot' in [workload[0].step[5]]"), std::string::npos)
       << b.errors;
+}
+
+// Issue 17: script arithmetic overflowed 64-bit integers silently. A constant
+// expression that overflows is a configuration error; one that overflows with a
+// $name's value is a script error located at the expression, and the script stops.
+TEST(ScriptExpr, OverflowIsAnError) {
+  std::string why;
+  std::vector<std::string> names = {"big"};
+  EXPECT_FALSE(ScriptExpr::compile("0x7fffffffffffffff+1", names, &why));
+  EXPECT_EQ(why, "in \"0x7fffffffffffffff+1\": arithmetic overflows 64-bit signed integers");
+  EXPECT_FALSE(ScriptExpr::compile("0xffffffffffff*0xffffffffffff", names, &why));
+  EXPECT_FALSE(ScriptExpr::compile("0-0x7fffffffffffffff-2", names, &why));
+  EXPECT_FALSE(ScriptExpr::compile("9000000TiB", names, &why));
+  EXPECT_EQ(why, "in \"9000000TiB\": \"9000000TiB\" is too large for a 64-bit signed integer");
+  auto e = ScriptExpr::compile("$big*2", names, &why);
+  ASSERT_TRUE(e) << why;
+  EXPECT_EQ(e->try_eval({INT64_MAX / 2}), INT64_MAX - 1);
+  EXPECT_FALSE(e->try_eval({INT64_MAX / 2 + 1}));
+}
+
+TEST(Script, OverflowAtRunTimeIsALocatedScriptError) {
+  Built b = build(
+      "[[workload.step]]\ncall = \"mmap\"\nas = \"buf\"\nlen = \"8KiB\"\n"                  // 11-14
+      "[[workload.step]]\ncall = \"touch\"\naddr = \"$buf*0x7fffffffffff\"\nlen = \"8\"\n"  // 15-18
+      "[[workload.step]]\ncall = \"munmap\"\naddr = \"$buf\"\nlen = \"8KiB\"\n"
+      "[[workload.step]]\ncall = \"mmap\"\nlen = \"0x7fffffffffffffff+1\"\n");  // 23-25
+  EXPECT_NE(b.errors.find("s.toml:25:7: error: workload[0].step[3].len: in \"0x7fffffffffffffff+1\": arithmetic "
+                          "overflows 64-bit signed integers"),
+            std::string::npos)
+      << b.errors;
+  auto src = b.specs[0].threads[0].make_source();
+  wltest::FakeThreadContext ctx;
+  wltest::run_source(*src, ctx);
+  ASSERT_EQ(ctx.calls.size(), 1u);  // the mmap; nothing after the overflowing step
+  ASSERT_EQ(b.specs[0].results->errors().size(), 1u);
+  EXPECT_EQ(b.specs[0].results->errors()[0],
+            "s.toml:17:8: workload[0].step[1].addr: in \"$buf*0x7fffffffffff\": arithmetic overflows 64-bit signed "
+            "integers");
+}
+
+// Issue 17: maxnode larger than the node list made the kernel's get_nodes read
+// past the mask buffer. The script's mask covers maxnode bits, zero past the list
+// (as a user's buffer of that size would), so the extra bits read are zero.
+TEST(Script, MaxnodeBeyondTheNodeListReadsZeroBits) {
+  Built b = build(
+      "[[workload.step]]\ncall = \"set_mempolicy\"\nmode = \"MPOL_BIND\"\nnodes = \"1\"\nmaxnode = \"32769\"\n"
+      "[[workload.step]]\ncall = \"set_mempolicy\"\nmode = \"MPOL_BIND\"\nnodes = \"0\"\nmaxnode = \"2\"\n");
+  ASSERT_TRUE(b.errors.empty()) << b.errors;
+  auto src = b.specs[0].threads[0].make_source();
+  wltest::FakeThreadContext ctx;
+  wltest::run_source(*src, ctx);
+  ASSERT_EQ(ctx.calls.size(), 2u);
+  EXPECT_EQ(ctx.calls[0].nodes, std::vector<int>{1});
+  EXPECT_EQ(ctx.calls[0].ret, 0);
+  EXPECT_EQ(ctx.calls[1].nodes, std::vector<int>{0});
 }
