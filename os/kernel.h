@@ -302,9 +302,22 @@ class Kernel : private PgtableFrameSource {
   void page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, KernelCost& cost);
   // migrate_pages' work for one page (unmap_and_move): -errno or the new node.
   int unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost);
-  // Move pg, mapped exactly by `maps`, to node nid (hugetlb: a pool page there).
+  // Move a shmem or hugetlb page, mapped exactly by `maps`, to node nid (hugetlb:
+  // a pool page there), its entries cleared and rewritten (no migration entries).
   int move_mapped_page(page* pg, const std::vector<RmapMapping>& maps, int nid, bool huge, task_struct* t,
                        KernelCost& cost);
+  // Page migration through migration entries (migrate.cpp): try_to_migrate
+  // replaces every mapping of a locked anonymous page with a migration entry;
+  // migrate_in_flight_complete copies it and runs remove_migration_ptes (also
+  // what a fault waiting on the entry completes, through migration_waiter_).
+  struct MigrationInFlight;
+  int migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t, KernelCost& cost);
+  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  void migrate_in_flight_complete(KernelCost& cost);
+  void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  MigrationInFlight* migration_in_flight_ = nullptr;
+  // Test seam: runs between try_to_migrate and the copy (the page unmapped, entries in place).
+  std::function<void(page*)> migration_unmapped_hook_;
   // fork.cpp
   task_struct* copy_process(task_struct* t, KernelCost& cost);
   bool dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost);
