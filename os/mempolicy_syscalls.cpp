@@ -15,6 +15,7 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -97,13 +98,14 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   };
   std::vector<Misplaced> misplaced;
   if (flags & (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) {
-    pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr va, const PteRef& ref) {
+    auto queue_pages = [&](VirtAddr va, const PteRef& ref) {  // queue_pages_pte_range on the page walker
       pteval_t v = ref.value();
       if (v & _PAGE_SPECIAL) return;
       const page* pg = pm_.phys_to_page(pte_phys(v));
       if (node_isset(pm_.page_to_nid(pg).value(), nodes)) return;
       misplaced.push_back({va, pg->mapcount <= 1 || (flags & MPOL_MF_MOVE_ALL)});
-    });
+    };
+    walk_leaves(pgtables_, &mm, mm.pgd, start, end, queue_pages);
   }
   const bool move = flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL);
   if ((flags & MPOL_MF_STRICT) && !misplaced.empty()) {
