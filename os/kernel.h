@@ -170,6 +170,14 @@ class Kernel : private PgtableFrameSource {
   long sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
                       int* status, int flags, KernelCost& cost);
 
+  // migrate_pages(2) (kernel_migrate_pages + do_migrate_pages): every page of
+  // process pid (0: t) on old_nodes moves to the node of the same rank in
+  // new_nodes (node_remap). Returns the number of pages not moved, or -ESRCH
+  // (no such process), -EINVAL (bad mask, or a new node without memory).
+  // EPERM (ptrace access, CAP_SYS_NICE) is not modelled: every caller may.
+  long sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, const unsigned long* old_nodes,
+                         const unsigned long* new_nodes, KernelCost& cost);
+
   // ---- fork (fork.cpp), the reverse map (rmap.cpp), page migration (migrate.cpp) ----
   // fork(2): a new process with a copy of t's address space (copy_process with
   // dup_mmap): private anonymous pages shared copy-on-write, shared mappings
@@ -315,6 +323,8 @@ class Kernel : private PgtableFrameSource {
   void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
   void migrate_in_flight_complete(KernelCost& cost);
   void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  // migrate_to_node: every page of mm on node source moved to dest; how many were not.
+  long migrate_to_node(task_struct* t, mm_struct& mm, int source, int dest, KernelCost& cost);
   MigrationInFlight* migration_in_flight_ = nullptr;
   // Test seam: runs between try_to_migrate and the copy (the page unmapped, entries in place).
   std::function<void(page*)> migration_unmapped_hook_;
