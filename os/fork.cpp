@@ -30,6 +30,7 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
 #include "os/rmap.h"
 
 namespace numasim::os {
@@ -123,12 +124,13 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       }
       // Page-table pages for every leaf the child will get.
       std::uint64_t present = 0;
-      pgtables_.for_each_leaf(pmm.pgd, pvma.vm_start, pvma.vm_end, [&](VirtAddr va, const PteRef& ref) {
+      auto reserve_tables = [&](VirtAddr va, const PteRef& ref) {
         if (!ok) return;
         ++present;
         PteRef cref = pgtables_.walk_alloc(cpu, cmm.pgd, va, ref.level, cost);
         if (!cref) ok = false;
-      });
+      };
+      walk_leaves(pgtables_, &pmm, pmm.pgd, pvma.vm_start, pvma.vm_end, reserve_tables);
       if (!ok || !pvma.is_hugetlb()) continue;
       if (!(pvma.vm_flags & VM_SHARED)) {  // private hugetlb: the child's own copies
         for (std::uint64_t i = 0; i < present && ok; ++i) {
@@ -164,7 +166,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
   for (const Pair& p : pairs) {
     const vm_area_struct& pvma = *p.pvma;
     const bool shared = pvma.vm_flags & VM_SHARED;
-    pgtables_.for_each_leaf(pmm.pgd, pvma.vm_start, pvma.vm_end, [&](VirtAddr va, const PteRef& ref) {
+    auto copy_leaf = [&](VirtAddr va, const PteRef& ref) {  // copy_pte_range / copy_hugetlb_page_range per leaf
       cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
       const pteval_t v = ref.value();
       PteRef cref = pgtables_.walk(cmm.pgd, va, ref.level);
@@ -200,7 +202,8 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
         }
       }
       pgtables_.set_entry(cpu, cref, cv, cost);
-    });
+    };
+    walk_leaves(pgtables_, &pmm, pmm.pgd, pvma.vm_start, pvma.vm_end, copy_leaf);
   }
   flush_tlb_mm(parent, pmm, cost);  // dup_mmap: the parent's write-protected entries
   return true;

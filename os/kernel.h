@@ -179,6 +179,14 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   long sys_move_pages(task_struct* t, int pid, unsigned long count, const VirtAddr* pages, const int* nodes,
                       int* status, int flags, KernelCost& cost);
 
+  // migrate_pages(2) (kernel_migrate_pages + do_migrate_pages): every page of
+  // process pid (0: t) on old_nodes moves to the node of the same rank in
+  // new_nodes (node_remap). Returns the number of pages not moved, or -ESRCH
+  // (no such process), -EINVAL (bad mask, or a new node without memory).
+  // EPERM (ptrace access, CAP_SYS_NICE) is not modelled: every caller may.
+  long sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, const unsigned long* old_nodes,
+                         const unsigned long* new_nodes, KernelCost& cost);
+
   // ---- fork (fork.cpp), the reverse map (rmap.cpp), page migration (migrate.cpp) ----
   // fork(2): a new process with a copy of t's address space (copy_process with
   // dup_mmap): private anonymous pages shared copy-on-write, shared mappings
@@ -322,9 +330,24 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   void page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, KernelCost& cost);
   // migrate_pages' work for one page (unmap_and_move): -errno or the new node.
   int unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost);
-  // Move pg, mapped exactly by `maps`, to node nid (hugetlb: a pool page there).
+  // Move a shmem or hugetlb page, mapped exactly by `maps`, to node nid (hugetlb:
+  // a pool page there), its entries cleared and rewritten (no migration entries).
   int move_mapped_page(page* pg, const std::vector<RmapMapping>& maps, int nid, bool huge, task_struct* t,
                        KernelCost& cost);
+  // Page migration through migration entries (migrate.cpp): try_to_migrate
+  // replaces every mapping of a locked anonymous page with a migration entry;
+  // migrate_in_flight_complete copies it and runs remove_migration_ptes (also
+  // what a fault waiting on the entry completes, through migration_waiter_).
+  struct MigrationInFlight;
+  int migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t, KernelCost& cost);
+  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  void migrate_in_flight_complete(KernelCost& cost);
+  void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  // migrate_to_node: every page of mm on node source moved to dest; how many were not.
+  long migrate_to_node(task_struct* t, mm_struct& mm, int source, int dest, KernelCost& cost);
+  MigrationInFlight* migration_in_flight_ = nullptr;
+  // Test seam: runs between try_to_migrate and the copy (the page unmapped, entries in place).
+  std::function<void(page*)> migration_unmapped_hook_;
   // fork.cpp
   task_struct* copy_process(task_struct* t, KernelCost& cost);
   bool dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost);

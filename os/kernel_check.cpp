@@ -27,25 +27,6 @@ namespace {
                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
   std::abort();
 }
-// Every non-none leaf of mm's tables in [0, top), whatever the VMAs say
-// (walk_page_range_novma): 4 KiB PTEs, and huge or non-present PMD/PUD entries.
-template <class F>
-void walk_leaves(const PageTables& pt, mm_struct& mm, VirtAddr top, F& fn) {
-  auto upper = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
-    const pteval_t v = ref.value();
-    if (!pte_present(v) || pte_huge(v)) (*static_cast<F*>(w.priv))(addr, ref);
-    return 0;
-  };
-  mm_walk_ops ops;
-  ops.pud_entry = upper;
-  ops.pmd_entry = upper;
-  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
-    (*static_cast<F*>(w.priv))(addr, ref);
-    return 0;
-  };
-  walk_page_range_novma(pt, &mm, mm.pgd, 0, top, ops, &fn);
-}
-
 #define VM_CHECK(cond, what, a, b)           \
   do {                                       \
     if (!(cond)) check_fail(what, (a), (b)); \
@@ -182,7 +163,7 @@ void Kernel::check_consistency() const {
         VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
       }
     };
-    walk_leaves(pgtables_, *mmp, top, leaf);
+    walk_leaves(pgtables_, mmp.get(), mmp->pgd, 0, top, leaf);
     for (int i = 0; i < NR_MM_COUNTERS; ++i)
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);

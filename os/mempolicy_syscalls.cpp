@@ -1,5 +1,6 @@
 // The NUMA system calls (mm/mempolicy.c kernel_mbind / do_mbind,
-// kernel_set_mempolicy, kernel_get_mempolicy; mm/migrate.c kernel_move_pages)
+// kernel_set_mempolicy, kernel_get_mempolicy, kernel_migrate_pages with
+// do_migrate_pages; mm/migrate.c kernel_move_pages)
 // (migration itself is in os/migrate.cpp). Policy objects and node choice come from
 // os/mempolicy.h; here are the user-argument rules of the man pages (get_nodes
 // bitmap copying, EFAULT for holes in mbind ranges, EIO for MPOL_MF_STRICT...).
@@ -15,6 +16,7 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -97,13 +99,14 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   };
   std::vector<Misplaced> misplaced;
   if (flags & (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) {
-    pgtables_.for_each_leaf(mm.pgd, start, end, [&](VirtAddr va, const PteRef& ref) {
+    auto queue_pages = [&](VirtAddr va, const PteRef& ref) {  // queue_pages_pte_range on the page walker
       pteval_t v = ref.value();
       if (v & _PAGE_SPECIAL) return;
       const page* pg = pm_.phys_to_page(pte_phys(v));
       if (node_isset(pm_.page_to_nid(pg).value(), nodes)) return;
       misplaced.push_back({va, pg->mapcount <= 1 || (flags & MPOL_MF_MOVE_ALL)});
-    });
+    };
+    walk_leaves(pgtables_, &mm, mm.pgd, start, end, queue_pages);
   }
   const bool move = flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL);
   if ((flags & MPOL_MF_STRICT) && !misplaced.empty()) {
@@ -262,6 +265,74 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
     if (r == -ENOMEM) ++not_moved;
   }
   return not_moved;
+}
+
+namespace {
+// node_remap (bitmap_bitremap): the node of `to` at the position `from_nid`
+// holds in `from`, modulo to's weight; unchanged when not in from or to is empty.
+int node_remap(int from_nid, const nodemask_t& from, const nodemask_t& to) {
+  const int w = nodes_weight(to);
+  if (!node_isset(from_nid, from) || w == 0) return from_nid;
+  int ord = 0;
+  for (int n = 0; n < from_nid; ++n) ord += node_isset(n, from);
+  ord %= w;
+  for (int n = 0; n < MAX_NUMNODES; ++n)
+    if (node_isset(n, to) && ord-- == 0) return n;
+  return from_nid;
+}
+}  // namespace
+
+// migrate_to_node: every page of mm on node `source` (queue_pages_range over the
+// whole address space, MPOL_MF_MOVE_ALL) moved to `dest`; the number not moved.
+long Kernel::migrate_to_node(task_struct* t, mm_struct& mm, int source, int dest, KernelCost& cost) {
+  std::vector<std::pair<vm_area_struct*, VirtAddr>> queued;
+  for (auto& [start, vma] : mm.mm_mt) {
+    vm_area_struct* v = &vma;
+    auto queue = [&](VirtAddr va, const PteRef& ref) {
+      const pteval_t e = ref.value();
+      if (!(pte_present(e) || pte_protnone(e)) || (e & _PAGE_SPECIAL)) return;
+      if (pm_.page_to_nid(pm_.phys_to_page(pte_phys(e))).value() == source) queued.push_back({v, va});
+    };
+    walk_leaves(pgtables_, &mm, mm.pgd, v->vm_start, v->vm_end, queue);
+  }
+  long not_moved = 0;
+  for (const auto& [vma, va] : queued)
+    if (migrate_one(t, *vma, va, dest, cost) < 0) ++not_moved;
+  return not_moved;
+}
+
+long Kernel::sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, const unsigned long* old_nodes,
+                               const unsigned long* new_nodes, KernelCost& cost) {
+  syscall_cost(cost);
+  if (t->exited) return -ESRCH;
+  nodemask_t from, to;
+  if (int err = get_nodes(&from, old_nodes, maxnode)) return err;
+  if (int err = get_nodes(&to, new_nodes, maxnode)) return err;
+  task_struct* target = pid == 0 ? t : find_task_by_pid(pid);
+  if (!target || target->exited) return -ESRCH;
+  // EPERM (ptrace access, CAP_SYS_NICE for nodes outside the target's cpuset) is not modelled.
+  if ((to.bits & ~pm_.node_states_memory().bits) != 0) return -EINVAL;
+  current_ = target;
+  mm_struct& mm = *target->mm;
+  // do_migrate_pages: pick pairs so that no page is moved twice.
+  long busy = 0;
+  nodemask_t tmp = from;
+  while (nodes_weight(tmp) != 0) {
+    int source = -1, dest = -1;
+    for (int s = 0; s < MAX_NUMNODES; ++s) {
+      if (!node_isset(s, tmp)) continue;
+      if (nodes_weight(from) != nodes_weight(to) && node_isset(s, to)) continue;
+      const int d = node_remap(s, from, to);
+      if (s == d) continue;
+      source = s;
+      dest = d;
+      if (!node_isset(dest, tmp)) break;
+    }
+    if (source < 0) break;
+    node_clear(source, tmp);
+    busy += migrate_to_node(t, mm, source, dest, cost);  // the caller's CPU does the work
+  }
+  return busy;
 }
 
 }  // namespace numasim::os

@@ -1,18 +1,28 @@
 // Page migration (mm/migrate.c migrate_pages / unmap_and_move /
 // move_to_new_folio / remove_migration_ptes, mm/rmap.c try_to_migrate) on
-// top of the reverse map: the new page is taken on the target node
-// (__GFP_THISNODE, or the node's hugetlb pool), every mapping of the old page
-// is cleared and its mm's TLB flushed, the contents copied
-// (Platform::kernel_copy), every mapping pointed at the new page with its old
-// bits, and the old page freed. Counters pgmigrate_success (in base pages) and
-// pgmigrate_fail as Linux; migrate_page_cycles per page.
-// Simplified: no LRU isolation yet (pages are not on LRU lists); no migration
-// entries (the entries are cleared, and rewritten once the copy is done, with
-// nothing running in between); no retries or batching of flushes. Anonymous
-// pages move with all their mappings, found by rmap_walk; shmem and hugetlb
-// pages have no reverse map yet (the files issue), so they move only when
-// mapped once, through the mapping the caller names (migrate_one), else fail
-// with -EBUSY.
+// top of the reverse map. An anonymous page moves as Linux 6.1 moves it: the
+// new page is taken on the target node (__GFP_THISNODE), the old one locked
+// (PG_locked) and every PTE mapping it (found by rmap_walk) replaced by a
+// migration entry, writable when the PTE was, readable-exclusive when the page
+// was mapped once, else readable; each mm's TLB flushed once; the contents
+// copied (Platform::kernel_copy); remove_migration_ptes, walking the reverse
+// map again, installs the new page wherever an entry points at the old one,
+// with the VMA's protection and the entry's write permission; the old page is
+// unlocked and freed. A fault meeting an entry waits (migration_entry_wait).
+// Counters pgmigrate_success (in base pages) and pgmigrate_fail as Linux;
+// migrate_page_cycles per page.
+// Simplified: no LRU isolation yet (pages are not on LRU lists); no retries,
+// and TLB flushes are batched per page (one per mm), not per list of pages.
+// PageAnonExclusive does not exist: a read-only page mapped once counts as
+// exclusive. The accessed and dirty bits of the PTE are kept in the migration
+// PTE's bits 5-6 (unused by x86's swap layout, as bit 7 keeps soft-dirty) and
+// restored, as Linux 6.2's migration_entry_supports_ad keeps them in the offset
+// (6.1 made the new PTE old and moved dirty to the folio); no soft-dirty or
+// uffd-wp bits exist here. shmem and hugetlb pages have no reverse map yet (the
+// files issue) and no migration entries (the checker allows them in private
+// anonymous memory only): they move only when mapped once, through the mapping
+// the caller names (migrate_one), their entry cleared and rewritten with
+// nothing running in between, else fail with -EBUSY.
 #include "os/migrate.h"
 
 #include <cerrno>
@@ -20,10 +30,11 @@
 #include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/swapops.h"
 
 namespace numasim::os {
 
-// unmap_and_move + move_to_new_folio for a page whose mappings are known.
+// unmap_and_move + move_to_new_folio for a shmem or hugetlb page mapped once.
 int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, bool huge, task_struct* t,
                              KernelCost& cost) {
   const NodeId old_nid = pm_.page_to_nid(old_pg);
@@ -59,14 +70,9 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
   if (!huge) {
     const std::uint32_t keep = (1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty);
     new_pg->flags |= old_pg->flags & keep;
-    if (PageAnon(old_pg)) {
-      pm_.mod_node_page_state(old_nid, NR_ANON_MAPPED, -1);
-      pm_.mod_node_page_state(NodeId(nid), NR_ANON_MAPPED, 1);
-    } else {
-      for (node_stat_item item : {NR_SHMEM, NR_FILE_PAGES, NR_FILE_MAPPED}) {
-        pm_.mod_node_page_state(old_nid, item, -1);
-        pm_.mod_node_page_state(NodeId(nid), item, 1);
-      }
+    for (node_stat_item item : {NR_SHMEM, NR_FILE_PAGES, NR_FILE_MAPPED}) {  // shmem: anon pages take migrate_anon_page
+      pm_.mod_node_page_state(old_nid, item, -1);
+      pm_.mod_node_page_state(NodeId(nid), item, 1);
     }
   }
   // remove_migration_ptes: every mapping now points at the new page.
@@ -84,6 +90,138 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
   return nid;
 }
 
+// The one migration between try_to_migrate and its completion.
+struct Kernel::MigrationInFlight {
+  page* old_pg;
+  page* new_pg;
+  task_struct* t;
+  bool done;
+};
+
+namespace {
+// The bits of a PTE its migration entry keeps (see the header comment).
+constexpr pteval_t kMigrationKeptBits = _PAGE_ACCESSED | _PAGE_DIRTY;
+}  // namespace
+
+// try_to_migrate (try_to_migrate_one per mapping): the page is locked and holds
+// the caller's reference; each PTE becomes a migration entry, the mapping's
+// rmap and reference are dropped (page_remove_rmap + folio_put; the RSS stays
+// with the entry), then each mm is flushed once (the TTU_BATCH_FLUSH batch).
+void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost) {
+  const std::uint64_t pfn = pm_.page_to_pfn(pg).value();
+  const bool exclusive = PageAnon(pg) && pg->mapcount == 1;  // PageAnonExclusive's stand-in
+  for (const RmapMapping& m : maps) {
+    const pteval_t o = m.pte.value();
+    const swp_entry_t e = pte_write(o) ? make_writable_migration_entry(pfn)
+                          : exclusive  ? make_readable_exclusive_migration_entry(pfn)
+                                       : make_readable_migration_entry(pfn);
+    pgtables_.set_entry(cpu, m.pte, swp_entry_to_pte(e) | (o & kMigrationKeptBits), cost);
+    --pg->mapcount;
+    --pg->_refcount;
+    if (pg->mapcount == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, -1);
+  }
+  task_struct flusher;  // try_to_unmap_flush: only the initiating CPU matters
+  flusher.cpu = cpu;
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    mm_struct& mm = *maps[i].vma->vm_mm;
+    bool seen = false, more = false;
+    for (std::size_t j = 0; j < maps.size(); ++j) {
+      if (maps[j].vma->vm_mm != &mm || j == i) continue;
+      seen |= j < i;
+      more = true;
+    }
+    if (seen) continue;
+    if (more)
+      flush_tlb_mm(&flusher, mm, cost);
+    else
+      flush_tlb_range(&flusher, mm, maps[i].addr, maps[i].addr + kPageSize, cost);
+  }
+}
+
+// remove_migration_ptes (remove_migration_pte per entry found through the old
+// page's reverse map): the new page mapped where an entry still points at the
+// old one (an entry munmapped meanwhile is gone), old or young, clean or dirty
+// as the entry kept it, writable when the entry was and the VMA is.
+void Kernel::remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
+  anon_vma* av = page_anon_vma(*anon_vmas_, old_pg);
+  if (!av) return;
+  const std::uint64_t old_pfn = pm_.page_to_pfn(old_pg).value();
+  const PhysAddr new_phys = pm_.page_to_phys(new_pg);
+  const std::vector<anon_vma_chain*> chains = av->rb_root;
+  for (anon_vma_chain* avc : chains) {
+    vm_area_struct& vma = *avc->vma;
+    const VirtAddr addr = vma_address(vma, old_pg->index);
+    if (!addr) continue;
+    PteRef ref = pgtables_.walk(vma.vm_mm->pgd, addr, PTE_LEVEL);
+    if (!ref || ref.level != PTE_LEVEL) continue;
+    cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
+    const pteval_t v = ref.value();
+    if (!is_swap_pte(v)) continue;
+    const swp_entry_t e = pte_to_swp_entry(v);
+    if (!is_migration_entry(e) || swp_offset_pfn(e) != old_pfn) continue;
+    pteval_t n = new_phys | (v & kMigrationKeptBits);
+    if (vma.is_accessible()) {
+      n |= _PAGE_PRESENT | _PAGE_USER;
+      if (!(vma.vm_flags & VM_EXEC)) n |= _PAGE_NX;
+      if (is_writable_migration_entry(e) && (vma.vm_flags & VM_WRITE)) n |= _PAGE_RW;  // maybe_mkwrite
+    } else {
+      n |= _PAGE_PROTNONE;
+    }
+    pgtables_.set_entry(cpu, ref, n, cost);
+    if (new_pg->mapcount++ == 0) pm_.mod_node_page_state(pm_.page_to_nid(new_pg), NR_ANON_MAPPED, 1);
+    ++new_pg->_refcount;
+  }
+}
+
+// unmap_and_move for an anonymous page through migration entries.
+int Kernel::migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t,
+                              KernelCost& cost) {
+  page* new_pg = pm_.alloc_pages(t->cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid),
+                                 nullptr, cost);
+  if (!new_pg) {
+    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
+    return -ENOMEM;
+  }
+  cost.add_cycles(params_.costs.migrate_page_cycles);
+  old_pg->set(PG_locked);  // folio_lock
+  ++old_pg->_refcount;     // the migration's own reference (isolation)
+  try_to_migrate(old_pg, maps, t->cpu, cost);
+  MigrationInFlight m{old_pg, new_pg, t, false};
+  migration_in_flight_ = &m;
+  if (migration_unmapped_hook_) migration_unmapped_hook_(old_pg);
+  if (!m.done) migrate_in_flight_complete(cost);
+  migration_in_flight_ = nullptr;
+  return nid;
+}
+
+// move_to_new_folio (folio_copy, folio_migrate_mapping, folio_migrate_flags),
+// remove_migration_ptes, folio_unlock and the old page's release.
+void Kernel::migrate_in_flight_complete(KernelCost& cost) {
+  MigrationInFlight& m = *migration_in_flight_;
+  page* old_pg = m.old_pg;
+  page* new_pg = m.new_pg;
+  const CpuId cpu = m.t->cpu;
+  cost.add_memory(
+      platform_.kernel_copy(cpu, pm_.page_to_phys(new_pg), pm_.page_to_phys(old_pg), Bytes(kPageSize)));
+  new_pg->mapcount = 0;
+  new_pg->_refcount = 0;
+  new_pg->owner = old_pg->owner;
+  new_pg->index = old_pg->index;
+  new_pg->flags |= old_pg->flags & ((1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty));
+  remove_migration_ptes(old_pg, new_pg, cpu, cost);
+  if (new_pg->mapcount == 0) {  // every mapping went away meanwhile: the migration's reference was the last
+    new_pg->_refcount = 1;
+    put_user_page(cpu, new_pg, cost);
+  }
+  old_pg->clear(PG_locked);
+  old_pg->owner = 0;
+  old_pg->_refcount = 1;  // the migration's reference: the last one
+  put_user_page(cpu, old_pg, cost);
+  pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, 1);
+  m.done = true;
+  migration_in_flight_ = nullptr;
+}
+
 int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) {
   if (pm_.page_to_nid(pg).value() == nid) return nid;
   std::vector<RmapMapping> maps;
@@ -95,7 +233,7 @@ int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) 
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -EBUSY;
   }
-  return move_mapped_page(pg, maps, nid, false, t, cost);
+  return migrate_anon_page(pg, maps, nid, t, cost);
 }
 
 std::vector<int> Kernel::migrate_pages(const std::vector<page*>& pages, int nid, task_struct* t, KernelCost& cost) {

@@ -67,4 +67,25 @@ int walk_page_range_vma(const PageTables& pt, vm_area_struct& vma, VirtAddr star
 int walk_page_range_novma(const PageTables& pt, mm_struct* mm, PhysAddr pgd, VirtAddr start, VirtAddr end,
                           const mm_walk_ops& ops, void* priv);
 
+// Every non-none leaf of the tables under `pgd` in [start, end), in address
+// order, whatever the VMAs say (a walk_page_range_novma): 4 KiB PTEs, and huge
+// or non-present PMD/PUD entries; fn(addr, ref) for each. For the checker and
+// the callers that visit leaves without caring for their level (mbind, fork).
+template <class F>
+void walk_leaves(const PageTables& pt, mm_struct* mm, PhysAddr pgd, VirtAddr start, VirtAddr end, F& fn) {
+  auto upper = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    const pteval_t v = ref.value();
+    if (!pte_present(v) || pte_huge(v)) (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  mm_walk_ops ops;
+  ops.pud_entry = upper;
+  ops.pmd_entry = upper;
+  ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
+    (*static_cast<F*>(w.priv))(addr, ref);
+    return 0;
+  };
+  walk_page_range_novma(pt, mm, pgd, start, end, ops, &fn);
+}
+
 }  // namespace numasim::os

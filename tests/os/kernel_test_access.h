@@ -15,6 +15,14 @@ struct KernelTestAccess {
   static void set_migration_waiter(Kernel& k, std::function<void(task_struct*, VirtAddr)> fn) {
     k.migration_waiter_ = std::move(fn);
   }
+  // Stop every migration between try_to_migrate and the copy: fn runs with the
+  // old page unmapped (migration entries in its PTEs).
+  static void set_migration_unmapped_hook(Kernel& k, std::function<void(page*)> fn) {
+    k.migration_unmapped_hook_ = std::move(fn);
+  }
+  // Finish the migration in flight (copy + remove_migration_ptes), as its completion would.
+  static void complete_migration(Kernel& k, KernelCost& cost) { k.migrate_in_flight_complete(cost); }
+  static bool migration_in_flight(const Kernel& k) { return k.migration_in_flight_ != nullptr; }
   static void put_user_page(Kernel& k, CpuId cpu, page* pg, KernelCost& cost) { k.put_user_page(cpu, pg, cost); }
 };
 
