@@ -312,7 +312,7 @@ long Kernel::sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, c
   if (!target || target->exited) return -ESRCH;
   // EPERM (ptrace access, CAP_SYS_NICE for nodes outside the target's cpuset) is not modelled.
   if ((to.bits & ~pm_.node_states_memory().bits) != 0) return -EINVAL;
-  current_ = target;
+  const KernelEntryGuard ctx_guard = syscall_enter(target, cost);  // page tables charged to target's mm
   mm_struct& mm = *target->mm;
   // do_migrate_pages: pick pairs so that no page is moved twice.
   long busy = 0;
