@@ -355,6 +355,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool can_change_pte_writable(const vm_area_struct& vma, pteval_t pte) const;
   // oom_kill.cpp: AllocHooks::out_of_memory for the context's task (none: no kill).
   bool out_of_memory(oom_control& oc, KernelCost& cost) override;
+  // vmscan.cpp: AllocHooks::wakeup_kswapd wakes the node's kswapd thread.
+  void wakeup_kswapd(zone& z, gfp_t gfp, unsigned order, zone_type highest_zoneidx) override;
   long oom_badness(const mm_struct& mm) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp

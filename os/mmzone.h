@@ -155,6 +155,10 @@ struct pglist_data {
   // report can say how much memory a workload took after it has exited.
   std::int64_t nr_free_pages = 0;
   std::int64_t min_free_pages = 0;
+  // What the allocations that woke kswapd needed (wakeup_kswapd): the largest
+  // order and the highest zone index, for kswapd's balance_pgdat.
+  unsigned kswapd_order = 0;
+  zone_type kswapd_highest_zoneidx = ZONE_DMA;
 
   std::uint64_t node_end_pfn() const { return node_start_pfn + node_spanned_pages; }
 };

@@ -478,5 +478,27 @@ TEST_F(KernelSlowpathTest, InjectedPageTableFailureLeavesNoHalfBuiltTables) {
   EXPECT_EQ(touch(t, a), Kernel::FaultResult::Handled);
 }
 
+TEST_F(KernelSlowpathTest, TheSlowPathWakesTheKswapdThreadOfEachNodeItTried) {
+  // An allocation below the low watermark wakes kswapd0 and kswapd1 (the
+  // zonelist's nodes), which become runnable on their nodes' CPUs; the order
+  // and zone the allocation needed are left for them in the pgdat.
+  Kthread* kswapd0 = k().kthreads().kswapd(NodeId(0));
+  Kthread* kswapd1 = k().kthreads().kswapd(NodeId(1));
+  ASSERT_NE(kswapd0, nullptr);
+  ASSERT_NE(kswapd1, nullptr);
+  const std::uint64_t w0 = kswapd0->nr_wakeups, w1 = kswapd1->nr_wakeups;
+  EXPECT_NE(kswapd0->task.__state, TASK_RUNNING);
+  exhaust();
+  EXPECT_EQ(kswapd0->nr_wakeups, w0) << "eating memory with __GFP_KSWAPD_RECLAIM cleared wakes nobody";
+  KernelCost c;
+  page* pg = pm().alloc_pages(CpuId(0), GFP_KERNEL, 2, NodeId(0), nullptr, c);
+  EXPECT_EQ(kswapd0->nr_wakeups, w0 + 1);
+  EXPECT_EQ(kswapd1->nr_wakeups, w1 + 1);
+  EXPECT_EQ(kswapd0->task.__state, TASK_RUNNING);
+  EXPECT_EQ(pm().NODE_DATA(NodeId(0)).kswapd_order, 2u);
+  EXPECT_EQ(pm().NODE_DATA(NodeId(0)).kswapd_highest_zoneidx, ZONE_NORMAL);
+  if (pg) pm().free_pages(CpuId(0), pg, 2, c);
+}
+
 }  // namespace
 }  // namespace numasim::os::testing
