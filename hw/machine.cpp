@@ -29,7 +29,13 @@ MachineParams MachineParams::from_config(Config root) {
   p.mmu = MmuParams::from_config(root);
   p.memory = MemorySystemParams::from_config(root);
   p.memory.core_clock = p.core.clock;
-  p.kernel = os::KernelParams::from_config(root.table("os", "simulated kernel"));
+  Config os_table = root.table("os", "simulated kernel");
+  p.kernel = os::KernelParams::from_config(os_table);
+  // The kernel can build LA57 tables, but hw's walker (hw/mmu.cpp) walks four
+  // levels: a machine that cannot run is a configuration error, not a wrong walk.
+  if (p.kernel.pgtable_levels != 4)
+    os_table.error("pgtable_levels", "5-level paging (LA57) is not supported by the hardware page walker yet; "
+                                     "expected 4");
   p.platform = MachinePlatformParams::from_config(root.table("platform", "IPIs and kernel traffic"));
   p.block_device = BlockDeviceParams::from_config(root.table("block_device", "swap and file device"));
   Config sim = root.table("sim", "simulation control");

@@ -25,8 +25,6 @@ MachinePlatformParams MachinePlatformParams::from_config(Config c) {
   p.invlpg_cycles = c.get<unsigned>("invlpg_cycles", p.invlpg_cycles, "cycles per page invalidated", {0u, 1u << 20});
   p.full_flush_cycles = c.get<unsigned>("full_flush_cycles", p.full_flush_cycles, "cycles to flush a whole ASID",
                                         {0u, 1u << 24});
-  p.single_page_flush_ceiling = c.get<unsigned>("single_page_flush_ceiling", p.single_page_flush_ceiling,
-                                                "pages above which a range flush flushes the ASID", {0u, 1u << 30});
   p.streaming_store_bytes = c.get<Bytes>("streaming_store_bytes", p.streaming_store_bytes,
                                         "kernel stores this large bypass the caches (0: never)");
   p.bio_latency = c.get<Picoseconds>("bio_latency", p.bio_latency, "block device access latency",
@@ -82,7 +80,9 @@ Picoseconds MachinePlatform::ipi_delivery(CpuId from, CpuId to) const {
 Picoseconds MachinePlatform::flush_on(CpuId cpu, os::Asid asid, VirtAddr start, VirtAddr end, bool whole_asid) {
   const std::size_t i = static_cast<std::size_t>(cpu.value());
   const std::uint64_t pages = end > start ? (end - start + kPageSize - 1) / kPageSize : 0;
-  const bool full = whole_asid || pages > params_.single_page_flush_ceiling;
+  // Whether a range is flushed page by page or as a whole ASID is the kernel's
+  // policy ([os] tlb_single_page_flush_ceiling, os/tlbflush.cpp): hw does what it is asked.
+  const bool full = whole_asid;
   if (i < mmus_.size() && mmus_[i]) {
     if (full) mmus_[i]->invalidate_asid(asid);
     else mmus_[i]->invalidate_range(asid, start, end);

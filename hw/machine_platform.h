@@ -50,7 +50,6 @@ struct MachinePlatformParams {
   std::uint32_t flush_handler_cycles = 1200;          // target: interrupt entry, flush, ack, iret
   std::uint32_t invlpg_cycles = 150;                  // per page flushed individually
   std::uint32_t full_flush_cycles = 500;              // CR3 reload / INVPCID of a whole ASID
-  std::uint32_t single_page_flush_ceiling = 33;       // more pages than this: flush the whole ASID
   // Kernel stores of at least this many bytes (clearing a 2 MiB huge page) are timed as
   // non-temporal streaming stores that bypass the caches, as clear_huge_page's large
   // `rep stosb` avoids read-for-ownership; 0: always through the caches.
@@ -59,7 +58,8 @@ struct MachinePlatformParams {
   Bandwidth bio_bandwidth = Bandwidth(3'000'000'000); // 3 GB/s
 
   // [platform] ipi_latency, ipi_send_cycles, flush_handler_cycles, invlpg_cycles,
-  // full_flush_cycles, single_page_flush_ceiling, streaming_store_bytes, bio_latency, bio_bandwidth.
+  // full_flush_cycles, streaming_store_bytes, bio_latency, bio_bandwidth. (When a range
+  // flush becomes a full one is the kernel's tlb_single_page_flush_ceiling.)
   static MachinePlatformParams from_config(Config platform);
 };
 

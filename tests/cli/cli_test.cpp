@@ -268,3 +268,16 @@ TEST(Cli, TracePrintsOneLinePerEventOfTheChosenSubsystems) {
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("--trace: unknown subsystem 'swapp'"), std::string::npos) << bad.err;
 }
+
+TEST(Cli, AMachineTheHardwareWalkerCannotRunIsAConfigurationError) {
+  // The kernel builds 5-level tables, the hw walker walks 4 levels: refused with
+  // its position instead of walking the wrong tables.
+  std::string five = write_temp("la57.toml", "base = \"" + config("default.toml") + "\"\n[os]\npgtable_levels = 5\n");
+  Result r = numasim("run " + five + " --quiet");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("la57.toml:3:18: error: os.pgtable_levels: 5-level paging (LA57) is not supported by the "
+                       "hardware page walker yet; expected 4"),
+            std::string::npos)
+      << r.err;
+  std::filesystem::remove(five);
+}
