@@ -37,6 +37,10 @@ inline const char* entry_result_name(EntryResult r) {
 inline constexpr long NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_madvise = 28;
 inline constexpr long NR_mbind = 237, NR_set_mempolicy = 238, NR_get_mempolicy = 239, NR_move_pages = 279;
 
+// How many times a #PF that ran out of memory without killing anyone is retried
+// before the task is ended as OOM-killed (Linux retries without bound).
+inline constexpr int kPagefaultOomRetries = 64;
+
 class KernelEntry {
  public:
   virtual ~KernelEntry() = default;

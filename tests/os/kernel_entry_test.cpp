@@ -46,5 +46,33 @@ TEST_F(KernelTest, TheEntryInterfaceFaultsCallsAndExits) {
   k().check_consistency();
 }
 
+TEST_F(KernelTest, AFaultOutOfMemoryWithoutAKillIsRetriedLikePagefaultOutOfMemory) {
+  KernelEntry& entry = k();
+  task_struct* t = k().create_task("retry", CpuId(0), CpuMask());
+  ASSERT_NE(t, nullptr);
+  KernelCost cost;
+  const long addr = k().sys_mmap(t, 0, 4 * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, cost);
+  ASSERT_GT(addr, 0);
+  ASSERT_EQ(entry.page_fault(t, static_cast<VirtAddr>(addr), true, Picoseconds(0), cost), EntryResult::Ok);
+  // Three injected failures: the access faults three more times, then succeeds.
+  FailPageAllocParams p;
+  p.probability = 100;
+  p.times = 3;
+  k().physmem().fail_page_alloc().configure(p);
+  const std::uint64_t faults0 = k().physmem().sum_vm_event(PGFAULT);
+  EXPECT_EQ(entry.page_fault(t, static_cast<VirtAddr>(addr) + kPageSize, true, Picoseconds(0), cost), EntryResult::Ok);
+  EXPECT_EQ(k().physmem().sum_vm_event(PGFAULT), faults0 + 4);
+  EXPECT_FALSE(t->oom_killed);
+  EXPECT_TRUE(k().oom_kills().empty());
+  // Failing for ever: bounded, the task ends as OOM-killed instead of hanging the run.
+  p.times = -1;
+  k().physmem().fail_page_alloc().configure(p);
+  const std::uint64_t faults1 = k().physmem().sum_vm_event(PGFAULT);
+  EXPECT_EQ(entry.page_fault(t, static_cast<VirtAddr>(addr) + 2 * kPageSize, true, Picoseconds(0), cost),
+            EntryResult::OomKill);
+  EXPECT_EQ(k().physmem().sum_vm_event(PGFAULT), faults1 + 1 + kPagefaultOomRetries);
+  k().check_consistency();
+}
+
 }  // namespace
 }  // namespace numasim::os
