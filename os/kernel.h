@@ -224,6 +224,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   HugetlbInfo hugetlb_node_info(NodeId nid) const;
   std::string proc_meminfo() const;
   std::string node_meminfo(NodeId nid) const;
+  // The figures node_meminfo prints (the JSON report reads these, not the text).
+  std::vector<ProcField> node_meminfo_fields(NodeId nid) const;
 
   // ---- the kernel's slab allocator and its leak detector ----
   Slub& slub() { return *slub_; }

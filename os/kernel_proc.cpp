@@ -25,5 +25,8 @@ HugetlbInfo Kernel::hugetlb_node_info(NodeId nid) const {
 std::string Kernel::proc_meminfo() const { return os::proc_meminfo(pm_, hugetlb_info()); }
 
 std::string Kernel::node_meminfo(NodeId nid) const { return os::node_meminfo(pm_, nid, hugetlb_node_info(nid)); }
+std::vector<ProcField> Kernel::node_meminfo_fields(NodeId nid) const {
+  return os::node_meminfo_fields(pm_, nid, hugetlb_node_info(nid));
+}
 
 }  // namespace numasim::os

@@ -59,24 +59,31 @@ const char* const kMigratetypeNames[] = {"Unmovable", "Movable", "Reclaimable", 
 
 namespace {
 // The zone stats, numa events and node stats of one node (nid >= 0) or of the
-// whole machine (nid < 0), one "name value" line each, in enum order.
-void append_stat_lines(std::string& out, const PhysMem& pm, int nid) {
+// whole machine (nid < 0), in enum order.
+void append_stat_fields(std::vector<ProcField>& out, const PhysMem& pm, int nid) {
   for (int i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i) {
     auto item = static_cast<zone_stat_item>(i);
     const std::int64_t v = nid < 0 ? pm.global_zone_page_state(item) : pm.node_zone_page_state(NodeId(nid), item);
-    appendf(out, "%.*s %" PRIu64 "\n", (int)zone_stat_name(item).size(), zone_stat_name(item).data(), pos(v));
+    out.push_back({zone_stat_name(item), pos(v)});
   }
   for (int i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i) {
     auto item = static_cast<numa_stat_item>(i);
-    const std::uint64_t v = nid < 0 ? pm.global_numa_event_state(item) : pm.node_numa_event_state(NodeId(nid), item);
-    appendf(out, "%.*s %" PRIu64 "\n", (int)numa_stat_name(item).size(), numa_stat_name(item).data(), v);
+    out.push_back({numa_stat_name(item),
+                   nid < 0 ? pm.global_numa_event_state(item) : pm.node_numa_event_state(NodeId(nid), item)});
   }
   for (int i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i) {
     auto item = static_cast<node_stat_item>(i);
     std::uint64_t v = node_pages(pm, nid, item);
     if (print_in_thp(item)) v /= kHpagePmdNr;
-    appendf(out, "%.*s %" PRIu64 "\n", (int)node_stat_name(item).size(), node_stat_name(item).data(), v);
+    out.push_back({node_stat_name(item), v});
   }
+}
+
+// "name value" lines.
+std::string format_fields(const std::vector<ProcField>& fields) {
+  std::string out;
+  for (const ProcField& f : fields) appendf(out, "%.*s %" PRIu64 "\n", (int)f.name.size(), f.name.data(), f.value);
+  return out;
 }
 }  // namespace
 
@@ -98,19 +105,18 @@ DirtyLimits global_dirty_limits(const PhysMem& pm) {
 
 // vmstat_show: zone stats, numa events, node stats, writeback thresholds, vm
 // events, in enum order.
-std::string proc_vmstat(const PhysMem& pm) {
-  std::string out;
-  append_stat_lines(out, pm, -1);
+std::vector<ProcField> vmstat_fields(const PhysMem& pm) {
+  std::vector<ProcField> out;
+  append_stat_fields(out, pm, -1);
   const DirtyLimits dirty = global_dirty_limits(pm);
-  appendf(out, "nr_dirty_threshold %" PRIu64 "\n", dirty.dirty);
-  appendf(out, "nr_dirty_background_threshold %" PRIu64 "\n", dirty.background);
+  out.push_back({"nr_dirty_threshold", dirty.dirty});
+  out.push_back({"nr_dirty_background_threshold", dirty.background});
   const VmEvents ev = pm.all_vm_events();
-  for (int i = 0; i < NR_VM_EVENT_ITEMS; ++i) {
-    auto item = static_cast<vm_event_item>(i);
-    appendf(out, "%.*s %" PRIu64 "\n", (int)vm_event_name(item).size(), vm_event_name(item).data(), ev[i]);
-  }
+  for (int i = 0; i < NR_VM_EVENT_ITEMS; ++i) out.push_back({vm_event_name(static_cast<vm_event_item>(i)), ev[i]});
   return out;
 }
+
+std::string proc_vmstat(const PhysMem& pm) { return format_fields(vmstat_fields(pm)); }
 
 // meminfo_proc_show (show_val_kb: "%-16s%8lu kB").
 std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
@@ -199,12 +205,9 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
 }
 
 // node_read_meminfo + hugetlb_report_node_meminfo.
-std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge) {
-  std::string out;
+std::vector<ProcField> node_meminfo_fields(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge) {
+  std::vector<ProcField> out;
   const int n = nid.value();
-  auto line = [&](const char* label, std::uint64_t kbv) {
-    appendf(out, "Node %d %-16s%8" PRIu64 " kB\n", n, label, kbv);
-  };
   auto g = [&](node_stat_item i) { return node_pages(pm, n, i) * kPagesToKb; };
   const std::uint64_t total = node_managed(pm, n) * kPagesToKb;
   const std::uint64_t free = pos(pm.node_zone_page_state(nid, NR_FREE_PAGES)) * kPagesToKb;
@@ -213,66 +216,89 @@ std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge)
     mlock += pos(z.stats.vm_stat[NR_MLOCK]);
     bounce += pos(z.stats.vm_stat[NR_BOUNCE]);
   }
-  line("MemTotal:", total);
-  line("MemFree:", free);
-  line("MemUsed:", total - free);
-  line("SwapCached:", g(NR_SWAPCACHE));
-  line("Active:", g(NR_ACTIVE_ANON) + g(NR_ACTIVE_FILE));
-  line("Inactive:", g(NR_INACTIVE_ANON) + g(NR_INACTIVE_FILE));
-  line("Active(anon):", g(NR_ACTIVE_ANON));
-  line("Inactive(anon):", g(NR_INACTIVE_ANON));
-  line("Active(file):", g(NR_ACTIVE_FILE));
-  line("Inactive(file):", g(NR_INACTIVE_FILE));
-  line("Unevictable:", g(NR_UNEVICTABLE));
-  line("Mlocked:", mlock * kPagesToKb);
-  line("Dirty:", g(NR_FILE_DIRTY));
-  line("Writeback:", g(NR_WRITEBACK));
-  line("FilePages:", g(NR_FILE_PAGES));
-  line("Mapped:", g(NR_FILE_MAPPED));
-  line("AnonPages:", g(NR_ANON_MAPPED));
-  line("Shmem:", g(NR_SHMEM));
-  line("KernelStack:", pos(pm.node_page_state(nid, NR_KERNEL_STACK_KB)));
-  line("PageTables:", g(NR_PAGETABLE));
-  line("SecPageTables:", g(NR_SECONDARY_PAGETABLE));
-  line("NFS_Unstable:", 0);
-  line("Bounce:", bounce * kPagesToKb);
-  line("WritebackTmp:", g(NR_WRITEBACK_TEMP));
-  line("KReclaimable:", g(NR_SLAB_RECLAIMABLE_B) + g(NR_KERNEL_MISC_RECLAIMABLE));
-  line("Slab:", g(NR_SLAB_RECLAIMABLE_B) + g(NR_SLAB_UNRECLAIMABLE_B));
-  line("SReclaimable:", g(NR_SLAB_RECLAIMABLE_B));
-  line("SUnreclaim:", g(NR_SLAB_UNRECLAIMABLE_B));
-  line("AnonHugePages:", g(NR_ANON_THPS));
-  line("ShmemHugePages:", g(NR_SHMEM_THPS));
-  line("ShmemPmdMapped:", g(NR_SHMEM_PMDMAPPED));
-  // Linux 6.1 prints these two with one space less (its format string's own
-  // alignment; fixed in a later release).
-  appendf(out, "Node %d FileHugePages: %8" PRIu64 " kB\n", n, g(NR_FILE_THPS));
-  appendf(out, "Node %d FilePmdMapped: %8" PRIu64 " kB\n", n, g(NR_FILE_PMDMAPPED));
-  appendf(out, "Node %d HugePages_Total: %5" PRIu64 "\n", n, huge.total);
-  appendf(out, "Node %d HugePages_Free:  %5" PRIu64 "\n", n, huge.free);
-  appendf(out, "Node %d HugePages_Surp:  %5" PRIu64 "\n", n, huge.surp);
+  out = {
+      {"MemTotal", total},
+      {"MemFree", free},
+      {"MemUsed", total - free},
+      {"SwapCached", g(NR_SWAPCACHE)},
+      {"Active", g(NR_ACTIVE_ANON) + g(NR_ACTIVE_FILE)},
+      {"Inactive", g(NR_INACTIVE_ANON) + g(NR_INACTIVE_FILE)},
+      {"Active(anon)", g(NR_ACTIVE_ANON)},
+      {"Inactive(anon)", g(NR_INACTIVE_ANON)},
+      {"Active(file)", g(NR_ACTIVE_FILE)},
+      {"Inactive(file)", g(NR_INACTIVE_FILE)},
+      {"Unevictable", g(NR_UNEVICTABLE)},
+      {"Mlocked", mlock * kPagesToKb},
+      {"Dirty", g(NR_FILE_DIRTY)},
+      {"Writeback", g(NR_WRITEBACK)},
+      {"FilePages", g(NR_FILE_PAGES)},
+      {"Mapped", g(NR_FILE_MAPPED)},
+      {"AnonPages", g(NR_ANON_MAPPED)},
+      {"Shmem", g(NR_SHMEM)},
+      {"KernelStack", pos(pm.node_page_state(nid, NR_KERNEL_STACK_KB))},
+      {"PageTables", g(NR_PAGETABLE)},
+      {"SecPageTables", g(NR_SECONDARY_PAGETABLE)},
+      {"NFS_Unstable", 0},
+      {"Bounce", bounce * kPagesToKb},
+      {"WritebackTmp", g(NR_WRITEBACK_TEMP)},
+      {"KReclaimable", g(NR_SLAB_RECLAIMABLE_B) + g(NR_KERNEL_MISC_RECLAIMABLE)},
+      {"Slab", g(NR_SLAB_RECLAIMABLE_B) + g(NR_SLAB_UNRECLAIMABLE_B)},
+      {"SReclaimable", g(NR_SLAB_RECLAIMABLE_B)},
+      {"SUnreclaim", g(NR_SLAB_UNRECLAIMABLE_B)},
+      {"AnonHugePages", g(NR_ANON_THPS)},
+      {"ShmemHugePages", g(NR_SHMEM_THPS)},
+      {"ShmemPmdMapped", g(NR_SHMEM_PMDMAPPED)},
+      {"FileHugePages", g(NR_FILE_THPS)},
+      {"FilePmdMapped", g(NR_FILE_PMDMAPPED)},
+      {"HugePages_Total", huge.total},
+      {"HugePages_Free", huge.free},
+      {"HugePages_Surp", huge.surp},
+  };
+  return out;
+}
+
+// node_read_meminfo: "Node N %-16s%8lu kB" lines, then the hugetlb counts.
+std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge) {
+  std::string out;
+  const int n = nid.value();
+  for (const ProcField& f : node_meminfo_fields(pm, nid, huge)) {
+    if (f.name == "FileHugePages" || f.name == "FilePmdMapped") {
+      // Linux 6.1 prints these two with one space less (its format string's own
+      // alignment; fixed in a later release).
+      appendf(out, "Node %d %.*s: %8" PRIu64 " kB\n", n, (int)f.name.size(), f.name.data(), f.value);
+    } else if (f.name == "HugePages_Total") {
+      appendf(out, "Node %d HugePages_Total: %5" PRIu64 "\n", n, f.value);
+    } else if (f.name.substr(0, 10) == "HugePages_") {
+      appendf(out, "Node %d %.*s:  %5" PRIu64 "\n", n, (int)f.name.size(), f.name.data(), f.value);
+    } else {
+      const std::string label = std::string(f.name) + ":";
+      appendf(out, "Node %d %-16s%8" PRIu64 " kB\n", n, label.c_str(), f.value);
+    }
+  }
   return out;
 }
 
 // node_read_vmstat (drivers/base/node.c): zone stats, numa events and node
 // stats of the node; no writeback thresholds and no events.
 std::string node_vmstat(const PhysMem& pm, NodeId nid) {
-  std::string out;
-  append_stat_lines(out, pm, nid.value());
-  return out;
+  std::vector<ProcField> fields;
+  append_stat_fields(fields, pm, nid.value());
+  return format_fields(fields);
 }
 
 // node_read_numastat.
-std::string node_numastat(const PhysMem& pm, NodeId nid) {
-  std::string out;
-  appendf(out, "numa_hit %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_HIT));
-  appendf(out, "numa_miss %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_MISS));
-  appendf(out, "numa_foreign %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_FOREIGN));
-  appendf(out, "interleave_hit %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_INTERLEAVE_HIT));
-  appendf(out, "local_node %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_LOCAL));
-  appendf(out, "other_node %" PRIu64 "\n", pm.node_numa_event_state(nid, NUMA_OTHER));
-  return out;
+std::vector<ProcField> node_numastat_fields(const PhysMem& pm, NodeId nid) {
+  return {
+      {"numa_hit", pm.node_numa_event_state(nid, NUMA_HIT)},
+      {"numa_miss", pm.node_numa_event_state(nid, NUMA_MISS)},
+      {"numa_foreign", pm.node_numa_event_state(nid, NUMA_FOREIGN)},
+      {"interleave_hit", pm.node_numa_event_state(nid, NUMA_INTERLEAVE_HIT)},
+      {"local_node", pm.node_numa_event_state(nid, NUMA_LOCAL)},
+      {"other_node", pm.node_numa_event_state(nid, NUMA_OTHER)},
+  };
 }
+
+std::string node_numastat(const PhysMem& pm, NodeId nid) { return format_fields(node_numastat_fields(pm, nid)); }
 
 // frag_show_print: populated zones only.
 std::string proc_buddyinfo(const PhysMem& pm) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/units.h"
@@ -24,6 +25,20 @@ struct HugetlbInfo {
   std::uint64_t total = 0, free = 0, rsvd = 0, surp = 0;
   std::uint64_t page_size_kb = 2048;
 };
+
+// One figure of a /proc or sysfs file, by the name the file gives it (without
+// the colon): the text dumps below are printed from these lists, and the JSON
+// report reads the same lists, so the two never disagree and nothing parses text.
+struct ProcField {
+  std::string_view name;
+  std::uint64_t value = 0;  // as the file prints it: pages, events, kB or a count
+};
+// /proc/vmstat, in its order.
+std::vector<ProcField> vmstat_fields(const PhysMem& pm);
+// nodeN/meminfo: kB figures, then HugePages_Total/Free/Surp (counts).
+std::vector<ProcField> node_meminfo_fields(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge = {});
+// nodeN/numastat.
+std::vector<ProcField> node_numastat_fields(const PhysMem& pm, NodeId nid);
 
 std::string proc_vmstat(const PhysMem& pm);
 std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge = {});

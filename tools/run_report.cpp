@@ -63,26 +63,6 @@ class CollectingVisitor : public hw::StatsVisitor {
   }
 };
 
-// "Node 0 MemTotal:   1048576 kB" / "numa_hit 42" / "pgfault 7": name -> integer value.
-std::vector<std::pair<std::string, std::int64_t>> parse_proc_lines(const std::string& text) {
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<std::string> words;
-    for (std::string w; ls >> w;) words.push_back(w);
-    if (words.size() >= 4 && words[0] == "Node") words.erase(words.begin(), words.begin() + 2);
-    if (words.size() < 2) continue;
-    std::string name = words[0];
-    if (!name.empty() && name.back() == ':') name.pop_back();
-    char* end = nullptr;
-    long long v = std::strtoll(words[1].c_str(), &end, 10);
-    if (end && *end == '\0') out.emplace_back(name, v);
-  }
-  return out;
-}
-
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
 std::string fmt(const char* f, ...) {
   char buf[512];
@@ -339,7 +319,8 @@ std::string RunReport::text() const {
              "other_node", "DRAM GB/s", "row hit");
   for (int n = 0; n < topo.num_nodes(); ++n) {
     std::map<std::string, std::int64_t> mi;
-    for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n)))) mi[k] = val;
+    for (const os::ProcField& f : machine_.kernel().node_meminfo_fields(NodeId(n)))
+      mi.emplace(std::string(f.name), static_cast<std::int64_t>(f.value));
     std::string mc = device_prefix(machine_, n);
     out += fmt("  %-4d %8" PRId64 "MB %8" PRId64 "MB %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10.2f %7.1f%%\n", n,
                mi["MemTotal"] / 1024, mi["MemFree"] / 1024, pm.node_numa_event_state(NodeId(n), os::NUMA_HIT),
@@ -399,7 +380,7 @@ std::string RunReport::json() const {
   j.end_object();
 
   j.key("vmstat").begin_object();
-  for (const auto& [k, val] : parse_proc_lines(os::proc_vmstat(pm))) j.key(k).value(static_cast<std::int64_t>(val));
+  for (const os::ProcField& f : os::vmstat_fields(pm)) j.key(f.name).value(static_cast<std::int64_t>(f.value));
   j.end_object();
 
   j.key("nodes").begin_array();
@@ -408,13 +389,13 @@ std::string RunReport::json() const {
     j.begin_object();
     j.key("node").value(n);
     j.key("meminfo_kb").begin_object();
-    for (const auto& [k, val] : parse_proc_lines(machine_.kernel().node_meminfo(NodeId(n))))
-      j.key(k).value(static_cast<std::int64_t>(val));
+    for (const os::ProcField& f : machine_.kernel().node_meminfo_fields(NodeId(n)))
+      j.key(f.name).value(static_cast<std::int64_t>(f.value));
     j.end_object();
     j.key("min_free_kb").value(pm.node_min_free_pages(NodeId(n)) * static_cast<std::int64_t>(kPageSize / 1024));
     j.key("numastat").begin_object();
-    for (const auto& [k, val] : parse_proc_lines(os::node_numastat(pm, NodeId(n))))
-      j.key(k).value(static_cast<std::int64_t>(val));
+    for (const os::ProcField& f : os::node_numastat_fields(pm, NodeId(n)))
+      j.key(f.name).value(static_cast<std::int64_t>(f.value));
     j.end_object();
     // /proc/buddyinfo: "Node 0, zone   Normal   <free blocks per order>"
     j.key("buddyinfo").begin_object();
