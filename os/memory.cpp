@@ -11,10 +11,12 @@
 // clear_page of the new page as a 4 KiB (2 MiB for hugetlb) kernel_write on the
 // page's node, and every page-table entry written. Accesses outside any VMA or
 // against its protection become a SIGSEGV counted on the task, never an abort.
-// A user page or page-table page the buddy cannot give invokes the OOM killer
-// (oom_kill.cpp), which frees another process's memory (the allocation is
-// retried) or kills the faulting task (FaultResult::Oom); a task the OOM killer
-// chose faults Oom.
+// A user page or page-table page the buddy cannot give goes down the
+// allocator's one slow path (page_alloc_slowpath.cpp), whose OOM killer
+// (oom_kill.cpp) frees another process's memory (the allocation is retried) or
+// kills the faulting task (FaultResult::Oom); a task the OOM killer chose
+// faults Oom; a VM_FAULT_OOM that killed nobody is retried at the entry
+// (kernel_entry.cpp, pagefault_out_of_memory).
 // Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap-in or file
 // faults (no major faults yet), no THP (do_huge_pmd_anonymous_page falls back),
 // no fault-around; private anonymous read faults map the shared zero page like
@@ -380,7 +382,8 @@ vm_fault_t Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr a
   }
   if (!pte_present(v) || !pte_huge(v)) fault_bug("hugetlb PMD is neither none nor a present huge leaf", addr);
   if (write && !pte_write(v)) {
-    // hugetlb_wp: the page is exclusive to this mapping (no fork), reuse it.
+    // hugetlb_wp: the page is exclusive to this mapping (fork copies private
+    // hugetlb pages at once), reuse it.
     pgtables_.set_entry(t->cpu, pmd, v | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
     return 0;
   }
