@@ -251,6 +251,7 @@ void Machine::dump_stats(StatsVisitor& v) const {
     v.counter(cpu + ".mmu.fault_time", s.fault_ps, "ps", "time charged for page faults");
     v.counter(cpu + ".mmu.sigsegv", s.sigsegv, "count", "faults that ended in SIGSEGV");
     v.counter(cpu + ".mmu.sigbus", s.sigbus, "count", "faults that ended in SIGBUS");
+    v.counter(cpu + ".mmu.general_protection", s.general_protection, "count", "non-canonical addresses (#GP, SIGSEGV)");
     v.counter(cpu + ".mmu.oom_kills", s.oom_kills, "count", "faults that ended in an OOM kill of the faulting task");
     v.formula(cpu + ".mmu.walk_latency", safe_ratio(double(s.walk_ps), double(s.walks)), "ps", "mean walk time");
     const auto& pwc = const_cast<Mmu&>(m).pwc().stats();

@@ -39,7 +39,18 @@ Translation Mmu::translate(VirtAddr va, bool write, Picoseconds now) {
   return translate_slow(va, write, now);
 }
 
+// #GP for a non-canonical address, before any TLB or page-table lookup (the
+// TLBs keep only the page-number bits a canonical address has, and the
+// walker's indices ignore the rest: both would alias a mapped page); Linux's
+// do_general_protection sends the user task SIGSEGV.
+Translation Mmu::general_protection(Picoseconds now) {
+  ++stats_.sigsegv;
+  ++stats_.general_protection;
+  return {0, now, false, os::EntryResult::Sigsegv};
+}
+
 Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
+  if (!is_canonical(va)) [[unlikely]] return general_protection(now);
   Picoseconds t = now;
   if (l1_missed_) {
     // Second-level TLB.

@@ -78,6 +78,7 @@ struct MmuStats {
   std::uint64_t fault_ps = 0;        // time charged for OS fault handling
   std::uint64_t sigsegv = 0;
   std::uint64_t sigbus = 0;
+  std::uint64_t general_protection = 0;  // non-canonical addresses (#GP, SIGSEGV)
   std::uint64_t oom_kills = 0;       // faults that ended in an OOM kill of the faulting task
   std::uint64_t context_switches = 0;
 };
@@ -93,6 +94,7 @@ class Mmu {
 
   // Hot path: an L1 TLB hit that permits the access. Sets pa and the TLB latency.
   bool translate_fast(VirtAddr va, bool write, PhysAddr& pa, std::uint32_t& latency_cycles) {
+    if (!is_canonical(va)) [[unlikely]] return false;  // translate_slow raises #GP
     TlbHit h = tlb_.lookup_l1(ctx_.asid, va);
     if (!h.entry) [[unlikely]] {
       l1_missed_ = true;
@@ -111,6 +113,10 @@ class Mmu {
   Translation translate_slow(VirtAddr va, bool write, Picoseconds now);
   // Both paths (tests and non-hot callers).
   Translation translate(VirtAddr va, bool write, Picoseconds now);
+  // x86-64 with 4-level paging: bits 63..47 all copies of bit 47.
+  static bool is_canonical(VirtAddr va) {
+    return static_cast<VirtAddr>(static_cast<std::int64_t>(va << 16) >> 16) == va;
+  }
 
   // Shootdowns and INVLPG: TLB entries of the range and every paging-structure entry of the ASID.
   void invalidate_page(Asid asid, VirtAddr va);
@@ -138,6 +144,7 @@ class Mmu {
   PageWalkCache pwc_;
   MmuContext ctx_;
   MmuStats stats_;
+  Translation general_protection(Picoseconds now);  // #GP: SIGSEGV without a page fault
   bool l1_missed_ = true;  // last translate_fast failure was a miss (not a permission/dirty miss)
 };
 

@@ -157,6 +157,22 @@ TEST_F(MmuFixture, SigsegvEndsTheTranslation) {
   EXPECT_EQ(pt.faults, 1);
 }
 
+TEST_F(MmuFixture, NonCanonicalAddressesAreSigsegvAndNeverAliasAMappedPage) {
+  pt.map(0x5000, 0x9000);
+  ASSERT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
+  const int faults = pt.faults;
+  // Bits above 47 that are not copies of bit 47: the walker's indices would land on 0x5000's entries.
+  for (VirtAddr alias : {0x0001'0000'0000'5000ull, 0x8000'0000'0000'5000ull, 0x0000'8000'0000'5000ull}) {
+    Translation tr = mmu->translate(alias, false, Picoseconds(0));
+    EXPECT_FALSE(tr.ok) << std::hex << alias;
+    EXPECT_EQ(tr.fault, os::EntryResult::Sigsegv);
+  }
+  EXPECT_EQ(pt.faults, faults) << "#GP happens before any page fault";
+  EXPECT_EQ(mmu->stats().general_protection, 3u);
+  EXPECT_EQ(mmu->stats().sigsegv, 3u);
+  EXPECT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
+}
+
 TEST_F(MmuFixture, PcidEntriesSurviveAContextSwitchWithoutPcidTheyDoNot) {
   pt.map(0x5000, 0x9000);
   ASSERT_TRUE(mmu->translate(0x5000, false, Picoseconds(0)).ok);
