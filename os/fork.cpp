@@ -141,7 +141,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
             ok = false;
         }
       }
-      const std::uint64_t resv = pvma.size() / HPAGE_SIZE - present;
+      const std::uint64_t resv = pvma.hugetlb_reserves() ? pvma.size() / HPAGE_SIZE - present : 0;
       if (ok && hugetlb_->reserve(resv))
         pairs.back().resv = resv;
       else

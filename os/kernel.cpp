@@ -210,7 +210,7 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
   while (!mm.mm_mt.empty()) {
     vm_area_struct& vma = mm.mm_mt.begin()->second;
     std::size_t present = zap_range(t, vma, vma.vm_start, vma.vm_end, cost);
-    if (vma.is_hugetlb()) hugetlb_->unreserve(vma.size() / HPAGE_SIZE - present);
+    if (vma.hugetlb_reserves()) hugetlb_->unreserve(vma.size() / HPAGE_SIZE - present);
     mm.total_vm -= vma.size() >> kPageShift;
     vma_erase(mm, vma);
   }

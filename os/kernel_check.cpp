@@ -168,7 +168,7 @@ void Kernel::check_consistency() const {
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);
     for (const auto& [key, v] : mm.mm_mt)
-      if (v.is_hugetlb()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
+      if (v.hugetlb_reserves()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
 
     // --- page-table pages ---
     std::size_t tables = 0;

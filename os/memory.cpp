@@ -369,7 +369,7 @@ vm_fault_t Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr a
     int nid = cpu_to_node(t->cpu).value();
     std::uint64_t ilx = vma.pgoff_of(haddr) >> HUGETLB_PAGE_ORDER;
     const nodemask_t* mask = policy_nodemask(GFP_HIGHUSER_MOVABLE, pol, ilx, &nid, pm_);
-    page* pg = hugetlb_->dequeue(nid, mask, true);
+    page* pg = hugetlb_->dequeue(nid, mask, vma.hugetlb_reserves());
     if (!pg) return VM_FAULT_SIGBUS;  // no huge page where the policy allows
     PhysAddr phys = pm_.page_to_phys(pg);
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(HPAGE_SIZE)));  // clear_huge_page

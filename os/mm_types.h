@@ -71,6 +71,9 @@ struct vm_area_struct {
   std::vector<struct anon_vma_chain*> anon_vma_chain;
 
   bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
+  // A hugetlb mapping holds pool reservations for its pages not yet faulted,
+  // unless mapped MAP_NORESERVE (then a fault finding no free page is SIGBUS).
+  bool hugetlb_reserves() const { return is_hugetlb() && !(vm_flags & VM_NORESERVE); }
   bool is_accessible() const { return (vm_flags & VM_ACCESS_FLAGS) != 0; }  // vma_is_accessible
   std::uint64_t size() const { return vm_end - vm_start; }
   // linear_page_index: offset in the backing object of the page holding addr

@@ -317,7 +317,7 @@ void Kernel::do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost&
   while (vm_area_struct* vma = find_vma_intersection(mm, start, end)) {
     std::size_t present = zap_range(t, *vma, vma->vm_start, vma->vm_end, cost);
     zapped += present;
-    if (vma->is_hugetlb()) hugetlb_->unreserve(vma->size() / HPAGE_SIZE - present);
+    if (vma->hugetlb_reserves()) hugetlb_->unreserve(vma->size() / HPAGE_SIZE - present);
     mm.total_vm -= vma->size() >> kPageShift;
     cost.add_cycles(params_.costs.vma_op_cycles);
     vma_erase(mm, *vma);

@@ -61,10 +61,10 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
     default:
       return -EINVAL;
   }
-  if (huge)
-    vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
-  else if (flags & MAP_NORESERVE)
-    vm_flags |= VM_NORESERVE;
+  if (huge) vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
+  // MAP_NORESERVE: no swap accounting, and for hugetlb no pool reservation
+  // (hugetlb_reserve_pages is skipped; a fault that finds no page is SIGBUS).
+  if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
 
   // __get_unmapped_area checks.
   if (len > mm.task_size - MMAP_MIN_ADDR) return -ENOMEM;

@@ -156,6 +156,31 @@ TEST_F(HugetlbFaultTest, PoolExhaustionIsEnomemAtMmapAndSigbusUnderBind) {
   k().check_consistency();
 }
 
+TEST_F(HugetlbFaultTest, NoreserveMapsBeyondThePoolAndFaultsSigbusWhenItRunsOut) {
+  // Linux: MAP_HUGETLB|MAP_NORESERVE skips hugetlb_reserve_pages, so mmap
+  // succeeds with a pool too small for it; the fault that finds no free page is
+  // SIGBUS. Reserved mappings keep their pages: a NORESERVE fault never takes them.
+  task_struct* t = spawn(0);
+  const int huge_noreserve = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE;
+  const long reserved =
+      k().sys_mmap(t, 0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0, cost_);
+  ASSERT_GT(reserved, 0);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 2u);
+  const long a = k().sys_mmap(t, 0, 18 << 20, PROT_READ | PROT_WRITE, huge_noreserve, -1, 0, cost_);
+  ASSERT_GT(a, 0) << "9 pages > the 8 in the pool, but nothing is reserved";
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 2u);
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(touch(t, a + (i << 21)), Kernel::FaultResult::Handled) << i;
+  // The two pages left are promised to `reserved`.
+  EXPECT_EQ(touch(t, a + (6 << 21)), Kernel::FaultResult::Sigbus);
+  k().check_consistency();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(touch(t, reserved + (i << 21)), Kernel::FaultResult::Handled);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u);
+  KernelCost c;
+  ASSERT_EQ(k().sys_munmap(t, a, 18 << 20, c), 0);
+  EXPECT_EQ(k().hugetlb().resv_huge_pages(), 0u) << "unmapping a NORESERVE mapping gives back no reservation";
+  k().check_consistency();
+}
+
 TEST_F(FaultTest, BindPolicyPlacesPagesAndCountsNumaStats) {
   task_struct* t = spawn(0);  // runs on node 0
   unsigned long node1 = 2;
