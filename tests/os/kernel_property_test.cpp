@@ -6,8 +6,11 @@
 // step, and every failing call checked to have changed nothing. Some cases run
 // with failslab at 5% (a twentieth of the kernel's slab allocations fail):
 // every call that saw an injected failure and failed returned ENOMEM, and
-// changed nothing. At the end kmemleak finds nothing and no VMA, mm, policy or
-// page-table-lock object is left.
+// changed nothing. Others run with fail_page_alloc at 5% (a twentieth of the
+// page allocations on every path fail: user pages, page tables, slab pages):
+// calls that saw one and failed returned ENOMEM and changed nothing, faults
+// that saw one were VM_FAULT_OOM without a kill or handled. At the end kmemleak
+// finds nothing and no VMA, mm, policy or page-table-lock object is left.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -29,6 +32,7 @@ struct PropertyCase {
   const char* memory_per_node;  // small machines run out of memory: OOM paths get exercised
   int steps;
   unsigned failslab_percent = 0;  // [os.failslab] probability during the run
+  unsigned fail_page_alloc_percent = 0;  // [os.fail_page_alloc] probability during the run
 };
 
 class KernelPropertyTest : public KernelTest, public ::testing::WithParamInterface<PropertyCase> {
@@ -50,6 +54,13 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     fp.seed = GetParam().seed;
     k().slub().failslab().configure(fp);
   }
+  if (GetParam().fail_page_alloc_percent) {
+    FailPageAllocParams fp;
+    fp.probability = GetParam().fail_page_alloc_percent;
+    fp.seed = GetParam().seed;
+    pm().fail_page_alloc().configure(fp);
+  }
+  std::uint64_t injected_page_failures = 0;
   std::uint64_t injected_failures = 0;
   std::uint64_t calls = 0, failures = 0, faults = 0;
   std::uint64_t ooms = 0;
@@ -68,6 +79,7 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     bool checked = true;  // ret < 0 must mean "nothing changed"
     auto snap = [&] { before = snapshot(t); };
     const std::uint64_t failslab_before = k().slub().failslab().nr_failed();
+    const std::uint64_t page_failures_before = pm().slowpath_stats().injected;
     if (op < 18) {  // mmap
       int flags = (rnd(5) == 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
       if (rnd(2))
@@ -176,6 +188,11 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
       // A slab allocation failed inside this call: if the call failed, it says ENOMEM.
       if (checked && ret < 0 && ret >= -4095) EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
     }
+    if (pm().slowpath_stats().injected != page_failures_before) {
+      ++injected_page_failures;
+      // A page allocation failed inside this call: if the call failed, it says ENOMEM.
+      if (checked && ret < 0 && ret >= -4095) EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+    }
     if (checked && ret < 0 && ret >= -4095) {
       ++failures;
       ASSERT_EQ(snapshot(t), before) << "step " << step << " op " << op << " ret " << ret;
@@ -195,6 +212,12 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     EXPECT_GT(injected_failures, 20u);
     std::printf("  failslab %u%%: %llu calls saw an injected slab failure\n", GetParam().failslab_percent,
                 static_cast<unsigned long long>(injected_failures));
+  }
+  if (GetParam().fail_page_alloc_percent) {
+    EXPECT_GT(injected_page_failures, 20u);
+    std::printf("  fail_page_alloc %u%%: %llu calls saw an injected page-allocation failure\n",
+                GetParam().fail_page_alloc_percent, static_cast<unsigned long long>(injected_page_failures));
+    pm().fail_page_alloc().configure(FailPageAllocParams{});  // exit must not fail
   }
   while (!tasks.empty()) {
     k().exit_task(tasks.back());
@@ -220,6 +243,8 @@ INSTANTIATE_TEST_SUITE_P(Seeds, KernelPropertyTest,
                                            PropertyCase{3, "64MiB", 2500}, PropertyCase{20261125, "64MiB", 2500},
                                            PropertyCase{7, "16MiB", 3000}, PropertyCase{8, "16MiB", 3000},
                                            PropertyCase{11, "64MiB", 2500, 5}, PropertyCase{12, "64MiB", 2500, 5},
-                                           PropertyCase{13, "16MiB", 3000, 5}));
+                                           PropertyCase{13, "16MiB", 3000, 5}, PropertyCase{21, "64MiB", 2500, 0, 5},
+                                           PropertyCase{22, "16MiB", 3000, 0, 5},
+                                           PropertyCase{23, "64MiB", 2500, 5, 5}));
 
 }  // namespace
