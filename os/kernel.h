@@ -127,7 +127,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::size_t nr_tasks() const { return live_tasks_; }
 
   // ---- faults (memory.cpp) ----
-  enum class FaultResult { Handled, Sigsegv, Sigbus, Oom };
+  using FaultResult = EntryResult;  // Handled / Sigsegv / Sigbus / Oom
   // handle_mm_fault as entered from the x86 #PF handler (do_user_addr_fault):
   // charges entry/exit cycles, the allocation, zeroing and PTE writes to `cost`.
   FaultResult handle_mm_fault(task_struct* t, VirtAddr addr, unsigned fault_flags, KernelCost& cost);

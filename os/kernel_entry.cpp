@@ -19,13 +19,7 @@ EntryResult Kernel::page_fault(task_struct* t, VirtAddr addr, bool write, Picose
   FaultResult r = handle_mm_fault(t, addr, flags, cost);
   for (int retry = 0; r == FaultResult::Oom && !t->oom_killed && retry < kPagefaultOomRetries; ++retry)
     r = handle_mm_fault(t, addr, flags, cost);
-  switch (r) {
-    case FaultResult::Handled: return EntryResult::Ok;
-    case FaultResult::Sigbus: return EntryResult::Sigbus;
-    case FaultResult::Oom: return EntryResult::OomKill;
-    case FaultResult::Sigsegv: break;
-  }
-  return EntryResult::Sigsegv;
+  return r;
 }
 
 // entry_SYSCALL_64: the call that follows is timed from `now`.

@@ -21,7 +21,10 @@ namespace numasim::os {
 struct task_struct;
 
 // How an entry ends for the task: it goes on, or a signal or the OOM killer ends it.
-enum class EntryResult : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill };
+// The one result type of faults at every level above vm_fault_t (os/vm_fault.h):
+// the kernel's handle_mm_fault returns it (as Kernel::FaultResult, whose names
+// Handled and Oom are the same values as Ok and OomKill) and hw reads it.
+enum class EntryResult : std::uint8_t { Ok, Sigsegv, Sigbus, OomKill, Handled = Ok, Oom = OomKill };
 // "ok", "SIGSEGV", "SIGBUS", "oom-kill".
 inline const char* entry_result_name(EntryResult r) {
   switch (r) {
