@@ -5,40 +5,19 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "tests/cli/run_numasim.h"
+
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using numasim_cli_test::Result;
+using numasim_cli_test::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-Result numasim(const std::string& args) {
-  static int counter = 0;
-  std::string base = std::filesystem::temp_directory_path() /
-                     ("numasim_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  std::string cmd =
-      std::string(NUMASIM_BINARY_DIR) + "/tools/numasim " + args + " >" + base + ".out 2>" + base + ".err";
-  int raw = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::filesystem::remove(base + ".out");
-  std::filesystem::remove(base + ".err");
-  return r;
-}
+Result numasim(const std::string& args) { return numasim_cli_test::run_numasim(args); }
 
 std::string config(const std::string& name) { return std::string(NUMASIM_SOURCE_DIR) + "/configs/" + name; }
 
