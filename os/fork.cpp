@@ -205,7 +205,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
     };
     walk_leaves(pgtables_, &pmm, pmm.pgd, pvma.vm_start, pvma.vm_end, copy_leaf);
   }
-  flush_tlb_mm(parent, pmm, cost);  // dup_mmap: the parent's write-protected entries
+  flush_tlb_mm(parent->cpu, pmm, cost);  // dup_mmap: the parent's write-protected entries
   return true;
 }
 

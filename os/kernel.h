@@ -205,8 +205,11 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // rmap_walk_anon: every PTE mapping the anonymous page pg, through its
   // anon_vma's chains and its index (each leaf read charged to `cost` as an
   // 8-byte kernel_read from cpu). fn returns false to stop. Pages without an
-  // anon_vma (shmem, hugetlb, the zero page) are not walked.
-  void rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn);
+  // anon_vma (shmem, hugetlb, the zero page) are not walked. With `migration`
+  // (page_vma_mapped_walk's PVMW_MIGRATION) it finds the migration entries
+  // pointing at pg instead of present PTEs.
+  void rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn,
+                 bool migration = false);
   // try_to_unmap: clear every PTE mapping pg (each mm's TLB flushed), dropping
   // mapcount, refcount and the RSS and node counters; true when no mapping is left.
   bool try_to_unmap(page* pg, CpuId cpu, KernelCost& cost);
@@ -362,8 +365,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   long oom_badness(const mm_struct& mm) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
-  void flush_tlb_range(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
-  void flush_tlb_mm(task_struct* t, mm_struct& mm, KernelCost& cost);
+  // `cpu` initiates the flush (and flushes itself when it is in mm_cpumask).
+  void flush_tlb_range(CpuId cpu, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
+  void flush_tlb_mm(CpuId cpu, mm_struct& mm, KernelCost& cost);
   // exit_mmap
   void exit_mmap(task_struct* t, mm_struct& mm);
   void syscall_cost(KernelCost& cost) const;

@@ -220,7 +220,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     }
     cur = vend;
   }
-  if (zapped) flush_tlb_range(t, mm, start, end, cost);
+  if (zapped) flush_tlb_range(t->cpu, mm, start, end, cost);
   return 0;
 }
 

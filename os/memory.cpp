@@ -350,7 +350,7 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   // ptep_clear_flush + set_pte: other CPUs may cache the read-only translation.
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, true), cost);
   if (old_pg) page_remove_rmap(t->cpu, mm, old_pg, false, cost);
-  flush_tlb_range(t, mm, addr & ~(kPageSize - 1), (addr & ~(kPageSize - 1)) + kPageSize, cost);
+  flush_tlb_range(t->cpu, mm, addr & ~(kPageSize - 1), (addr & ~(kPageSize - 1)) + kPageSize, cost);
   return FaultResult::Handled;
 }
 

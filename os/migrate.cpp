@@ -59,7 +59,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
   for (const RmapMapping& m : maps) {
     old_entries.push_back(m.pte.value());
     pgtables_.set_entry(t->cpu, m.pte, 0, cost);
-    flush_tlb_range(t, *m.vma->vm_mm, m.addr, m.addr + size.value(), cost);
+    flush_tlb_range(t->cpu, *m.vma->vm_mm, m.addr, m.addr + size.value(), cost);
   }
   cost.add_memory(platform_.kernel_copy(t->cpu, new_phys, old_phys, size));  // folio_copy
   // folio_migrate_mapping / folio_migrate_flags: the new page takes the old one's place.
@@ -120,8 +120,6 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
     --pg->_refcount;
     if (pg->mapcount == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, -1);
   }
-  task_struct flusher;  // try_to_unmap_flush: only the initiating CPU matters
-  flusher.cpu = cpu;
   for (std::size_t i = 0; i < maps.size(); ++i) {
     mm_struct& mm = *maps[i].vma->vm_mm;
     bool seen = false, more = false;
@@ -132,9 +130,9 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
     }
     if (seen) continue;
     if (more)
-      flush_tlb_mm(&flusher, mm, cost);
+      flush_tlb_mm(cpu, mm, cost);
     else
-      flush_tlb_range(&flusher, mm, maps[i].addr, maps[i].addr + kPageSize, cost);
+      flush_tlb_range(cpu, mm, maps[i].addr, maps[i].addr + kPageSize, cost);
   }
 }
 
@@ -143,22 +141,12 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
 // old one (an entry munmapped meanwhile is gone), old or young, clean or dirty
 // as the entry kept it, writable when the entry was and the VMA is.
 void Kernel::remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
-  anon_vma* av = page_anon_vma(*anon_vmas_, old_pg);
-  if (!av) return;
-  const std::uint64_t old_pfn = pm_.page_to_pfn(old_pg).value();
   const PhysAddr new_phys = pm_.page_to_phys(new_pg);
-  const std::vector<anon_vma_chain*> chains = av->rb_root;
-  for (anon_vma_chain* avc : chains) {
-    vm_area_struct& vma = *avc->vma;
-    const VirtAddr addr = vma_address(vma, old_pg->index);
-    if (!addr) continue;
-    PteRef ref = pgtables_.walk(vma.vm_mm->pgd, addr, PTE_LEVEL);
-    if (!ref || ref.level != PTE_LEVEL) continue;
-    cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
+  rmap_walk(old_pg, cpu, cost, [&](const RmapMapping& m) {
+    const vm_area_struct& vma = *m.vma;
+    const PteRef& ref = m.pte;
     const pteval_t v = ref.value();
-    if (!is_swap_pte(v)) continue;
     const swp_entry_t e = pte_to_swp_entry(v);
-    if (!is_migration_entry(e) || swp_offset_pfn(e) != old_pfn) continue;
     pteval_t n = new_phys | (v & kMigrationKeptBits);
     if (vma.is_accessible()) {
       n |= _PAGE_PRESENT | _PAGE_USER;
@@ -170,7 +158,8 @@ void Kernel::remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, Kernel
     pgtables_.set_entry(cpu, ref, n, cost);
     if (new_pg->mapcount++ == 0) pm_.mod_node_page_state(pm_.page_to_nid(new_pg), NR_ANON_MAPPED, 1);
     ++new_pg->_refcount;
-  }
+    return true;
+  }, /*migration=*/true);
 }
 
 // unmap_and_move for an anonymous page through migration entries.

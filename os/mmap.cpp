@@ -323,7 +323,7 @@ void Kernel::do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost&
     vma_erase(mm, *vma);
   }
   std::size_t freed = free_pgtables_between(t, start, end, cost);
-  if (zapped || freed) flush_tlb_range(t, mm, start, end, cost);
+  if (zapped || freed) flush_tlb_range(t->cpu, mm, start, end, cost);
 }
 
 // mm_populate / populate_vma_page_range: fault in every page, as GUP does.

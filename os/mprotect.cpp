@@ -144,7 +144,7 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); }, cost);
   bool flush = change_protection(t, mm, start, end, cost);
-  if (flush) flush_tlb_range(t, mm, start, end, cost);
+  if (flush) flush_tlb_range(t->cpu, mm, start, end, cost);
   return 0;
 }
 

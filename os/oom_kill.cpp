@@ -85,7 +85,7 @@ void Kernel::oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost) {
     if (vma.is_hugetlb() || (vma.vm_flags & (VM_SHARED | VM_LOCKED))) continue;
     zap_range(reaper, vma, vma.vm_start, vma.vm_end, cost);
   }
-  flush_tlb_mm(reaper, mm, cost);
+  flush_tlb_mm(reaper->cpu, mm, cost);
   mm.oom_skip = true;  // MMF_OOM_SKIP: nothing more to gain from this mm
 }
 

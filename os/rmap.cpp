@@ -17,6 +17,7 @@
 #include "os/kernel_caches.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
+#include "os/swapops.h"
 
 namespace numasim::os {
 
@@ -287,14 +288,15 @@ void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, Ker
   put_user_page(cpu, pg, cost);
 }
 
-void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn) {
+void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn,
+                       bool migration) {
   anon_vma* av = page_anon_vma(*anon_vmas_, pg);
   if (!av) return;
   const PhysAddr phys = pm_.page_to_phys(pg);
   const std::uint64_t index = pg->index;
-  // rmap_walk_anon: the chains of the page's anon_vma, in order; fn does not change them.
-  const std::vector<anon_vma_chain*> chains = av->rb_root;
-  for (anon_vma_chain* avc : chains) {
+  // rmap_walk_anon: the chains of the page's anon_vma, in order; fn must not
+  // change them (it unmaps or references the page, never a VMA).
+  for (anon_vma_chain* avc : av->rb_root) {
     vm_area_struct* vma = avc->vma;
     const VirtAddr addr = vma_address(*vma, index);
     if (!addr) continue;
@@ -303,19 +305,23 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
     if (!ref || ref.level != PTE_LEVEL) continue;
     cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
     const pteval_t v = ref.value();
-    if (!(pte_present(v) || pte_protnone(v)) || (v & _PAGE_SPECIAL) || pte_phys(v) != phys) continue;
+    if (migration) {
+      if (!is_swap_pte(v)) continue;
+      const swp_entry_t e = pte_to_swp_entry(v);
+      if (!is_migration_entry(e) || swp_offset_pfn(e) != (phys >> kPageShift)) continue;
+    } else if (!(pte_present(v) || pte_protnone(v)) || (v & _PAGE_SPECIAL) || pte_phys(v) != phys) {
+      continue;
+    }
     if (!fn(RmapMapping{vma, addr, ref})) return;
   }
 }
 
 bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
   get_page(pg);         // the caller's isolation reference: the page survives its last unmap
-  task_struct flusher;  // flush_tlb_range needs only the initiating CPU
-  flusher.cpu = cpu;
   rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
     mm_struct& mm = *m.vma->vm_mm;
     pgtables_.set_entry(cpu, m.pte, 0, cost);  // ptep_clear_flush
-    flush_tlb_range(&flusher, mm, m.addr, m.addr + kPageSize, cost);
+    flush_tlb_range(cpu, mm, m.addr, m.addr + kPageSize, cost);
     page_remove_rmap(cpu, mm, pg, false, cost);
     return true;
   });

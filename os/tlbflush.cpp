@@ -12,32 +12,32 @@
 
 namespace numasim::os {
 
-void Kernel::flush_tlb_range(task_struct* t, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost) {
+void Kernel::flush_tlb_range(CpuId cpu, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost) {
   cost.add_cycles(params_.costs.tlb_flush_cycles);
-  const std::size_t self = static_cast<std::size_t>(t->cpu.value());
+  const std::size_t self = static_cast<std::size_t>(cpu.value());
   const std::uint64_t pages = (end - start) >> kPageShift;
   const bool full = pages > params_.tlb_single_page_flush_ceiling;
   if (mm.cpumask.test(self)) {
     if (full)
-      pm_.count_vm_events(t->cpu, NR_TLB_LOCAL_FLUSH_ALL);
+      pm_.count_vm_events(cpu, NR_TLB_LOCAL_FLUSH_ALL);
     else
-      pm_.count_vm_events(t->cpu, NR_TLB_LOCAL_FLUSH_ONE, pages);
+      pm_.count_vm_events(cpu, NR_TLB_LOCAL_FLUSH_ONE, pages);
   }
   CpuMask others = mm.cpumask;
   others.reset(self);
   if (others.any()) {
-    pm_.count_vm_events(t->cpu, NR_TLB_REMOTE_FLUSH);
+    pm_.count_vm_events(cpu, NR_TLB_REMOTE_FLUSH);
     for (std::size_t c = others._Find_first(); c < others.size(); c = others._Find_next(c))
       pm_.count_vm_events(CpuId(static_cast<int>(c)), NR_TLB_REMOTE_FLUSH_RECEIVED);
   }
   if (full)
-    cost.add_memory(platform_.flush_tlb_mm(t->cpu, mm.cpumask, mm.asid));
+    cost.add_memory(platform_.flush_tlb_mm(cpu, mm.cpumask, mm.asid));
   else
-    cost.add_memory(platform_.flush_tlb_range(t->cpu, mm.cpumask, mm.asid, start, end));
+    cost.add_memory(platform_.flush_tlb_range(cpu, mm.cpumask, mm.asid, start, end));
 }
 
-void Kernel::flush_tlb_mm(task_struct* t, mm_struct& mm, KernelCost& cost) {
-  flush_tlb_range(t, mm, 0, mm.task_size, cost);
+void Kernel::flush_tlb_mm(CpuId cpu, mm_struct& mm, KernelCost& cost) {
+  flush_tlb_range(cpu, mm, 0, mm.task_size, cost);
 }
 
 }  // namespace numasim::os
