@@ -11,19 +11,14 @@
 
 #include "common/config.h"
 #include "studies/studies.h"
+#include "tests/system/quick_studies.h"
 
 namespace numasim::hw {
 namespace {
 
 using namespace studies;
 
-LatencyMatrixOptions quick() {
-  LatencyMatrixOptions o;
-  o.buffer = Bytes(128ull << 20);
-  o.loads = 3000;
-  o.warmup_loads = 500;
-  return o;
-}
+LatencyMatrixOptions quick() { return testing::quick_latency_matrix(); }
 
 const std::string kConfig = std::string(NUMASIM_SOURCE_DIR) + "/configs/cxl-tiered.toml";
 

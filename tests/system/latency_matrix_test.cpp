@@ -2,6 +2,7 @@
 // than remote, in the range of the Skylake-SP figures), the quantum-0 reference
 // mode agreeing with the default quantum, and the other studies' shapes.
 #include "studies/studies.h"
+#include "tests/system/quick_studies.h"
 
 #include <gtest/gtest.h>
 
@@ -14,13 +15,7 @@ namespace {
 
 using namespace studies;
 
-LatencyMatrixOptions quick() {
-  LatencyMatrixOptions o;
-  o.buffer = Bytes(128ull << 20);
-  o.loads = 3000;
-  o.warmup_loads = 500;
-  return o;
-}
+LatencyMatrixOptions quick() { return testing::quick_latency_matrix(); }
 
 TEST(LatencyMatrix, LocalIsFasterThanRemoteAndNearTheMeasuredFigures) {
   auto doc = testing::small_machine();
