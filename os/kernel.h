@@ -51,7 +51,9 @@
 #include "os/platform.h"
 #include "os/proc_format.h"
 #include "os/rmap.h"
+#include "os/page_token.h"
 #include "os/slub.h"
+#include "os/swap.h"
 #include "os/task.h"
 #include "os/vm_fault.h"
 
@@ -221,6 +223,23 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::vector<int> migrate_pages(const std::vector<page*>& pages, int nid, task_struct* t, KernelCost& cost);
   AnonVmas& anon_vmas() { return *anon_vmas_; }
   const AnonVmas& anon_vmas() const { return *anon_vmas_; }
+
+  // ---- reclaim <-> swap seam (os/swap.h): the swap side in swap_state.cpp, the LRU side in
+  //      swap.cpp and workingset.cpp ----
+  bool add_to_swap(page* pg, CpuId cpu, KernelCost& cost);
+  pageout_t pageout(page* pg, CpuId cpu, KernelCost& cost);
+  bool remove_swapcache_mapping(page* pg, std::uint64_t shadow, CpuId cpu, KernelCost& cost);
+  bool try_to_free_swap(page* pg);
+  std::uint64_t total_swap_pages() const;
+  std::uint64_t nr_swap_pages() const;
+  void lru_cache_add(page* pg, CpuId cpu);
+  void mark_page_accessed(page* pg);
+  std::uint64_t workingset_eviction(page* pg);
+  void workingset_refault(page* pg, std::uint64_t shadow);
+
+  // ---- page identity tokens for verification (os/page_token.h) ----
+  PageTokens& page_tokens() { return page_tokens_; }
+  const PageTokens& page_tokens() const { return page_tokens_; }
 
   // ---- statistics in Linux's formats, with the hugetlb pool's figures (kernel_proc.cpp) ----
   HugetlbInfo hugetlb_info() const;
@@ -432,6 +451,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // What a migration_entry_wait waits for: completes the migration of the page
   // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.
   std::function<void(task_struct*, VirtAddr)> migration_waiter_;
+  PageTokens page_tokens_;
   // Kernel threads, created at boot (after topo_, params_ and platform_).
   std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
 };
