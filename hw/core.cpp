@@ -13,6 +13,7 @@
 #include "common/trace.h"
 #include "hw/hw_stats.h"
 #include "hw/memory_system.h"
+#include "os/page_token.h"
 #include "os/task.h"
 
 namespace numasim::hw {
@@ -379,8 +380,9 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
         const VirtAddr first = op->addr;
         const VirtAddr last = op->addr + (op->count ? op->count - 1 : 0);
         bool dependent = !write && op->dependent();
+        PhysAddr pa = 0;
         for (VirtAddr line = first & ~(kCacheLineBytes - 1);; line += kCacheLineBytes) {
-          if (!access(mem, line < first ? first : line, write, dependent)) [[unlikely]] {
+          if (!access(mem, line < first ? first : line, write, dependent, pa)) [[unlikely]] {
             run.killed = true;
             run.ops += static_cast<std::uint64_t>(op - begin);
             stats_.ops += static_cast<std::uint64_t>(op - begin);
@@ -393,6 +395,8 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
         }
         ++(write ? run.stores : run.loads);
         ++(write ? stats_.stores : stats_.loads);
+        if (op->flags & kOpVerify) [[unlikely]]
+          verify_access(*op, batch_.token(static_cast<std::size_t>(op - batch_.begin())), pa);
         break;
       }
       case OpKind::Marker:
@@ -408,7 +412,7 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
 }
 
 template <class Mem>
-bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
+bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa) {
   t_ += issue_fp_;
   std::uint64_t issue = t_;
   if (dependent && last_load_done_ > issue) {
@@ -424,7 +428,6 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
     issue = lfb_earliest_;
     t_ = issue;
   }
-  PhysAddr pa;
   std::uint32_t tlb_cycles;
   if (mmu_.translate_fast(va, write, pa, tlb_cycles)) [[likely]] {
     issue += cycle_fp_ * tlb_cycles;
@@ -458,6 +461,24 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent) {
   if (!write) last_load_done_ = done;
   if (done > max_done_) max_done_ = done;
   return true;
+}
+
+void Core::verify_access(const Op& op, std::uint64_t token, PhysAddr pa) {
+  if (!tokens_ || !tokens_->enabled()) return;
+  const std::uint64_t pfn = pa >> kPageShift;
+  if (op.kind == OpKind::Store) {
+    tokens_->set(pfn, token);
+    ++stats_.verify_stores;
+    return;
+  }
+  ++stats_.verify_loads;
+  const std::uint64_t found = tokens_->get(pfn);
+  if (found == token) [[likely]]
+    return;
+  ++stats_.verify_mismatches;
+  if (verify_mismatches_.size() < kMaxVerifyMismatches)
+    verify_mismatches_.push_back(
+        VerifyMismatch{cur_->name, cur_->pid, op.addr, pa, token, found, local_time()});
 }
 
 void Core::drain() {

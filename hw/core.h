@@ -61,6 +61,9 @@
 namespace numasim {
 class Config;
 }
+namespace numasim::os {
+class PageTokens;
+}
 
 namespace numasim::hw {
 
@@ -140,6 +143,18 @@ struct CoreStats {
   std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
   std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
   std::uint64_t kthread_runs = 0, kthread_ps = 0, timers = 0, timer_ps = 0, idle_waits = 0;
+  // Verify mode (ops with kOpVerify): tokens written, loads checked, checks that failed.
+  std::uint64_t verify_stores = 0, verify_loads = 0, verify_mismatches = 0;
+};
+
+// A verified load that found another token than the workload last wrote.
+struct VerifyMismatch {
+  std::string task;  // TaskRun::name
+  int pid = 0;
+  VirtAddr va = 0;
+  PhysAddr pa = 0;
+  std::uint64_t expected = 0, found = 0;
+  Picoseconds time{0};
 };
 
 // Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
@@ -187,6 +202,11 @@ class Core final : public ThreadContext {
   void reset_stats() { stats_ = {}; }
   void dump_stats(StatsVisitor& v, const std::string& prefix) const;
   bool busy() const { return running_; }
+  // Verify mode: the kernel's page identity tokens that ops with kOpVerify write and
+  // check (null: such ops are plain accesses). The first mismatches are kept.
+  void set_page_tokens(os::PageTokens* tokens) { tokens_ = tokens; }
+  const std::vector<VerifyMismatch>& verify_mismatches() const { return verify_mismatches_; }
+  static constexpr std::size_t kMaxVerifyMismatches = 16;
   // Adds time to the core (e.g. an IPI handler interrupting it).
   void charge(Picoseconds t) { t_ += t.value() << kFrac; }
 
@@ -218,7 +238,9 @@ class Core final : public ThreadContext {
   template <class Mem>
   bool execute_with(Mem& mem, const Op* begin, const Op* end);
   template <class Mem>
-  bool access(Mem& mem, VirtAddr va, bool write, bool dependent);
+  bool access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa);
+  // Verify mode: store the token of a kOpVerify op to its frame, or check it.
+  void verify_access(const Op& op, std::uint64_t token, PhysAddr pa);
   void drain();
   void sync();               // catch SystemC time up with the local time
   void set_deadline();
@@ -270,6 +292,8 @@ class Core final : public ThreadContext {
   OpBatch batch_;
   bool in_fill_ = false;
   CoreStats stats_;
+  os::PageTokens* tokens_ = nullptr;
+  std::vector<VerifyMismatch> verify_mismatches_;
 
   struct Sc;  // SystemC state (quantum keeper), kept out of this header
   std::unique_ptr<Sc> sc_;

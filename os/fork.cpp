@@ -181,6 +181,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
           page* np = huge_copies[next_copy++];
           const PhysAddr nphys = pm_.page_to_phys(np);
           cost.add_memory(platform_.kernel_copy(cpu, nphys, pte_phys(v), Bytes(HPAGE_SIZE)));  // copy_user_huge_page
+          page_tokens_.copy(nphys >> kPageShift, pte_phys(v) >> kPageShift, HUGETLB_PAGE_ORDER);
           np->mapcount = 1;
           np->owner = cmm.mm_id;
           cv = (v & ~PTE_PFN_MASK) | nphys;

@@ -24,6 +24,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
       pm_(topo, params.phys, platform),
       pgtables_(platform, *this, PgtableParams{params.pgtable_levels, params.costs.pte_update_cycles}) {
   pm_.set_alloc_hooks(this);  // the slow path's kswapd/compaction/reclaim/OOM partner
+  pm_.set_page_tokens(&page_tokens_);  // __GFP_ZERO clears page identity tokens
   mems_allowed_ = pm_.node_states_memory();
   node_order_.resize(pm_.nr_node_ids());
   for (int n = 0; n < pm_.nr_node_ids(); ++n) node_order_[n] = pm_.node_order(NodeId(n));

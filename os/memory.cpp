@@ -298,6 +298,7 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_page
+  page_tokens_.clear(phys >> kPageShift);
   mm_struct& mm = *t->mm;
   if (shared) {
     pg->mapcount = 1;
@@ -341,10 +342,13 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   PhysAddr phys = pm_.page_to_phys(pg);
-  if (zero)
+  if (zero) {
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_user_highpage
-  else
+    page_tokens_.clear(phys >> kPageShift);
+  } else {
     cost.add_memory(platform_.kernel_copy(t->cpu, phys, old_phys, Bytes(kPageSize)));  // copy_user_highpage
+    page_tokens_.copy(phys >> kPageShift, old_phys >> kPageShift);
+  }
   page_add_new_anon_rmap(pg, vma, addr);
   mm.add_mm_counter(MM_ANONPAGES, 1);
   // ptep_clear_flush + set_pte: other CPUs may cache the read-only translation.
@@ -373,6 +377,7 @@ vm_fault_t Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr a
     if (!pg) return VM_FAULT_SIGBUS;  // no huge page where the policy allows
     PhysAddr phys = pm_.page_to_phys(pg);
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(HPAGE_SIZE)));  // clear_huge_page
+    page_tokens_.clear(phys >> kPageShift, HUGETLB_PAGE_ORDER);
     pg->mapcount = 1;
     pg->owner = mm.mm_id;
     mm.hugetlb_usage += 1;

@@ -62,6 +62,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
     flush_tlb_range(t->cpu, *m.vma->vm_mm, m.addr, m.addr + size.value(), cost);
   }
   cost.add_memory(platform_.kernel_copy(t->cpu, new_phys, old_phys, size));  // folio_copy
+  page_tokens_.copy(new_phys >> kPageShift, old_phys >> kPageShift, huge ? HUGETLB_PAGE_ORDER : 0);
   // folio_migrate_mapping / folio_migrate_flags: the new page takes the old one's place.
   new_pg->mapcount = old_pg->mapcount;
   new_pg->_refcount = old_pg->mapcount;  // one reference per mapping
@@ -192,6 +193,7 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   const CpuId cpu = m.t->cpu;
   cost.add_memory(
       platform_.kernel_copy(cpu, pm_.page_to_phys(new_pg), pm_.page_to_phys(old_pg), Bytes(kPageSize)));
+  page_tokens_.copy(pm_.page_to_phys(new_pg) >> kPageShift, pm_.page_to_phys(old_pg) >> kPageShift);  // folio_copy
   new_pg->mapcount = 0;
   new_pg->_refcount = 0;
   new_pg->owner = old_pg->owner;

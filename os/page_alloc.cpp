@@ -324,7 +324,10 @@ void PhysMem::prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, Kern
   pg->owner = 0;
   pg->private_ = 0;
   page_zone(pg)->nr_alloced_pages += 1ull << order;
-  if (gfp & __GFP_ZERO) cost.add_memory(platform_.kernel_write(cpu, pfn << kPageShift, Bytes(kPageSize << order)));
+  if (gfp & __GFP_ZERO) {
+    cost.add_memory(platform_.kernel_write(cpu, pfn << kPageShift, Bytes(kPageSize << order)));
+    if (page_tokens_) page_tokens_->clear(pfn, order);
+  }
   if (order && (gfp & __GFP_COMP)) {
     // prep_compound_page
     pg->set(PG_head);

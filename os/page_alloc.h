@@ -25,6 +25,7 @@
 #include "os/kernel_cost.h"
 #include "os/mmzone.h"
 #include "os/page.h"
+#include "os/page_token.h"
 #include "os/platform.h"
 #include "os/vmstat.h"
 
@@ -139,6 +140,8 @@ class PhysMem {
   // The slow path's partners (kswapd, compaction, reclaim, the OOM killer); null
   // restores the defaults (nothing to wake, compact or reclaim, no OOM killer).
   void set_alloc_hooks(AllocHooks* hooks) { hooks_ = hooks ? hooks : &no_hooks_; }
+  // The kernel's page identity tokens: __GFP_ZERO clears them (null: none).
+  void set_page_tokens(PageTokens* tokens) { page_tokens_ = tokens; }
   const SlowpathStats& slowpath_stats() const { return slowpath_stats_; }
   FailPageAlloc& fail_page_alloc() { return fail_page_alloc_; }
   const FailPageAlloc& fail_page_alloc() const { return fail_page_alloc_; }
@@ -206,6 +209,11 @@ class PhysMem {
   std::uint64_t node_numa_event_state(NodeId nid, numa_stat_item item) const;  // summed over zones
   std::uint64_t global_numa_event_state(numa_stat_item item) const;
   std::uint64_t sum_vm_event(vm_event_item item) const;  // all CPUs plus the CPU-less bucket
+  // One CPU's events; cpu -1 (or any id past the last CPU): the CPU-less bucket.
+  std::uint64_t cpu_vm_event(CpuId cpu, vm_event_item item) const {
+    const std::size_t i = static_cast<std::size_t>(cpu.value());
+    return (cpu.value() < 0 || i + 1 >= vm_events_.size() ? vm_events_.back() : vm_events_[i])[item];
+  }
   VmEvents all_vm_events() const;
   // Clears events (vm, numa) but not gauges, e.g. after warm-up.
   void reset_events();
@@ -320,6 +328,7 @@ class PhysMem {
   AllocHooks* hooks_ = &no_hooks_;
   SlowpathStats slowpath_stats_;
   FailPageAlloc fail_page_alloc_;
+  PageTokens* page_tokens_ = nullptr;
 };
 
 }  // namespace numasim::os

@@ -77,6 +77,12 @@ int run_run(Args& args) {
     return kExitSimulation;
   }
   if (!args.flag("--quiet")) std::cout << report.text();
+  // Verify mode: a page that lost its contents fails the run loudly, even with --quiet.
+  if (const RunReport::VerifySummary vs = report.verify_summary(); vs.mismatches > 0) {
+    std::cerr << "numasim run: verify FAILED: " << vs.mismatches
+              << " load(s) found another token than the workload last wrote (a page was lost or mixed up)\n";
+    for (const auto& m : vs.messages) std::cerr << "  " << m << "\n";
+  }
   if (auto json = args.value("--json"))
     if (!write_output(*json, report.json())) return kExitSimulation;
   if (sample.value() > 0 && !write_output(args.value("--csv").value_or("samples.csv"), report.sample_csv()))
@@ -90,8 +96,10 @@ RegisterCommand reg{Command{
     "Builds the machine, places every [[workload]] as a process (one task per thread)\n"
     "and simulates until all have finished. The report shows per node memory and\n"
     "numastat, per CPU operations, latency and its split, TLB and fault figures,\n"
-    "links and DRAM, and the kernel log (OOM kills, segfaults). Exit status 1 when a\n"
-    "workload failed (an error, or a task killed by SIGSEGV, SIGBUS or the OOM killer).",
+    "links and DRAM, reclaim and swap per node (when any), and the kernel log (OOM\n"
+    "kills, segfaults). Exit status 1 when a workload failed (an error, a task killed\n"
+    "by SIGSEGV, SIGBUS or the OOM killer, or a verify = true workload that read back\n"
+    "another token than it wrote).",
     1,
     [] {
       auto o = config_options();

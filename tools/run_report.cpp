@@ -119,6 +119,20 @@ void RunReport::take_sample(Picoseconds interval) {
     stlb += v.get(p + "4K") + v.get(p + "2M") + v.get(p + "1G");
   }
   rate("stlb_misses_per_s", stlb);
+  // Reclaim and swap per node (events on the node's CPUs, as the report's reclaim table).
+  for (int n = 0; n < topo.num_nodes(); ++n) {
+    const ReclaimFigures f = reclaim_figures(n);
+    const std::string p = "node" + std::to_string(n) + ".";
+    rate(p + "pgscan_kswapd_per_s", static_cast<double>(f.pgscan_kswapd));
+    rate(p + "pgscan_direct_per_s", static_cast<double>(f.pgscan_direct));
+    rate(p + "pgsteal_per_s", static_cast<double>(f.pgsteal_kswapd + f.pgsteal_direct));
+    rate(p + "allocstall_per_s", static_cast<double>(f.allocstall));
+    rate(p + "pswpin_per_s", static_cast<double>(f.pswpin));
+    rate(p + "pswpout_per_s", static_cast<double>(f.pswpout));
+    rate(p + "pgmajfault_per_s", static_cast<double>(f.pgmajfault));
+    rate(p + "workingset_refault_anon_per_s", static_cast<double>(f.workingset_refault_anon));
+    rate(p + "kswapd_cpu_share", static_cast<double>(f.kswapd_time.value()) / 1e12);  // CPU seconds per second
+  }
   for (int n = 0; n < topo.num_nodes(); ++n)
     gauges.emplace_back("node" + std::to_string(n) + ".free_kb",
                         4.0 * static_cast<double>(pm.node_zone_page_state(NodeId(n), os::NR_FREE_PAGES)));
@@ -187,9 +201,58 @@ void RunReport::run(bool progress, Picoseconds sample_interval) {
   host_seconds_ = std::chrono::duration<double>(clock::now() - start).count();
 }
 
+RunReport::ReclaimFigures RunReport::reclaim_figures(int node) const {
+  const os::PhysMem& pm = machine_.kernel().physmem();
+  const Topology& topo = machine_.topology();
+  ReclaimFigures f;
+  auto add_cpu = [&](CpuId c) {
+    f.pgscan_kswapd += pm.cpu_vm_event(c, os::PGSCAN_KSWAPD);
+    f.pgscan_direct += pm.cpu_vm_event(c, os::PGSCAN_DIRECT);
+    f.pgsteal_kswapd += pm.cpu_vm_event(c, os::PGSTEAL_KSWAPD);
+    f.pgsteal_direct += pm.cpu_vm_event(c, os::PGSTEAL_DIRECT);
+    for (os::vm_event_item z : {os::ALLOCSTALL_DMA, os::ALLOCSTALL_DMA32, os::ALLOCSTALL_NORMAL, os::ALLOCSTALL_MOVABLE})
+      f.allocstall += pm.cpu_vm_event(c, z);
+    f.pswpin += pm.cpu_vm_event(c, os::PSWPIN);
+    f.pswpout += pm.cpu_vm_event(c, os::PSWPOUT);
+    f.pgmajfault += pm.cpu_vm_event(c, os::PGMAJFAULT);
+  };
+  if (node < 0) {
+    add_cpu(CpuId(-1));
+    return f;
+  }
+  for (int c = 0; c < topo.num_cpus(); ++c)
+    if (topo.cpu_node(CpuId(c)).value() == node) add_cpu(CpuId(c));
+  f.workingset_refault_anon =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, pm.node_page_state(NodeId(node), os::WORKINGSET_REFAULT_ANON)));
+  const std::string kswapd = "kswapd" + std::to_string(node);
+  for (const auto& k : machine_.kthreads())
+    if (k->name == kswapd) f.kswapd_time = f.kswapd_time + k->kernel_time;
+  return f;
+}
+
+RunReport::VerifySummary RunReport::verify_summary() const {
+  VerifySummary s;
+  for (const auto& spec : specs_) s.enabled |= spec.verify;
+  if (!s.enabled) return s;
+  const Topology& topo = machine_.topology();
+  for (int c = 0; c < topo.num_cpus(); ++c) {
+    const hw::Core& core = machine_.core(CpuId(c));
+    s.stores += core.stats().verify_stores;
+    s.loads += core.stats().verify_loads;
+    s.mismatches += core.stats().verify_mismatches;
+    for (const hw::VerifyMismatch& m : core.verify_mismatches())
+      s.messages.push_back(fmt("%s[%d] at %s: page at virtual address 0x%" PRIx64 " (phys 0x%" PRIx64
+                               ") holds token 0x%016" PRIx64 ", expected 0x%016" PRIx64 " (what it last wrote)",
+                               m.task.c_str(), m.pid, format_time(m.time).c_str(), m.va, m.pa, m.found, m.expected));
+  }
+  return s;
+}
+
 bool RunReport::all_workloads_ok() const {
   // A kernel object nobody owns at the end of a run is a simulator bug.
   if (!machine_.kernel().kmemleak_scan().leaks.empty()) return false;
+  // A page that came back with another page's contents (verify mode).
+  if (verify_summary().mismatches > 0) return false;
   for (std::size_t w = 0; w < specs_.size(); ++w) {
     if (!specs_[w].results->errors().empty()) return false;
     for (const auto* r : runs_[w])
@@ -253,6 +316,11 @@ std::string RunReport::text() const {
   if (!log.empty()) {
     out += "\nKernel log\n";
     for (const auto& line : log) out += "  " + line + "\n";
+  }
+  if (const VerifySummary vs = verify_summary(); vs.enabled) {
+    out += fmt("\nVerify: %" PRIu64 " stores wrote page tokens, %" PRIu64 " loads checked them: %s\n", vs.stores,
+               vs.loads, vs.mismatches ? fmt("%" PRIu64 " MISMATCHES (pages lost)", vs.mismatches).c_str() : "all good");
+    for (const auto& m : vs.messages) out += "  verify failed: " + m + "\n";
   }
 
   out += "\nCPUs\n";
@@ -327,6 +395,29 @@ std::string RunReport::text() const {
                pm.node_numa_event_state(NodeId(n), os::NUMA_MISS), pm.node_numa_event_state(NodeId(n), os::NUMA_OTHER),
                v.get(mc + "bandwidth_bytes_per_s") / 1e9, 100 * v.get(mc + "row_hit_ratio"));
   }
+  // Reclaim and swap, only when anything reclaimed, swapped or faulted in from swap.
+  {
+    std::vector<std::pair<std::string, ReclaimFigures>> rows;
+    bool any = false;
+    for (int n = 0; n < topo.num_nodes(); ++n) {
+      rows.emplace_back(std::to_string(n), reclaim_figures(n));
+      any |= rows.back().second.any();
+    }
+    ReclaimFigures cpuless = reclaim_figures(-1);
+    if (cpuless.any()) rows.emplace_back("-", cpuless);
+    any |= cpuless.any();
+    if (any) {
+      out += "\nReclaim (events on each node's CPUs; kswapd ms: CPU time of kswapd<N>)\n";
+      out += fmt("  %-4s %9s %9s %9s %9s %7s %8s %8s %7s\n", "node", "scan kswd", "scan drct", "stolen", "kswapd ms",
+                 "stalls", "pswpin", "pswpout", "majflt");
+      for (const auto& [name, f] : rows)
+        out += fmt("  %-4s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.3f %7" PRIu64 " %8" PRIu64 " %8" PRIu64
+                   " %7" PRIu64 "\n",
+                   name.c_str(), f.pgscan_kswapd, f.pgscan_direct, f.pgsteal_kswapd + f.pgsteal_direct,
+                   static_cast<double>(f.kswapd_time.value()) / 1e9, f.allocstall, f.pswpin, f.pswpout, f.pgmajfault);
+      out += "  (scan/stolen: pgscan_kswapd, pgscan_direct, pgsteal_*; stalls: allocstall; majflt: pgmajfault)\n";
+    }
+  }
   // MemFree above is after every task exited; the lowest value says what the run took.
   out += "  lowest MemFree during the run:";
   for (int n = 0; n < topo.num_nodes(); ++n)
@@ -393,6 +484,22 @@ std::string RunReport::json() const {
       j.key(f.name).value(static_cast<std::int64_t>(f.value));
     j.end_object();
     j.key("min_free_kb").value(pm.node_min_free_pages(NodeId(n)) * static_cast<std::int64_t>(kPageSize / 1024));
+    {
+      // Reclaim events counted on the node's CPUs and its kswapd's CPU time.
+      const ReclaimFigures f = reclaim_figures(n);
+      j.key("reclaim").begin_object();
+      j.key("pgscan_kswapd").value(f.pgscan_kswapd);
+      j.key("pgscan_direct").value(f.pgscan_direct);
+      j.key("pgsteal_kswapd").value(f.pgsteal_kswapd);
+      j.key("pgsteal_direct").value(f.pgsteal_direct);
+      j.key("allocstall").value(f.allocstall);
+      j.key("pswpin").value(f.pswpin);
+      j.key("pswpout").value(f.pswpout);
+      j.key("pgmajfault").value(f.pgmajfault);
+      j.key("workingset_refault_anon").value(f.workingset_refault_anon);
+      j.key("kswapd_time_ps").value(f.kswapd_time.value());
+      j.end_object();
+    }
     j.key("numastat").begin_object();
     for (const os::ProcField& f : os::node_numastat_fields(pm, NodeId(n)))
       j.key(f.name).value(static_cast<std::int64_t>(f.value));
@@ -485,6 +592,17 @@ std::string RunReport::json() const {
   j.key("kernel_log").begin_array();
   for (const auto& line : kernel_log()) j.value(line);
   j.end_array();
+
+  if (const VerifySummary vs = verify_summary(); vs.enabled) {
+    j.key("verify").begin_object();
+    j.key("stores").value(vs.stores);
+    j.key("loads_checked").value(vs.loads);
+    j.key("mismatches").value(vs.mismatches);
+    j.key("failures").begin_array();
+    for (const auto& m : vs.messages) j.value(m);
+    j.end_array();
+    j.end_object();
+  }
 
   j.key("workloads").begin_array();
   for (std::size_t w = 0; w < specs_.size(); ++w) {

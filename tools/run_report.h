@@ -46,6 +46,28 @@ class RunReport {
   // Cache-line accesses of every task.
   std::uint64_t references() const;
 
+  // Reclaim figures of one node: vm events counted on the node's CPUs (node -1:
+  // the events counted without a CPU) and the CPU time of its kswapd<N> thread.
+  struct ReclaimFigures {
+    std::uint64_t pgscan_kswapd = 0, pgscan_direct = 0, pgsteal_kswapd = 0, pgsteal_direct = 0;
+    std::uint64_t allocstall = 0, pswpin = 0, pswpout = 0, pgmajfault = 0;
+    std::uint64_t workingset_refault_anon = 0;  // node stat of the node (0 for node -1)
+    Picoseconds kswapd_time{0};
+    bool any() const {
+      return pgscan_kswapd || pgscan_direct || pgsteal_kswapd || pgsteal_direct || allocstall || pswpin || pswpout ||
+             pgmajfault || workingset_refault_anon || kswapd_time.value();
+    }
+  };
+  ReclaimFigures reclaim_figures(int node) const;
+  // Verify mode: tokens written and checked by every core, and the mismatches
+  // ("nothing lost" failed). Empty when no workload has verify = true.
+  struct VerifySummary {
+    bool enabled = false;
+    std::uint64_t stores = 0, loads = 0, mismatches = 0;
+    std::vector<std::string> messages;  // one per kept mismatch
+  };
+  VerifySummary verify_summary() const;
+
  private:
   hw::Machine& machine_;
   std::vector<workloads::WorkloadSpec>& specs_;

@@ -3,12 +3,21 @@
 
 #include <string>
 
+#include "os/page_token.h"
 #include "os/vmstat.h"
 
 namespace numasim::workloads {
 
 std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<WorkloadSpec>& specs) {
   std::vector<PlacedWorkload> out;
+  // Verify mode: one token per frame, which every core writes and checks.
+  bool verify = false;
+  for (const auto& spec : specs) verify |= spec.verify;
+  if (verify) {
+    os::PageTokens& tokens = machine.kernel().page_tokens();
+    tokens.enable(machine.kernel().physmem().max_pfn());
+    for (int c = 0; c < machine.topology().num_cpus(); ++c) machine.core(CpuId(c)).set_page_tokens(&tokens);
+  }
   for (auto& spec : specs) {
     if (spec.counter_reader && !*spec.counter_reader) *spec.counter_reader = kernel_counter_reader(machine.kernel());
     // Weights in a weighted-interleave policy are system-wide in Linux: written to

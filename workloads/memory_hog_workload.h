@@ -4,9 +4,15 @@
 // policy "bind:N" the pressure stays on node N; with the default local policy
 // allocations spill to other nodes in zonelist order. Each thread allocates its
 // own share (size / threads).
+// Phases, in order: the allocation pass (writes every page), passes - 1 more
+// write passes, hot_passes read-modify-write passes over the hot part (the
+// first hot_fraction of the hog: a hot set touched repeatedly while the cold
+// remainder was touched once), then reread_passes read passes over everything
+// (pages that were reclaimed come back; with verify = true each is checked).
 // Keys: size = "3GiB" or node_fraction = 1.5 (of target_node's memory; default
 // 1.25); target_node (default: the workload's node, else 0); chunk_size =
-// "64MiB"; passes = 1; touch_stride = "4KiB"; compute_cycles = 0.
+// "64MiB"; passes = 1; touch_stride = "4KiB"; compute_cycles = 0;
+// reread_passes = 0; hot_fraction = 0.0; hot_passes = 4 (with hot_fraction > 0).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,9 @@ struct MemoryHogParams {
   std::uint32_t passes = 1;
   std::uint64_t touch_stride = 4096;
   std::uint32_t compute_cycles = 0;
+  std::uint32_t reread_passes = 0;  // read passes over everything at the end
+  double hot_fraction = 0.0;        // share of the hog that is hot (0: no hot passes)
+  std::uint32_t hot_passes = 4;     // read-modify-write passes over the hot part
 };
 
 class MemoryHogSource final : public Generator {
@@ -33,18 +42,27 @@ class MemoryHogSource final : public Generator {
   double progress() const override;
   std::uint64_t bytes() const { return bytes_; }
 
+  enum class Mode : std::uint8_t { Write, Read, ReadModifyWrite };
+  struct Phase {
+    std::uint64_t end = 0;  // bytes of the hog the phase touches, from its start
+    Mode mode = Mode::Write;
+  };
+  const std::vector<Phase>& phases() const { return phases_; }
+
  protected:
   void emit(hw::OpBatch& batch, hw::ThreadContext& ctx) override;
-  bool finished() const override { return pass_ >= p_.passes; }
+  bool finished() const override { return phase_ >= phases_.size(); }
   void teardown(hw::ThreadContext& ctx) override;
 
  private:
   MemoryHogParams p_;
   std::uint64_t bytes_ = 0;  // this thread's share
+  std::vector<Phase> phases_;
   std::vector<std::pair<VirtAddr, std::uint64_t>> chunks_;
+  std::uint64_t mapped_ = 0;
+  std::size_t phase_ = 0;
   std::size_t chunk_ = 0;  // chunk being touched
   std::uint64_t pos_ = 0;  // touches done in it
-  std::uint32_t pass_ = 0;
 };
 
 void build_memory_hog(WorkloadBuild& b);

@@ -210,10 +210,7 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         VirtAddr addr = static_cast<VirtAddr>(s.addr.eval(v));
         std::uint64_t n = (len + stride - 1) / stride;
         while (touch_pos_ < n && !batch.full()) {
-          if (s.write)
-            batch.store(addr + touch_pos_ * stride, 8);
-          else
-            batch.load(addr + touch_pos_ * stride, 8);
+          touch(batch, addr + touch_pos_ * stride, s.write);
           ++touch_pos_;
         }
         if (touch_pos_ < n) return;
@@ -228,18 +225,29 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         record(s, 0);
         break;
       }
-      case C::Mmap:
-        record(s, ctx.sys_mmap(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
-                               static_cast<int>(s.prot.eval(v)), static_cast<int>(s.flags.eval(v)), -1, 0));
+      case C::Mmap: {
+        const std::uint64_t len = static_cast<std::uint64_t>(s.len.eval(v));
+        const long r = ctx.sys_mmap(static_cast<VirtAddr>(s.addr.eval(v)), len, static_cast<int>(s.prot.eval(v)),
+                                    static_cast<int>(s.flags.eval(v)), -1, 0);
+        if (r > 0) verify_track(static_cast<VirtAddr>(r), len);  // no-op unless verify = true
+        record(s, r);
         break;
-      case C::Munmap:
-        record(s, ctx.sys_munmap(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v))));
+      }
+      case C::Munmap: {
+        const VirtAddr a = static_cast<VirtAddr>(s.addr.eval(v));
+        const std::uint64_t len = static_cast<std::uint64_t>(s.len.eval(v));
+        verify_untrack(a, len);
+        record(s, ctx.sys_munmap(a, len));
         break;
+      }
       case C::Mprotect:
         record(s, ctx.sys_mprotect(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
                                    static_cast<int>(s.prot.eval(v))));
         break;
       case C::Madvise:
+        // Advice that may discard contents (MADV_DONTNEED, MADV_FREE, MADV_REMOVE): no longer verifiable.
+        if (const long advice = static_cast<long>(s.flags.eval(v)); advice == abi::kMadvDontneed || advice == abi::kMadvFree || advice == 9 /* MADV_REMOVE */)
+          verify_untrack(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)));
         record(s, ctx.sys_madvise(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
                                   static_cast<int>(s.flags.eval(v))));
         break;

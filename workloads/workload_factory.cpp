@@ -1,6 +1,8 @@
 // The [[workload]] reader and the kind registry.
 #include "workloads/workload_factory.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "common/json_writer.h"
@@ -48,6 +50,7 @@ ThreadInfo WorkloadBuild::thread_info(int thread) const {
   info.count = static_cast<int>(spec.threads.size());
   info.seed = spec.seed;
   info.policy = spec.policy;
+  info.verify = spec.verify;
   info.results = spec.results;
   return info;
 }
@@ -110,6 +113,15 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
     spec.policy = *ps;
   else
     cfg.error("policy", why);
+
+  // Verify mode: only kinds whose touches go through Generator::touch support it.
+  static const char* const kVerifyKinds[] = {"memory_hog", "working_set", "script"};
+  spec.verify = cfg.get<bool>("verify", false,
+                              "write a page identity token with every store and check it with every load (memory_hog, "
+                              "working_set, script)");
+  if (spec.verify && it != registry().end() &&
+      std::find(std::begin(kVerifyKinds), std::end(kVerifyKinds), kind) == std::end(kVerifyKinds))
+    cfg.error("verify", "workload kind \"" + kind + "\" has no verify mode (memory_hog, working_set and script have)");
 
   spec.results = std::make_shared<WorkloadResults>(spec.name, spec.kind);
   spec.threads.resize(static_cast<std::size_t>(threads));

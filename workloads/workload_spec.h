@@ -79,6 +79,8 @@ struct WorkloadSpec {
   std::vector<CpuId> cpus;  // the process's affinity (every CPU a thread may use)
   PolicySpec policy;        // installed by each thread with set_mempolicy in start()
   std::uint64_t seed = 1;
+  // verify = true: stores write page identity tokens, loads check them (generator.h).
+  bool verify = false;
   std::shared_ptr<WorkloadResults> results;
   // Set *counter_reader once the machine exists (before the run); empty: read_counter gives ENOSYS.
   std::shared_ptr<CounterReader> counter_reader = std::make_shared<CounterReader>();
