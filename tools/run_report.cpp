@@ -320,7 +320,10 @@ std::string RunReport::text() const {
   if (const VerifySummary vs = verify_summary(); vs.enabled) {
     out += fmt("\nVerify: %" PRIu64 " stores wrote page tokens, %" PRIu64 " loads checked them: %s\n", vs.stores,
                vs.loads, vs.mismatches ? fmt("%" PRIu64 " MISMATCHES (pages lost)", vs.mismatches).c_str() : "all good");
-    for (const auto& m : vs.messages) out += "  verify failed: " + m + "\n";
+    for (const auto& m : vs.messages) {
+      const std::size_t cut = m.find(" holds token");
+      out += "  verify failed: " + m.substr(0, cut) + "\n   " + m.substr(cut) + "\n";
+    }
   }
 
   out += "\nCPUs\n";
@@ -415,7 +418,7 @@ std::string RunReport::text() const {
                    " %7" PRIu64 "\n",
                    name.c_str(), f.pgscan_kswapd, f.pgscan_direct, f.pgsteal_kswapd + f.pgsteal_direct,
                    static_cast<double>(f.kswapd_time.value()) / 1e9, f.allocstall, f.pswpin, f.pswpout, f.pgmajfault);
-      out += "  (scan/stolen: pgscan_kswapd, pgscan_direct, pgsteal_*; stalls: allocstall; majflt: pgmajfault)\n";
+      out += "  (pgscan_kswapd, pgscan_direct, pgsteal_*, allocstall_*, pswp*, pgmajfault)\n";
     }
   }
   // MemFree above is after every task exited; the lowest value says what the run took.
