@@ -260,3 +260,43 @@ TEST(Cli, AMachineTheHardwareWalkerCannotRunIsAConfigurationError) {
       << r.err;
   std::filesystem::remove(five);
 }
+
+TEST(Cli, VerifyModeRunsTheHogWithEveryPageCheckedAndSamplesReclaimColumns) {
+  std::string dir = std::filesystem::temp_directory_path();
+  std::string csv = dir + "/" + std::to_string(::getpid()) + "_verify.csv";
+  std::string json = dir + "/" + std::to_string(::getpid()) + "_verify.json";
+  Result r = numasim("run " + config("workloads/memory_hog.toml") +
+                     " --set machine.memory_per_node=64MiB --set workload[0].node_fraction=0.5"
+                     " --set workload[0].verify=true --set workload[0].reread_passes=2"
+                     " --set workload[0].hot_fraction=0.25 --set workload[0].hot_passes=2 --sample 100us --csv " +
+                     csv + " --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  // 32 MiB = 8192 pages: written once, the hot quarter read and written twice more, all read twice.
+  EXPECT_NE(r.out.find("Verify: 12288 stores wrote page tokens, 20480 loads checked them: all good"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("\nReclaim"), std::string::npos) << "no reclaim yet: no table";
+  const std::string series = slurp(csv);
+  const std::string header = series.substr(0, series.find('\n'));
+  for (const char* col : {"node0.pgscan_kswapd_per_s", "node0.pgscan_direct_per_s", "node0.pgsteal_per_s",
+                          "node0.allocstall_per_s", "node0.pswpin_per_s", "node0.pswpout_per_s",
+                          "node1.pgmajfault_per_s", "node1.workingset_refault_anon_per_s", "node1.kswapd_cpu_share",
+                          "node0.free_kb"})
+    EXPECT_NE(header.find(col), std::string::npos) << col << " in " << header;
+  const std::string j = slurp(json);
+  for (const char* key : {"\"verify\"", "\"loads_checked\": 20480", "\"mismatches\": 0", "\"reclaim\"",
+                          "\"pgscan_kswapd\": 0", "\"kswapd_time_ps\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+  std::filesystem::remove(csv);
+  std::filesystem::remove(json);
+}
+
+TEST(Cli, VerifyOnAKindWithoutVerifyModeIsALocatedError) {
+  std::string path = write_temp("verify_kind.toml",
+                                "[[workload]]\nkind = \"gups\"\nverify = true\n");
+  Result r = numasim("run " + path);
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("verify_kind.toml:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("workload kind \"gups\" has no verify mode"), std::string::npos) << r.err;
+  std::filesystem::remove(path);
+}
