@@ -17,6 +17,7 @@
 #include "workloads/stream_workload.h"
 #include "workloads/strided_workload.h"
 #include "workloads/trace_workload.h"
+#include "workloads/working_set_workload.h"
 #include "workloads/zipf_workload.h"
 
 namespace numasim::workloads {
@@ -38,6 +39,7 @@ std::map<std::string, KindBuilder>& registry() {
       {"phases", &build_phases},
       {"script", &build_script},
       {"trace", &build_trace},
+      {"working_set", &build_working_set},
   };
   return r;
 }

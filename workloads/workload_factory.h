@@ -1,7 +1,8 @@
 // Builds the simulated processes from the configuration's [[workload]] tables.
 // Keys common to every kind:
 //   kind    = "stream" | "gups" | "pointer_chase" | "strided" | "zipf" | "mmap_churn" |
-//             "madvise_churn" | "producer_consumer" | "memory_hog" | "phases" | "script" | "trace"
+//             "madvise_churn" | "producer_consumer" | "memory_hog" | "phases" | "script" | "trace" |
+//             "working_set"
 //   name    = "..."            (default: kind and index, e.g. "stream0")
 //   threads = 1
 //   cpus    = [0, 1]           CPU affinity list; thread i runs on cpus[i % len]

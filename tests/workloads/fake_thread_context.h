@@ -45,6 +45,7 @@ class FakeThreadContext : public hw::ThreadContext {
 
   hw::OpBatch* batch = nullptr;  // the batch the driver passes to fill()
   std::vector<hw::Op> ops;       // every op executed, in order
+  std::vector<std::uint64_t> tokens;  // per op: its verify token (0 without kOpVerify)
   std::vector<FakeSyscall> calls;
   std::uint64_t unmapped_accesses = 0;
   int policy_mode = 0;
@@ -62,11 +63,13 @@ class FakeThreadContext : public hw::ThreadContext {
   }
   void flush() override {
     if (!batch) return;
-    for (const hw::Op& op : *batch) {
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      const hw::Op& op = (*batch)[i];
       if ((op.kind == hw::OpKind::Load || op.kind == hw::OpKind::Store) && !mm_->contains(op.addr, op.count))
         ++unmapped_accesses;
       clock_ps += 1000;
       ops.push_back(op);
+      tokens.push_back((op.flags & hw::kOpVerify) ? batch->token(i) : 0);
     }
     batch->clear();
   }

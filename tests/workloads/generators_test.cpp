@@ -18,6 +18,7 @@
 #include "workloads/producer_consumer_workload.h"
 #include "workloads/stream_workload.h"
 #include "workloads/strided_workload.h"
+#include "workloads/working_set_workload.h"
 #include "workloads/zipf_workload.h"
 
 using namespace numasim;
@@ -469,4 +470,171 @@ TEST(ProducerConsumer, ConsumerReadsAChunkOnlyAfterItWasProduced) {
   // The producer never ran more than 4 slots (the ring) ahead.
   EXPECT_GT(shared->polls, 0u);
   EXPECT_EQ(cp.unmapped_accesses + cc.unmapped_accesses, 0u);
+}
+
+namespace {
+// Plays the ops against a model memory of page tokens as hw::Core does: a
+// verified store sets its page's token, a verified load must find it.
+struct TokenCheck {
+  std::uint64_t stores = 0, loads = 0, mismatches = 0, plain = 0;
+};
+TokenCheck play_tokens(const FakeThreadContext& ctx) {
+  TokenCheck c;
+  std::map<VirtAddr, std::uint64_t> mem;
+  for (std::size_t i = 0; i < ctx.ops.size(); ++i) {
+    const hw::Op& op = ctx.ops[i];
+    if (op.kind != hw::OpKind::Load && op.kind != hw::OpKind::Store) continue;
+    if (!(op.flags & hw::kOpVerify)) {
+      ++c.plain;
+      continue;
+    }
+    const VirtAddr page = op.addr >> 12;
+    if (op.kind == hw::OpKind::Store) {
+      EXPECT_NE(ctx.tokens[i], 0u) << "a written page never holds the cleared token";
+      mem[page] = ctx.tokens[i];
+      ++c.stores;
+    } else {
+      ++c.loads;
+      auto it = mem.find(page);
+      c.mismatches += (it == mem.end() ? 0 : it->second) != ctx.tokens[i];
+    }
+  }
+  return c;
+}
+}  // namespace
+
+TEST(MemoryHog, RereadAndHotColdPhasesTouchWhatTheyPromise) {
+  MemoryHogParams p;
+  p.total_bytes = 4 << 20;  // 1024 pages
+  p.chunk_bytes = 1 << 20;
+  p.hot_fraction = 0.25;
+  p.hot_passes = 3;
+  p.reread_passes = 2;
+  MemoryHogSource src(info(), p);
+  ASSERT_EQ(src.phases().size(), 1u + 3u + 2u);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  EXPECT_EQ(ctx.unmapped_accesses, 0u);
+  const OpCounts c = counts(ctx.ops);
+  EXPECT_EQ(c.stores, 1024u + 3u * 256u);         // allocation pass + hot read-modify-writes
+  EXPECT_EQ(c.loads, 3u * 256u + 2u * 1024u);     // hot reads + re-reads
+  std::map<VirtAddr, int> touches;
+  for (const auto& op : ctx.ops) ++touches[op.addr & ~4095ull];
+  std::map<int, int> pages_by_touches;
+  for (const auto& [page, n] : touches) ++pages_by_touches[n];
+  // Cold pages: one write, two re-reads; hot pages: also 3 x (load + store).
+  EXPECT_EQ(pages_by_touches[3], 768);
+  EXPECT_EQ(pages_by_touches[9], 256);
+  EXPECT_TRUE(play_tokens(ctx).stores == 0) << "verify is off: plain accesses only";
+}
+
+TEST(MemoryHog, VerifyModeWritesATokenPerStoreAndExpectsTheLastOneOnEveryLoad) {
+  MemoryHogParams p;
+  p.total_bytes = 1 << 20;  // 256 pages
+  p.chunk_bytes = 256 << 10;
+  p.passes = 2;
+  p.hot_fraction = 0.5;
+  p.hot_passes = 2;
+  p.reread_passes = 1;
+  ThreadInfo i = info();
+  i.verify = true;
+  MemoryHogSource src(i, p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const TokenCheck t = play_tokens(ctx);
+  EXPECT_EQ(t.plain, 0u);
+  EXPECT_EQ(t.stores, 2u * 256u + 2u * 128u);
+  EXPECT_EQ(t.loads, 2u * 128u + 256u);
+  EXPECT_EQ(t.mismatches, 0u);
+  // Tokens: a function of (process, page, generation), so they differ per page and per write.
+  std::set<std::uint64_t> distinct;
+  for (std::size_t k = 0; k < ctx.ops.size(); ++k)
+    if (ctx.ops[k].kind == hw::OpKind::Store) distinct.insert(ctx.tokens[k]);
+  EXPECT_EQ(distinct.size(), t.stores);
+  const VirtAddr first = ctx.ops.front().addr;
+  EXPECT_EQ(ctx.tokens.front(), page_token(verify_process_id("t", 7), first >> 12, 1));
+  EXPECT_NE(page_token(verify_process_id("t", 7), 5, 1), page_token(verify_process_id("t", 8), 5, 1));
+  EXPECT_NE(page_token(verify_process_id("t", 7), 5, 1), page_token(verify_process_id("t", 7), 5, 2));
+}
+
+TEST(WorkingSet, PopulatesBothSetsThenSweepsColdWithHotAccessesAtTheirShare) {
+  WorkingSetParams p;
+  p.hot_bytes = 1 << 20;   // 256 pages
+  p.cold_bytes = 4 << 20;  // 1024 pages
+  p.hot_share = 0.75;
+  p.passes = 2;
+  p.write_fraction = 0.25;
+  WorkingSetSource src(info(), p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  EXPECT_EQ(ctx.count("mmap"), 2);
+  EXPECT_EQ(ctx.count("munmap"), 2);
+  EXPECT_EQ(ctx.unmapped_accesses, 0u);
+  const VirtAddr hot = ctx.calls[0].ret, cold = ctx.calls[1].ret;
+  auto in = [](VirtAddr a, VirtAddr base, std::uint64_t pages) { return a >= base && a < base + pages * 4096; };
+  // Populate: every page written once, hot first.
+  for (std::size_t k = 0; k < 256 + 1024; ++k) {
+    ASSERT_EQ(ctx.ops[k].kind, hw::OpKind::Store);
+    ASSERT_EQ(ctx.ops[k].addr, k < 256 ? hot + k * 4096 : cold + (k - 256) * 4096);
+  }
+  // Passes: every cold page once per pass, in order; hot accesses three per cold one.
+  std::uint64_t hot_n = 0, cold_n = 0, stores = 0;
+  VirtAddr next_cold = cold;
+  for (std::size_t k = 256 + 1024; k < ctx.ops.size(); ++k) {
+    const hw::Op& op = ctx.ops[k];
+    stores += op.kind == hw::OpKind::Store;
+    if (in(op.addr, hot, 256)) {
+      ++hot_n;
+    } else {
+      ASSERT_TRUE(in(op.addr, cold, 1024));
+      ASSERT_EQ(op.addr, next_cold);
+      ++cold_n;
+      next_cold = next_cold + 4096 == cold + 1024 * 4096 ? cold : next_cold + 4096;
+    }
+  }
+  EXPECT_EQ(cold_n, 2u * 1024u);
+  EXPECT_NEAR(static_cast<double>(hot_n) / static_cast<double>(hot_n + cold_n), 0.75, 0.01);
+  EXPECT_EQ(src.hot_accesses(), hot_n);
+  EXPECT_NEAR(static_cast<double>(stores) / static_cast<double>(hot_n + cold_n), 0.25, 0.02);
+  // Same seed, same stream.
+  WorkingSetSource again(info(), p);
+  FakeThreadContext ctx2;
+  run_source(again, ctx2);
+  ASSERT_EQ(ctx2.ops.size(), ctx.ops.size());
+  for (std::size_t k = 0; k < ctx.ops.size(); ++k) ASSERT_EQ(ctx2.ops[k].addr - ctx2.calls[0].ret, ctx.ops[k].addr - hot);
+}
+
+TEST(WorkingSet, VerifyModeChecksEveryLoadAgainstTheLastStore) {
+  WorkingSetParams p;
+  p.hot_bytes = 256 << 10;
+  p.cold_bytes = 1 << 20;
+  p.hot_share = 0.9;
+  p.passes = 3;
+  p.write_fraction = 0.3;
+  ThreadInfo i = info();
+  i.verify = true;
+  WorkingSetSource src(i, p);
+  FakeThreadContext ctx;
+  run_source(src, ctx);
+  const TokenCheck t = play_tokens(ctx);
+  EXPECT_EQ(t.plain, 0u);
+  EXPECT_GT(t.loads, 1000u);
+  EXPECT_EQ(t.mismatches, 0u);
+  // A "lost" page: replay with one token changed, and the check notices.
+  // (a store after the populate pass whose page is next read, not overwritten).
+  FakeThreadContext broken = ctx;
+  bool corrupted = false;
+  for (std::size_t k = 2000; k < broken.ops.size() && !corrupted; ++k) {
+    if (broken.ops[k].kind != hw::OpKind::Store) continue;
+    for (std::size_t n = k + 1; n < broken.ops.size(); ++n) {
+      if ((broken.ops[n].addr >> 12) != (broken.ops[k].addr >> 12)) continue;
+      if (broken.ops[n].kind == hw::OpKind::Load) {
+        broken.tokens[k] ^= 1;
+        corrupted = true;
+      }
+      break;
+    }
+  }
+  ASSERT_TRUE(corrupted);
+  EXPECT_GE(play_tokens(broken).mismatches, 1u);  // every read of it until the next write
 }
