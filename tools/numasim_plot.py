@@ -13,8 +13,13 @@ Inputs, recognised by their content (or forced with --kind):
   time-series CSV (numasim run --sample): first column the time, every other
       numeric column one series; --columns picks some (substring match), one
       panel per column, sharing the time axis.
+  memory pressure (--kind pressure, the same CSV): three panels over time: free
+      memory per node (node<N>.free_kb), swap traffic per node (pswpin and
+      pswpout rates) and anonymous refaults per node (workingset_refault_anon
+      rate).
 
 Usage: numasim_plot.py INPUT... [-o OUT.png] [--kind KIND] [--columns a,b] [--title T]
+(KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure)
 Exit status: 0 on success, 2 on bad input (the message names the file and why).
 What it leaves out: styling options, interactive output, SVG/PDF (matplotlib
 would do them; PNG is what the tests and the README use).
@@ -27,7 +32,7 @@ import math
 import os
 import sys
 
-KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series")
+KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series", "pressure")
 
 
 class InputError(Exception):
@@ -137,7 +142,7 @@ def plot_curves(plt, paths, kind, title):
     return fig
 
 
-def plot_series(plt, path, columns, title):
+def read_series(path):
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
@@ -156,6 +161,47 @@ def plot_series(plt, path, columns, title):
             data.append([float(v) if v != "" else math.nan for v in r])
         except ValueError:
             raise InputError(f"{path}:{n}: expected numbers, got {r}")
+    return header, data
+
+
+def plot_pressure(plt, path, title):
+    """Free memory, swap traffic and refaults per node over time (numasim run --sample)."""
+    header, data = read_series(path)
+    t = [r[0] / 1000.0 for r in data]  # time_us -> ms
+
+    def columns(suffix):
+        return [(h.split(".")[0], i) for i, h in enumerate(header) if h.endswith("." + suffix)]
+
+    free = columns("free_kb")
+    swpin, swpout = columns("pswpin_per_s"), columns("pswpout_per_s")
+    refault = columns("workingset_refault_anon_per_s")
+    for what, cols in (("free_kb", free), ("pswpin_per_s", swpin), ("pswpout_per_s", swpout),
+                       ("workingset_refault_anon_per_s", refault)):
+        if not cols:
+            raise InputError(f"{path}: no node<N>.{what} column: not a numasim run --sample CSV of this version "
+                             f"(columns are {', '.join(header[1:])})")
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(8, 7.5))
+    for node, i in free:
+        axes[0].plot(t, [r[i] / 1024.0 for r in data], linewidth=1.2, label=node)
+    axes[0].set_ylabel("free memory (MiB)")
+    for node, i in swpout:
+        axes[1].plot(t, [r[i] for r in data], linewidth=1.2, label=f"{node} pswpout")
+    for node, i in swpin:
+        axes[1].plot(t, [r[i] for r in data], linewidth=1.2, linestyle="--", label=f"{node} pswpin")
+    axes[1].set_ylabel("swap (pages/s)")
+    for node, i in refault:
+        axes[2].plot(t, [r[i] for r in data], linewidth=1.2, label=node)
+    axes[2].set_ylabel("anon refaults (/s)")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[-1].set_xlabel("simulated time (ms)")
+    fig.suptitle(title or "Memory pressure: " + os.path.basename(path))
+    return fig
+
+
+def plot_series(plt, path, columns, title):
+    header, data = read_series(path)
     wanted = [i for i, h in enumerate(header) if i > 0 and (not columns or any(c in h for c in columns))]
     if not wanted:
         raise InputError(f"{path}: no column matches {','.join(columns)}; columns are {', '.join(header[1:])}")
@@ -191,10 +237,12 @@ def main(argv):
         kind = kinds[0]
         if any(k != kind for k in kinds):
             raise InputError("inputs of different kinds: " + ", ".join(f"{p} ({k})" for p, k in zip(args.inputs, kinds)))
-        if kind in ("latency-matrix", "bandwidth-matrix", "series") and len(args.inputs) > 1:
+        if kind in ("latency-matrix", "bandwidth-matrix", "series", "pressure") and len(args.inputs) > 1:
             raise InputError(f"{kind}: give one input file")
         if kind in ("latency-matrix", "bandwidth-matrix"):
             fig = plot_matrix(plt, args.inputs[0], args.title)
+        elif kind == "pressure":
+            fig = plot_pressure(plt, args.inputs[0], args.title)
         elif kind == "series":
             cols = [c for c in args.columns.split(",") if c]
             fig = plot_series(plt, args.inputs[0], cols, args.title)

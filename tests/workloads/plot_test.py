@@ -29,6 +29,7 @@ cases = {
     "loaded.png": ["loaded_latency.json"],
     "series.png": ["series.csv"],
     "series_read.png": ["series.csv", "--columns", "read_gbps"],
+    "pressure.png": ["pressure.csv", "--kind", "pressure"],
 }
 for out, args in cases.items():
     path = os.path.join(work, out)
@@ -58,6 +59,12 @@ else:
 r = run([os.path.join(data, "series.csv"), "--columns", "nothing", "-o", os.path.join(work, "x.png")])
 if r.returncode != 2 or "no column matches nothing" not in r.stderr:
     failures.append(f"--columns nothing: expected exit 2, got {r.returncode}: {r.stderr.strip()}")
+
+r = run([os.path.join(data, "series.csv"), "--kind", "pressure", "-o", os.path.join(work, "p.png")])
+if r.returncode != 2 or "no node<N>.pswpin_per_s column" not in r.stderr:
+    failures.append(f"--kind pressure on an old CSV: expected exit 2, got {r.returncode}: {r.stderr.strip()}")
+else:
+    print("ok pressure without swap columns rejected: " + r.stderr.strip())
 
 for f in failures:
     print("FAIL " + f)
