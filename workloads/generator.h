@@ -107,6 +107,12 @@ class Generator : public hw::OpSource {
   // Verify mode: stores and loads emitted with tokens so far.
   std::uint64_t verified_stores() const { return vstores_; }
   std::uint64_t verified_loads() const { return vloads_; }
+  // Verify mode: adds verified_stores and verified_loads to the results (at teardown).
+  void count_verified() {
+    if (!info_.verify) return;
+    count("verified_stores", vstores_);
+    count("verified_loads", vloads_);
+  }
 
  private:
   void touch_verified(hw::OpBatch& batch, VirtAddr addr, bool write);

@@ -65,10 +65,7 @@ void MemoryHogSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
 }
 
 void MemoryHogSource::teardown(hw::ThreadContext& ctx) {
-  if (verify()) {
-    count("verified_stores", verified_stores());
-    count("verified_loads", verified_loads());
-  }
+  count_verified();
   for (const auto& [a, len] : chunks_) {
     verify_untrack(a, len);
     ctx.sys_munmap(a, len);
@@ -79,16 +76,11 @@ void MemoryHogSource::teardown(hw::ThreadContext& ctx) {
 void build_memory_hog(WorkloadBuild& b) {
   MemoryHogParams p;
   Config& cfg = b.cfg;
-  int default_node = 0;
-  if (!b.spec.threads.empty())
-    default_node = b.topo.num_cpus() > 0 ? b.topo.cpu_node(b.spec.threads[0].cpu).value() : 0;
-  if (!b.spec.policy.nodes.empty()) default_node = b.spec.policy.nodes.front();
-  int target = cfg.get<int>("target_node", default_node, "node whose memory size sets the hog's size",
-                            {0, std::max(0, b.topo.num_nodes() - 1)});
+  const int target = b.target_node("node whose memory size sets the hog's size");
   if (cfg.has("size") && cfg.has("node_fraction"))
     cfg.error("node_fraction", "give either size or node_fraction, not both");
   double fraction = cfg.get<double>("node_fraction", 1.25, "size as a multiple of target_node's memory", {0.0, 1000.0});
-  std::uint64_t node_bytes = target < b.topo.num_nodes() ? b.topo.node(NodeId(target)).memory.value() : 0;
+  const std::uint64_t node_bytes = b.node_bytes(target);
   std::uint64_t by_fraction = static_cast<std::uint64_t>(fraction * static_cast<double>(node_bytes));
   p.total_bytes = cfg.get<Bytes>("size", Bytes(by_fraction), "bytes allocated and touched (all threads)",
                                  {Bytes(4096), std::nullopt})

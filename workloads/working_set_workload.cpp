@@ -73,10 +73,7 @@ void WorkingSetSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
 void WorkingSetSource::teardown(hw::ThreadContext& ctx) {
   count("hot_accesses", hot_accesses_);
   count("cold_accesses", cold_accesses_);
-  if (verify()) {
-    count("verified_stores", verified_stores());
-    count("verified_loads", verified_loads());
-  }
+  count_verified();
   if (hot_) {
     verify_untrack(hot_, hot_pages_ * kPageSize);
     ctx.sys_munmap(hot_, hot_pages_ * kPageSize);
@@ -91,13 +88,7 @@ void WorkingSetSource::teardown(hw::ThreadContext& ctx) {
 void build_working_set(WorkloadBuild& b) {
   WorkingSetParams p;
   Config& cfg = b.cfg;
-  int default_node = 0;
-  if (!b.spec.threads.empty())
-    default_node = b.topo.num_cpus() > 0 ? b.topo.cpu_node(b.spec.threads[0].cpu).value() : 0;
-  if (!b.spec.policy.nodes.empty()) default_node = b.spec.policy.nodes.front();
-  const int target = cfg.get<int>("target_node", default_node, "node whose memory size sets the default sizes",
-                                  {0, std::max(0, b.topo.num_nodes() - 1)});
-  const std::uint64_t node_bytes = target < b.topo.num_nodes() ? b.topo.node(NodeId(target)).memory.value() : 0;
+  const std::uint64_t node_bytes = b.node_bytes(b.target_node("node whose memory size sets the default sizes"));
   const std::uint64_t page = kPageSize;
   p.hot_bytes = cfg.get<Bytes>("hot_size", Bytes(std::max(page, node_bytes / 2)),
                                "hot set (all threads): fits in memory", {Bytes(page), std::nullopt})

@@ -57,6 +57,17 @@ ThreadInfo WorkloadBuild::thread_info(int thread) const {
   return info;
 }
 
+int WorkloadBuild::target_node(const std::string& description) {
+  int default_node = 0;
+  if (!spec.threads.empty()) default_node = topo.num_cpus() > 0 ? topo.cpu_node(spec.threads[0].cpu).value() : 0;
+  if (!spec.policy.nodes.empty()) default_node = spec.policy.nodes.front();
+  return cfg.get<int>("target_node", default_node, description, {0, std::max(0, topo.num_nodes() - 1)});
+}
+
+std::uint64_t WorkloadBuild::node_bytes(int n) const {
+  return n >= 0 && n < topo.num_nodes() ? topo.node(NodeId(n)).memory.value() : 0;
+}
+
 void register_workload_kind(const std::string& kind, KindBuilder builder) { registry()[kind] = builder; }
 
 std::vector<std::string> workload_kinds() {

@@ -37,6 +37,11 @@ struct WorkloadBuild {
   bool cpus_given = false;  // cpus or node was written
 
   ThreadInfo thread_info(int thread) const;
+  // The `target_node` key (whose memory size sets a kind's default sizes):
+  // default the policy's first node, else the first thread's node, else 0.
+  int target_node(const std::string& description);
+  // MemTotal of node n as the topology gives it (0 for a node that does not exist).
+  std::uint64_t node_bytes(int n) const;
 };
 
 using KindBuilder = void (*)(WorkloadBuild& build);

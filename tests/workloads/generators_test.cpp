@@ -501,6 +501,20 @@ TokenCheck play_tokens(const FakeThreadContext& ctx) {
   }
   return c;
 }
+
+// Runs a generator of kind Source in verify mode and plays its tokens: every
+// access carries one and no load finds another than the last store left.
+template <class Source, class Params>
+TokenCheck verified_run(const Params& p, FakeThreadContext& ctx) {
+  ThreadInfo i = info();
+  i.verify = true;
+  Source src(i, p);
+  run_source(src, ctx);
+  const TokenCheck t = play_tokens(ctx);
+  EXPECT_EQ(t.plain, 0u);
+  EXPECT_EQ(t.mismatches, 0u);
+  return t;
+}
 }  // namespace
 
 TEST(MemoryHog, RereadAndHotColdPhasesTouchWhatTheyPromise) {
@@ -536,16 +550,10 @@ TEST(MemoryHog, VerifyModeWritesATokenPerStoreAndExpectsTheLastOneOnEveryLoad) {
   p.hot_fraction = 0.5;
   p.hot_passes = 2;
   p.reread_passes = 1;
-  ThreadInfo i = info();
-  i.verify = true;
-  MemoryHogSource src(i, p);
   FakeThreadContext ctx;
-  run_source(src, ctx);
-  const TokenCheck t = play_tokens(ctx);
-  EXPECT_EQ(t.plain, 0u);
+  const TokenCheck t = verified_run<MemoryHogSource>(p, ctx);
   EXPECT_EQ(t.stores, 2u * 256u + 2u * 128u);
   EXPECT_EQ(t.loads, 2u * 128u + 256u);
-  EXPECT_EQ(t.mismatches, 0u);
   // Tokens: a function of (process, page, generation), so they differ per page and per write.
   std::set<std::uint64_t> distinct;
   for (std::size_t k = 0; k < ctx.ops.size(); ++k)
@@ -611,15 +619,8 @@ TEST(WorkingSet, VerifyModeChecksEveryLoadAgainstTheLastStore) {
   p.hot_share = 0.9;
   p.passes = 3;
   p.write_fraction = 0.3;
-  ThreadInfo i = info();
-  i.verify = true;
-  WorkingSetSource src(i, p);
   FakeThreadContext ctx;
-  run_source(src, ctx);
-  const TokenCheck t = play_tokens(ctx);
-  EXPECT_EQ(t.plain, 0u);
-  EXPECT_GT(t.loads, 1000u);
-  EXPECT_EQ(t.mismatches, 0u);
+  EXPECT_GT(verified_run<WorkingSetSource>(p, ctx).loads, 1000u);
   // A "lost" page: replay with one token changed, and the check notices.
   // (a store after the populate pass whose page is next read, not overwritten).
   FakeThreadContext broken = ctx;
