@@ -410,14 +410,14 @@ std::string RunReport::text() const {
     if (cpuless.any()) rows.emplace_back("-", cpuless);
     any |= cpuless.any();
     if (any) {
-      out += "\nReclaim (events on each node's CPUs; kswapd ms: CPU time of kswapd<N>)\n";
-      out += fmt("  %-4s %9s %9s %9s %9s %7s %8s %8s %7s\n", "node", "scan kswd", "scan drct", "stolen", "kswapd ms",
+      out += "\nReclaim (events on each node's CPUs; kswapd us: CPU time of kswapd<N>)\n";
+      out += fmt("  %-4s %9s %9s %9s %9s %7s %8s %8s %7s\n", "node", "scan kswd", "scan drct", "stolen", "kswapd us",
                  "stalls", "pswpin", "pswpout", "majflt");
       for (const auto& [name, f] : rows)
-        out += fmt("  %-4s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.3f %7" PRIu64 " %8" PRIu64 " %8" PRIu64
+        out += fmt("  %-4s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.1f %7" PRIu64 " %8" PRIu64 " %8" PRIu64
                    " %7" PRIu64 "\n",
                    name.c_str(), f.pgscan_kswapd, f.pgscan_direct, f.pgsteal_kswapd + f.pgsteal_direct,
-                   static_cast<double>(f.kswapd_time.value()) / 1e9, f.allocstall, f.pswpin, f.pswpout, f.pgmajfault);
+                   static_cast<double>(f.kswapd_time.value()) / 1e6, f.allocstall, f.pswpin, f.pswpout, f.pgmajfault);
       out += "  (pgscan_kswapd, pgscan_direct, pgsteal_*, allocstall_*, pswp*, pgmajfault)\n";
     }
   }

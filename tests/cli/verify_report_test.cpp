@@ -201,17 +201,24 @@ TEST(ReclaimReport, TableJsonAndSampleColumnsShowPerNodeReclaim) {
   pm.count_vm_events(CpuId(0), os::PSWPOUT, 40);
   pm.count_vm_events(CpuId(0), os::PGMAJFAULT, 7);
   pm.count_vm_event(os::PSWPIN, 9);  // counted without a CPU
+  bool kswapd1 = false;
+  for (const auto& k : r.machine->kthreads())
+    if (k->name == "kswapd1") {
+      k->kernel_time = Picoseconds(2'500'000'000);  // 2.5 ms of kswapd1's passes
+      kswapd1 = true;
+    }
+  ASSERT_TRUE(kswapd1);
   const std::string text = r.report->text();
   const auto at = text.find("\nReclaim");
   ASSERT_NE(at, std::string::npos) << text;
   const std::string table = text.substr(at, text.find("\n\n", at + 1) - at);
-  EXPECT_NE(table.find("  0            0        50         0     0.000       3        0       40       7"),
+  EXPECT_NE(table.find("  0            0        50         0       0.0       3        0       40       7"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("  1          700         0       600     0.000       0        0        0       0"),
+  EXPECT_NE(table.find("  1          700         0       600    2500.0       0        0        0       0"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("  -            0         0         0     0.000       0        9        0       0"),
+  EXPECT_NE(table.find("  -            0         0         0       0.0       0        9        0       0"),
             std::string::npos)
       << table;
   for (std::size_t p = 0, e; (e = table.find('\n', p + 1)) != std::string::npos; p = e)
@@ -219,10 +226,11 @@ TEST(ReclaimReport, TableJsonAndSampleColumnsShowPerNodeReclaim) {
   const cli::RunReport::ReclaimFigures f1 = r.report->reclaim_figures(1);
   EXPECT_EQ(f1.pgscan_kswapd, 700u);
   EXPECT_EQ(f1.pgsteal_kswapd, 600u);
+  EXPECT_EQ(f1.kswapd_time.value(), 2'500'000'000u);
   const std::string json = r.report->json();
   EXPECT_NE(json.find("\"pgscan_kswapd\": 700"), std::string::npos);
   EXPECT_NE(json.find("\"pswpout\": 40"), std::string::npos);
-  EXPECT_NE(json.find("\"kswapd_time_ps\""), std::string::npos);
+  EXPECT_NE(json.find("\"kswapd_time_ps\": 2500000000"), std::string::npos);
 }
 
 }  // namespace
