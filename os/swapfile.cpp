@@ -234,6 +234,12 @@ std::optional<swp_entry_t> Swap::get_swap_page(CpuId cpu) {
   return std::nullopt;
 }
 
+std::optional<swp_entry_t> Swap::alloc_swap_entry(CpuId cpu) {
+  const std::optional<swp_entry_t> e = get_swap_page(cpu);
+  if (e) areas_[swp_type(*e)]->swap_map[swp_offset(*e)] = 1;
+  return e;
+}
+
 unsigned Swap::swap_count(swp_entry_t e) const {
   const swap_info_struct& si = *areas_[swp_type(e)];
   return si.swap_map[swp_offset(e)] & ~SWAP_HAS_CACHE;
@@ -267,7 +273,10 @@ void Swap::swap_free(swp_entry_t e) {
 }
 
 void Swap::free_swap_and_cache(swp_entry_t e, CpuId cpu, KernelCost& cost) {
-  if (!valid(e)) swap_bug("zapping an invalid swap entry", e.val);
+  if (!valid(e)) {  // _swap_info_get: "Bad swap file entry"; the PTE goes, nothing else
+    std::fprintf(stderr, "numasim: swap_info_get: Bad swap file entry %016" PRIx64 "\n", e.val);
+    return;
+  }
   swap_info_struct& si = *areas_[swp_type(e)];
   const std::uint16_t left = swap_entry_free(si, swp_offset(e), 1);
   if (left != SWAP_HAS_CACHE) return;
@@ -361,6 +370,7 @@ long Swap::try_to_unuse(unsigned type, CpuId cpu, KernelCost& cost) {
           failed = true;
           return;
         }
+        if (allocated) swap_readpage(pg, e, true, cpu, cost);
         // unuse_pte: the page mapped read-only and old, the PTE's swap count dropped.
         k_.map_swapped_page(vma, va, ref, pg, e, false, cpu, cost);
       };

@@ -133,6 +133,9 @@ class Swap {
   long swapoff(const std::string& name, CpuId cpu, KernelCost& cost);
   // get_swap_pages for one page on `cpu`: an entry with count 0 | SWAP_HAS_CACHE, or none.
   std::optional<swp_entry_t> get_swap_page(CpuId cpu);
+  // A slot used by one PTE with nothing cached, as a page swapped out and reclaimed leaves
+  // it (its data: zeroes, token 0); for tests that plant swap entries.
+  std::optional<swp_entry_t> alloc_swap_entry(CpuId cpu);
   // swap_duplicate: one more PTE uses the entry. 0, or -ENOENT (free slot), -ENOMEM (count at maximum).
   int swap_duplicate(swp_entry_t e);
   // swap_free: one PTE less; the slot is freed when nothing uses it.
