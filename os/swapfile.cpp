@@ -407,7 +407,11 @@ long Swap::swapoff(const std::string& name, CpuId cpu, KernelCost& cost) {
     add_to_avail(type);
     return r != 0 ? r : -ENOMEM;
   }
-  if (si.params.priority == std::nullopt && si.prio == least_priority_) ++least_priority_;  // Linux reuses it too
+  if (si.prio < 0) {  // the automatic priorities below it move up one, as Linux's swapoff does
+    for (auto& a : areas_)
+      if (a && a.get() != &si && a->prio < si.prio) ++a->prio;
+    ++least_priority_;
+  }
   areas_[type].reset();
   return 0;
 }

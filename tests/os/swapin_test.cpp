@@ -305,3 +305,87 @@ TEST_F(SwapinTest, OomReaperReleasesTheVictimsSwapSlots) {
 }
 
 }  // namespace
+
+namespace {
+
+// Random mmap/touch/fork/munmap/exit with pages reclaimed through the swap seam
+// (as shrink_folio_list would: add_to_swap unless cached, try_to_unmap, pageout
+// when dirty, remove_swapcache_mapping) on two areas of equal priority, the
+// checker after every step; at the end every slot is free again.
+TEST_F(SwapinTest, RandomOperationsKeepSwapCountsConsistent) {
+  ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 2 << 20, 1), 0);
+  ASSERT_EQ(swapon_zram("/dev/zram0", 2 << 20, 1), 1);
+  k().swap().info(1)->prio = 1;  // equal priorities: round robin between NVMe and zram
+  std::uint64_t rng = 12345;
+  auto next = [&](std::uint64_t n) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (rng >> 33) % n;
+  };
+  constexpr std::uint64_t kLen = 64 * kPageSize;
+  std::vector<std::pair<task_struct*, long>> tasks;
+  auto add_task = [&] {
+    task_struct* t = spawn(static_cast<int>(next(4)));
+    const long a = mmap_anon(t, kLen);
+    ASSERT_GT(a, 0);
+    tasks.push_back({t, a});
+  };
+  add_task();
+  auto reclaim = [&](page* pg, CpuId cpu) {
+    get_page(pg);
+    if (!pg->test(PG_swapcache) && !k().add_to_swap(pg, cpu, cost_)) return pm().free_pages(cpu, pg, 0, cost_);
+    k().try_to_unmap(pg, cpu, cost_);
+    if (PageDirty(pg) && k().pageout(pg, cpu, cost_) == PAGE_SUCCESS) complete_io();
+    if (k().remove_swapcache_mapping(pg, 0, cpu, cost_)) return pm().free_pages(cpu, pg, 0, cost_);
+    pm().free_pages(cpu, pg, 0, cost_);
+  };
+  for (int step = 0; step < 3000; ++step) {
+    auto& [t, a] = tasks[next(tasks.size())];
+    const VirtAddr va = a + next(kLen / kPageSize) * kPageSize;
+    switch (next(10)) {
+      case 0:
+      case 1:
+      case 2: {
+        const auto r = touch(t, va, next(2) == 0);  // SIGSEGV where munmap left a hole
+        ASSERT_TRUE(r == Kernel::FaultResult::Handled || r == Kernel::FaultResult::Sigsegv);
+        break;
+      }
+      case 3:
+      case 4:
+      case 5:
+        if (page* pg = page_at(t, va); pg && PageAnon(pg)) reclaim(pg, t->cpu);
+        break;
+      case 6:
+        if (tasks.size() < 6) {
+          const long pid = k().sys_fork(t, cost_);
+          ASSERT_GT(pid, 0);
+          tasks.push_back({k().find_task_by_pid(static_cast<int>(pid)), a});
+        }
+        break;
+      case 7:
+        ASSERT_EQ(k().sys_munmap(t, va, kPageSize * (1 + next(4)), cost_), 0);
+        break;
+      case 8:
+        if (tasks.size() > 1) {
+          const std::size_t i = next(tasks.size());
+          k().exit_task(tasks[i].first);
+          tasks.erase(tasks.begin() + static_cast<long>(i));
+        } else {
+          add_task();
+        }
+        break;
+      default: {
+        const auto r = touch(t, va, true);
+        ASSERT_TRUE(r == Kernel::FaultResult::Handled || r == Kernel::FaultResult::Sigsegv);
+        break;
+      }
+    }
+    k().check_consistency();
+  }
+  EXPECT_GT(ev(PSWPOUT), 50u);
+  EXPECT_GT(ev(PSWPIN), 20u);
+  for (auto& [t, a] : tasks) k().exit_task(t);
+  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());
+  k().check_consistency();
+}
+
+}  // namespace
