@@ -38,6 +38,14 @@ MachineParams MachineParams::from_config(Config root) {
                                      "expected 4");
   p.platform = MachinePlatformParams::from_config(root.table("platform", "IPIs and kernel traffic"));
   p.block_device = BlockDeviceParams::from_config(root.table("block_device", "swap and file device"));
+  // NVMe swap areas are partitions of the block device, laid out one after another.
+  std::uint64_t swap_bytes = 0;
+  for (const os::SwapAreaParams& a : p.kernel.swap.areas)
+    if (a.device == os::SwapDevice::Nvme) swap_bytes += a.size_bytes / 4096 * 4096;
+  if (swap_bytes > p.block_device.capacity.value())
+    os_table.error("swap", "the NVMe swap areas need " + std::to_string(swap_bytes >> 20) +
+                               " MiB, more than [block_device] capacity (" +
+                               std::to_string(p.block_device.capacity.value() >> 20) + " MiB)");
   Config sim = root.table("sim", "simulation control");
   p.quantum = sim.get<Picoseconds>("quantum", p.quantum,
                                    "how far a core may run ahead of SystemC time (0: sync every access)",

@@ -149,6 +149,16 @@ Picoseconds MachinePlatform::submit_bio(CpuId cpu, os::BioOp op, std::uint64_t s
   return t;
 }
 
+Picoseconds MachinePlatform::submit_bio_nowait(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) {
+  const Picoseconds t = submit_bio(cpu, op, sector, len);
+  cursor_[static_cast<std::size_t>(cpu.value())] -= t;  // the submitter does not wait
+  return t;
+}
+
+Bytes MachinePlatform::block_capacity() const {
+  return block_device_ ? block_device_->params().capacity : Bytes(~0ull);
+}
+
 void MachinePlatform::wake_up_process(os::task_struct* t) {
   ++stats_.wakeups;
   if (!wake_handler_) {

@@ -90,6 +90,8 @@ class MachinePlatform final : public os::Platform {
                               VirtAddr end) override;
   Picoseconds flush_tlb_mm(CpuId initiator, const os::CpuMask& targets, os::Asid asid) override;
   Picoseconds submit_bio(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) override;
+  Picoseconds submit_bio_nowait(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) override;
+  Bytes block_capacity() const override;
   Picoseconds now(CpuId cpu) const override { return cursor_[static_cast<std::size_t>(cpu.value())]; }
   void wake_up_process(os::task_struct* t) override;
   void mod_timer(os::timer_list* timer, Picoseconds expires) override;

@@ -5,7 +5,8 @@
 // task policy, a copy of every VMA but VM_DONTCOPY ones (MADV_DONTFORK) with
 // its own vm_area_struct and policy objects and its anon_vma chain, and a copy
 // of the page tables: private anonymous pages become read-only in both (one
-// more mapping and reference each: copy-on-write, do_wp_page), zero-page
+// more mapping and reference each: copy-on-write, do_wp_page), swap entries
+// are shared (swap_duplicate, as copy_nonpresent_pte), zero-page
 // entries are copied, shared (MAP_SHARED) pages and MAP_SHARED hugetlb pages
 // are shared. Child entries are old (accessed clear), and clean for shared
 // mappings, as Linux's. The parent's TLB is flushed once at the end (dup_mmap's
@@ -23,6 +24,8 @@
 // the entries not yet present (Linux reserves per file, not per mapping); the
 // child runs on the parent's CPU; no VM_WIPEONFORK, no OOM kill during fork.
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <utility>
 #include <vector>
@@ -32,6 +35,7 @@
 #include "os/mmap.h"
 #include "os/pagewalk.h"
 #include "os/rmap.h"
+#include "os/swapops.h"
 
 namespace numasim::os {
 
@@ -187,6 +191,16 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
           cv = (v & ~PTE_PFN_MASK) | nphys;
         }
         cmm.hugetlb_usage += 1;
+      } else if (is_swap_pte(v)) {  // copy_nonpresent_pte: the child shares the swap slot
+        const swp_entry_t e = pte_to_swp_entry(v);
+        if (!non_swap_entry(e)) {
+          if (swap_->swap_duplicate(e) != 0) {  // Linux adds a count continuation page here
+            std::fprintf(stderr, "numasim: swap count of a slot at its maximum during fork\n");
+            std::abort();
+          }
+          cmm.add_mm_counter(MM_SWAPENTS, 1);
+        }
+        cv = v;
       } else if (v & _PAGE_SPECIAL) {  // the zero page
         cv = v & ~_PAGE_ACCESSED;
       } else {

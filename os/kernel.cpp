@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <stdexcept>
 
 #include "os/gfp.h"
 #include "os/mempolicy.h"
@@ -44,6 +46,24 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
+  // swapon of the configured areas (as an init script would).
+  swap_ = std::make_unique<Swap>(*this, params_.swap);
+  for (const SwapAreaParams& a : params_.swap.areas) {
+    const long r = swap_->swapon(a, boot);
+    if (r < 0)
+      throw std::invalid_argument("swapon " + a.name + " failed: " + std::strerror(static_cast<int>(-r)) +
+                                  " (size, node or block-device capacity)");
+  }
+}
+
+long Kernel::sys_swapon(const SwapAreaParams& area, KernelCost& cost) {
+  syscall_cost(cost);
+  return swap_->swapon(area, cost);
+}
+
+long Kernel::sys_swapoff(const std::string& name, CpuId cpu, KernelCost& cost) {
+  syscall_cost(cost);
+  return swap_->swapoff(name, cpu, cost);
 }
 
 Kernel::~Kernel() {

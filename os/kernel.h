@@ -54,6 +54,7 @@
 #include "os/page_token.h"
 #include "os/slub.h"
 #include "os/swap.h"
+#include "os/swapfile.h"
 #include "os/task.h"
 #include "os/vm_fault.h"
 
@@ -91,6 +92,7 @@ struct KernelParams {
   SlubParams slub;            // the kernel's slab allocator, with its failslab knobs
   KernelCachesParams caches;  // vm_area_struct, mm_struct, task_struct, numa_policy, page->ptl caches
   KthreadParams kthreads;     // [os.kthreads]: the boot daemons (os/kthread.h)
+  SwapParams swap;            // [[os.swap]] areas switched on at boot, page_cluster, swap readahead
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
@@ -236,6 +238,16 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   void mark_page_accessed(page* pg);
   std::uint64_t workingset_eviction(page* pg);
   void workingset_refault(page* pg, std::uint64_t shadow);
+
+  // ---- swap areas (os/swapfile.h: swapfile.cpp, swap_state.cpp, page_io.cpp) ----
+  // swapon(2) of an area: its type (>= 0) or -EINVAL/-EBUSY/-EPERM/-ENOMEM, nothing changed on error.
+  long sys_swapon(const SwapAreaParams& area, KernelCost& cost);
+  // swapoff(2): every page of the area read back in from `cpu`; 0, -EINVAL (no such area) or
+  // -ENOMEM (memory ran out: the area stays on, the pages read so far stay in memory, nothing lost).
+  long sys_swapoff(const std::string& name, CpuId cpu, KernelCost& cost);
+  Swap& swap() { return *swap_; }
+  const Swap& swap() const { return *swap_; }
+  std::string proc_swaps() const { return swap_->proc_swaps(); }
 
   // ---- page identity tokens for verification (os/page_token.h) ----
   PageTokens& page_tokens() { return page_tokens_; }
@@ -418,6 +430,13 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   };
   void register_kmemleak_roots();
   bool mm_objects_ok() const;  // kernel_check.cpp
+  // ---- swap (swap_state.cpp) ----
+  friend class Swap;
+  // do_swap_page / unuse_pte: pg (holding the caller's reference, which the mapping
+  // takes over) mapped at the swap PTE `pte`, the entry's count dropped; writable
+  // when `write` and the page is exclusive. Returns whether it was mapped writable.
+  bool map_swapped_page(vm_area_struct& vma, VirtAddr va, const PteRef& pte, page* pg, swp_entry_t e, bool write,
+                        CpuId cpu, KernelCost& cost);
 
   const Topology& topo_;
   KernelParams params_;
@@ -454,6 +473,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   PageTokens page_tokens_;
   // Kernel threads, created at boot (after topo_, params_ and platform_).
   std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
+  std::unique_ptr<Swap> swap_;  // swap areas and the swap cache (built in the constructor)
 };
 
 }  // namespace numasim::os

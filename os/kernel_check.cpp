@@ -47,6 +47,7 @@ void Kernel::check_consistency() const {
   std::map<const anon_vma*, int> active_vmas;  // VMAs per anon_vma (num_active_vmas)
   std::size_t chains = 0;
   std::uint64_t resv_expected = 0, huge_in_use = 0;
+  std::map<std::uint64_t, unsigned> swap_ptes;  // swap PTEs per entry (swap_map counts)
 
   for (const auto& mmp : mms_) {
     const mm_struct& mm = *mmp;
@@ -111,6 +112,7 @@ void Kernel::check_consistency() const {
                  e);
         const swp_entry_t s = pte_to_swp_entry(e);
         if (!non_swap_entry(s)) {
+          ++swap_ptes[s.val];
           ++rss[MM_SWAPENTS];
           return;
         }
@@ -187,8 +189,9 @@ void Kernel::check_consistency() const {
   for (const auto& [pg, n] : mappings) {
     VM_CHECK(pg->mapcount == n, "mapcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
              static_cast<std::uint64_t>(n));
-    VM_CHECK(pg->_refcount == n, "refcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
-             static_cast<std::uint64_t>(pg->_refcount));
+    // One reference per mapping, and the swap cache's.
+    VM_CHECK(pg->_refcount == n + (pg->test(PG_swapcache) ? 1 : 0), "refcount differs from page-table mappings",
+             pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
     if (pg->test(PG_hugetlb)) ++huge_in_use;  // distinct pages: a shared one counts once
     if (pg->test(PG_hugetlb) || pg == zero_page_) continue;
     const int nid = pm_.page_to_nid(pg).value();
@@ -228,6 +231,8 @@ void Kernel::check_consistency() const {
            resv_expected);
   VM_CHECK(hugetlb_->free_huge_pages() + huge_in_use == hugetlb_->nr_huge_pages(), "hugetlb pool pages",
            hugetlb_->free_huge_pages() + huge_in_use, hugetlb_->nr_huge_pages());
+  // --- swap: swap_map counts against the swap PTEs, the swap cache (swapfile.cpp) ---
+  swap_->check(swap_ptes);
   // --- the kernel's own slab objects ---
   VM_CHECK(mm_objects_ok(), "mm_struct object missing", 0, 0);
   for (const auto& [pid, t] : tasks_) {

@@ -22,7 +22,9 @@ HugetlbInfo Kernel::hugetlb_node_info(NodeId nid) const {
   return h;
 }
 
-std::string Kernel::proc_meminfo() const { return os::proc_meminfo(pm_, hugetlb_info()); }
+std::string Kernel::proc_meminfo() const {
+  return os::proc_meminfo(pm_, hugetlb_info(), SwapMeminfo{swap_->total_swap_pages(), swap_->nr_swap_pages()});
+}
 
 std::string Kernel::node_meminfo(NodeId nid) const { return os::node_meminfo(pm_, nid, hugetlb_node_info(nid)); }
 std::vector<ProcField> Kernel::node_meminfo_fields(NodeId nid) const {

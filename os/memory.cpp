@@ -6,7 +6,7 @@
 // handle_pte_fault dispatches on the entry: none (first touch), present
 // (write-protect or spurious), PROT_NONE in an accessible VMA (NUMA hint), or a
 // swap entry (os/swapops.h: migration entries wait for the migration; swap
-// entries are SIGBUS until swap exists). A fault costs entry and exit cycles
+// entries are read back by do_swap_page, os/swap_state.cpp). A fault costs entry and exit cycles
 // from the cost table, the page allocation (charged by the allocator),
 // clear_page of the new page as a 4 KiB (2 MiB for hugetlb) kernel_write on the
 // page's node, and every page-table entry written. Accesses outside any VMA or
@@ -17,8 +17,8 @@
 // kills the faulting task (FaultResult::Oom); a task the OOM killer chose
 // faults Oom; a VM_FAULT_OOM that killed nobody is retried at the entry
 // (kernel_entry.cpp, pagefault_out_of_memory).
-// Simplified: no stack growth (VM_GROWSDOWN is not expanded), no swap-in or file
-// faults (no major faults yet), no THP (do_huge_pmd_anonymous_page falls back),
+// Simplified: no stack growth (VM_GROWSDOWN is not expanded), no file faults
+// (swap-ins are the only major faults), no THP (do_huge_pmd_anonymous_page falls back),
 // no fault-around; private anonymous read faults map the shared zero page like
 // Linux; shared anonymous (shmem) pages are allocated at the first fault of
 // either kind and belong to the mapping only.
@@ -79,6 +79,13 @@ void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
   if (pg->mapcount != 0) {
     --pg->_refcount;
     return;
+  }
+  if (pg->test(PG_swapcache)) {  // free_pages_and_swap_cache: free_swap_cache, then the mapping's put
+    swap_->free_swap_cache(pg, cpu, cost);
+    if (pg->test(PG_swapcache)) {  // still needed by swap PTEs or under writeback: the cache keeps it
+      --pg->_refcount;
+      return;
+    }
   }
   pg->clear(PG_anon);
   pg->clear(PG_swapbacked);
@@ -239,20 +246,7 @@ inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, Kernel
   return 0;
 }
 
-// do_swap_page: a swap or migration entry. A migration entry waits for the
-// migration to finish and returns so that the access is made again. A swap
-// entry would be read back from its device (swapin, VM_FAULT_MAJOR), but there
-// is no swap yet: nothing in the kernel writes swap entries (only tests do), and
-// one means a lost page, hence SIGBUS, as Linux does when the swap device is gone.
-vm_fault_t Kernel::do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
-  const swp_entry_t entry = pte_to_swp_entry(vmf.orig_pte);
-  if (non_swap_entry(entry)) {
-    if (!is_migration_entry(entry)) fault_bug("unknown special swap entry", vmf.address);
-    migration_entry_wait(t, vmf, cost);
-    return 0;
-  }
-  return VM_FAULT_SIGBUS;
-}
+// do_swap_page (a swap or migration entry) is in swap_state.cpp.
 
 // migration_entry_wait: sleep until the page under migration is unlocked
 // (remove_migration_ptes restored the entry). Migration is synchronous in this
@@ -331,6 +325,9 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   const PhysAddr old_phys = pte_phys(old);
   const bool zero = old_phys == zero_page_phys();
   page* old_pg = zero ? nullptr : pm_.phys_to_page(old_phys);
+  // do_wp_page's folio_free_swap: a swap-cache page only this mapping holds leaves the cache.
+  if (old_pg && old_pg->test(PG_swapcache) && old_pg->mapcount <= 1 && old_pg->_refcount == 2)
+    swap_->try_to_free_swap(old_pg, t->cpu, cost);
   if (old_pg && ((vma.vm_flags & VM_SHARED) || (old_pg->mapcount <= 1 && old_pg->_refcount <= 1))) {
     // page_move_anon_rmap: an exclusive page now belongs to this VMA's own anon_vma.
     if (PageAnon(old_pg) && vma.anon_vma) old_pg->owner = vma.anon_vma->id;

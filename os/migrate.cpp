@@ -220,7 +220,8 @@ int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) 
     maps.push_back(m);
     return true;
   });
-  if (maps.empty() || static_cast<int>(maps.size()) != pg->mapcount) {  // no reverse map for it
+  // No reverse map for it; or a swap-cache page (folio_migrate_mapping of the swap cache is not modelled).
+  if (maps.empty() || static_cast<int>(maps.size()) != pg->mapcount || pg->test(PG_swapcache)) {
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -EBUSY;
   }

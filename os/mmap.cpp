@@ -232,13 +232,6 @@ std::string vma_map_string(const mm_struct& mm) {
 // validated by the system-call layer (syscalls.cpp).
 // ---------------------------------------------------------------------------
 
-namespace {
-// free_swap_and_cache (mm/swapfile.c): drop the entry's reference on its swap
-// slot and free the swap-cache page with the last one. The seam for swap: there
-// are no swap devices yet, so there is nothing to free.
-void free_swap_and_cache(swp_entry_t entry) { (void)entry; }
-}  // namespace
-
 // zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA, on the
 // page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
@@ -260,7 +253,7 @@ std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr star
       const swp_entry_t entry = pte_to_swp_entry(v);
       if (!non_swap_entry(entry)) {
         z.mm.add_mm_counter(MM_SWAPENTS, -1);
-        free_swap_and_cache(entry);
+        k.swap_->free_swap_and_cache(entry, z.cpu, z.cost);  // os/swapfile.cpp
       } else if (is_migration_entry(entry)) {
         // The page belongs to the migration in flight; only the RSS it still counted goes.
         const page* pg = k.pm_.pfn_to_page(Pfn(swp_offset_pfn(entry)));

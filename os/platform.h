@@ -62,6 +62,14 @@ class Platform {
 
   // Block I/O to the swap/file device; returns the completion latency seen by the submitter.
   virtual Picoseconds submit_bio(CpuId cpu, BioOp op, std::uint64_t sector, Bytes len) = 0;
+  // The same, submitted without waiting (writeback, readahead): the device queues it at
+  // the CPU's current time and the call returns its completion latency, but the CPU's
+  // time does not advance by it (the submitter goes on; completion is the caller's timer).
+  virtual Picoseconds submit_bio_nowait(CpuId cpu, BioOp op, std::uint64_t sector, Bytes len) {
+    return submit_bio(cpu, op, sector, len);
+  }
+  // Capacity of the block device swap partitions are laid out on.
+  virtual Bytes block_capacity() const { return Bytes(~0ull); }
 
   // Current simulated time of `cpu` (its local time, including time it ran ahead).
   virtual Picoseconds now(CpuId cpu) const = 0;

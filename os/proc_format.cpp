@@ -5,8 +5,8 @@
 // default vm.dirty_ratio 20 and vm.dirty_background_ratio 10 (no sysctl knobs).
 // Simplified: meminfo fields with no
 // model behind them (Buffers, swap, Committed_AS, Vmalloc*, Percpu, DirectMap*)
-// print 0, SwapTotal/SwapFree too until swap exists; CommitLimit follows
-// Linux's overcommit_ratio formula (50%) without swap; zoneinfo's
+// print 0; SwapTotal/SwapFree come from the caller; CommitLimit follows
+// Linux's overcommit_ratio formula (50%) plus the swap total; zoneinfo's
 // "vm stats threshold" is 0 (counters are exact here) and node_unreclaimable 0.
 #include "os/proc_format.h"
 
@@ -119,7 +119,7 @@ std::vector<ProcField> vmstat_fields(const PhysMem& pm) {
 std::string proc_vmstat(const PhysMem& pm) { return format_fields(vmstat_fields(pm)); }
 
 // meminfo_proc_show (show_val_kb: "%-16s%8lu kB").
-std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
+std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge, const SwapMeminfo& swap) {
   std::string out;
   auto kb = [&](const char* label, std::uint64_t pages) {
     appendf(out, "%-16s%8" PRIu64 " kB\n", label, pages * kPagesToKb);
@@ -158,8 +158,8 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
   kb("Inactive(file):", g(NR_INACTIVE_FILE));
   kb("Unevictable:", g(NR_UNEVICTABLE));
   kb("Mlocked:", pos(pm.global_zone_page_state(NR_MLOCK)));
-  kb("SwapTotal:", 0);
-  kb("SwapFree:", 0);
+  kb("SwapTotal:", swap.total);
+  kb("SwapFree:", swap.free);
   kb("Zswap:", 0);
   kb("Zswapped:", 0);
   kb("Dirty:", g(NR_FILE_DIRTY));
@@ -177,9 +177,9 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge) {
   kb("NFS_Unstable:", 0);
   kb("Bounce:", pos(pm.global_zone_page_state(NR_BOUNCE)));
   kb("WritebackTmp:", g(NR_WRITEBACK_TEMP));
-  // vm_commit_limit with overcommit_ratio 50, no swap: (total - hugetlb) * 50 / 100.
+  // vm_commit_limit with overcommit_ratio 50: (total - hugetlb) * 50 / 100 + total_swap_pages.
   const std::uint64_t huge_pages = huge_pages_kb / kPagesToKb;
-  kb("CommitLimit:", (total > huge_pages ? total - huge_pages : 0) * 50 / 100);
+  kb("CommitLimit:", (total > huge_pages ? total - huge_pages : 0) * 50 / 100 + swap.total);
   kb("Committed_AS:", 0);
   raw_kb("VmallocTotal:", 34359738367ull);
   kb("VmallocUsed:", 0);
@@ -506,6 +506,19 @@ std::string physmem_json(const PhysMem& pm, bool pretty) {
   j.end_array();
   j.end_object();
   return j.str();
+}
+
+// swap_show (mm/swapfile.c): the file name padded to 40 columns, a tab before
+// sizes below 10000000 kB to keep the columns.
+std::string proc_swaps(const std::vector<SwapsLine>& areas) {
+  std::string out = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+  for (const SwapsLine& a : areas) {
+    const int len = static_cast<int>(a.filename.size());
+    appendf(out, "%s%*s%s\t%" PRIu64 "\t%s%" PRIu64 "\t%s%d\n", a.filename.c_str(), len < 40 ? 40 - len : 1, " ",
+            a.type.c_str(), a.size_kb, a.size_kb < 10000000 ? "\t" : "", a.used_kb, a.used_kb < 10000000 ? "\t" : "",
+            a.priority);
+  }
+  return out;
 }
 
 }  // namespace numasim::os

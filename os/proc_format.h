@@ -26,6 +26,21 @@ struct HugetlbInfo {
   std::uint64_t page_size_kb = 2048;
 };
 
+// Swap totals for meminfo (SwapTotal, SwapFree, CommitLimit), in pages; owned by the swap code.
+struct SwapMeminfo {
+  std::uint64_t total = 0, free = 0;
+};
+
+// One line of /proc/swaps (swap_show): sizes in kB.
+struct SwapsLine {
+  std::string filename;
+  std::string type = "partition";  // "partition" for block devices, "file" for swap files
+  std::uint64_t size_kb = 0, used_kb = 0;
+  int priority = 0;
+};
+// /proc/swaps in Linux's layout (header, then one line per area in swapon order).
+std::string proc_swaps(const std::vector<SwapsLine>& areas);
+
 // One figure of a /proc or sysfs file, by the name the file gives it (without
 // the colon): the text dumps below are printed from these lists, and the JSON
 // report reads the same lists, so the two never disagree and nothing parses text.
@@ -41,7 +56,7 @@ std::vector<ProcField> node_meminfo_fields(const PhysMem& pm, NodeId nid, const 
 std::vector<ProcField> node_numastat_fields(const PhysMem& pm, NodeId nid);
 
 std::string proc_vmstat(const PhysMem& pm);
-std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge = {});
+std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge = {}, const SwapMeminfo& swap = {});
 std::string node_meminfo(const PhysMem& pm, NodeId nid, const HugetlbInfo& huge = {});
 std::string node_numastat(const PhysMem& pm, NodeId nid);
 // /sys/devices/system/node/nodeN/vmstat.

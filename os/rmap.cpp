@@ -4,8 +4,8 @@
 // read as an 8-byte kernel_read from the walking CPU; every PTE changed is a
 // set_entry (an 8-byte kernel_write plus pte_update_cycles).
 // Simplified: no page_vma_mapped_walk over huge leaves (anonymous pages are
-// 4 KiB here); try_to_unmap clears entries (no swap or migration entries yet:
-// migration remaps at once, os/migrate.cpp); no mlock handling.
+// 4 KiB here); try_to_unmap replaces the PTEs of a swap-cache page by its swap
+// entry and clears those of other pages; no mlock handling.
 #include "os/rmap.h"
 
 #include <algorithm>
@@ -318,15 +318,27 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
 
 bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
   get_page(pg);         // the caller's isolation reference: the page survives its last unmap
+  const bool swapcache = pg->test(PG_swapcache);
+  const swp_entry_t entry = swapcache ? private_to_swp(pg->private_) : swp_entry_t{};
   rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
     mm_struct& mm = *m.vma->vm_mm;
-    pgtables_.set_entry(cpu, m.pte, 0, cost);  // ptep_clear_flush
+    const pteval_t old = m.pte.value();
+    if (swapcache) {
+      // try_to_unmap_one for an anonymous page in the swap cache: swap_duplicate, the
+      // PTE becomes the swap entry, the dirty bit goes to the page (folio_mark_dirty).
+      if (swap_->swap_duplicate(entry) != 0) return false;  // count at its maximum: keep the rest mapped
+      if (old & _PAGE_DIRTY) pg->set(PG_dirty);
+      pgtables_.set_entry(cpu, m.pte, swp_entry_to_pte(entry), cost);
+      mm.add_mm_counter(MM_SWAPENTS, 1);
+    } else {
+      pgtables_.set_entry(cpu, m.pte, 0, cost);  // ptep_clear_flush
+    }
     flush_tlb_range(cpu, mm, m.addr, m.addr + kPageSize, cost);
     page_remove_rmap(cpu, mm, pg, false, cost);
     return true;
   });
   const bool unmapped = pg->mapcount == 0;
-  if (unmapped) {
+  if (unmapped && !swapcache) {
     pg->clear(PG_anon);
     pg->clear(PG_swapbacked);
     pg->clear(PG_dirty);

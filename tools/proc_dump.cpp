@@ -24,6 +24,7 @@ std::string write_proc_files(hw::Machine& machine, const std::string& dir) {
       {"buddyinfo", os::proc_buddyinfo(pm)},
       {"pagetypeinfo", os::proc_pagetypeinfo(pm)},
       {"slabinfo", os::proc_slabinfo(k.slub())},
+      {"swaps", k.proc_swaps()},
   };
   for (int n = 0; n < pm.nr_node_ids(); ++n) {
     const std::filesystem::path node = "node" + std::to_string(n);

@@ -60,6 +60,12 @@ class FakePlatform : public Platform {
     if (record) calls.push_back({Kind::Bio, cpu, sector, static_cast<PhysAddr>(op), len, {}, 0, 0, 0});
     return bio_latency;
   }
+  // Writeback and readahead bios: the same record and latency (the fake's clock never runs ahead).
+  Picoseconds submit_bio_nowait(CpuId cpu, BioOp op, std::uint64_t sector, Bytes len) override {
+    return submit_bio(cpu, op, sector, len);
+  }
+  Bytes capacity{64ull << 30};
+  Bytes block_capacity() const override { return capacity; }
   Picoseconds now(CpuId) const override { return clock; }
   void enter_kernel(CpuId, Picoseconds) override { ++kernel_entries; }
   std::uint64_t kernel_entries = 0;

@@ -1,5 +1,6 @@
 // Fault dispatch by entry kind (os/memory.cpp handle_pte_fault): a swap entry
-// faults SIGBUS until swap exists and munmap drops it (MM_SWAPENTS back to 0);
+// of no swap area faults SIGBUS; one of a real area is kept by mprotect and
+// dropped by munmap (MM_SWAPENTS back to 0, the slot freed);
 // a migration entry makes the fault wait for the migration and the access
 // succeed once the entry is restored; mprotect keeps swap entries and turns a
 // writable migration entry into a readable one; a PROT_NONE entry in an
@@ -56,13 +57,12 @@ class FaultDispatchTest : public KernelTest {
   }
 };
 
-TEST_F(FaultDispatchTest, SwapEntryFaultsSigbusUntilSwapExistsAndMunmapDropsIt) {
+TEST_F(FaultDispatchTest, SwapEntryOfNoAreaFaultsSigbusAndMunmapDropsIt) {
   task_struct* t = spawn(0);
   const long a = mmap_anon(t, 4 * kPageSize);
   ASSERT_GT(a, 0);
   ASSERT_EQ(touch(t, a), Kernel::FaultResult::Handled);  // builds the PTE table
-  plant_swap_entry(t, a + kPageSize, swp_entry(2, 12345));
-  k().check_consistency();  // a swap entry counts in MM_SWAPENTS
+  plant_swap_entry(t, a + kPageSize, swp_entry(2, 12345));  // no area 2: a lost page (the checker rejects it)
   EXPECT_EQ(t->mm->rss_stat[MM_SWAPENTS], 1);
 
   const auto flt = t->min_flt;
@@ -81,7 +81,6 @@ TEST_F(FaultDispatchTest, SwapEntryFaultsSigbusUntilSwapExistsAndMunmapDropsIt) 
   EXPECT_EQ(pte_of(t, a + kPageSize).value(), swp_entry_to_pte(swp_entry(2, 12345)));
   ASSERT_EQ(k().sys_mprotect(t, a, 4 * kPageSize, PROT_NONE, cost_), 0);
   EXPECT_EQ(pte_of(t, a + kPageSize).value(), swp_entry_to_pte(swp_entry(2, 12345)));
-  k().check_consistency();
 
   const std::size_t tables_before = k().pgtables().nr_tables();
   ASSERT_EQ(k().sys_munmap(t, a, 4 * kPageSize, cost_), 0);
@@ -95,12 +94,23 @@ TEST_F(FaultDispatchTest, SwapEntryOnlyTableIsZappedAtExit) {
   task_struct* t = spawn(1);
   const long a = mmap_anon(t, 2 * kPageSize);
   ASSERT_EQ(touch(t, a), Kernel::FaultResult::Handled);
-  plant_swap_entry(t, a + kPageSize, swp_entry(0, 1));
+  SwapAreaParams area;
+  area.name = "/dev/nvme0n1p2";
+  area.size_bytes = 1 << 20;
+  ASSERT_EQ(k().sys_swapon(area, cost_), 0);
+  const auto e = k().swap().alloc_swap_entry(t->cpu);
+  ASSERT_TRUE(e);
+  plant_swap_entry(t, a + kPageSize, *e);
+  k().check_consistency();  // a swap entry counts in MM_SWAPENTS and in its slot's swap_map
+  ASSERT_EQ(k().sys_mprotect(t, a, 2 * kPageSize, PROT_NONE, cost_), 0);  // mprotect leaves the slot alone
+  EXPECT_EQ(pte_of(t, a + kPageSize).value(), swp_entry_to_pte(*e));
   ASSERT_EQ(k().sys_munmap(t, a, kPageSize, cost_), 0);  // the table now holds only the swap entry
   k().check_consistency();
   EXPECT_EQ(t->mm->rss_stat[MM_SWAPENTS], 1);
+  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages() - 1);
   ASSERT_EQ(k().sys_munmap(t, a + kPageSize, kPageSize, cost_), 0);
   EXPECT_EQ(t->mm->rss_stat[MM_SWAPENTS], 0);
+  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());  // free_swap_and_cache freed the slot
   EXPECT_EQ(k().pgtables().nr_tables(), 1u);  // only the PGD is left
   k().check_consistency();
 }
