@@ -411,6 +411,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   unsigned long try_to_free_pages(const zonelist& zl, unsigned order, gfp_t gfp, const nodemask_t* nodemask,
                                   KernelCost& cost) override;
   unsigned long zone_reclaimable_pages(const zone& z) const override;
+  void boost_watermark(zone& z) override;
   // ---- reclaim internals (vmscan.cpp, swap.cpp, mlock.cpp) ----
   friend struct LruTestAccess;
   void install_kswapd();  // kswapd<N>'s threadfn (kernel.cpp's constructor)

@@ -41,8 +41,8 @@ inline lruvec& page_lruvec(PhysMem& pm, const page* pg) { return pm.NODE_DATA(pm
 // update_lru_size: the list length and its node and zone gauges.
 inline void update_lru_size(PhysMem& pm, lruvec& lv, lru_list lru, zone& z, long delta) {
   lv.nr_pages[lru] = static_cast<std::uint64_t>(static_cast<long>(lv.nr_pages[lru]) + delta);
-  z.zone_pgdat->stats.vm_stat[NR_INACTIVE_ANON + lru] += delta;
-  pm.mod_zone_page_state(z, static_cast<zone_stat_item>(NR_ZONE_INACTIVE_ANON + lru), delta);
+  z.zone_pgdat->stats.vm_stat[NR_INACTIVE_ANON + static_cast<int>(lru)] += delta;
+  pm.mod_zone_page_state(z, static_cast<zone_stat_item>(NR_ZONE_INACTIVE_ANON + static_cast<int>(lru)), delta);
 }
 
 // lruvec_add_folio / lruvec_add_folio_tail / lruvec_del_folio: PG_lru is the

@@ -22,8 +22,8 @@
 // no proportional scan rebalancing at the end of shrink_lruvec, folio_activate
 // in mark_page_accessed is immediate; shmem pages (swap-backed, no reverse map
 // here) are activated instead of written to swap; the allocator does not call
-// node_reclaim yet (see node_reclaim), and fallback steals do not boost the
-// watermarks yet (balance_pgdat honours a zone's watermark_boost).
+// node_reclaim yet (see node_reclaim); the watermark boost raises kswapd's
+// target only (the allocator's own watermark checks ignore it).
 #include <algorithm>
 #include <cmath>
 
@@ -72,7 +72,7 @@ unsigned long lruvec_lru_size(const pglist_data& pgdat, lru_list lru, zone_type 
   for (int z = 0; z <= reclaim_idx; ++z) {
     const zone& zn = pgdat.node_zones[static_cast<std::size_t>(z)];
     if (!zn.managed_pages) continue;
-    size += zn.stats.vm_stat[NR_ZONE_INACTIVE_ANON + lru];
+    size += zn.stats.vm_stat[NR_ZONE_INACTIVE_ANON + static_cast<int>(lru)];
   }
   return static_cast<unsigned long>(std::max(0l, size));
 }
@@ -103,6 +103,20 @@ void Kernel::wakeup_kswapd(zone& z, gfp_t gfp, unsigned order, zone_type highest
   kthreads_->wakeup_kswapd(nid);
 }
 
+// boost_watermark: a fallback steal raised the zone's boost by a pageblock, up
+// to watermark_boost_factor/10000 of its high watermark; kswapd is woken to
+// reclaim it (ZONE_BOOSTED_WATERMARK's wake-up, done at once here).
+void Kernel::boost_watermark(zone& z) {
+  const unsigned factor = params_.reclaim.watermark_boost_factor;
+  if (!factor) return;
+  if (pageblock_nr_pages * 4 > z.managed_pages) return;  // too small to be worth it
+  unsigned long max_boost = z._watermark[WMARK_HIGH] * factor / 10000;
+  if (!max_boost) return;
+  max_boost = std::max(pageblock_nr_pages, max_boost);
+  z.watermark_boost = std::min(z.watermark_boost + pageblock_nr_pages, max_boost);
+  wakeup_kswapd(z, 0, 0, zone_idx(z));
+}
+
 // zone_reclaimable_pages: the file LRU pages, and the anon ones while swap space is left.
 unsigned long Kernel::zone_reclaimable_pages(const zone& z) const {
   long nr = z.stats.vm_stat[NR_ZONE_INACTIVE_FILE] + z.stats.vm_stat[NR_ZONE_ACTIVE_FILE];
@@ -124,7 +138,7 @@ unsigned long Kernel::try_to_free_pages(const zonelist& zl, unsigned order, gfp_
   sc.priority = DEF_PRIORITY;
   lru_add_drain(cpu);
 retry:
-  pm_.count_vm_events(cpu, static_cast<vm_event_item>(ALLOCSTALL_DMA + sc.reclaim_idx));
+  pm_.count_vm_events(cpu, static_cast<vm_event_item>(ALLOCSTALL_DMA + static_cast<int>(sc.reclaim_idx)));
   do {
     sc.nr_scanned = 0;
     // shrink_zones: each node of the zonelist once.
