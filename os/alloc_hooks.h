@@ -1,8 +1,8 @@
 // What the page allocator's slow path (PhysMem::__alloc_pages_slowpath) asks
 // of the rest of the kernel, as mm/page_alloc.c calls into mm/vmscan.c,
 // mm/compaction.c and mm/oom_kill.c: wake kswapd, direct compaction, direct
-// reclaim, the reclaimable-page estimate of should_reclaim_retry, and the OOM
-// killer. The allocator calls them; the Kernel implements them (only
+// reclaim, the reclaimable-page estimate of should_reclaim_retry, watermark
+// boosting after fallback steals, and the OOM killer. The allocator calls them; the Kernel implements them (only
 // out_of_memory does something today); the defaults are what a kernel without
 // reclaim, compaction or OOM killer does.
 // Simplified: no memory cgroups (oom_control has no memcg), no compaction
@@ -57,6 +57,9 @@ class AllocHooks {
     (void)z;
     return 0;
   }
+  // boost_watermark after a fallback steal below pageblock order: raise the
+  // zone's watermark_boost (kswapd reclaims it) and wake kswapd.
+  virtual void boost_watermark(zone& z) { (void)z; }
   // out_of_memory: true when it made progress (a victim's memory was freed).
   virtual bool out_of_memory(oom_control& oc, KernelCost& cost) {
     (void)oc, (void)cost;

@@ -46,6 +46,8 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
+  lru_add_.resize(static_cast<std::size_t>(pm_.nr_cpu_ids()));  // the per-CPU lru_add batches
+  install_kswapd();                                             // kswapd<N> runs balance_pgdat (vmscan.cpp)
   // swapon of the configured areas (as an init script would).
   swap_ = std::make_unique<Swap>(*this, params_.swap);
   for (const SwapAreaParams& a : params_.swap.areas) {

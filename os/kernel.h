@@ -57,6 +57,7 @@
 #include "os/swapfile.h"
 #include "os/task.h"
 #include "os/vm_fault.h"
+#include "os/vmscan.h"
 
 namespace numasim {
 class Config;
@@ -93,6 +94,7 @@ struct KernelParams {
   KernelCachesParams caches;  // vm_area_struct, mm_struct, task_struct, numa_policy, page->ptl caches
   KthreadParams kthreads;     // [os.kthreads]: the boot daemons (os/kthread.h)
   SwapParams swap;            // [[os.swap]] areas switched on at boot, page_cluster, swap readahead
+  ReclaimParams reclaim;      // [os.vm] swappiness & co., reclaim costs (os/vmscan.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
@@ -248,6 +250,29 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   Swap& swap() { return *swap_; }
   const Swap& swap() const { return *swap_; }
   std::string proc_swaps() const { return swap_->proc_swaps(); }
+  // ---- LRU lists, reclaim and mlock (swap.cpp, vmscan.cpp, workingset.cpp, mlock.cpp) ----
+  // lru_cache_add_inactive_or_unevictable: a new page of vma onto the CPU's
+  // lru_add batch, mlocked first when the VMA is VM_LOCKED (mlock_new_folio).
+  void lru_cache_add_inactive_or_unevictable(page* pg, vm_area_struct& vma, CpuId cpu);
+  // lru_add_drain (this CPU's batch onto the lists) / lru_add_drain_all.
+  void lru_add_drain(CpuId cpu);
+  void lru_add_drain_all();
+  // Pages waiting in cpu's lru_add batch.
+  unsigned lru_add_batch_size(CpuId cpu) const;
+  // mlock(2), munlock(2), mlock2(2) (flags 0 or MLOCK_ONFAULT), mlockall(2)
+  // (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT), munlockall(2): 0 or -errno
+  // (EINVAL, ENOMEM for unmapped ranges, EAGAIN when a page cannot be had).
+  long sys_mlock(task_struct* t, VirtAddr start, std::uint64_t len, KernelCost& cost);
+  long sys_mlock2(task_struct* t, VirtAddr start, std::uint64_t len, int flags, KernelCost& cost);
+  long sys_munlock(task_struct* t, VirtAddr start, std::uint64_t len, KernelCost& cost);
+  long sys_mlockall(task_struct* t, int flags, KernelCost& cost);
+  long sys_munlockall(task_struct* t, KernelCost& cost);
+  // mm->def_flags (VM_LOCKED | VM_LOCKONFAULT after mlockall(MCL_FUTURE)).
+  unsigned long mm_def_flags(const mm_struct& mm) const;
+  // node_reclaim (zone_reclaim_mode): reclaim on nid before the allocator spills
+  // elsewhere; pages reclaimed.
+  unsigned long node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost);
+  const ReclaimParams& reclaim_params() const { return params_.reclaim; }
 
   // ---- page identity tokens for verification (os/page_token.h) ----
   PageTokens& page_tokens() { return page_tokens_; }
@@ -393,6 +418,47 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool out_of_memory(oom_control& oc, KernelCost& cost) override;
   // vmscan.cpp: AllocHooks::wakeup_kswapd wakes the node's kswapd thread.
   void wakeup_kswapd(zone& z, gfp_t gfp, unsigned order, zone_type highest_zoneidx) override;
+  // vmscan.cpp: AllocHooks' direct reclaim and the reclaimable estimate.
+  unsigned long try_to_free_pages(const zonelist& zl, unsigned order, gfp_t gfp, const nodemask_t* nodemask,
+                                  KernelCost& cost) override;
+  unsigned long zone_reclaimable_pages(const zone& z) const override;
+  void boost_watermark(zone& z) override;
+  // ---- reclaim internals (vmscan.cpp, swap.cpp, mlock.cpp) ----
+  friend struct LruTestAccess;
+  void install_kswapd();  // kswapd<N>'s threadfn (kernel.cpp's constructor)
+  KthreadResult kswapd_pass(Kthread& self, NodeId nid, KernelCost& cost);  // kswapd()'s loop, one round
+  bool balance_pgdat(pglist_data& pgdat, int order, zone_type highest_zoneidx, CpuId cpu, KernelCost& cost);
+  bool pgdat_balanced(const pglist_data& pgdat, int order, zone_type highest_zoneidx) const;
+  void shrink_node(pglist_data& pgdat, scan_control& sc, CpuId cpu, KernelCost& cost);
+  void shrink_lruvec(pglist_data& pgdat, scan_control& sc, CpuId cpu, KernelCost& cost);
+  unsigned long shrink_list(lru_list lru, unsigned long nr_to_scan, pglist_data& pgdat, scan_control& sc, CpuId cpu,
+                            KernelCost& cost);
+  void shrink_active_list(unsigned long nr_to_scan, pglist_data& pgdat, scan_control& sc, lru_list lru, CpuId cpu,
+                          KernelCost& cost);
+  unsigned long shrink_inactive_list(unsigned long nr_to_scan, pglist_data& pgdat, scan_control& sc, lru_list lru,
+                                     CpuId cpu, KernelCost& cost);
+  unsigned long isolate_lru_pages(unsigned long nr_to_scan, pglist_data& pgdat, PageList& dst,
+                                  unsigned long& nr_scanned, scan_control& sc, lru_list lru, KernelCost& cost);
+  unsigned move_pages_to_lru(PageList& list, CpuId cpu, KernelCost& cost);
+  unsigned long shrink_folio_list(PageList& list, pglist_data& pgdat, scan_control& sc, reclaim_stat& stat,
+                                  CpuId cpu, KernelCost& cost);
+  void get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned long nr[NR_LRU_LISTS]) const;
+  bool inactive_is_low(const pglist_data& pgdat, lru_list inactive_lru, zone_type reclaim_idx) const;
+  bool can_reclaim_anon_pages() const { return nr_swap_pages() > 0; }
+  // The page's LRU state when it is freed (put_user_page): off its list or batch.
+  void lru_page_release(page* pg);
+  // Migration's isolate_lru_page (the lru_add batches drained first when the
+  // page is still in one) and the new page's putback with the old one's LRU and
+  // mlock state (folio_migrate_flags + putback_lru_page).
+  void isolate_lru_page(page* pg);
+  void putback_migrated_page(page* old_pg, page* new_pg, CpuId cpu);
+  void mlock_page(page* pg);
+  void munlock_page(page* pg, CpuId cpu, KernelCost& cost);
+  long apply_mlock(task_struct* t, VirtAddr start, std::uint64_t len, unsigned long lock_flags, KernelCost& cost);
+  void mlock_range_pages(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, bool lock,
+                         KernelCost& cost);
+  std::vector<LruAddBatch> lru_add_;               // per CPU
+  std::map<std::uint32_t, unsigned long> mm_def_flags_;  // mm_id -> def_flags (mlockall MCL_FUTURE)
   long oom_badness(const mm_struct& mm) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
@@ -437,6 +503,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // when `write` and the page is exclusive. Returns whether it was mapped writable.
   bool map_swapped_page(vm_area_struct& vma, VirtAddr va, const PteRef& pte, page* pg, swp_entry_t e, bool write,
                         CpuId cpu, KernelCost& cost);
+  void check_lru() const;      // kernel_check.cpp: the LRU lists and their counters
 
   const Topology& topo_;
   KernelParams params_;

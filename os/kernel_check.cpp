@@ -14,6 +14,7 @@
 
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/mm_inline.h"
 #include "os/mmap.h"
 #include "os/pagewalk.h"
 #include "os/rmap.h"
@@ -246,7 +247,76 @@ void Kernel::check_consistency() const {
     VM_CHECK(ptlocks_.size() == pgtables_.nr_tables(), "page-table pages without a page->ptl object", ptlocks_.size(),
              pgtables_.nr_tables());
   slub_->check_consistency();
+  // --- LRU lists: every mapped user page on exactly one list or in an lru_add batch ---
+  check_lru();
+  for (const auto& [pg, n] : mappings) {
+    if (PageReserved(pg) || pg->test(PG_hugetlb)) continue;
+    bool in_batch = false;
+    for (const LruAddBatch& b : lru_add_)
+      for (unsigned i = 0; i < b.nr; ++i) in_batch |= b.pages[i] == pg;
+    VM_CHECK(pg->test(PG_lru) != in_batch, "mapped page neither on an LRU list nor in an lru_add batch (or both)",
+             pm_.page_to_pfn(pg).value(), pg->flags);
+  }
   pm_.check_consistency();
+}
+
+// The lruvec of every node: each list well linked, its pages PG_lru, of this
+// node, with the flags of this list (folio_lru_list), counted in nr_pages and
+// in the node and zone gauges; no page on two lists, no PG_lru page off them;
+// nr_mlock equals the PG_mlocked pages.
+void Kernel::check_lru() const {
+  const page* mem_map = pm_.pfn_to_page(Pfn(0));
+  std::vector<bool> seen(pm_.max_pfn(), false);
+  for (int n = 0; n < pm_.nr_node_ids(); ++n) {
+    const pglist_data& pgdat = pm_.NODE_DATA(NodeId(n));
+    const lruvec& lv = pgdat.__lruvec;
+    std::array<std::array<std::int64_t, NR_LRU_LISTS>, MAX_NR_ZONES> per_zone{};
+    for (int l = 0; l < NR_LRU_LISTS; ++l) {
+      const PageList& list = lv.lists[static_cast<std::size_t>(l)];
+      std::uint64_t count = 0;
+      std::uint32_t prev = kNoPfn32;
+      for (std::uint32_t pfn = list.head; pfn != kNoPfn32; pfn = mem_map[pfn].lru_next) {
+        VM_CHECK(pfn < pm_.max_pfn(), "LRU link outside memory", pfn, static_cast<std::uint64_t>(l));
+        const page* pg = mem_map + pfn;
+        VM_CHECK(!seen[pfn], "page on two LRU lists (or a cycle)", pfn, static_cast<std::uint64_t>(l));
+        seen[pfn] = true;
+        VM_CHECK(pg->lru_prev == prev, "LRU back link broken", pfn, pg->lru_prev);
+        VM_CHECK(pg->test(PG_lru), "page on an LRU list without PG_lru", pfn, static_cast<std::uint64_t>(l));
+        VM_CHECK(page_lru_list(pg) == l, "page on the wrong LRU list for its flags", pfn, pg->flags);
+        VM_CHECK(pm_.page_to_nid(pg).value() == n, "page on another node's lruvec", pfn,
+                 static_cast<std::uint64_t>(n));
+        VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp) && pg->_refcount > 0, "free page on an LRU list", pfn, pg->flags);
+        ++per_zone[pm_.page_zone(pg)->idx][static_cast<std::size_t>(l)];
+        ++count;
+        prev = pfn;
+      }
+      VM_CHECK(list.tail == prev, "LRU list tail wrong", list.tail, prev);
+      VM_CHECK(count == lv.nr_pages[static_cast<std::size_t>(l)], "LRU list length != lruvec size", count,
+               lv.nr_pages[static_cast<std::size_t>(l)]);
+      VM_CHECK(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l] == static_cast<std::int64_t>(count),
+               "LRU list length != NR_*_ANON/FILE gauge", count,
+               static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l]));
+      for (const zone& z : pgdat.node_zones)
+        VM_CHECK(z.stats.vm_stat[NR_ZONE_INACTIVE_ANON + l] == per_zone[z.idx][static_cast<std::size_t>(l)],
+                 "LRU pages of a zone != NR_ZONE_* gauge", static_cast<std::uint64_t>(z.idx),
+                 static_cast<std::uint64_t>(l));
+    }
+  }
+  std::vector<std::int64_t> mlocked(MAX_NR_ZONES * static_cast<std::size_t>(pm_.nr_node_ids()), 0);
+  for (std::uint64_t pfn = 0; pfn < pm_.max_pfn(); ++pfn) {
+    const page* pg = mem_map + pfn;
+    if (pg->flags == 0) continue;
+    VM_CHECK(!pg->test(PG_lru) || seen[pfn], "PG_lru page on no LRU list", pfn, pg->flags);
+    if (pg->test(PG_mlocked)) {
+      const zone* z = pm_.page_zone(pg);
+      ++mlocked[static_cast<std::size_t>(z->node()) * MAX_NR_ZONES + z->idx];
+    }
+  }
+  for (int n = 0; n < pm_.nr_node_ids(); ++n)
+    for (const zone& z : pm_.NODE_DATA(NodeId(n)).node_zones)
+      VM_CHECK(z.stats.vm_stat[NR_MLOCK] == mlocked[static_cast<std::size_t>(n) * MAX_NR_ZONES + z.idx],
+               "NR_MLOCK != PG_mlocked pages of a zone", static_cast<std::uint64_t>(n),
+               static_cast<std::uint64_t>(z.idx));
 }
 
 }  // namespace numasim::os

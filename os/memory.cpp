@@ -87,6 +87,7 @@ void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
       return;
     }
   }
+  if (pg->_refcount == 1) lru_page_release(pg);  // the last reference: off its LRU list or lru_add batch
   pg->clear(PG_anon);
   pg->clear(PG_swapbacked);
   pg->clear(PG_dirty);
@@ -308,6 +309,7 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
     page_add_new_anon_rmap(pg, vma, addr);
     mm.add_mm_counter(MM_ANONPAGES, 1);
   }
+  lru_cache_add_inactive_or_unevictable(pg, vma, t->cpu);
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0), cost);
   return FaultResult::Handled;
 }
@@ -348,6 +350,7 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   }
   page_add_new_anon_rmap(pg, vma, addr);
   mm.add_mm_counter(MM_ANONPAGES, 1);
+  lru_cache_add_inactive_or_unevictable(pg, vma, t->cpu);
   // ptep_clear_flush + set_pte: other CPUs may cache the read-only translation.
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, true), cost);
   if (old_pg) page_remove_rmap(t->cpu, mm, old_pg, false, cost);

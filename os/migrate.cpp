@@ -11,7 +11,9 @@
 // unlocked and freed. A fault meeting an entry waits (migration_entry_wait).
 // Counters pgmigrate_success (in base pages) and pgmigrate_fail as Linux;
 // migrate_page_cycles per page.
-// Simplified: no LRU isolation yet (pages are not on LRU lists); no retries,
+// The old page is isolated from its LRU list first; the new one joins the
+// lru_add batch with the old one's active/referenced/workingset/mlock state.
+// Simplified: no retries,
 // and TLB flushes are batched per page (one per mm), not per list of pages.
 // PageAnonExclusive does not exist: a read-only page mapped once counts as
 // exclusive. The accessed and dirty bits of the PTE are kept in the migration
@@ -50,6 +52,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
     return -ENOMEM;
   }
   const Bytes size(huge ? HPAGE_SIZE : kPageSize);
+  if (!huge) isolate_lru_page(old_pg);
   const PhysAddr old_phys = pm_.page_to_phys(old_pg);
   const PhysAddr new_phys = pm_.page_to_phys(new_pg);
   cost.add_cycles(params_.costs.migrate_page_cycles);
@@ -84,6 +87,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
   if (huge) {
     hugetlb_->enqueue(old_pg);
   } else {
+    putback_migrated_page(old_pg, new_pg, t->cpu);
     old_pg->_refcount = 1;  // the migration's own reference: the last one
     put_user_page(t->cpu, old_pg, cost);
   }
@@ -175,6 +179,7 @@ int Kernel::migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps
   cost.add_cycles(params_.costs.migrate_page_cycles);
   old_pg->set(PG_locked);  // folio_lock
   ++old_pg->_refcount;     // the migration's own reference (isolation)
+  isolate_lru_page(old_pg);
   try_to_migrate(old_pg, maps, t->cpu, cost);
   MigrationInFlight m{old_pg, new_pg, t, false};
   migration_in_flight_ = &m;
@@ -203,6 +208,8 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   if (new_pg->mapcount == 0) {  // every mapping went away meanwhile: the migration's reference was the last
     new_pg->_refcount = 1;
     put_user_page(cpu, new_pg, cost);
+  } else {
+    putback_migrated_page(old_pg, new_pg, cpu);
   }
   old_pg->clear(PG_locked);
   old_pg->owner = 0;

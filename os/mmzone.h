@@ -6,7 +6,7 @@
 // nodes by distance, and this node only for __GFP_THISNODE).
 // Simplified: lists are doubly linked through 32-bit PFNs in struct page (no
 // list_head), each zone is one contiguous PFN range (no holes), no highatomic
-// or CMA reserves, no memory hotplug, no lruvec here (reclaim comes later).
+// or CMA reserves, no memory hotplug, one lruvec per node (no memory cgroups).
 #pragma once
 
 #include <array>
@@ -70,6 +70,34 @@ nodemask_t nodes_relative(const nodemask_t& user, const nodemask_t& rel);
 
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
+// The LRU lists (enum lru_list): inactive/active x anon/file, then unevictable,
+// in the order of the NR_*_ANON/FILE node and NR_ZONE_* zone counters.
+enum lru_list : std::uint8_t {
+  LRU_INACTIVE_ANON,
+  LRU_ACTIVE_ANON,
+  LRU_INACTIVE_FILE,
+  LRU_ACTIVE_FILE,
+  LRU_UNEVICTABLE,
+  NR_LRU_LISTS
+};
+inline constexpr unsigned LRU_ACTIVE = 1;
+inline constexpr unsigned LRU_FILE = 2;
+inline constexpr bool is_file_lru(lru_list l) { return l == LRU_INACTIVE_FILE || l == LRU_ACTIVE_FILE; }
+inline constexpr bool is_active_lru(lru_list l) { return l == LRU_ACTIVE_ANON || l == LRU_ACTIVE_FILE; }
+
+// struct lruvec (one per node: no memory cgroups): the five page lists, their
+// sizes, the recent reclaim cost of each type (anon_cost/file_cost, decayed as
+// lru_note_cost does), the non-resident age clock of workingset shadows and the
+// WORKINGSET_ACTIVATE snapshots shrink_node compares (refaults[]).
+struct lruvec {
+  std::array<PageList, NR_LRU_LISTS> lists{};
+  std::array<std::uint64_t, NR_LRU_LISTS> nr_pages{};
+  std::uint64_t anon_cost = 0;
+  std::uint64_t file_cost = 0;
+  std::uint64_t nonresident_age = 0;
+  std::array<std::int64_t, 2> refaults{};  // WORKINGSET_ACTIVATE_ANON/FILE at the last shrink_node
+};
+
 
 struct free_area {
   std::array<PageList, MIGRATE_TYPES> free_list;
@@ -116,6 +144,9 @@ struct zone {
   const char* name = "";
   std::array<struct free_area, MAX_ORDER> free_area{};
   ZoneStats stats;
+  // Watermark boost (boost_watermark after a fallback steal): added to every
+  // watermark kswapd checks until it has reclaimed it.
+  unsigned long watermark_boost = 0;
 
   std::uint64_t zone_end_pfn() const { return zone_start_pfn + spanned_pages; }
   bool populated() const { return present_pages != 0; }
@@ -159,6 +190,13 @@ struct pglist_data {
   // order and the highest zone index, for kswapd's balance_pgdat.
   unsigned kswapd_order = 0;
   zone_type kswapd_highest_zoneidx = ZONE_DMA;
+  // Reclaim (os/vmscan.cpp): the node's LRU lists, kswapd's failed runs
+  // (MAX_RECLAIM_RETRIES of them make the node hopeless until a direct reclaim
+  // succeeds) and the balance_pgdat pass state.
+  struct lruvec __lruvec;
+  int kswapd_failures = 0;
+  bool kswapd_short_sleep = false;      // in kswapd_try_to_sleep's HZ/10 nap
+  Picoseconds kswapd_sleep_until{0};    // ... which ends then
 
   std::uint64_t node_end_pfn() const { return node_start_pfn + node_spanned_pages; }
 };

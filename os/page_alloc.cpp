@@ -178,6 +178,7 @@ void PhysMem::steal_suitable_fallback(zone& z, page* pg, unsigned current_order,
                                       bool whole_block) {
   const std::uint64_t pfn = pfn32(pg);
   const migratetype old_block_type = get_pageblock_migratetype(pg);
+  if (current_order < pageblock_order) hooks_->boost_watermark(z);  // boost_watermark (+ kswapd's wake-up)
   if (current_order >= pageblock_order) {
     // change_pageblock_range
     for (std::uint64_t i = 0; i < (1ull << (current_order - pageblock_order)); ++i)

@@ -14,6 +14,7 @@
 #include <cerrno>
 
 #include "os/kernel.h"
+#include "os/mm_inline.h"
 #include "os/mmap.h"
 
 namespace numasim::os {
@@ -51,6 +52,10 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
                            ((prot & PROT_EXEC) ? VM_EXEC : 0) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (flags & MAP_GROWSDOWN) vm_flags |= VM_GROWSDOWN;
   if (flags & MAP_LOCKED) vm_flags |= VM_LOCKED;
+  if (const unsigned long def = mm_def_flags(mm)) {  // mm->def_flags after mlockall(MCL_FUTURE)
+    vm_flags |= def;
+    if (!(def & VM_LOCKONFAULT)) flags |= MAP_LOCKED;  // populated like a MAP_LOCKED mapping
+  }
   switch (flags & MAP_TYPE) {
     case MAP_SHARED:
       if (vm_flags & VM_GROWSDOWN) return -EINVAL;

@@ -32,6 +32,11 @@ inline constexpr int kMadvRandom = 1;
 inline constexpr int kMadvSequential = 2;
 inline constexpr int kMadvWillneed = 3;
 inline constexpr int kMadvDontneed = 4;
+// mlock2(2) / mlockall(2) flags.
+inline constexpr int kMlockOnfault = 0x01;
+inline constexpr int kMclCurrent = 1;
+inline constexpr int kMclFuture = 2;
+inline constexpr int kMclOnfault = 4;
 inline constexpr int kMadvFree = 8;
 inline constexpr int kMadvHugepage = 14;
 inline constexpr int kMadvNohugepage = 15;

@@ -1,0 +1,176 @@
+// Reclaim (os/vmscan.cpp) on a small two-node machine without swap: kswapd is
+// woken when node 0 falls below its low watermark, balances (nothing
+// reclaimable: anon pages need swap), gives up after MAX_RECLAIM_RETRIES
+// failed runs, and once memory is freed sleeps (short HZ/10 nap, then for
+// good; kswapd_low/high_wmark_hit_quickly); direct reclaim counts
+// allocstall_movable and finds nothing to scan, so the allocation ends in the
+// OOM killer; the [os.vm] knobs are read and range-checked; node_reclaim has
+// no page cache to reclaim.
+// Not testable before swap lands (integration): anon eviction through
+// add_to_swap/pageout, pgsteal_* > 0, should_reclaim_retry's 16 no-progress
+// rounds (they need a reclaimable estimate > 0), the anon/file split under
+// swappiness.
+#include <gtest/gtest.h>
+
+#include "os/mm_inline.h"
+#include "tests/os/kernel_fixture.h"
+#include "tests/os/lru_test_access.h"
+
+namespace numasim::os::testing {
+namespace {
+
+class ReclaimTest : public KernelTest {
+ protected:
+  ReclaimTest() : KernelTest({0, 0}, "64MiB") {}
+  std::uint64_t ev(vm_event_item i) { return pm().sum_vm_event(i); }
+  Kthread* kswapd0() { return k().kthreads().kswapd(NodeId(0)); }
+  // Woken by an allocation below the low watermark (the slow path's
+  // wake_all_kswapds; a fallback steal's watermark boost wakes it too).
+  bool kswapd_woken() const {
+    if (kernel_->physmem().slowpath_stats().kswapd_wakeups == wakeups0_) return false;
+    for (task_struct* w : platform_.woken)
+      if (w == &kernel_->kthreads().kswapd(NodeId(0))->task) return true;
+    return false;
+  }
+  std::uint64_t wakeups0_ = 0;
+  // A task bound to node 0 touching pages until node 0's kswapd is woken.
+  VirtAddr fill_node0_until_kswapd(task_struct* t, std::uint64_t& len) {
+    const unsigned long node0 = 1;
+    EXPECT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node0, 3, cost_), 0);
+    len = 64ull << 20;
+    const long a = mmap_anon(t, len);
+    EXPECT_GT(a, 0);
+    for (VirtAddr p = static_cast<VirtAddr>(a); p < static_cast<VirtAddr>(a) + len; p += kPageSize) {
+      EXPECT_EQ(touch(t, p), Kernel::FaultResult::Handled);
+      if (kswapd_woken()) break;
+    }
+    return static_cast<VirtAddr>(a);
+  }
+};
+
+TEST_F(ReclaimTest, KswapdWakesBelowLowFailsWithoutSwapAndSleepsOnceBalanced) {
+  task_struct* t = spawn();
+  std::uint64_t len = 0;
+  const VirtAddr a = fill_node0_until_kswapd(t, len);
+  ASSERT_TRUE(kswapd_woken());
+  Kthread* ks = kswapd0();
+  EXPECT_EQ(ks->task.__state, TASK_RUNNING);
+  EXPECT_FALSE(LruTestAccess::pgdat_balanced(k(), NodeId(0), 0));
+  // Nothing is reclaimable: each run fails, kswapd stays runnable, and after
+  // MAX_RECLAIM_RETRIES failures the node is hopeless and kswapd naps.
+  KernelCost c;
+  int runs = 0;
+  while (k().kthreads().run(&ks->task, c)) ++runs;
+  EXPECT_EQ(runs, MAX_RECLAIM_RETRIES - 1);
+  EXPECT_EQ(pm().NODE_DATA(NodeId(0)).kswapd_failures, MAX_RECLAIM_RETRIES);
+  EXPECT_EQ(ev(PAGEOUTRUN), static_cast<std::uint64_t>(MAX_RECLAIM_RETRIES));
+  EXPECT_EQ(ev(PGSTEAL_KSWAPD), 0u);
+  EXPECT_EQ(ev(KSWAPD_HIGH_WMARK_HIT_QUICKLY), static_cast<std::uint64_t>(MAX_RECLAIM_RETRIES - 1));
+  EXPECT_GT(ks->cost.cycles.value(), 0u);  // its work is timed on its CPU
+  EXPECT_TRUE(ks->timer.pending);          // the HZ/10 nap
+  // A hopeless node is not woken again.
+  const std::size_t woken = platform_.woken.size();
+  touch(t, a + len - kPageSize);
+  EXPECT_EQ(platform_.woken.size(), woken);
+  // The nap's timeout with the node still hopeless: kswapd sleeps for good.
+  platform_.advance_to(platform_.clock + Picoseconds(200'000'000'000ull));
+  EXPECT_EQ(ks->task.__state, TASK_RUNNING);
+  EXPECT_FALSE(k().kthreads().run(&ks->task, c));
+  EXPECT_EQ(ks->task.__state, TASK_INTERRUPTIBLE);
+  EXPECT_FALSE(ks->timer.pending);
+  k().check_consistency();
+}
+
+TEST_F(ReclaimTest, KswapdNapsWhenBalancedAndCountsAnEarlyWakeup) {
+  task_struct* t = spawn();
+  std::uint64_t len = 0;
+  const VirtAddr a = fill_node0_until_kswapd(t, len);
+  ASSERT_TRUE(kswapd_woken());
+  Kthread* ks = kswapd0();
+  // Memory comes back before kswapd runs: its first run finds the node balanced.
+  ASSERT_EQ(k().sys_munmap(t, a, len, cost_), 0);
+  pm().drain_all_pages(cost_);
+  ASSERT_TRUE(LruTestAccess::pgdat_balanced(k(), NodeId(0), 0));
+  KernelCost c;
+  EXPECT_FALSE(k().kthreads().run(&ks->task, c));
+  // Fallback steals while filling boosted node 0's watermarks: balanced but
+  // boosted, kswapd tried to reclaim the boost (without swap it cannot: one
+  // failure) and cleared it.
+  for (const zone& z : pm().NODE_DATA(NodeId(0)).node_zones) EXPECT_EQ(z.watermark_boost, 0u);
+  EXPECT_LE(pm().NODE_DATA(NodeId(0)).kswapd_failures, 1);
+  EXPECT_EQ(ev(PAGEOUTRUN), 1u);
+  EXPECT_TRUE(ks->timer.pending);
+  // Woken again during the nap (below low once more): kswapd_low_wmark_hit_quickly.
+  const long b = mmap_anon(t, len);
+  ASSERT_GT(b, 0);
+  platform_.woken.clear();
+  wakeups0_ = pm().slowpath_stats().kswapd_wakeups;
+  for (VirtAddr p = static_cast<VirtAddr>(b); p < static_cast<VirtAddr>(b) + len && !kswapd_woken(); p += kPageSize)
+    touch(t, p);
+  ASSERT_TRUE(kswapd_woken());
+  EXPECT_TRUE(k().kthreads().run(&ks->task, c));  // not balanced: runs on
+  EXPECT_EQ(ev(KSWAPD_LOW_WMARK_HIT_QUICKLY), 1u);
+  k().check_consistency();
+}
+
+TEST_F(ReclaimTest, DirectReclaimWithoutSwapEndsInTheOomKiller) {
+  task_struct* t = spawn();
+  const unsigned long node0 = 1;
+  ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node0, 3, cost_), 0);
+  const std::uint64_t len = 64ull << 20;
+  const long a = mmap_anon(t, len);
+  ASSERT_GT(a, 0);
+  Kernel::FaultResult r = Kernel::FaultResult::Handled;
+  for (VirtAddr p = static_cast<VirtAddr>(a); p < static_cast<VirtAddr>(a) + len; p += kPageSize) {
+    r = touch(t, p);
+    if (r != Kernel::FaultResult::Handled) break;
+  }
+  EXPECT_EQ(r, Kernel::FaultResult::Oom);
+  ASSERT_EQ(k().oom_kills().size(), 1u);
+  EXPECT_GE(ev(ALLOCSTALL_MOVABLE), 1u);
+  EXPECT_GE(pm().slowpath_stats().direct_reclaim, 1u);
+  EXPECT_EQ(ev(PGSCAN_DIRECT), 0u);  // no swap: no anonymous page is even scanned
+  EXPECT_EQ(ev(PGSTEAL_DIRECT), 0u);
+  // should_reclaim_retry saw nothing reclaimable: no retry before the OOM killer.
+  EXPECT_EQ(pm().slowpath_stats().reclaim_retries, 0u);
+  EXPECT_EQ(ev(OOM_KILL), 1u);
+}
+
+TEST_F(ReclaimTest, NodeReclaimHasNoPageCacheToReclaim) {
+  KernelCost c;
+  EXPECT_EQ(k().node_reclaim(NodeId(0), GFP_HIGHUSER_MOVABLE, 0, CpuId(0), c), 0u);  // zone_reclaim_mode 0
+}
+
+TEST(ReclaimConfig, KnobsComeFromOsVm) {
+  auto doc = ConfigDocument::from_string(
+      "[os.vm]\nswappiness = 133\nwatermark_boost_factor = 0\nzone_reclaim_mode = 1\nmin_unmapped_ratio = 5\n"
+      "[os.costs]\nshrink_page_cycles = 99\n",
+      "reclaim.toml");
+  KernelParams kp = KernelParams::from_config(doc->root().table("os"));
+  doc->finish();
+  EXPECT_EQ(kp.reclaim.swappiness, 133);
+  EXPECT_EQ(kp.reclaim.watermark_boost_factor, 0u);
+  EXPECT_EQ(kp.reclaim.zone_reclaim_mode, 1);
+  EXPECT_EQ(kp.reclaim.min_unmapped_ratio, 5u);
+  EXPECT_EQ(kp.reclaim.costs.shrink_page_cycles, 99u);
+  Topology topo = two_node_topology();
+  FakePlatform platform;
+  Kernel k(topo, kp, platform);
+  KernelCost c;
+  EXPECT_EQ(k.node_reclaim(NodeId(0), GFP_HIGHUSER_MOVABLE, 0, CpuId(0), c), 0u);  // NODE_RECLAIM_FULL
+}
+
+TEST(ReclaimConfig, SwappinessOutOfRangeIsALocatedError) {
+  auto doc = ConfigDocument::from_string("[os.vm]\nswappiness = 201\n", "swp.toml");
+  KernelParams::from_config(doc->root().table("os"));
+  try {
+    doc->finish();
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("swp.toml:2:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("swappiness"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace numasim::os::testing
