@@ -43,6 +43,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
+  thp_init();  // huge_memory.cpp: deferred split queues, khugepaged's threadfn
 }
 
 Kernel::~Kernel() {
@@ -58,6 +59,10 @@ Kernel::~Kernel() {
   slub_.reset();
   hugetlb_.reset();
   KernelCost c;
+  if (huge_zero_page_) {  // put_huge_zero_page
+    huge_zero_page_->clear(PG_reserved);
+    pm_.free_pages(CpuId(0), huge_zero_page_, HPAGE_PMD_ORDER, c);
+  }
   zero_page_->clear(PG_reserved);
   pm_.free_pages(CpuId(0), zero_page_, 0, c);
 }
@@ -67,6 +72,11 @@ Kernel::~Kernel() {
 // node of the CPU the task faults on. The allocator's slow path may OOM-kill
 // when the context allows it (a fault).
 std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost) {
+  if (!staged_pgtables_.empty()) {  // taken (and accounted) beforehand by thp_split_range_edges
+    const PhysAddr frame = staged_pgtables_.back();
+    staged_pgtables_.pop_back();
+    return frame;
+  }
   task_struct* const cur = ctx_.task;
   mempolicy* pol = cur ? cur->mempolicy.get() : nullptr;
   page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
