@@ -49,23 +49,22 @@ constexpr const char* kDefragNames[] = {"always", "defer", "defer+madvise", "mad
 const char* thp_enabled_name(ThpEnabled e) { return kEnabledNames[static_cast<int>(e)]; }
 const char* thp_defrag_name(ThpDefrag d) { return kDefragNames[static_cast<int>(d)]; }
 
-std::string thp_enabled_show(ThpEnabled e) {
+namespace {
+// "a [b] c": the sysfs listing with the selected choice in brackets.
+std::string show_choices(const char* const* names, int n, int selected) {
   std::string s;
-  for (int i = 0; i < 3; ++i) {
-    if (i) s += ' ';
-    s += i == static_cast<int>(e) ? std::string("[") + kEnabledNames[i] + "]" : kEnabledNames[i];
+  for (int i = 0; i < n; ++i) {
+    if (i) s.push_back(' ');
+    if (i == selected) s.push_back('[');
+    s.append(names[i]);
+    if (i == selected) s.push_back(']');
   }
   return s;
 }
+}  // namespace
 
-std::string thp_defrag_show(ThpDefrag d) {
-  std::string s;
-  for (int i = 0; i < 5; ++i) {
-    if (i) s += ' ';
-    s += i == static_cast<int>(d) ? std::string("[") + kDefragNames[i] + "]" : kDefragNames[i];
-  }
-  return s;
-}
+std::string thp_enabled_show(ThpEnabled e) { return show_choices(kEnabledNames, 3, static_cast<int>(e)); }
+std::string thp_defrag_show(ThpDefrag d) { return show_choices(kDefragNames, 5, static_cast<int>(d)); }
 
 bool thp_enabled_parse(std::string_view s, ThpEnabled* out) {
   for (int i = 0; i < 3; ++i)

@@ -103,6 +103,16 @@ void Kernel::check_consistency() const {
     long rss[NR_MM_COUNTERS] = {};
     std::uint64_t huge_mapped = 0;
     std::map<VirtAddr, std::uint64_t> huge_present_per_vma;
+    // The reverse map finds the mapping of pg (a small page or a THP head) at va:
+    // its anon_vma is on the VMA's chain and its index is va (rmap_walk's vma_address).
+    auto rmap_finds = [&](const vm_area_struct& v, const page* pg, VirtAddr va) {
+      const anon_vma* av = page_anon_vma(*anon_vmas_, pg);
+      VM_CHECK(av, "anonymous page without a live anon_vma", va, pg->owner);
+      VM_CHECK(vma_address(v, pg->index) == va, "anonymous page index disagrees with its address", va, pg->index);
+      bool linked = false;
+      for (const anon_vma_chain* avc : v.anon_vma_chain) linked |= avc->anon_vma == av;
+      VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
+    };
     auto leaf = [&](VirtAddr va, const PteRef& ref) {
       const pteval_t e = ref.value();
       const vm_area_struct* v = find_vma(mm, va);
@@ -145,12 +155,7 @@ void Kernel::check_consistency() const {
         }
         const page* head = pm_.pfn_to_page(Pfn(pte_phys(e) >> kPageShift));
         VM_CHECK(PageTransHuge(head), "THP leaf maps no THP head", va, head->flags);
-        const anon_vma* av = page_anon_vma(*anon_vmas_, head);
-        VM_CHECK(av, "THP without a live anon_vma", va, head->owner);
-        VM_CHECK(vma_address(*v, head->index) == va, "THP index disagrees with its address", va, head->index);
-        bool linked = false;
-        for (const anon_vma_chain* avc : v->anon_vma_chain) linked |= avc->anon_vma == av;
-        VM_CHECK(linked, "THP's anon_vma not reachable from a VMA mapping it", va, head->owner);
+        rmap_finds(*v, head, va);
         ++thp_pmd_maps[head];
         rss[MM_ANONPAGES] += static_cast<long>(HPAGE_PMD_NR);
         return;
@@ -178,14 +183,7 @@ void Kernel::check_consistency() const {
       } else {
         VM_CHECK(PageAnon(pg), "private mapping of a non-anonymous page", va, pg->flags);
         ++rss[MM_ANONPAGES];
-        // The reverse map finds this mapping: the page's anon_vma is on the
-        // VMA's chain and its index is this address (rmap_walk's vma_address).
-        const anon_vma* av = page_anon_vma(*anon_vmas_, pg);
-        VM_CHECK(av, "anonymous page without a live anon_vma", va, pg->owner);
-        VM_CHECK(vma_address(*v, pg->index) == va, "anonymous page index disagrees with its address", va, pg->index);
-        bool linked = false;
-        for (const anon_vma_chain* avc : v->anon_vma_chain) linked |= avc->anon_vma == av;
-        VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
+        rmap_finds(*v, pg, va);
       }
     };
     walk_leaves(pgtables_, mmp.get(), mmp->pgd, 0, top, leaf);
