@@ -225,8 +225,12 @@ gfp_t Kernel::thp_gfp_mask(const vm_area_struct& vma, bool khugepaged) const {
 void Kernel::thp_init() {
   deferred_split_queue_.assign(static_cast<std::size_t>(pm_.nr_node_ids()), {});
   deferred_split_len_.assign(static_cast<std::size_t>(pm_.nr_node_ids()), 0);
+  // khugepaged's threadfn: the boot stub's pass while no mm is registered (so
+  // runs without THP time exactly what they did), khugepaged_do_scan otherwise.
   if (Kthread* k = kthreads_->khugepaged())
-    k->threadfn = [this](Kthreads&, Kthread& self, KernelCost& cost) { return khugepaged_scan(self.task.cpu, cost); };
+    k->threadfn = [this, stub = k->threadfn](Kthreads& ks, Kthread& self, KernelCost& cost) {
+      return khugepaged_mms_.empty() ? stub(ks, self, cost) : khugepaged_scan(self.task.cpu, cost);
+    };
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,8 @@
 // through the hardware from khugepaged's CPU, the small pages are unmapped and
 // freed, the PTE table freed and the PMD installed. Sleeps scan_sleep_millisecs
 // ([os.kthreads] khugepaged_scan_sleep) between passes, alloc_sleep_millisecs
-// after a failed huge allocation.
+// after a failed huge allocation. With no mm registered the thread keeps the
+// boot stub's periodic pass (Linux waits for a registration without a timeout).
 // Simplified: swap entries are counted against max_ptes_swap but not read in
 // (a range with any swap entry is not collapsed: swap-in is the swap issue's);
 // PTE-mapped THPs are not re-collapsed (a range with a compound page is
@@ -204,7 +205,6 @@ KthreadResult Kernel::khugepaged_scan(CpuId cpu, KernelCost& cost) {
     }
   }
   cost.add_cycles(kthreads_->params().pass_cycles);
-  if (khugepaged_mms_.empty()) return KthreadResult{true, Picoseconds(0)};  // wait for a registration
   if (alloc_failed) return KthreadResult{true, Picoseconds(p.alloc_sleep_ms * 1'000'000'000ull)};
   return KthreadResult{true, kthreads_->params().khugepaged_scan_sleep};
 }
