@@ -23,6 +23,7 @@
 #include <cstdlib>
 
 #include "common/config.h"
+#include "common/trace.h"
 #include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
@@ -294,6 +295,8 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
                              cpu_to_node(t->cpu), cost);
   if (!head) {
     pm_.count_vm_events(t->cpu, THP_FAULT_FALLBACK);
+    NUMASIM_TRACE(thp, platform_.now(t->cpu), t->cpu.value(), "thp_fault_fallback pid=%d addr=%#llx", t->pid,
+                  static_cast<unsigned long long>(haddr));
     return VM_FAULT_FALLBACK;
   }
   const PhysAddr phys = pm_.page_to_phys(head);
@@ -306,6 +309,8 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
   mm.add_mm_counter(MM_ANONPAGES, static_cast<long>(HPAGE_PMD_NR));
   pgtables_.set_entry(t->cpu, vmf.pmd, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0) | _PAGE_PSE, cost);
   pm_.count_vm_events(t->cpu, THP_FAULT_ALLOC);
+  NUMASIM_TRACE(thp, platform_.now(t->cpu), t->cpu.value(), "thp_fault_alloc pid=%d addr=%#llx node=%d", t->pid,
+                static_cast<unsigned long long>(haddr), nid.value());
   return 0;
 }
 
@@ -344,6 +349,8 @@ bool Kernel::__split_huge_pmd(CpuId cpu, vm_area_struct& vma, const PteRef& pmd,
   const pteval_t v = pmd.value();
   if (!pte_huge(v) || (haddr & (HPAGE_PMD_SIZE - 1))) thp_bug("split of a PMD that is not a huge leaf", haddr);
   pm_.count_vm_events(cpu, THP_SPLIT_PMD);
+  NUMASIM_TRACE(thp, platform_.now(cpu), cpu.value(), "thp_split_pmd mm=%u addr=%#llx%s", mm.mm_id,
+                static_cast<unsigned long long>(haddr), (v & _PAGE_SPECIAL) ? " (huge zero page)" : "");
   // The table is the mm's: charge its page-table bytes to a task of that mm.
   task_struct* owner = nullptr;
   if (ctx_.task && ctx_.task->mm == &mm) owner = ctx_.task;
@@ -543,6 +550,8 @@ bool Kernel::split_huge_page(page* head, CpuId cpu, KernelCost& cost) {
     pm_.free_pages(cpu, sub, 0, cost);
   }
   pm_.count_vm_events(cpu, THP_SPLIT_PAGE);
+  NUMASIM_TRACE(thp, platform_.now(cpu), cpu.value(), "thp_split_page pfn=%#llx",
+                static_cast<unsigned long long>(pm_.page_to_pfn(head).value()));
   return true;
 }
 

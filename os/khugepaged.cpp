@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/trace.h"
 #include "os/gfp.h"
 #include "os/huge_memory.h"
 #include "os/kernel.h"
@@ -93,6 +94,8 @@ int Kernel::collapse_huge_page(mm_struct& mm, vm_area_struct& vma, VirtAddr hadd
   pgtables_.set_entry(cpu, npmd, make_pte(new_phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0) | _PAGE_PSE, cost);
   flush_tlb_range(cpu, mm, haddr, haddr + HPAGE_PMD_SIZE, cost);
   ++khugepaged_stats_.pages_collapsed;
+  NUMASIM_TRACE(thp, platform_.now(cpu), cpu.value(), "khugepaged collapse mm=%u addr=%#llx node=%d", mm.mm_id,
+                static_cast<unsigned long long>(haddr), nid.value());
   return 0;
 }
 

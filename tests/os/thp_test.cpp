@@ -68,6 +68,8 @@ TEST_F(ThpTest, AlwaysWriteFaultMapsOnePmdLeaf) {
   ASSERT_EQ(touch(t_, kBase + kHuge - kPageSize), Kernel::FaultResult::Handled);
   EXPECT_EQ(t_->min_flt, 1u);
   k().check_consistency();
+  // /proc/meminfo and /proc/vmstat show it.
+  EXPECT_NE(k().proc_meminfo().find("AnonHugePages:      2048 kB"), std::string::npos) << k().proc_meminfo();
   // pgalloc counts 512 base pages, numa_hit one event.
   EXPECT_GE(ev(PGALLOC_NORMAL) + ev(PGALLOC_MOVABLE) + ev(PGALLOC_DMA32), 512u);
   EXPECT_EQ(k().sys_munmap(t_, kBase, 2 * kHuge, cost_), 0);
