@@ -16,6 +16,8 @@
 // All-or-nothing: everything the child needs (objects, page-table pages,
 // hugetlb pages and reservations) is taken before any parent entry changes;
 // ENOMEM frees it all and leaves the parent as it was.
+// THP PMDs are shared copy-on-write (copy_huge_pmd: write-protected in both,
+// one more entire mapping); the huge zero page is copied as is.
 // Simplified: shmem VMAs have their present entries copied (Linux leaves them
 // to be faulted from the page cache, which the simulator does not have yet, so
 // a shmem page first faulted after the fork is not shared); private hugetlb
@@ -175,7 +177,18 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       const pteval_t v = ref.value();
       PteRef cref = pgtables_.walk(cmm.pgd, va, ref.level);
       pteval_t cv;
-      if (ref.level != PTE_LEVEL) {  // hugetlb leaf
+      if (ref.level != PTE_LEVEL && !pvma.is_hugetlb()) {  // copy_huge_pmd: a THP or the huge zero page
+        if (v & _PAGE_SPECIAL) {
+          cv = v & ~_PAGE_ACCESSED;
+        } else {
+          page* head = pm_.phys_to_page(pte_phys(v));
+          set_entire_mapcount(head, entire_mapcount(head) + 1);  // page_dup_compound_rmap
+          ++head->_refcount;
+          if (pte_write(v)) pgtables_.set_entry(cpu, ref, v & ~_PAGE_RW, cost);  // pmdp_set_wrprotect
+          cv = v & ~(_PAGE_RW | _PAGE_ACCESSED);
+          cmm.add_mm_counter(MM_ANONPAGES, static_cast<long>(HPAGE_PMD_NR));
+        }
+      } else if (ref.level != PTE_LEVEL) {  // hugetlb leaf
         page* hp = pm_.phys_to_page(pte_phys(v));
         if (shared) {  // page_dup_file_rmap + get_page
           ++hp->mapcount;
@@ -206,7 +219,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       } else {
         page* pg = pm_.phys_to_page(pte_phys(v));
         ++pg->mapcount;  // page_dup_anon_rmap / page_dup_file_rmap
-        ++pg->_refcount;
+        ++thp_head(pg)->_refcount;  // a THP subpage's reference is its head's
         if (shared) {
           cv = v & ~(_PAGE_ACCESSED | _PAGE_DIRTY);  // pte_mkclean, pte_mkold
           cmm.add_mm_counter(MM_SHMEMPAGES, 1);
@@ -221,6 +234,10 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
     walk_leaves(pgtables_, &pmm, pmm.pgd, pvma.vm_start, pvma.vm_end, copy_leaf);
   }
   flush_tlb_mm(parent->cpu, pmm, cost);  // dup_mmap: the parent's write-protected entries
+  cmm.thp_disabled = pmm.thp_disabled;   // MMF_DISABLE_THP is inherited
+  if (pmm.khugepaged_slot) {             // khugepaged_fork
+    for (const auto& [start, v] : cmm.mm_mt) khugepaged_enter(v);
+  }
   return true;
 }
 
@@ -230,6 +247,7 @@ bool Kernel::can_change_pte_writable(const vm_area_struct& vma, pteval_t pte) co
   if (vma.vm_flags & VM_SHARED) return true;
   if (!pte_present(pte) && !pte_protnone(pte)) return false;
   const page* pg = pm_.pfn_to_page(Pfn(pte_phys(pte) >> kPageShift));
+  if (PageCompound(pg)) return thp_subpage_exclusive(pg);  // a THP subpage: references are the head's
   return pg->mapcount <= 1 && pg->_refcount <= 1;
 }
 

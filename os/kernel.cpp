@@ -48,6 +48,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   register_kmemleak_roots();
   lru_add_.resize(static_cast<std::size_t>(pm_.nr_cpu_ids()));  // the per-CPU lru_add batches
   install_kswapd();                                             // kswapd<N> runs balance_pgdat (vmscan.cpp)
+  thp_init();  // huge_memory.cpp: deferred split queues, khugepaged's threadfn
   // swapon of the configured areas (as an init script would).
   swap_ = std::make_unique<Swap>(*this, params_.swap);
   for (const SwapAreaParams& a : params_.swap.areas) {
@@ -81,6 +82,10 @@ Kernel::~Kernel() {
   slub_.reset();
   hugetlb_.reset();
   KernelCost c;
+  if (huge_zero_page_) {  // put_huge_zero_page
+    huge_zero_page_->clear(PG_reserved);
+    pm_.free_pages(CpuId(0), huge_zero_page_, HPAGE_PMD_ORDER, c);
+  }
   zero_page_->clear(PG_reserved);
   pm_.free_pages(CpuId(0), zero_page_, 0, c);
 }
@@ -90,6 +95,11 @@ Kernel::~Kernel() {
 // node of the CPU the task faults on. The allocator's slow path may OOM-kill
 // when the context allows it (a fault).
 std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost) {
+  if (!staged_pgtables_.empty()) {  // taken (and accounted) beforehand by thp_split_range_edges
+    const PhysAddr frame = staged_pgtables_.back();
+    staged_pgtables_.pop_back();
+    return frame;
+  }
   task_struct* const cur = ctx_.task;
   mempolicy* pol = cur ? cur->mempolicy.get() : nullptr;
   page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)

@@ -28,14 +28,17 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/topology.h"
+#include "os/huge_memory.h"
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
 #include "os/kernel_context.h"
@@ -95,6 +98,7 @@ struct KernelParams {
   KthreadParams kthreads;     // [os.kthreads]: the boot daemons (os/kthread.h)
   SwapParams swap;            // [[os.swap]] areas switched on at boot, page_cluster, swap readahead
   ReclaimParams reclaim;      // [os.vm] swappiness & co., reclaim costs (os/vmscan.h)
+  ThpParams thp;              // [os.thp]: transparent huge pages (os/huge_memory.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
@@ -322,6 +326,37 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   Kthreads& kthreads() { return *kthreads_; }
   const Kthreads& kthreads() const { return *kthreads_; }
 
+  // ---- transparent huge pages (huge_memory.cpp, khugepaged.cpp; os/huge_memory.h) ----
+  const ThpParams& thp() const { return params_.thp; }
+  // A write to /sys/kernel/mm/transparent_hugepage/<file> (enabled, defrag,
+  // use_zero_page, shmem_enabled, khugepaged/<knob>): 0 or -EINVAL (nothing changed).
+  int thp_sysfs_store(std::string_view file, std::string_view value);
+  // Its read ("always [madvise] never", numbers, the khugepaged counters).
+  std::string thp_sysfs_show(std::string_view file) const;
+  // prctl(2) for PR_SET_THP_DISABLE / PR_GET_THP_DISABLE; other options -EINVAL.
+  long sys_prctl(task_struct* t, int option, unsigned long arg2, KernelCost& cost);
+  // The deferred split queue's shrinker (deferred_split_scan): splits up to nr
+  // partly unmapped THPs of node nid, freeing their unmapped subpages (what
+  // reclaim calls under memory pressure). Returns how many THPs were split.
+  unsigned long deferred_split_scan(NodeId nid, unsigned long nr, KernelCost& cost);
+  // deferred_split_count: THPs waiting on node nid's queue.
+  unsigned long deferred_split_count(NodeId nid) const;
+  // split_huge_page: a THP becomes 512 small pages (its PMD mappings split to
+  // PTEs first); unmapped subpages are freed. False (nothing changed) when a PMD
+  // split could not get its page table.
+  bool split_huge_page(page* head, CpuId cpu, KernelCost& cost);
+  // One khugepaged pass (khugepaged_do_scan): up to pages_to_scan PTEs of the
+  // registered mms scanned, eligible 2 MiB ranges collapsed, on `cpu`. Returns
+  // the sleep khugepaged takes after it (scan or alloc sleep).
+  KthreadResult khugepaged_scan(CpuId cpu, KernelCost& cost);
+  // khugepaged's sysfs counters.
+  struct KhugepagedStats {
+    std::uint64_t pages_collapsed = 0, full_scans = 0, pages_scanned = 0;
+  };
+  const KhugepagedStats& khugepaged_stats() const { return khugepaged_stats_; }
+  // The huge zero page's physical address (0 until the first read fault made it).
+  PhysAddr huge_zero_page_phys() const { return huge_zero_phys_; }
+
   // CONFIG_DEBUG_VM-like: VMAs sorted and non-overlapping with sane flags, every
   // present leaf inside a VMA with compatible protection, page map/ref counts
   // equal to the number of leaves mapping them, RSS counters, page-table page
@@ -504,6 +539,49 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool map_swapped_page(vm_area_struct& vma, VirtAddr va, const PteRef& pte, page* pg, swp_entry_t e, bool write,
                         CpuId cpu, KernelCost& cost);
   void check_lru() const;      // kernel_check.cpp: the LRU lists and their counters
+  // ---- THP internals (huge_memory.cpp, khugepaged.cpp) ----
+  void thp_init();  // installs khugepaged's threadfn (from the constructor)
+  page* thp_head(page* pg) { return PageTail(pg) ? pm_.pfn_to_page(Pfn(pg->private_)) : pg; }
+  const page* thp_head(const page* pg) const { return PageTail(pg) ? pm_.pfn_to_page(Pfn(pg->private_)) : pg; }
+  // hugepage_vma_check for faults and khugepaged: THP allowed in vma (mode, madvise, prctl).
+  bool thp_vma_allowed(const vm_area_struct& vma) const;
+  // vma_thp_gfp_mask: the gfp of the defrag mode for this VMA.
+  gfp_t thp_gfp_mask(const vm_area_struct& vma, bool khugepaged) const;
+  // Fault stage for a huge PMD leaf: do_huge_pmd_wp_page / huge_pmd_set_accessed.
+  vm_fault_t do_huge_pmd_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pmd, unsigned flags,
+                               KernelCost& cost);
+  // __split_huge_pmd: the huge leaf `pmd` (of vma, covering haddr) becomes a PTE
+  // table of 512 entries with the same rights; false when no table frame.
+  bool __split_huge_pmd(CpuId cpu, vm_area_struct& vma, const PteRef& pmd, VirtAddr haddr, KernelCost& cost);
+  // split_huge_pmd_address: split the huge PMD mapping addr when addr is not 2 MiB aligned.
+  bool split_huge_pmd_address(CpuId cpu, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
+  // vma_adjust_trans_huge for a range about to be unmapped / changed: huge PMDs
+  // straddling start or end split (false on OOM: nothing else changed).
+  bool thp_split_range_edges(CpuId cpu, mm_struct& mm, VirtAddr start, VirtAddr end, KernelCost& cost);
+  // zap_huge_pmd's rmap side: one PMD mapping of the THP `head` in mm gone.
+  void page_remove_rmap_pmd(CpuId cpu, mm_struct& mm, page* head, KernelCost& cost);
+  // page_remove_rmap for a PTE mapping a subpage of a THP.
+  void page_remove_rmap_thp_pte(CpuId cpu, mm_struct& mm, page* sub, KernelCost& cost);
+  // Frees a THP whose last reference went (off its deferred queue first).
+  void free_transhuge_page(CpuId cpu, page* head, KernelCost& cost);
+  void deferred_split_huge_page(page* head);
+  // A subpage of a THP is mapped by at most one entry (PageAnonExclusive's stand-in).
+  bool thp_subpage_exclusive(const page* sub) const;
+  // Migrate a PMD-mapped THP whole (thp_migration_success) or split it first.
+  // `sub` is the subpage the caller named (moved after a split).
+  int migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCost& cost);
+  // khugepaged.cpp
+  void khugepaged_enter(const vm_area_struct& vma);
+  int collapse_huge_page(mm_struct& mm, vm_area_struct& vma, VirtAddr haddr, int node, CpuId cpu, KernelCost& cost);
+  std::vector<std::uint32_t> khugepaged_mms_;  // mm_ids registered (mm_slot list), in order
+  std::size_t khugepaged_cursor_mm_ = 0;
+  VirtAddr khugepaged_cursor_addr_ = 0;
+  KhugepagedStats khugepaged_stats_;
+  std::vector<std::deque<std::uint64_t>> deferred_split_queue_;  // per node: head PFNs, FIFO (lazy removal)
+  std::vector<unsigned long> deferred_split_len_;                 // per node: THPs queued
+  std::vector<PhysAddr> staged_pgtables_;  // page-table frames taken before a split (alloc_pgtable_frame uses them)
+  page* huge_zero_page_ = nullptr;
+  PhysAddr huge_zero_phys_ = 0;
 
   const Topology& topo_;
   KernelParams params_;

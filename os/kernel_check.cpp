@@ -4,7 +4,9 @@
 // pool together, and the reverse map: every mapped anonymous page's anon_vma
 // is on the chain of every VMA that maps it at its index (so rmap_walk finds
 // each mapping), map and reference counts equal the leaves mapping a page
-// across all processes, anon_vma records and chains agree with the VMAs.
+// across all processes, anon_vma records and chains agree with the VMAs;
+// THPs: PMD leaves only in private anonymous VMAs, the entire mapcount equal to
+// the PMD leaves, the head's references to all mappings, NR_ANON_THPS.
 // Aborts with a message naming what broke. Cost O(VMAs x chain length + mapped
 // pages + page tables) plus PhysMem::check_consistency (O(frames)).
 #include <algorithm>
@@ -49,6 +51,7 @@ void Kernel::check_consistency() const {
   std::size_t chains = 0;
   std::uint64_t resv_expected = 0, huge_in_use = 0;
   std::map<std::uint64_t, unsigned> swap_ptes;  // swap PTEs per entry (swap_map counts)
+  std::map<const page*, int> thp_pmd_maps;  // THP head -> PMD leaves mapping it
 
   for (const auto& mmp : mms_) {
     const mm_struct& mm = *mmp;
@@ -102,6 +105,16 @@ void Kernel::check_consistency() const {
     long rss[NR_MM_COUNTERS] = {};
     std::uint64_t huge_mapped = 0;
     std::map<VirtAddr, std::uint64_t> huge_present_per_vma;
+    // The reverse map finds the mapping of pg (a small page or a THP head) at va:
+    // its anon_vma is on the VMA's chain and its index is va (rmap_walk's vma_address).
+    auto rmap_finds = [&](const vm_area_struct& v, const page* pg, VirtAddr va) {
+      const anon_vma* av = page_anon_vma(*anon_vmas_, pg);
+      VM_CHECK(av, "anonymous page without a live anon_vma", va, pg->owner);
+      VM_CHECK(vma_address(v, pg->index) == va, "anonymous page index disagrees with its address", va, pg->index);
+      bool linked = false;
+      for (const anon_vma_chain* avc : v.anon_vma_chain) linked |= avc->anon_vma == av;
+      VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
+    };
     auto leaf = [&](VirtAddr va, const PteRef& ref) {
       const pteval_t e = ref.value();
       const vm_area_struct* v = find_vma(mm, va);
@@ -133,6 +146,23 @@ void Kernel::check_consistency() const {
         VM_CHECK(!(e & _PAGE_RW) || (v->vm_flags & VM_WRITE), "writable leaf in a read-only VMA", va, e);
         VM_CHECK(((e & _PAGE_NX) != 0) == !(v->vm_flags & VM_EXEC), "NX disagrees with VM_EXEC", va, e);
       }
+      if (huge && !v->is_hugetlb()) {  // a THP or the huge zero page (os/huge_memory.h)
+        VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "THP leaf not a PSE PMD", va, e);
+        VM_CHECK(!(va & (HPAGE_PMD_SIZE - 1)) && va + HPAGE_PMD_SIZE <= v->vm_end, "THP leaf not inside its VMA", va,
+                 v->vm_end);
+        VM_CHECK(!(v->vm_flags & VM_SHARED) && !v->vm_file_id, "THP leaf outside private anonymous memory", va, e);
+        if (e & _PAGE_SPECIAL) {
+          VM_CHECK(huge_zero_phys_ && pte_phys(e) == huge_zero_phys_, "special PMD is not the huge zero page", va, e);
+          VM_CHECK(!(e & _PAGE_RW), "writable huge zero page", va, e);
+          return;
+        }
+        const page* head = pm_.pfn_to_page(Pfn(pte_phys(e) >> kPageShift));
+        VM_CHECK(PageTransHuge(head), "THP leaf maps no THP head", va, head->flags);
+        rmap_finds(*v, head, va);
+        ++thp_pmd_maps[head];
+        rss[MM_ANONPAGES] += static_cast<long>(HPAGE_PMD_NR);
+        return;
+      }
       VM_CHECK(huge == v->is_hugetlb(), "leaf size disagrees with VMA type", va, e);
       if (huge) VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "huge leaf not a PSE PMD", va, e);
       if (e & _PAGE_SPECIAL) {
@@ -143,7 +173,7 @@ void Kernel::check_consistency() const {
       }
       const page* pg = pm_.pfn_to_page(Pfn(pte_phys(e) >> kPageShift));
       VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp), "mapped page is free", va, e);
-      VM_CHECK(pg->_refcount >= 1, "mapped page without a reference", va, pg->_refcount);
+      VM_CHECK(thp_head(pg)->_refcount >= 1, "mapped page without a reference", va, pg->_refcount);
       VM_CHECK(pg->owner != 0, "mapped page without an owner", va, 0);
       ++mappings[pg];
       if (huge) {
@@ -156,14 +186,7 @@ void Kernel::check_consistency() const {
       } else {
         VM_CHECK(PageAnon(pg), "private mapping of a non-anonymous page", va, pg->flags);
         ++rss[MM_ANONPAGES];
-        // The reverse map finds this mapping: the page's anon_vma is on the
-        // VMA's chain and its index is this address (rmap_walk's vma_address).
-        const anon_vma* av = page_anon_vma(*anon_vmas_, pg);
-        VM_CHECK(av, "anonymous page without a live anon_vma", va, pg->owner);
-        VM_CHECK(vma_address(*v, pg->index) == va, "anonymous page index disagrees with its address", va, pg->index);
-        bool linked = false;
-        for (const anon_vma_chain* avc : v->anon_vma_chain) linked |= avc->anon_vma == av;
-        VM_CHECK(linked, "page's anon_vma not reachable from a VMA mapping it", va, pg->owner);
+        rmap_finds(*v, pg, va);
       }
     };
     walk_leaves(pgtables_, mmp.get(), mmp->pgd, 0, top, leaf);
@@ -187,9 +210,18 @@ void Kernel::check_consistency() const {
     tables_total += tables;
   }
   // --- pages: map counts equal the number of leaves mapping them ---
+  std::map<const page*, int> thp_pte_maps;  // THP head -> PTE leaves mapping its subpages
+  for (const auto& [head, n] : thp_pmd_maps) thp_pte_maps[head] += 0;
   for (const auto& [pg, n] : mappings) {
     VM_CHECK(pg->mapcount == n, "mapcount differs from page-table mappings", pm_.page_to_pfn(pg).value(),
              static_cast<std::uint64_t>(n));
+    if (PageCompound(pg) && !thp_head(pg)->test(PG_hugetlb)) {  // a THP subpage: references are the head's
+      const page* head = thp_head(pg);
+      VM_CHECK(PageTransHuge(head), "PTE maps a compound page that is no THP", pm_.page_to_pfn(pg).value(), head->flags);
+      thp_pte_maps[head] += n;
+      if (entire_mapcount(head) == 0) ++anon_per_node[pm_.page_to_nid(pg).value()];
+      continue;
+    }
     // One reference per mapping, and the swap cache's.
     VM_CHECK(pg->_refcount == n + (pg->test(PG_swapcache) ? 1 : 0), "refcount differs from page-table mappings",
              pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
@@ -198,6 +230,24 @@ void Kernel::check_consistency() const {
     const int nid = pm_.page_to_nid(pg).value();
     ++(PageAnon(pg) ? anon_per_node : shmem_per_node)[nid];
   }
+  // --- THPs: entire mapcount, references, NR_ANON_THPS ---
+  std::vector<long> thps_per_node(pm_.nr_node_ids(), 0);
+  for (const auto& [head, ptes] : thp_pte_maps) {
+    auto it = thp_pmd_maps.find(head);
+    const int pmds = it == thp_pmd_maps.end() ? 0 : it->second;
+    const std::uint64_t pfn = pm_.page_to_pfn(head).value();
+    VM_CHECK(entire_mapcount(head) == pmds, "THP entire mapcount differs from PMD mappings", pfn,
+             static_cast<std::uint64_t>(pmds));
+    VM_CHECK(head->_refcount == pmds + ptes, "THP refcount differs from its mappings", pfn,
+             static_cast<std::uint64_t>(head->_refcount));
+    if (pmds) {
+      anon_per_node[pm_.page_to_nid(head).value()] += static_cast<long>(HPAGE_PMD_NR);
+      thps_per_node[pm_.page_to_nid(head).value()] += static_cast<long>(HPAGE_PMD_NR);
+    }
+  }
+  for (int n = 0; n < pm_.nr_node_ids(); ++n)
+    VM_CHECK(pm_.node_page_state(NodeId(n), NR_ANON_THPS) == thps_per_node[n], "NR_ANON_THPS of node",
+             static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_ANON_THPS));
   // --- anon_vma records ---
   std::size_t live = 0;
   anon_vmas_->for_each([&](const anon_vma& av) {

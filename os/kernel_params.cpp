@@ -13,6 +13,7 @@ KernelParams KernelParams::from_config(Config os) {
   p.kthreads = KthreadParams::from_config(os);     // [os.kthreads]
   p.swap = SwapParams::from_config(os);            // [[os.swap]], page_cluster, swap_vma_readahead
   p.reclaim = ReclaimParams::from_config(os);      // [os.vm] swappiness & co., reclaim costs
+  p.thp = ThpParams::from_config(os);              // [os.thp]
   Config c = os.table("costs", "kernel CPU costs in cycles");
   auto cyc = [&](const char* key, std::uint64_t def, const char* what) {
     return static_cast<std::uint64_t>(

@@ -2,6 +2,8 @@
 // MADV_DONTNEED (and MADV_FREE, here freed at once as if reclaim came right
 // away) zap the range's pages, keeping VMAs and page tables, then shoot down the
 // TLBs; hugetlb ranges must start huge-aligned and their end is rounded down.
+// THP PMDs straddling the range's edges are split first (huge_memory.cpp);
+// MADV_HUGEPAGE registers the mm with khugepaged.
 // MADV_NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK,
 // DONTDUMP/DODUMP, WIPEONFORK/KEEPONFORK and MERGEABLE/UNMERGEABLE change VMA
 // flags (splitting and merging VMAs as Linux does); MADV_WILLNEED is accepted
@@ -166,11 +168,14 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     // madvise_update_vma: the split VMA records, all reserved first (ENOMEM otherwise).
     VmaOp op(*this, mm, t->cpu, cost);
     if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("madvise_update_vma"))) return -ENOMEM;
+    // THP PMDs straddling the edges split (ENOMEM, nothing changed, otherwise).
+    if (!thp_split_range_edges(t->cpu, mm, start, end, cost)) return -ENOMEM;
     modify_range(
         mm, start, end,
         [&](vm_area_struct& v) {
           if (advice == MADV_MERGEABLE && !ksm_mergeable_vma(v)) return;
           v.vm_flags = (v.vm_flags & ~clear) | set;
+          if (advice == MADV_HUGEPAGE) khugepaged_enter(v);  // hugepage_madvise
         },
         cost);
     return 0;
@@ -201,6 +206,8 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
   // MADV_WILLNEED, and MADV_COLD/MADV_PAGEOUT: no effect until reclaim exists.
   if (!zap) return 0;
 
+  // A zap splits THP PMDs straddling its edges (ENOMEM, nothing changed, otherwise).
+  if (!thp_split_range_edges(t->cpu, mm, start, end, cost)) return -ENOMEM;
   std::size_t zapped = 0;
   VirtAddr cur = start;
   while (cur < end) {

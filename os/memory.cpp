@@ -18,8 +18,8 @@
 // faults Oom; a VM_FAULT_OOM that killed nobody is retried at the entry
 // (kernel_entry.cpp, pagefault_out_of_memory).
 // Simplified: no stack growth (VM_GROWSDOWN is not expanded), no file faults
-// (swap-ins are the only major faults), no THP (do_huge_pmd_anonymous_page falls back),
-// no fault-around; private anonymous read faults map the shared zero page like
+// (swap-ins are the only major faults), no fault-around; THP faults are in
+// huge_memory.cpp; private anonymous read faults map the shared zero page like
 // Linux; shared anonymous (shmem) pages are allocated at the first fault of
 // either kind and belong to the mapping only.
 #include <cstdio>
@@ -177,9 +177,6 @@ vm_fault_t to_vm_fault(Kernel::FaultResult r) {
   return VM_FAULT_SIGBUS;
 }
 
-// transparent_hugepage=never: no THP until huge_memory.c lands, so a none PMD
-// of an anonymous VMA is always filled with a PTE table.
-constexpr bool kTransparentHugepage = false;
 }  // namespace
 
 // handle_mm_fault (mm/memory.c): count the fault, take the hugetlb or the
@@ -194,16 +191,17 @@ inline vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, V
   return r;
 }
 
-// __handle_mm_fault: the PMD stage (a none PMD goes to the huge-page path
-// first: create_huge_pmd; a huge PMD is THP's), then the PTE table (__pte_alloc)
-// and handle_pte_fault. No PUD-sized pages outside hugetlb. Without THP the PMD
-// stage needs no walk of its own (and vmf.pmd stays unset, nothing reads it
-// yet): the one walk that allocates down to the PTE fills a none PMD with a
-// table and returns a huge PMD as a leaf at PMD level.
+// __handle_mm_fault: the PMD stage (a none PMD of a THP-eligible VMA goes to
+// do_huge_pmd_anonymous_page first: create_huge_pmd), then the PTE table
+// (__pte_alloc) and handle_pte_fault. A huge PMD met on the way to the PTE
+// (a THP or the huge zero page, whatever the VMA's eligibility now) takes
+// do_huge_pmd_fault; its VM_FAULT_FALLBACK (the PMD was split) continues with
+// the PTEs. VMAs not eligible for THP make the one walk they always made.
+// No PUD-sized pages outside hugetlb.
 inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
                                      KernelCost& cost) {
   PteRef pmd;
-  if (kTransparentHugepage && !(vma.vm_flags & VM_NOHUGEPAGE)) {  // hugepage_vma_check
+  if (thp_vma_allowed(vma)) {  // hugepage_vma_check
     pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
     if (!pmd) return VM_FAULT_OOM;
     if (pmd.level == PMD_LEVEL && pmd_none(pmd.value())) {
@@ -212,20 +210,18 @@ inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma,
       if (!(r & VM_FAULT_FALLBACK)) return r;
     }
   }
-  const PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+  PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
   if (!pte) return VM_FAULT_OOM;
-  // pmd_trans_huge, a PMD migration entry or a NUMA-hinting huge PMD: only THP makes them.
+  if (pte.level == PMD_LEVEL && pte_huge(pte.value())) {  // pmd_trans_huge
+    const vm_fault_t r = do_huge_pmd_fault(t, vma, addr, pte, flags, cost);
+    if (!(r & VM_FAULT_FALLBACK)) return r;
+    pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+    if (!pte) return VM_FAULT_OOM;
+  }
+  // A PMD migration entry or a NUMA-hinting huge PMD: nothing makes them.
   if (pte.level != PTE_LEVEL) fault_bug("huge or non-present PMD in a non-hugetlb VMA", addr);
   vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, pte, pte.value()};
   return handle_pte_fault(t, vmf, cost);
-}
-
-// do_huge_pmd_anonymous_page: the THP seam. A 2 MiB anonymous page will be
-// allocated and mapped here when huge_memory.c lands; until then every caller
-// falls back to small pages.
-vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
-  (void)t, (void)vmf, (void)cost;
-  return VM_FAULT_FALLBACK;
 }
 
 // handle_pte_fault: dispatch on what the PTE holds.
@@ -330,7 +326,10 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   // do_wp_page's folio_free_swap: a swap-cache page only this mapping holds leaves the cache.
   if (old_pg && old_pg->test(PG_swapcache) && old_pg->mapcount <= 1 && old_pg->_refcount == 2)
     swap_->try_to_free_swap(old_pg, t->cpu, cost);
-  if (old_pg && ((vma.vm_flags & VM_SHARED) || (old_pg->mapcount <= 1 && old_pg->_refcount <= 1))) {
+  // A THP subpage is exclusive when no other entry maps it (its references are the head's).
+  const bool exclusive = old_pg && (PageCompound(old_pg) ? thp_subpage_exclusive(old_pg)
+                                                         : old_pg->mapcount <= 1 && old_pg->_refcount <= 1);
+  if (old_pg && ((vma.vm_flags & VM_SHARED) || exclusive)) {
     // page_move_anon_rmap: an exclusive page now belongs to this VMA's own anon_vma.
     if (PageAnon(old_pg) && vma.anon_vma) old_pg->owner = vma.anon_vma->id;
     pgtables_.set_entry(t->cpu, pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);

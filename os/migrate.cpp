@@ -9,6 +9,7 @@
 // map again, installs the new page wherever an entry points at the old one,
 // with the VMA's protection and the entry's write permission; the old page is
 // unlocked and freed. A fault meeting an entry waits (migration_entry_wait).
+// A THP moves whole or is split first (migrate_thp, huge_memory.cpp).
 // Counters pgmigrate_success (in base pages) and pgmigrate_fail as Linux;
 // migrate_page_cycles per page.
 // The old page is isolated from its LRU list first; the new one joins the
@@ -222,6 +223,8 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
 
 int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) {
   if (pm_.page_to_nid(pg).value() == nid) return nid;
+  if (PageCompound(pg) && PageTransHuge(thp_head(pg)))  // a THP: whole or split (huge_memory.cpp)
+    return migrate_thp(t, thp_head(pg), pg, nid, cost);
   std::vector<RmapMapping> maps;
   rmap_walk(pg, t->cpu, cost, [&](const RmapMapping& m) {
     maps.push_back(m);
@@ -253,6 +256,7 @@ int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int 
   if (!pte_present(v) && !pte_protnone(v)) return -ENOENT;
   if (v & _PAGE_SPECIAL) return -EFAULT;  // zero page
   page* pg = pm_.phys_to_page(pte_phys(v));
+  if (!huge && ref.level == PMD_LEVEL) pg += (addr >> kPageShift) & (HPAGE_PMD_NR - 1);  // a THP's subpage
   if (pm_.page_to_nid(pg).value() == nid) return nid;
   if (!huge && PageAnon(pg)) return unmap_and_move(pg, nid, t, cost);
   if (pg->mapcount != 1) {  // shared shmem/hugetlb page: no reverse map to find the other mappings

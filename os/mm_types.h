@@ -101,6 +101,8 @@ struct mm_struct {
   std::uint64_t hugetlb_usage = 0;   // hugetlb pages mapped (HugetlbPages in status)
   PhysAddr mm_obj = 0;               // its mm_struct slab object (0: none, outside a Kernel)
   bool oom_skip = false;             // MMF_OOM_SKIP: reaped by the OOM killer, not a victim again
+  bool thp_disabled = false;         // MMF_DISABLE_THP: prctl(PR_SET_THP_DISABLE), inherited by fork
+  bool khugepaged_slot = false;      // MMF_VM_HUGEPAGE: registered with khugepaged (khugepaged_enter)
   // Set by the kernel for the duration of one VMA operation: where new VMA
   // records get their slab object (vma_insert, split_vma) and where erased
   // ones return it (vma_erase). Null outside operations (bare VMA trees in tests).

@@ -232,8 +232,9 @@ std::string vma_map_string(const mm_struct& mm) {
 // validated by the system-call layer (syscalls.cpp).
 // ---------------------------------------------------------------------------
 
-// zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA, on the
-// page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB ones.
+// zap_pte_range / zap_huge_pmd / __unmap_hugepage_range over [start, end) of
+// one VMA, on the page walker: pte_entry for small leaves, pmd_entry for THP
+// PMDs (a THP counts HPAGE_PMD_NR leaves), hugetlb_entry for 2 MiB hugetlb ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
   struct Zap {
     Kernel& k;
@@ -266,6 +267,25 @@ std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr star
     ++z.zapped;
     if (v & _PAGE_SPECIAL) return 0;  // zero page
     k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), false, z.cost);
+    return 0;
+  };
+  // zap_huge_pmd for a THP or huge-zero PMD the range covers whole; a partial
+  // range splits it (__split_huge_pmd) and the PTEs are zapped below.
+  ops.pmd_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr next, mm_walk& w) -> int {
+    const pteval_t v = ref.value();
+    if (!pte_huge(v)) return 0;
+    Zap& z = *static_cast<Zap*>(w.priv);
+    Kernel& k = z.k;
+    const VirtAddr haddr = addr & ~(HPAGE_PMD_SIZE - 1);
+    if (addr != haddr || next != haddr + HPAGE_PMD_SIZE) {
+      if (!k.__split_huge_pmd(z.cpu, *w.vma, ref, haddr, z.cost)) vma_bug("no page table to split a huge PMD", addr);
+      return 0;
+    }
+    z.cost.add_cycles(k.params_.costs.zap_pte_cycles);
+    k.pgtables_.set_entry(z.cpu, ref, 0, z.cost);  // pmdp_huge_get_and_clear_full
+    w.action = ACTION_CONTINUE;
+    z.zapped += HPAGE_PMD_NR;
+    if (!(v & _PAGE_SPECIAL)) k.page_remove_rmap_pmd(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), z.cost);
     return 0;
   };
   ops.hugetlb_entry = [](const PteRef& ref, std::uint64_t, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
@@ -367,6 +387,8 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   VmaOp op(*this, mm, t->cpu, cost);
   if (!op.reserve(1 + ((flags & MAP_FIXED) ? splits_needed(mm, addr, addr + len) : 0), AllocSite::tag("mmap_region")))
     return -ENOMEM;
+  // THP PMDs straddling a MAP_FIXED range split (ENOMEM, nothing changed, otherwise).
+  if ((flags & MAP_FIXED) && !thp_split_range_edges(t->cpu, mm, addr, addr + len, cost)) return -ENOMEM;
   const bool huge = vm_flags & VM_HUGETLB;
   if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / HPAGE_SIZE)) return -ENOMEM;
   // Nothing can fail from here on.
@@ -406,6 +428,7 @@ long Kernel::sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost) {
     if (mm.map_count + splits_needed(mm, newbrk, oldbrk) > params_.max_map_count) return static_cast<long>(mm.brk);
     VmaOp op(*this, mm, t->cpu, cost);
     if (!op.reserve(splits_needed(mm, newbrk, oldbrk), AllocSite::tag("brk_munmap"))) return static_cast<long>(mm.brk);
+    if (!thp_split_range_edges(t->cpu, mm, newbrk, oldbrk, cost)) return static_cast<long>(mm.brk);
     do_munmap(t, newbrk, oldbrk, cost);
     mm.brk = brk;
     return static_cast<long>(mm.brk);

@@ -9,6 +9,8 @@
 // Simplified: all checks are made before anything changes (Linux may change
 // leading VMAs before it meets a hole); no pkeys; PROT_SEM is accepted and ignored.
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include "os/kernel.h"
 #include "os/mmap.h"
@@ -90,6 +92,21 @@ bool Kernel::change_protection(task_struct* t, mm_struct& mm, VirtAddr start, Vi
   };
   mm_walk_ops ops;
   ops.pte_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int { return change(ref, w); };
+  // change_huge_pmd for a THP PMD the range covers whole, else split it first.
+  ops.pmd_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr next, mm_walk& w) -> int {
+    if (!pte_huge(ref.value())) return 0;
+    Change& c = *static_cast<Change*>(w.priv);
+    const VirtAddr haddr = addr & ~(HPAGE_PMD_SIZE - 1);
+    if (addr == haddr && next == haddr + HPAGE_PMD_SIZE) {
+      w.action = ACTION_CONTINUE;
+      return change(ref, w);
+    }
+    if (!c.k.__split_huge_pmd(c.cpu, *w.vma, ref, haddr, c.cost)) {
+      std::fprintf(stderr, "numasim: no page table to split a huge PMD (0x%llx)\n", static_cast<unsigned long long>(addr));
+      std::abort();
+    }
+    return 0;
+  };
   ops.hugetlb_entry = [](const PteRef& ref, std::uint64_t, VirtAddr, VirtAddr, mm_walk& w) -> int {
     return change(ref, w);
   };
@@ -140,6 +157,8 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
   // mprotect_fixup's split VMA records, all reserved first (ENOMEM otherwise).
   VmaOp op(*this, mm, t->cpu, cost);
   if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("mprotect_fixup"))) return -ENOMEM;
+  // THP PMDs straddling the edges split (ENOMEM, nothing changed, otherwise).
+  if (!thp_split_range_edges(t->cpu, mm, start, end, cost)) return -ENOMEM;
   // Apply: flags first (with splits and merges), then the page tables.
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_flags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS); }, cost);

@@ -81,13 +81,16 @@ int walk_table(mm_walk& w, PhysAddr frame, int level, VirtAddr base, VirtAddr st
     w.action = ACTION_SUBTREE;
     if (int err = upper_entry(ref, addr, next, level, levels, w)) return err;
     if (w.action == ACTION_CONTINUE || !wants_below(ops, level)) continue;
-    if (!pte_present(v) || (level <= PUD_LEVEL && pte_huge(v))) {
+    // Read again: pmd_entry may have split a huge PMD into a table (split_huge_pmd) or zapped it.
+    const pteval_t now = e[i];
+    if (now == 0) continue;
+    if (!pte_present(now) || (level <= PUD_LEVEL && pte_huge(now))) {
       // A leaf above the PTE level. Without a VMA the callbacks above saw it;
-      // inside one it would need splitting (split_huge_pmd), which needs THP.
+      // inside one, pmd_entry must have split or skipped it.
       if (w.vma && ops.pte_entry) walk_bug("huge or non-present leaf in a walk that wants PTEs", addr);
       continue;
     }
-    if (int err = walk_table(w, pte_phys(v), level - 1, a, addr, next)) return err;
+    if (int err = walk_table(w, pte_phys(now), level - 1, a, addr, next)) return err;
   }
   return 0;
 }

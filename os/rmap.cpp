@@ -3,9 +3,10 @@
 // page_add_new_anon_rmap, page_remove_rmap. Every PTE the walk looks at is
 // read as an 8-byte kernel_read from the walking CPU; every PTE changed is a
 // set_entry (an 8-byte kernel_write plus pte_update_cycles).
-// Simplified: no page_vma_mapped_walk over huge leaves (anonymous pages are
-// 4 KiB here); try_to_unmap replaces the PTEs of a swap-cache page by its swap
-// entry and clears those of other pages; no mlock handling.
+// rmap_walk finds the PMD mappings of a THP (os/huge_memory.h) too; try_to_unmap
+// splits a THP first, then replaces the PTEs of a swap-cache page by its swap
+// entry and clears those of other pages.
+// Simplified: no mlock handling.
 #include "os/rmap.h"
 
 #include <algorithm>
@@ -260,6 +261,7 @@ void Kernel::page_add_new_anon_rmap(page* pg, vm_area_struct& vma, VirtAddr addr
 }
 
 void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, KernelCost& cost) {
+  if (!huge && PageCompound(pg)) return page_remove_rmap_thp_pte(cpu, mm, pg, cost);  // a THP subpage
   if (pg->mapcount <= 0) rmap_bug("removing a mapping of an unmapped page", pm_.page_to_pfn(pg).value());
   --pg->mapcount;
   if (huge) {  // hugetlb: the page goes back to the pool with its last mapping
@@ -293,6 +295,9 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
   anon_vma* av = page_anon_vma(*anon_vmas_, pg);
   if (!av) return;
   const PhysAddr phys = pm_.page_to_phys(pg);
+  // A THP's PMD mappings map its head's address (page_vma_mapped_walk's pmd case).
+  const page* head = PageCompound(pg) ? thp_head(pg) : nullptr;
+  const PhysAddr head_phys = head && PageTransHuge(head) ? pm_.page_to_phys(head) : 0;
   const std::uint64_t index = pg->index;
   // rmap_walk_anon: the chains of the page's anon_vma, in order; fn must not
   // change them (it unmaps or references the page, never a VMA).
@@ -302,6 +307,12 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
     if (!addr) continue;
     // page_vma_mapped_walk: the leaf at addr, if it maps this page.
     PteRef ref = pgtables_.walk(vma->vm_mm->pgd, addr, PTE_LEVEL);
+    if (ref && head_phys && !migration && ref.level == PMD_LEVEL && pte_huge(ref.value()) &&
+        !(ref.value() & _PAGE_SPECIAL) && pte_phys(ref.value()) == head_phys) {
+      cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
+      if (!fn(RmapMapping{vma, addr & ~(HPAGE_PMD_SIZE - 1), ref})) return;
+      continue;
+    }
     if (!ref || ref.level != PTE_LEVEL) continue;
     cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
     const pteval_t v = ref.value();
@@ -317,6 +328,11 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
 }
 
 bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
+  // TTU_SPLIT_HUGE_PMD: a THP is split first, then its subpage unmapped as a small page.
+  if (PageCompound(pg) && !thp_head(pg)->test(PG_hugetlb)) {
+    if (pg->mapcount == 0 && entire_mapcount(thp_head(pg)) == 0) return true;
+    if (!split_huge_page(thp_head(pg), cpu, cost)) return false;
+  }
   get_page(pg);         // the caller's isolation reference: the page survives its last unmap
   const bool swapcache = pg->test(PG_swapcache);
   const swp_entry_t entry = swapcache ? private_to_swp(pg->private_) : swp_entry_t{};

@@ -102,6 +102,8 @@ long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, Kerne
   // do_vmi_align_munmap's split VMA records, reserved first (ENOMEM otherwise).
   VmaOp op(*this, mm, t->cpu, cost);
   if (!op.reserve(splits_needed(mm, start, end), AllocSite::tag("do_vmi_munmap"))) return -ENOMEM;
+  // vma_adjust_trans_huge: THP PMDs straddling the edges split (ENOMEM, nothing changed, otherwise).
+  if (!thp_split_range_edges(t->cpu, mm, start, end, cost)) return -ENOMEM;
   do_munmap(t, start, end, cost);
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/topology.h"
 #include "hw/machine.h"
+#include "os/huge_memory.h"
 #include "os/mempolicy.h"
 #include "os/syscalls.h"
 #include "workloads/rng.h"
@@ -635,6 +636,214 @@ TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts) {
   }
   res.host_seconds = seconds_since(t0);
   return res;
+}
+
+// ---------------------------------------------------------------------------
+// thp: GUPS under each transparent_hugepage/enabled mode.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// The figures a GupsThpProgram reads from the hardware at its phase changes.
+struct ThpSnapshot {
+  std::uint64_t stlb_misses = 0, walk_ps = 0, faults = 0, fault_ps = 0;
+};
+
+class GupsThpProgram : public OpSource {
+ public:
+  struct Params {
+    int node = -1;
+    std::uint64_t bytes = 0;
+    std::uint64_t warmup = 0, updates = 0;
+    std::uint64_t seed = 1;
+    bool madvise = false;
+    Machine* machine = nullptr;
+    CpuId cpu{0};
+  };
+  explicit GupsThpProgram(const Params& p) : p_(p), rng_{p.seed} {}
+  std::string name() const override { return "gups-thp"; }
+  long error() const { return error_; }
+  ThpSnapshot at_start, at_measure, at_end;
+  std::uint64_t anon_bytes = 0, anon_huge_bytes = 0;
+
+  void start(ThreadContext& ctx) override {
+    unsigned long mask[4] = {};
+    mask[p_.node / 64] |= 1ul << (p_.node % 64);
+    long r = ctx.sys_set_mempolicy(os::MPOL_BIND, mask, 256);
+    if (r >= 0) r = ctx.sys_mmap(0, p_.bytes, os::PROT_READ | os::PROT_WRITE, os::MAP_PRIVATE | os::MAP_ANONYMOUS, -1, 0);
+    if (r >= 0) base_ = static_cast<VirtAddr>(r);
+    if (r >= 0 && p_.madvise) r = ctx.sys_madvise(base_, p_.bytes, os::MADV_HUGEPAGE);
+    if (r < 0) {
+      error_ = r;
+      phase_ = Phase::Done;
+      return;
+    }
+    at_start = snap();
+  }
+
+  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
+    (void)ctx;
+    while (!b.full() && phase_ != Phase::Done) {
+      switch (phase_) {
+        case Phase::Touch:  // first touch, one store per 4 KiB page
+          if (touched_ >= p_.bytes) {
+            phase_ = Phase::Warm;
+            continue;
+          }
+          b.store(base_ + touched_, 8);
+          touched_ += kPageSize;
+          break;
+        case Phase::Warm:
+          if (emitted_ >= p_.warmup) {
+            b.marker(kMarkStart);
+            phase_ = Phase::SnapMeasure;
+            emitted_ = 0;
+            return b.size();  // the snapshot is taken once this batch ran
+          }
+          update(b);
+          break;
+        case Phase::SnapMeasure:
+          at_measure = snap();
+          memory();
+          phase_ = Phase::Measure;
+          continue;
+        case Phase::Measure:
+          if (emitted_ >= p_.updates) {
+            b.marker(kMarkEnd);
+            phase_ = Phase::Done;
+            return b.size();
+          }
+          update(b);
+          break;
+        case Phase::Done:
+          break;
+      }
+    }
+    return b.size();
+  }
+  bool done() const override { return phase_ == Phase::Done; }
+  void finish(ThreadContext& ctx) override {
+    at_end = snap();
+    if (base_) ctx.sys_munmap(base_, p_.bytes);
+  }
+
+ private:
+  enum class Phase { Touch, Warm, SnapMeasure, Measure, Done };
+  void update(OpBatch& b) {
+    const VirtAddr a = base_ + rng_.below(p_.bytes / 8) * 8;
+    b.load(a, 8, /*dependent=*/false);
+    b.store(a, 8);
+    ++emitted_;
+  }
+  ThpSnapshot snap() const {
+    Mmu& mmu = p_.machine->mmu(p_.cpu);
+    return ThpSnapshot{mmu.tlb().stats(1).total_misses(), mmu.stats().walk_ps, mmu.stats().faults,
+                       mmu.stats().fault_ps};
+  }
+  void memory() {
+    const os::PhysMem& pm = p_.machine->kernel().physmem();
+    anon_bytes = static_cast<std::uint64_t>(pm.global_node_page_state(os::NR_ANON_MAPPED)) * kPageSize;
+    anon_huge_bytes = static_cast<std::uint64_t>(pm.global_node_page_state(os::NR_ANON_THPS)) * kPageSize;
+  }
+
+  Params p_;
+  workloads::Rng rng_;
+  Phase phase_ = Phase::Touch;
+  VirtAddr base_ = 0;
+  std::uint64_t touched_ = 0, emitted_ = 0;
+  long error_ = 0;
+};
+
+}  // namespace
+
+ThpStudyResult thp_study(Config root, const ThpStudyOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Setup s = read_setup(root);
+  const std::vector<int> cnodes = cpu_nodes(s.topo);
+  if (cnodes.empty()) throw std::runtime_error("thp: the machine has no CPU");
+  const int node = cnodes.front();
+  const std::uint64_t cap = s.topo.node(NodeId(node)).memory.value() * 3 / 4 / kHuge * kHuge;
+  if (opts.table.value() < kHuge || opts.table.value() > cap)
+    throw std::runtime_error("thp: table " + format_size(opts.table) + " must be from 2MiB to " +
+                             format_size(Bytes(cap)) + " (three quarters of node " + std::to_string(node) + ")");
+  ThpStudyResult res;
+  res.table_bytes = opts.table.value() / kHuge * kHuge;
+  res.updates = opts.updates;
+  for (const std::string& mode : opts.modes) {
+    MachineParams params = s.params;
+    if (!os::thp_enabled_parse(mode, &params.kernel.thp.enabled))
+      throw std::runtime_error("thp: unknown mode '" + mode + "' (expected never, madvise or always)");
+    Machine m(Topology(s.topo), params);
+    GupsThpProgram::Params gp;
+    gp.node = node;
+    gp.bytes = res.table_bytes;
+    gp.warmup = opts.warmup;
+    gp.updates = opts.updates;
+    gp.seed = s.params.seed * 2654435761u + 17;
+    gp.madvise = opts.madvise;
+    gp.machine = &m;
+    gp.cpu = m.first_cpu(NodeId(node));
+    auto prog = std::make_unique<GupsThpProgram>(gp);
+    GupsThpProgram* raw = prog.get();
+    TaskRun* run = m.add_task("thp-gups-" + mode, std::move(prog), gp.cpu);
+    m.run();
+    if (raw->error()) fail("thp", "mapping the table", raw->error());
+    ThpStudyResult::Row row;
+    row.mode = mode;
+    const std::uint64_t accesses = 2 * opts.updates;
+    row.ns_per_access = ns_per(run->marker_interval(kMarkStart, kMarkEnd), accesses);
+    row.stlb_misses_per_1k =
+        1000.0 * static_cast<double>(raw->at_end.stlb_misses - raw->at_measure.stlb_misses) / double(accesses);
+    const double cycle_ps = 1e12 / static_cast<double>(m.mmu(gp.cpu).clock().hz());
+    row.walk_cycles_per_access =
+        static_cast<double>(raw->at_end.walk_ps - raw->at_measure.walk_ps) / cycle_ps / double(accesses);
+    row.faults = raw->at_measure.faults - raw->at_start.faults;
+    row.fault_ms = static_cast<double>(raw->at_measure.fault_ps - raw->at_start.fault_ps) / 1e9;
+    row.us_per_fault = row.faults ? row.fault_ms * 1000.0 / double(row.faults) : 0;
+    row.anon_bytes = raw->anon_bytes;
+    row.anon_huge_bytes = raw->anon_huge_bytes;
+    row.thp_fault_alloc = m.kernel().physmem().sum_vm_event(os::THP_FAULT_ALLOC);
+    row.thp_fault_fallback = m.kernel().physmem().sum_vm_event(os::THP_FAULT_FALLBACK);
+    res.rows.push_back(row);
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+std::string ThpStudyResult::to_table() const {
+  std::string out = "GUPS over " + format_size(Bytes(table_bytes)) + ", " + std::to_string(updates) +
+                    " measured updates (2 accesses each), by transparent_hugepage/enabled\n";
+  out += "Mode      ns/access  STLB miss/1k  walk cyc/access  faults    fault ms  us/fault  AnonPages    AnonHugePages\n";
+  for (const Row& r : rows) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-9s %9.2f %13.2f %16.2f %8llu %11.2f %9.2f  %-12s %s\n", r.mode.c_str(),
+                  r.ns_per_access, r.stlb_misses_per_1k, r.walk_cycles_per_access,
+                  static_cast<unsigned long long>(r.faults), r.fault_ms, r.us_per_fault,
+                  format_size(Bytes(r.anon_bytes)).c_str(), format_size(Bytes(r.anon_huge_bytes)).c_str());
+    out += buf;
+  }
+  return out;
+}
+
+std::string ThpStudyResult::to_json() const {
+  std::string out = "{\"table_bytes\": " + std::to_string(table_bytes) + ", \"updates\": " + std::to_string(updates) +
+                    ", \"modes\": [";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"mode\": \"%s\", \"ns_per_access\": %.3f, \"stlb_misses_per_1k\": %.3f, "
+                  "\"walk_cycles_per_access\": %.3f, \"faults\": %llu, \"fault_ms\": %.3f, \"us_per_fault\": %.3f, "
+                  "\"anon_bytes\": %llu, \"anon_huge_bytes\": %llu, \"thp_fault_alloc\": %llu, "
+                  "\"thp_fault_fallback\": %llu}",
+                  i ? ", " : "", r.mode.c_str(), r.ns_per_access, r.stlb_misses_per_1k, r.walk_cycles_per_access,
+                  static_cast<unsigned long long>(r.faults), r.fault_ms, r.us_per_fault,
+                  static_cast<unsigned long long>(r.anon_bytes), static_cast<unsigned long long>(r.anon_huge_bytes),
+                  static_cast<unsigned long long>(r.thp_fault_alloc),
+                  static_cast<unsigned long long>(r.thp_fault_fallback));
+    out += buf;
+  }
+  return out + "]}";
 }
 
 }  // namespace numasim::studies

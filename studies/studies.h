@@ -12,6 +12,8 @@
 //                      fixed random line in every 4 KiB region of the working
 //                      set, regions in random cyclic order, on 4 KiB or 2 MiB
 //                      pages (so the steps are the TLBs', not the caches').
+//   thp_study        - GUPS with transparent huge pages never/madvise/always:
+//                      time per access, STLB misses, walk and fault time, memory.
 // The chase visits regions in a seeded random cyclic order and a random line
 // inside each (several lines per 2 MiB region for the matrices so that TLB
 // misses do not count). Each study builds one Machine from the configuration
@@ -118,5 +120,43 @@ struct TlbReachOptions {
   std::uint64_t max_warmup_loads = 100000;      // warm-up: one lap of the chase, at most this many
 };
 TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts = {});
+
+// thp: GUPS (random 8-byte read-modify-write updates) over a table on the first
+// CPU node, once per transparent_hugepage/enabled mode, each on a fresh Machine:
+// the table is mapped without MAP_POPULATE and first touched page by page (the
+// faults: 4 KiB or THP), then `warmup` updates and `updates` measured ones.
+// Per mode: time per access (a load or a store), STLB (second-level TLB) misses
+// per 1000 accesses, page-walk cycles per access, fault time, anonymous memory
+// used and how much of it is THP. With `madvise`, the program calls
+// madvise(MADV_HUGEPAGE) on its table (else "madvise" behaves as "never").
+struct ThpStudyResult {
+  struct Row {
+    std::string mode;                 // never / madvise / always
+    double ns_per_access = 0;         // measured phase
+    double stlb_misses_per_1k = 0;    // measured phase
+    double walk_cycles_per_access = 0;
+    std::uint64_t faults = 0;         // page faults while first touching the table
+    double fault_ms = 0;              // their total kernel time
+    double us_per_fault = 0;
+    std::uint64_t anon_bytes = 0;     // AnonPages after the first touch (memory used)
+    std::uint64_t anon_huge_bytes = 0;  // AnonHugePages
+    std::uint64_t thp_fault_alloc = 0, thp_fault_fallback = 0;
+  };
+  std::uint64_t table_bytes = 0;
+  std::uint64_t updates = 0;
+  std::vector<Row> rows;
+  double host_seconds = 0;
+  std::string to_json() const;
+  std::string to_table() const;
+};
+
+struct ThpStudyOptions {
+  Bytes table = Bytes(4ull << 30);
+  std::uint64_t updates = 200000;  // measured updates (2 accesses each)
+  std::uint64_t warmup = 20000;
+  bool madvise = false;
+  std::vector<std::string> modes = {"never", "madvise", "always"};
+};
+ThpStudyResult thp_study(Config root, const ThpStudyOptions& opts = {});
 
 }  // namespace numasim::studies

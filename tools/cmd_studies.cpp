@@ -1,5 +1,5 @@
 // Timing studies in the manner of Intel MLC: latency-matrix, bandwidth-matrix,
-// c2c-latency, loaded-latency and tlb-reach. Each runs real simulations on the configured
+// c2c-latency, loaded-latency, tlb-reach and thp. Each runs real simulations on the configured
 // machine (studies/studies.h), prints a table and writes JSON with --json FILE.
 #include <iostream>
 
@@ -86,6 +86,40 @@ RegisterCommand reach{Command{
       if (ps != "4K" && ps != "2M") throw UsageError{"--page-size: expected 4K or 2M, got \"" + ps + "\""};
       opts.huge_pages = ps == "2M";
       return run_study(a, [opts](Config root) { return studies::tlb_reach(root, opts); });
+    }}};
+
+RegisterCommand thp{Command{
+    "thp", "[CONFIG] [--set KEY=VALUE]... [--table SIZE] [--updates N] [--madvise] [--json FILE]",
+    "GUPS with transparent huge pages never / madvise / always",
+    "GUPS (random read-modify-write of 8-byte words) over a table on the first CPU node,\n"
+    "once per transparent_hugepage/enabled mode on a fresh machine: the table is first\n"
+    "touched page by page (its faults: 4 KiB or THP), then the updates are measured.\n"
+    "Per mode: ns per access, STLB misses per 1000 accesses, page-walk cycles per access,\n"
+    "fault count and time, AnonPages and AnonHugePages (memory used, THP bloat).\n"
+    "--madvise: the program madvises MADV_HUGEPAGE (else madvise mode gets no THP).\n"
+    "JSON: {\"table_bytes\": ..., \"modes\": [{\"mode\": \"never\", \"ns_per_access\": ...}, ...]}.",
+    1,
+    [] {
+      auto o = study_options();
+      o.push_back({"--table", "SIZE", "GUPS table size (default 4GiB)", false});
+      o.push_back({"--updates", "N", "measured updates (default 200000)", false});
+      o.push_back({"--madvise", "", "madvise(MADV_HUGEPAGE) the table", false});
+      return o;
+    }(),
+    [](Args& a) {
+      studies::ThpStudyOptions opts;
+      if (auto t = a.value("--table")) {
+        std::string why;
+        auto b = parse_size(*t, &why);
+        if (!b) throw UsageError{"--table: expected a size such as 4GiB, got \"" + *t + "\" (" + why + ")"};
+        opts.table = *b;
+      }
+      if (auto n = a.unsigned_value("--updates")) {
+        if (*n == 0) throw UsageError{"--updates: expected a positive count"};
+        opts.updates = *n;
+      }
+      opts.madvise = a.flag("--madvise");
+      return run_study(a, [opts](Config root) { return studies::thp_study(root, opts); });
     }}};
 
 }  // namespace
