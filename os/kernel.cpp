@@ -43,6 +43,8 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
+  compaction_ = std::make_unique<Compaction>(*this, params_.compaction);
+  compaction_->install_kcompactd();
 }
 
 Kernel::~Kernel() {

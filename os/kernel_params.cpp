@@ -11,6 +11,7 @@ KernelParams KernelParams::from_config(Config os) {
   p.slub = SlubParams::from_config(os);  // [os.slub], [os.slub.costs], [os.failslab]
   p.caches = KernelCachesParams::from_config(os);  // [os.kernel_caches]
   p.kthreads = KthreadParams::from_config(os);     // [os.kthreads]
+  p.compaction = CompactionParams::from_config(os);  // [os.vm] compaction_*, [os.costs] compact_*
   Config c = os.table("costs", "kernel CPU costs in cycles");
   auto cyc = [&](const char* key, std::uint64_t def, const char* what) {
     return static_cast<std::uint64_t>(
