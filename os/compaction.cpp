@@ -369,7 +369,10 @@ unsigned long Compaction::isolate_freepages_block(compact_control& cc, std::uint
 }
 
 // isolate_freepages: pageblocks from cc.free_pfn down to the migrate scanner's
-// block; the stride doubles over empty blocks in async mode.
+// block. Every PFN is looked at: Linux samples every stride-th PFN (32 in async
+// mode, doubling after blocks where nothing was isolated) and finds free pages
+// through the free lists first (fast_isolate_freepages); without the latter,
+// sampling would step over regular patterns of free pages altogether.
 void Compaction::isolate_freepages(compact_control& cc) {
   zone& z = *cc.zone;
   std::uint64_t isolate_start_pfn = cc.free_pfn;
@@ -377,7 +380,7 @@ void Compaction::isolate_freepages(compact_control& cc) {
   std::uint64_t block_end_pfn = std::min(static_cast<std::uint64_t>(block_start_pfn) + pageblock_nr_pages,
                                          z.zone_end_pfn());
   const auto low_pfn = static_cast<std::int64_t>(pageblock_end_pfn(cc.migrate_pfn));
-  unsigned stride = cc.mode == MIGRATE_ASYNC ? COMPACT_CLUSTER_MAX : 1;
+  const unsigned stride = 1;
   for (; block_start_pfn >= low_pfn; block_end_pfn = static_cast<std::uint64_t>(block_start_pfn),
                                      block_start_pfn -= static_cast<std::int64_t>(pageblock_nr_pages),
                                      isolate_start_pfn = static_cast<std::uint64_t>(block_start_pfn)) {
@@ -395,11 +398,7 @@ void Compaction::isolate_freepages(compact_control& cc) {
       break;
     }
     if (isolate_start_pfn < block_end_pfn) break;  // isolation failed early
-    if (nr_isolated) {
-      stride = 1;
-      continue;
-    }
-    stride = std::min(COMPACT_CLUSTER_MAX, stride << 1);
+    (void)nr_isolated;
   }
   cc.free_pfn = isolate_start_pfn;
 }
