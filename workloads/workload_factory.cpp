@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/json_writer.h"
+#include "workloads/fragment_workload.h"
 #include "workloads/gups_workload.h"
 #include "workloads/madvise_churn_workload.h"
 #include "workloads/memory_hog_workload.h"
@@ -36,6 +37,7 @@ std::map<std::string, KindBuilder>& registry() {
       {"phases", &build_phases},
       {"script", &build_script},
       {"trace", &build_trace},
+      {"memory_fragment", &build_fragment},
   };
   return r;
 }

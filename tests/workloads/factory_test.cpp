@@ -115,7 +115,7 @@ TEST(WorkloadFactory, NodePlacementPolicyAndThreads) {
 
 TEST(WorkloadFactory, EveryKindBuildsFromItsExampleKeys) {
   EXPECT_EQ(workload_kinds(),
-            (std::vector<std::string>{"gups", "madvise_churn", "memory_hog", "mmap_churn", "phases", "pointer_chase",
+            (std::vector<std::string>{"gups", "madvise_churn", "memory_fragment", "memory_hog", "mmap_churn", "phases", "pointer_chase",
                                       "producer_consumer", "script", "stream", "strided", "trace", "zipf"}));
   Built b = build(
       "[[workload]]\nkind = \"producer_consumer\"\nthreads = 2\nchunks = 4\n"
