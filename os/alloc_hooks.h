@@ -46,6 +46,8 @@ class AllocHooks {
     (void)gfp, (void)order, (void)zl, (void)nodemask, (void)prio, (void)cost;
     return compact_result::COMPACT_SKIPPED;
   }
+  // __alloc_pages_direct_compact got its page in zone z: compaction_defer_reset(z, order, true).
+  virtual void compaction_alloc_success(zone& z, unsigned order) { (void)z, (void)order; }
   // try_to_free_pages: pages reclaimed (0 until reclaim exists).
   virtual unsigned long try_to_free_pages(const zonelist& zl, unsigned order, gfp_t gfp, const nodemask_t* nodemask,
                                           KernelCost& cost) {

@@ -49,6 +49,8 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   lru_add_.resize(static_cast<std::size_t>(pm_.nr_cpu_ids()));  // the per-CPU lru_add batches
   install_kswapd();                                             // kswapd<N> runs balance_pgdat (vmscan.cpp)
   thp_init();  // huge_memory.cpp: deferred split queues, khugepaged's threadfn
+  compaction_ = std::make_unique<Compaction>(*this, params_.compaction);
+  compaction_->install_kcompactd();
   // swapon of the configured areas (as an init script would).
   swap_ = std::make_unique<Swap>(*this, params_.swap);
   for (const SwapAreaParams& a : params_.swap.areas) {

@@ -39,6 +39,7 @@
 
 #include "common/topology.h"
 #include "os/huge_memory.h"
+#include "os/compaction.h"
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
 #include "os/kernel_context.h"
@@ -99,6 +100,7 @@ struct KernelParams {
   SwapParams swap;            // [[os.swap]] areas switched on at boot, page_cluster, swap readahead
   ReclaimParams reclaim;      // [os.vm] swappiness & co., reclaim costs (os/vmscan.h)
   ThpParams thp;              // [os.thp]: transparent huge pages (os/huge_memory.h)
+  CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
@@ -356,6 +358,17 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const KhugepagedStats& khugepaged_stats() const { return khugepaged_stats_; }
   // The huge zero page's physical address (0 until the first read fault made it).
   PhysAddr huge_zero_page_phys() const { return huge_zero_phys_; }
+  // ---- compaction (os/compaction.h, compaction.cpp) ----
+  Compaction& compaction() { return *compaction_; }
+  const Compaction& compaction() const { return *compaction_; }
+  // echo 1 > /proc/sys/vm/compact_memory: every node with memory compacted whole from `cpu`.
+  void compact_memory(CpuId cpu, KernelCost& cost);
+  // echo 1 > /sys/devices/system/node/node<nid>/compact: 0, -ENODEV (no such node
+  // with memory) or -EINVAL (no such CPU).
+  int compact_node(NodeId nid, CpuId cpu, KernelCost& cost);
+  // wakeup_kcompactd(pgdat, order, highest_zoneidx): kswapd calls it after balancing
+  // a node for a high-order request (kswapd_try_to_sleep).
+  void wakeup_kcompactd(NodeId nid, int order, zone_type highest_zoneidx);
 
   // CONFIG_DEBUG_VM-like: VMAs sorted and non-overlapping with sane flags, every
   // present leaf inside a VMA with compatible protection, page map/ref counts
@@ -366,6 +379,12 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
 
  private:
   friend struct KernelTestAccess;
+  friend class Compaction;
+  // compaction.cpp: AllocHooks::try_to_compact_pages (direct compaction from the context's CPU)
+  // and the success after it.
+  compact_result try_to_compact_pages(gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
+                                      compact_priority prio, KernelCost& cost) override;
+  void compaction_alloc_success(zone& z, unsigned order) override;
   // PgtableFrameSource: page-table frames from the buddy on the CPU's node.
   std::optional<PhysAddr> alloc_pgtable_frame(CpuId cpu, KernelCost& cost) override;
   void free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) override;
@@ -437,6 +456,11 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   struct MigrationInFlight;
   int migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t, KernelCost& cost);
   void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  // migrate_anon_page's move into a page the caller has; migrate_page_to: compaction's
+  // migration of one anonymous page into its target (0, or -EAGAIN with nothing changed).
+  void migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                              KernelCost& cost);
+  int migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
   void migrate_in_flight_complete(KernelCost& cost);
   void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
   // migrate_to_node: every page of mm on node source moved to dest; how many were not.
@@ -619,6 +643,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // Kernel threads, created at boot (after topo_, params_ and platform_).
   std::unique_ptr<Kthreads> kthreads_ = std::make_unique<Kthreads>(topo_, params_.kthreads, platform_);
   std::unique_ptr<Swap> swap_;  // swap areas and the swap cache (built in the constructor)
+  // Compaction's per-zone state and kcompactd's work (after pm_ and kthreads_).
+  std::unique_ptr<Compaction> compaction_;
 };
 
 }  // namespace numasim::os

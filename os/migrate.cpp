@@ -100,7 +100,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
 struct Kernel::MigrationInFlight {
   page* old_pg;
   page* new_pg;
-  task_struct* t;
+  CpuId cpu;  // where the migration runs (the task's CPU, or kcompactd's)
   bool done;
 };
 
@@ -177,17 +177,41 @@ int Kernel::migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -ENOMEM;
   }
+  migrate_anon_page_into(old_pg, new_pg, maps, t->cpu, cost);
+  return nid;
+}
+
+// The move itself, into a page the caller has (_refcount 1).
+void Kernel::migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                    KernelCost& cost) {
   cost.add_cycles(params_.costs.migrate_page_cycles);
   old_pg->set(PG_locked);  // folio_lock
   ++old_pg->_refcount;     // the migration's own reference (isolation)
   isolate_lru_page(old_pg);
-  try_to_migrate(old_pg, maps, t->cpu, cost);
-  MigrationInFlight m{old_pg, new_pg, t, false};
+  try_to_migrate(old_pg, maps, cpu, cost);
+  MigrationInFlight m{old_pg, new_pg, cpu, false};
   migration_in_flight_ = &m;
   if (migration_unmapped_hook_) migration_unmapped_hook_(old_pg);
   if (!m.done) migrate_in_flight_complete(cost);
   migration_in_flight_ = nullptr;
-  return nid;
+}
+
+// migrate_pages(MR_COMPACTION) for one page with compaction_alloc's target: the
+// anonymous page moves into `new_pg` (a free page compaction isolated,
+// _refcount 1). -EAGAIN (nothing changed, new_pg still the caller's) when the
+// reverse map does not find every mapping.
+int Kernel::migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
+  std::vector<RmapMapping> maps;
+  rmap_walk(old_pg, cpu, cost, [&](const RmapMapping& m) {
+    maps.push_back(m);
+    return true;
+  });
+  if (maps.empty() || static_cast<int>(maps.size()) != old_pg->mapcount) {
+    pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+    return -EAGAIN;
+  }
+  migrate_anon_page_into(old_pg, new_pg, maps, cpu, cost);
+  return 0;
 }
 
 // move_to_new_folio (folio_copy, folio_migrate_mapping, folio_migrate_flags),
@@ -196,10 +220,10 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   MigrationInFlight& m = *migration_in_flight_;
   page* old_pg = m.old_pg;
   page* new_pg = m.new_pg;
-  const CpuId cpu = m.t->cpu;
+  const CpuId cpu = m.cpu;
   cost.add_memory(
       platform_.kernel_copy(cpu, pm_.page_to_phys(new_pg), pm_.page_to_phys(old_pg), Bytes(kPageSize)));
-  page_tokens_.copy(pm_.page_to_phys(new_pg) >> kPageShift, pm_.page_to_phys(old_pg) >> kPageShift);  // folio_copy
+  page_tokens_.copy(pm_.page_to_pfn(new_pg).value(), pm_.page_to_pfn(old_pg).value());  // the copy carries the token
   new_pg->mapcount = 0;
   new_pg->_refcount = 0;
   new_pg->owner = old_pg->owner;

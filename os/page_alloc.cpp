@@ -564,6 +564,40 @@ void PhysMem::drain_all_pages(KernelCost& cost) {
   for (int c = 0; c < nr_cpu_ids(); ++c) drain_local_pages(CpuId(c), cost);
 }
 
+// ---------------------------------------------------------------------------
+// Compaction's helpers.
+
+unsigned long PhysMem::__isolate_free_page(page* pg, unsigned order) {
+  zone& z = *page_zone(pg);
+  if (!PageBuddy(pg) || pg->order != order) bad_page("isolating a block that is not free at this order", pfn32(pg));
+  const unsigned long watermark = z._watermark[WMARK_MIN] + (1ul << order);
+  if (!zone_watermark_ok(z, 0, watermark, ZONE_DMA)) return 0;
+  mod_free_pages(z, -(1l << order));
+  del_page_from_free_list(pg, z, order);
+  if (order >= pageblock_order - 1) {
+    const std::uint64_t pfn = pfn32(pg);
+    for (std::uint64_t p = pfn; p < pfn + (1ull << order); p += pageblock_nr_pages)
+      set_pageblock_migratetype(p, MIGRATE_MOVABLE);  // every type here is mergeable
+  }
+  return 1ul << order;
+}
+
+void PhysMem::split_isolated_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
+  for (std::uint64_t i = 0; i < (1ull << order); ++i) prep_new_page(cpu, pg + i, 0, 0, cost);
+}
+
+int PhysMem::find_suitable_fallback(const zone& z, unsigned order, migratetype mt, bool only_stealable,
+                                    bool* can_steal) const {
+  *can_steal = false;
+  if (z.free_area[order].nr_free == 0) return -1;
+  for (migratetype fmt : kFallbacks[mt]) {
+    if (free_list_empty(z, order, fmt)) continue;
+    if (can_steal_fallback(order, mt)) *can_steal = true;
+    if (!only_stealable || *can_steal) return fmt;
+  }
+  return -1;
+}
+
 // The sysfs store of weighted_interleave/node<N> (mm/mempolicy.c node_store):
 // weights are system-wide, shared by every MPOL_WEIGHTED_INTERLEAVE policy.
 int PhysMem::set_interleave_weight(NodeId nid, unsigned weight) {

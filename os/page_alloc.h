@@ -236,6 +236,27 @@ class PhysMem {
   // on big machines.
   void check_consistency() const;
 
+  // ---- compaction's isolation helpers (os/compaction.cpp) ----
+  // __isolate_free_page: takes the free buddy block `pg` of `order` off its list
+  // when the zone stays above WMARK_MIN + 2^order (as if it were allocated);
+  // blocks of at least half a pageblock turn their pageblocks MOVABLE. Returns
+  // 2^order, or 0 (nothing changed).
+  unsigned long __isolate_free_page(page* pg, unsigned order);
+  // post_alloc_hook + split_page of an isolated block (split_map_pages): 2^order
+  // order-0 pages, each with _refcount 1, counted as in use.
+  void split_isolated_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
+  // __zone_watermark_ok with an explicit free-page count (__compaction_suitable's check).
+  bool __zone_watermark_ok(const zone& z, unsigned order, unsigned long mark, zone_type highest_zoneidx,
+                           unsigned alloc_flags, long free_pages) const {
+    return zone_watermark_ok_free(z, order, mark, highest_zoneidx, alloc_flags, free_pages);
+  }
+  // free_area_empty(area, mt) with the lazily initialised boot blocks.
+  bool free_area_empty(const zone& z, unsigned order, unsigned mt) const { return free_list_empty(z, order, mt); }
+  // find_suitable_fallback: a fallback type with free blocks of `order` (stealable
+  // ones only when only_stealable), or -1.
+  int find_suitable_fallback(const zone& z, unsigned order, migratetype mt, bool only_stealable,
+                             bool* can_steal) const;
+
  private:
   friend class PhysMemTestAccess;
   struct PageblockInfo {

@@ -92,6 +92,7 @@ page* PhysMem::__alloc_pages_direct_compact(CpuId cpu, gfp_t gfp, unsigned order
   if (result == compact_result::COMPACT_SKIPPED) return nullptr;
   count_vm_events(cpu, COMPACTSTALL);
   page* pg = get_page_from_freelist(cpu, gfp, order, alloc_flags, ac, cost);
+  if (pg) hooks_->compaction_alloc_success(*page_zone(pg), order);
   count_vm_events(cpu, pg ? COMPACTSUCCESS : COMPACTFAIL);
   return pg;
 }

@@ -25,6 +25,9 @@ std::string write_proc_files(hw::Machine& machine, const std::string& dir) {
       {"pagetypeinfo", os::proc_pagetypeinfo(pm)},
       {"slabinfo", os::proc_slabinfo(k.slub())},
       {"swaps", k.proc_swaps()},
+      // debugfs (/sys/kernel/debug/extfrag/): fragmentation per zone and order.
+      {std::filesystem::path("extfrag") / "unusable_index", os::debugfs_unusable_index(pm)},
+      {std::filesystem::path("extfrag") / "extfrag_index", os::debugfs_extfrag_index(pm)},
   };
   for (int n = 0; n < pm.nr_node_ids(); ++n) {
     const std::filesystem::path node = "node" + std::to_string(n);

@@ -3,6 +3,7 @@
 // compared with a real machine's with diff:
 //   DIR/meminfo vmstat zoneinfo buddyinfo pagetypeinfo slabinfo
 //   DIR/node<N>/meminfo numastat vmstat   (/sys/devices/system/node/node<N>/...)
+//   DIR/extfrag/unusable_index extfrag_index   (/sys/kernel/debug/extfrag/...)
 // Not written: swaps (no swap yet).
 #pragma once
 

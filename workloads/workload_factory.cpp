@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/json_writer.h"
+#include "workloads/fragment_workload.h"
 #include "workloads/gups_workload.h"
 #include "workloads/madvise_churn_workload.h"
 #include "workloads/memory_hog_workload.h"
@@ -39,6 +40,7 @@ std::map<std::string, KindBuilder>& registry() {
       {"phases", &build_phases},
       {"script", &build_script},
       {"trace", &build_trace},
+      {"memory_fragment", &build_fragment},
       {"working_set", &build_working_set},
   };
   return r;

@@ -115,8 +115,9 @@ TEST(WorkloadFactory, NodePlacementPolicyAndThreads) {
 
 TEST(WorkloadFactory, EveryKindBuildsFromItsExampleKeys) {
   EXPECT_EQ(workload_kinds(),
-            (std::vector<std::string>{"gups", "madvise_churn", "memory_hog", "mmap_churn", "phases", "pointer_chase",
-                                      "producer_consumer", "script", "stream", "strided", "trace", "working_set", "zipf"}));
+            (std::vector<std::string>{"gups", "madvise_churn", "memory_fragment", "memory_hog", "mmap_churn", "phases",
+                                      "pointer_chase", "producer_consumer", "script", "stream", "strided", "trace",
+                                      "working_set", "zipf"}));
   Built b = build(
       "[[workload]]\nkind = \"producer_consumer\"\nthreads = 2\nchunks = 4\n"
       "[[workload]]\nkind = \"memory_hog\"\nnode_fraction = 1.5\npolicy = \"bind:1\"\n"
