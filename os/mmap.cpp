@@ -240,7 +240,7 @@ void free_swap_and_cache(swp_entry_t entry) { (void)entry; }
 }  // namespace
 
 // zap_pte_range / __unmap_hugepage_range over [start, end) of one VMA, on the
-// page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB ones.
+// page walker: pte_entry for small leaves, hugetlb_entry for 2 MiB (PMD) and 1 GiB (PUD) ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
   struct Zap {
     Kernel& k;
@@ -317,7 +317,7 @@ void Kernel::do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost&
   while (vm_area_struct* vma = find_vma_intersection(mm, start, end)) {
     std::size_t present = zap_range(t, *vma, vma->vm_start, vma->vm_end, cost);
     zapped += present;
-    if (vma->hugetlb_reserves()) hugetlb_->unreserve(vma->size() / HPAGE_SIZE - present);
+    if (vma->hugetlb_reserves()) hugetlb_->unreserve(vma->size() / vma_hpage_size(*vma) - present, hstate_vma(*vma));
     mm.total_vm -= vma->size() >> kPageShift;
     cost.add_cycles(params_.costs.vma_op_cycles);
     vma_erase(mm, *vma);
@@ -333,7 +333,7 @@ void Kernel::populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool w
   while (a < end) {
     vm_area_struct* vma = vma_lookup(mm, a);
     if (!vma) break;
-    const std::uint64_t step = vma->is_hugetlb() ? HPAGE_SIZE : kPageSize;
+    const std::uint64_t step = vma->is_hugetlb() ? vma_hpage_size(*vma) : kPageSize;
     if (!vma->is_accessible()) {
       a = vma->vm_end;
       continue;
@@ -366,7 +366,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
     // Unmapping a hugetlb VMA in its middle must be huge-aligned (hugetlb_split).
     for (VirtAddr edge : {addr, addr + len}) {
       vm_area_struct* v = vma_lookup(mm, edge);
-      if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
+      if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (vma_hpage_size(*v) - 1))) return -EINVAL;
     }
   }
   // vm_area_alloc for the new VMA plus the records of the splits a MAP_FIXED
@@ -375,7 +375,10 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   if (!op.reserve(1 + ((flags & MAP_FIXED) ? splits_needed(mm, addr, addr + len) : 0), AllocSite::tag("mmap_region")))
     return -ENOMEM;
   const bool huge = vm_flags & VM_HUGETLB;
-  if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / HPAGE_SIZE)) return -ENOMEM;
+  // hugetlb_file_setup's hstate (MAP_HUGE_SHIFT bits, checked by sys_mmap) and hugetlb_reserve_pages.
+  const int hstate = huge ? hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK) : HSTATE_2M;
+  if (huge && (hstate < 0 || (len & (hstate_size(hstate) - 1)))) return -EINVAL;
+  if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / hstate_size(hstate), hstate)) return -ENOMEM;
   // Nothing can fail from here on.
   if (flags & MAP_FIXED) do_munmap(t, addr, addr + len, cost);
 
@@ -386,6 +389,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   const bool object = (vm_flags & VM_SHARED) || huge;
   v.vm_pgoff = object ? 0 : addr >> kPageShift;
   v.vm_file_id = object ? next_file_id_++ : 0;
+  if (huge) v.vm_hugetlb_hstate = static_cast<std::uint8_t>(hstate);
   vm_area_struct& inserted = vma_insert(mm, std::move(v));
   vma_merge_neighbours(mm, inserted);
   mm.total_vm += len >> kPageShift;
