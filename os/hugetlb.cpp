@@ -23,7 +23,10 @@ HugetlbPool::HugetlbPool(PhysMem& pm, const std::vector<std::uint64_t>& nr_hugep
 
 HugetlbPool::HugetlbPool(PhysMem& pm, const HugetlbParams& params, std::vector<std::vector<int>> fallback_order,
                          CpuId boot_cpu)
-    : pm_(pm), fallback_(std::move(fallback_order)), boot_cpu_(boot_cpu) {
+    : pm_(pm),
+      fallback_(std::move(fallback_order)),
+      boot_cpu_(boot_cpu),
+      gigantic_(params.hugepagesz_1g || !params.nr_hugepages_node[HSTATE_1G].empty()) {
   const int nodes = pm.nr_node_ids();
   for (int h = 0; h < HUGE_MAX_HSTATE; ++h) {
     hstate& hs = hstates_[static_cast<std::size_t>(h)];
@@ -70,8 +73,10 @@ std::uint64_t HugetlbPool::total_base_pages() const {
 page* HugetlbPool::alloc_gigantic(int nid, CpuId cpu, KernelCost& cost) {
   constexpr unsigned kBlock = MAX_ORDER - 1;
   constexpr std::uint64_t kPerPage = 1ull << (HUGETLB_GIGANTIC_ORDER - kBlock);
-  // No reclaim, no compaction: only what is free now (alloc_contig_range would migrate).
-  const gfp_t gfp = (kPoolGfp | __GFP_THISNODE) & ~__GFP_RECLAIM;
+  // No reclaim, no compaction: only what is free now (alloc_contig_range would
+  // migrate). Like alloc_contig_range it takes free pages whatever the
+  // watermarks say (__GFP_MEMALLOC: ALLOC_NO_WATERMARKS); what is not kept goes back at once.
+  const gfp_t gfp = ((kPoolGfp | __GFP_THISNODE | __GFP_MEMALLOC) & ~__GFP_RECLAIM);
   std::map<std::uint64_t, std::uint64_t> blocks_in_window;
   std::vector<page*> got;
   page* result = nullptr;
@@ -284,14 +289,14 @@ bool HugetlbPool::adjust_pool_surplus(int h, int nid, int delta) {
 
 // set_max_huge_pages (mm/hugetlb.c) for one node (nid >= 0) or every node.
 long HugetlbPool::set_nr_hugepages(int h, int nid, std::uint64_t count, CpuId cpu, KernelCost& cost) {
-  if (h < 0 || h >= HUGE_MAX_HSTATE) return -EINVAL;
+  if (h < 0 || h >= HUGE_MAX_HSTATE || !hstate_exists(h)) return -EINVAL;
   hstate& hs = hstates_[static_cast<std::size_t>(h)];
   const int nodes = static_cast<int>(hs.nr_huge_pages_node.size());
   if (nid >= nodes) return -EINVAL;
   if (nid >= 0 && !node_isset(nid, pm_.node_states_memory())) return -EINVAL;
-  if (nid >= 0) {  // __nr_hugepages_store_common: the node's target as a global one
+  if (nid >= 0) {  // the node's target as a global one
     const std::uint64_t old = count;
-    count += hs.nr_huge_pages - (hs.nr_huge_pages_node[nid] - hs.surplus_huge_pages_node[nid]);
+    count += hs.nr_huge_pages - hs.nr_huge_pages_node[nid];
     if (count < old) count = std::numeric_limits<std::uint64_t>::max();
   }
   // Surplus pages in use become persistent first.

@@ -72,6 +72,9 @@ struct HugetlbParams {
   // Boot pools per hstate and node ([os.hugetlb] nr_hugepages, nr_hugepages_1g).
   std::array<std::vector<std::uint64_t>, HUGE_MAX_HSTATE> nr_hugepages_node;
   std::uint64_t nr_overcommit_hugepages = 0;  // 2 MiB hstate (vm.nr_overcommit_hugepages)
+  // hugepagesz=1G given: the 1 GiB hstate exists (also when a 1 GiB count is given).
+  // Without it mmap(MAP_HUGE_1GB) is EINVAL, as on a kernel without gigantic pages.
+  bool hugepagesz_1g = false;
 };
 
 class HugetlbPool {
@@ -112,6 +115,8 @@ class HugetlbPool {
   long set_nr_overcommit_hugepages(int h, std::uint64_t count);
 
   const hstate& hs(int h) const { return hstates_[static_cast<std::size_t>(h)]; }
+  // size_to_hstate finds it: the 2 MiB hstate always, the 1 GiB one with hugepagesz=1G.
+  bool hstate_exists(int h) const { return h == HSTATE_2M || (h == HSTATE_1G && gigantic_); }
   // Default-hstate (2 MiB) figures, or of hstate h.
   std::uint64_t nr_huge_pages(int h = HSTATE_2M) const { return hs(h).nr_huge_pages; }
   std::uint64_t free_huge_pages(int h = HSTATE_2M) const { return hs(h).free_huge_pages; }
@@ -144,6 +149,7 @@ class HugetlbPool {
   std::array<hstate, HUGE_MAX_HSTATE> hstates_;
   std::map<const page*, int> pages_;  // every pool page (persistent or surplus) -> hstate
   CpuId boot_cpu_;
+  bool gigantic_ = false;  // the 1 GiB hstate exists
 };
 
 }  // namespace numasim::os

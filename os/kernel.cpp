@@ -28,7 +28,9 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   node_order_.resize(pm_.nr_node_ids());
   for (int n = 0; n < pm_.nr_node_ids(); ++n) node_order_[n] = pm_.node_order(NodeId(n));
   hugetlb_ = std::make_unique<HugetlbPool>(
-      pm_, HugetlbParams{{params_.nr_hugepages_node, params_.nr_hugepages_1g_node}, params_.nr_overcommit_hugepages},
+      pm_, HugetlbParams{{params_.nr_hugepages_node, params_.nr_hugepages_1g_node},
+                         params_.nr_overcommit_hugepages,
+                         params_.hugepagesz_1g},
       node_order_, CpuId(0));
   // empty_zero_page: one reserved kernel page on the boot node.
   KernelCost boot;

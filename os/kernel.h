@@ -87,6 +87,7 @@ struct KernelParams {
   std::vector<std::uint64_t> nr_hugepages_node;  // 2 MiB pool per node (missing = 0)
   std::vector<std::uint64_t> nr_hugepages_1g_node;  // 1 GiB pool per node ([os.hugetlb.1G] nr_hugepages)
   std::uint64_t nr_overcommit_hugepages = 0;        // 2 MiB surplus pages allowed ([os.hugetlb])
+  bool hugepagesz_1g = false;                       // the 1 GiB hstate exists ([os.hugetlb.1G] given)
   int max_map_count = 65530;                     // vm.max_map_count
   unsigned tlb_single_page_flush_ceiling = 33;   // above this many pages a range flush is a full flush
   bool zero_page = true;                         // read faults on private anon map the zero page

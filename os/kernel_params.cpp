@@ -49,6 +49,7 @@ KernelParams KernelParams::from_config(Config os) {
       "nr_overcommit_hugepages", 0, "surplus 2 MiB huge pages the pool may take from the buddy (vm.nr_overcommit_hugepages)",
       {std::int64_t{0}, std::int64_t{1} << 40}));
   // hugepagesz=1G hugepages=N: the gigantic pool per node, [os.hugetlb.1G].
+  p.hugepagesz_1g = h.has("1G");
   Config g = h.table("1G", "1 GiB hugetlb pool (hugepagesz=1G)");
   std::vector<std::int64_t> per_node_1g =
       g.get<std::vector<std::int64_t>>("nr_hugepages", {}, "1 GiB huge pages reserved at boot, per node");

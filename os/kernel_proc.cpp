@@ -92,11 +92,10 @@ std::optional<HugetlbSysfsPath> parse_hugetlb_sysfs(std::string_view s, int nr_n
 
 std::optional<std::uint64_t> Kernel::hugetlb_sysfs_read(std::string_view path) const {
   auto p = parse_hugetlb_sysfs(path, pm_.nr_node_ids());
-  if (!p) return std::nullopt;
+  if (!p || !hugetlb_->hstate_exists(p->h)) return std::nullopt;
   const HugetlbPool& pool = *hugetlb_;
-  if (p->file == "nr_hugepages")
-    return p->nid < 0 ? pool.hs(p->h).persistent()
-                      : pool.nr_huge_pages_node(p->nid, p->h) - pool.surplus_huge_pages_node(p->nid, p->h);
+  if (p->file == "nr_hugepages")  // nr_hugepages_show_common: surplus pages included
+    return p->nid < 0 ? pool.nr_huge_pages(p->h) : pool.nr_huge_pages_node(p->nid, p->h);
   if (p->file == "free_hugepages")
     return p->nid < 0 ? pool.free_huge_pages(p->h) : pool.free_huge_pages_node(p->nid, p->h);
   if (p->file == "surplus_hugepages")
@@ -107,7 +106,7 @@ std::optional<std::uint64_t> Kernel::hugetlb_sysfs_read(std::string_view path) c
 
 long Kernel::hugetlb_sysfs_write(std::string_view path, std::uint64_t value, CpuId cpu, KernelCost& cost) {
   auto p = parse_hugetlb_sysfs(path, pm_.nr_node_ids());
-  if (!p) return -ENOENT;
+  if (!p || !hugetlb_->hstate_exists(p->h)) return -ENOENT;
   if (p->file == "nr_hugepages") return hugetlb_->set_nr_hugepages(p->h, p->nid, value, cpu, cost);
   if (p->file == "nr_overcommit_hugepages") return hugetlb_->set_nr_overcommit_hugepages(p->h, value);
   return -EACCES;  // the other files are 0444

@@ -33,7 +33,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   if (huge) {
     // hstate_sizelog: 0 (the default, 2 MiB), 21 (2 MiB) or 30 (1 GiB); any other size has no hstate.
     const int hstate = hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
-    if (hstate < 0) return -EINVAL;
+    if (hstate < 0 || !hugetlb_->hstate_exists(hstate)) return -EINVAL;
     hsize = hstate_size(hstate);
     if (len > ~0ull - (hsize - 1)) return -ENOMEM;
     len = (len + hsize - 1) & ~(hsize - 1);
