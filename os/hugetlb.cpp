@@ -91,8 +91,12 @@ page* HugetlbPool::alloc_gigantic(int nid, CpuId cpu, KernelCost& cost) {
     if (pm_.page_zone(first) == pm_.page_zone(last)) result = first;
   }
   const std::uint64_t keep = result ? pm_.page_to_pfn(result).value() >> HUGETLB_GIGANTIC_ORDER : ~0ull;
-  for (page* pg : got)
-    if ((pm_.page_to_pfn(pg).value() >> HUGETLB_GIGANTIC_ORDER) != keep) pm_.free_pages(cpu, pg, kBlock, cost);
+  for (page* pg : got) {
+    if ((pm_.page_to_pfn(pg).value() >> HUGETLB_GIGANTIC_ORDER) != keep)
+      pm_.free_pages(cpu, pg, kBlock, cost);
+    else
+      pg->set(PG_hugetlb);  // every block of the gigantic page is hugetlb memory (PageHuge), not movable
+  }
   return result;
 }
 
@@ -127,8 +131,11 @@ void HugetlbPool::free_to_buddy(page* head, int h, CpuId cpu, KernelCost& cost) 
   if (hs.gigantic()) {
     constexpr unsigned kBlock = MAX_ORDER - 1;
     const std::uint64_t pfn = pm_.page_to_pfn(head).value();
-    for (std::uint64_t i = 0; i < (1ull << HUGETLB_GIGANTIC_ORDER); i += 1ull << kBlock)
-      pm_.free_pages(cpu, pm_.pfn_to_page(Pfn(pfn + i)), kBlock, cost);
+    for (std::uint64_t i = 0; i < (1ull << HUGETLB_GIGANTIC_ORDER); i += 1ull << kBlock) {
+      page* blk = pm_.pfn_to_page(Pfn(pfn + i));
+      blk->clear(PG_hugetlb);
+      pm_.free_pages(cpu, blk, kBlock, cost);
+    }
   } else {
     pm_.free_pages(cpu, head, hs.order, cost);
   }

@@ -20,7 +20,8 @@
 // gigantic hstates) and are assembled from 256 naturally aligned, physically
 // contiguous MAX_ORDER-1 buddy blocks of one zone (alloc_contig_pages' effect,
 // found by allocating blocks until a 1 GiB-aligned window is complete and
-// returning the rest); no demote, no vmemmap optimisation, no CMA.
+// returning the rest; each block's head carries PG_hugetlb, the pool knows the
+// first as the page); no demote, no vmemmap optimisation, no CMA.
 #pragma once
 
 #include <array>
