@@ -140,15 +140,15 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       if (!ok || !pvma.is_hugetlb()) continue;
       if (!(pvma.vm_flags & VM_SHARED)) {  // private hugetlb: the child's own copies
         for (std::uint64_t i = 0; i < present && ok; ++i) {
-          page* hp = hugetlb_->dequeue(cpu_to_node(cpu).value(), nullptr, false);
+          page* hp = hugetlb_->alloc_huge_page(hstate_vma(pvma), cpu_to_node(cpu).value(), nullptr, false, cpu, cost);
           if (hp)
             huge_copies.push_back(hp);
           else
             ok = false;
         }
       }
-      const std::uint64_t resv = pvma.hugetlb_reserves() ? pvma.size() / HPAGE_SIZE - present : 0;
-      if (ok && hugetlb_->reserve(resv))
+      const std::uint64_t resv = pvma.hugetlb_reserves() ? pvma.size() / vma_hpage_size(pvma) - present : 0;
+      if (ok && hugetlb_->reserve(resv, hstate_vma(pvma)))
         pairs.back().resv = resv;
       else
         ok = false;
@@ -159,7 +159,7 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
       for (page* hp : huge_copies) hugetlb_->enqueue(hp);
       for (const Pair& p : pairs) {
         if (!p.cvma->is_hugetlb()) continue;
-        hugetlb_->unreserve(p.resv);
+        hugetlb_->unreserve(p.resv, hstate_vma(*p.cvma));
         cmm.total_vm -= p.cvma->size() >> kPageShift;
         vma_erase(cmm, *p.cvma);
       }
@@ -197,8 +197,9 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
         } else {
           page* np = huge_copies[next_copy++];
           const PhysAddr nphys = pm_.page_to_phys(np);
-          cost.add_memory(platform_.kernel_copy(cpu, nphys, pte_phys(v), Bytes(HPAGE_SIZE)));  // copy_user_huge_page
-          page_tokens_.copy(nphys >> kPageShift, pte_phys(v) >> kPageShift, HUGETLB_PAGE_ORDER);
+          cost.add_memory(platform_.kernel_copy(cpu, nphys, pte_phys(v), Bytes(vma_hpage_size(pvma))));  // copy_user_huge_page
+          page_tokens_.copy(nphys >> kPageShift, pte_phys(v) >> kPageShift,
+                            static_cast<unsigned>(__builtin_ctzll(vma_hpage_size(pvma) >> kPageShift)));
           np->mapcount = 1;
           np->owner = cmm.mm_id;
           cv = (v & ~PTE_PFN_MASK) | nphys;

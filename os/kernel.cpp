@@ -30,7 +30,11 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   mems_allowed_ = pm_.node_states_memory();
   node_order_.resize(pm_.nr_node_ids());
   for (int n = 0; n < pm_.nr_node_ids(); ++n) node_order_[n] = pm_.node_order(NodeId(n));
-  hugetlb_ = std::make_unique<HugetlbPool>(pm_, params_.nr_hugepages_node, node_order_, CpuId(0));
+  hugetlb_ = std::make_unique<HugetlbPool>(
+      pm_, HugetlbParams{{params_.nr_hugepages_node, params_.nr_hugepages_1g_node},
+                         params_.nr_overcommit_hugepages,
+                         params_.hugepagesz_1g},
+      node_order_, CpuId(0));
   // empty_zero_page: one reserved kernel page on the boot node.
   KernelCost boot;
   zero_page_ = pm_.alloc_pages(CpuId(0), GFP_KERNEL | __GFP_ZERO, 0, NodeId(0), nullptr, boot);
@@ -245,7 +249,7 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
   while (!mm.mm_mt.empty()) {
     vm_area_struct& vma = mm.mm_mt.begin()->second;
     std::size_t present = zap_range(t, vma, vma.vm_start, vma.vm_end, cost);
-    if (vma.hugetlb_reserves()) hugetlb_->unreserve(vma.size() / HPAGE_SIZE - present);
+    if (vma.hugetlb_reserves()) hugetlb_->unreserve(vma.size() / vma_hpage_size(vma) - present, hstate_vma(vma));
     mm.total_vm -= vma.size() >> kPageShift;
     vma_erase(mm, vma);
   }

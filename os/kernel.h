@@ -91,6 +91,9 @@ struct KernelParams {
   KernelCosts costs;
   int pgtable_levels = 4;                        // 4, or 5 for LA57
   std::vector<std::uint64_t> nr_hugepages_node;  // 2 MiB pool per node (missing = 0)
+  std::vector<std::uint64_t> nr_hugepages_1g_node;  // 1 GiB pool per node ([os.hugetlb.1G] nr_hugepages)
+  std::uint64_t nr_overcommit_hugepages = 0;        // 2 MiB surplus pages allowed ([os.hugetlb])
+  bool hugepagesz_1g = false;                       // the 1 GiB hstate exists ([os.hugetlb.1G] given)
   int max_map_count = 65530;                     // vm.max_map_count
   unsigned tlb_single_page_flush_ceiling = 33;   // above this many pages a range flush is a full flush
   bool zero_page = true;                         // read faults on private anon map the zero page
@@ -103,6 +106,7 @@ struct KernelParams {
   CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
+  // hugetlb.nr_overcommit_hugepages, hugetlb.1G.nr_hugepages = [per node],
   // [os.slub] / [os.slub.costs] / [os.failslab] (SlubParams), [os.kernel_caches].
   static KernelParams from_config(Config os_table);
 };
@@ -291,6 +295,16 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::string node_meminfo(NodeId nid) const;
   // The figures node_meminfo prints (the JSON report reads these, not the text).
   std::vector<ProcField> node_meminfo_fields(NodeId nid) const;
+  // The hugetlb sysfs files (kernel_proc.cpp), per hstate <size> 2048 or 1048576:
+  // /sys/kernel/mm/hugepages/hugepages-<size>kB/{nr_hugepages, nr_overcommit_hugepages,
+  // free_hugepages, resv_hugepages, surplus_hugepages} and
+  // /sys/devices/system/node/node<N>/hugepages/hugepages-<size>kB/{nr_hugepages,
+  // free_hugepages, surplus_hugepages}. Writing nr_hugepages resizes the pool as
+  // set_max_huge_pages does (node-locally for a node file), charged to `cost`
+  // from `cpu`. -ENOENT for no such file, -EACCES for writing a read-only one,
+  // -EINVAL for nr_overcommit_hugepages of the 1 GiB hstate; nothing changes then.
+  long hugetlb_sysfs_write(std::string_view path, std::uint64_t value, CpuId cpu, KernelCost& cost);
+  std::optional<std::uint64_t> hugetlb_sysfs_read(std::string_view path) const;
 
   // ---- the kernel's slab allocator and its leak detector ----
   Slub& slub() { return *slub_; }

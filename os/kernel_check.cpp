@@ -49,7 +49,7 @@ void Kernel::check_consistency() const {
   std::size_t tables_total = 0;
   std::map<const anon_vma*, int> active_vmas;  // VMAs per anon_vma (num_active_vmas)
   std::size_t chains = 0;
-  std::uint64_t resv_expected = 0, huge_in_use = 0;
+  std::uint64_t resv_expected[HUGE_MAX_HSTATE] = {}, huge_in_use[HUGE_MAX_HSTATE] = {};
   std::map<std::uint64_t, unsigned> swap_ptes;  // swap PTEs per entry (swap_map counts)
   std::map<const page*, int> thp_pmd_maps;  // THP head -> PMD leaves mapping it
 
@@ -76,8 +76,10 @@ void Kernel::check_consistency() const {
       VM_CHECK(!((v.vm_flags & ~(v.vm_flags >> 4)) & VM_ACCESS_FLAGS), "VMA right without VM_MAY*", v.vm_start,
                v.vm_flags);
       if (v.is_hugetlb())
-        VM_CHECK(!(v.vm_start & (HPAGE_SIZE - 1)) && !(v.vm_end & (HPAGE_SIZE - 1)), "unaligned hugetlb VMA",
-                 v.vm_start, v.vm_end);
+        VM_CHECK(!(v.vm_start & (vma_hpage_size(v) - 1)) && !(v.vm_end & (vma_hpage_size(v) - 1)),
+                 "unaligned hugetlb VMA", v.vm_start, v.vm_end);
+      VM_CHECK(v.vm_hugetlb_hstate < HUGE_MAX_HSTATE && (v.is_hugetlb() || v.vm_hugetlb_hstate == 0),
+               "VMA hstate", v.vm_start, v.vm_hugetlb_hstate);
       if (!v.vm_file_id) VM_CHECK(v.vm_pgoff == v.vm_start >> kPageShift, "anon VMA pgoff", v.vm_start, v.vm_pgoff);
       if (prev) VM_CHECK(!vmas_mergeable(*prev, v), "adjacent VMAs left unmerged", prev->vm_start, v.vm_start);
       // anon_vma chain: its records link it, its own anon_vma among them.
@@ -164,7 +166,7 @@ void Kernel::check_consistency() const {
         return;
       }
       VM_CHECK(huge == v->is_hugetlb(), "leaf size disagrees with VMA type", va, e);
-      if (huge) VM_CHECK(ref.level == PMD_LEVEL && (e & _PAGE_PSE), "huge leaf not a PSE PMD", va, e);
+      if (huge) VM_CHECK(ref.level == vma_hpage_level(*v) && (e & _PAGE_PSE), "huge leaf not a PSE PMD/PUD of the VMA's hstate", va, e);
       if (e & _PAGE_SPECIAL) {
         VM_CHECK(pte_phys(e) == zero_page_phys(), "special leaf is not the zero page", va, e);
         VM_CHECK(!(e & _PAGE_RW), "writable zero page", va, e);
@@ -178,6 +180,7 @@ void Kernel::check_consistency() const {
       ++mappings[pg];
       if (huge) {
         VM_CHECK(pg->test(PG_hugetlb), "huge leaf maps a non-hugetlb page", va, e);
+        VM_CHECK(hugetlb_->page_hstate(pg) == hstate_vma(*v), "huge leaf maps a page of another hstate", va, e);
         ++huge_mapped;
         ++huge_present_per_vma[v->vm_start];
       } else if (v->vm_flags & VM_SHARED) {
@@ -194,7 +197,8 @@ void Kernel::check_consistency() const {
       VM_CHECK(rss[i] == mm.rss_stat[i], "RSS counter", static_cast<std::uint64_t>(i), mm.rss_stat[i]);
     VM_CHECK(huge_mapped == mm.hugetlb_usage, "hugetlb_usage", huge_mapped, mm.hugetlb_usage);
     for (const auto& [key, v] : mm.mm_mt)
-      if (v.hugetlb_reserves()) resv_expected += v.size() / HPAGE_SIZE - huge_present_per_vma[key];
+      if (v.hugetlb_reserves())
+        resv_expected[hstate_vma(v)] += v.size() / vma_hpage_size(v) - huge_present_per_vma[key];
 
     // --- page-table pages ---
     std::size_t tables = 0;
@@ -225,7 +229,7 @@ void Kernel::check_consistency() const {
     // One reference per mapping, and the swap cache's.
     VM_CHECK(pg->_refcount == n + (pg->test(PG_swapcache) ? 1 : 0), "refcount differs from page-table mappings",
              pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
-    if (pg->test(PG_hugetlb)) ++huge_in_use;  // distinct pages: a shared one counts once
+    if (pg->test(PG_hugetlb)) ++huge_in_use[hugetlb_->page_hstate(pg)];  // distinct pages: a shared one counts once
     if (pg->test(PG_hugetlb) || pg == zero_page_) continue;
     const int nid = pm_.page_to_nid(pg).value();
     ++(PageAnon(pg) ? anon_per_node : shmem_per_node)[nid];
@@ -278,10 +282,30 @@ void Kernel::check_consistency() const {
     VM_CHECK(pm_.node_page_state(NodeId(n), NR_SHMEM) == shmem_per_node[n], "NR_SHMEM of node",
              static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_SHMEM));
   }
-  VM_CHECK(hugetlb_->resv_huge_pages() == resv_expected, "hugetlb reservations", hugetlb_->resv_huge_pages(),
-           resv_expected);
-  VM_CHECK(hugetlb_->free_huge_pages() + huge_in_use == hugetlb_->nr_huge_pages(), "hugetlb pool pages",
-           hugetlb_->free_huge_pages() + huge_in_use, hugetlb_->nr_huge_pages());
+  for (int h = 0; h < HUGE_MAX_HSTATE; ++h) {  // per hstate: reservations, pool pages, per-node sums
+    const hstate& hs = hugetlb_->hs(h);
+    VM_CHECK(hs.resv_huge_pages == resv_expected[h], "hugetlb reservations", hs.resv_huge_pages, resv_expected[h]);
+    VM_CHECK(hs.free_huge_pages + huge_in_use[h] == hs.nr_huge_pages, "hugetlb pool pages",
+             hs.free_huge_pages + huge_in_use[h], hs.nr_huge_pages);
+    VM_CHECK(hs.resv_huge_pages <= hs.free_huge_pages, "hugetlb reservations beyond free pages", hs.resv_huge_pages,
+             hs.free_huge_pages);
+    VM_CHECK(hs.surplus_huge_pages <= hs.nr_huge_pages && (!hs.gigantic() || hs.surplus_huge_pages == 0),
+             "hugetlb surplus pages", hs.surplus_huge_pages, hs.nr_huge_pages);
+    std::uint64_t nr = 0, free = 0, surplus = 0;
+    for (int n = 0; n < pm_.nr_node_ids(); ++n) {
+      VM_CHECK(hs.surplus_huge_pages_node[n] <= hs.nr_huge_pages_node[n], "hugetlb surplus pages of node",
+               static_cast<std::uint64_t>(n), hs.surplus_huge_pages_node[n]);
+      for (const page* pg : hs.hugepage_freelists[n])
+        VM_CHECK(pm_.page_to_nid(pg).value() == n && hugetlb_->page_hstate(pg) == h && pg->mapcount == 0 &&
+                     pg->_refcount == 1,
+                 "free huge page on the wrong list or in use", pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(n));
+      nr += hs.nr_huge_pages_node[n];
+      free += hs.hugepage_freelists[n].size();
+      surplus += hs.surplus_huge_pages_node[n];
+    }
+    VM_CHECK(nr == hs.nr_huge_pages && free == hs.free_huge_pages && surplus == hs.surplus_huge_pages,
+             "hugetlb per-node counts", nr, hs.nr_huge_pages);
+  }
   // --- swap: swap_map counts against the swap PTEs, the swap cache (swapfile.cpp) ---
   swap_->check(swap_ptes);
   // --- the kernel's own slab objects ---

@@ -49,6 +49,26 @@ KernelParams KernelParams::from_config(Config os) {
     }
     p.nr_hugepages_node.push_back(static_cast<std::uint64_t>(per_node[i]));
   }
+  p.nr_overcommit_hugepages = static_cast<std::uint64_t>(h.get<std::int64_t>(
+      "nr_overcommit_hugepages", 0, "surplus 2 MiB huge pages the pool may take from the buddy (vm.nr_overcommit_hugepages)",
+      {std::int64_t{0}, std::int64_t{1} << 40}));
+  // hugepagesz=1G hugepages=N: the gigantic pool per node, [os.hugetlb.1G].
+  p.hugepagesz_1g = h.has("1G");
+  Config g = h.table("1G", "1 GiB hugetlb pool (hugepagesz=1G)");
+  std::vector<std::int64_t> per_node_1g =
+      g.get<std::vector<std::int64_t>>("nr_hugepages", {}, "1 GiB huge pages reserved at boot, per node");
+  for (std::size_t i = 0; i < per_node_1g.size(); ++i) {
+    if (per_node_1g[i] < 0) {
+      std::string msg = "entry ";
+      msg += std::to_string(i);
+      msg += " is negative (";
+      msg += std::to_string(per_node_1g[i]);
+      msg += "); expected a page count >= 0";
+      g.error("nr_hugepages", msg);
+      per_node_1g[i] = 0;
+    }
+    p.nr_hugepages_1g_node.push_back(static_cast<std::uint64_t>(per_node_1g[i]));
+  }
   return p;
 }
 

@@ -153,12 +153,13 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
       if (v.is_hugetlb()) {
         if (advice == MADV_FREE) return -EINVAL;
         VirtAddr s = v.vm_start > start ? v.vm_start : start;
-        if (s & (HPAGE_SIZE - 1)) return -EINVAL;
+        if (s & (vma_hpage_size(v) - 1)) return -EINVAL;
       }
       if (advice == MADV_FREE && (v.vm_flags & VM_SHARED)) return -EINVAL;
     }
     if (flags_change && v.is_hugetlb()) {
-      if ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1))))
+      const std::uint64_t hmask = vma_hpage_size(v) - 1;
+      if ((v.vm_start < start && (start & hmask)) || (v.vm_end > end && (end & hmask)))
         return -EINVAL;
     }
   }
@@ -187,7 +188,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     VirtAddr a = start;
     while (a < end) {
       const vm_area_struct* v = vma_lookup(mm, a);
-      const std::uint64_t step = v->is_hugetlb() ? HPAGE_SIZE : kPageSize;
+      const std::uint64_t step = v->is_hugetlb() ? vma_hpage_size(*v) : kPageSize;
       auto tr = pgtables_.translate(mm.pgd, a);
       if (!tr || (write && !pte_write(tr->leaf))) {
         switch (fault_core(t, a, write ? FAULT_FLAG_WRITE : 0, cost)) {
@@ -214,7 +215,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     vm_area_struct* v = vma_lookup(mm, cur);
     VirtAddr vend = v->vm_end < end ? v->vm_end : end;
     VirtAddr zend = vend;
-    if (v->is_hugetlb()) zend &= ~(HPAGE_SIZE - 1);
+    if (v->is_hugetlb()) zend &= ~(vma_hpage_size(*v) - 1);
     if (zend > cur) {
       std::size_t n = zap_range(t, *v, cur, zend, cost);
       zapped += n;
@@ -223,7 +224,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
         pm_.count_vm_events(t->cpu, PGLAZYFREED, n);
       }
       // A hugetlb mapping keeps its reservation for pages it dropped.
-      if (v->is_hugetlb() && n) hugetlb_->reserve(n);
+      if (v->hugetlb_reserves() && n) hugetlb_->reserve(n, hstate_vma(*v));
     }
     cur = vend;
   }

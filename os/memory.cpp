@@ -357,41 +357,46 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   return FaultResult::Handled;
 }
 
-// hugetlb_fault / hugetlb_no_page / hugetlb_wp for a 2 MiB page.
+// hugetlb_fault / hugetlb_no_page / hugetlb_wp for a 2 MiB (PMD leaf) or
+// 1 GiB (PUD leaf) page of the VMA's hstate.
 vm_fault_t Kernel::hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost) {
   mm_struct& mm = *t->mm;
   const bool write = flags & FAULT_FLAG_WRITE;
-  const VirtAddr haddr = addr & ~(HPAGE_SIZE - 1);
-  PteRef pmd = pgtables_.walk_alloc(t->cpu, mm.pgd, haddr, PMD_LEVEL, cost);
-  if (!pmd) return VM_FAULT_OOM;
-  if (pmd.level != PMD_LEVEL) fault_bug("unexpected leaf above PMD in a hugetlb VMA", addr);
-  pteval_t v = pmd.value();
+  const int h = hstate_vma(vma);
+  const std::uint64_t hsize = hstate_size(h);
+  const int level = vma_hpage_level(vma);
+  const VirtAddr haddr = addr & ~(hsize - 1);
+  PteRef hpte = pgtables_.walk_alloc(t->cpu, mm.pgd, haddr, level, cost);  // huge_pte_alloc
+  if (!hpte) return VM_FAULT_OOM;
+  if (hpte.level != level) fault_bug("unexpected leaf above the huge level in a hugetlb VMA", addr);
+  pteval_t v = hpte.value();
   if (v == 0) {
-    // huge_node + dequeue_hugetlb_folio_nodemask: policy decides the node.
+    // huge_node + alloc_hugetlb_folio: policy decides the node; a page without
+    // a reservation may be a surplus one from the buddy.
     mempolicy* pol = const_cast<mempolicy*>(effective_policy(t, &vma));
     int nid = cpu_to_node(t->cpu).value();
-    std::uint64_t ilx = vma.pgoff_of(haddr) >> HUGETLB_PAGE_ORDER;
+    std::uint64_t ilx = vma.pgoff_of(haddr) >> hstate_order(h);
     const nodemask_t* mask = policy_nodemask(GFP_HIGHUSER_MOVABLE, pol, ilx, &nid, pm_);
-    page* pg = hugetlb_->dequeue(nid, mask, vma.hugetlb_reserves());
+    page* pg = hugetlb_->alloc_huge_page(h, nid, mask, vma.hugetlb_reserves(), t->cpu, cost);
     if (!pg) return VM_FAULT_SIGBUS;  // no huge page where the policy allows
     PhysAddr phys = pm_.page_to_phys(pg);
-    cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(HPAGE_SIZE)));  // clear_huge_page
-    page_tokens_.clear(phys >> kPageShift, HUGETLB_PAGE_ORDER);
+    cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(hsize)));  // clear_huge_page
+    page_tokens_.clear(phys >> kPageShift, static_cast<unsigned>(__builtin_ctzll(hsize >> kPageShift)));
     pg->mapcount = 1;
     pg->owner = mm.mm_id;
     mm.hugetlb_usage += 1;
     const bool writable = (vma.vm_flags & VM_WRITE) && (write || (vma.vm_flags & VM_SHARED));
-    pgtables_.set_entry(t->cpu, pmd, make_pte(phys, vma.vm_flags, writable) | _PAGE_PSE, cost);
+    pgtables_.set_entry(t->cpu, hpte, make_pte(phys, vma.vm_flags, writable) | _PAGE_PSE, cost);
     return 0;
   }
-  if (!pte_present(v) || !pte_huge(v)) fault_bug("hugetlb PMD is neither none nor a present huge leaf", addr);
+  if (!pte_present(v) || !pte_huge(v)) fault_bug("hugetlb entry is neither none nor a present huge leaf", addr);
   if (write && !pte_write(v)) {
     // hugetlb_wp: the page is exclusive to this mapping (fork copies private
     // hugetlb pages at once), reuse it.
-    pgtables_.set_entry(t->cpu, pmd, v | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
+    pgtables_.set_entry(t->cpu, hpte, v | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
     return 0;
   }
-  pgtables_.set_pte_bits(pmd.addr, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
+  pgtables_.set_pte_bits(hpte.addr, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
   return 0;
 }
 

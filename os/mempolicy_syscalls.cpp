@@ -117,8 +117,8 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   if (mm.map_count + splits_needed(mm, start, end) > params_.max_map_count) return -ENOMEM;
   for (auto it = mm.mm_mt.find(find_vma(mm, start)->vm_start); it != mm.mm_mt.end() && it->first < end; ++it) {
     const vm_area_struct& v = it->second;
-    if (v.is_hugetlb() &&
-        ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1)))))
+    if (v.is_hugetlb() && ((v.vm_start < start && (start & (vma_hpage_size(v) - 1))) ||
+                           (v.vm_end > end && (end & (vma_hpage_size(v) - 1)))))
       return -EINVAL;
   }
 
@@ -141,7 +141,7 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
       if (!m.movable) continue;
       vm_area_struct* vma = vma_lookup(mm, m.va);
       int nid = cpu_to_node(t->cpu).value();
-      std::uint64_t ilx = vma->pgoff_of(m.va) >> (vma->is_hugetlb() ? HUGETLB_PAGE_ORDER : 0);
+      std::uint64_t ilx = vma->pgoff_of(m.va) >> (vma->is_hugetlb() ? hstate_order(hstate_vma(*vma)) : 0);
       const nodemask_t* mask = policy_nodemask(GFP_HIGHUSER_MOVABLE, newpol.get(), ilx, &nid, pm_);
       if (mask && !node_isset(nid, *mask)) nid = first_node(*mask);
       if (migrate_one(t, *vma, m.va, nid, cost) < 0) ++failed;

@@ -41,7 +41,8 @@ namespace numasim::os {
 int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, bool huge, task_struct* t,
                              KernelCost& cost) {
   const NodeId old_nid = pm_.page_to_nid(old_pg);
-  page* new_pg = huge ? hugetlb_->dequeue(nid, nullptr, false)
+  const int h = huge ? hugetlb_->page_hstate(old_pg) : HSTATE_2M;
+  page* new_pg = huge ? hugetlb_->dequeue(nid, nullptr, false, h)
                       : pm_.alloc_pages(t->cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid),
                                         nullptr, cost);
   if (huge && new_pg && pm_.page_to_nid(new_pg).value() != nid) {
@@ -52,7 +53,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -ENOMEM;
   }
-  const Bytes size(huge ? HPAGE_SIZE : kPageSize);
+  const Bytes size(huge ? hstate_size(h) : kPageSize);
   if (!huge) isolate_lru_page(old_pg);
   const PhysAddr old_phys = pm_.page_to_phys(old_pg);
   const PhysAddr new_phys = pm_.page_to_phys(new_pg);
@@ -92,7 +93,7 @@ int Kernel::move_mapped_page(page* old_pg, const std::vector<RmapMapping>& maps,
     old_pg->_refcount = 1;  // the migration's own reference: the last one
     put_user_page(t->cpu, old_pg, cost);
   }
-  pm_.count_vm_events(t->cpu, PGMIGRATE_SUCCESS, huge ? (HPAGE_SIZE >> kPageShift) : 1);
+  pm_.count_vm_events(t->cpu, PGMIGRATE_SUCCESS, huge ? (hstate_size(h) >> kPageShift) : 1);
   return nid;
 }
 
@@ -270,18 +271,22 @@ std::vector<int> Kernel::migrate_pages(const std::vector<page*>& pages, int nid,
 }
 
 // One page named by a mapping (move_pages, mbind): 4 KiB or a hugetlb 2 MiB
-// page. Returns the node it is on afterwards or -errno (move_pages' status).
+// page (a 1 GiB one is -EBUSY). Returns the node it is on afterwards or -errno (move_pages' status).
 int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost) {
   mm_struct& mm = *vma.vm_mm;
   const bool huge = vma.is_hugetlb();
-  const VirtAddr base = addr & ~((huge ? HPAGE_SIZE : kPageSize) - 1);
-  PteRef ref = pgtables_.walk(mm.pgd, base, huge ? PMD_LEVEL : PTE_LEVEL);
+  const VirtAddr base = addr & ~((huge ? vma_hpage_size(vma) : kPageSize) - 1);
+  PteRef ref = pgtables_.walk(mm.pgd, base, huge ? vma_hpage_level(vma) : PTE_LEVEL);
   const pteval_t v = ref.value();
   if (!pte_present(v) && !pte_protnone(v)) return -ENOENT;
   if (v & _PAGE_SPECIAL) return -EFAULT;  // zero page
   page* pg = pm_.phys_to_page(pte_phys(v));
   if (!huge && ref.level == PMD_LEVEL) pg += (addr >> kPageShift) & (HPAGE_PMD_NR - 1);  // a THP's subpage
   if (pm_.page_to_nid(pg).value() == nid) return nid;
+  if (huge && hstate_vma(vma) == HSTATE_1G) {  // gigantic pages are not migrated here (no alloc_contig on the target)
+    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
+    return -EBUSY;
+  }
   if (!huge && PageAnon(pg)) return unmap_and_move(pg, nid, t, cost);
   if (pg->mapcount != 1) {  // shared shmem/hugetlb page: no reverse map to find the other mappings
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);

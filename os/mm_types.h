@@ -61,6 +61,7 @@ struct vm_area_struct {
   unsigned long vm_pgoff = 0;  // offset in PAGE_SIZE units: addr>>12 for private anon, offset in the object otherwise
   std::shared_ptr<mempolicy> vm_policy;  // null: the task's policy applies
   std::uint64_t vm_file_id = 0;          // 0: private anonymous; else the shmem/hugetlb object
+  std::uint8_t vm_hugetlb_hstate = 0;    // hugetlb VMA: its hstate (os/hugetlb.h hstate_vma): 0 2 MiB, 1 1 GiB
   mm_struct* vm_mm = nullptr;
   PhysAddr vm_obj = 0;  // its vm_area_struct slab object (0: none, outside a Kernel)
   // Reverse map (os/rmap.h): the anon_vma new anonymous pages of this VMA go

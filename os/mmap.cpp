@@ -234,7 +234,8 @@ std::string vma_map_string(const mm_struct& mm) {
 
 // zap_pte_range / zap_huge_pmd / __unmap_hugepage_range over [start, end) of
 // one VMA, on the page walker: pte_entry for small leaves, pmd_entry for THP
-// PMDs (a THP counts HPAGE_PMD_NR leaves), hugetlb_entry for 2 MiB hugetlb ones.
+// PMDs (a THP counts HPAGE_PMD_NR leaves), hugetlb_entry for 2 MiB (PMD) and
+// 1 GiB (PUD) hugetlb ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
   struct Zap {
     Kernel& k;
@@ -330,7 +331,7 @@ void Kernel::do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost&
   while (vm_area_struct* vma = find_vma_intersection(mm, start, end)) {
     std::size_t present = zap_range(t, *vma, vma->vm_start, vma->vm_end, cost);
     zapped += present;
-    if (vma->hugetlb_reserves()) hugetlb_->unreserve(vma->size() / HPAGE_SIZE - present);
+    if (vma->hugetlb_reserves()) hugetlb_->unreserve(vma->size() / vma_hpage_size(*vma) - present, hstate_vma(*vma));
     mm.total_vm -= vma->size() >> kPageShift;
     cost.add_cycles(params_.costs.vma_op_cycles);
     vma_erase(mm, *vma);
@@ -346,7 +347,7 @@ void Kernel::populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool w
   while (a < end) {
     vm_area_struct* vma = vma_lookup(mm, a);
     if (!vma) break;
-    const std::uint64_t step = vma->is_hugetlb() ? HPAGE_SIZE : kPageSize;
+    const std::uint64_t step = vma->is_hugetlb() ? vma_hpage_size(*vma) : kPageSize;
     if (!vma->is_accessible()) {
       a = vma->vm_end;
       continue;
@@ -379,7 +380,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
     // Unmapping a hugetlb VMA in its middle must be huge-aligned (hugetlb_split).
     for (VirtAddr edge : {addr, addr + len}) {
       vm_area_struct* v = vma_lookup(mm, edge);
-      if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
+      if (v && v->is_hugetlb() && v->vm_start < edge && (edge & (vma_hpage_size(*v) - 1))) return -EINVAL;
     }
   }
   // vm_area_alloc for the new VMA plus the records of the splits a MAP_FIXED
@@ -390,7 +391,10 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   // THP PMDs straddling a MAP_FIXED range split (ENOMEM, nothing changed, otherwise).
   if ((flags & MAP_FIXED) && !thp_split_range_edges(t->cpu, mm, addr, addr + len, cost)) return -ENOMEM;
   const bool huge = vm_flags & VM_HUGETLB;
-  if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / HPAGE_SIZE)) return -ENOMEM;
+  // hugetlb_file_setup's hstate (MAP_HUGE_SHIFT bits, checked by sys_mmap) and hugetlb_reserve_pages.
+  const int hstate = huge ? hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK) : HSTATE_2M;
+  if (huge && (hstate < 0 || (len & (hstate_size(hstate) - 1)))) return -EINVAL;
+  if (huge && !(vm_flags & VM_NORESERVE) && !hugetlb_->reserve(len / hstate_size(hstate), hstate)) return -ENOMEM;
   // Nothing can fail from here on.
   if (flags & MAP_FIXED) do_munmap(t, addr, addr + len, cost);
 
@@ -401,6 +405,7 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   const bool object = (vm_flags & VM_SHARED) || huge;
   v.vm_pgoff = object ? 0 : addr >> kPageShift;
   v.vm_file_id = object ? next_file_id_++ : 0;
+  if (huge) v.vm_hugetlb_hstate = static_cast<std::uint8_t>(hstate);
   vm_area_struct& inserted = vma_insert(mm, std::move(v));
   vma_merge_neighbours(mm, inserted);
   mm.total_vm += len >> kPageShift;

@@ -148,7 +148,8 @@ long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int
     unsigned long newflags = newprot | (v.vm_flags & ~VM_ACCESS_FLAGS);
     if ((newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS) return -EACCES;  // VM_MAY* missing
     if (v.is_hugetlb()) {
-      if ((v.vm_start < start && (start & (HPAGE_SIZE - 1))) || (v.vm_end > end && (end & (HPAGE_SIZE - 1))))
+      const std::uint64_t hmask = vma_hpage_size(v) - 1;
+      if ((v.vm_start < start && (start & hmask)) || (v.vm_end > end && (end & hmask)))
         return -EINVAL;  // hugetlb_split refuses
     }
   }

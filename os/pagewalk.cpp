@@ -104,13 +104,14 @@ int walk_pgd_range(mm_walk& w, PhysAddr pgd, VirtAddr start, VirtAddr end) {
 
 // walk_hugetlb_range: one call per huge page of the VMA part [start, end).
 int walk_hugetlb_range(mm_walk& w, VirtAddr start, VirtAddr end) {
-  const std::uint64_t sz = HPAGE_SIZE;
+  const std::uint64_t sz = vma_hpage_size(*w.vma);
+  const int level = vma_hpage_level(*w.vma);
   const std::uint64_t hmask = ~(sz - 1);
   for (VirtAddr addr = start; addr < end;) {
     const VirtAddr next = (addr & hmask) + sz < end ? (addr & hmask) + sz : end;
-    const PteRef r = w.pt->walk(w.mm->pgd, addr & hmask, PMD_LEVEL);  // huge_pte_offset
+    const PteRef r = w.pt->walk(w.mm->pgd, addr & hmask, level);  // huge_pte_offset
     int err = 0;
-    if (r.level == PMD_LEVEL && r.value() != 0)
+    if (r.level == level && r.value() != 0)
       err = w.ops->hugetlb_entry(r, hmask, addr, next, w);
     else if (w.ops->pte_hole)
       err = w.ops->pte_hole(addr, next, -1, w);

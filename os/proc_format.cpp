@@ -142,7 +142,7 @@ std::string proc_meminfo(const PhysMem& pm, const HugetlbInfo& huge, const SwapM
   if (available < 0) available = 0;
   const std::uint64_t file = g(NR_FILE_PAGES), swapcache = g(NR_SWAPCACHE);
   const std::uint64_t cached = file > swapcache ? file - swapcache : 0;
-  const std::uint64_t huge_pages_kb = huge.total * huge.page_size_kb;
+  const std::uint64_t huge_pages_kb = std::max(huge.total * huge.page_size_kb, huge.all_hstates_kb);
 
   kb("MemTotal:", total);
   kb("MemFree:", free);

@@ -24,6 +24,7 @@ class PhysMem;
 struct HugetlbInfo {
   std::uint64_t total = 0, free = 0, rsvd = 0, surp = 0;
   std::uint64_t page_size_kb = 2048;
+  std::uint64_t all_hstates_kb = 0;  // Hugetlb: every hstate's pages (0: this hstate's only)
 };
 
 // Swap totals for meminfo (SwapTotal, SwapFree, CommitLimit), in pages; owned by the swap code.

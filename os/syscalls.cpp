@@ -30,12 +30,15 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   (void)fd;
   std::uint64_t align = kPageSize;
   const bool huge = flags & MAP_HUGETLB;
+  std::uint64_t hsize = HPAGE_SIZE;
   if (huge) {
-    const int log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-    if (log != 0 && log != 21) return -EINVAL;  // hstate_sizelog: only the 2 MiB hstate exists
-    if (len > ~0ull - (HPAGE_SIZE - 1)) return -ENOMEM;
-    len = (len + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1);
-    align = HPAGE_SIZE;
+    // hstate_sizelog: 0 (the default, 2 MiB), 21 (2 MiB) or 30 (1 GiB); any other size has no hstate.
+    const int hstate = hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
+    if (hstate < 0 || !hugetlb_->hstate_exists(hstate)) return -EINVAL;
+    hsize = hstate_size(hstate);
+    if (len > ~0ull - (hsize - 1)) return -ENOMEM;
+    len = (len + hsize - 1) & ~(hsize - 1);
+    align = hsize;
   }
   if (!len) return -EINVAL;
   const std::uint64_t plen = page_align(len);
@@ -76,9 +79,9 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   if (fixed) {
     if (addr > mm.task_size - len) return -ENOMEM;
     if (offset_in_page(addr)) return -EINVAL;
-    if (huge && (addr & (HPAGE_SIZE - 1))) return -EINVAL;  // prepare_hugepage_range
+    if (huge && (addr & (hsize - 1))) return -EINVAL;  // prepare_hugepage_range
   } else if (huge && addr) {
-    addr = (addr + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1);
+    addr = (addr + hsize - 1) & ~(hsize - 1);
   }
   return do_mmap(t, addr, len, vm_flags, flags, align, cost);
 }
@@ -97,7 +100,7 @@ long Kernel::sys_munmap(task_struct* t, VirtAddr start, std::uint64_t len, Kerne
   if (v && v->vm_start < start && end < v->vm_end && mm.map_count >= params_.max_map_count) return -ENOMEM;
   for (VirtAddr edge : {start, end}) {
     vm_area_struct* w = vma_lookup(mm, edge);
-    if (w && w->is_hugetlb() && w->vm_start < edge && (edge & (HPAGE_SIZE - 1))) return -EINVAL;
+    if (w && w->is_hugetlb() && w->vm_start < edge && (edge & (vma_hpage_size(*w) - 1))) return -EINVAL;
   }
   // do_vmi_align_munmap's split VMA records, reserved first (ENOMEM otherwise).
   VmaOp op(*this, mm, t->cpu, cost);

@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 51> kConstants{{
+constexpr std::array<ConstEntry, 55> kConstants{{
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
@@ -39,6 +39,10 @@ constexpr std::array<ConstEntry, 51> kConstants{{
     {"MAP_POPULATE", kMapPopulate},
     {"MAP_HUGETLB", kMapHugetlb},
     {"MAP_FIXED_NOREPLACE", kMapFixedNoreplace},
+    {"MAP_HUGE_2MB", kMapHuge2mb},
+    {"MAP_HUGE_1GB", kMapHuge1gb},
+    {"MAP_HUGE_SHIFT", kMapHugeShift},
+    {"MAP_HUGE_MASK", kMapHugeMask},
     {"MADV_NORMAL", kMadvNormal},
     {"MADV_RANDOM", kMadvRandom},
     {"MADV_SEQUENTIAL", kMadvSequential},

@@ -26,6 +26,11 @@ inline constexpr int kMapNoreserve = 0x4000;
 inline constexpr int kMapPopulate = 0x8000;
 inline constexpr int kMapHugetlb = 0x40000;
 inline constexpr int kMapFixedNoreplace = 0x100000;
+// MAP_HUGETLB page size: log2 of the size in bits 26..31 (0: the default hstate).
+inline constexpr int kMapHugeShift = 26;
+inline constexpr int kMapHugeMask = 0x3f;
+inline constexpr int kMapHuge2mb = 21 << kMapHugeShift;
+inline constexpr int kMapHuge1gb = 30 << kMapHugeShift;
 
 inline constexpr int kMadvNormal = 0;
 inline constexpr int kMadvRandom = 1;

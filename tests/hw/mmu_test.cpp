@@ -196,6 +196,40 @@ TEST_F(MmuFixture, PcidEntriesSurviveAContextSwitchWithoutPcidTheyDoNot) {
   EXPECT_EQ(mem.log.size(), 4u) << "without PCID the switch flushes";
 }
 
+TEST_F(MmuFixture, OneGigabytePageWalkStopsAtThePdpteAndFillsTheGigabyteTlbs) {
+  constexpr std::uint64_t kGiB = 1ull << 30;
+  pt.map(0x40'0000'0000, 0x1'0000'0000, PageSize::k1G, pte::kRw | pte::kAccessed | pte::kDirty);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  const Picoseconds t0(0);
+  Translation tr = mmu->translate(0x40'1234'5678, true, t0);
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(tr.pa, 0x1'1234'5678u);
+  // Two reads, PML4E then the PDPTE leaf (level 3 of Linux's numbering), no A/D writes.
+  ASSERT_EQ(mem.log.size(), 2u);
+  EXPECT_EQ(mem.log[0].pa, pt.entry_addr(0x40'1234'5678, 0));
+  EXPECT_EQ(mem.log[1].pa, pt.entry_addr(0x40'1234'5678, 1));
+  EXPECT_TRUE(pt.read_pte(mem.log[1].pa) & pte::kPse);
+  EXPECT_EQ(tr.ready, t0 + kClock.to_time(Cycles(9)) + kMem * 2);
+  EXPECT_EQ(mmu->tlb().stats(1).misses[static_cast<int>(PageSize::k1G)], 1u);
+  EXPECT_EQ(mmu->stats().walk_reads, 2u);
+  // The TLBs hold a 1 GiB entry in the 1G arrays: anywhere in the GiB hits L1.
+  int l1_1g = 0, stlb_1g = 0;
+  for (const auto& a : mmu->tlb().arrays(0)) l1_1g += a.holds(PageSize::k1G) ? a.valid_entries() : 0;
+  for (const auto& a : mmu->tlb().arrays(1)) stlb_1g += a.holds(PageSize::k1G) ? a.valid_entries() : 0;
+  EXPECT_EQ(l1_1g, 1);
+  EXPECT_EQ(stlb_1g, 1);
+  mem.log.clear();
+  Translation far = mmu->translate(0x40'0000'0000 + kGiB - 8, false, t0);
+  EXPECT_EQ(far.pa, 0x1'0000'0000u + kGiB - 8);
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(mmu->tlb().stats(0).hits[static_cast<int>(PageSize::k1G)], 1u);
+  // A shootdown of 2 MiB inside the GiB drops the whole 1 GiB entry.
+  mmu->invalidate_range(7, 0x40'2000'0000, 0x40'2020'0000);
+  mem.log.clear();
+  ASSERT_TRUE(mmu->translate(0x40'0000'0000, false, t0).ok);
+  EXPECT_EQ(mem.log.size(), 2u);
+}
+
 TEST_F(MmuFixture, ShootdownInvalidatesOnlyTheRange) {
   for (int i = 0; i < 8; ++i) pt.map(0x10000 + i * 0x1000, 0x200000 + i * 0x1000);
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(mmu->translate(0x10000 + i * 0x1000, false, Picoseconds(0)).ok);

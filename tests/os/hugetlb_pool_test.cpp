@@ -1,0 +1,286 @@
+// hugetlb pools per node (mm/hugetlb.c semantics): boot counts per node and
+// hstate, HugePages_Rsvd taken at mmap and consumed at fault, MAP_NORESERVE,
+// nr_overcommit_hugepages and the surplus page lifecycle (gathered at mmap,
+// allocated at fault, freed back to the buddy when unused), the sysfs
+// nr_hugepages semantics per node (grow node-locally, shrink freeing free
+// pages, in-use excess converted to surplus), meminfo figures, and bad
+// arguments (-errno, nothing changed). The consistency checker runs after each step.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "tests/os/kernel_fixture.h"
+
+namespace numasim::os {
+namespace {
+
+using testing::two_node_topology;
+
+constexpr const char* kNode0_2M = "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+constexpr const char* kNode1_2M = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
+constexpr const char* kGlobal2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+
+class HugetlbPoolTest : public ::testing::Test {
+ protected:
+  explicit HugetlbPoolTest(std::vector<std::uint64_t> pool = {4, 2}, std::uint64_t overcommit = 0)
+      : topo_(two_node_topology("256MiB")) {
+    params_.nr_hugepages_node = std::move(pool);
+    params_.nr_overcommit_hugepages = overcommit;
+    params_.hugepagesz_1g = true;  // an empty 1 GiB hstate
+    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
+  }
+  Kernel& k() { return *kernel_; }
+  const HugetlbPool& pool() { return kernel_->hugetlb(); }
+  task_struct* spawn(int cpu = 0) {
+    CpuMask all;
+    all.set();
+    return kernel_->create_task("hugetlb", CpuId(cpu), all);
+  }
+  long mmap_huge(task_struct* t, std::uint64_t len, int extra = 0) {
+    return kernel_->sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | extra, -1,
+                             0, cost_);
+  }
+  std::uint64_t sysfs(const std::string& path) { return *kernel_->hugetlb_sysfs_read(path); }
+  long set(const std::string& path, std::uint64_t v) { return kernel_->hugetlb_sysfs_write(path, v, CpuId(0), cost_); }
+  // Free buddy pages. A task's own kernel objects (page tables, slab pages kept
+  // cached) are a few dozen pages: comparisons use kSlack, far below one huge page.
+  static constexpr double kSlack = 64;
+  std::uint64_t buddy_free() {
+    kernel_->physmem().drain_all_pages(cost_);
+    return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
+  }
+
+  Topology topo_;
+  KernelParams params_;
+  testing::FakePlatform platform_;
+  std::unique_ptr<Kernel> kernel_;
+  KernelCost cost_;
+};
+
+TEST_F(HugetlbPoolTest, BootPoolsArePerNodeAndShowInMeminfoAndSysfs) {
+  EXPECT_EQ(pool().nr_huge_pages_node(0), 4u);
+  EXPECT_EQ(pool().nr_huge_pages_node(1), 2u);
+  EXPECT_EQ(pool().nr_huge_pages(), 6u);
+  EXPECT_EQ(pool().nr_huge_pages(HSTATE_1G), 0u);
+  EXPECT_EQ(sysfs(kNode0_2M), 4u);
+  EXPECT_EQ(sysfs(kNode1_2M), 2u);
+  EXPECT_EQ(sysfs(std::string(kGlobal2M) + "nr_hugepages"), 6u);
+  EXPECT_EQ(sysfs("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"), 0u);
+  const std::string mi = k().proc_meminfo();
+  EXPECT_NE(mi.find("HugePages_Total:       6\n"), std::string::npos) << mi;
+  EXPECT_NE(mi.find("Hugepagesize:       2048 kB\n"), std::string::npos);
+  EXPECT_NE(mi.find("Hugetlb:           12288 kB\n"), std::string::npos);
+  const std::string n1 = k().node_meminfo(NodeId(1));
+  EXPECT_NE(n1.find("Node 1 HugePages_Total:     2\n"), std::string::npos) << n1;
+  EXPECT_NE(n1.find("Node 1 HugePages_Surp:      0\n"), std::string::npos) << n1;
+  k().check_consistency();
+}
+
+TEST_F(HugetlbPoolTest, RsvdIsTakenAtMmapAndConsumedAtFault) {
+  task_struct* t = spawn(0);
+  const long a = mmap_huge(t, 3 * HPAGE_SIZE);
+  ASSERT_GT(a, 0);
+  EXPECT_EQ(pool().resv_huge_pages(), 3u);
+  EXPECT_EQ(pool().free_huge_pages(), 6u);  // reserved, not taken
+  EXPECT_EQ(sysfs(std::string(kGlobal2M) + "resv_hugepages"), 3u);
+  ASSERT_EQ(k().touch(t, a + 5, true, cost_), Kernel::FaultResult::Handled);
+  EXPECT_EQ(pool().resv_huge_pages(), 2u);
+  EXPECT_EQ(pool().free_huge_pages(), 5u);
+  EXPECT_EQ(pool().free_huge_pages_node(0), 3u);  // from the faulting CPU's node
+  k().check_consistency();
+  // More than what is free and unreserved: ENOMEM, nothing changes.
+  const long b = mmap_huge(t, 4 * HPAGE_SIZE);
+  EXPECT_EQ(b, -ENOMEM);
+  EXPECT_EQ(pool().resv_huge_pages(), 2u);
+  // MAP_NORESERVE takes no reservation, and cannot eat into the reserved pages.
+  const long c = mmap_huge(t, 4 * HPAGE_SIZE, MAP_NORESERVE);
+  ASSERT_GT(c, 0);
+  EXPECT_EQ(pool().resv_huge_pages(), 2u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(k().touch(t, c + i * HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled) << i;
+  EXPECT_EQ(k().touch(t, c + 3 * HPAGE_SIZE, true, cost_), Kernel::FaultResult::Sigbus);
+  k().check_consistency();
+  // The reserved mapping still gets its pages.
+  EXPECT_EQ(k().touch(t, a + HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled);
+  EXPECT_EQ(k().touch(t, a + 2 * HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled);
+  EXPECT_EQ(pool().resv_huge_pages(), 0u);
+  EXPECT_EQ(pool().free_huge_pages(), 0u);
+  k().check_consistency();
+  // munmap gives pages and nothing else back; exit the rest.
+  ASSERT_EQ(k().sys_munmap(t, static_cast<VirtAddr>(c), 4 * HPAGE_SIZE, cost_), 0);
+  EXPECT_EQ(pool().free_huge_pages(), 3u);
+  k().exit_task(t);
+  EXPECT_EQ(pool().free_huge_pages(), 6u);
+  EXPECT_EQ(pool().resv_huge_pages(), 0u);
+  k().check_consistency();
+}
+
+class HugetlbOvercommitTest : public HugetlbPoolTest {
+ protected:
+  HugetlbOvercommitTest() : HugetlbPoolTest({1, 0}, 2) {}
+};
+
+TEST_F(HugetlbOvercommitTest, SurplusPagesAreGatheredAtMmapAndFreedWhenUnused) {
+  const std::uint64_t buddy0 = buddy_free();
+  task_struct* t = spawn(0);
+  const long a = mmap_huge(t, 3 * HPAGE_SIZE);  // 1 persistent + 2 surplus
+  ASSERT_GT(a, 0);
+  EXPECT_EQ(pool().nr_huge_pages(), 3u);
+  EXPECT_EQ(pool().surplus_huge_pages(), 2u);
+  EXPECT_EQ(pool().resv_huge_pages(), 3u);
+  EXPECT_EQ(sysfs(std::string(kGlobal2M) + "surplus_hugepages"), 2u);
+  EXPECT_EQ(sysfs(std::string(kGlobal2M) + "nr_hugepages"), 3u);  // surplus pages included, as Linux shows
+  EXPECT_NEAR(buddy_free(), buddy0 - 2 * 512, kSlack);
+  EXPECT_NE(k().proc_meminfo().find("HugePages_Surp:        2\n"), std::string::npos);
+  k().check_consistency();
+  // Beyond the overcommit: ENOMEM, nothing changed.
+  EXPECT_EQ(mmap_huge(t, HPAGE_SIZE), -ENOMEM);
+  EXPECT_EQ(pool().nr_huge_pages(), 3u);
+  EXPECT_NEAR(buddy_free(), buddy0 - 2 * 512, kSlack);
+  // Fault two pages, unmap the mapping: the unused reservation's surplus page
+  // goes back at once, the in-use ones when they are freed.
+  ASSERT_EQ(k().touch(t, a, true, cost_), Kernel::FaultResult::Handled);
+  ASSERT_EQ(k().touch(t, a + HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled);
+  k().check_consistency();
+  ASSERT_EQ(k().sys_munmap(t, static_cast<VirtAddr>(a), 3 * HPAGE_SIZE, cost_), 0);
+  EXPECT_EQ(pool().surplus_huge_pages(), 0u);
+  EXPECT_EQ(pool().nr_huge_pages(), 1u);
+  EXPECT_EQ(pool().free_huge_pages(), 1u);
+  EXPECT_NEAR(buddy_free(), buddy0, kSlack);
+  k().check_consistency();
+}
+
+TEST_F(HugetlbOvercommitTest, NoreserveFaultsAllocateSurplusPagesFromTheBuddy) {
+  const std::uint64_t buddy0 = buddy_free();
+  task_struct* t = spawn(2);  // a CPU of node 1, where the pool has no page
+  const long a = mmap_huge(t, 4 * HPAGE_SIZE, MAP_NORESERVE);
+  ASSERT_GT(a, 0);
+  EXPECT_EQ(pool().nr_huge_pages(), 1u);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(k().touch(t, a + i * HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled) << i;
+  EXPECT_EQ(pool().surplus_huge_pages(), 2u);
+  EXPECT_EQ(pool().surplus_huge_pages_node(1), 2u);  // allocated on the faulting node
+  EXPECT_EQ(k().touch(t, a + 3 * HPAGE_SIZE, true, cost_), Kernel::FaultResult::Sigbus);  // overcommit used up
+  k().check_consistency();
+  k().exit_task(t);
+  EXPECT_EQ(pool().surplus_huge_pages(), 0u);
+  EXPECT_EQ(pool().nr_huge_pages(), 1u);
+  EXPECT_NEAR(buddy_free(), buddy0, kSlack);
+  k().check_consistency();
+}
+
+TEST_F(HugetlbOvercommitTest, ShrinkingBelowInUseMakesSurplusAndGrowingConvertsItBack) {
+  task_struct* t = spawn(0);
+  ASSERT_EQ(set(kNode0_2M, 3), 0);
+  EXPECT_EQ(pool().nr_huge_pages_node(0), 3u);
+  EXPECT_EQ(pool().nr_huge_pages_node(1), 0u);  // node-local growth
+  const long a = mmap_huge(t, 2 * HPAGE_SIZE);
+  ASSERT_GT(a, 0);
+  ASSERT_EQ(k().touch(t, a, true, cost_), Kernel::FaultResult::Handled);
+  ASSERT_EQ(k().touch(t, a + HPAGE_SIZE, true, cost_), Kernel::FaultResult::Handled);
+  // Shrink to 0: the free page goes, the two in use become surplus.
+  ASSERT_EQ(set(kNode0_2M, 0), 0);
+  EXPECT_EQ(pool().nr_huge_pages(), 2u);
+  EXPECT_EQ(pool().surplus_huge_pages_node(0), 2u);
+  EXPECT_EQ(sysfs(kNode0_2M), 2u);
+  k().check_consistency();
+  // Growing back converts surplus into persistent pages before allocating.
+  ASSERT_EQ(set(kNode0_2M, 1), 0);
+  EXPECT_EQ(pool().nr_huge_pages(), 2u);
+  EXPECT_EQ(pool().surplus_huge_pages(), 1u);
+  k().check_consistency();
+  // Freeing the pages: the surplus one leaves the pool, the persistent one stays.
+  k().exit_task(t);
+  EXPECT_EQ(pool().nr_huge_pages(), 1u);
+  EXPECT_EQ(pool().surplus_huge_pages(), 0u);
+  EXPECT_EQ(pool().free_huge_pages_node(0), 1u);
+  k().check_consistency();
+}
+
+TEST_F(HugetlbPoolTest, SysfsResizeKeepsReservedPagesAndWorksPerNode) {
+  const std::uint64_t buddy0 = buddy_free();
+  ASSERT_EQ(set(kNode1_2M, 5), 0);
+  EXPECT_EQ(pool().nr_huge_pages_node(1), 5u);
+  EXPECT_EQ(pool().nr_huge_pages_node(0), 4u);
+  EXPECT_EQ(buddy_free(), buddy0 - 3 * 512);
+  EXPECT_GE(k().physmem().sum_vm_event(HTLB_BUDDY_PGALLOC), 3u + 6u);
+  task_struct* t = spawn(0);
+  ASSERT_GT(mmap_huge(t, 7 * HPAGE_SIZE), 0);  // 7 of 9 reserved
+  // The whole pool to 0: only the 2 unreserved free pages can go.
+  ASSERT_EQ(set(std::string(kGlobal2M) + "nr_hugepages", 0), 0);
+  EXPECT_EQ(pool().nr_huge_pages(), 7u);
+  EXPECT_EQ(pool().surplus_huge_pages(), 7u);  // kept for the reservation, as surplus
+  k().check_consistency();
+  k().exit_task(t);  // the reservation goes, and with it the surplus pages
+  EXPECT_EQ(pool().nr_huge_pages(), 0u);
+  EXPECT_NEAR(buddy_free(), buddy0 + 6 * 512, kSlack);
+  k().check_consistency();
+}
+
+TEST_F(HugetlbPoolTest, BadArgumentsFailWithErrnoAndChangeNothing) {
+  task_struct* t = spawn(0);
+  const std::uint64_t buddy0 = buddy_free();
+  // No hstate for 64 KiB or 16 GiB pages.
+  EXPECT_EQ(mmap_huge(t, HPAGE_SIZE, 16 << MAP_HUGE_SHIFT), -EINVAL);
+  EXPECT_EQ(mmap_huge(t, HPAGE_SIZE, 34 << MAP_HUGE_SHIFT), -EINVAL);
+  // Unknown or read-only sysfs files; a node that does not exist.
+  EXPECT_EQ(set("/sys/devices/system/node/node7/hugepages/hugepages-2048kB/nr_hugepages", 1), -ENOENT);
+  EXPECT_EQ(set("/sys/kernel/mm/hugepages/hugepages-4096kB/nr_hugepages", 1), -ENOENT);
+  EXPECT_EQ(set(std::string(kGlobal2M) + "free_hugepages", 1), -EACCES);
+  EXPECT_EQ(set(std::string(kGlobal2M) + "nr_hugepage", 1), -ENOENT);
+  EXPECT_FALSE(k().hugetlb_sysfs_read("/sys/kernel/mm/hugepages/hugepages-2048kB/resv").has_value());
+  // The empty 1 GiB hstate: ENOMEM (no page to reserve), not EINVAL.
+  EXPECT_EQ(mmap_huge(t, HPAGE_SIZE, MAP_HUGE_1GB), -ENOMEM);
+  // No overcommit for gigantic pages.
+  EXPECT_EQ(set("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_overcommit_hugepages", 1), -EINVAL);
+  EXPECT_EQ(pool().nr_huge_pages(), 6u);
+  EXPECT_EQ(pool().resv_huge_pages(), 0u);
+  EXPECT_EQ(pool().hs(HSTATE_1G).nr_overcommit_huge_pages, 0u);
+  EXPECT_NEAR(buddy_free(), buddy0, kSlack);
+  EXPECT_TRUE(t->mm->mm_mt.empty());
+  k().check_consistency();
+}
+
+TEST(HugetlbConfig, WithoutHugepagesz1GThereIsNoGigantichstate) {
+  Topology topo = two_node_topology("256MiB");
+  KernelParams params;
+  testing::FakePlatform platform;
+  Kernel k(topo, params, platform);
+  task_struct* t = k.create_task("x", CpuId(0), CpuMask().set());
+  KernelCost cost;
+  EXPECT_EQ(k.sys_mmap(t, 0, 1ull << 30, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0,
+                       cost),
+            -EINVAL);
+  EXPECT_EQ(k.hugetlb_sysfs_write("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", 1, CpuId(0), cost),
+            -ENOENT);
+  EXPECT_EQ(k.hugetlb().nr_huge_pages(HSTATE_1G), 0u);
+  EXPECT_TRUE(t->mm->mm_mt.empty());
+}
+
+TEST(HugetlbConfig, OvercommitAndOneGigabytePoolKeysAreRead) {
+  auto doc = ConfigDocument::from_string(
+      "[os.hugetlb]\nnr_hugepages = [2, 1]\nnr_overcommit_hugepages = 5\n[os.hugetlb.1G]\nnr_hugepages = [1, 0]\n",
+      "hugetlb.toml");
+  KernelParams p = KernelParams::from_config(doc->root().table("os"));
+  doc->finish();
+  EXPECT_EQ(p.nr_hugepages_node, (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_EQ(p.nr_hugepages_1g_node, (std::vector<std::uint64_t>{1, 0}));
+  EXPECT_EQ(p.nr_overcommit_hugepages, 5u);
+  EXPECT_TRUE(p.hugepagesz_1g);
+}
+
+TEST(HugetlbConfig, NegativeOneGigabyteCountIsALocatedError) {
+  auto doc = ConfigDocument::from_string("[os.hugetlb.1G]\nnr_hugepages = [1, -2]\n", "bad.toml");
+  KernelParams::from_config(doc->root().table("os"));
+  try {
+    doc->finish();
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("bad.toml"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("entry 1 is negative (-2)"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace numasim::os
