@@ -502,3 +502,50 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
 
 }  // namespace
 }  // namespace numasim::hw
+
+namespace numasim::hw {
+namespace {
+
+// write_back_or_fill (one scan of the set) against write_back_into, then fill
+// on a miss (the two calls it replaced in CacheHierarchy's write-back paths).
+TEST(CacheArray, WriteBackOrFillEqualsWriteBackIntoThenFill) {
+  for (const Replacement r : {Replacement::Lru, Replacement::Fifo, Replacement::Random}) {
+    CacheParams p{Bytes(16 * 1024), 4, Bytes(64), Cycles(4), r, 5, false};
+    CacheArray merged(p, "merged"), split(p, "split");
+    std::mt19937_64 rng(11);
+    std::uint64_t received = 0, allocated = 0;
+    for (int i = 0; i < 200'000; ++i) {
+      const PhysAddr pa = (rng() % 1024) * 64;
+      const unsigned op = static_cast<unsigned>(rng() % 100);
+      if (op < 40) {
+        ASSERT_EQ(merged.access(pa, op & 1), split.access(pa, op & 1)) << "op " << i;
+      } else if (op < 60) {
+        const LineState st = (op & 1) ? LineState::Exclusive : LineState::Shared;
+        ASSERT_TRUE(same(merged.fill(pa, st), split.fill(pa, st))) << "op " << i;
+      } else if (op < 90) {
+        bool got = false;
+        const Eviction a = merged.write_back_or_fill(pa, got);
+        const bool hit = split.write_back_into(pa);
+        const Eviction b = hit ? Eviction{} : split.fill(pa, LineState::Modified);
+        ASSERT_EQ(got, hit) << "op " << i;
+        ASSERT_TRUE(same(a, b)) << "op " << i;
+        ++(got ? received : allocated);
+      } else {
+        ASSERT_TRUE(same(merged.invalidate(pa), split.invalidate(pa))) << "op " << i;
+      }
+    }
+    for (std::size_t s = 0; s < merged.sets(); ++s) ASSERT_EQ(merged.set_contents(s), split.set_contents(s));
+    for (PhysAddr pa = 0; pa < 1024 * 64; pa += 64) ASSERT_EQ(merged.state(pa), split.state(pa));
+    const CacheStats& a = merged.stats();
+    const CacheStats& b = split.stats();
+    EXPECT_EQ(a.fills, b.fills);
+    EXPECT_EQ(a.evictions, b.evictions);
+    EXPECT_EQ(a.dirty_evictions, b.dirty_evictions);
+    EXPECT_EQ(a.writebacks_received, b.writebacks_received);
+    EXPECT_GT(received, 1000u);
+    EXPECT_GT(allocated, 1000u);
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw
