@@ -82,19 +82,19 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   std::uint64_t* meta = set + ways_;
   // One pass: the way already holding the line (a caller that raced a fill)
   // and the way with the least replacement word (first invalid, else LRU/FIFO).
-  std::size_t present = ways_;
-  std::size_t victim = 0;
-  std::uint64_t least = meta[0];
-  for (std::size_t w = 0; w < ways_; ++w) {
-    present = set[w] == line ? w : present;
-    const bool less = meta[w] < least;
-    victim = less ? w : victim;
-    least = less ? meta[w] : least;
-  }
+  std::size_t victim;
+  std::uint64_t least;
+  const std::size_t present = scan(set, line, victim, least);
   if (present < ways_) {
     if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint64_t>(st);
     return {};
   }
+  return install(set, line, victim, least, st);
+}
+
+Eviction CacheArray::install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least,
+                             LineState st) {
+  std::uint64_t* meta = set + ways_;
   Eviction ev;
   if (least != 0) {  // no invalid way: replace one
     if (replacement_ == Replacement::Random) victim = static_cast<std::size_t>(next_random() % ways_);
@@ -108,6 +108,23 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   meta[victim] = (++clock_ << kStateBits) | static_cast<std::uint64_t>(st);
   ++stats_.fills;
   return ev;
+}
+
+Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {
+  const std::uint64_t line = pa >> kLineShift;
+  std::uint64_t* set = set_block(set_of(line));
+  std::size_t victim;
+  std::uint64_t least;
+  const std::size_t present = scan(set, line, victim, least);
+  received = present < ways_;
+  if (received) {
+    std::uint64_t& meta = set[ways_ + present];
+    const std::uint64_t stamp = replacement_ == Replacement::Lru ? ++clock_ << kStateBits : meta & ~kStateMask;
+    meta = stamp | static_cast<std::uint64_t>(LineState::Modified);
+    ++stats_.writebacks_received;
+    return {};
+  }
+  return install(set, line, victim, least, LineState::Modified);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -103,6 +103,10 @@ class CacheArray {
   // A dirty line written back from an upper level: if present, marks it
   // Modified (and touches it like a use) and returns true; false if absent.
   bool write_back_into(PhysAddr pa);
+  // A dirty line written back from an upper level, allocated if absent: the
+  // same as `write_back_into(pa) || fill(pa, Modified)` in one scan of the set
+  // (`received` says which happened; the victim of a fill is returned).
+  Eviction write_back_or_fill(PhysAddr pa, bool& received);
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
@@ -158,6 +162,23 @@ class CacheArray {
     return w < ways_ ? set + w : nullptr;
   }
   std::uint64_t next_random();
+  // One pass over a set: the way holding `line` (ways_ if none) and the way
+  // with the least replacement word (first invalid, else LRU/FIFO) and that word.
+  std::size_t scan(const std::uint64_t* set, std::uint64_t line, std::size_t& victim, std::uint64_t& least) const {
+    const std::uint64_t* meta = set + ways_;
+    std::size_t present = ways_;
+    victim = 0;
+    least = meta[0];
+    for (std::size_t w = 0; w < ways_; ++w) {
+      present = set[w] == line ? w : present;
+      const bool less = meta[w] < least;
+      victim = less ? w : victim;
+      least = less ? meta[w] : least;
+    }
+    return present;
+  }
+  // Installs `line` in state `st` at the way `victim` chose by scan() (whose word was `least`).
+  Eviction install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least, LineState st);
 
   CacheParams params_;
   std::string name_;

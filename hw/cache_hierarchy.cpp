@@ -277,16 +277,17 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
 
 void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb) {
   CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
-  if (l2.write_back_into(line)) return;
-  // L2 is not inclusive of L1: allocate the dirty line.
-  Eviction v = l2.fill(line, LineState::Modified);
+  // L2 is not inclusive of L1: allocate the dirty line if absent.
+  bool received;
+  const Eviction v = l2.write_back_or_fill(line, received);
   if (v.valid && v.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
 }
 
 void CacheHierarchy::write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
-  if (llc.write_back_into(line)) return;
-  handle_llc_victim(socket, llc.fill(line, LineState::Modified), wb);
+  bool received;
+  const Eviction v = llc.write_back_or_fill(line, received);
+  if (!received) handle_llc_victim(socket, v, wb);
 }
 
 void CacheHierarchy::handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {

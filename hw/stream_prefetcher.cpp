@@ -30,13 +30,79 @@ StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params) : p_(pa
                                 std::to_string(StreamPrefetcherParams::kMaxDegree));
   streams_.resize(p_.streams);
   in_flight_.reserve(p_.queue);
+  std::size_t slots = 4;
+  slot_shift_ = 62;
+  while (slots < 2 * static_cast<std::size_t>(p_.streams)) {
+    slots *= 2;
+    --slot_shift_;
+  }
+  slots_.assign(slots, -1);
+  lru_prev_.resize(p_.streams);
+  lru_next_.resize(p_.streams);
+  reset_state();
 }
 
 void StreamPrefetcher::reset_state() {
   std::fill(streams_.begin(), streams_.end(), Stream{});
   in_flight_.clear();
-  clock_ = 0;
   last_used_ = 0;
+  std::fill(slots_.begin(), slots_.end(), -1);
+  const auto n = static_cast<std::uint32_t>(streams_.size());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    lru_prev_[i] = i == 0 ? n : i - 1;  // n: none
+    lru_next_[i] = i + 1;
+  }
+  lru_head_ = 0;
+  lru_tail_ = n - 1;
+}
+
+long StreamPrefetcher::lookup(std::uint64_t page) const {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = slot_of(page);; i = (i + 1) & mask) {
+    const std::int32_t e = slots_[i];
+    if (e < 0) return -1;
+    if (streams_[static_cast<std::size_t>(e)].page == page) return e;
+  }
+}
+
+void StreamPrefetcher::map(std::uint64_t page, std::size_t stream) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = slot_of(page);
+  while (slots_[i] >= 0) i = (i + 1) & mask;
+  slots_[i] = static_cast<std::int32_t>(stream);
+}
+
+void StreamPrefetcher::unmap(std::uint64_t page) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = slot_of(page);
+  while (streams_[static_cast<std::size_t>(slots_[i])].page != page) i = (i + 1) & mask;
+  // Backward-shift deletion: move later entries of the probe run into the hole.
+  for (std::size_t j = (i + 1) & mask; slots_[j] >= 0; j = (j + 1) & mask) {
+    const std::size_t home = slot_of(streams_[static_cast<std::size_t>(slots_[j])].page);
+    // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
+    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!stays) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = -1;
+}
+
+void StreamPrefetcher::touch(std::size_t stream) {
+  const auto s = static_cast<std::uint32_t>(stream);
+  const auto none = static_cast<std::uint32_t>(streams_.size());
+  if (s == lru_tail_) return;
+  // Unlink (s is not the tail, so it has a successor).
+  const std::uint32_t prev = lru_prev_[s], next = lru_next_[s];
+  if (prev == none) lru_head_ = next;
+  else lru_next_[prev] = next;
+  lru_prev_[next] = prev;
+  // Append as most recently used.
+  lru_prev_[s] = lru_tail_;
+  lru_next_[s] = none;
+  lru_next_[lru_tail_] = s;
+  lru_tail_ = s;
 }
 
 void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out) {
@@ -46,23 +112,22 @@ void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates&
   // Most requests continue the stream of the request before.
   Stream* s = streams_[last_used_].page == page ? &streams_[last_used_] : nullptr;
   if (!s) {
-    std::size_t victim = 0;
-    for (std::size_t i = 0; i < streams_.size(); ++i) {
-      if (streams_[i].page == page) {
-        s = &streams_[i];
-        last_used_ = i;
-        break;
-      }
-      if (streams_[i].stamp < streams_[victim].stamp) victim = i;
-    }
-    if (!s) {
+    const long found = lookup(page);
+    if (found < 0) {
+      // A new page: replace the least recently used stream.
       ++stats_.streams_allocated;
-      streams_[victim] = Stream{page, ++clock_, index, index, 0, 0};
+      const std::size_t victim = lru_head_;
+      if (streams_[victim].page != kNoPage) unmap(streams_[victim].page);
+      streams_[victim] = Stream{page, index, index, 0, 0};
+      map(page, victim);
+      touch(victim);
       last_used_ = victim;
       return;
     }
+    last_used_ = static_cast<std::size_t>(found);
+    s = &streams_[last_used_];
   }
-  s->stamp = ++clock_;
+  touch(last_used_);
   const int step = index - s->last;
   if (step == 0) return;
   const int dir = step > 0 ? 1 : -1;

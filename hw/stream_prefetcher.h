@@ -94,9 +94,9 @@ class StreamPrefetcher {
  private:
   static constexpr unsigned kPageShift = 12, kLineShift = 6;
   static constexpr int kLinesPerPage = 1 << (kPageShift - kLineShift);
+  static constexpr std::uint64_t kNoPage = ~0ull;
   struct Stream {
-    std::uint64_t page = ~0ull;
-    std::uint64_t stamp = 0;  // last use (LRU replacement)
+    std::uint64_t page = kNoPage;
     int last = 0;             // line index of the latest request in the page
     int frontier = 0;         // furthest line already prefetched (in the direction)
     int dir = 0;              // +1 ascending, -1 descending, 0 unknown
@@ -110,10 +110,25 @@ class StreamPrefetcher {
   };
 
   StreamPrefetcherParams p_;
+  // Host bookkeeping (no simulated effect): which stream tracks a page, and
+  // the streams in LRU order, so a request finds its stream or the victim
+  // without scanning them all. The victim is the least recently used stream,
+  // never-used streams first in index order.
+  std::size_t slot_of(std::uint64_t page) const {
+    return static_cast<std::size_t>((page * 0x9E3779B97F4A7C15ull) >> slot_shift_);
+  }
+  long lookup(std::uint64_t page) const;  // stream index, or -1
+  void map(std::uint64_t page, std::size_t stream);
+  void unmap(std::uint64_t page);
+  void touch(std::size_t stream);  // most recently used now
+
   std::vector<Stream> streams_;
   std::vector<InFlight> in_flight_;  // at most p_.queue entries
-  std::uint64_t clock_ = 0;
   std::size_t last_used_ = 0;  // stream of the latest request
+  std::vector<std::int32_t> slots_;  // page -> stream, open addressing (linear probing); -1 free
+  unsigned slot_shift_ = 64;
+  std::vector<std::uint32_t> lru_prev_, lru_next_;  // doubly linked, least recently used at lru_head_
+  std::uint32_t lru_head_ = 0, lru_tail_ = 0;
   StreamPrefetcherStats stats_;
 };
 

@@ -502,3 +502,168 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
 
 }  // namespace
 }  // namespace numasim::hw
+
+namespace numasim::hw {
+namespace {
+
+// write_back_or_fill (one scan of the set) against write_back_into, then fill
+// on a miss (the two calls it replaced in CacheHierarchy's write-back paths).
+TEST(CacheArray, WriteBackOrFillEqualsWriteBackIntoThenFill) {
+  for (const Replacement r : {Replacement::Lru, Replacement::Fifo, Replacement::Random}) {
+    CacheParams p{Bytes(16 * 1024), 4, Bytes(64), Cycles(4), r, 5, false};
+    CacheArray merged(p, "merged"), split(p, "split");
+    std::mt19937_64 rng(11);
+    std::uint64_t received = 0, allocated = 0;
+    for (int i = 0; i < 200'000; ++i) {
+      const PhysAddr pa = (rng() % 1024) * 64;
+      const unsigned op = static_cast<unsigned>(rng() % 100);
+      if (op < 40) {
+        ASSERT_EQ(merged.access(pa, op & 1), split.access(pa, op & 1)) << "op " << i;
+      } else if (op < 60) {
+        const LineState st = (op & 1) ? LineState::Exclusive : LineState::Shared;
+        ASSERT_TRUE(same(merged.fill(pa, st), split.fill(pa, st))) << "op " << i;
+      } else if (op < 90) {
+        bool got = false;
+        const Eviction a = merged.write_back_or_fill(pa, got);
+        const bool hit = split.write_back_into(pa);
+        const Eviction b = hit ? Eviction{} : split.fill(pa, LineState::Modified);
+        ASSERT_EQ(got, hit) << "op " << i;
+        ASSERT_TRUE(same(a, b)) << "op " << i;
+        ++(got ? received : allocated);
+      } else {
+        ASSERT_TRUE(same(merged.invalidate(pa), split.invalidate(pa))) << "op " << i;
+      }
+    }
+    for (std::size_t s = 0; s < merged.sets(); ++s) ASSERT_EQ(merged.set_contents(s), split.set_contents(s));
+    for (PhysAddr pa = 0; pa < 1024 * 64; pa += 64) ASSERT_EQ(merged.state(pa), split.state(pa));
+    const CacheStats& a = merged.stats();
+    const CacheStats& b = split.stats();
+    EXPECT_EQ(a.fills, b.fills);
+    EXPECT_EQ(a.evictions, b.evictions);
+    EXPECT_EQ(a.dirty_evictions, b.dirty_evictions);
+    EXPECT_EQ(a.writebacks_received, b.writebacks_received);
+    EXPECT_GT(received, 1000u);
+    EXPECT_GT(allocated, 1000u);
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw
+
+#include "hw/stream_prefetcher.h"
+
+namespace numasim::hw {
+namespace {
+
+// The stream table as it was before the page index and LRU list: a scan of
+// every stream for the page, the victim the least stamp (first index on ties).
+class ScanStreamPrefetcher {
+ public:
+  explicit ScanStreamPrefetcher(const StreamPrefetcherParams& p) : p_(p), streams_(p.streams) {}
+  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out) {
+    const std::uint64_t page = pa >> 12;
+    const int index = static_cast<int>((pa >> 6) & 63);
+    Stream* s = streams_[last_used_].page == page ? &streams_[last_used_] : nullptr;
+    if (!s) {
+      std::size_t victim = 0;
+      for (std::size_t i = 0; i < streams_.size(); ++i) {
+        if (streams_[i].page == page) {
+          s = &streams_[i];
+          last_used_ = i;
+          break;
+        }
+        if (streams_[i].stamp < streams_[victim].stamp) victim = i;
+      }
+      if (!s) {
+        ++allocated;
+        streams_[victim] = Stream{page, ++clock_, index, index, 0, 0};
+        last_used_ = victim;
+        return;
+      }
+    }
+    s->stamp = ++clock_;
+    const int step = index - s->last;
+    if (step == 0) return;
+    const int dir = step > 0 ? 1 : -1;
+    if (dir != s->dir) {
+      s->dir = dir;
+      s->confidence = 1;
+      s->frontier = index;
+    } else {
+      ++s->confidence;
+    }
+    s->last = index;
+    if (s->confidence < p_.train) return;
+    if ((s->frontier - index) * dir < 0) s->frontier = index;
+    const int target = std::clamp(index + dir * static_cast<int>(p_.distance), 0, 63);
+    if ((target - s->frontier) * dir <= 0) return;
+    std::erase_if(in_flight_, [now](const auto& f) { return f.second <= now; });
+    const std::uint32_t room = std::min(p_.degree, p_.queue - static_cast<std::uint32_t>(in_flight_.size()));
+    if (room == 0) return;
+    while (out.count < room && (target - s->frontier) * dir > 0) {
+      s->frontier += dir;
+      out.line[out.count++] = (page << 12) + (static_cast<PhysAddr>(s->frontier) << 6);
+    }
+  }
+  void issued(PhysAddr line, Picoseconds ready) {
+    if (in_flight_.size() >= p_.queue) in_flight_.erase(in_flight_.begin());
+    in_flight_.push_back({line & ~PhysAddr(63), ready});
+  }
+  std::uint64_t allocated = 0;
+
+ private:
+  struct Stream {
+    std::uint64_t page = ~0ull;
+    std::uint64_t stamp = 0;
+    int last = 0, frontier = 0, dir = 0;
+    std::uint32_t confidence = 0;
+  };
+  StreamPrefetcherParams p_;
+  std::vector<Stream> streams_;
+  std::vector<std::pair<PhysAddr, Picoseconds>> in_flight_;
+  std::uint64_t clock_ = 0;
+  std::size_t last_used_ = 0;
+};
+
+TEST(StreamPrefetcher, PageIndexAndLruListEqualTheScanOfEveryStream) {
+  for (const std::uint32_t streams : {1u, 3u, 32u, 256u}) {
+    StreamPrefetcherParams p;
+    p.streams = streams;
+    StreamPrefetcher fast(p);
+    ScanStreamPrefetcher ref(p);
+    std::mt19937_64 rng(streams);
+    std::uint64_t issued = 0;
+    for (int i = 0; i < 300'000; ++i) {
+      // Short ascending or descending runs over a pool of pages somewhat larger than the table.
+      const std::uint64_t page = rng() % (streams + streams / 2 + 2);
+      const int start = static_cast<int>(rng() % 64);
+      const int dir = (rng() & 1) ? 1 : -1;
+      const Picoseconds now(static_cast<std::uint64_t>(i) * 1000);
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
+        const int line = std::clamp(start + dir * k, 0, 63);
+        const PhysAddr pa = (page << 12) | (static_cast<PhysAddr>(line) << 6);
+        PrefetchCandidates a, b;
+        fast.observe(pa, now, a);
+        ref.observe(pa, now, b);
+        ASSERT_EQ(a.count, b.count) << "request " << i;
+        for (std::uint32_t c = 0; c < a.count; ++c) {
+          ASSERT_EQ(a.line[c], b.line[c]) << "request " << i;
+          const Picoseconds ready = now + Picoseconds(rng() % 200'000);
+          fast.issued(a.line[c], ready);
+          ref.issued(b.line[c], ready);
+          ++issued;
+        }
+      }
+    }
+    EXPECT_EQ(fast.stats().streams_allocated, ref.allocated);
+    EXPECT_GT(ref.allocated, 1000u);
+    EXPECT_GT(issued, 1000u);
+    fast.reset_state();  // the index and the list start over
+    PrefetchCandidates c;
+    fast.observe(0x5000, Picoseconds(0), c);
+    EXPECT_EQ(c.count, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw

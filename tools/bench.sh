@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# tools/bench.sh: runs every benchmark program (bench/, Google Benchmark) and the
+# whole-run cases (numasim run), and prints the README's benchmark table
+# (markdown) with the figures just measured, so the table stays true.
+# Rates are per host CPU second (Google Benchmark's cpu_time; for numasim runs
+# the CPU time of the child process), so a loaded host moves them less than
+# wall time would; a machine shared with builds still moves them by +-20%.
+# Simplifications: one run per benchmark (no repetitions); the table's rows and
+# targets are fixed here (issue 15's targets).
+#
+# Usage: tools/bench.sh [--build] [--only REGEX] [BUILD_DIR]
+#   --build       build the benchmark programs and numasim first (cmake --build BUILD_DIR)
+#   --only REGEX  run only the benchmark programs / cases whose name matches (quick checks)
+#   BUILD_DIR     default build/release (from the source tree's top)
+# Output: the markdown table on stdout; progress on stderr; raw JSON in $BENCH_OUT
+# (default: a temporary directory, removed at the end unless BENCH_OUT is set).
+set -euo pipefail
+
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="build/release"
+do_build=0
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) do_build=1 ;;
+    --only) only="${2:?--only needs a regular expression}"; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -*) echo "tools/bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    *) build="$1" ;;
+  esac
+  shift
+done
+case "$build" in /*) ;; *) build="$src/$build" ;; esac
+
+programs=(config_bench os_slub_bench os_page_alloc_bench os_fault_bench hw_core_bench hw_memory_bench
+          workloads_bench hw_fault_bench)
+if [ "$do_build" = 1 ]; then
+  cmake --build "$build" -j2 --target "${programs[@]}" numasim >&2
+fi
+for p in "${programs[@]}"; do
+  if [ ! -x "$build/bench/$p" ]; then
+    echo "tools/bench.sh: $build/bench/$p is missing (build it, or pass --build)" >&2
+    exit 2
+  fi
+done
+if [ ! -x "$build/tools/numasim" ]; then
+  echo "tools/bench.sh: $build/tools/numasim is missing (build it, or pass --build)" >&2
+  exit 2
+fi
+
+out="${BENCH_OUT:-}"
+if [ -z "$out" ]; then
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
+mkdir -p "$out"
+
+# The benchmark programs find configs/ relative to their source file, so they run
+# from their build directory.
+for p in "${programs[@]}"; do
+  if [ -n "$only" ] && ! [[ "$p" =~ $only ]]; then continue; fi
+  echo "tools/bench.sh: $p" >&2
+  (cd "$build/bench" && "./$p" --benchmark_format=json --benchmark_out="$out/$p.json" \
+      --benchmark_out_format=json >/dev/null)
+done
+
+# GUPS over 4 GiB on skylake-sp-2s: one thread, every update a random line of
+# a table that is faulted in as it goes (issue 15's miss-path case).
+cat > "$out/gups_4g.toml" <<EOF
+base = "$src/configs/skylake-sp-2s.toml"
+
+[[workload]]
+kind = "gups"
+name = "gups"
+threads = 1
+node = 0
+table_size = "4GiB"
+updates = 1000000
+compute_cycles = 1
+init = false
+seed = 42
+EOF
+
+python3 - "$src" "$build" "$out" "$only" <<'PY'
+import json, os, re, resource, subprocess, sys
+
+src, build, out, only = sys.argv[1:5]
+numasim = os.path.join(build, "tools", "numasim")
+
+def load(prog):
+    path = os.path.join(out, prog + ".json")
+    if not os.path.exists(path):
+        return None
+    return {b["name"]: b for b in json.load(open(path))["benchmarks"]}
+
+def cpu_run(name, args):
+    """numasim run ARGS --json: (CPU seconds of the child, the JSON)."""
+    if only and not re.search(only, name):
+        return None
+    print("tools/bench.sh: numasim run " + " ".join(args), file=sys.stderr)
+    js = os.path.join(out, name + ".json")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([numasim, "run", *args, "--quiet", "--json", js], cwd=src, check=True,
+                   stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, json.load(open(js))
+
+def rate(v, unit=""):
+    if v is None:
+        return "n/a"
+    for div, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if v >= div:
+            return f"{v / div:.3g}{suffix}{unit}"
+    return f"{v:.3g} {unit}".rstrip()
+
+def counter(bench, name, key):
+    if bench is None or name not in bench:
+        return None
+    return bench[name].get(key)
+
+def cpu_ms(bench, name):
+    if bench is None or name not in bench:
+        return None
+    b = bench[name]
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["cpu_time"] * scale
+
+B = {p: load(p) for p in ["config_bench", "os_slub_bench", "os_page_alloc_bench", "os_fault_bench",
+                          "hw_core_bench", "hw_memory_bench", "workloads_bench", "hw_fault_bench"]}
+rows = []
+def row(what, command, figure, target=""):
+    rows.append(f"| {what} | `{command}` | {figure} | {target} |")
+
+pa = B["os_page_alloc_bench"]
+row("order-0 alloc+free pairs through the per-CPU lists", "os_page_alloc_bench",
+    rate(counter(pa, "BM_PcpAllocFreePair", "pairs_per_s"), "/s"), ">= 10 M/s")
+bpf = counter(pa, "BM_BringUp256GiB/iterations:3", "bytes_per_frame")
+row("host bytes per simulated 4 KiB frame", "os_page_alloc_bench --benchmark_filter=BringUp",
+    "n/a" if bpf is None else f"{bpf:.1f}", "<= 48")
+bu = cpu_ms(pa, "BM_BringUp256GiB/iterations:3")
+row("bring-up of a 256 GiB two-node machine", "os_page_alloc_bench",
+    "n/a" if bu is None else f"{bu:.2f} ms CPU", "< 1 s")
+of = B["os_fault_bench"]
+row("anonymous write faults, OS layer alone", "os_fault_bench",
+    rate(counter(of, "BM_AnonWriteFault", "faults_per_s"), "/s"), ">= 1 M/s")
+sl = B["os_slub_bench"]
+row("kmalloc+kfree pairs, 64 B, one CPU", "os_slub_bench",
+    rate(counter(sl, "BM_KmallocKfree64/charge_traffic:1", "items_per_second"), "/s"), ">= 30 M/s")
+objs = [counter(sl, f"BM_Overhead/bytes:{n}/iterations:1", "sim_bytes_per_obj") for n in (64, 100, 700)]
+row("SLUB memory per object: 64 B / 100 B / 700 B requests", "os_slub_bench",
+    " / ".join("n/a" if o is None else f"{o:.0f}" for o in objs) + " simulated bytes")
+hc = B["hw_core_bench"]
+row("simulated references per host second, L1- and TLB-hit stream, default quantum", "hw_core_bench",
+    rate(counter(hc, "BM_L1TlbHitStream/20000000/iterations:3", "refs_per_s"), "/s"), ">= 60 M/s")
+row("simulated references per host second, L1-miss stream (includes populating 32 MiB)", "hw_core_bench",
+    rate(counter(hc, "BM_L1MissStream/500000/iterations:1", "refs_per_s"), "/s"), ">= 5 M/s")
+hf = B["hw_fault_bench"]
+row("page faults per host second on the machine (every access faults; cached / streamed clears)",
+    "hw_fault_bench",
+    rate(counter(hf, "BM_FaultEveryAccess/100000/iterations:2", "faults_per_s"), "/s") + " / " +
+    rate(counter(hf, "BM_FaultEveryAccessStreamedClears/100000/iterations:2", "faults_per_s"), "/s"),
+    ">= 1 M/s")
+hm = B["hw_memory_bench"]
+names = ["BM_L1Hit", "BM_L2Hit", "BM_LlcHit", "BM_LlcMissLocalDram", "BM_LlcMissRemoteDram"]
+row("memory-system accesses per host second: L1 / L2 / LLC hit / local / remote DRAM", "hw_memory_bench",
+    " / ".join(rate(counter(hm, n, "items_per_second")) for n in names) + " per s")
+row("kernel 4 KiB range (clear_page through the caches)", "hw_memory_bench --benchmark_filter=AccessRange4K",
+    rate(counter(hm, "BM_AccessRange4K", "items_per_second"), " lines/s"))
+wb = B["workloads_bench"]
+row("workload generation (ops per host second)", "workloads_bench",
+    ", ".join(f"{label} {rate(counter(wb, n, 'ops_per_s'))}" for label, n in
+              (("stream", "BM_StreamTriad"), ("GUPS", "BM_Gups"), ("pointer chase", "BM_PointerChaseRandom"),
+               ("zipf", "BM_Zipf"), ("trace replay", "BM_TraceReplay"))))
+cb = B["config_bench"]
+ps = cpu_ms(cb, "BM_ParseSize")
+row("configuration size parsing (\"64KiB\" and the like)", "config_bench", "n/a" if ps is None else f"{ps * 1e6:.0f} ns")
+
+def run_row(what, name, args, target=""):
+    r = cpu_run(name, args)
+    if r is None:
+        return
+    cpu, js = r
+    refs = js["sim"]["references"]
+    row(what, "numasim run " + " ".join(args),
+        f"{cpu:.2f} s CPU, {rate(refs / cpu if cpu > 0 else None, '/s')} references "
+        f"({rate(refs)} references, {js['sim']['simulated_seconds'] * 1e3:.1f} ms simulated)", target)
+
+run_row("whole run: the default configuration", "default", ["configs/default.toml"])
+run_row("whole run: STREAM triad", "stream", ["configs/workloads/stream.toml"])
+run_row("whole run: GUPS over 4 GiB on skylake-sp-2s (faulting in as it goes)", "gups_4g",
+        [os.path.join(out, "gups_4g.toml")], ">= 3 M/s")
+
+print("| benchmark | command | figure | target |")
+print("| --- | --- | --- | --- |")
+for r in rows:
+    print(r.replace(out + "/gups_4g.toml", "gups_4g.toml (tools/bench.sh)"))
+PY
