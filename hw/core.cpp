@@ -395,8 +395,10 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
         }
         ++(write ? run.stores : run.loads);
         ++(write ? stats_.stores : stats_.loads);
-        if (op->flags & kOpVerify) [[unlikely]]
-          verify_access(*op, batch_.token(static_cast<std::size_t>(op - batch_.begin())), pa);
+        if (op->flags & kOpVerify) [[unlikely]] {
+          const std::size_t i = static_cast<std::size_t>(op - batch_.begin());
+          verify_access(*op, write ? batch_.prev_token(i) : batch_.token(i), batch_.token(i), pa);
+        }
         break;
       }
       case OpKind::Marker:
@@ -463,22 +465,19 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& p
   return true;
 }
 
-void Core::verify_access(const Op& op, std::uint64_t token, PhysAddr pa) {
+void Core::verify_access(const Op& op, std::uint64_t expected, std::uint64_t token, PhysAddr pa) {
   if (!tokens_ || !tokens_->enabled()) return;
   const std::uint64_t pfn = pa >> kPageShift;
-  if (op.kind == OpKind::Store) {
-    tokens_->set(pfn, token);
-    ++stats_.verify_stores;
-    return;
-  }
-  ++stats_.verify_loads;
+  const bool store = op.kind == OpKind::Store;
+  ++(store ? stats_.verify_stores : stats_.verify_loads);
   const std::uint64_t found = tokens_->get(pfn);
-  if (found == token) [[likely]]
+  if (store) tokens_->set(pfn, token);
+  if (found == expected) [[likely]]
     return;
   ++stats_.verify_mismatches;
   if (verify_mismatches_.size() < kMaxVerifyMismatches)
     verify_mismatches_.push_back(
-        VerifyMismatch{cur_->name, cur_->pid, op.addr, pa, token, found, local_time()});
+        VerifyMismatch{cur_->name, cur_->pid, op.addr, pa, expected, found, local_time(), store});
 }
 
 void Core::drain() {

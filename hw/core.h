@@ -143,7 +143,8 @@ struct CoreStats {
   std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
   std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
   std::uint64_t kthread_runs = 0, kthread_ps = 0, timers = 0, timer_ps = 0, idle_waits = 0;
-  // Verify mode (ops with kOpVerify): tokens written, loads checked, checks that failed.
+  // Verify mode (ops with kOpVerify): stores (each checks the token it replaces
+  // and writes its own), loads checked, checks that failed.
   std::uint64_t verify_stores = 0, verify_loads = 0, verify_mismatches = 0;
 };
 
@@ -155,6 +156,7 @@ struct VerifyMismatch {
   PhysAddr pa = 0;
   std::uint64_t expected = 0, found = 0;
   Picoseconds time{0};
+  bool store = false;  // found by a store (the rest of the page it replaces), else a load
 };
 
 // Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
@@ -239,8 +241,9 @@ class Core final : public ThreadContext {
   bool execute_with(Mem& mem, const Op* begin, const Op* end);
   template <class Mem>
   bool access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa);
-  // Verify mode: store the token of a kOpVerify op to its frame, or check it.
-  void verify_access(const Op& op, std::uint64_t token, PhysAddr pa);
+  // Verify mode: check that a kOpVerify op's frame holds `expected` (a load's
+  // token, the token a store replaces); a store then writes `token`.
+  void verify_access(const Op& op, std::uint64_t expected, std::uint64_t token, PhysAddr pa);
   void drain();
   void sync();               // catch SystemC time up with the local time
   void set_deadline();

@@ -39,9 +39,10 @@ enum class OpKind : std::uint8_t {
 };
 
 inline constexpr std::uint8_t kOpDependent = 1u << 0;  // load: address depends on the previous load's value
-// Verify mode ("nothing lost"): a store writes the op's page identity token to
-// the page it reaches, a load checks that the page holds it (OpBatch::token).
-// The access must not cross a 4 KiB page.
+// Verify mode ("nothing lost"): a load checks that the page it reaches holds
+// the op's page identity token (OpBatch::token); a store, which leaves the rest
+// of the page as it was, checks that the page holds the previous token
+// (OpBatch::prev_token) and writes its own. The access must not cross a 4 KiB page.
 inline constexpr std::uint8_t kOpVerify = 1u << 1;
 
 // 16 bytes; a batch of them is a flat array.
@@ -83,28 +84,27 @@ class OpBatch {
     push(Op{addr, size_bytes, OpKind::Store, 0, 0});
   }
   void marker(std::uint32_t id) { push(Op{0, id, OpKind::Marker, 0, 0}); }
-  // Verify mode: a store that writes `token` to its page, a load that expects the
-  // page to hold `expected` (see kOpVerify).
-  void store_verified(VirtAddr addr, std::uint64_t token, std::uint32_t size_bytes = 8) {
+  // Verify mode: a store that expects its page to hold `prev` and writes `token`,
+  // a load that expects the page to hold `expected` (see kOpVerify).
+  void store_verified(VirtAddr addr, std::uint64_t prev, std::uint64_t token, std::uint32_t size_bytes = 8) {
     tokens_[size_] = token;
+    prev_tokens_[size_] = prev;
     push(Op{addr, size_bytes, OpKind::Store, kOpVerify, 0});
   }
   void load_verified(VirtAddr addr, std::uint64_t expected, std::uint32_t size_bytes = 8) {
     tokens_[size_] = expected;
     push(Op{addr, size_bytes, OpKind::Load, kOpVerify, 0});
   }
-  // The token of op i (meaningful only when it has kOpVerify).
+  // The token of op i and, for a store, the token it expects to replace
+  // (meaningful only when the op has kOpVerify).
   std::uint64_t token(std::size_t i) const { return tokens_[i]; }
-  // Sets op i's verify token and flag (a generator's post-pass over its ops).
-  void set_verify(std::size_t i, std::uint64_t token) {
-    tokens_[i] = token;
-    ops_[i].flags |= kOpVerify;
-  }
+  std::uint64_t prev_token(std::size_t i) const { return prev_tokens_[i]; }
 
  private:
   std::array<Op, kCapacity> ops_{};
   std::size_t size_ = 0;
-  std::array<std::uint64_t, kCapacity> tokens_{};  // verify tokens, parallel to ops_
+  std::array<std::uint64_t, kCapacity> tokens_{};       // verify tokens, parallel to ops_
+  std::array<std::uint64_t, kCapacity> prev_tokens_{};  // verified stores: the token they replace
 };
 
 // What a generator may ask of the thread it runs on. Implemented by hw::Core;

@@ -242,8 +242,9 @@ RunReport::VerifySummary RunReport::verify_summary() const {
     s.mismatches += core.stats().verify_mismatches;
     for (const hw::VerifyMismatch& m : core.verify_mismatches())
       s.messages.push_back(fmt("%s[%d] at %s: page at virtual address 0x%" PRIx64 " (phys 0x%" PRIx64
-                               ") holds token 0x%016" PRIx64 ", expected 0x%016" PRIx64 " (what it last wrote)",
-                               m.task.c_str(), m.pid, format_time(m.time).c_str(), m.va, m.pa, m.found, m.expected));
+                               ") holds token 0x%016" PRIx64 ", expected 0x%016" PRIx64 " (what it last wrote; %s)",
+                               m.task.c_str(), m.pid, format_time(m.time).c_str(), m.va, m.pa, m.found, m.expected,
+                               m.store ? "seen by a store" : "seen by a load"));
   }
   return s;
 }
@@ -318,7 +319,7 @@ std::string RunReport::text() const {
     for (const auto& line : log) out += "  " + line + "\n";
   }
   if (const VerifySummary vs = verify_summary(); vs.enabled) {
-    out += fmt("\nVerify: %" PRIu64 " stores wrote page tokens, %" PRIu64 " loads checked them: %s\n", vs.stores,
+    out += fmt("\nVerify: %" PRIu64 " stores replaced page tokens, %" PRIu64 " loads checked them: %s\n", vs.stores,
                vs.loads, vs.mismatches ? fmt("%" PRIu64 " MISMATCHES (pages lost)", vs.mismatches).c_str() : "all good");
     for (const auto& m : vs.messages) {
       const std::size_t cut = m.find(" holds token");

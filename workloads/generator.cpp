@@ -97,9 +97,10 @@ void Generator::touch_verified(hw::OpBatch& batch, VirtAddr addr, bool write) {
   const std::uint64_t vpn = addr >> kPageShift;
   std::uint32_t& gen = r->gen[vpn - (r->base >> kPageShift)];
   if (write) {
+    const std::uint64_t prev = gen ? page_token(vprocess_, vpn, gen) : 0;
     ++gen;
     ++vstores_;
-    batch.store_verified(addr, page_token(vprocess_, vpn, gen));
+    batch.store_verified(addr, prev, page_token(vprocess_, vpn, gen));
   } else {
     ++vloads_;
     batch.load_verified(addr, gen ? page_token(vprocess_, vpn, gen) : 0);

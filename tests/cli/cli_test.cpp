@@ -272,7 +272,7 @@ TEST(Cli, VerifyModeRunsTheHogWithEveryPageCheckedAndSamplesReclaimColumns) {
                      csv + " --json " + json);
   ASSERT_EQ(r.status, 0) << r.err << r.out;
   // 32 MiB = 8192 pages: written once, the hot quarter read and written twice more, all read twice.
-  EXPECT_NE(r.out.find("Verify: 12288 stores wrote page tokens, 20480 loads checked them: all good"),
+  EXPECT_NE(r.out.find("Verify: 12288 stores replaced page tokens, 20480 loads checked them: all good"),
             std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("\nReclaim"), std::string::npos) << "no reclaim yet: no table";

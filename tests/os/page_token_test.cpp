@@ -3,8 +3,14 @@
 // clear_user_highpage / copy_user_highpage in do_wp_page (zero page and COW
 // after fork), clear_huge_page and the private hugetlb copy at fork,
 // folio_copy in migration (move_pages, mbind MPOL_MF_MOVE, shmem and hugetlb
-// pages), and __GFP_ZERO in the page allocator.
+// pages), and __GFP_ZERO in the page allocator. A property test runs random
+// mmap / write / read / fork / exit / munmap / madvise(DONTNEED) / move_pages /
+// mbind(MPOL_MF_MOVE) with 5% of page allocations failing and checks that every
+// read finds the token last written by its own process (nothing lost).
 #include <gtest/gtest.h>
+
+#include <map>
+#include <random>
 
 #include "os/hugetlb.h"
 #include "os/mempolicy.h"
@@ -185,5 +191,101 @@ TEST_F(PageTokenTest, GfpZeroClearsTheTokensOfTheWholeBlock) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(k().page_tokens().get(base + i), 0u);
   pm().free_pages(CpuId(0), again, 2, cost);
 }
+
+// "Nothing lost" under random address-space operations with injected
+// allocation failures: a model of each process's pages (virtual page -> token
+// last written; absent: never written or discarded, reads 0) is checked on
+// every read, and the kernel's consistency after every step.
+class PageTokenPropertyTest : public PageTokenTest, public ::testing::WithParamInterface<std::uint64_t> {};
+
+TEST_P(PageTokenPropertyTest, EveryReadFindsWhatItsProcessLastWrote) {
+  std::mt19937_64 rng(GetParam());
+  auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
+  FailPageAllocParams fp;
+  fp.probability = 5;
+  fp.seed = GetParam();
+  pm().fail_page_alloc().configure(fp);
+  struct Proc {
+    task_struct* t;
+    std::vector<std::pair<VirtAddr, std::uint64_t>> regions;  // (start, pages)
+    std::map<VirtAddr, std::uint64_t> tokens;                 // page -> last token written
+  };
+  std::vector<Proc> procs{{spawn(0), {}, {}}};
+  std::uint64_t next_token = 1, reads_checked = 0, writes = 0, forks = 0, moves = 0;
+  auto erase_range = [](Proc& p, VirtAddr a, std::uint64_t len) {
+    for (auto it = p.tokens.lower_bound(a); it != p.tokens.end() && it->first < a + len;) it = p.tokens.erase(it);
+  };
+  for (int step = 0; step < 3000; ++step) {
+    Proc& p = procs[rnd(procs.size())];
+    const int op = static_cast<int>(rnd(100));
+    VirtAddr page = 0;
+    if (!p.regions.empty()) {
+      const auto& [start, pages] = p.regions[rnd(p.regions.size())];
+      page = start + rnd(pages) * kPageSize;
+    }
+    if (op < 10 || p.regions.empty()) {  // mmap
+      if (p.regions.size() >= 12) continue;
+      const std::uint64_t pages = 1 + rnd(16);
+      const long r = mmap_anon(p.t, pages * kPageSize);
+      if (r > 0) p.regions.emplace_back(static_cast<VirtAddr>(r), pages);
+    } else if (op < 40) {  // write: the rest of the page must have survived (a COW copy, a migration)
+      if (touch(p.t, page, true) == Kernel::FaultResult::Handled) {
+        auto it = p.tokens.find(page);
+        ASSERT_EQ(token_at(p.t, page), it == p.tokens.end() ? 0u : it->second)
+            << "step " << step << ": pid " << p.t->pid << " writes page " << std::hex << page;
+        k().page_tokens().set(pfn(p.t, page), next_token);
+        p.tokens[page] = next_token++;
+        ++writes;
+      }
+    } else if (op < 75) {  // read
+      if (touch(p.t, page, false) == Kernel::FaultResult::Handled) {
+        auto it = p.tokens.find(page);
+        ASSERT_EQ(token_at(p.t, page), it == p.tokens.end() ? 0u : it->second)
+            << "step " << step << ": pid " << p.t->pid << " page " << std::hex << page;
+        ++reads_checked;
+      }
+    } else if (op < 80) {  // fork: the child inherits every private page's contents
+      if (procs.size() >= 6) continue;
+      const long pid = k().sys_fork(p.t, cost_);
+      if (pid > 0) {
+        procs.push_back(Proc{k().find_task_by_pid(static_cast<int>(pid)), p.regions, p.tokens});
+        ++forks;
+      }
+    } else if (op < 83) {  // exit
+      if (procs.size() < 2) continue;
+      k().exit_task(p.t);
+      procs.erase(procs.begin() + (&p - procs.data()));
+    } else if (op < 86) {  // munmap a whole region
+      const std::size_t i = rnd(p.regions.size());
+      const auto [start, pages] = p.regions[i];
+      if (k().sys_munmap(p.t, start, pages * kPageSize, cost_) == 0) {
+        erase_range(p, start, pages * kPageSize);
+        p.regions.erase(p.regions.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    } else if (op < 89) {  // madvise(MADV_DONTNEED): private anonymous pages read zero afterwards
+      if (k().sys_madvise(p.t, page, kPageSize, MADV_DONTNEED, cost_) == 0) erase_range(p, page, kPageSize);
+    } else if (op < 96) {  // move_pages of one page to the other node
+      const int from = pfn(p.t, page) ? node_of(p.t, page) : 0;
+      VirtAddr pages[1] = {page};
+      int nodes[1] = {1 - from};
+      int status[1] = {0};
+      if (k().sys_move_pages(p.t, 0, 1, pages, nodes, status, MPOL_MF_MOVE, cost_) == 0 && status[0] == 1 - from)
+        ++moves;
+    } else {  // mbind(MPOL_MF_MOVE) of one page
+      unsigned long mask = 1ul << rnd(2);
+      k().sys_mbind(p.t, page, kPageSize, MPOL_BIND, &mask, 3, MPOL_MF_MOVE, cost_);
+    }
+    k().check_consistency();
+  }
+  EXPECT_GT(reads_checked, 500u);
+  EXPECT_GT(writes, 500u);
+  EXPECT_GT(forks, 5u);
+  EXPECT_GT(moves, 20u);
+  EXPECT_GT(pm().fail_page_alloc().nr_failed(), 0u);
+  for (Proc& p : procs) k().exit_task(p.t);
+  k().check_consistency();
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, PageTokenPropertyTest, ::testing::Values(1u, 2u, 3u));
 
 }  // namespace

@@ -46,6 +46,7 @@ class FakeThreadContext : public hw::ThreadContext {
   hw::OpBatch* batch = nullptr;  // the batch the driver passes to fill()
   std::vector<hw::Op> ops;       // every op executed, in order
   std::vector<std::uint64_t> tokens;  // per op: its verify token (0 without kOpVerify)
+  std::vector<std::uint64_t> prev_tokens;  // per op: a verified store's expected previous token
   std::vector<FakeSyscall> calls;
   std::uint64_t unmapped_accesses = 0;
   int policy_mode = 0;
@@ -70,6 +71,7 @@ class FakeThreadContext : public hw::ThreadContext {
       clock_ps += 1000;
       ops.push_back(op);
       tokens.push_back((op.flags & hw::kOpVerify) ? batch->token(i) : 0);
+      prev_tokens.push_back((op.flags & hw::kOpVerify) ? batch->prev_token(i) : 0);
     }
     batch->clear();
   }

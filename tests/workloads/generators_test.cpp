@@ -474,7 +474,8 @@ TEST(ProducerConsumer, ConsumerReadsAChunkOnlyAfterItWasProduced) {
 
 namespace {
 // Plays the ops against a model memory of page tokens as hw::Core does: a
-// verified store sets its page's token, a verified load must find it.
+// verified store must find the token it replaces and sets its own, a verified
+// load must find the page's token.
 struct TokenCheck {
   std::uint64_t stores = 0, loads = 0, mismatches = 0, plain = 0;
 };
@@ -489,14 +490,16 @@ TokenCheck play_tokens(const FakeThreadContext& ctx) {
       continue;
     }
     const VirtAddr page = op.addr >> 12;
+    auto it = mem.find(page);
+    const std::uint64_t held = it == mem.end() ? 0 : it->second;
     if (op.kind == hw::OpKind::Store) {
       EXPECT_NE(ctx.tokens[i], 0u) << "a written page never holds the cleared token";
+      c.mismatches += held != ctx.prev_tokens[i];
       mem[page] = ctx.tokens[i];
       ++c.stores;
     } else {
       ++c.loads;
-      auto it = mem.find(page);
-      c.mismatches += (it == mem.end() ? 0 : it->second) != ctx.tokens[i];
+      c.mismatches += held != ctx.tokens[i];
     }
   }
   return c;
