@@ -114,11 +114,7 @@ TEST_F(SwapfileTest, ProcSwapsHasLinuxLayout) {
 TEST_F(SwapfileTest, SwapoffReadsEveryPageBackWithItsToken) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 16 * kPageSize);
-  for (int i = 0; i < 16; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 1000 + i);
-  }
+  const long a = map_touched(t, 16, 1000);
   for (int i = 0; i < 16; i += 2) swap_out(t, a + i * kPageSize);
   EXPECT_EQ(t->mm->rss_stat[MM_SWAPENTS], 8);
   k().check_consistency();
@@ -137,12 +133,8 @@ TEST_F(SwapfileTest, SwapoffReadsEveryPageBackWithItsToken) {
 TEST_F(SwapfileTest, SwapoffWithoutMemoryFailsWithEnomemAndLosesNothing) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 8 * kPageSize);
-  for (int i = 0; i < 8; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 77 + i);
-    swap_out(t, a + i * kPageSize);
-  }
+  const long a = map_touched(t, 8, 77);
+  for (int i = 0; i < 8; ++i) swap_out(t, a + i * kPageSize);
   FailPageAllocParams p;
   p.probability = 100;
   p.interval = 4;  // the 4th allocation fails
