@@ -378,10 +378,12 @@ long Swap::try_to_unuse(unsigned type, CpuId cpu, KernelCost& cost) {
       if (failed) return -ENOMEM;
     }
   }
+  // folio_wait_writeback: every write in flight completes first.
+  for (std::size_t c = 0; c < writeback_.size(); ++c)
+    complete_writeback(CpuId(static_cast<int>(c)), Picoseconds(~0ull), cost);
   for (std::uint64_t off = 1; off < si.max; ++off) {
     page* pg = swap_cache_page(swp_entry(type, off));
     if (!pg) continue;
-    if (pg->test(PG_writeback)) end_page_writeback(pg, cpu, cost);  // folio_wait_writeback
     if (swap_count(swp_entry(type, off)) != 0) swap_bug("swap PTE left after try_to_unuse", type, off);
     try_to_free_swap(pg, cpu, cost);  // the page keeps the data (dirty), unmapped ones are freed
   }
