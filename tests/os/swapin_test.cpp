@@ -218,6 +218,27 @@ TEST_F(SwapinTest, ZramTakesFramesOnItsNodeAndCostsCycles) {
   k().check_consistency();
 }
 
+TEST_F(SwapinTest, MbindSkipsSwapEntriesAndMovePagesLeavesSwapCachePages) {
+  ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
+  task_struct* t = spawn(0);
+  const long a = map_touched(t, 4, 60);
+  const swp_entry_t e = swap_out(t, a);              // page 0: only a swap entry
+  swap_out(t, a + kPageSize);
+  ASSERT_EQ(touch(t, a + kPageSize, false), Kernel::FaultResult::Handled);  // page 1: mapped and cached
+  ASSERT_TRUE(page_at(t, a + kPageSize)->test(PG_swapcache));
+  unsigned long n1 = 2;
+  ASSERT_EQ(k().sys_mbind(t, a, 4 * kPageSize, MPOL_BIND, &n1, 3, MPOL_MF_MOVE, cost_), 0);
+  EXPECT_EQ(pte_at(t, a), swp_entry_to_pte(e));  // not a page: nothing to move
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a + 2 * kPageSize)).value(), 1);
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a + kPageSize)).value(), 0);  // swap-cache pages stay (-EBUSY)
+  k().check_consistency();
+  ASSERT_EQ(touch(t, a, false), Kernel::FaultResult::Handled);
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a)).value(), 1);  // read back under the new policy
+  EXPECT_EQ(token_at(t, a), 60u);
+  EXPECT_EQ(token_at(t, a + kPageSize), 61u);
+  k().check_consistency();
+}
+
 class SwapReadaheadTest : public SwapTest, public ::testing::WithParamInterface<bool> {
  protected:
   SwapReadaheadTest() {
