@@ -37,6 +37,8 @@ SwapParams SwapParams::from_config(Config os) {
   int nvme = 0, zram = 0;
   for (Config c : os.tables("swap", "swap areas switched on at boot")) {
     SwapAreaParams a;
+    const SourcePos pos = c.position();
+    a.origin = pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
     const Bytes size = c.require<Bytes>("size", "swap area size, its 4 KiB header included",
                                         {Bytes(2 * 4096), Bytes(kMaxSwapSlots * 4096)});
     a.size_bytes = size.value();
