@@ -60,8 +60,11 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   for (const SwapAreaParams& a : params_.swap.areas) {
     const long r = swap_->swapon(a, boot);
     if (r < 0)
-      throw std::invalid_argument("swapon " + a.name + " failed: " + std::strerror(static_cast<int>(-r)) +
-                                  " (size, node or block-device capacity)");
+      throw std::invalid_argument((a.origin.empty() ? "" : a.origin + ": error: ") + "[[os.swap]] swapon " + a.name +
+                                  " failed: " + std::strerror(static_cast<int>(-r)) +
+                                  (a.device == SwapDevice::Zram ? " (is node " + std::to_string(a.node) +
+                                                                      " a node with memory?)"
+                                                                : " (does it fit the block device?)"));
   }
 }
 

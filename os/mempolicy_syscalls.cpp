@@ -101,6 +101,7 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
   if (flags & (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) {
     auto queue_pages = [&](VirtAddr va, const PteRef& ref) {  // queue_pages_pte_range on the page walker
       pteval_t v = ref.value();
+      if (!pte_present(v) && !pte_protnone(v)) return;  // a swap entry: no page in memory to queue
       if (v & _PAGE_SPECIAL) return;
       const page* pg = pm_.phys_to_page(pte_phys(v));
       if (node_isset(pm_.page_to_nid(pg).value(), nodes)) return;

@@ -196,11 +196,13 @@ page* Swap::read_swap_cache_async(swp_entry_t e, task_struct* t, vm_area_struct*
   const gfp_t gfp = GFP_HIGHUSER_MOVABLE | (ra ? __GFP_NORETRY | __GFP_NOWARN : 0);
   page* pg = alloc_pages_mpol(k_.pm_, cpu, gfp, 0, pol, vma ? vma->pgoff_of(addr) : NO_INTERLEAVE_INDEX, cost);
   if (!pg) return nullptr;
-  if (swap_cache_page(e)) {  // only this path fills the cache of a used slot, and it does not recurse
-    std::fprintf(stderr, "numasim: swap invariant broken: slot cached while its page was allocated\n");
-    std::abort();
+  // The allocation may have entered reclaim: the slot may have been cached or freed meanwhile.
+  if (page* cached = swap_cache_page(e)) {
+    put_cache_ref(pg, cpu, cost);
+    get_page(cached);
+    return cached;
   }
-  if (si.swap_map[off] == 0) {  // freed while allocating (reclaim in the slow path)
+  if ((si.swap_map[off] & ~SWAP_HAS_CACHE) == 0) {
     put_cache_ref(pg, cpu, cost);
     return nullptr;
   }

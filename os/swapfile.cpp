@@ -37,6 +37,8 @@ SwapParams SwapParams::from_config(Config os) {
   int nvme = 0, zram = 0;
   for (Config c : os.tables("swap", "swap areas switched on at boot")) {
     SwapAreaParams a;
+    const SourcePos pos = c.position();
+    a.origin = pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
     const Bytes size = c.require<Bytes>("size", "swap area size, its 4 KiB header included",
                                         {Bytes(2 * 4096), Bytes(kMaxSwapSlots * 4096)});
     a.size_bytes = size.value();
@@ -378,10 +380,12 @@ long Swap::try_to_unuse(unsigned type, CpuId cpu, KernelCost& cost) {
       if (failed) return -ENOMEM;
     }
   }
+  // folio_wait_writeback: every write in flight completes first.
+  for (std::size_t c = 0; c < writeback_.size(); ++c)
+    complete_writeback(CpuId(static_cast<int>(c)), Picoseconds(~0ull), cost);
   for (std::uint64_t off = 1; off < si.max; ++off) {
     page* pg = swap_cache_page(swp_entry(type, off));
     if (!pg) continue;
-    if (pg->test(PG_writeback)) end_page_writeback(pg, cpu, cost);  // folio_wait_writeback
     if (swap_count(swp_entry(type, off)) != 0) swap_bug("swap PTE left after try_to_unuse", type, off);
     try_to_free_swap(pg, cpu, cost);  // the page keeps the data (dirty), unmapped ones are freed
   }

@@ -56,6 +56,7 @@ struct SwapAreaParams {
   double compression_ratio = 3.0;       // 4096 bytes become 4096 / ratio (rounded up)
   std::uint64_t compress_cycles = 12000;   // lzo-rle on a 4 KiB page, ~4 us at 3 GHz
   std::uint64_t decompress_cycles = 3000;  // ~1 us
+  std::string origin;  // where the configuration set it ("file:line:column"), for boot-time errors
 };
 
 struct SwapParams {

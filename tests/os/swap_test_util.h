@@ -73,6 +73,22 @@ class SwapTest : public KernelTest {
     return e;
   }
   std::uint64_t ev(vm_event_item i) { return pm().sum_vm_event(i); }
+  // n private anonymous pages mapped and written; page i gets token `token_base + i` (0: none).
+  long map_touched(task_struct* t, int n, std::uint64_t token_base = 0) {
+    const long a = mmap_anon(t, static_cast<std::uint64_t>(n) * kPageSize);
+    EXPECT_GT(a, 0);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
+      if (token_base) set_token(t, a + i * kPageSize, token_base + i);
+    }
+    return a;
+  }
+  // Nothing left in swap: every slot free, the swap cache empty, the checker content.
+  void expect_swap_empty() {
+    EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());
+    EXPECT_EQ(pm().global_node_page_state(NR_SWAPCACHE), 0);
+    k().check_consistency();
+  }
 };
 
 }  // namespace numasim::os::testing

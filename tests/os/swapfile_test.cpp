@@ -114,11 +114,7 @@ TEST_F(SwapfileTest, ProcSwapsHasLinuxLayout) {
 TEST_F(SwapfileTest, SwapoffReadsEveryPageBackWithItsToken) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 16 * kPageSize);
-  for (int i = 0; i < 16; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 1000 + i);
-  }
+  const long a = map_touched(t, 16, 1000);
   for (int i = 0; i < 16; i += 2) swap_out(t, a + i * kPageSize);
   EXPECT_EQ(t->mm->rss_stat[MM_SWAPENTS], 8);
   k().check_consistency();
@@ -134,15 +130,33 @@ TEST_F(SwapfileTest, SwapoffReadsEveryPageBackWithItsToken) {
   EXPECT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
 }
 
+TEST_F(SwapfileTest, SwapoffWaitsForWritesInFlight) {
+  ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
+  task_struct* t = spawn(1);
+  const long a = map_touched(t, 2, 300);
+  page* pg = page_at(t, a);
+  get_page(pg);  // reclaim's reference, held across the write
+  ASSERT_TRUE(k().add_to_swap(pg, t->cpu, cost_));
+  ASSERT_TRUE(k().try_to_unmap(pg, t->cpu, cost_));
+  ASSERT_EQ(k().pageout(pg, t->cpu, cost_), PAGE_SUCCESS);
+  ASSERT_TRUE(pg->test(PG_writeback));
+  ASSERT_EQ(k().sys_swapoff("/dev/nvme0n1p2", CpuId(1), cost_), 0);
+  EXPECT_FALSE(pg->test(PG_writeback));
+  EXPECT_EQ(pm().global_node_page_state(NR_WRITEBACK), 0);
+  EXPECT_EQ(page_at(t, a), pg);  // mapped again, out of the swap cache
+  EXPECT_FALSE(pg->test(PG_swapcache));
+  pm().free_pages(t->cpu, pg, 0, cost_);
+  EXPECT_EQ(token_at(t, a), 300u);
+  complete_io();  // the stale timer finds nothing to do
+  EXPECT_EQ(pm().global_node_page_state(NR_WRITEBACK), 0);
+  k().check_consistency();
+}
+
 TEST_F(SwapfileTest, SwapoffWithoutMemoryFailsWithEnomemAndLosesNothing) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 8 * kPageSize);
-  for (int i = 0; i < 8; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 77 + i);
-    swap_out(t, a + i * kPageSize);
-  }
+  const long a = map_touched(t, 8, 77);
+  for (int i = 0; i < 8; ++i) swap_out(t, a + i * kPageSize);
   FailPageAllocParams p;
   p.probability = 100;
   p.interval = 4;  // the 4th allocation fails

@@ -116,9 +116,7 @@ TEST_F(SwapinTest, WriteFaultOnAnExclusivePageMapsItWritableAndFreesTheSlot) {
   EXPECT_EQ(token_at(t, a), 42u);
   EXPECT_FALSE(page_at(t, a)->test(PG_swapcache));
   EXPECT_TRUE(PageDirty(page_at(t, a)));  // the only copy of its data now
-  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());
-  EXPECT_EQ(pm().global_node_page_state(NR_SWAPCACHE), 0);
-  k().check_consistency();
+  expect_swap_empty();
 }
 
 TEST_F(SwapinTest, ForkSharesSwapEntriesAndBothReadTheRightToken) {
@@ -171,19 +169,14 @@ TEST_F(SwapinTest, ForkSharesSwapEntriesAndBothReadTheRightToken) {
   k().check_consistency();
   k().exit_task(c);
   k().exit_task(p);
-  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());
-  EXPECT_EQ(pm().global_node_page_state(NR_SWAPCACHE), 0);
-  k().check_consistency();
+  expect_swap_empty();
 }
 
 TEST_F(SwapinTest, MunmapAndExitFreeSlots) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 32 * kPageSize);
-  for (int i = 0; i < 32; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    swap_out(t, a + i * kPageSize);
-  }
+  const long a = map_touched(t, 32);
+  for (int i = 0; i < 32; ++i) swap_out(t, a + i * kPageSize);
   EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages() - 32);
   ASSERT_EQ(k().sys_munmap(t, a, 16 * kPageSize, cost_), 0);
   EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages() - 16);
@@ -192,19 +185,13 @@ TEST_F(SwapinTest, MunmapAndExitFreeSlots) {
   // One page read back into the swap cache, then the exit: its slot and page go too.
   ASSERT_EQ(touch(t, a + 20 * kPageSize, false), Kernel::FaultResult::Handled);
   k().exit_task(t);
-  EXPECT_EQ(k().nr_swap_pages(), k().total_swap_pages());
-  EXPECT_EQ(pm().global_node_page_state(NR_SWAPCACHE), 0);
-  k().check_consistency();
+  expect_swap_empty();
 }
 
 TEST_F(SwapinTest, ZramTakesFramesOnItsNodeAndCostsCycles) {
   ASSERT_EQ(swapon_zram("/dev/zram0", 8 << 20, 1, 3.0), 0);  // 1366-byte objects: 2 per frame
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 30 * kPageSize);
-  for (int i = 0; i < 30; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 500 + i);
-  }
+  const long a = map_touched(t, 30, 500);
   pm().drain_all_pages(scratch_);
   const std::int64_t node1_free = node_free(1);
   const std::size_t bios = platform_.count(FakePlatform::Kind::Bio);
@@ -231,6 +218,27 @@ TEST_F(SwapinTest, ZramTakesFramesOnItsNodeAndCostsCycles) {
   k().check_consistency();
 }
 
+TEST_F(SwapinTest, MbindSkipsSwapEntriesAndMovePagesLeavesSwapCachePages) {
+  ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
+  task_struct* t = spawn(0);
+  const long a = map_touched(t, 4, 60);
+  const swp_entry_t e = swap_out(t, a);              // page 0: only a swap entry
+  swap_out(t, a + kPageSize);
+  ASSERT_EQ(touch(t, a + kPageSize, false), Kernel::FaultResult::Handled);  // page 1: mapped and cached
+  ASSERT_TRUE(page_at(t, a + kPageSize)->test(PG_swapcache));
+  unsigned long n1 = 2;
+  ASSERT_EQ(k().sys_mbind(t, a, 4 * kPageSize, MPOL_BIND, &n1, 3, MPOL_MF_MOVE, cost_), 0);
+  EXPECT_EQ(pte_at(t, a), swp_entry_to_pte(e));  // not a page: nothing to move
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a + 2 * kPageSize)).value(), 1);
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a + kPageSize)).value(), 0);  // swap-cache pages stay (-EBUSY)
+  k().check_consistency();
+  ASSERT_EQ(touch(t, a, false), Kernel::FaultResult::Handled);
+  EXPECT_EQ(pm().page_to_nid(page_at(t, a)).value(), 1);  // read back under the new policy
+  EXPECT_EQ(token_at(t, a), 60u);
+  EXPECT_EQ(token_at(t, a + kPageSize), 61u);
+  k().check_consistency();
+}
+
 class SwapReadaheadTest : public SwapTest, public ::testing::WithParamInterface<bool> {
  protected:
   SwapReadaheadTest() {
@@ -244,11 +252,7 @@ TEST_P(SwapReadaheadTest, SequentialSwapInsReadAheadAndHit) {
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
   constexpr int kPages = 64;
-  const long a = mmap_anon(t, kPages * kPageSize);
-  for (int i = 0; i < kPages; ++i) {
-    ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
-    set_token(t, a + i * kPageSize, 9000 + i);
-  }
+  const long a = map_touched(t, kPages, 9000);
   for (int i = 0; i < kPages; ++i) swap_out(t, a + i * kPageSize);
   const std::size_t bios = platform_.count(FakePlatform::Kind::Bio);
   for (int i = 0; i < kPages; ++i) {
@@ -271,8 +275,7 @@ TEST_P(SwapReadaheadTest, PageClusterZeroReadsNoMore) {
   kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 8 << 20), 0);
   task_struct* t = spawn(0);
-  const long a = mmap_anon(t, 16 * kPageSize);
-  for (int i = 0; i < 16; ++i) ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
+  const long a = map_touched(t, 16);
   for (int i = 0; i < 16; ++i) swap_out(t, a + i * kPageSize);
   for (int i = 0; i < 16; ++i) ASSERT_EQ(touch(t, a + i * kPageSize, false), Kernel::FaultResult::Handled);
   EXPECT_EQ(ev(SWAP_RA), 0u);
