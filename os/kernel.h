@@ -12,6 +12,8 @@
 // VMA records reserves all their objects before changing anything (ENOMEM and
 // no change otherwise). The owner records are kmemleak roots.
 // The Topology passed in must outlive the Kernel.
+// Transparent huge pages: huge_memory.cpp (faults, splits, deferred split,
+// THP migration) and khugepaged.cpp (os/huge_memory.h for the knobs and counts).
 // Processes fork (fork.cpp: copy-on-write of private anonymous pages, shared
 // mappings shared) and anonymous pages have a reverse map (rmap.cpp, os/rmap.h)
 // on which page migration (migrate.cpp) unmaps and remaps every mapping.

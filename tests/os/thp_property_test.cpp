@@ -100,6 +100,8 @@ TEST_P(ThpPropertyTest, RandomOperationsOverHugeRangesKeepTheKernelConsistent) {
   // The run exercised what it is about.
   EXPECT_GT(thp_seen, 0u);
   EXPECT_GT(k().physmem().sum_vm_event(THP_SPLIT_PMD), 0u);
+  EXPECT_GT(k().physmem().sum_vm_event(THP_SPLIT_PAGE), 0u);  // the deferred split shrinker
+  EXPECT_GT(k().khugepaged_stats().pages_collapsed, 0u);
   for (std::size_t i = tasks.size(); i-- > 0;) k().exit_task(tasks[i]);
   k().check_consistency();
   EXPECT_EQ(k().physmem().global_node_page_state(NR_ANON_MAPPED), 0);

@@ -36,6 +36,31 @@ class ThpTest : public KernelTest {
     return f ? f->level : 0;
   }
   std::uint64_t ev(vm_event_item i) const { return kernel_->physmem().sum_vm_event(i); }
+  // Takes every free order-9 block, then gives one back and takes half of it
+  // (order 8): no order-9 block can form again, 256 small pages are free.
+  // release() gives everything back.
+  void fragment() {
+    KernelCost c;
+    pm().drain_all_pages(c);  // no per-cpu pages that a later drain could merge into a block
+    for (;;) {
+      page* pg = pm().alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN, 9, NodeId(0), nullptr, c);
+      if (!pg) break;
+      held_.push_back(pg);
+    }
+    ASSERT_FALSE(held_.empty());
+    pm().free_pages(CpuId(0), held_.back(), 9, c);
+    held_.pop_back();
+    small_ = pm().alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE | __GFP_NOWARN, 8, NodeId(0), nullptr, c);
+    ASSERT_NE(small_, nullptr);
+  }
+  void release() {
+    KernelCost c;
+    for (page* pg : held_) pm().free_pages(CpuId(0), pg, 9, c);
+    pm().free_pages(CpuId(0), small_, 8, c);
+    held_.clear();
+  }
+  std::vector<page*> held_;
+  page* small_ = nullptr;
   long anon_thps() const { return kernel_->physmem().global_node_page_state(NR_ANON_THPS); }
   long rss() const { return t_->mm->rss_stat[MM_ANONPAGES]; }
   task_struct* t_ = nullptr;
@@ -70,8 +95,13 @@ TEST_F(ThpTest, AlwaysWriteFaultMapsOnePmdLeaf) {
   k().check_consistency();
   // /proc/meminfo and /proc/vmstat show it.
   EXPECT_NE(k().proc_meminfo().find("AnonHugePages:      2048 kB"), std::string::npos) << k().proc_meminfo();
-  // pgalloc counts 512 base pages, numa_hit one event.
-  EXPECT_GE(ev(PGALLOC_NORMAL) + ev(PGALLOC_MOVABLE) + ev(PGALLOC_DMA32), 512u);
+  // The second 2 MiB (its page tables exist): pgalloc counts 512 base pages, numa_hit one event.
+  auto pgalloc = [&] { return ev(PGALLOC_DMA) + ev(PGALLOC_DMA32) + ev(PGALLOC_NORMAL) + ev(PGALLOC_MOVABLE); };
+  const std::uint64_t pgalloc0 = pgalloc(), hit0 = pm().global_numa_event_state(NUMA_HIT);
+  ASSERT_EQ(touch(t_, kBase + kHuge), Kernel::FaultResult::Handled);
+  EXPECT_EQ(pgalloc() - pgalloc0, 512u);
+  EXPECT_EQ(pm().global_numa_event_state(NUMA_HIT) - hit0, 1u);
+  k().check_consistency();
   EXPECT_EQ(k().sys_munmap(t_, kBase, 2 * kHuge, cost_), 0);
   EXPECT_EQ(anon_thps(), 0);
   EXPECT_EQ(rss(), 0);
@@ -142,32 +172,50 @@ TEST_F(ThpTest, SysfsRejectsBadValuesAndChangesNothing) {
 }
 
 TEST_F(ThpTest, NoOrder9BlockFallsBackAndCountsIt) {
-  // Take every free order-9 block of both nodes, then break one into small pages.
-  std::vector<page*> held;
-  KernelCost c;
-  for (;;) {
-    page* pg = pm().alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN, 9, NodeId(0), nullptr, c);
-    if (!pg) break;
-    held.push_back(pg);
-  }
-  ASSERT_FALSE(held.empty());
-  pm().free_pages(CpuId(0), held.back(), 9, c);
-  held.pop_back();
-  page* small = pm().alloc_pages(CpuId(0), GFP_HIGHUSER_MOVABLE, 0, NodeId(0), nullptr, c);
-  ASSERT_NE(small, nullptr);
+  fragment();
+  const std::uint64_t compactions = pm().slowpath_stats().direct_compact;
   map(kHuge);
   ASSERT_EQ(touch(t_, kBase), Kernel::FaultResult::Handled);
   EXPECT_EQ(leaf_level(kBase), PTE_LEVEL);
   EXPECT_EQ(ev(THP_FAULT_FALLBACK), 1u);
   EXPECT_EQ(ev(THP_FAULT_ALLOC), 0u);
+  // defrag=madvise without MADV_HUGEPAGE: GFP_TRANSHUGE_LIGHT, no direct compaction.
+  EXPECT_EQ(pm().slowpath_stats().direct_compact, compactions);
   k().check_consistency();
-  for (page* pg : held) pm().free_pages(CpuId(0), pg, 9, c);
-  pm().free_pages(CpuId(0), small, 0, c);
+  release();
   // With blocks back, the next aligned range gets its THP.
   map(kHuge, kBase + kHuge);
   ASSERT_EQ(touch(t_, kBase + kHuge), Kernel::FaultResult::Handled);
   EXPECT_EQ(leaf_level(kBase + kHuge), PMD_LEVEL);
   k().check_consistency();
+}
+
+// vma_thp_gfp_mask: direct compaction (and reclaim) only where the defrag mode allows it.
+TEST_F(ThpTest, DefragModeDecidesWhetherTheFaultCompacts) {
+  fragment();
+  struct Case {
+    const char* defrag;
+    bool madvised;
+    bool compacts;
+  } cases[] = {{"never", true, false},  {"defer", true, false},         {"madvise", false, false},
+               {"madvise", true, true}, {"defer+madvise", false, false}, {"defer+madvise", true, true},
+               {"always", false, true}};
+  VirtAddr at = kBase;
+  for (const Case& cs : cases) {
+    ASSERT_EQ(k().thp_sysfs_store("defrag", cs.defrag), 0);
+    map(kHuge, at);
+    if (cs.madvised) {
+      ASSERT_EQ(k().sys_madvise(t_, at, kHuge, MADV_HUGEPAGE, cost_), 0);
+    }
+    const std::uint64_t before = pm().slowpath_stats().direct_compact;
+    ASSERT_EQ(touch(t_, at), Kernel::FaultResult::Handled);
+    EXPECT_EQ(pm().slowpath_stats().direct_compact > before, cs.compacts) << cs.defrag << " " << cs.madvised;
+    EXPECT_EQ(leaf_level(at), PTE_LEVEL) << cs.defrag << " " << cs.madvised;  // compaction makes no progress: fallback
+    at += 2 * kHuge;
+  }
+  EXPECT_EQ(ev(THP_FAULT_FALLBACK), std::size(cases));
+  k().check_consistency();
+  release();
 }
 
 TEST_F(ThpTest, HugeZeroPageOnReadThenWriteSplitsAndCopiesOneSmallPage) {
