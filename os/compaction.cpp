@@ -91,36 +91,36 @@ unsigned extfrag_for_order(const zone& z, unsigned order) {
   return static_cast<unsigned>((info.free_pages - (info.free_blocks_suitable << order)) * 100 / info.free_pages);
 }
 
-// unusable_show / extfrag_show: populated zones of nodes with memory.
-std::string debugfs_unusable_index(const PhysMem& pm) {
+namespace {
+// walk_zones_in_node for unusable_show / extfrag_show: a line per populated zone,
+// one value per order, written by `value(out, zone, order)`.
+template <typename F>
+std::string per_zone_and_order(const PhysMem& pm, F value) {
   std::string out;
   for (int n = 0; n < pm.nr_node_ids(); ++n)
     for (const zone& z : pm.NODE_DATA(NodeId(n)).node_zones) {
       if (!z.populated()) continue;
       appendf(out, "Node %d, zone %8s ", n, z.name);
-      for (unsigned o = 0; o < MAX_ORDER; ++o) {
-        const int index = unusable_free_index(o, fill_contig_page_info(z, o));
-        appendf(out, "%d.%03d ", index / 1000, index % 1000);
-      }
+      for (unsigned o = 0; o < MAX_ORDER; ++o) value(out, z, o);
       out += '\n';
     }
   return out;
 }
+}  // namespace
+
+std::string debugfs_unusable_index(const PhysMem& pm) {
+  return per_zone_and_order(pm, [](std::string& out, const zone& z, unsigned o) {
+    const int index = unusable_free_index(o, fill_contig_page_info(z, o));
+    appendf(out, "%d.%03d ", index / 1000, index % 1000);
+  });
+}
 
 std::string debugfs_extfrag_index(const PhysMem& pm) {
-  std::string out;
-  for (int n = 0; n < pm.nr_node_ids(); ++n)
-    for (const zone& z : pm.NODE_DATA(NodeId(n)).node_zones) {
-      if (!z.populated()) continue;
-      appendf(out, "Node %d, zone %8s ", n, z.name);
-      for (unsigned o = 0; o < MAX_ORDER; ++o) {
-        const int index = __fragmentation_index(o, fill_contig_page_info(z, o));
-        // "%2d.%03d" of index / 1000 and index % 1000: -1000 prints as "-1.000".
-        appendf(out, "%2d.%03d ", index / 1000, index < 0 ? -(index % 1000) : index % 1000);
-      }
-      out += '\n';
-    }
-  return out;
+  return per_zone_and_order(pm, [](std::string& out, const zone& z, unsigned o) {
+    const int index = __fragmentation_index(o, fill_contig_page_info(z, o));
+    // "%2d.%03d" of index / 1000 and index % 1000: -1000 prints as "-1.000".
+    appendf(out, "%2d.%03d ", index / 1000, index < 0 ? -(index % 1000) : index % 1000);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -619,37 +619,34 @@ bool Compaction::should_proactive_compact_node(NodeId nid) const {
   return fragmentation_score_node(nid) > fragmentation_score_wmark(false);
 }
 
-void Compaction::proactive_compact_node(NodeId nid, CpuId cpu, KernelCost& cost) {
+// Every populated zone of the node compacted whole (order -1), in `mode`; the
+// proactive run stops a zone once its score is under the low mark.
+void Compaction::compact_node_zones(NodeId nid, migrate_mode mode, bool proactive, CpuId cpu, KernelCost& cost) {
   for (zone& z : pm_.NODE_DATA(nid).node_zones) {
     if (!z.populated()) continue;
     compact_control cc;
     cc.order = -1;
-    cc.mode = MIGRATE_SYNC_LIGHT;
+    cc.mode = mode;
     cc.whole_zone = true;
     cc.gfp_mask = GFP_KERNEL;
-    cc.proactive_compaction = true;
+    cc.proactive_compaction = proactive;
     cc.zone = &z;
     cc.cpu = cpu;
     cc.cost = &cost;
     compact_zone(cc);
-    pm_.count_vm_events(cpu, KCOMPACTD_MIGRATE_SCANNED, cc.total_migrate_scanned);
-    pm_.count_vm_events(cpu, KCOMPACTD_FREE_SCANNED, cc.total_free_scanned);
+    if (proactive) {
+      pm_.count_vm_events(cpu, KCOMPACTD_MIGRATE_SCANNED, cc.total_migrate_scanned);
+      pm_.count_vm_events(cpu, KCOMPACTD_FREE_SCANNED, cc.total_free_scanned);
+    }
   }
 }
 
+void Compaction::proactive_compact_node(NodeId nid, CpuId cpu, KernelCost& cost) {
+  compact_node_zones(nid, MIGRATE_SYNC_LIGHT, true, cpu, cost);
+}
+
 void Compaction::compact_node(NodeId nid, CpuId cpu, KernelCost& cost) {
-  for (zone& z : pm_.NODE_DATA(nid).node_zones) {
-    if (!z.populated()) continue;
-    compact_control cc;
-    cc.order = -1;
-    cc.mode = MIGRATE_SYNC;
-    cc.whole_zone = true;
-    cc.gfp_mask = GFP_KERNEL;
-    cc.zone = &z;
-    cc.cpu = cpu;
-    cc.cost = &cost;
-    compact_zone(cc);
-  }
+  compact_node_zones(nid, MIGRATE_SYNC, false, cpu, cost);
 }
 
 bool Compaction::kcompactd_node_suitable(NodeId nid) const {

@@ -207,6 +207,7 @@ class Compaction {
   bool migrate_isolated(compact_control& cc);
   void release_freepages(compact_control& cc);
   bool page_movable(const page* pg) const;
+  void compact_node_zones(NodeId nid, migrate_mode mode, bool proactive, CpuId cpu, KernelCost& cost);
   bool kswapd_is_running(NodeId nid) const;
 
   Kernel& k_;
