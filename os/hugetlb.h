@@ -136,8 +136,9 @@ class HugetlbPool {
 
  private:
   // alloc_fresh_hugetlb_folio on exactly node nid (no fallback); nullptr if the buddy has none.
-  page* alloc_fresh(int h, int nid, bool boot, CpuId cpu, KernelCost& cost);
+  page* alloc_fresh(int h, int nid, CpuId cpu, KernelCost& cost);
   page* alloc_gigantic(int nid, CpuId cpu, KernelCost& cost);
+  void prep_new_huge_page(page* pg, int h, bool surplus);
   // update_and_free_hugetlb_folio: back to the buddy.
   void free_to_buddy(page* head, int h, CpuId cpu, KernelCost& cost);
   // Take a free page of node nid off its list (nullptr if none).

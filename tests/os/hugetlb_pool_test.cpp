@@ -9,7 +9,7 @@
 
 #include <cerrno>
 
-#include "tests/os/kernel_fixture.h"
+#include "tests/os/hugetlb_fixture.h"
 
 namespace numasim::os {
 namespace {
@@ -20,41 +20,27 @@ constexpr const char* kNode0_2M = "/sys/devices/system/node/node0/hugepages/huge
 constexpr const char* kNode1_2M = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
 constexpr const char* kGlobal2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
 
-class HugetlbPoolTest : public ::testing::Test {
+KernelParams pool_params(std::vector<std::uint64_t> pool, std::uint64_t overcommit) {
+  KernelParams p;
+  p.nr_hugepages_node = std::move(pool);
+  p.nr_overcommit_hugepages = overcommit;
+  p.hugepagesz_1g = true;  // an empty 1 GiB hstate
+  return p;
+}
+
+class HugetlbPoolTest : public testing::HugetlbKernelTest {
  protected:
   explicit HugetlbPoolTest(std::vector<std::uint64_t> pool = {4, 2}, std::uint64_t overcommit = 0)
-      : topo_(two_node_topology("256MiB")) {
-    params_.nr_hugepages_node = std::move(pool);
-    params_.nr_overcommit_hugepages = overcommit;
-    params_.hugepagesz_1g = true;  // an empty 1 GiB hstate
-    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
-  }
-  Kernel& k() { return *kernel_; }
-  const HugetlbPool& pool() { return kernel_->hugetlb(); }
-  task_struct* spawn(int cpu = 0) {
-    CpuMask all;
-    all.set();
-    return kernel_->create_task("hugetlb", CpuId(cpu), all);
-  }
+      : HugetlbKernelTest(pool_params(std::move(pool), overcommit), "256MiB") {}
   long mmap_huge(task_struct* t, std::uint64_t len, int extra = 0) {
     return kernel_->sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | extra, -1,
                              0, cost_);
   }
   std::uint64_t sysfs(const std::string& path) { return *kernel_->hugetlb_sysfs_read(path); }
   long set(const std::string& path, std::uint64_t v) { return kernel_->hugetlb_sysfs_write(path, v, CpuId(0), cost_); }
-  // Free buddy pages. A task's own kernel objects (page tables, slab pages kept
-  // cached) are a few dozen pages: comparisons use kSlack, far below one huge page.
+  // A task's own kernel objects (page tables, slab pages kept cached) are a few
+  // dozen pages: buddy comparisons use kSlack, far below one huge page (512).
   static constexpr double kSlack = 64;
-  std::uint64_t buddy_free() {
-    kernel_->physmem().drain_all_pages(cost_);
-    return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
-  }
-
-  Topology topo_;
-  KernelParams params_;
-  testing::FakePlatform platform_;
-  std::unique_ptr<Kernel> kernel_;
-  KernelCost cost_;
 };
 
 TEST_F(HugetlbPoolTest, BootPoolsArePerNodeAndShowInMeminfoAndSysfs) {
