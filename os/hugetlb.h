@@ -16,8 +16,9 @@
 // back to the buddy (free_huge_folio).
 // Simplified: reservations are a count per hstate, not per-mapping resv_maps: a
 // mapping holds one reservation for each of its huge pages that is not faulted
-// in; gigantic (1 GiB) pages are never surplus (as Linux: no overcommit for
-// gigantic hstates) and are assembled from 256 naturally aligned, physically
+// in; gigantic (1 GiB) pages are never allocated as surplus (as Linux: no
+// overcommit for gigantic hstates; they become surplus only when the pool is
+// shrunk below the pages in use) and are assembled from 256 naturally aligned, physically
 // contiguous MAX_ORDER-1 buddy blocks of one zone (alloc_contig_pages' effect,
 // found by allocating blocks until a 1 GiB-aligned window is complete and
 // returning the rest; each block's head carries PG_hugetlb, the pool knows the
