@@ -43,7 +43,7 @@ HugetlbPool::HugetlbPool(PhysMem& pm, const HugetlbParams& params, std::vector<s
     const auto& want = params.nr_hugepages_node[static_cast<std::size_t>(h)];
     for (int nid = 0; nid < nodes && nid < static_cast<int>(want.size()); ++nid) {
       for (std::uint64_t i = 0; i < want[nid]; ++i) {
-        page* pg = alloc_fresh(h, nid, true, boot_cpu, boot);
+        page* pg = alloc_fresh(h, nid, boot_cpu, boot);
         if (!pg) break;  // the node could not supply more
         enqueue(pg);
       }
@@ -100,7 +100,7 @@ page* HugetlbPool::alloc_gigantic(int nid, CpuId cpu, KernelCost& cost) {
   return result;
 }
 
-page* HugetlbPool::alloc_fresh(int h, int nid, bool boot, CpuId cpu, KernelCost& cost) {
+page* HugetlbPool::alloc_fresh(int h, int nid, CpuId cpu, KernelCost& cost) {
   hstate& hs = hstates_[static_cast<std::size_t>(h)];
   page* pg = nullptr;
   if (hs.gigantic()) {
@@ -110,15 +110,25 @@ page* HugetlbPool::alloc_fresh(int h, int nid, bool boot, CpuId cpu, KernelCost&
     pg = pm_.alloc_pages(cpu, kPoolGfp | __GFP_THISNODE, hs.order, NodeId(nid), nullptr, cost);
     pm_.count_vm_event(pg ? HTLB_BUDDY_PGALLOC : HTLB_BUDDY_PGALLOC_FAIL);
   }
-  (void)boot;
   if (!pg) return nullptr;
+  prep_new_huge_page(pg, h, false);
+  return pg;
+}
+
+// prep_new_hugetlb_folio: a fresh page joins hstate h (as a surplus one when `surplus`).
+void HugetlbPool::prep_new_huge_page(page* pg, int h, bool surplus) {
+  hstate& hs = hstates_[static_cast<std::size_t>(h)];
+  const int nid = pm_.page_to_nid(pg).value();
   pg->set(PG_hugetlb);
   pg->_refcount = 1;
   pg->mapcount = 0;
   pages_[pg] = h;
   ++hs.nr_huge_pages;
   ++hs.nr_huge_pages_node[nid];
-  return pg;
+  if (surplus) {
+    ++hs.surplus_huge_pages;
+    ++hs.surplus_huge_pages_node[nid];
+  }
 }
 
 void HugetlbPool::free_to_buddy(page* head, int h, CpuId cpu, KernelCost& cost) {
@@ -176,16 +186,8 @@ bool HugetlbPool::reserve(std::uint64_t n, int h) {
     got.push_back(pg);
   }
   for (page* pg : got) {
-    const int nid = pm_.page_to_nid(pg).value();
-    pg->set(PG_hugetlb);
-    pg->_refcount = 1;
-    pg->mapcount = 0;
-    pages_[pg] = h;
-    ++hs.nr_huge_pages;
-    ++hs.nr_huge_pages_node[nid];
-    ++hs.surplus_huge_pages;
-    ++hs.surplus_huge_pages_node[nid];
-    hs.hugepage_freelists[nid].push_back(pg);
+    prep_new_huge_page(pg, h, true);
+    hs.hugepage_freelists[pm_.page_to_nid(pg).value()].push_back(pg);
     ++hs.free_huge_pages;
   }
   hs.resv_huge_pages += n;
@@ -238,15 +240,7 @@ page* HugetlbPool::alloc_huge_page(int h, int preferred, const nodemask_t* allow
   page* pg = pm_.alloc_pages(cpu, kPoolGfp, hs.order, NodeId(preferred), allowed, cost);
   pm_.count_vm_event(pg ? HTLB_BUDDY_PGALLOC : HTLB_BUDDY_PGALLOC_FAIL);
   if (!pg) return nullptr;
-  const int nid = pm_.page_to_nid(pg).value();
-  pg->set(PG_hugetlb);
-  pg->_refcount = 1;
-  pg->mapcount = 0;
-  pages_[pg] = h;
-  ++hs.nr_huge_pages;
-  ++hs.nr_huge_pages_node[nid];
-  ++hs.surplus_huge_pages;
-  ++hs.surplus_huge_pages_node[nid];
+  prep_new_huge_page(pg, h, true);
   return pg;
 }
 
@@ -314,10 +308,10 @@ long HugetlbPool::set_nr_hugepages(int h, int nid, std::uint64_t count, CpuId cp
   while (count > hs.persistent()) {
     page* pg = nullptr;
     if (nid >= 0) {
-      pg = alloc_fresh(h, nid, false, cpu, cost);
+      pg = alloc_fresh(h, nid, cpu, cost);
     } else {
       for (int tries = 0; tries < nodes && !pg; ++tries, next = (next + 1) % nodes)
-        if (node_isset(next, pm_.node_states_memory())) pg = alloc_fresh(h, next, false, cpu, cost);
+        if (node_isset(next, pm_.node_states_memory())) pg = alloc_fresh(h, next, cpu, cost);
     }
     if (!pg) break;
     enqueue(pg);

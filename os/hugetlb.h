@@ -16,8 +16,9 @@
 // back to the buddy (free_huge_folio).
 // Simplified: reservations are a count per hstate, not per-mapping resv_maps: a
 // mapping holds one reservation for each of its huge pages that is not faulted
-// in; gigantic (1 GiB) pages are never surplus (as Linux: no overcommit for
-// gigantic hstates) and are assembled from 256 naturally aligned, physically
+// in; gigantic (1 GiB) pages are never allocated as surplus (as Linux: no
+// overcommit for gigantic hstates; they become surplus only when the pool is
+// shrunk below the pages in use) and are assembled from 256 naturally aligned, physically
 // contiguous MAX_ORDER-1 buddy blocks of one zone (alloc_contig_pages' effect,
 // found by allocating blocks until a 1 GiB-aligned window is complete and
 // returning the rest; each block's head carries PG_hugetlb, the pool knows the
@@ -136,8 +137,9 @@ class HugetlbPool {
 
  private:
   // alloc_fresh_hugetlb_folio on exactly node nid (no fallback); nullptr if the buddy has none.
-  page* alloc_fresh(int h, int nid, bool boot, CpuId cpu, KernelCost& cost);
+  page* alloc_fresh(int h, int nid, CpuId cpu, KernelCost& cost);
   page* alloc_gigantic(int nid, CpuId cpu, KernelCost& cost);
+  void prep_new_huge_page(page* pg, int h, bool surplus);
   // update_and_free_hugetlb_folio: back to the buddy.
   void free_to_buddy(page* head, int h, CpuId cpu, KernelCost& cost);
   // Take a free page of node nid off its list (nullptr if none).

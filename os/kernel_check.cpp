@@ -289,8 +289,9 @@ void Kernel::check_consistency() const {
              hs.free_huge_pages + huge_in_use[h], hs.nr_huge_pages);
     VM_CHECK(hs.resv_huge_pages <= hs.free_huge_pages, "hugetlb reservations beyond free pages", hs.resv_huge_pages,
              hs.free_huge_pages);
-    VM_CHECK(hs.surplus_huge_pages <= hs.nr_huge_pages && (!hs.gigantic() || hs.surplus_huge_pages == 0),
-             "hugetlb surplus pages", hs.surplus_huge_pages, hs.nr_huge_pages);
+    // (gigantic pages become surplus only by shrinking the pool below its pages in use)
+    VM_CHECK(hs.surplus_huge_pages <= hs.nr_huge_pages, "hugetlb surplus pages", hs.surplus_huge_pages,
+             hs.nr_huge_pages);
     std::uint64_t nr = 0, free = 0, surplus = 0;
     for (int n = 0; n < pm_.nr_node_ids(); ++n) {
       VM_CHECK(hs.surplus_huge_pages_node[n] <= hs.nr_huge_pages_node[n], "hugetlb surplus pages of node",

@@ -8,43 +8,28 @@
 
 #include <cerrno>
 
-#include "tests/os/kernel_fixture.h"
+#include "tests/os/hugetlb_fixture.h"
 
 namespace numasim::os {
 namespace {
 
-using testing::two_node_topology;
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr int kHuge1G = MAP_HUGETLB | MAP_HUGE_1GB;
 
-class Hugetlb1GTest : public ::testing::Test {
+KernelParams giga_params() {
+  KernelParams p;
+  p.nr_hugepages_node = {2, 0};
+  p.nr_hugepages_1g_node = {1, 1};
+  return p;
+}
+
+class Hugetlb1GTest : public testing::HugetlbKernelTest {
  protected:
-  Hugetlb1GTest() : topo_(two_node_topology("2GiB")) {
-    params_.nr_hugepages_node = {2, 0};
-    params_.nr_hugepages_1g_node = {1, 1};
-    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
-  }
-  Kernel& k() { return *kernel_; }
-  const HugetlbPool& pool() { return kernel_->hugetlb(); }
-  task_struct* spawn(int cpu = 0) {
-    CpuMask all;
-    all.set();
-    return kernel_->create_task("giga", CpuId(cpu), all);
-  }
+  Hugetlb1GTest() : HugetlbKernelTest(giga_params(), "2GiB") {}
   long mmap(task_struct* t, std::uint64_t len, int flags, VirtAddr addr = 0) {
     return kernel_->sys_mmap(t, addr, len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | flags, -1, 0, cost_);
   }
-  std::uint64_t buddy_free() {
-    kernel_->physmem().drain_all_pages(cost_);
-    return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
-  }
-
-  Topology topo_;
-  KernelParams params_;
-  testing::FakePlatform platform_;
-  std::unique_ptr<Kernel> kernel_;
-  KernelCost cost_;
 };
 
 TEST_F(Hugetlb1GTest, BootPoolHasAlignedGiganticPagesPerNode) {

@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <random>
 
-#include "tests/os/kernel_fixture.h"
+#include "tests/os/hugetlb_fixture.h"
 
 namespace numasim::os {
 namespace {
@@ -20,41 +22,27 @@ constexpr const char* kNode0_2M = "/sys/devices/system/node/node0/hugepages/huge
 constexpr const char* kNode1_2M = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
 constexpr const char* kGlobal2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
 
-class HugetlbPoolTest : public ::testing::Test {
+KernelParams pool_params(std::vector<std::uint64_t> pool, std::uint64_t overcommit) {
+  KernelParams p;
+  p.nr_hugepages_node = std::move(pool);
+  p.nr_overcommit_hugepages = overcommit;
+  p.hugepagesz_1g = true;  // an empty 1 GiB hstate
+  return p;
+}
+
+class HugetlbPoolTest : public testing::HugetlbKernelTest {
  protected:
   explicit HugetlbPoolTest(std::vector<std::uint64_t> pool = {4, 2}, std::uint64_t overcommit = 0)
-      : topo_(two_node_topology("256MiB")) {
-    params_.nr_hugepages_node = std::move(pool);
-    params_.nr_overcommit_hugepages = overcommit;
-    params_.hugepagesz_1g = true;  // an empty 1 GiB hstate
-    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
-  }
-  Kernel& k() { return *kernel_; }
-  const HugetlbPool& pool() { return kernel_->hugetlb(); }
-  task_struct* spawn(int cpu = 0) {
-    CpuMask all;
-    all.set();
-    return kernel_->create_task("hugetlb", CpuId(cpu), all);
-  }
+      : HugetlbKernelTest(pool_params(std::move(pool), overcommit), "256MiB") {}
   long mmap_huge(task_struct* t, std::uint64_t len, int extra = 0) {
     return kernel_->sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | extra, -1,
                              0, cost_);
   }
   std::uint64_t sysfs(const std::string& path) { return *kernel_->hugetlb_sysfs_read(path); }
   long set(const std::string& path, std::uint64_t v) { return kernel_->hugetlb_sysfs_write(path, v, CpuId(0), cost_); }
-  // Free buddy pages. A task's own kernel objects (page tables, slab pages kept
-  // cached) are a few dozen pages: comparisons use kSlack, far below one huge page.
+  // A task's own kernel objects (page tables, slab pages kept cached) are a few
+  // dozen pages: buddy comparisons use kSlack, far below one huge page (512).
   static constexpr double kSlack = 64;
-  std::uint64_t buddy_free() {
-    kernel_->physmem().drain_all_pages(cost_);
-    return static_cast<std::uint64_t>(kernel_->physmem().global_zone_page_state(NR_FREE_PAGES));
-  }
-
-  Topology topo_;
-  KernelParams params_;
-  testing::FakePlatform platform_;
-  std::unique_ptr<Kernel> kernel_;
-  KernelCost cost_;
 };
 
 TEST_F(HugetlbPoolTest, BootPoolsArePerNodeAndShowInMeminfoAndSysfs) {
@@ -281,6 +269,107 @@ TEST(HugetlbConfig, NegativeOneGigabyteCountIsALocatedError) {
     EXPECT_NE(msg.find("entry 1 is negative (-2)"), std::string::npos) << msg;
   }
 }
+
+}  // namespace
+}  // namespace numasim::os
+
+namespace numasim::os {
+namespace {
+
+// Random sequences over both hstates: mmap (private/shared, NORESERVE), touch,
+// munmap and mprotect at huge-page boundaries, MADV_DONTNEED, fork and exit,
+// and sysfs resizes of random nodes; the checker (page tables, map counts,
+// per-hstate reservations, pool and per-node counts) after every step, and
+// every page back in its pool or the buddy at the end.
+KernelParams mixed_params() {
+  KernelParams p;
+  p.nr_hugepages_node = {3, 2};
+  p.nr_hugepages_1g_node = {1, 1};
+  p.nr_overcommit_hugepages = 3;
+  return p;
+}
+
+class HugetlbPropertyTest : public testing::HugetlbKernelTest, public ::testing::WithParamInterface<int> {
+ protected:
+  HugetlbPropertyTest() : HugetlbKernelTest(mixed_params(), "2GiB") {}
+};
+
+TEST_P(HugetlbPropertyTest, RandomHugetlbOperationsKeepTheKernelConsistent) {
+  std::mt19937_64 rng(static_cast<std::uint64_t>(GetParam()));
+  const std::uint64_t buddy0 = buddy_free();
+  std::vector<task_struct*> tasks{spawn(0)};
+  std::uint64_t ok_ops = 0, faults = 0;
+  for (int step = 0; step < 250; ++step) {
+    task_struct* t = tasks[rng() % tasks.size()];
+    const int h = rng() % 4 == 0 ? HSTATE_1G : HSTATE_2M;
+    const std::uint64_t sz = hstate_size(h);
+    std::vector<const vm_area_struct*> vmas;
+    for (const auto& [start, v] : t->mm->mm_mt) vmas.push_back(&v);
+    const vm_area_struct* v = vmas.empty() ? nullptr : vmas[rng() % vmas.size()];
+    long r = 0;
+    switch (rng() % 9) {
+      case 0:
+      case 1: {
+        int flags = MAP_ANONYMOUS | MAP_HUGETLB | (h == HSTATE_1G ? MAP_HUGE_1GB : 0);
+        flags |= rng() % 3 == 0 ? MAP_SHARED : MAP_PRIVATE;
+        if (rng() % 3 == 0) flags |= MAP_NORESERVE;
+        r = k().sys_mmap(t, 0, (1 + rng() % 2) * sz - rng() % 2, PROT_READ | PROT_WRITE, flags, -1, 0, cost_);
+        break;
+      }
+      case 2:
+      case 3:
+        if (v) {
+          const VirtAddr a = v->vm_start + (rng() % (v->size() / vma_hpage_size(*v))) * vma_hpage_size(*v);
+          faults += k().touch(t, a + (rng() % 4096), rng() % 2, cost_) == Kernel::FaultResult::Handled;
+        }
+        break;
+      case 4:
+        if (v) r = k().sys_munmap(t, v->vm_start, vma_hpage_size(*v) * (1 + rng() % 2), cost_);
+        break;
+      case 5:
+        if (v) r = k().sys_madvise(t, v->vm_start, v->size(), MADV_DONTNEED, cost_);
+        break;
+      case 6:
+        if (v) r = k().sys_mprotect(t, v->vm_start, vma_hpage_size(*v), rng() % 2 ? PROT_READ : PROT_NONE, cost_);
+        break;
+      case 7:
+        if (tasks.size() < 4) {
+          const long pid = k().sys_fork(t, cost_);
+          if (pid > 0) tasks.push_back(k().find_task_by_pid(static_cast<int>(pid)));
+          r = pid > 0 ? 0 : pid;
+        } else {
+          const std::size_t i = 1 + rng() % (tasks.size() - 1);
+          k().exit_task(tasks[i]);
+          tasks.erase(tasks.begin() + static_cast<long>(i));
+        }
+        break;
+      case 8: {
+        const std::string path = "/sys/devices/system/node/node" + std::to_string(rng() % 2) + "/hugepages/hugepages-" +
+                                 (h == HSTATE_1G ? "1048576" : "2048") + "kB/nr_hugepages";
+        r = k().hugetlb_sysfs_write(path, rng() % (h == HSTATE_1G ? 3 : 6), CpuId(0), cost_);
+        EXPECT_EQ(r, 0);
+        break;
+      }
+    }
+    ok_ops += r >= 0;
+    ASSERT_TRUE(r >= 0 || r == -ENOMEM || r == -EINVAL) << "step " << step << ": " << r;
+    k().check_consistency();
+  }
+  for (task_struct* t : tasks) k().exit_task(t);
+  k().check_consistency();
+  for (int h = 0; h < HUGE_MAX_HSTATE; ++h) {
+    EXPECT_EQ(pool().resv_huge_pages(h), 0u);
+    EXPECT_EQ(pool().surplus_huge_pages(h), 0u);
+    EXPECT_EQ(pool().free_huge_pages(h), pool().nr_huge_pages(h));
+  }
+  // Every page not in a pool is back in the buddy (page tables and slab caches apart).
+  const std::int64_t pool_delta = static_cast<std::int64_t>(pool().total_base_pages()) - (3 + 2) * 512 - 2 * 262144;
+  EXPECT_NEAR(static_cast<double>(buddy_free()), static_cast<double>(buddy0) - static_cast<double>(pool_delta), 256.0);
+  std::printf("seed %d: %llu calls succeeded, %llu faults handled\n", GetParam(),
+              static_cast<unsigned long long>(ok_ops), static_cast<unsigned long long>(faults));
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, HugetlbPropertyTest, ::testing::Values(1, 2, 3));
 
 }  // namespace
 }  // namespace numasim::os
