@@ -123,7 +123,7 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
     }
   };
   others_.clear();
-  dir_->sharers(entry, me, others_);
+  if (dir_->has_others(entry, me)) dir_->sharers(entry, me, others_);
   for (int s : others_) {
     CacheArray& o1 = *l1_[static_cast<std::size_t>(s)];
     CacheArray& o2 = *l2_[static_cast<std::size_t>(s)];
@@ -258,13 +258,18 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
   const auto c = static_cast<std::size_t>(cpu.value());
   CacheArray& l1 = *l1_[c];
   snoop_out = SnoopResult{};
+  // A write that finds its L1 line Shared counts an upgrade and misses: then the
+  // line is present (and stays so through the snoop, which touches other CPUs'
+  // copies and other lines only), so no second look-up is needed to know it.
+  const std::uint64_t upgrades = l1.stats().upgrades;
   if (l1.access(pa, true)) return 1;
+  const bool l1_shared = l1.stats().upgrades != upgrades;
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   if (dir_) {
     snoop(cpu, line, true, wb, snoop_out, true);
     // The old data is overwritten: a Modified copy elsewhere only had to be invalidated.
     if (snoop_out.kind == SnoopResult::Kind::Hitm) snoop_out.kind = SnoopResult::Kind::Invalidate;
-    if (l1.state(line) == LineState::Shared) {
+    if (l1_shared) {
       l1.set_state(line, LineState::Modified);
       return 1;
     }

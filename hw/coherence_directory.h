@@ -33,6 +33,15 @@ class CoherenceDirectory {
   bool has(std::size_t entry, int cpu) const { return (word(entry, cpu / 64) >> (cpu % 64)) & 1u; }
   void add(std::size_t entry, int cpu) { word(entry, cpu / 64) |= 1ull << (cpu % 64); }
   void remove(std::size_t entry, int cpu) { word(entry, cpu / 64) &= ~(1ull << (cpu % 64)); }
+  // Whether the entry has a CPU other than `cpu` (a quick test before sharers()).
+  bool has_others(std::size_t entry, int cpu) const {
+    for (std::size_t w = 0; w < words_; ++w) {
+      std::uint64_t b = word(entry, static_cast<int>(w));
+      if (static_cast<int>(w) == cpu / 64) b &= ~(1ull << (cpu % 64));
+      if (b != 0) return true;
+    }
+    return false;
+  }
   // The CPUs of an entry other than `except`, ascending (appended to `out`).
   void sharers(std::size_t entry, int except, std::vector<int>& out) const;
   // Drops the entry (no copy is left anywhere).
