@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 51> kConstants{{
+constexpr std::array<ConstEntry, 55> kConstants{{
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
