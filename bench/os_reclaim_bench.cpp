@@ -33,15 +33,26 @@ Topology bench_topology() {
   return t;
 }
 
-void BM_LruAgingScan(benchmark::State& state) {
-  Topology topo = bench_topology();
+// A two-node machine with a non-recording platform and one task on CPU 0.
+struct Machine {
+  Machine() : topo(bench_topology()) {
+    plat.record = false;
+    kernel = std::make_unique<Kernel>(topo, params, plat);
+    CpuMask all;
+    all.set();
+    task = kernel->create_task("bench", CpuId(0), all);
+  }
+  Topology topo;
   FakePlatform plat;
-  plat.record = false;
   KernelParams params;
-  auto kernel = std::make_unique<Kernel>(topo, params, plat);
-  CpuMask all;
-  all.set();
-  task_struct* task = kernel->create_task("bench", CpuId(0), all);
+  std::unique_ptr<Kernel> kernel;
+  task_struct* task;
+};
+
+void BM_LruAgingScan(benchmark::State& state) {
+  Machine m;
+  Kernel* kernel = m.kernel.get();
+  task_struct* task = m.task;
   KernelCost cost;
   const std::uint64_t len = 1ull << 30;
   kernel->sys_mmap(task, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0, cost);
@@ -66,14 +77,9 @@ BENCHMARK(BM_LruAgingScan)->Unit(benchmark::kMicrosecond);
 
 // The lru_add path alone: a page added to the CPU's batch, every 15th drains.
 void BM_LruAddAndFree(benchmark::State& state) {
-  Topology topo = bench_topology();
-  FakePlatform plat;
-  plat.record = false;
-  KernelParams params;
-  auto kernel = std::make_unique<Kernel>(topo, params, plat);
-  CpuMask all;
-  all.set();
-  task_struct* task = kernel->create_task("bench", CpuId(0), all);
+  Machine m;
+  Kernel* kernel = m.kernel.get();
+  task_struct* task = m.task;
   KernelCost cost;
   for (auto _ : state) {
     long a = kernel->sys_mmap(task, 0, 64 * kPageSize, PROT_READ | PROT_WRITE,

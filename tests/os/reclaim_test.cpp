@@ -136,6 +136,24 @@ TEST_F(ReclaimTest, DirectReclaimWithoutSwapEndsInTheOomKiller) {
   EXPECT_EQ(ev(OOM_KILL), 1u);
 }
 
+TEST_F(ReclaimTest, FallbackStealsBoostTheWatermarkUpToTheFactorAndWakeKswapd) {
+  zone& z = pm().NODE_DATA(NodeId(1)).node_zones[ZONE_DMA32];
+  ASSERT_GT(z.managed_pages, 4 * pageblock_nr_pages);
+  const unsigned long max_boost =
+      std::max(pageblock_nr_pages, z._watermark[WMARK_HIGH] * k().reclaim_params().watermark_boost_factor / 10000);
+  LruTestAccess::boost_watermark(k(), z);
+  EXPECT_EQ(z.watermark_boost, std::min(pageblock_nr_pages, max_boost));
+  Kthread* ks1 = k().kthreads().kswapd(NodeId(1));
+  EXPECT_EQ(ks1->task.__state, TASK_RUNNING);  // woken although the node is balanced
+  for (int i = 0; i < 10; ++i) LruTestAccess::boost_watermark(k(), z);
+  EXPECT_EQ(z.watermark_boost, max_boost);  // capped
+  // kswapd tries to reclaim the boost (nothing reclaimable without swap) and clears it.
+  KernelCost c;
+  EXPECT_FALSE(k().kthreads().run(&ks1->task, c));
+  EXPECT_EQ(z.watermark_boost, 0u);
+  EXPECT_EQ(ev(PAGEOUTRUN), 1u);
+}
+
 TEST_F(ReclaimTest, NodeReclaimHasNoPageCacheToReclaim) {
   KernelCost c;
   EXPECT_EQ(k().node_reclaim(NodeId(0), GFP_HIGHUSER_MOVABLE, 0, CpuId(0), c), 0u);  // zone_reclaim_mode 0
