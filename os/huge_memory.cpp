@@ -541,7 +541,10 @@ bool Kernel::split_huge_page(page* head, CpuId cpu, KernelCost& cost) {
   }
   for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) {
     page* sub = head + i;
-    if (sub->mapcount) continue;
+    if (sub->mapcount) {
+      lru_cache_add(sub, cpu);  // lru_add_page_tail: a small page now, reclaimable like the others
+      continue;
+    }
     sub->clear(PG_anon);
     sub->clear(PG_swapbacked);
     sub->clear(PG_dirty);

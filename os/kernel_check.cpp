@@ -326,6 +326,7 @@ void Kernel::check_consistency() const {
   check_lru();
   for (const auto& [pg, n] : mappings) {
     if (PageReserved(pg) || pg->test(PG_hugetlb)) continue;
+    if (PageCompound(pg)) continue;  // THPs are not on the LRU lists (os/huge_memory.cpp)
     bool in_batch = false;
     for (const LruAddBatch& b : lru_add_)
       for (unsigned i = 0; i < b.nr; ++i) in_batch |= b.pages[i] == pg;

@@ -113,6 +113,7 @@ void Swap::put_cache_ref(page* pg, CpuId cpu, KernelCost& cost) {
       std::fprintf(stderr, "numasim: swap invariant broken: last reference of a mapped page dropped\n");
       std::abort();
     }
+    k_.lru_page_release(pg);  // off its LRU list or lru_add batch (__folio_put)
     pg->flags &= ~((1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty) | (1u << PG_uptodate) |
                    (1u << PG_referenced) | (1u << PG_workingset));
     pg->owner = 0;

@@ -24,6 +24,8 @@ struct LruTestAccess {
     return k.inactive_is_low(pgdat, lru, ZONE_MOVABLE);
   }
   static unsigned long zone_reclaimable_pages(const Kernel& k, const zone& z) { return k.zone_reclaimable_pages(z); }
+  // isolate_lru_folios for one page (tests that drive shrink_folio_list's steps by hand).
+  static void isolate_lru_page(Kernel& k, page* pg) { k.isolate_lru_page(pg); }
   static void boost_watermark(Kernel& k, zone& z) { k.boost_watermark(z); }
   static bool pgdat_balanced(const Kernel& k, NodeId nid, int order) {
     return k.pgdat_balanced(k.physmem().NODE_DATA(nid), order, ZONE_MOVABLE);

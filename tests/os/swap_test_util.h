@@ -11,6 +11,7 @@
 #include "os/swapfile.h"
 #include "os/swapops.h"
 #include "tests/os/kernel_fixture.h"
+#include "tests/os/lru_test_access.h"
 
 namespace numasim::os::testing {
 
@@ -61,7 +62,8 @@ class SwapTest : public KernelTest {
     EXPECT_NE(pg, nullptr);
     if (!pg) return {};
     const CpuId cpu = t->cpu;
-    get_page(pg);  // isolate_lru_folios' reference
+    LruTestAccess::isolate_lru_page(k(), pg);  // isolate_lru_folios: off the LRU,
+    get_page(pg);                              // with the reclaimer's reference
     EXPECT_TRUE(k().add_to_swap(pg, cpu, cost_));
     const swp_entry_t e = private_to_swp(pg->private_);
     EXPECT_TRUE(k().try_to_unmap(pg, cpu, cost_));
