@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "bench/bench_topology.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/syscalls.h"
@@ -24,16 +25,7 @@ namespace {
 
 using testing::FakePlatform;
 
-Topology bench_topology() {
-  auto doc = ConfigDocument::from_string(
-      "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n"
-      "distances = [[10, 21], [21, 10]]\n"
-      "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n",
-      "os_compaction_bench.toml");
-  Topology t = Topology::from_config(doc->root());
-  doc->finish();
-  return t;
-}
+Topology bench_topology() { return two_node_bench_topology("1GiB", "os_compaction_bench.toml"); }
 
 constexpr std::uint64_t kFill = 900ull << 20;
 

@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "bench/bench_topology.h"
 #include "os/kernel.h"
 #include "os/syscalls.h"
 #include "tests/os/fake_platform.h"
@@ -22,16 +23,7 @@ namespace {
 
 using testing::FakePlatform;
 
-Topology bench_topology() {
-  auto doc = ConfigDocument::from_string(
-      "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"4GiB\"\n"
-      "distances = [[10, 21], [21, 10]]\n"
-      "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n",
-      "os_reclaim_bench.toml");
-  Topology t = Topology::from_config(doc->root());
-  doc->finish();
-  return t;
-}
+Topology bench_topology() { return two_node_bench_topology("4GiB", "os_reclaim_bench.toml"); }
 
 // A two-node machine with a non-recording platform and one task on CPU 0.
 struct Machine {

@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "bench/bench_topology.h"
 #include "os/kernel.h"
 #include "os/syscalls.h"
 #include "tests/os/fake_platform.h"
@@ -19,16 +20,7 @@ namespace {
 
 using testing::FakePlatform;
 
-Topology bench_topology() {
-  auto doc = ConfigDocument::from_string(
-      "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n"
-      "distances = [[10, 21], [21, 10]]\n"
-      "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n",
-      "os_swap_bench.toml");
-  Topology t = Topology::from_config(doc->root());
-  doc->finish();
-  return t;
-}
+Topology bench_topology() { return two_node_bench_topology("1GiB", "os_swap_bench.toml"); }
 
 constexpr int kPages = 16384;  // 64 MiB per round
 
