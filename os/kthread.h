@@ -23,9 +23,11 @@
 // time 0 (their periodic timers armed from time 0), so that a run without
 // memory pressure times nothing extra; their descriptors are host objects (no
 // task_struct slab object, so boot memory figures are unchanged), and their pids
-// count down from PID_MAX_LIMIT - 1 so that user pids are unchanged. The work
-// functions are stubs that read their node's pgdat/zone lines and sleep (the
-// reclaim, compaction, THP and writeback issues fill them).
+// count down from PID_MAX_LIMIT - 1 so that user pids are unchanged. Each is
+// created with a stub work function (read the node's pgdat/zone lines, sleep);
+// the Kernel installs the real ones at boot: kswapd's balance_pgdat
+// (vmscan.cpp), kcompactd's (compaction.cpp) and khugepaged's scan
+// (khugepaged.cpp). The flusher keeps the stub until page cache exists.
 #pragma once
 
 #include <cstdint>
@@ -163,7 +165,7 @@ class Kthreads {
   // process_timeout: the timer of a schedule_timeout sleep wakes the thread.
   static void process_timeout(timer_list* timer, KernelCost& cost);
   static void task_work_timer(timer_list* timer, KernelCost& cost);
-  // The stub pass every daemon does today: read node `nid`'s pgdat lines.
+  // The stub pass a daemon does until the Kernel installs its work: read node `nid`'s pgdat lines.
   KthreadResult stub_pass(Kthread& self, NodeId nid, Picoseconds timeout, KernelCost& cost);
   void arm_timeout(Kthread& k, Picoseconds timeout);
 
