@@ -306,5 +306,54 @@ TEST(ZoneReclaimMode, WithoutPageCacheNodeReclaimChangesNoPlacement) {
   EXPECT_EQ(miss[2], miss[0]);
 }
 
+// Swap full: direct reclaim can free nothing more (every anonymous page would
+// need a slot). As in Linux, zone_reclaimable_pages then leaves the anonymous
+// LRU out (can_reclaim_anon_pages: no free slot), so should_reclaim_retry sees
+// nothing to hope for and stops at once, well inside its 16 loops without
+// progress, and the OOM killer runs (the task bound to node 0 is its own victim).
+TEST(SwapFull, ReclaimGivesUpWithoutRetryingAndTheOomKillerRuns) {
+  Topology topo = two_node_topology("32MiB");
+  KernelParams kp;
+  kp.nr_hugepages_node = {0, 0};
+  FakePlatform platform;
+  Kernel k(topo, kp, platform);
+  KernelCost c;
+  SwapAreaParams a;
+  a.name = "/dev/nvme0n1p2";
+  a.size_bytes = 4 << 20;
+  ASSERT_EQ(k.sys_swapon(a, c), 0);
+  CpuMask all;
+  all.set();
+  task_struct* t = k.create_task("hog", CpuId(0), all);
+  const unsigned long node0 = 1;
+  ASSERT_EQ(k.sys_set_mempolicy(t, MPOL_BIND, &node0, 2, c), 0);
+  const std::uint64_t len = 48ull << 20;
+  const long base = k.sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  ASSERT_GT(base, 0);
+  Kernel::FaultResult r = Kernel::FaultResult::Handled;
+  SlowpathStats before{};
+  std::uint64_t off = 0;
+  for (; off < len && r == Kernel::FaultResult::Handled; off += kPageSize) {
+    before = k.physmem().slowpath_stats();
+    r = k.touch(t, static_cast<VirtAddr>(base) + off, true, c);
+    platform.advance_to(platform.clock + platform.bio_latency);  // swap writes complete
+  }
+  ASSERT_EQ(r, Kernel::FaultResult::Oom);
+  EXPECT_LT(off, len);
+  EXPECT_EQ(k.nr_swap_pages(), 0u) << "the swap area filled before the OOM";
+  EXPECT_GE(k.physmem().sum_vm_event(PSWPOUT), k.total_swap_pages() - 8);
+  const SlowpathStats& after = k.physmem().slowpath_stats();
+  // The failing fault: direct reclaim, no retry (nothing reclaimable), then the OOM killer.
+  EXPECT_GE(after.direct_reclaim - before.direct_reclaim, 1u);
+  EXPECT_EQ(after.reclaim_retries - before.reclaim_retries, 0u);
+  EXPECT_GE(after.oom_calls - before.oom_calls, 1u);
+  EXPECT_EQ(k.physmem().sum_vm_event(OOM_KILL), 1u);
+  std::printf("swap full after %llu pages: %llu direct reclaims, %llu retries in the failing fault\n",
+              static_cast<unsigned long long>(off / kPageSize),
+              static_cast<unsigned long long>(after.direct_reclaim - before.direct_reclaim),
+              static_cast<unsigned long long>(after.reclaim_retries - before.reclaim_retries));
+  k.check_consistency();
+}
+
 }  // namespace
 }  // namespace numasim::os::testing
