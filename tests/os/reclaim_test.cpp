@@ -269,6 +269,17 @@ TEST_F(OomScoreAdjTest, PerProcessInheritedAndRangeChecked) {
   EXPECT_EQ(k().find_task_by_pid(static_cast<int>(child))->oom_score_adj, -500);  // the child has its own
 }
 
+// An NVMe swap area of `bytes` and a task "hog" on CPU 0 (null if swapon failed).
+task_struct* swapon_and_spawn(Kernel& k, std::uint64_t bytes, KernelCost& c) {
+  SwapAreaParams a;
+  a.name = "/dev/nvme0n1p2";
+  a.size_bytes = bytes;
+  if (k.sys_swapon(a, c) != 0) return nullptr;
+  CpuMask all;
+  all.set();
+  return k.create_task("hog", CpuId(0), all);
+}
+
 // zone_reclaim_mode (mode 1 and mode 1|4): get_page_from_freelist calls
 // node_reclaim before spilling to node 1, but Linux 6.1 reclaims there only
 // page cache beyond min_unmapped_ratio; with anonymous memory alone (and swap
@@ -285,13 +296,8 @@ TEST(ZoneReclaimMode, WithoutPageCacheNodeReclaimChangesNoPlacement) {
     Kernel k(topo, kp, platform);
     EXPECT_EQ(k.physmem().node_reclaim_enabled(), modes[m] != 0);
     KernelCost c;
-    SwapAreaParams a;
-    a.name = "/dev/nvme0n1p2";
-    a.size_bytes = 128 << 20;
-    ASSERT_EQ(k.sys_swapon(a, c), 0);
-    CpuMask all;
-    all.set();
-    task_struct* t = k.create_task("hog", CpuId(0), all);
+    task_struct* t = swapon_and_spawn(k, 128 << 20, c);
+    ASSERT_NE(t, nullptr);
     const std::uint64_t len = 96ull << 20;  // more than node 0
     const long base = k.sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
     ASSERT_GT(base, 0);
@@ -318,13 +324,8 @@ TEST(SwapFull, ReclaimGivesUpWithoutRetryingAndTheOomKillerRuns) {
   FakePlatform platform;
   Kernel k(topo, kp, platform);
   KernelCost c;
-  SwapAreaParams a;
-  a.name = "/dev/nvme0n1p2";
-  a.size_bytes = 4 << 20;
-  ASSERT_EQ(k.sys_swapon(a, c), 0);
-  CpuMask all;
-  all.set();
-  task_struct* t = k.create_task("hog", CpuId(0), all);
+  task_struct* t = swapon_and_spawn(k, 4 << 20, c);
+  ASSERT_NE(t, nullptr);
   const unsigned long node0 = 1;
   ASSERT_EQ(k.sys_set_mempolicy(t, MPOL_BIND, &node0, 2, c), 0);
   const std::uint64_t len = 48ull << 20;
