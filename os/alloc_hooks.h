@@ -54,6 +54,12 @@ class AllocHooks {
     (void)zl, (void)order, (void)gfp, (void)nodemask, (void)cost;
     return 0;
   }
+  // node_reclaim (zone_reclaim_mode): pages reclaimed on nid before get_page_from_freelist
+  // falls past its zone to a farther node (0: NODE_RECLAIM_NOSCAN or NODE_RECLAIM_FULL).
+  virtual unsigned long node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost) {
+    (void)nid, (void)gfp, (void)order, (void)cpu, (void)cost;
+    return 0;
+  }
   // zone_reclaimable_pages: what reclaim could still free in the zone (LRU pages).
   virtual unsigned long zone_reclaimable_pages(const zone& z) const {
     (void)z;

@@ -65,6 +65,7 @@ long Kernel::sys_clone(task_struct* t, unsigned long flags, KernelCost& cost) {
 task_struct* Kernel::copy_process(task_struct* t, KernelCost& cost) {
   task_struct* child = create_task(t->comm, t->cpu, t->cpus_allowed, cost);
   if (!child) return nullptr;
+  child->oom_score_adj = t->oom_score_adj;  // copy_signal
   auto abort_child = [&] {
     exit_task(child);
     release_task(child);

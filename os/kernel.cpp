@@ -26,6 +26,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
       pm_(topo, params.phys, platform),
       pgtables_(platform, *this, PgtableParams{params.pgtable_levels, params.costs.pte_update_cycles}) {
   pm_.set_alloc_hooks(this);  // the slow path's kswapd/compaction/reclaim/OOM partner
+  pm_.set_node_reclaim_enabled(params_.reclaim.zone_reclaim_mode & 7);  // node_reclaim_enabled()
   pm_.set_page_tokens(&page_tokens_);  // __GFP_ZERO clears page identity tokens
   mems_allowed_ = pm_.node_states_memory();
   node_order_.resize(pm_.nr_node_ids());
@@ -221,6 +222,7 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu, KernelCost& c
   t->cpus_allowed = leader->cpus_allowed;
   t->mm = leader->mm;
   t->mempolicy = std::move(pol);
+  t->oom_score_adj = leader->oom_score_adj;  // CLONE_THREAD shares signal_struct
   ++t->mm->mm_users;
   t->mm->cpumask.set(static_cast<std::size_t>(cpu.value()));
   task_struct* raw = t.get();

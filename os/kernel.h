@@ -161,6 +161,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const std::vector<OomKill>& oom_kills() const { return oom_kills_; }
   // The kill of process `tgid`, or nullptr.
   const OomKill* oom_kill_of(int tgid) const;
+  // A write to /proc/<tgid>/oom_score_adj: every thread of the process; -EINVAL
+  // outside OOM_SCORE_ADJ_MIN..MAX (-1000..1000), -ESRCH for no such process.
+  long set_oom_score_adj(int tgid, int adj);
 
   // ---- the hardware walker's view ----
   PhysAddr pgd_phys(const mm_struct& mm) const { return mm.pgd; }
@@ -283,7 +286,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   unsigned long mm_def_flags(const mm_struct& mm) const;
   // node_reclaim (zone_reclaim_mode): reclaim on nid before the allocator spills
   // elsewhere; pages reclaimed.
-  unsigned long node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost);
+  unsigned long node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost) override;
   const ReclaimParams& reclaim_params() const { return params_.reclaim; }
 
   // ---- page identity tokens for verification (os/page_token.h) ----
@@ -535,6 +538,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::vector<LruAddBatch> lru_add_;               // per CPU
   std::map<std::uint32_t, unsigned long> mm_def_flags_;  // mm_id -> def_flags (mlockall MCL_FUTURE)
   long oom_badness(const mm_struct& mm) const;
+  // oom_badness with the task's oom_score_adj scaled by totalpages/1000
+  // (LONG_MIN: OOM_SCORE_ADJ_MIN, never chosen).
+  long oom_badness(const task_struct& t, std::uint64_t totalpages) const;
   void oom_reap(task_struct* reaper, mm_struct& mm, KernelCost& cost);
   // tlbflush.cpp
   // `cpu` initiates the flush (and flushes itself when it is in mm_cpumask).
@@ -651,6 +657,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   KernelEntryGuard syscall_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, false}; }
   KernelEntryGuard fault_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, true}; }
   std::vector<OomKill> oom_kills_;
+  bool node_reclaim_locked_ = false;  // PGDAT_RECLAIM_LOCKED (one node_reclaim at a time)
   std::uint32_t next_mm_id_ = 1;
   // What a migration_entry_wait waits for: completes the migration of the page
   // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.

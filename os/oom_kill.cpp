@@ -11,7 +11,7 @@
 // memory is unmapped (its VMAs and page tables stay until it exits) and the
 // allocation is retried. When the allocating task is the victim, the allocation
 // fails (VM_FAULT_OOM) and the task dies; its memory is freed by its exit.
-// Simplified: no memory cgroups or cpusets, no oom_score_adj (0 for every task),
+// Simplified: no memory cgroups or cpusets, oom_score_adj per process (no oom_adj),
 // init and kernel threads are not special, no oom_kill_allocating_task sysctl;
 // the reaping is charged to the allocating task (Linux's allocator waits for the
 // reaper or the victim's exit); no panic when nothing is killable (the
@@ -20,6 +20,8 @@
 #include "os/oom_kill.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <vector>
 
@@ -55,10 +57,10 @@ std::string oom_kill_message(const OomKill& k) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "Out of memory: Killed process %d (%s) total-vm:%llukB, anon-rss:%llukB, file-rss:%llukB, "
-                "shmem-rss:%llukB, UID:0 pgtables:%llukB oom_score_adj:0",
+                "shmem-rss:%llukB, UID:0 pgtables:%llukB oom_score_adj:%d",
                 k.pid, k.comm.c_str(), static_cast<unsigned long long>(k.total_vm_kb),
                 static_cast<unsigned long long>(k.anon_rss_kb), static_cast<unsigned long long>(k.file_rss_kb),
-                static_cast<unsigned long long>(k.shmem_rss_kb), static_cast<unsigned long long>(k.pgtables_kb));
+                static_cast<unsigned long long>(k.shmem_rss_kb), static_cast<unsigned long long>(k.pgtables_kb), k.oom_score_adj);
   return buf;
 }
 
@@ -69,13 +71,34 @@ std::string oom_kill_summary(const OomKill& k) {
 }
 
 std::string oom_invoked_message(const OomKill& k) {
-  return k.invoker_comm + " invoked oom-killer: order=" + std::to_string(k.order) + ", oom_score_adj=0";
+  return k.invoker_comm + " invoked oom-killer: order=" + std::to_string(k.order) +
+         ", oom_score_adj=" + std::to_string(k.invoker_oom_score_adj);
 }
 
 // oom_badness: pages the kill would free (RSS, swap entries, page tables).
 long Kernel::oom_badness(const mm_struct& mm) const {
   return mm.get_mm_counter(MM_FILEPAGES) + mm.get_mm_counter(MM_ANONPAGES) + mm.get_mm_counter(MM_SHMEMPAGES) +
          mm.get_mm_counter(MM_SWAPENTS) + static_cast<long>(mm.pgtables_bytes / kPageSize);
+}
+
+// oom_badness (mm/oom_kill.c): OOM_SCORE_ADJ_MIN is never chosen; otherwise the
+// pages plus oom_score_adj in thousandths of the memory the kill may draw from.
+long Kernel::oom_badness(const task_struct& t, std::uint64_t totalpages) const {
+  if (t.oom_score_adj == -1000 || !t.mm || t.mm->oom_skip) return LONG_MIN;
+  long adj = t.oom_score_adj;
+  adj *= static_cast<long>(totalpages / 1000);
+  return oom_badness(*t.mm) + adj;
+}
+
+long Kernel::set_oom_score_adj(int tgid, int adj) {
+  if (adj < -1000 || adj > 1000) return -EINVAL;
+  bool found = false;
+  for (auto& [pid, task] : tasks_)
+    if (task->tgid == tgid && !task->exited) {
+      task->oom_score_adj = static_cast<short>(adj);
+      found = true;
+    }
+  return found ? 0 : -ESRCH;
 }
 
 // __oom_reap_task_mm: unmap the private memory of a victim's mm (not hugetlb,
@@ -119,15 +142,24 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   OomKill k;
   k.invoker_pid = t->pid;
   k.invoker_comm = t->comm;
+  k.invoker_oom_score_adj = t->oom_score_adj;
   k.gfp_mask = oc.gfp_mask;
   k.order = oc.order;
   if (oc.nodemask && !nodes_subset(mems_allowed_, *oc.nodemask)) {
     k.constraint = OomConstraint::MemoryPolicy;
     k.nodemask = *oc.nodemask;
   }
+  // constrained_alloc's totalpages: the allowed nodes' memory (all RAM) plus swap.
+  std::uint64_t totalpages = total_swap_pages();
+  if (k.constraint == OomConstraint::MemoryPolicy) {
+    for (int n = 0; n < pm_.nr_node_ids(); ++n)
+      if (node_isset(n, k.nodemask)) totalpages += pm_.NODE_DATA(NodeId(n)).node_present_pages;
+  } else {
+    totalpages += pm_.totalram_pages();
+  }
   // select_bad_process over processes (one entry per mm), pid order; a later equal score wins.
   task_struct* victim = nullptr;
-  long chosen = -1;
+  long chosen = LONG_MIN;
   std::vector<const mm_struct*> seen;
   for (auto& [pid, task] : tasks_) {
     if (task->exited || !task->mm || task->mm->oom_skip) continue;
@@ -137,8 +169,8 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
     if (k.constraint == OomConstraint::MemoryPolicy && task->mempolicy && task->mempolicy->mode == MPOL_BIND &&
         !nodes_intersects(task->mempolicy->nodes, k.nodemask))
       continue;
-    const long points = oom_badness(*task->mm);
-    if (points < chosen) continue;
+    const long points = oom_badness(*task, totalpages);
+    if (points == LONG_MIN || points < chosen) continue;
     chosen = points;
     victim = task.get();
   }
@@ -150,6 +182,7 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   k.pid = victim->tgid;
   k.comm = named->comm;
   k.badness = oom_badness(vmm);
+  k.oom_score_adj = named->oom_score_adj;
   k.total_vm_kb = vmm.total_vm * (kPageSize / 1024);
   k.anon_rss_kb = pages_kb(vmm.get_mm_counter(MM_ANONPAGES));
   k.file_rss_kb = pages_kb(vmm.get_mm_counter(MM_FILEPAGES));

@@ -356,10 +356,20 @@ page* PhysMem::get_page_from_freelist(CpuId cpu, gfp_t gfp, unsigned order, unsi
     if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
       const unsigned long mark = z._watermark[alloc_flags & ALLOC_WMARK_MASK];
       // zone_watermark_fast: order-0 shortcut, then the full check.
+      bool ok;
       if (order == 0 && !alloc_high) {
-        if (z.stats.vm_stat[NR_FREE_PAGES] <= static_cast<long>(mark) + z.lowmem_reserve[highest]) continue;
-      } else if (!zone_watermark_ok(z, order, mark, highest, alloc_high, non_block)) {
-        continue;
+        ok = z.stats.vm_stat[NR_FREE_PAGES] > static_cast<long>(mark) + z.lowmem_reserve[highest];
+      } else {
+        ok = zone_watermark_ok(z, order, mark, highest, alloc_high, non_block);
+      }
+      if (!ok) {
+        // node_reclaim before spilling past this zone: only zones within
+        // RECLAIM_DISTANCE of the preferred zone (zone_allows_reclaim).
+        if (!node_reclaim_enabled_ ||
+            node_distance(NodeId(ac.preferred_zone->zone_pgdat->node_id), NodeId(z.zone_pgdat->node_id)) > 30 /*RECLAIM_DISTANCE*/)
+          continue;
+        if (!hooks_->node_reclaim(NodeId(z.zone_pgdat->node_id), gfp, order, cpu, cost)) continue;  // NOSCAN / FULL
+        if (!zone_watermark_ok(z, order, mark, highest, alloc_high, non_block)) continue;
       }
     }
     if (page* pg = rmqueue(cpu, *ac.preferred_zone, z, order, ac.mt, cost)) {

@@ -140,6 +140,9 @@ class PhysMem {
   // The slow path's partners (kswapd, compaction, reclaim, the OOM killer); null
   // restores the defaults (nothing to wake, compact or reclaim, no OOM killer).
   void set_alloc_hooks(AllocHooks* hooks) { hooks_ = hooks ? hooks : &no_hooks_; }
+  // node_reclaim_enabled(): vm.zone_reclaim_mode has RECLAIM_ZONE, _WRITE or _UNMAP set.
+  void set_node_reclaim_enabled(bool on) { node_reclaim_enabled_ = on; }
+  bool node_reclaim_enabled() const { return node_reclaim_enabled_; }
   // The kernel's page identity tokens: __GFP_ZERO clears them (null: none).
   void set_page_tokens(PageTokens* tokens) { page_tokens_ = tokens; }
   const SlowpathStats& slowpath_stats() const { return slowpath_stats_; }
@@ -347,6 +350,7 @@ class PhysMem {
   std::uint64_t min_free_kbytes_ = 0;
   AllocHooks no_hooks_;
   AllocHooks* hooks_ = &no_hooks_;
+  bool node_reclaim_enabled_ = false;
   SlowpathStats slowpath_stats_;
   FailPageAlloc fail_page_alloc_;
   PageTokens* page_tokens_ = nullptr;

@@ -48,6 +48,9 @@ struct task_struct {
   // tsk_is_oom_victim: the OOM killer sent SIGKILL. Its faults fail (FaultResult::Oom)
   // and whoever runs it must end it (exit_task).
   bool oom_killed = false;
+  // signal->oom_score_adj (-1000..1000, /proc/<pid>/oom_score_adj): shared by the
+  // thread group (Kernel::set_oom_score_adj writes every thread), inherited on fork.
+  short oom_score_adj = 0;
 };
 
 inline constexpr int SEGV_MAPERR = 1;

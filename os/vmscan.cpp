@@ -169,12 +169,18 @@ retry:
   return 0;
 }
 
-// node_reclaim (zone_reclaim_mode): Linux reclaims only unmapped page cache
-// this way (node_pagecache_reclaimable above min_unmapped_ratio of the node);
-// there is no page cache yet, so it reports NODE_RECLAIM_FULL (0 pages). The
-// allocator's call in get_page_from_freelist is not wired yet.
+// node_reclaim (zone_reclaim_mode), called by get_page_from_freelist for a zone
+// below its watermark before it falls to the next zone of the zonelist. As
+// Linux 6.1, it reclaims only when the node's page cache that could be freed
+// (node_pagecache_reclaimable: file pages, less mapped ones unless RECLAIM_UNMAP)
+// exceeds min_unmapped_ratio of the node: anonymous memory never qualifies, even
+// with swap and RECLAIM_WRITE|RECLAIM_UNMAP (those bits only widen what the
+// scan may do once it runs). There is no page cache yet, so today it always
+// reports NODE_RECLAIM_FULL and zone_reclaim_mode changes no placement.
+// NODE_RECLAIM_NOSCAN: no direct reclaim allowed, a remote node that has CPUs
+// (its own tasks reclaim it), or a node_reclaim already running (PGDAT_RECLAIM_LOCKED).
 unsigned long Kernel::node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost) {
-  if (!(params_.reclaim.zone_reclaim_mode & 1)) return 0;
+  if (!(params_.reclaim.zone_reclaim_mode & 7)) return 0;
   pglist_data& pgdat = pm_.NODE_DATA(nid);
   const std::uint64_t min_unmapped_pages = pgdat.node_present_pages * params_.reclaim.min_unmapped_ratio / 100;
   const long file = pgdat.stats.vm_stat[NR_FILE_PAGES] - pgdat.stats.vm_stat[NR_SHMEM];
@@ -182,6 +188,9 @@ unsigned long Kernel::node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId 
   const long reclaimable = std::max(0l, file - mapped);
   if (static_cast<std::uint64_t>(reclaimable) <= min_unmapped_pages) return 0;  // NODE_RECLAIM_FULL
   if (!(gfp & __GFP_DIRECT_RECLAIM)) return 0;                                  // NODE_RECLAIM_NOSCAN
+  if (!topo_.node(nid).cpus.empty() && nid != cpu_to_node(cpu)) return 0;        // NODE_RECLAIM_NOSCAN
+  if (node_reclaim_locked_) return 0;                                           // PGDAT_RECLAIM_LOCKED
+  node_reclaim_locked_ = true;
   scan_control sc;
   const unsigned long nr_pages = 1ul << order;
   sc.nr_to_reclaim = std::max(nr_pages, SWAP_CLUSTER_MAX);
@@ -194,6 +203,7 @@ unsigned long Kernel::node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId 
   do {
     shrink_node(pgdat, sc, cpu, cost);
   } while (sc.nr_reclaimed < nr_pages && --sc.priority >= 0);
+  node_reclaim_locked_ = false;
   if (!sc.nr_reclaimed) pm_.count_vm_events(cpu, PGSCAN_ZONE_RECLAIM_FAILED);
   return sc.nr_reclaimed;
 }

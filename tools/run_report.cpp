@@ -489,6 +489,13 @@ std::string RunReport::json() const {
     j.end_object();
     j.key("min_free_kb").value(pm.node_min_free_pages(NodeId(n)) * static_cast<std::int64_t>(kPageSize / 1024));
     {
+      // The node's min watermark (sum over its zones): min_free_kb below it means an
+      // allocation dipped into the reserves (direct reclaim, __GFP_HIGH, OOM victims).
+      std::int64_t wmark_min = 0;
+      for (const os::zone& z : pm.NODE_DATA(NodeId(n)).node_zones) wmark_min += static_cast<std::int64_t>(os::min_wmark_pages(z));
+      j.key("wmark_min_kb").value(wmark_min * static_cast<std::int64_t>(kPageSize / 1024));
+    }
+    {
       // Reclaim events counted on the node's CPUs and its kswapd's CPU time.
       const ReclaimFigures f = reclaim_figures(n);
       j.key("reclaim").begin_object();

@@ -34,6 +34,7 @@ std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<Wo
                                            : machine.add_thread(p.threads.front(), ts.make_source(), ts.cpu);
       p.threads.push_back(run);
     }
+    if (spec.oom_score_adj && !p.threads.empty()) machine.kernel().set_oom_score_adj(p.threads.front()->pid, spec.oom_score_adj);
     out.push_back(std::move(p));
   }
   return out;

@@ -131,6 +131,8 @@ WorkloadSpec build_workload(Config cfg, const Topology& topo, int index) {
 
   // Verify mode: only kinds whose touches go through Generator::touch support it.
   static const char* const kVerifyKinds[] = {"memory_hog", "working_set", "script"};
+  // /proc/<pid>/oom_score_adj, written before the process runs (oom_badness's bias).
+  spec.oom_score_adj = cfg.get<int>("oom_score_adj", 0, "OOM killer bias, -1000 (never) .. 1000", {-1000, 1000});
   spec.verify = cfg.get<bool>("verify", false,
                               "write a page identity token with every store and check it with every load (memory_hog, "
                               "working_set, script)");

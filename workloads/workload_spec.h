@@ -81,6 +81,7 @@ struct WorkloadSpec {
   std::uint64_t seed = 1;
   // verify = true: stores write page identity tokens, loads check them (generator.h).
   bool verify = false;
+  int oom_score_adj = 0;  // /proc/<pid>/oom_score_adj of the process (-1000..1000)
   std::shared_ptr<WorkloadResults> results;
   // Set *counter_reader once the machine exists (before the run); empty: read_counter gives ENOSYS.
   std::shared_ptr<CounterReader> counter_reader = std::make_shared<CounterReader>();

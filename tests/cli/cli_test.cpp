@@ -291,6 +291,55 @@ TEST(Cli, VerifyModeRunsTheHogWithEveryPageCheckedAndSamplesReclaimColumns) {
   std::filesystem::remove(json);
 }
 
+// The first number after `"key": ` in a JSON report (-1: absent).
+long long json_number(const std::string& j, const std::string& key) {
+  const std::size_t at = j.find("\"" + key + "\": ");
+  return at == std::string::npos ? -1 : std::stoll(j.substr(at + key.size() + 4));
+}
+
+TEST(Cli, SwapLetsTheBoundHogFinishWithEveryPageVerified) {
+  // Issue 11's end-to-end run: 1.5 GiB bound to node 0 (1 GiB) with 2 GiB of NVMe
+  // swap, written once and read back once, every token checked.
+  const std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_swaphog.json");
+  Result r = numasim("run " + config("workloads/memory_hog_swap.toml") + " --quiet --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const std::string j = slurp(json);
+  EXPECT_GT(json_number(j, "pswpout"), 0) << "node 0 cannot hold the hog: it must swap";
+  EXPECT_GT(json_number(j, "pswpin"), 0);
+  EXPECT_GT(json_number(j, "pgscan_kswapd"), 0);
+  EXPECT_EQ(json_number(j, "oom_kill"), 0);
+  EXPECT_EQ(json_number(j, "loads_checked"), 393216) << "every page of 1.5 GiB read back";
+  EXPECT_EQ(json_number(j, "mismatches"), 0);
+  // Node 0 (the first node in the report) never went below its min watermark.
+  const long long lowest = json_number(j, "min_free_kb"), wmark_min = json_number(j, "wmark_min_kb");
+  EXPECT_GT(wmark_min, 0);
+  EXPECT_GE(lowest, wmark_min) << "lowest MemFree of node 0 below its min watermark";
+  EXPECT_EQ(j.find("Out of memory"), std::string::npos);
+  std::filesystem::remove(json);
+}
+
+TEST(Cli, WithoutSwapTheSameHogIsOomKilledWithItsOomScoreAdj) {
+  const std::string json = std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_noswap.json");
+  Result r = numasim("run " + config("workloads/memory_hog.toml") +
+                     " --set workload[0].node_fraction=1.5 --set workload[0].verify=true"
+                     " --set workload[0].reread_passes=1 --set workload[0].oom_score_adj=500 --json " + json);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.out.find("hog invoked oom-killer: order=0, oom_score_adj=500"), std::string::npos) << r.out;
+  // total-vm: the 64 MiB chunks mapped when node 0 ran out.
+  EXPECT_NE(r.out.find("Out of memory: Killed process 1 (hog) total-vm:1048576kB, anon-rss:"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kB oom_score_adj:500\n"), std::string::npos) << r.out;
+  const std::string j = slurp(json);
+  EXPECT_EQ(json_number(j, "oom_kill"), 1);
+  EXPECT_EQ(json_number(j, "pswpout"), 0);
+  EXPECT_EQ(json_number(j, "mismatches"), 0);
+  std::filesystem::remove(json);
+  Result bad = numasim("run " + config("workloads/memory_hog.toml") + " --set workload[0].oom_score_adj=1001");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("oom_score_adj"), std::string::npos) << bad.err;
+}
+
 TEST(Cli, VerifyOnAKindWithoutVerifyModeIsALocatedError) {
   std::string path = write_temp("verify_kind.toml",
                                 "[[workload]]\nkind = \"gups\"\nverify = true\n");

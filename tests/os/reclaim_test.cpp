@@ -15,6 +15,8 @@
 #include "os/mm_inline.h"
 #include "tests/os/kernel_fixture.h"
 #include "tests/os/lru_test_access.h"
+#include "os/oom_kill.h"
+#include "os/swapfile.h"
 
 namespace numasim::os::testing {
 namespace {
@@ -188,6 +190,170 @@ TEST(ReclaimConfig, SwappinessOutOfRangeIsALocatedError) {
     EXPECT_NE(std::string(e.what()).find("swp.toml:2:"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("swappiness"), std::string::npos) << e.what();
   }
+}
+
+
+// oom_score_adj: -1000 (OOM_SCORE_ADJ_MIN) protects the bigger process, whose
+// place the smaller one takes; +1000 makes a small process the victim; the
+// value is per process (threads and fork children share or inherit it) and the
+// kernel log prints it.
+class OomScoreAdjTest : public KernelTest {
+ protected:
+  OomScoreAdjTest() : KernelTest({0, 0}, "32MiB") {}
+  // Touches up to `pages` pages of a fresh mapping; the first fault that does not succeed.
+  Kernel::FaultResult fill(task_struct* t, std::uint64_t pages) {
+    const long a = mmap_anon(t, pages * kPageSize);
+    EXPECT_GT(a, 0);
+    for (std::uint64_t i = 0; i < pages; ++i)
+      if (auto r = touch(t, static_cast<VirtAddr>(a) + i * kPageSize); r != Kernel::FaultResult::Handled) return r;
+    return Kernel::FaultResult::Handled;
+  }
+};
+
+TEST_F(OomScoreAdjTest, MinusOneThousandIsNeverChosen) {
+  task_struct* big = spawn(0);
+  task_struct* small = spawn(1);
+  ASSERT_EQ(k().set_oom_score_adj(big->tgid, -1000), 0);
+  ASSERT_EQ(fill(big, 10240), Kernel::FaultResult::Handled);  // 40 MiB of 64
+  EXPECT_EQ(fill(small, 16384), Kernel::FaultResult::Oom);    // runs out: it is its own victim
+  ASSERT_EQ(k().oom_kills().size(), 1u);
+  EXPECT_EQ(k().oom_kills()[0].pid, small->tgid);
+  EXPECT_TRUE(small->oom_killed);
+  EXPECT_FALSE(big->oom_killed);
+  EXPECT_EQ(k().oom_kills()[0].invoker_oom_score_adj, 0);
+  EXPECT_NE(oom_kill_message(k().oom_kills()[0]).find("kB oom_score_adj:0"), std::string::npos);
+  k().check_consistency();
+}
+
+TEST_F(OomScoreAdjTest, WithoutAdjustmentTheBiggerDiesAndPlusOneThousandPicksTheSmall) {
+  task_struct* big = spawn(0);
+  task_struct* small = spawn(1);
+  ASSERT_EQ(fill(big, 10240), Kernel::FaultResult::Handled);
+  EXPECT_EQ(fill(small, 6144), Kernel::FaultResult::Handled);  // the big one is killed, small goes on
+  ASSERT_GE(k().oom_kills().size(), 1u);
+  EXPECT_EQ(k().oom_kills()[0].pid, big->tgid);
+  k().exit_task(big);
+  // Now a tiny process at +1000 beats a big one at 0.
+  task_struct* tiny = spawn(0);
+  ASSERT_EQ(k().set_oom_score_adj(tiny->tgid, 1000), 0);
+  ASSERT_EQ(fill(tiny, 16), Kernel::FaultResult::Handled);
+  task_struct* filler = spawn(1);  // protected: it only asks for the memory
+  ASSERT_EQ(k().set_oom_score_adj(filler->tgid, -1000), 0);
+  const std::size_t kills = k().oom_kills().size();
+  fill(filler, 16384);  // the tiny one dies first, then the bigger one at 0
+  ASSERT_GE(k().oom_kills().size(), kills + 2);
+  EXPECT_EQ(k().oom_kills()[kills].pid, tiny->tgid);
+  EXPECT_EQ(k().oom_kills()[kills + 1].pid, small->tgid);
+  EXPECT_EQ(k().oom_kills()[kills].invoker_oom_score_adj, -1000);
+  EXPECT_EQ(k().oom_kills()[kills].oom_score_adj, 1000);
+  EXPECT_NE(oom_kill_message(k().oom_kills()[kills]).find("kB oom_score_adj:1000"), std::string::npos);
+  k().check_consistency();
+}
+
+TEST_F(OomScoreAdjTest, PerProcessInheritedAndRangeChecked) {
+  task_struct* t = spawn(0);
+  KernelCost c;
+  EXPECT_EQ(k().set_oom_score_adj(t->tgid, 1001), -EINVAL);
+  EXPECT_EQ(k().set_oom_score_adj(t->tgid, -1001), -EINVAL);
+  EXPECT_EQ(k().set_oom_score_adj(12345, 0), -ESRCH);
+  EXPECT_EQ(t->oom_score_adj, 0);
+  ASSERT_EQ(k().set_oom_score_adj(t->tgid, -500), 0);
+  task_struct* thread = k().create_thread(t, CpuId(1));
+  ASSERT_NE(thread, nullptr);
+  EXPECT_EQ(thread->oom_score_adj, -500);
+  const long child = k().sys_fork(t, c);
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(k().find_task_by_pid(static_cast<int>(child))->oom_score_adj, -500);
+  ASSERT_EQ(k().set_oom_score_adj(t->tgid, 300), 0);
+  EXPECT_EQ(thread->oom_score_adj, 300);  // the thread group shares it
+  EXPECT_EQ(k().find_task_by_pid(static_cast<int>(child))->oom_score_adj, -500);  // the child has its own
+}
+
+// An NVMe swap area of `bytes` and a task "hog" on CPU 0 (null if swapon failed).
+task_struct* swapon_and_spawn(Kernel& k, std::uint64_t bytes, KernelCost& c) {
+  SwapAreaParams a;
+  a.name = "/dev/nvme0n1p2";
+  a.size_bytes = bytes;
+  if (k.sys_swapon(a, c) != 0) return nullptr;
+  CpuMask all;
+  all.set();
+  return k.create_task("hog", CpuId(0), all);
+}
+
+// zone_reclaim_mode (mode 1 and mode 1|4): get_page_from_freelist calls
+// node_reclaim before spilling to node 1, but Linux 6.1 reclaims there only
+// page cache beyond min_unmapped_ratio; with anonymous memory alone (and swap
+// present) nothing is reclaimed and the spill, numa_miss, is the same as mode 0.
+TEST(ZoneReclaimMode, WithoutPageCacheNodeReclaimChangesNoPlacement) {
+  std::uint64_t miss[3] = {};
+  const int modes[3] = {0, 1, 1 | 4};
+  for (int m = 0; m < 3; ++m) {
+    Topology topo = two_node_topology("64MiB");
+    KernelParams kp;
+    kp.nr_hugepages_node = {0, 0};
+    kp.reclaim.zone_reclaim_mode = modes[m];
+    FakePlatform platform;
+    Kernel k(topo, kp, platform);
+    EXPECT_EQ(k.physmem().node_reclaim_enabled(), modes[m] != 0);
+    KernelCost c;
+    task_struct* t = swapon_and_spawn(k, 128 << 20, c);
+    ASSERT_NE(t, nullptr);
+    const std::uint64_t len = 96ull << 20;  // more than node 0
+    const long base = k.sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+    ASSERT_GT(base, 0);
+    for (std::uint64_t off = 0; off < len; off += kPageSize)
+      ASSERT_EQ(k.touch(t, static_cast<VirtAddr>(base) + off, true, c), Kernel::FaultResult::Handled);
+    miss[m] = k.physmem().node_numa_event_state(NodeId(1), NUMA_MISS);
+    EXPECT_EQ(k.physmem().sum_vm_event(PGSCAN_ZONE_RECLAIM_FAILED), 0u);  // NODE_RECLAIM_FULL: no scan
+    k.check_consistency();
+  }
+  EXPECT_GT(miss[0], 0u) << "node 0 cannot hold it: it spills";
+  EXPECT_EQ(miss[1], miss[0]);
+  EXPECT_EQ(miss[2], miss[0]);
+}
+
+// Swap full: direct reclaim can free nothing more (every anonymous page would
+// need a slot). As in Linux, zone_reclaimable_pages then leaves the anonymous
+// LRU out (can_reclaim_anon_pages: no free slot), so should_reclaim_retry sees
+// nothing to hope for and stops at once, well inside its 16 loops without
+// progress, and the OOM killer runs (the task bound to node 0 is its own victim).
+TEST(SwapFull, ReclaimGivesUpWithoutRetryingAndTheOomKillerRuns) {
+  Topology topo = two_node_topology("32MiB");
+  KernelParams kp;
+  kp.nr_hugepages_node = {0, 0};
+  FakePlatform platform;
+  Kernel k(topo, kp, platform);
+  KernelCost c;
+  task_struct* t = swapon_and_spawn(k, 4 << 20, c);
+  ASSERT_NE(t, nullptr);
+  const unsigned long node0 = 1;
+  ASSERT_EQ(k.sys_set_mempolicy(t, MPOL_BIND, &node0, 2, c), 0);
+  const std::uint64_t len = 48ull << 20;
+  const long base = k.sys_mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, c);
+  ASSERT_GT(base, 0);
+  Kernel::FaultResult r = Kernel::FaultResult::Handled;
+  SlowpathStats before{};
+  std::uint64_t off = 0;
+  for (; off < len && r == Kernel::FaultResult::Handled; off += kPageSize) {
+    before = k.physmem().slowpath_stats();
+    r = k.touch(t, static_cast<VirtAddr>(base) + off, true, c);
+    platform.advance_to(platform.clock + platform.bio_latency);  // swap writes complete
+  }
+  ASSERT_EQ(r, Kernel::FaultResult::Oom);
+  EXPECT_LT(off, len);
+  EXPECT_EQ(k.nr_swap_pages(), 0u) << "the swap area filled before the OOM";
+  EXPECT_GE(k.physmem().sum_vm_event(PSWPOUT), k.total_swap_pages() - 8);
+  const SlowpathStats& after = k.physmem().slowpath_stats();
+  // The failing fault: direct reclaim, no retry (nothing reclaimable), then the OOM killer.
+  EXPECT_GE(after.direct_reclaim - before.direct_reclaim, 1u);
+  EXPECT_EQ(after.reclaim_retries - before.reclaim_retries, 0u);
+  EXPECT_GE(after.oom_calls - before.oom_calls, 1u);
+  EXPECT_EQ(k.physmem().sum_vm_event(OOM_KILL), 1u);
+  std::printf("swap full after %llu pages: %llu direct reclaims, %llu retries in the failing fault\n",
+              static_cast<unsigned long long>(off / kPageSize),
+              static_cast<unsigned long long>(after.direct_reclaim - before.direct_reclaim),
+              static_cast<unsigned long long>(after.reclaim_retries - before.reclaim_retries));
+  k.check_consistency();
 }
 
 }  // namespace
