@@ -233,6 +233,34 @@ TEST_F(CompactionTest, WakeupKcompactdCompactsForTheOrder) {
   expect_kept_pages_intact();
 }
 
+// kswapd_try_to_sleep: kswapd woken for order 9 on a fragmented node cannot
+// balance it by reclaim (no swap, nothing reclaimable: it gives up after
+// MAX_RECLAIM_RETRIES passes); going to sleep it wakes kcompactd for the order,
+// which compacts an order-9 block free.
+TEST_F(CompactionTest, KswapdWakesKcompactdBeforeSleeping) {
+  fragment(200ull << 20);
+  std::vector<page*> big;
+  while (page* p = try_order9()) big.push_back(p);
+  ASSERT_EQ(ev(KCOMPACTD_WAKE), 0u);
+  // THP's defrag=defer request: wake kswapd, do not compact directly.
+  ASSERT_EQ(pm().alloc_pages(CpuId(0), GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM | __GFP_THISNODE, 9, NodeId(0),
+                             nullptr, scratch_),
+            nullptr);
+  Kthread* ks = k().kthreads().kswapd(NodeId(0));
+  ASSERT_EQ(platform_.woken.size(), 1u);
+  ASSERT_EQ(platform_.woken.front(), &ks->task);
+  run_woken();  // kswapd's passes, then kcompactd0 it woke
+  EXPECT_GT(ks->nr_runs, 0u);
+  EXPECT_EQ(ev(KCOMPACTD_WAKE), 1u);
+  EXPECT_GT(ev(KCOMPACTD_MIGRATE_SCANNED), 0u);
+  EXPECT_EQ(ev(COMPACTSTALL), 0u);
+  page* p = try_order9();
+  ASSERT_NE(p, nullptr);
+  pm().free_pages(CpuId(0), p, 9, scratch_);
+  for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
+  expect_kept_pages_intact();
+}
+
 TEST_F(CompactionTest, AsyncDirectCompactionSkipsNonMovableBlocks) {
   fragment(200ull << 20);
   // Take every free movable block of order >= 2 so that unmovable allocations
