@@ -78,6 +78,14 @@ class CompactionTest : public KernelTest {
   page* try_order9() {
     return pm().alloc_pages(CpuId(0), GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, 9, NodeId(0), nullptr, scratch_);
   }
+  // An order-9 block is free again; then the held blocks go back and the kept pages are checked.
+  void expect_order9_then_release(const std::vector<page*>& big) {
+    page* p = try_order9();
+    ASSERT_NE(p, nullptr);
+    pm().free_pages(CpuId(0), p, 9, scratch_);
+    for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
+    expect_kept_pages_intact();
+  }
   void run_woken() {
     while (!platform_.woken.empty()) {
       task_struct* t = platform_.woken.front();
@@ -169,6 +177,29 @@ TEST_F(CompactionTest, IsolatesOnlyLruPagesAndPutsMovedPagesOnTheLru) {
   expect_kept_pages_intact();
 }
 
+// Compound pages are stepped over whole (isolate_migratepages_block without
+// alloc_contig): a THP in the compacted zone stays on its frames, PMD-mapped.
+TEST_F(CompactionTest, ThpsAreNotCompacted) {
+  fragment(200ull << 20);
+  const long a = mmap_anon(t_, 4ull << 20);
+  ASSERT_GT(a, 0);
+  const VirtAddr huge = (static_cast<VirtAddr>(a) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+  ASSERT_EQ(k().sys_madvise(t_, static_cast<VirtAddr>(a), 4ull << 20, MADV_HUGEPAGE, cost_), 0);
+  ASSERT_EQ(touch(t_, huge), Kernel::FaultResult::Handled);
+  const std::uint64_t thp_pfn = pfn_of(huge);
+  page* head = pm().pfn_to_page(Pfn(thp_pfn));
+  ASSERT_TRUE(PageHead(head)) << "the fault got a THP";
+  ASSERT_EQ(pm().page_to_nid(head), NodeId(0));
+  KernelCost c;
+  ASSERT_EQ(k().compact_node(NodeId(0), CpuId(1), c), 0);
+  EXPECT_GT(ev(PGMIGRATE_SUCCESS), 0u);
+  EXPECT_EQ(pfn_of(huge), thp_pfn);
+  EXPECT_EQ(pfn_of(huge + kPageSize), thp_pfn);  // still one PMD leaf: follow_page gives its head
+  EXPECT_TRUE(PageHead(head));
+  EXPECT_EQ(ev(THP_MIGRATION_SUCCESS), 0u);
+  expect_kept_pages_intact();
+}
+
 TEST_F(CompactionTest, DirectCompactionInTheSlowPath) {
   fragment(200ull << 20);
   std::vector<page*> big;
@@ -226,11 +257,7 @@ TEST_F(CompactionTest, WakeupKcompactdCompactsForTheOrder) {
   run_woken();
   EXPECT_EQ(ev(KCOMPACTD_WAKE), 1u);
   EXPECT_GT(ev(KCOMPACTD_MIGRATE_SCANNED), 0u);
-  page* p = try_order9();
-  ASSERT_NE(p, nullptr);
-  pm().free_pages(CpuId(0), p, 9, scratch_);
-  for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
-  expect_kept_pages_intact();
+  expect_order9_then_release(big);
 }
 
 // kswapd_try_to_sleep: kswapd woken for order 9 on a fragmented node cannot
@@ -254,11 +281,7 @@ TEST_F(CompactionTest, KswapdWakesKcompactdBeforeSleeping) {
   EXPECT_EQ(ev(KCOMPACTD_WAKE), 1u);
   EXPECT_GT(ev(KCOMPACTD_MIGRATE_SCANNED), 0u);
   EXPECT_EQ(ev(COMPACTSTALL), 0u);
-  page* p = try_order9();
-  ASSERT_NE(p, nullptr);
-  pm().free_pages(CpuId(0), p, 9, scratch_);
-  for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
-  expect_kept_pages_intact();
+  expect_order9_then_release(big);
 }
 
 TEST_F(CompactionTest, AsyncDirectCompactionSkipsNonMovableBlocks) {
