@@ -1,5 +1,5 @@
 // THP on a fragmented node and khugepaged, end to end through `numasim run`
-// (configs/workloads/thp_fragment.toml, khugepaged_collapse.toml): with no
+// (configs/thp_fragment.toml, configs/khugepaged_collapse.toml): with no
 // compaction allowed THP faults fall back; direct compaction (defrag=madvise)
 // and kcompactd's proactive compaction bring thp_fault_alloc back; khugepaged
 // collapses a 4 KiB-populated region, AnonHugePages growing across --sample
@@ -43,7 +43,7 @@ struct Counts {
 
 Counts run_fragment(const std::string& sets) {
   const std::string json = temp("thp_fragment.json");
-  Result r = numasim_cli_test::run_numasim("run " + config("workloads/thp_fragment.toml") + " " + sets + " --json " +
+  Result r = numasim_cli_test::run_numasim("run " + config("thp_fragment.toml") + " " + sets + " --json " +
                                            json + " --quiet");
   EXPECT_EQ(r.status, 0) << r.err << r.out;
   const std::string j = slurp(json);
@@ -83,7 +83,7 @@ std::vector<std::string> split(const std::string& line) {
 
 TEST(ThpCompaction, KhugepagedCollapseGrowsAnonHugePagesInSamples) {
   const std::string csv = temp("khugepaged.csv");
-  Result r = numasim_cli_test::run_numasim("run " + config("workloads/khugepaged_collapse.toml") +
+  Result r = numasim_cli_test::run_numasim("run " + config("khugepaged_collapse.toml") +
                                            " --sample 2ms --csv " + csv + " --quiet");
   ASSERT_EQ(r.status, 0) << r.err << r.out;
   std::stringstream rows(slurp(csv));
