@@ -244,12 +244,27 @@ void Compaction::update_cached_migrate(compact_control& cc, std::uint64_t pfn) {
   if (cc.mode != MIGRATE_ASYNC && pfn > s.compact_cached_migrate_pfn[1]) s.compact_cached_migrate_pfn[1] = pfn;
 }
 
-// PG_lru's stand-in (see the header comment).
-bool Compaction::page_movable(const page* pg) const {
-  constexpr std::uint32_t kUnmovable = (1u << PG_head) | (1u << PG_tail) | (1u << PG_locked) | (1u << PG_swapcache) |
-                                       (1u << PG_hugetlb) | (1u << PG_slab) | (1u << PG_pgtable) |
-                                       (1u << PG_reserved) | (1u << PG_buddy) | (1u << PG_pcp) | (1u << PG_writeback);
-  return PageAnon(pg) && !(pg->flags & kUnmovable) && pg->mapcount > 0 && pg->_refcount == pg->mapcount;
+// The per-page tests isolate_migratepages_block makes before isolating an LRU
+// page (compound pages were stepped over already): on an LRU list, anonymous
+// (see the header comment), not pinned (page_count > page_mapcount for a page
+// without a mapping), not locked (async trylock), not under writeback and not
+// in the swap cache (the swap cache's folio_migrate_mapping is not modelled).
+bool Compaction::page_isolatable(const page* pg) const {
+  constexpr std::uint32_t kSkip = (1u << PG_locked) | (1u << PG_swapcache) | (1u << PG_writeback);
+  return PageLRU(pg) && PageAnon(pg) && !(pg->flags & kSkip) && pg->mapcount > 0 && pg->_refcount <= pg->mapcount;
+}
+
+// isolate_lru_page for compaction (NR_ISOLATED_ANON counts it while isolated);
+// putback_movable_pages' putback_lru_page for one that did not move.
+void Compaction::isolate_for_migration(compact_control& cc, page* pg) {
+  k_.isolate_lru_page(pg);
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, 1);
+  cc.migratepages.push_back(pg);
+}
+
+void Compaction::putback_isolated(compact_control& cc, page* pg) {
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, -1);
+  if (pg->mapcount > 0 && !PageLRU(pg)) k_.lru_cache_add(pg, cc.cpu);
 }
 
 // suitable_migration_source: async direct compaction only scans blocks of the
@@ -285,8 +300,8 @@ void Compaction::isolate_migratepages_block(compact_control& cc, std::uint64_t l
       if (order < MAX_ORDER) low_pfn += (1ull << order) - 1;
       continue;
     }
-    if (!page_movable(pg)) continue;
-    cc.migratepages.push_back(pg);
+    if (!page_isolatable(pg)) continue;  // not on an LRU list (free, kernel, batched) or not movable now
+    isolate_for_migration(cc, pg);
     ++nr_isolated;
     if (cc.migratepages.size() >= COMPACT_CLUSTER_MAX && !cc.rescan) {
       ++low_pfn;
@@ -409,7 +424,7 @@ void Compaction::isolate_freepages(compact_control& cc) {
 bool Compaction::migrate_isolated(compact_control& cc) {
   bool enomem = false;
   bool failed = false;
-  for (page* pg : cc.migratepages) {
+  for (page*& pg : cc.migratepages) {
     if (cc.freepages.empty()) isolate_freepages(cc);  // compaction_alloc
     if (cc.freepages.empty()) {
       enomem = true;
@@ -418,6 +433,8 @@ bool Compaction::migrate_isolated(compact_control& cc) {
     page* target = cc.freepages.back();
     cc.freepages.pop_back();
     if (k_.migrate_page_to(pg, target, cc.cpu, *cc.cost) == 0) {
+      pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, -1);  // the new page joined the LRU
+      pg = nullptr;
       ++cc.nr_migrated;
     } else {
       cc.freepages.push_back(target);  // compaction_free
@@ -425,7 +442,10 @@ bool Compaction::migrate_isolated(compact_control& cc) {
       failed = true;
     }
   }
-  cc.migratepages.clear();  // the rest is put back (isolation changed nothing)
+  // putback_movable_pages: what did not move goes back on its LRU list.
+  for (page* pg : cc.migratepages)
+    if (pg) putback_isolated(cc, pg);
+  cc.migratepages.clear();
   if (failed && !enomem && cc.direct_compaction && cc.mode == MIGRATE_ASYNC) {
     // A failure in this order-aligned block: skip the rest of it.
     const std::uint64_t block = 1ull << std::max(cc.order, 0);
@@ -515,6 +535,7 @@ compact_result Compaction::compact_zone(compact_control& cc) {
                 "mm_compaction_begin zone_start=0x%" PRIx64 " migrate_pfn=0x%" PRIx64 " free_pfn=0x%" PRIx64
                 " zone_end=0x%" PRIx64 " mode=%s",
                 start_pfn, cc.migrate_pfn, cc.free_pfn, end_pfn, sync ? "sync" : "async");
+  k_.lru_add_drain(cc.cpu);  // compact_zone's lru_add_drain: this CPU's new pages onto their lists
   std::uint64_t last_migrated_pfn = 0;
   bool update_cached = !sync && s.compact_cached_migrate_pfn[0] == s.compact_cached_migrate_pfn[1];
   compact_result ret;

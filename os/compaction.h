@@ -18,10 +18,17 @@
 // always true; the cached scanner positions are kept), no fast_find_migrateblock
 // or fast_isolate_freepages (the scanners are linear), no capture of the freed
 // page (the allocator retries its free lists), no lock contention (async
-// compaction never aborts), no non-LRU movable pages. Movable pages are
-// anonymous user pages that are mapped, whose references are their mappings
-// (not pinned, not in the swap cache), not locked and not compound: the
-// stand-in for PG_lru until the LRU lists exist. Scanner work is charged in
+// compaction never aborts), no non-LRU movable pages. As Linux 6.1, the migrate
+// scanner isolates only pages on an LRU list (PageLRU: isolate_lru_page takes
+// them off it, NR_ISOLATED_ANON counts them, putback_lru_page returns those
+// that did not move; a moved page's replacement joins the LRU through the
+// lru_add batch with the old page's state), steps over compound pages whole
+// (THPs and hugetlb pages are not compacted, as without cc->alloc_contig) and
+// skips pinned (page_count > page_mapcount), locked and writeback pages.
+// Only anonymous pages are isolated: shmem and file pages have no reverse map
+// to migrate them through yet, and swap-cache pages are not migrated.
+// compact_zone drains the CPU's lru_add batch first (lru_add_drain) so that
+// freshly faulted pages are on their lists. Scanner work is charged in
 // cycles per PFN looked at and per page isolated ([os.costs] compact_*);
 // each migration is charged as migrate_pages is (migrate_page_cycles, the copy
 // through Platform::kernel_copy, rmap walks, PTE writes and TLB flushes).
@@ -206,7 +213,9 @@ class Compaction {
   // migrate_pages with compaction_alloc / compaction_free: false on -ENOMEM (no target).
   bool migrate_isolated(compact_control& cc);
   void release_freepages(compact_control& cc);
-  bool page_movable(const page* pg) const;
+  bool page_isolatable(const page* pg) const;
+  void isolate_for_migration(compact_control& cc, page* pg);
+  void putback_isolated(compact_control& cc, page* pg);
   void compact_node_zones(NodeId nid, migrate_mode mode, bool proactive, CpuId cpu, KernelCost& cost);
   bool kswapd_is_running(NodeId nid) const;
 

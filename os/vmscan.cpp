@@ -252,6 +252,7 @@ KthreadResult Kernel::kswapd_pass(Kthread& self, NodeId nid, KernelCost& cost) {
   if (pgdat.kswapd_failures < MAX_RECLAIM_RETRIES) balance_pgdat(pgdat, order, highest, cpu, cost);
   // prepare_kswapd_sleep.
   if (pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(pgdat, order, highest)) {
+    wakeup_kcompactd(nid, order, highest);  // kswapd_try_to_sleep: the memory freed, now compact it for the order
     pgdat.kswapd_short_sleep = true;
     pgdat.kswapd_sleep_until = platform_.now(cpu) + kKswapdShortSleep;
     return KthreadResult{true, kKswapdShortSleep};

@@ -136,6 +136,17 @@ void RunReport::take_sample(Picoseconds interval) {
   for (int n = 0; n < topo.num_nodes(); ++n)
     gauges.emplace_back("node" + std::to_string(n) + ".free_kb",
                         4.0 * static_cast<double>(pm.node_zone_page_state(NodeId(n), os::NR_FREE_PAGES)));
+  // THP and compaction (the vmstat events, system-wide), AnonHugePages per node
+  // (meminfo's figure, kB) and khugepaged's pages_collapsed (its sysfs counter, a total).
+  rate("thp_fault_alloc_per_s", static_cast<double>(pm.sum_vm_event(os::THP_FAULT_ALLOC)));
+  rate("thp_fault_fallback_per_s", static_cast<double>(pm.sum_vm_event(os::THP_FAULT_FALLBACK)));
+  rate("compact_stall_per_s", static_cast<double>(pm.sum_vm_event(os::COMPACTSTALL)));
+  rate("compact_success_per_s", static_cast<double>(pm.sum_vm_event(os::COMPACTSUCCESS)));
+  for (int n = 0; n < topo.num_nodes(); ++n)
+    gauges.emplace_back("node" + std::to_string(n) + ".anon_huge_kb",
+                        4.0 * static_cast<double>(pm.node_page_state(NodeId(n), os::NR_ANON_THPS)));
+  gauges.emplace_back("khugepaged_pages_collapsed",
+                      static_cast<double>(machine_.kernel().khugepaged_stats().pages_collapsed));
   if (samples_.empty()) {
     samples_ = "time_us";
     for (const auto& n : names) samples_ += "," + n;

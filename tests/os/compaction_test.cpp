@@ -52,19 +52,39 @@ class CompactionTest : public KernelTest {
     return f ? pm().page_to_pfn(f->pg).value() : 0;
   }
   // Every kept page still mapped, once, with its token.
+  // After the lru_add batches drain, each is on an LRU list (moved pages on
+  // their new frames too) and nothing is left isolated.
   void expect_kept_pages_intact() {
+    k().lru_add_drain_all();
     for (VirtAddr va = base_; va < base_ + len_; va += 4 * kPageSize) {
       auto f = k().follow_page(*t_->mm, va);
       ASSERT_TRUE(f.has_value()) << std::hex << va;
       EXPECT_EQ(f->pg->mapcount, 1);
       EXPECT_EQ(f->pg->_refcount, 1);
+      EXPECT_TRUE(PageLRU(f->pg)) << std::hex << va;
+      EXPECT_FALSE(f->pg->test(PG_locked));
       EXPECT_EQ(k().page_tokens().get(pm().page_to_pfn(f->pg).value()), va) << std::hex << va;
     }
+    EXPECT_EQ(pm().node_page_state(NodeId(0), NR_ISOLATED_ANON), 0);
     k().check_consistency();
+  }
+  // PFN of every kept page before compaction, to tell the moved ones.
+  std::map<VirtAddr, std::uint64_t> kept_pfns() {
+    std::map<VirtAddr, std::uint64_t> m;
+    for (VirtAddr va = base_; va < base_ + len_; va += 4 * kPageSize) m[va] = pfn_of(va);
+    return m;
   }
   // Order-9 allocations that may not compact (THP's defrag=never request).
   page* try_order9() {
     return pm().alloc_pages(CpuId(0), GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, 9, NodeId(0), nullptr, scratch_);
+  }
+  // An order-9 block is free again; then the held blocks go back and the kept pages are checked.
+  void expect_order9_then_release(const std::vector<page*>& big) {
+    page* p = try_order9();
+    ASSERT_NE(p, nullptr);
+    pm().free_pages(CpuId(0), p, 9, scratch_);
+    for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
+    expect_kept_pages_intact();
   }
   void run_woken() {
     while (!platform_.woken.empty()) {
@@ -107,6 +127,77 @@ TEST_F(CompactionTest, CompactNodeRecoversOrder9AndKeepsEveryPage) {
   k().check_consistency();
   EXPECT_EQ(k().compact_node(NodeId(7), CpuId(0), c), -ENODEV);
   EXPECT_EQ(k().compact_node(NodeId(0), CpuId(99), c), -EINVAL);
+}
+
+// Linux's isolation rule: only PageLRU pages are isolated. A pinned page (an
+// extra reference) and a page taken off the LRU stay on their frames; moved
+// pages land on the LRU on their new frames with their active state.
+TEST_F(CompactionTest, IsolatesOnlyLruPagesAndPutsMovedPagesOnTheLru) {
+  fragment(200ull << 20);
+  std::vector<page*> big;
+  while (page* p = try_order9()) big.push_back(p);
+  k().lru_add_drain_all();
+  const auto before = kept_pfns();
+  auto it = before.begin();
+  const auto [pinned_va, pinned_pfn] = *it++;
+  const auto [offlru_va, offlru_pfn] = *it++;
+  const auto [active_va, active_pfn] = *it++;
+  page* pinned = pm().pfn_to_page(Pfn(pinned_pfn));
+  page* offlru = pm().pfn_to_page(Pfn(offlru_pfn));
+  page* active = pm().pfn_to_page(Pfn(active_pfn));
+  ASSERT_TRUE(PageLRU(pinned) && PageLRU(offlru) && PageLRU(active));
+  ++pinned->_refcount;  // a GUP pin
+  KernelTestAccess::isolate_lru_page(k(), offlru);
+  ASSERT_FALSE(PageLRU(offlru));
+  k().mark_page_accessed(active);
+  k().mark_page_accessed(active);
+  ASSERT_TRUE(active->test(PG_active));
+  KernelCost c;
+  ASSERT_EQ(k().compact_node(NodeId(0), CpuId(1), c), 0);
+  EXPECT_EQ(pfn_of(pinned_va), pinned_pfn);
+  EXPECT_EQ(pfn_of(offlru_va), offlru_pfn);
+  EXPECT_FALSE(PageLRU(offlru));  // left alone: not put on a list by compaction
+  EXPECT_TRUE(PageLRU(pinned));   // looked at, not isolated
+  const std::uint64_t active_now = pfn_of(active_va);
+  EXPECT_NE(active_now, active_pfn);  // the first blocks are compacted
+  k().lru_add_drain_all();
+  EXPECT_TRUE(pm().pfn_to_page(Pfn(active_now))->test(PG_active));
+  std::size_t moved = 0;
+  for (auto [va, pfn] : before) {
+    const std::uint64_t now = pfn_of(va);
+    if (now == pfn) continue;
+    ++moved;
+    EXPECT_TRUE(PageLRU(pm().pfn_to_page(Pfn(now)))) << std::hex << va;
+    EXPECT_FALSE(PageLRU(pm().pfn_to_page(Pfn(pfn))));  // the old frame is free
+  }
+  EXPECT_GT(moved, before.size() / 2);
+  --pinned->_refcount;
+  KernelTestAccess::putback_lru_page(k(), offlru);
+  for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
+  expect_kept_pages_intact();
+}
+
+// Compound pages are stepped over whole (isolate_migratepages_block without
+// alloc_contig): a THP in the compacted zone stays on its frames, PMD-mapped.
+TEST_F(CompactionTest, ThpsAreNotCompacted) {
+  fragment(200ull << 20);
+  const long a = mmap_anon(t_, 4ull << 20);
+  ASSERT_GT(a, 0);
+  const VirtAddr huge = (static_cast<VirtAddr>(a) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+  ASSERT_EQ(k().sys_madvise(t_, static_cast<VirtAddr>(a), 4ull << 20, MADV_HUGEPAGE, cost_), 0);
+  ASSERT_EQ(touch(t_, huge), Kernel::FaultResult::Handled);
+  const std::uint64_t thp_pfn = pfn_of(huge);
+  page* head = pm().pfn_to_page(Pfn(thp_pfn));
+  ASSERT_TRUE(PageHead(head)) << "the fault got a THP";
+  ASSERT_EQ(pm().page_to_nid(head), NodeId(0));
+  KernelCost c;
+  ASSERT_EQ(k().compact_node(NodeId(0), CpuId(1), c), 0);
+  EXPECT_GT(ev(PGMIGRATE_SUCCESS), 0u);
+  EXPECT_EQ(pfn_of(huge), thp_pfn);
+  EXPECT_EQ(pfn_of(huge + kPageSize), thp_pfn);  // still one PMD leaf: follow_page gives its head
+  EXPECT_TRUE(PageHead(head));
+  EXPECT_EQ(ev(THP_MIGRATION_SUCCESS), 0u);
+  expect_kept_pages_intact();
 }
 
 TEST_F(CompactionTest, DirectCompactionInTheSlowPath) {
@@ -166,11 +257,31 @@ TEST_F(CompactionTest, WakeupKcompactdCompactsForTheOrder) {
   run_woken();
   EXPECT_EQ(ev(KCOMPACTD_WAKE), 1u);
   EXPECT_GT(ev(KCOMPACTD_MIGRATE_SCANNED), 0u);
-  page* p = try_order9();
-  ASSERT_NE(p, nullptr);
-  pm().free_pages(CpuId(0), p, 9, scratch_);
-  for (page* b : big) pm().free_pages(CpuId(0), b, 9, scratch_);
-  expect_kept_pages_intact();
+  expect_order9_then_release(big);
+}
+
+// kswapd_try_to_sleep: kswapd woken for order 9 on a fragmented node cannot
+// balance it by reclaim (no swap, nothing reclaimable: it gives up after
+// MAX_RECLAIM_RETRIES passes); going to sleep it wakes kcompactd for the order,
+// which compacts an order-9 block free.
+TEST_F(CompactionTest, KswapdWakesKcompactdBeforeSleeping) {
+  fragment(200ull << 20);
+  std::vector<page*> big;
+  while (page* p = try_order9()) big.push_back(p);
+  ASSERT_EQ(ev(KCOMPACTD_WAKE), 0u);
+  // THP's defrag=defer request: wake kswapd, do not compact directly.
+  ASSERT_EQ(pm().alloc_pages(CpuId(0), GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM | __GFP_THISNODE, 9, NodeId(0),
+                             nullptr, scratch_),
+            nullptr);
+  Kthread* ks = k().kthreads().kswapd(NodeId(0));
+  ASSERT_EQ(platform_.woken.size(), 1u);
+  ASSERT_EQ(platform_.woken.front(), &ks->task);
+  run_woken();  // kswapd's passes, then kcompactd0 it woke
+  EXPECT_GT(ks->nr_runs, 0u);
+  EXPECT_EQ(ev(KCOMPACTD_WAKE), 1u);
+  EXPECT_GT(ev(KCOMPACTD_MIGRATE_SCANNED), 0u);
+  EXPECT_EQ(ev(COMPACTSTALL), 0u);
+  expect_order9_then_release(big);
 }
 
 TEST_F(CompactionTest, AsyncDirectCompactionSkipsNonMovableBlocks) {

@@ -24,6 +24,12 @@ struct KernelTestAccess {
   static void complete_migration(Kernel& k, KernelCost& cost) { k.migrate_in_flight_complete(cost); }
   static bool migration_in_flight(const Kernel& k) { return k.migration_in_flight_ != nullptr; }
   static void put_user_page(Kernel& k, CpuId cpu, page* pg, KernelCost& cost) { k.put_user_page(cpu, pg, cost); }
+  // A page taken off its LRU list by someone else (isolate_lru_page) and put back (folio_add_lru + drain).
+  static void isolate_lru_page(Kernel& k, page* pg) { k.isolate_lru_page(pg); }
+  static void putback_lru_page(Kernel& k, page* pg) {
+    k.lru_cache_add(pg, CpuId(0));
+    k.lru_add_drain(CpuId(0));
+  }
 };
 
 }  // namespace numasim::os
