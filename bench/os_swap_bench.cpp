@@ -14,6 +14,7 @@
 #include "os/kernel.h"
 #include "os/syscalls.h"
 #include "tests/os/fake_platform.h"
+#include "tests/os/lru_test_access.h"
 
 namespace numasim::os {
 namespace {
@@ -47,12 +48,14 @@ void run_swap(benchmark::State& state, SwapDevice dev) {
     for (int i = 0; i < kPages; ++i) {
       auto fr = k.follow_page(*t->mm, a + i * kPageSize);
       page* pg = fr->pg;
+      LruTestAccess::isolate_lru_page(k, pg);  // isolate_lru_folios: off the LRU, with the reclaimer's reference
       get_page(pg);
       if (!pg->test(PG_swapcache)) k.add_to_swap(pg, t->cpu, cost);
       k.try_to_unmap(pg, t->cpu, cost);
       if (PageDirty(pg)) k.pageout(pg, t->cpu, cost);
       plat.advance_to(plat.clock + plat.bio_latency);
-      k.remove_swapcache_mapping(pg, 0, t->cpu, cost);
+      if (!k.remove_swapcache_mapping(pg, 0, t->cpu, cost) && pg->_refcount > 1)
+        k.lru_cache_add(pg, t->cpu);  // putback_lru_page: it stays
       k.physmem().free_pages(t->cpu, pg, 0, cost);
     }
     for (int i = 0; i < kPages; ++i) k.touch(t, a + i * kPageSize, true, cost);

@@ -32,8 +32,8 @@ while [ $# -gt 0 ]; do
 done
 case "$build" in /*) ;; *) build="$src/$build" ;; esac
 
-programs=(config_bench os_slub_bench os_page_alloc_bench os_fault_bench hw_core_bench hw_memory_bench
-          workloads_bench hw_fault_bench)
+programs=(config_bench os_slub_bench os_page_alloc_bench os_fault_bench os_reclaim_bench os_swap_bench
+          os_compaction_bench hw_core_bench hw_memory_bench workloads_bench hw_fault_bench)
 if [ "$do_build" = 1 ]; then
   cmake --build "$build" -j2 --target "${programs[@]}" numasim >&2
 fi
@@ -127,6 +127,7 @@ def cpu_ms(bench, name):
     return b["cpu_time"] * scale
 
 B = {p: load(p) for p in ["config_bench", "os_slub_bench", "os_page_alloc_bench", "os_fault_bench",
+                          "os_reclaim_bench", "os_swap_bench", "os_compaction_bench",
                           "hw_core_bench", "hw_memory_bench", "workloads_bench", "hw_fault_bench"]}
 rows = []
 def row(what, command, figure, target=""):
@@ -144,6 +145,19 @@ row("bring-up of a 256 GiB two-node machine", "os_page_alloc_bench",
 of = B["os_fault_bench"]
 row("anonymous write faults, OS layer alone", "os_fault_bench",
     rate(counter(of, "BM_AnonWriteFault", "faults_per_s"), "/s"), ">= 1 M/s")
+row("THP write faults (2 MiB clear as one transfer), OS layer alone", "os_fault_bench --benchmark_filter=Thp",
+    rate(counter(of, "BM_ThpWriteFault", "faults_per_s"), "/s"), ">= 20 k/s")
+rb = B["os_reclaim_bench"]
+row("LRU aging scan (page_referenced through the reverse map), OS layer alone", "os_reclaim_bench",
+    rate(counter(rb, "BM_LruAgingScan", "pages_scanned_per_s"), " pages/s"), ">= 5 M/s")
+cb_ = B["os_compaction_bench"]
+row("compaction of a fragmented 1 GiB node (scanned; migrations included)", "os_compaction_bench",
+    rate(counter(cb_, "BM_CompactNodeFragmented/iterations:3/real_time", "pages_scanned_per_s"), " pages/s"),
+    ">= 5 M/s")
+sw = B["os_swap_bench"]
+row("swap-out through the reclaim seam and swap-in by fault: NVMe / zram", "os_swap_bench",
+    rate(counter(sw, "BM_SwapOutInNvme", "swap_pages_per_s"), "/s") + " / " +
+    rate(counter(sw, "BM_SwapOutInZram", "swap_pages_per_s"), "/s") + " pages")
 sl = B["os_slub_bench"]
 row("kmalloc+kfree pairs, 64 B, one CPU", "os_slub_bench",
     rate(counter(sl, "BM_KmallocKfree64/charge_traffic:1", "items_per_second"), "/s"), ">= 30 M/s")
@@ -188,6 +202,15 @@ def run_row(what, name, args, target=""):
 
 run_row("whole run: the default configuration", "default", ["configs/default.toml"])
 run_row("whole run: STREAM triad", "stream", ["configs/workloads/stream.toml"])
+r = cpu_run("swap_hog", ["configs/workloads/memory_hog_swap.toml"])
+if r is not None:
+    cpu, js = r
+    vm = js.get("vmstat", {})
+    n = vm.get("pgfault", 0) + vm.get("pswpin", 0)
+    row("whole run: 1.5 GiB verified hog bound to node 0 with 2 GiB NVMe swap (faults + swap-ins)",
+        "numasim run configs/workloads/memory_hog_swap.toml",
+        f"{cpu:.2f} s CPU, {rate(n / cpu if cpu > 0 else None, '/s')} ({rate(n)} faults + swap-ins, "
+        f"{js['sim']['simulated_seconds']:.2f} s simulated)", ">= 200 k/s")
 run_row("whole run: GUPS over 4 GiB on skylake-sp-2s (faulting in as it goes)", "gups_4g",
         [os.path.join(out, "gups_4g.toml")], ">= 3 M/s")
 
