@@ -26,6 +26,7 @@
 #include "common/trace.h"
 #include "os/gfp.h"
 #include "os/kernel.h"
+#include "os/mm_inline.h"
 #include "os/mempolicy.h"
 #include "os/mmap.h"
 #include "os/rmap.h"
@@ -308,6 +309,7 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
   pm_.mod_node_page_state(nid, NR_ANON_THPS, static_cast<long>(HPAGE_PMD_NR));
   mm.add_mm_counter(MM_ANONPAGES, static_cast<long>(HPAGE_PMD_NR));
   pgtables_.set_entry(t->cpu, vmf.pmd, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0) | _PAGE_PSE, cost);
+  lru_cache_add(head, t->cpu);  // folio_add_lru_vma: one folio of 512 pages on the inactive anon list
   pm_.count_vm_events(t->cpu, THP_FAULT_ALLOC);
   NUMASIM_TRACE(thp, platform_.now(t->cpu), t->cpu.value(), "thp_fault_alloc pid=%d addr=%#llx node=%d", t->pid,
                 static_cast<unsigned long long>(haddr), nid.value());
@@ -456,6 +458,7 @@ void Kernel::page_remove_rmap_thp_pte(CpuId cpu, mm_struct& mm, page* sub, Kerne
 }
 
 void Kernel::free_transhuge_page(CpuId cpu, page* head, KernelCost& cost) {
+  lru_page_release(head);  // __page_cache_release: off its list (all 512 pages)
   if (head->spare & kDeferredSplitBit) --deferred_split_len_[static_cast<std::size_t>(pm_.page_to_nid(head).value())];
   for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) {
     page* sub = head + i;
@@ -514,7 +517,16 @@ unsigned long Kernel::deferred_split_scan(NodeId nid, unsigned long nr, KernelCo
   return split;
 }
 
+// split_huge_page_to_list. The head's LRU place passes to the mapped subpages
+// (lru_add_page_tail): on the head's list next to it when the head was on one,
+// onto `list` with a reference each when the head is isolated there (reclaim),
+// else through the lru_add batch. An isolated head keeps its isolation
+// reference (it is the caller's, even when no mapping is left).
 bool Kernel::split_huge_page(page* head, CpuId cpu, KernelCost& cost) {
+  return split_huge_page_to_list(head, cpu, cost, nullptr);
+}
+
+bool Kernel::split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, PageList* list) {
   if (!PageTransHuge(head)) return false;
   // unmap_folio(TTU_SPLIT_HUGE_PMD): every PMD mapping becomes PTEs first.
   std::vector<RmapMapping> pmds;
@@ -528,6 +540,24 @@ bool Kernel::split_huge_page(page* head, CpuId cpu, KernelCost& cost) {
       return false;
     }
   if (entire_mapcount(head) != 0) thp_bug("THP still PMD-mapped after its PMDs were split", pm_.page_to_pfn(head).value());
+  // The head leaves its list (or batch) as a 512-page folio; its flags pass to the subpages.
+  const bool isolated = list != nullptr;
+  const bool was_lru = !isolated && head->test(PG_lru);
+  if (was_lru) {
+    del_page_from_lru_list(pm_, head);
+    head->clear(PG_lru);
+  } else if (!isolated) {
+    for (LruAddBatch& b : lru_add_)
+      for (unsigned i = 0; i < b.nr; ++i)
+        if (b.pages[i] == head) {
+          for (unsigned j = i + 1; j < b.nr; ++j) b.pages[j - 1] = b.pages[j];
+          --b.nr;
+          break;
+        }
+  }
+  constexpr std::uint32_t kPassed = (1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset) |
+                                    (1u << PG_unevictable) | (1u << PG_dirty);
+  const std::uint32_t passed = head->flags & kPassed;
   // __split_huge_page: 512 small pages, each with its own mappings' references.
   if (head->spare & kDeferredSplitBit) --deferred_split_len_[static_cast<std::size_t>(pm_.page_to_nid(head).value())];
   head->spare = 0;
@@ -538,16 +568,30 @@ bool Kernel::split_huge_page(page* head, CpuId cpu, KernelCost& cost) {
     sub->clear(PG_tail);
     sub->private_ = 0;
     sub->_refcount = sub->mapcount;
+    if (i) sub->flags |= passed;
   }
+  page* const mem_map = pm_.pfn_to_page(Pfn(0));
   for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) {
     page* sub = head + i;
-    if (sub->mapcount) {
-      lru_cache_add(sub, cpu);  // lru_add_page_tail: a small page now, reclaimable like the others
+    if (isolated && i == 0) {
+      ++sub->_refcount;  // the caller's isolation reference stays on the head
       continue;
     }
+    if (sub->mapcount) {
+      if (isolated) {
+        ++sub->_refcount;  // lru_add_page_tail onto the reclaim list, isolated like the head
+        list_add(mem_map, *list, sub);
+      } else if (was_lru) {
+        sub->set(PG_lru);
+        add_page_to_lru_list(pm_, sub);
+      } else {
+        lru_cache_add(sub, cpu);
+      }
+      continue;
+    }
+    sub->flags &= ~kPassed;
     sub->clear(PG_anon);
     sub->clear(PG_swapbacked);
-    sub->clear(PG_dirty);
     sub->owner = 0;
     sub->_refcount = 1;
     pm_.free_pages(cpu, sub, 0, cost);
@@ -614,7 +658,9 @@ int Kernel::migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCo
       --deferred_split_len_[static_cast<std::size_t>(old_nid.value())];
       head->spare &= ~kDeferredSplitBit;
     }
+    np->flags |= head->flags & ((1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset));
     free_transhuge_page(cpu, head, cost);
+    lru_cache_add(np, cpu);
     pm_.count_vm_events(cpu, THP_MIGRATION_SUCCESS);
     pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, HPAGE_PMD_NR);
     return nid;

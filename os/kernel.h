@@ -366,6 +366,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // PTEs first); unmapped subpages are freed. False (nothing changed) when a PMD
   // split could not get its page table.
   bool split_huge_page(page* head, CpuId cpu, KernelCost& cost);
+  // split_huge_page_to_list: as split_huge_page, the head isolated on `list` by
+  // reclaim (the mapped subpages join it there, each with a reference).
+  bool split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, PageList* list);
   // One khugepaged pass (khugepaged_do_scan): up to pages_to_scan PTEs of the
   // registered mms scanned, eligible 2 MiB ranges collapsed, on `cpu`. Returns
   // the sleep khugepaged takes after it (scan or alloc sleep).

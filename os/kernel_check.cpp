@@ -326,12 +326,14 @@ void Kernel::check_consistency() const {
   check_lru();
   for (const auto& [pg, n] : mappings) {
     if (PageReserved(pg) || pg->test(PG_hugetlb)) continue;
-    if (PageCompound(pg)) continue;  // THPs are not on the LRU lists (os/huge_memory.cpp)
+    // A THP is on the lists as its head (one folio of 512 pages); its tails never are.
+    if (PageTail(pg)) VM_CHECK(!pg->test(PG_lru), "THP tail page on an LRU list", pm_.page_to_pfn(pg).value(), pg->flags);
+    const page* folio = PageCompound(pg) ? thp_head(pg) : pg;
     bool in_batch = false;
     for (const LruAddBatch& b : lru_add_)
-      for (unsigned i = 0; i < b.nr; ++i) in_batch |= b.pages[i] == pg;
-    VM_CHECK(pg->test(PG_lru) != in_batch, "mapped page neither on an LRU list nor in an lru_add batch (or both)",
-             pm_.page_to_pfn(pg).value(), pg->flags);
+      for (unsigned i = 0; i < b.nr; ++i) in_batch |= b.pages[i] == folio;
+    VM_CHECK(folio->test(PG_lru) != in_batch, "mapped page neither on an LRU list nor in an lru_add batch (or both)",
+             pm_.page_to_pfn(folio).value(), folio->flags);
   }
   pm_.check_consistency();
 }
@@ -362,8 +364,11 @@ void Kernel::check_lru() const {
         VM_CHECK(pm_.page_to_nid(pg).value() == n, "page on another node's lruvec", pfn,
                  static_cast<std::uint64_t>(n));
         VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp) && pg->_refcount > 0, "free page on an LRU list", pfn, pg->flags);
-        ++per_zone[pm_.page_zone(pg)->idx][static_cast<std::size_t>(l)];
-        ++count;
+        VM_CHECK(!PageTail(pg) && (!PageHead(pg) || PageTransHuge(pg)), "compound page other than a THP head on an LRU list",
+                 pfn, pg->flags);
+        const long nr = lru_nr_pages(pg);  // a THP head counts its 512 pages
+        per_zone[pm_.page_zone(pg)->idx][static_cast<std::size_t>(l)] += nr;
+        count += static_cast<std::uint64_t>(nr);
         prev = pfn;
       }
       VM_CHECK(list.tail == prev, "LRU list tail wrong", list.tail, prev);

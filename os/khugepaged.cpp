@@ -92,6 +92,7 @@ int Kernel::collapse_huge_page(mm_struct& mm, vm_area_struct& vma, VirtAddr hadd
   pm_.mod_node_page_state(nid, NR_ANON_THPS, static_cast<long>(HPAGE_PMD_NR));
   mm.add_mm_counter(MM_ANONPAGES, static_cast<long>(HPAGE_PMD_NR));
   pgtables_.set_entry(cpu, npmd, make_pte(new_phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0) | _PAGE_PSE, cost);
+  lru_cache_add(head, cpu);  // lru_cache_add_inactive_or_unevictable(hpage)
   flush_tlb_range(cpu, mm, haddr, haddr + HPAGE_PMD_SIZE, cost);
   ++khugepaged_stats_.pages_collapsed;
   NUMASIM_TRACE(thp, platform_.now(cpu), cpu.value(), "khugepaged collapse mm=%u addr=%#llx node=%d", mm.mm_id,

@@ -2,7 +2,7 @@
 // (folio_lru_list), and adding/removing a page to/from its node's lruvec with
 // the NR_{IN,}ACTIVE_{ANON,FILE}/NR_UNEVICTABLE node gauges and the matching
 // NR_ZONE_* zone gauges kept in step (update_lru_size).
-// Simplified: no folios (every LRU page is order 0), no memory cgroups (the
+// Simplified: the only large folios on the lists are anonymous THP heads, no memory cgroups (the
 // lruvec is the node's), no MGLRU.
 #pragma once
 
@@ -45,25 +45,28 @@ inline void update_lru_size(PhysMem& pm, lruvec& lv, lru_list lru, zone& z, long
   pm.mod_zone_page_state(z, static_cast<zone_stat_item>(NR_ZONE_INACTIVE_ANON + static_cast<int>(lru)), delta);
 }
 
+// folio_nr_pages: a THP head stands on its list for its 512 pages.
+inline long lru_nr_pages(const page* pg) { return PageHead(pg) ? (1l << pg->order) : 1; }
+
 // lruvec_add_folio / lruvec_add_folio_tail / lruvec_del_folio: PG_lru is the
 // caller's (as Linux: folio_set_lru / folio_test_clear_lru around these).
 inline void add_page_to_lru_list(PhysMem& pm, page* pg) {
   lruvec& lv = page_lruvec(pm, pg);
   const lru_list lru = page_lru_list(pg);
-  update_lru_size(pm, lv, lru, *pm.page_zone(pg), 1);
+  update_lru_size(pm, lv, lru, *pm.page_zone(pg), lru_nr_pages(pg));
   list_add(pm.pfn_to_page(Pfn(0)), lv.lists[lru], pg);
 }
 inline void add_page_to_lru_list_tail(PhysMem& pm, page* pg) {
   lruvec& lv = page_lruvec(pm, pg);
   const lru_list lru = page_lru_list(pg);
-  update_lru_size(pm, lv, lru, *pm.page_zone(pg), 1);
+  update_lru_size(pm, lv, lru, *pm.page_zone(pg), lru_nr_pages(pg));
   list_add_tail(pm.pfn_to_page(Pfn(0)), lv.lists[lru], pg);
 }
 inline void del_page_from_lru_list(PhysMem& pm, page* pg) {
   lruvec& lv = page_lruvec(pm, pg);
   const lru_list lru = page_lru_list(pg);
   list_del(pm.pfn_to_page(Pfn(0)), lv.lists[lru], pg);
-  update_lru_size(pm, lv, lru, *pm.page_zone(pg), -1);
+  update_lru_size(pm, lv, lru, *pm.page_zone(pg), -lru_nr_pages(pg));
 }
 
 // lru_note_cost: reclaim work (pages written out, refaulted) charged to a type;

@@ -36,7 +36,8 @@ void Kernel::lru_cache_add(page* pg, CpuId cpu) {
   if (lru_add_.empty()) lru_add_.resize(static_cast<std::size_t>(pm_.nr_cpu_ids()));
   LruAddBatch& b = lru_add_[static_cast<std::size_t>(cpu.value())];
   b.pages[b.nr++] = pg;
-  if (b.nr == FOLIO_BATCH_SIZE) lru_add_drain(cpu);  // folio_batch_add returned no space left
+  // folio_batch_add returned no space left, or a large folio (a THP) goes on at once.
+  if (b.nr == FOLIO_BATCH_SIZE || PageHead(pg)) lru_add_drain(cpu);
 }
 
 void Kernel::lru_cache_add_inactive_or_unevictable(page* pg, vm_area_struct& vma, CpuId cpu) {

@@ -494,11 +494,14 @@ unsigned long Kernel::isolate_lru_pages(unsigned long nr_to_scan, pglist_data& p
       list_move(mem_map, src, src, pg);  // rotate to the head (folio_putback-like)
       continue;
     }
+    const long nr_pages = lru_nr_pages(pg);  // a THP is taken whole: its 512 pages
     del_page_from_lru_list(pm_, pg);
     pg->clear(PG_lru);
     get_page(pg);
     list_add(mem_map, dst, pg);
-    ++nr_taken;
+    nr_taken += static_cast<unsigned long>(nr_pages);
+    scan += static_cast<unsigned long>(nr_pages - 1);
+    total_scan += static_cast<unsigned long>(nr_pages - 1);
   }
   while (!skipped.empty()) {  // list_splice(&folios_skipped, src): back to the head, in order
     page* pg = mem_map + skipped.tail;
@@ -521,6 +524,10 @@ unsigned Kernel::move_pages_to_lru(PageList& list, CpuId cpu, KernelCost& cost) 
     page* pg = mem_map + list.head;
     list_del(mem_map, list, pg);
     ++n;
+    if (PageTransHuge(pg) && pg->_refcount == 1) {  // a THP whose last mapping went while isolated
+      free_transhuge_page(cpu, pg, cost);
+      continue;
+    }
     if (pg->_refcount == 1 && pg->mapcount == 0 && !pg->test(PG_swapcache)) {  // folio_put_testzero
       lru_page_release(pg);
       pm_.free_pages(cpu, pg, 0, cost);
@@ -655,6 +662,20 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       if (PageAnon(pg) && PageSwapBacked(pg)) {
         if (!pg->test(PG_swapcache)) {
           if (!(sc.gfp_mask & __GFP_IO)) break;
+          if (PageTransHuge(pg)) {
+            // No THP swap (CONFIG_THP_SWAP off): add_to_swap of the whole folio
+            // fails, so split_folio_to_list puts the subpages on this list and
+            // the head goes on as a small page (thp_swpout_fallback).
+            if (!split_huge_page_to_list(pg, cpu, cost, &list)) {
+              activate = true;
+              break;
+            }
+            pm_.count_vm_events(cpu, THP_SWPOUT_FALLBACK);
+            if (pg->mapcount == 0) {  // the head itself was unmapped: only the isolation reference is left
+              reclaim = true;
+              break;
+            }
+          }
           if (!add_to_swap(pg, cpu, cost)) {
             activate = true;
             break;
