@@ -628,7 +628,8 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
         activate = true;
         break;
       }
-      if (!sc.may_unmap && pg->mapcount > 0) break;
+      // folio_mapped: a PMD-mapped THP's mappings are its entire mapcount.
+      if (!sc.may_unmap && (pg->mapcount > 0 || (PageTransHuge(pg) && entire_mapcount(pg) > 0))) break;
       const bool dirty = pg->test(PG_dirty), writeback = pg->test(PG_writeback);
       if (dirty || writeback) ++stat.nr_dirty;
       if (dirty && !writeback) ++stat.nr_unqueued_dirty;

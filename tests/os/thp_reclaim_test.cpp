@@ -44,9 +44,10 @@ class ThpReclaimTest : public SwapTest {
     PteRef r = k().pgtables().walk(t_->mm->pgd, a, PMD_LEVEL);
     return r && r.level == PMD_LEVEL ? r.value() : 0;
   }
-  unsigned long shrink_inactive(unsigned long nr) {
+  unsigned long shrink_inactive(unsigned long nr, bool may_unmap = true) {
     scan_control sc;
     sc.gfp_mask = GFP_KERNEL;
+    sc.may_unmap = may_unmap;
     KernelCost c;
     return LruTestAccess::shrink_inactive_list(k(), NodeId(0), nr, sc, LRU_INACTIVE_ANON, CpuId(0), c);
   }
@@ -127,6 +128,21 @@ TEST_F(ThpReclaimTest, ReclaimSplitsTheThpSwapsItOutAndReadsTokensBack) {
   k().check_consistency();
   ASSERT_EQ(k().sys_munmap(t_, kBase, kHuge, cost_), 0);
   expect_swap_empty();
+}
+
+TEST_F(ThpReclaimTest, ReclaimThatMayNotUnmapKeepsAPmdMappedThpWhole) {
+  ASSERT_EQ(swapon_nvme("nvme0", 64ull << 20), 0);
+  page* head = fault_thp();
+  ASSERT_NE(head, nullptr);
+  k().page_referenced(head, CpuId(0), cost_);  // old: reclaim would take it
+  const std::uint64_t split0 = ev(THP_SPLIT_PAGE);
+  EXPECT_EQ(shrink_inactive(32, /*may_unmap=*/false), 0u);
+  EXPECT_EQ(ev(THP_SPLIT_PAGE), split0);
+  EXPECT_EQ(ev(THP_SWPOUT_FALLBACK), 0u);
+  EXPECT_TRUE(PageTransHuge(head));
+  EXPECT_TRUE(head->test(PG_lru));
+  EXPECT_EQ(lru(LRU_INACTIVE_ANON), HPAGE_PMD_NR);
+  k().check_consistency();
 }
 
 }  // namespace
