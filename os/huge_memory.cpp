@@ -543,17 +543,9 @@ bool Kernel::split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, Pa
   // The head leaves its list (or batch) as a 512-page folio; its flags pass to the subpages.
   const bool isolated = list != nullptr;
   const bool was_lru = !isolated && head->test(PG_lru);
-  if (was_lru) {
+  if (was_lru) {  // (a THP never waits in an lru_add batch: lru_cache_add drains a large folio at once)
     del_page_from_lru_list(pm_, head);
     head->clear(PG_lru);
-  } else if (!isolated) {
-    for (LruAddBatch& b : lru_add_)
-      for (unsigned i = 0; i < b.nr; ++i)
-        if (b.pages[i] == head) {
-          for (unsigned j = i + 1; j < b.nr; ++j) b.pages[j - 1] = b.pages[j];
-          --b.nr;
-          break;
-        }
   }
   constexpr std::uint32_t kPassed = (1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset) |
                                     (1u << PG_unevictable) | (1u << PG_dirty);

@@ -297,7 +297,8 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
   const PhysAddr phys = pm_.page_to_phys(pg);
   // A THP's PMD mappings map its head's address (page_vma_mapped_walk's pmd case).
   const page* head = PageCompound(pg) ? thp_head(pg) : nullptr;
-  const PhysAddr head_phys = head && PageTransHuge(head) ? pm_.page_to_phys(head) : 0;
+  const bool thp = head && PageTransHuge(head);  // (a THP at PFN 0 has physical address 0: no sentinel)
+  const PhysAddr head_phys = thp ? pm_.page_to_phys(head) : 0;
   const std::uint64_t index = pg->index;
   // rmap_walk_anon: the chains of the page's anon_vma, in order; fn must not
   // change them (it unmaps or references the page, never a VMA).
@@ -307,7 +308,7 @@ void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::functio
     if (!addr) continue;
     // page_vma_mapped_walk: the leaf at addr, if it maps this page.
     PteRef ref = pgtables_.walk(vma->vm_mm->pgd, addr, PTE_LEVEL);
-    if (ref && head_phys && !migration && ref.level == PMD_LEVEL && pte_huge(ref.value()) &&
+    if (ref && thp && !migration && ref.level == PMD_LEVEL && pte_huge(ref.value()) &&
         !(ref.value() & _PAGE_SPECIAL) && pte_phys(ref.value()) == head_phys) {
       cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
       if (!fn(RmapMapping{vma, addr & ~(HPAGE_PMD_SIZE - 1), ref})) return;
