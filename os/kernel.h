@@ -289,6 +289,18 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   unsigned long node_reclaim(NodeId nid, gfp_t gfp, unsigned order, CpuId cpu, KernelCost& cost) override;
   const ReclaimParams& reclaim_params() const { return params_.reclaim; }
 
+  // ---- memcg seam (os/memcontrol.h): charging in memcontrol.cpp, callers in the fault,
+  //      swap-in, page-cache and shmem paths ----
+  int mem_cgroup_charge(page* pg, mm_struct* mm, gfp_t gfp, KernelCost& cost);
+  int mem_cgroup_swapin_charge_folio(page* pg, mm_struct* mm, gfp_t gfp, swp_entry_t entry, KernelCost& cost);
+  void mem_cgroup_uncharge(page* pg);
+
+  // ---- memory tiers seam (os/memory_tiers.h): tiers and demotion targets in memory_tiers.cpp,
+  //      promotion in NUMA balancing, demotion in reclaim ----
+  bool node_is_toptier(int nid) const;
+  int next_demotion_node(int nid) const;
+  bool node_demotion_enabled() const;
+
   // ---- page identity tokens for verification (os/page_token.h) ----
   PageTokens& page_tokens() { return page_tokens_; }
   const PageTokens& page_tokens() const { return page_tokens_; }
