@@ -356,7 +356,8 @@ long Swap::try_to_unuse(unsigned type, CpuId cpu, KernelCost& cost) {
   for (auto& mmp : k_.mms_) {
     mm_struct& mm = *mmp;
     if (!mm.pgd) continue;
-    for (auto& [start, vma] : mm.mm_mt) {
+    for (auto& entry : mm.mm_mt) {
+      vm_area_struct& vma = entry.second;  // not a structured binding: clang 14 cannot capture one
       if (vma.is_hugetlb() || (vma.vm_flags & VM_SHARED)) continue;
       bool failed = false;
       auto unuse = [&](VirtAddr va, const PteRef& ref) {
