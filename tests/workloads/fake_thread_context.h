@@ -116,7 +116,9 @@ class FakeThreadContext : public hw::ThreadContext {
   long sys_brk(VirtAddr addr) override { return 0; }
   static std::vector<int> nodes_of(const unsigned long* mask, unsigned long maxnode) {
     std::vector<int> out;
-    if (!mask) return out;
+    // As the kernel's get_nodes: more than a page of mask bits is EINVAL before
+    // any is read (the script sizes its mask only up to that bound).
+    if (!mask || maxnode == 0 || maxnode - 1 > 4096 * 8) return out;
     for (unsigned long n = 0; n + 1 < maxnode; ++n)
       if (mask[n / 64] & (1ul << (n % 64))) out.push_back(static_cast<int>(n));
     return out;
