@@ -1,0 +1,87 @@
+// The shipped configurations written from spec sheets (configs/
+// sapphire-rapids-2s.toml, epyc-genoa-nps1.toml, epyc-genoa-nps4.toml)
+// against their published figures: idle latency within 10% and read bandwidth
+// within 15% where the model holds them. Where it does not, the assertion holds
+// the model's current value within the same tolerance, says so, and names the
+// gap (the README's fidelity table, tools/fidelity.sh, lists every figure).
+// The studies run with fewer loads and lines than `numasim latency-matrix` /
+// `bandwidth-matrix` (seconds, not minutes); their figures agree with the
+// full runs within a few percent.
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "studies/studies.h"
+#include "tests/system/quick_studies.h"
+
+namespace numasim::hw {
+namespace {
+
+using namespace studies;
+
+std::unique_ptr<ConfigDocument> config(const std::string& name) {
+  return ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/" + name + ".toml");
+}
+
+BandwidthMatrixOptions quick_bandwidth() {
+  BandwidthMatrixOptions o;
+  o.buffer_per_cpu = Bytes(2ull << 20);  // one 2 MiB page per CPU: 224 MiB per SPR socket, beyond its LLC
+  o.lines_per_cpu = 8000;
+  return o;
+}
+
+TEST(ConfigFidelity, SapphireRapids2sIdleLatency) {
+  auto doc = config("sapphire-rapids-2s");
+  MatrixResult r = latency_matrix(doc->root(), testing::quick_latency_matrix());
+  ASSERT_EQ(r.matrix.size(), 2u);
+  // MLC on 2 x Xeon 8480+: about 108 ns local (issue 16). Model: about 102 ns.
+  EXPECT_NEAR(r.matrix[0][0], 108.0, 0.10 * 108.0) << r.to_table();
+  EXPECT_NEAR(r.matrix[1][1], 108.0, 0.10 * 108.0) << r.to_table();
+  // Published remote: about 196 ns. MISS: the model gives about 156 ns (-20%).
+  // Gap: the remote path is Skylake-SP's lumped constants (27 ns UPI crossing
+  // each way, a fixed remote snoop step); Sapphire Rapids' larger mesh of four
+  // tiles joined by EMIB, its remote home agent and directory lookup are not
+  // modelled (issue 16, item 3: uncore as components). Honest current band:
+  EXPECT_NEAR(r.matrix[0][1], 156.0, 0.10 * 156.0) << r.to_table();
+  EXPECT_LT(r.matrix[0][1], 0.9 * 196.0) << "the remote gap closed: assert the published 196 ns instead";
+}
+
+TEST(ConfigFidelity, SapphireRapids2sReadBandwidth) {
+  auto doc = config("sapphire-rapids-2s");
+  MatrixResult r = bandwidth_matrix(doc->root(), quick_bandwidth());
+  ASSERT_EQ(r.matrix.size(), 2u);
+  // Mess (MN5-GPP, 8480+, 100% reads): 240.6 GB/s per socket, 78% of the
+  // 307.2 GB/s peak. MISS: the model reaches about 296 GB/s (+23%, 96% of peak).
+  // Gap: the DRAM controller serves a saturated random stream at nearly the data
+  // bus's peak; real controllers lose 10-30% to finite read queues, scheduling
+  // and refresh (issue 16, item 2). Honest current band:
+  EXPECT_NEAR(r.matrix[0][0], 296.0, 0.15 * 296.0) << r.to_table();
+  EXPECT_GT(r.matrix[0][0], 1.15 * 240.6) << "the bandwidth gap closed: assert Mess's 240.6 GB/s instead";
+  // Four UPI links of 32 GB/s per direction: remote reads bound by their payload rate.
+  EXPECT_NEAR(r.matrix[0][1], 128.0 * 64.0 / 80.0, 0.15 * 128.0 * 64.0 / 80.0) << r.to_table();
+}
+
+TEST(ConfigFidelity, GenoaNps1AndNps4) {
+  auto one = config("epyc-genoa-nps1");
+  MatrixResult l1 = latency_matrix(one->root(), testing::quick_latency_matrix());
+  auto four = config("epyc-genoa-nps4");
+  MatrixResult l4 = latency_matrix(four->root(), testing::quick_latency_matrix());
+  ASSERT_EQ(l1.matrix.size(), 1u);
+  ASSERT_EQ(l4.matrix.size(), 4u);
+  // No published idle latency of the 9654 was verified (README, fidelity table);
+  // what the model holds: NPS4's local quadrant is no slower than NPS1 (the same
+  // front end: the model has no average I/O-die crossing for NPS1, a known gap),
+  // an adjacent quadrant costs one I/O-die hop each way and the diagonal two.
+  EXPECT_NEAR(l4.matrix[0][0], l1.matrix[0][0], 0.03 * l1.matrix[0][0]);
+  EXPECT_GT(l4.matrix[0][1], l4.matrix[0][0] + 15.0) << l4.to_table();
+  EXPECT_GT(l4.matrix[0][2], l4.matrix[0][1] + 15.0) << l4.to_table();
+
+  MatrixResult b1 = bandwidth_matrix(one->root(), quick_bandwidth());
+  // Mess: servers saturate at 70-90% of peak; 12 x 38.4 = 460.8 GB/s -> 323-415 GB/s.
+  // MISS: the model gives about 445 GB/s (97% of peak), the same controller gap
+  // as Sapphire Rapids above. Honest current band:
+  EXPECT_NEAR(b1.matrix[0][0], 445.0, 0.15 * 445.0) << b1.to_table();
+  EXPECT_GT(b1.matrix[0][0], 0.90 * 460.8) << "the bandwidth gap closed: assert the 70-90% band instead";
+}
+
+}  // namespace
+}  // namespace numasim::hw
