@@ -11,7 +11,14 @@ namespace numasim::hw {
 DramParams Ddr5Params::engine() const {
   DramParams d = subchannel;
   d.channels = channels * subchannels;
-  d.refresh = refresh == Ddr5Refresh::AllBank;
+  d.refresh = refresh != Ddr5Refresh::None;
+  if (refresh == Ddr5Refresh::SameBank) {
+    // The engine keeps closing each rank's rows once per tREFI2, as the four
+    // REFsb of a rank precharge each bank once per tREFI2, but blocks nothing
+    // (tRFC 0): the REFsb windows are timed by the device, per bank set.
+    d.trfc = Picoseconds(0);
+    d.trefi = trefi2;
+  }
   return d;
 }
 
@@ -55,24 +62,24 @@ Ddr5Params Ddr5Params::from_config(Config c) {
   return p;
 }
 
+SameBankRefresh::SameBankRefresh(Picoseconds trfcsb, Picoseconds trefi2, int banks_per_group,
+                                 std::uint64_t schedules)
+    : trefi2_(trefi2.value()), trfcsb_ps_(trfcsb.value()) {
+  spacing_ps_ = trefi2.value() / static_cast<std::uint64_t>(banks_per_group);
+  stagger_ps_ = spacing_ps_ / (schedules == 0 ? 1 : schedules);
+}
+
 Ddr5Device::Ddr5Device(const Ddr5Params& params, PhysAddr base, std::string name)
-    : p_(params), name_(std::move(name)), engine_(params.engine(), base, name_), trefi2_(params.trefi2.value()) {
+    : p_(params), name_(std::move(name)), engine_(params.engine(), base, name_) {
   const std::string err = p_.validate();
   if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
-  set_spacing_ps_ = p_.trefi2.value() / static_cast<std::uint64_t>(p_.subchannel.banks_per_group);
   const std::uint64_t schedules = static_cast<std::uint64_t>(p_.channels) * p_.subchannels * p_.subchannel.ranks;
-  rank_stagger_ps_ = set_spacing_ps_ / schedules;
+  refsb_ = SameBankRefresh(p_.trfcsb, p_.trefi2, p_.subchannel.banks_per_group, schedules);
 }
 
 Picoseconds Ddr5Device::refsb_ready(std::uint32_t channel, std::uint32_t rank, std::uint32_t bank,
                                     Picoseconds t) const {
-  const std::uint64_t schedule = static_cast<std::uint64_t>(channel) * p_.subchannel.ranks + rank;
-  const std::uint64_t start = schedule * rank_stagger_ps_ + bank * set_spacing_ps_;  // < trefi2
-  if (t.value() < start) return t;
-  const std::uint64_t u = t.value() - start;
-  const std::uint64_t phase = u - trefi2_.divide(u) * p_.trefi2.value();
-  if (phase < p_.trfcsb.value()) return Picoseconds(t.value() + (p_.trfcsb.value() - phase));
-  return t;
+  return refsb_.ready(static_cast<std::uint64_t>(channel) * p_.subchannel.ranks + rank, bank, t);
 }
 
 MemoryAccessResult Ddr5Device::access_line(PhysAddr pa, bool is_write, Picoseconds arrival) {

@@ -29,9 +29,9 @@
 //                 DDR5-4800B 40-39-39); channels and refresh are set above.
 // Statistics: the engine's under system.node<n>.mc.* plus
 // system.node<n>.mc.refsb_delays / refsb_delay_ps.
-// Simplifications: a REFsb does not close the refreshed banks' open rows in
-// the engine (a row hit across a REFsb is still a hit; with 4 KiB rows and
-// the default 256 B interleave few are); refresh is never postponed or pulled
+// Simplifications: rows are closed by refresh once per tREFI2 for a whole rank
+// at once (the engine's refresh instant with tRFC 0), not bank set by bank set
+// at each REFsb; refresh is never postponed or pulled
 // in; the delay is taken at the request's arrival plus the controller's front
 // end, not at the exact command slot; no read/write turnaround (the engine's).
 #pragma once
@@ -49,6 +49,32 @@ namespace numasim::hw {
 
 enum class Ddr5Refresh : std::uint8_t { SameBank, AllBank, None };
 
+// The REFsb schedule of a set of ranks (see above): schedule s (a subchannel's
+// rank, s = channel * ranks + rank) refreshes bank set k at
+// s * stagger + k * tREFI2/banks_per_group + n * tREFI2 for tRFCsb. Also used
+// by the CXL expander's DDR5 media (cxl_memory_device.h).
+class SameBankRefresh {
+ public:
+  SameBankRefresh() = default;
+  // `schedules`: ranks x channels of the engine; trfcsb < trefi2 / banks_per_group.
+  SameBankRefresh(Picoseconds trfcsb, Picoseconds trefi2, int banks_per_group, std::uint64_t schedules);
+  // Earliest time at or after t when bank `bank` (within its group) of schedule
+  // `schedule` is outside its REFsb window.
+  Picoseconds ready(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
+    const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;  // < trefi2
+    if (t.value() < start) return t;
+    const std::uint64_t u = t.value() - start;
+    const std::uint64_t phase = u - trefi2_.divide(u) * trefi2_.divisor();
+    return phase < trfcsb_ps_ ? Picoseconds(t.value() + (trfcsb_ps_ - phase)) : t;
+  }
+
+ private:
+  FastDivider trefi2_;
+  std::uint64_t trfcsb_ps_ = 0;
+  std::uint64_t spacing_ps_ = 0;  // tREFI2 / banks per group
+  std::uint64_t stagger_ps_ = 0;  // between consecutive schedules
+};
+
 struct Ddr5Params {
   int channels = 8;     // DDR5 channels (DIMMs)
   int subchannels = 2;  // 32-bit subchannels per channel
@@ -57,8 +83,8 @@ struct Ddr5Params {
   Picoseconds trefi2 = Picoseconds(1'950'000); // tREFI1 / 2
   DramParams subchannel = DramParams::ddr5_4800(4);  // channels/refresh overwritten by engine()
 
-  // The engine's parameters: one engine channel per subchannel; the engine's
-  // all-bank refresh only in all_bank mode.
+  // The engine's parameters: one engine channel per subchannel; in same_bank
+  // mode the engine's refresh only closes rows (tRFC 0 every tREFI2).
   DramParams engine() const;
   // Empty if consistent, else what is wrong.
   std::string validate() const;
@@ -93,9 +119,7 @@ class Ddr5Device final : public MemoryDevice {
   Ddr5Params p_;
   std::string name_;
   DramController engine_;
-  FastDivider trefi2_;
-  std::uint64_t set_spacing_ps_ = 0;   // tREFI2 / banks per group
-  std::uint64_t rank_stagger_ps_ = 0;  // offset between consecutive (subchannel, rank) schedules
+  SameBankRefresh refsb_;
   std::uint64_t refsb_delays_ = 0, refsb_delay_ps_ = 0;
 };
 

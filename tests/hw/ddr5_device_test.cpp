@@ -22,7 +22,7 @@ TEST(Ddr5Device, TwoSubchannelsPerChannelAndJedec4800Timing) {
   EXPECT_EQ(dev.engine().params().channels, 16);
   EXPECT_EQ(dev.engine().params().bank_groups, 8);
   EXPECT_EQ(dev.engine().params().banks_per_group, 4);
-  EXPECT_FALSE(dev.engine().params().refresh);  // same_bank: the engine's REFab is off
+  EXPECT_EQ(dev.engine().params().trfc, Picoseconds(0));  // same_bank: the engine only closes rows
   // 16 subchannels x 64 B per 8 tCK of 0.417 ns = 16 x 19.18 GB/s.
   EXPECT_NEAR(dev.peak_bytes_per_second(false) / 1e9, 16 * 19.18, 0.1);
   EXPECT_EQ(dev.impl(), "ddr5");
@@ -51,8 +51,10 @@ TEST(Ddr5Device, SameBankRefreshHoldsOneBankSetForTrfcsb) {
 }
 
 // Random reads over 1 GiB at a moderate rate: with REFsb a request waits only
-// when its own bank set refreshes; with all-bank refresh (tRFC1 295 ns on the
-// whole rank) more requests wait, longer; without refresh none do.
+// when its own bank set refreshes (115 ns); with all-bank refresh a request
+// waits whenever its rank refreshes (tRFC1 295 ns on the whole rank), so the
+// mean latency is higher. (Without refresh rows are never closed, so random
+// reads meet row conflicts: not compared.)
 double mean_latency_ns(Ddr5Refresh mode, std::uint64_t* refsb_delays) {
   Ddr5Params p;
   p.channels = 1;
@@ -80,9 +82,7 @@ TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
   EXPECT_LT(sb, 20000u * 8 / 100);
   EXPECT_EQ(ab, 0u);  // REFab is the engine's, not counted as REFsb
   EXPECT_EQ(none, 0u);
-  EXPECT_GT(l_sb, l_none);
-  EXPECT_GT(l_ab, l_none);
-  EXPECT_LT(l_sb - l_none, 30.0) << l_sb << " " << l_none;
+  EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
 }
 
 std::string config_errors(ConfigDocument& doc) {
