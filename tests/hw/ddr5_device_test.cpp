@@ -85,15 +85,6 @@ TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
   EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
 }
 
-std::string config_errors(ConfigDocument& doc) {
-  try {
-    doc.finish();
-  } catch (const ConfigErrors& e) {
-    return e.what();
-  }
-  return {};
-}
-
 TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   auto doc = ConfigDocument::from_string(
       "base = \"" + std::string(NUMASIM_SOURCE_DIR) +
@@ -104,7 +95,7 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
       "machine.toml");
   Topology topo = Topology::from_config(doc->root());
   MemorySystemParams p = MemorySystemParams::from_config(doc->root());
-  ASSERT_EQ(config_errors(*doc), "");
+  ASSERT_NO_THROW(doc->finish());
   ASSERT_EQ(p.node_devices.size(), 1u);
   EXPECT_EQ(p.node_devices[0].impl, "ddr5");
   MemorySystem ms(topo, p);
@@ -125,7 +116,12 @@ TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
       "machine.toml");
   Topology::from_config(doc->root());
   MemorySystemParams::from_config(doc->root());
-  const std::string e = config_errors(*doc);
+  std::string e;
+  try {
+    doc->finish();
+  } catch (const ConfigErrors& err) {
+    e = err.what();
+  }
   EXPECT_NE(e.find("device.d.refresh"), std::string::npos) << e;
   EXPECT_NE(e.find("device.d.subchannel.channels: set `channels` (DDR5 channels) in the device table"),
             std::string::npos)
