@@ -1,12 +1,14 @@
 // The ddr5 memory device (hw/ddr5_device.h): each DDR5 channel is two 32-bit
 // subchannels of the timing engine (19.2 GB/s each at 4800 MT/s), 8 bank
 // groups x 4 banks; a same-bank refresh (REFsb) holds one bank set for
-// tRFCsb while the other banks of the rank serve; the configuration preset
+// tRFCsb while the other banks of the rank serve (also in the CXL expander's
+// media, media_refresh = "same_bank"); the configuration preset
 // configs/devices/ddr5-4800.toml and located errors.
 #include <gtest/gtest.h>
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "hw/cxl_memory_device.h"
 #include "hw/ddr5_device.h"
 #include "hw/memory_system.h"
 
@@ -83,6 +85,38 @@ TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
   EXPECT_EQ(ab, 0u);  // REFab is the engine's, not counted as REFsb
   EXPECT_EQ(none, 0u);
   EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
+}
+
+// The CXL expander's DDR5 media with same-bank refresh (media_refresh =
+// "same_bank"): its engine only closes rows once per tREFI2, and a request
+// whose media bank is in its REFsb window waits for the window's end.
+TEST(Ddr5Device, CxlMediaSameBankRefresh) {
+  CxlDeviceParams p;
+  p.media_same_bank_refresh = true;
+  p.media.ranks = 1;
+  p.media.channels = 1;
+  CxlMemoryDevice dev(p, 0, "cxl");
+  EXPECT_EQ(dev.media().params().trfc, Picoseconds(0));
+  EXPECT_EQ(dev.media().params().trefi, p.media_trefi2);
+  // Bank set 1 of the only rank refreshes from tREFI2/4 for tRFCsb (schedule 0).
+  const std::uint64_t spacing = p.media_trefi2.value() / 4;
+  PhysAddr in_set1 = 0, in_set0 = 0;
+  bool have1 = false, have0 = false;
+  for (PhysAddr a = 0; a < (1ull << 26) && !(have1 && have0); a += 4096) {
+    const DramCoord c = dev.media().decode(a);
+    if (c.bank == 1 && !have1) in_set1 = a, have1 = true;
+    if (c.bank == 0 && !have0) in_set0 = a, have0 = true;
+  }
+  ASSERT_TRUE(have1 && have0);
+  // Arrive so that the command reaches the media 10 ns into bank set 1's window.
+  const Picoseconds to_media = dev.wire_time(p.request_header) + p.port_latency + p.media.frontend_latency;
+  const Picoseconds arrival(spacing + 10'000 - to_media.value());
+  CxlMemoryDevice fresh0(p, 0, "cxl");
+  const Picoseconds free_lat = fresh0.access_line(in_set0, false, arrival).done - arrival;
+  const Picoseconds held_lat = dev.access_line(in_set1, false, arrival).done - arrival;
+  EXPECT_EQ(held_lat, free_lat + p.media_trfcsb - Picoseconds(10'000));
+  p.media_trfcsb = p.media_trefi2;  // longer than a bank set's turn
+  EXPECT_NE(p.validate().find("media_trfcsb must be positive and shorter"), std::string::npos);
 }
 
 TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
