@@ -9,6 +9,22 @@
 
 namespace numasim::hw {
 
+namespace {
+// The media engine's parameters. With same-bank refresh the engine still closes
+// each rank's rows once per tREFI2 (as the rank's four REFsb precharge every
+// bank once per tREFI2) but blocks nothing (tRFC 0): the device times the REFsb
+// windows per bank set (as Ddr5Params::engine()).
+DramParams media_engine(const CxlDeviceParams& p) {
+  DramParams d = p.media;
+  if (p.media_same_bank_refresh) {
+    d.refresh = true;
+    d.trfc = Picoseconds(0);
+    d.trefi = p.media_trefi2;
+  }
+  return d;
+}
+}  // namespace
+
 DramParams CxlDeviceParams::media_defaults() {
   DramParams d = DramParams::ddr5_4800(2);
   d.ranks = 2;  // see configs/devices/cxl-type3.toml
@@ -20,6 +36,10 @@ std::string CxlDeviceParams::validate() const {
   if (lanes != 1 && lanes != 2 && lanes != 4 && lanes != 8 && lanes != 16) return "lanes must be 1, 2, 4, 8 or 16";
   if (lane_bandwidth.bytes_per_second() == 0) return "lane_bandwidth must be positive";
   if (flit_bytes < 64) return "flit_bytes must be at least the 64 B of slots it carries";
+  if (media_same_bank_refresh &&
+      (media_trfcsb.value() == 0 ||
+       media_trfcsb.value() >= media_trefi2.value() / static_cast<std::uint64_t>(media.banks_per_group)))
+    return "media_trfcsb must be positive and shorter than media_trefi2 / banks_per_group";
   return media.validate();
 }
 
@@ -46,6 +66,15 @@ CxlDeviceParams CxlDeviceParams::from_config(Config c) {
   p.response_header = c.get<Bytes>("response_header", d.response_header,
                                    "S2M header per line (data response, or write completion)", {Bytes(1), Bytes(256)});
   p.media = DramParams::from_config(c.table("media", "the device's DRAM and its memory controller"), d.media);
+  p.media_same_bank_refresh =
+      c.get_choice("media_refresh", "all_bank", {"all_bank", "same_bank"},
+                   "refresh of the media: all_bank (REFab: [media] trfc every trefi) or same_bank (DDR5 REFsb: one "
+                   "bank set held for media_trfcsb, each bank once per media_trefi2)") == "same_bank";
+  p.media_trfcsb = c.get<Picoseconds>("media_trfcsb", d.media_trfcsb,
+                                      "same-bank refresh cycle time of the media (JESD79-5, 16 Gb: 115ns)",
+                                      {Picoseconds(1), {}});
+  p.media_trefi2 = c.get<Picoseconds>("media_trefi2", d.media_trefi2,
+                                      "fine-granularity refresh interval of the media (1.95us)", {Picoseconds(1), {}});
   const std::string err = p.validate();
   if (!err.empty()) {
     c.error("", err);
@@ -55,9 +84,12 @@ CxlDeviceParams CxlDeviceParams::from_config(Config c) {
 }
 
 CxlMemoryDevice::CxlMemoryDevice(const CxlDeviceParams& params, PhysAddr base, std::string name)
-    : p_(params), name_(std::move(name)), media_(params.media, base, name_ + ".media") {
+    : p_(params), name_(std::move(name)), media_(media_engine(params), base, name_ + ".media") {
   const std::string err = p_.validate();
   if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
+  if (p_.media_same_bank_refresh)
+    refsb_ = SameBankRefresh(p_.media_trfcsb, p_.media_trefi2, p_.media.banks_per_group,
+                             static_cast<std::uint64_t>(p_.media.channels) * static_cast<std::uint64_t>(p_.media.ranks));
   const Bytes line(kCacheLineBytes);
   read_req_ = wire_time(p_.request_header);
   write_req_ = wire_time(p_.request_header + line);
@@ -77,7 +109,17 @@ MemoryAccessResult CxlMemoryDevice::access_line(PhysAddr pa, bool is_write, Pico
   const Picoseconds resp = is_write ? write_resp_ : read_resp_;
   const Picoseconds down = down_.earliest(arrival, req);
   down_.reserve(down, req);
-  const DramResult m = media_.access(pa, is_write, down + req + p_.port_latency);
+  Picoseconds at_media = down + req + p_.port_latency;
+  if (p_.media_same_bank_refresh) {
+    const DramCoord c = media_.decode(pa);
+    const Picoseconds cmd = at_media + p_.media.frontend_latency;
+    const Picoseconds ready = refsb_.ready(static_cast<std::uint64_t>(c.channel) * p_.media.ranks + c.rank, c.bank, cmd);
+    if (ready > cmd) {
+      ++refsb_delays_;
+      at_media += ready - cmd;
+    }
+  }
+  const DramResult m = media_.access(pa, is_write, at_media);
   const Picoseconds up = up_.earliest(m.done, resp);
   up_.reserve(up, resp);
   MemoryAccessResult r;
@@ -115,6 +157,7 @@ double CxlMemoryDevice::peak_bytes_per_second(bool is_write) const {
 
 void CxlMemoryDevice::reset_stats() {
   stats_ = Stats{};
+  refsb_delays_ = 0;
   hist_.reset();
   media_.reset_stats();
 }
@@ -128,6 +171,8 @@ void CxlMemoryDevice::dump(StatsVisitor& v) const {
   v.counter(n + ".bytes_written", s.writes * kCacheLineBytes, "bytes", "data written to the device");
   v.counter(n + ".link_down_bytes", s.down_bytes, "bytes", "M2S headers and data, host to device (before flit overhead)");
   v.counter(n + ".link_up_bytes", s.up_bytes, "bytes", "S2M headers and data, device to host (before flit overhead)");
+  v.counter(n + ".media_refsb_delays", refsb_delays_, "count",
+            "requests that found their media bank in a same-bank refresh (REFsb) window");
   v.counter(n + ".link_wait_ps", s.link_wait_ps, "ps", "time requests and responses waited for a busy link direction");
   const double reqs = static_cast<double>(s.reads + s.writes);
   v.formula(n + ".avg_latency_ns", safe_ratio(static_cast<double>(s.total_latency_ps), reqs) / 1000.0, "ns",

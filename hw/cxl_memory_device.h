@@ -28,10 +28,16 @@
 //   [media]                 DRAM of the device: DDR5-4800 timing on the DDR
 //                           engine (each 32-bit subchannel as a channel), 2
 //                           DIMM channels = 4 subchannels, 2 ranks, controller 40ns.
+//   media_refresh    all_bank  the media's refresh: all_bank (the engine's
+//                           REFab, [media] trfc every trefi) or same_bank (DDR5
+//                           REFsb, ddr5_device.h: one bank set of a rank held for
+//                           media_trfcsb, each bank once per media_trefi2)
+//   media_trfcsb     115ns  JESD79-5, 16 Gb
+//   media_trefi2     1.95us tREFI1 / 2
 // Statistics under system.node<n>.cxl.*, the media under system.node<n>.cxl.media.*.
 // Simplifications: no credits or flow control beyond link busy time, no flit
 // packing across messages (the 68/64 overhead is applied per message), no
-// DDR5 same-bank refresh or read/write turnaround in the media, no
+// read/write turnaround in the media (same-bank refresh: as ddr5_device.h), no
 // back-invalidation (CXL 3.0), writes are acknowledged after the media write.
 #pragma once
 
@@ -40,6 +46,7 @@
 
 #include "common/units.h"
 #include "hw/dram_controller.h"
+#include "hw/ddr5_device.h"
 #include "hw/dram_timing.h"
 #include "hw/hw_stats.h"
 #include "hw/interconnect.h"
@@ -55,6 +62,9 @@ struct CxlDeviceParams {
   Bytes request_header = Bytes(16);
   Bytes response_header = Bytes(8);
   DramParams media = media_defaults();
+  bool media_same_bank_refresh = false;  // media_refresh = "same_bank"
+  Picoseconds media_trfcsb = Picoseconds(115'000);
+  Picoseconds media_trefi2 = Picoseconds(1'950'000);
 
   // Two DDR5-4800 channels (DramParams::ddr5_4800) of two ranks behind a 40 ns device controller.
   static DramParams media_defaults();
@@ -102,6 +112,8 @@ class CxlMemoryDevice final : public MemoryDevice {
   // Serialisation of each message kind, precomputed.
   Picoseconds read_req_, write_req_, read_resp_, write_resp_;
   LinkCalendar down_, up_;  // host -> device, device -> host
+  SameBankRefresh refsb_;   // media_same_bank_refresh
+  std::uint64_t refsb_delays_ = 0;
   Stats stats_;
   Histogram hist_{Picoseconds(10000)};
 };

@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "hw/cxl_memory_device.h"
+#include "hw/ddr5_device.h"
 #include "hw/dram_controller.h"
 
 namespace numasim::hw {
@@ -30,6 +31,8 @@ const std::vector<MemoryDeviceImpl>& memory_device_registry() {
   static const std::vector<MemoryDeviceImpl> registry = {
       {"cxl", "CXL Type-3 memory expander: port and link, device controller and DRAM", &cxl_device_from_config},
       {"ddr4", "the node's DDR4 channels behind the socket's memory controller", &ddr4_from_config},
+      {"ddr5", "DDR5 channels of two 32-bit subchannels, 8x4 banks, same-bank refresh (hw/ddr5_device.h)",
+       &ddr5_device_from_config},
   };
   return registry;
 }

@@ -22,10 +22,11 @@ namespace {
 constexpr std::uint64_t kGiB = 1ull << 30;
 
 TEST(MemoryDeviceRegistry, ListsTheImplementationsByName) {
-  EXPECT_EQ(registered_memory_devices(), "cxl, ddr4");
+  EXPECT_EQ(registered_memory_devices(), "cxl, ddr4, ddr5");
   ASSERT_NE(find_memory_device("ddr4"), nullptr);
   ASSERT_NE(find_memory_device("cxl"), nullptr);
-  EXPECT_EQ(find_memory_device("ddr5"), nullptr);
+  ASSERT_NE(find_memory_device("ddr5"), nullptr);
+  EXPECT_EQ(find_memory_device("hbm"), nullptr);
 }
 
 // A random mix of reads and writes, some back to back, some spread out, so
@@ -275,14 +276,14 @@ TEST(MemoryDeviceConfig, UnknownDeviceNameIsALocatedErrorListingTheRegisteredOne
   EXPECT_EQ(p.node_devices[1].make, nullptr);
   EXPECT_EQ(config_errors(*doc),
             "machine.toml:9:10: error: node[1].device: unknown memory device \"cxl3\": registered devices are cxl, "
-            "ddr4 (or define a [device.cxl3] table with impl = one of them)\n");
+            "ddr4, ddr5 (or define a [device.cxl3] table with impl = one of them)\n");
 
   auto bad_impl = machine_with("device = \"big\"", "[device.big]\nimpl = \"hbm\"\n");
   Topology::from_config(bad_impl->root());
   MemorySystemParams::from_config(bad_impl->root());
   EXPECT_EQ(config_errors(*bad_impl),
             "machine.toml:15:8: error: device.big.impl: unknown memory device implementation \"hbm\": registered "
-            "devices are cxl, ddr4\n");
+            "devices are cxl, ddr4, ddr5\n");
 
   auto bad_param = machine_with("device = \"cxl\"", "[device.cxl]\nlanes = 12\nport_latcy = \"9ns\"\n");
   Topology::from_config(bad_param->root());

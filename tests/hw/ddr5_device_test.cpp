@@ -1,0 +1,167 @@
+// The ddr5 memory device (hw/ddr5_device.h): each DDR5 channel is two 32-bit
+// subchannels of the timing engine (19.2 GB/s each at 4800 MT/s), 8 bank
+// groups x 4 banks; a same-bank refresh (REFsb) holds one bank set for
+// tRFCsb while the other banks of the rank serve (also in the CXL expander's
+// media, media_refresh = "same_bank"); the configuration preset
+// configs/devices/ddr5-4800.toml and located errors.
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/cxl_memory_device.h"
+#include "hw/ddr5_device.h"
+#include "hw/memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+constexpr std::uint64_t kGiB = 1ull << 30;
+
+TEST(Ddr5Device, TwoSubchannelsPerChannelAndJedec4800Timing) {
+  Ddr5Params p;
+  p.channels = 8;
+  Ddr5Device dev(p, 0, "system.node0.mc");
+  EXPECT_EQ(dev.engine().params().channels, 16);
+  EXPECT_EQ(dev.engine().params().bank_groups, 8);
+  EXPECT_EQ(dev.engine().params().banks_per_group, 4);
+  EXPECT_EQ(dev.engine().params().trfc, Picoseconds(0));  // same_bank: the engine only closes rows
+  // 16 subchannels x 64 B per 8 tCK of 0.417 ns = 16 x 19.18 GB/s.
+  EXPECT_NEAR(dev.peak_bytes_per_second(false) / 1e9, 16 * 19.18, 0.1);
+  EXPECT_EQ(dev.impl(), "ddr5");
+  // Unloaded closed-bank read: front end + tRCD + CL + burst (39 + 40 + 8 tCK).
+  EXPECT_EQ(dev.unloaded_latency(false), p.subchannel.frontend_latency + Picoseconds(417 * (39 + 40 + 8)));
+}
+
+TEST(Ddr5Device, SameBankRefreshHoldsOneBankSetForTrfcsb) {
+  Ddr5Params p;
+  p.channels = 1;
+  Ddr5Device dev(p, 0, "mc");
+  const std::uint64_t spacing = p.trefi2.value() / 4;
+  // Schedule 0 (subchannel 0, rank 0): bank set k refreshes at k * tREFI2/4 + n * tREFI2.
+  const Picoseconds in_set1(spacing + 10'000);
+  EXPECT_EQ(dev.refsb_ready(0, 0, 1, in_set1), Picoseconds(spacing + p.trfcsb.value()));
+  // The other bank sets serve during that window.
+  EXPECT_EQ(dev.refsb_ready(0, 0, 0, in_set1), in_set1);
+  EXPECT_EQ(dev.refsb_ready(0, 0, 2, in_set1), in_set1);
+  // Just after the window, and one tREFI2 later again.
+  EXPECT_EQ(dev.refsb_ready(0, 0, 1, Picoseconds(spacing + p.trfcsb.value())),
+            Picoseconds(spacing + p.trfcsb.value()));
+  const Picoseconds next(p.trefi2.value() + spacing + 1);
+  EXPECT_EQ(dev.refsb_ready(0, 0, 1, next), Picoseconds(p.trefi2.value() + spacing + p.trfcsb.value()));
+  // The other subchannel is staggered: its bank set 1 is not refreshing then.
+  EXPECT_EQ(dev.refsb_ready(1, 0, 1, in_set1), in_set1);
+}
+
+// Random reads over 1 GiB at a moderate rate: with REFsb a request waits only
+// when its own bank set refreshes (115 ns); with all-bank refresh a request
+// waits whenever its rank refreshes (tRFC1 295 ns on the whole rank), so the
+// mean latency is higher. (Without refresh rows are never closed, so random
+// reads meet row conflicts: not compared.)
+double mean_latency_ns(Ddr5Refresh mode, std::uint64_t* refsb_delays) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.refresh = mode;
+  Ddr5Device dev(p, 0, "mc");
+  std::uint64_t x = 12345, total = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const PhysAddr pa = ((x >> 20) % (kGiB / 64)) * 64;
+    const Picoseconds arrival(static_cast<std::uint64_t>(i) * 20'000);  // 3.2 GB/s
+    total += (dev.access_line(pa, false, arrival).done - arrival).value();
+  }
+  *refsb_delays = dev.refsb_delays();
+  return static_cast<double>(total) / n / 1000.0;
+}
+
+TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
+  std::uint64_t sb = 0, ab = 0, none = 0;
+  const double l_sb = mean_latency_ns(Ddr5Refresh::SameBank, &sb);
+  const double l_ab = mean_latency_ns(Ddr5Refresh::AllBank, &ab);
+  const double l_none = mean_latency_ns(Ddr5Refresh::None, &none);
+  // Each bank set refreshes 115 ns of every 1.95 us: about 5.9% of random requests wait.
+  EXPECT_GT(sb, 20000u * 4 / 100);
+  EXPECT_LT(sb, 20000u * 8 / 100);
+  EXPECT_EQ(ab, 0u);  // REFab is the engine's, not counted as REFsb
+  EXPECT_EQ(none, 0u);
+  EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
+}
+
+// The CXL expander's DDR5 media with same-bank refresh (media_refresh =
+// "same_bank"): its engine only closes rows once per tREFI2, and a request
+// whose media bank is in its REFsb window waits for the window's end.
+TEST(Ddr5Device, CxlMediaSameBankRefresh) {
+  CxlDeviceParams p;
+  p.media_same_bank_refresh = true;
+  p.media.ranks = 1;
+  p.media.channels = 1;
+  CxlMemoryDevice dev(p, 0, "cxl");
+  EXPECT_EQ(dev.media().params().trfc, Picoseconds(0));
+  EXPECT_EQ(dev.media().params().trefi, p.media_trefi2);
+  // Bank set 1 of the only rank refreshes from tREFI2/4 for tRFCsb (schedule 0).
+  const std::uint64_t spacing = p.media_trefi2.value() / 4;
+  PhysAddr in_set1 = 0, in_set0 = 0;
+  bool have1 = false, have0 = false;
+  for (PhysAddr a = 0; a < (1ull << 26) && !(have1 && have0); a += 4096) {
+    const DramCoord c = dev.media().decode(a);
+    if (c.bank == 1 && !have1) in_set1 = a, have1 = true;
+    if (c.bank == 0 && !have0) in_set0 = a, have0 = true;
+  }
+  ASSERT_TRUE(have1 && have0);
+  // Arrive so that the command reaches the media 10 ns into bank set 1's window.
+  const Picoseconds to_media = dev.wire_time(p.request_header) + p.port_latency + p.media.frontend_latency;
+  const Picoseconds arrival(spacing + 10'000 - to_media.value());
+  CxlMemoryDevice fresh0(p, 0, "cxl");
+  const Picoseconds free_lat = fresh0.access_line(in_set0, false, arrival).done - arrival;
+  const Picoseconds held_lat = dev.access_line(in_set1, false, arrival).done - arrival;
+  EXPECT_EQ(held_lat, free_lat + p.media_trfcsb - Picoseconds(10'000));
+  p.media_trfcsb = p.media_trefi2;  // longer than a bank set's turn
+  EXPECT_NE(p.validate().find("media_trfcsb must be positive and shorter"), std::string::npos);
+}
+
+TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
+  auto doc = ConfigDocument::from_string(
+      "base = \"" + std::string(NUMASIM_SOURCE_DIR) +
+          "/configs/devices/ddr5-4800.toml\"\n"
+          "[machine]\nsockets = 1\ncores_per_socket = 2\n"
+          "[[node]]\nmemory = \"1GiB\"\ndevice = \"ddr5-4800\"\n"
+          "[device.ddr5-4800]\nchannels = 12\n[device.ddr5-4800.subchannel]\nfrontend_latency = \"30ns\"\n",
+      "machine.toml");
+  Topology topo = Topology::from_config(doc->root());
+  MemorySystemParams p = MemorySystemParams::from_config(doc->root());
+  ASSERT_NO_THROW(doc->finish());
+  ASSERT_EQ(p.node_devices.size(), 1u);
+  EXPECT_EQ(p.node_devices[0].impl, "ddr5");
+  MemorySystem ms(topo, p);
+  const auto& dev = dynamic_cast<const Ddr5Device&>(ms.device(NodeId(0)));
+  EXPECT_EQ(dev.engine().params().channels, 24);
+  EXPECT_EQ(dev.engine().params().cl, 40u);
+  EXPECT_EQ(dev.params().trfcsb, Picoseconds(115'000));
+  EXPECT_EQ(dev.engine().params().frontend_latency, Picoseconds(30'000));
+  EXPECT_EQ(dev.name(), "system.node0.mc");
+}
+
+TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
+  auto doc = ConfigDocument::from_string(
+      "[machine]\nsockets = 1\ncores_per_socket = 2\n"
+      "[[node]]\nmemory = \"1GiB\"\ndevice = \"d\"\n"
+      "[device.d]\nimpl = \"ddr5\"\nrefresh = \"sometimes\"\ntrfcsb = \"600ns\"\n"
+      "[device.d.subchannel]\nchannels = 4\n",
+      "machine.toml");
+  Topology::from_config(doc->root());
+  MemorySystemParams::from_config(doc->root());
+  std::string e;
+  try {
+    doc->finish();
+  } catch (const ConfigErrors& err) {
+    e = err.what();
+  }
+  EXPECT_NE(e.find("device.d.refresh"), std::string::npos) << e;
+  EXPECT_NE(e.find("device.d.subchannel.channels: set `channels` (DDR5 channels) in the device table"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("trfcsb must be positive and shorter than trefi2 / banks_per_group"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace numasim::hw

@@ -1,0 +1,93 @@
+// The shipped configurations written from spec sheets (configs/
+// sapphire-rapids-2s.toml, epyc-genoa-nps1.toml, epyc-genoa-nps4.toml)
+// against their published figures: idle latency within 10% and read bandwidth
+// within 15% where the model holds them. Where it does not, the assertion holds
+// the model's current value within the same tolerance, says so, and names the
+// gap (the README's fidelity table, tools/fidelity.sh, lists every figure).
+// The studies run with fewer loads and lines than `numasim latency-matrix` /
+// `bandwidth-matrix` (seconds, not minutes); their figures agree with the
+// full runs within a few percent.
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "studies/studies.h"
+#include "tests/system/quick_studies.h"
+
+namespace numasim::hw {
+namespace {
+
+using namespace studies;
+
+std::unique_ptr<ConfigDocument> config(const std::string& name) {
+  return ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/" + name + ".toml");
+}
+
+BandwidthMatrixOptions quick_bandwidth() {
+  BandwidthMatrixOptions o;
+  o.buffer_per_cpu = Bytes(2ull << 20);  // one 2 MiB page per CPU: 224 MiB per SPR socket, beyond its LLC
+  o.lines_per_cpu = 8000;
+  return o;
+}
+
+TEST(ConfigFidelity, SapphireRapids2sIdleLatency) {
+  auto doc = config("sapphire-rapids-2s");
+  MatrixResult r = latency_matrix(doc->root(), testing::quick_latency_matrix());
+  ASSERT_EQ(r.matrix.size(), 2u);
+  // MLC on 2 x Xeon 8480+: about 108 ns local, 196 ns remote (issue 16).
+  // MISS: the model gives about 86 ns local (-20%) and 141 ns remote (-28%).
+  // Gap: everything between the core and the memory controller is Skylake-SP's
+  // lumped constants: the LLC hit latency in core cycles (50), the controller
+  // front end (22 ns), the UPI crossing (27 ns each way) and the remote snoop
+  // step. Sapphire Rapids' larger, slower mesh of four tiles joined by EMIB (its
+  // LLC is much slower than Skylake-SP's), its remote home agent and directory
+  // lookup are not modelled (issue 16, item 3: the uncore as components); the
+  // DDR5 device itself adds only its JEDEC timing (tRCD + CL = 33 ns).
+  // Honest current bands, and guards that fail when the gaps close:
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NEAR(r.matrix[i][i], 86.5, 0.10 * 86.5) << r.to_table();
+    EXPECT_NEAR(r.matrix[i][1 - i], 141.0, 0.10 * 141.0) << r.to_table();
+  }
+  EXPECT_LT(r.matrix[0][0], 0.9 * 108.0) << "the local gap closed: assert the published 108 ns instead";
+  EXPECT_LT(r.matrix[0][1], 0.9 * 196.0) << "the remote gap closed: assert the published 196 ns instead";
+}
+
+TEST(ConfigFidelity, SapphireRapids2sReadBandwidth) {
+  auto doc = config("sapphire-rapids-2s");
+  MatrixResult r = bandwidth_matrix(doc->root(), quick_bandwidth());
+  ASSERT_EQ(r.matrix.size(), 2u);
+  // Mess (MN5-GPP, 8480+, 100% reads): 240.6 GB/s per socket, 78% of the
+  // 307.2 GB/s peak. MISS: the model reaches about 296 GB/s (+23%, 96% of peak).
+  // Gap: the DRAM controller serves a saturated random stream at nearly the data
+  // bus's peak; real controllers lose 10-30% to finite read queues, scheduling
+  // and refresh (issue 16, item 2). Honest current band:
+  EXPECT_NEAR(r.matrix[0][0], 296.0, 0.15 * 296.0) << r.to_table();
+  EXPECT_GT(r.matrix[0][0], 1.15 * 240.6) << "the bandwidth gap closed: assert Mess's 240.6 GB/s instead";
+  // Four UPI links of 32 GB/s per direction: remote reads bound by their payload rate.
+  EXPECT_NEAR(r.matrix[0][1], 128.0 * 64.0 / 80.0, 0.15 * 128.0 * 64.0 / 80.0) << r.to_table();
+}
+
+TEST(ConfigFidelity, GenoaNps1AndNps4) {
+  auto one = config("epyc-genoa-nps1");
+  MatrixResult l1 = latency_matrix(one->root(), testing::quick_latency_matrix());
+  auto four = config("epyc-genoa-nps4");
+  MatrixResult l4 = latency_matrix(four->root(), testing::quick_latency_matrix());
+  ASSERT_EQ(l1.matrix.size(), 1u);
+  ASSERT_EQ(l4.matrix.size(), 4u);
+  // No published idle latency of the 9654 was verified (README, fidelity table);
+  // what the model holds: NPS4's local quadrant is no slower than NPS1 (the same
+  // front end: the model has no average I/O-die crossing for NPS1, a known gap),
+  // an adjacent quadrant costs one I/O-die hop each way and the diagonal two.
+  EXPECT_NEAR(l4.matrix[0][0], l1.matrix[0][0], 0.03 * l1.matrix[0][0]);
+  EXPECT_GT(l4.matrix[0][1], l4.matrix[0][0] + 15.0) << l4.to_table();
+  EXPECT_GT(l4.matrix[0][2], l4.matrix[0][1] + 15.0) << l4.to_table();
+
+  MatrixResult b1 = bandwidth_matrix(one->root(), quick_bandwidth());
+  // Mess: servers saturate at 70-90% of peak; 12 x 38.4 = 460.8 GB/s -> 323-415 GB/s.
+  // MISS: the model gives about 445 GB/s (97% of peak), the same controller gap
+  // as Sapphire Rapids above. Honest current band:
+  EXPECT_NEAR(b1.matrix[0][0], 445.0, 0.15 * 445.0) << b1.to_table();
+  EXPECT_GT(b1.matrix[0][0], 0.90 * 460.8) << "the bandwidth gap closed: assert the 70-90% band instead";
+}
+
+}  // namespace
+}  // namespace numasim::hw
