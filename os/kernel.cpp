@@ -198,6 +198,7 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed, K
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
   ++live_tasks_;
+  numab_->init_task(raw);  // init_numa_balancing
   return raw;
 }
 
@@ -228,6 +229,7 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu, KernelCost& c
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
   ++live_tasks_;
+  numab_->init_task(raw);  // init_numa_balancing
   return raw;
 }
 
@@ -277,6 +279,7 @@ void Kernel::exit_task(task_struct* t) {
         break;
       }
   }
+  numab_->free_task(t);  // task_numa_free
   t->mm = nullptr;
   t->mempolicy.reset();
   t->exited = true;  // a zombie until release_task: callers may still hold the pointer
