@@ -268,6 +268,7 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
 
 void Kernel::exit_task(task_struct* t) {
   if (t->exited) return;
+  numab_->exit_snapshot(t);  // /proc/<pid>/numa_maps as the process ends
   mm_struct* mm = t->mm;
   if (--mm->mm_users == 0) {
     exit_mmap(t, *mm);

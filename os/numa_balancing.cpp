@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "common/config.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
+#include "os/hugetlb.h"
 #include "os/mmap.h"
+#include "os/pgtable.h"
 
 namespace numasim::os {
 
@@ -60,7 +63,8 @@ NumaBalancingParams NumaBalancingParams::from_config(Config os) {
 }
 
 NumaBalancing::NumaBalancing(Kernel& k, const NumaBalancingParams& p)
-    : k_(k), p_(p), nr_nodes_(k.physmem().nr_node_ids()), promo_(static_cast<std::size_t>(nr_nodes_)) {}
+    : k_(k), p_(p), nr_nodes_(k.physmem().nr_node_ids()), promo_(static_cast<std::size_t>(nr_nodes_)),
+      migrated_to_(static_cast<std::size_t>(nr_nodes_), 0) {}
 
 int NumaBalancing::set_mode(int mode) {
   if (mode < 0 || mode > 3) return -EINVAL;
@@ -383,10 +387,12 @@ void NumaBalancing::task_numa_group(task_struct* t, int cpupid, int flags, int& 
   // cpu_rq(cpu)->curr: the live task on that CPU whose pid bits match.
   const int cpu = cpupid_to_cpu(cpupid);
   task_struct* tsk = nullptr;
-  for (int pid = 1; pid < k_.next_pid_ && !tsk; ++pid) {
-    task_struct* c = k_.find_task_by_pid(pid);
-    if (c && c != t && c->numa && c->cpu.value() == cpu && (c->pid & LAST__PID_MASK) == cpupid_to_pid(cpupid))
-      tsk = c;
+  for (const auto& [pid, c] : k_.tasks_) {
+    if (c.get() != t && !c->exited && c->numa && c->cpu.value() == cpu &&
+        (pid & LAST__PID_MASK) == cpupid_to_pid(cpupid)) {
+      tsk = c.get();
+      break;
+    }
   }
   if (!tsk || !tsk->numa->group) return;
   std::shared_ptr<numa_group> grp = tsk->numa->group;
@@ -545,6 +551,77 @@ void NumaBalancing::numa_migrate_preferred(task_struct* t) {
   n.numa_migrate_retry_ms = now_ms(t->cpu) + interval;
   if (k_.cpu_to_node(t->cpu).value() == n.numa_preferred_nid) return;
   if (migrate_task_hook_ && migrate_task_hook_(t, NodeId(n.numa_preferred_nid))) ++n.numa_task_migrations;
+}
+
+namespace {
+// mpol_to_str: "default", "prefer:1", "bind:0-1", "interleave:0,2", "local" ...
+std::string mpol_to_str(const mempolicy* pol) {
+  if (!pol) return "default";
+  static const char* const names[] = {"default", "prefer", "bind", "interleave", "local", "prefer (many)",
+                                      "weighted interleave"};
+  std::string s = pol->mode >= 0 && pol->mode < MPOL_MAX ? names[pol->mode] : "?";
+  if (pol->flags & MPOL_F_STATIC_NODES) s += "=static";
+  if (pol->flags & MPOL_F_RELATIVE_NODES) s += "=relative";
+  if (pol->mode == MPOL_DEFAULT || pol->mode == MPOL_LOCAL) return s;
+  std::string list;
+  for (int n = 0; n < MAX_NUMNODES;) {
+    if (!node_isset(n, pol->nodes)) {
+      ++n;
+      continue;
+    }
+    int e = n;
+    while (e + 1 < MAX_NUMNODES && node_isset(e + 1, pol->nodes)) ++e;
+    list += (list.empty() ? "" : ",") + std::to_string(n) + (e > n ? "-" + std::to_string(e) : "");
+    n = e + 1;
+  }
+  return s + ":" + list;
+}
+}  // namespace
+
+std::string NumaBalancing::numa_maps(const task_struct* t) const {
+  std::string out;
+  if (!t || !t->mm) return out;
+  const mm_struct& mm = *t->mm;
+  char buf[64];
+  for (const auto& [start, vma] : mm.mm_mt) {
+    std::snprintf(buf, sizeof buf, "%08llx ", static_cast<unsigned long long>(start));
+    out += buf + mpol_to_str(k_.effective_policy(t, &vma));
+    if (vma.vm_start <= mm.brk && vma.vm_end >= mm.start_brk && !vma.vm_file_id) out += " heap";
+    std::uint64_t pages = 0, anon = 0, dirty = 0, mapmax = 0;
+    std::vector<std::uint64_t> on(static_cast<std::size_t>(nr_nodes_), 0);
+    k_.pgtables_.for_each_leaf(mm.pgd, vma.vm_start, vma.vm_end, [&](VirtAddr, const PteRef& ref) {
+      const pteval_t e = ref.value();
+      if (!(pte_present(e) || pte_protnone(e)) || (e & _PAGE_SPECIAL)) return;
+      const std::uint64_t n = ref.level == PTE_LEVEL ? 1 : (ref.level == PMD_LEVEL ? HPAGE_PMD_NR : HPAGE_PMD_NR * 512);
+      const page* pg = k_.pm_.phys_to_page(pte_phys(e));
+      pages += n;
+      if (PageAnon(pg) || !vma.vm_file_id) anon += n;
+      if ((e & _PAGE_DIRTY) || pg->test(PG_dirty)) dirty += n;
+      mapmax = std::max<std::uint64_t>(mapmax, static_cast<std::uint64_t>(std::max(1, pg->mapcount)));
+      on[static_cast<std::size_t>(k_.pm_.page_to_nid(pg).value())] += n;
+    });
+    if (pages) {
+      if (anon) out += " anon=" + std::to_string(anon);
+      if (dirty) out += " dirty=" + std::to_string(dirty);
+      if (mapmax > 1) out += " mapmax=" + std::to_string(mapmax);
+      for (int nid = 0; nid < nr_nodes_; ++nid)
+        if (on[static_cast<std::size_t>(nid)])
+          out += " N" + std::to_string(nid) + "=" + std::to_string(on[static_cast<std::size_t>(nid)]);
+      out += " kernelpagesize_kB=" + std::to_string(vma.is_hugetlb() ? vma_hpage_size(vma) >> 10 : 4);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+void NumaBalancing::exit_snapshot(const task_struct* t) {
+  if ((!enabled() && !keep_exit_numa_maps_) || !t->mm || t->mm->mm_users != 1) return;
+  exit_numa_maps_[t->tgid] = numa_maps(t);
+}
+
+std::string NumaBalancing::exit_numa_maps(int tgid) const {
+  auto it = exit_numa_maps_.find(tgid);
+  return it == exit_numa_maps_.end() ? std::string() : it->second;
 }
 
 }  // namespace numasim::os

@@ -37,6 +37,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/units.h"
@@ -173,6 +174,17 @@ class NumaBalancing {
   };
   const NodePromo& node_promo(int nid) const { return promo_.at(static_cast<std::size_t>(nid)); }
 
+  // /proc/<pid>/numa_maps (fs/proc/task_mmu.c show_numa_map): per VMA its start,
+  // policy, heap/anon/dirty/mapmax counts, N<node>=pages and kernelpagesize_kB.
+  std::string numa_maps(const task_struct* t) const;
+  // numa_maps of a process as its last thread exited (kept when balancing is on,
+  // or when keep_exit_numa_maps was asked for); empty when none.
+  void keep_exit_numa_maps(bool keep) { keep_exit_numa_maps_ = keep; }
+  void exit_snapshot(const task_struct* t);  // from exit_task, before the mm goes
+  std::string exit_numa_maps(int tgid) const;
+  // Pages NUMA balancing migrated onto node nid (numa_pages_migrated by target).
+  std::uint64_t nr_migrated_to(int nid) const { return migrated_to_.at(static_cast<std::size_t>(nid)); }
+
   std::uint64_t now_ms(CpuId cpu) const;  // jiffies_to_msecs(jiffies)
   // node_is_toptier as balancing sees it: Kernel::node_is_toptier (memory tiers),
   // unless a test installed its own tiers (set_toptier_override) while tiers are absent.
@@ -204,6 +216,9 @@ class NumaBalancing {
   std::vector<NodePromo> promo_;
   std::function<bool(task_struct*, NodeId)> migrate_task_hook_;
   std::function<bool(int)> toptier_override_;
+  std::vector<std::uint64_t> migrated_to_;
+  bool keep_exit_numa_maps_ = false;
+  std::map<int, std::string> exit_numa_maps_;  // by tgid
 };
 
 }  // namespace numasim::os

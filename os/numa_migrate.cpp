@@ -12,7 +12,7 @@
 namespace numasim::os {
 
 bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, KernelCost& cost) {
-  if (!PageAnon(pg)) return false;
+  if (!PageAnon(pg) || PageCompound(pg)) return false;  // THPs are not migrated on hint faults here
   // migrate_balanced_pgdat: some zone of the target keeps its high watermark after the copy.
   const pglist_data& pgdat = k_.pm_.NODE_DATA(NodeId(nid));
   bool balanced = false;
@@ -31,6 +31,7 @@ bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, Ke
   const std::vector<int> r = k_.migrate_pages({pg}, nid, t, cost);  // MR_NUMA_MISPLACED
   if (r.empty() || r[0] != nid) return false;
   k_.pm_.count_vm_events(t->cpu, NUMA_PAGE_MIGRATE);
+  ++migrated_to_[static_cast<std::size_t>(nid)];
   if (!node_is_toptier(src) && node_is_toptier(nid)) k_.pm_.mod_node_page_state(NodeId(nid), PGPROMOTE_SUCCESS, 1);
   return true;
 }

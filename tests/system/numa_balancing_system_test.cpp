@@ -179,5 +179,76 @@ TEST(NumaBalancingSystem, SameConfigurationTwiceGivesTheSameStatistics) {
   EXPECT_EQ(vm_event(*a.m, os::NUMA_PAGE_MIGRATE), vm_event(*b.m, os::NUMA_PAGE_MIGRATE));
 }
 
+
+// A thread of a process sharing one buffer with the others: the first touches
+// every page, the others wait a little; then each makes random reads and
+// writes over the whole buffer.
+class SharedWorker final : public OpSource {
+ public:
+  SharedWorker(std::uint64_t pages, bool toucher, std::uint64_t ops, std::uint64_t seed)
+      : pages_(pages), toucher_(toucher), ops_(ops), x_(seed) {}
+  VirtAddr base = 0;
+  std::size_t fill(OpBatch& b, ThreadContext&) override {
+    if (toucher_ && touched_ < pages_) {
+      while (!b.full() && touched_ < pages_) b.store(base + (touched_++ << 12));
+      return b.size();
+    }
+    if (!toucher_ && wait_ > 0) {
+      --wait_;
+      b.compute(50'000);
+      return b.size();
+    }
+    while (!b.full() && done_ < ops_) {
+      x_ = x_ * 6364136223846793005ull + 1442695040888963407ull;
+      const VirtAddr a = base + ((x_ >> 20) % (pages_ << 6)) * 64;
+      if ((x_ >> 8) % 4 == 0)
+        b.store(a);
+      else
+        b.load(a, 8, true);
+      ++done_;
+    }
+    return b.size();
+  }
+  bool done() const override { return done_ >= ops_; }
+
+ private:
+  std::uint64_t pages_;
+  bool toucher_;
+  std::uint64_t ops_, x_;
+  std::uint64_t touched_ = 0, done_ = 0;
+  int wait_ = 40;
+};
+
+TEST(NumaBalancingSystem, ThreadsOnTwoSocketsSharingMemoryFormAGroupAndDoNotPingPong) {
+  auto doc = testing::small_machine(std::string(kLlc) + kNumab);
+  Machine m(doc->root());
+  doc->finish();
+  constexpr std::uint64_t kShared = 2048;  // 8 MiB shared by both threads
+  auto p0 = std::make_unique<SharedWorker>(kShared, true, 200'000, 1);
+  auto p1 = std::make_unique<SharedWorker>(kShared, false, 200'000, 2);
+  SharedWorker* w0 = p0.get();
+  SharedWorker* w1 = p1.get();
+  TaskRun* a = m.add_task("shared", std::move(p0), CpuId(0));
+  TaskRun* b = m.add_thread(a, std::move(p1), CpuId(2));  // the other socket
+  os::KernelCost cost;
+  const long base = m.kernel().sys_mmap(a->task, 0, kShared << 12, 3, 0x22, -1, 0, cost);
+  ASSERT_GT(base, 0);
+  w0->base = w1->base = static_cast<VirtAddr>(base);
+  m.run();
+  ASSERT_TRUE(a->finished && b->finished);
+  const auto migrated = vm_event(m, os::NUMA_PAGE_MIGRATE);
+  const auto scanned = vm_event(m, os::NUMA_PTE_UPDATES);
+  const auto faults = vm_event(m, os::NUMA_HINT_FAULTS);
+  std::printf("pte updates %llu, hint faults %llu, migrated %llu\n", (unsigned long long)scanned,
+              (unsigned long long)faults, (unsigned long long)migrated);
+  ASSERT_NE(a->task->numa, nullptr);
+  ASSERT_NE(a->task->numa->group, nullptr);
+  EXPECT_EQ(a->task->numa->group, b->task->numa->group);  // one numa group
+  EXPECT_EQ(a->task->numa->group->nr_tasks, 2);
+  EXPECT_GE(scanned, kShared * 3);  // every page scanned several times
+  // Pages shared by both sockets mostly stay put: far fewer moves than hint faults.
+  EXPECT_LT(migrated * 10, faults);
+}
+
 }  // namespace
 }  // namespace numasim::hw
