@@ -616,7 +616,8 @@ std::string NumaBalancing::numa_maps(const task_struct* t) const {
 
 void NumaBalancing::exit_snapshot(const task_struct* t) {
   if ((!enabled() && !keep_exit_numa_maps_) || !t->mm || t->mm->mm_users != 1) return;
-  exit_numa_maps_[t->tgid] = numa_maps(t);
+  std::string maps = numa_maps(t);
+  if (maps.find(" N") != std::string::npos) exit_numa_maps_[t->tgid] = std::move(maps);  // pages left mapped
 }
 
 std::string NumaBalancing::exit_numa_maps(int tgid) const {

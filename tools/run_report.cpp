@@ -163,6 +163,10 @@ void RunReport::take_sample(Picoseconds interval) {
     gauges.emplace_back("pgpromote_success_per_s", (promoted - numab_last_[4]) / secs);
     numab_last_ = {local, remote, hint, migrated, promoted};
   }
+  numa_maps_.resize(runs_.size());
+  for (std::size_t w = 0; w < runs_.size() && machine_.kernel().numa_balancing().enabled(); ++w)
+    if (!runs_[w].empty() && runs_[w].front()->task && runs_[w].front()->task->mm && !runs_[w].front()->finished)
+      numa_maps_[w] = machine_.kernel().numa_balancing().numa_maps(runs_[w].front()->task);
   if (samples_.empty()) {
     samples_ = "time_us";
     for (const auto& n : names) samples_ += "," + n;
@@ -453,10 +457,11 @@ std::string RunReport::text() const {
                static_cast<std::int64_t>(pm.global_node_page_state(os::PGPROMOTE_CANDIDATE)));
     for (std::size_t w = 0; w < specs_.size(); ++w) {
       if (runs_[w].empty() || !runs_[w].front()->task) continue;
-      const std::string maps = nb.exit_numa_maps(runs_[w].front()->task->tgid);
+      const bool sampled = w < numa_maps_.size() && !numa_maps_[w].empty();
+      const std::string maps = sampled ? numa_maps_[w] : nb.exit_numa_maps(runs_[w].front()->task->tgid);
       if (maps.empty()) continue;
       out += "\n/proc/" + std::to_string(runs_[w].front()->task->tgid) + "/numa_maps of " + specs_[w].name +
-             " (as it exited)\n";
+             (sampled ? " (at the last sample)\n" : " (as it exited)\n");
       std::size_t at = 0;
       while (at < maps.size()) {
         const std::size_t nl = maps.find('\n', at);
@@ -719,7 +724,9 @@ std::string RunReport::json() const {
     }
     j.end_array();
     if (!runs_[w].empty() && runs_[w].front()->task) {
-      const std::string maps = machine_.kernel().numa_balancing().exit_numa_maps(runs_[w].front()->task->tgid);
+      const bool sampled = w < numa_maps_.size() && !numa_maps_[w].empty();
+      const std::string maps =
+          sampled ? numa_maps_[w] : machine_.kernel().numa_balancing().exit_numa_maps(runs_[w].front()->task->tgid);
       if (!maps.empty()) j.key("numa_maps").value(maps);
     }
     j.key("results").raw(specs_[w].results->to_json(false));

@@ -78,7 +78,9 @@ class RunReport {
   std::vector<double> last_sample_;
   // NUMA balancing columns' previous cumulative values: local DRAM, remote DRAM,
   // numa_hint_faults, numa_pages_migrated, pgpromote_success.
-  std::array<double, 5> numab_last_{};  // cumulative counters at the previous sample
+  std::array<double, 5> numab_last_{};
+  // Each workload's /proc/<pid>/numa_maps at the last sample it was alive (by workload index).
+  std::vector<std::string> numa_maps_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;
   std::uint64_t sim_ps_ = 0;
 };

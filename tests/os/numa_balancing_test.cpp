@@ -281,3 +281,53 @@ TEST_F(NumaBalancingTest, AllTopTierTieringOnlyScansNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(NumaBalancingTest, FaultsOnAnotherNodeMakeItPreferredAndAskTheSchedulerToMoveTheTask) {
+  boot(NUMA_BALANCING_NORMAL);
+  std::vector<std::pair<int, int>> moves;  // (pid, node) the scheduler was asked for
+  nb().set_migrate_task_hook([&](task_struct* t, NodeId nid) {
+    moves.emplace_back(t->pid, nid.value());
+    return k().migrate_task(t, CpuId(nid.value() * 2));
+  });
+  task_struct* t = spawn(0);
+  // Private faults on node 1 memory that could not move (TNF_MIGRATE_FAIL).
+  for (int i = 0; i < 100; ++i) nb().task_numa_fault(t, cpu_pid_to_cpupid(0, t->pid), 1, 1, TNF_MIGRATE_FAIL);
+  EXPECT_TRUE(moves.empty()) << "placement waits for the next scan sequence";
+  // A full pass of the (empty) address space ends a scan sequence.
+  platform_.advance_to(10 * kMs);
+  EXPECT_GT(nb().mm_state(*t->mm)->numa_scan_seq, 0);
+  nb().task_numa_fault(t, cpu_pid_to_cpupid(0, t->pid), 1, 1, TNF_MIGRATE_FAIL);
+  EXPECT_EQ(t->numa->numa_preferred_nid, 1);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0], std::make_pair(t->pid, 1));
+  EXPECT_EQ(t->cpu, CpuId(2));
+  EXPECT_EQ(t->numa->numa_task_migrations, 1u);
+  // On its preferred node now: no further request.
+  platform_.advance_to(20 * kMs);
+  nb().task_numa_fault(t, cpu_pid_to_cpupid(2, t->pid), 1, 1, TNF_FAULT_LOCAL);
+  EXPECT_EQ(moves.size(), 1u);
+}
+
+TEST_F(NumaBalancingTest, NumaMapsCountsPagesPerNode) {
+  boot(NUMA_BALANCING_NORMAL);
+  task_struct* t = spawn(0);
+  const VirtAddr a = static_cast<VirtAddr>(mmap_anon(t, 4 * kPageSize));
+  ASSERT_TRUE(k().migrate_task(t, CpuId(2)));
+  for (int i = 0; i < 3; ++i) touch(t, a + i * kPageSize);  // N1=3
+  ASSERT_TRUE(k().migrate_task(t, CpuId(0)));
+  touch(t, a + 3 * kPageSize);  // N0=1
+  const std::string maps = nb().numa_maps(t);
+  EXPECT_NE(maps.find(" default anon=4 dirty=4 N0=1 N1=3 kernelpagesize_kB=4\n"), std::string::npos) << maps;
+  unsigned long node1 = 2;
+  ASSERT_EQ(k().sys_mbind(t, a, 3 * kPageSize, MPOL_BIND, &node1, 3, 0, cost_), 0);
+  const std::string split = nb().numa_maps(t);
+  EXPECT_NE(split.find(" bind:1 anon=3 dirty=3 N1=3 kernelpagesize_kB=4\n"), std::string::npos) << split;
+  EXPECT_NE(split.find(" default anon=1 dirty=1 N0=1 kernelpagesize_kB=4\n"), std::string::npos) << split;
+  const int tgid = t->tgid;
+  k().exit_task(t);
+  EXPECT_NE(nb().exit_numa_maps(tgid).find("N1=3"), std::string::npos);
+}
+
+}  // namespace
