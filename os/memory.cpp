@@ -275,7 +275,10 @@ vm_fault_t Kernel::do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost)
   const bool was_writable = (old & _PAGE_RW) && (f & VM_WRITE);  // pte_savedwrite
   pteval_t n = (old & (PTE_PFN_MASK | _PAGE_DIRTY | _PAGE_SPECIAL)) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
   if (!(f & VM_EXEC)) n |= _PAGE_NX;
-  if (was_writable && !(old & _PAGE_SPECIAL)) n |= _PAGE_RW;
+  // The saved write bit, or (as Linux 6.2's do_numa_page) a writable VMA's page this
+  // mapping holds alone (can_change_pte_writable).
+  if (!(old & _PAGE_SPECIAL) && (was_writable || ((f & VM_WRITE) && can_change_pte_writable(*vmf.vma, old))))
+    n |= _PAGE_RW;
   pgtables_.set_entry(t->cpu, vmf.pte, n, cost);
   // A PROT_NONE entry a former mprotect left is no hint (nothing to learn), nor is the zero page.
   if (!numab_->enabled() || !t->numa || (old & _PAGE_SPECIAL)) return 0;
