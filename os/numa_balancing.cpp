@@ -121,8 +121,7 @@ void NumaBalancing::free_task(task_struct* t) {
       g.faults_cpu[i] -= std::min(g.faults_cpu[i], n.faults_cpu[i]);
     }
     g.total_faults -= std::min(g.total_faults, n.total_numa_faults);
-    --g.nr_tasks;
-    n.group.reset();
+    --g.nr_tasks;  // the zombie keeps its pointer (reports); the group lives while referenced
   }
 }
 

@@ -234,6 +234,7 @@ TEST_F(NumaBalancingTest, ThreadsSharingPagesFormOneNumaGroup) {
   k().check_consistency();
   k().exit_task(t2);
   EXPECT_EQ(t->numa->group->nr_tasks, 1);
+  EXPECT_EQ(t2->numa->group, t->numa->group);  // a zombie keeps its pointer
 }
 
 TEST_F(NumaBalancingTest, TieringPromotesHotSlowTierPagesWithinTheRateLimit) {
