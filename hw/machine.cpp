@@ -133,6 +133,23 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
     core(t->cpu).wake_kthread(kthread_run(t));
   });
   for (const auto& k : kernel_->kthreads().all()) kthread_run(&k->task);
+  // NUMA balancing's task_numa_migrate: move the task to the allowed CPU of its
+  // preferred node running the fewest unfinished user tasks (lowest id on ties).
+  kernel_->numa_balancing().set_migrate_task_hook([this](os::task_struct* t, NodeId nid) {
+    TaskRun* run = nullptr;
+    for (const auto& r : runs_)
+      if (r->task == t) run = r.get();
+    if (!run || run->finished) return false;
+    CpuId best(-1);
+    std::size_t best_load = ~std::size_t{0};
+    for (CpuId c : topo_.node(nid).cpus) {
+      if (!t->cpus_allowed.test(static_cast<std::size_t>(c.value()))) continue;
+      std::size_t load = 0;
+      for (const auto& r : runs_) load += !r->finished && r.get() != run && r->task && r->task->cpu == c;
+      if (load < best_load) best = c, best_load = load;
+    }
+    return best.value() >= 0 && migrate_task(run, best);
+  });
 }
 
 TaskRun* Machine::kthread_run(os::task_struct* t) {

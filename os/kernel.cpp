@@ -198,6 +198,7 @@ task_struct* Kernel::create_task(std::string comm, CpuId cpu, CpuMask allowed, K
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
   ++live_tasks_;
+  numab_->init_task(raw);  // init_numa_balancing
   return raw;
 }
 
@@ -228,6 +229,7 @@ task_struct* Kernel::create_thread(task_struct* leader, CpuId cpu, KernelCost& c
   task_struct* raw = t.get();
   tasks_.emplace(raw->pid, std::move(t));
   ++live_tasks_;
+  numab_->init_task(raw);  // init_numa_balancing
   return raw;
 }
 
@@ -266,6 +268,7 @@ void Kernel::exit_mmap(task_struct* t, mm_struct& mm) {
 
 void Kernel::exit_task(task_struct* t) {
   if (t->exited) return;
+  numab_->exit_snapshot(t);  // /proc/<pid>/numa_maps as the process ends
   mm_struct* mm = t->mm;
   if (--mm->mm_users == 0) {
     exit_mmap(t, *mm);
@@ -277,6 +280,7 @@ void Kernel::exit_task(task_struct* t) {
         break;
       }
   }
+  numab_->free_task(t);  // task_numa_free
   t->mm = nullptr;
   t->mempolicy.reset();
   t->exited = true;  // a zombie until release_task: callers may still hold the pointer

@@ -51,6 +51,7 @@
 #include "os/kthread.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
+#include "os/numa_balancing.h"
 #include "os/oom_kill.h"
 #include "os/page_alloc.h"
 #include "os/pgtable.h"
@@ -106,6 +107,7 @@ struct KernelParams {
   ReclaimParams reclaim;      // [os.vm] swappiness & co., reclaim costs (os/vmscan.h)
   ThpParams thp;              // [os.thp]: transparent huge pages (os/huge_memory.h)
   CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
+  NumaBalancingParams numab;    // [os.kernel] numa_balancing* (os/numa_balancing.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // hugetlb.nr_overcommit_hugepages, hugetlb.1G.nr_hugepages = [per node],
@@ -301,6 +303,15 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   int next_demotion_node(int nid) const;
   bool node_demotion_enabled() const;
 
+  // ---- automatic NUMA balancing (os/numa_balancing.h; numa_balancing.cpp, numa_migrate.cpp,
+  //      change_prot_numa in mprotect.cpp, do_numa_page in memory.cpp) ----
+  NumaBalancing& numa_balancing() { return *numab_; }
+  const NumaBalancing& numa_balancing() const { return *numab_; }
+  // change_prot_numa: present PTEs of [start, end) in vma made PROT_NONE hint
+  // entries (the write bit kept as pte_savedwrite); returns how many changed.
+  // The caller flushes the TLB.
+  unsigned long change_prot_numa(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
+
   // ---- page identity tokens for verification (os/page_token.h) ----
   PageTokens& page_tokens() { return page_tokens_; }
   const PageTokens& page_tokens() const { return page_tokens_; }
@@ -413,6 +424,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
 
  private:
   friend struct KernelTestAccess;
+  friend class NumaBalancing;
   friend class Compaction;
   // compaction.cpp: AllocHooks::try_to_compact_pages (direct compaction from the context's CPU)
   // and the success after it.
@@ -683,6 +695,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::unique_ptr<Swap> swap_;  // swap areas and the swap cache (built in the constructor)
   // Compaction's per-zone state and kcompactd's work (after pm_ and kthreads_).
   std::unique_ptr<Compaction> compaction_;
+  // NUMA balancing's state (after kthreads_: its per-task ticks are Kthreads' task work).
+  std::unique_ptr<NumaBalancing> numab_ = std::make_unique<NumaBalancing>(*this, params_.numab);
 };
 
 }  // namespace numasim::os

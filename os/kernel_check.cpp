@@ -142,7 +142,8 @@ void Kernel::check_consistency() const {
         return;
       }
       VM_CHECK(pte_present(e) || pte_protnone(e), "leaf neither present nor PROT_NONE", va, e);
-      VM_CHECK(pte_present(e) == v->is_accessible(), "leaf presence disagrees with VMA access", va, e);
+      VM_CHECK(pte_present(e) == v->is_accessible() || (pte_protnone(e) && numab_->enabled()),  // NUMA hint
+               "leaf presence disagrees with VMA access", va, e);
       if (pte_present(e)) {
         VM_CHECK(e & _PAGE_USER, "user leaf without _PAGE_USER", va, e);
         VM_CHECK(!(e & _PAGE_RW) || (v->vm_flags & VM_WRITE), "writable leaf in a read-only VMA", va, e);

@@ -259,18 +259,47 @@ void Kernel::migration_entry_wait(task_struct* t, vm_fault& vmf, KernelCost& cos
     fault_bug("migration entry never restored (nothing completes a synchronous migration)", vmf.address);
 }
 
-// do_numa_page: a NUMA-hinting fault on a PROT_NONE entry of an accessible VMA.
-// Restores the VMA's protection as mprotect would and marks the entry young.
-// NUMA balancing (change_prot_numa making such entries, numa_hint_faults and
-// migrate_misplaced_page) is not modelled yet, and mprotect(PROT_NONE) makes the
-// whole VMA inaccessible, so this is unreachable today.
+// do_numa_page: a NUMA hinting fault on a PROT_NONE entry of an accessible VMA
+// (made by change_prot_numa, NUMA balancing's scanner). The entry is made
+// present again first, with its saved write bit (Linux restores it after a
+// failed migration or when no migration is wanted; migrating here from the
+// restored entry moves the same page with the same result). Then
+// numa_migrate_prep counts numa_hint_faults(_local) and asks mpol_misplaced
+// (the last_cpupid two-reference filter, or in MEMORY_TIERING mode the hot
+// threshold and rate limit of a slow-tier page) where the page belongs;
+// migrate_misplaced_page moves it; task_numa_fault records the fault for the
+// task's placement and scan period.
 vm_fault_t Kernel::do_numa_page(task_struct* t, vm_fault& vmf, KernelCost& cost) {
   const pteval_t old = vmf.orig_pte;
   const unsigned long f = vmf.vma->vm_flags;
+  const bool was_writable = (old & _PAGE_RW) && (f & VM_WRITE);  // pte_savedwrite
   pteval_t n = (old & (PTE_PFN_MASK | _PAGE_DIRTY | _PAGE_SPECIAL)) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
   if (!(f & VM_EXEC)) n |= _PAGE_NX;
-  if ((f & VM_WRITE) && !(old & _PAGE_SPECIAL)) n |= _PAGE_RW;
+  // The saved write bit, or (as Linux 6.2's do_numa_page) a writable VMA's page this
+  // mapping holds alone (can_change_pte_writable).
+  if (!(old & _PAGE_SPECIAL) && (was_writable || ((f & VM_WRITE) && can_change_pte_writable(*vmf.vma, old))))
+    n |= _PAGE_RW;
   pgtables_.set_entry(t->cpu, vmf.pte, n, cost);
+  // A PROT_NONE entry a former mprotect left is no hint (nothing to learn), nor is the zero page.
+  if (!numab_->enabled() || !t->numa || (old & _PAGE_SPECIAL)) return 0;
+  page* pg = pm_.phys_to_page(pte_phys(old));
+  int flags = 0;
+  if (!was_writable) flags |= TNF_NO_GROUP;
+  if (pg->mapcount > 1 && (f & VM_SHARED)) flags |= TNF_SHARED;
+  int page_nid = pm_.page_to_nid(pg).value();
+  const int last_cpupid = numab_->fault_last_cpupid(pg, page_nid);
+  const int target_nid = numab_->numa_migrate_prep(t, pg, page_nid, effective_policy(t, vmf.vma) == nullptr, flags);
+  if (target_nid >= 0) {
+    const int cpupid = page_cpupid_last(pg);
+    if (numab_->migrate_misplaced_page(t, pg, target_nid, cost)) {
+      page_nid = target_nid;
+      flags |= TNF_MIGRATED;
+      if (auto now = follow_page(*t->mm, vmf.address); now && now->pg) page_cpupid_xchg_last(now->pg, cpupid);
+    } else {
+      flags |= TNF_MIGRATE_FAIL;
+    }
+  }
+  numab_->task_numa_fault(t, last_cpupid, page_nid, 1, flags);
   return 0;
 }
 

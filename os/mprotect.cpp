@@ -114,6 +114,43 @@ bool Kernel::change_protection(task_struct* t, mm_struct& mm, VirtAddr start, Vi
   return c.flush;
 }
 
+// change_prot_numa (change_protection with MM_CP_PROT_NUMA): every present
+// 4 KiB PTE of [start, end) in vma becomes a PROT_NONE hint entry keeping its
+// frame, accessed/dirty bits and write bit (pte_savedwrite), unless NUMA
+// balancing's filter leaves it (the zero page, pages shared copy-on-write,
+// NumaBalancing::prot_numa_page). Huge PMDs are left alone (no THP hint faults).
+unsigned long Kernel::change_prot_numa(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end,
+                                       KernelCost& cost) {
+  struct Numa {
+    Kernel& k;
+    CpuId cpu;
+    KernelCost& cost;
+    bool single_user_private;
+    bool cow;
+    unsigned long updated;
+  } c{*this, t->cpu, cost, !(vma.vm_flags & VM_SHARED) && t->mm->mm_users == 1,
+      !(vma.vm_flags & VM_SHARED) && (vma.vm_flags & VM_MAYWRITE), 0};
+  mm_walk_ops ops;
+  ops.pmd_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int {
+    if (pte_huge(ref.value()) || !pte_present(ref.value())) w.action = ACTION_CONTINUE;
+    return 0;
+  };
+  ops.pte_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int {
+    Numa& c = *static_cast<Numa*>(w.priv);
+    const pteval_t o = ref.value();
+    if (!pte_present(o) || (o & _PAGE_SPECIAL)) return 0;  // swap/migration/hint entries, the zero page
+    page* pg = c.k.pm_.phys_to_page(pte_phys(o));
+    if (c.cow && pg->mapcount > 1) return 0;  // shared copy-on-write
+    if (!c.k.numab_->prot_numa_page(pg, c.k.pm_.page_to_nid(pg).value(), c.single_user_private, c.cpu)) return 0;
+    const pteval_t n = (o & (PTE_PFN_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_RW)) | _PAGE_PROTNONE;
+    c.k.pgtables_.set_entry(c.cpu, ref, n, c.cost);
+    ++c.updated;
+    return 0;
+  };
+  walk_page_range(pgtables_, *t->mm, start, end, ops, &c);
+  return c.updated;
+}
+
 long Kernel::sys_mprotect(task_struct* t, VirtAddr start, std::uint64_t len, int prot, KernelCost& cost) {
   syscall_cost(cost);
   if (t->exited) return -ESRCH;

@@ -18,6 +18,7 @@ namespace numasim::os {
 
 struct mm_struct;
 struct mempolicy;
+struct task_numa;  // os/numa_balancing.h
 
 // task_struct::flags bit (include/linux/sched.h): a kernel thread (no mm; os/kthread.h).
 inline constexpr unsigned PF_KTHREAD = 0x00200000;
@@ -51,6 +52,9 @@ struct task_struct {
   // signal->oom_score_adj (-1000..1000, /proc/<pid>/oom_score_adj): shared by the
   // thread group (Kernel::set_oom_score_adj writes every thread), inherited on fork.
   short oom_score_adj = 0;
+  // NUMA balancing's per-task state (numa_scan_seq, numa_faults, numa_preferred_nid,
+  // numa_group ...; os/numa_balancing.h); null when balancing was off at creation.
+  std::shared_ptr<task_numa> numa;
 };
 
 inline constexpr int SEGV_MAPERR = 1;

@@ -17,9 +17,12 @@ Inputs, recognised by their content (or forced with --kind):
       memory per node (node<N>.free_kb), swap traffic per node (pswpin and
       pswpout rates) and anonymous refaults per node (workingset_refault_anon
       rate).
+  NUMA balancing (--kind numa, the same CSV): convergence over time: the
+      local share of DRAM accesses (local_dram_fraction), hint faults and
+      page migrations (and promotions) per second.
 
 Usage: numasim_plot.py INPUT... [-o OUT.png] [--kind KIND] [--columns a,b] [--title T]
-(KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure)
+(KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure, numa)
 Exit status: 0 on success, 2 on bad input (the message names the file and why).
 What it leaves out: styling options, interactive output, SVG/PDF (matplotlib
 would do them; PNG is what the tests and the README use).
@@ -32,7 +35,7 @@ import math
 import os
 import sys
 
-KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series", "pressure")
+KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series", "pressure", "numa")
 
 
 class InputError(Exception):
@@ -200,6 +203,37 @@ def plot_pressure(plt, path, title):
     return fig
 
 
+def plot_numa(plt, path, title):
+    """NUMA balancing convergence over time (numasim run --sample): the share of DRAM
+    accesses served by the local node, hint faults and page migrations per second."""
+    header, data = read_series(path)
+    t = [r[0] / 1000.0 for r in data]  # time_us -> ms
+    wanted = ("local_dram_fraction", "numa_hint_faults_per_s", "numa_pages_migrated_per_s")
+    idx = {}
+    for w in wanted:
+        if w not in header:
+            raise InputError(f"{path}: no {w} column: not a numasim run --sample CSV of this version "
+                             f"(columns are {', '.join(header[1:])})")
+        idx[w] = header.index(w)
+    promo = header.index("pgpromote_success_per_s") if "pgpromote_success_per_s" in header else None
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(8, 7.5))
+    axes[0].plot(t, [r[idx["local_dram_fraction"]] for r in data], linewidth=1.4)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("local DRAM share")
+    axes[1].plot(t, [r[idx["numa_hint_faults_per_s"]] for r in data], linewidth=1.2)
+    axes[1].set_ylabel("hint faults (/s)")
+    axes[2].plot(t, [r[idx["numa_pages_migrated_per_s"]] for r in data], linewidth=1.2, label="numa_pages_migrated")
+    if promo is not None:
+        axes[2].plot(t, [r[promo] for r in data], linewidth=1.2, linestyle="--", label="pgpromote_success")
+    axes[2].set_ylabel("pages (/s)")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    axes[2].legend(fontsize=7, loc="upper right")
+    axes[-1].set_xlabel("simulated time (ms)")
+    fig.suptitle(title or "NUMA balancing: " + os.path.basename(path))
+    return fig
+
+
 def plot_series(plt, path, columns, title):
     header, data = read_series(path)
     wanted = [i for i, h in enumerate(header) if i > 0 and (not columns or any(c in h for c in columns))]
@@ -237,12 +271,14 @@ def main(argv):
         kind = kinds[0]
         if any(k != kind for k in kinds):
             raise InputError("inputs of different kinds: " + ", ".join(f"{p} ({k})" for p, k in zip(args.inputs, kinds)))
-        if kind in ("latency-matrix", "bandwidth-matrix", "series", "pressure") and len(args.inputs) > 1:
+        if kind in ("latency-matrix", "bandwidth-matrix", "series", "pressure", "numa") and len(args.inputs) > 1:
             raise InputError(f"{kind}: give one input file")
         if kind in ("latency-matrix", "bandwidth-matrix"):
             fig = plot_matrix(plt, args.inputs[0], args.title)
         elif kind == "pressure":
             fig = plot_pressure(plt, args.inputs[0], args.title)
+        elif kind == "numa":
+            fig = plot_numa(plt, args.inputs[0], args.title)
         elif kind == "series":
             cols = [c for c in args.columns.split(",") if c]
             fig = plot_series(plt, args.inputs[0], cols, args.title)

@@ -35,6 +35,11 @@ std::string write_proc_files(hw::Machine& machine, const std::string& dir) {
     files.push_back({node / "numastat", os::node_numastat(pm, NodeId(n))});
     files.push_back({node / "vmstat", os::node_vmstat(pm, NodeId(n))});
   }
+  // /proc/<pid>/numa_maps of every live process (its leader's address space).
+  for (const auto& r : machine.tasks())
+    if (r->task && r->task->mm && !r->finished && r->task->pid == r->task->tgid)
+      files.push_back({std::filesystem::path(std::to_string(r->task->pid)) / "numa_maps",
+                       k.numa_balancing().numa_maps(r->task)});
   for (const auto& [rel, text] : files) {
     const std::filesystem::path path = std::filesystem::path(dir) / rel;
     std::error_code ec;

@@ -4,6 +4,7 @@
 //   DIR/meminfo vmstat zoneinfo buddyinfo pagetypeinfo slabinfo
 //   DIR/node<N>/meminfo numastat vmstat   (/sys/devices/system/node/node<N>/...)
 //   DIR/extfrag/unusable_index extfrag_index   (/sys/kernel/debug/extfrag/...)
+//   DIR/<pid>/numa_maps   (/proc/<pid>/numa_maps of each live process; NUMA balancing)
 // Not written: swaps (no swap yet).
 #pragma once
 

@@ -147,6 +147,26 @@ void RunReport::take_sample(Picoseconds interval) {
                         4.0 * static_cast<double>(pm.node_page_state(NodeId(n), os::NR_ANON_THPS)));
   gauges.emplace_back("khugepaged_pages_collapsed",
                       static_cast<double>(machine_.kernel().khugepaged_stats().pages_collapsed));
+  // NUMA balancing: the share of DRAM accesses served by the accessing CPU's own
+  // node in this interval, hint faults and page migrations per second (appended
+  // as gauges so that the earlier columns keep their places).
+  {
+    const double local = v.get("system.mem.local_dram"), remote = v.get("system.mem.remote_dram");
+    const double dl = local - numab_last_[0], dr = remote - numab_last_[1];
+    const double hint = static_cast<double>(pm.sum_vm_event(os::NUMA_HINT_FAULTS));
+    const double migrated = static_cast<double>(pm.sum_vm_event(os::NUMA_PAGE_MIGRATE));
+    const double promoted = static_cast<double>(pm.global_node_page_state(os::PGPROMOTE_SUCCESS));
+    const double secs = static_cast<double>(interval.value()) / 1e12;
+    gauges.emplace_back("local_dram_fraction", dl + dr > 0 ? dl / (dl + dr) : 0.0);
+    gauges.emplace_back("numa_hint_faults_per_s", (hint - numab_last_[2]) / secs);
+    gauges.emplace_back("numa_pages_migrated_per_s", (migrated - numab_last_[3]) / secs);
+    gauges.emplace_back("pgpromote_success_per_s", (promoted - numab_last_[4]) / secs);
+    numab_last_ = {local, remote, hint, migrated, promoted};
+  }
+  numa_maps_.resize(runs_.size());
+  for (std::size_t w = 0; w < runs_.size() && machine_.kernel().numa_balancing().enabled(); ++w)
+    if (!runs_[w].empty() && runs_[w].front()->task && runs_[w].front()->task->mm && !runs_[w].front()->finished)
+      numa_maps_[w] = machine_.kernel().numa_balancing().numa_maps(runs_[w].front()->task);
   if (samples_.empty()) {
     samples_ = "time_us";
     for (const auto& n : names) samples_ += "," + n;
@@ -161,7 +181,7 @@ void RunReport::take_sample(Picoseconds interval) {
     bool bytes = names[i].find("gbps") != std::string::npos;
     samples_ += fmt(",%.6g", bytes ? delta / 1e9 : delta);
   }
-  for (const auto& g : gauges) samples_ += fmt(",%.0f", g.second);
+  for (const auto& g : gauges) samples_ += g.first == "local_dram_fraction" ? fmt(",%.4f", g.second) : fmt(",%.0f", g.second);
   samples_ += "\n";
   last_sample_ = cumulative;
 }
@@ -398,8 +418,22 @@ std::string RunReport::text() const {
                v.get("system.mem.avg_hitm_latency_ns"), v.get("system.coherence.invalidations"));
 
   out += "\nNodes\n";
-  out += fmt("  %-4s %10s %10s %10s %10s %10s %10s %8s\n", "node", "MemTotal", "MemFree", "numa_hit", "numa_miss",
+  // NUMA balancing and tiering columns (pages moved onto the node by NUMA
+  // balancing, promoted onto it, demoted by its CPUs), when balancing is on or anything moved.
+  const os::NumaBalancing& nb = machine_.kernel().numa_balancing();
+  auto demoted = [&](int n) {
+    std::uint64_t d = 0;
+    for (CpuId c : topo.node(NodeId(n)).cpus)
+      d += pm.cpu_vm_event(c, os::PGDEMOTE_KSWAPD) + pm.cpu_vm_event(c, os::PGDEMOTE_DIRECT) +
+           pm.cpu_vm_event(c, os::PGDEMOTE_KHUGEPAGED);
+    return d;
+  };
+  bool moves = nb.enabled();
+  for (int n = 0; n < topo.num_nodes(); ++n)
+    moves |= nb.nr_migrated_to(n) || pm.node_page_state(NodeId(n), os::PGPROMOTE_SUCCESS) || demoted(n);
+  out += fmt("  %-4s %10s %10s %10s %10s %10s %10s %8s", "node", "MemTotal", "MemFree", "numa_hit", "numa_miss",
              "other_node", "DRAM GB/s", "row hit");
+  out += moves ? fmt(" %9s %9s %9s\n", "migrated", "promoted", "demoted") : std::string("\n");
   for (int n = 0; n < topo.num_nodes(); ++n) {
     std::map<std::string, std::int64_t> mi;
     for (const os::ProcField& f : machine_.kernel().node_meminfo_fields(NodeId(n)))
@@ -409,6 +443,32 @@ std::string RunReport::text() const {
                mi["MemTotal"] / 1024, mi["MemFree"] / 1024, pm.node_numa_event_state(NodeId(n), os::NUMA_HIT),
                pm.node_numa_event_state(NodeId(n), os::NUMA_MISS), pm.node_numa_event_state(NodeId(n), os::NUMA_OTHER),
                v.get(mc + "bandwidth_bytes_per_s") / 1e9, 100 * v.get(mc + "row_hit_ratio"));
+    if (moves) {
+      out.pop_back();  // the row's newline
+      out += fmt(" %9" PRIu64 " %9" PRId64 " %9" PRIu64 "\n", nb.nr_migrated_to(n),
+                 static_cast<std::int64_t>(pm.node_page_state(NodeId(n), os::PGPROMOTE_SUCCESS)), demoted(n));
+    }
+  }
+  if (nb.enabled()) {
+    out += fmt("  NUMA balancing (kernel.numa_balancing=%d): numa_pte_updates %" PRIu64 ", numa_hint_faults %" PRIu64
+               " (%" PRIu64 " local), numa_pages_migrated %" PRIu64 ", pgpromote_candidate %" PRId64 "\n",
+               nb.mode(), pm.sum_vm_event(os::NUMA_PTE_UPDATES), pm.sum_vm_event(os::NUMA_HINT_FAULTS),
+               pm.sum_vm_event(os::NUMA_HINT_FAULTS_LOCAL), pm.sum_vm_event(os::NUMA_PAGE_MIGRATE),
+               static_cast<std::int64_t>(pm.global_node_page_state(os::PGPROMOTE_CANDIDATE)));
+    for (std::size_t w = 0; w < specs_.size(); ++w) {
+      if (runs_[w].empty() || !runs_[w].front()->task) continue;
+      const bool sampled = w < numa_maps_.size() && !numa_maps_[w].empty();
+      const std::string maps = sampled ? numa_maps_[w] : nb.exit_numa_maps(runs_[w].front()->task->tgid);
+      if (maps.empty()) continue;
+      out += "\n/proc/" + std::to_string(runs_[w].front()->task->tgid) + "/numa_maps of " + specs_[w].name +
+             (sampled ? " (at the last sample)\n" : " (as it exited)\n");
+      std::size_t at = 0;
+      while (at < maps.size()) {
+        const std::size_t nl = maps.find('\n', at);
+        out += "  " + maps.substr(at, nl - at) + "\n";
+        at = nl == std::string::npos ? maps.size() : nl + 1;
+      }
+    }
   }
   // Reclaim and swap, only when anything reclaimed, swapped or faulted in from swap.
   {
@@ -663,6 +723,12 @@ std::string RunReport::json() const {
       j.end_object();
     }
     j.end_array();
+    if (!runs_[w].empty() && runs_[w].front()->task) {
+      const bool sampled = w < numa_maps_.size() && !numa_maps_[w].empty();
+      const std::string maps =
+          sampled ? numa_maps_[w] : machine_.kernel().numa_balancing().exit_numa_maps(runs_[w].front()->task->tgid);
+      if (!maps.empty()) j.key("numa_maps").value(maps);
+    }
     j.key("results").raw(specs_[w].results->to_json(false));
     j.end_object();
   }

@@ -3,6 +3,7 @@
 // JSON statistics document (schema in README.md, "JSON statistics").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -74,7 +75,12 @@ class RunReport {
   std::vector<std::vector<hw::TaskRun*>> runs_;  // per workload, per thread
   void take_sample(Picoseconds interval);
   std::string samples_;
-  std::vector<double> last_sample_;  // cumulative counters at the previous sample
+  std::vector<double> last_sample_;
+  // NUMA balancing columns' previous cumulative values: local DRAM, remote DRAM,
+  // numa_hint_faults, numa_pages_migrated, pgpromote_success.
+  std::array<double, 5> numab_last_{};
+  // Each workload's /proc/<pid>/numa_maps at the last sample it was alive (by workload index).
+  std::vector<std::string> numa_maps_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;
   std::uint64_t sim_ps_ = 0;
 };
