@@ -87,9 +87,11 @@ void dram_stream(benchmark::State& state, PhysAddr base) {
 void BM_LlcMissLocalDram(benchmark::State& state) { dram_stream(state, 0); }
 void BM_LlcMissRemoteDram(benchmark::State& state) { dram_stream(state, 1ull << 34); }
 
-// Kernel clear of a 4 KiB page through the caches (access_range), pages cycling over 1 GiB.
-void BM_AccessRange4K(benchmark::State& state) {
+// Kernel clear of a 4 KiB page through the caches (access_range), pages cycling over 1 GiB:
+// the bulk path (MemorySystem::TransferPath::Bulk, the default) and the line path.
+void clear_4k(benchmark::State& state, MemorySystem::TransferPath path) {
   MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  ms.set_transfer_path(path);
   Picoseconds t(0);
   std::uint64_t page = 0;
   for (auto _ : state) {
@@ -101,6 +103,29 @@ void BM_AccessRange4K(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(t.value()) / 1000.0 / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 64);  // lines
 }
+void BM_AccessRange4K(benchmark::State& state) { clear_4k(state, MemorySystem::TransferPath::Bulk); }
+void BM_AccessRange4KLines(benchmark::State& state) { clear_4k(state, MemorySystem::TransferPath::Lines); }
+
+// Clear of a 2 MiB huge page with streaming stores (access_range_nontemporal, as
+// clear_huge_page), huge pages cycling over 1 GiB; items = 2 MiB clears.
+void clear_2m_nt(benchmark::State& state, MemorySystem::TransferPath path) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  ms.set_transfer_path(path);
+  Picoseconds t(0);
+  std::uint64_t page = 0;
+  for (auto _ : state) {
+    t += ms.access_range_nontemporal(CpuId(0), page << 21, Bytes(2u << 20), true, t);
+    page = (page + 1) & 511;
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_us_per_page"] =
+      benchmark::Counter(static_cast<double>(t.value()) / 1e6 / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+void BM_ClearHuge2MNontemporal(benchmark::State& state) { clear_2m_nt(state, MemorySystem::TransferPath::Bulk); }
+void BM_ClearHuge2MNontemporalLines(benchmark::State& state) {
+  clear_2m_nt(state, MemorySystem::TransferPath::Lines);
+}
 
 }  // namespace
 
@@ -110,5 +135,8 @@ BENCHMARK(BM_LlcHit);
 BENCHMARK(BM_LlcMissLocalDram);
 BENCHMARK(BM_LlcMissRemoteDram);
 BENCHMARK(BM_AccessRange4K);
+BENCHMARK(BM_AccessRange4KLines);
+BENCHMARK(BM_ClearHuge2MNontemporal)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ClearHuge2MNontemporalLines)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -25,6 +25,16 @@ class Config;
 
 namespace numasim::hw {
 
+// A host prefetch that the compiler keeps (GCC deletes loops whose only
+// statements are __builtin_prefetch).
+inline void host_prefetch(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 (%0)" : : "r"(p));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 enum class LineState : std::uint8_t { Invalid = 0, Shared, Exclusive, Modified };
 enum class Replacement : std::uint8_t { Lru, Fifo, Random };
 
@@ -92,6 +102,24 @@ class CacheArray {
 
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
+  // Host-side hints for bulk transfers (no simulated effect): bring the set of
+  // `pa` into the host's cache ahead of its use; the line a fill of `pa` would
+  // evict (kNoVictim when the line is present, a way is free, or the policy is
+  // random), so that the victim's next level can be prefetched too.
+  static constexpr PhysAddr kNoVictim = ~PhysAddr(0);
+  void prefetch(PhysAddr pa) const {
+    const char* p = reinterpret_cast<const char*>(set_block(set_of(pa >> kLineShift)));
+    for (std::size_t off = 0; off < block_ * sizeof(std::uint64_t); off += 64) host_prefetch(p + off);
+  }
+  PhysAddr victim_hint(PhysAddr pa) const {
+    if (replacement_ == Replacement::Random) return kNoVictim;
+    const std::uint64_t line = pa >> kLineShift;
+    const std::uint64_t* set = set_block(set_of(line));
+    std::size_t victim;
+    std::uint64_t least;
+    if (scan(set, line, victim, least) < ways_ || least == 0) return kNoVictim;
+    return set[victim] << kLineShift;
+  }
   LineState state(PhysAddr pa) const;
   // Changes the state of a present line (coherence: downgrade to Shared,
   // upgrade to Modified); returns the old state (Invalid if absent: nothing changes).

@@ -223,6 +223,31 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
   return dirty;
 }
 
+void CacheHierarchy::prefetch_write(CpuId cpu, PhysAddr line) const {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  l1_[c]->prefetch(line);
+  l2_[c]->prefetch(line);
+  llc_[static_cast<std::size_t>(cpu_socket_[c])]->prefetch(line);
+  if (dir_) dir_->prefetch(line);
+}
+
+void CacheHierarchy::prefetch_write_victims(CpuId cpu, PhysAddr line, bool second) const {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  const PhysAddr v1 = l1_[c]->victim_hint(line);
+  if (v1 == CacheArray::kNoVictim) return;
+  if (!second) {
+    l2_[c]->prefetch(v1);
+    return;
+  }
+  const PhysAddr v2 = l2_[c]->victim_hint(v1);
+  if (v2 != CacheArray::kNoVictim) llc_[static_cast<std::size_t>(cpu_socket_[c])]->prefetch(v2);
+}
+
+void CacheHierarchy::prefetch_invalidate(PhysAddr line) const {
+  if (dir_) dir_->prefetch(line);
+  for (const auto& llc : llc_) llc->prefetch(line);
+}
+
 int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];

@@ -107,6 +107,15 @@ class CacheHierarchy {
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
   bool invalidate_everywhere(PhysAddr pa);
+  // Host-side hints for bulk kernel transfers (no simulated effect; see
+  // MemorySystem's bulk path): prefetch the sets a whole-line write of `line` by
+  // `cpu` touches (L1D, L2, LLC, directory), and, once those are in, the sets its
+  // victims go to (first: L1D's victim's L2 set; second, once that set is in:
+  // the LLC set of that L2 set's victim).
+  void prefetch_write(CpuId cpu, PhysAddr line) const;
+  void prefetch_write_victims(CpuId cpu, PhysAddr line, bool second) const;
+  // The same for an invalidation of `line` everywhere (the directory and every LLC).
+  void prefetch_invalidate(PhysAddr line) const;
 
   // Latency of a hit at `level` (1..3); level 4 returns the LLC miss-detection time.
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }

@@ -306,14 +306,91 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const PhysAddr end = pa + len.value();
+  const bool bulk = transfer_path_ == TransferPath::Bulk;
+  if (bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
+    return bulk_write_lines(cpu, first, len.value() / kCacheLineBytes, now);
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
+    if (bulk && a + 8 * kCacheLineBytes <= last) caches_.prefetch_write(cpu, a + 8 * kCacheLineBytes);
     const Picoseconds t = pipe.next_issue(i);
     const bool whole = is_write && a >= pa && a + kCacheLineBytes <= end;
     pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
   }
   range_lines_ += i;
+  return pipe.end() - now;
+}
+
+namespace {
+// Host prefetch distances of the bulk path, in lines ahead of the line being
+// updated: the line's own sets, then its L1D victim's L2 set, then that set's
+// victim's LLC set (each stage needs the previous one's data in the host cache).
+constexpr std::uint64_t kPrefetchSets = 0, kPrefetchL1Victim = 0, kPrefetchL2Victim = 0;
+}  // namespace
+
+Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now) {
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  std::array<std::uint8_t, kBulkChunk> level;
+  std::array<SnoopResult, kBulkChunk> sn;
+  std::array<std::uint16_t, kBulkChunk + 1> wb_off;
+  std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+  WritebackList wb;
+  for (std::uint64_t k = 0; k < std::min<std::uint64_t>(kPrefetchSets, n); ++k)
+    caches_.prefetch_write(cpu, first + k * kCacheLineBytes);
+  for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
+    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
+    // Pass 1: the caches and the directory, line after line.
+    wb_off[0] = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      if (kPrefetchSets && k + kPrefetchSets < n) caches_.prefetch_write(cpu, first + (k + kPrefetchSets) * kCacheLineBytes);
+      if (kPrefetchL1Victim && k + kPrefetchL1Victim < n)
+        caches_.prefetch_write_victims(cpu, first + (k + kPrefetchL1Victim) * kCacheLineBytes, false);
+      if (kPrefetchL2Victim && k + kPrefetchL2Victim < n)
+        caches_.prefetch_write_victims(cpu, first + (k + kPrefetchL2Victim) * kCacheLineBytes, true);
+      wb.count = 0;
+      level[j] = static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j]));
+      std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
+      wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
+    }
+    // Pass 2: the timing, in the line path's order.
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      const Picoseconds t = pipe.next_issue(static_cast<std::size_t>(k));
+      ++full_line_writes_;
+      const Picoseconds lat = write_full_line_timing(cpu, first + k * kCacheLineBytes, level[j], sn[j],
+                                                     wbs.data() + wb_off[j], wb_off[j + 1] - wb_off[j], t);
+      pipe.complete(static_cast<std::size_t>(k), t + lat);
+    }
+  }
+  range_lines_ += n;
+  return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::bulk_nontemporal_lines(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write,
+                                                 Picoseconds now) {
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  std::array<bool, kBulkChunk> dirty;
+  for (std::uint64_t k = 0; k < std::min<std::uint64_t>(kPrefetchSets, n); ++k)
+    caches_.prefetch_invalidate(first + k * kCacheLineBytes);
+  for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
+    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      if (kPrefetchSets && k + kPrefetchSets < n) caches_.prefetch_invalidate(first + (k + kPrefetchSets) * kCacheLineBytes);
+      dirty[j] = caches_.invalidate_everywhere(first + k * kCacheLineBytes);
+    }
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      const PhysAddr a = first + k * kCacheLineBytes;
+      const Picoseconds t = pipe.next_issue(static_cast<std::size_t>(k));
+      if (dirty[j] && !is_write) post_writeback(me, a, t);
+      AccessBreakdown b;
+      pipe.complete(static_cast<std::size_t>(k), fetch_line(me, a, is_write, t, b));
+    }
+  }
+  nt_lines_ += n;
   return pipe.end() - now;
 }
 
@@ -341,6 +418,11 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
   WritebackList wb;
   SnoopResult sn;
   const int level = caches_.write_full_line(cpu, line, wb, sn);
+  return write_full_line_timing(cpu, line, level, sn, wb.addr.data(), wb.count, now);
+}
+
+Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
+                                                 const PhysAddr* wb, int nwb, Picoseconds now) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat = caches_.hit_latency(std::min(level, 3));
   if (level == 1) {
@@ -358,7 +440,7 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
     AccessBreakdown ack;
     lat = std::max(lat, snoop_done(cpu, sn, now, ack) - now);
   }
-  for (int w = 0; w < wb.count; ++w) post_writeback(me, wb.addr[static_cast<std::size_t>(w)], now + lat);
+  for (int w = 0; w < nwb; ++w) post_writeback(me, wb[w], now + lat);
   return lat;
 }
 
@@ -367,6 +449,8 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   if (len.value() == 0) return Picoseconds(0);
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
+  if (transfer_path_ == TransferPath::Bulk)
+    return bulk_nontemporal_lines(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
