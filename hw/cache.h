@@ -25,16 +25,6 @@ class Config;
 
 namespace numasim::hw {
 
-// A host prefetch that the compiler keeps (GCC deletes loops whose only
-// statements are __builtin_prefetch).
-inline void host_prefetch(const void* p) {
-#if defined(__x86_64__)
-  asm volatile("prefetcht0 (%0)" : : "r"(p));
-#else
-  __builtin_prefetch(p);
-#endif
-}
-
 enum class LineState : std::uint8_t { Invalid = 0, Shared, Exclusive, Modified };
 enum class Replacement : std::uint8_t { Lru, Fifo, Random };
 
@@ -102,24 +92,6 @@ class CacheArray {
 
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
-  // Host-side hints for bulk transfers (no simulated effect): bring the set of
-  // `pa` into the host's cache ahead of its use; the line a fill of `pa` would
-  // evict (kNoVictim when the line is present, a way is free, or the policy is
-  // random), so that the victim's next level can be prefetched too.
-  static constexpr PhysAddr kNoVictim = ~PhysAddr(0);
-  void prefetch(PhysAddr pa) const {
-    const char* p = reinterpret_cast<const char*>(set_block(set_of(pa >> kLineShift)));
-    for (std::size_t off = 0; off < block_ * sizeof(std::uint64_t); off += 64) host_prefetch(p + off);
-  }
-  PhysAddr victim_hint(PhysAddr pa) const {
-    if (replacement_ == Replacement::Random) return kNoVictim;
-    const std::uint64_t line = pa >> kLineShift;
-    const std::uint64_t* set = set_block(set_of(line));
-    std::size_t victim;
-    std::uint64_t least;
-    if (scan(set, line, victim, least) < ways_ || least == 0) return kNoVictim;
-    return set[victim] << kLineShift;
-  }
   LineState state(PhysAddr pa) const;
   // Changes the state of a present line (coherence: downgrade to Shared,
   // upgrade to Modified); returns the old state (Invalid if absent: nothing changes).
@@ -140,6 +112,15 @@ class CacheArray {
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
   void clear();
 
+  // Residency counts by physical region: from now on every line installed adds
+  // one to counts[pa >> region_shift] and every line leaving subtracts one
+  // (addresses at or beyond n regions are not counted). The array, shared with
+  // other caches, is the owner's (CacheHierarchy); the cache must be empty.
+  void count_regions(std::uint32_t* counts, std::size_t n, unsigned region_shift) {
+    region_counts_ = counts;
+    regions_ = n;
+    region_line_shift_ = region_shift - kLineShift;
+  }
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
   std::size_t ways() const { return ways_; }
@@ -208,6 +189,13 @@ class CacheArray {
   // Installs `line` in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least, LineState st);
 
+  void count_in(std::uint64_t line) {
+    if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
+  }
+  void count_out(std::uint64_t line) {
+    if (region_counts_ && (line >> region_line_shift_) < regions_) --region_counts_[line >> region_line_shift_];
+  }
+
   CacheParams params_;
   std::string name_;
   std::size_t sets_ = 0;
@@ -222,6 +210,9 @@ class CacheArray {
   std::uint64_t rng_;
   std::vector<std::uint64_t> data_;  // set blocks
   CacheStats stats_;
+  std::uint32_t* region_counts_ = nullptr;  // count_regions
+  std::size_t regions_ = 0;
+  unsigned region_line_shift_ = 0;
 };
 
 }  // namespace numasim::hw

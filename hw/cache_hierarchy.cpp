@@ -155,7 +155,7 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
   }
   // The other sockets' LLCs.
   for (std::size_t t = 0; other_llcs && t < llc_.size(); ++t) {
-    if (static_cast<int>(t) == my_socket) continue;
+    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line, line)) continue;
     CacheArray& o = *llc_[t];
     const LineState st = o.state(line);
     if (st == LineState::Invalid) continue;
@@ -199,7 +199,24 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
   }
 }
 
-bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
+void CacheHierarchy::count_regions(PhysAddr end) {
+  const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
+  if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted
+  llc_regions_.assign(llc_.size(), std::vector<std::uint32_t>(n, 0));
+  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_[s].data(), n, kRegionShift);
+}
+
+bool CacheHierarchy::llc_clean(int socket, PhysAddr first, PhysAddr last) const {
+  if (llc_regions_.empty()) return false;
+  const std::vector<std::uint32_t>& c = llc_regions_[static_cast<std::size_t>(socket)];
+  const std::size_t lo = static_cast<std::size_t>(first >> kRegionShift), hi = static_cast<std::size_t>(last >> kRegionShift);
+  if (hi >= c.size()) return false;
+  for (std::size_t r = lo; r <= hi; ++r)
+    if (c[r] != 0) return false;
+  return true;
+}
+
+bool CacheHierarchy::invalidate_private(PhysAddr pa) {
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   bool dirty = false;
   if (dir_) {
@@ -219,33 +236,15 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
       dirty = l2_[c]->invalidate(line).dirty || dirty;
     }
   }
-  for (auto& llc : llc_) dirty = llc->invalidate(line).dirty || dirty;
   return dirty;
 }
 
-void CacheHierarchy::prefetch_write(CpuId cpu, PhysAddr line) const {
-  const auto c = static_cast<std::size_t>(cpu.value());
-  l1_[c]->prefetch(line);
-  l2_[c]->prefetch(line);
-  llc_[static_cast<std::size_t>(cpu_socket_[c])]->prefetch(line);
-  if (dir_) dir_->prefetch(line);
-}
-
-void CacheHierarchy::prefetch_write_victims(CpuId cpu, PhysAddr line, bool second) const {
-  const auto c = static_cast<std::size_t>(cpu.value());
-  const PhysAddr v1 = l1_[c]->victim_hint(line);
-  if (v1 == CacheArray::kNoVictim) return;
-  if (!second) {
-    l2_[c]->prefetch(v1);
-    return;
-  }
-  const PhysAddr v2 = l2_[c]->victim_hint(v1);
-  if (v2 != CacheArray::kNoVictim) llc_[static_cast<std::size_t>(cpu_socket_[c])]->prefetch(v2);
-}
-
-void CacheHierarchy::prefetch_invalidate(PhysAddr line) const {
-  if (dir_) dir_->prefetch(line);
-  for (const auto& llc : llc_) llc->prefetch(line);
+bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
+  const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+  bool dirty = invalidate_private(line);
+  for (std::size_t s = 0; s < llc_.size(); ++s)
+    if (!llc_clean(static_cast<int>(s), line, line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
+  return dirty;
 }
 
 int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) {
@@ -266,7 +265,8 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
           return 2;
     }
     for (std::size_t t = 0; t < llc_.size(); ++t)
-      if (static_cast<int>(t) != socket && llc_[t]->contains(line)) return 2;
+      if (static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line, line) && llc_[t]->contains(line))
+        return 2;
     track(cpu, line, wb);
   }
   int level = 3;
@@ -279,7 +279,8 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
   return level;
 }
 
-int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop_out) {
+int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop_out,
+                                    bool llc_level) {
   const auto c = static_cast<std::size_t>(cpu.value());
   CacheArray& l1 = *l1_[c];
   snoop_out = SnoopResult{};
@@ -299,7 +300,8 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
       return 1;
     }
   }
-  const int level = l2_[c]->contains(pa) ? 2 : (llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
+  const int level =
+      l2_[c]->contains(pa) ? 2 : (llc_level && llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
   Eviction v1 = l1.fill(pa, LineState::Modified);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;

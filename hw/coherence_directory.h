@@ -31,13 +31,6 @@ class CoherenceDirectory {
   // CPUs (the caller back-invalidates them); otherwise `evicted` is ~0.
   std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers);
 
-  // Host-side hint for bulk transfers (no simulated effect): bring `line`'s set into the host's cache.
-  void prefetch(PhysAddr line) const {
-    const std::size_t base = set_of(line) * ways_;
-    host_prefetch(&tags_[base]);
-    host_prefetch(&meta_[base]);
-  }
-
   bool has(std::size_t entry, int cpu) const { return (word(entry, cpu / 64) >> (cpu % 64)) & 1u; }
   void add(std::size_t entry, int cpu) { word(entry, cpu / 64) |= 1ull << (cpu % 64); }
   void remove(std::size_t entry, int cpu) { word(entry, cpu / 64) &= ~(1ull << (cpu % 64)); }

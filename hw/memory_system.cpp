@@ -109,6 +109,9 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   for (const auto& n : layout_.nodes)
     if (n.socket >= 0 && n.socket < layout_.num_sockets && socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
       socket_node_[static_cast<std::size_t>(n.socket)] = n.id;
+  PhysAddr mem_end = 0;
+  for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
+  caches_.count_regions(mem_end);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
@@ -306,13 +309,11 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const PhysAddr end = pa + len.value();
-  const bool bulk = transfer_path_ == TransferPath::Bulk;
-  if (bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
+  if (transfer_path_ == TransferPath::Bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
     return bulk_write_lines(cpu, first, len.value() / kCacheLineBytes, now);
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
-    if (bulk && a + 8 * kCacheLineBytes <= last) caches_.prefetch_write(cpu, a + 8 * kCacheLineBytes);
     const Picoseconds t = pipe.next_issue(i);
     const bool whole = is_write && a >= pa && a + kCacheLineBytes <= end;
     pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
@@ -321,35 +322,27 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   return pipe.end() - now;
 }
 
-namespace {
-// Host prefetch distances of the bulk path, in lines ahead of the line being
-// updated: the line's own sets, then its L1D victim's L2 set, then that set's
-// victim's LLC set (each stage needs the previous one's data in the host cache).
-constexpr std::uint64_t kPrefetchSets = 0, kPrefetchL1Victim = 0, kPrefetchL2Victim = 0;
-}  // namespace
-
 Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now) {
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::array<std::uint8_t, kBulkChunk> level;
   std::array<SnoopResult, kBulkChunk> sn;
   std::array<std::uint16_t, kBulkChunk + 1> wb_off;
   std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
   WritebackList wb;
-  for (std::uint64_t k = 0; k < std::min<std::uint64_t>(kPrefetchSets, n); ++k)
-    caches_.prefetch_write(cpu, first + k * kCacheLineBytes);
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
-    // Pass 1: the caches and the directory, line after line.
+    // Pass 1: the caches and the directory, line after line. An ownership
+    // request to the local home costs the LLC lookup whether the LLC has the
+    // line or not: then the LLC is not asked.
+    const PhysAddr chunk_first = first + base * kCacheLineBytes;
+    const bool local = home_node(chunk_first) == me && home_node(chunk_first + (m - 1) * kCacheLineBytes) == me;
     wb_off[0] = 0;
     for (std::size_t j = 0; j < m; ++j) {
       const std::uint64_t k = base + j;
-      if (kPrefetchSets && k + kPrefetchSets < n) caches_.prefetch_write(cpu, first + (k + kPrefetchSets) * kCacheLineBytes);
-      if (kPrefetchL1Victim && k + kPrefetchL1Victim < n)
-        caches_.prefetch_write_victims(cpu, first + (k + kPrefetchL1Victim) * kCacheLineBytes, false);
-      if (kPrefetchL2Victim && k + kPrefetchL2Victim < n)
-        caches_.prefetch_write_victims(cpu, first + (k + kPrefetchL2Victim) * kCacheLineBytes, true);
       wb.count = 0;
-      level[j] = static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j]));
+      level[j] =
+          static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
       std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
       wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
     }
@@ -372,13 +365,10 @@ Picoseconds MemorySystem::bulk_nontemporal_lines(CpuId cpu, PhysAddr first, std:
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::array<bool, kBulkChunk> dirty;
-  for (std::uint64_t k = 0; k < std::min<std::uint64_t>(kPrefetchSets, n); ++k)
-    caches_.prefetch_invalidate(first + k * kCacheLineBytes);
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
     for (std::size_t j = 0; j < m; ++j) {
       const std::uint64_t k = base + j;
-      if (kPrefetchSets && k + kPrefetchSets < n) caches_.prefetch_invalidate(first + (k + kPrefetchSets) * kCacheLineBytes);
       dirty[j] = caches_.invalidate_everywhere(first + k * kCacheLineBytes);
     }
     for (std::size_t j = 0; j < m; ++j) {

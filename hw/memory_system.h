@@ -156,13 +156,13 @@ class MemorySystem {
   // Lines: the reference, each line through the caches and then its timing
   // before the next. Bulk (default): the transfer as one request in chunks of
   // kBulkChunk lines: first every line's cache and coherence update in one pass
-  // (host prefetches run ahead of it over the sets it will touch, and over the
-  // sets its victims fall into), then the chunk's timing (the pipeline of
+  // (an ownership request to the local home does not look in the LLC, whose
+  // hit and miss cost the same there), then the chunk's timing (the pipeline of
   // kKernelMlp lines, links, write-backs and DRAM) in the same order of calls
   // as the line path. Cache state never depends on timing on these paths, so
   // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
-  // Reads through the caches (a copy's source) keep the line path, with the
-  // same host prefetches ahead of them.
+  // Reads through the caches (a copy's source) and ranges that begin or end
+  // inside a line keep the line path.
   enum class TransferPath : std::uint8_t { Bulk, Lines };
   void set_transfer_path(TransferPath p) { transfer_path_ = p; }
   TransferPath transfer_path() const { return transfer_path_; }
