@@ -42,8 +42,7 @@ class FaultStream : public hw::OpSource {
   VirtAddr base_ = 0;
 };
 
-void run_faults(benchmark::State& state, const char* override_setting, const char* override2 = nullptr,
-                std::uint64_t stride = kPageSize) {
+void run_faults(benchmark::State& state, const char* override_setting, std::uint64_t stride = kPageSize) {
   const std::uint64_t pages = static_cast<std::uint64_t>(state.range(0));
   std::uint64_t faults = 0;
   for (auto _ : state) {
@@ -51,7 +50,6 @@ void run_faults(benchmark::State& state, const char* override_setting, const cha
     const std::string src = __FILE__;
     auto doc = ConfigDocument::from_file(src.substr(0, src.rfind("/bench/")) + "/configs/default.toml");
     if (override_setting) doc->apply_override(override_setting);
-    if (override2) doc->apply_override(override2);
     auto m = std::make_unique<hw::Machine>(doc->root());
     hw::TaskRun* run = m->add_task("faults", std::make_unique<FaultStream>(pages, stride), CpuId(0));
     state.ResumeTiming();
@@ -71,17 +69,14 @@ void BM_FaultEveryAccessStreamedClears(benchmark::State& state) {
 }
 
 // The same with the kernel's transfers line by line (platform.kernel_transfers = "lines",
-// the reference the bulk path is measured against: same simulated figures).
+// the reference the bulk path is measured against: the same simulated figures).
 void BM_FaultEveryAccessLineClears(benchmark::State& state) {
   run_faults(state, "platform.kernel_transfers=lines");
 }
 // THP faults (os.thp.enabled = always): each store of the stream is a 2 MiB fault
 // whose clear_huge_page streams past the caches (platform.streaming_store_bytes).
 void BM_ThpFaultEveryAccess(benchmark::State& state) {
-  run_faults(state, "os.thp.enabled=always", nullptr, 2ull << 20);
-}
-void BM_ThpFaultEveryAccessLineClears(benchmark::State& state) {
-  run_faults(state, "os.thp.enabled=always", "platform.kernel_transfers=lines", 2ull << 20);
+  run_faults(state, "os.thp.enabled=always", 2ull << 20);
 }
 
 // 100k pages = 390 MiB of the default machine's 1 GiB node 0; 200 huge pages = 400 MiB.
@@ -89,7 +84,6 @@ BENCHMARK(BM_FaultEveryAccess)->Arg(100'000)->Unit(benchmark::kMillisecond)->Ite
 BENCHMARK(BM_FaultEveryAccessStreamedClears)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK(BM_FaultEveryAccessLineClears)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK(BM_ThpFaultEveryAccess)->Arg(200)->Unit(benchmark::kMillisecond)->Iterations(2);
-BENCHMARK(BM_ThpFaultEveryAccessLineClears)->Arg(200)->Unit(benchmark::kMillisecond)->Iterations(2);
 
 }  // namespace
 

@@ -360,30 +360,6 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   return pipe.end() - now;
 }
 
-Picoseconds MemorySystem::bulk_nontemporal_lines(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write,
-                                                 Picoseconds now) {
-  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
-  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
-  std::array<bool, kBulkChunk> dirty;
-  for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
-    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
-    for (std::size_t j = 0; j < m; ++j) {
-      const std::uint64_t k = base + j;
-      dirty[j] = caches_.invalidate_everywhere(first + k * kCacheLineBytes);
-    }
-    for (std::size_t j = 0; j < m; ++j) {
-      const std::uint64_t k = base + j;
-      const PhysAddr a = first + k * kCacheLineBytes;
-      const Picoseconds t = pipe.next_issue(static_cast<std::size_t>(k));
-      if (dirty[j] && !is_write) post_writeback(me, a, t);
-      AccessBreakdown b;
-      pipe.complete(static_cast<std::size_t>(k), fetch_line(me, a, is_write, t, b));
-    }
-  }
-  nt_lines_ += n;
-  return pipe.end() - now;
-}
-
 Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br) {
   t += caches_.hit_latency(3);
   br.cache += caches_.hit_latency(3);
@@ -439,8 +415,6 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   if (len.value() == 0) return Picoseconds(0);
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
-  if (transfer_path_ == TransferPath::Bulk)
-    return bulk_nontemporal_lines(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;

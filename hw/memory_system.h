@@ -152,7 +152,7 @@ class MemorySystem {
 
   static constexpr int kKernelMlp = 10;
 
-  // How kernel range traffic (access_range, access_range_nontemporal) is run.
+  // How kernel range traffic through the caches (access_range) is run.
   // Lines: the reference, each line through the caches and then its timing
   // before the next. Bulk (default): the transfer as one request in chunks of
   // kBulkChunk lines: first every line's cache and coherence update in one pass
@@ -162,7 +162,10 @@ class MemorySystem {
   // as the line path. Cache state never depends on timing on these paths, so
   // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
   // Reads through the caches (a copy's source) and ranges that begin or end
-  // inside a line keep the line path.
+  // inside a line keep the line path; so do streaming transfers
+  // (access_range_nontemporal): splitting them into the two passes gained
+  // nothing measurable (their host time is the DRAM model's, line by line).
+  // Stores of whole lines (a clear, a copy's destination) are what gains.
   enum class TransferPath : std::uint8_t { Bulk, Lines };
   void set_transfer_path(TransferPath p) { transfer_path_ = p; }
   TransferPath transfer_path() const { return transfer_path_; }
@@ -204,7 +207,6 @@ class MemorySystem {
                                      const PhysAddr* wb, int nwb, Picoseconds now);
   // The bulk path (TransferPath::Bulk) of n whole lines from `first`.
   Picoseconds bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now);
-  Picoseconds bulk_nontemporal_lines(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now);
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 
