@@ -188,8 +188,8 @@ row("memory-system accesses per host second: L1 / L2 / LLC hit / local / remote 
 row("kernel 4 KiB range (clear_page through the caches): bulk / line path", "hw_memory_bench --benchmark_filter=AccessRange4K",
     rate(counter(hm, "BM_AccessRange4K", "items_per_second"), " lines/s") + " / " +
     rate(counter(hm, "BM_AccessRange4KLines", "items_per_second"), " lines/s"))
-row("2 MiB streamed clear (clear_huge_page)", "hw_memory_bench --benchmark_filter=ClearHuge",
-    rate(counter(hm, "BM_ClearHuge2MNontemporal", "items_per_second"), " clears/s"))
+row("2 MiB streamed clears (clear_huge_page) per host second", "hw_memory_bench --benchmark_filter=ClearHuge",
+    rate(counter(hm, "BM_ClearHuge2MNontemporal", "items_per_second"), "/s"))
 wb = B["workloads_bench"]
 row("workload generation (ops per host second)", "workloads_bench",
     ", ".join(f"{label} {rate(counter(wb, n, 'ops_per_s'))}" for label, n in
