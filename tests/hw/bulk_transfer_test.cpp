@@ -5,7 +5,8 @@
 // on two identical memory systems of the shipped Skylake-SP configuration must
 // take the same simulated time (issue 15 allows 2%; the bulk path is built to
 // be exact) and leave the same statistics (caches, directory, DRAM, links).
-// Also the machine option [platform] kernel_transfers selecting the path.
+// Also the machine option [platform] kernel_transfers selecting the path, and
+// the LLC residency counts by region that let snoops skip an empty LLC.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -154,6 +155,43 @@ TEST(BulkTransfer, MachineOptionSelectsThePath) {
   auto bad = ConfigDocument::from_string("[platform]\nkernel_transfers = \"pages\"\n", "test");
   MachinePlatformParams::from_config(bad->root().table("platform", "platform"));
   EXPECT_THROW(bad->check(), std::exception);
+}
+
+
+// The LLC residency counts by 2 MiB region that let snoops and invalidations
+// skip a socket's LLC: they follow fills, evictions and invalidations, and a
+// skipped LLC never hides a copy (a write still invalidates the other socket's line).
+TEST(BulkTransfer, LlcRegionCountsFollowFillsEvictionsAndInvalidations) {
+  testing::Shipped s = testing::load_shipped();
+  MemorySystem ms(s.topo, s.params);
+  CacheHierarchy& h = ms.caches();
+  const PhysAddr r = 5 * kGiB;  // a 2 MiB region of node 0
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  EXPECT_TRUE(h.llc_clean(1, r, r + k2M - 1));
+  // CPU 18 (socket 1) reads a line of the region: socket 1's LLC holds it now.
+  ms.access(CpuId(18), r + 4096, false, Picoseconds(0));
+  EXPECT_FALSE(h.llc_clean(1, r, r + k2M - 1));
+  EXPECT_TRUE(h.llc_clean(1, r + k2M, r + 2 * k2M - 1));
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  // CPU 0 (socket 0) writes it: the other socket's copies are invalidated.
+  ms.access(CpuId(0), r + 4096, true, 1_us);
+  EXPECT_FALSE(h.llc(1).contains(r + 4096));
+  EXPECT_FALSE(h.l1d(CpuId(18)).contains(r + 4096));
+  EXPECT_TRUE(h.llc_clean(1, r, r + k2M - 1));
+  // A streaming clear of the region leaves no line of it in any LLC.
+  ms.access_range(CpuId(0), r, Bytes(64 * 1024), false, 2_us);
+  EXPECT_FALSE(h.llc_clean(0, r, r + k2M - 1));
+  ms.access_range_nontemporal(CpuId(0), r, Bytes(k2M), true, 10_us);
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  // Evictions: streaming 64 MiB through socket 0's LLC (24.75 MiB) pushes the
+  // first region's lines out, and its count returns to zero.
+  ms.access_range(CpuId(0), r, Bytes(k2M), false, 20_us);
+  EXPECT_FALSE(h.llc_clean(0, r, r + k2M - 1));
+  ms.access_range(CpuId(0), r + k2M, Bytes(64ull << 20), false, 100_us);
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  EXPECT_FALSE(h.llc_clean(0, r + 32 * k2M, r + 32 * k2M));
+  // Addresses beyond the counted memory are never called clean.
+  EXPECT_FALSE(h.llc_clean(0, PhysAddr(1) << 50, PhysAddr(1) << 50));
 }
 
 }  // namespace
