@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "common/units.h"
-#include "hw/cache.h"
 
 namespace numasim::hw {
 
