@@ -87,19 +87,32 @@ void dram_stream(benchmark::State& state, PhysAddr base) {
 void BM_LlcMissLocalDram(benchmark::State& state) { dram_stream(state, 0); }
 void BM_LlcMissRemoteDram(benchmark::State& state) { dram_stream(state, 1ull << 34); }
 
-// Kernel clear of a 4 KiB page through the caches (access_range), pages cycling over 1 GiB.
-void BM_AccessRange4K(benchmark::State& state) {
+// Kernel clears of `page` bytes cycling over 1 GiB on the bulk path
+// (MemorySystem::TransferPath::Bulk, the default) or the line path (streaming
+// stores take the line path on both): a 4 KiB
+// clear_page through the caches (access_range; items = lines), a 2 MiB
+// clear_huge_page with streaming stores (access_range_nontemporal; items = clears).
+void clears(benchmark::State& state, MemorySystem::TransferPath path, std::uint64_t page, bool streamed) {
   MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  ms.set_transfer_path(path);
   Picoseconds t(0);
-  std::uint64_t page = 0;
+  std::uint64_t i = 0;
   for (auto _ : state) {
-    t += ms.access_range(CpuId(0), page * 4096, Bytes(4096), true, t);
-    page = (page + 1) & ((1 << 18) - 1);
+    const PhysAddr pa = i * page;
+    t += streamed ? ms.access_range_nontemporal(CpuId(0), pa, Bytes(page), true, t)
+                  : ms.access_range(CpuId(0), pa, Bytes(page), true, t);
+    i = (i + 1) % ((1ull << 30) / page);
   }
   benchmark::DoNotOptimize(t);
-  state.counters["sim_ns_per_page"] =
-      benchmark::Counter(static_cast<double>(t.value()) / 1000.0 / static_cast<double>(state.iterations()));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 64);  // lines
+  const double per = static_cast<double>(t.value()) / static_cast<double>(state.iterations());
+  if (streamed) state.counters["sim_us_per_page"] = benchmark::Counter(per / 1e6);
+  else state.counters["sim_ns_per_page"] = benchmark::Counter(per / 1000.0);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * (streamed ? 1 : page / 64)));
+}
+void BM_AccessRange4K(benchmark::State& state) { clears(state, MemorySystem::TransferPath::Bulk, 4096, false); }
+void BM_AccessRange4KLines(benchmark::State& state) { clears(state, MemorySystem::TransferPath::Lines, 4096, false); }
+void BM_ClearHuge2MNontemporal(benchmark::State& state) {
+  clears(state, MemorySystem::TransferPath::Bulk, 2ull << 20, true);
 }
 
 }  // namespace
@@ -110,5 +123,7 @@ BENCHMARK(BM_LlcHit);
 BENCHMARK(BM_LlcMissLocalDram);
 BENCHMARK(BM_LlcMissRemoteDram);
 BENCHMARK(BM_AccessRange4K);
+BENCHMARK(BM_AccessRange4KLines);
+BENCHMARK(BM_ClearHuge2MNontemporal)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -101,10 +101,12 @@ Eviction CacheArray::install(std::uint64_t* set, std::uint64_t line, std::size_t
     ev.valid = true;
     ev.dirty = state_of(meta[victim]) == LineState::Modified;
     ev.addr = set[victim] << kLineShift;
+    count_out(set[victim]);
     ++stats_.evictions;
     if (ev.dirty) ++stats_.dirty_evictions;
   }
   set[victim] = line;
+  count_in(line);
   meta[victim] = (++clock_ << kStateBits) | static_cast<std::uint64_t>(st);
   ++stats_.fills;
   return ev;
@@ -141,6 +143,7 @@ Eviction CacheArray::invalidate(PhysAddr pa) {
   std::uint64_t* tag = find(pa >> kLineShift);
   if (!tag) return {};
   Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, *tag << kLineShift};
+  count_out(*tag);
   *tag = kInvalidTag;
   tag[ways_] = 0;
   ++stats_.invalidations;
@@ -150,6 +153,8 @@ Eviction CacheArray::invalidate(PhysAddr pa) {
 void CacheArray::clear() {
   for (std::size_t s = 0; s < sets_; ++s) {
     std::uint64_t* set = set_block(s);
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (set[w] != kInvalidTag) count_out(set[w]);
     std::fill(set, set + ways_, kInvalidTag);
     std::fill(set + ways_, set + 2 * ways_, std::uint64_t{0});
   }

@@ -112,6 +112,15 @@ class CacheArray {
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
   void clear();
 
+  // Residency counts by physical region: from now on every line installed adds
+  // one to counts[pa >> region_shift] and every line leaving subtracts one
+  // (addresses at or beyond n regions are not counted). The array, shared with
+  // other caches, is the owner's (CacheHierarchy); the cache must be empty.
+  void count_regions(std::uint32_t* counts, std::size_t n, unsigned region_shift) {
+    region_counts_ = counts;
+    regions_ = n;
+    region_line_shift_ = region_shift - kLineShift;
+  }
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
   std::size_t ways() const { return ways_; }
@@ -180,6 +189,13 @@ class CacheArray {
   // Installs `line` in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least, LineState st);
 
+  void count_in(std::uint64_t line) {
+    if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
+  }
+  void count_out(std::uint64_t line) {
+    if (region_counts_ && (line >> region_line_shift_) < regions_) --region_counts_[line >> region_line_shift_];
+  }
+
   CacheParams params_;
   std::string name_;
   std::size_t sets_ = 0;
@@ -194,6 +210,9 @@ class CacheArray {
   std::uint64_t rng_;
   std::vector<std::uint64_t> data_;  // set blocks
   CacheStats stats_;
+  std::uint32_t* region_counts_ = nullptr;  // count_regions
+  std::size_t regions_ = 0;
+  unsigned region_line_shift_ = 0;
 };
 
 }  // namespace numasim::hw

@@ -155,7 +155,7 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
   }
   // The other sockets' LLCs.
   for (std::size_t t = 0; other_llcs && t < llc_.size(); ++t) {
-    if (static_cast<int>(t) == my_socket) continue;
+    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line, line)) continue;
     CacheArray& o = *llc_[t];
     const LineState st = o.state(line);
     if (st == LineState::Invalid) continue;
@@ -199,7 +199,24 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
   }
 }
 
-bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
+void CacheHierarchy::count_regions(PhysAddr end) {
+  const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
+  if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted
+  llc_regions_.assign(llc_.size(), std::vector<std::uint32_t>(n, 0));
+  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_[s].data(), n, kRegionShift);
+}
+
+bool CacheHierarchy::llc_clean(int socket, PhysAddr first, PhysAddr last) const {
+  if (llc_regions_.empty()) return false;
+  const std::vector<std::uint32_t>& c = llc_regions_[static_cast<std::size_t>(socket)];
+  const std::size_t lo = static_cast<std::size_t>(first >> kRegionShift), hi = static_cast<std::size_t>(last >> kRegionShift);
+  if (hi >= c.size()) return false;
+  for (std::size_t r = lo; r <= hi; ++r)
+    if (c[r] != 0) return false;
+  return true;
+}
+
+bool CacheHierarchy::invalidate_private(PhysAddr pa) {
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   bool dirty = false;
   if (dir_) {
@@ -219,7 +236,14 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
       dirty = l2_[c]->invalidate(line).dirty || dirty;
     }
   }
-  for (auto& llc : llc_) dirty = llc->invalidate(line).dirty || dirty;
+  return dirty;
+}
+
+bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
+  const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+  bool dirty = invalidate_private(line);
+  for (std::size_t s = 0; s < llc_.size(); ++s)
+    if (!llc_clean(static_cast<int>(s), line, line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
   return dirty;
 }
 
@@ -241,7 +265,8 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
           return 2;
     }
     for (std::size_t t = 0; t < llc_.size(); ++t)
-      if (static_cast<int>(t) != socket && llc_[t]->contains(line)) return 2;
+      if (static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line, line) && llc_[t]->contains(line))
+        return 2;
     track(cpu, line, wb);
   }
   int level = 3;
@@ -254,7 +279,8 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
   return level;
 }
 
-int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop_out) {
+int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop_out,
+                                    bool llc_level) {
   const auto c = static_cast<std::size_t>(cpu.value());
   CacheArray& l1 = *l1_[c];
   snoop_out = SnoopResult{};
@@ -274,7 +300,8 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
       return 1;
     }
   }
-  const int level = l2_[c]->contains(pa) ? 2 : (llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
+  const int level =
+      l2_[c]->contains(pa) ? 2 : (llc_level && llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
   Eviction v1 = l1.fill(pa, LineState::Modified);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;

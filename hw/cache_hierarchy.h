@@ -103,10 +103,24 @@ class CacheHierarchy {
   // reading its old data. Returns the level that held a copy (1..3) or 4 if
   // none did; a stale copy below L1 is refreshed when the line is written back.
   // Copies elsewhere are invalidated (`snoop`).
-  int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop);
+  // `llc_level` false: a line L2 does not hold is reported as level 4 without
+  // looking it up in the LLC (for a caller that times an LLC hit and a local miss alike).
+  int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop, bool llc_level = true);
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
   bool invalidate_everywhere(PhysAddr pa);
+  // Residency counts by 2 MiB region of physical memory [0, end) (MemorySystem
+  // calls this once, before any access): one count per socket's LLC, kept by
+  // the LLC on every fill and eviction. A write's snoop (and a prefetch's check)
+  // skips another socket's LLC with no line in the region, and an invalidation
+  // (streaming stores) skips the LLCs that hold nothing of its region. Exact: a
+  // count of 0 means the lookup would have found nothing.
+  static constexpr unsigned kRegionShift = 21;
+  void count_regions(PhysAddr end);
+  // Whether socket `socket`'s LLC holds no line of [first, last] (true only when counted).
+  bool llc_clean(int socket, PhysAddr first, PhysAddr last) const;
+  // invalidate_everywhere's part in the private caches (and the directory).
+  bool invalidate_private(PhysAddr pa);
 
   // Latency of a hit at `level` (1..3); level 4 returns the LLC miss-detection time.
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }
@@ -144,6 +158,7 @@ class CacheHierarchy {
   std::uint64_t back_invalidations_ = 0;
   std::unique_ptr<CoherenceDirectory> dir_;  // null without coherence
   std::vector<int> others_, evicted_;        // scratch (no allocation once grown)
+  std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;
 };

@@ -267,8 +267,22 @@ void DramController::reset_state() {
 // Mixed-radix decode of the line number (interleave granule lowest, then the
 // mapping's fields, the row taking what is left), plus the optional row hash
 // into bank and bank group. Bit fields when every radix is a power of two.
+// The lines of one interleave granule differ only in the column's low bits:
+// the last granule's coordinates are kept and reused (sequential streams).
 DramCoord DramController::decode(PhysAddr pa) const {
   const std::uint64_t x = (pa - base_) >> 6;  // line number (64 B lines)
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  if ((x >> il_shift_) == memo_granule_) {
+    DramCoord c = memo_;
+    c.column = (c.column & ~low_mask) | (x & low_mask);
+    return c;
+  }
+  memo_granule_ = x >> il_shift_;
+  memo_ = decode_uncached(x);
+  return memo_;
+}
+
+DramCoord DramController::decode_uncached(std::uint64_t x) const {
   if (!pow2_decode_) return decode_general(x);
   DramCoord c;
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);

@@ -161,6 +161,7 @@ class DramController final : public MemoryDevice {
   std::uint32_t same_group_column_spacing() const;
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   DramCoord decode_general(std::uint64_t line) const;
+  DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
@@ -193,6 +194,9 @@ class DramController final : public MemoryDevice {
   // Refresh: tREFI divider and the window offset of each rank (by rank index).
   FastDivider trefi_;
   std::vector<std::uint64_t> refresh_offsets_;
+  // decode()'s memo: the coordinates of the last interleave granule decoded.
+  mutable std::uint64_t memo_granule_ = ~0ull;
+  mutable DramCoord memo_;
   std::vector<Bank> banks_;        // [channel][rank][bank_group][bank]
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;

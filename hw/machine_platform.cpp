@@ -27,6 +27,9 @@ MachinePlatformParams MachinePlatformParams::from_config(Config c) {
                                         {0u, 1u << 24});
   p.streaming_store_bytes = c.get<Bytes>("streaming_store_bytes", p.streaming_store_bytes,
                                         "kernel stores this large bypass the caches (0: never)");
+  p.bulk_transfers = c.get_choice("kernel_transfers", "bulk", {"bulk", "lines"},
+                                  "bulk: a page clear or copy is one request through the memory system; "
+                                  "lines: line by line (the reference, same timing)") == "bulk";
   p.bio_latency = c.get<Picoseconds>("bio_latency", p.bio_latency, "block device access latency",
                                      {Picoseconds(0), Picoseconds(1'000'000'000'000ull)});
   p.bio_bandwidth = c.get<Bandwidth>("bio_bandwidth", p.bio_bandwidth, "block device bandwidth",
@@ -38,7 +41,10 @@ MachinePlatform::MachinePlatform(const Topology& topo, MemorySystem& memory, Fre
                                  const MachinePlatformParams& params)
     : topo_(topo), memory_(memory), clock_(core_clock), params_(params),
       cursor_(static_cast<std::size_t>(std::max(1, topo.num_cpus())), Picoseconds(0)),
-      timers_(static_cast<std::size_t>(std::max(1, topo.num_cpus()))) {}
+      timers_(static_cast<std::size_t>(std::max(1, topo.num_cpus()))) {
+  memory_.set_transfer_path(params_.bulk_transfers ? MemorySystem::TransferPath::Bulk
+                                                   : MemorySystem::TransferPath::Lines);
+}
 
 void MachinePlatform::attach(std::vector<Mmu*> mmus, std::vector<Core*> cores) {
   mmus_ = std::move(mmus);

@@ -54,11 +54,14 @@ struct MachinePlatformParams {
   // non-temporal streaming stores that bypass the caches, as clear_huge_page's large
   // `rep stosb` avoids read-for-ownership; 0: always through the caches.
   Bytes streaming_store_bytes = Bytes(2ull << 20);
+  // How the memory system runs kernel range traffic (MemorySystem::TransferPath):
+  // true: one bulk request per transfer (the default); false: line by line, the reference.
+  bool bulk_transfers = true;
   Picoseconds bio_latency = Picoseconds(80'000'000);  // NVMe 4 KiB read ~80 us
   Bandwidth bio_bandwidth = Bandwidth(3'000'000'000); // 3 GB/s
 
   // [platform] ipi_latency, ipi_send_cycles, flush_handler_cycles, invlpg_cycles,
-  // full_flush_cycles, streaming_store_bytes, bio_latency, bio_bandwidth. (When a range
+  // full_flush_cycles, streaming_store_bytes, kernel_transfers, bio_latency, bio_bandwidth. (When a range
   // flush becomes a full one is the kernel's tlb_single_page_flush_ceiling.)
   static MachinePlatformParams from_config(Config platform);
 };

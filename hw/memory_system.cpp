@@ -109,6 +109,9 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   for (const auto& n : layout_.nodes)
     if (n.socket >= 0 && n.socket < layout_.num_sockets && socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
       socket_node_[static_cast<std::size_t>(n.socket)] = n.id;
+  PhysAddr mem_end = 0;
+  for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
+  caches_.count_regions(mem_end);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
@@ -306,6 +309,8 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const PhysAddr end = pa + len.value();
+  if (transfer_path_ == TransferPath::Bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
+    return bulk_write_lines(cpu, first, len.value() / kCacheLineBytes, now);
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
@@ -314,6 +319,44 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
     pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
   }
   range_lines_ += i;
+  return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now) {
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  std::array<std::uint8_t, kBulkChunk> level;
+  std::array<SnoopResult, kBulkChunk> sn;
+  std::array<std::uint16_t, kBulkChunk + 1> wb_off;
+  std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+  WritebackList wb;
+  for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
+    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
+    // Pass 1: the caches and the directory, line after line. An ownership
+    // request to the local home costs the LLC lookup whether the LLC has the
+    // line or not: then the LLC is not asked.
+    const PhysAddr chunk_first = first + base * kCacheLineBytes;
+    const bool local = home_node(chunk_first) == me && home_node(chunk_first + (m - 1) * kCacheLineBytes) == me;
+    wb_off[0] = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      wb.count = 0;
+      level[j] =
+          static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
+      std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
+      wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
+    }
+    // Pass 2: the timing, in the line path's order.
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint64_t k = base + j;
+      const Picoseconds t = pipe.next_issue(static_cast<std::size_t>(k));
+      ++full_line_writes_;
+      const Picoseconds lat = write_full_line_timing(cpu, first + k * kCacheLineBytes, level[j], sn[j],
+                                                     wbs.data() + wb_off[j], wb_off[j + 1] - wb_off[j], t);
+      pipe.complete(static_cast<std::size_t>(k), t + lat);
+    }
+  }
+  range_lines_ += n;
   return pipe.end() - now;
 }
 
@@ -341,6 +384,11 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
   WritebackList wb;
   SnoopResult sn;
   const int level = caches_.write_full_line(cpu, line, wb, sn);
+  return write_full_line_timing(cpu, line, level, sn, wb.addr.data(), wb.count, now);
+}
+
+Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
+                                                 const PhysAddr* wb, int nwb, Picoseconds now) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat = caches_.hit_latency(std::min(level, 3));
   if (level == 1) {
@@ -358,7 +406,7 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
     AccessBreakdown ack;
     lat = std::max(lat, snoop_done(cpu, sn, now, ack) - now);
   }
-  for (int w = 0; w < wb.count; ++w) post_writeback(me, wb.addr[static_cast<std::size_t>(w)], now + lat);
+  for (int w = 0; w < nwb; ++w) post_writeback(me, wb[w], now + lat);
   return lat;
 }
 

@@ -152,6 +152,25 @@ class MemorySystem {
 
   static constexpr int kKernelMlp = 10;
 
+  // How kernel range traffic through the caches (access_range) is run.
+  // Lines: the reference, each line through the caches and then its timing
+  // before the next. Bulk (default): the transfer as one request in chunks of
+  // kBulkChunk lines: first every line's cache and coherence update in one pass
+  // (an ownership request to the local home does not look in the LLC, whose
+  // hit and miss cost the same there), then the chunk's timing (the pipeline of
+  // kKernelMlp lines, links, write-backs and DRAM) in the same order of calls
+  // as the line path. Cache state never depends on timing on these paths, so
+  // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
+  // Reads through the caches (a copy's source) and ranges that begin or end
+  // inside a line keep the line path; so do streaming transfers
+  // (access_range_nontemporal): splitting them into the two passes gained
+  // nothing measurable (their host time is the DRAM model's, line by line).
+  // Stores of whole lines (a clear, a copy's destination) are what gains.
+  enum class TransferPath : std::uint8_t { Bulk, Lines };
+  void set_transfer_path(TransferPath p) { transfer_path_ = p; }
+  TransferPath transfer_path() const { return transfer_path_; }
+  static constexpr std::size_t kBulkChunk = 64;
+
   // Node owning `pa`, or NodeId(-1).
   NodeId home_node(PhysAddr pa) const;
   NodeId cpu_node(CpuId cpu) const { return cpu_node_[cpu.value()]; }
@@ -183,6 +202,11 @@ class MemorySystem {
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
+  // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back.
+  Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
+                                     const PhysAddr* wb, int nwb, Picoseconds now);
+  // The bulk path (TransferPath::Bulk) of n whole lines from `first`.
+  Picoseconds bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now);
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 
@@ -202,6 +226,7 @@ class MemorySystem {
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
+  TransferPath transfer_path_ = TransferPath::Bulk;
 
   // system.mem.* counters
   std::uint64_t l1_hits_ = 0, l2_hits_ = 0, llc_hits_ = 0, local_dram_ = 0, remote_dram_ = 0;

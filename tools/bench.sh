@@ -175,12 +175,21 @@ row("page faults per host second on the machine (every access faults; cached / s
     rate(counter(hf, "BM_FaultEveryAccess/100000/iterations:2", "faults_per_s"), "/s") + " / " +
     rate(counter(hf, "BM_FaultEveryAccessStreamedClears/100000/iterations:2", "faults_per_s"), "/s"),
     ">= 1 M/s")
+row("THP faults per host second on the machine (every access a 2 MiB fault; streamed 2 MiB clears)",
+    "hw_fault_bench --benchmark_filter=Thp",
+    rate(counter(hf, "BM_ThpFaultEveryAccess/200/iterations:2", "faults_per_s"), "/s"), ">= 20 k/s")
+row("page faults per host second on the machine, kernel transfers line by line (platform.kernel_transfers = \"lines\")",
+    "hw_fault_bench --benchmark_filter=LineClears",
+    rate(counter(hf, "BM_FaultEveryAccessLineClears/100000/iterations:2", "faults_per_s"), "/s"))
 hm = B["hw_memory_bench"]
 names = ["BM_L1Hit", "BM_L2Hit", "BM_LlcHit", "BM_LlcMissLocalDram", "BM_LlcMissRemoteDram"]
 row("memory-system accesses per host second: L1 / L2 / LLC hit / local / remote DRAM", "hw_memory_bench",
     " / ".join(rate(counter(hm, n, "items_per_second")) for n in names) + " per s")
-row("kernel 4 KiB range (clear_page through the caches)", "hw_memory_bench --benchmark_filter=AccessRange4K",
-    rate(counter(hm, "BM_AccessRange4K", "items_per_second"), " lines/s"))
+row("kernel 4 KiB range (clear_page through the caches): bulk / line path", "hw_memory_bench --benchmark_filter=AccessRange4K",
+    rate(counter(hm, "BM_AccessRange4K", "items_per_second"), " lines/s") + " / " +
+    rate(counter(hm, "BM_AccessRange4KLines", "items_per_second"), " lines/s"))
+row("2 MiB streamed clears (clear_huge_page) per host second", "hw_memory_bench --benchmark_filter=ClearHuge",
+    rate(counter(hm, "BM_ClearHuge2MNontemporal", "items_per_second"), "/s"))
 wb = B["workloads_bench"]
 row("workload generation (ops per host second)", "workloads_bench",
     ", ".join(f"{label} {rate(counter(wb, n, 'ops_per_s'))}" for label, n in

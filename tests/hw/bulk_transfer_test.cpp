@@ -1,0 +1,198 @@
+// The bulk path of kernel transfers (MemorySystem::TransferPath::Bulk) against
+// the line-by-line reference (TransferPath::Lines): the same clears and copies
+// (4 KiB and 2 MiB, cached and streamed, local and remote, cold and warm caches,
+// lines held Modified or Shared by other cores and sockets, an unaligned range)
+// on two identical memory systems of the shipped Skylake-SP configuration must
+// take the same simulated time (issue 15 allows 2%; the bulk path is built to
+// be exact) and leave the same statistics (caches, directory, DRAM, links).
+// Also the machine option [platform] kernel_transfers selecting the path, and
+// the LLC residency counts by region that let snoops skip an empty LLC.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/machine_platform.h"
+#include "hw/memory_system.h"
+#include "tests/hw/shipped_memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+constexpr std::uint64_t kGiB = 1ull << 30;
+constexpr std::uint64_t k2M = 2ull << 20;
+
+struct Pair {
+  testing::Shipped shipped = testing::load_shipped();
+  std::unique_ptr<MemorySystem> bulk, lines;
+  Picoseconds t{0};
+  int ops = 0;
+  Pair() {
+    bulk = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
+    lines = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
+    lines->set_transfer_path(MemorySystem::TransferPath::Lines);
+  }
+  // Runs `op` on both systems at the same time; the latencies must agree within 2%
+  // (and, the bulk path being exact, they are equal); returns the latency.
+  template <typename Op>
+  Picoseconds both(const char* what, Op op) {
+    const Picoseconds a = op(*bulk, t);
+    const Picoseconds b = op(*lines, t);
+    EXPECT_LE(std::fabs(static_cast<double>(a.value()) - static_cast<double>(b.value())),
+              0.02 * static_cast<double>(b.value()))
+        << what << ": bulk " << a.value() << " ps, lines " << b.value() << " ps";
+    EXPECT_EQ(a, b) << what;
+    t += b + Picoseconds(1000);
+    ++ops;
+    return b;
+  }
+  Picoseconds clear(CpuId cpu, PhysAddr pa, Bytes len) {
+    return both("clear", [&](MemorySystem& m, Picoseconds now) { return m.access_range(cpu, pa, len, true, now); });
+  }
+  Picoseconds clear_nt(CpuId cpu, PhysAddr pa, Bytes len) {
+    return both("streamed clear",
+                [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, true, now); });
+  }
+  Picoseconds read_nt(CpuId cpu, PhysAddr pa, Bytes len) {
+    return both("streamed read",
+                [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, false, now); });
+  }
+  // copy_page as MachinePlatform::kernel_copy times it: the source read, then the destination written.
+  Picoseconds copy(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len) {
+    return both("copy", [&](MemorySystem& m, Picoseconds now) {
+      const Picoseconds r = m.access_range(cpu, src, len, false, now);
+      return r + m.access_range(cpu, dst, len, true, now + r);
+    });
+  }
+  void touch(CpuId cpu, PhysAddr pa, Bytes len, bool write) {
+    for (PhysAddr a = pa; a < pa + len.value(); a += kCacheLineBytes)
+      both("user access", [&](MemorySystem& m, Picoseconds now) { return m.access(cpu, a, write, now); });
+  }
+  void expect_same_stats() {
+    MapStatsVisitor a, b;
+    bulk->dump_stats(a);
+    lines->dump_stats(b);
+    ASSERT_EQ(a.values.size(), b.values.size());
+    for (const auto& [name, v] : b.values) EXPECT_EQ(a.values.at(name), v) << name;
+  }
+  double stat(const char* name) {
+    MapStatsVisitor v;
+    lines->dump_stats(v);
+    return v.values.at(name);
+  }
+};
+
+// Node 0 at 0, node 1 at 16 GiB in the shipped configuration (two sockets).
+PhysAddr node1(const Pair& p) { return p.shipped.topo.nodes()[1].base; }
+
+TEST(BulkTransfer, ClearsOf4KiBAgreeWithTheLinePathColdAndWarmLocalAndRemote) {
+  Pair p;
+  const PhysAddr local = 1 * kGiB, remote = node1(p) + 1 * kGiB;
+  const Picoseconds cold = p.clear(CpuId(0), local, Bytes(4096));
+  const Picoseconds warm = p.clear(CpuId(0), local, Bytes(4096));  // every line in L1 now
+  EXPECT_LT(warm, cold);
+  const Picoseconds cold_remote = p.clear(CpuId(0), remote, Bytes(4096));
+  EXPECT_GT(cold_remote, cold);  // ownership from the remote home over the link
+  p.clear(CpuId(0), remote, Bytes(4096));
+  // Lines held by other cores: Modified on the same socket, Shared on the other.
+  p.touch(CpuId(1), local + 8192, Bytes(4096), true);
+  p.touch(CpuId(18), local + 8192 + 2048, Bytes(2048), false);
+  p.clear(CpuId(0), local + 8192, Bytes(4096));
+  // Many pages: L1 and L2 victims, LLC victims written back to DRAM.
+  for (int i = 0; i < 600; ++i) p.clear(CpuId(0), local + (16ull << 20) + i * 4096ull, Bytes(4096));
+  for (int i = 0; i < 64; ++i) p.clear(CpuId(19), remote + (16ull << 20) + i * 4096ull, Bytes(4096));
+  // A range that starts and ends inside lines (partial lines are read for ownership).
+  p.clear(CpuId(0), local + 100, Bytes(4000));
+  p.expect_same_stats();
+  EXPECT_GT(p.stat("system.mem.full_line_writes"), 40000);
+  EXPECT_GT(p.stat("system.cpu0.l2.evictions"), 0);
+  EXPECT_GT(p.stat("system.coherence.invalidations"), 0);
+}
+
+TEST(BulkTransfer, ClearsOf2MiBCachedAndStreamedAgreeWithTheLinePath) {
+  Pair p;
+  const PhysAddr local = 2 * kGiB, remote = node1(p) + 2 * kGiB;
+  p.clear(CpuId(0), local, Bytes(k2M));    // cached (streaming_store_bytes 0)
+  p.clear(CpuId(0), local, Bytes(k2M));    // warm: in L2 and the LLC
+  p.clear_nt(CpuId(0), local, Bytes(k2M));  // clear_huge_page: dirty copies dropped
+  p.clear_nt(CpuId(0), remote, Bytes(k2M));
+  p.touch(CpuId(20), remote + k2M, Bytes(64 * 1024), true);
+  p.clear_nt(CpuId(0), remote + k2M, Bytes(k2M));  // another socket's Modified lines
+  p.touch(CpuId(1), local + k2M, Bytes(64 * 1024), true);
+  p.read_nt(CpuId(0), local + k2M, Bytes(k2M));    // dirty copies written back first
+  p.clear(CpuId(21), remote + 4 * k2M, Bytes(k2M));
+  p.expect_same_stats();
+  EXPECT_GT(p.stat("system.mem.nontemporal_lines"), 4 * 32768 - 1);
+  EXPECT_GT(p.stat("system.mem.writebacks"), 0);
+}
+
+TEST(BulkTransfer, CopiesOf4KiBAnd2MiBAgreeWithTheLinePath) {
+  Pair p;
+  const PhysAddr local = 3 * kGiB, remote = node1(p) + 3 * kGiB;
+  p.copy(CpuId(0), local, local + k2M, Bytes(4096));     // cold local
+  p.copy(CpuId(0), local, local + k2M, Bytes(4096));     // warm
+  p.copy(CpuId(0), local + 8192, remote, Bytes(4096));   // migrate from remote
+  p.copy(CpuId(0), remote + 8192, local, Bytes(4096));   // migrate to remote
+  p.touch(CpuId(1), local + 4 * k2M, Bytes(4096), true);
+  p.copy(CpuId(0), local + 16384, local + 4 * k2M, Bytes(4096));  // source Modified in another core
+  p.copy(CpuId(0), local + 8 * k2M, local + 10 * k2M, Bytes(k2M));  // copy_user_huge_page
+  p.copy(CpuId(0), remote + 8 * k2M, local + 8 * k2M, Bytes(k2M));
+  p.expect_same_stats();
+}
+
+TEST(BulkTransfer, MachineOptionSelectsThePath) {
+  testing::Shipped s = testing::load_shipped();
+  MemorySystem ms(s.topo, s.params);
+  EXPECT_EQ(ms.transfer_path(), MemorySystem::TransferPath::Bulk);
+  auto doc = ConfigDocument::from_string("[platform]\nkernel_transfers = \"lines\"\n", "test");
+  MachinePlatformParams pp = MachinePlatformParams::from_config(doc->root().table("platform", "platform"));
+  EXPECT_FALSE(pp.bulk_transfers);
+  MachinePlatform platform(s.topo, ms, Frequency(2'300'000'000), pp);
+  EXPECT_EQ(ms.transfer_path(), MemorySystem::TransferPath::Lines);
+  auto bad = ConfigDocument::from_string("[platform]\nkernel_transfers = \"pages\"\n", "test");
+  MachinePlatformParams::from_config(bad->root().table("platform", "platform"));
+  EXPECT_THROW(bad->check(), std::exception);
+}
+
+
+// The LLC residency counts by 2 MiB region that let snoops and invalidations
+// skip a socket's LLC: they follow fills, evictions and invalidations, and a
+// skipped LLC never hides a copy (a write still invalidates the other socket's line).
+TEST(BulkTransfer, LlcRegionCountsFollowFillsEvictionsAndInvalidations) {
+  testing::Shipped s = testing::load_shipped();
+  MemorySystem ms(s.topo, s.params);
+  CacheHierarchy& h = ms.caches();
+  const PhysAddr r = 5 * kGiB;  // a 2 MiB region of node 0
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  EXPECT_TRUE(h.llc_clean(1, r, r + k2M - 1));
+  // CPU 18 (socket 1) reads a line of the region: socket 1's LLC holds it now.
+  ms.access(CpuId(18), r + 4096, false, Picoseconds(0));
+  EXPECT_FALSE(h.llc_clean(1, r, r + k2M - 1));
+  EXPECT_TRUE(h.llc_clean(1, r + k2M, r + 2 * k2M - 1));
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  // CPU 0 (socket 0) writes it: the other socket's copies are invalidated.
+  ms.access(CpuId(0), r + 4096, true, 1_us);
+  EXPECT_FALSE(h.llc(1).contains(r + 4096));
+  EXPECT_FALSE(h.l1d(CpuId(18)).contains(r + 4096));
+  EXPECT_TRUE(h.llc_clean(1, r, r + k2M - 1));
+  // A streaming clear of the region leaves no line of it in any LLC.
+  ms.access_range(CpuId(0), r, Bytes(64 * 1024), false, 2_us);
+  EXPECT_FALSE(h.llc_clean(0, r, r + k2M - 1));
+  ms.access_range_nontemporal(CpuId(0), r, Bytes(k2M), true, 10_us);
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  // Evictions: streaming 64 MiB through socket 0's LLC (24.75 MiB) pushes the
+  // first region's lines out, and its count returns to zero.
+  ms.access_range(CpuId(0), r, Bytes(k2M), false, 20_us);
+  EXPECT_FALSE(h.llc_clean(0, r, r + k2M - 1));
+  ms.access_range(CpuId(0), r + k2M, Bytes(64ull << 20), false, 100_us);
+  EXPECT_TRUE(h.llc_clean(0, r, r + k2M - 1));
+  EXPECT_FALSE(h.llc_clean(0, r + 32 * k2M, r + 32 * k2M));
+  // Addresses beyond the counted memory are never called clean.
+  EXPECT_FALSE(h.llc_clean(0, PhysAddr(1) << 50, PhysAddr(1) << 50));
+}
+
+}  // namespace
+}  // namespace numasim::hw
