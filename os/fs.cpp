@@ -19,7 +19,6 @@ namespace numasim::os {
 
 namespace {
 constexpr std::uint64_t kSectorsPerBlock = kPageSize / 512;
-constexpr std::uint64_t kCentisecond = 10'000'000'000ull;  // ps
 }  // namespace
 
 FsParams FsParams::from_config(Config os) {

@@ -10,6 +10,7 @@
 
 #include "os/mm_inline.h"
 #include "tests/os/file_test_util.h"
+#include "tests/os/lru_test_access.h"
 
 using namespace numasim;
 using namespace numasim::os;
@@ -238,6 +239,58 @@ TEST_F(FileReclaimTest, DirtyPagesAreWrittenBeforeReclaimFreesThem) {
   settle();
   EXPECT_FALSE(pg->test(PG_writeback));
   EXPECT_EQ(node_stat(NR_WRITTEN), 1);
+  k().check_consistency();
+}
+
+}  // namespace
+
+namespace {
+
+// shrink_folio_list's file branch on node 0's inactive file list: clean pages
+// freed with shadows; dirty pages left to the flusher by direct reclaim, written
+// by kswapd (kept under writeback) and freed by its next scan.
+TEST_F(FileTest, ShrinkFolioListReclaimsCleanAndWritesDirtyFilePages) {
+  task_struct* t = spawn(0);
+  const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
+  ASSERT_EQ(k().sys_read(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  settle();
+  inode* ino = k().fs().lookup("/cfg/data");
+  scan_control sc;
+  sc.gfp_mask = GFP_KERNEL;
+  KernelCost c;
+  // 32 pages cached (a 16-page first read gets the full 32-page window); direct reclaim frees
+  // them all: read once (FOLIOREF_RECLAIM_CLEAN) or only read ahead.
+  EXPECT_EQ(ino->i_mapping.nrpages, 32u);
+  EXPECT_EQ(LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c), 32u);
+  EXPECT_EQ(ino->i_mapping.nrpages, 0u);
+  EXPECT_NE(k().fs().shadow_at(*ino, 3), 0u);
+  EXPECT_EQ(node_stat(NR_FILE_PAGES), 0);
+  k().check_consistency();
+  // Dirty pages: direct reclaim activates them and wakes the flusher.
+  const int w = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
+  ASSERT_EQ(k().sys_write(t, w, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  settle();
+  platform_.woken.clear();
+  EXPECT_EQ(LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c), 0u);
+  EXPECT_EQ(node_stat(NR_VMSCAN_IMMEDIATE), 16);
+  EXPECT_EQ(node_stat(NR_ACTIVE_FILE), 16);
+  EXPECT_EQ(platform_.woken.size(), 1u);
+  // kswapd writes dirty pages of the inactive list; written, its next scan frees them.
+  const int v = static_cast<int>(k().sys_creat(t, "/v", 0644, cost_));
+  ASSERT_EQ(k().sys_write(t, v, 0x1000, 32 * 1024, cost_), 32 * 1024);
+  settle();
+  sc.kswapd = true;
+  // Written pages were marked accessed once by write(): the first scan clears PG_referenced
+  // (FOLIOREF_RECLAIM_CLEAN keeps a dirty page), the second writes them.
+  LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c);
+  LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c);
+  EXPECT_EQ(node_stat(NR_VMSCAN_WRITE), 8);
+  EXPECT_EQ(node_stat(NR_WRITEBACK), 8);
+  k().check_consistency();
+  settle();
+  EXPECT_EQ(node_stat(NR_WRITEBACK), 0);
+  EXPECT_EQ(LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c), 8u);
+  EXPECT_EQ(k().fs().lookup("/v")->i_mapping.nrpages, 0u);
   k().check_consistency();
 }
 
