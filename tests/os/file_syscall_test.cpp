@@ -165,6 +165,22 @@ TEST_F(FileTest, UnlinkKeepsAnOpenFileUntilItsLastClose) {
   k().check_consistency();
 }
 
+TEST_F(FileTest, ExitClosesTheProcessFilesAndFreesAnUnlinkedOne) {
+  task_struct* t = spawn();
+  const std::uint64_t free0 = k().fs().free_blocks();
+  const int f = static_cast<int>(k().sys_creat(t, "/tmp/x", 0644, cost_));
+  ASSERT_EQ(k().sys_write(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  EXPECT_EQ(k().fs().free_blocks(), free0 - 16);
+  ASSERT_EQ(k().sys_unlink(t, "/tmp/x", cost_), 0);
+  EXPECT_EQ(node_stat(NR_FILE_DIRTY), 16);
+  k().exit_task(t);  // exit_files: the last reference goes, dirty pages and blocks are dropped
+  EXPECT_EQ(k().fs().fget(t->tgid, f), nullptr);
+  EXPECT_EQ(k().fs().free_blocks(), free0);
+  EXPECT_EQ(node_stat(NR_FILE_DIRTY), 0);
+  EXPECT_EQ(node_stat(NR_FILE_PAGES), 0);
+  k().check_consistency();
+}
+
 TEST_F(FileTest, FadviseAdviceAndErrors) {
   task_struct* t = spawn();
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
