@@ -67,6 +67,8 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
                                                                       " a node with memory?)"
                                                                 : " (does it fit the block device?)"));
   }
+  // The file system with its [[os.file]] files, the page cache and the flusher's work (os/fs.h).
+  fs_ = std::make_unique<FileSystem>(*this, params_.fs);
 }
 
 long Kernel::sys_swapon(const SwapAreaParams& area, KernelCost& cost) {
@@ -273,6 +275,7 @@ void Kernel::exit_task(task_struct* t) {
   if (--mm->mm_users == 0) {
     exit_mmap(t, *mm);
     KernelCost cost;
+    if (fs_) fs_->exit_files(t->tgid, t->cpu, cost);  // exit_files: the process's fds closed
     caches_->mm_free(t->cpu, mm->mm_obj, cost);  // mmdrop -> __mmdrop -> free_mm
     for (auto it = mms_.begin(); it != mms_.end(); ++it)
       if (it->get() == mm) {

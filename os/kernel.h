@@ -42,6 +42,7 @@
 #include "common/topology.h"
 #include "os/huge_memory.h"
 #include "os/compaction.h"
+#include "os/fs.h"
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
 #include "os/kernel_context.h"
@@ -108,6 +109,7 @@ struct KernelParams {
   ThpParams thp;              // [os.thp]: transparent huge pages (os/huge_memory.h)
   CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
   NumaBalancingParams numab;    // [os.kernel] numa_balancing* (os/numa_balancing.h)
+  FsParams fs;                  // [[os.file]], [os.fs], [os.vm] dirty_* (os/fs.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // hugetlb.nr_overcommit_hugepages, hugetlb.1G.nr_hugepages = [per node],
@@ -209,6 +211,25 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // EPERM (ptrace access, CAP_SYS_NICE) is not modelled: every caller may.
   long sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, const unsigned long* old_nodes,
                          const unsigned long* new_nodes, KernelCost& cost);
+
+  // ---- files (os/fs.h; fs_syscalls.cpp, filemap.cpp, readahead.cpp, page_writeback.cpp).
+  //      Man-page errnos, nothing changed on error. The user buffer of read/write is
+  //      range-checked (EFAULT) but not accessed: data is not modelled. ----
+  long sys_open(task_struct* t, const std::string& path, int flags, unsigned mode, KernelCost& cost);
+  long sys_creat(task_struct* t, const std::string& path, unsigned mode, KernelCost& cost);
+  long sys_close(task_struct* t, int fd, KernelCost& cost);
+  long sys_read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost);
+  long sys_write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost);
+  long sys_pread64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost);
+  long sys_pwrite64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost);
+  long sys_lseek(task_struct* t, int fd, std::int64_t offset, int whence, KernelCost& cost);
+  long sys_ftruncate(task_struct* t, int fd, std::int64_t length, KernelCost& cost);
+  long sys_fsync(task_struct* t, int fd, KernelCost& cost);
+  long sys_fdatasync(task_struct* t, int fd, KernelCost& cost);
+  long sys_unlink(task_struct* t, const std::string& path, KernelCost& cost);
+  long sys_fadvise64(task_struct* t, int fd, std::int64_t offset, std::int64_t len, int advice, KernelCost& cost);
+  FileSystem& fs() { return *fs_; }
+  const FileSystem& fs() const { return *fs_; }
 
   // ---- fork (fork.cpp), the reverse map (rmap.cpp), page migration (migrate.cpp) ----
   // fork(2): a new process with a copy of t's address space (copy_process with
@@ -426,6 +447,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   friend struct KernelTestAccess;
   friend class NumaBalancing;
   friend class Compaction;
+  friend class FileSystem;
   // compaction.cpp: AllocHooks::try_to_compact_pages (direct compaction from the context's CPU)
   // and the success after it.
   compact_result try_to_compact_pages(gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
@@ -697,6 +719,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::unique_ptr<Compaction> compaction_;
   // NUMA balancing's state (after kthreads_: its per-task ticks are Kthreads' task work).
   std::unique_ptr<NumaBalancing> numab_ = std::make_unique<NumaBalancing>(*this, params_.numab);
+  std::unique_ptr<FileSystem> fs_;  // files and the page cache (after pm_, kthreads_, swap_)
 };
 
 }  // namespace numasim::os

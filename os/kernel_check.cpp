@@ -325,6 +325,7 @@ void Kernel::check_consistency() const {
   slub_->check_consistency();
   // --- LRU lists: every mapped user page on exactly one list or in an lru_add batch ---
   check_lru();
+  if (fs_) fs_->check_consistency();  // the page cache (os/fs.h)
   for (const auto& [pg, n] : mappings) {
     if (PageReserved(pg) || pg->test(PG_hugetlb)) continue;
     // A THP is on the lists as its head (one folio of 512 pages); its tails never are.

@@ -66,6 +66,7 @@ enum pageflags : std::uint32_t {
   PG_pgtable,  // page-table page (PageTable/PG_table)
   PG_anon,     // anonymous (Linux: PAGE_MAPPING_ANON bit in page->mapping)
   PG_hugetlb,  // head of a hugetlb page
+  PG_readahead,  // page cache: reading it starts the next async readahead (Linux aliases PG_reclaim)
   __NR_PAGEFLAGS
 };
 

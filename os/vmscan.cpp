@@ -630,6 +630,10 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       }
       // folio_mapped: a PMD-mapped THP's mappings are its entire mapcount.
       if (!sc.may_unmap && (pg->mapcount > 0 || (PageTransHuge(pg) && entire_mapcount(pg) > 0))) break;
+      if (page_is_file_lru(pg) && (pg->flags & ((1u << PG_writeback) | (1u << PG_locked)))) {
+        fs_->complete_io(cpu, cost);     // page cache: end the I/O the device has finished
+        if (pg->test(PG_locked)) break;  // a read in flight (folio_trylock fails): keep
+      }
       const bool dirty = pg->test(PG_dirty), writeback = pg->test(PG_writeback);
       if (dirty || writeback) ++stat.nr_dirty;
       if (dirty && !writeback) ++stat.nr_unqueued_dirty;
@@ -694,6 +698,20 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
           break;
         }
       }
+      if (pg->test(PG_dirty) && page_is_file_lru(pg) && !PageAnon(pg)) {
+        // A dirty page-cache page: only kswapd writes it (through the file system's
+        // writepage); direct reclaim leaves it to the flusher (NR_VMSCAN_IMMEDIATE).
+        if (!sc.kswapd) {
+          pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_VMSCAN_IMMEDIATE, 1);
+          kthreads_->wakeup_flusher_threads();
+          activate = true;
+          break;
+        }
+        if (references == FOLIOREF_RECLAIM_CLEAN) break;
+        if (!(sc.gfp_mask & __GFP_IO) || !sc.may_writepage) break;
+        if (fs_->pageout(pg, cpu, cost)) ++stat.nr_pageout;
+        break;  // keep: the write completes later, a later scan frees it
+      }
       if (pg->test(PG_dirty)) {
         if (references == FOLIOREF_RECLAIM_CLEAN) break;
         if (!(sc.gfp_mask & __GFP_IO) || !sc.may_writepage) break;
@@ -711,6 +729,8 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       if (pg->test(PG_swapcache)) {
         const std::uint64_t shadow = workingset_eviction(pg);
         if (!remove_swapcache_mapping(pg, shadow, cpu, cost)) break;
+      } else if (page_is_file_lru(pg) && !PageAnon(pg)) {
+        if (!fs_->remove_mapping(pg, cpu, cost)) break;  // __remove_mapping with a workingset shadow
       } else {
         break;  // no mapping to remove it from
       }

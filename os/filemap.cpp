@@ -1,0 +1,372 @@
+// The page cache (mm/filemap.c, mm/truncate.c, the page cache's part of
+// mm/vmscan.c): filemap_add_folio (charged to the memcg seam, refault detection
+// from the shadow left at the index, onto the file LRU through the lru_add
+// batch), filemap_read with its readahead calls, generic_perform_write,
+// truncate_inode_pages_range, invalidate_mapping_pages, __remove_mapping for
+// reclaim, and the I/O completion of reads (PG_locked until the device is done).
+// Page-cache pages: not PG_anon, not PG_swapbacked (page_is_file_lru), owner =
+// the mapping's id, index = the page's offset in the file, one reference held by
+// the cache. Counters: nr_file_pages, nr_dirty, nr_writeback, nr_dirtied,
+// nr_written, pgpgin/pgpgout (kB), workingset_refault_file/activate_file.
+// Simplified: no file mmap yet (every cache page is unmapped: nr_mapped stays 0),
+// no large folios, reads of a page needed now wait for its I/O by charging the
+// wait to the caller's cost (no task blocking; the platform's CPU cursor is not
+// moved by the wait, so bios submitted later in the same call are timed from
+// before it).
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "os/fs.h"
+#include "os/kernel.h"
+#include "os/mempolicy.h"
+#include "os/mm_inline.h"
+
+namespace numasim::os {
+
+page* FileSystem::find_get_page(const inode& ino, std::uint64_t index) const {
+  const std::uint64_t e = ino.i_mapping.i_pages.load(index);
+  return (e && !(e & 1)) ? k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e))) : nullptr;
+}
+
+std::uint64_t FileSystem::shadow_at(const inode& ino, std::uint64_t index) const {
+  const std::uint64_t e = ino.i_mapping.i_pages.load(index);
+  return (e & 1) ? e : 0;
+}
+
+// filemap_alloc_folio (under the task's memory policy: page-cache placement follows
+// it as Linux's alloc_pages does) + filemap_add_folio.
+page* FileSystem::add_page(inode& ino, std::uint64_t index, task_struct* t, CpuId cpu, KernelCost& cost) {
+  mempolicy* pol = t ? t->mempolicy.get() : nullptr;
+  const gfp_t gfp = GFP_HIGHUSER_MOVABLE;
+  page* pg = alloc_pages_mpol(k_.pm_, cpu, gfp, 0, pol, NO_INTERLEAVE_INDEX, cost);
+  if (!pg) return nullptr;
+  pg->owner = ino.i_mapping.id;
+  pg->index = index;
+  if (k_.mem_cgroup_charge(pg, t ? t->mm : nullptr, gfp, cost) != 0) {
+    pg->owner = 0;
+    k_.pm_.free_pages(cpu, pg, 0, cost);
+    return nullptr;
+  }
+  const std::uint64_t old = ino.i_mapping.i_pages.load(index);
+  if (old && !(old & 1)) {
+    std::fprintf(stderr, "numasim: internal error: page-cache index %llu already holds a page\n",
+                 static_cast<unsigned long long>(index));
+    std::abort();
+  }
+  if (old & 1) k_.workingset_refault(pg, old);  // a refault: maybe activated at once
+  ino.i_mapping.i_pages.store(index, PageIndex::page_entry(k_.pm_.page_to_pfn(pg).value()));
+  ++ino.i_mapping.nrpages;
+  k_.pm_.mod_node_page_state(k_.pm_.page_to_nid(pg), NR_FILE_PAGES, 1);
+  k_.lru_cache_add(pg, cpu);
+  return pg;
+}
+
+// __filemap_remove_folio + the cache's reference dropped (filemap_free_folio) when
+// `free`; shadow (a workingset value) left at the index, or nothing.
+void FileSystem::delete_from_page_cache(inode& ino, page* pg, std::uint64_t shadow, CpuId cpu, KernelCost& cost) {
+  if (ino.i_mapping.i_pages.load(pg->index) != PageIndex::page_entry(k_.pm_.page_to_pfn(pg).value())) {
+    std::fprintf(stderr, "numasim: internal error: page-cache page %llu not at its index\n",
+                 static_cast<unsigned long long>(pg->index));
+    std::abort();
+  }
+  ino.i_mapping.i_pages.store(pg->index, shadow);
+  --ino.i_mapping.nrpages;
+  const NodeId nid = k_.pm_.page_to_nid(pg);
+  k_.pm_.mod_node_page_state(nid, NR_FILE_PAGES, -1);
+  if (pg->test(PG_dirty)) {  // truncation of a dirty page: folio_cancel_dirty
+    pg->clear(PG_dirty);
+    --ino.i_mapping.nr_dirty;
+    k_.pm_.mod_node_page_state(nid, NR_FILE_DIRTY, -1);
+    k_.pm_.mod_zone_page_state(*k_.pm_.page_zone(pg), NR_ZONE_WRITE_PENDING, -1);
+  }
+  (void)cpu, (void)cost;
+}
+
+Picoseconds FileSystem::cpu_now(CpuId cpu) const {
+  const Picoseconds now = k_.platform_.now(cpu);
+  const auto c = static_cast<std::size_t>(cpu.value());
+  return c < waited_until_.size() && waited_until_[c] > now ? waited_until_[c] : now;
+}
+
+void FileSystem::wait_until(CpuId cpu, Picoseconds done, KernelCost& cost) {
+  const Picoseconds now = cpu_now(cpu);
+  if (done <= now) return;
+  cost.add_memory(done - now);
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (waited_until_.size() <= c) waited_until_.resize(c + 1, Picoseconds(0));
+  waited_until_[c] = done;
+}
+
+void FileSystem::wait_on_page_locked(page* pg, CpuId cpu, KernelCost& cost) {
+  const std::uint64_t pfn = k_.pm_.page_to_pfn(pg).value();
+  auto it = io_.find(pfn);
+  if (it != io_.end() && !it->second.write) {
+    wait_until(cpu, it->second.done, cost);
+    io_.erase(it);
+  }
+  pg->clear(PG_locked);
+  pg->set(PG_uptodate);
+}
+
+void FileSystem::wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
+  const std::uint64_t pfn = k_.pm_.page_to_pfn(pg).value();
+  auto it = io_.find(pfn);
+  if (it != io_.end() && it->second.write) {
+    wait_until(cpu, it->second.done, cost);
+    io_.erase(it);
+  }
+  if (pg->test(PG_writeback)) end_page_writeback(pg, cpu);
+}
+
+// filemap_read: per page, filemap_get_pages (sync readahead on a miss, async
+// readahead at a PG_readahead marker, the wait for a page under read), then
+// copy_page_to_iter (the page's bytes read by the kernel), folio_mark_accessed
+// unless it is the page the previous read ended in.
+long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count, KernelCost& cost) {
+  inode& ino = *f.f_inode;
+  const CpuId cpu = t->cpu;
+  if (count == 0) return 0;
+  complete_io(cpu, cost);
+  if (pos >= ino.i_size) return 0;
+  count = std::min(count, ino.i_size - pos);
+  const std::uint64_t last_index = (pos + count + kPageSize - 1) / kPageSize;
+  // The page holding the previous read's last byte (pos_same_folio(ki_pos, last_pos - 1)).
+  const std::uint64_t prev_index =
+      f.f_ra.prev_pos == ~0ull || f.f_ra.prev_pos == 0 ? ~0ull : (f.f_ra.prev_pos - 1) / kPageSize;
+  std::uint64_t done = 0;
+  while (done < count) {
+    const std::uint64_t p = pos + done;
+    const std::uint64_t idx = p / kPageSize;
+    cost.add_cycles(params_.filemap_page_cycles);
+    page* pg = find_get_page(ino, idx);
+    if (!pg) {
+      page_cache_sync_readahead(t, f, idx, last_index - idx, cost);
+      pg = find_get_page(ino, idx);
+      if (!pg) {  // filemap_create_folio: this page alone, read now
+        do_page_cache_ra(t, ino, idx, 1, 0, cpu, cost);
+        pg = find_get_page(ino, idx);
+        if (!pg) return done ? static_cast<long>(done) : -ENOMEM;
+      }
+    }
+    if (pg->test(PG_readahead)) page_cache_async_readahead(t, f, pg, idx, last_index - idx, cost);
+    if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
+    const std::uint64_t off = p & (kPageSize - 1);
+    const std::uint64_t n = std::min(kPageSize - off, count - done);
+    cost.add_memory(k_.platform_.kernel_read(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_to_iter
+    if (idx != prev_index || done) k_.mark_page_accessed(pg);
+    done += n;
+  }
+  f.f_ra.prev_pos = pos + done;
+  return static_cast<long>(done);
+}
+
+// generic_perform_write: per page, write_begin (blocks allocated for a hole: ENOSPC
+// stops the write there; the page found or added, read first when the write
+// covers part of a page that holds data on disk), the copy from the user, then
+// write_end (dirty, i_size) and balance_dirty_pages_ratelimited.
+long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count,
+                                       KernelCost& cost) {
+  inode& ino = *f.f_inode;
+  const CpuId cpu = t->cpu;
+  complete_io(cpu, cost);
+  std::uint64_t done = 0, dirtied = 0;
+  long err = 0;
+  while (done < count) {
+    const std::uint64_t p = pos + done;
+    const std::uint64_t idx = p / kPageSize;
+    const std::uint64_t off = p & (kPageSize - 1);
+    const std::uint64_t n = std::min(kPageSize - off, count - done);
+    cost.add_cycles(params_.filemap_page_cycles);
+    const bool had_block = bmap(ino, idx) != ~0ull;
+    if (!had_block && free_blocks_ == 0) {
+      err = -ENOSPC;
+      break;
+    }
+    page* pg = find_get_page(ino, idx);
+    if (!pg) {
+      const bool partial = n < kPageSize && p - off < ino.i_size;  // bytes of the page outside the write hold data
+      if (partial && had_block) {
+        do_page_cache_ra(t, ino, idx, 1, 0, cpu, cost);  // the read of write_begin
+        pg = find_get_page(ino, idx);
+      } else {
+        pg = add_page(ino, idx, t, cpu, cost);
+        if (pg) {
+          if (n < kPageSize) cost.add_memory(k_.platform_.kernel_write(cpu, k_.pm_.page_to_phys(pg), Bytes(kPageSize)));
+          pg->set(PG_uptodate);
+        }
+      }
+      if (!pg) {
+        err = -ENOMEM;
+        break;
+      }
+    }
+    if (!had_block) alloc_blocks(ino, idx, idx);  // a free block exists (checked above)
+    if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
+    cost.add_memory(k_.platform_.kernel_write(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_from_iter
+    if (!pg->test(PG_dirty)) ++dirtied;
+    set_page_dirty(ino, pg, cpu);
+    k_.mark_page_accessed(pg);
+    done += n;
+    if (p + n > ino.i_size) ino.i_size = p + n;
+    if (dirtied >= 32) {  // balance_dirty_pages_ratelimited's ratelimit
+      balance_dirty_pages(t, dirtied, cost);
+      dirtied = 0;
+    }
+  }
+  if (dirtied) balance_dirty_pages(t, dirtied, cost);
+  if (done == 0 && err) return err;
+  return static_cast<long>(done);
+}
+
+// truncate_inode_pages_range over pages [first, last]: each waits for its read or
+// writeback, leaves its LRU list and the cache, and is freed when no one else holds it.
+void FileSystem::truncate_inode_pages_range(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu,
+                                            KernelCost& cost) {
+  if (!ino.i_mapping.nrpages && ino.i_mapping.i_pages.nodes().empty()) return;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;  // index, entry
+  auto& nodes = ino.i_mapping.i_pages.nodes();
+  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
+    const std::uint64_t base = it->first << PageIndex::kShift;
+    if (base > last) break;
+    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
+      const std::uint64_t idx = base + s;
+      if (idx < first || idx > last || !it->second->slots[s]) continue;
+      entries.push_back({idx, it->second->slots[s]});
+    }
+  }
+  for (auto [idx, e] : entries) {
+    if (e & 1) {  // a shadow entry goes too
+      ino.i_mapping.i_pages.store(idx, 0);
+      continue;
+    }
+    page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
+    cost.add_cycles(params_.filemap_page_cycles);
+    if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
+    if (pg->test(PG_writeback)) wait_on_page_writeback(pg, cpu, cost);
+    delete_from_page_cache(ino, pg, 0, cpu, cost);
+    pg->clear(PG_readahead);
+    if (pg->_refcount == 1) {
+      k_.lru_page_release(pg);
+      pg->flags &= ~((1u << PG_uptodate) | (1u << PG_dirty));
+      pg->owner = 0;
+      k_.mem_cgroup_uncharge(pg);
+      k_.pm_.free_pages(cpu, pg, 0, cost);
+    } else {
+      // Isolated by reclaim (its reference): it finds the page gone from the cache and frees it.
+      --pg->_refcount;
+      pg->owner = 0;
+    }
+  }
+}
+
+// invalidate_mapping_pages (mapping_evict_folio): clean, unlocked, not under
+// writeback, unmapped pages only; their LRU place and cache slot go.
+std::uint64_t FileSystem::invalidate_mapping_pages(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu,
+                                                   KernelCost& cost) {
+  std::vector<page*> victims;
+  auto& nodes = ino.i_mapping.i_pages.nodes();
+  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
+    const std::uint64_t base = it->first << PageIndex::kShift;
+    if (base > last) break;
+    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
+      const std::uint64_t idx = base + s, e = it->second->slots[s];
+      if (idx < first || idx > last || !e || (e & 1)) continue;
+      page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
+      if (pg->test(PG_dirty) || pg->test(PG_writeback) || pg->test(PG_locked) || pg->mapcount) continue;
+      if (pg->_refcount != 1 || !pg->test(PG_lru)) continue;  // isolated or in a batch
+      victims.push_back(pg);
+    }
+  }
+  for (page* pg : victims) {
+    cost.add_cycles(params_.filemap_page_cycles);
+    k_.lru_page_release(pg);
+    delete_from_page_cache(ino, pg, 0, cpu, cost);
+    pg->flags &= ~((1u << PG_uptodate) | (1u << PG_readahead));
+    pg->owner = 0;
+    k_.mem_cgroup_uncharge(pg);
+    k_.pm_.free_pages(cpu, pg, 0, cost);
+  }
+  return victims.size();
+}
+
+// __remove_mapping for reclaim: the page (isolated: cache + isolation references)
+// leaves the cache with a workingset shadow at its index.
+bool FileSystem::remove_mapping(page* pg, CpuId cpu, KernelCost& cost) {
+  inode* ino = inode_of(pg);
+  if (!ino) {  // truncated while isolated: only the isolation reference is left
+    return pg->_refcount == 1 && pg->mapcount == 0;
+  }
+  if (pg->test(PG_locked) || pg->test(PG_writeback) || pg->test(PG_dirty) || pg->mapcount) return false;
+  if (pg->_refcount != 2) return false;  // someone else holds it
+  const std::uint64_t shadow = k_.workingset_eviction(pg);
+  delete_from_page_cache(*ino, pg, shadow, cpu, cost);
+  --pg->_refcount;  // the cache's reference
+  pg->clear(PG_uptodate);
+  pg->clear(PG_readahead);
+  return true;
+}
+
+std::uint64_t FileSystem::nr_cache_pages() const {
+  std::uint64_t n = 0;
+  for (const auto& [p, ino] : by_path_) n += ino->i_mapping.nrpages;
+  for (const auto& [i, ino] : orphans_) n += ino->i_mapping.nrpages;
+  return n;
+}
+
+// The page cache's consistency: every entry's page owned by its mapping at its
+// index, referenced, not anonymous, not swap-backed; the counts of pages, dirty
+// pages and pages under writeback per mapping; the node counters in sum.
+void FileSystem::check_consistency() const {
+  auto fail = [](const char* what, std::uint64_t a, std::uint64_t b) {
+    std::fprintf(stderr, "numasim: DEBUG_VM check failed: %s (0x%llx, 0x%llx)\n", what,
+                 static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+    std::abort();
+  };
+  std::uint64_t total = 0, dirty = 0, wb = 0;
+  auto check_inode = [&](const inode& ino) {
+    std::uint64_t n = 0, d = 0, w = 0;
+    for (const auto& [key, node] : ino.i_mapping.i_pages.nodes()) {
+      unsigned cnt = 0;
+      for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
+        const std::uint64_t e = node->slots[s];
+        if (!e) continue;
+        ++cnt;
+        if (e & 1) continue;
+        const page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
+        const std::uint64_t idx = (key << PageIndex::kShift) + s;
+        if (pg->owner != ino.i_mapping.id || pg->index != idx) fail("page-cache page with another owner or index", PageIndex::entry_pfn(e), idx);
+        if (pg->_refcount < 1 || PageBuddy(pg)) fail("free page in the page cache", PageIndex::entry_pfn(e), pg->flags);
+        if (PageAnon(pg) || PageSwapBacked(pg)) fail("anonymous page in the page cache", PageIndex::entry_pfn(e), pg->flags);
+        ++n;
+        if (pg->test(PG_dirty)) ++d;
+        if (pg->test(PG_writeback)) ++w;
+      }
+      if (cnt != node->count) fail("page-cache index node count", key, cnt);
+    }
+    if (n != ino.i_mapping.nrpages) fail("nrpages differs from the cached pages", n, ino.i_mapping.nrpages);
+    if (d != ino.i_mapping.nr_dirty) fail("a mapping's dirty count differs from its PG_dirty pages", ino.i_ino, d);
+    if (w != ino.i_mapping.nr_writeback) fail("a mapping's writeback count differs", ino.i_ino, w);
+    total += n, dirty += d, wb += w;
+    std::uint64_t blocks = 0;
+    for (const fs_extent& e : ino.extents) blocks += e.len;
+    if (blocks != ino.nr_blocks) fail("extents differ from the inode's block count", ino.i_ino, blocks);
+  };
+  for (const auto& [p, ino] : by_path_) check_inode(*ino);
+  for (const auto& [i, ino] : orphans_) check_inode(*ino);
+  long file_pages = 0, node_dirty = 0;
+  for (int n = 0; n < k_.pm_.nr_node_ids(); ++n) {
+    const pglist_data& pgdat = k_.pm_.NODE_DATA(NodeId(n));
+    file_pages += pgdat.stats.vm_stat[NR_FILE_PAGES] - pgdat.stats.vm_stat[NR_SHMEM] -
+                  pgdat.stats.vm_stat[NR_SWAPCACHE];
+    node_dirty += pgdat.stats.vm_stat[NR_FILE_DIRTY];
+  }
+  if (static_cast<std::uint64_t>(file_pages) != total) fail("nr_file_pages differs from the page cache", file_pages, total);
+  if (static_cast<std::uint64_t>(node_dirty) != dirty) fail("nr_dirty differs from the dirty cache pages", node_dirty, dirty);
+  std::uint64_t free_sum = 0;
+  for (const auto& [b, len] : free_extents_) free_sum += len;
+  if (free_sum != free_blocks_) fail("free extents differ from the free block count", free_sum, free_blocks_);
+}
+
+}  // namespace numasim::os
