@@ -16,26 +16,13 @@
 #include "hw/machine.h"
 #include "os/page_token.h"
 #include "os/vmstat.h"
+#include "tests/system/small_machine.h"
 
 namespace numasim::hw {
 namespace {
 
-const char* kMachine = R"(
-[machine]
-sockets = 2
-cores_per_socket = 2
-memory_per_node = "128MiB"
-distances = [[10, 21], [21, 10]]
-
-[[link]]
-nodes = [0, 1]
-latency = "27ns"
-bandwidth = "41.6GB/s"
-
-[[os.swap]]
-size = "512MiB"
-device = "nvme"
-)";
+// The default machine's shape (tests/system/small_machine.h) at 128 MiB per node, with NVMe swap.
+const char* kSwap = "\n[[os.swap]]\nsize = \"512MiB\"\ndevice = \"nvme\"\n";
 
 // Binds itself to node 0, writes every page of `bytes` with its token, then reads every page back
 // (verified: a page that came back from swap must hold what was written).
@@ -94,7 +81,8 @@ struct SwapRun {
 // Both tasks on CPU 0 (node 0); the compute task has work for longer than the hog runs.
 SwapRun run_pair(std::uint64_t compute_ops) {
   SwapRun r;
-  r.doc = ConfigDocument::from_string(kMachine, "iowait-machine.toml");
+  r.doc = testing::small_machine(kSwap);
+  r.doc->apply_override("machine.memory_per_node=\"128MiB\"");
   r.m = std::make_unique<Machine>(r.doc->root());
   r.doc->finish();
   os::PageTokens& tokens = r.m->kernel().page_tokens();
