@@ -151,8 +151,80 @@ int Core::pid() const { return cur_ ? cur_->pid : 0; }
 
 bool Core::user_task_runnable() const {
   for (const TaskRun* r : tasks_)
-    if (!r->finished) return true;
+    if (!r->finished && (!r->blocked || fp(r->wake_time) <= t_)) return true;
   return false;
+}
+
+std::uint64_t Core::next_wake_fp() const {
+  std::uint64_t w = ~0ull;
+  for (const TaskRun* r : tasks_)
+    if (r->blocked && !r->finished) w = std::min(w, fp(r->wake_time));
+  return w;
+}
+
+bool Core::preempt_due() const {
+  if (in_fill_) return false;
+  if (!kthread_rq_.empty() && sched_ && sched_->user_tasks_left()) return true;
+  return next_wake_fp() <= t_;
+}
+
+void Core::park_current(Step s) {
+  TaskRun& r = *cur_;
+  if (!r.saved_batch) r.saved_batch = std::make_unique<OpBatch>();
+  *r.saved_batch = batch_;
+  r.has_saved = true;
+  r.resume_op = stop_op_;
+  r.resume_line = stop_line_;
+  batch_.clear();
+  if (s == Step::Blocked) {
+    drain();
+    r.blocked = true;
+    r.wake_time = ps(block_wake_fp_);
+    r.block_start = local_time();
+    ++r.iowait_count;
+    ++stats_.iowait_sleeps;
+    NUMASIM_TRACE(sched, local_time(), cpu_.value(), "sched_blocked_reason comm=%s pid=%d io_wait=1 wake_ps=%llu",
+                  r.name.c_str(), r.pid, static_cast<unsigned long long>(r.wake_time.value()));
+  } else {
+    ++stats_.preemptions;
+  }
+}
+
+void Core::unblock(TaskRun* run) {
+  run->blocked = false;
+  if (run->wake_time > run->block_start) run->iowait_sum += run->wake_time - run->block_start;
+  NUMASIM_TRACE(sched, local_time(), cpu_.value(), "sched_wakeup comm=%s pid=%d", run->name.c_str(), run->pid);
+}
+
+void Core::sleep_in_place(Picoseconds wait) {
+  drain();
+  ++stats_.iowait_sleeps;
+  stats_.idle_ps += wait.value();
+  stats_.iowait_ps += wait.value();
+  if (cur_) {
+    ++cur_->iowait_count;
+    cur_->iowait_sum += wait;
+  }
+  t_ += fp(wait);
+}
+
+void Core::settle_pending_sleep() {
+  if (!pending_wake_fp_) return;
+  const std::uint64_t w = pending_wake_fp_;
+  pending_wake_fp_ = 0;
+  drain();
+  if (w > t_) sleep_in_place(ps(w - t_));
+}
+
+void Core::account_idle(std::uint64_t from_fp) {
+  if (t_ <= from_fp) return;
+  const std::uint64_t d = (t_ - from_fp) >> kFrac;
+  stats_.idle_ps += d;
+  for (const TaskRun* r : tasks_)
+    if (r->blocked && !r->finished) {
+      stats_.iowait_ps += d;
+      break;
+    }
 }
 
 void Core::run() {
@@ -176,44 +248,85 @@ void Core::run() {
         continue;
       }
     }
-    // Round robin over the unfinished tasks of this CPU.
+    // A task whose I/O completed runs first (earliest wake-up first); then round robin over
+    // the unfinished tasks of this CPU that are not sleeping.
     TaskRun* pick = nullptr;
-    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+    for (TaskRun* r : tasks_)
+      if (r->blocked && !r->finished && fp(r->wake_time) <= t_ && (!pick || r->wake_time < pick->wake_time))
+        pick = r;
+    for (std::size_t i = 0; !pick && i < tasks_.size(); ++i) {
       TaskRun* r = tasks_[(next + i) % tasks_.size()];
-      if (!r->finished) {
+      if (!r->finished && !r->blocked) {
         pick = r;
         next = (next + i + 1) % tasks_.size();
-        break;
       }
     }
     if (!pick) {
-      if (!sched_ || !sched_->user_tasks_left()) break;
-      idle_wait();
+      const std::uint64_t wake = next_wake_fp();
+      if (sched_ && sched_->user_tasks_left()) {
+        idle_wait();
+      } else if (wake != ~0ull) {
+        // No scheduler (a lone core): nothing else can wake it; idle until the I/O completes.
+        drain();
+        const std::uint64_t from = t_;
+        t_ = std::max(t_, wake);
+        account_idle(from);
+        if (t_ >= deadline_) sync();
+      } else {
+        break;
+      }
       continue;
     }
+    if (pick->blocked) unblock(pick);
     switch_to(pick);
     const std::uint64_t slice_end = t_ + fp(params_.timeslice);
     bool others_waiting = false;
     for (TaskRun* r : tasks_) others_waiting |= (r != pick && !r->finished);
     while (!cur_->finished) {
       if (kill_pending(cur_)) {
+        cur_->has_saved = false;
         end_task(cur_);
         break;
       }
-      if (cur_->source->done()) {
+      Step step;
+      if (cur_->has_saved) {
+        // The rest of a batch left for an I/O sleep or a preemption.
+        cur_->has_saved = false;
+        batch_ = *cur_->saved_batch;
+        step = execute(batch_.begin() + cur_->resume_op, batch_.end(), cur_->resume_line);
+      } else {
+        if (cur_->source->done()) {
+          end_task(cur_);
+          break;
+        }
+        batch_.clear();
+        in_fill_ = true;
+        fill_can_block_ = true;
+        cur_->source->fill(batch_, *this);
+        fill_can_block_ = false;
+        in_fill_ = false;
+        if (cur_->killed) {
+          pending_wake_fp_ = 0;
+          end_task(cur_);
+          break;
+        }
+        if (pending_wake_fp_) {
+          // A system call of this fill sleeps on I/O: the batch runs after the wake-up.
+          block_wake_fp_ = pending_wake_fp_;
+          pending_wake_fp_ = 0;
+          stop_op_ = 0;
+          stop_line_ = kNoLine;
+          step = Step::Blocked;
+        } else {
+          step = execute(batch_.begin(), batch_.end());
+        }
+      }
+      if (step == Step::Killed) {
         end_task(cur_);
         break;
       }
-      batch_.clear();
-      in_fill_ = true;
-      cur_->source->fill(batch_, *this);
-      in_fill_ = false;
-      if (cur_->killed) {
-        end_task(cur_);
-        break;
-      }
-      if (!execute(batch_.begin(), batch_.end())) {
-        end_task(cur_);
+      if (step != Step::Done) {
+        park_current(step);
         break;
       }
       batch_.clear();
@@ -221,8 +334,8 @@ void Core::run() {
       // that a program spinning on compute ops (waiting for another core) lets others run.
       if (sync_every_access_) sync();
       if (others_waiting && t_ >= slice_end) break;
-      // A woken kernel thread preempts; a migrating task leaves.
-      if (!kthread_rq_.empty() || cur_->migrate_to >= 0) break;
+      // A woken kernel thread or a task back from I/O preempts; a migrating task leaves.
+      if (!kthread_rq_.empty() || cur_->migrate_to >= 0 || next_wake_fp() <= t_) break;
     }
   }
   drain();
@@ -251,6 +364,11 @@ void Core::run_timers() {
   t_ += dt;
   ++stats_.timers;
   stats_.timer_ps += dt >> kFrac;
+  if (cost.io_wait.value()) {  // a timer cannot sleep: its CPU waits
+    const std::uint64_t from = t_;
+    t_ += fp(cost.io_wait);
+    account_idle(from);
+  }
   next_timer_fp_ = timer_fp(sched_->next_timer(cpu_), kFrac);
 }
 
@@ -271,6 +389,11 @@ void Core::run_kthread(TaskRun* run) {
   const bool again = sched_->run_kthread(cpu_, run, local_time(), cost);
   const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   t_ += dt;
+  if (cost.io_wait.value()) {  // simplified: a kernel thread's I/O wait holds its CPU (idle)
+    const std::uint64_t from = t_;
+    t_ += fp(cost.io_wait);
+    account_idle(from);
+  }
   ++run->kthread_runs;
   run->kernel_time += ps(dt);
   ++stats_.kthread_runs;
@@ -285,20 +408,23 @@ void Core::run_kthread(TaskRun* run) {
 void Core::idle_wait() {
   drain();
   sync();  // others run meanwhile: look again before sleeping
-  if (!kthread_rq_.empty() || user_task_runnable() || !sched_->user_tasks_left() || t_ >= next_timer_fp_) return;
+  const std::uint64_t wake = std::min(next_timer_fp_, next_wake_fp());
+  if (!kthread_rq_.empty() || user_task_runnable() || !sched_->user_tasks_left() || t_ >= wake) return;
   for (const TaskRun* r : tasks_)
     if (r->migrate_to >= 0) return;
   ++stats_.idle_waits;
   idle_ = true;
   const std::uint64_t now = machine_now_ps();
-  if (next_timer_fp_ == ~0ull) {
+  const std::uint64_t from = t_;
+  if (wake == ~0ull) {
     sc_core::wait(sc_->wake);
   } else {
-    const std::uint64_t target = next_timer_fp_ >> kFrac;
+    const std::uint64_t target = wake >> kFrac;
     sc_core::wait(to_sc(Picoseconds(target > now ? target - now : 0)), sc_->wake);
   }
   idle_ = false;
   t_ = std::max(t_, fp(Picoseconds(machine_now_ps())));
+  account_idle(from);
   sc_->qk.reset();
   set_deadline();
 }
@@ -340,11 +466,12 @@ void Core::end_task(TaskRun* run) {
     flush();
     in_fill_ = false;
   }
+  settle_pending_sleep();
   drain();
   if (os_) {
     os::KernelCost cost;
     os_->task_exit(run->task, local_time(), cost);
-    t_ += cycle_fp_ * cost.cycles.value() + fp(cost.memory);
+    t_ += cycle_fp_ * cost.cycles.value() + fp(cost.memory + cost.io_wait);
   }
   run->finished = true;
   run->end_time = local_time();
@@ -352,19 +479,19 @@ void Core::end_task(TaskRun* run) {
   if (sched_) sched_->task_ended(cpu_, run);
 }
 
-bool Core::execute(const Op* begin, const Op* end) {
+Core::Step Core::execute(const Op* begin, const Op* end, VirtAddr first_line) {
 #if NUMASIM_CORE_DIRECT_MEMORY
   if (direct_) {
     DirectMemory m{*direct_, l1_latency_};
-    return execute_with(m, begin, end);
+    return execute_with(m, begin, end, first_line);
   }
 #endif
   PortMemory m{port_};
-  return execute_with(m, begin, end);
+  return execute_with(m, begin, end, first_line);
 }
 
 template <class Mem>
-bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
+Core::Step Core::execute_with(Mem& mem, const Op* op, const Op* end, VirtAddr first_line) {
   TaskRun& run = *cur_;
   const Op* const begin = op;
   for (; op != end; ++op) {
@@ -379,14 +506,22 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
         const bool write = op->kind == OpKind::Store;
         const VirtAddr first = op->addr;
         const VirtAddr last = op->addr + (op->count ? op->count - 1 : 0);
-        bool dependent = !write && op->dependent();
+        VirtAddr line = first & ~(kCacheLineBytes - 1);
+        if (first_line != kNoLine) [[unlikely]] {
+          line = first_line;  // resumed inside this op
+          first_line = kNoLine;
+        }
+        bool dependent = !write && op->dependent() && line <= first;
         PhysAddr pa = 0;
-        for (VirtAddr line = first & ~(kCacheLineBytes - 1);; line += kCacheLineBytes) {
-          if (!access(mem, line < first ? first : line, write, dependent, pa)) [[unlikely]] {
-            run.killed = true;
+        for (;; line += kCacheLineBytes) {
+          const Step s = access(mem, line < first ? first : line, write, dependent, pa);
+          if (s != Step::Done) [[unlikely]] {
+            if (s == Step::Killed) run.killed = true;
+            stop_op_ = static_cast<std::size_t>(op - batch_.begin());
+            stop_line_ = line;
             run.ops += static_cast<std::uint64_t>(op - begin);
             stats_.ops += static_cast<std::uint64_t>(op - begin);
-            return false;
+            return s;
           }
           dependent = false;
           ++run.line_accesses;
@@ -406,15 +541,25 @@ bool Core::execute_with(Mem& mem, const Op* op, const Op* end) {
         run.markers.emplace_back(op->count, local_time());
         break;
     }
-    if (t_ >= deadline_) [[unlikely]] sync();
+    if (t_ >= deadline_ || sync_every_access_) [[unlikely]] {
+      if (!sync_every_access_) sync();
+      // Yield to a queued kernel thread or a task back from I/O (not inside a program's fill).
+      if (op + 1 != end && preempt_due()) {
+        stop_op_ = static_cast<std::size_t>(op + 1 - batch_.begin());
+        stop_line_ = kNoLine;
+        run.ops += static_cast<std::uint64_t>(op + 1 - begin);
+        stats_.ops += static_cast<std::uint64_t>(op + 1 - begin);
+        return Step::Preempted;
+      }
+    }
   }
   run.ops += static_cast<std::uint64_t>(end - begin);
   stats_.ops += static_cast<std::uint64_t>(end - begin);
-  return true;
+  return Step::Done;
 }
 
 template <class Mem>
-bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa) {
+Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa) {
   t_ += issue_fp_;
   std::uint64_t issue = t_;
   if (dependent && last_load_done_ > issue) {
@@ -440,7 +585,16 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& p
       cur_->fault_addr = va;
       cur_->exit = tr.fault == os::EntryResult::Ok ? os::EntryResult::Sigsegv : tr.fault;
       t_ = std::max(t_, fp(tr.ready));
-      return false;
+      return Step::Killed;
+    }
+    if (tr.io_wait.value() != 0) [[unlikely]] {
+      // The fault slept on I/O: the CPU is free from the end of the fault's work.
+      t_ = std::max(t_, fp(tr.ready - tr.io_wait));
+      if (!in_fill_) {
+        block_wake_fp_ = fp(tr.ready);
+        return Step::Blocked;  // the access is retried after the wake-up
+      }
+      sleep_in_place(ps(std::max(t_, fp(tr.ready)) - t_));
     }
     issue = std::max(issue, fp(tr.ready));
     t_ = std::max(t_, issue);
@@ -462,7 +616,7 @@ bool Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& p
   }
   if (!write) last_load_done_ = done;
   if (done > max_done_) max_done_ = done;
-  return true;
+  return Step::Done;
 }
 
 void Core::verify_access(const Op& op, std::uint64_t expected, std::uint64_t token, PhysAddr pa) {
@@ -526,12 +680,16 @@ Picoseconds Core::now() {
 }
 
 void Core::flush() {
+  settle_pending_sleep();
   if (!cur_ || batch_.empty()) return;
   if (cur_->killed) {
     batch_.clear();
     return;
   }
-  if (!execute(batch_.begin(), batch_.end())) cur_->killed = true;
+  const bool in_fill = in_fill_;
+  in_fill_ = true;  // ops run from inside a program's call: they neither block nor yield
+  if (execute(batch_.begin(), batch_.end()) == Step::Killed) cur_->killed = true;
+  in_fill_ = in_fill;
   batch_.clear();
 }
 
@@ -549,6 +707,12 @@ long Core::syscall(Call&& call) {
   const std::uint64_t dt = cycle_fp_ * cost.cycles.value() + fp(cost.memory);
   t_ += dt;
   stats_.syscall_ps += dt >> kFrac;
+  if (cost.io_wait.value()) {
+    if (fill_can_block_ && !cur_->killed)
+      pending_wake_fp_ = t_ + fp(cost.io_wait);  // blocks when the program's batch is complete
+    else
+      sleep_in_place(cost.io_wait);
+  }
   return r;
 }
 
@@ -614,6 +778,11 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".timers", s.timers, "count", "timer checks that fired timers");
   v.counter(prefix + ".timer_time", s.timer_ps, "ps", "time in timer callbacks");
   v.counter(prefix + ".idle_waits", s.idle_waits, "count", "times the CPU idled waiting for work");
+  v.counter(prefix + ".idle_time", s.idle_ps, "ps", "time the CPU had nothing to run");
+  v.counter(prefix + ".iowait_time", s.iowait_ps, "ps", "idle time while a task of this CPU slept on I/O");
+  v.counter(prefix + ".iowait_sleeps", s.iowait_sleeps, "count", "sleeps of this CPU's tasks on I/O");
+  v.counter(prefix + ".preemptions", s.preemptions, "count",
+            "user tasks preempted inside a batch (kernel thread or I/O wake-up)");
   v.formula(prefix + ".l1_miss_ratio", safe_ratio(double(s.l1_misses), double(s.line_accesses)), "ratio",
             "L1D misses per line access");
 }

@@ -44,6 +44,28 @@
 // a running one leaves at its next batch boundary.
 // Simplification: a wake-up from another CPU that ran ahead of SystemC time may be
 // seen by an idle CPU up to one quantum early.
+//
+// Preemption inside a batch: at each quantum boundary (after every op with quantum
+// 0) a running user task yields when a kernel thread is queued on its CPU or a
+// task of its CPU finished its I/O sleep; the rest of its batch is kept in its
+// TaskRun and runs when it is picked again (a kernel thread thus waits at most a
+// quantum plus one op, not a whole batch of long compute ops). Ops are atomic:
+// one compute op is never split.
+//
+// Sleeping on I/O (os::KernelCost::io_wait, e.g. a swap-in): a user task whose
+// fault waits for I/O blocks (TASK_UNINTERRUPTIBLE) after the fault's CPU work,
+// until the completion time (the walk that follows the fault is part of the
+// sleep); its access is retried when it runs again (a TLB hit, unless the page
+// went again). Meanwhile the CPU runs its other tasks and
+// kernel threads, or idles (idle time, and iowait time while a task of this CPU
+// sleeps on I/O: /proc/stat's idle and iowait). A woken task runs before the
+// round robin resumes and preempts the running task at its next quantum
+// boundary. Counted per task as iowait_count/iowait_sum (schedstat names) and
+// per CPU. A system call that waits for I/O blocks the task when its program's
+// batch is complete (the ops the program added after the call run after the
+// wake-up); if the program reads the time or makes another call first, or the
+// call happens in its start or finish, the task sleeps in place (the CPU idles
+// until the completion: nothing else can run in the middle of a program's fill).
 #pragma once
 
 #include <cstdint>
@@ -121,6 +143,16 @@ struct TaskRun {
   int migrate_to = -1;     // CPU it leaves for at its next batch boundary (-1: none)
   bool queued = false;     // kernel thread: in its core's kernel-thread queue
 
+  // Sleeping on I/O until wake_time (since block_start), or preempted inside a batch: the
+  // batch's ops from resume_op (its first op from resume_line) wait in saved_batch.
+  bool blocked = false;
+  Picoseconds wake_time{0};
+  Picoseconds block_start{0};
+  bool has_saved = false;
+  std::size_t resume_op = 0;
+  VirtAddr resume_line = ~0ull;  // ~0: the op from its start
+  std::unique_ptr<OpBatch> saved_batch;
+
   // Results.
   bool started = false;
   bool finished = false;
@@ -132,6 +164,9 @@ struct TaskRun {
   std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, compute_cycles = 0, syscalls = 0;
   std::uint64_t kthread_runs = 0;  // kernel thread: passes of its work
   Picoseconds kernel_time{0};      // kernel thread: CPU time of its passes (work, no switches)
+  // schedstat's iowait_count and iowait_sum (/proc/<pid>/sched): sleeps on I/O and their time.
+  std::uint64_t iowait_count = 0;
+  Picoseconds iowait_sum{0};
   std::vector<std::pair<std::uint32_t, Picoseconds>> markers;  // (id, drained local time)
   // Time between the first two markers with these ids (0 if absent).
   Picoseconds marker_interval(std::uint32_t from_id, std::uint32_t to_id) const;
@@ -143,6 +178,9 @@ struct CoreStats {
   std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
   std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
   std::uint64_t kthread_runs = 0, kthread_ps = 0, timers = 0, timer_ps = 0, idle_waits = 0;
+  // Idle time, the part of it while a task of this CPU slept on I/O (/proc/stat idle, iowait),
+  // the tasks' sleeps on I/O, and user tasks preempted inside a batch.
+  std::uint64_t idle_ps = 0, iowait_ps = 0, iowait_sleeps = 0, preemptions = 0;
   // Verify mode (ops with kOpVerify): stores (each checks the token it replaces
   // and writes its own), loads checked, checks that failed.
   std::uint64_t verify_stores = 0, verify_loads = 0, verify_mismatches = 0;
@@ -235,12 +273,25 @@ class Core final : public ThreadContext {
   static std::uint64_t fp(Picoseconds t) { return t.value() << kFrac; }
   static Picoseconds ps(std::uint64_t f) { return Picoseconds(f >> kFrac); }
 
-  // Runs ops [begin, end) of the current task; false when the task was killed.
-  bool execute(const Op* begin, const Op* end);
+  // How a run of ops ended: all ran, the task was killed, it sleeps on I/O (from the
+  // access at stop_op_/stop_line_), or it yields to a kernel thread or a woken task
+  // (from stop_op_).
+  enum class Step : std::uint8_t { Done, Killed, Blocked, Preempted };
+  static constexpr VirtAddr kNoLine = ~0ull;
+  // Runs ops [begin, end) of the current task (the first from `first_line`).
+  Step execute(const Op* begin, const Op* end, VirtAddr first_line = kNoLine);
   template <class Mem>
-  bool execute_with(Mem& mem, const Op* begin, const Op* end);
+  Step execute_with(Mem& mem, const Op* begin, const Op* end, VirtAddr first_line);
   template <class Mem>
-  bool access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa);
+  Step access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysAddr& pa);
+  // I/O sleeps and preemption (see the header comment).
+  bool preempt_due() const;
+  std::uint64_t next_wake_fp() const;  // earliest wake-up of a blocked task here (~0: none)
+  void park_current(Step s);           // keeps the rest of the batch; blocks on I/O for Blocked
+  void unblock(TaskRun* run);
+  void sleep_in_place(Picoseconds wait);  // the task sleeps and nothing else runs
+  void settle_pending_sleep();
+  void account_idle(std::uint64_t from_fp);
   // Verify mode: check that a kOpVerify op's frame holds `expected` (a load's
   // token, the token a store replaces); a store then writes `token`.
   void verify_access(const Op& op, std::uint64_t expected, std::uint64_t token, PhysAddr pa);
@@ -294,6 +345,11 @@ class Core final : public ThreadContext {
   bool running_ = false;
   OpBatch batch_;
   bool in_fill_ = false;
+  bool fill_can_block_ = false;       // in the run loop's fill: a system call's I/O wait blocks after it
+  std::uint64_t pending_wake_fp_ = 0;  // such a wait's end (0: none)
+  std::uint64_t block_wake_fp_ = 0;    // Step::Blocked: the wake-up
+  std::size_t stop_op_ = 0;            // Step::Blocked/Preempted: where the batch goes on
+  VirtAddr stop_line_ = kNoLine;
   CoreStats stats_;
   os::PageTokens* tokens_ = nullptr;
   std::vector<VerifyMismatch> verify_mismatches_;

@@ -14,7 +14,9 @@
 // kernel's threads (os::Kthreads: kswapd<N>, kcompactd<N>, khugepaged, the
 // flusher) as tasks of their own when the kernel wakes them or their timers fire
 // (see core.h); while any user task is unfinished every core runs (idle ones wait
-// for wake-ups and timers). migrate_task moves a user task to another CPU.
+// for wake-ups and timers). migrate_task moves a user task to another CPU. A
+// task sleeping on I/O (os::KernelCost::io_wait, e.g. a swap-in) lets its CPU
+// run other tasks until the completion (core.h, "Sleeping on I/O").
 // Simplifications: one clock for every core ([cpu] frequency); the SystemC
 // kernel is shared by every Machine of a process (build and run machines one
 // after the other, not interleaved).

@@ -65,14 +65,16 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
       }
     }
   }
+  Picoseconds io_wait{0};
   for (std::uint32_t attempt = 0; attempt <= params_.max_fault_retries; ++attempt) {
     PhysAddr pa = 0;
-    if (walk(va, write, t, pa)) return {pa, t, true};
+    if (walk(va, write, t, pa)) return {pa, t, true, os::EntryResult::Ok, io_wait};
     // #PF: x86 drops the TLB entries for the faulting address.
     tlb_.invalidate_page(ctx_.asid, va);
     os::KernelCost cost;
     const auto outcome = os_.page_fault(ctx_.task, va, write, t, cost);
-    const Picoseconds fault_time = clock_.to_time(cost.cycles) + cost.memory;
+    const Picoseconds fault_time = clock_.to_time(cost.cycles) + cost.memory + cost.io_wait;
+    io_wait += cost.io_wait;
     t += fault_time;
     ++stats_.faults;
     stats_.fault_ps += fault_time.value();
@@ -82,7 +84,7 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
       case os::EntryResult::Sigbus: ++stats_.sigbus; break;
       case os::EntryResult::OomKill: ++stats_.oom_kills; break;
     }
-    return {0, t, false, outcome};
+    return {0, t, false, outcome, io_wait};
   }
   std::fprintf(stderr,
                "numasim: internal error: cpu %d: address 0x%llx still faults after %u faults the OS reported "

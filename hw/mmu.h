@@ -67,6 +67,9 @@ struct Translation {
   Picoseconds ready{0};  // absolute time at which the physical address is known
   bool ok = true;        // false: the fault killed the task (see fault)
   os::EntryResult fault = os::EntryResult::Ok;  // SIGSEGV, SIGBUS or OOM kill when !ok
+  // Part of `ready` the task slept on I/O in its faults (os::KernelCost::io_wait): a core
+  // that schedules blocks the task until `ready` and runs others from ready - io_wait.
+  Picoseconds io_wait{0};
 };
 
 struct MmuStats {

@@ -534,11 +534,25 @@ bool Kernel::split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, Pa
     if (m.pte.level == PMD_LEVEL) pmds.push_back(m);
     return true;
   });
+  // Reclaim's split (a list given) allocates the PTE tables of its PMD splits, and that
+  // allocation may enter direct reclaim, which may meet another THP: that nested split fails
+  // (the THP is kept) instead of recursing without bound. Linux needs no allocation here (the
+  // table deposited at fault time, pgtable_trans_huge_withdraw) and its reclaim does not
+  // recurse (PF_MEMALLOC).
+  // (The depth is only non-zero during such a split: one counter serves every Kernel.)
+  static int reclaim_split_depth_ = 0;
+  if (list && !pmds.empty() && reclaim_split_depth_ > 0) {
+    pm_.count_vm_events(cpu, THP_SPLIT_PAGE_FAILED);
+    return false;
+  }
+  if (list) ++reclaim_split_depth_;
   for (const RmapMapping& m : pmds)
     if (!__split_huge_pmd(cpu, *m.vma, m.pte, m.addr, cost)) {
+      if (list) --reclaim_split_depth_;
       pm_.count_vm_events(cpu, THP_SPLIT_PAGE_FAILED);
       return false;
     }
+  if (list) --reclaim_split_depth_;
   if (entire_mapcount(head) != 0) thp_bug("THP still PMD-mapped after its PMDs were split", pm_.page_to_pfn(head).value());
   // The head leaves its list (or batch) as a 512-page folio; its flags pass to the subpages.
   const bool isolated = list != nullptr;

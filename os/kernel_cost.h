@@ -4,6 +4,17 @@
 // fault or a system call and handed back to hw::Core, which adds both to its
 // local time. Simplification: the two parts are serial (no overlap of kernel
 // compute with its own memory traffic).
+//
+// io_wait: the general "sleep until the I/O completes" of a task in a fault or a
+// system call (Linux: io_schedule in TASK_UNINTERRUPTIBLE, e.g. folio_wait_locked
+// after swap_readpage). The kernel adds the time from its cursor to the
+// completion the block device gave (latency and queueing included); waits add up
+// (each starts where the previous ended: Platform::submit_bio advances the CPU's
+// kernel cursor). It is not CPU time. hw::Core blocks a user task that faulted
+// until entry + cycles + memory + io_wait and runs other tasks of its CPU
+// meanwhile (the task's iowait_sum, the CPU's idle/iowait time); a caller that
+// cannot schedule (a kernel thread's pass, a timer, a bare hw::Mmu) adds it to
+// its CPU's time like `memory`. Users: do_swap_page's swap-in; page-cache reads.
 #pragma once
 
 #include "common/units.h"
@@ -13,14 +24,17 @@ namespace numasim::os {
 struct KernelCost {
   Cycles cycles{0};
   Picoseconds memory{0};
+  Picoseconds io_wait{0};  // sleeping on I/O after the work above (see the header comment)
 
   KernelCost& operator+=(const KernelCost& o) {
     cycles += o.cycles;
     memory += o.memory;
+    io_wait += o.io_wait;
     return *this;
   }
   void add_cycles(std::uint64_t c) { cycles += Cycles(c); }
   void add_memory(Picoseconds t) { memory += t; }
+  void add_io_wait(Picoseconds t) { io_wait += t; }
 };
 
 }  // namespace numasim::os

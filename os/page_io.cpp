@@ -2,8 +2,8 @@
 // page goes through Platform::submit_bio at the area's start sector + slot * 8
 // (writes asynchronously: PG_writeback is set and the platform's timer on the
 // submitting CPU runs end_swap_bio_write at the completion time the device
-// gave; reads of the faulting page synchronously, the fault's cost includes the
-// wait). A zram area (de)compresses on the calling CPU (cycles from the area's
+// gave; a read of the faulting page is waited for: the time to its completion
+// goes to KernelCost::io_wait, the task sleeps and its CPU runs something else). A zram area (de)compresses on the calling CPU (cycles from the area's
 // parameters, the page and the pool object moved as kernel traffic) and
 // completes at once (SWP_SYNCHRONOUS_IO). Page identity tokens (page_token.h)
 // travel with the data: saved per slot at write, restored into the frame at read.
@@ -130,8 +130,8 @@ void Swap::swap_readpage(page* pg, swp_entry_t e, bool sync, CpuId cpu, KernelCo
     cost.add_memory(k_.platform_.kernel_write(cpu, phys, Bytes(kPageSize)));
   } else {
     const std::uint64_t sector = si.start_sector + off * kSectorsPerPage;
-    if (sync)
-      cost.add_memory(k_.platform_.submit_bio(cpu, BioOp::Read, sector, Bytes(kPageSize)));
+    if (sync)  // swap_readpage_sync's wait (io_schedule until end_swap_bio_read)
+      cost.add_io_wait(k_.platform_.submit_bio(cpu, BioOp::Read, sector, Bytes(kPageSize)));
     else
       k_.platform_.submit_bio_nowait(cpu, BioOp::Read, sector, Bytes(kPageSize));
   }

@@ -15,8 +15,8 @@
 // its own reference.
 // Simplified: readahead pages are usable as soon as the fault that read them
 // returns (their own completion is not waited for); the target page is read
-// after its readahead window, and the fault's cost includes its I/O wait (the
-// task does not sleep while its CPU runs something else); no swap-in of large
+// after its readahead window, and the fault's task sleeps until that read
+// completes (KernelCost::io_wait: its CPU runs something else); no swap-in of large
 // folios; a page is "exclusive" (may be mapped writable at once) when its slot
 // has no other user and it has no other mapping (Linux 6.1 carries an
 // exclusive bit in the swap PTE instead).
