@@ -49,6 +49,7 @@
 #include "os/kernel_entry.h"
 #include "os/kmemleak.h"
 #include "os/kthread.h"
+#include "os/memory_tiers.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/oom_kill.h"
@@ -106,6 +107,7 @@ struct KernelParams {
   ReclaimParams reclaim;      // [os.vm] swappiness & co., reclaim costs (os/vmscan.h)
   ThpParams thp;              // [os.thp]: transparent huge pages (os/huge_memory.h)
   CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
+  MemoryTierParams memtier;     // [os.memory_tiers]: adistance per node, demotion_enabled (os/memory_tiers.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // hugetlb.nr_overcommit_hugepages, hugetlb.1G.nr_hugepages = [per node],
@@ -300,6 +302,14 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool node_is_toptier(int nid) const;
   int next_demotion_node(int nid) const;
   bool node_demotion_enabled() const;
+  // node_get_allowed_targets: every node of the tiers below nid's.
+  nodemask_t node_get_allowed_targets(int nid) const;
+  const MemoryTiers& memory_tiers() const { return memtiers_; }
+  // /sys/kernel/mm/numa/demotion_enabled (store: kstrtobool, 0 or -EINVAL;
+  // -ENOENT no such file, -EACCES a read-only nodelist) and
+  // /sys/devices/virtual/memory_tiering/memory_tier<N>/nodelist (show; nullopt: no such file).
+  int memory_tiers_sysfs_store(std::string_view path, std::string_view value);
+  std::optional<std::string> memory_tiers_sysfs_show(std::string_view path) const;
 
   // ---- page identity tokens for verification (os/page_token.h) ----
   PageTokens& page_tokens() { return page_tokens_; }
@@ -646,6 +656,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
 
   const Topology& topo_;
   KernelParams params_;
+  // Memory tiers and demotion targets (memory_tiers.cpp), built at boot.
+  MemoryTiers memtiers_;
+  void memory_tiers_init();
   Platform& platform_;
   PhysMem pm_;
   PageTables pgtables_;

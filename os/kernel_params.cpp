@@ -15,6 +15,7 @@ KernelParams KernelParams::from_config(Config os) {
   p.reclaim = ReclaimParams::from_config(os);      // [os.vm] swappiness & co., reclaim costs
   p.thp = ThpParams::from_config(os);              // [os.thp]
   p.compaction = CompactionParams::from_config(os);  // [os.vm] compaction_*, [os.costs] compact_*
+  p.memtier = MemoryTierParams::from_config(os);     // [os.memory_tiers]
   Config c = os.table("costs", "kernel CPU costs in cycles");
   auto cyc = [&](const char* key, std::uint64_t def, const char* what) {
     return static_cast<std::uint64_t>(
