@@ -304,6 +304,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool node_demotion_enabled() const;
   // node_get_allowed_targets: every node of the tiers below nid's.
   nodemask_t node_get_allowed_targets(int nid) const;
+  // can_demote (migrate.cpp): demotion is enabled and nid has a demotion target.
+  bool can_demote(int nid) const;
   const MemoryTiers& memory_tiers() const { return memtiers_; }
   // /sys/kernel/mm/numa/demotion_enabled (store: kstrtobool, 0 or -EINVAL;
   // -ENOENT no such file, -EACCES a read-only nodelist) and
@@ -505,6 +507,13 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   void migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
                               KernelCost& cost);
   int migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  void migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                  KernelCost& cost);
+  // Reclaim's demotion (migrate.cpp, mm/vmscan.c demote_folio_list + can_demote):
+  // the pages of `demote` (isolated, from node nid) migrated to nid's demotion
+  // target (MR_DEMOTION), falling back to the other nodes of the lower tiers;
+  // those that could not move stay on the list. Returns how many moved.
+  unsigned long demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost);
   void migrate_in_flight_complete(KernelCost& cost);
   void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
   // migrate_to_node: every page of mm on node source moved to dest; how many were not.

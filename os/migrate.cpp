@@ -185,10 +185,17 @@ int Kernel::migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps
 // The move itself, into a page the caller has (_refcount 1).
 void Kernel::migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
                                     KernelCost& cost) {
+  ++old_pg->_refcount;  // the migration's own reference (isolation)
+  isolate_lru_page(old_pg);
+  migrate_isolated_anon_page(old_pg, new_pg, maps, cpu, cost);
+}
+
+// The move of a page already isolated from its LRU (its isolation reference is
+// the migration's own), as reclaim's demotion hands it over.
+void Kernel::migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                        KernelCost& cost) {
   cost.add_cycles(params_.costs.migrate_page_cycles);
   old_pg->set(PG_locked);  // folio_lock
-  ++old_pg->_refcount;     // the migration's own reference (isolation)
-  isolate_lru_page(old_pg);
   try_to_migrate(old_pg, maps, cpu, cost);
   MigrationInFlight m{old_pg, new_pg, cpu, false};
   migration_in_flight_ = &m;
@@ -244,6 +251,55 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, 1);
   m.done = true;
   migration_in_flight_ = nullptr;
+}
+
+// can_demote (mm/vmscan.c): demotion is on and nid has a lower tier.
+bool Kernel::can_demote(int nid) const { return node_demotion_enabled() && next_demotion_node(nid) != NUMA_NO_NODE; }
+
+// demote_folio_list + alloc_demote_page (mm/vmscan.c) over migrate_pages(MR_DEMOTION):
+// each page's copy taken on the target node without reclaim or retries
+// ((GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) | GFP_NOWAIT | __GFP_THISNODE |
+// __GFP_NORETRY-like: a failed fast path fails), else on any node of the lower
+// tiers (node_get_allowed_targets). Demotion ignores cpusets and mempolicies.
+// Simplified: anonymous small pages only (a THP, a swap-cache or an unmapped
+// page stays on the list and takes reclaim's ordinary path).
+unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost) {
+  const int target = next_demotion_node(nid);
+  if (demote.empty() || target == NUMA_NO_NODE) return 0;
+  const nodemask_t allowed = node_get_allowed_targets(nid);
+  constexpr gfp_t gfp = ((GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) | GFP_NOWAIT | __GFP_NOWARN | __GFP_NOMEMALLOC |
+                         __GFP_NORETRY);
+  page* const mem_map = pm_.pfn_to_page(Pfn(0));
+  PageList failed;
+  unsigned long nr_succeeded = 0;
+  while (!demote.empty()) {
+    page* pg = mem_map + demote.tail;
+    list_del(mem_map, demote, pg);
+    if (!PageAnon(pg) || PageTransHuge(pg) || pg->test(PG_swapcache) || pg->mapcount == 0) {
+      list_add(mem_map, failed, pg);  // not demoted: reclaim's second pass swaps it
+      continue;
+    }
+    std::vector<RmapMapping> maps;
+    rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
+      maps.push_back(m);
+      return true;
+    });
+    page* np = nullptr;
+    if (static_cast<int>(maps.size()) == pg->mapcount) {
+      np = pm_.alloc_pages(cpu, gfp | __GFP_THISNODE, 0, NodeId(target), nullptr, cost);
+      if (!np && nodes_weight(allowed) > 1) np = pm_.alloc_pages(cpu, gfp, 0, NodeId(target), &allowed, cost);
+    }
+    if (!np) {
+      pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+      list_add(mem_map, failed, pg);
+      continue;
+    }
+    migrate_isolated_anon_page(pg, np, maps, cpu, cost);
+    ++nr_succeeded;
+  }
+  demote = failed;
+  pm_.count_vm_events(cpu, kswapd ? PGDEMOTE_KSWAPD : PGDEMOTE_DIRECT, nr_succeeded);
+  return nr_succeeded;
 }
 
 int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) {
