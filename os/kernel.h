@@ -501,7 +501,14 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // what a fault waiting on the entry completes, through migration_waiter_).
   struct MigrationInFlight;
   int migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t, KernelCost& cost);
-  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  // With `batch`, the mms to flush are added to it instead of flushed (TTU_BATCH_FLUSH).
+  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost,
+                      std::vector<mm_struct*>* batch = nullptr);
+  // move_pages / migrate_pages / mbind: the pages mapped at (vma, addr) moved to
+  // nids[i] (status[i]: the node or -errno), small anonymous pages in batches
+  // through migrate_pages, the others one by one (migrate_one).
+  void migrate_mapped_pages(task_struct* t, const std::vector<std::pair<vm_area_struct*, VirtAddr>>& where,
+                            const std::vector<int>& nids, int* status, KernelCost& cost);
   // migrate_anon_page's move into a page the caller has; migrate_page_to: compaction's
   // migration of one anonymous page into its target (0, or -EAGAIN with nothing changed).
   void migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
