@@ -56,6 +56,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   thp_init();  // huge_memory.cpp: deferred split queues, khugepaged's threadfn
   compaction_ = std::make_unique<Compaction>(*this, params_.compaction);
   compaction_->install_kcompactd();
+  memory_tiers_init();  // memory_tiers.cpp: tiers and demotion targets
   // swapon of the configured areas (as an init script would).
   swap_ = std::make_unique<Swap>(*this, params_.swap);
   for (const SwapAreaParams& a : params_.swap.areas) {

@@ -50,6 +50,7 @@
 #include "os/kernel_entry.h"
 #include "os/kmemleak.h"
 #include "os/kthread.h"
+#include "os/memory_tiers.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/numa_balancing.h"
@@ -110,6 +111,7 @@ struct KernelParams {
   CompactionParams compaction;  // [os.vm] compaction sysctls, [os.costs] compact_* (os/compaction.h)
   NumaBalancingParams numab;    // [os.kernel] numa_balancing* (os/numa_balancing.h)
   FsParams fs;                  // [[os.file]], [os.fs], [os.vm] dirty_* (os/fs.h)
+  MemoryTierParams memtier;     // [os.memory_tiers]: adistance per node, demotion_enabled (os/memory_tiers.h)
 
   // [os] table: [os.costs] *_cycles, pgtable_levels, max_map_count, hugetlb.nr_hugepages = [per node],
   // hugetlb.nr_overcommit_hugepages, hugetlb.1G.nr_hugepages = [per node],
@@ -323,6 +325,16 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool node_is_toptier(int nid) const;
   int next_demotion_node(int nid) const;
   bool node_demotion_enabled() const;
+  // node_get_allowed_targets: every node of the tiers below nid's.
+  nodemask_t node_get_allowed_targets(int nid) const;
+  // can_demote (migrate.cpp): demotion is enabled and nid has a demotion target.
+  bool can_demote(int nid) const;
+  const MemoryTiers& memory_tiers() const { return memtiers_; }
+  // /sys/kernel/mm/numa/demotion_enabled (store: kstrtobool, 0 or -EINVAL;
+  // -ENOENT no such file, -EACCES a read-only nodelist) and
+  // /sys/devices/virtual/memory_tiering/memory_tier<N>/nodelist (show; nullopt: no such file).
+  int memory_tiers_sysfs_store(std::string_view path, std::string_view value);
+  std::optional<std::string> memory_tiers_sysfs_show(std::string_view path) const;
 
   // ---- automatic NUMA balancing (os/numa_balancing.h; numa_balancing.cpp, numa_migrate.cpp,
   //      change_prot_numa in mprotect.cpp, do_numa_page in memory.cpp) ----
@@ -523,12 +535,26 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // what a fault waiting on the entry completes, through migration_waiter_).
   struct MigrationInFlight;
   int migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps, int nid, task_struct* t, KernelCost& cost);
-  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  // With `batch`, the mms to flush are added to it instead of flushed (TTU_BATCH_FLUSH).
+  void try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost,
+                      std::vector<mm_struct*>* batch = nullptr);
+  // move_pages / migrate_pages / mbind: the pages mapped at (vma, addr) moved to
+  // nids[i] (status[i]: the node or -errno), small anonymous pages in batches
+  // through migrate_pages, the others one by one (migrate_one).
+  void migrate_mapped_pages(task_struct* t, const std::vector<std::pair<vm_area_struct*, VirtAddr>>& where,
+                            const std::vector<int>& nids, int* status, KernelCost& cost);
   // migrate_anon_page's move into a page the caller has; migrate_page_to: compaction's
   // migration of one anonymous page into its target (0, or -EAGAIN with nothing changed).
   void migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
                               KernelCost& cost);
   int migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  void migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                  KernelCost& cost);
+  // Reclaim's demotion (migrate.cpp, mm/vmscan.c demote_folio_list + can_demote):
+  // the pages of `demote` (isolated, from node nid) migrated to nid's demotion
+  // target (MR_DEMOTION), falling back to the other nodes of the lower tiers;
+  // those that could not move stay on the list. Returns how many moved.
+  unsigned long demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost);
   void migrate_in_flight_complete(KernelCost& cost);
   void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
   // migrate_to_node: every page of mm on node source moved to dest; how many were not.
@@ -680,6 +706,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
 
   const Topology& topo_;
   KernelParams params_;
+  // Memory tiers and demotion targets (memory_tiers.cpp), built at boot.
+  MemoryTiers memtiers_;
+  void memory_tiers_init();
   Platform& platform_;
   PhysMem pm_;
   PageTables pgtables_;

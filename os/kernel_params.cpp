@@ -17,6 +17,7 @@ KernelParams KernelParams::from_config(Config os) {
   p.compaction = CompactionParams::from_config(os);  // [os.vm] compaction_*, [os.costs] compact_*
   p.numab = NumaBalancingParams::from_config(os);    // [os.kernel] numa_balancing*
   p.fs = FsParams::from_config(os);                  // [[os.file]], [os.fs], [os.vm] dirty_*
+  p.memtier = MemoryTierParams::from_config(os);     // [os.memory_tiers]
   Config c = os.table("costs", "kernel CPU costs in cycles");
   auto cyc = [&](const char* key, std::uint64_t def, const char* what) {
     return static_cast<std::uint64_t>(

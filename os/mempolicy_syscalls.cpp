@@ -9,6 +9,7 @@
 // installing the policy (Linux installs it, then returns EIO); tasks are
 // privileged (MPOL_MF_MOVE_ALL allowed, any pid may be moved); user pointers are
 // host pointers, so EFAULT for them means a null pointer where data is needed.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -132,6 +133,8 @@ long Kernel::sys_mbind(task_struct* t, VirtAddr start, std::uint64_t len, int mo
     newpol = mpol_object_new(pol, t->cpu, cost, AllocSite::tag("do_mbind"));
     if (!newpol) return -ENOMEM;
   }
+  // vma_adjust_trans_huge: THP PMDs straddling the edges split (ENOMEM, nothing changed, otherwise).
+  if (!thp_split_range_edges(t->cpu, mm, start, end, cost)) return -ENOMEM;
   // mbind_range: install the policy (shared by the VMAs of the range).
   modify_range(
       mm, start, end, [&](vm_area_struct& v) { v.vm_policy = newpol; }, cost);
@@ -242,6 +245,9 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
     if (!node_isset(nodes[i], allowed)) return -EACCES;
   }
   long not_moved = 0;
+  std::vector<std::pair<vm_area_struct*, VirtAddr>> where;
+  std::vector<int> where_nid;
+  std::vector<unsigned long> where_idx;
   for (unsigned long i = 0; i < count; ++i) {
     vm_area_struct* vma = vma_lookup(mm, pages[i]);
     if (!vma) {
@@ -261,9 +267,16 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
       status[i] = -EACCES;
       continue;
     }
-    int r = migrate_one(target, *vma, pages[i], nodes[i], cost);
-    status[i] = r;
-    if (r == -ENOMEM) ++not_moved;
+    where.push_back({vma, pages[i]});
+    where_nid.push_back(nodes[i]);
+    where_idx.push_back(i);
+  }
+  // do_move_pages_to_node: the pages in batches (one TLB flush per batch).
+  std::vector<int> r(where.size(), 0);
+  migrate_mapped_pages(target, where, where_nid, r.data(), cost);
+  for (std::size_t j = 0; j < r.size(); ++j) {
+    status[where_idx[j]] = r[j];
+    if (r[j] == -ENOMEM) ++not_moved;
   }
   return not_moved;
 }
@@ -296,10 +309,9 @@ long Kernel::migrate_to_node(task_struct* t, mm_struct& mm, int source, int dest
     };
     walk_leaves(pgtables_, &mm, mm.pgd, v->vm_start, v->vm_end, queue);
   }
-  long not_moved = 0;
-  for (const auto& [vma, va] : queued)
-    if (migrate_one(t, *vma, va, dest, cost) < 0) ++not_moved;
-  return not_moved;
+  std::vector<int> r(queued.size(), 0);
+  migrate_mapped_pages(t, queued, std::vector<int>(queued.size(), dest), r.data(), cost);
+  return std::count_if(r.begin(), r.end(), [](int s) { return s < 0; });
 }
 
 long Kernel::sys_migrate_pages(task_struct* t, int pid, unsigned long maxnode, const unsigned long* old_nodes,

@@ -28,7 +28,9 @@
 // nothing running in between, else fail with -EBUSY.
 #include "os/migrate.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "os/gfp.h"
 #include "os/kernel.h"
@@ -114,7 +116,8 @@ constexpr pteval_t kMigrationKeptBits = _PAGE_ACCESSED | _PAGE_DIRTY;
 // the caller's reference; each PTE becomes a migration entry, the mapping's
 // rmap and reference are dropped (page_remove_rmap + folio_put; the RSS stays
 // with the entry), then each mm is flushed once (the TTU_BATCH_FLUSH batch).
-void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost) {
+void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost,
+                            std::vector<mm_struct*>* batch) {
   const std::uint64_t pfn = pm_.page_to_pfn(pg).value();
   const bool exclusive = PageAnon(pg) && pg->mapcount == 1;  // PageAnonExclusive's stand-in
   for (const RmapMapping& m : maps) {
@@ -126,6 +129,11 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
     --pg->mapcount;
     --pg->_refcount;
     if (pg->mapcount == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, -1);
+  }
+  if (batch) {
+    for (const RmapMapping& m : maps)
+      if (std::find(batch->begin(), batch->end(), m.vma->vm_mm) == batch->end()) batch->push_back(m.vma->vm_mm);
+    return;
   }
   for (std::size_t i = 0; i < maps.size(); ++i) {
     mm_struct& mm = *maps[i].vma->vm_mm;
@@ -185,10 +193,17 @@ int Kernel::migrate_anon_page(page* old_pg, const std::vector<RmapMapping>& maps
 // The move itself, into a page the caller has (_refcount 1).
 void Kernel::migrate_anon_page_into(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
                                     KernelCost& cost) {
+  ++old_pg->_refcount;  // the migration's own reference (isolation)
+  isolate_lru_page(old_pg);
+  migrate_isolated_anon_page(old_pg, new_pg, maps, cpu, cost);
+}
+
+// The move of a page already isolated from its LRU (its isolation reference is
+// the migration's own), as reclaim's demotion hands it over.
+void Kernel::migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                        KernelCost& cost) {
   cost.add_cycles(params_.costs.migrate_page_cycles);
   old_pg->set(PG_locked);  // folio_lock
-  ++old_pg->_refcount;     // the migration's own reference (isolation)
-  isolate_lru_page(old_pg);
   try_to_migrate(old_pg, maps, cpu, cost);
   MigrationInFlight m{old_pg, new_pg, cpu, false};
   migration_in_flight_ = &m;
@@ -246,6 +261,55 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   migration_in_flight_ = nullptr;
 }
 
+// can_demote (mm/vmscan.c): demotion is on and nid has a lower tier.
+bool Kernel::can_demote(int nid) const { return node_demotion_enabled() && next_demotion_node(nid) != NUMA_NO_NODE; }
+
+// demote_folio_list + alloc_demote_page (mm/vmscan.c) over migrate_pages(MR_DEMOTION):
+// each page's copy taken on the target node without reclaim or retries
+// ((GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) | GFP_NOWAIT | __GFP_THISNODE |
+// __GFP_NORETRY-like: a failed fast path fails), else on any node of the lower
+// tiers (node_get_allowed_targets). Demotion ignores cpusets and mempolicies.
+// Simplified: anonymous small pages only (a THP, a swap-cache or an unmapped
+// page stays on the list and takes reclaim's ordinary path).
+unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost) {
+  const int target = next_demotion_node(nid);
+  if (demote.empty() || target == NUMA_NO_NODE) return 0;
+  const nodemask_t allowed = node_get_allowed_targets(nid);
+  constexpr gfp_t gfp = ((GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) | GFP_NOWAIT | __GFP_NOWARN | __GFP_NOMEMALLOC |
+                         __GFP_NORETRY);
+  page* const mem_map = pm_.pfn_to_page(Pfn(0));
+  PageList failed;
+  unsigned long nr_succeeded = 0;
+  while (!demote.empty()) {
+    page* pg = mem_map + demote.tail;
+    list_del(mem_map, demote, pg);
+    if (!PageAnon(pg) || PageTransHuge(pg) || pg->test(PG_swapcache) || pg->mapcount == 0) {
+      list_add(mem_map, failed, pg);  // not demoted: reclaim's second pass swaps it
+      continue;
+    }
+    std::vector<RmapMapping> maps;
+    rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
+      maps.push_back(m);
+      return true;
+    });
+    page* np = nullptr;
+    if (static_cast<int>(maps.size()) == pg->mapcount) {
+      np = pm_.alloc_pages(cpu, gfp | __GFP_THISNODE, 0, NodeId(target), nullptr, cost);
+      if (!np && nodes_weight(allowed) > 1) np = pm_.alloc_pages(cpu, gfp, 0, NodeId(target), &allowed, cost);
+    }
+    if (!np) {
+      pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+      list_add(mem_map, failed, pg);
+      continue;
+    }
+    migrate_isolated_anon_page(pg, np, maps, cpu, cost);
+    ++nr_succeeded;
+  }
+  demote = failed;
+  pm_.count_vm_events(cpu, kswapd ? PGDEMOTE_KSWAPD : PGDEMOTE_DIRECT, nr_succeeded);
+  return nr_succeeded;
+}
+
 int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) {
   if (pm_.page_to_nid(pg).value() == nid) return nid;
   if (PageCompound(pg) && PageTransHuge(thp_head(pg)))  // a THP: whole or split (huge_memory.cpp)
@@ -263,11 +327,119 @@ int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) 
   return migrate_anon_page(pg, maps, nid, t, cost);
 }
 
+namespace {
+// NR_MAX_BATCHED_MIGRATION (mm/migrate.c, Linux 6.3): pages unmapped before one flush.
+constexpr std::size_t NR_MAX_BATCHED_MIGRATION = 512;
+}  // namespace
+
+// migrate_pages + migrate_pages_batch (Linux 6.3): small anonymous pages are
+// unmapped a batch at a time (each PTE a migration entry, TTU_BATCH_FLUSH), the
+// batch's mms flushed once each (try_to_unmap_flush: one shootdown per batch),
+// then each page copied and remapped (move_to_new_folio, remove_migration_ptes).
+// THPs, swap-cache pages and pages the reverse map cannot fully see go one by
+// one (unmap_and_move). Per page: the node it is on afterwards or -errno.
 std::vector<int> Kernel::migrate_pages(const std::vector<page*>& pages, int nid, task_struct* t, KernelCost& cost) {
-  std::vector<int> result;
-  result.reserve(pages.size());
-  for (page* pg : pages) result.push_back(unmap_and_move(pg, nid, t, cost));
+  std::vector<int> result(pages.size(), 0);
+  const CpuId cpu = t->cpu;
+  std::vector<MigrationInFlight> batch;
+  batch.reserve(std::min(pages.size(), NR_MAX_BATCHED_MIGRATION));
+  std::vector<mm_struct*> mms;
+  std::vector<RmapMapping> maps;
+  auto move_batch = [&] {
+    for (mm_struct* mm : mms) flush_tlb_mm(cpu, *mm, cost);  // try_to_unmap_flush
+    for (MigrationInFlight& m : batch) {
+      migration_in_flight_ = &m;
+      if (migration_unmapped_hook_) migration_unmapped_hook_(m.old_pg);
+      if (!m.done) migrate_in_flight_complete(cost);
+      migration_in_flight_ = nullptr;
+    }
+    batch.clear();
+    mms.clear();
+  };
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    page* pg = pages[i];
+    if (pm_.page_to_nid(pg).value() == nid) {
+      result[i] = nid;
+      continue;
+    }
+    if (pg->test(PG_locked)) {  // twice in the list: already isolated for this batch
+      result[i] = -EBUSY;
+      continue;
+    }
+    maps.clear();
+    if (PageAnon(pg) && !PageCompound(pg) && !pg->test(PG_swapcache) && pg->mapcount > 0)
+      rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
+        maps.push_back(m);
+        return true;
+      });
+    if (maps.empty() || static_cast<int>(maps.size()) != pg->mapcount) {
+      result[i] = unmap_and_move(pg, nid, t, cost);
+      continue;
+    }
+    page* np = pm_.alloc_pages(cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid), nullptr,
+                               cost);
+    if (!np) {
+      pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+      result[i] = -ENOMEM;
+      continue;
+    }
+    cost.add_cycles(params_.costs.migrate_page_cycles);
+    ++pg->_refcount;  // isolation
+    isolate_lru_page(pg);
+    pg->set(PG_locked);
+    try_to_migrate(pg, maps, cpu, cost, &mms);
+    batch.push_back(MigrationInFlight{pg, np, cpu, false});
+    result[i] = nid;
+    if (batch.size() == NR_MAX_BATCHED_MIGRATION) move_batch();
+  }
+  move_batch();
   return result;
+}
+
+void Kernel::migrate_mapped_pages(task_struct* t, const std::vector<std::pair<vm_area_struct*, VirtAddr>>& where,
+                                  const std::vector<int>& nids, int* status, KernelCost& cost) {
+  std::vector<page*> run;
+  std::vector<std::size_t> run_idx;
+  int run_nid = NUMA_NO_NODE;
+  auto flush = [&] {
+    if (run.empty()) return;
+    const std::vector<int> r = migrate_pages(run, run_nid, t, cost);
+    for (std::size_t j = 0; j < r.size(); ++j) status[run_idx[j]] = r[j];
+    run.clear();
+    run_idx.clear();
+  };
+  std::set<const page*> queued;  // isolated for this run: a second entry of one is -EBUSY (isolation fails)
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    vm_area_struct& vma = *where[i].first;
+    const VirtAddr addr = where[i].second;
+    if (nids[i] != run_nid) {  // the pages are looked up after the previous run moved
+      flush();
+      queued.clear();
+    }
+    run_nid = nids[i];
+    page* pg = nullptr;
+    if (!vma.is_hugetlb()) {
+      const PteRef ref = pgtables_.walk(vma.vm_mm->pgd, addr & ~(kPageSize - 1), PTE_LEVEL);
+      const pteval_t v = ref.value();
+      if (ref.level == PTE_LEVEL && (pte_present(v) || pte_protnone(v)) && !(v & _PAGE_SPECIAL)) {
+        pg = pm_.phys_to_page(pte_phys(v));
+        if (!PageAnon(pg) || PageCompound(pg)) pg = nullptr;
+      }
+    }
+    if (!pg) {  // not a small anonymous page: on its own, in order
+      flush();
+      queued.clear();
+      status[i] = migrate_one(t, vma, addr, nids[i], cost);
+      continue;
+    }
+    if (!queued.insert(pg).second) {
+      status[i] = pm_.page_to_nid(pg).value() == nids[i] ? nids[i] : -EBUSY;
+      continue;
+    }
+    run.push_back(pg);
+    run_idx.push_back(i);
+  }
+  flush();
 }
 
 // One page named by a mapping (move_pages, mbind): 4 KiB or a hugetlb 2 MiB

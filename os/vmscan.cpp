@@ -612,10 +612,12 @@ unsigned long Kernel::shrink_inactive_list(unsigned long nr_to_scan, pglist_data
 // freed; the others are left on `list` (activated or kept) for the putback.
 unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan_control& sc, reclaim_stat& stat,
                                         CpuId cpu, KernelCost& cost) {
-  (void)pgdat;
   page* const mem_map = pm_.pfn_to_page(Pfn(0));
   PageList ret;
   unsigned long nr_reclaimed = 0;
+  bool do_demote_pass = can_demote(pgdat.node_id);  // migrate.cpp
+  PageList demote_folios;
+retry:
   while (!list.empty()) {
     page* pg = mem_map + list.tail;
     list_del(mem_map, list, pg);
@@ -623,6 +625,7 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
     folio_references references = FOLIOREF_RECLAIM;
     bool activate = false;
     bool reclaim = false;
+    bool demote = false;
     do {  // one pass; `break` = keep, activate = activate_locked, reclaim = free_it
       if (!page_evictable(pg)) {
         activate = true;
@@ -662,6 +665,11 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       }
       if (references == FOLIOREF_KEEP) {
         ++stat.nr_ref_keep;
+        break;
+      }
+      // Before reclaiming the folio, try to relocate its contents to another node.
+      if (do_demote_pass) {
+        demote = true;
         break;
       }
       if (PageAnon(pg) && PageSwapBacked(pg)) {
@@ -737,6 +745,10 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       if (pg->_refcount != 1 || pg->mapcount != 0) break;  // still in use: keep
       reclaim = true;
     } while (false);
+    if (demote) {
+      list_add(mem_map, demote_folios, pg);
+      continue;
+    }
     if (reclaim) {
       pg->flags &= ~((1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset) | (1u << PG_anon) |
                      (1u << PG_swapbacked) | (1u << PG_dirty));
@@ -754,6 +766,15 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
       }
     }
     list_add(mem_map, ret, pg);
+  }
+  // Migrate folios selected for demotion; those that could not move go through
+  // the list again without demotion (swapped or kept).
+  nr_reclaimed += demote_folio_list(demote_folios, pgdat.node_id, sc.kswapd, cpu, cost);
+  if (!demote_folios.empty()) {
+    list = demote_folios;
+    demote_folios = PageList{};
+    do_demote_pass = false;
+    goto retry;
   }
   list = ret;
   pm_.count_vm_events(cpu, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);

@@ -156,7 +156,7 @@ TEST_F(RmapTest, MigrationOfASharedPageMovesEveryMapping) {
   EXPECT_EQ(status, 1);
   EXPECT_EQ(pm().sum_vm_event(PGMIGRATE_SUCCESS), success + 1);
   EXPECT_EQ(platform_.count(FakePlatform::Kind::Copy), 1u);
-  EXPECT_EQ(platform_.count(FakePlatform::Kind::FlushRange), 2u);  // each mm's mapping cleared and flushed
+  EXPECT_EQ(platform_.count(FakePlatform::Kind::FlushMm), 2u);  // each mm flushed once for the batch
   page* moved = page_at(p, a);
   EXPECT_EQ(pm().page_to_nid(moved).value(), 1);
   EXPECT_EQ(page_at(c, a), moved);  // the child's mapping moved too, with its own bits

@@ -1,0 +1,174 @@
+// Property test of page migration: random sequences of move_pages (random
+// target per page, some pages twice, some unmapped), migrate_pages(2) between
+// the two nodes, mbind(MPOL_BIND, MPOL_MF_MOVE[_ALL]) of ranges, writes and
+// reads, munmap of parts of mappings, fork and exit, on a two-node machine with
+// THPs enabled (so PMD-mapped, PTE-mapped and split THPs are migrated too).
+// After every step the checker (check_consistency) runs and every page every
+// process wrote is read back with the token it last wrote there (a forked
+// child inherits the parent's); move_pages' status must name the node the page
+// is really on afterwards, or an errno of the man page.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <random>
+
+#include "tests/os/swap_test_util.h"
+
+namespace numasim::os::testing {
+namespace {
+
+class MigratePropertyTest : public SwapTest, public ::testing::WithParamInterface<std::uint64_t> {
+ protected:
+  MigratePropertyTest() {
+    kernel_.reset();
+    topo_ = two_node_topology("256MiB");
+    params_.nr_hugepages_node = {0, 0};
+    params_.thp.enabled = ThpEnabled::Always;
+    kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
+    k().page_tokens().enable(pm().max_pfn());
+  }
+  // The token of the 4 KiB frame mapped at va (a THP's subpage, not its head).
+  void put_token(task_struct* t, VirtAddr va, std::uint64_t tok) {
+    auto fr = k().follow_page(*t->mm, va);
+    ASSERT_TRUE(fr.has_value());
+    k().page_tokens().set(fr->phys >> kPageShift, tok);
+  }
+  std::uint64_t get_token(task_struct* t, VirtAddr va) {
+    auto fr = k().follow_page(*t->mm, va);
+    return fr ? k().page_tokens().get(fr->phys >> kPageShift) : ~0ull;
+  }
+};
+
+struct Proc {
+  task_struct* t = nullptr;
+  std::map<VirtAddr, std::uint64_t> tokens;  // page -> the token last written
+};
+
+TEST_P(MigratePropertyTest, RandomMigrationsLoseNothing) {
+  std::mt19937_64 rng(GetParam());
+  auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
+  std::vector<Proc> procs(1);
+  procs[0].t = spawn(0);
+  std::uint64_t next_token = 1, verified = 0, statuses = 0;
+  const std::uint64_t m0 = ev(PGMIGRATE_SUCCESS);
+  auto verify = [&](Proc& p) {
+    for (const auto& [va, tok] : p.tokens) {
+      ASSERT_EQ(touch(p.t, va, false), Kernel::FaultResult::Handled);
+      ASSERT_EQ(get_token(p.t, va), tok) << "pid " << p.t->pid << " page " << std::hex << va;
+      ++verified;
+    }
+  };
+  for (int step = 0; step < 200; ++step) {
+    if (procs.empty()) procs.push_back(Proc{spawn(static_cast<int>(rnd(4))), {}});
+    const std::size_t pi = rnd(procs.size());
+    Proc& p = procs[pi];
+    task_struct* t = p.t;
+    KernelCost c;
+    const int op = static_cast<int>(rnd(100));
+    if (std::getenv("MIGRATE_PROPERTY_TRACE")) std::fprintf(stderr, "step %d op %d\n", step, op);
+    SCOPED_TRACE("step " + std::to_string(step) + " op " + std::to_string(op));
+    if (op < 15 || p.tokens.empty()) {  // mmap 1..6 MiB, mostly written
+      const std::uint64_t len = (1 + rnd(6)) << 20;
+      const long a = mmap_anon(t, len);
+      ASSERT_GT(a, 0);
+      for (VirtAddr va = static_cast<VirtAddr>(a); va < static_cast<VirtAddr>(a) + len; va += kPageSize) {
+        if (rnd(6) == 0) continue;
+        ASSERT_EQ(touch(t, va, true), Kernel::FaultResult::Handled);
+        put_token(t, va, next_token);
+        p.tokens[va] = next_token++;
+      }
+    } else if (op < 40) {  // move_pages of random pages (some twice, some never written)
+      const std::size_t n = 1 + rnd(600);
+      std::vector<VirtAddr> addrs;
+      std::vector<int> nodes, status(n, 12345);
+      for (std::size_t i = 0; i < n; ++i) {
+        auto it = p.tokens.begin();
+        std::advance(it, static_cast<long>(rnd(p.tokens.size())));
+        addrs.push_back(rnd(20) == 0 ? it->first + kPageSize * (1 + rnd(4)) : it->first);
+        nodes.push_back(static_cast<int>(rnd(2)));
+      }
+      const long r = k().sys_move_pages(t, 0, n, addrs.data(), nodes.data(), status.data(),
+                                        rnd(2) ? MPOL_MF_MOVE : MPOL_MF_MOVE_ALL, c);
+      ASSERT_GE(r, 0);
+      k().check_consistency();
+      for (std::size_t i = 0; i < n; ++i) {
+        const int s = status[i];
+        ASSERT_TRUE(s == 0 || s == 1 || s == -ENOENT || s == -EFAULT || s == -EBUSY || s == -EACCES ||
+                    s == -ENOMEM)
+            << s;
+        if (s >= 0) {  // the page is on that node now (unless a later entry moved it again)
+          // Moved again by a later entry: the same page, or another subpage of the same PMD-mapped THP.
+          const bool pmd = k().follow_page(*t->mm, addrs[i])->level == PMD_LEVEL;
+          const unsigned shift = pmd ? kPageShift + 9 : kPageShift;
+          bool later = false;
+          for (std::size_t j = i + 1; j < n; ++j) later |= (addrs[j] >> shift) == (addrs[i] >> shift);
+          page* pg = page_at(t, addrs[i]);
+          ASSERT_NE(pg, nullptr);
+          if (!later) {
+            ASSERT_EQ(pm().page_to_nid(pg).value(), s);
+            ++statuses;
+          }
+        }
+      }
+    } else if (op < 50) {  // migrate_pages(2): everything from one node to the other
+      const unsigned long from = rnd(2) ? 1 : 2, to = from == 1 ? 2 : 1;
+      ASSERT_GE(k().sys_migrate_pages(t, 0, 3, &from, &to, c), 0);
+    } else if (op < 60) {  // mbind MPOL_BIND of a range with MOVE
+      auto it = p.tokens.begin();
+      std::advance(it, static_cast<long>(rnd(p.tokens.size())));
+      const unsigned long mask = rnd(2) ? 1 : 2;
+      const std::uint64_t len = (1 + rnd(256)) * kPageSize;
+      const long r = k().sys_mbind(t, it->first, len, MPOL_BIND, &mask, 3,
+                                   rnd(2) ? MPOL_MF_MOVE : MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, c);
+      ASSERT_TRUE(r == 0 || r == -EFAULT) << r;  // -EFAULT: the range ran over a hole (nothing changed)
+    } else if (op < 80) {  // writes of pages written before
+      for (int i = 0; i < 32; ++i) {
+        auto it = p.tokens.begin();
+        std::advance(it, static_cast<long>(rnd(p.tokens.size())));
+        ASSERT_EQ(touch(t, it->first, true), Kernel::FaultResult::Handled);
+        ASSERT_EQ(get_token(t, it->first), it->second);
+        put_token(t, it->first, next_token);
+        it->second = next_token++;
+      }
+    } else if (op < 88) {  // munmap part of a mapping
+      auto it = p.tokens.begin();
+      std::advance(it, static_cast<long>(rnd(p.tokens.size())));
+      const VirtAddr start = it->first;
+      const std::uint64_t len = (1 + rnd(700)) * kPageSize;
+      ASSERT_EQ(k().sys_munmap(t, start, len, c), 0);
+      p.tokens.erase(p.tokens.lower_bound(start), p.tokens.lower_bound(start + len));
+    } else if (op < 96) {  // fork
+      if (procs.size() < 4) {
+        const long pid = k().sys_fork(t, c);
+        ASSERT_GT(pid, 0);
+        procs.push_back(Proc{k().find_task_by_pid(static_cast<int>(pid)), procs[pi].tokens});
+      }
+    } else {
+      k().exit_task(t);
+      procs.erase(procs.begin() + static_cast<long>(pi));
+    }
+    k().check_consistency();
+    for (Proc& q : procs) verify(q);
+    if (::testing::Test::HasFatalFailure()) return;
+    k().check_consistency();
+  }
+  std::printf("seed %llu: %llu pages migrated, %llu statuses checked, %llu reads verified, thp_migration_success %llu "
+              "split %llu\n",
+              static_cast<unsigned long long>(GetParam()),
+              static_cast<unsigned long long>(ev(PGMIGRATE_SUCCESS) - m0), static_cast<unsigned long long>(statuses),
+              static_cast<unsigned long long>(verified), static_cast<unsigned long long>(ev(THP_MIGRATION_SUCCESS)),
+              static_cast<unsigned long long>(ev(THP_MIGRATION_SPLIT)));
+  EXPECT_GT(ev(PGMIGRATE_SUCCESS) - m0, 10000u);  // about 300 k per seed
+  EXPECT_GT(statuses, 1000u);
+  while (!procs.empty()) {
+    k().exit_task(procs.back().t);
+    procs.pop_back();
+    k().check_consistency();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, MigratePropertyTest, ::testing::Values(1u, 2u, 3u));
+
+}  // namespace
+}  // namespace numasim::os::testing
