@@ -51,6 +51,9 @@ struct task_struct {
   // signal->oom_score_adj (-1000..1000, /proc/<pid>/oom_score_adj): shared by the
   // thread group (Kernel::set_oom_score_adj writes every thread), inherited on fork.
   short oom_score_adj = 0;
+  // current->memcg_nr_pages_over_high: pages charged over memory.high since the
+  // last mem_cgroup_handle_over_high.
+  unsigned long memcg_nr_pages_over_high = 0;
 };
 
 inline constexpr int SEGV_MAPERR = 1;

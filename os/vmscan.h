@@ -66,6 +66,13 @@ struct scan_control {
   std::uint64_t anon_cost = 0, file_cost = 0;  // the lruvec's, at shrink_node
   unsigned long nr_scanned = 0;
   unsigned long nr_reclaimed = 0;
+  // Memory cgroups: the cgroup reclaim is for (null: global reclaim; cgroup_reclaim),
+  // the lruvec shrink_lruvec works on (null: the node's __lruvec), memory.low
+  // honoured unless memcg_low_reclaim, and whether a protected cgroup was skipped.
+  struct mem_cgroup* target_mem_cgroup = nullptr;
+  struct lruvec* lruvec = nullptr;
+  bool memcg_low_reclaim = false;
+  bool memcg_low_skipped = false;
   struct {
     unsigned long dirty = 0, unqueued_dirty = 0, congested = 0, writeback = 0, immediate = 0, file_taken = 0,
                   taken = 0;
