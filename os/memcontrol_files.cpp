@@ -25,6 +25,10 @@ bool parse_limit(std::string_view text, unsigned long& pages, std::string* why) 
     pages = PAGE_COUNTER_MAX;
     return true;
   }
+  if (!text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string_view::npos) {
+    pages = std::min<unsigned long>(PAGE_COUNTER_MAX, std::stoull(std::string(text)) / kPageSize);  // bytes, as memparse
+    return true;
+  }
   const std::optional<Bytes> b = parse_size(text, why);
   if (!b) return false;
   pages = std::min<unsigned long>(PAGE_COUNTER_MAX, b->value() / kPageSize);
@@ -224,14 +228,8 @@ long Kernel::cgroup_file_write(const std::string& path, std::string_view file, s
   std::string v(value);
   while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
   std::string why;
-  // Plain byte counts as the kernel's memparse takes them, or sizes with units.
-  bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-  if (digits) {
-    if (v.size() > 19) return -EINVAL;
-    pages = std::min<unsigned long>(PAGE_COUNTER_MAX, std::stoull(v) / kPageSize);
-  } else if (!parse_limit(v, pages, &why)) {
-    return -EINVAL;
-  }
+  if (!parse_limit(v, pages, &why)) return -EINVAL;  // bytes as memparse takes them, a size, or "max"
+
   if (file == "memory.min") memcg->memory.min = pages;
   else if (file == "memory.low") memcg->memory.low = pages;
   else if (file == "memory.swap.max") memcg->swap.max = pages;

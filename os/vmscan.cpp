@@ -383,6 +383,8 @@ out:
 // lists of every cgroup (the root cgroup's hierarchical lruvec).
 bool Kernel::inactive_is_low(const pglist_data& pgdat, lru_list inactive_lru, zone_type reclaim_idx) const {
   (void)reclaim_idx;  // 6.1 compares the whole lruvec
+  if (!memcgs_->enabled())  // the root alone: the node's lruvec holds every page
+    return inactive_low(pgdat.__lruvec.nr_pages[inactive_lru], pgdat.__lruvec.nr_pages[inactive_lru + LRU_ACTIVE]);
   return inactive_low(static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru]),
                       static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru + LRU_ACTIVE]));
 }
