@@ -444,19 +444,7 @@ retry:
     if (sc.priority < DEF_PRIORITY - 2) sc.may_writepage = true;
   } while (--sc.priority >= 0);
   if (sc.nr_reclaimed) return sc.nr_reclaimed;
-  if (sc.skipped_deactivate) {
-    sc.priority = DEF_PRIORITY;
-    sc.force_deactivate = true;
-    sc.skipped_deactivate = false;
-    goto retry;
-  }
-  if (sc.memcg_low_skipped) {
-    sc.priority = DEF_PRIORITY;
-    sc.force_deactivate = false;
-    sc.memcg_low_reclaim = true;
-    sc.memcg_low_skipped = false;
-    goto retry;
-  }
+  if (scan_control_retry(sc)) goto retry;
   return 0;
 }
 

@@ -181,19 +181,7 @@ retry:
     lv.refaults[1] = zr.z->zone_pgdat->stats.vm_stat[WORKINGSET_ACTIVATE_FILE];
   }
   if (sc.nr_reclaimed) return sc.nr_reclaimed;
-  if (sc.skipped_deactivate) {
-    sc.priority = DEF_PRIORITY;
-    sc.force_deactivate = true;
-    sc.skipped_deactivate = false;
-    goto retry;
-  }
-  if (sc.memcg_low_skipped) {  // untapped cgroup reserves (memory.low): don't OOM, retry
-    sc.priority = DEF_PRIORITY;
-    sc.force_deactivate = false;
-    sc.memcg_low_reclaim = true;
-    sc.memcg_low_skipped = false;
-    goto retry;
-  }
+  if (scan_control_retry(sc)) goto retry;
   return 0;
 }
 

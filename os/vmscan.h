@@ -78,6 +78,25 @@ struct scan_control {
                   taken = 0;
   } nr;
 };
+// The end of do_try_to_free_pages for a pass that reclaimed nothing: retry with
+// forced deactivation, or (untapped memory.low reserves) with memcg_low_reclaim.
+// True: the caller starts over at DEF_PRIORITY.
+inline bool scan_control_retry(scan_control& sc) {
+  if (sc.skipped_deactivate) {
+    sc.priority = DEF_PRIORITY;
+    sc.force_deactivate = true;
+    sc.skipped_deactivate = false;
+    return true;
+  }
+  if (sc.memcg_low_skipped) {  // untapped cgroup reserves (memory.low): don't OOM, retry
+    sc.priority = DEF_PRIORITY;
+    sc.force_deactivate = false;
+    sc.memcg_low_reclaim = true;
+    sc.memcg_low_skipped = false;
+    return true;
+  }
+  return false;
+}
 inline constexpr unsigned DEACTIVATE_ANON = 1;
 inline constexpr unsigned DEACTIVATE_FILE = 2;
 
