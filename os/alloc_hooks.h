@@ -31,6 +31,7 @@ struct oom_control {
   const nodemask_t* nodemask = nullptr;  // its nodemask (null: all nodes)
   gfp_t gfp_mask = 0;
   int order = 0;
+  unsigned memcg_id = 0;  // a memory cgroup's OOM (mem_cgroup_out_of_memory): victims only inside it (0: global)
 };
 
 class AllocHooks {
@@ -73,6 +74,9 @@ class AllocHooks {
     (void)oc, (void)cost;
     return false;
   }
+  // __folio_put's mem_cgroup_uncharge: the last reference of a page charged to a
+  // memory cgroup (page::memcg_id != 0) went; a block of 2^order pages.
+  virtual void uncharge_folio(page* pg, unsigned order) { (void)pg, (void)order; }
 };
 
 }  // namespace numasim::os

@@ -78,6 +78,7 @@ task_struct* Kernel::copy_process(task_struct* t, KernelCost& cost) {
   mm_struct& cmm = *child->mm;
   const mm_struct& pmm = *t->mm;
   cmm.mmap_base = pmm.mmap_base;
+  cmm.memcg_id = pmm.memcg_id;  // the child starts in its parent's cgroup
   cmm.start_brk = pmm.start_brk;
   cmm.brk = pmm.brk;
   if (!dup_mmap(t, child, cost)) return abort_child();

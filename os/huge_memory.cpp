@@ -300,6 +300,12 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
                   static_cast<unsigned long long>(haddr));
     return VM_FAULT_FALLBACK;
   }
+  if (mem_cgroup_charge(head, &mm, thp_gfp_mask(vma, false), cost)) {  // over memory.max: small pages instead
+    pm_.free_pages(t->cpu, head, HPAGE_PMD_ORDER, cost);
+    pm_.count_vm_events(t->cpu, THP_FAULT_FALLBACK);
+    pm_.count_vm_events(t->cpu, THP_FAULT_FALLBACK_CHARGE);
+    return VM_FAULT_FALLBACK;
+  }
   const PhysAddr phys = pm_.page_to_phys(head);
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(HPAGE_PMD_SIZE)));  // clear_huge_page
   page_tokens_.clear(phys >> kPageShift, HPAGE_PMD_ORDER);
@@ -311,6 +317,7 @@ vm_fault_t Kernel::do_huge_pmd_anonymous_page(task_struct* t, vm_fault& vmf, Ker
   pgtables_.set_entry(t->cpu, vmf.pmd, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0) | _PAGE_PSE, cost);
   lru_cache_add(head, t->cpu);  // folio_add_lru_vma: one folio of 512 pages on the inactive anon list
   pm_.count_vm_events(t->cpu, THP_FAULT_ALLOC);
+  count_memcg_events(mm.memcg_id, MEMCG_THP_FAULT_ALLOC);
   NUMASIM_TRACE(thp, platform_.now(t->cpu), t->cpu.value(), "thp_fault_alloc pid=%d addr=%#llx node=%d", t->pid,
                 static_cast<unsigned long long>(haddr), nid.value());
   return 0;
@@ -573,6 +580,7 @@ bool Kernel::split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, Pa
     sub->clear(PG_head);
     sub->clear(PG_tail);
     sub->private_ = 0;
+    sub->memcg_id = head->memcg_id;  // split_page_memcg: each subpage carries one page of the charge
     sub->_refcount = sub->mapcount;
     if (i) sub->flags |= passed;
   }
@@ -665,6 +673,8 @@ int Kernel::migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCo
       head->spare &= ~kDeferredSplitBit;
     }
     np->flags |= head->flags & ((1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset));
+    np->memcg_id = head->memcg_id;  // mem_cgroup_migrate: the charge moves with the contents
+    head->memcg_id = kRootMemcgId;
     free_transhuge_page(cpu, head, cost);
     lru_cache_add(np, cpu);
     pm_.count_vm_events(cpu, THP_MIGRATION_SUCCESS);

@@ -51,6 +51,7 @@
 #include "os/kmemleak.h"
 #include "os/kthread.h"
 #include "os/memory_tiers.h"
+#include "os/memcontrol.h"
 #include "os/mm_types.h"
 #include "os/mmzone.h"
 #include "os/numa_balancing.h"
@@ -319,6 +320,36 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   int mem_cgroup_charge(page* pg, mm_struct* mm, gfp_t gfp, KernelCost& cost);
   int mem_cgroup_swapin_charge_folio(page* pg, mm_struct* mm, gfp_t gfp, swp_entry_t entry, KernelCost& cost);
   void mem_cgroup_uncharge(page* pg);
+  // ---- memory cgroups v2 (os/memcontrol.h; memcontrol.cpp, memcontrol_files.cpp) ----
+  // mkdir of a cgroup with its limits: its id, or -EINVAL (bad path), -ENOENT (no parent), -EEXIST.
+  long mem_cgroup_create(const MemCgroupParams& p);
+  // echo <tgid> > <path>/cgroup.procs for a process that has charged nothing yet:
+  // 0, -ESRCH (no such process), -ENOENT (no such cgroup), -EBUSY (it already has pages).
+  long cgroup_attach_task(int tgid, const std::string& path);
+  // The cgroup a process's memory is charged to ("/" for the root), or "" for no such process.
+  std::string task_cgroup(int tgid) const;
+  // A cgroup file: memory.current, memory.min/low/high/max, memory.swap.current,
+  // memory.swap.max, memory.stat, memory.events, memory.events.local,
+  // memory.swap.events, memory.numa_stat (Linux's formats). nullopt: no such cgroup or file.
+  std::optional<std::string> cgroup_file_read(const std::string& path, std::string_view file) const;
+  // Writes memory.min/low/high/max and memory.swap.max ("max" or bytes): 0, -ENOENT, -EINVAL
+  // (memory.max lowered below usage reclaims first, as memory_max_write, then OOM-kills).
+  long cgroup_file_write(const std::string& path, std::string_view file, std::string_view value, CpuId cpu,
+                         KernelCost& cost);
+  const MemCgroups& memcgs() const { return *memcgs_; }
+  // memory.stat's figures of one cgroup (hierarchical), name -> value in Linux's order.
+  std::vector<std::pair<std::string, std::uint64_t>> memcg_stat(const mem_cgroup& memcg) const;
+  // try_to_free_mem_cgroup_pages: reclaim from memcg's subtree only; pages reclaimed.
+  unsigned long try_to_free_mem_cgroup_pages(mem_cgroup* memcg, unsigned long nr_pages, gfp_t gfp, bool may_swap,
+                                             CpuId cpu, KernelCost& cost);
+  // swap_cgroup: __mem_cgroup_try_charge_swap at folio_alloc_swap (false: over memory.swap.max,
+  // nothing charged) and __mem_cgroup_uncharge_swap when the slot is freed.
+  bool mem_cgroup_try_charge_swap(page* pg, swp_entry_t entry);
+  void mem_cgroup_uncharge_swap(swp_entry_t entry);
+  // count_memcg_events for the cgroup of a page / mm (no-op for the root).
+  void count_memcg_events(std::uint32_t memcg_id, memcg_event_item item, std::uint64_t n = 1) {
+    if (memcg_id) memcgs_->by_id[memcg_id]->events[item] += n;
+  }
 
   // ---- memory tiers seam (os/memory_tiers.h): tiers and demotion targets in memory_tiers.cpp,
   //      promotion in NUMA balancing, demotion in reclaim ----
@@ -660,6 +691,25 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   bool map_swapped_page(vm_area_struct& vma, VirtAddr va, const PteRef& pte, page* pg, swp_entry_t e, bool write,
                         CpuId cpu, KernelCost& cost);
   void check_lru() const;      // kernel_check.cpp: the LRU lists and their counters
+  // ---- memory cgroups internals (memcontrol.cpp) ----
+  void uncharge_folio(page* pg, unsigned order) override;  // AllocHooks: the page allocator's free
+  int try_charge_memcg(mem_cgroup* memcg, gfp_t gfp, unsigned long nr_pages, KernelCost& cost);
+  bool consume_stock(mem_cgroup* memcg, unsigned long nr_pages, CpuId cpu);
+  void refill_stock(mem_cgroup* memcg, unsigned long nr_pages, CpuId cpu);
+  void drain_stock(memcg_stock_pcp& stock);
+  void drain_all_stock(mem_cgroup* root);
+  void memcg_memory_event(mem_cgroup* memcg, os::memcg_memory_event event);
+  void mem_cgroup_handle_over_high(task_struct* t, KernelCost& cost);
+  bool mem_cgroup_out_of_memory(mem_cgroup* memcg, gfp_t gfp, int order, KernelCost& cost);
+  mem_cgroup* get_mem_cgroup_from_mm(const mm_struct* mm) const;
+  // mem_cgroup_calculate_protection (effective_protection) of memcg under root.
+  void mem_cgroup_calculate_protection(mem_cgroup* root, mem_cgroup* memcg) const;
+  // shrink_node_memcgs: each cgroup of the target's subtree on pgdat, memory.min/low honoured.
+  void shrink_node_memcgs(pglist_data& pgdat, scan_control& sc, CpuId cpu, KernelCost& cost);
+  // The pages of `lru` in the reclaim target's lruvecs on pgdat (the node's for global reclaim).
+  std::uint64_t target_lru_pages(const pglist_data& pgdat, const scan_control& sc, lru_list lru) const;
+  void check_memcg() const;  // kernel_check.cpp: charges = pages and swap slots per cgroup, stocks
+  std::unique_ptr<MemCgroups> memcgs_ = std::make_unique<MemCgroups>();
   // ---- THP internals (huge_memory.cpp, khugepaged.cpp) ----
   void thp_init();  // installs khugepaged's threadfn (from the constructor)
   page* thp_head(page* pg) { return PageTail(pg) ? pm_.pfn_to_page(Pfn(pg->private_)) : pg; }

@@ -326,6 +326,7 @@ void Kernel::check_consistency() const {
   // --- LRU lists: every mapped user page on exactly one list or in an lru_add batch ---
   check_lru();
   if (fs_) fs_->check_consistency();  // the page cache (os/fs.h)
+  check_memcg();
   for (const auto& [pg, n] : mappings) {
     if (PageReserved(pg) || pg->test(PG_hugetlb)) continue;
     // A THP is on the lists as its head (one folio of 512 pages); its tails never are.
@@ -349,8 +350,14 @@ void Kernel::check_lru() const {
   std::vector<bool> seen(pm_.max_pfn(), false);
   for (int n = 0; n < pm_.nr_node_ids(); ++n) {
     const pglist_data& pgdat = pm_.NODE_DATA(NodeId(n));
-    const lruvec& lv = pgdat.__lruvec;
     std::array<std::array<std::int64_t, NR_LRU_LISTS>, MAX_NR_ZONES> per_zone{};
+    std::array<std::int64_t, NR_LRU_LISTS> node_count{};
+    // Every cgroup's lruvec on the node (the root's is __lruvec); the node and zone
+    // gauges count them all.
+    for (std::size_t id = 0; id < std::max<std::size_t>(1, pgdat.memcg_lruvec.size()); ++id) {
+    const lruvec& lv = id == 0 ? pgdat.__lruvec : *pgdat.memcg_lruvec[id];
+    VM_CHECK(lv.memcg_id == id, "lruvec of another cgroup", lv.memcg_id, id);
+    std::array<std::array<std::int64_t, NR_LRU_LISTS>, MAX_NR_ZONES> lv_zone{};
     for (int l = 0; l < NR_LRU_LISTS; ++l) {
       const PageList& list = lv.lists[static_cast<std::size_t>(l)];
       std::uint64_t count = 0;
@@ -368,17 +375,28 @@ void Kernel::check_lru() const {
         VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp) && pg->_refcount > 0, "free page on an LRU list", pfn, pg->flags);
         VM_CHECK(!PageTail(pg) && (!PageHead(pg) || PageTransHuge(pg)), "compound page other than a THP head on an LRU list",
                  pfn, pg->flags);
+        VM_CHECK(pg->memcg_id == id, "page on another cgroup's lruvec", pfn, pg->memcg_id);
         const long nr = lru_nr_pages(pg);  // a THP head counts its 512 pages
         per_zone[pm_.page_zone(pg)->idx][static_cast<std::size_t>(l)] += nr;
+        lv_zone[pm_.page_zone(pg)->idx][static_cast<std::size_t>(l)] += nr;
         count += static_cast<std::uint64_t>(nr);
         prev = pfn;
       }
       VM_CHECK(list.tail == prev, "LRU list tail wrong", list.tail, prev);
       VM_CHECK(count == lv.nr_pages[static_cast<std::size_t>(l)], "LRU list length != lruvec size", count,
                lv.nr_pages[static_cast<std::size_t>(l)]);
-      VM_CHECK(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l] == static_cast<std::int64_t>(count),
-               "LRU list length != NR_*_ANON/FILE gauge", count,
-               static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l]));
+      for (const zone& z : pgdat.node_zones)
+        VM_CHECK(static_cast<std::int64_t>(lv.lru_zone_size[z.idx][static_cast<std::size_t>(l)]) ==
+                     lv_zone[z.idx][static_cast<std::size_t>(l)],
+                 "LRU pages of a zone != lruvec lru_zone_size", static_cast<std::uint64_t>(z.idx),
+                 static_cast<std::uint64_t>(l));
+      node_count[static_cast<std::size_t>(l)] += static_cast<std::int64_t>(count);
+    }
+    }
+    for (int l = 0; l < NR_LRU_LISTS; ++l) {
+      const std::int64_t count = node_count[static_cast<std::size_t>(l)];
+      VM_CHECK(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l] == count, "LRU list length != NR_*_ANON/FILE gauge",
+               static_cast<std::uint64_t>(count), static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + l]));
       for (const zone& z : pgdat.node_zones)
         VM_CHECK(z.stats.vm_stat[NR_ZONE_INACTIVE_ANON + l] == per_zone[z.idx][static_cast<std::size_t>(l)],
                  "LRU pages of a zone != NR_ZONE_* gauge", static_cast<std::uint64_t>(z.idx),
@@ -400,6 +418,40 @@ void Kernel::check_lru() const {
       VM_CHECK(z.stats.vm_stat[NR_MLOCK] == mlocked[static_cast<std::size_t>(n) * MAX_NR_ZONES + z.idx],
                "NR_MLOCK != PG_mlocked pages of a zone", static_cast<std::uint64_t>(n),
                static_cast<std::uint64_t>(z.idx));
+}
+
+// Memory cgroups: each cgroup's memory.current equals the pages charged to it
+// and its descendants (a THP head counting its 512 pages) plus the CPU stocks
+// pre-charged to them; memory.swap.current equals its swap_cgroup slots; no
+// free page or THP tail carries a charge.
+void Kernel::check_memcg() const {
+  const std::size_t nr = memcgs_->by_id.size();
+  std::vector<std::int64_t> pages(nr, 0), swap(nr, 0);
+  const page* mem_map = pm_.pfn_to_page(Pfn(0));
+  for (std::uint64_t pfn = 0; pfn < pm_.max_pfn(); ++pfn) {
+    const page* pg = mem_map + pfn;
+    if (!pg->memcg_id) continue;
+    VM_CHECK(pg->memcg_id < nr, "page charged to no such cgroup", pfn, pg->memcg_id);
+    VM_CHECK(!PageBuddy(pg) && !pg->test(PG_pcp) && pg->_refcount > 0, "free page still charged", pfn, pg->memcg_id);
+    VM_CHECK(!PageTail(pg), "THP tail page charged on its own", pfn, pg->memcg_id);
+    pages[pg->memcg_id] += PageHead(pg) ? (1l << pg->order) : 1;
+  }
+  for (const memcg_stock_pcp& s : memcgs_->stock)
+    if (s.cached) pages[s.cached] += static_cast<std::int64_t>(s.nr_pages);
+  for (const auto& area : memcgs_->swap_cgroup)
+    for (std::uint32_t id : area)
+      if (id) ++swap[id];
+  for (std::size_t id = nr; id-- > 1;) {  // children after parents: sum bottom-up
+    const mem_cgroup& m = *memcgs_->by_id[id];
+    VM_CHECK(m.memory.usage == pages[id], "memory.current != pages charged to the cgroup's subtree", id,
+             static_cast<std::uint64_t>(m.memory.usage));
+    VM_CHECK(m.swap.usage == swap[id], "memory.swap.current != swap slots of the cgroup's subtree", id,
+             static_cast<std::uint64_t>(m.swap.usage));
+    if (m.parent && m.parent->id) {
+      pages[m.parent->id] += pages[id];
+      swap[m.parent->id] += swap[id];
+    }
+  }
 }
 
 }  // namespace numasim::os

@@ -52,7 +52,12 @@ int Kernel::collapse_huge_page(mm_struct& mm, vm_area_struct& vma, VirtAddr hadd
     pm_.count_vm_events(cpu, THP_COLLAPSE_ALLOC_FAILED);
     return -ENOMEM;
   }
+  if (mem_cgroup_charge(head, &mm, thp_gfp_mask(vma, true), cost)) {  // alloc_charge_hpage: SCAN_CGROUP_CHARGE_FAIL
+    pm_.free_pages(cpu, head, HPAGE_PMD_ORDER, cost);
+    return -ENOMEM;
+  }
   pm_.count_vm_events(cpu, THP_COLLAPSE_ALLOC);
+  count_memcg_events(mm.memcg_id, MEMCG_THP_COLLAPSE_ALLOC);
   cost.add_cycles(params_.thp.collapse_cycles);
   // Page tables freed here are this mm's (pgtables_bytes): run as one of its tasks.
   task_struct* owner = nullptr;

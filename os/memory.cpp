@@ -184,6 +184,7 @@ vm_fault_t to_vm_fault(Kernel::FaultResult r) {
 inline vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
                                    KernelCost& cost) {
   pm_.count_vm_events(t->cpu, PGFAULT);
+  if (t->mm) count_memcg_events(t->mm->memcg_id, MEMCG_PGFAULT);  // count_memcg_event_mm
   cost.add_cycles(params_.costs.fault_handle_cycles);
   const vm_fault_t r =
       vma.is_hugetlb() ? hugetlb_fault(t, vma, addr, flags, cost) : __handle_mm_fault(t, vma, addr, flags, cost);
@@ -316,6 +317,10 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
   if (!shared && anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
+  if (mem_cgroup_charge(pg, t->mm, GFP_HIGHUSER_MOVABLE, cost)) {  // over memory.max after reclaim and OOM
+    pm_.free_pages(t->cpu, pg, 0, cost);
+    return FaultResult::Oom;
+  }
   PhysAddr phys = pm_.page_to_phys(pg);
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_page
   page_tokens_.clear(phys >> kPageShift);
@@ -368,6 +373,10 @@ Kernel::FaultResult Kernel::do_wp_page(task_struct* t, vm_area_struct& vma, Virt
   if (anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
+  if (mem_cgroup_charge(pg, t->mm, GFP_HIGHUSER_MOVABLE, cost)) {  // wp_page_copy's charge
+    pm_.free_pages(t->cpu, pg, 0, cost);
+    return FaultResult::Oom;
+  }
   PhysAddr phys = pm_.page_to_phys(pg);
   if (zero) {
     cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_user_highpage

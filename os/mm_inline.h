@@ -2,8 +2,9 @@
 // (folio_lru_list), and adding/removing a page to/from its node's lruvec with
 // the NR_{IN,}ACTIVE_{ANON,FILE}/NR_UNEVICTABLE node gauges and the matching
 // NR_ZONE_* zone gauges kept in step (update_lru_size).
-// Simplified: the only large folios on the lists are anonymous THP heads, no memory cgroups (the
-// lruvec is the node's), no MGLRU.
+// With memory cgroups (os/memcontrol.h) a page's lruvec is its cgroup's on its
+// node (mem_cgroup_lruvec); the root cgroup's is the node's __lruvec.
+// Simplified: the only large folios on the lists are anonymous THP heads, no MGLRU.
 #pragma once
 
 #include "os/mm_types.h"
@@ -35,12 +36,20 @@ inline lru_list page_lru_list(const page* pg) {
   return static_cast<lru_list>(l);
 }
 
-// folio_lruvec: the lruvec of the page's node.
-inline lruvec& page_lruvec(PhysMem& pm, const page* pg) { return pm.NODE_DATA(pm.page_to_nid(pg)).__lruvec; }
+// mem_cgroup_lruvec: cgroup memcg_id's lruvec on the node (the root's: the node's own).
+inline lruvec& mem_cgroup_lruvec(pglist_data& pgdat, std::uint32_t memcg_id) {
+  return memcg_id == 0 ? pgdat.__lruvec : *pgdat.memcg_lruvec[memcg_id];
+}
 
-// update_lru_size: the list length and its node and zone gauges.
+// folio_lruvec: the lruvec of the page's cgroup on the page's node.
+inline lruvec& page_lruvec(PhysMem& pm, const page* pg) {
+  return mem_cgroup_lruvec(pm.NODE_DATA(pm.page_to_nid(pg)), pg->memcg_id);
+}
+
+// update_lru_size: the list length (in all and per zone) and its node and zone gauges.
 inline void update_lru_size(PhysMem& pm, lruvec& lv, lru_list lru, zone& z, long delta) {
   lv.nr_pages[lru] = static_cast<std::uint64_t>(static_cast<long>(lv.nr_pages[lru]) + delta);
+  lv.lru_zone_size[z.idx][lru] = static_cast<std::uint64_t>(static_cast<long>(lv.lru_zone_size[z.idx][lru]) + delta);
   z.zone_pgdat->stats.vm_stat[NR_INACTIVE_ANON + static_cast<int>(lru)] += delta;
   pm.mod_zone_page_state(z, static_cast<zone_stat_item>(NR_ZONE_INACTIVE_ANON + static_cast<int>(lru)), delta);
 }
@@ -69,15 +78,19 @@ inline void del_page_from_lru_list(PhysMem& pm, page* pg) {
   update_lru_size(pm, lv, lru, *pm.page_zone(pg), -lru_nr_pages(pg));
 }
 
-// lru_note_cost: reclaim work (pages written out, refaulted) charged to a type;
+// lru_note_cost: reclaim work (pages written out, refaulted) charged to a type,
+// in the lruvec and each ancestor cgroup's on the node (parent_lruvec);
 // both costs halve once they exceed a quarter of the LRU pages (a decaying average).
-inline void lru_note_cost(lruvec& lv, bool file, unsigned long nr_pages) {
-  (file ? lv.file_cost : lv.anon_cost) += nr_pages;
-  const std::uint64_t lrusize = lv.nr_pages[LRU_INACTIVE_ANON] + lv.nr_pages[LRU_ACTIVE_ANON] +
-                                lv.nr_pages[LRU_INACTIVE_FILE] + lv.nr_pages[LRU_ACTIVE_FILE];
-  if (lv.file_cost + lv.anon_cost > lrusize / 4) {
-    lv.file_cost /= 2;
-    lv.anon_cost /= 2;
+inline void lru_note_cost(lruvec& lv0, bool file, unsigned long nr_pages) {
+  for (lruvec* l = &lv0; l; l = l->parent) {
+    lruvec& lv = *l;
+    (file ? lv.file_cost : lv.anon_cost) += nr_pages;
+    const std::uint64_t lrusize = lv.nr_pages[LRU_INACTIVE_ANON] + lv.nr_pages[LRU_ACTIVE_ANON] +
+                                  lv.nr_pages[LRU_INACTIVE_FILE] + lv.nr_pages[LRU_ACTIVE_FILE];
+    if (lv.file_cost + lv.anon_cost > lrusize / 4) {
+      lv.file_cost /= 2;
+      lv.anon_cost /= 2;
+    }
   }
 }
 

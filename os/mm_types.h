@@ -97,6 +97,7 @@ struct mm_struct {
   VirtAddr start_brk = 0, brk = 0;
   int mm_users = 0;                  // tasks sharing it
   std::uint32_t mm_id = 0;           // reverse-map owner handle stored in struct page
+  std::uint32_t memcg_id = 0;        // memory cgroup its pages are charged to (get_mem_cgroup_from_mm; 0: root)
   std::uint64_t pgtables_bytes = 0;  // mm_pgtables_bytes
   std::uint64_t total_vm = 0;        // pages mapped
   std::uint64_t hugetlb_usage = 0;   // hugetlb pages mapped (HugetlbPages in status)

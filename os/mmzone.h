@@ -96,6 +96,12 @@ struct lruvec {
   std::uint64_t file_cost = 0;
   std::uint64_t nonresident_age = 0;
   std::array<std::int64_t, 2> refaults{};  // WORKINGSET_ACTIVATE_ANON/FILE at the last shrink_node
+  // Memory cgroups (os/memcontrol.h): the list sizes per zone (mem_cgroup_per_node's
+  // lru_zone_size), the owning cgroup and its parent's lruvec on the same node
+  // (parent_lruvec; null for the root's pgdat.__lruvec).
+  std::array<std::array<std::uint64_t, NR_LRU_LISTS>, MAX_NR_ZONES> lru_zone_size{};
+  std::uint32_t memcg_id = 0;
+  lruvec* parent = nullptr;
 };
 
 
@@ -194,6 +200,9 @@ struct pglist_data {
   // (MAX_RECLAIM_RETRIES of them make the node hopeless until a direct reclaim
   // succeeds) and the balance_pgdat pass state.
   struct lruvec __lruvec;
+  // mem_cgroup_per_node: the lruvec of each memory cgroup on this node, by memcg id
+  // ([0] unused: the root cgroup's pages use __lruvec).
+  std::vector<std::unique_ptr<lruvec>> memcg_lruvec;
   int kswapd_failures = 0;
   bool kswapd_short_sleep = false;      // in kswapd_try_to_sleep's HZ/10 nap
   Picoseconds kswapd_sleep_until{0};    // ... which ends then

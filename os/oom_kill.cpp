@@ -11,7 +11,9 @@
 // memory is unmapped (its VMAs and page tables stay until it exits) and the
 // allocation is retried. When the allocating task is the victim, the allocation
 // fails (VM_FAULT_OOM) and the task dies; its memory is freed by its exit.
-// Simplified: no memory cgroups or cpusets, oom_score_adj per process (no oom_adj),
+// A memory cgroup's OOM (oc.memcg_id, mem_cgroup_out_of_memory) chooses only among
+// the cgroup's tasks (CONSTRAINT_MEMCG) and counts oom_kill in its memory.events.
+// Simplified: no cpusets, oom_score_adj per process (no oom_adj),
 // init and kernel threads are not special, no oom_kill_allocating_task sysctl;
 // the reaping is charged to the allocating task (Linux's allocator waits for the
 // reaper or the victim's exit); no panic when nothing is killable (the
@@ -50,7 +52,9 @@ std::string nodelist(const nodemask_t& m) {
 }  // namespace
 
 const char* oom_constraint_name(OomConstraint c) {
-  return c == OomConstraint::MemoryPolicy ? "CONSTRAINT_MEMORY_POLICY" : "CONSTRAINT_NONE";
+  return c == OomConstraint::MemoryPolicy ? "CONSTRAINT_MEMORY_POLICY"
+         : c == OomConstraint::Memcg      ? "CONSTRAINT_MEMCG"
+                                          : "CONSTRAINT_NONE";
 }
 
 std::string oom_kill_message(const OomKill& k) {
@@ -67,6 +71,7 @@ std::string oom_kill_message(const OomKill& k) {
 std::string oom_kill_summary(const OomKill& k) {
   return std::string("oom-kill:constraint=") + oom_constraint_name(k.constraint) + ",nodemask=" +
          (k.constraint == OomConstraint::MemoryPolicy ? nodelist(k.nodemask) : std::string("(null)")) +
+         (k.constraint == OomConstraint::Memcg ? ",oom_memcg=" + k.oom_memcg + ",task_memcg=" + k.task_memcg : "") +
          ",task=" + k.comm + ",pid=" + std::to_string(k.pid) + ",uid=0";
 }
 
@@ -130,9 +135,17 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   // loop; the simulator has nobody else to free memory, so it fails instead.
   if (!(oc.gfp_mask & __GFP_FS)) return false;
   mm_struct* const mm_self = t->mm;
+  // mem_cgroup_out_of_memory: only tasks of the cgroup's subtree are candidates.
+  auto in_oom_memcg = [&](const mm_struct* mm) {
+    if (!oc.memcg_id) return true;
+    for (const mem_cgroup* m = memcgs_->by_id[mm->memcg_id].get(); m; m = m->parent)
+      if (m->id == oc.memcg_id) return true;
+    return false;
+  };
   // A victim chosen earlier that has not exited yet: the oom_reaper frees its memory now.
   for (auto& [pid, task] : tasks_) {
-    if (task->oom_killed && !task->exited && task->mm && !task->mm->oom_skip && task->mm != mm_self) {
+    if (task->oom_killed && !task->exited && task->mm && !task->mm->oom_skip && task->mm != mm_self &&
+        in_oom_memcg(task->mm)) {
       oom_reap(t, *task->mm, cost);
       return true;
     }
@@ -145,13 +158,20 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   k.invoker_oom_score_adj = t->oom_score_adj;
   k.gfp_mask = oc.gfp_mask;
   k.order = oc.order;
-  if (oc.nodemask && !nodes_subset(mems_allowed_, *oc.nodemask)) {
+  if (oc.memcg_id) {
+    k.constraint = OomConstraint::Memcg;
+    k.oom_memcg = memcgs_->by_id[oc.memcg_id]->path;
+  } else if (oc.nodemask && !nodes_subset(mems_allowed_, *oc.nodemask)) {
     k.constraint = OomConstraint::MemoryPolicy;
     k.nodemask = *oc.nodemask;
   }
   // constrained_alloc's totalpages: the allowed nodes' memory (all RAM) plus swap.
   std::uint64_t totalpages = total_swap_pages();
-  if (k.constraint == OomConstraint::MemoryPolicy) {
+  if (k.constraint == OomConstraint::Memcg) {  // mem_cgroup_get_max: memory.max plus the swap it may use
+    const mem_cgroup& m = *memcgs_->by_id[oc.memcg_id];
+    totalpages = std::min<std::uint64_t>(m.memory.max, pm_.totalram_pages()) +
+                 std::min<std::uint64_t>(m.swap.max, total_swap_pages());
+  } else if (k.constraint == OomConstraint::MemoryPolicy) {
     for (int n = 0; n < pm_.nr_node_ids(); ++n)
       if (node_isset(n, k.nodemask)) totalpages += pm_.NODE_DATA(NodeId(n)).node_present_pages;
   } else {
@@ -164,6 +184,7 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   for (auto& [pid, task] : tasks_) {
     if (task->exited || !task->mm || task->mm->oom_skip) continue;
     if (std::find(seen.begin(), seen.end(), task->mm) != seen.end()) continue;
+    if (!in_oom_memcg(task->mm)) continue;
     seen.push_back(task->mm);
     // oom_cpuset_eligible -> mempolicy_in_oom_domain: the task's own MPOL_BIND must meet the mask.
     if (k.constraint == OomConstraint::MemoryPolicy && task->mempolicy && task->mempolicy->mode == MPOL_BIND &&
@@ -174,6 +195,7 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
     chosen = points;
     victim = task.get();
   }
+  if (!victim && oc.memcg_id) return false;  // no killable task in the cgroup: the charge fails
   if (!victim) victim = t;  // nothing else is killable (Linux panics); the allocating task dies
   mm_struct& vmm = *victim->mm;
   // __oom_kill_process: log the victim's memory, SIGKILL every task sharing its mm.
@@ -191,6 +213,8 @@ bool Kernel::out_of_memory(oom_control& oc, KernelCost& cost) {
   NUMASIM_TRACE(alloc, platform_.now(t->cpu), static_cast<int>(t->cpu.value()),
                 "oom_kill victim=%d (%s) invoker=%d badness=%ld anon-rss:%llukB", k.pid, k.comm.c_str(),
                 k.invoker_pid, k.badness, static_cast<unsigned long long>(k.anon_rss_kb));
+  k.task_memcg = memcgs_->by_id[vmm.memcg_id]->path;
+  memcg_memory_event(memcgs_->by_id[vmm.memcg_id].get(), MEMCG_OOM_KILL);  // memcg_memory_event_mm
   oom_kills_.push_back(std::move(k));
   pm_.count_vm_events(t->cpu, OOM_KILL);
   for (auto& [pid, task] : tasks_)

@@ -3,8 +3,8 @@
 // moment of the kill, as the kernel log reports it. The killing itself
 // (select_bad_process, oom_badness, the oom_reaper) is Kernel::out_of_memory in
 // oom_kill.cpp.
-// Simplified: no memory cgroups, no cpusets (CONSTRAINT_NONE or
-// CONSTRAINT_MEMORY_POLICY only), oom_score_adj per process, every task runs as
+// Simplified: no cpusets (CONSTRAINT_NONE, CONSTRAINT_MEMORY_POLICY or
+// CONSTRAINT_MEMCG), oom_score_adj per process, every task runs as
 // UID 0.
 #pragma once
 
@@ -16,7 +16,7 @@
 namespace numasim::os {
 
 // enum oom_constraint (CONSTRAINT_CPUSET and CONSTRAINT_MEMCG are not modelled).
-enum class OomConstraint { None, MemoryPolicy };
+enum class OomConstraint { None, MemoryPolicy, Memcg };
 
 struct OomKill {
   int pid = 0;          // the victim process (tgid)
@@ -25,6 +25,7 @@ struct OomKill {
   std::string invoker_comm;
   OomConstraint constraint = OomConstraint::None;
   nodemask_t nodemask{};  // the allocation's allowed nodes under CONSTRAINT_MEMORY_POLICY
+  std::string oom_memcg, task_memcg;  // CONSTRAINT_MEMCG: the cgroup over its limit and the victim's
   unsigned gfp_mask = 0;  // the failed allocation's gfp flags and order (oom_control)
   int order = 0;
   long badness = 0;       // oom_badness points of the victim when chosen

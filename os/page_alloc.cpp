@@ -553,6 +553,7 @@ void PhysMem::free_pages(CpuId cpu, page* pg, unsigned order, KernelCost& cost) 
   if (pg->_refcount <= 0) bad_page("freeing a page with no reference", pfn);
   const bool head = PageHead(pg);
   if (--pg->_refcount == 0) {
+    if (pg->memcg_id) hooks_->uncharge_folio(pg, order);  // mem_cgroup_uncharge
     free_the_page(cpu, pg, order, cost);
   } else if (!head) {
     while (order-- > 0) {

@@ -90,6 +90,27 @@ void Swap::complete_writeback(CpuId cpu, Picoseconds now, KernelCost& cost) {
   if (!w.q.empty()) k_.platform_.mod_timer(&w.timer, w.q.top().done);
 }
 
+bool Swap::wait_writeback(CpuId cpu, Picoseconds max_wait, KernelCost& cost) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (c >= writeback_.size() || !writeback_[c] || writeback_[c]->q.empty()) return false;
+  const Picoseconds now = k_.platform_.now(cpu);
+  const Picoseconds deadline = now + max_wait;
+  Writeback& w = *writeback_[c];
+  Picoseconds until = w.q.top().done;
+  if (until > deadline) return false;
+  while (!w.q.empty() && w.q.top().done <= deadline) {
+    const Writeback::Item it = w.q.top();
+    until = std::max(until, it.done);
+    w.q.pop();
+    cost.add_cycles(params_.swap_bio_cycles / 2);
+    end_page_writeback(k_.pm_.pfn_to_page(Pfn(it.pfn)), cpu, cost);
+  }
+  if (until > now) cost.add_memory(Picoseconds(until.value() - now.value()));
+  if (!w.q.empty()) k_.platform_.mod_timer(&w.timer, w.q.top().done);
+  else if (w.timer.pending) k_.platform_.del_timer(&w.timer);
+  return true;
+}
+
 int Swap::swap_writepage(page* pg, CpuId cpu, KernelCost& cost) {
   if (try_to_free_swap(pg, cpu, cost)) return PAGE_SUCCESS;  // nobody needs the slot any more
   const swp_entry_t e = private_to_swp(pg->private_);

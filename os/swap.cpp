@@ -128,6 +128,8 @@ void Kernel::putback_migrated_page(page* old_pg, page* new_pg, CpuId cpu) {
     pm_.mod_zone_page_state(*pm_.page_zone(new_pg), NR_MLOCK, 1);
   }
   old_pg->flags &= ~(keep | (1u << PG_unevictable));
+  new_pg->memcg_id = old_pg->memcg_id;  // mem_cgroup_migrate: the charge moves with the contents
+  old_pg->memcg_id = kRootMemcgId;
   lru_cache_add(new_pg, cpu);
 }
 

@@ -70,6 +70,10 @@ bool Swap::add_to_swap(page* pg, CpuId cpu, KernelCost& cost) {
   if (!PageAnon(pg) || pg->test(PG_swapcache) || PageCompound(pg)) return false;
   const std::optional<swp_entry_t> e = get_swap_page(cpu);  // folio_alloc_swap
   if (!e) return false;
+  if (!k_.mem_cgroup_try_charge_swap(pg, *e)) {  // over memory.swap.max: the slot goes back
+    swap_entry_free(*areas_[swp_type(*e)], swp_offset(*e), SWAP_HAS_CACHE);
+    return false;
+  }
   add_to_swap_cache(pg, *e);
   pg->set(PG_dirty);  // folio_mark_dirty: the slot holds nothing yet
   return true;
@@ -197,6 +201,10 @@ page* Swap::read_swap_cache_async(swp_entry_t e, task_struct* t, vm_area_struct*
   const gfp_t gfp = GFP_HIGHUSER_MOVABLE | (ra ? __GFP_NORETRY | __GFP_NOWARN : 0);
   page* pg = alloc_pages_mpol(k_.pm_, cpu, gfp, 0, pol, vma ? vma->pgoff_of(addr) : NO_INTERLEAVE_INDEX, cost);
   if (!pg) return nullptr;
+  if (k_.mem_cgroup_swapin_charge_folio(pg, t ? t->mm : nullptr, gfp, e, cost)) {  // the entry's cgroup is full
+    put_cache_ref(pg, cpu, cost);
+    return nullptr;
+  }
   // The allocation may have entered reclaim: the slot may have been cached or freed meanwhile.
   if (page* cached = swap_cache_page(e)) {
     put_cache_ref(pg, cpu, cost);
@@ -373,6 +381,10 @@ vm_fault_t Kernel::do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost)
       // SWP_SYNCHRONOUS_IO with one user: read straight into a new page, no swap cache.
       pg = alloc_user_page(t, vma, vmf.address, cost);
       if (!pg) return VM_FAULT_OOM;
+      if (mem_cgroup_swapin_charge_folio(pg, t->mm, GFP_HIGHUSER_MOVABLE, entry, cost)) {
+        pm_.free_pages(t->cpu, pg, 0, cost);
+        return VM_FAULT_OOM;
+      }
       pg->set(PG_swapbacked);
       const std::uint64_t c = si.cache[swp_offset(entry)];
       if (c & 1) workingset_refault(pg, c >> 1);
@@ -384,6 +396,7 @@ vm_fault_t Kernel::do_swap_page(task_struct* t, vm_fault& vmf, KernelCost& cost)
     }
     ret = VM_FAULT_MAJOR;
     pm_.count_vm_events(t->cpu, PGMAJFAULT);
+    count_memcg_events(t->mm->memcg_id, MEMCG_PGMAJFAULT);
   }
   // The PTE may have changed while the page was read (reclaim in the allocator's slow path
   // cannot touch it: it is a swap entry; only this task changes its own tables).

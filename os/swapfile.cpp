@@ -265,7 +265,10 @@ std::uint16_t Swap::swap_entry_free(swap_info_struct& si, std::uint64_t off, std
     if ((m & ~SWAP_HAS_CACHE) == 0) swap_bug("swap_free of an unused slot", si.type, off);
     --m;
   }
-  if (m == 0) swap_range_free(si, off);
+  if (m == 0) {
+    k_.mem_cgroup_uncharge_swap(swp_entry(si.type, off));  // swapcache_free_entries: the slot's swap charge
+    swap_range_free(si, off);
+  }
   return m;
 }
 

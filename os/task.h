@@ -55,6 +55,9 @@ struct task_struct {
   // NUMA balancing's per-task state (numa_scan_seq, numa_faults, numa_preferred_nid,
   // numa_group ...; os/numa_balancing.h); null when balancing was off at creation.
   std::shared_ptr<task_numa> numa;
+  // current->memcg_nr_pages_over_high: pages charged over memory.high since the
+  // last mem_cgroup_handle_over_high.
+  unsigned long memcg_nr_pages_over_high = 0;
 };
 
 inline constexpr int SEGV_MAPERR = 1;

@@ -17,7 +17,10 @@
 // kswapd's work is charged to its own KernelCost on its CPU: page_referenced's
 // PTE reads and writes through the Platform, page-struct work as cycles
 // (ReclaimCosts).
-// Simplified: no memory cgroups, no slab shrinkers, no writeback throttling or
+// Memory cgroups: shrink_node iterates the cgroups of the reclaim target
+// (shrink_node_memcgs) with memory.min/low protection scaling each scan
+// (mem_cgroup_protection); try_to_free_mem_cgroup_pages is in memcontrol.cpp.
+// Simplified: no slab shrinkers, no writeback throttling or
 // congestion waits, no compaction-driven continuation (should_continue_reclaim),
 // no proportional scan rebalancing at the end of shrink_lruvec, folio_activate
 // in mark_page_accessed is immediate; shmem pages (swap-backed, no reverse map
@@ -67,14 +70,32 @@ std::uint64_t isqrt(std::uint64_t x) {
 }
 unsigned long high_wmark_boosted(const zone& z) { return z._watermark[WMARK_HIGH] + z.watermark_boost; }
 // The lruvec's pages of `lru` in zones up to reclaim_idx (lruvec_lru_size).
-unsigned long lruvec_lru_size(const pglist_data& pgdat, lru_list lru, zone_type reclaim_idx) {
-  long size = 0;
+unsigned long lruvec_lru_size(const lruvec& lv, const pglist_data& pgdat, lru_list lru, zone_type reclaim_idx) {
+  std::uint64_t size = 0;
   for (int z = 0; z <= reclaim_idx; ++z) {
     const zone& zn = pgdat.node_zones[static_cast<std::size_t>(z)];
     if (!zn.managed_pages) continue;
-    size += zn.stats.vm_stat[NR_ZONE_INACTIVE_ANON + static_cast<int>(lru)];
+    size += lv.lru_zone_size[static_cast<std::size_t>(z)][lru];
   }
-  return static_cast<unsigned long>(std::max(0l, size));
+  return size;
+}
+// inactive_is_low's rule: inactive_ratio = sqrt(10 * GB of both lists), 1 below 1 GB.
+bool inactive_low(std::uint64_t inactive, std::uint64_t active) {
+  const std::uint64_t gb = (inactive + active) >> (30 - kPageShift);
+  const std::uint64_t inactive_ratio = gb ? isqrt(10 * gb) : 1;
+  return inactive * inactive_ratio < active;
+}
+// mem_cgroup_protection: the memory reclaim must leave to memcg (none for the target itself).
+unsigned long mem_cgroup_protection(const mem_cgroup* root, const mem_cgroup* memcg, bool in_low_reclaim) {
+  if (!memcg || memcg->id == kRootMemcgId || memcg == root) return 0;
+  if (in_low_reclaim) return memcg->memory.emin;
+  return std::max(memcg->memory.emin, memcg->memory.elow);
+}
+// mem_cgroup_get_nr_swap_pages: swap the cgroup may still use (memory.swap.max up the tree).
+bool memcg_swap_left(const mem_cgroup* memcg) {
+  for (; memcg && memcg->id != kRootMemcgId; memcg = memcg->parent)
+    if (memcg->swap.usage >= static_cast<long>(memcg->swap.max)) return false;
+  return true;
 }
 enum folio_references { FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE };
 enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
@@ -160,12 +181,7 @@ retry:
     lv.refaults[1] = zr.z->zone_pgdat->stats.vm_stat[WORKINGSET_ACTIVATE_FILE];
   }
   if (sc.nr_reclaimed) return sc.nr_reclaimed;
-  if (sc.skipped_deactivate) {
-    sc.priority = DEF_PRIORITY;
-    sc.force_deactivate = true;
-    sc.skipped_deactivate = false;
-    goto retry;
-  }
+  if (scan_control_retry(sc)) goto retry;
   return 0;
 }
 
@@ -310,8 +326,13 @@ restart:
     sc.may_writepage = !nr_boost_reclaim;
     sc.may_swap = !nr_boost_reclaim;
     // kswapd_age_node: background aging of the anon list.
-    if (nr_swap_pages() > 0 && inactive_is_low(pgdat, LRU_INACTIVE_ANON, sc.reclaim_idx))
-      shrink_active_list(SWAP_CLUSTER_MAX, pgdat, sc, LRU_ACTIVE_ANON, cpu, cost);
+    if (nr_swap_pages() > 0 && inactive_is_low(pgdat, LRU_INACTIVE_ANON, sc.reclaim_idx)) {
+      for (mem_cgroup* memcg : mem_cgroup_subtree(memcgs_->root())) {  // every cgroup's lruvec
+        sc.lruvec = &mem_cgroup_lruvec(pgdat, memcg->id);
+        shrink_active_list(SWAP_CLUSTER_MAX, pgdat, sc, LRU_ACTIVE_ANON, cpu, cost);
+      }
+      sc.lruvec = nullptr;
+    }
     if (sc.priority < DEF_PRIORITY - 2) sc.may_writepage = true;
     sc.nr_scanned = 0;
     // kswapd_shrink_node: aim at the high watermarks.
@@ -346,29 +367,65 @@ out:
 // ---------------------------------------------------------------------------
 
 // inactive_is_low: the inactive list is too small against the active one
-// (inactive_ratio = sqrt(10 * GB of both lists), 1 below 1 GB).
+// (inactive_ratio = sqrt(10 * GB of both lists), 1 below 1 GB); the node's
+// lists of every cgroup (the root cgroup's hierarchical lruvec).
 bool Kernel::inactive_is_low(const pglist_data& pgdat, lru_list inactive_lru, zone_type reclaim_idx) const {
   (void)reclaim_idx;  // 6.1 compares the whole lruvec
-  const lruvec& lv = pgdat.__lruvec;
-  const std::uint64_t inactive = lv.nr_pages[inactive_lru];
-  const std::uint64_t active = lv.nr_pages[inactive_lru + LRU_ACTIVE];
-  const std::uint64_t gb = (inactive + active) >> (30 - kPageShift);
-  const std::uint64_t inactive_ratio = gb ? isqrt(10 * gb) : 1;
-  return inactive * inactive_ratio < active;
+  if (!memcgs_->enabled())  // the root alone: the node's lruvec holds every page
+    return inactive_low(pgdat.__lruvec.nr_pages[inactive_lru], pgdat.__lruvec.nr_pages[inactive_lru + LRU_ACTIVE]);
+  return inactive_low(static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru]),
+                      static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru + LRU_ACTIVE]));
+}
+
+std::uint64_t Kernel::target_lru_pages(const pglist_data& pgdat, const scan_control& sc, lru_list lru) const {
+  if (!sc.target_mem_cgroup) return static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + lru]);
+  std::uint64_t n = 0;
+  for (mem_cgroup* memcg : mem_cgroup_subtree(sc.target_mem_cgroup))
+    n += mem_cgroup_lruvec(const_cast<pglist_data&>(pgdat), memcg->id).nr_pages[lru];
+  return n;
+}
+
+// shrink_node_memcgs: shrink_lruvec on each cgroup of the target's subtree
+// (mem_cgroup_iter order), skipping those under memory.min, and those under
+// memory.low unless nothing else was reclaimable (memcg_low_reclaim: memory.events low).
+void Kernel::shrink_node_memcgs(pglist_data& pgdat, scan_control& sc, CpuId cpu, KernelCost& cost) {
+  mem_cgroup* target = sc.target_mem_cgroup ? sc.target_mem_cgroup : memcgs_->root();
+  if (!memcgs_->enabled()) {  // the root alone: its lruvec is the node's
+    shrink_lruvec(pgdat, sc, cpu, cost);
+    return;
+  }
+  for (mem_cgroup* memcg : mem_cgroup_subtree(target)) {
+    mem_cgroup_calculate_protection(target, memcg);
+    if (memcg != target && memcg->id != kRootMemcgId) {
+      if (static_cast<unsigned long>(memcg->memory.usage) <= memcg->memory.emin) continue;  // mem_cgroup_below_min
+      if (static_cast<unsigned long>(memcg->memory.usage) <= memcg->memory.elow) {         // mem_cgroup_below_low
+        if (!sc.memcg_low_reclaim) {
+          sc.memcg_low_skipped = true;
+          continue;
+        }
+        memcg_memory_event(memcg, MEMCG_LOW);
+      }
+    }
+    sc.lruvec = &mem_cgroup_lruvec(pgdat, memcg->id);
+    shrink_lruvec(pgdat, sc, cpu, cost);
+  }
+  sc.lruvec = nullptr;
 }
 
 void Kernel::shrink_node(pglist_data& pgdat, scan_control& sc, CpuId cpu, KernelCost& cost) {
   cost.add_cycles(params_.reclaim.costs.shrink_node_cycles);
-  lruvec& lv = pgdat.__lruvec;
+  lruvec& lv = sc.target_mem_cgroup ? mem_cgroup_lruvec(pgdat, sc.target_mem_cgroup->id) : pgdat.__lruvec;
   sc.nr = {};
   const unsigned long nr_reclaimed = sc.nr_reclaimed;
-  // prepare_scan_count.
+  // prepare_scan_count (the target's lruvec: the node's own for global reclaim;
+  // the refault check only for global reclaim here).
   sc.anon_cost = lv.anon_cost;
   sc.file_cost = lv.file_cost;
   if (!sc.force_deactivate) {
     auto decide = [&](int type, node_stat_item activate, lru_list inactive, unsigned bit) {
-      if (pgdat.stats.vm_stat[activate] != lv.refaults[static_cast<std::size_t>(type)] ||
-          inactive_is_low(pgdat, inactive, sc.reclaim_idx))
+      if ((!sc.target_mem_cgroup && pgdat.stats.vm_stat[activate] != lv.refaults[static_cast<std::size_t>(type)]) ||
+          inactive_low(target_lru_pages(pgdat, sc, inactive),
+                       target_lru_pages(pgdat, sc, static_cast<lru_list>(inactive + LRU_ACTIVE))))
         sc.may_deactivate |= bit;
       else
         sc.may_deactivate &= ~bit;
@@ -378,7 +435,8 @@ void Kernel::shrink_node(pglist_data& pgdat, scan_control& sc, CpuId cpu, Kernel
   } else {
     sc.may_deactivate = DEACTIVATE_ANON | DEACTIVATE_FILE;
   }
-  sc.cache_trim_mode = (lv.nr_pages[LRU_ACTIVE_FILE] >> sc.priority) && !(sc.may_deactivate & DEACTIVATE_FILE);
+  sc.cache_trim_mode =
+      (target_lru_pages(pgdat, sc, LRU_ACTIVE_FILE) >> sc.priority) && !(sc.may_deactivate & DEACTIVATE_FILE);
   std::int64_t free = 0;
   std::uint64_t total_high_wmark = 0;
   for (const zone& z : pgdat.node_zones) {
@@ -386,10 +444,10 @@ void Kernel::shrink_node(pglist_data& pgdat, scan_control& sc, CpuId cpu, Kernel
     free += z.stats.vm_stat[NR_FREE_PAGES];
     total_high_wmark += high_wmark_boosted(z);
   }
-  const std::uint64_t file = lv.nr_pages[LRU_ACTIVE_FILE] + lv.nr_pages[LRU_INACTIVE_FILE];
+  const std::uint64_t file = target_lru_pages(pgdat, sc, LRU_ACTIVE_FILE) + target_lru_pages(pgdat, sc, LRU_INACTIVE_FILE);
   sc.file_is_tiny = file + static_cast<std::uint64_t>(std::max<std::int64_t>(0, free)) <= total_high_wmark &&
-                    !(sc.may_deactivate & DEACTIVATE_ANON) && (lv.nr_pages[LRU_INACTIVE_ANON] >> sc.priority);
-  shrink_lruvec(pgdat, sc, cpu, cost);
+                    !(sc.may_deactivate & DEACTIVATE_ANON) && (target_lru_pages(pgdat, sc, LRU_INACTIVE_ANON) >> sc.priority);
+  shrink_node_memcgs(pgdat, sc, cpu, cost);
   if (sc.nr_reclaimed - nr_reclaimed) pgdat.kswapd_failures = 0;
 }
 
@@ -399,7 +457,9 @@ void Kernel::get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned
   std::uint64_t fraction[2] = {0, 0};
   std::uint64_t denominator = 0;
   scan_balance balance;
-  if (!sc.may_swap || !can_reclaim_anon_pages()) {
+  const lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
+  const mem_cgroup* memcg = memcgs_->by_id[lv.memcg_id].get();
+  if (!sc.may_swap || !can_reclaim_anon_pages() || !memcg_swap_left(memcg)) {
     balance = SCAN_FILE;
   } else if (!sc.priority && swappiness) {
     balance = SCAN_EQUAL;
@@ -422,7 +482,14 @@ void Kernel::get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned
   for (int l = 0; l < LRU_UNEVICTABLE; ++l) {
     const auto lru = static_cast<lru_list>(l);
     const bool file = is_file_lru(lru);
-    std::uint64_t scan = lruvec_lru_size(pgdat, lru, sc.reclaim_idx) >> sc.priority;
+    const std::uint64_t lruvec_size = lruvec_lru_size(lv, pgdat, lru, sc.reclaim_idx);
+    std::uint64_t scan = lruvec_size;
+    if (const unsigned long protection = mem_cgroup_protection(sc.target_mem_cgroup, memcg, sc.memcg_low_reclaim)) {
+      const std::uint64_t cgroup_size = std::max<std::uint64_t>(static_cast<std::uint64_t>(memcg->memory.usage), protection);
+      scan = lruvec_size - lruvec_size * protection / (cgroup_size + 1);
+      scan = std::max<std::uint64_t>(scan, SWAP_CLUSTER_MAX);
+    }
+    scan >>= sc.priority;
     switch (balance) {
       case SCAN_EQUAL: break;
       case SCAN_FRACT: scan = denominator ? scan * fraction[file] / denominator : 0; break;
@@ -449,10 +516,11 @@ void Kernel::shrink_lruvec(pglist_data& pgdat, scan_control& sc, CpuId cpu, Kern
       nr_reclaimed += shrink_list(static_cast<lru_list>(l), nr_to_scan, pgdat, sc, cpu, cost);
     }
     // Global direct reclaim at DEF_PRIORITY scans its whole share (proportional_reclaim).
-    if (nr_reclaimed >= nr_to_reclaim && (sc.kswapd || sc.priority != DEF_PRIORITY)) break;
+    if (nr_reclaimed >= nr_to_reclaim && (sc.kswapd || sc.priority != DEF_PRIORITY || sc.target_mem_cgroup)) break;
   }
   sc.nr_reclaimed += nr_reclaimed;
-  if (can_reclaim_anon_pages() && inactive_is_low(pgdat, LRU_INACTIVE_ANON, sc.reclaim_idx))
+  const lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
+  if (can_reclaim_anon_pages() && inactive_low(lv.nr_pages[LRU_INACTIVE_ANON], lv.nr_pages[LRU_ACTIVE_ANON]))
     shrink_active_list(SWAP_CLUSTER_MAX, pgdat, sc, LRU_ACTIVE_ANON, cpu, cost);
 }
 
@@ -475,7 +543,7 @@ unsigned long Kernel::isolate_lru_pages(unsigned long nr_to_scan, pglist_data& p
                                         unsigned long& nr_scanned, scan_control& sc, lru_list lru,
                                         KernelCost& cost) {
   page* const mem_map = pm_.pfn_to_page(Pfn(0));
-  lruvec& lv = pgdat.__lruvec;
+  lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
   PageList& src = lv.lists[lru];
   PageList skipped;
   std::array<unsigned long, MAX_NR_ZONES> nr_skipped{};
@@ -561,6 +629,8 @@ void Kernel::shrink_active_list(unsigned long nr_to_scan, pglist_data& pgdat, sc
   const NodeId nid(pgdat.node_id);
   pm_.mod_node_page_state(nid, file ? NR_ISOLATED_FILE : NR_ISOLATED_ANON, static_cast<std::int64_t>(nr_taken));
   pm_.count_vm_events(cpu, PGREFILL, nr_scanned);
+  const std::uint32_t memcg_id = sc.lruvec ? sc.lruvec->memcg_id : kRootMemcgId;
+  count_memcg_events(memcg_id, MEMCG_PGREFILL, nr_scanned);
   while (!hold.empty()) {
     page* pg = mem_map + hold.tail;
     list_del(mem_map, hold, pg);
@@ -576,6 +646,7 @@ void Kernel::shrink_active_list(unsigned long nr_to_scan, pglist_data& pgdat, sc
   move_pages_to_lru(l_active, cpu, cost);
   const unsigned nr_deactivate = move_pages_to_lru(l_inactive, cpu, cost);
   pm_.count_vm_events(cpu, PGDEACTIVATE, nr_deactivate);
+  count_memcg_events(memcg_id, MEMCG_PGDEACTIVATE, nr_deactivate);
   pm_.mod_node_page_state(nid, file ? NR_ISOLATED_FILE : NR_ISOLATED_ANON, -static_cast<std::int64_t>(nr_taken));
 }
 
@@ -591,6 +662,8 @@ unsigned long Kernel::shrink_inactive_list(unsigned long nr_to_scan, pglist_data
   sc.nr_scanned += nr_scanned;
   pm_.count_vm_events(cpu, sc.kswapd ? PGSCAN_KSWAPD : PGSCAN_DIRECT, nr_scanned);
   pm_.count_vm_events(cpu, file ? PGSCAN_FILE : PGSCAN_ANON, nr_scanned);
+  lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
+  count_memcg_events(lv.memcg_id, sc.kswapd ? MEMCG_PGSCAN_KSWAPD : MEMCG_PGSCAN_DIRECT, nr_scanned);
   if (nr_taken == 0) return 0;
   reclaim_stat stat;
   const unsigned long nr_reclaimed = shrink_folio_list(list, pgdat, sc, stat, cpu, cost);
@@ -598,7 +671,8 @@ unsigned long Kernel::shrink_inactive_list(unsigned long nr_to_scan, pglist_data
   pm_.mod_node_page_state(nid, file ? NR_ISOLATED_FILE : NR_ISOLATED_ANON, -static_cast<std::int64_t>(nr_taken));
   pm_.count_vm_events(cpu, sc.kswapd ? PGSTEAL_KSWAPD : PGSTEAL_DIRECT, nr_reclaimed);
   pm_.count_vm_events(cpu, file ? PGSTEAL_FILE : PGSTEAL_ANON, nr_reclaimed);
-  lru_note_cost(pgdat.__lruvec, file, stat.nr_pageout);
+  count_memcg_events(lv.memcg_id, sc.kswapd ? MEMCG_PGSTEAL_KSWAPD : MEMCG_PGSTEAL_DIRECT, nr_reclaimed);
+  lru_note_cost(lv, file, stat.nr_pageout);
   sc.nr.dirty += stat.nr_dirty;
   sc.nr.unqueued_dirty += stat.nr_unqueued_dirty;
   sc.nr.writeback += stat.nr_writeback;

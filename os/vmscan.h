@@ -66,11 +66,37 @@ struct scan_control {
   std::uint64_t anon_cost = 0, file_cost = 0;  // the lruvec's, at shrink_node
   unsigned long nr_scanned = 0;
   unsigned long nr_reclaimed = 0;
+  // Memory cgroups: the cgroup reclaim is for (null: global reclaim; cgroup_reclaim),
+  // the lruvec shrink_lruvec works on (null: the node's __lruvec), memory.low
+  // honoured unless memcg_low_reclaim, and whether a protected cgroup was skipped.
+  struct mem_cgroup* target_mem_cgroup = nullptr;
+  struct lruvec* lruvec = nullptr;
+  bool memcg_low_reclaim = false;
+  bool memcg_low_skipped = false;
   struct {
     unsigned long dirty = 0, unqueued_dirty = 0, congested = 0, writeback = 0, immediate = 0, file_taken = 0,
                   taken = 0;
   } nr;
 };
+// The end of do_try_to_free_pages for a pass that reclaimed nothing: retry with
+// forced deactivation, or (untapped memory.low reserves) with memcg_low_reclaim.
+// True: the caller starts over at DEF_PRIORITY.
+inline bool scan_control_retry(scan_control& sc) {
+  if (sc.skipped_deactivate) {
+    sc.priority = DEF_PRIORITY;
+    sc.force_deactivate = true;
+    sc.skipped_deactivate = false;
+    return true;
+  }
+  if (sc.memcg_low_skipped) {  // untapped cgroup reserves (memory.low): don't OOM, retry
+    sc.priority = DEF_PRIORITY;
+    sc.force_deactivate = false;
+    sc.memcg_low_reclaim = true;
+    sc.memcg_low_skipped = false;
+    return true;
+  }
+  return false;
+}
 inline constexpr unsigned DEACTIVATE_ANON = 1;
 inline constexpr unsigned DEACTIVATE_FILE = 2;
 

@@ -671,6 +671,42 @@ std::string RunReport::json() const {
   j.end_object();
   j.key("slabinfo").raw(os::slabinfo_json(machine_.kernel().slub()));
 
+  // Memory cgroups v2 (only when [[cgroup]] tables made some): each cgroup's
+  // memory.current/max, memory.swap.current, memory.events and memory.stat.
+  if (machine_.kernel().memcgs().enabled()) {
+    const os::Kernel& kern = machine_.kernel();
+    j.key("cgroups").begin_array();
+    for (const auto& m : kern.memcgs().by_id) {
+      if (m->id == os::kRootMemcgId) continue;
+      j.begin_object();
+      j.key("path").value(m->path);
+      j.key("memory_current").value(static_cast<std::int64_t>(m->memory.usage) * static_cast<std::int64_t>(kPageSize));
+      j.key("memory_peak").value(static_cast<std::uint64_t>(m->memory.watermark) * kPageSize);
+      auto lim = [&](unsigned long pages) {
+        return pages >= os::PAGE_COUNTER_MAX ? std::int64_t{-1} : static_cast<std::int64_t>(pages * kPageSize);
+      };
+      j.key("memory_max").value(lim(m->memory.max));  // -1: "max"
+      j.key("memory_high").value(lim(m->memory.high));
+      j.key("memory_low").value(lim(m->memory.low));
+      j.key("memory_min").value(lim(m->memory.min));
+      j.key("memory_swap_current").value(static_cast<std::int64_t>(m->swap.usage) * static_cast<std::int64_t>(kPageSize));
+      j.key("memory_swap_max").value(lim(m->swap.max));
+      j.key("high_throttle_ps").value(m->high_delay_ps);
+      j.key("memory_events").begin_object();
+      j.key("low").value(m->memory_events[os::MEMCG_LOW]);
+      j.key("high").value(m->memory_events[os::MEMCG_HIGH]);
+      j.key("max").value(m->memory_events[os::MEMCG_MAX]);
+      j.key("oom").value(m->memory_events[os::MEMCG_OOM]);
+      j.key("oom_kill").value(m->memory_events[os::MEMCG_OOM_KILL]);
+      j.end_object();
+      j.key("memory_stat").begin_object();
+      for (const auto& [name, value] : kern.memcg_stat(*m)) j.key(name).value(value);
+      j.end_object();
+      j.end_object();
+    }
+    j.end_array();
+  }
+
   j.key("kernel_log").begin_array();
   for (const auto& line : kernel_log()) j.value(line);
   j.end_array();

@@ -18,6 +18,9 @@ std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<Wo
     tokens.enable(machine.kernel().physmem().max_pfn());
     for (int c = 0; c < machine.topology().num_cpus(); ++c) machine.core(CpuId(c)).set_page_tokens(&tokens);
   }
+  // The [[cgroup]] hierarchy, made (mkdir + limits) before any process runs.
+  if (!specs.empty() && specs.front().cgroups && !machine.kernel().memcgs().enabled())
+    for (const os::MemCgroupParams& c : *specs.front().cgroups) machine.kernel().mem_cgroup_create(c);
   for (auto& spec : specs) {
     if (spec.counter_reader && !*spec.counter_reader) *spec.counter_reader = kernel_counter_reader(machine.kernel());
     // Weights in a weighted-interleave policy are system-wide in Linux: written to
@@ -35,6 +38,7 @@ std::vector<PlacedWorkload> place_workloads(hw::Machine& machine, std::vector<Wo
       p.threads.push_back(run);
     }
     if (spec.oom_score_adj && !p.threads.empty()) machine.kernel().set_oom_score_adj(p.threads.front()->pid, spec.oom_score_adj);
+    if (spec.cgroup != "/" && !p.threads.empty()) machine.kernel().cgroup_attach_task(p.threads.front()->pid, spec.cgroup);
     out.push_back(std::move(p));
   }
   return out;

@@ -156,8 +156,15 @@ std::vector<WorkloadSpec> build_workloads(Config root, const Topology& topo) {
   int i = 0;
   // Weighted-interleave weights are system-wide (one sysfs table): workloads must agree.
   std::map<int, std::pair<unsigned, int>> weight_of;  // node -> (weight, workload index)
+  // [[cgroup]]: the memory cgroup v2 hierarchy the workloads' `cgroup` keys name.
+  auto cgroups = std::make_shared<const std::vector<os::MemCgroupParams>>(os::parse_cgroups(root));
   for (Config t : root.tables("workload", "a simulated process")) {
     out.push_back(build_workload(t, topo, i));
+    out.back().cgroups = cgroups;
+    out.back().cgroup = t.get<std::string>("cgroup", "/", "memory cgroup the process runs in (a [[cgroup]] path)");
+    if (out.back().cgroup != "/" &&
+        std::none_of(cgroups->begin(), cgroups->end(), [&](const auto& c) { return c.path == out.back().cgroup; }))
+      t.error("cgroup", "no [[cgroup]] with path \"" + bounded_for_message(out.back().cgroup) + "\"");
     for (const auto& [node, weight] : out.back().policy.weights) {
       auto [it, fresh] = weight_of.emplace(node, std::pair{weight, i});
       if (!fresh && it->second.first != weight)

@@ -18,6 +18,7 @@
 
 #include "common/units.h"
 #include "hw/op.h"
+#include "os/memcontrol.h"
 #include "workloads/policy_spec.h"
 
 namespace numasim::workloads {
@@ -82,6 +83,10 @@ struct WorkloadSpec {
   // verify = true: stores write page identity tokens, loads check them (generator.h).
   bool verify = false;
   int oom_score_adj = 0;  // /proc/<pid>/oom_score_adj of the process (-1000..1000)
+  // The memory cgroup the process runs in ("/": the root) and the configuration's
+  // [[cgroup]] hierarchy (shared by every spec of the run), created before the first process.
+  std::string cgroup = "/";
+  std::shared_ptr<const std::vector<os::MemCgroupParams>> cgroups;
   std::shared_ptr<WorkloadResults> results;
   // Set *counter_reader once the machine exists (before the run); empty: read_counter gives ENOSYS.
   std::shared_ptr<CounterReader> counter_reader = std::make_shared<CounterReader>();
