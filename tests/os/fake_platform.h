@@ -95,6 +95,9 @@ class FakePlatform : public Platform {
     }
     if (t > clock) clock = t;
   }
+  // Forgets every pending timer: a test that replaces its Kernel on this platform calls it
+  // first (the old kernel's timers must not fire into freed memory; Kthreads leaves them).
+  void drop_timers() { timers_.clear(); }
   std::size_t pending_timers() const {
     std::size_t n = 0;
     for (const auto& q : timers_) n += q.size();

@@ -22,6 +22,7 @@ class FileTest : public KernelTest {
 
   void rebuild() {
     params_.fs.files = {{"/cfg/data", kFileSize, 0, "test"}};
+    platform_.drop_timers();
     kernel_.reset();
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   }

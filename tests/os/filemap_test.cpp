@@ -194,6 +194,7 @@ class FileReclaimTest : public FileTest {
 TEST_F(FileReclaimTest, CleanPagesAreReclaimedWithShadowsAndRefaultsCounted) {
   rebuild_with("");
   params_.fs.files = {{"/cfg/data", kFileSize, 0, "test"}, {"/big", 96ull << 20, 0, "test"}};
+  platform_.drop_timers();
   kernel_.reset();
   kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   task_struct* t = spawn(0);
