@@ -628,7 +628,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
                                   CpuId cpu, KernelCost& cost);
   void get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned long nr[NR_LRU_LISTS]) const;
   bool inactive_is_low(const pglist_data& pgdat, lru_list inactive_lru, zone_type reclaim_idx) const;
-  bool can_reclaim_anon_pages() const { return nr_swap_pages() > 0; }
+  // can_reclaim_anon_pages / can_age_anon_pages: anonymous pages of node nid can go somewhere:
+  // to swap, or (Linux 6.1) demoted to a lower memory tier.
+  bool can_reclaim_anon_pages(int nid) const { return nr_swap_pages() > 0 || can_demote(nid); }
   // The page's LRU state when it is freed (put_user_page): off its list or batch.
   void lru_page_release(page* pg);
   // Migration's isolate_lru_page (the lru_add batches drained first when the

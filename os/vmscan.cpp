@@ -141,7 +141,7 @@ void Kernel::boost_watermark(zone& z) {
 // zone_reclaimable_pages: the file LRU pages, and the anon ones while swap space is left.
 unsigned long Kernel::zone_reclaimable_pages(const zone& z) const {
   long nr = z.stats.vm_stat[NR_ZONE_INACTIVE_FILE] + z.stats.vm_stat[NR_ZONE_ACTIVE_FILE];
-  if (nr_swap_pages() > 0) nr += z.stats.vm_stat[NR_ZONE_INACTIVE_ANON] + z.stats.vm_stat[NR_ZONE_ACTIVE_ANON];
+  if (can_reclaim_anon_pages(zone_to_nid(z))) nr += z.stats.vm_stat[NR_ZONE_INACTIVE_ANON] + z.stats.vm_stat[NR_ZONE_ACTIVE_ANON];
   return static_cast<unsigned long>(std::max(0l, nr));
 }
 
@@ -326,7 +326,7 @@ restart:
     sc.may_writepage = !nr_boost_reclaim;
     sc.may_swap = !nr_boost_reclaim;
     // kswapd_age_node: background aging of the anon list.
-    if (nr_swap_pages() > 0 && inactive_is_low(pgdat, LRU_INACTIVE_ANON, sc.reclaim_idx)) {
+    if (can_reclaim_anon_pages(pgdat.node_id) && inactive_is_low(pgdat, LRU_INACTIVE_ANON, sc.reclaim_idx)) {
       for (mem_cgroup* memcg : mem_cgroup_subtree(memcgs_->root())) {  // every cgroup's lruvec
         sc.lruvec = &mem_cgroup_lruvec(pgdat, memcg->id);
         shrink_active_list(SWAP_CLUSTER_MAX, pgdat, sc, LRU_ACTIVE_ANON, cpu, cost);
@@ -459,7 +459,7 @@ void Kernel::get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned
   scan_balance balance;
   const lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
   const mem_cgroup* memcg = memcgs_->by_id[lv.memcg_id].get();
-  if (!sc.may_swap || !can_reclaim_anon_pages() || !memcg_swap_left(memcg)) {
+  if (!sc.may_swap || !can_reclaim_anon_pages(pgdat.node_id) || (!memcg_swap_left(memcg) && !can_demote(pgdat.node_id))) {
     balance = SCAN_FILE;
   } else if (!sc.priority && swappiness) {
     balance = SCAN_EQUAL;
@@ -520,7 +520,7 @@ void Kernel::shrink_lruvec(pglist_data& pgdat, scan_control& sc, CpuId cpu, Kern
   }
   sc.nr_reclaimed += nr_reclaimed;
   const lruvec& lv = sc.lruvec ? *sc.lruvec : pgdat.__lruvec;
-  if (can_reclaim_anon_pages() && inactive_low(lv.nr_pages[LRU_INACTIVE_ANON], lv.nr_pages[LRU_ACTIVE_ANON]))
+  if (can_reclaim_anon_pages(pgdat.node_id) && inactive_low(lv.nr_pages[LRU_INACTIVE_ANON], lv.nr_pages[LRU_ACTIVE_ANON]))
     shrink_active_list(SWAP_CLUSTER_MAX, pgdat, sc, LRU_ACTIVE_ANON, cpu, cost);
 }
 

@@ -32,7 +32,7 @@ Topology tiered_topology(const char* cxl_mem) {
 
 class DemotionTest : public SwapTest {
  protected:
-  void boot(const char* cxl_mem, bool demotion) {
+  void boot(const char* cxl_mem, bool demotion, bool with_swap = true) {
     kernel_.reset();
     topo_ = tiered_topology(cxl_mem);
     params_.nr_hugepages_node = {0, 0, 0};
@@ -40,7 +40,7 @@ class DemotionTest : public SwapTest {
     params_.memtier.demotion_enabled = demotion;
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
     k().page_tokens().enable(pm().max_pfn());
-    ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 64 << 20), 0);
+    if (with_swap) ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 64 << 20), 0);
     t_ = spawn(0);
     const unsigned long node0 = 1;
     ASSERT_EQ(k().sys_set_mempolicy(t_, MPOL_BIND, &node0, 64, cost_), 0);
@@ -107,6 +107,21 @@ TEST_F(DemotionTest, ColdPagesAreDemotedInsteadOfSwapped) {
   EXPECT_EQ(static_cast<std::uint64_t>(r[2]), demoted);
   // The first pages written are the coldest: they are the ones on the CXL node.
   EXPECT_EQ(pm().page_to_nid(page_at(t_, tokens_.begin()->first)).value(), 2);
+  verify_all();
+}
+
+// With no swap at all, anonymous pages are still reclaimable on a node that can
+// demote (can_reclaim_anon_pages counts can_demote, Linux 6.1): kswapd scans the
+// anon lists and demotes instead of leaving node 0 to the OOM killer.
+TEST_F(DemotionTest, WithoutSwapColdPagesAreStillDemoted) {
+  boot("64MiB", true, false);
+  ASSERT_EQ(k().total_swap_pages(), 0u);
+  ASSERT_TRUE(k().can_demote(0));
+  write_pages(8192);  // 32 MiB through a 16 MiB node
+  EXPECT_GT(ev(PGDEMOTE_KSWAPD) + ev(PGDEMOTE_DIRECT), 2000u);
+  EXPECT_TRUE(k().oom_kills().empty());
+  std::map<int, int> r = resident();
+  EXPECT_EQ(r[0] + r[2], 8192);
   verify_all();
 }
 
