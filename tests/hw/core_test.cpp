@@ -9,6 +9,7 @@
 #include <systemc>
 
 #include "tests/hw/hw_fakes.h"
+#include "tests/hw/vector_source.h"
 
 namespace numasim::hw {
 namespace {
@@ -20,25 +21,7 @@ constexpr Frequency kClock(2'000'000'000);  // 500 ps per cycle
 constexpr Picoseconds kCycle(500);
 constexpr Picoseconds kMiss(100'000);
 
-// Emits a fixed op list in batches of at most `chunk`.
-class VectorSource : public OpSource {
- public:
-  explicit VectorSource(std::vector<Op> ops, std::size_t chunk = OpBatch::kCapacity)
-      : ops_(std::move(ops)), chunk_(chunk) {}
-  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
-    if (before_fill) before_fill(b, ctx);
-    std::size_t n = 0;
-    while (pos_ < ops_.size() && !b.full() && n < chunk_) b.push(ops_[pos_++]), ++n;
-    return b.size();
-  }
-  bool done() const override { return pos_ >= ops_.size(); }
-  std::function<void(OpBatch&, ThreadContext&)> before_fill;
-
- private:
-  std::vector<Op> ops_;
-  std::size_t chunk_;
-  std::size_t pos_ = 0;
-};
+using testing::VectorSource;
 
 Op load(VirtAddr a, bool dep = false) { return Op{a, 8, OpKind::Load, dep ? kOpDependent : std::uint8_t{0}, 0}; }
 Op store(VirtAddr a) { return Op{a, 8, OpKind::Store, 0, 0}; }

@@ -12,6 +12,7 @@
 
 #include "hw/core.h"
 #include "tests/hw/hw_fakes.h"
+#include "tests/hw/vector_source.h"
 
 namespace numasim::hw {
 namespace {
@@ -23,24 +24,7 @@ constexpr Frequency kClock(2'000'000'000);  // 500 ps per cycle
 constexpr Picoseconds kQuantum(1'000'000);  // 1 us
 constexpr Picoseconds kIo(50'000'000);      // 50 us: the device's answer
 
-class VectorSource : public OpSource {
- public:
-  explicit VectorSource(std::vector<Op> ops, std::size_t chunk = OpBatch::kCapacity)
-      : ops_(std::move(ops)), chunk_(chunk) {}
-  std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
-    if (before_fill) before_fill(b, ctx);
-    std::size_t n = 0;
-    while (pos_ < ops_.size() && !b.full() && n < chunk_) b.push(ops_[pos_++]), ++n;
-    return b.size();
-  }
-  bool done() const override { return pos_ >= ops_.size(); }
-  std::function<void(OpBatch&, ThreadContext&)> before_fill;
-
- private:
-  std::vector<Op> ops_;
-  std::size_t chunk_;
-  std::size_t pos_ = 0;
-};
+using testing::VectorSource;
 
 Op load(VirtAddr a) { return Op{a, 8, OpKind::Load, 0, 0}; }
 Op compute(std::uint32_t c) { return Op{0, c, OpKind::Compute, 0, 0}; }
