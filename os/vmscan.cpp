@@ -287,7 +287,12 @@ bool Kernel::pgdat_balanced(const pglist_data& pgdat, int order, zone_type highe
     const zone& z = pgdat.node_zones[static_cast<std::size_t>(i)];
     if (!z.managed_pages) continue;
     any = true;
-    if (pm_.zone_watermark_ok(z, static_cast<unsigned>(order), high_wmark_boosted(z), highest_zoneidx)) return true;
+    // NUMA balancing's MEMORY_TIERING mode balances to WMARK_PROMO (high + the
+    // watermark gap), leaving room to promote into without reclaim.
+    const unsigned long mark = (numab_->mode() & NUMA_BALANCING_MEMORY_TIERING)
+                                   ? z._watermark[WMARK_PROMO] + z.watermark_boost
+                                   : high_wmark_boosted(z);
+    if (pm_.zone_watermark_ok(z, static_cast<unsigned>(order), mark, highest_zoneidx)) return true;
   }
   return !any;
 }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "os/mm_inline.h"
+#include "os/numa_balancing.h"
 #include "tests/os/kernel_fixture.h"
 #include "tests/os/lru_test_access.h"
 #include "os/oom_kill.h"
@@ -81,6 +82,35 @@ TEST_F(ReclaimTest, KswapdWakesBelowLowFailsWithoutSwapAndSleepsOnceBalanced) {
   EXPECT_EQ(ks->task.__state, TASK_INTERRUPTIBLE);
   EXPECT_FALSE(ks->timer.pending);
   k().check_consistency();
+}
+
+// kernel.numa_balancing with MEMORY_TIERING: kswapd balances a node to its
+// PROMO watermark (high + the gap), so a node whose free memory is above the
+// high watermark but below PROMO is not balanced yet (Linux's pgdat_balanced).
+TEST_F(ReclaimTest, MemoryTieringModeBalancesToThePromoWatermark) {
+  params_.numab.mode = NUMA_BALANCING_MEMORY_TIERING;
+  params_.phys.watermark_scale_factor = 500;  // a 5% gap between the watermarks: wider than a pcp refill
+  kernel_.reset();
+  kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
+  task_struct* t = spawn();
+  const unsigned long node0 = 1;
+  ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &node0, 3, cost_), 0);
+  const std::uint64_t len = 64ull << 20;
+  const long a = mmap_anon(t, len);
+  ASSERT_GT(a, 0);
+  ASSERT_TRUE(LruTestAccess::pgdat_balanced(k(), NodeId(0), 0));
+  bool seen = false;
+  for (VirtAddr p = static_cast<VirtAddr>(a); p < static_cast<VirtAddr>(a) + len && !seen; p += kPageSize) {
+    ASSERT_EQ(touch(t, p), Kernel::FaultResult::Handled);
+    if (LruTestAccess::pgdat_balanced(k(), NodeId(0), 0)) continue;
+    // Not balanced: some zone of node 0 must still be above its high watermark
+    // (balanced by the high-watermark rule), or the test proves nothing.
+    for (const zone& z : pm().NODE_DATA(NodeId(0)).node_zones)
+      if (z.managed_pages && pm().zone_watermark_ok(z, 0, z._watermark[WMARK_HIGH] + z.watermark_boost, ZONE_MOVABLE))
+        seen = true;
+    ASSERT_TRUE(seen) << "node 0 fell below its high watermark without a step between high and promo";
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST_F(ReclaimTest, KswapdNapsWhenBalancedAndCountsAnEarlyWakeup) {
