@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/cli/run_numasim.h"
 
@@ -67,9 +69,15 @@ TEST(Cli, UnknownCommandAndOptionAreUsageErrors) {
   EXPECT_NE(r.err.find("unexpected argument \"b.toml\""), std::string::npos) << r.err;
 }
 
+// Every machine configuration shipped in configs/ (each *.toml at its top level),
+// so a new one is checked without being listed here.
 TEST(Cli, ShippedConfigurationsValidateAndShowTopology) {
-  for (const char* name : {"default.toml", "skylake-sp-2s.toml", "epyc-nps4.toml", "ring-4s.toml", "eight-socket.toml",
-                           "cxl-tiered.toml"}) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(NUMASIM_SOURCE_DIR) + "/configs"))
+    if (e.is_regular_file() && e.path().extension() == ".toml") names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_GE(names.size(), 16u);
+  for (const std::string& name : names) {
     Result v = numasim("validate " + config(name));
     EXPECT_EQ(v.status, 0) << name << ": " << v.err;
     EXPECT_NE(v.out.find("[machine]"), std::string::npos) << name;
