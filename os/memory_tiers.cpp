@@ -50,21 +50,6 @@ MemoryTierParams MemoryTierParams::from_config(Config os) {
 
 namespace {
 // "0-2,5": the %*pbl list format of sysfs nodemasks.
-std::string nodelist_pbl(const nodemask_t& m) {
-  std::string out;
-  for (int n = first_node(m); n < MAX_NUMNODES;) {
-    int last = n;
-    while (last + 1 < MAX_NUMNODES && node_isset(last + 1, m)) ++last;
-    if (!out.empty()) out += ',';
-    out += std::to_string(n);
-    if (last > n) {
-      out += '-';
-      out += std::to_string(last);
-    }
-    n = next_node(last, m);
-  }
-  return out;
-}
 }  // namespace
 
 // memory_tier_init + set_node_memory_tier for every node with memory, then
@@ -185,7 +170,7 @@ std::optional<std::string> Kernel::memory_tiers_sysfs_show(std::string_view path
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0 || rest.substr(slash) != "/nodelist") return std::nullopt;
   for (const memory_tier& t : memtiers_.tiers)
-    if (rest.substr(0, slash) == std::to_string(t.dev_id())) return nodelist_pbl(t.nodes) + "\n";
+    if (rest.substr(0, slash) == std::to_string(t.dev_id())) return nodemask_pr_list(t.nodes) + "\n";
   return std::nullopt;
 }
 

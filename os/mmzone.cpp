@@ -37,4 +37,20 @@ const char* zone_name(zone_type t) {
   }
 }
 
+std::string nodemask_pr_list(const nodemask_t& m) {
+  std::string out;
+  for (int n = first_node(m); n < MAX_NUMNODES;) {
+    int last = n;
+    while (last + 1 < MAX_NUMNODES && node_isset(last + 1, m)) ++last;
+    if (!out.empty()) out += ',';
+    out += std::to_string(n);
+    if (last > n) {
+      out += '-';
+      out += std::to_string(last);
+    }
+    n = next_node(last, m);
+  }
+  return out;
+}
+
 }  // namespace numasim::os

@@ -13,6 +13,7 @@
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/units.h"
@@ -57,6 +58,8 @@ inline int next_node(int n, const nodemask_t& m) {
   std::uint64_t rest = n < 0 ? m.bits : (m.bits >> (n + 1)) << (n + 1);
   return rest ? std::countr_zero(rest) : MAX_NUMNODES;
 }
+// The mask as a node list, "0-1,3" (printk's %*pbl, sysfs nodelist files, the OOM log line).
+std::string nodemask_pr_list(const nodemask_t& m);
 // next_node_in: like next_node but wraps to the first node (MAX_NUMNODES if empty).
 inline int next_node_in(int n, const nodemask_t& m) {
   int r = next_node(n, m);

@@ -36,19 +36,6 @@ namespace numasim::os {
 namespace {
 std::uint64_t pages_kb(long pages) { return pages > 0 ? static_cast<std::uint64_t>(pages) * (kPageSize / 1024) : 0; }
 
-// "0-2,5" (bitmap_print_to_pagebuf's list format).
-std::string nodelist(const nodemask_t& m) {
-  std::string out;
-  for (int n = first_node(m); n < MAX_NUMNODES;) {
-    int last = n;
-    while (last + 1 < MAX_NUMNODES && node_isset(last + 1, m)) ++last;
-    if (!out.empty()) out += ",";
-    out += std::to_string(n);
-    if (last > n) out += "-" + std::to_string(last);
-    n = next_node(last, m);
-  }
-  return out;
-}
 }  // namespace
 
 const char* oom_constraint_name(OomConstraint c) {
@@ -70,7 +57,7 @@ std::string oom_kill_message(const OomKill& k) {
 
 std::string oom_kill_summary(const OomKill& k) {
   return std::string("oom-kill:constraint=") + oom_constraint_name(k.constraint) + ",nodemask=" +
-         (k.constraint == OomConstraint::MemoryPolicy ? nodelist(k.nodemask) : std::string("(null)")) +
+         (k.constraint == OomConstraint::MemoryPolicy ? nodemask_pr_list(k.nodemask) : std::string("(null)")) +
          (k.constraint == OomConstraint::Memcg ? ",oom_memcg=" + k.oom_memcg + ",task_memcg=" + k.task_memcg : "") +
          ",task=" + k.comm + ",pid=" + std::to_string(k.pid) + ",uid=0";
 }
