@@ -157,9 +157,7 @@ RegisterCommand mess{Command{
           ratios.push_back(static_cast<int>(v));
         }
       }
-      const auto csv = a.value("--csv");
-      const int rc = run_study(a, [&](Config root) { return studies::mess_curves(root, ratios, opts); }, csv);
-      return rc;
+      return run_study(a, [&](Config root) { return studies::mess_curves(root, ratios, opts); }, a.value("--csv"));
     }}};
 
 RegisterCommand reach{Command{
