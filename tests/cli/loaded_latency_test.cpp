@@ -106,6 +106,23 @@ TEST(LoadedLatencyCli, WholeSystemInjectsFromEveryNodesCpus) {
   std::filesystem::remove(json);
 }
 
+TEST(LoadedLatencyCli, DelaysMlcAreMlcsDefaultList) {
+  const std::string json = tmp("mlc.json");
+  Result r = run_numasim("loaded-latency --delays mlc --loads 200 --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string doc = slurp(json);
+  std::regex delay("\"delay\": (\\d+|null)");
+  std::vector<std::string> got;
+  for (std::sregex_iterator it(doc.begin(), doc.end(), delay), end; it != end; ++it) got.push_back((*it)[1]);
+  std::sort(got.begin(), got.end(), [](const std::string& a, const std::string& b) {
+    return a == "null" ? b != "null" : b != "null" && std::stol(a) < std::stol(b);
+  });
+  const std::vector<std::string> mlc = {"null", "0",   "2",    "8",    "15",   "50",   "100",  "200",  "300", "400",
+                                        "500",  "700", "1000", "1300", "1700", "2500", "3500", "5000", "9000", "20000"};
+  EXPECT_EQ(got, mlc) << doc;
+  std::filesystem::remove(json);
+}
+
 TEST(LoadedLatencyCli, MessCurvesAreMonotone) {
   const std::string json = tmp("mess.json"), csv = tmp("mess.csv");
   // Four cores on one node: three injectors load node 0's six channels.
