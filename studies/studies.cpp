@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 
 #include "common/config.h"
@@ -183,6 +184,7 @@ class StreamProgram : public OpSource {
     bool huge = false;
     std::uint64_t lines = 0;  // 0: until *stop
     std::uint32_t delay = 0;
+    std::uint32_t reads = 1, writes = 0;  // per period: `reads` lines loaded, then `writes` stored
     Barrier* barrier = nullptr;
     const bool* stop = nullptr;
     bool* stop_all = nullptr;  // set when this program has measured its `lines`
@@ -191,6 +193,9 @@ class StreamProgram : public OpSource {
   std::string name() const override { return "stream"; }
   long error() const { return error_; }
   std::uint64_t measured_lines() const { return measured_; }
+  // Memory traffic of the measured lines: 64 B per loaded line, 128 B per
+  // stored one (its read for ownership and its write-back).
+  std::uint64_t memory_bytes() const { return (measured_ + stored_) * kCacheLineBytes; }
 
   void start(ThreadContext& ctx) override {
     const long r = map_buffer(ctx, p_.node, p_.bytes, p_.huge);
@@ -218,7 +223,14 @@ class StreamProgram : public OpSource {
         phase_ = Phase::Done;
         break;
       }
-      b.load(base_ + offset_);
+      const std::uint32_t period = p_.reads + p_.writes;
+      if (phase_in_period_ >= p_.reads) {
+        b.store(base_ + offset_);
+        ++stored_;
+      } else {
+        b.load(base_ + offset_);
+      }
+      if (++phase_in_period_ >= period) phase_in_period_ = 0;
       offset_ += kCacheLineBytes;
       if (offset_ >= p_.bytes) offset_ = 0;
       ++measured_;
@@ -236,7 +248,8 @@ class StreamProgram : public OpSource {
   Params p_;
   long error_ = 0;
   VirtAddr base_ = 0;
-  std::uint64_t offset_ = 0, measured_ = 0;
+  std::uint64_t offset_ = 0, measured_ = 0, stored_ = 0;
+  std::uint32_t phase_in_period_ = 0;
   Phase phase_ = Phase::Barrier;
 };
 
@@ -336,10 +349,20 @@ std::string MatrixResult::to_table() const {
 }
 
 std::string LoadedLatencyResult::to_json() const {
-  std::string out = "{\"points\": [";
-  for (std::size_t i = 0; i < points.size(); ++i)
-    out += (i ? ", " : "") + std::string("{\"bandwidth_gbps\": ") + fmt(points[i].bandwidth_gbps, 2) +
-           ", \"latency_ns\": " + fmt(points[i].latency_ns, 1) + "}";
+  std::string out = "{\"mix\": \"" + mix + "\", \"whole_system\": " + (whole_system ? "true" : "false") +
+                    ", \"traffic_cpus\": " + std::to_string(traffic_cpus) + ", \"traffic_nodes\": [";
+  for (std::size_t i = 0; i < traffic_nodes.size(); ++i) out += (i ? ", " : "") + std::to_string(traffic_nodes[i]);
+  out += "], \"points\": [";
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    out += (i ? ", " : "") + std::string("{\"delay\": ") +
+           (p.delay_cycles == ~0u ? std::string("null") : std::to_string(p.delay_cycles)) +
+           ", \"bandwidth_gbps\": " + fmt(p.bandwidth_gbps, 2) + ", \"latency_ns\": " + fmt(p.latency_ns, 1) +
+           ", \"node_bandwidth_gbps\": [";
+    for (std::size_t j = 0; j < p.node_bandwidth_gbps.size(); ++j)
+      out += (j ? ", " : "") + fmt(p.node_bandwidth_gbps[j], 2);
+    out += "]}";
+  }
   return out + "]}\n";
 }
 
@@ -517,28 +540,66 @@ MatrixResult c2c_latency(Config root, const C2cOptions& opts) {
   return res;
 }
 
-LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Setup s = read_setup(root);
+bool parse_mlc_mix(const std::string& name, TrafficMix* out) {
+  static const TrafficMix kMixes[] = {{"R", 1, 0}, {"W2", 2, 1}, {"W3", 3, 1}, {"W5", 1, 1}};
+  for (const TrafficMix& m : kMixes)
+    if (m.name == name) {
+      *out = m;
+      return true;
+    }
+  return false;
+}
+
+TrafficMix mess_mix(int read_percent) {
+  if (read_percent < 50 || read_percent > 100)
+    throw std::invalid_argument("read ratio " + std::to_string(read_percent) + "% outside 50..100");
+  // Memory reads (r + w) over memory traffic (r + 2w) = R/100: r : w = (2R - 100) : (100 - R).
+  std::uint32_t r = static_cast<std::uint32_t>(2 * read_percent - 100), w = static_cast<std::uint32_t>(100 - read_percent);
+  const std::uint32_t g = std::gcd(r, w);
+  return TrafficMix{std::to_string(read_percent) + "%read", r / g, w / g};
+}
+
+namespace {
+
+// One loaded-latency curve on a fresh machine built from `s`.
+LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts, const char* study) {
+  if (opts.mix.reads + opts.mix.writes == 0) throw std::invalid_argument(std::string(study) + ": empty traffic mix");
   const std::vector<int> cnodes = cpu_nodes(s.topo);
-  if (cnodes.empty()) throw std::runtime_error("loaded-latency: the machine has no CPU");
+  if (cnodes.empty()) throw std::runtime_error(std::string(study) + ": the machine has no CPU");
   const int node = cnodes.front();
-  const auto& cpus = s.topo.node(NodeId(node)).cpus;
-  std::vector<CpuId> traffic(cpus.begin() + 1, cpus.end());
+  const CpuId chase_cpu = s.topo.node(NodeId(node)).cpus.front();
+  // Injectors: (cpu, node whose memory it streams) - node 0's other CPUs, or every CPU of every node.
+  std::vector<std::pair<CpuId, int>> traffic;
+  for (int n : cnodes) {
+    if (n != node && !opts.whole_system) continue;
+    for (CpuId c : s.topo.node(NodeId(n)).cpus)
+      if (c != chase_cpu) traffic.push_back({c, n});
+  }
   if (opts.traffic_cpus >= 0 && static_cast<std::size_t>(opts.traffic_cpus) < traffic.size())
     traffic.resize(static_cast<std::size_t>(opts.traffic_cpus));
+  LoadedLatencyResult res;
+  res.mix = opts.mix.name;
+  res.whole_system = opts.whole_system;
+  res.traffic_cpus = static_cast<std::uint32_t>(traffic.size());
+  for (const auto& [c, n] : traffic)
+    if (std::find(res.traffic_nodes.begin(), res.traffic_nodes.end(), n) == res.traffic_nodes.end())
+      res.traffic_nodes.push_back(n);
+  std::vector<std::size_t> on_node(static_cast<std::size_t>(s.topo.num_nodes()), 0);
+  for (const auto& [c, n] : traffic) ++on_node[n];
+  ++on_node[node];  // the latency buffer
   const std::uint64_t lat_bytes = fit_buffer(s.topo, node, opts.latency_buffer.value());
-  const std::uint64_t per_cpu = std::max(
-      kHuge, std::min(round_up(opts.traffic_buffer_per_cpu.value(), kHuge),
-                      fit_buffer(s.topo, node, opts.traffic_buffer_per_cpu.value() * (traffic.size() + 1)) /
-                          (traffic.size() + 1) / kHuge * kHuge));
+  std::uint64_t per_cpu = round_up(opts.traffic_buffer_per_cpu.value(), kHuge);
+  for (int n : res.traffic_nodes)
+    per_cpu = std::min(per_cpu, fit_buffer(s.topo, n, opts.traffic_buffer_per_cpu.value() * on_node[n]) /
+                                    on_node[n] / kHuge * kHuge);
+  per_cpu = std::max(kHuge, per_cpu);
   std::vector<std::uint64_t> pages(static_cast<std::size_t>(s.topo.num_nodes()), 0);
-  pages[node] = lat_bytes / kHuge + per_cpu / kHuge * traffic.size();
+  pages[node] = lat_bytes / kHuge;
+  for (const auto& [c, n] : traffic) pages[n] += per_cpu / kHuge;
   reserve_hugepages(s.params, pages);
   const std::uint64_t seed = s.params.seed;
   Machine m(std::move(s.topo), s.params);
 
-  LoadedLatencyResult res;
   std::vector<std::uint32_t> delays = {~0u};  // idle first
   delays.insert(delays.end(), opts.delays.begin(), opts.delays.end());
   for (std::uint32_t delay : delays) {
@@ -558,15 +619,17 @@ LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts
     cp.done_flag = &chase_done;
     auto chase = std::make_unique<ChaseProgram>(cp);
     ChaseProgram* chase_raw = chase.get();
-    TaskRun* chase_run = m.add_task("loaded-latency", std::move(chase), cpus.front());
+    TaskRun* chase_run = m.add_task("loaded-latency", std::move(chase), chase_cpu);
     std::vector<std::pair<StreamProgram*, TaskRun*>> injectors;
     if (!idle) {
-      for (CpuId cpu : traffic) {
+      for (const auto& [cpu, n] : traffic) {
         StreamProgram::Params sp;
-        sp.node = node;
+        sp.node = n;
         sp.bytes = per_cpu;
         sp.huge = true;
         sp.delay = delay;
+        sp.reads = opts.mix.reads;
+        sp.writes = opts.mix.writes;
         sp.barrier = &barrier;
         sp.stop = &chase_done;
         auto prog = std::make_unique<StreamProgram>(sp);
@@ -575,22 +638,78 @@ LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts
       }
     }
     m.run();
-    if (chase_raw->error()) fail("loaded-latency", "mapping the latency buffer", chase_raw->error());
+    if (chase_raw->error()) fail(study, "mapping the latency buffer", chase_raw->error());
     const Picoseconds chase_time = chase_run->marker_interval(kMarkStart, kMarkEnd);
     LoadedLatencyResult::Point p;
     p.delay_cycles = delay;
     p.latency_ns = ns_per(chase_time, opts.loads);
     p.bandwidth_gbps = gbps(opts.loads * kCacheLineBytes, chase_time);
-    for (auto [prog, run] : injectors) {
-      if (prog->error()) fail("loaded-latency", "mapping a traffic buffer", prog->error());
-      p.bandwidth_gbps += gbps(prog->measured_lines() * kCacheLineBytes, run->marker_interval(kMarkStart, kMarkEnd));
+    p.node_bandwidth_gbps.assign(res.traffic_nodes.size(), 0.0);
+    for (std::size_t i = 0; i < injectors.size(); ++i) {
+      auto [prog, run] = injectors[i];
+      if (prog->error()) fail(study, "mapping a traffic buffer", prog->error());
+      const double bw = gbps(prog->memory_bytes(), run->marker_interval(kMarkStart, kMarkEnd));
+      p.bandwidth_gbps += bw;
+      const auto at = std::find(res.traffic_nodes.begin(), res.traffic_nodes.end(), traffic[i].second);
+      p.node_bandwidth_gbps[static_cast<std::size_t>(at - res.traffic_nodes.begin())] += bw;
     }
     res.points.push_back(p);
   }
   std::stable_sort(res.points.begin(), res.points.end(),
                    [](const auto& a, const auto& b) { return a.bandwidth_gbps < b.bandwidth_gbps; });
+  return res;
+}
+
+}  // namespace
+
+LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadedLatencyResult res = run_loaded_latency(read_setup(root), opts, "loaded-latency");
   res.host_seconds = seconds_since(t0);
   return res;
+}
+
+MessCurvesResult mess_curves(Config root, const std::vector<int>& read_percents, const LoadedLatencyOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (read_percents.empty()) throw std::invalid_argument("mess-curves: no read ratio");
+  std::vector<TrafficMix> mixes;
+  for (int r : read_percents) mixes.push_back(mess_mix(r));  // validates every ratio before simulating
+  const Setup s = read_setup(root);
+  MessCurvesResult res;
+  res.read_percents = read_percents;
+  for (const TrafficMix& mix : mixes) {
+    LoadedLatencyOptions o = opts;
+    o.mix = mix;
+    res.curves.push_back(run_loaded_latency(s, o, "mess-curves"));
+  }
+  res.host_seconds = seconds_since(t0);
+  return res;
+}
+
+std::string MessCurvesResult::to_json() const {
+  std::string out = "{\"curves\": [";
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    std::string c = curves[i].to_json();
+    while (!c.empty() && (c.back() == '\n' || c.back() == '}')) c.pop_back();
+    out += (i ? ", " : "") + std::string("{\"read_percent\": ") + std::to_string(read_percents[i]) + ", " + c.substr(1) + "}";
+  }
+  return out + "]}\n";
+}
+
+std::string MessCurvesResult::to_csv() const {
+  std::string out = "read_percent,delay,bandwidth_gbps,latency_ns\n";
+  for (std::size_t i = 0; i < curves.size(); ++i)
+    for (const auto& p : curves[i].points)
+      out += std::to_string(read_percents[i]) + "," + (p.delay_cycles == ~0u ? "" : std::to_string(p.delay_cycles)) +
+             "," + fmt(p.bandwidth_gbps, 2) + "," + fmt(p.latency_ns, 1) + "\n";
+  return out;
+}
+
+std::string MessCurvesResult::to_table() const {
+  std::string out;
+  for (std::size_t i = 0; i < curves.size(); ++i)
+    out += (i ? "\n" : "") + std::to_string(read_percents[i]) + "% reads (" + curves[i].mix + ")\n" + curves[i].to_table();
+  return out;
 }
 
 TlbReachResult tlb_reach(Config root, const TlbReachOptions& opts) {

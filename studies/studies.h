@@ -7,7 +7,10 @@
 //   bandwidth_matrix - every CPU of a node streams reads from its own buffer
 //                      bound to each node's memory; GB/s summed over the CPUs.
 //   loaded_latency   - one CPU chases in node 0's memory while the other CPUs
-//                      of node 0 stream reads with decreasing injection delays.
+//                      of node 0 (whole system: of every node, each in its
+//                      own node's memory) stream reads, or an MLC read/write
+//                      mix, with decreasing injection delays.
+//   mess_curves      - loaded_latency once per memory read ratio (Mess).
 //   tlb_reach        - pointer-chase latency against working-set size: one
 //                      fixed random line in every 4 KiB region of the working
 //                      set, regions in random cyclic order, on 4 KiB or 2 MiB
@@ -77,27 +80,73 @@ MatrixResult c2c_latency(Config root, const C2cOptions& opts = {});
 
 struct LoadedLatencyResult {
   struct Point {
-    std::uint32_t delay_cycles = 0;  // injection delay of the traffic CPUs (not in the JSON)
-    double bandwidth_gbps = 0;
+    std::uint32_t delay_cycles = 0;  // injection delay of the traffic CPUs; ~0u: idle (no traffic)
+    double bandwidth_gbps = 0;       // memory traffic of every CPU (the latency CPU's included)
     double latency_ns = 0;
+    std::vector<double> node_bandwidth_gbps;  // injectors' traffic by traffic_nodes[i]
   };
+  std::string mix = "R";               // traffic mix (MLC's name, or "<N>%read" for Mess curves)
+  bool whole_system = false;           // injectors on every CPU node (else node 0 only)
+  std::uint32_t traffic_cpus = 0;      // injecting CPUs (the latency CPU excluded)
+  std::vector<int> traffic_nodes;      // nodes of the injecting CPUs
   std::vector<Point> points;  // rising bandwidth
   double host_seconds = 0;
-  // {"points": [{"bandwidth_gbps": 5.1, "latency_ns": 90.3}, ...]}
+  // {"mix": "R", "whole_system": false, "traffic_cpus": 3, "traffic_nodes": [0],
+  //  "points": [{"delay": null, "bandwidth_gbps": 5.1, "latency_ns": 90.3, "node_bandwidth_gbps": [0.0]}, ...]}
+  // ("delay": null is the idle point).
   std::string to_json() const;
   std::string to_table() const;
 };
 
+// The traffic of the injecting CPUs, per period of `reads + writes` lines:
+// `reads` lines loaded then `writes` lines stored (each store of a line misses
+// and is written back: 64 B read for ownership plus 64 B written at memory).
+struct TrafficMix {
+  std::string name = "R";
+  std::uint32_t reads = 1, writes = 0;
+};
+// MLC's names (`mlc --loaded_latency -R / -W2 / -W3 / -W5`): R all reads, W2 two
+// reads to one write, W3 three to one, W5 one to one. Returns false for any
+// other name (MLC's non-temporal-write mixes W6-W12 are not modelled).
+bool parse_mlc_mix(const std::string& name, TrafficMix* out);
+// The mix whose memory traffic is `read_percent`% reads (Mess's read ratio, 50
+// to 100): stores count a read (for ownership) and a write, so 50% is all stores.
+TrafficMix mess_mix(int read_percent);
+
+// MLC's default injection delays (`mlc --loaded_latency` without -d).
+inline const std::vector<std::uint32_t> kMlcDelays = {0,   2,   8,    15,   50,   100,  200,  300,  400, 500,
+                                                      700, 1000, 1300, 1700, 2500, 3500, 5000, 9000, 20000};
+
 struct LoadedLatencyOptions {
-  // Cycles of compute between two loads of each traffic CPU; "idle" (no traffic) is always measured.
+  // Cycles of compute between two lines of each traffic CPU; "idle" (no traffic) is always measured.
   std::vector<std::uint32_t> delays = {20000, 5000, 2000, 1000, 500, 200, 100, 50, 0};
   std::uint64_t loads = 5000;               // measured loads of the latency CPU per point
   std::uint64_t warmup_loads = 1000;
   Bytes latency_buffer = Bytes(128ull << 20);
   Bytes traffic_buffer_per_cpu = Bytes(16ull << 20);
-  int traffic_cpus = -1;                    // -1: every other CPU of node 0
+  int traffic_cpus = -1;                    // -1: every other CPU of node 0 (whole system: of every CPU node)
+  // MLC's default on a multi-socket machine: every CPU of every socket injects,
+  // each into its own node's memory, while the first CPU chases in node 0's.
+  bool whole_system = false;
+  TrafficMix mix;
 };
 LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts = {});
+
+// A Mess-style family of bandwidth-latency curves (BSC, MICRO 2024): the loaded
+// latency study once per memory read ratio (100%, 90%, ... 50% reads), the
+// injectors' delays swept as in `opts`, on one machine per curve.
+struct MessCurvesResult {
+  std::vector<int> read_percents;
+  std::vector<LoadedLatencyResult> curves;  // one per read_percents[i]
+  double host_seconds = 0;
+  // {"curves": [{"read_percent": 100, "points": [...]}, ...]}
+  std::string to_json() const;
+  // read_percent,delay,bandwidth_gbps,latency_ns (delay empty for the idle point)
+  std::string to_csv() const;
+  std::string to_table() const;
+};
+MessCurvesResult mess_curves(Config root, const std::vector<int>& read_percents = {100, 90, 80, 70, 60, 50},
+                             const LoadedLatencyOptions& opts = {});
 
 struct TlbReachResult {
   std::string page_size;  // "4K" or "2M"

@@ -10,6 +10,9 @@ Inputs, recognised by their content (or forced with --kind):
       -> latency against working set (log2 axis); several files (4K, 2M) overlay.
   loaded-latency JSON  {"points": [{"bandwidth_gbps", "latency_ns"}]}
       -> latency against bandwidth; several files overlay.
+  mess-curves JSON  {"curves": [{"read_percent": 100, "points": [...]}, ...]}
+      (numasim mess-curves) -> one latency-bandwidth curve per read ratio,
+      coloured from all reads to all stores, the idle latency dashed.
   time-series CSV (numasim run --sample): first column the time, every other
       numeric column one series; --columns picks some (substring match), one
       panel per column, sharing the time axis.
@@ -22,7 +25,8 @@ Inputs, recognised by their content (or forced with --kind):
       page migrations (and promotions) per second.
 
 Usage: numasim_plot.py INPUT... [-o OUT.png] [--kind KIND] [--columns a,b] [--title T]
-(KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure, numa)
+(KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure, numa,
+ mess-curves)
 Exit status: 0 on success, 2 on bad input (the message names the file and why).
 What it leaves out: styling options, interactive output, SVG/PDF (matplotlib
 would do them; PNG is what the tests and the README use).
@@ -36,6 +40,7 @@ import os
 import sys
 
 KINDS = ("auto", "latency-matrix", "bandwidth-matrix", "tlb-reach", "loaded-latency", "series", "pressure", "numa")
+KINDS = KINDS + ("mess-curves",)
 
 
 class InputError(Exception):
@@ -58,6 +63,8 @@ def detect(path):
     doc = load_json(path)
     if isinstance(doc, dict) and "matrix" in doc:
         return "bandwidth-matrix" if "GB" in str(doc.get("unit", "")) else "latency-matrix"
+    if isinstance(doc, dict) and isinstance(doc.get("curves"), list):
+        return "mess-curves"
     if isinstance(doc, dict) and isinstance(doc.get("points"), list):
         pts = doc["points"]
         if pts and isinstance(pts[0], dict) and "working_set_bytes" in pts[0]:
@@ -142,6 +149,39 @@ def plot_curves(plt, paths, kind, title):
     ax.set_ylabel("latency (ns)")
     ax.grid(True, alpha=0.3)
     ax.legend()
+    return fig
+
+
+def plot_mess_curves(plt, path, title):
+    """A Mess-style family (numasim mess-curves): latency against bandwidth, one curve per read ratio."""
+    doc = load_json(path)
+    curves = doc.get("curves")
+    if not isinstance(curves, list) or not curves:
+        raise InputError(f"{path}: \"curves\": expected a non-empty array")
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    cmap = plt.get_cmap("viridis")
+    idle = []
+    for k, c in enumerate(curves):
+        if not isinstance(c, dict) or "read_percent" not in c or not isinstance(c.get("points"), list) or not c["points"]:
+            raise InputError(f"{path}: curves[{k}]: expected \"read_percent\" and a non-empty \"points\" array")
+        rp = number(c["read_percent"], path, f"curves[{k}].read_percent")
+        xs, ys = [], []
+        for i, p in enumerate(c["points"]):
+            if not isinstance(p, dict) or "bandwidth_gbps" not in p or "latency_ns" not in p:
+                raise InputError(f"{path}: curves[{k}].points[{i}]: expected \"bandwidth_gbps\" and \"latency_ns\"")
+            xs.append(number(p["bandwidth_gbps"], path, f"curves[{k}].points[{i}].bandwidth_gbps"))
+            ys.append(number(p["latency_ns"], path, f"curves[{k}].points[{i}].latency_ns"))
+            if p.get("delay") is None:
+                idle.append(ys[-1])
+        colour = cmap(min(1.0, max(0.0, (100.0 - rp) / 50.0)))
+        ax.plot(xs, ys, marker="o", markersize=3, color=colour, label=f"{rp:g}% reads")
+    if idle:
+        ax.axhline(min(idle), color="grey", linestyle="--", linewidth=0.8, label="idle latency")
+    ax.set_xlabel("memory bandwidth (GB/s)")
+    ax.set_ylabel("load latency (ns)")
+    ax.set_title(title or "Bandwidth-latency curves by read ratio: " + os.path.basename(path))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -275,6 +315,10 @@ def main(argv):
             raise InputError(f"{kind}: give one input file")
         if kind in ("latency-matrix", "bandwidth-matrix"):
             fig = plot_matrix(plt, args.inputs[0], args.title)
+        elif kind == "mess-curves":
+            if len(args.inputs) > 1:
+                raise InputError("mess-curves: give one input file")
+            fig = plot_mess_curves(plt, args.inputs[0], args.title)
         elif kind == "pressure":
             fig = plot_pressure(plt, args.inputs[0], args.title)
         elif kind == "numa":
