@@ -273,22 +273,24 @@ if r is not None:
     row("bring-up of the eight-socket 1 TiB machine (224 cores), whole machine, with a 64 KiB STREAM",
         "numasim run bringup_8s_1t.toml (tools/bench.sh)", f"{cpu:.2f} s CPU, {gib(rss)} peak RSS",
         "< 2 s, < 4 GiB")
-r = cpu_rss_run("stream_8s_1t", ["configs/workloads/stream-8s-1t.toml", "--set", "workload[0].array_size=\"5461MiB\""])
-if r is not None:
+
+def big_run_row(what, name, args, target=""):
+    r = cpu_rss_run(name, args)
+    if r is None:
+        return
     cpu, rss, js = r
     refs = js["sim"]["references"]
-    row("whole run: STREAM triad over 16 GiB on the eight-socket 1 TiB machine (8 threads, 4 M faults)",
-        "numasim run configs/workloads/stream-8s-1t.toml --set 'workload[0].array_size=\"5461MiB\"'",
+    row(what, "numasim run " + " ".join(a if " " not in a and '"' not in a else "'" + a + "'" for a in args),
         f"{cpu:.1f} s CPU, {gib(rss)} peak RSS, {rate(refs / cpu if cpu > 0 else None, '/s')} references "
-        f"({rate(refs)} references, {js['sim']['simulated_seconds'] * 1e3:.1f} ms simulated)", "< 4 GiB")
-r = cpu_rss_run("gups_genoa_128t", ["configs/workloads/gups-genoa-128t.toml"])
-if r is not None:
-    cpu, rss, js = r
-    refs = js["sim"]["references"]
-    row("whole run: 128-thread GUPS over 2 GiB on 2 x 64-core EPYC 9554 (768 GiB)",
-        "numasim run configs/workloads/gups-genoa-128t.toml",
-        f"{cpu:.1f} s CPU, {gib(rss)} peak RSS, {rate(refs / cpu if cpu > 0 else None, '/s')} references "
-        f"({rate(refs)} references, {js['sim']['simulated_seconds'] * 1e3:.1f} ms simulated)")
+        f"({rate(refs)} references, {js['sim']['simulated_seconds'] * 1e3:.1f} ms simulated)", target)
+
+big_run_row("whole run: STREAM triad over 16 GiB on the eight-socket 1 TiB machine (8 threads, 4 M faults)",
+            "stream_8s_1t",
+            ["configs/workloads/stream-8s-1t.toml", "--set", 'workload[0].array_size="5461MiB"'], "< 4 GiB")
+big_run_row("whole run: 128-thread GUPS over 2 GiB on 2 x 64-core EPYC 9554 (768 GiB), 2 M updates",
+            "gups_genoa_128t",
+            ["configs/workloads/gups-genoa-128t.toml", "--set", 'workload[0].table_size="2GiB"', "--set",
+             "workload[0].updates=16384"])
 
 print("| benchmark | command | figure | target |")
 print("| --- | --- | --- | --- |")
