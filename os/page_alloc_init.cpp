@@ -8,6 +8,21 @@
 // Simplified: no memory is reserved for the kernel image or the memmap itself
 // (managed == present), every pageblock starts MIGRATE_MOVABLE as Linux does
 // at boot, and khugepaged's raise of min_free_kbytes is not modelled.
+// Big machines (CONFIG_DEFERRED_STRUCT_PAGE_INIT and SPARSEMEM_VMEMMAP, what a
+// 1 TiB machine needs): the memmap is one MAP_NORESERVE mapping, so a
+// descriptor costs host memory only once written (as Linux populates the
+// vmemmap section by section), and each zone's aligned run of top-order blocks
+// is handed to the buddy as a range (zone::lazy_free_pfn..lazy_free_end) whose
+// blocks get their descriptor written when the allocator first takes one
+// (free_list_head), in the PFN order memblock_free_all queues them. Linux
+// initialises only the start of each node at boot and the rest in the
+// deferred_init_memmap threads, or on demand in deferred_grow_zone when an
+// allocation finds a zone short before they finish. Here the deferred blocks
+// count as free from the start (NR_FREE_PAGES, free_area[].nr_free, MemFree,
+// buddyinfo, zoneinfo), which is what Linux reports once page_alloc_init_late
+// has finished; so the slow path needs no deferred_grow_zone and no counter
+// changes meaning. Left out: the host-time and simulated cost of
+// initialising descriptors (Linux spends it in its boot threads).
 #include <sys/mman.h>
 
 #include <algorithm>

@@ -81,6 +81,22 @@ init = false
 seed = 42
 EOF
 
+# Bring-up of the eight-socket 1 TiB machine (issue 15, item 4): a run whose
+# only workload is a 64 KiB STREAM on CPU 0, so its CPU time and peak host
+# memory are the machine's construction and teardown.
+cat > "$out/bringup_8s_1t.toml" <<EOF
+base = "$src/configs/eight-socket-1t.toml"
+
+[[workload]]
+kind = "stream"
+name = "tiny"
+cpus = [0]
+kernel = "triad"
+array_size = "64KiB"
+element_size = "8B"
+iterations = 1
+EOF
+
 python3 - "$src" "$build" "$out" "$only" <<'PY'
 import json, os, re, resource, subprocess, sys
 
@@ -222,6 +238,59 @@ if r is not None:
         f"{js['sim']['simulated_seconds']:.2f} s simulated)", ">= 200 k/s")
 run_row("whole run: GUPS over 4 GiB on skylake-sp-2s (faulting in as it goes)", "gups_4g",
         [os.path.join(out, "gups_4g.toml")], ">= 3 M/s")
+
+# Big machines (issue 15, item 4): CPU time and the child's own peak resident
+# memory (wait4's ru_maxrss, as /usr/bin/time -v reports it).
+def cpu_rss_run(name, args):
+    """numasim run ARGS --json: (CPU seconds, peak RSS in bytes, the JSON) of this child alone."""
+    if only and not re.search(only, name):
+        return None
+    print("tools/bench.sh: numasim run " + " ".join(args), file=sys.stderr)
+    js = os.path.join(out, name + ".json")
+    proc = subprocess.Popen([numasim, "run", *args, "--quiet", "--json", js], cwd=src, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        raise subprocess.CalledProcessError(code, proc.args)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024, json.load(open(js))
+
+def gib(b):
+    return f"{b / 2**30:.2f} GiB"
+
+bu1 = cpu_ms(pa, "BM_BringUp1TiB/iterations:3")
+row("bring-up of the eight-socket 1 TiB machine, OS layer alone (deferred struct page init)",
+    "os_page_alloc_bench --benchmark_filter=1TiB",
+    "n/a" if bu1 is None else f"{bu1:.2f} ms CPU, "
+    f"{counter(pa, 'BM_BringUp1TiB/iterations:3', 'rss_mib_after_bringup'):.0f} MiB host", "< 2 s")
+a16 = counter(pa, "BM_Alloc16GiBOn1TiB/iterations:1", "rss_mib_after_16gib")
+row("host memory of the kernel model once 16 GiB of the 1 TiB machine is allocated (2 GiB per node)",
+    "os_page_alloc_bench --benchmark_filter=1TiB", "n/a" if a16 is None else f"{a16:.0f} MiB",
+    "48 B per frame used: 192 MiB")
+r = cpu_rss_run("bringup_8s_1t", [os.path.join(out, "bringup_8s_1t.toml")])
+if r is not None:
+    cpu, rss, js = r
+    row("bring-up of the eight-socket 1 TiB machine (224 cores), whole machine, with a 64 KiB STREAM",
+        "numasim run bringup_8s_1t.toml (tools/bench.sh)", f"{cpu:.2f} s CPU, {gib(rss)} peak RSS",
+        "< 2 s, < 4 GiB")
+
+def big_run_row(what, name, args, target=""):
+    r = cpu_rss_run(name, args)
+    if r is None:
+        return
+    cpu, rss, js = r
+    refs = js["sim"]["references"]
+    row(what, "numasim run " + " ".join(a if " " not in a and '"' not in a else "'" + a + "'" for a in args),
+        f"{cpu:.1f} s CPU, {gib(rss)} peak RSS, {rate(refs / cpu if cpu > 0 else None, '/s')} references "
+        f"({rate(refs)} references, {js['sim']['simulated_seconds'] * 1e3:.1f} ms simulated)", target)
+
+big_run_row("whole run: STREAM triad over 16 GiB on the eight-socket 1 TiB machine (8 threads, 4 M faults)",
+            "stream_8s_1t",
+            ["configs/workloads/stream-8s-1t.toml", "--set", 'workload[0].array_size="5461MiB"'], "< 4 GiB")
+big_run_row("whole run: 128-thread GUPS over 2 GiB on 2 x 64-core EPYC 9554 (768 GiB), 2 M updates",
+            "gups_genoa_128t",
+            ["configs/workloads/gups-genoa-128t.toml", "--set", 'workload[0].table_size="2GiB"', "--set",
+             "workload[0].updates=16384"])
 
 print("| benchmark | command | figure | target |")
 print("| --- | --- | --- | --- |")
