@@ -416,6 +416,10 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  if (transfer_path_ == TransferPath::Bulk) {
+    Picoseconds lat;
+    if (bulk_stream(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now, lat)) return lat;
+  }
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
@@ -429,6 +433,36 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   }
   nt_lines_ += i;
   return pipe.end() - now;
+}
+
+bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now,
+                               Picoseconds& lat) {
+  if (n < kBulkStreamLines) return false;
+  const PhysAddr last = first + (n - 1) * kCacheLineBytes;
+  const NodeId home = home_node(first);
+  if (home.value() < 0 || home_node(last) != home) return false;
+  DramController* dram = memory_[static_cast<std::size_t>(home.value())].dram;
+  if (!dram || dram->params().page_policy != PagePolicy::Open) return false;
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  if (is_write && home != me) return false;
+  // Cached copies leave every cache; dirty ones reach memory first on a read
+  // (posted, ahead of the stream) and are overwritten on a write.
+  for (PhysAddr a = first; a <= last; a += kCacheLineBytes)
+    if (caches_.invalidate_everywhere(a) && !is_write) post_writeback(me, a, now);
+  const Bytes line(kCacheLineBytes);
+  const Bytes req = is_write ? line : Bytes(0), resp = is_write ? Bytes(0) : line;
+  const Picoseconds to_ctrl = interconnect_.idle_time(me, home, req);
+  const Picoseconds back = interconnect_.idle_time(home, me, resp);
+  const Picoseconds ser = std::max(interconnect_.serialisation(me, home, req), interconnect_.serialisation(home, me, resp));
+  const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
+  const Picoseconds end = dram->stream(first, n, is_write, now, to_ctrl, to_ctrl + back, ser, kKernelMlp, gap);
+  if (home != me) {
+    interconnect_.stream(me, home, req, n, now, end - back - to_ctrl);
+    interconnect_.stream(home, me, resp, n, now + to_ctrl, end - back);
+  }
+  nt_lines_ += n;
+  lat = end - now;
+  return true;
 }
 
 Picoseconds MemorySystem::memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now,
