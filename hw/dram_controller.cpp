@@ -262,6 +262,7 @@ void DramController::reset_state() {
   Channel c;
   c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots);
   channels_.assign(nch, c);
+  stream_refresh_.assign(nch * nrk, RefreshSpan{});
 }
 
 // Mixed-radix decode of the line number (interleave granule lowest, then the
@@ -321,6 +322,11 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
     }
   }
   c.row = x;
+  apply_row_hash(c);
+  return c;
+}
+
+void DramController::apply_row_hash(DramCoord& c) const {
   if (p_.xor_hash) {
     const std::uint64_t nb = hash_banks_.divisor();
     const std::uint64_t ng = hash_groups_.divisor();
@@ -340,7 +346,6 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
       c.bank_group = static_cast<std::uint32_t>(g >= ng ? g - ng : g);
     }
   }
-  return c;
 }
 
 // tCCD_L rounded up to whole bursts: column commands to one bank group then
@@ -592,16 +597,64 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   const Picoseconds lat_full = lat_ctrl + round_trip;  // mean latency of one line of the stream
   const Picoseconds serve(std::max(sp.value(), tau));  // column commands of one granule
 
-  // One bank/row visit (an interleave granule) at a time.
+  // One bank/row visit (an interleave granule) at a time. The granules'
+  // coordinates follow one another like an odometer of the mapping's digits
+  // (one division to start); each rank's refresh state is kept for the
+  // interval until its next window (the stream's times only grow).
   const std::uint64_t x0 = (pa - base_) >> 6;
   Picoseconds shift(0), last_cas(0);
   std::uint64_t hits = 0, closed = 0, conflicts = 0;
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  std::array<std::uint64_t, 5> digit{};
+  std::uint64_t row_digit = 0;
+  {
+    std::uint64_t y = x0 >> il_shift_;
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      const std::uint64_t q = steps_[k].radix.divide(y);
+      digit[k] = steps_[k].radix.remainder(y, q);
+      y = q;
+    }
+    row_digit = y;
+  }
+  for (auto& rs : stream_refresh_) rs = RefreshSpan{};
+  const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
+  Picoseconds run_lat(0);
+  std::uint64_t run_cnt = 0, total_lat = 0, total_queue = 0;
+  auto account = [&](Picoseconds lat, std::uint64_t cnt) {
+    if (lat != run_lat) {
+      hist_.record(run_lat, run_cnt);
+      run_lat = lat;
+      run_cnt = 0;
+    }
+    run_cnt += cnt;
+    total_lat += lat.value() * cnt;
+    total_queue += (lat > service ? lat - service : zero).value() * cnt;
+  };
   // The data bus keeps the bursts of the stream's last lines (what a later request meets).
   const std::uint64_t tail_from = n > 2 * w ? n - 2 * w : 0;
   for (std::uint64_t i = 0; i < n;) {
     const std::uint64_t x = x0 + i;
     const std::uint64_t cnt = std::min(il - (x & (il - 1)), n - i);
-    const DramCoord c = decode(base_ + x * kCacheLineBytes);
+    DramCoord c;
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      const std::uint64_t v = digit[k];
+      switch (steps_[k].field) {
+        case DramField::Column: c.column = (v << il_shift_) | (x & low_mask); break;
+        case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
+        case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
+        case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
+        case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
+        case DramField::Row: break;
+      }
+    }
+    c.row = row_digit;
+    apply_row_hash(c);
+    // The next granule's digits.
+    {
+      std::size_t k = 0;
+      while (k < steps_.size() && ++digit[k] == steps_[k].radix.divisor()) digit[k++] = 0;
+      if (k == steps_.size()) ++row_digit;
+    }
     const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
     Bank& b = banks_[rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
                      static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank];
@@ -627,20 +680,22 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         }
       }
       shift += extra;
-      const Picoseconds lat = lat_ctrl + extra;
-      hist_.record(lat, cnt);
-      stats_.total_latency_ps += lat.value() * cnt;
-      const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
-      stats_.total_queueing_ps += (lat > service ? lat - service : zero).value() * cnt;
+      account(lat_ctrl + extra, cnt);
       last_cas = t0 + extra + serve * (cnt - 1);
       i += cnt;
       continue;
     }
     if (p_.refresh) {
-      bool delayed = false;
-      t = refresh_adjust(ri, t, &delayed);
-      if (delayed) stats_.refresh_delays += cnt;
-      const std::uint64_t epoch = refresh_epoch(ri, t);
+      RefreshSpan& span = stream_refresh_[rank_index];
+      std::uint64_t epoch = span.epoch;
+      if (!(t >= span.from && t < span.to)) {
+        bool delayed = false;
+        t = refresh_adjust(ri, t, &delayed);
+        if (delayed) stats_.refresh_delays += cnt;
+        epoch = refresh_epoch(ri, t);
+        const std::uint64_t off = refresh_offsets_[rank_index];
+        span = RefreshSpan{t, Picoseconds(off + epoch * p_.trefi.value()), epoch};
+      }
       if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
         b.open_row = kNoRow;
         b.prev_row = kNoRow;
@@ -680,11 +735,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     b.next_cas = last_cas + sp;
     Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + p_.to_ps(p_.twr) : last_cas + p_.to_ps(p_.trtp);
     b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras)));
-    const Picoseconds lat = lat_ctrl + extra;
-    hist_.record(lat, cnt);
-    stats_.total_latency_ps += lat.value() * cnt;
-    const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
-    stats_.total_queueing_ps += (lat > service ? lat - service : zero).value() * cnt;
+    account(lat_ctrl + extra, cnt);
     if (i + cnt > tail_from) {
       Channel& ch = channels_[c.channel];
       for (std::uint64_t k = 0; k < cnt; ++k) {
@@ -698,6 +749,9 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   // The last line issues when the line `window` before it is back (a staircase
   // of windows), plus the stalls of the visits before it.
   const Picoseconds end = issue + shift + lat_full * ((n - 1) / w) + issue_gap * ((n - 1) % w) + lat_full;
+  hist_.record(run_lat, run_cnt);
+  stats_.total_latency_ps += total_lat;
+  stats_.total_queueing_ps += total_queue;
   stats_.row_hits += hits;
   stats_.row_closed += closed;
   stats_.row_conflicts += conflicts;

@@ -187,6 +187,7 @@ class DramController final : public MemoryDevice {
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   DramCoord decode_general(std::uint64_t line) const;
   DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
+  void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
@@ -226,6 +227,12 @@ class DramController final : public MemoryDevice {
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;
   DramStats stats_;
+  // stream(): each rank's refresh state over [from, to) (no window in it, epoch fixed).
+  struct RefreshSpan {
+    Picoseconds from{1}, to{0};
+    std::uint64_t epoch = 0;
+  };
+  std::vector<RefreshSpan> stream_refresh_;  // [channel][rank]
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 };
 

@@ -112,6 +112,7 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   PhysAddr mem_end = 0;
   for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
   caches_.count_regions(mem_end);
+  private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
@@ -203,6 +204,7 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   b = AccessBreakdown{};
   WritebackList wb;
   SnoopResult sn;
+  mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat;
@@ -267,6 +269,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       continue;
     }
     WritebackList wb;
+    mark_private(line);
     const int level = caches_.prefetch_into_l2(cpu, line, wb);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
     Picoseconds ready = now + caches_.hit_latency(3);
@@ -343,6 +346,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
       wb.count = 0;
       level[j] =
           static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
+      mark_private(first + k * kCacheLineBytes);
       std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
       wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
     }
@@ -383,6 +387,7 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
   ++full_line_writes_;
   WritebackList wb;
   SnoopResult sn;
+  mark_private(line);
   const int level = caches_.write_full_line(cpu, line, wb, sn);
   return write_full_line_timing(cpu, line, level, sn, wb.addr.data(), wb.count, now);
 }
@@ -447,8 +452,19 @@ bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool 
   if (is_write && home != me) return false;
   // Cached copies leave every cache; dirty ones reach memory first on a read
   // (posted, ahead of the stream) and are overwritten on a write.
-  for (PhysAddr a = first; a <= last; a += kCacheLineBytes)
-    if (caches_.invalidate_everywhere(a) && !is_write) post_writeback(me, a, now);
+  dirty_.clear();
+  const std::size_t r0 = static_cast<std::size_t>(first >> CacheHierarchy::kRegionShift);
+  const std::size_t r1 = static_cast<std::size_t>(last >> CacheHierarchy::kRegionShift);
+  bool private_clean = r1 < private_regions_.size();
+  for (std::size_t r = r0; private_clean && r <= r1; ++r) private_clean = private_regions_[r] == 0;
+  caches_.invalidate_lines_everywhere(first, n, is_write ? nullptr : &dirty_, private_clean);
+  // Regions the range covers whole hold no private copy now.
+  const PhysAddr region = PhysAddr(1) << CacheHierarchy::kRegionShift;
+  for (std::size_t r = r0; r <= r1 && r < private_regions_.size(); ++r) {
+    const PhysAddr lo = static_cast<PhysAddr>(r) << CacheHierarchy::kRegionShift;
+    if (lo >= first && lo + region <= last + kCacheLineBytes) private_regions_[r] = 0;
+  }
+  for (PhysAddr a : dirty_) post_writeback(me, a, now);
   const Bytes line(kCacheLineBytes);
   const Bytes req = is_write ? line : Bytes(0), resp = is_write ? Bytes(0) : line;
   const Picoseconds to_ctrl = interconnect_.idle_time(me, home, req);

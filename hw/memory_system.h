@@ -242,6 +242,17 @@ class MemorySystem {
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
   TransferPath transfer_path_ = TransferPath::Bulk;
+  std::vector<PhysAddr> dirty_;  // bulk_stream's scratch: dirty lines of a streamed read
+  // By 2 MiB region of physical memory: whether a line of it may have entered
+  // a private cache (L1D/L2) since a streaming transfer last invalidated the
+  // whole region. Every private fill goes through this class (access_miss,
+  // the L2 streamer, full-line stores), so a 0 is exact: bulk_stream then
+  // skips the per-line snoop-filter look-ups of the range.
+  std::vector<std::uint8_t> private_regions_;
+  void mark_private(PhysAddr pa) {
+    const std::size_t r = static_cast<std::size_t>(pa >> CacheHierarchy::kRegionShift);
+    if (r < private_regions_.size()) private_regions_[r] = 1;
+  }
 
   // system.mem.* counters
   std::uint64_t l1_hits_ = 0, l2_hits_ = 0, llc_hits_ = 0, local_dram_ = 0, remote_dram_ = 0;
