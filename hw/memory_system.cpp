@@ -364,6 +364,38 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   return pipe.end() - now;
 }
 
+Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now) {
+  if (len.value() == 0) return Picoseconds(0);
+  if (((dst | src | len.value()) & (kCacheLineBytes - 1)) != 0) {
+    const Picoseconds r = access_range(cpu, src, len, false, now);
+    return r + access_range(cpu, dst, len, true, now + r);
+  }
+  const std::uint64_t n = len.value() / kCacheLineBytes;
+  const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
+  // Buffer i % kKernelMlp of each kind is free again when operation i - kKernelMlp completed.
+  std::array<Picoseconds, kKernelMlp> load_slot, store_slot;
+  load_slot.fill(now);
+  store_slot.fill(now);
+  Picoseconds cursor = now, store_cursor = now, end = now;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const PhysAddr off = i * kCacheLineBytes;
+    const std::size_t k = static_cast<std::size_t>(i % kKernelMlp);
+    // The load, in program order.
+    const Picoseconds tl = std::max(cursor, load_slot[k]);
+    cursor = tl + gap;
+    const Picoseconds loaded = tl + access(cpu, src + off, false, tl);
+    load_slot[k] = loaded;
+    // The store of the same line, in program order among stores, once its data is there.
+    const Picoseconds ts = std::max(std::max(store_cursor, store_slot[k]), loaded);
+    store_cursor = ts + gap;
+    const Picoseconds stored = ts + write_full_line(cpu, dst + off, ts);
+    store_slot[k] = stored;
+    end = std::max(end, stored);
+  }
+  range_lines_ += 2 * n;
+  return end - now;
+}
+
 Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br) {
   t += caches_.hit_latency(3);
   br.cache += caches_.hit_latency(3);

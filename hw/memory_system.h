@@ -146,6 +146,20 @@ class MemorySystem {
   // caches (clear_page of huge pages with movnt): any cached copy is
   // invalidated (dirty ones written back) and lines go straight to DRAM.
   Picoseconds access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes len, bool is_write, Picoseconds now);
+  // copy_page / folio_copy of [src, src+len) to [dst, dst+len) by `cpu` as a
+  // string move (rep movsb) runs it: the source loads and destination stores
+  // interleaved line by line, each store issued once its line is loaded while
+  // later loads go on (they do not wait for earlier stores); up to kKernelMlp
+  // loads and kKernelMlp stores in flight (the load buffer's misses and the
+  // store buffer draining whole-line stores); the L2 streamer, trained by the
+  // source's L1 misses like any others, runs ahead of the loads with its own
+  // prefetches in flight (L2's queue, not the fill buffers), so most loads find
+  // their line in L2 or on its way. Destination lines are whole-line stores
+  // (ownership without reading memory). Returns the time until the last store
+  // completes. Ranges not made of whole lines are read, then written.
+  // Replaces the read-then-write sequence of two access_range calls, which
+  // overlaps nothing between the source and the destination.
+  Picoseconds copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now);
   // One uncached line transfer between node `from`'s agent and memory at `pa`
   // (e.g. DMA), through links and controller, no caches.
   Picoseconds memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br = nullptr);

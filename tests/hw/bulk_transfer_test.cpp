@@ -274,6 +274,43 @@ TEST(BulkTransfer, CopiesOf4KiBAnd2MiBAgreeWithTheLinePath) {
   p.expect_same_stats();
 }
 
+// copy_range: the string move's loads and stores overlapped (kKernelMlp of each
+// in flight, the L2 streamer ahead of the source), against the read-then-write
+// sequence of two access_range calls on an identical system.
+TEST(BulkTransfer, CopyRangeOverlapsTheSourceLoadsWithTheDestinationStores) {
+  testing::Shipped s = testing::load_shipped();
+  for (std::uint64_t len : {std::uint64_t{4096}, k2M}) {
+    MemorySystem a(s.topo, s.params), b(s.topo, s.params);
+    const PhysAddr src = 9 * kGiB, dst = s.topo.nodes()[1].base + 9 * kGiB;  // local source, remote destination
+    const Picoseconds t = 1_us;
+    const Picoseconds copy = a.copy_range(CpuId(0), dst, src, Bytes(len), t);
+    const Picoseconds r = b.access_range(CpuId(0), src, Bytes(len), false, t);
+    const Picoseconds serial = r + b.access_range(CpuId(0), dst, Bytes(len), true, t + r);
+    EXPECT_LT(copy, serial) << len;
+    // Never faster than its stores alone: each takes ownership from the remote
+    // home (a request and an acknowledgement over the link), kKernelMlp at a time.
+    const Picoseconds own(2 * 27'000);  // configs/skylake-sp-2s.toml's UPI latency, both ways
+    EXPECT_GT(copy, own * (len / kCacheLineBytes / MemorySystem::kKernelMlp)) << len;
+    // The destination is left Modified in the copying CPU's L1D (its last lines), the
+    // source read; the same DRAM reads on both.
+    EXPECT_EQ(a.caches().l1d(CpuId(0)).state(dst + len - 64), LineState::Modified);
+    MapStatsVisitor va, vb;
+    a.dump_stats(va);
+    b.dump_stats(vb);
+    EXPECT_EQ(va.values.at("system.mem.full_line_writes"), static_cast<double>(len / kCacheLineBytes));
+    EXPECT_EQ(va.values.at("system.mem.full_line_writes"), vb.values.at("system.mem.full_line_writes"));
+    EXPECT_EQ(va.values.at("system.node0.mc.reads") + va.values.at("system.mem.l2_hits") +
+                  va.values.at("system.mem.llc_hits"),
+              vb.values.at("system.node0.mc.reads") + vb.values.at("system.mem.l2_hits") +
+                  vb.values.at("system.mem.llc_hits"));
+  }
+  // Unaligned ranges are read, then written: exactly the serial time.
+  MemorySystem a(s.topo, s.params), b(s.topo, s.params);
+  const Picoseconds c = a.copy_range(CpuId(0), 10 * kGiB + 8, 11 * kGiB, Bytes(4000), 1_us);
+  const Picoseconds r = b.access_range(CpuId(0), 11 * kGiB, Bytes(4000), false, 1_us);
+  EXPECT_EQ(c, r + b.access_range(CpuId(0), 10 * kGiB + 8, Bytes(4000), true, 1_us + r));
+}
+
 TEST(BulkTransfer, MachineOptionSelectsThePath) {
   testing::Shipped s = testing::load_shipped();
   MemorySystem ms(s.topo, s.params);
