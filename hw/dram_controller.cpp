@@ -14,6 +14,17 @@ namespace numasim::hw {
 namespace {
 bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 Picoseconds max_ps(Picoseconds a, Picoseconds b) { return a < b ? b : a; }
+// One mapping field's value `v` into c (the column above the interleave granule's `low` lines).
+inline void set_field(DramCoord& c, DramField f, std::uint64_t v, unsigned il_shift, std::uint64_t low) {
+  switch (f) {
+    case DramField::Column: c.column = (v << il_shift) | low; break;
+    case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
+    case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
+    case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
+    case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
+    case DramField::Row: break;
+  }
+}
 }  // namespace
 
 SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity)
@@ -312,14 +323,7 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
     const std::uint64_t q = st.radix.divide(x);
     const std::uint64_t v = st.radix.remainder(x, q);
     x = q;
-    switch (st.field) {
-      case DramField::Column: c.column = (v << il_shift_) | low; break;
-      case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
-      case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
-      case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
-      case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
-      case DramField::Row: break;
-    }
+    set_field(c, st.field, v, il_shift_, low);
   }
   c.row = x;
   apply_row_hash(c);
@@ -636,17 +640,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     const std::uint64_t x = x0 + i;
     const std::uint64_t cnt = std::min(il - (x & (il - 1)), n - i);
     DramCoord c;
-    for (std::size_t k = 0; k < steps_.size(); ++k) {
-      const std::uint64_t v = digit[k];
-      switch (steps_[k].field) {
-        case DramField::Column: c.column = (v << il_shift_) | (x & low_mask); break;
-        case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
-        case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
-        case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
-        case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
-        case DramField::Row: break;
-      }
-    }
+    for (std::size_t k = 0; k < steps_.size(); ++k) set_field(c, steps_[k].field, digit[k], il_shift_, x & low_mask);
     c.row = row_digit;
     apply_row_hash(c);
     // The next granule's digits.

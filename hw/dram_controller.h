@@ -121,7 +121,11 @@ class DramController final : public MemoryDevice {
   // the last line is back at the initiator. Simplified: the calendars' other
   // reservations delay the stream only through the banks' state, and
   // requests other initiators make later do not see the stream's earlier
-  // bursts (only its last ones). tests/hw/bulk_transfer_test.cpp holds it
+  // bursts (only its last ones); a granule whose bank already served later
+  // requests (another core ahead by up to a quantum) is one late request with
+  // its row outcome for all its lines, so a stream stamped far behind the
+  // banks' latest requests is timed less closely than one in time order.
+  // tests/hw/bulk_transfer_test.cpp and dram_controller_test.cpp hold it
   // within 2% of the line path.
   Picoseconds stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
                      Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
