@@ -2,7 +2,8 @@
 // DDR4-2666) parameters: simulated references per host second for an
 // L1-hit stream, an L2-hit stream, an LLC-hit stream and a stream that misses
 // every cache (DRAM, local and remote), plus kernel range traffic (4 KiB
-// clear through the caches). Not a test: figures go in the README.
+// clear through the caches, 2 MiB streamed clears on the bulk and line paths,
+// copies to the other node). Not a test: figures go in the README.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -88,10 +89,10 @@ void BM_LlcMissLocalDram(benchmark::State& state) { dram_stream(state, 0); }
 void BM_LlcMissRemoteDram(benchmark::State& state) { dram_stream(state, 1ull << 34); }
 
 // Kernel clears of `page` bytes cycling over 1 GiB on the bulk path
-// (MemorySystem::TransferPath::Bulk, the default) or the line path (streaming
-// stores take the line path on both): a 4 KiB
+// (MemorySystem::TransferPath::Bulk, the default) or the line path: a 4 KiB
 // clear_page through the caches (access_range; items = lines), a 2 MiB
-// clear_huge_page with streaming stores (access_range_nontemporal; items = clears).
+// clear_huge_page with streaming stores (access_range_nontemporal; items =
+// clears; on the bulk path timed as one block by DramController::stream).
 void clears(benchmark::State& state, MemorySystem::TransferPath path, std::uint64_t page, bool streamed) {
   MemorySystem ms(skylake_2s(), MemorySystemParams{});
   ms.set_transfer_path(path);
@@ -114,6 +115,40 @@ void BM_AccessRange4KLines(benchmark::State& state) { clears(state, MemorySystem
 void BM_ClearHuge2MNontemporal(benchmark::State& state) {
   clears(state, MemorySystem::TransferPath::Bulk, 2ull << 20, true);
 }
+void BM_ClearHuge2MNontemporalLines(benchmark::State& state) {
+  clears(state, MemorySystem::TransferPath::Lines, 2ull << 20, true);
+}
+
+// copy_page / folio_copy from node 0 to node 1 (a migration) of `page` bytes,
+// cycling over 1 GiB: MemorySystem::copy_range (loads and stores overlapped)
+// or the read-then-write pair of access_range calls. items = bytes copied;
+// sim_gb_per_s = simulated copy bandwidth.
+void copies(benchmark::State& state, std::uint64_t page, bool overlapped) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  Picoseconds t(0), sim(0);
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    const PhysAddr src = i * page, dst = (1ull << 34) + i * page;
+    Picoseconds d;
+    if (overlapped) {
+      d = ms.copy_range(CpuId(0), dst, src, Bytes(page), t);
+    } else {
+      const Picoseconds r = ms.access_range(CpuId(0), src, Bytes(page), false, t);
+      d = r + ms.access_range(CpuId(0), dst, Bytes(page), true, t + r);
+    }
+    t += d;
+    sim += d;
+    i = (i + 1) % ((1ull << 30) / page);
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_gb_per_s"] = benchmark::Counter(
+      static_cast<double>(page * state.iterations()) / (static_cast<double>(sim.value()) * 1e-12) / 1e9);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page));
+}
+void BM_CopyRange4KToRemote(benchmark::State& state) { copies(state, 4096, true); }
+void BM_ReadThenWrite4KToRemote(benchmark::State& state) { copies(state, 4096, false); }
+void BM_CopyRange2MToRemote(benchmark::State& state) { copies(state, 2ull << 20, true); }
+void BM_ReadThenWrite2MToRemote(benchmark::State& state) { copies(state, 2ull << 20, false); }
 
 }  // namespace
 
@@ -125,5 +160,10 @@ BENCHMARK(BM_LlcMissRemoteDram);
 BENCHMARK(BM_AccessRange4K);
 BENCHMARK(BM_AccessRange4KLines);
 BENCHMARK(BM_ClearHuge2MNontemporal)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ClearHuge2MNontemporalLines)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CopyRange4KToRemote);
+BENCHMARK(BM_ReadThenWrite4KToRemote);
+BENCHMARK(BM_CopyRange2MToRemote)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReadThenWrite2MToRemote)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -161,6 +161,16 @@ class CacheHierarchy {
   std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;
+
+ public:
+  // invalidate_everywhere of the n lines from line-aligned `first` in one pass
+  // (hw/cache_hierarchy_bulk.cpp): a socket whose LLC holds nothing of the
+  // range (its region counts) is skipped for the whole range, and so are the
+  // private caches when the caller knows they hold nothing of it
+  // (`private_clean`). The dirty lines are appended to `dirty` when given.
+  // Returns how many copies were dirty.
+  std::uint64_t invalidate_lines_everywhere(PhysAddr first, std::uint64_t n, std::vector<PhysAddr>* dirty,
+                                            bool private_clean = false);
 };
 
 }  // namespace numasim::hw

@@ -14,6 +14,17 @@ namespace numasim::hw {
 namespace {
 bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 Picoseconds max_ps(Picoseconds a, Picoseconds b) { return a < b ? b : a; }
+// One mapping field's value `v` into c (the column above the interleave granule's `low` lines).
+inline void set_field(DramCoord& c, DramField f, std::uint64_t v, unsigned il_shift, std::uint64_t low) {
+  switch (f) {
+    case DramField::Column: c.column = (v << il_shift) | low; break;
+    case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
+    case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
+    case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
+    case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
+    case DramField::Row: break;
+  }
+}
 }  // namespace
 
 SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity)
@@ -262,6 +273,7 @@ void DramController::reset_state() {
   Channel c;
   c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots);
   channels_.assign(nch, c);
+  stream_refresh_.assign(nch * nrk, RefreshSpan{});
 }
 
 // Mixed-radix decode of the line number (interleave granule lowest, then the
@@ -311,16 +323,14 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
     const std::uint64_t q = st.radix.divide(x);
     const std::uint64_t v = st.radix.remainder(x, q);
     x = q;
-    switch (st.field) {
-      case DramField::Column: c.column = (v << il_shift_) | low; break;
-      case DramField::Channel: c.channel = static_cast<std::uint32_t>(v); break;
-      case DramField::BankGroup: c.bank_group = static_cast<std::uint32_t>(v); break;
-      case DramField::Bank: c.bank = static_cast<std::uint32_t>(v); break;
-      case DramField::Rank: c.rank = static_cast<std::uint32_t>(v); break;
-      case DramField::Row: break;
-    }
+    set_field(c, st.field, v, il_shift_, low);
   }
   c.row = x;
+  apply_row_hash(c);
+  return c;
+}
+
+void DramController::apply_row_hash(DramCoord& c) const {
   if (p_.xor_hash) {
     const std::uint64_t nb = hash_banks_.divisor();
     const std::uint64_t ng = hash_groups_.divisor();
@@ -340,7 +350,6 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
       c.bank_group = static_cast<std::uint32_t>(g >= ng ? g - ng : g);
     }
   }
-  return c;
 }
 
 // tCCD_L rounded up to whole bursts: column commands to one bank group then
@@ -562,6 +571,195 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
   hist_.record(latency);
   return res;
+}
+
+Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
+                                   Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap) {
+  if (n == 0) return issue;
+  const Picoseconds zero(0);
+  const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
+  const Picoseconds burst = p_.to_ps(p_.tburst);
+  const Picoseconds sp = p_.to_ps(same_group_column_spacing());
+  const Picoseconds trcd = p_.to_ps(p_.trcd), trp = p_.to_ps(p_.trp);
+  const Picoseconds hit = p_.frontend_latency + cas_lat + burst;  // a row hit at the controller
+  const std::uint64_t il = p_.interleave_lines();
+  const std::uint64_t w = static_cast<std::uint64_t>(std::max(window, 1));
+  // The stream's period: tau = (round trip of a row hit + mean wait of a
+  // granule's lines behind the column spacing, which they reach tau apart) / window.
+  const std::uint64_t floor_tau = std::max(min_period, issue_gap).value();
+  auto wait_for = [&](std::uint64_t tau) {
+    return sp.value() > tau ? (il - 1) * (sp.value() - tau) / 2 : std::uint64_t{0};
+  };
+  std::uint64_t tau = std::max(floor_tau, (hit + round_trip).value() / w);
+  for (int k = 0; k < 64; ++k) {
+    const std::uint64_t next = std::max(floor_tau, ((hit + round_trip).value() + wait_for(tau)) / w);
+    if (next == tau) break;
+    tau = next;
+  }
+  const Picoseconds wait(wait_for(tau));
+  const Picoseconds lat_ctrl = hit + wait;        // mean latency at the controller, row hits
+  const Picoseconds lat_full = lat_ctrl + round_trip;  // mean latency of one line of the stream
+  const Picoseconds serve(std::max(sp.value(), tau));  // column commands of one granule
+
+  // One bank/row visit (an interleave granule) at a time. The granules'
+  // coordinates follow one another like an odometer of the mapping's digits
+  // (one division to start); each rank's refresh state is kept for the
+  // interval until its next window (the stream's times only grow).
+  const std::uint64_t x0 = (pa - base_) >> 6;
+  Picoseconds shift(0), last_cas(0);
+  std::uint64_t hits = 0, closed = 0, conflicts = 0;
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  std::array<std::uint64_t, 5> digit{};
+  std::uint64_t row_digit = 0;
+  {
+    std::uint64_t y = x0 >> il_shift_;
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      const std::uint64_t q = steps_[k].radix.divide(y);
+      digit[k] = steps_[k].radix.remainder(y, q);
+      y = q;
+    }
+    row_digit = y;
+  }
+  for (auto& rs : stream_refresh_) rs = RefreshSpan{};
+  const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
+  Picoseconds run_lat(0);
+  std::uint64_t run_cnt = 0, total_lat = 0, total_queue = 0;
+  auto account = [&](Picoseconds lat, std::uint64_t cnt) {
+    if (lat != run_lat) {
+      hist_.record(run_lat, run_cnt);
+      run_lat = lat;
+      run_cnt = 0;
+    }
+    run_cnt += cnt;
+    total_lat += lat.value() * cnt;
+    total_queue += (lat > service ? lat - service : zero).value() * cnt;
+  };
+  // The data bus keeps the bursts of the stream's last lines (what a later request meets).
+  const std::uint64_t tail_from = n > 2 * w ? n - 2 * w : 0;
+  for (std::uint64_t i = 0; i < n;) {
+    const std::uint64_t x = x0 + i;
+    const std::uint64_t cnt = std::min(il - (x & (il - 1)), n - i);
+    DramCoord c;
+    for (std::size_t k = 0; k < steps_.size(); ++k) set_field(c, steps_[k].field, digit[k], il_shift_, x & low_mask);
+    c.row = row_digit;
+    apply_row_hash(c);
+    // The next granule's digits.
+    {
+      std::size_t k = 0;
+      while (k < steps_.size() && ++digit[k] == steps_[k].radix.divisor()) digit[k++] = 0;
+      if (k == steps_.size()) ++row_digit;
+    }
+    const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+    Bank& b = banks_[rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
+                     static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank];
+    Rank& r = ranks_[rank_index];
+    const auto ri = static_cast<std::uint32_t>(rank_index);
+    const Picoseconds t0 = issue + to_ctrl + shift + Picoseconds(i * tau) + p_.frontend_latency;
+    Picoseconds t = t0;
+    if (t0 < b.last_t) {
+      // Later requests of another initiator (ahead by up to a quantum) already
+      // own the bank: as the line path, each line is timed on its own against
+      // the row they left open, without changing the bank's state.
+      const bool row_hit = b.open_row == c.row;
+      const Picoseconds extra = row_hit ? zero : (b.open_row == kNoRow ? trcd : trp + trcd);
+      stats_.late_requests += cnt;
+      if (row_hit) {
+        hits += cnt;
+      } else {
+        stats_.activates += cnt;
+        if (b.open_row == kNoRow) closed += cnt;
+        else {
+          conflicts += cnt;
+          stats_.precharges += cnt;
+        }
+      }
+      shift += extra;
+      account(lat_ctrl + extra, cnt);
+      last_cas = t0 + extra + serve * (cnt - 1);
+      i += cnt;
+      continue;
+    }
+    if (p_.refresh) {
+      RefreshSpan& span = stream_refresh_[rank_index];
+      std::uint64_t epoch = span.epoch;
+      if (!(t >= span.from && t < span.to)) {
+        bool delayed = false;
+        t = refresh_adjust(ri, t, &delayed);
+        if (delayed) stats_.refresh_delays += cnt;
+        epoch = refresh_epoch(ri, t);
+        const std::uint64_t off = refresh_offsets_[rank_index];
+        span = RefreshSpan{t, Picoseconds(off + epoch * p_.trefi.value()), epoch};
+      }
+      if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
+        b.open_row = kNoRow;
+        b.prev_row = kNoRow;
+        b.refresh_epoch = epoch;
+      }
+    }
+    Picoseconds cas;
+    if (b.open_row == c.row) {
+      ++hits;
+      cas = max_ps(t, b.next_cas);
+    } else {
+      Picoseconds act;
+      if (b.open_row == kNoRow) {
+        ++closed;
+        act = max_ps(t, b.next_act);
+      } else {
+        ++conflicts;
+        ++stats_.precharges;
+        const Picoseconds pre = max_ps(t, b.next_pre);
+        b.prev_row = b.open_row;
+        b.prev_act = b.last_act;
+        b.prev_pre = pre;
+        act = max_ps(pre + trp, b.next_act);
+      }
+      act = earliest_activate(r, c.bank_group, act);
+      r.acts.reserve(act, static_cast<int>(c.bank_group));
+      ++stats_.activates;
+      b.last_act = act;
+      b.open_row = c.row;
+      cas = max_ps(act + trcd, b.next_cas);
+    }
+    hits += cnt - 1;
+    const Picoseconds extra = cas - t0;  // what this visit's first line waited beyond a row hit
+    shift += extra;  // the window waits for it: every later line issues that much later
+    last_cas = cas + serve * (cnt - 1);
+    b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (cnt - 1)));
+    b.next_cas = last_cas + sp;
+    Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + p_.to_ps(p_.twr) : last_cas + p_.to_ps(p_.trtp);
+    b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras)));
+    account(lat_ctrl + extra, cnt);
+    if (i + cnt > tail_from) {
+      Channel& ch = channels_[c.channel];
+      for (std::uint64_t k = 0; k < cnt; ++k) {
+        const Picoseconds ck = cas + serve * k;
+        ch.bus.reserve(ck + cas_lat, static_cast<int>(c.rank));
+        r.cas_by_bg[c.bank_group].reserve(ck, 0);
+      }
+    }
+    i += cnt;
+  }
+  // The last line issues when the line `window` before it is back (a staircase
+  // of windows), plus the stalls of the visits before it.
+  const Picoseconds end = issue + shift + lat_full * ((n - 1) / w) + issue_gap * ((n - 1) % w) + lat_full;
+  hist_.record(run_lat, run_cnt);
+  stats_.total_latency_ps += total_lat;
+  stats_.total_queueing_ps += total_queue;
+  stats_.row_hits += hits;
+  stats_.row_closed += closed;
+  stats_.row_conflicts += conflicts;
+  if (is_write) {
+    stats_.writes += n;
+    stats_.bytes_written += n * kCacheLineBytes;
+  } else {
+    stats_.reads += n;
+    stats_.bytes_read += n * kCacheLineBytes;
+  }
+  stats_.bus_busy_ps += burst.value() * n;
+  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, (issue + to_ctrl).value());
+  stats_.last_done_ps = std::max(stats_.last_done_ps, (last_cas + cas_lat + burst).value());
+  return end;
 }
 
 void DramController::reset_stats() {

@@ -101,6 +101,35 @@ class DramController final : public MemoryDevice {
   // One 64-byte line read or written, arriving at the controller at `arrival`.
   DramResult access(PhysAddr pa, bool is_write, Picoseconds arrival);
 
+  // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
+  // initiator that keeps `window` lines in flight and issues at most one line
+  // per `issue_gap` (a streaming clear or copy, DMA), the first issued at
+  // `issue`. `to_ctrl` is the path from the initiator to the controller and
+  // `round_trip` the whole path outside the controller (links both ways);
+  // `min_period` the fastest the path accepts one line after another (link
+  // serialisation). Timed analytically as one block instead of one scheduling
+  // call per line: a window-bound stream advances one line per period
+  // tau = L / window, L being a row hit's round trip plus the wait of the
+  // granule's later lines behind the bank group's column spacing (solved as a
+  // fixed point); each bank/row visit (one interleave granule) adds to the
+  // stream the extra time its first line waits: a row opened (tRCD, or
+  // tRP + tRCD after the bank's own tRAS/tWR recovery, tRRD and tFAW between
+  // the rank's activates), a refresh window it runs into (up to tRFC, then the
+  // activate), a bank still busy with earlier requests. Statistics, the banks'
+  // open rows and next-free times, the rank's activates and the data bus's
+  // last bursts are updated as the line path would leave them. Returns when
+  // the last line is back at the initiator. Simplified: the calendars' other
+  // reservations delay the stream only through the banks' state, and
+  // requests other initiators make later do not see the stream's earlier
+  // bursts (only its last ones); a granule whose bank already served later
+  // requests (another core ahead by up to a quantum) is one late request with
+  // its row outcome for all its lines, so a stream stamped far behind the
+  // banks' latest requests is timed less closely than one in time order.
+  // tests/hw/bulk_transfer_test.cpp and dram_controller_test.cpp hold it
+  // within 2% of the line path.
+  Picoseconds stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
+                     Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
+
   DramCoord decode(PhysAddr pa) const;
   // Unloaded latency of each outcome (frontend + DRAM commands + burst).
   Picoseconds idle_latency(RowOutcome outcome, bool is_write = false) const;
@@ -162,6 +191,7 @@ class DramController final : public MemoryDevice {
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   DramCoord decode_general(std::uint64_t line) const;
   DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
+  void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
@@ -201,6 +231,12 @@ class DramController final : public MemoryDevice {
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;
   DramStats stats_;
+  // stream(): each rank's refresh state over [from, to) (no window in it, epoch fixed).
+  struct RefreshSpan {
+    Picoseconds from{1}, to{0};
+    std::uint64_t epoch = 0;
+  };
+  std::vector<RefreshSpan> stream_refresh_;  // [channel][rank]
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 };
 

@@ -36,6 +36,17 @@ class Histogram {
     if (v.value() > max_) max_ = v.value();
     if (v.value() < min_) min_ = v.value();
   }
+  // `n` samples of the same value (a bulk transfer's lines), as n calls of record(v).
+  void record(Picoseconds v, std::uint64_t n) {
+    if (n == 0) return;
+    std::uint64_t b = v.value() / width_.value();
+    if (b > kBuckets) b = kBuckets;
+    buckets_[b] += n;
+    count_ += n;
+    sum_ += v.value() * n;
+    if (v.value() > max_) max_ = v.value();
+    if (v.value() < min_) min_ = v.value();
+  }
   void reset() { *this = Histogram(width_); }
 
   std::uint64_t count() const { return count_; }

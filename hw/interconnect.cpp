@@ -122,6 +122,37 @@ Picoseconds Interconnect::idle_time(NodeId from, NodeId to, Bytes payload) const
   return t;
 }
 
+Picoseconds Interconnect::serialisation(NodeId from, NodeId to, Bytes payload) const {
+  Picoseconds m(0);
+  if (from == to) return m;
+  for (int li : layout_.path(from, to))
+    m = std::max(m, layout_.links[static_cast<std::size_t>(li)].bandwidth.transfer_time(payload + params_.header));
+  return m;
+}
+
+void Interconnect::stream(NodeId from, NodeId to, Bytes payload, std::uint64_t count, Picoseconds first,
+                          Picoseconds last) {
+  if (from == to || count == 0) return;
+  const Bytes bytes = payload + params_.header;
+  NodeId at = from;
+  Picoseconds t = last;
+  for (int li : layout_.path(from, to)) {
+    const auto& link = layout_.links[static_cast<std::size_t>(li)];
+    const int dir = link.a == at ? 0 : 1;
+    at = dir == 0 ? link.b : link.a;
+    const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
+    const Picoseconds ser = link.bandwidth.transfer_time(bytes);
+    const Picoseconds start = busy_[k].earliest(t, ser);
+    busy_[k].reserve(start, ser);
+    DirStats& s = stats_[k];
+    s.messages += count;
+    s.bytes += bytes.value() * count;
+    s.busy_ps += ser.value() * count;
+    t = start + ser + link.latency + params_.hop_latency;
+  }
+  last_time_ = std::max(last_time_, std::max(t, first));
+}
+
 void Interconnect::reset_stats(Picoseconds now) {
   std::fill(stats_.begin(), stats_.end(), DirStats{});
   stats_start_ = now;

@@ -90,6 +90,17 @@ class Interconnect {
   int hops(NodeId from, NodeId to) const { return static_cast<int>(layout_.path(from, to).size()); }
   // Idle one-way time of a message of header + payload bytes.
   Picoseconds idle_time(NodeId from, NodeId to, Bytes payload) const;
+  // Longest serialisation of one such message on any link of the path (the
+  // fastest a stream of them can follow each other).
+  Picoseconds serialisation(NodeId from, NodeId to, Bytes payload) const;
+  // A stream of `count` messages of header + `payload` bytes from `from` to
+  // `to`, the first sent at `first` and the others spread evenly until `last`
+  // (a bulk transfer's requests or responses, timed by its caller): counted in
+  // the links' statistics as a block (messages, bytes, busy time) and, on each
+  // link direction, the last message reserved in the calendar (what a later
+  // message meets). Simplified: the block's earlier messages are not in the
+  // calendars, so traffic lagging behind the transfer does not queue behind them.
+  void stream(NodeId from, NodeId to, Bytes payload, std::uint64_t count, Picoseconds first, Picoseconds last);
 
   struct DirStats {
     std::uint64_t messages = 0, bytes = 0, busy_ps = 0, queueing_ps = 0;

@@ -112,6 +112,7 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   PhysAddr mem_end = 0;
   for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
   caches_.count_regions(mem_end);
+  private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
 }
@@ -203,6 +204,7 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   b = AccessBreakdown{};
   WritebackList wb;
   SnoopResult sn;
+  mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   Picoseconds lat;
@@ -267,6 +269,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       continue;
     }
     WritebackList wb;
+    mark_private(line);
     const int level = caches_.prefetch_into_l2(cpu, line, wb);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
     Picoseconds ready = now + caches_.hit_latency(3);
@@ -343,6 +346,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
       wb.count = 0;
       level[j] =
           static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
+      mark_private(first + k * kCacheLineBytes);
       std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
       wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
     }
@@ -358,6 +362,38 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   }
   range_lines_ += n;
   return pipe.end() - now;
+}
+
+Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now) {
+  if (len.value() == 0) return Picoseconds(0);
+  if (((dst | src | len.value()) & (kCacheLineBytes - 1)) != 0) {
+    const Picoseconds r = access_range(cpu, src, len, false, now);
+    return r + access_range(cpu, dst, len, true, now + r);
+  }
+  const std::uint64_t n = len.value() / kCacheLineBytes;
+  const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
+  // Buffer i % kKernelMlp of each kind is free again when operation i - kKernelMlp completed.
+  std::array<Picoseconds, kKernelMlp> load_slot, store_slot;
+  load_slot.fill(now);
+  store_slot.fill(now);
+  Picoseconds cursor = now, store_cursor = now, end = now;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const PhysAddr off = i * kCacheLineBytes;
+    const std::size_t k = static_cast<std::size_t>(i % kKernelMlp);
+    // The load, in program order.
+    const Picoseconds tl = std::max(cursor, load_slot[k]);
+    cursor = tl + gap;
+    const Picoseconds loaded = tl + access(cpu, src + off, false, tl);
+    load_slot[k] = loaded;
+    // The store of the same line, in program order among stores, once its data is there.
+    const Picoseconds ts = std::max(std::max(store_cursor, store_slot[k]), loaded);
+    store_cursor = ts + gap;
+    const Picoseconds stored = ts + write_full_line(cpu, dst + off, ts);
+    store_slot[k] = stored;
+    end = std::max(end, stored);
+  }
+  range_lines_ += 2 * n;
+  return end - now;
 }
 
 Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br) {
@@ -383,6 +419,7 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
   ++full_line_writes_;
   WritebackList wb;
   SnoopResult sn;
+  mark_private(line);
   const int level = caches_.write_full_line(cpu, line, wb, sn);
   return write_full_line_timing(cpu, line, level, sn, wb.addr.data(), wb.count, now);
 }
@@ -416,6 +453,10 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  if (transfer_path_ == TransferPath::Bulk) {
+    Picoseconds lat;
+    if (bulk_stream(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now, lat)) return lat;
+  }
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
@@ -429,6 +470,47 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   }
   nt_lines_ += i;
   return pipe.end() - now;
+}
+
+bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now,
+                               Picoseconds& lat) {
+  if (n < kBulkStreamLines) return false;
+  const PhysAddr last = first + (n - 1) * kCacheLineBytes;
+  const NodeId home = home_node(first);
+  if (home.value() < 0 || home_node(last) != home) return false;
+  DramController* dram = memory_[static_cast<std::size_t>(home.value())].dram;
+  if (!dram || dram->params().page_policy != PagePolicy::Open) return false;
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  if (is_write && home != me) return false;
+  // Cached copies leave every cache; dirty ones reach memory first on a read
+  // (posted, ahead of the stream) and are overwritten on a write.
+  dirty_.clear();
+  const std::size_t r0 = static_cast<std::size_t>(first >> CacheHierarchy::kRegionShift);
+  const std::size_t r1 = static_cast<std::size_t>(last >> CacheHierarchy::kRegionShift);
+  bool private_clean = r1 < private_regions_.size();
+  for (std::size_t r = r0; private_clean && r <= r1; ++r) private_clean = private_regions_[r] == 0;
+  caches_.invalidate_lines_everywhere(first, n, is_write ? nullptr : &dirty_, private_clean);
+  // Regions the range covers whole hold no private copy now.
+  const PhysAddr region = PhysAddr(1) << CacheHierarchy::kRegionShift;
+  for (std::size_t r = r0; r <= r1 && r < private_regions_.size(); ++r) {
+    const PhysAddr lo = static_cast<PhysAddr>(r) << CacheHierarchy::kRegionShift;
+    if (lo >= first && lo + region <= last + kCacheLineBytes) private_regions_[r] = 0;
+  }
+  for (PhysAddr a : dirty_) post_writeback(me, a, now);
+  const Bytes line(kCacheLineBytes);
+  const Bytes req = is_write ? line : Bytes(0), resp = is_write ? Bytes(0) : line;
+  const Picoseconds to_ctrl = interconnect_.idle_time(me, home, req);
+  const Picoseconds back = interconnect_.idle_time(home, me, resp);
+  const Picoseconds ser = std::max(interconnect_.serialisation(me, home, req), interconnect_.serialisation(home, me, resp));
+  const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
+  const Picoseconds end = dram->stream(first, n, is_write, now, to_ctrl, to_ctrl + back, ser, kKernelMlp, gap);
+  if (home != me) {
+    interconnect_.stream(me, home, req, n, now, end - back - to_ctrl);
+    interconnect_.stream(home, me, resp, n, now + to_ctrl, end - back);
+  }
+  nt_lines_ += n;
+  lat = end - now;
+  return true;
 }
 
 Picoseconds MemorySystem::memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now,

@@ -3,8 +3,12 @@
 // (4 KiB and 2 MiB, cached and streamed, local and remote, cold and warm caches,
 // lines held Modified or Shared by other cores and sockets, an unaligned range)
 // on two identical memory systems of the shipped Skylake-SP configuration must
-// take the same simulated time (issue 15 allows 2%; the bulk path is built to
-// be exact) and leave the same statistics (caches, directory, DRAM, links).
+// take the same simulated time (issue 15 allows 2%; the cached bulk path is
+// built to be exact) and leave the same statistics (caches, directory, DRAM,
+// links). Streamed transfers of 1 MiB and more are timed analytically as one
+// block (DramController::stream): within 2% of the line path, idle and with
+// another core's traffic, with the same bytes, write-backs and cache state and
+// row hits within 2%.
 // Also the machine option [platform] kernel_transfers selecting the path, and
 // the LLC residency counts by region that let snoops skip an empty LLC.
 #include <gtest/gtest.h>
@@ -37,14 +41,17 @@ struct Pair {
   }
   // Runs `op` on both systems at the same time; the latencies must agree within 2%
   // (and, the bulk path being exact, they are equal); returns the latency.
+  // `exact` false: within 2% only (the analytic streaming path).
   template <typename Op>
-  Picoseconds both(const char* what, Op op) {
+  Picoseconds both(const char* what, Op op, bool exact = true) {
     const Picoseconds a = op(*bulk, t);
     const Picoseconds b = op(*lines, t);
     EXPECT_LE(std::fabs(static_cast<double>(a.value()) - static_cast<double>(b.value())),
               0.02 * static_cast<double>(b.value()))
         << what << ": bulk " << a.value() << " ps, lines " << b.value() << " ps";
-    EXPECT_EQ(a, b) << what;
+    if (exact) {
+      EXPECT_EQ(a, b) << what;
+    }
     t += b + Picoseconds(1000);
     ++ops;
     return b;
@@ -53,12 +60,16 @@ struct Pair {
     return both("clear", [&](MemorySystem& m, Picoseconds now) { return m.access_range(cpu, pa, len, true, now); });
   }
   Picoseconds clear_nt(CpuId cpu, PhysAddr pa, Bytes len) {
-    return both("streamed clear",
-                [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, true, now); });
+    return both(
+        "streamed clear",
+        [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, true, now); },
+        len.value() < MemorySystem::kBulkStreamLines * kCacheLineBytes);
   }
   Picoseconds read_nt(CpuId cpu, PhysAddr pa, Bytes len) {
-    return both("streamed read",
-                [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, false, now); });
+    return both(
+        "streamed read",
+        [&](MemorySystem& m, Picoseconds now) { return m.access_range_nontemporal(cpu, pa, len, false, now); },
+        len.value() < MemorySystem::kBulkStreamLines * kCacheLineBytes);
   }
   // copy_page as MachinePlatform::kernel_copy times it: the source read, then the destination written.
   Picoseconds copy(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len) {
@@ -77,6 +88,40 @@ struct Pair {
     lines->dump_stats(b);
     ASSERT_EQ(a.values.size(), b.values.size());
     for (const auto& [name, v] : b.values) EXPECT_EQ(a.values.at(name), v) << name;
+  }
+  // After streamed transfers on the analytic path: every count of the caches,
+  // the directory, write-backs, DRAM reads, writes and bytes and link messages
+  // and bytes equal; row hits within 2%; timing-derived figures (latencies,
+  // queueing, refresh delays, bandwidths, row opens) not compared.
+  void expect_close_stats() {
+    MapStatsVisitor a, b;
+    bulk->dump_stats(a);
+    lines->dump_stats(b);
+    ASSERT_EQ(a.values.size(), b.values.size());
+    auto ends = [](const std::string& n, const char* suffix) {
+      const std::string x(suffix);
+      return n.size() >= x.size() && n.compare(n.size() - x.size(), x.size(), x) == 0;
+    };
+    int compared = 0;
+    for (const auto& [name, v] : b.values) {
+      const bool dram = name.find(".mc.") != std::string::npos, link = name.find("interconnect") != std::string::npos;
+      if (dram && ends(name, ".row_hits")) {
+        EXPECT_NEAR(a.values.at(name), v, 0.02 * v) << name;
+      } else if (dram) {
+        if (ends(name, ".reads") || ends(name, ".writes") || ends(name, ".bytes_read") ||
+            ends(name, ".bytes_written")) {
+          EXPECT_EQ(a.values.at(name), v) << name;
+        }
+      } else if (link) {
+        if (ends(name, ".messages") || ends(name, ".bytes")) {
+          EXPECT_EQ(a.values.at(name), v) << name;
+        }
+      } else if (name.find("latency") == std::string::npos) {
+        EXPECT_EQ(a.values.at(name), v) << name;
+      }
+      ++compared;
+    }
+    EXPECT_GT(compared, 100);
   }
   double stat(const char* name) {
     MapStatsVisitor v;
@@ -124,9 +169,95 @@ TEST(BulkTransfer, ClearsOf2MiBCachedAndStreamedAgreeWithTheLinePath) {
   p.touch(CpuId(1), local + k2M, Bytes(64 * 1024), true);
   p.read_nt(CpuId(0), local + k2M, Bytes(k2M));    // dirty copies written back first
   p.clear(CpuId(21), remote + 4 * k2M, Bytes(k2M));
-  p.expect_same_stats();
+  p.expect_close_stats();
   EXPECT_GT(p.stat("system.mem.nontemporal_lines"), 4 * 32768 - 1);
   EXPECT_GT(p.stat("system.mem.writebacks"), 0);
+}
+
+// Streamed 2 MiB and 1 MiB transfers (clear_huge_page, DMA-like reads) on the
+// analytic path, local and remote, on an idle controller, with another core's
+// reads and writes on the same node just before and up to a quantum ahead, and
+// back to back (the banks' rows and refresh state carried from one to the next).
+TEST(BulkTransfer, StreamedTransfersOnTheAnalyticPathStayWithinTwoPercent) {
+  for (int remote = 0; remote < 2; ++remote) {
+    for (int compete = 0; compete < 2; ++compete) {
+      Pair p;
+      const PhysAddr node = remote ? node1(p) : 0;
+      const PhysAddr base = node + 3 * kGiB;
+      p.t = Picoseconds(5'000'000);
+      for (int rep = 0; rep < 4; ++rep) {
+        if (compete) {
+          // CPU 5 of socket 0: 300 accesses 13 ns apart from 3 us before the transfer to 0.9 us after its start.
+          Picoseconds u = p.t - Picoseconds(3'000'000);
+          for (int k = 0; k < 300; ++k) {
+            const PhysAddr a = node + ((k * 7919ull + rep * 13ull) % 100000) * 4096 + 64 * (k % 64);
+            for (MemorySystem* m : {p.bulk.get(), p.lines.get()}) m->access(CpuId(5), a, k % 3 == 0, u);
+            u += Picoseconds(13'000);
+          }
+        }
+        const PhysAddr at = base + static_cast<PhysAddr>(rep) * 3 * k2M;
+        const Picoseconds lat = rep == 3 ? p.read_nt(CpuId(0), at, Bytes(k2M / 2))
+                                         : (remote ? p.read_nt(CpuId(0), at, Bytes(k2M)) : p.clear_nt(CpuId(0), at, Bytes(k2M)));
+        // The stream is bound by its 10 lines in flight: about 5 ns per line locally, 13 remotely.
+        EXPECT_GT(lat, Picoseconds((rep == 3 ? 16384 : 32768) * (remote ? 9000ull : 4000ull)));
+      }
+      p.expect_close_stats();
+      EXPECT_GT(p.stat(remote ? "system.node1.mc.row_hits" : "system.node0.mc.row_hits"), 100000);
+      EXPECT_GT(p.stat(remote ? "system.node1.mc.refresh_delays" : "system.node0.mc.refresh_delays"), 0);
+    }
+  }
+}
+
+// What decides whether a streamed transfer takes the analytic path: its length
+// (kBulkStreamLines), one DDR4 node, and for writes the CPU's own node (a remote
+// streamed write keeps the line path, which it then matches exactly).
+TEST(BulkTransfer, AnalyticStreamingPathOnlyWhereItIsHeldWithinTwoPercent) {
+  Pair p;
+  const PhysAddr local = 6 * kGiB, remote = node1(p) + 6 * kGiB;
+  EXPECT_EQ(MemorySystem::kBulkStreamLines * kCacheLineBytes, 1u << 20);
+  p.clear_nt(CpuId(0), local, Bytes(512 * 1024));  // below the threshold: exact
+  p.both("remote streamed clear", [&](MemorySystem& m, Picoseconds now) {
+    return m.access_range_nontemporal(CpuId(0), remote, Bytes(k2M), true, now);
+  });  // exact: the line path on both
+  p.expect_same_stats();
+  // A range spanning two nodes keeps the line path too.
+  const PhysAddr edge = node1(p) - k2M / 2;
+  p.both("streamed clear over two nodes", [&](MemorySystem& m, Picoseconds now) {
+    return m.access_range_nontemporal(CpuId(0), edge, Bytes(k2M), true, now);
+  });
+  p.expect_same_stats();
+}
+
+// The private-cache region summary that lets a streamed transfer skip the
+// snoop filter: lines a core holds (clean or dirty) are still found and dropped.
+TEST(BulkTransfer, StreamedTransfersStillInvalidateLinesHeldInPrivateCaches) {
+  testing::Shipped s = testing::load_shipped();
+  MemorySystem ms(s.topo, s.params);
+  CacheHierarchy& h = ms.caches();
+  const PhysAddr r = 7 * kGiB;
+  // CPU 3 writes a line (Modified in its L1D), CPU 20 (socket 1) reads another.
+  ms.access(CpuId(3), r + 4096, true, Picoseconds(0));
+  ms.access(CpuId(20), r + 8192, false, Picoseconds(0));
+  ASSERT_TRUE(h.l1d(CpuId(3)).contains(r + 4096));
+  ASSERT_TRUE(h.l1d(CpuId(20)).contains(r + 8192));
+  const std::uint64_t wb0 = static_cast<std::uint64_t>([&] {
+    MapStatsVisitor v;
+    ms.dump_stats(v);
+    return v.values.at("system.mem.writebacks");
+  }());
+  // A streamed read: the dirty line reaches memory first, both copies are gone.
+  ms.access_range_nontemporal(CpuId(0), r, Bytes(k2M), false, 1_us);
+  EXPECT_FALSE(h.l1d(CpuId(3)).contains(r + 4096));
+  EXPECT_FALSE(h.l1d(CpuId(20)).contains(r + 8192));
+  EXPECT_FALSE(h.llc(1).contains(r + 8192));
+  MapStatsVisitor v;
+  ms.dump_stats(v);
+  EXPECT_EQ(v.values.at("system.mem.writebacks"), static_cast<double>(wb0 + 1));
+  // Touched again after the clear: found again by the next one.
+  ms.access(CpuId(4), r + 64, true, 500_us);
+  ASSERT_TRUE(h.l1d(CpuId(4)).contains(r + 64));
+  ms.access_range_nontemporal(CpuId(0), r, Bytes(k2M), true, 600_us);
+  EXPECT_FALSE(h.l1d(CpuId(4)).contains(r + 64));
 }
 
 TEST(BulkTransfer, CopiesOf4KiBAnd2MiBAgreeWithTheLinePath) {
@@ -141,6 +272,43 @@ TEST(BulkTransfer, CopiesOf4KiBAnd2MiBAgreeWithTheLinePath) {
   p.copy(CpuId(0), local + 8 * k2M, local + 10 * k2M, Bytes(k2M));  // copy_user_huge_page
   p.copy(CpuId(0), remote + 8 * k2M, local + 8 * k2M, Bytes(k2M));
   p.expect_same_stats();
+}
+
+// copy_range: the string move's loads and stores overlapped (kKernelMlp of each
+// in flight, the L2 streamer ahead of the source), against the read-then-write
+// sequence of two access_range calls on an identical system.
+TEST(BulkTransfer, CopyRangeOverlapsTheSourceLoadsWithTheDestinationStores) {
+  testing::Shipped s = testing::load_shipped();
+  for (std::uint64_t len : {std::uint64_t{4096}, k2M}) {
+    MemorySystem a(s.topo, s.params), b(s.topo, s.params);
+    const PhysAddr src = 9 * kGiB, dst = s.topo.nodes()[1].base + 9 * kGiB;  // local source, remote destination
+    const Picoseconds t = 1_us;
+    const Picoseconds copy = a.copy_range(CpuId(0), dst, src, Bytes(len), t);
+    const Picoseconds r = b.access_range(CpuId(0), src, Bytes(len), false, t);
+    const Picoseconds serial = r + b.access_range(CpuId(0), dst, Bytes(len), true, t + r);
+    EXPECT_LT(copy, serial) << len;
+    // Never faster than its stores alone: each takes ownership from the remote
+    // home (a request and an acknowledgement over the link), kKernelMlp at a time.
+    const Picoseconds own(2 * 27'000);  // configs/skylake-sp-2s.toml's UPI latency, both ways
+    EXPECT_GT(copy, own * (len / kCacheLineBytes / MemorySystem::kKernelMlp)) << len;
+    // The destination is left Modified in the copying CPU's L1D (its last lines), the
+    // source read; the same DRAM reads on both.
+    EXPECT_EQ(a.caches().l1d(CpuId(0)).state(dst + len - 64), LineState::Modified);
+    MapStatsVisitor va, vb;
+    a.dump_stats(va);
+    b.dump_stats(vb);
+    EXPECT_EQ(va.values.at("system.mem.full_line_writes"), static_cast<double>(len / kCacheLineBytes));
+    EXPECT_EQ(va.values.at("system.mem.full_line_writes"), vb.values.at("system.mem.full_line_writes"));
+    EXPECT_EQ(va.values.at("system.node0.mc.reads") + va.values.at("system.mem.l2_hits") +
+                  va.values.at("system.mem.llc_hits"),
+              vb.values.at("system.node0.mc.reads") + vb.values.at("system.mem.l2_hits") +
+                  vb.values.at("system.mem.llc_hits"));
+  }
+  // Unaligned ranges are read, then written: exactly the serial time.
+  MemorySystem a(s.topo, s.params), b(s.topo, s.params);
+  const Picoseconds c = a.copy_range(CpuId(0), 10 * kGiB + 8, 11 * kGiB, Bytes(4000), 1_us);
+  const Picoseconds r = b.access_range(CpuId(0), 11 * kGiB, Bytes(4000), false, 1_us);
+  EXPECT_EQ(c, r + b.access_range(CpuId(0), 10 * kGiB + 8, Bytes(4000), true, 1_us + r));
 }
 
 TEST(BulkTransfer, MachineOptionSelectsThePath) {
