@@ -53,9 +53,9 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   while ((std::uint64_t{1} << set_shift_) < sets_) ++set_shift_;
   block_shift_ = 4;  // 16 words: one host cache line
   while ((std::size_t{1} << block_shift_) < 2 * ways_) ++block_shift_;
-  data_.assign((sets_ << block_shift_) + 16, 0);
+  data_.assign((sets_ << block_shift_) + 32, 0);
   const auto addr = reinterpret_cast<std::uintptr_t>(data_.data());
-  blocks_ = data_.data() + ((64 - addr % 64) % 64) / sizeof(std::uint32_t);
+  blocks_ = data_.data() + ((128 - addr % 128) % 128) / sizeof(std::uint32_t);
   clear();
 }
 
