@@ -3,7 +3,10 @@
 #include "hw/cache.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+#include <utility>
 
 #include "common/config.h"
 
@@ -35,7 +38,7 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
     : params_(params), name_(std::move(name)), replacement_(params.replacement), rng_(params.seed | 1) {
   if (params.line.value() != kCacheLineBytes)
     throw std::invalid_argument(name_ + ": line size must be 64 B, got " + std::to_string(params.line.value()));
-  if (params.ways < 1) throw std::invalid_argument(name_ + ": ways must be >= 1");
+  if (params.ways < 1 || params.ways > 64) throw std::invalid_argument(name_ + ": ways must be 1..64");
   const std::uint64_t lines = params.size.value() / kCacheLineBytes;
   const auto ways = static_cast<std::uint64_t>(params.ways);
   if (lines == 0 || params.size.value() % kCacheLineBytes != 0 || lines % ways != 0)
@@ -47,24 +50,26 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   pow2_sets_ = (sets_ & (sets_ - 1)) == 0;
   set_mask_ = sets_ - 1;
   sets_div_ = FastDivider(sets_);
-  block_ = (2 * ways_ + 7) / 8 * 8;
-  data_.assign(sets_ * block_ + 8, 0);
+  while ((std::uint64_t{1} << set_shift_) < sets_) ++set_shift_;
+  block_shift_ = 4;  // 16 words: one host cache line
+  while ((std::size_t{1} << block_shift_) < 2 * ways_) ++block_shift_;
+  data_.assign((sets_ << block_shift_) + 32, 0);
   const auto addr = reinterpret_cast<std::uintptr_t>(data_.data());
-  base_ = ((64 - addr % 64) % 64) / sizeof(std::uint64_t);
+  blocks_ = data_.data() + ((128 - addr % 128) % 128) / sizeof(std::uint32_t);
   clear();
 }
 
 LineState CacheArray::state(PhysAddr pa) const {
-  const std::uint64_t* tag = find(pa >> kLineShift);
+  const std::uint32_t* tag = find(pa >> kLineShift);
   return tag ? state_of(tag[ways_]) : LineState::Invalid;
 }
 
 LineState CacheArray::set_state(PhysAddr pa, LineState st) {
-  std::uint64_t* tag = find(pa >> kLineShift);
+  std::uint32_t* tag = find(pa >> kLineShift);
   if (!tag) return LineState::Invalid;
-  std::uint64_t& meta = tag[ways_];
+  std::uint32_t& meta = tag[ways_];
   const LineState old = state_of(meta);
-  meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(st);
+  meta = (meta & ~kStateMask) | static_cast<std::uint32_t>(st);
   return old;
 }
 
@@ -76,74 +81,99 @@ std::uint64_t CacheArray::next_random() {
   return rng_ * 0x2545F4914F6CDD1Dull;
 }
 
+void CacheArray::renumber_stamps() {
+  std::vector<std::pair<std::uint32_t, std::size_t>> order;
+  for (std::size_t s = 0; s < sets_; ++s) {
+    std::uint32_t* meta = set_block(s) + ways_;
+    order.clear();
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (meta[w] != 0) order.emplace_back(stamp_of(meta[w]), w);
+    std::sort(order.begin(), order.end());
+    for (std::size_t r = 0; r < order.size(); ++r) {
+      std::uint32_t& m = meta[order[r].second];
+      m = (static_cast<std::uint32_t>(r + 1) << kStateBits) | (m & kStateMask);
+    }
+  }
+  clock_ = static_cast<std::uint32_t>(ways_);
+}
+
 Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   const std::uint64_t line = pa >> kLineShift;
-  std::uint64_t* set = set_block(set_of(line));
-  std::uint64_t* meta = set + ways_;
+  std::uint32_t tag;
+  std::uint32_t* set = set_block(line, tag);
+  std::uint32_t* meta = set + ways_;
   // One pass: the way already holding the line (a caller that raced a fill)
   // and the way with the least replacement word (first invalid, else LRU/FIFO).
   std::size_t victim;
-  std::uint64_t least;
-  const std::size_t present = scan(set, line, victim, least);
+  std::uint32_t least;
+  const std::size_t present = scan(set, tag, victim, least);
   if (present < ways_) {
-    if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint64_t>(st);
+    if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
     return {};
   }
-  return install(set, line, victim, least, st);
+  return install(set, line, tag, victim, least, st);
 }
 
-Eviction CacheArray::install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least,
-                             LineState st) {
-  std::uint64_t* meta = set + ways_;
+Eviction CacheArray::install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
+                             std::uint32_t least, LineState st) {
+  if (tag == kInvalidTag) [[unlikely]] {
+    std::fprintf(stderr, "numasim: internal error: %s cannot hold physical address 0x%llx (32-bit tags)\n",
+                 name_.c_str(), static_cast<unsigned long long>(line << kLineShift));
+    std::abort();
+  }
+  std::uint32_t* meta = set + ways_;
   Eviction ev;
   if (least != 0) {  // no invalid way: replace one
     if (replacement_ == Replacement::Random) victim = static_cast<std::size_t>(next_random() % ways_);
     ev.valid = true;
     ev.dirty = state_of(meta[victim]) == LineState::Modified;
-    ev.addr = set[victim] << kLineShift;
-    count_out(set[victim]);
+    const std::uint64_t old = line_of(set, set[victim]);
+    ev.addr = old << kLineShift;
+    count_out(old);
     ++stats_.evictions;
     if (ev.dirty) ++stats_.dirty_evictions;
   }
-  set[victim] = line;
+  set[victim] = tag;
   count_in(line);
-  meta[victim] = (++clock_ << kStateBits) | static_cast<std::uint64_t>(st);
+  meta[victim] = (next_stamp() << kStateBits) | static_cast<std::uint32_t>(st);
   ++stats_.fills;
   return ev;
 }
 
 Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {
   const std::uint64_t line = pa >> kLineShift;
-  std::uint64_t* set = set_block(set_of(line));
+  std::uint32_t tag;
+  std::uint32_t* set = set_block(line, tag);
   std::size_t victim;
-  std::uint64_t least;
-  const std::size_t present = scan(set, line, victim, least);
+  std::uint32_t least;
+  const std::size_t present = scan(set, tag, victim, least);
   received = present < ways_;
   if (received) {
-    std::uint64_t& meta = set[ways_ + present];
-    const std::uint64_t stamp = replacement_ == Replacement::Lru ? ++clock_ << kStateBits : meta & ~kStateMask;
-    meta = stamp | static_cast<std::uint64_t>(LineState::Modified);
+    std::uint32_t& meta = set[ways_ + present];
+    const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
+    meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
     ++stats_.writebacks_received;
     return {};
   }
-  return install(set, line, victim, least, LineState::Modified);
+  return install(set, line, tag, victim, least, LineState::Modified);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {
-  std::uint64_t* tag = find(pa >> kLineShift);
+  std::uint32_t* tag = find(pa >> kLineShift);
   if (!tag) return false;
-  std::uint64_t& meta = tag[ways_];
-  const std::uint64_t stamp = replacement_ == Replacement::Lru ? ++clock_ << kStateBits : meta & ~kStateMask;
-  meta = stamp | static_cast<std::uint64_t>(LineState::Modified);
+  std::uint32_t& meta = tag[ways_];
+  const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
+  meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
   ++stats_.writebacks_received;
   return true;
 }
 
 Eviction CacheArray::invalidate(PhysAddr pa) {
-  std::uint64_t* tag = find(pa >> kLineShift);
+  const std::uint64_t line = pa >> kLineShift;
+  std::uint32_t* tag = find(line);
   if (!tag) return {};
-  Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, *tag << kLineShift};
-  count_out(*tag);
+  Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, line << kLineShift};
+  count_out(line);
   *tag = kInvalidTag;
   tag[ways_] = 0;
   ++stats_.invalidations;
@@ -152,23 +182,23 @@ Eviction CacheArray::invalidate(PhysAddr pa) {
 
 void CacheArray::clear() {
   for (std::size_t s = 0; s < sets_; ++s) {
-    std::uint64_t* set = set_block(s);
+    std::uint32_t* set = set_block(s);
     for (std::size_t w = 0; w < ways_; ++w)
-      if (set[w] != kInvalidTag) count_out(set[w]);
+      if (set[w] != kInvalidTag && region_counts_) count_out(line_of(set, set[w]));
     std::fill(set, set + ways_, kInvalidTag);
-    std::fill(set + ways_, set + 2 * ways_, std::uint64_t{0});
+    std::fill(set + ways_, set + 2 * ways_, std::uint32_t{0});
   }
 }
 
 std::vector<PhysAddr> CacheArray::set_contents(std::size_t set) const {
-  const std::uint64_t* blk = set_block(set);
+  const std::uint32_t* blk = set_block(set);
   std::vector<std::size_t> idx;
   for (std::size_t w = 0; w < ways_; ++w)
     if (blk[w] != kInvalidTag) idx.push_back(w);
   std::sort(idx.begin(), idx.end(),
             [&](std::size_t a, std::size_t b) { return stamp_of(blk[ways_ + a]) > stamp_of(blk[ways_ + b]); });
   std::vector<PhysAddr> out;
-  for (std::size_t w : idx) out.push_back(blk[w] << kLineShift);
+  for (std::size_t w : idx) out.push_back(line_of(blk, blk[w]) << kLineShift);
   return out;
 }
 

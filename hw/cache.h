@@ -4,11 +4,18 @@
 // Shared line is not a hit until the copies elsewhere are invalidated. Dirty victims are handed back to
 // the caller for write-back. Pure timing-free state (no SystemC): the latency of
 // a level lives in CacheHierarchy. The hit check is inline so that an L1 hit
-// costs a few host nanoseconds. Host layout: each set is one 64-byte-aligned
-// block of its ways' tags followed by their replacement words (stamp << 8 |
-// state), so a lookup scans only the tags and victim choice one word per way.
+// costs a few host nanoseconds. Host layout (the arrays are far bigger than the
+// host's caches, so host cache misses are much of a miss's cost): each set is
+// one 64-byte-aligned block of its ways' 32-bit tags (line number / set count)
+// followed by their 32-bit replacement words (stamp << 2 | state), so a lookup
+// scans only the tags and victim choice one word per way; an 8-way set is one
+// host cache line, an 11- or 16-way set two. Stamps are 30 bits: when the clock
+// runs out, each set's stamps are renumbered in the same order (exact: victims
+// are chosen within a set).
 // Simplifications: no data is stored (tags only); set index is the line number
-// modulo the set count (no slice hashing); no sectoring, no prefetch bits.
+// modulo the set count (no slice hashing); no sectoring, no prefetch bits;
+// physical addresses below 2^32 - 1 times the set count lines (16 TiB for a
+// 64-set L1D; beyond, the simulator stops with a message).
 #pragma once
 
 #include <cstdint>
@@ -69,24 +76,28 @@ class CacheArray {
   // invalidates the other copies, then calls set_state(Modified)).
   bool access(PhysAddr pa, bool is_write) {
     const std::uint64_t line = pa >> kLineShift;
-    std::uint64_t* set = set_block(set_of(line));
-    const std::size_t w = find_in(set, line);
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    const std::size_t w = find_in(set, tag);
     if (w < ways_) {
-      std::uint64_t& meta = set[ways_ + w];
+      std::uint32_t& meta = set[ways_ + w];
       if (is_write && state_of(meta) == LineState::Shared) [[unlikely]] {
         ++stats_.upgrades;  // other caches hold copies: the caller must gain ownership first
         return false;
       }
-      if (replacement_ == Replacement::Lru) meta = (++clock_ << kStateBits) | (meta & kStateMask);
+      if (replacement_ == Replacement::Lru) meta = (next_stamp() << kStateBits) | (meta & kStateMask);
       if (is_write) {
-        meta = (meta & ~kStateMask) | static_cast<std::uint64_t>(LineState::Modified);
+        meta = (meta & ~kStateMask) | static_cast<std::uint32_t>(LineState::Modified);
         ++stats_.write_hits;
       } else {
         ++stats_.read_hits;
       }
       return true;
     }
-    if (is_write) ++stats_.write_misses; else ++stats_.read_misses;
+    if (is_write)
+      ++stats_.write_misses;
+    else
+      ++stats_.read_misses;
     return false;
   }
 
@@ -133,61 +144,96 @@ class CacheArray {
   // most recently filled for FIFO) first. For tests and debugging.
   std::vector<PhysAddr> set_contents(std::size_t set) const;
   std::size_t set_index(PhysAddr pa) const { return set_of(pa >> kLineShift); }
+  // Tests: renumber the stamps when the clock reaches `limit` (default 2^30 - 1).
+  void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
 
  private:
   static constexpr unsigned kLineShift = 6;
-  static constexpr std::uint64_t kInvalidTag = ~0ull;
+  // An empty way's tag; no line has it (install() stops on a tag that large).
+  static constexpr std::uint32_t kInvalidTag = ~std::uint32_t{0};
 
   // Replacement word of a way: last use (LRU) or fill time (FIFO) above the
   // state. Invalid ways hold 0, below every valid way's word (stamps start at
   // 1), so the least word of a set is its first invalid way, else its LRU way.
-  static constexpr unsigned kStateBits = 8;
-  static constexpr std::uint64_t kStateMask = (std::uint64_t{1} << kStateBits) - 1;
-  static LineState state_of(std::uint64_t meta) { return static_cast<LineState>(meta & kStateMask); }
-  static std::uint64_t stamp_of(std::uint64_t meta) { return meta >> kStateBits; }
+  static constexpr unsigned kStateBits = 2;
+  static constexpr std::uint32_t kStateMask = (std::uint32_t{1} << kStateBits) - 1;
+  static LineState state_of(std::uint32_t meta) { return static_cast<LineState>(meta & kStateMask); }
+  static std::uint32_t stamp_of(std::uint32_t meta) { return meta >> kStateBits; }
+  std::uint32_t next_stamp() {
+    if (clock_ >= stamp_limit_) [[unlikely]]
+      renumber_stamps();
+    return ++clock_;
+  }
+  // Renumbers every set's stamps 1..k in their order (the clock restarts at `ways`).
+  void renumber_stamps();
 
+  // The set of `line` and the line's tag (kInvalidTag if too large for a tag).
+  void split(std::uint64_t line, std::size_t& set, std::uint64_t& quotient) const {
+    if (pow2_sets_) {
+      set = static_cast<std::size_t>(line & set_mask_);
+      quotient = line >> set_shift_;
+    } else {
+      quotient = sets_div_.divide(line);
+      set = static_cast<std::size_t>(sets_div_.remainder(line, quotient));
+    }
+  }
   std::size_t set_of(std::uint64_t line) const {
-    return pow2_sets_ ? static_cast<std::size_t>(line & set_mask_)
-                      : static_cast<std::size_t>(sets_div_.remainder(line, sets_div_.divide(line)));
+    std::size_t s;
+    std::uint64_t q;
+    split(line, s, q);
+    return s;
   }
   // Set s: tags at [0, ways_), replacement words at [ways_, 2 * ways_).
-  std::uint64_t* set_block(std::size_t s) { return data_.data() + base_ + s * block_; }
-  const std::uint64_t* set_block(std::size_t s) const { return data_.data() + base_ + s * block_; }
-  // Way holding `line` in a set, or ways_ if absent.
-  std::size_t find_in(const std::uint64_t* set, std::uint64_t line) const {
+  std::uint32_t* set_block(std::size_t s) { return blocks_ + (s << block_shift_); }
+  const std::uint32_t* set_block(std::size_t s) const { return blocks_ + (s << block_shift_); }
+  std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) {
+    std::size_t s;
+    std::uint64_t q;
+    split(line, s, q);
+    tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    return set_block(s);
+  }
+  const std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) const {
+    return const_cast<CacheArray*>(this)->set_block(line, tag);
+  }
+  // Line number of the line with tag `tag` in set block `set`.
+  std::uint64_t line_of(const std::uint32_t* set, std::uint32_t tag) const {
+    return static_cast<std::uint64_t>(tag) * sets_ + (static_cast<std::size_t>(set - blocks_) >> block_shift_);
+  }
+  // Way holding `tag`, or ways_ if absent.
+  std::size_t find_in(const std::uint32_t* set, std::uint32_t tag) const {
     for (std::size_t w = 0; w < ways_; ++w)
-      if (set[w] == line) return w;
+      if (set[w] == tag) return w;
     return ways_;
   }
-  // Pointer to the tag of `line`, or nullptr if absent.
-  std::uint64_t* find(std::uint64_t line) {
-    std::uint64_t* set = set_block(set_of(line));
-    const std::size_t w = find_in(set, line);
+  // Pointer to the tag of `line`, or nullptr if absent (an empty way never matches: tags < kInvalidTag).
+  std::uint32_t* find(std::uint64_t line) {
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    if (tag == kInvalidTag) return nullptr;
+    const std::size_t w = find_in(set, tag);
     return w < ways_ ? set + w : nullptr;
   }
-  const std::uint64_t* find(std::uint64_t line) const {
-    const std::uint64_t* set = set_block(set_of(line));
-    const std::size_t w = find_in(set, line);
-    return w < ways_ ? set + w : nullptr;
-  }
+  const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
-  // One pass over a set: the way holding `line` (ways_ if none) and the way
+  // One pass over a set: the way holding `tag` (ways_ if none) and the way
   // with the least replacement word (first invalid, else LRU/FIFO) and that word.
-  std::size_t scan(const std::uint64_t* set, std::uint64_t line, std::size_t& victim, std::uint64_t& least) const {
-    const std::uint64_t* meta = set + ways_;
+  std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
+    const std::uint32_t* meta = set + ways_;
     std::size_t present = ways_;
     victim = 0;
     least = meta[0];
     for (std::size_t w = 0; w < ways_; ++w) {
-      present = set[w] == line ? w : present;
+      present = set[w] == tag ? w : present;
       const bool less = meta[w] < least;
       victim = less ? w : victim;
       least = less ? meta[w] : least;
     }
     return present;
   }
-  // Installs `line` in state `st` at the way `victim` chose by scan() (whose word was `least`).
-  Eviction install(std::uint64_t* set, std::uint64_t line, std::size_t victim, std::uint64_t least, LineState st);
+  // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
+  Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,
+                   LineState st);
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
@@ -200,15 +246,17 @@ class CacheArray {
   std::string name_;
   std::size_t sets_ = 0;
   std::size_t ways_ = 0;
-  std::size_t block_ = 0;  // words per set block (2 x ways, rounded up to 8 words)
-  std::size_t base_ = 0;   // first word of set 0 in data_ (64-byte alignment)
+  unsigned block_shift_ = 0;  // log2 of the words per set block (2 x ways, rounded up to a power of two >= 16)
   bool pow2_sets_ = false;
   std::uint64_t set_mask_ = 0;
+  unsigned set_shift_ = 0;
   FastDivider sets_div_;  // line number -> set when the set count is not a power of two
   Replacement replacement_;
-  std::uint64_t clock_ = 0;
+  std::uint32_t clock_ = 0;
+  std::uint32_t stamp_limit_ = (std::uint32_t{1} << (32 - kStateBits)) - 1;
   std::uint64_t rng_;
-  std::vector<std::uint64_t> data_;  // set blocks
+  std::vector<std::uint32_t> data_;  // storage of the set blocks
+  std::uint32_t* blocks_ = nullptr;  // set 0's block in data_ (64-byte aligned)
   CacheStats stats_;
   std::uint32_t* region_counts_ = nullptr;  // count_regions
   std::size_t regions_ = 0;

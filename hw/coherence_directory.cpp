@@ -1,7 +1,11 @@
 // Snoop filter of the private caches (see coherence_directory.h).
 #include "hw/coherence_directory.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+#include <utility>
 
 namespace numasim::hw {
 
@@ -9,46 +13,70 @@ CoherenceDirectory::CoherenceDirectory(std::size_t entries, std::size_t ways, in
   if (entries == 0 || ways == 0 || cpus <= 0)
     throw std::invalid_argument("coherence directory: entries, ways and cpus must be positive");
   sets_ = 1;
-  while (sets_ * ways_ < entries) sets_ *= 2;
+  while (sets_ * ways_ < entries) sets_ *= 2, ++set_shift_;
   set_mask_ = sets_ - 1;
+  while ((std::size_t{1} << block_shift_) < 2 * ways_) ++block_shift_;
   words_ = (static_cast<std::size_t>(cpus) + 63) / 64;
-  tags_.assign(sets_ * ways_, kEmpty);
-  meta_.assign(sets_ * ways_, Meta{});
+  blocks_.assign(sets_ << block_shift_, 0);
+  for (std::size_t s = 0; s < sets_; ++s) std::fill(block(s), block(s) + ways_, kEmptyTag);
+  cpus_.assign(sets_ * ways_, 0);
   extra_.assign(sets_ * ways_ * (words_ - 1), 0);
 }
 
+void CoherenceDirectory::renumber_stamps() {
+  std::vector<std::pair<std::uint32_t, std::size_t>> order;
+  for (std::size_t s = 0; s < sets_; ++s) {
+    std::uint32_t* stamp = block(s) + ways_;
+    order.clear();
+    for (std::size_t w = 0; w < ways_; ++w) order.emplace_back(stamp[w], w);
+    std::sort(order.begin(), order.end());
+    for (std::size_t r = 0; r < order.size(); ++r) stamp[order[r].second] = static_cast<std::uint32_t>(r + 1);
+  }
+  clock_ = static_cast<std::uint32_t>(ways_);
+}
+
 long CoherenceDirectory::find(PhysAddr line) const {
-  const std::size_t base = set_of(line) * ways_;
+  const std::size_t s = set_of(line);
+  const std::uint32_t tag = tag_of(line);
+  if (tag == kEmptyTag) return -1;
+  const std::uint32_t* tags = block(s);
   for (std::size_t w = 0; w < ways_; ++w)
-    if (tags_[base + w] == line) return static_cast<long>(base + w);
+    if (tags[w] == tag) return static_cast<long>(s * ways_ + w);
   return -1;
 }
 
 std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
   evicted = kEmpty;
-  const std::size_t base = set_of(line) * ways_;
-  const PhysAddr* tags = &tags_[base];
+  const std::size_t s = set_of(line);
+  const std::uint32_t tag = tag_of(line);
+  if (tag == kEmptyTag) [[unlikely]] {
+    std::fprintf(stderr, "numasim: internal error: the snoop filter cannot track physical address 0x%llx\n",
+                 static_cast<unsigned long long>(line));
+    std::abort();
+  }
+  std::uint32_t* tags = block(s);
+  std::uint32_t* stamp = tags + ways_;
   std::size_t victim = ways_;
   for (std::size_t w = 0; w < ways_; ++w) {
-    if (tags[w] == line) {
-      meta_[base + w].stamp = ++clock_;
-      return base + w;
+    if (tags[w] == tag) {
+      stamp[w] = next_stamp();
+      return s * ways_ + w;
     }
-    if (victim == ways_ && tags[w] == kEmpty) victim = w;
+    if (victim == ways_ && tags[w] == kEmptyTag) victim = w;
   }
   if (victim == ways_) {
     victim = 0;
     for (std::size_t w = 1; w < ways_; ++w)
-      if (meta_[base + w].stamp < meta_[base + victim].stamp) victim = w;
+      if (stamp[w] < stamp[victim]) victim = w;
   }
-  const std::size_t e = base + victim;
-  if (tags_[e] != kEmpty) {
+  const std::size_t e = s * ways_ + victim;
+  if (tags[victim] != kEmptyTag) {
     ++evictions_;
-    evicted = tags_[e];
+    evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift_) | s) << 6;
     sharers(e, -1, evicted_sharers);
   }
-  tags_[e] = line;
-  meta_[e].stamp = ++clock_;
+  tags[victim] = tag;
+  stamp[victim] = next_stamp();
   for (std::size_t w = 0; w < words_; ++w) word(e, static_cast<int>(w)) = 0;
   return e;
 }
@@ -65,7 +93,7 @@ void CoherenceDirectory::sharers(std::size_t entry, int except, std::vector<int>
 }
 
 void CoherenceDirectory::erase(std::size_t entry) {
-  tags_[entry] = kEmpty;
+  block(entry / ways_)[entry % ways_] = kEmptyTag;
   for (std::size_t w = 0; w < words_; ++w) word(entry, static_cast<int>(w)) = 0;
 }
 

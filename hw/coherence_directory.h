@@ -7,7 +7,12 @@
 // every cached copy outside the LLCs is always tracked.
 // A CPU bit may outlive the copy (silent evictions from L1/L2 do not clear it):
 // the bits are a superset that probes of the CPU's caches confirm.
-// Simplifications: LRU replacement only; no sharer-count compression.
+// Host layout: a set's 32-bit tags (line number / set count) and 32-bit LRU
+// stamps share one block (an 8-way set is one host cache line); the CPU bits sit
+// apart. Stamps are 30 bits wide, renumbered per set in the same order when the
+// clock runs out (exact: victims are chosen within a set).
+// Simplifications: LRU replacement only; no sharer-count compression; lines
+// below 2^32 - 1 times the set count.
 #pragma once
 
 #include <cstdint>
@@ -47,33 +52,45 @@ class CoherenceDirectory {
   // Drops the entry (no copy is left anywhere).
   void erase(std::size_t entry);
 
-  std::size_t capacity() const { return tags_.size(); }
+  std::size_t capacity() const { return sets_ * ways_; }
+  // Tests: renumber the stamps when the clock reaches `limit` (default 2^30 - 1).
+  void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
   std::uint64_t evictions() const { return evictions_; }
   void reset_stats() { evictions_ = 0; }
 
  private:
   static constexpr PhysAddr kEmpty = ~PhysAddr(0);
-  // A set's tags are contiguous (a lookup reads one host cache line of an
-  // 8-way set); the LRU stamps and CPU bits sit apart.
-  struct Meta {
-    std::uint64_t stamp = 0;  // LRU
-    std::uint64_t cpus = 0;   // CPUs 0..63
-  };
+  static constexpr std::uint32_t kEmptyTag = ~std::uint32_t{0};
   // Line number modulo the set count, as the caches index: neighbouring lines
   // sit in neighbouring sets, so a stream of lines walks the table in order.
   std::size_t set_of(PhysAddr line) const { return static_cast<std::size_t>(line >> 6) & set_mask_; }
+  // The tag of `line` (kEmptyTag if too large for a tag: it matches nothing).
+  std::uint32_t tag_of(PhysAddr line) const {
+    const std::uint64_t q = line >> (6 + set_shift_);
+    return q < kEmptyTag ? static_cast<std::uint32_t>(q) : kEmptyTag;
+  }
+  // Set s: tags at [0, ways_), stamps at [ways_, 2 * ways_).
+  std::uint32_t* block(std::size_t s) { return blocks_.data() + (s << block_shift_); }
+  const std::uint32_t* block(std::size_t s) const { return blocks_.data() + (s << block_shift_); }
+  std::uint32_t next_stamp() {
+    if (clock_ >= stamp_limit_) [[unlikely]] renumber_stamps();
+    return ++clock_;
+  }
+  void renumber_stamps();
   std::uint64_t& word(std::size_t entry, int w) {
-    return w == 0 ? meta_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
+    return w == 0 ? cpus_[entry] : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }
   std::uint64_t word(std::size_t entry, int w) const {
-    return w == 0 ? meta_[entry].cpus : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
+    return w == 0 ? cpus_[entry] : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }
 
   std::size_t ways_, sets_, set_mask_, words_;
-  std::vector<PhysAddr> tags_;        // [set * ways + way]
-  std::vector<Meta> meta_;            // [set * ways + way]
-  std::vector<std::uint64_t> extra_;  // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
-  std::uint64_t clock_ = 0;
+  unsigned set_shift_ = 0, block_shift_ = 0;
+  std::vector<std::uint32_t> blocks_;  // set blocks (tags, then stamps)
+  std::vector<std::uint64_t> cpus_;    // CPUs 0..63: [set * ways + way]
+  std::vector<std::uint64_t> extra_;   // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
+  std::uint32_t clock_ = 0;
+  std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;
 };
 

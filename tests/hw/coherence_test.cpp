@@ -6,6 +6,8 @@
 // configuration against DESIGN.md's reference figures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -133,6 +135,103 @@ TEST(Coherence, SnoopFilterEvictionsBackInvalidatePrivateCopies) {
   MapStatsVisitor v;
   h.dump(v);
   EXPECT_GT(v.get("system.coherence.snoop_filter_back_invalidations"), 0.0);
+}
+
+// The snoop filter against a plain model of it (one record per entry, 64-bit
+// line addresses and stamps: the layout CoherenceDirectory had before its tags
+// and stamps were packed into 32-bit words) under random traffic, with the
+// stamps renumbered often (set_stamp_limit) or never: the same entries, victims,
+// evicted lines and sharers.
+class ReferenceDirectory {
+ public:
+  ReferenceDirectory(std::size_t sets, std::size_t ways, int cpus)
+      : sets_(sets), ways_(ways), e_(sets * ways, Entry{~PhysAddr(0), 0, std::vector<bool>(cpus)}) {}
+  long find(PhysAddr line) const {
+    const std::size_t base = ((line >> 6) % sets_) * ways_;
+    for (std::size_t w = 0; w < ways_; ++w)
+      if (e_[base + w].tag == line) return static_cast<long>(base + w);
+    return -1;
+  }
+  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& sharers) {
+    evicted = ~PhysAddr(0);
+    const std::size_t base = ((line >> 6) % sets_) * ways_;
+    std::size_t victim = ways_;
+    for (std::size_t w = 0; w < ways_; ++w) {
+      if (e_[base + w].tag == line) {
+        e_[base + w].stamp = ++clock_;
+        return base + w;
+      }
+      if (victim == ways_ && e_[base + w].tag == ~PhysAddr(0)) victim = w;
+    }
+    if (victim == ways_) {
+      victim = 0;
+      for (std::size_t w = 1; w < ways_; ++w)
+        if (e_[base + w].stamp < e_[base + victim].stamp) victim = w;
+    }
+    Entry& e = e_[base + victim];
+    if (e.tag != ~PhysAddr(0)) {
+      evicted = e.tag;
+      for (std::size_t c = 0; c < e.cpus.size(); ++c)
+        if (e.cpus[c]) sharers.push_back(static_cast<int>(c));
+    }
+    e.tag = line;
+    e.stamp = ++clock_;
+    std::fill(e.cpus.begin(), e.cpus.end(), false);
+    return base + victim;
+  }
+  struct Entry {
+    PhysAddr tag;
+    std::uint64_t stamp;
+    std::vector<bool> cpus;
+  };
+  std::size_t sets_, ways_;
+  std::vector<Entry> e_;
+  std::uint64_t clock_ = 0;
+};
+
+TEST(CoherenceDirectory, EqualsThePlainModelUnderRandomTraffic) {
+  for (const std::uint32_t limit : {0u, 13u}) {
+    for (const int cpus : {4, 70}) {
+      CoherenceDirectory d(64 * 8, 8, cpus);
+      if (limit) d.set_stamp_limit(limit);
+      ReferenceDirectory ref(64, 8, cpus);
+      ASSERT_EQ(d.capacity(), 64u * 8u);
+      std::mt19937_64 rng(limit + static_cast<std::uint64_t>(cpus));
+      std::uint64_t evictions = 0;
+      for (int i = 0; i < 100'000; ++i) {
+        const PhysAddr line = ((rng() % 4096) << 6) + (std::uint64_t{1} << 40);
+        const int cpu = static_cast<int>(rng() % static_cast<std::uint64_t>(cpus));
+        const unsigned op = static_cast<unsigned>(rng() % 10);
+        if (op < 6) {
+          PhysAddr ev, ev_ref;
+          std::vector<int> s, s_ref;
+          const std::size_t e = d.find_or_insert(line, ev, s);
+          ASSERT_EQ(e, ref.find_or_insert(line, ev_ref, s_ref)) << "op " << i;
+          ASSERT_EQ(ev, ev_ref) << "op " << i;
+          ASSERT_EQ(s, s_ref) << "op " << i;
+          evictions += ev != ~PhysAddr(0);
+          d.add(e, cpu);
+          ref.e_[e].cpus[static_cast<std::size_t>(cpu)] = true;
+        } else {
+          const long e = d.find(line);
+          ASSERT_EQ(e, ref.find(line)) << "op " << i;
+          if (e < 0) continue;
+          const auto k = static_cast<std::size_t>(e);
+          if (op < 8) {
+            ASSERT_EQ(d.has(k, cpu), ref.e_[k].cpus[static_cast<std::size_t>(cpu)]);
+            d.remove(k, cpu);
+            ref.e_[k].cpus[static_cast<std::size_t>(cpu)] = false;
+          } else {
+            d.erase(k);
+            ref.e_[k].tag = ~PhysAddr(0);
+            std::fill(ref.e_[k].cpus.begin(), ref.e_[k].cpus.end(), false);
+          }
+        }
+      }
+      EXPECT_EQ(d.evictions(), evictions);
+      EXPECT_GT(evictions, 10'000u);
+    }
+  }
 }
 
 TEST(Coherence, DisabledKeepsPrivateCopiesApart) {

@@ -448,6 +448,9 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
       {8 * 1024, 4, Replacement::Random},   {64 * 3 * 7, 3, Replacement::Random},
       {64 * 4, 4, Replacement::Lru},        {64, 1, Replacement::Lru},
   };
+  // Each case twice: with 30-bit stamps, and with the stamps renumbered every
+  // 97 uses (CacheArray::set_stamp_limit), which must not change a decision.
+  for (const std::uint32_t limit : {0u, 97u})
   for (const Case& k : cases) {
     CacheParams p;
     p.size = Bytes(k.size);
@@ -455,6 +458,7 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
     p.replacement = k.r;
     p.seed = 5;
     CacheArray c(p, "c");
+    if (limit) c.set_stamp_limit(limit);
     ReferenceCache ref(p);
     std::mt19937_64 rng(k.size * 31 + static_cast<std::uint64_t>(k.ways));
     const std::uint64_t span_lines = 4 * k.size / 64;  // a footprint of four times the cache
