@@ -280,19 +280,11 @@ void FileSystem::truncate_inode_pages_range(inode& ino, std::uint64_t first, std
 std::uint64_t FileSystem::invalidate_mapping_pages(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu,
                                                    KernelCost& cost) {
   std::vector<page*> victims;
-  auto& nodes = ino.i_mapping.i_pages.nodes();
-  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
-    const std::uint64_t base = it->first << PageIndex::kShift;
-    if (base > last) break;
-    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
-      const std::uint64_t idx = base + s, e = it->second->slots[s];
-      if (idx < first || idx > last || !e || (e & 1)) continue;
-      page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
-      if (pg->test(PG_dirty) || pg->test(PG_writeback) || pg->test(PG_locked) || pg->mapcount) continue;
-      if (pg->_refcount != 1 || !pg->test(PG_lru)) continue;  // isolated or in a batch
-      victims.push_back(pg);
-    }
-  }
+  for_each_cached_page(ino, first, last, [&](page* pg) {
+    if (pg->test(PG_dirty) || pg->test(PG_writeback) || pg->test(PG_locked) || pg->mapcount) return;
+    if (pg->_refcount != 1 || !pg->test(PG_lru)) return;  // isolated or in a batch
+    victims.push_back(pg);
+  });
   for (page* pg : victims) {
     cost.add_cycles(params_.filemap_page_cycles);
     save_disk_token(ino, pg);
@@ -322,6 +314,20 @@ bool FileSystem::remove_mapping(page* pg, CpuId cpu, KernelCost& cost) {
   pg->clear(PG_uptodate);
   pg->clear(PG_readahead);
   return true;
+}
+
+void FileSystem::for_each_cached_page(inode& ino, std::uint64_t first, std::uint64_t last,
+                                      const std::function<void(page*)>& fn) {
+  auto& nodes = ino.i_mapping.i_pages.nodes();
+  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
+    const std::uint64_t base = it->first << PageIndex::kShift;
+    if (base > last) break;
+    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
+      const std::uint64_t idx = base + s, e = it->second->slots[s];
+      if (idx < first || idx > last || !e || (e & 1)) continue;
+      fn(k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e))));
+    }
+  }
 }
 
 void FileSystem::save_disk_token(const inode& ino, const page* pg) {

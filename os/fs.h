@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -355,6 +356,8 @@ class FileSystem {
   // "nothing lost" check). Keyed by (mapping id, index); empty unless tokens are on.
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> disk_tokens_;
   void save_disk_token(const inode& ino, const page* pg);
+  // Every page (not shadow) cached at an index in [first, last], in index order.
+  void for_each_cached_page(inode& ino, std::uint64_t first, std::uint64_t last, const std::function<void(page*)>& fn);
 };
 
 }  // namespace numasim::os

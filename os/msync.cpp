@@ -29,17 +29,9 @@ void FileSystem::write_and_wait_range(inode& ino, std::uint64_t first, std::uint
   writeback_range(ino, first, last, ~0ull, cpu, cost);
   if (!wait) return;
   std::vector<page*> wb;  // filemap_fdatawait_range
-  auto& nodes = ino.i_mapping.i_pages.nodes();
-  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
-    const std::uint64_t base = it->first << PageIndex::kShift;
-    if (base > last) break;
-    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
-      const std::uint64_t idx = base + s, e = it->second->slots[s];
-      if (idx < first || idx > last || !e || (e & 1)) continue;
-      page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
-      if (pg->test(PG_writeback)) wb.push_back(pg);
-    }
-  }
+  for_each_cached_page(ino, first, last, [&](page* pg) {
+    if (pg->test(PG_writeback)) wb.push_back(pg);
+  });
   for (page* pg : wb) wait_on_page_writeback(pg, cpu, cost);
 }
 

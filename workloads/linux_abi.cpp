@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 59> kConstants{{
+constexpr std::array<ConstEntry, 62> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC)
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
