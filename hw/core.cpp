@@ -732,6 +732,10 @@ long Core::sys_madvise(VirtAddr addr, std::uint64_t len, int advice) {
   return syscall(
       [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_madvise(t, addr, len, advice, c); });
 }
+long Core::sys_msync(VirtAddr addr, std::uint64_t len, int flags) {
+  return syscall(
+      [&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_msync(t, addr, len, flags, c); });
+}
 long Core::sys_brk(VirtAddr addr) {
   return syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.sys_brk(t, addr, c); });
 }

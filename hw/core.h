@@ -260,6 +260,7 @@ class Core final : public ThreadContext {
   long sys_munmap(VirtAddr addr, std::uint64_t len) override;
   long sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) override;
   long sys_madvise(VirtAddr addr, std::uint64_t len, int advice) override;
+  long sys_msync(VirtAddr addr, std::uint64_t len, int flags) override;
   long sys_brk(VirtAddr addr) override;
   long sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask, unsigned long maxnode,
                  unsigned flags) override;

@@ -131,6 +131,8 @@ class ThreadContext {
   virtual long sys_munmap(VirtAddr addr, std::uint64_t len) = 0;
   virtual long sys_mprotect(VirtAddr addr, std::uint64_t len, int prot) = 0;
   virtual long sys_madvise(VirtAddr addr, std::uint64_t len, int advice) = 0;
+  // msync(2) of a file mapping (mm/msync.c); -ENOSYS (-38) where not provided.
+  virtual long sys_msync(VirtAddr, std::uint64_t, int) { return -38; }
   virtual long sys_brk(VirtAddr addr) = 0;
   // NUMA policy (mm/mempolicy.c): nodemasks as arrays of unsigned long, as in Linux.
   virtual long sys_mbind(VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nodemask,

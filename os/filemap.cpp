@@ -8,8 +8,13 @@
 // the mapping's id, index = the page's offset in the file, one reference held by
 // the cache. Counters: nr_file_pages, nr_dirty, nr_writeback, nr_dirtied,
 // nr_written, pgpgin/pgpgout (kB), workingset_refault_file/activate_file.
-// Simplified: no file mmap yet (every cache page is unmapped: nr_mapped stays 0),
-// no large folios, reads of a page needed now wait for its I/O by charging the
+// File mmap's side (filemap_fault with the mmap read-around of
+// do_sync_mmap_readahead and do_async_mmap_readahead, get_file for a VMA,
+// folio_mark_dirty): a mapped cache page holds one more reference per mapping
+// (page_add_file_rmap, os/rmap.cpp), so reclaim and invalidation skip it until
+// try_to_unmap / unmap_mapping_range took its mappings away.
+// Simplified: no mmap_miss heuristic (read-around on every miss of a mapping
+// that is neither VM_RAND_READ nor VM_SEQ_READ), no large folios, reads of a page needed now wait for its I/O by charging the
 // wait to the caller's cost (no task blocking; the platform's CPU cursor is not
 // moved by the wait, so bios submitted later in the same call are timed from
 // before it).
@@ -22,6 +27,7 @@
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/mm_inline.h"
+#include "os/vm_fault.h"
 
 namespace numasim::os {
 
@@ -56,6 +62,10 @@ page* FileSystem::add_page(inode& ino, std::uint64_t index, task_struct* t, CpuI
     std::abort();
   }
   if (old & 1) k_.workingset_refault(pg, old);  // a refault: maybe activated at once
+  if (k_.page_tokens_.enabled()) {  // the page's contents as on disk (its token, if one was saved)
+    auto it = disk_tokens_.find({ino.i_mapping.id, index});
+    k_.page_tokens_.set(k_.pm_.page_to_pfn(pg).value(), it == disk_tokens_.end() ? 0 : it->second);
+  }
   ino.i_mapping.i_pages.store(index, PageIndex::page_entry(k_.pm_.page_to_pfn(pg).value()));
   ++ino.i_mapping.nrpages;
   k_.pm_.mod_node_page_state(k_.pm_.page_to_nid(pg), NR_FILE_PAGES, 1);
@@ -236,6 +246,10 @@ void FileSystem::truncate_inode_pages_range(inode& ino, std::uint64_t first, std
       entries.push_back({idx, it->second->slots[s]});
     }
   }
+  if (!disk_tokens_.empty())  // the data beyond goes with the blocks
+    disk_tokens_.erase(disk_tokens_.lower_bound({ino.i_mapping.id, first}),
+                       last == ~0ull ? disk_tokens_.lower_bound({ino.i_mapping.id + 1, 0})
+                                     : disk_tokens_.lower_bound({ino.i_mapping.id, last + 1}));
   for (auto [idx, e] : entries) {
     if (e & 1) {  // a shadow entry goes too
       ino.i_mapping.i_pages.store(idx, 0);
@@ -266,21 +280,14 @@ void FileSystem::truncate_inode_pages_range(inode& ino, std::uint64_t first, std
 std::uint64_t FileSystem::invalidate_mapping_pages(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu,
                                                    KernelCost& cost) {
   std::vector<page*> victims;
-  auto& nodes = ino.i_mapping.i_pages.nodes();
-  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
-    const std::uint64_t base = it->first << PageIndex::kShift;
-    if (base > last) break;
-    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
-      const std::uint64_t idx = base + s, e = it->second->slots[s];
-      if (idx < first || idx > last || !e || (e & 1)) continue;
-      page* pg = k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e)));
-      if (pg->test(PG_dirty) || pg->test(PG_writeback) || pg->test(PG_locked) || pg->mapcount) continue;
-      if (pg->_refcount != 1 || !pg->test(PG_lru)) continue;  // isolated or in a batch
-      victims.push_back(pg);
-    }
-  }
+  for_each_cached_page(ino, first, last, [&](page* pg) {
+    if (pg->test(PG_dirty) || pg->test(PG_writeback) || pg->test(PG_locked) || pg->mapcount) return;
+    if (pg->_refcount != 1 || !pg->test(PG_lru)) return;  // isolated or in a batch
+    victims.push_back(pg);
+  });
   for (page* pg : victims) {
     cost.add_cycles(params_.filemap_page_cycles);
+    save_disk_token(ino, pg);
     k_.lru_page_release(pg);
     delete_from_page_cache(ino, pg, 0, cpu, cost);
     pg->flags &= ~((1u << PG_uptodate) | (1u << PG_readahead));
@@ -301,11 +308,109 @@ bool FileSystem::remove_mapping(page* pg, CpuId cpu, KernelCost& cost) {
   if (pg->test(PG_locked) || pg->test(PG_writeback) || pg->test(PG_dirty) || pg->mapcount) return false;
   if (pg->_refcount != 2) return false;  // someone else holds it
   const std::uint64_t shadow = k_.workingset_eviction(pg);
+  save_disk_token(*ino, pg);
   delete_from_page_cache(*ino, pg, shadow, cpu, cost);
   --pg->_refcount;  // the cache's reference
   pg->clear(PG_uptodate);
   pg->clear(PG_readahead);
   return true;
+}
+
+void FileSystem::for_each_cached_page(inode& ino, std::uint64_t first, std::uint64_t last,
+                                      const std::function<void(page*)>& fn) {
+  auto& nodes = ino.i_mapping.i_pages.nodes();
+  for (auto it = nodes.lower_bound(first >> PageIndex::kShift); it != nodes.end(); ++it) {
+    const std::uint64_t base = it->first << PageIndex::kShift;
+    if (base > last) break;
+    for (std::uint64_t s = 0; s < PageIndex::kSlots; ++s) {
+      const std::uint64_t idx = base + s, e = it->second->slots[s];
+      if (idx < first || idx > last || !e || (e & 1)) continue;
+      fn(k_.pm_.pfn_to_page(Pfn(PageIndex::entry_pfn(e))));
+    }
+  }
+}
+
+void FileSystem::save_disk_token(const inode& ino, const page* pg) {
+  if (!k_.page_tokens_.enabled()) return;
+  const std::uint64_t tok = k_.page_tokens_.get(k_.pm_.page_to_pfn(pg).value());
+  if (tok)
+    disk_tokens_[{ino.i_mapping.id, pg->index}] = tok;
+  else
+    disk_tokens_.erase({ino.i_mapping.id, pg->index});
+}
+
+// get_file for a VMA: the inode stays while any VMA copy maps it (i_count); the
+// last copy's release is fput -> iput (an unlinked inode freed then).
+std::shared_ptr<file> FileSystem::mmap_file(const file& f) {
+  auto* copy = new file(f);
+  ++copy->f_inode->i_count;
+  return std::shared_ptr<file>(copy, [this](file* p) {
+    inode* ino = p->f_inode;
+    delete p;
+    --ino->i_count;
+    KernelCost cost;  // the release of the last mapping: not charged to anyone
+    iput(ino, CpuId(0), cost);
+  });
+}
+
+unsigned FileSystem::page_mkwrite(page* pg, CpuId cpu, bool& dirtied) {
+  dirtied = false;
+  inode* ino = inode_of(pg);
+  if (!ino) return VM_FAULT_SIGBUS;  // truncated under the fault (not expected: faults are atomic here)
+  if (bmap(*ino, pg->index) == ~0ull && alloc_blocks(*ino, pg->index, pg->index) != 0) return VM_FAULT_SIGBUS;
+  dirtied = mark_page_dirty(pg, cpu);
+  return 0;
+}
+
+bool FileSystem::mark_page_dirty(page* pg, CpuId cpu) {
+  inode* ino = inode_of(pg);
+  if (!ino || pg->test(PG_dirty)) return false;
+  set_page_dirty(*ino, pg, cpu);
+  return true;
+}
+
+// filemap_fault: the page at pgoff, found or read (do_sync_mmap_readahead on a
+// miss: VM_SEQ_READ's sync readahead or the read-around window of ra_pages
+// centred on it; do_async_mmap_readahead at a PG_readahead marker), waited for
+// when its read is in flight. A miss is a major fault (PGMAJFAULT).
+unsigned FileSystem::filemap_fault(task_struct* t, file& f, std::uint64_t pgoff, bool seq, bool rand, page*& out,
+                                   KernelCost& cost) {
+  inode& ino = *f.f_inode;
+  const CpuId cpu = t->cpu;
+  out = nullptr;
+  const std::uint64_t max_idx = (ino.i_size + kPageSize - 1) / kPageSize;
+  if (pgoff >= max_idx) return VM_FAULT_SIGBUS;
+  complete_io(cpu, cost);
+  cost.add_cycles(params_.filemap_page_cycles);
+  unsigned ret = 0;
+  file_ra_state& ra = f.f_ra;
+  page* pg = find_get_page(ino, pgoff);
+  if (pg) {
+    if (!rand && ra.ra_pages && pg->test(PG_readahead)) page_cache_async_readahead(t, f, pg, pgoff, ra.ra_pages, cost);
+  } else {
+    k_.pm_.count_vm_events(cpu, PGMAJFAULT);
+    if (t->mm) k_.count_memcg_events(t->mm->memcg_id, MEMCG_PGMAJFAULT);
+    ret = VM_FAULT_MAJOR;
+    if (!rand && ra.ra_pages) {
+      if (seq) {
+        page_cache_sync_readahead(t, f, pgoff, ra.ra_pages, cost);
+      } else {  // mmap read-around
+        ra.start = pgoff > ra.ra_pages / 2 ? pgoff - ra.ra_pages / 2 : 0;
+        ra.size = ra.ra_pages;
+        ra.async_size = ra.ra_pages / 4;
+        do_page_cache_ra(t, ino, ra.start, ra.size, ra.async_size, cpu, cost);
+      }
+    }
+    pg = find_get_page(ino, pgoff);
+    if (!pg) {  // no readahead (or it stopped short): this page alone
+      do_page_cache_ra(t, ino, pgoff, 1, 0, cpu, cost);
+      pg = find_get_page(ino, pgoff);
+      if (!pg) return VM_FAULT_OOM;
+    }
+  }
+  if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
+  out = pg;  // (no folio_mark_accessed: the PTE's accessed bit tells reclaim)
+  return ret;
 }
 
 std::uint64_t FileSystem::nr_cache_pages() const {

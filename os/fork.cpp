@@ -18,6 +18,11 @@
 // ENOMEM frees it all and leaves the parent as it was.
 // THP PMDs are shared copy-on-write (copy_huge_pmd: write-protected in both,
 // one more entire mapping); the huge zero page is copied as is.
+// File-backed VMAs are copied with their file (the VMA's shared reference);
+// their present entries are copied too (Linux leaves them to refault from the
+// page cache): each page-cache page gets one more mapping (MM_FILEPAGES), a
+// private mapping's copy-on-write copies are shared copy-on-write like any
+// anonymous page, so each process writing after the fork gets its own copy.
 // Simplified: shmem VMAs have their present entries copied (Linux leaves them
 // to be faulted from the page cache, which the simulator does not have yet, so
 // a shmem page first faulted after the fork is not shared); private hugetlb
@@ -225,11 +230,11 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
         ++thp_head(pg)->_refcount;  // a THP subpage's reference is its head's
         if (shared) {
           cv = v & ~(_PAGE_ACCESSED | _PAGE_DIRTY);  // pte_mkclean, pte_mkold
-          cmm.add_mm_counter(MM_SHMEMPAGES, 1);
+          cmm.add_mm_counter(PageSwapBacked(pg) ? MM_SHMEMPAGES : MM_FILEPAGES, 1);  // shmem or a file page
         } else {
           if (pte_write(v)) pgtables_.set_entry(cpu, ref, v & ~_PAGE_RW, cost);  // ptep_set_wrprotect
           cv = v & ~(_PAGE_RW | _PAGE_ACCESSED);
-          cmm.add_mm_counter(MM_ANONPAGES, 1);
+          cmm.add_mm_counter(PageAnon(pg) ? MM_ANONPAGES : MM_FILEPAGES, 1);  // a private file mapping's cache page
         }
       }
       pgtables_.set_entry(cpu, cref, cv, cost);
@@ -247,6 +252,8 @@ bool Kernel::dup_mmap(task_struct* parent, task_struct* child, KernelCost& cost)
 // can_change_pte_writable (mprotect): a private page may become writable only
 // when this mapping holds it alone (Linux: PageAnonExclusive).
 bool Kernel::can_change_pte_writable(const vm_area_struct& vma, pteval_t pte) const {
+  // A shared file mapping write-notifies: only an already dirty entry may be writable.
+  if (vma.is_file() && (vma.vm_flags & VM_SHARED)) return pte_present(pte) && (pte & _PAGE_DIRTY);
   if (vma.vm_flags & VM_SHARED) return true;
   if (!pte_present(pte) && !pte_protnone(pte)) return false;
   const page* pg = pm_.pfn_to_page(Pfn(pte_phys(pte) >> kPageShift));

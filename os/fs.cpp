@@ -435,6 +435,7 @@ long FileSystem::ftruncate(task_struct* t, int fd, std::int64_t length, KernelCo
   const auto len = static_cast<std::uint64_t>(length);
   if (len < ino.i_size) {
     const std::uint64_t first = (len + kPageSize - 1) / kPageSize;
+    k_.unmap_mapping_range(ino, first, t->cpu, cost);  // truncate_pagecache: mapped pages beyond go first
     truncate_inode_pages_range(ino, first, ~0ull, t->cpu, cost);
     free_blocks_from(ino, first);
   }

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -173,6 +174,8 @@ struct file {
 };
 
 class FileSystem {
+  friend class Kernel;  // the fault path drives readahead and dirtying (file mmap)
+
  public:
   FileSystem(Kernel& k, const FsParams& params);
   ~FileSystem();
@@ -230,6 +233,35 @@ class FileSystem {
   Picoseconds dirty_pause_total() const { return pause_total_; }
   // check_consistency's part: every cache page's owner/index/flags and the counts.
   void check_consistency() const;
+
+  // ---- file-backed mmap (filemap.cpp, msync.cpp) ----
+  // get_file for mmap: a VMA's reference to the open file f (a copy of its state
+  // sharing the inode, i_count held until the last VMA copy goes: then iput).
+  std::shared_ptr<file> mmap_file(const file& f);
+  // filemap_fault for page pgoff of vma's file: the cached page (mmap read-around
+  // or sync readahead on a miss, async readahead at a marker, the wait for its
+  // read); the caller maps it (map_file_pte takes the mapping's reference). Returns 0 or
+  // VM_FAULT_MAJOR (I/O was needed; PGMAJFAULT counted) with `out` set, or
+  // VM_FAULT_SIGBUS (beyond EOF) / VM_FAULT_OOM.
+  unsigned filemap_fault(task_struct* t, file& f, std::uint64_t pgoff, bool seq, bool rand, page*& out,
+                         KernelCost& cost);
+  // The inode of a page-cache page (page->mapping), or nullptr.
+  inode* page_mapping(const page* pg) const { return inode_of(pg); }
+  // folio_mark_dirty of a page-cache page (page_mkwrite, the dirty bit of a PTE
+  // found at unmap); true when it was clean.
+  bool mark_page_dirty(page* pg, CpuId cpu);
+  // page_mkwrite of a shared mapping's write (ext4_page_mkwrite's part): a page in a
+  // hole gets its block (VM_FAULT_SIGBUS when the file system is full), then the
+  // page is dirtied; `dirtied` tells whether it was clean. Returns 0 or VM_FAULT_SIGBUS.
+  unsigned page_mkwrite(page* pg, CpuId cpu, bool& dirtied);
+  // balance_dirty_pages_ratelimited for pages dirtied through a mapping.
+  void balance_dirty_pages_ratelimited(task_struct* t, std::uint64_t pages_dirtied, KernelCost& cost) {
+    balance_dirty_pages(t, pages_dirtied, cost);
+  }
+  // msync's MS_SYNC/MS_ASYNC work for pages [first, last] of ino: dirty pages
+  // written (filemap_fdatawrite_range); with wait, their writeback waited for.
+  void write_and_wait_range(inode& ino, std::uint64_t first, std::uint64_t last, bool wait, CpuId cpu,
+                            KernelCost& cost);
 
  private:
   struct IoItem {
@@ -319,6 +351,13 @@ class FileSystem {
   std::uint64_t nr_throttled_ = 0;
   Picoseconds pause_total_{0};
   std::uint64_t dirty_exceeded_ = 0;
+  // Page tokens (os/page_token.h) of pages that left the cache clean: the file's
+  // data on disk, given back to the page a later read brings in (file mmap's
+  // "nothing lost" check). Keyed by (mapping id, index); empty unless tokens are on.
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> disk_tokens_;
+  void save_disk_token(const inode& ino, const page* pg);
+  // Every page (not shadow) cached at an index in [first, last], in index order.
+  void for_each_cached_page(inode& ino, std::uint64_t first, std::uint64_t last, const std::function<void(page*)>& fn);
 };
 
 }  // namespace numasim::os

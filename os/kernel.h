@@ -197,6 +197,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // Raw brk: returns the new break, or the unchanged one on failure.
   long sys_brk(task_struct* t, VirtAddr brk, KernelCost& cost);
   long sys_madvise(task_struct* t, VirtAddr addr, std::uint64_t len, int advice, KernelCost& cost);
+  // msync(2) (mm/msync.c): MS_ASYNC, MS_SYNC, MS_INVALIDATE; -EINVAL, -ENOMEM, -EBUSY (os/msync.cpp).
+  long sys_msync(task_struct* t, VirtAddr addr, std::uint64_t len, int flags, KernelCost& cost);
   long sys_mbind(task_struct* t, VirtAddr addr, std::uint64_t len, int mode, const unsigned long* nmask,
                  unsigned long maxnode, unsigned flags, KernelCost& cost);
   long sys_set_mempolicy(task_struct* t, int mode, const unsigned long* nmask, unsigned long maxnode, KernelCost& cost);
@@ -503,12 +505,16 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // mmap.cpp
   long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags, std::uint64_t align,
                KernelCost& cost);
+  // do_mmap of a file-backed mapping (file non-null: the VMA holds it, pgoff its offset in pages).
+  long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags, std::uint64_t align,
+               std::shared_ptr<file> vm_file, std::uint64_t pgoff, KernelCost& cost);
   // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
   void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
   // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages and
   // dropping swap and migration entries; returns how many leaves mapping a page
   // (present or PROT_NONE) were cleared.
   std::size_t zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
+  std::size_t zap_range(CpuId cpu, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost);
   // free_pgtables for a hole [start, end) that no VMA covers any more.
   std::size_t free_pgtables_between(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
   void populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool write, KernelCost& cost);
@@ -541,6 +547,29 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
                                 KernelCost& cost);
   FaultResult do_wp_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pte, KernelCost& cost);
   vm_fault_t hugetlb_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags, KernelCost& cost);
+  // File-backed faults (memory.cpp, mm/memory.c do_fault): do_read_fault (with
+  // do_fault_around / filemap_map_pages), do_cow_fault, do_shared_fault, and
+  // wp_page_shared for a write to a clean shared file page.
+  vm_fault_t do_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_read_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_cow_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t do_shared_fault(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  vm_fault_t wp_page_shared(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  // filemap_map_pages over the fault_around_bytes window around vmf: cached,
+  // up-to-date, unlocked pages whose PTE is none mapped read-only. Pages mapped.
+  unsigned do_fault_around(task_struct* t, vm_fault& vmf, KernelCost& cost);
+  // do_set_pte / finish_fault for a page-cache page: page_add_file_rmap, RSS, the PTE.
+  void map_file_pte(task_struct* t, vm_area_struct& vma, const PteRef& pte, page* pg, bool writable, KernelCost& cost);
+  // rmap.cpp: page_add_file_rmap (one more mapping and reference; NR_FILE_MAPPED on the first).
+  void page_add_file_rmap(page* pg, mm_struct& mm);
+  // rmap_walk_file: every PTE mapping the page-cache page pg, through the VMAs of
+  // its address_space (the i_mmap walk: every mm's VMAs of that file, in mm order).
+  void rmap_walk_file(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn);
+  // page_mkclean: write-protect and clean every PTE mapping pg; true when one was dirty.
+  bool page_mkclean(page* pg, CpuId cpu, KernelCost& cost);
+  // unmap_mapping_range (even_cows): every PTE of every VMA of ino mapping file
+  // pages from first_index on is zapped (truncate, MS_INVALIDATE-free paths).
+  void unmap_mapping_range(inode& ino, std::uint64_t first_index, CpuId cpu, KernelCost& cost);
   page* alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, KernelCost& cost);
   const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
   pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;

@@ -46,6 +46,7 @@ void Kernel::check_consistency() const {
   const VirtAddr top = 1ull << level_shift(pgtables_.levels() + 1);
   std::map<const page*, int> mappings;  // leaves per page (ordered: deterministic messages)
   std::vector<long> anon_per_node(pm_.nr_node_ids(), 0), shmem_per_node(pm_.nr_node_ids(), 0);
+  std::vector<long> file_mapped_per_node(pm_.nr_node_ids(), 0);  // mapped page-cache pages (file mmap)
   std::size_t tables_total = 0;
   std::map<const anon_vma*, int> active_vmas;  // VMAs per anon_vma (num_active_vmas)
   std::size_t chains = 0;
@@ -184,6 +185,15 @@ void Kernel::check_consistency() const {
         VM_CHECK(hugetlb_->page_hstate(pg) == hstate_vma(*v), "huge leaf maps a page of another hstate", va, e);
         ++huge_mapped;
         ++huge_present_per_vma[v->vm_start];
+      } else if (v->is_file() && !PageAnon(pg)) {  // a page-cache page of the VMA's file, at its offset
+        VM_CHECK(!PageSwapBacked(pg) && pg->owner + kFileVmaIdBase == v->vm_file_id, "file page of another mapping",
+                 va, pg->owner);
+        VM_CHECK(pg->index == v->pgoff_of(va), "file page index disagrees with its address", va, pg->index);
+        VM_CHECK(fs_->find_get_page(*v->vm_file->f_inode, pg->index) == pg, "mapped file page not in its page cache",
+                 va, pg->index);
+        VM_CHECK(!(e & _PAGE_RW) || ((v->vm_flags & VM_SHARED) && pg->test(PG_dirty)),
+                 "writable file page that is clean or privately mapped", va, e);
+        ++rss[MM_FILEPAGES];
       } else if (v->vm_flags & VM_SHARED) {
         VM_CHECK(!PageAnon(pg) && PageSwapBacked(pg), "shmem page flags", va, pg->flags);
         ++rss[MM_SHMEMPAGES];
@@ -225,6 +235,12 @@ void Kernel::check_consistency() const {
       VM_CHECK(PageTransHuge(head), "PTE maps a compound page that is no THP", pm_.page_to_pfn(pg).value(), head->flags);
       thp_pte_maps[head] += n;
       if (entire_mapcount(head) == 0) ++anon_per_node[pm_.page_to_nid(pg).value()];
+      continue;
+    }
+    if (!PageAnon(pg) && !PageSwapBacked(pg) && !pg->test(PG_hugetlb)) {  // page cache: one per mapping + the cache's
+      VM_CHECK(pg->_refcount == n + 1, "mapped file page refcount differs from mappings + cache",
+               pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
+      ++file_mapped_per_node[pm_.page_to_nid(pg).value()];
       continue;
     }
     // One reference per mapping, and the swap cache's.
@@ -282,6 +298,8 @@ void Kernel::check_consistency() const {
              static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_ANON_MAPPED));
     VM_CHECK(pm_.node_page_state(NodeId(n), NR_SHMEM) == shmem_per_node[n], "NR_SHMEM of node",
              static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_SHMEM));
+    VM_CHECK(pm_.node_page_state(NodeId(n), NR_FILE_MAPPED) == file_mapped_per_node[n] + shmem_per_node[n],
+             "NR_FILE_MAPPED of node", static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_FILE_MAPPED));
   }
   for (int h = 0; h < HUGE_MAX_HSTATE; ++h) {  // per hstate: reservations, pool pages, per-node sums
     const hstate& hs = hugetlb_->hs(h);

@@ -38,6 +38,7 @@ inline const char* entry_result_name(EntryResult r) {
 
 // x86-64 numbers of the system calls below (arch/x86/entry/syscalls/syscall_64.tbl), for traces.
 inline constexpr long NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_madvise = 28;
+inline constexpr long NR_msync = 26;
 inline constexpr long NR_mbind = 237, NR_set_mempolicy = 238, NR_get_mempolicy = 239, NR_move_pages = 279;
 
 // How many times a #PF that ran out of memory without killing anyone is retried
@@ -68,6 +69,7 @@ class KernelEntry {
   virtual long sys_mprotect(task_struct*, VirtAddr, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
   virtual long sys_brk(task_struct*, VirtAddr, KernelCost&) { return -ENOSYS; }
   virtual long sys_madvise(task_struct*, VirtAddr, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_msync(task_struct*, VirtAddr, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
   virtual long sys_mbind(task_struct*, VirtAddr, std::uint64_t, int, const unsigned long*, unsigned long, unsigned,
                          KernelCost&) {
     return -ENOSYS;

@@ -16,6 +16,8 @@
 // MADV_COLD and MADV_PAGEOUT are validated (EINVAL on locked or hugetlb VMAs, as
 // can_madv_lru_vma) and then have no effect: they are hints to reclaim, which
 // the model does not have yet (pages are neither deactivated nor paged out).
+// File mappings: MADV_DONTNEED zaps their entries (a dirty entry's page stays dirty
+// in the page cache); MADV_FREE is EINVAL (anonymous memory only).
 // Simplified: every check is done before anything changes (Linux applies advice
 // to the mapped parts and then reports ENOMEM for a hole).
 #include <cerrno>
@@ -156,6 +158,7 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
         if (s & (vma_hpage_size(v) - 1)) return -EINVAL;
       }
       if (advice == MADV_FREE && (v.vm_flags & VM_SHARED)) return -EINVAL;
+      if (advice == MADV_FREE && v.is_file()) return -EINVAL;  // madvise_free_single_vma: anonymous only
     }
     if (flags_change && v.is_hugetlb()) {
       const std::uint64_t hmask = vma_hpage_size(v) - 1;

@@ -17,11 +17,18 @@
 // kills the faulting task (FaultResult::Oom); a task the OOM killer chose
 // faults Oom; a VM_FAULT_OOM that killed nobody is retried at the entry
 // (kernel_entry.cpp, pagefault_out_of_memory).
-// Simplified: no stack growth (VM_GROWSDOWN is not expanded), no file faults
-// (swap-ins are the only major faults), no fault-around; THP faults are in
+// File-backed VMAs (mmap with an fd) take do_fault: do_read_fault (fault-around
+// first: filemap_map_pages maps the cached neighbours within fault_around_bytes,
+// then filemap_fault reads a missing page: a major fault), do_cow_fault (a
+// private mapping's write: a new anonymous copy of the cache page) and
+// do_shared_fault (a shared mapping's write: the cache page dirtied and mapped
+// writable); a read fault maps a cache page read-only, so the first write to a
+// clean shared page faults (vma_wants_writenotify) and wp_page_shared dirties it.
+// Simplified: no stack growth (VM_GROWSDOWN is not expanded); THP faults are in
 // huge_memory.cpp; private anonymous read faults map the shared zero page like
 // Linux; shared anonymous (shmem) pages are allocated at the first fault of
 // either kind and belong to the mapping only.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -229,7 +236,8 @@ inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma,
 inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
   const pteval_t entry = vmf.orig_pte;
   // None: a first touch. Private and shared anonymous (shmem) VMAs both go to
-  // do_anonymous_page here; do_fault takes file-backed VMAs when files land.
+  // do_anonymous_page here; file-backed VMAs to do_fault.
+  if (pte_none(entry) && vmf.vma->is_file()) return do_fault(t, vmf, cost);
   if (pte_none(entry)) return to_vm_fault(do_anonymous_page(t, *vmf.vma, vmf.real_address, vmf.pte, vmf.flags, cost));
   if (!pte_present(entry)) {
     // Linux tests pte_protnone after !pte_present because its pte_present
@@ -237,6 +245,8 @@ inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, Kernel
     if (pte_protnone(entry)) return do_numa_page(t, vmf, cost);
     return do_swap_page(t, vmf, cost);
   }
+  if ((vmf.flags & FAULT_FLAG_WRITE) && !pte_write(entry) && vmf.vma->is_file() && (vmf.vma->vm_flags & VM_SHARED))
+    return wp_page_shared(t, vmf, cost);
   if ((vmf.flags & FAULT_FLAG_WRITE) && !pte_write(entry))
     return to_vm_fault(do_wp_page(t, *vmf.vma, vmf.real_address, vmf.pte, cost));
   // Spurious (another CPU fixed it, or a stale TLB entry): just mark young/dirty.
@@ -453,6 +463,129 @@ Kernel::FaultResult Kernel::touch(task_struct* t, VirtAddr addr, bool write, Ker
     if (fr != FaultResult::Handled) return fr;
   }
   fault_bug("access still faults after the fault was handled", addr);
+}
+
+// ---------------------------------------------------------------------------
+// File-backed faults (mm/memory.c do_fault and friends, mm/filemap.c filemap_map_pages)
+// ---------------------------------------------------------------------------
+
+// do_set_pte for a page-cache page: page_add_file_rmap, MM_FILEPAGES, the entry
+// (writable and dirty only for a shared mapping's write fault).
+void Kernel::map_file_pte(task_struct* t, vm_area_struct& vma, const PteRef& pte, page* pg, bool writable,
+                          KernelCost& cost) {
+  page_add_file_rmap(pg, *t->mm);
+  pgtables_.set_entry(t->cpu, pte, make_pte(pm_.page_to_phys(pg), vma.vm_flags, writable), cost);
+}
+
+// do_fault: a none PTE of a file-backed VMA.
+vm_fault_t Kernel::do_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  if (!(vmf.flags & FAULT_FLAG_WRITE)) return do_read_fault(t, vmf, cost);
+  if (!(vmf.vma->vm_flags & VM_SHARED)) return do_cow_fault(t, vmf, cost);
+  return do_shared_fault(t, vmf, cost);
+}
+
+// do_fault_around + filemap_map_pages: fault_around_bytes from the address rounded
+// down to them (or the VMA's start), clipped to the VMA, the PTE table and EOF; each cached,
+// up-to-date, unlocked page that is no readahead marker and whose PTE is none
+// is mapped read-only (an entry written per page).
+unsigned Kernel::do_fault_around(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  vm_area_struct& vma = *vmf.vma;
+  const std::uint64_t bytes = fs_->params().fault_around_bytes;
+  const VirtAddr addr = vmf.address;
+  const VirtAddr pmd_start = addr & ~((kPageSize << 9) - 1), pmd_end = pmd_start + (kPageSize << 9);
+  const VirtAddr from = std::max<VirtAddr>({addr & ~(bytes - 1), vma.vm_start, pmd_start});
+  const VirtAddr to = std::min<VirtAddr>({from + bytes, vma.vm_end, pmd_end});
+  const inode& ino = *vma.vm_file->f_inode;
+  const std::uint64_t max_idx = (ino.i_size + kPageSize - 1) / kPageSize;
+  unsigned mapped = 0;
+  for (VirtAddr a = from; a < to; a += kPageSize) {
+    const std::uint64_t pgoff = vma.pgoff_of(a);
+    if (pgoff >= max_idx) break;
+    page* pg = fs_->find_get_page(ino, pgoff);
+    if (!pg || pg->test(PG_locked) || !pg->test(PG_uptodate) || pg->test(PG_readahead)) continue;
+    const PteRef pte = pgtables_.walk(t->mm->pgd, a, PTE_LEVEL);
+    if (!pte || pte.level != PTE_LEVEL || pte.value() != 0) continue;
+    map_file_pte(t, vma, pte, pg, false, cost);
+    ++mapped;
+  }
+  return mapped;
+}
+
+// do_read_fault: fault-around first (should_fault_around: more than one page);
+// when it did not map the address, filemap_fault and the page mapped read-only.
+vm_fault_t Kernel::do_read_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  vm_area_struct& vma = *vmf.vma;
+  if ((fs_->params().fault_around_bytes >> kPageShift) > 1) {
+    do_fault_around(t, vmf, cost);
+    if (vmf.pte.value() != 0) return 0;
+  }
+  page* pg = nullptr;
+  const vm_fault_t r = fs_->filemap_fault(t, *vma.vm_file, vma.pgoff_of(vmf.address), vma.vm_flags & VM_SEQ_READ,
+                                          vma.vm_flags & VM_RAND_READ, pg, cost);
+  if (r & VM_FAULT_ERROR) return r;
+  map_file_pte(t, vma, vmf.pte, pg, false, cost);
+  return r;
+}
+
+// do_cow_fault: a private mapping's write to a page not mapped yet: a new
+// anonymous page (anon_vma_prepare, the policy's node, memcg charge) holding a
+// copy of the cache page (copy_user_highpage), mapped writable; the file page
+// is not mapped.
+vm_fault_t Kernel::do_cow_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  vm_area_struct& vma = *vmf.vma;
+  if (anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return VM_FAULT_OOM;
+  page* cow = alloc_user_page(t, vma, vmf.address, cost);
+  if (!cow) return VM_FAULT_OOM;
+  if (mem_cgroup_charge(cow, t->mm, GFP_HIGHUSER_MOVABLE, cost)) {
+    pm_.free_pages(t->cpu, cow, 0, cost);
+    return VM_FAULT_OOM;
+  }
+  page* pg = nullptr;
+  const vm_fault_t r = fs_->filemap_fault(t, *vma.vm_file, vma.pgoff_of(vmf.address), vma.vm_flags & VM_SEQ_READ,
+                                          vma.vm_flags & VM_RAND_READ, pg, cost);
+  if (r & VM_FAULT_ERROR) {
+    mem_cgroup_uncharge(cow);
+    pm_.free_pages(t->cpu, cow, 0, cost);
+    return r;
+  }
+  const PhysAddr phys = pm_.page_to_phys(cow), src = pm_.page_to_phys(pg);
+  cost.add_memory(platform_.kernel_copy(t->cpu, phys, src, Bytes(kPageSize)));  // copy_user_highpage
+  page_tokens_.copy(phys >> kPageShift, src >> kPageShift);
+  page_add_new_anon_rmap(cow, vma, vmf.address);
+  t->mm->add_mm_counter(MM_ANONPAGES, 1);
+  lru_cache_add_inactive_or_unevictable(cow, vma, t->cpu);
+  pgtables_.set_entry(t->cpu, vmf.pte, make_pte(phys, vma.vm_flags, true), cost);
+  return r;
+}
+
+// do_shared_fault: a shared mapping's write to a page not mapped yet:
+// filemap_fault, page_mkwrite (folio_mark_dirty), the page mapped writable and
+// dirty, then fault_dirty_shared_page (balance_dirty_pages_ratelimited).
+vm_fault_t Kernel::do_shared_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  vm_area_struct& vma = *vmf.vma;
+  page* pg = nullptr;
+  const vm_fault_t r = fs_->filemap_fault(t, *vma.vm_file, vma.pgoff_of(vmf.address), vma.vm_flags & VM_SEQ_READ,
+                                          vma.vm_flags & VM_RAND_READ, pg, cost);
+  if (r & VM_FAULT_ERROR) return r;
+  bool dirtied = false;
+  if (const vm_fault_t e = fs_->page_mkwrite(pg, t->cpu, dirtied)) return e;
+  map_file_pte(t, vma, vmf.pte, pg, true, cost);
+  if (dirtied) fs_->balance_dirty_pages_ratelimited(t, 1, cost);
+  return r;
+}
+
+// wp_page_shared: a write to a read-only (clean, write-notified) page of a
+// shared file mapping: page_mkwrite dirties the page, the entry becomes
+// writable and dirty (wp_page_reuse), then fault_dirty_shared_page.
+vm_fault_t Kernel::wp_page_shared(task_struct* t, vm_fault& vmf, KernelCost& cost) {
+  const pteval_t old = vmf.orig_pte;
+  page* pg = pm_.phys_to_page(pte_phys(old));
+  bool dirtied = false;
+  if (const vm_fault_t e = fs_->page_mkwrite(pg, t->cpu, dirtied)) return e;
+  pgtables_.set_entry(t->cpu, vmf.pte, old | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED, cost);
+  pm_.count_vm_events(t->cpu, PGREUSE);
+  if (dirtied) fs_->balance_dirty_pages_ratelimited(t, 1, cost);
+  return 0;
 }
 
 }  // namespace numasim::os

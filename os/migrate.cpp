@@ -460,6 +460,10 @@ int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int 
     return -EBUSY;
   }
   if (!huge && PageAnon(pg)) return unmap_and_move(pg, nid, t, cost);
+  if (!huge && !PageSwapBacked(pg)) {  // a mapped page-cache page (file mmap): not migrated here
+    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
+    return -EBUSY;
+  }
   if (pg->mapcount != 1) {  // shared shmem/hugetlb page: no reverse map to find the other mappings
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -EBUSY;

@@ -27,6 +27,7 @@ struct mm_struct;
 struct anon_vma;        // os/rmap.h
 struct anon_vma_chain;  // os/rmap.h
 class VmaObjects;       // os/kernel_caches.h
+struct file;            // os/fs.h: the file a file-backed VMA maps
 
 // vm_flags bits, Linux's values (include/linux/mm.h).
 inline constexpr unsigned long VM_NONE = 0x00000000;
@@ -70,16 +71,25 @@ struct vm_area_struct {
   // A copy of a VMA (split, fork) gets its own chain through anon_vma_clone.
   struct anon_vma* anon_vma = nullptr;
   std::vector<struct anon_vma_chain*> anon_vma_chain;
+  // File-backed mapping (mmap with an fd): the file (get_file at mmap, shared by
+  // the copies split and fork make; the last one releases the inode), with
+  // vm_pgoff its offset in pages and vm_file_id kFileVmaIdBase + the mapping id.
+  std::shared_ptr<struct file> vm_file;
 
   bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
   // A hugetlb mapping holds pool reservations for its pages not yet faulted,
   // unless mapped MAP_NORESERVE (then a fault finding no free page is SIGBUS).
   bool hugetlb_reserves() const { return is_hugetlb() && !(vm_flags & VM_NORESERVE); }
+  bool is_file() const { return vm_file != nullptr; }  // vma->vm_file
   bool is_accessible() const { return (vm_flags & VM_ACCESS_FLAGS) != 0; }  // vma_is_accessible
   std::uint64_t size() const { return vm_end - vm_start; }
   // linear_page_index: offset in the backing object of the page holding addr
   unsigned long pgoff_of(VirtAddr addr) const { return vm_pgoff + ((addr - vm_start) >> kPageShift); }
 };
+
+// vm_file_id of a file-backed VMA: this base + its address_space id (far from
+// the shmem/hugetlb object ids do_mmap hands out from 1).
+inline constexpr std::uint64_t kFileVmaIdBase = 1ull << 40;
 
 // RSS counter kinds (enum of mm_struct.rss_stat), Linux's order.
 enum mm_counter : int { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };

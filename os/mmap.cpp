@@ -237,13 +237,17 @@ std::string vma_map_string(const mm_struct& mm) {
 // PMDs (a THP counts HPAGE_PMD_NR leaves), hugetlb_entry for 2 MiB (PMD) and
 // 1 GiB (PUD) hugetlb ones.
 std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
+  return zap_range(t->cpu, vma, start, end, cost);
+}
+
+std::size_t Kernel::zap_range(CpuId cpu, vm_area_struct& vma, VirtAddr start, VirtAddr end, KernelCost& cost) {
   struct Zap {
     Kernel& k;
     mm_struct& mm;
     CpuId cpu;
     KernelCost& cost;
     std::size_t zapped;
-  } z{*this, *vma.vm_mm, t->cpu, cost, 0};
+  } z{*this, *vma.vm_mm, cpu, cost, 0};
   mm_walk_ops ops;
   ops.pte_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr, mm_walk& w) -> int {
     Zap& z = *static_cast<Zap*>(w.priv);
@@ -267,6 +271,10 @@ std::size_t Kernel::zap_range(task_struct* t, vm_area_struct& vma, VirtAddr star
     }
     ++z.zapped;
     if (v & _PAGE_SPECIAL) return 0;  // zero page
+    if (v & _PAGE_DIRTY) {  // zap_pte_range: a file page's dirty bit goes to the page (folio_mark_dirty)
+      page* pg = k.pm_.phys_to_page(pte_phys(v));
+      if (!PageAnon(pg) && !PageSwapBacked(pg)) k.fs_->mark_page_dirty(pg, z.cpu);
+    }
     k.page_remove_rmap(z.cpu, z.mm, k.pm_.phys_to_page(pte_phys(v)), false, z.cost);
     return 0;
   };
@@ -363,6 +371,11 @@ void Kernel::populate_range(task_struct* t, VirtAddr start, VirtAddr end, bool w
 
 long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
                      std::uint64_t align, KernelCost& cost) {
+  return do_mmap(t, addr, len, vm_flags, flags, align, nullptr, 0, cost);
+}
+
+long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
+                     std::uint64_t align, std::shared_ptr<file> vm_file, std::uint64_t pgoff, KernelCost& cost) {
   mm_struct& mm = *t->mm;
   const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   if (mm.map_count > params_.max_map_count) return -ENOMEM;
@@ -404,7 +417,12 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
   v.vm_flags = vm_flags;
   const bool object = (vm_flags & VM_SHARED) || huge;
   v.vm_pgoff = object ? 0 : addr >> kPageShift;
-  v.vm_file_id = object ? next_file_id_++ : 0;
+  v.vm_file_id = object && !vm_file ? next_file_id_++ : 0;
+  if (vm_file) {  // a file mapping: its file, its offset, the address_space as its object
+    v.vm_pgoff = pgoff;
+    v.vm_file_id = kFileVmaIdBase + vm_file->f_inode->i_mapping.id;
+    v.vm_file = std::move(vm_file);
+  }
   if (huge) v.vm_hugetlb_hstate = static_cast<std::uint8_t>(hstate);
   vm_area_struct& inserted = vma_insert(mm, std::move(v));
   vma_merge_neighbours(mm, inserted);

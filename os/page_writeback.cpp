@@ -145,6 +145,7 @@ std::uint64_t FileSystem::writeback_range(inode& ino, std::uint64_t first, std::
       page* pg = pages[p];
       if (pg->test(PG_writeback)) wait_on_page_writeback(pg, cpu, cost);
       cost.add_cycles(params_.filemap_page_cycles);
+      if (pg->mapcount) k_.page_mkclean(pg, cpu, cost);  // folio_clear_dirty_for_io: mappings write-protected again
       pg->clear(PG_dirty);  // folio_clear_dirty_for_io
       --ino.i_mapping.nr_dirty;
       const NodeId nid = k_.pm_.page_to_nid(pg);

@@ -6,7 +6,14 @@
 // rmap_walk finds the PMD mappings of a THP (os/huge_memory.h) too; try_to_unmap
 // splits a THP first, then replaces the PTEs of a swap-cache page by its swap
 // entry and clears those of other pages.
-// Simplified: no mlock handling.
+// Page-cache pages mapped by file-backed VMAs have their own side: page_add_file_rmap
+// / the file branch of page_remove_rmap (MM_FILEPAGES, NR_FILE_MAPPED, one
+// reference per mapping besides the cache's), rmap_walk_file over the VMAs that
+// map the page's address_space, page_mkclean (writeback write-protects shared
+// mappings again) and unmap_mapping_range (truncate).
+// Simplified: no mlock handling; the file rmap has no i_mmap interval tree:
+// rmap_walk_file visits every mm's VMAs of that file (in mm order), and only
+// for a mapped page (folio_mapped).
 #include "os/rmap.h"
 
 #include <algorithm>
@@ -279,6 +286,18 @@ void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, Ker
   if (PageAnon(pg)) {
     mm.add_mm_counter(MM_ANONPAGES, -1);
     if (last) pm_.mod_node_page_state(nid, NR_ANON_MAPPED, -1);
+  } else if (!PageSwapBacked(pg)) {  // a page-cache page: the cache keeps its own reference
+    mm.add_mm_counter(MM_FILEPAGES, -1);
+    if (last) pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
+    if (pg->_refcount > 1) {
+      --pg->_refcount;
+    } else {  // left the cache while mapped (not expected: truncation unmaps first)
+      lru_page_release(pg);
+      pg->owner = 0;
+      pg->flags &= ~((1u << PG_dirty) | (1u << PG_uptodate));
+      pm_.free_pages(cpu, pg, 0, cost);
+    }
+    return;
   } else {
     mm.add_mm_counter(MM_SHMEMPAGES, -1);
     if (last) {  // no page cache: an unmapped shmem page is freed
@@ -292,6 +311,10 @@ void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, Ker
 
 void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn,
                        bool migration) {
+  if (!PageAnon(pg) && !PageSwapBacked(pg)) {  // a page-cache page (no migration entries for them)
+    if (!migration) rmap_walk_file(pg, cpu, cost, fn);
+    return;
+  }
   anon_vma* av = page_anon_vma(*anon_vmas_, pg);
   if (!av) return;
   const PhysAddr phys = pm_.page_to_phys(pg);
@@ -337,6 +360,7 @@ bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
   get_page(pg);         // the caller's isolation reference: the page survives its last unmap
   const bool swapcache = pg->test(PG_swapcache);
   const swp_entry_t entry = swapcache ? private_to_swp(pg->private_) : swp_entry_t{};
+  const bool file = !PageAnon(pg) && !PageSwapBacked(pg);  // a page-cache page stays in its cache
   rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
     mm_struct& mm = *m.vma->vm_mm;
     const pteval_t old = m.pte.value();
@@ -348,6 +372,8 @@ bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
       pgtables_.set_entry(cpu, m.pte, swp_entry_to_pte(entry), cost);
       mm.add_mm_counter(MM_SWAPENTS, 1);
     } else {
+      // A file page: the dirty bit of its entry goes to the page (folio_mark_dirty).
+      if (file && (old & _PAGE_DIRTY)) fs_->mark_page_dirty(pg, cpu);
       pgtables_.set_entry(cpu, m.pte, 0, cost);  // ptep_clear_flush
     }
     flush_tlb_range(cpu, mm, m.addr, m.addr + kPageSize, cost);
@@ -355,7 +381,7 @@ bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
     return true;
   });
   const bool unmapped = pg->mapcount == 0;
-  if (unmapped && !swapcache) {
+  if (unmapped && !swapcache && !file) {
     pg->clear(PG_anon);
     pg->clear(PG_swapbacked);
     pg->clear(PG_dirty);
@@ -376,6 +402,70 @@ int Kernel::page_referenced(page* pg, CpuId cpu, KernelCost& cost) {
     return true;
   });
   return referenced;
+}
+
+// page_add_file_rmap: one more mapping of a page-cache page and its reference.
+void Kernel::page_add_file_rmap(page* pg, mm_struct& mm) {
+  if (pg->mapcount++ == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_FILE_MAPPED, 1);
+  ++pg->_refcount;
+  mm.add_mm_counter(MM_FILEPAGES, 1);
+}
+
+// rmap_walk_file: the VMAs of the page's address_space that cover its index
+// (vma_address), each PTE read, those mapping this very page passed to fn (a
+// private mapping's copy-on-write page at that address is not this page).
+void Kernel::rmap_walk_file(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn) {
+  if (pg->mapcount <= 0 || !fs_) return;  // folio_mapped: nothing to find
+  const inode* ino = fs_->page_mapping(pg);
+  if (!ino) return;
+  const std::uint64_t id = kFileVmaIdBase + ino->i_mapping.id;
+  const PhysAddr phys = pm_.page_to_phys(pg);
+  for (const auto& mmp : mms_) {
+    for (auto& [start, vma] : mmp->mm_mt) {
+      if (vma.vm_file_id != id) continue;
+      const VirtAddr addr = vma_address(vma, pg->index);
+      if (!addr) continue;
+      const PteRef ref = pgtables_.walk(mmp->pgd, addr, PTE_LEVEL);
+      if (!ref || ref.level != PTE_LEVEL) continue;
+      cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
+      const pteval_t v = ref.value();
+      if (!(pte_present(v) || pte_protnone(v)) || (v & _PAGE_SPECIAL) || pte_phys(v) != phys) continue;
+      if (!fn(RmapMapping{&vma, addr, ref})) return;
+    }
+  }
+}
+
+// page_mkclean (folio_mkclean -> page_mkclean_one): every writable or dirty
+// entry mapping the page becomes read-only and clean, its TLB entry flushed;
+// the next write faults (wp_page_shared) and dirties the page again.
+bool Kernel::page_mkclean(page* pg, CpuId cpu, KernelCost& cost) {
+  bool dirty = false;
+  rmap_walk_file(pg, cpu, cost, [&](const RmapMapping& m) {
+    const pteval_t v = m.pte.value();
+    if (!(v & (_PAGE_RW | _PAGE_DIRTY)) || !pte_present(v)) return true;
+    dirty |= (v & _PAGE_DIRTY) != 0;
+    pgtables_.set_entry(cpu, m.pte, v & ~(_PAGE_RW | _PAGE_DIRTY), cost);
+    flush_tlb_range(cpu, *m.vma->vm_mm, m.addr, m.addr + kPageSize, cost);
+    return true;
+  });
+  return dirty;
+}
+
+// unmap_mapping_range(mapping, first_index << PAGE_SHIFT, 0, even_cows = 1):
+// the entries of every VMA of the file for pages from first_index on, page-cache
+// pages and private copies alike, are zapped (truncate_pagecache).
+void Kernel::unmap_mapping_range(inode& ino, std::uint64_t first_index, CpuId cpu, KernelCost& cost) {
+  const std::uint64_t id = kFileVmaIdBase + ino.i_mapping.id;
+  for (const auto& mmp : mms_) {
+    for (auto& [start, vma] : mmp->mm_mt) {
+      if (vma.vm_file_id != id) continue;
+      const std::uint64_t pages = vma.size() >> kPageShift;
+      if (vma.vm_pgoff + pages <= first_index) continue;
+      const VirtAddr from =
+          first_index > vma.vm_pgoff ? vma.vm_start + ((first_index - vma.vm_pgoff) << kPageShift) : vma.vm_start;
+      if (zap_range(cpu, vma, from, vma.vm_end, cost)) flush_tlb_range(cpu, *mmp, from, vma.vm_end, cost);
+    }
+  }
 }
 
 }  // namespace numasim::os

@@ -3,8 +3,11 @@
 // mmap(2) and munmap(2) man pages is detected before anything changes, then the
 // work is done by do_mmap / do_munmap (mmap.cpp). mprotect, madvise and the NUMA
 // calls live in mprotect.cpp, madvise.cpp and mempolicy_syscalls.cpp.
-// Simplified: there are no open files yet, so a mapping that is not
-// MAP_ANONYMOUS fails with EBADF (fd is not an open file); tasks hold every
+// A mapping that is not MAP_ANONYMOUS maps the open file fd (EBADF when it is
+// none; EACCES when the file is not open for reading, or for a shared writable
+// mapping not open for writing; EINVAL for MAP_HUGETLB on a regular file);
+// every file of the file system can be mapped (no ENODEV case arises).
+// Simplified: tasks hold every
 // capability except CAP_SYS_RAWIO (MAP_FIXED below mmap_min_addr is EPERM);
 // MAP_32BIT, MAP_SYNC, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_UNINITIALIZED and
 // MAP_STACK are accepted and ignored; no overcommit accounting (ENOMEM only when
@@ -26,8 +29,13 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   const KernelEntryGuard ctx_guard = syscall_enter(t, cost);
   mm_struct& mm = *t->mm;
   if (off & (kPageSize - 1)) return -EINVAL;    // arch sys_mmap
-  if (!(flags & MAP_ANONYMOUS)) return -EBADF;  // fget(fd): no files are open
-  (void)fd;
+  // ksys_mmap_pgoff: fget(fd) for a file mapping; MAP_HUGETLB needs a hugetlbfs file.
+  file* f = nullptr;
+  if (!(flags & MAP_ANONYMOUS)) {
+    f = fd >= 0 ? fs_->fget(t->tgid, fd) : nullptr;
+    if (!f) return -EBADF;
+    if (flags & MAP_HUGETLB) return -EINVAL;
+  }
   std::uint64_t align = kPageSize;
   const bool huge = flags & MAP_HUGETLB;
   std::uint64_t hsize = HPAGE_SIZE;
@@ -69,6 +77,13 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
     default:
       return -EINVAL;
   }
+  if (f) {  // do_mmap's file checks
+    if (!f->readable) return -EACCES;
+    if ((flags & MAP_TYPE) == MAP_SHARED) {
+      if ((prot & PROT_WRITE) && !f->writable) return -EACCES;
+      if (!f->writable) vm_flags &= ~(VM_MAYWRITE | VM_SHARED);  // a read-only shared mapping
+    }
+  }
   if (huge) vm_flags |= VM_HUGETLB | VM_DONTEXPAND;
   // MAP_NORESERVE: no swap accounting, and for hugetlb no pool reservation
   // (hugetlb_reserve_pages is skipped; a fault that finds no page is SIGBUS).
@@ -83,6 +98,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   } else if (huge && addr) {
     addr = (addr + hsize - 1) & ~(hsize - 1);
   }
+  if (f) return do_mmap(t, addr, len, vm_flags, flags, align, fs_->mmap_file(*f), pgoff, cost);
   return do_mmap(t, addr, len, vm_flags, flags, align, cost);
 }
 

@@ -65,6 +65,11 @@ inline constexpr int MADV_PAGEOUT = 21;
 inline constexpr int MADV_POPULATE_READ = 22;
 inline constexpr int MADV_POPULATE_WRITE = 23;
 
+// msync flags (include/uapi/asm-generic/mman-common.h)
+inline constexpr int MS_ASYNC = 1;
+inline constexpr int MS_INVALIDATE = 2;
+inline constexpr int MS_SYNC = 4;
+
 // mbind flags
 inline constexpr unsigned MPOL_MF_STRICT = 1u << 0;
 inline constexpr unsigned MPOL_MF_MOVE = 1u << 1;

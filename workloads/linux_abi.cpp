@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 59> kConstants{{
+constexpr std::array<ConstEntry, 62> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC)
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
@@ -59,6 +59,9 @@ constexpr std::array<ConstEntry, 59> kConstants{{
     {"MADV_KEEPONFORK", kMadvKeeponfork},
     {"MADV_COLD", kMadvCold},
     {"MADV_PAGEOUT", kMadvPageout},
+    {"MS_ASYNC", 1},  // msync flags (include/uapi/asm-generic/mman-common.h)
+    {"MS_INVALIDATE", 2},
+    {"MS_SYNC", 4},
     {"MADV_POPULATE_READ", kMadvPopulateRead},
     {"MADV_POPULATE_WRITE", kMadvPopulateWrite},
     {"MLOCK_ONFAULT", kMlockOnfault},

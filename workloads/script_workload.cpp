@@ -22,7 +22,8 @@ std::string json_int_list(const std::vector<long>& v) {
 const std::vector<std::string>& call_names() {
   static const std::vector<std::string> names = {"mmap",       "munmap",       "mprotect",      "madvise",
                                                  "touch",      "mbind",        "set_mempolicy", "get_mempolicy",
-                                                 "move_pages", "read_counter", "compute"};
+                                                 "move_pages", "read_counter", "compute",
+                                                 "msync"};
   return names;
 }
 }  // namespace
@@ -143,6 +144,11 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
       case ScriptStep::Call::Compute:
         s.count = expr("cycles", nullptr, "cycles of work");
         break;
+      case ScriptStep::Call::Msync:
+        s.addr = expr("addr", nullptr, "start");
+        s.len = expr("len", nullptr, "length");
+        s.flags = expr("flags", "MS_SYNC", "MS_ASYNC, MS_SYNC, MS_INVALIDATE");
+        break;
     }
     (void)num_nodes;
     if (t.has("as")) {
@@ -243,6 +249,10 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       case C::Mprotect:
         record(s, ctx.sys_mprotect(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
                                    static_cast<int>(s.prot.eval(v))));
+        break;
+      case C::Msync:
+        record(s, ctx.sys_msync(static_cast<VirtAddr>(s.addr.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
+                                static_cast<int>(s.flags.eval(v))));
         break;
       case C::Madvise:
         // Advice that may discard contents (MADV_DONTNEED, MADV_FREE, MADV_REMOVE): no longer verifiable.

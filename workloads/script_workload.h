@@ -22,6 +22,7 @@
 //   move_pages: addr, count [1], stride [4096], nodes (list, one per page or one
 //          for all; absent: query), flags [MPOL_MF_MOVE]   (records "status")
 //   read_counter: counter (a name the run's counter reader knows; ENOSYS without one)
+//   msync: addr, len, flags [MS_SYNC]
 //   compute: cycles
 // Configuration errors (unknown call, missing argument, bad expression, $name
 // not bound earlier) carry the step's file:line:column.
@@ -55,7 +56,8 @@ struct ScriptStep {
     GetMempolicy,
     MovePages,
     ReadCounter,
-    Compute
+    Compute,
+    Msync
   } call = Call::Compute;
   std::string name;    // as written
   int bind_slot = -1;  // `as` slot, -1 none

@@ -113,6 +113,12 @@ class FakeThreadContext : public hw::ThreadContext {
     calls.push_back({"madvise", addr, len, advice, 0, {}, ret, ops.size()});
     return ret;
   }
+  long sys_msync(VirtAddr addr, std::uint64_t len, int flags) override {
+    flush();
+    long ret = (addr & 4095) || (flags & ~7) ? -22 : mm_->contains(addr, len) ? 0 : -12;
+    calls.push_back({"msync", addr, len, 0, static_cast<unsigned long>(flags), {}, ret, ops.size()});
+    return ret;
+  }
   long sys_brk(VirtAddr addr) override { return 0; }
   static std::vector<int> nodes_of(const unsigned long* mask, unsigned long maxnode) {
     std::vector<int> out;
