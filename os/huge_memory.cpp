@@ -329,6 +329,7 @@ vm_fault_t Kernel::do_huge_pmd_fault(task_struct* t, vm_area_struct& vma, VirtAd
                                      unsigned flags, KernelCost& cost) {
   const pteval_t v = pmd.value();
   const VirtAddr haddr = addr & ~(HPAGE_PMD_SIZE - 1);
+  if (pte_protnone(v)) return do_huge_pmd_numa_page(t, vma, addr, pmd, flags, cost);  // a NUMA hint
   if (!pte_present(v)) thp_bug("fault on a non-present huge PMD of an accessible VMA", addr);
   const bool write = flags & FAULT_FLAG_WRITE;
   if (!write || pte_write(v)) {
@@ -627,60 +628,8 @@ bool Kernel::split_huge_page_to_list(page* head, CpuId cpu, KernelCost& cost, Pa
 int Kernel::migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCost& cost) {
   const CpuId cpu = t->cpu;
   if (pm_.page_to_nid(head).value() == nid) return nid;
-  std::vector<RmapMapping> maps;
-  bool pte_mapped = false;
-  rmap_walk(head, cpu, cost, [&](const RmapMapping& m) {
-    if (m.pte.level == PMD_LEVEL) maps.push_back(m);
-    return true;
-  });
-  for (unsigned long i = 0; i < HPAGE_PMD_NR && !pte_mapped; ++i) pte_mapped = head[i].mapcount != 0;
-  if (!pte_mapped && static_cast<int>(maps.size()) == entire_mapcount(head)) {
-    page* np = pm_.alloc_pages(cpu, GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, HPAGE_PMD_ORDER, NodeId(nid), nullptr, cost);
-    if (!np) {
-      pm_.count_vm_events(cpu, THP_MIGRATION_FAIL);
-      pm_.count_vm_events(cpu, PGMIGRATE_FAIL, HPAGE_PMD_NR);
-      return -ENOMEM;
-    }
-    cost.add_cycles(params_.costs.migrate_page_cycles);
-    const PhysAddr old_phys = pm_.page_to_phys(head), new_phys = pm_.page_to_phys(np);
-    std::vector<pteval_t> old_entries;
-    for (const RmapMapping& m : maps) {  // set_pmd_migration_entry, here a cleared PMD
-      old_entries.push_back(m.pte.value());
-      pgtables_.set_entry(cpu, m.pte, 0, cost);
-      flush_tlb_range(cpu, *m.vma->vm_mm, m.addr, m.addr + HPAGE_PMD_SIZE, cost);
-    }
-    cost.add_memory(platform_.kernel_copy(cpu, new_phys, old_phys, Bytes(HPAGE_PMD_SIZE)));  // folio_copy
-    page_tokens_.copy(new_phys >> kPageShift, old_phys >> kPageShift, HPAGE_PMD_ORDER);
-    for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) {
-      np[i].flags |= head[i].flags & ((1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty));
-      np[i].owner = head[i].owner;
-      np[i].index = head[i].index;
-      np[i].mapcount = 0;
-    }
-    np->spare = 0;
-    set_entire_mapcount(np, entire_mapcount(head));
-    np->_refcount = entire_mapcount(head);
-    const NodeId old_nid = pm_.page_to_nid(head);
-    for (node_stat_item item : {NR_ANON_MAPPED, NR_ANON_THPS}) {
-      pm_.mod_node_page_state(old_nid, item, -static_cast<long>(HPAGE_PMD_NR));
-      pm_.mod_node_page_state(NodeId(nid), item, static_cast<long>(HPAGE_PMD_NR));
-    }
-    for (std::size_t i = 0; i < maps.size(); ++i)  // remove_migration_pmd
-      pgtables_.set_entry(cpu, maps[i].pte, (old_entries[i] & ~PTE_PFN_MASK) | new_phys, cost);
-    set_entire_mapcount(head, 0);
-    if (head->spare & kDeferredSplitBit) {
-      --deferred_split_len_[static_cast<std::size_t>(old_nid.value())];
-      head->spare &= ~kDeferredSplitBit;
-    }
-    np->flags |= head->flags & ((1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset));
-    np->memcg_id = head->memcg_id;  // mem_cgroup_migrate: the charge moves with the contents
-    head->memcg_id = kRootMemcgId;
-    free_transhuge_page(cpu, head, cost);
-    lru_cache_add(np, cpu);
-    pm_.count_vm_events(cpu, THP_MIGRATION_SUCCESS);
-    pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, HPAGE_PMD_NR);
-    return nid;
-  }
+  const std::vector<RmapMapping> maps = thp_pmd_mappings(head, cpu, cost);
+  if (!maps.empty()) return migrate_thp_whole(head, maps, nid, GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, nullptr, cpu, cost);
   // PTE-mapped (or mapped where the reverse map cannot see): split, then the subpage.
   pm_.count_vm_events(cpu, THP_MIGRATION_SPLIT);
   if (!split_huge_page(head, cpu, cost)) {
@@ -689,6 +638,115 @@ int Kernel::migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCo
   }
   if (sub->mapcount == 0) return -ENOENT;
   return unmap_and_move(sub, nid, t, cost);
+}
+
+
+// The PMD mappings of a THP that no PTE maps (all of them: entire_mapcount
+// found by the reverse map), else none.
+std::vector<Kernel::RmapMapping> Kernel::thp_pmd_mappings(page* head, CpuId cpu, KernelCost& cost) {
+  std::vector<RmapMapping> maps;
+  for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i)
+    if (head[i].mapcount != 0) return maps;
+  rmap_walk(head, cpu, cost, [&](const RmapMapping& m) {
+    if (m.pte.level == PMD_LEVEL) maps.push_back(m);
+    return true;
+  });
+  if (maps.empty() || static_cast<int>(maps.size()) != entire_mapcount(head)) maps.clear();
+  return maps;
+}
+
+// The whole-THP move (migrate_pages of a PMD-mapped folio with a PMD migration
+// entry per mapping, here a cleared PMD while the copy runs, nothing running in
+// between): the entries keep their bits (a PROT_NONE hint stays one).
+int Kernel::migrate_thp_whole(page* head, const std::vector<RmapMapping>& maps, int nid, gfp_t gfp,
+                              const nodemask_t* allowed, CpuId cpu, KernelCost& cost) {
+  page* np = pm_.alloc_pages(cpu, gfp, HPAGE_PMD_ORDER, NodeId(nid), nullptr, cost);
+  if (!np && allowed) np = pm_.alloc_pages(cpu, gfp & ~__GFP_THISNODE, HPAGE_PMD_ORDER, NodeId(nid), allowed, cost);
+  if (!np) {
+    pm_.count_vm_events(cpu, THP_MIGRATION_FAIL);
+    pm_.count_vm_events(cpu, PGMIGRATE_FAIL, HPAGE_PMD_NR);
+    return -ENOMEM;
+  }
+  const int new_nid = pm_.page_to_nid(np).value();
+  cost.add_cycles(params_.costs.migrate_page_cycles);
+  const PhysAddr old_phys = pm_.page_to_phys(head), new_phys = pm_.page_to_phys(np);
+  std::vector<pteval_t> old_entries;
+  for (const RmapMapping& m : maps) {  // set_pmd_migration_entry, here a cleared PMD
+    old_entries.push_back(m.pte.value());
+    pgtables_.set_entry(cpu, m.pte, 0, cost);
+    flush_tlb_range(cpu, *m.vma->vm_mm, m.addr, m.addr + HPAGE_PMD_SIZE, cost);
+  }
+  cost.add_memory(platform_.kernel_copy(cpu, new_phys, old_phys, Bytes(HPAGE_PMD_SIZE)));  // folio_copy
+  page_tokens_.copy(new_phys >> kPageShift, old_phys >> kPageShift, HPAGE_PMD_ORDER);
+  for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) {
+    np[i].flags |= head[i].flags & ((1u << PG_anon) | (1u << PG_swapbacked) | (1u << PG_dirty));
+    np[i].owner = head[i].owner;
+    np[i].index = head[i].index;
+    np[i].mapcount = 0;
+  }
+  np->spare = 0;
+  np->last_cpupid = head->last_cpupid;  // folio_migrate_flags: page_cpupid_xchg_last
+  set_entire_mapcount(np, entire_mapcount(head));
+  np->_refcount = entire_mapcount(head);
+  const NodeId old_nid = pm_.page_to_nid(head);
+  for (node_stat_item item : {NR_ANON_MAPPED, NR_ANON_THPS}) {
+    pm_.mod_node_page_state(old_nid, item, -static_cast<long>(HPAGE_PMD_NR));
+    pm_.mod_node_page_state(NodeId(new_nid), item, static_cast<long>(HPAGE_PMD_NR));
+  }
+  for (std::size_t i = 0; i < maps.size(); ++i)  // remove_migration_pmd
+    pgtables_.set_entry(cpu, maps[i].pte, (old_entries[i] & ~PTE_PFN_MASK) | new_phys, cost);
+  set_entire_mapcount(head, 0);
+  if (head->spare & kDeferredSplitBit) {
+    --deferred_split_len_[static_cast<std::size_t>(old_nid.value())];
+    head->spare &= ~kDeferredSplitBit;
+  }
+  np->flags |= head->flags & ((1u << PG_active) | (1u << PG_referenced) | (1u << PG_workingset));
+  np->memcg_id = head->memcg_id;  // mem_cgroup_migrate: the charge moves with the contents
+  head->memcg_id = kRootMemcgId;
+  free_transhuge_page(cpu, head, cost);
+  lru_cache_add(np, cpu);
+  pm_.count_vm_events(cpu, THP_MIGRATION_SUCCESS);
+  pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, HPAGE_PMD_NR);
+  return new_nid;
+}
+
+// do_huge_pmd_numa_page (mm/huge_memory.c): the PMD is made present again with
+// its saved write bit, numa_migrate_prep decides (the head page's last_cpupid
+// or, in MEMORY_TIERING mode, its scan time), migrate_misplaced_page moves the
+// THP whole (never split on a hint fault: Linux's nosplit for
+// MR_NUMA_MISPLACED; a THP mapped by several processes is not migrated), and
+// task_numa_fault records HPAGE_PMD_NR pages.
+vm_fault_t Kernel::do_huge_pmd_numa_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pmd,
+                                         unsigned flags, KernelCost& cost) {
+  (void)flags;
+  const pteval_t old = pmd.value();
+  const unsigned long f = vma.vm_flags;
+  const bool was_writable = (old & _PAGE_RW) && (f & VM_WRITE);  // pmd_savedwrite
+  pteval_t n = (old & (PTE_PFN_MASK | _PAGE_DIRTY | _PAGE_SPECIAL | _PAGE_PSE)) | _PAGE_PRESENT | _PAGE_USER |
+               _PAGE_ACCESSED;
+  if (!(f & VM_EXEC)) n |= _PAGE_NX;
+  if (was_writable && !(old & _PAGE_SPECIAL)) n |= _PAGE_RW;
+  pgtables_.set_entry(t->cpu, pmd, n, cost);
+  if (!numab_->enabled() || !t->numa || (old & _PAGE_SPECIAL)) return 0;
+  page* head = pm_.phys_to_page(pte_phys(old));
+  int tnf = 0;
+  if (!was_writable) tnf |= TNF_NO_GROUP;
+  int page_nid = pm_.page_to_nid(head).value();
+  const int last_cpupid = numab_->fault_last_cpupid(head, page_nid);
+  const int target_nid = numab_->numa_migrate_prep(t, head, page_nid, effective_policy(t, &vma) == nullptr, tnf);
+  if (target_nid >= 0) {
+    const int cpupid = page_cpupid_last(head);
+    if (numab_->migrate_misplaced_page(t, head, target_nid, cost)) {
+      page_nid = target_nid;
+      tnf |= TNF_MIGRATED;
+      if (auto now = follow_page(*t->mm, addr & ~(HPAGE_PMD_SIZE - 1)); now && now->pg)
+        page_cpupid_xchg_last(now->pg, cpupid);
+    } else {
+      tnf |= TNF_MIGRATE_FAIL;
+    }
+  }
+  numab_->task_numa_fault(t, last_cpupid, page_nid, static_cast<int>(HPAGE_PMD_NR), tnf);
+  return 0;
 }
 
 }  // namespace numasim::os

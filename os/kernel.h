@@ -772,6 +772,16 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // Migrate a PMD-mapped THP whole (thp_migration_success) or split it first.
   // `sub` is the subpage the caller named (moved after a split).
   int migrate_thp(task_struct* t, page* head, page* sub, int nid, KernelCost& cost);
+  // The whole-THP move of migrate_thp (its PMD mappings `maps`, every mapping of
+  // it): the new huge page taken with gfp on nid (then, with `allowed`, on any of
+  // those nodes); nid or -ENOMEM (thp_migration_fail, nothing changed).
+  int migrate_thp_whole(page* head, const std::vector<RmapMapping>& maps, int nid, gfp_t gfp,
+                        const nodemask_t* allowed, CpuId cpu, KernelCost& cost);
+  // A THP that is only PMD-mapped, all its mappings found: the mappings, else empty.
+  std::vector<RmapMapping> thp_pmd_mappings(page* head, CpuId cpu, KernelCost& cost);
+  // do_huge_pmd_numa_page: a NUMA hinting fault on a PROT_NONE huge PMD (NUMA balancing).
+  vm_fault_t do_huge_pmd_numa_page(task_struct* t, vm_area_struct& vma, VirtAddr addr, const PteRef& pmd,
+                                   unsigned flags, KernelCost& cost);
   // khugepaged.cpp
   void khugepaged_enter(const vm_area_struct& vma);
   int collapse_huge_page(mm_struct& mm, vm_area_struct& vma, VirtAddr haddr, int node, CpuId cpu, KernelCost& cost);

@@ -218,6 +218,10 @@ inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma,
       if (!(r & VM_FAULT_FALLBACK)) return r;
     }
   }
+  // A NUMA-hinting huge PMD (change_prot_numa): do_huge_pmd_numa_page (huge_memory.cpp).
+  if (const PteRef h = pmd ? pmd : pgtables_.walk(t->mm->pgd, addr, PMD_LEVEL);
+      h.level == PMD_LEVEL && pte_huge(h.value()) && pte_protnone(h.value()))
+    return do_huge_pmd_fault(t, vma, addr, h, flags, cost);
   PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
   if (!pte) return VM_FAULT_OOM;
   if (pte.level == PMD_LEVEL && pte_huge(pte.value())) {  // pmd_trans_huge

@@ -269,8 +269,13 @@ bool Kernel::can_demote(int nid) const { return node_demotion_enabled() && next_
 // ((GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) | GFP_NOWAIT | __GFP_THISNODE |
 // __GFP_NORETRY-like: a failed fast path fails), else on any node of the lower
 // tiers (node_get_allowed_targets). Demotion ignores cpusets and mempolicies.
-// Simplified: anonymous small pages only (a THP, a swap-cache or an unmapped
-// page stays on the list and takes reclaim's ordinary path).
+// A THP mapped only by huge PMDs is demoted whole (alloc_demote_page's
+// GFP_TRANSHUGE-order allocation, without reclaim; thp_migration_success) and
+// counts HPAGE_PMD_NR pages in pgdemote_* and the return value, as Linux's
+// nr_succeeded; one that cannot move whole (PTE-mapped, or no huge page free on
+// the lower tier) stays on the list: reclaim's second pass splits and swaps it.
+// Simplified: anonymous pages only (a swap-cache or an unmapped page stays on
+// the list and takes reclaim's ordinary path).
 unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost) {
   const int target = next_demotion_node(nid);
   if (demote.empty() || target == NUMA_NO_NODE) return 0;
@@ -283,6 +288,17 @@ unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, 
   while (!demote.empty()) {
     page* pg = mem_map + demote.tail;
     list_del(mem_map, demote, pg);
+    if (PageTransHuge(pg) && PageAnon(pg) && !pg->test(PG_swapcache)) {  // a THP: whole or not at all
+      constexpr gfp_t thp_gfp = ((GFP_TRANSHUGE_LIGHT & ~__GFP_RECLAIM) | __GFP_NOWARN | __GFP_NOMEMALLOC |
+                                 __GFP_NORETRY | __GFP_THISNODE);
+      const std::vector<RmapMapping> maps = thp_pmd_mappings(pg, cpu, cost);
+      if (!maps.empty() && migrate_thp_whole(pg, maps, target, thp_gfp, &allowed, cpu, cost) >= 0) {
+        nr_succeeded += HPAGE_PMD_NR;
+      } else {
+        list_add(mem_map, failed, pg);
+      }
+      continue;
+    }
     if (!PageAnon(pg) || PageTransHuge(pg) || pg->test(PG_swapcache) || pg->mapcount == 0) {
       list_add(mem_map, failed, pg);  // not demoted: reclaim's second pass swaps it
       continue;

@@ -118,7 +118,10 @@ bool Kernel::change_protection(task_struct* t, mm_struct& mm, VirtAddr start, Vi
 // 4 KiB PTE of [start, end) in vma becomes a PROT_NONE hint entry keeping its
 // frame, accessed/dirty bits and write bit (pte_savedwrite), unless NUMA
 // balancing's filter leaves it (the zero page, pages shared copy-on-write,
-// NumaBalancing::prot_numa_page). Huge PMDs are left alone (no THP hint faults).
+// NumaBalancing::prot_numa_page). A THP's huge PMD the range covers whole
+// becomes one PROT_NONE hint PMD (change_huge_pmd with MM_CP_PROT_NUMA: its
+// HPAGE_PMD_NR pages counted, numa_huge_pte_updates); one the range covers in
+// part is split first, as change_pmd_range does. The huge zero page is skipped.
 unsigned long Kernel::change_prot_numa(task_struct* t, vm_area_struct& vma, VirtAddr start, VirtAddr end,
                                        KernelCost& cost) {
   struct Numa {
@@ -128,11 +131,33 @@ unsigned long Kernel::change_prot_numa(task_struct* t, vm_area_struct& vma, Virt
     bool single_user_private;
     bool cow;
     unsigned long updated;
+    unsigned long huge_updated;
   } c{*this, t->cpu, cost, !(vma.vm_flags & VM_SHARED) && t->mm->mm_users == 1,
-      !(vma.vm_flags & VM_SHARED) && (vma.vm_flags & VM_MAYWRITE), 0};
+      !(vma.vm_flags & VM_SHARED) && (vma.vm_flags & VM_MAYWRITE), 0, 0};
   mm_walk_ops ops;
-  ops.pmd_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int {
-    if (pte_huge(ref.value()) || !pte_present(ref.value())) w.action = ACTION_CONTINUE;
+  ops.pmd_entry = [](const PteRef& ref, VirtAddr addr, VirtAddr next, mm_walk& w) -> int {
+    const pteval_t o = ref.value();
+    if (!pte_present(o)) {  // a hint PMD already
+      w.action = ACTION_CONTINUE;
+      return 0;
+    }
+    if (!pte_huge(o)) return 0;
+    Numa& c = *static_cast<Numa*>(w.priv);
+    w.action = ACTION_CONTINUE;
+    if (o & _PAGE_SPECIAL) return 0;  // is_huge_zero_pmd
+    const VirtAddr haddr = addr & ~(HPAGE_PMD_SIZE - 1);
+    if (addr != haddr || next != haddr + HPAGE_PMD_SIZE) {  // in part: split, then the PTEs
+      if (!c.k.__split_huge_pmd(c.cpu, *w.vma, ref, haddr, c.cost)) return 0;  // no table: left alone
+      w.action = ACTION_SUBTREE;
+      return 0;
+    }
+    page* head = c.k.pm_.phys_to_page(pte_phys(o));
+    if (c.cow && entire_mapcount(head) > 1) return 0;  // shared copy-on-write
+    if (!c.k.numab_->prot_numa_page(head, c.k.pm_.page_to_nid(head).value(), c.single_user_private, c.cpu)) return 0;
+    const pteval_t n = (o & (PTE_PFN_MASK | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_RW | _PAGE_PSE)) | _PAGE_PROTNONE;
+    c.k.pgtables_.set_entry(c.cpu, ref, n, c.cost);
+    c.updated += HPAGE_PMD_NR;
+    ++c.huge_updated;
     return 0;
   };
   ops.pte_entry = [](const PteRef& ref, VirtAddr, VirtAddr, mm_walk& w) -> int {
@@ -148,6 +173,7 @@ unsigned long Kernel::change_prot_numa(task_struct* t, vm_area_struct& vma, Virt
     return 0;
   };
   walk_page_range(pgtables_, *t->mm, start, end, ops, &c);
+  if (c.huge_updated) pm_.count_vm_events(t->cpu, NUMA_HUGE_PTE_UPDATES, c.huge_updated);
   return c.updated;
 }
 

@@ -347,7 +347,7 @@ bool NumaBalancing::should_numa_migrate_memory(task_struct* t, page* pg, int src
     numa_promotion_adjust_threshold(dst_nid, rate_limit, def_th, now);
     const unsigned th = s.threshold_ms ? s.threshold_ms : def_th;
     if (numa_hint_fault_latency(pg, now) >= th) return false;
-    return !numa_promotion_rate_limit(dst_nid, rate_limit, 1, now);
+    return !numa_promotion_rate_limit(dst_nid, rate_limit, PageCompound(pg) ? static_cast<int>(HPAGE_PMD_NR) : 1, now);
   }
   const int this_cpupid = cpu_pid_to_cpupid(dst_cpu.value(), t->pid);
   const int last_cpupid = page_cpupid_xchg_last(pg, this_cpupid);

@@ -4,15 +4,27 @@
 // its high watermark plus the page; in MEMORY_TIERING mode the target's kswapd is
 // woken instead, as numamigrate_isolate_page does). Counts numa_pages_migrated
 // and, for a slow-tier -> top-tier move, pgpromote_success on the target node.
+// A THP (from do_huge_pmd_numa_page) moves whole or not at all (Linux's nosplit
+// for MR_NUMA_MISPLACED): only when PMD-mapped by one process
+// (numamigrate_isolate_page refuses a THP with total_mapcount > 1), its
+// HPAGE_PMD_NR pages counted; a failed huge allocation counts thp_migration_fail.
 // Simplified: anonymous pages only (shmem pages are not migrated on hint faults);
 // no MR_NUMA_MISPLACED-specific accounting beyond these counters.
+#include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/numa_balancing.h"
 
 namespace numasim::os {
 
 bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, KernelCost& cost) {
-  if (!PageAnon(pg) || PageCompound(pg)) return false;  // THPs are not migrated on hint faults here
+  if (!PageAnon(pg)) return false;
+  std::vector<Kernel::RmapMapping> thp_maps;
+  if (PageCompound(pg)) {  // a THP: its head, mapped by one huge PMD and nothing else
+    if (!PageTransHuge(pg) || entire_mapcount(pg) != 1) return false;
+    thp_maps = k_.thp_pmd_mappings(pg, t->cpu, cost);
+    if (thp_maps.size() != 1) return false;
+  }
+  const unsigned long nr = PageCompound(pg) ? HPAGE_PMD_NR : 1;
   // migrate_balanced_pgdat: some zone of the target keeps its high watermark after the copy.
   const pglist_data& pgdat = k_.pm_.NODE_DATA(NodeId(nid));
   bool balanced = false;
@@ -21,18 +33,24 @@ bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, Ke
     const zone& zn = pgdat.node_zones[static_cast<std::size_t>(z)];
     if (!zn.managed_pages) continue;
     if (last_managed < 0) last_managed = z;
-    balanced = k_.pm_.zone_watermark_ok(zn, 0, high_wmark_pages(zn) + 1, ZONE_MOVABLE);
+    balanced = k_.pm_.zone_watermark_ok(zn, 0, high_wmark_pages(zn) + nr, ZONE_MOVABLE);
   }
   if (!balanced) {
     if ((p_.mode & NUMA_BALANCING_MEMORY_TIERING) && last_managed >= 0) k_.kthreads().wakeup_kswapd(NodeId(nid));
     return false;
   }
   const int src = k_.pm_.page_to_nid(pg).value();
-  const std::vector<int> r = k_.migrate_pages({pg}, nid, t, cost);  // MR_NUMA_MISPLACED
-  if (r.empty() || r[0] != nid) return false;
-  k_.pm_.count_vm_events(t->cpu, NUMA_PAGE_MIGRATE);
-  ++migrated_to_[static_cast<std::size_t>(nid)];
-  if (!node_is_toptier(src) && node_is_toptier(nid)) k_.pm_.mod_node_page_state(NodeId(nid), PGPROMOTE_SUCCESS, 1);
+  if (!thp_maps.empty()) {
+    if (k_.migrate_thp_whole(pg, thp_maps, nid, GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, nullptr, t->cpu, cost) != nid)
+      return false;
+  } else {
+    const std::vector<int> r = k_.migrate_pages({pg}, nid, t, cost);  // MR_NUMA_MISPLACED
+    if (r.empty() || r[0] != nid) return false;
+  }
+  k_.pm_.count_vm_events(t->cpu, NUMA_PAGE_MIGRATE, nr);
+  migrated_to_[static_cast<std::size_t>(nid)] += nr;
+  if (!node_is_toptier(src) && node_is_toptier(nid))
+    k_.pm_.mod_node_page_state(NodeId(nid), PGPROMOTE_SUCCESS, static_cast<long>(nr));
   return true;
 }
 

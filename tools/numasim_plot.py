@@ -22,7 +22,9 @@ Inputs, recognised by their content (or forced with --kind):
       rate).
   NUMA balancing (--kind numa, the same CSV): convergence over time: the
       local share of DRAM accesses (local_dram_fraction), hint faults and
-      page migrations (and promotions) per second.
+      page migrations (and promotions, all migrations, demotions) per second,
+      and resident pages per memory tier (toptier_resident_pages,
+      lowertier_resident_pages) when the CSV has them.
 
 Usage: numasim_plot.py INPUT... [-o OUT.png] [--kind KIND] [--columns a,b] [--title T]
 (KIND: auto, latency-matrix, bandwidth-matrix, tlb-reach, loaded-latency, series, pressure, numa,
@@ -245,7 +247,9 @@ def plot_pressure(plt, path, title):
 
 def plot_numa(plt, path, title):
     """NUMA balancing convergence over time (numasim run --sample): the share of DRAM
-    accesses served by the local node, hint faults and page migrations per second."""
+    accesses served by the local node, hint faults and page migrations per second
+    (NUMA balancing's, promotions, all migrations, demotions) and, when the CSV has
+    them, resident pages on the top tier and on the lower tiers."""
     header, data = read_series(path)
     t = [r[0] / 1000.0 for r in data]  # time_us -> ms
     wanted = ("local_dram_fraction", "numa_hint_faults_per_s", "numa_pages_migrated_per_s")
@@ -256,7 +260,12 @@ def plot_numa(plt, path, title):
                              f"(columns are {', '.join(header[1:])})")
         idx[w] = header.index(w)
     promo = header.index("pgpromote_success_per_s") if "pgpromote_success_per_s" in header else None
-    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(8, 7.5))
+    # Memory tiers (CSVs with the tier columns): resident pages per tier and
+    # migrations / demotions per second on a fourth axis.
+    tiers = [c for c in ("toptier_resident_pages", "lowertier_resident_pages") if c in header]
+    moves = [c for c in ("pgmigrate_success_per_s", "pgdemote_per_s") if c in header]
+    rows = 4 if tiers else 3
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 2.5 * rows))
     axes[0].plot(t, [r[idx["local_dram_fraction"]] for r in data], linewidth=1.4)
     axes[0].set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("local DRAM share")
@@ -265,7 +274,14 @@ def plot_numa(plt, path, title):
     axes[2].plot(t, [r[idx["numa_pages_migrated_per_s"]] for r in data], linewidth=1.2, label="numa_pages_migrated")
     if promo is not None:
         axes[2].plot(t, [r[promo] for r in data], linewidth=1.2, linestyle="--", label="pgpromote_success")
+    for c in moves:
+        axes[2].plot(t, [r[header.index(c)] for r in data], linewidth=1.0, linestyle=":", label=c[:-len("_per_s")])
     axes[2].set_ylabel("pages (/s)")
+    if tiers:
+        for c in tiers:
+            axes[3].plot(t, [r[header.index(c)] for r in data], linewidth=1.3, label=c)
+        axes[3].set_ylabel("resident pages")
+        axes[3].legend(fontsize=7, loc="upper right")
     for ax in axes:
         ax.grid(True, alpha=0.3)
     axes[2].legend(fontsize=7, loc="upper right")

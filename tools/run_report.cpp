@@ -163,6 +163,26 @@ void RunReport::take_sample(Picoseconds interval) {
     gauges.emplace_back("pgpromote_success_per_s", (promoted - numab_last_[4]) / secs);
     numab_last_ = {local, remote, hint, migrated, promoted};
   }
+  // Memory tiers: resident pages (anonymous + page cache) on top-tier nodes and on
+  // lower-tier ones (node_is_toptier), page migrations (pgmigrate_success, every
+  // reason) and demotions per second (appended, as the NUMA columns).
+  {
+    double top = 0, lower = 0;
+    for (int n = 0; n < topo.num_nodes(); ++n) {
+      const double r = static_cast<double>(pm.node_page_state(NodeId(n), os::NR_ANON_MAPPED) +
+                                           pm.node_page_state(NodeId(n), os::NR_FILE_PAGES));
+      (machine_.kernel().node_is_toptier(n) ? top : lower) += r;
+    }
+    const double migrated = static_cast<double>(pm.sum_vm_event(os::PGMIGRATE_SUCCESS));
+    const double demoted =
+        static_cast<double>(pm.sum_vm_event(os::PGDEMOTE_KSWAPD) + pm.sum_vm_event(os::PGDEMOTE_DIRECT));
+    const double secs = static_cast<double>(interval.value()) / 1e12;
+    gauges.emplace_back("toptier_resident_pages", top);
+    gauges.emplace_back("lowertier_resident_pages", lower);
+    gauges.emplace_back("pgmigrate_success_per_s", (migrated - tier_last_[0]) / secs);
+    gauges.emplace_back("pgdemote_per_s", (demoted - tier_last_[1]) / secs);
+    tier_last_ = {migrated, demoted};
+  }
   numa_maps_.resize(runs_.size());
   for (std::size_t w = 0; w < runs_.size() && machine_.kernel().numa_balancing().enabled(); ++w)
     if (!runs_[w].empty() && runs_[w].front()->task && runs_[w].front()->task->mm && !runs_[w].front()->finished)

@@ -79,6 +79,8 @@ class RunReport {
   // NUMA balancing columns' previous cumulative values: local DRAM, remote DRAM,
   // numa_hint_faults, numa_pages_migrated, pgpromote_success.
   std::array<double, 5> numab_last_{};
+  // Memory-tier columns' previous cumulative values: pgmigrate_success, pgdemote_kswapd + _direct.
+  std::array<double, 2> tier_last_{};
   // Each workload's /proc/<pid>/numa_maps at the last sample it was alive (by workload index).
   std::vector<std::string> numa_maps_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;

@@ -89,6 +89,7 @@ class DemotionTest : public SwapTest {
   }
   task_struct* t_ = nullptr;
   std::map<VirtAddr, std::uint64_t> tokens_;
+  std::uint64_t phys_tok_ = 0;
 };
 
 TEST_F(DemotionTest, ColdPagesAreDemotedInsteadOfSwapped) {
@@ -146,6 +147,59 @@ TEST_F(DemotionTest, NothingDemotesWhenDisabled) {
   write_pages(2048);
   EXPECT_GT(ev(PGDEMOTE_KSWAPD) + ev(PGDEMOTE_DIRECT), 0u);
   verify_all();
+}
+
+// THPs are demoted whole: a THP kswapd chooses to evict moves to the CXL node as
+// one huge page (thp_migration_success, still PMD-mapped there), pgdemote_*
+// counting its 512 base pages as Linux's nr_succeeded; no page is swapped and
+// every subpage keeps its contents.
+TEST_F(DemotionTest, ThpsAreDemotedWhole) {
+  params_.thp.enabled = ThpEnabled::Always;
+  boot("64MiB", true);
+  auto phys_token = [&](VirtAddr va) -> std::uint64_t* {
+    static std::uint64_t none = ~0ull;
+    auto fr = k().follow_page(*t_->mm, va);
+    if (!fr) return &none;
+    phys_tok_ = k().page_tokens().get(fr->phys >> kPageShift);
+    return &phys_tok_;
+  };
+  const std::uint64_t len = 32ull << 20;  // through a 16 MiB node
+  const long m = mmap_anon(t_, len + HPAGE_PMD_SIZE);
+  ASSERT_GT(m, 0);
+  const VirtAddr a = (static_cast<VirtAddr>(m) + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1);
+  std::map<VirtAddr, std::uint64_t> toks;
+  for (std::uint64_t off = 0; off < len; off += kPageSize) {
+    ASSERT_EQ(touch(t_, a + off, true), Kernel::FaultResult::Handled) << off;
+    auto fr = k().follow_page(*t_->mm, a + off);
+    ASSERT_TRUE(fr.has_value());
+    k().page_tokens().set(fr->phys >> kPageShift, 5000 + off / kPageSize);
+    toks[a + off] = 5000 + off / kPageSize;
+    if ((off / kPageSize) % 64 == 63) run_kswapd();
+  }
+  run_kswapd();
+  k().check_consistency();
+  const std::uint64_t demoted = ev(PGDEMOTE_KSWAPD) + ev(PGDEMOTE_DIRECT);
+  std::printf("thp_fault_alloc %llu, thp_migration_success %llu, pgdemote %llu, pswpout %llu, node 2 AnonHugePages %ld kB\n",
+              (unsigned long long)ev(THP_FAULT_ALLOC), (unsigned long long)ev(THP_MIGRATION_SUCCESS),
+              (unsigned long long)demoted, (unsigned long long)ev(PSWPOUT),
+              pm().node_page_state(NodeId(2), NR_ANON_THPS) * 4);
+  EXPECT_GT(ev(THP_MIGRATION_SUCCESS), 0u);
+  EXPECT_GE(demoted, ev(THP_MIGRATION_SUCCESS) * HPAGE_PMD_NR);
+  EXPECT_GT(pm().node_page_state(NodeId(2), NR_ANON_THPS), 0);  // huge on the lower tier
+  EXPECT_EQ(ev(PSWPOUT), 0u);
+  bool huge_on_cxl = false;
+  for (std::uint64_t off = 0; off < len; off += HPAGE_PMD_SIZE) {
+    auto fr = k().follow_page(*t_->mm, a + off);
+    huge_on_cxl |= fr && fr->level == PMD_LEVEL && pm().page_to_nid(fr->pg).value() == 2;
+  }
+  EXPECT_TRUE(huge_on_cxl);
+  int i = 0;
+  for (const auto& [va, tok] : toks) {
+    if (++i % 64 == 0) run_kswapd();
+    ASSERT_EQ(touch(t_, va, false), Kernel::FaultResult::Handled);
+    ASSERT_EQ(*phys_token(va), tok) << std::hex << va;
+  }
+  k().check_consistency();
 }
 
 }  // namespace

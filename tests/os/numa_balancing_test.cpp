@@ -332,3 +332,64 @@ TEST_F(NumaBalancingTest, NumaMapsCountsPagesPerNode) {
 }
 
 }  // namespace
+
+// THPs: change_prot_numa makes a huge PMD one PROT_NONE hint (numa_huge_pte_updates,
+// HPAGE_PMD_NR pages in numa_pte_updates); the hint fault (do_huge_pmd_numa_page)
+// migrates the THP whole to the faulting CPU's node (thp_migration_success,
+// numa_pages_migrated += 512), the PMD present again with its write bit, every
+// subpage's contents kept; a huge PMD the scan window covers only in part is split.
+TEST_F(NumaBalancingTest, HugePmdsTakeHintFaultsAndMigrateWhole) {
+  params_.thp.enabled = ThpEnabled::Always;
+  boot(NUMA_BALANCING_NORMAL);
+  k().page_tokens().enable(pm().max_pfn());
+  task_struct* t = spawn(0);
+  const long m = mmap_anon(t, 8 * HPAGE_PMD_SIZE);
+  ASSERT_GT(m, 0);
+  const VirtAddr a = (static_cast<VirtAddr>(m) + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1);  // 2 MiB aligned
+  ASSERT_TRUE(k().migrate_task(t, CpuId(2)));  // first touch from node 1
+  for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i) ASSERT_EQ(touch(t, a + i * kPageSize), Kernel::FaultResult::Handled);
+  ASSERT_EQ(k().follow_page(*t->mm, a)->level, PMD_LEVEL);
+  ASSERT_EQ(nid_of(t, a), 1);
+  for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i)
+    k().page_tokens().set((k().follow_page(*t->mm, a + i * kPageSize)->phys >> kPageShift), 77000 + i);
+  ASSERT_TRUE(k().migrate_task(t, CpuId(0)));
+  KernelCost c;
+  platform_.advance_to(5 * kMs);
+  const std::uint64_t huge0 = ev(NUMA_HUGE_PTE_UPDATES);
+  EXPECT_GE(huge0, 1u);
+  EXPECT_GE(ev(NUMA_PTE_UPDATES), HPAGE_PMD_NR);
+  const PteRef pmd = k().pgtables().walk(t->mm->pgd, a, PMD_LEVEL);
+  ASSERT_EQ(pmd.level, PMD_LEVEL);
+  EXPECT_TRUE(pte_protnone(pmd.value()));
+  EXPECT_TRUE(pte_huge(pmd.value()));
+  EXPECT_TRUE(pmd.value() & _PAGE_RW) << "pmd_savedwrite";
+  k().check_consistency();
+  const std::uint64_t thp0 = ev(THP_MIGRATION_SUCCESS);
+  ASSERT_EQ(touch(t, a + 5 * kPageSize, false), Kernel::FaultResult::Handled);
+  EXPECT_GE(ev(NUMA_HINT_FAULTS), 1u);
+  EXPECT_EQ(ev(THP_MIGRATION_SUCCESS), thp0 + 1);
+  EXPECT_EQ(ev(NUMA_PAGE_MIGRATE), HPAGE_PMD_NR);
+  EXPECT_EQ(t->numa->numa_pages_migrated, HPAGE_PMD_NR);
+  EXPECT_EQ(ev(THP_MIGRATION_SPLIT), 0u);
+  auto fr = k().follow_page(*t->mm, a);
+  ASSERT_TRUE(fr.has_value());
+  EXPECT_EQ(fr->level, PMD_LEVEL);  // still one huge PMD
+  EXPECT_EQ(nid_of(t, a), 0);
+  EXPECT_TRUE(pte_present(fr->leaf));
+  EXPECT_TRUE(fr->leaf & _PAGE_RW) << "write bit restored";
+  for (unsigned long i = 0; i < HPAGE_PMD_NR; ++i)
+    ASSERT_EQ(k().page_tokens().get(k().follow_page(*t->mm, a + i * kPageSize)->phys >> kPageShift), 77000 + i) << i;
+  k().check_consistency();
+  // A scan window that covers the PMD in part splits it: PTE hints, no huge update.
+  const std::uint64_t splits = ev(THP_SPLIT_PMD), huge1 = ev(NUMA_HUGE_PTE_UPDATES);
+  ASSERT_TRUE(k().create_thread(t, CpuId(1)));  // two users: local pages are scanned too
+  vm_area_struct* vma = find_vma(*t->mm, a);
+  ASSERT_NE(vma, nullptr);
+  const unsigned long nr = k().change_prot_numa(t, *vma, a + HPAGE_PMD_SIZE / 2, a + HPAGE_PMD_SIZE, c);
+  EXPECT_EQ(nr, HPAGE_PMD_NR / 2);
+  EXPECT_EQ(ev(THP_SPLIT_PMD), splits + 1);
+  EXPECT_EQ(ev(NUMA_HUGE_PTE_UPDATES), huge1);
+  EXPECT_TRUE(pte_protnone(pte(t, a + HPAGE_PMD_SIZE / 2)));
+  EXPECT_TRUE(pte_present(pte(t, a)));
+  k().check_consistency();
+}
