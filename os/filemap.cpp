@@ -9,10 +9,10 @@
 // the cache. Counters: nr_file_pages, nr_dirty, nr_writeback, nr_dirtied,
 // nr_written, pgpgin/pgpgout (kB), workingset_refault_file/activate_file.
 // Simplified: no file mmap yet (every cache page is unmapped: nr_mapped stays 0),
-// no large folios, reads of a page needed now wait for its I/O by charging the
-// wait to the caller's cost (no task blocking; the platform's CPU cursor is not
-// moved by the wait, so bios submitted later in the same call are timed from
-// before it).
+// no large folios. A read of a page needed now waits for its I/O in the
+// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); the
+// platform's CPU cursor is not moved by the wait, so bios submitted later in the
+// same call are timed from before it.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -93,7 +93,7 @@ Picoseconds FileSystem::cpu_now(CpuId cpu) const {
 void FileSystem::wait_until(CpuId cpu, Picoseconds done, KernelCost& cost) {
   const Picoseconds now = cpu_now(cpu);
   if (done <= now) return;
-  cost.add_memory(done - now);
+  cost.add_io_wait(done - now);  // io_schedule: the task sleeps (hw::Core blocks it)
   const auto c = static_cast<std::size_t>(cpu.value());
   if (waited_until_.size() <= c) waited_until_.resize(c + 1, Picoseconds(0));
   waited_until_[c] = done;

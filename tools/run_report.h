@@ -79,6 +79,7 @@ class RunReport {
   // NUMA balancing columns' previous cumulative values: local DRAM, remote DRAM,
   // numa_hint_faults, numa_pages_migrated, pgpromote_success.
   std::array<double, 5> numab_last_{};
+  std::array<double, 5> file_last_{};  // nr_dirtied, nr_written, pgpgin, pgpgout, workingset_refault_file
   // Each workload's /proc/<pid>/numa_maps at the last sample it was alive (by workload index).
   std::vector<std::string> numa_maps_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;
