@@ -127,7 +127,8 @@ void DatabaseSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         const std::uint64_t page = pick_page();
         cur_frame_ = page % frames_;
         cur_write_ = write_threshold_ && rng_.next() < write_threshold_;
-        if (tag_[cur_frame_] == page + 1) {
+        last_was_miss_ = tag_[cur_frame_] != page + 1;
+        if (!last_was_miss_) {
           ++hits_;
         } else {
           ++misses_;
@@ -147,6 +148,9 @@ void DatabaseSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         }
         in_access_ = true;
         touch_pos_ = 0;
+        // After a read from the table the batch ends, so that the read's I/O wait
+        // blocks the task (hw::Core runs other tasks meanwhile).
+        if (!table_map_ && batch.empty() && tag_[cur_frame_] == page + 1 && last_was_miss_) return;
       }
       const VirtAddr fa = pool_ + cur_frame_ * p_.page_bytes;
       const std::uint64_t n = (p_.page_bytes + p_.touch_stride - 1) / p_.touch_stride;
@@ -177,6 +181,7 @@ void DatabaseSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       if (f < 0) return fail("fdatasync of the log", f);
       ++fsyncs_;
     }
+    return;  // the commit's waits block the task at the end of the batch
   }
 }
 

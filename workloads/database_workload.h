@@ -84,7 +84,7 @@ class DatabaseSource final : public Generator {
   std::uint32_t modified_ = 0;       // pages modified in this transaction
   std::uint64_t touch_pos_ = 0;      // accesses emitted of the current frame
   std::uint64_t cur_frame_ = 0;
-  bool cur_write_ = false, in_access_ = false;
+  bool cur_write_ = false, in_access_ = false, last_was_miss_ = false;
   std::uint64_t hits_ = 0, misses_ = 0, written_back_ = 0, log_bytes_ = 0, fsyncs_ = 0;
   Picoseconds start_{0};
 };

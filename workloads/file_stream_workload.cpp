@@ -198,6 +198,10 @@ void FileStreamSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
     if (phase_ == Phase::Call) {
       if (!do_syscall(ctx)) return;
       phase_ = cur_write_ ? Phase::Done : Phase::After;
+      // The batch ends at the call: a call that waited for I/O (a read from the
+      // device, a dirty-throttled write) then blocks the task and its CPU runs
+      // other tasks and kernel threads (the flusher) meanwhile (hw::Core).
+      if (batch.empty()) return;
     }
     if (phase_ == Phase::After) {
       if (!touch_range(batch, buf_, false)) return;
@@ -215,6 +219,7 @@ void FileStreamSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       const long r = ctx.sys_fsync(fd_);
       if (r < 0) return fail("fsync", r);
       ++fsyncs_;
+      return;  // as after every call: a wait blocks the task here
     }
   }
 }
