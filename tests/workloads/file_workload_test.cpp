@@ -10,6 +10,7 @@
 #include "common/topology.h"
 #include "hw/machine.h"
 #include "os/kernel.h"
+#include "tests/workloads/built_workloads.h"
 #include "tests/workloads/fake_thread_context.h"
 #include "workloads/machine_placement.h"
 #include "workloads/workload_factory.h"
@@ -18,28 +19,10 @@ using namespace numasim;
 using namespace numasim::workloads;
 
 namespace {
-const char* kMachine =
-    "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n"
-    "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n";
-
-struct Built {
-  std::unique_ptr<ConfigDocument> doc;
-  Topology topo;
-  std::vector<WorkloadSpec> specs;
-  std::string errors;
-};
-
+using wltest::Built;
+using wltest::kTwoNodeMachine;
 Built build(const std::string& workload) {
-  Built b;
-  b.doc = ConfigDocument::from_string(std::string(kMachine) + workload, "f.toml");
-  b.topo = Topology::from_config(b.doc->root());
-  b.specs = build_workloads(b.doc->root(), b.topo);
-  try {
-    b.doc->finish();
-  } catch (const ConfigErrors& e) {
-    b.errors = e.what();
-  }
-  return b;
+  return wltest::build_config(std::string(kTwoNodeMachine) + workload, "f.toml");
 }
 
 std::uint64_t counter(const WorkloadSpec& s, const std::string& name) {
@@ -225,19 +208,9 @@ TEST(Database, AMissingTableFailsTheThreadWithEnoent) {
 // ---- on the machine: hw::Core forwards the calls to the simulated kernel ----
 
 namespace {
-struct MachineRun {
-  std::unique_ptr<ConfigDocument> doc;
-  std::unique_ptr<hw::Machine> machine;
-  std::vector<WorkloadSpec> specs;
-  std::vector<PlacedWorkload> placed;
-};
+using wltest::MachineRun;
 void run_on_machine(MachineRun& r, const std::string& text) {
-  r.doc = ConfigDocument::from_string(std::string(kMachine) + text, "m.toml");
-  r.machine = std::make_unique<hw::Machine>(r.doc->root());
-  r.specs = build_workloads(r.doc->root(), r.machine->topology());
-  r.doc->finish();
-  r.placed = place_workloads(*r.machine, r.specs);
-  r.machine->run();
+  wltest::run_machine(r, ConfigDocument::from_string(std::string(kTwoNodeMachine) + text, "m.toml"));
 }
 }  // namespace
 
