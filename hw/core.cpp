@@ -762,6 +762,39 @@ long Core::sys_move_pages(unsigned long count, const VirtAddr* pages, const int*
   });
 }
 
+// File system calls: forwarded as the others; a read that misses the page cache,
+// fsync and a dirty-throttled write return their wait in cost.io_wait (the task sleeps).
+#define NUMASIM_CORE_SYSCALL(expr) \
+  syscall([&](os::KernelEntry& k, os::task_struct* t, os::KernelCost& c) { return k.expr; })
+long Core::sys_open(const std::string& path, int flags, unsigned mode) {
+  return NUMASIM_CORE_SYSCALL(sys_open(t, path, flags, mode, c));
+}
+long Core::sys_creat(const std::string& path, unsigned mode) { return NUMASIM_CORE_SYSCALL(sys_creat(t, path, mode, c)); }
+long Core::sys_close(int fd) { return NUMASIM_CORE_SYSCALL(sys_close(t, fd, c)); }
+long Core::sys_read(int fd, VirtAddr buf, std::uint64_t count) {
+  return NUMASIM_CORE_SYSCALL(sys_read(t, fd, buf, count, c));
+}
+long Core::sys_write(int fd, VirtAddr buf, std::uint64_t count) {
+  return NUMASIM_CORE_SYSCALL(sys_write(t, fd, buf, count, c));
+}
+long Core::sys_pread64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) {
+  return NUMASIM_CORE_SYSCALL(sys_pread64(t, fd, buf, count, pos, c));
+}
+long Core::sys_pwrite64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) {
+  return NUMASIM_CORE_SYSCALL(sys_pwrite64(t, fd, buf, count, pos, c));
+}
+long Core::sys_lseek(int fd, std::int64_t offset, int whence) {
+  return NUMASIM_CORE_SYSCALL(sys_lseek(t, fd, offset, whence, c));
+}
+long Core::sys_ftruncate(int fd, std::int64_t length) { return NUMASIM_CORE_SYSCALL(sys_ftruncate(t, fd, length, c)); }
+long Core::sys_fsync(int fd) { return NUMASIM_CORE_SYSCALL(sys_fsync(t, fd, c)); }
+long Core::sys_fdatasync(int fd) { return NUMASIM_CORE_SYSCALL(sys_fdatasync(t, fd, c)); }
+long Core::sys_unlink(const std::string& path) { return NUMASIM_CORE_SYSCALL(sys_unlink(t, path, c)); }
+long Core::sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) {
+  return NUMASIM_CORE_SYSCALL(sys_fadvise64(t, fd, offset, len, advice, c));
+}
+#undef NUMASIM_CORE_SYSCALL
+
 void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   const CoreStats& s = stats_;
   v.counter(prefix + ".line_accesses", s.line_accesses, "count", "cache-line accesses issued");

@@ -268,6 +268,19 @@ class Core final : public ThreadContext {
   long sys_get_mempolicy(int* mode, unsigned long* nodemask, unsigned long maxnode, VirtAddr addr,
                          unsigned long flags) override;
   long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes, int* status, int flags) override;
+  long sys_open(const std::string& path, int flags, unsigned mode) override;
+  long sys_creat(const std::string& path, unsigned mode) override;
+  long sys_close(int fd) override;
+  long sys_read(int fd, VirtAddr buf, std::uint64_t count) override;
+  long sys_write(int fd, VirtAddr buf, std::uint64_t count) override;
+  long sys_pread64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) override;
+  long sys_pwrite64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) override;
+  long sys_lseek(int fd, std::int64_t offset, int whence) override;
+  long sys_ftruncate(int fd, std::int64_t length) override;
+  long sys_fsync(int fd) override;
+  long sys_fdatasync(int fd) override;
+  long sys_unlink(const std::string& path) override;
+  long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) override;
 
  private:
   static constexpr unsigned kFrac = 12;  // local time in 1/4096 ps (exact sums of fractional cycles)

@@ -143,6 +143,24 @@ class ThreadContext {
   // move_pages(2) for this task (pid 0).
   virtual long sys_move_pages(unsigned long count, const VirtAddr* pages, const int* nodes,
                               int* status, int flags) = 0;
+  // Files (fs/open.c, fs/read_write.c, fs/sync.c, mm/fadvise.c; the model in os/fs.h):
+  // Linux's arguments and returns. The buffer of read/write is range-checked by the
+  // kernel but not accessed (data is not modelled). A call that waits for I/O (a
+  // read missing the page cache, fsync, a dirty-throttled write) sleeps the task
+  // (os::KernelCost::io_wait). Defaults: -ENOSYS (38), a context without files.
+  virtual long sys_open(const std::string& path, int flags, unsigned mode) { return -38; }
+  virtual long sys_creat(const std::string& path, unsigned mode) { return -38; }
+  virtual long sys_close(int fd) { return -38; }
+  virtual long sys_read(int fd, VirtAddr buf, std::uint64_t count) { return -38; }
+  virtual long sys_write(int fd, VirtAddr buf, std::uint64_t count) { return -38; }
+  virtual long sys_pread64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) { return -38; }
+  virtual long sys_pwrite64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) { return -38; }
+  virtual long sys_lseek(int fd, std::int64_t offset, int whence) { return -38; }
+  virtual long sys_ftruncate(int fd, std::int64_t length) { return -38; }
+  virtual long sys_fsync(int fd) { return -38; }
+  virtual long sys_fdatasync(int fd) { return -38; }
+  virtual long sys_unlink(const std::string& path) { return -38; }
+  virtual long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) { return -38; }
 };
 
 // A workload thread's program. The core calls start() once, then fill() until

@@ -14,9 +14,9 @@
 // (page_add_file_rmap, os/rmap.cpp), so reclaim and invalidation skip it until
 // try_to_unmap / unmap_mapping_range took its mappings away.
 // Simplified: no mmap_miss heuristic (read-around on every miss of a mapping
-// that is neither VM_RAND_READ nor VM_SEQ_READ), no large folios, reads of a page needed now wait for its I/O by charging the
-// wait to the caller's cost (no task blocking; the platform's CPU cursor is not
-// moved by the wait, so bios submitted later in the same call are timed from
+// that is neither VM_RAND_READ nor VM_SEQ_READ), no large folios, a read of a page needed now waits for its I/O in the
+// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); the
+// platform's CPU cursor is not moved by the wait, so bios submitted later in the same call are timed from
 // before it).
 #include <algorithm>
 #include <cerrno>
@@ -103,7 +103,7 @@ Picoseconds FileSystem::cpu_now(CpuId cpu) const {
 void FileSystem::wait_until(CpuId cpu, Picoseconds done, KernelCost& cost) {
   const Picoseconds now = cpu_now(cpu);
   if (done <= now) return;
-  cost.add_memory(done - now);
+  cost.add_io_wait(done - now);  // io_schedule: the task sleeps (hw::Core blocks it)
   const auto c = static_cast<std::size_t>(cpu.value());
   if (waited_until_.size() <= c) waited_until_.resize(c + 1, Picoseconds(0));
   waited_until_[c] = done;

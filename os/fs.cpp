@@ -28,6 +28,8 @@ FsParams FsParams::from_config(Config os) {
   p.size_bytes = fs.get<Bytes>("size", Bytes(0), "size of the file system's region (0: up to the device's end)").value();
   p.read_ahead_kb = fs.get<unsigned>("read_ahead_kb", p.read_ahead_kb, "maximum readahead window (read_ahead_kb)",
                                      {0u, 1u << 20});
+  p.max_sectors_kb = fs.get<unsigned>("max_sectors_kb", p.max_sectors_kb,
+                                      "largest request to the device (bdi->io_pages for readahead)", {4u, 1u << 20});
   p.fault_around_bytes = fs.get<unsigned>("fault_around_bytes", p.fault_around_bytes,
                                           "fault-around window of file read faults", {4096u, 1u << 21});
   Config vm = os.table("vm", "virtual-memory tunables (Linux sysctl vm.*)");

@@ -77,6 +77,11 @@ struct FsParams {
   std::uint64_t start_bytes = ~0ull;  // the region's start on the block device (~0: its upper half)
   std::uint64_t size_bytes = 0;       // the region's size (0: up to the device's end)
   unsigned read_ahead_kb = 128;       // /sys/block/<dev>/queue/read_ahead_kb
+  // /sys/block/<dev>/queue/max_sectors_kb: the largest request (bdi->io_pages, Linux 6.1's
+  // disk_update_readahead); Linux 6.1's default BLK_DEF_MAX_SECTORS (2560 sectors) when an
+  // NVMe drive's MDTS allows it. Readahead for a request larger than the window grows up to
+  // it; bios larger are split into requests of this size (bio_split_to_limits).
+  unsigned max_sectors_kb = 1280;
   unsigned fault_around_bytes = 65536;  // /sys/kernel/mm/fault_around_bytes (file mmap not modelled yet)
   unsigned dirty_ratio = 20;              // vm.dirty_ratio
   unsigned dirty_background_ratio = 10;   // vm.dirty_background_ratio
@@ -311,6 +316,8 @@ class FileSystem {
   unsigned do_page_cache_ra(task_struct* t, inode& ino, std::uint64_t index, unsigned long nr,
                             unsigned long lookahead, CpuId cpu, KernelCost& cost);
   void submit_read(inode& ino, const std::vector<page*>& pages, CpuId cpu, KernelCost& cost);
+  // bdi->io_pages: the largest request in pages ([os.fs] max_sectors_kb).
+  unsigned io_pages() const { return params_.max_sectors_kb / static_cast<unsigned>(kPageSize / 1024); }
   // page_writeback.cpp
   // write_cache_pages over [first, last] of ino: dirty pages written (one bio per
   // contiguous run), up to nr_to_write. Returns pages written.

@@ -7,11 +7,12 @@
 // kernel's memory traffic is issued from there) and charges its work to a
 // KernelCost that the caller adds to its CPU's time: kernel time is accounted
 // that one way. The task's fate comes back as one result type.
-// Simplified: the system calls are the memory-management ones the workloads use.
+// Simplified: the system calls are the memory-management and file ones the workloads use.
 #pragma once
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 
 #include "common/units.h"
 #include "os/kernel_cost.h"
@@ -40,6 +41,9 @@ inline const char* entry_result_name(EntryResult r) {
 inline constexpr long NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_madvise = 28;
 inline constexpr long NR_msync = 26;
 inline constexpr long NR_mbind = 237, NR_set_mempolicy = 238, NR_get_mempolicy = 239, NR_move_pages = 279;
+inline constexpr long NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_lseek = 8, NR_pread64 = 17,
+                      NR_pwrite64 = 18, NR_fsync = 74, NR_fdatasync = 75, NR_ftruncate = 77, NR_creat = 85,
+                      NR_unlink = 87, NR_fadvise64 = 221;
 
 // How many times a #PF that ran out of memory without killing anyone is retried
 // before the task is ended as OOM-killed (Linux retries without bound).
@@ -84,6 +88,20 @@ class KernelEntry {
   virtual long sys_move_pages(task_struct*, int, unsigned long, const VirtAddr*, const int*, int*, int, KernelCost&) {
     return -ENOSYS;
   }
+  // Files (os/fs.h; os::Kernel's members of the same signatures implement them).
+  virtual long sys_open(task_struct*, const std::string&, int, unsigned, KernelCost&) { return -ENOSYS; }
+  virtual long sys_creat(task_struct*, const std::string&, unsigned, KernelCost&) { return -ENOSYS; }
+  virtual long sys_close(task_struct*, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_read(task_struct*, int, VirtAddr, std::uint64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_write(task_struct*, int, VirtAddr, std::uint64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_pread64(task_struct*, int, VirtAddr, std::uint64_t, std::int64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_pwrite64(task_struct*, int, VirtAddr, std::uint64_t, std::int64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_lseek(task_struct*, int, std::int64_t, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_ftruncate(task_struct*, int, std::int64_t, KernelCost&) { return -ENOSYS; }
+  virtual long sys_fsync(task_struct*, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_fdatasync(task_struct*, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_unlink(task_struct*, const std::string&, KernelCost&) { return -ENOSYS; }
+  virtual long sys_fadvise64(task_struct*, int, std::int64_t, std::int64_t, int, KernelCost&) { return -ENOSYS; }
 
   // ---- exit ----
   // do_exit of `t` (ran to its end or killed) on its CPU at `now`: its address space goes.

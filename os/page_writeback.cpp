@@ -206,7 +206,7 @@ void FileSystem::balance_dirty_pages(task_struct* t, std::uint64_t pages_dirtied
   if (!pause) return;
   ++nr_throttled_;
   pause_total_ += Picoseconds(pause);
-  wait_until(t->cpu, cpu_now(t->cpu) + Picoseconds(pause), cost);  // io_schedule_timeout: charged, no sleep yet
+  wait_until(t->cpu, cpu_now(t->cpu) + Picoseconds(pause), cost);  // io_schedule_timeout: the task sleeps
   complete_io(t->cpu, cost);
 }
 

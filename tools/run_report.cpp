@@ -16,6 +16,7 @@
 #include "common/json_writer.h"
 #include "hw/hw_stats.h"
 #include "hw/machine.h"
+#include "os/fs.h"
 #include "os/kmemleak.h"
 #include "os/proc_format.h"
 #include "os/slabinfo.h"
@@ -182,6 +183,25 @@ void RunReport::take_sample(Picoseconds interval) {
     gauges.emplace_back("pgmigrate_success_per_s", (migrated - tier_last_[0]) / secs);
     gauges.emplace_back("pgdemote_per_s", (demoted - tier_last_[1]) / secs);
     tier_last_ = {migrated, demoted};
+  }
+  // Files and the page cache (appended as gauges, like the NUMA balancing columns):
+  // Dirty and Writeback (meminfo, kB), nr_dirtied / nr_written pages per second,
+  // pgpgin / pgpgout (kB per second, vmstat's unit) and workingset_refault_file per second.
+  {
+    const double secs = static_cast<double>(interval.value()) / 1e12;
+    const std::array<double, 5> now = {static_cast<double>(pm.global_node_page_state(os::NR_DIRTIED)),
+                                       static_cast<double>(pm.global_node_page_state(os::NR_WRITTEN)),
+                                       static_cast<double>(pm.sum_vm_event(os::PGPGIN)),
+                                       static_cast<double>(pm.sum_vm_event(os::PGPGOUT)),
+                                       static_cast<double>(pm.global_node_page_state(os::WORKINGSET_REFAULT_FILE))};
+    gauges.emplace_back("dirty_kb", 4.0 * static_cast<double>(pm.global_node_page_state(os::NR_FILE_DIRTY)));
+    gauges.emplace_back("writeback_kb", 4.0 * static_cast<double>(pm.global_node_page_state(os::NR_WRITEBACK)));
+    gauges.emplace_back("nr_dirtied_per_s", (now[0] - file_last_[0]) / secs);
+    gauges.emplace_back("nr_written_per_s", (now[1] - file_last_[1]) / secs);
+    gauges.emplace_back("pgpgin_kb_per_s", (now[2] - file_last_[2]) / secs);
+    gauges.emplace_back("pgpgout_kb_per_s", (now[3] - file_last_[3]) / secs);
+    gauges.emplace_back("workingset_refault_file_per_s", (now[4] - file_last_[4]) / secs);
+    file_last_ = now;
   }
   numa_maps_.resize(runs_.size());
   for (std::size_t w = 0; w < runs_.size() && machine_.kernel().numa_balancing().enabled(); ++w)
@@ -511,6 +531,20 @@ std::string RunReport::text() const {
                    name.c_str(), f.pgscan_kswapd, f.pgscan_direct, f.pgsteal_kswapd + f.pgsteal_direct,
                    static_cast<double>(f.kswapd_time.value()) / 1e6, f.allocstall, f.pswpin, f.pswpout, f.pgmajfault);
       out += "  (pgscan_kswapd, pgscan_direct, pgsteal_*, allocstall_*, pswp*, pgmajfault)\n";
+    }
+  }
+  // Files and the page cache, only when a file was read or written.
+  {
+    const auto ev = [&](os::vm_event_item i) { return pm.sum_vm_event(i); };
+    const auto ns = [&](os::node_stat_item i) { return pm.global_node_page_state(i); };
+    if (ev(os::PGPGIN) || ev(os::PGPGOUT) || ns(os::NR_DIRTIED)) {
+      const os::FileSystem& fs = machine_.kernel().fs();
+      out += fmt("\nFiles: pgpgin %" PRIu64 " kB, pgpgout %" PRIu64 " kB, nr_dirtied %" PRId64 ", nr_written %" PRId64
+                 ", workingset_refault_file %" PRId64 ", workingset_activate_file %" PRId64
+                 ", Cached %" PRId64 " kB, dirty throttled %" PRIu64 " times (%.1f ms)\n",
+                 ev(os::PGPGIN), ev(os::PGPGOUT), ns(os::NR_DIRTIED), ns(os::NR_WRITTEN),
+                 ns(os::WORKINGSET_REFAULT_FILE), ns(os::WORKINGSET_ACTIVATE_FILE), 4 * ns(os::NR_FILE_PAGES),
+                 fs.nr_dirty_throttled(), static_cast<double>(fs.dirty_pause_total().value()) / 1e9);
     }
   }
   // MemFree above is after every task exited; the lowest value says what the run took.

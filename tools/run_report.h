@@ -81,6 +81,7 @@ class RunReport {
   std::array<double, 5> numab_last_{};
   // Memory-tier columns' previous cumulative values: pgmigrate_success, pgdemote_kswapd + _direct.
   std::array<double, 2> tier_last_{};
+  std::array<double, 5> file_last_{};  // nr_dirtied, nr_written, pgpgin, pgpgout, workingset_refault_file
   // Each workload's /proc/<pid>/numa_maps at the last sample it was alive (by workload index).
   std::vector<std::string> numa_maps_;  // cumulative counters at the previous sample
   double host_seconds_ = 0;

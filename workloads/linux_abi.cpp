@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 62> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC)
+constexpr std::array<ConstEntry, 59 + 3 + 21> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC + 21 file constants)
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
@@ -89,6 +89,27 @@ constexpr std::array<ConstEntry, 62> kConstants{{  // (59 + MS_ASYNC, MS_INVALID
     {"false", 0},
     {"MAP_ANON", kMapAnonymous},
     {"MPOL_MF_VALID", kMpolMfStrict | kMpolMfMove | kMpolMfMoveAll},
+    {"O_RDONLY", kORdonly},
+    {"O_WRONLY", kOWronly},
+    {"O_RDWR", kORdwr},
+    {"O_CREAT", kOCreat},
+    {"O_EXCL", kOExcl},
+    {"O_TRUNC", kOTrunc},
+    {"O_APPEND", kOAppend},
+    {"O_DSYNC", kODsync},
+    {"O_DIRECT", kODirect},
+    {"O_SYNC", kOSync},
+    {"SEEK_SET", kSeekSet},
+    {"SEEK_CUR", kSeekCur},
+    {"SEEK_END", kSeekEnd},
+    {"SEEK_DATA", kSeekData},
+    {"SEEK_HOLE", kSeekHole},
+    {"POSIX_FADV_NORMAL", kFadvNormal},
+    {"POSIX_FADV_RANDOM", kFadvRandom},
+    {"POSIX_FADV_SEQUENTIAL", kFadvSequential},
+    {"POSIX_FADV_WILLNEED", kFadvWillneed},
+    {"POSIX_FADV_DONTNEED", kFadvDontneed},
+    {"POSIX_FADV_NOREUSE", kFadvNoreuse},
 }};
 }  // namespace
 

@@ -79,6 +79,13 @@ inline constexpr unsigned long kMpolFMemsAllowed = 1ul << 2;
 inline constexpr int kMpolMfMoveFlag = 1 << 1;  // move_pages(2) flags: MPOL_MF_MOVE
 inline constexpr int kMpolMfMoveAllFlag = 1 << 2;
 
+// include/uapi/asm-generic/fcntl.h (x86-64), lseek whence, fadvise advice (fs/ system calls).
+inline constexpr int kORdonly = 0, kOWronly = 01, kORdwr = 02, kOCreat = 0100, kOExcl = 0200, kOTrunc = 01000,
+                     kOAppend = 02000, kODsync = 010000, kODirect = 040000, kOSync = 04010000;
+inline constexpr int kSeekSet = 0, kSeekCur = 1, kSeekEnd = 2, kSeekData = 3, kSeekHole = 4;
+inline constexpr int kFadvNormal = 0, kFadvRandom = 1, kFadvSequential = 2, kFadvWillneed = 3, kFadvDontneed = 4,
+                     kFadvNoreuse = 5;
+
 // Symbolic errno name ("EINVAL") for a positive errno number; "E<n>" if unknown.
 std::string errno_name(int err);
 // Inverse of errno_name for the names it knows.

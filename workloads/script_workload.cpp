@@ -23,7 +23,11 @@ const std::vector<std::string>& call_names() {
   static const std::vector<std::string> names = {"mmap",       "munmap",       "mprotect",      "madvise",
                                                  "touch",      "mbind",        "set_mempolicy", "get_mempolicy",
                                                  "move_pages", "read_counter", "compute",
-                                                 "msync"};
+                                                 "msync",
+                                                 "open",       "creat",        "close",         "read",
+                                                 "write",      "pread64",      "pwrite64",      "lseek",
+                                                 "ftruncate",  "fsync",        "fdatasync",     "unlink",
+                                                 "fadvise64"};
   return names;
 }
 }  // namespace
@@ -149,6 +153,43 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
         s.len = expr("len", nullptr, "length");
         s.flags = expr("flags", "MS_SYNC", "MS_ASYNC, MS_SYNC, MS_INVALIDATE");
         break;
+      case ScriptStep::Call::Open:
+      case ScriptStep::Call::Creat:
+      case ScriptStep::Call::Unlink:
+        s.path = t.require<std::string>("path", "file path, e.g. /data/table, required by " + call);
+        if (s.call == ScriptStep::Call::Open) s.flags = expr("flags", "O_RDONLY", "open flags, e.g. O_RDWR|O_CREAT");
+        if (s.call != ScriptStep::Call::Unlink) s.mode = expr("mode", "420", "permission bits (not modelled)");
+        break;
+      case ScriptStep::Call::Close:
+      case ScriptStep::Call::Fsync:
+      case ScriptStep::Call::Fdatasync:
+        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        break;
+      case ScriptStep::Call::Read:
+      case ScriptStep::Call::Write:
+      case ScriptStep::Call::Pread64:
+      case ScriptStep::Call::Pwrite64:
+        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.addr = expr("buf", nullptr, "user buffer (a mapped address)");
+        s.len = expr("len", nullptr, "bytes");
+        if (s.call == ScriptStep::Call::Pread64 || s.call == ScriptStep::Call::Pwrite64)
+          s.offset = expr("offset", nullptr, "file offset");
+        break;
+      case ScriptStep::Call::Lseek:
+        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.offset = expr("offset", nullptr, "offset");
+        s.flags = expr("whence", "SEEK_SET", "SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA or SEEK_HOLE");
+        break;
+      case ScriptStep::Call::Ftruncate:
+        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.len = expr("len", nullptr, "new size");
+        break;
+      case ScriptStep::Call::Fadvise64:
+        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.offset = expr("offset", "0", "start");
+        s.len = expr("len", "0", "length (0: to the end)");
+        s.flags = expr("advice", nullptr, "advice, e.g. POSIX_FADV_DONTNEED");
+        break;
     }
     (void)num_nodes;
     if (t.has("as")) {
@@ -185,7 +226,7 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
     const auto& v = slots_;
     // A step whose arguments overflow 64-bit arithmetic is a script error: the
     // workload fails with the expression's location and runs no further step.
-    for (const ScriptExpr* e : {&s.addr, &s.len, &s.prot, &s.flags, &s.mode, &s.stride, &s.count,
+    for (const ScriptExpr* e : {&s.addr, &s.len, &s.prot, &s.flags, &s.mode, &s.stride, &s.count, &s.fd, &s.offset,
                                 s.maxnode ? &*s.maxnode : nullptr}) {
       if (e && !e->try_eval(v)) {
         if (info().results)
@@ -329,6 +370,39 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
         record(s, ret, std::move(fields));
         break;
       }
+      case C::Open:
+        record(s, ctx.sys_open(s.path, static_cast<int>(s.flags.eval(v)), static_cast<unsigned>(s.mode.eval(v))));
+        break;
+      case C::Creat: record(s, ctx.sys_creat(s.path, static_cast<unsigned>(s.mode.eval(v)))); break;
+      case C::Close: record(s, ctx.sys_close(static_cast<int>(s.fd.eval(v)))); break;
+      case C::Read:
+      case C::Write: {
+        const int fd = static_cast<int>(s.fd.eval(v));
+        const VirtAddr buf = static_cast<VirtAddr>(s.addr.eval(v));
+        const std::uint64_t len = static_cast<std::uint64_t>(s.len.eval(v));
+        record(s, s.call == C::Read ? ctx.sys_read(fd, buf, len) : ctx.sys_write(fd, buf, len));
+        break;
+      }
+      case C::Pread64:
+      case C::Pwrite64: {
+        const int fd = static_cast<int>(s.fd.eval(v));
+        const VirtAddr buf = static_cast<VirtAddr>(s.addr.eval(v));
+        const std::uint64_t len = static_cast<std::uint64_t>(s.len.eval(v));
+        const std::int64_t off = s.offset.eval(v);
+        record(s, s.call == C::Pread64 ? ctx.sys_pread64(fd, buf, len, off) : ctx.sys_pwrite64(fd, buf, len, off));
+        break;
+      }
+      case C::Lseek:
+        record(s, ctx.sys_lseek(static_cast<int>(s.fd.eval(v)), s.offset.eval(v), static_cast<int>(s.flags.eval(v))));
+        break;
+      case C::Ftruncate: record(s, ctx.sys_ftruncate(static_cast<int>(s.fd.eval(v)), s.len.eval(v))); break;
+      case C::Fsync: record(s, ctx.sys_fsync(static_cast<int>(s.fd.eval(v)))); break;
+      case C::Fdatasync: record(s, ctx.sys_fdatasync(static_cast<int>(s.fd.eval(v)))); break;
+      case C::Unlink: record(s, ctx.sys_unlink(s.path)); break;
+      case C::Fadvise64:
+        record(s, ctx.sys_fadvise64(static_cast<int>(s.fd.eval(v)), s.offset.eval(v), s.len.eval(v),
+                                    static_cast<int>(s.flags.eval(v))));
+        break;
     }
     ++step_;
   }

@@ -7,7 +7,9 @@
 //   [[workload.step]]
 //   call = "mmap"            mmap | munmap | mprotect | madvise | touch | mbind |
 //                            set_mempolicy | get_mempolicy | move_pages |
-//                            read_counter | compute
+//                            read_counter | compute | open | creat | close |
+//                            read | write | pread64 | pwrite64 | lseek |
+//                            ftruncate | fsync | fdatasync | unlink | fadvise64
 //   as = "buf"               binds the result to $buf for later steps
 //   len = "8KiB"             arguments by name; values are expressions (script_expr.h)
 //
@@ -24,6 +26,12 @@
 //   read_counter: counter (a name the run's counter reader knows; ENOSYS without one)
 //   msync: addr, len, flags [MS_SYNC]
 //   compute: cycles
+//   files (os/fs.h; the buffer is range-checked, not accessed):
+//   open: path, flags [O_RDONLY], mode [0644]     creat: path, mode [0644]
+//   close, fsync, fdatasync: fd                   unlink: path
+//   read, write: fd, buf, len                     pread64, pwrite64: fd, buf, len, offset
+//   lseek: fd, offset, whence [SEEK_SET]          ftruncate: fd, len
+//   fadvise64: fd, offset [0], len [0], advice (e.g. POSIX_FADV_DONTNEED)
 // Configuration errors (unknown call, missing argument, bad expression, $name
 // not bound earlier) carry the step's file:line:column.
 #pragma once
@@ -57,7 +65,21 @@ struct ScriptStep {
     MovePages,
     ReadCounter,
     Compute,
-    Msync
+    Msync,
+    // files (os/fs.h)
+    Open,
+    Creat,
+    Close,
+    Read,
+    Write,
+    Pread64,
+    Pwrite64,
+    Lseek,
+    Ftruncate,
+    Fsync,
+    Fdatasync,
+    Unlink,
+    Fadvise64
   } call = Call::Compute;
   std::string name;    // as written
   int bind_slot = -1;  // `as` slot, -1 none
@@ -69,6 +91,8 @@ struct ScriptStep {
   bool has_nodes = false;
   bool write = true;
   std::string counter;
+  std::string path;  // open, creat, unlink
+  ScriptExpr fd = ScriptExpr::constant(-1), offset = ScriptExpr::constant(0);  // file calls
 };
 
 struct ScriptParams {

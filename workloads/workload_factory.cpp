@@ -10,6 +10,8 @@
 #include "workloads/gups_workload.h"
 #include "workloads/madvise_churn_workload.h"
 #include "workloads/memory_hog_workload.h"
+#include "workloads/file_stream_workload.h"
+#include "workloads/database_workload.h"
 #include "workloads/mmap_churn_workload.h"
 #include "workloads/phases_workload.h"
 #include "workloads/pointer_chase_workload.h"
@@ -42,6 +44,8 @@ std::map<std::string, KindBuilder>& registry() {
       {"trace", &build_trace},
       {"memory_fragment", &build_fragment},
       {"working_set", &build_working_set},
+      {"file_stream", &build_file_stream},
+      {"database", &build_database},
   };
   return r;
 }

@@ -34,6 +34,11 @@ TEST(Examples, OnePerKindAndEachRunsOnTheFakeKernel) {
     auto doc = ConfigDocument::from_file(path);
     Topology topo = Topology::from_config(doc->root());
     auto specs = build_workloads(doc->root(), topo);
+    // The files of [[os.file]] (read here: the kernel that would read them is not built).
+    std::map<std::string, std::uint64_t> os_files;
+    if (doc->root().has("os"))
+      for (Config f : doc->root().table("os").tables("file"))
+        os_files[f.get<std::string>("path", "", "")] = f.get<Bytes>("size", Bytes(0), "").value();
     try {
       doc->finish();
     } catch (const ConfigErrors& e) {
@@ -44,6 +49,7 @@ TEST(Examples, OnePerKindAndEachRunsOnTheFakeKernel) {
     for (auto& spec : specs) {
       kinds_seen.insert(spec.kind);
       auto mm = std::make_shared<wltest::FakeMm>();
+      mm->files = os_files;
       std::vector<std::unique_ptr<hw::OpSource>> srcs;
       std::vector<std::unique_ptr<wltest::FakeThreadContext>> ctxs;
       std::vector<hw::OpBatch> batches(spec.threads.size());

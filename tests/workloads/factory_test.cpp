@@ -115,7 +115,7 @@ TEST(WorkloadFactory, NodePlacementPolicyAndThreads) {
 
 TEST(WorkloadFactory, EveryKindBuildsFromItsExampleKeys) {
   EXPECT_EQ(workload_kinds(),
-            (std::vector<std::string>{"gups", "madvise_churn", "memory_fragment", "memory_hog", "mmap_churn", "phases",
+            (std::vector<std::string>{"database", "file_stream", "gups", "madvise_churn", "memory_fragment", "memory_hog", "mmap_churn", "phases",
                                       "pointer_chase", "producer_consumer", "script", "stream", "strided", "trace",
                                       "working_set", "zipf"}));
   Built b = build(
@@ -144,7 +144,7 @@ TEST(WorkloadFactory, ConfigurationErrorsCarryTheirPosition) {
       "[[workload]]\nkind = \"producer_consumer\"\n"            // 17-18
       "[[workload]]\nname = \"nokind\"\n");                     // 19-20
   std::string e = all(b.errors);
-  EXPECT_NE(e.find("w.toml:10:8: error: workload[0].kind: unknown workload kind \"strem\"; expected one of gups,"),
+  EXPECT_NE(e.find("w.toml:10:8: error: workload[0].kind: unknown workload kind \"strem\"; expected one of database, file_stream, gups,"),
             std::string::npos)
       << e;
   EXPECT_NE(e.find("w.toml:13:10: error: workload[1].policy: node 3 does not exist (the machine has 2 nodes)"),

@@ -5,6 +5,7 @@
 // counts accesses that fall outside every mapping.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@ namespace numasim::workloads::wltest {
 struct FakeMm {
   std::map<VirtAddr, std::uint64_t> maps;  // start -> length
   std::map<VirtAddr, int> map_flags;
+  std::map<std::string, std::uint64_t> files;  // path -> size (the fake's files, shared by its threads)
   VirtAddr next = 0x7f0000000000ull;
   bool contains(VirtAddr a, std::uint64_t len) const {
     auto it = maps.upper_bound(a);
@@ -82,6 +84,8 @@ class FakeThreadContext : public hw::ThreadContext {
     std::uint64_t pages = (len + 4095) / 4096 * 4096;
     if (len == 0 || !(flags & (abi::kMapPrivate | abi::kMapShared))) {
       ret = -22;
+    } else if (!(flags & abi::kMapAnonymous) && (!file_mmap || !fds.count(fd))) {
+      ret = -9;
     } else if (fail_mmap_after >= 0 && count("mmap") >= fail_mmap_after) {
       ret = -12;
     } else {
@@ -160,6 +164,105 @@ class FakeThreadContext : public hw::ThreadContext {
     calls.push_back(
         {"move_pages", count ? pages[0] : 0, count, 0, static_cast<unsigned long>(flags), {}, 0, ops.size()});
     return 0;
+  }
+
+  // Files: a flat namespace of sizes (no page cache); fds from 3. Each call is
+  // recorded with addr = buffer or offset, len = count or length, arg = fd.
+  std::map<std::string, std::uint64_t>& files() { return mm_->files; }  // path -> size
+  bool file_mmap = false;  // false: mmap of a file fails with EBADF (a kernel without file-backed mmap)
+  struct FakeFile {
+    std::string path;
+    std::uint64_t pos = 0;
+    int flags = 0;
+  };
+  std::map<int, FakeFile> fds;
+  long file_call(const char* name, long ret, int fd = -1, std::uint64_t addr = 0, std::uint64_t len = 0,
+                 unsigned long flags = 0) {
+    calls.push_back({name, addr, len, fd, flags, {}, ret, ops.size()});
+    return ret;
+  }
+  long sys_open(const std::string& path, int flags, unsigned mode) override {
+    flush();
+    auto it = files().find(path);
+    if (it == files().end() && !(flags & 0100)) return file_call("open", -2, -1, 0, 0, static_cast<unsigned>(flags));
+    if (it != files().end() && (flags & 0100) && (flags & 0200)) return file_call("open", -17, -1, 0, 0, flags);
+    if (it == files().end() || (flags & 01000)) files()[path] = 0;
+    int fd = 3;
+    while (fds.count(fd)) ++fd;
+    fds[fd] = {path, 0, flags};
+    return file_call("open", fd, -1, 0, 0, static_cast<unsigned>(flags));
+  }
+  long sys_creat(const std::string& path, unsigned mode) override { return sys_open(path, 01101, mode); }
+  long sys_close(int fd) override {
+    flush();
+    return file_call("close", fds.erase(fd) ? 0 : -9, fd);
+  }
+  long fake_rw(const char* name, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, bool write) {
+    flush();
+    auto it = fds.find(fd);
+    if (it == fds.end()) return file_call(name, -9, fd, buf, count);
+    if (pos < -1) return file_call(name, -22, fd, buf, count);
+    if (count && !mm_->contains(buf, count)) return file_call(name, -14, fd, buf, count);
+    std::uint64_t& size = files()[it->second.path];
+    std::uint64_t p = pos >= 0 ? static_cast<std::uint64_t>(pos) : it->second.pos;
+    std::uint64_t n = count;
+    if (write) {
+      if (p + n > size) size = p + n;
+    } else {
+      n = p >= size ? 0 : std::min(n, size - p);
+    }
+    if (pos < 0) it->second.pos = p + n;
+    clock_ps += 1000 * (n / 4096 + 1);
+    return file_call(name, static_cast<long>(n), fd, buf, count);
+  }
+  long sys_read(int fd, VirtAddr buf, std::uint64_t count) override { return fake_rw("read", fd, buf, count, -1, false); }
+  long sys_write(int fd, VirtAddr buf, std::uint64_t count) override {
+    return fake_rw("write", fd, buf, count, -1, true);
+  }
+  long sys_pread64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) override {
+    return fake_rw("pread64", fd, buf, count, pos < 0 ? -2 : pos, false);
+  }
+  long sys_pwrite64(int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos) override {
+    return fake_rw("pwrite64", fd, buf, count, pos < 0 ? -2 : pos, true);
+  }
+  long sys_lseek(int fd, std::int64_t offset, int whence) override {
+    flush();
+    auto it = fds.find(fd);
+    if (it == fds.end()) return file_call("lseek", -9, fd, static_cast<std::uint64_t>(offset));
+    std::int64_t base = whence == 0 ? 0
+                        : whence == 1 ? static_cast<std::int64_t>(it->second.pos)
+                        : whence == 2 ? static_cast<std::int64_t>(files()[it->second.path])
+                                      : -1;
+    if (base < 0 || base + offset < 0) return file_call("lseek", -22, fd, static_cast<std::uint64_t>(offset));
+    it->second.pos = static_cast<std::uint64_t>(base + offset);
+    return file_call("lseek", static_cast<long>(it->second.pos), fd, static_cast<std::uint64_t>(offset));
+  }
+  long sys_ftruncate(int fd, std::int64_t length) override {
+    flush();
+    auto it = fds.find(fd);
+    if (it == fds.end()) return file_call("ftruncate", -9, fd, 0, static_cast<std::uint64_t>(length));
+    if (length < 0) return file_call("ftruncate", -22, fd, 0, static_cast<std::uint64_t>(length));
+    files()[it->second.path] = static_cast<std::uint64_t>(length);
+    return file_call("ftruncate", 0, fd, 0, static_cast<std::uint64_t>(length));
+  }
+  long sys_fsync(int fd) override {
+    flush();
+    return file_call("fsync", fds.count(fd) ? 0 : -9, fd);
+  }
+  long sys_fdatasync(int fd) override {
+    flush();
+    return file_call("fdatasync", fds.count(fd) ? 0 : -9, fd);
+  }
+  long sys_unlink(const std::string& path) override {
+    flush();
+    return file_call("unlink", files().erase(path) ? 0 : -2);
+  }
+  long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) override {
+    flush();
+    if (!fds.count(fd)) return file_call("fadvise64", -9, fd, static_cast<std::uint64_t>(offset));
+    if (advice < 0 || advice > 5) return file_call("fadvise64", -22, fd, static_cast<std::uint64_t>(offset));
+    return file_call("fadvise64", 0, fd, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(len),
+                     static_cast<unsigned long>(advice));
   }
 
   long count(const std::string& name) const {

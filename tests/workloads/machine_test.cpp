@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/config.h"
+#include "tests/workloads/built_workloads.h"
 #include "workloads/machine_placement.h"
 #include "workloads/workload_factory.h"
 
@@ -13,21 +14,11 @@ using namespace numasim;
 using namespace numasim::workloads;
 
 namespace {
-struct MachineRun {
-  std::unique_ptr<ConfigDocument> doc;
-  std::unique_ptr<hw::Machine> machine;
-  std::vector<WorkloadSpec> specs;
-  std::vector<PlacedWorkload> placed;
-};
-
+using wltest::MachineRun;
 void run_example(MachineRun& r, const std::string& name, const std::vector<std::string>& sets = {}) {
-  r.doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/workloads/" + name);
-  for (const auto& s : sets) r.doc->apply_override(s);
-  r.machine = std::make_unique<hw::Machine>(r.doc->root());
-  r.specs = build_workloads(r.doc->root(), r.machine->topology());
-  r.doc->finish();
-  r.placed = place_workloads(*r.machine, r.specs);
-  r.machine->run();
+  auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/workloads/" + name);
+  for (const auto& s : sets) doc->apply_override(s);
+  wltest::run_machine(r, std::move(doc));
 }
 }  // namespace
 

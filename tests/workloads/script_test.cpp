@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "common/topology.h"
+#include "tests/workloads/built_workloads.h"
 #include "tests/workloads/fake_thread_context.h"
 #include "workloads/script_expr.h"
 #include "workloads/workload_factory.h"
@@ -12,28 +13,10 @@ using namespace numasim;
 using namespace numasim::workloads;
 
 namespace {
-const char* kMachine =
-    "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"1GiB\"\n"
-    "[[link]]\nnodes = [0, 1]\nlatency = \"50ns\"\nbandwidth = \"20GB/s\"\n";
-
-struct Built {
-  std::unique_ptr<ConfigDocument> doc;
-  Topology topo;
-  std::vector<WorkloadSpec> specs;
-  std::string errors;
-};
-
+using wltest::Built;
 Built build(const std::string& steps) {
-  Built b;
-  b.doc = ConfigDocument::from_string(std::string(kMachine) + "[[workload]]\nkind = \"script\"\n" + steps, "s.toml");
-  b.topo = Topology::from_config(b.doc->root());
-  b.specs = build_workloads(b.doc->root(), b.topo);
-  try {
-    b.doc->finish();
-  } catch (const ConfigErrors& e) {
-    b.errors = e.what();
-  }
-  return b;
+  return wltest::build_config(std::string(wltest::kTwoNodeMachine) + "[[workload]]\nkind = \"script\"\n" + steps,
+                              "s.toml");
 }
 }  // namespace
 

@@ -1,0 +1,129 @@
+// Files end to end through the numasim binary: a file read twice on a node
+// smaller than it (the second pass refaults: workingset_refault_file), and a
+// dirty-heavy writer throttled near dirty_ratio while the flusher writes in
+// the background, both visible in the --sample CSV and the report's Files line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "tests/cli/run_numasim.h"
+
+using namespace numasim_cli_test;
+
+namespace {
+// A two-node machine of 256 MiB per node (default.toml otherwise).
+const char* kSmall =
+    "base = \"" NUMASIM_SOURCE_DIR
+    "/configs/default.toml\"\n"
+    "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"256MiB\"\n";
+
+std::string write_config(const std::string& name, const std::string& text) {
+  std::string path = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The CSV as columns by name.
+std::map<std::string, std::vector<double>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> names;
+  std::stringstream h(line);
+  for (std::string f; std::getline(h, f, ',');) names.push_back(f);
+  std::map<std::string, std::vector<double>> cols;
+  while (std::getline(in, line)) {
+    std::stringstream r(line);
+    std::size_t i = 0;
+    for (std::string f; std::getline(r, f, ',') && i < names.size(); ++i) cols[names[i]].push_back(std::stod(f));
+  }
+  return cols;
+}
+
+// Runs `workload` (appended to the small machine) with --sample; the report and the CSV's columns.
+struct Sampled {
+  Result r;
+  std::map<std::string, std::vector<double>> cols;
+  std::string csv_text;
+};
+Sampled run_sampled(const std::string& name, const std::string& workload, const std::string& interval) {
+  const std::string cfg = write_config(name, std::string(kSmall) + workload), csv = cfg + ".csv";
+  Sampled s;
+  s.r = run_numasim("run " + cfg + " --sample " + interval + " --csv " + csv);
+  s.cols = read_csv(csv);
+  s.csv_text = slurp(csv);
+  std::filesystem::remove(cfg);
+  std::filesystem::remove(csv);
+  return s;
+}
+
+long field(const std::string& text, const std::string& key) {
+  auto at = text.find(key + " ");
+  return at == std::string::npos ? -1 : std::stol(text.substr(at + key.size() + 1));
+}
+}  // namespace
+
+TEST(FileEndToEnd, AFileLargerThanTheNodeReadTwiceRefaults) {
+  Sampled s = run_sampled("file_refault",
+                          "[[os.file]]\npath = \"/data/big\"\nsize = \"384MiB\"\n"
+                          "[[workload]]\nkind = \"file_stream\"\nname = \"reader\"\ncpus = [0]\npolicy = \"bind:0\"\n"
+                          "path = \"/data/big\"\nrequest_size = \"1MiB\"\npasses = 2\n",
+                          "10ms");
+  const Result& r = s.r;
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  // Files: the first pass read all 384 MiB into a 256 MiB node; the second pass
+  // starts where reclaim evicted first and, LRU-ordered, finds nothing left by
+  // the time it gets there: every page is read again and is a refault (a shadow
+  // left at its index), too distant to activate.
+  const long pgpgin = field(r.out, "pgpgin"), refaults = field(r.out, "workingset_refault_file");
+  EXPECT_GT(pgpgin, 384l * 1024) << r.out;
+  EXPECT_LE(pgpgin, 2 * 384l * 1024) << r.out;
+  EXPECT_GT(refaults, 0) << r.out;
+  EXPECT_EQ((pgpgin - 384l * 1024) / 4, refaults) << "every page read again had left a shadow\n" << r.out;
+  auto& cols = s.cols;
+  ASSERT_TRUE(cols.count("workingset_refault_file_per_s")) << s.csv_text.substr(0, 400);
+  ASSERT_TRUE(cols.count("pgpgin_kb_per_s"));
+  EXPECT_GT(*std::max_element(cols["workingset_refault_file_per_s"].begin(), cols["workingset_refault_file_per_s"].end()),
+            0.0);
+  EXPECT_GT(*std::max_element(cols["pgpgin_kb_per_s"].begin(), cols["pgpgin_kb_per_s"].end()), 1e6);  // > 1 GB/s
+}
+
+TEST(FileEndToEnd, ADirtyHeavyWriterIsThrottledNearDirtyRatioWhileTheFlusherWrites) {
+  Sampled s = run_sampled("file_dirty",
+                          "[[workload]]\nkind = \"file_stream\"\nname = \"writer\"\ncpus = [0]\n"
+                          "path = \"/data/out\"\nsize = \"320MiB\"\nop = \"write\"\nrequest_size = \"1MiB\"\n",
+                          "5ms");
+  const Result& r = s.r;
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  auto& cols = s.cols;
+  const std::string& csv_text = s.csv_text;
+  ASSERT_TRUE(cols.count("dirty_kb")) << csv_text.substr(0, 400);
+  const auto& dirty = cols["dirty_kb"];
+  const auto& written = cols["nr_written_per_s"];
+  double max_dirty = 0, max_bg = 0;
+  for (std::size_t i = 0; i < dirty.size(); ++i) {
+    max_dirty = std::max(max_dirty, dirty[i] + cols["writeback_kb"][i]);  // what balance_dirty_pages counts
+    max_bg = std::max(max_bg, dirty[i]);
+  }
+  // dirty_ratio 20 of about 480 MiB of dirtyable memory: about 96 MiB; the
+  // background threshold about 48 MiB, the freerun point halfway. The flusher
+  // keeps Dirty near the background threshold; Dirty + Writeback rises past the
+  // freerun point, where the writer is paused, and stays below the limit.
+  EXPECT_GT(max_dirty, 70.0 * 1024) << csv_text;
+  EXPECT_LT(max_dirty, 100.0 * 1024) << csv_text;
+  EXPECT_LT(max_bg, 60.0 * 1024) << csv_text;
+  // The flusher writes while the writer still dirties pages: an interval with both.
+  bool both = false;
+  for (std::size_t i = 0; i < written.size(); ++i)
+    both |= written[i] > 0 && cols["nr_dirtied_per_s"][i] > 0 && dirty[i] > 0;
+  EXPECT_TRUE(both) << csv_text;
+  EXPECT_GT(field(r.out, "nr_written"), 80000) << r.out;  // 320 MiB = 81920 pages, all written by the end (fsync)
+  auto at = r.out.find("dirty throttled ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_GT(std::stol(r.out.substr(at + 16)), 0) << r.out;
+}
