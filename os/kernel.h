@@ -652,6 +652,19 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
                                      CpuId cpu, KernelCost& cost);
   unsigned long isolate_lru_pages(unsigned long nr_to_scan, pglist_data& pgdat, PageList& dst,
                                   unsigned long& nr_scanned, scan_control& sc, lru_list lru, KernelCost& cost);
+  // reclaim_throttle (vmscan.cpp): the reclaiming task sleeps (io_wait) for `reason`'s
+  // timeout or, for VMSCAN_THROTTLE_WRITEBACK, until enough writes of the node completed.
+  void reclaim_throttle(pglist_data& pgdat, vmscan_throttle_state reason, CpuId cpu, KernelCost& cost);
+  void consider_reclaim_throttle(pglist_data& pgdat, const scan_control& sc, CpuId cpu, KernelCost& cost);
+  bool skip_throttle_noprogress(const pglist_data& pgdat) const;
+  static pglist_data* first_pgdat(const zonelist& zl, const scan_control& sc);
+  // acct_reclaim_writeback: folio_end_writeback's accounting for the throttled (swap's completions).
+  void acct_reclaim_writeback(page* pg);
+ public:
+  const ReclaimThrottleState& reclaim_throttle_state(NodeId nid) const {
+    return reclaim_throttle_[static_cast<std::size_t>(nid.value())];
+  }
+ private:
   unsigned move_pages_to_lru(PageList& list, CpuId cpu, KernelCost& cost);
   unsigned long shrink_folio_list(PageList& list, pglist_data& pgdat, scan_control& sc, reclaim_stat& stat,
                                   CpuId cpu, KernelCost& cost);
@@ -827,6 +840,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   KernelEntryGuard fault_enter(task_struct* t, KernelCost& cost) { return {ctx_, t, t->cpu, cost, true}; }
   std::vector<OomKill> oom_kills_;
   bool node_reclaim_locked_ = false;  // PGDAT_RECLAIM_LOCKED (one node_reclaim at a time)
+  std::vector<ReclaimThrottleState> reclaim_throttle_ = std::vector<ReclaimThrottleState>(MAX_NUMNODES);  // per node
   std::uint32_t next_mm_id_ = 1;
   // What a migration_entry_wait waits for: completes the migration of the page
   // at (task, addr). Set by tests until migrate.c runs migrations in kernel threads.

@@ -233,7 +233,6 @@ unsigned long calculate_high_delay(unsigned long nr_pages, std::uint64_t max_ove
   return static_cast<unsigned long>(penalty * nr_pages / MEMCG_CHARGE_BATCH);
 }
 constexpr std::uint64_t kJiffyPs = 1'000'000'000'000ull / MEMCG_HZ;
-constexpr Picoseconds kReclaimThrottlePs(100'000'000'000ull);  // HZ/10: reclaim_throttle's writeback timeout
 }  // namespace
 
 // try_charge_memcg.
@@ -266,7 +265,8 @@ retry:
     if (nr_reclaimed && nr_pages <= (1ul << PAGE_ALLOC_COSTLY_ORDER)) goto retry;
     if (nr_retries-- > 0) {
       // reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK): what reclaim wrote out is still in flight.
-      swap_->wait_writeback(cpu, kReclaimThrottlePs, cost);
+      if (swap_->writeback_in_flight())
+        reclaim_throttle(pm_.NODE_DATA(cpu_to_node(cpu)), VMSCAN_THROTTLE_WRITEBACK, cpu, cost);
       goto retry;
     }
     if (gfp & __GFP_NOFAIL) goto force;

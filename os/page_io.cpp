@@ -11,6 +11,7 @@
 // nr_zone_write_pending while a write is in flight.
 // Simplified: no bio plugging or merging of adjacent slots; a failed zram store
 // (pool cannot grow) leaves the page dirty in the swap cache (PAGE_KEEP).
+#include <algorithm>
 #include <queue>
 #include <vector>
 
@@ -75,6 +76,7 @@ void Swap::end_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
   k_.pm_.mod_node_page_state(k_.pm_.page_to_nid(pg), NR_WRITEBACK, -1);
   k_.pm_.mod_zone_page_state(*k_.pm_.page_zone(pg), NR_ZONE_WRITE_PENDING, -1);
   --in_flight_;
+  k_.acct_reclaim_writeback(pg);
 }
 
 void Swap::complete_writeback(CpuId cpu, Picoseconds now, KernelCost& cost) {
@@ -90,25 +92,30 @@ void Swap::complete_writeback(CpuId cpu, Picoseconds now, KernelCost& cost) {
   if (!w.q.empty()) k_.platform_.mod_timer(&w.timer, w.q.top().done);
 }
 
-bool Swap::wait_writeback(CpuId cpu, Picoseconds max_wait, KernelCost& cost) {
-  const auto c = static_cast<std::size_t>(cpu.value());
-  if (c >= writeback_.size() || !writeback_[c] || writeback_[c]->q.empty()) return false;
-  const Picoseconds now = k_.platform_.now(cpu);
-  const Picoseconds deadline = now + max_wait;
-  Writeback& w = *writeback_[c];
-  Picoseconds until = w.q.top().done;
-  if (until > deadline) return false;
-  while (!w.q.empty() && w.q.top().done <= deadline) {
-    const Writeback::Item it = w.q.top();
-    until = std::max(until, it.done);
-    w.q.pop();
-    cost.add_cycles(params_.swap_bio_cycles / 2);
+Picoseconds Swap::writeback_until(Picoseconds now, Picoseconds until, const bool* woken, CpuId cpu,
+                                  KernelCost& cost) {
+  Picoseconds woke = until;
+  for (;;) {
+    Writeback* first = nullptr;  // the CPU whose next write completes first (ties: lower CPU)
+    for (auto& w : writeback_)
+      if (w && !w->q.empty() && w->q.top().done <= until && (!first || w->q.top().done < first->q.top().done))
+        first = w.get();
+    if (!first) break;
+    const Writeback::Item it = first->q.top();
+    first->q.pop();
+    cost.add_cycles(params_.swap_bio_cycles / 2);  // the completion's share
     end_page_writeback(k_.pm_.pfn_to_page(Pfn(it.pfn)), cpu, cost);
+    if (woken && *woken) {
+      woke = std::max(now, it.done);
+      break;
+    }
   }
-  if (until > now) cost.add_memory(Picoseconds(until.value() - now.value()));
-  if (!w.q.empty()) k_.platform_.mod_timer(&w.timer, w.q.top().done);
-  else if (w.timer.pending) k_.platform_.del_timer(&w.timer);
-  return true;
+  for (auto& w : writeback_) {  // each CPU's completion timer follows its queue
+    if (!w) continue;
+    if (!w->q.empty()) k_.platform_.mod_timer(&w->timer, w->q.top().done);
+    else if (w->timer.pending) k_.platform_.del_timer(&w->timer);
+  }
+  return woke;
 }
 
 int Swap::swap_writepage(page* pg, CpuId cpu, KernelCost& cost) {

@@ -183,10 +183,11 @@ class Swap {
   void swap_readpage(page* pg, swp_entry_t e, bool sync, CpuId cpu, KernelCost& cost);
   // end_swap_bio_write for every write done by `now` (the timers' work; tests may call it).
   void complete_writeback(CpuId cpu, Picoseconds now, KernelCost& cost);
-  // reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK) for a task whose reclaim found only pages
-  // under writeback: it waits (at most max_wait, charged to cost as time) for the writes
-  // `cpu` submitted; true when some completed.
-  bool wait_writeback(CpuId cpu, Picoseconds max_wait, KernelCost& cost);
+  // Time passes for a task sleeping in reclaim_throttle, from `now` to `until`: every
+  // write in flight (any CPU's) done by then ends, in completion order; with `woken`,
+  // the sleep ends at the completion after which *woken is set (__acct_reclaim_writeback's
+  // wake-up). Returns the time the sleeper wakes.
+  Picoseconds writeback_until(Picoseconds now, Picoseconds until, const bool* woken, CpuId cpu, KernelCost& cost);
   std::uint64_t writeback_in_flight() const { return in_flight_; }
 
   // ---- kernel_check ----

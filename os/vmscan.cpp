@@ -171,6 +171,7 @@ retry:
       last = zr.z->zone_pgdat;
       shrink_node(*zr.z->zone_pgdat, sc, cpu, cost);
     }
+    if (last) consider_reclaim_throttle(*first_pgdat(zl, sc), sc, cpu, cost);
     if (sc.nr_reclaimed >= sc.nr_to_reclaim) break;
     if (sc.priority < DEF_PRIORITY - 2) sc.may_writepage = true;
   } while (--sc.priority >= 0);
@@ -183,6 +184,102 @@ retry:
   if (sc.nr_reclaimed) return sc.nr_reclaimed;
   if (scan_control_retry(sc)) goto retry;
   return 0;
+}
+
+// ---------------------------------------------------------------------------
+// reclaim_throttle
+// ---------------------------------------------------------------------------
+
+// The first node shrink_zones visits (consider_reclaim_throttle's first_pgdat).
+pglist_data* Kernel::first_pgdat(const zonelist& zl, const scan_control& sc) {
+  for (const zoneref& zr : zl._zonerefs) {
+    if (zr.zone_idx > sc.reclaim_idx) continue;
+    if (sc.nodemask && !node_isset(zr.nid, *sc.nodemask)) continue;
+    return zr.z->zone_pgdat;
+  }
+  return nullptr;
+}
+
+// reclaim_throttle: the reclaimer sleeps in TASK_UNINTERRUPTIBLE on the node's
+// reclaim_wait[reason] for the reason's timeout (jiffies at HZ 250): WRITEBACK
+// HZ/10, woken early by __acct_reclaim_writeback once SWAP_CLUSTER_MAX writes
+// per waiter completed on the node; NOPROGRESS and CONGESTED one jiffy unless
+// skip_throttle_noprogress; ISOLATED HZ/50. Kernel threads are not throttled.
+// The sleep is the task's io_wait; the writes in flight complete as its time
+// passes (Swap::writeback_until) and the kernel resumes at the wake-up time.
+// Simplified: a waiter is woken only by writeback completion or its timeout (the
+// simulated kernel serves one reclaimer at a time, so no other reclaimer's
+// progress wakes a NOPROGRESS sleeper early).
+void Kernel::reclaim_throttle(pglist_data& pgdat, vmscan_throttle_state reason, CpuId cpu, KernelCost& cost) {
+  if (!ctx_.task || (ctx_.task->flags & PF_KTHREAD)) return;  // cond_resched only
+  ReclaimThrottleState& st = reclaim_throttle_[static_cast<std::size_t>(pgdat.node_id)];
+  const NodeId nid(pgdat.node_id);
+  std::uint64_t timeout = 0;  // jiffies
+  switch (reason) {
+    case VMSCAN_THROTTLE_WRITEBACK:
+      timeout = RECLAIM_HZ / 10;
+      if (++st.nr_writeback_throttled == 1) {
+        st.nr_reclaim_start = pm_.node_page_state(nid, NR_THROTTLED_WRITTEN);
+        st.writeback_woken = false;
+      }
+      break;
+    case VMSCAN_THROTTLE_CONGESTED:
+    case VMSCAN_THROTTLE_NOPROGRESS:
+      if (skip_throttle_noprogress(pgdat)) return;
+      timeout = 1;
+      break;
+    case VMSCAN_THROTTLE_ISOLATED:
+    default:
+      timeout = RECLAIM_HZ / 50;
+      break;
+  }
+  const Picoseconds now = platform_.now(cpu);
+  const Picoseconds until = now + Picoseconds(timeout * 1'000'000'000'000ull / RECLAIM_HZ);
+  const Picoseconds woke =
+      swap_->writeback_until(now, until, reason == VMSCAN_THROTTLE_WRITEBACK ? &st.writeback_woken : nullptr, cpu, cost);
+  if (reason == VMSCAN_THROTTLE_WRITEBACK && --st.nr_writeback_throttled == 0) st.writeback_woken = false;
+  ++st.nr_throttled[reason];
+  cost.add_io_wait(woke - now);
+  platform_.enter_kernel(cpu, woke);  // scheduled back in at the wake-up
+  NUMASIM_TRACE(reclaim, woke, static_cast<int>(cpu.value()),
+                "mm_vmscan_throttled nid=%d usec_timeout=%llu usect_delayed=%llu reason=%d", pgdat.node_id,
+                static_cast<unsigned long long>(timeout * 1'000'000 / RECLAIM_HZ),
+                static_cast<unsigned long long>((woke - now).value() / 1'000'000), static_cast<int>(reason));
+}
+
+// skip_throttle_noprogress: no NOPROGRESS/CONGESTED sleep on a hopeless node, nor
+// while at most half of the reclaimable pages wait for writeback (they will
+// throttle on writeback when they reach the tail of the LRU).
+bool Kernel::skip_throttle_noprogress(const pglist_data& pgdat) const {
+  if (pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES) return true;
+  std::uint64_t reclaimable = 0, write_pending = 0;
+  for (const zone& z : pgdat.node_zones) {
+    if (!z.managed_pages) continue;
+    reclaimable += zone_reclaimable_pages(z);
+    write_pending += static_cast<std::uint64_t>(std::max<std::int64_t>(0, z.stats.vm_stat[NR_ZONE_WRITE_PENDING]));
+  }
+  return 2 * write_pending <= reclaimable;
+}
+
+// consider_reclaim_throttle: reclaim better than 12% efficient would wake the
+// NOPROGRESS sleepers (none wait here: see reclaim_throttle); a direct global
+// reclaimer that freed nothing by priority 1 sleeps on NOPROGRESS.
+void Kernel::consider_reclaim_throttle(pglist_data& pgdat, const scan_control& sc, CpuId cpu, KernelCost& cost) {
+  if (sc.nr_reclaimed > (sc.nr_scanned >> 3)) return;
+  if (sc.kswapd || sc.target_mem_cgroup) return;
+  if (sc.priority == 1 && !sc.nr_reclaimed) reclaim_throttle(pgdat, VMSCAN_THROTTLE_NOPROGRESS, cpu, cost);
+}
+
+// acct_reclaim_writeback -> __acct_reclaim_writeback (folio_end_writeback): while
+// tasks are throttled on the node, its completed writes count in
+// nr_throttled_written, and SWAP_CLUSTER_MAX of them per waiter wake the waiters.
+void Kernel::acct_reclaim_writeback(page* pg) {
+  const NodeId nid = pm_.page_to_nid(pg);
+  ReclaimThrottleState& st = reclaim_throttle_[static_cast<std::size_t>(nid.value())];
+  if (!st.nr_writeback_throttled) return;
+  pm_.mod_node_page_state(nid, NR_THROTTLED_WRITTEN, 1);
+  const std::int64_t nr_written = pm_.node_page_state(nid, NR_THROTTLED_WRITTEN) - st.nr_reclaim_start;
+  if (nr_written > static_cast<std::int64_t>(SWAP_CLUSTER_MAX) * st.nr_writeback_throttled) st.writeback_woken = true;
 }
 
 // node_reclaim (zone_reclaim_mode), called by get_page_from_freelist for a zone
@@ -453,6 +550,11 @@ void Kernel::shrink_node(pglist_data& pgdat, scan_control& sc, CpuId cpu, Kernel
   sc.file_is_tiny = file + static_cast<std::uint64_t>(std::max<std::int64_t>(0, free)) <= total_high_wmark &&
                     !(sc.may_deactivate & DEACTIVATE_ANON) && (target_lru_pages(pgdat, sc, LRU_INACTIVE_ANON) >> sc.priority);
   shrink_node_memcgs(pgdat, sc, cpu, cost);
+  // Every page this round took from the tail was under writeback (PGDAT_WRITEBACK's
+  // test): pages cycle through the LRU faster than they are written, so a direct
+  // reclaimer waits for writes to complete (reclaim_throttle's writeback wait).
+  if (!sc.kswapd && !sc.target_mem_cgroup && sc.nr.writeback && sc.nr.writeback == sc.nr.taken)
+    reclaim_throttle(pgdat, VMSCAN_THROTTLE_WRITEBACK, cpu, cost);
   if (sc.nr_reclaimed - nr_reclaimed) pgdat.kswapd_failures = 0;
 }
 

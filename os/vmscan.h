@@ -113,4 +113,23 @@ struct LruAddBatch {
   std::array<page*, FOLIO_BATCH_SIZE> pages{};
 };
 
+// reclaim_throttle's reasons (enum vmscan_throttle_state, Linux 6.1).
+enum vmscan_throttle_state {
+  VMSCAN_THROTTLE_WRITEBACK,
+  VMSCAN_THROTTLE_ISOLATED,
+  VMSCAN_THROTTLE_NOPROGRESS,
+  VMSCAN_THROTTLE_CONGESTED,
+  NR_VMSCAN_THROTTLE,
+};
+// HZ as Debian's kernels (CONFIG_HZ_250): reclaim_throttle's timeouts in jiffies.
+inline constexpr std::uint64_t RECLAIM_HZ = 250;
+// pgdat's reclaim_throttle state (pg_data_t nr_writeback_throttled, nr_reclaim_start)
+// and whether __acct_reclaim_writeback woke the VMSCAN_THROTTLE_WRITEBACK waiters.
+struct ReclaimThrottleState {
+  int nr_writeback_throttled = 0;
+  std::int64_t nr_reclaim_start = 0;  // NR_THROTTLED_WRITTEN when the first waiter slept
+  bool writeback_woken = false;
+  std::uint64_t nr_throttled[NR_VMSCAN_THROTTLE] = {};  // sleeps by reason (trace point mm_vmscan_throttled)
+};
+
 }  // namespace numasim::os

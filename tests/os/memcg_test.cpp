@@ -178,6 +178,7 @@ TEST_F(MemcgTest, CgroupOomKillsOnlyInsideTheCgroup) {
 // memory.low: global reclaim takes from the unprotected cgroup and leaves the
 // protected one's pages in memory.
 TEST_F(MemcgTest, LowProtectsFromGlobalReclaim) {
+  platform_.drop_timers();  // the fixture's kernel's timers must not fire into the freed kernel (ASan)
   kernel_.reset();
   topo_ = two_node_topology("24MiB");
   params_.nr_hugepages_node = {0, 0};
