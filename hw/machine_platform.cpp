@@ -73,9 +73,9 @@ Picoseconds MachinePlatform::kernel_write(CpuId cpu, PhysAddr addr, Bytes len) {
 
 Picoseconds MachinePlatform::kernel_copy(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len) {
   stats_.kernel_copy_bytes += len.value();
-  const Picoseconds r = advance(cpu, memory_.access_range(cpu, src, len, false, now(cpu)));
-  const Picoseconds w = advance(cpu, memory_.access_range(cpu, dst, len, true, now(cpu)));
-  return r + w;
+  // A string move (rep movsb): source loads and destination stores overlap
+  // (MemorySystem::copy_range), not a read pass followed by a write pass.
+  return advance(cpu, memory_.copy_range(cpu, dst, src, len, now(cpu)));
 }
 
 Picoseconds MachinePlatform::ipi_delivery(CpuId from, CpuId to) const {
