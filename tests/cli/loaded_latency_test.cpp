@@ -139,14 +139,14 @@ TEST(LoadedLatencyCli, MessCurvesAreMonotone) {
     ASSERT_EQ(pts.size(), 4u);  // idle + 3 delays
     // Monotone as far as the chase's noise allows (a few ns at light load, where
     // the chase's lines meet the injectors' in a bank by chance): the file lists
-    // rising bandwidth; no point falls below the idle latency or more than 5%
+    // rising bandwidth; no point falls more than 5% below the idle latency or
     // below a point of lower bandwidth; the saturated end is the slowest.
     double max_latency = 0;
     for (std::size_t i = 0; i < pts.size(); ++i) {
       if (i) {
         EXPECT_GE(pts[i].bandwidth, pts[i - 1].bandwidth);
       }
-      EXPECT_GE(pts[i].latency, pts.front().latency * 0.98) << "point " << i;
+      EXPECT_GE(pts[i].latency, pts.front().latency * 0.95) << "point " << i;
       EXPECT_GE(pts[i].latency, max_latency * 0.95) << "point " << i;
       max_latency = std::max(max_latency, pts[i].latency);
     }
