@@ -24,8 +24,7 @@
 // pass's simulated time), pass<N>_steady_ns and pass<N>_steady_bytes (the pass
 // after its first eighth: the throughput once readahead has ramped up).
 // Simplified: the kernel does not access the user buffer (it times the copy on
-// the page-cache side); no O_DIRECT; mmap mode needs file-backed mmap
-// in the kernel (until then mmap returns EBADF and the thread fails with it).
+// the page-cache side); no O_DIRECT.
 #pragma once
 
 #include <cstdint>

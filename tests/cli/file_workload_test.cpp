@@ -127,3 +127,33 @@ TEST(FileEndToEnd, ADirtyHeavyWriterIsThrottledNearDirtyRatioWhileTheFlusherWrit
   ASSERT_NE(at, std::string::npos) << r.out;
   EXPECT_GT(std::stol(r.out.substr(at + 16)), 0) << r.out;
 }
+
+TEST(FileEndToEnd, AFileReadTwiceThroughASharedMappingIsServedFromThePageCache) {
+  // file_stream with io = "mmap": the file is read through MAP_SHARED mappings
+  // (filemap_fault, fault-around, readahead on the fault path).
+  const std::string cfg = write_config("file_mmap",
+                                       std::string(kSmall) +
+                                           "[[os.file]]\npath = \"/data/table\"\nsize = \"64MiB\"\n"
+                                           "[[workload]]\nkind = \"file_stream\"\nname = \"reader\"\ncpus = [0]\n"
+                                           "policy = \"bind:0\"\npath = \"/data/table\"\nio = \"mmap\"\n"
+                                           "request_size = \"1MiB\"\npasses = 2\n"),
+                    json = cfg + ".json";
+  const Result r = run_numasim("run " + cfg + " --json " + json);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const std::string doc = slurp(json);
+  std::filesystem::remove(cfg);
+  std::filesystem::remove(json);
+  // The file came from the device once: the second pass found every page cached.
+  EXPECT_EQ(field(r.out, "pgpgin"), 64l * 1024) << r.out;
+  EXPECT_EQ(field(r.out, "workingset_refault_file"), 0) << r.out;
+  // A miss is a major fault whose read-around and readahead bring the rest, and
+  // fault-around maps up to 16 cached pages per fault: far fewer faults than the
+  // 16384 pages of the file (at least one fault per 16 pages).
+  auto counter = [&](const std::string& key) {
+    auto at = doc.find("\"" + key + "\":");
+    return at == std::string::npos ? -1l : std::stol(doc.substr(at + key.size() + 3));
+  };
+  EXPECT_GE(counter("pgmajfault"), 1) << r.out;
+  EXPECT_GE(counter("pgfault"), 16384 / 16) << r.out;
+  EXPECT_LT(counter("pgfault"), 16384) << r.out;
+}
