@@ -35,6 +35,7 @@ class NumaBalancingTest : public KernelTest {
     params_.numab.hot_threshold_ms = 3;
     params_.numab.promote_rate_limit_MBps = rate_limit_MBps;
     kernel_.reset();
+    platform_.drop_timers();  // the freed kernel's kthread timers must not fire into the new one
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   }
   NumaBalancing& nb() { return k().numa_balancing(); }
