@@ -95,6 +95,8 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
       if (t.has("maxnode")) s.maxnode = expr("maxnode", "0", "maxnode argument (default: mask bits + 1)");
     };
 
+    // The file descriptor argument of the file calls (required).
+    const auto fd_arg = [&] { return expr("fd", nullptr, "file descriptor, e.g. $f"); };
     switch (s.call) {
       case ScriptStep::Call::Mmap:
         s.addr = expr("addr", "0", "address hint");
@@ -163,29 +165,29 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
       case ScriptStep::Call::Close:
       case ScriptStep::Call::Fsync:
       case ScriptStep::Call::Fdatasync:
-        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.fd = fd_arg();
         break;
       case ScriptStep::Call::Read:
       case ScriptStep::Call::Write:
       case ScriptStep::Call::Pread64:
       case ScriptStep::Call::Pwrite64:
-        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.fd = fd_arg();
         s.addr = expr("buf", nullptr, "user buffer (a mapped address)");
         s.len = expr("len", nullptr, "bytes");
         if (s.call == ScriptStep::Call::Pread64 || s.call == ScriptStep::Call::Pwrite64)
           s.offset = expr("offset", nullptr, "file offset");
         break;
       case ScriptStep::Call::Lseek:
-        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.fd = fd_arg();
         s.offset = expr("offset", nullptr, "offset");
         s.flags = expr("whence", "SEEK_SET", "SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA or SEEK_HOLE");
         break;
       case ScriptStep::Call::Ftruncate:
-        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.fd = fd_arg();
         s.len = expr("len", nullptr, "new size");
         break;
       case ScriptStep::Call::Fadvise64:
-        s.fd = expr("fd", nullptr, "file descriptor, e.g. $f");
+        s.fd = fd_arg();
         s.offset = expr("offset", "0", "start");
         s.len = expr("len", "0", "length (0: to the end)");
         s.flags = expr("advice", nullptr, "advice, e.g. POSIX_FADV_DONTNEED");
