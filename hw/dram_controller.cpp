@@ -603,34 +603,163 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
 
   // One bank/row visit (an interleave granule) at a time. The granules'
   // coordinates follow one another like an odometer of the mapping's digits
-  // (one division to start); each rank's refresh state is kept for the
-  // interval until its next window (the stream's times only grow).
+  // (one division to start). Below the column digit (steps_[kc]) the digits
+  // only select a bank (channel, rank, bank group, bank): their P
+  // combinations, the period of a block of P x columns granules in which
+  // the digits above and the row stay fixed, are tabulated once per block
+  // (row hash included). Each rank's refresh state is kept for the interval
+  // until its next window (the stream's times only grow).
+  const std::size_t ns = steps_.size();
+  std::size_t kc = ns;
+  for (std::size_t k = 0; k < ns; ++k)
+    if (steps_[k].field == DramField::Column) {
+      kc = k;
+      break;
+    }
+  std::uint64_t period = 1;
+  for (std::size_t k = 0; k < kc; ++k) period *= steps_[k].radix.divisor();
+  const std::uint64_t block = kc < ns ? period * steps_[kc].radix.divisor() : period;
   const std::uint64_t x0 = (pa - base_) >> 6;
   Picoseconds shift(0), last_cas(0);
   std::uint64_t hits = 0, closed = 0, conflicts = 0;
-  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   std::array<std::uint64_t, 5> digit{};
-  std::uint64_t row_digit = 0;
+  std::uint64_t row_digit = 0, low = 0;
   {
     std::uint64_t y = x0 >> il_shift_;
-    for (std::size_t k = 0; k < steps_.size(); ++k) {
+    for (std::size_t k = 0; k < ns; ++k) {
       const std::uint64_t q = steps_[k].radix.divide(y);
       digit[k] = steps_[k].radix.remainder(y, q);
       y = q;
     }
     row_digit = y;
+    for (std::size_t k = kc; k-- > 0;) low = low * steps_[k].radix.divisor() + digit[k];
   }
+  if (stream_banks_.size() < period) stream_banks_.resize(period);
   for (auto& rs : stream_refresh_) rs = RefreshSpan{};
-  const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
-  Picoseconds run_lat(0);
-  std::uint64_t run_cnt = 0, total_lat = 0, total_queue = 0;
-  auto account = [&](Picoseconds lat, std::uint64_t cnt) {
-    if (lat != run_lat) {
-      hist_.record(run_lat, run_cnt);
-      run_lat = lat;
-      run_cnt = 0;
+  const Picoseconds twr = p_.to_ps(p_.twr), trtp = p_.to_ps(p_.trtp), tras = p_.to_ps(p_.tras);
+  // The state a bank keeps from a visit whose first line was a row hit served
+  // on arrival at t0 (no wait): what the per-visit code below leaves.
+  auto visited = [&](Bank& b, Picoseconds t0) {
+    const Picoseconds lc = t0 + serve * (il - 1);
+    b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (il - 1)));
+    b.next_cas = lc + sp;
+    const Picoseconds pre_ready = is_write ? lc + cas_lat + burst + twr : lc + trtp;
+    b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + tras));
+  };
+
+  // Runs of whole granules that are provably row hits served on arrival are
+  // one step each (skipped below): a position of the block's period is
+  // "warm" when its bank was last visited one period before, in order (not
+  // late), with its row open and no refresh of its rank since; its next
+  // visit is then such a hit as long as the visit's own lines and the column
+  // spacing fit in a period's issue time (`periodic`) and the rank's refresh
+  // window is not reached. A run is recorded, and each bank of it gets the
+  // state of its last visit when that is needed: before the bank's next
+  // visit one by one, or at the end of the block or stream.
+  const std::uint64_t granule_time = il * tau;
+  const bool periodic = kc < ns && period <= 64 && (serve * (il - 1) + sp).value() <= period * granule_time &&
+                        tau * (il - 1) <= period * granule_time;
+  const std::uint64_t full = period >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << period) - 1;
+  std::uint64_t warm = 0;          // by position of the period
+  std::uint64_t g = 0, block_g0 = 0;  // granules done; the first granule of the block
+  struct Run {
+    std::uint64_t g0, len, i0;  // first granule, granules, first line
+    Picoseconds tb;              // a line's arrival at the controller = tb + line index x tau
+  };
+  std::array<Run, 64> runs;  // the block's latest runs (those of the last period at least)
+  std::size_t nruns = 0;
+  // Ranks of the block's positions and the earliest end of their refresh intervals.
+  std::array<std::uint32_t, 64> block_ranks;
+  std::array<std::uint64_t, 64> rank_positions;
+  std::size_t nranks = 0;
+  Picoseconds min_to(0);
+  bool min_to_stale = true;
+  // The bank at `pos`, whose last visit was granule `gv`, gets that visit's state if it was in a run.
+  auto settle = [&](std::uint64_t pos, std::uint64_t gv) {
+    for (std::size_t k = nruns; k-- > (nruns > runs.size() ? nruns - runs.size() : 0);) {
+      const Run& r = runs[k % runs.size()];
+      if (r.g0 > gv) continue;
+      if (gv < r.g0 + r.len)
+        visited(banks_[stream_banks_[pos].bank], r.tb + Picoseconds((r.i0 + ((gv - r.g0) << il_shift_)) * tau));
+      return;
     }
-    run_cnt += cnt;
+  };
+  // Every bank of the block gets the state of its last visit (the last period's granules).
+  auto settle_all = [&] {
+    if (nruns == 0) return;
+    const std::uint64_t from = g >= block_g0 + period ? g - period : block_g0;
+    for (std::uint64_t gv = from; gv < g; ++gv) {
+      std::uint64_t pos = low + period - (g - gv);
+      if (pos >= period) pos -= period;
+      settle(pos, gv);
+    }
+    nruns = 0;
+  };
+  auto tabulate = [&] {
+    std::array<std::uint64_t, 5> d = digit;
+    DramCoord c;
+    for (std::size_t k = 0; k < ns; ++k) {
+      if (k < kc) d[k] = 0;
+      set_field(c, steps_[k].field, d[k], il_shift_, 0);
+    }
+    c.row = row_digit;
+    nranks = 0;
+    for (std::uint64_t q = 0; q < period; ++q) {
+      DramCoord h = c;
+      apply_row_hash(h);
+      const std::uint32_t ri = h.channel * static_cast<std::uint32_t>(p_.ranks) + h.rank;
+      stream_banks_[q] = StreamBank{ri * static_cast<std::uint32_t>(p_.banks_per_rank()) +
+                                        h.bank_group * static_cast<std::uint32_t>(p_.banks_per_group) + h.bank,
+                                    ri, h.channel, h.rank, h.bank_group};
+      if (periodic) {
+        std::size_t k = 0;
+        while (k < nranks && block_ranks[k] != ri) ++k;
+        if (k == nranks) {
+          block_ranks[nranks] = ri;
+          rank_positions[nranks++] = 0;
+        }
+        rank_positions[k] |= std::uint64_t{1} << q;
+      }
+      std::size_t k = 0;
+      while (k < kc && ++d[k] == steps_[k].radix.divisor()) {
+        d[k] = 0;
+        set_field(c, steps_[k++].field, 0, il_shift_, 0);
+      }
+      if (k < kc) set_field(c, steps_[k].field, d[k], il_shift_, 0);
+    }
+    warm = 0;
+    block_g0 = g;
+    min_to_stale = true;
+  };
+  auto advance = [&] {  // the next granule's digits
+    ++g;
+    if (++low < period) return;
+    low = 0;
+    std::size_t k = kc;
+    while (k < ns && ++digit[k] == steps_[k].radix.divisor()) digit[k++] = 0;
+    if (k == ns) ++row_digit;
+    if (k > kc || kc == ns) {
+      settle_all();
+      tabulate();
+    }
+  };
+  tabulate();
+  const Picoseconds service = idle_latency(RowOutcome::Hit, is_write);
+  // Latency statistics: the lines served as row hits on arrival (most) are
+  // counted apart and recorded once; other latencies as runs of equal values.
+  Picoseconds run_lat(0);
+  std::uint64_t run_cnt = 0, hit_cnt = 0, total_lat = 0, total_queue = 0;
+  auto account = [&](Picoseconds lat, std::uint64_t cnt) {
+    if (lat == lat_ctrl) {
+      hit_cnt += cnt;
+    } else {
+      if (lat != run_lat) {
+        hist_.record(run_lat, run_cnt);
+        run_lat = lat;
+        run_cnt = 0;
+      }
+      run_cnt += cnt;
+    }
     total_lat += lat.value() * cnt;
     total_queue += (lat > service ? lat - service : zero).value() * cnt;
   };
@@ -639,19 +768,63 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   for (std::uint64_t i = 0; i < n;) {
     const std::uint64_t x = x0 + i;
     const std::uint64_t cnt = std::min(il - (x & (il - 1)), n - i);
-    DramCoord c;
-    for (std::size_t k = 0; k < steps_.size(); ++k) set_field(c, steps_[k].field, digit[k], il_shift_, x & low_mask);
-    c.row = row_digit;
-    apply_row_hash(c);
-    // The next granule's digits.
-    {
-      std::size_t k = 0;
-      while (k < steps_.size() && ++digit[k] == steps_[k].radix.divisor()) digit[k++] = 0;
-      if (k == steps_.size()) ++row_digit;
+    if (periodic && cnt == il && (warm >> low & 1)) {
+      const std::uint64_t pos = low + period * digit[kc];
+      std::uint64_t run = std::min({block - pos, (n - i) >> il_shift_, tail_from > i ? (tail_from - i) >> il_shift_ : 0});
+      // Up to the next cold position.
+      const std::uint64_t cold = ~warm & full;
+      if (cold != 0) {
+        const std::uint64_t rot = low == 0 ? cold : ((cold >> low) | (cold << (period - low))) & full;
+        run = std::min<std::uint64_t>(run, static_cast<std::uint64_t>(__builtin_ctzll(rot)));
+      }
+      const Picoseconds tb = issue + to_ctrl + shift + p_.frontend_latency;  // + line index x tau
+      const Picoseconds t_first = tb + Picoseconds(i * tau);
+      if (p_.refresh && run > 0) {
+        if (min_to_stale) {
+          min_to = Picoseconds(~std::uint64_t{0});
+          for (std::size_t k = 0; k < nranks; ++k) {
+            const RefreshSpan& span = stream_refresh_[block_ranks[k]];
+            if (span.from <= span.to) min_to = std::min(min_to, span.to);
+          }
+          min_to_stale = false;
+        }
+        // Up to the first granule that reaches its rank's refresh window.
+        if (t_first + Picoseconds((run - 1) * granule_time) >= min_to) {
+          std::uint64_t d = min_to > t_first ? ((min_to - t_first).value() + granule_time - 1) / granule_time : 0;
+          std::uint64_t q = (low + d) % period;
+          for (; d < run; ++d) {
+            if (t_first + Picoseconds(d * granule_time) >= stream_refresh_[stream_banks_[q].rank_index].to) break;
+            if (++q == period) q = 0;
+          }
+          run = d;
+        }
+      }
+      if (run > 0) {
+        runs[nruns++ % runs.size()] = Run{g, run, i, tb};
+        last_cas = t_first + Picoseconds((run - 1) * granule_time) + serve * (il - 1);
+        hits += run * il;
+        account(lat_ctrl, run * il);
+        i += run * il;
+        g += run;
+        const std::uint64_t to = pos + run;
+        if (to < block) {
+          digit[kc] = to / period;
+          low = to - digit[kc] * period;
+        } else {
+          digit[kc] = steps_[kc].radix.divisor() - 1;
+          low = period - 1;
+          --g;
+          advance();
+        }
+        continue;
+      }
     }
-    const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
-    Bank& b = banks_[rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
-                     static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank];
+    const std::uint64_t here = low;
+    const StreamBank e = stream_banks_[here];
+    const std::uint64_t row = row_digit;
+    if (nruns > 0 && g >= block_g0 + period) settle(here, g - period);
+    const std::size_t rank_index = e.rank_index;
+    Bank& b = banks_[e.bank];
     Rank& r = ranks_[rank_index];
     const auto ri = static_cast<std::uint32_t>(rank_index);
     const Picoseconds t0 = issue + to_ctrl + shift + Picoseconds(i * tau) + p_.frontend_latency;
@@ -660,7 +833,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
       // Later requests of another initiator (ahead by up to a quantum) already
       // own the bank: as the line path, each line is timed on its own against
       // the row they left open, without changing the bank's state.
-      const bool row_hit = b.open_row == c.row;
+      const bool row_hit = b.open_row == row;
       const Picoseconds extra = row_hit ? zero : (b.open_row == kNoRow ? trcd : trp + trcd);
       stats_.late_requests += cnt;
       if (row_hit) {
@@ -677,6 +850,8 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
       account(lat_ctrl + extra, cnt);
       last_cas = t0 + extra + serve * (cnt - 1);
       i += cnt;
+      if (periodic) warm &= ~(std::uint64_t{1} << here);
+      advance();
       continue;
     }
     if (p_.refresh) {
@@ -689,6 +864,10 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         epoch = refresh_epoch(ri, t);
         const std::uint64_t off = refresh_offsets_[rank_index];
         span = RefreshSpan{t, Picoseconds(off + epoch * p_.trefi.value()), epoch};
+        // The rank's other banks may have been refreshed since their last visit.
+        for (std::size_t k = 0; k < nranks; ++k)
+          if (block_ranks[k] == ri) warm &= ~rank_positions[k];
+        min_to_stale = true;
       }
       if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
         b.open_row = kNoRow;
@@ -697,7 +876,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
       }
     }
     Picoseconds cas;
-    if (b.open_row == c.row) {
+    if (b.open_row == row) {
       ++hits;
       cas = max_ps(t, b.next_cas);
     } else {
@@ -714,11 +893,11 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         b.prev_pre = pre;
         act = max_ps(pre + trp, b.next_act);
       }
-      act = earliest_activate(r, c.bank_group, act);
-      r.acts.reserve(act, static_cast<int>(c.bank_group));
+      act = earliest_activate(r, e.bank_group, act);
+      r.acts.reserve(act, static_cast<int>(e.bank_group));
       ++stats_.activates;
       b.last_act = act;
-      b.open_row = c.row;
+      b.open_row = row;
       cas = max_ps(act + trcd, b.next_cas);
     }
     hits += cnt - 1;
@@ -727,19 +906,23 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     last_cas = cas + serve * (cnt - 1);
     b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (cnt - 1)));
     b.next_cas = last_cas + sp;
-    Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + p_.to_ps(p_.twr) : last_cas + p_.to_ps(p_.trtp);
-    b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras)));
+    Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + twr : last_cas + trtp;
+    b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + tras));
     account(lat_ctrl + extra, cnt);
     if (i + cnt > tail_from) {
-      Channel& ch = channels_[c.channel];
+      Channel& ch = channels_[e.channel];
       for (std::uint64_t k = 0; k < cnt; ++k) {
         const Picoseconds ck = cas + serve * k;
-        ch.bus.reserve(ck + cas_lat, static_cast<int>(c.rank));
-        r.cas_by_bg[c.bank_group].reserve(ck, 0);
+        ch.bus.reserve(ck + cas_lat, static_cast<int>(e.rank));
+        r.cas_by_bg[e.bank_group].reserve(ck, 0);
       }
     }
     i += cnt;
+    if (periodic) warm |= std::uint64_t{1} << here;
+    advance();
   }
+  settle_all();
+  hist_.record(lat_ctrl, hit_cnt);
   // The last line issues when the line `window` before it is back (a staircase
   // of windows), plus the stalls of the visits before it.
   const Picoseconds end = issue + shift + lat_full * ((n - 1) / w) + issue_gap * ((n - 1) % w) + lat_full;

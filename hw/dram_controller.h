@@ -237,6 +237,11 @@ class DramController final : public MemoryDevice {
     std::uint64_t epoch = 0;
   };
   std::vector<RefreshSpan> stream_refresh_;  // [channel][rank]
+  // stream(): the banks of one block's period (digits below the column), in odometer order.
+  struct StreamBank {
+    std::uint32_t bank, rank_index, channel, rank, bank_group;  // bank: index into banks_
+  };
+  std::vector<StreamBank> stream_banks_;
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 };
 
