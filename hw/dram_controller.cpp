@@ -637,6 +637,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   if (stream_banks_.size() < period) stream_banks_.resize(period);
   for (auto& rs : stream_refresh_) rs = RefreshSpan{};
   const Picoseconds twr = p_.to_ps(p_.twr), trtp = p_.to_ps(p_.trtp), tras = p_.to_ps(p_.tras);
+  const Picoseconds act_reach = p_.to_ps(std::max({p_.trrd_s, p_.trrd_l, p_.tfaw}));
   // The state a bank keeps from a visit whose first line was a row hit served
   // on arrival at t0 (no wait): what the per-visit code below leaves.
   auto visited = [&](Bank& b, Picoseconds t0) {
@@ -893,7 +894,11 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         b.prev_pre = pre;
         act = max_ps(pre + trp, b.next_act);
       }
-      act = earliest_activate(r, e.bank_group, act);
+      // earliest_activate, unless no activate of the rank lies within tRRD_L
+      // or tFAW before `act` or anywhere after it: then it is `act` itself.
+      Picoseconds none_after;
+      if (act <= act_reach || r.acts.starts_between(act - act_reach, Picoseconds(~std::uint64_t{0}), &none_after, 1) != 0)
+        act = earliest_activate(r, e.bank_group, act);
       r.acts.reserve(act, static_cast<int>(e.bank_group));
       ++stats_.activates;
       b.last_act = act;
