@@ -705,9 +705,24 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     }
     c.row = row_digit;
     nranks = 0;
+    // apply_row_hash with the block's row: its bank and bank-group offsets once.
+    std::uint32_t hb = 0, hg = 0;
+    if (p_.xor_hash) {
+      DramCoord z;
+      z.row = row_digit;
+      apply_row_hash(z);
+      hb = z.bank;
+      hg = z.bank_group;
+    }
+    const auto nb = static_cast<std::uint32_t>(hash_banks_.divisor()), ng = static_cast<std::uint32_t>(hash_groups_.divisor());
     for (std::uint64_t q = 0; q < period; ++q) {
       DramCoord h = c;
-      apply_row_hash(h);
+      if (p_.xor_hash) {
+        if (hash_banks_.is_pow2()) h.bank ^= hb;
+        else h.bank = h.bank + hb >= nb ? h.bank + hb - nb : h.bank + hb;
+        if (hash_groups_.is_pow2()) h.bank_group ^= hg;
+        else h.bank_group = h.bank_group + hg >= ng ? h.bank_group + hg - ng : h.bank_group + hg;
+      }
       const std::uint32_t ri = h.channel * static_cast<std::uint32_t>(p_.ranks) + h.rank;
       stream_banks_[q] = StreamBank{ri * static_cast<std::uint32_t>(p_.banks_per_rank()) +
                                         h.bank_group * static_cast<std::uint32_t>(p_.banks_per_group) + h.bank,
