@@ -658,7 +658,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   // state of its last visit when that is needed: before the bank's next
   // visit one by one, or at the end of the block or stream.
   const std::uint64_t granule_time = il * tau;
-  const bool periodic = kc < ns && period <= 64 && (serve * (il - 1) + sp).value() <= period * granule_time &&
+  const bool periodic = stream_runs_ && kc < ns && period <= 64 && (serve * (il - 1) + sp).value() <= period * granule_time &&
                         tau * (il - 1) <= period * granule_time;
   const std::uint64_t full = period >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << period) - 1;
   std::uint64_t warm = 0;          // by position of the period
@@ -912,7 +912,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
       // earliest_activate, unless no activate of the rank lies within tRRD_L
       // or tFAW before `act` or anywhere after it: then it is `act` itself.
       Picoseconds none_after;
-      if (act <= act_reach || r.acts.starts_between(act - act_reach, Picoseconds(~std::uint64_t{0}), &none_after, 1) != 0)
+      if (!stream_runs_ || act <= act_reach || r.acts.starts_between(act - act_reach, Picoseconds(~std::uint64_t{0}), &none_after, 1) != 0)
         act = earliest_activate(r, e.bank_group, act);
       r.acts.reserve(act, static_cast<int>(e.bank_group));
       ++stats_.activates;

@@ -129,6 +129,11 @@ class DramController final : public MemoryDevice {
   // within 2% of the line path.
   Picoseconds stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
                      Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
+  // stream() takes runs of granules that are provably row hits served on
+  // arrival as one step each, and activates with no other activate of the
+  // rank near them without the calendar search (on by default). Off: every
+  // granule one by one, the reference the tests compare it with (same results).
+  void set_stream_runs(bool on) { stream_runs_ = on; }
 
   DramCoord decode(PhysAddr pa) const;
   // Unloaded latency of each outcome (frontend + DRAM commands + burst).
@@ -242,6 +247,7 @@ class DramController final : public MemoryDevice {
     std::uint32_t bank, rank_index, channel, rank, bank_group;  // bank: index into banks_
   };
   std::vector<StreamBank> stream_banks_;
+  bool stream_runs_ = true;
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 };
 
