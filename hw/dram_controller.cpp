@@ -824,8 +824,16 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         g += run;
         const std::uint64_t to = pos + run;
         if (to < block) {
-          digit[kc] = to / period;
-          low = to - digit[kc] * period;
+          if (run < period) {  // no division for the common short run
+            low += run;
+            if (low >= period) {
+              low -= period;
+              ++digit[kc];
+            }
+          } else {
+            digit[kc] = to / period;
+            low = to - digit[kc] * period;
+          }
         } else {
           digit[kc] = steps_[kc].radix.divisor() - 1;
           low = period - 1;
