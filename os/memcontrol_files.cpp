@@ -6,8 +6,8 @@
 // counted from the cgroup's LRU lists and the lru_add batches when read (pages
 // isolated by a reclaim in progress are not seen); kernel, pagetables and
 // slab_* come from the cgroups' kernel-memory counters (obj_cgroup charging,
-// memcontrol.cpp); kernel_stack, percpu, sock, vmalloc, file_mapped,
-// file_writeback and file_thp/shmem_thp are 0;
+// memcontrol.cpp); file_mapped and file_writeback from the file pages' mapcount
+// and PG_writeback; kernel_stack, percpu, sock, vmalloc and file_thp/shmem_thp are 0;
 // workingset_* per node in memory.numa_stat are not kept.
 #include <cerrno>
 #include <string>
@@ -42,6 +42,7 @@ std::string limit_str(unsigned long pages) {
 // The page-state figures of one cgroup's own pages on one node.
 struct MemcgNodeState {
   std::uint64_t anon = 0, file = 0, shmem = 0, file_dirty = 0, swapcached = 0, anon_thp = 0;
+  std::uint64_t file_mapped = 0, file_writeback = 0;
   std::array<std::uint64_t, NR_LRU_LISTS> lru{};
   std::array<std::uint64_t, MEMCG_NR_KMEM_STATS> kmem{};  // slab bytes, page-table pages, kernel stack KiB
 };
@@ -58,6 +59,8 @@ void count_page(MemcgNodeState& s, const page* pg) {
     s.file += nr;
     if (PageSwapBacked(pg)) s.shmem += nr;
     else if (PageDirty(pg)) s.file_dirty += nr;
+    if (page_mapcount(pg) > 0) s.file_mapped += nr;  // NR_FILE_MAPPED
+    if (pg->test(PG_writeback)) s.file_writeback += nr;  // NR_WRITEBACK
   }
   if (pg->test(PG_swapcache)) s.swapcached += nr;
 }
@@ -133,8 +136,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Kernel::memcg_stat(const mem_
   return {
       {"anon", s.anon * P}, {"file", s.file * P}, {"kernel", kmem_pages * P},
       {"kernel_stack", s.kmem[MEMCG_KERNEL_STACK_KB] * 1024}, {"pagetables", s.kmem[MEMCG_PAGETABLE] * P},
-      {"percpu", 0}, {"sock", 0}, {"vmalloc", 0}, {"shmem", s.shmem * P}, {"file_mapped", 0},
-      {"file_dirty", s.file_dirty * P}, {"file_writeback", 0}, {"swapcached", s.swapcached * P},
+      {"percpu", 0}, {"sock", 0}, {"vmalloc", 0}, {"shmem", s.shmem * P}, {"file_mapped", s.file_mapped * P},
+      {"file_dirty", s.file_dirty * P}, {"file_writeback", s.file_writeback * P}, {"swapcached", s.swapcached * P},
       {"anon_thp", s.anon_thp * P}, {"file_thp", 0}, {"shmem_thp", 0},
       {"inactive_anon", s.lru[LRU_INACTIVE_ANON] * P}, {"active_anon", s.lru[LRU_ACTIVE_ANON] * P},
       {"inactive_file", s.lru[LRU_INACTIVE_FILE] * P}, {"active_file", s.lru[LRU_ACTIVE_FILE] * P},
@@ -204,9 +207,9 @@ std::optional<std::string> Kernel::cgroup_file_read(const std::string& path, std
     row_bytes("kernel_stack", [](const MemcgNodeState& s) { return s.kmem[MEMCG_KERNEL_STACK_KB] * 1024; });
     row("pagetables", [](const MemcgNodeState& s) { return s.kmem[MEMCG_PAGETABLE]; });
     row("shmem", [](const MemcgNodeState& s) { return s.shmem; });
-    row("file_mapped", zero);
+    row("file_mapped", [](const MemcgNodeState& s) { return s.file_mapped; });
     row("file_dirty", [](const MemcgNodeState& s) { return s.file_dirty; });
-    row("file_writeback", zero);
+    row("file_writeback", [](const MemcgNodeState& s) { return s.file_writeback; });
     row("swapcached", [](const MemcgNodeState& s) { return s.swapcached; });
     row("anon_thp", [](const MemcgNodeState& s) { return s.anon_thp; });
     row("file_thp", zero);

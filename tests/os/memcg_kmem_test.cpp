@@ -9,6 +9,9 @@
 // every step.
 #include <gtest/gtest.h>
 
+#include "os/fs.h"
+#include "os/syscalls.h"
+#include "tests/os/file_test_util.h"
 #include "tests/os/swap_test_util.h"
 
 using namespace numasim;
@@ -186,6 +189,58 @@ TEST_F(MemcgKmemTest, StocksDrainWhenTheLimitIsLowered) {
   k().check_consistency();
   EXPECT_LE(current("/a"), kernel);  // stocks drained: only what objects hold
   EXPECT_EQ(k().memcgs().obj_stock[0].cached, 0u);
+}
+
+// memory.stat / memory.numa_stat file_mapped and file_writeback: the cgroup's
+// page-cache pages mapped by a MAP_SHARED mapping and under writeback.
+class MemcgFileStatTest : public FileTest {
+ protected:
+  std::uint64_t stat(const char* key, const char* file = "memory.stat") {
+    const std::string s = *k().cgroup_file_read("/a", file);
+    const std::string needle = std::string(key) + " ";
+    const auto at = s.rfind("\n" + needle) != std::string::npos ? s.rfind("\n" + needle) + 1 : s.find(needle);
+    EXPECT_EQ(s.compare(at, needle.size(), needle), 0) << s;
+    return std::stoull(s.substr(at + needle.size()));
+  }
+};
+
+TEST_F(MemcgFileStatTest, FileMappedAndFileWritebackFollowThePageCache) {
+  MemCgroupParams a;
+  a.path = "/a";
+  ASSERT_EQ(k().mem_cgroup_create(a), 1);
+  task_struct* t = spawn();
+  ASSERT_EQ(k().cgroup_attach_task(t->tgid, "/a"), 0);
+  const long fd = k().sys_open(t, "/cfg/data", O_RDWR, 0, cost_);
+  ASSERT_GE(fd, 0);
+  const long m = k().sys_mmap(t, 0, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, static_cast<int>(fd), 0, cost_);
+  ASSERT_GT(m, 0);
+  ASSERT_EQ(touch(t, static_cast<VirtAddr>(m), false), Kernel::FaultResult::Handled);
+  settle();
+  k().check_consistency();
+  // The fault mapped its page and fault-around's cached neighbours: as many as the mm's file RSS.
+  const std::uint64_t mapped = stat("file_mapped");
+  EXPECT_GT(mapped, 0u);
+  EXPECT_EQ(mapped, static_cast<std::uint64_t>(t->mm->get_mm_counter(MM_FILEPAGES)) * kPageSize);
+  EXPECT_GE(stat("file"), mapped);  // the readahead window is charged too
+  EXPECT_NE(k().cgroup_file_read("/a", "memory.numa_stat")->find("file_mapped N0=" + std::to_string(mapped) + " N1=0\n"),
+            std::string::npos);
+  EXPECT_EQ(stat("file_writeback"), 0u);
+  ASSERT_EQ(k().sys_munmap(t, static_cast<VirtAddr>(m), kFileSize, cost_), 0);
+  EXPECT_EQ(stat("file_mapped"), 0u);
+  // Four dirty pages whose writeback fadvise(DONTNEED) starts: under writeback until the device completes.
+  const long buf = mmap_anon(t, 4 * kPageSize);
+  ASSERT_GT(buf, 0);
+  ASSERT_EQ(k().sys_pwrite64(t, static_cast<int>(fd), static_cast<VirtAddr>(buf), 4 * kPageSize, 0, cost_),
+            static_cast<long>(4 * kPageSize));
+  k().lru_add_drain_all();
+  EXPECT_EQ(stat("file_dirty"), 4 * kPageSize);
+  ASSERT_EQ(k().sys_fadvise64(t, static_cast<int>(fd), 0, 4 * kPageSize, POSIX_FADV_DONTNEED, cost_), 0);
+  EXPECT_EQ(stat("file_writeback"), 4 * kPageSize);
+  EXPECT_NE(k().cgroup_file_read("/a", "memory.numa_stat")->find("file_writeback N0=" + std::to_string(4 * kPageSize)),
+            std::string::npos);
+  settle();
+  EXPECT_EQ(stat("file_writeback"), 0u);
+  k().check_consistency();
 }
 
 }  // namespace
