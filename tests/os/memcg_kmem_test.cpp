@@ -12,6 +12,7 @@
 #include "os/fs.h"
 #include "os/syscalls.h"
 #include "tests/os/file_test_util.h"
+#include "tests/os/memcg_test_util.h"
 #include "tests/os/swap_test_util.h"
 
 using namespace numasim;
@@ -23,17 +24,7 @@ namespace {
 class MemcgKmemTest : public SwapTest {
  protected:
   std::uint64_t stat(const std::string& path, const std::string& key, const char* file = "memory.stat") {
-    auto s = k().cgroup_file_read(path, file);
-    EXPECT_TRUE(s.has_value());
-    const std::string needle = key + " ";
-    for (std::size_t pos = 0; s && pos < s->size();) {
-      const std::size_t end = s->find('\n', pos);
-      const std::string line = s->substr(pos, end - pos);
-      if (line.rfind(needle, 0) == 0) return std::stoull(line.substr(needle.size()));
-      pos = end + 1;
-    }
-    ADD_FAILURE() << "no " << key << " in " << path;
-    return 0;
+    return memcg_keyed(k(), path, file, key);
   }
   std::uint64_t current(const std::string& path) { return std::stoull(*k().cgroup_file_read(path, "memory.current")); }
   task_struct* spawn_in(const char* path, int cpu = 0) {
@@ -195,13 +186,7 @@ TEST_F(MemcgKmemTest, StocksDrainWhenTheLimitIsLowered) {
 // page-cache pages mapped by a MAP_SHARED mapping and under writeback.
 class MemcgFileStatTest : public FileTest {
  protected:
-  std::uint64_t stat(const char* key, const char* file = "memory.stat") {
-    const std::string s = *k().cgroup_file_read("/a", file);
-    const std::string needle = std::string(key) + " ";
-    const auto at = s.rfind("\n" + needle) != std::string::npos ? s.rfind("\n" + needle) + 1 : s.find(needle);
-    EXPECT_EQ(s.compare(at, needle.size(), needle), 0) << s;
-    return std::stoull(s.substr(at + needle.size()));
-  }
+  std::uint64_t stat(const char* key, const char* file = "memory.stat") { return memcg_keyed(k(), "/a", file, key); }
 };
 
 TEST_F(MemcgFileStatTest, FileMappedAndFileWritebackFollowThePageCache) {
