@@ -48,6 +48,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   // kmem_cache_init + proc_caches_init & co.
   slub_ = std::make_unique<Slub>(pm_, params_.slub);
   caches_ = std::make_unique<KernelCaches>(*slub_, params_.caches);
+  install_kmem_accounting();  // memcontrol.cpp: SLAB_ACCOUNT objects charged to memory cgroups
   anon_vmas_ = std::make_unique<AnonVmas>(*caches_);
   kmemleak_ = std::make_unique<Kmemleak>(*slub_);
   register_kmemleak_roots();
@@ -118,9 +119,15 @@ std::optional<PhysAddr> Kernel::alloc_pgtable_frame(CpuId cpu, KernelCost& cost)
   page* pg = pol ? alloc_pages_mpol(pm_, cpu, GFP_PGTABLE_USER, 0, pol, NO_INTERLEAVE_INDEX, cost)
                  : pm_.alloc_pages(cpu, GFP_PGTABLE_USER, 0, cpu_to_node(cpu), nullptr, cost);
   if (!pg) return std::nullopt;
+  // __memcg_kmem_charge_page (GFP_PGTABLE_USER is __GFP_ACCOUNT): the cgroup may be at memory.max.
+  if (memcg_kmem_charge_pgtable(pg, GFP_PGTABLE_USER, cost)) {
+    pm_.free_pages(cpu, pg, 0, cost);
+    return std::nullopt;
+  }
   // pagetable_pte_ctor / pmd_ptlock_init: a split page-table lock object.
   const PhysAddr ptl = caches_->ptlock_alloc(cpu, cost, AllocSite::tag("ptlock_alloc"));
   if (!ptl) {
+    memcg_kmem_uncharge_pgtable(pg, cpu);
     pm_.free_pages(cpu, pg, 0, cost);
     return std::nullopt;
   }
@@ -138,6 +145,7 @@ void Kernel::free_pgtable_frame(CpuId cpu, PhysAddr frame, KernelCost& cost) {
     ptlocks_.erase(it);
   }
   page* pg = pm_.phys_to_page(frame);
+  memcg_kmem_uncharge_pgtable(pg, cpu);  // __memcg_kmem_uncharge_page from free_pages_prepare
   pg->clear(PG_pgtable);
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_PAGETABLE, -1);
   if (ctx_.task) ctx_.task->mm->pgtables_bytes -= kPageSize;

@@ -754,6 +754,25 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   std::uint64_t target_lru_pages(const pglist_data& pgdat, const scan_control& sc, lru_list lru) const;
   void check_memcg() const;  // kernel_check.cpp: charges = pages and swap slots per cgroup, stocks
   std::unique_ptr<MemCgroups> memcgs_ = std::make_unique<MemCgroups>();
+  // ---- kernel memory charging (memcontrol.cpp: obj_cgroup, Linux 6.1 CONFIG_MEMCG_KMEM) ----
+  friend class KmemSlabHooks;
+  std::unique_ptr<SlabMemcgHooks> slab_memcg_hooks_;  // installed on slub_ by the constructor
+  void install_kmem_accounting();  // the constructor: slab_memcg_hooks_ on slub_
+  // get_obj_cgroup_from_current: the context task's cgroup, null for the root, a kernel thread or no task.
+  mem_cgroup* get_obj_cgroup_from_current() const;
+  int obj_cgroup_charge(mem_cgroup* memcg, gfp_t gfp, std::size_t size, CpuId cpu, KernelCost& cost);
+  void obj_cgroup_uncharge(mem_cgroup* memcg, std::size_t size, CpuId cpu);
+  int obj_cgroup_charge_pages(mem_cgroup* memcg, gfp_t gfp, unsigned long nr_pages, KernelCost& cost);
+  void obj_cgroup_uncharge_pages(mem_cgroup* memcg, unsigned long nr_pages, CpuId cpu);
+  bool consume_obj_stock(mem_cgroup* memcg, std::size_t nr_bytes, CpuId cpu);
+  void refill_obj_stock(mem_cgroup* memcg, std::size_t nr_bytes, bool allow_uncharge, CpuId cpu);
+  void drain_obj_stock(obj_stock_pcp& stock, CpuId cpu);
+  void mod_memcg_kmem_state(mem_cgroup* memcg, NodeId nid, memcg_kmem_stat_item item, long delta);
+  // __memcg_kmem_charge_page / __memcg_kmem_uncharge_page for a page-table frame (NR_PAGETABLE too):
+  // 0 (charged to the current task's cgroup, or nothing to charge) or -ENOMEM.
+  int memcg_kmem_charge_pgtable(page* pg, gfp_t gfp, KernelCost& cost);
+  void memcg_kmem_uncharge_pgtable(page* pg, CpuId cpu);
+  void check_memcg_kmem() const;  // memcontrol.cpp: slab bytes charged = pages charged for objects
   // ---- THP internals (huge_memory.cpp, khugepaged.cpp) ----
   void thp_init();  // installs khugepaged's threadfn (from the constructor)
   page* thp_head(page* pg) { return PageTail(pg) ? pm_.pfn_to_page(Pfn(pg->private_)) : pg; }

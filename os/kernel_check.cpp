@@ -456,6 +456,8 @@ void Kernel::check_memcg() const {
   }
   for (const memcg_stock_pcp& s : memcgs_->stock)
     if (s.cached) pages[s.cached] += static_cast<std::int64_t>(s.nr_pages);
+  for (std::size_t id = 1; id < nr; ++id) pages[id] += memcgs_->by_id[id]->obj_pages;  // kmem: slab objects' pages
+  check_memcg_kmem();
   for (const auto& area : memcgs_->swap_cgroup)
     for (std::uint32_t id : area)
       if (id) ++swap[id];
@@ -469,6 +471,38 @@ void Kernel::check_memcg() const {
       pages[m.parent->id] += pages[id];
       swap[m.parent->id] += swap[id];
     }
+  }
+}
+
+// The checker's kernel-memory part: per cgroup, the pages charged for slab
+// objects equal the full sizes of its charged objects plus the bytes
+// pre-charged in object stocks and nr_charged_bytes; MEMCG_KMEM equals those
+// pages plus its page tables; no stat negative.
+void Kernel::check_memcg_kmem() const {
+  const std::size_t nr = memcgs_->by_id.size();
+  std::vector<std::uint64_t> bytes(nr, 0);
+  const Slub& slub = *slub_;
+  slub.for_each_allocated([&](const SlabObjectInfo& o) {
+    if (!o.cache) return;
+    const std::uint32_t id = slub.object_memcg(o.addr);
+    if (!id) return;
+    VM_CHECK(id < nr, "slab object charged to no such cgroup", o.addr, id);
+    bytes[id] += obj_full_size(o.cache->size);
+  });
+  for (const obj_stock_pcp& st : memcgs_->obj_stock)
+    if (st.cached) bytes[st.cached] += st.nr_bytes;
+  for (std::size_t id = 1; id < nr; ++id) {
+    const mem_cgroup& m = *memcgs_->by_id[id];
+    bytes[id] += m.nr_charged_bytes;
+    VM_CHECK(bytes[id] == static_cast<std::uint64_t>(m.obj_pages) * kPageSize,
+             "slab bytes charged to a cgroup != pages charged for its objects", id, bytes[id]);
+    long pagetables = 0;
+    for (const auto& st : m.kmem_node) {
+      for (long v : st) VM_CHECK(v >= 0, "negative kernel-memory stat of a cgroup", id, static_cast<std::uint64_t>(-v));
+      pagetables += st[MEMCG_PAGETABLE];
+    }
+    VM_CHECK(m.kmem == m.obj_pages + pagetables, "MEMCG_KMEM != object pages + page tables", id,
+             static_cast<std::uint64_t>(m.kmem));
   }
 }
 

@@ -13,7 +13,14 @@
 // way back to user mode, in the same fault); the throttle is added to the
 // fault's cost as time (no psi, the CPU is not given to another task); no
 // memory.oom.group; a THP charge never invokes the OOM killer (order >
-// PAGE_ALLOC_COSTLY_ORDER, as Linux) and falls back; no kernel memory charging.
+// PAGE_ALLOC_COSTLY_ORDER, as Linux) and falls back.
+// Kernel memory (obj_cgroup, Linux 6.1): SLUB's accounted objects through the
+// per-CPU obj_stock (consume_obj_stock, refill_obj_stock, drain_obj_stock),
+// whole pages through try_charge_memcg and MEMCG_KMEM (memcg_account_kmem),
+// page tables through memcg_kmem_charge_page. Simplified: an obj_cgroup is its
+// mem_cgroup (cgroups are never removed, so nothing is reparented); the slab
+// statistics are applied at once (Linux batches them in the stock up to a
+// page: mod_objcg_state); no kernel stacks, percpu, vmalloc or socket charges.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -119,6 +126,7 @@ long Kernel::mem_cgroup_create(const MemCgroupParams& p) {
     lv->parent = &mem_cgroup_lruvec(pgdat, parent->id);
     pgdat.memcg_lruvec[m->id] = std::move(lv);
   }
+  m->kmem_node.resize(static_cast<std::size_t>(pm_.nr_node_ids()));
   const long id = m->id;
   memcgs_->by_id.push_back(std::move(m));
   return id;
@@ -188,6 +196,15 @@ void Kernel::refill_stock(mem_cgroup* memcg, unsigned long nr_pages, CpuId cpu) 
 
 // drain_all_stock: every CPU's stock cached for a cgroup of root's subtree.
 void Kernel::drain_all_stock(mem_cgroup* root) {
+  // drain_local_stock's drain_obj_stock first: its whole pages go to the page stock drained next.
+  for (std::size_t c = 0; c < memcgs_->obj_stock.size(); ++c) {
+    obj_stock_pcp& ostock = memcgs_->obj_stock[c];
+    for (mem_cgroup* m = memcgs_->by_id[ostock.cached].get(); ostock.cached && m; m = m->parent)
+      if (m == root) {
+        drain_obj_stock(ostock, CpuId(static_cast<int>(c)));
+        break;
+      }
+  }
   for (memcg_stock_pcp& stock : memcgs_->stock) {
     for (mem_cgroup* m = memcgs_->by_id[stock.cached].get(); m; m = m->parent)
       if (m == root) {
@@ -479,6 +496,166 @@ void Kernel::mem_cgroup_uncharge_swap(swp_entry_t entry) {
   if (type >= sc.size() || off >= sc[type].size() || !sc[type][off]) return;
   page_counter_uncharge(&memcgs_->by_id[sc[type][off]]->swap, 1);
   sc[type][off] = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Kernel memory: obj_cgroup charging of slab objects and page tables
+// ---------------------------------------------------------------------------
+
+// SLUB's memcg hooks (mm/slab.h memcg_slab_*_hook) on the Kernel's obj_cgroup functions.
+class KmemSlabHooks final : public SlabMemcgHooks {
+ public:
+  explicit KmemSlabHooks(Kernel& k) : k_(k) {}
+  long slab_pre_alloc_hook(const kmem_cache* s, gfp_t gfp, CpuId cpu, KernelCost& cost) override {
+    mem_cgroup* memcg = k_.get_obj_cgroup_from_current();
+    if (!memcg) return 0;
+    if (k_.obj_cgroup_charge(memcg, gfp, obj_full_size(s->size), cpu, cost)) return -1;
+    return memcg->id;
+  }
+  void slab_post_alloc_hook(const kmem_cache* s, std::uint32_t memcg_id, NodeId nid, bool allocated,
+                            CpuId cpu) override {
+    mem_cgroup* memcg = k_.memcgs_->by_id[memcg_id].get();
+    if (!allocated) {
+      k_.obj_cgroup_uncharge(memcg, obj_full_size(s->size), cpu);
+      return;
+    }
+    k_.mod_memcg_kmem_state(memcg, nid, cache_vmstat_idx(s), static_cast<long>(obj_full_size(s->size)));
+  }
+  void slab_free_hook(const kmem_cache* s, std::uint32_t memcg_id, NodeId nid, CpuId cpu) override {
+    mem_cgroup* memcg = k_.memcgs_->by_id[memcg_id].get();
+    k_.mod_memcg_kmem_state(memcg, nid, cache_vmstat_idx(s), -static_cast<long>(obj_full_size(s->size)));
+    k_.obj_cgroup_uncharge(memcg, obj_full_size(s->size), cpu);
+  }
+
+ private:
+  // cache_vmstat_idx
+  static memcg_kmem_stat_item cache_vmstat_idx(const kmem_cache* s) {
+    return (s->flags & SLAB_RECLAIM_ACCOUNT) ? MEMCG_SLAB_RECLAIMABLE_B : MEMCG_SLAB_UNRECLAIMABLE_B;
+  }
+  Kernel& k_;
+};
+
+void Kernel::install_kmem_accounting() {
+  slab_memcg_hooks_ = std::make_unique<KmemSlabHooks>(*this);
+  slub_->set_memcg_hooks(slab_memcg_hooks_.get());
+}
+
+// get_obj_cgroup_from_current: memcg_kmem_bypass for kernel threads and the
+// boot context; the root cgroup has no objcg.
+mem_cgroup* Kernel::get_obj_cgroup_from_current() const {
+  const task_struct* t = ctx_.task;
+  if (!t || !t->mm || (t->flags & PF_KTHREAD) || t->mm->memcg_id == kRootMemcgId) return nullptr;
+  return memcgs_->by_id[t->mm->memcg_id].get();
+}
+
+void Kernel::mod_memcg_kmem_state(mem_cgroup* memcg, NodeId nid, memcg_kmem_stat_item item, long delta) {
+  const auto n = static_cast<std::size_t>(nid.value());
+  if (memcg->kmem_node.size() <= n) memcg->kmem_node.resize(n + 1);
+  memcg->kmem_node[n][item] += delta;
+}
+
+// obj_cgroup_charge_pages: try_charge_memcg, then memcg_account_kmem.
+int Kernel::obj_cgroup_charge_pages(mem_cgroup* memcg, gfp_t gfp, unsigned long nr_pages, KernelCost& cost) {
+  const int r = try_charge_memcg(memcg, gfp, nr_pages, cost);
+  if (r) return r;
+  memcg->kmem += static_cast<long>(nr_pages);
+  return 0;
+}
+
+// obj_cgroup_uncharge_pages: memcg_account_kmem(-nr), the pages go to the CPU's page stock.
+void Kernel::obj_cgroup_uncharge_pages(mem_cgroup* memcg, unsigned long nr_pages, CpuId cpu) {
+  memcg->kmem -= static_cast<long>(nr_pages);
+  memcg->obj_pages -= static_cast<long>(nr_pages);
+  refill_stock(memcg, nr_pages, cpu);
+}
+
+bool Kernel::consume_obj_stock(mem_cgroup* memcg, std::size_t nr_bytes, CpuId cpu) {
+  auto& stocks = memcgs_->obj_stock;
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (stocks.size() <= c) return false;
+  obj_stock_pcp& stock = stocks[c];
+  if (stock.cached != memcg->id || stock.nr_bytes < nr_bytes) return false;
+  stock.nr_bytes -= static_cast<unsigned>(nr_bytes);
+  return true;
+}
+
+// drain_obj_stock: whole pages back (uncharged into the page stock), the rest to nr_charged_bytes.
+void Kernel::drain_obj_stock(obj_stock_pcp& stock, CpuId cpu) {
+  if (stock.cached == kRootMemcgId) return;
+  mem_cgroup* old = memcgs_->by_id[stock.cached].get();
+  if (stock.nr_bytes) {
+    const unsigned long nr_pages = stock.nr_bytes / kPageSize;
+    const unsigned nr_bytes = stock.nr_bytes & (kPageSize - 1);
+    if (nr_pages) obj_cgroup_uncharge_pages(old, nr_pages, cpu);
+    old->nr_charged_bytes += nr_bytes;
+    stock.nr_bytes = 0;
+  }
+  stock.cached = kRootMemcgId;
+}
+
+// refill_obj_stock: bytes back into the CPU's stock (switching cgroups drains
+// the old one and takes the new one's nr_charged_bytes); more than a page
+// returns the whole pages when allowed.
+void Kernel::refill_obj_stock(mem_cgroup* memcg, std::size_t nr_bytes, bool allow_uncharge, CpuId cpu) {
+  auto& stocks = memcgs_->obj_stock;
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (stocks.size() <= c) stocks.resize(c + 1);
+  obj_stock_pcp& stock = stocks[c];
+  if (stock.cached != memcg->id) {
+    drain_obj_stock(stock, cpu);
+    stock.nr_bytes = static_cast<unsigned>(memcg->nr_charged_bytes);
+    memcg->nr_charged_bytes = 0;
+    stock.cached = memcg->id;
+    allow_uncharge = true;
+  }
+  stock.nr_bytes += static_cast<unsigned>(nr_bytes);
+  unsigned long nr_pages = 0;
+  if (allow_uncharge && stock.nr_bytes > kPageSize) {
+    nr_pages = stock.nr_bytes / kPageSize;
+    stock.nr_bytes &= kPageSize - 1;
+  }
+  if (nr_pages) obj_cgroup_uncharge_pages(memcg, nr_pages, cpu);
+}
+
+// obj_cgroup_charge: from the CPU's object stock, else whole pages with the rest kept in the stock.
+int Kernel::obj_cgroup_charge(mem_cgroup* memcg, gfp_t gfp, std::size_t size, CpuId cpu, KernelCost& cost) {
+  if (consume_obj_stock(memcg, size, cpu)) return 0;
+  unsigned long nr_pages = size / kPageSize;
+  const std::size_t nr_bytes = size & (kPageSize - 1);
+  if (nr_bytes) ++nr_pages;
+  const int r = obj_cgroup_charge_pages(memcg, gfp, nr_pages, cost);
+  if (r) return r;
+  memcg->obj_pages += static_cast<long>(nr_pages);
+  if (nr_bytes) refill_obj_stock(memcg, kPageSize - nr_bytes, false, cpu);
+  return 0;
+}
+
+void Kernel::obj_cgroup_uncharge(mem_cgroup* memcg, std::size_t size, CpuId cpu) {
+  refill_obj_stock(memcg, size, true, cpu);
+}
+
+// __memcg_kmem_charge_page for a page table (GFP_PGTABLE_USER has __GFP_ACCOUNT):
+// the frame carries the charge (page->memcg_data with MEMCG_DATA_KMEM) and
+// counts in the cgroup's NR_PAGETABLE on its node.
+int Kernel::memcg_kmem_charge_pgtable(page* pg, gfp_t gfp, KernelCost& cost) {
+  pg->memcg_id = kRootMemcgId;
+  if (!(gfp & __GFP_ACCOUNT)) return 0;
+  mem_cgroup* memcg = get_obj_cgroup_from_current();
+  if (!memcg) return 0;
+  if (obj_cgroup_charge_pages(memcg, gfp, 1, cost)) return -ENOMEM;
+  pg->memcg_id = memcg->id;
+  mod_memcg_kmem_state(memcg, pm_.page_to_nid(pg), MEMCG_PAGETABLE, 1);
+  return 0;
+}
+
+// __memcg_kmem_uncharge_page: the charge dropped before the frame is freed.
+void Kernel::memcg_kmem_uncharge_pgtable(page* pg, CpuId cpu) {
+  if (!pg->memcg_id) return;
+  mem_cgroup* memcg = memcgs_->by_id[pg->memcg_id].get();
+  mod_memcg_kmem_state(memcg, pm_.page_to_nid(pg), MEMCG_PAGETABLE, -1);
+  memcg->kmem -= 1;  // obj_cgroup_uncharge_pages: memcg_account_kmem, refill_stock
+  refill_stock(memcg, 1, cpu);
+  pg->memcg_id = kRootMemcgId;
 }
 
 }  // namespace numasim::os

@@ -20,6 +20,19 @@
 //       allocator calls it (AllocHooks::uncharge_folio) when the last
 //       reference of a charged page goes, whoever frees it.
 //
+// Kernel memory (Linux 6.1 obj_cgroup, CONFIG_MEMCG_KMEM): objects of
+// SLAB_ACCOUNT caches (or __GFP_ACCOUNT kmallocs) charged in bytes through
+// the per-CPU obj_stock with page-sized batches (obj_cgroup_charge ->
+// obj_cgroup_charge_pages -> try_charge_memcg; refill_obj_stock returns whole
+// pages, drain_obj_stock leaves the sub-page rest in nr_charged_bytes), and
+// user page tables (GFP_PGTABLE_USER, memcg_kmem_charge_page: page::memcg_id
+// set on the table's frame). Both count in memory.current and memory.stat
+// "kernel" (MEMCG_KMEM), "pagetables", "slab_reclaimable" /
+// "slab_unreclaimable" / "slab", per node in memory.numa_stat; a cgroup at
+// memory.max reclaims for them and their allocation fails (-ENOMEM, or
+// VM_FAULT_OOM for a page table after the cgroup's OOM killer) as Linux's.
+// Tasks in the root cgroup and kernel threads charge nothing (memcg_kmem_bypass).
+//
 // The LRU side: page_lruvec(pm, pg) (os/mm_inline.h) is the one place that
 // says which lruvec a page is on: the root cgroup's pages use the node's
 // pgdat.__lruvec, a child cgroup's its mem_cgroup_per_node lruvec
@@ -27,8 +40,8 @@
 // and reclaim behaves exactly as before.
 // Simplified: cgroups are created at boot from the configuration and never
 // removed (no rmdir, no offline memcgs, no task migration between cgroups
-// after placement); cgroup v2 only (no memsw, no v1 files); no kernel memory
-// (slab, page tables) or socket charging: memory.stat "kernel" is 0; the root
+// after placement); cgroup v2 only (no memsw, no v1 files); no socket,
+// percpu, vmalloc or kernel-stack charging (tasks have no kernel stacks); the root
 // cgroup has no counter (as Linux, it is never limited); no memory.oom.group,
 // no memory.reclaim, no memory.peak (6.1 has none either), no swap.high.
 #pragma once
@@ -112,6 +125,24 @@ enum memcg_event_item { MEMCG_EVENTS(MEMCG_EVENT_ENUM) MEMCG_NR_EVENTS };
 #undef MEMCG_EVENT_ENUM
 const char* memcg_event_name(memcg_event_item i);
 
+// Per-node kernel-memory statistics of one cgroup (its own, not hierarchical):
+// memcg lruvec state NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B (bytes),
+// NR_PAGETABLE (pages), NR_KERNEL_STACK_KB (always 0 here).
+enum memcg_kmem_stat_item {
+  MEMCG_SLAB_RECLAIMABLE_B,
+  MEMCG_SLAB_UNRECLAIMABLE_B,
+  MEMCG_PAGETABLE,
+  MEMCG_KERNEL_STACK_KB,
+  MEMCG_NR_KMEM_STATS
+};
+
+// The per-CPU object stock (memcg_stock_pcp's cached_objcg / nr_bytes):
+// bytes pre-charged to one cgroup for accounted slab objects.
+struct obj_stock_pcp {
+  unsigned cached = kRootMemcgId;  // memcg id (root: none)
+  unsigned nr_bytes = 0;
+};
+
 // One [[cgroup]] table: the path and the limits written before any task runs.
 struct MemCgroupParams {
   std::string path;  // "/batch", "/batch/job1": the parent must come first
@@ -136,6 +167,16 @@ struct mem_cgroup {
   std::array<std::uint64_t, MEMCG_NR_MEMORY_EVENTS> memory_events_local{};  // memory.events.local
   std::array<std::uint64_t, MEMCG_NR_EVENTS> events{};                      // local counts
   std::uint64_t high_delay_ps = 0;  // time its tasks were throttled over memory.high
+  // Kernel memory (its own charges): MEMCG_KMEM pages, the pages charged for
+  // slab objects (obj_cgroup_charge_pages, not yet returned), the sub-page
+  // rest of drained object stocks (objcg->nr_charged_bytes) and the per-node stats.
+  long kmem = 0;
+  long obj_pages = 0;
+  std::uint64_t nr_charged_bytes = 0;
+  std::vector<std::array<long, MEMCG_NR_KMEM_STATS>> kmem_node;  // [node]
+  long kmem_stat(int nid, memcg_kmem_stat_item i) const {
+    return static_cast<std::size_t>(nid) < kmem_node.size() ? kmem_node[static_cast<std::size_t>(nid)][i] : 0;
+  }
 };
 
 // The per-CPU charge cache (struct memcg_stock_pcp).
@@ -152,6 +193,7 @@ struct MemCgroups {
   }
   std::vector<std::unique_ptr<mem_cgroup>> by_id;  // [0] the root
   std::vector<memcg_stock_pcp> stock;              // per CPU
+  std::vector<obj_stock_pcp> obj_stock;            // per CPU (kernel memory)
   std::vector<std::vector<std::uint32_t>> swap_cgroup;  // [type][offset] -> memcg id (0: none)
   std::uint64_t nr_memcg_oom = 0;
 

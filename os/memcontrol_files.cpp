@@ -4,9 +4,10 @@
 // memory.swap.events and memory.numa_stat in Linux 6.1's formats.
 // Simplified: the page-state figures of memory.stat / memory.numa_stat are
 // counted from the cgroup's LRU lists and the lru_add batches when read (pages
-// isolated by a reclaim in progress are not seen); kernel, kernel_stack,
-// pagetables, percpu, sock, vmalloc, slab, file_mapped, file_writeback and
-// file_thp/shmem_thp are 0 (no kernel memory or file charging here);
+// isolated by a reclaim in progress are not seen); kernel, pagetables and
+// slab_* come from the cgroups' kernel-memory counters (obj_cgroup charging,
+// memcontrol.cpp); file_mapped and file_writeback from the file pages' mapcount
+// and PG_writeback; kernel_stack, percpu, sock, vmalloc and file_thp/shmem_thp are 0;
 // workingset_* per node in memory.numa_stat are not kept.
 #include <cerrno>
 #include <string>
@@ -41,8 +42,14 @@ std::string limit_str(unsigned long pages) {
 // The page-state figures of one cgroup's own pages on one node.
 struct MemcgNodeState {
   std::uint64_t anon = 0, file = 0, shmem = 0, file_dirty = 0, swapcached = 0, anon_thp = 0;
+  std::uint64_t file_mapped = 0, file_writeback = 0;
   std::array<std::uint64_t, NR_LRU_LISTS> lru{};
+  std::array<std::uint64_t, MEMCG_NR_KMEM_STATS> kmem{};  // slab bytes, page-table pages, kernel stack KiB
 };
+void count_kmem(MemcgNodeState& s, const mem_cgroup& m, int nid) {
+  for (int i = 0; i < MEMCG_NR_KMEM_STATS; ++i)
+    s.kmem[static_cast<std::size_t>(i)] += static_cast<std::uint64_t>(m.kmem_stat(nid, static_cast<memcg_kmem_stat_item>(i)));
+}
 void count_page(MemcgNodeState& s, const page* pg) {
   const std::uint64_t nr = static_cast<std::uint64_t>(lru_nr_pages(pg));
   if (PageAnon(pg)) {
@@ -52,6 +59,8 @@ void count_page(MemcgNodeState& s, const page* pg) {
     s.file += nr;
     if (PageSwapBacked(pg)) s.shmem += nr;
     else if (PageDirty(pg)) s.file_dirty += nr;
+    if (page_mapcount(pg) > 0) s.file_mapped += nr;  // NR_FILE_MAPPED
+    if (pg->test(PG_writeback)) s.file_writeback += nr;  // NR_WRITEBACK
   }
   if (pg->test(PG_swapcache)) s.swapcached += nr;
 }
@@ -105,10 +114,13 @@ std::vector<MemCgroupParams> parse_cgroups(Config root) {
 std::vector<std::pair<std::string, std::uint64_t>> Kernel::memcg_stat(const mem_cgroup& memcg) const {
   MemcgNodeState s;
   std::array<std::uint64_t, MEMCG_NR_EVENTS> ev{};
+  std::uint64_t kmem_pages = 0;  // MEMCG_KMEM
   const page* mem_map = pm_.pfn_to_page(Pfn(0));
   for (mem_cgroup* m : mem_cgroup_subtree(const_cast<mem_cgroup*>(&memcg))) {
     for (int i = 0; i < MEMCG_NR_EVENTS; ++i) ev[static_cast<std::size_t>(i)] += m->events[static_cast<std::size_t>(i)];
+    kmem_pages += static_cast<std::uint64_t>(m->kmem);
     for (int n = 0; n < pm_.nr_node_ids(); ++n) {
+      count_kmem(s, *m, n);
       const lruvec& lv = mem_cgroup_lruvec(const_cast<pglist_data&>(pm_.NODE_DATA(NodeId(n))), m->id);
       for (int l = 0; l < NR_LRU_LISTS; ++l) {
         s.lru[static_cast<std::size_t>(l)] += lv.nr_pages[static_cast<std::size_t>(l)];
@@ -122,13 +134,16 @@ std::vector<std::pair<std::string, std::uint64_t>> Kernel::memcg_stat(const mem_
   }
   const std::uint64_t P = kPageSize;
   return {
-      {"anon", s.anon * P}, {"file", s.file * P}, {"kernel", 0}, {"kernel_stack", 0}, {"pagetables", 0},
-      {"percpu", 0}, {"sock", 0}, {"vmalloc", 0}, {"shmem", s.shmem * P}, {"file_mapped", 0},
-      {"file_dirty", s.file_dirty * P}, {"file_writeback", 0}, {"swapcached", s.swapcached * P},
+      {"anon", s.anon * P}, {"file", s.file * P}, {"kernel", kmem_pages * P},
+      {"kernel_stack", s.kmem[MEMCG_KERNEL_STACK_KB] * 1024}, {"pagetables", s.kmem[MEMCG_PAGETABLE] * P},
+      {"percpu", 0}, {"sock", 0}, {"vmalloc", 0}, {"shmem", s.shmem * P}, {"file_mapped", s.file_mapped * P},
+      {"file_dirty", s.file_dirty * P}, {"file_writeback", s.file_writeback * P}, {"swapcached", s.swapcached * P},
       {"anon_thp", s.anon_thp * P}, {"file_thp", 0}, {"shmem_thp", 0},
       {"inactive_anon", s.lru[LRU_INACTIVE_ANON] * P}, {"active_anon", s.lru[LRU_ACTIVE_ANON] * P},
       {"inactive_file", s.lru[LRU_INACTIVE_FILE] * P}, {"active_file", s.lru[LRU_ACTIVE_FILE] * P},
-      {"unevictable", s.lru[LRU_UNEVICTABLE] * P}, {"slab_reclaimable", 0}, {"slab_unreclaimable", 0}, {"slab", 0},
+      {"unevictable", s.lru[LRU_UNEVICTABLE] * P}, {"slab_reclaimable", s.kmem[MEMCG_SLAB_RECLAIMABLE_B]},
+      {"slab_unreclaimable", s.kmem[MEMCG_SLAB_UNRECLAIMABLE_B]},
+      {"slab", s.kmem[MEMCG_SLAB_RECLAIMABLE_B] + s.kmem[MEMCG_SLAB_UNRECLAIMABLE_B]},
       {"workingset_refault_anon", ev[MEMCG_WORKINGSET_REFAULT_ANON]},
       {"workingset_refault_file", ev[MEMCG_WORKINGSET_REFAULT_FILE]},
       {"workingset_activate_anon", ev[MEMCG_WORKINGSET_ACTIVATE_ANON]},
@@ -161,6 +176,7 @@ std::optional<std::string> Kernel::cgroup_file_read(const std::string& path, std
     for (mem_cgroup* m : mem_cgroup_subtree(const_cast<mem_cgroup*>(memcg)))
       for (int n = 0; n < pm_.nr_node_ids(); ++n) {
         MemcgNodeState& s = per[static_cast<std::size_t>(n)];
+        count_kmem(s, *m, n);
         const lruvec& lv = mem_cgroup_lruvec(const_cast<pglist_data&>(pm_.NODE_DATA(NodeId(n))), m->id);
         for (int l = 0; l < NR_LRU_LISTS; ++l) {
           s.lru[static_cast<std::size_t>(l)] += lv.nr_pages[static_cast<std::size_t>(l)];
@@ -179,15 +195,21 @@ std::optional<std::string> Kernel::cgroup_file_read(const std::string& path, std
         out += " N" + std::to_string(n) + "=" + std::to_string(get(per[static_cast<std::size_t>(n)]) * P);
       out += "\n";
     };
+    auto row_bytes = [&](const char* name, auto get) {  // figures kept in bytes
+      out += name;
+      for (int n = 0; n < pm_.nr_node_ids(); ++n)
+        out += " N" + std::to_string(n) + "=" + std::to_string(get(per[static_cast<std::size_t>(n)]));
+      out += "\n";
+    };
     auto zero = [](const MemcgNodeState&) { return std::uint64_t{0}; };
     row("anon", [](const MemcgNodeState& s) { return s.anon; });
     row("file", [](const MemcgNodeState& s) { return s.file; });
-    row("kernel_stack", zero);
-    row("pagetables", zero);
+    row_bytes("kernel_stack", [](const MemcgNodeState& s) { return s.kmem[MEMCG_KERNEL_STACK_KB] * 1024; });
+    row("pagetables", [](const MemcgNodeState& s) { return s.kmem[MEMCG_PAGETABLE]; });
     row("shmem", [](const MemcgNodeState& s) { return s.shmem; });
-    row("file_mapped", zero);
+    row("file_mapped", [](const MemcgNodeState& s) { return s.file_mapped; });
     row("file_dirty", [](const MemcgNodeState& s) { return s.file_dirty; });
-    row("file_writeback", zero);
+    row("file_writeback", [](const MemcgNodeState& s) { return s.file_writeback; });
     row("swapcached", [](const MemcgNodeState& s) { return s.swapcached; });
     row("anon_thp", [](const MemcgNodeState& s) { return s.anon_thp; });
     row("file_thp", zero);
@@ -197,8 +219,8 @@ std::optional<std::string> Kernel::cgroup_file_read(const std::string& path, std
     row("inactive_file", [](const MemcgNodeState& s) { return s.lru[LRU_INACTIVE_FILE]; });
     row("active_file", [](const MemcgNodeState& s) { return s.lru[LRU_ACTIVE_FILE]; });
     row("unevictable", [](const MemcgNodeState& s) { return s.lru[LRU_UNEVICTABLE]; });
-    row("slab_reclaimable", zero);
-    row("slab_unreclaimable", zero);
+    row_bytes("slab_reclaimable", [](const MemcgNodeState& s) { return s.kmem[MEMCG_SLAB_RECLAIMABLE_B]; });
+    row_bytes("slab_unreclaimable", [](const MemcgNodeState& s) { return s.kmem[MEMCG_SLAB_UNRECLAIMABLE_B]; });
     return out;
   }
   if (root) return std::nullopt;  // the other files are CFTYPE_NOT_ON_ROOT

@@ -284,6 +284,12 @@ bool Slub::kmemleak_not_leak(PhysAddr obj) {
   return true;
 }
 
+std::uint32_t Slub::object_memcg(PhysAddr obj) const {
+  const Slab* slab = addr_to_slab(obj);
+  if (!slab || !slab->objcgs) return 0;
+  return slab->objcgs[slab->cache->obj_to_index(*slab, obj)];
+}
+
 void* Slub::host_ptr(PhysAddr obj) {
   Slab* slab = addr_to_slab(obj);
   if (!slab || !slab->host) return nullptr;
@@ -326,6 +332,12 @@ PhysAddr Slub::kmem_cache_alloc_node(kmem_cache* s, CpuId cpu, gfp_t gfp, int no
     ++s->stats.failslab;
     return 0;
   }
+  // memcg_slab_pre_alloc_hook: accounted objects are charged before the allocation.
+  long memcg = 0;
+  if (memcg_hooks_ && ((s->flags & SLAB_ACCOUNT) || (gfp & __GFP_ACCOUNT))) [[unlikely]] {
+    memcg = memcg_hooks_->slab_pre_alloc_hook(s, gfp, cpu, cost);
+    if (memcg < 0) return 0;
+  }
   kmem_cache_cpu& c = s->cpu_slab[static_cast<std::size_t>(cpu.value())];
   Slab* slab = c.slab;
   if (slab && c.freelist != Slab::kEnd && (node == NUMA_NO_NODE || slab->nid == node)) [[likely]] {
@@ -334,7 +346,10 @@ PhysAddr Slub::kmem_cache_alloc_node(kmem_cache* s, CpuId cpu, gfp_t gfp, int no
   } else {
     ++s->stats.alloc_slowpath;
     cost.add_cycles(params_.costs.alloc_slowpath_cycles);
-    if (!___slab_alloc(s, cpu, gfp, node, cost)) return 0;
+    if (!___slab_alloc(s, cpu, gfp, node, cost)) {
+      if (memcg) memcg_hooks_->slab_post_alloc_hook(s, static_cast<std::uint32_t>(memcg), NodeId(0), false, cpu);
+      return 0;
+    }
     slab = c.slab;
   }
   std::uint32_t idx = c.freelist;
@@ -350,6 +365,11 @@ PhysAddr Slub::kmem_cache_alloc_node(kmem_cache* s, CpuId cpu, gfp_t gfp, int no
   PhysAddr obj = slab->base + static_cast<PhysAddr>(idx) * s->size;
   freelist_traffic(cpu, s, obj, false, cost);
   if (gfp & __GFP_ZERO) cost.add_memory(pm_.platform().kernel_write(cpu, obj, Bytes(s->object_size)));
+  if (memcg) [[unlikely]] {  // memcg_slab_post_alloc_hook
+    if (!slab->objcgs) slab->objcgs = std::make_unique<std::uint32_t[]>(slab->objects);  // memcg_alloc_slab_cgroups
+    slab->objcgs[idx] = static_cast<std::uint32_t>(memcg);
+    memcg_hooks_->slab_post_alloc_hook(s, static_cast<std::uint32_t>(memcg), NodeId(slab->nid), true, cpu);
+  }
   return obj;
 }
 
@@ -574,6 +594,7 @@ void Slub::discard_slab(kmem_cache* s, CpuId cpu, Slab* slab, KernelCost& cost) 
                           (s->flags & SLAB_RECLAIM_ACCOUNT) ? NR_SLAB_RECLAIMABLE_B : NR_SLAB_UNRECLAIMABLE_B,
                           -static_cast<std::int64_t>(kPageSize << slab->order));
   host_storage_free(s, slab);
+  slab->objcgs.reset();  // memcg_free_slab_cgroups
   ++s->stats.free_slab;
   cost.add_cycles(params_.costs.discard_slab_cycles);
   unsigned order = slab->order;
@@ -683,6 +704,11 @@ void Slub::do_slab_free(kmem_cache* s, Slab* slab, CpuId cpu, PhysAddr obj, Kern
   Slab::ObjMeta& m = slab->meta[idx];
   if (!m.allocated) bad_free(s, obj, "double free (object is already free)");
   m.allocated = 0;
+  if (slab->objcgs && slab->objcgs[idx]) [[unlikely]] {  // memcg_slab_free_hook
+    const std::uint32_t memcg = slab->objcgs[idx];
+    slab->objcgs[idx] = 0;
+    memcg_hooks_->slab_free_hook(s, memcg, NodeId(slab->nid), cpu);
+  }
   --slab->inuse;
   --s->inuse_objects;
   freelist_traffic(cpu, s, obj, true, cost);

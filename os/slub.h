@@ -26,11 +26,18 @@
 // shared); free objects are linked by host-side indices (the free pointer's
 // memory traffic is charged through Platform at s->offset, not stored);
 // no cache merging (aliases), no debugging redzones/poisoning, no freelist
-// randomisation or hardening, no memcg accounting, no RCU freeing, no
+// randomisation or hardening, no RCU freeing, no
 // kmem_cache_shrink on memory pressure, no bulk alloc/free. Slab pages are not
 // compound pages: every frame of a slab carries PG_slab and, in
 // page::private_, the id of SLUB's own per-slab record (struct slab lives in a
 // side table, Slub::slab_table, indexed by that id).
+// Memory cgroup accounting (Linux 6.1 memcg_slab_pre_alloc_hook /
+// memcg_slab_post_alloc_hook / memcg_slab_free_hook) goes through
+// SlabMemcgHooks, which the Kernel implements: objects of SLAB_ACCOUNT caches
+// (or allocated with __GFP_ACCOUNT) are charged obj_full_size bytes to the
+// current task's cgroup, the cgroup id kept per object in the slab's objcgs
+// vector (allocated on the slab's first accounted object, as
+// memcg_alloc_slab_cgroups).
 #pragma once
 
 #include <cstddef>
@@ -78,7 +85,7 @@ inline constexpr slab_flags_t SLAB_HWCACHE_ALIGN = 0x00002000u;    // align obje
 inline constexpr slab_flags_t SLAB_PANIC = 0x00040000u;            // creation failure aborts
 inline constexpr slab_flags_t SLAB_CACHE_DMA = 0x00004000u;        // slab pages from ZONE_DMA
 inline constexpr slab_flags_t SLAB_RECLAIM_ACCOUNT = 0x00020000u;  // reclaimable: SReclaimable
-inline constexpr slab_flags_t SLAB_ACCOUNT = 0x04000000u;          // memcg (recorded only)
+inline constexpr slab_flags_t SLAB_ACCOUNT = 0x04000000u;          // objects charged to the memcg (SlabMemcgHooks)
 inline constexpr slab_flags_t SLAB_FAILSLAB = 0x02000000u;         // failslab cache_filter target
 inline constexpr slab_flags_t SLAB_NOLEAKTRACE = 0x00800000u;      // kmemleak ignores the cache
 
@@ -115,6 +122,25 @@ struct SlubParams {
 
 struct kmem_cache;
 
+// What SLUB asks of memory cgroups for accounted objects (mm/slab.h's memcg hooks).
+class SlabMemcgHooks {
+ public:
+  virtual ~SlabMemcgHooks() = default;
+  // memcg_slab_pre_alloc_hook: charge obj_full_size(s) to the current task's
+  // cgroup (get_obj_cgroup_from_current). Returns the cgroup id charged, 0 when
+  // nothing is charged (root cgroup, kernel thread, no task), -1 when the charge
+  // failed (over memory.max after reclaim): the allocation fails.
+  virtual long slab_pre_alloc_hook(const kmem_cache* s, gfp_t gfp, CpuId cpu, KernelCost& cost) = 0;
+  // memcg_slab_post_alloc_hook: the object was allocated from a slab on nid
+  // (mod_objcg_state), or the allocation failed (allocated false: uncharge).
+  virtual void slab_post_alloc_hook(const kmem_cache* s, std::uint32_t memcg_id, NodeId nid, bool allocated,
+                                    CpuId cpu) = 0;
+  // memcg_slab_free_hook: an object charged to memcg_id, in a slab on nid, is freed.
+  virtual void slab_free_hook(const kmem_cache* s, std::uint32_t memcg_id, NodeId nid, CpuId cpu) = 0;
+};
+// obj_full_size: what an accounted object charges (its stride plus the obj_cgroup pointer).
+inline std::size_t obj_full_size(unsigned size) { return size + sizeof(void*); }
+
 // struct slab (mm/slab.h): SLUB's per-slab record, in Slub's side table.
 struct Slab {
   enum class State : std::uint8_t {
@@ -148,6 +174,7 @@ struct Slab {
   std::unique_ptr<ObjMeta[]> meta;
   std::uint32_t meta_capacity = 0;
   std::byte* host = nullptr;  // host storage, objects * cache->host_obj_size bytes
+  std::unique_ptr<std::uint32_t[]> objcgs;  // slab_objcgs: memcg id per object (null: none accounted yet)
   std::uint64_t pfn() const { return base >> kPageShift; }
   std::uint32_t nr_pages() const { return 1u << order; }
 };
@@ -278,6 +305,10 @@ class Slub {
   // kmemleak_not_leak: the allocated object (slab or large) is never reported
   // as a leak until it is freed. False when obj is not an allocated object.
   bool kmemleak_not_leak(PhysAddr obj);
+  // The memory cgroup an allocated slab object is charged to (0: none).
+  std::uint32_t object_memcg(PhysAddr obj) const;
+  // Memory cgroup accounting of SLAB_ACCOUNT / __GFP_ACCOUNT objects (null: none).
+  void set_memcg_hooks(SlabMemcgHooks* hooks) { memcg_hooks_ = hooks; }
 
   // kmalloc_large / free_large_kmalloc: blocks > 8 KiB straight from the buddy,
   // counted as unreclaimable slab memory (used by kmalloc.cpp).
@@ -379,6 +410,7 @@ class Slub {
   page* pinned_zero_page_ = nullptr;  // PFN 0 never hosts objects (0 is NULL)
   std::vector<std::uint8_t> node_has_memory_;
   std::vector<std::vector<int>> node_order_;  // per node: nodes by distance (zonelist order)
+  SlabMemcgHooks* memcg_hooks_ = nullptr;
 };
 
 // A kmem_cache paired with host storage for a C++ type: the kernel's own

@@ -201,6 +201,7 @@ void RunReport::take_sample(Picoseconds interval) {
     gauges.emplace_back("pgpgin_kb_per_s", (now[2] - file_last_[2]) / secs);
     gauges.emplace_back("pgpgout_kb_per_s", (now[3] - file_last_[3]) / secs);
     gauges.emplace_back("workingset_refault_file_per_s", (now[4] - file_last_[4]) / secs);
+    gauges.emplace_back("mapped_kb", 4.0 * static_cast<double>(pm.global_node_page_state(os::NR_FILE_MAPPED)));  // meminfo Mapped
     file_last_ = now;
   }
   numa_maps_.resize(runs_.size());

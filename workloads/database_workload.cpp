@@ -13,7 +13,8 @@ DatabaseParams DatabaseParams::from_config(Config cfg) {
   DatabaseParams p;
   p.table = cfg.require<std::string>("table", "the table file: an [[os.file]] path");
   if (cfg.has("table") && p.table.empty()) cfg.error("table", "expected a non-empty path");
-  p.table_mmap = cfg.get_choice("table_io", "pread", {"pread", "mmap"}, "how table pages are read") == "mmap";
+  p.table_mmap = cfg.get_choice("table_io", "mmap", {"pread", "mmap"},
+                                "how table pages are read: loads through a MAP_SHARED mapping, or pread64") == "mmap";
   p.page_bytes = cfg.get<Bytes>("page_size", Bytes(p.page_bytes), "bytes per table page",
                                 {Bytes(512), Bytes(1ull << 30)})
                      .value();

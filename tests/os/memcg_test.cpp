@@ -8,6 +8,7 @@
 #include <random>
 
 #include "os/kthread.h"
+#include "tests/os/memcg_test_util.h"
 #include "tests/os/swap_test_util.h"
 
 using namespace numasim;
@@ -37,17 +38,7 @@ class MemcgTest : public SwapTest {
     return s ? std::stoull(*s) : 0;
   }
   std::uint64_t keyed(const std::string& path, const char* file, const std::string& key) {
-    auto s = k().cgroup_file_read(path, file);
-    EXPECT_TRUE(s.has_value());
-    const std::string needle = key + " ";
-    for (std::size_t pos = 0; s && pos < s->size();) {
-      const std::size_t end = s->find('\n', pos);
-      const std::string line = s->substr(pos, end - pos);
-      if (line.rfind(needle, 0) == 0) return std::stoull(line.substr(needle.size()));
-      pos = end + 1;
-    }
-    ADD_FAILURE() << "no " << key << " in " << path << "/" << file;
-    return 0;
+    return memcg_keyed(k(), path, file, key);
   }
   task_struct* spawn_in(const char* path, int cpu = 0) {
     task_struct* t = spawn(cpu);

@@ -59,6 +59,7 @@ TEST(Examples, OnePerKindAndEachRunsOnTheFakeKernel) {
         ctxs.push_back(std::make_unique<wltest::FakeThreadContext>(mm, spec.threads[t].cpu.value(),
                                                                    topo.cpu_node(spec.threads[t].cpu).value()));
         ctxs[t]->batch = &batches[t];
+        ctxs[t]->file_mmap = true;  // the kernel has file-backed mmap (database.toml maps its table)
         srcs[t]->start(*ctxs[t]);
       }
       bool all_done = false;

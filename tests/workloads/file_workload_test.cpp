@@ -174,7 +174,8 @@ TEST(FileStream, BadKeysAreLocatedErrors) {
 TEST(Database, TransactionsReadPagesAppendTheLogAndCommit) {
   Built b = build(
       "[[workload]]\nkind = \"database\"\ntable = \"/db/t\"\nbuffer_pool = \"1MiB\"\npage_size = \"16KiB\"\n"
-      "transactions = 200\nreads_per_txn = 4\ncommit_every = 2\nwrite_fraction = 0.5\n");
+      "transactions = 200\nreads_per_txn = 4\ncommit_every = 2\nwrite_fraction = 0.5\n"
+      "table_io = \"pread\"\n");
   ASSERT_TRUE(b.errors.empty()) << b.errors;
   auto src = b.specs[0].threads[0].make_source();
   wltest::FakeThreadContext ctx;
