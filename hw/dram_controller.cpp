@@ -455,6 +455,34 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   // state, which it leaves unchanged.
   const bool late = t < b.last_t;
   if (!late) b.last_t = t;
+  // A late request pays the bank's timing against the rows the bank had open
+  // around its time: a row hit if its row was open then (the current row, the
+  // one before it until its precharge, or a row an earlier late request
+  // opened and used within tRC), else an activate of its own.
+  Bank::LateRow* late_row = nullptr;
+  Picoseconds late_hit_act{0};
+  bool late_hit = false;
+  if (late) {
+    const std::uint64_t epoch = p_.refresh ? refresh_epoch(ri, t) : 0;
+    if (b.open_row == c.row && epoch >= b.refresh_epoch) {
+      late_hit = true;
+      late_hit_act = b.last_act;
+    } else if (b.prev_row == c.row && t < b.prev_pre && epoch >= b.refresh_epoch) {
+      late_hit = true;
+      late_hit_act = b.prev_act;
+    } else {
+      for (Bank::LateRow& lr : b.late_rows) {
+        if (lr.row == c.row && lr.epoch == epoch && t < lr.until) {
+          late_hit = true;
+          late_hit_act = lr.act;
+          late_row = &lr;
+          break;
+        }
+      }
+    }
+    // A row the bank opens well after t: opening it for this request is sooner.
+    if (late_hit && late_hit_act > t + p_.to_ps(p_.trp)) late_hit = false, late_row = nullptr;
+  }
   bool reordered = false;
   if (!late && b.prev_row == c.row && b.open_row != c.row) {
     // Serve it from the previous row if the column command (and its recovery)
@@ -481,9 +509,9 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
       }
     }
     const Picoseconds zero(0);
-    if (b.open_row == c.row) {
+    if (late ? late_hit : b.open_row == c.row) {
       outcome = RowOutcome::Hit;
-      cas = max_ps(t, late ? zero : b.next_cas);
+      cas = max_ps(t, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
     } else {
       if (b.open_row == kNoRow) {
         outcome = RowOutcome::Closed;
@@ -509,10 +537,16 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   // Commit the schedule to the bank, rank and channel state.
   if (late) {
     ++stats_.late_requests;
+    const Picoseconds keep = cas + p_.to_ps(p_.tras + p_.trp);  // open for late hits within tRC
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
       r.acts.reserve(act, static_cast<int>(c.bank_group));
+      Bank::LateRow& lr = b.late_rows[b.late_next];
+      b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
+      lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
+    } else if (late_row) {
+      late_row->until = max_ps(late_row->until, keep);
     }
   } else if (outcome != RowOutcome::Hit) {
     if (outcome == RowOutcome::Conflict) {

@@ -13,7 +13,9 @@
 // that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
 // A request stamped earlier than one the bank already served (a core that ran
 // ahead less far than another, under temporal decoupling) is timed against the
-// shared calendars only and leaves the bank's state alone.
+// shared calendars and the rows the bank had open around its time (a row hit
+// if its row was open then or was opened by an earlier late request within
+// tRC, else an activate of its own), and leaves the bank's in-order state alone.
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
@@ -171,6 +173,17 @@ class DramController final : public MemoryDevice {
     Picoseconds prev_act{0};
     Picoseconds prev_pre{0};
     Picoseconds last_t{0};  // latest request time (after the front end) served in order
+    // Rows opened by late requests (stamped before last_t: a core behind the
+    // others within a quantum), so that the late core's next lines to the same
+    // row are row hits as they would be in time order, instead of one
+    // activate each. A ring of the last kLateRows, each valid until `until`.
+    struct LateRow {
+      std::uint64_t row = kNoRow;
+      std::uint64_t epoch = 0;  // refresh epoch it was opened in
+      Picoseconds act{0}, until{0};
+    };
+    std::array<LateRow, 4> late_rows{};
+    std::uint32_t late_next = 0;
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top

@@ -172,6 +172,35 @@ TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
   EXPECT_EQ(mc.access(4 * 64, false, 20_us).outcome, RowOutcome::Hit);
 }
 
+TEST(DramController, LateRequestsToTheRowTheyOpenedAreRowHits) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  mc.access(0, false, 10_us);  // a core ahead owns bank 0 (row 0)
+  // A core behind by 10 us reads a granule of another row of bank 0: its first
+  // line opens that row (a conflict with the bank's row), the next lines of
+  // the row are hits from the row it opened, one tCCD_L apart in the bank
+  // group, not one activate each.
+  const Picoseconds t0(100'000);
+  DramResult a = mc.access(2048 * 64, false, t0);
+  EXPECT_EQ(a.outcome, RowOutcome::Conflict);
+  EXPECT_EQ(a.done - t0, mc.idle_latency(RowOutcome::Conflict));
+  DramResult b = mc.access(2048 * 64 + 4 * 64, false, t0 + Picoseconds(1000));
+  EXPECT_EQ(b.outcome, RowOutcome::Hit);
+  EXPECT_EQ(mc.stats().activates, 2u);
+  EXPECT_EQ(mc.stats().late_requests, 2u);
+  // The column command waits for the row's activate + tRCD and the bank
+  // group's column spacing after the first line.
+  EXPECT_EQ(b.done, a.done + tck(p, 8));
+  // Its row stays usable for late hits about tRC after its last column command;
+  // much later, a late request to it activates again.
+  DramResult c = mc.access(2048 * 64 + 8 * 64, false, Picoseconds(2'000'000));
+  EXPECT_EQ(c.outcome, RowOutcome::Conflict);
+  // A late request to the row the bank has open (opened before its stamp) is a hit.
+  EXPECT_EQ(mc.access(4 * 64, false, 9_us + Picoseconds(999'000) + Picoseconds(30'000)).outcome, RowOutcome::Hit);
+  // The bank's in-order state still belongs to the core ahead: row 0 open.
+  EXPECT_EQ(mc.access(12 * 64, false, 20_us).outcome, RowOutcome::Hit);
+}
+
 TEST(DramController, RefreshDelaysAnAccessAndClosesTheRow) {
   DramParams p = one_channel();
   p.refresh = true;
