@@ -19,8 +19,16 @@
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
-// Simplifications: otherwise per-bank first-come first-served; no command-bus conflicts; writes are
-// timed like reads with CWL and write recovery, without read/write turnaround.
+// Writes: with [dram] write_queue = 0 (the default) timed like reads with CWL
+// and write recovery, without read/write turnaround; with a write queue,
+// posted into a per-channel ring (accepted when an entry is free:
+// back-pressure), drained in batches at the high watermark, and kept apart
+// from reads on each rank by tRTW / tWTR_S (an ordered read/write calendar).
+// Simplifications: otherwise per-bank first-come first-served; no command-bus
+// conflicts; no read queue (reads are timed on arrival); reads do not hit
+// queued writes; tWTR_L (same bank group) is left out; writes queued below the
+// high watermark wait for more writes (no idle drain); stream() ignores the
+// write queue.
 #pragma once
 
 #include <array>
