@@ -58,15 +58,25 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
-      const Picoseconds d = sep(it->tag, tag);
-      if (s < it->start + d && it->start < s + d) {
-        s = it->start + d;
+      const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
+      const Picoseconds after = sep(tag, it->tag);   // this slot first
+      if (s < it->start + before && it->start < s + after) {
+        s = it->start + before;
         moved = true;
       }
     }
     if (!moved) break;
   }
   return s;
+}
+
+SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
+  SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
+  c.asym_ = true;
+  c.ordered_ = sep;
+  c.max_sep_ = *std::max_element(sep.begin(), sep.end());
+  c.len_ = *std::min_element(sep.begin(), sep.end());
+  return c;
 }
 
 void SlotCalendar::reserve(Picoseconds start, int tag) {
@@ -131,6 +141,9 @@ std::string DramParams::validate() const {
   if (il < kCacheLineBytes || (il & (il - 1)) != 0 || il > row_size.value() || row_size.value() % il != 0)
     return "interleave must be a power of two from 64B up to row_size, dividing row_size";
   if (refresh && trefi <= trfc) return "trefi must be larger than trfc";
+  if (write_queue > kMaxWriteQueue) return "write_queue must be at most " + std::to_string(kMaxWriteQueue);
+  if (write_queue > 0 && (write_high < 1 || write_high > write_queue || write_low >= write_high))
+    return "write watermarks need 0 <= write_low < write_high <= write_queue";
   std::string why;
   if (parse_dram_mapping(mapping, &why).empty()) return "mapping \"" + mapping + "\": " + why;
   return {};
@@ -153,6 +166,8 @@ DramParams DramParams::ddr5_4800(int dimm_channels) {
   d.trtp = 18;  // 7.5 ns
   d.twr = 72;   // 30 ns
   d.trtrs = 2;
+  d.twtr_s = 6;   // 2.5 ns
+  d.twtr_l = 24;  // 10 ns
   d.trfc = Picoseconds(295'000);
   d.trefi = Picoseconds(3'900'000);
   d.channels = 2 * dimm_channels;  // two 32-bit subchannels per DDR5 channel
@@ -186,6 +201,16 @@ DramParams DramParams::from_config(Config c, const DramParams& defaults) {
   p.trtp = cyc("trtp", d.trtp, "read to precharge, tCK");
   p.twr = cyc("twr", d.twr, "write recovery (end of write burst to precharge), tCK");
   p.trtrs = cyc("trtrs", d.trtrs, "data-bus gap when switching ranks, tCK");
+  p.twtr_s = cyc("twtr_s", d.twtr_s, "end of write burst to read command, other bank group, tCK");
+  p.twtr_l = cyc("twtr_l", d.twtr_l, "end of write burst to read command, same bank group, tCK");
+  p.write_queue = c.get<unsigned>("write_queue", d.write_queue,
+                                  "write queue entries per channel (0: writes scheduled on arrival, no drain)",
+                                  {0u, DramParams::kMaxWriteQueue});
+  p.write_high = c.get<unsigned>("write_high", p.write_queue && !d.write_high ? p.write_queue : d.write_high,
+                                 "queued writes that start a write drain (default: write_queue)",
+                                 {0u, DramParams::kMaxWriteQueue});
+  p.write_low = c.get<unsigned>("write_low", d.write_low, "queued writes a write drain stops at",
+                                {0u, DramParams::kMaxWriteQueue});
   p.refresh = c.get<bool>("refresh", d.refresh, "model all-bank refresh (tRFC every tREFI)");
   p.trfc = c.get<Picoseconds>("trfc", d.trfc, "refresh cycle time (8Gb: 350ns)", {Picoseconds(0), {}});
   p.trefi = c.get<Picoseconds>("trefi", d.trefi, "refresh interval (7.8us)", {Picoseconds(1), {}});
@@ -269,6 +294,15 @@ void DramController::reset_state() {
                         Picoseconds(0), kCalendarSlots);
   r.cas_by_bg.assign(static_cast<std::size_t>(p_.bank_groups),
                      SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), kCalendarSlots));
+  if (p_.write_queue > 0) {
+    // Column command to column command by direction on one rank: read then
+    // write tRTW = CL + tBURST + 2 - CWL; write then read CWL + tBURST + tWTR_S
+    // (tWTR_L within a bank group is left out); same direction: the bank-group
+    // and bus calendars.
+    const std::uint32_t rtw = p_.cl + p_.tburst + 2 > p_.cwl ? p_.cl + p_.tburst + 2 - p_.cwl : 0;
+    r.rw = SlotCalendar::ordered({Picoseconds(0), p_.to_ps(rtw), p_.to_ps(p_.cwl + p_.tburst + p_.twtr_s), Picoseconds(0)},
+                                 kCalendarSlots);
+  }
   ranks_.assign(nch * nrk, r);
   Channel c;
   c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots);
@@ -420,9 +454,16 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
 }
 
 Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                            Picoseconds t, Picoseconds cas_latency) const {
+                                            Picoseconds t, Picoseconds cas_latency, bool read) const {
   for (int iter = 0; iter < 64; ++iter) {
     const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0);
+    if (p_.write_queue > 0) {
+      const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1);
+      if (c2 != c) {
+        t = c2;
+        continue;
+      }
+    }
     const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank));
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
@@ -432,6 +473,78 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
   const DramCoord c = decode(pa);
+  if (is_write && p_.write_queue > 0) return post_write(c, arrival);
+  return schedule(c, is_write, arrival, arrival + p_.frontend_latency, false);
+}
+
+// A write into its channel's queue: accepted when it has an entry (the entry's
+// previous write has issued), drained in a batch at the high watermark.
+DramResult DramController::post_write(const DramCoord& c, Picoseconds arrival) {
+  Channel& ch = channels_[c.channel];
+  const std::uint32_t cap = p_.write_queue;
+  std::uint32_t pos = ch.wq_head + ch.wq_count;
+  if (pos >= cap) pos -= cap;
+  const Picoseconds t = arrival + p_.frontend_latency;
+  const Picoseconds accept = max_ps(t, ch.wq_free[pos]);
+  ch.wq[pos] = Channel::PendingWrite{c, arrival, accept};
+  ++ch.wq_count;
+  ++stats_.writes;
+  stats_.bytes_written += kCacheLineBytes;
+  if (accept > t) {
+    ++stats_.write_queue_full;
+    stats_.write_accept_wait_ps += (accept - t).value();
+  }
+  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
+  if (ch.wq_count >= p_.write_high) drain_writes(c.channel, accept);
+  DramResult res;
+  res.done = accept;
+  res.service = p_.frontend_latency;
+  res.queueing = accept - t;
+  res.outcome = RowOutcome::Hit;
+  return res;
+}
+
+// Issues the oldest queued writes of a channel down to the low watermark,
+// starting at `start`: writes to one bank and row back to back (FR-FCFS within
+// the batch, rows in the order of their oldest write), each scheduled like a
+// request arriving at max(start, its acceptance); the rank's read/write
+// calendar keeps reads and writes tRTW / CWL + tBURST + tWTR_S apart.
+void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
+  Channel& ch = channels_[channel];
+  const std::uint32_t cap = p_.write_queue;
+  const std::uint32_t n = ch.wq_count - p_.write_low;
+  std::array<std::uint8_t, DramParams::kMaxWriteQueue> done{};
+  auto issue = [&](std::uint32_t k) {
+    std::uint32_t pos = ch.wq_head + k;
+    if (pos >= cap) pos -= cap;
+    const Channel::PendingWrite& w = ch.wq[pos];
+    const DramResult r = schedule(w.c, true, w.arrival, max_ps(start, w.accept), true);
+    const Picoseconds cas = r.done - p_.to_ps(p_.tburst + p_.cwl);
+    ch.wq_free[pos] = cas;  // the entry is free once its write has issued
+    done[k] = 1;
+  };
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (done[i]) continue;
+    std::uint32_t pi = ch.wq_head + i;
+    if (pi >= cap) pi -= cap;
+    const DramCoord ci = ch.wq[pi].c;
+    issue(i);
+    for (std::uint32_t j = i + 1; j < n; ++j) {
+      if (done[j]) continue;
+      std::uint32_t pj = ch.wq_head + j;
+      if (pj >= cap) pj -= cap;
+      const DramCoord& cj = ch.wq[pj].c;
+      if (cj.rank == ci.rank && cj.bank_group == ci.bank_group && cj.bank == ci.bank && cj.row == ci.row) issue(j);
+    }
+  }
+  ch.wq_head += n;
+  if (ch.wq_head >= cap) ch.wq_head -= cap;
+  ch.wq_count -= n;
+  ++stats_.write_drains;
+}
+
+DramResult DramController::schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                                    bool drained) {
   const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
   const std::size_t bank_index = rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
                                  static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) +
@@ -444,7 +557,6 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   // Schedule tentatively; if the column command would fall after a refresh of
   // the rank (which closes every row) or inside one, start again after it.
   bool delayed = false;
-  Picoseconds t = arrival + p_.frontend_latency;
   RowOutcome outcome = RowOutcome::Hit;
   Picoseconds act{0}, pre{0}, cas{0}, data{0};
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
@@ -455,12 +567,40 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   // state, which it leaves unchanged.
   const bool late = t < b.last_t;
   if (!late) b.last_t = t;
+  // A late request pays the bank's timing against the rows the bank had open
+  // around its time: a row hit if its row was open then (the current row, the
+  // one before it until its precharge, or a row an earlier late request
+  // opened and used within tRC), else an activate of its own.
+  Bank::LateRow* late_row = nullptr;
+  Picoseconds late_hit_act{0};
+  bool late_hit = false;
+  if (late) {
+    const std::uint64_t epoch = p_.refresh ? refresh_epoch(ri, t) : 0;
+    if (b.open_row == c.row && epoch >= b.refresh_epoch) {
+      late_hit = true;
+      late_hit_act = b.last_act;
+    } else if (b.prev_row == c.row && t < b.prev_pre && epoch >= b.refresh_epoch) {
+      late_hit = true;
+      late_hit_act = b.prev_act;
+    } else {
+      for (Bank::LateRow& lr : b.late_rows) {
+        if (lr.row == c.row && lr.epoch == epoch && t < lr.until) {
+          late_hit = true;
+          late_hit_act = lr.act;
+          late_row = &lr;
+          break;
+        }
+      }
+    }
+    // A row the bank opens well after t: opening it for this request is sooner.
+    if (late_hit && late_hit_act > t + p_.to_ps(p_.trp)) late_hit = false, late_row = nullptr;
+  }
   bool reordered = false;
   if (!late && b.prev_row == c.row && b.open_row != c.row) {
     // Serve it from the previous row if the column command (and its recovery)
     // fits before that row's precharge.
     const Picoseconds c0 =
-        earliest_column(r, ch, c.rank, c.bank_group, max_ps(t, b.prev_act + p_.to_ps(p_.trcd)), cas_lat);
+        earliest_column(r, ch, c.rank, c.bank_group, max_ps(t, b.prev_act + p_.to_ps(p_.trcd)), cas_lat, !is_write);
     const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
     bool in_window = false;
     if (p_.refresh) refresh_adjust(ri, c0, &in_window);
@@ -481,9 +621,9 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
       }
     }
     const Picoseconds zero(0);
-    if (b.open_row == c.row) {
+    if (late ? late_hit : b.open_row == c.row) {
       outcome = RowOutcome::Hit;
-      cas = max_ps(t, late ? zero : b.next_cas);
+      cas = max_ps(t, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
     } else {
       if (b.open_row == kNoRow) {
         outcome = RowOutcome::Closed;
@@ -496,7 +636,7 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
       act = earliest_activate(r, c.bank_group, act);
       cas = max_ps(act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
     }
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat);
+    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write);
     data = cas + cas_lat;
     if (!p_.refresh || attempt == 2) break;
     bool in_window = false;
@@ -509,10 +649,16 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   // Commit the schedule to the bank, rank and channel state.
   if (late) {
     ++stats_.late_requests;
+    const Picoseconds keep = cas + p_.to_ps(p_.tras + p_.trp);  // open for late hits within tRC
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
       r.acts.reserve(act, static_cast<int>(c.bank_group));
+      Bank::LateRow& lr = b.late_rows[b.late_next];
+      b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
+      lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
+    } else if (late_row) {
+      late_row->until = max_ps(late_row->until, keep);
     }
   } else if (outcome != RowOutcome::Hit) {
     if (outcome == RowOutcome::Conflict) {
@@ -529,6 +675,7 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   const Picoseconds done = data + p_.to_ps(p_.tburst);
   ch.bus.reserve(data, static_cast<int>(c.rank));
   r.cas_by_bg[c.bank_group].reserve(cas, 0);
+  if (p_.write_queue > 0) r.rw.reserve(cas, is_write ? 1 : 0);
   if (reordered) ++stats_.reordered_hits;
   else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
@@ -553,7 +700,9 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   const Picoseconds latency = done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
-  if (is_write) {
+  if (drained) {
+    // Counted when queued (post_write).
+  } else if (is_write) {
     ++stats_.writes;
     stats_.bytes_written += kCacheLineBytes;
   } else {
@@ -993,6 +1142,12 @@ void DramController::dump(StatsVisitor& v) const {
   v.counter(n + ".refresh_delays", s.refresh_delays, "count", "requests delayed by a refresh");
   v.counter(n + ".late_requests", s.late_requests, "count",
             "requests stamped earlier than the bank's latest (run-ahead of another core), not queued on the bank");
+  v.counter(n + ".write_drains", s.write_drains, "count", "write-queue drains (batches of writes between reads)");
+  v.counter(n + ".write_queue_full", s.write_queue_full, "count",
+            "writes that waited for a write-queue entry (back-pressure)");
+  v.formula(n + ".avg_write_accept_wait_ns",
+            safe_ratio(static_cast<double>(s.write_accept_wait_ps), static_cast<double>(s.writes)) / 1000.0, "ns",
+            "mean wait of a write for a write-queue entry");
   v.counter(n + ".reordered_hits", s.reordered_hits, "count",
             "row hits served before the precharge of a row already closed by a later request");
   const double reqs = static_cast<double>(s.reads + s.writes);

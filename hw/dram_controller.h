@@ -13,12 +13,22 @@
 // that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
 // A request stamped earlier than one the bank already served (a core that ran
 // ahead less far than another, under temporal decoupling) is timed against the
-// shared calendars only and leaves the bank's state alone.
+// shared calendars and the rows the bank had open around its time (a row hit
+// if its row was open then or was opened by an earlier late request within
+// tRC, else an activate of its own), and leaves the bank's in-order state alone.
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
-// Simplifications: otherwise per-bank first-come first-served; no command-bus conflicts; writes are
-// timed like reads with CWL and write recovery, without read/write turnaround.
+// Writes: with [dram] write_queue = 0 (the default) timed like reads with CWL
+// and write recovery, without read/write turnaround; with a write queue,
+// posted into a per-channel ring (accepted when an entry is free:
+// back-pressure), drained in batches at the high watermark, and kept apart
+// from reads on each rank by tRTW / tWTR_S (an ordered read/write calendar).
+// Simplifications: otherwise per-bank first-come first-served; no command-bus
+// conflicts; no read queue (reads are timed on arrival); reads do not hit
+// queued writes; tWTR_L (same bank group) is left out; writes queued below the
+// high watermark wait for more writes (no idle drain); stream() ignores the
+// write queue.
 #pragma once
 
 #include <array>
@@ -56,6 +66,9 @@ struct DramStats {
   std::uint64_t bytes_read = 0, bytes_written = 0;
   std::uint64_t refresh_delays = 0;     // requests pushed past a refresh window
   std::uint64_t reordered_hits = 0;
+  std::uint64_t write_drains = 0;         // write-queue drains (write_queue > 0)
+  std::uint64_t write_queue_full = 0;     // writes that waited for a queue entry
+  std::uint64_t write_accept_wait_ps = 0;  // their summed wait
   std::uint64_t late_requests = 0;      // stamped earlier than the bank's latest request     // row hits served before an already scheduled precharge
   std::uint64_t total_latency_ps = 0;   // sum over requests of done - arrival
   std::uint64_t total_queueing_ps = 0;
@@ -74,6 +87,8 @@ class SlotCalendar {
  public:
   SlotCalendar(Picoseconds len = Picoseconds(0), Picoseconds extra_same = Picoseconds(0),
                Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
+  // Tags 0/1 only, separation by ordered pair: sep[first * 2 + second].
+  static SlotCalendar ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity);
   Picoseconds earliest(Picoseconds t, int tag) const;
   void reserve(Picoseconds start, int tag);
   // Reservation start times in [from, to), ascending.
@@ -84,7 +99,13 @@ class SlotCalendar {
     Picoseconds start;
     int tag;
   };
-  Picoseconds sep(int a, int b) const { return len_ + (a == b ? extra_same_ : extra_diff_); }
+  // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
+  Picoseconds sep(int a, int b) const {
+    if (asym_) return ordered_[static_cast<std::size_t>((a & 1) * 2 + (b & 1))];
+    return len_ + (a == b ? extra_same_ : extra_diff_);
+  }
+  bool asym_ = false;
+  std::array<Picoseconds, 4> ordered_{};
   // First entry whose start is after v (v < start), searched back from the end.
   const Entry* first_after(Picoseconds v) const;
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
@@ -176,13 +197,36 @@ class DramController final : public MemoryDevice {
     Picoseconds prev_act{0};
     Picoseconds prev_pre{0};
     Picoseconds last_t{0};  // latest request time (after the front end) served in order
+    // Rows opened by late requests (stamped before last_t: a core behind the
+    // others within a quantum), so that the late core's next lines to the same
+    // row are row hits as they would be in time order, instead of one
+    // activate each. A ring of the last kLateRows, each valid until `until`.
+    struct LateRow {
+      std::uint64_t row = kNoRow;
+      std::uint64_t epoch = 0;  // refresh epoch it was opened in
+      Picoseconds act{0}, until{0};
+    };
+    std::array<LateRow, 4> late_rows{};
+    std::uint32_t late_next = 0;
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top
     std::vector<SlotCalendar> cas_by_bg;  // column commands per bank group: tCCD_L apart
+    // Column commands by direction (tag 0 read, 1 write), with write_queue > 0:
+    // a read tRTW before a write, a write's burst tWTR_S before a read.
+    SlotCalendar rw;
   };
   struct Channel {
     SlotCalendar bus;  // data bursts; tag = rank (tRTRS gap between ranks)
+    // Write queue (write_queue > 0): a ring of the queued writes, and per entry
+    // the time its last write issued (a new write waits for it: back-pressure).
+    struct PendingWrite {
+      DramCoord c;
+      Picoseconds arrival{0}, accept{0};
+    };
+    std::array<PendingWrite, DramParams::kMaxWriteQueue> wq{};
+    std::array<Picoseconds, DramParams::kMaxWriteQueue> wq_free{};
+    std::uint32_t wq_head = 0, wq_count = 0;
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
   // Reservations each calendar keeps: a saturated DDR4-2666 data bus fills
@@ -201,7 +245,13 @@ class DramController final : public MemoryDevice {
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                              Picoseconds t, Picoseconds cas_latency) const;
+                              Picoseconds t, Picoseconds cas_latency, bool read = false) const;
+  // One request through the banks, ranks and bus, at the scheduler from `t`
+  // (`arrival` + front end, or a write drain's time); `drained`: a queued
+  // write, already counted when posted.
+  DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
+  DramResult post_write(const DramCoord& c, Picoseconds arrival);
+  void drain_writes(std::uint32_t channel, Picoseconds start);
 
   DramParams p_;
   PhysAddr base_;

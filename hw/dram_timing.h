@@ -6,8 +6,8 @@
 // 19-19-19, 8 Gb x8 devices): tCK 0.75 ns, CL=tRCD=tRP=19, tRAS 43, CWL 14,
 // BL8 (tBURST 4 tCK), tCCD_S/L 4/7, tRRD_S/L 4/7, tFAW 28, tRFC 350 ns,
 // tREFI 7.8 us; 6 channels, 2 ranks of 4 bank groups x 4 banks, 8 KiB rows.
-// Simplifications: no command-bus contention, no tWTR/tRTW turnarounds beyond a
-// rank-switch gap, all-bank refresh at fixed staggered instants.
+// Simplifications: no command-bus contention; tWTR/tRTW only around write
+// drains (write_queue > 0); all-bank refresh at fixed staggered instants.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +36,18 @@ struct DramParams {
   std::uint32_t tccd_s = 4, tccd_l = 7, trrd_s = 4, trrd_l = 7, tfaw = 28;
   std::uint32_t trtp = 10, twr = 20;  // read-to-precharge, write recovery (7.5 ns, 15 ns)
   std::uint32_t trtrs = 2;            // data-bus gap when switching ranks
+  // Write-to-read turnaround: end of a write burst to a read command, other /
+  // same bank group (DDR4-2666: max(2 nCK, 2.5 ns) = 4, max(4 nCK, 7.5 ns) = 10).
+  // Read-to-write: a write command tRTW = CL + tBURST + 2 - CWL after a read's.
+  std::uint32_t twtr_s = 4, twtr_l = 10;
+  // Write queue per channel (0: none, writes are scheduled on arrival like
+  // reads). With one, a write is posted: accepted (done) when it has a queue
+  // entry, waiting for the entry the oldest write frees when it issues
+  // (back-pressure); when `write_high` writes wait the controller drains them
+  // down to `write_low` in one batch (writes to one row together) and reads of
+  // the channel wait for the turnarounds (tRTW before, tWTR_S after the batch).
+  std::uint32_t write_queue = 0, write_high = 0, write_low = 0;
+  static constexpr std::uint32_t kMaxWriteQueue = 128;
   bool refresh = true;
   Picoseconds trfc = Picoseconds(350000);
   Picoseconds trefi = Picoseconds(7800000);

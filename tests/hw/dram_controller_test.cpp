@@ -172,6 +172,35 @@ TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
   EXPECT_EQ(mc.access(4 * 64, false, 20_us).outcome, RowOutcome::Hit);
 }
 
+TEST(DramController, LateRequestsToTheRowTheyOpenedAreRowHits) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  mc.access(0, false, 10_us);  // a core ahead owns bank 0 (row 0)
+  // A core behind by 10 us reads a granule of another row of bank 0: its first
+  // line opens that row (a conflict with the bank's row), the next lines of
+  // the row are hits from the row it opened, one tCCD_L apart in the bank
+  // group, not one activate each.
+  const Picoseconds t0(100'000);
+  DramResult a = mc.access(2048 * 64, false, t0);
+  EXPECT_EQ(a.outcome, RowOutcome::Conflict);
+  EXPECT_EQ(a.done - t0, mc.idle_latency(RowOutcome::Conflict));
+  DramResult b = mc.access(2048 * 64 + 4 * 64, false, t0 + Picoseconds(1000));
+  EXPECT_EQ(b.outcome, RowOutcome::Hit);
+  EXPECT_EQ(mc.stats().activates, 2u);
+  EXPECT_EQ(mc.stats().late_requests, 2u);
+  // The column command waits for the row's activate + tRCD and the bank
+  // group's column spacing after the first line.
+  EXPECT_EQ(b.done, a.done + tck(p, 8));
+  // Its row stays usable for late hits about tRC after its last column command;
+  // much later, a late request to it activates again.
+  DramResult c = mc.access(2048 * 64 + 8 * 64, false, Picoseconds(2'000'000));
+  EXPECT_EQ(c.outcome, RowOutcome::Conflict);
+  // A late request to the row the bank has open (opened before its stamp) is a hit.
+  EXPECT_EQ(mc.access(4 * 64, false, 9_us + Picoseconds(999'000) + Picoseconds(30'000)).outcome, RowOutcome::Hit);
+  // The bank's in-order state still belongs to the core ahead: row 0 open.
+  EXPECT_EQ(mc.access(12 * 64, false, 20_us).outcome, RowOutcome::Hit);
+}
+
 TEST(DramController, RefreshDelaysAnAccessAndClosesTheRow) {
   DramParams p = one_channel();
   p.refresh = true;
@@ -288,6 +317,62 @@ TEST(DramController, StatsAndHistogram) {
   EXPECT_EQ(mc.latency_histogram().count(), 0u);
 }
 
+// Write queue: posted writes, back-pressure, drain at the high watermark, and
+// the read/write turnarounds on a rank.
+TEST(DramController, PostedWritesDrainAtTheHighWatermarkWithBackPressure) {
+  DramParams p = one_channel();
+  p.write_queue = 4;
+  p.write_high = 4;
+  p.write_low = 0;
+  DramController mc(p, 0, "mc");
+  const Picoseconds fe = p.frontend_latency;
+  // Three writes wait in the queue: each is accepted (done) after the front end.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(mc.access(i * 4 * 64, true, Picoseconds(0)).done, fe);
+  EXPECT_EQ(mc.stats().write_drains, 0u);
+  EXPECT_EQ(mc.stats().writes, 3u);
+  EXPECT_EQ(mc.stats().activates, 0u);  // nothing issued yet
+  // The fourth fills the queue: all four issue, to one row of bank 0: one
+  // activate, then column commands tCCD_L (rounded to bursts) apart.
+  EXPECT_EQ(mc.access(3 * 4 * 64, true, Picoseconds(0)).done, fe);
+  EXPECT_EQ(mc.stats().write_drains, 1u);
+  EXPECT_EQ(mc.stats().activates, 1u);
+  EXPECT_EQ(mc.stats().row_hits, 3u);
+  // The next write takes the entry of the first drained write: accepted when
+  // that write issued (its column command, after tRCD), not at arrival.
+  const DramResult w = mc.access(16 * 64, true, Picoseconds(0));
+  EXPECT_EQ(w.done, fe + tck(p, p.trcd));
+  EXPECT_EQ(w.queueing, tck(p, p.trcd));
+  EXPECT_EQ(mc.stats().write_queue_full, 1u);
+  // A read of another bank group right after the drain waits for the write to
+  // read turnaround after the last write command: CWL + tBURST + tWTR_S.
+  const Picoseconds last_write_cas = fe + tck(p, p.trcd + 3 * 8);
+  const DramResult r = mc.access(1 * 64, false, Picoseconds(0));
+  EXPECT_EQ(r.done, last_write_cas + tck(p, p.cwl + p.tburst + p.twtr_s + p.cl + p.tburst));
+}
+
+TEST(DramController, WritesBeforeAReadWaitTheReadToWriteTurnaround) {
+  DramParams p = one_channel();
+  p.write_queue = 1;
+  p.write_high = 1;  // every write issues at once
+  DramController mc(p, 0, "mc");
+  const Picoseconds fe = p.frontend_latency;
+  const DramResult r = mc.access(0, false, Picoseconds(0));  // bank group 0, row opened
+  const Picoseconds read_cas = r.done - tck(p, p.cl + p.tburst);
+  mc.access(1 * 64, false, Picoseconds(0));                   // opens bank group 1's row
+  // A write to bank group 1's open row: its column command waits tRTW after the
+  // read of bank group 0 (and 1), CL + tBURST + 2 - CWL.
+  EXPECT_EQ(mc.access(5 * 64, true, Picoseconds(0)).done, fe);
+  const std::uint32_t rtw = p.cl + p.tburst + 2 - p.cwl;
+  EXPECT_EQ(mc.stats().write_drains, 1u);
+  EXPECT_GE(mc.stats().last_done_ps, (read_cas + tck(p, 4 + rtw + p.cwl + p.tburst)).value());
+  // Without the queue the same write is timed like a read, no turnaround.
+  DramParams q = one_channel();
+  DramController plain(q, 0, "plain");
+  plain.access(0, false, Picoseconds(0));
+  plain.access(1 * 64, false, Picoseconds(0));
+  EXPECT_LT(plain.access(5 * 64, true, Picoseconds(0)).done.value(), mc.stats().last_done_ps);
+}
+
 TEST(DramController, BadParametersAreRejected) {
   DramParams p;
   p.mapping = "row:rank:bank:column:channel";  // bank group missing
@@ -297,6 +382,15 @@ TEST(DramController, BadParametersAreRejected) {
   EXPECT_NE(p.validate().find("most significant"), std::string::npos);
   p.mapping = "row:rank:bank:col:bankgroup:channel";
   EXPECT_NE(p.validate().find("unknown field 'col'"), std::string::npos);
+  p = DramParams{};
+  p.write_queue = 8;
+  p.write_high = 9;
+  EXPECT_NE(p.validate().find("write watermarks"), std::string::npos);
+  p.write_high = 4;
+  p.write_low = 4;
+  EXPECT_NE(p.validate().find("write watermarks"), std::string::npos);
+  p.write_queue = DramParams::kMaxWriteQueue + 1;
+  EXPECT_NE(p.validate().find("write_queue must be at most"), std::string::npos);
   p = DramParams{};
   p.trefi = p.trfc;
   EXPECT_FALSE(p.validate().empty());
