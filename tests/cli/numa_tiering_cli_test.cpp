@@ -97,3 +97,16 @@ TEST(NumaTieringCli, AHotSetFirstTouchedOnTheCxlNodeIsPromoted) {
   EXPECT_NE(r.out.find("anon=12288"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kernelpagesize_kB=4"), std::string::npos) << r.out;
 }
+
+// A bad init_policy is a located configuration error (exit 2), nothing run.
+TEST(NumaTieringCli, ABadInitPolicyIsAConfigurationError) {
+  const std::string cfg =
+      std::filesystem::temp_directory_path() / ("numa_tiering_bad_" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(cfg) << "base = \"" << source_path("configs/workloads/numa-tiering-cxl-first-touch.toml") << "\"\n"
+                     << "[[workload]]\nkind = \"zipf\"\nfootprint = \"1MiB\"\naccesses = 10\ninit_policy = \"bind:7\"\n";
+  Result r = run_numasim("run " + cfg);
+  std::filesystem::remove(cfg);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("init_policy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":6:15: error: workload[0].init_policy: node 7 does not exist"), std::string::npos) << r.err;
+}

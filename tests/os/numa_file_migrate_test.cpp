@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <random>
 
@@ -251,7 +252,15 @@ TEST_F(NumaFileMigrateTest, HintFaultsMigrateCleanSharedFilePagesToTheTasksNode)
   EXPECT_EQ(local, 256);
   EXPECT_EQ(ev(NUMA_PAGE_MIGRATE) - m0, 256u);
   for (std::uint64_t i = 0; i < 256; ++i) EXPECT_EQ(nid_at(t, static_cast<VirtAddr>(ro) + i * kPageSize), 1);
-  EXPECT_NE(k().numa_balancing().numa_maps(t).find("N0=256"), std::string::npos) << k().numa_balancing().numa_maps(t);
+  // numa_maps in Linux's format: "<start> default file=/shared mapped=256 N0=256 kernelpagesize_kB=4".
+  const std::string maps = k().numa_balancing().numa_maps(t);
+  char line[96];
+  std::snprintf(line, sizeof line, "%08llx default file=/shared mapped=256 N0=256 kernelpagesize_kB=4\n",
+                static_cast<unsigned long long>(base));
+  EXPECT_NE(maps.find(line), std::string::npos) << maps;
+  std::snprintf(line, sizeof line, "%08llx default file=/private mapped=256 N1=256 kernelpagesize_kB=4\n",
+                static_cast<unsigned long long>(ro));
+  EXPECT_NE(maps.find(line), std::string::npos) << maps;
 }
 
 Topology tiered_topology() {
