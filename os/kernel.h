@@ -617,6 +617,18 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   unsigned long demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost);
   void migrate_in_flight_complete(KernelCost& cost);
   void remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost);
+  // remove_migration_pte for one entry found at m (anonymous and page-cache pages).
+  void remove_migration_pte(const RmapMapping& m, page* new_pg, CpuId cpu, KernelCost& cost);
+  // Page-cache (file) page migration (migrate.cpp; Linux's filemap_migrate_folio path):
+  // file_page_migratable collects a page-cache page's mappings (rmap_walk_file) and
+  // checks folio_migrate_mapping's expected references (the cache's, `isolation`
+  // of the caller, one per mapping); migrate_file_page isolates and moves it to nid
+  // (sync = MIGRATE_SYNC: a page under read or writeback is waited for, else -EBUSY);
+  // migrate_isolated_file_page moves an isolated page into new_pg.
+  bool file_page_migratable(page* pg, int isolation, std::vector<RmapMapping>& maps, CpuId cpu, KernelCost& cost);
+  int migrate_file_page(page* pg, int nid, bool sync, CpuId cpu, KernelCost& cost);
+  void migrate_isolated_file_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                  KernelCost& cost);
   // migrate_to_node: every page of mm on node source moved to dest; how many were not.
   long migrate_to_node(task_struct* t, mm_struct& mm, int source, int dest, KernelCost& cost);
   MigrationInFlight* migration_in_flight_ = nullptr;

@@ -26,12 +26,23 @@
 // anonymous memory only): they move only when mapped once, through the mapping
 // the caller names (migrate_one), their entry cleared and rewritten with
 // nothing running in between, else fail with -EBUSY.
+// Page-cache pages of mapped files (MAP_SHARED and the not-yet-copied pages of
+// MAP_PRIVATE) move as filemap_migrate_folio moves them (migrate_file_page):
+// rmap_walk_file finds every mapping, each becomes a migration entry, the new
+// page takes the old one's slot in the file's i_pages with its dirty state, and
+// the entries are restored onto it; nothing runs between the unmap and the
+// remap, so neither a fault nor the checker ever meets those entries. Pages
+// under writeback or read wait (MIGRATE_SYNC) or stay (MIGRATE_ASYNC: hint
+// faults; reclaim keeps them before demotion).
 #include "os/migrate.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
+#include "os/fs.h"
 #include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
@@ -120,15 +131,18 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
                             std::vector<mm_struct*>* batch) {
   const std::uint64_t pfn = pm_.page_to_pfn(pg).value();
   const bool exclusive = PageAnon(pg) && pg->mapcount == 1;  // PageAnonExclusive's stand-in
+  const bool file = !PageAnon(pg) && !PageSwapBacked(pg);    // a page-cache page
   for (const RmapMapping& m : maps) {
     const pteval_t o = m.pte.value();
     const swp_entry_t e = pte_write(o) ? make_writable_migration_entry(pfn)
                           : exclusive  ? make_readable_exclusive_migration_entry(pfn)
                                        : make_readable_migration_entry(pfn);
+    // try_to_migrate_one: the dirty bit of a file page's entry goes to the page (folio_mark_dirty).
+    if (file && (o & _PAGE_DIRTY)) fs_->mark_page_dirty(pg, cpu);
     pgtables_.set_entry(cpu, m.pte, swp_entry_to_pte(e) | (o & kMigrationKeptBits), cost);
     --pg->mapcount;
     --pg->_refcount;
-    if (pg->mapcount == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, -1);
+    if (pg->mapcount == 0) pm_.mod_node_page_state(pm_.page_to_nid(pg), file ? NR_FILE_MAPPED : NR_ANON_MAPPED, -1);
   }
   if (batch) {
     for (const RmapMapping& m : maps)
@@ -156,25 +170,32 @@ void Kernel::try_to_migrate(page* pg, const std::vector<RmapMapping>& maps, CpuI
 // old one (an entry munmapped meanwhile is gone), old or young, clean or dirty
 // as the entry kept it, writable when the entry was and the VMA is.
 void Kernel::remove_migration_ptes(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
-  const PhysAddr new_phys = pm_.page_to_phys(new_pg);
   rmap_walk(old_pg, cpu, cost, [&](const RmapMapping& m) {
-    const vm_area_struct& vma = *m.vma;
-    const PteRef& ref = m.pte;
-    const pteval_t v = ref.value();
-    const swp_entry_t e = pte_to_swp_entry(v);
-    pteval_t n = new_phys | (v & kMigrationKeptBits);
-    if (vma.is_accessible()) {
-      n |= _PAGE_PRESENT | _PAGE_USER;
-      if (!(vma.vm_flags & VM_EXEC)) n |= _PAGE_NX;
-      if (is_writable_migration_entry(e) && (vma.vm_flags & VM_WRITE)) n |= _PAGE_RW;  // maybe_mkwrite
-    } else {
-      n |= _PAGE_PROTNONE;
-    }
-    pgtables_.set_entry(cpu, ref, n, cost);
-    if (new_pg->mapcount++ == 0) pm_.mod_node_page_state(pm_.page_to_nid(new_pg), NR_ANON_MAPPED, 1);
-    ++new_pg->_refcount;
+    remove_migration_pte(m, new_pg, cpu, cost);
     return true;
   }, /*migration=*/true);
+}
+
+// remove_migration_pte: the entry at m becomes the new page's PTE (the rmap
+// side: page_add_anon_rmap or page_add_file_rmap, without the RSS the entry kept).
+void Kernel::remove_migration_pte(const RmapMapping& m, page* new_pg, CpuId cpu, KernelCost& cost) {
+  const vm_area_struct& vma = *m.vma;
+  const PteRef& ref = m.pte;
+  const pteval_t v = ref.value();
+  const swp_entry_t e = pte_to_swp_entry(v);
+  pteval_t n = pm_.page_to_phys(new_pg) | (v & kMigrationKeptBits);
+  if (vma.is_accessible()) {
+    n |= _PAGE_PRESENT | _PAGE_USER;
+    if (!(vma.vm_flags & VM_EXEC)) n |= _PAGE_NX;
+    if (is_writable_migration_entry(e) && (vma.vm_flags & VM_WRITE)) n |= _PAGE_RW;  // maybe_mkwrite
+  } else {
+    n |= _PAGE_PROTNONE;
+  }
+  pgtables_.set_entry(cpu, ref, n, cost);
+  const bool file = !PageAnon(new_pg) && !PageSwapBacked(new_pg);
+  if (new_pg->mapcount++ == 0)
+    pm_.mod_node_page_state(pm_.page_to_nid(new_pg), file ? NR_FILE_MAPPED : NR_ANON_MAPPED, 1);
+  ++new_pg->_refcount;
 }
 
 // unmap_and_move for an anonymous page through migration entries.
@@ -261,6 +282,106 @@ void Kernel::migrate_in_flight_complete(KernelCost& cost) {
   migration_in_flight_ = nullptr;
 }
 
+// The page-cache side of migrate_folio_unmap's checks and folio_migrate_mapping's
+// reference count: the page is still in its file's cache, no read or write is in
+// flight, the file reverse map finds every mapping, and nobody but the cache, the
+// caller's `isolation` references and the mappings holds it.
+bool Kernel::file_page_migratable(page* pg, int isolation, std::vector<RmapMapping>& maps, CpuId cpu,
+                                  KernelCost& cost) {
+  maps.clear();
+  if (!fs_ || PageCompound(pg) || !fs_->page_mapping(pg)) return false;
+  if (pg->test(PG_locked) || pg->test(PG_writeback)) return false;
+  rmap_walk_file(pg, cpu, cost, [&](const RmapMapping& m) {
+    maps.push_back(m);
+    return true;
+  });
+  return static_cast<int>(maps.size()) == pg->mapcount && pg->_refcount == 1 + isolation + pg->mapcount;
+}
+
+// unmap_and_move for a page-cache page: MIGRATE_SYNC (move_pages, mbind,
+// migrate_pages) waits for a read or a writeback in flight (folio_lock,
+// folio_wait_writeback); MIGRATE_ASYNC (hint faults) gives up (-EBUSY). The new
+// page is taken on nid (__GFP_THISNODE), the old one isolated and moved.
+int Kernel::migrate_file_page(page* pg, int nid, bool sync, CpuId cpu, KernelCost& cost) {
+  if (sync && fs_ && fs_->page_mapping(pg)) {
+    if (pg->test(PG_locked)) fs_->wait_on_page_locked(pg, cpu, cost);
+    if (pg->test(PG_writeback)) fs_->wait_on_page_writeback(pg, cpu, cost);
+  }
+  std::vector<RmapMapping> maps;
+  if (!file_page_migratable(pg, 0, maps, cpu, cost)) {
+    pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+    return -EBUSY;
+  }
+  page* np = pm_.alloc_pages(cpu, GFP_HIGHUSER_MOVABLE | __GFP_THISNODE | __GFP_NOWARN, 0, NodeId(nid), nullptr, cost);
+  if (!np) {
+    pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+    return -ENOMEM;
+  }
+  ++pg->_refcount;  // the migration's own reference (isolation)
+  isolate_lru_page(pg);
+  migrate_isolated_file_page(pg, np, maps, cpu, cost);
+  return nid;
+}
+
+// migrate_folio_unmap + move_to_new_folio with filemap_migrate_folio +
+// remove_migration_ptes for an isolated page-cache page mapped exactly by `maps`
+// (file_page_migratable held). Every mapping becomes a migration entry
+// (try_to_migrate, one flush per mm; a dirty entry dirties the page); the
+// contents are copied; folio_migrate_mapping puts the new page in the file's
+// i_pages slot with the cache's reference and moves nr_file_pages and, for a dirty
+// page, nr_dirty and the zone's write-pending count to the new node;
+// folio_migrate_flags moves PG_dirty, PG_uptodate, PG_readahead (the LRU, mlock
+// and memcg state through putback_migrated_page); remove_migration_ptes maps the
+// new page where the entries are (page_add_file_rmap: nr_mapped moves; the
+// MM_FILEPAGES of each mm never changed). Simplified: no fault or munmap can meet
+// a file page's migration entries (nothing runs between the unmap and the remap,
+// migration_unmapped_hook_ is not called), so they are removed from `maps`, not
+// found again through the reverse map.
+void Kernel::migrate_isolated_file_page(page* old_pg, page* new_pg, const std::vector<RmapMapping>& maps, CpuId cpu,
+                                        KernelCost& cost) {
+  inode& ino = *fs_->page_mapping(old_pg);
+  cost.add_cycles(params_.costs.migrate_page_cycles);
+  old_pg->set(PG_locked);  // folio_lock
+  try_to_migrate(old_pg, maps, cpu, cost);
+  const PhysAddr old_phys = pm_.page_to_phys(old_pg), new_phys = pm_.page_to_phys(new_pg);
+  cost.add_memory(platform_.kernel_copy(cpu, new_phys, old_phys, Bytes(kPageSize)));  // folio_copy
+  page_tokens_.copy(new_phys >> kPageShift, old_phys >> kPageShift);
+  // folio_migrate_mapping: the slot now holds the new page, with the cache's reference.
+  ino.i_mapping.i_pages.store(old_pg->index, PageIndex::page_entry(new_phys >> kPageShift));
+  new_pg->owner = old_pg->owner;
+  new_pg->index = old_pg->index;
+  new_pg->_refcount = 1;
+  --old_pg->_refcount;
+  const NodeId old_nid = pm_.page_to_nid(old_pg), new_nid = pm_.page_to_nid(new_pg);
+  pm_.mod_node_page_state(old_nid, NR_FILE_PAGES, -1);
+  pm_.mod_node_page_state(new_nid, NR_FILE_PAGES, 1);
+  if (old_pg->test(PG_dirty)) {
+    pm_.mod_node_page_state(old_nid, NR_FILE_DIRTY, -1);
+    pm_.mod_zone_page_state(*pm_.page_zone(old_pg), NR_ZONE_WRITE_PENDING, -1);
+    pm_.mod_node_page_state(new_nid, NR_FILE_DIRTY, 1);
+    pm_.mod_zone_page_state(*pm_.page_zone(new_pg), NR_ZONE_WRITE_PENDING, 1);
+  }
+  // folio_migrate_flags.
+  constexpr std::uint32_t moved = (1u << PG_dirty) | (1u << PG_uptodate) | (1u << PG_readahead);
+  new_pg->flags |= old_pg->flags & moved;
+  old_pg->flags &= ~moved;
+  for (const RmapMapping& m : maps) {
+    const pteval_t v = m.pte.value();
+    if (!is_swap_pte(v) || !is_migration_entry(pte_to_swp_entry(v)) ||
+        swp_offset_pfn(pte_to_swp_entry(v)) != (old_phys >> kPageShift)) {
+      std::fprintf(stderr, "numasim: a file page's migration entry changed under its migration (0x%llx)\n",
+                   static_cast<unsigned long long>(m.addr));
+      std::abort();
+    }
+    remove_migration_pte(m, new_pg, cpu, cost);
+  }
+  putback_migrated_page(old_pg, new_pg, cpu);
+  old_pg->clear(PG_locked);
+  old_pg->owner = 0;
+  put_user_page(cpu, old_pg, cost);  // the isolation reference: the last one
+  pm_.count_vm_events(cpu, PGMIGRATE_SUCCESS, 1);
+}
+
 // can_demote (mm/vmscan.c): demotion is on and nid has a lower tier.
 bool Kernel::can_demote(int nid) const { return node_demotion_enabled() && next_demotion_node(nid) != NUMA_NO_NODE; }
 
@@ -274,8 +395,11 @@ bool Kernel::can_demote(int nid) const { return node_demotion_enabled() && next_
 // counts HPAGE_PMD_NR pages in pgdemote_* and the return value, as Linux's
 // nr_succeeded; one that cannot move whole (PTE-mapped, or no huge page free on
 // the lower tier) stays on the list: reclaim's second pass splits and swaps it.
-// Simplified: anonymous pages only (a swap-cache or an unmapped page stays on
-// the list and takes reclaim's ordinary path).
+// Page-cache pages, mapped or not, clean or dirty, are demoted too (Linux 6.1
+// demotes file folios: migrate_pages in MIGRATE_ASYNC mode, filemap_migrate_folio);
+// reclaim has already kept those under writeback or read. Simplified: a
+// swap-cache page, a shmem page and an unmapped anonymous page stay on the list
+// and take reclaim's ordinary path.
 unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, CpuId cpu, KernelCost& cost) {
   const int target = next_demotion_node(nid);
   if (demote.empty() || target == NUMA_NO_NODE) return 0;
@@ -299,17 +423,19 @@ unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, 
       }
       continue;
     }
-    if (!PageAnon(pg) || PageTransHuge(pg) || pg->test(PG_swapcache) || pg->mapcount == 0) {
+    const bool file = !PageAnon(pg) && !PageSwapBacked(pg);  // a page-cache page, mapped or not
+    if ((!PageAnon(pg) && !file) || PageTransHuge(pg) || pg->test(PG_swapcache) || (!file && pg->mapcount == 0)) {
       list_add(mem_map, failed, pg);  // not demoted: reclaim's second pass swaps it
       continue;
     }
     std::vector<RmapMapping> maps;
-    rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
-      maps.push_back(m);
-      return true;
-    });
+    if (!file)
+      rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
+        maps.push_back(m);
+        return true;
+      });
     page* np = nullptr;
-    if (static_cast<int>(maps.size()) == pg->mapcount) {
+    if (file ? file_page_migratable(pg, /*isolation=*/1, maps, cpu, cost) : static_cast<int>(maps.size()) == pg->mapcount) {
       np = pm_.alloc_pages(cpu, gfp | __GFP_THISNODE, 0, NodeId(target), nullptr, cost);
       if (!np && nodes_weight(allowed) > 1) np = pm_.alloc_pages(cpu, gfp, 0, NodeId(target), &allowed, cost);
     }
@@ -318,7 +444,10 @@ unsigned long Kernel::demote_folio_list(PageList& demote, int nid, bool kswapd, 
       list_add(mem_map, failed, pg);
       continue;
     }
-    migrate_isolated_anon_page(pg, np, maps, cpu, cost);
+    if (file)
+      migrate_isolated_file_page(pg, np, maps, cpu, cost);
+    else
+      migrate_isolated_anon_page(pg, np, maps, cpu, cost);
     ++nr_succeeded;
   }
   demote = failed;
@@ -330,6 +459,8 @@ int Kernel::unmap_and_move(page* pg, int nid, task_struct* t, KernelCost& cost) 
   if (pm_.page_to_nid(pg).value() == nid) return nid;
   if (PageCompound(pg) && PageTransHuge(thp_head(pg)))  // a THP: whole or split (huge_memory.cpp)
     return migrate_thp(t, thp_head(pg), pg, nid, cost);
+  if (!PageAnon(pg) && !PageSwapBacked(pg))  // a page-cache page (MIGRATE_SYNC)
+    return migrate_file_page(pg, nid, /*sync=*/true, t->cpu, cost);
   std::vector<RmapMapping> maps;
   rmap_walk(pg, t->cpu, cost, [&](const RmapMapping& m) {
     maps.push_back(m);
@@ -475,11 +606,7 @@ int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int 
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -EBUSY;
   }
-  if (!huge && PageAnon(pg)) return unmap_and_move(pg, nid, t, cost);
-  if (!huge && !PageSwapBacked(pg)) {  // a mapped page-cache page (file mmap): not migrated here
-    pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
-    return -EBUSY;
-  }
+  if (!huge && (PageAnon(pg) || !PageSwapBacked(pg))) return unmap_and_move(pg, nid, t, cost);  // anon or file
   if (pg->mapcount != 1) {  // shared shmem/hugetlb page: no reverse map to find the other mappings
     pm_.count_vm_events(t->cpu, PGMIGRATE_FAIL);
     return -EBUSY;

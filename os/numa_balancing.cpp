@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/config.h"
+#include "os/fs.h"
 #include "os/kernel.h"
 #include "os/mempolicy.h"
 #include "os/hugetlb.h"
@@ -208,12 +209,16 @@ void NumaBalancing::task_numa_work(task_struct* t, KernelCost& cost) {
     vm_area_struct& vma = it->second;
     // vma_migratable / vma_policy_mof / hugetlb / inaccessible VMAs are skipped.
     if (vma.is_hugetlb() || !vma.is_accessible() || k_.effective_policy(t, &vma)) continue;
+    // A read-only file mapping (a shared library's text or data): no hint faults.
+    if (vma.is_file() && (vma.vm_flags & (VM_READ | VM_WRITE)) == VM_READ) continue;
+    // is_cow_mapping: change_pte_range skips its page-cache pages (their page_count is never 1).
+    scan_cow_ = !(vma.vm_flags & VM_SHARED) && (vma.vm_flags & VM_MAYWRITE);
     VirtAddr end;
     do {
       start = std::max(start, vma.vm_start);
       end = (start + (static_cast<std::uint64_t>(pages) << kPageShift) + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1);
       end = std::min(end, vma.vm_end);
-      const unsigned long nr = k_.change_prot_numa(t, vma, start, end, cost);
+      const unsigned long nr = k_.change_prot_numa(t, vma, start, end, cost);  // prot_numa_page reads scan_cow_
       if (nr) {
         pages -= static_cast<std::int64_t>((end - start) >> kPageShift);
         k_.pm_.count_vm_events(t->cpu, NUMA_PTE_UPDATES, nr);
@@ -227,6 +232,7 @@ void NumaBalancing::task_numa_work(task_struct* t, KernelCost& cost) {
       }
     } while (end != vma.vm_end);
   }
+  scan_cow_ = false;
   if (stopped) {
     m.numa_scan_offset = start;
   } else {  // reset_ptenuma_scan: the whole mm was covered
@@ -237,6 +243,9 @@ void NumaBalancing::task_numa_work(task_struct* t, KernelCost& cost) {
 
 // change_pte_range's prot_numa filter (mm/mprotect.c).
 bool NumaBalancing::prot_numa_page(page* pg, int nid, bool single_user_private, CpuId cpu) {
+  // A page-cache page: not in a copy-on-write mapping (its page_count is not 1), nor
+  // dirty (MIGRATE_ASYNC cannot move every file system's dirty pages).
+  if (!PageAnon(pg) && !PageSwapBacked(pg) && (scan_cow_ || pg->test(PG_dirty))) return false;
   // A single-threaded private mapping already on the node it runs on: nothing to learn.
   if (single_user_private && nid == k_.cpu_to_node(cpu).value()) return false;
   const bool toptier = node_is_toptier(nid);
@@ -585,8 +594,14 @@ std::string NumaBalancing::numa_maps(const task_struct* t) const {
   for (const auto& [start, vma] : mm.mm_mt) {
     std::snprintf(buf, sizeof buf, "%08llx ", static_cast<unsigned long long>(start));
     out += buf + mpol_to_str(k_.effective_policy(t, &vma));
-    if (vma.vm_start <= mm.brk && vma.vm_end >= mm.start_brk && !vma.vm_file_id) out += " heap";
-    std::uint64_t pages = 0, anon = 0, dirty = 0, mapmax = 0;
+    if (vma.is_file() && vma.vm_file->f_inode)
+      out += " file=" + vma.vm_file->f_inode->path;
+    else if (vma.vm_start <= mm.brk && vma.vm_end >= mm.start_brk && !vma.vm_file_id)
+      out += " heap";
+    else if (vma.vm_flags & VM_GROWSDOWN)
+      out += " stack";
+    if (vma.is_hugetlb()) out += " huge";
+    std::uint64_t pages = 0, anon = 0, dirty = 0, mapmax = 0, swapcache = 0, writeback = 0;
     std::vector<std::uint64_t> on(static_cast<std::size_t>(nr_nodes_), 0);
     k_.pgtables_.for_each_leaf(mm.pgd, vma.vm_start, vma.vm_end, [&](VirtAddr, const PteRef& ref) {
       const pteval_t e = ref.value();
@@ -596,13 +611,18 @@ std::string NumaBalancing::numa_maps(const task_struct* t) const {
       pages += n;
       if (PageAnon(pg) || !vma.vm_file_id) anon += n;
       if ((e & _PAGE_DIRTY) || pg->test(PG_dirty)) dirty += n;
+      if (pg->test(PG_swapcache)) swapcache += n;
+      if (pg->test(PG_writeback)) writeback += n;
       mapmax = std::max<std::uint64_t>(mapmax, static_cast<std::uint64_t>(std::max(1, pg->mapcount)));
       on[static_cast<std::size_t>(k_.pm_.page_to_nid(pg).value())] += n;
     });
     if (pages) {
       if (anon) out += " anon=" + std::to_string(anon);
       if (dirty) out += " dirty=" + std::to_string(dirty);
+      if (pages != anon && pages != dirty) out += " mapped=" + std::to_string(pages);
       if (mapmax > 1) out += " mapmax=" + std::to_string(mapmax);
+      if (swapcache) out += " swapcache=" + std::to_string(swapcache);
+      if (writeback) out += " writeback=" + std::to_string(writeback);
       for (int nid = 0; nid < nr_nodes_; ++nid)
         if (on[static_cast<std::size_t>(nid)])
           out += " N" + std::to_string(nid) + "=" + std::to_string(on[static_cast<std::size_t>(nid)]);

@@ -175,7 +175,8 @@ class NumaBalancing {
   const NodePromo& node_promo(int nid) const { return promo_.at(static_cast<std::size_t>(nid)); }
 
   // /proc/<pid>/numa_maps (fs/proc/task_mmu.c show_numa_map): per VMA its start,
-  // policy, heap/anon/dirty/mapmax counts, N<node>=pages and kernelpagesize_kB.
+  // policy, file=<path> / heap / stack, huge, anon/dirty/mapped/mapmax/swapcache/
+  // writeback counts, N<node>=pages and kernelpagesize_kB (no active= count).
   std::string numa_maps(const task_struct* t) const;
   // numa_maps of a process as its last thread exited (kept when balancing is on,
   // or when keep_exit_numa_maps was asked for); empty when none.
@@ -218,6 +219,7 @@ class NumaBalancing {
   std::function<bool(int)> toptier_override_;
   std::vector<std::uint64_t> migrated_to_;
   bool keep_exit_numa_maps_ = false;
+  bool scan_cow_ = false;  // task_numa_work is scanning a copy-on-write mapping (prot_numa_page)
   std::map<int, std::string> exit_numa_maps_;  // by tgid
 };
 

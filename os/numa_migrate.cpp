@@ -8,8 +8,11 @@
 // for MR_NUMA_MISPLACED): only when PMD-mapped by one process
 // (numamigrate_isolate_page refuses a THP with total_mapcount > 1), its
 // HPAGE_PMD_NR pages counted; a failed huge allocation counts thp_migration_fail.
-// Simplified: anonymous pages only (shmem pages are not migrated on hint faults);
-// no MR_NUMA_MISPLACED-specific accounting beyond these counters.
+// Page-cache pages move too (MIGRATE_ASYNC: one under read or writeback stays),
+// with Linux 6.1's two refusals: a dirty file page (not every file system can
+// move it asynchronously) and a file page mapped more than once by an executable
+// mapping (a shared library's). Simplified: shmem pages are not migrated on hint
+// faults; no MR_NUMA_MISPLACED-specific accounting beyond these counters.
 #include "os/gfp.h"
 #include "os/kernel.h"
 #include "os/numa_balancing.h"
@@ -17,7 +20,18 @@
 namespace numasim::os {
 
 bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, KernelCost& cost) {
-  if (!PageAnon(pg)) return false;
+  const bool file = !PageAnon(pg) && !PageSwapBacked(pg);
+  if (!PageAnon(pg) && !file) return false;
+  if (file) {
+    if (PageCompound(pg) || pg->test(PG_dirty)) return false;
+    bool exec = false;  // page_mapcount != 1 && VM_EXEC: probably a shared library
+    if (pg->mapcount != 1)
+      k_.rmap_walk_file(pg, t->cpu, cost, [&](const Kernel::RmapMapping& m) {
+        exec |= (m.vma->vm_flags & VM_EXEC) != 0;
+        return !exec;
+      });
+    if (exec) return false;
+  }
   std::vector<Kernel::RmapMapping> thp_maps;
   if (PageCompound(pg)) {  // a THP: its head, mapped by one huge PMD and nothing else
     if (!PageTransHuge(pg) || entire_mapcount(pg) != 1) return false;
@@ -43,6 +57,8 @@ bool NumaBalancing::migrate_misplaced_page(task_struct* t, page* pg, int nid, Ke
   if (!thp_maps.empty()) {
     if (k_.migrate_thp_whole(pg, thp_maps, nid, GFP_TRANSHUGE_LIGHT | __GFP_THISNODE, nullptr, t->cpu, cost) != nid)
       return false;
+  } else if (file) {
+    if (k_.migrate_file_page(pg, nid, /*sync=*/false, t->cpu, cost) != nid) return false;  // MIGRATE_ASYNC
   } else {
     const std::vector<int> r = k_.migrate_pages({pg}, nid, t, cost);  // MR_NUMA_MISPLACED
     if (r.empty() || r[0] != nid) return false;

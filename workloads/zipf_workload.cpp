@@ -45,7 +45,16 @@ ZipfSource::ZipfSource(ThreadInfo info, const ZipfParams& p, std::shared_ptr<Sha
   write_threshold_ = ratio_threshold(p_.write_ratio);
 }
 
-void ZipfSource::setup(hw::ThreadContext& ctx) { base_ = map_shared_region(ctx, *region_); }
+void ZipfSource::setup(hw::ThreadContext& ctx) {
+  const bool maps_it = !region_->tried;
+  base_ = map_shared_region(ctx, *region_);
+  if (!base_ || !maps_it || p_.init_policy.is_default()) return;
+  if (const long r = mbind_range(ctx, base_, region_->bytes, p_.init_policy); r < 0) {
+    fail("mbind(footprint, init_policy " + p_.init_policy.text + ")", r);
+    return;
+  }
+  first_touch_ = true;
+}
 
 void ZipfSource::teardown(hw::ThreadContext& ctx) {
   if (base_) unmap_shared_region(ctx, *region_);
@@ -59,7 +68,21 @@ std::uint64_t ZipfSource::draw_rank() {
   return 1 + hot_items_ + rng_.below(items_ - hot_items_);
 }
 
-void ZipfSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
+void ZipfSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
+  if (first_touch_) {  // one store per page of the footprint, in address order
+    const std::uint64_t pages = region_->bytes / 4096;
+    const std::uint64_t n = std::min<std::uint64_t>(batch.room(), pages - first_touch_next_);
+    for (std::uint64_t i = 0; i < n; ++i) batch.store(base_ + (first_touch_next_ + i) * 4096, 8);
+    first_touch_next_ += n;
+    if (first_touch_next_ < pages) return;
+    first_touch_ = false;
+    count("first_touch_pages", pages);
+    // The policy goes once every page is placed (the call runs the stores first).
+    if (const long r = mbind_range(ctx, base_, region_->bytes, PolicySpec{}); r < 0) {
+      fail("mbind(footprint, default)", r);
+      return;
+    }
+  }
   const std::uint32_t cc = p_.compute_cycles;
   const std::size_t per = cc ? 2 : 1;
   std::uint64_t n = std::min<std::uint64_t>(batch.room() / per, p_.accesses - done_);
@@ -81,6 +104,13 @@ void ZipfSource::emit(hw::OpBatch& batch, hw::ThreadContext&) {
 
 void build_zipf(WorkloadBuild& b) {
   ZipfParams p = ZipfParams::from_config(b.cfg);
+  const std::string init = b.cfg.get<std::string>(
+      "init_policy", "default", "memory policy of the footprint's first touch, then reset (numactl-like: bind:2)");
+  std::string why;
+  if (auto ps = parse_policy(init, b.topo.num_nodes(), &why))
+    p.init_policy = *ps;
+  else
+    b.cfg.error("init_policy", why);
   auto region = std::make_shared<SharedRegion>();
   region->bytes = (p.footprint_bytes + 4095) / 4096 * 4096;
   region->threads = static_cast<int>(b.spec.threads.size());

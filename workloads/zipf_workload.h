@@ -10,7 +10,13 @@
 // Keys: footprint = "64MiB"; item_size = "4KiB"; distribution = "zipf";
 // alpha = 0.99; hot_fraction = 0.1; hot_probability = 0.9; accesses = 1000000
 // (per thread); write_ratio = 0.0; access_size = "8B"; compute_cycles = 0;
-// scatter = true.
+// scatter = true; init_policy = "default".
+// Initial placement (init_policy = "bind:2", any numactl-like policy text): the
+// thread that maps the footprint binds it with mbind(2) to that policy, writes
+// every page of it once in address order (the first touch, before the counted
+// accesses; `first_touch_pages` in the results), then mbinds it back to
+// MPOL_DEFAULT, so NUMA balancing may move the pages afterwards (the hot set
+// of a tiering study starts on the slow tier and is promoted from there).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +43,7 @@ struct ZipfParams {
   std::uint32_t access_bytes = 8;
   std::uint32_t compute_cycles = 0;
   bool scatter = true;
+  PolicySpec init_policy;  // default: no first-touch pass
 
   static ZipfParams from_config(Config cfg);
 };
@@ -70,6 +77,8 @@ class ZipfSource final : public Generator {
   ZipfSampler zipf_;
   ScatterMap scatter_;
   std::uint64_t done_ = 0;
+  bool first_touch_ = false;  // this thread places the footprint under init_policy
+  std::uint64_t first_touch_next_ = 0;
   Rng rng_;
 };
 
