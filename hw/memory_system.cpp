@@ -115,6 +115,7 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
+  super_queues_.assign(static_cast<std::size_t>(caches_.num_cpus()), SuperQueue(params.super_queue));
 }
 
 MemorySystem::~MemorySystem() = default;
@@ -207,6 +208,12 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  // A request beyond L2 (LLC, another cache, memory) needs a super-queue entry
+  // first: with every entry busy it leaves L2 when the first one frees.
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
+  const bool beyond_l2 = level >= 3 || sn.kind == SnoopResult::Kind::Hitm;
+  const Picoseconds issue = now;
+  if (beyond_l2) now = sq.available(issue);
   Picoseconds lat;
   if (sn.kind == SnoopResult::Kind::Hitm) {
     // Another cache's Modified copy supplies the line.
@@ -252,16 +259,22 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
       lat = acked;
     }
   }
+  if (beyond_l2) {
+    sq.take(issue, now, now + lat);
+    b.queueing += now - issue;
+    lat += now - issue;
+  }
   miss_latency_ps_ += lat.value();
-  for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], now + lat);
+  for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], issue + lat);
   if (!prefetchers_.empty()) run_prefetcher(cpu, me, pa, now);
   return lat;
 }
 
 void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now) {
   StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
   PrefetchCandidates cand;
-  pf.observe(pa, now, cand);
+  pf.observe(pa, now, cand, sq.entries() - sq.busy(now));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     if (caches_.l2(cpu).contains(line)) {
@@ -281,6 +294,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       ++prefetch_llc_;
     }
     pf.issued(line, ready);
+    sq.hold(ready);
     for (int w = 0; w < wb.count; ++w) post_writeback(requester, wb.addr[static_cast<std::size_t>(w)], ready);
   }
 }
@@ -530,6 +544,7 @@ void MemorySystem::reset_stats(Picoseconds now) {
   writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = full_line_writes_ = 0;
   hitm_ = hitm_latency_ps_ = 0;
   for (auto& pf : prefetchers_) pf.reset_stats();
+  for (auto& q : super_queues_) q.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
 }
 
@@ -549,6 +564,13 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.remote_dram", remote_dram_, "count", "accesses served by another node's DRAM");
   for (std::size_t c = 0; c < prefetchers_.size(); ++c)
     prefetchers_[c].dump(v, "system.cpu" + std::to_string(c) + ".l2_prefetcher");
+  for (std::size_t c = 0; c < super_queues_.size(); ++c) {
+    const SuperQueueStats& q = super_queues_[c].stats();
+    const std::string n = "system.cpu" + std::to_string(c) + ".l2_super_queue";
+    v.counter(n + ".requests", q.requests, "count", "requests beyond L2 (demand misses and prefetches)");
+    v.counter(n + ".full", q.full, "count", "demand misses that found every super-queue entry busy");
+    v.counter(n + ".full_wait_latency", q.full_wait_ps, "ps", "latency added to demand misses waiting for a super-queue entry");
+  }
   v.counter("system.mem.prefetches_from_llc", prefetch_llc_, "count", "L2 prefetches served by the socket's LLC");
   v.counter("system.mem.prefetches_from_dram", prefetch_dram_, "count", "L2 prefetches served by DRAM (local or remote)");
   v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");

@@ -37,6 +37,12 @@
 // Each core's L1D misses train its L2 streamer (stream_prefetcher.h), whose
 // prefetches are timed like demand misses (LLC lookup, links, DRAM) and fill L2
 // and the LLC; a demand access that finds its line still on its way waits.
+// Every request beyond L2 (a demand access served by the LLC, another cache or
+// memory, and every prefetch) holds an entry of its core's super queue
+// (uncore_super_queue.h) until its data returns; a demand miss that finds
+// them all busy waits for the first to free (queueing in its breakdown), and
+// the streamer is throttled when few are free. Kernel string stores of whole
+// lines (write_full_line) and streaming transfers do not use it.
 // Coherence: CacheHierarchy's protocol reports what an access took; a HITM is
 // timed as a transfer from the owner (same socket or over the link), and
 // invalidations of other copies overlap the access, which waits for the last
@@ -57,6 +63,7 @@
 #include "hw/interconnect.h"
 #include "hw/memory_device.h"
 #include "hw/stream_prefetcher.h"
+#include "hw/uncore_super_queue.h"
 
 namespace numasim {
 class Config;
@@ -83,6 +90,10 @@ struct MemorySystemParams {
   // Clock the cache latencies (cycles) are converted with. Not read by
   // from_config: the Machine sets it from its core clock.
   Frequency core_clock = Frequency(2'300'000'000);
+  // Entries of each core's L2 super queue (uncore_super_queue.h): requests
+  // beyond L2 outstanding per core, demand misses and L2 prefetches together.
+  // Not read by from_config: the Machine sets it from [cpu] super_queue.
+  std::uint32_t super_queue = 16;
 
   static MemorySystemParams from_config(Config root);
 };
@@ -255,6 +266,7 @@ class MemorySystem {
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
+  std::vector<SuperQueue> super_queues_;       // by cpu
   TransferPath transfer_path_ = TransferPath::Bulk;
   std::vector<PhysAddr> dirty_;  // bulk_stream's scratch: dirty lines of a streamed read
   // By 2 MiB region of physical memory: whether a line of it may have entered
