@@ -63,6 +63,7 @@
 #include "hw/interconnect.h"
 #include "hw/memory_device.h"
 #include "hw/stream_prefetcher.h"
+#include "hw/uncore_mesh.h"
 #include "hw/uncore_super_queue.h"
 
 namespace numasim {
@@ -79,6 +80,7 @@ struct MemorySystemParams {
   // empty entry (make == nullptr) is a DDR4 controller with `dram`.
   std::vector<MemoryDeviceSpec> node_devices;
   InterconnectParams interconnect;  // [interconnect]
+  UncoreParams uncore;              // [uncore]: lumped (default), mesh or ring
   StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
   // [coherence] timing. A miss served by a Modified copy in another core of the
   // socket costs the LLC lookup plus `same_socket_snoop` (about 50 ns in all on
@@ -235,6 +237,14 @@ class MemorySystem {
   Picoseconds fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t, AccessBreakdown& br);
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
+  // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
+  // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
+  Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);
+  // Whether `home` is reached through the uncore model (a node of a socket).
+  bool uncore_home(NodeId home) const {
+    return mesh_ && static_cast<std::size_t>(home.value()) < node_socket_.size() &&
+           node_socket_[static_cast<std::size_t>(home.value())] >= 0;
+  }
   // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
@@ -267,6 +277,12 @@ class MemorySystem {
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
   std::vector<SuperQueue> super_queues_;       // by cpu
+  // [uncore] mesh/ring (null when lumped): geometry, each cpu's index in its
+  // socket and socket, each node's socket, home trackers by node, UPI credits by socket.
+  std::unique_ptr<UncoreMesh> mesh_;
+  std::vector<std::uint32_t> core_index_;
+  std::vector<int> cpu_socket_, node_socket_;
+  std::vector<RequestTracker> home_trackers_, upi_trackers_;
   TransferPath transfer_path_ = TransferPath::Bulk;
   std::vector<PhysAddr> dirty_;  // bulk_stream's scratch: dirty lines of a streamed read
   // By 2 MiB region of physical memory: whether a line of it may have entered
