@@ -184,15 +184,8 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     br.queueing += req.queueing;
     t = req.arrival;
   }
-  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
   const Picoseconds at_device = t;
-  MemoryAccessResult d;
-  if (m.dram) [[likely]] {
-    const DramResult r = m.dram->access(pa, is_write, t);
-    d = {r.done, r.service, r.queueing};
-  } else {
-    d = m.device->access_line(pa, is_write, t);
-  }
+  const MemoryAccessResult d = device_line(home, pa, is_write, t);
   br.dram += d.service;
   br.queueing += d.queueing;
   t = d.done;
@@ -211,6 +204,15 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
   return t;
 }
 
+MemoryAccessResult MemorySystem::device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t) {
+  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
+  if (m.dram) [[likely]] {
+    const DramResult r = m.dram->access(pa, is_write, t);
+    return {r.done, r.service, r.queueing};
+  }
+  return m.device->access_line(pa, is_write, t);
+}
+
 Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now,
                                        AccessBreakdown& br) {
   const NodeId home = home_node(pa);
@@ -219,19 +221,12 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   const std::uint32_t core = core_index_[c];
   const int my_socket = cpu_socket_[c];
   const int home_socket = node_socket_[static_cast<std::size_t>(home.value())];
-  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
   RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
   // The home agent holds the request from its arrival until the data leaves the IMC.
   auto device = [&](Picoseconds at) {
     const Picoseconds start = ht.available(at);
     br.queueing += start - at;
-    MemoryAccessResult d;
-    if (m.dram) [[likely]] {
-      const DramResult r = m.dram->access(pa, false, start);
-      d = {r.done, r.service, r.queueing};
-    } else {
-      d = m.device->access_line(pa, false, start);
-    }
+    const MemoryAccessResult d = device_line(home, pa, false, start);
     ht.take(at, start, d.done);
     br.dram += d.service;
     br.queueing += d.queueing;

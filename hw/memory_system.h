@@ -47,6 +47,13 @@
 // timed as a transfer from the owner (same socket or over the link), and
 // invalidations of other copies overlap the access, which waits for the last
 // acknowledgement.
+// With [uncore] impl = "mesh" or "ring" (uncore_mesh.h) a demand miss or a
+// prefetch to a node of a socket takes the uncore path instead (uncore_fetch):
+// the LLC hit and miss from hop counts and the CHA's lookup at the uncore
+// clock, the home node's tracker, the requesting socket's UPI request credits,
+// the agents and the home's directory step around the links (whose latency is
+// then the UPI link and PHY only); cross-socket snoops add the same agents.
+// Write-backs, kernel range traffic and CPU-less nodes keep the lumped path.
 // Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
@@ -237,6 +244,8 @@ class MemorySystem {
   Picoseconds fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t, AccessBreakdown& br);
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
+  // One line at `home`'s memory device from `t` (a DDR4 controller called directly).
+  MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
   // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
   // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
   Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);
