@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/config.h"
 #include "hw/memory_system.h"
 
 namespace numasim::hw {
@@ -81,6 +82,33 @@ TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
   t.take(Picoseconds(200'000), Picoseconds(200'000), Picoseconds(201'000));
   EXPECT_EQ(t.available(Picoseconds(25'000)), Picoseconds(25'000));
   EXPECT_EQ(t.busy(Picoseconds(22'000)), 0u);
+}
+
+TEST(UncoreParams, ReadFromTheUncoreTableWithLocatedErrors) {
+  auto doc = ConfigDocument::from_string(
+      "[uncore]\nimpl = \"ring\"\ncols = 10\nrows = 1\nio_rows = 0\nimc_tiles = [[0, 9]]\nupi_tiles = [[0, 5]]\n"
+      "clock = \"2GHz\"\nupi_credits = 32\n",
+      "ok.toml");
+  const UncoreParams p = UncoreParams::from_config(doc->root().table("uncore"));
+  doc->check();
+  EXPECT_TRUE(p.enabled());
+  EXPECT_EQ(p.impl, "ring");
+  EXPECT_EQ(p.cols, 10u);
+  EXPECT_EQ(p.imc_tiles.size(), 1u);
+  EXPECT_EQ(p.upi_credits, 32u);
+  EXPECT_FALSE(UncoreParams{}.enabled());  // lumped by default
+  auto bad = ConfigDocument::from_string("[uncore]\nimpl = \"mesh\"\nimc_tiles = [[7, 0]]\nio_rows = 6\n", "bad.toml");
+  UncoreParams::from_config(bad->root().table("uncore"));
+  try {
+    bad->check();
+    FAIL() << "expected configuration errors";
+  } catch (const ConfigErrors& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("bad.toml:3"), std::string::npos) << all;  // imc_tiles
+    EXPECT_NE(all.find("tile outside the mesh"), std::string::npos) << all;
+    EXPECT_NE(all.find("io_rows"), std::string::npos) << all;
+  }
 }
 
 MemoryLayout two_sockets(int cores) {
