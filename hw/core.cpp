@@ -74,6 +74,9 @@ CoreParams CoreParams::from_config(Config cpu) {
                                {Frequency(1'000'000), Frequency(100'000'000'000ull)});
   p.line_fill_buffers = cpu.get<unsigned>("line_fill_buffers", p.line_fill_buffers,
                                           "outstanding L1D misses per core", {1u, 256u});
+  p.super_queue = cpu.get<unsigned>("super_queue", p.super_queue,
+                                    "L2 super-queue entries: requests beyond L2 outstanding per core (demand and prefetch)",
+                                    {1u, 256u});
   p.mem_issue_cycles = cpu.get<unsigned>("mem_issue_cycles", p.mem_issue_cycles, "issue cost of a load or store",
                                          {0u, 1000u});
   p.context_switch_cycles = cpu.get<unsigned>("context_switch_cycles", p.context_switch_cycles,

@@ -13,7 +13,9 @@
 // TLB hit adds its latency to the access; STLB hits, walks and faults stall the
 // core), then timed by the memory system at its issue time. Memory-level
 // parallelism: an access that misses L1 holds one of `line_fill_buffers` until
-// it completes; when all are busy the core stalls until one frees; the core
+// it completes (a miss that also misses L2 holds one of the L2's `super_queue`
+// entries as well, shared with the L2 streamer's prefetches: MemorySystem,
+// uncore_super_queue.h); when all fill buffers are busy the core stalls until one frees; the core
 // never waits for an independent access, but a load marked dependent waits
 // for the previous load to complete (pointer chasing serialises). Markers,
 // system calls, context switches and the end of a task drain every outstanding
@@ -94,12 +96,13 @@ class StatsVisitor;
 
 struct CoreParams {
   Frequency clock = Frequency(2'300'000'000);  // Xeon Gold 6140 base clock
-  std::uint32_t line_fill_buffers = 10;        // L1D fill buffers (outstanding L1 misses)
+  std::uint32_t line_fill_buffers = 10;        // L1D fill buffers (outstanding L1 misses; Skylake: 10)
+  std::uint32_t super_queue = 16;              // L2 super-queue entries (requests beyond L2; Skylake: 16)
   std::uint32_t mem_issue_cycles = 1;          // issue cost of a memory op
   std::uint32_t context_switch_cycles = 3000;  // switch between two tasks on one CPU
   Picoseconds timeslice = Picoseconds(4'000'000'000);  // 4 ms round-robin slice
 
-  // [cpu] frequency, line_fill_buffers, mem_issue_cycles, context_switch_cycles, timeslice.
+  // [cpu] frequency, line_fill_buffers, super_queue, mem_issue_cycles, context_switch_cycles, timeslice.
   static CoreParams from_config(Config cpu);
 };
 

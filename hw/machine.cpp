@@ -29,6 +29,7 @@ MachineParams MachineParams::from_config(Config root) {
   p.mmu = MmuParams::from_config(root);
   p.memory = MemorySystemParams::from_config(root);
   p.memory.core_clock = p.core.clock;
+  p.memory.super_queue = p.core.super_queue;
   Config os_table = root.table("os", "simulated kernel");
   p.kernel = os::KernelParams::from_config(os_table);
   // The kernel can build LA57 tables, but hw's walker (hw/mmu.cpp) walks four
@@ -109,6 +110,7 @@ Machine::Machine(Config root) : Machine(Topology::from_config(root), MachinePara
 Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(topo)), params_(params) {
   epoch_ = sc_now();
   params_.memory.core_clock = params_.core.clock;
+  params_.memory.super_queue = params_.core.super_queue;
   memory_ = std::make_unique<MemorySystem>(topo_, params_.memory);
   platform_ = std::make_unique<MachinePlatform>(topo_, *memory_, params_.core.clock, params_.platform);
   block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");

@@ -25,6 +25,7 @@ MemorySystemParams MemorySystemParams::from_config(Config root) {
   p.node_devices = memory_devices_from_config(root, p.dram);
   p.interconnect =
       InterconnectParams::from_config(root.table("interconnect", "message format and router latency of the links"));
+  p.uncore = UncoreParams::from_config(root.table("uncore", "the sockets' uncore: mesh or ring, LLC slices, home agents, UPI agents"));
   p.l2_prefetch = StreamPrefetcherParams::from_config(
       root.table("prefetch", "hardware prefetchers of every core")
           .table("l2_streamer", "L2 streamer: runs ahead of line streams within a 4 KiB page (Intel L2 hardware prefetcher)"));
@@ -115,6 +116,24 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
+  super_queues_.assign(static_cast<std::size_t>(caches_.num_cpus()), SuperQueue(params.super_queue));
+  if (params.uncore.enabled()) {
+    // Every socket alike: its cores in the order the nodes list them.
+    const auto ncpu = static_cast<std::size_t>(caches_.num_cpus());
+    core_index_.assign(ncpu, 0);
+    cpu_socket_ = cpu_sockets(layout_);
+    std::vector<std::uint32_t> per_socket(static_cast<std::size_t>(std::max(layout_.num_sockets, 1)), 0);
+    node_socket_.assign(layout_.nodes.size(), -1);
+    for (const auto& n : layout_.nodes) {
+      node_socket_[static_cast<std::size_t>(n.id.value())] = n.socket;
+      for (CpuId c : n.cpus)
+        core_index_[static_cast<std::size_t>(c.value())] = per_socket[static_cast<std::size_t>(n.socket)]++;
+    }
+    const std::uint32_t cores = *std::max_element(per_socket.begin(), per_socket.end());
+    mesh_ = std::make_unique<UncoreMesh>(params.uncore, std::max<std::uint32_t>(cores, 1));
+    home_trackers_.assign(layout_.nodes.size(), RequestTracker(params.uncore.home_tracker));
+    upi_trackers_.assign(per_socket.size(), RequestTracker(params.uncore.upi_credits));
+  }
 }
 
 MemorySystem::~MemorySystem() = default;
@@ -165,15 +184,8 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     br.queueing += req.queueing;
     t = req.arrival;
   }
-  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
   const Picoseconds at_device = t;
-  MemoryAccessResult d;
-  if (m.dram) [[likely]] {
-    const DramResult r = m.dram->access(pa, is_write, t);
-    d = {r.done, r.service, r.queueing};
-  } else {
-    d = m.device->access_line(pa, is_write, t);
-  }
+  const MemoryAccessResult d = device_line(home, pa, is_write, t);
   br.dram += d.service;
   br.queueing += d.queueing;
   t = d.done;
@@ -192,6 +204,69 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
   return t;
 }
 
+MemoryAccessResult MemorySystem::device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t) {
+  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
+  if (m.dram) [[likely]] {
+    const DramResult r = m.dram->access(pa, is_write, t);
+    return {r.done, r.service, r.queueing};
+  }
+  return m.device->access_line(pa, is_write, t);
+}
+
+Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now,
+                                       AccessBreakdown& br) {
+  const NodeId home = home_node(pa);
+  if (home.value() < 0) die_unmapped(pa);
+  const std::size_t c = static_cast<std::size_t>(cpu.value());
+  const std::uint32_t core = core_index_[c];
+  const int my_socket = cpu_socket_[c];
+  const int home_socket = node_socket_[static_cast<std::size_t>(home.value())];
+  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
+  // The home agent holds the request from its arrival until the data leaves the IMC.
+  auto device = [&](Picoseconds at) {
+    const Picoseconds start = ht.available(at);
+    br.queueing += start - at;
+    const MemoryAccessResult d = device_line(home, pa, false, start);
+    ht.take(at, start, d.done);
+    br.dram += d.service;
+    br.queueing += d.queueing;
+    return d.done;
+  };
+  if (home_socket == my_socket) {
+    // Core -> slice (LLC miss) -> IMC, the device, IMC -> core.
+    const Picoseconds to = mesh_->to_local_imc(core, pa), back = mesh_->from_imc(core, pa);
+    br.cache += to + back;
+    br.level_hit = home == requester ? kServedLocalDram : kServedRemoteDram;
+    if (home != requester) {  // another node of the same socket (sub-NUMA clustering): its links too
+      TraverseResult req = interconnect_.traverse(requester, home, Bytes(0), now + to);
+      const Picoseconds done = device(req.arrival);
+      TraverseResult resp = interconnect_.traverse(home, requester, Bytes(kCacheLineBytes), done);
+      br.interconnect += req.latency + req.serialisation + resp.latency + resp.serialisation;
+      br.queueing += req.queueing + resp.queueing;
+      return resp.arrival + back;
+    }
+    return device(now + to) + back;
+  }
+  // Remote: core -> slice (miss) -> UPI agent, which needs a request credit for
+  // remote homes; the link; UPI agent -> home slice (tracker, directory) -> IMC;
+  // the device; IMC -> UPI agent; the link back; UPI agent -> core.
+  RequestTracker& upi = upi_trackers_[static_cast<std::size_t>(my_socket)];
+  const Picoseconds at_upi = now + mesh_->to_upi(core, pa);
+  const Picoseconds start = upi.available(at_upi);
+  br.queueing += start - at_upi;
+  const TraverseResult req = interconnect_.traverse(requester, home, Bytes(0), start);
+  const Picoseconds home_mesh = mesh_->home_to_imc(pa), back_mesh = mesh_->imc_to_upi(pa);
+  const Picoseconds done = device(req.arrival + home_mesh);
+  const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(kCacheLineBytes), done + back_mesh);
+  const Picoseconds into_core = mesh_->upi_to_core(core);
+  upi.take(at_upi, start, resp.arrival);
+  br.cache += (at_upi - now) + home_mesh + back_mesh + into_core;
+  br.interconnect += req.latency + req.serialisation + resp.latency + resp.serialisation;
+  br.queueing += req.queueing + resp.queueing;
+  br.level_hit = kServedRemoteDram;
+  return resp.arrival + into_core;
+}
+
 void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
   AccessBreakdown ignored;
   ++writebacks_;
@@ -207,6 +282,12 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  // A request beyond L2 (LLC, another cache, memory) needs a super-queue entry
+  // first: with every entry busy it leaves L2 when the first one frees.
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
+  const bool beyond_l2 = level >= 3 || sn.kind == SnoopResult::Kind::Hitm;
+  const Picoseconds issue = now;
+  if (beyond_l2) now = sq.available(issue);
   Picoseconds lat;
   if (sn.kind == SnoopResult::Kind::Hitm) {
     // Another cache's Modified copy supplies the line.
@@ -215,7 +296,8 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     ++hitm_;
     hitm_latency_ps_ += lat.value();
   } else if (level <= 3) {
-    lat = caches_.hit_latency(level);
+    lat = level == 3 && mesh_ ? mesh_->llc_hit(core_index_[static_cast<std::size_t>(cpu.value())], pa)
+                              : caches_.hit_latency(level);
     b.cache = lat;
     b.level_hit = static_cast<std::uint8_t>(level);
     if (level == 1) ++l1_hits_;  // an upgrade of a Shared line
@@ -232,9 +314,14 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
       }
     }
   } else {
-    b.cache = caches_.hit_latency(3);
-    // The store of a write miss is absorbed by the cache: the line is read for ownership.
-    const Picoseconds done = fetch_line(me, pa, false, now + b.cache, b);
+    Picoseconds done;
+    if (uncore_home(home_node(pa))) {
+      done = uncore_fetch(cpu, me, pa, now, b);
+    } else {
+      b.cache = caches_.hit_latency(3);
+      // The store of a write miss is absorbed by the cache: the line is read for ownership.
+      done = fetch_line(me, pa, false, now + b.cache, b);
+    }
     lat = done - now;
     if (b.level_hit == kServedRemoteDram) {
       ++remote_dram_;
@@ -252,16 +339,22 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
       lat = acked;
     }
   }
+  if (beyond_l2) {
+    sq.take(issue, now, now + lat);
+    b.queueing += now - issue;
+    lat += now - issue;
+  }
   miss_latency_ps_ += lat.value();
-  for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], now + lat);
+  for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], issue + lat);
   if (!prefetchers_.empty()) run_prefetcher(cpu, me, pa, now);
   return lat;
 }
 
 void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now) {
   StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
   PrefetchCandidates cand;
-  pf.observe(pa, now, cand);
+  pf.observe(pa, now, cand, sq.entries() - sq.busy(now));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     if (caches_.l2(cpu).contains(line)) {
@@ -272,15 +365,19 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
     mark_private(line);
     const int level = caches_.prefetch_into_l2(cpu, line, wb);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
-    Picoseconds ready = now + caches_.hit_latency(3);
+    const bool mesh = mesh_ != nullptr;
+    const std::uint32_t core = mesh ? core_index_[static_cast<std::size_t>(cpu.value())] : 0;
+    Picoseconds ready = now + (mesh ? mesh_->llc_hit(core, line) : caches_.hit_latency(3));
     if (level == 4) {
       AccessBreakdown ignored;
-      ready = fetch_line(requester, line, false, ready, ignored);
+      ready = uncore_home(home_node(line)) ? uncore_fetch(cpu, requester, line, now, ignored)
+                                           : fetch_line(requester, line, false, ready, ignored);
       ++prefetch_dram_;
     } else {
       ++prefetch_llc_;
     }
     pf.issued(line, ready);
+    sq.hold(ready);
     for (int w = 0; w < wb.count; ++w) post_writeback(requester, wb.addr[static_cast<std::size_t>(w)], ready);
   }
 }
@@ -412,6 +509,14 @@ Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picosecon
   br.interconnect += req.latency + req.serialisation + resp.latency + resp.serialisation;
   br.queueing += req.queueing + resp.queueing;
   br.cache += params_.remote_snoop;
+  if (mesh_) {
+    // The uncore model's links carry only the UPI link and PHY: the agents at both
+    // ends (out and in, each way), the owner socket's CHA step and the hops to and
+    // from the UPI agents are the mesh's.
+    const Picoseconds agents = mesh_->remote_crossings(core_index_[static_cast<std::size_t>(cpu.value())]);
+    br.cache += agents;
+    return resp.arrival + agents;
+  }
   return resp.arrival;
 }
 
@@ -530,6 +635,9 @@ void MemorySystem::reset_stats(Picoseconds now) {
   writebacks_ = nt_lines_ = range_lines_ = prefetch_llc_ = prefetch_dram_ = full_line_writes_ = 0;
   hitm_ = hitm_latency_ps_ = 0;
   for (auto& pf : prefetchers_) pf.reset_stats();
+  for (auto& q : super_queues_) q.reset_stats();
+  for (auto& t : home_trackers_) t.reset_stats();
+  for (auto& t : upi_trackers_) t.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
 }
 
@@ -549,6 +657,27 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.remote_dram", remote_dram_, "count", "accesses served by another node's DRAM");
   for (std::size_t c = 0; c < prefetchers_.size(); ++c)
     prefetchers_[c].dump(v, "system.cpu" + std::to_string(c) + ".l2_prefetcher");
+  for (std::size_t c = 0; c < super_queues_.size(); ++c) {
+    const SuperQueueStats& q = super_queues_[c].stats();
+    const std::string n = "system.cpu" + std::to_string(c) + ".l2_super_queue";
+    v.counter(n + ".requests", q.requests, "count", "requests beyond L2 (demand misses and prefetches)");
+    v.counter(n + ".full", q.full, "count", "demand misses that found every super-queue entry busy");
+    v.counter(n + ".full_wait_latency", q.full_wait_ps, "ps", "latency added to demand misses waiting for a super-queue entry");
+  }
+  for (std::size_t i = 0; i < home_trackers_.size(); ++i) {
+    const RequestTracker& t = home_trackers_[i];
+    const std::string n = "system.node" + std::to_string(i) + ".home_agent";
+    v.counter(n + ".requests", t.requests(), "count", "reads tracked by the node's home agent (uncore model)");
+    v.counter(n + ".tracker_full", t.waits(), "count", "reads that waited for a home-tracker entry");
+    v.counter(n + ".tracker_wait_latency", t.wait_ps(), "ps", "latency added waiting for home-tracker entries");
+  }
+  for (std::size_t i = 0; i < upi_trackers_.size(); ++i) {
+    const RequestTracker& t = upi_trackers_[i];
+    const std::string n = "system.socket" + std::to_string(i) + ".upi_agent";
+    v.counter(n + ".remote_requests", t.requests(), "count", "reads sent to remote home agents (uncore model)");
+    v.counter(n + ".credits_exhausted", t.waits(), "count", "remote reads that waited for a request credit");
+    v.counter(n + ".credit_wait_latency", t.wait_ps(), "ps", "latency added waiting for request credits");
+  }
   v.counter("system.mem.prefetches_from_llc", prefetch_llc_, "count", "L2 prefetches served by the socket's LLC");
   v.counter("system.mem.prefetches_from_dram", prefetch_dram_, "count", "L2 prefetches served by DRAM (local or remote)");
   v.counter("system.mem.writebacks", writebacks_, "count", "dirty lines written back to DRAM (posted)");

@@ -37,10 +37,23 @@
 // Each core's L1D misses train its L2 streamer (stream_prefetcher.h), whose
 // prefetches are timed like demand misses (LLC lookup, links, DRAM) and fill L2
 // and the LLC; a demand access that finds its line still on its way waits.
+// Every request beyond L2 (a demand access served by the LLC, another cache or
+// memory, and every prefetch) holds an entry of its core's super queue
+// (uncore_super_queue.h) until its data returns; a demand miss that finds
+// them all busy waits for the first to free (queueing in its breakdown), and
+// the streamer is throttled when few are free. Kernel string stores of whole
+// lines (write_full_line) and streaming transfers do not use it.
 // Coherence: CacheHierarchy's protocol reports what an access took; a HITM is
 // timed as a transfer from the owner (same socket or over the link), and
 // invalidations of other copies overlap the access, which waits for the last
 // acknowledgement.
+// With [uncore] impl = "mesh" or "ring" (uncore_mesh.h) a demand miss or a
+// prefetch to a node of a socket takes the uncore path instead (uncore_fetch):
+// the LLC hit and miss from hop counts and the CHA's lookup at the uncore
+// clock, the home node's tracker, the requesting socket's UPI request credits,
+// the agents and the home's directory step around the links (whose latency is
+// then the UPI link and PHY only); cross-socket snoops add the same agents.
+// Write-backs, kernel range traffic and CPU-less nodes keep the lumped path.
 // Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
@@ -57,6 +70,8 @@
 #include "hw/interconnect.h"
 #include "hw/memory_device.h"
 #include "hw/stream_prefetcher.h"
+#include "hw/uncore_mesh.h"
+#include "hw/uncore_super_queue.h"
 
 namespace numasim {
 class Config;
@@ -72,6 +87,7 @@ struct MemorySystemParams {
   // empty entry (make == nullptr) is a DDR4 controller with `dram`.
   std::vector<MemoryDeviceSpec> node_devices;
   InterconnectParams interconnect;  // [interconnect]
+  UncoreParams uncore;              // [uncore]: lumped (default), mesh or ring
   StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
   // [coherence] timing. A miss served by a Modified copy in another core of the
   // socket costs the LLC lookup plus `same_socket_snoop` (about 50 ns in all on
@@ -83,6 +99,10 @@ struct MemorySystemParams {
   // Clock the cache latencies (cycles) are converted with. Not read by
   // from_config: the Machine sets it from its core clock.
   Frequency core_clock = Frequency(2'300'000'000);
+  // Entries of each core's L2 super queue (uncore_super_queue.h): requests
+  // beyond L2 outstanding per core, demand misses and L2 prefetches together.
+  // Not read by from_config: the Machine sets it from [cpu] super_queue.
+  std::uint32_t super_queue = 16;
 
   static MemorySystemParams from_config(Config root);
 };
@@ -224,6 +244,16 @@ class MemorySystem {
   Picoseconds fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t, AccessBreakdown& br);
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
+  // One line at `home`'s memory device from `t` (a DDR4 controller called directly).
+  MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
+  // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
+  // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
+  Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);
+  // Whether `home` is reached through the uncore model (a node of a socket).
+  bool uncore_home(NodeId home) const {
+    return mesh_ && static_cast<std::size_t>(home.value()) < node_socket_.size() &&
+           node_socket_[static_cast<std::size_t>(home.value())] >= 0;
+  }
   // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
@@ -255,6 +285,13 @@ class MemorySystem {
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
+  std::vector<SuperQueue> super_queues_;       // by cpu
+  // [uncore] mesh/ring (null when lumped): geometry, each cpu's index in its
+  // socket and socket, each node's socket, home trackers by node, UPI credits by socket.
+  std::unique_ptr<UncoreMesh> mesh_;
+  std::vector<std::uint32_t> core_index_;
+  std::vector<int> cpu_socket_, node_socket_;
+  std::vector<RequestTracker> home_trackers_, upi_trackers_;
   TransferPath transfer_path_ = TransferPath::Bulk;
   std::vector<PhysAddr> dirty_;  // bulk_stream's scratch: dirty lines of a streamed read
   // By 2 MiB region of physical memory: whether a line of it may have entered

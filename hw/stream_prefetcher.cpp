@@ -19,6 +19,8 @@ StreamPrefetcherParams StreamPrefetcherParams::from_config(Config c) {
   p.queue = c.get<unsigned>("queue", d.queue, "superqueue entries prefetches may hold (dropped when all are busy)",
                             {1u, 256u});
   p.train = c.get<unsigned>("train", d.train, "requests in one direction before a stream prefetches", {1u, 64u});
+  p.demand_reserve = c.get<unsigned>("demand_reserve", d.demand_reserve,
+                                     "super-queue entries the streamer leaves free for demand misses", {0u, 255u});
   return p;
 }
 
@@ -105,7 +107,7 @@ void StreamPrefetcher::touch(std::size_t stream) {
   lru_tail_ = s;
 }
 
-void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out) {
+void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free) {
   ++stats_.requests;
   const std::uint64_t page = pa >> kPageShift;
   const int index = static_cast<int>((pa >> kLineShift) & (kLinesPerPage - 1));
@@ -145,9 +147,11 @@ void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates&
   if ((s->frontier - index) * dir < 0) s->frontier = index;
   const int target = std::clamp(index + dir * static_cast<int>(p_.distance), 0, kLinesPerPage - 1);
   if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
-  const std::uint32_t room = std::min(p_.degree, free_entries(now));
+  const std::uint32_t own = free_entries(now);
+  const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
+  const std::uint32_t room = std::min({p_.degree, own, shared});
   if (room == 0) {
-    ++stats_.dropped;
+    ++(own == 0 ? stats_.dropped : stats_.throttled);
     return;
   }
   const PhysAddr page_base = page << kPageShift;
@@ -182,6 +186,8 @@ void StreamPrefetcher::dump(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".issued", s.issued, "count", "prefetches sent below L2");
   v.counter(prefix + ".redundant", s.redundant, "count", "prefetch candidates already in L2");
   v.counter(prefix + ".dropped", s.dropped, "count", "trained-stream requests that found every queue entry busy");
+  v.counter(prefix + ".throttled", s.throttled, "count",
+            "trained-stream requests held back because the super queue was (nearly) full of demand misses");
   v.counter(prefix + ".late", s.late, "count", "demand accesses that waited for a prefetch in flight");
   v.formula(prefix + ".avg_late_wait_ns",
             safe_ratio(static_cast<double>(s.late_wait_ps), static_cast<double>(s.late)) / 1000.0, "ns",

@@ -5,15 +5,18 @@
 // the demand stream by up to `distance` lines, a few lines per request, never
 // crossing the page. Each prefetch holds an entry of the L2's request queue
 // (the superqueue) until its line arrives; with every entry busy, new
-// prefetches are dropped. A demand access that finds a line still on its way
-// waits for it (a late prefetch).
+// prefetches are dropped. The super queue is shared with the core's demand
+// misses (uncore_super_queue.h): the streamer only takes an entry while more
+// than `demand_reserve` of them are free (prefetch throttling when the queue
+// fills: Intel's manual says the streamer backs off when L2 is "heavily loaded
+// with missing demand requests"), and `queue` caps its own entries. A demand
+// access that finds a line still on its way waits for it (a late prefetch).
 // This class decides what to prefetch and keeps the in-flight entries;
 // MemorySystem times the fetches and fills the caches.
 // Simplifications: ascending and descending unit strides only (no stride or
 // IP-based detection, no L1 DCU prefetchers, no adjacent-line pair); prefetches
-// have their own queue entries (demand misses are bounded by the core's
-// line-fill buffers instead of sharing the superqueue); the distance does not
-// adapt to memory load; prefetched lines always fill L2 and the LLC.
+// throttled by the queue are dropped (not sent to the LLC only); the distance
+// does not adapt to memory load; prefetched lines always fill L2 and the LLC.
 #pragma once
 
 #include <array>
@@ -38,6 +41,7 @@ struct StreamPrefetcherParams {
   std::uint32_t degree = 2;     // prefetches issued per L2 request of a trained stream
   std::uint32_t queue = 16;     // superqueue entries prefetches may hold (Skylake L2: 16)
   std::uint32_t train = 2;      // requests in one direction before the stream prefetches
+  std::uint32_t demand_reserve = 0;  // super-queue entries left to demand misses (throttle)
 
   // The [prefetch.l2_streamer] table.
   static StreamPrefetcherParams from_config(Config c);
@@ -55,6 +59,7 @@ struct StreamPrefetcherStats {
   std::uint64_t issued = 0;             // prefetches sent below L2
   std::uint64_t redundant = 0;          // candidates already in L2
   std::uint64_t dropped = 0;            // requests of a trained stream that found every queue entry busy
+  std::uint64_t throttled = 0;          // requests of a trained stream held back by a busy super queue
   std::uint64_t late = 0;               // demand accesses that waited for a prefetch in flight
   std::uint64_t late_wait_ps = 0;
 };
@@ -68,8 +73,11 @@ class StreamPrefetcher {
   // stream and appends the lines the trained stream now wants (ahead of the
   // request, in its direction, inside the page, not requested before by this
   // stream), at most one per free queue entry; with none free the stream
-  // stays where it is and the request counts as dropped.
-  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out);
+  // stays where it is and the request counts as dropped. `sq_free` is the
+  // number of super-queue entries free at `now` (shared with demand misses):
+  // only those beyond `demand_reserve` may be used; when that leaves none the
+  // request counts as throttled.
+  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free = ~0u);
 
   // A candidate sent below L2 at `now`, whose data arrives at `ready`; it
   // holds a queue entry until then.
@@ -88,7 +96,7 @@ class StreamPrefetcher {
   void reset_stats() { stats_ = {}; }
   // Forget streams and in-flight entries.
   void reset_state();
-  // <prefix>.requests, .issued, .redundant, .dropped, .late, .avg_late_wait_ns
+  // <prefix>.requests, .issued, .redundant, .dropped, .throttled, .late, .avg_late_wait_ns
   void dump(StatsVisitor& v, const std::string& prefix) const;
 
  private:

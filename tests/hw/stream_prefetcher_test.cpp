@@ -3,7 +3,8 @@
 // retraining on a direction change, stream-table replacement, the queue of
 // prefetches in flight; and in the memory system: a sequential miss stream
 // turns into L2 hits that wait for their prefetch, a random one does not, and
-// the prefetches are counted where the data came from.
+// the prefetches are counted where the data came from; the L2 super queue
+// bounds a core's requests beyond L2 and is shared with the prefetches.
 #include "hw/stream_prefetcher.h"
 
 #include <gtest/gtest.h>
@@ -157,9 +158,11 @@ struct StreamRun {
 };
 
 // A core with `mlp` misses in flight reading `n` addresses in order, one issue per ns.
-StreamRun read_stream(bool prefetch, const std::vector<PhysAddr>& addrs, std::size_t mlp = 10) {
+StreamRun read_stream(bool prefetch, const std::vector<PhysAddr>& addrs, std::size_t mlp = 10,
+                      std::uint32_t super_queue = 16) {
   MemorySystemParams p;
   p.l2_prefetch.enabled = prefetch;
+  p.super_queue = super_queue;
   MemorySystem ms(one_node(), p);
   std::vector<Picoseconds> slot(mlp, Picoseconds(0));
   Picoseconds t(0), end(0);
@@ -189,7 +192,7 @@ TEST(StreamPrefetcherInMemorySystem, SequentialReadsBecomeL2HitsAndRunFaster) {
   EXPECT_EQ(on.stats.get("system.mem.prefetches_from_dram"), on.stats.get("system.cpu0.l2_prefetcher.issued"));
   EXPECT_EQ(on.stats.get("system.node0.mc.reads"), static_cast<double>(seq.size()));  // nothing fetched twice
   EXPECT_GT(on.stats.get("system.cpu0.l2_prefetcher.late"), 0.0);                     // the stream outruns memory
-  // 10 fill buffers alone bound the stream by latency; the prefetches add 16 lines in flight.
+  // 10 fill buffers alone bound the stream by latency; the prefetches fill the 16-entry super queue.
   EXPECT_LT(static_cast<double>(on.elapsed.value()), 0.75 * static_cast<double>(off.elapsed.value()));
 }
 
@@ -202,6 +205,41 @@ TEST(StreamPrefetcherInMemorySystem, RandomReadsAreNotPrefetched) {
   const StreamRun off = read_stream(false, rnd);
   EXPECT_NEAR(static_cast<double>(on.elapsed.value()), static_cast<double>(off.elapsed.value()),
               0.02 * static_cast<double>(off.elapsed.value()));
+}
+
+// The super queue (uncore_super_queue.h) in the memory system.
+TEST(SuperQueue, BoundsTheDemandMissesOfACoreWithMoreFillBuffers) {
+  // A sequential stream without prefetcher (row hits across the channels: latency-bound).
+  std::vector<PhysAddr> seq_lines;
+  for (PhysAddr a = 0; a < 3000 * 64; a += 64) seq_lines.push_back(a);
+  // 32 fill buffers (as if): the 16-entry queue halves what is in flight.
+  const StreamRun q16 = read_stream(false, seq_lines, 32, 16);
+  const StreamRun q64 = read_stream(false, seq_lines, 32, 64);
+  EXPECT_GT(q16.stats.get("system.cpu0.l2_super_queue.full"), 0.5 * static_cast<double>(seq_lines.size()));
+  EXPECT_EQ(q64.stats.get("system.cpu0.l2_super_queue.full"), 0.0);
+  EXPECT_GT(q16.stats.get("system.cpu0.l2_super_queue.full_wait_latency"), 0.0);
+  EXPECT_EQ(q16.stats.get("system.cpu0.l2_super_queue.requests"), static_cast<double>(seq_lines.size()));
+  // Little's law: 16 in flight, each beyond L2 for at least the LLC miss and a
+  // DRAM row hit (more than 40 ns), bound the run from below; 32 go faster.
+  EXPECT_GT(q16.elapsed.value(), seq_lines.size() * 40'000 / 16);
+  EXPECT_GT(static_cast<double>(q16.elapsed.value()), 1.5 * static_cast<double>(q64.elapsed.value()));
+  // With 10 fill buffers the 16 entries never fill on demand misses alone.
+  const StreamRun lfb10 = read_stream(false, seq_lines, 10, 16);
+  EXPECT_EQ(lfb10.stats.get("system.cpu0.l2_super_queue.full"), 0.0);
+}
+
+TEST(SuperQueue, PrefetchesShareTheQueueWithDemandMisses) {
+  std::vector<PhysAddr> seq;
+  for (PhysAddr a = 0; a < (2u << 20); a += 64) seq.push_back(a);
+  // The streamer's own limit (queue = 16) is not what stops it when the shared
+  // queue is small: the queue's entries are, and it is throttled.
+  const StreamRun small = read_stream(true, seq, 10, 12);
+  const StreamRun big = read_stream(true, seq, 10, 64);
+  EXPECT_GT(small.stats.get("system.cpu0.l2_prefetcher.throttled"), 0.0);
+  EXPECT_EQ(big.stats.get("system.cpu0.l2_prefetcher.throttled"), 0.0);
+  EXPECT_GT(static_cast<double>(small.elapsed.value()), static_cast<double>(big.elapsed.value()));
+  // Every DRAM read (demand or prefetch) took an entry.
+  EXPECT_EQ(small.stats.get("system.cpu0.l2_super_queue.requests"), small.stats.get("system.node0.mc.reads"));
 }
 
 }  // namespace

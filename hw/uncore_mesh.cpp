@@ -1,0 +1,198 @@
+// The uncore's mesh or ring (see uncore_mesh.h): tile placement, hop counts and
+// the latencies of the LLC, local-memory and remote paths; request trackers.
+#include "hw/uncore_mesh.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/config.h"
+
+namespace numasim::hw {
+
+namespace {
+std::vector<std::pair<std::uint32_t, std::uint32_t>> tiles_from(Config& c, std::string_view key,
+                                                               std::vector<std::pair<std::uint32_t, std::uint32_t>> def,
+                                                               std::string_view what) {
+  std::vector<std::vector<std::int64_t>> d;
+  for (const auto& [r, col] : def) d.push_back({r, col});
+  const auto v = c.get<std::vector<std::vector<std::int64_t>>>(key, d, what);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  for (const auto& t : v) {
+    if (t.size() != 2 || t[0] < 0 || t[1] < 0) {
+      c.error(key, "each tile is [row, column] with non-negative numbers");
+      return def;
+    }
+    out.emplace_back(static_cast<std::uint32_t>(t[0]), static_cast<std::uint32_t>(t[1]));
+  }
+  return out;
+}
+}  // namespace
+
+UncoreParams UncoreParams::from_config(Config c) {
+  UncoreParams d;
+  UncoreParams p;
+  p.impl = c.get_choice("impl", d.impl, {"lumped", "mesh", "ring"},
+                        "uncore model: lumped (LLC latency in core cycles, link latencies), mesh or ring of tiles");
+  p.cols = c.get<unsigned>("cols", d.cols, "tiles per row (ring: stops = cols x rows)", {1u, 64u});
+  p.rows = c.get<unsigned>("rows", d.rows, "rows of tiles", {1u, 64u});
+  p.io_rows = c.get<unsigned>("io_rows", d.io_rows, "top rows of I/O tiles (no cores)", {0u, 63u});
+  p.imc_tiles = tiles_from(c, "imc_tiles", d.imc_tiles, "[row, column] of each memory controller");
+  p.upi_tiles = tiles_from(c, "upi_tiles", d.upi_tiles, "[row, column] of each UPI agent");
+  p.clock = c.get<Frequency>("clock", d.clock, "uncore (mesh) clock",
+                             {Frequency(100'000'000), Frequency(10'000'000'000ull)});
+  p.hop_cycles = c.get<unsigned>("hop_cycles", d.hop_cycles, "uncore cycles per tile crossed", {0u, 100u});
+  p.llc_cycles = c.get<unsigned>("llc_cycles", d.llc_cycles, "CHA LLC lookup, uncore cycles", {0u, 1000u});
+  p.core_stop_cycles = c.get<unsigned>("core_stop_cycles", d.core_stop_cycles,
+                                       "core's L2 miss onto the mesh and the fill back, uncore cycles", {0u, 1000u});
+  p.home_cycles = c.get<unsigned>("home_cycles", d.home_cycles,
+                                  "remote path: home CHA's tracker and directory step, uncore cycles", {0u, 10000u});
+  p.upi_agent_cycles = c.get<unsigned>("upi_agent_cycles", d.upi_agent_cycles,
+                                       "each crossing of a UPI agent (M3UPI), uncore cycles", {0u, 10000u});
+  p.home_tracker = c.get<unsigned>("home_tracker", d.home_tracker, "requests a node's home agent tracks at once",
+                                   {1u, 65536u});
+  p.upi_credits = c.get<unsigned>("upi_credits", d.upi_credits,
+                                  "requests a socket may have outstanding at remote home agents", {1u, 65536u});
+  if (p.enabled()) {
+    if (p.io_rows >= p.rows) c.error("io_rows", "must leave at least one row of core tiles");
+    if (p.imc_tiles.empty()) c.error("imc_tiles", "at least one memory controller tile is needed");
+    if (p.upi_tiles.empty()) c.error("upi_tiles", "at least one UPI agent tile is needed");
+    for (const auto& [r, col] : p.imc_tiles)
+      if (r >= p.rows || col >= p.cols) c.error("imc_tiles", "tile outside the mesh");
+    for (const auto& [r, col] : p.upi_tiles)
+      if (r >= p.rows || col >= p.cols) c.error("upi_tiles", "tile outside the mesh");
+  }
+  return p;
+}
+
+RequestTracker::RequestTracker(std::uint32_t entries, Picoseconds bucket, std::size_t buckets)
+    : entries_(entries), bucket_ps_(bucket.value()) {
+  if (entries == 0 || bucket.value() == 0 || buckets < 2)
+    throw std::invalid_argument("request tracker: entries, bucket and buckets must be positive");
+  count_.assign(buckets, 0);
+}
+
+std::uint32_t RequestTracker::busy(Picoseconds t) const {
+  const std::uint64_t b = t.value() / bucket_ps_;
+  if (b > head_ || b < oldest()) return 0;
+  return count_[b % count_.size()];
+}
+
+Picoseconds RequestTracker::available(Picoseconds now) const {
+  std::uint64_t b = now.value() / bucket_ps_;
+  if (b < oldest()) return now;  // older than the calendar: not held back
+  for (; b <= head_; ++b)
+    if (count_[b % count_.size()] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
+  return std::max(now, Picoseconds(b * bucket_ps_));
+}
+
+void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) {
+  ++requests_;
+  if (start > now) {
+    ++waits_;
+    wait_ps_ += (start - now).value();
+  }
+  const std::uint64_t first = start.value() / bucket_ps_;
+  const std::uint64_t last = done > start ? (done.value() - 1) / bucket_ps_ : first;
+  const std::size_t n = count_.size();
+  if (last > head_) {
+    // The calendar moves on: the buckets it now covers start empty.
+    for (std::uint64_t b = std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0); b <= last; ++b) count_[b % n] = 0;
+    head_ = last;
+  }
+  for (std::uint64_t b = std::max(first, oldest()); b <= last; ++b) ++count_[b % n];
+}
+
+UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores) : p_(p), cores_(cores) {
+  if (cores == 0) throw std::invalid_argument("uncore: a socket without cores");
+  cycle_ = p.clock.to_time(Cycles(1));
+  auto tile = [&](std::uint32_t r, std::uint32_t c) {
+    if (r >= p.rows || c >= p.cols) throw std::invalid_argument("uncore: tile outside the mesh");
+    return r * p.cols + c;
+  };
+  for (const auto& [r, c] : p.imc_tiles) imcs_.push_back(tile(r, c));
+  for (const auto& [r, c] : p.upi_tiles) upis_.push_back(tile(r, c));
+  if (imcs_.empty() || upis_.empty()) throw std::invalid_argument("uncore: IMC and UPI tiles are required");
+  // Core tiles: every tile below the I/O rows that is not an IMC, row-major;
+  // the active cores spread evenly over them (disabled cores leave holes).
+  std::vector<std::uint32_t> free;
+  for (std::uint32_t r = p.io_rows; r < p.rows; ++r)
+    for (std::uint32_t c = 0; c < p.cols; ++c) {
+      const std::uint32_t t = r * p.cols + c;
+      if (std::find(imcs_.begin(), imcs_.end(), t) == imcs_.end() &&
+          std::find(upis_.begin(), upis_.end(), t) == upis_.end())
+        free.push_back(t);
+    }
+  if (free.size() < cores)
+    throw std::invalid_argument("uncore: " + std::to_string(cores) + " cores do not fit the " +
+                                std::to_string(free.size()) + " core tiles of the mesh");
+  for (std::uint32_t i = 0; i < cores; ++i)
+    core_tiles_.push_back(free[static_cast<std::size_t>(i) * free.size() / cores]);
+}
+
+std::uint32_t UncoreMesh::hops(std::uint32_t a, std::uint32_t b) const {
+  if (p_.impl == "ring") {
+    const std::uint32_t n = p_.cols * p_.rows;
+    const std::uint32_t d = a > b ? a - b : b - a;
+    return std::min(d, n - d);
+  }
+  const std::uint32_t ra = a / p_.cols, ca = a % p_.cols, rb = b / p_.cols, cb = b % p_.cols;
+  return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
+}
+
+std::uint32_t UncoreMesh::nearest_upi(std::uint32_t tile) const {
+  std::uint32_t best = upis_[0];
+  for (const std::uint32_t u : upis_)
+    if (hops(tile, u) < hops(tile, best)) best = u;
+  return best;
+}
+
+Picoseconds UncoreMesh::llc_hit(std::uint32_t core, PhysAddr pa) const {
+  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  return cycles(p_.core_stop_cycles + p_.llc_cycles + 2 * hops(ct, st) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::to_local_imc(std::uint32_t core, PhysAddr pa) const {
+  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  return cycles(p_.llc_cycles + (hops(ct, st) + hops(st, imcs_[imc_of(pa)])) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::from_imc(std::uint32_t core, PhysAddr pa) const {
+  return cycles(p_.core_stop_cycles + hops(imcs_[imc_of(pa)], core_tiles_[core % cores_]) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::to_upi(std::uint32_t core, PhysAddr pa) const {
+  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  return cycles(p_.llc_cycles + p_.upi_agent_cycles + (hops(ct, st) + hops(st, nearest_upi(st))) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::home_to_imc(PhysAddr pa) const {
+  const std::uint32_t st = core_tiles_[slice_of(pa)];
+  return cycles(p_.upi_agent_cycles + p_.home_cycles +
+                (hops(nearest_upi(st), st) + hops(st, imcs_[imc_of(pa)])) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::imc_to_upi(PhysAddr pa) const {
+  const std::uint32_t it = imcs_[imc_of(pa)];
+  return cycles(p_.upi_agent_cycles + hops(it, nearest_upi(it)) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::upi_to_core(std::uint32_t core) const {
+  const std::uint32_t ct = core_tiles_[core % cores_];
+  return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + hops(nearest_upi(ct), ct) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
+  const std::uint32_t ct = core_tiles_[core % cores_];
+  return cycles(4 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(ct, nearest_upi(ct)) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::mean_llc_hit() const {
+  std::uint64_t sum = 0;
+  for (std::uint32_t c = 0; c < cores_; ++c)
+    for (std::uint32_t s = 0; s < cores_; ++s) sum += hops(core_tiles_[c], core_tiles_[s]);
+  const std::uint64_t n = static_cast<std::uint64_t>(cores_) * cores_;
+  return cycles(p_.core_stop_cycles + p_.llc_cycles) +
+         Picoseconds((2 * sum * p_.hop_cycles * cycle_.value() + n / 2) / n);
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,146 @@
+// The uncore of one socket as components (issue 16, item 3): a mesh (Skylake-SP
+// and later Xeons) or a ring (earlier Xeons) of tiles at the uncore clock; each
+// core tile holds a core and its LLC slice with the slice's caching/home agent
+// (CHA); memory-controller (IMC) tiles and UPI tiles sit at fixed positions.
+// A line's CHA is chosen by a hash of its physical address over the socket's
+// active slices (Intel's undocumented slice hash, here a multiplicative hash:
+// uniform over the slices), its IMC by the address too (channels interleave
+// over both IMCs). Latencies follow from hop counts (Manhattan distance on the
+// mesh, the shorter way round a ring) times `hop_cycles`, plus the CHA's LLC
+// lookup (`llc_cycles`), the core's own mesh stop (`core_stop_cycles`, L2 miss
+// to the mesh and the data back into L2) and, on the remote path, the home CHA's
+// directory/home-agent step (`home_cycles`) and the UPI agent's (M3UPI) crossing
+// (`upi_agent_cycles`), all in uncore cycles.
+// Outstanding requests: the home agent of each node tracks every request it
+// serves (`home_tracker` entries, local and remote) and a socket's UPI agent
+// may have at most `upi_credits` requests outstanding at remote homes (its
+// request credits); a request that finds none free waits for the first to free
+// (RequestTracker: the same structure as the core's super queue).
+// Simplifications: no mesh link contention (only the hop latency); every
+// request is routed through one CHA (no direct-to-core bypass of the home);
+// the home agent's directory is a fixed lookup step (the directory bits come
+// with the memory read on Skylake-SP: no separate directory memory access and
+// no directory write-back on a remote read); a ring is one bidirectional ring.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim {
+class Config;
+}
+
+namespace numasim::hw {
+
+struct UncoreParams {
+  // "lumped": no uncore model (the LLC latency of [cache.llc] in core cycles and
+  // the link latencies of [[link]] say everything); "mesh" or "ring".
+  std::string impl = "lumped";
+  std::uint32_t cols = 6, rows = 6;    // mesh size in tiles (ring: stops = cols * rows)
+  std::uint32_t io_rows = 1;           // top rows without cores (PCIe, UPI)
+  // Positions (row, col) of the memory controllers and of the UPI agents.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> imc_tiles{{3, 0}, {3, 5}};
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> upi_tiles{{0, 1}, {0, 2}, {0, 4}};
+  Frequency clock = Frequency(2'400'000'000);  // uncore (mesh, CHA) clock
+  std::uint32_t hop_cycles = 1;        // per tile crossed
+  std::uint32_t llc_cycles = 40;       // CHA: LLC slice lookup (tag and data), hit or miss
+  std::uint32_t core_stop_cycles = 6;  // core's L2 miss onto the mesh and the fill back
+  std::uint32_t home_cycles = 20;      // remote path: the home CHA's tracker, directory and ordering
+  std::uint32_t upi_agent_cycles = 10; // each crossing of a socket's UPI agent (M3UPI), either way
+  std::uint32_t home_tracker = 128;    // requests a node's home agent tracks at once
+  std::uint32_t upi_credits = 128;     // requests a socket may have outstanding at remote homes
+
+  bool enabled() const { return impl != "lumped"; }
+  // The [uncore] table.
+  static UncoreParams from_config(Config c);
+};
+
+// Outstanding requests of many cores bounded by a number of entries (a home
+// agent's tracker, a UPI agent's request credits). Cores reach it out of time
+// order (temporal decoupling), so it keeps an occupancy calendar rather than a
+// list of holders: time in buckets of `bucket` ps, each counting the requests
+// that hold an entry during it; a request starts in the first bucket at or
+// after its arrival with an entry free, and holds one in every bucket until it
+// completes. The calendar covers the latest `buckets` buckets (earlier
+// requests are not held back: they are older than anything it remembers).
+// Fixed storage, no allocation after construction.
+class RequestTracker {
+ public:
+  explicit RequestTracker(std::uint32_t entries = 1, Picoseconds bucket = Picoseconds(2000),
+                          std::size_t buckets = 8192);
+  // When a request arriving at `now` gets an entry.
+  Picoseconds available(Picoseconds now) const;
+  // The request holds an entry from `start` (available(now)) until `done`.
+  void take(Picoseconds now, Picoseconds start, Picoseconds done);
+  std::uint32_t entries() const { return entries_; }
+  // Requests holding an entry during the bucket of `t` (0 outside the calendar).
+  std::uint32_t busy(Picoseconds t) const;
+  std::uint64_t requests() const { return requests_; }
+  std::uint64_t waits() const { return waits_; }
+  std::uint64_t wait_ps() const { return wait_ps_; }
+  void reset_stats() { requests_ = waits_ = wait_ps_ = 0; }
+
+ private:
+  std::uint64_t oldest() const { return head_ + 1 >= count_.size() ? head_ + 1 - count_.size() : 0; }
+  std::uint32_t entries_;
+  std::uint64_t bucket_ps_;
+  std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b % size]
+  std::uint64_t head_ = 0;            // latest bucket the calendar covers
+  std::uint64_t requests_ = 0, waits_ = 0, wait_ps_ = 0;
+};
+
+// Hop geometry and latencies of one socket's uncore (every socket alike).
+class UncoreMesh {
+ public:
+  // `cores` active cores (and LLC slices) per socket. Throws std::invalid_argument
+  // when the tiles do not fit the mesh or there are fewer core tiles than cores.
+  UncoreMesh(const UncoreParams& p, std::uint32_t cores);
+
+  std::uint32_t slice_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>((((pa >> 6) * 0x9E3779B97F4A7C15ull) >> 32) % cores_);
+  }
+  std::uint32_t imc_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>(((pa >> 8) ^ (pa >> 13)) % imcs_.size());
+  }
+  // Hops between tiles (indices into tiles()).
+  std::uint32_t hops(std::uint32_t a, std::uint32_t b) const;
+  // Tiles of core i (its slice too), IMC j, UPI agent k.
+  std::uint32_t core_tile(std::uint32_t i) const { return core_tiles_[i]; }
+  std::uint32_t imc_tile(std::uint32_t j) const { return imcs_[j]; }
+
+  // Core `core` (its index in its socket) reading line `pa`:
+  // an LLC hit (core -> slice, lookup, slice -> core),
+  Picoseconds llc_hit(std::uint32_t core, PhysAddr pa) const;
+  // to its local IMC after an LLC miss (core -> slice, lookup, slice -> IMC),
+  Picoseconds to_local_imc(std::uint32_t core, PhysAddr pa) const;
+  // and the data from the IMC back to the core (IMC -> core, into L2).
+  Picoseconds from_imc(std::uint32_t core, PhysAddr pa) const;
+  // Remote: core -> slice (miss) -> nearest UPI agent, leaving the socket;
+  Picoseconds to_upi(std::uint32_t core, PhysAddr pa) const;
+  // at the home socket: UPI agent -> home slice (tracker, directory) -> IMC;
+  Picoseconds home_to_imc(PhysAddr pa) const;
+  // the data IMC -> UPI agent at the home, then UPI agent -> core at the requester.
+  Picoseconds imc_to_upi(PhysAddr pa) const;
+  Picoseconds upi_to_core(std::uint32_t core) const;
+  // A cross-socket snoop's uncore part beyond the links: four UPI agent
+  // crossings, the remote CHA's step and the hops between the core and its UPI agent.
+  Picoseconds remote_crossings(std::uint32_t core) const;
+  // Mean of llc_hit over every core and slice (what the LLC costs on average).
+  Picoseconds mean_llc_hit() const;
+
+  const UncoreParams& params() const { return p_; }
+
+ private:
+  std::uint32_t nearest_upi(std::uint32_t tile) const;
+  Picoseconds cycles(std::uint32_t n) const { return cycle_ * n; }
+
+  UncoreParams p_;
+  std::uint32_t cores_;
+  Picoseconds cycle_{0};
+  std::vector<std::uint32_t> core_tiles_, imcs_, upis_;  // tile indices (row * cols + col)
+};
+
+}  // namespace numasim::hw

@@ -1,0 +1,86 @@
+// The L2 super queue (SQ) of one core: the entries that track every request
+// the core's L2 sends to the uncore (demand misses of L1D that also miss L2,
+// and the L2 streamer's prefetches) until its data returns. Intel 64 and IA-32
+// Architectures Optimization Reference Manual: the L1D has 10 line-fill buffers
+// and the L2 a 16-entry super queue on Skylake (server and client; WikiChip
+// "Skylake (server)"); 12 fill buffers and a 32-entry queue on Sunny Cove (Ice
+// Lake-SP), 16 and 48 on Golden Cove (Sapphire Rapids). With every entry busy a
+// new L2 miss waits for the first one to free, so a core never has more than
+// `entries` requests outstanding beyond its L2, however many fill buffers and
+// prefetches it has: that, not a fitted constant, bounds a core's memory-level
+// parallelism. The streamer's throttle (stream_prefetcher.h) reads busy().
+// Each entry keeps only the completion time of the request that holds it (as
+// the core's fill buffers do): the entry that frees first is taken next.
+// Simplifications: an entry is held from the request's issue until its data
+// arrives (no early release of write-backs, no separate write queue); requests
+// of one core are assumed to come nearly in time order (a request stamped
+// earlier than one already queued still counts the later one as busy only from
+// its own issue time on, which it is: the array keeps completion times).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/units.h"
+
+namespace numasim::hw {
+
+struct SuperQueueStats {
+  std::uint64_t requests = 0;   // entries taken (demand misses and prefetches)
+  std::uint64_t full = 0;       // demand requests that found every entry busy
+  std::uint64_t full_wait_ps = 0;
+};
+
+class SuperQueue {
+ public:
+  static constexpr std::uint32_t kMaxEntries = 256;
+
+  explicit SuperQueue(std::uint32_t entries = 16) {
+    if (entries == 0 || entries > kMaxEntries)
+      throw std::invalid_argument("super queue: entries must be 1.." + std::to_string(kMaxEntries));
+    done_.assign(entries, Picoseconds(0));
+  }
+
+  std::uint32_t entries() const { return static_cast<std::uint32_t>(done_.size()); }
+  // Entries whose request is still outstanding at `now`.
+  std::uint32_t busy(Picoseconds now) const {
+    std::uint32_t n = 0;
+    for (const Picoseconds d : done_) n += d > now ? 1u : 0u;
+    return n;
+  }
+  // When a request arriving at `now` gets an entry: `now`, or when the first busy one frees.
+  Picoseconds available(Picoseconds now) const { return std::max(now, earliest_); }
+  // A demand request that arrived at `now` waits until available(now) (counted
+  // when it waits), then holds the entry that frees first until `done`.
+  void take(Picoseconds now, Picoseconds start, Picoseconds done) {
+    if (start > now) {
+      ++stats_.full;
+      stats_.full_wait_ps += (start - now).value();
+    }
+    hold(done);
+  }
+  // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
+  void hold(Picoseconds done) {
+    ++stats_.requests;
+    std::size_t slot = 0;
+    for (std::size_t i = 1; i < done_.size(); ++i)
+      if (done_[i] < done_[slot]) slot = i;
+    done_[slot] = done;
+    Picoseconds e = done_[0];
+    for (const Picoseconds d : done_) e = std::min(e, d);
+    earliest_ = e;
+  }
+
+  const SuperQueueStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+
+ private:
+  std::vector<Picoseconds> done_;  // completion time of each entry's request
+  Picoseconds earliest_{0};        // min over done_
+  SuperQueueStats stats_;
+};
+
+}  // namespace numasim::hw

@@ -1,0 +1,61 @@
+// The L2 super queue (uncore_super_queue.h): entries held until their request
+// completes, the wait of a request that finds them all busy; the streamer's
+// throttle on the entries left free. In the memory system (a core's requests
+// beyond L2 bounded by the queue, prefetches sharing it): stream_prefetcher_test.cpp.
+#include "hw/uncore_super_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "hw/stream_prefetcher.h"
+
+namespace numasim::hw {
+namespace {
+
+TEST(SuperQueue, EntriesAreHeldUntilTheirRequestCompletes) {
+  SuperQueue q(2);
+  EXPECT_EQ(q.entries(), 2u);
+  EXPECT_EQ(q.busy(Picoseconds(0)), 0u);
+  EXPECT_EQ(q.available(Picoseconds(10)), Picoseconds(10));
+  q.take(Picoseconds(0), Picoseconds(0), Picoseconds(100));
+  EXPECT_EQ(q.available(Picoseconds(10)), Picoseconds(10));  // one entry still free
+  q.hold(Picoseconds(300));
+  EXPECT_EQ(q.busy(Picoseconds(50)), 2u);
+  EXPECT_EQ(q.available(Picoseconds(50)), Picoseconds(100));  // full: the first entry frees at 100
+  EXPECT_EQ(q.busy(Picoseconds(100)), 1u);
+  // A request arriving at 50 waits until 100 and takes the entry that freed.
+  q.take(Picoseconds(50), Picoseconds(100), Picoseconds(400));
+  EXPECT_EQ(q.stats().full, 1u);
+  EXPECT_EQ(q.stats().full_wait_ps, 50u);
+  EXPECT_EQ(q.stats().requests, 3u);
+  EXPECT_EQ(q.available(Picoseconds(100)), Picoseconds(300));
+  EXPECT_THROW(SuperQueue(0), std::invalid_argument);
+  EXPECT_THROW(SuperQueue(SuperQueue::kMaxEntries + 1), std::invalid_argument);
+}
+
+constexpr PhysAddr kPage = 0x40000;
+PhysAddr line(int i) { return kPage + static_cast<PhysAddr>(i) * 64; }
+
+TEST(SuperQueue, StreamerUsesOnlyTheEntriesBeyondItsDemandReserve) {
+  StreamPrefetcherParams p;
+  p.distance = 20;
+  p.degree = 4;
+  p.queue = 64;
+  p.demand_reserve = 2;
+  StreamPrefetcher pf(p);
+  PrefetchCandidates c;
+  for (int i : {0, 1}) pf.observe(line(i), Picoseconds(0), c, 16);
+  pf.observe(line(2), Picoseconds(0), c, 2);  // trained, but only the reserve is free: throttled
+  EXPECT_EQ(c.count, 0u);
+  EXPECT_EQ(pf.stats().throttled, 1u);
+  EXPECT_EQ(pf.stats().dropped, 0u);
+  pf.observe(line(3), Picoseconds(0), c, 4);  // two entries beyond the reserve
+  EXPECT_EQ(c.count, 2u);
+  c = {};
+  pf.observe(line(4), Picoseconds(0), c, 16);  // room for the whole degree
+  EXPECT_EQ(c.count, 4u);
+}
+
+}  // namespace
+}  // namespace numasim::hw

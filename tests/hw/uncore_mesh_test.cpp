@@ -1,0 +1,180 @@
+// The uncore model (uncore_mesh.h): hop counts on a mesh and a ring, core tile
+// placement, the latencies composed from hops and agent cycles, the request
+// trackers' occupancy calendar (out-of-order arrivals), and in the memory
+// system: an idle remote read is the sum of its parts, and remote reads are
+// bounded by the socket's UPI request credits.
+#include "hw/uncore_mesh.h"
+
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "hw/memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+UncoreParams mesh6x6() {
+  UncoreParams p;
+  p.impl = "mesh";
+  return p;  // defaults: 6 x 6, one I/O row, IMCs at (3,0) and (3,5), UPI at (0,1), (0,2), (0,4)
+}
+
+TEST(UncoreMesh, HopsAreManhattanOnAMeshAndTheShorterWayRoundARing) {
+  UncoreMesh m(mesh6x6(), 18);
+  EXPECT_EQ(m.hops(0, 0), 0u);
+  EXPECT_EQ(m.hops(0, 35), 10u);      // (0,0) -> (5,5)
+  EXPECT_EQ(m.hops(7, 16), 1u + 3u);  // (1,1) -> (2,4)
+  UncoreParams r = mesh6x6();
+  r.impl = "ring";
+  r.cols = 12;
+  r.rows = 1;
+  r.io_rows = 0;
+  r.imc_tiles = {{0, 0}};
+  r.upi_tiles = {{0, 6}};
+  UncoreMesh ring(r, 8);
+  EXPECT_EQ(ring.hops(1, 11), 2u);  // the other way round
+  EXPECT_EQ(ring.hops(0, 6), 6u);
+}
+
+TEST(UncoreMesh, CoresSpreadOverTheCoreTilesAndMustFit) {
+  UncoreMesh m(mesh6x6(), 28);  // every core tile: rows 1-5 without the two IMCs
+  for (std::uint32_t i = 0; i < 28; ++i) {
+    EXPECT_GE(m.core_tile(i), 6u);  // below the I/O row
+    EXPECT_NE(m.core_tile(i), 3u * 6u + 0u);
+    EXPECT_NE(m.core_tile(i), 3u * 6u + 5u);
+  }
+  EXPECT_THROW(UncoreMesh(mesh6x6(), 29), std::invalid_argument);
+  UncoreParams bad = mesh6x6();
+  bad.imc_tiles = {{6, 0}};
+  EXPECT_THROW(UncoreMesh(bad, 4), std::invalid_argument);
+}
+
+TEST(UncoreMesh, LatenciesAreHopsAndAgentCyclesAtTheUncoreClock) {
+  UncoreParams p = mesh6x6();
+  p.clock = Frequency(2'000'000'000);  // 500 ps per cycle
+  p.hop_cycles = 2;
+  UncoreMesh m(p, 18);
+  const PhysAddr pa = 0x12345640;
+  const std::uint32_t ct = m.core_tile(3), st = m.core_tile(m.slice_of(pa)), it = m.imc_tile(m.imc_of(pa));
+  EXPECT_EQ(m.llc_hit(3, pa), Picoseconds(500 * (p.core_stop_cycles + p.llc_cycles + 2 * 2 * m.hops(ct, st))));
+  EXPECT_EQ(m.to_local_imc(3, pa), Picoseconds(500 * (p.llc_cycles + 2 * (m.hops(ct, st) + m.hops(st, it)))));
+  EXPECT_EQ(m.from_imc(3, pa), Picoseconds(500 * (p.core_stop_cycles + 2 * m.hops(it, ct))));
+  // Slices are used evenly by consecutive lines.
+  std::vector<int> used(18, 0);
+  for (PhysAddr a = 0; a < 18 * 64 * 100; a += 64) ++used[m.slice_of(a)];
+  for (int u : used) EXPECT_GT(u, 50);
+}
+
+TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
+  RequestTracker t(2, Picoseconds(1000), 64);
+  t.take(Picoseconds(10'000), Picoseconds(10'000), Picoseconds(20'000));
+  t.take(Picoseconds(12'000), Picoseconds(12'000), Picoseconds(30'000));
+  EXPECT_EQ(t.busy(Picoseconds(15'000)), 2u);
+  // Full from 12 to 20 ns: a third request at 15 ns starts when the first frees.
+  EXPECT_EQ(t.available(Picoseconds(15'000)), Picoseconds(20'000));
+  // One stamped earlier (a core behind in time) finds the entries free then.
+  EXPECT_EQ(t.available(Picoseconds(5'000)), Picoseconds(5'000));
+  t.take(Picoseconds(15'000), Picoseconds(20'000), Picoseconds(25'000));
+  EXPECT_EQ(t.waits(), 1u);
+  EXPECT_EQ(t.wait_ps(), 5'000u);
+  EXPECT_EQ(t.busy(Picoseconds(22'000)), 2u);
+  // Older than the calendar (64 buckets of 1 ns): not held back.
+  t.take(Picoseconds(200'000), Picoseconds(200'000), Picoseconds(201'000));
+  EXPECT_EQ(t.available(Picoseconds(25'000)), Picoseconds(25'000));
+  EXPECT_EQ(t.busy(Picoseconds(22'000)), 0u);
+}
+
+TEST(UncoreParams, ReadFromTheUncoreTableWithLocatedErrors) {
+  auto doc = ConfigDocument::from_string(
+      "[uncore]\nimpl = \"ring\"\ncols = 10\nrows = 1\nio_rows = 0\nimc_tiles = [[0, 9]]\nupi_tiles = [[0, 5]]\n"
+      "clock = \"2GHz\"\nupi_credits = 32\n",
+      "ok.toml");
+  const UncoreParams p = UncoreParams::from_config(doc->root().table("uncore"));
+  doc->check();
+  EXPECT_TRUE(p.enabled());
+  EXPECT_EQ(p.impl, "ring");
+  EXPECT_EQ(p.cols, 10u);
+  EXPECT_EQ(p.imc_tiles.size(), 1u);
+  EXPECT_EQ(p.upi_credits, 32u);
+  EXPECT_FALSE(UncoreParams{}.enabled());  // lumped by default
+  auto bad = ConfigDocument::from_string("[uncore]\nimpl = \"mesh\"\nimc_tiles = [[7, 0]]\nio_rows = 6\n", "bad.toml");
+  UncoreParams::from_config(bad->root().table("uncore"));
+  try {
+    bad->check();
+    FAIL() << "expected configuration errors";
+  } catch (const ConfigErrors& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += d.str() + "\n";
+    EXPECT_NE(all.find("bad.toml:3"), std::string::npos) << all;  // imc_tiles
+    EXPECT_NE(all.find("tile outside the mesh"), std::string::npos) << all;
+    EXPECT_NE(all.find("io_rows"), std::string::npos) << all;
+  }
+}
+
+MemoryLayout two_sockets(int cores) {
+  MemoryLayout l;
+  l.num_sockets = 2;
+  std::vector<CpuId> c0, c1;
+  for (int i = 0; i < cores; ++i) {
+    c0.push_back(CpuId(i));
+    c1.push_back(CpuId(cores + i));
+  }
+  l.nodes.push_back({NodeId(0), 0, 0, Bytes(1ull << 30), c0});
+  l.nodes.push_back({NodeId(1), 1, 1ull << 30, Bytes(1ull << 30), c1});
+  l.interconnect.num_nodes = 2;
+  l.interconnect.links.push_back({NodeId(0), NodeId(1), Picoseconds(14'000), Bandwidth(62'400'000'000ull), "upi"});
+  l.interconnect.paths = {{}, {0}, {0}, {}};
+  return l;
+}
+
+MemorySystemParams mesh_params(std::uint32_t credits) {
+  MemorySystemParams p;
+  p.uncore = mesh6x6();
+  p.uncore.upi_credits = credits;
+  p.l2_prefetch.enabled = false;
+  p.super_queue = 64;
+  return p;
+}
+
+TEST(UncoreInMemorySystem, AnIdleRemoteReadIsTheSumOfItsParts) {
+  MemorySystem ms(two_sockets(4), mesh_params(64));
+  const PhysAddr pa = (1ull << 30) + 0x40000;
+  AccessBreakdown b;
+  const Picoseconds lat = ms.access(CpuId(1), pa, false, Picoseconds(1'000'000), &b);
+  EXPECT_EQ(b.level_hit, kServedRemoteDram);
+  EXPECT_EQ(lat, b.cache + b.dram + b.interconnect + b.queueing);
+  EXPECT_EQ(b.queueing, Picoseconds(0));
+  EXPECT_GE(b.interconnect, Picoseconds(28'000));  // two link crossings
+  MapStatsVisitor v;
+  ms.dump_stats(v);
+  EXPECT_EQ(v.get("system.socket0.upi_agent.remote_requests"), 1.0);
+  EXPECT_EQ(v.get("system.node1.home_agent.requests"), 1.0);
+}
+
+TEST(UncoreInMemorySystem, RemoteReadsAreBoundedByTheSocketsRequestCredits) {
+  auto run = [](std::uint32_t credits) {
+    MemorySystem ms(two_sockets(8), mesh_params(credits));
+    // 8 cores, each with 16 reads in flight, streaming node 1's memory.
+    std::vector<Picoseconds> slot(8 * 16, Picoseconds(0));
+    Picoseconds end(0);
+    for (int i = 0; i < 8 * 16 * 40; ++i) {
+      const int core = i % 8;
+      Picoseconds& s = slot[static_cast<std::size_t>(i % (8 * 16))];
+      const PhysAddr pa = (1ull << 30) + static_cast<PhysAddr>(core) * (64ull << 20) + static_cast<PhysAddr>(i / 8) * 64;
+      const Picoseconds t = s;
+      s = t + ms.access(CpuId(core), pa, false, t);
+      end = std::max(end, s);
+    }
+    MapStatsVisitor v;
+    ms.dump_stats(v);
+    return std::pair{end, v.get("system.socket0.upi_agent.credits_exhausted")};
+  };
+  const auto [few_end, few_waits] = run(16);
+  const auto [many_end, many_waits] = run(256);
+  EXPECT_GT(few_waits, 1000.0);
+  EXPECT_EQ(many_waits, 0.0);
+  EXPECT_GT(static_cast<double>(few_end.value()), 2.0 * static_cast<double>(many_end.value()));
+}
+
+}  // namespace
+}  // namespace numasim::hw
