@@ -24,6 +24,7 @@
 
 #include "common/units.h"
 #include "hw/fast_divider.h"
+#include "hw/host_array.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -255,7 +256,7 @@ class CacheArray {
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << (32 - kStateBits)) - 1;
   std::uint64_t rng_;
-  std::vector<std::uint32_t> data_;  // storage of the set blocks
+  HostArray<std::uint32_t> data_;  // storage of the set blocks (huge host pages when large)
   std::uint32_t* blocks_ = nullptr;  // set 0's block in data_ (64-byte aligned)
   CacheStats stats_;
   std::uint32_t* region_counts_ = nullptr;  // count_regions
