@@ -1,6 +1,8 @@
 // Snoop filter of the private caches (see coherence_directory.h).
 #include "hw/coherence_directory.h"
 
+#include "hw/way_scan.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -39,10 +41,8 @@ long CoherenceDirectory::find(PhysAddr line) const {
   const std::size_t s = set_of(line);
   const std::uint32_t tag = tag_of(line);
   if (tag == kEmptyTag) return -1;
-  const std::uint32_t* tags = block(s);
-  for (std::size_t w = 0; w < ways_; ++w)
-    if (tags[w] == tag) return static_cast<long>(s * ways_ + w);
-  return -1;
+  const std::uint64_t hit = ways_equal(block(s), ways_, tag);
+  return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
 }
 
 std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
