@@ -24,6 +24,8 @@
 
 #include "common/units.h"
 #include "hw/fast_divider.h"
+#include "hw/host_array.h"
+#include "hw/way_scan.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -201,6 +203,7 @@ class CacheArray {
     return static_cast<std::uint64_t>(tag) * sets_ + (static_cast<std::size_t>(set - blocks_) >> block_shift_);
   }
   // Way holding `tag`, or ways_ if absent.
+  // (The hit path's search: a loop that stops at the match, usually early.)
   std::size_t find_in(const std::uint32_t* set, std::uint32_t tag) const {
     for (std::size_t w = 0; w < ways_; ++w)
       if (set[w] == tag) return w;
@@ -211,8 +214,9 @@ class CacheArray {
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     if (tag == kInvalidTag) return nullptr;
-    const std::size_t w = find_in(set, tag);
-    return w < ways_ ? set + w : nullptr;
+    // The miss path's searches (mostly misses: every way compared) by whole-set compares.
+    const std::uint64_t m = ways_equal(set, ways_, tag);
+    return m ? set + __builtin_ctzll(m) : nullptr;
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
@@ -255,7 +259,7 @@ class CacheArray {
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << (32 - kStateBits)) - 1;
   std::uint64_t rng_;
-  std::vector<std::uint32_t> data_;  // storage of the set blocks
+  HostArray<std::uint32_t> data_;  // storage of the set blocks (huge host pages when large)
   std::uint32_t* blocks_ = nullptr;  // set 0's block in data_ (64-byte aligned)
   CacheStats stats_;
   std::uint32_t* region_counts_ = nullptr;  // count_regions

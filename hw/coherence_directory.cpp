@@ -1,6 +1,8 @@
 // Snoop filter of the private caches (see coherence_directory.h).
 #include "hw/coherence_directory.h"
 
+#include "hw/way_scan.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -39,10 +41,8 @@ long CoherenceDirectory::find(PhysAddr line) const {
   const std::size_t s = set_of(line);
   const std::uint32_t tag = tag_of(line);
   if (tag == kEmptyTag) return -1;
-  const std::uint32_t* tags = block(s);
-  for (std::size_t w = 0; w < ways_; ++w)
-    if (tags[w] == tag) return static_cast<long>(s * ways_ + w);
-  return -1;
+  const std::uint64_t hit = ways_equal(block(s), ways_, tag);
+  return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
 }
 
 std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
@@ -56,19 +56,22 @@ std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted,
   }
   std::uint32_t* tags = block(s);
   std::uint32_t* stamp = tags + ways_;
-  std::size_t victim = ways_;
-  for (std::size_t w = 0; w < ways_; ++w) {
-    if (tags[w] == tag) {
-      stamp[w] = next_stamp();
-      return s * ways_ + w;
-    }
-    if (victim == ways_ && tags[w] == kEmptyTag) victim = w;
+  // One branch-free pass: the way holding the line, the first empty way and
+  // the first way with the least stamp (the LRU victim when none is empty).
+  std::size_t present = ways_, empty = ways_, lru = 0;
+  std::uint32_t least = stamp[0];
+  for (std::size_t w = ways_; w-- > 0;) {
+    present = tags[w] == tag ? w : present;
+    empty = tags[w] == kEmptyTag ? w : empty;
+    const bool le = stamp[w] <= least;
+    lru = le ? w : lru;
+    least = le ? stamp[w] : least;
   }
-  if (victim == ways_) {
-    victim = 0;
-    for (std::size_t w = 1; w < ways_; ++w)
-      if (stamp[w] < stamp[victim]) victim = w;
+  if (present < ways_) {
+    stamp[present] = next_stamp();
+    return s * ways_ + present;
   }
+  const std::size_t victim = empty < ways_ ? empty : lru;
   const std::size_t e = s * ways_ + victim;
   if (tags[victim] != kEmptyTag) {
     ++evictions_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/host_array.h"
 
 namespace numasim::hw {
 
@@ -86,9 +87,9 @@ class CoherenceDirectory {
 
   std::size_t ways_, sets_, set_mask_, words_;
   unsigned set_shift_ = 0, block_shift_ = 0;
-  std::vector<std::uint32_t> blocks_;  // set blocks (tags, then stamps)
-  std::vector<std::uint64_t> cpus_;    // CPUs 0..63: [set * ways + way]
-  std::vector<std::uint64_t> extra_;   // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
+  HostArray<std::uint32_t> blocks_;  // set blocks (tags, then stamps)
+  HostArray<std::uint64_t> cpus_;     // CPUs 0..63: [set * ways + way]
+  HostArray<std::uint64_t> extra_;   // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;

@@ -21,6 +21,7 @@
 // data memory access.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstddef>
@@ -62,6 +63,20 @@ static_assert(sizeof(Op) == 16);
 class OpBatch {
  public:
   static constexpr std::size_t kCapacity = 512;
+
+  OpBatch() = default;
+  OpBatch(const OpBatch& o) { *this = o; }
+  // Copies only the ops in use (a batch is 16 KiB: a task blocked on I/O has
+  // its batch saved and restored, which copied all of it).
+  OpBatch& operator=(const OpBatch& o) {
+    if (this == &o) return *this;
+    size_ = o.size_;
+    std::copy(o.ops_.begin(), o.ops_.begin() + static_cast<std::ptrdiff_t>(size_), ops_.begin());
+    std::copy(o.tokens_.begin(), o.tokens_.begin() + static_cast<std::ptrdiff_t>(size_), tokens_.begin());
+    std::copy(o.prev_tokens_.begin(), o.prev_tokens_.begin() + static_cast<std::ptrdiff_t>(size_),
+              prev_tokens_.begin());
+    return *this;
+  }
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -1,17 +1,22 @@
 // A sorted window over the latest reservations of a calendar (SlotCalendar,
-// LinkCalendar): entries live contiguously in one vector from index head_ to
-// the end, so searches are pointer walks and binary searches over plain
-// memory; an insert near the end moves only the few entries after it, and
-// dropping the oldest entry only advances head_. When the dropped prefix grows
-// as long as the window's capacity, the live entries move back to the front
-// (amortised one entry copy per drop). The storage is reserved on the first
-// insert (2 x capacity + 2 entries) and never grows after, so the hot path of a
-// memory reference does not allocate. The oldest entries are prefetched a few
-// host cache lines ahead of their removal (they are cold by then).
+// LinkCalendar): entries live contiguously in one fixed buffer between head_
+// and tail_, so searches are pointer walks and binary searches over plain
+// memory. An insert moves the shorter side: the entries after it one slot on,
+// or (when there is room before head_) the entries before it one slot back, so
+// a reservation that lands early in the window (a core lagging the others, as
+// 128 cores in a quantum do) moves few entries. Dropping the oldest entry only
+// advances head_. When the tail reaches the buffer's end, the live entries move
+// back to the front (the buffer holds 4 x capacity entries: one entry copy per
+// three drops). The storage is allocated on the first insert and never grows
+// after, so the hot path of a memory reference does not allocate. The oldest
+// entries are prefetched a few host cache lines ahead of their removal (they
+// are cold by then).
 // Simplifications: none; it is a container (order of equal keys is the caller's).
 #pragma once
 
 #include <cstddef>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace numasim::hw {
@@ -41,34 +46,54 @@ class TailWindow {
   explicit TailWindow(std::size_t capacity = 0) : capacity_(capacity) {}
 
   const T* begin() const { return buf_.data() + head_; }
-  const T* end() const { return buf_.data() + buf_.size(); }
-  std::size_t size() const { return buf_.size() - head_; }
-  bool empty() const { return buf_.size() == head_; }
+  const T* end() const { return buf_.data() + tail_; }
+  std::size_t size() const { return tail_ - head_; }
+  bool empty() const { return tail_ == head_; }
   const T& front() const { return buf_[head_]; }
   std::size_t capacity() const { return capacity_; }
 
   // Inserts v before `pos` (a pointer into [begin(), end()]).
   void insert(const T* pos, const T& v) {
-    const auto i = static_cast<std::size_t>(pos - buf_.data());
-    if (buf_.capacity() == 0) buf_.reserve(2 * capacity_ + 2);
-    buf_.insert(buf_.begin() + static_cast<std::ptrdiff_t>(i), v);
+    auto i = static_cast<std::size_t>(pos - buf_.data());
+    if (buf_.empty()) {
+      buf_.resize(kSpan * capacity_ + 2);
+      i = head_ = tail_ = 0;
+    }
+    T* const d = buf_.data();
+    if (head_ > 0 && i - head_ < tail_ - i) {
+      // The entries before pos move one slot back.
+      std::memmove(static_cast<void*>(d + head_ - 1), d + head_, (i - head_) * sizeof(T));
+      --head_;
+      d[i - 1] = v;
+      return;
+    }
+    if (tail_ == buf_.size()) {
+      // Back to the front of the buffer.
+      const std::size_t n = tail_ - head_;
+      std::memmove(static_cast<void*>(d), d + head_, n * sizeof(T));
+      i -= head_;
+      head_ = 0;
+      tail_ = n;
+    }
+    std::memmove(static_cast<void*>(d + i + 1), d + i, (tail_ - i) * sizeof(T));
+    ++tail_;
+    d[i] = v;
   }
   // Drops the oldest (first) entry.
   void pop_front() {
     ++head_;
-    if (head_ >= capacity_ || head_ == buf_.size()) {
-      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+    if (head_ == tail_) head_ = tail_ = 0;
     // The oldest entries are read only here, long after they were written, so
     // they have left the host caches: fetch a few entries ahead of use.
-    if (head_ + kPrefetchAhead < buf_.size()) __builtin_prefetch(buf_.data() + head_ + kPrefetchAhead);
+    if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.data() + head_ + kPrefetchAhead);
   }
 
  private:
+  static_assert(std::is_trivially_copyable_v<T>, "TailWindow moves its entries with memmove");
   static constexpr std::size_t kPrefetchAhead = 256 / sizeof(T);
+  static constexpr std::size_t kSpan = 4;  // buffer entries per entry of capacity
   std::size_t capacity_;
-  std::size_t head_ = 0;
+  std::size_t head_ = 0, tail_ = 0;
   std::vector<T> buf_;
 };
 

@@ -79,6 +79,30 @@ TEST(TailWindow, KeepsOrderAcrossDropsAndCompaction) {
   EXPECT_FALSE(w.empty());
 }
 
+// Inserts early in a full window (moving the entries before them back), late
+// (moving those after them on), drops and compactions, against a deque.
+TEST(TailWindow, InsertsNearEitherEndKeepOrder) {
+  TailWindow<long> w(64);
+  std::deque<long> ref;
+  std::mt19937 rng(11);
+  for (long i = 0; i < 20000; ++i) {
+    const std::size_t n = w.size();
+    const std::size_t r = rng() % 8;
+    const std::size_t pos = r < 3 ? rng() % (std::min<std::size_t>(n, 4) + 1)        // near the front
+                            : r < 6 ? n - rng() % (std::min<std::size_t>(n, 4) + 1)  // near the end
+                                    : rng() % (n + 1);
+    w.insert(w.begin() + pos, i);
+    ref.insert(ref.begin() + static_cast<std::ptrdiff_t>(pos), i);
+    while (w.size() > w.capacity() || (w.size() > 1 && rng() % 16 == 0)) {
+      ASSERT_EQ(w.front(), ref.front());
+      w.pop_front();
+      ref.pop_front();
+    }
+    ASSERT_EQ(w.size(), ref.size());
+    ASSERT_TRUE(std::equal(w.begin(), w.end(), ref.begin()));
+  }
+}
+
 TEST(TailWindow, BranchlessUpperBoundEqualsStdUpperBound) {
   std::mt19937 rng(9);
   for (int n = 0; n < 70; ++n) {
