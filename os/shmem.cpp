@@ -109,6 +109,18 @@ page* Shmem::swapin(shmem_inode_info& info, std::uint64_t index, swp_entry_t e, 
   page* pg = swap.read_swap_cache_async(e, t, vma, addr, false, allocated, cost);  // our reference
   if (!pg) return nullptr;
   if (allocated) swap.swap_readpage(pg, e, true, cpu, cost);
+  // folio_wait_writeback: a page still being written to the slot is waited for
+  // (the wait charged as I/O) before it leaves the swap cache.
+  if (pg->test(PG_writeback)) {
+    const Picoseconds now = k_.platform_.now(cpu);
+    Picoseconds until = now;
+    for (int i = 0; i < 1000000 && pg->test(PG_writeback); ++i) {
+      until = until + 1_us;
+      swap.writeback_until(now, until, nullptr, cpu, cost);
+    }
+    if (pg->test(PG_writeback)) shmem_bug("swap write never completes", k_.pm_.page_to_pfn(pg).value());
+    cost.add_io_wait(until - now);
+  }
   // The allocation may have reclaimed; the index still holds the entry (nothing else changes it).
   info.i_mapping.i_pages.store(index, 0);
   --info.swapped;
@@ -617,7 +629,12 @@ long Shmem::shmdt(task_struct* t, VirtAddr addr, KernelCost& cost) {
   std::vector<std::pair<VirtAddr, VirtAddr>> ranges;
   for (auto it = mm.mm_mt.find(addr); it != mm.mm_mt.end() && it->first < end; ++it)
     if (it->second.vm_file_id == id) ranges.push_back({it->second.vm_start, std::min(it->second.vm_end, end)});
-  for (auto [s, e] : ranges) k_.do_munmap(t, s, e, cost);
+  for (auto [s, e] : ranges) {
+    Kernel::VmaOp op(k_, mm, t->cpu, cost);  // the split records, reserved first
+    if (!op.reserve(splits_needed(mm, s, e), AllocSite::tag("shmdt"))) return -ENOMEM;
+    if (!k_.thp_split_range_edges(t->cpu, mm, s, e, cost)) return -ENOMEM;
+    k_.do_munmap(t, s, e, cost);
+  }
   return 0;
 }
 
