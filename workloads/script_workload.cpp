@@ -105,7 +105,8 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
         s.len = expr("len", nullptr, "length");
         s.prot = expr("prot", "PROT_READ|PROT_WRITE", "protection");
         s.flags = expr("flags", "MAP_PRIVATE|MAP_ANONYMOUS", "mmap flags");
-        s.fd = expr("fd", "-1", "file descriptor of a file or memfd mapping (without MAP_ANONYMOUS)");
+        s.fd = t.has("fd") ? expr("fd", nullptr, "file descriptor of a file or memfd mapping (without MAP_ANONYMOUS)")
+                           : ScriptExpr::constant(-1);
         s.offset = expr("offset", "0", "offset in the file");
         break;
       case ScriptStep::Call::Munmap:
