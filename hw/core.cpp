@@ -14,6 +14,7 @@
 #include "hw/hw_stats.h"
 #include "hw/memory_system.h"
 #include "os/page_token.h"
+#include "os/shmem.h"
 #include "os/task.h"
 
 namespace numasim::hw {
@@ -795,6 +796,21 @@ long Core::sys_fdatasync(int fd) { return NUMASIM_CORE_SYSCALL(sys_fdatasync(t, 
 long Core::sys_unlink(const std::string& path) { return NUMASIM_CORE_SYSCALL(sys_unlink(t, path, c)); }
 long Core::sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) {
   return NUMASIM_CORE_SYSCALL(sys_fadvise64(t, fd, offset, len, advice, c));
+}
+long Core::sys_memfd_create(const char* name, unsigned flags) {
+  return NUMASIM_CORE_SYSCALL(sys_memfd_create(t, name, flags, c));
+}
+long Core::sys_shmget(int key, std::uint64_t size, int shmflg) { return NUMASIM_CORE_SYSCALL(sys_shmget(t, key, size, shmflg, c)); }
+long Core::sys_shmat(int shmid, VirtAddr addr, int shmflg) { return NUMASIM_CORE_SYSCALL(sys_shmat(t, shmid, addr, shmflg, c)); }
+long Core::sys_shmdt(VirtAddr addr) { return NUMASIM_CORE_SYSCALL(sys_shmdt(t, addr, c)); }
+long Core::sys_shmctl(int shmid, int cmd, std::uint64_t* segsz, std::uint64_t* nattch) {
+  os::shmid_ds ds;
+  const long r = NUMASIM_CORE_SYSCALL(sys_shmctl(t, shmid, cmd, segsz || nattch ? &ds : nullptr, c));
+  if (r == 0 && cmd == os::IPC_STAT) {
+    if (segsz) *segsz = ds.shm_segsz;
+    if (nattch) *nattch = ds.shm_nattch;
+  }
+  return r;
 }
 #undef NUMASIM_CORE_SYSCALL
 

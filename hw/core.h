@@ -284,6 +284,11 @@ class Core final : public ThreadContext {
   long sys_fdatasync(int fd) override;
   long sys_unlink(const std::string& path) override;
   long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) override;
+  long sys_memfd_create(const char* name, unsigned flags) override;
+  long sys_shmget(int key, std::uint64_t size, int shmflg) override;
+  long sys_shmat(int shmid, VirtAddr addr, int shmflg) override;
+  long sys_shmdt(VirtAddr addr) override;
+  long sys_shmctl(int shmid, int cmd, std::uint64_t* segsz, std::uint64_t* nattch) override;
 
  private:
   static constexpr unsigned kFrac = 12;  // local time in 1/4096 ps (exact sums of fractional cycles)

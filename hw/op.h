@@ -176,6 +176,13 @@ class ThreadContext {
   virtual long sys_fdatasync(int fd) { return -38; }
   virtual long sys_unlink(const std::string& path) { return -38; }
   virtual long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) { return -38; }
+  // shared memory (os/shmem.h): memfd_create (name nullptr: EFAULT), SysV shm; shmctl's
+  // IPC_STAT reports the segment's size and attach count through the two outputs.
+  virtual long sys_memfd_create(const char* name, unsigned flags) { return -38; }
+  virtual long sys_shmget(int key, std::uint64_t size, int shmflg) { return -38; }
+  virtual long sys_shmat(int shmid, VirtAddr addr, int shmflg) { return -38; }
+  virtual long sys_shmdt(VirtAddr addr) { return -38; }
+  virtual long sys_shmctl(int shmid, int cmd, std::uint64_t* segsz, std::uint64_t* nattch) { return -38; }
 };
 
 // A workload thread's program. The core calls start() once, then fill() until

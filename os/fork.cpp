@@ -24,8 +24,8 @@
 // private mapping's copy-on-write copies are shared copy-on-write like any
 // anonymous page, so each process writing after the fork gets its own copy.
 // Simplified: shmem VMAs have their present entries copied (Linux leaves them
-// to be faulted from the page cache, which the simulator does not have yet, so
-// a shmem page first faulted after the fork is not shared); private hugetlb
+// to be faulted from the object; the VMA copy shares the shmem object, so a page
+// first faulted after the fork is shared all the same, os/shmem.h); private hugetlb
 // pages are copied at fork (Linux shares them copy-on-write and copies only
 // pinned ones); the child of a MAP_SHARED hugetlb mapping reserves pages for
 // the entries not yet present (Linux reserves per file, not per mapping); the

@@ -296,6 +296,7 @@ int FileSystem::alloc_fd(int tgid) const {
       if (n != fd) break;
       ++fd;
     }
+  while (fd < NR_OPEN_DEFAULT && (k_.shmem_->fd_used(tgid, fd) || (t != fdtables_.end() && t->second.count(fd)))) ++fd;  // memfds share the fd space
   return fd < NR_OPEN_DEFAULT ? fd : -EMFILE;
 }
 
@@ -553,48 +554,57 @@ long Kernel::sys_creat(task_struct* t, const std::string& path, unsigned mode, K
 }
 long Kernel::sys_close(task_struct* t, int fd, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->close(t, fd, cost);  // a memfd (os/shmem.h)
   return fs_->close(t, fd, cost);
 }
 long Kernel::sys_read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, count, -1, cost);
   return fs_->read(t, fd, buf, count, -1, cost);
 }
 long Kernel::sys_write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, count, -1, cost);
   return fs_->write(t, fd, buf, count, -1, cost);
 }
 long Kernel::sys_pread64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
                          KernelCost& cost) {
   FS_SYSCALL_ENTER();
   if (pos < 0) {
-    if (!fs_->fget(t->tgid, fd)) return -EBADF;
+    if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
     return -EINVAL;
   }
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, count, pos, cost);
   return fs_->read(t, fd, buf, count, pos, cost);
 }
 long Kernel::sys_pwrite64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
                           KernelCost& cost) {
   FS_SYSCALL_ENTER();
   if (pos < 0) {
-    if (!fs_->fget(t->tgid, fd)) return -EBADF;
+    if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
     return -EINVAL;
   }
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, count, pos, cost);
   return fs_->write(t, fd, buf, count, pos, cost);
 }
 long Kernel::sys_lseek(task_struct* t, int fd, std::int64_t offset, int whence, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->lseek(t, fd, offset, whence, cost);
   return fs_->lseek(t, fd, offset, whence, cost);
 }
 long Kernel::sys_ftruncate(task_struct* t, int fd, std::int64_t length, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->ftruncate(t, fd, length, cost);
   return fs_->ftruncate(t, fd, length, cost);
 }
 long Kernel::sys_fsync(task_struct* t, int fd, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return 0;  // shmem: nothing to write (noop_fsync)
   return fs_->fsync(t, fd, false, cost);
 }
 long Kernel::sys_fdatasync(task_struct* t, int fd, KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return 0;
   return fs_->fsync(t, fd, true, cost);
 }
 long Kernel::sys_unlink(task_struct* t, const std::string& path, KernelCost& cost) {
@@ -604,6 +614,7 @@ long Kernel::sys_unlink(task_struct* t, const std::string& path, KernelCost& cos
 long Kernel::sys_fadvise64(task_struct* t, int fd, std::int64_t offset, std::int64_t len, int advice,
                            KernelCost& cost) {
   FS_SYSCALL_ENTER();
+  if (shmem_->owns_fd(t->tgid, fd)) return advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL;  // shmem: hints only
   return fs_->fadvise(t, fd, offset, len, advice, cost);
 }
 

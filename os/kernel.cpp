@@ -71,6 +71,7 @@ Kernel::Kernel(const Topology& topo, const KernelParams& params, Platform& platf
   }
   // The file system with its [[os.file]] files, the page cache and the flusher's work (os/fs.h).
   fs_ = std::make_unique<FileSystem>(*this, params_.fs);
+  shmem_ = std::make_unique<Shmem>(*this);
 }
 
 long Kernel::sys_swapon(const SwapAreaParams& area, KernelCost& cost) {
@@ -285,6 +286,7 @@ void Kernel::exit_task(task_struct* t) {
     exit_mmap(t, *mm);
     KernelCost cost;
     if (fs_) fs_->exit_files(t->tgid, t->cpu, cost);  // exit_files: the process's fds closed
+    if (shmem_) shmem_->exit_files(t->tgid, t->cpu, cost);  // and its memfds
     caches_->mm_free(t->cpu, mm->mm_obj, cost);  // mmdrop -> __mmdrop -> free_mm
     for (auto it = mms_.begin(); it != mms_.end(); ++it)
       if (it->get() == mm) {

@@ -61,6 +61,7 @@
 #include "os/platform.h"
 #include "os/proc_format.h"
 #include "os/rmap.h"
+#include "os/shmem.h"
 #include "os/page_token.h"
 #include "os/slub.h"
 #include "os/swap.h"
@@ -235,6 +236,18 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   long sys_fadvise64(task_struct* t, int fd, std::int64_t offset, std::int64_t len, int advice, KernelCost& cost);
   FileSystem& fs() { return *fs_; }
   const FileSystem& fs() const { return *fs_; }
+
+  // ---- shared memory (os/shmem.h, shmem.cpp): memfd_create(2), SysV shmget/shmat/
+  //      shmdt/shmctl(2) with their man-page errnos, nothing changed on error. A
+  //      memfd fd also works with close/read/write/pread64/pwrite64/lseek/ftruncate/
+  //      fsync/mmap above. name == nullptr: EFAULT; shmctl's buf: IPC_STAT's output. ----
+  long sys_memfd_create(task_struct* t, const char* name, unsigned flags, KernelCost& cost);
+  long sys_shmget(task_struct* t, int key, std::uint64_t size, int shmflg, KernelCost& cost);
+  long sys_shmat(task_struct* t, int shmid, VirtAddr addr, int shmflg, KernelCost& cost);
+  long sys_shmdt(task_struct* t, VirtAddr addr, KernelCost& cost);
+  long sys_shmctl(task_struct* t, int shmid, int cmd, shmid_ds* buf, KernelCost& cost);
+  Shmem& shmem() { return *shmem_; }
+  const Shmem& shmem() const { return *shmem_; }
 
   // ---- fork (fork.cpp), the reverse map (rmap.cpp), page migration (migrate.cpp) ----
   // fork(2): a new process with a copy of t's address space (copy_process with
@@ -493,6 +506,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   friend class NumaBalancing;
   friend class Compaction;
   friend class FileSystem;
+  friend class Shmem;
   // compaction.cpp: AllocHooks::try_to_compact_pages (direct compaction from the context's CPU)
   // and the success after it.
   compact_result try_to_compact_pages(gfp_t gfp, unsigned order, const zonelist& zl, const nodemask_t* nodemask,
@@ -508,6 +522,9 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // do_mmap of a file-backed mapping (file non-null: the VMA holds it, pgoff its offset in pages).
   long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags, std::uint64_t align,
                std::shared_ptr<file> vm_file, std::uint64_t pgoff, KernelCost& cost);
+  // do_mmap with a shmem object for a shared mapping (os/shmem.h; null: shmem_zero_setup).
+  long do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags, std::uint64_t align,
+               std::shared_ptr<file> file, std::uint64_t pgoff, KernelCost& cost, std::shared_ptr<shmem_inode_info> shm);
   // do_vmi_munmap after validation: zap, free page tables, remove VMAs. Splits first.
   void do_munmap(task_struct* t, VirtAddr start, VirtAddr end, KernelCost& cost);
   // unmap_region: zap leaves of [start, end) inside `vma`, freeing pages and
@@ -678,6 +695,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   }
  private:
   unsigned move_pages_to_lru(PageList& list, CpuId cpu, KernelCost& cost);
+  // madvise(MADV_COLD / MADV_PAGEOUT)'s page work over a validated range (madvise.cpp).
+  void madvise_cold_or_pageout(task_struct* t, VirtAddr start, VirtAddr end, bool pageout, KernelCost& cost);
   unsigned long shrink_folio_list(PageList& list, pglist_data& pgdat, scan_control& sc, reclaim_stat& stat,
                                   CpuId cpu, KernelCost& cost);
   void get_scan_count(pglist_data& pgdat, const scan_control& sc, unsigned long nr[NR_LRU_LISTS]) const;
@@ -885,6 +904,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // NUMA balancing's state (after kthreads_: its per-task ticks are Kthreads' task work).
   std::unique_ptr<NumaBalancing> numab_ = std::make_unique<NumaBalancing>(*this, params_.numab);
   std::unique_ptr<FileSystem> fs_;  // files and the page cache (after pm_, kthreads_, swap_)
+  std::unique_ptr<Shmem> shmem_;    // shmem objects, memfd, SysV segments (os/shmem.h; after fs_ and swap_)
 };
 
 }  // namespace numasim::os

@@ -196,6 +196,8 @@ void Kernel::check_consistency() const {
         ++rss[MM_FILEPAGES];
       } else if (v->vm_flags & VM_SHARED) {
         VM_CHECK(!PageAnon(pg) && PageSwapBacked(pg), "shmem page flags", va, pg->flags);
+        VM_CHECK(v->vm_shmem && shmem_->find_page(*v->vm_shmem, v->pgoff_of(va)) == pg,
+                 "mapped shmem page not in its object at its offset", va, pg->index);
         ++rss[MM_SHMEMPAGES];
       } else {
         VM_CHECK(PageAnon(pg), "private mapping of a non-anonymous page", va, pg->flags);
@@ -241,6 +243,12 @@ void Kernel::check_consistency() const {
       VM_CHECK(pg->_refcount == n + 1, "mapped file page refcount differs from mappings + cache",
                pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
       ++file_mapped_per_node[pm_.page_to_nid(pg).value()];
+      continue;
+    }
+    if (!PageAnon(pg) && PageSwapBacked(pg) && !pg->test(PG_hugetlb) && pg != zero_page_) {  // shmem: + its object's
+      VM_CHECK(pg->_refcount == n + 1, "mapped shmem page refcount differs from mappings + object",
+               pm_.page_to_pfn(pg).value(), static_cast<std::uint64_t>(pg->_refcount));
+      ++shmem_per_node[pm_.page_to_nid(pg).value()];  // mapped shmem pages (NR_FILE_MAPPED's share)
       continue;
     }
     // One reference per mapping, and the swap cache's.
@@ -296,8 +304,6 @@ void Kernel::check_consistency() const {
   for (int n = 0; n < pm_.nr_node_ids(); ++n) {
     VM_CHECK(pm_.node_page_state(NodeId(n), NR_ANON_MAPPED) == anon_per_node[n], "NR_ANON_MAPPED of node",
              static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_ANON_MAPPED));
-    VM_CHECK(pm_.node_page_state(NodeId(n), NR_SHMEM) == shmem_per_node[n], "NR_SHMEM of node",
-             static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_SHMEM));
     VM_CHECK(pm_.node_page_state(NodeId(n), NR_FILE_MAPPED) == file_mapped_per_node[n] + shmem_per_node[n],
              "NR_FILE_MAPPED of node", static_cast<std::uint64_t>(n), pm_.node_page_state(NodeId(n), NR_FILE_MAPPED));
   }
@@ -327,6 +333,7 @@ void Kernel::check_consistency() const {
              "hugetlb per-node counts", nr, hs.nr_huge_pages);
   }
   // --- swap: swap_map counts against the swap PTEs, the swap cache (swapfile.cpp) ---
+  shmem_->check_consistency(swap_ptes);  // objects, NR_SHMEM; their swap entries are slot users too
   swap_->check(swap_ptes);
   // --- the kernel's own slab objects ---
   VM_CHECK(mm_objects_ok(), "mm_struct object missing", 0, 0);

@@ -20,6 +20,7 @@
 namespace numasim::os {
 
 struct task_struct;
+struct shmid_ds;  // os/shmem.h
 
 // How an entry ends for the task: it goes on, or a signal or the OOM killer ends it.
 // The one result type of faults at every level above vm_fault_t (os/vm_fault.h):
@@ -44,6 +45,7 @@ inline constexpr long NR_mbind = 237, NR_set_mempolicy = 238, NR_get_mempolicy =
 inline constexpr long NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_lseek = 8, NR_pread64 = 17,
                       NR_pwrite64 = 18, NR_fsync = 74, NR_fdatasync = 75, NR_ftruncate = 77, NR_creat = 85,
                       NR_unlink = 87, NR_fadvise64 = 221;
+inline constexpr long NR_shmget = 29, NR_shmat = 30, NR_shmctl = 31, NR_shmdt = 67, NR_memfd_create = 319;
 
 // How many times a #PF that ran out of memory without killing anyone is retried
 // before the task is ended as OOM-killed (Linux retries without bound).
@@ -102,6 +104,12 @@ class KernelEntry {
   virtual long sys_fdatasync(task_struct*, int, KernelCost&) { return -ENOSYS; }
   virtual long sys_unlink(task_struct*, const std::string&, KernelCost&) { return -ENOSYS; }
   virtual long sys_fadvise64(task_struct*, int, std::int64_t, std::int64_t, int, KernelCost&) { return -ENOSYS; }
+  // shared memory (os/shmem.h)
+  virtual long sys_memfd_create(task_struct*, const char*, unsigned, KernelCost&) { return -ENOSYS; }
+  virtual long sys_shmget(task_struct*, int, std::uint64_t, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_shmat(task_struct*, int, VirtAddr, int, KernelCost&) { return -ENOSYS; }
+  virtual long sys_shmdt(task_struct*, VirtAddr, KernelCost&) { return -ENOSYS; }
+  virtual long sys_shmctl(task_struct*, int, int, struct shmid_ds*, KernelCost&) { return -ENOSYS; }
 
   // ---- exit ----
   // do_exit of `t` (ran to its end or killed) on its CPU at `now`: its address space goes.

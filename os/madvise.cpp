@@ -13,17 +13,28 @@
 // KSM: the model follows a kernel built with CONFIG_KSM=y (as Debian's is), so
 // MADV_MERGEABLE/UNMERGEABLE succeed and set or clear VM_MERGEABLE; there is no
 // ksmd, so nothing is ever merged.
-// MADV_COLD and MADV_PAGEOUT are validated (EINVAL on locked or hugetlb VMAs, as
-// can_madv_lru_vma) and then have no effect: they are hints to reclaim, which
-// the model does not have yet (pages are neither deactivated nor paged out).
+// MADV_COLD and MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, Linux 6.1):
+// EINVAL on locked or hugetlb VMAs (can_madv_lru_vma); each present page mapped
+// exactly once (page_mapcount == 1: private anonymous, page cache or shmem) has
+// its PTE's accessed bit and PG_referenced cleared, then COLD deactivates it
+// (deactivate_page: active -> inactive, pgdeactivate) and PAGEOUT isolates it and
+// hands the pages to reclaim_pages (shrink_folio_list per node without
+// demotion: anonymous and shmem pages go to swap, clean page-cache pages are
+// dropped, dirty ones are left to the flusher as direct reclaim does).
+// Simplified: THPs (PMD-mapped or PTE-mapped subpages) are skipped (they are not
+// on the LRU lists here).
 // File mappings: MADV_DONTNEED zaps their entries (a dirty entry's page stays dirty
 // in the page cache); MADV_FREE is EINVAL (anonymous memory only).
 // Simplified: every check is done before anything changes (Linux applies advice
 // to the mapped parts and then reports ENOMEM for a hole).
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "os/kernel.h"
+#include "os/mm_inline.h"
 #include "os/mmap.h"
+#include "os/pagewalk.h"
 #include "os/syscalls.h"
 
 namespace numasim::os {
@@ -81,6 +92,72 @@ int madvise_vma_valid(const vm_area_struct& v, int advice) {
   }
 }
 }  // namespace
+
+// madvise_cold / madvise_pageout over [start, end) (validated: every VMA may take it).
+void Kernel::madvise_cold_or_pageout(task_struct* t, VirtAddr start, VirtAddr end, bool pageout, KernelCost& cost) {
+  mm_struct& mm = *t->mm;
+  const CpuId cpu = t->cpu;
+  page* const mem_map = pm_.pfn_to_page(Pfn(0));
+  lru_add_drain(cpu);  // madvise_pageout's lru_add_drain: the pages reach their lists
+  std::vector<PageList> lists(static_cast<std::size_t>(pm_.nr_node_ids()));
+  std::vector<std::uint64_t> taken(static_cast<std::size_t>(pm_.nr_node_ids()), 0);
+  bool flush = false;
+  unsigned long nr_deactivate = 0;
+  VirtAddr cur = start;
+  while (cur < end) {
+    vm_area_struct* v = vma_lookup(mm, cur);
+    const VirtAddr vend = std::min(v->vm_end, end);
+    auto leaf = [&](VirtAddr va, const PteRef& ref) {
+      if (ref.level != PTE_LEVEL) return;  // a THP's PMD: skipped
+      const pteval_t e = ref.value();
+      if (!pte_present(e) || (e & _PAGE_SPECIAL)) return;
+      page* pg = pm_.phys_to_page(pte_phys(e));
+      if (PageCompound(pg) || pg->mapcount != 1 || pg->test(PG_hugetlb)) return;
+      cost.add_memory(platform_.kernel_read(cpu, ref.addr, Bytes(8)));
+      if (e & _PAGE_ACCESSED) {  // ptep_test_and_clear_young + tlb_remove_tlb_entry
+        pgtables_.set_entry(cpu, ref, e & ~_PAGE_ACCESSED, cost);
+        flush = true;
+      }
+      (void)va;
+      pg->clear(PG_referenced);  // folio_clear_referenced
+      if (!pg->test(PG_lru) || !page_evictable(pg)) return;
+      if (pageout) {  // folio_isolate_lru
+        del_page_from_lru_list(pm_, pg);
+        pg->clear(PG_lru);
+        get_page(pg);
+        const auto nid = static_cast<std::size_t>(pm_.page_to_nid(pg).value());
+        list_add(mem_map, lists[nid], pg);
+        ++taken[nid];
+      } else if (pg->test(PG_active)) {  // deactivate_page -> lru_deactivate_fn
+        del_page_from_lru_list(pm_, pg);
+        pg->clear(PG_active);
+        add_page_to_lru_list(pm_, pg);
+        ++nr_deactivate;
+        count_memcg_events(pg->memcg_id, MEMCG_PGDEACTIVATE);
+      }
+      cost.add_cycles(params_.reclaim.costs.lru_scan_cycles);
+    };
+    walk_leaves(pgtables_, &mm, mm.pgd, cur, vend, leaf);
+    cur = vend;
+  }
+  if (flush) flush_tlb_range(cpu, mm, start, end, cost);
+  if (nr_deactivate) pm_.count_vm_events(cpu, PGDEACTIVATE, nr_deactivate);
+  if (!pageout) return;
+  // reclaim_pages -> reclaim_folio_list per node: shrink_folio_list with
+  // may_writepage/may_unmap/may_swap and no demotion, then the putback.
+  for (std::size_t n = 0; n < lists.size(); ++n) {
+    if (lists[n].empty()) continue;
+    scan_control sc;
+    sc.gfp_mask = GFP_KERNEL;
+    sc.may_writepage = sc.may_unmap = sc.may_swap = true;
+    sc.no_demotion = true;
+    sc.nr_to_reclaim = taken[n];
+    reclaim_stat stat;
+    pglist_data& pgdat = pm_.NODE_DATA(NodeId(static_cast<int>(n)));
+    shrink_folio_list(lists[n], pgdat, sc, stat, cpu, cost);
+    move_pages_to_lru(lists[n], cpu, cost);
+  }
+}
 
 long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, int advice, KernelCost& cost) {
   syscall_cost(cost);
@@ -207,7 +284,11 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     }
     return 0;
   }
-  // MADV_WILLNEED, and MADV_COLD/MADV_PAGEOUT: no effect until reclaim exists.
+  if (advice == MADV_COLD || advice == MADV_PAGEOUT) {
+    madvise_cold_or_pageout(t, start, end, advice == MADV_PAGEOUT, cost);
+    return 0;
+  }
+  // MADV_WILLNEED: no effect (no readahead of swap or files on advice).
   if (!zap) return 0;
 
   // A zap splits THP PMDs straddling its edges (ENOMEM, nothing changed, otherwise).

@@ -26,8 +26,8 @@
 // clean shared page faults (vma_wants_writenotify) and wp_page_shared dirties it.
 // Simplified: no stack growth (VM_GROWSDOWN is not expanded); THP faults are in
 // huge_memory.cpp; private anonymous read faults map the shared zero page like
-// Linux; shared anonymous (shmem) pages are allocated at the first fault of
-// either kind and belong to the mapping only.
+// Linux; shared anonymous (shmem) VMAs take shmem_fault (os/shmem.cpp): their
+// pages belong to the VMA's shmem object, shared by every mapping of it.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -239,9 +239,10 @@ inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma,
 // handle_pte_fault: dispatch on what the PTE holds.
 inline vm_fault_t Kernel::handle_pte_fault(task_struct* t, vm_fault& vmf, KernelCost& cost) {
   const pteval_t entry = vmf.orig_pte;
-  // None: a first touch. Private and shared anonymous (shmem) VMAs both go to
-  // do_anonymous_page here; file-backed VMAs to do_fault.
+  // None: a first touch. Private anonymous VMAs go to do_anonymous_page here,
+  // file-backed VMAs to do_fault, shmem VMAs to shmem_fault.
   if (pte_none(entry) && vmf.vma->is_file()) return do_fault(t, vmf, cost);
+  if (pte_none(entry) && vmf.vma->vm_shmem) return shmem_->fault(t, vmf, cost);  // shmem_fault (os/shmem.cpp)
   if (pte_none(entry)) return to_vm_fault(do_anonymous_page(t, *vmf.vma, vmf.real_address, vmf.pte, vmf.flags, cost));
   if (!pte_present(entry)) {
     // Linux tests pte_protnone after !pte_present because its pte_present
@@ -323,12 +324,13 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
                                               unsigned flags, KernelCost& cost) {
   const bool write = flags & FAULT_FLAG_WRITE;
   const bool shared = vma.vm_flags & VM_SHARED;
-  if (!write && !shared && params_.zero_page) {
+  if (shared) fault_bug("shared anonymous VMA without its shmem object", addr);  // shmem_zero_setup gave it one
+  if (!write && params_.zero_page) {
     pgtables_.set_entry(t->cpu, pte, make_pte(zero_page_phys(), vma.vm_flags, false) | _PAGE_SPECIAL, cost);
     return FaultResult::Handled;
   }
   // anon_vma_prepare before the page (VM_FAULT_OOM when its objects cannot be had).
-  if (!shared && anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
+  if (anon_vma_prepare(*anon_vmas_, vma, t->cpu, cost) != 0) return FaultResult::Oom;
   page* pg = alloc_user_page(t, vma, addr, cost);
   if (!pg) return FaultResult::Oom;
   if (mem_cgroup_charge(pg, t->mm, GFP_HIGHUSER_MOVABLE, cost)) {  // over memory.max after reclaim and OOM
@@ -339,20 +341,8 @@ Kernel::FaultResult Kernel::do_anonymous_page(task_struct* t, vm_area_struct& vm
   cost.add_memory(platform_.kernel_write(t->cpu, phys, Bytes(kPageSize)));  // clear_page
   page_tokens_.clear(phys >> kPageShift);
   mm_struct& mm = *t->mm;
-  if (shared) {
-    pg->mapcount = 1;
-    pg->owner = mm.mm_id;
-    pg->index = vma.pgoff_of(addr);
-    pg->set(PG_swapbacked);
-    const NodeId nid = pm_.page_to_nid(pg);
-    mm.add_mm_counter(MM_SHMEMPAGES, 1);
-    pm_.mod_node_page_state(nid, NR_SHMEM, 1);
-    pm_.mod_node_page_state(nid, NR_FILE_PAGES, 1);
-    pm_.mod_node_page_state(nid, NR_FILE_MAPPED, 1);
-  } else {
-    page_add_new_anon_rmap(pg, vma, addr);
-    mm.add_mm_counter(MM_ANONPAGES, 1);
-  }
+  page_add_new_anon_rmap(pg, vma, addr);
+  mm.add_mm_counter(MM_ANONPAGES, 1);
   lru_cache_add_inactive_or_unevictable(pg, vma, t->cpu);
   pgtables_.set_entry(t->cpu, pte, make_pte(phys, vma.vm_flags, (vma.vm_flags & VM_WRITE) != 0), cost);
   return FaultResult::Handled;

@@ -28,6 +28,7 @@ struct anon_vma;        // os/rmap.h
 struct anon_vma_chain;  // os/rmap.h
 class VmaObjects;       // os/kernel_caches.h
 struct file;            // os/fs.h: the file a file-backed VMA maps
+struct shmem_inode_info;  // os/shmem.h: the shmem object a shared anonymous/memfd/SysV VMA maps
 
 // vm_flags bits, Linux's values (include/linux/mm.h).
 inline constexpr unsigned long VM_NONE = 0x00000000;
@@ -75,6 +76,10 @@ struct vm_area_struct {
   // the copies split and fork make; the last one releases the inode), with
   // vm_pgoff its offset in pages and vm_file_id kFileVmaIdBase + the mapping id.
   std::shared_ptr<struct file> vm_file;
+  // A shmem mapping (MAP_SHARED|MAP_ANONYMOUS, memfd, SysV shmat): its object
+  // (a handle shared by the copies split and fork make; vm_pgoff its offset in
+  // pages, vm_file_id kShmemVmaIdBase + its id). Null for every other VMA.
+  std::shared_ptr<struct shmem_inode_info> vm_shmem;
 
   bool is_hugetlb() const { return (vm_flags & VM_HUGETLB) != 0; }
   // A hugetlb mapping holds pool reservations for its pages not yet faulted,

@@ -11,6 +11,7 @@
 #include "os/mempolicy.h"
 #include "os/pagewalk.h"
 #include "os/rmap.h"
+#include "os/shmem.h"
 #include "os/swapops.h"
 #include "os/syscalls.h"
 
@@ -376,6 +377,15 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
 
 long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
                      std::uint64_t align, std::shared_ptr<file> vm_file, std::uint64_t pgoff, KernelCost& cost) {
+  return do_mmap(t, addr, len, vm_flags, flags, align, std::move(vm_file), pgoff, cost, nullptr);
+}
+
+// do_mmap with the shmem object a shared mapping maps (memfd, SysV shmat: the
+// handle, pgoff its offset in pages); none for a MAP_SHARED|MAP_ANONYMOUS
+// mapping: shmem_zero_setup makes a new object of len bytes.
+long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned long vm_flags, int flags,
+                     std::uint64_t align, std::shared_ptr<file> vm_file, std::uint64_t pgoff, KernelCost& cost,
+                     std::shared_ptr<shmem_inode_info> shm) {
   mm_struct& mm = *t->mm;
   const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   if (mm.map_count > params_.max_map_count) return -ENOMEM;
@@ -424,6 +434,12 @@ long Kernel::do_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, unsigned 
     v.vm_file = std::move(vm_file);
   }
   if (huge) v.vm_hugetlb_hstate = static_cast<std::uint8_t>(hstate);
+  if ((vm_flags & VM_SHARED) && !huge && !v.vm_file) {  // shmem: the object, its id, the offset
+    v.vm_pgoff = shm ? pgoff : 0;
+    if (!shm) shm = shmem_->file_setup("dev/zero", len);  // shmem_zero_setup
+    v.vm_file_id = kShmemVmaIdBase + shm->id;
+    v.vm_shmem = std::move(shm);
+  }
   vm_area_struct& inserted = vma_insert(mm, std::move(v));
   vma_merge_neighbours(mm, inserted);
   mm.total_vm += len >> kPageShift;

@@ -11,6 +11,7 @@
 // reference per mapping besides the cache's), rmap_walk_file over the VMAs that
 // map the page's address_space, page_mkclean (writeback write-protects shared
 // mappings again) and unmap_mapping_range (truncate).
+// shmem pages (os/shmem.h) take the same file walk over the VMAs of their object.
 // Simplified: no mlock handling; the file rmap has no i_mmap interval tree:
 // rmap_walk_file visits every mm's VMAs of that file (in mm order), and only
 // for a mapped page (folio_mapped).
@@ -298,12 +299,12 @@ void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, Ker
       pm_.free_pages(cpu, pg, 0, cost);
     }
     return;
-  } else {
+  } else {  // shmem: its object keeps its own reference (os/shmem.h)
     mm.add_mm_counter(MM_SHMEMPAGES, -1);
-    if (last) {  // no page cache: an unmapped shmem page is freed
-      pm_.mod_node_page_state(nid, NR_SHMEM, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_PAGES, -1);
-      pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
+    if (last) pm_.mod_node_page_state(nid, NR_FILE_MAPPED, -1);
+    if (pg->_refcount > 1) {
+      --pg->_refcount;
+      return;
     }
   }
   put_user_page(cpu, pg, cost);
@@ -311,7 +312,7 @@ void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, Ker
 
 void Kernel::rmap_walk(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn,
                        bool migration) {
-  if (!PageAnon(pg) && !PageSwapBacked(pg)) {  // a page-cache page (no migration entries for them)
+  if (!PageAnon(pg)) {  // a page-cache or shmem page (no migration entries for them)
     if (!migration) rmap_walk_file(pg, cpu, cost, fn);
     return;
   }
@@ -360,7 +361,7 @@ bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
   get_page(pg);         // the caller's isolation reference: the page survives its last unmap
   const bool swapcache = pg->test(PG_swapcache);
   const swp_entry_t entry = swapcache ? private_to_swp(pg->private_) : swp_entry_t{};
-  const bool file = !PageAnon(pg) && !PageSwapBacked(pg);  // a page-cache page stays in its cache
+  const bool file = !PageAnon(pg);  // a page-cache or shmem page stays in its cache
   rmap_walk(pg, cpu, cost, [&](const RmapMapping& m) {
     mm_struct& mm = *m.vma->vm_mm;
     const pteval_t old = m.pte.value();
@@ -373,7 +374,12 @@ bool Kernel::try_to_unmap(page* pg, CpuId cpu, KernelCost& cost) {
       mm.add_mm_counter(MM_SWAPENTS, 1);
     } else {
       // A file page: the dirty bit of its entry goes to the page (folio_mark_dirty).
-      if (file && (old & _PAGE_DIRTY)) fs_->mark_page_dirty(pg, cpu);
+      if (file && (old & _PAGE_DIRTY)) {
+        if (PageSwapBacked(pg))
+          pg->set(PG_dirty);  // shmem
+        else
+          fs_->mark_page_dirty(pg, cpu);
+      }
       pgtables_.set_entry(cpu, m.pte, 0, cost);  // ptep_clear_flush
     }
     flush_tlb_range(cpu, mm, m.addr, m.addr + kPageSize, cost);
@@ -416,9 +422,16 @@ void Kernel::page_add_file_rmap(page* pg, mm_struct& mm) {
 // private mapping's copy-on-write page at that address is not this page).
 void Kernel::rmap_walk_file(page* pg, CpuId cpu, KernelCost& cost, const std::function<bool(const RmapMapping&)>& fn) {
   if (pg->mapcount <= 0 || !fs_) return;  // folio_mapped: nothing to find
-  const inode* ino = fs_->page_mapping(pg);
-  if (!ino) return;
-  const std::uint64_t id = kFileVmaIdBase + ino->i_mapping.id;
+  std::uint64_t id = 0;
+  if (PageSwapBacked(pg)) {  // shmem: the VMAs of its object
+    const shmem_inode_info* info = shmem_ ? shmem_->page_mapping(pg) : nullptr;
+    if (!info) return;
+    id = kShmemVmaIdBase + info->id;
+  } else {
+    const inode* ino = fs_->page_mapping(pg);
+    if (!ino) return;
+    id = kFileVmaIdBase + ino->i_mapping.id;
+  }
   const PhysAddr phys = pm_.page_to_phys(pg);
   for (const auto& mmp : mms_) {
     for (auto& [start, vma] : mmp->mm_mt) {

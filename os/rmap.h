@@ -15,8 +15,8 @@
 // num_children < 2 && num_active_vmas == 0 reuse), so a fork always makes one
 // new anon_vma per anonymous VMA; merging a VMA into a neighbour without an
 // anon_vma moves its chain records over instead of freeing and cloning them;
-// shmem and hugetlb pages have no rmap here (their owner is the mapping's
-// id; their reverse map comes with the page cache of the files issue).
+// hugetlb pages have no rmap here (their owner is the mapping's id); shmem
+// pages are found through the file walk over their object's VMAs (os/shmem.h).
 #pragma once
 
 #include <cstdint>

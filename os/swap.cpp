@@ -130,6 +130,7 @@ void Kernel::putback_migrated_page(page* old_pg, page* new_pg, CpuId cpu) {
   old_pg->flags &= ~(keep | (1u << PG_unevictable));
   new_pg->memcg_id = old_pg->memcg_id;  // mem_cgroup_migrate: the charge moves with the contents
   old_pg->memcg_id = kRootMemcgId;
+  shmem_->migrate_mapping(old_pg, new_pg);  // a shmem page: its object's slot and reference move too
   lru_cache_add(new_pg, cpu);
 }
 

@@ -122,6 +122,7 @@ struct swap_info_struct {
 
 // The swap subsystem's state and its operations; a friend of Kernel.
 class Swap {
+  friend class Shmem;  // shmem_writepage gives back a slot it could not charge (swap_entry_free)
  public:
   Swap(Kernel& k, const SwapParams& params);
   ~Swap();

@@ -31,7 +31,10 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
   if (off & (kPageSize - 1)) return -EINVAL;    // arch sys_mmap
   // ksys_mmap_pgoff: fget(fd) for a file mapping; MAP_HUGETLB needs a hugetlbfs file.
   file* f = nullptr;
-  if (!(flags & MAP_ANONYMOUS)) {
+  shmem_inode_info* memfd = !(flags & MAP_ANONYMOUS) && fd >= 0 ? shmem_->fd_object(t->tgid, fd) : nullptr;
+  if (memfd && (flags & MAP_HUGETLB)) return -EINVAL;
+  if (memfd && (flags & MAP_TYPE) == MAP_PRIVATE) return -ENODEV;  // private memfd mappings: not modelled
+  if (!(flags & MAP_ANONYMOUS) && !memfd) {
     f = fd >= 0 ? fs_->fget(t->tgid, fd) : nullptr;
     if (!f) return -EBADF;
     if (flags & MAP_HUGETLB) return -EINVAL;
@@ -99,6 +102,7 @@ long Kernel::sys_mmap(task_struct* t, VirtAddr addr, std::uint64_t len, int prot
     addr = (addr + hsize - 1) & ~(hsize - 1);
   }
   if (f) return do_mmap(t, addr, len, vm_flags, flags, align, fs_->mmap_file(*f), pgoff, cost);
+  if (memfd) return do_mmap(t, addr, len, vm_flags, flags, align, nullptr, pgoff, cost, shmem_->get(memfd));
   return do_mmap(t, addr, len, vm_flags, flags, align, cost);
 }
 

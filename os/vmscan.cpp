@@ -23,8 +23,8 @@
 // Simplified: no slab shrinkers, no writeback throttling or
 // congestion waits, no compaction-driven continuation (should_continue_reclaim),
 // no proportional scan rebalancing at the end of shrink_lruvec, folio_activate
-// in mark_page_accessed is immediate; shmem pages (swap-backed, no reverse map
-// here) are activated instead of written to swap; the allocator does not call
+// in mark_page_accessed is immediate; shmem pages go to swap through
+// shmem_writepage (os/shmem.cpp); the allocator does not call
 // node_reclaim yet (see node_reclaim); the watermark boost raises kswapd's
 // target only (the allocator's own watermark checks ignore it).
 #include <algorithm>
@@ -796,7 +796,7 @@ unsigned long Kernel::shrink_folio_list(PageList& list, pglist_data& pgdat, scan
   page* const mem_map = pm_.pfn_to_page(Pfn(0));
   PageList ret;
   unsigned long nr_reclaimed = 0;
-  bool do_demote_pass = can_demote(pgdat.node_id);  // migrate.cpp
+  bool do_demote_pass = can_demote(pgdat.node_id) && !sc.no_demotion;  // migrate.cpp
   PageList demote_folios;
 retry:
   while (!list.empty()) {
@@ -875,9 +875,20 @@ retry:
             break;
           }
         }
-      } else if (PageSwapBacked(pg)) {  // shmem: no reverse map or shmem_writepage yet
-        activate = true;
-        break;
+      } else if (PageSwapBacked(pg) && !pg->test(PG_swapcache)) {
+        // shmem: unmapped through its object's VMAs, then shmem_writepage moves it
+        // to the swap cache (os/shmem.cpp); pageout below writes it.
+        if (!(sc.gfp_mask & __GFP_IO)) break;
+        if (pg->mapcount > 0) try_to_unmap(pg, cpu, cost);
+        if (pg->mapcount > 0) {
+          ++stat.nr_unmap_fail;
+          activate = true;
+          break;
+        }
+        if (!shmem_->writepage(pg, cpu, cost)) {
+          activate = true;
+          break;
+        }
       }
       if (pg->mapcount > 0) {
         try_to_unmap(pg, cpu, cost);

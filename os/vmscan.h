@@ -58,6 +58,7 @@ struct scan_control {
   bool may_unmap = true;
   bool may_swap = true;
   bool kswapd = false;  // current_is_kswapd()
+  bool no_demotion = false;  // reclaim_pages (MADV_PAGEOUT): pages are not demoted to a lower tier
   unsigned may_deactivate = 0;  // DEACTIVATE_ANON | DEACTIVATE_FILE
   bool force_deactivate = false;
   bool skipped_deactivate = false;

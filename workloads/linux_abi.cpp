@@ -26,7 +26,7 @@ struct ConstEntry {
   const char* name;
   long value;
 };
-constexpr std::array<ConstEntry, 59 + 3 + 21> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC + 21 file constants)
+constexpr std::array<ConstEntry, 59 + 3 + 21 + 12> kConstants{{  // (59 + MS_ASYNC, MS_INVALIDATE, MS_SYNC + 21 file constants + 12 shared-memory ones)
     {"PROT_NONE", kProtNone},
     {"PROT_READ", kProtRead},
     {"PROT_WRITE", kProtWrite},
@@ -110,6 +110,18 @@ constexpr std::array<ConstEntry, 59 + 3 + 21> kConstants{{  // (59 + MS_ASYNC, M
     {"POSIX_FADV_WILLNEED", kFadvWillneed},
     {"POSIX_FADV_DONTNEED", kFadvDontneed},
     {"POSIX_FADV_NOREUSE", kFadvNoreuse},
+    {"MFD_CLOEXEC", kMfdCloexec},
+    {"MFD_ALLOW_SEALING", kMfdAllowSealing},
+    {"MFD_HUGETLB", kMfdHugetlb},
+    {"IPC_PRIVATE", kIpcPrivate},
+    {"IPC_CREAT", kIpcCreat},
+    {"IPC_EXCL", kIpcExcl},
+    {"IPC_RMID", kIpcRmid},
+    {"IPC_STAT", kIpcStat},
+    {"SHM_RDONLY", kShmRdonly},
+    {"SHM_RND", kShmRnd},
+    {"SHM_REMAP", kShmRemap},
+    {"SHM_HUGETLB", kShmHugetlb},
 }};
 }  // namespace
 

@@ -85,6 +85,10 @@ inline constexpr int kORdonly = 0, kOWronly = 01, kORdwr = 02, kOCreat = 0100, k
 inline constexpr int kSeekSet = 0, kSeekCur = 1, kSeekEnd = 2, kSeekData = 3, kSeekHole = 4;
 inline constexpr int kFadvNormal = 0, kFadvRandom = 1, kFadvSequential = 2, kFadvWillneed = 3, kFadvDontneed = 4,
                      kFadvNoreuse = 5;
+// include/uapi/linux/memfd.h, ipc.h, shm.h (shared memory: os/shmem.h).
+inline constexpr int kMfdCloexec = 1, kMfdAllowSealing = 2, kMfdHugetlb = 4;
+inline constexpr int kIpcPrivate = 0, kIpcCreat = 01000, kIpcExcl = 02000, kIpcRmid = 0, kIpcStat = 2;
+inline constexpr int kShmRdonly = 010000, kShmRnd = 020000, kShmRemap = 040000, kShmHugetlb = 04000;
 
 // Symbolic errno name ("EINVAL") for a positive errno number; "E<n>" if unknown.
 std::string errno_name(int err);

@@ -27,7 +27,9 @@ const std::vector<std::string>& call_names() {
                                                  "open",       "creat",        "close",         "read",
                                                  "write",      "pread64",      "pwrite64",      "lseek",
                                                  "ftruncate",  "fsync",        "fdatasync",     "unlink",
-                                                 "fadvise64"};
+                                                 "fadvise64",
+                                                 "memfd_create", "shmget",     "shmat",         "shmdt",
+                                                 "shmctl"};
   return names;
 }
 }  // namespace
@@ -103,6 +105,9 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
         s.len = expr("len", nullptr, "length");
         s.prot = expr("prot", "PROT_READ|PROT_WRITE", "protection");
         s.flags = expr("flags", "MAP_PRIVATE|MAP_ANONYMOUS", "mmap flags");
+        s.fd = t.has("fd") ? expr("fd", nullptr, "file descriptor of a file or memfd mapping (without MAP_ANONYMOUS)")
+                           : ScriptExpr::constant(-1);
+        s.offset = expr("offset", "0", "offset in the file");
         break;
       case ScriptStep::Call::Munmap:
         s.addr = expr("addr", nullptr, "start");
@@ -185,6 +190,27 @@ ScriptParams ScriptParams::from_config(Config cfg, int num_nodes) {
       case ScriptStep::Call::Ftruncate:
         s.fd = fd_arg();
         s.len = expr("len", nullptr, "new size");
+        break;
+      case ScriptStep::Call::MemfdCreate:
+        s.path = t.require<std::string>("name", "memfd name, e.g. buf");
+        s.flags = expr("flags", "0", "MFD_CLOEXEC|MFD_ALLOW_SEALING");
+        break;
+      case ScriptStep::Call::Shmget:
+        s.offset = expr("key", "IPC_PRIVATE", "SysV key, or IPC_PRIVATE");
+        s.len = expr("len", nullptr, "segment size");
+        s.flags = expr("flags", "0", "IPC_CREAT|IPC_EXCL|mode bits");
+        break;
+      case ScriptStep::Call::Shmat:
+        s.fd = expr("shmid", nullptr, "segment id, e.g. $seg");
+        s.addr = expr("addr", "0", "address (0: the kernel chooses)");
+        s.flags = expr("flags", "0", "SHM_RDONLY|SHM_RND|SHM_REMAP");
+        break;
+      case ScriptStep::Call::Shmdt:
+        s.addr = expr("addr", nullptr, "attach address");
+        break;
+      case ScriptStep::Call::Shmctl:
+        s.fd = expr("shmid", nullptr, "segment id, e.g. $seg");
+        s.flags = expr("cmd", nullptr, "IPC_STAT or IPC_RMID");
         break;
       case ScriptStep::Call::Fadvise64:
         s.fd = fd_arg();
@@ -277,7 +303,8 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       case C::Mmap: {
         const std::uint64_t len = static_cast<std::uint64_t>(s.len.eval(v));
         const long r = ctx.sys_mmap(static_cast<VirtAddr>(s.addr.eval(v)), len, static_cast<int>(s.prot.eval(v)),
-                                    static_cast<int>(s.flags.eval(v)), -1, 0);
+                                    static_cast<int>(s.flags.eval(v)), static_cast<int>(s.fd.eval(v)),
+                                    static_cast<std::uint64_t>(s.offset.eval(v)));
         if (r > 0) verify_track(static_cast<VirtAddr>(r), len);  // no-op unless verify = true
         record(s, r);
         break;
@@ -401,6 +428,39 @@ void ScriptSource::emit(hw::OpBatch& batch, hw::ThreadContext& ctx) {
       case C::Fsync: record(s, ctx.sys_fsync(static_cast<int>(s.fd.eval(v)))); break;
       case C::Fdatasync: record(s, ctx.sys_fdatasync(static_cast<int>(s.fd.eval(v)))); break;
       case C::Unlink: record(s, ctx.sys_unlink(s.path)); break;
+      case C::MemfdCreate:
+        record(s, ctx.sys_memfd_create(s.path.c_str(), static_cast<unsigned>(s.flags.eval(v))));
+        break;
+      case C::Shmget:
+        record(s, ctx.sys_shmget(static_cast<int>(s.offset.eval(v)), static_cast<std::uint64_t>(s.len.eval(v)),
+                                 static_cast<int>(s.flags.eval(v))));
+        break;
+      case C::Shmat: {
+        const int shmid = static_cast<int>(s.fd.eval(v));
+        const long r = ctx.sys_shmat(shmid, static_cast<VirtAddr>(s.addr.eval(v)), static_cast<int>(s.flags.eval(v)));
+        std::uint64_t segsz = 0, nattch = 0;
+        if (r > 0 && ctx.sys_shmctl(shmid, abi::kIpcStat, &segsz, &nattch) == 0)
+          verify_track(static_cast<VirtAddr>(r), segsz);  // no-op unless verify = true
+        record(s, r);
+        break;
+      }
+      case C::Shmdt: {
+        const VirtAddr a = static_cast<VirtAddr>(s.addr.eval(v));
+        const long r = ctx.sys_shmdt(a);
+        if (r == 0) verify_untrack(a, 1);
+        record(s, r);
+        break;
+      }
+      case C::Shmctl: {
+        std::uint64_t segsz = 0, nattch = 0;
+        const int cmd = static_cast<int>(s.flags.eval(v));
+        const long ret = ctx.sys_shmctl(static_cast<int>(s.fd.eval(v)), cmd, &segsz, &nattch);
+        std::vector<std::pair<std::string, std::string>> fields;
+        if (ret == 0 && cmd == abi::kIpcStat)
+          fields = {{"segsz", std::to_string(segsz)}, {"nattch", std::to_string(nattch)}};
+        record(s, ret, std::move(fields));
+        break;
+      }
       case C::Fadvise64:
         record(s, ctx.sys_fadvise64(static_cast<int>(s.fd.eval(v)), s.offset.eval(v), s.len.eval(v),
                                     static_cast<int>(s.flags.eval(v))));

@@ -9,12 +9,13 @@
 //                            set_mempolicy | get_mempolicy | move_pages |
 //                            read_counter | compute | open | creat | close |
 //                            read | write | pread64 | pwrite64 | lseek |
-//                            ftruncate | fsync | fdatasync | unlink | fadvise64
+//                            ftruncate | fsync | fdatasync | unlink | fadvise64 |
+//                            memfd_create | shmget | shmat | shmdt | shmctl
 //   as = "buf"               binds the result to $buf for later steps
 //   len = "8KiB"             arguments by name; values are expressions (script_expr.h)
 //
 // Arguments (defaults in brackets):
-//   mmap: addr [0], len, prot [PROT_READ|PROT_WRITE], flags [MAP_PRIVATE|MAP_ANONYMOUS]
+//   mmap: addr [0], len, prot [PROT_READ|PROT_WRITE], flags [MAP_PRIVATE|MAP_ANONYMOUS], fd [-1], offset [0]
 //   munmap: addr, len      mprotect: addr, len, prot      madvise: addr, len, advice
 //   touch: addr, len [1], stride [4096], write (bool) [true]   (records bytes touched)
 //   mbind: addr, len, flags [0], and policy = "bind:1" or mode + nodes ["", a
@@ -32,6 +33,10 @@
 //   read, write: fd, buf, len                     pread64, pwrite64: fd, buf, len, offset
 //   lseek: fd, offset, whence [SEEK_SET]          ftruncate: fd, len
 //   fadvise64: fd, offset [0], len [0], advice (e.g. POSIX_FADV_DONTNEED)
+//   shared memory (os/shmem.h; a memfd's fd takes the file calls and mmap MAP_SHARED):
+//   memfd_create: name, flags [0]                 shmget: key [IPC_PRIVATE], len, flags [0]
+//   shmat: shmid, addr [0], flags [0]             shmdt: addr
+//   shmctl: shmid, cmd (IPC_STAT records "segsz" and "nattch"; IPC_RMID)
 // Configuration errors (unknown call, missing argument, bad expression, $name
 // not bound earlier) carry the step's file:line:column.
 #pragma once
@@ -79,7 +84,13 @@ struct ScriptStep {
     Fsync,
     Fdatasync,
     Unlink,
-    Fadvise64
+    Fadvise64,
+    // shared memory (os/shmem.h)
+    MemfdCreate,
+    Shmget,
+    Shmat,
+    Shmdt,
+    Shmctl
   } call = Call::Compute;
   std::string name;    // as written
   int bind_slot = -1;  // `as` slot, -1 none

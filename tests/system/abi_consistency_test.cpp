@@ -14,6 +14,7 @@
 #include "hw/mmu.h"
 #include "os/mempolicy.h"
 #include "os/pgtable.h"
+#include "os/shmem.h"
 #include "os/syscalls.h"
 #include "workloads/linux_abi.h"
 
@@ -58,6 +59,18 @@ TEST(AbiConsistency, MmapMadviseAndMempolicyConstantsAgree) {
       {"MADV_UNMERGEABLE", os::MADV_UNMERGEABLE, abi::kMadvUnmergeable},
       {"MADV_DONTDUMP", os::MADV_DONTDUMP, abi::kMadvDontdump},
       {"MADV_DODUMP", os::MADV_DODUMP, abi::kMadvDodump},
+      {"MFD_CLOEXEC", os::MFD_CLOEXEC, abi::kMfdCloexec},
+      {"MFD_ALLOW_SEALING", os::MFD_ALLOW_SEALING, abi::kMfdAllowSealing},
+      {"MFD_HUGETLB", os::MFD_HUGETLB, abi::kMfdHugetlb},
+      {"IPC_PRIVATE", os::IPC_PRIVATE, abi::kIpcPrivate},
+      {"IPC_CREAT", os::IPC_CREAT, abi::kIpcCreat},
+      {"IPC_EXCL", os::IPC_EXCL, abi::kIpcExcl},
+      {"IPC_RMID", os::IPC_RMID, abi::kIpcRmid},
+      {"IPC_STAT", os::IPC_STAT, abi::kIpcStat},
+      {"SHM_RDONLY", os::SHM_RDONLY, abi::kShmRdonly},
+      {"SHM_RND", os::SHM_RND, abi::kShmRnd},
+      {"SHM_REMAP", os::SHM_REMAP, abi::kShmRemap},
+      {"SHM_HUGETLB", os::SHM_HUGETLB, abi::kShmHugetlb},
       {"MADV_WIPEONFORK", os::MADV_WIPEONFORK, abi::kMadvWipeonfork},
       {"MADV_KEEPONFORK", os::MADV_KEEPONFORK, abi::kMadvKeeponfork},
       {"MADV_COLD", os::MADV_COLD, abi::kMadvCold},

@@ -21,6 +21,8 @@ struct FakeMm {
   std::map<VirtAddr, std::uint64_t> maps;  // start -> length
   std::map<VirtAddr, int> map_flags;
   std::map<std::string, std::uint64_t> files;  // path -> size (the fake's files, shared by its threads)
+  std::map<int, std::uint64_t> shm_segments;  // SysV: shmid -> size (the fake creates one on any shmget of a new key)
+  std::map<int, int> shm_keys;                 // key -> shmid
   VirtAddr next = 0x7f0000000000ull;
   bool contains(VirtAddr a, std::uint64_t len) const {
     auto it = maps.upper_bound(a);
@@ -84,7 +86,8 @@ class FakeThreadContext : public hw::ThreadContext {
     std::uint64_t pages = (len + 4095) / 4096 * 4096;
     if (len == 0 || !(flags & (abi::kMapPrivate | abi::kMapShared))) {
       ret = -22;
-    } else if (!(flags & abi::kMapAnonymous) && (!file_mmap || !fds.count(fd))) {
+    } else if (!(flags & abi::kMapAnonymous) &&
+               (!fds.count(fd) || (!file_mmap && fds.at(fd).path.rfind("memfd:", 0) != 0))) {  // memfds always map
       ret = -9;
     } else if (fail_mmap_after >= 0 && count("mmap") >= fail_mmap_after) {
       ret = -12;
@@ -256,6 +259,38 @@ class FakeThreadContext : public hw::ThreadContext {
   long sys_unlink(const std::string& path) override {
     flush();
     return file_call("unlink", files().erase(path) ? 0 : -2);
+  }
+  // Shared memory: a memfd is a fake file "memfd:<name>"; SysV segments are mapped like anonymous memory.
+  long sys_memfd_create(const char* name, unsigned flags) override {
+    if (!name) return -14;
+    const std::string path = "memfd:" + std::string(name) + ":" + std::to_string(fds.size());
+    files()[path] = 0;
+    return sys_open(path, 02, flags);
+  }
+  long sys_shmget(int key, std::uint64_t size, int shmflg) override {
+    flush();
+    (void)shmflg;
+    if (key != 0 && mm_->shm_keys.count(key)) return mm_->shm_keys[key];
+    const int id = static_cast<int>(mm_->shm_segments.size());
+    mm_->shm_segments[id] = size;
+    if (key != 0) mm_->shm_keys[key] = id;
+    return id;
+  }
+  long sys_shmat(int shmid, VirtAddr addr, int shmflg) override {
+    auto it = mm_->shm_segments.find(shmid);
+    if (it == mm_->shm_segments.end()) return -22;
+    (void)shmflg;
+    return sys_mmap(addr, it->second, abi::kProtRead | abi::kProtWrite, abi::kMapShared | abi::kMapAnonymous, -1, 0);
+  }
+  long sys_shmdt(VirtAddr addr) override { return sys_munmap(addr, 4096); }
+  long sys_shmctl(int shmid, int cmd, std::uint64_t* segsz, std::uint64_t* nattch) override {
+    auto it = mm_->shm_segments.find(shmid);
+    if (it == mm_->shm_segments.end()) return -22;
+    if (cmd == abi::kIpcStat) {
+      if (segsz) *segsz = it->second;
+      if (nattch) *nattch = 1;
+    }
+    return 0;
   }
   long sys_fadvise64(int fd, std::int64_t offset, std::int64_t len, int advice) override {
     flush();
