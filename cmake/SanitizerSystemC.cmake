@@ -23,6 +23,7 @@ function(numasim_add_systemc_asan_fiber_check)
   target_compile_definitions(systemc_asan_fiber_check PRIVATE SC_INCLUDE_DYNAMIC_PROCESSES)
   target_link_libraries(systemc_asan_fiber_check PRIVATE PkgConfig::SystemC)
   add_test(NAME systemc_asan_fiber_check COMMAND systemc_asan_fiber_check)
-  set_tests_properties(systemc_asan_fiber_check PROPERTIES PASS_REGULAR_EXPRESSION "clean" FAIL_REGULAR_EXPRESSION "ERROR: AddressSanitizer")
+  set_tests_properties(systemc_asan_fiber_check PROPERTIES PASS_REGULAR_EXPRESSION "clean" FAIL_REGULAR_EXPRESSION "ERROR: AddressSanitizer"
+                                                    LABELS sanitizer)
 endfunction()
 cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL numasim_add_systemc_asan_fiber_check)

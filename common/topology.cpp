@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/json_writer.h"
+#include "os/page.h"  // sizeof(os::page) only: the host-memory bound below
 
 namespace numasim {
 namespace {
@@ -30,10 +31,12 @@ constexpr std::uint64_t kNodeAlign = 1ull << 30;
 // The simulated physical address space ends below 16 TiB: the kernel model links
 // free pages by 32-bit frame numbers (os/mmzone.h, kNoPfn32 = 2^32 - 1 is "none").
 constexpr std::uint64_t kMaxPhysEnd = ((1ull << 32) - 1) << 12;
-// Host memory the kernel model keeps per simulated 4 KiB frame (struct page, 32
-// bytes, os/page.h): a machine whose descriptors alone exceed the host's
-// physical memory cannot run, so it is a configuration error, not a crash.
-constexpr std::uint64_t kHostBytesPerFrame = 32;
+// Host memory the kernel model keeps per simulated 4 KiB frame: its struct page
+// (os/page.h, a dependency-free header; 48 bytes): a machine whose descriptors
+// alone exceed the host's physical memory cannot run, so it is a configuration
+// error, not a crash. (Verify mode's page tokens are allocated lazily, per
+// frame written, and are not part of this bound.)
+constexpr std::uint64_t kHostBytesPerFrame = sizeof(os::page);
 
 std::uint64_t host_physical_memory() {
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -142,7 +145,8 @@ Topology Topology::from_config(Config root) {
       raw.front().cfg.error(node_tables.empty() ? "memory_per_node" : "memory",
                             "the machine's " + format_size(Bytes(frames << 12)) + " of memory need " +
                                 format_size(Bytes(frames * kHostBytesPerFrame)) +
-                                " of host memory for page descriptors (32 bytes per 4KiB page), more than this "
+                                " of host memory for page descriptors (" + std::to_string(kHostBytesPerFrame) +
+                                " bytes per 4KiB page), more than this "
                                 "host's " +
                                 format_size(Bytes(host)));
   }

@@ -92,9 +92,17 @@ Kthreads::Kthreads(const Topology& topo, const KthreadParams& params, Platform& 
   arm_timeout(*flusher_, params_.dirty_writeback_interval);
 }
 
-// The platform may already be gone (tests declare it in any order): no del_timer here.
-// A platform that outlives the kernel must not run its timers any more.
-Kthreads::~Kthreads() = default;
+// kthread_stop of every thread: del_timer_sync of each schedule_timeout timer and
+// of every task's periodic work, so that a platform that outlives the kernel (a
+// test replacing its kernel, or one that goes on running its clock) fires nothing
+// into freed memory. The platform must outlive this object (declared before the
+// kernel: hw::Machine and every test fixture do so).
+Kthreads::~Kthreads() {
+  for (const auto& k : threads_)
+    if (k->timer.pending) platform_.del_timer(&k->timer);
+  for (const auto& [pid, w] : task_work_)
+    if (w->timer.pending) platform_.del_timer(&w->timer);
+}
 
 CpuMask Kthreads::cpumask_of_node(NodeId nid) const {
   auto cpus_of = [&](NodeId n) {

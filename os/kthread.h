@@ -99,9 +99,9 @@ struct Kthread {
   KernelCost cost;               // everything its passes charged
 };
 
-// The threads' timers live in the Platform's queues: the Platform must not fire
-// them after this object is gone (hw::Machine destroys the kernel before its
-// platform and runs nothing in between).
+// The threads' timers live in the Platform's queues; the destructor cancels them
+// (del_timer): the Platform must outlive this object (declared before the kernel,
+// as in hw::Machine) and may run on afterwards.
 class Kthreads {
  public:
   // Creates the boot daemons (asleep, periodic timers armed) for `topo`.

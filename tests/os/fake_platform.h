@@ -95,8 +95,8 @@ class FakePlatform : public Platform {
     }
     if (t > clock) clock = t;
   }
-  // Forgets every pending timer: a test that replaces its Kernel on this platform calls it
-  // first (the old kernel's timers must not fire into freed memory; Kthreads leaves them).
+  // Forgets every pending timer. No longer needed before replacing a Kernel on this platform:
+  // a destroyed kernel cancels its own timers (Kthreads, FileSystem and Swap destructors).
   void drop_timers() { timers_.clear(); }
   std::size_t pending_timers() const {
     std::size_t n = 0;
