@@ -16,8 +16,10 @@
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <type_traits>
-#include <vector>
+#include <utility>
 
 namespace numasim::hw {
 
@@ -44,22 +46,39 @@ template <typename T>
 class TailWindow {
  public:
   explicit TailWindow(std::size_t capacity = 0) : capacity_(capacity) {}
+  TailWindow(const TailWindow& o) : capacity_(o.capacity_) { copy_live(o); }
+  TailWindow(TailWindow&& o) noexcept
+      : capacity_(o.capacity_), head_(o.head_), tail_(o.tail_), buf_size_(o.buf_size_), buf_(std::move(o.buf_)) {
+    o.head_ = o.tail_ = o.buf_size_ = 0;
+  }
+  TailWindow& operator=(TailWindow o) noexcept {
+    std::swap(capacity_, o.capacity_);
+    std::swap(head_, o.head_);
+    std::swap(tail_, o.tail_);
+    std::swap(buf_size_, o.buf_size_);
+    std::swap(buf_, o.buf_);
+    return *this;
+  }
 
-  const T* begin() const { return buf_.data() + head_; }
-  const T* end() const { return buf_.data() + tail_; }
+  const T* begin() const { return buf_.get() + head_; }
+  const T* end() const { return buf_.get() + tail_; }
   std::size_t size() const { return tail_ - head_; }
   bool empty() const { return tail_ == head_; }
-  const T& front() const { return buf_[head_]; }
+  const T& front() const { return buf_.get()[head_]; }
   std::size_t capacity() const { return capacity_; }
 
   // Inserts v before `pos` (a pointer into [begin(), end()]).
   void insert(const T* pos, const T& v) {
-    auto i = static_cast<std::size_t>(pos - buf_.data());
-    if (buf_.empty()) {
-      buf_.resize(kSpan * capacity_ + 2);
+    auto i = static_cast<std::size_t>(pos - buf_.get());
+    if (!buf_) {
+      // Raw storage: the host touches only the entries the window really uses
+      // (a zero-filled buffer costs every fresh machine a host page fault per
+      // 4 KiB of every calendar).
+      buf_size_ = kSpan * capacity_ + 2;
+      buf_.reset(allocate(buf_size_));
       i = head_ = tail_ = 0;
     }
-    T* const d = buf_.data();
+    T* const d = buf_.get();
     if (head_ > 0 && i - head_ < tail_ - i) {
       // The entries before pos move one slot back.
       std::memmove(static_cast<void*>(d + head_ - 1), d + head_, (i - head_) * sizeof(T));
@@ -67,7 +86,7 @@ class TailWindow {
       d[i - 1] = v;
       return;
     }
-    if (tail_ == buf_.size()) {
+    if (tail_ == buf_size_) {
       // Back to the front of the buffer.
       const std::size_t n = tail_ - head_;
       std::memmove(static_cast<void*>(d), d + head_, n * sizeof(T));
@@ -85,7 +104,7 @@ class TailWindow {
     if (head_ == tail_) head_ = tail_ = 0;
     // The oldest entries are read only here, long after they were written, so
     // they have left the host caches: fetch a few entries ahead of use.
-    if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.data() + head_ + kPrefetchAhead);
+    if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.get() + head_ + kPrefetchAhead);
   }
 
  private:
@@ -94,7 +113,23 @@ class TailWindow {
   static constexpr std::size_t kSpan = 4;  // buffer entries per entry of capacity
   std::size_t capacity_;
   std::size_t head_ = 0, tail_ = 0;
-  std::vector<T> buf_;
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignof(T))));
+  }
+  // A copy holds the live entries only, at the same positions.
+  void copy_live(const TailWindow& o) {
+    if (!o.buf_) return;
+    buf_size_ = o.buf_size_;
+    buf_.reset(allocate(buf_size_));
+    head_ = o.head_;
+    tail_ = o.tail_;
+    std::memcpy(static_cast<void*>(buf_.get() + head_), o.buf_.get() + head_, (tail_ - head_) * sizeof(T));
+  }
+  struct RawDelete {
+    void operator()(T* p) const { ::operator delete(p, std::align_val_t(alignof(T))); }
+  };
+  std::size_t buf_size_ = 0;
+  std::unique_ptr<T, RawDelete> buf_;
 };
 
 }  // namespace numasim::hw
