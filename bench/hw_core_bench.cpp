@@ -48,8 +48,7 @@ void run_stream(benchmark::State& state, std::uint64_t span) {
   for (auto _ : state) {
     state.PauseTiming();
     // configs/default.toml next to this file's directory.
-    const std::string src = __FILE__;
-    auto doc = ConfigDocument::from_file(src.substr(0, src.rfind("/bench/")) + "/configs/default.toml");
+    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/default.toml");
     auto m = std::make_unique<hw::Machine>(doc->root());
     m->add_task("stream", std::make_unique<HitStream>(refs, span), CpuId(0));
     state.ResumeTiming();

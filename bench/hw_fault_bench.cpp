@@ -47,8 +47,7 @@ void run_faults(benchmark::State& state, const char* override_setting, std::uint
   std::uint64_t faults = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    const std::string src = __FILE__;
-    auto doc = ConfigDocument::from_file(src.substr(0, src.rfind("/bench/")) + "/configs/default.toml");
+    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/default.toml");
     if (override_setting) doc->apply_override(override_setting);
     auto m = std::make_unique<hw::Machine>(doc->root());
     hw::TaskRun* run = m->add_task("faults", std::make_unique<FaultStream>(pages, stride), CpuId(0));

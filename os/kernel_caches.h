@@ -14,7 +14,10 @@
 // fails with ENOMEM having done nothing.
 // Simplified: sizes are those of a typical x86-64 distribution kernel
 // (Linux 5.15/6.x, NODES_SHIFT=10), not derived from the simulator's structs;
-// no SLAB_TYPESAFE_BY_RCU semantics; no memcg charging.
+// no SLAB_TYPESAFE_BY_RCU semantics. The SLAB_ACCOUNT caches (task_struct,
+// mm_struct, vm_area_struct, anon_vma, anon_vma_chain) are charged to the
+// allocating task's memory cgroup (os/memcontrol: obj_cgroup); numa_policy and
+// page->ptl are not accounted, as in Linux 6.1.
 #pragma once
 
 #include <cstdint>
