@@ -591,7 +591,10 @@ std::string NumaBalancing::numa_maps(const task_struct* t) const {
   if (!t || !t->mm) return out;
   const mm_struct& mm = *t->mm;
   char buf[64];
-  for (const auto& [start, vma] : mm.mm_mt) {
+  for (const auto& entry : mm.mm_mt) {
+    // Not a structured binding: a lambda below uses vma, which clang 14 (the fuzz preset) cannot capture.
+    const auto start = entry.first;
+    const vm_area_struct& vma = entry.second;
     std::snprintf(buf, sizeof buf, "%08llx ", static_cast<unsigned long long>(start));
     out += buf + mpol_to_str(k_.effective_policy(t, &vma));
     if (vma.is_file() && vma.vm_file->f_inode)
