@@ -28,22 +28,8 @@ std::string write_config(const std::string& name, const std::string& text) {
   return path;
 }
 
-// The CSV as columns by name.
-std::map<std::string, std::vector<double>> read_csv(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> names;
-  std::stringstream h(line);
-  for (std::string f; std::getline(h, f, ',');) names.push_back(f);
-  std::map<std::string, std::vector<double>> cols;
-  while (std::getline(in, line)) {
-    std::stringstream r(line);
-    std::size_t i = 0;
-    for (std::string f; std::getline(r, f, ',') && i < names.size(); ++i) cols[names[i]].push_back(std::stod(f));
-  }
-  return cols;
-}
+// The CSV file as columns by name.
+std::map<std::string, std::vector<double>> read_csv(const std::string& path) { return csv_columns(slurp(path)); }
 
 // Runs `workload` (appended to the small machine) with --sample; the report and the CSV's columns.
 struct Sampled {

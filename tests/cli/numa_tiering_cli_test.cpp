@@ -21,23 +21,6 @@ using namespace numasim_cli_test;
 
 namespace {
 
-// The --sample CSV as columns by name.
-std::map<std::string, std::vector<double>> csv_columns(const std::string& text) {
-  std::stringstream in(text);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> names;
-  std::stringstream h(line);
-  for (std::string f; std::getline(h, f, ',');) names.push_back(f);
-  std::map<std::string, std::vector<double>> cols;
-  while (std::getline(in, line)) {
-    std::stringstream r(line);
-    std::size_t i = 0;
-    for (std::string f; std::getline(r, f, ',') && i < names.size(); ++i) cols[names[i]].push_back(std::stod(f));
-  }
-  return cols;
-}
-
 // The number after `key` and one separator (' ', '=') in text, or -1; a key
 // ending in ':' (a JSON member) is followed by its value directly.
 long long number_after(const std::string& text, const std::string& key) {

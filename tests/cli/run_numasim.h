@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace numasim_cli_test {
 
@@ -42,5 +44,22 @@ inline Result run_numasim(const std::string& args) {
 }
 
 inline std::string source_path(const std::string& rel) { return std::string(NUMASIM_SOURCE_DIR) + "/" + rel; }
+
+// A CSV text (the --sample output) as columns by name.
+inline std::map<std::string, std::vector<double>> csv_columns(const std::string& text) {
+  std::stringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> names;
+  std::stringstream h(line);
+  for (std::string f; std::getline(h, f, ',');) names.push_back(f);
+  std::map<std::string, std::vector<double>> cols;
+  while (std::getline(in, line)) {
+    std::stringstream r(line);
+    std::size_t i = 0;
+    for (std::string f; std::getline(r, f, ',') && i < names.size(); ++i) cols[names[i]].push_back(std::stod(f));
+  }
+  return cols;
+}
 
 }  // namespace numasim_cli_test
