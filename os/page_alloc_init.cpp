@@ -165,6 +165,13 @@ void PhysMem::init_nodes(std::vector<NodeLayout> layout) {
   mem_map_bytes_ = static_cast<std::size_t>(max_pfn) * sizeof(page);
   void* p = mmap(nullptr, mem_map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("PhysMem: cannot map the page descriptor array");
+#ifdef MADV_HUGEPAGE
+  // Host huge pages for the memmap (advice only; models nothing): descriptors
+  // are written in PFN runs (a THP's 512 in prep_compound_page, the buddy's
+  // blocks in order), so a 4 KiB host page would cost a host page fault per 85
+  // descriptors; a 2 MiB one covers 43 690 frames (170 MiB of simulated memory).
+  if (mem_map_bytes_ >= (std::size_t{2} << 20)) madvise(p, mem_map_bytes_, MADV_HUGEPAGE);
+#endif
   mem_map_ = static_cast<page*>(p);
   pageblocks_.assign(max_pfn >> pageblock_order, PageblockInfo{0xff, 0, MIGRATE_MOVABLE, 0});
 
