@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "hw/machine.h"
+#include "os/kernel.h"
 #include "os/syscalls.h"
 
 namespace {
@@ -60,6 +61,8 @@ void run_faults(benchmark::State& state, const char* override_setting, std::uint
     m->run();
     state.PauseTiming();
     if (run->killed) state.SkipWithError("the faulting task was killed");
+    if (stride > kPageSize && m->kernel().physmem().sum_vm_event(os::THP_FAULT_ALLOC) != run->task->min_flt)
+      state.SkipWithError("a THP fault fell back to 4 KiB pages");
     faults += run->task->min_flt;
     m.reset();
     state.ResumeTiming();
