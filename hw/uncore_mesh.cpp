@@ -127,6 +127,7 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores) : p_(p), core
   // the active cores spread evenly over them (disabled cores leave holes).
   std::vector<std::uint32_t> free;
   if (p.io_rows + p.io_rows_bottom >= p.rows) throw std::invalid_argument("uncore: no row of core tiles");
+  if ((p.die_cols || p.die_rows) && p.impl == "ring") throw std::invalid_argument("uncore: a ring has no dies");
   for (std::uint32_t r = p.io_rows; r < p.rows - p.io_rows_bottom; ++r)
     for (std::uint32_t c = 0; c < p.cols; ++c) {
       const std::uint32_t t = r * p.cols + c;
@@ -152,8 +153,7 @@ std::uint32_t UncoreMesh::hops(std::uint32_t a, std::uint32_t b) const {
 }
 
 std::uint32_t UncoreMesh::crossings(std::uint32_t a, std::uint32_t b) const {
-  if (p_.impl == "ring") return 0;
-  std::uint32_t n = 0;
+  std::uint32_t n = 0;  // a ring has no dies (the constructor refuses them)
   if (p_.die_cols) {
     const std::uint32_t da = a % p_.cols / p_.die_cols, db = b % p_.cols / p_.die_cols;
     n += da > db ? da - db : db - da;
