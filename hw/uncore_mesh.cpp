@@ -52,8 +52,19 @@ UncoreParams UncoreParams::from_config(Config c) {
                                    {1u, 65536u});
   p.upi_credits = c.get<unsigned>("upi_credits", d.upi_credits,
                                   "requests a socket may have outstanding at remote home agents", {1u, 65536u});
+  p.io_rows_bottom = c.get<unsigned>("io_rows_bottom", d.io_rows_bottom,
+                                     "bottom rows of I/O tiles (no cores; mirrored dies)", {0u, 63u});
+  p.die_cols = c.get<unsigned>("die_cols", d.die_cols, "tiles per die across (0: one die)", {0u, 64u});
+  p.die_rows = c.get<unsigned>("die_rows", d.die_rows, "tiles per die down (0: one die)", {0u, 64u});
+  p.die_crossing_cycles = c.get<unsigned>("die_crossing_cycles", d.die_crossing_cycles,
+                                          "uncore cycles per die boundary crossed (EMIB), beyond the hop",
+                                          {0u, 1000u});
   if (p.enabled()) {
-    if (p.io_rows >= p.rows) c.error("io_rows", "must leave at least one row of core tiles");
+    if (p.io_rows + p.io_rows_bottom >= p.rows)
+      c.error(p.io_rows_bottom ? "io_rows_bottom" : "io_rows", "must leave at least one row of core tiles");
+    if (p.die_cols > p.cols) c.error("die_cols", "a die cannot be wider than the mesh");
+    if (p.die_rows > p.rows) c.error("die_rows", "a die cannot be taller than the mesh");
+    if (p.impl == "ring" && (p.die_cols || p.die_rows)) c.error("die_cols", "dies are a property of a mesh, not a ring");
     if (p.imc_tiles.empty()) c.error("imc_tiles", "at least one memory controller tile is needed");
     if (p.upi_tiles.empty()) c.error("upi_tiles", "at least one UPI agent tile is needed");
     for (const auto& [r, col] : p.imc_tiles)
@@ -115,7 +126,9 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores) : p_(p), core
   // Core tiles: every tile below the I/O rows that is not an IMC, row-major;
   // the active cores spread evenly over them (disabled cores leave holes).
   std::vector<std::uint32_t> free;
-  for (std::uint32_t r = p.io_rows; r < p.rows; ++r)
+  if (p.io_rows + p.io_rows_bottom >= p.rows) throw std::invalid_argument("uncore: no row of core tiles");
+  if ((p.die_cols || p.die_rows) && p.impl == "ring") throw std::invalid_argument("uncore: a ring has no dies");
+  for (std::uint32_t r = p.io_rows; r < p.rows - p.io_rows_bottom; ++r)
     for (std::uint32_t c = 0; c < p.cols; ++c) {
       const std::uint32_t t = r * p.cols + c;
       if (std::find(imcs_.begin(), imcs_.end(), t) == imcs_.end() &&
@@ -139,60 +152,73 @@ std::uint32_t UncoreMesh::hops(std::uint32_t a, std::uint32_t b) const {
   return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
 }
 
+std::uint32_t UncoreMesh::crossings(std::uint32_t a, std::uint32_t b) const {
+  std::uint32_t n = 0;  // a ring has no dies (the constructor refuses them)
+  if (p_.die_cols) {
+    const std::uint32_t da = a % p_.cols / p_.die_cols, db = b % p_.cols / p_.die_cols;
+    n += da > db ? da - db : db - da;
+  }
+  if (p_.die_rows) {
+    const std::uint32_t da = a / p_.cols / p_.die_rows, db = b / p_.cols / p_.die_rows;
+    n += da > db ? da - db : db - da;
+  }
+  return n;
+}
+
 std::uint32_t UncoreMesh::nearest_upi(std::uint32_t tile) const {
   std::uint32_t best = upis_[0];
   for (const std::uint32_t u : upis_)
-    if (hops(tile, u) < hops(tile, best)) best = u;
+    if (route_cycles(tile, u) < route_cycles(tile, best)) best = u;
   return best;
 }
 
 Picoseconds UncoreMesh::llc_hit(std::uint32_t core, PhysAddr pa) const {
   const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
-  return cycles(p_.core_stop_cycles + p_.llc_cycles + 2 * hops(ct, st) * p_.hop_cycles);
+  return cycles(p_.core_stop_cycles + p_.llc_cycles + 2 * route_cycles(ct, st));
 }
 
 Picoseconds UncoreMesh::to_local_imc(std::uint32_t core, PhysAddr pa) const {
   const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
-  return cycles(p_.llc_cycles + (hops(ct, st) + hops(st, imcs_[imc_of(pa)])) * p_.hop_cycles);
+  return cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, imcs_[imc_of(pa)]));
 }
 
 Picoseconds UncoreMesh::from_imc(std::uint32_t core, PhysAddr pa) const {
-  return cycles(p_.core_stop_cycles + hops(imcs_[imc_of(pa)], core_tiles_[core % cores_]) * p_.hop_cycles);
+  return cycles(p_.core_stop_cycles + route_cycles(imcs_[imc_of(pa)], core_tiles_[core % cores_]));
 }
 
 Picoseconds UncoreMesh::to_upi(std::uint32_t core, PhysAddr pa) const {
   const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
-  return cycles(p_.llc_cycles + p_.upi_agent_cycles + (hops(ct, st) + hops(st, nearest_upi(st))) * p_.hop_cycles);
+  return cycles(p_.llc_cycles + p_.upi_agent_cycles + route_cycles(ct, st) + route_cycles(st, nearest_upi(st)));
 }
 
 Picoseconds UncoreMesh::home_to_imc(PhysAddr pa) const {
   const std::uint32_t st = core_tiles_[slice_of(pa)];
-  return cycles(p_.upi_agent_cycles + p_.home_cycles +
-                (hops(nearest_upi(st), st) + hops(st, imcs_[imc_of(pa)])) * p_.hop_cycles);
+  return cycles(p_.upi_agent_cycles + p_.home_cycles + route_cycles(nearest_upi(st), st) +
+                route_cycles(st, imcs_[imc_of(pa)]));
 }
 
 Picoseconds UncoreMesh::imc_to_upi(PhysAddr pa) const {
   const std::uint32_t it = imcs_[imc_of(pa)];
-  return cycles(p_.upi_agent_cycles + hops(it, nearest_upi(it)) * p_.hop_cycles);
+  return cycles(p_.upi_agent_cycles + route_cycles(it, nearest_upi(it)));
 }
 
 Picoseconds UncoreMesh::upi_to_core(std::uint32_t core) const {
   const std::uint32_t ct = core_tiles_[core % cores_];
-  return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + hops(nearest_upi(ct), ct) * p_.hop_cycles);
+  return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + route_cycles(nearest_upi(ct), ct));
 }
 
 Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
   const std::uint32_t ct = core_tiles_[core % cores_];
-  return cycles(4 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(ct, nearest_upi(ct)) * p_.hop_cycles);
+  return cycles(4 * p_.upi_agent_cycles + p_.home_cycles + 2 * route_cycles(ct, nearest_upi(ct)));
 }
 
 Picoseconds UncoreMesh::mean_llc_hit() const {
   std::uint64_t sum = 0;
   for (std::uint32_t c = 0; c < cores_; ++c)
-    for (std::uint32_t s = 0; s < cores_; ++s) sum += hops(core_tiles_[c], core_tiles_[s]);
+    for (std::uint32_t s = 0; s < cores_; ++s) sum += route_cycles(core_tiles_[c], core_tiles_[s]);
   const std::uint64_t n = static_cast<std::uint64_t>(cores_) * cores_;
   return cycles(p_.core_stop_cycles + p_.llc_cycles) +
-         Picoseconds((2 * sum * p_.hop_cycles * cycle_.value() + n / 2) / n);
+         Picoseconds((2 * sum * cycle_.value() + n / 2) / n);
 }
 
 }  // namespace numasim::hw

@@ -21,6 +21,11 @@
 // the home agent's directory is a fixed lookup step (the directory bits come
 // with the memory read on Skylake-SP: no separate directory memory access and
 // no directory write-back on a remote read); a ring is one bidirectional ring.
+// Multi-die sockets (Sapphire Rapids' four dies joined by EMIB): the mesh is cut
+// into dies of `die_cols` x `die_rows` tiles; a route between tiles of different
+// dies crosses one die boundary per die column and per die row between them
+// (X-Y routing), each crossing `die_crossing_cycles` beyond its hop; I/O rows
+// may sit at the bottom of the mesh too (`io_rows_bottom`: mirrored dies).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +57,11 @@ struct UncoreParams {
   std::uint32_t upi_agent_cycles = 10; // each crossing of a socket's UPI agent (M3UPI), either way
   std::uint32_t home_tracker = 128;    // requests a node's home agent tracks at once
   std::uint32_t upi_credits = 128;     // requests a socket may have outstanding at remote homes
+  std::uint32_t io_rows_bottom = 0;    // bottom rows without cores (the I/O of mirrored lower dies)
+  // Dies: tiles per die across and down (0: the whole mesh is one die) and the
+  // uncore cycles a route spends crossing one die boundary (EMIB), beyond its hop.
+  std::uint32_t die_cols = 0, die_rows = 0;
+  std::uint32_t die_crossing_cycles = 0;
 
   bool enabled() const { return impl != "lumped"; }
   // The [uncore] table.
@@ -107,6 +117,12 @@ class UncoreMesh {
   }
   // Hops between tiles (indices into tiles()).
   std::uint32_t hops(std::uint32_t a, std::uint32_t b) const;
+  // Die boundaries crossed between tiles a and b (0 on a one-die mesh or a ring).
+  std::uint32_t crossings(std::uint32_t a, std::uint32_t b) const;
+  // Uncore cycles of the route a -> b: hops x hop_cycles + crossings x die_crossing_cycles.
+  std::uint32_t route_cycles(std::uint32_t a, std::uint32_t b) const {
+    return hops(a, b) * p_.hop_cycles + crossings(a, b) * p_.die_crossing_cycles;
+  }
   // Tiles of core i (its slice too), IMC j, UPI agent k.
   std::uint32_t core_tile(std::uint32_t i) const { return core_tiles_[i]; }
   std::uint32_t imc_tile(std::uint32_t j) const { return imcs_[j]; }
