@@ -178,22 +178,65 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
   if (home.value() < 0) die_unmapped(pa);
   const bool remote = home != requester;
   const Bytes line(kCacheLineBytes);
+  // [uncore] mesh/ring across sockets: the same UPI agents, home step, request
+  // credit and home tracker as a core's remote miss (uncore_fetch), so that the
+  // links carry only the UPI link and PHY for every kind of traffic. Reads hold
+  // a credit and a tracker entry; posted writes (write-backs, streamed stores)
+  // pass the agents without them (simplified).
+  const bool upi = remote && upi_crossing(requester, home);
+  UpiSteps steps{};
+  RequestTracker* credits = nullptr;
+  RequestTracker* tracker = nullptr;
+  Picoseconds at_upi{0}, credit{0};
+  if (upi) {
+    steps = upi_steps(pa);
+    if (!is_write) {
+      credits = &upi_trackers_[static_cast<std::size_t>(node_socket_[static_cast<std::size_t>(requester.value())])];
+      tracker = &home_trackers_[static_cast<std::size_t>(home.value())];
+    }
+    t += steps.out;
+    br.cache += steps.out;
+    at_upi = t;
+    if (credits) {
+      credit = credits->available(t);
+      br.queueing += credit - t;
+      t = credit;
+    }
+  }
   if (remote) {
     TraverseResult req = interconnect_.traverse(requester, home, is_write ? line : Bytes(0), t);
     br.interconnect += req.latency + req.serialisation;
     br.queueing += req.queueing;
     t = req.arrival;
   }
+  if (upi) {
+    t += steps.home;
+    br.cache += steps.home;
+  }
   const Picoseconds at_device = t;
+  if (tracker) {
+    t = tracker->available(at_device);
+    br.queueing += t - at_device;
+  }
   const MemoryAccessResult d = device_line(home, pa, is_write, t);
+  if (tracker) tracker->take(at_device, t, d.done);
   br.dram += d.service;
   br.queueing += d.queueing;
   t = d.done;
+  if (upi) {
+    t += steps.back;
+    br.cache += steps.back;
+  }
   if (remote) {
     TraverseResult resp = interconnect_.traverse(home, requester, is_write ? Bytes(0) : line, t);
     br.interconnect += resp.latency + resp.serialisation;
     br.queueing += resp.queueing;
     t = resp.arrival;
+  }
+  if (credits) credits->take(at_upi, credit, t);
+  if (upi) {
+    t += steps.in;
+    br.cache += steps.in;
   }
   br.level_hit = remote ? kServedRemoteDram : kServedLocalDram;
   NUMASIM_TRACE(dram, at_device, -1, "node%d %s %#llx for node%d (%s): done after %.1f ns, %.1f ns of it queued",
@@ -265,6 +308,35 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   br.queueing += req.queueing + resp.queueing;
   br.level_hit = kServedRemoteDram;
   return resp.arrival + into_core;
+}
+
+Picoseconds MemorySystem::uncore_ownership(CpuId cpu, NodeId requester, NodeId home, PhysAddr line,
+                                           Picoseconds now) {
+  const std::size_t c = static_cast<std::size_t>(cpu.value());
+  const std::uint32_t core = core_index_[c];
+  RequestTracker& upi = upi_trackers_[static_cast<std::size_t>(cpu_socket_[c])];
+  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
+  const Picoseconds at_upi = now + mesh_->to_upi(core, line);
+  const Picoseconds start = upi.available(at_upi);
+  const TraverseResult req = interconnect_.traverse(requester, home, Bytes(0), start);
+  const Picoseconds at_home = ht.available(req.arrival);
+  const Picoseconds granted = at_home + mesh_->home_grant(line);
+  ht.take(req.arrival, at_home, granted);
+  const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(0), granted);
+  upi.take(at_upi, start, resp.arrival);
+  return resp.arrival + mesh_->upi_to_core(core);
+}
+
+void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std::uint64_t n, Picoseconds start,
+                             Picoseconds end) {
+  const UpiSteps s = upi_steps(first);
+  const Picoseconds at_home = start + s.out + interconnect_.idle_time(requester, home, Bytes(0)) + s.home;
+  const Picoseconds left_home =
+      end - s.in - interconnect_.idle_time(home, requester, Bytes(kCacheLineBytes)) - s.back;
+  upi_trackers_[static_cast<std::size_t>(node_socket_[static_cast<std::size_t>(requester.value())])].take_block(
+      start + s.out, end - s.in, kKernelMlp, n);
+  home_trackers_[static_cast<std::size_t>(home.value())].take_block(at_home, std::max(at_home, left_home),
+                                                                    kKernelMlp, n);
 }
 
 void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
@@ -469,25 +541,40 @@ Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Byte
   }
   const std::uint64_t n = len.value() / kCacheLineBytes;
   const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
-  // Buffer i % kKernelMlp of each kind is free again when operation i - kKernelMlp completed.
+  // Loads and stores are issued in time order (the super queue they share
+  // keeps completion times, which needs requests nearly in time order): the
+  // next load or the oldest store not yet issued, whichever is due first.
+  // Buffer i % kKernelMlp of each kind is free again when operation i -
+  // kKernelMlp completed; load i also waits for store i - kStoreBuffer to
+  // complete (the store buffer is full until then).
   std::array<Picoseconds, kKernelMlp> load_slot, store_slot;
+  std::array<Picoseconds, kStoreBuffer> stored_at, loaded_at;
   load_slot.fill(now);
   store_slot.fill(now);
+  stored_at.fill(now);
+  loaded_at.fill(now);
   Picoseconds cursor = now, store_cursor = now, end = now;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const PhysAddr off = i * kCacheLineBytes;
-    const std::size_t k = static_cast<std::size_t>(i % kKernelMlp);
-    // The load, in program order.
-    const Picoseconds tl = std::max(cursor, load_slot[k]);
-    cursor = tl + gap;
-    const Picoseconds loaded = tl + access(cpu, src + off, false, tl);
-    load_slot[k] = loaded;
-    // The store of the same line, in program order among stores, once its data is there.
-    const Picoseconds ts = std::max(std::max(store_cursor, store_slot[k]), loaded);
-    store_cursor = ts + gap;
-    const Picoseconds stored = ts + write_full_line(cpu, dst + off, ts);
-    store_slot[k] = stored;
-    end = std::max(end, stored);
+  std::uint64_t li = 0, si = 0;  // next load, next store
+  while (si < n) {
+    const bool can_load = li < n && li < si + kStoreBuffer;
+    Picoseconds tl{0}, ts{0};
+    if (can_load) tl = std::max(std::max(cursor, load_slot[li % kKernelMlp]), stored_at[li % kStoreBuffer]);
+    const bool can_store = si < li;  // its line is loaded
+    if (can_store) ts = std::max(std::max(store_cursor, store_slot[si % kKernelMlp]), loaded_at[si % kStoreBuffer]);
+    if (can_store && (!can_load || ts <= tl)) {
+      store_cursor = ts + gap;
+      const Picoseconds stored = ts + write_full_line(cpu, dst + si * kCacheLineBytes, ts);
+      store_slot[si % kKernelMlp] = stored;
+      stored_at[si % kStoreBuffer] = stored;
+      end = std::max(end, stored);
+      ++si;
+    } else {
+      cursor = tl + gap;
+      const Picoseconds loaded = tl + access(cpu, src + li * kCacheLineBytes, false, tl);
+      load_slot[li % kKernelMlp] = loaded;
+      loaded_at[li % kStoreBuffer] = loaded;
+      ++li;
+    }
   }
   range_lines_ += 2 * n;
   return end - now;
@@ -532,6 +619,13 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
 Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
                                                  const PhysAddr* wb, int nwb, Picoseconds now) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  // A store that needs anything beyond L2 (ownership, other copies invalidated)
+  // holds an entry of the core's super queue until that is done, as every
+  // request beyond L2 does; with all busy it waits for the first to free.
+  const bool beyond_l2 = level >= 3 || sn.kind != SnoopResult::Kind::None;
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
+  const Picoseconds issue = now;
+  if (beyond_l2) now = sq.available(issue);
   Picoseconds lat = caches_.hit_latency(std::min(level, 3));
   if (level == 1) {
     ++l1_hits_;
@@ -539,7 +633,9 @@ Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int l
     // Ownership from the line's home agent: a request and an acknowledgement, no data.
     const NodeId home = home_node(line);
     if (home.value() < 0) die_unmapped(line);
-    if (home != me) {
+    if (upi_crossing(me, home)) {
+      lat = uncore_ownership(cpu, me, home, line, now) - now;
+    } else if (home != me) {
       const TraverseResult req = interconnect_.traverse(me, home, Bytes(0), now + lat);
       lat = interconnect_.traverse(home, me, Bytes(0), req.arrival).arrival - now;
     }
@@ -548,7 +644,11 @@ Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int l
     AccessBreakdown ack;
     lat = std::max(lat, snoop_done(cpu, sn, now, ack) - now);
   }
-  for (int w = 0; w < nwb; ++w) post_writeback(me, wb[w], now + lat);
+  if (beyond_l2) {
+    sq.take(issue, now, now + lat);
+    lat += now - issue;
+  }
+  for (int w = 0; w < nwb; ++w) post_writeback(me, wb[w], issue + lat);
   return lat;
 }
 
@@ -604,8 +704,14 @@ bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool 
   for (PhysAddr a : dirty_) post_writeback(me, a, now);
   const Bytes line(kCacheLineBytes);
   const Bytes req = is_write ? line : Bytes(0), resp = is_write ? Bytes(0) : line;
-  const Picoseconds to_ctrl = interconnect_.idle_time(me, home, req);
-  const Picoseconds back = interconnect_.idle_time(home, me, resp);
+  Picoseconds to_ctrl = interconnect_.idle_time(me, home, req);
+  Picoseconds back = interconnect_.idle_time(home, me, resp);
+  const bool upi = upi_crossing(me, home);  // the uncore's agents as fetch_line's (UNCORE helper)
+  if (upi) {
+    const UpiSteps s = upi_steps(first);
+    to_ctrl += s.out + s.home;
+    back += s.back + s.in;
+  }
   const Picoseconds ser = std::max(interconnect_.serialisation(me, home, req), interconnect_.serialisation(home, me, resp));
   const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
   const Picoseconds end = dram->stream(first, n, is_write, now, to_ctrl, to_ctrl + back, ser, kKernelMlp, gap);
@@ -613,6 +719,7 @@ bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool 
     interconnect_.stream(me, home, req, n, now, end - back - to_ctrl);
     interconnect_.stream(home, me, resp, n, now + to_ctrl, end - back);
   }
+  if (upi && !is_write) upi_block(me, home, first, n, now, end);
   nt_lines_ += n;
   lat = end - now;
   return true;

@@ -42,7 +42,8 @@
 // (uncore_super_queue.h) until its data returns; a demand miss that finds
 // them all busy waits for the first to free (queueing in its breakdown), and
 // the streamer is throttled when few are free. Kernel string stores of whole
-// lines (write_full_line) and streaming transfers do not use it.
+// lines (write_full_line: clears, copies' destinations) take an entry for their
+// ownership request too; streaming transfers do not use it.
 // Coherence: CacheHierarchy's protocol reports what an access took; a HITM is
 // timed as a transfer from the owner (same socket or over the link), and
 // invalidations of other copies overlap the access, which waits for the last
@@ -53,7 +54,12 @@
 // clock, the home node's tracker, the requesting socket's UPI request credits,
 // the agents and the home's directory step around the links (whose latency is
 // then the UPI link and PHY only); cross-socket snoops add the same agents.
-// Write-backs, kernel range traffic and CPU-less nodes keep the lumped path.
+// Traffic that does not start in a core's L2 (write-backs, streamed and DMA
+// lines, bulk streams) crosses the same UPI agents and home step when it goes
+// to another socket (fetch_line, upi_steps; reads hold a request credit and a
+// home-tracker entry, bulk streams their window's as a block), and a whole-line
+// store's ownership from another socket goes through them too
+// (uncore_ownership); within a socket they and CPU-less nodes keep the lumped path.
 // Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
@@ -175,8 +181,11 @@ class MemorySystem {
   // source's L1 misses like any others, runs ahead of the loads with its own
   // prefetches in flight (L2's queue, not the fill buffers), so most loads find
   // their line in L2 or on its way. Destination lines are whole-line stores
-  // (ownership without reading memory). Returns the time until the last store
-  // completes. Ranges not made of whole lines are read, then written.
+  // (ownership without reading memory) whose ownership requests beyond L2 hold
+  // super-queue entries like the loads' misses and prefetches
+  // (write_full_line_timing): the core's 16 entries, not its fill buffers,
+  // bound the copy's concurrency. Returns
+  // the time until the last store completes. Ranges not made of whole lines are read, then written.
   // Replaces the read-then-write sequence of two access_range calls, which
   // overlaps nothing between the source and the destination.
   Picoseconds copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now);
@@ -185,6 +194,9 @@ class MemorySystem {
   Picoseconds memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br = nullptr);
 
   static constexpr int kKernelMlp = 10;
+  // Store-buffer entries (Skylake: 56, Intel Optimization Reference Manual):
+  // copy_range's loads run at most this many lines ahead of its stores' completion.
+  static constexpr std::size_t kStoreBuffer = 56;
 
   // How kernel range traffic through the caches (access_range) is run.
   // Lines: the reference, each line through the caches and then its timing
@@ -249,6 +261,36 @@ class MemorySystem {
   // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
   // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
   Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);
+  // [uncore] mesh/ring: whether `a` and `b` are nodes of two different sockets,
+  // so that traffic between them crosses both sockets' UPI agents.
+  bool upi_crossing(NodeId a, NodeId b) const {
+    return mesh_ && static_cast<std::size_t>(a.value()) < node_socket_.size() &&
+           static_cast<std::size_t>(b.value()) < node_socket_.size() &&
+           node_socket_[static_cast<std::size_t>(a.value())] >= 0 &&
+           node_socket_[static_cast<std::size_t>(b.value())] >= 0 &&
+           node_socket_[static_cast<std::size_t>(a.value())] != node_socket_[static_cast<std::size_t>(b.value())];
+  }
+  // The uncore's steps of a cross-socket transaction for line `pa` that the links
+  // do not carry, for traffic that does not start in a core's L2 (write-backs,
+  // streamed and DMA lines, bulk streams: no hops to a core): the requester's
+  // UPI agent on the way out, the home's agent, CHA step and hops to its IMC,
+  // the home's IMC to its UPI agent, and the requester's agent on the way in.
+  struct UpiSteps {
+    Picoseconds out, home, back, in;
+  };
+  UpiSteps upi_steps(PhysAddr pa) const {
+    return {mesh_->upi_agent(), mesh_->home_to_imc(pa), mesh_->imc_to_upi(pa), mesh_->upi_agent()};
+  }
+  // [uncore] mesh/ring: ownership of whole line `line` (a string store, no data)
+  // from another socket's home: the core's LLC miss to its UPI agent, a request
+  // credit, the link, the home CHA's grant (home tracker), the link back, the
+  // agent into the core. Returns when the grant reaches the core.
+  Picoseconds uncore_ownership(CpuId cpu, NodeId requester, NodeId home, PhysAddr line, Picoseconds now);
+  // bulk_stream's n reads of lines from `first` at another socket's home, from
+  // `start` until `end`: the request credits and home-tracker entries that its
+  // window of kKernelMlp lines holds, reserved as a block (counted as n requests).
+  void upi_block(NodeId requester, NodeId home, PhysAddr first, std::uint64_t n, Picoseconds start,
+                 Picoseconds end);
   // Whether `home` is reached through the uncore model (a node of a socket).
   bool uncore_home(NodeId home) const {
     return mesh_ && static_cast<std::size_t>(home.value()) < node_socket_.size() &&
@@ -259,6 +301,12 @@ class MemorySystem {
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
   // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back.
+  // A store needing anything beyond L2 holds an entry of the core's super queue
+  // (a whole-line fast-string store, ERMSB: its ownership request, an ItoM
+  // without data, leaves L2 like any L2 miss; Intel Optimization Reference
+  // Manual, Skylake Server microarchitecture; uncore_super_queue.h). The L2
+  // streamer is not trained by these stores: an RFO prefetch would read the
+  // data a whole-line string store does not need, out of the same 16 entries.
   Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
                                      const PhysAddr* wb, int nwb, Picoseconds now);
   // The analytic streaming path (kBulkStreamLines): sets `lat` and returns

@@ -113,6 +113,13 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
   for (std::uint64_t b = std::max(first, oldest()); b <= last; ++b) ++count_[b % n];
 }
 
+void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {
+  if (requests == 0) return;
+  held = static_cast<std::uint32_t>(std::min<std::uint64_t>(held, requests));
+  for (std::uint32_t i = 0; i < held; ++i) take(start, start, done);
+  requests_ += requests - held;
+}
+
 UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores) : p_(p), cores_(cores) {
   if (cores == 0) throw std::invalid_argument("uncore: a socket without cores");
   cycle_ = p.clock.to_time(Cycles(1));
@@ -210,6 +217,11 @@ Picoseconds UncoreMesh::upi_to_core(std::uint32_t core) const {
 Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
   const std::uint32_t ct = core_tiles_[core % cores_];
   return cycles(4 * p_.upi_agent_cycles + p_.home_cycles + 2 * route_cycles(ct, nearest_upi(ct)));
+}
+
+Picoseconds UncoreMesh::home_grant(PhysAddr pa) const {
+  const std::uint32_t st = core_tiles_[slice_of(pa)];
+  return cycles(2 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(nearest_upi(st), st) * p_.hop_cycles);
 }
 
 Picoseconds UncoreMesh::mean_llc_hit() const {

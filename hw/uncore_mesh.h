@@ -92,6 +92,11 @@ class RequestTracker {
   std::uint64_t waits() const { return waits_; }
   std::uint64_t wait_ps() const { return wait_ps_; }
   void reset_stats() { requests_ = waits_ = wait_ps_ = 0; }
+  // A block of `requests` requests of which at most `held` are outstanding at
+  // once, together from `start` to `done` (a bulk stream with a bounded window;
+  // added for the UNCORE helper): `held` entries taken over the span, counted
+  // as `requests` requests that did not wait.
+  void take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests);
 
  private:
   std::uint64_t oldest() const { return head_ + 1 >= count_.size() ? head_ + 1 - count_.size() : 0; }
@@ -146,6 +151,12 @@ class UncoreMesh {
   Picoseconds remote_crossings(std::uint32_t core) const;
   // Mean of llc_hit over every core and slice (what the LLC costs on average).
   Picoseconds mean_llc_hit() const;
+  // Ownership without data at the home (a string store's InvItoE from the other
+  // socket, added for the UNCORE helper): UPI agent -> home slice (tracker,
+  // directory step) -> UPI agent, the two agent crossings included.
+  Picoseconds home_grant(PhysAddr pa) const;
+  // One crossing of a UPI agent (M3UPI), without hops.
+  Picoseconds upi_agent() const { return cycles(p_.upi_agent_cycles); }
 
   const UncoreParams& params() const { return p_; }
 

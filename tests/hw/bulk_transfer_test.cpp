@@ -289,11 +289,16 @@ TEST(BulkTransfer, CopyRangeOverlapsTheSourceLoadsWithTheDestinationStores) {
     const Picoseconds copy = a.copy_range(CpuId(0), dst, src, Bytes(len), t);
     const Picoseconds r = b.access_range(CpuId(0), src, Bytes(len), false, t);
     const Picoseconds serial = r + b.access_range(CpuId(0), dst, Bytes(len), true, t + r);
-    EXPECT_LT(copy, serial) << len;
+    // The passes share the core's super queue with the copy (the stores'
+    // ownership requests hold entries too), so overlapping them gains at most
+    // the ramps: never slower than the two passes.
+    EXPECT_LE(copy, serial) << len;
     // Never faster than its stores alone: each takes ownership from the remote
-    // home (a request and an acknowledgement over the link), kKernelMlp at a time.
-    const Picoseconds own(2 * 27'000);  // configs/skylake-sp-2s.toml's UPI latency, both ways
-    EXPECT_GT(copy, own * (len / kCacheLineBytes / MemorySystem::kKernelMlp)) << len;
+    // home (a request and a grant over the links, both ways), holding one of
+    // the super queue's entries meanwhile, which the source's loads share.
+    const Picoseconds own = a.interconnect().idle_time(NodeId(0), NodeId(1), Bytes(0)) +
+                            a.interconnect().idle_time(NodeId(1), NodeId(0), Bytes(0));
+    EXPECT_GT(copy, own * (len / kCacheLineBytes / s.params.super_queue)) << len;
     // The destination is left Modified in the copying CPU's L1D (its last lines), the
     // source read; the same DRAM reads on both.
     EXPECT_EQ(a.caches().l1d(CpuId(0)).state(dst + len - 64), LineState::Modified);
@@ -302,10 +307,8 @@ TEST(BulkTransfer, CopyRangeOverlapsTheSourceLoadsWithTheDestinationStores) {
     b.dump_stats(vb);
     EXPECT_EQ(va.values.at("system.mem.full_line_writes"), static_cast<double>(len / kCacheLineBytes));
     EXPECT_EQ(va.values.at("system.mem.full_line_writes"), vb.values.at("system.mem.full_line_writes"));
-    EXPECT_EQ(va.values.at("system.node0.mc.reads") + va.values.at("system.mem.l2_hits") +
-                  va.values.at("system.mem.llc_hits"),
-              vb.values.at("system.node0.mc.reads") + vb.values.at("system.mem.l2_hits") +
-                  vb.values.at("system.mem.llc_hits"));
+    EXPECT_EQ(va.values.at("system.node0.mc.reads"), vb.values.at("system.node0.mc.reads"));
+    EXPECT_EQ(va.values.at("system.node0.mc.reads"), static_cast<double>(len / kCacheLineBytes));
   }
   // Unaligned ranges are read, then written: exactly the serial time.
   MemorySystem a(s.topo, s.params), b(s.topo, s.params);
@@ -423,6 +426,73 @@ TEST(DramStreamRuns, RunsOfRowHitsGiveTheGranuleByGranuleResults) {
       t = ea - Picoseconds(rng() % 2 ? rng() % (ea - t).value() + 1 : 0) + Picoseconds(rng() % 2'000'000);
     }
   }
+}
+
+// [uncore] mesh: kernel traffic across the sockets that does not start in a
+// core's L2 (streamed and DMA lines, write-backs, bulk streams) crosses the same
+// UPI agents and home step as a demand miss (their latency is the mesh's, not
+// the link's), and reads hold the socket's request credits and the home's
+// tracker; a whole-line store takes ownership through the same agents.
+TEST(BulkTransfer, RemoteKernelTrafficCrossesTheUpiAgentsOfTheUncore) {
+  testing::Shipped s = testing::load_shipped();
+  ASSERT_TRUE(s.params.uncore.enabled());
+  ASSERT_GT(s.params.uncore.upi_agent_cycles, 0u);
+  ASSERT_GT(s.params.uncore.home_cycles, 0u);
+  MemorySystemParams bare = s.params;  // the same machine without the agents and the home step
+  bare.uncore.upi_agent_cycles = 0;
+  bare.uncore.home_cycles = 0;
+  MemorySystem a(s.topo, s.params), b(s.topo, bare);
+  const std::uint32_t cores = static_cast<std::uint32_t>(s.topo.nodes()[0].cpus.size());
+  const UncoreMesh ma(s.params.uncore, cores), mb(bare.uncore, cores);
+  const PhysAddr remote = s.topo.nodes()[1].base + 12 * kGiB;
+  // One uncached line read from node 0's agent (DMA-like): the steps around the links.
+  AccessBreakdown ba, bb;
+  a.memory_access(NodeId(0), remote, false, 1_us, &ba);
+  b.memory_access(NodeId(0), remote, false, 1_us, &bb);
+  EXPECT_EQ(ba.cache, 2 * ma.upi_agent() + ma.home_to_imc(remote) + ma.imc_to_upi(remote));
+  const Picoseconds four_agents_and_home =
+      s.params.uncore.clock.to_time(Cycles(4 * s.params.uncore.upi_agent_cycles + s.params.uncore.home_cycles));
+  EXPECT_NEAR(static_cast<double>((ba.cache - bb.cache).value()), static_cast<double>(four_agents_and_home.value()),
+              60.0);  // whole picoseconds per uncore cycle
+  EXPECT_EQ(ba.interconnect, bb.interconnect);  // the links carry the same
+  MapStatsVisitor v;
+  a.dump_stats(v);
+  EXPECT_EQ(v.values.at("system.socket0.upi_agent.remote_requests"), 1);
+  EXPECT_EQ(v.values.at("system.node1.home_agent.requests"), 1);
+  // A whole-line store to a cold remote line (clear_page, a copy's destination):
+  // the core's miss to its UPI agent, the link, the home's grant, the link back, into the core.
+  const PhysAddr line = remote + 64 * 1024;
+  const Picoseconds own = a.access_range(CpuId(0), line, Bytes(kCacheLineBytes), true, 2_us);
+  const Interconnect& ic = a.interconnect();
+  EXPECT_EQ(own, ma.to_upi(0, line) + ic.idle_time(NodeId(0), NodeId(1), Bytes(0)) + ma.home_grant(line) +
+                     ic.idle_time(NodeId(1), NodeId(0), Bytes(0)) + ma.upi_to_core(0));
+  MapStatsVisitor w;
+  a.dump_stats(w);
+  EXPECT_EQ(w.values.at("system.socket0.upi_agent.remote_requests"), 2);
+  EXPECT_EQ(w.values.at("system.node1.home_agent.requests"), 2);
+  // Posted write-backs pass the agents but hold no credit.
+  a.memory_access(NodeId(0), remote + 128 * 1024, true, 3_us);
+  MapStatsVisitor x;
+  a.dump_stats(x);
+  EXPECT_EQ(x.values.at("system.socket0.upi_agent.remote_requests"), 2);
+}
+
+// Remote streamed reads on the analytic path (bulk_stream) reserve the credits and
+// tracker entries of their window as a block, counted line by line as the line
+// path counts them, and stay within 2% of it; remote copies agree exactly.
+TEST(BulkTransfer, RemoteStreamsAndCopiesHoldTheSameCreditsOnBothPaths) {
+  Pair p;
+  const PhysAddr local = 13 * kGiB, remote = node1(p) + 13 * kGiB;
+  // The copies first: after an analytic stream the DRAM state is the line path's
+  // within 2% only, and so would be the timing-derived figures of later demand misses.
+  p.copy(CpuId(0), local, remote + 2 * k2M, Bytes(k2M));           // migrate to local
+  p.copy(CpuId(0), remote + 4 * k2M, local + 2 * k2M, Bytes(k2M));  // migrate to remote
+  p.read_nt(CpuId(0), remote, Bytes(k2M));
+  p.read_nt(CpuId(0), remote + 6 * k2M, Bytes(k2M));
+  p.expect_close_stats();
+  // Every remote line read, streamed or demand, and every ownership request went to node 1's home.
+  EXPECT_GE(p.stat("system.socket0.upi_agent.remote_requests"), 2 * 32768 + 32768 + 32768);
+  EXPECT_EQ(p.stat("system.socket0.upi_agent.remote_requests"), p.stat("system.node1.home_agent.requests"));
 }
 
 }  // namespace
