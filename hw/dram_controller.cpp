@@ -47,8 +47,9 @@ const SlotCalendar::Entry* SlotCalendar::first_after(Picoseconds v) const {
   return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
-Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
+Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) const {
   Picoseconds s = max_ps(t, floor_);
+  const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
@@ -58,6 +59,7 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
+      if (!all && it->stamp > visible) continue;
       const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
       const Picoseconds after = sep(tag, it->tag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
@@ -79,19 +81,42 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
   return c;
 }
 
-void SlotCalendar::reserve(Picoseconds start, int tag) {
-  e_.insert(first_after(start), Entry{start, tag});  // after equal starts
+void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
+  e_.insert(first_after(start), Entry{start, stamp, tag});  // after equal starts
+  max_stamp_ = max_ps(max_stamp_, stamp);
   if (e_.size() > e_.capacity()) {
     floor_ = max_ps(floor_, e_.front().start + len_);
     e_.pop_front();
   }
 }
 
-std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
+void SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp) {
+  if (stamp < max_stamp_) {
+    // Of the overlapped reservations stamped later than `stamp`, the
+    // earliest-stamped is the one time order would move behind this one.
+    const Entry* moved = nullptr;
+    for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
+         it != end && it->start < start + max_sep_; ++it) {
+      if (it->stamp <= stamp) continue;
+      if (start < it->start + sep(it->tag, tag) && it->start < start + sep(tag, it->tag) &&
+          (!moved || it->stamp < moved->stamp))
+        moved = it;
+    }
+    if (moved) {
+      const Entry m = *moved;
+      reserve(earliest(start, m.tag), m.tag, m.stamp);
+    }
+  }
+  reserve(start, tag, stamp);
+}
+
+std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
+                                         Picoseconds visible) const {
   std::size_t n = 0;
   // First entry with start >= from, i.e. after every start <= from - 1.
   const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
-  for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it) out[n++] = it->start;
+  for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it)
+    if (it->stamp <= visible) out[n++] = it->start;
   return n;
 }
 
@@ -427,14 +452,14 @@ Picoseconds DramController::refresh_adjust(std::uint32_t rank_index, Picoseconds
   return t;
 }
 
-Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const {
+Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis) const {
   const Picoseconds faw = p_.to_ps(p_.tfaw);
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg));
+    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
     std::array<Picoseconds, 16> near{};
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
-    std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1);
+    std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1, vis);
     std::size_t k = 0;
     while (k < n && near[k] <= s) ++k;
     for (std::size_t j = n; j > k; --j) near[j] = near[j - 1];
@@ -454,17 +479,17 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
 }
 
 Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                            Picoseconds t, Picoseconds cas_latency, bool read) const {
+                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis) const {
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0);
+    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0, vis);
     if (p_.write_queue > 0) {
-      const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1);
+      const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1, vis);
       if (c2 != c) {
         t = c2;
         continue;
       }
     }
-    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank));
+    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
   }
@@ -556,9 +581,6 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
 
   // Schedule tentatively; if the column command would fall after a refresh of
   // the rank (which closes every row) or inside one, start again after it.
-  bool delayed = false;
-  RowOutcome outcome = RowOutcome::Hit;
-  Picoseconds act{0}, pre{0}, cas{0}, data{0};
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   // A request stamped earlier than the latest one this bank already served
   // (cores run ahead of each other by up to a quantum) would otherwise queue
@@ -595,56 +617,84 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     // A row the bank opens well after t: opening it for this request is sooner.
     if (late_hit && late_hit_act > t + p_.to_ps(p_.trp)) late_hit = false, late_row = nullptr;
   }
+  // Requests stamped later than this one may already hold slots of the
+  // calendars it needs (cores run through their quantum one after another, so
+  // a core behind in the quantum finds the slots around its time taken by
+  // requests later in simulated time). It is planned against the reservations
+  // stamped at or before its time only (`vis`): what it would have met in time
+  // order, where the later-stamped requests would have queued behind it. It
+  // takes that slot, and each later-stamped reservation it overlaps moves (in
+  // effect) to the next free slot: a reservation with the displaced one's stamp
+  // is added there (SlotCalendar::reserve_displacing), so the bus and the
+  // ranks never carry more than they can and the requests stamped after the
+  // displaced one find it behind this one. In time order (quantum 0) nothing
+  // is displaced and the schedule is the in-order one.
+  const Picoseconds stamp = t;
+  struct Plan {
+    RowOutcome outcome = RowOutcome::Hit;
+    Picoseconds act{0}, pre{0}, cas{0}, data{0};
+    bool delayed = false;
+  };
   bool reordered = false;
-  if (!late && b.prev_row == c.row && b.open_row != c.row) {
-    // Serve it from the previous row if the column command (and its recovery)
-    // fits before that row's precharge.
-    const Picoseconds c0 =
-        earliest_column(r, ch, c.rank, c.bank_group, max_ps(t, b.prev_act + p_.to_ps(p_.trcd)), cas_lat, !is_write);
-    const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
-    bool in_window = false;
-    if (p_.refresh) refresh_adjust(ri, c0, &in_window);
-    if (need <= b.prev_pre && !in_window && (!p_.refresh || refresh_epoch(ri, c0) <= b.refresh_epoch)) {
-      reordered = true;
-      cas = c0;
-      data = cas + cas_lat;
-    }
-  }
-  for (int attempt = 0; !reordered; ++attempt) {
-    if (p_.refresh) {
-      t = refresh_adjust(ri, t, &delayed);
-      const std::uint64_t epoch = refresh_epoch(ri, t);
-      if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
-        b.open_row = kNoRow;
-        b.prev_row = kNoRow;
-        b.refresh_epoch = epoch;
+  auto plan = [&](Picoseconds vis) {
+    Plan q;
+    Picoseconds tt = t;
+    if (!late && b.prev_row == c.row && b.open_row != c.row) {
+      // Serve it from the previous row if the column command (and its recovery)
+      // fits before that row's precharge.
+      const Picoseconds c0 = earliest_column(r, ch, c.rank, c.bank_group, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)),
+                                             cas_lat, !is_write, vis);
+      const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
+      bool in_window = false;
+      if (p_.refresh) refresh_adjust(ri, c0, &in_window);
+      if (need <= b.prev_pre && !in_window && (!p_.refresh || refresh_epoch(ri, c0) <= b.refresh_epoch)) {
+        reordered = true;
+        q.cas = c0;
+        q.data = q.cas + cas_lat;
+        return q;
       }
     }
-    const Picoseconds zero(0);
-    if (late ? late_hit : b.open_row == c.row) {
-      outcome = RowOutcome::Hit;
-      cas = max_ps(t, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
-    } else {
-      if (b.open_row == kNoRow) {
-        outcome = RowOutcome::Closed;
-        act = max_ps(t, late ? zero : b.next_act);
+    for (int attempt = 0;; ++attempt) {
+      if (p_.refresh) {
+        tt = refresh_adjust(ri, tt, &q.delayed);
+        const std::uint64_t epoch = refresh_epoch(ri, tt);
+        if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
+          b.open_row = kNoRow;
+          b.prev_row = kNoRow;
+          b.refresh_epoch = epoch;
+        }
+      }
+      const Picoseconds zero(0);
+      if (late ? late_hit : b.open_row == c.row) {
+        q.outcome = RowOutcome::Hit;
+        q.cas = max_ps(tt, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
       } else {
-        outcome = RowOutcome::Conflict;
-        pre = max_ps(t, late ? zero : b.next_pre);
-        act = max_ps(pre + p_.to_ps(p_.trp), late ? zero : b.next_act);
+        if (b.open_row == kNoRow) {
+          q.outcome = RowOutcome::Closed;
+          q.act = max_ps(tt, late ? zero : b.next_act);
+        } else {
+          q.outcome = RowOutcome::Conflict;
+          q.pre = max_ps(tt, late ? zero : b.next_pre);
+          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? zero : b.next_act);
+        }
+        q.act = earliest_activate(r, c.bank_group, q.act, vis);
+        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
       }
-      act = earliest_activate(r, c.bank_group, act);
-      cas = max_ps(act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
+      q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
+      q.data = q.cas + cas_lat;
+      if (!p_.refresh || attempt == 2) break;
+      bool in_window = false;
+      refresh_adjust(ri, q.cas, &in_window);
+      if (!in_window && refresh_epoch(ri, q.cas) <= b.refresh_epoch) break;
+      tt = q.cas;  // a refresh intervenes: redo from the column command's time
+      q.delayed = true;
     }
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write);
-    data = cas + cas_lat;
-    if (!p_.refresh || attempt == 2) break;
-    bool in_window = false;
-    refresh_adjust(ri, cas, &in_window);
-    if (!in_window && refresh_epoch(ri, cas) <= b.refresh_epoch) break;
-    t = cas;  // a refresh intervenes: redo from the column command's time
-    delayed = true;
-  }
+    return q;
+  };
+  const Plan q = plan(stamp);
+  const RowOutcome outcome = q.outcome;
+  const Picoseconds act = q.act, pre = q.pre, cas = q.cas, data = q.data;
+  const bool delayed = q.delayed;
 
   // Commit the schedule to the bank, rank and channel state.
   if (late) {
@@ -653,7 +703,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
-      r.acts.reserve(act, static_cast<int>(c.bank_group));
+      r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
       Bank::LateRow& lr = b.late_rows[b.late_next];
       b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
       lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
@@ -668,14 +718,14 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       b.prev_pre = pre;
     }
     ++stats_.activates;
-    r.acts.reserve(act, static_cast<int>(c.bank_group));
+    r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
     b.last_act = act;
     b.open_row = c.row;
   }
   const Picoseconds done = data + p_.to_ps(p_.tburst);
-  ch.bus.reserve(data, static_cast<int>(c.rank));
-  r.cas_by_bg[c.bank_group].reserve(cas, 0);
-  if (p_.write_queue > 0) r.rw.reserve(cas, is_write ? 1 : 0);
+  ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp);
+  r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
+  if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) ++stats_.reordered_hits;
   else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);

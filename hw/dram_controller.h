@@ -89,14 +89,28 @@ class SlotCalendar {
                Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
   // Tags 0/1 only, separation by ordered pair: sep[first * 2 + second].
   static SlotCalendar ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity);
-  Picoseconds earliest(Picoseconds t, int tag) const;
-  void reserve(Picoseconds start, int tag);
-  // Reservation start times in [from, to), ascending.
-  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const;
+  // `visible`: only reservations whose stamp is at most `visible` count (the
+  // calendar as a request stamped `visible` would have found it had the
+  // requests arrived in time order); the default sees every reservation.
+  static constexpr Picoseconds kAll{~std::uint64_t{0}};
+  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
+  // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
+  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0));
+  // reserve(), in time order: a reservation stamped later than `stamp` that the
+  // slot overlaps (its earliest-stamped, if several) moves to the next free
+  // slot: one with its stamp and tag is added there (it stays where it was too,
+  // seen only by requests stamped at or after it, which see both).
+  void reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
+  // Reservation start times in [from, to), ascending (those stamped at most `visible`).
+  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
+                             Picoseconds visible = kAll) const;
+  // Latest stamp of any reservation made (a request stamped at or after it sees every reservation).
+  Picoseconds max_stamp() const { return max_stamp_; }
 
  private:
   struct Entry {
     Picoseconds start;
+    Picoseconds stamp;
     int tag;
   };
   // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
@@ -111,6 +125,7 @@ class SlotCalendar {
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
+  Picoseconds max_stamp_{0};
 };
 
 class DramController final : public MemoryDevice {
@@ -242,10 +257,12 @@ class DramController final : public MemoryDevice {
   DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
-  Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
+  Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
+                                Picoseconds vis = SlotCalendar::kAll) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                              Picoseconds t, Picoseconds cas_latency, bool read = false) const;
+                              Picoseconds t, Picoseconds cas_latency, bool read = false,
+                              Picoseconds vis = SlotCalendar::kAll) const;
   // One request through the banks, ranks and bus, at the scheduler from `t`
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.
