@@ -59,7 +59,7 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) 
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
-      if (!all && it->stamp > visible) continue;
+      if (it->tag == kGone || (!all && it->stamp > visible)) continue;
       const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
       const Picoseconds after = sep(tag, it->tag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
@@ -91,23 +91,23 @@ void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
 }
 
 void SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp) {
-  if (stamp < max_stamp_) {
-    // Of the overlapped reservations stamped later than `stamp`, the
-    // earliest-stamped is the one time order would move behind this one.
-    const Entry* moved = nullptr;
-    for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
-         it != end && it->start < start + max_sep_; ++it) {
-      if (it->stamp <= stamp) continue;
-      if (start < it->start + sep(it->tag, tag) && it->start < start + sep(tag, it->tag) &&
-          (!moved || it->stamp < moved->stamp))
-        moved = it;
-    }
-    if (moved) {
-      const Entry m = *moved;
-      reserve(earliest(start, m.tag), m.tag, m.stamp);
+  const bool later_exist = stamp < max_stamp_;
+  reserve(start, tag, stamp);
+  if (!later_exist) return;
+  // Every reservation stamped later than `stamp` that this slot overlaps would
+  // queue behind it in time order: each moves to the first free slot at or
+  // after its own start (its entry is left as a tombstone, tag kGone).
+  std::array<Entry, 4> moved;
+  std::size_t n = 0;
+  for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
+       it != end && it->start < start + max_sep_ && n < moved.size(); ++it) {
+    if (it->tag != kGone && it->stamp > stamp && start < it->start + sep(it->tag, tag) &&
+        it->start < start + sep(tag, it->tag)) {
+      moved[n++] = *it;
+      const_cast<Entry*>(it)->tag = kGone;  // the window's own storage
     }
   }
-  reserve(start, tag, stamp);
+  for (std::size_t k = 0; k < n; ++k) reserve(earliest(moved[k].start, moved[k].tag), moved[k].tag, moved[k].stamp);
 }
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -116,7 +116,7 @@ std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picos
   // First entry with start >= from, i.e. after every start <= from - 1.
   const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
   for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it)
-    if (it->stamp <= visible) out[n++] = it->start;
+    if (it->tag != kGone && it->stamp <= visible) out[n++] = it->start;
   return n;
 }
 
@@ -596,6 +596,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   Bank::LateRow* late_row = nullptr;
   Picoseconds late_hit_act{0};
   bool late_hit = false;
+  // A late miss: the row open at its time (kNoRow: closed or not known) and
+  // the bank's precharge, activate and column constraints then (0: none).
+  std::uint64_t late_open = kNoRow;
+  bool late_known = false;
+  Picoseconds late_pre{0}, late_act{0}, late_cas{0};
   if (late) {
     const std::uint64_t epoch = p_.refresh ? refresh_epoch(ri, t) : 0;
     if (b.open_row == c.row && epoch >= b.refresh_epoch) {
@@ -616,6 +621,33 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     }
     // A row the bank opens well after t: opening it for this request is sooner.
     if (late_hit && late_hit_act > t + p_.to_ps(p_.trp)) late_hit = false, late_row = nullptr;
+    // The bank as it was at t (its latest in-order request stamped at or before t).
+    const Bank::Snapshot* snap = nullptr;
+    for (std::uint32_t k = 1; k <= b.hist_n; ++k) {
+      const Bank::Snapshot& h = b.hist[(b.hist_next + b.hist.size() - k) % b.hist.size()];
+      if (h.stamp <= t) {
+        snap = &h;
+        break;
+      }
+    }
+    if (snap) {
+      const bool open_then = snap->open_row != kNoRow && epoch <= snap->refresh_epoch;
+      if (open_then && snap->open_row == c.row) {
+        // Its row was open at t: a row hit behind the bank's column commands then.
+        if (!late_row) {
+          late_hit = true;
+          late_hit_act = snap->last_act;
+        }
+        late_cas = snap->next_cas;
+      } else if (!late_row) {
+        late_hit = false;
+        late_known = true;
+        late_open = open_then ? snap->open_row : kNoRow;
+        late_pre = snap->next_pre;
+        late_act = snap->next_act;
+        late_cas = snap->next_cas;
+      }
+    }
   }
   // Requests stamped later than this one may already hold slots of the
   // calendars it needs (cores run through their quantum one after another, so
@@ -667,18 +699,21 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       const Picoseconds zero(0);
       if (late ? late_hit : b.open_row == c.row) {
         q.outcome = RowOutcome::Hit;
-        q.cas = max_ps(tt, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
+        q.cas = max_ps(tt, late ? max_ps(late_hit_act + p_.to_ps(p_.trcd), late_cas) : b.next_cas);
       } else {
-        if (b.open_row == kNoRow) {
+        // A late request whose bank state at its time is unknown keeps the
+        // outcome against the bank's current row (as before the history).
+        const std::uint64_t open = late && late_known ? late_open : b.open_row;
+        if (open == kNoRow) {
           q.outcome = RowOutcome::Closed;
-          q.act = max_ps(tt, late ? zero : b.next_act);
+          q.act = max_ps(tt, late ? late_act : b.next_act);
         } else {
           q.outcome = RowOutcome::Conflict;
-          q.pre = max_ps(tt, late ? zero : b.next_pre);
-          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? zero : b.next_act);
+          q.pre = max_ps(tt, late ? late_pre : b.next_pre);
+          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? late_act : b.next_act);
         }
         q.act = earliest_activate(r, c.bank_group, q.act, vis);
-        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
+        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? late_cas : b.next_cas);
       }
       q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
       q.data = q.cas + cas_lat;
@@ -707,6 +742,24 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       Bank::LateRow& lr = b.late_rows[b.late_next];
       b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
       lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
+      // The bank's in-order requests (stamped later) would have met this row
+      // in time order: the row they use must be opened again after it. If it
+      // was opened after this activate, it could open only tRAS + tRP later;
+      // if before, this row replaces it (their next request is a conflict).
+      const Picoseconds ready = max_ps(is_write ? cas + cas_lat + p_.to_ps(p_.tburst + p_.twr) : cas + p_.to_ps(p_.trtp),
+                                       act + p_.to_ps(p_.tras));
+      if (act < b.last_act) {
+        b.next_cas = max_ps(b.next_cas, ready + p_.to_ps(p_.trp + p_.trcd));
+        b.next_pre = max_ps(b.next_pre, ready + p_.to_ps(p_.trp + p_.tras));
+      } else if (b.open_row != c.row) {
+        b.prev_row = b.open_row;
+        b.prev_act = b.last_act;
+        b.prev_pre = pre;
+        b.open_row = c.row;
+        b.last_act = act;
+        b.next_cas = max_ps(b.next_cas, cas + p_.to_ps(same_group_column_spacing()));
+        b.next_pre = max_ps(b.next_pre, ready);
+      }
     } else if (late_row) {
       late_row->until = max_ps(late_row->until, keep);
     }
@@ -741,6 +794,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.next_act = pre_ready + p_.to_ps(p_.trp);
   } else {
     b.next_pre = max_ps(b.next_pre, pre_ready);
+  }
+  if (!late && !reordered) {
+    b.hist[b.hist_next] = Bank::Snapshot{stamp, b.next_act, b.next_pre, b.next_cas, b.last_act, b.open_row, b.refresh_epoch};
+    b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
+    b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
   }
 
   DramResult res;
@@ -841,6 +899,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   // on arrival at t0 (no wait): what the per-visit code below leaves.
   auto visited = [&](Bank& b, Picoseconds t0) {
     const Picoseconds lc = t0 + serve * (il - 1);
+    b.hist_n = 0;
     b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (il - 1)));
     b.next_cas = lc + sp;
     const Picoseconds pre_ready = is_write ? lc + cas_lat + burst + twr : lc + trtp;
@@ -1132,6 +1191,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     shift += extra;  // the window waits for it: every later line issues that much later
     last_cas = cas + serve * (cnt - 1);
     b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (cnt - 1)));
+    b.hist_n = 0;
     b.next_cas = last_cas + sp;
     Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + twr : last_cas + trtp;
     b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + tras));

@@ -96,10 +96,10 @@ class SlotCalendar {
   Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
   void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0));
-  // reserve(), in time order: a reservation stamped later than `stamp` that the
-  // slot overlaps (its earliest-stamped, if several) moves to the next free
-  // slot: one with its stamp and tag is added there (it stays where it was too,
-  // seen only by requests stamped at or after it, which see both).
+  // reserve(), in time order: each reservation stamped later than `stamp` that
+  // the slot overlaps moves to the first free slot at or after its start (the
+  // request that made it has its answer already; the calendar now holds the
+  // schedule time order would have given, for the requests still to come).
   void reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -113,6 +113,7 @@ class SlotCalendar {
     Picoseconds stamp;
     int tag;
   };
+  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing
   // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
   Picoseconds sep(int a, int b) const {
     if (asym_) return ordered_[static_cast<std::size_t>((a & 1) * 2 + (b & 1))];
@@ -223,6 +224,18 @@ class DramController final : public MemoryDevice {
     };
     std::array<LateRow, 4> late_rows{};
     std::uint32_t late_next = 0;
+    // The bank's in-order state after each of its latest in-order requests,
+    // by the request's stamp (ascending in the ring): a late request is timed
+    // against the bank as it was at its time (the row open then, its
+    // precharge, activate and column constraints) instead of ignoring the
+    // bank's timing. stream() clears it (its visits are not recorded).
+    struct Snapshot {
+      Picoseconds stamp{0}, next_act{0}, next_pre{0}, next_cas{0}, last_act{0};
+      std::uint64_t open_row = kNoRow;
+      std::uint64_t refresh_epoch = 0;
+    };
+    std::array<Snapshot, 8> hist{};
+    std::uint32_t hist_next = 0, hist_n = 0;
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top
