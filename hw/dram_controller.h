@@ -13,9 +13,18 @@
 // that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
 // A request stamped earlier than one the bank already served (a core that ran
 // ahead less far than another, under temporal decoupling) is timed against the
-// shared calendars and the rows the bank had open around its time (a row hit
-// if its row was open then or was opened by an earlier late request within
-// tRC, else an activate of its own), and leaves the bank's in-order state alone.
+// bank as it was at its time (a short history of the bank's in-order state by
+// stamp: the row open then, its precharge, activate and column constraints),
+// or a row an earlier late request opened within tRC; if it opens a row, the
+// bank's later-stamped in-order requests must open theirs again after it.
+// Time order in the calendars (issue 16 item 6): every reservation keeps the
+// stamp of its request, a request is planned against the reservations stamped
+// at or before it (what it would have met in time order), and the
+// later-stamped reservations its slots overlap move to the next free slot
+// (SlotCalendar::reserve_displacing). The displaced requests have their
+// answers already: the bus displacement is charged to the channel's requests
+// as its running mean per request, so latencies sum to about what time order
+// gives (at quantum 0 nothing is displaced).
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
@@ -100,7 +109,8 @@ class SlotCalendar {
   // the slot overlaps moves to the first free slot at or after its start (the
   // request that made it has its answer already; the calendar now holds the
   // schedule time order would have given, for the requests still to come).
-  void reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
+  // Returns the summed distance the moved reservations moved.
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -255,6 +265,9 @@ class DramController final : public MemoryDevice {
     std::array<PendingWrite, DramParams::kMaxWriteQueue> wq{};
     std::array<Picoseconds, DramParams::kMaxWriteQueue> wq_free{};
     std::uint32_t wq_head = 0, wq_count = 0;
+    // Displacement of the bus's reservations by requests stamped earlier
+    // (reserve_displacing), ps x 64, averaged over about 64 requests.
+    std::uint64_t displaced_acc = 0;
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
   // Reservations each calendar keeps: a saturated DDR4-2666 data bus fills
