@@ -47,8 +47,9 @@ const SlotCalendar::Entry* SlotCalendar::first_after(Picoseconds v) const {
   return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
-Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
+Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) const {
   Picoseconds s = max_ps(t, floor_);
+  const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
@@ -58,6 +59,7 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag) const {
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
+      if (it->tag == kGone || (!all && it->stamp > visible)) continue;
       const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
       const Picoseconds after = sep(tag, it->tag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
@@ -79,19 +81,48 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
   return c;
 }
 
-void SlotCalendar::reserve(Picoseconds start, int tag) {
-  e_.insert(first_after(start), Entry{start, tag});  // after equal starts
+void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
+  e_.insert(first_after(start), Entry{start, stamp, tag});  // after equal starts
+  max_stamp_ = max_ps(max_stamp_, stamp);
   if (e_.size() > e_.capacity()) {
     floor_ = max_ps(floor_, e_.front().start + len_);
     e_.pop_front();
   }
 }
 
-std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const {
+std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp) {
+  const bool later_exist = stamp < max_stamp_;
+  reserve(start, tag, stamp);
+  if (!later_exist) return 0;
+  // Every reservation stamped later than `stamp` that this slot overlaps would
+  // queue behind it in time order: each moves to the first free slot at or
+  // after its own start (its entry is left as a tombstone, tag kGone).
+  std::array<Entry, 4> moved;
+  std::size_t n = 0;
+  for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
+       it != end && it->start < start + max_sep_ && n < moved.size(); ++it) {
+    if (it->tag != kGone && it->stamp > stamp && start < it->start + sep(it->tag, tag) &&
+        it->start < start + sep(tag, it->tag)) {
+      moved[n++] = *it;
+      const_cast<Entry*>(it)->tag = kGone;  // the window's own storage
+    }
+  }
+  std::uint64_t shift = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const Picoseconds to = earliest(moved[k].start, moved[k].tag);
+    shift += (to - moved[k].start).value();
+    reserve(to, moved[k].tag, moved[k].stamp);
+  }
+  return shift;
+}
+
+std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
+                                         Picoseconds visible) const {
   std::size_t n = 0;
   // First entry with start >= from, i.e. after every start <= from - 1.
   const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
-  for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it) out[n++] = it->start;
+  for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it)
+    if (it->tag != kGone && it->stamp <= visible) out[n++] = it->start;
   return n;
 }
 
@@ -427,14 +458,14 @@ Picoseconds DramController::refresh_adjust(std::uint32_t rank_index, Picoseconds
   return t;
 }
 
-Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const {
+Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis) const {
   const Picoseconds faw = p_.to_ps(p_.tfaw);
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg));
+    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
     std::array<Picoseconds, 16> near{};
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
-    std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1);
+    std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1, vis);
     std::size_t k = 0;
     while (k < n && near[k] <= s) ++k;
     for (std::size_t j = n; j > k; --j) near[j] = near[j - 1];
@@ -454,17 +485,17 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
 }
 
 Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                            Picoseconds t, Picoseconds cas_latency, bool read) const {
+                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis) const {
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0);
+    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0, vis);
     if (p_.write_queue > 0) {
-      const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1);
+      const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1, vis);
       if (c2 != c) {
         t = c2;
         continue;
       }
     }
-    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank));
+    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
   }
@@ -556,9 +587,6 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
 
   // Schedule tentatively; if the column command would fall after a refresh of
   // the rank (which closes every row) or inside one, start again after it.
-  bool delayed = false;
-  RowOutcome outcome = RowOutcome::Hit;
-  Picoseconds act{0}, pre{0}, cas{0}, data{0};
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   // A request stamped earlier than the latest one this bank already served
   // (cores run ahead of each other by up to a quantum) would otherwise queue
@@ -574,6 +602,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   Bank::LateRow* late_row = nullptr;
   Picoseconds late_hit_act{0};
   bool late_hit = false;
+  // A late miss: the row open at its time (kNoRow: closed or not known) and
+  // the bank's precharge, activate and column constraints then (0: none).
+  std::uint64_t late_open = kNoRow;
+  bool late_known = false;
+  Picoseconds late_pre{0}, late_act{0}, late_cas{0};
   if (late) {
     const std::uint64_t epoch = p_.refresh ? refresh_epoch(ri, t) : 0;
     if (b.open_row == c.row && epoch >= b.refresh_epoch) {
@@ -594,57 +627,115 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     }
     // A row the bank opens well after t: opening it for this request is sooner.
     if (late_hit && late_hit_act > t + p_.to_ps(p_.trp)) late_hit = false, late_row = nullptr;
+    // The bank as it was at t (its latest in-order request stamped at or before t).
+    const Bank::Snapshot* snap = nullptr;
+    for (std::uint32_t k = 1; k <= b.hist_n; ++k) {
+      const Bank::Snapshot& h = b.hist[(b.hist_next + b.hist.size() - k) % b.hist.size()];
+      if (h.stamp <= t) {
+        snap = &h;
+        break;
+      }
+    }
+    if (snap) {
+      const bool open_then = snap->open_row != kNoRow && epoch <= snap->refresh_epoch;
+      if (open_then && snap->open_row == c.row) {
+        // Its row was open at t: a row hit behind the bank's column commands then.
+        if (!late_row) {
+          late_hit = true;
+          late_hit_act = snap->last_act;
+        }
+        late_cas = snap->next_cas;
+      } else if (!late_row) {
+        late_hit = false;
+        late_known = true;
+        late_open = open_then ? snap->open_row : kNoRow;
+        late_pre = snap->next_pre;
+        late_act = snap->next_act;
+        late_cas = snap->next_cas;
+      }
+    }
   }
+  // Requests stamped later than this one may already hold slots of the
+  // calendars it needs (cores run through their quantum one after another, so
+  // a core behind in the quantum finds the slots around its time taken by
+  // requests later in simulated time). It is planned against the reservations
+  // stamped at or before its time only (`vis`): what it would have met in time
+  // order, where the later-stamped requests would have queued behind it. It
+  // takes that slot, and each later-stamped reservation it overlaps moves (in
+  // effect) to the next free slot: a reservation with the displaced one's stamp
+  // is added there (SlotCalendar::reserve_displacing), so the bus and the
+  // ranks never carry more than they can and the requests stamped after the
+  // displaced one find it behind this one. In time order (quantum 0) nothing
+  // is displaced and the schedule is the in-order one.
+  const Picoseconds stamp = t;
+  struct Plan {
+    RowOutcome outcome = RowOutcome::Hit;
+    Picoseconds act{0}, pre{0}, cas{0}, data{0};
+    bool delayed = false;
+  };
   bool reordered = false;
-  if (!late && b.prev_row == c.row && b.open_row != c.row) {
-    // Serve it from the previous row if the column command (and its recovery)
-    // fits before that row's precharge.
-    const Picoseconds c0 =
-        earliest_column(r, ch, c.rank, c.bank_group, max_ps(t, b.prev_act + p_.to_ps(p_.trcd)), cas_lat, !is_write);
-    const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
-    bool in_window = false;
-    if (p_.refresh) refresh_adjust(ri, c0, &in_window);
-    if (need <= b.prev_pre && !in_window && (!p_.refresh || refresh_epoch(ri, c0) <= b.refresh_epoch)) {
-      reordered = true;
-      cas = c0;
-      data = cas + cas_lat;
-    }
-  }
-  for (int attempt = 0; !reordered; ++attempt) {
-    if (p_.refresh) {
-      t = refresh_adjust(ri, t, &delayed);
-      const std::uint64_t epoch = refresh_epoch(ri, t);
-      if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
-        b.open_row = kNoRow;
-        b.prev_row = kNoRow;
-        b.refresh_epoch = epoch;
+  auto plan = [&](Picoseconds vis) {
+    Plan q;
+    Picoseconds tt = t;
+    if (!late && b.prev_row == c.row && b.open_row != c.row) {
+      // Serve it from the previous row if the column command (and its recovery)
+      // fits before that row's precharge.
+      const Picoseconds c0 = earliest_column(r, ch, c.rank, c.bank_group, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)),
+                                             cas_lat, !is_write, vis);
+      const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
+      bool in_window = false;
+      if (p_.refresh) refresh_adjust(ri, c0, &in_window);
+      if (need <= b.prev_pre && !in_window && (!p_.refresh || refresh_epoch(ri, c0) <= b.refresh_epoch)) {
+        reordered = true;
+        q.cas = c0;
+        q.data = q.cas + cas_lat;
+        return q;
       }
     }
-    const Picoseconds zero(0);
-    if (late ? late_hit : b.open_row == c.row) {
-      outcome = RowOutcome::Hit;
-      cas = max_ps(t, late ? late_hit_act + p_.to_ps(p_.trcd) : b.next_cas);
-    } else {
-      if (b.open_row == kNoRow) {
-        outcome = RowOutcome::Closed;
-        act = max_ps(t, late ? zero : b.next_act);
+    for (int attempt = 0;; ++attempt) {
+      if (p_.refresh) {
+        tt = refresh_adjust(ri, tt, &q.delayed);
+        const std::uint64_t epoch = refresh_epoch(ri, tt);
+        if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
+          b.open_row = kNoRow;
+          b.prev_row = kNoRow;
+          b.refresh_epoch = epoch;
+        }
+      }
+      const Picoseconds zero(0);
+      if (late ? late_hit : b.open_row == c.row) {
+        q.outcome = RowOutcome::Hit;
+        q.cas = max_ps(tt, late ? max_ps(late_hit_act + p_.to_ps(p_.trcd), late_cas) : b.next_cas);
       } else {
-        outcome = RowOutcome::Conflict;
-        pre = max_ps(t, late ? zero : b.next_pre);
-        act = max_ps(pre + p_.to_ps(p_.trp), late ? zero : b.next_act);
+        // A late request whose bank state at its time is unknown keeps the
+        // outcome against the bank's current row (as before the history).
+        const std::uint64_t open = late && late_known ? late_open : b.open_row;
+        if (open == kNoRow) {
+          q.outcome = RowOutcome::Closed;
+          q.act = max_ps(tt, late ? late_act : b.next_act);
+        } else {
+          q.outcome = RowOutcome::Conflict;
+          q.pre = max_ps(tt, late ? late_pre : b.next_pre);
+          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? late_act : b.next_act);
+        }
+        q.act = earliest_activate(r, c.bank_group, q.act, vis);
+        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? late_cas : b.next_cas);
       }
-      act = earliest_activate(r, c.bank_group, act);
-      cas = max_ps(act + p_.to_ps(p_.trcd), late ? zero : b.next_cas);
+      q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
+      q.data = q.cas + cas_lat;
+      if (!p_.refresh || attempt == 2) break;
+      bool in_window = false;
+      refresh_adjust(ri, q.cas, &in_window);
+      if (!in_window && refresh_epoch(ri, q.cas) <= b.refresh_epoch) break;
+      tt = q.cas;  // a refresh intervenes: redo from the column command's time
+      q.delayed = true;
     }
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write);
-    data = cas + cas_lat;
-    if (!p_.refresh || attempt == 2) break;
-    bool in_window = false;
-    refresh_adjust(ri, cas, &in_window);
-    if (!in_window && refresh_epoch(ri, cas) <= b.refresh_epoch) break;
-    t = cas;  // a refresh intervenes: redo from the column command's time
-    delayed = true;
-  }
+    return q;
+  };
+  const Plan q = plan(stamp);
+  const RowOutcome outcome = q.outcome;
+  const Picoseconds act = q.act, pre = q.pre, cas = q.cas, data = q.data;
+  const bool delayed = q.delayed;
 
   // Commit the schedule to the bank, rank and channel state.
   if (late) {
@@ -653,10 +744,28 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
-      r.acts.reserve(act, static_cast<int>(c.bank_group));
+      r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
       Bank::LateRow& lr = b.late_rows[b.late_next];
       b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
       lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
+      // The bank's in-order requests (stamped later) would have met this row
+      // in time order: the row they use must be opened again after it. If it
+      // was opened after this activate, it could open only tRAS + tRP later;
+      // if before, this row replaces it (their next request is a conflict).
+      const Picoseconds ready = max_ps(is_write ? cas + cas_lat + p_.to_ps(p_.tburst + p_.twr) : cas + p_.to_ps(p_.trtp),
+                                       act + p_.to_ps(p_.tras));
+      if (act < b.last_act) {
+        b.next_cas = max_ps(b.next_cas, ready + p_.to_ps(p_.trp + p_.trcd));
+        b.next_pre = max_ps(b.next_pre, ready + p_.to_ps(p_.trp + p_.tras));
+      } else if (b.open_row != c.row) {
+        b.prev_row = b.open_row;
+        b.prev_act = b.last_act;
+        b.prev_pre = pre;
+        b.open_row = c.row;
+        b.last_act = act;
+        b.next_cas = max_ps(b.next_cas, cas + p_.to_ps(same_group_column_spacing()));
+        b.next_pre = max_ps(b.next_pre, ready);
+      }
     } else if (late_row) {
       late_row->until = max_ps(late_row->until, keep);
     }
@@ -668,14 +777,20 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       b.prev_pre = pre;
     }
     ++stats_.activates;
-    r.acts.reserve(act, static_cast<int>(c.bank_group));
+    r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
     b.last_act = act;
     b.open_row = c.row;
   }
   const Picoseconds done = data + p_.to_ps(p_.tburst);
-  ch.bus.reserve(data, static_cast<int>(c.rank));
-  r.cas_by_bg[c.bank_group].reserve(cas, 0);
-  if (p_.write_queue > 0) r.rw.reserve(cas, is_write ? 1 : 0);
+  // The requests displaced on the bus already have their answers: what they
+  // lost is charged to this channel's requests as its running mean per request
+  // (an exponential average over the last ~64 requests), so the channel's
+  // latencies sum to about what time order would have given.
+  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp);
+  ch.displaced_acc = ch.displaced_acc - (ch.displaced_acc >> 6) + moved;
+  const Picoseconds displaced_share(ch.displaced_acc >> 6);
+  r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
+  if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) ++stats_.reordered_hits;
   else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
@@ -692,12 +807,17 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   } else {
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
+  if (!late && !reordered) {
+    b.hist[b.hist_next] = Bank::Snapshot{stamp, b.next_act, b.next_pre, b.next_cas, b.last_act, b.open_row, b.refresh_epoch};
+    b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
+    b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
+  }
 
   DramResult res;
-  res.done = done;
+  res.done = done + displaced_share;
   res.outcome = outcome;
   res.service = idle_latency(outcome, is_write);
-  const Picoseconds latency = done - arrival;
+  const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
   if (drained) {
@@ -791,6 +911,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   // on arrival at t0 (no wait): what the per-visit code below leaves.
   auto visited = [&](Bank& b, Picoseconds t0) {
     const Picoseconds lc = t0 + serve * (il - 1);
+    b.hist_n = 0;
     b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (il - 1)));
     b.next_cas = lc + sp;
     const Picoseconds pre_ready = is_write ? lc + cas_lat + burst + twr : lc + trtp;
@@ -1082,6 +1203,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     shift += extra;  // the window waits for it: every later line issues that much later
     last_cas = cas + serve * (cnt - 1);
     b.last_t = max_ps(b.last_t, t0 + Picoseconds(tau * (cnt - 1)));
+    b.hist_n = 0;
     b.next_cas = last_cas + sp;
     Picoseconds pre_ready = is_write ? last_cas + cas_lat + burst + twr : last_cas + trtp;
     b.next_pre = max_ps(b.next_pre, max_ps(pre_ready, b.last_act + tras));

@@ -13,9 +13,18 @@
 // that row's (already scheduled) precharge, as FR-FCFS serves row hits first.
 // A request stamped earlier than one the bank already served (a core that ran
 // ahead less far than another, under temporal decoupling) is timed against the
-// shared calendars and the rows the bank had open around its time (a row hit
-// if its row was open then or was opened by an earlier late request within
-// tRC, else an activate of its own), and leaves the bank's in-order state alone.
+// bank as it was at its time (a short history of the bank's in-order state by
+// stamp: the row open then, its precharge, activate and column constraints),
+// or a row an earlier late request opened within tRC; if it opens a row, the
+// bank's later-stamped in-order requests must open theirs again after it.
+// Time order in the calendars (issue 16 item 6): every reservation keeps the
+// stamp of its request, a request is planned against the reservations stamped
+// at or before it (what it would have met in time order), and the
+// later-stamped reservations its slots overlap move to the next free slot
+// (SlotCalendar::reserve_displacing). The displaced requests have their
+// answers already: the bus displacement is charged to the channel's requests
+// as its running mean per request, so latencies sum to about what time order
+// gives (at quantum 0 nothing is displaced).
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
@@ -89,16 +98,32 @@ class SlotCalendar {
                Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
   // Tags 0/1 only, separation by ordered pair: sep[first * 2 + second].
   static SlotCalendar ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity);
-  Picoseconds earliest(Picoseconds t, int tag) const;
-  void reserve(Picoseconds start, int tag);
-  // Reservation start times in [from, to), ascending.
-  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max) const;
+  // `visible`: only reservations whose stamp is at most `visible` count (the
+  // calendar as a request stamped `visible` would have found it had the
+  // requests arrived in time order); the default sees every reservation.
+  static constexpr Picoseconds kAll{~std::uint64_t{0}};
+  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
+  // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
+  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0));
+  // reserve(), in time order: each reservation stamped later than `stamp` that
+  // the slot overlaps moves to the first free slot at or after its start (the
+  // request that made it has its answer already; the calendar now holds the
+  // schedule time order would have given, for the requests still to come).
+  // Returns the summed distance the moved reservations moved.
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
+  // Reservation start times in [from, to), ascending (those stamped at most `visible`).
+  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
+                             Picoseconds visible = kAll) const;
+  // Latest stamp of any reservation made (a request stamped at or after it sees every reservation).
+  Picoseconds max_stamp() const { return max_stamp_; }
 
  private:
   struct Entry {
     Picoseconds start;
+    Picoseconds stamp;
     int tag;
   };
+  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing
   // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
   Picoseconds sep(int a, int b) const {
     if (asym_) return ordered_[static_cast<std::size_t>((a & 1) * 2 + (b & 1))];
@@ -111,6 +136,7 @@ class SlotCalendar {
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
+  Picoseconds max_stamp_{0};
 };
 
 class DramController final : public MemoryDevice {
@@ -208,6 +234,18 @@ class DramController final : public MemoryDevice {
     };
     std::array<LateRow, 4> late_rows{};
     std::uint32_t late_next = 0;
+    // The bank's in-order state after each of its latest in-order requests,
+    // by the request's stamp (ascending in the ring): a late request is timed
+    // against the bank as it was at its time (the row open then, its
+    // precharge, activate and column constraints) instead of ignoring the
+    // bank's timing. stream() clears it (its visits are not recorded).
+    struct Snapshot {
+      Picoseconds stamp{0}, next_act{0}, next_pre{0}, next_cas{0}, last_act{0};
+      std::uint64_t open_row = kNoRow;
+      std::uint64_t refresh_epoch = 0;
+    };
+    std::array<Snapshot, 8> hist{};
+    std::uint32_t hist_next = 0, hist_n = 0;
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top
@@ -227,6 +265,9 @@ class DramController final : public MemoryDevice {
     std::array<PendingWrite, DramParams::kMaxWriteQueue> wq{};
     std::array<Picoseconds, DramParams::kMaxWriteQueue> wq_free{};
     std::uint32_t wq_head = 0, wq_count = 0;
+    // Displacement of the bus's reservations by requests stamped earlier
+    // (reserve_displacing), ps x 64, averaged over about 64 requests.
+    std::uint64_t displaced_acc = 0;
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
   // Reservations each calendar keeps: a saturated DDR4-2666 data bus fills
@@ -242,10 +283,12 @@ class DramController final : public MemoryDevice {
   DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
-  Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t) const;
+  Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
+                                Picoseconds vis = SlotCalendar::kAll) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                              Picoseconds t, Picoseconds cas_latency, bool read = false) const;
+                              Picoseconds t, Picoseconds cas_latency, bool read = false,
+                              Picoseconds vis = SlotCalendar::kAll) const;
   // One request through the banks, ranks and bus, at the scheduler from `t`
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.

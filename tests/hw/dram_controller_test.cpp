@@ -172,6 +172,63 @@ TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
   EXPECT_EQ(mc.access(4 * 64, false, 20_us).outcome, RowOutcome::Hit);
 }
 
+TEST(SlotCalendar, EarlierStampedReservationDisplacesLaterStampedOnes) {
+  SlotCalendar cal(Picoseconds(3000), Picoseconds(0), Picoseconds(0), 64);
+  // A core ahead reserves two slots back to back, stamped 10 ns.
+  cal.reserve(Picoseconds(10000), 0, Picoseconds(10000));
+  cal.reserve(Picoseconds(13000), 0, Picoseconds(10000));
+  // A request stamped 5 ns sees the calendar as time order would have shown it.
+  EXPECT_EQ(cal.earliest(Picoseconds(10000), 0, Picoseconds(5000)), Picoseconds(10000));
+  EXPECT_EQ(cal.earliest(Picoseconds(10000), 0), Picoseconds(16000));
+  // It takes the slot; the later-stamped one there moves to the next free slot (6 ns on).
+  EXPECT_EQ(cal.reserve_displacing(Picoseconds(10000), 0, Picoseconds(5000)), 6000u);
+  // Requests stamped after the core ahead find three slots back to back...
+  EXPECT_EQ(cal.earliest(Picoseconds(10000), 0), Picoseconds(19000));
+  // ...one stamped between the two finds only the earlier-stamped slot.
+  EXPECT_EQ(cal.earliest(Picoseconds(10000), 0, Picoseconds(7000)), Picoseconds(13000));
+  Picoseconds s[8];
+  ASSERT_EQ(cal.starts_between(Picoseconds(0), Picoseconds(100000), s, 8), 3u);
+  EXPECT_EQ(s[0], Picoseconds(10000));
+  EXPECT_EQ(s[1], Picoseconds(13000));
+  EXPECT_EQ(s[2], Picoseconds(16000));
+  // Nothing stamped later: nothing moves.
+  EXPECT_EQ(cal.reserve_displacing(Picoseconds(19000), 0, Picoseconds(20000)), 0u);
+}
+
+TEST(DramController, EarlierStampedRequestTakesTheBusSlotOfALaterStampedOne) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  // Two closed banks in different bank groups; the later-stamped request comes first.
+  const Picoseconds t0 = 1_us;
+  const DramResult x = mc.access(0, false, t0);
+  EXPECT_EQ(x.done - t0, mc.idle_latency(RowOutcome::Closed));
+  // Stamped 1 ns earlier, its burst would overlap x's: in time order it goes
+  // first (unloaded latency) and x's burst moves behind it (2 ns on); the
+  // channel's requests share that displacement (its mean over ~64 requests).
+  const Picoseconds t1 = t0 - 1_ns;
+  const DramResult y = mc.access(64, false, t1);
+  EXPECT_EQ(y.done - t1, mc.idle_latency(RowOutcome::Closed) + Picoseconds(2000 >> 6));
+  // A request after both finds x's burst (and activate) where they moved, 2 ns
+  // on: the data bus is not used twice at once.
+  const DramResult z = mc.access(2 * 64, false, t0 + Picoseconds(1));
+  EXPECT_GE(z.done, x.done + 2_ns + tck(p, p.tburst));
+}
+
+TEST(DramController, LateRequestPaysTheBankAsItWasAtItsTime) {
+  DramParams p = one_channel();
+  DramController mc(p, 0, "mc");
+  const Picoseconds fe = p.frontend_latency;
+  mc.access(0, false, Picoseconds(0));  // row 0 of bank 0 opened at fe
+  mc.access(4 * 64, false, 10_us);      // a core ahead: the bank's latest request
+  // Stamped 5 ns, to another row of bank 0: at its time row 0 had just been
+  // opened, so its precharge waits for tRAS after that activate (before, a
+  // late request ignored the bank's timing and paid an idle conflict).
+  const DramResult c = mc.access(2048 * 64, false, 5_ns);
+  EXPECT_EQ(c.outcome, RowOutcome::Conflict);
+  EXPECT_EQ(c.done, fe + tck(p, p.tras + p.trp + p.trcd + p.cl + p.tburst));
+  EXPECT_EQ(mc.stats().late_requests, 1u);
+}
+
 TEST(DramController, LateRequestsToTheRowTheyOpenedAreRowHits) {
   DramParams p = one_channel();
   DramController mc(p, 0, "mc");
