@@ -103,6 +103,39 @@ class CacheArray {
     return false;
   }
 
+  // Where a fill of an absent line would go, remembered by write_access() so
+  // that the fill after the caller's coherence actions needs no second scan of
+  // the set (fill_at() scans again if a line of this cache was invalidated meanwhile).
+  struct FillSlot {
+    std::uint32_t* set = nullptr;
+    std::uint64_t line = 0;
+    std::uint32_t tag = 0;
+    std::size_t victim = 0;
+    std::uint32_t least = 0;
+    std::uint64_t invalidations = 0;  // stats().invalidations when the slot was chosen
+  };
+  // access(pa, true); on a miss of an absent line (not an upgrade) also fills `slot`.
+  bool write_access(PhysAddr pa, FillSlot& slot) {
+    const std::uint64_t line = pa >> kLineShift;
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    const std::size_t w = find_in(set, tag);
+    if (w < ways_) return access(pa, true);
+    ++stats_.write_misses;
+    slot.set = set;
+    slot.line = line;
+    slot.tag = tag;
+    slot.victim = least_way(set + ways_, ways_, slot.least);
+    slot.invalidations = stats_.invalidations;
+    return false;
+  }
+  // fill(pa, st) for the line of a write_access() miss, with that miss's slot;
+  // the same result as fill() as long as only invalidations changed the cache since.
+  Eviction fill_at(const FillSlot& slot, LineState st) {
+    if (slot.invalidations != stats_.invalidations || slot.set == nullptr) return fill(slot.line << kLineShift, st);
+    return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
+  }
+
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;
@@ -220,20 +253,16 @@ class CacheArray {
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
-  // One pass over a set: the way holding `tag` (ways_ if none) and the way
-  // with the least replacement word (first invalid, else LRU/FIFO) and that word.
+  // The way holding `tag` (ways_ if none) and, when none does, the way with
+  // the least replacement word (first invalid, else LRU/FIFO) and that word.
+  // (Tags are unique in a set; an empty way's tag kInvalidTag is no line's, but
+  // a tag too large for 32 bits is that too: then the last empty way is
+  // "present", as the branch-free loop this replaced found it, and nothing is installed.)
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::uint32_t* meta = set + ways_;
-    std::size_t present = ways_;
-    victim = 0;
-    least = meta[0];
-    for (std::size_t w = 0; w < ways_; ++w) {
-      present = set[w] == tag ? w : present;
-      const bool less = meta[w] < least;
-      victim = less ? w : victim;
-      least = less ? meta[w] : least;
-    }
-    return present;
+    const std::uint64_t m = ways_equal(set, ways_, tag);
+    if (m) return static_cast<std::size_t>(63 - __builtin_clzll(m));  // (victim and least unset)
+    victim = least_way(set + ways_, ways_, least);
+    return ways_;
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,

@@ -288,7 +288,8 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
   // line is present (and stays so through the snoop, which touches other CPUs'
   // copies and other lines only), so no second look-up is needed to know it.
   const std::uint64_t upgrades = l1.stats().upgrades;
-  if (l1.access(pa, true)) return 1;
+  CacheArray::FillSlot slot;
+  if (l1.write_access(pa, slot)) return 1;
   const bool l1_shared = l1.stats().upgrades != upgrades;
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   if (dir_) {
@@ -302,7 +303,9 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
   }
   const int level =
       l2_[c]->contains(pa) ? 2 : (llc_level && llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
-  Eviction v1 = l1.fill(pa, LineState::Modified);
+  // The snoop touched other caches, and this L1D only by invalidations (a
+  // snoop-filter eviction's back-invalidation), which fill_at checks for.
+  Eviction v1 = l1_shared ? l1.fill(pa, LineState::Modified) : l1.fill_at(slot, LineState::Modified);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;
 }
