@@ -119,11 +119,14 @@ class CacheArray {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
+    slot.line = line;
     const std::size_t w = find_in(set, tag);
-    if (w < ways_) return access(pa, true);
+    if (w < ways_) {
+      slot.set = nullptr;  // a hit, or an upgrade of a Shared line: fill_at is a plain fill
+      return access(pa, true);
+    }
     ++stats_.write_misses;
     slot.set = set;
-    slot.line = line;
     slot.tag = tag;
     slot.victim = least_way(set + ways_, ways_, slot.least);
     slot.invalidations = stats_.invalidations;
@@ -248,7 +251,7 @@ class CacheArray {
     std::uint32_t* set = set_block(line, tag);
     if (tag == kInvalidTag) return nullptr;
     // The miss path's searches (mostly misses: every way compared) by whole-set compares.
-    const std::uint64_t m = ways_equal(set, ways_, tag);
+    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
     return m ? set + __builtin_ctzll(m) : nullptr;
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
@@ -259,7 +262,7 @@ class CacheArray {
   // a tag too large for 32 bits is that too: then the last empty way is
   // "present", as the branch-free loop this replaced found it, and nothing is installed.)
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::uint64_t m = ways_equal(set, ways_, tag);
+    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
     if (m) return static_cast<std::size_t>(63 - __builtin_clzll(m));  // (victim and least unset)
     victim = least_way(set + ways_, ways_, least);
     return ways_;

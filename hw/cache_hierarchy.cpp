@@ -182,21 +182,31 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
 
 std::size_t CacheHierarchy::track(CpuId cpu, PhysAddr line, WritebackList& wb) {
   PhysAddr evicted;
-  evicted_.clear();
-  const std::size_t entry = dir_->find_or_insert(line, evicted, evicted_);
-  if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+  std::size_t entry;
+  if (dir_->cpu_words() == 1) {
+    // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
+    std::uint64_t cpus;
+    entry = dir_->find_or_insert(line, evicted, cpus);
+    for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+  } else {
+    evicted_.clear();
+    entry = dir_->find_or_insert(line, evicted, evicted_);
+    if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+  }
   dir_->add(entry, cpu.value());
   return entry;
 }
 
 void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {
-  for (int s : cpus) {
-    const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
-    const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
-    if (!e1.valid && !e2.valid) continue;
-    ++snoop_filter_back_invalidations_;
-    if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
-  }
+  for (int s : cpus) back_invalidate_cpu(line, s, wb);
+}
+
+void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
+  const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
+  const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
+  if (!e1.valid && !e2.valid) return;
+  ++snoop_filter_back_invalidations_;
+  if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
 }
 
 void CacheHierarchy::count_regions(PhysAddr end) {
