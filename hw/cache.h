@@ -128,7 +128,16 @@ class CacheArray {
     ++stats_.write_misses;
     slot.set = set;
     slot.tag = tag;
-    slot.victim = least_way(set + ways_, ways_, slot.least);
+    const std::uint32_t* meta = set + ways_;
+    std::size_t victim = 0;
+    std::uint32_t least = meta[0];
+    for (std::size_t v = 1; v < ways_; ++v) {  // scan()'s victim search
+      const bool less = meta[v] < least;
+      victim = less ? v : victim;
+      least = less ? meta[v] : least;
+    }
+    slot.victim = victim;
+    slot.least = least;
     slot.invalidations = stats_.invalidations;
     return false;
   }
@@ -256,16 +265,21 @@ class CacheArray {
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
-  // The way holding `tag` (ways_ if none) and, when none does, the way with
-  // the least replacement word (first invalid, else LRU/FIFO) and that word.
-  // (Tags are unique in a set; an empty way's tag kInvalidTag is no line's, but
-  // a tag too large for 32 bits is that too: then the last empty way is
-  // "present", as the branch-free loop this replaced found it, and nothing is installed.)
+  // One pass over a set: the way holding `tag` (ways_ if none) and the way
+  // with the least replacement word (first invalid, else LRU/FIFO) and that word.
+  // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
-    if (m) return static_cast<std::size_t>(63 - __builtin_clzll(m));  // (victim and least unset)
-    victim = least_way(set + ways_, ways_, least);
-    return ways_;
+    const std::uint32_t* meta = set + ways_;
+    std::size_t present = ways_;
+    victim = 0;
+    least = meta[0];
+    for (std::size_t w = 0; w < ways_; ++w) {
+      present = set[w] == tag ? w : present;
+      const bool less = meta[w] < least;
+      victim = less ? w : victim;
+      least = less ? meta[w] : least;
+    }
+    return present;
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,
