@@ -104,8 +104,8 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   std::uint32_t* meta = set + ways_;
   // One pass: the way already holding the line (a caller that raced a fill)
   // and the way with the least replacement word (first invalid, else LRU/FIFO).
-  std::size_t victim;
-  std::uint32_t least;
+  std::size_t victim = 0;
+  std::uint32_t least = 0;
   const std::size_t present = scan(set, tag, victim, least);
   if (present < ways_) {
     if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
@@ -144,8 +144,8 @@ Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {
   const std::uint64_t line = pa >> kLineShift;
   std::uint32_t tag;
   std::uint32_t* set = set_block(line, tag);
-  std::size_t victim;
-  std::uint32_t least;
+  std::size_t victim = 0;
+  std::uint32_t least = 0;
   const std::size_t present = scan(set, tag, victim, least);
   received = present < ways_;
   if (received) {

@@ -103,6 +103,51 @@ class CacheArray {
     return false;
   }
 
+  // Where a fill of an absent line would go, remembered by write_access() so
+  // that the fill after the caller's coherence actions needs no second scan of
+  // the set (fill_at() scans again if a line of this cache was invalidated meanwhile).
+  struct FillSlot {
+    std::uint32_t* set = nullptr;
+    std::uint64_t line = 0;
+    std::uint32_t tag = 0;
+    std::size_t victim = 0;
+    std::uint32_t least = 0;
+    std::uint64_t invalidations = 0;  // stats().invalidations when the slot was chosen
+  };
+  // access(pa, true); on a miss of an absent line (not an upgrade) also fills `slot`.
+  bool write_access(PhysAddr pa, FillSlot& slot) {
+    const std::uint64_t line = pa >> kLineShift;
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    slot.line = line;
+    const std::size_t w = find_in(set, tag);
+    if (w < ways_) {
+      slot.set = nullptr;  // a hit, or an upgrade of a Shared line: fill_at is a plain fill
+      return access(pa, true);
+    }
+    ++stats_.write_misses;
+    slot.set = set;
+    slot.tag = tag;
+    const std::uint32_t* meta = set + ways_;
+    std::size_t victim = 0;
+    std::uint32_t least = meta[0];
+    for (std::size_t v = 1; v < ways_; ++v) {  // scan()'s victim search
+      const bool less = meta[v] < least;
+      victim = less ? v : victim;
+      least = less ? meta[v] : least;
+    }
+    slot.victim = victim;
+    slot.least = least;
+    slot.invalidations = stats_.invalidations;
+    return false;
+  }
+  // fill(pa, st) for the line of a write_access() miss, with that miss's slot;
+  // the same result as fill() as long as only invalidations changed the cache since.
+  Eviction fill_at(const FillSlot& slot, LineState st) {
+    if (slot.invalidations != stats_.invalidations || slot.set == nullptr) return fill(slot.line << kLineShift, st);
+    return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
+  }
+
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;
@@ -215,13 +260,14 @@ class CacheArray {
     std::uint32_t* set = set_block(line, tag);
     if (tag == kInvalidTag) return nullptr;
     // The miss path's searches (mostly misses: every way compared) by whole-set compares.
-    const std::uint64_t m = ways_equal(set, ways_, tag);
+    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
     return m ? set + __builtin_ctzll(m) : nullptr;
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
   // One pass over a set: the way holding `tag` (ways_ if none) and the way
   // with the least replacement word (first invalid, else LRU/FIFO) and that word.
+  // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
     const std::uint32_t* meta = set + ways_;
     std::size_t present = ways_;

@@ -182,21 +182,31 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
 
 std::size_t CacheHierarchy::track(CpuId cpu, PhysAddr line, WritebackList& wb) {
   PhysAddr evicted;
-  evicted_.clear();
-  const std::size_t entry = dir_->find_or_insert(line, evicted, evicted_);
-  if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+  std::size_t entry;
+  if (dir_->cpu_words() == 1) {
+    // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
+    std::uint64_t cpus;
+    entry = dir_->find_or_insert(line, evicted, cpus);
+    for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+  } else {
+    evicted_.clear();
+    entry = dir_->find_or_insert(line, evicted, evicted_);
+    if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+  }
   dir_->add(entry, cpu.value());
   return entry;
 }
 
 void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {
-  for (int s : cpus) {
-    const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
-    const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
-    if (!e1.valid && !e2.valid) continue;
-    ++snoop_filter_back_invalidations_;
-    if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
-  }
+  for (int s : cpus) back_invalidate_cpu(line, s, wb);
+}
+
+void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
+  const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
+  const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
+  if (!e1.valid && !e2.valid) return;
+  ++snoop_filter_back_invalidations_;
+  if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
 }
 
 void CacheHierarchy::count_regions(PhysAddr end) {
@@ -288,7 +298,8 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
   // line is present (and stays so through the snoop, which touches other CPUs'
   // copies and other lines only), so no second look-up is needed to know it.
   const std::uint64_t upgrades = l1.stats().upgrades;
-  if (l1.access(pa, true)) return 1;
+  CacheArray::FillSlot slot;
+  if (l1.write_access(pa, slot)) return 1;
   const bool l1_shared = l1.stats().upgrades != upgrades;
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   if (dir_) {
@@ -302,7 +313,9 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
   }
   const int level =
       l2_[c]->contains(pa) ? 2 : (llc_level && llc_[static_cast<std::size_t>(cpu_socket_[c])]->contains(pa) ? 3 : 4);
-  Eviction v1 = l1.fill(pa, LineState::Modified);
+  // The snoop touched other caches, and this L1D only by invalidations (a
+  // snoop-filter eviction's back-invalidation), which fill_at checks for.
+  Eviction v1 = l1_shared ? l1.fill(pa, LineState::Modified) : l1.fill_at(slot, LineState::Modified);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;
 }

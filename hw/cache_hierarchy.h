@@ -147,6 +147,7 @@ class CacheHierarchy {
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
   // The snoop filter dropped `line`: remove the copies of `cpus`, dirty data into their LLC.
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
+  void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
   std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
 

@@ -17,6 +17,9 @@ CoherenceDirectory::CoherenceDirectory(std::size_t entries, std::size_t ways, in
   sets_ = 1;
   while (sets_ * ways_ < entries) sets_ *= 2, ++set_shift_;
   set_mask_ = sets_ - 1;
+  // At least 8 words, so that the tags and the stamps can each be read in whole
+  // groups of four (way_scan.h's padded searches) without leaving the block.
+  block_shift_ = 3;
   while ((std::size_t{1} << block_shift_) < 2 * ways_) ++block_shift_;
   words_ = (static_cast<std::size_t>(cpus) + 63) / 64;
   blocks_.assign(sets_ << block_shift_, 0);
@@ -41,12 +44,13 @@ long CoherenceDirectory::find(PhysAddr line) const {
   const std::size_t s = set_of(line);
   const std::uint32_t tag = tag_of(line);
   if (tag == kEmptyTag) return -1;
-  const std::uint64_t hit = ways_equal(block(s), ways_, tag);
+  const std::uint64_t hit = ways_equal_padded(block(s), ways_, tag);
   return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
 }
 
-std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
+std::size_t CoherenceDirectory::claim(PhysAddr line, PhysAddr& evicted, bool& fresh) {
   evicted = kEmpty;
+  fresh = false;
   const std::size_t s = set_of(line);
   const std::uint32_t tag = tag_of(line);
   if (tag == kEmptyTag) [[unlikely]] {
@@ -76,11 +80,27 @@ std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted,
   if (tags[victim] != kEmptyTag) {
     ++evictions_;
     evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift_) | s) << 6;
-    sharers(e, -1, evicted_sharers);
   }
   tags[victim] = tag;
   stamp[victim] = next_stamp();
-  for (std::size_t w = 0; w < words_; ++w) word(e, static_cast<int>(w)) = 0;
+  fresh = true;
+  return e;
+}
+
+std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {
+  bool fresh;
+  const std::size_t e = claim(line, evicted, fresh);
+  if (evicted != kEmpty) sharers(e, -1, evicted_sharers);
+  if (fresh)
+    for (std::size_t w = 0; w < words_; ++w) word(e, static_cast<int>(w)) = 0;
+  return e;
+}
+
+std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
+  bool fresh;
+  const std::size_t e = claim(line, evicted, fresh);
+  evicted_cpus = evicted != kEmpty ? cpus_[e] : 0;
+  if (fresh) cpus_[e] = 0;
   return e;
 }
 

@@ -35,6 +35,11 @@ class CoherenceDirectory {
   // line's entry, `evicted` is set to that line and `evicted_sharers` to its
   // CPUs (the caller back-invalidates them); otherwise `evicted` is ~0.
   std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers);
+  // The same for a directory of at most 64 CPUs (cpu_words() == 1): the evicted
+  // line's CPUs as a bit mask (bit c: CPU c), 0 when nothing was evicted.
+  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus);
+  // 64-bit words of CPU bits per entry.
+  std::size_t cpu_words() const { return words_; }
 
   bool has(std::size_t entry, int cpu) const { return (word(entry, cpu / 64) >> (cpu % 64)) & 1u; }
   void add(std::size_t entry, int cpu) { word(entry, cpu / 64) |= 1ull << (cpu % 64); }
@@ -78,6 +83,9 @@ class CoherenceDirectory {
     return ++clock_;
   }
   void renumber_stamps();
+  // find_or_insert's look-up and replacement: the entry of `line` (`fresh` when
+  // it was claimed now; its CPU bits are then still the evicted line's, if any).
+  std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh);
   std::uint64_t& word(std::size_t entry, int w) {
     return w == 0 ? cpus_[entry] : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }

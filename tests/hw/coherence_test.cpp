@@ -234,6 +234,48 @@ TEST(CoherenceDirectory, EqualsThePlainModelUnderRandomTraffic) {
   }
 }
 
+// The mask form of find_or_insert (at most 64 CPUs) and the padded whole-set
+// searches (way_scan.h) at associativities that are not multiples of four,
+// against the plain model: the same entries, evicted lines and sharers.
+TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
+  for (const std::size_t ways : {1u, 2u, 3u, 5u, 8u, 11u, 16u}) {
+    const int cpus = 6;
+    CoherenceDirectory d(32 * ways, ways, cpus);
+    d.set_stamp_limit(29);
+    ReferenceDirectory ref(32, ways, cpus);
+    ASSERT_EQ(d.cpu_words(), 1u);
+    std::mt19937_64 rng(ways);
+    std::uint64_t evicted_with_sharers = 0;
+    for (int i = 0; i < 40'000; ++i) {
+      const PhysAddr line = (rng() % 2048) << 6;
+      const int cpu = static_cast<int>(rng() % static_cast<std::uint64_t>(cpus));
+      PhysAddr ev, ev_ref;
+      std::uint64_t mask;
+      std::vector<int> s_ref;
+      const std::size_t e = d.find_or_insert(line, ev, mask);
+      ASSERT_EQ(e, ref.find_or_insert(line, ev_ref, s_ref)) << "ways " << ways << " op " << i;
+      ASSERT_EQ(ev, ev_ref) << "ways " << ways << " op " << i;
+      std::uint64_t mask_ref = 0;
+      for (int c : s_ref) mask_ref |= std::uint64_t{1} << c;
+      ASSERT_EQ(mask, mask_ref) << "ways " << ways << " op " << i;
+      evicted_with_sharers += mask != 0;
+      d.add(e, cpu);
+      ref.e_[e].cpus[static_cast<std::size_t>(cpu)] = true;
+      if (rng() % 4 == 0) {
+        const long f = d.find(line ^ (std::uint64_t{1} << 11));
+        ASSERT_EQ(f, ref.find(line ^ (std::uint64_t{1} << 11)));
+        if (f >= 0) {
+          d.erase(static_cast<std::size_t>(f));
+          ref.e_[static_cast<std::size_t>(f)].tag = ~PhysAddr(0);
+          std::fill(ref.e_[static_cast<std::size_t>(f)].cpus.begin(), ref.e_[static_cast<std::size_t>(f)].cpus.end(),
+                    false);
+        }
+      }
+    }
+    EXPECT_GT(evicted_with_sharers, 1000u) << "ways " << ways;
+  }
+}
+
 TEST(Coherence, DisabledKeepsPrivateCopiesApart) {
   CacheHierarchyParams p;
   p.coherence = false;

@@ -528,6 +528,52 @@ TEST(CacheArray, EqualsTheTwoPassCacheUnderRandomTraffic) {
   }
 }
 
+// write_access then fill_at (a full-line store's L1D miss, the fill after the
+// snoop) against access then fill, with invalidations of other lines (a
+// snoop filter's back-invalidation) between them half the time.
+TEST(CacheArray, WriteAccessThenFillAtEqualsAccessThenFill) {
+  for (const int ways : {1, 3, 8, 11, 16}) {
+    CacheParams p;
+    p.size = Bytes(64 * static_cast<std::uint64_t>(ways) * 8);  // 8 sets
+    p.ways = ways;
+    CacheArray c(p, "c");
+    c.set_stamp_limit(61);
+    ReferenceCache ref(p);
+    std::mt19937_64 rng(static_cast<std::uint64_t>(ways));
+    std::uint64_t refills = 0;
+    for (int i = 0; i < 40000; ++i) {
+      const PhysAddr pa = (rng() % (32 * static_cast<std::uint64_t>(ways))) * 64;
+      if (rng() % 3 == 0) {  // a read (fills Exclusive or Shared lines, which a write then upgrades)
+        if (!c.access(pa, false)) {
+          ASSERT_FALSE(ref.access(pa, false));
+          const LineState st = rng() % 2 ? LineState::Shared : LineState::Exclusive;
+          ASSERT_TRUE(same(c.fill(pa, st), ref.fill(pa, st))) << "op " << i;
+        } else {
+          ASSERT_TRUE(ref.access(pa, false));
+        }
+        continue;
+      }
+      CacheArray::FillSlot slot;
+      const bool hit = c.write_access(pa, slot);
+      ASSERT_EQ(hit, ref.access(pa, true)) << "op " << i;
+      if (hit) continue;
+      for (int k = static_cast<int>(rng() % 4); k > 1; --k) {
+        const PhysAddr other = (rng() % (32 * static_cast<std::uint64_t>(ways))) * 64;
+        const Eviction e = c.invalidate(other);
+        ASSERT_TRUE(same(e, ref.invalidate(other))) << "op " << i;
+        refills += e.valid;
+      }
+      ASSERT_TRUE(same(c.fill_at(slot, LineState::Modified), ref.fill(pa, LineState::Modified))) << "op " << i;
+      ASSERT_EQ(c.state(pa), LineState::Modified) << "op " << i;
+    }
+    for (std::size_t s = 0; s < c.sets(); ++s) ASSERT_EQ(c.set_contents(s), ref.set_contents(s));
+    EXPECT_EQ(c.stats().fills, ref.fills);
+    EXPECT_EQ(c.stats().evictions, ref.evictions);
+    EXPECT_GT(c.stats().upgrades, 0u);
+    EXPECT_GT(refills, 100u);
+  }
+}
+
 }  // namespace
 }  // namespace numasim::hw
 
