@@ -96,6 +96,7 @@ class MachinePlatform final : public os::Platform {
   Picoseconds submit_bio_nowait(CpuId cpu, os::BioOp op, std::uint64_t sector, Bytes len) override;
   Bytes block_capacity() const override;
   Picoseconds now(CpuId cpu) const override { return cursor_[static_cast<std::size_t>(cpu.value())]; }
+  Picoseconds cycles_to_time(CpuId, Cycles c) const override { return clock_.to_time(c); }
   void wake_up_process(os::task_struct* t) override;
   void mod_timer(os::timer_list* timer, Picoseconds expires) override;
   bool del_timer(os::timer_list* timer) override;

@@ -15,9 +15,9 @@
 // try_to_unmap / unmap_mapping_range took its mappings away.
 // Simplified: no mmap_miss heuristic (read-around on every miss of a mapping
 // that is neither VM_RAND_READ nor VM_SEQ_READ), no large folios, a read of a page needed now waits for its I/O in the
-// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); the
-// platform's CPU cursor is not moved by the wait, so bios submitted later in the same call are timed from
-// before it).
+// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); outside
+// read() (ReadClock) the platform's CPU cursor is not moved by the wait or by kernel
+// cycles, so bios submitted later in the same call are timed from before them).
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -100,13 +100,36 @@ Picoseconds FileSystem::cpu_now(CpuId cpu) const {
   return c < waited_until_.size() && waited_until_[c] > now ? waited_until_[c] : now;
 }
 
+FileSystem::ReadClock::ReadClock(FileSystem& f, CpuId cpu, const KernelCost& cost)
+    : fs(f), c(static_cast<std::size_t>(cpu.value())) {
+  if (fs.read_clock_live_.size() <= c) {
+    fs.read_clock_live_.resize(c + 1, 0);
+    fs.read_clock_folded_.resize(c + 1, 0);
+  }
+  fs.read_clock_live_[c] = 1;
+  fs.read_clock_folded_[c] = cost.cycles.value();  // the entry's own cycles stay with hw::Core
+}
+
+FileSystem::ReadClock::~ReadClock() { fs.read_clock_live_[c] = 0; }
+
+void FileSystem::sync_clock(CpuId cpu, const KernelCost& cost) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (c >= read_clock_live_.size() || !read_clock_live_[c] || cost.cycles.value() <= read_clock_folded_[c]) return;
+  const Picoseconds dt = k_.platform_.cycles_to_time(cpu, Cycles(cost.cycles.value() - read_clock_folded_[c]));
+  read_clock_folded_[c] = cost.cycles.value();
+  if (dt.value()) k_.platform_.enter_kernel(cpu, k_.platform_.now(cpu) + dt);
+}
+
 void FileSystem::wait_until(CpuId cpu, Picoseconds done, KernelCost& cost) {
+  sync_clock(cpu, cost);
   const Picoseconds now = cpu_now(cpu);
   if (done <= now) return;
   cost.add_io_wait(done - now);  // io_schedule: the task sleeps (hw::Core blocks it)
   const auto c = static_cast<std::size_t>(cpu.value());
   if (waited_until_.size() <= c) waited_until_.resize(c + 1, Picoseconds(0));
   waited_until_[c] = done;
+  // Inside a read() the task resumes at `done` (the cursor is its clock: see ReadClock).
+  if (c < read_clock_live_.size() && read_clock_live_[c]) k_.platform_.enter_kernel(cpu, done);
 }
 
 void FileSystem::wait_on_page_locked(page* pg, CpuId cpu, KernelCost& cost) {
@@ -130,43 +153,70 @@ void FileSystem::wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
   if (pg->test(PG_writeback)) end_page_writeback(pg, cpu);
 }
 
-// filemap_read: per page, filemap_get_pages (sync readahead on a miss, async
-// readahead at a PG_readahead marker, the wait for a page under read), then
-// copy_page_to_iter (the page's bytes read by the kernel), folio_mark_accessed
-// unless it is the page the previous read ended in.
+// filemap_read: filemap_get_pages (filemap_get_read_batch: up to 15 cached pages
+// from the position, ending at a page not yet up to date or at a PG_readahead
+// marker; sync readahead when there is none; async readahead when the batch's
+// last page is a marker, before waiting for that page), then per page of the
+// batch copy_page_to_iter (the page's bytes read by the kernel) and
+// folio_mark_accessed unless it is the page the previous read ended in.
 long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count, KernelCost& cost) {
   inode& ino = *f.f_inode;
   const CpuId cpu = t->cpu;
   if (count == 0) return 0;
   complete_io(cpu, cost);
   if (pos >= ino.i_size) return 0;
+  const ReadClock clock(*this, cpu, cost);
   count = std::min(count, ino.i_size - pos);
   const std::uint64_t last_index = (pos + count + kPageSize - 1) / kPageSize;
   // The page holding the previous read's last byte (pos_same_folio(ki_pos, last_pos - 1)).
   const std::uint64_t prev_index =
       f.f_ra.prev_pos == ~0ull || f.f_ra.prev_pos == 0 ? ~0ull : (f.f_ra.prev_pos - 1) / kPageSize;
+  constexpr std::size_t kFolioBatch = 15;  // PAGEVEC_SIZE: a folio_batch in 6.1
+  page* batch[kFolioBatch];
+  std::size_t nr = 0;
+  // filemap_get_read_batch over [idx, last_index): a page whose read the device has
+  // completed by now is up to date (its end_io ran); one still under read ends the batch.
+  auto get_read_batch = [&](std::uint64_t idx) {
+    nr = 0;
+    sync_clock(cpu, cost);
+    for (std::uint64_t j = idx; j < last_index && nr < kFolioBatch; ++j) {
+      page* pg = find_get_page(ino, j);
+      if (!pg) break;
+      if (pg->test(PG_locked)) {
+        auto it = io_.find(k_.pm_.page_to_pfn(pg).value());
+        if (it == io_.end() || (!it->second.write && it->second.done <= cpu_now(cpu))) wait_on_page_locked(pg, cpu, cost);
+      }
+      batch[nr++] = pg;
+      if (pg->test(PG_locked) || pg->test(PG_readahead)) break;
+    }
+  };
   std::uint64_t done = 0;
   while (done < count) {
-    const std::uint64_t p = pos + done;
-    const std::uint64_t idx = p / kPageSize;
-    cost.add_cycles(params_.filemap_page_cycles);
-    page* pg = find_get_page(ino, idx);
-    if (!pg) {
+    const std::uint64_t idx = (pos + done) / kPageSize;
+    get_read_batch(idx);
+    if (!nr) {
       page_cache_sync_readahead(t, f, idx, last_index - idx, cost);
-      pg = find_get_page(ino, idx);
-      if (!pg) {  // filemap_create_folio: this page alone, read now
+      get_read_batch(idx);
+      if (!nr) {  // filemap_create_folio: this page alone, read now
         do_page_cache_ra(t, ino, idx, 1, 0, cpu, cost);
-        pg = find_get_page(ino, idx);
+        page* pg = find_get_page(ino, idx);
         if (!pg) return done ? static_cast<long>(done) : -ENOMEM;
+        batch[nr++] = pg;
       }
     }
-    if (pg->test(PG_readahead)) page_cache_async_readahead(t, f, pg, idx, last_index - idx, cost);
-    if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
-    const std::uint64_t off = p & (kPageSize - 1);
-    const std::uint64_t n = std::min(kPageSize - off, count - done);
-    cost.add_memory(k_.platform_.kernel_read(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_to_iter
-    if (idx != prev_index || done) k_.mark_page_accessed(pg);
-    done += n;
+    page* last = batch[nr - 1];
+    if (last->test(PG_readahead)) page_cache_async_readahead(t, f, last, last->index, last_index - last->index, cost);
+    if (last->test(PG_locked)) wait_on_page_locked(last, cpu, cost);
+    for (std::size_t i = 0; i < nr && done < count; ++i) {
+      page* pg = batch[i];
+      const std::uint64_t p = pos + done;
+      cost.add_cycles(params_.filemap_page_cycles);
+      const std::uint64_t off = p & (kPageSize - 1);
+      const std::uint64_t n = std::min(kPageSize - off, count - done);
+      cost.add_memory(k_.platform_.kernel_read(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_to_iter
+      if (pg->index != prev_index || done) k_.mark_page_accessed(pg);
+      done += n;
+    }
   }
   f.f_ra.prev_pos = pos + done;
   return static_cast<long>(done);

@@ -30,6 +30,9 @@ FsParams FsParams::from_config(Config os) {
                                      {0u, 1u << 20});
   p.max_sectors_kb = fs.get<unsigned>("max_sectors_kb", p.max_sectors_kb,
                                       "largest request to the device (bdi->io_pages for readahead)", {4u, 1u << 20});
+  p.max_segments = fs.get<unsigned>("max_segments", p.max_segments,
+                                    "most physical segments in one request (/sys/block/<dev>/queue/max_segments)",
+                                    {1u, 65535u});
   p.fault_around_bytes = fs.get<unsigned>("fault_around_bytes", p.fault_around_bytes,
                                           "fault-around window of file read faults", {4096u, 1u << 21});
   Config vm = os.table("vm", "virtual-memory tunables (Linux sysctl vm.*)");

@@ -82,6 +82,12 @@ struct FsParams {
   // NVMe drive's MDTS allows it. Readahead for a request larger than the window grows up to
   // it; bios larger are split into requests of this size (bio_split_to_limits).
   unsigned max_sectors_kb = 1280;
+  // /sys/block/<dev>/queue/max_segments: the most physically contiguous runs of memory one
+  // request may carry (bio_split_to_limits splits a bio with more). Linux 6.1's NVMe PCI
+  // driver sets NVME_MAX_SEGS = 127 (drivers/nvme/host/pci.c; its virt_boundary lifts the
+  // segment-size limit, so contiguous pages merge into one segment): a readahead window of
+  // scattered order-0 pages becomes requests of up to 127 pages that complete one by one.
+  unsigned max_segments = 127;
   unsigned fault_around_bytes = 65536;  // /sys/kernel/mm/fault_around_bytes (file mmap not modelled yet)
   unsigned dirty_ratio = 20;              // vm.dirty_ratio
   unsigned dirty_background_ratio = 10;   // vm.dirty_background_ratio
@@ -332,6 +338,20 @@ class FileSystem {
   Picoseconds cpu_now(CpuId cpu) const;
   // Charge the wait from cpu_now until `done` to cost.
   void wait_until(CpuId cpu, Picoseconds done, KernelCost& cost);
+  // The task's clock inside one read() (filemap_read): while a ReadClock is live on a
+  // CPU, the kernel cycles the call has charged so far are folded into the platform's
+  // cursor before a bio is submitted or a page waited for (sync_clock), and a wait moves
+  // the cursor to the completion, so the cursor is the task's own time: readahead issued
+  // after a wait or after the copy of a window is submitted when the task gets there,
+  // and a wait is charged from there (not from before the cycles, which hw::Core adds
+  // on top: they would count twice).
+  struct ReadClock {
+    ReadClock(FileSystem& fs, CpuId cpu, const KernelCost& cost);
+    ~ReadClock();
+    FileSystem& fs;
+    std::size_t c;
+  };
+  void sync_clock(CpuId cpu, const KernelCost& cost);
 
   Kernel& k_;
   FsParams params_;
@@ -354,6 +374,9 @@ class FileSystem {
   std::unordered_map<std::uint64_t, IoState> io_;
   std::vector<std::unique_ptr<IoQueue>> ioq_;  // per CPU
   std::vector<Picoseconds> waited_until_;      // per CPU
+  // Per CPU: a ReadClock is live, and the cycles of its call already in the cursor.
+  std::vector<std::uint8_t> read_clock_live_;
+  std::vector<std::uint64_t> read_clock_folded_;
   std::uint64_t io_seq_ = 0;
   std::uint64_t nr_throttled_ = 0;
   Picoseconds pause_total_{0};

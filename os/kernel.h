@@ -121,6 +121,10 @@ struct KernelParams {
   static KernelParams from_config(Config os_table);
 };
 
+// A broken kernel invariant (CONFIG_DEBUG_VM's VM_BUG_ON): "numasim: DEBUG_VM check failed:
+// what (a, b)" on stderr, then abort. Defined in kernel_check.cpp; shared by the mm files.
+[[noreturn]] void vm_bug(const char* what, std::uint64_t a, std::uint64_t b = 0);
+
 class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntry {
  public:
   Kernel(const Topology& topo, const KernelParams& params, Platform& platform);
@@ -188,6 +192,10 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
     int level = 0;
   };
   std::optional<FollowResult> follow_page(const mm_struct& mm, VirtAddr addr) const;
+  // follow_page(vma, addr, FOLL_GET | FOLL_DUMP) as move_pages calls it (add_page_for_migration,
+  // do_pages_stat; Linux 6.1 mm/gup.c): without FOLL_NUMA, so a PROT_NONE NUMA-hinting entry
+  // still names its page (os/migrate.cpp).
+  std::optional<FollowResult> follow_page_nonuma(const mm_struct& mm, VirtAddr addr) const;
 
   // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error;
   //      an exited task gets -ESRCH and its faults are SIGSEGV) ----

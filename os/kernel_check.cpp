@@ -36,6 +36,9 @@ namespace {
   } while (0)
 }  // namespace
 
+// The one reporter of a broken invariant for the mm files (kernel.h): check_fail's message.
+[[noreturn]] void vm_bug(const char* what, std::uint64_t a, std::uint64_t b) { check_fail(what, a, b); }
+
 bool Kernel::mm_objects_ok() const {
   for (const auto& mm : mms_)
     if (!slub_->is_allocated(mm->mm_obj)) return false;

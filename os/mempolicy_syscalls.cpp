@@ -227,7 +227,7 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
         status[i] = -EFAULT;
         continue;
       }
-      auto fr = follow_page(mm, pages[i]);
+      auto fr = follow_page_nonuma(mm, pages[i]);
       if (!fr)
         status[i] = -ENOENT;
       else if (fr->leaf & _PAGE_SPECIAL)
@@ -254,7 +254,7 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
       status[i] = -EFAULT;
       continue;
     }
-    auto fr = follow_page(mm, pages[i]);
+    auto fr = follow_page_nonuma(mm, pages[i]);
     if (!fr) {
       status[i] = -ENOENT;
       continue;

@@ -76,6 +76,12 @@ class Platform {
   // A fault, system call, exit or kernel-thread pass enters the kernel on `cpu` at `t`:
   // the kernel's traffic from `cpu` is issued from there on.
   virtual void enter_kernel(CpuId cpu, Picoseconds t) = 0;
+  // How long `c` cycles of kernel work take on `cpu` (its core clock). 0 when the
+  // platform does not say (then kernel cycles do not move the kernel's own clock).
+  virtual Picoseconds cycles_to_time(CpuId cpu, Cycles c) const {
+    (void)cpu, (void)c;
+    return Picoseconds(0);
+  }
 
   // ---- kernel threads and timers (os/kthread.h decides; the platform runs) ----
   // Kernel thread `t` (PF_KTHREAD, already TASK_RUNNING) becomes runnable on t->cpu:

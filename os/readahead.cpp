@@ -10,7 +10,12 @@
 // bdi->io_pages is [os.fs] max_sectors_kb: a read request larger than the
 // window may read ahead up to it (ondemand_readahead's "optimal hardware IO
 // size"), and a bio larger is split into requests of that size that the
-// device serves in parallel (bio_split_to_limits + blk-mq).
+// device serves in parallel (bio_split_to_limits + blk-mq); so is a bio with
+// more than [os.fs] max_segments runs of physically contiguous pages (NVMe's
+// NVME_MAX_SEGS 127 in 6.1). Each request completes on its own, so a reader
+// starts on a window's first part while the rest is still transferred.
+// Inside read() the bios leave at the task's own time (FileSystem::ReadClock:
+// the kernel cycles spent so far included).
 // Why a 128 KiB window with 128 KiB read() calls stays below the device's
 // bandwidth (as on Linux): once ramped, the PG_readahead marker sits on the
 // first page of each window, so at most two windows are in flight (the one
@@ -184,12 +189,20 @@ void FileSystem::submit_read(inode& ino, const std::vector<page*>& pages, CpuId 
       continue;
     }
     std::size_t j = i + 1;
-    const std::size_t max_pages = std::max<unsigned>(1, io_pages());  // bio_split_to_limits: max_sectors_kb
+    // bio_split_to_limits: at most max_sectors_kb and max_segments (a segment is a run of
+    // physically contiguous pages, biovec_phys_mergeable) per request.
+    const std::size_t max_pages = std::max<unsigned>(1, io_pages());
+    unsigned segs = 1;
     while (j < pages.size() && j - i < max_pages && pages[j]->index == pages[j - 1]->index + 1 &&
-           bmap(ino, pages[j]->index) == sector + (j - i) * (kPageSize / 512))
+           bmap(ino, pages[j]->index) == sector + (j - i) * (kPageSize / 512)) {
+      const bool contig = k_.pm_.page_to_pfn(pages[j]).value() == k_.pm_.page_to_pfn(pages[j - 1]).value() + 1;
+      if (!contig && segs == params_.max_segments) break;
+      segs += contig ? 0 : 1;
       ++j;
+    }
     const std::uint64_t bytes = (j - i) * kPageSize;
     cost.add_cycles(params_.bio_cycles);
+    sync_clock(cpu, cost);  // inside read(): submitted at the task's own time
     const Picoseconds lat = k_.platform_.submit_bio_nowait(cpu, BioOp::Read, sector, Bytes(bytes));
     const Picoseconds done = k_.platform_.now(cpu) + lat;
     for (std::size_t p = i; p < j; ++p) {

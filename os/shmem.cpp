@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "os/gfp.h"
@@ -19,11 +17,8 @@
 namespace numasim::os {
 
 namespace {
-[[noreturn]] void shmem_bug(const char* what, std::uint64_t a, std::uint64_t b = 0) {
-  std::fprintf(stderr, "numasim: shmem invariant broken: %s (0x%llx, 0x%llx)\n", what,
-               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
-  std::abort();
-}
+// A broken shmem invariant: the kernel's one reporter (vm_bug, kernel_check.cpp).
+[[noreturn]] void shmem_bug(const char* what, std::uint64_t a, std::uint64_t b = 0) { vm_bug(what, a, b); }
 // A swap entry held in an object's i_pages: a value entry (bit 0 set), as
 // swp_to_radix_entry makes one (shadows never occur in shmem mappings).
 std::uint64_t swap_value(swp_entry_t e) { return (static_cast<std::uint64_t>(swp_to_private(e)) << 1) | 1; }

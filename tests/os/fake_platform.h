@@ -58,6 +58,7 @@ class FakePlatform : public Platform {
   }
   Picoseconds submit_bio(CpuId cpu, BioOp op, std::uint64_t sector, Bytes len) override {
     if (record) calls.push_back({Kind::Bio, cpu, sector, static_cast<PhysAddr>(op), len, {}, 0, 0, 0});
+    if (record) bio_times.push_back(clock);
     return bio_latency;
   }
   // Writeback and readahead bios: the same record and latency (the fake's clock never runs ahead).
@@ -67,8 +68,17 @@ class FakePlatform : public Platform {
   Bytes capacity{64ull << 30};
   Bytes block_capacity() const override { return capacity; }
   Picoseconds now(CpuId) const override { return clock; }
-  void enter_kernel(CpuId, Picoseconds) override { ++kernel_entries; }
+  void enter_kernel(CpuId, Picoseconds t) override {
+    ++kernel_entries;
+    if (cursor_clock) clock = t;
+  }
   std::uint64_t kernel_entries = 0;
+  // Opt-in for tests of the kernel's own clock: enter_kernel moves the clock (as
+  // hw::MachinePlatform's per-CPU cursor) and a kernel cycle takes cycle_time.
+  bool cursor_clock = false;
+  Picoseconds cycle_time{0};
+  Picoseconds cycles_to_time(CpuId, Cycles c) const override { return Picoseconds(cycle_time.value() * c.value()); }
+  std::vector<Picoseconds> bio_times;  // the clock at each submit_bio
 
   // Kernel threads made runnable, in order (a test pops and runs them).
   std::vector<task_struct*> woken;

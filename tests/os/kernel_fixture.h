@@ -84,6 +84,17 @@ class KernelTest : public ::testing::Test {
     });
     return s.str();
   }
+  // The token (os/page_token.h) of the 4 KiB frame mapped at va (a THP's subpage, not its
+  // head): written as a store would leave it, read back (~0 when nothing is mapped there).
+  void put_token(task_struct* t, VirtAddr va, std::uint64_t tok) {
+    auto fr = k().follow_page(*t->mm, va);
+    ASSERT_TRUE(fr.has_value());
+    k().page_tokens().set(fr->phys >> kPageShift, tok);
+  }
+  std::uint64_t get_token(task_struct* t, VirtAddr va) {
+    auto fr = k().follow_page(*t->mm, va);
+    return fr ? k().page_tokens().get(fr->phys >> kPageShift) : ~0ull;
+  }
 
   Topology topo_;
   KernelParams params_;

