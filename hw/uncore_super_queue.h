@@ -65,13 +65,25 @@ class SuperQueue {
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {
     ++stats_.requests;
+    // One pass: the first entry that frees earliest (it is replaced) and the
+    // earliest of the others (with `done`, the new earliest_).
+    const Picoseconds* d = done_.data();
+    const std::size_t n = done_.size();
     std::size_t slot = 0;
-    for (std::size_t i = 1; i < done_.size(); ++i)
-      if (done_[i] < done_[slot]) slot = i;
+    Picoseconds first = d[0];
+    Picoseconds second = Picoseconds(~std::uint64_t{0});
+    for (std::size_t i = 1; i < n; ++i) {
+      const Picoseconds v = d[i];
+      if (v < first) {
+        second = first;
+        first = v;
+        slot = i;
+      } else {
+        second = std::min(second, v);
+      }
+    }
     done_[slot] = done;
-    Picoseconds e = done_[0];
-    for (const Picoseconds d : done_) e = std::min(e, d);
-    earliest_ = e;
+    earliest_ = std::min(second, done);
   }
 
   const SuperQueueStats& stats() const { return stats_; }
