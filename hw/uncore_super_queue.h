@@ -65,32 +65,29 @@ class SuperQueue {
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {
     ++stats_.requests;
-    // One pass: the first entry that frees earliest (it is replaced) and the
-    // earliest of the others (with `done`, the new earliest_).
-    const Picoseconds* d = done_.data();
+    // The entries are interchangeable (only their completion times are
+    // observable), so done_ is a binary min-heap: the entry that frees first
+    // is the root; it takes `done` and sinks to its place.
+    Picoseconds* d = done_.data();
     const std::size_t n = done_.size();
-    std::size_t slot = 0;
-    Picoseconds first = d[0];
-    Picoseconds second = Picoseconds(~std::uint64_t{0});
-    for (std::size_t i = 1; i < n; ++i) {
-      const Picoseconds v = d[i];
-      if (v < first) {
-        second = first;
-        first = v;
-        slot = i;
-      } else {
-        second = std::min(second, v);
-      }
+    std::size_t i = 0;
+    for (;;) {
+      const std::size_t l = 2 * i + 1;
+      if (l >= n) break;
+      const std::size_t c = (l + 1 < n && d[l + 1] < d[l]) ? l + 1 : l;
+      if (!(d[c] < done)) break;
+      d[i] = d[c];
+      i = c;
     }
-    done_[slot] = done;
-    earliest_ = std::min(second, done);
+    d[i] = done;
+    earliest_ = d[0];
   }
 
   const SuperQueueStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 
  private:
-  std::vector<Picoseconds> done_;  // completion time of each entry's request
+  std::vector<Picoseconds> done_;  // completion time of each entry's request (a min-heap)
   Picoseconds earliest_{0};        // min over done_
   SuperQueueStats stats_;
 };
