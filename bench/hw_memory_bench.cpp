@@ -3,7 +3,8 @@
 // L1-hit stream, an L2-hit stream, an LLC-hit stream and a stream that misses
 // every cache (DRAM, local and remote), plus kernel range traffic (4 KiB
 // clear through the caches, 2 MiB streamed clears on the bulk and line paths,
-// copies to the other node). Not a test: figures go in the README.
+// copies to, from and within a node, page-cache page reads). Not a test:
+// figures go in the README.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -150,6 +151,52 @@ void BM_ReadThenWrite4KToRemote(benchmark::State& state) { copies(state, 4096, f
 void BM_CopyRange2MToRemote(benchmark::State& state) { copies(state, 2ull << 20, true); }
 void BM_ReadThenWrite2MToRemote(benchmark::State& state) { copies(state, 2ull << 20, false); }
 
+// The same copies between other nodes (copy_range): `from` and `to` are the
+// source's and destination's nodes (a migration to node 0 copies from node 1).
+void copies_between(benchmark::State& state, std::uint64_t page, int from, int to) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  Picoseconds t(0), sim(0);
+  std::uint64_t i = 0;
+  const std::uint64_t lap = (1ull << 30) / page;
+  for (auto _ : state) {
+    const PhysAddr src = (static_cast<PhysAddr>(from) << 34) + i * page;
+    const PhysAddr dst = (static_cast<PhysAddr>(to) << 34) + (lap + i) * page;  // disjoint from the source
+    const Picoseconds d = ms.copy_range(CpuId(0), dst, src, Bytes(page), t);
+    t += d;
+    sim += d;
+    i = (i + 1) % lap;
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_gb_per_s"] = benchmark::Counter(
+      static_cast<double>(page * state.iterations()) / (static_cast<double>(sim.value()) * 1e-12) / 1e9);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page));
+}
+void BM_CopyRange4KFromRemote(benchmark::State& state) { copies_between(state, 4096, 1, 0); }
+void BM_CopyRange2MLocal(benchmark::State& state) { copies_between(state, 2ull << 20, 0, 0); }
+
+// copy_page_to_iter's source as filemap_read times it (kernel_read: access_range
+// of one 4 KiB page-cache page per call, the calls back to back) on node 0 or
+// node 1, cycling over 1 GiB; sim_us_per_page = simulated time per page.
+void page_reads(benchmark::State& state, int node) {
+  MemorySystem ms(skylake_2s(), MemorySystemParams{});
+  Picoseconds t(0), sim(0);
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    const Picoseconds d = ms.access_range(CpuId(0), (static_cast<PhysAddr>(node) << 34) + i * 4096, Bytes(4096), false, t);
+    t += d;
+    sim += d;
+    i = (i + 1) % ((1ull << 30) / 4096);
+  }
+  benchmark::DoNotOptimize(t);
+  state.counters["sim_us_per_page"] =
+      benchmark::Counter(static_cast<double>(sim.value()) / 1e6 / static_cast<double>(state.iterations()));
+  state.counters["sim_gb_per_s"] = benchmark::Counter(
+      static_cast<double>(4096 * state.iterations()) / (static_cast<double>(sim.value()) * 1e-12) / 1e9);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * 4096));
+}
+void BM_ReadPages4KLocal(benchmark::State& state) { page_reads(state, 0); }
+void BM_ReadPages4KRemote(benchmark::State& state) { page_reads(state, 1); }
+
 }  // namespace
 
 BENCHMARK(BM_L1Hit);
@@ -165,5 +212,9 @@ BENCHMARK(BM_CopyRange4KToRemote);
 BENCHMARK(BM_ReadThenWrite4KToRemote);
 BENCHMARK(BM_CopyRange2MToRemote)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReadThenWrite2MToRemote)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CopyRange4KFromRemote);
+BENCHMARK(BM_CopyRange2MLocal)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReadPages4KLocal);
+BENCHMARK(BM_ReadPages4KRemote);
 
 BENCHMARK_MAIN();
