@@ -94,16 +94,21 @@ TEST(UncoreDies, EveryLatencyPaysTheCrossingsOfItsRoute) {
   EXPECT_NEAR(d, 500.0 * 4 * 2 * 1.0, 500.0 * 4 * 2 * 0.1);
 }
 
-TEST(UncoreDies, ImpossibleDiesAreLocatedErrors) {
-  auto bad = ConfigDocument::from_string(
-      "[uncore]\nimpl = \"mesh\"\ncols = 6\nrows = 6\ndie_cols = 7\nio_rows = 3\nio_rows_bottom = 3\n", "dies.toml");
-  UncoreParams::from_config(bad->root().table("uncore"));
-  std::string all;
+// Every diagnostic, located, of reading `toml`'s [uncore] table ("" when none).
+std::string uncore_errors(const std::string& toml, const std::string& file) {
+  auto doc = ConfigDocument::from_string(toml, file);
+  UncoreParams::from_config(doc->root().table("uncore"));
   try {
-    bad->check();
+    doc->check();
   } catch (const ConfigErrors& e) {
-    all = e.what();  // every diagnostic, located
+    return e.what();
   }
+  return "";
+}
+
+TEST(UncoreDies, ImpossibleDiesAreLocatedErrors) {
+  const std::string all = uncore_errors(
+      "[uncore]\nimpl = \"mesh\"\ncols = 6\nrows = 6\ndie_cols = 7\nio_rows = 3\nio_rows_bottom = 3\n", "dies.toml");
   EXPECT_NE(all.find("dies.toml:5"), std::string::npos) << all;  // die_cols
   EXPECT_NE(all.find("wider than the mesh"), std::string::npos) << all;
   EXPECT_NE(all.find("io_rows_bottom"), std::string::npos) << all;
@@ -195,14 +200,7 @@ TEST(UncoreUpiRoute, OneAgentPerSocketMakesBothRoutesTheSame) {
 }
 
 TEST(UncoreUpiRoute, AnUnknownRouteIsALocatedError) {
-  auto bad = ConfigDocument::from_string("[uncore]\nimpl = \"mesh\"\nupi_route = \"random\"\n", "route.toml");
-  UncoreParams::from_config(bad->root().table("uncore"));
-  std::string all;
-  try {
-    bad->check();
-  } catch (const ConfigErrors& e) {
-    all = e.what();
-  }
+  const std::string all = uncore_errors("[uncore]\nimpl = \"mesh\"\nupi_route = \"random\"\n", "route.toml");
   EXPECT_NE(all.find("route.toml:3"), std::string::npos) << all;
   EXPECT_NE(all.find("upi_route"), std::string::npos) << all;
   auto spr = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/sapphire-rapids-2s.toml");
