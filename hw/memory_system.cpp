@@ -301,7 +301,7 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   const Picoseconds home_mesh = mesh_->home_to_imc(pa), back_mesh = mesh_->imc_to_upi(pa);
   const Picoseconds done = device(req.arrival + home_mesh);
   const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(kCacheLineBytes), done + back_mesh);
-  const Picoseconds into_core = mesh_->upi_to_core(core);
+  const Picoseconds into_core = mesh_->upi_to_core(core, pa);  // the line's UPI agent (SPRFID)
   upi.take(at_upi, start, resp.arrival);
   br.cache += (at_upi - now) + home_mesh + back_mesh + into_core;
   br.interconnect += req.latency + req.serialisation + resp.latency + resp.serialisation;
@@ -324,7 +324,7 @@ Picoseconds MemorySystem::uncore_ownership(CpuId cpu, NodeId requester, NodeId h
   ht.take(req.arrival, at_home, granted);
   const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(0), granted);
   upi.take(at_upi, start, resp.arrival);
-  return resp.arrival + mesh_->upi_to_core(core);
+  return resp.arrival + mesh_->upi_to_core(core, line);  // the line's UPI agent (SPRFID)
 }
 
 void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std::uint64_t n, Picoseconds start,

@@ -59,6 +59,8 @@ UncoreParams UncoreParams::from_config(Config c) {
   p.die_crossing_cycles = c.get<unsigned>("die_crossing_cycles", d.die_crossing_cycles,
                                           "uncore cycles per die boundary crossed (EMIB), beyond the hop",
                                           {0u, 1000u});
+  p.upi_route = c.get_choice("upi_route", d.upi_route, {"nearest", "address"},
+                             "UPI agent of a remote request: nearest (shortest legs) or address (link interleaved by line address)");
   if (p.enabled()) {
     if (p.io_rows + p.io_rows_bottom >= p.rows)
       c.error(p.io_rows_bottom ? "io_rows_bottom" : "io_rows", "must leave at least one row of core tiles");
@@ -195,23 +197,28 @@ Picoseconds UncoreMesh::from_imc(std::uint32_t core, PhysAddr pa) const {
 
 Picoseconds UncoreMesh::to_upi(std::uint32_t core, PhysAddr pa) const {
   const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
-  return cycles(p_.llc_cycles + p_.upi_agent_cycles + route_cycles(ct, st) + route_cycles(st, nearest_upi(st)));
+  return cycles(p_.llc_cycles + p_.upi_agent_cycles + route_cycles(ct, st) + route_cycles(st, upi_for(st, pa)));
 }
 
 Picoseconds UncoreMesh::home_to_imc(PhysAddr pa) const {
   const std::uint32_t st = core_tiles_[slice_of(pa)];
-  return cycles(p_.upi_agent_cycles + p_.home_cycles + route_cycles(nearest_upi(st), st) +
+  return cycles(p_.upi_agent_cycles + p_.home_cycles + route_cycles(upi_for(st, pa), st) +
                 route_cycles(st, imcs_[imc_of(pa)]));
 }
 
 Picoseconds UncoreMesh::imc_to_upi(PhysAddr pa) const {
   const std::uint32_t it = imcs_[imc_of(pa)];
-  return cycles(p_.upi_agent_cycles + route_cycles(it, nearest_upi(it)));
+  return cycles(p_.upi_agent_cycles + route_cycles(it, upi_for(it, pa)));
 }
 
 Picoseconds UncoreMesh::upi_to_core(std::uint32_t core) const {
   const std::uint32_t ct = core_tiles_[core % cores_];
   return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + route_cycles(nearest_upi(ct), ct));
+}
+
+Picoseconds UncoreMesh::upi_to_core(std::uint32_t core, PhysAddr pa) const {
+  const std::uint32_t ct = core_tiles_[core % cores_];
+  return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + route_cycles(upi_for(ct, pa), ct));
 }
 
 Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
@@ -221,7 +228,7 @@ Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
 
 Picoseconds UncoreMesh::home_grant(PhysAddr pa) const {
   const std::uint32_t st = core_tiles_[slice_of(pa)];
-  return cycles(2 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(nearest_upi(st), st) * p_.hop_cycles);
+  return cycles(2 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(upi_for(st, pa), st) * p_.hop_cycles);
 }
 
 Picoseconds UncoreMesh::mean_llc_hit() const {

@@ -26,6 +26,11 @@
 // dies crosses one die boundary per die column and per die row between them
 // (X-Y routing), each crossing `die_crossing_cycles` beyond its hop; I/O rows
 // may sit at the bottom of the mesh too (`io_rows_bottom`: mirrored dies).
+// UPI link per line (`upi_route = "address"`, added for SPRFID): a socket pair
+// joined by several links spreads its lines over all of them, so a remote
+// request leaves by the agent of its line's link, wherever the slice is, and
+// the home receives it, sends the data back and the requester takes it in at
+// that link's agents; the default ("nearest") takes the agent nearest each leg.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +67,17 @@ struct UncoreParams {
   // uncore cycles a route spends crossing one die boundary (EMIB), beyond its hop.
   std::uint32_t die_cols = 0, die_rows = 0;
   std::uint32_t die_crossing_cycles = 0;
+  // Which UPI agent a remote request leaves by and its response comes back
+  // through: "nearest" (the agent nearest the slice, at the home the agent
+  // nearest the home slice, for the data the agent nearest the IMC and at the
+  // requester the one nearest the core: every leg takes the shortest way) or
+  // "address" (the link is chosen by the line's address, interleaving a socket
+  // pair's traffic over all their links: request and response cross the same
+  // link, which joins agent k of one socket to agent k of the other, so every
+  // leg goes to or from that agent's tile, on whichever die it sits).
+  std::string upi_route = "nearest";
 
+  bool address_routed_upi() const { return upi_route == "address"; }
   bool enabled() const { return impl != "lumped"; }
   // The [uncore] table.
   static UncoreParams from_config(Config c);
@@ -120,6 +135,12 @@ class UncoreMesh {
   std::uint32_t imc_of(PhysAddr pa) const {
     return static_cast<std::uint32_t>(((pa >> 8) ^ (pa >> 13)) % imcs_.size());
   }
+  // The UPI agent (link) line `pa` crosses with upi_route = "address": a hash of
+  // the line address independent of the slice hash (the selection Intel uses is
+  // not published; this spreads lines uniformly over the links).
+  std::uint32_t upi_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>((((pa >> 6) * 0xC2B2AE3D27D4EB4Full) >> 40) % upis_.size());
+  }
   // Hops between tiles (indices into tiles()).
   std::uint32_t hops(std::uint32_t a, std::uint32_t b) const;
   // Die boundaries crossed between tiles a and b (0 on a one-die mesh or a ring).
@@ -131,6 +152,8 @@ class UncoreMesh {
   // Tiles of core i (its slice too), IMC j, UPI agent k.
   std::uint32_t core_tile(std::uint32_t i) const { return core_tiles_[i]; }
   std::uint32_t imc_tile(std::uint32_t j) const { return imcs_[j]; }
+  std::uint32_t upi_tile(std::uint32_t k) const { return upis_[k]; }
+  std::uint32_t upi_agents() const { return static_cast<std::uint32_t>(upis_.size()); }
 
   // Core `core` (its index in its socket) reading line `pa`:
   // an LLC hit (core -> slice, lookup, slice -> core),
@@ -146,6 +169,9 @@ class UncoreMesh {
   // the data IMC -> UPI agent at the home, then UPI agent -> core at the requester.
   Picoseconds imc_to_upi(PhysAddr pa) const;
   Picoseconds upi_to_core(std::uint32_t core) const;
+  // The same for the response of line `pa` (with upi_route = "address" it
+  // arrives at the agent of the line's link; "nearest": as upi_to_core(core)).
+  Picoseconds upi_to_core(std::uint32_t core, PhysAddr pa) const;
   // A cross-socket snoop's uncore part beyond the links: four UPI agent
   // crossings, the remote CHA's step and the hops between the core and its UPI agent.
   Picoseconds remote_crossings(std::uint32_t core) const;
@@ -162,6 +188,11 @@ class UncoreMesh {
 
  private:
   std::uint32_t nearest_upi(std::uint32_t tile) const;
+  // The UPI agent tile a leg of line `pa` uses at `tile`: the line's link's
+  // agent (upi_route = "address") or the agent nearest `tile`.
+  std::uint32_t upi_for(std::uint32_t tile, PhysAddr pa) const {
+    return p_.address_routed_upi() ? upis_[upi_of(pa)] : nearest_upi(tile);
+  }
   Picoseconds cycles(std::uint32_t n) const { return cycle_ * n; }
 
   UncoreParams p_;

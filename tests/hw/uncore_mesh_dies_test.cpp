@@ -94,16 +94,21 @@ TEST(UncoreDies, EveryLatencyPaysTheCrossingsOfItsRoute) {
   EXPECT_NEAR(d, 500.0 * 4 * 2 * 1.0, 500.0 * 4 * 2 * 0.1);
 }
 
-TEST(UncoreDies, ImpossibleDiesAreLocatedErrors) {
-  auto bad = ConfigDocument::from_string(
-      "[uncore]\nimpl = \"mesh\"\ncols = 6\nrows = 6\ndie_cols = 7\nio_rows = 3\nio_rows_bottom = 3\n", "dies.toml");
-  UncoreParams::from_config(bad->root().table("uncore"));
-  std::string all;
+// Every diagnostic, located, of reading `toml`'s [uncore] table ("" when none).
+std::string uncore_errors(const std::string& toml, const std::string& file) {
+  auto doc = ConfigDocument::from_string(toml, file);
+  UncoreParams::from_config(doc->root().table("uncore"));
   try {
-    bad->check();
+    doc->check();
   } catch (const ConfigErrors& e) {
-    all = e.what();  // every diagnostic, located
+    return e.what();
   }
+  return "";
+}
+
+TEST(UncoreDies, ImpossibleDiesAreLocatedErrors) {
+  const std::string all = uncore_errors(
+      "[uncore]\nimpl = \"mesh\"\ncols = 6\nrows = 6\ndie_cols = 7\nio_rows = 3\nio_rows_bottom = 3\n", "dies.toml");
   EXPECT_NE(all.find("dies.toml:5"), std::string::npos) << all;  // die_cols
   EXPECT_NE(all.find("wider than the mesh"), std::string::npos) << all;
   EXPECT_NE(all.find("io_rows_bottom"), std::string::npos) << all;
@@ -125,6 +130,81 @@ TEST(UncoreDies, SapphireRapidsMeanLlcHitIsThePublished33Ns) {
   EXPECT_NEAR(ns, 33.0, 0.03 * 33.0);
   // Slower than Skylake-SP's 20 ns LLC: the larger mesh, EMIB crossings, a slower CHA.
   EXPECT_GT(ns, 1.5 * 20.0);
+}
+
+}  // namespace
+}  // namespace numasim::hw
+
+// UPI link per line (uncore_mesh.h: upi_route, added for SPRFID).
+namespace numasim::hw {
+namespace {
+
+TEST(UncoreUpiRoute, NearestIsTheDefaultAndTheResponseLegIsTheCoresNearestAgent) {
+  const UncoreParams p = four_dies(2);
+  EXPECT_EQ(p.upi_route, "nearest");
+  EXPECT_FALSE(p.address_routed_upi());
+  UncoreMesh m(p, 56);
+  for (PhysAddr pa = 0; pa < 64 * 500; pa += 64)
+    for (std::uint32_t core : {0u, 17u, 55u}) EXPECT_EQ(m.upi_to_core(core, pa), m.upi_to_core(core));
+  // The shipped Skylake-SP and its link latency derivation keep the nearest agents.
+  auto sky = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+  EXPECT_EQ(UncoreParams::from_config(sky->root().table("uncore")).upi_route, "nearest");
+}
+
+TEST(UncoreUpiRoute, AddressRoutedLinesSpreadOverTheLinksAndEveryLegUsesTheLinesAgent) {
+  UncoreParams p = four_dies(2);
+  p.upi_route = "address";
+  p.upi_agent_cycles = 3;
+  p.home_cycles = 11;
+  UncoreParams q = p;
+  q.upi_route = "nearest";
+  UncoreMesh m(p, 56), near(q, 56);
+  ASSERT_EQ(m.upi_agents(), 4u);
+  std::uint32_t count[4] = {0, 0, 0, 0};
+  const std::uint32_t lines = 8000;
+  std::uint64_t extra_ps = 0;
+  for (PhysAddr pa = 0; pa < 64ull * lines; pa += 64) {
+    const std::uint32_t k = m.upi_of(pa);
+    ASSERT_LT(k, 4u);
+    ++count[k];
+    const std::uint32_t u = m.upi_tile(k), core = static_cast<std::uint32_t>(pa / 64 % 56);
+    const std::uint32_t ct = m.core_tile(core), st = m.core_tile(m.slice_of(pa)), it = m.imc_tile(m.imc_of(pa));
+    EXPECT_EQ(m.to_upi(core, pa), Picoseconds(500 * (p.llc_cycles + 3 + m.route_cycles(ct, st) + m.route_cycles(st, u))));
+    EXPECT_EQ(m.home_to_imc(pa), Picoseconds(500 * (3 + 11 + m.route_cycles(u, st) + m.route_cycles(st, it))));
+    EXPECT_EQ(m.imc_to_upi(pa), Picoseconds(500 * (3 + m.route_cycles(it, u))));
+    EXPECT_EQ(m.upi_to_core(core, pa), Picoseconds(500 * (3 + p.core_stop_cycles + m.route_cycles(u, ct))));
+    // The nearest agent is never farther (agent and home cycles apart).
+    EXPECT_GE(m.to_upi(core, pa) - Picoseconds(500 * 3), near.to_upi(core, pa) - near.upi_agent());
+    EXPECT_GE(m.upi_to_core(core, pa) - Picoseconds(500 * 3), near.upi_to_core(core) - near.upi_agent());
+    extra_ps += (m.to_upi(core, pa) + m.upi_to_core(core, pa) - near.to_upi(core, pa) - near.upi_to_core(core)).value();
+  }
+  for (std::uint32_t k = 0; k < 4; ++k) EXPECT_NEAR(count[k], lines / 4.0, 0.1 * lines / 4.0) << k;
+  // Three of the four agents sit on other dies: the requester's legs grow on average.
+  EXPECT_GT(extra_ps / lines, 2u * 500u * 3u);
+}
+
+TEST(UncoreUpiRoute, OneAgentPerSocketMakesBothRoutesTheSame) {
+  UncoreParams one = four_dies(2);
+  one.upi_tiles = {{0, 6}};
+  UncoreParams addr = one;
+  addr.upi_route = "address";
+  UncoreMesh a(addr, 56), n(one, 56);
+  for (PhysAddr pa = 0; pa < 64 * 300; pa += 64) {
+    const std::uint32_t core = static_cast<std::uint32_t>(pa / 64 % 56);
+    EXPECT_EQ(a.to_upi(core, pa), n.to_upi(core, pa));
+    EXPECT_EQ(a.home_to_imc(pa), n.home_to_imc(pa));
+    EXPECT_EQ(a.imc_to_upi(pa), n.imc_to_upi(pa));
+    EXPECT_EQ(a.upi_to_core(core, pa), n.upi_to_core(core));
+    EXPECT_EQ(a.home_grant(pa), n.home_grant(pa));
+  }
+}
+
+TEST(UncoreUpiRoute, AnUnknownRouteIsALocatedError) {
+  const std::string all = uncore_errors("[uncore]\nimpl = \"mesh\"\nupi_route = \"random\"\n", "route.toml");
+  EXPECT_NE(all.find("route.toml:3"), std::string::npos) << all;
+  EXPECT_NE(all.find("upi_route"), std::string::npos) << all;
+  auto spr = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/sapphire-rapids-2s.toml");
+  EXPECT_EQ(UncoreParams::from_config(spr->root().table("uncore")).upi_route, "address");
 }
 
 }  // namespace

@@ -151,6 +151,32 @@ TEST(UncoreInMemorySystem, AnIdleRemoteReadIsTheSumOfItsParts) {
   EXPECT_EQ(v.get("system.node1.home_agent.requests"), 1.0);
 }
 
+// upi_route = "address" (SPRFID): a remote read's mesh legs go to and from its
+// line's UPI agent at both sockets, the response included (uncore_fetch).
+TEST(UncoreInMemorySystem, AnAddressRoutedRemoteReadPaysItsLinesAgentOnEveryLeg) {
+  MemorySystemParams pn = mesh_params(64), pa_params = mesh_params(64);
+  pa_params.uncore.upi_route = "address";
+  const UncoreMesh near(pn.uncore, 4), addr(pa_params.uncore, 4);
+  std::int64_t more_ps = 0;
+  std::uint32_t agents_seen = 0;
+  for (int i = 0; i < 24; ++i) {
+    const PhysAddr pa = (1ull << 30) + 0x40000 + static_cast<PhysAddr>(i) * 64 * 97;
+    MemorySystem ms_n(two_sockets(4), pn), ms_a(two_sockets(4), pa_params);
+    AccessBreakdown bn, ba;
+    const Picoseconds ln = ms_n.access(CpuId(1), pa, false, Picoseconds(1'000'000), &bn);
+    const Picoseconds la = ms_a.access(CpuId(1), pa, false, Picoseconds(1'000'000), &ba);
+    ASSERT_EQ(ba.level_hit, kServedRemoteDram);
+    EXPECT_EQ(la, ba.cache + ba.dram + ba.interconnect + ba.queueing);
+    EXPECT_EQ(ba.cache, addr.to_upi(1, pa) + addr.home_to_imc(pa) + addr.imc_to_upi(pa) + addr.upi_to_core(1, pa));
+    EXPECT_EQ(bn.cache, near.to_upi(1, pa) + near.home_to_imc(pa) + near.imc_to_upi(pa) + near.upi_to_core(1));
+    EXPECT_EQ(ba.interconnect, bn.interconnect);  // the same link, whichever agent
+    more_ps += static_cast<std::int64_t>(la.value()) - static_cast<std::int64_t>(ln.value());
+    agents_seen |= 1u << addr.upi_of(pa);
+  }
+  EXPECT_EQ(agents_seen, 7u);  // all three agents carry some of the lines
+  EXPECT_GT(more_ps, 0);       // the nearest agents are the shortest way
+}
+
 TEST(UncoreInMemorySystem, RemoteReadsAreBoundedByTheSocketsRequestCredits) {
   auto run = [](std::uint32_t credits) {
     MemorySystem ms(two_sockets(8), mesh_params(credits));

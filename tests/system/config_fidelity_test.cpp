@@ -60,14 +60,15 @@ TEST(ConfigFidelity, SapphireRapids2sIdleLatency) {
   // remote path), none fitted to 108/196.
   // Local: about 99 ns (-8%): held against the published figure.
   for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][i], 108.0, 0.10 * 108.0) << r.to_table();
-  // Remote: MISS, about 165 ns (-16%). Gap: the remote path's parts beyond the
-  // home CHA's lookup are Skylake-SP's (the UPI link, its PHY and the UPI agents
-  // at both ends, 19.5 ns each way, derived from Skylake-SP's remote-minus-local
-  // gap); Sapphire Rapids' own UPI 2.0 link and M3UPI latency, and the uncore
-  // clock of an idle remote socket, have no published figure to build from.
-  // Honest current band, and a guard that fails when the gap closes:
-  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][1 - i], 165.0, 0.10 * 165.0) << r.to_table();
-  EXPECT_LT(r.matrix[0][1], 0.9 * 196.0) << "the remote gap closed: assert the published 196 ns instead";
+  // Remote: about 180 ns (-8%), held against the published figure (SPRFID):
+  // each line crosses its own UPI link, whose stop may sit on any of the four
+  // dies of either socket ([uncore] upi_route = "address"), with Skylake-SP's
+  // 14 ns link and 10-cycle UPI agents; Sapphire Rapids' own UPI 2.0 PHY and
+  // M3UPI latency, and the uncore clock of an idle remote socket, have no
+  // published figure to build from (what remains of the gap).
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][1 - i], 196.0, 0.10 * 196.0) << r.to_table();
+  // Still below the published figure: a guard that fails if it overshoots.
+  EXPECT_LT(r.matrix[0][1], 196.0) << r.to_table();
   // The remote path costs more than two link crossings over the local one: the
   // home CHA's lookup and the routes to and from the UPI agents are the mesh's.
   EXPECT_GT(r.matrix[0][1] - r.matrix[0][0], 2 * 19.5 + 20.0) << r.to_table();
@@ -102,6 +103,17 @@ TEST(ConfigFidelity, GenoaNps1AndNps4) {
   EXPECT_NEAR(l4.matrix[0][0], l1.matrix[0][0], 0.03 * l1.matrix[0][0]);
   EXPECT_GT(l4.matrix[0][1], l4.matrix[0][0] + 15.0) << l4.to_table();
   EXPECT_GT(l4.matrix[0][2], l4.matrix[0][1] + 15.0) << l4.to_table();
+  // NPS1 local idle latency against the Genoa reviews' 110-120 ns with large
+  // pages (the band the team's brief quotes; Chips and Cheese 2025 puts a Turin
+  // 9355P in NPS1 at about 130 ns). MISS: about 82 ns (-25% from the band's
+  // lower edge). Gap: the path from a CCD over its GMI link into the I/O die,
+  // across the die's quadrants to the memory controller and back is not
+  // modelled (NPS1 interleaves every line over all 12 channels, so on average
+  // an access crosses one quadrant each way); no published latency of those
+  // parts was found to build it from (SPRFID). Honest current band, and a guard
+  // that fails when the gap closes:
+  EXPECT_NEAR(l1.matrix[0][0], 82.0, 0.10 * 82.0) << l1.to_table();
+  EXPECT_LT(l1.matrix[0][0], 0.9 * 110.0) << "the Genoa gap closed: assert the 110-120 ns band instead";
 
   MatrixResult b1 = bandwidth_matrix(one->root(), quick_bandwidth());
   // Mess: servers saturate at 70-90% of peak; 12 x 38.4 = 460.8 GB/s -> 323-415 GB/s.
