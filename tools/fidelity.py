@@ -75,13 +75,13 @@ ROWS = [
      ("at_gbps", 164.0), 129.0, "MLC, whole system (DESIGN.md)"),
     ("skylake-sp-2s", "loaded latency, whole system, at 201 GB/s (ns)", "loaded-latency", WHOLE_SYSTEM,
      ("at_gbps", 201.0), (166.0, 178.0), "MLC, whole system (DESIGN.md; 201-211 GB/s)"),
-    # Genoa's local DRAM latency with large pages, about 110-120 ns, is the band the
-    # team's brief quotes from the Genoa reviews (Chips and Cheese, AnandTech); the
-    # articles themselves could not be re-read here. A verified neighbour: Chips and
-    # Cheese (2025-11, "NPS0" on 2 x EPYC 9575F) puts NPS0 over 220 ns, "nearly 90 ns"
-    # above an EPYC 9355P (Turin, same 12-channel I/O-die design) in NPS1: about 130 ns.
-    ("epyc-genoa-nps1", "idle latency, local (ns)", "latency-matrix", [], (0, 0), (110.0, 120.0),
-     "Genoa reviews (C&C, AnandTech) as quoted in the brief; not re-read"),
+    # No Genoa idle-latency figure could be verified (the 110-120 ns band of the
+    # team's brief was quoted from memory, not from a source read here). The nearest
+    # verified figure: Chips and Cheese (2025-11, "NPS0" on 2 x EPYC 9575F) puts NPS0
+    # over 220 ns, "nearly 90 ns" above an EPYC 9355P (Turin, the same 12-channel
+    # I/O-die design) in NPS1: about 130 ns, Turin, not Genoa.
+    ("epyc-genoa-nps1", "idle latency, local (ns)", "latency-matrix", [], (0, 0), None,
+     "no Genoa figure verified; Turin 9355P NPS1 about 130 ns (Chips and Cheese, 2025-11)"),
     ("epyc-genoa-nps1", "read bandwidth, socket (GB/s)", "bandwidth-matrix", [], (0, 0), (322.6, 414.7),
      "Mess: 70-90% of 460.8 GB/s peak"),
     ("epyc-genoa-nps4", "idle latency, local quadrant (ns)", "latency-matrix", [], (0, 0), None,
