@@ -589,23 +589,6 @@ void Kernel::migrate_mapped_pages(task_struct* t, const std::vector<std::pair<vm
   flush();
 }
 
-// follow_page_pte (mm/gup.c, 6.1) skips a protnone entry only under FOLL_NUMA,
-// which __get_user_pages adds and follow_page's callers in mm/migrate.c do not.
-std::optional<Kernel::FollowResult> Kernel::follow_page_nonuma(const mm_struct& mm, VirtAddr addr) const {
-  if (auto r = follow_page(mm, addr)) return r;
-  if (addr >= mm.task_size) return std::nullopt;
-  const PteRef ref = pgtables_.walk(mm.pgd, addr, PTE_LEVEL);
-  const pteval_t v = ref.value();
-  if (!pte_protnone(v) || (ref.level != PTE_LEVEL && !pte_huge(v))) return std::nullopt;
-  const std::uint64_t mask = level_size(ref.level) - 1;
-  FollowResult r;
-  r.phys = (pte_phys(v) & ~mask) | (addr & mask);
-  r.leaf = v;
-  r.level = ref.level;
-  r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(v));
-  return r;
-}
-
 // One page named by a mapping (move_pages, mbind): 4 KiB or a hugetlb 2 MiB
 // page (a 1 GiB one is -EBUSY). Returns the node it is on afterwards or -errno (move_pages' status).
 int Kernel::migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost) {
