@@ -443,6 +443,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const Topology& topology() const { return topo_; }
   const KernelParams& params() const { return params_; }
   Platform& platform() { return platform_; }
+  KernelClock& kclock() { return kclock_; }
   // The shared zero page (empty_zero_page).
   PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
   nodemask_t mems_allowed() const { return mems_allowed_; }
@@ -874,6 +875,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   MemoryTiers memtiers_;
   void memory_tiers_init();
   Platform& platform_;
+  // The task's clock inside an entry that submits I/O or waits (os/platform.h).
+  KernelClock kclock_{platform_};
   PhysMem pm_;
   PageTables pgtables_;
   std::unique_ptr<HugetlbPool> hugetlb_;
