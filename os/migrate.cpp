@@ -239,6 +239,15 @@ void Kernel::migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::v
 // reverse map does not find every mapping.
 int Kernel::migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
   std::vector<RmapMapping> maps;
+  if (!PageAnon(old_pg)) {  // a page-cache page (compaction isolates them too): filemap_migrate_folio
+    if (!file_page_migratable(old_pg, 0, maps, cpu, cost)) {
+      pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+      return -EAGAIN;
+    }
+    ++old_pg->_refcount;  // the migration's own reference (isolation), dropped by the move
+    migrate_isolated_file_page(old_pg, new_pg, maps, cpu, cost);
+    return 0;
+  }
   rmap_walk(old_pg, cpu, cost, [&](const RmapMapping& m) {
     maps.push_back(m);
     return true;
