@@ -245,26 +245,32 @@ void Compaction::update_cached_migrate(compact_control& cc, std::uint64_t pfn) {
 }
 
 // The per-page tests isolate_migratepages_block makes before isolating an LRU
-// page (compound pages were stepped over already): on an LRU list, anonymous
-// (see the header comment), not pinned (page_count > page_mapcount for a page
-// without a mapping), not locked (async trylock), not under writeback and not
-// in the swap cache (the swap cache's folio_migrate_mapping is not modelled).
+// page (compound pages were stepped over already): on an LRU list, not locked
+// (async trylock), not under writeback and not in the swap cache (the swap
+// cache's folio_migrate_mapping is not modelled); an anonymous page mapped and
+// not pinned (page_count > page_mapcount); a page-cache page (Linux 6.1 isolates
+// file LRU pages too: filemap_migrate_folio does not block, so async mode takes
+// dirty ones as well), mapped or not, with no reference beyond the cache's and
+// its mappings'. Shmem pages (swap-backed, not anonymous) are not taken.
 bool Compaction::page_isolatable(const page* pg) const {
   constexpr std::uint32_t kSkip = (1u << PG_locked) | (1u << PG_swapcache) | (1u << PG_writeback);
-  return PageLRU(pg) && PageAnon(pg) && !(pg->flags & kSkip) && pg->mapcount > 0 && pg->_refcount <= pg->mapcount;
+  if (!PageLRU(pg) || (pg->flags & kSkip)) return false;
+  if (PageAnon(pg)) return pg->mapcount > 0 && pg->_refcount <= pg->mapcount;
+  return !PageSwapBacked(pg) && k_.fs_ && k_.fs_->page_mapping(pg) && pg->_refcount == 1 + pg->mapcount;
 }
 
-// isolate_lru_page for compaction (NR_ISOLATED_ANON counts it while isolated);
-// putback_movable_pages' putback_lru_page for one that did not move.
+// isolate_lru_page for compaction (NR_ISOLATED_ANON or NR_ISOLATED_FILE counts it
+// while isolated); putback_movable_pages' putback_lru_page for one that did not move.
 void Compaction::isolate_for_migration(compact_control& cc, page* pg) {
   k_.isolate_lru_page(pg);
-  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, 1);
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), PageAnon(pg) ? NR_ISOLATED_ANON : NR_ISOLATED_FILE, 1);
   cc.migratepages.push_back(pg);
 }
 
 void Compaction::putback_isolated(compact_control& cc, page* pg) {
-  pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, -1);
-  if (pg->mapcount > 0 && !PageLRU(pg)) k_.lru_cache_add(pg, cc.cpu);
+  const bool anon = PageAnon(pg);
+  pm_.mod_node_page_state(pm_.page_to_nid(pg), anon ? NR_ISOLATED_ANON : NR_ISOLATED_FILE, -1);
+  if ((pg->mapcount > 0 || !anon) && !PageLRU(pg)) k_.lru_cache_add(pg, cc.cpu);
 }
 
 // suitable_migration_source: async direct compaction only scans blocks of the
@@ -432,8 +438,9 @@ bool Compaction::migrate_isolated(compact_control& cc) {
     }
     page* target = cc.freepages.back();
     cc.freepages.pop_back();
+    const node_stat_item isolated = PageAnon(pg) ? NR_ISOLATED_ANON : NR_ISOLATED_FILE;
     if (k_.migrate_page_to(pg, target, cc.cpu, *cc.cost) == 0) {
-      pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ISOLATED_ANON, -1);  // the new page joined the LRU
+      pm_.mod_node_page_state(pm_.page_to_nid(pg), isolated, -1);  // the new page joined the LRU
       pg = nullptr;
       ++cc.nr_migrated;
     } else {

@@ -20,13 +20,15 @@
 // page (the allocator retries its free lists), no lock contention (async
 // compaction never aborts), no non-LRU movable pages. As Linux 6.1, the migrate
 // scanner isolates only pages on an LRU list (PageLRU: isolate_lru_page takes
-// them off it, NR_ISOLATED_ANON counts them, putback_lru_page returns those
+// them off it, NR_ISOLATED_ANON/FILE count them, putback_lru_page returns those
 // that did not move; a moved page's replacement joins the LRU through the
 // lru_add batch with the old page's state), steps over compound pages whole
 // (THPs and hugetlb pages are not compacted, as without cc->alloc_contig) and
 // skips pinned (page_count > page_mapcount), locked and writeback pages.
-// Only anonymous pages are isolated: shmem and file pages have no reverse map
-// to migrate them through yet, and swap-cache pages are not migrated.
+// Anonymous and page-cache pages are isolated (Linux 6.1 takes file LRU pages:
+// filemap_migrate_folio does not block, so async mode takes dirty ones too;
+// mapped or not, moved by Kernel::migrate_isolated_file_page); shmem and
+// swap-cache pages are not.
 // compact_zone drains the CPU's lru_add batch first (lru_add_drain) so that
 // freshly faulted pages are on their lists. Scanner work is charged in
 // cycles per PFN looked at and per page isolated ([os.costs] compact_*);

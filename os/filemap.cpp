@@ -15,9 +15,8 @@
 // try_to_unmap / unmap_mapping_range took its mappings away.
 // Simplified: no mmap_miss heuristic (read-around on every miss of a mapping
 // that is neither VM_RAND_READ nor VM_SEQ_READ), no large folios, a read of a page needed now waits for its I/O in the
-// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); outside
-// read() (ReadClock) the platform's CPU cursor is not moved by the wait or by kernel
-// cycles, so bios submitted later in the same call are timed from before them).
+// caller's KernelCost::io_wait (the task sleeps: hw::Core blocks it); bios leave and
+// waits start at the task's own time, a wait ends at the completion (os::KernelClock).
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -94,49 +93,11 @@ void FileSystem::delete_from_page_cache(inode& ino, page* pg, std::uint64_t shad
   (void)cpu, (void)cost;
 }
 
-Picoseconds FileSystem::cpu_now(CpuId cpu) const {
-  const Picoseconds now = k_.platform_.now(cpu);
-  const auto c = static_cast<std::size_t>(cpu.value());
-  return c < waited_until_.size() && waited_until_[c] > now ? waited_until_[c] : now;
-}
-
-FileSystem::ReadClock::ReadClock(FileSystem& f, CpuId cpu, const KernelCost& cost)
-    : fs(f), c(static_cast<std::size_t>(cpu.value())) {
-  if (fs.read_clock_live_.size() <= c) {
-    fs.read_clock_live_.resize(c + 1, 0);
-    fs.read_clock_folded_.resize(c + 1, 0);
-  }
-  fs.read_clock_live_[c] = 1;
-  fs.read_clock_folded_[c] = cost.cycles.value();  // the entry's own cycles stay with hw::Core
-}
-
-FileSystem::ReadClock::~ReadClock() { fs.read_clock_live_[c] = 0; }
-
-void FileSystem::sync_clock(CpuId cpu, const KernelCost& cost) {
-  const auto c = static_cast<std::size_t>(cpu.value());
-  if (c >= read_clock_live_.size() || !read_clock_live_[c] || cost.cycles.value() <= read_clock_folded_[c]) return;
-  const Picoseconds dt = k_.platform_.cycles_to_time(cpu, Cycles(cost.cycles.value() - read_clock_folded_[c]));
-  read_clock_folded_[c] = cost.cycles.value();
-  if (dt.value()) k_.platform_.enter_kernel(cpu, k_.platform_.now(cpu) + dt);
-}
-
-void FileSystem::wait_until(CpuId cpu, Picoseconds done, KernelCost& cost) {
-  sync_clock(cpu, cost);
-  const Picoseconds now = cpu_now(cpu);
-  if (done <= now) return;
-  cost.add_io_wait(done - now);  // io_schedule: the task sleeps (hw::Core blocks it)
-  const auto c = static_cast<std::size_t>(cpu.value());
-  if (waited_until_.size() <= c) waited_until_.resize(c + 1, Picoseconds(0));
-  waited_until_[c] = done;
-  // Inside a read() the task resumes at `done` (the cursor is its clock: see ReadClock).
-  if (c < read_clock_live_.size() && read_clock_live_[c]) k_.platform_.enter_kernel(cpu, done);
-}
-
 void FileSystem::wait_on_page_locked(page* pg, CpuId cpu, KernelCost& cost) {
   const std::uint64_t pfn = k_.pm_.page_to_pfn(pg).value();
   auto it = io_.find(pfn);
   if (it != io_.end() && !it->second.write) {
-    wait_until(cpu, it->second.done, cost);
+    k_.kclock_.wait_until(cpu, it->second.done, cost);
     io_.erase(it);
   }
   pg->clear(PG_locked);
@@ -147,7 +108,7 @@ void FileSystem::wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
   const std::uint64_t pfn = k_.pm_.page_to_pfn(pg).value();
   auto it = io_.find(pfn);
   if (it != io_.end() && it->second.write) {
-    wait_until(cpu, it->second.done, cost);
+    k_.kclock_.wait_until(cpu, it->second.done, cost);
     io_.erase(it);
   }
   if (pg->test(PG_writeback)) end_page_writeback(pg, cpu);
@@ -165,7 +126,6 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::u
   if (count == 0) return 0;
   complete_io(cpu, cost);
   if (pos >= ino.i_size) return 0;
-  const ReadClock clock(*this, cpu, cost);
   count = std::min(count, ino.i_size - pos);
   const std::uint64_t last_index = (pos + count + kPageSize - 1) / kPageSize;
   // The page holding the previous read's last byte (pos_same_folio(ki_pos, last_pos - 1)).
@@ -178,13 +138,13 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::u
   // completed by now is up to date (its end_io ran); one still under read ends the batch.
   auto get_read_batch = [&](std::uint64_t idx) {
     nr = 0;
-    sync_clock(cpu, cost);
+    k_.kclock_.sync(cpu, cost);
     for (std::uint64_t j = idx; j < last_index && nr < kFolioBatch; ++j) {
       page* pg = find_get_page(ino, j);
       if (!pg) break;
       if (pg->test(PG_locked)) {
         auto it = io_.find(k_.pm_.page_to_pfn(pg).value());
-        if (it == io_.end() || (!it->second.write && it->second.done <= cpu_now(cpu))) wait_on_page_locked(pg, cpu, cost);
+        if (it == io_.end() || (!it->second.write && it->second.done <= k_.kclock_.now(cpu, cost))) wait_on_page_locked(pg, cpu, cost);
       }
       batch[nr++] = pg;
       if (pg->test(PG_locked) || pg->test(PG_readahead)) break;

@@ -333,25 +333,6 @@ class FileSystem {
   void start_io(page* pg, bool write, Picoseconds done, CpuId cpu);
   void balance_dirty_pages(task_struct* t, std::uint64_t pages_dirtied, KernelCost& cost);
   inode* inode_of(const page* pg) const;
-  // The CPU's time as the file system sees it: the platform's, or later when this
-  // CPU already waited for I/O beyond it (a wait is charged, the cursor not moved).
-  Picoseconds cpu_now(CpuId cpu) const;
-  // Charge the wait from cpu_now until `done` to cost.
-  void wait_until(CpuId cpu, Picoseconds done, KernelCost& cost);
-  // The task's clock inside one read() (filemap_read): while a ReadClock is live on a
-  // CPU, the kernel cycles the call has charged so far are folded into the platform's
-  // cursor before a bio is submitted or a page waited for (sync_clock), and a wait moves
-  // the cursor to the completion, so the cursor is the task's own time: readahead issued
-  // after a wait or after the copy of a window is submitted when the task gets there,
-  // and a wait is charged from there (not from before the cycles, which hw::Core adds
-  // on top: they would count twice).
-  struct ReadClock {
-    ReadClock(FileSystem& fs, CpuId cpu, const KernelCost& cost);
-    ~ReadClock();
-    FileSystem& fs;
-    std::size_t c;
-  };
-  void sync_clock(CpuId cpu, const KernelCost& cost);
 
   Kernel& k_;
   FsParams params_;
@@ -373,10 +354,6 @@ class FileSystem {
   };
   std::unordered_map<std::uint64_t, IoState> io_;
   std::vector<std::unique_ptr<IoQueue>> ioq_;  // per CPU
-  std::vector<Picoseconds> waited_until_;      // per CPU
-  // Per CPU: a ReadClock is live, and the cycles of its call already in the cursor.
-  std::vector<std::uint8_t> read_clock_live_;
-  std::vector<std::uint64_t> read_clock_folded_;
   std::uint64_t io_seq_ = 0;
   std::uint64_t nr_throttled_ = 0;
   Picoseconds pause_total_{0};

@@ -739,7 +739,7 @@ vm_fault_t Kernel::do_huge_pmd_numa_page(task_struct* t, vm_area_struct& vma, Vi
     if (numab_->migrate_misplaced_page(t, head, target_nid, cost)) {
       page_nid = target_nid;
       tnf |= TNF_MIGRATED;
-      if (auto now = follow_page(*t->mm, addr & ~(HPAGE_PMD_SIZE - 1)); now && now->pg)
+      if (auto now = follow_page(*t->mm, addr & ~(HPAGE_PMD_SIZE - 1), FOLL_NUMA); now && now->pg)
         page_cpupid_xchg_last(now->pg, cpupid);
     } else {
       tnf |= TNF_MIGRATE_FAIL;

@@ -308,15 +308,26 @@ void Kernel::release_task(task_struct* t) {
   tasks_.erase(t->pid);
 }
 
-std::optional<Kernel::FollowResult> Kernel::follow_page(const mm_struct& mm, VirtAddr addr) const {
+// follow_page (mm/gup.c, 6.1): follow_page_pte skips a protnone entry only under
+// FOLL_NUMA, which __get_user_pages adds and follow_page's callers in mm/migrate.c do not.
+std::optional<Kernel::FollowResult> Kernel::follow_page(const mm_struct& mm, VirtAddr addr, unsigned foll_flags) const {
   if (addr >= mm.task_size) return std::nullopt;
-  auto tr = pgtables_.translate(mm.pgd, addr);
-  if (!tr) return std::nullopt;
   FollowResult r;
-  r.phys = tr->phys;
-  r.leaf = tr->leaf;
-  r.level = tr->level;
-  r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(tr->leaf));
+  if (auto tr = pgtables_.translate(mm.pgd, addr)) {
+    r.phys = tr->phys;
+    r.leaf = tr->leaf;
+    r.level = tr->level;
+  } else {
+    if (foll_flags & FOLL_NUMA) return std::nullopt;
+    const PteRef ref = pgtables_.walk(mm.pgd, addr, PTE_LEVEL);
+    const pteval_t v = ref.value();
+    if (!pte_protnone(v) || (ref.level != PTE_LEVEL && !pte_huge(v))) return std::nullopt;
+    const std::uint64_t mask = level_size(ref.level) - 1;
+    r.phys = (pte_phys(v) & ~mask) | (addr & mask);
+    r.leaf = v;
+    r.level = ref.level;
+  }
+  r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(r.leaf));
   return r;
 }
 

@@ -191,11 +191,13 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
     pteval_t leaf = 0;
     int level = 0;
   };
-  std::optional<FollowResult> follow_page(const mm_struct& mm, VirtAddr addr) const;
-  // follow_page(vma, addr, FOLL_GET | FOLL_DUMP) as move_pages calls it (add_page_for_migration,
-  // do_pages_stat; Linux 6.1 mm/gup.c): without FOLL_NUMA, so a PROT_NONE NUMA-hinting entry
-  // still names its page (os/migrate.cpp).
-  std::optional<FollowResult> follow_page_nonuma(const mm_struct& mm, VirtAddr addr) const;
+  // foll_flags as mm/gup.c (6.1): with FOLL_NUMA (what __get_user_pages adds, and the
+  // hardware walker's view, the default here) a PROT_NONE NUMA-hinting entry is not
+  // followed (the caller faults it); without it (follow_page(vma, addr, FOLL_GET |
+  // FOLL_DUMP) as move_pages calls it: add_page_for_migration, do_pages_stat) such
+  // an entry still names its page.
+  static constexpr unsigned FOLL_NUMA = 0x200;
+  std::optional<FollowResult> follow_page(const mm_struct& mm, VirtAddr addr, unsigned foll_flags = FOLL_NUMA) const;
 
   // ---- system calls (Linux signatures; return >= 0 or -errno; nothing changes on error;
   //      an exited task gets -ESRCH and its faults are SIGSEGV) ----
@@ -441,6 +443,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const Topology& topology() const { return topo_; }
   const KernelParams& params() const { return params_; }
   Platform& platform() { return platform_; }
+  KernelClock& kclock() { return kclock_; }
   // The shared zero page (empty_zero_page).
   PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
   nodemask_t mems_allowed() const { return mems_allowed_; }
@@ -872,6 +875,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   MemoryTiers memtiers_;
   void memory_tiers_init();
   Platform& platform_;
+  // The task's clock inside an entry that submits I/O or waits (os/platform.h).
+  KernelClock kclock_{platform_};
   PhysMem pm_;
   PageTables pgtables_;
   std::unique_ptr<HugetlbPool> hugetlb_;

@@ -15,6 +15,8 @@
 // meanwhile (the task's iowait_sum, the CPU's idle/iowait time); a caller that
 // cannot schedule (a kernel thread's pass, a timer, a bare hw::Mmu) adds it to
 // its CPU's time like `memory`. Users: do_swap_page's swap-in; page-cache reads.
+// Every wait goes through os::KernelClock (os/platform.h), which also keeps the
+// cursor at the task's own time before each bio.
 #pragma once
 
 #include "common/units.h"
@@ -25,11 +27,19 @@ struct KernelCost {
   Cycles cycles{0};
   Picoseconds memory{0};
   Picoseconds io_wait{0};  // sleeping on I/O after the work above (see the header comment)
+  // Of `cycles`, those already moved into the CPU's kernel cursor (os::KernelClock,
+  // os/platform.h) before a bio or a wait of this entry; hw::Core still adds all of `cycles`.
+  Cycles cycles_in_clock{0};
+  // The completion this entry last waited for, for a platform whose clock does not
+  // follow enter_kernel (os::KernelClock::now).
+  Picoseconds waited_to{0};
 
   KernelCost& operator+=(const KernelCost& o) {
     cycles += o.cycles;
     memory += o.memory;
     io_wait += o.io_wait;
+    cycles_in_clock += o.cycles_in_clock;
+    if (o.waited_to > waited_to) waited_to = o.waited_to;
     return *this;
   }
   void add_cycles(std::uint64_t c) { cycles += Cycles(c); }

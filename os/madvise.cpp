@@ -6,8 +6,9 @@
 // MADV_HUGEPAGE registers the mm with khugepaged.
 // MADV_NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK,
 // DONTDUMP/DODUMP, WIPEONFORK/KEEPONFORK and MERGEABLE/UNMERGEABLE change VMA
-// flags (splitting and merging VMAs as Linux does); MADV_WILLNEED is accepted
-// (no swap or page cache to read ahead yet); MADV_POPULATE_READ/WRITE fault the
+// flags (splitting and merging VMAs as Linux does); MADV_WILLNEED reads a file
+// mapping's range ahead into the page cache (force_page_cache_ra; no swap
+// readahead of anonymous or shmem ranges); MADV_POPULATE_READ/WRITE fault the
 // range in as MAP_POPULATE does. The advice Linux 6.1 accepts is accepted here,
 // with its validation; other values are EINVAL.
 // KSM: the model follows a kernel built with CONFIG_KSM=y (as Debian's is), so
@@ -31,6 +32,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "os/fs.h"
 #include "os/kernel.h"
 #include "os/mm_inline.h"
 #include "os/mmap.h"
@@ -288,7 +290,25 @@ long Kernel::sys_madvise(task_struct* t, VirtAddr start, std::uint64_t len_in, i
     madvise_cold_or_pageout(t, start, end, advice == MADV_PAGEOUT, cost);
     return 0;
   }
-  // MADV_WILLNEED: no effect (no readahead of swap or files on advice).
+  if (advice == MADV_WILLNEED) {
+    // madvise_willneed: a file mapping's range read ahead into the page cache
+    // (vfs_fadvise(POSIX_FADV_WILLNEED) -> force_page_cache_ra). Not modelled: swap
+    // readahead of anonymous or shmem ranges (nothing happens there).
+    for (VirtAddr cur = start; cur < end;) {
+      vm_area_struct* v = vma_lookup(mm, cur);
+      const VirtAddr vend = v->vm_end < end ? v->vm_end : end;
+      if (v->is_file() && v->vm_file->f_inode->i_size) {
+        // force_page_cache_ra in chunks of the file's window, clipped to i_size.
+        const file& f = *v->vm_file;
+        const std::uint64_t last = std::min<std::uint64_t>(v->pgoff_of(vend - 1), (f.f_inode->i_size - 1) / kPageSize);
+        const std::uint64_t chunk = std::max<std::uint64_t>(1, f.f_ra.ra_pages);
+        for (std::uint64_t i = v->pgoff_of(cur); i <= last; i += chunk)
+          fs_->do_page_cache_ra(t, *f.f_inode, i, std::min(chunk, last - i + 1), 0, t->cpu, cost);
+      }
+      cur = vend;
+    }
+    return 0;
+  }
   if (!zap) return 0;
 
   // A zap splits THP PMDs straddling its edges (ENOMEM, nothing changed, otherwise).

@@ -182,10 +182,10 @@ long Kernel::sys_get_mempolicy(task_struct* t, int* mode, unsigned long* nmask, 
   if (flags & MPOL_F_NODE) {
     if (flags & MPOL_F_ADDR) {
       // lookup_node: get_user_pages of one page (faults it in for reading).
-      auto fr = follow_page(*t->mm, addr);
+      auto fr = follow_page(*t->mm, addr, FOLL_NUMA);
       if (!fr) {
         if (fault_core(t, addr, 0, cost) != FaultResult::Handled) return -EFAULT;
-        fr = follow_page(*t->mm, addr);
+        fr = follow_page(*t->mm, addr, FOLL_NUMA);
         if (!fr) return -EFAULT;
       }
       result = topo_.phys_node(fr->phys).value();
@@ -227,7 +227,7 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
         status[i] = -EFAULT;
         continue;
       }
-      auto fr = follow_page_nonuma(mm, pages[i]);
+      auto fr = follow_page(mm, pages[i], 0);  // FOLL_GET | FOLL_DUMP: no FOLL_NUMA
       if (!fr)
         status[i] = -ENOENT;
       else if (fr->leaf & _PAGE_SPECIAL)
@@ -254,7 +254,7 @@ long Kernel::sys_move_pages(task_struct* t, int pid, unsigned long count, const 
       status[i] = -EFAULT;
       continue;
     }
-    auto fr = follow_page_nonuma(mm, pages[i]);
+    auto fr = follow_page(mm, pages[i], 0);  // FOLL_GET | FOLL_DUMP: no FOLL_NUMA
     if (!fr) {
       status[i] = -ENOENT;
       continue;

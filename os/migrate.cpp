@@ -239,6 +239,15 @@ void Kernel::migrate_isolated_anon_page(page* old_pg, page* new_pg, const std::v
 // reverse map does not find every mapping.
 int Kernel::migrate_page_to(page* old_pg, page* new_pg, CpuId cpu, KernelCost& cost) {
   std::vector<RmapMapping> maps;
+  if (!PageAnon(old_pg)) {  // a page-cache page (compaction isolates them too): filemap_migrate_folio
+    if (!file_page_migratable(old_pg, 0, maps, cpu, cost)) {
+      pm_.count_vm_events(cpu, PGMIGRATE_FAIL);
+      return -EAGAIN;
+    }
+    ++old_pg->_refcount;  // the migration's own reference (isolation), dropped by the move
+    migrate_isolated_file_page(old_pg, new_pg, maps, cpu, cost);
+    return 0;
+  }
   rmap_walk(old_pg, cpu, cost, [&](const RmapMapping& m) {
     maps.push_back(m);
     return true;
@@ -587,23 +596,6 @@ void Kernel::migrate_mapped_pages(task_struct* t, const std::vector<std::pair<vm
     run_idx.push_back(i);
   }
   flush();
-}
-
-// follow_page_pte (mm/gup.c, 6.1) skips a protnone entry only under FOLL_NUMA,
-// which __get_user_pages adds and follow_page's callers in mm/migrate.c do not.
-std::optional<Kernel::FollowResult> Kernel::follow_page_nonuma(const mm_struct& mm, VirtAddr addr) const {
-  if (auto r = follow_page(mm, addr)) return r;
-  if (addr >= mm.task_size) return std::nullopt;
-  const PteRef ref = pgtables_.walk(mm.pgd, addr, PTE_LEVEL);
-  const pteval_t v = ref.value();
-  if (!pte_protnone(v) || (ref.level != PTE_LEVEL && !pte_huge(v))) return std::nullopt;
-  const std::uint64_t mask = level_size(ref.level) - 1;
-  FollowResult r;
-  r.phys = (pte_phys(v) & ~mask) | (addr & mask);
-  r.leaf = v;
-  r.level = ref.level;
-  r.pg = const_cast<PhysMem&>(pm_).phys_to_page(pte_phys(v));
-  return r;
 }
 
 // One page named by a mapping (move_pages, mbind): 4 KiB or a hugetlb 2 MiB

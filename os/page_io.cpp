@@ -137,6 +137,7 @@ int Swap::swap_writepage(page* pg, CpuId cpu, KernelCost& cost) {
     cost.add_memory(k_.platform_.kernel_write(cpu, si.zram->object_phys(off), si.zram->object_size()));
   } else {
     pg->clear(PG_dirty);  // folio_clear_dirty_for_io
+    k_.kclock_.sync(cpu, cost);  // submitted at the task's own time
     const Picoseconds lat = k_.platform_.submit_bio_nowait(cpu, BioOp::Write, si.start_sector + off * kSectorsPerPage,
                                                            Bytes(kPageSize));
     start_writeback(pg, cpu, k_.platform_.now(cpu) + lat);
@@ -158,10 +159,10 @@ void Swap::swap_readpage(page* pg, swp_entry_t e, bool sync, CpuId cpu, KernelCo
     cost.add_memory(k_.platform_.kernel_write(cpu, phys, Bytes(kPageSize)));
   } else {
     const std::uint64_t sector = si.start_sector + off * kSectorsPerPage;
+    k_.kclock_.sync(cpu, cost);  // submitted at the task's own time
+    const Picoseconds lat = k_.platform_.submit_bio_nowait(cpu, BioOp::Read, sector, Bytes(kPageSize));
     if (sync)  // swap_readpage_sync's wait (io_schedule until end_swap_bio_read)
-      cost.add_io_wait(k_.platform_.submit_bio(cpu, BioOp::Read, sector, Bytes(kPageSize)));
-    else
-      k_.platform_.submit_bio_nowait(cpu, BioOp::Read, sector, Bytes(kPageSize));
+      k_.kclock_.wait_until(cpu, k_.platform_.now(cpu) + lat, cost);
   }
   if (k_.page_tokens_.enabled()) k_.page_tokens_.set(phys >> kPageShift, si.token.empty() ? 0 : si.token[off]);
   pg->set(PG_uptodate);

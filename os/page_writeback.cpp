@@ -74,8 +74,7 @@ void FileSystem::io_timer_fire(timer_list* t, KernelCost& cost) {
 
 // The bios' end_io: reads unlock their pages (up to date), writes end writeback.
 void FileSystem::complete_io(CpuId cpu, KernelCost& cost) {
-  (void)cost;
-  const Picoseconds now = cpu_now(cpu);
+  const Picoseconds now = k_.kclock_.now(cpu, cost);
   for (auto& qp : ioq_) {
     if (!qp) continue;
     IoQueue& q = *qp;
@@ -156,6 +155,7 @@ std::uint64_t FileSystem::writeback_range(inode& ino, std::uint64_t first, std::
     }
     const std::uint64_t bytes = (j - i) * kPageSize;
     cost.add_cycles(params_.bio_cycles);
+    k_.kclock_.sync(cpu, cost);  // submitted at the task's own time
     const Picoseconds lat = k_.platform_.submit_bio_nowait(cpu, BioOp::Write, sector, Bytes(bytes));
     const Picoseconds done = k_.platform_.now(cpu) + lat;
     for (std::size_t p = i; p < j; ++p) start_io(pages[p], true, done, cpu);
@@ -206,7 +206,8 @@ void FileSystem::balance_dirty_pages(task_struct* t, std::uint64_t pages_dirtied
   if (!pause) return;
   ++nr_throttled_;
   pause_total_ += Picoseconds(pause);
-  wait_until(t->cpu, cpu_now(t->cpu) + Picoseconds(pause), cost);  // io_schedule_timeout: the task sleeps
+  k_.kclock_.sync(t->cpu, cost);  // the pause starts at the task's own time
+  k_.kclock_.wait_until(t->cpu, k_.kclock_.now(t->cpu, cost) + Picoseconds(pause), cost);  // io_schedule_timeout
   complete_io(t->cpu, cost);
 }
 

@@ -14,8 +14,8 @@
 // more than [os.fs] max_segments runs of physically contiguous pages (NVMe's
 // NVME_MAX_SEGS 127 in 6.1). Each request completes on its own, so a reader
 // starts on a window's first part while the rest is still transferred.
-// Inside read() the bios leave at the task's own time (FileSystem::ReadClock:
-// the kernel cycles spent so far included).
+// The bios leave at the task's own time (os::KernelClock: the kernel cycles
+// spent so far included).
 // Why a 128 KiB window with 128 KiB read() calls stays below the device's
 // bandwidth (as on Linux): once ramped, the PG_readahead marker sits on the
 // first page of each window, so at most two windows are in flight (the one
@@ -202,7 +202,7 @@ void FileSystem::submit_read(inode& ino, const std::vector<page*>& pages, CpuId 
     }
     const std::uint64_t bytes = (j - i) * kPageSize;
     cost.add_cycles(params_.bio_cycles);
-    sync_clock(cpu, cost);  // inside read(): submitted at the task's own time
+    k_.kclock_.sync(cpu, cost);  // submitted at the task's own time
     const Picoseconds lat = k_.platform_.submit_bio_nowait(cpu, BioOp::Read, sector, Bytes(bytes));
     const Picoseconds done = k_.platform_.now(cpu) + lat;
     for (std::size_t p = i; p < j; ++p) {

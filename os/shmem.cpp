@@ -107,14 +107,15 @@ page* Shmem::swapin(shmem_inode_info& info, std::uint64_t index, swp_entry_t e, 
   // folio_wait_writeback: a page still being written to the slot is waited for
   // (the wait charged as I/O) before it leaves the swap cache.
   if (pg->test(PG_writeback)) {
-    const Picoseconds now = k_.platform_.now(cpu);
+    k_.kclock_.sync(cpu, cost);
+    const Picoseconds now = k_.kclock_.now(cpu, cost);
     Picoseconds until = now;
     for (int i = 0; i < 1000000 && pg->test(PG_writeback); ++i) {
       until = until + 1_us;
       swap.writeback_until(now, until, nullptr, cpu, cost);
     }
     if (pg->test(PG_writeback)) shmem_bug("swap write never completes", k_.pm_.page_to_pfn(pg).value());
-    cost.add_io_wait(until - now);
+    k_.kclock_.wait_until(cpu, until, cost);
   }
   // The allocation may have reclaimed; the index still holds the entry (nothing else changes it).
   info.i_mapping.i_pages.store(index, 0);

@@ -233,6 +233,7 @@ void Kernel::reclaim_throttle(pglist_data& pgdat, vmscan_throttle_state reason, 
       timeout = RECLAIM_HZ / 50;
       break;
   }
+  kclock_.sync(cpu, cost);  // the sleep starts at the task's own time
   const Picoseconds now = platform_.now(cpu);
   const Picoseconds until = now + Picoseconds(timeout * 1'000'000'000'000ull / RECLAIM_HZ);
   const Picoseconds woke =

@@ -71,6 +71,9 @@ TEST_F(FileTest, AReaderWaitsForItsPageButNotForTheAsyncWindow) {
   page* marker = k().fs().find_get_page(*ino, 1);  // async_size 3: the marker on page 1
   ASSERT_NE(marker, nullptr);
   EXPECT_TRUE(marker->test(PG_readahead));
+  // The next call enters when the task resumed, at the completion it waited for (the
+  // fake's clock does not follow the kernel's cursor: moved by hand).
+  platform_.advance_to(platform_.clock + c.io_wait);
   KernelCost c2;
   ASSERT_EQ(k().sys_read(t, f, 0x1000, 4096, c2), 4096);  // hits the marker: the next window starts
   EXPECT_LT(c2.memory + c2.io_wait, platform_.bio_latency);            // page 1 came with the first bio (already waited)

@@ -84,6 +84,12 @@ class KernelTest : public ::testing::Test {
     });
     return s.str();
   }
+  // The node of the page mapped at va, -1 if none: follow_page with foll_flags (0 finds
+  // a PROT_NONE NUMA-hinting entry's page as move_pages does; FOLL_NUMA is the hardware view).
+  int nid_of(task_struct* t, VirtAddr va, unsigned foll_flags = Kernel::FOLL_NUMA) {
+    auto fr = k().follow_page(*t->mm, va, foll_flags);
+    return fr ? pm().page_to_nid(fr->pg).value() : -1;
+  }
   // The token (os/page_token.h) of the 4 KiB frame mapped at va (a THP's subpage, not its
   // head): written as a store would leave it, read back (~0 when nothing is mapped there).
   void put_token(task_struct* t, VirtAddr va, std::uint64_t tok) {

@@ -13,13 +13,7 @@ using namespace numasim::os::testing;
 
 namespace {
 
-class MigratePagesSyscallTest : public KernelTest {
- protected:
-  int nid_of(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page(*t->mm, a);
-    return fr ? pm().page_to_nid(fr->pg).value() : -1;
-  }
-};
+using MigratePagesSyscallTest = KernelTest;
 
 TEST_F(MigratePagesSyscallTest, MovesOnlyThePagesOnTheOldNodes) {
   task_struct* t = spawn(0);

@@ -17,10 +17,6 @@ namespace {
 
 class MigrateProtnoneTest : public KernelTest {
  protected:
-  int nid_of(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page_nonuma(*t->mm, a);
-    return fr ? pm().page_to_nid(fr->pg).value() : -1;
-  }
   pteval_t pte_of(task_struct* t, VirtAddr a) { return k().pgtables().walk(t->mm->pgd, a, PTE_LEVEL).value(); }
 };
 
@@ -38,6 +34,9 @@ TEST_F(MigrateProtnoneTest, AHintingEntryIsFoundQueriedAndMoved) {
   ASSERT_EQ(k().change_prot_numa(t, *find_vma(*t->mm, a), a, a + 2 * kPageSize, cost_), 2u);
   ASSERT_TRUE(pte_protnone(pte_of(t, a)));
   EXPECT_FALSE(k().follow_page(*t->mm, a).has_value());  // the hardware view: not present
+  EXPECT_EQ(nid_of(t, a), -1);                            // FOLL_NUMA (the default): not followed
+  EXPECT_EQ(nid_of(t, a, 0), 1);                          // without FOLL_NUMA: its page
+  EXPECT_EQ(k().follow_page(*t->mm, a, 0)->phys & (kPageSize - 1), 0u);
   // The status query (nodes == NULL) names the node of a hinting page.
   VirtAddr pages[3] = {a, a + kPageSize, a + 2 * kPageSize};
   int status[3] = {-99, -99, -99};
@@ -53,8 +52,8 @@ TEST_F(MigrateProtnoneTest, AHintingEntryIsFoundQueriedAndMoved) {
   EXPECT_EQ(status[1], 0);
   EXPECT_EQ(status[2], 0);
   EXPECT_EQ(pm().sum_vm_event(PGMIGRATE_SUCCESS), moved0 + 3);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(nid_of(t, pages[i]), 0) << i;
-  EXPECT_EQ(nid_of(t, a + 3 * kPageSize), 1) << "not named: stays";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(nid_of(t, pages[i], 0), 0) << i;
+  EXPECT_EQ(nid_of(t, a + 3 * kPageSize, 0), 1) << "not named: stays";
   // remove_migration_pte builds the new entry from vm_page_prot: present again, as in Linux.
   EXPECT_FALSE(pte_protnone(pte_of(t, a)));
   EXPECT_TRUE(k().follow_page(*t->mm, a).has_value());
@@ -63,7 +62,7 @@ TEST_F(MigrateProtnoneTest, AHintingEntryIsFoundQueriedAndMoved) {
   EXPECT_EQ(status[1], 0);
   k().check_consistency();
   EXPECT_EQ(touch(t, a, false), Kernel::FaultResult::Handled);
-  EXPECT_EQ(nid_of(t, a), 0);
+  EXPECT_EQ(nid_of(t, a, 0), 0);
   k().check_consistency();
 }
 
@@ -83,11 +82,11 @@ TEST_F(MigrateProtnoneTest, ASharedShmemPageMovesOnlyUnderMoveAll) {
   int status[1] = {-99};
   ASSERT_EQ(k().sys_move_pages(t, 0, 1, pages, nodes, status, MPOL_MF_MOVE, cost_), 0);
   EXPECT_EQ(status[0], -EACCES);  // page_mapcount > 1 without MPOL_MF_MOVE_ALL
-  EXPECT_EQ(nid_of(t, a), 0);
+  EXPECT_EQ(nid_of(t, a, 0), 0);
   ASSERT_EQ(k().sys_move_pages(t, 0, 1, pages, nodes, status, MPOL_MF_MOVE_ALL, cost_), 0);
   EXPECT_EQ(status[0], 1);
-  EXPECT_EQ(nid_of(t, a), 1);
-  EXPECT_EQ(nid_of(child, a), 1);
+  EXPECT_EQ(nid_of(t, a, 0), 1);
+  EXPECT_EQ(nid_of(child, a, 0), 1);
   EXPECT_EQ(k().follow_page(*t->mm, a)->pg, k().follow_page(*child->mm, a)->pg) << "both map the new page";
   EXPECT_EQ(k().follow_page(*t->mm, a)->pg->mapcount, 2);
   k().check_consistency();

@@ -12,13 +12,7 @@
 namespace numasim::os::testing {
 namespace {
 
-class MigrateSyscallErrnoTest : public KernelTest {
- protected:
-  int nid_of(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page(*t->mm, a);
-    return fr ? pm().page_to_nid(fr->pg).value() : -1;
-  }
-};
+using MigrateSyscallErrnoTest = KernelTest;
 
 TEST_F(MigrateSyscallErrnoTest, MovePagesErrnosChangeNothing) {
   task_struct* t = spawn(0);

@@ -39,10 +39,6 @@ class NumaBalancingTest : public KernelTest {
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   }
   NumaBalancing& nb() { return k().numa_balancing(); }
-  int nid_of(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page(*t->mm, a);
-    return fr ? pm().page_to_nid(fr->pg).value() : -1;
-  }
   pteval_t pte(task_struct* t, VirtAddr a) { return k().pgtables().walk(t->mm->pgd, a, PTE_LEVEL).value(); }
   std::uint64_t ev(vm_event_item i) { return pm().sum_vm_event(i); }
   // n pages first touched from a CPU of node 1, the task back on CPU `home` afterwards.
