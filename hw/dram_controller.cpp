@@ -59,9 +59,10 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) 
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
-      if (it->tag == kGone || (!all && it->stamp > visible)) continue;
-      const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
-      const Picoseconds after = sep(tag, it->tag);   // this slot first
+      const int itag = it->tag();
+      if (itag == kGone || (!all && it->stamp() > visible)) continue;
+      const Picoseconds before = sep(itag, tag);  // the reserved slot first
+      const Picoseconds after = sep(tag, itag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
         s = it->start + before;
         moved = true;
@@ -82,7 +83,7 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
 }
 
 void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
-  e_.insert(first_after(start), Entry{start, stamp, tag});  // after equal starts
+  e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
   max_stamp_ = max_ps(max_stamp_, stamp);
   if (e_.size() > e_.capacity()) {
     floor_ = max_ps(floor_, e_.front().start + len_);
@@ -101,17 +102,18 @@ std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picos
   std::size_t n = 0;
   for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
        it != end && it->start < start + max_sep_ && n < moved.size(); ++it) {
-    if (it->tag != kGone && it->stamp > stamp && start < it->start + sep(it->tag, tag) &&
-        it->start < start + sep(tag, it->tag)) {
+    const int itag = it->tag();
+    if (itag != kGone && it->stamp() > stamp && start < it->start + sep(itag, tag) &&
+        it->start < start + sep(tag, itag)) {
       moved[n++] = *it;
-      const_cast<Entry*>(it)->tag = kGone;  // the window's own storage
+      const_cast<Entry*>(it)->set_gone();  // the window's own storage
     }
   }
   std::uint64_t shift = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const Picoseconds to = earliest(moved[k].start, moved[k].tag);
+    const Picoseconds to = earliest(moved[k].start, moved[k].tag());
     shift += (to - moved[k].start).value();
-    reserve(to, moved[k].tag, moved[k].stamp);
+    reserve(to, moved[k].tag(), moved[k].stamp());
   }
   return shift;
 }
@@ -122,7 +124,7 @@ std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picos
   // First entry with start >= from, i.e. after every start <= from - 1.
   const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
   for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it)
-    if (it->tag != kGone && it->stamp <= visible) out[n++] = it->start;
+    if (it->tag() != kGone && it->stamp() <= visible) out[n++] = it->start;
   return n;
 }
 

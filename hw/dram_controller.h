@@ -118,12 +118,23 @@ class SlotCalendar {
   Picoseconds max_stamp() const { return max_stamp_; }
 
  private:
+  // 16 bytes: the start, and the stamp (low 56 bits, saturated: 2^56 ps is
+  // 20 hours of simulated time) packed with the tag (high 8 bits, signed).
   struct Entry {
     Picoseconds start;
-    Picoseconds stamp;
-    int tag;
+    std::uint64_t packed;
+    static constexpr unsigned kTagShift = 56;
+    static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kTagShift) - 1;
+    static std::uint64_t pack(Picoseconds stamp, int tag) {
+      const std::uint64_t s = stamp.value() < kStampMask ? stamp.value() : kStampMask;
+      return s | (static_cast<std::uint64_t>(static_cast<std::uint8_t>(tag)) << kTagShift);
+    }
+    int tag() const { return static_cast<std::int8_t>(static_cast<std::uint8_t>(packed >> kTagShift)); }
+    Picoseconds stamp() const { return Picoseconds(packed & kStampMask); }
+    void set_gone() { packed |= std::uint64_t{0xff} << kTagShift; }
   };
-  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing
+  static_assert(sizeof(Entry) == 16, "a calendar entry is 16 bytes");
+  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing (tag byte 0xff)
   // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
   Picoseconds sep(int a, int b) const {
     if (asym_) return ordered_[static_cast<std::size_t>((a & 1) * 2 + (b & 1))];
