@@ -91,7 +91,7 @@ void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
   }
 }
 
-std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp) {
+std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
   const bool later_exist = stamp < max_stamp_;
   reserve(start, tag, stamp);
   if (!later_exist) return 0;
@@ -113,6 +113,13 @@ std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picos
   for (std::size_t k = 0; k < n; ++k) {
     const Picoseconds to = earliest(moved[k].start, moved[k].tag());
     shift += (to - moved[k].start).value();
+    // In time order the reservations between its old and new start would each
+    // have moved one slot instead: the slots this move stands for.
+    if (moves) {
+      const std::uint64_t d = (to - moved[k].start).value();
+      moves->slots += len_.value() ? std::max<std::uint64_t>(1, (d + len_.value() / 2) / len_.value()) : 1;
+      moves->first_stamp = std::min(moves->first_stamp, moved[k].stamp());
+    }
     reserve(to, moved[k].tag(), moved[k].stamp());
   }
   return shift;
@@ -784,13 +791,28 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.open_row = c.row;
   }
   const Picoseconds done = data + p_.to_ps(p_.tburst);
-  // The requests displaced on the bus already have their answers: what they
-  // lost is charged to this channel's requests as its running mean per request
-  // (an exponential average over the last ~64 requests), so the channel's
-  // latencies sum to about what time order would have given.
-  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp);
-  ch.displaced_acc = ch.displaced_acc - (ch.displaced_acc >> 6) + moved;
-  const Picoseconds displaced_share(ch.displaced_acc >> 6);
+  // The requests displaced on the bus already have their answers: their
+  // moves, as the one-slot moves time order would have made, are owed on the
+  // channel and paid by later requests stamped after the displaced ones (this
+  // one pays before adding what it displaced).
+  SlotCalendar::Moves mv;
+  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp, &mv);
+  Picoseconds displaced_share(0);
+  if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
+    // One slot's move, or more while more than kDebtWindow are owed (requests
+    // moved several times), so that what is owed is paid within about
+    // kDebtWindow requests.
+    const std::uint64_t k = 1 + ch.debt_n / kDebtWindow;
+    displaced_share = Picoseconds(ch.debt_ps / ch.debt_n * k);
+    ch.debt_ps -= displaced_share.value();
+    ch.debt_n -= k;
+    if (ch.debt_n == 0) ch.debt_stamp = SlotCalendar::kAll;
+  }
+  if (moved) {
+    ch.debt_ps += moved;
+    ch.debt_n += mv.slots;
+    ch.debt_stamp = std::min(ch.debt_stamp, mv.first_stamp);
+  }
   r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) ++stats_.reordered_hits;
