@@ -43,7 +43,11 @@ TEST(ConfigFidelity, SkylakeSp2sIdleLatencyAndReadBandwidth) {
   const double idle[2][2] = {{90.2, 144.3}, {143.2, 89.1}};
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j) EXPECT_NEAR(l.matrix[i][j], idle[i][j], 0.10 * idle[i][j]) << l.to_table();
-  MatrixResult b = bandwidth_matrix(doc->root(), quick_bandwidth());
+  // The full study (`numasim bandwidth-matrix`, the fidelity table's figure):
+  // remote reads are bound by request credits over the round trip, which the
+  // quick variant's short run reads about 3% lower (30.8 against 31.7 GB/s
+  // with the DRAM controller's owed one-slot moves, dram_controller.h).
+  MatrixResult b = bandwidth_matrix(doc->root(), BandwidthMatrixOptions{});
   ASSERT_EQ(b.matrix.size(), 2u);
   for (int i = 0; i < 2; ++i) {
     EXPECT_NEAR(b.matrix[i][i], 104.4, 0.10 * 104.4) << b.to_table();
