@@ -59,9 +59,10 @@ Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) 
     bool moved = false;
     for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
          it != end && it->start < s + max_sep_; ++it) {
-      if (it->tag == kGone || (!all && it->stamp > visible)) continue;
-      const Picoseconds before = sep(it->tag, tag);  // the reserved slot first
-      const Picoseconds after = sep(tag, it->tag);   // this slot first
+      const int itag = it->tag();
+      if (itag == kGone || (!all && it->stamp() > visible)) continue;
+      const Picoseconds before = sep(itag, tag);  // the reserved slot first
+      const Picoseconds after = sep(tag, itag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
         s = it->start + before;
         moved = true;
@@ -82,7 +83,7 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
 }
 
 void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
-  e_.insert(first_after(start), Entry{start, stamp, tag});  // after equal starts
+  e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
   max_stamp_ = max_ps(max_stamp_, stamp);
   if (e_.size() > e_.capacity()) {
     floor_ = max_ps(floor_, e_.front().start + len_);
@@ -90,7 +91,7 @@ void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
   }
 }
 
-std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp) {
+std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
   const bool later_exist = stamp < max_stamp_;
   reserve(start, tag, stamp);
   if (!later_exist) return 0;
@@ -101,17 +102,25 @@ std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picos
   std::size_t n = 0;
   for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
        it != end && it->start < start + max_sep_ && n < moved.size(); ++it) {
-    if (it->tag != kGone && it->stamp > stamp && start < it->start + sep(it->tag, tag) &&
-        it->start < start + sep(tag, it->tag)) {
+    const int itag = it->tag();
+    if (itag != kGone && it->stamp() > stamp && start < it->start + sep(itag, tag) &&
+        it->start < start + sep(tag, itag)) {
       moved[n++] = *it;
-      const_cast<Entry*>(it)->tag = kGone;  // the window's own storage
+      const_cast<Entry*>(it)->set_gone();  // the window's own storage
     }
   }
   std::uint64_t shift = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const Picoseconds to = earliest(moved[k].start, moved[k].tag);
+    const Picoseconds to = earliest(moved[k].start, moved[k].tag());
     shift += (to - moved[k].start).value();
-    reserve(to, moved[k].tag, moved[k].stamp);
+    // In time order the reservations between its old and new start would each
+    // have moved one slot instead: the slots this move stands for.
+    if (moves) {
+      const std::uint64_t d = (to - moved[k].start).value();
+      moves->slots += len_.value() ? std::max<std::uint64_t>(1, (d + len_.value() / 2) / len_.value()) : 1;
+      moves->first_stamp = std::min(moves->first_stamp, moved[k].stamp());
+    }
+    reserve(to, moved[k].tag(), moved[k].stamp());
   }
   return shift;
 }
@@ -122,7 +131,7 @@ std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picos
   // First entry with start >= from, i.e. after every start <= from - 1.
   const Entry* it = from.value() == 0 ? e_.begin() : first_after(from - Picoseconds(1));
   for (const Entry* end = e_.end(); it != end && it->start < to && n < max; ++it)
-    if (it->tag != kGone && it->stamp <= visible) out[n++] = it->start;
+    if (it->tag() != kGone && it->stamp() <= visible) out[n++] = it->start;
   return n;
 }
 
@@ -782,13 +791,28 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.open_row = c.row;
   }
   const Picoseconds done = data + p_.to_ps(p_.tburst);
-  // The requests displaced on the bus already have their answers: what they
-  // lost is charged to this channel's requests as its running mean per request
-  // (an exponential average over the last ~64 requests), so the channel's
-  // latencies sum to about what time order would have given.
-  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp);
-  ch.displaced_acc = ch.displaced_acc - (ch.displaced_acc >> 6) + moved;
-  const Picoseconds displaced_share(ch.displaced_acc >> 6);
+  // The requests displaced on the bus already have their answers: their
+  // moves, as the one-slot moves time order would have made, are owed on the
+  // channel and paid by later requests stamped after the displaced ones (this
+  // one pays before adding what it displaced).
+  SlotCalendar::Moves mv;
+  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp, &mv);
+  Picoseconds displaced_share(0);
+  if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
+    // One slot's move, or more while more than kDebtWindow are owed (requests
+    // moved several times), so that what is owed is paid within about
+    // kDebtWindow requests.
+    const std::uint64_t k = 1 + ch.debt_n / kDebtWindow;
+    displaced_share = Picoseconds(ch.debt_ps / ch.debt_n * k);
+    ch.debt_ps -= displaced_share.value();
+    ch.debt_n -= k;
+    if (ch.debt_n == 0) ch.debt_stamp = SlotCalendar::kAll;
+  }
+  if (moved) {
+    ch.debt_ps += moved;
+    ch.debt_n += mv.slots;
+    ch.debt_stamp = std::min(ch.debt_stamp, mv.first_stamp);
+  }
   r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) ++stats_.reordered_hits;

@@ -22,9 +22,14 @@
 // at or before it (what it would have met in time order), and the
 // later-stamped reservations its slots overlap move to the next free slot
 // (SlotCalendar::reserve_displacing). The displaced requests have their
-// answers already: the bus displacement is charged to the channel's requests
-// as its running mean per request, so latencies sum to about what time order
-// gives (at quantum 0 nothing is displaced).
+// answers already: each move is kept as the one-slot moves it stands for (a
+// move across k slots is k reservations that time order would each have
+// pushed back one slot), and each of those is paid once, whole, by a later
+// request of the channel stamped after the earliest displaced one (one slot's
+// move per request, more only while more than kDebtWindow are owed; the
+// request that displaces pays nothing for it), so latencies sum to what the
+// moves cost without a running mean's burst landing on the few requests after
+// a long move (at quantum 0 almost nothing is displaced).
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
@@ -110,7 +115,14 @@ class SlotCalendar {
   // request that made it has its answer already; the calendar now holds the
   // schedule time order would have given, for the requests still to come).
   // Returns the summed distance the moved reservations moved.
-  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp);
+  // `moves` (if given): the number of one-slot moves the displacement stands
+  // for is added (a move across k slots: k reservations that time order would
+  // each have moved by one slot), and the earliest stamp of a moved one kept.
+  struct Moves {
+    std::uint64_t slots = 0;
+    Picoseconds first_stamp = kAll;
+  };
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr);
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -118,12 +130,23 @@ class SlotCalendar {
   Picoseconds max_stamp() const { return max_stamp_; }
 
  private:
+  // 16 bytes: the start, and the stamp (low 56 bits, saturated: 2^56 ps is
+  // 20 hours of simulated time) packed with the tag (high 8 bits, signed).
   struct Entry {
     Picoseconds start;
-    Picoseconds stamp;
-    int tag;
+    std::uint64_t packed;
+    static constexpr unsigned kTagShift = 56;
+    static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kTagShift) - 1;
+    static std::uint64_t pack(Picoseconds stamp, int tag) {
+      const std::uint64_t s = stamp.value() < kStampMask ? stamp.value() : kStampMask;
+      return s | (static_cast<std::uint64_t>(static_cast<std::uint8_t>(tag)) << kTagShift);
+    }
+    int tag() const { return static_cast<std::int8_t>(static_cast<std::uint8_t>(packed >> kTagShift)); }
+    Picoseconds stamp() const { return Picoseconds(packed & kStampMask); }
+    void set_gone() { packed |= std::uint64_t{0xff} << kTagShift; }
   };
-  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing
+  static_assert(sizeof(Entry) == 16, "a calendar entry is 16 bytes");
+  static constexpr int kGone = -1;  // a reservation moved by reserve_displacing (tag byte 0xff)
   // Separation of a slot tagged b after one tagged a (ordered pairs when asymmetric).
   Picoseconds sep(int a, int b) const {
     if (asym_) return ordered_[static_cast<std::size_t>((a & 1) * 2 + (b & 1))];
@@ -266,10 +289,21 @@ class DramController final : public MemoryDevice {
     std::array<Picoseconds, DramParams::kMaxWriteQueue> wq_free{};
     std::uint32_t wq_head = 0, wq_count = 0;
     // Displacement of the bus's reservations by requests stamped earlier
-    // (reserve_displacing), ps x 64, averaged over about 64 requests.
-    std::uint64_t displaced_acc = 0;
+    // (reserve_displacing) not yet paid: its one-slot moves, their sum, and
+    // the earliest stamp of a request they moved.
+    std::uint64_t debt_ps = 0, debt_n = 0;
+    Picoseconds debt_stamp = SlotCalendar::kAll;
   };
   static constexpr std::uint64_t kNoRow = ~0ull;
+  // Owed one-slot moves (Channel::debt_n) beyond which a request pays more
+  // than one: what is owed is paid within about this many requests, about one
+  // 1 us quantum of a saturated channel's requests (DDR4-2666: 333 per us, a
+  // DDR5-4800 subchannel: 300), as the cores whose requests were moved would
+  // have been held back within their next quantum. (64, a tenth of a
+  // quantum, lands long moves on the chase of a loaded-latency study: 224 ns
+  // at 35 GB/s on sapphire-rapids-2s; 1024 gives 161 ns there and 165 ns at
+  // 201 GB/s on skylake-sp-2s, below MLC's 166-178.)
+  static constexpr std::uint64_t kDebtWindow = 256;
   // Reservations each calendar keeps: a saturated DDR4-2666 data bus fills
   // 4096 slots in 12 us, so a core lagging the others by up to a 10 us quantum
   // still finds the gaps it may use (times before the oldest slot count as busy).

@@ -181,7 +181,13 @@ TEST(SlotCalendar, EarlierStampedReservationDisplacesLaterStampedOnes) {
   EXPECT_EQ(cal.earliest(Picoseconds(10000), 0, Picoseconds(5000)), Picoseconds(10000));
   EXPECT_EQ(cal.earliest(Picoseconds(10000), 0), Picoseconds(16000));
   // It takes the slot; the later-stamped one there moves to the next free slot (6 ns on).
-  EXPECT_EQ(cal.reserve_displacing(Picoseconds(10000), 0, Picoseconds(5000)), 6000u);
+  SlotCalendar::Moves mv;
+  EXPECT_EQ(cal.reserve_displacing(Picoseconds(10000), 0, Picoseconds(5000), &mv), 6000u);
+  // The move across two slots stands for two one-slot moves in time order
+  // (the displaced slot behind the new one, the next behind it), of requests
+  // stamped 10 ns.
+  EXPECT_EQ(mv.slots, 2u);
+  EXPECT_EQ(mv.first_stamp, Picoseconds(10000));
   // Requests stamped after the core ahead find three slots back to back...
   EXPECT_EQ(cal.earliest(Picoseconds(10000), 0), Picoseconds(19000));
   // ...one stamped between the two finds only the earlier-stamped slot.
@@ -203,15 +209,28 @@ TEST(DramController, EarlierStampedRequestTakesTheBusSlotOfALaterStampedOne) {
   const DramResult x = mc.access(0, false, t0);
   EXPECT_EQ(x.done - t0, mc.idle_latency(RowOutcome::Closed));
   // Stamped 1 ns earlier, its burst would overlap x's: in time order it goes
-  // first (unloaded latency) and x's burst moves behind it (2 ns on); the
-  // channel's requests share that displacement (its mean over ~64 requests).
+  // first (unloaded latency, nothing charged) and x's burst moves behind it
+  // (2 ns on). x has its answer already: its 2 ns are owed on the channel.
   const Picoseconds t1 = t0 - 1_ns;
   const DramResult y = mc.access(64, false, t1);
-  EXPECT_EQ(y.done - t1, mc.idle_latency(RowOutcome::Closed) + Picoseconds(2000 >> 6));
-  // A request after both finds x's burst (and activate) where they moved, 2 ns
-  // on: the data bus is not used twice at once.
+  EXPECT_EQ(y.done - t1, mc.idle_latency(RowOutcome::Closed));
+  // Another late request (stamped before the channel's latest, far from the
+  // others) does not pay it either.
+  const Picoseconds t3 = t1 - 500_ns;
+  EXPECT_EQ(mc.access(64 * 64 + 3 * 64, false, t3).done - t3, mc.idle_latency(RowOutcome::Closed));
+  // The next request at the channel's front (stamped after every other: the
+  // core that ran ahead, next quantum) pays x's displacement, once: its burst
+  // comes after x's moved burst, and 2 ns on top.
+  DramController ref(p, 0, "ref");  // the same requests without the late ones
+  ref.access(0, false, t0);
+  const DramResult z0 = ref.access(2 * 64, false, t0 + Picoseconds(1));
   const DramResult z = mc.access(2 * 64, false, t0 + Picoseconds(1));
   EXPECT_GE(z.done, x.done + 2_ns + tck(p, p.tburst));
+  EXPECT_GE(z.done - z0.done, 2_ns + 2_ns);
+  const Picoseconds t2 = t0 + 100_ns;
+  // Paid once: a later request at the front pays nothing more.
+  EXPECT_EQ(mc.access(10 * 64, false, t2).done - ref.access(10 * 64, false, t2).done,
+            Picoseconds(0));
 }
 
 TEST(DramController, LateRequestPaysTheBankAsItWasAtItsTime) {
