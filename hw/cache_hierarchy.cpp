@@ -202,6 +202,7 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
 }
 
 void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
+  if (private_clean(s, line)) return;  // neither cache holds a line of its region
   const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
   const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
   if (!e1.valid && !e2.valid) return;
@@ -214,6 +215,15 @@ void CacheHierarchy::count_regions(PhysAddr end) {
   if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted
   llc_regions_.assign(llc_.size(), std::vector<std::uint32_t>(n, 0));
   for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_[s].data(), n, kRegionShift);
+  if (!dir_) return;  // back-invalidations come from the snoop filter only
+  private_shift_ = 16;
+  while (((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_) > (PhysAddr{1} << 16)) ++private_shift_;
+  const std::size_t np = static_cast<std::size_t>((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_);
+  private_counts_.assign(l1_.size(), std::vector<std::uint32_t>(np, 0));
+  for (std::size_t c = 0; c < l1_.size(); ++c) {
+    l1_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
+    l2_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
+  }
 }
 
 bool CacheHierarchy::llc_clean(int socket, PhysAddr first, PhysAddr last) const {

@@ -19,10 +19,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "common/units.h"
 
@@ -38,21 +38,21 @@ class SuperQueue {
  public:
   static constexpr std::uint32_t kMaxEntries = 256;
 
-  explicit SuperQueue(std::uint32_t entries = 16) {
+  explicit SuperQueue(std::uint32_t entries = 16) : n_(entries) {
     if (entries == 0 || entries > kMaxEntries)
       throw std::invalid_argument("super queue: entries must be 1.." + std::to_string(kMaxEntries));
-    done_.assign(entries, Picoseconds(0));
+    done_.fill(Picoseconds(0));
   }
 
-  std::uint32_t entries() const { return static_cast<std::uint32_t>(done_.size()); }
-  // Entries whose request is still outstanding at `now`.
+  std::uint32_t entries() const { return n_; }
+  // Entries whose request is still outstanding at `now`: the sorted tail above `now`.
   std::uint32_t busy(Picoseconds now) const {
-    std::uint32_t n = 0;
-    for (const Picoseconds d : done_) n += d > now ? 1u : 0u;
-    return n;
+    std::uint32_t i = n_;
+    while (i > 0 && at(i - 1) > now) --i;
+    return n_ - i;
   }
   // When a request arriving at `now` gets an entry: `now`, or when the first busy one frees.
-  Picoseconds available(Picoseconds now) const { return std::max(now, earliest_); }
+  Picoseconds available(Picoseconds now) const { return std::max(now, at(0)); }
   // A demand request that arrived at `now` waits until available(now) (counted
   // when it waits), then holds the entry that frees first until `done`.
   void take(Picoseconds now, Picoseconds start, Picoseconds done) {
@@ -65,30 +65,33 @@ class SuperQueue {
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {
     ++stats_.requests;
-    // The entries are interchangeable (only their completion times are
-    // observable), so done_ is a binary min-heap: the entry that frees first
-    // is the root; it takes `done` and sinks to its place.
-    Picoseconds* d = done_.data();
-    const std::size_t n = done_.size();
-    std::size_t i = 0;
-    for (;;) {
-      const std::size_t l = 2 * i + 1;
-      if (l >= n) break;
-      const std::size_t c = (l + 1 < n && d[l + 1] < d[l]) ? l + 1 : l;
-      if (!(d[c] < done)) break;
-      d[i] = d[c];
-      i = c;
+    // The entries are interchangeable (only the multiset of their completion
+    // times is observable: available() reads its minimum, busy() counts the
+    // times above `now`), so done_ keeps them sorted in a ring: the entry that
+    // frees first is the head; it leaves, and `done` is inserted from the tail.
+    // A core's requests come nearly in time order, so `done` is usually at or
+    // near the tail: a step or two instead of a heap's sift-down.
+    head_ = (head_ + 1) & kMask;
+    std::uint32_t pos = head_ + n_ - 1;  // the free slot at the tail (unmasked)
+    while (pos != head_ && done_[(pos - 1) & kMask] > done) {
+      done_[pos & kMask] = done_[(pos - 1) & kMask];
+      --pos;
     }
-    d[i] = done;
-    earliest_ = d[0];
+    done_[pos & kMask] = done;
   }
 
   const SuperQueueStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 
  private:
-  std::vector<Picoseconds> done_;  // completion time of each entry's request (a min-heap)
-  Picoseconds earliest_{0};        // min over done_
+  static_assert((kMaxEntries & (kMaxEntries - 1)) == 0, "the ring's index is masked");
+  static constexpr std::uint32_t kMask = kMaxEntries - 1;
+  // The i-th earliest completion time.
+  Picoseconds at(std::uint32_t i) const { return done_[(head_ + i) & kMask]; }
+
+  std::array<Picoseconds, kMaxEntries> done_;  // n_ completion times sorted from head_ (a ring)
+  std::uint32_t n_;
+  std::uint32_t head_ = 0;
   SuperQueueStats stats_;
 };
 

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 #include "hw/stream_prefetcher.h"
@@ -32,6 +34,34 @@ TEST(SuperQueue, EntriesAreHeldUntilTheirRequestCompletes) {
   EXPECT_EQ(q.available(Picoseconds(100)), Picoseconds(300));
   EXPECT_THROW(SuperQueue(0), std::invalid_argument);
   EXPECT_THROW(SuperQueue(SuperQueue::kMaxEntries + 1), std::invalid_argument);
+}
+
+// The sorted ring against the plain model it stands for: an array of
+// completion times where a request replaces the smallest. Requests nearly in
+// time order (the ring's usual case: inserted at or near the tail) and out of
+// order (a shift through the whole ring), for 1, 16 and 48 entries.
+TEST(SuperQueue, SortedRingMatchesAnArrayOfCompletionTimes) {
+  std::mt19937_64 rng(7);
+  for (std::uint32_t n : {1u, 2u, 16u, 48u}) {
+    SuperQueue q(n);
+    std::vector<std::uint64_t> ref(n, 0);
+    std::uint64_t t = 0;
+    for (int step = 0; step < 20000; ++step) {
+      t += rng() % 50;
+      const Picoseconds now(t);
+      const std::uint64_t lat = step % 7 == 0 ? rng() % 5000 : 100 + rng() % 30;
+      const auto first = std::min_element(ref.begin(), ref.end());
+      ASSERT_EQ(q.available(now), Picoseconds(std::max(t, *first))) << n << " " << step;
+      std::uint32_t busy = 0;
+      for (const std::uint64_t d : ref) busy += d > t ? 1u : 0u;
+      ASSERT_EQ(q.busy(now), busy) << n << " " << step;
+      // An earlier-stamped request now and then (a prefetch or a copy's store behind a load).
+      const std::uint64_t at = step % 11 == 0 && t > 1000 ? t - 1000 : t;
+      const std::uint64_t start = std::max(at, *first);
+      q.take(Picoseconds(at), Picoseconds(start), Picoseconds(start + lat));
+      *first = start + lat;
+    }
+  }
 }
 
 constexpr PhysAddr kPage = 0x40000;
