@@ -30,6 +30,7 @@ MachineParams MachineParams::from_config(Config root) {
   p.memory = MemorySystemParams::from_config(root);
   p.memory.core_clock = p.core.clock;
   p.memory.super_queue = p.core.super_queue;
+  p.memory.line_fill_buffers = p.core.line_fill_buffers;
   Config os_table = root.table("os", "simulated kernel");
   p.kernel = os::KernelParams::from_config(os_table);
   // The kernel can build LA57 tables, but hw's walker (hw/mmu.cpp) walks four
@@ -111,6 +112,7 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   epoch_ = sc_now();
   params_.memory.core_clock = params_.core.clock;
   params_.memory.super_queue = params_.core.super_queue;
+  params_.memory.line_fill_buffers = params_.core.line_fill_buffers;
   memory_ = std::make_unique<MemorySystem>(topo_, params_.memory);
   platform_ = std::make_unique<MachinePlatform>(topo_, *memory_, params_.core.clock, params_.platform);
   block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");

@@ -334,9 +334,9 @@ void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std:
   const Picoseconds left_home =
       end - s.in - interconnect_.idle_time(home, requester, Bytes(kCacheLineBytes)) - s.back;
   upi_trackers_[static_cast<std::size_t>(node_socket_[static_cast<std::size_t>(requester.value())])].take_block(
-      start + s.out, end - s.in, kKernelMlp, n);
+      start + s.out, end - s.in, kernel_mlp(), n);
   home_trackers_[static_cast<std::size_t>(home.value())].take_block(at_home, std::max(at_home, left_home),
-                                                                    kKernelMlp, n);
+                                                                    kernel_mlp(), n);
 }
 
 void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
@@ -456,22 +456,29 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
 
 namespace {
 // Issue times for a stream of lines with at most N outstanding and one line per issue gap.
+// N is the core's line-fill buffers; lines are numbered 0, 1, 2, ... in the
+// order of the calls (next_issue(i) then complete(i)), so slot i % N is kept as
+// a rotating index instead of a division per line.
 class RangePipeline {
  public:
-  RangePipeline(Picoseconds start, Picoseconds gap) : issue_(start), gap_(gap), end_(start) { slots_.fill(start); }
+  RangePipeline(Picoseconds start, Picoseconds gap, std::uint32_t n) : n_(n), issue_(start), gap_(gap), end_(start) {
+    std::fill(slots_.begin(), slots_.begin() + n_, start);
+  }
   Picoseconds next_issue(std::size_t i) {
     if (i > 0) issue_ += gap_;
-    issue_ = std::max(issue_, slots_[i % slots_.size()]);
+    issue_ = std::max(issue_, slots_[slot_]);
     return issue_;
   }
-  void complete(std::size_t i, Picoseconds done) {
-    slots_[i % slots_.size()] = done;
+  void complete(std::size_t, Picoseconds done) {
+    slots_[slot_] = done;
+    if (++slot_ == n_) slot_ = 0;
     end_ = std::max(end_, done);
   }
   Picoseconds end() const { return end_; }
 
  private:
-  std::array<Picoseconds, MemorySystem::kKernelMlp> slots_{};
+  std::array<Picoseconds, MemorySystem::kMaxKernelMlp> slots_;
+  std::uint32_t n_, slot_ = 0;
   Picoseconds issue_, gap_, end_;
 };
 }  // namespace
@@ -483,7 +490,7 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   const PhysAddr end = pa + len.value();
   if (transfer_path_ == TransferPath::Bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
     return bulk_write_lines(cpu, first, len.value() / kCacheLineBytes, now);
-  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
     const Picoseconds t = pipe.next_issue(i);
@@ -496,7 +503,7 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
 
 Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
-  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::array<std::uint8_t, kBulkChunk> level;
   std::array<SnoopResult, kBulkChunk> sn;
   std::array<std::uint16_t, kBulkChunk + 1> wb_off;
@@ -544,13 +551,14 @@ Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Byte
   // Loads and stores are issued in time order (the super queue they share
   // keeps completion times, which needs requests nearly in time order): the
   // next load or the oldest store not yet issued, whichever is due first.
-  // Buffer i % kKernelMlp of each kind is free again when operation i -
-  // kKernelMlp completed; load i also waits for store i - kStoreBuffer to
+  // Buffer i % mlp of each kind is free again when operation i - mlp
+  // completed; load i also waits for store i - kStoreBuffer to
   // complete (the store buffer is full until then).
-  std::array<Picoseconds, kKernelMlp> load_slot, store_slot;
+  const std::uint32_t mlp = kernel_mlp();
+  std::array<Picoseconds, kMaxKernelMlp> load_slot, store_slot;
   std::array<Picoseconds, kStoreBuffer> stored_at, loaded_at;
-  load_slot.fill(now);
-  store_slot.fill(now);
+  std::fill(load_slot.begin(), load_slot.begin() + mlp, now);
+  std::fill(store_slot.begin(), store_slot.begin() + mlp, now);
   stored_at.fill(now);
   loaded_at.fill(now);
   Picoseconds cursor = now, store_cursor = now, end = now;
@@ -558,20 +566,20 @@ Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Byte
   while (si < n) {
     const bool can_load = li < n && li < si + kStoreBuffer;
     Picoseconds tl{0}, ts{0};
-    if (can_load) tl = std::max(std::max(cursor, load_slot[li % kKernelMlp]), stored_at[li % kStoreBuffer]);
+    if (can_load) tl = std::max(std::max(cursor, load_slot[li % mlp]), stored_at[li % kStoreBuffer]);
     const bool can_store = si < li;  // its line is loaded
-    if (can_store) ts = std::max(std::max(store_cursor, store_slot[si % kKernelMlp]), loaded_at[si % kStoreBuffer]);
+    if (can_store) ts = std::max(std::max(store_cursor, store_slot[si % mlp]), loaded_at[si % kStoreBuffer]);
     if (can_store && (!can_load || ts <= tl)) {
       store_cursor = ts + gap;
       const Picoseconds stored = ts + write_full_line(cpu, dst + si * kCacheLineBytes, ts);
-      store_slot[si % kKernelMlp] = stored;
+      store_slot[si % mlp] = stored;
       stored_at[si % kStoreBuffer] = stored;
       end = std::max(end, stored);
       ++si;
     } else {
       cursor = tl + gap;
       const Picoseconds loaded = tl + access(cpu, src + li * kCacheLineBytes, false, tl);
-      load_slot[li % kKernelMlp] = loaded;
+      load_slot[li % mlp] = loaded;
       loaded_at[li % kStoreBuffer] = loaded;
       ++li;
     }
@@ -662,7 +670,7 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
     Picoseconds lat;
     if (bulk_stream(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now, lat)) return lat;
   }
-  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)));
+  RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
     const Picoseconds t = pipe.next_issue(i);
@@ -714,7 +722,7 @@ bool MemorySystem::bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool 
   }
   const Picoseconds ser = std::max(interconnect_.serialisation(me, home, req), interconnect_.serialisation(home, me, resp));
   const Picoseconds gap = params_.core_clock.to_time(Cycles(1));
-  const Picoseconds end = dram->stream(first, n, is_write, now, to_ctrl, to_ctrl + back, ser, kKernelMlp, gap);
+  const Picoseconds end = dram->stream(first, n, is_write, now, to_ctrl, to_ctrl + back, ser, static_cast<int>(kernel_mlp()), gap);
   if (home != me) {
     interconnect_.stream(me, home, req, n, now, end - back - to_ctrl);
     interconnect_.stream(home, me, resp, n, now + to_ctrl, end - back);

@@ -109,6 +109,11 @@ struct MemorySystemParams {
   // beyond L2 outstanding per core, demand misses and L2 prefetches together.
   // Not read by from_config: the Machine sets it from [cpu] super_queue.
   std::uint32_t super_queue = 16;
+  // L1D line-fill buffers of each core: how many misses a kernel range
+  // transfer (a clear, a copy's loads and its stores, a streamed transfer)
+  // keeps in flight. Not read by from_config: the Machine sets it from [cpu]
+  // line_fill_buffers (Skylake: 10; Golden Cove: 16; Zen 4: 24).
+  std::uint32_t line_fill_buffers = 10;
 
   static MemorySystemParams from_config(Config root);
 };
@@ -161,7 +166,7 @@ class MemorySystem {
   }
 
   // Kernel traffic from `cpu` over [pa, pa+len), line by line through the
-  // caches. Lines are issued back to back with up to `kKernelMlp` misses in
+  // caches. Lines are issued back to back with up to `kernel_mlp()` misses in
   // flight (like a copy or clear loop with line-fill buffers); returns the time
   // until the last line completes. Writes of whole lines are string stores
   // (clear_page and copy_page use rep stosb/movsb): they take ownership of the
@@ -175,8 +180,8 @@ class MemorySystem {
   // copy_page / folio_copy of [src, src+len) to [dst, dst+len) by `cpu` as a
   // string move (rep movsb) runs it: the source loads and destination stores
   // interleaved line by line, each store issued once its line is loaded while
-  // later loads go on (they do not wait for earlier stores); up to kKernelMlp
-  // loads and kKernelMlp stores in flight (the load buffer's misses and the
+  // later loads go on (they do not wait for earlier stores); up to kernel_mlp()
+  // loads and kernel_mlp() stores in flight (the load buffer's misses and the
   // store buffer draining whole-line stores); the L2 streamer, trained by the
   // source's L1 misses like any others, runs ahead of the loads with its own
   // prefetches in flight (L2's queue, not the fill buffers), so most loads find
@@ -193,7 +198,10 @@ class MemorySystem {
   // (e.g. DMA), through links and controller, no caches.
   Picoseconds memory_access(NodeId from, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br = nullptr);
 
-  static constexpr int kKernelMlp = 10;
+  // The largest line_fill_buffers a core may have ([cpu] line_fill_buffers is checked to 1..256).
+  static constexpr std::uint32_t kMaxKernelMlp = 256;
+  // Misses a kernel range transfer keeps in flight: the core's line-fill buffers.
+  std::uint32_t kernel_mlp() const { return params_.line_fill_buffers; }
   // Store-buffer entries (Skylake: 56, Intel Optimization Reference Manual):
   // copy_range's loads run at most this many lines ahead of its stores' completion.
   static constexpr std::size_t kStoreBuffer = 56;
@@ -204,7 +212,7 @@ class MemorySystem {
   // kBulkChunk lines: first every line's cache and coherence update in one pass
   // (an ownership request to the local home does not look in the LLC, whose
   // hit and miss cost the same there), then the chunk's timing (the pipeline of
-  // kKernelMlp lines, links, write-backs and DRAM) in the same order of calls
+  // kernel_mlp() lines, links, write-backs and DRAM) in the same order of calls
   // as the line path. Cache state never depends on timing on these paths, so
   // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
   // Reads through the caches (a copy's source) and ranges that begin or end
@@ -288,7 +296,7 @@ class MemorySystem {
   Picoseconds uncore_ownership(CpuId cpu, NodeId requester, NodeId home, PhysAddr line, Picoseconds now);
   // bulk_stream's n reads of lines from `first` at another socket's home, from
   // `start` until `end`: the request credits and home-tracker entries that its
-  // window of kKernelMlp lines holds, reserved as a block (counted as n requests).
+  // window of kernel_mlp() lines holds, reserved as a block (counted as n requests).
   void upi_block(NodeId requester, NodeId home, PhysAddr first, std::uint64_t n, Picoseconds start,
                  Picoseconds end);
   // Whether `home` is reached through the uncore model (a node of a socket).

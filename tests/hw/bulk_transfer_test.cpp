@@ -280,7 +280,7 @@ TEST(BulkTransfer, CopiesOf4KiBAnd2MiBAgreeWithTheLinePath) {
   p.expect_same_stats();
 }
 
-// copy_range: the string move's loads and stores overlapped (kKernelMlp of each
+// copy_range: the string move's loads and stores overlapped (kernel_mlp() of each
 // in flight, the L2 streamer ahead of the source), against the read-then-write
 // sequence of two access_range calls on an identical system.
 TEST(BulkTransfer, CopyRangeOverlapsTheSourceLoadsWithTheDestinationStores) {

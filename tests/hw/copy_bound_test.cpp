@@ -61,7 +61,7 @@ TEST(CopyBound, MigrationCopyToTheOtherSocketIsBoundByTheSuperQueue) {
   const double entries = s.params.super_queue;
   const double sq_bound = entries * kCacheLineBytes / static_cast<double>((idle.local_read + idle.remote_own).value()) * 1000.0;
   const double store_bound =
-      static_cast<double>(MemorySystem::kKernelMlp) * kCacheLineBytes / static_cast<double>(idle.remote_own.value()) * 1000.0;
+      static_cast<double>(s.params.line_fill_buffers) * kCacheLineBytes / static_cast<double>(idle.remote_own.value()) * 1000.0;
   // The super queue, not the fill buffers of the stores, is the narrower structure.
   EXPECT_LT(sq_bound, store_bound);
 

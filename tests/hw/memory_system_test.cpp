@@ -112,7 +112,7 @@ TEST(MemorySystem, KernelRangeTrafficOverlapsMisses) {
   const Picoseconds one = ms.access(CpuId(0), 1 * kGiB, false, Picoseconds(0));
   const Picoseconds page = ms.access_range(CpuId(0), 2 * kGiB, Bytes(4096), false, 1_us);
   EXPECT_GT(page, one);
-  EXPECT_LT(page, one * 64 / 4);  // up to kKernelMlp misses in flight
+  EXPECT_LT(page, one * 64 / 4);  // up to kernel_mlp() misses in flight
   MapStatsVisitor v;
   ms.dump_stats(v);
   EXPECT_EQ(v.get("system.mem.range_lines"), 64.0);
