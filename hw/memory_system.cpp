@@ -455,21 +455,23 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
 }
 
 namespace {
-// Issue times for a stream of lines with at most N outstanding and one line per issue gap.
-// N is the core's line-fill buffers; lines are numbered 0, 1, 2, ... in the
-// order of the calls (next_issue(i) then complete(i)), so slot i % N is kept as
-// a rotating index instead of a division per line.
+// Issue times for a stream of lines with at most N outstanding (the core's
+// line-fill buffers) and one line per issue gap. Lines go in order, each
+// next_issue() followed by its complete(): line i takes slot i % N, kept as a
+// rotating index instead of a division per line.
 class RangePipeline {
  public:
-  RangePipeline(Picoseconds start, Picoseconds gap, std::uint32_t n) : n_(n), issue_(start), gap_(gap), end_(start) {
+  RangePipeline(Picoseconds start, Picoseconds gap, std::uint32_t n)
+      : n_(n), issue_(start), gap_(gap), end_(start) {
     std::fill(slots_.begin(), slots_.begin() + n_, start);
   }
-  Picoseconds next_issue(std::size_t i) {
-    if (i > 0) issue_ += gap_;
+  Picoseconds next_issue() {
+    if (issued_) issue_ += gap_;
+    issued_ = true;
     issue_ = std::max(issue_, slots_[slot_]);
     return issue_;
   }
-  void complete(std::size_t, Picoseconds done) {
+  void complete(Picoseconds done) {
     slots_[slot_] = done;
     if (++slot_ == n_) slot_ = 0;
     end_ = std::max(end_, done);
@@ -479,6 +481,7 @@ class RangePipeline {
  private:
   std::array<Picoseconds, MemorySystem::kMaxKernelMlp> slots_;
   std::uint32_t n_, slot_ = 0;
+  bool issued_ = false;
   Picoseconds issue_, gap_, end_;
 };
 }  // namespace
@@ -493,9 +496,9 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
-    const Picoseconds t = pipe.next_issue(i);
+    const Picoseconds t = pipe.next_issue();
     const bool whole = is_write && a >= pa && a + kCacheLineBytes <= end;
-    pipe.complete(i, t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
+    pipe.complete(t + (whole ? write_full_line(cpu, a, t) : access(cpu, a, is_write, t)));
   }
   range_lines_ += i;
   return pipe.end() - now;
@@ -529,11 +532,11 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // Pass 2: the timing, in the line path's order.
     for (std::size_t j = 0; j < m; ++j) {
       const std::uint64_t k = base + j;
-      const Picoseconds t = pipe.next_issue(static_cast<std::size_t>(k));
+      const Picoseconds t = pipe.next_issue();
       ++full_line_writes_;
       const Picoseconds lat = write_full_line_timing(cpu, first + k * kCacheLineBytes, level[j], sn[j],
                                                      wbs.data() + wb_off[j], wb_off[j + 1] - wb_off[j], t);
-      pipe.complete(static_cast<std::size_t>(k), t + lat);
+      pipe.complete(t + lat);
     }
   }
   range_lines_ += n;
@@ -673,13 +676,13 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {
-    const Picoseconds t = pipe.next_issue(i);
+    const Picoseconds t = pipe.next_issue();
     // Evict any cached copy on the issuing core and its socket's LLC; a dirty
     // copy must reach memory first when we read, and is overwritten when we write.
     const bool dirty = caches_.invalidate_everywhere(a);
     if (dirty && !is_write) post_writeback(me, a, t);
     AccessBreakdown b;
-    pipe.complete(i, fetch_line(me, a, is_write, t, b));
+    pipe.complete(fetch_line(me, a, is_write, t, b));
   }
   nt_lines_ += i;
   return pipe.end() - now;

@@ -46,6 +46,7 @@
 #include "os/hugetlb.h"
 #include "os/kernel_caches.h"
 #include "os/kernel_context.h"
+#include "os/kernel_clock.h"
 #include "os/kernel_cost.h"
 #include "os/kernel_entry.h"
 #include "os/kmemleak.h"

@@ -15,7 +15,7 @@
 // meanwhile (the task's iowait_sum, the CPU's idle/iowait time); a caller that
 // cannot schedule (a kernel thread's pass, a timer, a bare hw::Mmu) adds it to
 // its CPU's time like `memory`. Users: do_swap_page's swap-in; page-cache reads.
-// Every wait goes through os::KernelClock (os/platform.h), which also keeps the
+// Every wait goes through os::KernelClock (os/kernel_clock.h), which also keeps the
 // cursor at the task's own time before each bio.
 #pragma once
 

@@ -3,7 +3,7 @@
 // physically contiguous pages, Linux 6.1's bio_split_to_limits), and inside a
 // read() the task's clock includes its kernel cycles: a window submitted after
 // the copy of earlier pages leaves at the task's own time, and a wait is charged
-// from there (ReadClock), so the copy overlaps the device instead of adding to it.
+// from there (os::KernelClock), so the copy overlaps the device instead of adding to it.
 #include <gtest/gtest.h>
 
 #include <vector>
