@@ -6,6 +6,8 @@
 // configs/devices/ddr5-4800.toml and located errors.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "common/config.h"
 #include "common/topology.h"
 #include "hw/cxl_memory_device.h"
@@ -87,6 +89,70 @@ TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
   EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
 }
 
+// REFsb postponement and pull-in (refsb_postpone): a bank set idle before its
+// slot had the REFsb issued in the gap, so a request in the slot goes ahead;
+// with fixed slots it waits for the slot's end.
+TEST(Ddr5Device, IdleBankSetPullsItsRefreshIn) {
+  for (int postpone : {0, 4}) {
+    Ddr5Params p;
+    p.channels = 1;
+    p.refsb_postpone = postpone;
+    Ddr5Device dev(p, 0, "mc");
+    const std::uint64_t spacing = p.trefi2.value() / 4;
+    // A line of bank set 1 of subchannel 0 (bank 1 of its group after the hash):
+    // found by decoding, then read 10 ns into that bank set's third slot.
+    PhysAddr pa = 0;
+    for (PhysAddr a = 0; a < (1u << 24); a += 64) {
+      const DramCoord c = dev.engine().decode(a);
+      if (c.channel == 0 && c.rank == 0 && c.bank == 1) {
+        pa = a;
+        break;
+      }
+    }
+    const Picoseconds cmd(2 * p.trefi2.value() + spacing + 10'000);
+    const Picoseconds arrival = cmd - p.subchannel.frontend_latency;
+    const Picoseconds lat = dev.access_line(pa, false, arrival).done - arrival;
+    if (postpone == 0) {
+      EXPECT_EQ(dev.refsb_delays(), 1u);
+      EXPECT_GE(lat, dev.unloaded_latency(false) + p.trfcsb - Picoseconds(10'000));
+    } else {
+      EXPECT_EQ(dev.refsb_delays(), 0u);
+      EXPECT_EQ(lat, dev.unloaded_latency(false));
+      EXPECT_GE(dev.refsb_idle_issued(), 3u);  // the three slots so far, issued (or pulled in) while idle
+    }
+  }
+}
+
+// A bank set kept busy (a read every 20 ns, never idle for tRFCsb) postpones
+// up to refsb_postpone REFsb, then must issue one per slot: the refresh is
+// deferred, never skipped (JESD79-5 allows postponing, not dropping), so over
+// 40 slots about 36 REFsb hold requests back.
+TEST(Ddr5Device, BusyBankSetPostponesAtMostFourRefreshes) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.refsb_postpone = 4;
+  Ddr5Device dev(p, 0, "mc");
+  std::vector<PhysAddr> lines;  // lines of bank set 2 of subchannel 0, rank 0
+  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 64; a += 256) {
+    const DramCoord c = dev.engine().decode(a);
+    if (c.channel == 0 && c.bank == 2) lines.push_back(a);
+  }
+  ASSERT_EQ(lines.size(), 64u);
+  const std::uint64_t n = 40 * p.trefi2.value() / 20'000;
+  std::uint64_t waited_after_first_slots = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const Picoseconds arrival(i * 20'000);
+    const MemoryAccessResult r = dev.access_line(lines[i % lines.size()], false, arrival);
+    (void)r;
+    if (arrival.value() < 4 * p.trefi2.value()) waited_after_first_slots = dev.refsb_delays();
+  }
+  EXPECT_EQ(waited_after_first_slots, 0u);  // the first four slots postponed
+  EXPECT_GT(dev.refsb_postponed(), 0u);
+  // 36 forced REFsb of 115 ns with a request every 20 ns: 5 or 6 requests each.
+  EXPECT_GE(dev.refsb_delays(), 35u * 5);
+  EXPECT_LE(dev.refsb_delays(), 37u * 6);
+}
+
 // The CXL expander's DDR5 media with same-bank refresh (media_refresh =
 // "same_bank"): its engine only closes rows once per tREFI2, and a request
 // whose media bank is in its REFsb window waits for the window's end.
@@ -139,13 +205,15 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   EXPECT_EQ(dev.params().trfcsb, Picoseconds(115'000));
   EXPECT_EQ(dev.engine().params().frontend_latency, Picoseconds(30'000));
   EXPECT_EQ(dev.name(), "system.node0.mc");
+  EXPECT_EQ(dev.params().refsb_postpone, 4);           // the preset's REFsb postponement
+  EXPECT_TRUE(dev.engine().params().xor_fold);         // and its folded address hash
 }
 
 TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
   auto doc = ConfigDocument::from_string(
       "[machine]\nsockets = 1\ncores_per_socket = 2\n"
       "[[node]]\nmemory = \"1GiB\"\ndevice = \"d\"\n"
-      "[device.d]\nimpl = \"ddr5\"\nrefresh = \"sometimes\"\ntrfcsb = \"600ns\"\n"
+      "[device.d]\nimpl = \"ddr5\"\nrefresh = \"sometimes\"\ntrfcsb = \"600ns\"\nrefsb_postpone = 9\n"
       "[device.d.subchannel]\nchannels = 4\n",
       "machine.toml");
   Topology::from_config(doc->root());
@@ -161,6 +229,7 @@ TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
             std::string::npos)
       << e;
   EXPECT_NE(e.find("trfcsb must be positive and shorter than trefi2 / banks_per_group"), std::string::npos) << e;
+  EXPECT_NE(e.find("device.d.refsb_postpone"), std::string::npos) << e;
 }
 
 }  // namespace
