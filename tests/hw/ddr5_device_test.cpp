@@ -207,6 +207,7 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   EXPECT_EQ(dev.name(), "system.node0.mc");
   EXPECT_EQ(dev.params().refsb_postpone, 4);           // the preset's REFsb postponement
   EXPECT_TRUE(dev.engine().params().xor_fold);         // and its folded address hash
+  EXPECT_EQ(dev.engine().params().write_queue, 32u);    // and its write queue
 }
 
 TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
@@ -230,6 +231,52 @@ TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
       << e;
   EXPECT_NE(e.find("trfcsb must be positive and shorter than trefi2 / banks_per_group"), std::string::npos) << e;
   EXPECT_NE(e.find("device.d.refsb_postpone"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace numasim::hw
+
+namespace numasim::hw {
+namespace {
+
+// The DDR5 preset's write queue (32 entries per subchannel, drained whole) and
+// read/write turnarounds: a saturated 50/50 read/write mix on one DDR5 channel
+// loses bandwidth against reads alone (every drain turns the bus around twice),
+// where without the queue writes are timed like reads and cost nothing extra;
+// writes offered faster than the channel drains them wait for queue entries.
+double saturated_gbps(int write_every, unsigned write_queue, std::uint64_t* queue_full) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.subchannel.write_queue = write_queue;
+  p.subchannel.write_high = write_queue;
+  p.subchannel.write_low = 0;
+  Ddr5Device dev(p, 0, "mc");
+  std::uint64_t x = 99;
+  const int n = 40000;
+  Picoseconds last(0);
+  for (int i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const PhysAddr pa = ((x >> 20) % (kGiB / 64)) * 64;
+    const bool write = write_every > 0 && i % write_every == 0;
+    const Picoseconds arrival(static_cast<std::uint64_t>(i) * 1'000);  // 64 GB/s offered: saturated
+    last = std::max(last, dev.access_line(pa, write, arrival).done);
+  }
+  *queue_full = dev.engine().stats().write_queue_full;
+  return 64.0 * n / static_cast<double>(last.value()) * 1000.0;
+}
+
+TEST(Ddr5Device, WriteQueueTurnaroundsCostAMixItsBandwidth) {
+  std::uint64_t full_r = 0, full_m = 0, full_0 = 0;
+  const double reads = saturated_gbps(0, 32, &full_r);
+  const double mix = saturated_gbps(2, 32, &full_m);
+  const double mix_no_queue = saturated_gbps(2, 0, &full_0);
+  EXPECT_EQ(full_r, 0u);
+  EXPECT_GT(full_m, 0u);  // back-pressure
+  EXPECT_EQ(full_0, 0u);
+  EXPECT_LT(mix, 0.97 * reads) << reads << " " << mix << " " << mix_no_queue;
+  EXPECT_LT(mix, mix_no_queue) << reads << " " << mix << " " << mix_no_queue;
+  // Two subchannels of 19.2 GB/s: reads alone near the peak.
+  EXPECT_GT(reads, 0.8 * 38.4);
 }
 
 }  // namespace
