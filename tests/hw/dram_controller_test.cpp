@@ -530,6 +530,23 @@ namespace {
 // uses (10 lines in flight, one issued per 0.434 ns), on identical controllers:
 // the default six channels (mixed-radix decode) and four (bit fields), a start
 // inside an interleave granule, refresh on and off.
+// The burst [first, first + 64 n) line by line through access(), 10 lines in
+// flight, one issued per `gap` from `start`: when the last line is done.
+Picoseconds line_path_end(DramController& mc, std::uint64_t first, std::uint64_t n, bool write, Picoseconds start,
+                          Picoseconds gap) {
+  std::array<Picoseconds, 10> slot;
+  slot.fill(start);
+  Picoseconds issue = start, last = start;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i > 0) issue += gap;
+    issue = std::max(issue, slot[i % 10]);
+    const Picoseconds done = mc.access(first + i * 64, write, issue).done;
+    slot[i % 10] = done;
+    last = std::max(last, done);
+  }
+  return last;
+}
+
 TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
   for (int channels : {6, 4}) {
     for (bool refresh : {true, false}) {
@@ -542,16 +559,7 @@ TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
       for (std::uint64_t first : {std::uint64_t{1} << 30, (std::uint64_t{1} << 31) + 128}) {
         const std::uint64_t n = 32768;
         const Picoseconds end = bulk.stream(first, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
-        std::array<Picoseconds, 10> slot;
-        slot.fill(start);
-        Picoseconds issue = start, last = start;
-        for (std::uint64_t i = 0; i < n; ++i) {
-          if (i > 0) issue += gap;
-          issue = std::max(issue, slot[i % 10]);
-          const Picoseconds done = lines.access(first + i * 64, true, issue).done;
-          slot[i % 10] = done;
-          last = std::max(last, done);
-        }
+        const Picoseconds last = line_path_end(lines, first, n, true, start, gap);
         const double a = static_cast<double>((end - start).value()), b = static_cast<double>((last - start).value());
         EXPECT_NEAR(a, b, 0.02 * b) << channels << " channels, refresh " << refresh << ", from " << first;
         EXPECT_EQ(bulk.stats().writes, lines.stats().writes);
@@ -672,16 +680,7 @@ TEST(DramXorFold, StreamAgreesWithTheLinePath) {
     const Picoseconds gap(434), start(3'000'000);
     const std::uint64_t first = (std::uint64_t{1} << 30) + 128, n = 32768;
     const Picoseconds end = bulk.stream(first, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
-    std::array<Picoseconds, 10> slot;
-    slot.fill(start);
-    Picoseconds issue = start, last = start;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if (i > 0) issue += gap;
-      issue = std::max(issue, slot[i % 10]);
-      const Picoseconds done = lines.access(first + i * 64, true, issue).done;
-      slot[i % 10] = done;
-      last = std::max(last, done);
-    }
+    const Picoseconds last = line_path_end(lines, first, n, true, start, gap);
     const double a = static_cast<double>((end - start).value()), b = static_cast<double>((last - start).value());
     EXPECT_NEAR(a, b, 0.02 * b) << channels;
     EXPECT_NEAR(static_cast<double>(bulk.stats().row_hits), static_cast<double>(lines.stats().row_hits),
