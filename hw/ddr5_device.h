@@ -50,7 +50,9 @@
 // at each REFsb; without refsb_postpone refresh is never postponed or pulled
 // in (with it, a late request (stamped before the bank set's latest) waits
 // only for the last forced refresh); the delay is taken at the request's arrival plus the controller's front
-// end, not at the exact command slot; no read/write turnaround (the engine's).
+// end, not at the exact command slot; read/write turnarounds and write
+// back-pressure are the engine's write queue ([subchannel] write_queue, on in
+// the DDR5-4800 preset); no read queue (reads are timed on arrival).
 #pragma once
 
 #include <cstdint>
