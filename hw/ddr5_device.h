@@ -44,15 +44,17 @@
 //                 (the [dram] keys; defaults DramParams::ddr5_4800, JEDEC
 //                 DDR5-4800B 40-39-39); channels and refresh are set above.
 // Statistics: the engine's under system.node<n>.mc.* plus
-// system.node<n>.mc.refsb_delays / refsb_delay_ps.
+// system.node<n>.mc.refsb_delays / refsb_delay_ps (and, with refsb_postpone,
+// refsb_idle_issued / refsb_postponed).
 // Simplifications: rows are closed by refresh once per tREFI2 for a whole rank
 // at once (the engine's refresh instant with tRFC 0), not bank set by bank set
 // at each REFsb; without refsb_postpone refresh is never postponed or pulled
 // in (with it, a late request (stamped before the bank set's latest) waits
-// only for the last forced refresh); the delay is taken at the request's arrival plus the controller's front
-// end, not at the exact command slot; read/write turnarounds and write
-// back-pressure are the engine's write queue ([subchannel] write_queue, on in
-// the DDR5-4800 preset); no read queue (reads are timed on arrival).
+// only for the last forced refresh); the delay is taken at the request's
+// arrival plus the controller's front end, not at the exact command slot;
+// read/write turnarounds and write back-pressure are the engine's write queue
+// ([subchannel] write_queue, on in the DDR5-4800 preset); no read queue
+// (reads are timed on arrival).
 #pragma once
 
 #include <cstdint>
@@ -114,7 +116,7 @@ struct Ddr5Params {
   Ddr5Refresh refresh = Ddr5Refresh::SameBank;
   Picoseconds trfcsb = Picoseconds(115'000);   // JESD79-5, 16 Gb
   Picoseconds trefi2 = Picoseconds(1'950'000); // tREFI1 / 2
-  int refsb_postpone = 0;  // REFsb a bank set may postpone or pull in (0: fixed slots)
+  int refsb_postpone = 0;                      // REFsb a bank set may postpone or pull in (0: fixed slots)
   DramParams subchannel = DramParams::ddr5_4800(4);  // channels/refresh overwritten by engine()
 
   // The engine's parameters: one engine channel per subchannel; in same_bank
@@ -161,10 +163,10 @@ class Ddr5Device final : public MemoryDevice {
   std::uint64_t refsb_delays_ = 0, refsb_delay_ps_ = 0;
   // refsb_postpone: per bank set (schedule x banks_per_group) what it owes.
   struct BankSetRefresh {
-    Picoseconds seen{0};       // latest request time (command) seen
-    Picoseconds last_done{0};  // when the bank set's latest request finished
-    std::uint64_t slots = 0;   // REFsb slots started by `seen`
-    std::int64_t owed = 0;     // REFsb due and not issued (negative: pulled in)
+    Picoseconds seen{0};                       // latest request time (command) seen
+    Picoseconds last_done{0};                  // when the bank set's latest request finished
+    std::uint64_t slots = 0;                   // REFsb slots started by `seen`
+    std::int64_t owed = 0;                     // REFsb due and not issued (negative: pulled in)
     Picoseconds forced_from{0}, forced_to{0};  // the latest forced REFsb
   };
   std::vector<BankSetRefresh> sets_;

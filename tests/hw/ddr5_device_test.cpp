@@ -4,6 +4,8 @@
 // tRFCsb while the other banks of the rank serve (also in the CXL expander's
 // media, media_refresh = "same_bank"); the configuration preset
 // configs/devices/ddr5-4800.toml and located errors.
+#include "hw/ddr5_device.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -11,7 +13,6 @@
 #include "common/config.h"
 #include "common/topology.h"
 #include "hw/cxl_memory_device.h"
-#include "hw/ddr5_device.h"
 #include "hw/memory_system.h"
 
 namespace numasim::hw {
@@ -205,9 +206,9 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   EXPECT_EQ(dev.params().trfcsb, Picoseconds(115'000));
   EXPECT_EQ(dev.engine().params().frontend_latency, Picoseconds(30'000));
   EXPECT_EQ(dev.name(), "system.node0.mc");
-  EXPECT_EQ(dev.params().refsb_postpone, 4);           // the preset's REFsb postponement
-  EXPECT_TRUE(dev.engine().params().xor_fold);         // and its folded address hash
-  EXPECT_EQ(dev.engine().params().write_queue, 32u);    // and its write queue
+  EXPECT_EQ(dev.params().refsb_postpone, 4);          // the preset's REFsb postponement
+  EXPECT_TRUE(dev.engine().params().xor_fold);        // and its folded address hash
+  EXPECT_EQ(dev.engine().params().write_queue, 32u);  // and its write queue
 }
 
 TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {

@@ -701,7 +701,8 @@ TEST(DramXorFold, StreamAgreesWithTheLinePath) {
     q.xor_fold = false;
     DramController plain(q, 0, "plain");
     int differ = 0;
-    for (std::uint64_t i = 0; i < n; i += 4) differ += plain.decode(first + i * 64).channel != bulk.decode(first + i * 64).channel;
+    for (std::uint64_t i = 0; i < n; i += 4)
+      differ += plain.decode(first + i * 64).channel != bulk.decode(first + i * 64).channel;
     EXPECT_GT(differ, 0);
   }
 }
