@@ -2,6 +2,7 @@
 // timing engine, and same-bank refresh (REFsb) windows per bank set.
 #include "hw/ddr5_device.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/config.h"
@@ -25,6 +26,7 @@ DramParams Ddr5Params::engine() const {
 std::string Ddr5Params::validate() const {
   if (channels < 1 || channels > 32) return "channels must be 1 to 32";
   if (subchannels != 1 && subchannels != 2) return "subchannels must be 1 or 2";
+  if (refsb_postpone < 0 || refsb_postpone > 8) return "refsb_postpone must be 0 to 8";
   if (refresh == Ddr5Refresh::SameBank) {
     if (trefi2.value() == 0) return "trefi2 must be positive";
     const std::uint64_t spacing = trefi2.value() / static_cast<std::uint64_t>(subchannel.banks_per_group);
@@ -50,6 +52,10 @@ Ddr5Params Ddr5Params::from_config(Config c) {
   p.trefi2 = c.get<Picoseconds>("trefi2", d.trefi2,
                                 "fine-granularity refresh interval: every bank gets one REFsb per trefi2 (1.95us)",
                                 {Picoseconds(1), {}});
+  p.refsb_postpone = c.get<int>("refsb_postpone", d.refsb_postpone,
+                                "REFsb a bank set may postpone while busy and pull in while idle (JESD79-5 refresh "
+                                "flexibility; 0: fixed REFsb slots)",
+                                {0, 8});
   Config sub = c.table("subchannel", "the DRAM of one 32-bit subchannel: DDR timing in tCK and organisation");
   if (sub.has("channels")) sub.error("channels", "set `channels` (DDR5 channels) in the device table, not per subchannel");
   if (sub.has("refresh")) sub.error("refresh", "set `refresh` (same_bank, all_bank, none) in the device table");
@@ -75,6 +81,43 @@ Ddr5Device::Ddr5Device(const Ddr5Params& params, PhysAddr base, std::string name
   if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
   const std::uint64_t schedules = static_cast<std::uint64_t>(p_.channels) * p_.subchannels * p_.subchannel.ranks;
   refsb_ = SameBankRefresh(p_.trfcsb, p_.trefi2, p_.subchannel.banks_per_group, schedules);
+  sets_.assign(schedules * static_cast<std::uint64_t>(p_.subchannel.banks_per_group), BankSetRefresh{});
+}
+
+Picoseconds Ddr5Device::postponed_refsb_wait(std::uint64_t schedule, std::uint32_t bank, Picoseconds cmd) {
+  BankSetRefresh& b = sets_[schedule * static_cast<std::uint64_t>(p_.subchannel.banks_per_group) + bank];
+  const Picoseconds zero(0);
+  if (cmd < b.seen) {
+    // Stamped before the bank set's latest request (another core ahead within
+    // its quantum): what was decided stands; it waits only inside the last
+    // forced refresh.
+    return cmd >= b.forced_from && cmd < b.forced_to ? b.forced_to - cmd : zero;
+  }
+  const std::uint64_t slots = refsb_.slots_started(schedule, bank, cmd);
+  b.owed += static_cast<std::int64_t>(slots - b.slots);
+  b.slots = slots;
+  // The idle gap since the bank set's latest request holds one REFsb per tRFCsb:
+  // owed ones first, then pulled in, up to refsb_postpone ahead.
+  const std::int64_t cap = p_.refsb_postpone;
+  if (cmd > b.last_done && b.owed > -cap) {
+    const auto fit = static_cast<std::int64_t>((cmd - b.last_done).value() / p_.trfcsb.value());
+    const std::int64_t n = std::min(fit, b.owed + cap);
+    b.owed -= n;
+    refsb_idle_ += static_cast<std::uint64_t>(n);
+  }
+  b.seen = cmd;
+  if (b.owed > cap) {
+    // More than refsb_postpone owed: one is issued now, at the latest slot (or
+    // once the bank set's latest request is done, if later).
+    const Picoseconds from = std::max(refsb_.slot_start(schedule, bank, cmd), std::min(b.last_done, cmd));
+    b.forced_from = from;
+    b.forced_to = from + p_.trfcsb;
+    --b.owed;
+  } else if (b.owed > 0 && refsb_.ready(schedule, bank, cmd) > cmd) {
+    ++refsb_postponed_;  // inside its slot, the bank set busy: the REFsb waits
+  }
+  // Requests reaching the bank set during a forced REFsb wait for its end.
+  return cmd >= b.forced_from && cmd < b.forced_to ? b.forced_to - cmd : zero;
 }
 
 Picoseconds Ddr5Device::refsb_ready(std::uint32_t channel, std::uint32_t rank, std::uint32_t bank,
@@ -84,6 +127,23 @@ Picoseconds Ddr5Device::refsb_ready(std::uint32_t channel, std::uint32_t rank, s
 
 MemoryAccessResult Ddr5Device::access_line(PhysAddr pa, bool is_write, Picoseconds arrival) {
   Picoseconds t = arrival;
+  if (p_.refresh == Ddr5Refresh::SameBank && p_.refsb_postpone > 0) {
+    const DramCoord c = engine_.decode(pa);
+    const std::uint64_t schedule = static_cast<std::uint64_t>(c.channel) * p_.subchannel.ranks + c.rank;
+    const Picoseconds wait = postponed_refsb_wait(schedule, c.bank, arrival + p_.subchannel.frontend_latency);
+    if (wait.value() > 0) {
+      ++refsb_delays_;
+      refsb_delay_ps_ += wait.value();
+      t = arrival + wait;
+    }
+    const DramResult r = engine_.access(pa, is_write, t);
+    BankSetRefresh& b = sets_[schedule * static_cast<std::uint64_t>(p_.subchannel.banks_per_group) + c.bank];
+    b.last_done = std::max(b.last_done, r.done);
+    MemoryAccessResult out{r.done, r.service, r.queueing};
+    const Picoseconds latency = out.done - arrival;
+    out.queueing = latency > out.service ? latency - out.service : Picoseconds(0);
+    return out;
+  }
   if (p_.refresh == Ddr5Refresh::SameBank) {
     const DramCoord c = engine_.decode(pa);
     const Picoseconds cmd = arrival + p_.subchannel.frontend_latency;
@@ -106,6 +166,8 @@ void Ddr5Device::reset_stats() {
   engine_.reset_stats();
   refsb_delays_ = 0;
   refsb_delay_ps_ = 0;
+  refsb_idle_ = 0;
+  refsb_postponed_ = 0;
 }
 
 void Ddr5Device::dump(StatsVisitor& v) const {
@@ -113,6 +175,10 @@ void Ddr5Device::dump(StatsVisitor& v) const {
   v.counter(name_ + ".refsb_delays", refsb_delays_, "count",
             "requests that found their bank in a same-bank refresh (REFsb) window");
   v.counter(name_ + ".refsb_delay_ps", refsb_delay_ps_, "ps", "time requests waited for REFsb windows to end");
+  v.counter(name_ + ".refsb_idle_issued", refsb_idle_, "count",
+            "REFsb issued in a bank set's idle gap, owed or pulled in (refsb_postpone > 0)");
+  v.counter(name_ + ".refsb_postponed", refsb_postponed_, "count",
+            "requests inside a REFsb slot that went ahead, the REFsb postponed (refsb_postpone > 0)");
 }
 
 MemoryDeviceSpec ddr5_device_from_config(Config table, const DramParams&) {

@@ -14,6 +14,20 @@
 // fixed, staggered instants: bank set k of rank r of subchannel c at
 // offset(c, r) + k * tREFI2/4 + n * tREFI2; a request whose command would
 // reach a bank inside its window waits for the window's end.
+// Postponement and pull-in (refsb_postpone = P > 0): the controller may
+// postpone up to P REFsb of a bank set while it has requests for it, and pull
+// up to P in ahead of their slots while it is idle (JESD79-5's refresh
+// flexibility, as the DDR4 controller's 8 x tREFI; P = 4 as issue 16 quotes
+// JESD79-5 for REFsb). Per bank set the device keeps how many REFsb it owes
+// (negative: pulled in) and when its last request finished; a request finds
+// the refreshes due since the previous one added to what is owed, and the
+// idle gap since that request (no request of the bank set in it) pays what
+// it can hold (one REFsb per tRFCsb of gap), owed ones first, then up to P
+// pulled in. A request inside a REFsb slot waits only when more than P would
+// be owed: then the refresh is issued at the slot (or after the bank set's
+// last request, if later) and the request waits for its end. An idle bank set
+// thus never makes a request wait; a saturated one pays every slot, as without
+// postponement.
 // With refresh = "all_bank" the engine's own all-bank refresh (tRFC1 every
 // tREFI1, the whole rank) is used instead; "none" disables refresh.
 //
@@ -24,20 +38,28 @@
 //   refresh       same_bank | all_bank | none, default same_bank
 //   trfcsb        same-bank refresh cycle time, default 115ns (16 Gb)
 //   trefi2        fine-granularity refresh interval, default 1.95us
+//   refsb_postpone  REFsb a bank set may postpone (and pull in), default 0
+//                 (fixed slots); the preset sets 4
 //   [subchannel]  the DRAM of one subchannel: timing in tCK and organisation
 //                 (the [dram] keys; defaults DramParams::ddr5_4800, JEDEC
 //                 DDR5-4800B 40-39-39); channels and refresh are set above.
 // Statistics: the engine's under system.node<n>.mc.* plus
-// system.node<n>.mc.refsb_delays / refsb_delay_ps.
+// system.node<n>.mc.refsb_delays / refsb_delay_ps (and, with refsb_postpone,
+// refsb_idle_issued / refsb_postponed).
 // Simplifications: rows are closed by refresh once per tREFI2 for a whole rank
 // at once (the engine's refresh instant with tRFC 0), not bank set by bank set
-// at each REFsb; refresh is never postponed or pulled
-// in; the delay is taken at the request's arrival plus the controller's front
-// end, not at the exact command slot; no read/write turnaround (the engine's).
+// at each REFsb; without refsb_postpone refresh is never postponed or pulled
+// in (with it, a late request (stamped before the bank set's latest) waits
+// only for the last forced refresh); the delay is taken at the request's
+// arrival plus the controller's front end, not at the exact command slot;
+// read/write turnarounds and write back-pressure are the engine's write queue
+// ([subchannel] write_queue, on in the DDR5-4800 preset); no read queue
+// (reads are timed on arrival).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/units.h"
 #include "hw/dram_controller.h"
@@ -60,6 +82,19 @@ class SameBankRefresh {
   SameBankRefresh(Picoseconds trfcsb, Picoseconds trefi2, int banks_per_group, std::uint64_t schedules);
   // Earliest time at or after t when bank `bank` (within its group) of schedule
   // `schedule` is outside its REFsb window.
+  // REFsb slots of bank set `bank` of `schedule` that have started at or
+  // before t (0 before the first).
+  std::uint64_t slots_started(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
+    const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;
+    return t.value() < start ? 0 : trefi2_.divide(t.value() - start) + 1;
+  }
+  // Start of the slot that contains t (or the latest before it); t must be at
+  // or after the first slot.
+  Picoseconds slot_start(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
+    const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;
+    return Picoseconds(start + trefi2_.divide(t.value() - start) * trefi2_.divisor());
+  }
+  Picoseconds trfcsb() const { return Picoseconds(trfcsb_ps_); }
   Picoseconds ready(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
     const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;  // < trefi2
     if (t.value() < start) return t;
@@ -81,6 +116,7 @@ struct Ddr5Params {
   Ddr5Refresh refresh = Ddr5Refresh::SameBank;
   Picoseconds trfcsb = Picoseconds(115'000);   // JESD79-5, 16 Gb
   Picoseconds trefi2 = Picoseconds(1'950'000); // tREFI1 / 2
+  int refsb_postpone = 0;                      // REFsb a bank set may postpone or pull in (0: fixed slots)
   DramParams subchannel = DramParams::ddr5_4800(4);  // channels/refresh overwritten by engine()
 
   // The engine's parameters: one engine channel per subchannel; in same_bank
@@ -114,6 +150,10 @@ class Ddr5Device final : public MemoryDevice {
   // group) of rank `rank` of engine channel `channel` is outside a REFsb window.
   Picoseconds refsb_ready(std::uint32_t channel, std::uint32_t rank, std::uint32_t bank, Picoseconds t) const;
   std::uint64_t refsb_delays() const { return refsb_delays_; }
+  // With refsb_postpone: REFsb issued in idle gaps (owed or pulled in), and
+  // REFsb postponed at their slot because the bank set was busy.
+  std::uint64_t refsb_idle_issued() const { return refsb_idle_; }
+  std::uint64_t refsb_postponed() const { return refsb_postponed_; }
 
  private:
   Ddr5Params p_;
@@ -121,6 +161,18 @@ class Ddr5Device final : public MemoryDevice {
   DramController engine_;
   SameBankRefresh refsb_;
   std::uint64_t refsb_delays_ = 0, refsb_delay_ps_ = 0;
+  // refsb_postpone: per bank set (schedule x banks_per_group) what it owes.
+  struct BankSetRefresh {
+    Picoseconds seen{0};                       // latest request time (command) seen
+    Picoseconds last_done{0};                  // when the bank set's latest request finished
+    std::uint64_t slots = 0;                   // REFsb slots started by `seen`
+    std::int64_t owed = 0;                     // REFsb due and not issued (negative: pulled in)
+    Picoseconds forced_from{0}, forced_to{0};  // the latest forced REFsb
+  };
+  std::vector<BankSetRefresh> sets_;
+  std::uint64_t refsb_idle_ = 0, refsb_postponed_ = 0;
+  // The wait of a request whose command reaches bank set `bank` of `schedule` at `cmd`.
+  Picoseconds postponed_refsb_wait(std::uint64_t schedule, std::uint32_t bank, Picoseconds cmd);
 };
 
 MemoryDeviceSpec ddr5_device_from_config(Config table, const DramParams& dram);

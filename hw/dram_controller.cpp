@@ -181,6 +181,9 @@ std::string DramParams::validate() const {
   if (il < kCacheLineBytes || (il & (il - 1)) != 0 || il > row_size.value() || row_size.value() % il != 0)
     return "interleave must be a power of two from 64B up to row_size, dividing row_size";
   if (refresh && trefi <= trfc) return "trefi must be larger than trfc";
+  if (xor_fold && (!xor_hash || !is_pow2(static_cast<std::uint64_t>(bank_groups)) ||
+                   !is_pow2(static_cast<std::uint64_t>(banks_per_group))))
+    return "xor_fold needs xor_hash and bank_groups and banks_per_group that are powers of two";
   if (write_queue > kMaxWriteQueue) return "write_queue must be at most " + std::to_string(kMaxWriteQueue);
   if (write_queue > 0 && (write_high < 1 || write_high > write_queue || write_low >= write_high))
     return "write watermarks need 0 <= write_low < write_high <= write_queue";
@@ -267,6 +270,8 @@ DramParams DramParams::from_config(Config c, const DramParams& defaults) {
   p.interleave = c.get<Bytes>("interleave", d.interleave,
                               "consecutive bytes kept in one row before the mapping applies (lowest column bits)");
   p.xor_hash = c.get<bool>("xor_hash", d.xor_hash, "hash low row bits into bank and bank-group indices");
+  p.xor_fold = c.get<bool>("xor_fold", d.xor_fold,
+                           "with xor_hash: fold every row bit into the bank, bank-group and channel indices");
   p.frontend_latency = c.get<Picoseconds>("frontend_latency", d.frontend_latency,
                                           "controller queue/scheduler/PHY plus on-die path to and from the LLC");
   std::string err = p.validate();
@@ -318,6 +323,19 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   }
   hash_banks_ = FastDivider(static_cast<std::uint64_t>(p_.banks_per_group));
   hash_groups_ = FastDivider(static_cast<std::uint64_t>(p_.bank_groups));
+  if (p_.xor_hash && p_.xor_fold) {
+    auto bits_of = [](std::uint64_t v) {
+      unsigned b = 0;
+      while ((std::uint64_t{1} << b) < v) ++b;
+      return b;
+    };
+    fold_bank_bits_ = bits_of(static_cast<std::uint64_t>(p_.banks_per_group));
+    fold_group_bits_ = bits_of(static_cast<std::uint64_t>(p_.bank_groups));
+    const unsigned cb = bits_of(static_cast<std::uint64_t>(p_.channels));
+    fold_width_ = std::max(1u, fold_bank_bits_ + fold_group_bits_ + cb);
+    fold_mask_ = (std::uint64_t{1} << fold_width_) - 1;
+    fold_channel_mask_ = (std::uint64_t{1} << cb) - 1;
+  }
   trefi_ = FastDivider(p_.refresh ? p_.trefi.value() : 1);
   const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
   refresh_offsets_.resize(total);
@@ -380,6 +398,10 @@ DramCoord DramController::decode_uncached(std::uint64_t x) const {
   c.rank = static_cast<std::uint32_t>(rank_.of(y));
   c.row = y >> row_shift_;
   if (p_.xor_hash) {
+    if (p_.xor_fold) {
+      apply_row_fold(c);
+      return c;
+    }
     // Bank groups and banks per group are powers of two here.
     const std::uint64_t hb = c.row & bank_.mask;
     const std::uint64_t hg = (c.row >> hash_banks_.log2()) & bank_group_.mask;
@@ -404,8 +426,30 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
   return c;
 }
 
+void DramController::apply_row_fold(DramCoord& c) const {
+  std::uint64_t h = 0;
+  for (std::uint64_t r = c.row; r != 0; r >>= fold_width_) h ^= r & fold_mask_;
+  c.bank ^= static_cast<std::uint32_t>(h & (hash_banks_.divisor() - 1));
+  h >>= fold_bank_bits_;
+  c.bank_group ^= static_cast<std::uint32_t>(h & (hash_groups_.divisor() - 1));
+  h >>= fold_group_bits_;
+  c.channel = fold_channel(c.channel, h & fold_channel_mask_);
+}
+
+std::uint32_t DramController::fold_channel(std::uint32_t channel, std::uint64_t h) const {
+  const auto nc = static_cast<std::uint64_t>(p_.channels);
+  if ((nc & (nc - 1)) == 0) return channel ^ static_cast<std::uint32_t>(h & (nc - 1));
+  std::uint64_t v = channel + h % nc;  // h < 2 nc: one subtraction at most, kept general
+  if (v >= nc) v -= nc;
+  return static_cast<std::uint32_t>(v);
+}
+
 void DramController::apply_row_hash(DramCoord& c) const {
   if (p_.xor_hash) {
+    if (p_.xor_fold) {
+      apply_row_fold(c);
+      return;
+    }
     const std::uint64_t nb = hash_banks_.divisor();
     const std::uint64_t ng = hash_groups_.divisor();
     const std::uint64_t qb = hash_banks_.divide(c.row);
@@ -1000,13 +1044,14 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
     c.row = row_digit;
     nranks = 0;
     // apply_row_hash with the block's row: its bank and bank-group offsets once.
-    std::uint32_t hb = 0, hg = 0;
+    std::uint32_t hb = 0, hg = 0, hc = 0;
     if (p_.xor_hash) {
       DramCoord z;
       z.row = row_digit;
       apply_row_hash(z);
       hb = z.bank;
       hg = z.bank_group;
+      hc = z.channel;  // xor_fold: the block's channel hash (0 otherwise)
     }
     const auto nb = static_cast<std::uint32_t>(hash_banks_.divisor()), ng = static_cast<std::uint32_t>(hash_groups_.divisor());
     for (std::uint64_t q = 0; q < period; ++q) {
@@ -1016,6 +1061,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         else h.bank = h.bank + hb >= nb ? h.bank + hb - nb : h.bank + hb;
         if (hash_groups_.is_pow2()) h.bank_group ^= hg;
         else h.bank_group = h.bank_group + hg >= ng ? h.bank_group + hg - ng : h.bank_group + hg;
+        if (p_.xor_fold) h.channel = fold_channel(h.channel, hc);
       }
       const std::uint32_t ri = h.channel * static_cast<std::uint32_t>(p_.ranks) + h.rank;
       stream_banks_[q] = StreamBank{ri * static_cast<std::uint32_t>(p_.banks_per_rank()) +

@@ -316,6 +316,10 @@ class DramController final : public MemoryDevice {
   DramCoord decode_general(std::uint64_t line) const;
   DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
+  void apply_row_fold(DramCoord& c) const;  // xor_fold: every row bit into bank, bank group and channel
+  // A channel index combined with a channel hash value (XOR, or a modular sum
+  // when the channel count is not a power of two).
+  std::uint32_t fold_channel(std::uint32_t channel, std::uint64_t h) const;
   // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
                                 Picoseconds vis = SlotCalendar::kAll) const;
@@ -353,6 +357,10 @@ class DramController final : public MemoryDevice {
   BitField column_hi_, channel_, bank_group_, bank_, rank_;
   unsigned row_shift_ = 0;
   FastDivider hash_banks_, hash_groups_;     // xor_hash: banks per group, bank groups
+  // xor_fold: chunk width and mask of the row fold, bits of bank, bank group
+  // and channel index it feeds (channel bits rounded up to a power of two).
+  unsigned fold_width_ = 0, fold_bank_bits_ = 0, fold_group_bits_ = 0;
+  std::uint64_t fold_mask_ = 0, fold_channel_mask_ = 0;
   // Refresh: tREFI divider and the window offset of each rank (by rank index).
   FastDivider trefi_;
   std::vector<std::uint64_t> refresh_offsets_;

@@ -69,6 +69,16 @@ struct DramParams {
   // Hash the low row bits into the bank and bank-group indices (permutation-based
   // interleaving, as real controllers do) so that rows of one stride spread over banks.
   bool xor_hash = true;
+  // With xor_hash: fold every bit of the row (XOR of its chunks as wide as the
+  // bank, bank-group and channel indices together), not only its lowest bits,
+  // into the bank, bank group and channel. Real controllers' address
+  // functions XOR many address bits into each bank and channel bit (Intel:
+  // reverse-engineered in DRAMA, Pessl et al., USENIX Security 2016; AMD:
+  // the UMC's bank and channel hash registers, PPR for family 19h), so that
+  // buffers aligned to large powers of two (huge pages, one buffer per CPU)
+  // do not land on the same channel and bank at the same offset. Needs bank
+  // groups and banks per group that are powers of two.
+  bool xor_fold = false;
   // Controller front end: request queue, scheduling, PHY, plus the on-die path
   // between the LLC/home agent and the controller and back.
   Picoseconds frontend_latency = Picoseconds(22000);

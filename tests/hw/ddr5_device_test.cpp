@@ -4,12 +4,15 @@
 // tRFCsb while the other banks of the rank serve (also in the CXL expander's
 // media, media_refresh = "same_bank"); the configuration preset
 // configs/devices/ddr5-4800.toml and located errors.
+#include "hw/ddr5_device.h"
+
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "common/config.h"
 #include "common/topology.h"
 #include "hw/cxl_memory_device.h"
-#include "hw/ddr5_device.h"
 #include "hw/memory_system.h"
 
 namespace numasim::hw {
@@ -87,6 +90,70 @@ TEST(Ddr5Device, SameBankRefreshCostsLessThanAllBankRefresh) {
   EXPECT_LT(l_sb, l_ab) << l_sb << " " << l_ab << " " << l_none;
 }
 
+// REFsb postponement and pull-in (refsb_postpone): a bank set idle before its
+// slot had the REFsb issued in the gap, so a request in the slot goes ahead;
+// with fixed slots it waits for the slot's end.
+TEST(Ddr5Device, IdleBankSetPullsItsRefreshIn) {
+  for (int postpone : {0, 4}) {
+    Ddr5Params p;
+    p.channels = 1;
+    p.refsb_postpone = postpone;
+    Ddr5Device dev(p, 0, "mc");
+    const std::uint64_t spacing = p.trefi2.value() / 4;
+    // A line of bank set 1 of subchannel 0 (bank 1 of its group after the hash):
+    // found by decoding, then read 10 ns into that bank set's third slot.
+    PhysAddr pa = 0;
+    for (PhysAddr a = 0; a < (1u << 24); a += 64) {
+      const DramCoord c = dev.engine().decode(a);
+      if (c.channel == 0 && c.rank == 0 && c.bank == 1) {
+        pa = a;
+        break;
+      }
+    }
+    const Picoseconds cmd(2 * p.trefi2.value() + spacing + 10'000);
+    const Picoseconds arrival = cmd - p.subchannel.frontend_latency;
+    const Picoseconds lat = dev.access_line(pa, false, arrival).done - arrival;
+    if (postpone == 0) {
+      EXPECT_EQ(dev.refsb_delays(), 1u);
+      EXPECT_GE(lat, dev.unloaded_latency(false) + p.trfcsb - Picoseconds(10'000));
+    } else {
+      EXPECT_EQ(dev.refsb_delays(), 0u);
+      EXPECT_EQ(lat, dev.unloaded_latency(false));
+      EXPECT_GE(dev.refsb_idle_issued(), 3u);  // the three slots so far, issued (or pulled in) while idle
+    }
+  }
+}
+
+// A bank set kept busy (a read every 20 ns, never idle for tRFCsb) postpones
+// up to refsb_postpone REFsb, then must issue one per slot: the refresh is
+// deferred, never skipped (JESD79-5 allows postponing, not dropping), so over
+// 40 slots about 36 REFsb hold requests back.
+TEST(Ddr5Device, BusyBankSetPostponesAtMostFourRefreshes) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.refsb_postpone = 4;
+  Ddr5Device dev(p, 0, "mc");
+  std::vector<PhysAddr> lines;  // lines of bank set 2 of subchannel 0, rank 0
+  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 64; a += 256) {
+    const DramCoord c = dev.engine().decode(a);
+    if (c.channel == 0 && c.bank == 2) lines.push_back(a);
+  }
+  ASSERT_EQ(lines.size(), 64u);
+  const std::uint64_t n = 40 * p.trefi2.value() / 20'000;
+  std::uint64_t waited_after_first_slots = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const Picoseconds arrival(i * 20'000);
+    const MemoryAccessResult r = dev.access_line(lines[i % lines.size()], false, arrival);
+    (void)r;
+    if (arrival.value() < 4 * p.trefi2.value()) waited_after_first_slots = dev.refsb_delays();
+  }
+  EXPECT_EQ(waited_after_first_slots, 0u);  // the first four slots postponed
+  EXPECT_GT(dev.refsb_postponed(), 0u);
+  // 36 forced REFsb of 115 ns with a request every 20 ns: 5 or 6 requests each.
+  EXPECT_GE(dev.refsb_delays(), 35u * 5);
+  EXPECT_LE(dev.refsb_delays(), 37u * 6);
+}
+
 // The CXL expander's DDR5 media with same-bank refresh (media_refresh =
 // "same_bank"): its engine only closes rows once per tREFI2, and a request
 // whose media bank is in its REFsb window waits for the window's end.
@@ -139,13 +206,16 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   EXPECT_EQ(dev.params().trfcsb, Picoseconds(115'000));
   EXPECT_EQ(dev.engine().params().frontend_latency, Picoseconds(30'000));
   EXPECT_EQ(dev.name(), "system.node0.mc");
+  EXPECT_EQ(dev.params().refsb_postpone, 4);          // the preset's REFsb postponement
+  EXPECT_TRUE(dev.engine().params().xor_fold);        // and its folded address hash
+  EXPECT_EQ(dev.engine().params().write_queue, 32u);  // and its write queue
 }
 
 TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
   auto doc = ConfigDocument::from_string(
       "[machine]\nsockets = 1\ncores_per_socket = 2\n"
       "[[node]]\nmemory = \"1GiB\"\ndevice = \"d\"\n"
-      "[device.d]\nimpl = \"ddr5\"\nrefresh = \"sometimes\"\ntrfcsb = \"600ns\"\n"
+      "[device.d]\nimpl = \"ddr5\"\nrefresh = \"sometimes\"\ntrfcsb = \"600ns\"\nrefsb_postpone = 9\n"
       "[device.d.subchannel]\nchannels = 4\n",
       "machine.toml");
   Topology::from_config(doc->root());
@@ -161,6 +231,53 @@ TEST(Ddr5DeviceConfig, BadValuesAreLocatedErrors) {
             std::string::npos)
       << e;
   EXPECT_NE(e.find("trfcsb must be positive and shorter than trefi2 / banks_per_group"), std::string::npos) << e;
+  EXPECT_NE(e.find("device.d.refsb_postpone"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace numasim::hw
+
+namespace numasim::hw {
+namespace {
+
+// The DDR5 preset's write queue (32 entries per subchannel, drained whole) and
+// read/write turnarounds: a saturated 50/50 read/write mix on one DDR5 channel
+// loses bandwidth against reads alone (every drain turns the bus around twice),
+// where without the queue writes are timed like reads and cost nothing extra;
+// writes offered faster than the channel drains them wait for queue entries.
+double saturated_gbps(int write_every, unsigned write_queue, std::uint64_t* queue_full) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.subchannel.write_queue = write_queue;
+  p.subchannel.write_high = write_queue;
+  p.subchannel.write_low = 0;
+  Ddr5Device dev(p, 0, "mc");
+  std::uint64_t x = 99;
+  const int n = 40000;
+  Picoseconds last(0);
+  for (int i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const PhysAddr pa = ((x >> 20) % (kGiB / 64)) * 64;
+    const bool write = write_every > 0 && i % write_every == 0;
+    const Picoseconds arrival(static_cast<std::uint64_t>(i) * 1'000);  // 64 GB/s offered: saturated
+    last = std::max(last, dev.access_line(pa, write, arrival).done);
+  }
+  *queue_full = dev.engine().stats().write_queue_full;
+  return 64.0 * n / static_cast<double>(last.value()) * 1000.0;
+}
+
+TEST(Ddr5Device, WriteQueueTurnaroundsCostAMixItsBandwidth) {
+  std::uint64_t full_r = 0, full_m = 0, full_0 = 0;
+  const double reads = saturated_gbps(0, 32, &full_r);
+  const double mix = saturated_gbps(2, 32, &full_m);
+  const double mix_no_queue = saturated_gbps(2, 0, &full_0);
+  EXPECT_EQ(full_r, 0u);
+  EXPECT_GT(full_m, 0u);  // back-pressure
+  EXPECT_EQ(full_0, 0u);
+  EXPECT_LT(mix, 0.97 * reads) << reads << " " << mix << " " << mix_no_queue;
+  EXPECT_LT(mix, mix_no_queue) << reads << " " << mix << " " << mix_no_queue;
+  // Two subchannels of 19.2 GB/s: reads alone near the peak.
+  EXPECT_GT(reads, 0.8 * 38.4);
 }
 
 }  // namespace

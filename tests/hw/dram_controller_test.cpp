@@ -530,6 +530,23 @@ namespace {
 // uses (10 lines in flight, one issued per 0.434 ns), on identical controllers:
 // the default six channels (mixed-radix decode) and four (bit fields), a start
 // inside an interleave granule, refresh on and off.
+// The burst [first, first + 64 n) line by line through access(), 10 lines in
+// flight, one issued per `gap` from `start`: when the last line is done.
+Picoseconds line_path_end(DramController& mc, std::uint64_t first, std::uint64_t n, bool write, Picoseconds start,
+                          Picoseconds gap) {
+  std::array<Picoseconds, 10> slot;
+  slot.fill(start);
+  Picoseconds issue = start, last = start;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i > 0) issue += gap;
+    issue = std::max(issue, slot[i % 10]);
+    const Picoseconds done = mc.access(first + i * 64, write, issue).done;
+    slot[i % 10] = done;
+    last = std::max(last, done);
+  }
+  return last;
+}
+
 TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
   for (int channels : {6, 4}) {
     for (bool refresh : {true, false}) {
@@ -542,16 +559,7 @@ TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
       for (std::uint64_t first : {std::uint64_t{1} << 30, (std::uint64_t{1} << 31) + 128}) {
         const std::uint64_t n = 32768;
         const Picoseconds end = bulk.stream(first, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
-        std::array<Picoseconds, 10> slot;
-        slot.fill(start);
-        Picoseconds issue = start, last = start;
-        for (std::uint64_t i = 0; i < n; ++i) {
-          if (i > 0) issue += gap;
-          issue = std::max(issue, slot[i % 10]);
-          const Picoseconds done = lines.access(first + i * 64, true, issue).done;
-          slot[i % 10] = done;
-          last = std::max(last, done);
-        }
+        const Picoseconds last = line_path_end(lines, first, n, true, start, gap);
         const double a = static_cast<double>((end - start).value()), b = static_cast<double>((last - start).value());
         EXPECT_NEAR(a, b, 0.02 * b) << channels << " channels, refresh " << refresh << ", from " << first;
         EXPECT_EQ(bulk.stats().writes, lines.stats().writes);
@@ -564,6 +572,150 @@ TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace numasim::hw
+
+namespace numasim::hw {
+namespace {
+
+// xor_fold (DDR5 preset): every row bit folded into bank, bank group and
+// channel. On a DDR5-4800 node of 8 channels (16 subchannels x 32 banks, 4 KiB
+// rows: one row of every bank is 2 MiB), the lines at one offset of buffers
+// 16 MiB apart (one per CPU in the loaded-latency study) are rows 8 apart: the
+// low-bit hash sends them to one subchannel and 4 banks, the fold to as many
+// banks as there are buffers, spread over the subchannels.
+TEST(DramXorFold, RowsAPowerOfTwoApartSpreadOverChannelsAndBanks) {
+  for (bool fold : {false, true}) {
+    DramParams p = DramParams::ddr5_4800(8);
+    p.refresh = false;
+    p.xor_fold = fold;
+    DramController mc(p, 0, "mc");
+    std::vector<std::uint32_t> banks, channels;
+    for (std::uint64_t i = 0; i < 48; ++i) {
+      const DramCoord c = mc.decode(i * (16ull << 20) + 5 * 256);
+      EXPECT_EQ(c.row, 8 * i);
+      banks.push_back((c.channel * 8 + c.bank_group) * 4 + c.bank);
+      channels.push_back(c.channel);
+    }
+    auto distinct = [](std::vector<std::uint32_t> v) {
+      std::sort(v.begin(), v.end());
+      return static_cast<std::size_t>(std::unique(v.begin(), v.end()) - v.begin());
+    };
+    std::array<int, 16> per_channel{};
+    for (std::uint32_t c : channels) ++per_channel[c];
+    if (fold) {
+      EXPECT_EQ(distinct(banks), 48u);
+      EXPECT_LE(*std::max_element(per_channel.begin(), per_channel.end()), 4);  // 48 over 16 subchannels
+    } else {
+      EXPECT_EQ(distinct(banks), 4u);
+      EXPECT_EQ(distinct(channels), 1u);
+    }
+  }
+}
+
+// The fold permutes each row's (channel, bank group, bank) positions: every
+// line of a row-block (one row of every bank) lands on its own (channel, bank
+// group, bank, column), with 16 subchannels (bit fields) and 24 (Genoa's 12
+// channels: a modular channel sum) alike.
+TEST(DramXorFold, EachRowBlockIsAPermutation) {
+  for (int dimms : {8, 12}) {
+    DramParams p = DramParams::ddr5_4800(dimms);
+    p.xor_fold = true;
+    DramController mc(p, 0, "mc");
+    const std::uint64_t block_lines = static_cast<std::uint64_t>(p.channels) * 32 * 64;  // 4 KiB rows
+    for (std::uint64_t row : {0ull, 1ull, 77ull, 4097ull}) {
+      std::vector<std::uint64_t> seen;
+      for (std::uint64_t l = 0; l < block_lines; ++l) {
+        const DramCoord c = mc.decode((row * block_lines + l) * 64);
+        ASSERT_EQ(c.row, row);
+        ASSERT_LT(c.channel, static_cast<std::uint32_t>(p.channels));
+        seen.push_back(((c.channel * 8ull + c.bank_group) * 4 + c.bank) * 64 + c.column);
+      }
+      std::sort(seen.begin(), seen.end());
+      EXPECT_EQ(std::unique(seen.begin(), seen.end()) - seen.begin(), static_cast<std::ptrdiff_t>(block_lines))
+          << dimms << " channels, row " << row;
+    }
+  }
+}
+
+// 32 initiators in lockstep, each reading the same 256 B granule offset of its
+// own 16 MiB-aligned buffer at the same instant (the loaded-latency study's
+// injectors after their barrier): with the low-bit hash they queue on one
+// subchannel and ping-pong 4 banks' rows; folded, they spread and finish
+// within a few bursts of the unloaded latency.
+TEST(DramXorFold, LockstepBuffersNoLongerQueueOnOneBank) {
+  Picoseconds worst[2];
+  for (bool fold : {false, true}) {
+    DramParams p = DramParams::ddr5_4800(8);
+    p.refresh = false;
+    p.xor_fold = fold;
+    DramController mc(p, 0, "mc");
+    const Picoseconds t0(1'000'000);
+    Picoseconds last(0);
+    for (std::uint64_t line = 0; line < 4; ++line)
+      for (std::uint64_t i = 0; i < 32; ++i)
+        last = std::max(last, mc.access(i * (16ull << 20) + 3 * 256 + line * 64, false, t0).done);
+    worst[fold] = last - t0;
+  }
+  const DramParams p = DramParams::ddr5_4800(8);
+  const Picoseconds closed = p.frontend_latency + p.to_ps(p.trcd + p.cl + p.tburst);
+  // Low-bit hash: 128 bursts on one subchannel, at least 128 x 8 tCK.
+  EXPECT_GT(worst[0], p.to_ps(128 * p.tburst));
+  // Folded: 2 initiators per subchannel, 8 bursts each.
+  EXPECT_LT(worst[1], closed + p.to_ps(2 * p.trcd + 8 * p.tburst));
+}
+
+// stream() (the analytic sequential burst) against the line path with the
+// fold, as DramStream's reference test (the default DDR4 geometry, 6 channels
+// (mixed radix) and 4 (bit fields)): the block tabulation hashes channels too.
+// (DDR5 nodes never take stream(): their device is not a DramController.)
+TEST(DramXorFold, StreamAgreesWithTheLinePath) {
+  for (int channels : {6, 4}) {
+    DramParams p;
+    p.channels = channels;
+    p.xor_fold = true;
+    DramController bulk(p, 0, "bulk"), lines(p, 0, "lines");
+    const Picoseconds gap(434), start(3'000'000);
+    const std::uint64_t first = (std::uint64_t{1} << 30) + 128, n = 32768;
+    const Picoseconds end = bulk.stream(first, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
+    const Picoseconds last = line_path_end(lines, first, n, true, start, gap);
+    const double a = static_cast<double>((end - start).value()), b = static_cast<double>((last - start).value());
+    EXPECT_NEAR(a, b, 0.02 * b) << channels;
+    EXPECT_NEAR(static_cast<double>(bulk.stats().row_hits), static_cast<double>(lines.stats().row_hits),
+                0.02 * static_cast<double>(lines.stats().row_hits));
+    // The banks the stream left open are the line path's: the last granules
+    // read again are mostly row hits on both (a block's channel order only
+    // changes which visit of the block comes last).
+    const Picoseconds later = std::max(end, last) + Picoseconds(100'000);
+    int hits_bulk = 0, hits_lines = 0;
+    for (std::uint64_t i = n - 64 * 4; i < n; i += 4) {
+      hits_bulk += bulk.access(first + i * 64, false, later).outcome == RowOutcome::Hit;
+      hits_lines += lines.access(first + i * 64, false, later).outcome == RowOutcome::Hit;
+    }
+    EXPECT_NEAR(hits_bulk, hits_lines, 8) << channels;
+    EXPECT_GT(hits_lines, 32) << channels;
+    // The fold moved the stream's channels: not the unhashed order.
+    DramParams q = p;
+    q.xor_fold = false;
+    DramController plain(q, 0, "plain");
+    int differ = 0;
+    for (std::uint64_t i = 0; i < n; i += 4)
+      differ += plain.decode(first + i * 64).channel != bulk.decode(first + i * 64).channel;
+    EXPECT_GT(differ, 0);
+  }
+}
+
+TEST(DramXorFold, NeedsTheHashAndPowerOfTwoBanks) {
+  DramParams p = DramParams::ddr5_4800(8);
+  p.xor_fold = true;
+  EXPECT_EQ(p.validate(), "");
+  p.xor_hash = false;
+  EXPECT_NE(p.validate().find("xor_fold"), std::string::npos);
+  p.xor_hash = true;
+  p.banks_per_group = 3;
+  EXPECT_NE(p.validate().find("xor_fold"), std::string::npos);
 }
 
 }  // namespace

@@ -88,9 +88,19 @@ TEST(ConfigFidelity, SapphireRapids2sIdleLatency) {
   // dies joined by EMIB in an 8 x 10 mesh at 2.5 GHz, the CHA's LLC lookup
   // composed from Chips and Cheese's 33 ns L3 hit, the home CHA's lookup on the
   // remote path), none fitted to 108/196.
-  // Local: about 99 ns (-8%): held against the published figure.
-  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][i], 108.0, 0.10 * 108.0) << r.to_table();
-  // Remote: about 180 ns (-8%), held against the published figure (SPRFID):
+  // Local: MISS, about 96 ns (-11%). It was 99 ns (-8%) while the DDR5
+  // device refreshed each bank set at fixed REFsb slots, so the idle chase met
+  // a slot on about 6% of its reads (3.2 ns on average); with REFsb
+  // postponement and pull-in (DDR5C, refsb_postpone = 4 in the DDR5-4800
+  // preset, as real controllers refresh an idle bank set ahead of its slot)
+  // an idle chase never waits, and what is missing of 108 ns lies before the
+  // controller (the mesh and CHA parts above, Sapphire Rapids' own figures for
+  // which are not published). Honest current band, and a guard that fails when
+  // the gap closes:
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][i], 96.0, 0.05 * 96.0) << r.to_table();
+  EXPECT_LT(r.matrix[0][0], 0.9 * 108.0) << "the gap closed: assert 108 ns within 10% again";
+  // Remote: about 177 ns (-10%; 180 before DDR5C's REFsb pull-in), held
+  // against the published figure at the band's edge (SPRFID):
   // each line crosses its own UPI link, whose stop may sit on any of the four
   // dies of either socket ([uncore] upi_route = "address"), with Skylake-SP's
   // 14 ns link and 10-cycle UPI agents; Sapphire Rapids' own UPI 2.0 PHY and
@@ -110,13 +120,47 @@ TEST(ConfigFidelity, SapphireRapids2sReadBandwidth) {
   ASSERT_EQ(r.matrix.size(), 2u);
   // Mess (MN5-GPP, 8480+, 100% reads): 240.6 GB/s per socket, 78% of the
   // 307.2 GB/s peak. MISS: the model reaches about 292 GB/s (+21%, 95% of peak).
-  // Gap: the DRAM controller serves a saturated random stream at nearly the data
-  // bus's peak; real controllers lose 10-30% to finite read queues, scheduling
-  // and refresh (issue 16, item 2). Honest current band:
+  // Gap: the DRAM controller serves the saturated streams at nearly the data
+  // bus's peak. DDR5C's mechanisms (the folded address hash, REFsb
+  // postponement, the write queue and turnarounds) do not lower it for 100%
+  // reads: with 4 lines per activate and 32 banks per subchannel neither the
+  // banks, tFAW nor refresh (one bank set of four for 115 ns per 487 ns)
+  // bind, so the missing 18% lies outside what JEDEC's timing gives (finite
+  // read queues and their scheduler, the uncore). Honest current band:
   EXPECT_NEAR(r.matrix[0][0], 292.0, 0.15 * 292.0) << r.to_table();
   EXPECT_GT(r.matrix[0][0], 1.15 * 240.6) << "the bandwidth gap closed: assert Mess's 240.6 GB/s instead";
   // Four UPI links of 32 GB/s per direction: remote reads bound by their payload rate.
   EXPECT_NEAR(r.matrix[0][1], 128.0 * 64.0 / 80.0, 0.15 * 128.0 * 64.0 / 80.0) << r.to_table();
+}
+
+// Sapphire Rapids' loaded-latency shape (one socket injecting, `numasim
+// loaded-latency`; the fidelity table's rows from 20 delays): at 50% of the
+// maximum Mess (MN5-GPP, 100% reads) measures 1.126 x the unloaded latency;
+// the model holds it within 15% since DDR5C (the injectors' 16 MiB-aligned
+// buffers no longer meet on one subchannel and four banks: xor_fold; REFsb
+// pulled in while a bank set is idle). Delays 50 and 45 bracket 50% of the
+// maximum (delay 0). Its top is still too steep (the maximum is 95% of the
+// peak, where Mess saturates at 78%): the saturated point is over 3 x idle
+// against Mess's 2.4 x, held as a guard that fails when that gap closes.
+TEST(ConfigFidelity, SapphireRapids2sLoadedLatencyShape) {
+  auto doc = config("sapphire-rapids-2s");
+  LoadedLatencyOptions o;
+  o.delays = {50, 45, 0};
+  o.loads = 3000;
+  LoadedLatencyResult r = loaded_latency(doc->root(), o);
+  ASSERT_EQ(r.points.size(), 4u) << r.to_table();
+  const auto& idle = r.points.front();  // sorted by bandwidth
+  const auto& top = r.points.back();
+  ASSERT_EQ(top.delay_cycles, 0u) << r.to_table();
+  const double target = 0.5 * top.bandwidth_gbps;
+  const auto& a = r.points[1];
+  const auto& b = r.points[2];
+  ASSERT_LE(a.bandwidth_gbps, target) << r.to_table();
+  ASSERT_GE(b.bandwidth_gbps, target) << r.to_table();
+  const double lat = a.latency_ns + (b.latency_ns - a.latency_ns) * (target - a.bandwidth_gbps) /
+                                        (b.bandwidth_gbps - a.bandwidth_gbps);
+  EXPECT_NEAR(lat / idle.latency_ns, 1.126, 0.15 * 1.126) << r.to_table();
+  EXPECT_GT(top.latency_ns / idle.latency_ns, 1.15 * 2.4) << "the saturated end's gap closed: " << r.to_table();
 }
 
 TEST(ConfigFidelity, GenoaNps1AndNps4) {
@@ -142,7 +186,8 @@ TEST(ConfigFidelity, GenoaNps1AndNps4) {
   // an access crosses one quadrant each way); no published latency of those
   // parts was found to build it from (SPRFID). Honest current band, and a guard
   // that fails when the gap closes:
-  EXPECT_NEAR(l1.matrix[0][0], 82.0, 0.10 * 82.0) << l1.to_table();
+  // (82 ns before DDR5C; 79 with REFsb pulled in while a bank set is idle.)
+  EXPECT_NEAR(l1.matrix[0][0], 79.0, 0.10 * 79.0) << l1.to_table();
   EXPECT_LT(l1.matrix[0][0], 0.9 * 130.0) << "the gap to Turin's 130 ns closed: find and assert a Genoa figure instead";
 
   MatrixResult b1 = bandwidth_matrix(one->root(), quick_bandwidth());
