@@ -216,7 +216,9 @@ class Mover final : public OpSource {
   std::vector<int> cpus_;
   std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
     cpus_.push_back(ctx.cpu().value());
-    if (cpus_.size() == 5) EXPECT_TRUE(m_.migrate_task(self, CpuId(3)));
+    if (cpus_.size() == 5) {
+      EXPECT_TRUE(m_.migrate_task(self, CpuId(3)));
+    }
     b.compute(100'000);
     --left_;
     return b.size();
