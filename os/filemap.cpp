@@ -152,6 +152,9 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAd
     }
   };
   std::uint64_t done = 0;
+  // The file page whose copy has begun (charged and marked accessed once, even
+  // when a fault on the user's side sends the loop back to look it up again).
+  std::uint64_t started = ~0ull;
   while (done < count) {
     const std::uint64_t idx = (pos + done) / kPageSize;
     get_read_batch(idx);
@@ -172,7 +175,6 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAd
     // tables (a piece ends at a page boundary of either side). A buffer page that
     // had to be faulted in first sends the loop back to look the batch up again:
     // the fault may have reclaimed pages of it (Linux holds references instead).
-    page* started = nullptr;
     for (std::size_t i = 0; i < nr && done < count;) {
       page* pg = batch[i];
       const std::uint64_t p = pos + done;
@@ -187,8 +189,8 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAd
         return done ? static_cast<long>(done) : -EFAULT;
       }
       if (faulted) break;
-      if (started != pg) {
-        started = pg;
+      if (started != pg->index) {
+        started = pg->index;
         cost.add_cycles(params_.filemap_page_cycles);
         if (pg->index != prev_index || done) k_.mark_page_accessed(pg);
       }
