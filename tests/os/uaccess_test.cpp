@@ -16,14 +16,10 @@ namespace {
 
 class UaccessTest : public FileTest {
  protected:
-  pteval_t leaf(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page(*t->mm, a);
-    return fr ? fr->leaf : 0;
-  }
-  page* page_at(task_struct* t, VirtAddr a) {
-    auto fr = k().follow_page(*t->mm, a);
-    return fr ? fr->pg : nullptr;
-  }
+  // What maps a (leaf 0 and page null when nothing does).
+  Kernel::FollowResult at(task_struct* t, VirtAddr a) { return k().follow_page(*t->mm, a).value_or(Kernel::FollowResult{}); }
+  pteval_t leaf(task_struct* t, VirtAddr a) { return at(t, a).leaf; }
+  page* page_at(task_struct* t, VirtAddr a) { return at(t, a).pg; }
   std::uint64_t pgfault() { return pm().sum_vm_event(PGFAULT); }
   long f_pos(task_struct* t, int fd) { return k().sys_lseek(t, fd, 0, OS_SEEK_CUR, cost_); }
   int open_data(task_struct* t, int flags = O_RDONLY) {
