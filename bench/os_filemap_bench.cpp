@@ -119,7 +119,7 @@ void BM_SequentialRead2GiB(benchmark::State& state) {
       KernelCost c;
       m.kernel->sys_read(m.task, fd, m.buf, kChunk, c);
       // The task's time: the call's cycles at 2.1 GHz plus its memory and I/O waits.
-      m.plat.advance_to(m.plat.clock + c.memory + Picoseconds(c.cycles.value() * 1000000 / 2100));
+      m.plat.advance_to(m.plat.clock + c.memory + c.io_wait + Picoseconds(c.cycles.value() * 1000000 / 2100));
     }
     const double secs = static_cast<double>((m.plat.clock - start).value()) * 1e-12;
     gbps = static_cast<double>(kFile) / secs / 1e9;
