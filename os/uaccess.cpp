@@ -38,7 +38,8 @@ PhysAddr Kernel::uaccess_phys(task_struct* t, VirtAddr addr, bool write, KernelC
       const bool leaf = r.level == PTE_LEVEL || pte_huge(v);
       if (leaf && pte_present(v) && (v & _PAGE_USER) && (!write || pte_write(v))) {
         pgtables_.set_pte_bits(r.addr, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
-        return pte_phys(v) + (addr & (level_size(r.level) - 1));
+        const std::uint64_t mask = level_size(r.level) - 1;  // a huge leaf maps addr's offset in it
+        return (pte_phys(v) & ~mask) | (addr & mask);
       }
     }
     // A kernel-mode fault on a user address: do_user_addr_fault's VMA lookup

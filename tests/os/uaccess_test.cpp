@@ -221,5 +221,34 @@ TEST_F(UaccessTest, ASharedFileMappingAsTheBufferOfAReadOfAnotherFileIsDirtiedTh
   k().check_consistency();
 }
 
+TEST_F(UaccessTest, ReadIntoATransparentHugePageBufferCopiesToTheRightPlaceInIt) {
+  ASSERT_EQ(k().thp_sysfs_store("enabled", "always"), 0);
+  task_struct* t = spawn();
+  constexpr VirtAddr kBase = 0x40000000;  // 2 MiB aligned: two huge pages
+  constexpr std::uint64_t kHuge = 2ull << 20;
+  ASSERT_EQ(mmap_anon(t, 2 * kHuge, PROT_READ | PROT_WRITE, MAP_FIXED, kBase), static_cast<long>(kBase));
+  const int f = open_data(t);
+  const std::uint64_t flt0 = pgfault(), thp0 = pm().sum_vm_event(THP_FAULT_ALLOC);
+  platform_.record = true;
+  platform_.calls.clear();
+  // Two pages across the boundary of the huge pages: one kernel-mode fault each, a THP each.
+  const VirtAddr buf = kBase + kHuge - kPageSize;
+  ASSERT_EQ(k().sys_read(t, f, buf, 2 * kPageSize, cost_), static_cast<long>(2 * kPageSize));
+  EXPECT_EQ(pgfault() - flt0, 2u);
+  EXPECT_EQ(pm().sum_vm_event(THP_FAULT_ALLOC) - thp0, 2u);
+  std::vector<PhysAddr> dst;
+  for (const auto& c : platform_.calls)
+    if (c.kind == FakePlatform::Kind::Copy && c.len.value() == kPageSize) dst.push_back(c.addr);
+  ASSERT_FALSE(dst.empty());
+  // The last copies of the call went to the last 4 KiB of the first huge page and the first of the second.
+  ASSERT_GE(dst.size(), 2u);
+  EXPECT_EQ(dst[dst.size() - 2], at(t, buf).phys);
+  EXPECT_EQ(dst.back(), at(t, kBase + kHuge).phys);
+  EXPECT_EQ(at(t, buf).level, PMD_LEVEL);
+  EXPECT_TRUE(at(t, buf).leaf & _PAGE_DIRTY);
+  EXPECT_TRUE(at(t, kBase + kHuge).leaf & _PAGE_DIRTY);
+  k().check_consistency();
+}
+
 }  // namespace
 }  // namespace numasim::os::testing
