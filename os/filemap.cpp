@@ -118,7 +118,9 @@ void FileSystem::wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
 // from the position, ending at a page not yet up to date or at a PG_readahead
 // marker; sync readahead when there is none; async readahead when the batch's
 // last page is a marker, before waiting for that page), then per page of the
-// batch copy_page_to_iter (the page's bytes read by the kernel) and
+// batch copy_page_to_iter (the page's bytes copied to the user's buffer through
+// its page tables, Kernel::uaccess_phys: a fault from kernel mode where the
+// buffer is not present, a short read or -EFAULT where it cannot be written) and
 // folio_mark_accessed unless it is the page the previous read ended in.
 long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAddr buf, std::uint64_t count,
                               KernelCost& cost) {
@@ -221,7 +223,11 @@ long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t po
     const VirtAddr ubuf = buf + done;
     const std::uint64_t n = std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
     // fault_in_iov_iter_readable before write_begin: the user's page is faulted in
-    // (if it must be) before the page-cache page is looked up or locked.
+    // (if it must be) before the page-cache page is looked up or locked; a buffer
+    // that cannot be read ends the write there (what was written, or -EFAULT).
+    // Simplified: should write_begin's allocation reclaim that user page, the
+    // copy is still timed from where it was (Linux's atomic copy would fail and
+    // fault it in again).
     const PhysAddr src = k_.uaccess_phys(t, ubuf, false, cost);
     if (!src) {
       err = -EFAULT;
