@@ -118,9 +118,12 @@ void FileSystem::wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost) {
 // from the position, ending at a page not yet up to date or at a PG_readahead
 // marker; sync readahead when there is none; async readahead when the batch's
 // last page is a marker, before waiting for that page), then per page of the
-// batch copy_page_to_iter (the page's bytes read by the kernel) and
+// batch copy_page_to_iter (the page's bytes copied to the user's buffer through
+// its page tables, Kernel::uaccess_phys: a fault from kernel mode where the
+// buffer is not present, a short read or -EFAULT where it cannot be written) and
 // folio_mark_accessed unless it is the page the previous read ended in.
-long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count, KernelCost& cost) {
+long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAddr buf, std::uint64_t count,
+                              KernelCost& cost) {
   inode& ino = *f.f_inode;
   const CpuId cpu = t->cpu;
   if (count == 0) return 0;
@@ -151,6 +154,9 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::u
     }
   };
   std::uint64_t done = 0;
+  // The file page whose copy has begun (charged and marked accessed once, even
+  // when a fault on the user's side sends the loop back to look it up again).
+  std::uint64_t started = ~0ull;
   while (done < count) {
     const std::uint64_t idx = (pos + done) / kPageSize;
     get_read_batch(idx);
@@ -167,15 +173,32 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::u
     page* last = batch[nr - 1];
     if (last->test(PG_readahead)) page_cache_async_readahead(t, f, last, last->index, last_index - last->index, cost);
     if (last->test(PG_locked)) wait_on_page_locked(last, cpu, cost);
-    for (std::size_t i = 0; i < nr && done < count; ++i) {
+    // copy_page_to_iter: each piece goes to the user's buffer through its page
+    // tables (a piece ends at a page boundary of either side). A buffer page that
+    // had to be faulted in first sends the loop back to look the batch up again:
+    // the fault may have reclaimed pages of it (Linux holds references instead).
+    for (std::size_t i = 0; i < nr && done < count;) {
       page* pg = batch[i];
       const std::uint64_t p = pos + done;
-      cost.add_cycles(params_.filemap_page_cycles);
       const std::uint64_t off = p & (kPageSize - 1);
-      const std::uint64_t n = std::min(kPageSize - off, count - done);
-      cost.add_memory(k_.platform_.kernel_read(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_to_iter
-      if (pg->index != prev_index || done) k_.mark_page_accessed(pg);
+      const VirtAddr ubuf = buf + done;
+      const std::uint64_t n =
+          std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
+      bool faulted = false;
+      const PhysAddr dst = k_.uaccess_phys(t, ubuf, true, cost, &faulted);
+      if (!dst) {  // the exception fixup: what was copied, or -EFAULT
+        f.f_ra.prev_pos = pos + done;
+        return done ? static_cast<long>(done) : -EFAULT;
+      }
+      if (faulted) break;
+      if (started != pg->index) {
+        started = pg->index;
+        cost.add_cycles(params_.filemap_page_cycles);
+        if (pg->index != prev_index || done) k_.mark_page_accessed(pg);
+      }
+      cost.add_memory(k_.platform_.kernel_copy(cpu, dst, k_.pm_.page_to_phys(pg) + off, Bytes(n)));
       done += n;
+      if (((pos + done) & (kPageSize - 1)) == 0) ++i;
     }
   }
   f.f_ra.prev_pos = pos + done;
@@ -186,7 +209,7 @@ long FileSystem::filemap_read(task_struct* t, file& f, std::uint64_t pos, std::u
 // stops the write there; the page found or added, read first when the write
 // covers part of a page that holds data on disk), the copy from the user, then
 // write_end (dirty, i_size) and balance_dirty_pages_ratelimited.
-long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count,
+long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t pos, VirtAddr buf, std::uint64_t count,
                                        KernelCost& cost) {
   inode& ino = *f.f_inode;
   const CpuId cpu = t->cpu;
@@ -197,7 +220,19 @@ long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t po
     const std::uint64_t p = pos + done;
     const std::uint64_t idx = p / kPageSize;
     const std::uint64_t off = p & (kPageSize - 1);
-    const std::uint64_t n = std::min(kPageSize - off, count - done);
+    const VirtAddr ubuf = buf + done;
+    const std::uint64_t n = std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
+    // fault_in_iov_iter_readable before write_begin: the user's page is faulted in
+    // (if it must be) before the page-cache page is looked up or locked; a buffer
+    // that cannot be read ends the write there (what was written, or -EFAULT).
+    // Simplified: should write_begin's allocation reclaim that user page, the
+    // copy is still timed from where it was (Linux's atomic copy would fail and
+    // fault it in again).
+    const PhysAddr src = k_.uaccess_phys(t, ubuf, false, cost);
+    if (!src) {
+      err = -EFAULT;
+      break;
+    }
     cost.add_cycles(params_.filemap_page_cycles);
     const bool had_block = bmap(ino, idx) != ~0ull;
     if (!had_block && free_blocks_ == 0) {
@@ -224,7 +259,7 @@ long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t po
     }
     if (!had_block) alloc_blocks(ino, idx, idx);  // a free block exists (checked above)
     if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
-    cost.add_memory(k_.platform_.kernel_write(cpu, k_.pm_.page_to_phys(pg) + off, Bytes(n)));  // copy_page_from_iter
+    cost.add_memory(k_.platform_.kernel_copy(cpu, k_.pm_.page_to_phys(pg) + off, src, Bytes(n)));  // copy_page_from_iter_atomic
     if (!pg->test(PG_dirty)) ++dirtied;
     set_page_dirty(ino, pg, cpu);
     k_.mark_page_accessed(pg);

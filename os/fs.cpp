@@ -376,7 +376,7 @@ long FileSystem::read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count,
   if (!buf_ok(t, buf, count)) return -EFAULT;
   count = std::min(count, MAX_RW_COUNT);
   const std::uint64_t at = pos >= 0 ? static_cast<std::uint64_t>(pos) : f->f_pos;
-  const long r = filemap_read(t, *f, at, count, cost);
+  const long r = filemap_read(t, *f, at, buf, count, cost);
   if (r > 0 && pos < 0) f->f_pos += static_cast<std::uint64_t>(r);
   return r;
 }
@@ -394,7 +394,7 @@ long FileSystem::write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count
   if (count == 0) return 0;
   if (at >= MAX_FILE_SIZE) return -EFBIG;
   count = std::min(count, MAX_FILE_SIZE - at);
-  const long r = generic_perform_write(t, *f, at, count, cost);
+  const long r = generic_perform_write(t, *f, at, buf, count, cost);
   if (r > 0 && pos < 0) f->f_pos = at + static_cast<std::uint64_t>(r);
   return r;
 }

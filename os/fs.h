@@ -302,8 +302,9 @@ class FileSystem {
   // Wait for a locked page's read (the wait charged to cost) and end it.
   void wait_on_page_locked(page* pg, CpuId cpu, KernelCost& cost);
   void wait_on_page_writeback(page* pg, CpuId cpu, KernelCost& cost);
-  long filemap_read(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count, KernelCost& cost);
-  long generic_perform_write(task_struct* t, file& f, std::uint64_t pos, std::uint64_t count, KernelCost& cost);
+  long filemap_read(task_struct* t, file& f, std::uint64_t pos, VirtAddr buf, std::uint64_t count, KernelCost& cost);
+  long generic_perform_write(task_struct* t, file& f, std::uint64_t pos, VirtAddr buf, std::uint64_t count,
+                             KernelCost& cost);
   void truncate_inode_pages_range(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu, KernelCost& cost);
   // invalidate_mapping_pages: clean, unmapped, idle pages of [first, last] dropped; how many.
   std::uint64_t invalidate_mapping_pages(inode& ino, std::uint64_t first, std::uint64_t last, CpuId cpu,

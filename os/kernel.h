@@ -165,6 +165,13 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // What the MMU does on a user access, done in software (tests, MAP_POPULATE,
   // benchmarks): if the leaf does not allow it, fault; then set accessed/dirty.
   FaultResult touch(task_struct* t, VirtAddr addr, bool write, KernelCost& cost);
+  // copy_to_user / copy_from_user's view of one user address (os/uaccess.cpp):
+  // the physical address `addr` maps to for a kernel access of kind `write`,
+  // the page faulted in as the CPU's fault from kernel mode would; 0 when it
+  // cannot be (no VMA, no permission, the fault failed): the exception-table
+  // fixup, and the copy stops short without a signal.
+  PhysAddr uaccess_phys(task_struct* t, VirtAddr addr, bool write, KernelCost& cost, bool* faulted = nullptr);
+  // (`faulted`, if given, is set when a fault ran: what the caller looked up before may have been reclaimed.)
 
   // ---- the kernel context of the entry being served (null task between entries) ----
   const KernelContext& context() const { return ctx_; }

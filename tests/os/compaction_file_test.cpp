@@ -36,6 +36,7 @@ TEST_P(CompactionFileTest, FilePagesMoveWithTheirContentsAndMappings) {
   std::mt19937_64 rng(GetParam());
   auto rnd = [&](std::uint64_t n) { return n ? rng() % n : 0; };
   task_struct* t = spawn(0);
+  const VirtAddr buf = user_buf(t);  // read()'s buffer: 256 pages
   const int fd = static_cast<int>(k().sys_open(t, "/f", O_RDWR, 0, cost_));
   ASSERT_GE(fd, 0);
   inode& ino = *k().fs().lookup("/f");
@@ -80,7 +81,7 @@ TEST_P(CompactionFileTest, FilePagesMoveWithTheirContentsAndMappings) {
       maps.erase(it);
     } else if (op < 55) {  // read a stretch of the file (clean cached pages, unmapped)
       const std::uint64_t at = rnd(kFilePages - 256) * kPageSize;
-      ASSERT_EQ(k().sys_pread64(t, fd, 0x1000, 256 * kPageSize, static_cast<std::int64_t>(at), c),
+      ASSERT_EQ(k().sys_pread64(t, fd, buf, 256 * kPageSize, static_cast<std::int64_t>(at), c),
                 static_cast<long>(256 * kPageSize));
     } else if (op < 62) {  // write back and let the I/O complete
       ASSERT_EQ(k().sys_fsync(t, fd, c), 0);

@@ -54,8 +54,8 @@ TEST_F(FileTest, CloseAndIoOnBadDescriptorsAreEbadf) {
   ASSERT_GE(ro, 0);
   const long wo = k().sys_creat(t, "/w", 0644, cost_);
   ASSERT_GE(wo, 0);
+  const VirtAddr buf = user_buf(t);
   const std::string before = fs_snapshot(t);
-  const VirtAddr buf = 0x10000;
   EXPECT_EQ(k().sys_close(t, -1, cost_), -EBADF);
   EXPECT_EQ(k().sys_close(t, 77, cost_), -EBADF);
   EXPECT_EQ(k().sys_read(t, 77, buf, 10, cost_), -EBADF);
@@ -76,6 +76,7 @@ TEST_F(FileTest, CloseAndIoOnBadDescriptorsAreEbadf) {
 
 TEST_F(FileTest, ReadWriteArgumentErrorsChangeNothing) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const long fd = k().sys_open(t, "/cfg/data", O_RDWR, 0, cost_);
   ASSERT_GE(fd, 0);
   const int f = static_cast<int>(fd);
@@ -83,19 +84,20 @@ TEST_F(FileTest, ReadWriteArgumentErrorsChangeNothing) {
   const std::uint64_t bios = platform_.count(FakePlatform::Kind::Bio);
   EXPECT_EQ(k().sys_read(t, f, ~0ull - 5, 100, cost_), -EFAULT);  // beyond TASK_SIZE
   EXPECT_EQ(k().sys_write(t, f, t->mm->task_size - 4, 100, cost_), -EFAULT);
-  EXPECT_EQ(k().sys_pread64(t, f, 0x1000, 10, -1, cost_), -EINVAL);
-  EXPECT_EQ(k().sys_pwrite64(t, f, 0x1000, 10, -4096, cost_), -EINVAL);
-  EXPECT_EQ(k().sys_pwrite64(t, f, 0x1000, 10, static_cast<std::int64_t>(MAX_FILE_SIZE), cost_), -EFBIG);
+  EXPECT_EQ(k().sys_pread64(t, f, buf, 10, -1, cost_), -EINVAL);
+  EXPECT_EQ(k().sys_pwrite64(t, f, buf, 10, -4096, cost_), -EINVAL);
+  EXPECT_EQ(k().sys_pwrite64(t, f, buf, 10, static_cast<std::int64_t>(MAX_FILE_SIZE), cost_), -EFBIG);
   EXPECT_EQ(fs_snapshot(t), before);
   EXPECT_EQ(platform_.count(FakePlatform::Kind::Bio), bios);
   // A write crossing s_maxbytes is cut there.
-  EXPECT_EQ(k().sys_pwrite64(t, f, 0x1000, 8192, static_cast<std::int64_t>(MAX_FILE_SIZE - 100), cost_), 100);
+  EXPECT_EQ(k().sys_pwrite64(t, f, buf, 8192, static_cast<std::int64_t>(MAX_FILE_SIZE - 100), cost_), 100);
   EXPECT_EQ(k().fs().lookup("/cfg/data")->i_size, MAX_FILE_SIZE);
   k().check_consistency();
 }
 
 TEST_F(FileTest, LseekWhenceAndItsErrors) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   ASSERT_GE(f, 0);
   const auto size = static_cast<long>(kFileSize);
@@ -110,11 +112,12 @@ TEST_F(FileTest, LseekWhenceAndItsErrors) {
   EXPECT_EQ(k().sys_lseek(t, f, size, OS_SEEK_DATA, cost_), -ENXIO);
   EXPECT_EQ(k().sys_lseek(t, f, 0, OS_SEEK_CUR, cost_), size);  // unchanged by the failures
   // Reading at EOF returns 0.
-  EXPECT_EQ(k().sys_read(t, f, 0x1000, 4096, cost_), 0);
+  EXPECT_EQ(k().sys_read(t, f, buf, 4096, cost_), 0);
 }
 
 TEST_F(FileTest, FtruncateShrinksGrowsAndReportsErrors) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int ro = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   const int rw = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDWR, 0, cost_));
   inode* ino = k().fs().lookup("/cfg/data");
@@ -125,7 +128,7 @@ TEST_F(FileTest, FtruncateShrinksGrowsAndReportsErrors) {
   EXPECT_EQ(k().sys_ftruncate(t, rw, static_cast<std::int64_t>(MAX_FILE_SIZE + 1), cost_), -EFBIG);
   EXPECT_EQ(fs_snapshot(t), before);
   // Read it all in, then cut it to 5 pages and a half.
-  ASSERT_EQ(k().sys_read(t, rw, 0x1000, kFileSize, cost_), static_cast<long>(kFileSize));
+  ASSERT_EQ(k().sys_read(t, rw, buf, kFileSize, cost_), static_cast<long>(kFileSize));
   settle();
   EXPECT_EQ(ino->i_mapping.nrpages, kFileSize / kPageSize);
   const std::uint64_t free_blocks = k().fs().free_blocks();
@@ -138,23 +141,24 @@ TEST_F(FileTest, FtruncateShrinksGrowsAndReportsErrors) {
   // Growing leaves a hole: it reads without I/O.
   EXPECT_EQ(k().sys_ftruncate(t, rw, 1 << 20, cost_), 0);
   const std::uint64_t bios = platform_.count(FakePlatform::Kind::Bio);
-  EXPECT_EQ(k().sys_pread64(t, rw, 0x1000, 4096, 512 * 1024, cost_), 4096);
+  EXPECT_EQ(k().sys_pread64(t, rw, buf, 4096, 512 * 1024, cost_), 4096);
   EXPECT_EQ(platform_.count(FakePlatform::Kind::Bio), bios);
   k().check_consistency();
 }
 
 TEST_F(FileTest, UnlinkKeepsAnOpenFileUntilItsLastClose) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   EXPECT_EQ(k().sys_unlink(t, "/nope", cost_), -ENOENT);
   EXPECT_EQ(k().sys_unlink(t, "", cost_), -ENOENT);
   EXPECT_EQ(k().sys_unlink(t, std::string(5000, 'y'), cost_), -ENAMETOOLONG);
   const std::uint64_t free0 = k().fs().free_blocks();
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_read(t, f, buf, 64 * 1024, cost_), 64 * 1024);
   EXPECT_EQ(k().sys_unlink(t, "/cfg/data", cost_), 0);
   EXPECT_EQ(k().fs().lookup("/cfg/data"), nullptr);
   EXPECT_EQ(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_), -ENOENT);
-  EXPECT_EQ(k().sys_read(t, f, 0x1000, 4096, cost_), 4096);  // still readable
+  EXPECT_EQ(k().sys_read(t, f, buf, 4096, cost_), 4096);  // still readable
   EXPECT_EQ(k().fs().free_blocks(), free0);
   settle();
   const long cached = node_stat(NR_FILE_PAGES);
@@ -167,9 +171,10 @@ TEST_F(FileTest, UnlinkKeepsAnOpenFileUntilItsLastClose) {
 
 TEST_F(FileTest, ExitClosesTheProcessFilesAndFreesAnUnlinkedOne) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const std::uint64_t free0 = k().fs().free_blocks();
   const int f = static_cast<int>(k().sys_creat(t, "/tmp/x", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_write(t, f, buf, 64 * 1024, cost_), 64 * 1024);
   EXPECT_EQ(k().fs().free_blocks(), free0 - 16);
   ASSERT_EQ(k().sys_unlink(t, "/tmp/x", cost_), 0);
   EXPECT_EQ(node_stat(NR_FILE_DIRTY), 16);
@@ -210,16 +215,17 @@ TEST_F(FileTest, FadviseAdviceAndErrors) {
 TEST_F(FileTest, WriteReportsEnospcAndChangesNothing) {
   rebuild_with("[os.fs]\nsize = \"2MiB\"\n");  // 512 blocks, 256 of them /cfg/data's
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_creat(t, "/big", 0644, cost_));
   ASSERT_GE(f, 0);
-  EXPECT_EQ(k().sys_write(t, f, 0x1000, 1 << 20, cost_), 1 << 20);
+  EXPECT_EQ(k().sys_write(t, f, buf, 1 << 20, cost_), 1 << 20);
   EXPECT_EQ(k().fs().free_blocks(), 0u);
   const std::string before = fs_snapshot(t);
-  EXPECT_EQ(k().sys_write(t, f, 0x1000, 4096, cost_), -ENOSPC);
+  EXPECT_EQ(k().sys_write(t, f, buf, 4096, cost_), -ENOSPC);
   EXPECT_EQ(fs_snapshot(t), before);
   EXPECT_EQ(k().fs().lookup("/big")->i_size, 1u << 20);
   // Overwriting allocated blocks still works.
-  EXPECT_EQ(k().sys_pwrite64(t, f, 0x1000, 4096, 0, cost_), 4096);
+  EXPECT_EQ(k().sys_pwrite64(t, f, buf, 4096, 0, cost_), 4096);
   k().check_consistency();
 }
 

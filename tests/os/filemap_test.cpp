@@ -28,11 +28,12 @@ std::vector<std::uint64_t> read_bio_sizes(const FakePlatform& p, std::size_t fro
 
 TEST_F(FileTest, SecondReadIsServedFromThePageCache) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   platform_.record = true;
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   const std::uint64_t pgpgin0 = pm().sum_vm_event(PGPGIN);
   for (std::uint64_t off = 0; off < kFileSize; off += 4096)
-    ASSERT_EQ(k().sys_read(t, f, 0x1000, 4096, cost_), 4096);
+    ASSERT_EQ(k().sys_read(t, f, buf, 4096, cost_), 4096);
   const auto first = read_bio_sizes(platform_);
   std::uint64_t bytes = 0;
   for (auto b : first) bytes += b;
@@ -51,7 +52,7 @@ TEST_F(FileTest, SecondReadIsServedFromThePageCache) {
   ASSERT_EQ(k().sys_lseek(t, f, 0, OS_SEEK_SET, cost_), 0);
   KernelCost c2;
   for (std::uint64_t off = 0; off < kFileSize; off += 64 * 1024)
-    ASSERT_EQ(k().sys_read(t, f, 0x1000, 64 * 1024, c2), 64 * 1024);
+    ASSERT_EQ(k().sys_read(t, f, buf, 64 * 1024, c2), 64 * 1024);
   EXPECT_TRUE(read_bio_sizes(platform_, calls).empty());
   EXPECT_EQ(pm().sum_vm_event(PGPGIN) - pgpgin0, kFileSize / 1024);
   // Read twice: the pages are active now.
@@ -62,9 +63,10 @@ TEST_F(FileTest, SecondReadIsServedFromThePageCache) {
 
 TEST_F(FileTest, AReaderWaitsForItsPageButNotForTheAsyncWindow) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   KernelCost c;
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 4096, c), 4096);
+  ASSERT_EQ(k().sys_read(t, f, buf, 4096, c), 4096);
   EXPECT_GE(c.io_wait, platform_.bio_latency);  // the first page's read was waited for (the task sleeps)
   inode* ino = k().fs().lookup("/cfg/data");
   EXPECT_EQ(ino->i_mapping.nrpages, 4u);
@@ -75,7 +77,7 @@ TEST_F(FileTest, AReaderWaitsForItsPageButNotForTheAsyncWindow) {
   // fake's clock does not follow the kernel's cursor: moved by hand).
   platform_.advance_to(platform_.clock + c.io_wait);
   KernelCost c2;
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 4096, c2), 4096);  // hits the marker: the next window starts
+  ASSERT_EQ(k().sys_read(t, f, buf, 4096, c2), 4096);  // hits the marker: the next window starts
   EXPECT_LT(c2.memory + c2.io_wait, platform_.bio_latency);            // page 1 came with the first bio (already waited)
   EXPECT_EQ(ino->i_mapping.nrpages, 4u + 8u);  // the window ramps 4 -> 8 pages
   EXPECT_FALSE(marker->test(PG_readahead));
@@ -83,17 +85,19 @@ TEST_F(FileTest, AReaderWaitsForItsPageButNotForTheAsyncWindow) {
 
 TEST_F(FileTest, PageCacheFollowsTheTaskPolicy) {
   task_struct* t = spawn(0);  // on node 0, bound to node 1
+  const VirtAddr buf = user_buf(t);
   unsigned long n1 = 1ul << 1;
   ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &n1, 3, cost_), 0);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, kFileSize, cost_), static_cast<long>(kFileSize));
+  ASSERT_EQ(k().sys_read(t, f, buf, kFileSize, cost_), static_cast<long>(kFileSize));
   EXPECT_EQ(node_stat(NR_FILE_PAGES, 1), static_cast<long>(kFileSize / kPageSize));
   EXPECT_EQ(node_stat(NR_FILE_PAGES, 0), 0);
   // Without a policy: the reading CPU's node.
   task_struct* u = spawn(2);  // CPU 2 is on node 1
   task_struct* v = spawn(0);
+  const VirtAddr vbuf = user_buf(v);
   const int g = static_cast<int>(k().sys_creat(v, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(v, g, 0x1000, 8192, cost_), 8192);
+  ASSERT_EQ(k().sys_write(v, g, vbuf, 8192, cost_), 8192);
   EXPECT_EQ(node_stat(NR_FILE_PAGES, 0), 2);
   (void)u;
   k().check_consistency();
@@ -101,16 +105,17 @@ TEST_F(FileTest, PageCacheFollowsTheTaskPolicy) {
 
 TEST_F(FileTest, WriteDirtiesFsyncWritesAndWaits) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   platform_.record = true;
   const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 40 * 1024, cost_), 40 * 1024);
+  ASSERT_EQ(k().sys_write(t, f, buf, 40 * 1024, cost_), 40 * 1024);
   EXPECT_EQ(k().sys_lseek(t, f, 0, OS_SEEK_CUR, cost_), 40 * 1024);
   EXPECT_EQ(node_stat(NR_FILE_DIRTY), 10);
   EXPECT_EQ(node_stat(NR_DIRTIED), 10);
   EXPECT_EQ(platform_.count(FakePlatform::Kind::Bio), 0u);  // nothing written yet
   EXPECT_NE(k().proc_meminfo().find("Dirty:                40 kB"), std::string::npos) << k().proc_meminfo();
   // Rewriting a dirty page does not dirty it again.
-  ASSERT_EQ(k().sys_pwrite64(t, f, 0x1000, 100, 0, cost_), 100);
+  ASSERT_EQ(k().sys_pwrite64(t, f, buf, 100, 0, cost_), 100);
   EXPECT_EQ(node_stat(NR_DIRTIED), 10);
   KernelCost c;
   ASSERT_EQ(k().sys_fsync(t, f, c), 0);
@@ -133,11 +138,12 @@ TEST_F(FileTest, WriteDirtiesFsyncWritesAndWaits) {
 
 TEST_F(FileTest, PartialWriteOfACachedlessPageReadsItFirst) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   platform_.record = true;
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDWR, 0, cost_));
-  ASSERT_EQ(k().sys_pwrite64(t, f, 0x1000, 100, 8192 + 10, cost_), 100);
+  ASSERT_EQ(k().sys_pwrite64(t, f, buf, 100, 8192 + 10, cost_), 100);
   EXPECT_EQ(read_bio_sizes(platform_).size(), 1u);  // write_begin read the page
-  ASSERT_EQ(k().sys_pwrite64(t, f, 0x1000, 4096, 4 * 4096, cost_), 4096);
+  ASSERT_EQ(k().sys_pwrite64(t, f, buf, 4096, 4 * 4096, cost_), 4096);
   EXPECT_EQ(read_bio_sizes(platform_).size(), 1u);  // a whole page needs no read
   EXPECT_EQ(k().fs().lookup("/cfg/data")->i_size, kFileSize);
   k().check_consistency();
@@ -145,8 +151,9 @@ TEST_F(FileTest, PartialWriteOfACachedlessPageReadsItFirst) {
 
 TEST_F(FileTest, TheFlusherWritesExpiredAndBackgroundDirtyData) {
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_write(t, f, buf, 64 * 1024, cost_), 64 * 1024);
   Kthread* fl = k().kthreads().flusher();
   ASSERT_NE(fl, nullptr);
   KernelCost c;
@@ -165,6 +172,7 @@ TEST_F(FileTest, TheFlusherWritesExpiredAndBackgroundDirtyData) {
 TEST_F(FileTest, ADirtyHeavyWriterIsThrottledAndWakesTheFlusher) {
   rebuild_with("[os.vm]\ndirty_bytes = \"1MiB\"\ndirty_background_bytes = \"512KiB\"\n");
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   std::uint64_t bg = 0, thresh = 0;
   k().fs().dirty_limits(bg, thresh);
   EXPECT_EQ(thresh, 256u);
@@ -172,9 +180,9 @@ TEST_F(FileTest, ADirtyHeavyWriterIsThrottledAndWakesTheFlusher) {
   const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
   platform_.woken.clear();
   KernelCost c;
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 512 * 1024, c), 512 * 1024);  // 128 pages: at the background line
+  ASSERT_EQ(k().sys_write(t, f, buf, 512 * 1024, c), 512 * 1024);  // 128 pages: at the background line
   EXPECT_EQ(k().fs().nr_dirty_throttled(), 0u);
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 512 * 1024, c), 512 * 1024);  // past freerun (192): paused
+  ASSERT_EQ(k().sys_write(t, f, buf, 512 * 1024, c), 512 * 1024);  // past freerun (192): paused
   EXPECT_GT(k().fs().nr_dirty_throttled(), 0u);
   EXPECT_GT(k().fs().dirty_pause_total().value(), 0u);
   EXPECT_LE(k().fs().dirty_pause_total().value(), 200'000'000'000ull * k().fs().nr_dirty_throttled());
@@ -201,11 +209,12 @@ TEST_F(FileReclaimTest, CleanPagesAreReclaimedWithShadowsAndRefaultsCounted) {
   kernel_.reset();
   kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   task_struct* t = spawn(0);
+  const VirtAddr buf = user_buf(t);
   unsigned long n0 = 1ul;
   ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_BIND, &n0, 2, cost_), 0);  // node 0 only: 64 MiB for 96 MiB of file
   const int f = static_cast<int>(k().sys_open(t, "/big", O_RDONLY, 0, cost_));
   for (std::uint64_t off = 0; off < (96ull << 20); off += 128 * 1024) {
-    ASSERT_EQ(k().sys_read(t, f, 0x1000, 128 * 1024, cost_), 128 * 1024) << off;
+    ASSERT_EQ(k().sys_read(t, f, buf, 128 * 1024, cost_), 128 * 1024) << off;
     if ((off & ((8 << 20) - 1)) == 0) settle();
   }
   settle();
@@ -216,7 +225,7 @@ TEST_F(FileReclaimTest, CleanPagesAreReclaimedWithShadowsAndRefaultsCounted) {
   EXPECT_EQ(k().fs().find_get_page(*ino, 0), nullptr);
   k().check_consistency();
   // Read the start again: a refault.
-  ASSERT_EQ(k().sys_pread64(t, f, 0x1000, 4096, 0, cost_), 4096);
+  ASSERT_EQ(k().sys_pread64(t, f, buf, 4096, 0, cost_), 4096);
   EXPECT_GT(node_stat(WORKINGSET_REFAULT_FILE), 0);
   EXPECT_EQ(k().fs().shadow_at(*ino, 0), 0u);
   settle();
@@ -225,8 +234,9 @@ TEST_F(FileReclaimTest, CleanPagesAreReclaimedWithShadowsAndRefaultsCounted) {
 
 TEST_F(FileReclaimTest, DirtyPagesAreWrittenBeforeReclaimFreesThem) {
   task_struct* t = spawn(0);
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_write(t, f, buf, 64 * 1024, cost_), 64 * 1024);
   settle();
   inode* ino = k().fs().lookup("/w");
   // kswapd's shrink_folio_list on the node's inactive file list.
@@ -255,8 +265,9 @@ namespace {
 // by kswapd (kept under writeback) and freed by its next scan.
 TEST_F(FileTest, ShrinkFolioListReclaimsCleanAndWritesDirtyFilePages) {
   task_struct* t = spawn(0);
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_read(t, f, buf, 64 * 1024, cost_), 64 * 1024);
   settle();
   inode* ino = k().fs().lookup("/cfg/data");
   scan_control sc;
@@ -272,7 +283,7 @@ TEST_F(FileTest, ShrinkFolioListReclaimsCleanAndWritesDirtyFilePages) {
   k().check_consistency();
   // Dirty pages: direct reclaim activates them and wakes the flusher.
   const int w = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, w, 0x1000, 64 * 1024, cost_), 64 * 1024);
+  ASSERT_EQ(k().sys_write(t, w, buf, 64 * 1024, cost_), 64 * 1024);
   settle();
   platform_.woken.clear();
   EXPECT_EQ(LruTestAccess::shrink_inactive_list(k(), NodeId(0), 32, sc, LRU_INACTIVE_FILE, CpuId(0), c), 0u);
@@ -281,7 +292,7 @@ TEST_F(FileTest, ShrinkFolioListReclaimsCleanAndWritesDirtyFilePages) {
   EXPECT_EQ(platform_.woken.size(), 1u);
   // kswapd writes dirty pages of the inactive list; written, its next scan frees them.
   const int v = static_cast<int>(k().sys_creat(t, "/v", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, v, 0x1000, 32 * 1024, cost_), 32 * 1024);
+  ASSERT_EQ(k().sys_write(t, v, buf, 32 * 1024, cost_), 32 * 1024);
   settle();
   sc.kswapd = true;
   // Written pages were marked accessed once by write(): the first scan clears PG_referenced

@@ -37,7 +37,7 @@ class KernelClockFileTest : public FileTest {
   int dirty_file(task_struct* t, int pages) {
     const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
     EXPECT_GE(f, 0);
-    EXPECT_EQ(k().sys_write(t, f, 0x1000, static_cast<std::uint64_t>(pages) * kPageSize, cost_),
+    EXPECT_EQ(k().sys_write(t, f, user_buf(t), static_cast<std::uint64_t>(pages) * kPageSize, cost_),
               static_cast<long>(pages * kPageSize));
     settle();
     return f;
@@ -92,11 +92,12 @@ TEST_F(KernelClockFileTest, ADirtyThrottlePauseStartsAfterTheWritesCyclesAndMove
   platform_.cursor_clock = true;
   platform_.cycle_time = kCycle;
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_creat(t, "/w", 0644, cost_));
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 512 * 1024, cost_), 512 * 1024);  // at the background line
+  ASSERT_EQ(k().sys_write(t, f, buf, 512 * 1024, cost_), 512 * 1024);  // at the background line
   const Picoseconds entry = enter(t);
   KernelCost c;
-  ASSERT_EQ(k().sys_write(t, f, 0x1000, 512 * 1024, c), 512 * 1024);  // past freerun: paused
+  ASSERT_EQ(k().sys_write(t, f, buf, 512 * 1024, c), 512 * 1024);  // past freerun: paused
   ASSERT_GT(k().fs().nr_dirty_throttled(), 0u);
   ASSERT_GT(c.io_wait.value(), 0u);
   // The pause began after the cycles of the pages written before it (not at the entry)

@@ -49,6 +49,15 @@ class KernelTest : public ::testing::Test {
                  VirtAddr addr = 0) {
     return kernel_->sys_mmap(t, addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0, cost_);
   }
+  // A user buffer for read()/write()/pread64/pwrite64, which copy through the
+  // task's page tables (os/uaccess.cpp): `len` bytes of private anonymous
+  // memory, as malloc gives a program, touched once (MAP_POPULATE: every page
+  // present and writable) unless `populate` is false.
+  VirtAddr user_buf(task_struct* t, std::uint64_t len = 1 << 20, bool populate = true) {
+    const long a = mmap_anon(t, len, PROT_READ | PROT_WRITE, populate ? MAP_POPULATE : 0);
+    EXPECT_GT(a, 0) << "user_buf: mmap failed";
+    return a > 0 ? static_cast<VirtAddr>(a) : 0;
+  }
   Kernel::FaultResult touch(task_struct* t, VirtAddr a, bool write = true) {
     return kernel_->touch(t, a, write, cost_);
   }

@@ -53,10 +53,11 @@ TEST_F(KernelTeardownTest, AKernelDestroyedWithPendingTimersAndIoLetsThePlatform
   EXPECT_EQ(platform_.pending_timers(), 0u);  // the fixture's kernel took its timers along
   kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
   task_struct* t = spawn(0);
+  const VirtAddr buf = user_buf(t);
   // A read starts async readahead: I/O completions wait on the file system's timer.
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   ASSERT_GE(f, 0);
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 4096, cost_), 4096);
+  ASSERT_EQ(k().sys_read(t, f, buf, 4096, cost_), 4096);
   // 4 daemon sleeps + the task's tick + at least one I/O completion.
   EXPECT_GE(platform_.pending_timers(), 6u);
   kernel_.reset();

@@ -35,8 +35,9 @@ class ReclaimPolicyTest : public FileTest {
   void read_file(task_struct* t, std::uint64_t bytes) {
     const int f = static_cast<int>(k().sys_open(t, "/big", O_RDONLY, 0, cost_));
     ASSERT_GE(f, 0);
+    const VirtAddr buf = user_buf(t, 128 * 1024);
     for (std::uint64_t off = 0; off < bytes; off += 128 * 1024) {
-      ASSERT_EQ(k().sys_read(t, f, 0x1000, 128 * 1024, cost_), 128 * 1024) << off;
+      ASSERT_EQ(k().sys_read(t, f, buf, 128 * 1024, cost_), 128 * 1024) << off;
       if ((off & ((4 << 20) - 1)) == 0) settle();
     }
     settle();

@@ -33,27 +33,30 @@ TEST_F(ReadaheadTest, AWindowOfScatteredPagesIsSplitAtMaxSegments) {
   rebuild_with("[os.fs]\nread_ahead_kb = 1024\n");  // one 256-page window for the whole 1 MiB file
   {
     task_struct* t = spawn();  // local policy: the pages of the window are physically contiguous
+    const VirtAddr buf = user_buf(t);
     const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
     platform_.calls.clear();
-    ASSERT_EQ(k().sys_read(t, f, 0x1000, kFileSize, cost_), static_cast<long>(kFileSize));
+    ASSERT_EQ(k().sys_read(t, f, buf, kFileSize, cost_), static_cast<long>(kFileSize));
     EXPECT_EQ(read_requests(), (std::vector<std::uint64_t>{256}));  // one segment, under max_sectors_kb 1280
   }
   rebuild_with("[os.fs]\nread_ahead_kb = 1024\n");
   task_struct* t = spawn();
+  VirtAddr buf = user_buf(t);
   unsigned long both = 3;  // interleaved over nodes 0 and 1: no two neighbours contiguous
   ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_INTERLEAVE, &both, 3, cost_), 0);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   platform_.calls.clear();
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, kFileSize, cost_), static_cast<long>(kFileSize));
+  ASSERT_EQ(k().sys_read(t, f, buf, kFileSize, cost_), static_cast<long>(kFileSize));
   EXPECT_EQ(read_requests(), (std::vector<std::uint64_t>{127, 127, 2}));  // NVME_MAX_SEGS 127 per request
   k().check_consistency();
   // A smaller max_segments splits sooner; it is a located configuration key.
   rebuild_with("[os.fs]\nread_ahead_kb = 1024\nmax_segments = 100\n");
   t = spawn();
+  buf = user_buf(t);
   ASSERT_EQ(k().sys_set_mempolicy(t, MPOL_INTERLEAVE, &both, 3, cost_), 0);
   const int g = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   platform_.calls.clear();
-  ASSERT_EQ(k().sys_read(t, g, 0x1000, kFileSize, cost_), static_cast<long>(kFileSize));
+  ASSERT_EQ(k().sys_read(t, g, buf, kFileSize, cost_), static_cast<long>(kFileSize));
   EXPECT_EQ(read_requests(), (std::vector<std::uint64_t>{100, 100, 56}));
 }
 
@@ -61,10 +64,11 @@ TEST_F(ReadaheadTest, InsideReadTheTasksCyclesMoveItsClock) {
   platform_.cursor_clock = true;
   platform_.cycle_time = Picoseconds(1000);  // 1 GHz
   task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t);
   const int f = static_cast<int>(k().sys_open(t, "/cfg/data", O_RDONLY, 0, cost_));
   // First call: pages 0..19; the initial window is 32 pages with its marker on page 20.
   KernelCost c1;
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 20 * kPageSize, c1), static_cast<long>(20 * kPageSize));
+  ASSERT_EQ(k().sys_read(t, f, buf, 20 * kPageSize, c1), static_cast<long>(20 * kPageSize));
   ASSERT_EQ(platform_.bio_times.size(), 1u);
   // The window left after the cycles spent before it (page lookup, page allocation, bio).
   EXPECT_GE(platform_.bio_times[0].value(), (150u + 1500u) * 1000u);
@@ -77,7 +81,7 @@ TEST_F(ReadaheadTest, InsideReadTheTasksCyclesMoveItsClock) {
   // Pages 20..51: page 20 is the marker (the next 32-page window [32, 64) is
   // submitted at once), 20..31 come with the first window, 32.. with the second,
   // whose marker (page 32) submits [64, 96) before the wait for it.
-  ASSERT_EQ(k().sys_read(t, f, 0x1000, 32 * kPageSize, c2), static_cast<long>(32 * kPageSize));
+  ASSERT_EQ(k().sys_read(t, f, buf, 32 * kPageSize, c2), static_cast<long>(32 * kPageSize));
   ASSERT_EQ(platform_.bio_times.size(), 3u);
   EXPECT_GT(platform_.bio_times[2], platform_.bio_times[1]) << "the third left after 12 pages were copied";
   const Picoseconds second_done = platform_.bio_times[1] + platform_.bio_latency;
