@@ -208,7 +208,9 @@ TEST_F(FaultTest, InterleaveVmaPolicySpreadsPagesByOffset) {
     int n = topo_.phys_node(k().follow_page(*t->mm, a + i * kPageSize)->phys).value();
     ++on[n];
     // Interleave by page index: neighbours alternate.
-    if (i > 0) EXPECT_NE(n, topo_.phys_node(k().follow_page(*t->mm, a + (i - 1) * kPageSize)->phys).value());
+    if (i > 0) {
+      EXPECT_NE(n, topo_.phys_node(k().follow_page(*t->mm, a + (i - 1) * kPageSize)->phys).value());
+    }
   }
   EXPECT_EQ(on[0], 4);
   EXPECT_EQ(on[1], 4);

@@ -23,7 +23,9 @@ void expect_bios_at_task_time(const FakePlatform& p, std::size_t first, Picoseco
   for (std::size_t i = first; i < p.bio_times.size(); ++i) {
     EXPECT_GT(p.bio_times[i], entry) << "bio " << i << " left at the entry time: the cycles before it are missing";
     EXPECT_LE(p.bio_times[i], entry + Picoseconds(c.cycles.value() * kCycle.value()) + c.io_wait) << i;
-    if (i > first) EXPECT_GE(p.bio_times[i], p.bio_times[i - 1]) << i;
+    if (i > first) {
+      EXPECT_GE(p.bio_times[i], p.bio_times[i - 1]) << i;
+    }
   }
 }
 
