@@ -80,6 +80,11 @@ class TailWindow {
       i = head_ = tail_ = 0;
     }
     T* const d = buf_.get();
+    if (i == tail_ && tail_ < buf_size_) {
+      // An append (the usual case: reservations arrive nearly in time order).
+      d[tail_++] = v;
+      return;
+    }
     if (head_ > 0 && i - head_ < tail_ - i) {
       // The entries before pos move one slot back.
       std::memmove(static_cast<void*>(d + head_ - 1), d + head_, (i - head_) * sizeof(T));
