@@ -128,7 +128,16 @@ class CacheArray {
     ++stats_.write_misses;
     slot.set = set;
     slot.tag = tag;
-    slot.victim = least_way(set + ways_, ways_, slot.least, sse41_);  // scan()'s victim search
+    const std::uint32_t* meta = set + ways_;
+    std::size_t victim = 0;
+    std::uint32_t least = meta[0];
+    for (std::size_t v = 1; v < ways_; ++v) {  // scan()'s victim search
+      const bool less = meta[v] < least;
+      victim = less ? v : victim;
+      least = less ? meta[v] : least;
+    }
+    slot.victim = victim;
+    slot.least = least;
     slot.invalidations = stats_.invalidations;
     return false;
   }
@@ -256,14 +265,21 @@ class CacheArray {
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   std::uint64_t next_random();
-  // The way holding `tag` (ways_ if none) by whole-set compares; when absent,
-  // also the way with the least replacement word (first invalid, else
-  // LRU/FIFO) and that word (way_scan.h least_way), else victim and least are left unset.
+  // One pass over a set: the way holding `tag` (ways_ if none) and the way
+  // with the least replacement word (first invalid, else LRU/FIFO) and that word.
+  // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
-    if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
-    victim = least_way(set + ways_, ways_, least, sse41_);
-    return ways_;
+    const std::uint32_t* meta = set + ways_;
+    std::size_t present = ways_;
+    victim = 0;
+    least = meta[0];
+    for (std::size_t w = 0; w < ways_; ++w) {
+      present = set[w] == tag ? w : present;
+      const bool less = meta[w] < least;
+      victim = less ? w : victim;
+      least = less ? meta[w] : least;
+    }
+    return present;
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,
@@ -286,7 +302,6 @@ class CacheArray {
   unsigned set_shift_ = 0;
   FastDivider sets_div_;  // line number -> set when the set count is not a power of two
   Replacement replacement_;
-  bool sse41_ = least_way_sse41_available();  // victim searches by SSE4.1 (way_scan.h)
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << (32 - kStateBits)) - 1;
   std::uint64_t rng_;

@@ -60,18 +60,22 @@ std::size_t CoherenceDirectory::claim(PhysAddr line, PhysAddr& evicted, bool& fr
   }
   std::uint32_t* tags = block(s);
   std::uint32_t* stamp = tags + ways_;
-  // The way holding the line, else the first empty way, else the first way
-  // with the least stamp (the LRU victim), by whole-set compares (way_scan.h).
-  const std::uint64_t hit = ways_equal_padded(tags, ways_, tag);
-  if (hit) {
-    const auto present = static_cast<std::size_t>(__builtin_ctzll(hit));
+  // One branch-free pass: the way holding the line, the first empty way and
+  // the first way with the least stamp (the LRU victim when none is empty).
+  std::size_t present = ways_, empty = ways_, lru = 0;
+  std::uint32_t least = stamp[0];
+  for (std::size_t w = ways_; w-- > 0;) {
+    present = tags[w] == tag ? w : present;
+    empty = tags[w] == kEmptyTag ? w : empty;
+    const bool le = stamp[w] <= least;
+    lru = le ? w : lru;
+    least = le ? stamp[w] : least;
+  }
+  if (present < ways_) {
     stamp[present] = next_stamp();
     return s * ways_ + present;
   }
-  const std::uint64_t empty = ways_equal_padded(tags, ways_, kEmptyTag);
-  std::uint32_t least;
-  const std::size_t victim =
-      empty ? static_cast<std::size_t>(__builtin_ctzll(empty)) : least_way(stamp, ways_, least, sse41_);
+  const std::size_t victim = empty < ways_ ? empty : lru;
   const std::size_t e = s * ways_ + victim;
   if (tags[victim] != kEmptyTag) {
     ++evictions_;

@@ -20,7 +20,6 @@
 
 #include "common/units.h"
 #include "hw/host_array.h"
-#include "hw/way_scan.h"
 
 namespace numasim::hw {
 
@@ -100,7 +99,6 @@ class CoherenceDirectory {
   HostArray<std::uint64_t> cpus_;     // CPUs 0..63: [set * ways + way]
   HostArray<std::uint64_t> extra_;   // CPUs 64 and up: [entry * (words_ - 1) + w - 1]
   std::uint32_t clock_ = 0;
-  bool sse41_ = least_way_sse41_available();  // victim searches by SSE4.1 (way_scan.h)
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;
 };
