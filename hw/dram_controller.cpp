@@ -82,19 +82,7 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
   return c;
 }
 
-void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
-  e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
-  max_stamp_ = max_ps(max_stamp_, stamp);
-  if (e_.size() > e_.capacity()) {
-    floor_ = max_ps(floor_, e_.front().start + len_);
-    e_.pop_front();
-  }
-}
-
-std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
-  const bool later_exist = stamp < max_stamp_;
-  reserve(start, tag, stamp);
-  if (!later_exist) return 0;
+std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
   // Every reservation stamped later than `stamp` that this slot overlaps would
   // queue behind it in time order: each moves to the first free slot at or
   // after its own start (its entry is left as a tombstone, tag kGone).

@@ -109,7 +109,15 @@ class SlotCalendar {
   static constexpr Picoseconds kAll{~std::uint64_t{0}};
   Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
-  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0));
+  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0)) {
+    e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
+    if (max_stamp_ < stamp) max_stamp_ = stamp;
+    if (e_.size() > e_.capacity()) {
+      const Picoseconds f = e_.front().start + len_;
+      if (floor_ < f) floor_ = f;
+      e_.pop_front();
+    }
+  }
   // reserve(), in time order: each reservation stamped later than `stamp` that
   // the slot overlaps moves to the first free slot at or after its start (the
   // request that made it has its answer already; the calendar now holds the
@@ -122,7 +130,12 @@ class SlotCalendar {
     std::uint64_t slots = 0;
     Picoseconds first_stamp = kAll;
   };
-  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr);
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr) {
+    const bool later_exist = stamp < max_stamp_;
+    reserve(start, tag, stamp);
+    if (!later_exist) return 0;  // in time order: nothing to move
+    return displace(start, tag, stamp, moves);
+  }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -162,6 +175,8 @@ class SlotCalendar {
     return first_after_search(v);
   }
   const Entry* first_after_search(Picoseconds v) const;
+  // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
+  std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
