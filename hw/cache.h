@@ -276,18 +276,26 @@ class CacheArray {
   // scan() for W ways (W = 0: ways_).
   template <std::size_t W>
   std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::size_t n = W ? W : ways_;
-    const std::uint32_t* meta = set + n;
-    std::size_t present = n;
-    victim = 0;
-    least = meta[0];
-    for (std::size_t w = 0; w < n; ++w) {
-      present = set[w] == tag ? w : present;
-      const bool less = meta[w] < least;
-      victim = less ? w : victim;
-      least = less ? meta[w] : least;
+    if constexpr (W >= 8) {
+      // The tags by whole-set compares; the victim only for an absent line.
+      const std::uint64_t m = ways_equal_padded(set, W, tag);
+      if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
+      victim = least_word<W>(set + W, least);
+      return ways_;
+    } else {
+      const std::size_t n = W ? W : ways_;
+      const std::uint32_t* meta = set + n;
+      std::size_t present = n;
+      victim = 0;
+      least = meta[0];
+      for (std::size_t w = 0; w < n; ++w) {
+        present = set[w] == tag ? w : present;
+        const bool less = meta[w] < least;
+        victim = less ? w : victim;
+        least = less ? meta[w] : least;
+      }
+      return present == n ? ways_ : present;
     }
-    return present == n ? ways_ : present;
   }
   // write_access's victim search (scan()'s, for an absent line), by way count as scan().
   template <std::size_t W>

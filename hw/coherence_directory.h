@@ -20,6 +20,7 @@
 
 #include "common/units.h"
 #include "hw/host_array.h"
+#include "hw/way_scan.h"
 
 namespace numasim::hw {
 
@@ -91,6 +92,23 @@ class CoherenceDirectory {
   template <std::size_t W>
   void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present, std::size_t& empty,
                  std::size_t& lru) const {
+    if constexpr (W >= 8) {
+      // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
+      const std::uint64_t hit = ways_equal_padded(tags, W, tag);
+      const std::uint64_t free = ways_equal_padded(tags, W, kEmptyTag);
+      present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
+      empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
+      lru = 0;
+      if (hit || free) return;
+      const std::uint32_t* stamp = tags + W;
+      std::uint32_t least = stamp[0];
+      for (std::size_t w = 1; w < W; ++w) {
+        const bool less = stamp[w] < least;
+        lru = less ? w : lru;
+        least = less ? stamp[w] : least;
+      }
+      return;
+    }
     const std::size_t n = W ? W : ways_;
     const std::uint32_t* stamp = tags + n;
     std::size_t p = n, e = n, l = 0;
