@@ -120,8 +120,8 @@ class CacheArray {
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     slot.line = line;
-    const std::size_t w = find_in(set, tag);
-    if (w < ways_) {
+    // Mostly misses (a store of a whole new line): every way compared at once.
+    if (ways_equal_padded(set, ways_, tag) != 0) {
       slot.set = nullptr;  // a hit, or an upgrade of a Shared line: fill_at is a plain fill
       return access(pa, true);
     }
