@@ -47,8 +47,7 @@ const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const
   return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
-Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) const {
-  Picoseconds s = max_ps(t, floor_);
+Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds visible) const {
   const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that

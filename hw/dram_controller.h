@@ -107,7 +107,12 @@ class SlotCalendar {
   // calendar as a request stamped `visible` would have found it had the
   // requests arrived in time order); the default sees every reservation.
   static constexpr Picoseconds kAll{~std::uint64_t{0}};
-  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
+  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const {
+    const Picoseconds s = t < floor_ ? floor_ : t;
+    // After every reservation's reach (the usual case for a request in time order): s itself.
+    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return s;
+    return earliest_search(s, tag, visible);
+  }
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
   void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0)) {
     e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
@@ -175,6 +180,8 @@ class SlotCalendar {
     return first_after_search(v);
   }
   const Entry* first_after_search(Picoseconds v) const;
+  // earliest() from s = max(t, floor) when a reservation lies within reach of s.
+  Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
