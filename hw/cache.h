@@ -120,23 +120,16 @@ class CacheArray {
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     slot.line = line;
-    const std::size_t w = find_in(set, tag);
-    if (w < ways_) {
+    // Mostly misses (a store of a whole new line): every way compared at once.
+    if (ways_equal_padded(set, ways_, tag) != 0) {
       slot.set = nullptr;  // a hit, or an upgrade of a Shared line: fill_at is a plain fill
       return access(pa, true);
     }
     ++stats_.write_misses;
     slot.set = set;
     slot.tag = tag;
-    const std::uint32_t* meta = set + ways_;
-    std::size_t victim = 0;
-    std::uint32_t least = meta[0];
-    for (std::size_t v = 1; v < ways_; ++v) {  // scan()'s victim search
-      const bool less = meta[v] < least;
-      victim = less ? v : victim;
-      least = less ? meta[v] : least;
-    }
-    slot.victim = victim;
+    std::uint32_t least;
+    slot.victim = least_word(set + ways_, least);  // scan()'s victim search
     slot.least = least;
     slot.invalidations = stats_.invalidations;
     return false;
@@ -268,18 +261,61 @@ class CacheArray {
   // One pass over a set: the way holding `tag` (ways_ if none) and the way
   // with the least replacement word (first invalid, else LRU/FIFO) and that word.
   // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
+  // The usual associativities (8, 11, 12, 16, 20) take a copy of the loop
+  // compiled for their way count (unrolled: no loop control per way).
   std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
-    const std::uint32_t* meta = set + ways_;
-    std::size_t present = ways_;
-    victim = 0;
-    least = meta[0];
-    for (std::size_t w = 0; w < ways_; ++w) {
-      present = set[w] == tag ? w : present;
-      const bool less = meta[w] < least;
-      victim = less ? w : victim;
-      least = less ? meta[w] : least;
+    switch (ways_) {
+      case 8: return scan_ways<8>(set, tag, victim, least);
+      case 11: return scan_ways<11>(set, tag, victim, least);
+      case 12: return scan_ways<12>(set, tag, victim, least);
+      case 16: return scan_ways<16>(set, tag, victim, least);
+      case 20: return scan_ways<20>(set, tag, victim, least);
+      default: return scan_ways<0>(set, tag, victim, least);
     }
-    return present;
+  }
+  // scan() for W ways (W = 0: ways_).
+  template <std::size_t W>
+  std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
+    if constexpr (W >= 8) {
+      // The tags by whole-set compares; the victim only for an absent line.
+      const std::uint64_t m = ways_equal_padded(set, W, tag);
+      if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
+      victim = least_word<W>(set + W, least);
+      return ways_;
+    } else {
+      const std::size_t n = W ? W : ways_;
+      const std::uint32_t* meta = set + n;
+      std::size_t present = n;
+      victim = 0;
+      least = meta[0];
+      for (std::size_t w = 0; w < n; ++w) {
+        present = set[w] == tag ? w : present;
+        const bool less = meta[w] < least;
+        victim = less ? w : victim;
+        least = less ? meta[w] : least;
+      }
+      return present == n ? ways_ : present;
+    }
+  }
+  // write_access's victim search (scan()'s, for an absent line), by way count as scan().
+  template <std::size_t W>
+  std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+    const std::size_t n = W ? W : ways_;
+    std::size_t victim = 0;
+    least = meta[0];
+    for (std::size_t v = 1; v < n; ++v) {
+      const bool less = meta[v] < least;
+      victim = less ? v : victim;
+      least = less ? meta[v] : least;
+    }
+    return victim;
+  }
+  std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+    switch (ways_) {
+      case 8: return least_word<8>(meta, least);
+      case 16: return least_word<16>(meta, least);
+      default: return least_word<0>(meta, least);
+    }
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,

@@ -61,16 +61,12 @@ std::size_t CoherenceDirectory::claim(PhysAddr line, PhysAddr& evicted, bool& fr
   std::uint32_t* tags = block(s);
   std::uint32_t* stamp = tags + ways_;
   // One branch-free pass: the way holding the line, the first empty way and
-  // the first way with the least stamp (the LRU victim when none is empty).
-  std::size_t present = ways_, empty = ways_, lru = 0;
-  std::uint32_t least = stamp[0];
-  for (std::size_t w = ways_; w-- > 0;) {
-    present = tags[w] == tag ? w : present;
-    empty = tags[w] == kEmptyTag ? w : empty;
-    const bool le = stamp[w] <= least;
-    lru = le ? w : lru;
-    least = le ? stamp[w] : least;
-  }
+  // the first way with the least stamp (the LRU victim when none is empty);
+  // 8 and 16 ways by a copy of the pass compiled for their way count.
+  std::size_t present, empty, lru;
+  if (ways_ == 8) scan_ways<8>(tags, tag, present, empty, lru);
+  else if (ways_ == 16) scan_ways<16>(tags, tag, present, empty, lru);
+  else scan_ways<0>(tags, tag, present, empty, lru);
   if (present < ways_) {
     stamp[present] = next_stamp();
     return s * ways_ + present;

@@ -20,6 +20,7 @@
 
 #include "common/units.h"
 #include "hw/host_array.h"
+#include "hw/way_scan.h"
 
 namespace numasim::hw {
 
@@ -86,6 +87,43 @@ class CoherenceDirectory {
   // find_or_insert's look-up and replacement: the entry of `line` (`fresh` when
   // it was claimed now; its CPU bits are then still the evicted line's, if any).
   std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh);
+  // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
+  // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
+  template <std::size_t W>
+  void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present, std::size_t& empty,
+                 std::size_t& lru) const {
+    if constexpr (W >= 8) {
+      // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
+      const std::uint64_t hit = ways_equal_padded(tags, W, tag);
+      const std::uint64_t free = ways_equal_padded(tags, W, kEmptyTag);
+      present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
+      empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
+      lru = 0;
+      if (hit || free) return;
+      const std::uint32_t* stamp = tags + W;
+      std::uint32_t least = stamp[0];
+      for (std::size_t w = 1; w < W; ++w) {
+        const bool less = stamp[w] < least;
+        lru = less ? w : lru;
+        least = less ? stamp[w] : least;
+      }
+      return;
+    }
+    const std::size_t n = W ? W : ways_;
+    const std::uint32_t* stamp = tags + n;
+    std::size_t p = n, e = n, l = 0;
+    std::uint32_t least = stamp[0];
+    for (std::size_t w = n; w-- > 0;) {
+      p = tags[w] == tag ? w : p;
+      e = tags[w] == kEmptyTag ? w : e;
+      const bool le = stamp[w] <= least;
+      l = le ? w : l;
+      least = le ? stamp[w] : least;
+    }
+    present = p == n ? ways_ : p;
+    empty = e == n ? ways_ : e;
+    lru = l;
+  }
   std::uint64_t& word(std::size_t entry, int w) {
     return w == 0 ? cpus_[entry] : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }

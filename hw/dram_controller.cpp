@@ -34,21 +34,20 @@ SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds 
       max_sep_(len + std::max(extra_same, extra_diff)),
       e_(capacity) {}
 
-const SlotCalendar::Entry* SlotCalendar::first_after(Picoseconds v) const {
+const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const {
   // Queries are mostly near the latest reservations: scan back a few entries
   // from the end, then binary-search (a core lagging the others by up to a
   // quantum asks about times far behind the latest reservations).
   const Entry* b = e_.begin();
-  const Entry* it = e_.end();
-  for (int i = 0; i < 8; ++i) {
+  const Entry* it = e_.end() - 1;  // first_after() checked the last entry
+  for (int i = 0; i < 7; ++i) {
     if (it == b || (it - 1)->start <= v) return it;
     --it;
   }
   return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
 }
 
-Picoseconds SlotCalendar::earliest(Picoseconds t, int tag, Picoseconds visible) const {
-  Picoseconds s = max_ps(t, floor_);
+Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds visible) const {
   const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
@@ -82,19 +81,7 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
   return c;
 }
 
-void SlotCalendar::reserve(Picoseconds start, int tag, Picoseconds stamp) {
-  e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
-  max_stamp_ = max_ps(max_stamp_, stamp);
-  if (e_.size() > e_.capacity()) {
-    floor_ = max_ps(floor_, e_.front().start + len_);
-    e_.pop_front();
-  }
-}
-
-std::uint64_t SlotCalendar::reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
-  const bool later_exist = stamp < max_stamp_;
-  reserve(start, tag, stamp);
-  if (!later_exist) return 0;
+std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
   // Every reservation stamped later than `stamp` that this slot overlaps would
   // queue behind it in time order: each moves to the first free slot at or
   // after its own start (its entry is left as a tombstone, tag kGone).
@@ -340,6 +327,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   const std::uint64_t total = static_cast<std::uint64_t>(p_.channels) * static_cast<std::uint64_t>(p_.ranks);
   refresh_offsets_.resize(total);
   for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
+  refresh_memo_.assign(total, RefreshMemo{});
   reset_state();
 }
 
@@ -491,23 +479,43 @@ std::uint64_t DramController::refresh_offset(std::uint32_t rank_index, std::uint
   return p_.trefi.value() * (2 * static_cast<std::uint64_t>(rank_index) + 1) / (2 * total_ranks);
 }
 
-std::uint64_t DramController::refresh_epoch(std::uint32_t rank_index, Picoseconds t) const {
-  if (!p_.refresh) return 0;
-  const std::uint64_t off = refresh_offsets_[rank_index];
-  if (t.value() < off) return 0;
-  return trefi_.divide(t.value() - off) + 1;
+// Window k of the rank covers [off + k tREFI, off + k tREFI + tRFC); after
+// it, up to the next window, the epoch is k + 1. (k = ~0: before window 0.)
+void DramController::remember_refresh_span(std::uint32_t rank_index, std::uint64_t off, std::uint64_t k) const {
+  RefreshMemo& m = refresh_memo_[rank_index];
+  if (k == ~std::uint64_t{0}) {
+    m = RefreshMemo{0, off, 0};
+    return;
+  }
+  const std::uint64_t start = off + k * p_.trefi.value();
+  m = RefreshMemo{start + p_.trfc.value(), start + p_.trefi.value(), k + 1};
 }
 
-Picoseconds DramController::refresh_adjust(std::uint32_t rank_index, Picoseconds t, bool* delayed) const {
-  if (!p_.refresh) return t;
+std::uint64_t DramController::refresh_epoch_slow(std::uint32_t rank_index, Picoseconds t) const {
   const std::uint64_t off = refresh_offsets_[rank_index];
-  if (t.value() < off) return t;
+  if (t.value() < off) {
+    remember_refresh_span(rank_index, off, ~std::uint64_t{0});
+    return 0;
+  }
+  const std::uint64_t u = t.value() - off;
+  const std::uint64_t k = trefi_.divide(u);
+  if (u - k * p_.trefi.value() >= p_.trfc.value()) remember_refresh_span(rank_index, off, k);
+  return k + 1;
+}
+
+Picoseconds DramController::refresh_adjust_slow(std::uint32_t rank_index, Picoseconds t, bool* delayed) const {
+  const std::uint64_t off = refresh_offsets_[rank_index];
+  if (t.value() < off) {
+    remember_refresh_span(rank_index, off, ~std::uint64_t{0});
+    return t;
+  }
   const std::uint64_t u = t.value() - off;
   const std::uint64_t k = trefi_.divide(u);
   if (u - k * p_.trefi.value() < p_.trfc.value()) {
     *delayed = true;
     return Picoseconds(off + k * p_.trefi.value() + p_.trfc.value());
   }
+  remember_refresh_span(rank_index, off, k);
   return t;
 }
 

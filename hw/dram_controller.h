@@ -107,9 +107,22 @@ class SlotCalendar {
   // calendar as a request stamped `visible` would have found it had the
   // requests arrived in time order); the default sees every reservation.
   static constexpr Picoseconds kAll{~std::uint64_t{0}};
-  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const;
+  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const {
+    const Picoseconds s = t < floor_ ? floor_ : t;
+    // After every reservation's reach (the usual case for a request in time order): s itself.
+    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return s;
+    return earliest_search(s, tag, visible);
+  }
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
-  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0));
+  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0)) {
+    e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
+    if (max_stamp_ < stamp) max_stamp_ = stamp;
+    if (e_.size() > e_.capacity()) {
+      const Picoseconds f = e_.front().start + len_;
+      if (floor_ < f) floor_ = f;
+      e_.pop_front();
+    }
+  }
   // reserve(), in time order: each reservation stamped later than `stamp` that
   // the slot overlaps moves to the first free slot at or after its start (the
   // request that made it has its answer already; the calendar now holds the
@@ -122,7 +135,12 @@ class SlotCalendar {
     std::uint64_t slots = 0;
     Picoseconds first_stamp = kAll;
   };
-  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr);
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr) {
+    const bool later_exist = stamp < max_stamp_;
+    reserve(start, tag, stamp);
+    if (!later_exist) return 0;  // in time order: nothing to move
+    return displace(start, tag, stamp, moves);
+  }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -155,7 +173,17 @@ class SlotCalendar {
   bool asym_ = false;
   std::array<Picoseconds, 4> ordered_{};
   // First entry whose start is after v (v < start), searched back from the end.
-  const Entry* first_after(Picoseconds v) const;
+  const Entry* first_after(Picoseconds v) const {
+    // The usual case inline: v at or after the latest start (an append).
+    const Entry* const end = e_.end();
+    if (e_.empty() || (end - 1)->start <= v) return end;
+    return first_after_search(v);
+  }
+  const Entry* first_after_search(Picoseconds v) const;
+  // earliest() from s = max(t, floor) when a reservation lies within reach of s.
+  Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
+  // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
+  std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
@@ -309,8 +337,29 @@ class DramController final : public MemoryDevice {
   // still finds the gaps it may use (times before the oldest slot count as busy).
   static constexpr std::size_t kCalendarSlots = 4096;
 
-  Picoseconds refresh_adjust(std::uint32_t rank, Picoseconds t, bool* delayed) const;
-  std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const;
+  // t, or the end of the rank's refresh window t falls in (*delayed set).
+  Picoseconds refresh_adjust(std::uint32_t rank, Picoseconds t, bool* delayed) const {
+    if (!p_.refresh) return t;
+    const RefreshMemo& m = refresh_memo_[rank];
+    if (t.value() - m.lo < m.hi - m.lo) return t;  // between two windows, as last time
+    return refresh_adjust_slow(rank, t, delayed);
+  }
+  // Refresh windows of the rank begun at or before t.
+  std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const {
+    if (!p_.refresh) return 0;
+    const RefreshMemo& m = refresh_memo_[rank];
+    if (t.value() - m.lo < m.hi - m.lo) return m.epoch;
+    return refresh_epoch_slow(rank, t);
+  }
+  Picoseconds refresh_adjust_slow(std::uint32_t rank, Picoseconds t, bool* delayed) const;
+  std::uint64_t refresh_epoch_slow(std::uint32_t rank, Picoseconds t) const;
+  // The span between two refresh windows of a rank last found by the slow
+  // paths, [lo, hi) with its epoch (empty at first): most requests of a rank
+  // fall in the span the previous one did, and need no division.
+  struct RefreshMemo {
+    std::uint64_t lo = 0, hi = 0, epoch = 0;
+  };
+  void remember_refresh_span(std::uint32_t rank, std::uint64_t off, std::uint64_t k) const;
   std::uint32_t same_group_column_spacing() const;
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   DramCoord decode_general(std::uint64_t line) const;
@@ -364,6 +413,7 @@ class DramController final : public MemoryDevice {
   // Refresh: tREFI divider and the window offset of each rank (by rank index).
   FastDivider trefi_;
   std::vector<std::uint64_t> refresh_offsets_;
+  mutable std::vector<RefreshMemo> refresh_memo_;  // by rank index
   // decode()'s memo: the coordinates of the last interleave granule decoded.
   mutable std::uint64_t memo_granule_ = ~0ull;
   mutable DramCoord memo_;

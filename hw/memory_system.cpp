@@ -463,23 +463,25 @@ class RangePipeline {
  public:
   RangePipeline(Picoseconds start, Picoseconds gap, std::uint32_t n)
       : n_(n), issue_(start), gap_(gap), end_(start) {
-    std::fill(slots_.begin(), slots_.begin() + n_, start);
+    std::fill(slots_, slots_ + n_, start.value());
   }
   Picoseconds next_issue() {
     if (issued_) issue_ += gap_;
     issued_ = true;
-    issue_ = std::max(issue_, slots_[slot_]);
+    issue_ = std::max(issue_, Picoseconds(slots_[slot_]));
     return issue_;
   }
   void complete(Picoseconds done) {
-    slots_[slot_] = done;
+    slots_[slot_] = done.value();
     if (++slot_ == n_) slot_ = 0;
     end_ = std::max(end_, done);
   }
   Picoseconds end() const { return end_; }
 
  private:
-  std::array<Picoseconds, MemorySystem::kMaxKernelMlp> slots_;
+  // Completion times of the slots in use (raw values: only the first n_ are
+  // set, so a pipeline per page does not zero all kMaxKernelMlp of them).
+  std::uint64_t slots_[MemorySystem::kMaxKernelMlp];
   std::uint32_t n_, slot_ = 0;
   bool issued_ = false;
   Picoseconds issue_, gap_, end_;
@@ -507,10 +509,11 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
 Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
-  std::array<std::uint8_t, kBulkChunk> level;
-  std::array<SnoopResult, kBulkChunk> sn;
-  std::array<std::uint16_t, kBulkChunk + 1> wb_off;
-  std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+  // Per-line scratch kept in the MemorySystem (bulk_): not initialised per call.
+  std::array<std::uint8_t, kBulkChunk>& level = bulk_.level;
+  std::array<SnoopResult, kBulkChunk>& sn = bulk_.sn;
+  std::array<std::uint16_t, kBulkChunk + 1>& wb_off = bulk_.wb_off;
+  std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity>& wbs = bulk_.wbs;
   WritebackList wb;
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
@@ -526,7 +529,8 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
       level[j] =
           static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
       mark_private(first + k * kCacheLineBytes);
-      std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
+      if (wb.count == 1) wbs[wb_off[j]] = wb.addr[0];  // the usual case, without a memcpy call
+      else std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
       wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
     }
     // Pass 2: the timing, in the line path's order.

@@ -322,6 +322,14 @@ class MemorySystem {
   bool bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now, Picoseconds& lat);
   // The bulk path (TransferPath::Bulk) of n whole lines from `first`.
   Picoseconds bulk_write_lines(CpuId cpu, PhysAddr first, std::uint64_t n, Picoseconds now);
+  // bulk_write_lines' per-chunk scratch: each line's level, snoop result and write-backs.
+  struct BulkScratch {
+    std::array<std::uint8_t, kBulkChunk> level;
+    std::array<SnoopResult, kBulkChunk> sn;
+    std::array<std::uint16_t, kBulkChunk + 1> wb_off;
+    std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+  };
+  BulkScratch bulk_;
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 

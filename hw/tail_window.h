@@ -80,6 +80,15 @@ class TailWindow {
       i = head_ = tail_ = 0;
     }
     T* const d = buf_.get();
+    if (tail_ < buf_size_ && tail_ - i <= kShortMove) {
+      // An append or an insert among the last few entries (the usual cases:
+      // reservations arrive nearly in time order): the entries after it move
+      // one slot on by a rotation, without a memmove call.
+      T carry = v;
+      for (std::size_t k = i; k < tail_; ++k) std::swap(carry, d[k]);
+      d[tail_++] = carry;
+      return;
+    }
     if (head_ > 0 && i - head_ < tail_ - i) {
       // The entries before pos move one slot back.
       std::memmove(static_cast<void*>(d + head_ - 1), d + head_, (i - head_) * sizeof(T));
@@ -112,6 +121,7 @@ class TailWindow {
   static_assert(std::is_trivially_copyable_v<T>, "TailWindow moves its entries with memmove");
   static constexpr std::size_t kPrefetchAhead = 256 / sizeof(T);
   static constexpr std::size_t kSpan = 2;  // buffer entries per entry of capacity
+  static constexpr std::size_t kShortMove = 8;  // inserts this near the end move entries without memmove
   std::size_t capacity_;
   std::size_t head_ = 0, tail_ = 0;
   T* allocate(std::size_t n) {
