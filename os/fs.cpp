@@ -562,12 +562,12 @@ long Kernel::sys_close(task_struct* t, int fd, KernelCost& cost) {
 }
 long Kernel::sys_read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost) {
   FS_SYSCALL_ENTER();
-  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, count, -1, cost);
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, buf, count, -1, cost);
   return fs_->read(t, fd, buf, count, -1, cost);
 }
 long Kernel::sys_write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, KernelCost& cost) {
   FS_SYSCALL_ENTER();
-  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, count, -1, cost);
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, buf, count, -1, cost);
   return fs_->write(t, fd, buf, count, -1, cost);
 }
 long Kernel::sys_pread64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
@@ -577,7 +577,7 @@ long Kernel::sys_pread64(task_struct* t, int fd, VirtAddr buf, std::uint64_t cou
     if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
     return -EINVAL;
   }
-  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, count, pos, cost);
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, buf, count, pos, cost);
   return fs_->read(t, fd, buf, count, pos, cost);
 }
 long Kernel::sys_pwrite64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
@@ -587,7 +587,7 @@ long Kernel::sys_pwrite64(task_struct* t, int fd, VirtAddr buf, std::uint64_t co
     if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
     return -EINVAL;
   }
-  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, count, pos, cost);
+  if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, buf, count, pos, cost);
   return fs_->write(t, fd, buf, count, pos, cost);
 }
 long Kernel::sys_lseek(task_struct* t, int fd, std::int64_t offset, int whence, KernelCost& cost) {

@@ -125,8 +125,11 @@ class Shmem {
   bool owns_fd(int tgid, int fd) const;
   shmem_inode_info* fd_object(int tgid, int fd) const;
   long close(task_struct* t, int fd, KernelCost& cost);
-  long read(task_struct* t, int fd, std::uint64_t count, std::int64_t pos, KernelCost& cost);
-  long write(task_struct* t, int fd, std::uint64_t count, std::int64_t pos, KernelCost& cost);
+  // read/pread64 and write/pwrite64 of a memfd: the user's buffer `buf` through the
+  // task's page tables (Kernel::uaccess_phys, os/uaccess.cpp), -EFAULT or a short
+  // count where it is not mapped with the access the copy needs.
+  long read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost);
+  long write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost);
   long lseek(task_struct* t, int fd, std::int64_t off, int whence, KernelCost& cost);
   long ftruncate(task_struct* t, int fd, std::int64_t length, KernelCost& cost);
   void exit_files(int tgid, CpuId cpu, KernelCost& cost);
@@ -178,6 +181,11 @@ class Shmem {
   void truncate_range(shmem_inode_info& info, std::uint64_t first, std::uint64_t last, CpuId cpu, KernelCost& cost);
   void unmap_range(shmem_inode_info& info, std::uint64_t first, CpuId cpu, KernelCost& cost);
   OpenFile* fget(int tgid, int fd);
+  // read()'s end: the file position advanced by what was copied (read, not pread64),
+  // and the count, or `err` when nothing was copied.
+  static long finish_read(OpenFile* f, std::int64_t pos, std::uint64_t p, std::uint64_t done, int err);
+  // access_ok: [buf, buf + count) lies below the task's TASK_SIZE.
+  static bool user_range_ok(const task_struct* t, VirtAddr buf, std::uint64_t count);
   void shm_destroy(int shmid);
   std::uint64_t nattch(const shmem_inode_info& info) const;
 

@@ -154,7 +154,9 @@ TEST_F(ShmemTest, MemfdReadWriteMmapFtruncateAndSwapInByRead) {
   ASSERT_GE(fd, 0);
   EXPECT_EQ(fd, 0);  // the lowest free fd
   const int f = static_cast<int>(fd);
-  EXPECT_EQ(k().sys_write(p, f, 0, 3 * kPageSize, cost_), static_cast<long>(3 * kPageSize));
+  const VirtAddr wbuf = user_buf(p, 3 * kPageSize);
+  EXPECT_EQ(k().sys_write(p, f, wbuf, 3 * kPageSize, cost_), static_cast<long>(3 * kPageSize));
+  ASSERT_EQ(k().sys_munmap(p, wbuf, 3 * kPageSize, cost_), 0);  // kept out of the swap checks below
   EXPECT_EQ(k().sys_lseek(p, f, 0, OS_SEEK_END, cost_), static_cast<long>(3 * kPageSize));
   EXPECT_EQ(node_sum(NR_SHMEM), 3);
   ASSERT_EQ(k().sys_ftruncate(p, f, 4 * kPageSize, cost_), 0);
@@ -178,7 +180,8 @@ TEST_F(ShmemTest, MemfdReadWriteMmapFtruncateAndSwapInByRead) {
   shrink_anon();
   EXPECT_EQ(k().shmem().nr_swapped(), 4u);
   const std::uint64_t pswpin0 = ev(PSWPIN);
-  EXPECT_EQ(k().sys_pread64(p, f, 0, 2 * kPageSize, 0, cost_), static_cast<long>(2 * kPageSize));
+  const VirtAddr rbuf = user_buf(p, 2 * kPageSize);
+  EXPECT_EQ(k().sys_pread64(p, f, rbuf, 2 * kPageSize, 0, cost_), static_cast<long>(2 * kPageSize));
   EXPECT_EQ(ev(PSWPIN) - pswpin0, 2u);
   k().check_consistency();
   expect_tokens(p, a, 4, 500);
@@ -194,6 +197,48 @@ TEST_F(ShmemTest, MemfdReadWriteMmapFtruncateAndSwapInByRead) {
   ASSERT_EQ(k().sys_munmap(p, a, 4 * kPageSize, cost_), 0);
   EXPECT_EQ(k().shmem().nr_objects(), 0u);
   expect_swap_empty();
+}
+
+// read()/write() of a memfd copy through the user's page tables (os/uaccess.cpp)
+// as those of a file do: a fresh buffer is faulted in from kernel mode, a buffer
+// without the access the copy needs is -EFAULT with nothing changed and no
+// signal, a buffer that ends at a hole gets a short count.
+TEST_F(ShmemTest, MemfdReadAndWriteCopyThroughTheUsersPageTables) {
+  task_struct* p = spawn(0);
+  const int f = static_cast<int>(k().sys_memfd_create(p, "buf", 0, cost_));
+  ASSERT_EQ(f, 0);
+  // write() from a present buffer: no fault; from an unmapped one: -EFAULT, size unchanged.
+  const VirtAddr src = user_buf(p, 4 * kPageSize);
+  const std::uint64_t flt0 = ev(PGFAULT);
+  ASSERT_EQ(k().sys_write(p, f, src, 4 * kPageSize, cost_), static_cast<long>(4 * kPageSize));
+  EXPECT_EQ(ev(PGFAULT), flt0);
+  EXPECT_EQ(k().sys_pwrite64(p, f, 0x1000, kPageSize, 4 * kPageSize, cost_), -EFAULT);
+  EXPECT_EQ(k().sys_lseek(p, f, 0, OS_SEEK_END, cost_), static_cast<long>(4 * kPageSize));
+  EXPECT_EQ(node_sum(NR_SHMEM), 4);
+  // read() into a fresh buffer: one kernel-mode fault per buffer page, its pages dirty.
+  const VirtAddr dst = user_buf(p, 4 * kPageSize, false);
+  const std::uint64_t flt1 = ev(PGFAULT);
+  const long anon0 = p->mm->rss_stat[MM_ANONPAGES];
+  ASSERT_EQ(k().sys_pread64(p, f, dst, 4 * kPageSize, 0, cost_), static_cast<long>(4 * kPageSize));
+  EXPECT_EQ(ev(PGFAULT) - flt1, 4u);
+  EXPECT_EQ(p->mm->rss_stat[MM_ANONPAGES] - anon0, 4);
+  EXPECT_EQ(p->nr_sigsegv, 0u);
+  // A read-only buffer: -EFAULT, the file position unchanged, no signal.
+  ASSERT_EQ(k().sys_lseek(p, f, kPageSize, OS_SEEK_SET, cost_), static_cast<long>(kPageSize));
+  const long ro = mmap_anon(p, 2 * kPageSize, PROT_READ, MAP_POPULATE);
+  ASSERT_GT(ro, 0);
+  EXPECT_EQ(k().sys_read(p, f, static_cast<VirtAddr>(ro), kPageSize, cost_), -EFAULT);
+  EXPECT_EQ(k().sys_lseek(p, f, 0, OS_SEEK_CUR, cost_), static_cast<long>(kPageSize));
+  EXPECT_EQ(p->nr_sigsegv, 0u);
+  // A buffer whose second page is a hole: the first page's bytes, the position after them.
+  const VirtAddr two = user_buf(p, 2 * kPageSize);
+  ASSERT_EQ(k().sys_munmap(p, two + kPageSize, kPageSize, cost_), 0);
+  EXPECT_EQ(k().sys_read(p, f, two, 2 * kPageSize, cost_), static_cast<long>(kPageSize));
+  EXPECT_EQ(k().sys_lseek(p, f, 0, OS_SEEK_CUR, cost_), static_cast<long>(2 * kPageSize));
+  // The same hole for write(): a short write, i_size grows by what was written only.
+  EXPECT_EQ(k().sys_pwrite64(p, f, two, 2 * kPageSize, 4 * kPageSize, cost_), static_cast<long>(kPageSize));
+  EXPECT_EQ(k().sys_lseek(p, f, 0, OS_SEEK_END, cost_), static_cast<long>(5 * kPageSize));
+  k().check_consistency();
 }
 
 TEST_F(ShmemTest, MemfdSharesTheFdSpaceWithFiles) {
