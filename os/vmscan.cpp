@@ -476,12 +476,12 @@ bool Kernel::inactive_is_low(const pglist_data& pgdat, lru_list inactive_lru, zo
   (void)reclaim_idx;  // 6.1 compares the whole lruvec
   if (!memcgs_->enabled())  // the root alone: the node's lruvec holds every page
     return inactive_low(pgdat.__lruvec.nr_pages[inactive_lru], pgdat.__lruvec.nr_pages[inactive_lru + LRU_ACTIVE]);
-  return inactive_low(static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru]),
-                      static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + inactive_lru + LRU_ACTIVE]));
+  return inactive_low(static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + static_cast<int>(inactive_lru)]),
+                      static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + static_cast<int>(inactive_lru) + static_cast<int>(LRU_ACTIVE)]));
 }
 
 std::uint64_t Kernel::target_lru_pages(const pglist_data& pgdat, const scan_control& sc, lru_list lru) const {
-  if (!sc.target_mem_cgroup) return static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + lru]);
+  if (!sc.target_mem_cgroup) return static_cast<std::uint64_t>(pgdat.stats.vm_stat[NR_INACTIVE_ANON + static_cast<int>(lru)]);
   std::uint64_t n = 0;
   for (mem_cgroup* memcg : mem_cgroup_subtree(sc.target_mem_cgroup))
     n += mem_cgroup_lruvec(const_cast<pglist_data&>(pgdat), memcg->id).nr_pages[lru];
