@@ -84,8 +84,8 @@ Ddr5Device::Ddr5Device(const Ddr5Params& params, PhysAddr base, std::string name
   sets_.assign(schedules * static_cast<std::uint64_t>(p_.subchannel.banks_per_group), BankSetRefresh{});
 }
 
-Picoseconds Ddr5Device::postponed_refsb_wait(std::uint64_t schedule, std::uint32_t bank, Picoseconds cmd) {
-  BankSetRefresh& b = sets_[schedule * static_cast<std::uint64_t>(p_.subchannel.banks_per_group) + bank];
+Picoseconds Ddr5Device::postponed_refsb_wait(BankSetRefresh& b, std::uint64_t schedule, std::uint32_t bank,
+                                             Picoseconds cmd) {
   const Picoseconds zero(0);
   if (cmd < b.seen) {
     // Stamped before the bank set's latest request (another core ahead within
@@ -126,35 +126,27 @@ Picoseconds Ddr5Device::refsb_ready(std::uint32_t channel, std::uint32_t rank, s
 }
 
 MemoryAccessResult Ddr5Device::access_line(PhysAddr pa, bool is_write, Picoseconds arrival) {
-  Picoseconds t = arrival;
-  if (p_.refresh == Ddr5Refresh::SameBank && p_.refsb_postpone > 0) {
+  // The same-bank refresh wait of the request's bank set, from its command time.
+  Picoseconds wait(0);
+  BankSetRefresh* set = nullptr;  // with postponement: the bank set whose last_done follows the request
+  if (p_.refresh == Ddr5Refresh::SameBank) {
     const DramCoord c = engine_.decode(pa);
     const std::uint64_t schedule = static_cast<std::uint64_t>(c.channel) * p_.subchannel.ranks + c.rank;
-    const Picoseconds wait = postponed_refsb_wait(schedule, c.bank, arrival + p_.subchannel.frontend_latency);
+    const Picoseconds cmd = arrival + p_.subchannel.frontend_latency;
+    if (p_.refsb_postpone > 0) {
+      set = &bank_set(schedule, c.bank);
+      wait = postponed_refsb_wait(*set, schedule, c.bank, cmd);
+    } else {
+      const Picoseconds ready = refsb_.ready(schedule, c.bank, cmd);
+      if (ready > cmd) wait = ready - cmd;
+    }
     if (wait.value() > 0) {
       ++refsb_delays_;
       refsb_delay_ps_ += wait.value();
-      t = arrival + wait;
-    }
-    const DramResult r = engine_.access(pa, is_write, t);
-    BankSetRefresh& b = sets_[schedule * static_cast<std::uint64_t>(p_.subchannel.banks_per_group) + c.bank];
-    b.last_done = std::max(b.last_done, r.done);
-    MemoryAccessResult out{r.done, r.service, r.queueing};
-    const Picoseconds latency = out.done - arrival;
-    out.queueing = latency > out.service ? latency - out.service : Picoseconds(0);
-    return out;
-  }
-  if (p_.refresh == Ddr5Refresh::SameBank) {
-    const DramCoord c = engine_.decode(pa);
-    const Picoseconds cmd = arrival + p_.subchannel.frontend_latency;
-    const Picoseconds ready = refsb_ready(c.channel, c.rank, c.bank, cmd);
-    if (ready > cmd) {
-      ++refsb_delays_;
-      refsb_delay_ps_ += (ready - cmd).value();
-      t = arrival + (ready - cmd);
     }
   }
-  const DramResult r = engine_.access(pa, is_write, t);
+  const DramResult r = engine_.access(pa, is_write, arrival + wait);
+  if (set) set->last_done = std::max(set->last_done, r.done);
   MemoryAccessResult out{r.done, r.service, r.queueing};
   // The refresh wait is queueing seen from the request's arrival.
   const Picoseconds latency = out.done - arrival;

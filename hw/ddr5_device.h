@@ -80,8 +80,6 @@ class SameBankRefresh {
   SameBankRefresh() = default;
   // `schedules`: ranks x channels of the engine; trfcsb < trefi2 / banks_per_group.
   SameBankRefresh(Picoseconds trfcsb, Picoseconds trefi2, int banks_per_group, std::uint64_t schedules);
-  // Earliest time at or after t when bank `bank` (within its group) of schedule
-  // `schedule` is outside its REFsb window.
   // REFsb slots of bank set `bank` of `schedule` that have started at or
   // before t (0 before the first).
   std::uint64_t slots_started(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
@@ -94,7 +92,8 @@ class SameBankRefresh {
     const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;
     return Picoseconds(start + trefi2_.divide(t.value() - start) * trefi2_.divisor());
   }
-  Picoseconds trfcsb() const { return Picoseconds(trfcsb_ps_); }
+  // Earliest time at or after t when bank `bank` (within its group) of schedule
+  // `schedule` is outside its REFsb window.
   Picoseconds ready(std::uint64_t schedule, std::uint32_t bank, Picoseconds t) const {
     const std::uint64_t start = schedule * stagger_ps_ + bank * spacing_ps_;  // < trefi2
     if (t.value() < start) return t;
@@ -171,8 +170,11 @@ class Ddr5Device final : public MemoryDevice {
   };
   std::vector<BankSetRefresh> sets_;
   std::uint64_t refsb_idle_ = 0, refsb_postponed_ = 0;
-  // The wait of a request whose command reaches bank set `bank` of `schedule` at `cmd`.
-  Picoseconds postponed_refsb_wait(std::uint64_t schedule, std::uint32_t bank, Picoseconds cmd);
+  BankSetRefresh& bank_set(std::uint64_t schedule, std::uint32_t bank) {
+    return sets_[schedule * static_cast<std::uint64_t>(p_.subchannel.banks_per_group) + bank];
+  }
+  // The wait of a request whose command reaches bank set `bank` of `schedule` (`b`) at `cmd`.
+  Picoseconds postponed_refsb_wait(BankSetRefresh& b, std::uint64_t schedule, std::uint32_t bank, Picoseconds cmd);
 };
 
 MemoryDeviceSpec ddr5_device_from_config(Config table, const DramParams& dram);

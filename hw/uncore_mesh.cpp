@@ -122,7 +122,8 @@ void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32
   requests_ += requests - held;
 }
 
-UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores) : p_(p), cores_(cores) {
+UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
+    : p_(p), address_routed_(p.address_routed_upi()), cores_(cores) {
   if (cores == 0) throw std::invalid_argument("uncore: a socket without cores");
   cycle_ = p.clock.to_time(Cycles(1));
   auto tile = [&](std::uint32_t r, std::uint32_t c) {

@@ -191,11 +191,12 @@ class UncoreMesh {
   // The UPI agent tile a leg of line `pa` uses at `tile`: the line's link's
   // agent (upi_route = "address") or the agent nearest `tile`.
   std::uint32_t upi_for(std::uint32_t tile, PhysAddr pa) const {
-    return p_.address_routed_upi() ? upis_[upi_of(pa)] : nearest_upi(tile);
+    return address_routed_ ? upis_[upi_of(pa)] : nearest_upi(tile);
   }
   Picoseconds cycles(std::uint32_t n) const { return cycle_ * n; }
 
   UncoreParams p_;
+  bool address_routed_ = false;  // p_.address_routed_upi(), read once (upi_for is on every remote miss)
   std::uint32_t cores_;
   Picoseconds cycle_{0};
   std::vector<std::uint32_t> core_tiles_, imcs_, upis_;  // tile indices (row * cols + col)
