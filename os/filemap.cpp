@@ -220,19 +220,19 @@ long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t po
     const std::uint64_t p = pos + done;
     const std::uint64_t idx = p / kPageSize;
     const std::uint64_t off = p & (kPageSize - 1);
-    const VirtAddr ubuf = buf + done;
-    const std::uint64_t n = std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
-    // fault_in_iov_iter_readable before write_begin: the user's page is faulted in
-    // (if it must be) before the page-cache page is looked up or locked; a buffer
-    // that cannot be read ends the write there (what was written, or -EFAULT).
-    // Simplified: should write_begin's allocation reclaim that user page, the
-    // copy is still timed from where it was (Linux's atomic copy would fail and
-    // fault it in again).
-    const PhysAddr src = k_.uaccess_phys(t, ubuf, false, cost);
-    if (!src) {
+    // fault_in_iov_iter_readable before write_begin: the user's pages under this
+    // page's piece are faulted in (if they must be) before the page-cache page is
+    // looked up or locked; a buffer that cannot be read ends the write there
+    // (what was written, or -EFAULT). Simplified: should write_begin's allocation
+    // reclaim such a user page, the copy is still timed from where it was
+    // (Linux's atomic copy would fail and fault it in again).
+    const Kernel::UserPieces up =
+        k_.user_pieces(t, buf + done, std::min(kPageSize - off, count - done), false, cost);
+    if (up.bytes == 0) {
       err = -EFAULT;
       break;
     }
+    const std::uint64_t n = up.bytes;
     cost.add_cycles(params_.filemap_page_cycles);
     const bool had_block = bmap(ino, idx) != ~0ull;
     if (!had_block && free_blocks_ == 0) {
@@ -259,7 +259,7 @@ long FileSystem::generic_perform_write(task_struct* t, file& f, std::uint64_t po
     }
     if (!had_block) alloc_blocks(ino, idx, idx);  // a free block exists (checked above)
     if (pg->test(PG_locked)) wait_on_page_locked(pg, cpu, cost);
-    cost.add_memory(k_.platform_.kernel_copy(cpu, k_.pm_.page_to_phys(pg) + off, src, Bytes(n)));  // copy_page_from_iter_atomic
+    cost.add_memory(k_.copy_from_user_pieces(cpu, k_.pm_.page_to_phys(pg) + off, up));  // copy_page_from_iter_atomic
     if (!pg->test(PG_dirty)) ++dirtied;
     set_page_dirty(ino, pg, cpu);
     k_.mark_page_accessed(pg);

@@ -360,20 +360,12 @@ void FileSystem::exit_files(int tgid, CpuId cpu, KernelCost& cost) {
   }
 }
 
-namespace {
-// access_ok for a user buffer.
-bool buf_ok(const task_struct* t, VirtAddr buf, std::uint64_t count) {
-  const VirtAddr top = t->mm ? t->mm->task_size : 0;
-  return buf <= top && count <= top - buf;
-}
-}  // namespace
-
 // ksys_read / ksys_pread64 (pos >= 0: pread64 at pos, the file position untouched).
 long FileSystem::read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost) {
   file* f = fget(t->tgid, fd);
   if (!f || !f->readable) return -EBADF;
   if (pos < -1) return -EINVAL;
-  if (!buf_ok(t, buf, count)) return -EFAULT;
+  if (!Kernel::access_ok(t, buf, count)) return -EFAULT;
   count = std::min(count, MAX_RW_COUNT);
   const std::uint64_t at = pos >= 0 ? static_cast<std::uint64_t>(pos) : f->f_pos;
   const long r = filemap_read(t, *f, at, buf, count, cost);
@@ -387,7 +379,7 @@ long FileSystem::write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count
   file* f = fget(t->tgid, fd);
   if (!f || !f->writable) return -EBADF;
   if (pos < -1) return -EINVAL;
-  if (!buf_ok(t, buf, count)) return -EFAULT;
+  if (!Kernel::access_ok(t, buf, count)) return -EFAULT;
   count = std::min(count, MAX_RW_COUNT);
   std::uint64_t at = pos >= 0 ? static_cast<std::uint64_t>(pos) : f->f_pos;
   if (pos < 0 && (f->f_flags & O_APPEND)) at = f->f_inode->i_size;

@@ -172,6 +172,22 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   // fixup, and the copy stops short without a signal.
   PhysAddr uaccess_phys(task_struct* t, VirtAddr addr, bool write, KernelCost& cost, bool* faulted = nullptr);
   // (`faulted`, if given, is set when a fault ran: what the caller looked up before may have been reclaimed.)
+  // The user side of one page-cache piece of a copy: [ubuf, ubuf + n) with n at
+  // most a page, so at most two user pages, each through uaccess_phys (faulted in
+  // first, as fault_in_iov_iter_readable/writeable before the page-cache page is
+  // taken). `bytes`: how many bytes from ubuf can be copied (n, fewer before an
+  // address that cannot be served, 0 for none).
+  struct UserPieces {
+    PhysAddr phys[2] = {0, 0};
+    std::uint64_t len[2] = {0, 0};
+    int nr = 0;
+    std::uint64_t bytes = 0;
+  };
+  UserPieces user_pieces(task_struct* t, VirtAddr ubuf, std::uint64_t n, bool write, KernelCost& cost);
+  // copy_from_user of those pieces to kernel (physical) address `kdst` on, as string moves; their time.
+  Picoseconds copy_from_user_pieces(CpuId cpu, PhysAddr kdst, const UserPieces& up);
+  // access_ok: [buf, buf + count) lies below the task's TASK_SIZE.
+  static bool access_ok(const task_struct* t, VirtAddr buf, std::uint64_t count);
 
   // ---- the kernel context of the entry being served (null task between entries) ----
   const KernelContext& context() const { return ctx_; }
@@ -451,7 +467,6 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const Topology& topology() const { return topo_; }
   const KernelParams& params() const { return params_; }
   Platform& platform() { return platform_; }
-  KernelClock& kclock() { return kclock_; }
   // The shared zero page (empty_zero_page).
   PhysAddr zero_page_phys() const { return zero_pfn_ << kPageShift; }
   nodemask_t mems_allowed() const { return mems_allowed_; }
@@ -883,7 +898,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   MemoryTiers memtiers_;
   void memory_tiers_init();
   Platform& platform_;
-  // The task's clock inside an entry that submits I/O or waits (os/platform.h).
+  // The task's clock inside an entry that submits I/O or waits (os/kernel_clock.h).
   KernelClock kclock_{platform_};
   PhysMem pm_;
   PageTables pgtables_;

@@ -414,22 +414,19 @@ void Shmem::exit_files(int tgid, CpuId cpu, KernelCost& cost) {
 long Shmem::read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost) {
   OpenFile* f = fget(t->tgid, fd);
   if (!f) return -EBADF;
-  if (!user_range_ok(t, buf, count)) return -EFAULT;  // access_ok
+  if (!Kernel::access_ok(t, buf, count)) return -EFAULT;
   if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
   shmem_inode_info& info = *f->obj;
   std::uint64_t p = pos < 0 ? f->f_pos : static_cast<std::uint64_t>(pos);
   if (p >= info.i_size) return 0;
   count = std::min(count, info.i_size - p);
   std::uint64_t done = 0;
-  std::uint64_t charged = ~0ull, marked = ~0ull;  // lookup charged and page marked accessed once per page
   while (done < count) {
     const std::uint64_t idx = (p + done) >> kPageShift, off = (p + done) & (kPageSize - 1);
     const VirtAddr ubuf = buf + done;
     const std::uint64_t n = std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
-    if (charged != idx) {
-      cost.add_cycles(k_.fs_->params().filemap_page_cycles);
-      charged = idx;
-    }
+    const bool page_start = done == 0 || off == 0;  // the first piece of this shmem page in the call
+    if (page_start) cost.add_cycles(k_.fs_->params().filemap_page_cycles);
     // The user's page first (faulted in if it must be), then the shmem page: a
     // fault's reclaim cannot free the page this piece copies from.
     const PhysAddr dst = k_.uaccess_phys(t, ubuf, true, cost);
@@ -440,10 +437,7 @@ long Shmem::read(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std:
     if (err) return finish_read(f, pos, p, done, err);
     const PhysAddr src = pg ? k_.pm_.page_to_phys(pg) : k_.zero_page_phys();
     cost.add_memory(k_.platform_.kernel_copy(t->cpu, dst, src + off, Bytes(n)));  // copy_page_to_iter
-    if (pg && marked != idx) {
-      k_.mark_page_accessed(pg);
-      marked = idx;
-    }
+    if (pg && page_start) k_.mark_page_accessed(pg);
     done += n;
   }
   return finish_read(f, pos, p, done, 0);
@@ -454,16 +448,11 @@ long Shmem::finish_read(OpenFile* f, std::int64_t pos, std::uint64_t p, std::uin
   return done ? static_cast<long>(done) : err;
 }
 
-bool Shmem::user_range_ok(const task_struct* t, VirtAddr buf, std::uint64_t count) {
-  const VirtAddr top = t->mm ? t->mm->task_size : 0;
-  return buf <= top && count <= top - buf;
-}
-
 // shmem_write_begin / shmem_write_end through generic_perform_write.
 long Shmem::write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos, KernelCost& cost) {
   OpenFile* f = fget(t->tgid, fd);
   if (!f) return -EBADF;
-  if (!user_range_ok(t, buf, count)) return -EFAULT;  // access_ok
+  if (!Kernel::access_ok(t, buf, count)) return -EFAULT;
   if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
   shmem_inode_info& info = *f->obj;
   const std::uint64_t p = pos < 0 ? f->f_pos : static_cast<std::uint64_t>(pos);
@@ -473,16 +462,16 @@ long Shmem::write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std
   std::uint64_t done = 0;
   while (done < count) {
     const std::uint64_t idx = (p + done) >> kPageShift, off = (p + done) & (kPageSize - 1);
-    const VirtAddr ubuf = buf + done;
-    const std::uint64_t n = std::min({kPageSize - off, count - done, kPageSize - (ubuf & (kPageSize - 1))});
-    // fault_in_iov_iter_readable before write_begin: the user's page is faulted in
-    // (if it must be) before the shmem page is looked up; a buffer that cannot be
-    // read ends the write there (-EFAULT when nothing was written, i_size unchanged).
-    const PhysAddr src = k_.uaccess_phys(t, ubuf, false, cost);
-    if (!src) {
+    // fault_in_iov_iter_readable before write_begin: the user's pages under this
+    // page's piece are faulted in (if they must be) before the shmem page is looked
+    // up; a buffer that cannot be read ends the write there (-EFAULT when nothing
+    // was written, i_size unchanged).
+    const Kernel::UserPieces up = k_.user_pieces(t, buf + done, std::min(kPageSize - off, count - done), false, cost);
+    if (up.bytes == 0) {
       if (done) break;
       return -EFAULT;
     }
+    const std::uint64_t n = up.bytes;
     cost.add_cycles(k_.fs_->params().filemap_page_cycles);
     // The page may lie beyond i_size until this write extends it.
     const std::uint64_t old_size = info.i_size;
@@ -495,7 +484,7 @@ long Shmem::write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std
       if (done) break;
       return err ? err : -ENOMEM;
     }
-    cost.add_memory(k_.platform_.kernel_copy(t->cpu, k_.pm_.page_to_phys(pg) + off, src, Bytes(n)));  // copy_page_from_iter_atomic
+    cost.add_memory(k_.copy_from_user_pieces(t->cpu, k_.pm_.page_to_phys(pg) + off, up));  // copy_page_from_iter_atomic
     pg->set(PG_dirty);
     k_.mark_page_accessed(pg);
     done += n;

@@ -184,8 +184,6 @@ class Shmem {
   // read()'s end: the file position advanced by what was copied (read, not pread64),
   // and the count, or `err` when nothing was copied.
   static long finish_read(OpenFile* f, std::int64_t pos, std::uint64_t p, std::uint64_t done, int err);
-  // access_ok: [buf, buf + count) lies below the task's TASK_SIZE.
-  static bool user_range_ok(const task_struct* t, VirtAddr buf, std::uint64_t count);
   void shm_destroy(int shmid);
   std::uint64_t nattch(const shmem_inode_info& info) const;
 

@@ -16,6 +16,8 @@
 // through Platform::kernel_copy); no stack expansion; SMAP's stac/clac are not
 // modelled; the fault is charged the exception entry and exit cycles of a user
 // fault.
+#include <algorithm>
+
 #include "os/kernel.h"
 #include "os/mmap.h"
 #include "os/pgtable.h"
@@ -54,6 +56,34 @@ PhysAddr Kernel::uaccess_phys(task_struct* t, VirtAddr addr, bool write, KernelC
     if (f != FaultResult::Handled) return 0;  // OOM, SIGBUS: the fixup's -EFAULT
   }
   return 0;
+}
+
+Kernel::UserPieces Kernel::user_pieces(task_struct* t, VirtAddr ubuf, std::uint64_t n, bool write, KernelCost& cost) {
+  UserPieces u;
+  while (u.bytes < n && u.nr < 2) {
+    const VirtAddr a = ubuf + u.bytes;
+    const std::uint64_t len = std::min(n - u.bytes, kPageSize - (a & (kPageSize - 1)));
+    const PhysAddr pa = uaccess_phys(t, a, write, cost);
+    if (!pa) break;
+    u.phys[u.nr] = pa;
+    u.len[u.nr++] = len;
+    u.bytes += len;
+  }
+  return u;
+}
+
+Picoseconds Kernel::copy_from_user_pieces(CpuId cpu, PhysAddr kdst, const UserPieces& up) {
+  Picoseconds t(0);
+  for (int i = 0; i < up.nr; ++i) {
+    t += platform_.kernel_copy(cpu, kdst, up.phys[i], Bytes(up.len[i]));
+    kdst += up.len[i];
+  }
+  return t;
+}
+
+bool Kernel::access_ok(const task_struct* t, VirtAddr buf, std::uint64_t count) {
+  const VirtAddr top = t->mm ? t->mm->task_size : 0;
+  return buf <= top && count <= top - buf;
 }
 
 }  // namespace numasim::os

@@ -84,6 +84,33 @@ TEST_F(UaccessTest, AnUnalignedReadFaultsEveryPageItSpansAndMarksEachFilePageOnc
   k().check_consistency();
 }
 
+// A write() whose buffer is not aligned as the file position is: each file page
+// is one piece of write_begin/copy/write_end however many user pages it spans
+// (generic_perform_write); it is marked accessed once (referenced, not
+// activated) and a whole-page write of a new page reads nothing first.
+TEST_F(UaccessTest, AnUnalignedWriteTreatsEachFilePageOnce) {
+  task_struct* t = spawn();
+  const VirtAddr buf = user_buf(t, 4 * kPageSize);
+  const int f = static_cast<int>(k().sys_creat(t, "/u", 0644, cost_));
+  ASSERT_GE(f, 0);
+  const std::uint64_t pgpgin0 = pm().sum_vm_event(PGPGIN);
+  ASSERT_EQ(k().sys_write(t, f, buf + 100, 2 * kPageSize, cost_), static_cast<long>(2 * kPageSize));
+  EXPECT_EQ(pm().sum_vm_event(PGPGIN), pgpgin0);
+  settle();
+  inode* ino = k().fs().lookup("/u");
+  ASSERT_NE(ino, nullptr);
+  for (std::uint64_t idx = 0; idx < 2; ++idx) {
+    page* pg = k().fs().find_get_page(*ino, idx);
+    ASSERT_NE(pg, nullptr);
+    EXPECT_FALSE(pg->test(PG_active)) << idx;
+    EXPECT_TRUE(pg->test(PG_referenced)) << idx;
+  }
+  // A buffer whose second page is a hole: only the bytes before it are written.
+  ASSERT_EQ(k().sys_munmap(t, buf + 2 * kPageSize, kPageSize, cost_), 0);
+  EXPECT_EQ(k().sys_pwrite64(t, f, buf + kPageSize + 100, kPageSize, 0, cost_), static_cast<long>(kPageSize - 100));
+  k().check_consistency();
+}
+
 TEST_F(UaccessTest, WriteReadsThePresentBufferWithoutAFault) {
   task_struct* t = spawn();
   const VirtAddr buf = user_buf(t, kPages * kPageSize);  // touched: present, writable
