@@ -63,6 +63,69 @@ class HitStream : public hw::OpSource {
   double first_fill_ = 0;
 };
 
+// GUPS updates: a load then a store of the same random word of the table.
+class GupsUpdates : public hw::OpSource {
+ public:
+  GupsUpdates(std::uint64_t updates, std::uint64_t table) : left_(updates), table_(table) {}
+  void start(hw::ThreadContext& ctx) override {
+    const long r = ctx.sys_mmap(0, table_, os::PROT_READ | os::PROT_WRITE,
+                                os::MAP_PRIVATE | os::MAP_ANONYMOUS | os::MAP_POPULATE, -1, 0);
+    base_ = r > 0 ? static_cast<VirtAddr>(r) : 0;
+  }
+  std::size_t fill(hw::OpBatch& b, hw::ThreadContext&) override {
+    if (!started_) {
+      started_ = true;
+      first_fill_ = cpu_seconds();
+    }
+    while (left_ && b.room() >= 3) {
+      x_ ^= x_ << 13;  // xorshift64: the same table words on every run
+      x_ ^= x_ >> 7;
+      x_ ^= x_ << 17;
+      const VirtAddr a = base_ + (x_ % (table_ / 8)) * 8;
+      b.load(a);
+      b.store(a);
+      b.compute(1);
+      --left_;
+    }
+    return b.size();
+  }
+  bool done() const override { return left_ == 0 || base_ == 0; }
+  bool started() const { return started_; }
+  double first_fill() const { return first_fill_; }
+
+ private:
+  std::uint64_t left_, table_, x_ = 0x9e3779b97f4a7c15ull;
+  VirtAddr base_ = 0;
+  bool started_ = false;
+  double first_fill_ = 0;
+};
+
+void BM_Gups4GiB(benchmark::State& state) {
+  const std::uint64_t updates = static_cast<std::uint64_t>(state.range(0));
+  std::uint64_t total = 0;
+  double seconds = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+    auto m = std::make_unique<hw::Machine>(doc->root());
+    auto gups = std::make_unique<GupsUpdates>(updates, 4ull << 30);
+    const GupsUpdates* g = gups.get();
+    m->add_task("gups", std::move(gups), CpuId(0));
+    m->run();
+    const double end = cpu_seconds();
+    if (!g->started()) {
+      state.SkipWithError("GUPS never ran (mmap failed)");
+      return;
+    }
+    state.SetIterationTime(end - g->first_fill());
+    seconds += end - g->first_fill();
+    total += m->core(CpuId(0)).stats().line_accesses;
+    m.reset();
+    state.ResumeTiming();
+  }
+  state.counters["refs_per_s"] = benchmark::Counter(seconds > 0 ? static_cast<double>(total) / seconds : 0);
+}
+
 void run_stream(benchmark::State& state, std::uint64_t span) {
   const std::uint64_t refs = static_cast<std::uint64_t>(state.range(0));
   std::uint64_t total = 0;
@@ -97,6 +160,7 @@ void BM_L1MissStream(benchmark::State& state) { run_stream(state, 32 << 20); }
 
 BENCHMARK(BM_L1TlbHitStream)->Arg(20'000'000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseManualTime();
 BENCHMARK(BM_L1MissStream)->Arg(500'000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseManualTime();
+BENCHMARK(BM_Gups4GiB)->Arg(500'000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseManualTime();
 
 }  // namespace
 
