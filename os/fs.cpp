@@ -565,20 +565,14 @@ long Kernel::sys_write(task_struct* t, int fd, VirtAddr buf, std::uint64_t count
 long Kernel::sys_pread64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
                          KernelCost& cost) {
   FS_SYSCALL_ENTER();
-  if (pos < 0) {
-    if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
-    return -EINVAL;
-  }
+  if (pos < 0) return -EINVAL;  // ksys_pread64/ksys_pwrite64 test pos before looking up the fd
   if (shmem_->owns_fd(t->tgid, fd)) return shmem_->read(t, fd, buf, count, pos, cost);
   return fs_->read(t, fd, buf, count, pos, cost);
 }
 long Kernel::sys_pwrite64(task_struct* t, int fd, VirtAddr buf, std::uint64_t count, std::int64_t pos,
                           KernelCost& cost) {
   FS_SYSCALL_ENTER();
-  if (pos < 0) {
-    if (!fs_->fget(t->tgid, fd) && !shmem_->owns_fd(t->tgid, fd)) return -EBADF;
-    return -EINVAL;
-  }
+  if (pos < 0) return -EINVAL;  // ksys_pread64/ksys_pwrite64 test pos before looking up the fd
   if (shmem_->owns_fd(t->tgid, fd)) return shmem_->write(t, fd, buf, count, pos, cost);
   return fs_->write(t, fd, buf, count, pos, cost);
 }

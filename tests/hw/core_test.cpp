@@ -24,7 +24,6 @@ constexpr Picoseconds kMiss(100'000);
 using testing::VectorSource;
 
 Op load(VirtAddr a, bool dep = false) { return Op{a, 8, OpKind::Load, dep ? kOpDependent : std::uint8_t{0}, 0}; }
-Op store(VirtAddr a) { return Op{a, 8, OpKind::Store, 0, 0}; }
 Op compute(std::uint32_t c) { return Op{0, c, OpKind::Compute, 0, 0}; }
 Op marker(std::uint32_t id) { return Op{0, id, OpKind::Marker, 0, 0}; }
 

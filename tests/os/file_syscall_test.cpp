@@ -63,6 +63,9 @@ TEST_F(FileTest, CloseAndIoOnBadDescriptorsAreEbadf) {
   EXPECT_EQ(k().sys_write(t, static_cast<int>(ro), buf, 10, cost_), -EBADF);  // not open for writing
   EXPECT_EQ(k().sys_pread64(t, 77, buf, 10, 0, cost_), -EBADF);
   EXPECT_EQ(k().sys_pwrite64(t, 77, buf, 10, 0, cost_), -EBADF);
+  // A negative position is EINVAL before the descriptor is looked up (ksys_pread64, ksys_pwrite64).
+  EXPECT_EQ(k().sys_pread64(t, 77, buf, 10, -1, cost_), -EINVAL);
+  EXPECT_EQ(k().sys_pwrite64(t, 77, buf, 10, -1, cost_), -EINVAL);
   EXPECT_EQ(k().sys_lseek(t, 77, 0, OS_SEEK_SET, cost_), -EBADF);
   EXPECT_EQ(k().sys_ftruncate(t, 77, 0, cost_), -EBADF);
   EXPECT_EQ(k().sys_fsync(t, 77, cost_), -EBADF);

@@ -186,12 +186,16 @@ TEST_P(KernelPropertyTest, RandomSyscallsKeepTheKernelConsistent) {
     if (k().slub().failslab().nr_failed() != failslab_before) {
       ++injected_failures;
       // A slab allocation failed inside this call: if the call failed, it says ENOMEM.
-      if (checked && ret < 0 && ret >= -4095) EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+      if (checked && ret < 0 && ret >= -4095) {
+        EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+      }
     }
     if (pm().slowpath_stats().injected != page_failures_before) {
       ++injected_page_failures;
       // A page allocation failed inside this call: if the call failed, it says ENOMEM.
-      if (checked && ret < 0 && ret >= -4095) EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+      if (checked && ret < 0 && ret >= -4095) {
+        EXPECT_EQ(ret, -ENOMEM) << "step " << step << " op " << op;
+      }
     }
     if (checked && ret < 0 && ret >= -4095) {
       ++failures;

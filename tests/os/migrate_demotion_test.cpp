@@ -40,7 +40,9 @@ class DemotionTest : public SwapTest {
     params_.memtier.demotion_enabled = demotion;
     kernel_ = std::make_unique<Kernel>(topo_, params_, platform_);
     k().page_tokens().enable(pm().max_pfn());
-    if (with_swap) ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 64 << 20), 0);
+    if (with_swap) {
+      ASSERT_EQ(swapon_nvme("/dev/nvme0n1p2", 64 << 20), 0);
+    }
     t_ = spawn(0);
     const unsigned long node0 = 1;
     ASSERT_EQ(k().sys_set_mempolicy(t_, MPOL_BIND, &node0, 64, cost_), 0);

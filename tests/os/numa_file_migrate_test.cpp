@@ -308,7 +308,9 @@ TEST_F(NumaFileMigrateTest, ReclaimDemotesFilePagesToTheLowerTier) {
     const VirtAddr va = static_cast<VirtAddr>(v) + i * kPageSize;
     ASSERT_EQ(touch(t, va, false), Kernel::FaultResult::Handled);
     on2 += nid_at(t, va) == 2;
-    if (i % 2 == 0) ASSERT_EQ(get_token(t, va), 5000 + i) << i;
+    if (i % 2 == 0) {
+      ASSERT_EQ(get_token(t, va), 5000 + i) << i;
+    }
     if (i % 64 == 63) run_kswapd();
   }
   EXPECT_GT(on2, 0);
@@ -466,7 +468,9 @@ TEST_P(NumaFileMigratePropertyTest, RandomMigrationsOfFileAndAnonymousPagesLoseN
       long r = k().sys_mbind(t, start, len, MPOL_BIND, &mask, 3,
                              rnd(2) ? MPOL_MF_MOVE : MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, c);
       ASSERT_TRUE(r == 0 || r == -EFAULT) << r;
-      if (r == 0 && rnd(3)) ASSERT_EQ(k().sys_mbind(t, start, len, MPOL_DEFAULT, nullptr, 0, 0, c), 0);
+      if (r == 0 && rnd(3)) {
+        ASSERT_EQ(k().sys_mbind(t, start, len, MPOL_DEFAULT, nullptr, 0, 0, c), 0);
+      }
     } else if (op < 48) {  // msync of a shared-file range: written back (MS_SYNC) or under writeback (MS_ASYNC)
       if (!p.shared.empty()) {
         const VirtAddr start = p.shared.begin()->first;

@@ -79,8 +79,11 @@ class PageWalkTest : public KernelTest {
         const long a = k().sys_mmap(t, at, pages * kPageSize, PROT_READ | PROT_WRITE,
                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0, cost_);
         if (a < 0) continue;
-        for (std::uint64_t p = 0; p < pages; ++p)
-          if (rng() % 3) EXPECT_EQ(touch(t, a + p * kPageSize, rng() % 2), Kernel::FaultResult::Handled);
+        for (std::uint64_t p = 0; p < pages; ++p) {
+          if (rng() % 3) {
+            EXPECT_EQ(touch(t, a + p * kPageSize, rng() % 2), Kernel::FaultResult::Handled);
+          }
+        }
         const std::uint64_t cut = rng() % pages, cut_len = 1 + rng() % 200;
         k().sys_munmap(t, a + cut * kPageSize, cut_len * kPageSize, cost_);
         const std::uint64_t np = rng() % pages, np_len = 1 + rng() % 50;

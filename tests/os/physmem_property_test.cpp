@@ -84,7 +84,9 @@ void run_property(std::uint64_t seed, int steps, int check_every) {
           const int want = nid.value() < 0 ? pm.cpu_to_node(cpu).value() : nid.value();
           ASSERT_EQ(pnid, want) << "__GFP_THISNODE left the node";
         }
-        if (use_mask) ASSERT_TRUE(node_isset(pnid, mask)) << "nodemask violated";
+        if (use_mask) {
+          ASSERT_TRUE(node_isset(pnid, mask)) << "nodemask violated";
+        }
         ASSERT_EQ(page_ref_count(pg), 1);
         held.push_back({pg, order, (gfp & __GFP_COMP) && order > 0});
       }

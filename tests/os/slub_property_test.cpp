@@ -67,13 +67,16 @@ void run_mix(unsigned seed, int steps, unsigned failslab_percent, int check_ever
       } else {
         ASSERT_TRUE(live.find(a) == live.end()) << "object handed out twice at step " << step;
         auto next = live.upper_bound(a);
-        if (next != live.end()) ASSERT_LE(a + l.size, next->first) << "overlaps the next object";
+        if (next != live.end()) {
+          ASSERT_LE(a + l.size, next->first) << "overlaps the next object";
+        }
         if (next != live.begin()) {
           auto prev = std::prev(next);
           ASSERT_LE(prev->first + prev->second.size, a) << "overlaps the previous object";
         }
-        if (node != NUMA_NO_NODE && (gfp & __GFP_THISNODE))
+        if (node != NUMA_NO_NODE && (gfp & __GFP_THISNODE)) {
           ASSERT_EQ(m.pm->page_to_nid(m.pm->phys_to_page(a)), NodeId(node));
+        }
         live[a] = l;
         order.push_back(a);
       }
