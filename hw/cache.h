@@ -103,6 +103,13 @@ class CacheArray {
     return false;
   }
 
+  // A host prefetch of the set that holds `pa` (no effect on the simulation).
+  void host_prefetch(PhysAddr pa) const {
+    const char* set = reinterpret_cast<const char*>(set_block(set_of(pa >> kLineShift)));
+    __builtin_prefetch(set);
+    if (ways_ > 8) __builtin_prefetch(set + 64);
+  }
+
   // Where a fill of an absent line would go, remembered by write_access() so
   // that the fill after the caller's coherence actions needs no second scan of
   // the set (fill_at() scans again if a line of this cache was invalidated meanwhile).

@@ -137,6 +137,13 @@ class CacheHierarchy {
   Picoseconds hit_latency(int level) const { return latency_ps_[level < 1 ? 1 : (level > 3 ? 3 : level)]; }
 
   CacheArray& l1d(CpuId cpu) { return *l1_[cpu.value()]; }
+  // A host prefetch of what a miss of `cpu` at `pa` looks up below L1D (its L2
+  // set, its socket's LLC set, the snoop-filter set); no effect on the simulation.
+  void host_prefetch(CpuId cpu, PhysAddr pa) const {
+    l2_[cpu.value()]->host_prefetch(pa);
+    llc_[static_cast<std::size_t>(cpu_socket_[cpu.value()])]->host_prefetch(pa);
+    if (dir_) dir_->host_prefetch(pa & ~PhysAddr(kCacheLineBytes - 1));
+  }
   CacheArray& l2(CpuId cpu) { return *l2_[cpu.value()]; }
   CacheArray& llc(int socket) { return *llc_[socket]; }
   int socket_of(CpuId cpu) const { return cpu_socket_[cpu.value()]; }

@@ -59,6 +59,12 @@ class CoherenceDirectory {
   // Drops the entry (no copy is left anywhere).
   void erase(std::size_t entry);
 
+  // A host prefetch of the set that would track `line` (no effect on the simulation).
+  void host_prefetch(PhysAddr line) const {
+    const std::size_t s = set_of(line);
+    __builtin_prefetch(block(s));
+    __builtin_prefetch(&cpus_[s * ways_]);
+  }
   std::size_t capacity() const { return sets_ * ways_; }
   // Tests: renumber the stamps when the clock reaches `limit` (default 2^30 - 1).
   void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }

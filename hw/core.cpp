@@ -508,6 +508,16 @@ Core::Step Core::execute_with(Mem& mem, const Op* op, const Op* end, VirtAddr fi
       case OpKind::Load:
       case OpKind::Store: {
         const bool write = op->kind == OpKind::Store;
+        if (walk_credit_ != 0) [[unlikely]] {
+          // Walks are frequent: prefetch the host memory the walks and accesses
+          // of the next operations will look up (no effect on results).
+          if (--walk_credit_ > kWalkCredit) {
+            if (end - op > kWalkPrefetchAhead && op[kWalkPrefetchAhead].kind != OpKind::Compute)
+              mmu_.prefetch_walk(op[kWalkPrefetchAhead].addr);
+            if (end - op > kDataPrefetchAhead && op[kDataPrefetchAhead].kind != OpKind::Compute)
+              mmu_.prefetch_data(op[kDataPrefetchAhead].addr);
+          }
+        }
         const VirtAddr first = op->addr;
         const VirtAddr last = op->addr + (op->count ? op->count - 1 : 0);
         VirtAddr line = first & ~(kCacheLineBytes - 1);
@@ -584,6 +594,7 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
     issue += cycle_fp_ * tlb_cycles;
   } else {
     ++stats_.slow_translations;
+    walk_credit_ = std::min(walk_credit_ + kWalkCredit, kWalkCreditMax);
     Translation tr = mmu_.translate_slow(va, write, ps(issue));
     if (!tr.ok) {
       cur_->fault_addr = va;

@@ -357,6 +357,16 @@ class Core final : public ThreadContext {
   std::uint64_t max_done_ = 0;
   std::vector<std::uint64_t> lfb_;   // completion time of each fill buffer
   std::uint64_t lfb_earliest_ = 0;   // min over lfb_
+  // Host prefetching for cores that walk often (no effect on results): each
+  // translation that leaves the L1 TLB adds kWalkCredit (up to kWalkCreditMax),
+  // each load or store takes one, and while more than kWalkCredit is left (two
+  // such translations within the last kWalkCredit loads and stores: GUPS, not
+  // a sequential stream's one per page) each load and store prefetches the
+  // walk of the operation kWalkPrefetchAhead ahead (Mmu::prefetch_walk) and the
+  // data look-ups of the one kDataPrefetchAhead ahead (Mmu::prefetch_data).
+  static constexpr std::ptrdiff_t kWalkPrefetchAhead = 8, kDataPrefetchAhead = 3;
+  static constexpr std::uint32_t kWalkCredit = 8, kWalkCreditMax = 64;
+  std::uint32_t walk_credit_ = 0;
 
   std::vector<TaskRun*> tasks_;
   std::vector<TaskRun*> kthread_rq_;  // runnable kernel threads, in wake-up order

@@ -66,6 +66,7 @@ class Machine::MemoryAdapter final : public MemoryPort {
     if (level_hit) *level_hit = br.level_hit;
     return lat;
   }
+  void host_prefetch(CpuId cpu, PhysAddr pa) const override { ms_.host_prefetch(cpu, pa); }
 
  private:
   MemorySystem& ms_;

@@ -33,6 +33,9 @@ class MemoryPort {
  public:
   virtual ~MemoryPort() = default;
   virtual Picoseconds access(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, std::uint8_t* level_hit) = 0;
+  // A hint, no effect on the simulation: brings the host memory an access of
+  // `cpu` at `pa` will look up into the host's caches.
+  virtual void host_prefetch(CpuId /*cpu*/, PhysAddr /*pa*/) const {}
 };
 
 }  // namespace numasim::hw

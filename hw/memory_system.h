@@ -242,6 +242,7 @@ class MemorySystem {
   NodeId cpu_node(CpuId cpu) const { return cpu_node_[cpu.value()]; }
 
   CacheHierarchy& caches() { return caches_; }
+  void host_prefetch(CpuId cpu, PhysAddr pa) const { caches_.host_prefetch(cpu, pa); }
   Interconnect& interconnect() { return interconnect_; }
   // Memory device of a node with memory (aborts on a node without memory).
   MemoryDevice& device(NodeId node);

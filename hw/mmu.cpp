@@ -93,6 +93,38 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   std::abort();
 }
 
+void Mmu::prefetch_walk(VirtAddr va) const {
+  const PageWalkCache::Hit hit = pwc_.peek(ctx_.asid, va);
+  int level = hit.next_level;
+  PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
+  for (; level < 3; ++level) {
+    const PhysAddr entry = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
+    memory_.host_prefetch(cpu_, entry);
+    const std::uint64_t e = os_.read_pte(entry);
+    if (!(e & pte::kPresent) || (level > 0 && (e & pte::kPse))) return;
+    table = e & pte::kAddrMask;
+  }
+  const PhysAddr leaf = table + ((va >> pt_index_shift(3)) & 511u) * 8u;
+  os_.prefetch_pte(leaf);
+  memory_.host_prefetch(cpu_, leaf);
+}
+
+void Mmu::prefetch_data(VirtAddr va) const {
+  const PageWalkCache::Hit hit = pwc_.peek(ctx_.asid, va);
+  int level = hit.next_level;
+  PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
+  for (;; ++level) {
+    const std::uint64_t e = os_.read_pte(table + ((va >> pt_index_shift(level)) & 511u) * 8u);
+    if (!(e & pte::kPresent)) return;
+    if (level == 3 || (level > 0 && (e & pte::kPse))) {
+      const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
+      memory_.host_prefetch(cpu_, (e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
+      return;
+    }
+    table = e & pte::kAddrMask;
+  }
+}
+
 bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
   const Picoseconds start = t;
   ++stats_.walks;

@@ -114,6 +114,16 @@ class Mmu {
   // Slow path after translate_fast failed for the same access, from absolute time `now`:
   // STLB, walk, page faults.
   Translation translate_slow(VirtAddr va, bool write, Picoseconds now);
+  // A host prefetch, no effect on the simulation: the page-table entries a walk
+  // for `va` would read below the levels the paging-structure caches hold are
+  // brought into the host's caches (the upper entries are read, the leaf only
+  // prefetched). For a core that walks on most accesses (GUPS), issued a few
+  // operations ahead, it hides the host cache miss on the leaf entry.
+  void prefetch_walk(VirtAddr va) const;
+  // Closer to the access: reads the walk's entries (the leaf now in the host's
+  // caches) and prefetches what the data access at the translated address will
+  // look up in the memory system (nothing if `va` is not mapped).
+  void prefetch_data(VirtAddr va) const;
   // Both paths (tests and non-hot callers).
   Translation translate(VirtAddr va, bool write, Picoseconds now);
   // x86-64 with 4-level paging: bits 63..47 all copies of bit 47.

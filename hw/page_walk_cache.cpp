@@ -47,12 +47,24 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   }
 }
 
-PageWalkCache::Entry* PageWalkCache::find(Array& a, std::uint64_t k) {
-  if (a.entries.empty()) return nullptr;
-  Entry* set = &a.entries[((k >> 17) & a.set_mask) * a.ways];
+namespace {
+// The entry of key k in array a (const or not), or nullptr.
+template <class Array>
+auto* find_entry(Array& a, std::uint64_t k) {
+  if (a.entries.empty()) return decltype(&a.entries[0])(nullptr);
+  auto* set = &a.entries[((k >> 17) & a.set_mask) * a.ways];
   for (std::uint32_t w = 0; w < a.ways; ++w)
     if (set[w].key == k) return &set[w];
-  return nullptr;
+  return decltype(set)(nullptr);
+}
+}  // namespace
+
+PageWalkCache::Entry* PageWalkCache::find(Array& a, std::uint64_t k) { return find_entry(a, k); }
+
+PageWalkCache::Hit PageWalkCache::peek(Asid asid, VirtAddr va) const {
+  for (int next = 3; next >= 1; --next)
+    if (const Entry* e = find_entry(arrays_[next - 1], key(asid, va, next))) return {next, e->table};
+  return {};
 }
 
 PageWalkCache::Hit PageWalkCache::lookup(Asid asid, VirtAddr va) {

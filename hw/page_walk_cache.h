@@ -53,6 +53,8 @@ class PageWalkCache {
   };
   // The deepest cached level for `va`. Counts a hit or a miss.
   Hit lookup(Asid asid, VirtAddr va);
+  // The same answer without touching replacement state or statistics (host prefetching).
+  Hit peek(Asid asid, VirtAddr va) const;
   // Remember that the table of level `next_level` (1..3) for `va` is at `table`.
   void insert(Asid asid, VirtAddr va, int next_level, PhysAddr table);
 

@@ -205,6 +205,7 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   PhysAddr pgd_phys(const mm_struct& mm) const { return mm.pgd; }
   Asid asid(const mm_struct& mm) const { return mm.asid; }
   std::uint64_t read_pte(PhysAddr entry_addr) const { return pgtables_.read_pte(entry_addr); }
+  void prefetch_pte(PhysAddr entry_addr) const override { pgtables_.prefetch_pte(entry_addr); }
   void set_pte_bits(PhysAddr entry_addr, std::uint64_t bits) { pgtables_.set_pte_bits(entry_addr, bits); }
 
   // follow_page-like software walk: the page mapped at addr (the head of a huge

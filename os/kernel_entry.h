@@ -57,6 +57,9 @@ class KernelEntry {
 
   // ---- the hardware walker's view of the page tables (entries in simulated memory) ----
   virtual std::uint64_t read_pte(PhysAddr entry_addr) const = 0;
+  // A hint, no effect on the simulation: brings the host memory holding the
+  // entry at entry_addr into the host's caches ahead of a walk that will read it.
+  virtual void prefetch_pte(PhysAddr /*entry_addr*/) const {}
   // The walker's locked update of the accessed/dirty bits.
   virtual void set_pte_bits(PhysAddr entry_addr, std::uint64_t bits) = 0;
 

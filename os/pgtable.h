@@ -100,6 +100,11 @@ class PageTables {
   // --- hardware view (the walker in hw/) ---
   // Value of the 8-byte entry at entry_addr; 0 when the frame holds no table.
   pteval_t read_pte(PhysAddr entry_addr) const;
+  // A host prefetch of that entry's host memory (nothing when the frame holds no table).
+  void prefetch_pte(PhysAddr entry_addr) const {
+    if (const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1)))
+      __builtin_prefetch(&t->e[(entry_addr & (kPageSize - 1)) >> 3]);
+  }
   // OR bits into an entry (the walker setting _PAGE_ACCESSED / _PAGE_DIRTY); no cost.
   void set_pte_bits(PhysAddr entry_addr, pteval_t bits);
 

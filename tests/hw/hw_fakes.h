@@ -34,6 +34,9 @@ struct RecordingMemory : MemoryPort {
     }
     return latency;
   }
+  // Host prefetch hints received (they must not count as accesses).
+  mutable std::vector<PhysAddr> prefetched;
+  void host_prefetch(CpuId, PhysAddr pa) const override { prefetched.push_back(pa); }
 };
 
 // Page tables stored in a map of entry address -> value; table frames are
@@ -81,6 +84,8 @@ struct FakePageTables : os::KernelEntry {
     auto it = entries.find(entry);
     return it == entries.end() ? 0 : it->second;
   }
+  mutable std::vector<PhysAddr> prefetched_ptes;  // prefetch_pte hints received
+  void prefetch_pte(PhysAddr entry) const override { prefetched_ptes.push_back(entry); }
   void set_pte_bits(PhysAddr entry, std::uint64_t bits) override {
     entries[entry] |= bits;
     bit_sets.push_back({entry, bits});

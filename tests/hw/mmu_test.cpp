@@ -1,6 +1,8 @@
 // MMU: exact costs of TLB hits, STLB hits, walks with cold and warm
 // paging-structure caches, accessed/dirty updates, faults and retries,
-// SIGSEGV, PCID across context switches, shootdown of a range.
+// SIGSEGV, PCID across context switches, shootdown of a range. Also the host
+// prefetch hints (prefetch_walk, prefetch_data): the entries and addresses they
+// name, and that they change nothing a translation sees or counts.
 #include "hw/mmu.h"
 
 #include <gtest/gtest.h>
@@ -240,6 +242,51 @@ TEST_F(MmuFixture, ShootdownInvalidatesOnlyTheRange) {
     const bool walked = !mem.log.empty();
     EXPECT_EQ(walked, i == 2 || i == 3) << i;
   }
+}
+
+TEST_F(MmuFixture, HostPrefetchesNameTheWalksLeafAndTheDataAndChangeNothing) {
+  // Two 4 KiB pages under one page table, a 2 MiB page, and an unmapped address.
+  const VirtAddr a = 0x7f00'0040'0000, b = a + 0x5000, huge = 0x7f00'0080'0000, unmapped = 0x7e00'0000'0000;
+  pt.map(a, 0x4000'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  pt.map(b, 0x4444'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  pt.map(huge, 0x8000'0000, PageSize::k2M, pte::kRw | pte::kAccessed);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  ASSERT_TRUE(mmu->translate(a, false, Picoseconds(0)).ok);  // the PDE cache now holds a's page table
+  const MmuStats before = mmu->stats();
+  const PageWalkCacheStats pwc_before = mmu->pwc().stats();
+  const std::size_t accesses = mem.log.size(), bit_sets = pt.bit_sets.size();
+
+  mmu->prefetch_walk(b + 0x123);
+  EXPECT_EQ(pt.prefetched_ptes, std::vector<PhysAddr>{pt.entry_addr(b, 3)});
+  EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{pt.entry_addr(b, 3)});
+  mem.prefetched.clear();
+  mmu->prefetch_data(b + 0x123);
+  EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x4444'0123});
+  mem.prefetched.clear();
+  pt.prefetched_ptes.clear();
+  // A 2 MiB leaf: the walk has no leaf table to prefetch (only the entries it reads),
+  // the data address keeps the offset within the huge page.
+  mmu->prefetch_walk(huge + 0x12'3456);
+  EXPECT_TRUE(pt.prefetched_ptes.empty());
+  EXPECT_EQ(mem.prefetched.back(), pt.entry_addr(huge, 2));
+  mem.prefetched.clear();
+  mmu->prefetch_data(huge + 0x12'3456);
+  EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x8012'3456});
+  mem.prefetched.clear();
+  mmu->prefetch_data(unmapped);
+  EXPECT_TRUE(mem.prefetched.empty());
+
+  // Nothing simulated moved: no access, no A/D update, no statistic, no TLB or PWC fill.
+  EXPECT_EQ(mem.log.size(), accesses);
+  EXPECT_EQ(pt.bit_sets.size(), bit_sets);
+  EXPECT_EQ(mmu->stats().walks, before.walks);
+  EXPECT_EQ(mmu->stats().walk_reads, before.walk_reads);
+  EXPECT_EQ(mmu->pwc().stats().hits, pwc_before.hits);
+  EXPECT_EQ(mmu->pwc().stats().misses, pwc_before.misses);
+  Translation tr = mmu->translate(b, false, Picoseconds(0));  // still a walk from the PDE cache: one read
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(mem.log.size(), accesses + 1);
+  EXPECT_EQ(mmu->stats().walks, before.walks + 1);
 }
 
 }  // namespace
