@@ -93,8 +93,11 @@ std::uint32_t RequestTracker::busy(Picoseconds t) const {
 Picoseconds RequestTracker::available(Picoseconds now) const {
   std::uint64_t b = now.value() / bucket_ps_;
   if (b < oldest()) return now;  // older than the calendar: not held back
-  for (; b <= head_; ++b)
-    if (count_[b % count_.size()] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
+  const std::size_t n = count_.size();
+  for (std::size_t i = b % n; b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
+    if (count_[i] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
+    if (++i == n) i = 0;
+  }
   return std::max(now, Picoseconds(b * bucket_ps_));
 }
 
@@ -109,10 +112,19 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
   const std::size_t n = count_.size();
   if (last > head_) {
     // The calendar moves on: the buckets it now covers start empty.
-    for (std::uint64_t b = std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0); b <= last; ++b) count_[b % n] = 0;
+    const std::uint64_t from = std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0);
+    for (std::size_t i = from % n, k = 0; k <= last - from; ++k) {
+      count_[i] = 0;
+      if (++i == n) i = 0;
+    }
     head_ = last;
   }
-  for (std::uint64_t b = std::max(first, oldest()); b <= last; ++b) ++count_[b % n];
+  const std::uint64_t from = std::max(first, oldest());
+  if (from > last) return;
+  for (std::size_t i = from % n, k = 0; k <= last - from; ++k) {  // one division, not one per bucket
+    ++count_[i];
+    if (++i == n) i = 0;
+  }
 }
 
 void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {
