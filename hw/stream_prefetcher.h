@@ -43,7 +43,7 @@ struct StreamPrefetcherParams {
   std::uint32_t queue = 16;     // superqueue entries prefetches may hold (Skylake L2: 16)
   std::uint32_t train = 2;      // requests in one direction before the stream prefetches
   std::uint32_t demand_reserve = 0;  // super-queue entries left to demand misses (throttle)
-  bool adaptive_distance = false;     // distance x free super-queue share / queue (see above)
+  bool adaptive_distance = false;    // distance x free super-queue share / queue (see above)
 
   // The [prefetch.l2_streamer] table.
   static StreamPrefetcherParams from_config(Config c);

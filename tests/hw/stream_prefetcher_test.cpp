@@ -155,7 +155,7 @@ TEST(StreamPrefetcher, AdaptiveDistanceShrinksAsTheSuperQueueFills) {
     return furthest - 7;  // lines ahead of the last request (line 7)
   };
   EXPECT_EQ(frontier_after(48), 20);
-  EXPECT_EQ(frontier_after(12), 5);   // 20 x 12 / 48
+  EXPECT_EQ(frontier_after(12), 5);    // 20 x 12 / 48
   EXPECT_EQ(frontier_after(100), 20);  // more free than the streamer's queue counts as all
   p.adaptive_distance = false;
   EXPECT_EQ(frontier_after(12), 20);  // off: the fixed distance (room permitting)
