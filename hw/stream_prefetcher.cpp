@@ -21,6 +21,10 @@ StreamPrefetcherParams StreamPrefetcherParams::from_config(Config c) {
   p.train = c.get<unsigned>("train", d.train, "requests in one direction before a stream prefetches", {1u, 64u});
   p.demand_reserve = c.get<unsigned>("demand_reserve", d.demand_reserve,
                                      "super-queue entries the streamer leaves free for demand misses", {0u, 255u});
+  p.adaptive_distance =
+      c.get<bool>("adaptive_distance", d.adaptive_distance,
+                  "scale the distance by the free share of the super queue (less far ahead when many requests are "
+                  "outstanding, as Intel's optimization manual describes the L2 streamer)");
   return p;
 }
 
@@ -145,7 +149,7 @@ void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates&
   if (s->confidence < p_.train) return;
   // The frontier never lags the demand stream.
   if ((s->frontier - index) * dir < 0) s->frontier = index;
-  const int target = std::clamp(index + dir * static_cast<int>(p_.distance), 0, kLinesPerPage - 1);
+  const int target = std::clamp(index + dir * static_cast<int>(distance_at(sq_free)), 0, kLinesPerPage - 1);
   if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
   const std::uint32_t own = free_entries(now);
   const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
@@ -159,6 +163,12 @@ void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates&
     s->frontier += dir;
     out.line[out.count++] = page_base + (static_cast<PhysAddr>(s->frontier) << kLineShift);
   }
+}
+
+std::uint32_t StreamPrefetcher::distance_at(std::uint32_t sq_free) const {
+  if (!p_.adaptive_distance) return p_.distance;
+  const std::uint64_t free = std::min(sq_free, p_.queue);
+  return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(p_.distance * free / p_.queue));
 }
 
 std::uint32_t StreamPrefetcher::free_entries(Picoseconds now) {

@@ -16,7 +16,8 @@
 // Simplifications: ascending and descending unit strides only (no stride or
 // IP-based detection, no L1 DCU prefetchers, no adjacent-line pair); prefetches
 // throttled by the queue are dropped (not sent to the LLC only); the distance
-// does not adapt to memory load; prefetched lines always fill L2 and the LLC.
+// adapts to memory load only with adaptive_distance (off by default);
+// prefetched lines always fill L2 and the LLC.
 #pragma once
 
 #include <array>
@@ -42,6 +43,7 @@ struct StreamPrefetcherParams {
   std::uint32_t queue = 16;     // superqueue entries prefetches may hold (Skylake L2: 16)
   std::uint32_t train = 2;      // requests in one direction before the stream prefetches
   std::uint32_t demand_reserve = 0;  // super-queue entries left to demand misses (throttle)
+  bool adaptive_distance = false;    // distance x free super-queue share / queue (see above)
 
   // The [prefetch.l2_streamer] table.
   static StreamPrefetcherParams from_config(Config c);
@@ -110,6 +112,9 @@ class StreamPrefetcher {
     int dir = 0;              // +1 ascending, -1 descending, 0 unknown
     std::uint32_t confidence = 0;
   };
+  // Lines ahead of the demand stream with `sq_free` super-queue entries free
+  // (`distance`, or with adaptive_distance distance x free / queue, at least 1).
+  std::uint32_t distance_at(std::uint32_t sq_free) const;
   // Retires the entries whose lines arrived by `now`; returns how many are free.
   std::uint32_t free_entries(Picoseconds now);
   struct InFlight {

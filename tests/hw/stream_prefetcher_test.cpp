@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -132,6 +133,32 @@ TEST(StreamPrefetcher, FullQueueHoldsTheFrontierUntilEntriesRetire) {
   c = {};
   pf.observe(line(kPage, 4), Picoseconds(150'000), c);  // line 3's entry retired: one more, the next line
   EXPECT_EQ(lines(c), (std::vector<PhysAddr>{line(kPage, 5)}));
+}
+
+// Load-adaptive distance: with every super-queue entry free the streamer runs
+// the full distance ahead; with a quarter free, a quarter of it; with none
+// free the target is one line ahead (and nothing is issued: no room).
+TEST(StreamPrefetcher, AdaptiveDistanceShrinksAsTheSuperQueueFills) {
+  StreamPrefetcherParams p = params(20, 8);
+  p.queue = 48;
+  p.adaptive_distance = true;
+  auto frontier_after = [&](std::uint32_t sq_free) {
+    StreamPrefetcher pf(p);
+    PrefetchCandidates c;
+    for (int i : {0, 1}) pf.observe(line(kPage, i), Picoseconds(0), c, sq_free);
+    int furthest = 2;
+    for (int i = 2; i < 8; ++i) {  // several requests: the frontier reaches its target
+      c = {};
+      pf.observe(line(kPage, i), Picoseconds(0), c, sq_free);
+      for (PhysAddr a : lines(c)) furthest = std::max(furthest, static_cast<int>((a - kPage) / 64));
+    }
+    return furthest - 7;  // lines ahead of the last request (line 7)
+  };
+  EXPECT_EQ(frontier_after(48), 20);
+  EXPECT_EQ(frontier_after(12), 5);    // 20 x 12 / 48
+  EXPECT_EQ(frontier_after(100), 20);  // more free than the streamer's queue counts as all
+  p.adaptive_distance = false;
+  EXPECT_EQ(frontier_after(12), 20);  // off: the fixed distance (room permitting)
 }
 
 TEST(StreamPrefetcher, RejectsImpossibleParameters) {
