@@ -918,9 +918,37 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   return res;
 }
 
+// stream() of writes with a write queue: each line is posted as the line path
+// posts it (post_write: accepted once its entry is free, the channel drained
+// at the high watermark through schedule(), with the turnarounds), issued by
+// an initiator that keeps `window` lines in flight as the memory system's
+// range pipeline does (a line issues `issue_gap` after the one before, or
+// when the line `window` before it is back, whichever is later).
+Picoseconds DramController::stream_posted(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,
+                                          Picoseconds round_trip, Picoseconds min_period, int window,
+                                          Picoseconds issue_gap) {
+  const std::size_t w = static_cast<std::size_t>(std::max(window, 1));
+  if (stream_slots_.size() < w) stream_slots_.resize(w);
+  std::fill_n(stream_slots_.begin(), w, issue);
+  const Picoseconds back = round_trip > to_ctrl ? round_trip - to_ctrl : Picoseconds(0);
+  const Picoseconds step = max_ps(issue_gap, min_period);
+  Picoseconds t = issue, end = issue;
+  std::size_t slot = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i > 0) t += step;
+    t = max_ps(t, stream_slots_[slot]);
+    const Picoseconds done = post_write(decode(pa + i * kCacheLineBytes), t + to_ctrl).done + back;
+    stream_slots_[slot] = done;
+    if (++slot == w) slot = 0;
+    end = max_ps(end, done);
+  }
+  return end;
+}
+
 Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
                                    Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap) {
   if (n == 0) return issue;
+  if (is_write && p_.write_queue > 0) return stream_posted(pa, n, issue, to_ctrl, round_trip, min_period, window, issue_gap);
   const Picoseconds zero(0);
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   const Picoseconds burst = p_.to_ps(p_.tburst);
@@ -1292,6 +1320,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
         const Picoseconds ck = cas + serve * k;
         ch.bus.reserve(ck + cas_lat, static_cast<int>(e.rank));
         r.cas_by_bg[e.bank_group].reserve(ck, 0);
+        if (p_.write_queue > 0) r.rw.reserve(ck, is_write ? 1 : 0);  // later writes' tRTW
       }
     }
     i += cnt;

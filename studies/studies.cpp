@@ -185,6 +185,10 @@ class StreamProgram : public OpSource {
     std::uint64_t lines = 0;  // 0: until *stop
     std::uint32_t delay = 0;
     std::uint32_t reads = 1, writes = 0;  // per period: `reads` lines loaded, then `writes` stored
+    // Lines of the mix run before arriving at the barrier (no delay, not
+    // measured): with stores, enough to fill the caches with dirty lines, so
+    // that every measured store's line is read and an older one written back.
+    std::uint64_t warmup_lines = 0;
     Barrier* barrier = nullptr;
     const bool* stop = nullptr;
     bool* stop_all = nullptr;  // set when this program has measured its `lines`
@@ -199,7 +203,11 @@ class StreamProgram : public OpSource {
 
   void start(ThreadContext& ctx) override {
     const long r = map_buffer(ctx, p_.node, p_.bytes, p_.huge);
-    if (p_.barrier) p_.barrier->arrive(ctx);
+    if (r < 0 || p_.warmup_lines == 0) {
+      if (p_.barrier) p_.barrier->arrive(ctx);
+    } else {
+      phase_ = Phase::Warmup;
+    }
     if (r < 0) {
       error_ = r;
       phase_ = Phase::Done;
@@ -209,6 +217,14 @@ class StreamProgram : public OpSource {
   }
 
   std::size_t fill(OpBatch& b, ThreadContext& ctx) override {
+    if (phase_ == Phase::Warmup) {
+      if (warmed_ < p_.warmup_lines) {
+        for (std::uint64_t i = 0; i < 200 && warmed_ < p_.warmup_lines && b.room() >= 1; ++i, ++warmed_) emit(b);
+        return b.size();
+      }
+      if (p_.barrier) p_.barrier->arrive(ctx);  // the warm-up's accesses have run
+      phase_ = Phase::Barrier;
+    }
     if (phase_ == Phase::Barrier) {
       if (p_.barrier && p_.barrier->wait(b, ctx)) return b.size();
       b.marker(kMarkStart);
@@ -223,16 +239,7 @@ class StreamProgram : public OpSource {
         phase_ = Phase::Done;
         break;
       }
-      const std::uint32_t period = p_.reads + p_.writes;
-      if (phase_in_period_ >= p_.reads) {
-        b.store(base_ + offset_);
-        ++stored_;
-      } else {
-        b.load(base_ + offset_);
-      }
-      if (++phase_in_period_ >= period) phase_in_period_ = 0;
-      offset_ += kCacheLineBytes;
-      if (offset_ >= p_.bytes) offset_ = 0;
+      stored_ += emit(b);
       ++measured_;
       if (p_.delay) b.compute(p_.delay);
     }
@@ -244,11 +251,21 @@ class StreamProgram : public OpSource {
   }
 
  private:
-  enum class Phase { Barrier, Measure, Done };
+  enum class Phase { Warmup, Barrier, Measure, Done };
+  // The mix's next line (loaded or stored) at the buffer's next offset; returns 1 for a store.
+  std::uint64_t emit(OpBatch& b) {
+    const bool store = phase_in_period_ >= p_.reads;
+    if (store) b.store(base_ + offset_);
+    else b.load(base_ + offset_);
+    if (++phase_in_period_ >= p_.reads + p_.writes) phase_in_period_ = 0;
+    offset_ += kCacheLineBytes;
+    if (offset_ >= p_.bytes) offset_ = 0;
+    return store ? 1 : 0;
+  }
   Params p_;
   long error_ = 0;
   VirtAddr base_ = 0;
-  std::uint64_t offset_ = 0, measured_ = 0, stored_ = 0;
+  std::uint64_t offset_ = 0, measured_ = 0, stored_ = 0, warmed_ = 0;
   std::uint32_t phase_in_period_ = 0;
   Phase phase_ = Phase::Barrier;
 };
@@ -597,6 +614,20 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
   pages[node] = lat_bytes / kHuge;
   for (const auto& [c, n] : traffic) pages[n] += per_cpu / kHuge;
   reserve_hugepages(s.params, pages);
+  // Stores: each injector first runs its mix over twice its share of the
+  // caches (L1D, L2 and its node's CPUs' share of the LLC), so that the
+  // measured stores meet caches full of dirty lines, each store's line read
+  // for ownership and an older one written back (in a shorter run the
+  // write-backs would mostly fall after the measurement: issue 16's Mess
+  // curves rising as writes grow). Only where the buffer is larger than
+  // that: a smaller one would then be served from the caches (its first pass
+  // is what reaches memory).
+  std::vector<std::uint64_t> warm_bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0);
+  for (int n : res.traffic_nodes) {
+    const auto& c = s.params.memory.caches;
+    const std::uint64_t cpus = std::max<std::uint64_t>(1, s.topo.node(NodeId(n)).cpus.size());
+    warm_bytes[n] = 2 * (c.l1d.size.value() + c.l2.size.value() + c.llc.size.value() / cpus);
+  }
   const std::uint64_t seed = s.params.seed;
   Machine m(std::move(s.topo), s.params);
 
@@ -630,6 +661,7 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
         sp.delay = delay;
         sp.reads = opts.mix.reads;
         sp.writes = opts.mix.writes;
+        if (opts.mix.writes > 0 && per_cpu > warm_bytes[n]) sp.warmup_lines = warm_bytes[n] / kCacheLineBytes;
         sp.barrier = &barrier;
         sp.stop = &chase_done;
         auto prog = std::make_unique<StreamProgram>(sp);

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "hw/dram_controller.h"
+#include "tests/hw/dram_line_path.h"
 
 namespace numasim::hw {
 namespace {
@@ -530,22 +531,7 @@ namespace {
 // uses (10 lines in flight, one issued per 0.434 ns), on identical controllers:
 // the default six channels (mixed-radix decode) and four (bit fields), a start
 // inside an interleave granule, refresh on and off.
-// The burst [first, first + 64 n) line by line through access(), 10 lines in
-// flight, one issued per `gap` from `start`: when the last line is done.
-Picoseconds line_path_end(DramController& mc, std::uint64_t first, std::uint64_t n, bool write, Picoseconds start,
-                          Picoseconds gap) {
-  std::array<Picoseconds, 10> slot;
-  slot.fill(start);
-  Picoseconds issue = start, last = start;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    if (i > 0) issue += gap;
-    issue = std::max(issue, slot[i % 10]);
-    const Picoseconds done = mc.access(first + i * 64, write, issue).done;
-    slot[i % 10] = done;
-    last = std::max(last, done);
-  }
-  return last;
-}
+using testing::line_path_end;
 
 TEST(DramStream, SequentialBurstAgreesWithTheLineByLineReference) {
   for (int channels : {6, 4}) {

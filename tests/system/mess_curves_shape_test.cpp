@@ -1,0 +1,58 @@
+// The saturated end of skylake-sp-2s's Mess family of curves (issue 16 item
+// 2) with the DRAM controller's write queue (32 entries, Intel's WPQ; posted
+// writes, drains, read/write turnarounds): one socket's 17 injectors at delay
+// 0, 100% and 50% memory reads (50%: every line stored, read for ownership
+// and written back), short runs (1000 chase loads; the injectors first fill
+// the caches with dirty lines so that the write-backs fall inside the
+// measurement). As Mess measures on every server, the maximum falls as writes
+// grow, and both stay below the six DDR4-2666 channels' peak (128 GB/s);
+// without the write queue (writes timed like reads, no turnarounds) the 50%
+// mix carries more than with it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/config.h"
+#include "hw/memory_system.h"
+#include "studies/studies.h"
+
+namespace numasim::hw {
+namespace {
+
+using namespace studies;
+
+double maximum_gbps(const LoadedLatencyResult& curve) {
+  double m = 0;
+  for (const auto& p : curve.points) m = std::max(m, p.bandwidth_gbps);
+  return m;
+}
+
+TEST(MessCurvesShape, SkylakeSp2sMaximumFallsAsWritesGrowBelowThePeak) {
+  auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+  doc->apply_override("dram.write_queue=32");  // DDR4's default (Intel's WPQ), set here to be explicit
+  const DramParams dram = MemorySystemParams::from_config(doc->root()).dram;
+  ASSERT_EQ(dram.write_queue, 32u);
+  ASSERT_EQ(dram.write_high, 32u);
+  const double peak_gbps = dram.channel_peak_bytes_per_second() * dram.channels / 1e9;
+  EXPECT_NEAR(peak_gbps, 128.0, 0.5);
+  LoadedLatencyOptions o;
+  o.delays = {0};
+  o.loads = 1000;
+  const MessCurvesResult r = mess_curves(doc->root(), {100, 50}, o);
+  ASSERT_EQ(r.curves.size(), 2u);
+  const double max100 = maximum_gbps(r.curves[0]), max50 = maximum_gbps(r.curves[1]);
+  EXPECT_LT(max100, peak_gbps) << r.to_table();
+  EXPECT_LT(max50, peak_gbps) << r.to_table();
+  // Mess's shape: the maximum falls (or stays) as writes grow.
+  EXPECT_LE(max50, max100) << r.to_table();
+  EXPECT_GT(max100, 0.7 * peak_gbps) << r.to_table();
+  // Without the write queue (writes timed like reads, no turnarounds) the 50%
+  // mix carries more: the queue's drains and turnarounds are what cost it.
+  auto plain = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+  plain->apply_override("dram.write_queue=0");
+  const MessCurvesResult q = mess_curves(plain->root(), {50}, o);
+  EXPECT_GT(maximum_gbps(q.curves[0]), max50) << q.to_table();
+}
+
+}  // namespace
+}  // namespace numasim::hw
