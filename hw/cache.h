@@ -141,6 +141,13 @@ class CacheArray {
     return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
   }
 
+  // A hint to the host that the set of `pa` is about to be used (models nothing).
+  void prefetch(PhysAddr pa) const {
+    std::uint32_t tag;
+    const std::uint32_t* set = set_block(pa >> kLineShift, tag);
+    __builtin_prefetch(set, 1);
+    if (block_shift_ > 4) __builtin_prefetch(set + 16, 1);  // a set of more than 8 ways spans two host lines
+  }
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;
@@ -318,8 +325,31 @@ class CacheArray {
     }
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
+  // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
   Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,
-                   LineState st);
+                   LineState st) {
+    if (tag == kInvalidTag) [[unlikely]]
+      die_untaggable(line);
+    std::uint32_t* meta = set + ways_;
+    Eviction ev;
+    if (least != 0) {  // no invalid way: replace one
+      if (replacement_ == Replacement::Random) [[unlikely]]
+        victim = static_cast<std::size_t>(next_random() % ways_);
+      ev.valid = true;
+      ev.dirty = state_of(meta[victim]) == LineState::Modified;
+      const std::uint64_t old = line_of(set, set[victim]);
+      ev.addr = old << kLineShift;
+      count_out(old);
+      ++stats_.evictions;
+      stats_.dirty_evictions += ev.dirty;
+    }
+    set[victim] = tag;
+    count_in(line);
+    meta[victim] = (next_stamp() << kStateBits) | static_cast<std::uint32_t>(st);
+    ++stats_.fills;
+    return ev;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void die_untaggable(std::uint64_t line) const;
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];

@@ -308,7 +308,8 @@ class MemorySystem {
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
-  // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back.
+  // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back
+  // (`local_home`: the caller knows the line's home is the CPU's own node).
   // A store needing anything beyond L2 holds an entry of the core's super queue
   // (a whole-line fast-string store, ERMSB: its ownership request, an ItoM
   // without data, leaves L2 like any L2 miss; Intel Optimization Reference
@@ -316,7 +317,7 @@ class MemorySystem {
   // streamer is not trained by these stores: an RFO prefetch would read the
   // data a whole-line string store does not need, out of the same 16 entries.
   Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
-                                     const PhysAddr* wb, int nwb, Picoseconds now);
+                                     const PhysAddr* wb, int nwb, Picoseconds now, bool local_home = false);
   // The analytic streaming path (kBulkStreamLines): sets `lat` and returns
   // true, or returns false (nothing done) when the range does not qualify.
   bool bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now, Picoseconds& lat);
@@ -326,8 +327,7 @@ class MemorySystem {
   struct BulkScratch {
     std::array<std::uint8_t, kBulkChunk> level;
     std::array<SnoopResult, kBulkChunk> sn;
-    std::array<std::uint16_t, kBulkChunk + 1> wb_off;
-    std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+    std::array<WritebackList, kBulkChunk> wb;
   };
   BulkScratch bulk_;
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
