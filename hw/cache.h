@@ -141,13 +141,6 @@ class CacheArray {
     return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
   }
 
-  // A hint to the host that the set of `pa` is about to be used (models nothing).
-  void prefetch(PhysAddr pa) const {
-    std::uint32_t tag;
-    const std::uint32_t* set = set_block(pa >> kLineShift, tag);
-    __builtin_prefetch(set, 1);
-    if (block_shift_ > 4) __builtin_prefetch(set + 16, 1);  // a set of more than 8 ways spans two host lines
-  }
   // Presence check without any side effect.
   bool contains(PhysAddr pa) const { return find(pa >> kLineShift) != nullptr; }
   LineState state(PhysAddr pa) const;

@@ -61,8 +61,6 @@ class CoherenceDirectory {
 
   std::size_t capacity() const { return sets_ * ways_; }
   std::size_t sets() const { return sets_; }
-  // A hint to the host that the set of `line` is about to be used (models nothing).
-  void prefetch(PhysAddr line) const { __builtin_prefetch(block(set_of(line)), 1); }
   // Tests: renumber the stamps when the clock reaches `limit` (default 2^30 - 1).
   void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
   std::uint64_t evictions() const { return evictions_; }
