@@ -38,7 +38,13 @@ class CoherenceDirectory {
   std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers);
   // The same for a directory of at most 64 CPUs (cpu_words() == 1): the evicted
   // line's CPUs as a bit mask (bit c: CPU c), 0 when nothing was evicted.
-  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus);
+  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
+    bool fresh;
+    const std::size_t e = claim(line, evicted, fresh);
+    evicted_cpus = evicted != kEmpty ? cpus_[e] : 0;
+    if (fresh) cpus_[e] = 0;
+    return e;
+  }
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 
@@ -102,6 +108,13 @@ class CoherenceDirectory {
       lru = 0;
       if (hit || free) return;
       const std::uint32_t* stamp = tags + W;
+#if defined(__x86_64__)
+      if (kHostSse41) {
+        std::uint32_t least;
+        lru = least_word_sse41(stamp, W, least);
+        return;
+      }
+#endif
       std::uint32_t least = stamp[0];
       for (std::size_t w = 1; w < W; ++w) {
         const bool less = stamp[w] < least;
