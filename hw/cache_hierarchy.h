@@ -160,7 +160,7 @@ class CacheHierarchy {
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
-  std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
+  [[gnu::always_inline]] inline std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
 
   CacheHierarchyParams params_;
   std::vector<int> cpu_socket_;
