@@ -114,30 +114,10 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
   return install(set, line, tag, victim, least, st);
 }
 
-Eviction CacheArray::install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
-                             std::uint32_t least, LineState st) {
-  if (tag == kInvalidTag) [[unlikely]] {
-    std::fprintf(stderr, "numasim: internal error: %s cannot hold physical address 0x%llx (32-bit tags)\n",
-                 name_.c_str(), static_cast<unsigned long long>(line << kLineShift));
-    std::abort();
-  }
-  std::uint32_t* meta = set + ways_;
-  Eviction ev;
-  if (least != 0) {  // no invalid way: replace one
-    if (replacement_ == Replacement::Random) victim = static_cast<std::size_t>(next_random() % ways_);
-    ev.valid = true;
-    ev.dirty = state_of(meta[victim]) == LineState::Modified;
-    const std::uint64_t old = line_of(set, set[victim]);
-    ev.addr = old << kLineShift;
-    count_out(old);
-    ++stats_.evictions;
-    if (ev.dirty) ++stats_.dirty_evictions;
-  }
-  set[victim] = tag;
-  count_in(line);
-  meta[victim] = (next_stamp() << kStateBits) | static_cast<std::uint32_t>(st);
-  ++stats_.fills;
-  return ev;
+void CacheArray::die_untaggable(std::uint64_t line) const {
+  std::fprintf(stderr, "numasim: internal error: %s cannot hold physical address 0x%llx (32-bit tags)\n",
+               name_.c_str(), static_cast<unsigned long long>(line << kLineShift));
+  std::abort();
 }
 
 Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {

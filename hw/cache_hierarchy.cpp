@@ -63,6 +63,16 @@ CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::ve
     others_.reserve(cpu_socket_.size());
     evicted_.reserve(cpu_socket_.size());
   }
+  bulk_lines_ = kMaxBulkLines;
+  auto divides = [&](std::size_t sets) {
+    while (bulk_lines_ > 1 && sets % bulk_lines_ != 0) bulk_lines_ /= 2;
+  };
+  const bool random = params.l1d.replacement == Replacement::Random || params.l2.replacement == Replacement::Random ||
+                      params.llc.replacement == Replacement::Random;
+  if (random) bulk_lines_ = 1;
+  for (const auto* arrays : {&l1_, &l2_, &llc_})
+    for (const auto& a : *arrays) divides(a->sets());
+  if (dir_) divides(dir_->sets());
 }
 
 CacheHierarchy::~CacheHierarchy() = default;

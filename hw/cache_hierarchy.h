@@ -167,7 +167,7 @@ class CacheHierarchy {
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
-  std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
+  [[gnu::always_inline]] inline std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
 
   CacheHierarchyParams params_;
   std::vector<int> cpu_socket_;
@@ -192,6 +192,35 @@ class CacheHierarchy {
   // Returns how many copies were dirty.
   std::uint64_t invalidate_lines_everywhere(PhysAddr first, std::uint64_t n, std::vector<PhysAddr>* dirty,
                                             bool private_clean = false);
+
+  // write_full_line of the n <= bulk_lines() consecutive lines from line-aligned
+  // `first`, level by level (hw/cache_hierarchy_bulk.cpp): every line's L1D
+  // look-up, then every snoop-filter update and snoop, then every L1D install,
+  // then the L1D victims into L2, then L2's victims into the LLC. Line j's
+  // level, snoop result and write-backs (in the order write_full_line would
+  // list them) go to level[j], snoop[j] and wb[j]. The same caches,
+  // directory and statistics as n calls of write_full_line: n consecutive lines
+  // fall in n different sets of every array whose set count is a multiple of
+  // n, and so do all their victims and back-invalidations (a line's victims
+  // share its set), so each set sees the same operations in the same order.
+  static constexpr std::size_t kMaxBulkLines = 64;
+  void write_full_lines(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level, std::uint8_t* level,
+                        SnoopResult* snoop, WritebackList* wb);
+  // The largest n (a power of two up to kMaxBulkLines) for which write_full_lines
+  // is exact: it divides the set count of L1D, L2, the LLC and the snoop filter;
+  // 1 when an array replaces at random (its draws would come in another order).
+  std::size_t bulk_lines() const { return bulk_lines_; }
+
+ private:
+  std::size_t bulk_lines_ = 1;
+  // write_full_lines' scratch, by line of the batch: the L1D slot of a miss,
+  // what is left to do, and the L1D victim (then the L2 victim) to write back.
+  struct BulkScratch {
+    std::array<CacheArray::FillSlot, kMaxBulkLines> slot;
+    std::array<std::uint8_t, kMaxBulkLines> step;
+    std::array<PhysAddr, kMaxBulkLines> victim;
+  };
+  BulkScratch bulk_;
 };
 
 }  // namespace numasim::hw

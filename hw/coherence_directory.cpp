@@ -92,14 +92,6 @@ std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted,
   return e;
 }
 
-std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
-  bool fresh;
-  const std::size_t e = claim(line, evicted, fresh);
-  evicted_cpus = evicted != kEmpty ? cpus_[e] : 0;
-  if (fresh) cpus_[e] = 0;
-  return e;
-}
-
 void CoherenceDirectory::sharers(std::size_t entry, int except, std::vector<int>& out) const {
   for (std::size_t w = 0; w < words_; ++w) {
     std::uint64_t b = word(entry, static_cast<int>(w));

@@ -38,7 +38,13 @@ class CoherenceDirectory {
   std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers);
   // The same for a directory of at most 64 CPUs (cpu_words() == 1): the evicted
   // line's CPUs as a bit mask (bit c: CPU c), 0 when nothing was evicted.
-  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus);
+  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
+    bool fresh;
+    const std::size_t e = claim(line, evicted, fresh);
+    evicted_cpus = evicted != kEmpty ? cpus_[e] : 0;
+    if (fresh) cpus_[e] = 0;
+    return e;
+  }
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 
@@ -66,6 +72,7 @@ class CoherenceDirectory {
     __builtin_prefetch(&cpus_[s * ways_]);
   }
   std::size_t capacity() const { return sets_ * ways_; }
+  std::size_t sets() const { return sets_; }
   // Tests: renumber the stamps when the clock reaches `limit` (default 2^30 - 1).
   void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
   std::uint64_t evictions() const { return evictions_; }
@@ -107,6 +114,13 @@ class CoherenceDirectory {
       lru = 0;
       if (hit || free) return;
       const std::uint32_t* stamp = tags + W;
+#if defined(__x86_64__)
+      if (kHostSse41) {
+        std::uint32_t least;
+        lru = least_word_sse41(stamp, W, least);
+        return;
+      }
+#endif
       std::uint32_t least = stamp[0];
       for (std::size_t w = 1; w < W; ++w) {
         const bool less = stamp[w] < least;

@@ -512,37 +512,31 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   // Per-line scratch kept in the MemorySystem (bulk_): not initialised per call.
   std::array<std::uint8_t, kBulkChunk>& level = bulk_.level;
   std::array<SnoopResult, kBulkChunk>& sn = bulk_.sn;
-  std::array<std::uint16_t, kBulkChunk + 1>& wb_off = bulk_.wb_off;
-  std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity>& wbs = bulk_.wbs;
-  WritebackList wb;
+  std::array<WritebackList, kBulkChunk>& wb = bulk_.wb;
+  const std::size_t batch = caches_.bulk_lines();
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
-    // Pass 1: the caches and the directory, line after line. An ownership
+    // Pass 1: the caches and the directory, level by level in batches of
+    // bulk_lines() (exact: CacheHierarchy::write_full_lines). An ownership
     // request to the local home costs the LLC lookup whether the LLC has the
     // line or not: then the LLC is not asked.
     const PhysAddr chunk_first = first + base * kCacheLineBytes;
-    const bool local = home_node(chunk_first) == me && home_node(chunk_first + (m - 1) * kCacheLineBytes) == me;
-    wb_off[0] = 0;
-    for (std::size_t j = 0; j < m; ++j) {
-      const std::uint64_t k = base + j;
-      wb.count = 0;
-      level[j] =
-          static_cast<std::uint8_t>(caches_.write_full_line(cpu, first + k * kCacheLineBytes, wb, sn[j], !local));
-      mark_private(first + k * kCacheLineBytes);
-      if (wb.count == 1) wbs[wb_off[j]] = wb.addr[0];  // the usual case, without a memcpy call
-      else std::copy(wb.addr.begin(), wb.addr.begin() + wb.count, wbs.begin() + wb_off[j]);
-      wb_off[j + 1] = static_cast<std::uint16_t>(wb_off[j] + wb.count);
-    }
+    const PhysAddr chunk_last = chunk_first + (m - 1) * kCacheLineBytes;
+    const bool local = home_node(chunk_first) == me && home_node(chunk_last) == me;
+    for (std::size_t j = 0; j < m; j += batch)
+      caches_.write_full_lines(cpu, chunk_first + j * kCacheLineBytes, std::min(batch, m - j), !local,
+                               level.data() + j, sn.data() + j, wb.data() + j);
+    mark_private(chunk_first);  // 64 lines span at most two 2 MiB regions
+    mark_private(chunk_last);
     // Pass 2: the timing, in the line path's order.
     for (std::size_t j = 0; j < m; ++j) {
-      const std::uint64_t k = base + j;
       const Picoseconds t = pipe.next_issue();
-      ++full_line_writes_;
-      const Picoseconds lat = write_full_line_timing(cpu, first + k * kCacheLineBytes, level[j], sn[j],
-                                                     wbs.data() + wb_off[j], wb_off[j + 1] - wb_off[j], t);
+      const Picoseconds lat = write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j],
+                                                     wb[j].addr.data(), wb[j].count, t, local);
       pipe.complete(t + lat);
     }
   }
+  full_line_writes_ += n;
   range_lines_ += n;
   return pipe.end() - now;
 }
@@ -632,7 +626,7 @@ Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds 
 }
 
 Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
-                                                 const PhysAddr* wb, int nwb, Picoseconds now) {
+                                                 const PhysAddr* wb, int nwb, Picoseconds now, bool local_home) {
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   // A store that needs anything beyond L2 (ownership, other copies invalidated)
   // holds an entry of the core's super queue until that is done, as every
@@ -644,8 +638,9 @@ Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int l
   Picoseconds lat = caches_.hit_latency(std::min(level, 3));
   if (level == 1) {
     ++l1_hits_;
-  } else if (level == 4) {
-    // Ownership from the line's home agent: a request and an acknowledgement, no data.
+  } else if (level == 4 && !local_home) {
+    // Ownership from the line's home agent: a request and an acknowledgement, no
+    // data (from the local home: the LLC's miss detection, as an LLC hit).
     const NodeId home = home_node(line);
     if (home.value() < 0) die_unmapped(line);
     if (upi_crossing(me, home)) {

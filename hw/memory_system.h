@@ -209,11 +209,13 @@ class MemorySystem {
   // How kernel range traffic through the caches (access_range) is run.
   // Lines: the reference, each line through the caches and then its timing
   // before the next. Bulk (default): the transfer as one request in chunks of
-  // kBulkChunk lines: first every line's cache and coherence update in one pass
-  // (an ownership request to the local home does not look in the LLC, whose
-  // hit and miss cost the same there), then the chunk's timing (the pipeline of
-  // kernel_mlp() lines, links, write-backs and DRAM) in the same order of calls
-  // as the line path. Cache state never depends on timing on these paths, so
+  // kBulkChunk lines: first the chunk's cache and coherence updates level by
+  // level in batches of CacheHierarchy::bulk_lines() (all L1D look-ups, all
+  // snoops, all L1D installs, the L1D victims into L2, L2's victims into the
+  // LLC: CacheHierarchy::write_full_lines, exact; an ownership request to the
+  // local home does not look in the LLC, whose hit and miss cost the same
+  // there), then the chunk's timing (the pipeline of kernel_mlp() lines,
+  // links, write-backs and DRAM) in the same order of calls as the line path. Cache state never depends on timing on these paths, so
   // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
   // Reads through the caches (a copy's source) and ranges that begin or end
   // inside a line keep the line path; so do streaming transfers
@@ -309,7 +311,8 @@ class MemorySystem {
   void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
-  // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back.
+  // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back
+  // (`local_home`: the caller knows the line's home is the CPU's own node).
   // A store needing anything beyond L2 holds an entry of the core's super queue
   // (a whole-line fast-string store, ERMSB: its ownership request, an ItoM
   // without data, leaves L2 like any L2 miss; Intel Optimization Reference
@@ -317,7 +320,7 @@ class MemorySystem {
   // streamer is not trained by these stores: an RFO prefetch would read the
   // data a whole-line string store does not need, out of the same 16 entries.
   Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
-                                     const PhysAddr* wb, int nwb, Picoseconds now);
+                                     const PhysAddr* wb, int nwb, Picoseconds now, bool local_home = false);
   // The analytic streaming path (kBulkStreamLines): sets `lat` and returns
   // true, or returns false (nothing done) when the range does not qualify.
   bool bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now, Picoseconds& lat);
@@ -327,8 +330,7 @@ class MemorySystem {
   struct BulkScratch {
     std::array<std::uint8_t, kBulkChunk> level;
     std::array<SnoopResult, kBulkChunk> sn;
-    std::array<std::uint16_t, kBulkChunk + 1> wb_off;
-    std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> wbs;
+    std::array<WritebackList, kBulkChunk> wb;
   };
   BulkScratch bulk_;
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).

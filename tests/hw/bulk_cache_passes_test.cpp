@@ -1,0 +1,207 @@
+// CacheHierarchy::write_full_lines (a cached clear's whole-line stores level by
+// level: every L1D look-up, then every snoop, every L1D install, the L1D
+// victims into L2, L2's victims into the LLC) against write_full_line called
+// line by line, on two hierarchies driven through the same random history of
+// user loads and stores, clears and copies' destinations by several CPUs of
+// two sockets: every batch's levels, snoop results and write-back lists, every
+// statistic and every set's lines (in replacement order) and states must be
+// identical. Small caches and a small snoop filter, so that victims, dirty
+// write-backs, snoop-filter evictions with back-invalidation, invalidations of
+// other CPUs' and sockets' copies and upgrades of Shared lines all happen.
+// Geometries whose set counts are not multiples of 64 (batches of 16 or 4
+// lines), an inclusive LLC, no coherence, and random replacement (batches of
+// one line: its draws would otherwise come in another order). Also the
+// MemorySystem's bulk path with such a geometry against its line path.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hw/cache_hierarchy.h"
+#include "hw/hw_stats.h"
+#include "hw/memory_system.h"
+#include "tests/hw/shipped_memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+CacheParams cache(std::uint64_t bytes, int ways, Replacement r = Replacement::Lru, bool inclusive = false) {
+  return CacheParams{Bytes(bytes), ways, Bytes(64), Cycles(4), r, 7, inclusive};
+}
+
+struct Geometry {
+  const char* name;
+  CacheHierarchyParams params;
+  std::size_t batch;  // the expected bulk_lines()
+};
+
+std::vector<Geometry> geometries() {
+  std::vector<Geometry> g;
+  CacheHierarchyParams p;
+  p.directory_coverage = 0.25;
+  p.directory_ways = 4;
+  // 16-set L1D, 64-set L2, 128-set LLC, a 32-set snoop filter: batches of 16.
+  p.l1d = cache(4096, 4);
+  p.l2 = cache(32 * 1024, 8);
+  p.llc = cache(96 * 1024, 12);
+  g.push_back({"sixteen", p, 16});
+  // A 12-set L1D (3 KiB, 4 ways) and an 11-way LLC of 96 sets: batches of 4.
+  p.l1d = cache(3072, 4);
+  p.llc = cache(96 * 11 * 64, 11);
+  g.push_back({"four", p, 4});
+  // 64 sets everywhere but an inclusive LLC (back-invalidation of its victims).
+  p.l1d = cache(16 * 1024, 4);
+  p.l2 = cache(64 * 1024, 16);
+  p.llc = cache(64 * 11 * 64, 11, Replacement::Lru, true);
+  g.push_back({"inclusive", p, 64});
+  // The same without coherence (no snoop filter).
+  p.coherence = false;
+  g.push_back({"no_coherence", p, 64});
+  // FIFO in L2, random replacement in the LLC: one line at a time.
+  p.coherence = true;
+  p.l2 = cache(64 * 1024, 16, Replacement::Fifo);
+  p.llc = cache(64 * 11 * 64, 11, Replacement::Random);
+  g.push_back({"random", p, 1});
+  return g;
+}
+
+// Every statistic, then every set's lines and their states.
+void expect_same(CacheHierarchy& a, CacheHierarchy& b, int cpus, int sockets, const std::string& where) {
+  MapStatsVisitor va, vb;
+  a.dump(va);
+  b.dump(vb);
+  ASSERT_EQ(va.values.size(), vb.values.size());
+  for (const auto& [name, v] : vb.values) ASSERT_EQ(va.values.at(name), v) << where << ": " << name;
+  auto arrays = [&](CacheHierarchy& h) {
+    std::vector<CacheArray*> out;
+    for (int c = 0; c < cpus; ++c) {
+      out.push_back(&h.l1d(CpuId(c)));
+      out.push_back(&h.l2(CpuId(c)));
+    }
+    for (int s = 0; s < sockets; ++s) out.push_back(&h.llc(s));
+    return out;
+  };
+  const std::vector<CacheArray*> xa = arrays(a), xb = arrays(b);
+  for (std::size_t i = 0; i < xa.size(); ++i) {
+    for (std::size_t s = 0; s < xa[i]->sets(); ++s) {
+      const std::vector<PhysAddr> la = xa[i]->set_contents(s), lb = xb[i]->set_contents(s);
+      ASSERT_EQ(la, lb) << where << ": " << xa[i]->name() << " set " << s;
+      for (PhysAddr l : la) ASSERT_EQ(xa[i]->state(l), xb[i]->state(l)) << where << ": " << xa[i]->name();
+    }
+  }
+}
+
+TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
+  constexpr int kCpus = 4, kSockets = 2;
+  const std::vector<int> cpu_socket = {0, 0, 1, 1};
+  for (const Geometry& g : geometries()) {
+    CacheHierarchy bulk(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
+    CacheHierarchy lines(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
+    bulk.count_regions(PhysAddr{1} << 26);
+    lines.count_regions(PhysAddr{1} << 26);
+    ASSERT_EQ(bulk.bulk_lines(), g.batch) << g.name;
+    std::mt19937_64 rng(42);
+    // 1 MiB of lines: a few times all the caches, so that lines come back after eviction.
+    auto random_line = [&] { return static_cast<PhysAddr>(rng() % 16384) * 64; };
+    std::array<std::uint8_t, CacheHierarchy::kMaxBulkLines> level;
+    std::array<SnoopResult, CacheHierarchy::kMaxBulkLines> sn;
+    std::array<WritebackList, CacheHierarchy::kMaxBulkLines> wb;
+    std::uint64_t snooped = 0, written_back = 0, stores = 0;
+    for (int op = 0; op < 6000; ++op) {
+      const CpuId cpu(static_cast<int>(rng() % kCpus));
+      if (rng() % 3 != 0) {
+        // A user load or store.
+        const PhysAddr pa = random_line();
+        const bool write = rng() % 2 == 0;
+        for (CacheHierarchy* h : {&bulk, &lines}) {
+          if (h->l1_access(cpu, pa, write)) continue;
+          WritebackList ignored;
+          h->access_below_l1(cpu, pa, write, ignored);
+        }
+        continue;
+      }
+      // A batch of whole-line stores at a random line (not page-aligned).
+      const PhysAddr first = random_line();
+      const std::size_t n = 1 + static_cast<std::size_t>(rng() % g.batch);
+      const bool llc_level = rng() % 2 == 0;
+      if (rng() % 4 == 0) {
+        // The batch's lines read first by this CPU and another: Shared, so the stores upgrade them.
+        const CpuId other(static_cast<int>((cpu.value() + 1 + rng() % (kCpus - 1)) % kCpus));
+        for (std::size_t j = 0; j < n; ++j)
+          for (CpuId c : {cpu, other})
+            for (CacheHierarchy* h : {&bulk, &lines}) {
+              WritebackList ignored;
+              if (!h->l1_access(c, first + j * 64, false)) h->access_below_l1(c, first + j * 64, false, ignored);
+            }
+      }
+      bulk.write_full_lines(cpu, first, n, llc_level, level.data(), sn.data(), wb.data());
+      for (std::size_t j = 0; j < n; ++j) {
+        WritebackList w;
+        SnoopResult s;
+        const int lv = lines.write_full_line(cpu, first + j * 64, w, s, llc_level);
+        const std::string where = std::string(g.name) + " op " + std::to_string(op) + " line " + std::to_string(j);
+        ASSERT_EQ(level[j], lv) << where;
+        ASSERT_EQ(sn[j].kind, s.kind) << where;
+        ASSERT_EQ(sn[j].remote, s.remote) << where;
+        ASSERT_EQ(sn[j].socket, s.socket) << where;
+        ASSERT_EQ(wb[j].count, w.count) << where;
+        for (int k = 0; k < w.count; ++k) ASSERT_EQ(wb[j].addr[k], w.addr[k]) << where;
+        snooped += s.kind != SnoopResult::Kind::None;
+        written_back += static_cast<std::uint64_t>(w.count);
+        ++stores;
+      }
+      if (op % 1000 == 999) expect_same(bulk, lines, kCpus, kSockets, std::string(g.name) + " op " + std::to_string(op));
+    }
+    expect_same(bulk, lines, kCpus, kSockets, g.name);
+    // The history exercised what it is meant to.
+    EXPECT_GT(stores, 1500u) << g.name;
+    EXPECT_GT(written_back, 100u) << g.name;
+    if (g.params.coherence) {
+      MapStatsVisitor v;
+      lines.dump(v);
+      EXPECT_GT(snooped, 100u) << g.name;
+      EXPECT_GT(v.values.at("system.cpu0.l1d.upgrades") + v.values.at("system.cpu1.l1d.upgrades"), 10) << g.name;
+      EXPECT_GT(v.values.at("system.coherence.snoop_filter_back_invalidations"), 0) << g.name;
+    }
+  }
+}
+
+// The MemorySystem's bulk path with an L1D of 48 sets (24 KiB, 8 ways: batches
+// of 16 lines) and a smaller LLC against its line path: the same latencies and statistics.
+TEST(BulkCachePasses, BulkClearsInBatchesOfSixteenAgreeWithTheLinePath) {
+  testing::Shipped s = testing::load_shipped();
+  s.params.caches.l1d.size = Bytes(24 * 1024);
+  s.params.caches.llc.size = Bytes(2 * 1408 * 1024);  // 4096 sets: 1000 clears evict dirty lines to DRAM
+  MemorySystem bulk(s.topo, s.params), lines(s.topo, s.params);
+  lines.set_transfer_path(MemorySystem::TransferPath::Lines);
+  ASSERT_EQ(bulk.caches().bulk_lines(), 16u);
+  Picoseconds t(0);
+  std::mt19937_64 rng(5);
+  const PhysAddr node1 = s.topo.nodes()[1].base;
+  for (int i = 0; i < 1500; ++i) {
+    const PhysAddr page = (rng() % 2 ? node1 : 0) + (rng() % 2048) * 4096;
+    const CpuId cpu(static_cast<int>(rng() % 4) * 9);  // CPUs 0, 9 (socket 0), 18, 27 (socket 1)
+    Picoseconds a, b;
+    if (rng() % 4 == 0) {  // a user load or store of the page
+      const PhysAddr pa = page + 64 * (rng() % 64);
+      const bool write = rng() % 2 == 0;
+      a = bulk.access(cpu, pa, write, t);
+      b = lines.access(cpu, pa, write, t);
+    } else {
+      a = bulk.access_range(cpu, page, Bytes(4096), true, t);
+      b = lines.access_range(cpu, page, Bytes(4096), true, t);
+    }
+    ASSERT_EQ(a, b) << "op " << i;
+    t += b + Picoseconds(500);
+  }
+  MapStatsVisitor va, vb;
+  bulk.dump_stats(va);
+  lines.dump_stats(vb);
+  ASSERT_EQ(va.values.size(), vb.values.size());
+  for (const auto& [name, v] : vb.values) EXPECT_EQ(va.values.at(name), v) << name;
+  EXPECT_GT(vb.values.at("system.mem.writebacks"), 0);
+}
+
+}  // namespace
+}  // namespace numasim::hw
