@@ -28,19 +28,39 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-class HitStream : public hw::OpSource {
+// A stream of simulated references over an anonymous mapping populated at
+// start (MAP_POPULATE); remembers the host CPU time of its first batch.
+class TimedSource : public hw::OpSource {
  public:
-  HitStream(std::uint64_t refs, std::uint64_t span) : left_(refs), span_(span) {}
+  explicit TimedSource(std::uint64_t span) : span_(span) {}
   void start(hw::ThreadContext& ctx) override {
     const long r = ctx.sys_mmap(0, span_, os::PROT_READ | os::PROT_WRITE,
                                 os::MAP_PRIVATE | os::MAP_ANONYMOUS | os::MAP_POPULATE, -1, 0);
     base_ = r > 0 ? static_cast<VirtAddr>(r) : 0;
   }
+  // When the first batch was asked for (after the populate), if it was.
+  bool started() const { return started_; }
+  double first_fill() const { return first_fill_; }
+
+ protected:
+  void mark_started() {
+    if (started_) return;
+    started_ = true;
+    first_fill_ = cpu_seconds();
+  }
+  std::uint64_t span_;
+  VirtAddr base_ = 0;
+
+ private:
+  bool started_ = false;
+  double first_fill_ = 0;
+};
+
+class HitStream : public TimedSource {
+ public:
+  HitStream(std::uint64_t refs, std::uint64_t span) : TimedSource(span), left_(refs) {}
   std::size_t fill(hw::OpBatch& b, hw::ThreadContext&) override {
-    if (!started_) {
-      started_ = true;
-      first_fill_ = cpu_seconds();
-    }
+    mark_started();
     while (left_ && b.room() >= 2) {
       const VirtAddr a = base_ + off_;
       if ((left_ & 3) == 0) b.store(a);
@@ -52,36 +72,22 @@ class HitStream : public hw::OpSource {
     return b.size();
   }
   bool done() const override { return left_ == 0 || base_ == 0; }
-  // When the first batch was asked for (after the populate), if it was.
-  bool started() const { return started_; }
-  double first_fill() const { return first_fill_; }
 
  private:
-  std::uint64_t left_, span_, off_ = 0;
-  VirtAddr base_ = 0;
-  bool started_ = false;
-  double first_fill_ = 0;
+  std::uint64_t left_, off_ = 0;
 };
 
 // GUPS updates: a load then a store of the same random word of the table.
-class GupsUpdates : public hw::OpSource {
+class GupsUpdates : public TimedSource {
  public:
-  GupsUpdates(std::uint64_t updates, std::uint64_t table) : left_(updates), table_(table) {}
-  void start(hw::ThreadContext& ctx) override {
-    const long r = ctx.sys_mmap(0, table_, os::PROT_READ | os::PROT_WRITE,
-                                os::MAP_PRIVATE | os::MAP_ANONYMOUS | os::MAP_POPULATE, -1, 0);
-    base_ = r > 0 ? static_cast<VirtAddr>(r) : 0;
-  }
+  GupsUpdates(std::uint64_t updates, std::uint64_t table) : TimedSource(table), left_(updates) {}
   std::size_t fill(hw::OpBatch& b, hw::ThreadContext&) override {
-    if (!started_) {
-      started_ = true;
-      first_fill_ = cpu_seconds();
-    }
+    mark_started();
     while (left_ && b.room() >= 3) {
       x_ ^= x_ << 13;  // xorshift64: the same table words on every run
       x_ ^= x_ >> 7;
       x_ ^= x_ << 17;
-      const VirtAddr a = base_ + (x_ % (table_ / 8)) * 8;
+      const VirtAddr a = base_ + (x_ % (span_ / 8)) * 8;
       b.load(a);
       b.store(a);
       b.compute(1);
@@ -90,35 +96,34 @@ class GupsUpdates : public hw::OpSource {
     return b.size();
   }
   bool done() const override { return left_ == 0 || base_ == 0; }
-  bool started() const { return started_; }
-  double first_fill() const { return first_fill_; }
 
  private:
-  std::uint64_t left_, table_, x_ = 0x9e3779b97f4a7c15ull;
-  VirtAddr base_ = 0;
-  bool started_ = false;
-  double first_fill_ = 0;
+  std::uint64_t left_, x_ = 0x9e3779b97f4a7c15ull;
 };
 
-void BM_Gups4GiB(benchmark::State& state) {
-  const std::uint64_t updates = static_cast<std::uint64_t>(state.range(0));
+// Runs the source `make()` returns on CPU 0 of configs/`config` (one machine
+// per iteration) and reports its references per host CPU second from its
+// first batch on.
+template <class Make>
+void run_timed(benchmark::State& state, const char* config, Make make) {
   std::uint64_t total = 0;
   double seconds = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/skylake-sp-2s.toml");
+    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/" + config);
     auto m = std::make_unique<hw::Machine>(doc->root());
-    auto gups = std::make_unique<GupsUpdates>(updates, 4ull << 30);
-    const GupsUpdates* g = gups.get();
-    m->add_task("gups", std::move(gups), CpuId(0));
+    auto source = make();
+    const TimedSource* s = source.get();
+    m->add_task("stream", std::move(source), CpuId(0));
     m->run();
     const double end = cpu_seconds();
-    if (!g->started()) {
-      state.SkipWithError("GUPS never ran (mmap failed)");
+    if (!s->started()) {
+      state.SkipWithError("the stream never ran (mmap failed)");
       return;
     }
-    state.SetIterationTime(end - g->first_fill());
-    seconds += end - g->first_fill();
+    state.SetIterationTime(end - s->first_fill());
+    seconds += end - s->first_fill();
+    // The core's own references (the populate's kernel clears are not ops).
     total += m->core(CpuId(0)).stats().line_accesses;
     m.reset();
     state.ResumeTiming();
@@ -127,32 +132,13 @@ void BM_Gups4GiB(benchmark::State& state) {
 }
 
 void run_stream(benchmark::State& state, std::uint64_t span) {
-  const std::uint64_t refs = static_cast<std::uint64_t>(state.range(0));
-  std::uint64_t total = 0;
-  double stream_seconds = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    // configs/default.toml next to this file's directory.
-    auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/default.toml");
-    auto m = std::make_unique<hw::Machine>(doc->root());
-    auto stream = std::make_unique<HitStream>(refs, span);
-    const HitStream* s = stream.get();
-    m->add_task("stream", std::move(stream), CpuId(0));
-    m->run();
-    const double end = cpu_seconds();
-    if (!s->started()) {
-      state.SkipWithError("the stream never ran (mmap failed)");
-      return;
-    }
-    const double seconds = end - s->first_fill();
-    state.SetIterationTime(seconds);
-    stream_seconds += seconds;
-    // The core's own references (the populate's kernel clears are not ops).
-    total += m->core(CpuId(0)).stats().line_accesses;
-    m.reset();
-    state.ResumeTiming();
-  }
-  state.counters["refs_per_s"] = benchmark::Counter(stream_seconds > 0 ? static_cast<double>(total) / stream_seconds : 0);
+  const auto refs = static_cast<std::uint64_t>(state.range(0));
+  run_timed(state, "default.toml", [&] { return std::make_unique<HitStream>(refs, span); });
+}
+
+void BM_Gups4GiB(benchmark::State& state) {
+  const auto updates = static_cast<std::uint64_t>(state.range(0));
+  run_timed(state, "skylake-sp-2s.toml", [&] { return std::make_unique<GupsUpdates>(updates, 4ull << 30); });
 }
 
 void BM_L1TlbHitStream(benchmark::State& state) { run_stream(state, 16 << 10); }

@@ -270,7 +270,8 @@ class CacheArray {
   // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   // The usual associativities (8, 11, 12, 16, 20) take a copy of the loop
   // compiled for their way count (unrolled: no loop control per way).
-  [[gnu::always_inline]] std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
+  [[gnu::always_inline]] std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
+                                          std::uint32_t& least) const {
     switch (ways_) {
       case 8: return scan_ways<8>(set, tag, victim, least);
       case 11: return scan_ways<11>(set, tag, victim, least);

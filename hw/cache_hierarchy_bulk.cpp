@@ -12,6 +12,9 @@
 // Simplifications: none beyond the one-line operations'.
 #include "hw/cache_hierarchy.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace numasim::hw {
 
 std::uint64_t CacheHierarchy::invalidate_lines_everywhere(PhysAddr first, std::uint64_t n,
@@ -40,6 +43,11 @@ std::uint64_t CacheHierarchy::invalidate_lines_everywhere(PhysAddr first, std::u
 
 void CacheHierarchy::write_full_lines(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level,
                                       std::uint8_t* level, SnoopResult* snoop_out, WritebackList* wb) {
+  if (n > bulk_lines_) [[unlikely]] {
+    // More lines than the scratch arrays hold, or than keep every set's order exact.
+    std::fprintf(stderr, "numasim: internal error: write_full_lines of %zu lines (at most %zu)\n", n, bulk_lines_);
+    std::abort();
+  }
   const auto c = static_cast<std::size_t>(cpu.value());
   CacheArray& l1 = *l1_[c];
   CacheArray& l2 = *l2_[c];
@@ -83,7 +91,8 @@ void CacheHierarchy::write_full_lines(CpuId cpu, PhysAddr first, std::size_t n, 
     if (step[j] == kDone) continue;
     const PhysAddr line = line_of(j);
     level[j] = static_cast<std::uint8_t>(l2.contains(line) ? 2 : (llc_level && llc.contains(line) ? 3 : 4));
-    const Eviction v1 = step[j] == kShared ? l1.fill(line, LineState::Modified) : l1.fill_at(slot[j], LineState::Modified);
+    const Eviction v1 =
+        step[j] == kShared ? l1.fill(line, LineState::Modified) : l1.fill_at(slot[j], LineState::Modified);
     step[j] = v1.valid && v1.dirty ? kVictim : kDone;
     victim[j] = v1.addr;
   }

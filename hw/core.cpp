@@ -494,6 +494,10 @@ Core::Step Core::execute(const Op* begin, const Op* end, VirtAddr first_line) {
   return execute_with(m, begin, end, first_line);
 }
 
+namespace {
+bool is_access(const Op& op) { return op.kind == OpKind::Load || op.kind == OpKind::Store; }
+}  // namespace
+
 template <class Mem>
 Core::Step Core::execute_with(Mem& mem, const Op* op, const Op* end, VirtAddr first_line) {
   TaskRun& run = *cur_;
@@ -512,9 +516,9 @@ Core::Step Core::execute_with(Mem& mem, const Op* op, const Op* end, VirtAddr fi
           // Walks are frequent: prefetch the host memory the walks and accesses
           // of the next operations will look up (no effect on results).
           if (--walk_credit_ > kWalkCredit) {
-            if (end - op > kWalkPrefetchAhead && op[kWalkPrefetchAhead].kind != OpKind::Compute)
+            if (end - op > kWalkPrefetchAhead && is_access(op[kWalkPrefetchAhead]))
               mmu_.prefetch_walk(op[kWalkPrefetchAhead].addr);
-            if (end - op > kDataPrefetchAhead && op[kDataPrefetchAhead].kind != OpKind::Compute)
+            if (end - op > kDataPrefetchAhead && is_access(op[kDataPrefetchAhead]))
               mmu_.prefetch_data(op[kDataPrefetchAhead].addr);
           }
         }

@@ -206,22 +206,23 @@ class MemorySystem {
   // copy_range's loads run at most this many lines ahead of its stores' completion.
   static constexpr std::size_t kStoreBuffer = 56;
 
-  // How kernel range traffic through the caches (access_range) is run.
-  // Lines: the reference, each line through the caches and then its timing
-  // before the next. Bulk (default): the transfer as one request in chunks of
-  // kBulkChunk lines: first the chunk's cache and coherence updates level by
-  // level in batches of CacheHierarchy::bulk_lines() (all L1D look-ups, all
-  // snoops, all L1D installs, the L1D victims into L2, L2's victims into the
-  // LLC: CacheHierarchy::write_full_lines, exact; an ownership request to the
-  // local home does not look in the LLC, whose hit and miss cost the same
-  // there), then the chunk's timing (the pipeline of kernel_mlp() lines,
-  // links, write-backs and DRAM) in the same order of calls as the line path. Cache state never depends on timing on these paths, so
-  // both give the same statistics and latencies (tests/hw/bulk_transfer_test.cpp).
-  // Reads through the caches (a copy's source) and ranges that begin or end
-  // inside a line keep the line path; so do streaming transfers
-  // (access_range_nontemporal): splitting them into the two passes gained
-  // nothing measurable (their host time is the DRAM model's, line by line).
-  // Stores of whole lines (a clear, a copy's destination) are what gains.
+  // How kernel range traffic through the caches (access_range) is run. Lines:
+  // the reference, each line through the caches and then its timing before the
+  // next. Bulk (default): the transfer as one request in chunks of kBulkChunk
+  // lines: first the chunk's cache and coherence updates level by level in
+  // batches of CacheHierarchy::bulk_lines() (all L1D look-ups, all snoops, all
+  // L1D installs, the L1D victims into L2, L2's victims into the LLC:
+  // CacheHierarchy::write_full_lines, exact; an ownership request to the local
+  // home does not look in the LLC, whose hit and miss cost the same there), then
+  // the chunk's timing (the pipeline of kernel_mlp() lines, links, write-backs
+  // and DRAM) in the same order of calls as the line path. Cache state never
+  // depends on timing on these paths, so both give the same statistics and
+  // latencies (tests/hw/bulk_transfer_test.cpp). Reads through the caches (a
+  // copy's source) and ranges that begin or end inside a line keep the line
+  // path; so do streaming transfers (access_range_nontemporal): splitting them
+  // into the two passes gained nothing measurable (their host time is the DRAM
+  // model's, line by line). Stores of whole lines (a clear, a copy's
+  // destination) are what gains.
   enum class TransferPath : std::uint8_t { Bulk, Lines };
   void set_transfer_path(TransferPath p) { transfer_path_ = p; }
   TransferPath transfer_path() const { return transfer_path_; }

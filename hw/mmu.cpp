@@ -93,36 +93,37 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   std::abort();
 }
 
-void Mmu::prefetch_walk(VirtAddr va) const {
+bool Mmu::peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const {
   const PageWalkCache::Hit hit = pwc_.peek(ctx_.asid, va);
-  int level = hit.next_level;
+  level = hit.next_level;
   PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
-  for (; level < 3; ++level) {
-    const PhysAddr entry = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
-    memory_.host_prefetch(cpu_, entry);
+  for (;; ++level) {
+    entry = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
+    if (level == 3) return true;
+    if (hint) memory_.host_prefetch(cpu_, entry);
     const std::uint64_t e = os_.read_pte(entry);
-    if (!(e & pte::kPresent) || (level > 0 && (e & pte::kPse))) return;
+    if (!(e & pte::kPresent)) return false;
+    if (level > 0 && (e & pte::kPse)) return true;  // a 1 GiB or 2 MiB leaf
     table = e & pte::kAddrMask;
   }
-  const PhysAddr leaf = table + ((va >> pt_index_shift(3)) & 511u) * 8u;
-  os_.prefetch_pte(leaf);
-  memory_.host_prefetch(cpu_, leaf);
+}
+
+void Mmu::prefetch_walk(VirtAddr va) const {
+  PhysAddr entry;
+  int level;
+  if (!peek_leaf(va, true, entry, level) || level != 3) return;
+  os_.prefetch_pte(entry);
+  memory_.host_prefetch(cpu_, entry);
 }
 
 void Mmu::prefetch_data(VirtAddr va) const {
-  const PageWalkCache::Hit hit = pwc_.peek(ctx_.asid, va);
-  int level = hit.next_level;
-  PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
-  for (;; ++level) {
-    const std::uint64_t e = os_.read_pte(table + ((va >> pt_index_shift(level)) & 511u) * 8u);
-    if (!(e & pte::kPresent)) return;
-    if (level == 3 || (level > 0 && (e & pte::kPse))) {
-      const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
-      memory_.host_prefetch(cpu_, (e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
-      return;
-    }
-    table = e & pte::kAddrMask;
-  }
+  PhysAddr entry;
+  int level;
+  if (!peek_leaf(va, false, entry, level)) return;
+  const std::uint64_t e = os_.read_pte(entry);
+  if (!(e & pte::kPresent)) return;
+  const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
+  memory_.host_prefetch(cpu_, (e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
 }
 
 bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {

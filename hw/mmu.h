@@ -145,6 +145,12 @@ class Mmu {
   Frequency clock() const { return clock_; }
 
  private:
+  // The host prefetches' look at the tables, with no effect on the simulation:
+  // from the deepest level the paging-structure caches hold, reads the upper
+  // entries that map `va` (each hinted to the memory system first if `hint`)
+  // down to the leaf entry, which it does not read: its address and level
+  // (3, or 2 / 1 for a 2 MiB / 1 GiB leaf). False at an entry not present.
+  bool peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const;
   // Walk from `t`; on success fills the TLBs. Returns false at a fault (sets fault_write_ok).
   bool walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa);
 

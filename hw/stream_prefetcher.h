@@ -43,7 +43,9 @@ struct StreamPrefetcherParams {
   std::uint32_t queue = 16;     // superqueue entries prefetches may hold (Skylake L2: 16)
   std::uint32_t train = 2;      // requests in one direction before the stream prefetches
   std::uint32_t demand_reserve = 0;  // super-queue entries left to demand misses (throttle)
-  bool adaptive_distance = false;    // distance x free super-queue share / queue (see above)
+  // distance x (free super-queue entries, at most `queue`) / `queue`: the free
+  // share of the super queue where `queue` is its size, as on the shipped configurations
+  bool adaptive_distance = false;
 
   // The [prefetch.l2_streamer] table.
   static StreamPrefetcherParams from_config(Config c);

@@ -615,18 +615,21 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
   for (const auto& [c, n] : traffic) pages[n] += per_cpu / kHuge;
   reserve_hugepages(s.params, pages);
   // Stores: each injector first runs its mix over twice its share of the
-  // caches (L1D, L2 and its node's CPUs' share of the LLC), so that the
+  // caches (L1D, L2 and its share of its socket's LLC among the injectors
+  // there), so that the
   // measured stores meet caches full of dirty lines, each store's line read
   // for ownership and an older one written back (in a shorter run the
   // write-backs would mostly fall after the measurement: issue 16's Mess
   // curves rising as writes grow). Only where the buffer is larger than
   // that: a smaller one would then be served from the caches (its first pass
   // is what reaches memory).
-  std::vector<std::uint64_t> warm_bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0);
-  for (int n : res.traffic_nodes) {
+  std::vector<std::uint64_t> injectors_on_socket(static_cast<std::size_t>(s.topo.num_sockets()), 0);
+  for (const auto& [c, n] : traffic) ++injectors_on_socket[static_cast<std::size_t>(s.topo.cpu_socket(c))];
+  std::vector<std::uint64_t> warm_bytes;  // by injector
+  for (const auto& [cpu, n] : traffic) {
     const auto& c = s.params.memory.caches;
-    const std::uint64_t cpus = std::max<std::uint64_t>(1, s.topo.node(NodeId(n)).cpus.size());
-    warm_bytes[n] = 2 * (c.l1d.size.value() + c.l2.size.value() + c.llc.size.value() / cpus);
+    const std::uint64_t sharing = injectors_on_socket[static_cast<std::size_t>(s.topo.cpu_socket(cpu))];
+    warm_bytes.push_back(2 * (c.l1d.size.value() + c.l2.size.value() + c.llc.size.value() / sharing));
   }
   const std::uint64_t seed = s.params.seed;
   Machine m(std::move(s.topo), s.params);
@@ -653,7 +656,8 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
     TaskRun* chase_run = m.add_task("loaded-latency", std::move(chase), chase_cpu);
     std::vector<std::pair<StreamProgram*, TaskRun*>> injectors;
     if (!idle) {
-      for (const auto& [cpu, n] : traffic) {
+      for (std::size_t i = 0; i < traffic.size(); ++i) {
+        const auto& [cpu, n] = traffic[i];
         StreamProgram::Params sp;
         sp.node = n;
         sp.bytes = per_cpu;
@@ -661,7 +665,7 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
         sp.delay = delay;
         sp.reads = opts.mix.reads;
         sp.writes = opts.mix.writes;
-        if (opts.mix.writes > 0 && per_cpu > warm_bytes[n]) sp.warmup_lines = warm_bytes[n] / kCacheLineBytes;
+        if (opts.mix.writes > 0 && per_cpu > warm_bytes[i]) sp.warmup_lines = warm_bytes[i] / kCacheLineBytes;
         sp.barrier = &barrier;
         sp.stop = &chase_done;
         auto prog = std::make_unique<StreamProgram>(sp);

@@ -151,7 +151,8 @@ TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
         written_back += static_cast<std::uint64_t>(w.count);
         ++stores;
       }
-      if (op % 1000 == 999) expect_same(bulk, lines, kCpus, kSockets, std::string(g.name) + " op " + std::to_string(op));
+      if (op % 1000 == 999)
+        expect_same(bulk, lines, kCpus, kSockets, std::string(g.name) + " op " + std::to_string(op));
     }
     expect_same(bulk, lines, kCpus, kSockets, g.name);
     // The history exercised what it is meant to.

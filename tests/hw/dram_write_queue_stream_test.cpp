@@ -101,7 +101,8 @@ TEST(DramWriteQueueStream, BackPressureBoundsAStreamToTheChannelsPeak) {
   DramParams plain = p;
   plain.write_queue = plain.write_high = 0;
   DramController unqueued(plain, 0, "plain");
-  const Picoseconds e = unqueued.stream(std::uint64_t{1} << 30, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
+  const Picoseconds e =
+      unqueued.stream(std::uint64_t{1} << 30, n, true, start, Picoseconds(0), Picoseconds(0), gap, 10, gap);
   const Picoseconds one = plain.frontend_latency + plain.to_ps(plain.cwl + plain.tburst);  // a row hit's service
   EXPECT_GE(static_cast<double>((e - start).value()), 0.98 * static_cast<double>(n / 10 * one.value()));
   EXPECT_EQ(unqueued.stats().write_drains, 0u);

@@ -274,7 +274,21 @@ TEST_F(MmuFixture, HostPrefetchesNameTheWalksLeafAndTheDataAndChangeNothing) {
   EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x8012'3456});
   mem.prefetched.clear();
   mmu->prefetch_data(unmapped);
-  EXPECT_TRUE(mem.prefetched.empty());
+  mmu->prefetch_walk(unmapped);
+  EXPECT_TRUE(pt.prefetched_ptes.empty());  // no table below the missing entry
+  // A 1 GiB leaf, and a walk the paging-structure caches know nothing of (from CR3).
+  const VirtAddr giga = 0x7e80'0000'0000, cold = 0x5500'0000'1000;
+  pt.map(giga, 0x1'4000'0000, PageSize::k1G, pte::kRw | pte::kAccessed);
+  pt.map(cold, 0x6000'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  mem.prefetched.clear();
+  mmu->prefetch_data(giga + 0x1234'5678);
+  EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x1'4000'0000 + 0x1234'5678});
+  mem.prefetched.clear();
+  mmu->prefetch_walk(cold + 8);
+  EXPECT_EQ(pt.prefetched_ptes, std::vector<PhysAddr>{pt.entry_addr(cold, 3)});
+  EXPECT_EQ(mem.prefetched, (std::vector<PhysAddr>{pt.entry_addr(cold, 0), pt.entry_addr(cold, 1),
+                                                   pt.entry_addr(cold, 2), pt.entry_addr(cold, 3)}));
+  mem.prefetched.clear();
 
   // Nothing simulated moved: no access, no A/D update, no statistic, no TLB or PWC fill.
   EXPECT_EQ(mem.log.size(), accesses);
