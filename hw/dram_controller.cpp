@@ -361,22 +361,24 @@ void DramController::reset_state() {
 // into bank and bank group. Bit fields when every radix is a power of two.
 // The lines of one interleave granule differ only in the column's low bits:
 // the last granule's coordinates are kept and reused (sequential streams).
-DramCoord DramController::decode(PhysAddr pa) const {
-  const std::uint64_t x = (pa - base_) >> 6;  // line number (64 B lines)
+DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
+
+const DramCoord& DramController::decode_line(std::uint64_t x) const {
   const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   if ((x >> il_shift_) == memo_granule_) {
-    DramCoord c = memo_;
-    c.column = (c.column & ~low_mask) | (x & low_mask);
-    return c;
+    memo_.column = (memo_.column & ~low_mask) | (x & low_mask);
+    return memo_;
   }
   memo_granule_ = x >> il_shift_;
-  memo_ = decode_uncached(x);
+  decode_uncached(x, memo_);
   return memo_;
 }
 
-DramCoord DramController::decode_uncached(std::uint64_t x) const {
-  if (!pow2_decode_) return decode_general(x);
-  DramCoord c;
+void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
+  if (!pow2_decode_) {
+    decode_general(x, c);
+    return;
+  }
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   const std::uint64_t y = x >> il_shift_;
   c.column = (column_hi_.of(y) << il_shift_) | low;
@@ -388,7 +390,7 @@ DramCoord DramController::decode_uncached(std::uint64_t x) const {
   if (p_.xor_hash) {
     if (p_.xor_fold) {
       apply_row_fold(c);
-      return c;
+      return;
     }
     // Bank groups and banks per group are powers of two here.
     const std::uint64_t hb = c.row & bank_.mask;
@@ -396,11 +398,10 @@ DramCoord DramController::decode_uncached(std::uint64_t x) const {
     c.bank ^= static_cast<std::uint32_t>(hb);
     c.bank_group ^= static_cast<std::uint32_t>(hg);
   }
-  return c;
 }
 
-DramCoord DramController::decode_general(std::uint64_t x) const {
-  DramCoord c;
+// Every field of c is set: each non-row field is one of steps_.
+void DramController::decode_general(std::uint64_t x, DramCoord& c) const {
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   x >>= il_shift_;
   for (const DecodeStep& st : steps_) {
@@ -411,7 +412,6 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
   }
   c.row = x;
   apply_row_hash(c);
-  return c;
 }
 
 void DramController::apply_row_fold(DramCoord& c) const {
@@ -564,7 +564,7 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 }
 
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
-  const DramCoord c = decode(pa);
+  const DramCoord& c = decode_line((pa - base_) >> 6);
   if (is_write && p_.write_queue > 0) return post_write(c, arrival);
   return schedule(c, is_write, arrival, arrival + p_.frontend_latency, false);
 }
@@ -884,7 +884,17 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
   if (!late && !reordered) {
-    b.hist[b.hist_next] = Bank::Snapshot{stamp, b.next_act, b.next_pre, b.next_cas, b.last_act, b.open_row, b.refresh_epoch};
+    // Field by field: a snapshot built on the stack and copied whole was read
+    // back as 16-byte words from 8-byte stores, and the host waited for its
+    // store buffer (the bank's cold lines) to drain.
+    Bank::Snapshot& h = b.hist[b.hist_next];
+    h.stamp = stamp;
+    h.next_act = b.next_act;
+    h.next_pre = b.next_pre;
+    h.next_cas = b.next_cas;
+    h.last_act = b.last_act;
+    h.open_row = b.open_row;
+    h.refresh_epoch = b.refresh_epoch;
     b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
     b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
   }
