@@ -638,6 +638,7 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
 DramResult DramController::schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                                     bool drained) {
   const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+  const std::int64_t bus_tag = c.rank;  // the data bus tags its slots by rank (64-bit: SlotCalendar::reserve)
   const std::size_t bank_index = rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
                                  static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) +
                                  c.bank;
@@ -848,7 +849,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   // channel and paid by later requests stamped after the displaced ones (this
   // one pays before adding what it displaced).
   SlotCalendar::Moves mv;
-  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp, &mv);
+  const std::uint64_t moved = ch.bus.reserve_displacing(data, bus_tag, stamp, &mv);
   Picoseconds displaced_share(0);
   if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
     // One slot's move, or more while more than kDebtWindow are owed (requests

@@ -114,7 +114,10 @@ class SlotCalendar {
     return earliest_search(s, tag, visible);
   }
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
-  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0)) {
+  // (Tags are taken as 64-bit values where reserved: a 32-bit tag kept across
+  // a call was spilled in 4 bytes and read back in 8, a load the host cannot
+  // forward from its store buffer.)
+  void reserve(Picoseconds start, std::int64_t tag, Picoseconds stamp = Picoseconds(0)) {
     e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
     if (max_stamp_ < stamp) max_stamp_ = stamp;
     if (e_.size() > e_.capacity()) {
@@ -135,11 +138,11 @@ class SlotCalendar {
     std::uint64_t slots = 0;
     Picoseconds first_stamp = kAll;
   };
-  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr) {
+  std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp, Moves* moves = nullptr) {
     const bool later_exist = stamp < max_stamp_;
     reserve(start, tag, stamp);
     if (!later_exist) return 0;  // in time order: nothing to move
-    return displace(start, tag, stamp, moves);
+    return displace(start, static_cast<int>(tag), stamp, moves);
   }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -155,7 +158,7 @@ class SlotCalendar {
     std::uint64_t packed;
     static constexpr unsigned kTagShift = 56;
     static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kTagShift) - 1;
-    static std::uint64_t pack(Picoseconds stamp, int tag) {
+    static std::uint64_t pack(Picoseconds stamp, std::int64_t tag) {
       const std::uint64_t s = stamp.value() < kStampMask ? stamp.value() : kStampMask;
       return s | (static_cast<std::uint64_t>(static_cast<std::uint8_t>(tag)) << kTagShift);
     }
