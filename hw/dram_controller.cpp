@@ -328,6 +328,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   refresh_offsets_.resize(total);
   for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
   refresh_memo_.assign(total, RefreshMemo{});
+  column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
   reset_state();
 }
 
@@ -339,7 +340,7 @@ void DramController::reset_state() {
   r.acts = SlotCalendar(p_.to_ps(p_.trrd_s), p_.to_ps(p_.trrd_l > p_.trrd_s ? p_.trrd_l - p_.trrd_s : 0),
                         Picoseconds(0), kCalendarSlots);
   r.cas_by_bg.assign(static_cast<std::size_t>(p_.bank_groups),
-                     SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), kCalendarSlots));
+                     SlotCalendar(column_spacing_ps_, Picoseconds(0), Picoseconds(0), kCalendarSlots));
   if (p_.write_queue > 0) {
     // Column command to column command by direction on one rank: read then
     // write tRTW = CL + tBURST + 2 - CWL; write then read CWL + tBURST + tWTR_S
@@ -825,7 +826,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
         b.prev_pre = pre;
         b.open_row = c.row;
         b.last_act = act;
-        b.next_cas = max_ps(b.next_cas, cas + p_.to_ps(same_group_column_spacing()));
+        b.next_cas = max_ps(b.next_cas, cas + column_spacing_ps_);
         b.next_pre = max_ps(b.next_pre, ready);
       }
     } else if (late_row) {
@@ -868,8 +869,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   }
   r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
-  if (reordered) ++stats_.reordered_hits;
-  else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
+  if (reordered) {
+    ++stats_.reordered_hits;
+  } else if (!late) {
+    b.next_cas = cas + column_spacing_ps_;
+  }
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
   pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
   if (reordered || late) {
@@ -963,7 +967,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   const Picoseconds zero(0);
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   const Picoseconds burst = p_.to_ps(p_.tburst);
-  const Picoseconds sp = p_.to_ps(same_group_column_spacing());
+  const Picoseconds sp = column_spacing_ps_;
   const Picoseconds trcd = p_.to_ps(p_.trcd), trp = p_.to_ps(p_.trp);
   const Picoseconds hit = p_.frontend_latency + cas_lat + burst;  // a row hit at the controller
   const std::uint64_t il = p_.interleave_lines();

@@ -373,6 +373,8 @@ class DramController final : public MemoryDevice {
   };
   void remember_refresh_span(std::uint32_t rank, std::uint64_t off, std::uint64_t k) const;
   std::uint32_t same_group_column_spacing() const;
+  // same_group_column_spacing() in picoseconds, computed once (a division).
+  Picoseconds column_spacing_ps_{0};
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   // decode() of line number `line` (from the node's base) into the memo, returned.
   // The coordinates stay in the memo and are read field by field: a
