@@ -328,6 +328,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   refresh_offsets_.resize(total);
   for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
   refresh_memo_.assign(total, RefreshMemo{});
+  column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
   reset_state();
 }
 
@@ -339,7 +340,7 @@ void DramController::reset_state() {
   r.acts = SlotCalendar(p_.to_ps(p_.trrd_s), p_.to_ps(p_.trrd_l > p_.trrd_s ? p_.trrd_l - p_.trrd_s : 0),
                         Picoseconds(0), kCalendarSlots);
   r.cas_by_bg.assign(static_cast<std::size_t>(p_.bank_groups),
-                     SlotCalendar(p_.to_ps(same_group_column_spacing()), Picoseconds(0), Picoseconds(0), kCalendarSlots));
+                     SlotCalendar(column_spacing_ps_, Picoseconds(0), Picoseconds(0), kCalendarSlots));
   if (p_.write_queue > 0) {
     // Column command to column command by direction on one rank: read then
     // write tRTW = CL + tBURST + 2 - CWL; write then read CWL + tBURST + tWTR_S
@@ -361,22 +362,24 @@ void DramController::reset_state() {
 // into bank and bank group. Bit fields when every radix is a power of two.
 // The lines of one interleave granule differ only in the column's low bits:
 // the last granule's coordinates are kept and reused (sequential streams).
-DramCoord DramController::decode(PhysAddr pa) const {
-  const std::uint64_t x = (pa - base_) >> 6;  // line number (64 B lines)
+DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
+
+const DramCoord& DramController::decode_line(std::uint64_t x) const {
   const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   if ((x >> il_shift_) == memo_granule_) {
-    DramCoord c = memo_;
-    c.column = (c.column & ~low_mask) | (x & low_mask);
-    return c;
+    memo_.column = (memo_.column & ~low_mask) | (x & low_mask);
+    return memo_;
   }
   memo_granule_ = x >> il_shift_;
-  memo_ = decode_uncached(x);
+  decode_uncached(x, memo_);
   return memo_;
 }
 
-DramCoord DramController::decode_uncached(std::uint64_t x) const {
-  if (!pow2_decode_) return decode_general(x);
-  DramCoord c;
+void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
+  if (!pow2_decode_) {
+    decode_general(x, c);
+    return;
+  }
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   const std::uint64_t y = x >> il_shift_;
   c.column = (column_hi_.of(y) << il_shift_) | low;
@@ -388,7 +391,7 @@ DramCoord DramController::decode_uncached(std::uint64_t x) const {
   if (p_.xor_hash) {
     if (p_.xor_fold) {
       apply_row_fold(c);
-      return c;
+      return;
     }
     // Bank groups and banks per group are powers of two here.
     const std::uint64_t hb = c.row & bank_.mask;
@@ -396,11 +399,10 @@ DramCoord DramController::decode_uncached(std::uint64_t x) const {
     c.bank ^= static_cast<std::uint32_t>(hb);
     c.bank_group ^= static_cast<std::uint32_t>(hg);
   }
-  return c;
 }
 
-DramCoord DramController::decode_general(std::uint64_t x) const {
-  DramCoord c;
+// Every field of c is set: each non-row field is one of steps_.
+void DramController::decode_general(std::uint64_t x, DramCoord& c) const {
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   x >>= il_shift_;
   for (const DecodeStep& st : steps_) {
@@ -411,7 +413,6 @@ DramCoord DramController::decode_general(std::uint64_t x) const {
   }
   c.row = x;
   apply_row_hash(c);
-  return c;
 }
 
 void DramController::apply_row_fold(DramCoord& c) const {
@@ -564,7 +565,7 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 }
 
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
-  const DramCoord c = decode(pa);
+  const DramCoord& c = decode_line((pa - base_) >> 6);
   if (is_write && p_.write_queue > 0) return post_write(c, arrival);
   return schedule(c, is_write, arrival, arrival + p_.frontend_latency, false);
 }
@@ -638,6 +639,7 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
 DramResult DramController::schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                                     bool drained) {
   const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+  const std::int64_t bus_tag = c.rank;  // the data bus tags its slots by rank (64-bit: SlotCalendar::reserve)
   const std::size_t bank_index = rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
                                  static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) +
                                  c.bank;
@@ -824,7 +826,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
         b.prev_pre = pre;
         b.open_row = c.row;
         b.last_act = act;
-        b.next_cas = max_ps(b.next_cas, cas + p_.to_ps(same_group_column_spacing()));
+        b.next_cas = max_ps(b.next_cas, cas + column_spacing_ps_);
         b.next_pre = max_ps(b.next_pre, ready);
       }
     } else if (late_row) {
@@ -848,7 +850,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   // channel and paid by later requests stamped after the displaced ones (this
   // one pays before adding what it displaced).
   SlotCalendar::Moves mv;
-  const std::uint64_t moved = ch.bus.reserve_displacing(data, static_cast<int>(c.rank), stamp, &mv);
+  const std::uint64_t moved = ch.bus.reserve_displacing(data, bus_tag, stamp, &mv);
   Picoseconds displaced_share(0);
   if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
     // One slot's move, or more while more than kDebtWindow are owed (requests
@@ -867,8 +869,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   }
   r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
-  if (reordered) ++stats_.reordered_hits;
-  else if (!late) b.next_cas = cas + p_.to_ps(same_group_column_spacing());
+  if (reordered) {
+    ++stats_.reordered_hits;
+  } else if (!late) {
+    b.next_cas = cas + column_spacing_ps_;
+  }
   Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
   pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
   if (reordered || late) {
@@ -884,7 +889,17 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
   if (!late && !reordered) {
-    b.hist[b.hist_next] = Bank::Snapshot{stamp, b.next_act, b.next_pre, b.next_cas, b.last_act, b.open_row, b.refresh_epoch};
+    // Field by field: a snapshot built on the stack and copied whole was read
+    // back as 16-byte words from 8-byte stores, and the host waited for its
+    // store buffer (the bank's cold lines) to drain.
+    Bank::Snapshot& h = b.hist[b.hist_next];
+    h.stamp = stamp;
+    h.next_act = b.next_act;
+    h.next_pre = b.next_pre;
+    h.next_cas = b.next_cas;
+    h.last_act = b.last_act;
+    h.open_row = b.open_row;
+    h.refresh_epoch = b.refresh_epoch;
     b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
     b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
   }
@@ -952,7 +967,7 @@ Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, 
   const Picoseconds zero(0);
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   const Picoseconds burst = p_.to_ps(p_.tburst);
-  const Picoseconds sp = p_.to_ps(same_group_column_spacing());
+  const Picoseconds sp = column_spacing_ps_;
   const Picoseconds trcd = p_.to_ps(p_.trcd), trp = p_.to_ps(p_.trp);
   const Picoseconds hit = p_.frontend_latency + cas_lat + burst;  // a row hit at the controller
   const std::uint64_t il = p_.interleave_lines();

@@ -114,7 +114,10 @@ class SlotCalendar {
     return earliest_search(s, tag, visible);
   }
   // `stamp`: the time of the request that reserves the slot (its arrival at the scheduler).
-  void reserve(Picoseconds start, int tag, Picoseconds stamp = Picoseconds(0)) {
+  // (Tags are taken as 64-bit values where reserved: a 32-bit tag kept across
+  // a call was spilled in 4 bytes and read back in 8, a load the host cannot
+  // forward from its store buffer.)
+  void reserve(Picoseconds start, std::int64_t tag, Picoseconds stamp = Picoseconds(0)) {
     e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
     if (max_stamp_ < stamp) max_stamp_ = stamp;
     if (e_.size() > e_.capacity()) {
@@ -135,11 +138,11 @@ class SlotCalendar {
     std::uint64_t slots = 0;
     Picoseconds first_stamp = kAll;
   };
-  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, Moves* moves = nullptr) {
+  std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp, Moves* moves = nullptr) {
     const bool later_exist = stamp < max_stamp_;
     reserve(start, tag, stamp);
     if (!later_exist) return 0;  // in time order: nothing to move
-    return displace(start, tag, stamp, moves);
+    return displace(start, static_cast<int>(tag), stamp, moves);
   }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -155,7 +158,7 @@ class SlotCalendar {
     std::uint64_t packed;
     static constexpr unsigned kTagShift = 56;
     static constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kTagShift) - 1;
-    static std::uint64_t pack(Picoseconds stamp, int tag) {
+    static std::uint64_t pack(Picoseconds stamp, std::int64_t tag) {
       const std::uint64_t s = stamp.value() < kStampMask ? stamp.value() : kStampMask;
       return s | (static_cast<std::uint64_t>(static_cast<std::uint8_t>(tag)) << kTagShift);
     }
@@ -265,7 +268,11 @@ class DramController final : public MemoryDevice {
   void dump(StatsVisitor& v) const override;
 
  private:
-  struct Bank {
+  // Host layout: the fields every in-order request reads and writes lead, in
+  // the first two host cache lines of a 64-byte aligned bank; each snapshot
+  // of the history fills one line of its own (a bank is a host cache miss on
+  // a random-access stream: fewer lines, fewer misses).
+  struct alignas(64) Bank {
     std::uint64_t open_row = kNoRow;
     std::uint64_t refresh_epoch = 0;
     Picoseconds next_act{0};  // earliest ACT (after precharge completes)
@@ -279,6 +286,8 @@ class DramController final : public MemoryDevice {
     Picoseconds prev_act{0};
     Picoseconds prev_pre{0};
     Picoseconds last_t{0};  // latest request time (after the front end) served in order
+    std::uint32_t hist_next = 0, hist_n = 0;  // the history's ring below: next slot, snapshots held
+    std::uint32_t late_next = 0;              // late_rows' next slot
     // Rows opened by late requests (stamped before last_t: a core behind the
     // others within a quantum), so that the late core's next lines to the same
     // row are row hits as they would be in time order, instead of one
@@ -289,19 +298,17 @@ class DramController final : public MemoryDevice {
       Picoseconds act{0}, until{0};
     };
     std::array<LateRow, 4> late_rows{};
-    std::uint32_t late_next = 0;
     // The bank's in-order state after each of its latest in-order requests,
     // by the request's stamp (ascending in the ring): a late request is timed
     // against the bank as it was at its time (the row open then, its
     // precharge, activate and column constraints) instead of ignoring the
     // bank's timing. stream() clears it (its visits are not recorded).
-    struct Snapshot {
+    struct alignas(64) Snapshot {
       Picoseconds stamp{0}, next_act{0}, next_pre{0}, next_cas{0}, last_act{0};
       std::uint64_t open_row = kNoRow;
       std::uint64_t refresh_epoch = 0;
     };
     std::array<Snapshot, 8> hist{};
-    std::uint32_t hist_next = 0, hist_n = 0;
   };
   struct Rank {
     SlotCalendar acts;                   // ACT commands: tRRD_S/L apart; tFAW checked on top
@@ -366,9 +373,17 @@ class DramController final : public MemoryDevice {
   };
   void remember_refresh_span(std::uint32_t rank, std::uint64_t off, std::uint64_t k) const;
   std::uint32_t same_group_column_spacing() const;
+  // same_group_column_spacing() in picoseconds, computed once (a division).
+  Picoseconds column_spacing_ps_{0};
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
-  DramCoord decode_general(std::uint64_t line) const;
-  DramCoord decode_uncached(std::uint64_t line) const;  // decode() without the granule memo
+  // decode() of line number `line` (from the node's base) into the memo, returned.
+  // The coordinates stay in the memo and are read field by field: a
+  // coordinate returned by value was written as 4- and 8-byte fields and
+  // copied as 16-byte words, which the host cannot forward from its store
+  // buffer (each copy waited for the buffer to drain).
+  const DramCoord& decode_line(std::uint64_t line) const;
+  void decode_general(std::uint64_t line, DramCoord& c) const;
+  void decode_uncached(std::uint64_t line, DramCoord& c) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
   void apply_row_fold(DramCoord& c) const;  // xor_fold: every row bit into bank, bank group and channel
   // A channel index combined with a channel hash value (XOR, or a modular sum
