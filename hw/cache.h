@@ -308,18 +308,7 @@ class CacheArray {
   // write_access's victim search (scan()'s, for an absent line), by way count as scan().
   template <std::size_t W>
   std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
-    const std::size_t n = W ? W : ways_;
-#if defined(__x86_64__)
-    if (n >= 8 && kHostSse41) return least_word_sse41(meta, n, least);  // the same way, fewer host instructions
-#endif
-    std::size_t victim = 0;
-    least = meta[0];
-    for (std::size_t v = 1; v < n; ++v) {
-      const bool less = meta[v] < least;
-      victim = less ? v : victim;
-      least = less ? meta[v] : least;
-    }
-    return victim;
+    return first_least_word<W>(meta, ways_, least);
   }
   std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
     switch (ways_) {

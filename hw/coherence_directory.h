@@ -113,20 +113,8 @@ class CoherenceDirectory {
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
       lru = 0;
       if (hit || free) return;
-      const std::uint32_t* stamp = tags + W;
-#if defined(__x86_64__)
-      if (kHostSse41) {
-        std::uint32_t least;
-        lru = least_word_sse41(stamp, W, least);
-        return;
-      }
-#endif
-      std::uint32_t least = stamp[0];
-      for (std::size_t w = 1; w < W; ++w) {
-        const bool less = stamp[w] < least;
-        lru = less ? w : lru;
-        least = less ? stamp[w] : least;
-      }
+      std::uint32_t least;
+      lru = first_least_word<W>(tags + W, W, least);
       return;
     }
     const std::size_t n = W ? W : ways_;

@@ -112,19 +112,10 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
   const std::size_t n = count_.size();
   if (last > head_) {
     // The calendar moves on: the buckets it now covers start empty.
-    const std::uint64_t from = std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0);
-    for (std::size_t i = from % n, k = 0; k <= last - from; ++k) {
-      count_[i] = 0;
-      if (++i == n) i = 0;
-    }
+    for_each_bucket(std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0), last, [](std::uint32_t& c) { c = 0; });
     head_ = last;
   }
-  const std::uint64_t from = std::max(first, oldest());
-  if (from > last) return;
-  for (std::size_t i = from % n, k = 0; k <= last - from; ++k) {  // one division, not one per bucket
-    ++count_[i];
-    if (++i == n) i = 0;
-  }
+  for_each_bucket(std::max(first, oldest()), last, [](std::uint32_t& c) { ++c; });
 }
 
 void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {

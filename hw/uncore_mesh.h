@@ -115,6 +115,15 @@ class RequestTracker {
 
  private:
   std::uint64_t oldest() const { return head_ + 1 >= count_.size() ? head_ + 1 - count_.size() : 0; }
+  // f(count) for the buckets from..last in the ring (one division, not one per bucket).
+  template <class F>
+  void for_each_bucket(std::uint64_t from, std::uint64_t last, F f) {
+    const std::size_t n = count_.size();
+    for (std::size_t i = from % n; from <= last; ++from) {
+      f(count_[i]);
+      if (++i == n) i = 0;
+    }
+  }
   std::uint32_t entries_;
   std::uint64_t bucket_ps_;
   std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b % size]

@@ -91,4 +91,25 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
 }
 #endif
 
+// The first of p[0, n) with the least value, and that value (the victim search
+// of the caches and the snoop filter: least replacement word or stamp). W is
+// n when known at compile time (the loop is then unrolled), else 0. With
+// n >= 8, p[0, n rounded up to 4) must be readable (a set block): SSE4.1's
+// search when the host has it, the same way as the branch-free loop.
+template <std::size_t W>
+inline std::size_t first_least_word(const std::uint32_t* p, std::size_t n, std::uint32_t& least) {
+  if (W) n = W;
+#if defined(__x86_64__)
+  if (n >= 8 && kHostSse41) return least_word_sse41(p, n, least);
+#endif
+  std::size_t first = 0;
+  least = p[0];
+  for (std::size_t v = 1; v < n; ++v) {
+    const bool less = p[v] < least;
+    first = less ? v : first;
+    least = less ? p[v] : least;
+  }
+  return first;
+}
+
 }  // namespace numasim::hw
