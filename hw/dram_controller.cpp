@@ -963,7 +963,9 @@ Picoseconds DramController::stream_posted(PhysAddr pa, std::uint64_t n, Picoseco
 Picoseconds DramController::stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
                                    Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap) {
   if (n == 0) return issue;
-  if (is_write && p_.write_queue > 0) return stream_posted(pa, n, issue, to_ctrl, round_trip, min_period, window, issue_gap);
+  if (is_write && p_.write_queue > 0)
+    return posted_block_ ? stream_posted_block(pa, n, issue, to_ctrl, round_trip, min_period, window, issue_gap)
+                         : stream_posted(pa, n, issue, to_ctrl, round_trip, min_period, window, issue_gap);
   const Picoseconds zero(0);
   const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
   const Picoseconds burst = p_.to_ps(p_.tburst);

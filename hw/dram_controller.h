@@ -228,11 +228,14 @@ class DramController final : public MemoryDevice {
   // banks' latest requests is timed less closely than one in time order.
   // tests/hw/bulk_transfer_test.cpp and dram_controller_test.cpp hold it
   // within 2% of the line path.
-  // With a write queue (write_queue > 0), a write stream is not timed as one
-  // block: each line is posted into the queue as the line path posts it, and
-  // the drains schedule the lines one by one (stream_posted); reads are timed
-  // as above (their last bursts also hold the ranks' read/write turnarounds).
-  // tests/hw/dram_write_queue_stream_test.cpp holds both within 2% of the line path.
+  // With a write queue (write_queue > 0), a write stream is posted into the
+  // queue line by line as the line path posts it (acceptance, back-pressure
+  // and the initiator's window exact), while each drain is timed as one batch
+  // per bank run on a local picture of the data bus (stream_posted_block,
+  // dram_posted_block.cpp); reads are timed as above (their last bursts also
+  // hold the ranks' read/write turnarounds). tests/hw/dram_write_queue_stream_test.cpp
+  // holds the posted block within 2% of stream_posted (every drain through
+  // schedule()) and of the line path.
   Picoseconds stream(PhysAddr pa, std::uint64_t n, bool is_write, Picoseconds issue, Picoseconds to_ctrl,
                      Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
   // stream() takes runs of granules that are provably row hits served on
@@ -240,6 +243,10 @@ class DramController final : public MemoryDevice {
   // rank near them without the calendar search (on by default). Off: every
   // granule one by one, the reference the tests compare it with (same results).
   void set_stream_runs(bool on) { stream_runs_ = on; }
+  // Posted write streams' drains timed as batches (on by default). Off: each
+  // drained write through schedule() (stream_posted), the exact reference the
+  // tests compare the batches with, about a hundred times slower on the host.
+  void set_posted_block(bool on) { posted_block_ = on; }
 
   DramCoord decode(PhysAddr pa) const;
   // Unloaded latency of each outcome (frontend + DRAM commands + burst).
@@ -405,6 +412,73 @@ class DramController final : public MemoryDevice {
   Picoseconds stream_posted(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,
                             Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
   void drain_writes(std::uint32_t channel, Picoseconds start);
+  // stream_posted() with each drain timed as one batch (dram_posted_block.cpp).
+  Picoseconds stream_posted_block(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,
+                                  Picoseconds round_trip, Picoseconds min_period, int window, Picoseconds issue_gap);
+  // The queued writes of one bank and row that sit together in a channel's
+  // queue (a granule's lines, or one write queued by access()), as the
+  // posted block keeps them instead of one entry per line.
+  struct PostedRun {
+    DramCoord c;
+    std::uint32_t bank = 0, rank_index = 0;  // indices into banks_ and ranks_
+    std::uint32_t pos = 0, n = 0;            // ring position of its first write; writes
+    std::uint64_t arrival_sum = 0;           // summed arrivals at the controller, ps
+    Picoseconds accept{0};                   // latest acceptance of its writes
+  };
+  // A drained run's column commands (cas0, cas0 + step, ...): the last drain
+  // of each channel is reserved in the calendars when the block ends.
+  struct DrainedRun {
+    Picoseconds cas0{0}, step{0};
+    std::uint32_t n = 0, rank_index = 0, rank = 0, bank_group = 0;
+  };
+  // The posted block's drain of `channel` from `start`: its oldest queued
+  // writes down to the low watermark, timed as one batch.
+  void posted_drain(std::uint32_t channel, Picoseconds start);
+  // The picture of one channel's data bus a drain is placed on: bit k is busy
+  // tCK k after `base` (4096 tCK, slid forward by whole words).
+  struct BusPicture {
+    static constexpr std::uint32_t kWords = 64, kBits = kWords * 64;
+    static constexpr std::uint32_t kEdge = kBits - 1024;  // places from here on are not pictured
+    std::array<std::uint64_t, kWords + 1> bits{};         // the last word stays 0 (reads past the end)
+    Picoseconds base{0};
+    bool valid = false;
+    std::uint64_t window(std::uint32_t p) const {  // 64 bits from position p
+      const std::uint32_t w = p >> 6, b = p & 63;
+      return b == 0 ? bits[w] : (bits[w] >> b) | (bits[w + 1] << (64 - b));
+    }
+    void mark(std::uint32_t p, std::uint64_t pattern) {
+      const std::uint32_t w = p >> 6, b = p & 63;
+      bits[w] |= pattern << b;
+      if (b != 0) bits[w + 1] |= pattern >> (64 - b);
+    }
+    // First position from p with `len` (1..64) free bits (kEdge or beyond: unknown, taken as free).
+    std::uint32_t first_free(std::uint32_t p, std::uint32_t len) const {
+      while (p < kEdge) {
+        const std::uint64_t x = ~window(p);
+        std::uint64_t y = x;  // bit j: bits j .. j + len - 1 of the window free
+        for (std::uint32_t k = 1; k < len; ++k) y &= x >> k;
+        if (y != 0) return p + static_cast<std::uint32_t>(__builtin_ctzll(y));
+        p += 65 - len;
+      }
+      return p;
+    }
+  };
+  // The channel's picture with `t` in its first quarter (cleared when t is far from it).
+  void bus_picture_at(std::uint32_t channel, Picoseconds t);
+  std::vector<BusPicture> bus_pictures_;  // by channel
+  bool posted_block_ = true;
+  std::vector<PostedRun> posted_runs_;                     // [channel][kMaxWriteQueue] rings
+  std::vector<std::uint32_t> posted_head_, posted_count_;  // by channel
+  std::vector<PostedRun> posted_batch_;                    // posted_drain()'s batch (scratch)
+  std::vector<DrainedRun> drained_;                        // [channel][kMaxWriteQueue]: its last drain
+  std::vector<std::uint32_t> drained_count_;               // by channel
+  std::vector<Picoseconds> bg_free_;                       // [rank index][bank group]: next column command
+  struct GranuleBank {                                     // a granule's coordinates (column aside) and bank
+    DramCoord c;
+    std::uint32_t bank = 0, rank_index = 0;
+  };
+  std::vector<GranuleBank> granule_table_;  // the granules of one block of the mapping, by digits below the column
+
 
   DramParams p_;
   PhysAddr base_;
