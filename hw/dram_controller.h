@@ -434,37 +434,44 @@ class DramController final : public MemoryDevice {
   // The posted block's drain of `channel` from `start`: its oldest queued
   // writes down to the low watermark, timed as one batch.
   void posted_drain(std::uint32_t channel, Picoseconds start);
-  // The picture of one channel's data bus a drain is placed on: bit k is busy
-  // tCK k after `base` (4096 tCK, slid forward by whole words).
+  // The picture of one channel's data bus the block's drains are placed on:
+  // bit k is tCK k after `origin` (busy), for the 64 words from `low_word`
+  // on (a ring of words: moving on clears the words left behind).
   struct BusPicture {
-    static constexpr std::uint32_t kWords = 64, kBits = kWords * 64;
-    static constexpr std::uint32_t kEdge = kBits - 1024;  // places from here on are not pictured
-    std::array<std::uint64_t, kWords + 1> bits{};         // the last word stays 0 (reads past the end)
-    Picoseconds base{0};
+    static constexpr std::uint64_t kWords = 64;
+    std::array<std::uint64_t, kWords> bits{};
+    Picoseconds origin{0};
+    std::uint64_t low_word = 0;
     bool valid = false;
-    std::uint64_t window(std::uint32_t p) const {  // 64 bits from position p
-      const std::uint32_t w = p >> 6, b = p & 63;
-      return b == 0 ? bits[w] : (bits[w] >> b) | (bits[w + 1] << (64 - b));
+    bool pictured(std::uint64_t w) const { return w - low_word < kWords; }  // before or beyond: unknown, free
+    std::uint64_t word(std::uint64_t w) const { return pictured(w) ? bits[w & (kWords - 1)] : 0; }
+    std::uint64_t window(std::uint64_t p) const {  // 64 bits from position p
+      const std::uint64_t w = p >> 6, b = p & 63;
+      return b == 0 ? word(w) : (word(w) >> b) | (word(w + 1) << (64 - b));
     }
-    void mark(std::uint32_t p, std::uint64_t pattern) {
-      const std::uint32_t w = p >> 6, b = p & 63;
-      bits[w] |= pattern << b;
-      if (b != 0) bits[w + 1] |= pattern >> (64 - b);
+    void mark(std::uint64_t p, std::uint64_t pattern) {
+      const std::uint64_t w = p >> 6, b = p & 63;
+      if (pictured(w)) bits[w & (kWords - 1)] |= pattern << b;
+      if (b != 0 && pictured(w + 1)) bits[(w + 1) & (kWords - 1)] |= pattern >> (64 - b);
     }
-    // First position from p with `len` (1..64) free bits (kEdge or beyond: unknown, taken as free).
-    std::uint32_t first_free(std::uint32_t p, std::uint32_t len) const {
-      while (p < kEdge) {
+    // First position from p with `len` (1..64) free bits.
+    std::uint64_t first_free(std::uint64_t p, std::uint32_t len) const {
+      for (;;) {
+        if (!pictured(p >> 6)) return p;
         const std::uint64_t x = ~window(p);
         std::uint64_t y = x;  // bit j: bits j .. j + len - 1 of the window free
         for (std::uint32_t k = 1; k < len; ++k) y &= x >> k;
-        if (y != 0) return p + static_cast<std::uint32_t>(__builtin_ctzll(y));
+        if (y != 0) return p + static_cast<std::uint64_t>(__builtin_ctzll(y));
         p += 65 - len;
       }
-      return p;
+    }
+    void move_to(std::uint64_t w) {  // the picture from word w on
+      if (w <= low_word) return;
+      const std::uint64_t n = std::min(w - low_word, kWords);
+      for (std::uint64_t k = 0; k < n; ++k) bits[(low_word + k) & (kWords - 1)] = 0;
+      low_word = w;
     }
   };
-  // The channel's picture with `t` in its first quarter (cleared when t is far from it).
-  void bus_picture_at(std::uint32_t channel, Picoseconds t);
   std::vector<BusPicture> bus_pictures_;  // by channel
   bool posted_block_ = true;
   std::vector<PostedRun> posted_runs_;                     // [channel][kMaxWriteQueue] rings
@@ -477,7 +484,12 @@ class DramController final : public MemoryDevice {
     DramCoord c;
     std::uint32_t bank = 0, rank_index = 0;
   };
-  std::vector<GranuleBank> granule_table_;  // the granules of one block of the mapping, by digits below the column
+  std::vector<GranuleBank> granule_table_;
+  FastDivider tck_div_;                          // tCK, for the bus pictures' positions
+  // The block's drained writes' latencies by histogram bucket (count, summed
+  // ps), recorded into hist_ once per bucket when the block ends.
+  std::array<std::uint64_t, Histogram::kBuckets + 1> posted_hist_n_{}, posted_hist_sum_{};
+  FastDivider hist_div_;  // the granules of one block of the mapping, by digits below the column
 
 
   DramParams p_;

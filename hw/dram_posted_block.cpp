@@ -15,7 +15,8 @@
 // follows as on the line path.
 // Simplifications (against stream_posted, which drains through schedule()):
 // times are rounded up to whole tCK from the drain's start; a run's writes
-// record one mean latency in the histogram; the bank-group calendars of
+// share one mean latency, and the histogram gets the block's latencies once
+// per bucket at their mean (counts and sums exact); the bank-group calendars of
 // requests made before the block are consulted once per bank group; the
 // calendars keep only each channel's last drain (later requests meet it, as
 // they meet a read block's last bursts); a batch that mixes ranks spaces every
@@ -31,25 +32,6 @@ namespace numasim::hw {
 namespace {
 Picoseconds later(Picoseconds a, Picoseconds b) { return a < b ? b : a; }
 }  // namespace
-
-void DramController::bus_picture_at(std::uint32_t channel, Picoseconds t) {
-  constexpr std::uint32_t kBusWords = BusPicture::kWords, kBusBits = BusPicture::kBits;
-  BusPicture& bp = bus_pictures_[channel];
-  const std::uint64_t tck = p_.tck.value();
-  if (!bp.valid || t < bp.base || (t - bp.base).value() / tck >= 2 * kBusBits) {
-    bp.bits.fill(0);
-    bp.base = t;
-    bp.valid = true;
-    return;
-  }
-  // Slide by whole words until t is in the picture's first quarter.
-  const std::uint64_t pos = (t - bp.base).value() / tck;
-  if (pos < kBusBits / 4) return;
-  const std::uint32_t words = static_cast<std::uint32_t>(std::min<std::uint64_t>((pos - kBusBits / 8) >> 6, kBusWords));
-  for (std::uint32_t k = 0; k + words < kBusWords; ++k) bp.bits[k] = bp.bits[k + words];
-  for (std::uint32_t k = kBusWords - words; k < kBusWords; ++k) bp.bits[k] = 0;
-  bp.base += Picoseconds(std::uint64_t{words} * 64 * tck);
-}
 
 Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,
                                                 Picoseconds round_trip, Picoseconds min_period, int window,
@@ -76,6 +58,10 @@ Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Pi
   }
   if (granule_table_.size() < period) granule_table_.resize(period);
   if (posted_batch_.size() < kRing) posted_batch_.resize(kRing);
+  tck_div_ = FastDivider(p_.tck.value());
+  hist_div_ = FastDivider(hist_.bucket_width().value());
+  posted_hist_n_.fill(0);
+  posted_hist_sum_.fill(0);
   bg_free_.assign(ranks_.size() * static_cast<std::size_t>(p_.bank_groups), Picoseconds(0));
   auto bank_of = [&](const DramCoord& c, GranuleBank& g) {
     g.c = c;
@@ -205,6 +191,8 @@ Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Pi
       if (++h == kRing) h = 0;
     }
   }
+  for (std::size_t k = 0; k < posted_hist_n_.size(); ++k)
+    if (posted_hist_n_[k] != 0) hist_.record(Picoseconds(posted_hist_sum_[k] / posted_hist_n_[k]), posted_hist_n_[k]);
   stats_.writes += n;
   stats_.bytes_written += n * kCacheLineBytes;
   stats_.write_queue_full += full;
@@ -252,14 +240,15 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
   ++stats_.write_drains;
   // FR-FCFS within the batch: the runs of one bank and row together, banks in
   // the order of their oldest write.
-  std::array<std::uint8_t, kRing> order, used{};
+  std::array<std::uint8_t, kRing> order;
+  std::array<std::uint64_t, kRing / 64> used{};  // a bit per run of the batch
   std::uint32_t no = 0;
   for (std::uint32_t a = 0; a < nb; ++a) {
-    if (used[a]) continue;
+    if (used[a >> 6] >> (a & 63) & 1) continue;
     order[no++] = static_cast<std::uint8_t>(a);
     for (std::uint32_t b = a + 1; b < nb; ++b)
-      if (!used[b] && batch[b].bank == batch[a].bank && batch[b].c.row == batch[a].c.row) {
-        used[b] = 1;
+      if (batch[b].bank == batch[a].bank && batch[b].c.row == batch[a].c.row && !(used[b >> 6] >> (b & 63) & 1)) {
+        used[b >> 6] |= std::uint64_t{1} << (b & 63);
         order[no++] = static_cast<std::uint8_t>(b);
       }
   }
@@ -273,20 +262,29 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
   const std::uint32_t occupancy = std::min(std::max(p_.tburst, p_.tccd_s) + (multi_rank ? p_.trtrs : 0), 64u);
   const std::uint64_t len_mask = occupancy >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << occupancy) - 1;
   const Picoseconds hit_service = idle_latency(RowOutcome::Hit, true);
-  bus_picture_at(channel, start);
   BusPicture& bus = bus_pictures_[channel];
+  if (!bus.valid) {
+    bus.bits.fill(0);
+    bus.origin = start;
+    bus.low_word = 0;
+    bus.valid = true;
+  }
+  auto position = [&](Picoseconds x) -> std::uint64_t {  // first whole tCK at or after x
+    const std::uint64_t d = x > bus.origin ? (x - bus.origin).value() : 0;
+    return tck_div_.divide(d + tck - 1);
+  };
+  // The picture from a few words before the drain's start.
+  const std::uint64_t start_word = position(start) >> 6;
+  bus.move_to(start_word > 4 ? start_word - 4 : 0);
   drained_count_[channel] = 0;
   DrainedRun* tail = &drained_[channel * kRing];
-  constexpr std::uint32_t kEdge = BusPicture::kEdge;
-  auto position = [&](Picoseconds x) -> std::uint32_t {  // first whole tCK at or after x
-    const std::uint64_t d = x > bus.base ? (x - bus.base).value() : 0;
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>((d + tck - 1) / tck, kEdge));
-  };
   // The column command at place p (x itself beyond the picture: unknown there, taken as free).
-  auto at = [&](std::uint32_t p, Picoseconds x) {
-    return p < kEdge ? bus.base + Picoseconds(std::uint64_t{p} * tck) : x;
+  auto at = [&](std::uint64_t p, Picoseconds x) {
+    return bus.pictured(p >> 6) ? bus.origin + Picoseconds(p * tck) : x;
   };
 
+  std::uint32_t prev_bank = ~0u;  // the bank and row of the run placed before
+  std::uint64_t prev_row = kNoRow;
   for (std::uint32_t o = 0; o < no; ++o) {
     const PostedRun& s = batch[order[o]];
     const std::uint32_t ri = s.rank_index;
@@ -380,22 +378,32 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     };
     Picoseconds lo = want;
     if (p_.refresh) lo = past_refresh(lo, s.n);
-    lo = first_column(lo);
-    // The first write's place on the bus; a refresh before it closes the row,
-    // opened again after the window (the activate planned before it is not made).
-    std::uint32_t f = bus.first_free(position(lo), occupancy);
-    for (int attempt = 0; attempt < 2 && p_.refresh && refresh_closes(at(f, lo)); ++attempt) {
-      lo = first_column(past_refresh(at(f, lo), 1));
+    std::uint64_t f;
+    if (s.bank == prev_bank && s.c.row == prev_row && b.open_row == s.c.row) {
+      // The rest of the run the previous writes began: behind them on the bank (a
+      // refresh among them is found at the last write below).
+      lo = later(lo, b.next_cas);
       f = bus.first_free(position(lo), occupancy);
+    } else {
+      lo = first_column(lo);
+      // The first write's place on the bus; a refresh before it closes the row,
+      // opened again after the window (the activate planned before it is not made).
+      f = bus.first_free(position(lo), occupancy);
+      for (int attempt = 0; attempt < 2 && p_.refresh && refresh_closes(at(f, lo)); ++attempt) {
+        lo = first_column(past_refresh(at(f, lo), 1));
+        f = bus.first_free(position(lo), occupancy);
+      }
+      if (opens) make_open(open);
     }
-    if (opens) make_open(open);
+    prev_bank = s.bank;
+    prev_row = s.c.row;
 
     // The whole run at the first free place, when its chain of bursts fits there.
     const std::uint64_t span = std::uint64_t{stride} * (s.n - 1) + occupancy;
     std::uint64_t pattern = 0;
     if (span <= 64)
       for (std::uint32_t j = 0; j < s.n; ++j) pattern |= len_mask << (stride * j);
-    bool whole = span <= 64 && f + span < kEdge && (bus.window(f) & pattern) == 0;
+    bool whole = span <= 64 && bus.pictured((f + span) >> 6) && (bus.window(f) & pattern) == 0;
     const Picoseconds first = at(f, lo), last = first + sp * (s.n - 1);
     if (whole && p_.refresh) whole = !refresh_closes(last);
     Picoseconds cas_sum(0), last_cas(0);
@@ -413,7 +421,7 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
       // One write after another, each at the first free place after the one before.
       Picoseconds x = lo;
       for (std::uint32_t j = 0; j < s.n; ++j) {
-        std::uint32_t p = bus.first_free(position(x), occupancy);
+        std::uint64_t p = bus.first_free(position(x), occupancy);
         Picoseconds cas = at(p, x);
         if (p_.refresh && refresh_closes(cas)) {
           Picoseconds y = past_refresh(cas, 1);
@@ -426,7 +434,7 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
           p = bus.first_free(position(y), occupancy);
           cas = at(p, y);
         }
-        if (p < kEdge) bus.mark(p, len_mask);
+        bus.mark(p, len_mask);
         std::uint32_t pos = s.pos + j;
         if (pos >= cap) pos -= cap;
         ch.wq_free[pos] = cas;
@@ -453,7 +461,10 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     stats_.total_queueing_ps += lat_sum > service ? lat_sum - service : 0;
     stats_.bus_busy_ps += burst.value() * s.n;
     stats_.last_done_ps = std::max(stats_.last_done_ps, last_done.value());
-    hist_.record(Picoseconds(lat_sum / s.n), s.n);
+    const std::uint64_t mean = s.n == 1 ? lat_sum : (s.n & (s.n - 1)) == 0 ? lat_sum >> __builtin_ctz(s.n) : lat_sum / s.n;
+    const std::uint64_t bucket = std::min<std::uint64_t>(hist_div_.divide(mean), Histogram::kBuckets);
+    posted_hist_n_[bucket] += s.n;
+    posted_hist_sum_[bucket] += lat_sum;
   }
 }
 
