@@ -472,7 +472,23 @@ class DramController final : public MemoryDevice {
       low_word = w;
     }
   };
-  std::vector<BusPicture> bus_pictures_;  // by channel
+  std::vector<BusPicture> bus_pictures_;
+  std::vector<std::uint64_t> bus_busy_until_;  // by channel: the end of the latest burst on its picture
+  // A drain placed free of anything before it (banks, bank groups, calendars,
+  // refresh, the picture), as the next drain of the channel may repeat it:
+  // its runs in queue order, each with its place from the drain's start.
+  struct TemplateRun {
+    std::uint32_t bank = 0, n = 0;
+    std::uint64_t row = 0;
+    std::uint32_t off = 0;  // tCK from the drain's start to its first burst's column command
+    bool first = false;     // the first run of its bank and row in the drain
+  };
+  struct DrainTemplate {
+    std::uint32_t runs = 0, span = 0;  // span: tCK from the start to the end of the last burst
+    bool ok = false;
+  };
+  std::vector<DrainTemplate> templates_;      // by channel
+  std::vector<TemplateRun> template_runs_;    // [channel][kMaxWriteQueue]  // by channel
   bool posted_block_ = true;
   std::vector<PostedRun> posted_runs_;                     // [channel][kMaxWriteQueue] rings
   std::vector<std::uint32_t> posted_head_, posted_count_;  // by channel

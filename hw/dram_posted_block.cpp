@@ -55,6 +55,9 @@ Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Pi
     posted_count_.resize(nch);
     drained_count_.resize(nch);
     bus_pictures_.resize(nch);
+    bus_busy_until_.resize(nch);
+    templates_.resize(nch);
+    template_runs_.resize(nch * kRing);
   }
   if (granule_table_.size() < period) granule_table_.resize(period);
   if (posted_batch_.size() < kRing) posted_batch_.resize(kRing);
@@ -73,6 +76,8 @@ Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Pi
   for (std::size_t ch = 0; ch < nch; ++ch) {
     posted_head_[ch] = posted_count_[ch] = drained_count_[ch] = 0;
     bus_pictures_[ch].valid = false;
+    bus_busy_until_[ch] = 0;
+    templates_[ch] = DrainTemplate{};
     const Channel& q = channels_[ch];
     for (std::uint32_t k = 0; k < q.wq_count; ++k) {
       std::uint32_t pos = q.wq_head + k;
@@ -231,27 +236,13 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
       if (r.pos >= cap) r.pos -= cap;
       taken = ndrain;
     }
-    multi_rank |= batch[nb].c.rank != batch[0].c.rank;
+    multi_rank |= r.c.rank != batch[0].c.rank;  // (the ring's field: the copy's is not forwarded yet)
     ++nb;
   }
   ch.wq_head += ndrain;
   if (ch.wq_head >= cap) ch.wq_head -= cap;
   ch.wq_count -= ndrain;
   ++stats_.write_drains;
-  // FR-FCFS within the batch: the runs of one bank and row together, banks in
-  // the order of their oldest write.
-  std::array<std::uint8_t, kRing> order;
-  std::array<std::uint64_t, kRing / 64> used{};  // a bit per run of the batch
-  std::uint32_t no = 0;
-  for (std::uint32_t a = 0; a < nb; ++a) {
-    if (used[a >> 6] >> (a & 63) & 1) continue;
-    order[no++] = static_cast<std::uint8_t>(a);
-    for (std::uint32_t b = a + 1; b < nb; ++b)
-      if (batch[b].bank == batch[a].bank && batch[b].c.row == batch[a].c.row && !(used[b >> 6] >> (b & 63) & 1)) {
-        used[b >> 6] |= std::uint64_t{1} << (b & 63);
-        order[no++] = static_cast<std::uint8_t>(b);
-      }
-  }
 
   const std::uint64_t tck = p_.tck.value();
   const Picoseconds cwl = p_.to_ps(p_.cwl), burst = p_.to_ps(p_.tburst);
@@ -274,15 +265,118 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     return tck_div_.divide(d + tck - 1);
   };
   // The picture from a few words before the drain's start.
-  const std::uint64_t start_word = position(start) >> 6;
-  bus.move_to(start_word > 4 ? start_word - 4 : 0);
+  const std::uint64_t p0 = position(start);
+  bus.move_to((p0 >> 6) > 4 ? (p0 >> 6) - 4 : 0);
   drained_count_[channel] = 0;
   DrainedRun* tail = &drained_[channel * kRing];
   // The column command at place p (x itself beyond the picture: unknown there, taken as free).
   auto at = [&](std::uint64_t p, Picoseconds x) {
     return bus.pictured(p >> 6) ? bus.origin + Picoseconds(p * tck) : x;
   };
+  auto bank_group_free = [&](const PostedRun& s) -> Picoseconds& {
+    return bg_free_[static_cast<std::size_t>(s.rank_index) * static_cast<std::size_t>(p_.bank_groups) +
+                    s.c.bank_group];
+  };
+  auto chain = [&](std::uint32_t n) {  // the bus bits of n bursts a column spacing apart
+    std::uint64_t pattern = 0;
+    for (std::uint32_t j = 0; j < n; ++j) pattern |= len_mask << (stride * j);
+    return pattern;
+  };
+  // The end of a run's placement: the bank's and bank group's next column
+  // command, its precharge, and the statistics as schedule() keeps them.
+  auto finish = [&](const PostedRun& s, Bank& b, Picoseconds cas_sum, Picoseconds last_cas, std::uint64_t hits,
+                    std::uint64_t closed, std::uint64_t conflicts) {
+    bank_group_free(s) = last_cas + sp;
+    b.next_cas = last_cas + sp;
+    const Picoseconds last_done = last_cas + cwl + burst;
+    b.next_pre = later(b.next_pre, later(last_done + twr, b.last_act + tras));
+    const std::uint64_t done_sum = cas_sum.value() + (cwl + burst).value() * s.n;
+    const std::uint64_t lat_sum = done_sum > s.arrival_sum ? done_sum - s.arrival_sum : 0;
+    const std::uint64_t service =
+        hit_service.value() * s.n + (trcd.value() * (closed + conflicts)) + trp.value() * conflicts;
+    stats_.row_hits += hits;
+    stats_.row_closed += closed;
+    stats_.row_conflicts += conflicts;
+    stats_.total_latency_ps += lat_sum;
+    stats_.total_queueing_ps += lat_sum > service ? lat_sum - service : 0;
+    stats_.bus_busy_ps += burst.value() * s.n;
+    stats_.last_done_ps = std::max(stats_.last_done_ps, last_done.value());
+    const std::uint64_t mean = s.n == 1 ? lat_sum : (s.n & (s.n - 1)) == 0 ? lat_sum >> __builtin_ctz(s.n) : lat_sum / s.n;
+    const std::uint64_t bucket = std::min<std::uint64_t>(hist_div_.divide(mean), Histogram::kBuckets);
+    posted_hist_n_[bucket] += s.n;
+    posted_hist_sum_[bucket] += lat_sum;
+  };
+  // A run's writes as one chain of bursts from place f (column command `first`).
+  auto place_whole = [&](const PostedRun& s, std::uint64_t f, Picoseconds first, std::uint64_t pattern) {
+    bus.mark(f, pattern);
+    bus_busy_until_[channel] = std::max(bus_busy_until_[channel], f + std::uint64_t{stride} * (s.n - 1) + occupancy);
+    for (std::uint32_t j = 0; j < s.n; ++j) {
+      std::uint32_t pos = s.pos + j;
+      if (pos >= cap) pos -= cap;
+      ch.wq_free[pos] = first + sp * j;
+    }
+    tail[drained_count_[channel]++] = DrainedRun{first, sp, s.n, s.rank_index, s.c.rank, s.c.bank_group};
+  };
 
+  // The same drain as the channel's last, shifted in time: the same runs
+  // (banks, rows, sizes) in the queue, each free to start when the drain
+  // does, their banks' rows open and free, no refresh in reach and nothing
+  // on the bus picture after the start. The last drain was placed free of
+  // anything before it (its template), so this one is that placement moved
+  // to its start: each run where the template had it.
+  DrainTemplate& tp = templates_[channel];
+  TemplateRun* const tr = &template_runs_[channel * kRing];
+  bool replay = tp.ok && tp.runs == nb && bus_busy_until_[channel] <= p0 && bus.pictured((p0 + tp.span) >> 6);
+  for (std::uint32_t a = 0; a < nb && replay; ++a)
+    replay = batch[a].bank == tr[a].bank && batch[a].c.row == tr[a].row && batch[a].n == tr[a].n &&
+             batch[a].accept <= start;
+  for (std::uint32_t a = 0; a < nb && replay; ++a) {
+    if (!tr[a].first) continue;
+    const Bank& b = banks_[batch[a].bank];
+    const Picoseconds bgf = bank_group_free(batch[a]);
+    replay = b.open_row == batch[a].c.row && b.next_cas <= start && b.last_t <= start && bgf.value() != 0 &&
+             bgf <= start;
+    if (replay && p_.refresh) {
+      const std::uint32_t ri = batch[a].rank_index;
+      bool in_window = false;
+      refresh_adjust(ri, start, &in_window);
+      const Picoseconds end = at(p0 + tp.span, start);
+      refresh_adjust(ri, end, &in_window);
+      replay = !in_window && refresh_epoch(ri, start) == b.refresh_epoch && refresh_epoch(ri, end) == b.refresh_epoch;
+    }
+  }
+  if (replay) {
+    for (std::uint32_t a = 0; a < nb; ++a) {
+      const PostedRun& s = batch[a];
+      Bank& b = banks_[s.bank];
+      b.last_t = start;
+      b.hist_n = 0;
+      const std::uint64_t f = p0 + tr[a].off;
+      const Picoseconds first = at(f, start);
+      place_whole(s, f, first, chain(s.n));
+      finish(s, b, first * s.n + sp * (std::uint64_t{s.n} * (s.n - 1) / 2), first + sp * (s.n - 1), s.n, 0, 0);
+    }
+    return;
+  }
+
+  // FR-FCFS within the batch: the runs of one bank and row together, banks in
+  // the order of their oldest write.
+  std::array<std::uint8_t, kRing> order;
+  std::array<std::uint64_t, kRing / 64> used{};  // a bit per run of the batch
+  std::uint32_t no = 0;
+  for (std::uint32_t a = 0; a < nb; ++a) {
+    if (used[a >> 6] >> (a & 63) & 1) continue;
+    order[no++] = static_cast<std::uint8_t>(a);
+    for (std::uint32_t b = a + 1; b < nb; ++b)
+      if (batch[b].bank == batch[a].bank && batch[b].c.row == batch[a].c.row && !(used[b >> 6] >> (b & 63) & 1)) {
+        used[b >> 6] |= std::uint64_t{1} << (b & 63);
+        order[no++] = static_cast<std::uint8_t>(b);
+      }
+  }
+
+  // This drain is a template for the next when nothing before it moved it.
+  bool free_of_before = !multi_rank && bus_busy_until_[channel] <= p0;
+  std::uint32_t tspan = 0;
   std::uint32_t prev_bank = ~0u;  // the bank and row of the run placed before
   std::uint64_t prev_row = kNoRow;
   for (std::uint32_t o = 0; o < no; ++o) {
@@ -291,8 +385,10 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     Bank& b = banks_[s.bank];
     Rank& r = ranks_[ri];
     const Picoseconds want = later(start, s.accept);
+    free_of_before &= want == start;
     if (want < b.last_t) {
       // Another initiator's later requests own the bank: each write as the line path times it.
+      free_of_before = false;
       for (std::uint32_t j = 0; j < s.n; ++j) {
         const DramResult res = schedule(s.c, true, Picoseconds(s.arrival_sum / s.n), want, true);
         const Picoseconds cas = res.done - cwl - burst;
@@ -307,8 +403,7 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     b.hist_n = 0;
     // The run's first write: its bank's row, or an activate (after a refresh window it falls in).
     std::uint64_t hits = s.n, closed = 0, conflicts = 0;
-    Picoseconds& bgf =
-        bg_free_[static_cast<std::size_t>(ri) * static_cast<std::size_t>(p_.bank_groups) + s.c.bank_group];
+    Picoseconds& bgf = bank_group_free(s);
     struct Open {
       Picoseconds pre{0}, act{0};
     };
@@ -379,19 +474,23 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     Picoseconds lo = want;
     if (p_.refresh) lo = past_refresh(lo, s.n);
     std::uint64_t f;
-    if (s.bank == prev_bank && s.c.row == prev_row && b.open_row == s.c.row) {
+    const bool continues = s.bank == prev_bank && s.c.row == prev_row && b.open_row == s.c.row;
+    if (continues) {
       // The rest of the run the previous writes began: behind them on the bank (a
       // refresh among them is found at the last write below).
       lo = later(lo, b.next_cas);
       f = bus.first_free(position(lo), occupancy);
     } else {
+      free_of_before &= lo == want && bgf.value() != 0;
       lo = first_column(lo);
+      free_of_before &= lo == want && !opens;
       // The first write's place on the bus; a refresh before it closes the row,
       // opened again after the window (the activate planned before it is not made).
       f = bus.first_free(position(lo), occupancy);
       for (int attempt = 0; attempt < 2 && p_.refresh && refresh_closes(at(f, lo)); ++attempt) {
         lo = first_column(past_refresh(at(f, lo), 1));
         f = bus.first_free(position(lo), occupancy);
+        free_of_before = false;
       }
       if (opens) make_open(open);
     }
@@ -400,72 +499,47 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
 
     // The whole run at the first free place, when its chain of bursts fits there.
     const std::uint64_t span = std::uint64_t{stride} * (s.n - 1) + occupancy;
-    std::uint64_t pattern = 0;
-    if (span <= 64)
-      for (std::uint32_t j = 0; j < s.n; ++j) pattern |= len_mask << (stride * j);
+    const std::uint64_t pattern = span <= 64 ? chain(s.n) : 0;
     bool whole = span <= 64 && bus.pictured((f + span) >> 6) && (bus.window(f) & pattern) == 0;
     const Picoseconds first = at(f, lo), last = first + sp * (s.n - 1);
     if (whole && p_.refresh) whole = !refresh_closes(last);
-    Picoseconds cas_sum(0), last_cas(0);
     if (whole) {
-      bus.mark(f, pattern);
-      for (std::uint32_t j = 0; j < s.n; ++j) {
-        std::uint32_t pos = s.pos + j;
-        if (pos >= cap) pos -= cap;
-        ch.wq_free[pos] = first + sp * j;
-      }
-      cas_sum = first * s.n + sp * (std::uint64_t{s.n} * (s.n - 1) / 2);
-      last_cas = last;
-      tail[drained_count_[channel]++] = DrainedRun{first, sp, s.n, ri, s.c.rank, s.c.bank_group};
-    } else {
-      // One write after another, each at the first free place after the one before.
-      Picoseconds x = lo;
-      for (std::uint32_t j = 0; j < s.n; ++j) {
-        std::uint64_t p = bus.first_free(position(x), occupancy);
-        Picoseconds cas = at(p, x);
-        if (p_.refresh && refresh_closes(cas)) {
-          Picoseconds y = past_refresh(cas, 1);
-          if (b.open_row != s.c.row) {
-            const Open o = plan_open(y);
-            make_open(o);
-            y = o.act + trcd;
-          }
-          y = later(y, b.next_cas);
-          p = bus.first_free(position(y), occupancy);
-          cas = at(p, y);
-        }
-        bus.mark(p, len_mask);
-        std::uint32_t pos = s.pos + j;
-        if (pos >= cap) pos -= cap;
-        ch.wq_free[pos] = cas;
-        cas_sum += cas;
-        last_cas = cas;
-        tail[drained_count_[channel]++] = DrainedRun{cas, Picoseconds(0), 1, ri, s.c.rank, s.c.bank_group};
-        x = cas + sp;
-      }
+      place_whole(s, f, first, pattern);
+      finish(s, b, first * s.n + sp * (std::uint64_t{s.n} * (s.n - 1) / 2), last, hits, closed, conflicts);
+      tr[order[o]] = TemplateRun{s.bank, s.n, s.c.row, static_cast<std::uint32_t>(f - p0), !continues};
+      tspan = std::max<std::uint32_t>(tspan, static_cast<std::uint32_t>(f + span - p0));
+      continue;
     }
-    bgf = last_cas + sp;
-    b.next_cas = last_cas + sp;
-    const Picoseconds last_done = last_cas + cwl + burst;
-    b.next_pre = later(b.next_pre, later(last_done + twr, b.last_act + tras));
-
-    // Statistics as schedule() keeps them (latency from arrival to the last data beat).
-    const std::uint64_t done_sum = cas_sum.value() + (cwl + burst).value() * s.n;
-    const std::uint64_t lat_sum = done_sum > s.arrival_sum ? done_sum - s.arrival_sum : 0;
-    const std::uint64_t service =
-        hit_service.value() * s.n + (trcd.value() * (closed + conflicts)) + trp.value() * conflicts;
-    stats_.row_hits += hits;
-    stats_.row_closed += closed;
-    stats_.row_conflicts += conflicts;
-    stats_.total_latency_ps += lat_sum;
-    stats_.total_queueing_ps += lat_sum > service ? lat_sum - service : 0;
-    stats_.bus_busy_ps += burst.value() * s.n;
-    stats_.last_done_ps = std::max(stats_.last_done_ps, last_done.value());
-    const std::uint64_t mean = s.n == 1 ? lat_sum : (s.n & (s.n - 1)) == 0 ? lat_sum >> __builtin_ctz(s.n) : lat_sum / s.n;
-    const std::uint64_t bucket = std::min<std::uint64_t>(hist_div_.divide(mean), Histogram::kBuckets);
-    posted_hist_n_[bucket] += s.n;
-    posted_hist_sum_[bucket] += lat_sum;
+    // One write after another, each at the first free place after the one before.
+    free_of_before = false;
+    Picoseconds x = lo, cas_sum(0), last_cas(0);
+    for (std::uint32_t j = 0; j < s.n; ++j) {
+      std::uint64_t p = bus.first_free(position(x), occupancy);
+      Picoseconds cas = at(p, x);
+      if (p_.refresh && refresh_closes(cas)) {
+        Picoseconds y = past_refresh(cas, 1);
+        if (b.open_row != s.c.row) {
+          const Open o = plan_open(y);
+          make_open(o);
+          y = o.act + trcd;
+        }
+        y = later(y, b.next_cas);
+        p = bus.first_free(position(y), occupancy);
+        cas = at(p, y);
+      }
+      bus.mark(p, len_mask);
+      bus_busy_until_[channel] = std::max(bus_busy_until_[channel], p + occupancy);
+      std::uint32_t pos = s.pos + j;
+      if (pos >= cap) pos -= cap;
+      ch.wq_free[pos] = cas;
+      cas_sum += cas;
+      last_cas = cas;
+      tail[drained_count_[channel]++] = DrainedRun{cas, Picoseconds(0), 1, ri, s.c.rank, s.c.bank_group};
+      x = cas + sp;
+    }
+    finish(s, b, cas_sum, last_cas, hits, closed, conflicts);
   }
+  tp = DrainTemplate{nb, tspan, free_of_before};
 }
 
 }  // namespace numasim::hw
