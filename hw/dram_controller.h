@@ -42,7 +42,8 @@
 // conflicts; no read queue (reads are timed on arrival); reads do not hit
 // queued writes; tWTR_L (same bank group) is left out; writes queued below the
 // high watermark wait for more writes (no idle drain); stream() posts its
-// writes line by line into the same queue (stream_posted).
+// writes into the same queue and times its drains as batches (the posted
+// block, dram_posted_block.cpp).
 #pragma once
 
 #include <array>
