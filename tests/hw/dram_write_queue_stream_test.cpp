@@ -32,6 +32,14 @@ struct Outcome {
   double bulk_ps, lines_ps;
 };
 
+// Both controllers took the burst's n writes, bytes and drains alike.
+void expect_same_writes(const DramStats& a, const DramStats& b, std::uint64_t n, const std::string& what) {
+  EXPECT_EQ(a.writes, n) << what;
+  EXPECT_EQ(a.writes, b.writes) << what;
+  EXPECT_EQ(a.bytes_written, b.bytes_written) << what;
+  EXPECT_EQ(a.write_drains, b.write_drains) << what;
+}
+
 // The same write burst through stream() and line by line, on identical controllers.
 Outcome compare(const DramParams& p, std::uint64_t first, std::uint64_t n, const std::string& what) {
   DramController bulk(p, 0, "bulk"), lines(p, 0, "lines");
@@ -42,10 +50,7 @@ Outcome compare(const DramParams& p, std::uint64_t first, std::uint64_t n, const
   EXPECT_NEAR(o.bulk_ps, o.lines_ps, 0.02 * o.lines_ps) << what;
   const DramStats& a = bulk.stats();
   const DramStats& b = lines.stats();
-  EXPECT_EQ(a.writes, n) << what;
-  EXPECT_EQ(a.writes, b.writes) << what;
-  EXPECT_EQ(a.bytes_written, b.bytes_written) << what;
-  EXPECT_EQ(a.write_drains, b.write_drains) << what;
+  expect_same_writes(a, b, n, what);
   EXPECT_GT(b.write_drains, 0u) << what;
   EXPECT_NEAR(static_cast<double>(a.row_hits), static_cast<double>(b.row_hits), 0.02 * static_cast<double>(b.row_hits))
       << what;
@@ -71,10 +76,7 @@ void compare_block(const DramParams& p, std::uint64_t first, std::uint64_t n, co
   EXPECT_NEAR(db, de, 0.02 * de) << what;
   const DramStats& a = block.stats();
   const DramStats& b = exact.stats();
-  EXPECT_EQ(a.writes, n) << what;
-  EXPECT_EQ(a.writes, b.writes) << what;
-  EXPECT_EQ(a.bytes_written, b.bytes_written) << what;
-  EXPECT_EQ(a.write_drains, b.write_drains) << what;
+  expect_same_writes(a, b, n, what);
   EXPECT_EQ(block.latency_histogram().count(), exact.latency_histogram().count()) << what;
   auto near = [&](double x, double y, double rel, double abs, const char* name) {
     EXPECT_NEAR(x, y, std::max(rel * y, abs)) << what << ": " << name;
@@ -106,7 +108,10 @@ void compare_block(const DramParams& p, std::uint64_t first, std::uint64_t n, co
   near(lb, le, 0.02, 0, "probe latency after the burst");
 }
 
-TEST(DramWriteQueueStream, PostedBlockAgreesWithTheExactDrains) {
+// The streams both comparisons run: six and four channels, refresh and the
+// row fold on and off, a burst from a row's start and one from 128 B into a granule.
+template <typename Compare>
+void for_each_stream(Compare compare_one) {
   for (int channels : {6, 4}) {
     for (bool refresh : {true, false}) {
       for (bool fold : {false, true}) {
@@ -115,12 +120,18 @@ TEST(DramWriteQueueStream, PostedBlockAgreesWithTheExactDrains) {
         p.refresh = refresh;
         p.xor_fold = fold;
         for (std::uint64_t first : {std::uint64_t{1} << 30, (std::uint64_t{1} << 31) + 128})
-          compare_block(p, first, 32768,
-                        std::to_string(channels) + " channels, refresh " + std::to_string(refresh) + ", fold " +
-                            std::to_string(fold) + ", from " + std::to_string(first));
+          compare_one(p, first,
+                      std::to_string(channels) + " channels, refresh " + std::to_string(refresh) + ", fold " +
+                          std::to_string(fold) + ", from " + std::to_string(first));
       }
     }
   }
+}
+
+TEST(DramWriteQueueStream, PostedBlockAgreesWithTheExactDrains) {
+  for_each_stream([](const DramParams& p, std::uint64_t first, const std::string& what) {
+    compare_block(p, first, 32768, what);
+  });
   compare_block(queued(32, 24, 8), std::uint64_t{1} << 30, 32768, "watermarks 24/8");
   DramParams one = queued(32, 32, 0);
   one.channels = 1;
@@ -129,20 +140,9 @@ TEST(DramWriteQueueStream, PostedBlockAgreesWithTheExactDrains) {
 }
 
 TEST(DramWriteQueueStream, PostedStreamAgreesWithTheLinePath) {
-  for (int channels : {6, 4}) {
-    for (bool refresh : {true, false}) {
-      for (bool fold : {false, true}) {
-        DramParams p = queued(32, 32, 0);
-        p.channels = channels;
-        p.refresh = refresh;
-        p.xor_fold = fold;
-        for (std::uint64_t first : {std::uint64_t{1} << 30, (std::uint64_t{1} << 31) + 128})
-          compare(p, first, 32768,
-                  std::to_string(channels) + " channels, refresh " + std::to_string(refresh) + ", fold " +
-                      std::to_string(fold) + ", from " + std::to_string(first));
-      }
-    }
-  }
+  for_each_stream([](const DramParams& p, std::uint64_t first, const std::string& what) {
+    compare(p, first, 32768, what);
+  });
   // Other watermarks: drains of 16 writes that leave 8 queued.
   DramParams p = queued(32, 24, 8);
   compare(p, std::uint64_t{1} << 30, 32768, "watermarks 24/8");
