@@ -26,10 +26,15 @@
 // pulled in. A request inside a REFsb slot waits only when more than P would
 // be owed: then the refresh is issued at the slot (or after the bank set's
 // last request, if later) and the request waits for its end. An idle bank set
-// thus never makes a request wait; a saturated one pays every slot, as without
-// postponement.
+// thus never makes a request wait (the pull-in is decided once the next request
+// shows the gap was long enough: hindsight a controller does not have); a
+// saturated one pays every slot, as without postponement. A request stamped
+// inside a REFsb issued in a gap (a core behind the others within its quantum)
+// waits for it.
 // With refresh = "all_bank" the engine's own all-bank refresh (tRFC1 every
-// tREFI1, the whole rank) is used instead; "none" disables refresh.
+// tREFI1, the whole rank) is used instead: JEDEC's normal refresh mode, the
+// DDR5-4800 preset's (no source says whether SPR's or Genoa's controllers issue
+// REFsb; the preset explains the choice); "none" disables refresh.
 //
 // Parameters ([device.<name>] with impl = "ddr5"; preset
 // configs/devices/ddr5-4800.toml):
