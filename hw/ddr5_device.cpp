@@ -47,8 +47,8 @@ Ddr5Params Ddr5Params::from_config(Config c) {
                    "same_bank: REFsb per bank set every trefi2/4 (tRFCsb); all_bank: REFab (the subchannel's trfc "
                    "every trefi); none");
   p.refresh = mode == "all_bank" ? Ddr5Refresh::AllBank : mode == "none" ? Ddr5Refresh::None : Ddr5Refresh::SameBank;
-  p.trfcsb = c.get<Picoseconds>("trfcsb", d.trfcsb, "same-bank refresh cycle time (JESD79-5, 16 Gb: 115ns)",
-                                {Picoseconds(1), {}});
+  p.trfcsb = c.get<Picoseconds>(
+      "trfcsb", d.trfcsb, "same-bank refresh cycle time (JESD79-5, 16 Gb: 130ns; 8 Gb: 115ns)", {Picoseconds(1), {}});
   p.trefi2 = c.get<Picoseconds>("trefi2", d.trefi2,
                                 "fine-granularity refresh interval: every bank gets one REFsb per trefi2 (1.95us)",
                                 {Picoseconds(1), {}});
@@ -89,8 +89,10 @@ Picoseconds Ddr5Device::postponed_refsb_wait(BankSetRefresh& b, std::uint64_t sc
   const Picoseconds zero(0);
   if (cmd < b.seen) {
     // Stamped before the bank set's latest request (another core ahead within
-    // its quantum): what was decided stands; it waits only inside the last
-    // forced refresh.
+    // its quantum): what was decided stands; it waits only inside the latest
+    // REFsb window, forced or issued in what looked like an idle gap (a core
+    // ahead in its quantum sees the gap before the cores behind fill it: in
+    // time order this request would have found the REFsb there, or no gap).
     return cmd >= b.forced_from && cmd < b.forced_to ? b.forced_to - cmd : zero;
   }
   const std::uint64_t slots = refsb_.slots_started(schedule, bank, cmd);
@@ -104,6 +106,10 @@ Picoseconds Ddr5Device::postponed_refsb_wait(BankSetRefresh& b, std::uint64_t sc
     const std::int64_t n = std::min(fit, b.owed + cap);
     b.owed -= n;
     refsb_idle_ += static_cast<std::uint64_t>(n);
+    if (n > 0) {  // back to back from the gap's start
+      b.forced_from = b.last_done;
+      b.forced_to = b.last_done + p_.trfcsb * static_cast<std::uint64_t>(n);
+    }
   }
   b.seen = cmd;
   if (b.owed > cap) {

@@ -7,7 +7,7 @@
 // Same-bank refresh (JESD79-5, 4.13): in fine-granularity refresh mode the
 // controller may refresh with REFsb instead of REFab. A REFsb refreshes one
 // bank address in every bank group of a rank (a "bank set": bank k of all 8
-// groups) and holds only those banks for tRFCsb (16 Gb: 115 ns), while the
+// groups) and holds only those banks for tRFCsb (16 Gb: 130 ns), while the
 // other 24 banks keep serving. Every bank must be refreshed once per tREFI2
 // (= tREFI1 / 2 = 1.95 us), so a rank receives one REFsb every tREFI2 / 4,
 // rotating through the four bank sets. Here REFsb commands are issued at
@@ -26,17 +26,22 @@
 // pulled in. A request inside a REFsb slot waits only when more than P would
 // be owed: then the refresh is issued at the slot (or after the bank set's
 // last request, if later) and the request waits for its end. An idle bank set
-// thus never makes a request wait; a saturated one pays every slot, as without
-// postponement.
+// thus never makes a request wait (the pull-in is decided once the next request
+// shows the gap was long enough: hindsight a controller does not have); a
+// saturated one pays every slot, as without postponement. A request stamped
+// inside a REFsb issued in a gap (a core behind the others within its quantum)
+// waits for it.
 // With refresh = "all_bank" the engine's own all-bank refresh (tRFC1 every
-// tREFI1, the whole rank) is used instead; "none" disables refresh.
+// tREFI1, the whole rank) is used instead: JEDEC's normal refresh mode, the
+// DDR5-4800 preset's (no source says whether SPR's or Genoa's controllers issue
+// REFsb; the preset explains the choice); "none" disables refresh.
 //
 // Parameters ([device.<name>] with impl = "ddr5"; preset
 // configs/devices/ddr5-4800.toml):
 //   channels      DDR5 channels (one DIMM each) of the node, default 8
 //   subchannels   32-bit subchannels per channel, default 2
 //   refresh       same_bank | all_bank | none, default same_bank
-//   trfcsb        same-bank refresh cycle time, default 115ns (16 Gb)
+//   trfcsb        same-bank refresh cycle time, default 130ns (16 Gb)
 //   trefi2        fine-granularity refresh interval, default 1.95us
 //   refsb_postpone  REFsb a bank set may postpone (and pull in), default 0
 //                 (fixed slots); the preset sets 4
@@ -113,7 +118,7 @@ struct Ddr5Params {
   int channels = 8;     // DDR5 channels (DIMMs)
   int subchannels = 2;  // 32-bit subchannels per channel
   Ddr5Refresh refresh = Ddr5Refresh::SameBank;
-  Picoseconds trfcsb = Picoseconds(115'000);   // JESD79-5, 16 Gb
+  Picoseconds trfcsb = Picoseconds(130'000);   // JESD79-5, 16 Gb (8 Gb: 115 ns)
   Picoseconds trefi2 = Picoseconds(1'950'000); // tREFI1 / 2
   int refsb_postpone = 0;                      // REFsb a bank set may postpone or pull in (0: fixed slots)
   DramParams subchannel = DramParams::ddr5_4800(4);  // channels/refresh overwritten by engine()
@@ -166,7 +171,7 @@ class Ddr5Device final : public MemoryDevice {
     Picoseconds last_done{0};                  // when the bank set's latest request finished
     std::uint64_t slots = 0;                   // REFsb slots started by `seen`
     std::int64_t owed = 0;                     // REFsb due and not issued (negative: pulled in)
-    Picoseconds forced_from{0}, forced_to{0};  // the latest forced REFsb
+    Picoseconds forced_from{0}, forced_to{0};  // the latest REFsb window (forced, or idle-issued ones back to back)
   };
   std::vector<BankSetRefresh> sets_;
   std::uint64_t refsb_idle_ = 0, refsb_postponed_ = 0;

@@ -418,7 +418,15 @@ void DramController::decode_general(std::uint64_t x, DramCoord& c) const {
 void DramController::apply_row_fold(DramCoord& c) const {
   std::uint64_t h = 0;
   for (std::uint64_t r = c.row; r != 0; r >>= fold_width_) h ^= r & fold_mask_;
-  c.bank ^= static_cast<std::uint32_t>(h & (hash_banks_.divisor() - 1));
+  // The bank (the bank set REFsb refreshes together) takes every bit of the
+  // folded row, not only its lowest: rows a power of two apart (the lines at
+  // one offset of buffers 16 MiB apart) would otherwise share it, so that
+  // lockstep streams meet on one bank set of each subchannel.
+  const std::uint64_t bank_mask = hash_banks_.divisor() - 1;
+  std::uint64_t hb = 0;
+  if (fold_bank_bits_ > 0)
+    for (std::uint64_t x = h; x != 0; x >>= fold_bank_bits_) hb ^= x & bank_mask;
+  c.bank ^= static_cast<std::uint32_t>(hb);
   h >>= fold_bank_bits_;
   c.bank_group ^= static_cast<std::uint32_t>(h & (hash_groups_.divisor() - 1));
   h >>= fold_group_bits_;

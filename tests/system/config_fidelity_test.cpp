@@ -88,19 +88,15 @@ TEST(ConfigFidelity, SapphireRapids2sIdleLatency) {
   // dies joined by EMIB in an 8 x 10 mesh at 2.5 GHz, the CHA's LLC lookup
   // composed from Chips and Cheese's 33 ns L3 hit, the home CHA's lookup on the
   // remote path), none fitted to 108/196.
-  // Local: MISS, about 96 ns (-11%). It was 99 ns (-8%) while the DDR5
-  // device refreshed each bank set at fixed REFsb slots, so the idle chase met
-  // a slot on about 6% of its reads (3.2 ns on average); with REFsb
-  // postponement and pull-in (DDR5C, refsb_postpone = 4 in the DDR5-4800
-  // preset, as real controllers refresh an idle bank set ahead of its slot)
-  // an idle chase never waits, and what is missing of 108 ns lies before the
-  // controller (the mesh and CHA parts above, Sapphire Rapids' own figures for
-  // which are not published). Honest current band, and a guard that fails when
-  // the gap closes:
-  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][i], 96.0, 0.05 * 96.0) << r.to_table();
-  EXPECT_LT(r.matrix[0][0], 0.9 * 108.0) << "the gap closed: assert 108 ns within 10% again";
-  // Remote: about 177 ns (-10%; 180 before DDR5C's REFsb pull-in), held
-  // against the published figure at the band's edge (SPRFID):
+  // Local: about 108 ns. The DDR5-4800 preset refreshes in JEDEC's normal
+  // mode (REFab, tRFC1 295 ns every tREFI1 3.9 us: DDR5BW), so the idle chase
+  // meets a refresh on about 7.6% of its reads, as on a real controller that
+  // refreshes on time while the rank is idle. With REFsb pulled in while a bank
+  // set is idle (DDR5C; `refresh = "same_bank"`) it was 96 ns (-11%), and 99 ns
+  // with fixed REFsb slots.
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r.matrix[i][i], 108.0, 0.10 * 108.0) << r.to_table();
+  // Remote: about 189 ns (-4%; 177 with REFsb pulled in, 180 with fixed REFsb
+  // slots), held against the published figure (SPRFID):
   // each line crosses its own UPI link, whose stop may sit on any of the four
   // dies of either socket ([uncore] upi_route = "address"), with Skylake-SP's
   // 14 ns link and 10-cycle UPI agents; Sapphire Rapids' own UPI 2.0 PHY and
@@ -119,60 +115,57 @@ TEST(ConfigFidelity, SapphireRapids2sReadBandwidth) {
   MatrixResult r = bandwidth_matrix(doc->root(), quick_bandwidth());
   ASSERT_EQ(r.matrix.size(), 2u);
   // Mess (MN5-GPP, 8480+, 100% reads): 240.6 GB/s per socket, 78% of the
-  // 307.2 GB/s peak. MISS: the model reaches about 292 GB/s (+21%, 95% of peak).
-  // Gap: the DRAM controller serves the saturated streams at nearly the data
-  // bus's peak. DDR5C's mechanisms (the folded address hash, REFsb
-  // postponement, the write queue and turnarounds) do not lower it for 100%
-  // reads: with 4 lines per activate and 32 banks per subchannel neither the
-  // banks, tFAW nor refresh (one bank set of four for 115 ns per 487 ns)
-  // bind, so the missing 18% lies outside what JEDEC's timing gives (finite
-  // read queues and their scheduler, the uncore). Honest current band:
-  EXPECT_NEAR(r.matrix[0][0], 292.0, 0.15 * 292.0) << r.to_table();
-  EXPECT_GT(r.matrix[0][0], 1.15 * 240.6) << "the bandwidth gap closed: assert Mess's 240.6 GB/s instead";
+  // 307.2 GB/s peak. The model: about 272 GB/s (+13%, 89% of peak), inside
+  // the 15% band since DDR5BW's all-bank refresh (REFab, JEDEC's normal mode:
+  // a one-rank subchannel loses its bus for tRFC1 295 ns of every 3.9 us);
+  // with REFsb (DDR5C) it was 290 GB/s (+21%), REFsb costing a saturated
+  // controller nothing it cannot hide behind the other bank sets. A finite read
+  // queue (32 per subchannel, in time order) changed nothing (DDR5BW notes):
+  // what remains lies outside JEDEC's timing (README, fidelity table).
+  EXPECT_NEAR(r.matrix[0][0], 240.6, 0.15 * 240.6) << r.to_table();
   // Four UPI links of 32 GB/s per direction: remote reads bound by their payload rate.
   EXPECT_NEAR(r.matrix[0][1], 128.0 * 64.0 / 80.0, 0.15 * 128.0 * 64.0 / 80.0) << r.to_table();
 }
 
-// Sapphire Rapids' loaded-latency shape (one socket injecting, `numasim
-// loaded-latency`; the fidelity table's rows from 20 delays): at 50% and 80% of
-// the maximum Mess (MN5-GPP, 100% reads) measures 1.126 and 1.359 x the
-// unloaded latency. The model holds 50% within 15% since DDR5C (the injectors'
-// 16 MiB-aligned buffers no longer meet on one subchannel and four banks:
-// xor_fold; REFsb pulled in while a bank set is idle) and 80% since SPRFID's
-// load-adaptive L2 streamer (1.44, was 1.57: a saturated core keeps about 25
-// lines in flight instead of 28). Delays 50/45 and 30/28 bracket 50% and 80%
-// of the maximum (delay 0). Its top is still too steep (the maximum is 95% of
-// the peak, where Mess saturates at 78%): the saturated point is about 3.1 x
-// idle (3.43 with adaptive_distance off, measured by SPRFID) against Mess's
-// 2.4 x, held in an honest band whose lower edge fails when that gap closes and
-// whose upper edge fails when it reopens.
+// Sapphire Rapids' loaded-latency curve (one socket injecting, `numasim
+// loaded-latency`; the fidelity table's rows from 20 delays). Mess (MN5-GPP,
+// 100% reads) measures 145 ns at 164 GB/s and 167 ns at 205 GB/s: the model
+// holds both within 15% (about 158 and 183 ns since DDR5BW's all-bank refresh;
+// with REFsb pulled in by hindsight the whole curve sat lower, from a 96 ns
+// idle). Its shape against its own maximum does not: at 50% and 80% of the
+// maximum Mess measures 1.126 and 1.359 x the unloaded latency, the model about
+// 1.35 and 1.82 (1.18 and 1.44 with REFsb): a one-rank subchannel that stops
+// for tRFC1 295 ns every 3.9 us queues what arrives meanwhile, more the busier
+// it is, and the model's maximum (272 GB/s) is still 13% above Mess's, so its
+// 80% point lies at 90% of Mess's maximum. Honest bands with guards that fail
+// when the gap closes (then assert Mess's ratios) or widens.
 TEST(ConfigFidelity, SapphireRapids2sLoadedLatencyShape) {
   auto doc = config("sapphire-rapids-2s");
   LoadedLatencyOptions o;
-  o.delays = {50, 45, 30, 28, 0};
+  o.delays = {60, 50, 45, 40, 35, 30, 0};
   o.loads = 3000;
   LoadedLatencyResult r = loaded_latency(doc->root(), o);
-  ASSERT_EQ(r.points.size(), 6u) << r.to_table();
+  ASSERT_EQ(r.points.size(), 8u) << r.to_table();
   const auto& idle = r.points.front();  // sorted by bandwidth
   const auto& top = r.points.back();
   ASSERT_EQ(top.delay_cycles, 0u) << r.to_table();
-  // Latency over idle at `frac` of the maximum, between points i and i + 1.
-  auto ratio_at = [&](double frac, std::size_t i) {
-    const double target = frac * top.bandwidth_gbps;
+  // Latency at `gbps`, between points i and i + 1.
+  auto latency_at = [&](double gbps, std::size_t i) {
     const auto& a = r.points[i];
     const auto& b = r.points[i + 1];
-    EXPECT_LE(a.bandwidth_gbps, target) << r.to_table();
-    EXPECT_GE(b.bandwidth_gbps, target) << r.to_table();
-    const double lat = a.latency_ns + (b.latency_ns - a.latency_ns) * (target - a.bandwidth_gbps) /
-                                          (b.bandwidth_gbps - a.bandwidth_gbps);
-    return lat / idle.latency_ns;
+    EXPECT_LE(a.bandwidth_gbps, gbps) << r.to_table();
+    EXPECT_GE(b.bandwidth_gbps, gbps) << r.to_table();
+    return a.latency_ns + (b.latency_ns - a.latency_ns) * (gbps - a.bandwidth_gbps) /
+                              (b.bandwidth_gbps - a.bandwidth_gbps);
   };
-  EXPECT_NEAR(ratio_at(0.5, 1), 1.126, 0.15 * 1.126) << r.to_table();
-  EXPECT_NEAR(ratio_at(0.8, 3), 1.359, 0.15 * 1.359) << r.to_table();
-  const double top_ratio = top.latency_ns / idle.latency_ns;
-  EXPECT_GT(top_ratio, 1.15 * 2.4) << "the saturated end's gap closed: " << r.to_table();
-  EXPECT_LT(top_ratio, 3.35) << "the saturated end's gap reopened (3.43 x idle with adaptive_distance off): "
-                             << r.to_table();
+  EXPECT_NEAR(latency_at(164.0, 3), 145.0, 0.15 * 145.0) << r.to_table();
+  EXPECT_NEAR(latency_at(205.0, 5), 167.0, 0.15 * 167.0) << r.to_table();
+  const double r50 = latency_at(0.5 * top.bandwidth_gbps, 1) / idle.latency_ns;
+  const double r80 = latency_at(0.8 * top.bandwidth_gbps, 5) / idle.latency_ns;
+  EXPECT_NEAR(r50, 1.35, 0.10 * 1.35) << r.to_table();
+  EXPECT_GT(r50, 1.15 * 1.126) << "the 50% point's gap closed: assert Mess's 1.126 within 15%: " << r.to_table();
+  EXPECT_NEAR(r80, 1.82, 0.10 * 1.82) << r.to_table();
+  EXPECT_GT(r80, 1.15 * 1.359) << "the 80% point's gap closed: assert Mess's 1.359 within 15%: " << r.to_table();
 }
 
 TEST(ConfigFidelity, GenoaNps1AndNps4) {
@@ -198,15 +191,20 @@ TEST(ConfigFidelity, GenoaNps1AndNps4) {
   // an access crosses one quadrant each way); no published latency of those
   // parts was found to build it from (SPRFID). Honest current band, and a guard
   // that fails when the gap closes:
-  // (82 ns before DDR5C; 79 with REFsb pulled in while a bank set is idle.)
-  EXPECT_NEAR(l1.matrix[0][0], 79.0, 0.10 * 79.0) << l1.to_table();
+  // (82 ns before DDR5C; 79 with REFsb pulled in while a bank set is idle; 91
+  // since DDR5BW's all-bank refresh, which an idle chase meets on 7.6% of its reads.)
+  EXPECT_NEAR(l1.matrix[0][0], 91.0, 0.10 * 91.0) << l1.to_table();
   EXPECT_LT(l1.matrix[0][0], 0.9 * 130.0) << "the gap to Turin's 130 ns closed: find and assert a Genoa figure instead";
 
   MatrixResult b1 = bandwidth_matrix(one->root(), quick_bandwidth());
   // Mess: servers saturate at 70-90% of peak; 12 x 38.4 = 460.8 GB/s -> 323-415 GB/s.
-  // MISS: the model gives about 445 GB/s (97% of peak), the same controller gap
-  // as Sapphire Rapids above. Honest current band:
-  EXPECT_NEAR(b1.matrix[0][0], 445.0, 0.15 * 445.0) << b1.to_table();
+  // MISS: the model gives about 437 GB/s (95% of peak; 443 with REFsb). All-bank
+  // refresh costs it 1.4% at the default 1 us quantum, where at quantum 0 it
+  // costs what it removes from the bus (`--set sim.quantum=0ns`: 416.5 GB/s
+  // with REFab, 446.5 with REFsb; DDR5BW): on this 96-core machine the quantum
+  // hides most of it (issue 16 item 6), and the rest is the controller gap named
+  // above. Honest current band:
+  EXPECT_NEAR(b1.matrix[0][0], 437.0, 0.15 * 437.0) << b1.to_table();
   EXPECT_GT(b1.matrix[0][0], 0.90 * 460.8) << "the bandwidth gap closed: assert the 70-90% band instead";
 }
 
