@@ -633,11 +633,13 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
     std::size_t slot = 0;
     std::uint64_t least = b[0], next = ~std::uint64_t{0};
     for (std::size_t i = 1; i < n; ++i) {
+      // Selections by mask: the compiler turned the conditional form back into a branch.
       const std::uint64_t v = b[i];
-      const bool less = v < least;
-      next = less ? least : (v < next ? v : next);
-      slot = less ? i : slot;
-      least = less ? v : least;
+      const std::uint64_t less = std::uint64_t{0} - static_cast<std::uint64_t>(v < least);
+      const std::uint64_t v_or_next = v < next ? v : next;
+      next = (least & less) | (v_or_next & ~less);
+      slot = (i & less) | (slot & ~less);
+      least = (v & less) | (least & ~less);
     }
     lfb_[slot] = done;
     lfb_earliest_ = n == 1 ? done : std::min(next, done);
