@@ -121,6 +121,22 @@ class CacheArray {
     std::uint32_t least = 0;
     std::uint64_t invalidations = 0;  // stats().invalidations when the slot was chosen
   };
+  // access(pa, false) in one scan of the set that also gives the line's state
+  // (Invalid on a miss) and, on a miss, fills `slot` for fill_at().
+  bool read_access(PhysAddr pa, FillSlot& slot, LineState& state) {
+    std::uint32_t* const meta = locate(pa, slot);
+    if (meta == nullptr) {
+      ++stats_.read_misses;
+      state = LineState::Invalid;
+      return false;
+    }
+    if (replacement_ == Replacement::Lru) *meta = (next_stamp() << kStateBits) | (*meta & kStateMask);
+    ++stats_.read_hits;
+    state = state_of(*meta);
+    return true;
+  }
+  // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
+  bool probe(PhysAddr pa, FillSlot& slot) { return locate(pa, slot) != nullptr; }
   // access(pa, true); on a miss of an absent line (not an upgrade) also fills `slot`.
   bool write_access(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
@@ -141,10 +157,14 @@ class CacheArray {
     slot.invalidations = stats_.invalidations;
     return false;
   }
-  // fill(pa, st) for the line of a write_access() miss, with that miss's slot;
-  // the same result as fill() as long as only invalidations changed the cache since.
+  // fill(pa, st) for the line of a write_access(), read_access() or probe()
+  // miss, with that miss's slot: the same result as fill() as long as only
+  // invalidations changed the cache since, or only other sets (the victim's
+  // word unchanged: any fill into the set, or a use of the victim, changes it);
+  // else it scans again.
   Eviction fill_at(const FillSlot& slot, LineState st) {
-    if (slot.invalidations != stats_.invalidations || slot.set == nullptr) return fill(slot.line << kLineShift, st);
+    if (slot.set == nullptr || slot.invalidations != stats_.invalidations || slot.set[ways_ + slot.victim] != slot.least)
+      return fill(slot.line << kLineShift, st);
     return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
   }
 
@@ -264,6 +284,27 @@ class CacheArray {
     return m ? set + __builtin_ctzll(m) : nullptr;
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
+  // read_access's and probe's scan: the replacement word of the line holding
+  // `pa`, or nullptr when it is absent, `slot` then holding where a fill goes.
+  std::uint32_t* locate(PhysAddr pa, FillSlot& slot) {
+    const std::uint64_t line = pa >> kLineShift;
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    slot.line = line;
+    std::size_t victim = 0;
+    std::uint32_t least = 0;
+    const std::size_t present = scan(set, tag, victim, least);
+    if (present < ways_) {
+      slot.set = nullptr;
+      return set + ways_ + present;
+    }
+    slot.set = set;
+    slot.tag = tag;
+    slot.victim = victim;
+    slot.least = least;
+    slot.invalidations = stats_.invalidations;
+    return nullptr;
+  }
   std::uint64_t next_random();
   // One pass over a set: the way holding `tag` (ways_ if none) and the way
   // with the least replacement word (first invalid, else LRU/FIFO) and that word.

@@ -85,12 +85,22 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
   snoop_out = SnoopResult{};
   bool shared = false;
+  // The store itself is absorbed by L1 (write-allocate); lower levels see a read
+  // for ownership. Each array's set is scanned once: its look-up remembers
+  // where a fill goes (fill_at scans again if the set changed since).
+  CacheArray::FillSlot l2_slot, llc_slot;
+  LineState in_l2 = LineState::Invalid, in_llc;
+  bool l2_hit = false, l2_looked_up = false;
   if (dir_) {
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
     // A read that its own L2 serves needs nothing from anyone: while this CPU
     // holds a copy, nobody else can have modified the line. A read that its
     // socket's LLC serves need not ask the other sockets, for the same reason.
-    const LineState in_l2 = is_write ? LineState::Invalid : l2.state(line);
+    // (A read's L2 look-up comes first: the snoop cannot bring the line into this L2.)
+    if (!is_write) {
+      l2_hit = l2.read_access(pa, l2_slot, in_l2);
+      l2_looked_up = true;
+    }
     if (in_l2 != LineState::Invalid) shared = in_l2 == LineState::Shared;
     else shared = snoop(cpu, line, is_write, wb, snoop_out, is_write || !llc.contains(line));
     if (is_write && l1.state(line) == LineState::Shared) {
@@ -99,18 +109,18 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
     }
   }
   const LineState fill_state = shared ? LineState::Shared : LineState::Exclusive;
-  // The store itself is absorbed by L1 (write-allocate); lower levels see a read for ownership.
+  if (!l2_looked_up) l2_hit = l2.read_access(pa, l2_slot, in_l2);
   int level;
-  if (l2.access(pa, false)) {
+  if (l2_hit) {
     level = 2;
   } else {
-    if (llc.access(pa, false)) {
+    if (llc.read_access(pa, llc_slot, in_llc)) {
       level = 3;
     } else {
       level = 4;
-      handle_llc_victim(socket, llc.fill(pa, fill_state), wb);
+      handle_llc_victim(socket, llc.fill_at(llc_slot, fill_state), wb);
     }
-    Eviction v2 = l2.fill(pa, fill_state);
+    Eviction v2 = l2.fill_at(l2_slot, fill_state);
     if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
   }
   Eviction v1 = l1.fill(pa, is_write ? LineState::Modified : fill_state);
@@ -277,12 +287,16 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
   return dirty;
 }
 
-int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) {
+int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
   CacheArray& l2 = *l2_[c];
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
-  if (l2.contains(pa)) return 2;
+  // One scan of each array's set: the look-up remembers where the fill goes.
+  CacheArray::FillSlot l2_slot, llc_slot;
+  const bool held = l2.probe(pa, l2_slot);
+  if (l2_held) *l2_held = held;
+  if (held) return 2;
   if (dir_) {
     // Only lines nobody else holds are prefetched (no snoops on behalf of a prefetch).
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
@@ -300,11 +314,11 @@ int CacheHierarchy::prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb) 
     track(cpu, line, wb);
   }
   int level = 3;
-  if (!llc.contains(pa)) {
+  if (!llc.probe(pa, llc_slot)) {
     level = 4;
-    handle_llc_victim(socket, llc.fill(pa, LineState::Exclusive), wb);
+    handle_llc_victim(socket, llc.fill_at(llc_slot, LineState::Exclusive), wb);
   }
-  Eviction v2 = l2.fill(pa, LineState::Exclusive);
+  Eviction v2 = l2.fill_at(l2_slot, LineState::Exclusive);
   if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
   return level;
 }

@@ -624,14 +624,25 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
   const std::uint64_t done = issue + fp(mem.access(cpu_, pa, write, ps(issue), miss));
   if (miss) {
     ++stats_.l1_misses;
-    // Take the fill buffer that frees first (free at `issue` by the check above).
+    // Take the fill buffer that frees first (free at `issue` by the check
+    // above). One branch-free pass finds it and the next earliest, so the new
+    // earliest is min(next, done) without a second pass (the compare per
+    // buffer of the first-least search was a mispredicted branch per miss).
+    const std::uint64_t* const b = lfb_.data();
+    const std::size_t n = lfb_.size();
     std::size_t slot = 0;
-    for (std::size_t i = 1; i < lfb_.size(); ++i)
-      if (lfb_[i] < lfb_[slot]) slot = i;
+    std::uint64_t least = b[0], next = ~std::uint64_t{0};
+    for (std::size_t i = 1; i < n; ++i) {
+      // Selections by mask: the compiler turned the conditional form back into a branch.
+      const std::uint64_t v = b[i];
+      const std::uint64_t less = std::uint64_t{0} - static_cast<std::uint64_t>(v < least);
+      const std::uint64_t v_or_next = v < next ? v : next;
+      next = (least & less) | (v_or_next & ~less);
+      slot = (i & less) | (slot & ~less);
+      least = (v & less) | (least & ~less);
+    }
     lfb_[slot] = done;
-    std::uint64_t earliest = lfb_[0];
-    for (std::size_t i = 1; i < lfb_.size(); ++i) earliest = std::min(earliest, lfb_[i]);
-    lfb_earliest_ = earliest;
+    lfb_earliest_ = n == 1 ? done : std::min(next, done);
   }
   if (!write) last_load_done_ = done;
   if (done > max_done_) max_done_ = done;

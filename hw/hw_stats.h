@@ -4,7 +4,9 @@
 // walks them into a StatsVisitor with a hierarchical name
 // ("system.node0.mc.row_hits"), a unit and a description. Rates and ratios are
 // computed at dump time from the raw counters. Histogram is a fixed-size,
-// fixed-bucket latency histogram.
+// fixed-bucket latency histogram (its bucket by a compare and a reciprocal
+// multiply, hw/fast_divider.h, not a hardware division per sample: every DRAM
+// request records one).
 // Simplifications: a visitor interface defined here because common/stats.h did
 // not exist when the hw models were written; an adapter to the lead's stats
 // registry can wrap a StatsVisitor.
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "common/units.h"
+#include "hw/fast_divider.h"
 
 namespace numasim::hw {
 
@@ -25,12 +28,11 @@ namespace numasim::hw {
 class Histogram {
  public:
   static constexpr std::size_t kBuckets = 64;
-  explicit Histogram(Picoseconds bucket_width = Picoseconds(10000)) : width_(bucket_width) {}
+  explicit Histogram(Picoseconds bucket_width = Picoseconds(10000))
+      : width_(bucket_width), width_div_(bucket_width.value()), overflow_from_(bucket_width.value() * kBuckets) {}
 
   void record(Picoseconds v) {
-    std::uint64_t b = v.value() / width_.value();
-    if (b > kBuckets) b = kBuckets;
-    ++buckets_[b];
+    ++buckets_[bucket_of(v.value())];
     ++count_;
     sum_ += v.value();
     if (v.value() > max_) max_ = v.value();
@@ -39,9 +41,7 @@ class Histogram {
   // `n` samples of the same value (a bulk transfer's lines), as n calls of record(v).
   void record(Picoseconds v, std::uint64_t n) {
     if (n == 0) return;
-    std::uint64_t b = v.value() / width_.value();
-    if (b > kBuckets) b = kBuckets;
-    buckets_[b] += n;
+    buckets_[bucket_of(v.value())] += n;
     count_ += n;
     sum_ += v.value() * n;
     if (v.value() > max_) max_ = v.value();
@@ -61,7 +61,14 @@ class Histogram {
   Picoseconds quantile_upper_bound(double q) const;
 
  private:
+  // min(v / width, kBuckets): values from kBuckets x width on go to the overflow bucket.
+  std::size_t bucket_of(std::uint64_t v) const {
+    return v >= overflow_from_ ? kBuckets : static_cast<std::size_t>(width_div_.divide(v));
+  }
+
   Picoseconds width_;
+  FastDivider width_div_;
+  std::uint64_t overflow_from_;
   std::array<std::uint64_t, kBuckets + 1> buckets_{};
   std::uint64_t count_ = 0;
   std::uint64_t sum_ = 0;

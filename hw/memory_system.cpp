@@ -429,13 +429,14 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
   pf.observe(pa, now, cand, sq.entries() - sq.busy(now));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
-    if (caches_.l2(cpu).contains(line)) {
+    WritebackList wb;
+    mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
+    bool redundant;
+    const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
+    if (redundant) {
       pf.count_redundant();
       continue;
     }
-    WritebackList wb;
-    mark_private(line);
-    const int level = caches_.prefetch_into_l2(cpu, line, wb);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
     const bool mesh = mesh_ != nullptr;
     const std::uint32_t core = mesh ? core_index_[static_cast<std::size_t>(cpu.value())] : 0;

@@ -1,6 +1,7 @@
 // Paging-structure caches (see page_walk_cache.h).
 #include "hw/page_walk_cache.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -35,7 +36,9 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   const std::uint32_t sizes[3] = {params.pml4e_entries, params.pdpte_entries, params.pde_entries};
   for (int i = 0; i < 3; ++i) {
     Array& a = arrays_[i];
-    a.entries.resize(sizes[i]);
+    a.keys.assign(sizes[i], 0);
+    a.last_use.assign(sizes[i], 0);
+    a.table.assign(sizes[i], 0);
     if (sizes[i] == 0) continue;
     a.ways = params.ways == 0 || params.ways > sizes[i] ? sizes[i] : params.ways;
     const std::uint32_t sets = sizes[i] / a.ways;
@@ -47,32 +50,32 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   }
 }
 
-namespace {
-// The entry of key k in array a (const or not), or nullptr.
-template <class Array>
-auto* find_entry(Array& a, std::uint64_t k) {
-  if (a.entries.empty()) return decltype(&a.entries[0])(nullptr);
-  auto* set = &a.entries[((k >> 17) & a.set_mask) * a.ways];
-  for (std::uint32_t w = 0; w < a.ways; ++w)
-    if (set[w].key == k) return &set[w];
-  return decltype(set)(nullptr);
+long PageWalkCache::Array::find(std::uint64_t k) const {
+  if (keys.empty()) return -1;
+  const std::size_t base = set_base(k);
+  const std::uint64_t* set = keys.data() + base;
+  for (std::uint32_t w = 0; w < ways; ++w)
+    if (set[w] == k) return static_cast<long>(base + w);
+  return -1;
 }
-}  // namespace
-
-PageWalkCache::Entry* PageWalkCache::find(Array& a, std::uint64_t k) { return find_entry(a, k); }
 
 PageWalkCache::Hit PageWalkCache::peek(Asid asid, VirtAddr va) const {
-  for (int next = 3; next >= 1; --next)
-    if (const Entry* e = find_entry(arrays_[next - 1], key(asid, va, next))) return {next, e->table};
+  for (int next = 3; next >= 1; --next) {
+    const Array& a = arrays_[next - 1];
+    const long e = a.find(key(asid, va, next));
+    if (e >= 0) return {next, a.table[static_cast<std::size_t>(e)]};
+  }
   return {};
 }
 
 PageWalkCache::Hit PageWalkCache::lookup(Asid asid, VirtAddr va) {
   for (int next = 3; next >= 1; --next) {
-    if (Entry* e = find(arrays_[next - 1], key(asid, va, next))) {
-      e->last_use = ++tick_;
+    Array& a = arrays_[next - 1];
+    const long e = a.find(key(asid, va, next));
+    if (e >= 0) {
+      a.last_use[static_cast<std::size_t>(e)] = ++tick_;
       ++stats_.hits[next - 1];
-      return {next, e->table};
+      return {next, a.table[static_cast<std::size_t>(e)]};
     }
   }
   ++stats_.misses;
@@ -81,35 +84,43 @@ PageWalkCache::Hit PageWalkCache::lookup(Asid asid, VirtAddr va) {
 
 void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr table) {
   Array& a = arrays_[next_level - 1];
-  if (a.entries.empty()) return;
+  if (a.keys.empty()) return;
   const std::uint64_t k = key(asid, va, next_level);
-  Entry* set = &a.entries[((k >> 17) & a.set_mask) * a.ways];
-  Entry* victim = &set[0];
-  for (std::uint32_t w = 0; w < a.ways; ++w) {
-    if (set[w].key == k) {
-      victim = &set[w];
+  const std::size_t base = a.set_base(k);
+  const std::uint64_t* keys = a.keys.data() + base;
+  const std::uint64_t* used = a.last_use.data() + base;
+  // The entry already holding k (rare: a walk inserts the levels it did not
+  // find), else the first empty entry, else the least recently used: empty
+  // entries' last use is 0, below every used entry's, so the victim is the
+  // first entry with the least last use, found as the least of (last use,
+  // way) pairs packed in one word (a compare and a conditional move per entry;
+  // ways <= 4096 and ticks below 2^52).
+  std::size_t victim = a.ways;
+  for (std::uint32_t w = 0; w < a.ways; ++w)
+    if (keys[w] == k) {
+      victim = w;
       break;
     }
-    if (set[w].key == 0) {
-      if (victim->key != 0) victim = &set[w];
-    } else if (victim->key != 0 && set[w].last_use < victim->last_use) {
-      victim = &set[w];
-    }
+  if (victim == a.ways) {
+    std::uint64_t least = ~std::uint64_t{0};
+    for (std::uint32_t w = 0; w < a.ways; ++w) least = std::min(least, (used[w] << 12) | w);
+    victim = static_cast<std::size_t>(least & 4095u);
   }
-  victim->key = k;
-  victim->table = table;
-  victim->last_use = ++tick_;
+  const std::size_t i = base + static_cast<std::size_t>(victim);
+  a.keys[i] = k;
+  a.table[i] = table;
+  a.last_use[i] = ++tick_;
 }
 
 void PageWalkCache::invalidate_asid(Asid asid) {
   for (Array& a : arrays_)
-    for (Entry& e : a.entries)
-      if (e.key != 0 && Asid((e.key >> 1) & 0xffff) == asid) e = Entry{};
+    for (std::size_t i = 0; i < a.keys.size(); ++i)
+      if (a.keys[i] != 0 && Asid((a.keys[i] >> 1) & 0xffff) == asid) a.clear(i);
 }
 
 void PageWalkCache::invalidate_all() {
   for (Array& a : arrays_)
-    for (Entry& e : a.entries) e = Entry{};
+    for (std::size_t i = 0; i < a.keys.size(); ++i) a.clear(i);
 }
 
 }  // namespace numasim::hw

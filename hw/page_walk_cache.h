@@ -6,6 +6,10 @@
 // Tagged by ASID like the TLBs; invalidation by ASID or all (INVLPG and
 // shootdowns drop every paging-structure entry of the PCID, as on Intel).
 //
+// Host layout: each cache keeps its keys, last uses and table addresses in
+// separate arrays, so a look-up reads only keys (a 32-entry PDE cache's are
+// four host cache lines) and an insertion picks its victim by one branch-free
+// pass over the last uses.
 // Simplifications: LRU, no hit latency of its own (it is part of the walk's
 // first cycle), 4-level paging only (a 5-level PML5E cache is not modelled).
 #pragma once
@@ -65,20 +69,21 @@ class PageWalkCache {
   void reset_stats() { stats_ = {}; }
 
  private:
-  struct Entry {
-    std::uint64_t key = 0;  // (va prefix << 17) | (asid << 1) | 1
-    PhysAddr table = 0;
-    std::uint64_t last_use = 0;
-  };
+  // One cache, entry i in keys[i], last_use[i], table[i]; set s at [s * ways, (s + 1) * ways).
   struct Array {
-    std::vector<Entry> entries;
+    std::vector<std::uint64_t> keys;      // (va prefix << 17) | (asid << 1) | 1; 0 for an empty entry
+    std::vector<std::uint64_t> last_use;  // tick of the last use; 0 for an empty entry (below every used one)
+    std::vector<PhysAddr> table;
     std::uint32_t ways = 1;
     std::uint64_t set_mask = 0;
+    std::size_t set_base(std::uint64_t k) const { return static_cast<std::size_t>((k >> 17) & set_mask) * ways; }
+    // The entry holding key k, or -1.
+    long find(std::uint64_t k) const;
+    void clear(std::size_t i) { keys[i] = last_use[i] = table[i] = 0; }
   };
   static std::uint64_t key(Asid asid, VirtAddr va, int next_level) {
     return ((va >> pt_index_shift(next_level - 1)) << 17) | (std::uint64_t(asid) << 1) | 1u;
   }
-  Entry* find(Array& a, std::uint64_t k);
 
   std::array<Array, 3> arrays_;  // index next_level - 1
   std::uint64_t tick_ = 0;
