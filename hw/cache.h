@@ -110,9 +110,11 @@ class CacheArray {
     if (ways_ > 8) __builtin_prefetch(set + 64);
   }
 
-  // Where a fill of an absent line would go, remembered by write_access() so
-  // that the fill after the caller's coherence actions needs no second scan of
-  // the set (fill_at() scans again if a line of this cache was invalidated meanwhile).
+  // Where a fill of an absent line would go, remembered by write_access(),
+  // read_access() or probe() on a miss, so that the fill after the caller's
+  // coherence actions needs no second scan of the set (fill_at() scans again
+  // if a line of this cache was invalidated meanwhile, or the victim's word
+  // changed).
   struct FillSlot {
     std::uint32_t* set = nullptr;
     std::uint64_t line = 0;
@@ -158,12 +160,16 @@ class CacheArray {
     return false;
   }
   // fill(pa, st) for the line of a write_access(), read_access() or probe()
-  // miss, with that miss's slot: the same result as fill() as long as only
-  // invalidations changed the cache since, or only other sets (the victim's
-  // word unchanged: any fill into the set, or a use of the victim, changes it);
-  // else it scans again.
+  // miss, with that miss's slot: the same result as fill() as long as no
+  // invalidation happened since and the victim's word is unchanged (an LRU
+  // fill into the set or a use of the victim changes it; under Random
+  // replacement a full set's victim is drawn in install(), so the remembered
+  // way matters only while the set has an empty way); else it scans again.
+  // Precondition: the line itself is still absent (unlike fill(), fill_at()
+  // does not look for it again; no caller fills the missed line in between).
   Eviction fill_at(const FillSlot& slot, LineState st) {
-    if (slot.set == nullptr || slot.invalidations != stats_.invalidations || slot.set[ways_ + slot.victim] != slot.least)
+    if (slot.set == nullptr || slot.invalidations != stats_.invalidations ||
+        slot.set[ways_ + slot.victim] != slot.least)
       return fill(slot.line << kLineShift, st);
     return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
   }

@@ -71,7 +71,7 @@ CxlDeviceParams CxlDeviceParams::from_config(Config c) {
                    "refresh of the media: all_bank (REFab: [media] trfc every trefi) or same_bank (DDR5 REFsb: one "
                    "bank set held for media_trfcsb, each bank once per media_trefi2)") == "same_bank";
   p.media_trfcsb = c.get<Picoseconds>("media_trfcsb", d.media_trfcsb,
-                                      "same-bank refresh cycle time of the media (JESD79-5, 16 Gb: 115ns)",
+                                      "same-bank refresh cycle time of the media (JESD79-5, 8 Gb: 115ns)",
                                       {Picoseconds(1), {}});
   p.media_trefi2 = c.get<Picoseconds>("media_trefi2", d.media_trefi2,
                                       "fine-granularity refresh interval of the media (1.95us)", {Picoseconds(1), {}});

@@ -32,7 +32,7 @@
 //                           REFab, [media] trfc every trefi) or same_bank (DDR5
 //                           REFsb, ddr5_device.h: one bank set of a rank held for
 //                           media_trfcsb, each bank once per media_trefi2)
-//   media_trfcsb     115ns  JESD79-5, 16 Gb
+//   media_trfcsb     115ns  JESD79-5, 8 Gb (assumed density)
 //   media_trefi2     1.95us tREFI1 / 2
 // Statistics under system.node<n>.cxl.*, the media under system.node<n>.cxl.media.*.
 // Simplifications: no credits or flow control beyond link busy time, no flit

@@ -90,10 +90,13 @@ Picoseconds Ddr5Device::postponed_refsb_wait(BankSetRefresh& b, std::uint64_t sc
   if (cmd < b.seen) {
     // Stamped before the bank set's latest request (another core ahead within
     // its quantum): what was decided stands; it waits only inside the latest
-    // REFsb window, forced or issued in what looked like an idle gap (a core
-    // ahead in its quantum sees the gap before the cores behind fill it: in
-    // time order this request would have found the REFsb there, or no gap).
-    return cmd >= b.forced_from && cmd < b.forced_to ? b.forced_to - cmd : zero;
+    // forced REFsb window or the latest REFsb issued in what looked like an
+    // idle gap (a core ahead in its quantum sees the gap before the cores
+    // behind fill it: in time order this request would have found the REFsb
+    // there, or no gap). The two are kept apart: a pull-in after a forced
+    // REFsb does not release the requests stamped inside the forced one.
+    if (cmd >= b.forced_from && cmd < b.forced_to) return b.forced_to - cmd;
+    return cmd >= b.idle_from && cmd < b.idle_to ? b.idle_to - cmd : zero;
   }
   const std::uint64_t slots = refsb_.slots_started(schedule, bank, cmd);
   b.owed += static_cast<std::int64_t>(slots - b.slots);
@@ -107,8 +110,8 @@ Picoseconds Ddr5Device::postponed_refsb_wait(BankSetRefresh& b, std::uint64_t sc
     b.owed -= n;
     refsb_idle_ += static_cast<std::uint64_t>(n);
     if (n > 0) {  // back to back from the gap's start
-      b.forced_from = b.last_done;
-      b.forced_to = b.last_done + p_.trfcsb * static_cast<std::uint64_t>(n);
+      b.idle_from = b.last_done;
+      b.idle_to = b.last_done + p_.trfcsb * static_cast<std::uint64_t>(n);
     }
   }
   b.seen = cmd;

@@ -171,7 +171,8 @@ class Ddr5Device final : public MemoryDevice {
     Picoseconds last_done{0};                  // when the bank set's latest request finished
     std::uint64_t slots = 0;                   // REFsb slots started by `seen`
     std::int64_t owed = 0;                     // REFsb due and not issued (negative: pulled in)
-    Picoseconds forced_from{0}, forced_to{0};  // the latest REFsb window (forced, or idle-issued ones back to back)
+    Picoseconds forced_from{0}, forced_to{0};  // the latest forced REFsb window
+    Picoseconds idle_from{0}, idle_to{0};      // the latest idle-issued REFsb (back to back in a gap)
   };
   std::vector<BankSetRefresh> sets_;
   std::uint64_t refsb_idle_ = 0, refsb_postponed_ = 0;

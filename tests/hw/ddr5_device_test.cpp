@@ -130,12 +130,12 @@ TEST(Ddr5Device, IdleBankSetPullsItsRefreshIn) {
 // buffers), the lines that land on one subchannel use more than one bank set
 // (bank within its group: what REFsb refreshes together). Folding only the
 // row's lowest bits into the bank put all of them on one bank set.
-TEST(Ddr5Device, LockstepBuffersUseEveryBankSet) {
+TEST(Ddr5Device, LockstepBuffersUseSeveralBankSets) {
   Ddr5Params p;
   p.channels = 8;
   p.subchannel.xor_fold = true;
   Ddr5Device dev(p, 0, "mc");
-  int offsets = 0, single_set = 0;
+  int offsets = 0, single_set = 0, three_or_more = 0;
   for (std::uint64_t off = 0; off < (2ull << 20); off += 4096 + 256) {
     std::array<std::array<bool, 4>, 16> used{};
     for (std::uint64_t i = 0; i < 56; ++i) {
@@ -147,10 +147,13 @@ TEST(Ddr5Device, LockstepBuffersUseEveryBankSet) {
       if (n == 0) continue;
       ++offsets;
       single_set += n == 1;
+      three_or_more += n >= 3;
     }
   }
   ASSERT_GT(offsets, 1000);
   EXPECT_LT(single_set, offsets / 10) << single_set << " of " << offsets;
+  // and most subchannels' lines use at least three of the four bank sets
+  EXPECT_GT(three_or_more, offsets / 2) << three_or_more << " of " << offsets;
 }
 
 // A REFsb pulled into what looked like an idle gap of its bank set (the next
@@ -181,6 +184,50 @@ TEST(Ddr5Device, LateRequestMeetsARefreshPulledIntoItsGap) {
   const Picoseconds lat = dev.access_line(lines[2], false, late).done - late;
   EXPECT_EQ(dev.refsb_delays(), 1u);
   EXPECT_GE(lat, dev.unloaded_latency(false) + p.trfcsb - Picoseconds(20'000));
+}
+
+// A request stamped inside a forced REFsb still waits for it after a later
+// gap had another REFsb pulled in (the two windows are kept apart). With
+// refsb_postpone = 1, a bank set read every 40 ns (never idle for tRFCsb)
+// postpones one REFsb and must issue the next at its slot; after a 1.8 us gap
+// the request that follows pulls the owed one (and one more) into the gap; a
+// core behind, stamped 40 ns into the forced REFsb, then still meets it, as it
+// would have in time order.
+TEST(Ddr5Device, LateRequestMeetsAForcedRefreshAfterALaterPullIn) {
+  Ddr5Params p;
+  p.channels = 1;
+  p.refsb_postpone = 1;
+  Ddr5Device dev(p, 0, "mc");
+  std::vector<PhysAddr> lines;  // lines of bank set 3 of subchannel 0, rank 0
+  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 64; a += 256) {
+    const DramCoord c = dev.engine().decode(a);
+    if (c.channel == 0 && c.rank == 0 && c.bank == 3) lines.push_back(a);
+  }
+  ASSERT_EQ(lines.size(), 64u);
+  const Picoseconds fe = p.subchannel.frontend_latency;
+  // Bank set 3's slots: 3 x tREFI2/4 + n x tREFI2; the first busy request pulls
+  // one in ahead, the slot at 1.46 us pays it back, the one at 3.41 us is
+  // postponed, the one at 5.36 us is forced.
+  const Picoseconds forced_slot(3 * (p.trefi2.value() / 4) + 2 * p.trefi2.value());
+  ASSERT_EQ(dev.refsb_ready(0, 0, 3, forced_slot), forced_slot + p.trfcsb);
+  Picoseconds forced_cmd(0);
+  std::uint64_t i = 0;
+  for (Picoseconds cmd(1'000'000); forced_cmd == Picoseconds(0); cmd = cmd + Picoseconds(40'000), ++i) {
+    const std::uint64_t before = dev.refsb_delays();
+    dev.access_line(lines[i % lines.size()], false, cmd - fe);
+    if (dev.refsb_delays() > before) forced_cmd = cmd;
+  }
+  ASSERT_GE(forced_cmd, forced_slot);
+  ASSERT_LT(forced_cmd, forced_slot + Picoseconds(40'000));
+  const std::uint64_t idle_before = dev.refsb_idle_issued();
+  dev.access_line(lines[i % lines.size()], false, forced_cmd + Picoseconds(1'800'000) - fe);
+  ASSERT_GT(dev.refsb_idle_issued(), idle_before);  // the gap took the owed REFsb
+  const std::uint64_t delays_before = dev.refsb_delays();
+  const Picoseconds late_cmd = forced_cmd + Picoseconds(40'000);
+  const Picoseconds late_lat =
+      dev.access_line(lines[(i + 1) % lines.size()], false, late_cmd - fe).done - (late_cmd - fe);
+  EXPECT_EQ(dev.refsb_delays(), delays_before + 1);
+  EXPECT_GE(late_lat, p.trfcsb - Picoseconds(40'000));
 }
 
 // A bank set kept busy (a read every 20 ns, never idle for tRFCsb) postpones
@@ -265,7 +312,9 @@ TEST(Ddr5DeviceConfig, ThePresetBuildsTwelveChannelNodes) {
   EXPECT_EQ(dev.params().trfcsb, Picoseconds(130'000));  // JESD79-5, 16 Gb
   EXPECT_EQ(dev.engine().params().frontend_latency, Picoseconds(30'000));
   EXPECT_EQ(dev.name(), "system.node0.mc");
-  EXPECT_EQ(dev.params().refsb_postpone, 4);          // the preset's REFsb postponement
+  EXPECT_EQ(dev.params().refresh, Ddr5Refresh::AllBank);  // the preset's normal-mode refresh (REFab)
+  EXPECT_TRUE(dev.engine().params().refresh);             // the engine's all-bank refresh on
+  EXPECT_EQ(dev.params().refsb_postpone, 4);          // REFsb postponement, for refresh = "same_bank"
   EXPECT_TRUE(dev.engine().params().xor_fold);        // and its folded address hash
   EXPECT_EQ(dev.engine().params().write_queue, 32u);  // and its write queue
 }

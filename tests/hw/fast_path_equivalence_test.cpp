@@ -611,63 +611,69 @@ TEST(CacheArray, WriteAccessThenFillAtEqualsAccessThenFill) {
 // renumbered every 61 uses. fill_at must notice a changed set and scan again.
 TEST(CacheArray, ReadAccessOrProbeThenFillAtEqualsAccessThenFill) {
   for (const Replacement r : {Replacement::Lru, Replacement::Fifo, Replacement::Random})
-  for (const int ways : {1, 3, 8, 11, 16}) {
-    CacheParams p;
-    p.size = Bytes(64 * static_cast<std::uint64_t>(ways) * 8);  // 8 sets
-    p.ways = ways;
-    p.replacement = r;
-    p.seed = 9;
-    CacheArray c(p, "c");
-    c.set_stamp_limit(61);
-    ReferenceCache ref(p);
-    std::mt19937_64 rng(static_cast<std::uint64_t>(ways) * 3 + static_cast<std::uint64_t>(r));
-    const std::uint64_t span = 32 * static_cast<std::uint64_t>(ways);
-    std::uint64_t hits = 0, misses = 0;
-    for (int i = 0; i < 30000; ++i) {
-      const PhysAddr pa = (rng() % span) * 64;
-      CacheArray::FillSlot slot;
-      bool present;
-      if (rng() % 2) {
-        const LineState before = c.state(pa);
-        LineState st;
-        present = c.read_access(pa, slot, st);
-        ASSERT_EQ(st, before) << "op " << i;
-        ASSERT_EQ(present, ref.access(pa, false)) << "op " << i;
-      } else {
-        present = c.probe(pa, slot);
-        ASSERT_EQ(present, ref.find(pa) != nullptr) << "op " << i;
-      }
-      ++(present ? hits : misses);
-      if (present) continue;
-      for (int k = static_cast<int>(rng() % 5); k > 0; --k) {
-        PhysAddr other = (rng() % span) * 64;
-        if (other == pa) other += 64 * 8;  // another line of the same set
-        switch (rng() % 5) {
-          case 0: {
-            const LineState st = rng() % 2 ? LineState::Modified : LineState::Exclusive;
-            ASSERT_TRUE(same(c.fill(other, st), ref.fill(other, st))) << "op " << i;
-            break;
-          }
-          case 1: ASSERT_EQ(c.access(other, false), ref.access(other, false)) << "op " << i; break;
-          case 2: ASSERT_EQ(c.write_back_into(other), ref.write_back_into(other)) << "op " << i; break;
-          case 3: ASSERT_TRUE(same(c.invalidate(other), ref.invalidate(other))) << "op " << i; break;
-          default: {
-            const LineState st = static_cast<LineState>(rng() % 4);
-            ASSERT_EQ(c.set_state(other, st), ref.set_state(other, st)) << "op " << i;
+    for (const int ways : {1, 3, 8, 11, 16}) {
+      CacheParams p;
+      p.size = Bytes(64 * static_cast<std::uint64_t>(ways) * 8);  // 8 sets
+      p.ways = ways;
+      p.replacement = r;
+      p.seed = 9;
+      CacheArray c(p, "c");
+      c.set_stamp_limit(61);
+      ReferenceCache ref(p);
+      std::mt19937_64 rng(static_cast<std::uint64_t>(ways) * 3 + static_cast<std::uint64_t>(r));
+      const std::uint64_t span = 32 * static_cast<std::uint64_t>(ways);
+      std::uint64_t hits = 0, misses = 0;
+      for (int i = 0; i < 30000; ++i) {
+        const PhysAddr pa = (rng() % span) * 64;
+        CacheArray::FillSlot slot;
+        bool present;
+        if (rng() % 2) {
+          const LineState before = c.state(pa);
+          LineState st;
+          present = c.read_access(pa, slot, st);
+          ASSERT_EQ(st, before) << "op " << i;
+          ASSERT_EQ(present, ref.access(pa, false)) << "op " << i;
+        } else {
+          present = c.probe(pa, slot);
+          ASSERT_EQ(present, ref.find(pa) != nullptr) << "op " << i;
+        }
+        ++(present ? hits : misses);
+        if (present) continue;
+        for (int k = static_cast<int>(rng() % 5); k > 0; --k) {
+          PhysAddr other = (rng() % span) * 64;
+          if (other == pa) other += 64 * 8;  // another line of the same set
+          switch (rng() % 5) {
+            case 0: {
+              const LineState st = rng() % 2 ? LineState::Modified : LineState::Exclusive;
+              ASSERT_TRUE(same(c.fill(other, st), ref.fill(other, st))) << "op " << i;
+              break;
+            }
+            case 1:
+              ASSERT_EQ(c.access(other, false), ref.access(other, false)) << "op " << i;
+              break;
+            case 2:
+              ASSERT_EQ(c.write_back_into(other), ref.write_back_into(other)) << "op " << i;
+              break;
+            case 3:
+              ASSERT_TRUE(same(c.invalidate(other), ref.invalidate(other))) << "op " << i;
+              break;
+            default: {
+              const LineState st = static_cast<LineState>(rng() % 4);
+              ASSERT_EQ(c.set_state(other, st), ref.set_state(other, st)) << "op " << i;
+            }
           }
         }
+        const LineState st = rng() % 2 ? LineState::Shared : LineState::Exclusive;
+        ASSERT_TRUE(same(c.fill_at(slot, st), ref.fill(pa, st))) << "op " << i;
+        ASSERT_EQ(c.state(pa), st) << "op " << i;
       }
-      const LineState st = rng() % 2 ? LineState::Shared : LineState::Exclusive;
-      ASSERT_TRUE(same(c.fill_at(slot, st), ref.fill(pa, st))) << "op " << i;
-      ASSERT_EQ(c.state(pa), st) << "op " << i;
+      for (std::size_t s = 0; s < c.sets(); ++s) ASSERT_EQ(c.set_contents(s), ref.set_contents(s));
+      EXPECT_EQ(c.stats().fills, ref.fills);
+      EXPECT_EQ(c.stats().evictions, ref.evictions);
+      EXPECT_EQ(c.stats().dirty_evictions, ref.dirty_evictions);
+      EXPECT_GT(hits, 1000u);
+      EXPECT_GT(misses, 1000u);
     }
-    for (std::size_t s = 0; s < c.sets(); ++s) ASSERT_EQ(c.set_contents(s), ref.set_contents(s));
-    EXPECT_EQ(c.stats().fills, ref.fills);
-    EXPECT_EQ(c.stats().evictions, ref.evictions);
-    EXPECT_EQ(c.stats().dirty_evictions, ref.dirty_evictions);
-    EXPECT_GT(hits, 1000u);
-    EXPECT_GT(misses, 1000u);
-  }
 }
 
 }  // namespace

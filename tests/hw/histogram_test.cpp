@@ -27,7 +27,7 @@ TEST(Histogram, BucketsEqualTheDivisionAtEveryBoundaryAndAtRandom) {
       ++expected[divided_bucket(v, width)];
     };
     for (std::uint64_t i = 0; i <= Histogram::kBuckets + 2; ++i) {
-      add(i * width);  // a bucket's first value
+      add(i * width);                 // a bucket's first value
       if (i > 0) add(i * width - 1);  // the last value of the bucket before
     }
     for (int k = 0; k < 20000; ++k) add(rng() % ((Histogram::kBuckets + 3) * width));

@@ -155,8 +155,8 @@ TEST(ConfigFidelity, SapphireRapids2sLoadedLatencyShape) {
     const auto& b = r.points[i + 1];
     EXPECT_LE(a.bandwidth_gbps, gbps) << r.to_table();
     EXPECT_GE(b.bandwidth_gbps, gbps) << r.to_table();
-    return a.latency_ns + (b.latency_ns - a.latency_ns) * (gbps - a.bandwidth_gbps) /
-                              (b.bandwidth_gbps - a.bandwidth_gbps);
+    return a.latency_ns +
+           (b.latency_ns - a.latency_ns) * (gbps - a.bandwidth_gbps) / (b.bandwidth_gbps - a.bandwidth_gbps);
   };
   EXPECT_NEAR(latency_at(164.0, 3), 145.0, 0.15 * 145.0) << r.to_table();
   EXPECT_NEAR(latency_at(205.0, 5), 167.0, 0.15 * 167.0) << r.to_table();
