@@ -329,6 +329,11 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
   refresh_memo_.assign(total, RefreshMemo{});
   column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
+  ps_ = TimingPs{p_.to_ps(p_.cl),  p_.to_ps(p_.cwl),    p_.to_ps(p_.trcd),
+                 p_.to_ps(p_.trp), p_.to_ps(p_.tras),   p_.to_ps(p_.trtp),
+                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), {}};
+  for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
+    for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
   reset_state();
 }
 
@@ -401,16 +406,23 @@ void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
   }
 }
 
-// Every field of c is set: each non-row field is one of steps_.
+// Every field of c is set: each non-row field is one of steps_. The digits
+// go into an array by field and then into c (a switch per digit cost more
+// host instructions than the divisions by reciprocal).
 void DramController::decode_general(std::uint64_t x, DramCoord& c) const {
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   x >>= il_shift_;
+  std::array<std::uint64_t, 6> digit{};  // by DramField
   for (const DecodeStep& st : steps_) {
     const std::uint64_t q = st.radix.divide(x);
-    const std::uint64_t v = st.radix.remainder(x, q);
+    digit[static_cast<std::size_t>(st.field)] = st.radix.remainder(x, q);
     x = q;
-    set_field(c, st.field, v, il_shift_, low);
   }
+  c.column = (digit[static_cast<std::size_t>(DramField::Column)] << il_shift_) | low;
+  c.channel = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Channel)]);
+  c.bank_group = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::BankGroup)]);
+  c.bank = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Bank)]);
+  c.rank = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Rank)]);
   c.row = x;
   apply_row_hash(c);
 }
@@ -525,8 +537,11 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
   for (int iter = 0; iter < 64; ++iter) {
     const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
-    std::array<Picoseconds, 16> near{};
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
+    // At most three others within tFAW before s or after it: no five to check
+    // (the usual case, decided from the fourth latest activate alone).
+    if (r.acts.at_most_from(3, lo)) return s;
+    std::array<Picoseconds, 16> near{};
     std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1, vis);
     std::size_t k = 0;
     while (k < n && near[k] <= s) ++k;
@@ -650,7 +665,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
 
   // Schedule tentatively; if the column command would fall after a refresh of
   // the rank (which closes every row) or inside one, start again after it.
-  const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
+  const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   // A request stamped earlier than the latest one this bank already served
   // (cores run ahead of each other by up to a quantum) would otherwise queue
   // behind requests that are later in simulated time. It is timed against the
@@ -779,10 +794,10 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
         } else {
           q.outcome = RowOutcome::Conflict;
           q.pre = max_ps(tt, late ? late_pre : b.next_pre);
-          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? late_act : b.next_act);
+          q.act = max_ps(q.pre + ps_.trp, late ? late_act : b.next_act);
         }
         q.act = earliest_activate(r, c.bank_group, q.act, vis);
-        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? late_cas : b.next_cas);
+        q.cas = max_ps(q.act + ps_.trcd, late ? late_cas : b.next_cas);
       }
       q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
       q.data = q.cas + cas_lat;
@@ -844,7 +859,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.last_act = act;
     b.open_row = c.row;
   }
-  const Picoseconds done = data + p_.to_ps(p_.tburst);
+  const Picoseconds done = data + ps_.tburst;
   // The requests displaced on the bus already have their answers: their
   // moves, as the one-slot moves time order would have made, are owed on the
   // channel and paid by later requests stamped after the displaced ones (this
@@ -874,8 +889,8 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   } else if (!late) {
     b.next_cas = cas + column_spacing_ps_;
   }
-  Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
-  pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
+  Picoseconds pre_ready = is_write ? done + ps_.twr : cas + ps_.trtp;
+  pre_ready = max_ps(pre_ready, b.last_act + ps_.tras);
   if (reordered || late) {
     // The bank's state belongs to later requests.
   } else if (p_.page_policy == PagePolicy::Closed) {
@@ -884,7 +899,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.prev_act = b.last_act;
     b.prev_pre = pre_ready;
     b.open_row = kNoRow;
-    b.next_act = pre_ready + p_.to_ps(p_.trp);
+    b.next_act = pre_ready + ps_.trp;
   } else {
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
@@ -907,7 +922,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   DramResult res;
   res.done = done + displaced_share;
   res.outcome = outcome;
-  res.service = idle_latency(outcome, is_write);
+  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
@@ -926,7 +941,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   if (delayed) ++stats_.refresh_delays;
   stats_.total_latency_ps += latency.value();
   stats_.total_queueing_ps += res.queueing.value();
-  stats_.bus_busy_ps += p_.to_ps(p_.tburst).value();
+  stats_.bus_busy_ps += ps_.tburst.value();
   stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
   stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
   hist_.record(latency);
