@@ -159,6 +159,33 @@ TEST(DramController, FifthActivateWaitsForTheFourActivateWindow) {
   EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst));
 }
 
+// The window's edges (earliest_activate decides from the fourth latest
+// activate alone when it lies at least tFAW before): a fifth activate exactly
+// tFAW after the first goes at once, one tCK sooner waits for the window.
+TEST(DramController, FifthActivateAtTheWindowsEdge) {
+  const DramParams p = one_channel();
+  for (std::uint32_t early : {0u, 1u}) {
+    DramController mc(p, 0, "mc");
+    for (std::uint64_t line : {0ull, 1ull, 2ull, 3ull}) mc.access(line * 64, false, Picoseconds(0));
+    const Picoseconds arrival = tck(p, p.tfaw - early);  // the first ACT was at the front end's latency
+    const DramResult r = mc.access(512 * 64, false, arrival);
+    EXPECT_EQ(r.outcome, RowOutcome::Closed);
+    EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst)) << "early " << early;
+  }
+}
+
+TEST(SlotCalendar, AtMostFromCountsTheLatestReservations) {
+  SlotCalendar cal(Picoseconds(1000), Picoseconds(0), Picoseconds(0), 64);
+  EXPECT_TRUE(cal.at_most_from(0, Picoseconds(0)));                               // an empty calendar
+  for (std::uint64_t k = 1; k <= 5; ++k) cal.reserve(Picoseconds(k * 10000), 0);  // 10 .. 50 ns
+  EXPECT_TRUE(cal.at_most_from(3, Picoseconds(20001)));                           // 30, 40, 50 ns
+  EXPECT_FALSE(cal.at_most_from(3, Picoseconds(20000)));                          // 20 ns too
+  EXPECT_FALSE(cal.at_most_from(0, Picoseconds(50000)));
+  EXPECT_TRUE(cal.at_most_from(0, Picoseconds(50001)));
+  EXPECT_FALSE(cal.at_most_from(4, Picoseconds(0)));
+  EXPECT_TRUE(cal.at_most_from(5, Picoseconds(0)));  // no more than there are
+}
+
 TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
   DramParams p = one_channel();
   DramController mc(p, 0, "mc");
