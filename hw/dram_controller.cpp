@@ -406,23 +406,16 @@ void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
   }
 }
 
-// Every field of c is set: each non-row field is one of steps_. The digits
-// go into an array by field and then into c (a switch per digit cost more
-// host instructions than the divisions by reciprocal).
+// Every field of c is set: each non-row field is one of steps_.
 void DramController::decode_general(std::uint64_t x, DramCoord& c) const {
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   x >>= il_shift_;
-  std::array<std::uint64_t, 6> digit{};  // by DramField
   for (const DecodeStep& st : steps_) {
     const std::uint64_t q = st.radix.divide(x);
-    digit[static_cast<std::size_t>(st.field)] = st.radix.remainder(x, q);
+    const std::uint64_t v = st.radix.remainder(x, q);
     x = q;
+    set_field(c, st.field, v, il_shift_, low);
   }
-  c.column = (digit[static_cast<std::size_t>(DramField::Column)] << il_shift_) | low;
-  c.channel = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Channel)]);
-  c.bank_group = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::BankGroup)]);
-  c.bank = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Bank)]);
-  c.rank = static_cast<std::uint32_t>(digit[static_cast<std::size_t>(DramField::Rank)]);
   c.row = x;
   apply_row_hash(c);
 }
