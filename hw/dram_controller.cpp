@@ -50,6 +50,26 @@ const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const
 Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds visible) const {
   const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
+  if (asym_) {
+    // An ordered calendar (a rank's reads and writes, tags 0/1): slots of one
+    // direction are 0 apart, so most entries in reach of s (a write drain's
+    // earlier writes) cannot move it. The entries in reach, latest first, a
+    // few at most: if none conflicts, s stands (the walk below would not
+    // move it either), without the search for the first of them.
+    const Entry* const b = e_.begin();
+    const Entry* it = end;
+    bool clear = true;
+    for (int n = 0; clear && it != b && (it - 1)->start + max_sep_ > s; ++n) {
+      --it;
+      const int itag = it->tag();
+      if (n == 8)
+        clear = false;  // more: the walk below
+      else if (itag != kGone && (all || it->stamp() <= visible) && s < it->start + sep(itag, tag) &&
+               it->start < s + sep(tag, itag))
+        clear = false;
+    }
+    if (clear) return s;
+  }
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
   // separation. Repeat (rarely needed) when separations differ by tag and s

@@ -174,6 +174,25 @@ TEST(DramController, FifthActivateAtTheWindowsEdge) {
   }
 }
 
+// An ordered calendar (a rank's reads, tag 0, and writes, tag 1): slots of
+// one direction are 0 apart, a write waits 10 ps after a read, a read 20 ps
+// after a write (earliest_search's shortcut over one direction's slots).
+TEST(SlotCalendar, OrderedCalendarOnlyTheOtherDirectionMovesASlot) {
+  SlotCalendar cal = SlotCalendar::ordered({Picoseconds(0), Picoseconds(10), Picoseconds(20), Picoseconds(0)}, 64);
+  for (std::uint64_t t = 100; t < 106; ++t) cal.reserve(Picoseconds(t), 1);
+  EXPECT_EQ(cal.earliest(Picoseconds(103), 1), Picoseconds(103));  // among writes
+  EXPECT_EQ(cal.earliest(Picoseconds(103), 0), Picoseconds(125));  // a read after the last write
+  cal.reserve(Picoseconds(200), 0);
+  EXPECT_EQ(cal.earliest(Picoseconds(205), 1), Picoseconds(210));  // a write after the read
+  EXPECT_EQ(cal.earliest(Picoseconds(195), 1), Picoseconds(210));  // too close before it too
+  EXPECT_EQ(cal.earliest(Picoseconds(205), 0), Picoseconds(205));  // another read
+  // A read behind a dozen writes in reach: found whatever the writes' number.
+  cal.reserve(Picoseconds(300), 0);
+  for (std::uint64_t t = 301; t < 313; ++t) cal.reserve(Picoseconds(t), 1);
+  EXPECT_EQ(cal.earliest(Picoseconds(305), 1), Picoseconds(310));
+  EXPECT_EQ(cal.earliest(Picoseconds(311), 1), Picoseconds(311));
+}
+
 TEST(SlotCalendar, AtMostFromCountsTheLatestReservations) {
   SlotCalendar cal(Picoseconds(1000), Picoseconds(0), Picoseconds(0), 64);
   EXPECT_TRUE(cal.at_most_from(0, Picoseconds(0)));                               // an empty calendar
