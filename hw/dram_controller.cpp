@@ -44,7 +44,17 @@ const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const
     if (it == b || (it - 1)->start <= v) return it;
     --it;
   }
-  return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
+  // Further back in steps that double from the scan's end (it starts after
+  // v), then a binary search between the last two steps: a query a few dozen
+  // entries back (a drained write behind its drain's slots) probes a few
+  // entries instead of the whole window's log2.
+  auto key = [](const Entry& e) { return e.start; };
+  for (std::size_t step = 8;; step *= 2) {
+    if (static_cast<std::size_t>(it - b) <= step) return upper_bound_by(b, it, v, key);
+    const Entry* const lo = it - step;
+    if (lo->start <= v) return upper_bound_by(lo + 1, it, v, key);
+    it = lo;
+  }
 }
 
 Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds visible) const {
