@@ -1,16 +1,18 @@
 // Benchmark: host cost of MemorySystem::access on the default (Skylake-SP,
 // DDR4-2666) parameters: simulated references per host second for an
 // L1-hit stream, an L2-hit stream, an LLC-hit stream and a stream that misses
-// every cache (DRAM, local and remote), plus kernel range traffic (4 KiB
-// clear through the caches, 2 MiB streamed clears on the bulk and line paths,
-// copies to, from and within a node, page-cache page reads). Not a test:
-// figures go in the README.
+// every cache (DRAM, local and remote), the DRAM controller alone (random
+// reads, 4 KiB pages of writes, with and without its write queue), plus
+// kernel range traffic (4 KiB clear through the caches, 2 MiB streamed
+// clears on the bulk and line paths, copies to, from and within a node,
+// page-cache page reads). Not a test: figures go in the README.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <random>
 #include <vector>
 
+#include "hw/dram_controller.h"
 #include "hw/memory_system.h"
 
 using namespace numasim;
@@ -88,6 +90,49 @@ void dram_stream(benchmark::State& state, PhysAddr base) {
 }
 void BM_LlcMissLocalDram(benchmark::State& state) { dram_stream(state, 0); }
 void BM_LlcMissRemoteDram(benchmark::State& state) { dram_stream(state, 1ull << 34); }
+
+// The DRAM controller alone (DramController::access, the line path's
+// per-request host cost: decode, scheduling against the banks, ranks and
+// calendars, statistics), on the default DDR4-2666 parameters over 16 GiB:
+// uniform random line reads (GUPS-like: mostly row misses), or whole 4 KiB
+// pages written line by line at random pages (a page clear's write-backs:
+// 16 granules of 4 row hits). One request every `gap_ps` of simulated time.
+// `write_queue`: 0 (writes timed like reads) or 32 (the queue drained through
+// schedule(), high/low watermarks 24/8). Counter sim_ns_per_access: the mean
+// latency, which must not move when only the host cost changes.
+void dram_controller(benchmark::State& state, bool page_writes, unsigned write_queue, std::uint64_t gap_ps) {
+  DramParams p;
+  p.write_queue = write_queue;
+  p.write_high = write_queue ? 24 : 0;
+  p.write_low = write_queue ? 8 : 0;
+  DramController dc(p, 0, "bench.dram");
+  std::mt19937_64 rng(13);
+  std::vector<PhysAddr> addrs(1 << 20);
+  for (std::size_t k = 0; k < addrs.size(); ++k) {
+    if (!page_writes)
+      addrs[k] = (rng() % (1ull << 28)) * 64;
+    else if (k % 64 == 0)
+      addrs[k] = (rng() % (1ull << 22)) * 4096;
+    else
+      addrs[k] = addrs[k - 1] + 64;
+  }
+  Picoseconds t(0);
+  std::uint64_t latency_ps = 0;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const DramResult r = dc.access(addrs[i], page_writes, t);
+    latency_ps += (r.done - t).value();
+    t += Picoseconds(gap_ps);
+    i = (i + 1) & (addrs.size() - 1);
+  }
+  benchmark::DoNotOptimize(latency_ps);
+  state.counters["sim_ns_per_access"] =
+      benchmark::Counter(static_cast<double>(latency_ps) / 1000.0 / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+void BM_DramRandomReads(benchmark::State& state) { dram_controller(state, false, 0, 2000); }
+void BM_DramPageWrites(benchmark::State& state) { dram_controller(state, true, 0, 2000); }
+void BM_DramPageWritesQueued(benchmark::State& state) { dram_controller(state, true, 32, 2000); }
 
 // Kernel clears of `page` bytes cycling over 1 GiB on the bulk path
 // (MemorySystem::TransferPath::Bulk, the default) or the line path: a 4 KiB
@@ -217,6 +262,9 @@ BENCHMARK(BM_L2Hit);
 BENCHMARK(BM_LlcHit);
 BENCHMARK(BM_LlcMissLocalDram);
 BENCHMARK(BM_LlcMissRemoteDram);
+BENCHMARK(BM_DramRandomReads);
+BENCHMARK(BM_DramPageWrites);
+BENCHMARK(BM_DramPageWritesQueued);
 BENCHMARK(BM_AccessRange4K);
 BENCHMARK(BM_AccessRange4KLines);
 BENCHMARK(BM_ClearHuge2MNontemporal)->Unit(benchmark::kMicrosecond);

@@ -44,12 +44,42 @@ const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const
     if (it == b || (it - 1)->start <= v) return it;
     --it;
   }
-  return upper_bound_by(b, it, v, [](const Entry& e) { return e.start; });
+  // Further back in steps that double from the scan's end (it starts after
+  // v), then a binary search between the last two steps: a query a few dozen
+  // entries back (a drained write behind its drain's slots) probes a few
+  // entries instead of the whole window's log2.
+  auto key = [](const Entry& e) { return e.start; };
+  for (std::size_t step = 8;; step *= 2) {
+    if (static_cast<std::size_t>(it - b) <= step) return upper_bound_by(b, it, v, key);
+    const Entry* const lo = it - step;
+    if (lo->start <= v) return upper_bound_by(lo + 1, it, v, key);
+    it = lo;
+  }
 }
 
 Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds visible) const {
   const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
+  if (asym_) {
+    // An ordered calendar (a rank's reads and writes, tags 0/1): slots of one
+    // direction are 0 apart, so most entries in reach of s (a write drain's
+    // earlier writes) cannot move it. The entries in reach, latest first, a
+    // few at most: if none conflicts, s stands (the walk below would not
+    // move it either), without the search for the first of them.
+    const Entry* const b = e_.begin();
+    const Entry* it = end;
+    bool clear = true;
+    for (int n = 0; clear && it != b && (it - 1)->start + max_sep_ > s; ++n) {
+      --it;
+      const int itag = it->tag();
+      if (n == 8)
+        clear = false;  // more: the walk below
+      else if (itag != kGone && (all || it->stamp() <= visible) && s < it->start + sep(itag, tag) &&
+               it->start < s + sep(tag, itag))
+        clear = false;
+    }
+    if (clear) return s;
+  }
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
   // separation. Repeat (rarely needed) when separations differ by tag and s
@@ -329,6 +359,11 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   for (std::uint64_t i = 0; i < total; ++i) refresh_offsets_[i] = refresh_offset(static_cast<std::uint32_t>(i), total);
   refresh_memo_.assign(total, RefreshMemo{});
   column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
+  ps_ = TimingPs{p_.to_ps(p_.cl),  p_.to_ps(p_.cwl),    p_.to_ps(p_.trcd),
+                 p_.to_ps(p_.trp), p_.to_ps(p_.tras),   p_.to_ps(p_.trtp),
+                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), {}};
+  for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
+    for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
   reset_state();
 }
 
@@ -533,8 +568,11 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
   for (int iter = 0; iter < 64; ++iter) {
     const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
-    std::array<Picoseconds, 16> near{};
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
+    // At most three others within tFAW before s or after it: no five to check
+    // (the usual case, decided from the fourth latest activate alone).
+    if (r.acts.at_most_from(3, lo)) return s;
+    std::array<Picoseconds, 16> near{};
     std::size_t n = r.acts.starts_between(lo, s + faw, near.data(), near.size() - 1, vis);
     std::size_t k = 0;
     while (k < n && near[k] <= s) ++k;
@@ -658,7 +696,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
 
   // Schedule tentatively; if the column command would fall after a refresh of
   // the rank (which closes every row) or inside one, start again after it.
-  const Picoseconds cas_lat = p_.to_ps(is_write ? p_.cwl : p_.cl);
+  const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   // A request stamped earlier than the latest one this bank already served
   // (cores run ahead of each other by up to a quantum) would otherwise queue
   // behind requests that are later in simulated time. It is timed against the
@@ -787,10 +825,10 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
         } else {
           q.outcome = RowOutcome::Conflict;
           q.pre = max_ps(tt, late ? late_pre : b.next_pre);
-          q.act = max_ps(q.pre + p_.to_ps(p_.trp), late ? late_act : b.next_act);
+          q.act = max_ps(q.pre + ps_.trp, late ? late_act : b.next_act);
         }
         q.act = earliest_activate(r, c.bank_group, q.act, vis);
-        q.cas = max_ps(q.act + p_.to_ps(p_.trcd), late ? late_cas : b.next_cas);
+        q.cas = max_ps(q.act + ps_.trcd, late ? late_cas : b.next_cas);
       }
       q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
       q.data = q.cas + cas_lat;
@@ -852,7 +890,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.last_act = act;
     b.open_row = c.row;
   }
-  const Picoseconds done = data + p_.to_ps(p_.tburst);
+  const Picoseconds done = data + ps_.tburst;
   // The requests displaced on the bus already have their answers: their
   // moves, as the one-slot moves time order would have made, are owed on the
   // channel and paid by later requests stamped after the displaced ones (this
@@ -882,8 +920,8 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   } else if (!late) {
     b.next_cas = cas + column_spacing_ps_;
   }
-  Picoseconds pre_ready = is_write ? done + p_.to_ps(p_.twr) : cas + p_.to_ps(p_.trtp);
-  pre_ready = max_ps(pre_ready, b.last_act + p_.to_ps(p_.tras));
+  Picoseconds pre_ready = is_write ? done + ps_.twr : cas + ps_.trtp;
+  pre_ready = max_ps(pre_ready, b.last_act + ps_.tras);
   if (reordered || late) {
     // The bank's state belongs to later requests.
   } else if (p_.page_policy == PagePolicy::Closed) {
@@ -892,7 +930,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     b.prev_act = b.last_act;
     b.prev_pre = pre_ready;
     b.open_row = kNoRow;
-    b.next_act = pre_ready + p_.to_ps(p_.trp);
+    b.next_act = pre_ready + ps_.trp;
   } else {
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
@@ -915,7 +953,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   DramResult res;
   res.done = done + displaced_share;
   res.outcome = outcome;
-  res.service = idle_latency(outcome, is_write);
+  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
@@ -934,7 +972,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   if (delayed) ++stats_.refresh_delays;
   stats_.total_latency_ps += latency.value();
   stats_.total_queueing_ps += res.queueing.value();
-  stats_.bus_busy_ps += p_.to_ps(p_.tburst).value();
+  stats_.bus_busy_ps += ps_.tburst.value();
   stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
   stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
   hist_.record(latency);

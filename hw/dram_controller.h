@@ -150,6 +150,11 @@ class SlotCalendar {
                              Picoseconds visible = kAll) const;
   // Latest stamp of any reservation made (a request stamped at or after it sees every reservation).
   Picoseconds max_stamp() const { return max_stamp_; }
+  // At most n reservations (moved or invisible ones included) start at or
+  // after `from`: a bound read from the n + 1-th latest entry, no search.
+  bool at_most_from(std::size_t n, Picoseconds from) const {
+    return e_.size() <= n || (e_.end() - (n + 1))->start < from;
+  }
 
  private:
   // 16 bytes: the start, and the stamp (low 56 bits, saturated: 2^56 ps is
@@ -383,6 +388,14 @@ class DramController final : public MemoryDevice {
   std::uint32_t same_group_column_spacing() const;
   // same_group_column_spacing() in picoseconds, computed once (a division).
   Picoseconds column_spacing_ps_{0};
+  // The constraints every request reads, in picoseconds, and idle_latency()
+  // of each outcome and direction, computed once at construction (each
+  // to_ps() is a load and a multiply on every request otherwise).
+  struct TimingPs {
+    Picoseconds cl{0}, cwl{0}, trcd{0}, trp{0}, tras{0}, trtp{0}, twr{0}, tburst{0};
+    std::array<std::array<Picoseconds, 2>, 3> idle{};  // [RowOutcome][is_write]
+  };
+  TimingPs ps_;
   std::uint64_t refresh_offset(std::uint32_t rank_index, std::uint64_t total_ranks) const;
   // decode() of line number `line` (from the node's base) into the memo, returned.
   // The coordinates stay in the memo and are read field by field: a

@@ -159,6 +159,52 @@ TEST(DramController, FifthActivateWaitsForTheFourActivateWindow) {
   EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst));
 }
 
+// The window's edges (earliest_activate decides from the fourth latest
+// activate alone when it lies at least tFAW before): a fifth activate exactly
+// tFAW after the first goes at once, one tCK sooner waits for the window.
+TEST(DramController, FifthActivateAtTheWindowsEdge) {
+  const DramParams p = one_channel();
+  for (std::uint32_t early : {0u, 1u}) {
+    DramController mc(p, 0, "mc");
+    for (std::uint64_t line : {0ull, 1ull, 2ull, 3ull}) mc.access(line * 64, false, Picoseconds(0));
+    const Picoseconds arrival = tck(p, p.tfaw - early);  // the first ACT was at the front end's latency
+    const DramResult r = mc.access(512 * 64, false, arrival);
+    EXPECT_EQ(r.outcome, RowOutcome::Closed);
+    EXPECT_EQ(r.done, p.frontend_latency + tck(p, p.tfaw + p.trcd + p.cl + p.tburst)) << "early " << early;
+  }
+}
+
+// An ordered calendar (a rank's reads, tag 0, and writes, tag 1): slots of
+// one direction are 0 apart, a write waits 10 ps after a read, a read 20 ps
+// after a write (earliest_search's shortcut over one direction's slots).
+TEST(SlotCalendar, OrderedCalendarOnlyTheOtherDirectionMovesASlot) {
+  SlotCalendar cal = SlotCalendar::ordered({Picoseconds(0), Picoseconds(10), Picoseconds(20), Picoseconds(0)}, 64);
+  for (std::uint64_t t = 100; t < 106; ++t) cal.reserve(Picoseconds(t), 1);
+  EXPECT_EQ(cal.earliest(Picoseconds(103), 1), Picoseconds(103));  // among writes
+  EXPECT_EQ(cal.earliest(Picoseconds(103), 0), Picoseconds(125));  // a read after the last write
+  cal.reserve(Picoseconds(200), 0);
+  EXPECT_EQ(cal.earliest(Picoseconds(205), 1), Picoseconds(210));  // a write after the read
+  EXPECT_EQ(cal.earliest(Picoseconds(195), 1), Picoseconds(210));  // too close before it too
+  EXPECT_EQ(cal.earliest(Picoseconds(205), 0), Picoseconds(205));  // another read
+  // A read behind a dozen writes in reach: found whatever the writes' number.
+  cal.reserve(Picoseconds(300), 0);
+  for (std::uint64_t t = 301; t < 313; ++t) cal.reserve(Picoseconds(t), 1);
+  EXPECT_EQ(cal.earliest(Picoseconds(305), 1), Picoseconds(310));
+  EXPECT_EQ(cal.earliest(Picoseconds(311), 1), Picoseconds(311));
+}
+
+TEST(SlotCalendar, AtMostFromCountsTheLatestReservations) {
+  SlotCalendar cal(Picoseconds(1000), Picoseconds(0), Picoseconds(0), 64);
+  EXPECT_TRUE(cal.at_most_from(0, Picoseconds(0)));                               // an empty calendar
+  for (std::uint64_t k = 1; k <= 5; ++k) cal.reserve(Picoseconds(k * 10000), 0);  // 10 .. 50 ns
+  EXPECT_TRUE(cal.at_most_from(3, Picoseconds(20001)));                           // 30, 40, 50 ns
+  EXPECT_FALSE(cal.at_most_from(3, Picoseconds(20000)));                          // 20 ns too
+  EXPECT_FALSE(cal.at_most_from(0, Picoseconds(50000)));
+  EXPECT_TRUE(cal.at_most_from(0, Picoseconds(50001)));
+  EXPECT_FALSE(cal.at_most_from(4, Picoseconds(0)));
+  EXPECT_TRUE(cal.at_most_from(5, Picoseconds(0)));  // no more than there are
+}
+
 TEST(DramController, EarlierStampedRequestDoesNotQueueBehindTheBanksFuture) {
   DramParams p = one_channel();
   DramController mc(p, 0, "mc");
