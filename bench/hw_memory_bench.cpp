@@ -262,9 +262,12 @@ BENCHMARK(BM_L2Hit);
 BENCHMARK(BM_LlcHit);
 BENCHMARK(BM_LlcMissLocalDram);
 BENCHMARK(BM_LlcMissRemoteDram);
-BENCHMARK(BM_DramRandomReads);
-BENCHMARK(BM_DramPageWrites);
-BENCHMARK(BM_DramPageWritesQueued);
+// A fixed number of requests, so that sim_ns_per_access is the mean over the
+// same request sequence on every host (Google Benchmark would otherwise pick
+// the count from the host's speed).
+BENCHMARK(BM_DramRandomReads)->Iterations(1 << 21);
+BENCHMARK(BM_DramPageWrites)->Iterations(1 << 21);
+BENCHMARK(BM_DramPageWritesQueued)->Iterations(1 << 21);
 BENCHMARK(BM_AccessRange4K);
 BENCHMARK(BM_AccessRange4KLines);
 BENCHMARK(BM_ClearHuge2MNontemporal)->Unit(benchmark::kMicrosecond);

@@ -519,7 +519,6 @@ class DramController final : public MemoryDevice {
   // The block's drained writes' latencies by histogram bucket (count, summed
   // ps), recorded into hist_ once per bucket when the block ends.
   std::array<std::uint64_t, Histogram::kBuckets + 1> posted_hist_n_{}, posted_hist_sum_{};
-  FastDivider hist_div_;  // the granules of one block of the mapping, by digits below the column
 
 
   DramParams p_;

@@ -62,7 +62,6 @@ Picoseconds DramController::stream_posted_block(PhysAddr pa, std::uint64_t n, Pi
   if (granule_table_.size() < period) granule_table_.resize(period);
   if (posted_batch_.size() < kRing) posted_batch_.resize(kRing);
   tck_div_ = FastDivider(p_.tck.value());
-  hist_div_ = FastDivider(hist_.bucket_width().value());
   posted_hist_n_.fill(0);
   posted_hist_sum_.fill(0);
   bg_free_.assign(ranks_.size() * static_cast<std::size_t>(p_.bank_groups), Picoseconds(0));
@@ -302,7 +301,7 @@ void DramController::posted_drain(std::uint32_t channel, Picoseconds start) {
     stats_.bus_busy_ps += burst.value() * s.n;
     stats_.last_done_ps = std::max(stats_.last_done_ps, last_done.value());
     const std::uint64_t mean = s.n == 1 ? lat_sum : (s.n & (s.n - 1)) == 0 ? lat_sum >> __builtin_ctz(s.n) : lat_sum / s.n;
-    const std::uint64_t bucket = std::min<std::uint64_t>(hist_div_.divide(mean), Histogram::kBuckets);
+    const std::size_t bucket = hist_.bucket_of(mean);
     posted_hist_n_[bucket] += s.n;
     posted_hist_sum_[bucket] += lat_sum;
   };

@@ -59,12 +59,13 @@ class Histogram {
   const std::array<std::uint64_t, kBuckets + 1>& buckets() const { return buckets_; }
   // Smallest bucket upper bound below which at least fraction q of samples lie.
   Picoseconds quantile_upper_bound(double q) const;
-
- private:
-  // min(v / width, kBuckets): values from kBuckets x width on go to the overflow bucket.
+  // The bucket a value of v ps falls in: min(v / width, kBuckets) (values from
+  // kBuckets x width on go to the overflow bucket).
   std::size_t bucket_of(std::uint64_t v) const {
     return v >= overflow_from_ ? kBuckets : static_cast<std::size_t>(width_div_.divide(v));
   }
+
+ private:
 
   Picoseconds width_;
   FastDivider width_div_;
