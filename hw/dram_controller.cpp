@@ -920,8 +920,8 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   const bool blackout = p_.refresh && p_.trfc.value() > 0;
   SlotCalendar::Blackout refresh_blackout;
   if (blackout) {
-    refresh_blackout = SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
-                                              refresh_offsets_.data() + rank_index - c.rank};
+    refresh_blackout =
+        SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, refresh_offsets_.data() + rank_index - c.rank};
   }
   const std::uint64_t moved =
       ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);

@@ -29,7 +29,9 @@
 // move per request, more only while more than kDebtWindow are owed; the
 // request that displaces pays nothing for it), so latencies sum to what the
 // moves cost without a running mean's burst landing on the few requests after
-// a long move (at quantum 0 almost nothing is displaced).
+// a long move (at quantum 0 almost nothing is displaced). A displaced burst
+// does not move into its rank's refresh window (SlotCalendar::Blackout): in
+// time order it would have waited past it.
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
