@@ -111,7 +111,17 @@ SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::s
   return c;
 }
 
-std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves) {
+Picoseconds SlotCalendar::Blackout::clear_of(int tag, Picoseconds t) const {
+  if (period.value() == 0 || t < lead) return t;
+  const std::uint64_t cmd = (t - lead).value(), off = offset_by_tag[tag];
+  if (cmd < off) return t;
+  const std::uint64_t u = cmd - off, k = u / period.value();
+  if (u - k * period.value() >= len.value()) return t;
+  return Picoseconds(off + k * period.value() + len.value()) + lead;
+}
+
+std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves,
+                                     const Blackout* blackout) {
   // Every reservation stamped later than `stamp` that this slot overlaps would
   // queue behind it in time order: each moves to the first free slot at or
   // after its own start (its entry is left as a tombstone, tag kGone).
@@ -128,12 +138,19 @@ std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds sta
   }
   std::uint64_t shift = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const Picoseconds to = earliest(moved[k].start, moved[k].tag());
+    Picoseconds to = earliest(moved[k].start, moved[k].tag());
+    std::uint64_t skipped = 0;  // ps of blackout windows jumped
+    for (int i = 0; blackout && i < 4; ++i) {
+      const Picoseconds past = blackout->clear_of(moved[k].tag(), to);
+      if (past == to) break;
+      skipped += (past - to).value();
+      to = earliest(past, moved[k].tag());
+    }
     shift += (to - moved[k].start).value();
     // In time order the reservations between its old and new start would each
     // have moved one slot instead: the slots this move stands for.
     if (moves) {
-      const std::uint64_t d = (to - moved[k].start).value();
+      const std::uint64_t d = (to - moved[k].start).value() - skipped;
       moves->slots += len_.value() ? std::max<std::uint64_t>(1, (d + len_.value() / 2) / len_.value()) : 1;
       moves->first_stamp = std::min(moves->first_stamp, moved[k].stamp());
     }
@@ -896,7 +913,18 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   // channel and paid by later requests stamped after the displaced ones (this
   // one pays before adding what it displaced).
   SlotCalendar::Moves mv;
-  const std::uint64_t moved = ch.bus.reserve_displacing(data, bus_tag, stamp, &mv);
+  // Moved bursts stay out of their rank's refresh windows (a column command
+  // in [window, its end + tRCD): the rank is refreshing, then its rows are
+  // closed; a read's CL taken as the lead), as the bursts a request in time
+  // order can get. (tRFC 0, DDR5's REFsb instants, has no window.)
+  const bool blackout = p_.refresh && p_.trfc.value() > 0;
+  SlotCalendar::Blackout refresh_blackout;
+  if (blackout) {
+    refresh_blackout =
+        SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, refresh_offsets_.data() + rank_index - c.rank};
+  }
+  const std::uint64_t moved =
+      ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
   Picoseconds displaced_share(0);
   if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
     // One slot's move, or more while more than kDebtWindow are owed (requests

@@ -29,7 +29,9 @@
 // move per request, more only while more than kDebtWindow are owed; the
 // request that displaces pays nothing for it), so latencies sum to what the
 // moves cost without a running mean's burst landing on the few requests after
-// a long move (at quantum 0 almost nothing is displaced).
+// a long move (at quantum 0 almost nothing is displaced). A displaced burst
+// does not move into its rank's refresh window (SlotCalendar::Blackout): in
+// time order it would have waited past it.
 // It is the `ddr4` memory device (memory_device.h); the memory system calls
 // access() directly (no virtual call) when a node's device is a DramController,
 // and the CXL device reuses it as its DRAM media.
@@ -139,11 +141,25 @@ class SlotCalendar {
     std::uint64_t slots = 0;
     Picoseconds first_stamp = kAll;
   };
-  std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp, Moves* moves = nullptr) {
+  // Times a moved reservation may not take: windows of `len` every `period`
+  // from offset_by_tag[tag], for the slot's start less `lead` (a data bus's
+  // bursts, tagged by rank, whose column command falls in the rank's refresh
+  // window or before its rows are opened again; in time order the request
+  // would have met the window and waited for its end). A moved reservation
+  // in one goes past it (the time skipped counts in the move, not in its
+  // one-slot moves).
+  struct Blackout {
+    Picoseconds period{0}, len{0}, lead{0};
+    const std::uint64_t* offset_by_tag = nullptr;
+    // t, or the first start past the window t falls in.
+    Picoseconds clear_of(int tag, Picoseconds t) const;
+  };
+  std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp, Moves* moves = nullptr,
+                                   const Blackout* blackout = nullptr) {
     const bool later_exist = stamp < max_stamp_;
     reserve(start, tag, stamp);
     if (!later_exist) return 0;  // in time order: nothing to move
-    return displace(start, static_cast<int>(tag), stamp, moves);
+    return displace(start, static_cast<int>(tag), stamp, moves, blackout);
   }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -192,7 +208,7 @@ class SlotCalendar {
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
-  std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves);
+  std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
