@@ -56,6 +56,17 @@ TEST(Ddr5Device, SameBankRefreshHoldsOneBankSetForTrfcsb) {
   EXPECT_EQ(dev.refsb_ready(1, 0, 1, in_set1), in_set1);
 }
 
+// The first `count` lines, `step` apart from address 0, that fall in bank set
+// `bank` (bank within its group) of subchannel 0, rank 0.
+std::vector<PhysAddr> bank_set_lines(const Ddr5Device& dev, std::uint32_t bank, std::size_t count, PhysAddr step) {
+  std::vector<PhysAddr> lines;
+  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < count; a += step) {
+    const DramCoord c = dev.engine().decode(a);
+    if (c.channel == 0 && c.rank == 0 && c.bank == bank) lines.push_back(a);
+  }
+  return lines;
+}
+
 // Random reads over 1 GiB at a moderate rate: with REFsb a request waits only
 // when its own bank set refreshes (130 ns); with all-bank refresh a request
 // waits whenever its rank refreshes (tRFC1 295 ns on the whole rank), so the
@@ -165,11 +176,7 @@ TEST(Ddr5Device, LateRequestMeetsARefreshPulledIntoItsGap) {
   p.channels = 1;
   p.refsb_postpone = 4;
   Ddr5Device dev(p, 0, "mc");
-  std::vector<PhysAddr> lines;  // lines of bank set 3 of subchannel 0, other rows
-  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 3; a += 4096) {
-    const DramCoord c = dev.engine().decode(a);
-    if (c.channel == 0 && c.bank == 3) lines.push_back(a);
-  }
+  const std::vector<PhysAddr> lines = bank_set_lines(dev, 3, 3, 4096);  // other rows
   ASSERT_EQ(lines.size(), 3u);
   const Picoseconds fe = p.subchannel.frontend_latency;
   const Picoseconds first(100'000);
@@ -198,11 +205,7 @@ TEST(Ddr5Device, LateRequestMeetsAForcedRefreshAfterALaterPullIn) {
   p.channels = 1;
   p.refsb_postpone = 1;
   Ddr5Device dev(p, 0, "mc");
-  std::vector<PhysAddr> lines;  // lines of bank set 3 of subchannel 0, rank 0
-  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 64; a += 256) {
-    const DramCoord c = dev.engine().decode(a);
-    if (c.channel == 0 && c.rank == 0 && c.bank == 3) lines.push_back(a);
-  }
+  const std::vector<PhysAddr> lines = bank_set_lines(dev, 3, 64, 256);
   ASSERT_EQ(lines.size(), 64u);
   const Picoseconds fe = p.subchannel.frontend_latency;
   // Bank set 3's slots: 3 x tREFI2/4 + n x tREFI2; the first busy request pulls
@@ -239,11 +242,7 @@ TEST(Ddr5Device, BusyBankSetPostponesAtMostFourRefreshes) {
   p.channels = 1;
   p.refsb_postpone = 4;
   Ddr5Device dev(p, 0, "mc");
-  std::vector<PhysAddr> lines;  // lines of bank set 2 of subchannel 0, rank 0
-  for (PhysAddr a = 0; a < (1u << 26) && lines.size() < 64; a += 256) {
-    const DramCoord c = dev.engine().decode(a);
-    if (c.channel == 0 && c.bank == 2) lines.push_back(a);
-  }
+  const std::vector<PhysAddr> lines = bank_set_lines(dev, 2, 64, 256);
   ASSERT_EQ(lines.size(), 64u);
   const std::uint64_t n = 40 * p.trefi2.value() / 20'000;
   std::uint64_t waited_after_first_slots = 0;
