@@ -140,6 +140,34 @@ TEST_F(CoreFixture, IndependentMissesOverlapUpToTheFillBuffers) {
   EXPECT_EQ(core->stats().l1_misses, 4u + 28u);
 }
 
+// With every fill buffer busy, a miss waits for the one that frees first, and
+// the miss after it for the next earliest: three buffers, misses of 300, 100
+// and 200 ns issued a cycle apart, then two more of 100 ns. The fourth waits
+// for the 100 ns one (99 ns); the fifth, issued a cycle after the fourth, for
+// the fourth's own buffer (done 200.5 ns after the first issue), not the
+// 200 ns miss's (201 ns): 99.5 ns.
+TEST_F(CoreFixture, AMissWithEveryFillBufferBusyWaitsForTheNextEarliest) {
+  params.line_fill_buffers = 3;
+  const PhysAddr base = 0x1'0000'0000ull + 0x24000;  // pa of va 0x24000 (the fixture's mapping)
+  mem.latency_of = [base](PhysAddr pa) {
+    if (pa == base + 64) return Picoseconds(300'000);
+    if (pa == base + 3 * 64) return Picoseconds(200'000);
+    return Picoseconds(0);  // the default 100 ns
+  };
+  build();
+  std::vector<Op> ops = warm(0x24000, 1);
+  ops.push_back(compute(1000));  // the warm-up's miss done
+  ops.push_back(marker(1));
+  for (int i = 1; i <= 5; ++i) ops.push_back(load(0x24000 + static_cast<VirtAddr>(i) * 64));
+  ops.push_back(marker(2));
+  VectorSource src(ops);
+  TaskRun* r = add(src);
+  run();
+  ASSERT_TRUE(r->finished);
+  EXPECT_EQ(core->stats().lfb_stalls, 2u);
+  EXPECT_EQ(core->stats().lfb_stall_ps, 99'000u + 99'500u);
+}
+
 TEST_F(CoreFixture, DependentMissesSerialise) {
   build();
   std::vector<Op> ops = warm(0x30000, 1);
