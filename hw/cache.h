@@ -207,6 +207,9 @@ class CacheArray {
   }
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
+  // The first physical address whose line this array cannot tag (tags are
+  // 32-bit line quotients: below kInvalidTag x sets lines).
+  std::uint64_t tag_reach() const { return (std::uint64_t{kInvalidTag} * sets_) << kLineShift; }
   std::size_t ways() const { return ways_; }
   const CacheParams& params() const { return params_; }
   const CacheStats& stats() const { return stats_; }

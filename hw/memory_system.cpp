@@ -112,6 +112,18 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
       socket_node_[static_cast<std::size_t>(n.socket)] = n.id;
   PhysAddr mem_end = 0;
   for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
+  // Cache tags are 32-bit line quotients (cache.h): memory that ends beyond
+  // what an array can tag is a configuration error, said once here instead of
+  // checked on every access.
+  if (caches_.num_cpus() > 0) {
+    for (const CacheArray* a : {&caches_.l1d(CpuId(0)), &caches_.l2(CpuId(0)), &caches_.llc(0)}) {
+      if (mem_end > a->tag_reach())
+        throw std::invalid_argument("memory system: physical memory ends at " + std::to_string(mem_end >> 30) +
+                                    " GiB, but cache " + a->name() + " (" + std::to_string(a->sets()) +
+                                    " sets) can tag lines only below " + std::to_string(a->tag_reach() >> 30) +
+                                    " GiB: give it more sets (size / ways / 64 B) or the machine less memory");
+    }
+  }
   caches_.count_regions(mem_end);
   private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
   if (params.l2_prefetch.enabled)

@@ -209,6 +209,33 @@ TEST(MemorySystem, StatsNamesAndReset) {
 
 // ---- Calibration against DESIGN.md's reference figures with the shipped config ----
 
+// Memory beyond what a cache array can tag (32-bit line quotients: a 1-set
+// L1D tags 256 GiB) is refused when the memory system is built, with the
+// array, its sets and its reach named; the same machine with 128 GiB builds.
+TEST(MemorySystemConfig, MemoryBeyondACachesTagReachIsALocatedError) {
+  auto build = [](const char* memory) {
+    auto doc = ConfigDocument::from_string(std::string("[machine]\nsockets = 1\ncores_per_socket = 1\n"
+                                                       "[cache.l1d]\nsize = \"512B\"\nways = 8\n"
+                                                       "[[node]]\nmemory = \"") +
+                                               memory + "\"\n",
+                                           "machine.toml");
+    Topology topo = Topology::from_config(doc->root());
+    MemorySystemParams p = MemorySystemParams::from_config(doc->root());
+    doc->finish();
+    MemorySystem ms(topo, p);
+    return ms.caches().l1d(CpuId(0)).sets();
+  };
+  EXPECT_EQ(build("128GiB"), 1u);
+  try {
+    build("512GiB");
+    FAIL() << "512 GiB behind a 1-set L1D was accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("physical memory ends at 512 GiB"), std::string::npos) << m;
+    EXPECT_NE(m.find("system.cpu0.l1d (1 sets) can tag lines only below 255 GiB"), std::string::npos) << m;
+  }
+}
+
 using testing::load_shipped;
 using testing::Shipped;
 
