@@ -112,6 +112,19 @@ ROWS = [
      "Mess: 216 - 114 ns, Emerald Rapids"),
     ("cxl-tiered", "CXL expander read bandwidth, 16 cores (GB/s)", "bandwidth-matrix",
      ["machine.cores_per_socket=16"], (0, 2), 51.9, "Mess: EMR expander, 100% reads"),
+    # One Emerald Rapids socket (8592+, DDR5-5600) with the CXL expander preset on its
+    # root port (configs/emerald-rapids-cxl.toml); Mess's figures for that machine as
+    # quoted in issue 16. Node 1 is the expander.
+    ("emerald-rapids-cxl", "idle latency, DDR5 node0 -> node0 (ns)", "latency-matrix", [], (0, 0), 114.0,
+     "Mess: EMR DDR5 (issue 16)"),
+    ("emerald-rapids-cxl", "idle latency, CXL expander node0 -> node1 (ns)", "latency-matrix", [], (0, 1), 216.0,
+     "Mess: EMR expander (issue 16)"),
+    ("emerald-rapids-cxl", "CXL expander minus DDR5 (ns)", "latency-matrix", [], ("minus", (0, 1), (0, 0)), 102.0,
+     "Mess: 216 - 114 ns"),
+    ("emerald-rapids-cxl", "read bandwidth, DDR5, one socket (GB/s)", "bandwidth-matrix", [], (0, 0), 248.0,
+     "Mess: EMR DDR5, 100% reads, max"),
+    ("emerald-rapids-cxl", "read bandwidth, CXL expander (GB/s)", "bandwidth-matrix", [], (0, 1), 51.9,
+     "Mess: EMR expander, 100% reads, max"),
 ]
 
 
@@ -162,6 +175,9 @@ def cell_value(result, cell):
     if isinstance(cell, tuple) and cell[0] == "at_gbps":
         return latency_at(result["points"], cell[1])
     m = result["matrix"]
+    if isinstance(cell, tuple) and cell[0] == "minus":
+        (r, c), (r0, c0) = cell[1], cell[2]
+        return m[r][c] - m[r0][c0]
     if cell == "cxl_delta":
         return m[0][2] - m[0][0]
     r, c = cell

@@ -12,73 +12,36 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <random>
 
 #include "common/config.h"
-#include "hw/cxl_memory_device.h"
-#include "hw/memory_system.h"
 #include "studies/studies.h"
+#include "tests/system/cxl_drive.h"
 #include "tests/system/quick_studies.h"
 
 namespace numasim::hw {
 namespace {
 
-constexpr std::uint64_t kGiB = 1ull << 30;
+using testing::drive_cxl;
+
 const std::string kTiered = std::string(NUMASIM_SOURCE_DIR) + "/configs/cxl-tiered.toml";
 
-CxlDeviceParams preset() {
-  auto doc = ConfigDocument::from_file(kTiered);
-  Config dev = doc->root().table("device").table("cxl-type3");
-  dev.ignore("impl");
-  CxlDeviceParams p = CxlDeviceParams::from_config(dev);
-  return p;
-}
-
-// Offered load `gbps` of random lines (a fraction `read_share` reads), Poisson
-// arrivals; returns {achieved GB/s, mean read latency ns}.
-std::pair<double, double> drive(const CxlDeviceParams& p, double gbps, double read_share, int n = 40000) {
-  CxlMemoryDevice dev(p, 0, "cxl");
-  std::mt19937_64 rng(7);
-  std::exponential_distribution<double> gap(gbps * 1e9 / 64.0 / 1e12);  // per ps
-  std::uniform_real_distribution<double> u(0, 1);
-  double t = 0, lat_sum = 0;
-  int reads = 0;
-  Picoseconds first_done{0}, last_done{0};
-  for (int i = 0; i < n; ++i) {
-    t += gap(rng);
-    const Picoseconds at(static_cast<std::uint64_t>(t));
-    const bool w = u(rng) >= read_share;
-    const Picoseconds done = dev.access_line((rng() % (4 * kGiB / 64)) * 64, w, at).done;
-    if (i == n / 4) first_done = done;
-    if (i > n / 4) {
-      last_done = std::max(last_done, done);
-      if (!w) {
-        lat_sum += static_cast<double>((done - at).value());
-        ++reads;
-      }
-    }
-  }
-  const double achieved =
-      static_cast<double>((n - n / 4 - 1) * 64) / static_cast<double>((last_done - first_done).value()) * 1e3;
-  return {achieved, lat_sum / reads / 1000.0};
-}
-
 TEST(CxlFidelity, ExpanderAgainstMessEmeraldRapidsFigures) {
-  const CxlDeviceParams p = preset();
-  const double max_read = drive(p, 200, 1.0).first;
-  const double max_mixed = drive(p, 200, 0.5).first;
+  const CxlDeviceParams p = testing::cxl_device_of(kTiered, "cxl-type3");
+  const double max_read = drive_cxl(p, 200, 1.0).first;
+  const double max_mixed = drive_cxl(p, 200, 0.5).first;
   auto doc = ConfigDocument::from_file(kTiered);
   studies::MatrixResult m = studies::latency_matrix(doc->root(), testing::quick_latency_matrix());
   const double local = m.matrix[0][0], cxl = m.matrix[0][2];
-  const double device_idle = static_cast<double>(CxlMemoryDevice(p, 0, "x").unloaded_latency(false).value()) / 1000;
+  const double device_idle = testing::cxl_idle_ns(p);
   const double host_part = cxl - device_idle;
   double at[3];
   const double frac[3] = {0.50, 0.80, 0.95};
-  for (int i = 0; i < 3; ++i) at[i] = host_part + drive(p, frac[i] * max_read, 1.0).second;
-  std::printf("cxl: local %.1f ns, expander %.1f ns (+%.1f), device idle %.1f ns; max read %.1f GB/s, 50%% read "
-              "%.1f GB/s; loaded 50/80/95%%: %.0f/%.0f/%.0f ns (x%.2f/%.2f/%.2f of idle)\n",
-              local, cxl, cxl - local, device_idle, max_read, max_mixed, at[0], at[1], at[2], at[0] / cxl,
-              at[1] / cxl, at[2] / cxl);
+  for (int i = 0; i < 3; ++i) at[i] = host_part + drive_cxl(p, frac[i] * max_read, 1.0).second;
+  std::printf(
+      "cxl: local %.1f ns, expander %.1f ns (+%.1f), device idle %.1f ns; max read %.1f GB/s, 50%% read "
+      "%.1f GB/s; loaded 50/80/95%%: %.0f/%.0f/%.0f ns (x%.2f/%.2f/%.2f of idle)\n",
+      local, cxl, cxl - local, device_idle, max_read, max_mixed, at[0], at[1], at[2], at[0] / cxl, at[1] / cxl,
+      at[2] / cxl);
 
   // Model (this preset): max read 53.5 GB/s, 50% reads 62 GB/s, +78 ns over
   // local DRAM, loaded x1.13/1.19/1.44 of idle.
