@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "common/config.h"
+#include "hw/uncore_mesh.h"
 #include "studies/studies.h"
 #include "tests/system/cxl_drive.h"
 #include "tests/system/quick_studies.h"
@@ -46,6 +47,40 @@ TEST(EmeraldRapidsCxl, ExpanderIsTheCxlType3Preset) {
   }
   EXPECT_EQ(emr.media_same_bank_refresh, preset.media_same_bank_refresh);
   EXPECT_EQ(testing::drive_cxl(emr, 45.0, 0.7, 8000), testing::drive_cxl(preset, 45.0, 0.7, 8000));
+}
+
+// The expander's host side is built in the configuration from the mesh (the
+// mesh has no I/O stop for a CPU-less node): [cache.llc] latency is the mesh's
+// mean LLC hit in core cycles, and the link's one-way latency the mean route
+// from a slice to the root port's stop (row 0, column 3) and from it to the
+// core, less the LLC hit's slice -> core route, halved, plus one I/O-stack
+// crossing (assumed as a UPI agent's). Fails when the mesh is edited and the
+// derived constants are not.
+TEST(EmeraldRapidsCxl, HostSideOfTheExpanderFollowsTheMesh) {
+  auto doc = ConfigDocument::from_file(kEmerald);
+  Config root = doc->root();
+  const UncoreParams up = UncoreParams::from_config(root.table("uncore"));
+  const std::uint32_t cores = root.table("machine").require<unsigned>("cores_per_socket", "cores");
+  const UncoreMesh mesh(up, cores);
+  const Frequency core_clock = root.table("cpu").require<Frequency>("frequency", "core clock");
+  const double cycle_ns = 1.0 / static_cast<double>(up.clock.hz()) * 1e9;
+  const double llc_cycles =
+      static_cast<double>(mesh.mean_llc_hit().value()) / 1000.0 * static_cast<double>(core_clock.hz()) / 1e9;
+  EXPECT_NEAR(root.table("cache").table("llc").require<unsigned>("latency", "LLC latency"), llc_cycles, 0.5);
+  const std::uint32_t root_port = 0 * up.cols + 3;
+  double to_port = 0, core_slice = 0;
+  for (std::uint32_t i = 0; i < cores; ++i) {
+    to_port += mesh.route_cycles(mesh.core_tile(i), root_port);
+    for (std::uint32_t j = 0; j < cores; ++j) core_slice += mesh.route_cycles(mesh.core_tile(i), mesh.core_tile(j));
+  }
+  to_port /= cores;
+  core_slice /= static_cast<double>(cores) * cores;
+  const double link_ns = ((2 * to_port - core_slice) / 2 + up.upi_agent_cycles) * cycle_ns;
+  const auto links = root.tables("link");
+  ASSERT_EQ(links.size(), 1u);
+  Config link = links[0];
+  EXPECT_NEAR(static_cast<double>(link.require<Picoseconds>("latency", "one-way latency").value()) / 1000.0, link_ns,
+              0.05);
 }
 
 TEST(EmeraldRapidsCxl, IdleLatency) {
