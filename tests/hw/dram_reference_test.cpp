@@ -13,8 +13,10 @@
 //   issues (DRAMsim3 controller.cc and command_queue.cc, trans_queue_size and
 //   cmd_queue_size of DDR4_8Gb_x8_3200.ini). The harness admits each read at
 //   the first instant the earlier reads' column commands (numasim's answers)
-//   leave room by that rule, so about 47 reads are in flight on the
-//   sequential stream and 100-250 on the random ones, as in DRAMsim3.
+//   leave room by that rule: on the sequential stream about 47 reads are in
+//   flight, as in DRAMsim3 (47.5, counted in its driver); on random reads
+//   150-250 (DRAMsim3 96-107: numasim's reads wait longer in a bank, 820-920
+//   ns against 330-540, at the same bandwidth).
 // - "window": a closed loop of 32 requests in flight (request i arrives when
 //   request i - 32 is done). Kept for the read/write mixes: under DRAMsim3's
 //   in-order driver a write that waits for a queue entry holds back the reads
