@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -343,23 +344,25 @@ TEST(DramController, RefreshDelaysAnAccessAndClosesTheRow) {
 }
 
 // `cores` cores each keep `window` reads of their own sequential buffer in
-// flight on one rank (a new read as soon as one returns) until `end`. With
-// `quantum` 0 the controller sees the reads in time order; otherwise each
-// core runs a whole quantum before the next runs the same one (temporal
-// decoupling), so a later core's reads come stamped before an earlier
-// core's. Returns the reads issued.
-std::uint64_t closed_loop_reads(const DramParams& p, int cores, int window, Picoseconds quantum, Picoseconds end) {
+// flight (a new read `round_trip` after one returns: the path outside the
+// controller) until `end`. With `quantum` 0 the controller sees the reads in
+// time order; otherwise each core runs a whole quantum before the next runs
+// the same one (temporal decoupling), so a later core's reads come stamped
+// before an earlier core's. Core k's buffer starts at line k * stride (512:
+// in bank k of a one-rank, line-interleaved channel, where a bank's row holds
+// 512 lines: 4 bank groups x 128 columns, so the streams move from bank to
+// bank in step without meeting). Returns the reads issued.
+std::uint64_t closed_loop_reads(const DramParams& p, int cores, int window, Picoseconds quantum, Picoseconds end,
+                                std::uint64_t stride = 512, Picoseconds round_trip = Picoseconds(0)) {
   DramController mc(p, 0, "mc");
   std::vector<std::vector<Picoseconds>> slot_free(cores, std::vector<Picoseconds>(window));  // per read slot
   std::vector<std::uint64_t> next_line(cores);
-  // Core k starts in bank k (a bank's row holds 512 lines: 4 bank groups x 128
-  // columns): the streams move from bank to bank in step without meeting.
-  for (int core = 0; core < cores; ++core) next_line[core] = static_cast<std::uint64_t>(core) * 512;
+  for (int core = 0; core < cores; ++core) next_line[core] = static_cast<std::uint64_t>(core) * stride;
   std::uint64_t reads = 0;
   auto earliest_slot = [&](int core) { return std::min_element(slot_free[core].begin(), slot_free[core].end()); };
   auto issue = [&](int core) {
     Picoseconds& slot = *earliest_slot(core);
-    slot = mc.access(next_line[core]++ * 64, false, slot).done;
+    slot = mc.access(next_line[core]++ * 64, false, slot).done + round_trip;
     ++reads;
   };
   if (quantum.value() == 0) {
@@ -403,6 +406,31 @@ TEST(DramController, RefreshCostsTheSameBandwidthOutOfTimeOrderWithinAQuantum) {
     EXPECT_LT(cost_in_order, 1 - 0.9 * duty) << cores << " cores";
     EXPECT_NEAR(cost_decoupled, cost_in_order, 0.02) << cores << " cores";
   }
+}
+
+// Issue 16 item 6, a known gap held in a band: 56 cores (a Sapphire Rapids
+// socket) streaming on 8 DDR5-4800 DIMM channels without refresh, each with
+// 16 reads in flight and 50 ns outside the controller, get 3.6% less
+// bandwidth fed a 1 us quantum at a time than in time order (the machine's
+// bandwidth-matrix: -4.2% on sapphire-rapids-2s with refresh = "none").
+// Measured, not yet modelled away: the first cores of a quantum are timed
+// against calendars the later cores have not filled yet, their
+// later-stamped reservations are displaced towards the quantum's end, and
+// the next quantum opens behind that backlog: by arrival 100 ns bins of the
+// quantum, mean latency 188, 173, then 133-137 ns (time order 137 in every
+// bin) and arrivals 392 and 339 per bin against 479. The guard fails once
+// the gap is within item 6's 2%: then make it the plain assertion.
+TEST(DramController, QuantumCostsSaturatedStreamsBandwidthKnownGap) {
+  DramParams p = DramParams::ddr5_4800(8);
+  p.refresh = false;
+  const Picoseconds end = 100_us;
+  const std::uint64_t stride = (16ull << 20) / 64;  // a 16 MiB buffer per core
+  const double in_order = static_cast<double>(closed_loop_reads(p, 56, 16, Picoseconds(0), end, stride, 50_ns));
+  const double decoupled = static_cast<double>(closed_loop_reads(p, 56, 16, 1_us, end, stride, 50_ns));
+  const double err = decoupled / in_order - 1;
+  std::printf("56 streams on 16 DDR5 subchannels: 1 us quantum %+.1f%% against time order\n", 100 * err);
+  EXPECT_GT(err, -0.06);
+  EXPECT_LT(err, -0.02) << "gap closed: assert |err| < 0.02 instead";
 }
 
 double saturated_bandwidth(const DramParams& p, std::uint64_t lines) {
