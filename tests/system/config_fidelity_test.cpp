@@ -128,44 +128,59 @@ TEST(ConfigFidelity, SapphireRapids2sReadBandwidth) {
 }
 
 // Sapphire Rapids' loaded-latency curve (one socket injecting, `numasim
-// loaded-latency`; the fidelity table's rows from 20 delays). Mess (MN5-GPP,
-// 100% reads) measures 145 ns at 164 GB/s and 167 ns at 205 GB/s: the model
-// holds both within 15% (about 158 and 183 ns since DDR5BW's all-bank refresh;
-// with REFsb pulled in by hindsight the whole curve sat lower, from a 96 ns
-// idle). Its shape against its own maximum does not: at 50% and 80% of the
-// maximum Mess measures 1.126 and 1.359 x the unloaded latency, the model about
-// 1.35 and 1.82 (1.18 and 1.44 with REFsb): a one-rank subchannel that stops
-// for tRFC1 295 ns every 3.9 us queues what arrives meanwhile, more the busier
-// it is, and the model's maximum (272 GB/s) is still 13% above Mess's, so its
-// 80% point lies at 90% of Mess's maximum. Honest bands with guards that fail
-// when the gap closes (then assert Mess's ratios) or widens.
+// loaded-latency`; the fidelity table's rows from 21 delays) in the reference
+// mode, quantum 0: at the default 1 us quantum the DRAM controller's owed
+// moves (dram_controller.h) add to the chase's reads what time order does not
+// (154 against 136 ns at 138 GB/s, 173 against 155 ns at 196 GB/s, with the
+// fidelity table's delays): issue 16's item 6, held apart here; the table
+// lists both modes (SPRSHAPE notes).
+// Mess (MN5-GPP, 100% reads) has no idle point: its lowest load is 20 GB/s
+// (117.2 ns, where MLC's idle chase gives 108 ns), and its ratios at 50/80/95%
+// of the maximum divide by that (1.126 / 1.359 / 1.713); so do the model's.
+// The 9 ns between idle and 20 GB/s is, in the model, the rows the streams
+// keep open: the idle chase finds its bank closed (refresh closes every row
+// each tREFI1), the loaded one a row conflict (tRP more).
+// Mess's absolute points (145 ns at 164 GB/s, 167 at 205, 198 at 228) and its
+// ratios hold within 15%. The 95% ratio only just: the model's maximum is
+// about 275 GB/s at quantum 0, 14% above Mess's 240.6, so its 95% point lies
+// at 261 GB/s, on the DRAM's own saturation knee beyond Mess's maximum, where
+// the curve moves with the points measured before it (the machine is not
+// rebuilt between them): these delays give 1.89 (+10.5%), the fidelity
+// table's 21 delays 1.97 (+15.0%). What bounds the real machine at 78% of the
+// DDR5 peak is not in the model (no cited depth of the CHA's TOR, the
+// mesh-to-memory credits or the IMC's read queue was found: README).
 TEST(ConfigFidelity, SapphireRapids2sLoadedLatencyShape) {
   auto doc = config("sapphire-rapids-2s");
+  doc->apply_override("sim.quantum=0ns");
   LoadedLatencyOptions o;
-  o.delays = {60, 50, 45, 40, 35, 30, 0};
+  o.delays = {400, 60, 50, 35, 30, 25, 20, 0};  // 400: about 20 GB/s, Mess's lowest load
   o.loads = 3000;
   LoadedLatencyResult r = loaded_latency(doc->root(), o);
-  ASSERT_EQ(r.points.size(), 8u) << r.to_table();
-  const auto& idle = r.points.front();  // sorted by bandwidth
-  const auto& top = r.points.back();
+  ASSERT_EQ(r.points.size(), 9u) << r.to_table();
+  const auto& top = r.points.back();  // sorted by bandwidth
   ASSERT_EQ(top.delay_cycles, 0u) << r.to_table();
-  // Latency at `gbps`, between points i and i + 1.
-  auto latency_at = [&](double gbps, std::size_t i) {
-    const auto& a = r.points[i];
-    const auto& b = r.points[i + 1];
-    EXPECT_LE(a.bandwidth_gbps, gbps) << r.to_table();
-    EXPECT_GE(b.bandwidth_gbps, gbps) << r.to_table();
-    return a.latency_ns +
-           (b.latency_ns - a.latency_ns) * (gbps - a.bandwidth_gbps) / (b.bandwidth_gbps - a.bandwidth_gbps);
+  // Latency at `gbps`, interpolated between the points either side of it.
+  auto latency_at = [&](double gbps) {
+    for (std::size_t i = 0; i + 1 < r.points.size(); ++i) {
+      const auto& a = r.points[i];
+      const auto& b = r.points[i + 1];
+      if (a.bandwidth_gbps <= gbps && gbps <= b.bandwidth_gbps)
+        return a.latency_ns +
+               (b.latency_ns - a.latency_ns) * (gbps - a.bandwidth_gbps) / (b.bandwidth_gbps - a.bandwidth_gbps);
+    }
+    ADD_FAILURE() << gbps << " GB/s is outside the curve: " << r.to_table();
+    return 0.0;
   };
-  EXPECT_NEAR(latency_at(164.0, 3), 145.0, 0.15 * 145.0) << r.to_table();
-  EXPECT_NEAR(latency_at(205.0, 5), 167.0, 0.15 * 167.0) << r.to_table();
-  const double r50 = latency_at(0.5 * top.bandwidth_gbps, 1) / idle.latency_ns;
-  const double r80 = latency_at(0.8 * top.bandwidth_gbps, 5) / idle.latency_ns;
-  EXPECT_NEAR(r50, 1.35, 0.10 * 1.35) << r.to_table();
-  EXPECT_GT(r50, 1.15 * 1.126) << "the 50% point's gap closed: assert Mess's 1.126 within 15%: " << r.to_table();
-  EXPECT_NEAR(r80, 1.82, 0.10 * 1.82) << r.to_table();
-  EXPECT_GT(r80, 1.15 * 1.359) << "the 80% point's gap closed: assert Mess's 1.359 within 15%: " << r.to_table();
+  EXPECT_NEAR(latency_at(164.0), 145.0, 0.15 * 145.0) << r.to_table();
+  EXPECT_NEAR(latency_at(205.0), 167.0, 0.15 * 167.0) << r.to_table();
+  EXPECT_NEAR(latency_at(228.0), 198.0, 0.15 * 198.0) << r.to_table();
+  const double unloaded = latency_at(20.0);
+  const double r50 = latency_at(0.50 * top.bandwidth_gbps) / unloaded;
+  const double r80 = latency_at(0.80 * top.bandwidth_gbps) / unloaded;
+  const double r95 = latency_at(0.95 * top.bandwidth_gbps) / unloaded;
+  EXPECT_NEAR(r50, 1.126, 0.15 * 1.126) << r.to_table();
+  EXPECT_NEAR(r80, 1.359, 0.15 * 1.359) << r.to_table();
+  EXPECT_NEAR(r95, 1.713, 0.15 * 1.713) << r.to_table();
 }
 
 TEST(ConfigFidelity, GenoaNps1AndNps4) {
