@@ -334,6 +334,32 @@ class MemorySystem {
     std::array<WritebackList, kBulkChunk> wb;
   };
   BulkScratch bulk_;
+  // bulk_write_lines' write-backs to the CPU's own node, when its memory is a
+  // DDR4 controller: collected during a chunk's timing pass and posted
+  // together at its end (DramController::post_writes, runs of one bank and
+  // row), in the order the line path posts them. Nothing else reaches that
+  // controller during the pass (the pass's other traffic is ownership and
+  // snoops over the links, and write-backs to other nodes, posted at once),
+  // so its requests come in the same order with the same times: exact.
+  struct LocalWritebacks {
+    DramController* dram = nullptr;  // null: each write-back posted at once (fetch_line)
+    NodeId node{-1};
+    std::size_t n = 0;
+    std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> pa;
+    std::array<Picoseconds, kBulkChunk * WritebackList::kCapacity> at;
+  };
+  LocalWritebacks local_wb_;
+  // Posts a write-back of `line` at `t` from `requester`'s socket: into
+  // local_wb_ when it collects and the line's home is its node, else now.
+  void post_or_collect_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
+    if (local_wb_.dram && requester == local_wb_.node && home_node(line) == requester) {
+      ++writebacks_;
+      local_wb_.pa[local_wb_.n] = line;
+      local_wb_.at[local_wb_.n++] = t;
+      return;
+    }
+    post_writeback(requester, line, t);
+  }
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 
