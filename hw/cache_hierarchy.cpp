@@ -29,12 +29,9 @@ CacheHierarchyParams CacheHierarchyParams::from_config(Config root) {
   return p;
 }
 
-void WritebackList::push(PhysAddr a) {
-  if (count >= kCapacity) {
-    std::fprintf(stderr, "numasim: internal error: more than %d write-backs in one access\n", kCapacity);
-    std::abort();
-  }
-  addr[static_cast<std::size_t>(count++)] = a;
+void WritebackList::overflow() {
+  std::fprintf(stderr, "numasim: internal error: more than %d write-backs in one access\n", kCapacity);
+  std::abort();
 }
 
 CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::vector<int>& cpu_socket,
@@ -362,23 +359,13 @@ void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& w
   if (v.valid && v.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
 }
 
-void CacheHierarchy::write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
-  CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
-  bool received;
-  const Eviction v = llc.write_back_or_fill(line, received);
-  if (!received) handle_llc_victim(socket, v, wb);
-}
-
-void CacheHierarchy::handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
-  if (!victim.valid) return;
+void CacheHierarchy::back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
   bool dirty = victim.dirty;
-  if (params_.llc.inclusive) {
-    for (CpuId c : socket_cpus_[static_cast<std::size_t>(socket)]) {
-      Eviction e1 = l1_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
-      Eviction e2 = l2_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
-      if (e1.valid || e2.valid) ++back_invalidations_;
-      dirty = dirty || e1.dirty || e2.dirty;
-    }
+  for (CpuId c : socket_cpus_[static_cast<std::size_t>(socket)]) {
+    Eviction e1 = l1_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
+    Eviction e2 = l2_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
+    if (e1.valid || e2.valid) ++back_invalidations_;
+    dirty = dirty || e1.dirty || e2.dirty;
   }
   if (dirty) wb.push(victim.addr);
 }

@@ -72,7 +72,12 @@ struct WritebackList {
   static constexpr int kCapacity = 16;
   std::array<PhysAddr, kCapacity> addr;
   int count = 0;
-  void push(PhysAddr a);
+  void push(PhysAddr a) {
+    if (count >= kCapacity) [[unlikely]]
+      overflow();
+    addr[static_cast<std::size_t>(count++)] = a;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void overflow();
 };
 
 class CacheHierarchy {
@@ -162,8 +167,22 @@ class CacheHierarchy {
 
  private:
   void write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb);
-  void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb);
-  void handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
+  // (Inline: every line of a cached clear ends with an L2 victim written into the LLC.)
+  void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
+    bool received;
+    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill(line, received);
+    if (!received) handle_llc_victim(socket, v, wb);
+  }
+  // A line leaving the LLC: with an inclusive LLC its private copies too; a dirty one towards memory.
+  void handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
+    if (!victim.valid) return;
+    if (params_.llc.inclusive) [[unlikely]] {
+      back_invalidate_llc_victim(socket, victim, wb);
+      return;
+    }
+    if (victim.dirty) wb.push(victim.addr);
+  }
+  void back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
   // The coherence actions before `cpu` reads or writes `line` (probing the
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
