@@ -127,9 +127,13 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
 
 bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out,
                            bool other_llcs) {
+  return snoop_tracked(cpu, line, track(cpu, line, wb), is_write, wb, out, other_llcs);
+}
+
+bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb,
+                                   SnoopResult& out, bool other_llcs) {
   const int me = cpu.value();
   const int my_socket = cpu_socket_[static_cast<std::size_t>(me)];
-  const std::size_t entry = track(cpu, line, wb);
   bool shared = false;
   auto involve = [&](SnoopResult::Kind kind, int socket) {
     const bool remote = socket != my_socket;
@@ -195,23 +199,6 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
     else ++hitm_local_;
   }
   return shared;
-}
-
-std::size_t CacheHierarchy::track(CpuId cpu, PhysAddr line, WritebackList& wb) {
-  PhysAddr evicted;
-  std::size_t entry;
-  if (dir_->cpu_words() == 1) {
-    // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
-    std::uint64_t cpus;
-    entry = dir_->find_or_insert(line, evicted, cpus);
-    for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
-  } else {
-    evicted_.clear();
-    entry = dir_->find_or_insert(line, evicted, evicted_);
-    if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
-  }
-  dir_->add(entry, cpu.value());
-  return entry;
 }
 
 void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {

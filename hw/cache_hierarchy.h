@@ -186,11 +186,29 @@ class CacheHierarchy {
   // The coherence actions before `cpu` reads or writes `line` (probing the
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
+  // snoop() after track() gave the line's directory entry: the other CPUs' copies and the other LLCs.
+  bool snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb, SnoopResult& out,
+                     bool other_llcs);
   // The snoop filter dropped `line`: remove the copies of `cpus`, dirty data into their LLC.
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
-  [[gnu::always_inline]] inline std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
+  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb) {
+    PhysAddr evicted;
+    std::size_t entry;
+    if (dir_->cpu_words() == 1) {
+      // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
+      std::uint64_t cpus;
+      entry = dir_->find_or_insert(line, evicted, cpus);
+      for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+    } else {
+      evicted_.clear();
+      entry = dir_->find_or_insert(line, evicted, evicted_);
+      if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+    }
+    dir_->add(entry, cpu.value());
+    return entry;
+  }
 
   CacheHierarchyParams params_;
   std::vector<int> cpu_socket_;

@@ -169,6 +169,23 @@ TEST(BulkTransfer, ClearsOf4KiBAgreeWithTheLinePathColdAndWarmLocalAndRemote) {
   EXPECT_GT(p.stat("system.coherence.invalidations"), 0);
 }
 
+// Lines other cores of the socket hold (Modified, Exclusive, Shared by two) in a
+// region the other socket's LLC holds nothing of: the batch asks no other LLC,
+// but the snoop filter's sharers must still lose their copies.
+TEST(BulkTransfer, ClearsOfLinesOtherCoresOfTheSocketHoldAgreeWithTheLinePath) {
+  Pair p;
+  const PhysAddr region = 3 * kGiB;
+  p.touch(CpuId(1), region, Bytes(4096), true);
+  p.touch(CpuId(2), region + 4096, Bytes(4096), false);
+  p.touch(CpuId(3), region + 4096, Bytes(2048), false);
+  p.clear(CpuId(0), region, Bytes(4096));
+  p.clear(CpuId(0), region + 4096, Bytes(4096));
+  p.expect_same_stats();
+  EXPECT_GE(p.stat("system.coherence.invalidations"), 64 + 64 + 32);
+  p.touch(CpuId(1), region, Bytes(4096), false);  // its copies are gone: misses, served by CPU 0's Modified lines
+  p.expect_same_stats();
+}
+
 // The clears' LLC write-backs: to the CPU's own node they are posted in runs
 // at the end of each chunk (DramController::post_writes), to the other node at
 // once; with another core's misses and write-backs on both nodes in between.
