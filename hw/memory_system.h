@@ -320,8 +320,10 @@ class MemorySystem {
   // Manual, Skylake Server microarchitecture; uncore_super_queue.h). The L2
   // streamer is not trained by these stores: an RFO prefetch would read the
   // data a whole-line string store does not need, out of the same 16 entries.
-  Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
-                                     const PhysAddr* wb, int nwb, Picoseconds now, bool local_home = false);
+  // (Inline in memory_system.cpp, its only user: a call per line of a clear.)
+  [[gnu::always_inline]] inline Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level,
+                                                                   const SnoopResult& sn, const PhysAddr* wb, int nwb,
+                                                                   Picoseconds now, bool local_home = false);
   // The analytic streaming path (kBulkStreamLines): sets `lat` and returns
   // true, or returns false (nothing done) when the range does not qualify.
   bool bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now, Picoseconds& lat);
