@@ -200,7 +200,9 @@ class CacheHierarchy {
       // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
       std::uint64_t cpus;
       entry = dir_->find_or_insert(line, evicted, cpus);
-      for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+      // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
+      for (; cpus != 0; cpus &= cpus - 1)
+        if (!private_clean(__builtin_ctzll(cpus), evicted)) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
     } else {
       evicted_.clear();
       entry = dir_->find_or_insert(line, evicted, evicted_);
