@@ -21,12 +21,15 @@ namespace {
 
 struct Traffic {
   // Write-back batches (posted together) and, between them, single requests of another initiator.
+  struct Request {
+    PhysAddr pa;
+    Picoseconds at;
+    bool write;
+  };
   struct Batch {
-    std::vector<PhysAddr> pa;
+    std::vector<PhysAddr> pa;  // the write-backs, posted together
     std::vector<Picoseconds> at;
-    std::vector<PhysAddr> other_pa;
-    std::vector<Picoseconds> other_at;
-    std::vector<bool> other_write;
+    std::vector<Request> others;
   };
   std::vector<Batch> batches;
 };
@@ -56,9 +59,7 @@ Traffic clear_like(std::uint64_t seed, int pages, int lines, Picoseconds start, 
         const Picoseconds at(static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(t.value()) + skew)));
         // Often the same rows as the write-backs (row hits and conflicts in their banks).
         const PhysAddr pa = rng() % 2 ? page + (rng() % 64) * 64 : (rng() % (1u << 26)) * 64;
-        b.other_pa.push_back(pa);
-        b.other_at.push_back(at);
-        b.other_write.push_back(rng() % 3 == 0);
+        b.others.push_back({pa, at, rng() % 3 == 0});
       }
     }
     tr.batches.push_back(std::move(b));
@@ -104,9 +105,9 @@ void compare(const DramParams& p, const Traffic& tr, const char* what) {
   DramController runs(p, 0, "runs"), lines(p, 0, "lines");
   Picoseconds end(0);
   for (const Traffic::Batch& b : tr.batches) {
-    for (std::size_t k = 0; k < b.other_pa.size(); ++k) {
-      const DramResult x = runs.access(b.other_pa[k], b.other_write[k], b.other_at[k]);
-      const DramResult y = lines.access(b.other_pa[k], b.other_write[k], b.other_at[k]);
+    for (const Traffic::Request& o : b.others) {
+      const DramResult x = runs.access(o.pa, o.write, o.at);
+      const DramResult y = lines.access(o.pa, o.write, o.at);
       ASSERT_EQ(x.done, y.done) << what << ": another initiator's request before a batch";
     }
     runs.post_writes(b.pa.data(), b.at.data(), b.pa.size());
@@ -164,7 +165,7 @@ TEST(DramWriteRun, WritebacksBehindOtherRequestsEqualTheLinePath) {
   const DramParams p;
   Traffic tr = clear_like(8, 600, 48, Picoseconds(2'000'000), true);
   for (Traffic::Batch& b : tr.batches)
-    for (Picoseconds& at : b.other_at) at += Picoseconds(900'000);  // the other initiator runs ahead
+    for (Traffic::Request& o : b.others) o.at += Picoseconds(900'000);  // the other initiator runs ahead
   compare(p, tr, "behind");
 }
 
