@@ -215,7 +215,10 @@ class MemorySystem {
   // CacheHierarchy::write_full_lines, exact; an ownership request to the local
   // home does not look in the LLC, whose hit and miss cost the same there), then
   // the chunk's timing (the pipeline of kernel_mlp() lines, links, write-backs
-  // and DRAM) in the same order of calls as the line path. Cache state never
+  // and DRAM) in the same order of calls as the line path; the write-backs to
+  // the CPU's own node's DDR4 controller are posted together at the chunk's
+  // end, in runs of one bank and row (DramController::post_writes: the same
+  // requests in the same order to a controller nothing else reaches meanwhile). Cache state never
   // depends on timing on these paths, so both give the same statistics and
   // latencies (tests/hw/bulk_transfer_test.cpp). Reads through the caches (a
   // copy's source) and ranges that begin or end inside a line keep the line
