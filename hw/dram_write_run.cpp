@@ -90,8 +90,8 @@ void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, s
   // The constraints the loop reads, held apart from the state it writes (the
   // compiler reloaded each after every store to a bank or a statistic).
   const Picoseconds service = ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][1];
-  const Picoseconds frontend = p_.frontend_latency, cwl = ps_.cwl, tburst = ps_.tburst, twr = ps_.twr,
-                    tras = ps_.tras, spacing = column_spacing_ps_;
+  const Picoseconds frontend = p_.frontend_latency, cwl = ps_.cwl, tburst = ps_.tburst, twr = ps_.twr, tras = ps_.tras,
+                    spacing = column_spacing_ps_;
   // Whether a time falls between two refresh windows of the rank in the bank's
   // epoch (no window, no row closed): the rank's memo of its current span read
   // inline, as refresh_adjust() and refresh_epoch() read it, else they decide.
@@ -122,7 +122,8 @@ void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, s
     b.last_t = t;
     const Picoseconds data = cas + cwl, done = data + tburst;
     SlotCalendar::Moves mv;
-    const std::uint64_t moved = ch.bus.reserve_displacing(data, bus_tag, t, &mv, blackout ? &refresh_blackout : nullptr);
+    const std::uint64_t moved =
+        ch.bus.reserve_displacing(data, bus_tag, t, &mv, blackout ? &refresh_blackout : nullptr);
     const Picoseconds share = settle_debt(ch, t, moved, mv);
     cas_calendar.reserve_displacing(cas, 0, t);
     b.next_cas = cas + spacing;

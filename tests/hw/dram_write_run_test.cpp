@@ -56,7 +56,8 @@ Traffic clear_like(std::uint64_t seed, int pages, int lines, Picoseconds start, 
       for (int k = 0; k < 6; ++k) {
         // Up to about a quantum behind or ahead of the write-backs.
         const std::int64_t skew = static_cast<std::int64_t>(rng() % 1'600'000) - 800'000;
-        const Picoseconds at(static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(t.value()) + skew)));
+        const Picoseconds at(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(t.value()) + skew)));
         // Often the same rows as the write-backs (row hits and conflicts in their banks).
         const PhysAddr pa = rng() % 2 ? page + (rng() % 64) * 64 : (rng() % (1u << 26)) * 64;
         b.others.push_back({pa, at, rng() % 3 == 0});
