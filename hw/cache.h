@@ -146,7 +146,7 @@ class CacheArray {
     std::uint32_t* set = set_block(line, tag);
     slot.line = line;
     // Mostly misses (a store of a whole new line): every way compared at once.
-    if (ways_equal_padded(set, ways_, tag) != 0) {
+    if (match_ways(set, tag) != 0) {
       slot.set = nullptr;  // a hit, or an upgrade of a Shared line: fill_at is a plain fill
       return access(pa, true);
     }
@@ -283,13 +283,24 @@ class CacheArray {
       if (set[w] == tag) return w;
     return ways_;
   }
+  // ways_equal_padded(set, ways_, tag) with the usual way counts known at
+  // compile time (the compares unrolled and the mask a constant: a look-up of a
+  // 16-way set was a loop of four compares and a variable shift).
+  std::uint64_t match_ways(const std::uint32_t* set, std::uint32_t tag) const {
+    switch (ways_) {
+      case 8: return ways_equal_padded(set, 8, tag);
+      case 11: return ways_equal_padded(set, 11, tag);
+      case 16: return ways_equal_padded(set, 16, tag);
+      default: return ways_equal_padded(set, ways_, tag);
+    }
+  }
   // Pointer to the tag of `line`, or nullptr if absent (an empty way never matches: tags < kInvalidTag).
   std::uint32_t* find(std::uint64_t line) {
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     if (tag == kInvalidTag) return nullptr;
     // The miss path's searches (mostly misses: every way compared) by whole-set compares.
-    const std::uint64_t m = ways_equal_padded(set, ways_, tag);
+    const std::uint64_t m = match_ways(set, tag);
     return m ? set + __builtin_ctzll(m) : nullptr;
   }
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }

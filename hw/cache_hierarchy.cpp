@@ -29,12 +29,9 @@ CacheHierarchyParams CacheHierarchyParams::from_config(Config root) {
   return p;
 }
 
-void WritebackList::push(PhysAddr a) {
-  if (count >= kCapacity) {
-    std::fprintf(stderr, "numasim: internal error: more than %d write-backs in one access\n", kCapacity);
-    std::abort();
-  }
-  addr[static_cast<std::size_t>(count++)] = a;
+void WritebackList::overflow() {
+  std::fprintf(stderr, "numasim: internal error: more than %d write-backs in one access\n", kCapacity);
+  std::abort();
 }
 
 CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::vector<int>& cpu_socket,
@@ -130,9 +127,13 @@ int CacheHierarchy::access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, Write
 
 bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out,
                            bool other_llcs) {
+  return snoop_tracked(cpu, line, track(cpu, line, wb), is_write, wb, out, other_llcs);
+}
+
+bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb,
+                                   SnoopResult& out, bool other_llcs) {
   const int me = cpu.value();
   const int my_socket = cpu_socket_[static_cast<std::size_t>(me)];
-  const std::size_t entry = track(cpu, line, wb);
   bool shared = false;
   auto involve = [&](SnoopResult::Kind kind, int socket) {
     const bool remote = socket != my_socket;
@@ -198,23 +199,6 @@ bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackLis
     else ++hitm_local_;
   }
   return shared;
-}
-
-std::size_t CacheHierarchy::track(CpuId cpu, PhysAddr line, WritebackList& wb) {
-  PhysAddr evicted;
-  std::size_t entry;
-  if (dir_->cpu_words() == 1) {
-    // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
-    std::uint64_t cpus;
-    entry = dir_->find_or_insert(line, evicted, cpus);
-    for (; cpus != 0; cpus &= cpus - 1) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
-  } else {
-    evicted_.clear();
-    entry = dir_->find_or_insert(line, evicted, evicted_);
-    if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
-  }
-  dir_->add(entry, cpu.value());
-  return entry;
 }
 
 void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {
@@ -362,23 +346,13 @@ void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& w
   if (v.valid && v.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
 }
 
-void CacheHierarchy::write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
-  CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
-  bool received;
-  const Eviction v = llc.write_back_or_fill(line, received);
-  if (!received) handle_llc_victim(socket, v, wb);
-}
-
-void CacheHierarchy::handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
-  if (!victim.valid) return;
+void CacheHierarchy::back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
   bool dirty = victim.dirty;
-  if (params_.llc.inclusive) {
-    for (CpuId c : socket_cpus_[static_cast<std::size_t>(socket)]) {
-      Eviction e1 = l1_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
-      Eviction e2 = l2_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
-      if (e1.valid || e2.valid) ++back_invalidations_;
-      dirty = dirty || e1.dirty || e2.dirty;
-    }
+  for (CpuId c : socket_cpus_[static_cast<std::size_t>(socket)]) {
+    Eviction e1 = l1_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
+    Eviction e2 = l2_[static_cast<std::size_t>(c.value())]->invalidate(victim.addr);
+    if (e1.valid || e2.valid) ++back_invalidations_;
+    dirty = dirty || e1.dirty || e2.dirty;
   }
   if (dirty) wb.push(victim.addr);
 }

@@ -72,7 +72,12 @@ struct WritebackList {
   static constexpr int kCapacity = 16;
   std::array<PhysAddr, kCapacity> addr;
   int count = 0;
-  void push(PhysAddr a);
+  void push(PhysAddr a) {
+    if (count >= kCapacity) [[unlikely]]
+      overflow();
+    addr[static_cast<std::size_t>(count++)] = a;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void overflow();
 };
 
 class CacheHierarchy {
@@ -162,16 +167,50 @@ class CacheHierarchy {
 
  private:
   void write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb);
-  void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb);
-  void handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
+  // (Inline: every line of a cached clear ends with an L2 victim written into the LLC.)
+  void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
+    bool received;
+    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill(line, received);
+    if (!received) handle_llc_victim(socket, v, wb);
+  }
+  // A line leaving the LLC: with an inclusive LLC its private copies too; a dirty one towards memory.
+  void handle_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {
+    if (!victim.valid) return;
+    if (params_.llc.inclusive) [[unlikely]] {
+      back_invalidate_llc_victim(socket, victim, wb);
+      return;
+    }
+    if (victim.dirty) wb.push(victim.addr);
+  }
+  void back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
   // The coherence actions before `cpu` reads or writes `line` (probing the
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
+  // snoop() after track() gave the line's directory entry: the other CPUs' copies and the other LLCs.
+  bool snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb, SnoopResult& out,
+                     bool other_llcs);
   // The snoop filter dropped `line`: remove the copies of `cpus`, dirty data into their LLC.
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
-  [[gnu::always_inline]] inline std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb);
+  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb) {
+    PhysAddr evicted;
+    std::size_t entry;
+    if (dir_->cpu_words() == 1) {
+      // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
+      std::uint64_t cpus;
+      entry = dir_->find_or_insert(line, evicted, cpus);
+      // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
+      for (; cpus != 0; cpus &= cpus - 1)
+        if (!private_clean(__builtin_ctzll(cpus), evicted)) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+    } else {
+      evicted_.clear();
+      entry = dir_->find_or_insert(line, evicted, evicted_);
+      if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+    }
+    dir_->add(entry, cpu.value());
+    return entry;
+  }
 
   CacheHierarchyParams params_;
   std::vector<int> cpu_socket_;

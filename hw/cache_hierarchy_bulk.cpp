@@ -75,9 +75,19 @@ void CacheHierarchy::write_full_lines(CpuId cpu, PhysAddr first, std::size_t n, 
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
   if (dir_) {
+    // Another socket's LLC that holds nothing of the batch's regions now will
+    // hold none of its lines during the batch (only this socket fills its
+    // lines; a back-invalidated line written into another LLC is of another
+    // set, so not of the batch): its look-ups are left out for the batch.
+    bool other_llcs = false;
+    for (std::size_t t = 0; t < llc_.size() && !other_llcs; ++t)
+      other_llcs = static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line_of(0), line_of(n - 1));
     for (std::size_t j = 0; j < n; ++j) {
       if (step[j] == kDone) continue;
-      snoop(cpu, line_of(j), true, wb[j], snoop_out[j], true);
+      // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+      const std::size_t entry = track(cpu, line_of(j), wb[j]);
+      if (other_llcs || dir_->has_others(entry, cpu.value()))
+        snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
       if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
       if (step[j] == kShared) {
         l1.set_state(line_of(j), LineState::Modified);

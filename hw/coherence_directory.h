@@ -48,14 +48,16 @@ class CoherenceDirectory {
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 
-  bool has(std::size_t entry, int cpu) const { return (word(entry, cpu / 64) >> (cpu % 64)) & 1u; }
-  void add(std::size_t entry, int cpu) { word(entry, cpu / 64) |= 1ull << (cpu % 64); }
-  void remove(std::size_t entry, int cpu) { word(entry, cpu / 64) &= ~(1ull << (cpu % 64)); }
+  // (CPU numbers are not negative: unsigned division by 64 is a shift, a signed one is not.)
+  bool has(std::size_t entry, int cpu) const { return (word(entry, word_of(cpu)) >> bit_of(cpu)) & 1u; }
+  void add(std::size_t entry, int cpu) { word(entry, word_of(cpu)) |= 1ull << bit_of(cpu); }
+  void remove(std::size_t entry, int cpu) { word(entry, word_of(cpu)) &= ~(1ull << bit_of(cpu)); }
   // Whether the entry has a CPU other than `cpu` (a quick test before sharers()).
   bool has_others(std::size_t entry, int cpu) const {
+    if (words_ == 1) return (cpus_[entry] & ~(1ull << bit_of(cpu))) != 0;  // up to 64 CPUs: one word
     for (std::size_t w = 0; w < words_; ++w) {
       std::uint64_t b = word(entry, static_cast<int>(w));
-      if (static_cast<int>(w) == cpu / 64) b &= ~(1ull << (cpu % 64));
+      if (static_cast<int>(w) == word_of(cpu)) b &= ~(1ull << bit_of(cpu));
       if (b != 0) return true;
     }
     return false;
@@ -132,6 +134,8 @@ class CoherenceDirectory {
     empty = e == n ? ways_ : e;
     lru = l;
   }
+  static int word_of(int cpu) { return static_cast<int>(static_cast<unsigned>(cpu) / 64); }
+  static unsigned bit_of(int cpu) { return static_cast<unsigned>(cpu) % 64; }
   std::uint64_t& word(std::size_t entry, int w) {
     return w == 0 ? cpus_[entry] : extra_[entry * (words_ - 1) + static_cast<std::size_t>(w - 1)];
   }

@@ -589,6 +589,29 @@ class DramController final : public MemoryDevice {
   bool stream_runs_ = true;
   std::vector<Picoseconds> stream_slots_;  // stream_posted(): completion of each line in flight
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
+
+  // ---- Posted write-backs in runs (issue 15; hw/dram_write_run.cpp) ----
+ public:
+  // n posted writes of whole lines, in the order they were posted (a cached
+  // clear's LLC write-backs): line `pa[i]` arriving at `arrival[i]`. The same
+  // effect on the controller (banks, calendars, debt, statistics, histogram)
+  // as n calls of access(pa[i], true, arrival[i]) in that order; posted
+  // writes return nothing. Consecutive writes of one interleave granule (one
+  // bank and row) are a run: the bank, rank and channel are found once, and
+  // each write that is a row hit in time order clear of refresh is timed by
+  // the hit's path alone, the rest through schedule().
+  // tests/hw/dram_write_run_test.cpp holds it equal to the line path.
+  void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
+
+ private:
+  // The writes arriving at arrival[0, n) to the bank and row of `c`, in order.
+  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  // schedule()'s steps of an in-order request, shared with it in form: the
+  // bank's history snapshot, and the channel's displacement debt (the share
+  // a request stamped `stamp` pays, then the `moved` ps its burst displaced).
+  void keep_snapshot(Bank& b, Picoseconds stamp);
+  Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
+  // ---- end of the posted write-back runs ----
 };
 
 }  // namespace numasim::hw

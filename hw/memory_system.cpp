@@ -527,6 +527,9 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   std::array<SnoopResult, kBulkChunk>& sn = bulk_.sn;
   std::array<WritebackList, kBulkChunk>& wb = bulk_.wb;
   const std::size_t batch = caches_.bulk_lines();
+  // The line path's trace of each DRAM request (fetch_line) is kept by posting each at once.
+  local_wb_.dram = trace::enabled(trace::Flag::dram) ? nullptr : memory_[static_cast<std::size_t>(me.value())].dram;
+  local_wb_.node = me;
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
     // Pass 1: the caches and the directory, level by level in batches of
@@ -548,7 +551,10 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
                                                      wb[j].addr.data(), wb[j].count, t, local);
       pipe.complete(t + lat);
     }
+    if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
+    local_wb_.n = 0;
   }
+  local_wb_.dram = nullptr;
   full_line_writes_ += n;
   range_lines_ += n;
   return pipe.end() - now;
@@ -671,7 +677,7 @@ Picoseconds MemorySystem::write_full_line_timing(CpuId cpu, PhysAddr line, int l
     sq.take(issue, now, now + lat);
     lat += now - issue;
   }
-  for (int w = 0; w < nwb; ++w) post_writeback(me, wb[w], issue + lat);
+  for (int w = 0; w < nwb; ++w) post_or_collect_writeback(me, wb[w], issue + lat);
   return lat;
 }
 

@@ -215,7 +215,10 @@ class MemorySystem {
   // CacheHierarchy::write_full_lines, exact; an ownership request to the local
   // home does not look in the LLC, whose hit and miss cost the same there), then
   // the chunk's timing (the pipeline of kernel_mlp() lines, links, write-backs
-  // and DRAM) in the same order of calls as the line path. Cache state never
+  // and DRAM) in the same order of calls as the line path; the write-backs to
+  // the CPU's own node's DDR4 controller are posted together at the chunk's
+  // end, in runs of one bank and row (DramController::post_writes: the same
+  // requests in the same order to a controller nothing else reaches meanwhile). Cache state never
   // depends on timing on these paths, so both give the same statistics and
   // latencies (tests/hw/bulk_transfer_test.cpp). Reads through the caches (a
   // copy's source) and ranges that begin or end inside a line keep the line
@@ -320,8 +323,10 @@ class MemorySystem {
   // Manual, Skylake Server microarchitecture; uncore_super_queue.h). The L2
   // streamer is not trained by these stores: an RFO prefetch would read the
   // data a whole-line string store does not need, out of the same 16 entries.
-  Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level, const SnoopResult& sn,
-                                     const PhysAddr* wb, int nwb, Picoseconds now, bool local_home = false);
+  // (Inline in memory_system.cpp, its only user: a call per line of a clear.)
+  [[gnu::always_inline]] inline Picoseconds write_full_line_timing(CpuId cpu, PhysAddr line, int level,
+                                                                   const SnoopResult& sn, const PhysAddr* wb, int nwb,
+                                                                   Picoseconds now, bool local_home = false);
   // The analytic streaming path (kBulkStreamLines): sets `lat` and returns
   // true, or returns false (nothing done) when the range does not qualify.
   bool bulk_stream(CpuId cpu, PhysAddr first, std::uint64_t n, bool is_write, Picoseconds now, Picoseconds& lat);
@@ -334,6 +339,32 @@ class MemorySystem {
     std::array<WritebackList, kBulkChunk> wb;
   };
   BulkScratch bulk_;
+  // bulk_write_lines' write-backs to the CPU's own node, when its memory is a
+  // DDR4 controller: collected during a chunk's timing pass and posted
+  // together at its end (DramController::post_writes, runs of one bank and
+  // row), in the order the line path posts them. Nothing else reaches that
+  // controller during the pass (the pass's other traffic is ownership and
+  // snoops over the links, and write-backs to other nodes, posted at once),
+  // so its requests come in the same order with the same times: exact.
+  struct LocalWritebacks {
+    DramController* dram = nullptr;  // null: each write-back posted at once (fetch_line)
+    NodeId node{-1};
+    std::size_t n = 0;
+    std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> pa;
+    std::array<Picoseconds, kBulkChunk * WritebackList::kCapacity> at;
+  };
+  LocalWritebacks local_wb_;
+  // Posts a write-back of `line` at `t` from `requester`'s socket: into
+  // local_wb_ when it collects and the line's home is its node, else now.
+  void post_or_collect_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
+    if (local_wb_.dram && requester == local_wb_.node && home_node(line) == requester) {
+      ++writebacks_;
+      local_wb_.pa[local_wb_.n] = line;
+      local_wb_.at[local_wb_.n++] = t;
+      return;
+    }
+    post_writeback(requester, line, t);
+  }
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 

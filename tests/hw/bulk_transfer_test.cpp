@@ -37,7 +37,13 @@ struct Pair {
   std::unique_ptr<MemorySystem> bulk, lines;
   Picoseconds t{0};
   int ops = 0;
-  Pair() {
+  // `small_caches`: an LLC of 1.375 MiB per socket and a 256 KiB L2, so that
+  // clears evict dirty lines from the LLC (write-backs to DRAM) within a few hundred pages.
+  explicit Pair(bool small_caches = false) {
+    if (small_caches) {
+      shipped.params.caches.llc.size = Bytes(1408 * 1024);
+      shipped.params.caches.l2.size = Bytes(256 * 1024);
+    }
     bulk = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
     lines = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
     lines->set_transfer_path(MemorySystem::TransferPath::Lines);
@@ -161,6 +167,41 @@ TEST(BulkTransfer, ClearsOf4KiBAgreeWithTheLinePathColdAndWarmLocalAndRemote) {
   EXPECT_GT(p.stat("system.mem.full_line_writes"), 40000);
   EXPECT_GT(p.stat("system.cpu0.l2.evictions"), 0);
   EXPECT_GT(p.stat("system.coherence.invalidations"), 0);
+}
+
+// Lines other cores of the socket hold (Modified, Exclusive, Shared by two) in a
+// region the other socket's LLC holds nothing of: the batch asks no other LLC,
+// but the snoop filter's sharers must still lose their copies.
+TEST(BulkTransfer, ClearsOfLinesOtherCoresOfTheSocketHoldAgreeWithTheLinePath) {
+  Pair p;
+  const PhysAddr region = 3 * kGiB;
+  p.touch(CpuId(1), region, Bytes(4096), true);
+  p.touch(CpuId(2), region + 4096, Bytes(4096), false);
+  p.touch(CpuId(3), region + 4096, Bytes(2048), false);
+  p.clear(CpuId(0), region, Bytes(4096));
+  p.clear(CpuId(0), region + 4096, Bytes(4096));
+  p.expect_same_stats();
+  EXPECT_GE(p.stat("system.coherence.invalidations"), 64 + 64 + 32);
+  p.touch(CpuId(1), region, Bytes(4096), false);  // its copies are gone: misses, served by CPU 0's Modified lines
+  p.expect_same_stats();
+}
+
+// The clears' LLC write-backs: to the CPU's own node they are posted in runs
+// at the end of each chunk (DramController::post_writes), to the other node at
+// once; with another core's misses and write-backs on both nodes in between.
+TEST(BulkTransfer, ClearsWhoseLlcVictimsGoToDramAgreeWithTheLinePath) {
+  Pair p(true);
+  const PhysAddr local = 1 * kGiB, remote = node1(p) + 1 * kGiB;
+  for (int i = 0; i < 1500; ++i) {
+    // Mostly local pages, every fifth remote: the LLC's victims are lines of both homes.
+    const PhysAddr page = (i % 5 == 4 ? remote : local) + static_cast<PhysAddr>(i) * 4096;
+    p.clear(CpuId(0), page, Bytes(4096));
+    if (i % 50 == 0) p.touch(CpuId(1), local + (64ull << 20) + static_cast<PhysAddr>(i) * 4096, Bytes(1024), true);
+  }
+  p.expect_same_stats();
+  EXPECT_GT(p.stat("system.mem.writebacks"), 50000);
+  EXPECT_GT(p.stat("system.node0.mc.writes"), 40000);
+  EXPECT_GT(p.stat("system.node1.mc.writes"), 10000);
 }
 
 TEST(BulkTransfer, ClearsOf2MiBCachedAndStreamedAgreeWithTheLinePath) {

@@ -1,0 +1,174 @@
+// DramController::post_writes (hw/dram_write_run.cpp) against the line path:
+// the same posted writes through access() one by one. Streams shaped like a
+// cached clear's LLC write-backs (the lines of older pages in line order, runs
+// of one granule, arrivals a few ns apart, a few out of order), mixed with
+// another initiator's reads and writes stamped ahead of and behind them (late
+// requests, displaced bursts and their debt), over many refresh windows, on
+// the shipped DDR4 geometry and on variants (one channel and rank, xor_fold,
+// no refresh, the closed-page policy, a write queue). Every statistic, the
+// latency histogram bucket by bucket, and the results of later requests
+// (the banks' rows and history, the calendars, the debt) must be equal.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "hw/dram_controller.h"
+
+namespace numasim::hw {
+namespace {
+
+struct Traffic {
+  // Write-back batches (posted together) and, between them, single requests of another initiator.
+  struct Request {
+    PhysAddr pa;
+    Picoseconds at;
+    bool write;
+  };
+  struct Batch {
+    std::vector<PhysAddr> pa;  // the write-backs, posted together
+    std::vector<Picoseconds> at;
+    std::vector<Request> others;
+  };
+  std::vector<Batch> batches;
+};
+
+// `pages` batches of `lines` write-backs of a random old page each, from `start`.
+Traffic clear_like(std::uint64_t seed, int pages, int lines, Picoseconds start, bool others) {
+  std::mt19937_64 rng(seed);
+  Traffic tr;
+  Picoseconds t = start;
+  for (int p = 0; p < pages; ++p) {
+    Traffic::Batch b;
+    const PhysAddr page = (rng() % (1u << 20)) * 4096;  // within 4 GiB
+    for (int j = 0; j < lines; ++j) {
+      t += Picoseconds(2000 + rng() % 6000);
+      b.pa.push_back(page + static_cast<PhysAddr>(j) * 64);
+      b.at.push_back(t);
+    }
+    // A few write-backs out of order (a line that completed earlier than the one before it).
+    for (int k = 0; k < 2; ++k) {
+      const std::size_t j = 1 + rng() % (b.at.size() - 1);
+      std::swap(b.at[j], b.at[j - 1]);
+    }
+    if (others) {
+      for (int k = 0; k < 6; ++k) {
+        // Up to about a quantum behind or ahead of the write-backs.
+        const std::int64_t skew = static_cast<std::int64_t>(rng() % 1'600'000) - 800'000;
+        const Picoseconds at(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(t.value()) + skew)));
+        // Often the same rows as the write-backs (row hits and conflicts in their banks).
+        const PhysAddr pa = rng() % 2 ? page + (rng() % 64) * 64 : (rng() % (1u << 26)) * 64;
+        b.others.push_back({pa, at, rng() % 3 == 0});
+      }
+    }
+    tr.batches.push_back(std::move(b));
+  }
+  return tr;
+}
+
+void expect_same(const DramController& a, const DramController& b, const char* what) {
+  const DramStats& x = a.stats();
+  const DramStats& y = b.stats();
+  EXPECT_EQ(x.reads, y.reads) << what;
+  EXPECT_EQ(x.writes, y.writes) << what;
+  EXPECT_EQ(x.row_hits, y.row_hits) << what;
+  EXPECT_EQ(x.row_closed, y.row_closed) << what;
+  EXPECT_EQ(x.row_conflicts, y.row_conflicts) << what;
+  EXPECT_EQ(x.activates, y.activates) << what;
+  EXPECT_EQ(x.precharges, y.precharges) << what;
+  EXPECT_EQ(x.bytes_read, y.bytes_read) << what;
+  EXPECT_EQ(x.bytes_written, y.bytes_written) << what;
+  EXPECT_EQ(x.refresh_delays, y.refresh_delays) << what;
+  EXPECT_EQ(x.reordered_hits, y.reordered_hits) << what;
+  EXPECT_EQ(x.write_drains, y.write_drains) << what;
+  EXPECT_EQ(x.write_queue_full, y.write_queue_full) << what;
+  EXPECT_EQ(x.write_accept_wait_ps, y.write_accept_wait_ps) << what;
+  EXPECT_EQ(x.late_requests, y.late_requests) << what;
+  EXPECT_EQ(x.total_latency_ps, y.total_latency_ps) << what;
+  EXPECT_EQ(x.total_queueing_ps, y.total_queueing_ps) << what;
+  EXPECT_EQ(x.bus_busy_ps, y.bus_busy_ps) << what;
+  EXPECT_EQ(x.first_arrival_ps, y.first_arrival_ps) << what;
+  EXPECT_EQ(x.last_done_ps, y.last_done_ps) << what;
+  const Histogram& hx = a.latency_histogram();
+  const Histogram& hy = b.latency_histogram();
+  EXPECT_EQ(hx.buckets(), hy.buckets()) << what;
+  EXPECT_EQ(hx.count(), hy.count()) << what;
+  EXPECT_EQ(hx.sum_ps(), hy.sum_ps()) << what;
+  EXPECT_EQ(hx.min_ps(), hy.min_ps()) << what;
+  EXPECT_EQ(hx.max_ps(), hy.max_ps()) << what;
+}
+
+// Runs `tr` on a controller posting each batch with post_writes and on one
+// sending every write through access(); then the same probe requests on both.
+void compare(const DramParams& p, const Traffic& tr, const char* what) {
+  DramController runs(p, 0, "runs"), lines(p, 0, "lines");
+  Picoseconds end(0);
+  for (const Traffic::Batch& b : tr.batches) {
+    for (const Traffic::Request& o : b.others) {
+      const DramResult x = runs.access(o.pa, o.write, o.at);
+      const DramResult y = lines.access(o.pa, o.write, o.at);
+      ASSERT_EQ(x.done, y.done) << what << ": another initiator's request before a batch";
+    }
+    runs.post_writes(b.pa.data(), b.at.data(), b.pa.size());
+    for (std::size_t k = 0; k < b.pa.size(); ++k) lines.access(b.pa[k], true, b.at[k]);
+    end = std::max(end, b.at.back());
+  }
+  expect_same(runs, lines, what);
+  // Later requests meet the same banks, calendars and debt: some to the rows just written.
+  std::mt19937_64 rng(7);
+  for (int k = 0; k < 3000; ++k) {
+    const PhysAddr pa = k % 2 ? tr.batches[rng() % tr.batches.size()].pa[rng() % 8] : (rng() % (1u << 26)) * 64;
+    const bool write = rng() % 4 == 0;
+    const Picoseconds at = end + Picoseconds(rng() % 2'000'000) - Picoseconds(1'000'000);
+    const DramResult x = runs.access(pa, write, at);
+    const DramResult y = lines.access(pa, write, at);
+    ASSERT_EQ(x.done, y.done) << what << ": probe " << k;
+    ASSERT_EQ(x.outcome, y.outcome) << what << ": probe " << k;
+  }
+  expect_same(runs, lines, what);
+  EXPECT_GT(runs.stats().writes, 1000u) << what;
+}
+
+TEST(DramWriteRun, ClearWritebacksInRunsEqualTheLinePath) {
+  const DramParams p;  // DDR4-2666, 6 channels, 2 ranks, refresh (as configs/default.toml)
+  const Traffic alone = clear_like(1, 1500, 60, Picoseconds(1'000'000), false);
+  compare(p, alone, "write-backs alone");
+  // The stream spans many refresh windows (tREFI 7.8 us): some runs meet one.
+  EXPECT_GT(alone.batches.back().at.back(), p.trefi * 50);
+  compare(p, clear_like(2, 1500, 60, Picoseconds(1'000'000), true), "with another initiator's requests");
+}
+
+TEST(DramWriteRun, VariantsOfTheControllerEqualTheLinePath) {
+  DramParams one;  // one channel and rank: the bus and banks shared by everything, displacement on the bus
+  one.channels = 1;
+  one.ranks = 1;
+  compare(one, clear_like(3, 800, 64, Picoseconds(0), true), "one channel");
+  DramParams fold;
+  fold.xor_fold = true;
+  compare(fold, clear_like(4, 800, 64, Picoseconds(0), true), "xor_fold");
+  DramParams norefresh;
+  norefresh.refresh = false;
+  compare(norefresh, clear_like(5, 800, 64, Picoseconds(0), true), "no refresh");
+  DramParams closed;
+  closed.page_policy = PagePolicy::Closed;
+  compare(closed, clear_like(6, 400, 64, Picoseconds(0), true), "closed page");
+  DramParams queued;
+  queued.write_queue = 32;
+  queued.write_high = 24;
+  queued.write_low = 8;
+  compare(queued, clear_like(7, 400, 64, Picoseconds(0), true), "write queue");
+}
+
+// Late write-backs: a batch stamped well behind requests the banks already served.
+TEST(DramWriteRun, WritebacksBehindOtherRequestsEqualTheLinePath) {
+  const DramParams p;
+  Traffic tr = clear_like(8, 600, 48, Picoseconds(2'000'000), true);
+  for (Traffic::Batch& b : tr.batches)
+    for (Traffic::Request& o : b.others) o.at += Picoseconds(900'000);  // the other initiator runs ahead
+  compare(p, tr, "behind");
+}
+
+}  // namespace
+}  // namespace numasim::hw
