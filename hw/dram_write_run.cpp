@@ -11,9 +11,10 @@
 // and column command reserved, the channel's displacement debt paid, the
 // bank's in-order history kept); its statistics are summed over the run.
 // Every other write (a row to open, a write stamped before the bank's latest
-// request, a refresh in reach, a calendar with reservations in reach of the
-// write, a write queue, the closed-page policy) goes through schedule() as
-// access() sends it.
+// request, a refresh in reach, a write queue, the closed-page policy) goes
+// through schedule() as access() sends it; a row hit whose column command a
+// bus or bank-group reservation pushes on stays on the run path and takes
+// earliest_column()'s full search, as schedule() does.
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).
 #include <algorithm>

@@ -126,15 +126,15 @@ ROWS = [
     # root port (configs/emerald-rapids-cxl.toml); Mess's figures for that machine as
     # quoted in issue 16. Node 1 is the expander.
     ("emerald-rapids-cxl", "idle latency, DDR5 node0 -> node0 (ns)", "latency-matrix", [], (0, 0), 114.0,
-     "Mess: EMR DDR5 (issue 16)"),
+     "Mess: EMR DDR5, as quoted in issue 16 (paper not re-read)"),
     ("emerald-rapids-cxl", "idle latency, CXL expander node0 -> node1 (ns)", "latency-matrix", [], (0, 1), 216.0,
-     "Mess: EMR expander (issue 16)"),
+     "Mess: EMR expander, as quoted in issue 16 (paper not re-read)"),
     ("emerald-rapids-cxl", "CXL expander minus DDR5 (ns)", "latency-matrix", [], ("minus", (0, 1), (0, 0)), 102.0,
      "Mess: 216 - 114 ns"),
     ("emerald-rapids-cxl", "read bandwidth, DDR5, one socket (GB/s)", "bandwidth-matrix", [], (0, 0), 248.0,
-     "Mess: EMR DDR5, 100% reads, max"),
+     "Mess: EMR DDR5, 100% reads, max, as quoted in issue 16"),
     ("emerald-rapids-cxl", "read bandwidth, CXL expander (GB/s)", "bandwidth-matrix", [], (0, 1), 51.9,
-     "Mess: EMR expander, 100% reads, max"),
+     "Mess: EMR expander, 100% reads, max, as quoted in issue 16"),
 ]
 
 
@@ -159,6 +159,8 @@ def loaded_ratio(points, frac, base_gbps=None):
     idle point's, or the latency at base_gbps), linearly interpolated between
     the study's points (sorted by bandwidth)."""
     pts = sorted((p["bandwidth_gbps"], p["latency_ns"]) for p in points)
+    if base_gbps is not None and not pts[0][0] <= base_gbps <= pts[-1][0]:
+        return None  # no measured point at or below the base load: no ratio
     idle = pts[0][1] if base_gbps is None else latency_at(points, base_gbps)
     target = frac * pts[-1][0]
     for (b0, l0), (b1, l1) in zip(pts, pts[1:]):
