@@ -41,6 +41,26 @@ void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   }
 }
 
+// The first start of a slot of length len at or after x (slots of one
+// message's length back to back from time 0).
+static Picoseconds slot_at_or_after(Picoseconds x, Picoseconds len) {
+  const std::uint64_t into = x.value() % len.value();
+  return into == 0 ? x : x + Picoseconds(len.value() - into);
+}
+
+Picoseconds LinkCalendar::earliest_slot(Picoseconds t, Picoseconds len) const {
+  if (len.value() == 0) return earliest(t, len);
+  // A message on an idle link (the latest reservation ended a message or more
+  // before it) leaves no gap a message could use: it starts when sent.
+  const Picoseconds at = std::max(t, floor_);
+  if (busy_.empty() || (busy_.end() - 1)->end + len <= at) return at;
+  Picoseconds s = earliest(slot_at_or_after(t, len), len);
+  // After a shorter message's end (a header among data messages) the gap may
+  // start off the grid: try the next slot until one is free.
+  for (Picoseconds on = slot_at_or_after(s, len); on != s; on = slot_at_or_after(s, len)) s = earliest(on, len);
+  return s;
+}
+
 InterconnectLayout InterconnectLayout::from_topology(const Topology& topo) {
   InterconnectLayout l;
   l.num_nodes = topo.num_nodes();
@@ -94,7 +114,7 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
     }
     const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
     const Picoseconds ser = link.bandwidth.transfer_time(bytes);
-    const Picoseconds start = busy_[k].earliest(t, ser);
+    const Picoseconds start = busy_[k].earliest_slot(t, ser);
     busy_[k].reserve(start, ser);
     DirStats& s = stats_[k];
     ++s.messages;
@@ -142,7 +162,7 @@ void Interconnect::stream(NodeId from, NodeId to, Bytes payload, std::uint64_t c
     at = dir == 0 ? link.b : link.a;
     const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
     const Picoseconds ser = link.bandwidth.transfer_time(bytes);
-    const Picoseconds start = busy_[k].earliest(t, ser);
+    const Picoseconds start = busy_[k].earliest_slot(t, ser);
     busy_[k].reserve(start, ser);
     DirStats& s = stats_[k];
     s.messages += count;
