@@ -152,8 +152,6 @@ class Tlb {
       const int i = l1_by_size_[s];
       if (i < 0) continue;
       TlbArray& a = l1_[static_cast<std::size_t>(i)];
-      // A size held by no entry is skipped, except 4 KiB: the hit path probes it first.
-      if (s != 0 && a.valid_of(PageSize(s)) == 0) continue;
       if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
         ++stats_[0].hits[s];
         return {e, a.params().latency_cycles};
