@@ -516,10 +516,20 @@ Core::Step Core::execute_with(Mem& mem, const Op* op, const Op* end, VirtAddr fi
           // Walks are frequent: prefetch the host memory the walks and accesses
           // of the next operations will look up (no effect on results).
           if (--walk_credit_ > kWalkCredit) {
-            if (end - op > kWalkPrefetchAhead && is_access(op[kWalkPrefetchAhead]))
-              mmu_.prefetch_walk(op[kWalkPrefetchAhead].addr);
-            if (end - op > kDataPrefetchAhead && is_access(op[kDataPrefetchAhead]))
-              mmu_.prefetch_data(op[kDataPrefetchAhead].addr);
+            if (end - op > kWalkPrefetchAhead && is_access(op[kWalkPrefetchAhead])) {
+              const VirtAddr page = op[kWalkPrefetchAhead].addr >> kPageShift;
+              if (page != walk_prefetched_page_) {
+                walk_prefetched_page_ = page;
+                mmu_.prefetch_walk(op[kWalkPrefetchAhead].addr);
+              }
+            }
+            if (end - op > kDataPrefetchAhead && is_access(op[kDataPrefetchAhead])) {
+              const VirtAddr line = op[kDataPrefetchAhead].addr / kCacheLineBytes;
+              if (line != data_prefetched_line_) {
+                data_prefetched_line_ = line;
+                mmu_.prefetch_data(op[kDataPrefetchAhead].addr);
+              }
+            }
           }
         }
         const VirtAddr first = op->addr;

@@ -367,6 +367,9 @@ class Core final : public ThreadContext {
   static constexpr std::ptrdiff_t kWalkPrefetchAhead = 8, kDataPrefetchAhead = 3;
   static constexpr std::uint32_t kWalkCredit = 8, kWalkCreditMax = 64;
   std::uint32_t walk_credit_ = 0;
+  // The page and line last prefetched that way: GUPS's load and store of one
+  // word would otherwise prefetch the same walk and sets twice.
+  VirtAddr walk_prefetched_page_ = ~0ull, data_prefetched_line_ = ~0ull;
 
   std::vector<TaskRun*> tasks_;
   std::vector<TaskRun*> kthread_rq_;  // runnable kernel threads, in wake-up order

@@ -21,21 +21,17 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/host_pages.h"
+
 namespace numasim::hw {
 
-// bytes >= 2 MiB: an anonymous mapping with a 2 MiB-aligned run of `bytes`
-// advised MADV_HUGEPAGE (zero-filled; hw/host_array.cpp). Returns the aligned
-// start and sets `map`/`map_bytes` to what host_unmap must release; throws
-// std::bad_alloc when the host has no memory.
-void* host_map_huge(std::size_t bytes, void*& map, std::size_t& map_bytes);
-void host_unmap(void* map, std::size_t map_bytes);
-
+// bytes >= 2 MiB: mapped by host_map_huge (common/host_pages.h).
 template <typename T>
 class HostArray {
   static_assert(std::is_trivially_copyable_v<T>, "HostArray holds plain data");
 
  public:
-  static constexpr std::size_t kHugeBytes = std::size_t{2} << 20;
+  static constexpr std::size_t kHugeBytes = kHostHugePageBytes;
 
   HostArray() = default;
   HostArray(std::size_t n, T value) { assign(n, value); }
@@ -79,8 +75,10 @@ class HostArray {
     return std::memcmp(&v, z, sizeof(T)) == 0;
   }
   void release() {
-    if (map_) host_unmap(map_, map_bytes_);
-    else std::free(data_);
+    if (map_)
+      host_unmap(map_, map_bytes_);
+    else
+      std::free(data_);
     map_ = nullptr;
     data_ = nullptr;
     size_ = map_bytes_ = 0;

@@ -98,6 +98,8 @@ void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, st
       victim = &set[w];
     }
   }
+  if (victim->valid()) --valid_by_size_[static_cast<unsigned>(victim->size())];
+  ++valid_by_size_[static_cast<unsigned>(s)];
   victim->key = key;
   victim->page_base = page_base;
   victim->flags = flags;
@@ -109,7 +111,7 @@ int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
   for (int s = 0; s < kNumPageSizes; ++s) {
     if (!holds(PageSize(s))) continue;
     if (TlbEntry* e = probe(asid, va, PageSize(s))) {
-      *e = TlbEntry{};
+      drop(*e);
       ++n;
     }
   }
@@ -131,7 +133,7 @@ int TlbArray::invalidate_range(Asid asid, VirtAddr start, VirtAddr end) {
     const VirtAddr b = e.va_base();
     const VirtAddr eend = b + page_bytes(e.size());
     if (b < end && start < eend) {
-      e = TlbEntry{};
+      drop(e);
       ++n;
     }
   }
@@ -142,7 +144,7 @@ int TlbArray::invalidate_asid(Asid asid) {
   int n = 0;
   for (TlbEntry& e : entries_) {
     if (e.valid() && e.asid() == asid) {
-      e = TlbEntry{};
+      drop(e);
       ++n;
     }
   }
@@ -152,6 +154,7 @@ int TlbArray::invalidate_asid(Asid asid) {
 int TlbArray::invalidate_all() {
   int n = valid_entries();
   for (TlbEntry& e : entries_) e = TlbEntry{};
+  valid_by_size_ = {};
   return n;
 }
 
@@ -218,6 +221,7 @@ TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) {
     const int i = l2_by_size_[s];
     if (i < 0) continue;
     TlbArray& a = l2_[static_cast<std::size_t>(i)];
+    if (a.valid_of(PageSize(s)) == 0) continue;
     if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
       ++stats_[1].hits[s];
       ++stats_[0].misses[s];

@@ -75,6 +75,9 @@ class TlbArray {
 
   const TlbArrayParams& params() const { return params_; }
   bool holds(PageSize s) const { return (params_.page_sizes & page_size_bit(s)) != 0; }
+  // Valid entries of page size `s` (a look-up skips a size the array holds none of:
+  // on 4 KiB pages, an STLB probe of the 2 MiB set).
+  std::uint32_t valid_of(PageSize s) const { return valid_by_size_[static_cast<unsigned>(s)]; }
 
   // Probe for a translation of `va` by a page of size `s`; updates LRU on a hit.
   TlbEntry* probe(Asid asid, VirtAddr va, PageSize s) {
@@ -99,10 +102,15 @@ class TlbArray {
   int valid_entries() const;
 
  private:
+  void drop(TlbEntry& e) {
+    --valid_by_size_[static_cast<unsigned>(e.size())];
+    e = TlbEntry{};
+  }
   TlbArrayParams params_;
   std::uint32_t ways_;
   std::uint64_t set_mask_;
   std::uint64_t tick_ = 0;
+  std::array<std::uint32_t, kNumPageSizes> valid_by_size_{};
   std::vector<TlbEntry> entries_;
 };
 

@@ -23,8 +23,11 @@ PageTables::~PageTables() = default;
 
 void PageTables::set_slot(std::uint64_t pfn, std::uint32_t slot_plus_one) {
   const std::uint64_t c = pfn >> kChunkShift;
-  if (c >= chunks_.size()) chunks_.resize(c + 1);
-  if (!chunks_[c]) chunks_[c] = std::make_unique<std::uint32_t[]>(1u << kChunkShift);  // zeroed
+  if (c >= chunks_.size()) chunks_.resize(c + 1, nullptr);
+  if (!chunks_[c]) {
+    chunk_blocks_.emplace_back((std::size_t{1} << kChunkShift) * sizeof(std::uint32_t));  // zeroed
+    chunks_[c] = static_cast<std::uint32_t*>(chunk_blocks_.back().data());
+  }
   chunks_[c][pfn & ((1u << kChunkShift) - 1)] = slot_plus_one;
 }
 
@@ -37,12 +40,12 @@ std::optional<PhysAddr> PageTables::alloc_table(CpuId cpu, KernelCost& cost) {
     slot = free_slots_.back();
     free_slots_.pop_back();
   } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.push_back(std::make_unique<Table>());
+    slot = static_cast<std::uint32_t>(used_.size());
+    used_.push_back(0);
+    if ((slot >> kPoolShift) == pools_.size()) pools_.emplace_back(sizeof(Table) << kPoolShift);  // zeroed
   }
-  Table* t = slots_[slot].get();
-  t->e.fill(0);
-  t->used = 0;
+  table_at(slot)->e.fill(0);
+  used_[slot] = 0;
   if (slot_of(*frame >> kPageShift)) pgtable_bug("frame already holds a table", *frame);
   set_slot(*frame >> kPageShift, slot + 1);
   ++nr_tables_;
@@ -53,7 +56,7 @@ std::optional<PhysAddr> PageTables::alloc_table(CpuId cpu, KernelCost& cost) {
 void PageTables::free_table(CpuId cpu, PhysAddr frame, KernelCost& cost) {
   const std::uint32_t s = slot_of(frame >> kPageShift);
   if (!s) pgtable_bug("freeing a frame that holds no table", frame);
-  if (slots_[s - 1]->used != 0) pgtable_bug("freeing a non-empty table", frame);
+  if (used_[s - 1] != 0) pgtable_bug("freeing a non-empty table", frame);
   free_slots_.push_back(s - 1);
   set_slot(frame >> kPageShift, 0);
   --nr_tables_;
@@ -76,18 +79,17 @@ void PageTables::set_pte_bits(PhysAddr entry_addr, pteval_t bits) {
   if (pte_present(e)) e |= bits;  // the hardware only updates present entries
 }
 
-unsigned PageTables::table_used(PhysAddr frame) const {
-  const Table* t = table_of(frame);
-  return t ? t->used : 0;
-}
+unsigned PageTables::table_used(PhysAddr frame) const { return is_table(frame) ? used_of(frame) : 0; }
 
 // set_pte / set_pmd / set_pud / set_p4d / set_pgd.
 void PageTables::set_entry(CpuId cpu, const PteRef& r, pteval_t value, KernelCost& cost) {
-  Table* t = table_of(r.addr & kFrameMask);
-  if (!t || r.host != &t->e[(r.addr & (kPageSize - 1)) >> 3]) pgtable_bug("stale entry reference", r.addr);
+  const std::uint32_t s = slot_of(r.addr >> kPageShift);
+  if (!s || r.host != &table_at(s - 1)->e[(r.addr & (kPageSize - 1)) >> 3])
+    pgtable_bug("stale entry reference", r.addr);
   pteval_t old = *r.host;
-  if (old == 0 && value != 0) ++t->used;
-  if (old != 0 && value == 0) --t->used;
+  std::uint32_t& used = used_[s - 1];
+  if (old == 0 && value != 0) ++used;
+  if (old != 0 && value == 0) --used;
   *r.host = value;
   cost.add_cycles(params_.pte_update_cycles);
   cost.add_memory(platform_.kernel_write(cpu, r.addr, Bytes(8)));
@@ -129,7 +131,7 @@ void PageTables::leaves_rec(PhysAddr frame, int level, VirtAddr base, VirtAddr s
                             const std::function<void(VirtAddr, const PteRef&)>& fn) const {
   Table* t = table_of(frame);
   if (!t) pgtable_bug("walk through a frame that holds no table", frame);
-  if (t->used == 0) return;
+  if (used_of(frame) == 0) return;
   const std::uint64_t step = level_size(level);
   unsigned first = start > base ? static_cast<unsigned>((start - base) >> level_shift(level)) : 0;
   for (unsigned i = first; i < PTRS_PER_TABLE; ++i) {
@@ -172,7 +174,7 @@ std::size_t PageTables::free_rec(CpuId cpu, PhysAddr frame, int level, VirtAddr 
     freed += free_rec(cpu, child, level - 1, va, cstart, cend, floor, ceiling, cost);
     // The child table covers [va, va+step): free it when no VMA can need it.
     if (va >= floor && va + step <= ceiling && va + step > va) {
-      if (table_of(child)->used != 0) pgtable_bug("table to free still has entries", child);
+      if (used_of(child) != 0) pgtable_bug("table to free still has entries", child);
       PteRef r = ref(t, frame, i, level);
       set_entry(cpu, r, 0, cost);  // pmd_clear & co
       free_table(cpu, child, cost);

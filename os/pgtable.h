@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/host_pages.h"
 #include "common/units.h"
 #include "os/kernel_cost.h"
 #include "os/platform.h"
@@ -148,30 +149,43 @@ class PageTables {
   pteval_t* table_entries(PhysAddr frame, unsigned* used) const {
     Table* t = table_of(frame);
     if (!t) return nullptr;
-    *used = t->used;
+    *used = used_of(frame);
     return t->e.data();
   }
   // Every table frame reachable from pgd (including it), each with its level.
   void for_each_table(PhysAddr pgd, const std::function<void(PhysAddr frame, int level)>& fn) const;
 
  private:
+  // Host layout (models nothing). A table's 512 entries are one 4 KiB Table in
+  // pools of 512 (2 MiB, advised for host huge pages: common/host_pages.h),
+  // its count of non-none entries in used_. A frame finds its table's slot
+  // through a two-level radix over PFNs whose chunks (2^19 frames, 2 GiB of
+  // physical memory: 2 MiB of slots) are huge-page runs too. A walk on GUPS
+  // reads entries of thousands of tables at random: with one heap block per
+  // table on 4 KiB host pages, each read was also a host TLB miss. Three
+  // dependent loads per look-up (chunk, slot, pool), the first and last small
+  // arrays: this is on the hardware walker's path.
   struct Table {
     std::array<pteval_t, PTRS_PER_TABLE> e;
-    unsigned used;
   };
-  // Frame -> slot + 1 (0: no table), a two-level radix over PFNs: chunks of
-  // 2^18 frames (1 GiB) allocated when a table first lands in them. Two array
-  // loads per lookup: this is on the hardware walker's path.
-  static constexpr unsigned kChunkShift = 18;
+  static constexpr unsigned kChunkShift = 19;
+  static constexpr unsigned kPoolShift = 9;  // tables per pool: 2^9
+  // Slot + 1 of the table in frame `pfn` (0: no table).
   std::uint32_t slot_of(std::uint64_t pfn) const {
     const std::uint64_t c = pfn >> kChunkShift;
     return c < chunks_.size() && chunks_[c] ? chunks_[c][pfn & ((1u << kChunkShift) - 1)] : 0;
   }
   void set_slot(std::uint64_t pfn, std::uint32_t slot_plus_one);
+  Table* table_at(std::uint32_t slot) const {
+    return static_cast<Table*>(pools_[slot >> kPoolShift].data()) + (slot & ((1u << kPoolShift) - 1));
+  }
   Table* table_of(PhysAddr frame) const {
     const std::uint32_t s = slot_of(frame >> kPageShift);
-    return s ? slots_[s - 1].get() : nullptr;
+    return s ? table_at(s - 1) : nullptr;
   }
+  // Non-none entries of the table in `frame`, which must hold one.
+  std::uint32_t& used_of(PhysAddr frame) { return used_[slot_of(frame >> kPageShift) - 1]; }
+  std::uint32_t used_of(PhysAddr frame) const { return used_[slot_of(frame >> kPageShift) - 1]; }
   std::optional<PhysAddr> alloc_table(CpuId cpu, KernelCost& cost);
   void free_table(CpuId cpu, PhysAddr frame, KernelCost& cost);
   PteRef ref(Table* t, PhysAddr frame, unsigned idx, int level) const {
@@ -185,9 +199,12 @@ class PageTables {
   Platform& platform_;
   PgtableFrameSource& frames_;
   PgtableParams params_;
-  std::vector<std::unique_ptr<std::uint32_t[]>> chunks_;
+  // Chunk c's slots (null: no table has been there), in chunk_blocks_.
+  std::vector<std::uint32_t*> chunks_;
+  std::vector<HostHugeBlock> chunk_blocks_;  // the chunks' host memory
+  std::vector<HostHugeBlock> pools_;
+  std::vector<std::uint32_t> used_;  // by slot
   std::size_t nr_tables_ = 0;
-  std::vector<std::unique_ptr<Table>> slots_;
   std::vector<std::uint32_t> free_slots_;
 };
 

@@ -151,7 +151,12 @@ TEST(PageWalkCache, EqualsTheEntryScanUnderRandomWalks) {
   sets.ways = 4;
   PageWalkCacheParams big;
   big.pde_entries = 128;  // more entries than 64
-  for (const PageWalkCacheParams& p : {full, sets, big}) {
+  PageWalkCacheParams odd;  // an odd way count: the look-up's pairwise compare leaves one way
+  odd.pml4e_entries = 3;
+  odd.pdpte_entries = 6;
+  odd.pde_entries = 24;
+  odd.ways = 3;
+  for (const PageWalkCacheParams& p : {full, sets, big, odd}) {
     PageWalkCache c(p);
     ReferencePwc ref(p);
     std::mt19937_64 rng(p.pde_entries * 7 + p.ways);

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <tuple>
+#include <vector>
+
 #include "common/config.h"
 
 namespace numasim::hw {
@@ -160,6 +165,60 @@ page_sizes = "8K"
     EXPECT_NE(all.find("page_sizes"), std::string::npos) << all;
     EXPECT_NE(all.find("power of two"), std::string::npos) << all;
   }
+}
+
+// The per-size counts a look-up uses to skip a page size the array holds none
+// of stay exact through replacements and every kind of invalidation: each
+// count equals the entries of that size found by probing every translation
+// ever inserted (a count left at 0 with an entry present would make lookup_l1
+// and lookup_l2 miss it).
+TEST(TlbArray, ValidCountsBySizeFollowInsertionsAndInvalidations) {
+  TlbArray a(small(16, 4, page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M)));
+  std::mt19937_64 rng(7);
+  std::vector<std::tuple<Asid, VirtAddr, PageSize>> inserted;
+  for (int i = 0; i < 20000; ++i) {
+    const Asid asid = static_cast<Asid>(1 + rng() % 2);
+    const PageSize s = rng() % 4 == 0 ? PageSize::k2M : PageSize::k4K;
+    const VirtAddr va = (rng() % 64) << page_shift(s);
+    const unsigned op = static_cast<unsigned>(rng() % 100);
+    if (op < 80) {
+      a.insert(asid, va, s, va, kTlbWritable);
+      inserted.emplace_back(asid, va, s);
+    } else if (op < 90) {
+      a.invalidate_page(asid, va);
+    } else if (op < 96) {
+      const VirtAddr start = (rng() % 64) << 12;
+      a.invalidate_range(asid, start, start + (1 + rng() % 1024) * kPageSize);
+    } else if (op < 99) {
+      a.invalidate_asid(asid);
+    } else {
+      a.invalidate_all();
+    }
+    if (i % 97 != 0) continue;
+    std::uint32_t found[kNumPageSizes] = {};
+    std::sort(inserted.begin(), inserted.end());
+    inserted.erase(std::unique(inserted.begin(), inserted.end()), inserted.end());
+    for (const auto& [as, v, size] : inserted) found[static_cast<unsigned>(size)] += a.probe(as, v, size) != nullptr;
+    for (int k = 0; k < kNumPageSizes; ++k) ASSERT_EQ(a.valid_of(PageSize(k)), found[k]) << "op " << i << " size " << k;
+    ASSERT_EQ(static_cast<int>(found[0] + found[1] + found[2]), a.valid_entries());
+  }
+}
+
+// With no 2 MiB entry in the STLB, a look-up skips that probe and still finds
+// the 2 MiB translation once one is filled.
+TEST(Tlb, LookupFindsAPageSizeOnceItsArrayHoldsOne) {
+  Tlb t(TlbParams::skylake());
+  EXPECT_EQ(t.lookup_l2(1, 0x40000000).entry, nullptr);
+  t.fill_after_walk(1, 0x40000000, PageSize::k2M, 0x200000, kTlbWritable);
+  t.invalidate_all();
+  EXPECT_EQ(t.lookup_l1(1, 0x40000000).entry, nullptr);
+  t.fill_after_walk(1, 0x40000000, PageSize::k2M, 0x200000, kTlbWritable);
+  const TlbHit l1 = t.lookup_l1(1, 0x40012345);
+  ASSERT_NE(l1.entry, nullptr);
+  EXPECT_EQ(l1.entry->page_base, 0x200000u);
+  const TlbHit l2 = t.lookup_l2(1, 0x40012345);
+  ASSERT_NE(l2.entry, nullptr);
+  EXPECT_EQ(l2.entry->size(), PageSize::k2M);
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
-// Host mappings of HostArray (see host_array.h): 2 MiB-aligned anonymous
-// memory advised for transparent huge pages. Models nothing.
-#include "hw/host_array.h"
+// Host mappings advised for transparent huge pages (see host_pages.h). Models nothing.
+#include "common/host_pages.h"
 
 #include <sys/mman.h>
 
-namespace numasim::hw {
+#include <cstdint>
+#include <new>
+
+namespace numasim {
 
 void* host_map_huge(std::size_t bytes, void*& map, std::size_t& map_bytes) {
-  constexpr std::size_t huge = std::size_t{2} << 20;
+  constexpr std::size_t huge = kHostHugePageBytes;
   // Over-map by one huge page so that a 2 MiB-aligned run of `bytes` fits.
   map_bytes = bytes + huge;
   void* m = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -24,4 +26,4 @@ void* host_map_huge(std::size_t bytes, void*& map, std::size_t& map_bytes) {
 
 void host_unmap(void* map, std::size_t map_bytes) { munmap(map, map_bytes); }
 
-}  // namespace numasim::hw
+}  // namespace numasim
