@@ -925,22 +925,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   }
   const std::uint64_t moved =
       ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
-  Picoseconds displaced_share(0);
-  if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
-    // One slot's move, or more while more than kDebtWindow are owed (requests
-    // moved several times), so that what is owed is paid within about
-    // kDebtWindow requests.
-    const std::uint64_t k = 1 + ch.debt_n / kDebtWindow;
-    displaced_share = Picoseconds(ch.debt_ps / ch.debt_n * k);
-    ch.debt_ps -= displaced_share.value();
-    ch.debt_n -= k;
-    if (ch.debt_n == 0) ch.debt_stamp = SlotCalendar::kAll;
-  }
-  if (moved) {
-    ch.debt_ps += moved;
-    ch.debt_n += mv.slots;
-    ch.debt_stamp = std::min(ch.debt_stamp, mv.first_stamp);
-  }
+  const Picoseconds displaced_share = settle_debt(ch, stamp, moved, mv);
   r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) {
@@ -962,21 +947,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   } else {
     b.next_pre = max_ps(b.next_pre, pre_ready);
   }
-  if (!late && !reordered) {
-    // Field by field: a snapshot built on the stack and copied whole was read
-    // back as 16-byte words from 8-byte stores, and the host waited for its
-    // store buffer (the bank's cold lines) to drain.
-    Bank::Snapshot& h = b.hist[b.hist_next];
-    h.stamp = stamp;
-    h.next_act = b.next_act;
-    h.next_pre = b.next_pre;
-    h.next_cas = b.next_cas;
-    h.last_act = b.last_act;
-    h.open_row = b.open_row;
-    h.refresh_epoch = b.refresh_epoch;
-    b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
-    b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
-  }
+  if (!late && !reordered) keep_snapshot(b, stamp);
 
   DramResult res;
   res.done = done + displaced_share;

@@ -223,6 +223,20 @@ class DramController final : public MemoryDevice {
 
   // One 64-byte line read or written, arriving at the controller at `arrival`.
   DramResult access(PhysAddr pa, bool is_write, Picoseconds arrival);
+  // n posted writes of whole lines, in the order they were posted (a cached
+  // clear's LLC write-backs; hw/dram_write_run.cpp): line `pa[i]` arriving at
+  // `arrival[i]`. The same effect on the controller (banks, calendars, debt,
+  // statistics, histogram) as n calls of access(pa[i], true, arrival[i]) in
+  // that order; posted writes return nothing. Consecutive writes of one
+  // interleave granule (one bank and row) are a run: the bank, rank and
+  // channel are found once, and each write that is a row hit in time order
+  // clear of refresh is timed by the hit's path alone, the rest through
+  // schedule(). tests/hw/dram_write_run_test.cpp holds it equal to the line
+  // path.
+  void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
+  // How many of post_writes()' writes took the run's row-hit path (the rest
+  // went through schedule()); for tests of that path.
+  std::uint64_t run_path_writes() const { return run_path_writes_; }
 
   // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
   // initiator that keeps `window` lines in flight and issues at most one line
@@ -437,6 +451,14 @@ class DramController final : public MemoryDevice {
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.
   DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
+  // schedule()'s steps of an in-order request, shared with post_writes()'
+  // runs: the bank's history snapshot, and the channel's displacement debt
+  // (the share a request stamped `stamp` pays, then the `moved` ps its burst
+  // displaced are owed). Defined below the class.
+  void keep_snapshot(Bank& b, Picoseconds stamp);
+  Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
+  // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
+  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.
   Picoseconds stream_posted(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,
@@ -590,28 +612,47 @@ class DramController final : public MemoryDevice {
   std::vector<Picoseconds> stream_slots_;  // stream_posted(): completion of each line in flight
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 
-  // ---- Posted write-backs in runs (issue 15; hw/dram_write_run.cpp) ----
- public:
-  // n posted writes of whole lines, in the order they were posted (a cached
-  // clear's LLC write-backs): line `pa[i]` arriving at `arrival[i]`. The same
-  // effect on the controller (banks, calendars, debt, statistics, histogram)
-  // as n calls of access(pa[i], true, arrival[i]) in that order; posted
-  // writes return nothing. Consecutive writes of one interleave granule (one
-  // bank and row) are a run: the bank, rank and channel are found once, and
-  // each write that is a row hit in time order clear of refresh is timed by
-  // the hit's path alone, the rest through schedule().
-  // tests/hw/dram_write_run_test.cpp holds it equal to the line path.
-  void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
-
- private:
-  // The writes arriving at arrival[0, n) to the bank and row of `c`, in order.
-  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
-  // schedule()'s steps of an in-order request, shared with it in form: the
-  // bank's history snapshot, and the channel's displacement debt (the share
-  // a request stamped `stamp` pays, then the `moved` ps its burst displaced).
-  void keep_snapshot(Bank& b, Picoseconds stamp);
-  Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
-  // ---- end of the posted write-back runs ----
+  std::uint64_t run_path_writes_ = 0;  // post_writes(): writes timed by the run's row-hit path
 };
+
+// The bank's in-order state after a request stamped `stamp` (schedule(), write_run()).
+// Field by field: a snapshot built on the stack and copied whole was read
+// back as 16-byte words from 8-byte stores, and the host waited for its
+// store buffer (the bank's cold lines) to drain.
+inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
+  Bank::Snapshot& h = b.hist[b.hist_next];
+  h.stamp = stamp;
+  h.next_act = b.next_act;
+  h.next_pre = b.next_pre;
+  h.next_cas = b.next_cas;
+  h.last_act = b.last_act;
+  h.open_row = b.open_row;
+  h.refresh_epoch = b.refresh_epoch;
+  b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
+  b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
+}
+
+// The displacement debt: a request stamped after the earliest displaced one
+// pays one slot's move, or more while more than kDebtWindow are owed
+// (requests moved several times), so that what is owed is paid within about
+// kDebtWindow requests; then the moves its own burst made are owed. Returns
+// what it pays.
+inline Picoseconds DramController::settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved,
+                                               const SlotCalendar::Moves& mv) {
+  Picoseconds share(0);
+  if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
+    const std::uint64_t slots = 1 + ch.debt_n / kDebtWindow;
+    share = Picoseconds(ch.debt_ps / ch.debt_n * slots);
+    ch.debt_ps -= share.value();
+    ch.debt_n -= slots;
+    if (ch.debt_n == 0) ch.debt_stamp = SlotCalendar::kAll;
+  }
+  if (moved) {
+    ch.debt_ps += moved;
+    ch.debt_n += mv.slots;
+    ch.debt_stamp = std::min(ch.debt_stamp, mv.first_stamp);
+  }
+  return share;
+}
 
 }  // namespace numasim::hw

@@ -40,41 +40,6 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
   }
 }
 
-// schedule()'s record of the bank's in-order state after a request stamped `stamp`.
-inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
-  Bank::Snapshot& h = b.hist[b.hist_next];  // field by field (store forwarding: schedule()'s comment)
-  h.stamp = stamp;
-  h.next_act = b.next_act;
-  h.next_pre = b.next_pre;
-  h.next_cas = b.next_cas;
-  h.last_act = b.last_act;
-  h.open_row = b.open_row;
-  h.refresh_epoch = b.refresh_epoch;
-  b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
-  b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
-}
-
-// schedule()'s displacement debt: a request stamped after the earliest
-// displaced one pays one slot's move (more while over kDebtWindow are owed),
-// then the moves its own burst made are owed. Returns what it pays.
-inline Picoseconds DramController::settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved,
-                                               const SlotCalendar::Moves& mv) {
-  Picoseconds share(0);
-  if (ch.debt_n > 0 && stamp > ch.debt_stamp) {
-    const std::uint64_t slots = 1 + ch.debt_n / kDebtWindow;
-    share = Picoseconds(ch.debt_ps / ch.debt_n * slots);
-    ch.debt_ps -= share.value();
-    ch.debt_n -= slots;
-    if (ch.debt_n == 0) ch.debt_stamp = SlotCalendar::kAll;
-  }
-  if (moved) {
-    ch.debt_ps += moved;
-    ch.debt_n += mv.slots;
-    ch.debt_stamp = std::min(ch.debt_stamp, mv.first_stamp);
-  }
-  return share;
-}
-
 void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n) {
   const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
   const auto ri = static_cast<std::uint32_t>(rank_index);
@@ -132,6 +97,7 @@ void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, s
     keep_snapshot(b, t);
     const Picoseconds latency = done + share - a;
     ++hits;
+    ++run_path_writes_;
     latency_sum += latency.value();
     queueing_sum += latency > service ? (latency - service).value() : 0;
     first_arrival = std::min(first_arrival, a.value());

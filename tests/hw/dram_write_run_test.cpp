@@ -102,14 +102,17 @@ void expect_same(const DramController& a, const DramController& b, const char* w
 
 // Runs `tr` on a controller posting each batch with post_writes and on one
 // sending every write through access(); then the same probe requests on both.
-void compare(const DramParams& p, const Traffic& tr, const char* what) {
+// Returns the share of the batches' writes that took the run's row-hit path.
+double compare(const DramParams& p, const Traffic& tr, const char* what) {
   DramController runs(p, 0, "runs"), lines(p, 0, "lines");
   Picoseconds end(0);
+  std::uint64_t posted = 0;
   for (const Traffic::Batch& b : tr.batches) {
+    posted += b.pa.size();
     for (const Traffic::Request& o : b.others) {
       const DramResult x = runs.access(o.pa, o.write, o.at);
       const DramResult y = lines.access(o.pa, o.write, o.at);
-      ASSERT_EQ(x.done, y.done) << what << ": another initiator's request before a batch";
+      EXPECT_EQ(x.done, y.done) << what << ": another initiator's request before a batch";
     }
     runs.post_writes(b.pa.data(), b.at.data(), b.pa.size());
     for (std::size_t k = 0; k < b.pa.size(); ++k) lines.access(b.pa[k], true, b.at[k]);
@@ -124,17 +127,21 @@ void compare(const DramParams& p, const Traffic& tr, const char* what) {
     const Picoseconds at = end + Picoseconds(rng() % 2'000'000) - Picoseconds(1'000'000);
     const DramResult x = runs.access(pa, write, at);
     const DramResult y = lines.access(pa, write, at);
-    ASSERT_EQ(x.done, y.done) << what << ": probe " << k;
-    ASSERT_EQ(x.outcome, y.outcome) << what << ": probe " << k;
+    EXPECT_EQ(x.done, y.done) << what << ": probe " << k;
+    EXPECT_EQ(x.outcome, y.outcome) << what << ": probe " << k;
+    if (x.done != y.done) break;
   }
   expect_same(runs, lines, what);
   EXPECT_GT(runs.stats().writes, 1000u) << what;
+  return static_cast<double>(runs.run_path_writes()) / static_cast<double>(posted);
 }
 
 TEST(DramWriteRun, ClearWritebacksInRunsEqualTheLinePath) {
   const DramParams p;  // DDR4-2666, 6 channels, 2 ranks, refresh (as configs/default.toml)
   const Traffic alone = clear_like(1, 1500, 60, Picoseconds(1'000'000), false);
-  compare(p, alone, "write-backs alone");
+  // Most of a clear's write-backs are in-order row hits: the run path, not
+  // schedule(), must time them (else the equality above says nothing of it).
+  EXPECT_GT(compare(p, alone, "write-backs alone"), 0.5);
   // The stream spans many refresh windows (tREFI 7.8 us): some runs meet one.
   EXPECT_GT(alone.batches.back().at.back(), p.trefi * 50);
   compare(p, clear_like(2, 1500, 60, Picoseconds(1'000'000), true), "with another initiator's requests");
