@@ -159,9 +159,9 @@ int TlbArray::invalidate_all() {
 }
 
 int TlbArray::valid_entries() const {
-  int n = 0;
-  for (const TlbEntry& e : entries_) n += e.valid() ? 1 : 0;
-  return n;
+  std::uint32_t n = 0;
+  for (std::uint32_t c : valid_by_size_) n += c;
+  return static_cast<int>(n);
 }
 
 TlbParams TlbParams::skylake() {

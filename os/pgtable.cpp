@@ -79,7 +79,10 @@ void PageTables::set_pte_bits(PhysAddr entry_addr, pteval_t bits) {
   if (pte_present(e)) e |= bits;  // the hardware only updates present entries
 }
 
-unsigned PageTables::table_used(PhysAddr frame) const { return is_table(frame) ? used_of(frame) : 0; }
+unsigned PageTables::table_used(PhysAddr frame) const {
+  const std::uint32_t s = slot_of(frame >> kPageShift);
+  return s ? used_[s - 1] : 0;
+}
 
 // set_pte / set_pmd / set_pud / set_p4d / set_pgd.
 void PageTables::set_entry(CpuId cpu, const PteRef& r, pteval_t value, KernelCost& cost) {
@@ -129,9 +132,10 @@ PteRef PageTables::walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_l
 
 void PageTables::leaves_rec(PhysAddr frame, int level, VirtAddr base, VirtAddr start, VirtAddr end,
                             const std::function<void(VirtAddr, const PteRef&)>& fn) const {
-  Table* t = table_of(frame);
-  if (!t) pgtable_bug("walk through a frame that holds no table", frame);
-  if (used_of(frame) == 0) return;
+  const std::uint32_t s = slot_of(frame >> kPageShift);
+  if (!s) pgtable_bug("walk through a frame that holds no table", frame);
+  if (used_[s - 1] == 0) return;
+  Table* t = table_at(s - 1);
   const std::uint64_t step = level_size(level);
   unsigned first = start > base ? static_cast<unsigned>((start - base) >> level_shift(level)) : 0;
   for (unsigned i = first; i < PTRS_PER_TABLE; ++i) {

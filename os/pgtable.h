@@ -147,10 +147,10 @@ class PageTables {
   // how many are non-none (*used), for walkers (pagewalk.cpp). Writes through
   // the pointer bypass accounting: write with set_entry.
   pteval_t* table_entries(PhysAddr frame, unsigned* used) const {
-    Table* t = table_of(frame);
-    if (!t) return nullptr;
-    *used = used_of(frame);
-    return t->e.data();
+    const std::uint32_t s = slot_of(frame >> kPageShift);
+    if (!s) return nullptr;
+    *used = used_[s - 1];
+    return table_at(s - 1)->e.data();
   }
   // Every table frame reachable from pgd (including it), each with its level.
   void for_each_table(PhysAddr pgd, const std::function<void(PhysAddr frame, int level)>& fn) const;
@@ -184,7 +184,6 @@ class PageTables {
     return s ? table_at(s - 1) : nullptr;
   }
   // Non-none entries of the table in `frame`, which must hold one.
-  std::uint32_t& used_of(PhysAddr frame) { return used_[slot_of(frame >> kPageShift) - 1]; }
   std::uint32_t used_of(PhysAddr frame) const { return used_[slot_of(frame >> kPageShift) - 1]; }
   std::optional<PhysAddr> alloc_table(CpuId cpu, KernelCost& cost);
   void free_table(CpuId cpu, PhysAddr frame, KernelCost& cost);
