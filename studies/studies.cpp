@@ -273,11 +273,22 @@ class StreamProgram : public OpSource {
 struct Setup {
   Topology topo;
   MachineParams params;
+  StudyQuantum quantum;  // the MLC-style studies' (read_study_setup)
 };
 
 Setup read_setup(Config root) {
-  Setup s{Topology::from_config(root), MachineParams::from_config(root)};
+  Setup s{Topology::from_config(root), MachineParams::from_config(root), {}};
   root.document().check();
+  s.quantum.quantum = s.params.quantum;
+  return s;
+}
+
+// read_setup for the MLC-style studies: quantum 0 unless the configuration
+// or --set gives one (study_quantum.h).
+Setup read_study_setup(Config root) {
+  Setup s = read_setup(root);
+  s.quantum = study_quantum(root, s.params.quantum);
+  s.params.quantum = s.quantum.quantum;
   return s;
 }
 
@@ -337,7 +348,7 @@ std::string MatrixResult::to_json() const {
     for (std::size_t j = 0; j < matrix[i].size(); ++j) out += (j ? ", " : "") + fmt(matrix[i][j], digits);
     out += "]";
   }
-  return out + "]}\n";
+  return out + "], " + quantum.json_fields() + "}\n";
 }
 
 std::string MatrixResult::to_table() const {
@@ -362,7 +373,7 @@ std::string MatrixResult::to_table() const {
     }
     out += "\n";
   }
-  return out;
+  return out + "(" + quantum.describe() + ")\n";
 }
 
 std::string LoadedLatencyResult::to_json() const {
@@ -380,7 +391,7 @@ std::string LoadedLatencyResult::to_json() const {
       out += (j ? ", " : "") + fmt(p.node_bandwidth_gbps[j], 2);
     out += "]}";
   }
-  return out + "]}\n";
+  return out + "], " + quantum.json_fields() + "}\n";
 }
 
 std::string LoadedLatencyResult::to_table() const {
@@ -391,7 +402,7 @@ std::string LoadedLatencyResult::to_table() const {
     else std::snprintf(buf, sizeof buf, "%-7u %7.1f %9.2f\n", p.delay_cycles, p.latency_ns, p.bandwidth_gbps);
     out += buf;
   }
-  return out;
+  return out + "(" + quantum.describe() + ")\n";
 }
 
 std::string TlbReachResult::to_json() const {
@@ -414,11 +425,12 @@ std::string TlbReachResult::to_table() const {
 
 MatrixResult latency_matrix(Config root, const LatencyMatrixOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  Setup s = read_setup(root);
+  Setup s = read_study_setup(root);
   MatrixResult res;
   res.unit = "ns";
   res.cpu_nodes = cpu_nodes(s.topo);
   res.memory_nodes = memory_nodes(s.topo);
+  res.quantum = s.quantum;
   std::vector<std::uint64_t> bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0), pages(bytes.size(), 0);
   for (int m : res.memory_nodes) {
     bytes[m] = opts.hugepages ? fit_buffer(s.topo, m, opts.buffer.value()) : opts.buffer.value();
@@ -454,11 +466,12 @@ MatrixResult latency_matrix(Config root, const LatencyMatrixOptions& opts) {
 
 MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  Setup s = read_setup(root);
+  Setup s = read_study_setup(root);
   MatrixResult res;
   res.unit = "GB/s";
   res.cpu_nodes = cpu_nodes(s.topo);
   res.memory_nodes = memory_nodes(s.topo);
+  res.quantum = s.quantum;
   std::size_t max_cpus = 1;
   for (int r : res.cpu_nodes) max_cpus = std::max(max_cpus, s.topo.node(NodeId(r)).cpus.size());
   std::vector<std::uint64_t> bytes(static_cast<std::size_t>(s.topo.num_nodes()), 0), pages(bytes.size(), 0);
@@ -511,12 +524,13 @@ MatrixResult bandwidth_matrix(Config root, const BandwidthMatrixOptions& opts) {
 
 MatrixResult c2c_latency(Config root, const C2cOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  Setup s = read_setup(root);
+  Setup s = read_study_setup(root);
   MatrixResult res;
   res.unit = "ns";
   res.cpu_nodes = cpu_nodes(s.topo);
   res.memory_nodes = res.cpu_nodes;  // columns: the writer's node
   res.title = "Modified-line transfer (HITM) latency (ns): rows the reader's node, columns the writer's";
+  res.quantum = s.quantum;
   Machine m(std::move(s.topo), s.params);
   MemorySystem& ms = m.memory();
   const std::uint64_t stride = kPageSize;  // a line per page: spread over the cache sets
@@ -598,6 +612,7 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
   res.mix = opts.mix.name;
   res.whole_system = opts.whole_system;
   res.traffic_cpus = static_cast<std::uint32_t>(traffic.size());
+  res.quantum = s.quantum;
   for (const auto& [c, n] : traffic)
     if (std::find(res.traffic_nodes.begin(), res.traffic_nodes.end(), n) == res.traffic_nodes.end())
       res.traffic_nodes.push_back(n);
@@ -700,7 +715,7 @@ LoadedLatencyResult run_loaded_latency(Setup s, const LoadedLatencyOptions& opts
 
 LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  LoadedLatencyResult res = run_loaded_latency(read_setup(root), opts, "loaded-latency");
+  LoadedLatencyResult res = run_loaded_latency(read_study_setup(root), opts, "loaded-latency");
   res.host_seconds = seconds_since(t0);
   return res;
 }
@@ -710,9 +725,10 @@ MessCurvesResult mess_curves(Config root, const std::vector<int>& read_percents,
   if (read_percents.empty()) throw std::invalid_argument("mess-curves: no read ratio");
   std::vector<TrafficMix> mixes;
   for (int r : read_percents) mixes.push_back(mess_mix(r));  // validates every ratio before simulating
-  const Setup s = read_setup(root);
+  const Setup s = read_study_setup(root);
   MessCurvesResult res;
   res.read_percents = read_percents;
+  res.quantum = s.quantum;
   for (const TrafficMix& mix : mixes) {
     LoadedLatencyOptions o = opts;
     o.mix = mix;
@@ -729,7 +745,7 @@ std::string MessCurvesResult::to_json() const {
     while (!c.empty() && (c.back() == '\n' || c.back() == '}')) c.pop_back();
     out += (i ? ", " : "") + std::string("{\"read_percent\": ") + std::to_string(read_percents[i]) + ", " + c.substr(1) + "}";
   }
-  return out + "]}\n";
+  return out + "], " + quantum.json_fields() + "}\n";
 }
 
 std::string MessCurvesResult::to_csv() const {

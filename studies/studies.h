@@ -22,7 +22,9 @@
 // misses do not count). Each study builds one Machine from the configuration
 // (with the hugetlb pool it needs added to [os] hugetlb.nr_hugepages) and runs
 // its cells one after the other on it. Results are deterministic for a given
-// configuration and seed ([sim] seed).
+// configuration and seed ([sim] seed). The MLC-style studies run at quantum 0
+// unless the configuration or --set gives [sim] quantum (study_quantum.h);
+// their results say which quantum and why.
 // Simplifications: the buffers are populated (MAP_POPULATE) before timing, the
 // chase is generated, not read from memory; injection delays are compute ops.
 #pragma once
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "studies/study_quantum.h"
 
 namespace numasim {
 class Config;
@@ -45,8 +48,9 @@ struct MatrixResult {
   std::vector<int> cpu_nodes;                // row i: CPUs of node cpu_nodes[i]
   std::vector<int> memory_nodes;             // column j: memory of node memory_nodes[j]
   std::vector<std::vector<double>> matrix;   // [row][column]
+  StudyQuantum quantum;                      // what the machine ran at, and why
   double host_seconds = 0;                   // wall-clock time of the study (not in the JSON)
-  // {"unit": "ns", "matrix": [[90.1, 144.2], [143.9, 89.8]]}
+  // {"unit": "ns", "matrix": [[90.1, 144.2], [143.9, 89.8]], "quantum_ps": 0, "quantum_from": "default for studies"}
   std::string to_json() const;
   // MLC-like table with "Numa node" headers.
   std::string to_table() const;
@@ -90,9 +94,11 @@ struct LoadedLatencyResult {
   std::uint32_t traffic_cpus = 0;      // injecting CPUs (the latency CPU excluded)
   std::vector<int> traffic_nodes;      // nodes of the injecting CPUs
   std::vector<Point> points;  // rising bandwidth
+  StudyQuantum quantum;
   double host_seconds = 0;
   // {"mix": "R", "whole_system": false, "traffic_cpus": 3, "traffic_nodes": [0],
-  //  "points": [{"delay": null, "bandwidth_gbps": 5.1, "latency_ns": 90.3, "node_bandwidth_gbps": [0.0]}, ...]}
+  //  "points": [{"delay": null, "bandwidth_gbps": 5.1, "latency_ns": 90.3, "node_bandwidth_gbps": [0.0]}, ...],
+  //  "quantum_ps": 0, "quantum_from": "default for studies"}
   // ("delay": null is the idle point).
   std::string to_json() const;
   std::string to_table() const;
@@ -138,8 +144,9 @@ LoadedLatencyResult loaded_latency(Config root, const LoadedLatencyOptions& opts
 struct MessCurvesResult {
   std::vector<int> read_percents;
   std::vector<LoadedLatencyResult> curves;  // one per read_percents[i]
+  StudyQuantum quantum;
   double host_seconds = 0;
-  // {"curves": [{"read_percent": 100, "points": [...]}, ...]}
+  // {"curves": [{"read_percent": 100, "points": [...], "quantum_ps": 0, ...}, ...], "quantum_ps": 0, ...}
   std::string to_json() const;
   // read_percent,delay,bandwidth_gbps,latency_ns (delay empty for the idle point)
   std::string to_csv() const;

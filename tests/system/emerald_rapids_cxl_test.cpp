@@ -115,6 +115,9 @@ TEST(EmeraldRapidsCxl, IdleLatency) {
 
 TEST(EmeraldRapidsCxl, ReadBandwidth) {
   auto doc = ConfigDocument::from_file(kEmerald);
+  // The figures below are at the 1 us quantum (the studies' default is now
+  // quantum 0, where the DDR5 cell reads about 310 GB/s, +7% on 289: STUDYQ).
+  doc->apply_override("sim.quantum=1us");
   BandwidthMatrixOptions o;
   o.buffer_per_cpu = Bytes(2ull << 20);  // one 2 MiB page per CPU, as config_fidelity_test's quick_bandwidth()
   o.lines_per_cpu = 8000;
