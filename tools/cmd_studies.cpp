@@ -13,12 +13,13 @@
 namespace numasim::cli {
 namespace {
 
-// The MLC-style studies' quantum (studies/study_quantum.h), in their --help.
-#define NUMASIM_STUDY_QUANTUM_HELP                                                        \
-  "\nRuns at quantum 0 (every access in time order, the model's reference) unless the\n"  \
-  "configuration's [sim] quantum or --set sim.quantum=... gives a quantum; the table's\n" \
-  "last line and the JSON (\"quantum_ps\", \"quantum_from\") say which and why.\n"         \
-  "`numasim run` keeps the 1 us default."
+// The MLC-style studies' quantum (studies/study_quantum.h), in their --help
+// (defined before the commands below, which are initialised after it).
+const std::string kStudyQuantumHelp =
+    "\nRuns at quantum 0 (every access in time order, the model's reference) unless the\n"
+    "configuration's [sim] quantum or --set sim.quantum=... gives a quantum; the table's\n"
+    "last line and the JSON (\"quantum_ps\", \"quantum_from\") say which and why.\n"
+    "`numasim run` keeps the 1 us default.";
 
 std::vector<OptionSpec> study_options() {
   auto o = config_options();
@@ -52,14 +53,14 @@ RegisterCommand latency{Command{
     "Like `mlc --latency_matrix`: from the first CPU of each node, a dependent random\n"
     "pointer chase over a buffer much larger than the LLC, bound to each node's memory,\n"
     "on 2 MiB pages so that TLB misses do not count. JSON: {\"unit\": \"ns\", \"matrix\": ...}\n"
-    "with rows the CPU's node and columns the memory's node." NUMASIM_STUDY_QUANTUM_HELP,
+    "with rows the CPU's node and columns the memory's node." + kStudyQuantumHelp,
     1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::latency_matrix(root); }); }}};
 
 RegisterCommand bandwidth{Command{
     "bandwidth-matrix", "[CONFIG] [--set KEY=VALUE]... [--json FILE]",
     "read bandwidth from each node's CPUs to each node's memory (GB/s)",
     "Like `mlc --bandwidth_matrix`: every CPU of a node streams reads from a buffer bound\n"
-    "to each node's memory. JSON: {\"unit\": \"GB/s\", \"matrix\": ...}." NUMASIM_STUDY_QUANTUM_HELP,
+    "to each node's memory. JSON: {\"unit\": \"GB/s\", \"matrix\": ...}." + kStudyQuantumHelp,
     1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::bandwidth_matrix(root); }); }}};
 
 RegisterCommand c2c{Command{
@@ -68,7 +69,7 @@ RegisterCommand c2c{Command{
     "Like `mlc --c2c_latency`: a CPU of one node reads lines that a CPU of another node\n"
     "(on the diagonal: another CPU of the same node) has just written, so each read is\n"
     "served by the writer's cache. Rows: the reader's node; columns: the writer's node.\n"
-    "JSON: {\"unit\": \"ns\", \"matrix\": ...}." NUMASIM_STUDY_QUANTUM_HELP,
+    "JSON: {\"unit\": \"ns\", \"matrix\": ...}." + kStudyQuantumHelp,
     1, study_options(), [](Args& a) { return run_study(a, [](Config root) { return studies::c2c_latency(root); }); }}};
 
 // Comma-separated unsigned integers, e.g. "0,50,200" (each below 10^7).
@@ -122,8 +123,8 @@ RegisterCommand loaded{Command{
     "names: R all reads, W2 2 reads : 1 write, W3 3:1, W5 1:1. Bandwidth is memory\n"
     "traffic: a stored line counts its read for ownership and its write-back.\n"
     "JSON: {\"mix\": \"R\", \"whole_system\": false, \"traffic_cpus\": ..., \"traffic_nodes\": [...],\n"
-    "\"points\": [{\"delay\": ..., \"bandwidth_gbps\": ..., \"latency_ns\": ..., \"node_bandwidth_gbps\": [...]}]}."
-    NUMASIM_STUDY_QUANTUM_HELP,
+    "\"points\": [{\"delay\": ..., \"bandwidth_gbps\": ..., \"latency_ns\": ..., \"node_bandwidth_gbps\": [...]}]}." +
+        kStudyQuantumHelp,
     1,
     [] {
       auto o = loaded_options();
@@ -147,8 +148,8 @@ RegisterCommand mess{Command{
     "once per read ratio of the memory traffic (default 100,90,80,70,60,50 percent; a\n"
     "stored line is one read for ownership and one write, so 50% is all stores).\n"
     "JSON: {\"curves\": [{\"read_percent\": 100, \"points\": [...]}, ...]};\n"
-    "CSV: read_percent,delay,bandwidth_gbps,latency_ns. Plot: tools/numasim_plot.py --kind mess-curves."
-    NUMASIM_STUDY_QUANTUM_HELP,
+    "CSV: read_percent,delay,bandwidth_gbps,latency_ns. Plot: tools/numasim_plot.py --kind mess-curves." +
+        kStudyQuantumHelp,
     1,
     [] {
       auto o = loaded_options();

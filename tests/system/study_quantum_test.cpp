@@ -99,8 +99,7 @@ TEST(StudyQuantum, SetOverridesTheDefaultAndTheConfiguration) {
     EXPECT_EQ(c.quantum.from, StudyQuantum::From::Set) << extra;
     EXPECT_NE(c.to_json().find("\"quantum_ps\": 250000, \"quantum_from\": \"--set\""), std::string::npos)
         << c.to_json();
-    EXPECT_NE(c.to_table().find("(quantum 250ns (from --set sim.quantum=250ns))"), std::string::npos)
-        << c.to_table();
+    EXPECT_NE(c.to_table().find("(quantum 250ns (from --set sim.quantum=250ns))"), std::string::npos) << c.to_table();
   }
 }
 
