@@ -64,6 +64,24 @@ struct Core::Sc {
   sc_core::sc_event wake;  // an idle core's wake-up (kernel thread, task, end of the run)
 };
 
+namespace {
+// Quantum 0's time order (core.h, "Time order at quantum 0"). SystemC runs one process at a
+// time, so one record serves every core. The lookahead part belongs to the running core while
+// `owner` is set and is void once that core lets other processes run.
+struct TimeOrder {
+  bool lookahead = true;
+  const Core* owner = nullptr;
+  std::uint64_t reached_ps = 0;  // SystemC time (ps) the owner's skipped waits would have reached
+  std::uint64_t horizon_ps = 0;  // first SystemC time (ps) at which another process can act
+  // Per CPU id: the SystemC time (ps) its access waits for, until it takes its turn (~0: none).
+  std::vector<std::uint64_t> due_ps;
+};
+TimeOrder time_order;
+constexpr std::uint64_t kNotDue = ~0ull;
+}  // namespace
+
+void set_quantum0_lookahead(bool on) { time_order.lookahead = on; }
+
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
 Picoseconds global_quantum() {
   return Picoseconds(from_sc(tlm_utils::tlm_quantumkeeper::get_global_quantum()));
@@ -106,6 +124,8 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
   issue_fp_ = cycle_fp_ * params.mem_issue_cycles;
   lfb_.assign(params.line_fill_buffers, 0);
   l1_latency_ = direct ? direct->caches().hit_latency(1) : Picoseconds(0);
+  const auto id = static_cast<std::size_t>(cpu.value());
+  if (time_order.due_ps.size() <= id) time_order.due_ps.resize(id + 1, kNotDue);
 }
 
 Core::~Core() = default;
@@ -122,7 +142,10 @@ void Core::remove_task(TaskRun* run) {
 }
 
 void Core::kick() {
-  if (idle_) sc_->wake.notify(sc_core::SC_ZERO_TIME);
+  if (!idle_) return;
+  // The idle core wakes at the current SystemC time: first reach the time the skipped waits stand for.
+  settle_skipped_waits();
+  sc_->wake.notify(sc_core::SC_ZERO_TIME);
 }
 
 void Core::wake_kthread(TaskRun* run) {
@@ -344,6 +367,7 @@ void Core::run() {
   }
   drain();
   sync();
+  settle_skipped_waits();  // the simulation's end time is this core's
   cur_ = nullptr;
   running_ = false;
 }
@@ -417,6 +441,7 @@ void Core::idle_wait() {
   for (const TaskRun* r : tasks_)
     if (r->migrate_to >= 0) return;
   ++stats_.idle_waits;
+  settle_skipped_waits();  // the wake-up and timeout are counted from the time this core reached
   idle_ = true;
   const std::uint64_t now = machine_now_ps();
   const std::uint64_t from = t_;
@@ -679,17 +704,92 @@ void Core::drain() {
 }
 
 void Core::sync_before_access(std::uint64_t issue_fp) {
-  const std::uint64_t target = issue_fp >> kFrac;
-  const std::uint64_t now = machine_now_ps();
   ++stats_.syncs;
-  if (target > now) sc_core::wait(to_sc(Picoseconds(target - now)));
+  wait_until(issue_fp >> kFrac);
+}
+
+void Core::wait_until(std::uint64_t target_ps) {
+  TimeOrder& la = time_order;
+  const std::uint64_t target = target_ps + epoch_.value();
+  if (la.owner == this && target < la.horizon_ps) [[likely]] {
+    // Before anything else can act: no wait, as the plain wait would have resumed this core alone.
+    if (target > la.reached_ps) {
+      la.reached_ps = target;
+      ++stats_.skipped_waits;
+    }
+    return;
+  }
+  const std::uint64_t now = sc_now_ps();
+  const bool mine = la.owner == this;
+  const std::uint64_t reached = mine ? std::max(now, la.reached_ps) : now;
+  if (target <= reached) {
+    // No wait. At SystemC's own time, a core due now with a lower id still goes first (after
+    // skipped waits nothing else is due: the horizon was later).
+    if (reached == now) take_turn(now);
+    return;
+  }
+  if (la.lookahead) {
+    if (!mine || target >= la.horizon_ps) {
+      // Ask SystemC when another process can act next: zero when one is runnable now, else
+      // its earliest timed notification. Until this core waits, only it can add activity
+      // (kick() settles first), so the answer holds for its next accesses too.
+      const sc_core::sc_time gap = sc_core::sc_time_to_pending_activity();
+      const std::uint64_t units_left = (~0ull - now) / ps_per_unit();
+      la.horizon_ps = gap.value() >= units_left ? ~0ull : now + from_sc(gap);
+      if (!mine) {
+        la.owner = this;
+        la.reached_ps = now;
+      }
+    }
+    // Strictly before: at a tie the cores' ids decide (take_turn), as without the lookahead.
+    if (target < la.horizon_ps) {
+      la.reached_ps = target;
+      ++stats_.skipped_waits;
+      return;
+    }
+  }
+  la.owner = nullptr;  // others run during the wait
+  std::uint64_t& due = la.due_ps[static_cast<std::size_t>(cpu_.value())];
+  due = target;
+  sc_core::wait(to_sc(Picoseconds(target - now)));
+  take_turn(target);
+  due = kNotDue;
+}
+
+void Core::take_turn(std::uint64_t now) {
+  // SystemC runs processes due at one time in an order of its own (its event queue's, which
+  // depends on the history of every wait); the access order at equal stamps is the CPU ids'
+  // instead: while a core with a lower id waits for this same time, let it run first. Such a
+  // core was woken now, so it is runnable now.
+  TimeOrder& la = time_order;
+  const auto me = static_cast<std::size_t>(cpu_.value());
+  for (;;) {
+    if (!sc_core::sc_pending_activity_at_current_time()) return;
+    bool lower_due = false;
+    for (std::size_t c = 0; c < me && !lower_due; ++c) lower_due = la.due_ps[c] == now;
+    if (!lower_due) return;
+    la.owner = nullptr;
+    sc_core::wait(sc_core::SC_ZERO_TIME);
+  }
+}
+
+void Core::settle_skipped_waits() {
+  TimeOrder& la = time_order;
+  if (!la.owner) return;
+  const std::uint64_t now = sc_now_ps();
+  const std::uint64_t reached = la.reached_ps;
+  la.owner = nullptr;
+  // Nothing else can act before `reached` (the horizon was later): the wait resumes this core alone.
+  if (reached > now) sc_core::wait(to_sc(Picoseconds(reached - now)));
 }
 
 void Core::sync() {
   ++stats_.syncs;
   const std::uint64_t target = t_ >> kFrac;
   const std::uint64_t now = machine_now_ps();
-  if (target > now) {
+  if (sync_every_access_) {
+    wait_until(target);
+  } else if (target > now) {
     sc_->qk.set(to_sc(Picoseconds(target - now)));
     sc_->qk.sync();  // wait()s for the local time
   } else {
@@ -711,7 +811,11 @@ void Core::set_deadline() {
   deadline_ = fp(Picoseconds((now / quantum_ps_ + 1) * quantum_ps_));
 }
 
-std::uint64_t Core::machine_now_ps() const { return sc_now_ps() - epoch_.value(); }
+std::uint64_t Core::machine_now_ps() const {
+  const std::uint64_t now = sc_now_ps();
+  const TimeOrder& la = time_order;
+  return (la.owner == this ? std::max(now, la.reached_ps) : now) - epoch_.value();
+}
 
 Picoseconds Core::now() {
   flush();
@@ -863,6 +967,8 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".syscall_time", s.syscall_ps, "ps", "time in system calls");
   v.counter(prefix + ".context_switches", s.context_switches, "count", "switches between tasks");
   v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
+  v.counter(prefix + ".skipped_waits", s.skipped_waits, "count",
+            "quantum 0: waits for SystemC time left out because no other process could act first");
   v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
   v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by a signal (SIGSEGV, SIGBUS, OOM kill)");
   v.counter(prefix + ".kthread_runs", s.kthread_runs, "count", "passes of kernel threads run on this CPU");
