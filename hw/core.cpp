@@ -189,7 +189,7 @@ std::uint64_t Core::next_wake_fp() const {
   return w;
 }
 
-bool Core::preempt_due() const {
+inline bool Core::preempt_due() const {
   if (in_fill_) return false;
   if (!kthread_rq_.empty() && sched_ && sched_->user_tasks_left()) return true;
   return next_wake_fp() <= t_;
@@ -508,6 +508,25 @@ void Core::end_task(TaskRun* run) {
   if (sched_) sched_->task_ended(cpu_, run);
 }
 
+inline void Core::sync_before_access(std::uint64_t issue_fp) {
+  ++stats_.syncs;
+  wait_until(issue_fp >> kFrac);
+}
+
+inline void Core::wait_until(std::uint64_t target_ps) {
+  const TimeOrder& la = time_order;
+  const std::uint64_t target = target_ps + epoch_.value();
+  if (la.owner == this && target < la.horizon_ps) [[likely]] {
+    // Before anything else can act: no wait, as the plain wait would have resumed this core alone.
+    if (target > la.reached_ps) {
+      time_order.reached_ps = target;
+      ++stats_.skipped_waits;
+    }
+    return;
+  }
+  reach(target);
+}
+
 Core::Step Core::execute(const Op* begin, const Op* end, VirtAddr first_line) {
 #if NUMASIM_CORE_DIRECT_MEMORY
   if (direct_) {
@@ -703,22 +722,8 @@ void Core::drain() {
   if (max_done_ > t_) t_ = max_done_;
 }
 
-void Core::sync_before_access(std::uint64_t issue_fp) {
-  ++stats_.syncs;
-  wait_until(issue_fp >> kFrac);
-}
-
-void Core::wait_until(std::uint64_t target_ps) {
+void Core::reach(std::uint64_t target) {
   TimeOrder& la = time_order;
-  const std::uint64_t target = target_ps + epoch_.value();
-  if (la.owner == this && target < la.horizon_ps) [[likely]] {
-    // Before anything else can act: no wait, as the plain wait would have resumed this core alone.
-    if (target > la.reached_ps) {
-      la.reached_ps = target;
-      ++stats_.skipped_waits;
-    }
-    return;
-  }
   const std::uint64_t now = sc_now_ps();
   const bool mine = la.owner == this;
   const std::uint64_t reached = mine ? std::max(now, la.reached_ps) : now;

@@ -345,6 +345,7 @@ class Core final : public ThreadContext {
   // Quantum 0: returns once SystemC time reaches `target_ps` (machine time), or at once when no
   // other process can act before it (the skipped wait is recorded, see "Time order at quantum 0").
   void wait_until(std::uint64_t target_ps);
+  void reach(std::uint64_t target_abs_ps);  // wait_until's other cases (SystemC time, absolute)
   // Makes SystemC time reach what the running core's skipped waits stand for (before it notifies
   // another process, idles or ends).
   static void settle_skipped_waits();
