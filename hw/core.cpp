@@ -69,18 +69,26 @@ namespace {
 // time, so one record serves every core. The lookahead part belongs to the running core while
 // `owner` is set and is void once that core lets other processes run.
 struct TimeOrder {
-  bool lookahead = true;
+  bool lookahead = false;       // take_turn's order at equal stamps, and skipped waits
+  bool skips_disabled = false;  // tests: the lookahead's order with every wait real
   const Core* owner = nullptr;
   std::uint64_t reached_ps = 0;  // SystemC time (ps) the owner's skipped waits would have reached
   std::uint64_t horizon_ps = 0;  // first SystemC time (ps) at which another process can act
-  // Per CPU id: the SystemC time (ps) its access waits for, until it takes its turn (~0: none).
-  std::vector<std::uint64_t> due_ps;
+  // Per CPU id: the SystemC time (ps) it waits for until it takes its turn (~0: none), and
+  // when it began that wait (a count of the waits begun).
+  struct Due {
+    std::uint64_t at_ps;
+    std::uint64_t since;
+  };
+  std::vector<Due> due;
+  std::uint64_t waits_begun = 0;
 };
 TimeOrder time_order;
 constexpr std::uint64_t kNotDue = ~0ull;
 }  // namespace
 
 void set_quantum0_lookahead(bool on) { time_order.lookahead = on; }
+void disable_quantum0_skipped_waits(bool disabled) { time_order.skips_disabled = disabled; }
 
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
 Picoseconds global_quantum() {
@@ -125,7 +133,7 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
   lfb_.assign(params.line_fill_buffers, 0);
   l1_latency_ = direct ? direct->caches().hit_latency(1) : Picoseconds(0);
   const auto id = static_cast<std::size_t>(cpu.value());
-  if (time_order.due_ps.size() <= id) time_order.due_ps.resize(id + 1, kNotDue);
+  if (time_order.due.size() <= id) time_order.due.resize(id + 1, {kNotDue, 0});
 }
 
 Core::~Core() = default;
@@ -448,10 +456,16 @@ void Core::idle_wait() {
   if (wake == ~0ull) {
     sc_core::wait(sc_->wake);
   } else {
-    const std::uint64_t target = wake >> kFrac;
-    sc_core::wait(to_sc(Picoseconds(target > now ? target - now : 0)), sc_->wake);
+    const std::uint64_t target = std::max(wake >> kFrac, now);
+    // Quantum 0: due at its timer like a core waiting for an access (take_turn below).
+    if (sync_every_access_ && time_order.lookahead) become_due(target + epoch_.value());
+    sc_core::wait(to_sc(Picoseconds(target - now)), sc_->wake);
   }
   idle_ = false;
+  if (sync_every_access_ && time_order.lookahead) {
+    take_turn(sc_now_ps());
+    become_due(kNotDue);
+  }
   t_ = std::max(t_, fp(Picoseconds(machine_now_ps())));
   account_idle(from);
   sc_->qk.reset();
@@ -730,10 +744,10 @@ void Core::reach(std::uint64_t target) {
   if (target <= reached) {
     // No wait. At SystemC's own time, a core due now with a lower id still goes first (after
     // skipped waits nothing else is due: the horizon was later).
-    if (reached == now) take_turn(now);
+    if (reached == now && la.lookahead) take_turn(now);
     return;
   }
-  if (la.lookahead) {
+  if (la.lookahead && !la.skips_disabled) {
     if (!mine || target >= la.horizon_ps) {
       // Ask SystemC when another process can act next: zero when one is runnable now, else
       // its earliest timed notification. Until this core waits, only it can add activity
@@ -746,7 +760,7 @@ void Core::reach(std::uint64_t target) {
         la.reached_ps = now;
       }
     }
-    // Strictly before: at a tie the cores' ids decide (take_turn), as without the lookahead.
+    // Strictly before: at a tie take_turn decides, as without skipped waits.
     if (target < la.horizon_ps) {
       la.reached_ps = target;
       ++stats_.skipped_waits;
@@ -754,26 +768,37 @@ void Core::reach(std::uint64_t target) {
     }
   }
   la.owner = nullptr;  // others run during the wait
-  std::uint64_t& due = la.due_ps[static_cast<std::size_t>(cpu_.value())];
-  due = target;
+  if (!la.lookahead) {
+    sc_core::wait(to_sc(Picoseconds(target - now)));
+    return;
+  }
+  become_due(target);
   sc_core::wait(to_sc(Picoseconds(target - now)));
   take_turn(target);
-  due = kNotDue;
+  become_due(kNotDue);
+}
+
+void Core::become_due(std::uint64_t at_ps) {
+  TimeOrder::Due& d = time_order.due[static_cast<std::size_t>(cpu_.value())];
+  d.at_ps = at_ps;
+  if (at_ps != kNotDue) d.since = ++time_order.waits_begun;
 }
 
 void Core::take_turn(std::uint64_t now) {
   // SystemC runs processes due at one time in an order of its own (its event queue's, which
-  // depends on the history of every wait); the access order at equal stamps is the CPU ids'
-  // instead: while a core with a lower id waits for this same time, let it run first. Such a
-  // core was woken now, so it is runnable now.
-  TimeOrder& la = time_order;
-  const auto me = static_cast<std::size_t>(cpu_.value());
+  // depends on the history of every wait, the skipped ones too); the access order at equal
+  // stamps is the order in which the cores began their waits instead: while a core due at
+  // this same time that began waiting earlier has not run, let it run first. Such a core was
+  // woken now, so it is runnable now. (Waits begin in the same order with or without the
+  // skipped ones: those had no other process to let run.)
+  const TimeOrder& la = time_order;
+  const std::uint64_t since = la.due[static_cast<std::size_t>(cpu_.value())].since;
   for (;;) {
     if (!sc_core::sc_pending_activity_at_current_time()) return;
-    bool lower_due = false;
-    for (std::size_t c = 0; c < me && !lower_due; ++c) lower_due = la.due_ps[c] == now;
-    if (!lower_due) return;
-    la.owner = nullptr;
+    bool earlier_due = false;
+    for (const TimeOrder::Due& d : la.due) earlier_due |= d.at_ps == now && d.since < since;
+    if (!earlier_due) return;
+    time_order.owner = nullptr;
     sc_core::wait(sc_core::SC_ZERO_TIME);
   }
 }

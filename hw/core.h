@@ -70,19 +70,22 @@
 // until the completion: nothing else can run in the middle of a program's fill).
 //
 // Time order at quantum 0: an access reaches the memory system once SystemC time
-// has reached its issue time, so every process that could act earlier has. The
+// has reached its issue time, so every process that could act earlier has.
+// With the lookahead ([sim] quantum0_lookahead = true; off by default) the
 // wait is skipped when SystemC has nothing pending before that time
 // (sc_time_to_pending_activity, asked again only once the access passes the
 // answer): the wait would have resumed this core alone, so the core goes on and
 // keeps the time the wait stands for (what SystemC time reads as for it) until
 // it lets others run: it waits for real before notifying an idle core (kick),
 // idling or ending, so nothing else sees the difference. A wait is real when
-// another process is due at or before the access. At equal stamps the lower CPU
-// id goes first (take_turn: a core woken at the same time as a lower one that
-// has not run yet yields a delta cycle); SystemC's own order among processes due
+// another process is due at or before the access. At equal stamps the cores go
+// in the order they began waiting (take_turn: a core woken at the same time as one
+// that began waiting earlier and has not run yet yields a delta cycle; an idle
+// core waking for its timer counts as due then too). SystemC's own order among processes due
 // at one time depends on the history of every wait, so skipping waits would
 // change it. Same accesses, order and stamps with or without the skipped waits
-// (tests/hw/quantum0_lookahead_test.cpp). Not ordered that way: page walks, and
+// (tests/hw/quantum0_lookahead_test.cpp); against SystemC's order (the lookahead
+// off), the order of some accesses at equal stamps differs. Not ordered that way: page walks, and
 // other SystemC processes due at the same time as an access (run_report's
 // progress process samples at SystemC's order).
 #pragma once
@@ -221,8 +224,11 @@ struct VerifyMismatch {
 // Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
 void set_global_quantum(Picoseconds q);
 Picoseconds global_quantum();
-// Quantum 0's skipped waits (on by default; off only to compare against the plain waits).
+// Quantum 0's lookahead ("Time order at quantum 0"; [sim] quantum0_lookahead, off by default):
+// take_turn's order at equal stamps and skipped waits. Tests disable the skipped waits alone
+// (their reference: the same order with every wait real).
 void set_quantum0_lookahead(bool on);
+void disable_quantum0_skipped_waits(bool disabled);
 
 class Core final : public ThreadContext {
  public:
@@ -349,9 +355,11 @@ class Core final : public ThreadContext {
   // Makes SystemC time reach what the running core's skipped waits stand for (before it notifies
   // another process, idles or ends).
   static void settle_skipped_waits();
-  // Quantum 0's order at equal stamps: waits (delta cycles) while a core with a lower id is due
-  // at SystemC time `now_ps` (absolute) and has not run yet.
+  // Quantum 0's order at equal stamps: waits (delta cycles) while a core that began waiting
+  // earlier is due at SystemC time `now_ps` (absolute) and has not run yet.
   void take_turn(std::uint64_t now_ps);
+  // Quantum 0: this core waits for SystemC time `at_ps` (absolute; ~0: no longer).
+  void become_due(std::uint64_t at_ps);
   // A system call of the current task: `call(kernel, task, cost)` runs it after the entry.
   template <class Call>
   long syscall(Call&& call);

@@ -34,7 +34,8 @@ constexpr PhysAddr kDataBase = 0x1'0000'0000ull;  // data frames; page tables li
 struct Quantum0Guard {
   Quantum0Guard() { set_global_quantum(Picoseconds(0)); }
   ~Quantum0Guard() {
-    set_quantum0_lookahead(true);
+    set_quantum0_lookahead(false);
+    disable_quantum0_skipped_waits(false);
     set_global_quantum(Picoseconds(1'000'000));
   }
 };
@@ -108,8 +109,10 @@ std::uint64_t accesses_of(const std::vector<Op>& ops) {
 // Four cores on one memory; cores 0 and 1 run the same program (equal stamps), 2 and 3 others.
 constexpr std::uint64_t kSeeds[] = {7, 7, 11, 13};
 
+// Both with take_turn's order at equal stamps; without `lookahead` every wait is real.
 CoreRun run_cores(bool lookahead) {
-  set_quantum0_lookahead(lookahead);
+  set_quantum0_lookahead(true);
+  disable_quantum0_skipped_waits(!lookahead);
   OrderSensitiveMemory mem;
   FakePageTables pt;
   pt.fault_cost = {};
@@ -164,9 +167,9 @@ TEST(Quantum0Lookahead, CoresOnASharedMemoryIssueTheSameAccessesInTheSameOrder) 
     if (!(ahead.log[i] == plain.log[i])) first_diff = i;
   EXPECT_EQ(first_diff, plain.log.size()) << "first access in another order or with another stamp";
   EXPECT_EQ(ahead.end_times, plain.end_times);
-  // Equal stamps did occur (cores 0 and 1 run the same program), and the lower CPU id went
-  // first (data accesses: page walks are not synchronised at quantum 0, see core.h).
-  std::size_t ties = 0;
+  // Equal stamps did occur (cores 0 and 1 run the same program), and not always in CPU order
+  // (data accesses: page walks are not synchronised at quantum 0, see core.h).
+  std::size_t ties = 0, lower_first = 0;
   const OrderSensitiveMemory::Access* a = nullptr;
   for (const auto& b : plain.log) {
     if (b.pa < kDataBase) continue;
@@ -175,9 +178,11 @@ TEST(Quantum0Lookahead, CoresOnASharedMemoryIssueTheSameAccessesInTheSameOrder) 
     a = &b;
     if (!tie) continue;
     ++ties;
-    EXPECT_LT(before, b.cpu) << "at " << b.at.value() << " ps";
+    lower_first += before < b.cpu;
   }
   EXPECT_GT(ties, 10u);
+  EXPECT_GT(lower_first, 0u);
+  EXPECT_LT(lower_first, ties);
 }
 
 // Two processes on two nodes, one of them with a second thread (shared pages: coherence
@@ -221,13 +226,14 @@ struct MachineRun {
   std::uint64_t skipped = 0;
 };
 
+// The lookahead on; without `lookahead` its waits are all real.
 MachineRun run_machine(bool lookahead) {
-  set_quantum0_lookahead(lookahead);
+  disable_quantum0_skipped_waits(!lookahead);
   auto doc = ConfigDocument::from_string(
       "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"64MiB\"\n"
       "distances = [[10, 21], [21, 10]]\n"
       "[[link]]\nnodes = [0, 1]\nlatency = \"27ns\"\nbandwidth = \"34.3GB/s\"\n"
-      "[sim]\nquantum = \"0ns\"\n",
+      "[sim]\nquantum = \"0ns\"\nquantum0_lookahead = true\n",
       "quantum0-machine.toml");
   Machine m(doc->root());
   doc->finish();
