@@ -742,8 +742,8 @@ void Core::reach(std::uint64_t target) {
   const bool mine = la.owner == this;
   const std::uint64_t reached = mine ? std::max(now, la.reached_ps) : now;
   if (target <= reached) {
-    // No wait. At SystemC's own time, a core due now with a lower id still goes first (after
-    // skipped waits nothing else is due: the horizon was later).
+    // No wait. At SystemC's own time, a core due now that began waiting earlier still goes
+    // first (after skipped waits nothing else is due: the horizon was later).
     if (reached == now && la.lookahead) take_turn(now);
     return;
   }

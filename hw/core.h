@@ -8,10 +8,10 @@
 // core keeps its own local time and runs ahead of SystemC time by at most the
 // global quantum (tlm_utils::tlm_quantumkeeper); quantum 0 synchronises before
 // every memory access, so that accesses of all cores reach the memory system in
-// global time order (the reference mode; see "Time order at quantum 0"). Every memory op costs
-// `mem_issue_cycles` to issue; a load or store is translated by the MMU (an L1
-// TLB hit adds its latency to the access; STLB hits, walks and faults stall the
-// core), then timed by the memory system at its issue time. Memory-level
+// global time order (the reference mode, "Time order at quantum 0" below). Every
+// memory op costs `mem_issue_cycles` to issue; a load or store is translated by
+// the MMU (an L1 TLB hit adds its latency to the access; STLB hits, walks and
+// faults stall the core), then timed by the memory system at its issue time. Memory-level
 // parallelism: an access that misses L1 holds one of `line_fill_buffers` until
 // it completes (a miss that also misses L2 holds one of the L2's `super_queue`
 // entries as well, shared with the L2 streamer's prefetches: MemorySystem,
@@ -70,24 +70,24 @@
 // until the completion: nothing else can run in the middle of a program's fill).
 //
 // Time order at quantum 0: an access reaches the memory system once SystemC time
-// has reached its issue time, so every process that could act earlier has.
-// With the lookahead ([sim] quantum0_lookahead = true; off by default) the
-// wait is skipped when SystemC has nothing pending before that time
-// (sc_time_to_pending_activity, asked again only once the access passes the
+// has reached its issue time, so every process that could act earlier has. With
+// the lookahead ([sim] quantum0_lookahead = true; off by default) the wait is
+// skipped when SystemC has nothing pending before that time
+// (sc_time_to_pending_activity, asked again only once an access passes the
 // answer): the wait would have resumed this core alone, so the core goes on and
 // keeps the time the wait stands for (what SystemC time reads as for it) until
 // it lets others run: it waits for real before notifying an idle core (kick),
 // idling or ending, so nothing else sees the difference. A wait is real when
 // another process is due at or before the access. At equal stamps the cores go
-// in the order they began waiting (take_turn: a core woken at the same time as one
-// that began waiting earlier and has not run yet yields a delta cycle; an idle
-// core waking for its timer counts as due then too). SystemC's own order among processes due
-// at one time depends on the history of every wait, so skipping waits would
-// change it. Same accesses, order and stamps with or without the skipped waits
-// (tests/hw/quantum0_lookahead_test.cpp); against SystemC's order (the lookahead
-// off), the order of some accesses at equal stamps differs. Not ordered that way: page walks, and
-// other SystemC processes due at the same time as an access (run_report's
-// progress process samples at SystemC's order).
+// in the order they began waiting (take_turn: a core woken at the same time as
+// one that began waiting earlier and has not run yet yields a delta cycle; an
+// idle core waking for its timer counts as due too): SystemC's own order among
+// processes due at one time depends on the history of every wait, so skipping
+// waits would change it. Same accesses, order and stamps with or without the
+// skipped waits (tests/hw/quantum0_lookahead_test.cpp); against SystemC's order
+// (the lookahead off) some accesses at equal stamps go in another order. Not
+// ordered that way: page walks, and other SystemC processes due at the same time
+// as an access (run_report's progress process samples in SystemC's order).
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,9 @@
 // Quantum 0's lookahead (core.h, "Time order at quantum 0"): a core skips its wait for
 // SystemC time when no other process can act before the access, and the memory system
-// still sees exactly the accesses, order and stamps of the plain waits. Checked on cores
-// sharing an order-sensitive stub memory (ties included: cores running the same program
-// issue accesses at equal stamps) and on a whole machine with its kernel, idle CPUs and
-// shared pages, each run with the lookahead off and on.
+// still sees exactly the accesses, order and stamps it sees when every wait is real (both
+// with the lookahead's order at equal stamps). Checked on cores sharing an order-sensitive
+// stub memory (ties included: cores running the same program issue accesses at equal
+// stamps) and on a whole machine with its kernel, an idle CPU and shared pages.
 #include <gtest/gtest.h>
 
 #include <cstdint>
