@@ -790,9 +790,11 @@ void Core::take_turn(std::uint64_t now) {
   // stamps is the order in which the cores began their waits instead: while a core due at
   // this same time that began waiting earlier has not run, let it run first. Such a core was
   // woken now, so it is runnable now. (Waits begin in the same order with or without the
-  // skipped ones: those had no other process to let run.)
+  // skipped ones: those had no other process to let run.) A core not due now (woken by a
+  // kick, or at an access stamped no later than now) goes after every core due now.
   const TimeOrder& la = time_order;
-  const std::uint64_t since = la.due[static_cast<std::size_t>(cpu_.value())].since;
+  const TimeOrder::Due& mine = la.due[static_cast<std::size_t>(cpu_.value())];
+  const std::uint64_t since = mine.at_ps == now ? mine.since : ~0ull;
   for (;;) {
     if (!sc_core::sc_pending_activity_at_current_time()) return;
     bool earlier_due = false;
