@@ -64,6 +64,32 @@ struct Core::Sc {
   sc_core::sc_event wake;  // an idle core's wake-up (kernel thread, task, end of the run)
 };
 
+namespace {
+// Quantum 0's time order (core.h, "Time order at quantum 0"). SystemC runs one process at a
+// time, so one record serves every core. The lookahead part belongs to the running core while
+// `owner` is set and is void once that core lets other processes run.
+struct TimeOrder {
+  bool lookahead = false;       // take_turn's order at equal stamps, and skipped waits
+  bool skips_disabled = false;  // tests: the lookahead's order with every wait real
+  const Core* owner = nullptr;
+  std::uint64_t reached_ps = 0;  // SystemC time (ps) the owner's skipped waits would have reached
+  std::uint64_t horizon_ps = 0;  // first SystemC time (ps) at which another process can act
+  // Per CPU id: the SystemC time (ps) it waits for until it takes its turn (~0: none), and
+  // when it began that wait (a count of the waits begun).
+  struct Due {
+    std::uint64_t at_ps;
+    std::uint64_t since;
+  };
+  std::vector<Due> due;
+  std::uint64_t waits_begun = 0;
+};
+TimeOrder time_order;
+constexpr std::uint64_t kNotDue = ~0ull;
+}  // namespace
+
+void set_quantum0_lookahead(bool on) { time_order.lookahead = on; }
+void disable_quantum0_skipped_waits(bool disabled) { time_order.skips_disabled = disabled; }
+
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
 Picoseconds global_quantum() {
   return Picoseconds(from_sc(tlm_utils::tlm_quantumkeeper::get_global_quantum()));
@@ -106,6 +132,8 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
   issue_fp_ = cycle_fp_ * params.mem_issue_cycles;
   lfb_.assign(params.line_fill_buffers, 0);
   l1_latency_ = direct ? direct->caches().hit_latency(1) : Picoseconds(0);
+  const auto id = static_cast<std::size_t>(cpu.value());
+  if (time_order.due.size() <= id) time_order.due.resize(id + 1, {kNotDue, 0});
 }
 
 Core::~Core() = default;
@@ -122,7 +150,10 @@ void Core::remove_task(TaskRun* run) {
 }
 
 void Core::kick() {
-  if (idle_) sc_->wake.notify(sc_core::SC_ZERO_TIME);
+  if (!idle_) return;
+  // The idle core wakes at the current SystemC time: first reach the time the skipped waits stand for.
+  settle_skipped_waits();
+  sc_->wake.notify(sc_core::SC_ZERO_TIME);
 }
 
 void Core::wake_kthread(TaskRun* run) {
@@ -166,7 +197,7 @@ std::uint64_t Core::next_wake_fp() const {
   return w;
 }
 
-bool Core::preempt_due() const {
+inline bool Core::preempt_due() const {
   if (in_fill_) return false;
   if (!kthread_rq_.empty() && sched_ && sched_->user_tasks_left()) return true;
   return next_wake_fp() <= t_;
@@ -344,6 +375,7 @@ void Core::run() {
   }
   drain();
   sync();
+  settle_skipped_waits();  // the simulation's end time is this core's
   cur_ = nullptr;
   running_ = false;
 }
@@ -417,16 +449,23 @@ void Core::idle_wait() {
   for (const TaskRun* r : tasks_)
     if (r->migrate_to >= 0) return;
   ++stats_.idle_waits;
+  settle_skipped_waits();  // the wake-up and timeout are counted from the time this core reached
   idle_ = true;
   const std::uint64_t now = machine_now_ps();
   const std::uint64_t from = t_;
   if (wake == ~0ull) {
     sc_core::wait(sc_->wake);
   } else {
-    const std::uint64_t target = wake >> kFrac;
-    sc_core::wait(to_sc(Picoseconds(target > now ? target - now : 0)), sc_->wake);
+    const std::uint64_t target = std::max(wake >> kFrac, now);
+    // Quantum 0: due at its timer like a core waiting for an access (take_turn below).
+    if (sync_every_access_ && time_order.lookahead) become_due(target + epoch_.value());
+    sc_core::wait(to_sc(Picoseconds(target - now)), sc_->wake);
   }
   idle_ = false;
+  if (sync_every_access_ && time_order.lookahead) {
+    take_turn(sc_now_ps());
+    become_due(kNotDue);
+  }
   t_ = std::max(t_, fp(Picoseconds(machine_now_ps())));
   account_idle(from);
   sc_->qk.reset();
@@ -481,6 +520,25 @@ void Core::end_task(TaskRun* run) {
   run->end_time = local_time();
   ++(run->killed ? stats_.tasks_killed : stats_.tasks_finished);
   if (sched_) sched_->task_ended(cpu_, run);
+}
+
+inline void Core::sync_before_access(std::uint64_t issue_fp) {
+  ++stats_.syncs;
+  wait_until(issue_fp >> kFrac);
+}
+
+inline void Core::wait_until(std::uint64_t target_ps) {
+  const TimeOrder& la = time_order;
+  const std::uint64_t target = target_ps + epoch_.value();
+  if (la.owner == this && target < la.horizon_ps) [[likely]] {
+    // Before anything else can act: no wait, as the plain wait would have resumed this core alone.
+    if (target > la.reached_ps) {
+      time_order.reached_ps = target;
+      ++stats_.skipped_waits;
+    }
+    return;
+  }
+  reach(target);
 }
 
 Core::Step Core::execute(const Op* begin, const Op* end, VirtAddr first_line) {
@@ -678,18 +736,92 @@ void Core::drain() {
   if (max_done_ > t_) t_ = max_done_;
 }
 
-void Core::sync_before_access(std::uint64_t issue_fp) {
-  const std::uint64_t target = issue_fp >> kFrac;
-  const std::uint64_t now = machine_now_ps();
-  ++stats_.syncs;
-  if (target > now) sc_core::wait(to_sc(Picoseconds(target - now)));
+void Core::reach(std::uint64_t target) {
+  TimeOrder& la = time_order;
+  const std::uint64_t now = sc_now_ps();
+  const bool mine = la.owner == this;
+  const std::uint64_t reached = mine ? std::max(now, la.reached_ps) : now;
+  if (target <= reached) {
+    // No wait. At SystemC's own time, a core due now that began waiting earlier still goes
+    // first (after skipped waits nothing else is due: the horizon was later).
+    if (reached == now && la.lookahead) take_turn(now);
+    return;
+  }
+  if (la.lookahead && !la.skips_disabled) {
+    if (!mine || target >= la.horizon_ps) {
+      // Ask SystemC when another process can act next: zero when one is runnable now, else
+      // its earliest timed notification. Until this core waits, only it can add activity
+      // (kick() settles first), so the answer holds for its next accesses too.
+      const sc_core::sc_time gap = sc_core::sc_time_to_pending_activity();
+      const std::uint64_t units_left = (~0ull - now) / ps_per_unit();
+      la.horizon_ps = gap.value() >= units_left ? ~0ull : now + from_sc(gap);
+      if (!mine) {
+        la.owner = this;
+        la.reached_ps = now;
+      }
+    }
+    // Strictly before: at a tie take_turn decides, as without skipped waits.
+    if (target < la.horizon_ps) {
+      la.reached_ps = target;
+      ++stats_.skipped_waits;
+      return;
+    }
+  }
+  la.owner = nullptr;  // others run during the wait
+  if (!la.lookahead) {
+    sc_core::wait(to_sc(Picoseconds(target - now)));
+    return;
+  }
+  become_due(target);
+  sc_core::wait(to_sc(Picoseconds(target - now)));
+  take_turn(target);
+  become_due(kNotDue);
+}
+
+void Core::become_due(std::uint64_t at_ps) {
+  TimeOrder::Due& d = time_order.due[static_cast<std::size_t>(cpu_.value())];
+  d.at_ps = at_ps;
+  if (at_ps != kNotDue) d.since = ++time_order.waits_begun;
+}
+
+void Core::take_turn(std::uint64_t now) {
+  // SystemC runs processes due at one time in an order of its own (its event queue's, which
+  // depends on the history of every wait, the skipped ones too); the access order at equal
+  // stamps is the order in which the cores began their waits instead: while a core due at
+  // this same time that began waiting earlier has not run, let it run first. Such a core was
+  // woken now, so it is runnable now. (Waits begin in the same order with or without the
+  // skipped ones: those had no other process to let run.) A core not due now (woken by a
+  // kick, or at an access stamped no later than now) goes after every core due now.
+  const TimeOrder& la = time_order;
+  const TimeOrder::Due& mine = la.due[static_cast<std::size_t>(cpu_.value())];
+  const std::uint64_t since = mine.at_ps == now ? mine.since : ~0ull;
+  for (;;) {
+    if (!sc_core::sc_pending_activity_at_current_time()) return;
+    bool earlier_due = false;
+    for (const TimeOrder::Due& d : la.due) earlier_due |= d.at_ps == now && d.since < since;
+    if (!earlier_due) return;
+    time_order.owner = nullptr;
+    sc_core::wait(sc_core::SC_ZERO_TIME);
+  }
+}
+
+void Core::settle_skipped_waits() {
+  TimeOrder& la = time_order;
+  if (!la.owner) return;
+  const std::uint64_t now = sc_now_ps();
+  const std::uint64_t reached = la.reached_ps;
+  la.owner = nullptr;
+  // Nothing else can act before `reached` (the horizon was later): the wait resumes this core alone.
+  if (reached > now) sc_core::wait(to_sc(Picoseconds(reached - now)));
 }
 
 void Core::sync() {
   ++stats_.syncs;
   const std::uint64_t target = t_ >> kFrac;
   const std::uint64_t now = machine_now_ps();
-  if (target > now) {
+  if (sync_every_access_) {
+    wait_until(target);
+  } else if (target > now) {
     sc_->qk.set(to_sc(Picoseconds(target - now)));
     sc_->qk.sync();  // wait()s for the local time
   } else {
@@ -711,7 +843,11 @@ void Core::set_deadline() {
   deadline_ = fp(Picoseconds((now / quantum_ps_ + 1) * quantum_ps_));
 }
 
-std::uint64_t Core::machine_now_ps() const { return sc_now_ps() - epoch_.value(); }
+std::uint64_t Core::machine_now_ps() const {
+  const std::uint64_t now = sc_now_ps();
+  const TimeOrder& la = time_order;
+  return (la.owner == this ? std::max(now, la.reached_ps) : now) - epoch_.value();
+}
 
 Picoseconds Core::now() {
   flush();
@@ -863,6 +999,8 @@ void Core::dump_stats(StatsVisitor& v, const std::string& prefix) const {
   v.counter(prefix + ".syscall_time", s.syscall_ps, "ps", "time in system calls");
   v.counter(prefix + ".context_switches", s.context_switches, "count", "switches between tasks");
   v.counter(prefix + ".syncs", s.syncs, "count", "synchronisations with SystemC time");
+  v.counter(prefix + ".skipped_waits", s.skipped_waits, "count",
+            "quantum 0: waits for SystemC time left out because no other process could act first");
   v.counter(prefix + ".tasks_finished", s.tasks_finished, "count", "tasks that ran to their end");
   v.counter(prefix + ".tasks_killed", s.tasks_killed, "count", "tasks ended by a signal (SIGSEGV, SIGBUS, OOM kill)");
   v.counter(prefix + ".kthread_runs", s.kthread_runs, "count", "passes of kernel threads run on this CPU");

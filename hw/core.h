@@ -8,10 +8,10 @@
 // core keeps its own local time and runs ahead of SystemC time by at most the
 // global quantum (tlm_utils::tlm_quantumkeeper); quantum 0 synchronises before
 // every memory access, so that accesses of all cores reach the memory system in
-// global time order (the slow reference mode). Every memory op costs
-// `mem_issue_cycles` to issue; a load or store is translated by the MMU (an L1
-// TLB hit adds its latency to the access; STLB hits, walks and faults stall the
-// core), then timed by the memory system at its issue time. Memory-level
+// global time order (the reference mode, "Time order at quantum 0" below). Every
+// memory op costs `mem_issue_cycles` to issue; a load or store is translated by
+// the MMU (an L1 TLB hit adds its latency to the access; STLB hits, walks and
+// faults stall the core), then timed by the memory system at its issue time. Memory-level
 // parallelism: an access that misses L1 holds one of `line_fill_buffers` until
 // it completes (a miss that also misses L2 holds one of the L2's `super_queue`
 // entries as well, shared with the L2 streamer's prefetches: MemorySystem,
@@ -68,6 +68,26 @@
 // wake-up); if the program reads the time or makes another call first, or the
 // call happens in its start or finish, the task sleeps in place (the CPU idles
 // until the completion: nothing else can run in the middle of a program's fill).
+//
+// Time order at quantum 0: an access reaches the memory system once SystemC time
+// has reached its issue time, so every process that could act earlier has. With
+// the lookahead ([sim] quantum0_lookahead = true; off by default) the wait is
+// skipped when SystemC has nothing pending before that time
+// (sc_time_to_pending_activity, asked again only once an access passes the
+// answer): the wait would have resumed this core alone, so the core goes on and
+// keeps the time the wait stands for (what SystemC time reads as for it) until
+// it lets others run: it waits for real before notifying an idle core (kick),
+// idling or ending, so nothing else sees the difference. A wait is real when
+// another process is due at or before the access. At equal stamps the cores go
+// in the order they began waiting (take_turn: a core woken at the same time as
+// one that began waiting earlier and has not run yet yields a delta cycle; an
+// idle core waking for its timer counts as due too): SystemC's own order among
+// processes due at one time depends on the history of every wait, so skipping
+// waits would change it. Same accesses, order and stamps with or without the
+// skipped waits (tests/hw/quantum0_lookahead_test.cpp); against SystemC's order
+// (the lookahead off) some accesses at equal stamps go in another order. Not
+// ordered that way: page walks, and other SystemC processes due at the same time
+// as an access (run_report's progress process samples in SystemC's order).
 #pragma once
 
 #include <cstdint>
@@ -179,6 +199,7 @@ struct CoreStats {
   std::uint64_t ops = 0, loads = 0, stores = 0, line_accesses = 0, l1_misses = 0;
   std::uint64_t compute_cycles = 0, lfb_stalls = 0, dependent_waits = 0, slow_translations = 0;
   std::uint64_t syscalls = 0, context_switches = 0, syncs = 0, tasks_finished = 0, tasks_killed = 0;
+  std::uint64_t skipped_waits = 0;  // quantum 0: syncs that needed no SystemC wait (lookahead)
   std::uint64_t lfb_stall_ps = 0, dependent_wait_ps = 0, syscall_ps = 0;
   std::uint64_t kthread_runs = 0, kthread_ps = 0, timers = 0, timer_ps = 0, idle_waits = 0;
   // Idle time, the part of it while a task of this CPU slept on I/O (/proc/stat idle, iowait),
@@ -203,6 +224,11 @@ struct VerifyMismatch {
 // Sets the global quantum of every core's quantum keeper (0: synchronise on every access).
 void set_global_quantum(Picoseconds q);
 Picoseconds global_quantum();
+// Quantum 0's lookahead ("Time order at quantum 0"; [sim] quantum0_lookahead, off by default):
+// take_turn's order at equal stamps and skipped waits. Tests disable the skipped waits alone
+// (their reference: the same order with every wait real).
+void set_quantum0_lookahead(bool on);
+void disable_quantum0_skipped_waits(bool disabled);
 
 class Core final : public ThreadContext {
  public:
@@ -322,6 +348,18 @@ class Core final : public ThreadContext {
   void set_deadline();
   std::uint64_t machine_now_ps() const;
   void sync_before_access(std::uint64_t issue_fp);
+  // Quantum 0: returns once SystemC time reaches `target_ps` (machine time), or at once when no
+  // other process can act before it (the skipped wait is recorded, see "Time order at quantum 0").
+  void wait_until(std::uint64_t target_ps);
+  void reach(std::uint64_t target_abs_ps);  // wait_until's other cases (SystemC time, absolute)
+  // Makes SystemC time reach what the running core's skipped waits stand for (before it notifies
+  // another process, idles or ends).
+  static void settle_skipped_waits();
+  // Quantum 0's order at equal stamps: waits (delta cycles) while a core that began waiting
+  // earlier is due at SystemC time `now_ps` (absolute) and has not run yet.
+  void take_turn(std::uint64_t now_ps);
+  // Quantum 0: this core waits for SystemC time `at_ps` (absolute; ~0: no longer).
+  void become_due(std::uint64_t at_ps);
   // A system call of the current task: `call(kernel, task, cost)` runs it after the entry.
   template <class Call>
   long syscall(Call&& call);

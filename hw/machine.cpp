@@ -52,6 +52,10 @@ MachineParams MachineParams::from_config(Config root) {
   p.quantum = sim.get<Picoseconds>("quantum", p.quantum,
                                    "how far a core may run ahead of SystemC time (0: sync every access)",
                                    {Picoseconds(0), Picoseconds(1'000'000'000'000ull)});
+  p.quantum0_lookahead =
+      sim.get<bool>("quantum0_lookahead", p.quantum0_lookahead,
+                    "quantum 0: skip a core's wait when no other process is due before its access (faster), and "
+                    "order accesses at equal stamps by when the cores began waiting (else SystemC's order)");
   p.seed = sim.get<std::uint64_t>("seed", p.seed, "seed of every workload and study RNG");
   return p;
 }
@@ -247,6 +251,7 @@ Picoseconds Machine::now() const { return sc_now() - epoch_; }
 
 Picoseconds Machine::run() {
   set_global_quantum(params_.quantum);
+  set_quantum0_lookahead(params_.quantum0_lookahead);
   const Picoseconds start = now();
   // While user work is left every CPU runs: idle ones take wake-ups and timers.
   bool any = false;

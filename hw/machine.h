@@ -9,7 +9,7 @@
 // ([machine], [[node]], [[link]]), [cpu] (CoreParams), [tlb] and [mmu]
 // (MmuParams), [cache.*], [dram], [interconnect] (MemorySystemParams), [os]
 // (os::KernelParams), [platform] (MachinePlatformParams), [block_device]
-// (BlockDeviceParams), [sim] quantum and seed.
+// (BlockDeviceParams), [sim] quantum, quantum0_lookahead and seed.
 // Scheduling: each core runs the tasks placed on it round robin, and the
 // kernel's threads (os::Kthreads: kswapd<N>, kcompactd<N>, khugepaged, the
 // flusher) as tasks of their own when the kernel wakes them or their timers fire
@@ -54,6 +54,7 @@ struct MachineParams {
   MachinePlatformParams platform;
   BlockDeviceParams block_device;  // swap and file I/O
   Picoseconds quantum = Picoseconds(1'000'000);  // 1 us; 0 = synchronise on every access
+  bool quantum0_lookahead = false;               // Core: "Time order at quantum 0"
   std::uint64_t seed = 1;                        // for workloads and studies
 
   static MachineParams from_config(Config root);
