@@ -120,24 +120,6 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {
-  const std::uint64_t line = pa >> kLineShift;
-  std::uint32_t tag;
-  std::uint32_t* set = set_block(line, tag);
-  std::size_t victim = 0;
-  std::uint32_t least = 0;
-  const std::size_t present = scan(set, tag, victim, least);
-  received = present < ways_;
-  if (received) {
-    std::uint32_t& meta = set[ways_ + present];
-    const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
-    meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
-    ++stats_.writebacks_received;
-    return {};
-  }
-  return install(set, line, tag, victim, least, LineState::Modified);
-}
-
 bool CacheArray::write_back_into(PhysAddr pa) {
   std::uint32_t* tag = find(pa >> kLineShift);
   if (!tag) return false;

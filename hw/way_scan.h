@@ -97,7 +97,8 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
 // n >= 8, p[0, n rounded up to 4) must be readable (a set block): SSE4.1's
 // search when the host has it, the same way as the branch-free loop.
 template <std::size_t W>
-inline std::size_t first_least_word(const std::uint32_t* p, std::size_t n, std::uint32_t& least) {
+[[gnu::always_inline]] inline std::size_t first_least_word(const std::uint32_t* p, std::size_t n,
+                                                           std::uint32_t& least) {
   if (W) n = W;
 #if defined(__x86_64__)
   if (n >= 8 && kHostSse41) return least_word_sse41(p, n, least);
