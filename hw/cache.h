@@ -208,6 +208,13 @@ class CacheArray {
     }
     return install(set, line, tag, victim, least, LineState::Modified);
   }
+  // write_back_or_fill of lines[0, n) in order, with the same effect as n
+  // calls; victims[i] is the i-th call's result (valid=false when the line was
+  // received or took an empty way). For a cached clear's passes
+  // (cache_hierarchy_bulk.cpp): the set arithmetic, the clock and the counts
+  // stay in registers for the batch, the way count is known at compile time
+  // for the usual ones, and SSE4.1 hosts run a copy with the victim search inline.
+  void write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims);
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
@@ -422,6 +429,16 @@ class CacheArray {
     return ev;
   }
   [[noreturn, gnu::cold, gnu::noinline]] void die_untaggable(std::uint64_t line) const;
+  // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
+  template <std::size_t W, bool Pow2>
+  [[gnu::always_inline]] inline void write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  // write_back_or_fill_run by way count and set arithmetic (compiled into the
+  // copy for any host and into the one for SSE4.1).
+  [[gnu::always_inline]] inline void write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) void write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n,
+                                                                                 Eviction* victims);
+#endif
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];

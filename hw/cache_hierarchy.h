@@ -272,11 +272,14 @@ class CacheHierarchy {
   std::size_t bulk_lines_ = 1;
   bool baseline_passes_ = false;
   // write_full_lines' scratch, by line of the batch: the L1D slot of a miss,
-  // what is left to do, and the L1D victim (then the L2 victim) to write back.
+  // what is left to do, and the L1D victim to write back; then by write-back
+  // into L2 or the LLC: its address, its line in the batch and its result.
   struct BulkScratch {
     std::array<CacheArray::FillSlot, kMaxBulkLines> slot;
     std::array<std::uint8_t, kMaxBulkLines> step;
     std::array<PhysAddr, kMaxBulkLines> victim;
+    std::array<std::uint8_t, kMaxBulkLines> from;
+    std::array<Eviction, kMaxBulkLines> out;
   };
   BulkScratch bulk_;
 };

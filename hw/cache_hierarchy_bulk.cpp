@@ -128,19 +128,26 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     step[j] = v1.valid && v1.dirty ? kVictim : kDone;
     victim[j] = v1.addr;
   }
-  // The L1D victims into L2 (not inclusive of L1: allocated if absent).
-  for (std::size_t j = 0; j < n; ++j) {
-    if (step[j] == kDone) continue;
-    bool received;
-    const Eviction v2 = l2.write_back_or_fill(victim[j], received);
-    step[j] = v2.valid && v2.dirty ? kVictim : kDone;
-    victim[j] = v2.addr;
-  }
-  // L2's victims into the LLC (its victims, dirty, towards memory).
-  for (std::size_t j = 0; j < n; ++j) {
-    if (step[j] == kDone) continue;
-    write_back_to_llc(socket, victim[j], wb[j]);
-  }
+  // The L1D victims into L2 (not inclusive of L1: allocated if absent), then
+  // L2's victims into the LLC (its victims, dirty, towards memory); each
+  // level's write-backs in one call, in line order (`from`: each one's line).
+  std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
+  std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < n; ++j)
+    if (step[j] != kDone) {
+      from[k] = static_cast<std::uint8_t>(j);
+      victim[k++] = victim[j];
+    }
+  l2.write_back_or_fill_lines(victim.data(), k, out.data());
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < k; ++i)
+    if (out[i].valid && out[i].dirty) {
+      from[m] = from[i];
+      victim[m++] = out[i].addr;
+    }
+  llc.write_back_or_fill_lines(victim.data(), m, out.data());
+  for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
 }
 
 }  // namespace numasim::hw
