@@ -186,24 +186,15 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
 }
 
 void CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+  // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
   if (pow2_sets_) {
-    switch (ways_) {
-      case 8:
-        return write_back_or_fill_run<8, true>(lines, n, victims);
-      case 16:
-        return write_back_or_fill_run<16, true>(lines, n, victims);
-      default:
-        return write_back_or_fill_run<0, true>(lines, n, victims);
-    }
+    if (ways_ == 8) return write_back_or_fill_run<8, true>(lines, n, victims);
+    if (ways_ == 16) return write_back_or_fill_run<16, true>(lines, n, victims);
+    return write_back_or_fill_run<0, true>(lines, n, victims);
   }
-  switch (ways_) {
-    case 11:
-      return write_back_or_fill_run<11, false>(lines, n, victims);
-    case 12:
-      return write_back_or_fill_run<12, false>(lines, n, victims);
-    default:
-      return write_back_or_fill_run<0, false>(lines, n, victims);
-  }
+  if (ways_ == 11) return write_back_or_fill_run<11, false>(lines, n, victims);
+  if (ways_ == 12) return write_back_or_fill_run<12, false>(lines, n, victims);
+  return write_back_or_fill_run<0, false>(lines, n, victims);
 }
 
 #if defined(__x86_64__)
