@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -294,6 +295,34 @@ TEST(CacheHierarchy, FromConfigReadsTablesAndReportsBadGeometry) {
   auto bad2 = ConfigDocument::from_string("[cache.l1d]\nreplacement = \"plru\"\ninclusive = true\n", "bad2.toml");
   CacheHierarchyParams::from_config(bad2->root());
   EXPECT_THROW(bad2->finish(), ConfigErrors);  // unknown choice; inclusive not a key of l1d
+}
+
+// first_least_word<W>, the victim search of the way counts compiled in (on
+// an SSE4.1 host least_word_sse41<W>, a copy per way count), against the
+// plain loop: the first way with the least word, on sets with repeated
+// words, the top bit set, and garbage beyond the W ways.
+template <std::size_t W>
+void victim_search_finds_the_plain_loops_way(std::mt19937_64& rng) {
+  alignas(64) std::array<std::uint32_t, 32> words{};
+  for (int round = 0; round < 2000; ++round) {
+    for (auto& w : words)
+      w = static_cast<std::uint32_t>(rng() % 4) * 0x3fffffffu + static_cast<std::uint32_t>(rng() % 2);
+    std::size_t expect_way = 0;
+    for (std::size_t w = 1; w < W; ++w)
+      if (words[w] < words[expect_way]) expect_way = w;
+    std::uint32_t least = 0;
+    ASSERT_EQ(first_least_word<W>(words.data(), W, least), expect_way) << W << " ways";
+    ASSERT_EQ(least, words[expect_way]) << W << " ways";
+  }
+}
+
+TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
+  std::mt19937_64 rng(31);
+  victim_search_finds_the_plain_loops_way<8>(rng);
+  victim_search_finds_the_plain_loops_way<11>(rng);
+  victim_search_finds_the_plain_loops_way<12>(rng);
+  victim_search_finds_the_plain_loops_way<16>(rng);
+  victim_search_finds_the_plain_loops_way<20>(rng);
 }
 
 // write_back_or_fill_lines (a batch with the geometry in registers, the way
