@@ -120,22 +120,102 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-Eviction CacheArray::write_back_or_fill(PhysAddr pa, bool& received) {
-  const std::uint64_t line = pa >> kLineShift;
-  std::uint32_t tag;
-  std::uint32_t* set = set_block(line, tag);
-  std::size_t victim = 0;
-  std::uint32_t least = 0;
-  const std::size_t present = scan(set, tag, victim, least);
-  received = present < ways_;
-  if (received) {
-    std::uint32_t& meta = set[ways_ + present];
-    const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
-    meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
-    ++stats_.writebacks_received;
-    return {};
+template <std::size_t W, bool Pow2>
+void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+  // write_back_or_fill and install() with the members read once: stores into
+  // the sets and counts (32-bit) and the statistics (64-bit) would otherwise
+  // make the compiler read the clock and the geometry again at every use.
+  const std::size_t ways = W ? W : ways_;
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const std::uint64_t sets = sets_, set_mask = set_mask_;
+  const unsigned set_shift = set_shift_;
+  const FastDivider sets_div = sets_div_;
+  std::uint32_t* const counts = region_counts_;
+  const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
+  const unsigned region_shift = region_line_shift_;
+  const bool lru = replacement_ == Replacement::Lru;
+  std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
+  std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t line = lines[i] >> kLineShift;
+    std::uint64_t q;
+    std::size_t s;
+    if constexpr (Pow2) {
+      s = static_cast<std::size_t>(line & set_mask);
+      q = line >> set_shift;
+    } else {
+      q = sets_div.divide(line);
+      s = static_cast<std::size_t>(sets_div.remainder(line, q));
+    }
+    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    std::uint32_t* const set = blocks + (s << block_shift);
+    std::uint32_t* const meta = set + ways;
+    Eviction& ev = victims[i];
+    ev = Eviction{};
+    std::size_t victim;
+    std::uint32_t least;
+    const std::size_t present = scan_ways<W>(set, tag, victim, least);
+    if (present < ways) {
+      const std::uint32_t stamp = lru ? ++clock << kStateBits : meta[present] & ~kStateMask;
+      meta[present] = stamp | static_cast<std::uint32_t>(LineState::Modified);
+      ++received;
+      continue;
+    }
+    if (tag == kInvalidTag) [[unlikely]]
+      die_untaggable(line);
+    if (least != 0) {  // no invalid way: replace one (not Random: the caller checked)
+      ev.valid = true;
+      ev.dirty = state_of(meta[victim]) == LineState::Modified;
+      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+      ev.addr = old << kLineShift;
+      if ((old >> region_shift) < regions) --counts[old >> region_shift];
+      ++evictions;
+      dirty_evictions += ev.dirty;
+    }
+    set[victim] = tag;
+    if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+    meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
+    ++fills;
   }
-  return install(set, line, tag, victim, least, LineState::Modified);
+  clock_ = clock;
+  stats_.writebacks_received += received;
+  stats_.fills += fills;
+  stats_.evictions += evictions;
+  stats_.dirty_evictions += dirty_evictions;
+}
+
+void CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+  // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
+  if (pow2_sets_) {
+    if (ways_ == 8) return write_back_or_fill_run<8, true>(lines, n, victims);
+    if (ways_ == 16) return write_back_or_fill_run<16, true>(lines, n, victims);
+    return write_back_or_fill_run<0, true>(lines, n, victims);
+  }
+  if (ways_ == 11) return write_back_or_fill_run<11, false>(lines, n, victims);
+  if (ways_ == 12) return write_back_or_fill_run<12, false>(lines, n, victims);
+  return write_back_or_fill_run<0, false>(lines, n, victims);
+}
+
+#if defined(__x86_64__)
+void CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+  write_back_or_fill_runs(lines, n, victims);
+}
+#endif
+
+void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
+    // A victim drawn at random, or stamps to renumber on the way: one line at a time.
+    for (std::size_t i = 0; i < n; ++i) {
+      bool received;
+      victims[i] = write_back_or_fill(lines[i], received);
+    }
+    return;
+  }
+#if defined(__x86_64__)
+  if (kHostSse41) return write_back_or_fill_lines_sse41(lines, n, victims);
+#endif
+  write_back_or_fill_runs(lines, n, victims);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -140,7 +140,7 @@ class CacheArray {
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
   bool probe(PhysAddr pa, FillSlot& slot) { return locate(pa, slot) != nullptr; }
   // access(pa, true); on a miss of an absent line (not an upgrade) also fills `slot`.
-  bool write_access(PhysAddr pa, FillSlot& slot) {
+  [[gnu::always_inline]] bool write_access(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
@@ -167,7 +167,7 @@ class CacheArray {
   // way matters only while the set has an empty way); else it scans again.
   // Precondition: the line itself is still absent (unlike fill(), fill_at()
   // does not look for it again; no caller fills the missed line in between).
-  Eviction fill_at(const FillSlot& slot, LineState st) {
+  [[gnu::always_inline]] Eviction fill_at(const FillSlot& slot, LineState st) {
     if (slot.set == nullptr || slot.invalidations != stats_.invalidations ||
         slot.set[ways_ + slot.victim] != slot.least)
       return fill(slot.line << kLineShift, st);
@@ -190,7 +190,31 @@ class CacheArray {
   // A dirty line written back from an upper level, allocated if absent: the
   // same as `write_back_into(pa) || fill(pa, Modified)` in one scan of the set
   // (`received` says which happened; the victim of a fill is returned).
-  Eviction write_back_or_fill(PhysAddr pa, bool& received);
+  // (Inline: two calls per line of a cached clear, whose batch may be compiled for SSE4.1.)
+  [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
+    const std::uint64_t line = pa >> kLineShift;
+    std::uint32_t tag;
+    std::uint32_t* set = set_block(line, tag);
+    std::size_t victim = 0;
+    std::uint32_t least = 0;
+    const std::size_t present = scan(set, tag, victim, least);
+    received = present < ways_;
+    if (received) {
+      std::uint32_t& meta = set[ways_ + present];
+      const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
+      meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
+      ++stats_.writebacks_received;
+      return {};
+    }
+    return install(set, line, tag, victim, least, LineState::Modified);
+  }
+  // write_back_or_fill of lines[0, n) in order, with the same effect as n
+  // calls; victims[i] is the i-th call's result (valid=false when the line was
+  // received or took an empty way). For a cached clear's passes
+  // (cache_hierarchy_bulk.cpp): the set arithmetic, the clock and the counts
+  // stay in registers for the batch, the way count is known at compile time
+  // for the usual ones, and SSE4.1 hosts run a copy with the victim search inline.
+  void write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims);
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
@@ -344,7 +368,8 @@ class CacheArray {
   }
   // scan() for W ways (W = 0: ways_).
   template <std::size_t W>
-  std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim, std::uint32_t& least) const {
+  [[gnu::always_inline]] std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
+                                               std::uint32_t& least) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares; the victim only for an absent line.
       const std::uint64_t m = ways_equal_padded(set, W, tag);
@@ -368,10 +393,10 @@ class CacheArray {
   }
   // write_access's victim search (scan()'s, for an absent line), by way count as scan().
   template <std::size_t W>
-  std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+  [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
     return first_least_word<W>(meta, ways_, least);
   }
-  std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+  [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
     switch (ways_) {
       case 8: return least_word<8>(meta, least);
       case 16: return least_word<16>(meta, least);
@@ -380,8 +405,8 @@ class CacheArray {
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
-  Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim, std::uint32_t least,
-                   LineState st) {
+  [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
+                                          std::uint32_t least, LineState st) {
     if (tag == kInvalidTag) [[unlikely]]
       die_untaggable(line);
     std::uint32_t* meta = set + ways_;
@@ -404,6 +429,16 @@ class CacheArray {
     return ev;
   }
   [[noreturn, gnu::cold, gnu::noinline]] void die_untaggable(std::uint64_t line) const;
+  // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
+  template <std::size_t W, bool Pow2>
+  [[gnu::always_inline]] inline void write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  // write_back_or_fill_run by way count and set arithmetic (compiled into the
+  // copy for any host and into the one for SSE4.1).
+  [[gnu::always_inline]] inline void write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) void write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n,
+                                                                                 Eviction* victims);
+#endif
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];

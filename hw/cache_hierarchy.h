@@ -253,15 +253,33 @@ class CacheHierarchy {
   // is exact: it divides the set count of L1D, L2, the LLC and the snoop filter;
   // 1 when an array replaces at random (its draws would come in another order).
   std::size_t bulk_lines() const { return bulk_lines_; }
+  // Tests: write_full_lines runs its baseline copy even on a host with SSE4.1.
+  void use_baseline_passes(bool on) { baseline_passes_ = on; }
 
  private:
+  // write_full_lines' work, compiled twice: for any host, and for an x86-64
+  // host with SSE4.1, where way_scan.h's victim searches (four per line: L1D,
+  // snoop filter, L2, LLC) are inline. The functions from write_back_or_fill
+  // and claim down to first_least_word are always_inline for this: GCC does
+  // not inline an SSE4.1 function into a function compiled without it.
+  [[gnu::always_inline]] inline void write_full_lines_body(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level,
+                                                           std::uint8_t* level, SnoopResult* snoop, WritebackList* wb);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"))) void write_full_lines_sse41(CpuId cpu, PhysAddr first, std::size_t n,
+                                                                bool llc_level, std::uint8_t* level, SnoopResult* snoop,
+                                                                WritebackList* wb);
+#endif
   std::size_t bulk_lines_ = 1;
+  bool baseline_passes_ = false;
   // write_full_lines' scratch, by line of the batch: the L1D slot of a miss,
-  // what is left to do, and the L1D victim (then the L2 victim) to write back.
+  // what is left to do, and the L1D victim to write back; then by write-back
+  // into L2 or the LLC: its address, its line in the batch and its result.
   struct BulkScratch {
     std::array<CacheArray::FillSlot, kMaxBulkLines> slot;
     std::array<std::uint8_t, kMaxBulkLines> step;
     std::array<PhysAddr, kMaxBulkLines> victim;
+    std::array<std::uint8_t, kMaxBulkLines> from;
+    std::array<Eviction, kMaxBulkLines> out;
   };
   BulkScratch bulk_;
 };

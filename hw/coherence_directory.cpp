@@ -48,39 +48,10 @@ long CoherenceDirectory::find(PhysAddr line) const {
   return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
 }
 
-std::size_t CoherenceDirectory::claim(PhysAddr line, PhysAddr& evicted, bool& fresh) {
-  evicted = kEmpty;
-  fresh = false;
-  const std::size_t s = set_of(line);
-  const std::uint32_t tag = tag_of(line);
-  if (tag == kEmptyTag) [[unlikely]] {
-    std::fprintf(stderr, "numasim: internal error: the snoop filter cannot track physical address 0x%llx\n",
-                 static_cast<unsigned long long>(line));
-    std::abort();
-  }
-  std::uint32_t* tags = block(s);
-  std::uint32_t* stamp = tags + ways_;
-  // One branch-free pass: the way holding the line, the first empty way and
-  // the first way with the least stamp (the LRU victim when none is empty);
-  // 8 and 16 ways by a copy of the pass compiled for their way count.
-  std::size_t present, empty, lru;
-  if (ways_ == 8) scan_ways<8>(tags, tag, present, empty, lru);
-  else if (ways_ == 16) scan_ways<16>(tags, tag, present, empty, lru);
-  else scan_ways<0>(tags, tag, present, empty, lru);
-  if (present < ways_) {
-    stamp[present] = next_stamp();
-    return s * ways_ + present;
-  }
-  const std::size_t victim = empty < ways_ ? empty : lru;
-  const std::size_t e = s * ways_ + victim;
-  if (tags[victim] != kEmptyTag) {
-    ++evictions_;
-    evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift_) | s) << 6;
-  }
-  tags[victim] = tag;
-  stamp[victim] = next_stamp();
-  fresh = true;
-  return e;
+void CoherenceDirectory::die_untrackable(PhysAddr line) {
+  std::fprintf(stderr, "numasim: internal error: the snoop filter cannot track physical address 0x%llx\n",
+               static_cast<unsigned long long>(line));
+  std::abort();
 }
 
 std::size_t CoherenceDirectory::find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers) {

@@ -38,7 +38,7 @@ class CoherenceDirectory {
   std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::vector<int>& evicted_sharers);
   // The same for a directory of at most 64 CPUs (cpu_words() == 1): the evicted
   // line's CPUs as a bit mask (bit c: CPU c), 0 when nothing was evicted.
-  std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
+  [[gnu::always_inline]] std::size_t find_or_insert(PhysAddr line, PhysAddr& evicted, std::uint64_t& evicted_cpus) {
     bool fresh;
     const std::size_t e = claim(line, evicted, fresh);
     evicted_cpus = evicted != kEmpty ? cpus_[e] : 0;
@@ -101,12 +101,47 @@ class CoherenceDirectory {
   void renumber_stamps();
   // find_or_insert's look-up and replacement: the entry of `line` (`fresh` when
   // it was claimed now; its CPU bits are then still the evicted line's, if any).
-  std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh);
+  // (Inline: once per line of a cached clear, whose batch may be compiled for SSE4.1.)
+  [[gnu::always_inline]] std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh) {
+    evicted = kEmpty;
+    fresh = false;
+    const std::size_t s = set_of(line);
+    const std::uint32_t tag = tag_of(line);
+    if (tag == kEmptyTag) [[unlikely]]
+      die_untrackable(line);
+    std::uint32_t* tags = block(s);
+    std::uint32_t* stamp = tags + ways_;
+    // One branch-free pass: the way holding the line, the first empty way and
+    // the first way with the least stamp (the LRU victim when none is empty);
+    // 8 and 16 ways by a copy of the pass compiled for their way count.
+    std::size_t present, empty, lru;
+    if (ways_ == 8)
+      scan_ways<8>(tags, tag, present, empty, lru);
+    else if (ways_ == 16)
+      scan_ways<16>(tags, tag, present, empty, lru);
+    else
+      scan_ways<0>(tags, tag, present, empty, lru);
+    if (present < ways_) {
+      stamp[present] = next_stamp();
+      return s * ways_ + present;
+    }
+    const std::size_t victim = empty < ways_ ? empty : lru;
+    const std::size_t e = s * ways_ + victim;
+    if (tags[victim] != kEmptyTag) {
+      ++evictions_;
+      evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift_) | s) << 6;
+    }
+    tags[victim] = tag;
+    stamp[victim] = next_stamp();
+    fresh = true;
+    return e;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void die_untrackable(PhysAddr line);
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
   template <std::size_t W>
-  void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present, std::size_t& empty,
-                 std::size_t& lru) const {
+  [[gnu::always_inline]] void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present,
+                                        std::size_t& empty, std::size_t& lru) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
       const std::uint64_t hit = ways_equal_padded(tags, W, tag);

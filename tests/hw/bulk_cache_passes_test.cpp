@@ -92,12 +92,16 @@ void expect_same(CacheHierarchy& a, CacheHierarchy& b, int cpus, int sockets, co
   }
 }
 
-TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
+// Both copies of write_full_lines' passes: the one for any host and, where
+// the host has SSE4.1, the one compiled for it.
+void level_by_level_against_line_by_line(bool baseline) {
   constexpr int kCpus = 4, kSockets = 2;
   const std::vector<int> cpu_socket = {0, 0, 1, 1};
   for (const Geometry& g : geometries()) {
+    SCOPED_TRACE(baseline ? "baseline passes" : "passes for the host");
     CacheHierarchy bulk(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
     CacheHierarchy lines(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
+    bulk.use_baseline_passes(baseline);
     bulk.count_regions(PhysAddr{1} << 26);
     lines.count_regions(PhysAddr{1} << 26);
     ASSERT_EQ(bulk.bulk_lines(), g.batch) << g.name;
@@ -167,6 +171,12 @@ TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
     }
   }
 }
+
+TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
+  level_by_level_against_line_by_line(false);
+}
+
+TEST(BulkCachePasses, BaselinePassesLeaveTheCachesAsLineByLineStores) { level_by_level_against_line_by_line(true); }
 
 // The MemorySystem's bulk path with an L1D of 48 sets (24 KiB, 8 ways: batches
 // of 16 lines) and a smaller LLC against its line path: the same latencies and statistics.

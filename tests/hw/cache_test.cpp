@@ -1,14 +1,19 @@
 // Cache array and hierarchy: geometry, LRU/FIFO/random replacement order,
-// dirty write-back, write-back into lower levels, inclusive back-invalidation,
-// hit latencies, configuration errors.
+// dirty write-back, write-back into lower levels (one at a time and in
+// batches), inclusive back-invalidation, hit latencies, configuration errors.
+#include "hw/cache.h"
+
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "common/config.h"
-#include "hw/cache.h"
 #include "hw/cache_hierarchy.h"
+#include "hw/hw_stats.h"
 
 namespace numasim::hw {
 namespace {
@@ -290,6 +295,119 @@ TEST(CacheHierarchy, FromConfigReadsTablesAndReportsBadGeometry) {
   auto bad2 = ConfigDocument::from_string("[cache.l1d]\nreplacement = \"plru\"\ninclusive = true\n", "bad2.toml");
   CacheHierarchyParams::from_config(bad2->root());
   EXPECT_THROW(bad2->finish(), ConfigErrors);  // unknown choice; inclusive not a key of l1d
+}
+
+// first_least_word<W>, the victim search of the way counts compiled in (on
+// an SSE4.1 host least_word_sse41<W>, a copy per way count), against the
+// plain loop: the first way with the least word, on sets with repeated
+// words, the top bit set, and garbage beyond the W ways.
+template <std::size_t W>
+void victim_search_finds_the_plain_loops_way(std::mt19937_64& rng) {
+  alignas(64) std::array<std::uint32_t, 32> words{};
+  for (int round = 0; round < 2000; ++round) {
+    for (auto& w : words)
+      w = static_cast<std::uint32_t>(rng() % 4) * 0x3fffffffu + static_cast<std::uint32_t>(rng() % 2);
+    std::size_t expect_way = 0;
+    for (std::size_t w = 1; w < W; ++w)
+      if (words[w] < words[expect_way]) expect_way = w;
+    std::uint32_t least = 0;
+    ASSERT_EQ(first_least_word<W>(words.data(), W, least), expect_way) << W << " ways";
+    ASSERT_EQ(least, words[expect_way]) << W << " ways";
+  }
+}
+
+TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
+  std::mt19937_64 rng(31);
+  victim_search_finds_the_plain_loops_way<8>(rng);
+  victim_search_finds_the_plain_loops_way<11>(rng);
+  victim_search_finds_the_plain_loops_way<12>(rng);
+  victim_search_finds_the_plain_loops_way<16>(rng);
+  victim_search_finds_the_plain_loops_way<20>(rng);
+}
+
+// write_back_or_fill_lines (a batch with the geometry in registers, the way
+// count compiled in, the victim search inline on SSE4.1 hosts) against
+// write_back_or_fill line by line, on random batches between random uses,
+// fills and invalidations: the same victims, set contents in replacement
+// order, states, statistics and region counts. Way counts with their own
+// compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
+// (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
+// that batches reach it (they then go line by line, renumbering on the way).
+TEST(CacheArray, WriteBackOrFillLinesEqualsOneLineAtATime) {
+  struct Case {
+    std::uint64_t sets;
+    int ways;
+    Replacement r;
+    std::uint32_t stamp_limit;
+  };
+  const std::vector<Case> cases = {
+      {64, 8, Replacement::Lru, 0},      {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
+      {48, 12, Replacement::Fifo, 0},    {64, 4, Replacement::Lru, 0},     {40, 5, Replacement::Lru, 0},
+      {32, 20, Replacement::Lru, 0},     {96, 11, Replacement::Random, 0}, {64, 16, Replacement::Lru, 5000},
+      {96, 11, Replacement::Fifo, 3000},
+  };
+  auto same = [](const Eviction& a, const Eviction& b) {
+    return a.valid == b.valid && (!a.valid || (a.dirty == b.dirty && a.addr == b.addr));
+  };
+  for (const Case& c : cases) {
+    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
+                             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit);
+    CacheParams p{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r, 9, false};
+    CacheArray batched(p, "array"), single(p, "array");  // one name: their statistics are compared by name
+    if (c.stamp_limit) {
+      batched.set_stamp_limit(c.stamp_limit);
+      single.set_stamp_limit(c.stamp_limit);
+    }
+    // Lines of 4x the capacity; regions of 1 KiB, the last quarter of them left uncounted.
+    const std::uint64_t lines = 4 * c.sets * static_cast<std::uint64_t>(c.ways);
+    const std::size_t regions = static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4);
+    std::vector<std::uint32_t> counts_batched(regions, 0), counts_single(regions, 0);
+    batched.count_regions(counts_batched.data(), regions, 10);
+    single.count_regions(counts_single.data(), regions, 10);
+    std::mt19937_64 rng(23);
+    std::vector<PhysAddr> batch;
+    std::vector<Eviction> victims;
+    std::uint64_t received = 0, evicted_dirty = 0;
+    for (int op = 0; op < 20'000; ++op) {
+      const std::string where = name + ", op " + std::to_string(op);
+      const PhysAddr pa = (rng() % lines) * 64;
+      const unsigned kind = static_cast<unsigned>(rng() % 10);
+      if (kind < 3) {
+        ASSERT_EQ(batched.access(pa, kind == 0), single.access(pa, kind == 0)) << where;
+      } else if (kind < 5) {
+        ASSERT_TRUE(same(batched.fill(pa, LineState::Exclusive), single.fill(pa, LineState::Exclusive))) << where;
+      } else if (kind < 6) {
+        ASSERT_TRUE(same(batched.invalidate(pa), single.invalidate(pa))) << where;
+      } else {
+        // A batch of 1 to 64 lines: consecutive ones (a clear's) or scattered, repeats allowed.
+        batch.resize(1 + rng() % 64);
+        const bool consecutive = rng() % 2 == 0;
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          batch[i] = consecutive ? (pa + i * 64) % (lines * 64) : (rng() % lines) * 64;
+        victims.assign(batch.size(), Eviction{true, true, 1});
+        batched.write_back_or_fill_lines(batch.data(), batch.size(), victims.data());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          bool got;
+          const Eviction e = single.write_back_or_fill(batch[i], got);
+          ASSERT_TRUE(same(victims[i], e)) << where << ", line " << i;
+          received += got;
+          evicted_dirty += e.valid && e.dirty;
+        }
+      }
+    }
+    for (std::size_t s = 0; s < batched.sets(); ++s) {
+      const std::vector<PhysAddr> a = batched.set_contents(s), b = single.set_contents(s);
+      ASSERT_EQ(a, b) << name << ", set " << s;
+      for (PhysAddr l : a) ASSERT_EQ(batched.state(l), single.state(l)) << name;
+    }
+    MapStatsVisitor stats_batched, stats_single;
+    batched.dump(stats_batched);
+    single.dump(stats_single);
+    EXPECT_EQ(stats_batched.values, stats_single.values) << name;
+    EXPECT_EQ(counts_batched, counts_single) << name;
+    EXPECT_GT(received, 1000u) << name;
+    EXPECT_GT(evicted_dirty, 1000u) << name;
+  }
 }
 
 }  // namespace
