@@ -564,24 +564,35 @@ class DramController final : public MemoryDevice {
   std::string name_;
   std::vector<DramField> fields_;  // least significant first
   // Address decode, precomputed at construction: the mixed-radix digits of the
-  // line number above the interleave granule. When every radix is a power of
-  // two each field is a bit field (shift, mask); otherwise each field divides
-  // by its radix with a precomputed reciprocal (one multiply, no division).
+  // line number above the interleave granule. When at most one radix is not
+  // a power of two (the usual case: 6 or 3 channels), the granule number y
+  // splits at that digit: the fields below it are bit fields of y, the digit
+  // itself is the remainder of one division (a multiply by a precomputed
+  // reciprocal) of the bits above, and the fields above it are bit fields of
+  // that quotient (with no such radix, the quotient is y itself). Otherwise
+  // each field divides by its radix in turn (decode_general).
   struct DecodeStep {
     DramField field;
     FastDivider radix;
   };
+  // A field's digit: bits of one of the split's three words (granule number,
+  // quotient, remainder).
+  enum DecodeWord : std::uint8_t { kGranule = 0, kQuotient = 1, kRemainder = 2 };
   struct BitField {
+    std::uint8_t word = kGranule;
     unsigned shift = 0;
     std::uint64_t mask = 0;
-    std::uint64_t of(std::uint64_t x) const { return (x >> shift) & mask; }
+    std::uint64_t of(const std::uint64_t* words) const { return (words[word] >> shift) & mask; }
   };
   unsigned il_shift_ = 0;                    // log2(interleave lines)
   std::array<DecodeStep, 5> steps_{};        // non-row fields, least significant first
-  bool pow2_decode_ = false;                 // every radix a power of two
+  bool split_decode_ = false;                // at most one radix not a power of two
+  unsigned split_shift_ = 0;                 // bits of y below the split digit
+  FastDivider split_;                        // its radix (1 without a split)
   BitField column_hi_, channel_, bank_group_, bank_, rank_;
-  unsigned row_shift_ = 0;
+  unsigned row_shift_ = 0;                   // the row: the quotient's bits from here
   FastDivider hash_banks_, hash_groups_;     // xor_hash: banks per group, bank groups
+  bool hash_bits_ = false;                   // xor_hash without xor_fold, both counts powers of two
   // xor_fold: chunk width and mask of the row fold, bits of bank, bank group
   // and channel index it feeds (channel bits rounded up to a power of two).
   unsigned fold_width_ = 0, fold_bank_bits_ = 0, fold_group_bits_ = 0;
@@ -590,9 +601,15 @@ class DramController final : public MemoryDevice {
   FastDivider trefi_;
   std::vector<std::uint64_t> refresh_offsets_;
   mutable std::vector<RefreshMemo> refresh_memo_;  // by rank index
-  // decode()'s memo: the coordinates of the last interleave granule decoded.
-  mutable std::uint64_t memo_granule_ = ~0ull;
-  mutable DramCoord memo_;
+  // decode()'s memo: the coordinates of the last kDecodeMemo interleave
+  // granules decoded, replaced in turn. More than one: a stream's reads and
+  // its write-backs (or its demand and prefetch lines) alternate at the
+  // controller, and a single entry held neither (98% of an L1-miss stream's
+  // requests decoded again).
+  static constexpr std::uint32_t kDecodeMemo = 4;
+  mutable std::array<std::uint64_t, kDecodeMemo> memo_granule_{~0ull, ~0ull, ~0ull, ~0ull};
+  mutable std::array<DramCoord, kDecodeMemo> memo_{};
+  mutable std::uint32_t memo_next_ = 0;
   std::vector<Bank> banks_;        // [channel][rank][bank_group][bank]
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;
