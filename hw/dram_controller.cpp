@@ -838,8 +838,8 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     }
     for (int attempt = 0;; ++attempt) {
       if (p_.refresh) {
-        tt = refresh_adjust(ri, tt, &q.delayed);
-        const std::uint64_t epoch = refresh_epoch(ri, tt);
+        std::uint64_t epoch = 0;
+        tt = refresh_adjust_epoch(ri, tt, &q.delayed, &epoch);
         if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
           b.open_row = kNoRow;
           b.prev_row = kNoRow;
@@ -869,8 +869,9 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
       bool in_window = false;
-      refresh_adjust(ri, q.cas, &in_window);
-      if (!in_window && refresh_epoch(ri, q.cas) <= b.refresh_epoch) break;
+      std::uint64_t cas_epoch = 0;
+      refresh_adjust_epoch(ri, q.cas, &in_window, &cas_epoch);
+      if (!in_window && cas_epoch <= b.refresh_epoch) break;
       tt = q.cas;  // a refresh intervenes: redo from the column command's time
       q.delayed = true;
     }

@@ -406,6 +406,18 @@ class DramController final : public MemoryDevice {
     if (t.value() - m.lo < m.hi - m.lo) return m.epoch;
     return refresh_epoch_slow(rank, t);
   }
+  // refresh_adjust(), and refresh_epoch() of its result into *epoch: the
+  // rank's memo read once when t falls in its span (most requests).
+  Picoseconds refresh_adjust_epoch(std::uint32_t rank, Picoseconds t, bool* delayed, std::uint64_t* epoch) const {
+    const RefreshMemo& m = refresh_memo_[rank];
+    if (t.value() - m.lo < m.hi - m.lo) {
+      *epoch = m.epoch;
+      return t;
+    }
+    t = refresh_adjust_slow(rank, t, delayed);
+    *epoch = refresh_epoch(rank, t);
+    return t;
+  }
   Picoseconds refresh_adjust_slow(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   std::uint64_t refresh_epoch_slow(std::uint32_t rank, Picoseconds t) const;
   // The span between two refresh windows of a rank last found by the slow
