@@ -367,6 +367,15 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
     }
   }
   split_decode_ = odd_radices <= 1;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (steps_[k].radix.divisor() == 1) continue;
+    const DramField f = steps_[k].field;
+    if ((f == DramField::Channel && !(p_.xor_hash && p_.xor_fold)) || f == DramField::Rank || f == DramField::Column) {
+      next_field_ = f;
+      next_radix_ = steps_[k].radix.divisor();
+    }
+    break;
+  }
   hash_banks_ = FastDivider(static_cast<std::uint64_t>(p_.banks_per_group));
   hash_groups_ = FastDivider(static_cast<std::uint64_t>(p_.bank_groups));
   hash_bits_ = p_.xor_hash && !p_.xor_fold && hash_banks_.is_pow2() && hash_groups_.is_pow2();
@@ -429,20 +438,46 @@ void DramController::reset_state() {
 // the last granule's coordinates are kept and reused (sequential streams).
 DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
 
-const DramCoord& DramController::decode_line(std::uint64_t x) const {
+const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   const std::uint64_t granule = x >> il_shift_;
-  for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
-    if (memo_granule_[k] == granule) {
+  const std::uint32_t k = memo_next_;
+  memo_next_ = (k + 1) % kDecodeMemo;
+  // (Granule 0 follows none: an empty entry's granule is ~0.)
+  for (std::uint32_t j = 0; next_field_ != DramField::Row && granule != 0 && j < kDecodeMemo; ++j) {
+    if (memo_granule_[j] == granule - 1) {
+      if (!next_granule(memo_[j], memo_[k])) break;
+      memo_granule_[k] = granule;
       memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
       return memo_[k];
     }
   }
-  const std::uint32_t k = memo_next_;
-  memo_next_ = (k + 1) % kDecodeMemo;
   memo_granule_[k] = granule;
   decode_uncached(x, memo_[k]);
   return memo_[k];
+}
+
+bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
+  switch (next_field_) {
+    case DramField::Channel:
+      if (from.channel + 1 >= next_radix_) return false;
+      to = from;
+      ++to.channel;
+      return true;
+    case DramField::Rank:
+      if (from.rank + 1 >= next_radix_) return false;
+      to = from;
+      ++to.rank;
+      return true;
+    case DramField::Column: {
+      const std::uint64_t hi = (from.column >> il_shift_) + 1;
+      if (hi >= next_radix_) return false;
+      to = from;
+      to.column = hi << il_shift_;
+      return true;
+    }
+    default: return false;
+  }
 }
 
 void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {

@@ -444,7 +444,20 @@ class DramController final : public MemoryDevice {
   // coordinate returned by value was written as 4- and 8-byte fields and
   // copied as 16-byte words, which the host cannot forward from its store
   // buffer (each copy waited for the buffer to drain).
-  const DramCoord& decode_line(std::uint64_t line) const;
+  const DramCoord& decode_line(std::uint64_t line) const {
+    const std::uint64_t granule = line >> il_shift_;
+    for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
+      if (memo_granule_[k] == granule) {
+        const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+        memo_[k].column = (memo_[k].column & ~low_mask) | (line & low_mask);
+        return memo_[k];
+      }
+    }
+    return decode_miss(line);
+  }
+  // decode_line() of a granule the memo does not hold: from the granule
+  // before it when the memo holds that (next_granule), else decoded.
+  const DramCoord& decode_miss(std::uint64_t line) const;
   void decode_general(std::uint64_t line, DramCoord& c) const;
   void decode_uncached(std::uint64_t line, DramCoord& c) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
@@ -622,6 +635,15 @@ class DramController final : public MemoryDevice {
   mutable std::array<std::uint64_t, kDecodeMemo> memo_granule_{~0ull, ~0ull, ~0ull, ~0ull};
   mutable std::array<DramCoord, kDecodeMemo> memo_{};
   mutable std::uint32_t memo_next_ = 0;
+  // The granule after a memo entry's (a stream's next granule, a clear's
+  // write-backs run by run): its coordinates are the entry's with the lowest
+  // digit (the first field whose radix is above 1) one more, when that digit
+  // does not wrap and the row hash does not touch its field (channel without
+  // xor_fold, rank, column). next_field_: that field, or Row when no such.
+  DramField next_field_ = DramField::Row;
+  std::uint64_t next_radix_ = 1;
+  // `to` = `from` with the lowest digit one more; false when it would wrap.
+  bool next_granule(const DramCoord& from, DramCoord& to) const;
   std::vector<Bank> banks_;        // [channel][rank][bank_group][bank]
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;

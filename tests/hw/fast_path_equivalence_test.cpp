@@ -195,6 +195,11 @@ TEST(DramDecode, EqualsTheDivisionDecodeOnManyGeometries) {
       {4, 1, 3, 4, 8192, 64, "row:bank:bankgroup:rank:column:channel", true},    // bank groups, hashed
       {2, 2, 4, 6, 4096, 128, "row:channel:rank:bankgroup:column:bank", false},  // banks, lowest
       {3, 2, 2, 2, 2048, 2048, "row:rank:bank:bankgroup:channel:column", true},  // channels, lowest
+      // The lowest digit of each kind (the memo's next granule: channel,
+      // column, rank; bank and bank group, hashed with the row, decoded whole).
+      {2, 3, 4, 4, 8192, 256, "row:bank:bankgroup:column:channel:rank", true},
+      {4, 1, 4, 4, 8192, 256, "row:rank:column:bankgroup:channel:bank", true},
+      {4, 2, 4, 4, 8192, 256, "row:rank:column:channel:bank:bankgroup", true},
   };
   std::mt19937_64 rng(11);
   for (const Geometry& g : geometries) {
