@@ -323,12 +323,15 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   fields_ = parse_dram_mapping(p_.mapping, nullptr);
   const std::uint64_t il = p_.interleave_lines();  // a power of two (validate)
   while ((std::uint64_t{1} << il_shift_) < il) ++il_shift_;
-  pow2_decode_ = true;
-  unsigned pos = 0;  // bit position of the next field when every radix is a power of two
-  std::size_t n = 0;
+  std::size_t n = 0, odd_radices = 0;
+  unsigned pos = 0;                 // bit position of the next field in its word
+  std::uint8_t word = kGranule;     // the word it is read from: y, or the quotient above the split
   for (DramField f : fields_) {
     if (f == DramField::Row) {
-      row_shift_ = pos;
+      // The row: the quotient's bits from pos (without a split, the quotient
+      // is y's bits from pos, divided by 1).
+      if (word == kGranule) split_shift_ = pos;
+      else row_shift_ = pos;
       continue;
     }
     std::uint64_t radix = 1;
@@ -343,9 +346,17 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
     steps_[n++] = DecodeStep{f, FastDivider(radix)};
     unsigned bits = 0;
     while ((std::uint64_t{1} << bits) < radix) ++bits;
-    if (!is_pow2(radix)) pow2_decode_ = false;
-    const BitField bf{pos, radix - 1};
-    pos += bits;
+    BitField bf{word, pos, radix - 1};
+    if (is_pow2(radix)) {
+      pos += bits;
+    } else {
+      ++odd_radices;
+      split_shift_ = pos;
+      split_ = FastDivider(radix);
+      bf = BitField{kRemainder, 0, ~std::uint64_t{0}};
+      word = kQuotient;
+      pos = 0;
+    }
     switch (f) {
       case DramField::Column: column_hi_ = bf; break;
       case DramField::Channel: channel_ = bf; break;
@@ -355,8 +366,19 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
       case DramField::Row: break;
     }
   }
+  split_decode_ = odd_radices <= 1;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (steps_[k].radix.divisor() == 1) continue;
+    const DramField f = steps_[k].field;
+    if ((f == DramField::Channel && !(p_.xor_hash && p_.xor_fold)) || f == DramField::Rank || f == DramField::Column) {
+      next_field_ = f;
+      next_radix_ = steps_[k].radix.divisor();
+    }
+    break;
+  }
   hash_banks_ = FastDivider(static_cast<std::uint64_t>(p_.banks_per_group));
   hash_groups_ = FastDivider(static_cast<std::uint64_t>(p_.bank_groups));
+  hash_bits_ = p_.xor_hash && !p_.xor_fold && hash_banks_.is_pow2() && hash_groups_.is_pow2();
   if (p_.xor_hash && p_.xor_fold) {
     auto bits_of = [](std::uint64_t v) {
       unsigned b = 0;
@@ -416,40 +438,71 @@ void DramController::reset_state() {
 // the last granule's coordinates are kept and reused (sequential streams).
 DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
 
-const DramCoord& DramController::decode_line(std::uint64_t x) const {
+const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
-  if ((x >> il_shift_) == memo_granule_) {
-    memo_.column = (memo_.column & ~low_mask) | (x & low_mask);
-    return memo_;
+  const std::uint64_t granule = x >> il_shift_;
+  const std::uint32_t k = memo_next_;
+  memo_next_ = (k + 1) % kDecodeMemo;
+  // (Granule 0 follows none: an empty entry's granule is ~0.)
+  for (std::uint32_t j = 0; next_field_ != DramField::Row && granule != 0 && j < kDecodeMemo; ++j) {
+    if (memo_granule_[j] == granule - 1) {
+      if (!next_granule(memo_[j], memo_[k])) break;
+      memo_granule_[k] = granule;
+      memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
+      return memo_[k];
+    }
   }
-  memo_granule_ = x >> il_shift_;
-  decode_uncached(x, memo_);
-  return memo_;
+  memo_granule_[k] = granule;
+  decode_uncached(x, memo_[k]);
+  return memo_[k];
+}
+
+bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
+  switch (next_field_) {
+    case DramField::Channel:
+      if (from.channel + 1 >= next_radix_) return false;
+      to = from;
+      ++to.channel;
+      return true;
+    case DramField::Rank:
+      if (from.rank + 1 >= next_radix_) return false;
+      to = from;
+      ++to.rank;
+      return true;
+    case DramField::Column: {
+      const std::uint64_t hi = (from.column >> il_shift_) + 1;
+      if (hi >= next_radix_) return false;
+      to = from;
+      to.column = hi << il_shift_;
+      return true;
+    }
+    default: return false;
+  }
 }
 
 void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
-  if (!pow2_decode_) {
+  if (!split_decode_) {
     decode_general(x, c);
     return;
   }
   const std::uint64_t low = x & ((std::uint64_t{1} << il_shift_) - 1);
   const std::uint64_t y = x >> il_shift_;
-  c.column = (column_hi_.of(y) << il_shift_) | low;
-  c.channel = static_cast<std::uint32_t>(channel_.of(y));
-  c.bank_group = static_cast<std::uint32_t>(bank_group_.of(y));
-  c.bank = static_cast<std::uint32_t>(bank_.of(y));
-  c.rank = static_cast<std::uint32_t>(rank_.of(y));
-  c.row = y >> row_shift_;
-  if (p_.xor_hash) {
-    if (p_.xor_fold) {
-      apply_row_fold(c);
-      return;
-    }
-    // Bank groups and banks per group are powers of two here.
-    const std::uint64_t hb = c.row & bank_.mask;
-    const std::uint64_t hg = (c.row >> hash_banks_.log2()) & bank_group_.mask;
+  const std::uint64_t z = y >> split_shift_;
+  const std::uint64_t q = split_.divide(z);
+  const std::uint64_t words[3] = {y, q, z - q * split_.divisor()};
+  c.column = (column_hi_.of(words) << il_shift_) | low;
+  c.channel = static_cast<std::uint32_t>(channel_.of(words));
+  c.bank_group = static_cast<std::uint32_t>(bank_group_.of(words));
+  c.bank = static_cast<std::uint32_t>(bank_.of(words));
+  c.rank = static_cast<std::uint32_t>(rank_.of(words));
+  c.row = q >> row_shift_;
+  if (hash_bits_) {
+    const std::uint64_t hb = c.row & (hash_banks_.divisor() - 1);
+    const std::uint64_t hg = (c.row >> hash_banks_.log2()) & (hash_groups_.divisor() - 1);
     c.bank ^= static_cast<std::uint32_t>(hb);
     c.bank_group ^= static_cast<std::uint32_t>(hg);
+  } else {
+    apply_row_hash(c);
   }
 }
 
@@ -820,8 +873,8 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
     }
     for (int attempt = 0;; ++attempt) {
       if (p_.refresh) {
-        tt = refresh_adjust(ri, tt, &q.delayed);
-        const std::uint64_t epoch = refresh_epoch(ri, tt);
+        std::uint64_t epoch = 0;
+        tt = refresh_adjust_epoch(ri, tt, &q.delayed, &epoch);
         if (epoch > b.refresh_epoch) {  // a refresh since the bank's last use closed the row
           b.open_row = kNoRow;
           b.prev_row = kNoRow;
@@ -851,8 +904,9 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
       bool in_window = false;
-      refresh_adjust(ri, q.cas, &in_window);
-      if (!in_window && refresh_epoch(ri, q.cas) <= b.refresh_epoch) break;
+      std::uint64_t cas_epoch = 0;
+      refresh_adjust_epoch(ri, q.cas, &in_window, &cas_epoch);
+      if (!in_window && cas_epoch <= b.refresh_epoch) break;
       tt = q.cas;  // a refresh intervenes: redo from the column command's time
       q.delayed = true;
     }

@@ -406,6 +406,18 @@ class DramController final : public MemoryDevice {
     if (t.value() - m.lo < m.hi - m.lo) return m.epoch;
     return refresh_epoch_slow(rank, t);
   }
+  // refresh_adjust(), and refresh_epoch() of its result into *epoch: the
+  // rank's memo read once when t falls in its span (most requests).
+  Picoseconds refresh_adjust_epoch(std::uint32_t rank, Picoseconds t, bool* delayed, std::uint64_t* epoch) const {
+    const RefreshMemo& m = refresh_memo_[rank];
+    if (t.value() - m.lo < m.hi - m.lo) {
+      *epoch = m.epoch;
+      return t;
+    }
+    t = refresh_adjust_slow(rank, t, delayed);
+    *epoch = refresh_epoch(rank, t);
+    return t;
+  }
   Picoseconds refresh_adjust_slow(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   std::uint64_t refresh_epoch_slow(std::uint32_t rank, Picoseconds t) const;
   // The span between two refresh windows of a rank last found by the slow
@@ -432,7 +444,20 @@ class DramController final : public MemoryDevice {
   // coordinate returned by value was written as 4- and 8-byte fields and
   // copied as 16-byte words, which the host cannot forward from its store
   // buffer (each copy waited for the buffer to drain).
-  const DramCoord& decode_line(std::uint64_t line) const;
+  const DramCoord& decode_line(std::uint64_t line) const {
+    const std::uint64_t granule = line >> il_shift_;
+    for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
+      if (memo_granule_[k] == granule) {
+        const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+        memo_[k].column = (memo_[k].column & ~low_mask) | (line & low_mask);
+        return memo_[k];
+      }
+    }
+    return decode_miss(line);
+  }
+  // decode_line() of a granule the memo does not hold: from the granule
+  // before it when the memo holds that (next_granule), else decoded.
+  const DramCoord& decode_miss(std::uint64_t line) const;
   void decode_general(std::uint64_t line, DramCoord& c) const;
   void decode_uncached(std::uint64_t line, DramCoord& c) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
@@ -564,24 +589,35 @@ class DramController final : public MemoryDevice {
   std::string name_;
   std::vector<DramField> fields_;  // least significant first
   // Address decode, precomputed at construction: the mixed-radix digits of the
-  // line number above the interleave granule. When every radix is a power of
-  // two each field is a bit field (shift, mask); otherwise each field divides
-  // by its radix with a precomputed reciprocal (one multiply, no division).
+  // line number above the interleave granule. When at most one radix is not
+  // a power of two (the usual case: 6 or 3 channels), the granule number y
+  // splits at that digit: the fields below it are bit fields of y, the digit
+  // itself is the remainder of one division (a multiply by a precomputed
+  // reciprocal) of the bits above, and the fields above it are bit fields of
+  // that quotient (with no such radix, the quotient is y itself). Otherwise
+  // each field divides by its radix in turn (decode_general).
   struct DecodeStep {
     DramField field;
     FastDivider radix;
   };
+  // A field's digit: bits of one of the split's three words (granule number,
+  // quotient, remainder).
+  enum DecodeWord : std::uint8_t { kGranule = 0, kQuotient = 1, kRemainder = 2 };
   struct BitField {
+    std::uint8_t word = kGranule;
     unsigned shift = 0;
     std::uint64_t mask = 0;
-    std::uint64_t of(std::uint64_t x) const { return (x >> shift) & mask; }
+    std::uint64_t of(const std::uint64_t* words) const { return (words[word] >> shift) & mask; }
   };
   unsigned il_shift_ = 0;                    // log2(interleave lines)
   std::array<DecodeStep, 5> steps_{};        // non-row fields, least significant first
-  bool pow2_decode_ = false;                 // every radix a power of two
+  bool split_decode_ = false;                // at most one radix not a power of two
+  unsigned split_shift_ = 0;                 // bits of y below the split digit
+  FastDivider split_;                        // its radix (1 without a split)
   BitField column_hi_, channel_, bank_group_, bank_, rank_;
-  unsigned row_shift_ = 0;
+  unsigned row_shift_ = 0;                   // the row: the quotient's bits from here
   FastDivider hash_banks_, hash_groups_;     // xor_hash: banks per group, bank groups
+  bool hash_bits_ = false;                   // xor_hash without xor_fold, both counts powers of two
   // xor_fold: chunk width and mask of the row fold, bits of bank, bank group
   // and channel index it feeds (channel bits rounded up to a power of two).
   unsigned fold_width_ = 0, fold_bank_bits_ = 0, fold_group_bits_ = 0;
@@ -590,9 +626,24 @@ class DramController final : public MemoryDevice {
   FastDivider trefi_;
   std::vector<std::uint64_t> refresh_offsets_;
   mutable std::vector<RefreshMemo> refresh_memo_;  // by rank index
-  // decode()'s memo: the coordinates of the last interleave granule decoded.
-  mutable std::uint64_t memo_granule_ = ~0ull;
-  mutable DramCoord memo_;
+  // decode()'s memo: the coordinates of the last kDecodeMemo interleave
+  // granules decoded, replaced in turn. More than one: a stream's reads and
+  // its write-backs (or its demand and prefetch lines) alternate at the
+  // controller, and a single entry held neither (98% of an L1-miss stream's
+  // requests decoded again).
+  static constexpr std::uint32_t kDecodeMemo = 4;
+  mutable std::array<std::uint64_t, kDecodeMemo> memo_granule_{~0ull, ~0ull, ~0ull, ~0ull};
+  mutable std::array<DramCoord, kDecodeMemo> memo_{};
+  mutable std::uint32_t memo_next_ = 0;
+  // The granule after a memo entry's (a stream's next granule, a clear's
+  // write-backs run by run): its coordinates are the entry's with the lowest
+  // digit (the first field whose radix is above 1) one more, when that digit
+  // does not wrap and the row hash does not touch its field (channel without
+  // xor_fold, rank, column). next_field_: that field, or Row when no such.
+  DramField next_field_ = DramField::Row;
+  std::uint64_t next_radix_ = 1;
+  // `to` = `from` with the lowest digit one more; false when it would wrap.
+  bool next_granule(const DramCoord& from, DramCoord& to) const;
   std::vector<Bank> banks_;        // [channel][rank][bank_group][bank]
   std::vector<Rank> ranks_;        // [channel][rank]
   std::vector<Channel> channels_;

@@ -37,7 +37,6 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   for (int i = 0; i < 3; ++i) {
     Array& a = arrays_[i];
     a.keys.assign(sizes[i], 0);
-    a.last_use.assign(sizes[i], 0);
     a.table.assign(sizes[i], 0);
     if (sizes[i] == 0) continue;
     a.ways = params.ways == 0 || params.ways > sizes[i] ? sizes[i] : params.ways;
@@ -47,23 +46,74 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
       std::abort();
     }
     a.set_mask = sets - 1;
+    unsigned bits = 1;
+    while ((std::size_t{1} << bits) < 2 * static_cast<std::size_t>(sizes[i])) ++bits;
+    a.index.assign(std::size_t{1} << bits, 0);
+    a.index_shift = 64 - bits;
+    a.prev.assign(sizes[i], Array::kNone);
+    a.next.assign(sizes[i], Array::kNone);
+    a.head.assign(sets, Array::kNone);
+    a.tail.assign(sets, Array::kNone);
+    a.used.assign(sets, 0);
   }
 }
 
-long PageWalkCache::Array::find(std::uint64_t k) const {
-  if (keys.empty()) return -1;
-  const std::size_t base = set_base(k);
-  const std::uint64_t* set = keys.data() + base;
-  for (std::uint32_t w = 0; w < ways; ++w)
-    if (set[w] == k) return static_cast<long>(base + w);
-  return -1;
+void PageWalkCache::Array::unlink(std::uint32_t e) {
+  const std::size_t s = set_of(keys[e]);
+  (prev[e] == kNone ? head[s] : next[prev[e]]) = next[e];
+  (next[e] == kNone ? tail[s] : prev[next[e]]) = prev[e];
+}
+
+void PageWalkCache::Array::link_tail(std::uint32_t e) {
+  const std::size_t s = set_of(keys[e]);
+  prev[e] = tail[s];
+  next[e] = kNone;
+  (tail[s] == kNone ? head[s] : next[tail[s]]) = e;
+  tail[s] = e;
+}
+
+void PageWalkCache::Array::touch(std::uint32_t e) {
+  if (tail[set_of(keys[e])] == e) return;
+  unlink(e);
+  link_tail(e);
+}
+
+void PageWalkCache::Array::install(std::uint32_t e, std::uint64_t k, PhysAddr t) {
+  keys[e] = k;
+  table[e] = t;
+  link_tail(e);
+  ++used[set_of(k)];
+  const std::size_t mask = index.size() - 1;
+  std::size_t s = home(k);
+  while (index[s] != 0) s = (s + 1) & mask;
+  index[s] = e + 1;
+}
+
+void PageWalkCache::Array::remove(std::uint32_t e) {
+  unlink(e);
+  --used[set_of(keys[e])];
+  // Its slot is freed and the entries probed past it move back (deletion in
+  // linear probing: each key stays reachable from its home slot).
+  const std::size_t mask = index.size() - 1;
+  std::size_t hole = home(keys[e]);
+  while (index[hole] != e + 1) hole = (hole + 1) & mask;
+  for (std::size_t s = (hole + 1) & mask; index[s] != 0; s = (s + 1) & mask) {
+    const std::size_t h = home(keys[index[s] - 1]);
+    // It may move to the hole unless its home lies cyclically in (hole, s].
+    if (((s - h) & mask) >= ((s - hole) & mask)) {
+      index[hole] = index[s];
+      hole = s;
+    }
+  }
+  index[hole] = 0;
+  keys[e] = table[e] = 0;
 }
 
 PageWalkCache::Hit PageWalkCache::peek(Asid asid, VirtAddr va) const {
   for (int next = 3; next >= 1; --next) {
     const Array& a = arrays_[next - 1];
-    const long e = a.find(key(asid, va, next));
-    if (e >= 0) return {next, a.table[static_cast<std::size_t>(e)]};
+    const std::uint32_t e = a.find(key(asid, va, next));
+    if (e != Array::kNone) return {next, a.table[e]};
   }
   return {};
 }
@@ -71,11 +121,11 @@ PageWalkCache::Hit PageWalkCache::peek(Asid asid, VirtAddr va) const {
 PageWalkCache::Hit PageWalkCache::lookup(Asid asid, VirtAddr va) {
   for (int next = 3; next >= 1; --next) {
     Array& a = arrays_[next - 1];
-    const long e = a.find(key(asid, va, next));
-    if (e >= 0) {
-      a.last_use[static_cast<std::size_t>(e)] = ++tick_;
+    const std::uint32_t e = a.find(key(asid, va, next));
+    if (e != Array::kNone) {
+      a.touch(e);
       ++stats_.hits[next - 1];
-      return {next, a.table[static_cast<std::size_t>(e)]};
+      return {next, a.table[e]};
     }
   }
   ++stats_.misses;
@@ -86,41 +136,35 @@ void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr tabl
   Array& a = arrays_[next_level - 1];
   if (a.keys.empty()) return;
   const std::uint64_t k = key(asid, va, next_level);
-  const std::size_t base = a.set_base(k);
-  const std::uint64_t* keys = a.keys.data() + base;
-  const std::uint64_t* used = a.last_use.data() + base;
   // The entry already holding k (rare: a walk inserts the levels it did not
-  // find), else the first empty entry, else the least recently used: empty
-  // entries' last use is 0, below every used entry's, so the victim is the
-  // first entry with the least last use, found as the least of (last use,
-  // way) pairs packed in one word (a compare and a conditional move per entry;
-  // ways <= 4096 and ticks below 2^52).
-  std::size_t victim = a.ways;
-  for (std::uint32_t w = 0; w < a.ways; ++w)
-    if (keys[w] == k) {
-      victim = w;
-      break;
-    }
-  if (victim == a.ways) {
-    std::uint64_t least = ~std::uint64_t{0};
-    for (std::uint32_t w = 0; w < a.ways; ++w) least = std::min(least, (used[w] << 12) | w);
-    victim = static_cast<std::size_t>(least & 4095u);
+  // find), else the first empty entry of the set, else its least recently used.
+  const std::uint32_t held = a.find(k);
+  if (held != Array::kNone) {
+    a.table[held] = table;
+    a.touch(held);
+    return;
   }
-  const std::size_t i = base + static_cast<std::size_t>(victim);
-  a.keys[i] = k;
-  a.table[i] = table;
-  a.last_use[i] = ++tick_;
+  const std::size_t s = a.set_of(k);
+  std::uint32_t victim = a.head[s];
+  if (a.used[s] < a.ways) {
+    victim = static_cast<std::uint32_t>(s * a.ways);
+    while (a.keys[victim] != 0) ++victim;
+  } else {
+    a.remove(victim);
+  }
+  a.install(victim, k, table);
 }
 
 void PageWalkCache::invalidate_asid(Asid asid) {
   for (Array& a : arrays_)
-    for (std::size_t i = 0; i < a.keys.size(); ++i)
-      if (a.keys[i] != 0 && Asid((a.keys[i] >> 1) & 0xffff) == asid) a.clear(i);
+    for (std::uint32_t i = 0; i < a.keys.size(); ++i)
+      if (a.keys[i] != 0 && Asid((a.keys[i] >> 1) & 0xffff) == asid) a.remove(i);
 }
 
 void PageWalkCache::invalidate_all() {
   for (Array& a : arrays_)
-    for (std::size_t i = 0; i < a.keys.size(); ++i) a.clear(i);
+    for (std::uint32_t i = 0; i < a.keys.size(); ++i)
+      if (a.keys[i] != 0) a.remove(i);
 }
 
 }  // namespace numasim::hw

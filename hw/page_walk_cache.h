@@ -6,10 +6,12 @@
 // Tagged by ASID like the TLBs; invalidation by ASID or all (INVLPG and
 // shootdowns drop every paging-structure entry of the PCID, as on Intel).
 //
-// Host layout: each cache keeps its keys, last uses and table addresses in
-// separate arrays, so a look-up reads only keys (a 32-entry PDE cache's are
-// four host cache lines) and an insertion picks its victim by one branch-free
-// pass over the last uses.
+// Host layout: each cache keeps its keys and table addresses in separate
+// arrays, finds a key through a hash index (open addressing, linear probing:
+// a probe or two, where a scan of a 32-entry PDE cache compared every key on
+// each of a walk's look-ups, inserts and host prefetches), and keeps each
+// set's entries in a list by last use, so an insertion's victim (the first
+// empty entry by index, else the least recently used) is the list's head.
 // Simplifications: LRU, no hit latency of its own (it is part of the walk's
 // first cycle), 4-level paging only (a 5-level PML5E cache is not modelled).
 #pragma once
@@ -69,24 +71,44 @@ class PageWalkCache {
   void reset_stats() { stats_ = {}; }
 
  private:
-  // One cache, entry i in keys[i], last_use[i], table[i]; set s at [s * ways, (s + 1) * ways).
+  // One cache, entry i in keys[i], table[i]; set s at [s * ways, (s + 1) * ways).
   struct Array {
-    std::vector<std::uint64_t> keys;      // (va prefix << 17) | (asid << 1) | 1; 0 for an empty entry
-    std::vector<std::uint64_t> last_use;  // tick of the last use; 0 for an empty entry (below every used one)
+    static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+    std::vector<std::uint64_t> keys;  // (va prefix << 17) | (asid << 1) | 1; 0 for an empty entry
     std::vector<PhysAddr> table;
     std::uint32_t ways = 1;
     std::uint64_t set_mask = 0;
-    std::size_t set_base(std::uint64_t k) const { return static_cast<std::size_t>((k >> 17) & set_mask) * ways; }
-    // The entry holding key k, or -1.
-    long find(std::uint64_t k) const;
-    void clear(std::size_t i) { keys[i] = last_use[i] = table[i] = 0; }
+    // Hash index: slot -> entry + 1 (0: a free slot); at least twice the entries, a power of two.
+    std::vector<std::uint32_t> index;
+    unsigned index_shift = 64;  // the hash's top bits select the slot
+    // Each set's used entries by last use: prev/next by entry, head (least
+    // recent) and tail by set; kNone ends a list. used: used entries by set.
+    std::vector<std::uint32_t> prev, next, head, tail, used;
+    std::size_t set_of(std::uint64_t k) const { return static_cast<std::size_t>((k >> 17) & set_mask); }
+    std::size_t home(std::uint64_t k) const {
+      return static_cast<std::size_t>((k * 0x9e3779b97f4a7c15ull) >> index_shift);
+    }
+    // The entry holding key k, or kNone.
+    std::uint32_t find(std::uint64_t k) const {
+      if (keys.empty()) return kNone;
+      const std::size_t mask = index.size() - 1;
+      for (std::size_t s = home(k);; s = (s + 1) & mask) {
+        const std::uint32_t e = index[s];
+        if (e == 0) return kNone;
+        if (keys[e - 1] == k) return e - 1;
+      }
+    }
+    void touch(std::uint32_t e);                 // e becomes its set's most recently used
+    void install(std::uint32_t e, std::uint64_t k, PhysAddr t);  // an empty entry e holds k
+    void remove(std::uint32_t e);                // a used entry e becomes empty
+    void unlink(std::uint32_t e);
+    void link_tail(std::uint32_t e);
   };
   static std::uint64_t key(Asid asid, VirtAddr va, int next_level) {
     return ((va >> pt_index_shift(next_level - 1)) << 17) | (std::uint64_t(asid) << 1) | 1u;
   }
 
   std::array<Array, 3> arrays_;  // index next_level - 1
-  std::uint64_t tick_ = 0;
   PageWalkCacheStats stats_;
 };
 

@@ -82,19 +82,21 @@ RequestTracker::RequestTracker(std::uint32_t entries, Picoseconds bucket, std::s
   if (entries == 0 || bucket.value() == 0 || buckets < 2)
     throw std::invalid_argument("request tracker: entries, bucket and buckets must be positive");
   count_.assign(buckets, 0);
+  bucket_ = FastDivider(bucket_ps_);
+  ring_ = FastDivider(buckets);
 }
 
 std::uint32_t RequestTracker::busy(Picoseconds t) const {
-  const std::uint64_t b = t.value() / bucket_ps_;
+  const std::uint64_t b = bucket_.divide(t.value());
   if (b > head_ || b < oldest()) return 0;
-  return count_[b % count_.size()];
+  return count_[slot(b)];
 }
 
 Picoseconds RequestTracker::available(Picoseconds now) const {
-  std::uint64_t b = now.value() / bucket_ps_;
+  std::uint64_t b = bucket_.divide(now.value());
   if (b < oldest()) return now;  // older than the calendar: not held back
   const std::size_t n = count_.size();
-  for (std::size_t i = b % n; b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
+  for (std::size_t i = slot(b); b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
     if (count_[i] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
     if (++i == n) i = 0;
   }
@@ -107,8 +109,8 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
     ++waits_;
     wait_ps_ += (start - now).value();
   }
-  const std::uint64_t first = start.value() / bucket_ps_;
-  const std::uint64_t last = done > start ? (done.value() - 1) / bucket_ps_ : first;
+  const std::uint64_t first = bucket_.divide(start.value());
+  const std::uint64_t last = done > start ? bucket_.divide(done.value() - 1) : first;
   const std::size_t n = count_.size();
   if (last > head_) {
     // The calendar moves on: the buckets it now covers start empty.

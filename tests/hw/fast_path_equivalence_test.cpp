@@ -189,6 +189,17 @@ TEST(DramDecode, EqualsTheDivisionDecodeOnManyGeometries) {
       {6, 2, 4, 2, 8192, 8192, "row:column:rank:bank:bankgroup:channel", true},  // column radix 1
       {1, 1, 1, 1, 64, 64, "row:rank:bank:column:bankgroup:channel", true},     // every radix 1
       {12, 5, 4, 4, 8192, 512, "row:bankgroup:bank:rank:channel:column", true},
+      // One radix not a power of two, at each place: the split decode.
+      {4, 3, 4, 4, 8192, 256, "row:rank:bank:column:bankgroup:channel", true},   // ranks, below the row
+      {8, 2, 4, 4, 6144, 256, "row:rank:bank:column:bankgroup:channel", true},   // 24 columns, mid-way
+      {4, 1, 3, 4, 8192, 64, "row:bank:bankgroup:rank:column:channel", true},    // bank groups, hashed
+      {2, 2, 4, 6, 4096, 128, "row:channel:rank:bankgroup:column:bank", false},  // banks, lowest
+      {3, 2, 2, 2, 2048, 2048, "row:rank:bank:bankgroup:channel:column", true},  // channels, lowest
+      // The lowest digit of each kind (the memo's next granule: channel,
+      // column, rank; bank and bank group, hashed with the row, decoded whole).
+      {2, 3, 4, 4, 8192, 256, "row:bank:bankgroup:column:channel:rank", true},
+      {4, 1, 4, 4, 8192, 256, "row:rank:column:bankgroup:channel:bank", true},
+      {4, 2, 4, 4, 8192, 256, "row:rank:column:channel:bank:bankgroup", true},
   };
   std::mt19937_64 rng(11);
   for (const Geometry& g : geometries) {
@@ -237,6 +248,32 @@ TEST(DramDecode, GranuleMemoInAnyLineOrderEqualsTheDivisionDecode) {
       addrs.push_back(addrs.back());  // the same line twice
     }
     for (PhysAddr a : addrs) ASSERT_TRUE(same_coord(mc.decode(a), reference_decode(p, base, a))) << "pa " << a;
+  }
+}
+
+// The memo holds the last few granules: streams whose lines alternate at the
+// controller (a stream's reads, its write-backs, a second core's lines), one
+// to seven of them in turn, each walking its own region line by line, some
+// revisiting a line or stepping back, all equal the division decode.
+TEST(DramDecode, InterleavedStreamsThroughTheMemoEqualTheDivisionDecode) {
+  for (const int channels : {6, 8}) {
+    DramParams p;
+    p.channels = channels;
+    const PhysAddr base = 1ull << 30;
+    DramController mc(p, base, "mc");
+    std::mt19937_64 rng(17);
+    for (std::uint64_t streams = 1; streams <= 7; ++streams) {
+      std::vector<std::uint64_t> next(streams);
+      for (std::uint64_t& line : next) line = rng() % (1ull << 24);
+      for (int step = 0; step < 3000; ++step) {
+        std::uint64_t& line = next[static_cast<std::size_t>(step) % streams];
+        const PhysAddr a = base + line * 64;
+        ASSERT_TRUE(same_coord(mc.decode(a), reference_decode(p, base, a)))
+            << channels << " channels, " << streams << " streams, pa " << a;
+        const std::uint64_t r = rng() % 16;
+        line = r == 0 ? line : (r == 1 && line > 0 ? line - 1 : line + 1);
+      }
+    }
   }
 }
 

@@ -72,7 +72,8 @@ TEST(PageWalkCache, ZeroEntriesDisablesALevel) {
 // The paging-structure caches as entries of (key, table, last use), each
 // insertion scanning its set for the key, else the first empty entry, else the
 // least recently used one: the layout and search PageWalkCache had before its
-// keys, last uses and tables were split into arrays.
+// keys, last uses and tables were split into arrays (and before its hash index
+// and lists by last use).
 class ReferencePwc {
  public:
   explicit ReferencePwc(const PageWalkCacheParams& p) {
@@ -117,6 +118,10 @@ class ReferencePwc {
       for (Entry& e : a.e)
         if (e.key != 0 && Asid((e.key >> 1) & 0xffff) == asid) e = Entry{};
   }
+  void invalidate_all() {
+    for (Array& a : a_)
+      for (Entry& e : a.e) e = Entry{};
+  }
 
  private:
   struct Entry {
@@ -156,7 +161,10 @@ TEST(PageWalkCache, EqualsTheEntryScanUnderRandomWalks) {
   odd.pdpte_entries = 6;
   odd.pde_entries = 24;
   odd.ways = 3;
-  for (const PageWalkCacheParams& p : {full, sets, big, odd}) {
+  PageWalkCacheParams none;  // no PML4E cache, a one-entry PDPTE cache
+  none.pml4e_entries = 0;
+  none.pdpte_entries = 1;
+  for (const PageWalkCacheParams& p : {full, sets, big, odd, none}) {
     PageWalkCache c(p);
     ReferencePwc ref(p);
     std::mt19937_64 rng(p.pde_entries * 7 + p.ways);
@@ -187,9 +195,12 @@ TEST(PageWalkCache, EqualsTheEntryScanUnderRandomWalks) {
         const PageWalkCache::Hit h = c.peek(asid, va), r = ref.lookup(asid, va, false);
         ASSERT_EQ(h.next_level, r.next_level) << "op " << i;
         ASSERT_EQ(h.table, r.table) << "op " << i;
-      } else {
+      } else if (i % 7 != 0) {
         c.invalidate_asid(asid);
         ref.invalidate_asid(asid);
+      } else {
+        c.invalidate_all();
+        ref.invalidate_all();
       }
     }
     EXPECT_GT(deep_hits, 500u);

@@ -42,7 +42,7 @@ TEST(SuperQueue, EntriesAreHeldUntilTheirRequestCompletes) {
 // order (a shift through the whole ring), for 1, 16 and 48 entries.
 TEST(SuperQueue, SortedRingMatchesAnArrayOfCompletionTimes) {
   std::mt19937_64 rng(7);
-  for (std::uint32_t n : {1u, 2u, 16u, 48u}) {
+  for (std::uint32_t n : {1u, 2u, 3u, 5u, 16u, 48u}) {
     SuperQueue q(n);
     std::vector<std::uint64_t> ref(n, 0);
     std::uint64_t t = 0;
@@ -55,6 +55,11 @@ TEST(SuperQueue, SortedRingMatchesAnArrayOfCompletionTimes) {
       std::uint32_t busy = 0;
       for (const std::uint64_t d : ref) busy += d > t ? 1u : 0u;
       ASSERT_EQ(q.busy(now), busy) << n << " " << step;
+      // busy() at any time, before, among and after the completion times.
+      const std::uint64_t probe = t > 3000 ? t - 3000 + rng() % 9000 : rng() % 9000;
+      std::uint32_t busy_then = 0;
+      for (const std::uint64_t d : ref) busy_then += d > probe ? 1u : 0u;
+      ASSERT_EQ(q.busy(Picoseconds(probe)), busy_then) << n << " " << step << " at " << probe;
       // An earlier-stamped request now and then (a prefetch or a copy's store behind a load).
       const std::uint64_t at = step % 11 == 0 && t > 1000 ? t - 1000 : t;
       const std::uint64_t start = std::max(at, *first);

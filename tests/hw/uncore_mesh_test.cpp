@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <vector>
+
 #include "common/config.h"
 #include "hw/memory_system.h"
 
@@ -82,6 +86,63 @@ TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
   t.take(Picoseconds(200'000), Picoseconds(200'000), Picoseconds(201'000));
   EXPECT_EQ(t.available(Picoseconds(25'000)), Picoseconds(25'000));
   EXPECT_EQ(t.busy(Picoseconds(22'000)), 0u);
+}
+
+// The tracker as it was, with a hardware division per bucket and slot.
+class ReferenceTracker {
+ public:
+  ReferenceTracker(std::uint32_t entries, std::uint64_t bucket, std::size_t buckets)
+      : entries_(entries), bucket_(bucket), count_(buckets, 0) {}
+  std::uint64_t oldest() const { return head_ + 1 >= count_.size() ? head_ + 1 - count_.size() : 0; }
+  std::uint32_t busy(std::uint64_t t) const {
+    const std::uint64_t b = t / bucket_;
+    return b > head_ || b < oldest() ? 0 : count_[b % count_.size()];
+  }
+  std::uint64_t available(std::uint64_t now) const {
+    std::uint64_t b = now / bucket_;
+    if (b < oldest()) return now;
+    for (; b <= head_; ++b)
+      if (count_[b % count_.size()] < entries_) break;
+    return std::max(now, b * bucket_);
+  }
+  void take(std::uint64_t start, std::uint64_t done) {
+    const std::uint64_t first = start / bucket_, last = done > start ? (done - 1) / bucket_ : first;
+    for (std::uint64_t b = std::max(head_ + 1, last + 1 >= count_.size() ? last + 1 - count_.size() : 0);
+         last > head_ && b <= last; ++b)
+      count_[b % count_.size()] = 0;
+    head_ = std::max(head_, last);
+    for (std::uint64_t b = std::max(first, oldest()); b <= last; ++b) ++count_[b % count_.size()];
+  }
+
+ private:
+  std::uint32_t entries_;
+  std::uint64_t bucket_;
+  std::vector<std::uint32_t> count_;
+  std::uint64_t head_ = 0;
+};
+
+// Buckets and slots found by reciprocal multiplication answer as the division
+// did, for ring sizes that are and are not powers of two, on random requests
+// (out of order, some far behind, times up to 2^50 ps).
+TEST(RequestTracker, EqualsTheDivisionTrackerOnRandomRequests) {
+  std::mt19937_64 rng(23);
+  for (const std::size_t buckets : {std::size_t{64}, std::size_t{100}, std::size_t{8192}}) {
+    for (const std::uint64_t bucket : {std::uint64_t{1000}, std::uint64_t{2000}, std::uint64_t{4096}}) {
+      RequestTracker t(4, Picoseconds(bucket), buckets);
+      ReferenceTracker ref(4, bucket, buckets);
+      std::uint64_t now = rng() % (1ull << 50);
+      for (int step = 0; step < 3000; ++step) {
+        now += rng() % (3 * bucket);
+        const std::uint64_t at = step % 13 == 0 && now > 100 * bucket ? now - rng() % (100 * bucket) : now;
+        ASSERT_EQ(t.available(Picoseconds(at)), Picoseconds(ref.available(at))) << buckets << " " << step;
+        const std::uint64_t probe = at > 50 * bucket ? at - 50 * bucket + rng() % (100 * bucket) : rng() % (100 * bucket);
+        ASSERT_EQ(t.busy(Picoseconds(probe)), ref.busy(probe)) << buckets << " " << step;
+        const std::uint64_t start = ref.available(at), done = start + rng() % (20 * bucket);
+        t.take(Picoseconds(at), Picoseconds(start), Picoseconds(done));
+        ref.take(start, done);
+      }
+    }
+  }
 }
 
 TEST(UncoreParams, ReadFromTheUncoreTableWithLocatedErrors) {
