@@ -87,7 +87,12 @@ TimeOrder time_order;
 constexpr std::uint64_t kNotDue = ~0ull;
 }  // namespace
 
-void set_quantum0_lookahead(bool on) { time_order.lookahead = on; }
+void set_quantum0_lookahead(bool on) {
+  // A run starts outside every core's process: no core owns the lookahead (an owner left by
+  // a run that ended abnormally, or by another machine, is dropped).
+  time_order.lookahead = on;
+  time_order.owner = nullptr;
+}
 void disable_quantum0_skipped_waits(bool disabled) { time_order.skips_disabled = disabled; }
 
 void set_global_quantum(Picoseconds q) { tlm_utils::tlm_quantumkeeper::set_global_quantum(to_sc(q)); }
@@ -136,7 +141,12 @@ Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPor
   if (time_order.due.size() <= id) time_order.due.resize(id + 1, {kNotDue, 0});
 }
 
-Core::~Core() = default;
+Core::~Core() {
+  // The record outlives its cores (one per process): leave no pointer or due time behind.
+  if (time_order.owner == this) time_order.owner = nullptr;
+  const auto id = static_cast<std::size_t>(cpu_.value());
+  if (id < time_order.due.size()) time_order.due[id] = {kNotDue, 0};
+}
 
 void Core::add_task(TaskRun* run) {
   run->core = this;

@@ -633,6 +633,7 @@ class DramController final : public MemoryDevice {
   // requests decoded again).
   static constexpr std::uint32_t kDecodeMemo = 4;
   mutable std::array<std::uint64_t, kDecodeMemo> memo_granule_{~0ull, ~0ull, ~0ull, ~0ull};
+  static_assert(kDecodeMemo == 4, "memo_granule_'s initialiser marks each of the entries empty");
   mutable std::array<DramCoord, kDecodeMemo> memo_{};
   mutable std::uint32_t memo_next_ = 0;
   // The granule after a memo entry's (a stream's next granule, a clear's

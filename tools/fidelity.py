@@ -143,14 +143,42 @@ def slug(overrides):
     return "".join("_" + re.sub(r"[^A-Za-z0-9]+", "-", o) for o in overrides)
 
 
+def expected_quantum_ps(overrides):
+    """The quantum a study row runs at: the studies' default (0) unless the row sets one."""
+    for o in overrides:
+        if o.startswith("sim.quantum="):
+            value = o.split("=", 1)[1]
+            m = re.fullmatch(r"([0-9]+)(ps|ns|us|ms)", value)
+            if not m:
+                raise SystemExit(f"fidelity.py: cannot read the quantum of override {o!r}")
+            return int(m.group(1)) * {"ps": 1, "ns": 10**3, "us": 10**6, "ms": 10**9}[m.group(2)]
+    return 0
+
+
+def cached(path, overrides):
+    """A cached study result, or None when there is none or it ran at another quantum (a
+    result cached before the studies' default became quantum 0 has no quantum_ps)."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        data = json.load(f)
+    if data.get("quantum_ps") != expected_quantum_ps(overrides):
+        print(f"re-running {os.path.basename(path)}: cached at quantum_ps={data.get('quantum_ps')}",
+              file=sys.stderr, flush=True)
+        return None
+    return data
+
+
 def run_study(numasim, root, out_dir, config, study, overrides):
     path = os.path.join(out_dir, f"{study}-{config}{slug(overrides)}.json")
-    if not os.path.exists(path):
-        cmd = [numasim, study, os.path.join(root, "configs", config + ".toml"), "--json", path]
-        for o in overrides:
-            cmd += [o] if o.startswith("--") or not "=" in o else ["--set", o]
-        print("running: " + " ".join(cmd), file=sys.stderr, flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    data = cached(path, overrides)
+    if data is not None:
+        return data
+    cmd = [numasim, study, os.path.join(root, "configs", config + ".toml"), "--json", path]
+    for o in overrides:
+        cmd += [o] if o.startswith("--") or not "=" in o else ["--set", o]
+    print("running: " + " ".join(cmd), file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(path) as f:
         return json.load(f)
 
