@@ -213,7 +213,7 @@ void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, 
     return;
   }
 #if defined(__x86_64__)
-  if (kHostSse41) return write_back_or_fill_lines_sse41(lines, n, victims);
+  if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims);
 #endif
   write_back_or_fill_runs(lines, n, victims);
 }

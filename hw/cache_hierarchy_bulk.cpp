@@ -49,7 +49,7 @@ void CacheHierarchy::write_full_lines(CpuId cpu, PhysAddr first, std::size_t n, 
     std::abort();
   }
 #if defined(__x86_64__)
-  if (kHostSse41 && !baseline_passes_) return write_full_lines_sse41(cpu, first, n, llc_level, level, snoop_out, wb);
+  if (sse41_in_use && !baseline_passes_) return write_full_lines_sse41(cpu, first, n, llc_level, level, snoop_out, wb);
 #endif
   write_full_lines_body(cpu, first, n, llc_level, level, snoop_out, wb);
 }

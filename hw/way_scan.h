@@ -65,6 +65,10 @@ inline const bool kHostSse41 = [] {
   return __builtin_cpu_supports("sse4.1") != 0;
 }();
 
+// Whether the SSE4.1 copies run: the host's answer. Tests switch it off to run
+// the code a host without SSE4.1 runs (the dispatches below and in hw/cache*).
+inline bool sse41_in_use = kHostSse41;
+
 // The first of p[0, n) (n <= 64) with the least value, and that value: the
 // branch-free loop's result, by minima of four words and a compare for the
 // first equal one. p[0, n rounded up to 4) must be readable (a set block);
@@ -106,7 +110,7 @@ template <std::size_t W>
                                                            std::uint32_t& least) {
   if (W) n = W;
 #if defined(__x86_64__)
-  if (n >= 8 && kHostSse41) return least_word_sse41<W>(p, n, least);
+  if (n >= 8 && sse41_in_use) return least_word_sse41<W>(p, n, least);
 #endif
   std::size_t first = 0;
   least = p[0];
