@@ -113,12 +113,14 @@ class CoherenceDirectory {
     std::uint32_t* stamp = tags + ways_;
     // One branch-free pass: the way holding the line, the first empty way and
     // the first way with the least stamp (the LRU victim when none is empty);
-    // 8 and 16 ways by a copy of the pass compiled for their way count.
+    // 8, 16 and 64 ways by a copy of the pass compiled for their way count.
     std::size_t present, empty, lru;
     if (ways_ == 8)
       scan_ways<8>(tags, tag, present, empty, lru);
     else if (ways_ == 16)
       scan_ways<16>(tags, tag, present, empty, lru);
+    else if (ways_ == 64)  // the epyc-genoa configurations' filter
+      scan_ways<64>(tags, tag, present, empty, lru);
     else
       scan_ways<0>(tags, tag, present, empty, lru);
     if (present < ways_) {

@@ -227,10 +227,11 @@ TEST(ConfigFidelity, GenoaNps1AndNps4) {
   // refresh window); the quantum's own error is issue 16's item 6. What bounds
   // a real controller below the DRAM's timing (a finite read queue, the
   // uncore's credits) has no cited depth (README, fidelity table). Held: the
-  // band's floor, today's figure within 2%, and a guard that fails when the
-  // gap closes (then assert the band's top again).
+  // band's floor, today's figure within 1%, and a guard that fails when the
+  // gap closes (then assert the band's top again); accepted: 415.4-423.8 GB/s.
+  // The 64-way snoop filter (GENOADIR) leaves the quick figure at 419.6.
   EXPECT_GE(b1.matrix[0][0], 0.70 * 460.8) << b1.to_table();
-  EXPECT_NEAR(b1.matrix[0][0], 419.6, 0.02 * 419.6) << b1.to_table();
+  EXPECT_NEAR(b1.matrix[0][0], 419.6, 0.01 * 419.6) << b1.to_table();
   EXPECT_GT(b1.matrix[0][0], 0.90 * 460.8) << "the gap to Mess's 90% closed: assert the band's top again";
 }
 

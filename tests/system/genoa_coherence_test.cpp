@@ -42,9 +42,12 @@ TEST(GenoaCoherence, SaturatedRemoteCellsReadThePathsPayloadRate) {
   auto doc = genoa_nps4();
   const MatrixResult r = stream_matrix(*doc);
   ASSERT_EQ(r.matrix.size(), 4u);
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j)
-      if (i != j) EXPECT_NEAR(r.matrix[i][j], kPathPayloadGbps, 0.03 * kPathPayloadGbps) << r.to_table();
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      if (i == j) continue;
+      EXPECT_NEAR(r.matrix[i][j], kPathPayloadGbps, 0.03 * kPathPayloadGbps) << r.to_table();
+    }
+  }
 }
 
 TEST(GenoaCoherence, TheDefaultSnoopFilterRefetchesPrefetchedLines) {
@@ -57,7 +60,10 @@ TEST(GenoaCoherence, TheDefaultSnoopFilterRefetchesPrefetchedLines) {
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j)
       if (i != j) worst = std::min(worst, r.matrix[i][j]);
-  EXPECT_LT(worst, 0.85 * kPathPayloadGbps) << r.to_table();
+  EXPECT_LT(worst, 0.85 * kPathPayloadGbps)
+      << "the 8-way filter no longer loses prefetched lines (a hashed set index?): revisit the epyc-genoa "
+         "configurations' directory_ways = 64\n"
+      << r.to_table();
 }
 
 }  // namespace
