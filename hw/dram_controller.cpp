@@ -324,14 +324,16 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   const std::uint64_t il = p_.interleave_lines();  // a power of two (validate)
   while ((std::uint64_t{1} << il_shift_) < il) ++il_shift_;
   std::size_t n = 0, odd_radices = 0;
-  unsigned pos = 0;                 // bit position of the next field in its word
-  std::uint8_t word = kGranule;     // the word it is read from: y, or the quotient above the split
+  unsigned pos = 0;              // bit position of the next field in its word
+  std::uint8_t word = kGranule;  // the word it is read from: y, or the quotient above the split
   for (DramField f : fields_) {
     if (f == DramField::Row) {
       // The row: the quotient's bits from pos (without a split, the quotient
       // is y's bits from pos, divided by 1).
-      if (word == kGranule) split_shift_ = pos;
-      else row_shift_ = pos;
+      if (word == kGranule)
+        split_shift_ = pos;
+      else
+        row_shift_ = pos;
       continue;
     }
     std::uint64_t radix = 1;
@@ -476,7 +478,8 @@ bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
       to.column = hi << il_shift_;
       return true;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 

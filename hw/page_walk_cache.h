@@ -98,9 +98,9 @@ class PageWalkCache {
         if (keys[e - 1] == k) return e - 1;
       }
     }
-    void touch(std::uint32_t e);                 // e becomes its set's most recently used
+    void touch(std::uint32_t e);                                 // e becomes its set's most recently used
     void install(std::uint32_t e, std::uint64_t k, PhysAddr t);  // an empty entry e holds k
-    void remove(std::uint32_t e);                // a used entry e becomes empty
+    void remove(std::uint32_t e);                                // a used entry e becomes empty
     void unlink(std::uint32_t e);
     void link_tail(std::uint32_t e);
   };

@@ -185,9 +185,9 @@ TEST(DramDecode, EqualsTheDivisionDecodeOnManyGeometries) {
       {8, 2, 4, 4, 8192, 256, "row:rank:bank:column:bankgroup:channel", true},  // all powers of two
       {4, 1, 4, 4, 8192, 64, "row:bank:bankgroup:rank:column:channel", false},
       {2, 4, 2, 8, 2048, 128, "row:channel:rank:bank:bankgroup:column", true},
-      {3, 3, 3, 3, 3072, 256, "row:rank:bank:column:bankgroup:channel", true},  // nothing a power of two
+      {3, 3, 3, 3, 3072, 256, "row:rank:bank:column:bankgroup:channel", true},   // nothing a power of two
       {6, 2, 4, 2, 8192, 8192, "row:column:rank:bank:bankgroup:channel", true},  // column radix 1
-      {1, 1, 1, 1, 64, 64, "row:rank:bank:column:bankgroup:channel", true},     // every radix 1
+      {1, 1, 1, 1, 64, 64, "row:rank:bank:column:bankgroup:channel", true},      // every radix 1
       {12, 5, 4, 4, 8192, 512, "row:bankgroup:bank:rank:channel:column", true},
       // One radix not a power of two, at each place: the split decode.
       {4, 3, 4, 4, 8192, 256, "row:rank:bank:column:bankgroup:channel", true},   // ranks, below the row

@@ -135,7 +135,8 @@ TEST(RequestTracker, EqualsTheDivisionTrackerOnRandomRequests) {
         now += rng() % (3 * bucket);
         const std::uint64_t at = step % 13 == 0 && now > 100 * bucket ? now - rng() % (100 * bucket) : now;
         ASSERT_EQ(t.available(Picoseconds(at)), Picoseconds(ref.available(at))) << buckets << " " << step;
-        const std::uint64_t probe = at > 50 * bucket ? at - 50 * bucket + rng() % (100 * bucket) : rng() % (100 * bucket);
+        const std::uint64_t probe =
+            at > 50 * bucket ? at - 50 * bucket + rng() % (100 * bucket) : rng() % (100 * bucket);
         ASSERT_EQ(t.busy(Picoseconds(probe)), ref.busy(probe)) << buckets << " " << step;
         const std::uint64_t start = ref.available(at), done = start + rng() % (20 * bucket);
         t.take(Picoseconds(at), Picoseconds(start), Picoseconds(done));

@@ -69,7 +69,8 @@ TEST(MessCurvesShape, SkylakeSp2sMaximumAtHalfReadsNotAboveAllReadsBothBelowTheP
   const MessCurvesResult t = mess_curves(q0->root(), {100, 50}, o);
   ASSERT_EQ(t.quantum.quantum.value(), 0u) << "the studies' default quantum is no longer 0";
   EXPECT_GT(maximum_gbps(t.curves[1]), maximum_gbps(t.curves[0]))
-      << "Mess's falling family now holds at quantum 0: assert it there\n" << t.to_table();
+      << "Mess's falling family now holds at quantum 0: assert it there\n"
+      << t.to_table();
   EXPECT_LT(maximum_gbps(t.curves[1]), 1.03 * maximum_gbps(t.curves[0])) << t.to_table();
 }
 
