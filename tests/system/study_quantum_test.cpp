@@ -3,7 +3,10 @@
 // so in their results. On the small two-socket machine with tiny studies.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <unistd.h>
 
 #include "studies/studies.h"
 #include "tests/system/quick_studies.h"
@@ -86,6 +89,25 @@ TEST(StudyQuantum, TheConfigurationsQuantumIsUsedAndNamed) {
       << c.to_json();
   EXPECT_NE(c.to_table().find("(quantum 1us (from the configuration, small-machine.toml:14))"), std::string::npos)
       << c.to_table();
+}
+
+// A quantum set in a `base =` file is the configuration's too, and its position
+// names the base file (where the key stands), not the file that was opened.
+TEST(StudyQuantum, AQuantumInABaseFileIsUsedAndNamedThere) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("numasim-study-quantum-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "machine.toml") << testing::kSmallMachineToml << "\n[sim]\nquantum = \"1us\"\n";
+  std::ofstream(dir / "top.toml") << "base = \"machine.toml\"\n";
+  auto doc = ConfigDocument::from_file((dir / "top.toml").string());
+  C2cOptions co;
+  co.lines = 50;
+  const MatrixResult c = c2c_latency(doc->root(), co);
+  fs::remove_all(dir);
+  EXPECT_EQ(c.quantum.quantum.value(), 1'000'000u);
+  EXPECT_EQ(c.quantum.from, StudyQuantum::From::Config);
+  // kSmallMachineToml's 12 lines, the empty line, [sim]: the key on line 14 of the base file.
+  EXPECT_EQ(c.quantum.where, (dir / "machine.toml").string() + ":14") << c.to_table();
 }
 
 TEST(StudyQuantum, SetOverridesTheDefaultAndTheConfiguration) {
