@@ -273,13 +273,12 @@ class StreamProgram : public OpSource {
 struct Setup {
   Topology topo;
   MachineParams params;
-  StudyQuantum quantum;  // the MLC-style studies' (read_study_setup)
+  StudyQuantum quantum;  // the MLC-style studies' quantum and its source (read_study_setup only)
 };
 
 Setup read_setup(Config root) {
   Setup s{Topology::from_config(root), MachineParams::from_config(root), {}};
   root.document().check();
-  s.quantum.quantum = s.params.quantum;
   return s;
 }
 
