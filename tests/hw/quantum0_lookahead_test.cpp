@@ -225,23 +225,29 @@ struct MachineRun {
   std::vector<Picoseconds> end_times;
   std::uint64_t skipped = 0;
   std::uint64_t idle_waits = 0;  // summed over the CPUs: a path that must settle skipped waits first
+  std::uint64_t timers = 0;      // timer checks that fired timers, summed over the CPUs
+  std::uint64_t kthread_runs = 0;
 };
 
-// The lookahead on; without `lookahead` its waits are all real.
-MachineRun run_machine(bool lookahead) {
+// The lookahead on; without `lookahead` its waits are all real. With `khugepaged`, THP is
+// on and khugepaged sleeps 20 us between passes on CPU 0, which has no user task: its
+// timer wakes an idle core while the others run ahead with skipped waits.
+MachineRun run_machine(bool lookahead, bool khugepaged = false) {
   disable_quantum0_skipped_waits(!lookahead);
-  auto doc = ConfigDocument::from_string(
+  std::string text =
       "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"64MiB\"\n"
       "distances = [[10, 21], [21, 10]]\n"
       "[[link]]\nnodes = [0, 1]\nlatency = \"27ns\"\nbandwidth = \"34.3GB/s\"\n"
-      "[sim]\nquantum = \"0ns\"\nquantum0_lookahead = true\n",
-      "quantum0-machine.toml");
+      "[sim]\nquantum = \"0ns\"\nquantum0_lookahead = true\n";
+  if (khugepaged) text += "[os.thp]\nenabled = \"always\"\n[os.kthreads]\nkhugepaged_scan_sleep = \"20us\"\n";
+  auto doc = ConfigDocument::from_string(text, "quantum0-machine.toml");
   Machine m(doc->root());
   doc->finish();
   VirtAddr base_a = 0, base_b = 0;
-  TaskRun* a = m.add_task("a", std::make_unique<Mix>(1, &base_a), CpuId(0));
-  m.add_thread(a, std::make_unique<Mix>(2, &base_a), CpuId(1));
-  m.add_task("b", std::make_unique<Mix>(3, &base_b), CpuId(2));
+  const int first = khugepaged ? 1 : 0;  // keep CPU 0 free for khugepaged
+  TaskRun* a = m.add_task("a", std::make_unique<Mix>(1, &base_a), CpuId(first));
+  m.add_thread(a, std::make_unique<Mix>(2, &base_a), CpuId(first + 1));
+  m.add_task("b", std::make_unique<Mix>(3, &base_b), CpuId(first + 2));
   MachineRun r;
   r.simulated = m.run();
   // Every statistic but the count of skipped waits itself.
@@ -250,6 +256,8 @@ MachineRun run_machine(bool lookahead) {
   for (int c = 0; c < m.num_cpus(); ++c) {
     r.skipped += m.core(CpuId(c)).stats().skipped_waits;
     r.idle_waits += m.core(CpuId(c)).stats().idle_waits;
+    r.timers += m.core(CpuId(c)).stats().timers;
+    r.kthread_runs += m.core(CpuId(c)).stats().kthread_runs;
   }
   return r;
 }
@@ -267,6 +275,23 @@ TEST(Quantum0Lookahead, AMachineRunGivesTheSameStatisticsAsThePlainWaits) {
   // The run reaches a path where a core with skipped waits must settle them before others
   // may act: an idle CPU's waits (CPU 3 has no task). (No timer fires in this run.)
   EXPECT_GT(ahead.idle_waits, 0u);
+}
+
+// An idle CPU woken by its timer (khugepaged's sleep) while the other cores run with
+// skipped waits: the waker must settle them first, and the statistics stay the same.
+TEST(Quantum0Lookahead, ATimerWakingAnIdleCpuGivesTheSameStatisticsAsThePlainWaits) {
+  Quantum0Guard guard;
+  const MachineRun plain = run_machine(false, true);
+  const MachineRun ahead = run_machine(true, true);
+  EXPECT_EQ(plain.skipped, 0u);
+  EXPECT_GT(ahead.skipped, 10'000u);
+  EXPECT_GT(plain.timers, 0u);
+  EXPECT_GT(plain.kthread_runs, 0u);
+  EXPECT_EQ(ahead.timers, plain.timers);
+  EXPECT_EQ(ahead.kthread_runs, plain.kthread_runs);
+  EXPECT_EQ(ahead.simulated, plain.simulated);
+  EXPECT_EQ(ahead.end_times, plain.end_times);
+  EXPECT_EQ(ahead.stats, plain.stats);
 }
 
 }  // namespace
