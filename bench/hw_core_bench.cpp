@@ -65,7 +65,8 @@ class HitStream : public TimedSource {
       const VirtAddr a = base_ + off_;
       if ((left_ & 3) == 0) b.store(a);
       else b.load(a);
-      off_ = (off_ + 64) % span_;
+      off_ += 64;  // wraps without a division: the generator's own cost stays out of the figure
+      if (off_ >= span_) off_ = 0;
       if ((left_ & 7) == 0) b.compute(2);
       --left_;
     }
