@@ -291,7 +291,14 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   const std::uint32_t core = core_index_[c];
   const int my_socket = cpu_socket_[c];
   const int home_socket = node_socket_[static_cast<std::size_t>(home.value())];
-  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
+  // A node on an I/O stop (a CXL expander on a root port): its stop's tile, and
+  // its socket's node, whose links reach it from another socket and whose home
+  // agent (the socket's CHAs: their TORs hold core reads of CXL memory with the
+  // DRAM reads) tracks its reads.
+  const std::int32_t io = node_io_tile_[static_cast<std::size_t>(home.value())];
+  const auto stop = static_cast<std::uint32_t>(io);
+  const NodeId via = io >= 0 ? socket_node_[static_cast<std::size_t>(home_socket)] : home;
+  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(via.value())];
   // The home agent holds the request from its arrival until the data leaves the IMC.
   auto device = [&](Picoseconds at) {
     const Picoseconds start = ht.available(at);
@@ -302,10 +309,6 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
     br.queueing += d.queueing;
     return d.done;
   };
-  // A node on an I/O stop (a CXL expander on a root port): its stop's tile, and
-  // the node the links reach it by from another socket (its socket's).
-  const std::int32_t io = node_io_tile_[static_cast<std::size_t>(home.value())];
-  const auto stop = static_cast<std::uint32_t>(io);
   if (home_socket == my_socket && io >= 0) {
     // Core -> slice (LLC miss) -> I/O stop -> I/O stack, the device, I/O stack -> I/O stop -> core.
     const Picoseconds to = mesh_->to_io(core, pa, stop), back = mesh_->from_io(core, stop);
@@ -313,7 +316,6 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
     br.level_hit = kServedRemoteDram;
     return device(now + to) + back;
   }
-  const NodeId via = io >= 0 ? socket_node_[static_cast<std::size_t>(home_socket)] : home;
   if (home_socket == my_socket) {
     // Core -> slice (LLC miss) -> IMC, the device, IMC -> core.
     const Picoseconds to = mesh_->to_local_imc(core, pa), back = mesh_->from_imc(core, pa);

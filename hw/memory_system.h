@@ -63,10 +63,11 @@
 // A CPU-less node on an I/O stop ([[node]] io_tile, CXLIO) is a node of its
 // socket with no [[link]]: demand misses and prefetches reach it like the
 // socket's DRAM (uncore_fetch: core -> slice -> I/O stop and stack -> device ->
-// back, holding its home tracker's entries), from another socket through the
-// UPI link to its socket; traffic that does not start in a core's L2
-// (write-backs, DMA and streamed lines) goes straight to its device, without
-// the mesh, the I/O stack or (from another socket) the UPI link (simplified).
+// back, holding an entry of its socket's home tracker, shared with the DRAM's
+// reads), from another socket through the UPI link to its socket; traffic that
+// does not start in a core's L2 (write-backs, DMA and streamed lines, a
+// whole-line store's ownership) goes straight to its device, without the mesh,
+// the I/O stack or (from another socket) the UPI link (simplified).
 // Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of other CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once

@@ -29,9 +29,10 @@
 // I/O stops (CXLIO): a CPU-less node on an I/O stop of its socket's mesh
 // ([[node]] io_tile = [row, column], a tile of an I/O row: a CXL expander on
 // the root port of that stop's I/O stack) is reached like the socket's DRAM:
-// core -> slice (LLC lookup; the CHA is the line's home and tracks the read:
-// Intel's Sapphire Rapids uncore events count core reads of CXL memory in the
-// CHA's TOR, UNC_CHA_TOR_INSERTS.IA_MISS_CXL_ACC, Linux perf's
+// core -> slice (LLC lookup; the CHA is the line's home and tracks the read
+// with the socket's DRAM reads, in the socket's home tracker: Intel's Sapphire
+// Rapids uncore events count core reads of CXL memory in the CHA's TOR,
+// UNC_CHA_TOR_INSERTS.IA_MISS_CXL_ACC, Linux perf's
 // sapphirerapids/uncore-cache.json) -> the I/O stop -> the I/O stack (IIO and
 // its mesh interface up to the CXL root port, `io_stack_cycles` each way) ->
 // the device (hw/cxl_memory_device.h: root port's CXL port, flits, link,

@@ -54,7 +54,7 @@ TEST(EmeraldRapidsCxl, ExpanderIsTheCxlType3Preset) {
 // The expander sits on the I/O stop at row 0, column 3 ([[node]] io_tile): a
 // core's read of it goes core -> the line's slice (LLC lookup) -> the I/O stop
 // -> the I/O stack -> the device -> the stack -> the stop -> the core, held by
-// the expander's home tracker; no [[link]] and no lumped LLC latency carry it.
+// the socket's home tracker; no [[link]] and no lumped LLC latency carry it.
 // Each idle read from CPU 0 is exactly the mesh's route for its slice plus
 // the device's own time; the mean of that route over the lines is the
 // host's part the latency matrix sees (IdleLatency). Fails when the path
@@ -89,7 +89,7 @@ double expander_host_ns() {
   }
   MapStatsVisitor v;
   ms.dump_stats(v);
-  EXPECT_EQ(v.get("system.node1.home_agent.requests"), static_cast<double>(kReads));
+  EXPECT_EQ(v.get("system.node0.home_agent.requests"), static_cast<double>(kReads));  // the socket's CHAs
   return host_ps / kReads / 1000.0;
 }
 
