@@ -62,6 +62,7 @@ Topology Topology::from_config(Config root) {
     Bytes memory;
     int cpus;  // -1: share of the socket's cores
     Config cfg;
+    bool io = false;  // io_tile: on an I/O stop of its socket's mesh
   };
   std::vector<RawNode> raw;
   if (node_tables.empty()) {
@@ -81,6 +82,13 @@ Topology Topology::from_config(Config root) {
         nc.error("socket", "socket " + std::to_string(r.socket) +
                                " does not exist: machine.sockets = " + std::to_string(t.num_sockets_));
       if (r.socket < 0 && r.cpus > 0) nc.error("cpus", "a node without a socket cannot have CPUs");
+      // io_tile itself is read and checked against the mesh by hw/ (UncoreParams::node_io_tiles).
+      r.io = nc.has("io_tile");
+      if (r.io && r.cpus != 0)
+        nc.error("io_tile",
+                 "only a CPU-less node (cpus = 0) sits on an I/O stop; this one has cpus = " + std::to_string(r.cpus));
+      else if (r.io && r.socket < 0)
+        nc.error("io_tile", "a node on an I/O stop belongs to the socket whose mesh reaches it: give socket = <id>");
       raw.push_back(r);
     }
   }
@@ -114,6 +122,7 @@ Topology Topology::from_config(Config root) {
     n.socket = raw[i].socket;
     n.memory = raw[i].memory;
     n.base = base;
+    n.on_io_stop = raw[i].io;
     // Bound on memory size: the simulated physical address space (see kMaxPhysEnd).
     if (!address_space_reported && (n.memory.value() > kMaxPhysEnd || base > kMaxPhysEnd - n.memory.value())) {
       raw[i].cfg.error(node_tables.empty() ? "memory_per_node" : "memory",
@@ -169,6 +178,10 @@ Topology Topology::from_config(Config root) {
     }
     l.a = NodeId(static_cast<int>(ends[0]));
     l.b = NodeId(static_cast<int>(ends[1]));
+    for (const NodeId e : {l.a, l.b})
+      if (t.nodes_[static_cast<std::size_t>(e.value())].on_io_stop)
+        lc.error("nodes", "node " + std::to_string(e.value()) +
+                              " sits on an I/O stop (io_tile): its socket's mesh reaches it, not a [[link]]");
     l.name = "n" + std::to_string(l.a.value()) + "-n" + std::to_string(l.b.value());
     t.links_.push_back(l);
   }
@@ -177,6 +190,12 @@ Topology Topology::from_config(Config root) {
       "distances", {}, "SLIT distance matrix (10 = local); derived from path latency when absent");
 
   t.compute_paths();
+  bool io_nodes = false;
+  for (const auto& n : t.nodes_) io_nodes = io_nodes || n.on_io_stop;
+  if (io_nodes && distances.empty() && shape_ok)
+    machine.error("distances",
+                  "required with a node on an I/O stop (io_tile): its distances cannot be derived "
+                  "from [[link]] latencies");
 
   // Reachability and the SLIT table.
   t.distance_.assign(static_cast<std::size_t>(nn) * nn, 0);
@@ -184,6 +203,8 @@ Topology Topology::from_config(Config root) {
     for (int b = 0; b < nn; ++b) {
       std::size_t ix = t.index(NodeId(a), NodeId(b));
       if (a != b && t.path_links_[ix].empty()) {
+        if (t.nodes_[static_cast<std::size_t>(a)].on_io_stop || t.nodes_[static_cast<std::size_t>(b)].on_io_stop)
+          continue;  // reached through a socket's mesh; its distances are given
         if (a < b && shape_ok)
           root.error("link", "nodes " + std::to_string(a) + " and " + std::to_string(b) +
                                  " are not connected by any path of [[link]]s");

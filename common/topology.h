@@ -8,7 +8,11 @@
 // Configuration (read by Topology::from_config):
 //   [machine] sockets, cores_per_socket, distances (optional SLIT override; else
 //             10 * (reference + 2 * path latency) / reference, a load's round trip)
-//   [[node]]  socket, memory, cpus (cores on this node; 0 = CPU-less)
+//   [[node]]  socket, memory, cpus (cores on this node; 0 = CPU-less); io_tile
+//             (read by hw/, uncore_mesh.h: a CPU-less node on an I/O stop of its
+//             socket's mesh, such as a CXL expander on a root port, is reached
+//             through that mesh, not by [[link]]s: it needs socket = <its
+//             socket>, no [[link]] and an explicit [machine] distances row)
 //   [[link]]  nodes = [a, b], latency, bandwidth
 // CPUs are numbered node by node in node order, like Linux on most x86 servers
 // with one thread per core. Not modelled: SMT siblings, memory holes.
@@ -29,6 +33,7 @@ struct NodeDesc {
   Bytes memory;             // capacity
   PhysAddr base = 0;        // start of its physical range (1 GiB aligned)
   std::vector<CpuId> cpus;  // empty for a CPU-less node
+  bool on_io_stop = false;  // [[node]] io_tile: on an I/O stop of its socket's mesh (no [[link]]s)
   bool has_cpus() const { return !cpus.empty(); }
   PhysAddr end() const { return base + memory.value(); }
 };

@@ -51,6 +51,10 @@ CxlDeviceParams CxlDeviceParams::from_config(Config c) {
       "one-way latency between the host's home agent and the device's controller: root port, flit packing, PHY, "
       "device port",
       {Picoseconds(0), Picoseconds(10'000'000)});
+  p.retimer_latency = c.get<Picoseconds>(
+      "retimer_latency", d.retimer_latency,
+      "one-way latency of the retimers on the link between the root port and the device, together (0: none)",
+      {Picoseconds(0), Picoseconds(10'000'000)});
   p.lanes = c.get<int>("lanes", d.lanes, "lanes of the CXL port (x8: 8, x16: 16)", {1, 16});
   if (p.lanes != 1 && p.lanes != 2 && p.lanes != 4 && p.lanes != 8 && p.lanes != 16) {
     c.error("lanes", "a CXL port has 1, 2, 4, 8 or 16 lanes, got " + std::to_string(p.lanes));
@@ -109,7 +113,7 @@ MemoryAccessResult CxlMemoryDevice::access_line(PhysAddr pa, bool is_write, Pico
   const Picoseconds resp = is_write ? write_resp_ : read_resp_;
   const Picoseconds down = down_.earliest(arrival, req);
   down_.reserve(down, req);
-  Picoseconds at_media = down + req + p_.port_latency;
+  Picoseconds at_media = down + req + p_.one_way();
   if (p_.media_same_bank_refresh) {
     const DramCoord c = media_.decode(pa);
     const Picoseconds cmd = at_media + p_.media.frontend_latency;
@@ -123,8 +127,8 @@ MemoryAccessResult CxlMemoryDevice::access_line(PhysAddr pa, bool is_write, Pico
   const Picoseconds up = up_.earliest(m.done, resp);
   up_.reserve(up, resp);
   MemoryAccessResult r;
-  r.done = up + resp + p_.port_latency;
-  r.service = req + resp + p_.port_latency + p_.port_latency + m.service;
+  r.done = up + resp + p_.one_way();
+  r.service = req + resp + p_.one_way() + p_.one_way() + m.service;
   const Picoseconds latency = r.done - arrival;
   r.queueing = latency > r.service ? latency - r.service : Picoseconds(0);
 
@@ -144,7 +148,7 @@ MemoryAccessResult CxlMemoryDevice::access_line(PhysAddr pa, bool is_write, Pico
 }
 
 Picoseconds CxlMemoryDevice::unloaded_latency(bool is_write) const {
-  return (is_write ? write_req_ + write_resp_ : read_req_ + read_resp_) + p_.port_latency + p_.port_latency +
+  return (is_write ? write_req_ + write_resp_ : read_req_ + read_resp_) + p_.one_way() + p_.one_way() +
          media_.idle_latency(RowOutcome::Closed, is_write);
 }
 

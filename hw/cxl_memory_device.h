@@ -16,10 +16,13 @@
 // bandwidth); each direction keeps busy intervals (LinkCalendar), so reads
 // saturate at the upstream link's payload rate, writes at the downstream one.
 //
-// Unloaded read = request serialisation + port latency + media (controller +
-// DRAM, bank closed) + response serialisation + port latency.
+// Unloaded read = request serialisation + port latency + retimers + media
+// (controller + DRAM, bank closed) + response serialisation + port latency +
+// retimers.
 // Parameters ([device.<name>] with impl = "cxl"; defaults below):
 //   port_latency     25ns   one way (chosen: see configs/devices/cxl-type3.toml)
+//   retimer_latency  0ns    one way, the retimers between root port and device
+//                           together (none by default: see the preset)
 //   lanes            16     x16 CXL 2.0 port (x8: 8)
 //   lane_bandwidth   4GB/s  one PCIe 5.0 lane at 32 GT/s, one direction
 //   flit_bytes       68     bytes on the wire per flit of 64 B of slots
@@ -56,6 +59,7 @@ namespace numasim::hw {
 
 struct CxlDeviceParams {
   Picoseconds port_latency = Picoseconds(25'000);
+  Picoseconds retimer_latency = Picoseconds(0);
   int lanes = 16;
   Bandwidth lane_bandwidth = Bandwidth(4'000'000'000ull);
   std::uint32_t flit_bytes = 68;
@@ -73,6 +77,8 @@ struct CxlDeviceParams {
   // Empty if consistent, else what is wrong.
   std::string validate() const;
 
+  // One way between the host's home agent and the device's controller: port and retimers.
+  Picoseconds one_way() const { return port_latency + retimer_latency; }
   Bandwidth link_bandwidth() const {
     return Bandwidth(lane_bandwidth.bytes_per_second() * static_cast<std::uint64_t>(lanes));
   }

@@ -26,6 +26,7 @@ MemorySystemParams MemorySystemParams::from_config(Config root) {
   p.interconnect =
       InterconnectParams::from_config(root.table("interconnect", "message format and router latency of the links"));
   p.uncore = UncoreParams::from_config(root.table("uncore", "the sockets' uncore: mesh or ring, LLC slices, home agents, UPI agents"));
+  p.node_io_tiles = p.uncore.node_io_tiles(root);
   p.l2_prefetch = StreamPrefetcherParams::from_config(
       root.table("prefetch", "hardware prefetchers of every core")
           .table("l2_streamer", "L2 streamer: runs ahead of line streams within a 4 KiB page (Intel L2 hardware prefetcher)"));
@@ -107,8 +108,13 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   }
   l1_latency_ = caches_.hit_latency(1);
   socket_node_.assign(static_cast<std::size_t>(std::max(layout_.num_sockets, 0)), NodeId(-1));
+  auto on_io_stop = [&](NodeId n) {
+    const auto i = static_cast<std::size_t>(n.value());
+    return i < params.node_io_tiles.size() && params.node_io_tiles[i] >= 0;
+  };
   for (const auto& n : layout_.nodes)
-    if (n.socket >= 0 && n.socket < layout_.num_sockets && socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
+    if (n.socket >= 0 && n.socket < layout_.num_sockets && !on_io_stop(n.id) &&
+        socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
       socket_node_[static_cast<std::size_t>(n.socket)] = n.id;
   PhysAddr mem_end = 0;
   for (const auto& r : node_range_) mem_end = std::max(mem_end, r.second);
@@ -145,6 +151,15 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
     mesh_ = std::make_unique<UncoreMesh>(params.uncore, std::max<std::uint32_t>(cores, 1));
     home_trackers_.assign(layout_.nodes.size(), RequestTracker(params.uncore.home_tracker));
     upi_trackers_.assign(per_socket.size(), RequestTracker(params.uncore.upi_credits));
+    node_io_tile_.assign(layout_.nodes.size(), -1);
+  }
+  for (const auto& n : layout_.nodes) {
+    if (!on_io_stop(n.id)) continue;
+    if (!mesh_ || n.socket < 0 || !n.cpus.empty() || socket_node_[static_cast<std::size_t>(n.socket)].value() < 0)
+      throw std::invalid_argument("memory system: node " + std::to_string(n.id.value()) +
+                                  " on an I/O stop: it needs the uncore model, no CPUs of its own and a socket with CPUs");
+    node_io_tile_[static_cast<std::size_t>(n.id.value())] =
+        params.node_io_tiles[static_cast<std::size_t>(n.id.value())];
   }
 }
 
@@ -276,7 +291,14 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   const std::uint32_t core = core_index_[c];
   const int my_socket = cpu_socket_[c];
   const int home_socket = node_socket_[static_cast<std::size_t>(home.value())];
-  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
+  // A node on an I/O stop (a CXL expander on a root port): its stop's tile, and
+  // its socket's node, whose links reach it from another socket and whose home
+  // agent (the socket's CHAs: their TORs hold core reads of CXL memory with the
+  // DRAM reads) tracks its reads.
+  const std::int32_t io = node_io_tile_[static_cast<std::size_t>(home.value())];
+  const auto stop = static_cast<std::uint32_t>(io);
+  const NodeId via = io >= 0 ? socket_node_[static_cast<std::size_t>(home_socket)] : home;
+  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(via.value())];
   // The home agent holds the request from its arrival until the data leaves the IMC.
   auto device = [&](Picoseconds at) {
     const Picoseconds start = ht.available(at);
@@ -287,6 +309,13 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
     br.queueing += d.queueing;
     return d.done;
   };
+  if (home_socket == my_socket && io >= 0) {
+    // Core -> slice (LLC miss) -> I/O stop -> I/O stack, the device, I/O stack -> I/O stop -> core.
+    const Picoseconds to = mesh_->to_io(core, pa, stop), back = mesh_->from_io(core, stop);
+    br.cache += to + back;
+    br.level_hit = kServedRemoteDram;
+    return device(now + to) + back;
+  }
   if (home_socket == my_socket) {
     // Core -> slice (LLC miss) -> IMC, the device, IMC -> core.
     const Picoseconds to = mesh_->to_local_imc(core, pa), back = mesh_->from_imc(core, pa);
@@ -303,16 +332,18 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
     return device(now + to) + back;
   }
   // Remote: core -> slice (miss) -> UPI agent, which needs a request credit for
-  // remote homes; the link; UPI agent -> home slice (tracker, directory) -> IMC;
-  // the device; IMC -> UPI agent; the link back; UPI agent -> core.
+  // remote homes; the link; UPI agent -> home slice (tracker, directory) -> IMC
+  // (or I/O stop and stack); the device; IMC (I/O stack and stop) -> UPI agent;
+  // the link back; UPI agent -> core.
   RequestTracker& upi = upi_trackers_[static_cast<std::size_t>(my_socket)];
   const Picoseconds at_upi = now + mesh_->to_upi(core, pa);
   const Picoseconds start = upi.available(at_upi);
   br.queueing += start - at_upi;
-  const TraverseResult req = interconnect_.traverse(requester, home, Bytes(0), start);
-  const Picoseconds home_mesh = mesh_->home_to_imc(pa), back_mesh = mesh_->imc_to_upi(pa);
+  const TraverseResult req = interconnect_.traverse(requester, via, Bytes(0), start);
+  const Picoseconds home_mesh = io >= 0 ? mesh_->home_to_io(pa, stop) : mesh_->home_to_imc(pa);
+  const Picoseconds back_mesh = io >= 0 ? mesh_->io_to_upi(pa, stop) : mesh_->imc_to_upi(pa);
   const Picoseconds done = device(req.arrival + home_mesh);
-  const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(kCacheLineBytes), done + back_mesh);
+  const TraverseResult resp = interconnect_.traverse(via, requester, Bytes(kCacheLineBytes), done + back_mesh);
   const Picoseconds into_core = mesh_->upi_to_core(core, pa);  // the line's UPI agent (SPRFID)
   upi.take(at_upi, start, resp.arrival);
   br.cache += (at_upi - now) + home_mesh + back_mesh + into_core;

@@ -60,7 +60,15 @@
 // home-tracker entry, bulk streams their window's as a block), and a whole-line
 // store's ownership from another socket goes through them too
 // (uncore_ownership); within a socket they and CPU-less nodes keep the lumped path.
-// Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of CPU-less nodes is
+// A CPU-less node on an I/O stop ([[node]] io_tile, CXLIO) is a node of its
+// socket with no [[link]]: demand misses and prefetches reach it like the
+// socket's DRAM (uncore_fetch: core -> slice -> I/O stop and stack -> device ->
+// back, holding an entry of its socket's home tracker, shared with the DRAM's
+// reads), from another socket through the UPI link to its socket; traffic that
+// does not start in a core's L2 (write-backs, DMA and streamed lines, a
+// whole-line store's ownership) goes straight to its device, without the mesh,
+// the I/O stack or (from another socket) the UPI link (simplified).
+// Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of other CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
 
@@ -94,6 +102,9 @@ struct MemorySystemParams {
   std::vector<MemoryDeviceSpec> node_devices;
   InterconnectParams interconnect;  // [interconnect]
   UncoreParams uncore;              // [uncore]: lumped (default), mesh or ring
+  // [[node]] io_tile: by node id the mesh tile of the I/O stop a CPU-less node
+  // sits on (a CXL expander on that stop's root port), -1 for none (uncore_mesh.h).
+  std::vector<std::int32_t> node_io_tiles;
   StreamPrefetcherParams l2_prefetch;  // [prefetch.l2_streamer]
   // [coherence] timing. A miss served by a Modified copy in another core of the
   // socket costs the LLC lookup plus `same_socket_snoop` (about 50 ns in all on
@@ -391,6 +402,7 @@ class MemorySystem {
   std::vector<std::uint32_t> core_index_;
   std::vector<int> cpu_socket_, node_socket_;
   std::vector<RequestTracker> home_trackers_, upi_trackers_;
+  std::vector<std::int32_t> node_io_tile_;  // by node id: its I/O stop's tile ([[node]] io_tile), -1 none
   TransferPath transfer_path_ = TransferPath::Bulk;
   std::vector<PhysAddr> dirty_;  // bulk_stream's scratch: dirty lines of a streamed read
   // By 2 MiB region of physical memory: whether a line of it may have entered

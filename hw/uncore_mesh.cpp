@@ -61,6 +61,10 @@ UncoreParams UncoreParams::from_config(Config c) {
                                           {0u, 1000u});
   p.upi_route = c.get_choice("upi_route", d.upi_route, {"nearest", "address"},
                              "UPI agent of a remote request: nearest (shortest legs) or address (link interleaved by line address)");
+  p.io_stack_cycles = c.get<unsigned>("io_stack_cycles", d.io_stack_cycles,
+                                      "each crossing of the I/O stack between an I/O stop and the CXL root port of a "
+                                      "node on it (io_tile), uncore cycles",
+                                      {0u, 10000u});
   if (p.enabled()) {
     if (p.io_rows + p.io_rows_bottom >= p.rows)
       c.error(p.io_rows_bottom ? "io_rows_bottom" : "io_rows", "must leave at least one row of core tiles");
@@ -75,6 +79,50 @@ UncoreParams UncoreParams::from_config(Config c) {
       if (r >= p.rows || col >= p.cols) c.error("upi_tiles", "tile outside the mesh");
   }
   return p;
+}
+
+std::vector<std::int32_t> UncoreParams::node_io_tiles(Config root) const {
+  std::vector<std::int32_t> out;
+  for (Config& node : root.tables("node", "a NUMA node: memory, its socket and its CPUs")) {
+    out.push_back(-1);
+    if (!node.has("io_tile")) continue;  // read only where given: a key of its own for the nodes on I/O stops
+    const auto t = node.get<std::vector<std::int64_t>>(
+        "io_tile", {}, "[row, column] of the mesh's I/O stop a CPU-less node (a CXL expander) is attached to");
+    if (t.size() != 2 || t[0] < 0 || t[1] < 0) {
+      node.error("io_tile", "expected [row, column] with non-negative numbers");
+      continue;
+    }
+    std::string at = std::to_string(t[0]);  // "[row, column]", built in place (GCC 12 warns on "[" + ...)
+    at.insert(0, 1, '[');
+    at.append(", ").append(std::to_string(t[1])).append("]");
+    if (!enabled()) {
+      node.error("io_tile",
+                 "needs the uncore model ([uncore] impl = \"mesh\" or \"ring\"): the lumped uncore has "
+                 "no I/O stops (attach the node by a [[link]] instead)");
+      continue;
+    }
+    const auto r = static_cast<std::uint32_t>(t[0]), c = static_cast<std::uint32_t>(t[1]);
+    if (r >= rows || c >= cols) {
+      node.error("io_tile", "tile " + at + " lies outside the " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                " mesh ([uncore] rows x cols)");
+      continue;
+    }
+    if (r >= io_rows && r < rows - io_rows_bottom) {
+      node.error("io_tile", "tile " + at + " is not on an I/O row (the top " + std::to_string(io_rows) +
+                                " rows, [uncore] io_rows, and the bottom " + std::to_string(io_rows_bottom) +
+                                ", io_rows_bottom): the rows between hold cores");
+      continue;
+    }
+    const std::pair<std::uint32_t, std::uint32_t> rc{r, c};
+    if (std::find(upi_tiles.begin(), upi_tiles.end(), rc) != upi_tiles.end() ||
+        std::find(imc_tiles.begin(), imc_tiles.end(), rc) != imc_tiles.end()) {
+      node.error("io_tile",
+                 "tile " + at + " is a UPI agent's or a memory controller's ([uncore] upi_tiles, imc_tiles)");
+      continue;
+    }
+    out.back() = static_cast<std::int32_t>(r * cols + c);
+  }
+  return out;
 }
 
 RequestTracker::RequestTracker(std::uint32_t entries, Picoseconds bucket, std::size_t buckets)
@@ -235,6 +283,25 @@ Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
 Picoseconds UncoreMesh::home_grant(PhysAddr pa) const {
   const std::uint32_t st = core_tiles_[slice_of(pa)];
   return cycles(2 * p_.upi_agent_cycles + p_.home_cycles + 2 * hops(upi_for(st, pa), st) * p_.hop_cycles);
+}
+
+Picoseconds UncoreMesh::to_io(std::uint32_t core, PhysAddr pa, std::uint32_t io) const {
+  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  return cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, io) + p_.io_stack_cycles);
+}
+
+Picoseconds UncoreMesh::from_io(std::uint32_t core, std::uint32_t io) const {
+  return cycles(p_.io_stack_cycles + route_cycles(io, core_tiles_[core % cores_]) + p_.core_stop_cycles);
+}
+
+Picoseconds UncoreMesh::home_to_io(PhysAddr pa, std::uint32_t io) const {
+  const std::uint32_t st = core_tiles_[slice_of(pa)];
+  return cycles(p_.upi_agent_cycles + p_.home_cycles + route_cycles(upi_for(st, pa), st) + route_cycles(st, io) +
+                p_.io_stack_cycles);
+}
+
+Picoseconds UncoreMesh::io_to_upi(PhysAddr pa, std::uint32_t io) const {
+  return cycles(p_.io_stack_cycles + route_cycles(io, upi_for(io, pa)) + p_.upi_agent_cycles);
 }
 
 Picoseconds UncoreMesh::mean_llc_hit() const {

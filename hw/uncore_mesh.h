@@ -26,6 +26,19 @@
 // dies crosses one die boundary per die column and per die row between them
 // (X-Y routing), each crossing `die_crossing_cycles` beyond its hop; I/O rows
 // may sit at the bottom of the mesh too (`io_rows_bottom`: mirrored dies).
+// I/O stops (CXLIO): a CPU-less node on an I/O stop of its socket's mesh
+// ([[node]] io_tile = [row, column], a tile of an I/O row: a CXL expander on
+// the root port of that stop's I/O stack) is reached like the socket's DRAM:
+// core -> slice (LLC lookup; the CHA is the line's home and tracks the read
+// with the socket's DRAM reads, in the socket's home tracker: Intel's Sapphire
+// Rapids uncore events count core reads of CXL memory in the CHA's TOR,
+// UNC_CHA_TOR_INSERTS.IA_MISS_CXL_ACC, Linux perf's
+// sapphirerapids/uncore-cache.json) -> the I/O stop -> the I/O stack (IIO and
+// its mesh interface up to the CXL root port, `io_stack_cycles` each way) ->
+// the device (hw/cxl_memory_device.h: root port's CXL port, flits, link,
+// device) -> the stack -> the I/O stop -> the core (into L2, as from an IMC).
+// Simplification: the I/O stack has no queue of its own (the device's link
+// bounds an expander long before an x16 stack would).
 // UPI link per line (`upi_route = "address"`, added for SPRFID): a socket pair
 // joined by several links spreads its lines over all of them, so a remote
 // request leaves by the agent of its line's link, wherever the slice is, and
@@ -77,11 +90,17 @@ struct UncoreParams {
   // link, which joins agent k of one socket to agent k of the other, so every
   // leg goes to or from that agent's tile, on whichever die it sits).
   std::string upi_route = "nearest";
+  // Each crossing of the I/O stack between an I/O stop and the CXL root port of
+  // a node on that stop (io_tile), either way.
+  std::uint32_t io_stack_cycles = 10;
 
   bool address_routed_upi() const { return upi_route == "address"; }
   bool enabled() const { return impl != "lumped"; }
   // The [uncore] table.
   static UncoreParams from_config(Config c);
+  // [[node]] io_tile of every node of `root`, checked against this uncore: by
+  // node id the tile's index (row * cols + column), -1 for a node without one.
+  std::vector<std::int32_t> node_io_tiles(Config root) const;
 };
 
 // Outstanding requests of many cores bounded by a number of entries (a home
@@ -195,6 +214,15 @@ class UncoreMesh {
   // A cross-socket snoop's uncore part beyond the links: four UPI agent
   // crossings, the remote CHA's step and the hops between the core and its UPI agent.
   Picoseconds remote_crossings(std::uint32_t core) const;
+  // A node on I/O stop `io` (a tile index, [[node]] io_tile): core -> slice
+  // (lookup, miss) -> the I/O stop -> through the I/O stack to the root port,
+  Picoseconds to_io(std::uint32_t core, PhysAddr pa, std::uint32_t io) const;
+  // and the data back: the I/O stack -> the I/O stop -> the core (into L2).
+  Picoseconds from_io(std::uint32_t core, std::uint32_t io) const;
+  // The same from another socket: at the home socket UPI agent -> home slice
+  // (tracker, directory) -> I/O stop -> I/O stack; the data I/O stack -> I/O stop -> UPI agent.
+  Picoseconds home_to_io(PhysAddr pa, std::uint32_t io) const;
+  Picoseconds io_to_upi(PhysAddr pa, std::uint32_t io) const;
   // Mean of llc_hit over every core and slice (what the LLC costs on average).
   Picoseconds mean_llc_hit() const;
   // Ownership without data at the home (a string store's InvItoE from the other

@@ -123,9 +123,9 @@ ROWS = [
      "Mess: 216 - 114 ns, Emerald Rapids"),
     ("cxl-tiered", "CXL expander read bandwidth, 16 cores (GB/s)", "bandwidth-matrix",
      ["machine.cores_per_socket=16"], (0, 2), 51.9, "Mess: EMR expander, 100% reads"),
-    # One Emerald Rapids socket (8592+, DDR5-5600) with the CXL expander preset on its
-    # root port (configs/emerald-rapids-cxl.toml); Mess's figures for that machine as
-    # quoted in issue 16. Node 1 is the expander.
+    # One Emerald Rapids socket (8592+, DDR5-5600) with the CXL expander preset on the
+    # root port of a mesh I/O stop (configs/emerald-rapids-cxl.toml, [[node]] io_tile);
+    # Mess's figures for that machine as quoted in issue 16. Node 1 is the expander.
     ("emerald-rapids-cxl", "idle latency, DDR5 node0 -> node0 (ns)", "latency-matrix", [], (0, 0), 114.0,
      "Mess: EMR DDR5, as quoted in issue 16 (paper not re-read)"),
     ("emerald-rapids-cxl", "idle latency, CXL expander node0 -> node1 (ns)", "latency-matrix", [], (0, 1), 216.0,

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "common/config.h"
+#include "hw/cxl_memory_device.h"
 #include "studies/studies.h"
+#include "tests/system/cxl_drive.h"
 #include "tests/system/quick_studies.h"
 
 namespace numasim::hw {
@@ -44,6 +46,38 @@ TEST(CxlDevice, ExpanderHasItsOwnLatencyInTheCitedRange) {
   EXPECT_GT(cxl - d.matrix[0][2], 55.0) << r.to_table() << d.to_table();
   // Local DDR4 is not affected by the expander's device (measured first, on a fresh machine).
   EXPECT_DOUBLE_EQ(d.matrix[0][0], local);
+}
+
+// Retimers on the expander's link (CXLIO; none in the preset): their one-way
+// latency is paid on the way down and on the way up, and nothing else moves
+// (no bandwidth limit of their own). Out of range: a located error.
+TEST(CxlDevice, RetimersAddTheirLatencyBothWaysAndNothingElse) {
+  const CxlDeviceParams plain = testing::cxl_device_of(kConfig, "cxl-type3");
+  EXPECT_EQ(plain.retimer_latency, Picoseconds(0));
+  CxlDeviceParams retimed = plain;
+  retimed.retimer_latency = Picoseconds(9'000);  // one low-latency retimer: under 10 ns each way
+  EXPECT_NEAR(testing::cxl_idle_ns(retimed) - testing::cxl_idle_ns(plain), 18.0, 1e-9);
+  CxlMemoryDevice a(plain, 0, "plain"), b(retimed, 0, "retimed");
+  const Picoseconds t(1'000'000);
+  EXPECT_EQ(b.access_line(0x1000, false, t).done - a.access_line(0x1000, false, t).done, Picoseconds(18'000));
+  EXPECT_EQ(b.peak_bytes_per_second(false), a.peak_bytes_per_second(false));
+  const auto [gbps_plain, lat_plain] = testing::drive_cxl(plain, 45.0, 1.0, 8000);
+  const auto [gbps_retimed, lat_retimed] = testing::drive_cxl(retimed, 45.0, 1.0, 8000);
+  EXPECT_NEAR(gbps_retimed, gbps_plain, 0.01 * gbps_plain);
+  EXPECT_NEAR(lat_retimed - lat_plain, 18.0, 0.5);
+
+  auto bad = ConfigDocument::from_string("[device.x]\nimpl = \"cxl\"\nretimer_latency = \"20ms\"\n", "retimer.toml");
+  Config x = bad->root().table("device").table("x");
+  x.ignore("impl");
+  CxlDeviceParams::from_config(x);
+  try {
+    bad->check();
+    FAIL() << "expected a configuration error";
+  } catch (const ConfigErrors& e) {
+    const std::string all = e.what();
+    EXPECT_NE(all.find("retimer.toml:3"), std::string::npos) << all;
+    EXPECT_NE(all.find("retimer_latency"), std::string::npos) << all;
+  }
 }
 
 }  // namespace
