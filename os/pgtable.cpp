@@ -110,9 +110,9 @@ PteRef PageTables::walk(PhysAddr pgd, VirtAddr va, int target_level) const {
   }
 }
 
-PteRef PageTables::walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost) {
-  PhysAddr frame = pgd;
-  for (int level = params_.levels;; --level) {
+PteRef PageTables::walk_alloc_from(CpuId cpu, PhysAddr frame, int level, VirtAddr va, int target_level,
+                                   KernelCost& cost) {
+  for (;; --level) {
     Table* t = table_of(frame);
     if (!t) pgtable_bug("walk through a frame that holds no table", frame);
     PteRef r = ref(t, frame, level_index(va, level), level);
