@@ -125,10 +125,7 @@ class PageTables {
   // The same walk continued below `from`, an entry a walk of `va` returned
   // (__pte_alloc after the PMD stage of a fault): the result walk_alloc from the
   // top would give, without reading the levels above `from` again.
-  PteRef walk_alloc_below(CpuId cpu, const PteRef& from, VirtAddr va, int target_level, KernelCost& cost) {
-    if (from.level <= target_level) return from;
-    return walk_alloc_from(cpu, from.addr & ~static_cast<PhysAddr>(kPageSize - 1), from.level, va, target_level, cost);
-  }
+  PteRef walk_alloc_below(CpuId cpu, const PteRef& from, VirtAddr va, int target_level, KernelCost& cost);
   // Visit every non-none leaf entry (4 KiB PTE or huge PMD/PUD) mapping a page that
   // starts in [start, end), in address order. `va` is the leaf's first address.
   void for_each_leaf(PhysAddr pgd, VirtAddr start, VirtAddr end,
@@ -197,6 +194,9 @@ class PageTables {
   std::optional<PhysAddr> alloc_table(CpuId cpu, KernelCost& cost);
   // walk_alloc from the table in `frame` at `level`.
   PteRef walk_alloc_from(CpuId cpu, PhysAddr frame, int level, VirtAddr va, int target_level, KernelCost& cost);
+  // The frame of the table below the intermediate entry `r`, allocated and linked
+  // when the entry is none (__pte_alloc, __pmd_alloc...); nullopt without a frame.
+  std::optional<PhysAddr> table_below(CpuId cpu, const PteRef& r, KernelCost& cost);
   void free_table(CpuId cpu, PhysAddr frame, KernelCost& cost);
   PteRef ref(Table* t, PhysAddr frame, unsigned idx, int level) const {
     return PteRef{frame + idx * 8ull, &t->e[idx], level};
