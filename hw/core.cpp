@@ -676,8 +676,13 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
     issue += cycle_fp_ * tlb_cycles;
   } else {
     ++stats_.slow_translations;
-    walk_credit_ = std::min(walk_credit_ + kWalkCredit, kWalkCreditMax);
+    // Host prefetching (walk_credit_, core.h): a translation that faulted earns
+    // no credit; the pages after a faulting access are mostly unmapped too (first
+    // touches), so looking them up ahead prefetches nothing and costs the host
+    // about as much as the walk's own reads.
+    const std::uint64_t faults_before = mmu_.stats().faults;
     Translation tr = mmu_.translate_slow(va, write, ps(issue));
+    if (mmu_.stats().faults == faults_before) walk_credit_ = std::min(walk_credit_ + kWalkCredit, kWalkCreditMax);
     if (!tr.ok) {
       cur_->fault_addr = va;
       cur_->exit = tr.fault == os::EntryResult::Ok ? os::EntryResult::Sigsegv : tr.fault;

@@ -204,30 +204,27 @@ inline vm_fault_t Kernel::handle_mm_fault(task_struct* t, vm_area_struct& vma, V
 // (__pte_alloc) and handle_pte_fault. A huge PMD met on the way to the PTE
 // (a THP or the huge zero page, whatever the VMA's eligibility now) takes
 // do_huge_pmd_fault; its VM_FAULT_FALLBACK (the PMD was split) continues with
-// the PTEs. VMAs not eligible for THP make the one walk they always made.
+// the PTEs. One walk: to the PMD (allocating the upper tables, as __pte_alloc's
+// walk would for a VMA not eligible for THP), continued below it to the PTE.
 // No PUD-sized pages outside hugetlb.
 inline vm_fault_t Kernel::__handle_mm_fault(task_struct* t, vm_area_struct& vma, VirtAddr addr, unsigned flags,
                                      KernelCost& cost) {
-  PteRef pmd;
-  if (thp_vma_allowed(vma)) {  // hugepage_vma_check
-    pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
-    if (!pmd) return VM_FAULT_OOM;
-    if (pmd.level == PMD_LEVEL && pmd_none(pmd.value())) {
-      vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, PteRef{}, 0};
-      const vm_fault_t r = do_huge_pmd_anonymous_page(t, vmf, cost);
-      if (!(r & VM_FAULT_FALLBACK)) return r;
-    }
+  const PteRef pmd = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PMD_LEVEL, cost);
+  if (!pmd) return VM_FAULT_OOM;
+  if (pmd.level == PMD_LEVEL && pmd_none(pmd.value()) && thp_vma_allowed(vma)) {  // hugepage_vma_check
+    vm_fault vmf{&vma, addr & ~(kPageSize - 1), addr, flags, pmd, PteRef{}, 0};
+    const vm_fault_t r = do_huge_pmd_anonymous_page(t, vmf, cost);
+    if (!(r & VM_FAULT_FALLBACK)) return r;
   }
   // A NUMA-hinting huge PMD (change_prot_numa): do_huge_pmd_numa_page (huge_memory.cpp).
-  if (const PteRef h = pmd ? pmd : pgtables_.walk(t->mm->pgd, addr, PMD_LEVEL);
-      h.level == PMD_LEVEL && pte_huge(h.value()) && pte_protnone(h.value()))
-    return do_huge_pmd_fault(t, vma, addr, h, flags, cost);
-  PteRef pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+  if (pmd.level == PMD_LEVEL && pte_huge(pmd.value()) && pte_protnone(pmd.value()))
+    return do_huge_pmd_fault(t, vma, addr, pmd, flags, cost);
+  PteRef pte = pgtables_.walk_alloc_below(t->cpu, pmd, addr, PTE_LEVEL, cost);
   if (!pte) return VM_FAULT_OOM;
   if (pte.level == PMD_LEVEL && pte_huge(pte.value())) {  // pmd_trans_huge
     const vm_fault_t r = do_huge_pmd_fault(t, vma, addr, pte, flags, cost);
     if (!(r & VM_FAULT_FALLBACK)) return r;
-    pte = pgtables_.walk_alloc(t->cpu, t->mm->pgd, addr, PTE_LEVEL, cost);
+    pte = pgtables_.walk_alloc_below(t->cpu, pmd, addr, PTE_LEVEL, cost);
     if (!pte) return VM_FAULT_OOM;
   }
   // A PMD migration entry or a NUMA-hinting huge PMD: nothing makes them.

@@ -110,24 +110,40 @@ PteRef PageTables::walk(PhysAddr pgd, VirtAddr va, int target_level) const {
   }
 }
 
-PteRef PageTables::walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost) {
-  PhysAddr frame = pgd;
-  for (int level = params_.levels;; --level) {
+std::optional<PhysAddr> PageTables::table_below(CpuId cpu, const PteRef& r, KernelCost& cost) {
+  pteval_t v = *r.host;
+  if (v == 0) {
+    auto child = alloc_table(cpu, cost);
+    if (!child) return std::nullopt;
+    set_entry(cpu, r, *child | _PAGE_TABLE, cost);  // pmd_populate & co
+    v = *r.host;
+  }
+  if (!pte_present(v)) pgtable_bug("non-present intermediate entry", r.addr);
+  return pte_phys(v);
+}
+
+PteRef PageTables::walk_alloc_from(CpuId cpu, PhysAddr frame, int level, VirtAddr va, int target_level,
+                                   KernelCost& cost) {
+  for (;; --level) {
     Table* t = table_of(frame);
     if (!t) pgtable_bug("walk through a frame that holds no table", frame);
     PteRef r = ref(t, frame, level_index(va, level), level);
     if (level == target_level) return r;
-    pteval_t v = *r.host;
-    if (level <= PUD_LEVEL && pte_present(v) && pte_huge(v)) return r;
-    if (v == 0) {
-      auto child = alloc_table(cpu, cost);
-      if (!child) return PteRef{};
-      set_entry(cpu, r, *child | _PAGE_TABLE, cost);  // pmd_populate & co
-      v = *r.host;
-    }
-    if (!pte_present(v)) pgtable_bug("non-present intermediate entry", r.addr);
-    frame = pte_phys(v);
+    if (level <= PUD_LEVEL && pte_present(*r.host) && pte_huge(*r.host)) return r;
+    const std::optional<PhysAddr> below = table_below(cpu, r, cost);
+    if (!below) return PteRef{};
+    frame = *below;
   }
+}
+
+// From the entry itself, not its table: the walk to `from` already found that
+// table, and looking it up again would lengthen the walk's chain of dependent loads.
+PteRef PageTables::walk_alloc_below(CpuId cpu, const PteRef& from, VirtAddr va, int target_level, KernelCost& cost) {
+  if (from.level <= target_level) return from;
+  if (from.level <= PUD_LEVEL && pte_present(*from.host) && pte_huge(*from.host)) return from;
+  const std::optional<PhysAddr> below = table_below(cpu, from, cost);
+  if (!below) return PteRef{};
+  return walk_alloc_from(cpu, *below, from.level - 1, va, target_level, cost);
 }
 
 void PageTables::leaves_rec(PhysAddr frame, int level, VirtAddr base, VirtAddr start, VirtAddr end,

@@ -119,7 +119,13 @@ class PageTables {
   // Walk allocating missing intermediate tables (__pte_alloc / __pmd_alloc...).
   // Returns the entry at target_level, an earlier huge leaf (ref.level > target),
   // or a null ref when a table frame could not be allocated.
-  PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost);
+  PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost) {
+    return walk_alloc_from(cpu, pgd, params_.levels, va, target_level, cost);
+  }
+  // The same walk continued below `from`, an entry a walk of `va` returned
+  // (__pte_alloc after the PMD stage of a fault): the result walk_alloc from the
+  // top would give, without reading the levels above `from` again.
+  PteRef walk_alloc_below(CpuId cpu, const PteRef& from, VirtAddr va, int target_level, KernelCost& cost);
   // Visit every non-none leaf entry (4 KiB PTE or huge PMD/PUD) mapping a page that
   // starts in [start, end), in address order. `va` is the leaf's first address.
   void for_each_leaf(PhysAddr pgd, VirtAddr start, VirtAddr end,
@@ -186,6 +192,11 @@ class PageTables {
   // Non-none entries of the table in `frame`, which must hold one.
   std::uint32_t used_of(PhysAddr frame) const { return used_[slot_of(frame >> kPageShift) - 1]; }
   std::optional<PhysAddr> alloc_table(CpuId cpu, KernelCost& cost);
+  // walk_alloc from the table in `frame` at `level`.
+  PteRef walk_alloc_from(CpuId cpu, PhysAddr frame, int level, VirtAddr va, int target_level, KernelCost& cost);
+  // The frame of the table below the intermediate entry `r`, allocated and linked
+  // when the entry is none (__pte_alloc, __pmd_alloc...); nullopt without a frame.
+  std::optional<PhysAddr> table_below(CpuId cpu, const PteRef& r, KernelCost& cost);
   void free_table(CpuId cpu, PhysAddr frame, KernelCost& cost);
   PteRef ref(Table* t, PhysAddr frame, unsigned idx, int level) const {
     return PteRef{frame + idx * 8ull, &t->e[idx], level};

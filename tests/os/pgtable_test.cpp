@@ -148,6 +148,60 @@ TEST(PageTables, AllocationFailureReturnsNullWithoutLeaks) {
   EXPECT_EQ(pt.nr_tables(), 2u);
 }
 
+// walk_alloc_below continues a walk to the PMD (the fault's PMD stage) down to the
+// PTE: the same entry, tables, frames, 8-byte writes and cycles as walk_alloc from
+// the top, whichever upper tables already exist; a huge PMD stops it, an entry at
+// or below the target level is returned as is, and a failed table allocation
+// gives a null ref.
+TEST(PageTables, WalkAllocBelowAPmdEqualsWalkAllocFromTheTop) {
+  FakePlatform plat_top, plat_below;
+  CountingFrames frames_top, frames_below;
+  PageTables top(plat_top, frames_top, PgtableParams{4, 7});
+  PageTables below(plat_below, frames_below, PgtableParams{4, 7});
+  KernelCost c_top, c_below;
+  const PhysAddr pgd = *top.pgd_alloc(CpuId(0), c_top);
+  ASSERT_EQ(*below.pgd_alloc(CpuId(0), c_below), pgd);
+  // Fresh tables, a neighbour in the same PTE table, another PMD, another PUD, another PGD slot.
+  for (VirtAddr va : {0x7f0000001000ull, 0x7f0000002000ull, 0x7f0000200000ull, 0x7f0040000000ull, 0x100000000ull}) {
+    const PteRef want = top.walk_alloc(CpuId(1), pgd, va, PTE_LEVEL, c_top);
+    const PteRef pmd = below.walk_alloc(CpuId(1), pgd, va, PMD_LEVEL, c_below);
+    ASSERT_EQ(pmd.level, PMD_LEVEL);
+    const PteRef got = below.walk_alloc_below(CpuId(1), pmd, va, PTE_LEVEL, c_below);
+    ASSERT_TRUE(want);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got.addr, want.addr);
+    EXPECT_EQ(got.level, PTE_LEVEL);
+    top.set_entry(CpuId(1), want, 0x5000ull | _PAGE_PRESENT, c_top);
+    below.set_entry(CpuId(1), got, 0x5000ull | _PAGE_PRESENT, c_below);
+  }
+  EXPECT_EQ(frames_below.live, frames_top.live);
+  EXPECT_EQ(below.nr_tables(), top.nr_tables());
+  EXPECT_EQ(c_below.cycles.value(), c_top.cycles.value());
+  ASSERT_EQ(plat_below.calls.size(), plat_top.calls.size());
+  for (std::size_t i = 0; i < plat_top.calls.size(); ++i) {
+    EXPECT_EQ(plat_below.calls[i].addr, plat_top.calls[i].addr) << "write " << i;
+    EXPECT_EQ(plat_below.calls[i].len.value(), plat_top.calls[i].len.value()) << "write " << i;
+  }
+  // A huge PMD is where both walks stop.
+  const VirtAddr huge = 0x7f0080000000ull;
+  const PteRef hpmd = below.walk_alloc(CpuId(0), pgd, huge, PMD_LEVEL, c_below);
+  below.set_entry(CpuId(0), hpmd, 0x80000000ull | _PAGE_PRESENT | _PAGE_PSE, c_below);
+  const PteRef at_huge = below.walk_alloc_below(CpuId(0), hpmd, huge + 0x3000, PTE_LEVEL, c_below);
+  EXPECT_EQ(at_huge.level, PMD_LEVEL);
+  EXPECT_EQ(at_huge.addr, hpmd.addr);
+  EXPECT_EQ(below.walk_alloc(CpuId(0), pgd, huge + 0x3000, PTE_LEVEL, c_below).addr, hpmd.addr);
+  // An entry already at the target level is the answer.
+  const PteRef pte = below.walk(pgd, 0x7f0000001000ull, PTE_LEVEL);
+  EXPECT_EQ(below.walk_alloc_below(CpuId(0), pte, 0x7f0000001000ull, PTE_LEVEL, c_below).addr, pte.addr);
+  // No frame for the PTE table: a null ref, the PMD stays none.
+  frames_below.limit = frames_below.live.size();
+  const VirtAddr fresh = 0x7f0000400000ull;
+  const PteRef none_pmd = below.walk_alloc(CpuId(0), pgd, fresh, PMD_LEVEL, c_below);
+  ASSERT_TRUE(none_pmd);
+  EXPECT_FALSE(below.walk_alloc_below(CpuId(0), none_pmd, fresh, PTE_LEVEL, c_below));
+  EXPECT_EQ(none_pmd.value(), 0u);
+}
+
 class PgtableKernelTest : public KernelTest {};
 
 TEST_F(PgtableKernelTest, TablePagesLandOnTheFaultingTasksNode) {
