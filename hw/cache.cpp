@@ -134,6 +134,8 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
+  std::uint32_t* const page_counts = page_counts_;
+  const std::size_t pages = page_counts ? pages_ : 0;
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
@@ -170,11 +172,15 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
       ev.addr = old << kLineShift;
       if ((old >> region_shift) < regions) --counts[old >> region_shift];
+      if ((old >> kPageLineShift) < pages) [[unlikely]]
+        --page_counts[old >> kPageLineShift];
       ++evictions;
       dirty_evictions += ev.dirty;
     }
     set[victim] = tag;
     if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+    if ((line >> kPageLineShift) < pages) [[unlikely]]
+      ++page_counts[line >> kPageLineShift];
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
   }
@@ -244,7 +250,7 @@ void CacheArray::clear() {
   for (std::size_t s = 0; s < sets_; ++s) {
     std::uint32_t* set = set_block(s);
     for (std::size_t w = 0; w < ways_; ++w)
-      if (set[w] != kInvalidTag && region_counts_) count_out(line_of(set, set[w]));
+      if (set[w] != kInvalidTag && (region_counts_ || page_counts_)) count_out(line_of(set, set[w]));
     std::fill(set, set + ways_, kInvalidTag);
     std::fill(set + ways_, set + 2 * ways_, std::uint32_t{0});
   }

@@ -231,6 +231,12 @@ class CacheArray {
     regions_ = n;
     region_line_shift_ = region_shift - kLineShift;
   }
+  // The same by 4 KiB page, counts[pa >> 12] for pages below n ([cache]
+  // clear_residue = "deferred": whether any cache holds a line of a page).
+  void count_pages(std::uint32_t* counts, std::size_t n) {
+    page_counts_ = counts;
+    pages_ = n;
+  }
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
   // The first physical address whose line this array cannot tag (tags are
@@ -445,10 +451,15 @@ class CacheArray {
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
+    if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
+      ++page_counts_[line >> kPageLineShift];
   }
   void count_out(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) --region_counts_[line >> region_line_shift_];
+    if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
+      --page_counts_[line >> kPageLineShift];
   }
+  static constexpr unsigned kPageLineShift = 6;  // lines of a 4 KiB page
 
   CacheParams params_;
   std::string name_;
@@ -469,6 +480,8 @@ class CacheArray {
   std::uint32_t* region_counts_ = nullptr;  // count_regions
   std::size_t regions_ = 0;
   unsigned region_line_shift_ = 0;
+  std::uint32_t* page_counts_ = nullptr;  // count_pages
+  std::size_t pages_ = 0;
 };
 
 }  // namespace numasim::hw

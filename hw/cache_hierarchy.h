@@ -47,6 +47,12 @@ struct CacheHierarchyParams {
   double directory_coverage = 2.0;  // snoop-filter entries per private (L1D + L2) line
   std::size_t directory_ways = 8;
 
+  // [cache] clear_residue: what a cached clear of a whole page leaves in the
+  // caches. "exact" (default): its 64 lines installed one by one (L1D, snoop
+  // filter, victims into L2 and the LLC); "deferred": the page recorded once and
+  // its lines made real when touched (clear_residue.h, approximate).
+  bool deferred_clear_residue = false;
+
   // Reads [cache.l1d], [cache.l2], [cache.llc] and [coherence] (enabled, directory_coverage,
   // directory_ways) of the root table.
   static CacheHierarchyParams from_config(Config root);
@@ -115,6 +121,21 @@ class CacheHierarchy {
   // `llc_level` false: a line L2 does not hold is reported as level 4 without
   // looking it up in the LLC (for a caller that times an LLC hit and a local miss alike).
   int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop, bool llc_level = true);
+  // A deferred clear's line (clear_residue.h) made real where its age puts it:
+  // level 1 a whole-line store into `cpu`'s L1D (write_full_line), 2 a dirty line
+  // into its L2 (tracked by the snoop filter), 3 a dirty line into its socket's
+  // LLC; victims as those operations leave them (dirty ones towards memory in `wb`).
+  void install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb);
+  // Counts of the lines every cache array holds by 4 KiB page of [0, end), for
+  // holds_any_line (MemorySystem calls it once, before any access, with
+  // [cache] clear_residue = "deferred"). Zero-filled host memory on demand:
+  // only pages whose lines were ever cached cost host memory.
+  void count_pages(PhysAddr end);
+  // Whether any cache of the machine holds a line of the 4 KiB page at `page` (count_pages first).
+  bool holds_any_line(PhysAddr page) const {
+    const std::size_t p = static_cast<std::size_t>(page >> kPageShift);
+    return p >= page_count_n_ || page_counts_.get()[p] != 0;
+  }
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
   bool invalidate_everywhere(PhysAddr pa);
@@ -223,6 +244,11 @@ class CacheHierarchy {
   std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
   std::vector<std::vector<std::uint32_t>> private_counts_;  // by CPU, then region of 2^private_shift_ bytes
   unsigned private_shift_ = 16;
+  struct FreeCounts {
+    void operator()(std::uint32_t* p) const;
+  };
+  std::unique_ptr<std::uint32_t, FreeCounts> page_counts_;  // count_pages (calloc: zero pages on demand)
+  std::size_t page_count_n_ = 0;
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;
 
