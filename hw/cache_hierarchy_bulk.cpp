@@ -9,12 +9,9 @@
 // (one array at a time) in an order that gives every set the same operations
 // in the same order. (Hinting each pass's sets to the host a few lines ahead,
 // __builtin_prefetch, was tried: more host instructions, no faster.)
-// Also for a deferred clear residue (clear_residue.h): the caches' line counts
-// by 4 KiB page, and a virtual line made real at its level.
 // Simplifications: none beyond the one-line operations'.
 #include "hw/cache_hierarchy.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -151,31 +148,6 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     }
   llc.write_back_or_fill_lines(victim.data(), m, out.data());
   for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
-}
-
-void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb) {
-  if (level <= 1) {
-    SnoopResult ignored;  // nobody else holds a virtual line: the snoop finds no copy
-    write_full_line(cpu, line, wb, ignored, false);
-  } else if (level == 2) {
-    if (dir_) track(cpu, line, wb);
-    write_back_to_l2(cpu, line, wb);
-  } else {
-    write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], line, wb);
-  }
-}
-
-void CacheHierarchy::FreeCounts::operator()(std::uint32_t* p) const { std::free(p); }
-
-void CacheHierarchy::count_pages(PhysAddr end) {
-  page_count_n_ = static_cast<std::size_t>((end + kPageSize - 1) >> kPageShift);
-  page_counts_.reset(static_cast<std::uint32_t*>(std::calloc(std::max<std::size_t>(page_count_n_, 1), sizeof(std::uint32_t))));
-  if (!page_counts_) {
-    std::fprintf(stderr, "numasim: out of host memory for the caches' page counts\n");
-    std::abort();
-  }
-  for (const auto* arrays : {&l1_, &l2_, &llc_})
-    for (const auto& a : *arrays) a->count_pages(page_counts_.get(), page_count_n_);
 }
 
 }  // namespace numasim::hw

@@ -135,7 +135,7 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
     shape.llc_pages = params.caches.llc.size.value() / kPageSize;
     shape.mem_end = mem_end;
     residue_ = std::make_unique<ClearResidue>(shape);
-    caches_.count_pages(mem_end);
+    caches_.defer_clear_residue(mem_end);
   }
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));

@@ -365,7 +365,12 @@ class MemorySystem {
   // The virtual line at `pa`, if any, made real where its page's age puts it
   // (its write-backs posted at `now`); true when that is `cpu`'s own L1D.
   bool settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now);
-  // Every virtual line of the n lines from `first` made real.
+  // Every virtual line of recorded entry e made real (or, when its page left
+  // the LLC, written back to memory), write-backs posted at `now`.
+  void settle_residue_page(std::uint32_t e, Picoseconds now);
+  // The real fills so far of `cpu`'s L1D and L2 and its socket's LLC.
+  ClearResidue::Fills residue_fills(CpuId cpu);
+  // settle_residue_page of every recorded page among the n lines from `first`.
   void settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now);
   // bulk_write_lines' first pass for a whole page at `page` cleared by `cpu`,
   // when no cache holds a line of it: the page recorded, and each line's level
