@@ -87,24 +87,23 @@ std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned 
   displaced_.clear();
   // At most (64 / ways rounded up) x kDisplacementSweeps sets' lines per step.
   std::array<PhysAddr, 2 * kMaxBulkLines * kDisplacementSweeps> dirty;
-  auto to_memory = [this](const WritebackList& wb) {
-    for (int i = 0; i < wb.count; ++i) displaced_.push_back(wb.addr[static_cast<std::size_t>(i)]);
+  // A private array's dirty lines go one level down (L1D's into L2, L2's into
+  // the LLC); what those write-backs push out of the LLC goes towards memory.
+  auto step_down = [&](Displacement& d, CacheArray& a, unsigned lines, bool into_llc) {
+    std::size_t n = 0;
+    displace(d, a, lines, dirty.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      WritebackList wb;
+      if (into_llc)
+        write_back_to_llc(socket, dirty[i], wb);
+      else
+        write_back_to_l2(cpu, dirty[i], wb);
+      for (int w = 0; w < wb.count; ++w) displaced_.push_back(wb.addr[static_cast<std::size_t>(w)]);
+    }
   };
+  step_down(displace_l1_[c], *l1_[c], l1, false);
+  step_down(displace_l2_[c], *l2_[c], l2, true);
   std::size_t n = 0;
-  displace(displace_l1_[c], *l1_[c], l1, dirty.data(), n);
-  for (std::size_t i = 0; i < n; ++i) {
-    WritebackList wb;
-    write_back_to_l2(cpu, dirty[i], wb);
-    to_memory(wb);
-  }
-  n = 0;
-  displace(displace_l2_[c], *l2_[c], l2, dirty.data(), n);
-  for (std::size_t i = 0; i < n; ++i) {
-    WritebackList wb;
-    write_back_to_llc(socket, dirty[i], wb);
-    to_memory(wb);
-  }
-  n = 0;
   displace(displace_llc_[static_cast<std::size_t>(socket)], *llc_[static_cast<std::size_t>(socket)], llc, dirty.data(),
            n);
   displaced_.insert(displaced_.end(), dirty.begin(), dirty.begin() + static_cast<std::ptrdiff_t>(n));
