@@ -2,6 +2,10 @@
 // selection, write-back bookkeeping, invalidation and statistics.
 #include "hw/cache.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -95,6 +99,68 @@ void CacheArray::renumber_stamps() {
     }
   }
   clock_ = static_cast<std::uint32_t>(ways_);
+  ++renumberings_;
+}
+
+namespace {
+// Whether any of the W words is in [1, limit] (a valid line, word 0 being an
+// invalid way's, used before the threshold): one unsigned compare per way.
+template <std::size_t W>
+bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit) {
+  const std::size_t n = W ? W : ways;
+  std::size_t w = 0;
+#if defined(__x86_64__)
+  // SSE2 (x86-64's baseline) compares signed words: both sides biased by 2^31.
+  const __m128i bias = _mm_set1_epi32(INT32_MIN), one = _mm_set1_epi32(1);
+  const __m128i lim = _mm_xor_si128(_mm_set1_epi32(static_cast<int>(limit)), bias);
+  __m128i acc = _mm_setzero_si128();
+  for (; w + 4 <= n; w += 4) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + w));
+    acc = _mm_or_si128(acc, _mm_cmplt_epi32(_mm_xor_si128(_mm_sub_epi32(v, one), bias), lim));
+  }
+  if (_mm_movemask_epi8(acc) != 0) return true;
+#endif
+  std::uint32_t any = 0;
+  for (; w < n; ++w) any |= static_cast<std::uint32_t>(meta[w] - 1u < limit);
+  return any != 0;
+}
+}  // namespace
+
+std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                std::size_t& ndirty) {
+  std::size_t s = first % sets_;
+  if (stamp == 0) return (s + n) % sets_;  // nothing was used before the clock's start
+  // A valid word below stamp << kStateBits is a line used before `stamp`.
+  const std::uint32_t limit = (stamp << kStateBits) - 1u;
+  auto any = [&](const std::uint32_t* meta) {
+    switch (ways_) {
+      case 8: return any_below<8>(meta, ways_, limit);
+      case 11: return any_below<11>(meta, ways_, limit);
+      case 16: return any_below<16>(meta, ways_, limit);
+      default: return any_below<0>(meta, ways_, limit);
+    }
+  };
+  for (std::size_t k = 0; k < n; ++k) {
+    std::uint32_t* set = set_block(s);
+    std::uint32_t* meta = set + ways_;
+    if (!any(meta)) {
+      if (++s == sets_) s = 0;
+      continue;
+    }
+    for (std::size_t w = 0; w < ways_; ++w) {
+      if (meta[w] - 1u >= limit) continue;  // invalid, or used since
+      const std::uint64_t line = line_of(set, set[w]);
+      const bool is_dirty = state_of(meta[w]) == LineState::Modified;
+      if (is_dirty) dirty[ndirty++] = line << kLineShift;
+      count_out(line);
+      set[w] = kInvalidTag;
+      meta[w] = 0;
+      ++stats_.evictions;
+      stats_.dirty_evictions += is_dirty;
+    }
+    if (++s == sets_) s = 0;
+  }
+  return s;
 }
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st) {
@@ -134,6 +200,8 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
+  std::uint32_t* const page_counts = page_counts_;
+  const std::size_t pages = page_counts ? pages_ : 0;
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
@@ -170,11 +238,15 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
       ev.addr = old << kLineShift;
       if ((old >> region_shift) < regions) --counts[old >> region_shift];
+      if ((old >> kPageLineShift) < pages) [[unlikely]]
+        --page_counts[old >> kPageLineShift];
       ++evictions;
       dirty_evictions += ev.dirty;
     }
     set[victim] = tag;
     if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+    if ((line >> kPageLineShift) < pages) [[unlikely]]
+      ++page_counts[line >> kPageLineShift];
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
   }
@@ -244,7 +316,7 @@ void CacheArray::clear() {
   for (std::size_t s = 0; s < sets_; ++s) {
     std::uint32_t* set = set_block(s);
     for (std::size_t w = 0; w < ways_; ++w)
-      if (set[w] != kInvalidTag && region_counts_) count_out(line_of(set, set[w]));
+      if (set[w] != kInvalidTag && (region_counts_ || page_counts_)) count_out(line_of(set, set[w]));
     std::fill(set, set + ways_, kInvalidTag);
     std::fill(set + ways_, set + 2 * ways_, std::uint32_t{0});
   }

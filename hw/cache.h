@@ -231,6 +231,22 @@ class CacheArray {
     regions_ = n;
     region_line_shift_ = region_shift - kLineShift;
   }
+  // The same by 4 KiB page, counts[pa >> 12] for pages below n ([cache]
+  // clear_residue = "deferred": whether any cache holds a line of a page).
+  void count_pages(std::uint32_t* counts, std::size_t n) {
+    page_counts_ = counts;
+    pages_ = n;
+  }
+  // The clock of the replacement words (a line's word holds the clock at its
+  // last use under LRU, at its fill under FIFO), and how many times the words
+  // were renumbered (clocks read before a renumbering are not comparable after it).
+  std::uint32_t stamp_clock() const { return clock_; }
+  std::uint64_t renumberings() const { return renumberings_; }
+  // Removes from the n sets from `first` (wrapping around) every line whose
+  // word is below `stamp` (untouched since the clock read `stamp`), counted as
+  // evictions; the dirty ones' addresses are appended to dirty[ndirty...].
+  // Returns the set after the last one visited.
+  std::size_t age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
   // The first physical address whose line this array cannot tag (tags are
@@ -239,7 +255,12 @@ class CacheArray {
   std::size_t ways() const { return ways_; }
   const CacheParams& params() const { return params_; }
   const CacheStats& stats() const { return stats_; }
-  void reset_stats() { stats_ = CacheStats{}; }
+  void reset_stats() {
+    fills_before_reset_ += stats_.fills;
+    stats_ = CacheStats{};
+  }
+  // Lines installed since the array was built (fills, not reset with the statistics).
+  std::uint64_t insertions() const { return fills_before_reset_ + stats_.fills; }
   void dump(StatsVisitor& v) const;
 
   // Line addresses held by a set in replacement order, most recently used (or
@@ -445,10 +466,15 @@ class CacheArray {
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
+    if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
+      ++page_counts_[line >> kPageLineShift];
   }
   void count_out(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) --region_counts_[line >> region_line_shift_];
+    if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
+      --page_counts_[line >> kPageLineShift];
   }
+  static constexpr unsigned kPageLineShift = 6;  // lines of a 4 KiB page
 
   CacheParams params_;
   std::string name_;
@@ -469,6 +495,10 @@ class CacheArray {
   std::uint32_t* region_counts_ = nullptr;  // count_regions
   std::size_t regions_ = 0;
   unsigned region_line_shift_ = 0;
+  std::uint64_t renumberings_ = 0;
+  std::uint64_t fills_before_reset_ = 0;
+  std::uint32_t* page_counts_ = nullptr;  // count_pages
+  std::size_t pages_ = 0;
 };
 
 }  // namespace numasim::hw

@@ -26,6 +26,13 @@ CacheHierarchyParams CacheHierarchyParams::from_config(Config root) {
                                          "snoop-filter entries per private (L1D + L2) cache line", {0.25, 16.0});
   p.directory_ways = coh.get<std::size_t>("directory_ways", d.directory_ways, "snoop-filter associativity",
                                           {std::size_t{1}, std::size_t{64}});
+  p.deferred_clear_residue =
+      cache.get_choice("clear_residue", "exact", {"exact", "deferred"},
+                       "what a cached page clear leaves in the caches: exact (every line installed) or deferred "
+                       "(the page recorded, its lines made real when touched; approximate)") == "deferred";
+  if (p.deferred_clear_residue && (p.llc.inclusive || !p.coherence))
+    cache.error("clear_residue", "\"deferred\" needs a non-inclusive LLC ([cache.llc] inclusive = false) and "
+                                 "[coherence] enabled = true (its lines are tracked by the snoop filter)");
   return p;
 }
 

@@ -47,6 +47,12 @@ struct CacheHierarchyParams {
   double directory_coverage = 2.0;  // snoop-filter entries per private (L1D + L2) line
   std::size_t directory_ways = 8;
 
+  // [cache] clear_residue: what a cached clear of a whole page leaves in the
+  // caches. "exact" (default): its 64 lines installed one by one (L1D, snoop
+  // filter, victims into L2 and the LLC); "deferred": the page recorded once and
+  // its lines made real when touched (clear_residue.h, approximate).
+  bool deferred_clear_residue = false;
+
   // Reads [cache.l1d], [cache.l2], [cache.llc] and [coherence] (enabled, directory_coverage,
   // directory_ways) of the root table.
   static CacheHierarchyParams from_config(Config root);
@@ -115,6 +121,38 @@ class CacheHierarchy {
   // `llc_level` false: a line L2 does not hold is reported as level 4 without
   // looking it up in the LLC (for a caller that times an LLC hit and a local miss alike).
   int write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, SnoopResult& snoop, bool llc_level = true);
+  // [cache] clear_residue = "deferred" (clear_residue.h; hw/cache_hierarchy_residue.cpp).
+  // Prepares what follows (MemorySystem calls it once, before any access):
+  // counts of the lines every cache array holds by 4 KiB page of [0, end)
+  // (zero-filled host memory on demand: only pages whose lines were ever
+  // cached cost host memory), and each array's displacement history.
+  void defer_clear_residue(PhysAddr end);
+  // Whether any cache of the machine holds a line of the 4 KiB page at `page`.
+  bool holds_any_line(PhysAddr page) const {
+    const std::size_t p = static_cast<std::size_t>(page >> kPageShift);
+    return p >= page_count_n_ || page_counts_.get()[p] != 0;
+  }
+  // A deferred clear's line made real where its age puts it: level 1 a
+  // whole-line store into `cpu`'s L1D (write_full_line), 2 a dirty line into
+  // its L2 (tracked by the snoop filter), 3 a dirty line into its socket's LLC;
+  // victims as those operations leave them (dirty ones towards memory in `wb`).
+  void install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb);
+  // What the lines deferred clears did not install would have pushed out of
+  // the real lines. In an LRU array a line untouched while the array took as
+  // many lines as it holds is gone; the virtual lines count among those it
+  // took. Each array's sweep steps once per 64 virtual lines that entered it,
+  // given here: `l1` (of `cpu`'s previous clear, those its next accesses left
+  // virtual: its L1D), `l2` (leaving its L1D: its L2), `llc` (leaving its L2:
+  // its socket's LLC); a line made real takes a real way instead. A step
+  // visits a rolling share of the array's sets (kDisplacementSweeps x 64 /
+  // ways of them) and removes the lines untouched since the array took about
+  // its size in lines (real fills and virtual lines): L1D's dirty ones are
+  // written back into L2, L2's into the LLC (victims as those write-backs
+  // leave them), the LLC's towards memory, returned (displaced()[0, n)).
+  // Simplification: the pressure is spread evenly over the sets, not set by
+  // set, and a line leaves within 1/8 of the array's size of the exact age.
+  std::size_t displace_for_clear(CpuId cpu, unsigned l1, unsigned l2, unsigned llc);
+  const PhysAddr* displaced() const { return displaced_.data(); }
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
   bool invalidate_everywhere(PhysAddr pa);
@@ -223,6 +261,28 @@ class CacheHierarchy {
   std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
   std::vector<std::vector<std::uint32_t>> private_counts_;  // by CPU, then region of 2^private_shift_ bytes
   unsigned private_shift_ = 16;
+  struct FreeCounts {
+    void operator()(std::uint32_t* p) const;
+  };
+  std::unique_ptr<std::uint32_t, FreeCounts> page_counts_;  // calloc: zero pages on demand
+  std::size_t page_count_n_ = 0;
+  static constexpr std::size_t kDisplacementSweeps = 4;  // visits of each set while the array takes its size
+  // displace_for_clear's rolling sweep of one array: a step per 64 virtual
+  // lines that entered it; lines untouched since the array took `reach`
+  // lines (its real fills and the virtual lines) are gone.
+  struct Displacement {
+    std::vector<std::uint64_t> at;      // the array's insertions at each of the last steps
+    std::vector<std::uint32_t> stamps;  // its clock (CacheArray::stamp_clock) at the same steps
+    std::uint64_t steps = 0;            // since its words were last renumbered
+    std::uint64_t threshold = 0;        // the newest step at least `reach` insertions ago
+    std::uint64_t renumberings = 0, virtual_lines = 0, reach = 1;
+    std::size_t next_set = 0, sets_per_step = 1;
+    unsigned lines = 0;  // virtual lines counted towards the next step
+  };
+  // One step of `d` over `a`: the dirty lines it removes appended to dirty[n...].
+  static void displace(Displacement& d, CacheArray& a, unsigned lines, PhysAddr* dirty, std::size_t& n);
+  std::vector<Displacement> displace_l1_, displace_l2_, displace_llc_;  // by CPU, CPU, socket
+  std::vector<PhysAddr> displaced_;  // displace_for_clear's result (capacity set once)
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;
 

@@ -132,6 +132,17 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
   }
   caches_.count_regions(mem_end);
   private_regions_.assign(static_cast<std::size_t>((mem_end >> CacheHierarchy::kRegionShift) + 1), 0);
+  if (params.caches.deferred_clear_residue && caches_.num_cpus() > 0) {
+    ClearResidue::Shape shape;
+    shape.cpu_socket = cpu_sockets(layout_);
+    shape.sockets = std::max(layout_.num_sockets, 1);
+    shape.l1_pages = params.caches.l1d.size.value() / kPageSize;
+    shape.l2_pages = params.caches.l2.size.value() / kPageSize;
+    shape.llc_pages = params.caches.llc.size.value() / kPageSize;
+    shape.mem_end = mem_end;
+    residue_ = std::make_unique<ClearResidue>(shape);
+    caches_.defer_clear_residue(mem_end);
+  }
   if (params.l2_prefetch.enabled)
     prefetchers_.assign(static_cast<std::size_t>(caches_.num_cpus()), StreamPrefetcher(params.l2_prefetch));
   super_queues_.assign(static_cast<std::size_t>(caches_.num_cpus()), SuperQueue(params.super_queue));
@@ -389,6 +400,8 @@ void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t
 }
 
 Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br) {
+  if (residue_ && residue_->may_hold(pa) && settle_residue_line(cpu, pa, now)) [[unlikely]]
+    return l1_hit(br);  // a deferred clear's line in this CPU's L1D
   AccessBreakdown local;
   AccessBreakdown& b = br ? *br : local;
   b = AccessBreakdown{};
@@ -473,6 +486,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;
+    if (residue_ && residue_->may_hold(line)) settle_residue_line(cpu, line, now);
     mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
     bool redundant;
     const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
@@ -570,11 +584,16 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     const PhysAddr chunk_first = first + base * kCacheLineBytes;
     const PhysAddr chunk_last = chunk_first + (m - 1) * kCacheLineBytes;
     const bool local = home_node(chunk_first) == me && home_node(chunk_last) == me;
-    for (std::size_t j = 0; j < m; j += batch)
-      caches_.write_full_lines(cpu, chunk_first + j * kCacheLineBytes, std::min(batch, m - j), !local,
-                               level.data() + j, sn.data() + j, wb.data() + j);
-    mark_private(chunk_first);  // 64 lines span at most two 2 MiB regions
-    mark_private(chunk_last);
+    // [cache] clear_residue = "deferred": a whole page none of whose lines is
+    // cached is recorded instead (clear_residue.h); its timing pass is the same.
+    const bool page = m == kBulkChunk && (chunk_first & (kPageSize - 1)) == 0;
+    if (!(residue_ && page && defer_clear(cpu, chunk_first, now, level.data(), sn.data(), wb.data()))) {
+      for (std::size_t j = 0; j < m; j += batch)
+        caches_.write_full_lines(cpu, chunk_first + j * kCacheLineBytes, std::min(batch, m - j), !local,
+                                 level.data() + j, sn.data() + j, wb.data() + j);
+      mark_private(chunk_first);  // 64 lines span at most two 2 MiB regions
+      mark_private(chunk_last);
+    }
     // Pass 2: the timing, in the line path's order.
     for (std::size_t j = 0; j < m; ++j) {
       const Picoseconds t = pipe.next_issue();
@@ -668,6 +687,7 @@ Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picosecon
 
 Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds now) {
   ++full_line_writes_;
+  if (residue_ && residue_->may_hold(line)) settle_residue_line(cpu, line, now);
   WritebackList wb;
   SnoopResult sn;
   mark_private(line);
@@ -718,6 +738,7 @@ Picoseconds MemorySystem::access_range_nontemporal(CpuId cpu, PhysAddr pa, Bytes
   const PhysAddr first = pa & ~(kCacheLineBytes - 1);
   const PhysAddr last = (pa + len.value() - 1) & ~(kCacheLineBytes - 1);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  if (residue_) settle_residue_range(first, (last - first) / kCacheLineBytes + 1, now);
   if (transfer_path_ == TransferPath::Bulk) {
     Picoseconds lat;
     if (bulk_stream(cpu, first, (last - first) / kCacheLineBytes + 1, is_write, now, lat)) return lat;
@@ -806,6 +827,7 @@ void MemorySystem::reset_stats(Picoseconds now) {
   for (auto& t : home_trackers_) t.reset_stats();
   for (auto& t : upi_trackers_) t.reset_stats();
   miss_latency_ps_ = local_latency_ps_ = remote_latency_ps_ = 0;
+  if (residue_) residue_->stats() = ClearResidue::Stats{};
 }
 
 void MemorySystem::dump_stats(StatsVisitor& v) const {
@@ -852,6 +874,7 @@ void MemorySystem::dump_stats(StatsVisitor& v) const {
   v.counter("system.mem.full_line_writes", full_line_writes_, "count",
             "kernel string stores of whole lines (ownership without reading memory)");
   v.counter("system.mem.nontemporal_lines", nt_lines_, "count", "lines of streaming (uncached) kernel traffic");
+  if (residue_) dump_residue(v);
   const double misses = static_cast<double>(l2_hits_ + llc_hits_ + local_dram_ + remote_dram_ + hitm_);
   v.formula("system.mem.avg_l1_miss_latency_ns", safe_ratio(static_cast<double>(miss_latency_ps_), misses) / 1000.0,
             "ns", "mean latency of accesses that missed L1D");

@@ -79,6 +79,7 @@
 #include "common/units.h"
 #include "hw/memory_port.h"
 #include "hw/cache_hierarchy.h"
+#include "hw/clear_residue.h"
 #include "hw/dram_controller.h"
 #include "hw/hw_stats.h"
 #include "hw/interconnect.h"
@@ -164,15 +165,8 @@ class MemorySystem {
   // Data access by `cpu` to physical address `pa` issued at absolute time
   // `now`; returns the completion (load-to-use) latency. An L1 hit is inline.
   Picoseconds access(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br = nullptr) {
-    if (caches_.l1_access(cpu, pa, is_write)) [[likely]] {
-      ++l1_hits_;
-      if (br) {
-        *br = AccessBreakdown{};
-        br->cache = l1_latency_;
-        br->level_hit = kServedL1;
-      }
-      return l1_latency_;
-    }
+    if (caches_.l1_access(cpu, pa, is_write)) [[likely]]
+      return l1_hit(br);
     return access_miss(cpu, pa, is_write, now, br);
   }
 
@@ -259,6 +253,8 @@ class MemorySystem {
   NodeId cpu_node(CpuId cpu) const { return cpu_node_[cpu.value()]; }
 
   CacheHierarchy& caches() { return caches_; }
+  // [cache] clear_residue = "deferred": the recorded pages of cached clears (null when "exact").
+  const ClearResidue* clear_residue() const { return residue_.get(); }
   void host_prefetch(CpuId cpu, PhysAddr pa) const { caches_.host_prefetch(cpu, pa); }
   Interconnect& interconnect() { return interconnect_; }
   // Memory device of a node with memory (aborts on a node without memory).
@@ -376,6 +372,37 @@ class MemorySystem {
     }
     post_writeback(requester, line, t);
   }
+  // Deferred clear residue (hw/memory_system_residue.cpp, clear_residue.h).
+  // The virtual line at `pa`, if any, made real where its page's age puts it
+  // (its write-backs posted at `now`); true when that is `cpu`'s own L1D.
+  bool settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now);
+  // Every virtual line of recorded entry e made real (or, when its page left
+  // the LLC, written back to memory), write-backs posted at `now`.
+  void settle_residue_page(std::uint32_t e, Picoseconds now);
+  // The real fills so far of `cpu`'s L1D and L2 and its socket's LLC.
+  ClearResidue::Fills residue_fills(CpuId cpu);
+  // settle_residue_page of every recorded page among the n lines from `first`.
+  void settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now);
+  // bulk_write_lines' first pass for a whole page at `page` cleared by `cpu`,
+  // when no cache holds a line of it: the page recorded, and each line's level
+  // (4: no copy), snoop (none) and write-back (line j of the page leaving the
+  // ring, if still virtual) set for the timing pass. False (nothing done) when
+  // a line of the page is cached: then the exact passes run.
+  bool defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::uint8_t* level, SnoopResult* sn,
+                   WritebackList* wb);
+  // An L1D hit's latency and breakdown (access() inline, and a virtual line made real in the CPU's own L1D).
+  Picoseconds l1_hit(AccessBreakdown* br) {
+    ++l1_hits_;
+    if (br) {
+      *br = AccessBreakdown{};
+      br->cache = l1_latency_;
+      br->level_hit = kServedL1;
+    }
+    return l1_latency_;
+  }
+  std::unique_ptr<ClearResidue> residue_;  // null: exact clear residue
+  void dump_residue(StatsVisitor& v) const;
+
   // When the coherence action `sn` started at `t` by `cpu` completes (data for a HITM, acknowledgements otherwise).
   Picoseconds snoop_done(CpuId cpu, const SnoopResult& sn, Picoseconds t, AccessBreakdown& br);
 

@@ -1,0 +1,190 @@
+// The deferred residue of cached page clears (see clear_residue.h): the rings
+// of recorded pages by socket, their ages by CPU, and the frame index.
+#include "hw/clear_residue.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace numasim::hw {
+
+ClearResidue::ClearResidue(const Shape& shape)
+    : shape_(shape),
+      l1_lines_(shape.l1_pages * kPageLines),
+      l2_lines_(shape.l2_pages * kPageLines),
+      llc_lines_(shape.llc_pages * kPageLines) {
+  if (shape_.sockets < 1 || shape_.cpu_socket.empty())
+    throw std::invalid_argument("clear residue: no socket or no CPU");
+  if ((shape_.mem_end >> 12) >= 0xFFFFFFFFull)
+    throw std::invalid_argument("clear residue: physical memory beyond 16 TiB (frames are indexed in 32 bits)");
+  // A socket's ring holds its LLC and each of its cores' L1D and L2, in pages.
+  std::vector<std::uint64_t> cores(static_cast<std::size_t>(shape_.sockets), 0);
+  for (int s : shape_.cpu_socket) ++cores[static_cast<std::size_t>(s)];
+  const std::uint64_t most = *std::max_element(cores.begin(), cores.end());
+  capacity_ = std::max<std::uint64_t>(shape_.llc_pages + most * (shape_.l1_pages + shape_.l2_pages), 1);
+  entries_.resize(capacity_ * static_cast<std::uint64_t>(shape_.sockets));
+  rings_.resize(static_cast<std::size_t>(shape_.sockets));
+  clears_.assign(shape_.cpu_socket.size(), 0);
+  llc_virtual_.assign(static_cast<std::size_t>(shape_.sockets), 0);
+  l2_virtual_.assign(shape_.cpu_socket.size(), 0);
+  made_real_.assign(3 * shape_.cpu_socket.size(), 0);
+  llc_made_real_.assign(static_cast<std::size_t>(shape_.sockets), 0);
+  recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
+  recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
+  aged_.reserve(kMaxAged + 1);
+  // At most a quarter full: about 1.2 probes per look-up.
+  std::size_t slots = 1;
+  unsigned bits = 0;
+  while (slots < 4 * entries_.size()) {
+    slots *= 2;
+    ++bits;
+  }
+  table_.assign(slots, 0);
+  hash_shift_ = 64 - bits;
+  regions_.assign(static_cast<std::size_t>((shape_.mem_end >> kRegionShift) + 1), 0);
+}
+
+std::uint32_t ClearResidue::find(PhysAddr pa) const {
+  const std::uint64_t key = (pa >> 12) + 1;
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t i = slot_of(pa >> 12);; i = (i + 1) & mask) {
+    const std::uint64_t v = table_[i];
+    if (v == 0) return kNone;
+    if ((v & 0xFFFFFFFFu) == key) return static_cast<std::uint32_t>(v >> 32);
+  }
+}
+
+void ClearResidue::index(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::uint64_t frame = x.page >> 12;
+  const std::size_t mask = table_.size() - 1;
+  std::size_t i = slot_of(frame);
+  while (table_[i] != 0) i = (i + 1) & mask;
+  table_[i] = (frame + 1) | (std::uint64_t{e} << 32);
+  x.indexed = true;
+  ++regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
+}
+
+void ClearResidue::unindex(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::uint64_t key = (x.page >> 12) + 1;
+  const std::size_t mask = table_.size() - 1;
+  std::size_t i = slot_of(x.page >> 12);
+  while ((table_[i] & 0xFFFFFFFFu) != key) {
+    if (table_[i] == 0) {
+      std::fprintf(stderr, "numasim: internal error: clear residue lost page 0x%llx\n",
+                   static_cast<unsigned long long>(x.page));
+      std::abort();
+    }
+    i = (i + 1) & mask;
+  }
+  // Backward-shift deletion: later entries of the probe run move up unless
+  // their home slot lies cyclically in (i, j].
+  for (std::size_t j = (i + 1) & mask; table_[j] != 0; j = (j + 1) & mask) {
+    const std::size_t home = slot_of((table_[j] & 0xFFFFFFFFu) - 1);
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    table_[i] = table_[j];
+    i = j;
+  }
+  table_[i] = 0;
+  x.indexed = false;
+  --regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
+}
+
+bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
+  Entry& x = entries_[e];
+  const std::uint64_t bit = std::uint64_t{1} << i;
+  if ((x.mask & bit) == 0) return false;
+  x.mask &= ~bit;
+  --virtual_lines_;
+  count_real(x, level, 1);
+  if (level >= 4)
+    ++stats_.lines_written_back;
+  else
+    ++stats_.lines_to_level[level];
+  if (x.mask == 0) unindex(e);
+  return true;
+}
+
+std::uint64_t ClearResidue::take_all(std::uint32_t e, int level) {
+  Entry& x = entries_[e];
+  const std::uint64_t m = x.mask;
+  if (m == 0) return 0;
+  const auto n = static_cast<std::uint64_t>(__builtin_popcountll(m));
+  virtual_lines_ -= n;
+  count_real(x, level, n);
+  if (level >= 4)
+    stats_.lines_written_back += n;
+  else
+    stats_.lines_to_level[level] += n;
+  x.mask = 0;
+  unindex(e);
+  return m;
+}
+
+void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {
+  const std::uint64_t llc_fills = fills.llc;
+  const auto c = static_cast<std::size_t>(cpu.value());
+  const int socket = shape_.cpu_socket[c];
+  const auto s = static_cast<std::size_t>(socket);
+  const std::uint64_t seq = ++clears_[c];
+  // This CPU's previous clear, and its clears l1_pages and l1_pages + l2_pages
+  // ago, which now leave its L1D and its L2 (the latter entering the LLC now).
+  std::uint32_t* recent = recent_.data() + c * recent_n_;
+  auto earlier = [&](std::uint64_t back) -> std::uint32_t {
+    if (seq <= back) return kNone;
+    const std::uint32_t e = recent[(seq - back) % recent_n_];
+    return e != kNone && entries_[e].cpu == cpu.value() && entries_[e].seq == seq - back ? e : kNone;
+  };
+  auto still_virtual = [&](std::uint32_t e) {
+    return e == kNone ? 0u : static_cast<unsigned>(__builtin_popcountll(entries_[e].mask));
+  };
+  moved.previous = still_virtual(earlier(1));
+  moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
+  l2_virtual_[c] += moved.to_l2;
+  const std::uint32_t into_llc = earlier(shape_.l1_pages + shape_.l2_pages);
+  moved.to_llc = into_llc != kNone && entries_[into_llc].llc_entry == 0 ? enter_llc(entries_[into_llc], llc_fills) : 0;
+  // The socket's oldest pages that left its LLC (or that a full ring pushes out).
+  Ring& r = rings_[s];
+  aged_.clear();
+  const std::uint64_t clock = llc_clock(socket, llc_fills);
+  while (r.count > 0) {
+    const auto tail = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count) % capacity_);
+    Entry& t = entries_[tail];
+    if (t.indexed) {
+      const bool gone = t.llc_entry != 0 && clock - (t.llc_entry - 1) >= llc_lines_;
+      if (!gone && r.count < capacity_) break;
+      if (aged_.size() == kMaxAged) break;  // the rest with the next clear
+      aged_.push_back({t.page, t.mask});
+      take_all(tail, 4);
+    }
+    --r.count;
+  }
+  if (r.count == capacity_) {  // (kMaxAged pages out and still full: the oldest is written back now too)
+    const auto tail = static_cast<std::uint32_t>(s * capacity_ + r.head);
+    aged_.push_back({entries_[tail].page, entries_[tail].mask});
+    if (entries_[tail].indexed) take_all(tail, 4);
+    --r.count;
+  }
+  const auto e = static_cast<std::uint32_t>(s * capacity_ + r.head);
+  if (++r.head == capacity_) r.head = 0;
+  ++r.count;
+  Entry& x = entries_[e];
+  x.page = page;
+  x.mask = ~std::uint64_t{0};
+  x.seq = seq;
+  x.l1_at = l1_clock(c, fills.l1);
+  x.l2_at = l2_clock(c, fills.l2);
+  x.llc_at = llc_clock(socket, llc_fills);
+  x.llc_entry = 0;
+  x.cpu = cpu.value();
+  x.socket = socket;
+  index(e);
+  recent[seq % recent_n_] = e;
+  virtual_lines_ += kPageLines;
+  ++stats_.pages_deferred;
+}
+
+}  // namespace numasim::hw

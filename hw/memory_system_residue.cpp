@@ -1,0 +1,132 @@
+// MemorySystem's side of a deferred clear residue ([cache] clear_residue =
+// "deferred", clear_residue.h): a cached page clear recorded instead of
+// installed, and a recorded page's virtual lines made real (at the level its
+// age implies, in the clearing CPU's caches) before any access, prefetch,
+// clear, copy or streamed transfer touches them, so that what touches them
+// finds them where the exact model would have left them (a HITM for another
+// CPU, an L2 or LLC hit for an older page). Write-backs that making a line real
+// causes are posted at the moment it is touched.
+// Simplifications: clear_residue.h's.
+#include "hw/memory_system.h"
+
+namespace numasim::hw {
+
+ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
+  return {caches_.l1d(cpu).insertions(), caches_.l2(cpu).insertions(),
+          caches_.llc(caches_.socket_of(cpu)).insertions()};
+}
+
+bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
+  const std::uint32_t e = residue_->find(pa);
+  if (e == ClearResidue::kNone) return false;
+  const PhysAddr line = pa & ~(kCacheLineBytes - 1);
+  const CpuId owner = residue_->cpu(e);
+  const int level = residue_->level(e, residue_fills(owner));
+  const NodeId node = cpu_node_[static_cast<std::size_t>(owner.value())];
+  if (level >= 4) {
+    settle_residue_page(e, now);  // its page left the LLC: every line to memory, then the access
+    return false;
+  }
+  if (!residue_->take_line(e, static_cast<unsigned>((line >> 6) & (ClearResidue::kPageLines - 1)), level)) return false;
+  WritebackList wb;
+  if (level <= 2) mark_private(line);
+  caches_.install_residue(owner, line, level, wb);
+  for (int w = 0; w < wb.count; ++w) post_writeback(node, wb.addr[static_cast<std::size_t>(w)], now);
+  return owner == cpu && level == 1;
+}
+
+void MemorySystem::settle_residue_page(std::uint32_t e, Picoseconds now) {
+  const PhysAddr page = residue_->page(e);
+  const CpuId owner = residue_->cpu(e);
+  const int level = residue_->level(e, residue_fills(owner));
+  const NodeId node = cpu_node_[static_cast<std::size_t>(owner.value())];
+  if (level <= 2) mark_private(page);
+  for (std::uint64_t m = residue_->take_all(e, level); m != 0; m &= m - 1) {
+    const PhysAddr line = page + static_cast<PhysAddr>(__builtin_ctzll(m)) * kCacheLineBytes;
+    if (level >= 4) {
+      post_writeback(node, line, now);
+      continue;
+    }
+    WritebackList wb;
+    caches_.install_residue(owner, line, level, wb);
+    for (int w = 0; w < wb.count; ++w) post_writeback(node, wb.addr[static_cast<std::size_t>(w)], now);
+  }
+}
+
+void MemorySystem::settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now) {
+  const PhysAddr last = first + (n - 1) * kCacheLineBytes;
+  for (PhysAddr page = first & ~(kPageSize - 1); page <= last; page += kPageSize) {
+    if (!residue_->may_hold(page)) {
+      // Nothing recorded in this 2 MiB region: on to the next one.
+      page = (page | ((PhysAddr{1} << ClearResidue::kRegionShift) - 1)) + 1 - kPageSize;
+      continue;
+    }
+    const std::uint32_t e = residue_->find(page);
+    if (e != ClearResidue::kNone) settle_residue_page(e, now);
+  }
+}
+
+bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::uint8_t* level, SnoopResult* sn,
+                               WritebackList* wb) {
+  // A page cleared again while recorded holds real lines once settled: exact passes.
+  if (residue_->may_hold(page)) {
+    const std::uint32_t e = residue_->find(page);
+    if (e != ClearResidue::kNone) {
+      settle_residue_page(e, now);
+      ++residue_->stats().pages_exact;
+      return false;
+    }
+  }
+  if (caches_.holds_any_line(page)) {
+    ++residue_->stats().pages_exact;
+    return false;
+  }
+  const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
+  ClearResidue::Moved moved;
+  residue_->record(cpu, page, residue_fills(cpu), moved);
+  for (std::size_t j = 0; j < ClearResidue::kPageLines; ++j) {
+    level[j] = 4;
+    sn[j] = SnoopResult{};
+    wb[j].count = 0;
+  }
+  // Write-backs go with the clear's lines (posted with them), as its lines'
+  // LLC victims would: line j of each page that left the LLC with line j, the
+  // real lines the clear's lines would have pushed out spread over them; what
+  // does not fit is posted at once.
+  auto add = [&](std::size_t j, PhysAddr line) {
+    WritebackList& w = wb[j % ClearResidue::kPageLines];
+    if (w.count < WritebackList::kCapacity)
+      w.push(line);
+    else
+      post_writeback(me, line, now);
+  };
+  for (std::size_t k = 0; k < residue_->aged(); ++k)
+    for (std::uint64_t m = residue_->aged_mask(k); m != 0; m &= m - 1) {
+      const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
+      add(j, residue_->aged_page(k) + j * kCacheLineBytes);
+    }
+  const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, moved.to_llc);
+  const PhysAddr* out = caches_.displaced();
+  for (std::size_t i = 0; i < n; ++i) add(i, out[i]);
+  return true;
+}
+
+void MemorySystem::dump_residue(StatsVisitor& v) const {
+  const ClearResidue::Stats& s = residue_->stats();
+  v.counter("system.mem.clear_residue.pages_deferred", s.pages_deferred, "count",
+            "cached page clears recorded instead of installed line by line");
+  v.counter("system.mem.clear_residue.pages_exact", s.pages_exact, "count",
+            "cached page clears that found a line of the page cached (installed exactly)");
+  v.counter("system.mem.clear_residue.lines_to_l1d", s.lines_to_level[1], "count",
+            "recorded lines made real in the clearing CPU's L1D when touched");
+  v.counter("system.mem.clear_residue.lines_to_l2", s.lines_to_level[2], "count",
+            "recorded lines made real in the clearing CPU's L2 when touched");
+  v.counter("system.mem.clear_residue.lines_to_llc", s.lines_to_level[3], "count",
+            "recorded lines made real in the clearing socket's LLC when touched");
+  v.counter("system.mem.clear_residue.lines_written_back", s.lines_written_back, "count",
+            "recorded lines written to memory when their page left the socket's ring");
+  v.counter("system.mem.clear_residue.virtual_lines", residue_->virtual_lines(), "count",
+            "recorded lines still held (no cache array holds them) at the dump");
+}
+
+}  // namespace numasim::hw

@@ -1,0 +1,299 @@
+// The deferred residue of cached page clears ([cache] clear_residue =
+// "deferred", hw/clear_residue.h) against the exact one (every line installed):
+// - a line touched after a deferred clear is found at the level its page's age
+//   implies (L1D, L2, LLC, memory), as the exact model finds it, and another
+//   socket's read of a recent clear is a HITM in both;
+// - every recorded line reaches memory exactly once (written back when its page
+//   leaves the ring, or made real and written back by the caches), and the
+//   bookkeeping accounts for every line;
+// - copies, streamed reads and DMA of a page after a deferred clear cost what
+//   they cost after an exact one (within 2%);
+// - whole machine runs that fault and clear a lot (a fault on every page, with
+//   one line or every line of the page then written, and cached 2 MiB clears)
+//   agree within 2% on the simulated time and the DRAM reads and writes;
+// - the configuration key: exact by default, an unknown value and "deferred"
+//   with an inclusive LLC are located errors.
+#include "hw/clear_residue.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/topology.h"
+#include "hw/machine.h"
+#include "hw/memory_system.h"
+#include "os/kernel.h"
+#include "os/syscalls.h"
+#include "tests/hw/shipped_memory_system.h"
+
+namespace numasim::hw {
+namespace {
+
+constexpr PhysAddr kBase = 1ull << 30;  // node 0 of the shipped configuration
+
+void expect_within_2pct(double exact, double deferred, const std::string& what) {
+  EXPECT_LE(std::fabs(deferred - exact), 0.02 * exact) << what << ": exact " << exact << ", deferred " << deferred;
+}
+
+// Two memory systems of the shipped Skylake-SP configuration with small caches
+// (L2 256 KiB = 64 pages, LLC 1.375 MiB = 352 pages per socket; L1D 32 KiB = 8
+// pages), one exact, one deferred.
+struct Pair {
+  testing::Shipped shipped = testing::load_shipped();
+  std::unique_ptr<MemorySystem> exact, deferred;
+  Picoseconds t{1'000'000};
+  Pair() {
+    shipped.params.caches.llc.size = Bytes(1408 * 1024);
+    shipped.params.caches.l2.size = Bytes(256 * 1024);
+    exact = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
+    shipped.params.caches.deferred_clear_residue = true;
+    deferred = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
+  }
+  // Runs `op` on both at the same time and advances the clock past the slower; returns both latencies.
+  template <typename Op>
+  std::pair<Picoseconds, Picoseconds> both(Op op) {
+    const Picoseconds a = op(*exact, t), b = op(*deferred, t);
+    t += std::max(a, b) + Picoseconds(1'000'000);
+    return {a, b};
+  }
+  void clear(CpuId cpu, PhysAddr page) {
+    both([&](MemorySystem& m, Picoseconds now) { return m.access_range(cpu, page, Bytes(kPageSize), true, now); });
+  }
+  CpuId cpu_of_node(int node) const { return shipped.topo.nodes()[static_cast<std::size_t>(node)].cpus[0]; }
+};
+
+std::uint64_t dram_writes(MemorySystem& m) {
+  std::uint64_t w = 0;
+  for (int n = 0; n < static_cast<int>(m.layout().nodes.size()); ++n)
+    if (m.has_controller(NodeId(n))) w += m.controller(NodeId(n)).stats().writes;
+  return w;
+}
+
+TEST(ClearResidue, ATouchedLineIsFoundAtTheLevelItsPagesAgeImplies) {
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0);
+  constexpr int kPages = 600;
+  for (int i = 0; i < kPages; ++i) p.clear(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize);
+  ASSERT_NE(p.deferred->clear_residue(), nullptr);
+  EXPECT_EQ(p.deferred->clear_residue()->stats().pages_deferred, static_cast<std::uint64_t>(kPages));
+  EXPECT_EQ(p.exact->clear_residue(), nullptr);
+  // Pages cleared `age` clears ago (1 = the newest): L1D holds 8, L2 64 more, the LLC 352 more.
+  const struct {
+    int age;
+    std::uint8_t level;
+  } cases[] = {{1, kServedL1},    {8, kServedL1},    {20, kServedL2},        {70, kServedL2},
+               {200, kServedLlc}, {400, kServedLlc}, {480, kServedLocalDram}};
+  for (const auto& c : cases) {
+    const PhysAddr line = kBase + static_cast<PhysAddr>(kPages - c.age) * kPageSize + 5 * kCacheLineBytes;
+    AccessBreakdown be, bd;
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.access(cpu, line, false, now, &m == p.exact.get() ? &be : &bd);
+    });
+    EXPECT_EQ(be.level_hit, c.level) << "exact, age " << c.age;
+    EXPECT_EQ(bd.level_hit, c.level) << "deferred, age " << c.age;
+  }
+  const ClearResidue::Stats& s = p.deferred->clear_residue()->stats();
+  EXPECT_EQ(s.lines_to_level[1], 2u);
+  EXPECT_EQ(s.lines_to_level[2], 2u);
+  EXPECT_EQ(s.lines_to_level[3], 2u);
+  // Another socket reads a line of the newest page: the clearing core's Modified copy supplies it.
+  AccessBreakdown be, bd;
+  const PhysAddr recent = kBase + static_cast<PhysAddr>(kPages - 2) * kPageSize + 9 * kCacheLineBytes;
+  const CpuId far = p.cpu_of_node(1);
+  const auto lat = p.both([&](MemorySystem& m, Picoseconds now) {
+    return m.access(far, recent, false, now, &m == p.exact.get() ? &be : &bd);
+  });
+  EXPECT_EQ(be.level_hit, kServedHitm);
+  EXPECT_EQ(bd.level_hit, kServedHitm);
+  EXPECT_EQ(lat.first, lat.second);
+}
+
+TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
+  constexpr int kPages = 1500;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < kPages; ++i) {
+    p.clear(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize);
+    // Now and then a load of a line of a recent page, by the clearing core or another one of its socket.
+    if (rng() % 3 == 0) {
+      const int back = static_cast<int>(rng() % static_cast<std::uint64_t>(std::min(i + 1, 500)));
+      const PhysAddr line = kBase + static_cast<PhysAddr>(i - back) * kPageSize + (rng() % 64) * kCacheLineBytes;
+      const CpuId who = rng() % 4 == 0 ? other : cpu;
+      // (Loads only: a store could dirty a line again after it was written back.)
+      p.both([&](MemorySystem& m, Picoseconds now) { return m.access(who, line, false, now); });
+    }
+  }
+  const ClearResidue& r = *p.deferred->clear_residue();
+  const ClearResidue::Stats& s = r.stats();
+  EXPECT_GT(s.lines_written_back, 0u);
+  EXPECT_GT(s.lines_to_level[1] + s.lines_to_level[2] + s.lines_to_level[3], 0u);
+  EXPECT_EQ(s.pages_deferred * ClearResidue::kPageLines,
+            s.lines_written_back + s.lines_to_level[1] + s.lines_to_level[2] + s.lines_to_level[3] + r.virtual_lines());
+  // Read every page back past the caches: each dirty copy is written back first.
+  // Every line was dirtied once (its clear), so each reaches memory once: the
+  // writes are the lines cleared, in both models.
+  for (int i = 0; i < kPages; ++i)
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.access_range_nontemporal(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize, Bytes(kPageSize), false,
+                                        now);
+    });
+  EXPECT_EQ(r.virtual_lines(), 0u);
+  EXPECT_EQ(dram_writes(*p.exact), static_cast<std::uint64_t>(kPages) * ClearResidue::kPageLines);
+  EXPECT_EQ(dram_writes(*p.deferred), static_cast<std::uint64_t>(kPages) * ClearResidue::kPageLines);
+}
+
+TEST(ClearResidue, CopiesStreamedReadsAndDmaOfAClearedPageCostWhatTheyCostAfterAnExactClear) {
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0), far = p.cpu_of_node(1);
+  constexpr int kPages = 120;
+  for (int i = 0; i < kPages; ++i) p.clear(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize);
+  auto page = [](int i) { return kBase + static_cast<PhysAddr>(i) * kPageSize; };
+  const PhysAddr dst = kBase + (64ull << 20);
+  // The newest page (its lines in L1D), one in L2 and one in the LLC copied by the clearing core.
+  for (int age : {1, 30, 100}) {
+    const auto lat = p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.copy_range(cpu, dst + static_cast<PhysAddr>(age) * kPageSize, page(kPages - age), Bytes(kPageSize), now);
+    });
+    expect_within_2pct(static_cast<double>(lat.first.value()), static_cast<double>(lat.second.value()),
+                       "copy of a page cleared " + std::to_string(age) + " clears ago");
+  }
+  // The same page copied from memory costs more: the test would see a missed residue.
+  const auto cold = p.both([&](MemorySystem& m, Picoseconds now) {
+    return m.copy_range(cpu, dst + 500 * kPageSize, kBase + (32ull << 20), Bytes(kPageSize), now);
+  });
+  const auto warm = p.both([&](MemorySystem& m, Picoseconds now) {
+    return m.copy_range(cpu, dst + 501 * kPageSize, page(kPages - 2), Bytes(kPageSize), now);
+  });
+  EXPECT_GT(cold.second.value(), warm.second.value() * 3 / 2);
+  // Another socket's core reads a recent page past its caches (a streamed read: the dirty copies first).
+  const auto streamed = p.both([&](MemorySystem& m, Picoseconds now) {
+    return m.access_range_nontemporal(far, page(kPages - 3), Bytes(kPageSize), false, now);
+  });
+  expect_within_2pct(static_cast<double>(streamed.first.value()), static_cast<double>(streamed.second.value()),
+                     "streamed read by another socket");
+  // A device's uncached line transfer (DMA) does not look in the caches: equal.
+  const auto dma = p.both(
+      [&](MemorySystem& m, Picoseconds now) { return m.memory_access(NodeId(1), page(kPages - 4), false, now); });
+  EXPECT_EQ(dma.first, dma.second);
+  EXPECT_EQ(dram_writes(*p.exact), dram_writes(*p.deferred));
+}
+
+// One store to each of `lines` lines of every page of a fresh anonymous mapping
+// of `pages` strides (every page faults and is cleared first); then, with
+// `read_back`, a load of every line of the mapping in order (what the clears
+// left in the caches, or in memory).
+class FaultStream final : public OpSource {
+ public:
+  FaultStream(std::uint64_t pages, std::uint64_t stride, std::uint64_t lines, bool read_back)
+      : pages_(pages), stride_(stride), lines_(lines), read_back_(read_back) {}
+  void start(ThreadContext& ctx) override {
+    const long r = ctx.sys_mmap(0, (pages_ + 1) * stride_, os::PROT_READ | os::PROT_WRITE,
+                                os::MAP_PRIVATE | os::MAP_ANONYMOUS, -1, 0);
+    ASSERT_GT(r, 0);
+    base_ = (static_cast<VirtAddr>(r) + stride_ - 1) / stride_ * stride_;
+  }
+  std::size_t fill(OpBatch& b, ThreadContext&) override {
+    while (next_ < pages_ * lines_ && !b.full()) {
+      const std::uint64_t page = next_ / lines_, line = next_ % lines_;
+      b.store(base_ + page * stride_ + line * (stride_ / lines_ / kCacheLineBytes) * kCacheLineBytes);
+      ++next_;
+    }
+    const std::uint64_t all = read_back_ ? pages_ * stride_ / kCacheLineBytes : 0;
+    while (next_ >= pages_ * lines_ && read_ < all && !b.full()) b.load(base_ + kCacheLineBytes * read_++);
+    return b.size();
+  }
+  bool done() const override {
+    return next_ >= pages_ * lines_ && (!read_back_ || read_ >= pages_ * stride_ / kCacheLineBytes);
+  }
+
+ private:
+  std::uint64_t pages_, stride_, lines_, next_ = 0, read_ = 0;
+  bool read_back_;
+  VirtAddr base_ = 0;
+};
+
+struct RunFigures {
+  double time_ps = 0, reads = 0, writes = 0;
+  std::uint64_t deferred_pages = 0;
+};
+
+RunFigures run_faults(const std::string& residue, std::uint64_t pages, std::uint64_t stride, std::uint64_t lines,
+                      bool read_back, const std::vector<std::string>& extra) {
+  auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/default.toml");
+  doc->apply_override("cache.clear_residue=" + residue);
+  for (const std::string& x : extra) doc->apply_override(x);
+  auto m = std::make_unique<Machine>(doc->root());
+  TaskRun* run = m->add_task("faults", std::make_unique<FaultStream>(pages, stride, lines, read_back), CpuId(0));
+  m->run();
+  EXPECT_FALSE(run->killed);
+  RunFigures f;
+  f.time_ps = static_cast<double>(m->now().value());
+  for (int n = 0; n < 2; ++n) {
+    f.reads += static_cast<double>(m->memory().controller(NodeId(n)).stats().reads);
+    f.writes += static_cast<double>(m->memory().controller(NodeId(n)).stats().writes);
+  }
+  if (const ClearResidue* r = m->memory().clear_residue()) f.deferred_pages = r->stats().pages_deferred;
+  return f;
+}
+
+void expect_runs_agree(std::uint64_t pages, std::uint64_t stride, std::uint64_t lines, bool read_back,
+                       const std::vector<std::string>& extra, std::uint64_t min_deferred) {
+  const RunFigures e = run_faults("exact", pages, stride, lines, read_back, extra);
+  const RunFigures d = run_faults("deferred", pages, stride, lines, read_back, extra);
+  EXPECT_GE(d.deferred_pages, min_deferred);
+  EXPECT_EQ(e.deferred_pages, 0u);
+  EXPECT_GT(e.writes, 0.0);
+  expect_within_2pct(e.time_ps, d.time_ps, "simulated time");
+  expect_within_2pct(e.reads, d.reads, "DRAM reads");
+  expect_within_2pct(e.writes, d.writes, "DRAM writes");
+}
+
+TEST(ClearResidue, RunsThatFaultOnEveryPageAgreeWithinTwoPercent) {
+  // 12 000 faults: past the LLC's 6 336 pages, so pages leave it and are
+  // written back; then every line read back (the newest pages from the
+  // caches, the others from memory).
+  expect_runs_agree(12'000, kPageSize, 1, true, {}, 11'000);
+}
+
+TEST(ClearResidue, RunsThatWriteEveryLineOfEachFaultedPageAgreeWithinTwoPercent) {
+  expect_runs_agree(8'000, kPageSize, 64, true, {}, 7'000);
+}
+
+TEST(ClearResidue, CachedHugePageClearsAgreeWithinTwoPercent) {
+  // THP faults whose 2 MiB clears go through the caches (no streaming stores): 512 pages recorded each.
+  expect_runs_agree(24, 2ull << 20, 512, true, {"os.thp.enabled=always", "platform.streaming_store_bytes=0B"},
+                    24 * 500);
+}
+
+// The configuration `text` (file `file`) is rejected with a message holding every one of `expected`.
+void expect_config_error(const std::string& text, const std::string& file, const std::vector<std::string>& expected) {
+  auto doc = ConfigDocument::from_string(text, file);
+  CacheHierarchyParams::from_config(doc->root());
+  try {
+    doc->check();
+    ADD_FAILURE() << file << " was accepted";
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    for (const std::string& x : expected) EXPECT_NE(msg.find(x), std::string::npos) << msg;
+  }
+}
+
+TEST(ClearResidue, TheConfigurationKeyIsExactByDefaultAndCheckedWhereItIsWritten) {
+  auto def = ConfigDocument::from_string("", "default.toml");
+  EXPECT_FALSE(CacheHierarchyParams::from_config(def->root()).deferred_clear_residue);
+  auto on = ConfigDocument::from_string("[cache]\nclear_residue = \"deferred\"\n", "on.toml");
+  EXPECT_TRUE(CacheHierarchyParams::from_config(on->root()).deferred_clear_residue);
+  on->check();
+  expect_config_error("[cache]\nclear_residue = \"lazy\"\n", "bad.toml", {"bad.toml:2", "clear_residue", "deferred"});
+  expect_config_error("[cache]\nclear_residue = \"deferred\"\n[cache.llc]\ninclusive = true\n", "inclusive.toml",
+                      {"inclusive.toml:2", "non-inclusive"});
+}
+
+}  // namespace
+}  // namespace numasim::hw
