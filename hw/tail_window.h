@@ -115,8 +115,15 @@ class TailWindow {
     }
     insert_slow(pos, v);
   }
+  // Appends v (not less than the last entry) when the buffer has room at its
+  // end; false (nothing done) otherwise (insert() then moves the entries).
+  bool append(T v) {
+    if (tail_ >= buf_size_) return false;
+    buf_.get()[tail_++] = v;
+    return true;
+  }
   // Drops the oldest (first) entry.
-  void pop_front() {
+  [[gnu::always_inline]] void pop_front() {
     ++head_;
     if (head_ == tail_) head_ = tail_ = 0;
     // The oldest entries are read only here, long after they were written, so
