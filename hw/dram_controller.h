@@ -110,6 +110,9 @@ class SlotCalendar {
   // calendar as a request stamped `visible` would have found it had the
   // requests arrived in time order); the default sees every reservation.
   static constexpr Picoseconds kAll{~std::uint64_t{0}};
+  // Whether t is clear of every reservation's reach (and of the floor), so
+  // that earliest(t, any tag, any visible) is t: a test without the search.
+  bool clear_at(Picoseconds t) const { return t >= floor_ && (e_.empty() || (e_.end() - 1)->start + max_sep_ <= t); }
   Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = kAll) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     // After every reservation's reach (the usual case for a request in time order): s itself.
