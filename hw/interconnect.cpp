@@ -95,6 +95,10 @@ Picoseconds LinkCalendar::reserve_slot(Picoseconds t, Picoseconds len, const Fas
   return s;
 }
 
+// A message's serialisation on a link, out of line: inlined, GCC computed its
+// 128-bit product on every traverse(), for the precomputed kinds too.
+[[gnu::noinline]] static Picoseconds transfer_time_of(Bandwidth bw, Bytes bytes) { return bw.transfer_time(bytes); }
+
 InterconnectLayout InterconnectLayout::from_topology(const Topology& topo) {
   InterconnectLayout l;
   l.num_nodes = topo.num_nodes();
@@ -128,13 +132,15 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
     if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
   busy_.assign(layout_.links.size() * 2, LinkCalendar());
   stats_.assign(layout_.links.size() * 2, DirStats{});
+  precomputed_ = {true, true};
   for (const auto& l : layout_.links) {
     LinkTiming lt;
-    lt.ser_header = l.bandwidth.transfer_time(params_.header);
-    lt.ser_line = l.bandwidth.transfer_time(params_.header + Bytes(kCacheLineBytes));
     lt.latency = l.latency + params_.hop_latency;
-    if (lt.ser_header.value() > 0) lt.grid_header = FastDivider(lt.ser_header.value());
-    if (lt.ser_line.value() > 0) lt.grid_line = FastDivider(lt.ser_line.value());
+    for (std::size_t kind = 0; kind < 2; ++kind) {
+      lt.ser[kind] = l.bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
+      if (lt.ser[kind].value() > 0) lt.grid[kind] = FastDivider(lt.ser[kind].value());
+      else precomputed_[kind] = false;
+    }
     timing_.push_back(lt);
   }
   dir_paths_.resize(layout_.paths.size());
@@ -157,18 +163,19 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
   if (from == to) return r;
   const Bytes bytes = payload + params_.header;
   // Header-only and line messages take their link's precomputed times.
-  const int kind = payload.value() == 0 ? 0 : payload.value() == kCacheLineBytes ? 1 : 2;
+  const std::size_t kind = payload.value() == kCacheLineBytes ? 1 : 0;
+  const bool precomputed = (payload.value() == 0 || payload.value() == kCacheLineBytes) && precomputed_[kind];
   const auto& dirs = dir_paths_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
                                 static_cast<std::size_t>(to.value())];
   for (const std::uint32_t k : dirs) {
     const LinkTiming& lt = timing_[k >> 1];
     LinkCalendar& cal = busy_[k];
     Picoseconds ser, start;
-    if (kind != 2 && (kind == 0 ? lt.ser_header : lt.ser_line).value() > 0) {
-      ser = kind == 0 ? lt.ser_header : lt.ser_line;
-      start = cal.reserve_slot(t, ser, kind == 0 ? lt.grid_header : lt.grid_line);
+    if (precomputed) [[likely]] {
+      ser = lt.ser[kind];
+      start = cal.reserve_slot(t, ser, lt.grid[kind]);
     } else {
-      ser = layout_.links[k >> 1].bandwidth.transfer_time(bytes);
+      ser = transfer_time_of(layout_.links[k >> 1].bandwidth, bytes);
       start = cal.earliest_slot(t, ser);
       cal.reserve(start, ser);
     }

@@ -16,6 +16,7 @@
 // no flit-level packing, coherence snoops not modelled.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -147,10 +148,12 @@ class Interconnect {
   // of a line's (payload 0 and 64 bytes, nearly every message) with a
   // divider for its slot grid, and latency plus hop latency.
   struct LinkTiming {
-    Picoseconds ser_header{0}, ser_line{0}, latency{0};
-    FastDivider grid_header, grid_line;
+    std::array<Picoseconds, 2> ser{};   // [0]: header only, [1]: a line
+    std::array<FastDivider, 2> grid{};  // slot grids of those lengths
+    Picoseconds latency{0};
   };
   std::vector<LinkTiming> timing_;
+  std::array<bool, 2> precomputed_{};  // every link's time of that kind above 0 (a grid to divide by)
   std::vector<LinkCalendar> busy_;  // [link * 2 + dir]
   std::vector<DirStats> stats_;
   Picoseconds stats_start_{0};
