@@ -903,7 +903,10 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
         q.act = earliest_activate(r, c.bank_group, q.act, vis);
         q.cas = max_ps(q.act + ps_.trcd, late ? late_cas : b.next_cas);
       }
-      q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
+      // The usual case without the call: no write queue, and the bank
+      // group's column commands and the bus clear at the command and its burst.
+      if (p_.write_queue > 0 || !r.cas_by_bg[c.bank_group].clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat))
+        q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
       bool in_window = false;

@@ -10,21 +10,39 @@
 
 namespace numasim::hw {
 
-Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
-  Picoseconds s = std::max(t, floor_);
-  // First interval ending after s (intervals are disjoint, so ends are sorted
-  // too): a few steps back from the end, else a binary search.
+const LinkCalendar::Busy* LinkCalendar::first_ending_after(Picoseconds s) const {
   const Busy* const b = busy_.begin();
-  const Busy* const e = busy_.end();
-  const Busy* it = e;
+  const Busy* it = busy_.end();
   for (int i = 0; i < 8 && it != b && (it - 1)->end > s; ++i) --it;
-  if (it != b && (it - 1)->end > s)
-    it = upper_bound_by(b, it, s, [](const Busy& x) { return x.end; });
+  if (it == b || (it - 1)->end <= s) return it;
+  it = upper_bound_from(b, it, b + hint_, s, [](const Busy& x) { return x.end; });
+  hint_ = static_cast<std::size_t>(it - b);
+  return it;
+}
+
+Picoseconds LinkCalendar::earliest_at(Picoseconds t, Picoseconds len, const Busy** before) const {
+  Picoseconds s = std::max(t, floor_);
+  const Busy* const e = busy_.end();
+  const Busy* it = first_ending_after(s);
   for (; it != e; ++it) {
     if (it->start >= s + len) break;  // the gap before it fits
     s = std::max(s, it->end);
   }
+  *before = it;
   return s;
+}
+
+Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
+  const Busy* before;
+  return earliest_at(t, len, &before);
+}
+
+void LinkCalendar::insert_at(const Busy* pos, Picoseconds s, Picoseconds len) {
+  busy_.insert(pos, Busy{s, s + len});
+  if (busy_.size() > busy_.capacity()) {
+    floor_ = std::max(floor_, busy_.front().end);
+    busy_.pop_front();
+  }
 }
 
 void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
@@ -34,11 +52,7 @@ void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   for (int i = 0; i < 8 && it != b && (it - 1)->start > start; ++i) --it;
   if (it != b && (it - 1)->start > start)
     it = upper_bound_by(b, it, start, [](const Busy& x) { return x.start; });
-  busy_.insert(it, Busy{start, start + len});
-  if (busy_.size() > busy_.capacity()) {
-    floor_ = std::max(floor_, busy_.front().end);
-    busy_.pop_front();
-  }
+  insert_at(it, start, len);
 }
 
 // The first start of a slot of length len at or after x (slots of one
@@ -60,6 +74,30 @@ Picoseconds LinkCalendar::earliest_slot(Picoseconds t, Picoseconds len) const {
   for (Picoseconds on = slot_at_or_after(s, len); on != s; on = slot_at_or_after(s, len)) s = earliest(on, len);
   return s;
 }
+
+Picoseconds LinkCalendar::reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid) {
+  // earliest_slot() with the grid's divider, keeping where the gap was found:
+  // the intervals before it end at or before s and those from it start at or
+  // after s + len, so it is also where reserve()'s search by start would insert.
+  auto slot_from = [&](Picoseconds x) {
+    const std::uint64_t into = grid.remainder(x.value(), grid.divide(x.value()));
+    return into == 0 ? x : x + Picoseconds(len.value() - into);
+  };
+  const Picoseconds at = std::max(t, floor_);
+  if (busy_.empty() || (busy_.end() - 1)->end + len <= at) {
+    insert_at(busy_.end(), at, len);
+    return at;
+  }
+  const Busy* pos;
+  Picoseconds s = earliest_at(slot_from(t), len, &pos);
+  for (Picoseconds on = slot_from(s); on != s; on = slot_from(s)) s = earliest_at(on, len, &pos);
+  insert_at(pos, s, len);
+  return s;
+}
+
+// A message's serialisation on a link, out of line: inlined, GCC computed its
+// 128-bit product on every traverse(), for the precomputed kinds too.
+[[gnu::noinline]] static Picoseconds transfer_time_of(Bandwidth bw, Bytes bytes) { return bw.transfer_time(bytes); }
 
 InterconnectLayout InterconnectLayout::from_topology(const Topology& topo) {
   InterconnectLayout l;
@@ -94,28 +132,53 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
     if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
   busy_.assign(layout_.links.size() * 2, LinkCalendar());
   stats_.assign(layout_.links.size() * 2, DirStats{});
+  precomputed_ = {true, true};
+  for (const auto& l : layout_.links) {
+    LinkTiming lt;
+    lt.latency = l.latency + params_.hop_latency;
+    for (std::size_t kind = 0; kind < 2; ++kind) {
+      lt.ser[kind] = l.bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
+      if (lt.ser[kind].value() > 0) lt.grid[kind] = FastDivider(lt.ser[kind].value());
+      else precomputed_[kind] = false;
+    }
+    timing_.push_back(lt);
+  }
+  dir_paths_.resize(layout_.paths.size());
+  for (int a = 0; a < layout_.num_nodes; ++a) {
+    for (int b = 0; b < layout_.num_nodes; ++b) {
+      NodeId at(a);
+      auto& dirs = dir_paths_[static_cast<std::size_t>(a) * n + static_cast<std::size_t>(b)];
+      for (int li : layout_.path(NodeId(a), NodeId(b))) {
+        const auto& link = layout_.links[static_cast<std::size_t>(li)];
+        const std::uint32_t dir = link.a == at ? 0 : 1;
+        at = dir == 0 ? link.b : link.a;
+        dirs.push_back(static_cast<std::uint32_t>(li) * 2 + dir);
+      }
+    }
+  }
 }
 
 TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Picoseconds t) {
   TraverseResult r{t, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
   if (from == to) return r;
   const Bytes bytes = payload + params_.header;
-  NodeId at = from;
-  for (int li : layout_.path(from, to)) {
-    const auto& link = layout_.links[static_cast<std::size_t>(li)];
-    int dir;
-    NodeId next;
-    if (link.a == at) {
-      dir = 0;
-      next = link.b;
+  // Header-only and line messages take their link's precomputed times.
+  const std::size_t kind = payload.value() == kCacheLineBytes ? 1 : 0;
+  const bool precomputed = (payload.value() == 0 || payload.value() == kCacheLineBytes) && precomputed_[kind];
+  const auto& dirs = dir_paths_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
+                                static_cast<std::size_t>(to.value())];
+  for (const std::uint32_t k : dirs) {
+    const LinkTiming& lt = timing_[k >> 1];
+    LinkCalendar& cal = busy_[k];
+    Picoseconds ser, start;
+    if (precomputed) [[likely]] {
+      ser = lt.ser[kind];
+      start = cal.reserve_slot(t, ser, lt.grid[kind]);
     } else {
-      dir = 1;
-      next = link.a;
+      ser = transfer_time_of(layout_.links[k >> 1].bandwidth, bytes);
+      start = cal.earliest_slot(t, ser);
+      cal.reserve(start, ser);
     }
-    const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
-    const Picoseconds ser = link.bandwidth.transfer_time(bytes);
-    const Picoseconds start = busy_[k].earliest_slot(t, ser);
-    busy_[k].reserve(start, ser);
     DirStats& s = stats_[k];
     ++s.messages;
     s.bytes += bytes.value();
@@ -123,9 +186,8 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
     s.queueing_ps += (start - t).value();
     r.queueing += start - t;
     r.serialisation += ser;
-    r.latency += link.latency + params_.hop_latency;
-    t = start + ser + link.latency + params_.hop_latency;
-    at = next;
+    r.latency += lt.latency;
+    t = start + ser + lt.latency;
   }
   r.arrival = t;
   last_time_ = std::max(last_time_, t);

@@ -16,11 +16,13 @@
 // no flit-level packing, coherence snoops not modelled.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/units.h"
+#include "hw/fast_divider.h"
 #include "hw/hw_stats.h"
 #include "hw/tail_window.h"
 
@@ -70,13 +72,30 @@ class LinkCalendar {
   // use: gaps between messages of one size are then whole messages).
   Picoseconds earliest_slot(Picoseconds t, Picoseconds len) const;
   void reserve(Picoseconds start, Picoseconds len);
+  // earliest_slot(t, len) and reserve() of its answer, with one search for
+  // both (the gap found is where the interval goes); `grid` divides by len
+  // (a divider built once per message size, not a division per message).
+  // Returns the start. len > 0.
+  Picoseconds reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid);
 
  private:
   struct Busy {
     Picoseconds start, end;
   };
+  // First interval ending after s (intervals are disjoint, so ends are sorted
+  // too): a few steps back from the end (messages in time order), else a
+  // search from where the previous search ended (a core lagging the others
+  // asks about times near each other), galloping out from there.
+  const Busy* first_ending_after(Picoseconds s) const;
+  // earliest() of s = max(t, floor) and the interval its gap lies before (where it is inserted).
+  Picoseconds earliest_at(Picoseconds t, Picoseconds len, const Busy** before) const;
+  // The interval [s, s + len) inserted before `pos` (sorted by start), the oldest dropped beyond capacity.
+  void insert_at(const Busy* pos, Picoseconds s, Picoseconds len);
   TailWindow<Busy> busy_;  // sorted, non-overlapping; capacity = intervals kept
   Picoseconds floor_{0};
+  // Where the last search from the hint ended, as an index from the window's
+  // first interval (host bookkeeping only: any value gives the same answers).
+  mutable std::size_t hint_ = 0;
 };
 
 struct TraverseResult {
@@ -123,6 +142,18 @@ class Interconnect {
  private:
   InterconnectLayout layout_;
   InterconnectParams params_;
+  // Each path as the link directions it takes (link * 2 + dir), [from * num_nodes + to].
+  std::vector<std::vector<std::uint32_t>> dir_paths_;
+  // Per link, computed once: the serialisation of a header-only message and
+  // of a line's (payload 0 and 64 bytes, nearly every message) with a
+  // divider for its slot grid, and latency plus hop latency.
+  struct LinkTiming {
+    std::array<Picoseconds, 2> ser{};   // [0]: header only, [1]: a line
+    std::array<FastDivider, 2> grid{};  // slot grids of those lengths
+    Picoseconds latency{0};
+  };
+  std::vector<LinkTiming> timing_;
+  std::array<bool, 2> precomputed_{};  // every link's time of that kind above 0 (a grid to divide by)
   std::vector<LinkCalendar> busy_;  // [link * 2 + dir]
   std::vector<DirStats> stats_;
   Picoseconds stats_start_{0};

@@ -21,7 +21,10 @@ MmuParams MmuParams::from_config(Config root) {
 }
 
 Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os)
-    : cpu_(cpu), clock_(clock), params_(params), memory_(memory), os_(os), tlb_(params.tlb), pwc_(params.pwc) {}
+    : cpu_(cpu), clock_(clock), params_(params), memory_(memory), os_(os), tlb_(params.tlb), pwc_(params.pwc) {
+  l2_probe_ps_ = clock_.to_time(Cycles(tlb_.l2_latency_cycles()));
+  walk_start_ps_ = clock_.to_time(Cycles(params_.walk_start_cycles));
+}
 
 void Mmu::switch_context(const MmuContext& ctx) {
   if (!params_.tlb.pcid && (ctx.asid != ctx_.asid || ctx.cr3 != ctx_.cr3)) {
@@ -54,7 +57,7 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   Picoseconds t = now;
   if (l1_missed_) {
     // Second-level TLB.
-    t += clock_.to_time(Cycles(tlb_.l2_latency_cycles()));
+    t += l2_probe_ps_;
     TlbHit h = tlb_.lookup_l2(ctx_.asid, va);
     if (h.entry) {
       const std::uint8_t need = write ? (kTlbWritable | kTlbDirty) : 0;
@@ -129,7 +132,7 @@ void Mmu::prefetch_data(VirtAddr va) const {
 bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
   const Picoseconds start = t;
   ++stats_.walks;
-  t += clock_.to_time(Cycles(params_.walk_start_cycles));
+  t += walk_start_ps_;
   PageWalkCache::Hit hit = pwc_.lookup(ctx_.asid, va);
   int level = hit.next_level;
   PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;

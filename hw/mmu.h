@@ -157,6 +157,9 @@ class Mmu {
   CpuId cpu_;
   Frequency clock_;
   MmuParams params_;
+  // The STLB probe's and a walk's start cycles in picoseconds, converted once
+  // (a 128-bit division each, on every STLB look-up and walk otherwise).
+  Picoseconds l2_probe_ps_{0}, walk_start_ps_{0};
   MemoryPort& memory_;
   os::KernelEntry& os_;
   Tlb tlb_;

@@ -43,6 +43,41 @@ const T* upper_bound_by(const T* first, const T* last, V v, Key key) {
   return first + (key(*first) <= v ? 1 : 0);
 }
 
+// upper_bound_by() started at `hint` (any element of [first, last), or last):
+// steps of 1, 2, 4 ... out from it until the answer is bracketed, then a
+// binary search between the last two steps, so a query landing d elements
+// from the hint probes about 2 log2(d) elements instead of log2 of the range.
+template <typename T, typename V, typename Key>
+const T* upper_bound_from(const T* first, const T* last, const T* hint, V v, Key key) {
+  if (hint <= first || hint >= last) return upper_bound_by(first, last, v, key);
+  const T* lo;  // key(*lo) <= v, or lo == first - 1 (nothing known below)
+  const T* hi;  // key(*hi) > v, or hi == last
+  std::size_t step = 1;
+  if (key(*hint) <= v) {
+    lo = hint;
+    for (;;) {
+      if (static_cast<std::size_t>(last - lo) <= step) {
+        hi = last;
+        break;
+      }
+      if (key(lo[step]) > v) {
+        hi = lo + step;
+        break;
+      }
+      lo += step;
+      step *= 2;
+    }
+    return upper_bound_by(lo + 1, hi, v, key);
+  }
+  hi = hint;
+  for (;;) {
+    if (static_cast<std::size_t>(hi - first) <= step) return upper_bound_by(first, hi, v, key);
+    if (key(*(hi - step)) <= v) return upper_bound_by(hi - step + 1, hi, v, key);
+    hi -= step;
+    step *= 2;
+  }
+}
+
 template <typename T>
 class TailWindow {
  public:
@@ -80,8 +115,15 @@ class TailWindow {
     }
     insert_slow(pos, v);
   }
+  // Appends v (not less than the last entry) when the buffer has room at its
+  // end; false (nothing done) otherwise (insert() then moves the entries).
+  bool append(T v) {
+    if (tail_ >= buf_size_) return false;
+    buf_.get()[tail_++] = v;
+    return true;
+  }
   // Drops the oldest (first) entry.
-  void pop_front() {
+  [[gnu::always_inline]] void pop_front() {
     ++head_;
     if (head_ == tail_) head_ = tail_ = 0;
     // The oldest entries are read only here, long after they were written, so

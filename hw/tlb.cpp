@@ -86,24 +86,28 @@ TlbArray::TlbArray(const TlbArrayParams& params) : params_(params), ways_(params
 void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
   const std::uint64_t key = TlbEntry::make_key(asid, va, s);
   TlbEntry* set = &entries_[((va >> page_shift(s)) & set_mask_) * ways_];
-  TlbEntry* victim = &set[0];
+  // The same translation if present, else the first invalid way, else the
+  // first least recently used: the first least stamp (an invalid way's is 0,
+  // a valid one's above 0), chosen without a branch per way (on a full set
+  // the stamps' order is a coin toss for the host's branch predictor).
+  std::uint32_t victim = 0;
+  std::uint64_t least = set[0].last_use;
   for (std::uint32_t w = 0; w < ways_; ++w) {
     if (set[w].key == key) {
-      victim = &set[w];
+      victim = w;
       break;
     }
-    if (!set[w].valid()) {
-      if (victim->valid()) victim = &set[w];
-    } else if (victim->valid() && set[w].last_use < victim->last_use) {
-      victim = &set[w];
-    }
+    const bool less = set[w].last_use < least;
+    least = less ? set[w].last_use : least;
+    victim = less ? w : victim;
   }
-  if (victim->valid()) --valid_by_size_[static_cast<unsigned>(victim->size())];
+  TlbEntry& e = set[victim];
+  if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
   ++valid_by_size_[static_cast<unsigned>(s)];
-  victim->key = key;
-  victim->page_base = page_base;
-  victim->flags = flags;
-  victim->last_use = ++tick_;
+  e.key = key;
+  e.page_base = page_base;
+  e.flags = flags;
+  e.last_use = ++tick_;
 }
 
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {

@@ -178,6 +178,35 @@ TEST(DramController, FifthActivateAtTheWindowsEdge) {
 // An ordered calendar (a rank's reads, tag 0, and writes, tag 1): slots of
 // one direction are 0 apart, a write waits 10 ps after a read, a read 20 ps
 // after a write (earliest_search's shortcut over one direction's slots).
+// clear_at(t) (the scheduler's test before its column search) holds only where
+// earliest(t) is t for every tag and visibility, and it holds after the
+// latest reservation's reach; random reservations, some displaced.
+TEST(SlotCalendar, ClearAtImpliesEarliestIsT) {
+  SlotCalendar cal(Picoseconds(3000), Picoseconds(750), Picoseconds(1500), 64);
+  std::mt19937_64 rng(11);
+  std::uint64_t now = 0;
+  Picoseconds latest(0);
+  int clear = 0;
+  for (int i = 0; i < 20000; ++i) {
+    now += rng() % 12000;  // a calendar loaded to about two thirds
+    const Picoseconds t(now > 20000 ? now - rng() % 20000 : now);
+    if (cal.clear_at(t)) {
+      ++clear;
+      for (int tag = 0; tag < 3; ++tag) {
+        ASSERT_EQ(cal.earliest(t, tag), t) << "op " << i;
+        ASSERT_EQ(cal.earliest(t, tag, Picoseconds(now / 2)), t) << "op " << i;
+      }
+    }
+    const Picoseconds s = cal.earliest(t, static_cast<int>(rng() % 3));
+    latest = std::max(latest, s);
+    cal.reserve_displacing(s, static_cast<std::int64_t>(rng() % 3),
+                           Picoseconds(now - rng() % std::min<std::uint64_t>(now + 1, 5000)));
+    ASSERT_TRUE(cal.clear_at(latest + Picoseconds(1'000'000)));  // beyond every reservation (moved ones too)
+  }
+  EXPECT_GT(clear, 1000);  // both answers were exercised
+  EXPECT_LT(clear, 19000);
+}
+
 TEST(SlotCalendar, OrderedCalendarOnlyTheOtherDirectionMovesASlot) {
   SlotCalendar cal = SlotCalendar::ordered({Picoseconds(0), Picoseconds(10), Picoseconds(20), Picoseconds(0)}, 64);
   for (std::uint64_t t = 100; t < 106; ++t) cal.reserve(Picoseconds(t), 1);

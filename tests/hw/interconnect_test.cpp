@@ -4,6 +4,8 @@
 // counters, and the layout built from a configured Topology.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 #include "common/config.h"
@@ -208,6 +210,52 @@ TEST(Interconnect, SaturatedLinkFedAQuantumAtATimeKeepsItsBandwidth) {
     const double quantum = closed_loop_read_gbps(c);
     EXPECT_NEAR(quantum / in_order, 1.0, 0.02) << "quantum " << q.value() << " ps: " << quantum << " GB/s against "
                                                << in_order << " GB/s in issue-time order";
+  }
+}
+
+// upper_bound_from: the same answer as std::upper_bound from every hint
+// (before, inside and after the range; keys repeated).
+TEST(UpperBoundFrom, EqualsUpperBoundFromAnyHint) {
+  std::mt19937_64 rng(7);
+  for (int n = 0; n < 40; ++n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    for (int& x : v) x = static_cast<int>(rng() % 16);
+    std::sort(v.begin(), v.end());
+    const int* b = v.data();
+    const int* e = b + v.size();
+    for (int h = 0; h <= n; ++h) {
+      for (int q = -1; q <= 17; ++q) {
+        const int* got = upper_bound_from(b, e, b + h, q, [](int x) { return x; });
+        ASSERT_EQ(got - b, std::upper_bound(v.begin(), v.end(), q) - v.begin())
+            << "n " << n << " hint " << h << " q " << q;
+      }
+    }
+  }
+}
+
+// reserve_slot (one search, the slot grid by a divider) leaves the calendar
+// and answers as earliest_slot() then reserve() do, on messages of two sizes
+// (a header among lines: gaps off the grid) sent in and out of time order,
+// with windows small enough to drop intervals.
+TEST(LinkCalendar, ReserveSlotEqualsEarliestSlotThenReserve) {
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{8}, std::size_t{300}, std::size_t{4096}}) {
+    LinkCalendar fused(capacity), twice(capacity);
+    std::mt19937_64 rng(capacity);
+    const Picoseconds lens[2] = {Picoseconds(800), Picoseconds(3200)};
+    const FastDivider grids[2] = {FastDivider(800), FastDivider(3200)};
+    std::uint64_t now = 0;
+    for (int i = 0; i < 30000; ++i) {
+      now += rng() % 2500;
+      const std::uint64_t back = rng() % 4 == 0 ? rng() % 1'000'000 : rng() % 5000;
+      const Picoseconds t(now > back ? now - back : 0);
+      const int k = rng() % 3 == 0 ? 0 : 1;
+      const Picoseconds expect = twice.earliest_slot(t, lens[k]);
+      twice.reserve(expect, lens[k]);
+      ASSERT_EQ(fused.reserve_slot(t, lens[k], grids[k]), expect) << "capacity " << capacity << " op " << i;
+      // Probe both at random times: same intervals kept.
+      const Picoseconds probe(rng() % (now + 1));
+      ASSERT_EQ(fused.earliest(probe, Picoseconds(500)), twice.earliest(probe, Picoseconds(500))) << "op " << i;
+    }
   }
 }
 

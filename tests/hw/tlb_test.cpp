@@ -221,5 +221,124 @@ TEST(Tlb, LookupFindsAPageSizeOnceItsArrayHoldsOne) {
   EXPECT_EQ(l2.entry->size(), PageSize::k2M);
 }
 
+// The array as it was (an insertion's victim: the matching way, else the
+// first invalid, else the first least recently used, chosen by branches),
+// against the array choosing the first least stamp without them, under
+// random inserts, probes and invalidations (page, range, ASID, all) of three
+// page sizes and two ASIDs: the same probe answers and valid counts.
+class ReferenceTlbArray {
+ public:
+  ReferenceTlbArray(std::uint32_t entries, std::uint32_t ways)
+      : ways_(ways), set_mask_(entries / ways - 1), e_(entries) {}
+  const TlbEntry* probe(Asid asid, VirtAddr va, PageSize s) {
+    Way* w = find(asid, va, s);
+    return w ? &w->e : nullptr;
+  }
+  void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
+    const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+    Way* set = &e_[((va >> page_shift(s)) & set_mask_) * ways_];
+    Way* victim = &set[0];
+    for (std::uint32_t w = 0; w < ways_; ++w) {
+      if (set[w].e.key == key) {
+        victim = &set[w];
+        break;
+      }
+      if (!set[w].e.valid()) {
+        if (victim->e.valid()) victim = &set[w];
+      } else if (victim->e.valid() && set[w].last_use < victim->last_use) {
+        victim = &set[w];
+      }
+    }
+    victim->e = TlbEntry{};
+    victim->e.key = key;
+    victim->e.page_base = page_base;
+    victim->e.flags = flags;
+    victim->last_use = ++tick_;
+  }
+  void invalidate_page(Asid asid, VirtAddr va) {
+    for (int s = 0; s < kNumPageSizes; ++s)
+      if (Way* w = find(asid, va, PageSize(s))) *w = Way{};
+  }
+  void invalidate_range(Asid asid, VirtAddr start, VirtAddr end) {
+    for (Way& w : e_) {
+      if (!w.e.valid() || w.e.asid() != asid) continue;
+      if (w.e.va_base() < end && start < w.e.va_base() + page_bytes(w.e.size())) w = Way{};
+    }
+  }
+  void invalidate_asid(Asid asid) {
+    for (Way& w : e_)
+      if (w.e.valid() && w.e.asid() == asid) w = Way{};
+  }
+  void invalidate_all() { std::fill(e_.begin(), e_.end(), Way{}); }
+  int valid_entries() const {
+    return static_cast<int>(std::count_if(e_.begin(), e_.end(), [](const Way& w) { return w.e.valid(); }));
+  }
+
+ private:
+  struct Way {
+    TlbEntry e;
+    std::uint64_t last_use = 0;
+  };
+  Way* find(Asid asid, VirtAddr va, PageSize s) {
+    const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+    Way* set = &e_[((va >> page_shift(s)) & set_mask_) * ways_];
+    for (std::uint32_t w = 0; w < ways_; ++w) {
+      if (set[w].e.key == key) {
+        set[w].last_use = ++tick_;
+        return &set[w];
+      }
+    }
+    return nullptr;
+  }
+  std::uint32_t ways_;
+  std::uint64_t set_mask_, tick_ = 0;
+  std::vector<Way> e_;
+};
+
+TEST(TlbArray, EqualsTheEntryScanArrayUnderRandomOperations) {
+  const PageSizeMask all = page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M) | page_size_bit(PageSize::k1G);
+  for (const auto& [entries, ways] : {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}}) {
+    TlbArray a(small(entries, ways, all));
+    ReferenceTlbArray ref(entries, ways);
+    std::mt19937_64 rng(entries * 100 + ways);
+    auto random_va = [&] { return (rng() % 4 == 0 ? (rng() % 4) << 30 : 0) + (rng() % 64) * 4096 + rng() % 4096; };
+    for (int i = 0; i < 60000; ++i) {
+      const Asid asid = static_cast<Asid>(1 + rng() % 2);
+      const VirtAddr va = random_va();
+      const PageSize size = PageSize(rng() % 6 == 0 ? 1 + rng() % 2 : 0);
+      const unsigned op = static_cast<unsigned>(rng() % 100);
+      if (op < 45) {
+        const PhysAddr base = (rng() % 1000) << 12;
+        const auto flags = static_cast<std::uint8_t>(rng() % 8);
+        a.insert(asid, va, size, base, flags);
+        ref.insert(asid, va, size, base, flags);
+      } else if (op < 94) {
+        const TlbEntry* got = a.probe(asid, va, size);
+        const TlbEntry* want = ref.probe(asid, va, size);
+        ASSERT_EQ(got != nullptr, want != nullptr) << "op " << i;
+        if (got) {
+          ASSERT_EQ(got->key, want->key) << "op " << i;
+          ASSERT_EQ(got->page_base, want->page_base) << "op " << i;
+          ASSERT_EQ(got->flags, want->flags) << "op " << i;
+        }
+      } else if (op < 97) {
+        a.invalidate_page(asid, va);
+        ref.invalidate_page(asid, va);
+      } else if (op < 98) {
+        const VirtAddr end = va + (rng() % 2 ? 4096 * (1 + rng() % 4) : 1ull << 22);
+        a.invalidate_range(asid, va, end);
+        ref.invalidate_range(asid, va, end);
+      } else if (op < 99) {
+        a.invalidate_asid(asid);
+        ref.invalidate_asid(asid);
+      } else if (rng() % 8 == 0) {
+        a.invalidate_all();
+        ref.invalidate_all();
+      }
+      ASSERT_EQ(a.valid_entries(), ref.valid_entries()) << "op " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace numasim::hw
