@@ -85,8 +85,9 @@ Topology Topology::from_config(Config root) {
       // io_tile itself is read and checked against the mesh by hw/ (UncoreParams::node_io_tiles).
       r.io = nc.has("io_tile");
       if (r.io && r.cpus != 0)
-        nc.error("io_tile",
-                 "only a CPU-less node (cpus = 0) sits on an I/O stop; this one has cpus = " + std::to_string(r.cpus));
+        nc.error("io_tile", r.cpus < 0 ? std::string("only a CPU-less node sits on an I/O stop: give cpus = 0")
+                                       : "only a CPU-less node (cpus = 0) sits on an I/O stop; this one has cpus = " +
+                                             std::to_string(r.cpus));
       else if (r.io && r.socket < 0)
         nc.error("io_tile", "a node on an I/O stop belongs to the socket whose mesh reaches it: give socket = <id>");
       raw.push_back(r);

@@ -33,6 +33,10 @@ CacheHierarchyParams CacheHierarchyParams::from_config(Config root) {
   if (p.deferred_clear_residue && (p.llc.inclusive || !p.coherence))
     cache.error("clear_residue", "\"deferred\" needs a non-inclusive LLC ([cache.llc] inclusive = false) and "
                                  "[coherence] enabled = true (its lines are tracked by the snoop filter)");
+  if (p.deferred_clear_residue && (p.l1d.size.value() < 4096 || p.l2.size.value() < 4096))
+    cache.error("clear_residue",
+                "\"deferred\" counts ages in 4 KiB pages: [cache.l1d] and [cache.l2] need at "
+                "least 4KiB each");
   return p;
 }
 

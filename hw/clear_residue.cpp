@@ -154,7 +154,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
     const auto tail = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count) % capacity_);
     Entry& t = entries_[tail];
     if (t.indexed) {
-      const bool gone = t.llc_entry != 0 && clock - (t.llc_entry - 1) >= llc_lines_;
+      const bool gone = t.llc_entry != 0 && clock - (t.llc_entry - 1) > llc_lines_;  // as level()'s 4
       if (!gone && r.count < capacity_) break;
       if (aged_.size() == kMaxAged) break;  // the rest with the next clear
       aged_.push_back({t.page, t.mask});

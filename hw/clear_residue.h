@@ -24,7 +24,16 @@
 // leaves the LLC in its socket's clear order (a younger page of another core
 // that is older in the LLC waits for it); the ring holds the LLC and each
 // core's L1D and L2 in pages, and a page forced out of a full ring is written
-// back early.
+// back early; a page that left the LLC is written back only with its
+// socket's next deferred clear or when something looks it up, so a burst of
+// clears followed by other traffic alone leaves up to a ring of pages
+// unwritten (DRAM writes under-counted; the exact model writes them as LLC
+// victims of that traffic); a re-cleared page's virtual lines go to memory at
+// the whole transfer's start time, not its chunk's; a recorded line made real
+// in L1D by a demand access counts as an L1D miss and fill, where the exact
+// model counts a hit. Only the bulk transfer path ([platform]
+// kernel_transfers = "bulk", the default) defers clears; the line path
+// installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;
 // a count per 2 MiB region lets the miss path skip it where nothing is recorded.
 #pragma once

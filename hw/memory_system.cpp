@@ -222,6 +222,9 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
   // a credit and a tracker entry; posted writes (write-backs, streamed stores)
   // pass the agents without them (simplified).
   const bool upi = remote && upi_crossing(requester, home);
+  // Across sockets the line goes by the links to the home's socket: for a node
+  // on an I/O stop, its socket's node (whose home tracker holds its reads too).
+  const NodeId link_to = upi ? link_home(home) : home;
   UpiSteps steps{};
   RequestTracker* credits = nullptr;
   RequestTracker* tracker = nullptr;
@@ -230,7 +233,7 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     steps = upi_steps(pa);
     if (!is_write) {
       credits = &upi_trackers_[static_cast<std::size_t>(node_socket_[static_cast<std::size_t>(requester.value())])];
-      tracker = &home_trackers_[static_cast<std::size_t>(home.value())];
+      tracker = &home_trackers_[static_cast<std::size_t>(link_to.value())];
     }
     t += steps.out;
     br.cache += steps.out;
@@ -242,7 +245,7 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     }
   }
   if (remote) {
-    TraverseResult req = interconnect_.traverse(requester, home, is_write ? line : Bytes(0), t);
+    TraverseResult req = interconnect_.traverse(requester, link_to, is_write ? line : Bytes(0), t);
     br.interconnect += req.latency + req.serialisation;
     br.queueing += req.queueing;
     t = req.arrival;
@@ -266,7 +269,7 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     br.cache += steps.back;
   }
   if (remote) {
-    TraverseResult resp = interconnect_.traverse(home, requester, is_write ? Bytes(0) : line, t);
+    TraverseResult resp = interconnect_.traverse(link_to, requester, is_write ? Bytes(0) : line, t);
     br.interconnect += resp.latency + resp.serialisation;
     br.queueing += resp.queueing;
     t = resp.arrival;
@@ -308,7 +311,7 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   // DRAM reads) tracks its reads.
   const std::int32_t io = node_io_tile_[static_cast<std::size_t>(home.value())];
   const auto stop = static_cast<std::uint32_t>(io);
-  const NodeId via = io >= 0 ? socket_node_[static_cast<std::size_t>(home_socket)] : home;
+  const NodeId via = link_home(home);
   RequestTracker& ht = home_trackers_[static_cast<std::size_t>(via.value())];
   // The home agent holds the request from its arrival until the data leaves the IMC.
   auto device = [&](Picoseconds at) {
@@ -369,14 +372,15 @@ Picoseconds MemorySystem::uncore_ownership(CpuId cpu, NodeId requester, NodeId h
   const std::size_t c = static_cast<std::size_t>(cpu.value());
   const std::uint32_t core = core_index_[c];
   RequestTracker& upi = upi_trackers_[static_cast<std::size_t>(cpu_socket_[c])];
-  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(home.value())];
+  const NodeId via = link_home(home);  // an I/O-stop node: its socket's links and home tracker
+  RequestTracker& ht = home_trackers_[static_cast<std::size_t>(via.value())];
   const Picoseconds at_upi = now + mesh_->to_upi(core, line);
   const Picoseconds start = upi.available(at_upi);
-  const TraverseResult req = interconnect_.traverse(requester, home, Bytes(0), start);
+  const TraverseResult req = interconnect_.traverse(requester, via, Bytes(0), start);
   const Picoseconds at_home = ht.available(req.arrival);
   const Picoseconds granted = at_home + mesh_->home_grant(line);
   ht.take(req.arrival, at_home, granted);
-  const TraverseResult resp = interconnect_.traverse(home, requester, Bytes(0), granted);
+  const TraverseResult resp = interconnect_.traverse(via, requester, Bytes(0), granted);
   upi.take(at_upi, start, resp.arrival);
   return resp.arrival + mesh_->upi_to_core(core, line);  // the line's UPI agent (SPRFID)
 }

@@ -66,8 +66,10 @@
 // back, holding an entry of its socket's home tracker, shared with the DRAM's
 // reads), from another socket through the UPI link to its socket; traffic that
 // does not start in a core's L2 (write-backs, DMA and streamed lines, a
-// whole-line store's ownership) goes straight to its device, without the mesh,
-// the I/O stack or (from another socket) the UPI link (simplified).
+// whole-line store's ownership) skips the mesh and the I/O stack (simplified);
+// from another socket it crosses the UPI agents, the link to the stop's socket
+// and that socket's home tracker as a DRAM line of that socket would
+// (link_home).
 // Simplifications: a store miss is timed like a load (RFO); no L1 prefetchers; the memory of other CPU-less nodes is
 // reached from the socket's LLC like any remote memory.
 #pragma once
@@ -291,6 +293,14 @@ class MemorySystem {
            node_socket_[static_cast<std::size_t>(a.value())] >= 0 &&
            node_socket_[static_cast<std::size_t>(b.value())] >= 0 &&
            node_socket_[static_cast<std::size_t>(a.value())] != node_socket_[static_cast<std::size_t>(b.value())];
+  }
+  // The node whose links and home tracker carry traffic to `home` from another
+  // socket: for a node on an I/O stop ([[node]] io_tile) its socket's node,
+  // else `home` itself.
+  NodeId link_home(NodeId home) const {
+    const auto h = static_cast<std::size_t>(home.value());
+    return h < node_io_tile_.size() && node_io_tile_[h] >= 0 ? socket_node_[static_cast<std::size_t>(node_socket_[h])]
+                                                             : home;
   }
   // The uncore's steps of a cross-socket transaction for line `pa` that the links
   // do not carry, for traffic that does not start in a core's L2 (write-backs,

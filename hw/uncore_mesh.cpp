@@ -101,12 +101,12 @@ std::vector<std::int32_t> UncoreParams::node_io_tiles(Config root) const {
                  "no I/O stops (attach the node by a [[link]] instead)");
       continue;
     }
-    const auto r = static_cast<std::uint32_t>(t[0]), c = static_cast<std::uint32_t>(t[1]);
-    if (r >= rows || c >= cols) {
+    if (t[0] >= static_cast<std::int64_t>(rows) || t[1] >= static_cast<std::int64_t>(cols)) {
       node.error("io_tile", "tile " + at + " lies outside the " + std::to_string(rows) + " x " + std::to_string(cols) +
                                 " mesh ([uncore] rows x cols)");
       continue;
     }
+    const auto r = static_cast<std::uint32_t>(t[0]), c = static_cast<std::uint32_t>(t[1]);
     if (r >= io_rows && r < rows - io_rows_bottom) {
       node.error("io_tile", "tile " + at + " is not on an I/O row (the top " + std::to_string(io_rows) +
                                 " rows, [uncore] io_rows, and the bottom " + std::to_string(io_rows_bottom) +

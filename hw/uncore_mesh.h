@@ -30,10 +30,10 @@
 // ([[node]] io_tile = [row, column], a tile of an I/O row: a CXL expander on
 // the root port of that stop's I/O stack) is reached like the socket's DRAM:
 // core -> slice (LLC lookup; the CHA is the line's home and tracks the read
-// with the socket's DRAM reads, in the socket's home tracker: Intel's Sapphire
-// Rapids uncore events count core reads of CXL memory in the CHA's TOR,
-// UNC_CHA_TOR_INSERTS.IA_MISS_CXL_ACC, Linux perf's
-// sapphirerapids/uncore-cache.json) -> the I/O stop -> the I/O stack (IIO and
+// with the socket's DRAM reads, in the socket's home tracker: Intel's Emerald
+// Rapids uncore events count core reads of CXL expander memory in the CHA's
+// TOR, UNC_CHA_TOR_INSERTS.IA_MISS_DRD_CXL_EXP_LOCAL, Linux perf's
+// emeraldrapids/uncore-cache.json) -> the I/O stop -> the I/O stack (IIO and
 // its mesh interface up to the CXL root port, `io_stack_cycles` each way) ->
 // the device (hw/cxl_memory_device.h: root port's CXL port, flits, link,
 // device) -> the stack -> the I/O stop -> the core (into L2, as from an IMC).

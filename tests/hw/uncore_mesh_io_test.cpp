@@ -175,6 +175,15 @@ TEST(UncoreIoStop, FromAnotherSocketAReadCrossesTheUpiLinkToTheStopsSocket) {
   EXPECT_EQ(v.get("system.node0.home_agent.requests"), 1.0);  // the stop's socket's home
   EXPECT_EQ(v.get("system.node2.home_agent.requests"), 0.0);
   EXPECT_EQ(v.get("system.interconnect.upi.n1_to_n0.messages"), 1.0);
+  // A streamed read (traffic that does not start in a core's L2) goes the same
+  // way across the sockets: over the link, tracked by the stop's socket's home.
+  ms.access_range_nontemporal(CpuId(5), pa + 0x10000, Bytes(kCacheLineBytes), false, Picoseconds(2'000'000));
+  MapStatsVisitor w;
+  ms.dump_stats(w);
+  EXPECT_EQ(w.get("system.interconnect.upi.n1_to_n0.messages"), 2.0);
+  EXPECT_EQ(w.get("system.interconnect.upi.n0_to_n1.messages"), 2.0);
+  EXPECT_EQ(w.get("system.node0.home_agent.requests"), 2.0);
+  EXPECT_EQ(w.get("system.node2.home_agent.requests"), 0.0);
 }
 
 // Errors of the whole configuration (topology and memory system), "" when none.
@@ -216,6 +225,8 @@ TEST(UncoreIoStop, ImpossibleIoTilesAreLocatedErrors) {
   const std::vector<Case> cases = {
       {kMachine + node("socket = 0\nio_tile = [0, 3]\n"), "io.toml:12", "needs the uncore model"},
       {kMachine + node("socket = 0\nio_tile = [0, 9]\n") + kMesh, "io.toml:12", "outside the 6 x 6 mesh"},
+      // Beyond 32 bits: not wrapped onto the mesh.
+      {kMachine + node("socket = 0\nio_tile = [4294967296, 3]\n") + kMesh, "io.toml:12", "outside the 6 x 6 mesh"},
       {kMachine + node("socket = 0\nio_tile = [2, 3]\n") + kMesh, "io.toml:12", "is not on an I/O row"},
       {kMachine + node("socket = 0\nio_tile = [0, 1]\n") + kMesh, "io.toml:12", "is a UPI agent's"},
       {kMachine + node("socket = 0\nio_tile = [0]\n") + kMesh, "io.toml:12", "expected [row, column]"},
@@ -238,6 +249,12 @@ TEST(UncoreIoStop, ImpossibleIoTilesAreLocatedErrors) {
       "memory = \"1GiB\"\ncpus = 2\n[[node]]\nsocket = 0\ncpus = 2\nio_tile = [0, 3]\nmemory = \"1GiB\"\n" +
       kMesh);
   EXPECT_NE(cpus.find("only a CPU-less node"), std::string::npos) << cpus;
+  // Nor one that does not say it has none.
+  const std::string omitted = config_errors(
+      "[machine]\nsockets = 1\ncores_per_socket = 4\ndistances = [[10, 14], [14, 10]]\n[[node]]\nsocket = 0\n"
+      "memory = \"1GiB\"\ncpus = 4\n[[node]]\nsocket = 0\nio_tile = [0, 3]\nmemory = \"1GiB\"\n" +
+      kMesh);
+  EXPECT_NE(omitted.find("give cpus = 0"), std::string::npos) << omitted;
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ TEST(EmeraldRapidsCxl, IdleLatency) {
   std::printf("emerald: expander = device %.1f ns + host %.1f ns\n", device, cxl - device);
   EXPECT_NEAR(cxl, 174.5, 0.05 * 174.5) << r.to_table();
   EXPECT_NEAR(cxl - device, expander_host_ns(), 5.0) << "the host's part is the mesh's path to the I/O stop";
-  // Over DDR5: about +69 ns against Mess's +102 ns (the same unexplained
+  // Over DDR5: about +68 ns against Mess's +102 ns (the same unexplained
   // part), just below Pond/TPP's 70-100 ns band.
   EXPECT_GT(cxl - ddr5, 60.0) << r.to_table();
   EXPECT_LT(cxl - ddr5, 0.9 * (kCxlIdleNs - kDdr5IdleNs)) << r.to_table();
