@@ -15,7 +15,11 @@ const LinkCalendar::Busy* LinkCalendar::first_ending_after(Picoseconds s) const 
   const Busy* it = busy_.end();
   for (int i = 0; i < 8 && it != b && (it - 1)->end > s; ++i) --it;
   if (it == b || (it - 1)->end <= s) return it;
-  it = upper_bound_from(b, it, b + hint_, s, [](const Busy& x) { return x.end; });
+  // The hint is an index: after pops or a move of the buffer it may lie past the
+  // end, so it is clamped before it becomes a pointer (upper_bound_from then
+  // falls back to a binary search).
+  const std::size_t n = static_cast<std::size_t>(it - b);
+  it = upper_bound_from(b, it, b + std::min(hint_, n), s, [](const Busy& x) { return x.end; });
   hint_ = static_cast<std::size_t>(it - b);
   return it;
 }
