@@ -389,6 +389,9 @@ class MemorySystem {
   // Every virtual line of recorded entry e made real (or, when its page left
   // the LLC, written back to memory), write-backs posted at `now`.
   void settle_residue_page(std::uint32_t e, Picoseconds now);
+  // A recorded line of `owner`'s made real at `level` (1-3) in its caches; the
+  // write-backs that causes are posted from `node` at `now`.
+  void install_residue_line(CpuId owner, NodeId node, PhysAddr line, int level, Picoseconds now);
   // The real fills so far of `cpu`'s L1D and L2 and its socket's LLC.
   ClearResidue::Fills residue_fills(CpuId cpu);
   // settle_residue_page of every recorded page among the n lines from `first`.

@@ -28,11 +28,15 @@ bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) 
     return false;
   }
   if (!residue_->take_line(e, static_cast<unsigned>((line >> 6) & (ClearResidue::kPageLines - 1)), level)) return false;
-  WritebackList wb;
   if (level <= 2) mark_private(line);
+  install_residue_line(owner, node, line, level, now);
+  return owner == cpu && level == 1;
+}
+
+void MemorySystem::install_residue_line(CpuId owner, NodeId node, PhysAddr line, int level, Picoseconds now) {
+  WritebackList wb;
   caches_.install_residue(owner, line, level, wb);
   for (int w = 0; w < wb.count; ++w) post_writeback(node, wb.addr[static_cast<std::size_t>(w)], now);
-  return owner == cpu && level == 1;
 }
 
 void MemorySystem::settle_residue_page(std::uint32_t e, Picoseconds now) {
@@ -47,9 +51,7 @@ void MemorySystem::settle_residue_page(std::uint32_t e, Picoseconds now) {
       post_writeback(node, line, now);
       continue;
     }
-    WritebackList wb;
-    caches_.install_residue(owner, line, level, wb);
-    for (int w = 0; w < wb.count; ++w) post_writeback(node, wb.addr[static_cast<std::size_t>(w)], now);
+    install_residue_line(owner, node, line, level, now);
   }
 }
 
@@ -124,7 +126,7 @@ void MemorySystem::dump_residue(StatsVisitor& v) const {
   v.counter("system.mem.clear_residue.lines_to_llc", s.lines_to_level[3], "count",
             "recorded lines made real in the clearing socket's LLC when touched");
   v.counter("system.mem.clear_residue.lines_written_back", s.lines_written_back, "count",
-            "recorded lines written to memory when their page left the socket's ring");
+            "recorded lines written to memory after their page left the socket's LLC");
   v.counter("system.mem.clear_residue.virtual_lines", residue_->virtual_lines(), "count",
             "recorded lines still held (no cache array holds them) at the dump");
 }
