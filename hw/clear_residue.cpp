@@ -64,6 +64,7 @@ void ClearResidue::index(std::uint32_t e) {
   table_[i] = (frame + 1) | (std::uint64_t{e} << 32);
   x.indexed = true;
   ++regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
+  if (!llc_.empty()) group_push(e);
 }
 
 void ClearResidue::unindex(std::uint32_t e) {
@@ -91,37 +92,111 @@ void ClearResidue::unindex(std::uint32_t e) {
   table_[i] = 0;
   x.indexed = false;
   --regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
+  if (!llc_.empty()) group_remove(e);
 }
 
-bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
+void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
   Entry& x = entries_[e];
-  const std::uint64_t bit = std::uint64_t{1} << i;
-  if ((x.mask & bit) == 0) return false;
-  x.mask &= ~bit;
-  --virtual_lines_;
-  count_real(x, level, 1);
-  if (level >= 4)
-    ++stats_.lines_written_back;
-  else
-    ++stats_.lines_to_level[level];
-  if (x.mask == 0) unindex(e);
-  return true;
-}
-
-std::uint64_t ClearResidue::take_all(std::uint32_t e, int level) {
-  Entry& x = entries_[e];
-  const std::uint64_t m = x.mask;
-  if (m == 0) return 0;
   const auto n = static_cast<std::uint64_t>(__builtin_popcountll(m));
+  x.mask &= ~m;
   virtual_lines_ -= n;
   count_real(x, level, n);
   if (level >= 4)
     stats_.lines_written_back += n;
   else
     stats_.lines_to_level[level] += n;
-  x.mask = 0;
-  unindex(e);
+  if (x.mask == 0) unindex(e);
+}
+
+bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
+  const std::uint64_t bit = std::uint64_t{1} << i;
+  if ((entries_[e].mask & bit) == 0) return false;
+  take_mask(e, bit, level);
+  return true;
+}
+
+std::uint64_t ClearResidue::take_all(std::uint32_t e, int level) {
+  const std::uint64_t m = entries_[e].mask;
+  if (m != 0) take_mask(e, m, level);
   return m;
+}
+
+void ClearResidue::watch(int socket, const CacheArray* llc) {
+  if (llc_.empty()) {
+    llc_.assign(static_cast<std::size_t>(shape_.sockets), nullptr);
+    groups_ = llc->sets() % kPageLines == 0 ? llc->sets() / kPageLines : 1;
+    group_div_ = FastDivider(groups_);
+    const std::size_t lists = groups_ * static_cast<std::size_t>(shape_.sockets);
+    group_head_.assign(lists, kNone);
+    group_tail_.assign(lists, kNone);
+    group_due_.assign(lists, ~std::uint64_t{0});
+    for (std::uint32_t e = 0; e < entries_.size(); ++e)  // (pages recorded before: none when watched first)
+      if (entries_[e].indexed) group_push(e);
+  }
+  llc_[static_cast<std::size_t>(socket)] = llc;
+}
+
+void ClearResidue::group_push(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::size_t list = static_cast<std::size_t>(x.socket) * groups_ + group_of(x.page);
+  x.group_next = kNone;
+  x.group_prev = group_tail_[list];
+  if (x.group_prev != kNone) entries_[x.group_prev].group_next = e;
+  group_tail_[list] = e;
+  if (group_head_[list] == kNone) {
+    group_head_[list] = e;
+    group_rearm(list);
+  }
+}
+
+void ClearResidue::group_remove(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::size_t list = static_cast<std::size_t>(x.socket) * groups_ + group_of(x.page);
+  (x.group_prev != kNone ? entries_[x.group_prev].group_next : group_head_[list]) = x.group_next;
+  (x.group_next != kNone ? entries_[x.group_next].group_prev : group_tail_[list]) = x.group_prev;
+  if (x.group_prev == kNone) group_rearm(list);
+  x.group_prev = x.group_next = kNone;
+}
+
+void ClearResidue::group_rearm(std::size_t list) {
+  const std::uint32_t h = group_head_[list];
+  if (h == kNone) {
+    group_due_[list] = ~std::uint64_t{0};
+    return;
+  }
+  // gone() once since_llc(x, clock) > llc_lines_.
+  const Entry& x = entries_[h];
+  group_due_[list] = x.llc_entry != 0 ? x.llc_entry + llc_lines_ : x.llc_at + l1_lines_ + l2_lines_ + llc_lines_ + 1;
+}
+
+PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
+  const auto s = static_cast<std::size_t>(socket);
+  const std::uint64_t clock = llc_clock(socket, llc_[s]->insertions());
+  const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
+  for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
+    const Entry& x = entries_[e];
+    if (!gone(x, clock)) return 0;  // (the younger pages of the group are younger in the LLC too)
+    if ((x.mask >> i) & 1) {
+      const PhysAddr line = x.page + PhysAddr{i} * 64;
+      take_line(e, i, 4);
+      return line;
+    }
+  }
+  return 0;
+}
+
+void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
+  Ring& r = rings_[s];
+  while (r.count > 0 && aged_.size() < kMaxAged) {
+    const auto tail = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count) % capacity_);
+    const Entry& t = entries_[tail];
+    if (t.indexed) {
+      if (!gone(t, clock)) break;
+      aged_.push_back({t.page, t.mask});
+      take_mask(tail, t.mask, 4);
+    }
+    --r.count;
+  }
 }
 
 void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {
@@ -145,27 +220,21 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
   l2_virtual_[c] += moved.to_l2;
   const std::uint32_t into_llc = earlier(shape_.l1_pages + shape_.l2_pages);
-  moved.to_llc = into_llc != kNone && entries_[into_llc].llc_entry == 0 ? enter_llc(entries_[into_llc], llc_fills) : 0;
-  // The socket's oldest pages that left its LLC (or that a full ring pushes out).
+  moved.to_llc = 0;
+  if (into_llc != kNone && entries_[into_llc].llc_entry == 0) {
+    Entry& y = entries_[into_llc];
+    moved.to_llc = enter_llc(y, llc_fills);
+    if (y.indexed && y.group_prev == kNone && !llc_.empty())  // the oldest of its set group: due later now
+      group_rearm(static_cast<std::size_t>(y.socket) * groups_ + group_of(y.page));
+  }
+  // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];
   aged_.clear();
-  const std::uint64_t clock = llc_clock(socket, llc_fills);
-  while (r.count > 0) {
-    const auto tail = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count) % capacity_);
-    Entry& t = entries_[tail];
-    if (t.indexed) {
-      const bool gone = t.llc_entry != 0 && clock - (t.llc_entry - 1) > llc_lines_;  // as level()'s 4
-      if (!gone && r.count < capacity_) break;
-      if (aged_.size() == kMaxAged) break;  // the rest with the next clear
-      aged_.push_back({t.page, t.mask});
-      take_all(tail, 4);
-    }
-    --r.count;
-  }
+  pop_gone(s, llc_clock(socket, llc_fills));
   if (r.count == capacity_) {  // (kMaxAged pages out and still full: the oldest is written back now too)
     const auto tail = static_cast<std::uint32_t>(s * capacity_ + r.head);
     aged_.push_back({entries_[tail].page, entries_[tail].mask});
-    if (entries_[tail].indexed) take_all(tail, 4);
+    if (entries_[tail].indexed) take_mask(tail, entries_[tail].mask, 4);
     --r.count;
   }
   const auto e = static_cast<std::uint32_t>(s * capacity_ + r.head);
@@ -183,6 +252,8 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.socket = socket;
   index(e);
   recent[seq % recent_n_] = e;
+  x.clear_start = x.clear_end = 0;
+  newest_ = e;
   virtual_lines_ += kPageLines;
   ++stats_.pages_deferred;
 }

@@ -13,27 +13,27 @@
 // MemorySystem turns a virtual line into a real one at that level
 // (CacheHierarchy::install_residue) before anything touches it: a demand
 // miss, a page walk, an L2 prefetch, a copy or clear of the page, a streamed
-// transfer over it. A page that leaves the LLC hands its virtual lines back to
-// be written to memory, as the exact model's LLC victims are: with the next
-// clear of its socket, its line j posted with that clear's line j.
+// transfer over it. A page that leaves the LLC by age (the LLC took as many
+// lines as it holds after it) gives up its virtual lines to memory as the
+// exact model's LRU victims are: line by line, a line when a miss falls into
+// its LLC set (a page's 64 lines fill 64 consecutive sets, its "set group";
+// the miss path checks the oldest recorded page of the group), the rest with
+// the next clear of its socket (line j posted with that clear's line j) or
+// when something looks the page up. A virtual line made real in L1D posts the
+// write-backs it causes when the exact clear wrote it (timed(), else when touched).
 // CacheHierarchy::displace_for_clear takes out the real lines the virtual
 // ones would have pushed out.
 // Simplifications: virtual lines occupy no way of any set (their pressure is
-// displace_for_clear's, on average, not set by set) and no snoop-filter entry;
-// L1D and L2 ages count the CPU's clears only, not its other traffic; a page
-// leaves the LLC in its socket's clear order (a younger page of another core
-// that is older in the LLC waits for it); the ring holds the LLC and each
-// core's L1D and L2 in pages, and a page forced out of a full ring is written
-// back early; a page that left the LLC is written back only with its
-// socket's next deferred clear or when something looks it up, so a burst of
-// clears followed by other traffic alone leaves up to a ring of pages
-// unwritten (DRAM writes under-counted; the exact model writes them as LLC
-// victims of that traffic); a re-cleared page's virtual lines go to memory at
-// the whole transfer's start time, not its chunk's; a recorded line made real
-// in L1D by a demand access counts as an L1D miss and fill, where the exact
-// model counts a hit. Only the bulk transfer path ([platform]
-// kernel_transfers = "bulk", the default) defers clears; the line path
-// installs every line.
+// displace_for_clear's, on average, not set by set; a page leaves the LLC by
+// the whole LLC's clock, and its lines then go at the fills into their sets,
+// counted as the misses that fall there rather than the L2 victims the
+// non-inclusive LLC takes) and no snoop-filter entry; L1D and L2 ages count
+// the CPU's clears only, not its other traffic; the ring holds the LLC and
+// each core's L1D and L2 in pages, and a page forced out of a full ring is
+// written back early; a recorded line made real in L1D by a demand access
+// counts as an L1D miss and fill, where the exact model counts a hit. Only the
+// bulk transfer path ([platform] kernel_transfers = "bulk", the default)
+// defers clears; the line path installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;
 // a count per 2 MiB region lets the miss path skip it where nothing is recorded.
 #pragma once
@@ -42,6 +42,8 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/cache.h"
+#include "hw/fast_divider.h"
 
 namespace numasim::hw {
 
@@ -60,11 +62,35 @@ class ClearResidue {
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kRegionShift = 21;
 
-  // False when no recorded page lies in pa's 2 MiB region (the miss path's filter).
-  bool may_hold(PhysAddr pa) const {
+  // False when no recorded page lies in pa's 2 MiB region and no socket's LLC
+  // set that pa maps to has a recorded line due to leave it (the miss path's
+  // filter: when true, MemorySystem ages that set, age(), and looks pa up).
+  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa); }
+  bool region_holds(PhysAddr pa) const {
     const std::size_t r = static_cast<std::size_t>(pa >> kRegionShift);
     return r < regions_.size() && regions_[r] != 0;
   }
+  // Whether the oldest recorded page of pa's set group (the 64 LLC sets a
+  // page's lines map to) in some socket's LLC has left it by age, so a fill
+  // into pa's set may push one of its lines out (watch() gives the LLCs; none watched: false).
+  bool set_due(PhysAddr pa) const {
+    if (llc_.empty()) return false;
+    const std::size_t g = group_of(pa);
+    for (std::size_t s = 0; s < llc_.size(); ++s)
+      if (llc_clock(static_cast<int>(s), llc_[s]->insertions()) >= group_due_[s * groups_ + g]) return true;
+    return false;
+  }
+  // The LLC of each socket, whose fills drive set_due() (all alike; its sets give the set groups).
+  void watch(int socket, const CacheArray* llc);
+  bool watching() const { return !llc_.empty(); }
+  // A fill into `socket`'s LLC set of `pa`: in an LRU set the line it pushes
+  // out is the set's oldest; a recorded page's virtual line in that set is it
+  // once the page has left the LLC by age (the LLC took more lines than it
+  // holds after the page entered it). Returns the line so written back (taken,
+  // level 4), or 0: the oldest such page of pa's set group with its line of
+  // pa's set still virtual. Lines of sets no fill reaches stay, as in the
+  // exact model, until a clear of the socket or a look-up writes them back.
+  PhysAddr age(int socket, PhysAddr pa);
   // The entry of the page holding `pa`, or kNone.
   std::uint32_t find(PhysAddr pa) const;
   // Real fills so far (CacheArray::insertions) of a CPU's L1D and L2 and its socket's LLC.
@@ -87,16 +113,27 @@ class ClearResidue {
     const auto c = static_cast<std::size_t>(x.cpu);
     if (l1_clock(c, fills.l1) - x.l1_at <= l1_lines_ - kPageLines) return 1;
     if (l2_clock(c, fills.l2) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
-    const std::uint64_t clock = llc_clock(x.socket, fills.llc);
-    const std::uint64_t since =
-        x.llc_entry != 0 ? clock - (x.llc_entry - 1)
-                         : (clock - x.llc_at > l1_lines_ + l2_lines_ ? clock - x.llc_at - l1_lines_ - l2_lines_ : 0);
-    return since > llc_lines_ ? 4 : 3;
+    return gone(x, llc_clock(x.socket, fills.llc)) ? 4 : 3;
   }
   CpuId cpu(std::uint32_t e) const { return CpuId(entries_[e].cpu); }
   int socket(std::uint32_t e) const { return entries_[e].socket; }
   PhysAddr page(std::uint32_t e) const { return entries_[e].page; }
   std::uint64_t mask(std::uint32_t e) const { return entries_[e].mask; }
+  // The timing pass of the newest recorded clear ran from `start` to `end`
+  // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
+  // causes the write-backs the exact model's clear caused when it wrote line i:
+  // write_time() says when (false: the clear's time is not known).
+  void timed(Picoseconds start, Picoseconds end) {
+    if (newest_ == kNone) return;
+    entries_[newest_].clear_start = start.value();
+    entries_[newest_].clear_end = end.value();
+  }
+  bool write_time(std::uint32_t e, unsigned i, Picoseconds& t) const {
+    const Entry& x = entries_[e];
+    if (x.clear_end == 0) return false;
+    t = Picoseconds(x.clear_start + (x.clear_end - x.clear_start) * (i + 1) / kPageLines);
+    return true;
+  }
   // Line i of entry e becomes real at `level` (the caller installs it): returns whether it was virtual.
   bool take_line(std::uint32_t e, unsigned i, int level);
   // Every virtual line of entry e becomes real at `level` (4: is written
@@ -137,6 +174,8 @@ class ClearResidue {
     std::uint64_t seq = 0;                           // its CPU's clear count after this clear
     std::uint64_t l1_at = 0, l2_at = 0, llc_at = 0;  // the clocks of its CPU's L1D, L2 and LLC at the clear
     std::uint64_t llc_entry = 0;                     // 1 + the socket's LLC clock when it entered the LLC; 0: not yet
+    std::uint64_t clear_start = 0, clear_end = 0;    // its timing pass (ps; 0: not known)
+    std::uint32_t group_prev = kNone, group_next = kNone;  // its set group's list (while indexed)
     std::int32_t cpu = -1;
     std::int32_t socket = -1;
     bool indexed = false;  // in the table (some line still virtual)
@@ -174,6 +213,28 @@ class ClearResidue {
     llc_virtual_[static_cast<std::size_t>(x.socket)] += n;
     return n;
   }
+  // Lines the LLC took since entry x's lines entered it (not yet entered, as
+  // record() would have moved it: its clear's clock less the lines its L1D and L2 hold).
+  std::uint64_t since_llc(const Entry& x, std::uint64_t clock) const {
+    if (x.llc_entry != 0) return clock - (x.llc_entry - 1);
+    return clock - x.llc_at > l1_lines_ + l2_lines_ ? clock - x.llc_at - l1_lines_ - l2_lines_ : 0;
+  }
+  // Whether entry x's page has left the LLC at `clock` (level()'s 4).
+  bool gone(const Entry& x, std::uint64_t clock) const { return since_llc(x, clock) > llc_lines_; }
+  // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
+  void pop_gone(std::size_t s, std::uint64_t clock);
+  // The set group of pa's line in the LLC (pages' lines fill 64 sets from 64 x group).
+  std::size_t group_of(PhysAddr pa) const {
+    const std::uint64_t frame = pa >> 12;
+    return groups_ == 1 ? 0 : static_cast<std::size_t>(group_div_.remainder(frame, group_div_.divide(frame)));
+  }
+  // Entry e joins (leaves) its socket's list of recorded pages of its set group, oldest first.
+  void group_push(std::uint32_t e);
+  void group_remove(std::uint32_t e);
+  // The LLC clock at which the oldest page of group list `list` has left the LLC (never: ~0).
+  void group_rearm(std::size_t list);
+  // Lines `m` of entry e become real at `level` (4: written back by the caller).
+  void take_mask(std::uint32_t e, std::uint64_t m, int level);
   std::size_t slot_of(std::uint64_t frame) const {
     return static_cast<std::size_t>((frame * 0x9E3779B97F4A7C15ull) >> hash_shift_);
   }
@@ -204,6 +265,14 @@ class ClearResidue {
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;
   std::vector<std::uint16_t> regions_;  // indexed pages by 2 MiB region
+  std::vector<const CacheArray*> llc_;  // by socket (watch())
+  std::size_t groups_ = 1;              // LLC sets / 64 (1 when the sets are not a multiple of 64)
+  FastDivider group_div_{1};
+  // By socket and set group (s * groups_ + g): the oldest and newest recorded
+  // page, and the LLC clock when the oldest has left the LLC.
+  std::vector<std::uint32_t> group_head_, group_tail_;
+  std::vector<std::uint64_t> group_due_;
+  std::uint32_t newest_ = kNone;  // the last recorded entry (timed())
   std::uint64_t virtual_lines_ = 0;
   Stats stats_;
 };

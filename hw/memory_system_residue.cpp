@@ -5,11 +5,23 @@
 // clear, copy or streamed transfer touches them, so that what touches them
 // finds them where the exact model would have left them (a HITM for another
 // CPU, an L2 or LLC hit for an older page). Write-backs that making a line real
-// causes are posted at the moment it is touched.
+// causes are posted when it is touched, or in L1D when the clear wrote it (as
+// the exact clear's install caused them); a miss into an LLC set where a page
+// that left the LLC by age still has a virtual line writes that line back.
 // Simplifications: clear_residue.h's.
 #include "hw/memory_system.h"
 
 namespace numasim::hw {
+
+namespace {
+// When the write-backs of making line i of entry e real at `level` go out: in
+// L1D, when the exact model's clear wrote that line (its install pushed the
+// same cascade out), if known and not later than now; else now.
+Picoseconds write_back_time(const ClearResidue& r, std::uint32_t e, unsigned i, int level, Picoseconds now) {
+  Picoseconds t;
+  return level == 1 && r.write_time(e, i, t) && t < now ? t : now;
+}
+}  // namespace
 
 ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
   return {caches_.l1d(cpu).insertions(), caches_.l2(cpu).insertions(),
@@ -17,6 +29,13 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
 }
 
 bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
+  if (residue_->set_due(pa)) {
+    // A fill into pa's LLC set pushes out a line of a page that left the LLC by age: to memory now.
+    const int socket = caches_.socket_of(cpu);
+    if (const PhysAddr out = residue_->age(socket, pa))
+      post_writeback(socket_node_[static_cast<std::size_t>(socket)], out, now);
+    if (!residue_->region_holds(pa)) return false;
+  }
   const std::uint32_t e = residue_->find(pa);
   if (e == ClearResidue::kNone) return false;
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
@@ -27,9 +46,10 @@ bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) 
     settle_residue_page(e, now);  // its page left the LLC: every line to memory, then the access
     return false;
   }
-  if (!residue_->take_line(e, static_cast<unsigned>((line >> 6) & (ClearResidue::kPageLines - 1)), level)) return false;
+  const auto i = static_cast<unsigned>((line >> 6) & (ClearResidue::kPageLines - 1));
+  if (!residue_->take_line(e, i, level)) return false;
   if (level <= 2) mark_private(line);
-  install_residue_line(owner, node, line, level, now);
+  install_residue_line(owner, node, line, level, write_back_time(*residue_, e, i, level, now));
   return owner == cpu && level == 1;
 }
 
@@ -51,14 +71,16 @@ void MemorySystem::settle_residue_page(std::uint32_t e, Picoseconds now) {
       post_writeback(node, line, now);
       continue;
     }
-    install_residue_line(owner, node, line, level, now);
+    install_residue_line(
+        owner, node, line, level,
+        write_back_time(*residue_, e, static_cast<unsigned>((line >> 6) & (ClearResidue::kPageLines - 1)), level, now));
   }
 }
 
 void MemorySystem::settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now) {
   const PhysAddr last = first + (n - 1) * kCacheLineBytes;
   for (PhysAddr page = first & ~(kPageSize - 1); page <= last; page += kPageSize) {
-    if (!residue_->may_hold(page)) {
+    if (!residue_->region_holds(page)) {
       // Nothing recorded in this 2 MiB region: on to the next one.
       page = (page | ((PhysAddr{1} << ClearResidue::kRegionShift) - 1)) + 1 - kPageSize;
       continue;
@@ -83,6 +105,8 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
     ++residue_->stats().pages_exact;
     return false;
   }
+  if (!residue_->watching())
+    for (int s = 0; s < static_cast<int>(socket_node_.size()); ++s) residue_->watch(s, &caches_.llc(s));
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
   residue_->record(cpu, page, residue_fills(cpu), moved);
