@@ -127,7 +127,9 @@ class ClearResidue {
     if (newest_ == kNone) return;
     entries_[newest_].clear_start = start.value();
     entries_[newest_].clear_end = end.value();
+    clears_timed_ = true;
   }
+  bool clears_timed() const { return clears_timed_; }  // whether timed() was ever called
   bool write_time(std::uint32_t e, unsigned i, Picoseconds& t) const {
     const Entry& x = entries_[e];
     if (x.clear_end == 0) return false;
@@ -273,6 +275,7 @@ class ClearResidue {
   std::vector<std::uint32_t> group_head_, group_tail_;
   std::vector<std::uint64_t> group_due_;
   std::uint32_t newest_ = kNone;  // the last recorded entry (timed())
+  bool clears_timed_ = false;
   std::uint64_t virtual_lines_ = 0;
   Stats stats_;
 };
