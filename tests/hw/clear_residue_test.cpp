@@ -226,6 +226,33 @@ struct RunFigures {
   bool clears_timed = false;  // the deferred clears' timing passes reached the residue (ClearResidue::timed)
 };
 
+// The figures of a machine run, and whether the residue was deferred and its clears timed.
+RunFigures figures_of(Machine& m) {
+  RunFigures f;
+  f.time_ps = static_cast<double>(m.now().value());
+  for (int n = 0; n < 2; ++n) {
+    f.reads += static_cast<double>(m.memory().controller(NodeId(n)).stats().reads);
+    f.writes += static_cast<double>(m.memory().controller(NodeId(n)).stats().writes);
+  }
+  if (const ClearResidue* r = m.memory().clear_residue()) {
+    f.deferred_pages = r->stats().pages_deferred;
+    f.clears_timed = r->clears_timed();
+  }
+  return f;
+}
+
+// Exact and deferred runs agree within 2% on the simulated time and DRAM
+// writes, and on DRAM reads when `reads` (a run that reads next to nothing
+// compares no reads).
+void expect_figures_agree(const RunFigures& e, const RunFigures& d, std::uint64_t min_deferred, bool reads = true) {
+  EXPECT_GE(d.deferred_pages, min_deferred);
+  EXPECT_EQ(e.deferred_pages, 0u);
+  EXPECT_GT(e.writes, 0.0);
+  expect_within_2pct(e.time_ps, d.time_ps, "simulated time");
+  expect_within_2pct(e.writes, d.writes, "DRAM writes");
+  if (reads) expect_within_2pct(e.reads, d.reads, "DRAM reads");
+}
+
 RunFigures run_faults(const std::string& residue, std::uint64_t pages, std::uint64_t stride, std::uint64_t lines,
                       bool read_back, const std::vector<std::string>& extra) {
   auto doc = ConfigDocument::from_file(std::string(NUMASIM_SOURCE_DIR) + "/configs/default.toml");
@@ -235,26 +262,13 @@ RunFigures run_faults(const std::string& residue, std::uint64_t pages, std::uint
   TaskRun* run = m->add_task("faults", std::make_unique<FaultStream>(pages, stride, lines, read_back), CpuId(0));
   m->run();
   EXPECT_FALSE(run->killed);
-  RunFigures f;
-  f.time_ps = static_cast<double>(m->now().value());
-  for (int n = 0; n < 2; ++n) {
-    f.reads += static_cast<double>(m->memory().controller(NodeId(n)).stats().reads);
-    f.writes += static_cast<double>(m->memory().controller(NodeId(n)).stats().writes);
-  }
-  if (const ClearResidue* r = m->memory().clear_residue()) f.deferred_pages = r->stats().pages_deferred;
-  return f;
+  return figures_of(*m);
 }
 
 void expect_runs_agree(std::uint64_t pages, std::uint64_t stride, std::uint64_t lines, bool read_back,
                        const std::vector<std::string>& extra, std::uint64_t min_deferred) {
-  const RunFigures e = run_faults("exact", pages, stride, lines, read_back, extra);
-  const RunFigures d = run_faults("deferred", pages, stride, lines, read_back, extra);
-  EXPECT_GE(d.deferred_pages, min_deferred);
-  EXPECT_EQ(e.deferred_pages, 0u);
-  EXPECT_GT(e.writes, 0.0);
-  expect_within_2pct(e.time_ps, d.time_ps, "simulated time");
-  expect_within_2pct(e.reads, d.reads, "DRAM reads");
-  expect_within_2pct(e.writes, d.writes, "DRAM writes");
+  expect_figures_agree(run_faults("exact", pages, stride, lines, read_back, extra),
+                       run_faults("deferred", pages, stride, lines, read_back, extra), min_deferred);
 }
 
 TEST(ClearResidue, RunsThatFaultOnEveryPageAgreeWithinTwoPercent) {
@@ -339,33 +353,12 @@ RunFigures run_phases(const std::string& residue, SharedMapping mapping,
     m->add_thread(leader, std::make_unique<Phases>(mapping, phases[k]), CpuId(static_cast<int>(k)));
   m->run();
   EXPECT_FALSE(leader->killed);
-  RunFigures f;
-  f.time_ps = static_cast<double>(m->now().value());
-  for (int n = 0; n < 2; ++n) {
-    f.reads += static_cast<double>(m->memory().controller(NodeId(n)).stats().reads);
-    f.writes += static_cast<double>(m->memory().controller(NodeId(n)).stats().writes);
-  }
-  if (const ClearResidue* r = m->memory().clear_residue()) {
-    f.deferred_pages = r->stats().pages_deferred;
-    f.clears_timed = r->clears_timed();
-  }
-  return f;
+  return figures_of(*m);
 }
 
-// Exact and deferred runs agree within 2% on the simulated time and DRAM
-// writes, and on DRAM reads when `reads` (a run that reads next to nothing
-// compares no reads).
-void expect_phases_agree(const RunFigures& e, const RunFigures& d, std::uint64_t min_deferred, bool reads) {
-  EXPECT_GE(d.deferred_pages, min_deferred);
-  EXPECT_EQ(e.deferred_pages, 0u);
-  expect_within_2pct(e.time_ps, d.time_ps, "simulated time");
-  expect_within_2pct(e.writes, d.writes, "DRAM writes");
-  if (reads) expect_within_2pct(e.reads, d.reads, "DRAM reads");
-}
 void expect_phases_agree(SharedMapping mapping, const std::vector<std::vector<Phase>>& phases,
-                         std::uint64_t min_deferred, bool reads = true) {
-  expect_phases_agree(run_phases("exact", mapping, phases), run_phases("deferred", mapping, phases), min_deferred,
-                      reads);
+                         std::uint64_t min_deferred) {
+  expect_figures_agree(run_phases("exact", mapping, phases), run_phases("deferred", mapping, phases), min_deferred);
 }
 
 TEST(ClearResidue, AStreamAfterAClearBurstWritesTheBurstsLinesBackAsTheExactModelDoes) {
@@ -403,7 +396,7 @@ TEST(ClearResidue, AFirstTouchOfRemotePagesAgreesWithinTwoPercent) {
   const std::vector<std::vector<Phase>> phases = {{{0, kPages, 64, true}}};
   const RunFigures d = run_phases("deferred", {kPages * kPageSize, 1, 0}, phases);
   if (!d.clears_timed) GTEST_SKIP() << "MemorySystem::bulk_write_lines does not call ClearResidue::timed yet";
-  expect_phases_agree(run_phases("exact", {kPages * kPageSize, 1, 0}, phases), d, kPages * 9 / 10, false);
+  expect_figures_agree(run_phases("exact", {kPages * kPageSize, 1, 0}, phases), d, kPages * 9 / 10, false);
 }
 
 // The configuration `text` (file `file`) is rejected with a message holding every one of `expected`.
