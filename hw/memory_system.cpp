@@ -591,7 +591,10 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // [cache] clear_residue = "deferred": a whole page none of whose lines is
     // cached is recorded instead (clear_residue.h); its timing pass is the same.
     const bool page = m == kBulkChunk && (chunk_first & (kPageSize - 1)) == 0;
-    if (!(residue_ && page && defer_clear(cpu, chunk_first, now, level.data(), sn.data(), wb.data()))) {
+    const Picoseconds chunk_start = pipe.end();  // (the previous chunk's end; now for the first)
+    const bool deferred =
+        residue_ && page && defer_clear(cpu, chunk_first, chunk_start, level.data(), sn.data(), wb.data());
+    if (!deferred) {
       for (std::size_t j = 0; j < m; j += batch)
         caches_.write_full_lines(cpu, chunk_first + j * kCacheLineBytes, std::min(batch, m - j), !local,
                                  level.data() + j, sn.data() + j, wb.data() + j);
@@ -607,6 +610,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     }
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
+    if (deferred) residue_->timed(chunk_start, pipe.end());
   }
   local_wb_.dram = nullptr;
   full_line_writes_ += n;
