@@ -231,22 +231,25 @@ class CacheHierarchy {
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
-  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb) {
+  // `others`, when given, says whether the entry tracks another CPU (dir_->has_others after the call).
+  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr) {
     PhysAddr evicted;
     std::size_t entry;
     if (dir_->cpu_words() == 1) {
       // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
-      std::uint64_t cpus;
-      entry = dir_->find_or_insert(line, evicted, cpus);
+      std::uint64_t cpus, other_cpus;
+      entry = dir_->claim_for(line, cpu.value(), evicted, cpus, other_cpus);
+      if (others) *others = other_cpus != 0;
       // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
       for (; cpus != 0; cpus &= cpus - 1)
         if (!private_clean(__builtin_ctzll(cpus), evicted)) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
-    } else {
-      evicted_.clear();
-      entry = dir_->find_or_insert(line, evicted, evicted_);
-      if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
+      return entry;
     }
+    evicted_.clear();
+    entry = dir_->find_or_insert(line, evicted, evicted_);
+    if (evicted != ~PhysAddr(0)) back_invalidate(evicted, evicted_, wb);
     dir_->add(entry, cpu.value());
+    if (others) *others = dir_->has_others(entry, cpu.value());
     return entry;
   }
 
@@ -331,9 +334,9 @@ class CacheHierarchy {
 #endif
   std::size_t bulk_lines_ = 1;
   bool baseline_passes_ = false;
-  // write_full_lines' scratch, by line of the batch: the L1D slot of a miss,
-  // what is left to do, and the L1D victim to write back; then by write-back
-  // into L2 or the LLC: its address, its line in the batch and its result.
+  // write_full_lines' scratch, by line of the batch: the L1D slot of a miss
+  // and what is left to do; then by write-back into L2 or the LLC, in line
+  // order: its address, its line in the batch and its result.
   struct BulkScratch {
     std::array<CacheArray::FillSlot, kMaxBulkLines> slot;
     std::array<std::uint8_t, kMaxBulkLines> step;

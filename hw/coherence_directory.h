@@ -45,6 +45,24 @@ class CoherenceDirectory {
     if (fresh) cpus_[e] = 0;
     return e;
   }
+  // find_or_insert's mask form, then add(entry, cpu), in one step: `others`
+  // gets the entry's CPUs other than `cpu` (what has_others tests; none when
+  // the entry is fresh). The caller's back-invalidation of the evicted line
+  // does not touch the entry, so it may come after. (A cached clear claims an
+  // entry per line: one read and one write of the CPU bits instead of four
+  // accesses and three checks of the word count.)
+  [[gnu::always_inline]] std::size_t claim_for(PhysAddr line, int cpu, PhysAddr& evicted, std::uint64_t& evicted_cpus,
+                                               std::uint64_t& others) {
+    bool fresh;
+    const std::size_t e = claim(line, evicted, fresh);
+    const std::uint64_t old = cpus_[e];
+    evicted_cpus = evicted != kEmpty ? old : 0;
+    const std::uint64_t bit = 1ull << bit_of(cpu);
+    const std::uint64_t kept = fresh ? 0 : old;
+    others = kept & ~bit;
+    cpus_[e] = kept | bit;
+    return e;
+  }
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 
