@@ -163,7 +163,7 @@ std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t 
   return s;
 }
 
-Eviction CacheArray::fill(PhysAddr pa, LineState st) {
+Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {
   const std::uint64_t line = pa >> kLineShift;
   std::uint32_t tag;
   std::uint32_t* set = set_block(line, tag);
@@ -177,7 +177,7 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
     if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
     return {};
   }
-  return install(set, line, tag, victim, least, st);
+  return install(set, line, tag, victim, least, st, count_dirty_victim);
 }
 
 void CacheArray::die_untaggable(std::uint64_t line) const {
@@ -186,7 +186,7 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-template <std::size_t W, bool Pow2>
+template <std::size_t W, bool Pow2, bool CountedAbove>
 void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims) {
   // write_back_or_fill and install() with the members read once: stores into
   // the sets and counts (32-bit) and the statistics (64-bit) would otherwise
@@ -228,6 +228,11 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       const std::uint32_t stamp = lru ? ++clock << kStateBits : meta[present] & ~kStateMask;
       meta[present] = stamp | static_cast<std::uint32_t>(LineState::Modified);
       ++received;
+      if constexpr (CountedAbove) {  // the level above's count goes
+        if ((line >> region_shift) < regions) --counts[line >> region_shift];
+        if ((line >> kPageLineShift) < pages) [[unlikely]]
+          --page_counts[line >> kPageLineShift];
+      }
       continue;
     }
     if (tag == kInvalidTag) [[unlikely]]
@@ -244,9 +249,11 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       dirty_evictions += ev.dirty;
     }
     set[victim] = tag;
-    if ((line >> region_shift) < regions) ++counts[line >> region_shift];
-    if ((line >> kPageLineShift) < pages) [[unlikely]]
-      ++page_counts[line >> kPageLineShift];
+    if constexpr (!CountedAbove) {  // (else the level above's count stays as this array's)
+      if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+      if ((line >> kPageLineShift) < pages) [[unlikely]]
+        ++page_counts[line >> kPageLineShift];
+    }
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
   }
@@ -257,37 +264,44 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
   stats_.dirty_evictions += dirty_evictions;
 }
 
+template <bool CountedAbove>
 void CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims) {
   // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
   if (pow2_sets_) {
-    if (ways_ == 8) return write_back_or_fill_run<8, true>(lines, n, victims);
-    if (ways_ == 16) return write_back_or_fill_run<16, true>(lines, n, victims);
-    return write_back_or_fill_run<0, true>(lines, n, victims);
+    if (ways_ == 8) return write_back_or_fill_run<8, true, CountedAbove>(lines, n, victims);
+    if (ways_ == 16) return write_back_or_fill_run<16, true, CountedAbove>(lines, n, victims);
+    return write_back_or_fill_run<0, true, CountedAbove>(lines, n, victims);
   }
-  if (ways_ == 11) return write_back_or_fill_run<11, false>(lines, n, victims);
-  if (ways_ == 12) return write_back_or_fill_run<12, false>(lines, n, victims);
-  return write_back_or_fill_run<0, false>(lines, n, victims);
+  if (ways_ == 11) return write_back_or_fill_run<11, false, CountedAbove>(lines, n, victims);
+  if (ways_ == 12) return write_back_or_fill_run<12, false, CountedAbove>(lines, n, victims);
+  return write_back_or_fill_run<0, false, CountedAbove>(lines, n, victims);
 }
 
 #if defined(__x86_64__)
-void CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims) {
-  write_back_or_fill_runs(lines, n, victims);
+void CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                                bool counted_above) {
+  if (counted_above) return write_back_or_fill_runs<true>(lines, n, victims);
+  write_back_or_fill_runs<false>(lines, n, victims);
 }
 #endif
 
-void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                          bool counted_above) {
   if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
     // A victim drawn at random, or stamps to renumber on the way: one line at a time.
     for (std::size_t i = 0; i < n; ++i) {
       bool received;
       victims[i] = write_back_or_fill(lines[i], received);
+      // Received: the level above's count goes; allocated: this array counted it in again.
+      if (counted_above) count_out(lines[i] >> kLineShift);
     }
     return;
   }
 #if defined(__x86_64__)
-  if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims);
+  if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims, counted_above);
 #endif
-  write_back_or_fill_runs(lines, n, victims);
+  if (counted_above) return write_back_or_fill_runs<true>(lines, n, victims);
+  write_back_or_fill_runs<false>(lines, n, victims);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -177,6 +177,16 @@ class CacheHierarchy {
     const std::size_t r = static_cast<std::size_t>(line >> private_shift_);
     return r < c.size() && c[r] == 0;
   }
+  // The count private_clean reads: lines of `cpu`'s L1D and L2 in the region
+  // of `pa` (a line in both counts twice; 0 when not counted), and the
+  // regions' size (log2 bytes). For tests.
+  std::uint32_t private_lines(int cpu, PhysAddr pa) const {
+    if (private_counts_.empty()) return 0;
+    const std::vector<std::uint32_t>& c = private_counts_[static_cast<std::size_t>(cpu)];
+    const std::size_t r = static_cast<std::size_t>(pa >> private_shift_);
+    return r < c.size() ? c[r] : 0;
+  }
+  unsigned private_region_shift() const { return private_shift_; }
   // invalidate_everywhere's part in the private caches (and the directory).
   bool invalidate_private(PhysAddr pa);
 

@@ -121,14 +121,18 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   }
   // The level that held a copy, and the L1D installs; the dirty victims in
   // line order (`from`: each one's line).
+  // When L1D and L2 count their lines together (the CPU's private counts), a
+  // dirty L1D victim keeps its count for L2, which then counts in only what it
+  // does not already hold (nothing reads the counts between the two passes).
+  const bool keep_counts = l1.shares_counts_with(l2);
   std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
   std::size_t k = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (step[j] == kDone) continue;
     const PhysAddr line = line_of(j);
     level[j] = static_cast<std::uint8_t>(l2.contains(line) ? 2 : (llc_level && llc.contains(line) ? 3 : 4));
-    const Eviction v1 =
-        step[j] == kShared ? l1.fill(line, LineState::Modified) : l1.fill_at(slot[j], LineState::Modified);
+    const Eviction v1 = step[j] == kShared ? l1.fill(line, LineState::Modified, !keep_counts)
+                                           : l1.fill_at(slot[j], LineState::Modified, !keep_counts);
     if (v1.valid && v1.dirty) {
       from[k] = static_cast<std::uint8_t>(j);
       victim[k++] = v1.addr;
@@ -138,7 +142,7 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // L2's victims into the LLC (its victims, dirty, towards memory); each
   // level's write-backs in one call, in line order.
   std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
-  l2.write_back_or_fill_lines(victim.data(), k, out.data());
+  l2.write_back_or_fill_lines(victim.data(), k, out.data(), keep_counts);
   std::size_t m = 0;
   for (std::size_t i = 0; i < k; ++i)
     if (out[i].valid && out[i].dirty) {

@@ -14,6 +14,7 @@
 // MemorySystem's bulk path with such a geometry against its line path.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -89,6 +90,22 @@ void expect_same(CacheHierarchy& a, CacheHierarchy& b, int cpus, int sockets, co
       const std::vector<PhysAddr> la = xa[i]->set_contents(s), lb = xb[i]->set_contents(s);
       ASSERT_EQ(la, lb) << where << ": " << xa[i]->name() << " set " << s;
       for (PhysAddr l : la) ASSERT_EQ(xa[i]->state(l), xb[i]->state(l)) << where << ": " << xa[i]->name();
+    }
+  }
+  // Each CPU's private region counts (what snoop-filter evictions skip by) are
+  // its L1D's and L2's lines by region, in both hierarchies.
+  for (CacheHierarchy* h : {&a, &b}) {
+    if (h->directory() == nullptr) continue;  // counted only with a snoop filter
+    for (int c = 0; c < cpus; ++c) {
+      std::map<PhysAddr, std::uint32_t> lines;
+      for (CacheArray* x : {&h->l1d(CpuId(c)), &h->l2(CpuId(c))})
+        for (std::size_t s = 0; s < x->sets(); ++s)
+          for (PhysAddr l : x->set_contents(s)) ++lines[l >> h->private_region_shift()];
+      for (PhysAddr r = 0; r < (PhysAddr{1} << 26) >> h->private_region_shift(); ++r) {
+        const auto it = lines.find(r);
+        ASSERT_EQ(h->private_lines(c, r << h->private_region_shift()), it == lines.end() ? 0u : it->second)
+            << where << ": cpu " << c << " region " << r << (h == &a ? " (bulk)" : " (lines)");
+      }
     }
   }
 }
