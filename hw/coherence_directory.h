@@ -31,7 +31,13 @@ class CoherenceDirectory {
   CoherenceDirectory(std::size_t entries, std::size_t ways, int cpus);
 
   // Index of the entry tracking `line` (line-aligned address), or -1.
-  long find(PhysAddr line) const;
+  long find(PhysAddr line) const {
+    const std::size_t s = set_of(line);
+    const std::uint32_t tag = tag_of(line);
+    if (tag == kEmptyTag) return -1;
+    const std::uint64_t hit = ways_equal_padded(block(s), ways_, tag);
+    return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
+  }
   // The entry for `line`, created empty if absent. When that evicts another
   // line's entry, `evicted` is set to that line and `evicted_sharers` to its
   // CPUs (the caller back-invalidates them); otherwise `evicted` is ~0.
@@ -63,6 +69,8 @@ class CoherenceDirectory {
     cpus_[e] = kept | bit;
     return e;
   }
+  // CPUs 0..63 of an entry as a mask (bit c: CPU c; all of them when cpu_words() == 1).
+  std::uint64_t cpu_bits(std::size_t entry) const { return cpus_[entry]; }
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 
