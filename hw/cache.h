@@ -226,6 +226,10 @@ class CacheArray {
   // now, a line allocated keeps that count (the same as counting it out above
   // and in here, which cancel).
   void write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims, bool counted_above = false);
+  // The same keeping only the dirty victims: lines[0, m) become them, in
+  // order, and from[0, m) the from[] of the lines that evicted them; returns
+  // m. (L2 taking a cached clear's L1D victims: only its dirty victims go on.)
+  std::size_t write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* from, std::size_t n, bool counted_above);
   // Whether this array counts its lines in the same region and page counts as `o`.
   bool shares_counts_with(const CacheArray& o) const {
     return region_counts_ == o.region_counts_ && regions_ == o.regions_ &&
@@ -468,16 +472,30 @@ class CacheArray {
   }
   [[noreturn, gnu::cold, gnu::noinline]] void die_untaggable(std::uint64_t line) const;
   // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
-  // (CountedAbove: write_back_or_fill_lines' counted_above.)
-  template <std::size_t W, bool Pow2, bool CountedAbove>
-  [[gnu::always_inline]] inline void write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  // (CountedAbove: write_back_or_fill_lines' counted_above; DirtyOnly: the
+  // dirty victims into dirty[] and their from[] compacted, else every victim
+  // into victims[]. Returns the dirty victims kept.)
+  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_run(const PhysAddr* lines, std::size_t n,
+                                                                   Eviction* victims, PhysAddr* dirty,
+                                                                   std::uint8_t* from);
   // write_back_or_fill_run by way count and set arithmetic (compiled into the
   // copy for any host and into the one for SSE4.1).
-  template <bool CountedAbove>
-  [[gnu::always_inline]] inline void write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  template <bool CountedAbove, bool DirtyOnly>
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_runs(const PhysAddr* lines, std::size_t n,
+                                                                    Eviction* victims, PhysAddr* dirty,
+                                                                    std::uint8_t* from);
+  // The runs by kind (dirty == nullptr: every victim into victims[]), and both
+  // write_back_or_fill_lines forms (one line at a time where the batch is not exact).
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n,
+                                                                       Eviction* victims, PhysAddr* dirty,
+                                                                       std::uint8_t* from, bool counted_above);
+  std::size_t write_back_or_fill_batch(const PhysAddr* lines, std::size_t n, Eviction* victims, PhysAddr* dirty,
+                                       std::uint8_t* from, bool counted_above);
 #if defined(__x86_64__)
-  __attribute__((target("sse4.1"), flatten)) void write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n,
-                                                                                 Eviction* victims, bool counted_above);
+  __attribute__((target("sse4.1"), flatten)) std::size_t write_back_or_fill_lines_sse41(
+      const PhysAddr* lines, std::size_t n, Eviction* victims, PhysAddr* dirty, std::uint8_t* from,
+      bool counted_above);
 #endif
 
   void count_in(std::uint64_t line) {

@@ -142,13 +142,7 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // L2's victims into the LLC (its victims, dirty, towards memory); each
   // level's write-backs in one call, in line order.
   std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
-  l2.write_back_or_fill_lines(victim.data(), k, out.data(), keep_counts);
-  std::size_t m = 0;
-  for (std::size_t i = 0; i < k; ++i)
-    if (out[i].valid && out[i].dirty) {
-      from[m] = from[i];
-      victim[m++] = out[i].addr;
-    }
+  const std::size_t m = l2.write_back_or_fill_lines(victim.data(), from.data(), k, keep_counts);
   llc.write_back_or_fill_lines(victim.data(), m, out.data());
   for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
 }

@@ -331,8 +331,8 @@ TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
 // write_back_or_fill line by line, on random batches between random uses,
 // fills and invalidations: the same victims, set contents in replacement
 // order, states, statistics and region counts (half of the batches as lines
-// a level above left counted, and half of some fills leaving a dirty victim
-// counted). Way counts with their own
+// a level above left counted, half keeping only their dirty victims, and half
+// of some fills leaving a dirty victim counted). Way counts with their own
 // compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
 // (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
 // that batches reach it (they then go line by line, renumbering on the way).
@@ -398,13 +398,33 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         if (counted_above)
           for (PhysAddr l : batch)
             if ((l >> 10) < regions) ++counts_batched[l >> 10];
-        batched.write_back_or_fill_lines(batch.data(), batch.size(), victims.data(), counted_above);
+        // Half of the batches keep only their dirty victims (compacted in place, with their lines' from[]).
+        const bool dirty_only = rng() % 2 == 0;
+        std::vector<PhysAddr> kept = batch;
+        std::vector<std::uint8_t> from(batch.size());
+        for (std::size_t i = 0; i < from.size(); ++i) from[i] = static_cast<std::uint8_t>(i);
+        std::size_t nkept = 0;
+        if (dirty_only)
+          nkept = batched.write_back_or_fill_lines(kept.data(), from.data(), kept.size(), counted_above);
+        else
+          batched.write_back_or_fill_lines(batch.data(), batch.size(), victims.data(), counted_above);
+        std::size_t d = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           bool got;
           const Eviction e = single.write_back_or_fill(batch[i], got);
-          ASSERT_TRUE(same(victims[i], e)) << where << ", line " << i;
+          if (!dirty_only) {
+            ASSERT_TRUE(same(victims[i], e)) << where << ", line " << i;
+          } else if (e.valid && e.dirty) {
+            ASSERT_LT(d, nkept) << where << ", line " << i;
+            ASSERT_EQ(kept[d], e.addr) << where << ", line " << i;
+            ASSERT_EQ(from[d], i) << where << ", line " << i;
+            ++d;
+          }
           received += got;
           evicted_dirty += e.valid && e.dirty;
+        }
+        if (dirty_only) {
+          ASSERT_EQ(d, nkept) << where;
         }
       }
     }
