@@ -163,7 +163,7 @@ std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t 
   return s;
 }
 
-Eviction CacheArray::fill(PhysAddr pa, LineState st) {
+Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {
   const std::uint64_t line = pa >> kLineShift;
   std::uint32_t tag;
   std::uint32_t* set = set_block(line, tag);
@@ -177,7 +177,7 @@ Eviction CacheArray::fill(PhysAddr pa, LineState st) {
     if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
     return {};
   }
-  return install(set, line, tag, victim, least, st);
+  return install(set, line, tag, victim, least, st, count_dirty_victim);
 }
 
 void CacheArray::die_untaggable(std::uint64_t line) const {
@@ -186,8 +186,9 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-template <std::size_t W, bool Pow2>
-void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                               PhysAddr* dirty, std::uint8_t* from) {
   // write_back_or_fill and install() with the members read once: stores into
   // the sets and counts (32-bit) and the statistics (64-bit) would otherwise
   // make the compiler read the clock and the geometry again at every use.
@@ -205,6 +206,7 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t line = lines[i] >> kLineShift;
     std::uint64_t q;
@@ -219,8 +221,7 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
     const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
     std::uint32_t* const set = blocks + (s << block_shift);
     std::uint32_t* const meta = set + ways;
-    Eviction& ev = victims[i];
-    ev = Eviction{};
+    Eviction ev;
     std::size_t victim;
     std::uint32_t least;
     const std::size_t present = scan_ways<W>(set, tag, victim, least);
@@ -228,6 +229,12 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       const std::uint32_t stamp = lru ? ++clock << kStateBits : meta[present] & ~kStateMask;
       meta[present] = stamp | static_cast<std::uint32_t>(LineState::Modified);
       ++received;
+      if constexpr (CountedAbove) {  // the level above's count goes
+        if ((line >> region_shift) < regions) --counts[line >> region_shift];
+        if ((line >> kPageLineShift) < pages) [[unlikely]]
+          --page_counts[line >> kPageLineShift];
+      }
+      if constexpr (!DirtyOnly) victims[i] = ev;
       continue;
     }
     if (tag == kInvalidTag) [[unlikely]]
@@ -244,50 +251,92 @@ void CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Ev
       dirty_evictions += ev.dirty;
     }
     set[victim] = tag;
-    if ((line >> region_shift) < regions) ++counts[line >> region_shift];
-    if ((line >> kPageLineShift) < pages) [[unlikely]]
-      ++page_counts[line >> kPageLineShift];
+    if constexpr (!CountedAbove) {  // (else the level above's count stays as this array's)
+      if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+      if ((line >> kPageLineShift) < pages) [[unlikely]]
+        ++page_counts[line >> kPageLineShift];
+    }
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
+    if constexpr (DirtyOnly) {  // (kept <= i: lines[i] is read already when dirty aliases lines)
+      dirty[kept] = ev.addr;
+      from[kept] = from[i];
+      kept += ev.valid && ev.dirty;
+    } else {
+      victims[i] = ev;
+    }
   }
   clock_ = clock;
   stats_.writebacks_received += received;
   stats_.fills += fills;
   stats_.evictions += evictions;
   stats_.dirty_evictions += dirty_evictions;
+  return kept;
 }
 
-void CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+template <bool CountedAbove, bool DirtyOnly>
+std::size_t CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                                PhysAddr* dirty, std::uint8_t* from) {
   // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
+  constexpr bool C = CountedAbove, D = DirtyOnly;
   if (pow2_sets_) {
-    if (ways_ == 8) return write_back_or_fill_run<8, true>(lines, n, victims);
-    if (ways_ == 16) return write_back_or_fill_run<16, true>(lines, n, victims);
-    return write_back_or_fill_run<0, true>(lines, n, victims);
+    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D>(lines, n, victims, dirty, from);
+    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D>(lines, n, victims, dirty, from);
+    return write_back_or_fill_run<0, true, C, D>(lines, n, victims, dirty, from);
   }
-  if (ways_ == 11) return write_back_or_fill_run<11, false>(lines, n, victims);
-  if (ways_ == 12) return write_back_or_fill_run<12, false>(lines, n, victims);
-  return write_back_or_fill_run<0, false>(lines, n, victims);
+  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D>(lines, n, victims, dirty, from);
+  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D>(lines, n, victims, dirty, from);
+  return write_back_or_fill_run<0, false, C, D>(lines, n, victims, dirty, from);
+}
+
+std::size_t CacheArray::write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                                   PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
+  if (dirty == nullptr && counted_above) return write_back_or_fill_runs<true, false>(lines, n, victims, dirty, from);
+  if (dirty == nullptr) return write_back_or_fill_runs<false, false>(lines, n, victims, dirty, from);
+  if (counted_above) return write_back_or_fill_runs<true, true>(lines, n, victims, dirty, from);
+  return write_back_or_fill_runs<false, true>(lines, n, victims, dirty, from);
 }
 
 #if defined(__x86_64__)
-void CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims) {
-  write_back_or_fill_runs(lines, n, victims);
+std::size_t CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                                       PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
+  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
 }
 #endif
 
-void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims) {
+std::size_t CacheArray::write_back_or_fill_batch(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                                 PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
   if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
     // A victim drawn at random, or stamps to renumber on the way: one line at a time.
+    std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
       bool received;
-      victims[i] = write_back_or_fill(lines[i], received);
+      const Eviction ev = write_back_or_fill(lines[i], received);
+      // Received: the level above's count goes; allocated: this array counted it in again.
+      if (counted_above) count_out(lines[i] >> kLineShift);
+      if (dirty == nullptr) {
+        victims[i] = ev;
+      } else if (ev.valid && ev.dirty) {
+        from[kept] = from[i];
+        dirty[kept++] = ev.addr;
+      }
     }
-    return;
+    return kept;
   }
 #if defined(__x86_64__)
-  if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims);
+  if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims, dirty, from, counted_above);
 #endif
-  write_back_or_fill_runs(lines, n, victims);
+  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
+}
+
+void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims,
+                                          bool counted_above) {
+  write_back_or_fill_batch(lines, n, victims, nullptr, nullptr, counted_above);
+}
+
+std::size_t CacheArray::write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* from, std::size_t n,
+                                                 bool counted_above) {
+  return write_back_or_fill_batch(lines, n, nullptr, lines, from, counted_above);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -167,11 +167,14 @@ class CacheArray {
   // way matters only while the set has an empty way); else it scans again.
   // Precondition: the line itself is still absent (unlike fill(), fill_at()
   // does not look for it again; no caller fills the missed line in between).
-  [[gnu::always_inline]] Eviction fill_at(const FillSlot& slot, LineState st) {
+  // `count_dirty_victim` false: a dirty victim stays counted in the region and
+  // page counts (count_regions, count_pages) for a level below that shares them
+  // and takes it with write_back_or_fill_lines(..., counted_above = true).
+  [[gnu::always_inline]] Eviction fill_at(const FillSlot& slot, LineState st, bool count_dirty_victim = true) {
     if (slot.set == nullptr || slot.invalidations != stats_.invalidations ||
         slot.set[ways_ + slot.victim] != slot.least)
-      return fill(slot.line << kLineShift, st);
-    return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st);
+      return fill(slot.line << kLineShift, st, count_dirty_victim);
+    return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st, count_dirty_victim);
   }
 
   // Presence check without any side effect.
@@ -183,7 +186,8 @@ class CacheArray {
 
   // Installs an absent line in state `st`, choosing a victim by the replacement
   // policy (an invalid way first). Returns the victim (valid=false if none).
-  Eviction fill(PhysAddr pa, LineState st);
+  // `count_dirty_victim` as fill_at's.
+  Eviction fill(PhysAddr pa, LineState st, bool count_dirty_victim = true);
   // A dirty line written back from an upper level: if present, marks it
   // Modified (and touches it like a use) and returns true; false if absent.
   bool write_back_into(PhysAddr pa);
@@ -216,7 +220,21 @@ class CacheArray {
   // (cache_hierarchy_bulk.cpp): the set arithmetic, the clock and the counts
   // stay in registers for the batch, the way count is known at compile time
   // for the usual ones, and SSE4.1 hosts run a copy with the victim search inline.
-  void write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  // `counted_above`: the lines are still counted in this array's region and
+  // page counts, which it shares with the level above that dropped them
+  // (fill_at(..., count_dirty_victim = false)): a line received is counted out
+  // now, a line allocated keeps that count (the same as counting it out above
+  // and in here, which cancel).
+  void write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims, bool counted_above = false);
+  // The same keeping only the dirty victims: lines[0, m) become them, in
+  // order, and from[0, m) the from[] of the lines that evicted them; returns
+  // m. (L2 taking a cached clear's L1D victims: only its dirty victims go on.)
+  std::size_t write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* from, std::size_t n, bool counted_above);
+  // Whether this array counts its lines in the same region and page counts as `o`.
+  bool shares_counts_with(const CacheArray& o) const {
+    return region_counts_ == o.region_counts_ && regions_ == o.regions_ &&
+           region_line_shift_ == o.region_line_shift_ && page_counts_ == o.page_counts_ && pages_ == o.pages_;
+  }
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
@@ -430,7 +448,7 @@ class CacheArray {
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
   // A change here belongs in write_back_or_fill_run's batch too (see write_back_or_fill).
   [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
-                                          std::uint32_t least, LineState st) {
+                                          std::uint32_t least, LineState st, bool count_dirty_victim = true) {
     if (tag == kInvalidTag) [[unlikely]]
       die_untaggable(line);
     std::uint32_t* meta = set + ways_;
@@ -442,7 +460,7 @@ class CacheArray {
       ev.dirty = state_of(meta[victim]) == LineState::Modified;
       const std::uint64_t old = line_of(set, set[victim]);
       ev.addr = old << kLineShift;
-      count_out(old);
+      if (count_dirty_victim || !ev.dirty) count_out(old);
       ++stats_.evictions;
       stats_.dirty_evictions += ev.dirty;
     }
@@ -454,14 +472,30 @@ class CacheArray {
   }
   [[noreturn, gnu::cold, gnu::noinline]] void die_untaggable(std::uint64_t line) const;
   // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
-  template <std::size_t W, bool Pow2>
-  [[gnu::always_inline]] inline void write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  // (CountedAbove: write_back_or_fill_lines' counted_above; DirtyOnly: the
+  // dirty victims into dirty[] and their from[] compacted, else every victim
+  // into victims[]. Returns the dirty victims kept.)
+  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_run(const PhysAddr* lines, std::size_t n,
+                                                                   Eviction* victims, PhysAddr* dirty,
+                                                                   std::uint8_t* from);
   // write_back_or_fill_run by way count and set arithmetic (compiled into the
   // copy for any host and into the one for SSE4.1).
-  [[gnu::always_inline]] inline void write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims);
+  template <bool CountedAbove, bool DirtyOnly>
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_runs(const PhysAddr* lines, std::size_t n,
+                                                                    Eviction* victims, PhysAddr* dirty,
+                                                                    std::uint8_t* from);
+  // The runs by kind (dirty == nullptr: every victim into victims[]), and both
+  // write_back_or_fill_lines forms (one line at a time where the batch is not exact).
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n,
+                                                                       Eviction* victims, PhysAddr* dirty,
+                                                                       std::uint8_t* from, bool counted_above);
+  std::size_t write_back_or_fill_batch(const PhysAddr* lines, std::size_t n, Eviction* victims, PhysAddr* dirty,
+                                       std::uint8_t* from, bool counted_above);
 #if defined(__x86_64__)
-  __attribute__((target("sse4.1"), flatten)) void write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n,
-                                                                                 Eviction* victims);
+  __attribute__((target("sse4.1"), flatten)) std::size_t write_back_or_fill_lines_sse41(
+      const PhysAddr* lines, std::size_t n, Eviction* victims, PhysAddr* dirty, std::uint8_t* from,
+      bool counted_above);
 #endif
 
   void count_in(std::uint64_t line) {

@@ -75,9 +75,9 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   CacheArray& l2 = *l2_[c];
   const int socket = cpu_socket_[c];
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
-  // What is left of each line: nothing, its install (after a miss of an absent
-  // line or of a Shared one), then its victim's write-back into the next level.
-  enum : std::uint8_t { kDone, kMiss, kShared, kVictim };
+  // What is left of each line after its L1D look-up: nothing, or its install
+  // (after a miss of an absent line or of a Shared one).
+  enum : std::uint8_t { kDone, kMiss, kShared };
   std::array<std::uint8_t, kMaxBulkLines>& step = bulk_.step;
   std::array<CacheArray::FillSlot, kMaxBulkLines>& slot = bulk_.slot;
   std::array<PhysAddr, kMaxBulkLines>& victim = bulk_.victim;
@@ -107,8 +107,9 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     for (std::size_t j = 0; j < n; ++j) {
       if (step[j] == kDone) continue;
       // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
-      const std::size_t entry = track(cpu, line_of(j), wb[j]);
-      if (other_llcs || dir_->has_others(entry, cpu.value()))
+      bool others;
+      const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
+      if (other_llcs || others)
         snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
       if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
       if (step[j] == kShared) {
@@ -118,34 +119,30 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       }
     }
   }
-  // The level that held a copy, and the L1D installs.
+  // The level that held a copy, and the L1D installs; the dirty victims in
+  // line order (`from`: each one's line).
+  // When L1D and L2 count their lines together (the CPU's private counts), a
+  // dirty L1D victim keeps its count for L2, which then counts in only what it
+  // does not already hold (nothing reads the counts between the two passes).
+  const bool keep_counts = l1.shares_counts_with(l2);
+  std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
+  std::size_t k = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (step[j] == kDone) continue;
     const PhysAddr line = line_of(j);
     level[j] = static_cast<std::uint8_t>(l2.contains(line) ? 2 : (llc_level && llc.contains(line) ? 3 : 4));
-    const Eviction v1 =
-        step[j] == kShared ? l1.fill(line, LineState::Modified) : l1.fill_at(slot[j], LineState::Modified);
-    step[j] = v1.valid && v1.dirty ? kVictim : kDone;
-    victim[j] = v1.addr;
+    const Eviction v1 = step[j] == kShared ? l1.fill(line, LineState::Modified, !keep_counts)
+                                           : l1.fill_at(slot[j], LineState::Modified, !keep_counts);
+    if (v1.valid && v1.dirty) {
+      from[k] = static_cast<std::uint8_t>(j);
+      victim[k++] = v1.addr;
+    }
   }
   // The L1D victims into L2 (not inclusive of L1: allocated if absent), then
   // L2's victims into the LLC (its victims, dirty, towards memory); each
-  // level's write-backs in one call, in line order (`from`: each one's line).
-  std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
+  // level's write-backs in one call, in line order.
   std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
-  std::size_t k = 0;
-  for (std::size_t j = 0; j < n; ++j)
-    if (step[j] != kDone) {
-      from[k] = static_cast<std::uint8_t>(j);
-      victim[k++] = victim[j];
-    }
-  l2.write_back_or_fill_lines(victim.data(), k, out.data());
-  std::size_t m = 0;
-  for (std::size_t i = 0; i < k; ++i)
-    if (out[i].valid && out[i].dirty) {
-      from[m] = from[i];
-      victim[m++] = out[i].addr;
-    }
+  const std::size_t m = l2.write_back_or_fill_lines(victim.data(), from.data(), k, keep_counts);
   llc.write_back_or_fill_lines(victim.data(), m, out.data());
   for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
 }

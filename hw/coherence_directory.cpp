@@ -40,14 +40,6 @@ void CoherenceDirectory::renumber_stamps() {
   clock_ = static_cast<std::uint32_t>(ways_);
 }
 
-long CoherenceDirectory::find(PhysAddr line) const {
-  const std::size_t s = set_of(line);
-  const std::uint32_t tag = tag_of(line);
-  if (tag == kEmptyTag) return -1;
-  const std::uint64_t hit = ways_equal_padded(block(s), ways_, tag);
-  return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
-}
-
 void CoherenceDirectory::die_untrackable(PhysAddr line) {
   std::fprintf(stderr, "numasim: internal error: the snoop filter cannot track physical address 0x%llx\n",
                static_cast<unsigned long long>(line));

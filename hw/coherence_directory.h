@@ -31,7 +31,13 @@ class CoherenceDirectory {
   CoherenceDirectory(std::size_t entries, std::size_t ways, int cpus);
 
   // Index of the entry tracking `line` (line-aligned address), or -1.
-  long find(PhysAddr line) const;
+  long find(PhysAddr line) const {
+    const std::size_t s = set_of(line);
+    const std::uint32_t tag = tag_of(line);
+    if (tag == kEmptyTag) return -1;
+    const std::uint64_t hit = ways_equal_padded(block(s), ways_, tag);
+    return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
+  }
   // The entry for `line`, created empty if absent. When that evicts another
   // line's entry, `evicted` is set to that line and `evicted_sharers` to its
   // CPUs (the caller back-invalidates them); otherwise `evicted` is ~0.
@@ -45,6 +51,26 @@ class CoherenceDirectory {
     if (fresh) cpus_[e] = 0;
     return e;
   }
+  // find_or_insert's mask form, then add(entry, cpu), in one step: `others`
+  // gets the entry's CPUs other than `cpu` (what has_others tests; none when
+  // the entry is fresh). The caller's back-invalidation of the evicted line
+  // does not touch the entry, so it may come after. (A cached clear claims an
+  // entry per line: one read and one write of the CPU bits instead of four
+  // accesses and three checks of the word count.)
+  [[gnu::always_inline]] std::size_t claim_for(PhysAddr line, int cpu, PhysAddr& evicted, std::uint64_t& evicted_cpus,
+                                               std::uint64_t& others) {
+    bool fresh;
+    const std::size_t e = claim(line, evicted, fresh);
+    const std::uint64_t old = cpus_[e];
+    evicted_cpus = evicted != kEmpty ? old : 0;
+    const std::uint64_t bit = 1ull << bit_of(cpu);
+    const std::uint64_t kept = fresh ? 0 : old;
+    others = kept & ~bit;
+    cpus_[e] = kept | bit;
+    return e;
+  }
+  // CPUs 0..63 of an entry as a mask (bit c: CPU c; all of them when cpu_words() == 1).
+  std::uint64_t cpu_bits(std::size_t entry) const { return cpus_[entry]; }
   // 64-bit words of CPU bits per entry.
   std::size_t cpu_words() const { return words_; }
 

@@ -11,9 +11,11 @@
 // Geometries whose set counts are not multiples of 64 (batches of 16 or 4
 // lines), an inclusive LLC, no coherence, and random replacement (batches of
 // one line: its draws would otherwise come in another order). Also the
-// MemorySystem's bulk path with such a geometry against its line path.
+// MemorySystem's bulk path with such a geometry against its line path, and
+// the miss path's copy for SSE4.1 hosts against its plain copy.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -89,6 +91,22 @@ void expect_same(CacheHierarchy& a, CacheHierarchy& b, int cpus, int sockets, co
       const std::vector<PhysAddr> la = xa[i]->set_contents(s), lb = xb[i]->set_contents(s);
       ASSERT_EQ(la, lb) << where << ": " << xa[i]->name() << " set " << s;
       for (PhysAddr l : la) ASSERT_EQ(xa[i]->state(l), xb[i]->state(l)) << where << ": " << xa[i]->name();
+    }
+  }
+  // Each CPU's private region counts (what snoop-filter evictions skip by) are
+  // its L1D's and L2's lines by region, in both hierarchies.
+  for (CacheHierarchy* h : {&a, &b}) {
+    if (h->directory() == nullptr) continue;  // counted only with a snoop filter
+    for (int c = 0; c < cpus; ++c) {
+      std::map<PhysAddr, std::uint32_t> lines;
+      for (CacheArray* x : {&h->l1d(CpuId(c)), &h->l2(CpuId(c))})
+        for (std::size_t s = 0; s < x->sets(); ++s)
+          for (PhysAddr l : x->set_contents(s)) ++lines[l >> h->private_region_shift()];
+      for (PhysAddr r = 0; r < (PhysAddr{1} << 26) >> h->private_region_shift(); ++r) {
+        const auto it = lines.find(r);
+        ASSERT_EQ(h->private_lines(c, r << h->private_region_shift()), it == lines.end() ? 0u : it->second)
+            << where << ": cpu " << c << " region " << r << (h == &a ? " (bulk)" : " (lines)");
+      }
     }
   }
 }
@@ -223,6 +241,69 @@ TEST(BulkCachePasses, BulkClearsInBatchesOfSixteenAgreeWithTheLinePath) {
   for (const auto& [name, v] : vb.values) EXPECT_EQ(va.values.at(name), v) << name;
   EXPECT_GT(vb.values.at("system.mem.writebacks"), 0);
 }
+
+#if defined(__x86_64__)
+// access_below_l1 and prefetch_into_l2 run a copy compiled for SSE4.1 on hosts
+// that have it (victim searches inline) and a plain copy elsewhere: the two
+// copies, on two hierarchies driven through the same random loads, stores,
+// prefetches and clears of several CPUs of two sockets, give the same levels,
+// snoop results, write-backs, statistics, set contents and region counts.
+TEST(CacheHierarchyCopies, ForSse41AndForAnyHostAgree) {
+  if (!kHostSse41) GTEST_SKIP() << "the host has no SSE4.1: only the plain copy runs";
+  struct Restore {
+    ~Restore() { sse41_in_use = kHostSse41; }
+  } restore;
+  constexpr int kCpus = 4, kSockets = 2;
+  const std::vector<int> cpu_socket = {0, 0, 1, 1};
+  for (const Geometry& g : geometries()) {
+    CacheHierarchy fast(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
+    CacheHierarchy plain(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
+    fast.count_regions(PhysAddr{1} << 26);
+    plain.count_regions(PhysAddr{1} << 26);
+    std::mt19937_64 rng(7);
+    std::uint64_t prefetched = 0, written_back = 0, hitm = 0;
+    for (int op = 0; op < 20'000; ++op) {
+      const CpuId cpu(static_cast<int>(rng() % kCpus));
+      const PhysAddr pa = static_cast<PhysAddr>(rng() % 16384) * 64;
+      const unsigned kind = static_cast<unsigned>(rng() % 8);
+      const bool write = kind % 2 == 0;
+      int level[2];
+      WritebackList wb[2];
+      SnoopResult sn[2];
+      bool held[2] = {false, false};
+      for (int i = 0; i < 2; ++i) {
+        CacheHierarchy& h = i == 0 ? fast : plain;
+        sse41_in_use = i == 0;
+        if (kind < 5) {
+          level[i] = h.l1_access(cpu, pa, write) ? 1 : h.access_below_l1(cpu, pa, write, wb[i], sn[i]);
+        } else if (kind < 7) {
+          level[i] = h.prefetch_into_l2(cpu, pa, wb[i], &held[i]);
+        } else {
+          level[i] = h.write_full_line(cpu, pa, wb[i], sn[i]);
+        }
+      }
+      const std::string where = std::string(g.name) + " op " + std::to_string(op);
+      ASSERT_EQ(level[0], level[1]) << where;
+      ASSERT_EQ(held[0], held[1]) << where;
+      ASSERT_EQ(sn[0].kind, sn[1].kind) << where;
+      ASSERT_EQ(sn[0].remote, sn[1].remote) << where;
+      ASSERT_EQ(sn[0].socket, sn[1].socket) << where;
+      ASSERT_EQ(wb[0].count, wb[1].count) << where;
+      for (int k = 0; k < wb[1].count; ++k) ASSERT_EQ(wb[0].addr[k], wb[1].addr[k]) << where;
+      prefetched += kind >= 5 && kind < 7 && level[1] > 2;
+      written_back += static_cast<std::uint64_t>(wb[1].count);
+      hitm += sn[1].kind == SnoopResult::Kind::Hitm;
+    }
+    sse41_in_use = kHostSse41;
+    expect_same(fast, plain, kCpus, kSockets, g.name);
+    EXPECT_GT(prefetched, 1000u) << g.name;
+    EXPECT_GT(written_back, 1000u) << g.name;
+    if (g.params.coherence) {
+      EXPECT_GT(hitm, 100u) << g.name;
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace numasim::hw

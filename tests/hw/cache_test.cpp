@@ -330,7 +330,9 @@ TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
 // count compiled in, the victim search inline on SSE4.1 hosts) against
 // write_back_or_fill line by line, on random batches between random uses,
 // fills and invalidations: the same victims, set contents in replacement
-// order, states, statistics and region counts. Way counts with their own
+// order, states, statistics and region counts (half of the batches as lines
+// a level above left counted, half keeping only their dirty victims, and half
+// of some fills leaving a dirty victim counted). Way counts with their own
 // compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
 // (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
 // that batches reach it (they then go line by line, renumbering on the way).
@@ -376,7 +378,12 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
       if (kind < 3) {
         ASSERT_EQ(batched.access(pa, kind == 0), single.access(pa, kind == 0)) << where;
       } else if (kind < 5) {
-        ASSERT_TRUE(same(batched.fill(pa, LineState::Exclusive), single.fill(pa, LineState::Exclusive))) << where;
+        // Half of the fills leave a dirty victim counted (for a level below that shares
+        // the counts): counted out here instead, as write_back_or_fill_lines(..., true) would.
+        const bool keep = kind == 4 && op % 2 == 0;
+        const Eviction e = batched.fill(pa, LineState::Exclusive, !keep);
+        ASSERT_TRUE(same(e, single.fill(pa, LineState::Exclusive))) << where;
+        if (keep && e.valid && e.dirty && (e.addr >> 10) < regions) --counts_batched[e.addr >> 10];
       } else if (kind < 6) {
         ASSERT_TRUE(same(batched.invalidate(pa), single.invalidate(pa))) << where;
       } else {
@@ -386,13 +393,38 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         for (std::size_t i = 0; i < batch.size(); ++i)
           batch[i] = consecutive ? (pa + i * 64) % (lines * 64) : (rng() % lines) * 64;
         victims.assign(batch.size(), Eviction{true, true, 1});
-        batched.write_back_or_fill_lines(batch.data(), batch.size(), victims.data());
+        // Half of the batches come from a level above that shares the counts and kept the lines counted.
+        const bool counted_above = rng() % 2 == 0;
+        if (counted_above)
+          for (PhysAddr l : batch)
+            if ((l >> 10) < regions) ++counts_batched[l >> 10];
+        // Half of the batches keep only their dirty victims (compacted in place, with their lines' from[]).
+        const bool dirty_only = rng() % 2 == 0;
+        std::vector<PhysAddr> kept = batch;
+        std::vector<std::uint8_t> from(batch.size());
+        for (std::size_t i = 0; i < from.size(); ++i) from[i] = static_cast<std::uint8_t>(i);
+        std::size_t nkept = 0;
+        if (dirty_only)
+          nkept = batched.write_back_or_fill_lines(kept.data(), from.data(), kept.size(), counted_above);
+        else
+          batched.write_back_or_fill_lines(batch.data(), batch.size(), victims.data(), counted_above);
+        std::size_t d = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           bool got;
           const Eviction e = single.write_back_or_fill(batch[i], got);
-          ASSERT_TRUE(same(victims[i], e)) << where << ", line " << i;
+          if (!dirty_only) {
+            ASSERT_TRUE(same(victims[i], e)) << where << ", line " << i;
+          } else if (e.valid && e.dirty) {
+            ASSERT_LT(d, nkept) << where << ", line " << i;
+            ASSERT_EQ(kept[d], e.addr) << where << ", line " << i;
+            ASSERT_EQ(from[d], i) << where << ", line " << i;
+            ++d;
+          }
           received += got;
           evicted_dirty += e.valid && e.dirty;
+        }
+        if (dirty_only) {
+          ASSERT_EQ(d, nkept) << where;
         }
       }
     }

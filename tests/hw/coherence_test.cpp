@@ -234,7 +234,8 @@ TEST(CoherenceDirectory, EqualsThePlainModelUnderRandomTraffic) {
   }
 }
 
-// The mask form of find_or_insert (at most 64 CPUs) and the padded whole-set
+// The mask form of find_or_insert (at most 64 CPUs), claim_for (the same and
+// add() in one step, with the entry's other CPUs) and the padded whole-set
 // searches (way_scan.h) at associativities that are not multiples of four,
 // against the plain model: the same entries, evicted lines and sharers.
 TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
@@ -245,22 +246,34 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
     ReferenceDirectory ref(32, ways, cpus);
     ASSERT_EQ(d.cpu_words(), 1u);
     std::mt19937_64 rng(ways);
-    std::uint64_t evicted_with_sharers = 0;
+    std::uint64_t evicted_with_sharers = 0, others_seen = 0;
     for (int i = 0; i < 40'000; ++i) {
       const PhysAddr line = (rng() % 2048) << 6;
       const int cpu = static_cast<int>(rng() % static_cast<std::uint64_t>(cpus));
       PhysAddr ev, ev_ref;
       std::uint64_t mask;
       std::vector<int> s_ref;
-      const std::size_t e = d.find_or_insert(line, ev, mask);
+      const bool in_one_step = i % 2 == 1;
+      std::uint64_t others = 0;
+      const std::size_t e = in_one_step ? d.claim_for(line, cpu, ev, mask, others) : d.find_or_insert(line, ev, mask);
       ASSERT_EQ(e, ref.find_or_insert(line, ev_ref, s_ref)) << "ways " << ways << " op " << i;
       ASSERT_EQ(ev, ev_ref) << "ways " << ways << " op " << i;
       std::uint64_t mask_ref = 0;
       for (int c : s_ref) mask_ref |= std::uint64_t{1} << c;
       ASSERT_EQ(mask, mask_ref) << "ways " << ways << " op " << i;
       evicted_with_sharers += mask != 0;
-      d.add(e, cpu);
+      if (!in_one_step) d.add(e, cpu);
       ref.e_[e].cpus[static_cast<std::size_t>(cpu)] = true;
+      std::uint64_t others_ref = 0;
+      for (int c = 0; c < cpus; ++c)
+        if (c != cpu && ref.e_[e].cpus[static_cast<std::size_t>(c)]) others_ref |= std::uint64_t{1} << c;
+      if (in_one_step) {
+        ASSERT_EQ(others, others_ref) << "ways " << ways << " op " << i;
+        others_seen += others != 0;
+      }
+      ASSERT_EQ(d.has_others(e, cpu), others_ref != 0) << "ways " << ways << " op " << i;
+      for (int c = 0; c < cpus; ++c)
+        ASSERT_EQ(d.has(e, c), ref.e_[e].cpus[static_cast<std::size_t>(c)]) << "ways " << ways << " op " << i;
       if (rng() % 4 == 0) {
         const long f = d.find(line ^ (std::uint64_t{1} << 11));
         ASSERT_EQ(f, ref.find(line ^ (std::uint64_t{1} << 11)));
@@ -273,6 +286,7 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
       }
     }
     EXPECT_GT(evicted_with_sharers, 1000u) << "ways " << ways;
+    EXPECT_GT(others_seen, 200u) << "ways " << ways;
   }
 }
 
