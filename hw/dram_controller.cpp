@@ -174,10 +174,11 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
     if (++k > 2 * kNearEnd || overlaps_later(*(q - 1), start, t, stamp)) return false;
   const Entry v{start, Entry::pack(stamp, tag)};
   if (!e_.append(p == end ? v : *(end - 1))) return false;  // the buffer's end: reserve_slow moves it
-  Entry* const d = const_cast<Entry*>(p);  // the window's own storage
   if (p != end) {
-    for (Entry* q = const_cast<Entry*>(end) - 1; q != d; --q) *q = *(q - 1);
-    *d = v;
+    // The entries from p on move one on by a rotation (the last one's copy
+    // is appended already); a copy loop became a memmove call.
+    Entry carry = v;
+    for (Entry* q = const_cast<Entry*>(p); q != end; ++q) std::swap(carry, *q);  // the window's own storage
   }
   if (max_stamp_ < stamp) max_stamp_ = stamp;
   if (e_.size() > e_.capacity()) drop_oldest();
@@ -714,7 +715,7 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   if (is_write && p_.write_queue > 0) return post_write(c, arrival);
   const Picoseconds t = arrival + p_.frontend_latency;
   DramResult res;
-  if (row_hit_path_ && serve_row_hit(c, is_write, arrival, t, res)) return res;
+  if (row_hit_path_ && serve_row_hit(hit_site(c), c, is_write, arrival, t, res)) return res;
   return schedule(c, is_write, arrival, t, false);
 }
 

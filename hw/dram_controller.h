@@ -524,7 +524,25 @@ class DramController final : public MemoryDevice {
   // displacement and the channel's debt, the bank's history, the statistics
   // and histogram) into `res` and returns true; returns false, having changed
   // nothing, for any other request (schedule() then times it).
-  bool serve_row_hit(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, DramResult& res);
+  // The bank, rank, channel and calendars of a coordinate, found once for
+  // serve_row_hit() (post_writes(): once for a run of one granule).
+  struct HitSite {
+    Bank& b;
+    Rank& r;
+    Channel& ch;
+    SlotCalendar& columns;
+    const RefreshMemo* memo;  // null without refresh
+    std::size_t rank_index;
+  };
+  [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
+    const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+    Rank& r = ranks_[ri];
+    return HitSite{banks_[ri * static_cast<std::size_t>(p_.banks_per_rank()) +
+                          static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank],
+                   r, channels_[c.channel], r.cas_by_bg[c.bank_group], p_.refresh ? &refresh_memo_[ri] : nullptr, ri};
+  }
+  [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                     DramResult& res);
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
   // schedule()'s steps of an in-order request, shared with post_writes()'
   // runs: the bank's history snapshot, and the channel's displacement debt
@@ -734,21 +752,19 @@ inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
   b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
 }
 
-inline bool DramController::serve_row_hit(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                                          DramResult& res) {
-  const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
-  Bank& b = banks_[rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
-                   static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank];
+inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                          Picoseconds t, DramResult& res) {
+  Bank& b = s.b;
   if (t < b.last_t || b.open_row != c.row) return false;
   // Between two refresh windows of the bank's epoch: as the memo says, else schedule() decides.
-  const RefreshMemo* memo = p_.refresh ? &refresh_memo_[rank_index] : nullptr;
   auto in_span = [&](Picoseconds x) {
-    return !memo || (x.value() - memo->lo < memo->hi - memo->lo && memo->epoch == b.refresh_epoch);
+    return !s.memo || (x.value() - s.memo->lo < s.memo->hi - s.memo->lo && s.memo->epoch == b.refresh_epoch);
   };
   if (!in_span(t)) return false;
-  Rank& r = ranks_[rank_index];
-  Channel& ch = channels_[c.channel];
-  SlotCalendar& columns = r.cas_by_bg[c.bank_group];
+  Rank& r = s.r;
+  Channel& ch = s.ch;
+  SlotCalendar& columns = s.columns;
+  const std::size_t rank_index = s.rank_index;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   Picoseconds cas = std::max(t, b.next_cas);
   if (!columns.clear_at(cas) || !ch.bus.clear_at(cas + cas_lat))

@@ -3,18 +3,12 @@
 // of one access() each. A clear's write-backs are the lines of a page cleared
 // earlier, in line order, so nearly every one follows the previous one's line:
 // runs of one interleave granule (one bank and row), mostly row hits, in time
-// order. Each run's bank, rank and channel are found once; each write that is
-// a row hit in time order, clear of refresh (its arrival and its column
-// command between two refresh windows of the bank's epoch), is timed by the
-// row-hit path of schedule() alone (the column command after the bank's
-// previous one and the bank group's and data bus's calendars, the data burst
-// and column command reserved, the channel's displacement debt paid, the
-// bank's in-order history kept); its statistics are summed over the run.
-// Every other write (a row to open, a write stamped before the bank's latest
-// request, a refresh in reach, a write queue, the closed-page policy) goes
-// through schedule() as access() sends it; a row hit whose column command a
-// bus or bank-group reservation pushes on stays on the run path and takes
-// earliest_column()'s full search, as schedule() does.
+// order. Each run is decoded once and its bank, rank, channel and calendars
+// found once (hit_site); each write that is an in-order row hit clear of
+// refresh is timed by the row-hit path access() uses too (serve_row_hit), every
+// other write (a row to open, a write stamped before the bank's latest
+// request, a refresh in reach) through schedule() as access() sends it. With a
+// write queue or the closed-page policy every write goes through access().
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).
 #include <algorithm>
@@ -41,10 +35,11 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
 }
 
 void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n) {
+  const HitSite site = hit_site(c);
   DramResult res;
   for (std::size_t k = 0; k < n; ++k) {
     const Picoseconds a = arrival[k], t = a + p_.frontend_latency;
-    if (!row_hit_path_ || !serve_row_hit(c, true, a, t, res)) schedule(c, true, a, t, false);
+    if (!row_hit_path_ || !serve_row_hit(site, c, true, a, t, res)) schedule(c, true, a, t, false);
   }
 }
 
