@@ -1046,25 +1046,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
-  if (drained) {
-    // Counted when queued (post_write).
-  } else if (is_write) {
-    ++stats_.writes;
-    stats_.bytes_written += kCacheLineBytes;
-  } else {
-    ++stats_.reads;
-    stats_.bytes_read += kCacheLineBytes;
-  }
   if (outcome == RowOutcome::Hit) ++stats_.row_hits;
   else if (outcome == RowOutcome::Closed) ++stats_.row_closed;
   else ++stats_.row_conflicts;
   if (delayed) ++stats_.refresh_delays;
-  stats_.total_latency_ps += latency.value();
-  stats_.total_queueing_ps += res.queueing.value();
-  stats_.bus_busy_ps += ps_.tburst.value();
-  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
-  stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
-  hist_.record(latency);
+  count_served(is_write, drained, arrival, done, latency, res.queueing);
   return res;
 }
 

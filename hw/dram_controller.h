@@ -544,6 +544,12 @@ class DramController final : public MemoryDevice {
   [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                      DramResult& res);
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
+  // A served request's statistics (schedule(), serve_row_hit()) but its row
+  // outcome: its direction's count and bytes (a drained write was counted
+  // when posted), latency, queueing, bus time, first arrival, last burst
+  // (`done`, without a displaced share), and the latency histogram.
+  void count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done, Picoseconds latency,
+                    Picoseconds queueing);
   // schedule()'s steps of an in-order request, shared with post_writes()'
   // runs: the bank's history snapshot, and the channel's displacement debt
   // (the share a request stamped `stamp` pays, then the `moved` ps its burst
@@ -793,21 +799,28 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   res.service = ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][is_write ? 1 : 0];
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
-  if (is_write) {
+  ++stats_.row_hits;
+  count_served(is_write, false, arrival, done, latency, res.queueing);
+  return true;
+}
+
+inline void DramController::count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done,
+                                         Picoseconds latency, Picoseconds queueing) {
+  if (drained) {
+    // Counted when queued (post_write).
+  } else if (is_write) {
     ++stats_.writes;
     stats_.bytes_written += kCacheLineBytes;
   } else {
     ++stats_.reads;
     stats_.bytes_read += kCacheLineBytes;
   }
-  ++stats_.row_hits;
   stats_.total_latency_ps += latency.value();
-  stats_.total_queueing_ps += res.queueing.value();
+  stats_.total_queueing_ps += queueing.value();
   stats_.bus_busy_ps += ps_.tburst.value();
   stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
   stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
   hist_.record(latency);
-  return true;
 }
 
 // The displacement debt: a request stamped after the earliest displaced one

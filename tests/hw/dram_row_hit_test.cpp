@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hw/dram_controller.h"
+#include "tests/hw/dram_same_state.h"
 
 namespace numasim::hw {
 namespace {
@@ -66,32 +67,6 @@ std::vector<Request> traffic(std::uint64_t seed, int cores, int turns, int per_t
   return out;
 }
 
-void expect_same(const DramController& a, const DramController& b, const char* what) {
-  const DramStats& x = a.stats();
-  const DramStats& y = b.stats();
-  EXPECT_EQ(x.reads, y.reads) << what;
-  EXPECT_EQ(x.writes, y.writes) << what;
-  EXPECT_EQ(x.row_hits, y.row_hits) << what;
-  EXPECT_EQ(x.row_closed, y.row_closed) << what;
-  EXPECT_EQ(x.row_conflicts, y.row_conflicts) << what;
-  EXPECT_EQ(x.activates, y.activates) << what;
-  EXPECT_EQ(x.precharges, y.precharges) << what;
-  EXPECT_EQ(x.bytes_read, y.bytes_read) << what;
-  EXPECT_EQ(x.bytes_written, y.bytes_written) << what;
-  EXPECT_EQ(x.refresh_delays, y.refresh_delays) << what;
-  EXPECT_EQ(x.reordered_hits, y.reordered_hits) << what;
-  EXPECT_EQ(x.write_drains, y.write_drains) << what;
-  EXPECT_EQ(x.late_requests, y.late_requests) << what;
-  EXPECT_EQ(x.total_latency_ps, y.total_latency_ps) << what;
-  EXPECT_EQ(x.total_queueing_ps, y.total_queueing_ps) << what;
-  EXPECT_EQ(x.bus_busy_ps, y.bus_busy_ps) << what;
-  EXPECT_EQ(x.first_arrival_ps, y.first_arrival_ps) << what;
-  EXPECT_EQ(x.last_done_ps, y.last_done_ps) << what;
-  EXPECT_EQ(a.latency_histogram().buckets(), b.latency_histogram().buckets()) << what;
-  EXPECT_EQ(a.latency_histogram().min_ps(), b.latency_histogram().min_ps()) << what;
-  EXPECT_EQ(a.latency_histogram().max_ps(), b.latency_histogram().max_ps()) << what;
-}
-
 // Runs `reqs` through a controller with the row-hit path and one without;
 // returns the share of the requests the path timed.
 double compare(const DramParams& p, const std::vector<Request>& reqs, const char* what) {
@@ -106,7 +81,7 @@ double compare(const DramParams& p, const std::vector<Request>& reqs, const char
     EXPECT_EQ(x.outcome, y.outcome) << what << ": request " << i;
     if (x.done != y.done) break;
   }
-  expect_same(fast, general, what);
+  testing::expect_same_dram_state(fast, general, what);
   EXPECT_EQ(general.row_hit_path_requests(), 0u) << what;
   return static_cast<double>(fast.row_hit_path_requests()) / static_cast<double>(reqs.size());
 }
