@@ -161,14 +161,12 @@ class SlotCalendar {
   };
   [[gnu::always_inline]] std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp,
                                                           Moves* moves = nullptr, const Blackout* blackout = nullptr) {
-    if (!(stamp < max_stamp_)) {  // in time order: nothing to move
-      reserve(start, tag, stamp);
-      return 0;
-    }
+    const bool later_exist = stamp < max_stamp_;
     // The usual case out of time order: the slot lands among the last few
     // reservations and overlaps none stamped later (displace() would find none).
-    if (reserve_near_end(start, tag, stamp)) return 0;
-    reserve(start, tag, stamp);
+    if (later_exist && reserve_near_end(start, tag, stamp)) return 0;
+    reserve(start, tag, stamp);  // one expansion of it (with two, GCC called append() out of line)
+    if (!later_exist) return 0;  // in time order: nothing to move
     return displace(start, static_cast<int>(tag), stamp, moves, blackout);
   }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
