@@ -159,6 +159,32 @@ std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds sta
   return shift;
 }
 
+bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picoseconds stamp) {
+  if (e_.empty()) return false;
+  const int t = static_cast<int>(tag);
+  const Entry* const b = e_.begin();
+  const Entry* const end = e_.end();
+  // Its place (after equal starts, as reserve_slow's), and the later entries it passes.
+  const Entry* p = end;
+  for (int k = 0; p != b && (p - 1)->start > start; --p)
+    if (++k > kNearEnd || overlaps_later(*(p - 1), start, t, stamp)) return false;
+  // The entries before it within reach.
+  int k = 0;
+  for (const Entry* q = p; q != b && (q - 1)->start + max_sep_ > start; --q)
+    if (++k > 2 * kNearEnd || overlaps_later(*(q - 1), start, t, stamp)) return false;
+  const Entry v{start, Entry::pack(stamp, tag)};
+  if (!e_.append(p == end ? v : *(end - 1))) return false;  // the buffer's end: reserve_slow moves it
+  if (p != end) {
+    // The entries from p on move one on by a rotation (the last one's copy
+    // is appended already); a copy loop became a memmove call.
+    Entry carry = v;
+    for (Entry* q = const_cast<Entry*>(p); q != end; ++q) std::swap(carry, *q);  // the window's own storage
+  }
+  if (max_stamp_ < stamp) max_stamp_ = stamp;
+  if (e_.size() > e_.capacity()) drop_oldest();
+  return true;
+}
+
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                                          Picoseconds visible) const {
   std::size_t n = 0;
@@ -405,6 +431,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
                  p_.to_ps(p_.twr), p_.to_ps(p_.tburst), {}};
   for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
     for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
+  set_row_hit_path(true);
   reset_state();
 }
 
@@ -686,7 +713,10 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
   const DramCoord& c = decode_line((pa - base_) >> 6);
   if (is_write && p_.write_queue > 0) return post_write(c, arrival);
-  return schedule(c, is_write, arrival, arrival + p_.frontend_latency, false);
+  const Picoseconds t = arrival + p_.frontend_latency;
+  DramResult res;
+  if (row_hit_path_ && serve_row_hit(hit_site(c), c, is_write, arrival, t, res)) return res;
+  return schedule(c, is_write, arrival, t, false);
 }
 
 // A write into its channel's queue: accepted when it has an entry (the entry's
@@ -1016,25 +1046,11 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
 
-  if (drained) {
-    // Counted when queued (post_write).
-  } else if (is_write) {
-    ++stats_.writes;
-    stats_.bytes_written += kCacheLineBytes;
-  } else {
-    ++stats_.reads;
-    stats_.bytes_read += kCacheLineBytes;
-  }
   if (outcome == RowOutcome::Hit) ++stats_.row_hits;
   else if (outcome == RowOutcome::Closed) ++stats_.row_closed;
   else ++stats_.row_conflicts;
   if (delayed) ++stats_.refresh_delays;
-  stats_.total_latency_ps += latency.value();
-  stats_.total_queueing_ps += res.queueing.value();
-  stats_.bus_busy_ps += ps_.tburst.value();
-  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
-  stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
-  hist_.record(latency);
+  count_served(is_write, drained, arrival, done, latency, res.queueing);
   return res;
 }
 

@@ -162,7 +162,10 @@ class SlotCalendar {
   [[gnu::always_inline]] std::uint64_t reserve_displacing(Picoseconds start, std::int64_t tag, Picoseconds stamp,
                                                           Moves* moves = nullptr, const Blackout* blackout = nullptr) {
     const bool later_exist = stamp < max_stamp_;
-    reserve(start, tag, stamp);
+    // The usual case out of time order: the slot lands among the last few
+    // reservations and overlaps none stamped later (displace() would find none).
+    if (later_exist && reserve_near_end(start, tag, stamp)) return 0;
+    reserve(start, tag, stamp);  // one expansion of it (with two, GCC called append() out of line)
     if (!later_exist) return 0;  // in time order: nothing to move
     return displace(start, static_cast<int>(tag), stamp, moves, blackout);
   }
@@ -222,6 +225,18 @@ class SlotCalendar {
     if (floor_ < f) floor_ = f;
     e_.pop_front();
   }
+  // Whether the reservation e, stamped after `stamp`, overlaps a slot tagged `tag` at `start`.
+  bool overlaps_later(const Entry& e, Picoseconds start, int tag, Picoseconds stamp) const {
+    const int etag = e.tag();
+    return etag != kGone && e.stamp() > stamp && start < e.start + sep(etag, tag) && e.start < start + sep(tag, etag);
+  }
+  // reserve() when the slot goes among the last kNearEnd reservations (or
+  // after them) with room at the buffer's end, and no reservation stamped
+  // after `stamp` in reach of it (a superset of those displace() examines)
+  // overlaps it: the entries after it move one on in place, no search.
+  // Otherwise nothing is done and false returned.
+  static constexpr int kNearEnd = 4;
+  bool reserve_near_end(Picoseconds start, std::int64_t tag, Picoseconds stamp);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
@@ -251,9 +266,9 @@ class DramController final : public MemoryDevice {
   // schedule(). tests/hw/dram_write_run_test.cpp holds it equal to the line
   // path.
   void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
-  // How many of post_writes()' writes took the run's row-hit path (the rest
-  // went through schedule()); for tests of that path.
-  std::uint64_t run_path_writes() const { return run_path_writes_; }
+  // How many requests (of access() and post_writes()) the row-hit path timed
+  // (serve_row_hit; the rest went through schedule()); for tests of that path.
+  std::uint64_t row_hit_path_requests() const { return row_hit_path_requests_; }
 
   // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
   // initiator that keeps `window` lines in flight and issues at most one line
@@ -300,6 +315,11 @@ class DramController final : public MemoryDevice {
   // drained write through schedule() (stream_posted), the exact reference the
   // tests compare the batches with, about a hundred times slower on the host.
   void set_posted_block(bool on) { posted_block_ = on; }
+  // access() and post_writes() time an in-order row hit by its own short
+  // path (serve_row_hit) instead of schedule() (on by default). Off: every
+  // request through schedule(), the reference the tests compare it with
+  // (same results).
+  void set_row_hit_path(bool on) { row_hit_path_ = on && p_.write_queue == 0 && p_.page_policy == PagePolicy::Open; }
 
   DramCoord decode(PhysAddr pa) const;
   // Unloaded latency of each outcome (frontend + DRAM commands + burst).
@@ -493,6 +513,41 @@ class DramController final : public MemoryDevice {
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.
   DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
+  // schedule() of the usual request, without its general steps: stamped at
+  // or after the bank's latest request (not late), to the row the bank has
+  // open, with neither a write queue nor the closed-page policy, its time and
+  // its column command between two refresh windows of the bank's epoch (the
+  // rank's span memo, no division). Times and commits it as schedule() would
+  // (the column search, the bus and bank-group reservations with their
+  // displacement and the channel's debt, the bank's history, the statistics
+  // and histogram) into `res` and returns true; returns false, having changed
+  // nothing, for any other request (schedule() then times it).
+  // The bank, rank, channel and calendars of a coordinate, found once for
+  // serve_row_hit() (post_writes(): once for a run of one granule).
+  struct HitSite {
+    Bank& b;
+    Rank& r;
+    Channel& ch;
+    SlotCalendar& columns;
+    const RefreshMemo* memo;  // null without refresh
+    std::size_t rank_index;
+  };
+  [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
+    const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+    Rank& r = ranks_[ri];
+    return HitSite{banks_[ri * static_cast<std::size_t>(p_.banks_per_rank()) +
+                          static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank],
+                   r, channels_[c.channel], r.cas_by_bg[c.bank_group], p_.refresh ? &refresh_memo_[ri] : nullptr, ri};
+  }
+  [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                     DramResult& res);
+  bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
+  // A served request's statistics (schedule(), serve_row_hit()) but its row
+  // outcome: its direction's count and bytes (a drained write was counted
+  // when posted), latency, queueing, bus time, first arrival, last burst
+  // (`done`, without a displaced share), and the latency histogram.
+  void count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done, Picoseconds latency,
+                    Picoseconds queueing);
   // schedule()'s steps of an in-order request, shared with post_writes()'
   // runs: the bank's history snapshot, and the channel's displacement debt
   // (the share a request stamped `stamp` pays, then the `moved` ps its burst
@@ -681,7 +736,7 @@ class DramController final : public MemoryDevice {
   std::vector<Picoseconds> stream_slots_;  // stream_posted(): completion of each line in flight
   Histogram hist_{Picoseconds(10000)};  // 10 ns buckets up to 640 ns
 
-  std::uint64_t run_path_writes_ = 0;  // post_writes(): writes timed by the run's row-hit path
+  std::uint64_t row_hit_path_requests_ = 0;  // requests serve_row_hit() timed
 };
 
 // The bank's in-order state after a request stamped `stamp` (schedule(), write_run()).
@@ -699,6 +754,71 @@ inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
   h.refresh_epoch = b.refresh_epoch;
   b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
   b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
+}
+
+inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                          Picoseconds t, DramResult& res) {
+  Bank& b = s.b;
+  if (t < b.last_t || b.open_row != c.row) return false;
+  // Between two refresh windows of the bank's epoch: as the memo says, else schedule() decides.
+  auto in_span = [&](Picoseconds x) {
+    return !s.memo || (x.value() - s.memo->lo < s.memo->hi - s.memo->lo && s.memo->epoch == b.refresh_epoch);
+  };
+  if (!in_span(t)) return false;
+  Rank& r = s.r;
+  Channel& ch = s.ch;
+  SlotCalendar& columns = s.columns;
+  const std::size_t rank_index = s.rank_index;
+  const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
+  Picoseconds cas = std::max(t, b.next_cas);
+  if (!columns.clear_at(cas) || !ch.bus.clear_at(cas + cas_lat))
+    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t);
+  if (!in_span(cas)) return false;
+  b.last_t = t;
+  const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
+  SlotCalendar::Moves mv;
+  std::uint64_t moved;
+  if (p_.refresh && p_.trfc.value() > 0) {
+    const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
+                                                  refresh_offsets_.data() + rank_index - c.rank};
+    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, &refresh_blackout);
+  } else {
+    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, nullptr);
+  }
+  const Picoseconds share = settle_debt(ch, t, moved, mv);
+  columns.reserve_displacing(cas, 0, t);
+  b.next_cas = cas + column_spacing_ps_;
+  const Picoseconds pre_ready = is_write ? done + ps_.twr : cas + ps_.trtp;
+  b.next_pre = std::max(b.next_pre, std::max(pre_ready, b.last_act + ps_.tras));
+  keep_snapshot(b, t);
+  ++row_hit_path_requests_;
+  res.done = done + share;
+  res.outcome = RowOutcome::Hit;
+  res.service = ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][is_write ? 1 : 0];
+  const Picoseconds latency = res.done - arrival;
+  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
+  ++stats_.row_hits;
+  count_served(is_write, false, arrival, done, latency, res.queueing);
+  return true;
+}
+
+inline void DramController::count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done,
+                                         Picoseconds latency, Picoseconds queueing) {
+  if (drained) {
+    // Counted when queued (post_write).
+  } else if (is_write) {
+    ++stats_.writes;
+    stats_.bytes_written += kCacheLineBytes;
+  } else {
+    ++stats_.reads;
+    stats_.bytes_read += kCacheLineBytes;
+  }
+  stats_.total_latency_ps += latency.value();
+  stats_.total_queueing_ps += queueing.value();
+  stats_.bus_busy_ps += ps_.tburst.value();
+  stats_.first_arrival_ps = std::min(stats_.first_arrival_ps, arrival.value());
+  stats_.last_done_ps = std::max(stats_.last_done_ps, done.value());
+  hist_.record(latency);
 }
 
 // The displacement debt: a request stamped after the earliest displaced one

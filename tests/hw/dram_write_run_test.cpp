@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hw/dram_controller.h"
+#include "tests/hw/dram_same_state.h"
 
 namespace numasim::hw {
 namespace {
@@ -68,43 +69,12 @@ Traffic clear_like(std::uint64_t seed, int pages, int lines, Picoseconds start, 
   return tr;
 }
 
-void expect_same(const DramController& a, const DramController& b, const char* what) {
-  const DramStats& x = a.stats();
-  const DramStats& y = b.stats();
-  EXPECT_EQ(x.reads, y.reads) << what;
-  EXPECT_EQ(x.writes, y.writes) << what;
-  EXPECT_EQ(x.row_hits, y.row_hits) << what;
-  EXPECT_EQ(x.row_closed, y.row_closed) << what;
-  EXPECT_EQ(x.row_conflicts, y.row_conflicts) << what;
-  EXPECT_EQ(x.activates, y.activates) << what;
-  EXPECT_EQ(x.precharges, y.precharges) << what;
-  EXPECT_EQ(x.bytes_read, y.bytes_read) << what;
-  EXPECT_EQ(x.bytes_written, y.bytes_written) << what;
-  EXPECT_EQ(x.refresh_delays, y.refresh_delays) << what;
-  EXPECT_EQ(x.reordered_hits, y.reordered_hits) << what;
-  EXPECT_EQ(x.write_drains, y.write_drains) << what;
-  EXPECT_EQ(x.write_queue_full, y.write_queue_full) << what;
-  EXPECT_EQ(x.write_accept_wait_ps, y.write_accept_wait_ps) << what;
-  EXPECT_EQ(x.late_requests, y.late_requests) << what;
-  EXPECT_EQ(x.total_latency_ps, y.total_latency_ps) << what;
-  EXPECT_EQ(x.total_queueing_ps, y.total_queueing_ps) << what;
-  EXPECT_EQ(x.bus_busy_ps, y.bus_busy_ps) << what;
-  EXPECT_EQ(x.first_arrival_ps, y.first_arrival_ps) << what;
-  EXPECT_EQ(x.last_done_ps, y.last_done_ps) << what;
-  const Histogram& hx = a.latency_histogram();
-  const Histogram& hy = b.latency_histogram();
-  EXPECT_EQ(hx.buckets(), hy.buckets()) << what;
-  EXPECT_EQ(hx.count(), hy.count()) << what;
-  EXPECT_EQ(hx.sum_ps(), hy.sum_ps()) << what;
-  EXPECT_EQ(hx.min_ps(), hy.min_ps()) << what;
-  EXPECT_EQ(hx.max_ps(), hy.max_ps()) << what;
-}
-
 // Runs `tr` on a controller posting each batch with post_writes and on one
 // sending every write through access(); then the same probe requests on both.
 // Returns the share of the batches' writes that took the run's row-hit path.
 double compare(const DramParams& p, const Traffic& tr, const char* what) {
   DramController runs(p, 0, "runs"), lines(p, 0, "lines");
+  lines.set_row_hit_path(false);  // every request through schedule()
   Picoseconds end(0);
   std::uint64_t posted = 0;
   for (const Traffic::Batch& b : tr.batches) {
@@ -118,7 +88,7 @@ double compare(const DramParams& p, const Traffic& tr, const char* what) {
     for (std::size_t k = 0; k < b.pa.size(); ++k) lines.access(b.pa[k], true, b.at[k]);
     end = std::max(end, b.at.back());
   }
-  expect_same(runs, lines, what);
+  testing::expect_same_dram_state(runs, lines, what);
   // Later requests meet the same banks, calendars and debt: some to the rows just written.
   std::mt19937_64 rng(7);
   for (int k = 0; k < 3000; ++k) {
@@ -131,9 +101,9 @@ double compare(const DramParams& p, const Traffic& tr, const char* what) {
     EXPECT_EQ(x.outcome, y.outcome) << what << ": probe " << k;
     if (x.done != y.done) break;
   }
-  expect_same(runs, lines, what);
+  testing::expect_same_dram_state(runs, lines, what);
   EXPECT_GT(runs.stats().writes, 1000u) << what;
-  return static_cast<double>(runs.run_path_writes()) / static_cast<double>(posted);
+  return static_cast<double>(runs.row_hit_path_requests()) / static_cast<double>(posted);
 }
 
 TEST(DramWriteRun, ClearWritebacksInRunsEqualTheLinePath) {

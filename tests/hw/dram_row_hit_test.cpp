@@ -1,0 +1,126 @@
+// DramController's row-hit path (serve_row_hit: an in-order row hit timed
+// without schedule()'s general steps) against schedule() alone
+// (set_row_hit_path(false)), request by request: cores that run a quantum
+// apart (late requests, bursts displaced on the bus and their debt), each
+// streaming lines (row hits) and reading and writing random lines (row
+// misses, conflicts), over many refresh windows, on the shipped DDR4 geometry
+// and on variants. Every result, every statistic and the latency histogram
+// bucket by bucket must be equal, and most requests must take the path (else
+// the equality says nothing of it).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "hw/dram_controller.h"
+#include "tests/hw/dram_same_state.h"
+
+namespace numasim::hw {
+namespace {
+
+struct Request {
+  PhysAddr pa;
+  Picoseconds at;
+  bool write;
+};
+
+// `cores` initiators, each running `per_turn` requests in its turn, turn after
+// turn, a core more than `skew_ps` ahead of the slowest one sitting its turn
+// out (temporal decoupling): per request a sequential stream's next line (a
+// new stream now and then, its lines read or written back), sometimes a
+// random line; `gap_ps`: the most a core's requests are apart.
+std::vector<Request> traffic(std::uint64_t seed, int cores, int turns, int per_turn, std::uint64_t skew_ps,
+                             std::uint64_t gap_ps = 10'000) {
+  std::mt19937_64 rng(seed);
+  struct Core {
+    Picoseconds clock;
+    PhysAddr next = 0;
+    int left = 0;
+    bool writes = false;
+  };
+  std::vector<Core> core(static_cast<std::size_t>(cores));
+  for (Core& c : core) c.clock = Picoseconds(rng() % (skew_ps + 1));
+  std::vector<Request> out;
+  for (int turn = 0; turn < turns; ++turn) {
+    Picoseconds slowest = core[0].clock;
+    for (const Core& c : core) slowest = std::min(slowest, c.clock);
+    for (Core& c : core) {
+      if (c.clock > slowest + Picoseconds(skew_ps)) continue;
+      for (int k = 0; k < per_turn; ++k) {
+        c.clock += Picoseconds(1000 + rng() % (gap_ps - 1000));
+        if (rng() % 8 == 0) {
+          out.push_back({(rng() % (1ull << 28)) * 64, c.clock, rng() % 3 == 0});
+          continue;
+        }
+        if (c.left == 0) {
+          c.next = (rng() % (1ull << 22)) * 4096;
+          c.left = 16 + static_cast<int>(rng() % 240);
+          c.writes = rng() % 2 == 0;
+        }
+        out.push_back({c.next, c.clock, c.writes});
+        c.next += 64;
+        --c.left;
+      }
+    }
+  }
+  return out;
+}
+
+// Runs `reqs` through a controller with the row-hit path and one without;
+// returns the share of the requests the path timed.
+double compare(const DramParams& p, const std::vector<Request>& reqs, const char* what) {
+  DramController fast(p, 0, "fast"), general(p, 0, "general");
+  general.set_row_hit_path(false);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    const DramResult x = fast.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    const DramResult y = general.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    EXPECT_EQ(x.done, y.done) << what << ": request " << i;
+    EXPECT_EQ(x.service, y.service) << what << ": request " << i;
+    EXPECT_EQ(x.queueing, y.queueing) << what << ": request " << i;
+    EXPECT_EQ(x.outcome, y.outcome) << what << ": request " << i;
+    if (x.done != y.done) break;
+  }
+  testing::expect_same_dram_state(fast, general, what);
+  EXPECT_EQ(general.row_hit_path_requests(), 0u) << what;
+  return static_cast<double>(fast.row_hit_path_requests()) / static_cast<double>(reqs.size());
+}
+
+TEST(DramRowHitPath, EqualsScheduleOnCoresAQuantumApart) {
+  const DramParams p;  // DDR4-2666, 6 channels, 2 ranks, refresh (as configs/default.toml)
+  const std::vector<Request> in_step = traffic(1, 4, 3000, 16, 20'000);
+  EXPECT_GT(compare(p, in_step, "cores in step"), 0.5);
+  // Many refresh windows (tREFI 7.8 us) pass.
+  EXPECT_GT(in_step.back().at, p.trefi * 10);
+  const std::vector<Request> apart = traffic(2, 8, 1500, 16, 1'000'000);
+  EXPECT_GT(compare(p, apart, "cores a quantum apart"), 0.4);
+  DramController probe(p, 0, "probe");
+  for (const Request& r : apart) probe.access(r.pa, r.write, r.at);
+  EXPECT_GT(probe.stats().late_requests, 1000u);  // the path's conditions are met and missed
+}
+
+TEST(DramRowHitPath, VariantsOfTheControllerEqualSchedule) {
+  DramParams one;  // one channel and rank: everything on one bus and its debt
+  one.channels = 1;
+  one.ranks = 1;
+  EXPECT_GT(compare(one, traffic(3, 2, 3000, 16, 500'000, 30'000), "one channel"), 0.3);
+  DramParams fold;
+  fold.xor_fold = true;
+  EXPECT_GT(compare(fold, traffic(4, 4, 1500, 16, 500'000), "xor_fold"), 0.3);
+  DramParams norefresh;
+  norefresh.refresh = false;
+  EXPECT_GT(compare(norefresh, traffic(5, 4, 1500, 16, 500'000), "no refresh"), 0.3);
+  EXPECT_GT(compare(DramParams::ddr5_4800(2), traffic(6, 4, 1500, 16, 500'000), "DDR5-4800"), 0.3);
+  // Without the path: the closed-page policy and a write queue.
+  DramParams closed;
+  closed.page_policy = PagePolicy::Closed;
+  EXPECT_EQ(compare(closed, traffic(7, 4, 500, 16, 500'000), "closed page"), 0.0);
+  DramParams queued;
+  queued.write_queue = 32;
+  queued.write_high = 24;
+  queued.write_low = 8;
+  EXPECT_EQ(compare(queued, traffic(8, 4, 500, 16, 500'000), "write queue"), 0.0);
+}
+
+}  // namespace
+}  // namespace numasim::hw

@@ -1,0 +1,141 @@
+// SlotCalendar::reserve_displacing against the calendar as it was before its
+// near-the-end insert (reserve_near_end): every reservation inserted by a
+// search and followed by displace()'s search for later-stamped slots it
+// overlaps, on a std::deque. Reservations of cores a quantum apart (stamps
+// behind and ahead of the latest), most landing among the last few slots,
+// some far back, some displacing: each call's moved distance and one-slot
+// moves, then earliest() with and without a stamp's view and the starts
+// must be equal.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <random>
+
+#include "hw/dram_controller.h"
+
+namespace numasim::hw {
+namespace {
+
+class ReferenceDisplacingCalendar {
+ public:
+  ReferenceDisplacingCalendar(Picoseconds len, Picoseconds same, Picoseconds diff, std::size_t capacity)
+      : len_(len), same_(same), diff_(diff), max_sep_(len + std::max(same, diff)), capacity_(capacity) {}
+
+  Picoseconds earliest(Picoseconds t, int tag, Picoseconds visible = SlotCalendar::kAll) const {
+    Picoseconds s = std::max(t, floor_);
+    for (int pass = 0; pass < 8; ++pass) {
+      bool moved = false;
+      const Picoseconds from = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+      for (std::size_t i = first_after(from); i < e_.size() && e_[i].start < s + max_sep_; ++i) {
+        const Entry& e = e_[i];
+        if (e.gone || e.stamp > visible) continue;
+        if (s < e.start + sep(e.tag, tag) && e.start < s + sep(tag, e.tag)) {
+          s = e.start + sep(e.tag, tag);
+          moved = true;
+        }
+      }
+      if (!moved) break;
+    }
+    return s;
+  }
+  std::uint64_t reserve_displacing(Picoseconds start, int tag, Picoseconds stamp, SlotCalendar::Moves* moves) {
+    const bool later_exist = stamp < max_stamp_;
+    reserve(start, tag, stamp);
+    if (!later_exist) return 0;
+    std::vector<Entry> moved;
+    const Picoseconds from = start > max_sep_ ? start - max_sep_ : Picoseconds(0);
+    for (std::size_t i = first_after(from); i < e_.size() && e_[i].start < start + max_sep_ && moved.size() < 4; ++i) {
+      Entry& e = e_[i];
+      if (!e.gone && e.stamp > stamp && start < e.start + sep(e.tag, tag) && e.start < start + sep(tag, e.tag)) {
+        moved.push_back(e);
+        e.gone = true;
+      }
+    }
+    std::uint64_t shift = 0;
+    for (const Entry& m : moved) {
+      const Picoseconds to = earliest(m.start, m.tag);
+      shift += (to - m.start).value();
+      const std::uint64_t d = (to - m.start).value();
+      moves->slots += std::max<std::uint64_t>(1, (d + len_.value() / 2) / len_.value());
+      moves->first_stamp = std::min(moves->first_stamp, m.stamp);
+      reserve(to, m.tag, m.stamp);
+    }
+    return shift;
+  }
+  std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
+                             Picoseconds visible) const {
+    std::size_t n = 0;
+    for (const Entry& e : e_)
+      if (e.start >= from && e.start < to && !e.gone && e.stamp <= visible && n < max) out[n++] = e.start;
+    return n;
+  }
+
+ private:
+  struct Entry {
+    Picoseconds start, stamp;
+    int tag;
+    bool gone;
+  };
+  Picoseconds sep(int a, int b) const { return len_ + (a == b ? same_ : diff_); }
+  std::size_t first_after(Picoseconds v) const {
+    return static_cast<std::size_t>(
+        std::upper_bound(e_.begin(), e_.end(), v, [](Picoseconds x, const Entry& e) { return x < e.start; }) -
+        e_.begin());
+  }
+  void reserve(Picoseconds start, int tag, Picoseconds stamp) {
+    e_.insert(e_.begin() + static_cast<std::ptrdiff_t>(first_after(start)), Entry{start, stamp, tag, false});
+    max_stamp_ = std::max(max_stamp_, stamp);
+    if (e_.size() > capacity_) {
+      floor_ = std::max(floor_, e_.front().start + len_);
+      e_.pop_front();
+    }
+  }
+  Picoseconds len_, same_, diff_, max_sep_;
+  std::size_t capacity_;
+  std::deque<Entry> e_;
+  Picoseconds floor_{0}, max_stamp_{0};
+};
+
+TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
+  struct Case {
+    std::uint64_t len, same, diff;
+    std::size_t capacity;
+  };
+  // A data bus (tag = rank), a bank group's column commands, a tiny window.
+  for (const Case& k : {Case{3000, 0, 1500, 4096}, Case{6000, 0, 0, 256}, Case{3000, 750, 0, 5}}) {
+    SlotCalendar cal(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
+    ReferenceDisplacingCalendar ref(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
+    std::mt19937_64 rng(k.len + k.capacity);
+    std::uint64_t now = 1'000'000, moved_calls = 0;
+    for (int i = 0; i < 40000; ++i) {
+      now += rng() % 4000;
+      // The stamp of a core up to a quantum behind or a little ahead.
+      const std::uint64_t behind = rng() % 4 == 0 ? rng() % 1'000'000 : rng() % 8000;
+      const Picoseconds stamp(now - behind + rng() % 2000);
+      // Mostly where the core's view finds a slot (among the last few), sometimes arbitrary.
+      const int tag = static_cast<int>(rng() % 2);
+      const Picoseconds t(stamp.value() + rng() % 6000);
+      Picoseconds start = cal.earliest(t, tag, stamp);
+      ASSERT_EQ(start, ref.earliest(t, tag, stamp)) << "op " << i;
+      if (rng() % 6 == 0) start = Picoseconds(now - rng() % 30000);
+      SlotCalendar::Moves a, b;
+      const std::uint64_t x = cal.reserve_displacing(start, tag, stamp, &a);
+      ASSERT_EQ(x, ref.reserve_displacing(start, tag, stamp, &b)) << "op " << i;
+      ASSERT_EQ(a.slots, b.slots) << "op " << i;
+      ASSERT_EQ(a.first_stamp, b.first_stamp) << "op " << i;
+      moved_calls += x > 0;
+      const Picoseconds probe(now - rng() % 40000);
+      ASSERT_EQ(cal.earliest(probe, tag), ref.earliest(probe, tag)) << "op " << i;
+      Picoseconds s1[8], s2[8];
+      const std::size_t n = cal.starts_between(probe, probe + Picoseconds(40000), s1, 8, stamp);
+      ASSERT_EQ(n, ref.starts_between(probe, probe + Picoseconds(40000), s2, 8, stamp)) << "op " << i;
+      for (std::size_t j = 0; j < n; ++j) ASSERT_EQ(s1[j], s2[j]) << "op " << i;
+    }
+    EXPECT_GT(moved_calls, 500u) << k.capacity;  // displacement exercised, not only the near-end insert
+  }
+}
+
+}  // namespace
+}  // namespace numasim::hw
