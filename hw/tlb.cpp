@@ -113,7 +113,7 @@ void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, st
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
   int n = 0;
   for (int s = 0; s < kNumPageSizes; ++s) {
-    if (!holds(PageSize(s))) continue;
+    if (valid_of(PageSize(s)) == 0) continue;  // none held (a size the array does not hold has none)
     if (TlbEntry* e = probe(asid, va, PageSize(s))) {
       drop(*e);
       ++n;
@@ -218,6 +218,20 @@ Tlb::Tlb(const TlbParams& params) : params_(params) {
       if (l2_by_size_[s] < 0 && l2_[i].holds(PageSize(s))) l2_by_size_[s] = static_cast<int>(i);
   }
   for (const auto& a : l2_) l2_latency_ = std::max(l2_latency_, a.params().latency_cycles);
+}
+
+TlbHit Tlb::lookup_l1_large(Asid asid, VirtAddr va) {
+  for (int s = 1; s < kNumPageSizes; ++s) {
+    const int i = l1_by_size_[s];
+    if (i < 0) continue;
+    TlbArray& a = l1_[static_cast<std::size_t>(i)];
+    if (a.valid_of(PageSize(s)) == 0) continue;
+    if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
+      ++stats_[0].hits[s];
+      return {e, a.params().latency_cycles};
+    }
+  }
+  return {};
 }
 
 TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) {
