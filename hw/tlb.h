@@ -185,10 +185,11 @@ class Tlb {
   const std::vector<TlbArray>& arrays(int level) const { return level == 0 ? l1_ : l2_; }
 
  private:
-  // The first array of `level` (0: L1, 1: STLB) holding a translation of va by
-  // a page of size `from` or larger, sizes an array holds none of skipped;
+  // The first array of level `Level` (0: L1, 1: STLB) holding a translation of va by
+  // a page of size `From` or larger, sizes an array holds none of skipped;
   // counts the hit (an STLB hit also as an L1 miss).
-  TlbHit probe_sizes(int level, int from, Asid asid, VirtAddr va);
+  template <int Level, int From>
+  TlbHit probe_sizes(Asid asid, VirtAddr va);
   TlbParams params_;
   std::vector<TlbArray> l1_, l2_;
   std::array<int, kNumPageSizes> l1_by_size_{-1, -1, -1};  // index into l1_ of the array holding a size
