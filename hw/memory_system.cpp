@@ -557,6 +557,12 @@ Picoseconds MemorySystem::access_range(CpuId cpu, PhysAddr pa, Bytes len, bool i
   const PhysAddr end = pa + len.value();
   if (transfer_path_ == TransferPath::Bulk && is_write && first == pa && (len.value() & (kCacheLineBytes - 1)) == 0)
     return bulk_write_lines(cpu, first, len.value() / kCacheLineBytes, now);
+  // One line that is not a whole-line write (a PTE's 8 bytes): the pipeline
+  // would issue it at `now` and end at its completion, so its latency is the access's.
+  if (first == last && !(is_write && first == pa && len.value() == kCacheLineBytes)) {
+    ++range_lines_;
+    return access(cpu, first, is_write, now);
+  }
   RangePipeline pipe(now, params_.core_clock.to_time(Cycles(1)), kernel_mlp());
   std::size_t i = 0;
   for (PhysAddr a = first; a <= last; a += kCacheLineBytes, ++i) {

@@ -55,10 +55,14 @@ Translation Mmu::general_protection(Picoseconds now) {
 Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   if (!is_canonical(va)) [[unlikely]] return general_protection(now);
   Picoseconds t = now;
+  // No TLB level holds a translation of va: the L1 TLB missed (not a permission
+  // miss) and so did the STLB. The first #PF's invalidation would drop nothing.
+  bool no_tlb_entry = false;
   if (l1_missed_) {
     // Second-level TLB.
     t += l2_probe_ps_;
     TlbHit h = tlb_.lookup_l2(ctx_.asid, va);
+    no_tlb_entry = !h.entry;
     if (h.entry) {
       const std::uint8_t need = write ? (kTlbWritable | kTlbDirty) : 0;
       if ((h.entry->flags & need) == need) {
@@ -72,8 +76,10 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   for (std::uint32_t attempt = 0; attempt <= params_.max_fault_retries; ++attempt) {
     PhysAddr pa = 0;
     if (walk(va, write, t, pa)) return {pa, t, true, os::EntryResult::Ok, io_wait};
-    // #PF: x86 drops the TLB entries for the faulting address.
-    tlb_.invalidate_page(ctx_.asid, va);
+    // #PF: x86 drops the TLB entries for the faulting address (none before the
+    // first fault of a translation that missed every level; a probe that misses
+    // changes no LRU stamp, so skipping it changes nothing).
+    if (!(attempt == 0 && no_tlb_entry)) tlb_.invalidate_page(ctx_.asid, va);
     os::KernelCost cost;
     const auto outcome = os_.page_fault(ctx_.task, va, write, t, cost);
     const Picoseconds fault_time = clock_.to_time(cost.cycles) + cost.memory + cost.io_wait;

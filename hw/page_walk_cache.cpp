@@ -46,8 +46,10 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
       std::abort();
     }
     a.set_mask = sets - 1;
+    const std::size_t n = sizes[i];
+    const std::size_t slots = std::max(2 * n, std::min(Array::kIndexSlotsPerEntry * n, Array::kIndexSlotsCap));
     unsigned bits = 1;
-    while ((std::size_t{1} << bits) < 2 * static_cast<std::size_t>(sizes[i])) ++bits;
+    while ((std::size_t{1} << bits) < slots) ++bits;
     a.index.assign(std::size_t{1} << bits, 0);
     a.index_shift = 64 - bits;
     a.prev.assign(sizes[i], Array::kNone);

@@ -78,7 +78,13 @@ class PageWalkCache {
     std::vector<PhysAddr> table;
     std::uint32_t ways = 1;
     std::uint64_t set_mask = 0;
-    // Hash index: slot -> entry + 1 (0: a free slot); at least twice the entries, a power of two.
+    // Hash index: slot -> entry + 1 (0: a free slot); a power of two, at least
+    // kIndexSlotsPerEntry slots per entry (at most kIndexSlotsCap by this rule; never
+    // fewer than two per entry): a key not held (a PDE miss on a large table,
+    // every walk and host prefetch of GUPS over 4 GiB) then mostly finds its
+    // home slot free, where at two slots per entry it walked a cluster of
+    // uncertain length (a host branch mispredicted: most of peek's time).
+    static constexpr std::size_t kIndexSlotsPerEntry = 8, kIndexSlotsCap = 4096;
     std::vector<std::uint32_t> index;
     unsigned index_shift = 64;  // the hash's top bits select the slot
     // Each set's used entries by last use: prev/next by entry, head (least

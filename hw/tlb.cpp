@@ -113,7 +113,7 @@ void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, st
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
   int n = 0;
   for (int s = 0; s < kNumPageSizes; ++s) {
-    if (!holds(PageSize(s))) continue;
+    if (valid_of(PageSize(s)) == 0) continue;  // none held (a size the array does not hold has none)
     if (TlbEntry* e = probe(asid, va, PageSize(s))) {
       drop(*e);
       ++n;
@@ -220,20 +220,27 @@ Tlb::Tlb(const TlbParams& params) : params_(params) {
   for (const auto& a : l2_) l2_latency_ = std::max(l2_latency_, a.params().latency_cycles);
 }
 
-TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) {
-  for (int s = 0; s < kNumPageSizes; ++s) {
-    const int i = l2_by_size_[s];
+template <int Level, int From>
+TlbHit Tlb::probe_sizes(Asid asid, VirtAddr va) {
+  std::vector<TlbArray>& arrays = Level == 0 ? l1_ : l2_;
+  const std::array<int, kNumPageSizes>& by_size = Level == 0 ? l1_by_size_ : l2_by_size_;
+  for (int s = From; s < kNumPageSizes; ++s) {
+    const int i = by_size[s];
     if (i < 0) continue;
-    TlbArray& a = l2_[static_cast<std::size_t>(i)];
+    TlbArray& a = arrays[static_cast<std::size_t>(i)];
     if (a.valid_of(PageSize(s)) == 0) continue;
     if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
-      ++stats_[1].hits[s];
-      ++stats_[0].misses[s];
+      ++stats_[Level].hits[s];
+      if (Level == 1) ++stats_[0].misses[s];
       return {e, a.params().latency_cycles};
     }
   }
   return {};
 }
+
+TlbHit Tlb::lookup_l1_large(Asid asid, VirtAddr va) { return probe_sizes<0, 1>(asid, va); }
+
+TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) { return probe_sizes<1, 0>(asid, va); }
 
 void Tlb::fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
   const int i = l1_by_size_[static_cast<int>(s)];

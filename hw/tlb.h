@@ -147,18 +147,23 @@ class Tlb {
   const TlbParams& params() const { return params_; }
 
   // First level: probes the arrays for every page size, smallest first. Counts the hit.
+  // The 4 KiB probe (the hit path) inline; the larger sizes out of line, where
+  // an array holding no entry of the size is not probed (on 4 KiB pages the
+  // 2 MiB and 1 GiB arrays are empty, and each probe compared every way of a
+  // set on every L1 miss).
   TlbHit lookup_l1(Asid asid, VirtAddr va) {
-    for (int s = 0; s < kNumPageSizes; ++s) {
-      const int i = l1_by_size_[s];
-      if (i < 0) continue;
+    const int i = l1_by_size_[0];
+    if (i >= 0) {
       TlbArray& a = l1_[static_cast<std::size_t>(i)];
-      if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
-        ++stats_[0].hits[s];
+      if (TlbEntry* e = a.probe(asid, va, PageSize::k4K)) {
+        ++stats_[0].hits[0];
         return {e, a.params().latency_cycles};
       }
     }
-    return {};
+    return lookup_l1_large(asid, va);
   }
+  // lookup_l1's 2 MiB and 1 GiB probes.
+  TlbHit lookup_l1_large(Asid asid, VirtAddr va);
   // Second level (after an L1 miss). Counts the hit, and the L1 miss under the entry's size.
   TlbHit lookup_l2(Asid asid, VirtAddr va);
   // After a walk: fills both levels where a page of this size fits, counts the misses.
@@ -180,6 +185,11 @@ class Tlb {
   const std::vector<TlbArray>& arrays(int level) const { return level == 0 ? l1_ : l2_; }
 
  private:
+  // The first array of level `Level` (0: L1, 1: STLB) holding a translation of va by
+  // a page of size `From` or larger, sizes an array holds none of skipped;
+  // counts the hit (an STLB hit also as an L1 miss).
+  template <int Level, int From>
+  TlbHit probe_sizes(Asid asid, VirtAddr va);
   TlbParams params_;
   std::vector<TlbArray> l1_, l2_;
   std::array<int, kNumPageSizes> l1_by_size_{-1, -1, -1};  // index into l1_ of the array holding a size
