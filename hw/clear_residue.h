@@ -82,6 +82,9 @@ class ClearResidue {
   }
   // The LLC of each socket, whose fills drive set_due() (all alike; its sets give the set groups).
   void watch(int socket, const CacheArray* llc);
+  // The L1D and L2 of each CPU, whose fills tell age() and record() that a
+  // page not yet moved into the LLC is still in its CPU's L1D or L2 (level()'s 1 or 2).
+  void watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2);
   bool watching() const { return !llc_.empty(); }
   // A fill into `socket`'s LLC set of `pa`: in an LRU set the line it pushes
   // out is the set's oldest; a recorded page's virtual line in that set is it
@@ -110,9 +113,7 @@ class ClearResidue {
   // size less a page, and so on.)
   int level(std::uint32_t e, const Fills& fills) const {
     const Entry& x = entries_[e];
-    const auto c = static_cast<std::size_t>(x.cpu);
-    if (l1_clock(c, fills.l1) - x.l1_at <= l1_lines_ - kPageLines) return 1;
-    if (l2_clock(c, fills.l2) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
+    if (const int in = private_level(x, fills.l1, fills.l2)) return in;
     return gone(x, llc_clock(x.socket, fills.llc)) ? 4 : 3;
   }
   CpuId cpu(std::uint32_t e) const { return CpuId(entries_[e].cpu); }
@@ -221,8 +222,22 @@ class ClearResidue {
     if (x.llc_entry != 0) return clock - (x.llc_entry - 1);
     return clock - x.llc_at > l1_lines_ + l2_lines_ ? clock - x.llc_at - l1_lines_ - l2_lines_ : 0;
   }
-  // Whether entry x's page has left the LLC at `clock` (level()'s 4).
+  // Whether entry x's page has left the LLC at `clock` (level()'s 4 unless private_level() says 1 or 2).
   bool gone(const Entry& x, std::uint64_t clock) const { return since_llc(x, clock) > llc_lines_; }
+  // 1 (2) while entry x's lines are in its CPU's L1D (L2), given their fills; else 0.
+  int private_level(const Entry& x, std::uint64_t l1_fills, std::uint64_t l2_fills) const {
+    const auto c = static_cast<std::size_t>(x.cpu);
+    if (l1_clock(c, l1_fills) - x.l1_at <= l1_lines_ - kPageLines) return 1;
+    if (l2_clock(c, l2_fills) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
+    return 0;
+  }
+  // Whether entry x, not yet moved into the LLC by its CPU's clears, is still
+  // in that CPU's L1D or L2 (watched arrays): then gone() does not count for it.
+  bool held_privately(const Entry& x) const {
+    if (x.llc_entry != 0 || l1_.empty()) return false;
+    const auto c = static_cast<std::size_t>(x.cpu);
+    return private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0;
+  }
   // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
   void pop_gone(std::size_t s, std::uint64_t clock);
   // The set group of pa's line in the LLC (pages' lines fill 64 sets from 64 x group).
@@ -262,12 +277,15 @@ class ClearResidue {
   std::vector<std::uint32_t> recent_;
   std::uint64_t recent_n_ = 1;
   static constexpr std::size_t kMaxAged = 16;
+  // pop_gone() looks at most this many ring entries past a page held privately.
+  static constexpr std::uint64_t kMaxPassed = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;
   std::vector<std::uint16_t> regions_;  // indexed pages by 2 MiB region
-  std::vector<const CacheArray*> llc_;  // by socket (watch())
+  std::vector<const CacheArray*> llc_;      // by socket (watch())
+  std::vector<const CacheArray*> l1_, l2_;  // by CPU (watch_private())
   std::size_t groups_ = 1;              // LLC sets / 64 (1 when the sets are not a multiple of 64)
   FastDivider group_div_{1};
   // By socket and set group (s * groups_ + g): the oldest and newest recorded

@@ -119,6 +119,33 @@ TEST(ClearResidue, ATouchedLineIsFoundAtTheLevelItsPagesAgeImplies) {
   EXPECT_EQ(lat.first, lat.second);
 }
 
+TEST(ClearResidue, AnIdleCoresNewestPageStaysInItsL1dWhileAnotherCoreStreamsPastTheLlc) {
+  // One core clears 4 pages and idles; another core of its socket reads 1 000
+  // pages (about 2.5 x L2 + LLC) through the LLC. The non-inclusive LLC does
+  // not take lines out of the first core's L1D: its newest page is still
+  // there. (Its clock says the page left the LLC; its CPU's L1D clock says it
+  // never got there.)
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0), other = p.shipped.topo.nodes()[0].cpus[1];
+  constexpr int kPages = 4;
+  for (int i = 0; i < kPages; ++i) p.clear(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize);
+  const PhysAddr stream = kBase + (16ull << 20);
+  for (int i = 0; i < 1000; ++i)
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.access_range(other, stream + static_cast<PhysAddr>(i) * kPageSize, Bytes(kPageSize), false, now);
+    });
+  const PhysAddr newest = kBase + static_cast<PhysAddr>(kPages - 1) * kPageSize;
+  for (unsigned i = 0; i < ClearResidue::kPageLines; i += 9) {
+    AccessBreakdown be, bd;
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.access(cpu, newest + i * kCacheLineBytes, false, now, &m == p.exact.get() ? &be : &bd);
+    });
+    EXPECT_EQ(be.level_hit, kServedL1) << "exact, line " << i;
+    EXPECT_EQ(bd.level_hit, kServedL1) << "deferred, line " << i;
+  }
+  EXPECT_EQ(dram_writes(*p.exact), dram_writes(*p.deferred));
+}
+
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
   Pair p;
   const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
