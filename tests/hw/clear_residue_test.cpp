@@ -207,6 +207,36 @@ TEST(ClearResidue, APageTouchedLongAfterItsClearPostsItsWriteBacksAtTheTouch) {
   expect_within_2pct(dram_mean_latency_ps(*p.exact), dram_mean_latency_ps(*p.deferred), "DRAM mean latency");
 }
 
+TEST(ClearResidue, ADeferredClearIsTimedFromItsFirstLinesIssue) {
+  // Two pages cleared by one call: their lines issue as one pipeline with the
+  // kernel's lines in flight, so the second page's first line issues before
+  // the first page's last line completes. Each recorded clear is timed from
+  // its first line's issue to its last completion (write_time() gives line
+  // i's time between them: line 63 at the end, line 0 a 64th of the way).
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0);
+  const Picoseconds now = p.t;
+  p.deferred->access_range(cpu, kBase, Bytes(2 * kPageSize), true, now);
+  const ClearResidue& r = *p.deferred->clear_residue();
+  // The start of entry e's timing pass, from line 0's and line 63's times (within 2 ps).
+  auto timing = [&](PhysAddr page, double& start, double& end) {
+    const std::uint32_t e = r.find(page);
+    ASSERT_NE(e, ClearResidue::kNone);
+    Picoseconds t0, t63;
+    ASSERT_TRUE(r.write_time(e, 0, t0));
+    ASSERT_TRUE(r.write_time(e, ClearResidue::kPageLines - 1, t63));
+    end = static_cast<double>(t63.value());
+    start = (64.0 * static_cast<double>(t0.value()) - end) / 63.0;
+  };
+  double start1 = 0, end1 = 0, start2 = 0, end2 = 0;
+  timing(kBase, start1, end1);
+  timing(kBase + kPageSize, start2, end2);
+  EXPECT_NEAR(start1, static_cast<double>(now.value()), 2.0);
+  EXPECT_GT(start2, start1);
+  EXPECT_LT(start2, end1 - 2.0);  // (timed from the first page's end, it would start there)
+  EXPECT_GT(end2, end1);
+}
+
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
   Pair p;
   const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
