@@ -175,7 +175,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
-    if (!gone(x, clock)) return 0;  // (taken as younger in the LLC too: clear_residue.h's clear order)
+    if (!gone(x, clock)) return 0;    // (taken as younger in the LLC too: clear_residue.h's clear order)
     if (held_privately(x)) continue;  // still in its CPU's L1D or L2: passed over
     if ((x.mask >> i) & 1) {
       const PhysAddr line = x.page + PhysAddr{i} * 64;
