@@ -76,11 +76,17 @@ struct Pair {
   CpuId cpu_of_node(int node) const { return shipped.topo.nodes()[static_cast<std::size_t>(node)].cpus[0]; }
 };
 
-std::uint64_t dram_writes(MemorySystem& m) {
-  std::uint64_t w = 0;
+// The sum over every DRAM controller of `field` of its statistics.
+template <typename Field>
+std::uint64_t dram_sum(MemorySystem& m, Field field) {
+  std::uint64_t sum = 0;
   for (int n = 0; n < static_cast<int>(m.layout().nodes.size()); ++n)
-    if (m.has_controller(NodeId(n))) w += m.controller(NodeId(n)).stats().writes;
-  return w;
+    if (m.has_controller(NodeId(n))) sum += field(m.controller(NodeId(n)).stats());
+  return sum;
+}
+
+std::uint64_t dram_writes(MemorySystem& m) {
+  return dram_sum(m, [](const auto& s) { return s.writes; });
 }
 
 TEST(ClearResidue, ATouchedLineIsFoundAtTheLevelItsPagesAgeImplies) {
@@ -151,22 +157,14 @@ TEST(ClearResidue, AnIdleCoresNewestPageStaysInItsL1dWhileAnotherCoreStreamsPast
 
 // Mean latency of the DRAM requests (done - arrival) over every controller.
 double dram_mean_latency_ps(MemorySystem& m) {
-  double sum = 0, n = 0;
-  for (int node = 0; node < static_cast<int>(m.layout().nodes.size()); ++node)
-    if (m.has_controller(NodeId(node))) {
-      const auto& s = m.controller(NodeId(node)).stats();
-      sum += static_cast<double>(s.total_latency_ps);
-      n += static_cast<double>(s.reads + s.writes);
-    }
-  return n > 0 ? sum / n : 0;
+  const auto requests = dram_sum(m, [](const auto& s) { return s.reads + s.writes; });
+  const auto sum = dram_sum(m, [](const auto& s) { return s.total_latency_ps; });
+  return requests > 0 ? static_cast<double>(sum) / static_cast<double>(requests) : 0;
 }
 
 // DRAM requests stamped earlier than their bank's latest request, over every controller.
 std::uint64_t late_requests(MemorySystem& m) {
-  std::uint64_t n = 0;
-  for (int node = 0; node < static_cast<int>(m.layout().nodes.size()); ++node)
-    if (m.has_controller(NodeId(node))) n += m.controller(NodeId(node)).stats().late_requests;
-  return n;
+  return dram_sum(m, [](const auto& s) { return s.late_requests; });
 }
 
 TEST(ClearResidue, APageTouchedLongAfterItsClearPostsItsWriteBacksAtTheTouch) {
