@@ -175,7 +175,8 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
-    if (!gone(x, clock)) return 0;  // (the younger pages of the group are younger in the LLC too)
+    if (!gone(x, clock)) return 0;    // (taken as younger in the LLC too: clear_residue.h's clear order)
+    if (held_privately(x)) continue;  // still in its CPU's L1D or L2: passed over
     if ((x.mask >> i) & 1) {
       const PhysAddr line = x.page + PhysAddr{i} * 64;
       take_line(e, i, 4);
@@ -187,16 +188,36 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
 
 void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
   Ring& r = rings_[s];
-  while (r.count > 0 && aged_.size() < kMaxAged) {
-    const auto tail = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count) % capacity_);
-    const Entry& t = entries_[tail];
+  // From the oldest entry; k: entries kept at the tail (a page still in its
+  // CPU's L1D or L2, passed over, and the entries after it).
+  std::uint64_t k = 0;
+  while (k < r.count && k <= kMaxPassed && aged_.size() < kMaxAged) {
+    const auto at = static_cast<std::uint32_t>(s * capacity_ + (r.head + capacity_ - r.count + k) % capacity_);
+    const Entry& t = entries_[at];
     if (t.indexed) {
       if (!gone(t, clock)) break;
+      if (held_privately(t)) {
+        ++k;
+        continue;
+      }
       aged_.push_back({t.page, t.mask});
-      take_mask(tail, t.mask, 4);
+      take_mask(at, t.mask, 4);
     }
-    --r.count;
+    if (k == 0)
+      --r.count;
+    else
+      ++k;
   }
+}
+
+void ClearResidue::watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  if (l1_.empty()) {
+    l1_.assign(shape_.cpu_socket.size(), nullptr);
+    l2_.assign(shape_.cpu_socket.size(), nullptr);
+  }
+  l1_[c] = l1d;
+  l2_[c] = l2;
 }
 
 void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {

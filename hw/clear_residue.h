@@ -19,18 +19,28 @@
 // its LLC set (a page's 64 lines fill 64 consecutive sets, its "set group";
 // the miss path checks the oldest recorded page of the group), the rest with
 // the next clear of its socket (line j posted with that clear's line j) or
-// when something looks the page up. A virtual line made real in L1D posts the
-// write-backs it causes when the exact clear wrote it (timed(), else when touched).
+// when something looks the page up. A page its CPU has not yet moved into the
+// LLC (by that CPU's clears) while its L1D or L2 clock still holds it stays:
+// the non-inclusive LLC does not take lines out of a core's L1D or L2. A
+// virtual line made real in L1D posts the write-backs it causes when the exact
+// clear wrote it (timed(); else, or if that is more than 10 us back, when touched).
 // CacheHierarchy::displace_for_clear takes out the real lines the virtual
 // ones would have pushed out.
 // Simplifications: virtual lines occupy no way of any set (their pressure is
 // displace_for_clear's, on average, not set by set; a page leaves the LLC by
-// the whole LLC's clock, and its lines then go at the fills into their sets,
-// counted as the misses that fall there rather than the L2 victims the
-// non-inclusive LLC takes) and no snoop-filter entry; L1D and L2 ages count
-// the CPU's clears only, not its other traffic; the ring holds the LLC and
-// each core's L1D and L2 in pages, and a page forced out of a full ring is
-// written back early; a recorded line made real in L1D by a demand access
+// the whole LLC's clock, and its lines then go at the L1D misses and
+// prefetches into their sets, rather than at the L2 victims the non-inclusive
+// LLC takes) and no snoop-filter entry; a page leaves the LLC in its
+// socket's clear order: the write-backs stop at the oldest page of the ring
+// (or of the set group) that has not left, and the pages recorded after it
+// wait, even one that entered the LLC earlier (another core's, or any when a
+// slow CPU moved the older page in late); nor is leaving final: a page gone
+// by the clock before its CPU moved it into the LLC is back in the LLC once
+// that CPU's clears move it in; the ring's write-backs look at most 64 pages
+// past a page still in its CPU's L1D or L2 (those further wait, or go by set
+// misses); L1D and L2 ages count the CPU's clears only, not its other
+// traffic; the ring holds the LLC and each core's L1D and L2 in pages, and a
+// page forced out of a full ring is written back early; a recorded line made real in L1D by a demand access
 // counts as an L1D miss and fill, where the exact model counts a hit. Only the
 // bulk transfer path ([platform] kernel_transfers = "bulk", the default)
 // defers clears; the line path installs every line.
@@ -71,8 +81,9 @@ class ClearResidue {
     return r < regions_.size() && regions_[r] != 0;
   }
   // Whether the oldest recorded page of pa's set group (the 64 LLC sets a
-  // page's lines map to) in some socket's LLC has left it by age, so a fill
-  // into pa's set may push one of its lines out (watch() gives the LLCs; none watched: false).
+  // page's lines map to) in some socket's LLC has left it by age, so an L1D
+  // miss or prefetch into pa's set may push one of its lines out (watch()
+  // gives the LLCs; none watched: false).
   bool set_due(PhysAddr pa) const {
     if (llc_.empty()) return false;
     const std::size_t g = group_of(pa);
@@ -82,14 +93,19 @@ class ClearResidue {
   }
   // The LLC of each socket, whose fills drive set_due() (all alike; its sets give the set groups).
   void watch(int socket, const CacheArray* llc);
+  // The L1D and L2 of each CPU, whose fills tell age() and record() that a
+  // page not yet moved into the LLC is still in its CPU's L1D or L2 (level()'s 1 or 2).
+  void watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2);
   bool watching() const { return !llc_.empty(); }
-  // A fill into `socket`'s LLC set of `pa`: in an LRU set the line it pushes
-  // out is the set's oldest; a recorded page's virtual line in that set is it
-  // once the page has left the LLC by age (the LLC took more lines than it
-  // holds after the page entered it). Returns the line so written back (taken,
-  // level 4), or 0: the oldest such page of pa's set group with its line of
-  // pa's set still virtual. Lines of sets no fill reaches stay, as in the
-  // exact model, until a clear of the socket or a look-up writes them back.
+  // An L1D miss or prefetch into `socket`'s LLC set of `pa` (it may fill the
+  // set: in an LRU set the line it pushes out is the set's oldest; a recorded
+  // page's virtual line in that set is it once the page has left the LLC by
+  // age, the LLC took more lines than it holds after the page entered it).
+  // Returns the line so written back (taken, level 4), or 0: the oldest such
+  // page of pa's set group with its line of pa's set still virtual, passing
+  // over a page still in its CPU's L1D or L2 (held_privately). Lines of sets
+  // no miss reaches stay, as in the exact model, until a clear of the socket
+  // or a look-up writes them back.
   PhysAddr age(int socket, PhysAddr pa);
   // The entry of the page holding `pa`, or kNone.
   std::uint32_t find(PhysAddr pa) const;
@@ -110,9 +126,7 @@ class ClearResidue {
   // size less a page, and so on.)
   int level(std::uint32_t e, const Fills& fills) const {
     const Entry& x = entries_[e];
-    const auto c = static_cast<std::size_t>(x.cpu);
-    if (l1_clock(c, fills.l1) - x.l1_at <= l1_lines_ - kPageLines) return 1;
-    if (l2_clock(c, fills.l2) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
+    if (const int in = private_level(x, fills.l1, fills.l2)) return in;
     return gone(x, llc_clock(x.socket, fills.llc)) ? 4 : 3;
   }
   CpuId cpu(std::uint32_t e) const { return CpuId(entries_[e].cpu); }
@@ -221,8 +235,22 @@ class ClearResidue {
     if (x.llc_entry != 0) return clock - (x.llc_entry - 1);
     return clock - x.llc_at > l1_lines_ + l2_lines_ ? clock - x.llc_at - l1_lines_ - l2_lines_ : 0;
   }
-  // Whether entry x's page has left the LLC at `clock` (level()'s 4).
+  // Whether entry x's page has left the LLC at `clock` (level()'s 4 unless private_level() says 1 or 2).
   bool gone(const Entry& x, std::uint64_t clock) const { return since_llc(x, clock) > llc_lines_; }
+  // 1 (2) while entry x's lines are in its CPU's L1D (L2), given their fills; else 0.
+  int private_level(const Entry& x, std::uint64_t l1_fills, std::uint64_t l2_fills) const {
+    const auto c = static_cast<std::size_t>(x.cpu);
+    if (l1_clock(c, l1_fills) - x.l1_at <= l1_lines_ - kPageLines) return 1;
+    if (l2_clock(c, l2_fills) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
+    return 0;
+  }
+  // Whether entry x, not yet moved into the LLC by its CPU's clears, is still
+  // in that CPU's L1D or L2 (watched arrays): then gone() does not count for it.
+  bool held_privately(const Entry& x) const {
+    if (x.llc_entry != 0 || l1_.empty()) return false;
+    const auto c = static_cast<std::size_t>(x.cpu);
+    return private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0;
+  }
   // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
   void pop_gone(std::size_t s, std::uint64_t clock);
   // The set group of pa's line in the LLC (pages' lines fill 64 sets from 64 x group).
@@ -262,13 +290,16 @@ class ClearResidue {
   std::vector<std::uint32_t> recent_;
   std::uint64_t recent_n_ = 1;
   static constexpr std::size_t kMaxAged = 16;
+  // pop_gone() looks at most this many ring entries past a page held privately.
+  static constexpr std::uint64_t kMaxPassed = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;
-  std::vector<std::uint16_t> regions_;  // indexed pages by 2 MiB region
-  std::vector<const CacheArray*> llc_;  // by socket (watch())
-  std::size_t groups_ = 1;              // LLC sets / 64 (1 when the sets are not a multiple of 64)
+  std::vector<std::uint16_t> regions_;      // indexed pages by 2 MiB region
+  std::vector<const CacheArray*> llc_;      // by socket (watch())
+  std::vector<const CacheArray*> l1_, l2_;  // by CPU (watch_private())
+  std::size_t groups_ = 1;                  // LLC sets / 64 (1 when the sets are not a multiple of 64)
   FastDivider group_div_{1};
   // By socket and set group (s * groups_ + g): the oldest and newest recorded
   // page, and the LLC clock when the oldest has left the LLC.

@@ -597,7 +597,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // [cache] clear_residue = "deferred": a whole page none of whose lines is
     // cached is recorded instead (clear_residue.h); its timing pass is the same.
     const bool page = m == kBulkChunk && (chunk_first & (kPageSize - 1)) == 0;
-    const Picoseconds chunk_start = pipe.end();  // (the previous chunk's end; now for the first)
+    const Picoseconds chunk_start = pipe.next_issue();  // when the chunk's first line issues (line 0 below)
     const bool deferred =
         residue_ && page && defer_clear(cpu, chunk_first, chunk_start, level.data(), sn.data(), wb.data());
     if (!deferred) {
@@ -609,7 +609,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     }
     // Pass 2: the timing, in the line path's order.
     for (std::size_t j = 0; j < m; ++j) {
-      const Picoseconds t = pipe.next_issue();
+      const Picoseconds t = j == 0 ? chunk_start : pipe.next_issue();
       const Picoseconds lat = write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j],
                                                      wb[j].addr.data(), wb[j].count, t, local);
       pipe.complete(t + lat);

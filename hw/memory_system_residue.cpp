@@ -14,12 +14,20 @@
 namespace numasim::hw {
 
 namespace {
+// How far back a write-back may be posted: the lag of a core behind the others
+// that DramController's calendars are sized for (kCalendarSlots: 4096 slots,
+// about 12 us of a saturated DDR4-2666 bus, kept for a 10 us quantum; runs
+// default to 1 us). Further back, the calendars count the time as busy and
+// the request's latency would hold the whole gap.
+constexpr Picoseconds kLatestLag{10'000'000};
+
 // When the write-backs of making line i of entry e real at `level` go out: in
 // L1D, when the exact model's clear wrote that line (its install pushed the
-// same cascade out), if known and not later than now; else now.
+// same cascade out), if known, not later than now and at most kLatestLag
+// before it; else now.
 Picoseconds write_back_time(const ClearResidue& r, std::uint32_t e, unsigned i, int level, Picoseconds now) {
   Picoseconds t;
-  return level == 1 && r.write_time(e, i, t) && t < now ? t : now;
+  return level == 1 && r.write_time(e, i, t) && t < now && now - t <= kLatestLag ? t : now;
 }
 }  // namespace
 
@@ -105,8 +113,11 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
     ++residue_->stats().pages_exact;
     return false;
   }
-  if (!residue_->watching())
+  if (!residue_->watching()) {
     for (int s = 0; s < static_cast<int>(socket_node_.size()); ++s) residue_->watch(s, &caches_.llc(s));
+    for (int c = 0; c < static_cast<int>(cpu_node_.size()); ++c)
+      residue_->watch_private(CpuId(c), &caches_.l1d(CpuId(c)), &caches_.l2(CpuId(c)));
+  }
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
   residue_->record(cpu, page, residue_fills(cpu), moved);
