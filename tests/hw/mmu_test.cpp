@@ -39,6 +39,16 @@ struct MmuFixture : ::testing::Test {
     mmu = std::make_unique<Mmu>(CpuId(0), kClock, params, mem, pt);
     mmu->switch_context({pt.cr3, 7, nullptr});
   }
+  // A page read once, so that both TLB levels hold its translation without
+  // write permission: a read-only page, or (`clean`) a writable page not yet
+  // written whose PTE is then write-protected behind the TLB (no shootdown).
+  VirtAddr read_once_without_write_permission(bool clean) {
+    const VirtAddr va = clean ? 0x7000'0000 : 0x6000'0000;
+    pt.map(va, 0x30'0000, PageSize::k4K, clean ? pte::kRw : 0);
+    EXPECT_TRUE(mmu->translate(va, false, Picoseconds(0)).ok);
+    if (clean) pt.entries[pt.entry_addr(va, 3)] &= ~pte::kRw;
+    return va;
+  }
 };
 
 TEST_F(MmuFixture, ColdWalkReadsFourEntriesAtTheirAddressesThenL1HitCostsItsLatency) {
@@ -372,10 +382,7 @@ TEST_F(MmuFixture, MissInEveryLevelThenFaultThenRetryFillsOnceAndKeepsTheSetsOrd
 TEST_F(MmuFixture, L1PermissionMissThenFaultDropsTheStaleEntryFromBothLevels) {
   for (const bool clean : {false, true}) {
     SCOPED_TRACE(clean ? "clean entry" : "read-only entry");
-    const VirtAddr va = clean ? 0x7000'0000 : 0x6000'0000;
-    pt.map(va, 0x30'0000, PageSize::k4K, clean ? pte::kRw : 0);
-    ASSERT_TRUE(mmu->translate(va, false, Picoseconds(0)).ok);
-    if (clean) pt.entries[pt.entry_addr(va, 3)] &= ~pte::kRw;  // write-protected, no shootdown
+    const VirtAddr va = read_once_without_write_permission(clean);
     const std::uint32_t l1 = held(*mmu, 0, PageSize::k4K), stlb = held(*mmu, 1, PageSize::k4K);
     const std::uint64_t stlb_probes = mmu->tlb().stats(1).total_hits();
     pt.on_fault = [&](VirtAddr, bool write) {
@@ -401,14 +408,11 @@ TEST_F(MmuFixture, L1PermissionMissThenFaultDropsTheStaleEntryFromBothLevels) {
 TEST_F(MmuFixture, StlbPermissionMissThenFaultDropsTheStaleEntry) {
   for (const bool clean : {false, true}) {
     SCOPED_TRACE(clean ? "clean entry" : "read-only entry");
-    const VirtAddr va = clean ? 0x7000'0000 : 0x6000'0000;
-    pt.map(va, 0x30'0000, PageSize::k4K, clean ? pte::kRw : 0);
-    ASSERT_TRUE(mmu->translate(va, false, Picoseconds(0)).ok);
+    const VirtAddr va = read_once_without_write_permission(clean);
     for (int i = 1; i <= 4; ++i) {
       pt.map(va + i * kL1SetStride, 0x40'0000 + i * 0x1000);
       ASSERT_TRUE(mmu->translate(va + i * kL1SetStride, false, Picoseconds(0)).ok);
     }
-    if (clean) pt.entries[pt.entry_addr(va, 3)] &= ~pte::kRw;
     const std::uint32_t l1 = held(*mmu, 0, PageSize::k4K), stlb = held(*mmu, 1, PageSize::k4K);
     const std::uint64_t stlb_hits = mmu->tlb().stats(1).hits[0];
     int handled = 0;
