@@ -182,6 +182,7 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
   }
   if (max_stamp_ < stamp) max_stamp_ = stamp;
   if (e_.size() > e_.capacity()) drop_oldest();
+  ++near_end_inserts_;
   return true;
 }
 

@@ -174,6 +174,9 @@ class SlotCalendar {
                              Picoseconds visible = kAll) const;
   // Latest stamp of any reservation made (a request stamped at or after it sees every reservation).
   Picoseconds max_stamp() const { return max_stamp_; }
+  // Reservations reserve_displacing() placed by its near-the-end insert
+  // (reserve_near_end); for tests of that path.
+  std::uint64_t near_end_inserts() const { return near_end_inserts_; }
   // At most n reservations (moved or invisible ones included) start at or
   // after `from`: a bound read from the n + 1-th latest entry, no search.
   bool at_most_from(std::size_t n, Picoseconds from) const {
@@ -245,6 +248,7 @@ class SlotCalendar {
   TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
   Picoseconds max_stamp_{0};
+  std::uint64_t near_end_inserts_ = 0;
 };
 
 class DramController final : public MemoryDevice {
@@ -513,15 +517,6 @@ class DramController final : public MemoryDevice {
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.
   DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
-  // schedule() of the usual request, without its general steps: stamped at
-  // or after the bank's latest request (not late), to the row the bank has
-  // open, with neither a write queue nor the closed-page policy, its time and
-  // its column command between two refresh windows of the bank's epoch (the
-  // rank's span memo, no division). Times and commits it as schedule() would
-  // (the column search, the bus and bank-group reservations with their
-  // displacement and the channel's debt, the bank's history, the statistics
-  // and histogram) into `res` and returns true; returns false, having changed
-  // nothing, for any other request (schedule() then times it).
   // The bank, rank, channel and calendars of a coordinate, found once for
   // serve_row_hit() (post_writes(): once for a run of one granule).
   struct HitSite {
@@ -535,12 +530,26 @@ class DramController final : public MemoryDevice {
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
     Rank& r = ranks_[ri];
-    return HitSite{banks_[ri * static_cast<std::size_t>(p_.banks_per_rank()) +
-                          static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank],
-                   r, channels_[c.channel], r.cas_by_bg[c.bank_group], p_.refresh ? &refresh_memo_[ri] : nullptr, ri};
+    return HitSite{
+        banks_[ri * static_cast<std::size_t>(p_.banks_per_rank()) +
+               static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank],
+        r,
+        channels_[c.channel],
+        r.cas_by_bg[c.bank_group],
+        p_.refresh ? &refresh_memo_[ri] : nullptr,
+        ri};
   }
-  [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                     DramResult& res);
+  // schedule() of the usual request, without its general steps: stamped at
+  // or after the bank's latest request (not late), to the row the bank has
+  // open, with neither a write queue nor the closed-page policy, its time and
+  // its column command between two refresh windows of the bank's epoch (the
+  // rank's span memo, no division). Times and commits it as schedule() would
+  // (the column search, the bus and bank-group reservations with their
+  // displacement and the channel's debt, the bank's history, the statistics
+  // and histogram) into `res` and returns true; returns false, having changed
+  // nothing, for any other request (schedule() then times it).
+  [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                            Picoseconds t, DramResult& res);
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
   // A served request's statistics (schedule(), serve_row_hit()) but its row
   // outcome: its direction's count and bytes (a drained write was counted

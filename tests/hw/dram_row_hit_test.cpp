@@ -4,7 +4,8 @@
 // apart (late requests, bursts displaced on the bus and their debt), each
 // streaming lines (row hits) and reading and writing random lines (row
 // misses, conflicts), over many refresh windows, on the shipped DDR4 geometry
-// and on variants. Every result, every statistic and the latency histogram
+// and on variants (one channel, xor_fold, no refresh, DDR5, the CXL media's
+// refresh of tRFC 0). Every result, every statistic and the latency histogram
 // bucket by bucket must be equal, and most requests must take the path (else
 // the equality says nothing of it).
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "hw/cxl_memory_device.h"
 #include "hw/dram_controller.h"
 #include "tests/hw/dram_same_state.h"
 
@@ -111,6 +113,14 @@ TEST(DramRowHitPath, VariantsOfTheControllerEqualSchedule) {
   norefresh.refresh = false;
   EXPECT_GT(compare(norefresh, traffic(5, 4, 1500, 16, 500'000), "no refresh"), 0.3);
   EXPECT_GT(compare(DramParams::ddr5_4800(2), traffic(6, 4, 1500, 16, 500'000), "DDR5-4800"), 0.3);
+  // The CXL expander's media with same-bank refresh (cxl_memory_device.cpp's
+  // media_engine): refresh on with tRFC 0 (no blackout, windows of no
+  // length), every rank's rows closed once per tREFI2.
+  DramParams media = CxlDeviceParams::media_defaults();
+  media.refresh = true;
+  media.trfc = Picoseconds(0);
+  media.trefi = CxlDeviceParams{}.media_trefi2;
+  EXPECT_GT(compare(media, traffic(9, 4, 1500, 16, 500'000), "CXL media, same-bank refresh"), 0.3);
   // Without the path: the closed-page policy and a write queue.
   DramParams closed;
   closed.page_policy = PagePolicy::Closed;

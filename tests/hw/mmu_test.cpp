@@ -3,6 +3,10 @@
 // SIGSEGV, PCID across context switches, shootdown of a range. Also the host
 // prefetch hints (prefetch_walk, prefetch_data): the entries and addresses they
 // name, and that they change nothing a translation sees or counts.
+// And what the TLB holds around a #PF (the first fault of a translation no
+// level held skips the invalidation; a permission miss must still drop the
+// stale entry), and look-ups of 2 MiB and 1 GiB entries once the arrays of
+// the smaller sizes are empty (the probes skip a size an array holds none of).
 #include "hw/mmu.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +22,13 @@ using testing::RecordingMemory;
 constexpr Frequency kClock(2'000'000'000);  // 500 ps per cycle
 constexpr Picoseconds kMem(100'000);
 
+// Entries of page size `s` the arrays of a TLB level hold (read without a probe: no LRU stamp moves).
+std::uint32_t held(const Mmu& mmu, int level, PageSize s) {
+  std::uint32_t n = 0;
+  for (const auto& a : mmu.tlb().arrays(level)) n += a.valid_of(s);
+  return n;
+}
+
 struct MmuFixture : ::testing::Test {
   RecordingMemory mem;
   FakePageTables pt;
@@ -27,6 +38,16 @@ struct MmuFixture : ::testing::Test {
     params.tlb.l1[0].latency_cycles = 1;  // make an L1 hit visible
     mmu = std::make_unique<Mmu>(CpuId(0), kClock, params, mem, pt);
     mmu->switch_context({pt.cr3, 7, nullptr});
+  }
+  // A page read once, so that both TLB levels hold its translation without
+  // write permission: a read-only page, or (`clean`) a writable page not yet
+  // written whose PTE is then write-protected behind the TLB (no shootdown).
+  VirtAddr read_once_without_write_permission(bool clean) {
+    const VirtAddr va = clean ? 0x7000'0000 : 0x6000'0000;
+    pt.map(va, 0x30'0000, PageSize::k4K, clean ? pte::kRw : 0);
+    EXPECT_TRUE(mmu->translate(va, false, Picoseconds(0)).ok);
+    if (clean) pt.entries[pt.entry_addr(va, 3)] &= ~pte::kRw;
+    return va;
   }
 };
 
@@ -301,6 +322,190 @@ TEST_F(MmuFixture, HostPrefetchesNameTheWalksLeafAndTheDataAndChangeNothing) {
   ASSERT_TRUE(tr.ok);
   EXPECT_EQ(mem.log.size(), accesses + 1);
   EXPECT_EQ(mmu->stats().walks, before.walks + 1);
+}
+
+// Skylake's L1 4 KiB array has 16 sets: pages 16 apart share one.
+constexpr VirtAddr kL1SetStride = 16 * 0x1000;
+
+// A translation no TLB level holds faults: the fault handler finds the TLB
+// as it was (nothing dropped, nothing filled), the retry fills both levels
+// once, and the entries of the set keep their LRU order (the fault's page
+// evicts the oldest of the four).
+TEST_F(MmuFixture, MissInEveryLevelThenFaultThenRetryFillsOnceAndKeepsTheSetsOrder) {
+  const VirtAddr base = 0x7f00'0000'0000;
+  for (int i = 0; i < 4; ++i) pt.map(base + i * kL1SetStride, 0x10'0000 + i * 0x1000);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(mmu->translate(base + i * kL1SetStride, false, Picoseconds(0)).ok);
+  const VirtAddr f = base + 4 * kL1SetStride;  // same L1 set, same page table, not mapped yet
+  int handled = 0;
+  pt.on_fault = [&](VirtAddr va, bool write) {
+    ++handled;
+    EXPECT_EQ(va, f + 0x18);
+    EXPECT_FALSE(write);
+    EXPECT_EQ(held(*mmu, 0, PageSize::k4K), 4u);
+    EXPECT_EQ(held(*mmu, 1, PageSize::k4K), 4u);
+    pt.map(f, 0x20'0000);
+    return true;
+  };
+  mem.log.clear();
+  const Picoseconds t0(1'000'000);
+  const Translation tr = mmu->translate(f + 0x18, false, t0);
+  ASSERT_TRUE(tr.ok);
+  EXPECT_EQ(tr.pa, 0x20'0018u);
+  EXPECT_EQ(handled, 1);
+  // STLB probe, the leaf read (not present; the PDE cache holds the table),
+  // the fault, the leaf again and its accessed bit.
+  const Picoseconds fault = kClock.to_time(Cycles(1000)) + Picoseconds(50'000);
+  EXPECT_EQ(tr.ready, t0 + kClock.to_time(Cycles(9)) + kMem + fault + kMem * 2);
+  EXPECT_EQ(mem.log.size(), 3u);
+  EXPECT_EQ(mmu->stats().faults, 1u);
+  EXPECT_EQ(mmu->stats().walks, 6u);
+  EXPECT_EQ(mmu->tlb().stats(0).misses[0], 5u);  // one miss per translation, counted at the fill
+  EXPECT_EQ(mmu->tlb().stats(1).misses[0], 5u);
+  EXPECT_EQ(held(*mmu, 0, PageSize::k4K), 4u);
+  EXPECT_EQ(held(*mmu, 1, PageSize::k4K), 5u);
+  // The oldest page left the L1 set; the other three and the new one hit it.
+  mem.log.clear();
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(mmu->translate(base + i * kL1SetStride, false, t0).ok);
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(mmu->tlb().stats(0).hits[0], 4u);
+  EXPECT_EQ(mmu->tlb().stats(1).hits[0], 0u);
+  const Translation oldest = mmu->translate(base, false, t0);
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(oldest.ready, t0 + kClock.to_time(Cycles(9)));
+  EXPECT_EQ(mmu->tlb().stats(1).hits[0], 1u);
+}
+
+// A write the L1 entry does not permit (read-only, or a clean entry whose
+// PTE was write-protected behind the TLB) walks without an STLB look-up, and
+// its #PF drops the entry from both levels before the OS runs. After a
+// SIGSEGV, a read walks again instead of using the stale entry.
+TEST_F(MmuFixture, L1PermissionMissThenFaultDropsTheStaleEntryFromBothLevels) {
+  for (const bool clean : {false, true}) {
+    SCOPED_TRACE(clean ? "clean entry" : "read-only entry");
+    const VirtAddr va = read_once_without_write_permission(clean);
+    const std::uint32_t l1 = held(*mmu, 0, PageSize::k4K), stlb = held(*mmu, 1, PageSize::k4K);
+    const std::uint64_t stlb_probes = mmu->tlb().stats(1).total_hits();
+    pt.on_fault = [&](VirtAddr, bool write) {
+      EXPECT_TRUE(write);
+      EXPECT_EQ(held(*mmu, 0, PageSize::k4K), l1 - 1);
+      EXPECT_EQ(held(*mmu, 1, PageSize::k4K), stlb - 1);
+      return false;  // SIGSEGV
+    };
+    const int faults = pt.faults;
+    EXPECT_FALSE(mmu->translate(va + 8, true, Picoseconds(0)).ok);
+    EXPECT_EQ(pt.faults, faults + 1);
+    EXPECT_EQ(mmu->tlb().stats(1).total_hits(), stlb_probes);
+    mem.log.clear();
+    ASSERT_TRUE(mmu->translate(va, false, Picoseconds(0)).ok);
+    EXPECT_FALSE(mem.log.empty()) << "the stale entry answered the read";
+  }
+}
+
+// The same with the entry in the STLB only (the L1 set refilled by four
+// other pages): the STLB hit does not permit the write, the walk faults and
+// the #PF drops the STLB's entry. Copy-on-write then maps a new frame,
+// writable: the retry's translation is the new one, in both levels.
+TEST_F(MmuFixture, StlbPermissionMissThenFaultDropsTheStaleEntry) {
+  for (const bool clean : {false, true}) {
+    SCOPED_TRACE(clean ? "clean entry" : "read-only entry");
+    const VirtAddr va = read_once_without_write_permission(clean);
+    for (int i = 1; i <= 4; ++i) {
+      pt.map(va + i * kL1SetStride, 0x40'0000 + i * 0x1000);
+      ASSERT_TRUE(mmu->translate(va + i * kL1SetStride, false, Picoseconds(0)).ok);
+    }
+    const std::uint32_t l1 = held(*mmu, 0, PageSize::k4K), stlb = held(*mmu, 1, PageSize::k4K);
+    const std::uint64_t stlb_hits = mmu->tlb().stats(1).hits[0];
+    int handled = 0;
+    pt.on_fault = [&](VirtAddr, bool write) {
+      ++handled;
+      EXPECT_TRUE(write);
+      EXPECT_EQ(held(*mmu, 0, PageSize::k4K), l1) << "the L1 held no entry of the page";
+      EXPECT_EQ(held(*mmu, 1, PageSize::k4K), stlb - 1) << "the STLB's stale entry is dropped at the #PF";
+      pt.map(va, 0x50'0000, PageSize::k4K, pte::kRw);  // copy-on-write: a new frame
+      return true;
+    };
+    const Translation tr = mmu->translate(va + 8, true, Picoseconds(0));
+    ASSERT_TRUE(tr.ok);
+    EXPECT_EQ(tr.pa, 0x50'0008u);
+    EXPECT_EQ(handled, 1);
+    EXPECT_EQ(mmu->tlb().stats(1).hits[0], stlb_hits + 1);  // the STLB answered, without the permission
+    EXPECT_EQ(held(*mmu, 1, PageSize::k4K), stlb);
+    mem.log.clear();
+    const Translation again = mmu->translate(va + 16, true, Picoseconds(0));
+    EXPECT_EQ(again.pa, 0x50'0010u);
+    EXPECT_TRUE(mem.log.empty());
+    pt.on_fault = nullptr;
+    mmu->invalidate_all();
+  }
+}
+
+// One L1 array for every page size (a shared 4K+2M+1G array): once its 4 KiB
+// entries are gone, a 2 MiB translation still hits it at the L1's latency;
+// once the 2 MiB ones are gone too, a 1 GiB one; an invalidation of the last
+// size drops it (the next translation walks).
+TEST(MmuSharedL1, LargerPagesHitOnceTheSmallerSizesAreEmpty) {
+  testing::RecordingMemory mem;
+  testing::FakePageTables pt;
+  MmuParams params;
+  const PageSizeMask all = page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M) | page_size_bit(PageSize::k1G);
+  params.tlb.l1 = {{"l1d", 64, 4, 1, all}};
+  Mmu mmu(CpuId(0), kClock, params, mem, pt);
+  mmu.switch_context({pt.cr3, 7, nullptr});
+  const VirtAddr small = 0x10'0000'1000, huge = 0x10'4000'0000, giant = 0x20'0000'0000;
+  pt.map(small, 0x1000'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  pt.map(huge, 0x8000'0000, PageSize::k2M, pte::kRw | pte::kAccessed);
+  pt.map(giant, 0x1'0000'0000, PageSize::k1G, pte::kRw | pte::kAccessed);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  for (VirtAddr va : {small, huge, giant}) ASSERT_TRUE(mmu.translate(va, false, Picoseconds(0)).ok);
+  for (int s = 0; s < kNumPageSizes; ++s) EXPECT_EQ(held(mmu, 0, PageSize(s)), 1u) << s;
+  const Picoseconds t0(1'000'000), l1_hit = t0 + kClock.to_time(Cycles(1));
+
+  mmu.invalidate_page(7, small);
+  EXPECT_EQ(held(mmu, 0, PageSize::k4K), 0u);
+  mem.log.clear();
+  Translation tr = mmu.translate(huge + 0x1'2345, false, t0);
+  EXPECT_EQ(tr.pa, 0x8001'2345u);
+  EXPECT_EQ(tr.ready, l1_hit);
+  EXPECT_EQ(mmu.tlb().stats(0).hits[1], 1u);
+  tr = mmu.translate(giant + 0x1234'5678, false, t0);
+  EXPECT_EQ(tr.pa, 0x1'1234'5678u);
+  EXPECT_EQ(tr.ready, l1_hit);
+
+  mmu.invalidate_page(7, huge + 0x10'0000);
+  EXPECT_EQ(held(mmu, 0, PageSize::k2M), 0u);
+  EXPECT_EQ(held(mmu, 1, PageSize::k2M), 0u);
+  tr = mmu.translate(giant + 8, false, t0);
+  EXPECT_EQ(tr.ready, l1_hit);
+  EXPECT_EQ(mmu.tlb().stats(0).hits[2], 2u);
+  EXPECT_TRUE(mem.log.empty());
+
+  mmu.invalidate_page(7, giant + 0x3000'0000);
+  EXPECT_EQ(held(mmu, 0, PageSize::k1G), 0u);
+  EXPECT_EQ(held(mmu, 1, PageSize::k1G), 0u);
+  ASSERT_TRUE(mmu.translate(giant, false, t0).ok);
+  EXPECT_EQ(mem.log.size(), 2u) << "the 1 GiB walk: PML4E and PDPTE";
+}
+
+// Skylake's STLB holds 4 KiB and 2 MiB pages in one array: with no 4 KiB
+// entry in it, a 2 MiB translation the L1 lost (its 2 MiB set refilled by
+// four other huge pages) is still an STLB hit.
+TEST_F(MmuFixture, TwoMegabyteStlbHitWithNoFourKilobyteEntry) {
+  constexpr VirtAddr k2M = 2ull << 20, l1_2m_set_stride = 8 * k2M;  // 32 entries, 4 ways: 8 sets
+  const VirtAddr huge = 0x40'0000'0000;
+  for (int i = 0; i <= 4; ++i)
+    pt.map(huge + i * l1_2m_set_stride, 0x8000'0000 + i * k2M, PageSize::k2M, pte::kRw | pte::kAccessed);
+  for (auto& [addr, e] : pt.entries) e |= pte::kAccessed;
+  for (int i = 0; i <= 4; ++i) ASSERT_TRUE(mmu->translate(huge + i * l1_2m_set_stride, false, Picoseconds(0)).ok);
+  EXPECT_EQ(held(*mmu, 1, PageSize::k4K), 0u);
+  EXPECT_EQ(held(*mmu, 1, PageSize::k2M), 5u);
+  EXPECT_EQ(held(*mmu, 0, PageSize::k2M), 4u);
+  mem.log.clear();
+  const Picoseconds t0(1'000'000);
+  const Translation tr = mmu->translate(huge + 0x1'2345, false, t0);
+  EXPECT_EQ(tr.pa, 0x8001'2345u);
+  EXPECT_EQ(tr.ready, t0 + kClock.to_time(Cycles(9)));
+  EXPECT_TRUE(mem.log.empty());
+  EXPECT_EQ(mmu->tlb().stats(1).hits[1], 1u);
 }
 
 }  // namespace
