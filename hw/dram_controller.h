@@ -437,21 +437,21 @@ class DramController final : public MemoryDevice {
   Picoseconds refresh_adjust(std::uint32_t rank, Picoseconds t, bool* delayed) const {
     if (!p_.refresh) return t;
     const RefreshMemo& m = refresh_memo_[rank];
-    if (t.value() - m.lo < m.hi - m.lo) return t;  // between two windows, as last time
+    if (m.covers(t)) return t;  // between two windows, as last time
     return refresh_adjust_slow(rank, t, delayed);
   }
   // Refresh windows of the rank begun at or before t.
   std::uint64_t refresh_epoch(std::uint32_t rank, Picoseconds t) const {
     if (!p_.refresh) return 0;
     const RefreshMemo& m = refresh_memo_[rank];
-    if (t.value() - m.lo < m.hi - m.lo) return m.epoch;
+    if (m.covers(t)) return m.epoch;
     return refresh_epoch_slow(rank, t);
   }
   // refresh_adjust(), and refresh_epoch() of its result into *epoch: the
   // rank's memo read once when t falls in its span (most requests).
   Picoseconds refresh_adjust_epoch(std::uint32_t rank, Picoseconds t, bool* delayed, std::uint64_t* epoch) const {
     const RefreshMemo& m = refresh_memo_[rank];
-    if (t.value() - m.lo < m.hi - m.lo) {
+    if (m.covers(t)) {
       *epoch = m.epoch;
       return t;
     }
@@ -466,6 +466,8 @@ class DramController final : public MemoryDevice {
   // fall in the span the previous one did, and need no division.
   struct RefreshMemo {
     std::uint64_t lo = 0, hi = 0, epoch = 0;
+    // Whether t falls in the remembered span between two windows (one compare).
+    bool covers(Picoseconds t) const { return t.value() - lo < hi - lo; }
   };
   void remember_refresh_span(std::uint32_t rank, std::uint64_t off, std::uint64_t k) const;
   std::uint32_t same_group_column_spacing() const;
@@ -771,7 +773,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   if (t < b.last_t || b.open_row != c.row) return false;
   // Between two refresh windows of the bank's epoch: as the memo says, else schedule() decides.
   auto in_span = [&](Picoseconds x) {
-    return !s.memo || (x.value() - s.memo->lo < s.memo->hi - s.memo->lo && s.memo->epoch == b.refresh_epoch);
+    return !s.memo || (s.memo->covers(x) && s.memo->epoch == b.refresh_epoch);
   };
   if (!in_span(t)) return false;
   Rank& r = s.r;
