@@ -556,12 +556,9 @@ class DramController final : public MemoryDevice {
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
                               Picoseconds vis = SlotCalendar::kAll) const;
-  // One request through the banks, ranks and bus, at the scheduler from `t`
-  // (`arrival` + front end, or a write drain's time); `drained`: a queued
-  // write, already counted when posted.
-  DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
   // The bank, rank, channel and calendars of a coordinate, found once for
-  // serve_row_hit() (post_writes(): once for a run of one granule).
+  // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
+  // granule).
   struct HitSite {
     Bank& b;
     Rank& r;
@@ -582,6 +579,15 @@ class DramController final : public MemoryDevice {
         p_.refresh ? &refresh_memo_[ri] : nullptr,
         ri};
   }
+  // One request through the banks, ranks and bus, at the scheduler from `t`
+  // (`arrival` + front end, or a write drain's time); `drained`: a queued
+  // write, already counted when posted.
+  DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained) {
+    return schedule_at(hit_site(c), c, is_write, arrival, t, drained);
+  }
+  // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)).
+  DramResult schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                         bool drained);
   // schedule() of the usual request, without its general steps: stamped at
   // or after the bank's latest request (not late), to the row the bank has
   // open, with neither a write queue nor the closed-page policy, its time and

@@ -51,7 +51,7 @@ void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, s
       }
     }
     const Picoseconds a = arrival[k], t = a + p_.frontend_latency;
-    if (!row_hit_path_ || !serve_row_hit(site, c, true, a, t, res)) schedule(c, true, a, t, false);
+    if (!row_hit_path_ || !serve_row_hit(site, c, true, a, t, res)) schedule_at(site, c, true, a, t, false);
     ++k;
   }
 }
