@@ -715,9 +715,10 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   const DramCoord& c = decode_line((pa - base_) >> 6);
   if (is_write && p_.write_queue > 0) return post_write(c, arrival);
   const Picoseconds t = arrival + p_.frontend_latency;
+  const HitSite site = hit_site(c);  // found once: a request the row-hit path rejects takes it to schedule_at()
   DramResult res;
-  if (row_hit_path_ && serve_row_hit(hit_site(c), c, is_write, arrival, t, res)) return res;
-  return schedule(c, is_write, arrival, t, false);
+  if (row_hit_path_ && serve_row_hit(site, c, is_write, arrival, t, res)) return res;
+  return schedule_at(site, c, is_write, arrival, t, false);
 }
 
 // A write into its channel's queue: accepted when it has an entry (the entry's
@@ -786,16 +787,13 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
   ++stats_.write_drains;
 }
 
-DramResult DramController::schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                                    bool drained) {
-  const std::size_t rank_index = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                       Picoseconds t, bool drained) {
+  const std::size_t rank_index = s.rank_index;
   const std::int64_t bus_tag = c.rank;  // the data bus tags its slots by rank (64-bit: SlotCalendar::reserve)
-  const std::size_t bank_index = rank_index * static_cast<std::size_t>(p_.banks_per_rank()) +
-                                 static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) +
-                                 c.bank;
-  Bank& b = banks_[bank_index];
-  Rank& r = ranks_[rank_index];
-  Channel& ch = channels_[c.channel];
+  Bank& b = s.b;
+  Rank& r = s.r;
+  Channel& ch = s.ch;
   const auto ri = static_cast<std::uint32_t>(rank_index);
 
   // Schedule tentatively; if the column command would fall after a refresh of
@@ -936,7 +934,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
       }
       // The usual case without the call: no write queue, and the bank
       // group's column commands and the bus clear at the command and its burst.
-      if (p_.write_queue > 0 || !r.cas_by_bg[c.bank_group].clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat))
+      if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat))
         q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
@@ -1017,7 +1015,7 @@ DramResult DramController::schedule(const DramCoord& c, bool is_write, Picosecon
   const std::uint64_t moved =
       ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
   const Picoseconds displaced_share = settle_debt(ch, stamp, moved, mv);
-  r.cas_by_bg[c.bank_group].reserve_displacing(cas, 0, stamp);
+  s.columns.reserve_displacing(cas, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) {
     ++stats_.reordered_hits;

@@ -174,6 +174,31 @@ class SlotCalendar {
                              Picoseconds visible = kAll) const;
   // Latest stamp of any reservation made (a request stamped at or after it sees every reservation).
   Picoseconds max_stamp() const { return max_stamp_; }
+  // The longest separation between two slots: a slot starting this long
+  // after the latest reservation is clear of all (clear_at).
+  Picoseconds reach() const { return max_sep_; }
+  // Reservations in time order written in place, for a caller that computes
+  // each from the one before (DramController::settle_write_hits): the
+  // appender's put(k, ...) writes the k-th (k < append_room()), kept by
+  // commit_puts(n) as n reserve() calls in order would leave the calendar.
+  // The caller holds what makes each an append that moves nothing
+  // (reserve_displacing would find no later stamp): stamps ascending from
+  // max_stamp() on, the first start clear_at(), each later one at least
+  // reach() after the one before.
+  std::size_t append_room() const { return e_.room(); }
+  class Appender;  // defined below the class
+  Appender appender();
+  void commit_puts(std::size_t n, Picoseconds last_stamp) {
+    e_.commit_appends(n);
+    if (max_stamp_ < last_stamp) max_stamp_ = last_stamp;
+    if (e_.size() > e_.capacity()) {
+      // drop_oldest() for each: the floor is the last dropped slot's end.
+      const std::size_t drop = e_.size() - e_.capacity();
+      const Picoseconds f = e_.begin()[drop - 1].start + len_;
+      if (floor_ < f) floor_ = f;
+      e_.pop_front_n(drop);
+    }
+  }
   // Reservations reserve_displacing() placed by its near-the-end insert
   // (reserve_near_end); for tests of that path.
   std::uint64_t near_end_inserts() const { return near_end_inserts_; }
@@ -251,6 +276,20 @@ class SlotCalendar {
   std::uint64_t near_end_inserts_ = 0;
 };
 
+class SlotCalendar::Appender {
+ public:
+  void put(std::size_t k, Picoseconds start, std::int64_t tag, Picoseconds stamp) const {
+    d_[k] = Entry{start, Entry::pack(stamp, tag)};
+  }
+
+ private:
+  friend class SlotCalendar;
+  explicit Appender(Entry* d) : d_(d) {}
+  Entry* d_;
+};
+
+inline SlotCalendar::Appender SlotCalendar::appender() { return Appender(e_.spare()); }
+
 class DramController final : public MemoryDevice {
  public:
   // `base`: first physical address of the node (subtracted before mapping).
@@ -273,6 +312,8 @@ class DramController final : public MemoryDevice {
   // How many requests (of access() and post_writes()) the row-hit path timed
   // (serve_row_hit; the rest went through schedule()); for tests of that path.
   std::uint64_t row_hit_path_requests() const { return row_hit_path_requests_; }
+  // How many of them post_writes() settled in one pass per run (settle_write_hits).
+  std::uint64_t settled_writes() const { return settled_writes_; }
 
   // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
   // initiator that keeps `window` lines in flight and issues at most one line
@@ -515,12 +556,9 @@ class DramController final : public MemoryDevice {
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
                               Picoseconds vis = SlotCalendar::kAll) const;
-  // One request through the banks, ranks and bus, at the scheduler from `t`
-  // (`arrival` + front end, or a write drain's time); `drained`: a queued
-  // write, already counted when posted.
-  DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained);
   // The bank, rank, channel and calendars of a coordinate, found once for
-  // serve_row_hit() (post_writes(): once for a run of one granule).
+  // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
+  // granule).
   struct HitSite {
     Bank& b;
     Rank& r;
@@ -541,6 +579,15 @@ class DramController final : public MemoryDevice {
         p_.refresh ? &refresh_memo_[ri] : nullptr,
         ri};
   }
+  // One request through the banks, ranks and bus, at the scheduler from `t`
+  // (`arrival` + front end, or a write drain's time); `drained`: a queued
+  // write, already counted when posted.
+  DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained) {
+    return schedule_at(hit_site(c), c, is_write, arrival, t, drained);
+  }
+  // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)).
+  DramResult schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                         bool drained);
   // schedule() of the usual request, without its general steps: stamped at
   // or after the bank's latest request (not late), to the row the bank has
   // open, with neither a write queue nor the closed-page policy, its time and
@@ -567,6 +614,20 @@ class DramController final : public MemoryDevice {
   Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
   // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
   void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  // write_run()'s in-order row hits in one pass: the longest prefix (at most
+  // kSettleMax) of the writes arriving at arrival[0, n) that serve_row_hit()
+  // would time with nothing to search, move or pay (each at or after the
+  // bank's latest request and the calendars' latest stamps, its column
+  // command and burst clear of every reservation, no debt owed on the
+  // channel, inside the rank's refresh span). Times them as serve_row_hit()
+  // one by one would, in one loop: each from the one before, its bus and
+  // bank-group reservations written in place at the calendars' ends
+  // (SlotCalendar::put) and its history snapshot; then the calendars, the
+  // bank's state and the statistics are brought up to date once. Returns how
+  // many it settled (0: the first is not one).
+  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  static constexpr std::size_t kSettleMax = 16;
+  std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.
   Picoseconds stream_posted(PhysAddr pa, std::uint64_t n, Picoseconds issue, Picoseconds to_ctrl,

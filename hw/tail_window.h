@@ -122,6 +122,19 @@ class TailWindow {
     buf_.get()[tail_++] = v;
     return true;
   }
+  // Entries append() may still add before the buffer's end (0 before the first insert).
+  std::size_t room() const { return buf_size_ - tail_; }
+  // Appends written in place: the caller fills spare()[0, n) (n <= room(),
+  // each entry not less than the one before it), then keeps them with
+  // commit_appends(n). Until then they are not part of the window.
+  T* spare() { return buf_.get() + tail_; }
+  void commit_appends(std::size_t n) { tail_ += n; }
+  // Drops the oldest n entries (n <= size()), as n calls of pop_front().
+  void pop_front_n(std::size_t n) {
+    head_ += n;
+    if (head_ == tail_) head_ = tail_ = 0;
+    if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.get() + head_ + kPrefetchAhead);
+  }
   // Drops the oldest (first) entry.
   [[gnu::always_inline]] void pop_front() {
     ++head_;
