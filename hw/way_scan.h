@@ -62,10 +62,7 @@ inline std::uint64_t ways_equal_groups(const std::uint32_t* p, std::size_t n, st
 // (the loop was about 30 host instructions, a third of them loop control).
 inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
 #if defined(__SSE2__)
-  if (!__builtin_constant_p(n)) {
-    if (n == 8) return ways_equal_groups<8>(p, n, v);
-  }
-  return ways_equal_groups<0>(p, n, v);
+  return n == 8 ? ways_equal_groups<8>(p, n, v) : ways_equal_groups<0>(p, n, v);
 #else
   return ways_equal(p, n, v);
 #endif
