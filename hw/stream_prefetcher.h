@@ -20,6 +20,7 @@
 // prefetched lines always fill L2 and the LLC.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -154,6 +155,14 @@ class StreamPrefetcher {
   // only those beyond `demand_reserve` may be used; when that leaves none the
   // request counts as throttled.
   void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free = ~0u);
+
+  // The most free super-queue entries observe() tells apart: an `sq_free` of
+  // at least this many decides what any larger one would (degree plus
+  // demand_reserve; with adaptive_distance at least `queue`).
+  std::uint32_t sq_free_told_apart() const {
+    const std::uint32_t room = p_.degree + p_.demand_reserve;
+    return p_.adaptive_distance ? std::max(room, p_.queue) : room;
+  }
 
   // A candidate sent below L2 at `now`, whose data arrives at `ready`; it
   // holds a queue entry until then.
