@@ -164,20 +164,7 @@ std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t 
 }
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {
-  const std::uint64_t line = pa >> kLineShift;
-  std::uint32_t tag;
-  std::uint32_t* set = set_block(line, tag);
-  std::uint32_t* meta = set + ways_;
-  // One pass: the way already holding the line (a caller that raced a fill)
-  // and the way with the least replacement word (first invalid, else LRU/FIFO).
-  std::size_t victim = 0;
-  std::uint32_t least = 0;
-  const std::size_t present = scan(set, tag, victim, least);
-  if (present < ways_) {
-    if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
-    return {};
-  }
-  return install(set, line, tag, victim, least, st, count_dirty_victim);
+  return fill_inline(pa, st, count_dirty_victim);
 }
 
 void CacheArray::die_untaggable(std::uint64_t line) const {

@@ -145,7 +145,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     Eviction v2 = l2.fill_at(l2_slot, fill_state);
     if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
   }
-  Eviction v1 = l1.fill(pa, is_write ? LineState::Modified : fill_state);
+  Eviction v1 = l1.fill_inline(pa, is_write ? LineState::Modified : fill_state);
   if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
   return level;
 }

@@ -486,7 +486,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
   StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
   SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
   PrefetchCandidates cand;
-  pf.observe(pa, now, cand, sq.entries() - sq.busy(now));
+  pf.observe(pa, now, cand, sq.free_up_to(now, pf.sq_free_told_apart()));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;

@@ -3,6 +3,8 @@
 #include "hw/stream_prefetcher.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "common/config.h"
@@ -28,14 +30,67 @@ StreamPrefetcherParams StreamPrefetcherParams::from_config(Config c) {
   return p;
 }
 
-StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params) : p_(params) {
+PrefetchesInFlight::PrefetchesInFlight(std::uint32_t entries) : entries_(entries) {
+  if (entries == 0 || entries > kMaxEntries)
+    throw std::invalid_argument("prefetches in flight: entries must be 1.." + std::to_string(kMaxEntries));
+  clear();
+}
+
+void PrefetchesInFlight::clear() {
+  live_ = head_ = 0;
+  nfree_ = entries_;
+  for (std::uint32_t i = 0; i < entries_; ++i) free_[i] = entries_ - 1 - i;  // slot 0 first
+  chain_.fill(kNone);
+}
+
+void PrefetchesInFlight::die_too_late(Picoseconds ready) {
+  std::fprintf(
+      stderr,
+      "numasim: internal error: a prefetch arriving at %llu ps is beyond the in-flight queue's reach (2^56 ps)\n",
+      static_cast<unsigned long long>(ready.value()));
+  std::abort();
+}
+
+void PrefetchesInFlight::add(PhysAddr line, Picoseconds ready) {
+  if (ready.value() >> 56) [[unlikely]]
+    die_too_late(ready);
+  constexpr std::uint32_t kMask = kMaxEntries - 1;
+  if (live_ >= entries_) {
+    // The oldest-issued prefetch leaves (only when more was issued than retire() offered).
+    std::uint32_t oldest = 0;
+    for (std::uint32_t i = 1; i < live_; ++i)
+      if (slot_[order_[(head_ + i) & kMask] & 0xff].issue < slot_[order_[(head_ + oldest) & kMask] & 0xff].issue)
+        oldest = i;
+    release(static_cast<std::uint32_t>(order_[(head_ + oldest) & kMask] & 0xff));
+    for (std::uint32_t i = oldest; i + 1 < live_; ++i) order_[(head_ + i) & kMask] = order_[(head_ + i + 1) & kMask];
+    --live_;
+  }
+  const std::uint32_t s = free_[--nfree_];
+  const std::size_t b = bucket_of(line);
+  slot_[s] = Slot{line, ready, next_issue_++, chain_[b]};
+  chain_[b] = s;
+  // Arrival times come nearly in issue order: the new key goes in from the tail.
+  const std::uint64_t key = ready.value() << 8 | s;
+  std::uint32_t pos = head_ + live_;  // unmasked
+  while (pos != head_ && order_[(pos - 1) & kMask] > key) {
+    order_[pos & kMask] = order_[(pos - 1) & kMask];
+    --pos;
+  }
+  order_[pos & kMask] = key;
+  ++live_;
+}
+
+StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params)
+    : p_(params), in_flight_(std::clamp(params.queue, 1u, PrefetchesInFlight::kMaxEntries)) {
   if (p_.streams == 0 || p_.queue == 0 || p_.train == 0 || p_.distance == 0)
     throw std::invalid_argument("stream prefetcher: streams, queue, train and distance must be positive");
   if (p_.degree == 0 || p_.degree > StreamPrefetcherParams::kMaxDegree)
     throw std::invalid_argument("stream prefetcher: degree must be 1.." +
                                 std::to_string(StreamPrefetcherParams::kMaxDegree));
+  if (p_.queue > PrefetchesInFlight::kMaxEntries)
+    throw std::invalid_argument("stream prefetcher: queue must be 1.." +
+                                std::to_string(PrefetchesInFlight::kMaxEntries));
   streams_.resize(p_.streams);
-  in_flight_.reserve(p_.queue);
   // Eight slots per stream (256 for Intel's 32 streams, 1 KiB): a probe
   // nearly always ends at its first slot, so a new page's look-up and its
   // victim's removal seldom loop (at two slots per stream, GUPS, a new page
@@ -155,7 +210,7 @@ void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates&
   if ((s->frontier - index) * dir < 0) s->frontier = index;
   const int target = std::clamp(index + dir * static_cast<int>(distance_at(sq_free)), 0, kLinesPerPage - 1);
   if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
-  const std::uint32_t own = free_entries(now);
+  const std::uint32_t own = in_flight_.retire(now);
   const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
   const std::uint32_t room = std::min({p_.degree, own, shared});
   if (room == 0) {
@@ -175,22 +230,9 @@ std::uint32_t StreamPrefetcher::distance_at(std::uint32_t sq_free) const {
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(p_.distance * free / p_.queue));
 }
 
-std::uint32_t StreamPrefetcher::free_entries(Picoseconds now) {
-  std::erase_if(in_flight_, [now](const InFlight& f) { return f.ready <= now; });
-  return p_.queue - static_cast<std::uint32_t>(in_flight_.size());
-}
-
 void StreamPrefetcher::issued(PhysAddr line, Picoseconds ready) {
   ++stats_.issued;
-  if (in_flight_.size() >= p_.queue) in_flight_.erase(in_flight_.begin());  // only more than observe() offered
-  in_flight_.push_back({line & ~(kCacheLineBytes - 1), ready});
-}
-
-Picoseconds StreamPrefetcher::pending(PhysAddr line, Picoseconds now) const {
-  const PhysAddr l = line & ~(kCacheLineBytes - 1);
-  for (const InFlight& f : in_flight_)
-    if (f.line == l && f.ready > now) return f.ready;
-  return Picoseconds(0);
+  in_flight_.add(line & ~(kCacheLineBytes - 1), ready);
 }
 
 void StreamPrefetcher::dump(StatsVisitor& v, const std::string& prefix) const {

@@ -20,6 +20,7 @@
 // prefetched lines always fill L2 and the LLC.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -52,9 +53,81 @@ struct StreamPrefetcherParams {
 };
 
 // Lines to prefetch, decided by one observed request (at most kMaxDegree).
+// Only line[0, count) is meaningful (left uninitialised: one per L1D miss).
 struct PrefetchCandidates {
-  std::array<PhysAddr, StreamPrefetcherParams::kMaxDegree> line{};
+  std::array<PhysAddr, StreamPrefetcherParams::kMaxDegree> line;
   std::uint32_t count = 0;
+};
+
+// The streamer's prefetches in flight, each holding a queue entry until its
+// line arrives: what a vector in issue order, scanned on every request, gave
+// (retire the arrived ones; drop the oldest-issued when full; a line's
+// earliest-issued prefetch still on its way), at a few steps per request.
+// Each prefetch sits in a slot that does not move; the slots' arrival times
+// are kept sorted in a ring (arrival << 8 | slot), so the arrived ones leave
+// from its head; the slots of the lines of one bucket (line number mod 64)
+// are chained, so pending() looks at the one or two slots of the line's
+// bucket; an issue number per slot keeps the issue order where it matters
+// (which prefetch a full queue drops, which of two of one line pending()
+// reports). Host bookkeeping only. Arrival times below 2^56 ps (20 hours).
+class PrefetchesInFlight {
+ public:
+  static constexpr std::uint32_t kMaxEntries = 256;
+  // Up to `entries` (1..kMaxEntries) prefetches.
+  explicit PrefetchesInFlight(std::uint32_t entries);
+  // Retires the prefetches whose lines arrived by `now`; returns how many entries are free.
+  std::uint32_t retire(Picoseconds now) {
+    while (live_ != 0 && (order_[head_] >> 8) <= now.value()) {
+      release(static_cast<std::uint32_t>(order_[head_] & 0xff));
+      head_ = (head_ + 1) & (kMaxEntries - 1);
+      --live_;
+    }
+    return entries_ - live_;
+  }
+  // A prefetch of line-aligned `line` arriving at `ready` takes an entry (the
+  // oldest-issued one's, when every entry is busy).
+  void add(PhysAddr line, Picoseconds ready);
+  // When the earliest-issued prefetch of line-aligned `line` still on its way at `now` arrives, or 0 if none is.
+  Picoseconds pending(PhysAddr line, Picoseconds now) const {
+    std::uint64_t best_issue = ~0ull;
+    Picoseconds best(0);
+    for (std::uint32_t s = chain_[bucket_of(line)]; s != kNone; s = slot_[s].next) {
+      const Slot& e = slot_[s];
+      if (e.line == line && e.ready > now && e.issue < best_issue) {
+        best_issue = e.issue;
+        best = e.ready;
+      }
+    }
+    return best;
+  }
+  std::uint32_t size() const { return live_; }
+  void clear();
+
+ private:
+  static constexpr std::size_t kBuckets = 64;
+  static constexpr std::uint32_t kNone = kMaxEntries;
+  struct Slot {
+    PhysAddr line = 0;
+    Picoseconds ready{0};
+    std::uint64_t issue = 0;     // issue order
+    std::uint32_t next = kNone;  // the next slot of the bucket's chain
+  };
+  static std::size_t bucket_of(PhysAddr line) { return static_cast<std::size_t>(line >> 6) & (kBuckets - 1); }
+  // Frees slot `s` (unchained; its place in order_ is the caller's).
+  void release(std::uint32_t s) {
+    std::uint32_t* link = &chain_[bucket_of(slot_[s].line)];
+    while (*link != s) link = &slot_[*link].next;
+    *link = slot_[s].next;
+    free_[nfree_++] = s;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] static void die_too_late(Picoseconds ready);
+
+  std::uint32_t entries_, live_ = 0, head_ = 0, nfree_ = 0;
+  std::uint64_t next_issue_ = 0;
+  std::array<std::uint64_t, kMaxEntries> order_;  // live_ keys from head_ (a ring), ascending arrival
+  std::array<Slot, kMaxEntries> slot_;
+  std::array<std::uint32_t, kMaxEntries> free_;  // free slots, free_[0, nfree_)
+  std::array<std::uint32_t, kBuckets> chain_;    // first slot of each bucket's chain
 };
 
 struct StreamPrefetcherStats {
@@ -83,11 +156,21 @@ class StreamPrefetcher {
   // request counts as throttled.
   void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free = ~0u);
 
+  // The most free super-queue entries observe() tells apart: an `sq_free` of
+  // at least this many decides what any larger one would (degree plus
+  // demand_reserve; with adaptive_distance at least `queue`).
+  std::uint32_t sq_free_told_apart() const {
+    const std::uint32_t room = p_.degree + p_.demand_reserve;
+    return p_.adaptive_distance ? std::max(room, p_.queue) : room;
+  }
+
   // A candidate sent below L2 at `now`, whose data arrives at `ready`; it
   // holds a queue entry until then.
   void issued(PhysAddr line, Picoseconds ready);
   // When a prefetch of `line` still on its way at `now` arrives, or 0 if none is.
-  Picoseconds pending(PhysAddr line, Picoseconds now) const;
+  Picoseconds pending(PhysAddr line, Picoseconds now) const {
+    return in_flight_.pending(line & ~(kCacheLineBytes - 1), now);
+  }
 
   void count_redundant() { ++stats_.redundant; }
   void count_late(Picoseconds wait) {
@@ -117,12 +200,6 @@ class StreamPrefetcher {
   // Lines ahead of the demand stream with `sq_free` super-queue entries free
   // (`distance`, or with adaptive_distance distance x free / queue, at least 1).
   std::uint32_t distance_at(std::uint32_t sq_free) const;
-  // Retires the entries whose lines arrived by `now`; returns how many are free.
-  std::uint32_t free_entries(Picoseconds now);
-  struct InFlight {
-    PhysAddr line;
-    Picoseconds ready;
-  };
 
   StreamPrefetcherParams p_;
   // Host bookkeeping (no simulated effect): which stream tracks a page, and
@@ -138,7 +215,7 @@ class StreamPrefetcher {
   void touch(std::size_t stream);  // most recently used now
 
   std::vector<Stream> streams_;
-  std::vector<InFlight> in_flight_;  // at most p_.queue entries
+  PrefetchesInFlight in_flight_;     // at most p_.queue entries
   std::size_t last_used_ = 0;  // stream of the latest request
   std::vector<std::int32_t> slots_;  // page -> stream, open addressing (linear probing); -1 free
   unsigned slot_shift_ = 64;

@@ -40,11 +40,11 @@ inline std::uint64_t ways_equal(const std::uint32_t* p, std::size_t n, std::uint
   return m;
 }
 
-// The same for a set block that may be read in whole groups of four words:
-// p[0, n rounded up to 4) is readable (the words beyond n are ignored), so
-// no way is compared one by one.
-inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
 #if defined(__SSE2__)
+// ways_equal_padded's compares for N ways (N = 0: n), by whole groups of four.
+template <std::size_t N>
+inline std::uint64_t ways_equal_groups(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
+  if (N) n = N;
   const __m128i vv = _mm_set1_epi32(static_cast<int>(v));
   std::uint64_t m = 0;
   for (std::size_t w = 0; w < n; w += 4) {
@@ -52,6 +52,17 @@ inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, st
     m |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(x, vv)))) << w;
   }
   return n >= 64 ? m : m & ((std::uint64_t{1} << n) - 1);
+}
+#endif
+
+// The same for a set block that may be read in whole groups of four words:
+// p[0, n rounded up to 4) is readable (the words beyond n are ignored), so
+// no way is compared one by one. A way count known only at run time (the
+// snoop filter's find) takes an unrolled copy for the filter's usual 8 ways
+// (the loop was about 30 host instructions, a third of them loop control).
+inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
+#if defined(__SSE2__)
+  return n == 8 ? ways_equal_groups<8>(p, n, v) : ways_equal_groups<0>(p, n, v);
 #else
   return ways_equal(p, n, v);
 #endif
