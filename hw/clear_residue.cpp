@@ -33,6 +33,9 @@ ClearResidue::ClearResidue(const Shape& shape)
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
+  entered_.reserve(kMaxAged);
+  private_from_.assign(shape_.cpu_socket.size(), 0);
+  exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.
   std::size_t slots = 1;
   unsigned bits = 0;
@@ -103,6 +106,8 @@ void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
   count_real(x, level, n);
   if (level >= 4)
     stats_.lines_written_back += n;
+  else if (level == 0)
+    stats_.lines_into_llc += n;
   else
     stats_.lines_to_level[level] += n;
   if (x.mask == 0) unindex(e);
@@ -210,6 +215,40 @@ void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
   }
 }
 
+void ClearResidue::arm_exit(std::size_t cpu, const Entry& x) {
+  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + this.
+  const std::uint64_t due = x.l2_at + l1_lines_ + l2_lines_ - kPageLines + 1;
+  // (Still in L1D by its L1D clock past that: looked at again after another page of L2 fills.)
+  const std::uint64_t now = l2_clock(cpu, l2_[cpu]->insertions());
+  exit_due_[cpu] = due > now ? due : now + kPageLines;
+}
+
+void ClearResidue::leave_l2(CpuId cpu) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  entered_.clear();
+  exit_due_[c] = ~std::uint64_t{0};
+  const std::uint32_t* recent = recent_.data() + c * recent_n_;
+  for (std::uint64_t seq = private_from_[c] + 1; seq <= clears_[c]; ++seq) {
+    const std::uint32_t e = recent[seq % recent_n_];
+    if (e == kNone || entries_[e].seq != seq || entries_[e].cpu != cpu.value() || entries_[e].mask == 0) {
+      private_from_[c] = seq;  // gone from the residue already
+      continue;
+    }
+    const Entry& x = entries_[e];
+    if (entered_.size() == kMaxAged) {
+      exit_due_[c] = 0;  // more may be due: looked at again at the next miss
+      return;
+    }
+    if (private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0) {
+      arm_exit(c, x);
+      return;
+    }
+    entered_.push_back({x.page, x.mask});
+    take_mask(e, x.mask, 0);
+    private_from_[c] = seq;
+  }
+}
+
 void ClearResidue::watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2) {
   const auto c = static_cast<std::size_t>(cpu.value());
   if (l1_.empty()) {
@@ -241,12 +280,16 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
   l2_virtual_[c] += moved.to_l2;
   const std::uint32_t into_llc = earlier(shape_.l1_pages + shape_.l2_pages);
-  moved.to_llc = 0;
-  if (into_llc != kNone && entries_[into_llc].llc_entry == 0) {
+  moved.llc_page = 0;
+  moved.llc_mask = 0;
+  if (seq > shape_.l1_pages + shape_.l2_pages)
+    private_from_[c] = std::max(private_from_[c], seq - 1 - shape_.l1_pages - shape_.l2_pages);
+  if (into_llc != kNone && entries_[into_llc].mask != 0) {
+    // Its lines still virtual leave L2 for the LLC: the caller installs them there (real lines from now on).
     Entry& y = entries_[into_llc];
-    moved.to_llc = enter_llc(y, llc_fills);
-    if (y.indexed && y.group_prev == kNone && !llc_.empty())  // the oldest of its set group: due later now
-      group_rearm(static_cast<std::size_t>(y.socket) * groups_ + group_of(y.page));
+    moved.llc_page = y.page;
+    moved.llc_mask = y.mask;
+    take_mask(into_llc, y.mask, 0);
   }
   // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];
@@ -273,6 +316,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.socket = socket;
   index(e);
   recent[seq % recent_n_] = e;
+  if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);
   x.clear_start = x.clear_end = 0;
   newest_ = e;
   virtual_lines_ += kPageLines;

@@ -75,7 +75,22 @@ class ClearResidue {
   // False when no recorded page lies in pa's 2 MiB region and no socket's LLC
   // set that pa maps to has a recorded line due to leave it (the miss path's
   // filter: when true, MemorySystem ages that set, age(), and looks pa up).
-  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa); }
+  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa) || virtual_lines_ != 0; }
+  // Whether `cpu`'s L2 may have given up its oldest recorded page still
+  // virtual (by its L2 clock: the lines it took since, real and virtual), to be
+  // installed in its socket's LLC: leave_l2().
+  bool exit_due(CpuId cpu) const {
+    const auto c = static_cast<std::size_t>(cpu.value());
+    return !l2_.empty() && l2_clock(c, l2_[c]->insertions()) >= exit_due_[c];
+  }
+  // The recorded pages of `cpu` (oldest first) that its L1D and L2 gave up by
+  // now (by their clocks: its clears move their own, record(); here its other
+  // traffic): they leave the residue, and entered_page(i), entered_mask(i) for
+  // i < entered() are the lines to install in its socket's LLC now.
+  void leave_l2(CpuId cpu);
+  std::size_t entered() const { return entered_.size(); }
+  PhysAddr entered_page(std::size_t i) const { return entered_[i].page; }
+  std::uint64_t entered_mask(std::size_t i) const { return entered_[i].mask; }
   bool region_holds(PhysAddr pa) const {
     const std::size_t r = static_cast<std::size_t>(pa >> kRegionShift);
     return r < regions_.size() && regions_[r] != 0;
@@ -163,7 +178,9 @@ class ClearResidue {
   // that leave the socket's LLC (or the full ring) are then aged_page(i),
   // aged_mask(i) for i < aged(): their lines still virtual, to write back.
   struct Moved {
-    unsigned previous = 0, to_l2 = 0, to_llc = 0;
+    unsigned previous = 0, to_l2 = 0;
+    PhysAddr llc_page = 0;       // the page whose lines leave L2 now
+    std::uint64_t llc_mask = 0;  // its lines still virtual: the caller installs them in the LLC
   };
   void record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved);
   std::size_t aged() const { return aged_.size(); }
@@ -176,6 +193,7 @@ class ClearResidue {
     std::uint64_t pages_exact = 0;         // clears that found a line of the page cached: installed exactly
     std::uint64_t lines_to_level[4] = {};  // virtual lines made real, by level (1..3)
     std::uint64_t lines_written_back = 0;  // virtual lines written to memory (their page left the LLC)
+    std::uint64_t lines_into_llc = 0;      // virtual lines installed in the LLC as they left L2 (record())
   };
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
@@ -204,6 +222,7 @@ class ClearResidue {
     PhysAddr page;
     std::uint64_t mask;
   };
+
   // Lines each array took so far: its real fills and the virtual lines that
   // entered it, less the real fills of lines made real (counted already as virtual).
   std::uint64_t l1_clock(std::size_t cpu, std::uint64_t fills) const {
@@ -217,6 +236,7 @@ class ClearResidue {
            llc_made_real_[static_cast<std::size_t>(socket)];
   }
   void count_real(const Entry& x, int level, std::uint64_t n) {
+    if (level == 0) return;  // installed in the LLC by record()'s caller: counted as its fills
     if (level <= 2)
       made_real_[3 * static_cast<std::size_t>(x.cpu) + static_cast<std::size_t>(level - 1)] += n;
     else if (level == 3)
@@ -293,6 +313,12 @@ class ClearResidue {
   // pop_gone() looks at most this many ring entries past a page held privately.
   static constexpr std::uint64_t kMaxPassed = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
+  std::vector<Aged> entered_;  // leave_l2()'s pages (at most kMaxAged)
+  // By CPU: its clear count before its oldest recorded page that may still be
+  // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).
+  std::vector<std::uint64_t> private_from_, exit_due_;
+  // exit_due_ of `cpu` for its clear number seq (entry e, in its L1D or L2 now): when its L2 clock passes it.
+  void arm_exit(std::size_t cpu, const Entry& x);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;
