@@ -216,21 +216,24 @@ void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
 }
 
 void ClearResidue::arm_exit(std::size_t cpu, const Entry& x) {
-  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + this.
+  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + l1 + l2 - a page.
   const std::uint64_t due = x.l2_at + l1_lines_ + l2_lines_ - kPageLines + 1;
   // (Still in L1D by its L1D clock past that: looked at again after another page of L2 fills.)
   const std::uint64_t now = l2_clock(cpu, l2_[cpu]->insertions());
-  exit_due_[cpu] = due > now ? due : now + kPageLines;
+  exit_due_[cpu] = std::max(due, now) + kPageLines;
 }
 
 void ClearResidue::leave_l2(CpuId cpu) {
-  const auto c = static_cast<std::size_t>(cpu.value());
   entered_.clear();
+  collect_leavers(static_cast<std::size_t>(cpu.value()), clears_[static_cast<std::size_t>(cpu.value())], 0);
+}
+
+void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through) {
   exit_due_[c] = ~std::uint64_t{0};
   const std::uint32_t* recent = recent_.data() + c * recent_n_;
-  for (std::uint64_t seq = private_from_[c] + 1; seq <= clears_[c]; ++seq) {
+  for (std::uint64_t seq = private_from_[c] + 1; seq <= last; ++seq) {
     const std::uint32_t e = recent[seq % recent_n_];
-    if (e == kNone || entries_[e].seq != seq || entries_[e].cpu != cpu.value() || entries_[e].mask == 0) {
+    if (e == kNone || entries_[e].seq != seq || entries_[e].cpu != static_cast<int>(c) || entries_[e].mask == 0) {
       private_from_[c] = seq;  // gone from the residue already
       continue;
     }
@@ -239,7 +242,7 @@ void ClearResidue::leave_l2(CpuId cpu) {
       exit_due_[c] = 0;  // more may be due: looked at again at the next miss
       return;
     }
-    if (private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0) {
+    if (seq > through && private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0) {
       arm_exit(c, x);
       return;
     }
@@ -279,17 +282,12 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   moved.previous = still_virtual(earlier(1));
   moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
   l2_virtual_[c] += moved.to_l2;
-  const std::uint32_t into_llc = earlier(shape_.l1_pages + shape_.l2_pages);
-  moved.llc_page = 0;
-  moved.llc_mask = 0;
-  if (seq > shape_.l1_pages + shape_.l2_pages)
-    private_from_[c] = std::max(private_from_[c], seq - 1 - shape_.l1_pages - shape_.l2_pages);
-  if (into_llc != kNone && entries_[into_llc].mask != 0) {
-    // Its lines still virtual leave L2 for the LLC: the caller installs them there (real lines from now on).
-    Entry& y = entries_[into_llc];
-    moved.llc_page = y.page;
-    moved.llc_mask = y.mask;
-    take_mask(into_llc, y.mask, 0);
+  // Its pages that left its L2 by now (by its L2 clock; at the latest its
+  // clear l1_pages + l2_pages ago): the caller installs them in the LLC.
+  entered_.clear();
+  if (!l2_.empty()) {
+    const std::uint64_t back = shape_.l1_pages + shape_.l2_pages;
+    collect_leavers(c, seq - 1, seq > back ? seq - back : 0);
   }
   // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];

@@ -179,8 +179,6 @@ class ClearResidue {
   // aged_mask(i) for i < aged(): their lines still virtual, to write back.
   struct Moved {
     unsigned previous = 0, to_l2 = 0;
-    PhysAddr llc_page = 0;       // the page whose lines leave L2 now
-    std::uint64_t llc_mask = 0;  // its lines still virtual: the caller installs them in the LLC
   };
   void record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved);
   std::size_t aged() const { return aged_.size(); }
@@ -317,8 +315,14 @@ class ClearResidue {
   // By CPU: its clear count before its oldest recorded page that may still be
   // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).
   std::vector<std::uint64_t> private_from_, exit_due_;
-  // exit_due_ of `cpu` for its clear number seq (entry e, in its L1D or L2 now): when its L2 clock passes it.
+  // exit_due_ of `cpu` for entry x (in its L1D or L2 now): when its L2 clock
+  // has passed it by a page (its next clear usually moves it first, its
+  // write-backs then posted among the clear's lines).
   void arm_exit(std::size_t cpu, const Entry& x);
+  // Into entered_: CPU c's recorded pages from its oldest still virtual up
+  // to its clear number `last` that left its L2 by now, and those up to
+  // `through` in any case, in clear order; stops at the first that stays and arms exit_due_ by it.
+  void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;

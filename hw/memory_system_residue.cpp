@@ -11,6 +11,8 @@
 // Simplifications: clear_residue.h's.
 #include "hw/memory_system.h"
 
+#include <array>
+
 namespace numasim::hw {
 
 namespace {
@@ -36,12 +38,10 @@ Picoseconds write_back_time(const ClearResidue& r, std::uint32_t e, unsigned i, 
 // out; each dirty victim goes to victim(j, line), j the line of the page that pushed it.
 template <typename Victim>
 void install_in_llc(CacheHierarchy& caches, CpuId cpu, PhysAddr page, std::uint64_t mask, Victim victim) {
-  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
-    const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
-    WritebackList w;
-    caches.install_residue(cpu, page + j * kCacheLineBytes, 3, w);
-    for (int k = 0; k < w.count; ++k) victim(j, w.addr[static_cast<std::size_t>(k)]);
-  }
+  std::array<PhysAddr, ClearResidue::kPageLines> dirty;
+  std::array<std::uint8_t, ClearResidue::kPageLines> line_of;
+  const std::size_t n = caches.install_residue_page_in_llc(cpu, page, mask, dirty.data(), line_of.data());
+  for (std::size_t k = 0; k < n; ++k) victim(line_of[k], dirty[k]);
 }
 }  // namespace
 
@@ -169,7 +169,8 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
   const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, 0);
   const PhysAddr* out = caches_.displaced();
   for (std::size_t i = 0; i < n; ++i) add(i, out[i]);
-  install_in_llc(caches_, cpu, moved.llc_page, moved.llc_mask, add);
+  for (std::size_t k = 0; k < residue_->entered(); ++k)
+    install_in_llc(caches_, cpu, residue_->entered_page(k), residue_->entered_mask(k), add);
   return true;
 }
 
