@@ -26,10 +26,8 @@ ClearResidue::ClearResidue(const Shape& shape)
   entries_.resize(capacity_ * static_cast<std::uint64_t>(shape_.sockets));
   rings_.resize(static_cast<std::size_t>(shape_.sockets));
   clears_.assign(shape_.cpu_socket.size(), 0);
-  llc_virtual_.assign(static_cast<std::size_t>(shape_.sockets), 0);
   l2_virtual_.assign(shape_.cpu_socket.size(), 0);
   made_real_.assign(3 * shape_.cpu_socket.size(), 0);
-  llc_made_real_.assign(static_cast<std::size_t>(shape_.sockets), 0);
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
@@ -171,7 +169,7 @@ void ClearResidue::group_rearm(std::size_t list) {
   }
   // gone() once since_llc(x, clock) > llc_lines_.
   const Entry& x = entries_[h];
-  group_due_[list] = x.llc_entry != 0 ? x.llc_entry + llc_lines_ : x.llc_at + l1_lines_ + l2_lines_ + llc_lines_ + 1;
+  group_due_[list] = x.llc_at + l1_lines_ + l2_lines_ + llc_lines_ + 1;
 }
 
 PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
@@ -309,7 +307,6 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.l1_at = l1_clock(c, fills.l1);
   x.l2_at = l2_clock(c, fills.l2);
   x.llc_at = llc_clock(socket, llc_fills);
-  x.llc_entry = 0;
   x.cpu = cpu.value();
   x.socket = socket;
   index(e);
