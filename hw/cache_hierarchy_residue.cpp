@@ -1,9 +1,11 @@
 // The cache hierarchy's side of a deferred clear residue ([cache]
 // clear_residue = "deferred", clear_residue.h): line counts by 4 KiB page
 // (whether a page has any line cached), a recorded line made real at its
-// level, and the displacement of real lines that the recorded lines would
-// have pushed out (a rolling sweep of each array by the age of its lines'
-// replacement words, counted in the lines the array took).
+// level, a recorded page's lines entering the LLC as real lines in one batch
+// as they leave L2, and the displacement of real lines of L1D and L2 that the
+// recorded lines would have pushed out (a rolling sweep of each array by the
+// age of its lines' replacement words, counted in the lines the array took;
+// the LLC's sweep is not stepped: no virtual line enters the LLC).
 // Simplifications: see displace_for_clear in cache_hierarchy.h.
 #include <algorithm>
 #include <array>

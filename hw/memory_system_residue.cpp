@@ -6,8 +6,10 @@
 // finds them where the exact model would have left them (a HITM for another
 // CPU, an L2 or LLC hit for an older page). Write-backs that making a line real
 // causes are posted when it is touched, or in L1D when the clear wrote it (as
-// the exact clear's install caused them); a miss into an LLC set where a page
-// that left the LLC by age still has a virtual line writes that line back.
+// the exact clear's install caused them). A page leaving its CPU's L2 enters
+// the LLC as real lines, at that CPU's next clear (their LLC victims posted
+// among the clear's lines) or its next miss; a miss into an LLC set where a
+// page that left the LLC by age still has a virtual line writes that line back.
 // Simplifications: clear_residue.h's.
 #include "hw/memory_system.h"
 
@@ -166,6 +168,7 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
       const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
       add(j, residue_->aged_page(k) + j * kCacheLineBytes);
     }
+  // (No virtual line enters the LLC: its sweep takes none.)
   const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, 0);
   const PhysAddr* out = caches_.displaced();
   for (std::size_t i = 0; i < n; ++i) add(i, out[i]);
