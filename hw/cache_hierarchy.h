@@ -151,6 +151,12 @@ class CacheHierarchy {
   // its L2 (tracked by the snoop filter), 3 a dirty line into its socket's LLC;
   // victims as those operations leave them (dirty ones towards memory in `wb`).
   void install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb);
+  // Lines `mask` of the 4 KiB page at `page`, a deferred clear's, enter
+  // `cpu`'s socket's LLC as dirty lines (its L2 giving them up) in one batch,
+  // as install_residue at level 3 line by line: returns how many dirty lines
+  // they pushed out, dirty[0, n), dirty[i] pushed out by line line_of[i] of the page.
+  std::size_t install_residue_page_in_llc(CpuId cpu, PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                          std::uint8_t* line_of);
   // What the lines deferred clears did not install would have pushed out of
   // the real lines. In an LRU array a line untouched while the array took as
   // many lines as it holds is gone; the virtual lines count among those it

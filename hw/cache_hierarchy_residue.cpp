@@ -1,9 +1,11 @@
 // The cache hierarchy's side of a deferred clear residue ([cache]
 // clear_residue = "deferred", clear_residue.h): line counts by 4 KiB page
 // (whether a page has any line cached), a recorded line made real at its
-// level, and the displacement of real lines that the recorded lines would
-// have pushed out (a rolling sweep of each array by the age of its lines'
-// replacement words, counted in the lines the array took).
+// level, a recorded page's lines entering the LLC as real lines in one batch
+// as they leave L2, and the displacement of real lines of L1D and L2 that the
+// recorded lines would have pushed out (a rolling sweep of each array by the
+// age of its lines' replacement words, counted in the lines the array took;
+// the LLC's sweep is not stepped: no virtual line enters the LLC).
 // Simplifications: see displace_for_clear in cache_hierarchy.h.
 #include <algorithm>
 #include <array>
@@ -57,6 +59,18 @@ void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, Writeb
   } else {
     write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], line, wb);
   }
+}
+
+std::size_t CacheHierarchy::install_residue_page_in_llc(CpuId cpu, PhysAddr page, std::uint64_t mask,
+                                                       PhysAddr* dirty, std::uint8_t* line_of) {
+  std::size_t n = 0;
+  for (std::uint64_t m = mask; m != 0; m &= m - 1, ++n) {
+    line_of[n] = static_cast<std::uint8_t>(__builtin_ctzll(m));
+    dirty[n] = page + PhysAddr{line_of[n]} * kCacheLineBytes;
+  }
+  // (A non-inclusive LLC, the deferred residue's condition: a victim has no private copy to invalidate.)
+  return llc_[static_cast<std::size_t>(cpu_socket_[static_cast<std::size_t>(cpu.value())])]
+      ->write_back_or_fill_lines(dirty, line_of, n, false);
 }
 
 void CacheHierarchy::displace(Displacement& d, CacheArray& a, unsigned lines, PhysAddr* dirty, std::size_t& n) {

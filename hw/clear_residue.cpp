@@ -26,13 +26,14 @@ ClearResidue::ClearResidue(const Shape& shape)
   entries_.resize(capacity_ * static_cast<std::uint64_t>(shape_.sockets));
   rings_.resize(static_cast<std::size_t>(shape_.sockets));
   clears_.assign(shape_.cpu_socket.size(), 0);
-  llc_virtual_.assign(static_cast<std::size_t>(shape_.sockets), 0);
   l2_virtual_.assign(shape_.cpu_socket.size(), 0);
   made_real_.assign(3 * shape_.cpu_socket.size(), 0);
-  llc_made_real_.assign(static_cast<std::size_t>(shape_.sockets), 0);
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
+  entered_.reserve(kMaxAged);
+  private_from_.assign(shape_.cpu_socket.size(), 0);
+  exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.
   std::size_t slots = 1;
   unsigned bits = 0;
@@ -103,6 +104,8 @@ void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
   count_real(x, level, n);
   if (level >= 4)
     stats_.lines_written_back += n;
+  else if (level == 0)
+    stats_.lines_into_llc += n;
   else
     stats_.lines_to_level[level] += n;
   if (x.mask == 0) unindex(e);
@@ -166,7 +169,7 @@ void ClearResidue::group_rearm(std::size_t list) {
   }
   // gone() once since_llc(x, clock) > llc_lines_.
   const Entry& x = entries_[h];
-  group_due_[list] = x.llc_entry != 0 ? x.llc_entry + llc_lines_ : x.llc_at + l1_lines_ + l2_lines_ + llc_lines_ + 1;
+  group_due_[list] = x.llc_at + l1_lines_ + l2_lines_ + llc_lines_ + 1;
 }
 
 PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
@@ -210,6 +213,43 @@ void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
   }
 }
 
+void ClearResidue::arm_exit(std::size_t cpu, const Entry& x) {
+  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + l1 + l2 - a page.
+  const std::uint64_t due = x.l2_at + l1_lines_ + l2_lines_ - kPageLines + 1;
+  // (Still in L1D by its L1D clock past that: looked at again after another page of L2 fills.)
+  const std::uint64_t now = l2_clock(cpu, l2_[cpu]->insertions());
+  exit_due_[cpu] = std::max(due, now) + kPageLines;
+}
+
+void ClearResidue::leave_l2(CpuId cpu) {
+  entered_.clear();
+  collect_leavers(static_cast<std::size_t>(cpu.value()), clears_[static_cast<std::size_t>(cpu.value())], 0);
+}
+
+void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through) {
+  exit_due_[c] = ~std::uint64_t{0};
+  const std::uint32_t* recent = recent_.data() + c * recent_n_;
+  for (std::uint64_t seq = private_from_[c] + 1; seq <= last; ++seq) {
+    const std::uint32_t e = recent[seq % recent_n_];
+    if (e == kNone || entries_[e].seq != seq || entries_[e].cpu != static_cast<int>(c) || entries_[e].mask == 0) {
+      private_from_[c] = seq;  // gone from the residue already
+      continue;
+    }
+    const Entry& x = entries_[e];
+    if (entered_.size() == kMaxAged) {
+      exit_due_[c] = 0;  // more may be due: looked at again at the next miss
+      return;
+    }
+    if (seq > through && private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0) {
+      arm_exit(c, x);
+      return;
+    }
+    entered_.push_back({x.page, x.mask});
+    take_mask(e, x.mask, 0);
+    private_from_[c] = seq;
+  }
+}
+
 void ClearResidue::watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2) {
   const auto c = static_cast<std::size_t>(cpu.value());
   if (l1_.empty()) {
@@ -240,13 +280,12 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   moved.previous = still_virtual(earlier(1));
   moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
   l2_virtual_[c] += moved.to_l2;
-  const std::uint32_t into_llc = earlier(shape_.l1_pages + shape_.l2_pages);
-  moved.to_llc = 0;
-  if (into_llc != kNone && entries_[into_llc].llc_entry == 0) {
-    Entry& y = entries_[into_llc];
-    moved.to_llc = enter_llc(y, llc_fills);
-    if (y.indexed && y.group_prev == kNone && !llc_.empty())  // the oldest of its set group: due later now
-      group_rearm(static_cast<std::size_t>(y.socket) * groups_ + group_of(y.page));
+  // Its pages that left its L2 by now (by its L2 clock; at the latest its
+  // clear l1_pages + l2_pages ago): the caller installs them in the LLC.
+  entered_.clear();
+  if (!l2_.empty()) {
+    const std::uint64_t back = shape_.l1_pages + shape_.l2_pages;
+    collect_leavers(c, seq - 1, seq > back ? seq - back : 0);
   }
   // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];
@@ -268,11 +307,11 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.l1_at = l1_clock(c, fills.l1);
   x.l2_at = l2_clock(c, fills.l2);
   x.llc_at = llc_clock(socket, llc_fills);
-  x.llc_entry = 0;
   x.cpu = cpu.value();
   x.socket = socket;
   index(e);
   recent[seq % recent_n_] = e;
+  if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);
   x.clear_start = x.clear_end = 0;
   newest_ = e;
   virtual_lines_ += kPageLines;

@@ -2,48 +2,45 @@
 // ([cache] clear_residue = "deferred"; issue 15): the bookkeeping only, no
 // cache operation. A cached clear of a whole 4 KiB page (clear_page, and each
 // page of a cached huge-page clear) that finds none of the page's lines in any
-// cache records the page once instead of installing its 64 lines: the page
-// becomes its CPU's newest entry in its socket's ring, with a 64-bit mask of
-// the lines still notionally resident and dirty ("virtual" lines, held by no
-// cache array). Their level follows from the page's age: counted in pages
-// that CPU cleared since, the newest L1D-capacity pages are in its L1D, then
-// its L2's worth in L2; then its socket's LLC, which they leave once the LLC
-// took as many lines after them as it holds (its real fills and the virtual
-// lines that entered it: an LRU line untouched for that long is gone).
-// MemorySystem turns a virtual line into a real one at that level
+// cache records the page once instead of installing its 64 lines in L1D: the
+// page becomes its CPU's newest entry in its socket's ring, with a 64-bit mask
+// of the lines still notionally resident and dirty ("virtual" lines, held by
+// no cache array) while they are in that CPU's L1D or L2. Their level follows
+// from the page's age: the page is in its CPU's L1D while L1D took fewer
+// lines than it holds since the clear (its real fills and the virtual lines of
+// the CPU's later clears), then in its L2 while L2 took fewer than L1D and L2
+// hold. Then it leaves the L2 for the LLC as the exact model's L2 victims do,
+// and its lines still virtual become real dirty LLC lines
+// (CacheHierarchy::install_residue_page_in_llc), so the LLC's own LRU, set by
+// set, says what they push out and when they go: at the CPU's next clear
+// (record(): its LLC victims posted among that clear's lines; at the latest
+// l1 + l2 pages of clears after it), or, when the CPU stopped clearing, at its
+// first miss a page of L2 fills after it left (exit_due, leave_l2).
+// MemorySystem turns a virtual line into a real one at its level
 // (CacheHierarchy::install_residue) before anything touches it: a demand
 // miss, a page walk, an L2 prefetch, a copy or clear of the page, a streamed
-// transfer over it. A page that leaves the LLC by age (the LLC took as many
-// lines as it holds after it) gives up its virtual lines to memory as the
-// exact model's LRU victims are: line by line, a line when a miss falls into
-// its LLC set (a page's 64 lines fill 64 consecutive sets, its "set group";
-// the miss path checks the oldest recorded page of the group), the rest with
-// the next clear of its socket (line j posted with that clear's line j) or
-// when something looks the page up. A page its CPU has not yet moved into the
-// LLC (by that CPU's clears) while its L1D or L2 clock still holds it stays:
-// the non-inclusive LLC does not take lines out of a core's L1D or L2. A
-// virtual line made real in L1D posts the write-backs it causes when the exact
-// clear wrote it (timed(); else, or if that is more than 10 us back, when touched).
-// CacheHierarchy::displace_for_clear takes out the real lines the virtual
-// ones would have pushed out.
-// Simplifications: virtual lines occupy no way of any set (their pressure is
-// displace_for_clear's, on average, not set by set; a page leaves the LLC by
-// the whole LLC's clock, and its lines then go at the L1D misses and
-// prefetches into their sets, rather than at the L2 victims the non-inclusive
-// LLC takes) and no snoop-filter entry; a page leaves the LLC in its
-// socket's clear order: the write-backs stop at the oldest page of the ring
-// (or of the set group) that has not left, and the pages recorded after it
-// wait, even one that entered the LLC earlier (another core's, or any when a
-// slow CPU moved the older page in late); nor is leaving final: a page gone
-// by the clock before its CPU moved it into the LLC is back in the LLC once
-// that CPU's clears move it in; the ring's write-backs look at most 64 pages
-// past a page still in its CPU's L1D or L2 (those further wait, or go by set
-// misses); L1D and L2 ages count the CPU's clears only, not its other
-// traffic; the ring holds the LLC and each core's L1D and L2 in pages, and a
-// page forced out of a full ring is written back early; a recorded line made real in L1D by a demand access
-// counts as an L1D miss and fill, where the exact model counts a hit. Only the
-// bulk transfer path ([platform] kernel_transfers = "bulk", the default)
-// defers clears; the line path installs every line.
+// transfer over it. A virtual line made real in L1D posts the write-backs it
+// causes when the exact clear wrote it (timed(); else, or if that is more than
+// 10 us back, when touched). CacheHierarchy::displace_for_clear takes out the
+// real lines of L1D and L2 the virtual ones would have pushed out.
+// A page that left its CPU's L2 by the clock but not yet entered the LLC
+// (its CPU has not missed since) is judged by the socket's LLC clock (the
+// lines its LLC took since, less those L1D and L2 hold): once that passes the
+// LLC's size its lines go to memory as LRU victims would, line by line when
+// a miss falls into their LLC set (a page's 64 lines fill 64 consecutive
+// sets, its "set group"), the rest with the socket's next clear or when
+// something looks the page up.
+// Simplifications: in L1D and L2 virtual lines occupy no way of a set (their
+// pressure is displace_for_clear's, on average, not set by set) and no
+// snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
+// pages later), not by its L1D clock; it enters the LLC whole, not line by
+// line as its sets in L2 give it up; the ring holds the LLC and each core's
+// L1D and L2 in pages, and a page forced out of a full ring is written back
+// early (a CPU idle for that many clears of its socket's other CPUs); a
+// recorded line made real in L1D by a demand access counts as an L1D miss and
+// fill, where the exact model counts a hit. Only the bulk transfer path
+// ([platform] kernel_transfers = "bulk", the default) defers clears; the line
+// path installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;
 // a count per 2 MiB region lets the miss path skip it where nothing is recorded.
 #pragma once
@@ -72,10 +69,27 @@ class ClearResidue {
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kRegionShift = 21;
 
-  // False when no recorded page lies in pa's 2 MiB region and no socket's LLC
-  // set that pa maps to has a recorded line due to leave it (the miss path's
-  // filter: when true, MemorySystem ages that set, age(), and looks pa up).
-  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa); }
+  // False when no recorded page lies in pa's 2 MiB region, no socket's LLC
+  // set that pa maps to has a recorded line due to leave it and no line is
+  // virtual (the miss path's filter: when true, MemorySystem moves the
+  // missing CPU's pages its L2 gave up into the LLC, leave_l2(), ages pa's
+  // set, age(), and looks pa up).
+  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa) || virtual_lines_ != 0; }
+  // Whether `cpu`'s L2 may have given up its oldest recorded page still
+  // virtual (by its L2 clock: the lines it took since, real and virtual), to be
+  // installed in its socket's LLC: leave_l2().
+  bool exit_due(CpuId cpu) const {
+    const auto c = static_cast<std::size_t>(cpu.value());
+    return !l2_.empty() && l2_clock(c, l2_[c]->insertions()) >= exit_due_[c];
+  }
+  // The recorded pages of `cpu` (oldest first) that its L1D and L2 gave up by
+  // now (by their clocks: its clears move their own, record(); here its other
+  // traffic): they leave the residue, and entered_page(i), entered_mask(i) for
+  // i < entered() are the lines to install in its socket's LLC now.
+  void leave_l2(CpuId cpu);
+  std::size_t entered() const { return entered_.size(); }
+  PhysAddr entered_page(std::size_t i) const { return entered_[i].page; }
+  std::uint64_t entered_mask(std::size_t i) const { return entered_[i].mask; }
   bool region_holds(PhysAddr pa) const {
     const std::size_t r = static_cast<std::size_t>(pa >> kRegionShift);
     return r < regions_.size() && regions_[r] != 0;
@@ -114,14 +128,13 @@ class ClearResidue {
     std::uint64_t l1 = 0, l2 = 0, llc = 0;
   };
   // Where entry e's virtual lines are: 1 its CPU's L1D, 2 its L2, 3 its
-  // socket's LLC, 4 gone to memory (not yet written back); `fills`: of its
-  // CPU's caches. Each array's clock counts the lines it took (its real fills
-  // and the virtual lines that entered it). The page is in L1D while L1D took
-  // fewer lines than it holds since the clear, in L2 while L2 took fewer than
-  // L1D and L2 hold, in the LLC while the LLC took fewer than it holds since
-  // the page entered it (record() moves it there after l1_pages + l2_pages
-  // clears of its CPU; a page looked up before that counts from its clear,
-  // less the lines L1D and L2 hold).
+  // socket's LLC (it left L2, not yet moved in), 4 gone to memory (not yet
+  // written back); `fills`: of its CPU's caches. The L1D and L2 clocks count
+  // the lines each took (its real fills and the virtual lines that entered
+  // it). The page is in L1D while L1D took fewer lines than it holds since the
+  // clear, in L2 while L2 took fewer than L1D and L2 hold, then in the LLC
+  // while the LLC took fewer than it holds since (counted from its clear, less
+  // the lines L1D and L2 hold).
   // (The lines after the page's own: L1D holds it while they are at most its
   // size less a page, and so on.)
   int level(std::uint32_t e, const Fills& fills) const {
@@ -156,14 +169,16 @@ class ClearResidue {
   // back to memory by the caller): returns their mask.
   std::uint64_t take_all(std::uint32_t e, int level);
   // A deferred clear of `page` (4 KiB-aligned, not recorded) by `cpu`, whose
-  // socket's LLC has had `llc_fills` real fills. `moved` gets how many lines of
-  // the CPU's earlier clears are still virtual: its previous clear's (in its
-  // L1D: those its next accesses did not make real), the page that now leaves
-  // its L1D (into L2) and the one that leaves its L2 (into the LLC). The pages
-  // that leave the socket's LLC (or the full ring) are then aged_page(i),
-  // aged_mask(i) for i < aged(): their lines still virtual, to write back.
+  // caches have had `fills` real fills. `moved` gets how many lines of the
+  // CPU's earlier clears are still virtual: its previous clear's (in its L1D:
+  // those its next accesses did not make real) and the page that now leaves
+  // its L1D (into L2). The CPU's pages that leave its L2 now (by its L2 clock;
+  // at the latest its clear l1_pages + l2_pages ago) are entered_page(i),
+  // entered_mask(i) for i < entered(): their lines still virtual, to install in
+  // the LLC. The pages that leave the socket's LLC by its clock (or the full
+  // ring) are aged_page(i), aged_mask(i) for i < aged(): to write back.
   struct Moved {
-    unsigned previous = 0, to_l2 = 0, to_llc = 0;
+    unsigned previous = 0, to_l2 = 0;
   };
   void record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved);
   std::size_t aged() const { return aged_.size(); }
@@ -176,6 +191,7 @@ class ClearResidue {
     std::uint64_t pages_exact = 0;         // clears that found a line of the page cached: installed exactly
     std::uint64_t lines_to_level[4] = {};  // virtual lines made real, by level (1..3)
     std::uint64_t lines_written_back = 0;  // virtual lines written to memory (their page left the LLC)
+    std::uint64_t lines_into_llc = 0;      // virtual lines installed in the LLC as they left L2 (record())
   };
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
@@ -189,7 +205,6 @@ class ClearResidue {
     std::uint64_t mask = 0;
     std::uint64_t seq = 0;                           // its CPU's clear count after this clear
     std::uint64_t l1_at = 0, l2_at = 0, llc_at = 0;  // the clocks of its CPU's L1D, L2 and LLC at the clear
-    std::uint64_t llc_entry = 0;                     // 1 + the socket's LLC clock when it entered the LLC; 0: not yet
     std::uint64_t clear_start = 0, clear_end = 0;    // its timing pass (ps; 0: not known)
     std::uint32_t group_prev = kNone, group_next = kNone;  // its set group's list (while indexed)
     std::int32_t cpu = -1;
@@ -204,6 +219,7 @@ class ClearResidue {
     PhysAddr page;
     std::uint64_t mask;
   };
+
   // Lines each array took so far: its real fills and the virtual lines that
   // entered it, less the real fills of lines made real (counted already as virtual).
   std::uint64_t l1_clock(std::size_t cpu, std::uint64_t fills) const {
@@ -212,27 +228,15 @@ class ClearResidue {
   std::uint64_t l2_clock(std::size_t cpu, std::uint64_t fills) const {
     return fills + l2_virtual_[cpu] - made_real_[3 * cpu + 1];
   }
-  std::uint64_t llc_clock(int socket, std::uint64_t llc_fills) const {
-    return llc_fills + llc_virtual_[static_cast<std::size_t>(socket)] -
-           llc_made_real_[static_cast<std::size_t>(socket)];
-  }
+  // (Virtual lines never enter the LLC: its clock is its real fills.)
+  std::uint64_t llc_clock(int, std::uint64_t llc_fills) const { return llc_fills; }
   void count_real(const Entry& x, int level, std::uint64_t n) {
-    if (level <= 2)
+    if (level <= 2 && level >= 1)
       made_real_[3 * static_cast<std::size_t>(x.cpu) + static_cast<std::size_t>(level - 1)] += n;
-    else if (level == 3)
-      llc_made_real_[static_cast<std::size_t>(x.socket)] += n;
   }
-  // Entry x's virtual lines enter its socket's LLC now: returns how many.
-  unsigned enter_llc(Entry& x, std::uint64_t llc_fills) {
-    const auto n = static_cast<unsigned>(__builtin_popcountll(x.mask));
-    x.llc_entry = llc_clock(x.socket, llc_fills) + 1;
-    llc_virtual_[static_cast<std::size_t>(x.socket)] += n;
-    return n;
-  }
-  // Lines the LLC took since entry x's lines entered it (not yet entered, as
-  // record() would have moved it: its clear's clock less the lines its L1D and L2 hold).
+  // Lines the LLC took since entry x's lines would have entered it: its
+  // clear's clock less the lines its L1D and L2 hold.
   std::uint64_t since_llc(const Entry& x, std::uint64_t clock) const {
-    if (x.llc_entry != 0) return clock - (x.llc_entry - 1);
     return clock - x.llc_at > l1_lines_ + l2_lines_ ? clock - x.llc_at - l1_lines_ - l2_lines_ : 0;
   }
   // Whether entry x's page has left the LLC at `clock` (level()'s 4 unless private_level() says 1 or 2).
@@ -244,10 +248,9 @@ class ClearResidue {
     if (l2_clock(c, l2_fills) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
     return 0;
   }
-  // Whether entry x, not yet moved into the LLC by its CPU's clears, is still
-  // in that CPU's L1D or L2 (watched arrays): then gone() does not count for it.
+  // Whether entry x is still in its CPU's L1D or L2 (watched arrays): then gone() does not count for it.
   bool held_privately(const Entry& x) const {
-    if (x.llc_entry != 0 || l1_.empty()) return false;
+    if (l1_.empty()) return false;
     const auto c = static_cast<std::size_t>(x.cpu);
     return private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0;
   }
@@ -263,7 +266,8 @@ class ClearResidue {
   void group_remove(std::uint32_t e);
   // The LLC clock at which the oldest page of group list `list` has left the LLC (never: ~0).
   void group_rearm(std::size_t list);
-  // Lines `m` of entry e become real at `level` (4: written back by the caller).
+  // Lines `m` of entry e become real at `level` (4: written back by the caller;
+  // 0: installed in the LLC by the caller as they leave L2).
   void take_mask(std::uint32_t e, std::uint64_t m, int level);
   std::size_t slot_of(std::uint64_t frame) const {
     return static_cast<std::size_t>((frame * 0x9E3779B97F4A7C15ull) >> hash_shift_);
@@ -282,10 +286,8 @@ class ClearResidue {
   std::vector<Entry> entries_;                // socket s's ring: [s * capacity_, (s + 1) * capacity_)
   std::vector<Ring> rings_;                   // by socket
   std::vector<std::uint64_t> clears_;         // deferred clears by CPU
-  std::vector<std::uint64_t> llc_virtual_;    // virtual lines that entered each socket's LLC
   std::vector<std::uint64_t> l2_virtual_;     // virtual lines that entered each CPU's L2
   std::vector<std::uint64_t> made_real_;      // lines made real by CPU in its L1D and L2 ([3 c], [3 c + 1])
-  std::vector<std::uint64_t> llc_made_real_;  // and by socket in its LLC
   // By CPU, the entries of its last l1 + l2 + 1 clears (recent_[c * recent_n_ + seq % recent_n_]).
   std::vector<std::uint32_t> recent_;
   std::uint64_t recent_n_ = 1;
@@ -293,6 +295,18 @@ class ClearResidue {
   // pop_gone() looks at most this many ring entries past a page held privately.
   static constexpr std::uint64_t kMaxPassed = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
+  std::vector<Aged> entered_;  // leave_l2()'s pages (at most kMaxAged)
+  // By CPU: its clear count before its oldest recorded page that may still be
+  // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).
+  std::vector<std::uint64_t> private_from_, exit_due_;
+  // exit_due_ of `cpu` for entry x (in its L1D or L2 now): when its L2 clock
+  // has passed it by a page (its next clear usually moves it first, its
+  // write-backs then posted among the clear's lines).
+  void arm_exit(std::size_t cpu, const Entry& x);
+  // Into entered_: CPU c's recorded pages from its oldest still virtual up
+  // to its clear number `last` that left its L2 by now, and those up to
+  // `through` in any case, in clear order; stops at the first that stays and arms exit_due_ by it.
+  void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;

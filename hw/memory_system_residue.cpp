@@ -6,10 +6,14 @@
 // finds them where the exact model would have left them (a HITM for another
 // CPU, an L2 or LLC hit for an older page). Write-backs that making a line real
 // causes are posted when it is touched, or in L1D when the clear wrote it (as
-// the exact clear's install caused them); a miss into an LLC set where a page
-// that left the LLC by age still has a virtual line writes that line back.
+// the exact clear's install caused them). A page leaving its CPU's L2 enters
+// the LLC as real lines, at that CPU's next clear (their LLC victims posted
+// among the clear's lines) or its next miss; a miss into an LLC set where a
+// page that left the LLC by age still has a virtual line writes that line back.
 // Simplifications: clear_residue.h's.
 #include "hw/memory_system.h"
+
+#include <array>
 
 namespace numasim::hw {
 
@@ -29,6 +33,18 @@ Picoseconds write_back_time(const ClearResidue& r, std::uint32_t e, unsigned i, 
   Picoseconds t;
   return level == 1 && r.write_time(e, i, t) && t < now && now - t <= kLatestLag ? t : now;
 }
+
+// Lines `mask` of `page`, virtual until now, leave `cpu`'s L2 for its
+// socket's LLC as real dirty lines (the exact clear's L2 victims): the LLC's
+// own LRU choice per set then says what they and the lines around them push
+// out; each dirty victim goes to victim(j, line), j the line of the page that pushed it.
+template <typename Victim>
+void install_in_llc(CacheHierarchy& caches, CpuId cpu, PhysAddr page, std::uint64_t mask, Victim victim) {
+  std::array<PhysAddr, ClearResidue::kPageLines> dirty;
+  std::array<std::uint8_t, ClearResidue::kPageLines> line_of;
+  const std::size_t n = caches.install_residue_page_in_llc(cpu, page, mask, dirty.data(), line_of.data());
+  for (std::size_t k = 0; k < n; ++k) victim(line_of[k], dirty[k]);
+}
 }  // namespace
 
 ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
@@ -37,12 +53,22 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
 }
 
 bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
+  if (residue_->exit_due(cpu)) {
+    // Recorded pages of this CPU that its L2 gave up by now enter its LLC.
+    residue_->leave_l2(cpu);
+    const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
+    for (std::size_t k = 0; k < residue_->entered(); ++k)
+      install_in_llc(caches_, cpu, residue_->entered_page(k), residue_->entered_mask(k),
+                     [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
+  }
   if (residue_->set_due(pa)) {
     // A fill into pa's LLC set pushes out a line of a page that left the LLC by age: to memory now.
     const int socket = caches_.socket_of(cpu);
     if (const PhysAddr out = residue_->age(socket, pa))
       post_writeback(socket_node_[static_cast<std::size_t>(socket)], out, now);
     if (!residue_->region_holds(pa)) return false;
+  } else if (!residue_->region_holds(pa)) {
+    return false;
   }
   const std::uint32_t e = residue_->find(pa);
   if (e == ClearResidue::kNone) return false;
@@ -142,9 +168,12 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
       const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
       add(j, residue_->aged_page(k) + j * kCacheLineBytes);
     }
-  const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, moved.to_llc);
+  // (No virtual line enters the LLC: its sweep takes none.)
+  const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, 0);
   const PhysAddr* out = caches_.displaced();
   for (std::size_t i = 0; i < n; ++i) add(i, out[i]);
+  for (std::size_t k = 0; k < residue_->entered(); ++k)
+    install_in_llc(caches_, cpu, residue_->entered_page(k), residue_->entered_mask(k), add);
   return true;
 }
 
@@ -162,6 +191,8 @@ void MemorySystem::dump_residue(StatsVisitor& v) const {
             "recorded lines made real in the clearing socket's LLC when touched");
   v.counter("system.mem.clear_residue.lines_written_back", s.lines_written_back, "count",
             "recorded lines written to memory after their page left the socket's LLC");
+  v.counter("system.mem.clear_residue.lines_into_llc", s.lines_into_llc, "count",
+            "recorded lines installed in the clearing socket's LLC as they left the CPU's L2");
   v.counter("system.mem.clear_residue.virtual_lines", residue_->virtual_lines(), "count",
             "recorded lines still held (no cache array holds them) at the dump");
 }
