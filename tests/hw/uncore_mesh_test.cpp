@@ -251,6 +251,50 @@ TEST(RequestTracker, EqualsTheDivisionTrackerOnRandomRequests) {
   }
 }
 
+// The same against the division tracker where the calendar is stressed at its
+// edges: requests read at their arrival or not read for long stretches (bulk
+// blocks), time jumping past the whole calendar, cores far behind, requests
+// longer than the calendar; after each request, available() and busy() at
+// random times, and now and then busy() at every bucket of the calendar and
+// beyond.
+TEST(RequestTracker, EqualsTheDivisionTrackerAcrossJumpsAndUnreadStretches) {
+  std::mt19937_64 rng(16);
+  for (const std::size_t buckets : {std::size_t{2}, std::size_t{7}, std::size_t{64}, std::size_t{8192}}) {
+    for (const std::uint32_t entries : {1u, 3u, 64u}) {
+      const std::uint64_t bucket = 2000;
+      RequestTracker t(entries, Picoseconds(bucket), buckets);
+      ReferenceTracker ref(entries, bucket, buckets);
+      std::uint64_t now = rng() % 100'000;
+      const std::uint64_t span = buckets * bucket;
+      for (int step = 0; step < 4000; ++step) {
+        const unsigned kind = static_cast<unsigned>(rng() % 20);
+        if (kind == 0) now += span + rng() % (2 * span);    // past the whole calendar
+        else if (kind < 4) now += rng() % (span / 2 + 1);  // a long quiet stretch
+        else now += rng() % (2 * bucket);
+        const std::uint64_t at = kind == 5 ? now - std::min(now, rng() % (span + 4 * bucket)) : now;  // behind
+        std::uint64_t start = at;
+        if (kind != 6) {  // kind 6: taken without a read first, as a bulk block's requests
+          ASSERT_EQ(t.available(Picoseconds(at)), Picoseconds(ref.available(at))) << buckets << " " << step;
+          start = ref.available(at);
+        }
+        const std::uint64_t done = start + (kind == 7 ? rng() % (2 * span) : rng() % (60 * bucket));
+        t.take(Picoseconds(at), Picoseconds(start), Picoseconds(done));
+        ref.take(start, done);
+        for (int probe = 0; probe < 3; ++probe) {
+          const std::uint64_t p = now + span - std::min(now + span, rng() % (3 * span));
+          ASSERT_EQ(t.busy(Picoseconds(p)), ref.busy(p)) << buckets << " " << entries << " " << step;
+          ASSERT_EQ(t.available(Picoseconds(p)), Picoseconds(ref.available(p))) << buckets << " " << step;
+        }
+        if (step % 500 == 0) {
+          const std::uint64_t from = now > 2 * span ? now - 2 * span : 0;
+          for (std::uint64_t p = from; p < now + 2 * span; p += bucket)
+            ASSERT_EQ(t.busy(Picoseconds(p)), ref.busy(p)) << buckets << " " << step << " at " << p;
+        }
+      }
+    }
+  }
+}
+
 TEST(UncoreParams, ReadFromTheUncoreTableWithLocatedErrors) {
   auto doc = ConfigDocument::from_string(
       "[uncore]\nimpl = \"ring\"\ncols = 10\nrows = 1\nio_rows = 0\nimc_tiles = [[0, 9]]\nupi_tiles = [[0, 5]]\n"
