@@ -174,7 +174,7 @@ bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
     }
     table = e & pte::kAddrMask;
     ++level;
-    pwc_.insert(ctx_.asid, va, level, table);
+    pwc_.insert_missing(ctx_.asid, va, level, table);  // below the lookup's hit: not held
   }
   stats_.walk_ps += (t - start).value();
   return false;
