@@ -131,15 +131,10 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
   ring.imc_tiles = {{0, 0}, {0, 7}};
   ring.upi_tiles = {{0, 6}};
   shapes.push_back({ring, 9});
-  UncoreParams dies = mesh6x6();
-  dies.cols = 8;
-  dies.rows = 10;
-  dies.io_rows_bottom = 1;
-  dies.die_cols = 4;
-  dies.die_rows = 5;
-  dies.die_crossing_cycles = 7;
-  dies.imc_tiles = {{2, 0}, {2, 7}, {7, 0}};
-  dies.upi_tiles = {{0, 1}, {0, 6}, {9, 1}, {9, 6}};
+  // 8 x 10 tiles in four 4 x 5 dies, I/O rows at the top and the bottom, three IMCs.
+  UncoreParams dies{.impl = "mesh", .cols = 8, .rows = 10, .imc_tiles = {{2, 0}, {2, 7}, {7, 0}},
+                    .upi_tiles = {{0, 1}, {0, 6}, {9, 1}, {9, 6}}, .io_rows_bottom = 1, .die_cols = 4,
+                    .die_rows = 5, .die_crossing_cycles = 7};
   shapes.push_back({dies, 56});
   dies.upi_route = "address";
   shapes.push_back({dies, 37});
