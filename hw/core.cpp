@@ -131,11 +131,10 @@ Picoseconds TaskRun::marker_interval(std::uint32_t from_id, std::uint32_t to_id)
 Core::Core(CpuId cpu, NodeId node, const CoreParams& params, Mmu& mmu, MemoryPort& port, os::KernelEntry* os,
            MemorySystem* direct)
     : cpu_(cpu), node_(node), params_(params), mmu_(mmu), port_(port), os_(os), direct_(direct),
-      sc_(std::make_unique<Sc>()) {
+      lfb_(params.line_fill_buffers, 0, "line fill buffers"), sc_(std::make_unique<Sc>()) {
   const unsigned __int128 fp_per_cycle = (static_cast<unsigned __int128>(1'000'000'000'000ull) << kFrac);
   cycle_fp_ = static_cast<std::uint64_t>((fp_per_cycle + params.clock.hz() / 2) / params.clock.hz());
   issue_fp_ = cycle_fp_ * params.mem_issue_cycles;
-  lfb_.assign(params.line_fill_buffers, 0);
   l1_latency_ = direct ? direct->caches().hit_latency(1) : Picoseconds(0);
   const auto id = static_cast<std::size_t>(cpu.value());
   if (time_order.due.size() <= id) time_order.due.resize(id + 1, {kNotDue, 0});
@@ -664,11 +663,11 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
     issue = last_load_done_;
     t_ = issue;
   }
-  if (lfb_earliest_ > issue) [[unlikely]] {
+  if (const std::uint64_t lfb_free = lfb_.at(0); lfb_free > issue) [[unlikely]] {
     // Every fill buffer is busy: stall until one frees.
     ++stats_.lfb_stalls;
-    stats_.lfb_stall_ps += (lfb_earliest_ - issue) >> kFrac;
-    issue = lfb_earliest_;
+    stats_.lfb_stall_ps += (lfb_free - issue) >> kFrac;
+    issue = lfb_free;
     t_ = issue;
   }
   std::uint32_t tlb_cycles;
@@ -707,25 +706,7 @@ Core::Step Core::access(Mem& mem, VirtAddr va, bool write, bool dependent, PhysA
   const std::uint64_t done = issue + fp(mem.access(cpu_, pa, write, ps(issue), miss));
   if (miss) {
     ++stats_.l1_misses;
-    // Take the fill buffer that frees first (free at `issue` by the check
-    // above). One branch-free pass finds it and the next earliest, so the new
-    // earliest is min(next, done) without a second pass (the compare per
-    // buffer of the first-least search was a mispredicted branch per miss).
-    const std::uint64_t* const b = lfb_.data();
-    const std::size_t n = lfb_.size();
-    std::size_t slot = 0;
-    std::uint64_t least = b[0], next = ~std::uint64_t{0};
-    for (std::size_t i = 1; i < n; ++i) {
-      // Selections by mask: the compiler turned the conditional form back into a branch.
-      const std::uint64_t v = b[i];
-      const std::uint64_t less = std::uint64_t{0} - static_cast<std::uint64_t>(v < least);
-      const std::uint64_t v_or_next = v < next ? v : next;
-      next = (least & less) | (v_or_next & ~less);
-      slot = (i & less) | (slot & ~less);
-      least = (v & less) | (least & ~less);
-    }
-    lfb_[slot] = done;
-    lfb_earliest_ = n == 1 ? done : std::min(next, done);
+    lfb_.replace_earliest(done);  // the fill buffer that frees first (free at `issue` by the check above)
   }
   if (!write) last_load_done_ = done;
   if (done > max_done_) max_done_ = done;

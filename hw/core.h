@@ -96,6 +96,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/completion_ring.h"
 #include "hw/memory_port.h"
 #include "hw/mmu.h"
 #include "hw/op.h"
@@ -393,8 +394,7 @@ class Core final : public ThreadContext {
   std::uint64_t deadline_ = 0;       // next quantum boundary, fixed point
   std::uint64_t last_load_done_ = 0;
   std::uint64_t max_done_ = 0;
-  std::vector<std::uint64_t> lfb_;   // completion time of each fill buffer
-  std::uint64_t lfb_earliest_ = 0;   // min over lfb_
+  CompletionRing<std::uint64_t> lfb_;  // completion time of each fill buffer
   // Host prefetching for cores that walk often (no effect on results): each
   // translation that leaves the L1 TLB adds kWalkCredit (up to kWalkCreditMax),
   // each load or store takes one, and while more than kWalkCredit is left (two

@@ -120,7 +120,9 @@ bool Mmu::peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const {
 void Mmu::prefetch_walk(VirtAddr va) const {
   PhysAddr entry;
   int level;
-  if (!peek_leaf(va, true, entry, level) || level != 3) return;
+  if (!peek_leaf(va, true, entry, level)) return;
+  peeked_[(va >> kPageShift) % kPeekedLeaves] = {va >> kPageShift, ctx_.cr3, entry, level};
+  if (level != 3) return;
   os_.prefetch_pte(entry);
   memory_.host_prefetch(cpu_, entry);
 }
@@ -128,7 +130,13 @@ void Mmu::prefetch_walk(VirtAddr va) const {
 void Mmu::prefetch_data(VirtAddr va) const {
   PhysAddr entry;
   int level;
-  if (!peek_leaf(va, false, entry, level)) return;
+  const PeekedLeaf& peeked = peeked_[(va >> kPageShift) % kPeekedLeaves];
+  if (peeked.page == va >> kPageShift && peeked.cr3 == ctx_.cr3) {
+    entry = peeked.entry;
+    level = peeked.level;
+  } else if (!peek_leaf(va, false, entry, level)) {
+    return;
+  }
   const std::uint64_t e = os_.read_pte(entry);
   if (!(e & pte::kPresent)) return;
   const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
@@ -174,7 +182,7 @@ bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
     }
     table = e & pte::kAddrMask;
     ++level;
-    pwc_.insert(ctx_.asid, va, level, table);
+    pwc_.insert_missing(ctx_.asid, va, level, table);  // below the lookup's hit: not held
   }
   stats_.walk_ps += (t - start).value();
   return false;

@@ -15,6 +15,7 @@
 // a TLB entry whose dirty bit is not known set re-walks (like Intel's assist).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "common/units.h"
@@ -151,6 +152,19 @@ class Mmu {
   // down to the leaf entry, which it does not read: its address and level
   // (3, or 2 / 1 for a 2 MiB / 1 GiB leaf). False at an entry not present.
   bool peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const;
+  // The leaf entries prefetch_walk found, by 4 KiB page and address space: a
+  // few operations later prefetch_data asks for the same page and reads its
+  // leaf from here instead of peeking the tables again. Host state only: an
+  // entry the tables have since changed is read as they are now (read_pte
+  // answers 0 for a frame that holds no table), so at worst a prefetch misses.
+  struct PeekedLeaf {
+    VirtAddr page = ~VirtAddr{0};
+    PhysAddr cr3 = 0;
+    PhysAddr entry = 0;
+    int level = 0;
+  };
+  static constexpr std::size_t kPeekedLeaves = 16;  // above the operations between the two prefetches
+  mutable std::array<PeekedLeaf, kPeekedLeaves> peeked_{};
   // Walk from `t`; on success fills the TLBs. Returns false at a fault (sets fault_write_ok).
   bool walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa);
 

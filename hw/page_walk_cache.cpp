@@ -146,15 +146,24 @@ void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr tabl
     a.touch(held);
     return;
   }
-  const std::size_t s = a.set_of(k);
-  std::uint32_t victim = a.head[s];
-  if (a.used[s] < a.ways) {
-    victim = static_cast<std::uint32_t>(s * a.ways);
-    while (a.keys[victim] != 0) ++victim;
+  a.replace(k, table);
+}
+
+void PageWalkCache::insert_missing(Asid asid, VirtAddr va, int next_level, PhysAddr table) {
+  Array& a = arrays_[next_level - 1];
+  if (!a.keys.empty()) a.replace(key(asid, va, next_level), table);
+}
+
+void PageWalkCache::Array::replace(std::uint64_t k, PhysAddr t) {
+  const std::size_t s = set_of(k);
+  std::uint32_t victim = head[s];
+  if (used[s] < ways) {
+    victim = static_cast<std::uint32_t>(s * ways);
+    while (keys[victim] != 0) ++victim;
   } else {
-    a.remove(victim);
+    remove(victim);
   }
-  a.install(victim, k, table);
+  install(victim, k, t);
 }
 
 void PageWalkCache::invalidate_asid(Asid asid) {

@@ -63,6 +63,10 @@ class PageWalkCache {
   Hit peek(Asid asid, VirtAddr va) const;
   // Remember that the table of level `next_level` (1..3) for `va` is at `table`.
   void insert(Asid asid, VirtAddr va, int next_level, PhysAddr table);
+  // The same for a level the latest lookup(asid, va) did not find (its hit was
+  // above next_level), with no change to the caches since: the entry is known
+  // absent, so it is not searched for again (a walk's inserts).
+  void insert_missing(Asid asid, VirtAddr va, int next_level, PhysAddr table);
 
   void invalidate_asid(Asid asid);
   void invalidate_all();
@@ -109,6 +113,8 @@ class PageWalkCache {
     void remove(std::uint32_t e);                                // a used entry e becomes empty
     void unlink(std::uint32_t e);
     void link_tail(std::uint32_t e);
+    // Installs k, not held, in its set's first empty entry, else in place of its least recently used.
+    void replace(std::uint64_t k, PhysAddr t);
   };
   static std::uint64_t key(Asid asid, VirtAddr va, int next_level) {
     return ((va >> pt_index_shift(next_level - 1)) << 17) | (std::uint64_t(asid) << 1) | 1u;

@@ -176,7 +176,8 @@ void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32
 }
 
 UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
-    : p_(p), address_routed_(p.address_routed_upi()), cores_(cores) {
+    : p_(p), address_routed_(p.address_routed_upi()), ring_(p.impl == "ring"), cores_(cores), tiles_(p.cols * p.rows) {
+  if (p.cols > 255 || p.rows > 255) throw std::invalid_argument("uncore: more than 255 rows or columns");
   if (cores == 0) throw std::invalid_argument("uncore: a socket without cores");
   cycle_ = p.clock.to_time(Cycles(1));
   auto tile = [&](std::uint32_t r, std::uint32_t c) {
@@ -203,54 +204,42 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
                                 std::to_string(free.size()) + " core tiles of the mesh");
   for (std::uint32_t i = 0; i < cores; ++i)
     core_tiles_.push_back(free[static_cast<std::size_t>(i) * free.size() / cores]);
-}
-
-std::uint32_t UncoreMesh::hops(std::uint32_t a, std::uint32_t b) const {
-  if (p_.impl == "ring") {
-    const std::uint32_t n = p_.cols * p_.rows;
-    const std::uint32_t d = a > b ? a - b : b - a;
-    return std::min(d, n - d);
+  cores_div_ = FastDivider(cores);
+  imcs_div_ = FastDivider(imcs_.size());
+  upis_div_ = FastDivider(upis_.size());
+  place_.resize(tiles_);
+  for (std::uint32_t t = 0; t < tiles_; ++t) {
+    Place& at = place_[t];
+    at.row = static_cast<std::uint8_t>(t / p.cols);
+    at.col = static_cast<std::uint8_t>(t % p.cols);
+    at.die_row = static_cast<std::uint8_t>(p.die_rows ? at.row / p.die_rows : 0);
+    at.die_col = static_cast<std::uint8_t>(p.die_cols ? at.col / p.die_cols : 0);
   }
-  const std::uint32_t ra = a / p_.cols, ca = a % p_.cols, rb = b / p_.cols, cb = b % p_.cols;
-  return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
-}
-
-std::uint32_t UncoreMesh::crossings(std::uint32_t a, std::uint32_t b) const {
-  std::uint32_t n = 0;  // a ring has no dies (the constructor refuses them)
-  if (p_.die_cols) {
-    const std::uint32_t da = a % p_.cols / p_.die_cols, db = b % p_.cols / p_.die_cols;
-    n += da > db ? da - db : db - da;
+  nearest_upi_.resize(tiles_);
+  for (std::uint32_t t = 0; t < tiles_; ++t) {
+    std::uint32_t best = upis_[0];
+    for (const std::uint32_t u : upis_)
+      if (route_cycles(t, u) < route_cycles(t, best)) best = u;
+    nearest_upi_[t] = best;
   }
-  if (p_.die_rows) {
-    const std::uint32_t da = a / p_.cols / p_.die_rows, db = b / p_.cols / p_.die_rows;
-    n += da > db ? da - db : db - da;
-  }
-  return n;
-}
-
-std::uint32_t UncoreMesh::nearest_upi(std::uint32_t tile) const {
-  std::uint32_t best = upis_[0];
-  for (const std::uint32_t u : upis_)
-    if (route_cycles(tile, u) < route_cycles(tile, best)) best = u;
-  return best;
 }
 
 Picoseconds UncoreMesh::llc_hit(std::uint32_t core, PhysAddr pa) const {
-  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
   return cycles(p_.core_stop_cycles + p_.llc_cycles + 2 * route_cycles(ct, st));
 }
 
 Picoseconds UncoreMesh::to_local_imc(std::uint32_t core, PhysAddr pa) const {
-  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
   return cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, imcs_[imc_of(pa)]));
 }
 
 Picoseconds UncoreMesh::from_imc(std::uint32_t core, PhysAddr pa) const {
-  return cycles(p_.core_stop_cycles + route_cycles(imcs_[imc_of(pa)], core_tiles_[core % cores_]));
+  return cycles(p_.core_stop_cycles + route_cycles(imcs_[imc_of(pa)], tile_of_core(core)));
 }
 
 Picoseconds UncoreMesh::to_upi(std::uint32_t core, PhysAddr pa) const {
-  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
   return cycles(p_.llc_cycles + p_.upi_agent_cycles + route_cycles(ct, st) + route_cycles(st, upi_for(st, pa)));
 }
 
@@ -266,17 +255,17 @@ Picoseconds UncoreMesh::imc_to_upi(PhysAddr pa) const {
 }
 
 Picoseconds UncoreMesh::upi_to_core(std::uint32_t core) const {
-  const std::uint32_t ct = core_tiles_[core % cores_];
+  const std::uint32_t ct = tile_of_core(core);
   return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + route_cycles(nearest_upi(ct), ct));
 }
 
 Picoseconds UncoreMesh::upi_to_core(std::uint32_t core, PhysAddr pa) const {
-  const std::uint32_t ct = core_tiles_[core % cores_];
+  const std::uint32_t ct = tile_of_core(core);
   return cycles(p_.upi_agent_cycles + p_.core_stop_cycles + route_cycles(upi_for(ct, pa), ct));
 }
 
 Picoseconds UncoreMesh::remote_crossings(std::uint32_t core) const {
-  const std::uint32_t ct = core_tiles_[core % cores_];
+  const std::uint32_t ct = tile_of_core(core);
   return cycles(4 * p_.upi_agent_cycles + p_.home_cycles + 2 * route_cycles(ct, nearest_upi(ct)));
 }
 
@@ -286,12 +275,12 @@ Picoseconds UncoreMesh::home_grant(PhysAddr pa) const {
 }
 
 Picoseconds UncoreMesh::to_io(std::uint32_t core, PhysAddr pa, std::uint32_t io) const {
-  const std::uint32_t ct = core_tiles_[core % cores_], st = core_tiles_[slice_of(pa)];
+  const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
   return cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, io) + p_.io_stack_cycles);
 }
 
 Picoseconds UncoreMesh::from_io(std::uint32_t core, std::uint32_t io) const {
-  return cycles(p_.io_stack_cycles + route_cycles(io, core_tiles_[core % cores_]) + p_.core_stop_cycles);
+  return cycles(p_.io_stack_cycles + route_cycles(io, tile_of_core(core)) + p_.core_stop_cycles);
 }
 
 Picoseconds UncoreMesh::home_to_io(PhysAddr pa, std::uint32_t io) const {

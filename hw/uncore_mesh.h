@@ -168,22 +168,26 @@ class UncoreMesh {
   // when the tiles do not fit the mesh or there are fewer core tiles than cores.
   UncoreMesh(const UncoreParams& p, std::uint32_t cores);
 
-  std::uint32_t slice_of(PhysAddr pa) const {
-    return static_cast<std::uint32_t>((((pa >> 6) * 0x9E3779B97F4A7C15ull) >> 32) % cores_);
-  }
-  std::uint32_t imc_of(PhysAddr pa) const {
-    return static_cast<std::uint32_t>(((pa >> 8) ^ (pa >> 13)) % imcs_.size());
-  }
+  // (Each `%` below is a FastDivider's: a hardware division per call was most
+  // of these functions' host time on every L2 miss.)
+  std::uint32_t slice_of(PhysAddr pa) const { return mod(((pa >> 6) * 0x9E3779B97F4A7C15ull) >> 32, cores_div_); }
+  std::uint32_t imc_of(PhysAddr pa) const { return mod((pa >> 8) ^ (pa >> 13), imcs_div_); }
   // The UPI agent (link) line `pa` crosses with upi_route = "address": a hash of
   // the line address independent of the slice hash (the selection Intel uses is
   // not published; this spreads lines uniformly over the links).
-  std::uint32_t upi_of(PhysAddr pa) const {
-    return static_cast<std::uint32_t>((((pa >> 6) * 0xC2B2AE3D27D4EB4Full) >> 40) % upis_.size());
-  }
+  std::uint32_t upi_of(PhysAddr pa) const { return mod(((pa >> 6) * 0xC2B2AE3D27D4EB4Full) >> 40, upis_div_); }
   // Hops between tiles (indices into tiles()).
-  std::uint32_t hops(std::uint32_t a, std::uint32_t b) const;
+  std::uint32_t hops(std::uint32_t a, std::uint32_t b) const {
+    if (ring_) {
+      const std::uint32_t d = a > b ? a - b : b - a;
+      return d < tiles_ - d ? d : tiles_ - d;
+    }
+    return distance(place_[a].row, place_[b].row) + distance(place_[a].col, place_[b].col);
+  }
   // Die boundaries crossed between tiles a and b (0 on a one-die mesh or a ring).
-  std::uint32_t crossings(std::uint32_t a, std::uint32_t b) const;
+  std::uint32_t crossings(std::uint32_t a, std::uint32_t b) const {
+    return distance(place_[a].die_row, place_[b].die_row) + distance(place_[a].die_col, place_[b].die_col);
+  }
   // Uncore cycles of the route a -> b: hops x hop_cycles + crossings x die_crossing_cycles.
   std::uint32_t route_cycles(std::uint32_t a, std::uint32_t b) const {
     return hops(a, b) * p_.hop_cycles + crossings(a, b) * p_.die_crossing_cycles;
@@ -235,19 +239,38 @@ class UncoreMesh {
   const UncoreParams& params() const { return p_; }
 
  private:
-  std::uint32_t nearest_upi(std::uint32_t tile) const;
+  // A tile's row and column, and its die's row and column (0 on a one-die mesh
+  // or a ring), computed once: hops() and crossings() run a few times on every
+  // L2 miss, and dividing tile indices there (and comparing p_.impl with
+  // "ring") cost more than the rest of the latency arithmetic.
+  struct Place {
+    std::uint8_t row = 0, col = 0, die_row = 0, die_col = 0;
+  };
+  static std::uint32_t distance(std::uint32_t x, std::uint32_t y) { return x > y ? x - y : y - x; }
+  static std::uint32_t mod(std::uint64_t x, const FastDivider& d) {
+    return static_cast<std::uint32_t>(d.remainder(x, d.divide(x)));
+  }
+  // The UPI agent nearest `tile` (the first of equally near ones), from a table filled at construction.
+  std::uint32_t nearest_upi(std::uint32_t tile) const { return nearest_upi_[tile]; }
   // The UPI agent tile a leg of line `pa` uses at `tile`: the line's link's
   // agent (upi_route = "address") or the agent nearest `tile`.
   std::uint32_t upi_for(std::uint32_t tile, PhysAddr pa) const {
     return address_routed_ ? upis_[upi_of(pa)] : nearest_upi(tile);
   }
+  // Core `core`'s tile (`core` taken modulo the socket's cores).
+  std::uint32_t tile_of_core(std::uint32_t core) const { return core_tiles_[mod(core, cores_div_)]; }
   Picoseconds cycles(std::uint32_t n) const { return cycle_ * n; }
 
   UncoreParams p_;
   bool address_routed_ = false;  // p_.address_routed_upi(), read once (upi_for is on every remote miss)
+  bool ring_ = false;            // p_.impl == "ring", read once
   std::uint32_t cores_;
+  std::uint32_t tiles_;  // cols x rows
+  FastDivider cores_div_, imcs_div_, upis_div_;
   Picoseconds cycle_{0};
   std::vector<std::uint32_t> core_tiles_, imcs_, upis_;  // tile indices (row * cols + col)
+  std::vector<Place> place_;               // by tile
+  std::vector<std::uint32_t> nearest_upi_;  // by tile
 };
 
 }  // namespace numasim::hw

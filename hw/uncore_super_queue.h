@@ -19,12 +19,10 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 
 #include "common/units.h"
+#include "hw/completion_ring.h"
 
 namespace numasim::hw {
 
@@ -36,28 +34,26 @@ struct SuperQueueStats {
 
 class SuperQueue {
  public:
-  static constexpr std::uint32_t kMaxEntries = 256;
+  static constexpr std::uint32_t kMaxEntries = CompletionRing<Picoseconds>::kMaxEntries;
 
-  explicit SuperQueue(std::uint32_t entries = 16) : n_(entries) {
-    if (entries == 0 || entries > kMaxEntries)
-      throw std::invalid_argument("super queue: entries must be 1.." + std::to_string(kMaxEntries));
-    done_.fill(Picoseconds(0));
-  }
+  // Throws std::invalid_argument unless 1 <= entries <= kMaxEntries.
+  explicit SuperQueue(std::uint32_t entries = 16) : done_(entries, Picoseconds(0), "super queue") {}
 
-  std::uint32_t entries() const { return n_; }
+  std::uint32_t entries() const { return done_.size(); }
   // Entries whose request is still outstanding at `now`: the sorted tail above
   // `now`, found by a binary search with conditional moves (log2 entries
   // steps, a loop whose length is fixed per queue): a walk down from the
   // tail ended on a branch the host mispredicted on most calls.
   std::uint32_t busy(Picoseconds now) const {
-    std::uint32_t first = 0, len = n_;  // the first time above `now`: in [first, first + len]
+    const std::uint32_t n = done_.size();
+    std::uint32_t first = 0, len = n;  // the first time above `now`: in [first, first + len]
     while (len > 1) {
       const std::uint32_t half = len / 2;
-      first = at(first + half) <= now ? first + half : first;
+      first = done_.at(first + half) <= now ? first + half : first;
       len -= half;
     }
-    first += at(first) <= now ? 1u : 0u;
-    return n_ - first;
+    first += done_.at(first) <= now ? 1u : 0u;
+    return n - first;
   }
   // min(entries() - busy(now), cap): the free entries counted only up to
   // `cap`, at one compare each (for a reader that cannot tell more apart: the
@@ -70,7 +66,7 @@ class SuperQueue {
     return free;
   }
   // When a request arriving at `now` gets an entry: `now`, or when the first busy one frees.
-  Picoseconds available(Picoseconds now) const { return std::max(now, at(0)); }
+  Picoseconds available(Picoseconds now) const { return std::max(now, done_.at(0)); }
   // A demand request that arrived at `now` waits until available(now) (counted
   // when it waits), then holds the entry that frees first until `done`.
   void take(Picoseconds now, Picoseconds start, Picoseconds done) {
@@ -83,33 +79,16 @@ class SuperQueue {
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {
     ++stats_.requests;
-    // The entries are interchangeable (only the multiset of their completion
-    // times is observable: available() reads its minimum, busy() counts the
-    // times above `now`), so done_ keeps them sorted in a ring: the entry that
-    // frees first is the head; it leaves, and `done` is inserted from the tail.
-    // A core's requests come nearly in time order, so `done` is usually at or
-    // near the tail: a step or two instead of a heap's sift-down.
-    head_ = (head_ + 1) & kMask;
-    std::uint32_t pos = head_ + n_ - 1;  // the free slot at the tail (unmasked)
-    while (pos != head_ && done_[(pos - 1) & kMask] > done) {
-      done_[pos & kMask] = done_[(pos - 1) & kMask];
-      --pos;
-    }
-    done_[pos & kMask] = done;
+    // The entries are interchangeable (available() reads the earliest
+    // completion time, busy() counts the times above `now`): a sorted ring.
+    done_.replace_earliest(done);
   }
 
   const SuperQueueStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 
  private:
-  static_assert((kMaxEntries & (kMaxEntries - 1)) == 0, "the ring's index is masked");
-  static constexpr std::uint32_t kMask = kMaxEntries - 1;
-  // The i-th earliest completion time.
-  Picoseconds at(std::uint32_t i) const { return done_[(head_ + i) & kMask]; }
-
-  std::array<Picoseconds, kMaxEntries> done_;  // n_ completion times sorted from head_ (a ring)
-  std::uint32_t n_;
-  std::uint32_t head_ = 0;
+  CompletionRing<Picoseconds> done_;  // the entries' completion times
   SuperQueueStats stats_;
 };
 

@@ -67,11 +67,6 @@ std::optional<PhysAddr> PageTables::pgd_alloc(CpuId cpu, KernelCost& cost) { ret
 
 void PageTables::pgd_free(CpuId cpu, PhysAddr pgd, KernelCost& cost) { free_table(cpu, pgd, cost); }
 
-pteval_t PageTables::read_pte(PhysAddr entry_addr) const {
-  const Table* t = table_of(entry_addr & kFrameMask);
-  return t ? t->e[(entry_addr & (kPageSize - 1)) >> 3] : 0;
-}
-
 void PageTables::set_pte_bits(PhysAddr entry_addr, pteval_t bits) {
   Table* t = table_of(entry_addr & kFrameMask);
   if (!t) return;

@@ -100,7 +100,11 @@ class PageTables {
 
   // --- hardware view (the walker in hw/) ---
   // Value of the 8-byte entry at entry_addr; 0 when the frame holds no table.
-  pteval_t read_pte(PhysAddr entry_addr) const;
+  // Inline: the hardware walker reads two to four entries per walk.
+  pteval_t read_pte(PhysAddr entry_addr) const {
+    const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1));
+    return t ? t->e[(entry_addr & (kPageSize - 1)) >> 3] : 0;
+  }
   // A host prefetch of that entry's host memory (nothing when the frame holds no table).
   void prefetch_pte(PhysAddr entry_addr) const {
     if (const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1)))

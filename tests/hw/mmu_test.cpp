@@ -284,6 +284,15 @@ TEST_F(MmuFixture, HostPrefetchesNameTheWalksLeafAndTheDataAndChangeNothing) {
   mmu->prefetch_data(b + 0x123);
   EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x4444'0123});
   mem.prefetched.clear();
+  // prefetch_data takes the leaf entry prefetch_walk found (not peeking the
+  // tables again) but reads its value now: a page remapped in between is
+  // prefetched at its new frame.
+  mmu->prefetch_walk(b + 0x40);
+  pt.map(b, 0x4555'0000, PageSize::k4K, pte::kRw | pte::kAccessed);
+  mem.prefetched.clear();
+  mmu->prefetch_data(b + 0x40);
+  EXPECT_EQ(mem.prefetched, std::vector<PhysAddr>{0x4555'0040});
+  mem.prefetched.clear();
   pt.prefetched_ptes.clear();
   // A 2 MiB leaf: the walk has no leaf table to prefetch (only the entries it reads),
   // the data address keeps the offset within the huge page.

@@ -180,10 +180,12 @@ TEST(PageWalkCache, EqualsTheEntryScanUnderRandomWalks) {
         ASSERT_EQ(h.next_level, r.next_level) << "op " << i;
         ASSERT_EQ(h.table, r.table) << "op " << i;
         deep_hits += h.next_level == 3;
-        // A walk inserts what it read below the level it found.
+        // A walk inserts what it read below the level it found, as the walker
+        // does: insert_missing, which does not search again for what the
+        // look-up did not find (the reference scans the set for the key).
         for (int next = h.next_level + 1; next <= 3; ++next) {
           const PhysAddr table = (va >> pt_index_shift(next - 1)) * 4096 + static_cast<PhysAddr>(next);
-          c.insert(asid, va, next, table);
+          c.insert_missing(asid, va, next, table);
           ref.insert(asid, va, next, table);
         }
       } else if (op < 55) {  // an insertion whatever the caches hold (the key may be there: a new table)

@@ -69,6 +69,106 @@ TEST(UncoreMesh, LatenciesAreHopsAndAgentCyclesAtTheUncoreClock) {
   for (int u : used) EXPECT_GT(u, 50);
 }
 
+// The geometry as it was computed on every call (tile indices divided by the
+// mesh's width, impl compared with "ring", hashes taken with `%`), against
+// UncoreMesh's tables and FastDividers: every tile pair, every core, and the
+// latencies of random lines, on a mesh, a ring and a mesh of dies, with the
+// nearest and the address-routed UPI agents.
+struct ReferenceGeometry {
+  UncoreParams p;
+  std::uint32_t cores;
+  std::uint32_t hops(std::uint32_t a, std::uint32_t b) const {
+    if (p.impl == "ring") {
+      const std::uint32_t n = p.cols * p.rows, d = a > b ? a - b : b - a;
+      return std::min(d, n - d);
+    }
+    const std::uint32_t ra = a / p.cols, ca = a % p.cols, rb = b / p.cols, cb = b % p.cols;
+    return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
+  }
+  std::uint32_t crossings(std::uint32_t a, std::uint32_t b) const {
+    std::uint32_t n = 0;
+    if (p.die_cols) {
+      const std::uint32_t da = a % p.cols / p.die_cols, db = b % p.cols / p.die_cols;
+      n += da > db ? da - db : db - da;
+    }
+    if (p.die_rows) {
+      const std::uint32_t da = a / p.cols / p.die_rows, db = b / p.cols / p.die_rows;
+      n += da > db ? da - db : db - da;
+    }
+    return n;
+  }
+  std::uint32_t route(std::uint32_t a, std::uint32_t b) const {
+    return hops(a, b) * p.hop_cycles + crossings(a, b) * p.die_crossing_cycles;
+  }
+  std::uint32_t slice_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>((((pa >> 6) * 0x9E3779B97F4A7C15ull) >> 32) % cores);
+  }
+  std::uint32_t imc_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>(((pa >> 8) ^ (pa >> 13)) % p.imc_tiles.size());
+  }
+  std::uint32_t upi_of(PhysAddr pa) const {
+    return static_cast<std::uint32_t>((((pa >> 6) * 0xC2B2AE3D27D4EB4Full) >> 40) % p.upi_tiles.size());
+  }
+  std::uint32_t upi_tile(std::uint32_t k) const { return p.upi_tiles[k].first * p.cols + p.upi_tiles[k].second; }
+  std::uint32_t nearest_upi(std::uint32_t tile) const {
+    std::uint32_t best = upi_tile(0);
+    for (std::uint32_t k = 0; k < p.upi_tiles.size(); ++k)
+      if (route(tile, upi_tile(k)) < route(tile, best)) best = upi_tile(k);
+    return best;
+  }
+};
+
+TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
+  std::vector<std::pair<UncoreParams, std::uint32_t>> shapes;
+  UncoreParams mesh = mesh6x6();
+  mesh.hop_cycles = 3;
+  shapes.push_back({mesh, 18});
+  UncoreParams ring = mesh6x6();
+  ring.impl = "ring";
+  ring.cols = 12;
+  ring.rows = 1;
+  ring.io_rows = 0;
+  ring.imc_tiles = {{0, 0}, {0, 7}};
+  ring.upi_tiles = {{0, 6}};
+  shapes.push_back({ring, 9});
+  // 8 x 10 tiles in four 4 x 5 dies, I/O rows at the top and the bottom, three IMCs.
+  UncoreParams dies{.impl = "mesh", .cols = 8, .rows = 10, .imc_tiles = {{2, 0}, {2, 7}, {7, 0}},
+                    .upi_tiles = {{0, 1}, {0, 6}, {9, 1}, {9, 6}}, .io_rows_bottom = 1, .die_cols = 4,
+                    .die_rows = 5, .die_crossing_cycles = 7};
+  shapes.push_back({dies, 56});
+  dies.upi_route = "address";
+  shapes.push_back({dies, 37});
+  std::mt19937_64 rng(15);
+  for (const auto& [p, cores] : shapes) {
+    const UncoreMesh m(p, cores);
+    const ReferenceGeometry ref{p, cores};
+    const std::uint32_t tiles = p.cols * p.rows;
+    for (std::uint32_t a = 0; a < tiles; ++a)
+      for (std::uint32_t b = 0; b < tiles; ++b) {
+        ASSERT_EQ(m.hops(a, b), ref.hops(a, b)) << p.impl << " " << a << " " << b;
+        ASSERT_EQ(m.crossings(a, b), ref.crossings(a, b)) << a << " " << b;
+        ASSERT_EQ(m.route_cycles(a, b), ref.route(a, b)) << a << " " << b;
+      }
+    const Picoseconds cycle = p.clock.to_time(Cycles(1));
+    for (int i = 0; i < 20000; ++i) {
+      const PhysAddr pa = rng() & ((1ull << 46) - 1);
+      const std::uint32_t core = static_cast<std::uint32_t>(rng() % (2 * cores));  // beyond cores too: modulo
+      ASSERT_EQ(m.slice_of(pa), ref.slice_of(pa));
+      ASSERT_EQ(m.imc_of(pa), ref.imc_of(pa));
+      ASSERT_EQ(m.upi_of(pa), ref.upi_of(pa));
+      const std::uint32_t ct = m.core_tile(core % cores), st = m.core_tile(ref.slice_of(pa));
+      const std::uint32_t it = m.imc_tile(ref.imc_of(pa));
+      ASSERT_EQ(m.to_local_imc(core, pa), cycle * (p.llc_cycles + ref.route(ct, st) + ref.route(st, it)));
+      ASSERT_EQ(m.from_imc(core, pa), cycle * (p.core_stop_cycles + ref.route(it, ct)));
+      const std::uint32_t out_agent = p.address_routed_upi() ? ref.upi_tile(ref.upi_of(pa)) : ref.nearest_upi(st);
+      ASSERT_EQ(m.to_upi(core, pa),
+                cycle * (p.llc_cycles + p.upi_agent_cycles + ref.route(ct, st) + ref.route(st, out_agent)));
+      ASSERT_EQ(m.upi_to_core(core), cycle * (p.upi_agent_cycles + p.core_stop_cycles +
+                                              ref.route(ref.nearest_upi(ct), ct)));
+    }
+  }
+}
+
 TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
   RequestTracker t(2, Picoseconds(1000), 64);
   t.take(Picoseconds(10'000), Picoseconds(10'000), Picoseconds(20'000));
@@ -141,6 +241,50 @@ TEST(RequestTracker, EqualsTheDivisionTrackerOnRandomRequests) {
         const std::uint64_t start = ref.available(at), done = start + rng() % (20 * bucket);
         t.take(Picoseconds(at), Picoseconds(start), Picoseconds(done));
         ref.take(start, done);
+      }
+    }
+  }
+}
+
+// The same against the division tracker where the calendar is stressed at its
+// edges: requests read at their arrival or not read for long stretches (bulk
+// blocks), time jumping past the whole calendar, cores far behind, requests
+// longer than the calendar; after each request, available() and busy() at
+// random times, and now and then busy() at every bucket of the calendar and
+// beyond.
+TEST(RequestTracker, EqualsTheDivisionTrackerAcrossJumpsAndUnreadStretches) {
+  std::mt19937_64 rng(16);
+  for (const std::size_t buckets : {std::size_t{2}, std::size_t{7}, std::size_t{64}, std::size_t{8192}}) {
+    for (const std::uint32_t entries : {1u, 3u, 64u}) {
+      const std::uint64_t bucket = 2000;
+      RequestTracker t(entries, Picoseconds(bucket), buckets);
+      ReferenceTracker ref(entries, bucket, buckets);
+      std::uint64_t now = rng() % 100'000;
+      const std::uint64_t span = buckets * bucket;
+      for (int step = 0; step < 4000; ++step) {
+        const unsigned kind = static_cast<unsigned>(rng() % 20);
+        if (kind == 0) now += span + rng() % (2 * span);    // past the whole calendar
+        else if (kind < 4) now += rng() % (span / 2 + 1);  // a long quiet stretch
+        else now += rng() % (2 * bucket);
+        const std::uint64_t at = kind == 5 ? now - std::min(now, rng() % (span + 4 * bucket)) : now;  // behind
+        std::uint64_t start = at;
+        if (kind != 6) {  // kind 6: taken without a read first, as a bulk block's requests
+          ASSERT_EQ(t.available(Picoseconds(at)), Picoseconds(ref.available(at))) << buckets << " " << step;
+          start = ref.available(at);
+        }
+        const std::uint64_t done = start + (kind == 7 ? rng() % (2 * span) : rng() % (60 * bucket));
+        t.take(Picoseconds(at), Picoseconds(start), Picoseconds(done));
+        ref.take(start, done);
+        for (int probe = 0; probe < 3; ++probe) {
+          const std::uint64_t p = now + span - std::min(now + span, rng() % (3 * span));
+          ASSERT_EQ(t.busy(Picoseconds(p)), ref.busy(p)) << buckets << " " << entries << " " << step;
+          ASSERT_EQ(t.available(Picoseconds(p)), Picoseconds(ref.available(p))) << buckets << " " << step;
+        }
+        if (step % 500 == 0) {
+          const std::uint64_t from = now > 2 * span ? now - 2 * span : 0;
+          for (std::uint64_t p = from; p < now + 2 * span; p += bucket)
+            ASSERT_EQ(t.busy(Picoseconds(p)), ref.busy(p)) << buckets << " " << step << " at " << p;
+        }
       }
     }
   }
