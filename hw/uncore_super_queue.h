@@ -60,9 +60,9 @@ class SuperQueue {
   // L2 streamer's throttle asks on every L1D miss, where busy()'s binary
   // search was about 45 host instructions).
   std::uint32_t free_up_to(Picoseconds now, std::uint32_t cap) const {
-    const std::uint32_t n = std::min(cap, n_);
+    const std::uint32_t n = std::min(cap, done_.size());
     std::uint32_t free = 0;
-    while (free < n && at(free) <= now) ++free;
+    while (free < n && done_.at(free) <= now) ++free;
     return free;
   }
   // When a request arriving at `now` gets an entry: `now`, or when the first busy one frees.
