@@ -191,7 +191,7 @@ class ClearResidue {
     std::uint64_t pages_exact = 0;         // clears that found a line of the page cached: installed exactly
     std::uint64_t lines_to_level[4] = {};  // virtual lines made real, by level (1..3)
     std::uint64_t lines_written_back = 0;  // virtual lines written to memory (their page left the LLC)
-    std::uint64_t lines_into_llc = 0;      // virtual lines installed in the LLC as they left L2 (record())
+    std::uint64_t lines_into_llc = 0;      // virtual lines installed in the LLC as they left L2 (record(), leave_l2())
   };
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
