@@ -162,16 +162,17 @@ class CacheHierarchy {
   // many lines as it holds is gone; the virtual lines count among those it
   // took. Each array's sweep steps once per 64 virtual lines that entered it,
   // given here: `l1` (of `cpu`'s previous clear, those its next accesses left
-  // virtual: its L1D), `l2` (leaving its L1D: its L2), `llc` (leaving its L2:
-  // its socket's LLC); a line made real takes a real way instead. A step
+  // virtual: its L1D), `l2` (leaving its L1D: its L2); a line made real takes
+  // a real way instead, and so does a line leaving L2, installed in the LLC
+  // (install_residue_page_in_llc), so the LLC needs no sweep. A step
   // visits a rolling share of the array's sets (kDisplacementSweeps x 64 /
   // ways of them) and removes the lines untouched since the array took about
   // its size in lines (real fills and virtual lines): L1D's dirty ones are
-  // written back into L2, L2's into the LLC (victims as those write-backs
-  // leave them), the LLC's towards memory, returned (displaced()[0, n)).
+  // written back into L2, L2's into the LLC; the LLC victims of those
+  // write-backs go towards memory, returned (displaced()[0, n)).
   // Simplification: the pressure is spread evenly over the sets, not set by
   // set, and a line leaves within 1/8 of the array's size of the exact age.
-  std::size_t displace_for_clear(CpuId cpu, unsigned l1, unsigned l2, unsigned llc);
+  std::size_t displace_for_clear(CpuId cpu, unsigned l1, unsigned l2);
   const PhysAddr* displaced() const { return displaced_.data(); }
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
@@ -328,7 +329,7 @@ class CacheHierarchy {
   };
   // One step of `d` over `a`: the dirty lines it removes appended to dirty[n...].
   static void displace(Displacement& d, CacheArray& a, unsigned lines, PhysAddr* dirty, std::size_t& n);
-  std::vector<Displacement> displace_l1_, displace_l2_, displace_llc_;  // by CPU, CPU, socket
+  std::vector<Displacement> displace_l1_, displace_l2_;  // by CPU
   std::vector<PhysAddr> displaced_;  // displace_for_clear's result (capacity set once)
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;

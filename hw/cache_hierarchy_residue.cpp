@@ -5,7 +5,7 @@
 // as they leave L2, and the displacement of real lines of L1D and L2 that the
 // recorded lines would have pushed out (a rolling sweep of each array by the
 // age of its lines' replacement words, counted in the lines the array took;
-// the LLC's sweep is not stepped: no virtual line enters the LLC).
+// the LLC needs none: no virtual line enters it).
 // Simplifications: see displace_for_clear in cache_hierarchy.h.
 #include <algorithm>
 #include <array>
@@ -45,7 +45,6 @@ void CacheHierarchy::defer_clear_residue(PhysAddr end) {
   };
   for (const auto& a : l1_) displace_l1_.push_back(history(*a));
   for (const auto& a : l2_) displace_l2_.push_back(history(*a));
-  for (const auto& a : llc_) displace_llc_.push_back(history(*a));
   displaced_.reserve(1024);
 }
 
@@ -95,7 +94,7 @@ void CacheHierarchy::displace(Displacement& d, CacheArray& a, unsigned lines, Ph
   d.next_set = a.age_out(d.next_set, d.sets_per_step, d.stamps[d.threshold % size], dirty, n);
 }
 
-std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned l2, unsigned llc) {
+std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned l2) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
   displaced_.clear();
@@ -117,10 +116,6 @@ std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned 
   };
   step_down(displace_l1_[c], *l1_[c], l1, false);
   step_down(displace_l2_[c], *l2_[c], l2, true);
-  std::size_t n = 0;
-  displace(displace_llc_[static_cast<std::size_t>(socket)], *llc_[static_cast<std::size_t>(socket)], llc, dirty.data(),
-           n);
-  displaced_.insert(displaced_.end(), dirty.begin(), dirty.begin() + static_cast<std::ptrdiff_t>(n));
   return displaced_.size();
 }
 

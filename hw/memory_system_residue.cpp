@@ -168,8 +168,7 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
       const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
       add(j, residue_->aged_page(k) + j * kCacheLineBytes);
     }
-  // (No virtual line enters the LLC: its sweep takes none.)
-  const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2, 0);
+  const std::size_t n = caches_.displace_for_clear(cpu, moved.previous, moved.to_l2);
   const PhysAddr* out = caches_.displaced();
   for (std::size_t i = 0; i < n; ++i) add(i, out[i]);
   for (std::size_t k = 0; k < residue_->entered(); ++k)
