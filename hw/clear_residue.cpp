@@ -174,7 +174,7 @@ void ClearResidue::group_rearm(std::size_t list) {
 
 PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto s = static_cast<std::size_t>(socket);
-  const std::uint64_t clock = llc_clock(socket, llc_[s]->insertions());
+  const std::uint64_t clock = llc_[s]->insertions();
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
@@ -290,7 +290,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];
   aged_.clear();
-  pop_gone(s, llc_clock(socket, llc_fills));
+  pop_gone(s, llc_fills);
   if (r.count == capacity_) {  // (kMaxAged pages out and still full: the oldest is written back now too)
     const auto tail = static_cast<std::uint32_t>(s * capacity_ + r.head);
     aged_.push_back({entries_[tail].page, entries_[tail].mask});
@@ -306,7 +306,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.seq = seq;
   x.l1_at = l1_clock(c, fills.l1);
   x.l2_at = l2_clock(c, fills.l2);
-  x.llc_at = llc_clock(socket, llc_fills);
+  x.llc_at = llc_fills;
   x.cpu = cpu.value();
   x.socket = socket;
   index(e);

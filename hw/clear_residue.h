@@ -102,7 +102,7 @@ class ClearResidue {
     if (llc_.empty()) return false;
     const std::size_t g = group_of(pa);
     for (std::size_t s = 0; s < llc_.size(); ++s)
-      if (llc_clock(static_cast<int>(s), llc_[s]->insertions()) >= group_due_[s * groups_ + g]) return true;
+      if (llc_[s]->insertions() >= group_due_[s * groups_ + g]) return true;
     return false;
   }
   // The LLC of each socket, whose fills drive set_due() (all alike; its sets give the set groups).
@@ -140,7 +140,7 @@ class ClearResidue {
   int level(std::uint32_t e, const Fills& fills) const {
     const Entry& x = entries_[e];
     if (const int in = private_level(x, fills.l1, fills.l2)) return in;
-    return gone(x, llc_clock(x.socket, fills.llc)) ? 4 : 3;
+    return gone(x, fills.llc) ? 4 : 3;
   }
   CpuId cpu(std::uint32_t e) const { return CpuId(entries_[e].cpu); }
   int socket(std::uint32_t e) const { return entries_[e].socket; }
@@ -228,8 +228,6 @@ class ClearResidue {
   std::uint64_t l2_clock(std::size_t cpu, std::uint64_t fills) const {
     return fills + l2_virtual_[cpu] - made_real_[3 * cpu + 1];
   }
-  // (Virtual lines never enter the LLC: its clock is its real fills.)
-  std::uint64_t llc_clock(int, std::uint64_t llc_fills) const { return llc_fills; }
   void count_real(const Entry& x, int level, std::uint64_t n) {
     if (level <= 2 && level >= 1)
       made_real_[3 * static_cast<std::size_t>(x.cpu) + static_cast<std::size_t>(level - 1)] += n;
