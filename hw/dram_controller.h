@@ -611,6 +611,12 @@ class DramController final : public MemoryDevice {
   // (the share a request stamped `stamp` pays, then the `moved` ps its burst
   // displaced are owed). Defined below the class.
   void keep_snapshot(Bank& b, Picoseconds stamp);
+  // Writes `h`, a snapshot of b's history, for a request stamped `stamp`
+  // after which the bank's precharge and column readiness are `next_pre` and
+  // `next_cas` (its other fields as the bank holds them): keep_snapshot()'s
+  // and settle_write_hits()' one writer of a snapshot.
+  void keep_snapshot_at(const Bank& b, Bank::Snapshot& h, Picoseconds stamp, Picoseconds next_pre,
+                        Picoseconds next_cas);
   Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
   // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
   void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
@@ -622,7 +628,7 @@ class DramController final : public MemoryDevice {
   // channel, inside the rank's refresh span). Times them as serve_row_hit()
   // one by one would, in one loop: each from the one before, its bus and
   // bank-group reservations written in place at the calendars' ends
-  // (SlotCalendar::put) and its history snapshot; then the calendars, the
+  // (SlotCalendar::Appender::put) and its history snapshot; then the calendars, the
   // bank's state and the statistics are brought up to date once. Returns how
   // many it settled (0: the first is not one).
   std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
@@ -815,15 +821,19 @@ class DramController final : public MemoryDevice {
 // Field by field: a snapshot built on the stack and copied whole was read
 // back as 16-byte words from 8-byte stores, and the host waited for its
 // store buffer (the bank's cold lines) to drain.
-inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
-  Bank::Snapshot& h = b.hist[b.hist_next];
+inline void DramController::keep_snapshot_at(const Bank& b, Bank::Snapshot& h, Picoseconds stamp,
+                                              Picoseconds next_pre, Picoseconds next_cas) {
   h.stamp = stamp;
   h.next_act = b.next_act;
-  h.next_pre = b.next_pre;
-  h.next_cas = b.next_cas;
+  h.next_pre = next_pre;
+  h.next_cas = next_cas;
   h.last_act = b.last_act;
   h.open_row = b.open_row;
   h.refresh_epoch = b.refresh_epoch;
+}
+
+inline void DramController::keep_snapshot(Bank& b, Picoseconds stamp) {
+  keep_snapshot_at(b, b.hist[b.hist_next], stamp, b.next_pre, b.next_cas);
   b.hist_next = (b.hist_next + 1) % static_cast<std::uint32_t>(b.hist.size());
   b.hist_n = std::min<std::uint32_t>(b.hist_n + 1, static_cast<std::uint32_t>(b.hist.size()));
 }

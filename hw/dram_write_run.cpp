@@ -105,14 +105,7 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
     bus_slots.put(m, cas + cwl, rank_tag, t);
     column_slots.put(m, cas, 0, t);
     // keep_snapshot(b, t) (a prefix longer than the ring overwrites its own first snapshots).
-    Bank::Snapshot& h = b.hist[(b.hist_next + m) % ring];
-    h.stamp = t;
-    h.next_act = b.next_act;
-    h.next_pre = next_pre;
-    h.next_cas = next_cas;
-    h.last_act = b.last_act;
-    h.open_row = b.open_row;
-    h.refresh_epoch = b.refresh_epoch;
+    keep_snapshot_at(b, b.hist[(b.hist_next + m) % ring], t, next_pre, next_cas);
     const std::uint64_t latency = (done - a).value();
     latency_sum += latency;
     queueing_sum += latency > service ? latency - service : 0;

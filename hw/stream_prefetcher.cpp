@@ -37,7 +37,8 @@ PrefetchesInFlight::PrefetchesInFlight(std::uint32_t entries) : entries_(entries
 }
 
 void PrefetchesInFlight::clear() {
-  live_ = head_ = 0;
+  live_ = 0;
+  order_.reset(0);
   nfree_ = entries_;
   for (std::uint32_t i = 0; i < entries_; ++i) free_[i] = entries_ - 1 - i;  // slot 0 first
   chain_.fill(kNone);
@@ -54,15 +55,13 @@ void PrefetchesInFlight::die_too_late(Picoseconds ready) {
 void PrefetchesInFlight::add(PhysAddr line, Picoseconds ready) {
   if (ready.value() >> 56) [[unlikely]]
     die_too_late(ready);
-  constexpr std::uint32_t kMask = kMaxEntries - 1;
   if (live_ >= entries_) {
     // The oldest-issued prefetch leaves (only when more was issued than retire() offered).
     std::uint32_t oldest = 0;
     for (std::uint32_t i = 1; i < live_; ++i)
-      if (slot_[order_[(head_ + i) & kMask] & 0xff].issue < slot_[order_[(head_ + oldest) & kMask] & 0xff].issue)
-        oldest = i;
-    release(static_cast<std::uint32_t>(order_[(head_ + oldest) & kMask] & 0xff));
-    for (std::uint32_t i = oldest; i + 1 < live_; ++i) order_[(head_ + i) & kMask] = order_[(head_ + i + 1) & kMask];
+      if (slot_[order_.at(i) & 0xff].issue < slot_[order_.at(oldest) & 0xff].issue) oldest = i;
+    release(static_cast<std::uint32_t>(order_.at(oldest) & 0xff));
+    order_.erase(live_, oldest);
     --live_;
   }
   const std::uint32_t s = free_[--nfree_];
@@ -70,13 +69,7 @@ void PrefetchesInFlight::add(PhysAddr line, Picoseconds ready) {
   slot_[s] = Slot{line, ready, next_issue_++, chain_[b]};
   chain_[b] = s;
   // Arrival times come nearly in issue order: the new key goes in from the tail.
-  const std::uint64_t key = ready.value() << 8 | s;
-  std::uint32_t pos = head_ + live_;  // unmasked
-  while (pos != head_ && order_[(pos - 1) & kMask] > key) {
-    order_[pos & kMask] = order_[(pos - 1) & kMask];
-    --pos;
-  }
-  order_[pos & kMask] = key;
+  order_.insert_from_tail(live_, ready.value() << 8 | s);
   ++live_;
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "hw/completion_ring.h"
 #include "hw/hw_stats.h"
 
 namespace numasim {
@@ -64,22 +65,23 @@ struct PrefetchCandidates {
 // (retire the arrived ones; drop the oldest-issued when full; a line's
 // earliest-issued prefetch still on its way), at a few steps per request.
 // Each prefetch sits in a slot that does not move; the slots' arrival times
-// are kept sorted in a ring (arrival << 8 | slot), so the arrived ones leave
-// from its head; the slots of the lines of one bucket (line number mod 64)
-// are chained, so pending() looks at the one or two slots of the line's
-// bucket; an issue number per slot keeps the issue order where it matters
-// (which prefetch a full queue drops, which of two of one line pending()
-// reports). Host bookkeeping only. Arrival times below 2^56 ps (20 hours).
+// are kept sorted in a ring (arrival << 8 | slot; a SortedRing of
+// hw/completion_ring.h), so the arrived ones leave from its head; the slots
+// of the lines of one bucket (line number mod 64) are chained, so pending()
+// looks at the one or two slots of the line's bucket; an issue number per
+// slot keeps the issue order where it matters (which prefetch a full queue
+// drops, which of two of one line pending() reports). Host bookkeeping only.
+// Arrival times below 2^56 ps (20 hours).
 class PrefetchesInFlight {
  public:
-  static constexpr std::uint32_t kMaxEntries = 256;
+  static constexpr std::uint32_t kMaxEntries = SortedRing<std::uint64_t>::kMaxEntries;
   // Up to `entries` (1..kMaxEntries) prefetches.
   explicit PrefetchesInFlight(std::uint32_t entries);
   // Retires the prefetches whose lines arrived by `now`; returns how many entries are free.
   std::uint32_t retire(Picoseconds now) {
-    while (live_ != 0 && (order_[head_] >> 8) <= now.value()) {
-      release(static_cast<std::uint32_t>(order_[head_] & 0xff));
-      head_ = (head_ + 1) & (kMaxEntries - 1);
+    while (live_ != 0 && (order_.at(0) >> 8) <= now.value()) {
+      release(static_cast<std::uint32_t>(order_.at(0) & 0xff));
+      order_.pop_head();
       --live_;
     }
     return entries_ - live_;
@@ -122,9 +124,9 @@ class PrefetchesInFlight {
   }
   [[noreturn, gnu::cold, gnu::noinline]] static void die_too_late(Picoseconds ready);
 
-  std::uint32_t entries_, live_ = 0, head_ = 0, nfree_ = 0;
+  std::uint32_t entries_, live_ = 0, nfree_ = 0;
   std::uint64_t next_issue_ = 0;
-  std::array<std::uint64_t, kMaxEntries> order_;  // live_ keys from head_ (a ring), ascending arrival
+  SortedRing<std::uint64_t> order_;  // live_ keys, ascending arrival
   std::array<Slot, kMaxEntries> slot_;
   std::array<std::uint32_t, kMaxEntries> free_;  // free slots, free_[0, nfree_)
   std::array<std::uint32_t, kBuckets> chain_;    // first slot of each bucket's chain

@@ -208,5 +208,47 @@ TEST(DramWriteRun, LateRequestsInsideSettledRunsEqualTheLinePath) {
   run(ddr5, 13, 48, "DDR5-4800");
 }
 
+// One bank of a fresh controller and no other traffic: a write that opens a
+// row, a run of four row hits settled in one pass, then one late request
+// stamped between the run's first and second write. It is timed against the
+// bank's history as of the run's first write, the snapshot settle_write_hits
+// wrote, found only if the history counts the run's writes (hist_n: on a
+// fresh bank the ring is not yet full). Compared with the line path.
+TEST(DramWriteRun, ALateRequestInsideTheFirstSettledRunOfAFreshBankEqualsTheLinePath) {
+  DramParams p;
+  p.channels = 1;
+  p.ranks = 1;
+  p.refresh = false;
+  p.interleave = p.row_size;  // the five lines in one granule (one bank and row)
+  const PhysAddr row = 0;
+  auto run = [&](Picoseconds gap, bool same_row, const char* what) {
+    DramController runs(p, 0, "runs"), lines(p, 0, "lines");
+    lines.set_row_hit_path(false);
+    const Picoseconds open_at(1'000'000);
+    EXPECT_EQ(runs.access(row, true, open_at).done, lines.access(row, true, open_at).done) << what;
+    std::vector<PhysAddr> pa;
+    std::vector<Picoseconds> at;
+    for (std::uint64_t k = 0; k < 4; ++k) {
+      pa.push_back(row + (k + 1) * 64);
+      at.push_back(open_at + Picoseconds(60'000) + gap * k);
+    }
+    runs.post_writes(pa.data(), at.data(), pa.size());
+    for (std::size_t k = 0; k < pa.size(); ++k) lines.access(pa[k], true, at[k]);
+    ASSERT_EQ(runs.settled_writes(), 4u) << what << ": the run was not settled in one pass";
+    const PhysAddr late = same_row ? row + 10 * 64 : same_bank_other_row(runs, row);
+    const Picoseconds late_at = at[0] + gap / 2;  // between the run's first and second write
+    const DramResult x = runs.access(late, false, late_at);
+    const DramResult y = lines.access(late, false, late_at);
+    EXPECT_EQ(runs.stats().late_requests, 1u) << what;
+    EXPECT_EQ(x.done, y.done) << what;
+    EXPECT_EQ(x.outcome, y.outcome) << what;
+    testing::expect_same_dram_state(runs, lines, what);
+  };
+  run(Picoseconds(20'000), false, "another row, writes 20 ns apart");
+  run(Picoseconds(2'000), false, "another row, writes 2 ns apart (each column command after the one before)");
+  run(Picoseconds(20'000), true, "the run's row, writes 20 ns apart");
+  run(Picoseconds(2'000), true, "the run's row, writes 2 ns apart");
+}
+
 }  // namespace
 }  // namespace numasim::hw
