@@ -45,6 +45,15 @@ class PgtableFaultOomTest : public KernelTest {
     EXPECT_EQ(mmap_anon(t, kPageSize, PROT_READ | PROT_WRITE, MAP_FIXED, kFresh), static_cast<long>(kFresh));
     return t;
   }
+  // `after` holds `tables` more page-table pages than `before` (by every count
+  // that keeps them) and `pages` more anonymous pages.
+  static void expect_added(const Counts& before, const Counts& after, int tables, std::uint64_t pages) {
+    EXPECT_EQ(after.tables - before.tables, tables);
+    EXPECT_EQ(after.nr_tables - before.nr_tables, static_cast<std::size_t>(tables));
+    EXPECT_EQ(after.nr_pagetable - before.nr_pagetable, tables);
+    EXPECT_EQ(after.pgtables_bytes - before.pgtables_bytes, static_cast<std::uint64_t>(tables) * kPageSize);
+    EXPECT_EQ(after.anon_rss - before.anon_rss, pages);
+  }
   void fail_nth_allocation(unsigned long n) {
     FailPageAllocParams p;
     p.probability = 100;
@@ -59,12 +68,7 @@ TEST_F(PgtableFaultOomTest, AFirstTouchInAFreshPgdSlotAllocatesThreeTablesAndOne
   task_struct* t = task_with_fresh_vma();
   const Counts before = counts(t);
   ASSERT_EQ(touch(t, kFresh), Kernel::FaultResult::Handled);
-  const Counts after = counts(t);
-  EXPECT_EQ(after.tables - before.tables, 3);
-  EXPECT_EQ(after.nr_tables - before.nr_tables, 3u);
-  EXPECT_EQ(after.nr_pagetable - before.nr_pagetable, 3);
-  EXPECT_EQ(after.pgtables_bytes - before.pgtables_bytes, 3 * kPageSize);
-  EXPECT_EQ(after.anon_rss - before.anon_rss, 1u);
+  expect_added(before, counts(t), 3, 1);
 }
 
 // Allocation k of the fault fails: 1 the PUD table, 2 the PMD table, 3 the PTE
@@ -84,25 +88,15 @@ TEST_F(PgtableFaultOomTest, EachLevelsAllocationFailureIsVmFaultOomAndTheRetryEn
     EXPECT_EQ(pm().fail_page_alloc().nr_failed(), failed0 + 1);
     // Nothing half-done: the tables allocated before the failure are linked and
     // counted, nothing is mapped, and no frame is lost.
-    const Counts failed = counts(t);
     const int kept = static_cast<int>(failing - 1);
-    EXPECT_EQ(failed.tables - before.tables, kept);
-    EXPECT_EQ(failed.nr_tables - before.nr_tables, static_cast<std::size_t>(kept));
-    EXPECT_EQ(failed.nr_pagetable - before.nr_pagetable, kept);
-    EXPECT_EQ(failed.pgtables_bytes - before.pgtables_bytes, kept * kPageSize);
-    EXPECT_EQ(failed.anon_rss, before.anon_rss);
+    expect_added(before, counts(t), kept, 0);
     EXPECT_FALSE(k().follow_page(*t->mm, kFresh).has_value());
     k().physmem().drain_all_pages(cost_);
     EXPECT_EQ(free_before - free_pages(), static_cast<std::uint64_t>(kept));
     k().check_consistency();
     // The retry (no more failures: times = 1) completes the walk.
     ASSERT_EQ(touch(t, kFresh), Kernel::FaultResult::Handled);
-    const Counts done = counts(t);
-    EXPECT_EQ(done.tables - before.tables, 3);
-    EXPECT_EQ(done.nr_tables - before.nr_tables, 3u);
-    EXPECT_EQ(done.nr_pagetable - before.nr_pagetable, 3);
-    EXPECT_EQ(done.pgtables_bytes - before.pgtables_bytes, 3 * kPageSize);
-    EXPECT_EQ(done.anon_rss - before.anon_rss, 1u);
+    expect_added(before, counts(t), 3, 1);
     EXPECT_TRUE(k().follow_page(*t->mm, kFresh).has_value());
     k().check_consistency();
   }
