@@ -41,12 +41,9 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
   return earliest_at(t, len, &before);
 }
 
-void LinkCalendar::insert_at(const Busy* pos, Picoseconds s, Picoseconds len) {
-  busy_.insert(pos, Busy{s, s + len});
-  if (busy_.size() > busy_.capacity()) {
-    floor_ = std::max(floor_, busy_.front().end);
-    busy_.pop_front();
-  }
+void LinkCalendar::drop_oldest() {
+  floor_ = std::max(floor_, busy_.front().end);
+  busy_.pop_front();
 }
 
 void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
@@ -79,23 +76,23 @@ Picoseconds LinkCalendar::earliest_slot(Picoseconds t, Picoseconds len) const {
   return s;
 }
 
-Picoseconds LinkCalendar::reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid) {
-  // earliest_slot() with the grid's divider, keeping where the gap was found:
-  // the intervals before it end at or before s and those from it start at or
-  // after s + len, so it is also where reserve()'s search by start would insert.
-  auto slot_from = [&](Picoseconds x) {
-    const std::uint64_t into = grid.remainder(x.value(), grid.divide(x.value()));
-    return into == 0 ? x : x + Picoseconds(len.value() - into);
-  };
-  const Picoseconds at = std::max(t, floor_);
-  if (busy_.empty() || (busy_.end() - 1)->end + len <= at) {
-    insert_at(busy_.end(), at, len);
-    return at;
+Picoseconds LinkCalendar::reserve_slot_among(Picoseconds s, Picoseconds len, const FastDivider& grid) {
+  // As earliest_slot(): earliest() from s, then from the next slot until the
+  // gap found starts on the grid. Every interval before `it` ends by s, and
+  // `it` (when not the end) starts at or after s + len, so it also ends after
+  // the next slot (less than len later): earliest() from there would find
+  // `it` again, and the walk goes on from it. The intervals before the gap end
+  // at or before s and those from it start at or after s + len, so `it` is
+  // also where reserve()'s search by start would insert.
+  const Busy* const e = busy_.end();
+  const Busy* it = first_ending_after(s);
+  for (;;) {
+    for (; it != e && it->start < s + len; ++it) s = std::max(s, it->end);
+    const Picoseconds on = slot_from(s, len, grid);
+    if (on == s) break;
+    s = on;
   }
-  const Busy* pos;
-  Picoseconds s = earliest_at(slot_from(t), len, &pos);
-  for (Picoseconds on = slot_from(s); on != s; on = slot_from(s)) s = earliest_at(on, len, &pos);
-  insert_at(pos, s, len);
+  insert_at(it, s, len);
   return s;
 }
 
@@ -134,68 +131,68 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
         throw std::invalid_argument("interconnect: path uses unknown link " + std::to_string(li));
   for (const auto& l : layout_.links)
     if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
-  busy_.assign(layout_.links.size() * 2, LinkCalendar());
-  stats_.assign(layout_.links.size() * 2, DirStats{});
+  dirs_.resize(layout_.links.size() * 2);
   precomputed_ = {true, true};
-  for (const auto& l : layout_.links) {
-    LinkTiming lt;
-    lt.latency = l.latency + params_.hop_latency;
-    for (std::size_t kind = 0; kind < 2; ++kind) {
-      lt.ser[kind] = l.bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
-      if (lt.ser[kind].value() > 0) lt.grid[kind] = FastDivider(lt.ser[kind].value());
-      else precomputed_[kind] = false;
-    }
-    timing_.push_back(lt);
-  }
-  dir_paths_.resize(layout_.paths.size());
+  routes_.resize(layout_.paths.size());
   for (int a = 0; a < layout_.num_nodes; ++a) {
     for (int b = 0; b < layout_.num_nodes; ++b) {
+      Route& r = routes_[static_cast<std::size_t>(a) * n + static_cast<std::size_t>(b)];
+      r.first = static_cast<std::uint32_t>(hops_.size());
       NodeId at(a);
-      auto& dirs = dir_paths_[static_cast<std::size_t>(a) * n + static_cast<std::size_t>(b)];
       for (int li : layout_.path(NodeId(a), NodeId(b))) {
         const auto& link = layout_.links[static_cast<std::size_t>(li)];
         const std::uint32_t dir = link.a == at ? 0 : 1;
         at = dir == 0 ? link.b : link.a;
-        dirs.push_back(static_cast<std::uint32_t>(li) * 2 + dir);
+        Hop h;
+        h.link = static_cast<std::uint32_t>(li);
+        h.dir = h.link * 2 + dir;
+        h.latency = link.latency + params_.hop_latency;
+        for (std::size_t kind = 0; kind < 2; ++kind) {
+          h.ser[kind] = link.bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
+          if (h.ser[kind].value() > 0) h.grid[kind] = FastDivider(h.ser[kind].value());
+          else precomputed_[kind] = false;
+        }
+        hops_.push_back(h);
       }
+      r.count = static_cast<std::uint32_t>(hops_.size()) - r.first;
     }
   }
 }
 
 TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Picoseconds t) {
-  TraverseResult r{t, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
-  if (from == to) return r;
+  if (from == to) return {t, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
   const Bytes bytes = payload + params_.header;
-  // Header-only and line messages take their link's precomputed times.
+  // Header-only and line messages take their hop's precomputed times.
   const std::size_t kind = payload.value() == kCacheLineBytes ? 1 : 0;
   const bool precomputed = (payload.value() == 0 || payload.value() == kCacheLineBytes) && precomputed_[kind];
-  const auto& dirs = dir_paths_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
-                                static_cast<std::size_t>(to.value())];
-  for (const std::uint32_t k : dirs) {
-    const LinkTiming& lt = timing_[k >> 1];
-    LinkCalendar& cal = busy_[k];
+  const Route& rt = route(from, to);
+  Direction* const dirs = dirs_.data();
+  const Hop* h = hops_.data() + rt.first;
+  const Hop* const end = h + rt.count;
+  // Sums in locals (stores to the result inside the loop could alias the counters).
+  Picoseconds latency(0), serialisation(0), queueing(0);
+  for (; h != end; ++h) {
+    Direction& d = dirs[h->dir];
     Picoseconds ser, start;
     if (precomputed) [[likely]] {
-      ser = lt.ser[kind];
-      start = cal.reserve_slot(t, ser, lt.grid[kind]);
+      ser = h->ser[kind];
+      start = d.cal.reserve_slot(t, ser, h->grid[kind]);
     } else {
-      ser = transfer_time_of(layout_.links[k >> 1].bandwidth, bytes);
-      start = cal.earliest_slot(t, ser);
-      cal.reserve(start, ser);
+      ser = transfer_time_of(layout_.links[h->link].bandwidth, bytes);
+      start = d.cal.earliest_slot(t, ser);
+      d.cal.reserve(start, ser);
     }
-    DirStats& s = stats_[k];
-    ++s.messages;
-    s.bytes += bytes.value();
-    s.busy_ps += ser.value();
-    s.queueing_ps += (start - t).value();
-    r.queueing += start - t;
-    r.serialisation += ser;
-    r.latency += lt.latency;
-    t = start + ser + lt.latency;
+    ++d.stats.messages;
+    d.stats.bytes += bytes.value();
+    d.stats.busy_ps += ser.value();
+    d.stats.queueing_ps += (start - t).value();
+    queueing += start - t;
+    serialisation += ser;
+    latency += h->latency;
+    t = start + ser + h->latency;
   }
-  r.arrival = t;
   last_time_ = std::max(last_time_, t);
-  return r;
+  return {t, latency, serialisation, queueing};
 }
 
 Picoseconds Interconnect::idle_time(NodeId from, NodeId to, Bytes payload) const {
@@ -220,27 +217,24 @@ void Interconnect::stream(NodeId from, NodeId to, Bytes payload, std::uint64_t c
                           Picoseconds last) {
   if (from == to || count == 0) return;
   const Bytes bytes = payload + params_.header;
-  NodeId at = from;
   Picoseconds t = last;
-  for (int li : layout_.path(from, to)) {
-    const auto& link = layout_.links[static_cast<std::size_t>(li)];
-    const int dir = link.a == at ? 0 : 1;
-    at = dir == 0 ? link.b : link.a;
-    const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
-    const Picoseconds ser = link.bandwidth.transfer_time(bytes);
-    const Picoseconds start = busy_[k].earliest_slot(t, ser);
-    busy_[k].reserve(start, ser);
-    DirStats& s = stats_[k];
-    s.messages += count;
-    s.bytes += bytes.value() * count;
-    s.busy_ps += ser.value() * count;
-    t = start + ser + link.latency + params_.hop_latency;
+  const Route& rt = route(from, to);
+  const Hop* const end = hops_.data() + rt.first + rt.count;
+  for (const Hop* h = hops_.data() + rt.first; h != end; ++h) {
+    Direction& d = dirs_[h->dir];
+    const Picoseconds ser = layout_.links[h->link].bandwidth.transfer_time(bytes);
+    const Picoseconds start = d.cal.earliest_slot(t, ser);
+    d.cal.reserve(start, ser);
+    d.stats.messages += count;
+    d.stats.bytes += bytes.value() * count;
+    d.stats.busy_ps += ser.value() * count;
+    t = start + ser + h->latency;
   }
   last_time_ = std::max(last_time_, std::max(t, first));
 }
 
 void Interconnect::reset_stats(Picoseconds now) {
-  std::fill(stats_.begin(), stats_.end(), DirStats{});
+  for (Direction& d : dirs_) d.stats = DirStats{};
   stats_start_ = now;
   last_time_ = now;
 }
@@ -254,7 +248,7 @@ void Interconnect::dump(StatsVisitor& v) const {
       const NodeId dst = dir == 0 ? link.b : link.a;
       const std::string n = "system.interconnect." + link.name + ".n" + std::to_string(src.value()) + "_to_n" +
                             std::to_string(dst.value());
-      const DirStats& s = stats_[li * 2 + static_cast<std::size_t>(dir)];
+      const DirStats& s = dirs_[li * 2 + static_cast<std::size_t>(dir)].stats;
       v.counter(n + ".messages", s.messages, "count", "messages sent in this direction");
       v.counter(n + ".bytes", s.bytes, "bytes", "bytes sent in this direction (headers included)");
       v.counter(n + ".busy_ps", s.busy_ps, "ps", "time spent serialising messages");

@@ -16,6 +16,7 @@
 // no flit-level packing, coherence snoops not modelled.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -75,13 +76,46 @@ class LinkCalendar {
   // earliest_slot(t, len) and reserve() of its answer, with one search for
   // both (the gap found is where the interval goes); `grid` divides by len
   // (a divider built once per message size, not a division per message).
-  // Returns the start. len > 0.
-  Picoseconds reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid);
+  // Returns the start. len > 0. Inline: a message on an idle link, or one
+  // whose slot lies after every reservation (messages in time order), is an
+  // append; reserve_slot_among() searches the others.
+  Picoseconds reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid) {
+    const Picoseconds at = std::max(t, floor_);
+    if (busy_.empty()) [[unlikely]] {
+      insert_at(busy_.end(), at, len);
+      return at;
+    }
+    const Picoseconds last_end = (busy_.end() - 1)->end;
+    // An idle link (the latest reservation ended a message or more before
+    // `at`) leaves no gap a message could use: it starts when sent.
+    if (last_end + len <= at) {
+      insert_at(busy_.end(), at, len);
+      return at;
+    }
+    const Picoseconds s = std::max(slot_from(t, len, grid), floor_);
+    if (last_end > s) return reserve_slot_among(s, len, grid);
+    // Every reservation ends by s: the slot at or after s (floor_ may be off the grid).
+    const Picoseconds on = slot_from(s, len, grid);
+    insert_at(busy_.end(), on, len);
+    return on;
+  }
 
  private:
   struct Busy {
     Picoseconds start, end;
   };
+  // The first start of a slot of length len at or after x (slots of one
+  // message's length back to back from time 0), by the grid's divider.
+  static Picoseconds slot_from(Picoseconds x, Picoseconds len, const FastDivider& grid) {
+    const std::uint64_t into = grid.remainder(x.value(), grid.divide(x.value()));
+    return into == 0 ? x : x + Picoseconds(len.value() - into);
+  }
+  // reserve_slot() of a message whose slot s (at or after floor_) lies before
+  // the latest reservation's end: one search for the first interval ending
+  // after s, then a walk over the intervals in the way (each slot tried is
+  // later than the last, so the walk goes on from where it stopped), the
+  // interval inserted where the walk ends.
+  Picoseconds reserve_slot_among(Picoseconds s, Picoseconds len, const FastDivider& grid);
   // First interval ending after s (intervals are disjoint, so ends are sorted
   // too): a few steps back from the end (messages in time order), else a
   // search from where the previous search ended (a core lagging the others
@@ -90,7 +124,11 @@ class LinkCalendar {
   // earliest() of s = max(t, floor) and the interval its gap lies before (where it is inserted).
   Picoseconds earliest_at(Picoseconds t, Picoseconds len, const Busy** before) const;
   // The interval [s, s + len) inserted before `pos` (sorted by start), the oldest dropped beyond capacity.
-  void insert_at(const Busy* pos, Picoseconds s, Picoseconds len);
+  void insert_at(const Busy* pos, Picoseconds s, Picoseconds len) {
+    busy_.insert(pos, Busy{s, s + len});
+    if (busy_.size() > busy_.capacity()) drop_oldest();
+  }
+  void drop_oldest();
   TailWindow<Busy> busy_;  // sorted, non-overlapping; capacity = intervals kept
   Picoseconds floor_{0};
   // Where the last search from the hint ended, as an index from the window's
@@ -134,7 +172,7 @@ class Interconnect {
     std::uint64_t messages = 0, bytes = 0, busy_ps = 0, queueing_ps = 0;
   };
   // dir 0: a -> b, dir 1: b -> a.
-  const DirStats& link_stats(int link, int dir) const { return stats_[static_cast<std::size_t>(link) * 2 + dir]; }
+  const DirStats& link_stats(int link, int dir) const { return dirs_[static_cast<std::size_t>(link) * 2 + dir].stats; }
   void reset_stats(Picoseconds now = Picoseconds(0));
   // Names: system.interconnect.<link>.<a>to<b>.bytes, .utilisation, ...
   void dump(StatsVisitor& v) const;
@@ -142,20 +180,34 @@ class Interconnect {
  private:
   InterconnectLayout layout_;
   InterconnectParams params_;
-  // Each path as the link directions it takes (link * 2 + dir), [from * num_nodes + to].
-  std::vector<std::vector<std::uint32_t>> dir_paths_;
-  // Per link, computed once: the serialisation of a header-only message and
-  // of a line's (payload 0 and 64 bytes, nearly every message) with a
-  // divider for its slot grid, and latency plus hop latency.
-  struct LinkTiming {
+  // One hop of a route, computed once per (source, destination) pair: the
+  // link direction taken (link * 2 + dir: its calendar and counters), the
+  // serialisation of a header-only message and of a line's (payload 0 and 64
+  // bytes, nearly every message) with a divider for each slot grid, and the
+  // link's latency plus the hop latency.
+  struct Hop {
+    std::uint32_t dir = 0;
+    std::uint32_t link = 0;
+    Picoseconds latency{0};
     std::array<Picoseconds, 2> ser{};   // [0]: header only, [1]: a line
     std::array<FastDivider, 2> grid{};  // slot grids of those lengths
-    Picoseconds latency{0};
   };
-  std::vector<LinkTiming> timing_;
+  struct Route {
+    std::uint32_t first = 0, count = 0;  // hops_[first, first + count)
+  };
+  std::vector<Hop> hops_;
+  std::vector<Route> routes_;  // [from * num_nodes + to]
+  const Route& route(NodeId from, NodeId to) const {
+    return routes_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
+                   static_cast<std::size_t>(to.value())];
+  }
   std::array<bool, 2> precomputed_{};  // every link's time of that kind above 0 (a grid to divide by)
-  std::vector<LinkCalendar> busy_;  // [link * 2 + dir]
-  std::vector<DirStats> stats_;
+  // A link direction's calendar and counters side by side, [link * 2 + dir].
+  struct Direction {
+    LinkCalendar cal;
+    DirStats stats;
+  };
+  std::vector<Direction> dirs_;
   Picoseconds stats_start_{0};
   Picoseconds last_time_{0};
 };

@@ -259,5 +259,105 @@ TEST(LinkCalendar, ReserveSlotEqualsEarliestSlotThenReserve) {
   }
 }
 
+// The appends of reserve_slot (an idle link, or a slot after every
+// reservation) against earliest_slot() then reserve() on a saturated link:
+// messages mostly back to back in time order (the append after the latest
+// reservation, often with floor_ off the grid in small windows), some sent a
+// little or a lot earlier (the search among the reservations), of two sizes.
+TEST(LinkCalendar, AppendsEqualTheSearchOnASaturatedLink) {
+  for (std::size_t capacity : {std::size_t{1}, std::size_t{3}, std::size_t{64}, std::size_t{4096}}) {
+    LinkCalendar fused(capacity), twice(capacity);
+    std::mt19937_64 rng(capacity * 7 + 1);
+    const Picoseconds lens[2] = {Picoseconds(1000), Picoseconds(4200)};
+    const FastDivider grids[2] = {FastDivider(1000), FastDivider(4200)};
+    std::uint64_t now = 0;
+    int appended = 0;
+    Picoseconds latest_end(0);  // end of the latest reservation so far
+    for (int i = 0; i < 40000; ++i) {
+      // Sent faster than the link serves them (about 3 ns apart): the link stays busy.
+      now += rng() % 6000;
+      const int how = static_cast<int>(rng() % 10);
+      const std::uint64_t back = how == 0 ? rng() % 200'000 : how == 1 ? rng() % 9000 : 0;
+      const Picoseconds t(now > back ? now - back : 0);
+      const int k = rng() % 4 == 0 ? 0 : 1;
+      const Picoseconds expect = twice.earliest_slot(t, lens[k]);
+      twice.reserve(expect, lens[k]);
+      const Picoseconds got = fused.reserve_slot(t, lens[k], grids[k]);
+      ASSERT_EQ(got, expect) << "capacity " << capacity << " op " << i;
+      appended += got >= latest_end ? 1 : 0;
+      latest_end = std::max(latest_end, got + lens[k]);
+      const Picoseconds probe(now > 50'000 ? now - rng() % 50'000 : 0);
+      ASSERT_EQ(fused.earliest(probe, lens[0]), twice.earliest(probe, lens[0])) << "op " << i;
+    }
+    // Both paths ran: most messages appended, a good share placed among the reservations.
+    EXPECT_GT(appended, 20000) << "capacity " << capacity;
+    EXPECT_LT(appended, 39000) << "capacity " << capacity;
+  }
+}
+
+// traverse() with its routes computed at construction against the per-hop
+// walk it replaced (each hop's link direction found from the layout's path,
+// its serialisation computed per message, one calendar per direction with
+// earliest_slot() then reserve()): same results and counters for random
+// messages of every kind (header only, a line, other payloads) between the
+// nodes of a line, in and out of time order.
+TEST(Interconnect, RoutesEqualThePerHopWalkOfTheLayout) {
+  const InterconnectLayout layout = line3();
+  InterconnectParams p;
+  p.hop_latency = 3_ns;
+  Interconnect ic(layout, p);
+  std::vector<LinkCalendar> cals(layout.links.size() * 2);
+  std::vector<Interconnect::DirStats> stats(layout.links.size() * 2);
+  std::mt19937_64 rng(15);
+  std::uint64_t now = 0;
+  for (int i = 0; i < 20000; ++i) {
+    now += rng() % 4000;
+    const std::uint64_t back = rng() % 3 == 0 ? rng() % 100'000 : 0;
+    const Picoseconds t0(now > back ? now - back : 0);
+    const NodeId from(static_cast<int>(rng() % 3)), to(static_cast<int>(rng() % 3));
+    const std::uint64_t pick = rng() % 8;
+    const Bytes payload(pick < 4 ? 64 : pick < 7 ? 0 : 8 * (rng() % 32));
+    TraverseResult expect{t0, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
+    if (from != to) {
+      Picoseconds t = t0;
+      NodeId at = from;
+      for (int li : layout.path(from, to)) {
+        const auto& link = layout.links[static_cast<std::size_t>(li)];
+        const int dir = link.a == at ? 0 : 1;
+        at = dir == 0 ? link.b : link.a;
+        const std::size_t k = static_cast<std::size_t>(li) * 2 + static_cast<std::size_t>(dir);
+        const Picoseconds ser = link.bandwidth.transfer_time(payload + p.header);
+        const Picoseconds start = cals[k].earliest_slot(t, ser);
+        cals[k].reserve(start, ser);
+        ++stats[k].messages;
+        stats[k].bytes += (payload + p.header).value();
+        stats[k].busy_ps += ser.value();
+        stats[k].queueing_ps += (start - t).value();
+        expect.queueing += start - t;
+        expect.serialisation += ser;
+        expect.latency += link.latency + p.hop_latency;
+        t = start + ser + link.latency + p.hop_latency;
+      }
+      expect.arrival = t;
+    }
+    const TraverseResult got = ic.traverse(from, to, payload, t0);
+    ASSERT_EQ(got.arrival, expect.arrival) << "message " << i;
+    ASSERT_EQ(got.latency, expect.latency) << "message " << i;
+    ASSERT_EQ(got.serialisation, expect.serialisation) << "message " << i;
+    ASSERT_EQ(got.queueing, expect.queueing) << "message " << i;
+  }
+  for (int li = 0; li < 2; ++li) {
+    for (int dir = 0; dir < 2; ++dir) {
+      const auto& want = stats[static_cast<std::size_t>(li * 2 + dir)];
+      const auto& have = ic.link_stats(li, dir);
+      EXPECT_GT(have.messages, 4000u);
+      EXPECT_EQ(have.messages, want.messages);
+      EXPECT_EQ(have.bytes, want.bytes);
+      EXPECT_EQ(have.busy_ps, want.busy_ps);
+      EXPECT_EQ(have.queueing_ps, want.queueing_ps);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace numasim::hw
