@@ -81,33 +81,45 @@ TlbArray::TlbArray(const TlbArrayParams& params) : params_(params), ways_(params
     die("TLB array " + params.name + ": entries must be ways times a power of two");
   set_mask_ = params.entries / params.ways - 1;
   entries_.resize(params.entries);
+  stamps_.resize(params.entries);
+}
+
+template <std::uint32_t N>
+std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key) const {
+  const std::uint32_t n = N ? N : ways_;
+  const TlbEntry* set = &entries_[first];
+  const std::uint64_t* stamp = &stamps_[first];
+  // Two loops without an exit, unrolled for the usual way counts: keys are
+  // unique in a set, so any matching way is the one; the first least stamp
+  // without a branch per way (on a full set the stamps' order is a coin toss
+  // for the host's branch predictor).
+  std::uint32_t match = n;
+  for (std::uint32_t w = 0; w < n; ++w) match = set[w].key == key ? w : match;
+  std::uint32_t victim = 0;
+  std::uint64_t least = stamp[0];
+  for (std::uint32_t w = 1; w < n; ++w) {
+    const bool less = stamp[w] < least;
+    least = less ? stamp[w] : least;
+    victim = less ? w : victim;
+  }
+  return match != n ? match : victim;
 }
 
 void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
   const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-  TlbEntry* set = &entries_[((va >> page_shift(s)) & set_mask_) * ways_];
+  const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
   // The same translation if present, else the first invalid way, else the
-  // first least recently used: the first least stamp (an invalid way's is 0,
-  // a valid one's above 0), chosen without a branch per way (on a full set
-  // the stamps' order is a coin toss for the host's branch predictor).
-  std::uint32_t victim = 0;
-  std::uint64_t least = set[0].last_use;
-  for (std::uint32_t w = 0; w < ways_; ++w) {
-    if (set[w].key == key) {
-      victim = w;
-      break;
-    }
-    const bool less = set[w].last_use < least;
-    least = less ? set[w].last_use : least;
-    victim = less ? w : victim;
-  }
-  TlbEntry& e = set[victim];
+  // first least recently used. Skylake's arrays have 4 and 12 ways.
+  const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key)
+                          : ways_ == 12 ? victim_way<12>(first, key)
+                                        : victim_way<0>(first, key);
+  TlbEntry& e = entries_[first + w];
   if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
   ++valid_by_size_[static_cast<unsigned>(s)];
   e.key = key;
   e.page_base = page_base;
   e.flags = flags;
-  e.last_use = ++tick_;
+  stamps_[first + w] = ++tick_;
 }
 
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
@@ -158,6 +170,7 @@ int TlbArray::invalidate_asid(Asid asid) {
 int TlbArray::invalidate_all() {
   int n = valid_entries();
   for (TlbEntry& e : entries_) e = TlbEntry{};
+  std::fill(stamps_.begin(), stamps_.end(), 0);
   valid_by_size_ = {};
   return n;
 }

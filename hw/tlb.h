@@ -43,7 +43,6 @@ inline constexpr std::uint8_t kTlbDirty = 1u << 2;  // the PTE's dirty bit is kn
 struct TlbEntry {
   std::uint64_t key = 0;       // (vpn << 19) | (asid << 3) | (size << 1) | valid; 0 = invalid
   PhysAddr page_base = 0;      // physical address of the page
-  std::uint64_t last_use = 0;  // LRU stamp
   std::uint8_t flags = 0;      // kTlb*
 
   static constexpr std::uint64_t make_key(Asid asid, VirtAddr va, PageSize size) {
@@ -82,10 +81,11 @@ class TlbArray {
   // Probe for a translation of `va` by a page of size `s`; updates LRU on a hit.
   TlbEntry* probe(Asid asid, VirtAddr va, PageSize s) {
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-    TlbEntry* set = &entries_[((va >> page_shift(s)) & set_mask_) * ways_];
+    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    TlbEntry* set = &entries_[first];
     for (std::uint32_t w = 0; w < ways_; ++w) {
       if (set[w].key == key) {
-        set[w].last_use = ++tick_;
+        stamps_[first + w] = ++tick_;
         return &set[w];
       }
     }
@@ -105,13 +105,23 @@ class TlbArray {
   void drop(TlbEntry& e) {
     --valid_by_size_[static_cast<unsigned>(e.size())];
     e = TlbEntry{};
+    stamps_[static_cast<std::size_t>(&e - entries_.data())] = 0;
   }
+  // The way insert() fills in the set of `first` (index of its way 0): the
+  // way holding `key`, else the first way with the least stamp (an invalid
+  // way's is 0). N: the way count when known at compile time (0: ways_).
+  template <std::uint32_t N>
+  std::uint32_t victim_way(std::size_t first, std::uint64_t key) const;
   TlbArrayParams params_;
   std::uint32_t ways_;
   std::uint64_t set_mask_;
   std::uint64_t tick_ = 0;
   std::array<std::uint32_t, kNumPageSizes> valid_by_size_{};
   std::vector<TlbEntry> entries_;
+  // LRU stamps beside the entries, [set * ways + way] (0: invalid, else the
+  // tick of the latest fill or hit): a set's stamps are contiguous, so the
+  // victim search reads ways x 8 bytes, and an entry is 24 bytes, not 32.
+  std::vector<std::uint64_t> stamps_;
 };
 
 struct TlbParams {

@@ -297,7 +297,7 @@ class ReferenceTlbArray {
 
 TEST(TlbArray, EqualsTheEntryScanArrayUnderRandomOperations) {
   const PageSizeMask all = page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M) | page_size_bit(PageSize::k1G);
-  for (const auto& [entries, ways] : {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}}) {
+  for (const auto& [entries, ways] : {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}, std::pair{16u, 1u}}) {
     TlbArray a(small(entries, ways, all));
     ReferenceTlbArray ref(entries, ways);
     std::mt19937_64 rng(entries * 100 + ways);
