@@ -41,11 +41,6 @@ Picoseconds LinkCalendar::earliest(Picoseconds t, Picoseconds len) const {
   return earliest_at(t, len, &before);
 }
 
-void LinkCalendar::drop_oldest() {
-  floor_ = std::max(floor_, busy_.front().end);
-  busy_.pop_front();
-}
-
 void LinkCalendar::reserve(Picoseconds start, Picoseconds len) {
   if (len.value() == 0) return;
   const Busy* const b = busy_.begin();

@@ -126,9 +126,11 @@ class LinkCalendar {
   // The interval [s, s + len) inserted before `pos` (sorted by start), the oldest dropped beyond capacity.
   void insert_at(const Busy* pos, Picoseconds s, Picoseconds len) {
     busy_.insert(pos, Busy{s, s + len});
-    if (busy_.size() > busy_.capacity()) drop_oldest();
+    if (busy_.size() > busy_.capacity()) {
+      floor_ = std::max(floor_, busy_.front().end);
+      busy_.pop_front();
+    }
   }
-  void drop_oldest();
   TailWindow<Busy> busy_;  // sorted, non-overlapping; capacity = intervals kept
   Picoseconds floor_{0};
   // Where the last search from the hint ended, as an index from the window's

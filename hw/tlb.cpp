@@ -85,16 +85,34 @@ TlbArray::TlbArray(const TlbArrayParams& params) : params_(params), ways_(params
 }
 
 template <std::uint32_t N>
-std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key) const {
+std::uint32_t TlbArray::matching_way(std::size_t first, std::uint64_t key) const {
+  // A loop without an exit, unrolled for the usual way counts: keys are
+  // unique in a set, so any matching way is the one.
   const std::uint32_t n = N ? N : ways_;
   const TlbEntry* set = &entries_[first];
-  const std::uint64_t* stamp = &stamps_[first];
-  // Two loops without an exit, unrolled for the usual way counts: keys are
-  // unique in a set, so any matching way is the one; the first least stamp
-  // without a branch per way (on a full set the stamps' order is a coin toss
-  // for the host's branch predictor).
   std::uint32_t match = n;
   for (std::uint32_t w = 0; w < n; ++w) match = set[w].key == key ? w : match;
+  return match;
+}
+
+TlbEntry* TlbArray::probe_every_way(Asid asid, VirtAddr va, PageSize s) {
+  const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+  const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+  const std::uint32_t w = ways_ == 4    ? matching_way<4>(first, key)
+                          : ways_ == 12 ? matching_way<12>(first, key)
+                                        : matching_way<0>(first, key);
+  if (w == ways_) return nullptr;
+  stamps_[first + w] = ++tick_;
+  return &entries_[first + w];
+}
+
+template <std::uint32_t N>
+std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key) const {
+  const std::uint32_t n = N ? N : ways_;
+  const std::uint64_t* stamp = &stamps_[first];
+  // The first least stamp without a branch per way (on a full set the
+  // stamps' order is a coin toss for the host's branch predictor).
+  const std::uint32_t match = matching_way<N>(first, key);
   std::uint32_t victim = 0;
   std::uint64_t least = stamp[0];
   for (std::uint32_t w = 1; w < n; ++w) {
@@ -242,7 +260,7 @@ TlbHit Tlb::probe_sizes(Asid asid, VirtAddr va) {
     if (i < 0) continue;
     TlbArray& a = arrays[static_cast<std::size_t>(i)];
     if (a.valid_of(PageSize(s)) == 0) continue;
-    if (TlbEntry* e = a.probe(asid, va, PageSize(s))) {
+    if (TlbEntry* e = a.probe_every_way(asid, va, PageSize(s))) {
       ++stats_[Level].hits[s];
       if (Level == 1) ++stats_[0].misses[s];
       return {e, a.params().latency_cycles};

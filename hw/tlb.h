@@ -91,6 +91,10 @@ class TlbArray {
     }
     return nullptr;
   }
+  // probe() for a look-up that usually misses (the STLB's, the larger pages'):
+  // every way's key compared without an exit, unrolled for 4 and 12 ways.
+  // Same answer and LRU update.
+  TlbEntry* probe_every_way(Asid asid, VirtAddr va, PageSize s);
   // Installs (replacing the LRU way of the set, or the same translation if present).
   void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags);
 
@@ -107,9 +111,12 @@ class TlbArray {
     e = TlbEntry{};
     stamps_[static_cast<std::size_t>(&e - entries_.data())] = 0;
   }
-  // The way insert() fills in the set of `first` (index of its way 0): the
-  // way holding `key`, else the first way with the least stamp (an invalid
-  // way's is 0). N: the way count when known at compile time (0: ways_).
+  // The way of the set of `first` (index of its way 0) holding `key`, or the
+  // way count if none. N: the way count when known at compile time (0: ways_).
+  template <std::uint32_t N>
+  std::uint32_t matching_way(std::size_t first, std::uint64_t key) const;
+  // The way insert() fills: the way holding `key`, else the first way with
+  // the least stamp (an invalid way's is 0).
   template <std::uint32_t N>
   std::uint32_t victim_way(std::size_t first, std::uint64_t key) const;
   TlbArrayParams params_;

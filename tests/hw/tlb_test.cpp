@@ -223,7 +223,8 @@ TEST(Tlb, LookupFindsAPageSizeOnceItsArrayHoldsOne) {
 
 // The array as it was (an insertion's victim: the matching way, else the
 // first invalid, else the first least recently used, chosen by branches),
-// against the array choosing the first least stamp without them, under
+// against the array choosing the first least stamp without them (and probing
+// by its inline loop or by probe_every_way), under
 // random inserts, probes and invalidations (page, range, ASID, all) of three
 // page sizes and two ASIDs: the same probe answers and valid counts.
 class ReferenceTlbArray {
@@ -313,7 +314,8 @@ TEST(TlbArray, EqualsTheEntryScanArrayUnderRandomOperations) {
         a.insert(asid, va, size, base, flags);
         ref.insert(asid, va, size, base, flags);
       } else if (op < 94) {
-        const TlbEntry* got = a.probe(asid, va, size);
+        // Either probe: the inline loop that stops at the match, or every way compared.
+        const TlbEntry* got = rng() % 2 ? a.probe(asid, va, size) : a.probe_every_way(asid, va, size);
         const TlbEntry* want = ref.probe(asid, va, size);
         ASSERT_EQ(got != nullptr, want != nullptr) << "op " << i;
         if (got) {
