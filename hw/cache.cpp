@@ -326,6 +326,114 @@ std::size_t CacheArray::write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* 
   return write_back_or_fill_batch(lines, n, nullptr, lines, from, counted_above);
 }
 
+template <std::size_t W>
+std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                    std::uint8_t* from) {
+  // The rules of write_back_or_fill_run (received: stamped Modified; absent:
+  // installed over the least word, a dirty victim kept), line after line in
+  // the page's order; what differs is how a line's set is found. The members
+  // are read once (a store through from[] may alias any of them).
+  const std::size_t ways = W ? W : ways_;
+  const std::uint64_t first = page >> kLineShift;
+  std::size_t s;
+  std::uint64_t q;
+  split(first, s, q);
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const std::size_t sets = sets_;
+  std::uint32_t* const counts = region_counts_;
+  const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
+  const unsigned region_shift = region_line_shift_;
+  std::uint32_t* const page_counts = page_counts_;
+  const std::size_t pages = page_counts ? pages_ : 0;
+  const bool one_region = region_shift >= kPageLineShift;  // the page's lines share one region count
+  const bool lru = replacement_ == Replacement::Lru;
+  std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
+  std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  std::size_t kept = 0;
+  unsigned at = 0;  // the line of the page whose set is s (quotient q)
+  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
+    const auto i = static_cast<unsigned>(__builtin_ctzll(m));
+    for (s += i - at; s >= sets; s -= sets) ++q;  // (consecutive lines: consecutive sets, the next quotient past the last)
+    at = i;
+    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    std::uint32_t* const set = blocks + (s << block_shift);
+    std::uint32_t* const meta = set + ways;
+    std::size_t victim;
+    std::uint32_t least;
+    const std::size_t present = scan_ways<W>(set, tag, victim, least);
+    if (present < ways) {
+      meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
+                      static_cast<std::uint32_t>(LineState::Modified);
+      ++received;
+      continue;
+    }
+    if (tag == kInvalidTag) [[unlikely]]
+      die_untaggable(first + i);
+    if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
+      const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
+      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+      if ((old >> region_shift) < regions) --counts[old >> region_shift];
+      if ((old >> kPageLineShift) < pages) [[unlikely]]
+        --page_counts[old >> kPageLineShift];
+      ++evictions;
+      dirty_evictions += was_dirty;
+      dirty[kept] = old << kLineShift;
+      from[kept] = static_cast<std::uint8_t>(i);
+      kept += was_dirty;
+    }
+    set[victim] = tag;
+    if (!one_region && ((first + i) >> region_shift) < regions) ++counts[(first + i) >> region_shift];
+    meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
+    ++fills;
+  }
+  // The lines installed, counted in at once: one page, one region.
+  if (one_region && (first >> region_shift) < regions) counts[first >> region_shift] += static_cast<std::uint32_t>(fills);
+  if ((first >> kPageLineShift) < pages) page_counts[first >> kPageLineShift] += static_cast<std::uint32_t>(fills);
+  clock_ = clock;
+  stats_.writebacks_received += received;
+  stats_.fills += fills;
+  stats_.evictions += evictions;
+  stats_.dirty_evictions += dirty_evictions;
+  return kept;
+}
+
+std::size_t CacheArray::write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                     std::uint8_t* from) {
+  switch (ways_) {
+    case 8: return write_back_or_fill_page_run<8>(page, mask, dirty, from);
+    case 11: return write_back_or_fill_page_run<11>(page, mask, dirty, from);
+    case 12: return write_back_or_fill_page_run<12>(page, mask, dirty, from);
+    case 16: return write_back_or_fill_page_run<16>(page, mask, dirty, from);
+    default: return write_back_or_fill_page_run<0>(page, mask, dirty, from);
+  }
+}
+
+#if defined(__x86_64__)
+std::size_t CacheArray::write_back_or_fill_page_sse41(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                      std::uint8_t* from) {
+  return write_back_or_fill_page_runs(page, mask, dirty, from);
+}
+#endif
+
+std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                std::uint8_t* from) {
+  const auto n = static_cast<std::size_t>(__builtin_popcountll(mask));
+  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
+    // A victim drawn at random, or stamps to renumber on the way: write_back_or_fill_lines' line at a time.
+    std::size_t k = 0;
+    for (std::uint64_t m = mask; m != 0; m &= m - 1, ++k) {
+      from[k] = static_cast<std::uint8_t>(__builtin_ctzll(m));
+      dirty[k] = page + PhysAddr{from[k]} * kCacheLineBytes;
+    }
+    return write_back_or_fill_batch(dirty, n, nullptr, dirty, from, false);
+  }
+#if defined(__x86_64__)
+  if (sse41_in_use) return write_back_or_fill_page_sse41(page, mask, dirty, from);
+#endif
+  return write_back_or_fill_page_runs(page, mask, dirty, from);
+}
+
 bool CacheArray::write_back_into(PhysAddr pa) {
   std::uint32_t* tag = find(pa >> kLineShift);
   if (!tag) return false;
