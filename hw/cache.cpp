@@ -126,41 +126,44 @@ bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit)
 }
 }  // namespace
 
-std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
-                                std::size_t& ndirty) {
+template <std::size_t W>
+std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                     std::size_t& ndirty) {
+  const std::size_t ways = W ? W : ways_;
   std::size_t s = first % sets_;
   if (stamp == 0) return (s + n) % sets_;  // nothing was used before the clock's start
   // A valid word below stamp << kStateBits is a line used before `stamp`.
   const std::uint32_t limit = (stamp << kStateBits) - 1u;
-  auto any = [&](const std::uint32_t* meta) {
-    switch (ways_) {
-      case 8: return any_below<8>(meta, ways_, limit);
-      case 11: return any_below<11>(meta, ways_, limit);
-      case 16: return any_below<16>(meta, ways_, limit);
-      default: return any_below<0>(meta, ways_, limit);
-    }
-  };
   for (std::size_t k = 0; k < n; ++k) {
     std::uint32_t* set = set_block(s);
-    std::uint32_t* meta = set + ways_;
-    if (!any(meta)) {
-      if (++s == sets_) s = 0;
-      continue;
-    }
-    for (std::size_t w = 0; w < ways_; ++w) {
-      if (meta[w] - 1u >= limit) continue;  // invalid, or used since
-      const std::uint64_t line = line_of(set, set[w]);
-      const bool is_dirty = state_of(meta[w]) == LineState::Modified;
-      if (is_dirty) dirty[ndirty++] = line << kLineShift;
-      count_out(line);
-      set[w] = kInvalidTag;
-      meta[w] = 0;
-      ++stats_.evictions;
-      stats_.dirty_evictions += is_dirty;
+    std::uint32_t* meta = set + ways;
+    if (any_below<W>(meta, ways, limit)) {
+      for (std::size_t w = 0; w < ways; ++w) {
+        if (meta[w] - 1u >= limit) continue;  // invalid, or used since
+        const std::uint64_t line = line_of(set, set[w]);
+        const bool is_dirty = state_of(meta[w]) == LineState::Modified;
+        if (is_dirty) dirty[ndirty++] = line << kLineShift;
+        count_out(line);
+        set[w] = kInvalidTag;
+        meta[w] = 0;
+        ++stats_.evictions;
+        stats_.dirty_evictions += is_dirty;
+      }
     }
     if (++s == sets_) s = 0;
   }
   return s;
+}
+
+std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                std::size_t& ndirty) {
+  // A copy per usual way count, chosen once (not per set).
+  switch (ways_) {
+    case 8: return age_out_ways<8>(first, n, stamp, dirty, ndirty);
+    case 11: return age_out_ways<11>(first, n, stamp, dirty, ndirty);
+    case 16: return age_out_ways<16>(first, n, stamp, dirty, ndirty);
+    default: return age_out_ways<0>(first, n, stamp, dirty, ndirty);
+  }
 }
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {

@@ -540,6 +540,10 @@ class CacheArray {
                                                                                        std::uint8_t* from);
 #endif
 
+  // age_out for W ways (0: ways_).
+  template <std::size_t W>
+  std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
+
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
     if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
