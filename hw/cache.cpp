@@ -334,66 +334,82 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
                                                     std::uint8_t* from) {
   // The rules of write_back_or_fill_run (received: stamped Modified; absent:
   // installed over the least word, a dirty victim kept), line after line in
-  // the page's order; what differs is how a line's set is found. The members
-  // are read once (a store through from[] may alias any of them).
+  // the page's order; what differs is how a line's set is found. Line i is in
+  // set s0 + i with s0's quotient, or, past the last set, in set s0 + i - sets
+  // with the next quotient (the caller checked: at least 64 sets, both
+  // quotients taggable). The members are read once (a store through from[]
+  // may alias any of them).
   const std::size_t ways = W ? W : ways_;
   const std::uint64_t first = page >> kLineShift;
-  std::size_t s;
-  std::uint64_t q;
-  split(first, s, q);
+  std::size_t s0;
+  std::uint64_t q0;
+  split(first, s0, q0);
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = block_shift_;
   const std::size_t sets = sets_;
-  std::uint32_t* const counts = region_counts_;
-  const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
-  const unsigned region_shift = region_line_shift_;
-  std::uint32_t* const page_counts = page_counts_;
-  const std::size_t pages = page_counts ? pages_ : 0;
-  const bool one_region = region_shift >= kPageLineShift;  // the page's lines share one region count
+  // count_regions' and count_pages' counts (none: 0 of them), n added to a line's.
+  struct Counts {
+    std::uint32_t* region;
+    std::size_t regions;
+    unsigned shift;  // line number to region
+    std::uint32_t* page;
+    std::size_t pages;
+    void add_region(std::uint64_t line, std::uint32_t n) const {
+      if ((line >> shift) < regions) region[line >> shift] += n;
+    }
+    void add_page(std::uint64_t line, std::uint32_t n) const {
+      if ((line >> kPageLineShift) < pages) page[line >> kPageLineShift] += n;
+    }
+  };
+  const Counts counts{region_counts_, region_counts_ ? regions_ : 0, region_line_shift_, page_counts_,
+                      page_counts_ ? pages_ : 0};
+  const bool page_in_one_region = counts.shift >= kPageLineShift;
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;
-  unsigned at = 0;  // the line of the page whose set is s (quotient q)
-  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
-    const auto i = static_cast<unsigned>(__builtin_ctzll(m));
-    for (s += i - at; s >= sets; s -= sets) ++q;  // (consecutive lines: consecutive sets, the next quotient past the last)
-    at = i;
-    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
-    std::uint32_t* const set = blocks + (s << block_shift);
-    std::uint32_t* const meta = set + ways;
-    std::size_t victim;
-    std::uint32_t least;
-    const std::size_t present = scan_ways<W>(set, tag, victim, least);
-    if (present < ways) {
-      meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
-                      static_cast<std::uint32_t>(LineState::Modified);
-      ++received;
-      continue;
+  // The lines of `m`, line i in set base + i, all with tag `tag`.
+  auto lines = [&](std::uint64_t m, std::size_t base, std::uint32_t tag) {
+    for (; m != 0; m &= m - 1) {
+      const auto i = static_cast<unsigned>(__builtin_ctzll(m));
+      const std::size_t s = base + i;
+      std::uint32_t* const set = blocks + (s << block_shift);
+      std::uint32_t* const meta = set + ways;
+      std::size_t victim;
+      std::uint32_t least;
+      const std::size_t present = scan_ways<W>(set, tag, victim, least);
+      if (present < ways) {
+        meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
+                        static_cast<std::uint32_t>(LineState::Modified);
+        ++received;
+        continue;
+      }
+      if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
+        const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
+        const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+        counts.add_region(old, ~std::uint32_t{0});  // (minus one)
+        counts.add_page(old, ~std::uint32_t{0});
+        ++evictions;
+        dirty_evictions += was_dirty;
+        dirty[kept] = old << kLineShift;
+        from[kept] = static_cast<std::uint8_t>(i);
+        kept += was_dirty;
+      }
+      set[victim] = tag;
+      meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
+      ++fills;
+      if (!page_in_one_region) [[unlikely]]
+        counts.add_region(first + i, 1);
     }
-    if (tag == kInvalidTag) [[unlikely]]
-      die_untaggable(first + i);
-    if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
-      const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
-      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
-      if ((old >> region_shift) < regions) --counts[old >> region_shift];
-      if ((old >> kPageLineShift) < pages) [[unlikely]]
-        --page_counts[old >> kPageLineShift];
-      ++evictions;
-      dirty_evictions += was_dirty;
-      dirty[kept] = old << kLineShift;
-      from[kept] = static_cast<std::uint8_t>(i);
-      kept += was_dirty;
-    }
-    set[victim] = tag;
-    if (!one_region && ((first + i) >> region_shift) < regions) ++counts[(first + i) >> region_shift];
-    meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
-    ++fills;
-  }
-  // The lines installed, counted in at once: one page, one region.
-  if (one_region && (first >> region_shift) < regions) counts[first >> region_shift] += static_cast<std::uint32_t>(fills);
-  if ((first >> kPageLineShift) < pages) page_counts[first >> kPageLineShift] += static_cast<std::uint32_t>(fills);
+  };
+  const std::size_t wrap = sets - s0;  // lines from here on are past the last set
+  const std::uint64_t before = wrap >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << wrap) - 1;
+  lines(mask & before, s0, static_cast<std::uint32_t>(q0));
+  if (mask & ~before) lines(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
   clock_ = clock;
+  // The lines installed, counted in at once: one page, one region.
+  if (page_in_one_region) counts.add_region(first, static_cast<std::uint32_t>(fills));
+  counts.add_page(first, static_cast<std::uint32_t>(fills));
   stats_.writebacks_received += received;
   stats_.fills += fills;
   stats_.evictions += evictions;
@@ -422,8 +438,14 @@ std::size_t CacheArray::write_back_or_fill_page_sse41(PhysAddr page, std::uint64
 std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                 std::uint8_t* from) {
   const auto n = static_cast<std::size_t>(__builtin_popcountll(mask));
-  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
-    // A victim drawn at random, or stamps to renumber on the way: write_back_or_fill_lines' line at a time.
+  std::size_t set;
+  std::uint64_t quotient;
+  split(page >> kLineShift, set, quotient);
+  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n ||
+      sets_ < (std::size_t{1} << kPageLineShift) || quotient + 1 >= kInvalidTag) {
+    // A victim drawn at random, stamps to renumber on the way, a page that
+    // wraps around the sets more than once or a line that cannot be tagged:
+    // write_back_or_fill_lines, line by line where it must.
     std::size_t k = 0;
     for (std::uint64_t m = mask; m != 0; m &= m - 1, ++k) {
       from[k] = static_cast<std::uint8_t>(__builtin_ctzll(m));

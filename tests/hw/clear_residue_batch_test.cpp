@@ -37,14 +37,14 @@ void page_install_equals_one_line_at_a_time() {
       {96, 11, Replacement::Lru, 6000},  // stamps renumbered during some pages
   };
   for (const Case& c : cases) {
-    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
-                             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit);
-    CacheParams p{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r, 9, false};
+    CacheParams p;
+    p.size = Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64);
+    p.ways = c.ways;
+    p.replacement = c.r;
+    const std::string name = "case of " + std::to_string(c.sets) + " sets x " + std::to_string(c.ways) + " ways";
     CacheArray paged(p, "llc"), single(p, "llc");  // one name: their statistics are compared by name
-    if (c.stamp_limit) {
-      paged.set_stamp_limit(c.stamp_limit);
-      single.set_stamp_limit(c.stamp_limit);
-    }
+    for (CacheArray* a : {&paged, &single})
+      if (c.stamp_limit != 0) a->set_stamp_limit(c.stamp_limit);
     // Lines of 4x the capacity, in whole pages; 2 MiB regions and 4 KiB pages
     // (the residue's shifts), the last quarter of each left uncounted.
     const std::uint64_t pages = (4 * c.sets * static_cast<std::uint64_t>(c.ways) + 63) / 64;
@@ -125,16 +125,16 @@ void page_install_equals_one_line_at_a_time() {
 }
 
 TEST(ClearResidueBatch, PageInstallEqualsOneLineAtATime) {
-  page_install_equals_one_line_at_a_time();
 #if defined(__x86_64__)
-  // Again as a host without SSE4.1 runs it (the plain copy, plain victim searches).
-  if (sse41_in_use) {
-    struct Restore {
-      ~Restore() { sse41_in_use = true; }
-    } restore;
-    sse41_in_use = false;
+  // On this host's copy, then on the one a host without SSE4.1 runs (plain victim searches).
+  const bool host = sse41_in_use;
+  for (const bool sse41 : {host, false}) {
+    sse41_in_use = sse41;
     page_install_equals_one_line_at_a_time();
   }
+  sse41_in_use = host;
+#else
+  page_install_equals_one_line_at_a_time();
 #endif
 }
 
