@@ -266,7 +266,7 @@ class ClearResidue {
   // The LLC clock at which the oldest page of group list `list` has left the LLC (never: ~0).
   void group_rearm(std::size_t list);
   // Lines `m` of entry e become real at `level` (4: written back by the caller;
-  // 0: installed in the LLC by the caller as they leave L2).
+  // 0: installed in the LLC by the caller as they leave L2); m is not 0.
   void take_mask(std::uint32_t e, std::uint64_t m, int level);
   std::size_t slot_of(std::uint64_t frame) const {
     return static_cast<std::size_t>((frame * 0x9E3779B97F4A7C15ull) >> hash_shift_);
