@@ -69,13 +69,15 @@ class ClearResidue {
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kRegionShift = 21;
 
-  // False when no recorded page lies in pa's 2 MiB region, `cpu`'s L2 has
-  // given up none of its recorded pages (exit_due) and no socket's LLC set
-  // that pa maps to has a recorded line due to leave it (the miss path's
-  // filter: when true, MemorySystem moves the missing CPU's pages its L2 gave
-  // up into the LLC, leave_l2(), ages pa's set, age(), and looks pa up; when
-  // false, that would do nothing).
-  bool may_hold(CpuId cpu, PhysAddr pa) const { return region_holds(pa) || exit_due(cpu) || set_due(pa); }
+  // False when no line is virtual, or no recorded page lies in pa's 2 MiB
+  // region, `cpu`'s L2 has given up none of its recorded pages (exit_due) and
+  // no socket's LLC set that pa maps to has a recorded line due to leave it
+  // (the miss path's filter: when true, MemorySystem moves the missing CPU's
+  // pages its L2 gave up into the LLC, leave_l2(), ages pa's set, age(), and
+  // looks pa up; when false, that would do nothing).
+  bool may_hold(CpuId cpu, PhysAddr pa) const {
+    return virtual_lines_ != 0 && (region_holds(pa) || exit_due(cpu) || set_due(pa));
+  }
   // Whether `cpu`'s L2 may have given up its oldest recorded page still
   // virtual (by its L2 clock: the lines it took since, real and virtual), to be
   // installed in its socket's LLC: leave_l2().
