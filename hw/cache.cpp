@@ -126,41 +126,44 @@ bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit)
 }
 }  // namespace
 
-std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
-                                std::size_t& ndirty) {
+template <std::size_t W>
+std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                     std::size_t& ndirty) {
+  const std::size_t ways = W ? W : ways_;
   std::size_t s = first % sets_;
   if (stamp == 0) return (s + n) % sets_;  // nothing was used before the clock's start
   // A valid word below stamp << kStateBits is a line used before `stamp`.
   const std::uint32_t limit = (stamp << kStateBits) - 1u;
-  auto any = [&](const std::uint32_t* meta) {
-    switch (ways_) {
-      case 8: return any_below<8>(meta, ways_, limit);
-      case 11: return any_below<11>(meta, ways_, limit);
-      case 16: return any_below<16>(meta, ways_, limit);
-      default: return any_below<0>(meta, ways_, limit);
-    }
-  };
   for (std::size_t k = 0; k < n; ++k) {
     std::uint32_t* set = set_block(s);
-    std::uint32_t* meta = set + ways_;
-    if (!any(meta)) {
-      if (++s == sets_) s = 0;
-      continue;
-    }
-    for (std::size_t w = 0; w < ways_; ++w) {
-      if (meta[w] - 1u >= limit) continue;  // invalid, or used since
-      const std::uint64_t line = line_of(set, set[w]);
-      const bool is_dirty = state_of(meta[w]) == LineState::Modified;
-      if (is_dirty) dirty[ndirty++] = line << kLineShift;
-      count_out(line);
-      set[w] = kInvalidTag;
-      meta[w] = 0;
-      ++stats_.evictions;
-      stats_.dirty_evictions += is_dirty;
+    std::uint32_t* meta = set + ways;
+    if (any_below<W>(meta, ways, limit)) {
+      for (std::size_t w = 0; w < ways; ++w) {
+        if (meta[w] - 1u >= limit) continue;  // invalid, or used since
+        const std::uint64_t line = line_of(set, set[w]);
+        const bool is_dirty = state_of(meta[w]) == LineState::Modified;
+        if (is_dirty) dirty[ndirty++] = line << kLineShift;
+        count_out(line);
+        set[w] = kInvalidTag;
+        meta[w] = 0;
+        ++stats_.evictions;
+        stats_.dirty_evictions += is_dirty;
+      }
     }
     if (++s == sets_) s = 0;
   }
   return s;
+}
+
+std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                std::size_t& ndirty) {
+  // A copy per usual way count, chosen once (not per set).
+  switch (ways_) {
+    case 8: return age_out_ways<8>(first, n, stamp, dirty, ndirty);
+    case 11: return age_out_ways<11>(first, n, stamp, dirty, ndirty);
+    case 16: return age_out_ways<16>(first, n, stamp, dirty, ndirty);
+    default: return age_out_ways<0>(first, n, stamp, dirty, ndirty);
+  }
 }
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {
@@ -324,6 +327,136 @@ void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, 
 std::size_t CacheArray::write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* from, std::size_t n,
                                                  bool counted_above) {
   return write_back_or_fill_batch(lines, n, nullptr, lines, from, counted_above);
+}
+
+template <std::size_t W>
+std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                    std::uint8_t* from) {
+  // The rules of write_back_or_fill_run (received: stamped Modified; absent:
+  // installed over the least word, a dirty victim kept), line after line in
+  // the page's order; what differs is how a line's set is found. Line i is in
+  // set s0 + i with s0's quotient, or, past the last set, in set s0 + i - sets
+  // with the next quotient (the caller checked: at least 64 sets, both
+  // quotients taggable). The members are read once (a store through from[]
+  // may alias any of them).
+  const std::size_t ways = W ? W : ways_;
+  const std::uint64_t first = page >> kLineShift;
+  std::size_t s0;
+  std::uint64_t q0;
+  split(first, s0, q0);
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const std::size_t sets = sets_;
+  // count_regions' and count_pages' counts (none: 0 of them), n added to a line's.
+  struct Counts {
+    std::uint32_t* region;
+    std::size_t regions;
+    unsigned shift;  // line number to region
+    std::uint32_t* page;
+    std::size_t pages;
+    void add_region(std::uint64_t line, std::uint32_t n) const {
+      if ((line >> shift) < regions) region[line >> shift] += n;
+    }
+    void add_page(std::uint64_t line, std::uint32_t n) const {
+      if ((line >> kPageLineShift) < pages) page[line >> kPageLineShift] += n;
+    }
+  };
+  const Counts counts{region_counts_, region_counts_ ? regions_ : 0, region_line_shift_, page_counts_,
+                      page_counts_ ? pages_ : 0};
+  const bool page_in_one_region = counts.shift >= kPageLineShift;
+  const bool lru = replacement_ == Replacement::Lru;
+  std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
+  std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  std::size_t kept = 0;
+  // The lines of `m`, line i in set base + i, all with tag `tag`.
+  auto lines = [&](std::uint64_t m, std::size_t base, std::uint32_t tag) {
+    for (; m != 0; m &= m - 1) {
+      const auto i = static_cast<unsigned>(__builtin_ctzll(m));
+      const std::size_t s = base + i;
+      std::uint32_t* const set = blocks + (s << block_shift);
+      std::uint32_t* const meta = set + ways;
+      std::size_t victim;
+      std::uint32_t least;
+      const std::size_t present = scan_ways<W>(set, tag, victim, least);
+      if (present < ways) {
+        meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
+                        static_cast<std::uint32_t>(LineState::Modified);
+        ++received;
+        continue;
+      }
+      if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
+        const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
+        const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+        counts.add_region(old, ~std::uint32_t{0});  // (minus one)
+        counts.add_page(old, ~std::uint32_t{0});
+        ++evictions;
+        dirty_evictions += was_dirty;
+        dirty[kept] = old << kLineShift;
+        from[kept] = static_cast<std::uint8_t>(i);
+        kept += was_dirty;
+      }
+      set[victim] = tag;
+      meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
+      ++fills;
+      if (!page_in_one_region) [[unlikely]]
+        counts.add_region(first + i, 1);
+    }
+  };
+  const std::size_t wrap = sets - s0;  // lines from here on are past the last set
+  const std::uint64_t before = wrap >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << wrap) - 1;
+  lines(mask & before, s0, static_cast<std::uint32_t>(q0));
+  if (mask & ~before) lines(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+  clock_ = clock;
+  // The lines installed, counted in at once: one page, one region.
+  if (page_in_one_region) counts.add_region(first, static_cast<std::uint32_t>(fills));
+  counts.add_page(first, static_cast<std::uint32_t>(fills));
+  stats_.writebacks_received += received;
+  stats_.fills += fills;
+  stats_.evictions += evictions;
+  stats_.dirty_evictions += dirty_evictions;
+  return kept;
+}
+
+std::size_t CacheArray::write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                     std::uint8_t* from) {
+  switch (ways_) {
+    case 8: return write_back_or_fill_page_run<8>(page, mask, dirty, from);
+    case 11: return write_back_or_fill_page_run<11>(page, mask, dirty, from);
+    case 12: return write_back_or_fill_page_run<12>(page, mask, dirty, from);
+    case 16: return write_back_or_fill_page_run<16>(page, mask, dirty, from);
+    default: return write_back_or_fill_page_run<0>(page, mask, dirty, from);
+  }
+}
+
+#if defined(__x86_64__)
+std::size_t CacheArray::write_back_or_fill_page_sse41(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                      std::uint8_t* from) {
+  return write_back_or_fill_page_runs(page, mask, dirty, from);
+}
+#endif
+
+std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
+                                                std::uint8_t* from) {
+  const auto n = static_cast<std::size_t>(__builtin_popcountll(mask));
+  std::size_t set;
+  std::uint64_t quotient;
+  split(page >> kLineShift, set, quotient);
+  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n ||
+      sets_ < (std::size_t{1} << kPageLineShift) || quotient + 1 >= kInvalidTag) {
+    // A victim drawn at random, stamps to renumber on the way, a page that
+    // wraps around the sets more than once or a line that cannot be tagged:
+    // write_back_or_fill_lines, line by line where it must.
+    std::size_t k = 0;
+    for (std::uint64_t m = mask; m != 0; m &= m - 1, ++k) {
+      from[k] = static_cast<std::uint8_t>(__builtin_ctzll(m));
+      dirty[k] = page + PhysAddr{from[k]} * kCacheLineBytes;
+    }
+    return write_back_or_fill_batch(dirty, n, nullptr, dirty, from, false);
+  }
+#if defined(__x86_64__)
+  if (sse41_in_use) return write_back_or_fill_page_sse41(page, mask, dirty, from);
+#endif
+  return write_back_or_fill_page_runs(page, mask, dirty, from);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -249,6 +249,15 @@ class CacheArray {
   // order, and from[0, m) the from[] of the lines that evicted them; returns
   // m. (L2 taking a cached clear's L1D victims: only its dirty victims go on.)
   std::size_t write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* from, std::size_t n, bool counted_above);
+  // write_back_or_fill_lines(lines, from, n, false) of the lines `mask` of the
+  // 4 KiB page at `page`, in ascending order, from[k] the line of the page
+  // that lines[k] held: the same victims, stamps, counts and statistics. For
+  // a deferred clear residue's page leaving L2 for the LLC
+  // (CacheHierarchy::install_residue_page_in_llc): the page's lines fill
+  // consecutive sets, so the set and tag of its first line give the others',
+  // and the page and its region are counted in once. Returns the dirty
+  // victims kept, dirty[0, m) with from[0, m).
+  std::size_t write_back_or_fill_page(PhysAddr page, std::uint64_t mask, PhysAddr* dirty, std::uint8_t* from);
   // Whether this array counts its lines in the same region and page counts as `o`.
   bool shares_counts_with(const CacheArray& o) const {
     return region_counts_ == o.region_counts_ && regions_ == o.regions_ &&
@@ -516,6 +525,24 @@ class CacheArray {
       const PhysAddr* lines, std::size_t n, Eviction* victims, PhysAddr* dirty, std::uint8_t* from,
       bool counted_above);
 #endif
+
+  // write_back_or_fill_page for W ways (0: ways_), and by way count (compiled
+  // into the copy for any host and into the one for SSE4.1).
+  template <std::size_t W>
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask,
+                                                                        PhysAddr* dirty, std::uint8_t* from);
+  [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask,
+                                                                         PhysAddr* dirty, std::uint8_t* from);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) std::size_t write_back_or_fill_page_sse41(PhysAddr page,
+                                                                                       std::uint64_t mask,
+                                                                                       PhysAddr* dirty,
+                                                                                       std::uint8_t* from);
+#endif
+
+  // age_out for W ways (0: ways_).
+  template <std::size_t W>
+  std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
 
   void count_in(std::uint64_t line) {
     if (region_counts_ && (line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];

@@ -62,14 +62,9 @@ void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, Writeb
 
 std::size_t CacheHierarchy::install_residue_page_in_llc(CpuId cpu, PhysAddr page, std::uint64_t mask,
                                                        PhysAddr* dirty, std::uint8_t* line_of) {
-  std::size_t n = 0;
-  for (std::uint64_t m = mask; m != 0; m &= m - 1, ++n) {
-    line_of[n] = static_cast<std::uint8_t>(__builtin_ctzll(m));
-    dirty[n] = page + PhysAddr{line_of[n]} * kCacheLineBytes;
-  }
   // (A non-inclusive LLC, the deferred residue's condition: a victim has no private copy to invalidate.)
   return llc_[static_cast<std::size_t>(cpu_socket_[static_cast<std::size_t>(cpu.value())])]
-      ->write_back_or_fill_lines(dirty, line_of, n, false);
+      ->write_back_or_fill_page(page, mask, dirty, line_of);
 }
 
 void CacheHierarchy::displace(Displacement& d, CacheArray& a, unsigned lines, PhysAddr* dirty, std::size_t& n) {

@@ -69,12 +69,15 @@ class ClearResidue {
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kRegionShift = 21;
 
-  // False when no recorded page lies in pa's 2 MiB region, no socket's LLC
-  // set that pa maps to has a recorded line due to leave it and no line is
-  // virtual (the miss path's filter: when true, MemorySystem moves the
-  // missing CPU's pages its L2 gave up into the LLC, leave_l2(), ages pa's
-  // set, age(), and looks pa up).
-  bool may_hold(PhysAddr pa) const { return region_holds(pa) || set_due(pa) || virtual_lines_ != 0; }
+  // False when no line is virtual, or no recorded page lies in pa's 2 MiB
+  // region, `cpu`'s L2 has given up none of its recorded pages (exit_due) and
+  // no socket's LLC set that pa maps to has a recorded line due to leave it
+  // (the miss path's filter: when true, MemorySystem moves the missing CPU's
+  // pages its L2 gave up into the LLC, leave_l2(), ages pa's set, age(), and
+  // looks pa up; when false, that would do nothing).
+  bool may_hold(CpuId cpu, PhysAddr pa) const {
+    return virtual_lines_ != 0 && (region_holds(pa) || exit_due(cpu) || set_due(pa));
+  }
   // Whether `cpu`'s L2 may have given up its oldest recorded page still
   // virtual (by its L2 clock: the lines it took since, real and virtual), to be
   // installed in its socket's LLC: leave_l2().
@@ -265,7 +268,7 @@ class ClearResidue {
   // The LLC clock at which the oldest page of group list `list` has left the LLC (never: ~0).
   void group_rearm(std::size_t list);
   // Lines `m` of entry e become real at `level` (4: written back by the caller;
-  // 0: installed in the LLC by the caller as they leave L2).
+  // 0: installed in the LLC by the caller as they leave L2); m is not 0.
   void take_mask(std::uint32_t e, std::uint64_t m, int level);
   std::size_t slot_of(std::uint64_t frame) const {
     return static_cast<std::size_t>((frame * 0x9E3779B97F4A7C15ull) >> hash_shift_);

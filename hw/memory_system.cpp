@@ -404,7 +404,7 @@ void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t
 }
 
 Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br) {
-  if (residue_ && residue_->may_hold(pa) && settle_residue_line(cpu, pa, now)) [[unlikely]]
+  if (residue_ && residue_->may_hold(cpu, pa) && settle_residue_line(cpu, pa, now)) [[unlikely]]
     return l1_hit(br);  // a deferred clear's line in this CPU's L1D
   AccessBreakdown local;
   AccessBreakdown& b = br ? *br : local;
@@ -490,7 +490,7 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;
-    if (residue_ && residue_->may_hold(line)) settle_residue_line(cpu, line, now);
+    if (residue_ && residue_->may_hold(cpu, line)) settle_residue_line(cpu, line, now);
     mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
     bool redundant;
     const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
@@ -701,7 +701,7 @@ Picoseconds MemorySystem::snoop_done(CpuId cpu, const SnoopResult& sn, Picosecon
 
 Picoseconds MemorySystem::write_full_line(CpuId cpu, PhysAddr line, Picoseconds now) {
   ++full_line_writes_;
-  if (residue_ && residue_->may_hold(line)) settle_residue_line(cpu, line, now);
+  if (residue_ && residue_->may_hold(cpu, line)) settle_residue_line(cpu, line, now);
   WritebackList wb;
   SnoopResult sn;
   mark_private(line);

@@ -13,6 +13,7 @@
 // Simplifications: clear_residue.h's.
 #include "hw/memory_system.h"
 
+#include <algorithm>
 #include <array>
 
 namespace numasim::hw {
@@ -127,7 +128,7 @@ void MemorySystem::settle_residue_range(PhysAddr first, std::uint64_t n, Picosec
 bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::uint8_t* level, SnoopResult* sn,
                                WritebackList* wb) {
   // A page cleared again while recorded holds real lines once settled: exact passes.
-  if (residue_->may_hold(page)) {
+  if (residue_->region_holds(page)) {
     const std::uint32_t e = residue_->find(page);
     if (e != ClearResidue::kNone) {
       settle_residue_page(e, now);
@@ -147,11 +148,10 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
   residue_->record(cpu, page, residue_fills(cpu), moved);
-  for (std::size_t j = 0; j < ClearResidue::kPageLines; ++j) {
-    level[j] = 4;
-    sn[j] = SnoopResult{};
-    wb[j].count = 0;
-  }
+  // (One array at a time: the first two are a few wide stores.)
+  std::fill_n(level, ClearResidue::kPageLines, std::uint8_t{4});
+  std::fill_n(sn, ClearResidue::kPageLines, SnoopResult{});
+  for (std::size_t j = 0; j < ClearResidue::kPageLines; ++j) wb[j].count = 0;
   // Write-backs go with the clear's lines (posted with them), as its lines'
   // LLC victims would: line j of each page that left the LLC with line j, the
   // real lines the clear's lines would have pushed out spread over them; what
