@@ -80,16 +80,32 @@ Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds vi
     }
     if (clear) return s;
   }
+  return walk<false>(s, tag, visible, nullptr);
+}
+
+template <bool kSpot>
+Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const {
+  const bool all = visible >= max_stamp_;
+  const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
   // separation. Repeat (rarely needed) when separations differ by tag and s
   // moved past an earlier entry.
   for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
-    for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
-         it != end && it->start < s + max_sep_; ++it) {
+    const Entry* place = nullptr;  // kSpot: the first entry starting after s
+    bool overlapped = false;       // kSpot: an entry stamped after the view overlaps s
+    const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    for (; it != end && it->start < s + max_sep_; ++it) {
       const int itag = it->tag();
-      if (itag == kGone || (!all && it->stamp() > visible)) continue;
+      if constexpr (kSpot) {
+        if (!place && s < it->start) place = it;
+      }
+      if (itag == kGone) continue;
+      if (!all && it->stamp() > visible) {
+        if constexpr (kSpot) overlapped |= s < it->start + sep(itag, tag) && it->start < s + sep(tag, itag);
+        continue;
+      }
       const Picoseconds before = sep(itag, tag);  // the reserved slot first
       const Picoseconds after = sep(tag, itag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
@@ -97,10 +113,17 @@ Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds vi
         moved = true;
       }
     }
-    if (!moved) break;
+    if (!moved) {
+      if constexpr (kSpot) {
+        spot->index = static_cast<std::size_t>((place ? place : it) - e_.begin());
+        spot->clean = !overlapped;
+      }
+      break;
+    }
   }
-  return s;
+  return s;  // (a spot whose passes ran out stays not clean)
 }
+template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*) const;
 
 SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
   SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
@@ -184,6 +207,30 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
   if (e_.size() > e_.capacity()) drop_oldest();
   ++near_end_inserts_;
   return true;
+}
+
+std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
+                                               const Blackout* blackout) {
+  if (!spot.clean) return reserve_displacing(spot.start, tag, stamp, moves, blackout);
+  if (spot.index == e_.size()) {
+    reserve_slow(spot.start, tag, stamp);  // the buffer's end (or its first entry)
+    return 0;
+  }
+  const Entry v{spot.start, Entry::pack(stamp, tag)};
+  Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+  const Entry* const end = e_.end();
+  if (end - p <= kNearEnd && e_.append(*(end - 1))) {
+    // Among the last few: the entries from p on move one on by a rotation
+    // (the last one's copy is appended already), as reserve_near_end's.
+    Entry carry = v;
+    for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
+  } else {
+    e_.insert(p, v);
+  }
+  if (max_stamp_ < stamp) max_stamp_ = stamp;
+  if (e_.size() > e_.capacity()) drop_oldest();
+  ++found_inserts_;
+  return 0;
 }
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -708,6 +755,22 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
   }
+  return t;
+}
+
+Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
+                                                  std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
+                                                  Picoseconds vis, SlotCalendar::Spot& column,
+                                                  SlotCalendar::Spot& burst) const {
+  for (int iter = 0; iter < 64; ++iter) {
+    column = r.cas_by_bg[bg].earliest_spot(t, 0, vis);
+    burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
+    if (burst.start == column.start + cas_latency) return column.start;
+    t = burst.start - cas_latency;
+  }
+  // As earliest_column() gives up: t, reserved through the search.
+  column = SlotCalendar::Spot{t, 0, false};
+  burst = SlotCalendar::Spot{t + cas_latency, 0, false};
   return t;
 }
 

@@ -169,6 +169,43 @@ class SlotCalendar {
     if (!later_exist) return 0;  // in time order: nothing to move
     return displace(start, static_cast<int>(tag), stamp, moves, blackout);
   }
+  // A slot earliest_spot() found, and where it goes in the calendar: before
+  // the entry at `index` (after equal starts), and whether no live
+  // reservation overlaps it (`clean`: the visible ones cannot, the search
+  // moved past them; the ones stamped after the view were checked), so that
+  // reserve_found() inserts it there without a search and moves nothing.
+  struct Spot {
+    Picoseconds start{0};
+    std::size_t index = 0;
+    bool clean = false;
+  };
+  // earliest(t, tag, visible) with its Spot: one search for the slot and its place.
+  Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
+    const Picoseconds s = t < floor_ ? floor_ : t;
+    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
+    Spot spot;
+    spot.start = walk<true>(s, tag, visible, &spot);
+    return spot;
+  }
+  // A slot clear_at() holds: after every reservation, overlapping none.
+  Spot clear_spot(Picoseconds t) const { return Spot{t, e_.size(), true}; }
+  // reserve_displacing(spot.start, tag, stamp, moves, blackout) of a spot
+  // found on the calendar as it is (nothing reserved in it since): a clean
+  // spot is inserted at its place (an append at the end) and moves nothing;
+  // any other goes through reserve_displacing.
+  // The usual case (a clean spot after every reservation, room at the
+  // buffer's end) inline: an append; the rest out of line.
+  [[gnu::always_inline]] std::uint64_t reserve_found(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                     Moves* moves = nullptr, const Blackout* blackout = nullptr) {
+    if (spot.clean && spot.index == e_.size() && e_.append(Entry{spot.start, Entry::pack(stamp, tag)})) {
+      if (max_stamp_ < stamp) max_stamp_ = stamp;
+      if (e_.size() > e_.capacity()) drop_oldest();
+      return 0;
+    }
+    return reserve_found_slow(spot, tag, stamp, moves, blackout);
+  }
+  // Reservations reserve_found() inserted before later ones; for tests of that path.
+  std::uint64_t found_inserts() const { return found_inserts_; }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -265,8 +302,16 @@ class SlotCalendar {
   // Otherwise nothing is done and false returned.
   static constexpr int kNearEnd = 4;
   bool reserve_near_end(Picoseconds start, std::int64_t tag, Picoseconds stamp);
+  // reserve_found() other than an append with room: an insert before later
+  // reservations, the buffer's end, a spot that is not clean.
+  [[gnu::noinline]] std::uint64_t reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                     Moves* moves, const Blackout* blackout);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
+  // The search of earliest_search() (the walk over the entries in reach of s);
+  // with kSpot, its last pass (the one that moved nothing) also fills *spot.
+  template <bool kSpot>
+  Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
@@ -274,6 +319,7 @@ class SlotCalendar {
   Picoseconds floor_{0};
   Picoseconds max_stamp_{0};
   std::uint64_t near_end_inserts_ = 0;
+  std::uint64_t found_inserts_ = 0;
 };
 
 class SlotCalendar::Appender {
@@ -556,6 +602,13 @@ class DramController final : public MemoryDevice {
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
                               Picoseconds vis = SlotCalendar::kAll) const;
+  // earliest_column() without a write queue, with the spots it found for the
+  // column command in the bank group's calendar and for its burst on the
+  // bus (SlotCalendar::earliest_spot), so that serve_row_hit() reserves both
+  // without searching again (reserve_found).
+  Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
+                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
+                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
   // The bank, rank, channel and calendars of a coordinate, found once for
   // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
   // granule).
@@ -853,8 +906,15 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   const std::size_t rank_index = s.rank_index;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   Picoseconds cas = std::max(t, b.next_cas);
-  if (!columns.clear_at(cas) || !ch.bus.clear_at(cas + cas_lat))
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t);
+  // Where the column command and its burst go, found once: the usual case
+  // (both clear of every reservation) an append to each calendar.
+  SlotCalendar::Spot column_spot, burst_spot;
+  if (columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
+    column_spot = columns.clear_spot(cas);
+    burst_spot = ch.bus.clear_spot(cas + cas_lat);
+  } else {
+    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
+  }
   if (!in_span(cas)) return false;
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
@@ -863,12 +923,12 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   if (p_.refresh && p_.trfc.value() > 0) {
     const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
                                                   refresh_offsets_.data() + rank_index - c.rank};
-    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, &refresh_blackout);
+    moved = ch.bus.reserve_found(burst_spot, c.rank, t, &mv, &refresh_blackout);
   } else {
-    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, nullptr);
+    moved = ch.bus.reserve_found(burst_spot, c.rank, t, &mv, nullptr);
   }
   const Picoseconds share = settle_debt(ch, t, moved, mv);
-  columns.reserve_displacing(cas, 0, t);
+  columns.reserve_found(column_spot, 0, t);
   b.next_cas = cas + column_spacing_ps_;
   const Picoseconds pre_ready = is_write ? done + ps_.twr : cas + ps_.trtp;
   b.next_pre = std::max(b.next_pre, std::max(pre_ready, b.last_act + ps_.tras));
