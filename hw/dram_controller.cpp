@@ -711,10 +711,12 @@ Picoseconds DramController::refresh_adjust_slow(std::uint32_t rank_index, Picose
   return t;
 }
 
-Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis) const {
+Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis,
+                                              SlotCalendar::Spot* spot) const {
   const Picoseconds faw = p_.to_ps(p_.tfaw);
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
+    const Picoseconds s = spot ? (*spot = r.acts.earliest_spot(t, static_cast<int>(bg), vis)).start
+                               : r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
     // At most three others within tFAW before s or after it: no five to check
@@ -737,13 +739,16 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
     if (bump == s) return s;
     t = bump > s ? bump : s + Picoseconds(1);
   }
+  if (spot) *spot = SlotCalendar::Spot{t, 0, false};  // given up: reserved through the search
   return t;
 }
 
 Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis) const {
+                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis,
+                                            SlotCalendar::Spot* column, SlotCalendar::Spot* burst) const {
+  const SlotCalendar& columns = r.cas_by_bg[bg];
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0, vis);
+    const Picoseconds c = column ? (*column = columns.earliest_spot(t, 0, vis)).start : columns.earliest(t, 0, vis);
     if (p_.write_queue > 0) {
       const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1, vis);
       if (c2 != c) {
@@ -751,27 +756,25 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
         continue;
       }
     }
-    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
+    const Picoseconds d = burst ? (*burst = ch.bus.earliest_spot(c + cas_latency, static_cast<int>(rank), vis)).start
+                                : ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
   }
+  // Given up: t, its slots reserved through the search.
+  if (column) *column = SlotCalendar::Spot{t, 0, false};
+  if (burst) *burst = SlotCalendar::Spot{t + cas_latency, 0, false};
   return t;
 }
 
-Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
-                                                  std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
-                                                  Picoseconds vis, SlotCalendar::Spot& column,
-                                                  SlotCalendar::Spot& burst) const {
-  for (int iter = 0; iter < 64; ++iter) {
-    column = r.cas_by_bg[bg].earliest_spot(t, 0, vis);
-    burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
-    if (burst.start == column.start + cas_latency) return column.start;
-    t = burst.start - cas_latency;
+std::uint64_t DramController::one_search_inserts() const {
+  std::uint64_t n = 0;
+  for (const Channel& ch : channels_) n += ch.bus.found_inserts();
+  for (const Rank& r : ranks_) {
+    n += r.acts.found_inserts();
+    for (const SlotCalendar& g : r.cas_by_bg) n += g.found_inserts();
   }
-  // As earliest_column() gives up: t, reserved through the search.
-  column = SlotCalendar::Spot{t, 0, false};
-  burst = SlotCalendar::Spot{t + cas_latency, 0, false};
-  return t;
+  return n;
 }
 
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
@@ -946,6 +949,9 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     RowOutcome outcome = RowOutcome::Hit;
     Picoseconds act{0}, pre{0}, cas{0}, data{0};
     bool delayed = false;
+    // Where the activate, the column command and the burst go in their
+    // calendars, found by the searches that timed them (reserve_found).
+    SlotCalendar::Spot act_spot, column_spot, burst_spot;
   };
   bool reordered = false;
   auto plan = [&](Picoseconds vis) {
@@ -955,7 +961,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
       // Serve it from the previous row if the column command (and its recovery)
       // fits before that row's precharge.
       const Picoseconds c0 = earliest_column(r, ch, c.rank, c.bank_group, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)),
-                                             cas_lat, !is_write, vis);
+                                             cas_lat, !is_write, vis, &q.column_spot, &q.burst_spot);
       const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
       bool in_window = false;
       if (p_.refresh) refresh_adjust(ri, c0, &in_window);
@@ -992,13 +998,18 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
           q.pre = max_ps(tt, late ? late_pre : b.next_pre);
           q.act = max_ps(q.pre + ps_.trp, late ? late_act : b.next_act);
         }
-        q.act = earliest_activate(r, c.bank_group, q.act, vis);
+        q.act = earliest_activate(r, c.bank_group, q.act, vis, &q.act_spot);
         q.cas = max_ps(q.act + ps_.trcd, late ? late_cas : b.next_cas);
       }
       // The usual case without the call: no write queue, and the bank
       // group's column commands and the bus clear at the command and its burst.
-      if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat))
-        q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
+      if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat)) {
+        q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis, &q.column_spot,
+                                &q.burst_spot);
+      } else {
+        q.column_spot = s.columns.clear_spot(q.cas);
+        q.burst_spot = ch.bus.clear_spot(q.cas + cas_lat);
+      }
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
       bool in_window = false;
@@ -1010,7 +1021,8 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     }
     return q;
   };
-  const Plan q = plan(stamp);
+  Plan q = plan(stamp);
+  if (!one_search_) q.act_spot.clean = q.column_spot.clean = q.burst_spot.clean = false;
   const RowOutcome outcome = q.outcome;
   const Picoseconds act = q.act, pre = q.pre, cas = q.cas, data = q.data;
   const bool delayed = q.delayed;
@@ -1022,7 +1034,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
-      r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
+      r.acts.reserve_found(q.act_spot, static_cast<int>(c.bank_group), stamp);
       Bank::LateRow& lr = b.late_rows[b.late_next];
       b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
       lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
@@ -1055,7 +1067,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
       b.prev_pre = pre;
     }
     ++stats_.activates;
-    r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
+    r.acts.reserve_found(q.act_spot, static_cast<int>(c.bank_group), stamp);
     b.last_act = act;
     b.open_row = c.row;
   }
@@ -1076,9 +1088,9 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
         SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, refresh_offsets_.data() + rank_index - c.rank};
   }
   const std::uint64_t moved =
-      ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
+      ch.bus.reserve_found(q.burst_spot, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
   const Picoseconds displaced_share = settle_debt(ch, stamp, moved, mv);
-  s.columns.reserve_displacing(cas, 0, stamp);
+  s.columns.reserve_found(q.column_spot, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) {
     ++stats_.reordered_hits;

@@ -358,6 +358,9 @@ class DramController final : public MemoryDevice {
   // How many requests (of access() and post_writes()) the row-hit path timed
   // (serve_row_hit; the rest went through schedule()); for tests of that path.
   std::uint64_t row_hit_path_requests() const { return row_hit_path_requests_; }
+  // Slots reserved at a found place before later reservations (every
+  // calendar's SlotCalendar::found_inserts); for tests of set_one_search().
+  std::uint64_t one_search_inserts() const;
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
 
@@ -410,6 +413,12 @@ class DramController final : public MemoryDevice {
   // path (serve_row_hit) instead of schedule() (on by default). Off: every
   // request through schedule(), the reference the tests compare it with
   // (same results).
+  // Each slot a request takes in a calendar (an activate, a column command,
+  // a burst) is reserved at the place its search found (on by default). Off:
+  // reserved through reserve_displacing's own search for its place and for
+  // later-stamped reservations it overlaps, the reference the tests compare
+  // it with (same results).
+  void set_one_search(bool on) { one_search_ = on; }
   void set_row_hit_path(bool on) { row_hit_path_ = on && p_.write_queue == 0 && p_.page_policy == PagePolicy::Open; }
 
   DramCoord decode(PhysAddr pa) const;
@@ -595,20 +604,18 @@ class DramController final : public MemoryDevice {
   // A channel index combined with a channel hash value (XOR, or a modular sum
   // when the channel count is not a power of two).
   std::uint32_t fold_channel(std::uint32_t channel, std::uint64_t h) const;
-  // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
+  // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW);
+  // `spot` (if given): its place in the rank's calendar (reserve_found).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
-                                Picoseconds vis = SlotCalendar::kAll) const;
-  // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
+                                Picoseconds vis = SlotCalendar::kAll, SlotCalendar::Spot* spot = nullptr) const;
+  // Earliest column command at or after t whose burst finds the data bus free
+  // (tCCD_L, tBURST, tRTRS); `column` and `burst` (if given): the places of
+  // the command in the bank group's calendar and of its burst on the bus, so
+  // that both are reserved without searching again (reserve_found).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
-                              Picoseconds vis = SlotCalendar::kAll) const;
-  // earliest_column() without a write queue, with the spots it found for the
-  // column command in the bank group's calendar and for its burst on the
-  // bus (SlotCalendar::earliest_spot), so that serve_row_hit() reserves both
-  // without searching again (reserve_found).
-  Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
-                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
+                              Picoseconds vis = SlotCalendar::kAll, SlotCalendar::Spot* column = nullptr,
+                              SlotCalendar::Spot* burst = nullptr) const;
   // The bank, rank, channel and calendars of a coordinate, found once for
   // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
   // granule).
@@ -653,6 +660,7 @@ class DramController final : public MemoryDevice {
   [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                             Picoseconds t, DramResult& res);
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
+  bool one_search_ = true;    // set_one_search()
   // A served request's statistics (schedule(), serve_row_hit()) but its row
   // outcome: its direction's count and bytes (a drained write was counted
   // when posted), latency, queueing, bus time, first arrival, last burst
@@ -913,8 +921,9 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
     column_spot = columns.clear_spot(cas);
     burst_spot = ch.bus.clear_spot(cas + cas_lat);
   } else {
-    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
+    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t, &column_spot, &burst_spot);
   }
+  if (!one_search_) column_spot.clean = burst_spot.clean = false;
   if (!in_span(cas)) return false;
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;

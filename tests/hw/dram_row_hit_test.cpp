@@ -132,5 +132,47 @@ TEST(DramRowHitPath, VariantsOfTheControllerEqualSchedule) {
   EXPECT_EQ(compare(queued, traffic(8, 4, 500, 16, 500'000), "write queue"), 0.0);
 }
 
+// The one-search reservations (set_one_search: each slot reserved at the
+// place its search found) against reserve_displacing's own search, request by
+// request, through the row-hit path and through schedule() alone, on the
+// shipped DDR4 geometry with cores a quantum apart, on DDR5 and with a write
+// queue (whose drains schedule writes stamped behind the calendars' ends).
+// Many slots must land before later reservations (else the equality says
+// nothing of the insert at a found place), and many requests must be late
+// and open rows.
+void expect_one_search_equal(const DramParams& p, const std::vector<Request>& reqs, bool row_hit_path,
+                             const char* what) {
+  SCOPED_TRACE(what);
+  DramController one(p, 0, "one"), two(p, 0, "two");
+  two.set_one_search(false);
+  one.set_row_hit_path(row_hit_path);
+  two.set_row_hit_path(row_hit_path);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    const DramResult x = one.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    const DramResult y = two.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    ASSERT_EQ(x.done, y.done) << "request " << i;
+    ASSERT_EQ(x.queueing, y.queueing) << "request " << i;
+    ASSERT_EQ(x.outcome, y.outcome) << "request " << i;
+  }
+  testing::expect_same_dram_state(one, two, what);
+  EXPECT_EQ(two.one_search_inserts(), 0u);
+  EXPECT_GT(one.one_search_inserts(), reqs.size() / 4);  // (about 0.8-1 per request)
+  EXPECT_GT(one.stats().late_requests, reqs.size() / 20);
+  EXPECT_GT(one.stats().activates, reqs.size() / 20);
+}
+
+TEST(DramOneSearch, EqualsReserveDisplacingOnCoresAQuantumApart) {
+  const DramParams p;
+  const std::vector<Request> apart = traffic(2, 8, 1500, 16, 1'000'000);
+  expect_one_search_equal(p, apart, true, "DDR4, row-hit path");
+  expect_one_search_equal(p, apart, false, "DDR4, schedule() alone");
+  expect_one_search_equal(DramParams::ddr5_4800(2), traffic(6, 4, 1500, 16, 500'000), true, "DDR5-4800");
+  DramParams queued;
+  queued.write_queue = 32;
+  queued.write_high = 24;
+  queued.write_low = 8;
+  expect_one_search_equal(queued, traffic(8, 4, 1500, 16, 500'000), false, "write queue");
+}
+
 }  // namespace
 }  // namespace numasim::hw
