@@ -476,7 +476,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
   ps_ = TimingPs{p_.to_ps(p_.cl),  p_.to_ps(p_.cwl),    p_.to_ps(p_.trcd),
                  p_.to_ps(p_.trp), p_.to_ps(p_.tras),   p_.to_ps(p_.trtp),
-                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), {}};
+                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), p_.to_ps(p_.tfaw), {}};
   for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
     for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
   set_row_hit_path(true);
@@ -783,7 +783,9 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   const Picoseconds t = arrival + p_.frontend_latency;
   const HitSite site = hit_site(c);  // found once: a request the row-hit path rejects takes it to schedule_at()
   DramResult res;
-  if (row_hit_path_ && serve_row_hit(site, c, is_write, arrival, t, res)) return res;
+  if (row_hit_path_ && (serve_row_hit(site, c, is_write, arrival, t, res) ||
+                        serve_row_miss(site, c, is_write, arrival, t, res)))
+    return res;
   return schedule_at(site, c, is_write, arrival, t, false);
 }
 
@@ -856,7 +858,6 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
   const std::size_t rank_index = s.rank_index;
-  const std::int64_t bus_tag = c.rank;  // the data bus tags its slots by rank (64-bit: SlotCalendar::reserve)
   Bank& b = s.b;
   Rank& r = s.r;
   Channel& ch = s.ch;
@@ -1077,18 +1078,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   // channel and paid by later requests stamped after the displaced ones (this
   // one pays before adding what it displaced).
   SlotCalendar::Moves mv;
-  // Moved bursts stay out of their rank's refresh windows (a column command
-  // in [window, its end + tRCD): the rank is refreshing, then its rows are
-  // closed; a read's CL taken as the lead), as the bursts a request in time
-  // order can get. (tRFC 0, DDR5's REFsb instants, has no window.)
-  const bool blackout = p_.refresh && p_.trfc.value() > 0;
-  SlotCalendar::Blackout refresh_blackout;
-  if (blackout) {
-    refresh_blackout =
-        SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, refresh_offsets_.data() + rank_index - c.rank};
-  }
-  const std::uint64_t moved =
-      ch.bus.reserve_found(q.burst_spot, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
+  const std::uint64_t moved = reserve_burst(s, c, q.burst_spot, stamp, mv);
   const Picoseconds displaced_share = settle_debt(ch, stamp, moved, mv);
   s.columns.reserve_found(q.column_spot, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
@@ -1126,6 +1116,70 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   if (delayed) ++stats_.refresh_delays;
   count_served(is_write, drained, arrival, done, latency, res.queueing);
   return res;
+}
+
+bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                    Picoseconds t, DramResult& res) {
+  Bank& b = s.b;
+  // Not late, another row open or none, not the previous row (schedule()
+  // may serve that one before its precharge), between two refresh windows.
+  if (t < b.last_t || b.open_row == c.row || b.prev_row == c.row || !s.in_refresh_span(t)) return false;
+  Rank& r = s.r;
+  Channel& ch = s.ch;
+  const std::uint32_t bg = c.bank_group;
+  const bool conflict = b.open_row != kNoRow;
+  const Picoseconds pre = conflict ? std::max(t, b.next_pre) : Picoseconds(0);
+  Picoseconds act = conflict ? std::max(pre + ps_.trp, b.next_act) : std::max(t, b.next_act);
+  // The activate after the rank's latest (tRRD) with at most three others
+  // within tFAW of it: no search; else earliest_activate().
+  SlotCalendar::Spot act_spot;
+  if (r.acts.clear_at(act) && r.acts.at_most_from(3, act > ps_.tfaw ? act - ps_.tfaw + Picoseconds(1) : Picoseconds(0)))
+    act_spot = r.acts.clear_spot(act);
+  else
+    act = earliest_activate(r, bg, act, t, &act_spot);
+  const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
+  Picoseconds cas = std::max(act + ps_.trcd, b.next_cas);
+  SlotCalendar::Spot column_spot, burst_spot;
+  if (s.columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
+    column_spot = s.columns.clear_spot(cas);
+    burst_spot = ch.bus.clear_spot(cas + cas_lat);
+  } else {
+    cas = earliest_column(r, ch, c.rank, bg, cas, cas_lat, !is_write, t, &column_spot, &burst_spot);
+  }
+  if (!s.in_refresh_span(cas)) return false;  // a refresh intervenes: schedule() redoes it
+  if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
+  // Committed as schedule() commits an in-order activate.
+  b.last_t = t;
+  if (conflict) {
+    ++stats_.precharges;
+    b.prev_row = b.open_row;
+    b.prev_act = b.last_act;
+    b.prev_pre = pre;
+  }
+  ++stats_.activates;
+  r.acts.reserve_found(act_spot, static_cast<int>(bg), t);
+  b.last_act = act;
+  b.open_row = c.row;
+  const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
+  SlotCalendar::Moves mv;
+  const std::uint64_t moved = reserve_burst(s, c, burst_spot, t, mv);
+  const Picoseconds share = settle_debt(ch, t, moved, mv);
+  s.columns.reserve_found(column_spot, 0, t);
+  b.next_cas = cas + column_spacing_ps_;
+  const Picoseconds pre_ready = std::max(is_write ? done + ps_.twr : cas + ps_.trtp, act + ps_.tras);
+  b.next_pre = std::max(b.next_pre, pre_ready);
+  keep_snapshot(b, t);
+  ++row_miss_path_requests_;
+  const RowOutcome outcome = conflict ? RowOutcome::Conflict : RowOutcome::Closed;
+  res.done = done + share;
+  res.outcome = outcome;
+  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
+  const Picoseconds latency = res.done - arrival;
+  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
+  if (conflict) ++stats_.row_conflicts;
+  else ++stats_.row_closed;
+  count_served(is_write, false, arrival, done, latency, res.queueing);
+  return true;
 }
 
 // stream() of writes with a write queue: each line is posted as the line path

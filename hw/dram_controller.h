@@ -361,6 +361,8 @@ class DramController final : public MemoryDevice {
   // Slots reserved at a found place before later reservations (every
   // calendar's SlotCalendar::found_inserts); for tests of set_one_search().
   std::uint64_t one_search_inserts() const;
+  // How many of them serve_row_miss() timed (in-order activates).
+  std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
 
@@ -573,7 +575,7 @@ class DramController final : public MemoryDevice {
   // of each outcome and direction, computed once at construction (each
   // to_ps() is a load and a multiply on every request otherwise).
   struct TimingPs {
-    Picoseconds cl{0}, cwl{0}, trcd{0}, trp{0}, tras{0}, trtp{0}, twr{0}, tburst{0};
+    Picoseconds cl{0}, cwl{0}, trcd{0}, trp{0}, tras{0}, trtp{0}, twr{0}, tburst{0}, tfaw{0};
     std::array<std::array<Picoseconds, 2>, 3> idle{};  // [RowOutcome][is_write]
   };
   TimingPs ps_;
@@ -626,6 +628,9 @@ class DramController final : public MemoryDevice {
     SlotCalendar& columns;
     const RefreshMemo* memo;  // null without refresh
     std::size_t rank_index;
+    // Whether x falls between two refresh windows of the bank's epoch, as the
+    // rank's span memo says (false: schedule() decides).
+    bool in_refresh_span(Picoseconds x) const { return !memo || (memo->covers(x) && memo->epoch == b.refresh_epoch); }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
@@ -659,6 +664,32 @@ class DramController final : public MemoryDevice {
   // nothing, for any other request (schedule() then times it).
   [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                             Picoseconds t, DramResult& res);
+  // schedule() of an in-order row miss (an activate, after a precharge when
+  // another row is open), with the conditions of serve_row_hit() but the
+  // row: not the bank's previous row (schedule() may serve that one before
+  // its precharge), the request and its column command between two refresh
+  // windows of the bank's epoch. The activate takes no search when it lies
+  // after the rank's latest activate's reach with at most three activates
+  // within tFAW of it. Times and commits it as schedule() would; returns
+  // false, having changed nothing, for any other request.
+  bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                      DramResult& res);
+  std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
+  // The burst's reservation on the bus at its spot (reserve_found), moved
+  // bursts kept out of their rank's refresh windows (a column command in
+  // [window, its end + tRCD): the rank is refreshing, then its rows are
+  // closed; a read's CL taken as the lead), as the bursts a request in time
+  // order can get (tRFC 0, DDR5's REFsb instants, has no window). Returns
+  // the distance the bursts it displaced moved; their one-slot moves into mv.
+  std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c, const SlotCalendar::Spot& spot,
+                              Picoseconds stamp, SlotCalendar::Moves& mv) {
+    if (p_.refresh && p_.trfc.value() > 0) {
+      const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
+                                                    refresh_offsets_.data() + s.rank_index - c.rank};
+      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &refresh_blackout);
+    }
+    return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
+  }
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
   bool one_search_ = true;    // set_one_search()
   // A served request's statistics (schedule(), serve_row_hit()) but its row
@@ -903,15 +934,10 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
                                           Picoseconds t, DramResult& res) {
   Bank& b = s.b;
   if (t < b.last_t || b.open_row != c.row) return false;
-  // Between two refresh windows of the bank's epoch: as the memo says, else schedule() decides.
-  auto in_span = [&](Picoseconds x) {
-    return !s.memo || (s.memo->covers(x) && s.memo->epoch == b.refresh_epoch);
-  };
-  if (!in_span(t)) return false;
+  if (!s.in_refresh_span(t)) return false;
   Rank& r = s.r;
   Channel& ch = s.ch;
   SlotCalendar& columns = s.columns;
-  const std::size_t rank_index = s.rank_index;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   Picoseconds cas = std::max(t, b.next_cas);
   // Where the column command and its burst go, found once: the usual case
@@ -924,18 +950,11 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
     cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t, &column_spot, &burst_spot);
   }
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
-  if (!in_span(cas)) return false;
+  if (!s.in_refresh_span(cas)) return false;
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
   SlotCalendar::Moves mv;
-  std::uint64_t moved;
-  if (p_.refresh && p_.trfc.value() > 0) {
-    const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
-                                                  refresh_offsets_.data() + rank_index - c.rank};
-    moved = ch.bus.reserve_found(burst_spot, c.rank, t, &mv, &refresh_blackout);
-  } else {
-    moved = ch.bus.reserve_found(burst_spot, c.rank, t, &mv, nullptr);
-  }
+  const std::uint64_t moved = reserve_burst(s, c, burst_spot, t, mv);
   const Picoseconds share = settle_debt(ch, t, moved, mv);
   columns.reserve_found(column_spot, 0, t);
   b.next_cas = cas + column_spacing_ps_;

@@ -1,5 +1,6 @@
 // DramController's row-hit path (serve_row_hit: an in-order row hit timed
-// without schedule()'s general steps) against schedule() alone
+// without schedule()'s general steps) and its row-miss path (serve_row_miss:
+// an in-order activate) against schedule() alone
 // (set_row_hit_path(false)), request by request: cores that run a quantum
 // apart (late requests, bursts displaced on the bus and their debt), each
 // streaming lines (row hits) and reading and writing random lines (row
@@ -85,6 +86,11 @@ double compare(const DramParams& p, const std::vector<Request>& reqs, const char
   }
   testing::expect_same_dram_state(fast, general, what);
   EXPECT_EQ(general.row_hit_path_requests(), 0u) << what;
+  EXPECT_EQ(general.row_miss_path_requests(), 0u) << what;
+  // The row-miss path (serve_row_miss) took a share of the requests when the paths are on.
+  if (fast.row_hit_path_requests() > 0) {
+    EXPECT_GT(fast.row_miss_path_requests(), reqs.size() / 20) << what;
+  }
   return static_cast<double>(fast.row_hit_path_requests()) / static_cast<double>(reqs.size());
 }
 
