@@ -744,11 +744,9 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
 }
 
 Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis,
-                                            SlotCalendar::Spot* column, SlotCalendar::Spot* burst) const {
-  const SlotCalendar& columns = r.cas_by_bg[bg];
+                                            Picoseconds t, Picoseconds cas_latency, bool read, Picoseconds vis) const {
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds c = column ? (*column = columns.earliest_spot(t, 0, vis)).start : columns.earliest(t, 0, vis);
+    const Picoseconds c = r.cas_by_bg[bg].earliest(t, 0, vis);
     if (p_.write_queue > 0) {
       const Picoseconds c2 = r.rw.earliest(c, read ? 0 : 1, vis);
       if (c2 != c) {
@@ -756,14 +754,27 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
         continue;
       }
     }
-    const Picoseconds d = burst ? (*burst = ch.bus.earliest_spot(c + cas_latency, static_cast<int>(rank), vis)).start
-                                : ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
+    const Picoseconds d = ch.bus.earliest(c + cas_latency, static_cast<int>(rank), vis);
     if (d == c + cas_latency) return c;
     t = d - cas_latency;
   }
-  // Given up: t, its slots reserved through the search.
-  if (column) *column = SlotCalendar::Spot{t, 0, false};
-  if (burst) *burst = SlotCalendar::Spot{t + cas_latency, 0, false};
+  return t;
+}
+
+Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
+                                                  std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
+                                                  Picoseconds vis, SlotCalendar::Spot& column,
+                                                  SlotCalendar::Spot& burst) const {
+  const SlotCalendar& columns = r.cas_by_bg[bg];
+  for (int iter = 0; iter < 64; ++iter) {
+    column = columns.earliest_spot(t, 0, vis);
+    burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
+    if (burst.start == column.start + cas_latency) return column.start;
+    t = burst.start - cas_latency;
+  }
+  // Given up, as earliest_column(): t, its slots reserved through the search.
+  column = SlotCalendar::Spot{t, 0, false};
+  burst = SlotCalendar::Spot{t + cas_latency, 0, false};
   return t;
 }
 
@@ -853,6 +864,16 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
   if (ch.wq_head >= cap) ch.wq_head -= cap;
   ch.wq_count -= n;
   ++stats_.write_drains;
+}
+
+Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const DramCoord& c, Picoseconds t,
+                                      Picoseconds cas_latency, bool read, Picoseconds vis, SlotCalendar::Spot& column,
+                                      SlotCalendar::Spot& burst) const {
+  if (p_.write_queue == 0) return earliest_column_spots(r, ch, c.rank, c.bank_group, t, cas_latency, vis, column, burst);
+  const Picoseconds cas = earliest_column(r, ch, c.rank, c.bank_group, t, cas_latency, read, vis);
+  column = SlotCalendar::Spot{cas, 0, false};
+  burst = SlotCalendar::Spot{cas + cas_latency, 0, false};
+  return cas;
 }
 
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
@@ -961,8 +982,8 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     if (!late && b.prev_row == c.row && b.open_row != c.row) {
       // Serve it from the previous row if the column command (and its recovery)
       // fits before that row's precharge.
-      const Picoseconds c0 = earliest_column(r, ch, c.rank, c.bank_group, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)),
-                                             cas_lat, !is_write, vis, &q.column_spot, &q.burst_spot);
+      const Picoseconds c0 = column_at(r, ch, c, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)), cas_lat, !is_write, vis,
+                                       q.column_spot, q.burst_spot);
       const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
       bool in_window = false;
       if (p_.refresh) refresh_adjust(ri, c0, &in_window);
@@ -1005,8 +1026,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
       // The usual case without the call: no write queue, and the bank
       // group's column commands and the bus clear at the command and its burst.
       if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat)) {
-        q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis, &q.column_spot,
-                                &q.burst_spot);
+        q.cas = column_at(r, ch, c, q.cas, cas_lat, !is_write, vis, q.column_spot, q.burst_spot);
       } else {
         q.column_spot = s.columns.clear_spot(q.cas);
         q.burst_spot = ch.bus.clear_spot(q.cas + cas_lat);
@@ -1144,7 +1164,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
     column_spot = s.columns.clear_spot(cas);
     burst_spot = ch.bus.clear_spot(cas + cas_lat);
   } else {
-    cas = earliest_column(r, ch, c.rank, bg, cas, cas_lat, !is_write, t, &column_spot, &burst_spot);
+    cas = earliest_column_spots(r, ch, c.rank, bg, cas, cas_lat, t, column_spot, burst_spot);
   }
   if (!s.in_refresh_span(cas)) return false;  // a refresh intervenes: schedule() redoes it
   if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;

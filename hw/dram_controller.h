@@ -610,14 +610,22 @@ class DramController final : public MemoryDevice {
   // `spot` (if given): its place in the rank's calendar (reserve_found).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
                                 Picoseconds vis = SlotCalendar::kAll, SlotCalendar::Spot* spot = nullptr) const;
-  // Earliest column command at or after t whose burst finds the data bus free
-  // (tCCD_L, tBURST, tRTRS); `column` and `burst` (if given): the places of
-  // the command in the bank group's calendar and of its burst on the bus, so
-  // that both are reserved without searching again (reserve_found).
+  // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
-                              Picoseconds vis = SlotCalendar::kAll, SlotCalendar::Spot* column = nullptr,
-                              SlotCalendar::Spot* burst = nullptr) const;
+                              Picoseconds vis = SlotCalendar::kAll) const;
+  // earliest_column() without a write queue, with the places it found for
+  // the column command in the bank group's calendar and for its burst on the
+  // bus (SlotCalendar::earliest_spot), so that both are reserved without
+  // searching again (reserve_found).
+  Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
+                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
+                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
+  // schedule()'s column search: earliest_column_spots(), or with a write
+  // queue earliest_column() and spots that are not clean (reserved through
+  // reserve_displacing's search: the rank's read/write calendar is searched too).
+  Picoseconds column_at(const Rank& r, const Channel& ch, const DramCoord& c, Picoseconds t, Picoseconds cas_latency,
+                        bool read, Picoseconds vis, SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
   // The bank, rank, channel and calendars of a coordinate, found once for
   // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
   // granule).
@@ -681,8 +689,9 @@ class DramController final : public MemoryDevice {
   // closed; a read's CL taken as the lead), as the bursts a request in time
   // order can get (tRFC 0, DDR5's REFsb instants, has no window). Returns
   // the distance the bursts it displaced moved; their one-slot moves into mv.
-  std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c, const SlotCalendar::Spot& spot,
-                              Picoseconds stamp, SlotCalendar::Moves& mv) {
+  [[gnu::always_inline]] std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c,
+                                                     const SlotCalendar::Spot& spot, Picoseconds stamp,
+                                                     SlotCalendar::Moves& mv) {
     if (p_.refresh && p_.trfc.value() > 0) {
       const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
                                                     refresh_offsets_.data() + s.rank_index - c.rank};
@@ -947,7 +956,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
     column_spot = columns.clear_spot(cas);
     burst_spot = ch.bus.clear_spot(cas + cas_lat);
   } else {
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t, &column_spot, &burst_spot);
+    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
   }
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
   if (!s.in_refresh_span(cas)) return false;
