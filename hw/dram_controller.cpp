@@ -794,9 +794,7 @@ DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arriva
   const Picoseconds t = arrival + p_.frontend_latency;
   const HitSite site = hit_site(c);  // found once: a request the row-hit path rejects takes it to schedule_at()
   DramResult res;
-  if (row_hit_path_ && (serve_row_hit(site, c, is_write, arrival, t, res) ||
-                        serve_row_miss(site, c, is_write, arrival, t, res)))
-    return res;
+  if (row_hit_path_ && serve_row_hit(site, c, is_write, arrival, t, res)) return res;
   return schedule_at(site, c, is_write, arrival, t, false);
 }
 
@@ -878,6 +876,12 @@ Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const Dr
 
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
+  if (row_hit_path_ && !drained) {
+    // The in-order row miss by its own path (tried here, not in access():
+    // the row-hit path's caller stays as short).
+    DramResult res;
+    if (serve_row_miss(s, c, is_write, arrival, t, res)) return res;
+  }
   const std::size_t rank_index = s.rank_index;
   Bank& b = s.b;
   Rank& r = s.r;

@@ -679,7 +679,8 @@ class DramController final : public MemoryDevice {
   // windows of the bank's epoch. The activate takes no search when it lies
   // after the rank's latest activate's reach with at most three activates
   // within tFAW of it. Times and commits it as schedule() would; returns
-  // false, having changed nothing, for any other request.
+  // false, having changed nothing, for any other request. schedule_at()
+  // tries it first when the row-hit path is on.
   bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                       DramResult& res);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed

@@ -9,10 +9,9 @@
 // (settle_write_hits): each computed from the one before, their calendar
 // appends, bank state, history and statistics written once. Any other write
 // that is an in-order row hit clear of refresh is timed by the row-hit path
-// access() uses too (serve_row_hit), an in-order row miss clear of refresh by
-// its row-miss path (serve_row_miss), every other write (a write stamped
-// before the bank's latest request, a refresh in reach, the bank's previous
-// row) through schedule() as access() sends it. With a write queue or the closed-page
+// access() uses too (serve_row_hit), every other write through schedule() as
+// access() sends it (an in-order row miss clear of refresh by its row-miss
+// path, serve_row_miss). With a write queue or the closed-page
 // policy every write goes through access().
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).
@@ -52,8 +51,7 @@ void DramController::write_run(const DramCoord& c, const Picoseconds* arrival, s
       }
     }
     const Picoseconds a = arrival[k], t = a + p_.frontend_latency;
-    if (!row_hit_path_ || (!serve_row_hit(site, c, true, a, t, res) && !serve_row_miss(site, c, true, a, t, res)))
-      schedule_at(site, c, true, a, t, false);
+    if (!row_hit_path_ || !serve_row_hit(site, c, true, a, t, res)) schedule_at(site, c, true, a, t, false);
     ++k;
   }
 }
