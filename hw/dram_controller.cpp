@@ -80,16 +80,32 @@ Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds vi
     }
     if (clear) return s;
   }
+  return walk<false>(s, tag, visible, nullptr);
+}
+
+template <bool kSpot>
+Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const {
+  const bool all = visible >= max_stamp_;
+  const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
   // could conflict (start > s - max separation) until entries lie beyond any
   // separation. Repeat (rarely needed) when separations differ by tag and s
   // moved past an earlier entry.
   for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
-    for (const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
-         it != end && it->start < s + max_sep_; ++it) {
+    const Entry* place = nullptr;  // kSpot: the first entry starting after s
+    bool overlapped = false;       // kSpot: an entry stamped after the view overlaps s
+    const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    for (; it != end && it->start < s + max_sep_; ++it) {
       const int itag = it->tag();
-      if (itag == kGone || (!all && it->stamp() > visible)) continue;
+      if constexpr (kSpot) {
+        if (!place && s < it->start) place = it;
+      }
+      if (itag == kGone) continue;
+      if (!all && it->stamp() > visible) {
+        if constexpr (kSpot) overlapped |= s < it->start + sep(itag, tag) && it->start < s + sep(tag, itag);
+        continue;
+      }
       const Picoseconds before = sep(itag, tag);  // the reserved slot first
       const Picoseconds after = sep(tag, itag);   // this slot first
       if (s < it->start + before && it->start < s + after) {
@@ -97,10 +113,17 @@ Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds vi
         moved = true;
       }
     }
-    if (!moved) break;
+    if (!moved) {
+      if constexpr (kSpot) {
+        spot->index = static_cast<std::size_t>((place ? place : it) - e_.begin());
+        spot->clean = !overlapped;
+      }
+      break;
+    }
   }
-  return s;
+  return s;  // (a spot whose passes ran out stays not clean)
 }
+template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*) const;
 
 SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
   SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
@@ -184,6 +207,30 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
   if (e_.size() > e_.capacity()) drop_oldest();
   ++near_end_inserts_;
   return true;
+}
+
+std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
+                                               const Blackout* blackout) {
+  if (!spot.clean) return reserve_displacing(spot.start, tag, stamp, moves, blackout);
+  if (spot.index == e_.size()) {
+    reserve_slow(spot.start, tag, stamp);  // the buffer's end (or its first entry)
+    return 0;
+  }
+  const Entry v{spot.start, Entry::pack(stamp, tag)};
+  Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+  const Entry* const end = e_.end();
+  if (end - p <= kNearEnd && e_.append(*(end - 1))) {
+    // Among the last few: the entries from p on move one on by a rotation
+    // (the last one's copy is appended already), as reserve_near_end's.
+    Entry carry = v;
+    for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
+  } else {
+    e_.insert(p, v);
+  }
+  if (max_stamp_ < stamp) max_stamp_ = stamp;
+  if (e_.size() > e_.capacity()) drop_oldest();
+  ++found_inserts_;
+  return 0;
 }
 
 std::size_t SlotCalendar::starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
@@ -429,7 +476,7 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   column_spacing_ps_ = p_.to_ps(same_group_column_spacing());
   ps_ = TimingPs{p_.to_ps(p_.cl),  p_.to_ps(p_.cwl),    p_.to_ps(p_.trcd),
                  p_.to_ps(p_.trp), p_.to_ps(p_.tras),   p_.to_ps(p_.trtp),
-                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), {}};
+                 p_.to_ps(p_.twr), p_.to_ps(p_.tburst), p_.to_ps(p_.tfaw), {}};
   for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
     for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
   set_row_hit_path(true);
@@ -664,10 +711,12 @@ Picoseconds DramController::refresh_adjust_slow(std::uint32_t rank_index, Picose
   return t;
 }
 
-Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis) const {
+Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis,
+                                              SlotCalendar::Spot* spot) const {
   const Picoseconds faw = p_.to_ps(p_.tfaw);
   for (int iter = 0; iter < 64; ++iter) {
-    const Picoseconds s = r.acts.earliest(t, static_cast<int>(bg), vis);
+    const Picoseconds s = spot ? (*spot = r.acts.earliest_spot(t, static_cast<int>(bg), vis)).start
+                               : r.acts.earliest(t, static_cast<int>(bg), vis);
     // tFAW: any five consecutive activates (this one included) span at least tFAW.
     const Picoseconds lo = s > faw ? s - faw + Picoseconds(1) : Picoseconds(0);
     // At most three others within tFAW before s or after it: no five to check
@@ -690,6 +739,7 @@ Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, P
     if (bump == s) return s;
     t = bump > s ? bump : s + Picoseconds(1);
   }
+  if (spot) *spot = SlotCalendar::Spot{t, 0, false};  // given up: reserved through the search
   return t;
 }
 
@@ -709,6 +759,33 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
     t = d - cas_latency;
   }
   return t;
+}
+
+Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
+                                                  std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
+                                                  Picoseconds vis, SlotCalendar::Spot& column,
+                                                  SlotCalendar::Spot& burst) const {
+  const SlotCalendar& columns = r.cas_by_bg[bg];
+  for (int iter = 0; iter < 64; ++iter) {
+    column = columns.earliest_spot(t, 0, vis);
+    burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
+    if (burst.start == column.start + cas_latency) return column.start;
+    t = burst.start - cas_latency;
+  }
+  // Given up, as earliest_column(): t, its slots reserved through the search.
+  column = SlotCalendar::Spot{t, 0, false};
+  burst = SlotCalendar::Spot{t + cas_latency, 0, false};
+  return t;
+}
+
+std::uint64_t DramController::one_search_inserts() const {
+  std::uint64_t n = 0;
+  for (const Channel& ch : channels_) n += ch.bus.found_inserts();
+  for (const Rank& r : ranks_) {
+    n += r.acts.found_inserts();
+    for (const SlotCalendar& g : r.cas_by_bg) n += g.found_inserts();
+  }
+  return n;
 }
 
 DramResult DramController::access(PhysAddr pa, bool is_write, Picoseconds arrival) {
@@ -787,10 +864,25 @@ void DramController::drain_writes(std::uint32_t channel, Picoseconds start) {
   ++stats_.write_drains;
 }
 
+Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const DramCoord& c, Picoseconds t,
+                                      Picoseconds cas_latency, bool read, Picoseconds vis, SlotCalendar::Spot& column,
+                                      SlotCalendar::Spot& burst) const {
+  if (p_.write_queue == 0) return earliest_column_spots(r, ch, c.rank, c.bank_group, t, cas_latency, vis, column, burst);
+  const Picoseconds cas = earliest_column(r, ch, c.rank, c.bank_group, t, cas_latency, read, vis);
+  column = SlotCalendar::Spot{cas, 0, false};
+  burst = SlotCalendar::Spot{cas + cas_latency, 0, false};
+  return cas;
+}
+
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
+  if (row_hit_path_ && !drained) {
+    // The in-order row miss by its own path (tried here, not in access():
+    // the row-hit path's caller stays as short).
+    DramResult res;
+    if (serve_row_miss(s, c, is_write, arrival, t, res)) return res;
+  }
   const std::size_t rank_index = s.rank_index;
-  const std::int64_t bus_tag = c.rank;  // the data bus tags its slots by rank (64-bit: SlotCalendar::reserve)
   Bank& b = s.b;
   Rank& r = s.r;
   Channel& ch = s.ch;
@@ -883,6 +975,9 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     RowOutcome outcome = RowOutcome::Hit;
     Picoseconds act{0}, pre{0}, cas{0}, data{0};
     bool delayed = false;
+    // Where the activate, the column command and the burst go in their
+    // calendars, found by the searches that timed them (reserve_found).
+    SlotCalendar::Spot act_spot, column_spot, burst_spot;
   };
   bool reordered = false;
   auto plan = [&](Picoseconds vis) {
@@ -891,8 +986,8 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     if (!late && b.prev_row == c.row && b.open_row != c.row) {
       // Serve it from the previous row if the column command (and its recovery)
       // fits before that row's precharge.
-      const Picoseconds c0 = earliest_column(r, ch, c.rank, c.bank_group, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)),
-                                             cas_lat, !is_write, vis);
+      const Picoseconds c0 = column_at(r, ch, c, max_ps(tt, b.prev_act + p_.to_ps(p_.trcd)), cas_lat, !is_write, vis,
+                                       q.column_spot, q.burst_spot);
       const Picoseconds need = is_write ? c0 + cas_lat + p_.to_ps(p_.tburst + p_.twr) : c0 + p_.to_ps(p_.trtp);
       bool in_window = false;
       if (p_.refresh) refresh_adjust(ri, c0, &in_window);
@@ -929,13 +1024,17 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
           q.pre = max_ps(tt, late ? late_pre : b.next_pre);
           q.act = max_ps(q.pre + ps_.trp, late ? late_act : b.next_act);
         }
-        q.act = earliest_activate(r, c.bank_group, q.act, vis);
+        q.act = earliest_activate(r, c.bank_group, q.act, vis, &q.act_spot);
         q.cas = max_ps(q.act + ps_.trcd, late ? late_cas : b.next_cas);
       }
       // The usual case without the call: no write queue, and the bank
       // group's column commands and the bus clear at the command and its burst.
-      if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat))
-        q.cas = earliest_column(r, ch, c.rank, c.bank_group, q.cas, cas_lat, !is_write, vis);
+      if (p_.write_queue > 0 || !s.columns.clear_at(q.cas) || !ch.bus.clear_at(q.cas + cas_lat)) {
+        q.cas = column_at(r, ch, c, q.cas, cas_lat, !is_write, vis, q.column_spot, q.burst_spot);
+      } else {
+        q.column_spot = s.columns.clear_spot(q.cas);
+        q.burst_spot = ch.bus.clear_spot(q.cas + cas_lat);
+      }
       q.data = q.cas + cas_lat;
       if (!p_.refresh || attempt == 2) break;
       bool in_window = false;
@@ -947,7 +1046,8 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     }
     return q;
   };
-  const Plan q = plan(stamp);
+  Plan q = plan(stamp);
+  if (!one_search_) q.act_spot.clean = q.column_spot.clean = q.burst_spot.clean = false;
   const RowOutcome outcome = q.outcome;
   const Picoseconds act = q.act, pre = q.pre, cas = q.cas, data = q.data;
   const bool delayed = q.delayed;
@@ -959,7 +1059,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
     if (outcome != RowOutcome::Hit) {
       ++stats_.activates;
       if (outcome == RowOutcome::Conflict) ++stats_.precharges;
-      r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
+      r.acts.reserve_found(q.act_spot, static_cast<int>(c.bank_group), stamp);
       Bank::LateRow& lr = b.late_rows[b.late_next];
       b.late_next = (b.late_next + 1) % static_cast<std::uint32_t>(b.late_rows.size());
       lr = Bank::LateRow{c.row, p_.refresh ? refresh_epoch(ri, act) : 0, act, keep};
@@ -992,7 +1092,7 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
       b.prev_pre = pre;
     }
     ++stats_.activates;
-    r.acts.reserve_displacing(act, static_cast<int>(c.bank_group), stamp);
+    r.acts.reserve_found(q.act_spot, static_cast<int>(c.bank_group), stamp);
     b.last_act = act;
     b.open_row = c.row;
   }
@@ -1002,20 +1102,9 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   // channel and paid by later requests stamped after the displaced ones (this
   // one pays before adding what it displaced).
   SlotCalendar::Moves mv;
-  // Moved bursts stay out of their rank's refresh windows (a column command
-  // in [window, its end + tRCD): the rank is refreshing, then its rows are
-  // closed; a read's CL taken as the lead), as the bursts a request in time
-  // order can get. (tRFC 0, DDR5's REFsb instants, has no window.)
-  const bool blackout = p_.refresh && p_.trfc.value() > 0;
-  SlotCalendar::Blackout refresh_blackout;
-  if (blackout) {
-    refresh_blackout =
-        SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, refresh_offsets_.data() + rank_index - c.rank};
-  }
-  const std::uint64_t moved =
-      ch.bus.reserve_displacing(data, bus_tag, stamp, &mv, blackout ? &refresh_blackout : nullptr);
+  const std::uint64_t moved = reserve_burst(s, c, q.burst_spot, stamp, mv);
   const Picoseconds displaced_share = settle_debt(ch, stamp, moved, mv);
-  s.columns.reserve_displacing(cas, 0, stamp);
+  s.columns.reserve_found(q.column_spot, 0, stamp);
   if (p_.write_queue > 0) r.rw.reserve_displacing(cas, is_write ? 1 : 0, stamp);
   if (reordered) {
     ++stats_.reordered_hits;
@@ -1051,6 +1140,70 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   if (delayed) ++stats_.refresh_delays;
   count_served(is_write, drained, arrival, done, latency, res.queueing);
   return res;
+}
+
+bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                    Picoseconds t, DramResult& res) {
+  Bank& b = s.b;
+  // Not late, another row open or none, not the previous row (schedule()
+  // may serve that one before its precharge), between two refresh windows.
+  if (t < b.last_t || b.open_row == c.row || b.prev_row == c.row || !s.in_refresh_span(t)) return false;
+  Rank& r = s.r;
+  Channel& ch = s.ch;
+  const std::uint32_t bg = c.bank_group;
+  const bool conflict = b.open_row != kNoRow;
+  const Picoseconds pre = conflict ? std::max(t, b.next_pre) : Picoseconds(0);
+  Picoseconds act = conflict ? std::max(pre + ps_.trp, b.next_act) : std::max(t, b.next_act);
+  // The activate after the rank's latest (tRRD) with at most three others
+  // within tFAW of it: no search; else earliest_activate().
+  SlotCalendar::Spot act_spot;
+  if (r.acts.clear_at(act) && r.acts.at_most_from(3, act > ps_.tfaw ? act - ps_.tfaw + Picoseconds(1) : Picoseconds(0)))
+    act_spot = r.acts.clear_spot(act);
+  else
+    act = earliest_activate(r, bg, act, t, &act_spot);
+  const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
+  Picoseconds cas = std::max(act + ps_.trcd, b.next_cas);
+  SlotCalendar::Spot column_spot, burst_spot;
+  if (s.columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
+    column_spot = s.columns.clear_spot(cas);
+    burst_spot = ch.bus.clear_spot(cas + cas_lat);
+  } else {
+    cas = earliest_column_spots(r, ch, c.rank, bg, cas, cas_lat, t, column_spot, burst_spot);
+  }
+  if (!s.in_refresh_span(cas)) return false;  // a refresh intervenes: schedule() redoes it
+  if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
+  // Committed as schedule() commits an in-order activate.
+  b.last_t = t;
+  if (conflict) {
+    ++stats_.precharges;
+    b.prev_row = b.open_row;
+    b.prev_act = b.last_act;
+    b.prev_pre = pre;
+  }
+  ++stats_.activates;
+  r.acts.reserve_found(act_spot, static_cast<int>(bg), t);
+  b.last_act = act;
+  b.open_row = c.row;
+  const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
+  SlotCalendar::Moves mv;
+  const std::uint64_t moved = reserve_burst(s, c, burst_spot, t, mv);
+  const Picoseconds share = settle_debt(ch, t, moved, mv);
+  s.columns.reserve_found(column_spot, 0, t);
+  b.next_cas = cas + column_spacing_ps_;
+  const Picoseconds pre_ready = std::max(is_write ? done + ps_.twr : cas + ps_.trtp, act + ps_.tras);
+  b.next_pre = std::max(b.next_pre, pre_ready);
+  keep_snapshot(b, t);
+  ++row_miss_path_requests_;
+  const RowOutcome outcome = conflict ? RowOutcome::Conflict : RowOutcome::Closed;
+  res.done = done + share;
+  res.outcome = outcome;
+  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
+  const Picoseconds latency = res.done - arrival;
+  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
+  if (conflict) ++stats_.row_conflicts;
+  else ++stats_.row_closed;
+  count_served(is_write, false, arrival, done, latency, res.queueing);
+  return true;
 }
 
 // stream() of writes with a write queue: each line is posted as the line path

@@ -169,6 +169,43 @@ class SlotCalendar {
     if (!later_exist) return 0;  // in time order: nothing to move
     return displace(start, static_cast<int>(tag), stamp, moves, blackout);
   }
+  // A slot earliest_spot() found, and where it goes in the calendar: before
+  // the entry at `index` (after equal starts), and whether no live
+  // reservation overlaps it (`clean`: the visible ones cannot, the search
+  // moved past them; the ones stamped after the view were checked), so that
+  // reserve_found() inserts it there without a search and moves nothing.
+  struct Spot {
+    Picoseconds start{0};
+    std::size_t index = 0;
+    bool clean = false;
+  };
+  // earliest(t, tag, visible) with its Spot: one search for the slot and its place.
+  Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
+    const Picoseconds s = t < floor_ ? floor_ : t;
+    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
+    Spot spot;
+    spot.start = walk<true>(s, tag, visible, &spot);
+    return spot;
+  }
+  // A slot clear_at() holds: after every reservation, overlapping none.
+  Spot clear_spot(Picoseconds t) const { return Spot{t, e_.size(), true}; }
+  // reserve_displacing(spot.start, tag, stamp, moves, blackout) of a spot
+  // found on the calendar as it is (nothing reserved in it since): a clean
+  // spot is inserted at its place (an append at the end) and moves nothing;
+  // any other goes through reserve_displacing.
+  // The usual case (a clean spot after every reservation, room at the
+  // buffer's end) inline: an append; the rest out of line.
+  [[gnu::always_inline]] std::uint64_t reserve_found(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                     Moves* moves = nullptr, const Blackout* blackout = nullptr) {
+    if (spot.clean && spot.index == e_.size() && e_.append(Entry{spot.start, Entry::pack(stamp, tag)})) {
+      if (max_stamp_ < stamp) max_stamp_ = stamp;
+      if (e_.size() > e_.capacity()) drop_oldest();
+      return 0;
+    }
+    return reserve_found_slow(spot, tag, stamp, moves, blackout);
+  }
+  // Reservations reserve_found() inserted before later ones; for tests of that path.
+  std::uint64_t found_inserts() const { return found_inserts_; }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -265,8 +302,16 @@ class SlotCalendar {
   // Otherwise nothing is done and false returned.
   static constexpr int kNearEnd = 4;
   bool reserve_near_end(Picoseconds start, std::int64_t tag, Picoseconds stamp);
+  // reserve_found() other than an append with room: an insert before later
+  // reservations, the buffer's end, a spot that is not clean.
+  [[gnu::noinline]] std::uint64_t reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                     Moves* moves, const Blackout* blackout);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
+  // The search of earliest_search() (the walk over the entries in reach of s);
+  // with kSpot, its last pass (the one that moved nothing) also fills *spot.
+  template <bool kSpot>
+  Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
@@ -274,6 +319,7 @@ class SlotCalendar {
   Picoseconds floor_{0};
   Picoseconds max_stamp_{0};
   std::uint64_t near_end_inserts_ = 0;
+  std::uint64_t found_inserts_ = 0;
 };
 
 class SlotCalendar::Appender {
@@ -312,6 +358,11 @@ class DramController final : public MemoryDevice {
   // How many requests (of access() and post_writes()) the row-hit path timed
   // (serve_row_hit; the rest went through schedule()); for tests of that path.
   std::uint64_t row_hit_path_requests() const { return row_hit_path_requests_; }
+  // Slots reserved at a found place before later reservations (every
+  // calendar's SlotCalendar::found_inserts); for tests of set_one_search().
+  std::uint64_t one_search_inserts() const;
+  // How many of them serve_row_miss() timed (in-order activates).
+  std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
 
@@ -364,6 +415,12 @@ class DramController final : public MemoryDevice {
   // path (serve_row_hit) instead of schedule() (on by default). Off: every
   // request through schedule(), the reference the tests compare it with
   // (same results).
+  // Each slot a request takes in a calendar (an activate, a column command,
+  // a burst) is reserved at the place its search found (on by default). Off:
+  // reserved through reserve_displacing's own search for its place and for
+  // later-stamped reservations it overlaps, the reference the tests compare
+  // it with (same results).
+  void set_one_search(bool on) { one_search_ = on; }
   void set_row_hit_path(bool on) { row_hit_path_ = on && p_.write_queue == 0 && p_.page_policy == PagePolicy::Open; }
 
   DramCoord decode(PhysAddr pa) const;
@@ -518,7 +575,7 @@ class DramController final : public MemoryDevice {
   // of each outcome and direction, computed once at construction (each
   // to_ps() is a load and a multiply on every request otherwise).
   struct TimingPs {
-    Picoseconds cl{0}, cwl{0}, trcd{0}, trp{0}, tras{0}, trtp{0}, twr{0}, tburst{0};
+    Picoseconds cl{0}, cwl{0}, trcd{0}, trp{0}, tras{0}, trtp{0}, twr{0}, tburst{0}, tfaw{0};
     std::array<std::array<Picoseconds, 2>, 3> idle{};  // [RowOutcome][is_write]
   };
   TimingPs ps_;
@@ -549,13 +606,26 @@ class DramController final : public MemoryDevice {
   // A channel index combined with a channel hash value (XOR, or a modular sum
   // when the channel count is not a power of two).
   std::uint32_t fold_channel(std::uint32_t channel, std::uint64_t h) const;
-  // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW).
+  // Earliest ACT at or after t in rank r's bank group bg (tRRD_S/L, tFAW);
+  // `spot` (if given): its place in the rank's calendar (reserve_found).
   Picoseconds earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t,
-                                Picoseconds vis = SlotCalendar::kAll) const;
+                                Picoseconds vis = SlotCalendar::kAll, SlotCalendar::Spot* spot = nullptr) const;
   // Earliest column command at or after t whose burst finds the data bus free (tCCD_L, tBURST, tRTRS).
   Picoseconds earliest_column(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                               Picoseconds t, Picoseconds cas_latency, bool read = false,
                               Picoseconds vis = SlotCalendar::kAll) const;
+  // earliest_column() without a write queue, with the places it found for
+  // the column command in the bank group's calendar and for its burst on the
+  // bus (SlotCalendar::earliest_spot), so that both are reserved without
+  // searching again (reserve_found).
+  Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
+                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
+                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
+  // schedule()'s column search: earliest_column_spots(), or with a write
+  // queue earliest_column() and spots that are not clean (reserved through
+  // reserve_displacing's search: the rank's read/write calendar is searched too).
+  Picoseconds column_at(const Rank& r, const Channel& ch, const DramCoord& c, Picoseconds t, Picoseconds cas_latency,
+                        bool read, Picoseconds vis, SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
   // The bank, rank, channel and calendars of a coordinate, found once for
   // serve_row_hit() and schedule_at() (post_writes(): once for a run of one
   // granule).
@@ -566,6 +636,9 @@ class DramController final : public MemoryDevice {
     SlotCalendar& columns;
     const RefreshMemo* memo;  // null without refresh
     std::size_t rank_index;
+    // Whether x falls between two refresh windows of the bank's epoch, as the
+    // rank's span memo says (false: schedule() decides).
+    bool in_refresh_span(Picoseconds x) const { return !memo || (memo->covers(x) && memo->epoch == b.refresh_epoch); }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
@@ -599,7 +672,36 @@ class DramController final : public MemoryDevice {
   // nothing, for any other request (schedule() then times it).
   [[gnu::always_inline]] bool serve_row_hit(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                             Picoseconds t, DramResult& res);
+  // schedule() of an in-order row miss (an activate, after a precharge when
+  // another row is open), with the conditions of serve_row_hit() but the
+  // row: not the bank's previous row (schedule() may serve that one before
+  // its precharge), the request and its column command between two refresh
+  // windows of the bank's epoch. The activate takes no search when it lies
+  // after the rank's latest activate's reach with at most three activates
+  // within tFAW of it. Times and commits it as schedule() would; returns
+  // false, having changed nothing, for any other request. schedule_at()
+  // tries it first when the row-hit path is on.
+  bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
+                      DramResult& res);
+  std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
+  // The burst's reservation on the bus at its spot (reserve_found), moved
+  // bursts kept out of their rank's refresh windows (a column command in
+  // [window, its end + tRCD): the rank is refreshing, then its rows are
+  // closed; a read's CL taken as the lead), as the bursts a request in time
+  // order can get (tRFC 0, DDR5's REFsb instants, has no window). Returns
+  // the distance the bursts it displaced moved; their one-slot moves into mv.
+  [[gnu::always_inline]] std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c,
+                                                     const SlotCalendar::Spot& spot, Picoseconds stamp,
+                                                     SlotCalendar::Moves& mv) {
+    if (p_.refresh && p_.trfc.value() > 0) {
+      const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
+                                                    refresh_offsets_.data() + s.rank_index - c.rank};
+      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &refresh_blackout);
+    }
+    return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
+  }
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
+  bool one_search_ = true;    // set_one_search()
   // A served request's statistics (schedule(), serve_row_hit()) but its row
   // outcome: its direction's count and bytes (a drained write was counted
   // when posted), latency, queueing, bus time, first arrival, last burst
@@ -842,33 +944,29 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
                                           Picoseconds t, DramResult& res) {
   Bank& b = s.b;
   if (t < b.last_t || b.open_row != c.row) return false;
-  // Between two refresh windows of the bank's epoch: as the memo says, else schedule() decides.
-  auto in_span = [&](Picoseconds x) {
-    return !s.memo || (s.memo->covers(x) && s.memo->epoch == b.refresh_epoch);
-  };
-  if (!in_span(t)) return false;
+  if (!s.in_refresh_span(t)) return false;
   Rank& r = s.r;
   Channel& ch = s.ch;
   SlotCalendar& columns = s.columns;
-  const std::size_t rank_index = s.rank_index;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   Picoseconds cas = std::max(t, b.next_cas);
-  if (!columns.clear_at(cas) || !ch.bus.clear_at(cas + cas_lat))
-    cas = earliest_column(r, ch, c.rank, c.bank_group, cas, cas_lat, !is_write, t);
-  if (!in_span(cas)) return false;
+  // Where the column command and its burst go, found once: the usual case
+  // (both clear of every reservation) an append to each calendar.
+  SlotCalendar::Spot column_spot, burst_spot;
+  if (columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
+    column_spot = columns.clear_spot(cas);
+    burst_spot = ch.bus.clear_spot(cas + cas_lat);
+  } else {
+    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
+  }
+  if (!one_search_) column_spot.clean = burst_spot.clean = false;
+  if (!s.in_refresh_span(cas)) return false;
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
   SlotCalendar::Moves mv;
-  std::uint64_t moved;
-  if (p_.refresh && p_.trfc.value() > 0) {
-    const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
-                                                  refresh_offsets_.data() + rank_index - c.rank};
-    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, &refresh_blackout);
-  } else {
-    moved = ch.bus.reserve_displacing(data, c.rank, t, &mv, nullptr);
-  }
+  const std::uint64_t moved = reserve_burst(s, c, burst_spot, t, mv);
   const Picoseconds share = settle_debt(ch, t, moved, mv);
-  columns.reserve_displacing(cas, 0, t);
+  columns.reserve_found(column_spot, 0, t);
   b.next_cas = cas + column_spacing_ps_;
   const Picoseconds pre_ready = is_write ? done + ps_.twr : cas + ps_.trtp;
   b.next_pre = std::max(b.next_pre, std::max(pre_ready, b.last_act + ps_.tras));

@@ -9,9 +9,9 @@
 // (settle_write_hits): each computed from the one before, their calendar
 // appends, bank state, history and statistics written once. Any other write
 // that is an in-order row hit clear of refresh is timed by the row-hit path
-// access() uses too (serve_row_hit), every other write (a row to open, a
-// write stamped before the bank's latest request, a refresh in reach) through
-// schedule() as access() sends it. With a write queue or the closed-page
+// access() uses too (serve_row_hit), every other write through schedule() as
+// access() sends it (an in-order row miss clear of refresh by its row-miss
+// path, serve_row_miss). With a write queue or the closed-page
 // policy every write goes through access().
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).

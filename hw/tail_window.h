@@ -117,7 +117,7 @@ class TailWindow {
   }
   // Appends v (not less than the last entry) when the buffer has room at its
   // end; false (nothing done) otherwise (insert() then moves the entries).
-  bool append(T v) {
+  [[gnu::always_inline]] bool append(T v) {
     if (tail_ >= buf_size_) return false;
     buf_.get()[tail_++] = v;
     return true;

@@ -1,5 +1,6 @@
 // DramController's row-hit path (serve_row_hit: an in-order row hit timed
-// without schedule()'s general steps) against schedule() alone
+// without schedule()'s general steps) and its row-miss path (serve_row_miss:
+// an in-order activate) against schedule() alone
 // (set_row_hit_path(false)), request by request: cores that run a quantum
 // apart (late requests, bursts displaced on the bus and their debt), each
 // streaming lines (row hits) and reading and writing random lines (row
@@ -85,6 +86,11 @@ double compare(const DramParams& p, const std::vector<Request>& reqs, const char
   }
   testing::expect_same_dram_state(fast, general, what);
   EXPECT_EQ(general.row_hit_path_requests(), 0u) << what;
+  EXPECT_EQ(general.row_miss_path_requests(), 0u) << what;
+  // The row-miss path (serve_row_miss) took a share of the requests when the paths are on.
+  if (fast.row_hit_path_requests() > 0) {
+    EXPECT_GT(fast.row_miss_path_requests(), reqs.size() / 20) << what;
+  }
   return static_cast<double>(fast.row_hit_path_requests()) / static_cast<double>(reqs.size());
 }
 
@@ -130,6 +136,52 @@ TEST(DramRowHitPath, VariantsOfTheControllerEqualSchedule) {
   queued.write_high = 24;
   queued.write_low = 8;
   EXPECT_EQ(compare(queued, traffic(8, 4, 500, 16, 500'000), "write queue"), 0.0);
+}
+
+// The one-search reservations (set_one_search: each slot reserved at the
+// place its search found) against reserve_displacing's own search, request by
+// request, through the row-hit path and through schedule() alone, on the
+// shipped DDR4 geometry with cores a quantum apart, on DDR5 and with a write
+// queue (whose drains schedule writes stamped behind the calendars' ends).
+// Many slots must land before later reservations (else the equality says
+// nothing of the insert at a found place), and many requests must be late
+// and open rows.
+void expect_one_search_equal(const DramParams& p, const std::vector<Request>& reqs, bool row_hit_path,
+                             std::size_t min_inserts, const char* what) {
+  SCOPED_TRACE(what);
+  DramController one(p, 0, "one"), two(p, 0, "two");
+  two.set_one_search(false);
+  one.set_row_hit_path(row_hit_path);
+  two.set_row_hit_path(row_hit_path);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    const DramResult x = one.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    const DramResult y = two.access(reqs[i].pa, reqs[i].write, reqs[i].at);
+    ASSERT_EQ(x.done, y.done) << "request " << i;
+    ASSERT_EQ(x.queueing, y.queueing) << "request " << i;
+    ASSERT_EQ(x.outcome, y.outcome) << "request " << i;
+  }
+  testing::expect_same_dram_state(one, two, what);
+  EXPECT_EQ(two.one_search_inserts(), 0u);
+  EXPECT_GT(one.one_search_inserts(), min_inserts);
+  EXPECT_GT(one.stats().late_requests, reqs.size() / 20);
+  EXPECT_GT(one.stats().activates, reqs.size() / 20);
+}
+
+TEST(DramOneSearch, EqualsReserveDisplacingOnCoresAQuantumApart) {
+  const DramParams p;
+  const std::vector<Request> apart = traffic(2, 8, 1500, 16, 1'000'000);
+  // About 0.8-1 insert per request; with a write queue only the activates
+  // (the column commands are also searched in the rank's read/write calendar).
+  expect_one_search_equal(p, apart, true, apart.size() / 4, "DDR4, row-hit path");
+  expect_one_search_equal(p, apart, false, apart.size() / 4, "DDR4, schedule() alone");
+  const std::vector<Request> ddr5 = traffic(6, 4, 1500, 16, 500'000);
+  expect_one_search_equal(DramParams::ddr5_4800(2), ddr5, true, ddr5.size() / 4, "DDR5-4800");
+  DramParams queued;
+  queued.write_queue = 32;
+  queued.write_high = 24;
+  queued.write_low = 8;
+  const std::vector<Request> mixed = traffic(8, 4, 1500, 16, 500'000);
+  expect_one_search_equal(queued, mixed, false, mixed.size() / 20, "write queue");
 }
 
 }  // namespace

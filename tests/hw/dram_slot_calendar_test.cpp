@@ -1,7 +1,9 @@
 // SlotCalendar::reserve_displacing against the calendar as it was before its
 // near-the-end insert (reserve_near_end): every reservation inserted by a
 // search and followed by displace()'s search for later-stamped slots it
-// overlaps, on a std::deque. Reservations of cores a quantum apart (stamps
+// overlaps, on a std::deque. Every other found slot goes through the
+// one-search path instead (earliest_spot, then reserve_found at the spot's
+// place), held to the same reference. Reservations of cores a quantum apart (stamps
 // behind and ahead of the latest), most landing among the last few slots,
 // some far back, some displacing: each call's moved distance and one-slot
 // moves, then earliest() with and without a stamp's view and the starts
@@ -120,10 +122,12 @@ class ReferenceDisplacingCalendar {
 // time order, lands after all but at most kNearEnd (4) reservations and
 // moves none: more than `near_share` of those calls must take it.
 void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplacingCalendar& ref, std::uint64_t seed,
-                                            double near_share, const char* what) {
+                                            double near_share, std::uint64_t min_found_inserts, const char* what) {
   SCOPED_TRACE(what);
   std::mt19937_64 rng(seed);
   std::uint64_t now = 1'000'000, moved_calls = 0, near_end_candidates = 0;
+  // Spots reserved: clean, not clean; clean ones inserted before later starts.
+  std::uint64_t clean_spots = 0, unclean_spots = 0, found_candidates = 0;
   for (int i = 0; i < 40000; ++i) {
     now += rng() % 4000;
     // The stamp of a core up to a quantum behind or a little ahead.
@@ -134,11 +138,31 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
     const Picoseconds t(stamp.value() + rng() % 6000);
     Picoseconds start = cal.earliest(t, tag, stamp);
     ASSERT_EQ(start, ref.earliest(t, tag, stamp)) << "op " << i;
-    if (rng() % 6 == 0) start = Picoseconds(now - rng() % 30000);
+    // Every other found slot through the one-search path: its spot, then
+    // reserve_found() at the spot's place.
+    const bool by_spot = i % 2 == 1;
+    const SlotCalendar::Spot spot = cal.earliest_spot(t, tag, stamp);
+    ASSERT_EQ(spot.start, start) << "op " << i;
+    const bool arbitrary = rng() % 6 == 0;
+    if (arbitrary) start = Picoseconds(now - rng() % 30000);
     SlotCalendar::Moves a, b;
     const bool near_end = stamp < cal.max_stamp() && cal.at_most_from(4, start + Picoseconds(1));
-    const std::uint64_t x = cal.reserve_displacing(start, tag, stamp, &a);
-    near_end_candidates += near_end && x == 0;
+    std::uint64_t x = 0;
+    if (by_spot && !arbitrary) {
+      const std::uint64_t before = cal.found_inserts();
+      const bool inserted_before_later = spot.clean && !cal.at_most_from(0, start + Picoseconds(1));
+      x = cal.reserve_found(spot, tag, stamp, &a);
+      if (spot.clean) {
+        ASSERT_EQ(x, 0u) << "op " << i;
+      }
+      clean_spots += spot.clean;
+      unclean_spots += !spot.clean;
+      found_candidates += inserted_before_later;
+      ASSERT_EQ(cal.found_inserts() - before, inserted_before_later ? 1u : 0u) << "op " << i;
+    } else {
+      x = cal.reserve_displacing(start, tag, stamp, &a);
+      near_end_candidates += near_end && x == 0;
+    }
     ASSERT_EQ(x, ref.reserve_displacing(start, tag, stamp, &b)) << "op " << i;
     ASSERT_EQ(a.slots, b.slots) << "op " << i;
     ASSERT_EQ(a.first_stamp, b.first_stamp) << "op " << i;
@@ -153,7 +177,13 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
   EXPECT_GT(moved_calls, 500u);  // displacement exercised, not only the near-end insert
   EXPECT_LE(cal.near_end_inserts(), near_end_candidates);
   EXPECT_GT(static_cast<double>(cal.near_end_inserts()), near_share * static_cast<double>(near_end_candidates));
-  EXPECT_GT(cal.near_end_inserts(), 500u);
+  EXPECT_GT(cal.near_end_inserts(), 250u);  // of the half of the calls not by spot
+  // The one-search path met both of its cases: a slot among later
+  // reservations (inserted at the spot's place) and one that must move a
+  // later-stamped reservation (not clean: through reserve_displacing).
+  EXPECT_GT(found_candidates, min_found_inserts);
+  EXPECT_GT(clean_spots, 2000u);
+  EXPECT_GT(unclean_spots, 200u);
 }
 
 TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
@@ -161,16 +191,18 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
     std::uint64_t len, same, diff;
     std::size_t capacity;
     double near_share;
+    std::uint64_t min_found_inserts;  // found, clean slots inserted before later starts (the bank group's: few)
     const char* what;
   };
   // A tiny window is mostly full: the near-end insert, which needs room at
   // the buffer's end, leaves most calls there to reserve_slow.
   for (const Case& k :
-       {Case{3000, 0, 1500, 4096, 0.5, "a data bus (tag = rank)"},
-        Case{6000, 0, 0, 256, 0.5, "a bank group's column commands"}, Case{3000, 750, 0, 5, 0.25, "a tiny window"}}) {
+       {Case{3000, 0, 1500, 4096, 0.5, 300, "a data bus (tag = rank)"},
+        Case{6000, 0, 0, 256, 0.5, 10, "a bank group's column commands"},
+        Case{3000, 750, 0, 5, 0.25, 200, "a tiny window"}}) {
     SlotCalendar cal(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
     ReferenceDisplacingCalendar ref(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
-    expect_equal_under_random_reservations(cal, ref, k.len + k.capacity, k.near_share, k.what);
+    expect_equal_under_random_reservations(cal, ref, k.len + k.capacity, k.near_share, k.min_found_inserts, k.what);
   }
   // A rank's column commands by direction (tag 0 read, 1 write) on DDR4-2666:
   // a read then a write tRTW = CL + tBURST + 2 - CWL = 11 cycles, a write then
@@ -178,7 +210,7 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
   const std::array<Picoseconds, 4> rw = {Picoseconds(0), Picoseconds(11 * 750), Picoseconds(21 * 750), Picoseconds(0)};
   SlotCalendar cal = SlotCalendar::ordered(rw, 4096);
   ReferenceDisplacingCalendar ref(rw, 4096);
-  expect_equal_under_random_reservations(cal, ref, 4, 0.5, "reads and writes of a rank (ordered)");
+  expect_equal_under_random_reservations(cal, ref, 4, 0.5, 3000, "reads and writes of a rank (ordered)");
 }
 
 }  // namespace
