@@ -105,6 +105,10 @@ class CoherenceDirectory {
   void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
   std::uint64_t evictions() const { return evictions_; }
   void reset_stats() { evictions_ = 0; }
+  // Entries a deferred clear residue's lines (held by no cache, clear_residue.h)
+  // would have evicted in the exact model (negative: evictions counted again
+  // when such a line is made real and tracked).
+  void count_virtual_evictions(std::int64_t n) { evictions_ += static_cast<std::uint64_t>(n); }
 
  private:
   static constexpr PhysAddr kEmpty = ~PhysAddr(0);
