@@ -69,7 +69,7 @@ void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, Writeb
   } else {
     write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], line, wb);
   }
-  if (dir_) dir_->count_virtual_evictions(-static_cast<std::int64_t>(dir_->evictions() - dir_evictions));
+  if (dir_) dir_->uncount_evictions(dir_->evictions() - dir_evictions);
 }
 
 std::size_t CacheHierarchy::install_residue_page_in_llc(CpuId cpu, PhysAddr page, std::uint64_t mask,
@@ -105,9 +105,8 @@ std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned 
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
   displaced_.clear();
-  // The recorded page's 64 lines would each have claimed a snoop-filter entry,
-  // evicting one from the (full, in the steady state) filter.
-  if (dir_) dir_->count_virtual_evictions(ClearResidue::kPageLines);
+  // The recorded page's 64 lines would each have claimed a snoop-filter entry.
+  if (dir_) dir_->count_virtual_claims(ClearResidue::kPageLines);
   // At most (64 / ways rounded up) x kDisplacementSweeps sets' lines per step.
   std::array<PhysAddr, 2 * kMaxBulkLines * kDisplacementSweeps> dirty;
   // A private array's dirty lines go one level down (L1D's into L2, L2's into
