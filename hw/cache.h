@@ -307,6 +307,17 @@ class CacheArray {
   }
   // Lines installed since the array was built (fills, not reset with the statistics).
   std::uint64_t insertions() const { return fills_before_reset_ + stats_.fills - virtual_fills_; }
+  // A demand access that access() counted a miss, served by this array after
+  // all (a deferred clear residue's line made real here, clear_residue.h): a hit.
+  void count_miss_as_hit(bool is_write) {
+    if (is_write) {
+      --stats_.write_misses;
+      ++stats_.write_hits;
+    } else {
+      --stats_.read_misses;
+      ++stats_.read_hits;
+    }
+  }
   // A deferred clear residue's lines, which no array holds (clear_residue.h),
   // counted as the exact model's installs count them: `stored` whole-line
   // store misses that filled, `allocated` dirty lines written back from above

@@ -15,7 +15,9 @@
 #include <string>
 
 #include "common/config.h"
+#include "hw/cache.h"
 #include "hw/clear_residue.h"
+#include "hw/coherence_directory.h"
 #include "hw/machine.h"
 #include "hw/memory_system.h"
 #include "os/syscalls.h"
@@ -91,6 +93,39 @@ TEST(ClearResidueStats, AFaultOnEveryPageCountsTheClearsLinesAsTheExactModelDoes
   expect_within(e.llc.fills, d.llc.fills, 0.02, "LLC fills");
   expect_within(e.llc.dirty_evictions, d.llc.dirty_evictions, 0.02, "LLC dirty evictions");
   expect_within(e.snoop_filter_evictions, d.snoop_filter_evictions, 0.02, "snoop-filter evictions");
+}
+
+TEST(ClearResidueStats, VirtualLinesCountedInAnArrayLeaveItsInsertionsAlone) {
+  CacheArray a(CacheParams{}, "l1d");
+  EXPECT_FALSE(a.access(0x1000, true));
+  a.fill(0x1000, LineState::Modified);
+  // 64 stores of a recorded page, 10 lines received from above, 5 pushed out.
+  a.count_virtual(64, 10, 5);
+  EXPECT_EQ(a.stats().write_misses, 65u);
+  EXPECT_EQ(a.stats().fills, 75u);
+  EXPECT_EQ(a.stats().evictions, 5u);
+  EXPECT_EQ(a.stats().dirty_evictions, 5u);
+  EXPECT_EQ(a.insertions(), 1u);  // the residue's clocks count real fills only
+  a.count_virtual(-1, 0, 0);      // an install of a line made real, counted twice
+  EXPECT_EQ(a.stats().fills, 74u);
+  EXPECT_EQ(a.insertions(), 1u);
+  a.reset_stats();
+  EXPECT_EQ(a.insertions(), 1u);
+  // A demand store that missed, served by a line made real here: a hit.
+  EXPECT_FALSE(a.access(0x2000, true));
+  a.count_miss_as_hit(true);
+  EXPECT_EQ(a.stats().write_misses, 0u);
+  EXPECT_EQ(a.stats().write_hits, 1u);
+}
+
+TEST(ClearResidueStats, TheSnoopFilterCountsVirtualClaimsAsEvictionsOnceItWouldBeFull) {
+  CoherenceDirectory dir(64, 8, 2);
+  dir.count_virtual_claims(60);
+  EXPECT_EQ(dir.evictions(), 0u);
+  dir.count_virtual_claims(10);  // 6 of them find it full
+  EXPECT_EQ(dir.evictions(), 6u);
+  dir.uncount_evictions(2);
+  EXPECT_EQ(dir.evictions(), 4u);
 }
 
 }  // namespace
