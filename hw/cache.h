@@ -306,7 +306,31 @@ class CacheArray {
     stats_ = CacheStats{};
   }
   // Lines installed since the array was built (fills, not reset with the statistics).
-  std::uint64_t insertions() const { return fills_before_reset_ + stats_.fills; }
+  std::uint64_t insertions() const { return fills_before_reset_ + stats_.fills - virtual_fills_; }
+  // A demand access that access() counted a miss, served by this array after
+  // all (a deferred clear residue's line made real here, clear_residue.h): a hit.
+  void count_miss_as_hit(bool is_write) {
+    if (is_write) {
+      --stats_.write_misses;
+      ++stats_.write_hits;
+    } else {
+      --stats_.read_misses;
+      ++stats_.read_hits;
+    }
+  }
+  // A deferred clear residue's lines, which no array holds (clear_residue.h),
+  // counted as the exact model's installs count them: `stored` whole-line
+  // store misses that filled, `allocated` dirty lines written back from above
+  // that it did not hold (fills, as write_back_or_fill's), `evicted` dirty
+  // lines it pushed out (negative: what the install of a line made real
+  // counted again). Their fills leave insertions() alone.
+  void count_virtual(std::int64_t stored, std::int64_t allocated, std::int64_t evicted) {
+    stats_.write_misses += static_cast<std::uint64_t>(stored);
+    stats_.fills += static_cast<std::uint64_t>(stored + allocated);
+    virtual_fills_ += static_cast<std::uint64_t>(stored + allocated);
+    stats_.evictions += static_cast<std::uint64_t>(evicted);
+    stats_.dirty_evictions += static_cast<std::uint64_t>(evicted);
+  }
   void dump(StatsVisitor& v) const;
 
   // Line addresses held by a set in replacement order, most recently used (or
@@ -577,6 +601,7 @@ class CacheArray {
   unsigned region_line_shift_ = 0;
   std::uint64_t renumberings_ = 0;
   std::uint64_t fills_before_reset_ = 0;
+  std::uint64_t virtual_fills_ = 0;  // count_virtual()'s fills (not insertions())
   std::uint32_t* page_counts_ = nullptr;  // count_pages
   std::size_t pages_ = 0;
 };

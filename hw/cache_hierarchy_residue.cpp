@@ -49,15 +49,27 @@ void CacheHierarchy::defer_clear_residue(PhysAddr end) {
 }
 
 void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb) {
+  // The line's store into L1D (or its arrival in L2) and its snoop-filter
+  // entry were counted when it was recorded (or moved; ClearResidue's
+  // count_moved, displace_for_clear): what this install counts of them again
+  // is taken back; what it pushes out stays counted.
+  const std::uint64_t dir_evictions = dir_ ? dir_->evictions() : 0;
   if (level <= 1) {
     SnoopResult ignored;  // nobody else holds a recorded line: the snoop finds no copy
+    CacheArray& l1 = *l1_[static_cast<std::size_t>(cpu.value())];
+    const std::uint64_t stored = l1.stats().write_misses;
     write_full_line(cpu, line, wb, ignored, false);
+    l1.count_virtual(-static_cast<std::int64_t>(l1.stats().write_misses - stored), 0, 0);
   } else if (level == 2) {
     if (dir_) track(cpu, line, wb);
+    CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
+    const std::uint64_t fills = l2.stats().fills;
     write_back_to_l2(cpu, line, wb);
+    l2.count_virtual(0, -static_cast<std::int64_t>(l2.stats().fills - fills), 0);
   } else {
     write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], line, wb);
   }
+  if (dir_) dir_->uncount_evictions(dir_->evictions() - dir_evictions);
 }
 
 std::size_t CacheHierarchy::install_residue_page_in_llc(CpuId cpu, PhysAddr page, std::uint64_t mask,
@@ -93,6 +105,8 @@ std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned 
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
   displaced_.clear();
+  // The recorded page's 64 lines would each have claimed a snoop-filter entry.
+  if (dir_) dir_->count_virtual_claims(ClearResidue::kPageLines);
   // At most (64 / ways rounded up) x kDisplacementSweeps sets' lines per step.
   std::array<PhysAddr, 2 * kMaxBulkLines * kDisplacementSweeps> dirty;
   // A private array's dirty lines go one level down (L1D's into L2, L2's into

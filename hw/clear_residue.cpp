@@ -103,6 +103,7 @@ void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
   x.mask &= ~m;
   virtual_lines_ -= n;
   count_real(x, level, n);
+  count_moved(x, n, level);
   if (level >= 4)
     stats_.lines_written_back += n;
   else if (level == 0)
@@ -110,6 +111,19 @@ void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
   else
     stats_.lines_to_level[level] += n;
   if (x.mask == 0) unindex(e);
+}
+
+void ClearResidue::count_moved(Entry& x, std::uint64_t n, int level) {
+  if (level == 1 || l1_.empty()) return;
+  const auto c = static_cast<std::size_t>(x.cpu);
+  const auto k = static_cast<std::int64_t>(n);
+  if (!x.left_l1) {
+    l1_[c]->count_virtual(0, 0, k);
+    l2_[c]->count_virtual(0, k, 0);
+  }
+  if (level == 2) return;
+  l2_[c]->count_virtual(0, 0, k);
+  if (level >= 4 && !llc_.empty()) llc_[static_cast<std::size_t>(x.socket)]->count_virtual(0, k, k);
 }
 
 bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
@@ -125,7 +139,7 @@ std::uint64_t ClearResidue::take_all(std::uint32_t e, int level) {
   return m;
 }
 
-void ClearResidue::watch(int socket, const CacheArray* llc) {
+void ClearResidue::watch(int socket, CacheArray* llc) {
   if (llc_.empty()) {
     llc_.assign(static_cast<std::size_t>(shape_.sockets), nullptr);
     groups_ = llc->sets() % kPageLines == 0 ? llc->sets() / kPageLines : 1;
@@ -251,7 +265,7 @@ void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint6
   }
 }
 
-void ClearResidue::watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2) {
+void ClearResidue::watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2) {
   const auto c = static_cast<std::size_t>(cpu.value());
   if (l1_.empty()) {
     l1_.assign(shape_.cpu_socket.size(), nullptr);
@@ -279,8 +293,16 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
     return e == kNone ? 0u : static_cast<unsigned>(__builtin_popcountll(entries_[e].mask));
   };
   moved.previous = still_virtual(earlier(1));
-  moved.to_l2 = still_virtual(earlier(shape_.l1_pages));
+  const std::uint32_t to_l2 = earlier(shape_.l1_pages);
+  moved.to_l2 = still_virtual(to_l2);
   l2_virtual_[c] += moved.to_l2;
+  if (to_l2 != kNone) entries_[to_l2].left_l1 = true;
+  if (!l1_.empty()) {
+    // This clear's 64 stores miss in L1D and fill it; the page leaving L1D goes into L2.
+    const auto n = static_cast<std::int64_t>(moved.to_l2);
+    l1_[c]->count_virtual(std::int64_t{kPageLines}, 0, n);
+    l2_[c]->count_virtual(0, n, 0);
+  }
   // Its pages that left its L2 by now (by its L2 clock; at the latest its
   // clear l1_pages + l2_pages ago): the caller installs them in the LLC.
   entered_.clear();
@@ -310,6 +332,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.llc_at = llc_fills;
   x.cpu = cpu.value();
   x.socket = socket;
+  x.left_l1 = false;
   index(e);
   recent[seq % recent_n_] = e;
   if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);

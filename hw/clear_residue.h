@@ -108,11 +108,16 @@ class ClearResidue {
       if (llc_[s]->insertions() >= group_due_[s * groups_ + g]) return true;
     return false;
   }
-  // The LLC of each socket, whose fills drive set_due() (all alike; its sets give the set groups).
-  void watch(int socket, const CacheArray* llc);
+  // The LLC of each socket, whose fills drive set_due() (all alike; its sets
+  // give the set groups), and which counts the lines that pass through it
+  // to memory without entering it (count_virtual; see count_moved()).
+  void watch(int socket, CacheArray* llc);
   // The L1D and L2 of each CPU, whose fills tell age() and record() that a
-  // page not yet moved into the LLC is still in its CPU's L1D or L2 (level()'s 1 or 2).
-  void watch_private(CpuId cpu, const CacheArray* l1d, const CacheArray* l2);
+  // page not yet moved into the LLC is still in its CPU's L1D or L2 (level()'s
+  // 1 or 2), and which count the virtual lines as the exact model's installs
+  // would (CacheArray::count_virtual: a page's stores when recorded, its lines
+  // leaving L1D for L2 and L2 for the LLC as they move; count_moved()).
+  void watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2);
   bool watching() const { return !llc_.empty(); }
   // An L1D miss or prefetch into `socket`'s LLC set of `pa` (it may fill the
   // set: in an LRU set the line it pushes out is the set's oldest; a recorded
@@ -213,6 +218,7 @@ class ClearResidue {
     std::int32_t cpu = -1;
     std::int32_t socket = -1;
     bool indexed = false;  // in the table (some line still virtual)
+    bool left_l1 = false;  // moved from its CPU's L1D to its L2 by its clears (record())
   };
   struct Ring {
     std::uint64_t head = 0;  // next slot to fill
@@ -270,6 +276,13 @@ class ClearResidue {
   // Lines `m` of entry e become real at `level` (4: written back by the caller;
   // 0: installed in the LLC by the caller as they leave L2); m is not 0.
   void take_mask(std::uint32_t e, std::uint64_t m, int level);
+  // Counts in the watched arrays what n lines of entry x leaving the residue
+  // at `level` passed through unseen, as take_mask's levels: from L1D to L2
+  // unless the page left L1D by its clears (counted then), out of L2 below
+  // level 2, and through the LLC to memory at level 4. (The install of a line
+  // made real at level 1 or 2 counts itself; CacheHierarchy::install_residue
+  // takes back what it counts twice.)
+  void count_moved(Entry& x, std::uint64_t n, int level);
   std::size_t slot_of(std::uint64_t frame) const {
     return static_cast<std::size_t>((frame * 0x9E3779B97F4A7C15ull) >> hash_shift_);
   }
@@ -312,8 +325,8 @@ class ClearResidue {
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;
   std::vector<std::uint16_t> regions_;      // indexed pages by 2 MiB region
-  std::vector<const CacheArray*> llc_;      // by socket (watch())
-  std::vector<const CacheArray*> l1_, l2_;  // by CPU (watch_private())
+  std::vector<CacheArray*> llc_;      // by socket (watch())
+  std::vector<CacheArray*> l1_, l2_;  // by CPU (watch_private())
   std::size_t groups_ = 1;                  // LLC sets / 64 (1 when the sets are not a multiple of 64)
   FastDivider group_div_{1};
   // By socket and set group (s * groups_ + g): the oldest and newest recorded

@@ -105,6 +105,18 @@ class CoherenceDirectory {
   void set_stamp_limit(std::uint32_t limit) { stamp_limit_ = limit; }
   std::uint64_t evictions() const { return evictions_; }
   void reset_stats() { evictions_ = 0; }
+  // `n` lines of a deferred clear residue (held by no cache, clear_residue.h)
+  // that would have claimed new entries in the exact model: each evicts one
+  // once the filter would be full (entries are never freed: the first
+  // capacity() claims fill it; only these claims are counted for it, the real
+  // ones taking few entries beside them).
+  void count_virtual_claims(std::uint64_t n) {
+    const std::uint64_t empty = capacity() > virtual_claims_ ? capacity() - virtual_claims_ : 0;
+    virtual_claims_ += n;
+    evictions_ += n > empty ? n - empty : 0;
+  }
+  // Takes back `n` evictions counted again when such a line, made real, is tracked.
+  void uncount_evictions(std::uint64_t n) { evictions_ -= n; }
 
  private:
   static constexpr PhysAddr kEmpty = ~PhysAddr(0);
@@ -214,6 +226,7 @@ class CoherenceDirectory {
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;
+  std::uint64_t virtual_claims_ = 0;  // count_virtual_claims()'s lines so far
 };
 
 }  // namespace numasim::hw
