@@ -404,8 +404,12 @@ void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t
 }
 
 Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br) {
-  if (residue_ && residue_->may_hold(cpu, pa) && settle_residue_line(cpu, pa, now)) [[unlikely]]
-    return l1_hit(br);  // a deferred clear's line in this CPU's L1D
+  if (residue_ && residue_->may_hold(cpu, pa) && settle_residue_line(cpu, pa, now)) [[unlikely]] {
+    // A deferred clear's line in this CPU's L1D: the L1D's look-up counted a
+    // miss, the exact model a hit.
+    caches_.l1d(cpu).count_miss_as_hit(is_write);
+    return l1_hit(br);
+  }
   AccessBreakdown local;
   AccessBreakdown& b = br ? *br : local;
   b = AccessBreakdown{};
