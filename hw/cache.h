@@ -214,8 +214,9 @@ class CacheArray {
   // same as `write_back_into(pa) || fill(pa, Modified)` in one scan of the set
   // (`received` says which happened; the victim of a fill is returned).
   // (Inline: two calls per line of a cached clear, whose batch may be compiled for SSE4.1.)
-  // write_back_or_fill_run (hw/cache.cpp) repeats this and install()'s rules for a batch:
-  // change them together (CacheArray.WriteBackOrFillLinesEqualsOneLineAtATime compares them).
+  // write_back_or_fill_run and write_back_or_fill_page_run (hw/cache.cpp) repeat this and
+  // install()'s rules for a batch and for a residue page: change them together
+  // (CacheArray.WriteBackOrFillLinesEqualsOneLineAtATime and clear_residue_batch_test.cpp compare them).
   [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
@@ -498,7 +499,7 @@ class CacheArray {
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
-  // A change here belongs in write_back_or_fill_run's batch too (see write_back_or_fill).
+  // A change here belongs in write_back_or_fill_run's and write_back_or_fill_page_run's batches too (see write_back_or_fill).
   [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
                                           std::uint32_t least, LineState st, bool count_dirty_victim = true) {
     if (tag == kInvalidTag) [[unlikely]]

@@ -54,6 +54,8 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
 }
 
 bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
+  // Called only where ClearResidue::may_hold(cpu, pa): a new condition under
+  // which this acts belongs in may_hold too.
   if (residue_->exit_due(cpu)) {
     // Recorded pages of this CPU that its L2 gave up by now enter its LLC.
     residue_->leave_l2(cpu);
