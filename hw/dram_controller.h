@@ -179,7 +179,11 @@ class SlotCalendar {
     std::size_t index = 0;
     bool clean = false;
   };
-  // earliest(t, tag, visible) with its Spot: one search for the slot and its place.
+  // earliest(t, tag, visible) with its Spot: one search for the slot and its
+  // place. Used on the symmetric calendars (activates, a bank group's column
+  // commands, the data bus); a rank's ordered reads/writes calendar (r.rw)
+  // keeps reserve_displacing. (It skips earliest_search's shortcut for an
+  // ordered calendar; the walk finds the same slot.)
   Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
@@ -411,16 +415,18 @@ class DramController final : public MemoryDevice {
   // drained write through schedule() (stream_posted), the exact reference the
   // tests compare the batches with, about a hundred times slower on the host.
   void set_posted_block(bool on) { posted_block_ = on; }
-  // access() and post_writes() time an in-order row hit by its own short
-  // path (serve_row_hit) instead of schedule() (on by default). Off: every
-  // request through schedule(), the reference the tests compare it with
-  // (same results).
   // Each slot a request takes in a calendar (an activate, a column command,
   // a burst) is reserved at the place its search found (on by default). Off:
   // reserved through reserve_displacing's own search for its place and for
   // later-stamped reservations it overlaps, the reference the tests compare
   // it with (same results).
   void set_one_search(bool on) { one_search_ = on; }
+  // Time an in-order row hit (serve_row_hit, from access() and post_writes())
+  // and an in-order row miss (serve_row_miss, tried first in schedule_at for
+  // a request that is not a drained write) by their own short paths (on by
+  // default; only without a write queue, open page). Off: every request
+  // through schedule()'s general path, the reference the tests compare it
+  // with (same results).
   void set_row_hit_path(bool on) { row_hit_path_ = on && p_.write_queue == 0 && p_.page_policy == PagePolicy::Open; }
 
   DramCoord decode(PhysAddr pa) const;
