@@ -369,6 +369,20 @@ class DramController final : public MemoryDevice {
   std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
+  // A bank's in-order state, for tests that hold two paths to the same state
+  // (tests/hw/dram_same_state.h): the open and previous rows, their activate
+  // and precharge times, the next command times and the latest request's time.
+  struct BankState {
+    std::uint64_t open_row, prev_row, refresh_epoch;
+    Picoseconds prev_act, prev_pre, last_act, next_act, next_pre, next_cas, last_t;
+    bool operator==(const BankState&) const = default;
+  };
+  std::size_t bank_count() const { return banks_.size(); }
+  BankState bank_state(std::size_t i) const {
+    const Bank& b = banks_[i];
+    return {b.open_row, b.prev_row, b.refresh_epoch, b.prev_act, b.prev_pre, b.last_act,
+            b.next_act, b.next_pre, b.next_cas, b.last_t};
+  }
 
   // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
   // initiator that keeps `window` lines in flight and issues at most one line
