@@ -179,7 +179,11 @@ class SlotCalendar {
     std::size_t index = 0;
     bool clean = false;
   };
-  // earliest(t, tag, visible) with its Spot: one search for the slot and its place.
+  // earliest(t, tag, visible) with its Spot: one search for the slot and its
+  // place. Used on the symmetric calendars (activates, a bank group's column
+  // commands, the data bus); a rank's ordered reads/writes calendar (r.rw)
+  // keeps reserve_displacing. (It skips earliest_search's shortcut for an
+  // ordered calendar; the walk finds the same slot.)
   Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
@@ -365,6 +369,20 @@ class DramController final : public MemoryDevice {
   std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
+  // A bank's in-order state, for tests that hold two paths to the same state
+  // (tests/hw/dram_same_state.h): the open and previous rows, their activate
+  // and precharge times, the next command times and the latest request's time.
+  struct BankState {
+    std::uint64_t open_row, prev_row, refresh_epoch;
+    Picoseconds prev_act, prev_pre, last_act, next_act, next_pre, next_cas, last_t;
+    bool operator==(const BankState&) const = default;
+  };
+  std::size_t bank_count() const { return banks_.size(); }
+  BankState bank_state(std::size_t i) const {
+    const Bank& b = banks_[i];
+    return {b.open_row, b.prev_row, b.refresh_epoch, b.prev_act, b.prev_pre, b.last_act,
+            b.next_act, b.next_pre, b.next_cas, b.last_t};
+  }
 
   // A sequential burst: lines [pa, pa + 64 n) of this controller, issued by one
   // initiator that keeps `window` lines in flight and issues at most one line
@@ -411,16 +429,18 @@ class DramController final : public MemoryDevice {
   // drained write through schedule() (stream_posted), the exact reference the
   // tests compare the batches with, about a hundred times slower on the host.
   void set_posted_block(bool on) { posted_block_ = on; }
-  // access() and post_writes() time an in-order row hit by its own short
-  // path (serve_row_hit) instead of schedule() (on by default). Off: every
-  // request through schedule(), the reference the tests compare it with
-  // (same results).
   // Each slot a request takes in a calendar (an activate, a column command,
   // a burst) is reserved at the place its search found (on by default). Off:
   // reserved through reserve_displacing's own search for its place and for
   // later-stamped reservations it overlaps, the reference the tests compare
   // it with (same results).
   void set_one_search(bool on) { one_search_ = on; }
+  // Time an in-order row hit (serve_row_hit, from access() and post_writes())
+  // and an in-order row miss (serve_row_miss, tried first in schedule_at for
+  // a request that is not a drained write) by their own short paths (on by
+  // default; only without a write queue, open page). Off: every request
+  // through schedule()'s general path, the reference the tests compare it
+  // with (same results).
   void set_row_hit_path(bool on) { row_hit_path_ = on && p_.write_queue == 0 && p_.page_policy == PagePolicy::Open; }
 
   DramCoord decode(PhysAddr pa) const;

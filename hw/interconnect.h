@@ -203,7 +203,7 @@ class Interconnect {
     return routes_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
                    static_cast<std::size_t>(to.value())];
   }
-  std::array<bool, 2> precomputed_{};  // every link's time of that kind above 0 (a grid to divide by)
+  std::array<bool, 2> precomputed_{};  // every link on a route has a time of that kind above 0 (a grid to divide by)
   // A link direction's calendar and counters side by side, [link * 2 + dir].
   struct Direction {
     LinkCalendar cal;

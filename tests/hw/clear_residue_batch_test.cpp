@@ -23,7 +23,8 @@ void page_install_equals_one_line_at_a_time() {
     std::size_t sets;
     int ways;
     Replacement r;
-    std::uint32_t stamp_limit;  // 0: the default
+    std::uint32_t stamp_limit;   // 0: the default
+    unsigned region_shift = 21;  // count_regions' shift: the residue's 2 MiB regions
   };
   const Case cases[] = {
       {2048, 11, Replacement::Lru, 0},   // an LLC slice's shape (sets a multiple of 64, not a power of two)
@@ -35,6 +36,9 @@ void page_install_equals_one_line_at_a_time() {
       {96, 20, Replacement::Fifo, 0},    // FIFO, a way count without its own copy
       {96, 11, Replacement::Random, 0},  // random victims: one line at a time
       {96, 11, Replacement::Lru, 6000},  // stamps renumbered during some pages
+      // 1 KiB regions, below a page: a page spans four regions, so each line's
+      // region is counted on its own (page_in_one_region false)
+      {1344, 12, Replacement::Lru, 0, 10},
   };
   for (const Case& c : cases) {
     CacheParams p;
@@ -45,15 +49,15 @@ void page_install_equals_one_line_at_a_time() {
     CacheArray paged(p, "llc"), single(p, "llc");  // one name: their statistics are compared by name
     for (CacheArray* a : {&paged, &single})
       if (c.stamp_limit != 0) a->set_stamp_limit(c.stamp_limit);
-    // Lines of 4x the capacity, in whole pages; 2 MiB regions and 4 KiB pages
-    // (the residue's shifts), the last quarter of each left uncounted.
+    // Lines of 4x the capacity, in whole pages; regions of the case's shift and
+    // 4 KiB pages, the last quarter of each left uncounted.
     const std::uint64_t pages = (4 * c.sets * static_cast<std::uint64_t>(c.ways) + 63) / 64;
-    const std::size_t regions = static_cast<std::size_t>((pages * 4096 >> 21) * 3 / 4 + 1);
+    const std::size_t regions = static_cast<std::size_t>((pages * 4096 >> c.region_shift) * 3 / 4 + 1);
     const std::size_t counted_pages = static_cast<std::size_t>(pages * 3 / 4);
     std::vector<std::uint32_t> regions_paged(regions, 0), regions_single(regions, 0);
     std::vector<std::uint32_t> pages_paged(counted_pages, 0), pages_single(counted_pages, 0);
-    paged.count_regions(regions_paged.data(), regions, 21);
-    single.count_regions(regions_single.data(), regions, 21);
+    paged.count_regions(regions_paged.data(), regions, c.region_shift);
+    single.count_regions(regions_single.data(), regions, c.region_shift);
     paged.count_pages(pages_paged.data(), counted_pages);
     single.count_pages(pages_single.data(), counted_pages);
     std::mt19937_64 rng(31);

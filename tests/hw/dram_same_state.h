@@ -1,7 +1,9 @@
 // Two DramControllers that timed the same requests by different paths (a fast
 // path against schedule() alone, post_writes against access() line by line)
 // must hold the same statistics and latency histogram: every DramStats field,
-// and the histogram bucket by bucket with its count, sum, min and max.
+// and the histogram bucket by bucket with its count, sum, min and max; and
+// every bank's in-order state (DramController::bank_state: rows, activate,
+// precharge and column times), which a later request may read.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -40,6 +42,22 @@ inline void expect_same_dram_state(const DramController& a, const DramController
   EXPECT_EQ(hx.sum_ps(), hy.sum_ps()) << what;
   EXPECT_EQ(hx.min_ps(), hy.min_ps()) << what;
   EXPECT_EQ(hx.max_ps(), hy.max_ps()) << what;
+  ASSERT_EQ(a.bank_count(), b.bank_count()) << what;
+  for (std::size_t i = 0; i < a.bank_count(); ++i) {
+    const DramController::BankState s = a.bank_state(i), t = b.bank_state(i);
+    if (s == t) continue;
+    EXPECT_EQ(s.open_row, t.open_row) << what << ", bank " << i;
+    EXPECT_EQ(s.prev_row, t.prev_row) << what << ", bank " << i;
+    EXPECT_EQ(s.refresh_epoch, t.refresh_epoch) << what << ", bank " << i;
+    EXPECT_EQ(s.prev_act, t.prev_act) << what << ", bank " << i;
+    EXPECT_EQ(s.prev_pre, t.prev_pre) << what << ", bank " << i;
+    EXPECT_EQ(s.last_act, t.last_act) << what << ", bank " << i;
+    EXPECT_EQ(s.next_act, t.next_act) << what << ", bank " << i;
+    EXPECT_EQ(s.next_pre, t.next_pre) << what << ", bank " << i;
+    EXPECT_EQ(s.next_cas, t.next_cas) << what << ", bank " << i;
+    EXPECT_EQ(s.last_t, t.last_t) << what << ", bank " << i;
+    return;  // the first bank that differs is enough
+  }
 }
 
 }  // namespace numasim::hw::testing

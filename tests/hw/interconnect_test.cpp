@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "common/config.h"
@@ -298,27 +301,34 @@ TEST(LinkCalendar, AppendsEqualTheSearchOnASaturatedLink) {
 // traverse() with its routes computed at construction against the per-hop
 // walk it replaced (each hop's link direction found from the layout's path,
 // its serialisation computed per message, one calendar per direction with
-// earliest_slot() then reserve()): same results and counters for random
-// messages of every kind (header only, a line, other payloads) between the
-// nodes of a line, in and out of time order.
-TEST(Interconnect, RoutesEqualThePerHopWalkOfTheLayout) {
-  const InterconnectLayout layout = line3();
-  InterconnectParams p;
-  p.hop_latency = 3_ns;
+// earliest_slot() then reserve()): same results and counters for `messages`
+// random messages of every kind (header only, a line, other payloads)
+// between the layout's nodes, in and out of time order. Returns how many
+// crossed a link (from != to) and the fewest any link direction carried.
+struct WalkCounts {
+  int crossed = 0;
+  std::uint64_t fewest_on_a_direction = ~std::uint64_t{0};
+};
+WalkCounts expect_routes_equal_per_hop_walk(const InterconnectLayout& layout, const InterconnectParams& p, int messages,
+                                            const std::string& what) {
+  SCOPED_TRACE(what);
   Interconnect ic(layout, p);
   std::vector<LinkCalendar> cals(layout.links.size() * 2);
   std::vector<Interconnect::DirStats> stats(layout.links.size() * 2);
   std::mt19937_64 rng(15);
   std::uint64_t now = 0;
-  for (int i = 0; i < 20000; ++i) {
+  WalkCounts counts;
+  for (int i = 0; i < messages; ++i) {
     now += rng() % 4000;
     const std::uint64_t back = rng() % 3 == 0 ? rng() % 100'000 : 0;
     const Picoseconds t0(now > back ? now - back : 0);
-    const NodeId from(static_cast<int>(rng() % 3)), to(static_cast<int>(rng() % 3));
+    const auto nodes = static_cast<std::uint64_t>(layout.num_nodes);
+    const NodeId from(static_cast<int>(rng() % nodes)), to(static_cast<int>(rng() % nodes));
     const std::uint64_t pick = rng() % 8;
     const Bytes payload(pick < 4 ? 64 : pick < 7 ? 0 : 8 * (rng() % 32));
     TraverseResult expect{t0, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
     if (from != to) {
+      ++counts.crossed;
       Picoseconds t = t0;
       NodeId at = from;
       for (int li : layout.path(from, to)) {
@@ -338,25 +348,65 @@ TEST(Interconnect, RoutesEqualThePerHopWalkOfTheLayout) {
         expect.latency += link.latency + p.hop_latency;
         t = start + ser + link.latency + p.hop_latency;
       }
+      if (!layout.path(from, to).empty()) {  // (none between a socket and its own CXL node: no link)
+        EXPECT_EQ(at, to) << "message " << i << ": the layout's path ends elsewhere";
+      }
       expect.arrival = t;
     }
     const TraverseResult got = ic.traverse(from, to, payload, t0);
-    ASSERT_EQ(got.arrival, expect.arrival) << "message " << i;
-    ASSERT_EQ(got.latency, expect.latency) << "message " << i;
-    ASSERT_EQ(got.serialisation, expect.serialisation) << "message " << i;
-    ASSERT_EQ(got.queueing, expect.queueing) << "message " << i;
+    EXPECT_EQ(got.arrival, expect.arrival) << "message " << i;
+    EXPECT_EQ(got.latency, expect.latency) << "message " << i;
+    EXPECT_EQ(got.serialisation, expect.serialisation) << "message " << i;
+    EXPECT_EQ(got.queueing, expect.queueing) << "message " << i;
+    if (got.arrival != expect.arrival) return counts;
   }
-  for (int li = 0; li < 2; ++li) {
+  for (std::size_t li = 0; li < layout.links.size(); ++li) {
     for (int dir = 0; dir < 2; ++dir) {
-      const auto& want = stats[static_cast<std::size_t>(li * 2 + dir)];
-      const auto& have = ic.link_stats(li, dir);
-      EXPECT_GT(have.messages, 4000u);
-      EXPECT_EQ(have.messages, want.messages);
-      EXPECT_EQ(have.bytes, want.bytes);
-      EXPECT_EQ(have.busy_ps, want.busy_ps);
-      EXPECT_EQ(have.queueing_ps, want.queueing_ps);
+      const auto& want = stats[li * 2 + static_cast<std::size_t>(dir)];
+      const auto& have = ic.link_stats(static_cast<int>(li), dir);
+      EXPECT_EQ(have.messages, want.messages) << "link " << li << " dir " << dir;
+      EXPECT_EQ(have.bytes, want.bytes) << "link " << li << " dir " << dir;
+      EXPECT_EQ(have.busy_ps, want.busy_ps) << "link " << li << " dir " << dir;
+      EXPECT_EQ(have.queueing_ps, want.queueing_ps) << "link " << li << " dir " << dir;
+      counts.fewest_on_a_direction = std::min(counts.fewest_on_a_direction, have.messages);
     }
   }
+  return counts;
+}
+
+TEST(Interconnect, RoutesEqualThePerHopWalkOfTheLayout) {
+  const InterconnectLayout layout = line3();
+  InterconnectParams p;
+  p.hop_latency = 3_ns;
+  // Every direction of both links carried thousands of them.
+  EXPECT_GT(expect_routes_equal_per_hop_walk(layout, p, 20000, "line of three nodes").fewest_on_a_direction, 4000u);
+}
+
+// The same over the layout of every shipped machine with more than one node
+// (configs/*.toml: two sockets, a ring of four, NPS4 quadrants, CXL nodes
+// without CPUs behind a [[link]] (cxl-tiered) or on the socket's mesh with no
+// link (emerald-rapids-cxl: empty paths), eight sockets), with the machine's
+// own interconnect params and a hop latency on top.
+TEST(Interconnect, RoutesEqualThePerHopWalkOfEveryShippedLayout) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(NUMASIM_SOURCE_DIR) + "/configs"))
+    if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  std::set<std::string> checked;
+  for (const std::string& f : files) {
+    auto doc = ConfigDocument::from_file(f);
+    const Topology topo = Topology::from_config(doc->root());
+    const InterconnectLayout layout = InterconnectLayout::from_topology(topo);
+    if (layout.num_nodes < 2) continue;
+    InterconnectParams p = InterconnectParams::from_config(doc->root().table("interconnect"));
+    p.hop_latency += 3_ns;
+    const std::string name = std::filesystem::path(f).stem().string();
+    EXPECT_GT(expect_routes_equal_per_hop_walk(layout, p, 3000, name).crossed, 3000 / 3) << name;
+    checked.insert(name);
+  }
+  for (const char* name :
+       {"skylake-sp-2s", "ring-4s", "epyc-genoa-nps4", "emerald-rapids-cxl", "cxl-tiered", "eight-socket-1t"})
+    EXPECT_EQ(checked.count(name), 1u) << name << " not checked";
 }
 
 }  // namespace

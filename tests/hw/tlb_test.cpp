@@ -35,7 +35,7 @@ TEST(TlbArray, LruEvictsLeastRecentlyUsedWayOfTheSet) {
   TlbArray a(small(8, 2));  // 4 sets: pages 0, 4, 8 map to set 0
   a.insert(0, 0 * kPageSize, PageSize::k4K, 0x10000, 0);
   a.insert(0, 4 * kPageSize, PageSize::k4K, 0x20000, 0);
-  ASSERT_NE(a.probe(0, 0, PageSize::k4K), nullptr);  // page 0 now most recent
+  ASSERT_NE(a.probe(0, 0, PageSize::k4K), nullptr);       // page 0 now most recent
   a.insert(0, 8 * kPageSize, PageSize::k4K, 0x30000, 0);  // evicts page 4
   EXPECT_NE(a.probe(0, 0, PageSize::k4K), nullptr);
   EXPECT_EQ(a.probe(0, 4 * kPageSize, PageSize::k4K), nullptr);
@@ -56,8 +56,8 @@ TEST(TlbArray, ReinsertSameTranslationDoesNotDuplicate) {
 TEST(TlbArray, InvalidateRangeDropsOnlyOverlappingEntries) {
   TlbArray a(small(64, 4, PageSizeMask(page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M))));
   for (int i = 0; i < 16; ++i) a.insert(1, 0x400000 + i * kPageSize, PageSize::k4K, 0x1000000 + i * kPageSize, 0);
-  a.insert(2, 0x400000, PageSize::k4K, 0x9000, 0);             // other ASID, same address
-  a.insert(1, 0x800000, PageSize::k2M, 0x40000000, 0);         // 2 MiB page at 8 MiB
+  a.insert(2, 0x400000, PageSize::k4K, 0x9000, 0);      // other ASID, same address
+  a.insert(1, 0x800000, PageSize::k2M, 0x40000000, 0);  // 2 MiB page at 8 MiB
   EXPECT_EQ(a.invalidate_range(1, 0x400000 + 4 * kPageSize, 0x400000 + 8 * kPageSize), 4);
   for (int i = 0; i < 16; ++i)
     EXPECT_EQ(a.probe(1, 0x400000 + i * kPageSize, PageSize::k4K) == nullptr, i >= 4 && i < 8) << i;
@@ -298,7 +298,8 @@ class ReferenceTlbArray {
 
 TEST(TlbArray, EqualsTheEntryScanArrayUnderRandomOperations) {
   const PageSizeMask all = page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M) | page_size_bit(PageSize::k1G);
-  for (const auto& [entries, ways] : {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}, std::pair{16u, 1u}}) {
+  for (const auto& [entries, ways] :
+       {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}, std::pair{16u, 1u}}) {
     TlbArray a(small(entries, ways, all));
     ReferenceTlbArray ref(entries, ways);
     std::mt19937_64 rng(entries * 100 + ways);
