@@ -126,6 +126,15 @@ void ClearResidue::count_moved(Entry& x, std::uint64_t n, int level) {
   if (level >= 4 && !llc_.empty()) llc_[static_cast<std::size_t>(x.socket)]->count_virtual(0, k, k);
 }
 
+bool ClearResidue::virtual_in_own_l2(CpuId cpu, PhysAddr pa, const Fills& fills) const {
+  if (!region_holds(pa)) return false;
+  const std::uint32_t e = find(pa);
+  if (e == kNone) return false;
+  const Entry& x = entries_[e];
+  const unsigned i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
+  return x.cpu == cpu.value() && ((x.mask >> i) & 1) != 0 && level(e, fills) == 2;
+}
+
 bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
   const std::uint64_t bit = std::uint64_t{1} << i;
   if ((entries_[e].mask & bit) == 0) return false;

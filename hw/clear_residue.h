@@ -19,7 +19,9 @@
 // MemorySystem turns a virtual line into a real one at its level
 // (CacheHierarchy::install_residue) before anything touches it: a demand
 // miss, a page walk, an L2 prefetch, a copy or clear of the page, a streamed
-// transfer over it. A virtual line made real in L1D posts the write-backs it
+// transfer over it; but an L2 prefetch by its own CPU of a line still in its
+// L2 finds it present, as the exact model's does (redundant: the line stays
+// virtual and keeps its page's L2 age). A virtual line made real in L1D posts the write-backs it
 // causes when the exact clear wrote it (timed(); else, or if that is more than
 // 10 us back, when touched). CacheHierarchy::displace_for_clear takes out the
 // real lines of L1D and L2 the virtual ones would have pushed out.
@@ -135,6 +137,12 @@ class ClearResidue {
   struct Fills {
     std::uint64_t l1 = 0, l2 = 0, llc = 0;
   };
+  // Whether pa's line is still virtual in a page `cpu` recorded that is in
+  // its L2 now (level 2; `fills`: of `cpu`'s caches). An L2 prefetch of it
+  // then finds it present, as the exact model's does: redundant, and the line
+  // keeps its page's L2 age (made real, it would be installed as most
+  // recently used and outstay the exact line).
+  bool virtual_in_own_l2(CpuId cpu, PhysAddr pa, const Fills& fills) const;
   // Where entry e's virtual lines are: 1 its CPU's L1D, 2 its L2, 3 its
   // socket's LLC (it left L2, not yet moved in), 4 gone to memory (not yet
   // written back); `fills`: of its CPU's caches. The L1D and L2 clocks count

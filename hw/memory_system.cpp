@@ -494,7 +494,13 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;
-    if (residue_ && residue_->may_hold(cpu, line)) settle_residue_line(cpu, line, now);
+    if (residue_ && residue_->may_hold(cpu, line)) {
+      if (residue_->virtual_in_own_l2(cpu, line, residue_fills(cpu))) {
+        pf.count_redundant();  // a deferred clear's line in this L2: left virtual, at its page's age
+        continue;
+      }
+      settle_residue_line(cpu, line, now);
+    }
     mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
     bool redundant;
     const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
