@@ -1128,17 +1128,8 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   if (!late && !reordered) keep_snapshot(b, stamp);
 
   DramResult res;
-  res.done = done + displaced_share;
-  res.outcome = outcome;
-  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
-  const Picoseconds latency = res.done - arrival;
-  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
-
-  if (outcome == RowOutcome::Hit) ++stats_.row_hits;
-  else if (outcome == RowOutcome::Closed) ++stats_.row_closed;
-  else ++stats_.row_conflicts;
+  serve_result(res, outcome, is_write, drained, arrival, done, displaced_share);
   if (delayed) ++stats_.refresh_delays;
-  count_served(is_write, drained, arrival, done, latency, res.queueing);
   return res;
 }
 
@@ -1194,15 +1185,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   b.next_pre = std::max(b.next_pre, pre_ready);
   keep_snapshot(b, t);
   ++row_miss_path_requests_;
-  const RowOutcome outcome = conflict ? RowOutcome::Conflict : RowOutcome::Closed;
-  res.done = done + share;
-  res.outcome = outcome;
-  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
-  const Picoseconds latency = res.done - arrival;
-  res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
-  if (conflict) ++stats_.row_conflicts;
-  else ++stats_.row_closed;
-  count_served(is_write, false, arrival, done, latency, res.queueing);
+  serve_result(res, conflict ? RowOutcome::Conflict : RowOutcome::Closed, is_write, false, arrival, done, share);
   return true;
 }
 

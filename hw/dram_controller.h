@@ -728,6 +728,11 @@ class DramController final : public MemoryDevice {
   // (`done`, without a displaced share), and the latency histogram.
   void count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done, Picoseconds latency,
                     Picoseconds queueing);
+  // A served request's result (done at `done` plus its displaced `share`,
+  // its row outcome, service and queueing) and all its statistics: the
+  // outcome's count and count_served()'s (schedule(), serve_row_hit(), serve_row_miss()).
+  void serve_result(DramResult& res, RowOutcome outcome, bool is_write, bool drained, Picoseconds arrival,
+                    Picoseconds done, Picoseconds share);
   // schedule()'s steps of an in-order request, shared with post_writes()'
   // runs: the bank's history snapshot, and the channel's displacement debt
   // (the share a request stamped `stamp` pays, then the `moved` ps its burst
@@ -992,14 +997,21 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   b.next_pre = std::max(b.next_pre, std::max(pre_ready, b.last_act + ps_.tras));
   keep_snapshot(b, t);
   ++row_hit_path_requests_;
+  serve_result(res, RowOutcome::Hit, is_write, false, arrival, done, share);
+  return true;
+}
+
+inline void DramController::serve_result(DramResult& res, RowOutcome outcome, bool is_write, bool drained,
+                                         Picoseconds arrival, Picoseconds done, Picoseconds share) {
   res.done = done + share;
-  res.outcome = RowOutcome::Hit;
-  res.service = ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][is_write ? 1 : 0];
+  res.outcome = outcome;
+  res.service = ps_.idle[static_cast<std::size_t>(outcome)][is_write ? 1 : 0];
   const Picoseconds latency = res.done - arrival;
   res.queueing = latency > res.service ? latency - res.service : Picoseconds(0);
-  ++stats_.row_hits;
-  count_served(is_write, false, arrival, done, latency, res.queueing);
-  return true;
+  if (outcome == RowOutcome::Hit) ++stats_.row_hits;
+  else if (outcome == RowOutcome::Closed) ++stats_.row_closed;
+  else ++stats_.row_conflicts;
+  count_served(is_write, drained, arrival, done, latency, res.queueing);
 }
 
 inline void DramController::count_served(bool is_write, bool drained, Picoseconds arrival, Picoseconds done,
