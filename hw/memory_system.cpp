@@ -210,18 +210,47 @@ DramController& MemorySystem::controller(NodeId node) {
   return *c;
 }
 
+inline MemoryAccessResult MemorySystem::device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t) {
+  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
+  if (m.dram) [[likely]] {
+    const DramResult r = m.dram->access(pa, is_write, t);
+    return {r.done, r.service, r.queueing};
+  }
+  return m.device->access_line(pa, is_write, t);
+}
+
+inline void MemorySystem::trace_line(NodeId home, NodeId requester, PhysAddr pa, bool is_write,
+                                     Picoseconds at_device, const MemoryAccessResult& d) {
+  if (trace::enabled(trace::Flag::dram)) [[unlikely]]
+    trace_line_emit(home, requester, pa, is_write, at_device, d);
+}
+
 Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t,
                                      AccessBreakdown& br) {
   const NodeId home = home_node(pa);
   if (home.value() < 0) die_unmapped(pa);
-  const bool remote = home != requester;
+  if (home != requester) return fetch_remote_line(requester, home, pa, is_write, t, br);
+  // A line of the requester's own node: no link, uncore step or request
+  // credit, what fetch_remote_line's steps come to for it. (Most lines: the
+  // L2 streamer's reads and the posted write-backs of a local stream; their
+  // own path keeps the remote one's registers and stack frame out of theirs.)
+  const MemoryAccessResult d = device_line(home, pa, is_write, t);
+  br.dram += d.service;
+  br.queueing += d.queueing;
+  br.level_hit = kServedLocalDram;
+  trace_line(home, requester, pa, is_write, t, d);
+  return d.done;
+}
+
+Picoseconds MemorySystem::fetch_remote_line(NodeId requester, NodeId home, PhysAddr pa, bool is_write, Picoseconds t,
+                                            AccessBreakdown& br) {
   const Bytes line(kCacheLineBytes);
   // [uncore] mesh/ring across sockets: the same UPI agents, home step, request
   // credit and home tracker as a core's remote miss (uncore_fetch), so that the
   // links carry only the UPI link and PHY for every kind of traffic. Reads hold
   // a credit and a tracker entry; posted writes (write-backs, streamed stores)
   // pass the agents without them (simplified).
-  const bool upi = remote && upi_crossing(requester, home);
+  const bool upi = upi_crossing(requester, home);
   // Across sockets the line goes by the links to the home's socket: for a node
   // on an I/O stop, its socket's node (whose home tracker holds its reads too).
   const NodeId link_to = upi ? link_home(home) : home;
@@ -244,12 +273,10 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
       t = credit;
     }
   }
-  if (remote) {
-    TraverseResult req = interconnect_.traverse(requester, link_to, is_write ? line : Bytes(0), t);
-    br.interconnect += req.latency + req.serialisation;
-    br.queueing += req.queueing;
-    t = req.arrival;
-  }
+  const TraverseResult req = interconnect_.traverse(requester, link_to, is_write ? line : Bytes(0), t);
+  br.interconnect += req.latency + req.serialisation;
+  br.queueing += req.queueing;
+  t = req.arrival;
   if (upi) {
     t += steps.home;
     br.cache += steps.home;
@@ -268,33 +295,27 @@ Picoseconds MemorySystem::fetch_line(NodeId requester, PhysAddr pa, bool is_writ
     t += steps.back;
     br.cache += steps.back;
   }
-  if (remote) {
-    TraverseResult resp = interconnect_.traverse(link_to, requester, is_write ? Bytes(0) : line, t);
-    br.interconnect += resp.latency + resp.serialisation;
-    br.queueing += resp.queueing;
-    t = resp.arrival;
-  }
+  const TraverseResult resp = interconnect_.traverse(link_to, requester, is_write ? Bytes(0) : line, t);
+  br.interconnect += resp.latency + resp.serialisation;
+  br.queueing += resp.queueing;
+  t = resp.arrival;
   if (credits) credits->take(at_upi, credit, t);
   if (upi) {
     t += steps.in;
     br.cache += steps.in;
   }
-  br.level_hit = remote ? kServedRemoteDram : kServedLocalDram;
-  NUMASIM_TRACE(dram, at_device, -1, "node%d %s %#llx for node%d (%s): done after %.1f ns, %.1f ns of it queued",
-                home.value(), is_write ? "write" : "read",
-                static_cast<unsigned long long>(pa & ~(kCacheLineBytes - 1)), requester.value(),
-                remote ? "remote" : "local", static_cast<double>((d.done - at_device).value()) / 1000.0,
-                static_cast<double>(d.queueing.value()) / 1000.0);
+  br.level_hit = kServedRemoteDram;
+  trace_line(home, requester, pa, is_write, at_device, d);
   return t;
 }
 
-MemoryAccessResult MemorySystem::device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t) {
-  const NodeMemory& m = memory_[static_cast<std::size_t>(home.value())];
-  if (m.dram) [[likely]] {
-    const DramResult r = m.dram->access(pa, is_write, t);
-    return {r.done, r.service, r.queueing};
-  }
-  return m.device->access_line(pa, is_write, t);
+void MemorySystem::trace_line_emit(NodeId home, NodeId requester, PhysAddr pa, bool is_write, Picoseconds at_device,
+                                   const MemoryAccessResult& d) {
+  NUMASIM_TRACE(dram, at_device, -1, "node%d %s %#llx for node%d (%s): done after %.1f ns, %.1f ns of it queued",
+                home.value(), is_write ? "write" : "read",
+                static_cast<unsigned long long>(pa & ~(kCacheLineBytes - 1)), requester.value(),
+                home != requester ? "remote" : "local", static_cast<double>((d.done - at_device).value()) / 1000.0,
+                static_cast<double>(d.queueing.value()) / 1000.0);
 }
 
 Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now,

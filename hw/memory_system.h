@@ -278,9 +278,18 @@ class MemorySystem {
   Picoseconds access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br);
   // Line from memory at `pa` to node `requester`; fills `br`'s dram/interconnect/queueing.
   Picoseconds fetch_line(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t, AccessBreakdown& br);
+  // fetch_line's line from another node `home` (links, and across sockets the uncore's steps).
+  Picoseconds fetch_remote_line(NodeId requester, NodeId home, PhysAddr pa, bool is_write, Picoseconds t,
+                                AccessBreakdown& br);
+  // The dram trace of a line served at `home` from `at_device` (formatted only when the flag is on).
+  static void trace_line(NodeId home, NodeId requester, PhysAddr pa, bool is_write, Picoseconds at_device,
+                         const MemoryAccessResult& d);
+  [[gnu::cold, gnu::noinline]] static void trace_line_emit(NodeId home, NodeId requester, PhysAddr pa, bool is_write,
+                                                           Picoseconds at_device, const MemoryAccessResult& d);
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
   // One line at `home`'s memory device from `t` (a DDR4 controller called directly).
+  // (Inline in memory_system.cpp, its only user: a call per DRAM line was 26 host instructions of wrapper.)
   MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
   // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
   // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
