@@ -395,8 +395,14 @@ class CacheArray {
     return static_cast<std::uint64_t>(tag) * sets_ + (static_cast<std::size_t>(set - blocks_) >> block_shift_);
   }
   // Way holding `tag`, or ways_ if absent.
-  // (The hit path's search: a loop that stops at the match, usually early.)
+  // (The hit path's search. An 8-way set, the usual L1D, by whole-set
+  // compares: a loop that stops at the match cost an L1D miss about 45 host
+  // instructions, all eight ways compared one by one.)
   std::size_t find_in(const std::uint32_t* set, std::uint32_t tag) const {
+    if (ways_ == 8) {
+      const std::uint64_t m = ways_equal_padded(set, 8, tag);
+      return m ? static_cast<std::size_t>(__builtin_ctzll(m)) : ways_;
+    }
     for (std::size_t w = 0; w < ways_; ++w)
       if (set[w] == tag) return w;
     return ways_;
