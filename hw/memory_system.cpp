@@ -472,7 +472,7 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     }
   } else {
     Picoseconds done;
-    if (uncore_home(home_node(pa))) {
+    if (mesh_ && uncore_home(home_node(pa))) {  // (home_node only when there is a mesh: fetch_line finds it too)
       done = uncore_fetch(cpu, me, pa, now, b);
     } else {
       b.cache = caches_.hit_latency(3);
@@ -535,8 +535,9 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
     Picoseconds ready = now + (mesh ? mesh_->llc_hit(core, line) : caches_.hit_latency(3));
     if (level == 4) {
       AccessBreakdown ignored;
-      ready = uncore_home(home_node(line)) ? uncore_fetch(cpu, requester, line, now, ignored)
-                                           : fetch_line(requester, line, false, ready, ignored);
+      // (home_node only when there is a mesh: fetch_line finds it too)
+      ready = mesh && uncore_home(home_node(line)) ? uncore_fetch(cpu, requester, line, now, ignored)
+                                                   : fetch_line(requester, line, false, ready, ignored);
       ++prefetch_dram_;
     } else {
       ++prefetch_llc_;

@@ -52,25 +52,13 @@ void PrefetchesInFlight::die_too_late(Picoseconds ready) {
   std::abort();
 }
 
-void PrefetchesInFlight::add(PhysAddr line, Picoseconds ready) {
-  if (ready.value() >> 56) [[unlikely]]
-    die_too_late(ready);
-  if (live_ >= entries_) {
-    // The oldest-issued prefetch leaves (only when more was issued than retire() offered).
-    std::uint32_t oldest = 0;
-    for (std::uint32_t i = 1; i < live_; ++i)
-      if (slot_[order_.at(i) & 0xff].issue < slot_[order_.at(oldest) & 0xff].issue) oldest = i;
-    release(static_cast<std::uint32_t>(order_.at(oldest) & 0xff));
-    order_.erase(live_, oldest);
-    --live_;
-  }
-  const std::uint32_t s = free_[--nfree_];
-  const std::size_t b = bucket_of(line);
-  slot_[s] = Slot{line, ready, next_issue_++, chain_[b]};
-  chain_[b] = s;
-  // Arrival times come nearly in issue order: the new key goes in from the tail.
-  order_.insert_from_tail(live_, ready.value() << 8 | s);
-  ++live_;
+void PrefetchesInFlight::drop_oldest() {
+  std::uint32_t oldest = 0;
+  for (std::uint32_t i = 1; i < live_; ++i)
+    if (slot_[order_.at(i) & 0xff].issue < slot_[order_.at(oldest) & 0xff].issue) oldest = i;
+  release(static_cast<std::uint32_t>(order_.at(oldest) & 0xff));
+  order_.erase(live_, oldest);
+  --live_;
 }
 
 StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params)
@@ -221,11 +209,6 @@ std::uint32_t StreamPrefetcher::distance_at(std::uint32_t sq_free) const {
   if (!p_.adaptive_distance) return p_.distance;
   const std::uint64_t free = std::min(sq_free, p_.queue);
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(p_.distance * free / p_.queue));
-}
-
-void StreamPrefetcher::issued(PhysAddr line, Picoseconds ready) {
-  ++stats_.issued;
-  in_flight_.add(line & ~(kCacheLineBytes - 1), ready);
 }
 
 void StreamPrefetcher::dump(StatsVisitor& v, const std::string& prefix) const {

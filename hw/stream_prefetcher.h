@@ -88,7 +88,20 @@ class PrefetchesInFlight {
   }
   // A prefetch of line-aligned `line` arriving at `ready` takes an entry (the
   // oldest-issued one's, when every entry is busy).
-  void add(PhysAddr line, Picoseconds ready);
+  // (Inline, with the rare steps out of line: one per prefetch sent.)
+  void add(PhysAddr line, Picoseconds ready) {
+    if (ready.value() >> 56) [[unlikely]]
+      die_too_late(ready);
+    if (live_ >= entries_) [[unlikely]]
+      drop_oldest();
+    const std::uint32_t s = free_[--nfree_];
+    const std::size_t b = bucket_of(line);
+    slot_[s] = Slot{line, ready, next_issue_++, chain_[b]};
+    chain_[b] = s;
+    // Arrival times come nearly in issue order: the new key goes in from the tail.
+    order_.insert_from_tail(live_, ready.value() << 8 | s);
+    ++live_;
+  }
   // When the earliest-issued prefetch of line-aligned `line` still on its way at `now` arrives, or 0 if none is.
   Picoseconds pending(PhysAddr line, Picoseconds now) const {
     std::uint64_t best_issue = ~0ull;
@@ -123,6 +136,9 @@ class PrefetchesInFlight {
     free_[nfree_++] = s;
   }
   [[noreturn, gnu::cold, gnu::noinline]] static void die_too_late(Picoseconds ready);
+  // add() with every entry busy: the oldest-issued prefetch leaves (only when
+  // more was issued than retire() offered).
+  [[gnu::noinline]] void drop_oldest();
 
   std::uint32_t entries_, live_ = 0, nfree_ = 0;
   std::uint64_t next_issue_ = 0;
@@ -168,7 +184,10 @@ class StreamPrefetcher {
 
   // A candidate sent below L2 at `now`, whose data arrives at `ready`; it
   // holds a queue entry until then.
-  void issued(PhysAddr line, Picoseconds ready);
+  void issued(PhysAddr line, Picoseconds ready) {
+    ++stats_.issued;
+    in_flight_.add(line & ~(kCacheLineBytes - 1), ready);
+  }
   // When a prefetch of `line` still on its way at `now` arrives, or 0 if none is.
   Picoseconds pending(PhysAddr line, Picoseconds now) const {
     return in_flight_.pending(line & ~(kCacheLineBytes - 1), now);
