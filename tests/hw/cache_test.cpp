@@ -63,6 +63,35 @@ TEST(CacheArray, MissThenHitAndCounters) {
   EXPECT_EQ(c.state(0x1000), LineState::Modified);
 }
 
+// access()'s search of a set: whole-set compares for 8 ways (the L1D), a
+// loop for the others. Every way of a full set is found, and it is that
+// line's way whose state changes (lines alternately Shared and Exclusive: a
+// store upgrades a Shared one, a miss that changes nothing, and makes an
+// Exclusive one Modified); a line of another set with the same tag is absent.
+TEST(CacheArray, AccessFindsTheLineInEveryWayOfAFullSet) {
+  for (int ways : {4, 8, 16}) {
+    SCOPED_TRACE(ways);
+    CacheArray c(small(64ull * 64 * static_cast<std::uint64_t>(ways), ways), "c");
+    const std::size_t sets = c.sets();
+    auto at = [&](int w) { return in_set0(static_cast<std::uint64_t>(w), sets); };
+    for (int w = 0; w < ways; ++w) c.fill(at(w), w % 2 ? LineState::Exclusive : LineState::Shared);
+    for (int w = 0; w < ways; ++w) {
+      EXPECT_TRUE(c.access(at(w), false)) << w;
+      EXPECT_FALSE(c.access(at(w) + 64, false)) << w;  // set 1, the same tag: absent
+      EXPECT_EQ(c.access(at(w), true), w % 2 == 1) << w;
+    }
+    for (int w = 0; w < ways; ++w)
+      EXPECT_EQ(c.state(at(w)), w % 2 ? LineState::Modified : LineState::Shared) << w;
+    EXPECT_FALSE(c.access(at(ways), false));
+    const auto n = static_cast<std::uint64_t>(ways);
+    EXPECT_EQ(c.stats().read_hits, n);
+    EXPECT_EQ(c.stats().read_misses, n + 1);
+    EXPECT_EQ(c.stats().upgrades, n / 2);
+    EXPECT_EQ(c.stats().write_hits, n / 2);
+    EXPECT_EQ(c.stats().write_misses, 0u);
+  }
+}
+
 TEST(CacheArray, LruEvictsLeastRecentlyUsed) {
   CacheArray c(small(4 * 4 * 64, 4), "c");  // 4 sets x 4 ways
   const std::size_t sets = c.sets();
