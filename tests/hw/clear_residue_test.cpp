@@ -218,6 +218,31 @@ TEST(ClearResidue, APageTouchedLongAfterItsClearPostsItsWriteBacksAtTheTouch) {
   expect_within_2pct(dram_mean_latency_ps(*p.exact), dram_mean_latency_ps(*p.deferred), "DRAM mean latency");
 }
 
+TEST(ClearResidue, AStoreRightAfterEachClearPostsItsWriteBacksInTimeOrder) {
+  // memory_hog's touch: a core clears page after page and stores to the first
+  // line of each right after its clear, far past the LLC (1500 pages against
+  // 352 + 64 + 8), so every clear pushes a page's worth of dirty lines to DRAM.
+  // The store makes the deferred page's line real in L1D, and the write-backs
+  // that install pushes out go after the clear's own, as the DRAM has already
+  // taken those: dated back to the clear's line 0 they reached their banks out
+  // of order (late requests: 614 against exact's 0; activates +4.7%, now +0.35%).
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0);
+  constexpr int kPages = 1500;
+  for (int i = 0; i < kPages; ++i) {
+    const PhysAddr page = kBase + static_cast<PhysAddr>(i) * kPageSize;
+    p.clear(cpu, page);
+    p.both([&](MemorySystem& m, Picoseconds now) { return m.access(cpu, page, true, now); });
+  }
+  EXPECT_GT(dram_writes(*p.exact), 60u * (kPages - 500));
+  expect_within_2pct(static_cast<double>(dram_writes(*p.exact)), static_cast<double>(dram_writes(*p.deferred)),
+                     "DRAM writes");
+  EXPECT_LE(late_requests(*p.deferred), late_requests(*p.exact) + kPages / 100);
+  expect_within_2pct(static_cast<double>(dram_sum(*p.exact, [](const auto& s) { return s.activates; })),
+                     static_cast<double>(dram_sum(*p.deferred, [](const auto& s) { return s.activates; })),
+                     "DRAM activates");
+}
+
 TEST(ClearResidue, ADeferredClearIsTimedFromItsFirstLinesIssue) {
   // Two pages cleared by one call: their lines issue as one pipeline with the
   // kernel's lines in flight, so the second page's first line issues before
