@@ -137,6 +137,7 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
     for (int s = 0; s < static_cast<int>(socket_node_.size()); ++s) residue_->watch(s, &caches_.llc(s));
     for (int c = 0; c < static_cast<int>(cpu_node_.size()); ++c)
       residue_->watch_private(CpuId(c), &caches_.l1d(CpuId(c)), &caches_.l2(CpuId(c)));
+    residue_->pipeline(kernel_mlp(), params_.core_clock.to_time(Cycles(1)));
   }
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
