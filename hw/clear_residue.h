@@ -167,7 +167,8 @@ class ClearResidue {
   // The timing pass of the newest recorded clear ran from `start` to `end`
   // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
   // causes the write-backs the exact model's clear caused when it wrote line i:
-  // write_time() says when (false: the clear's time is not known).
+  // write_time() says about when, that many 64ths of the way (false: the
+  // clear's time is not known); write_back_time() says when they go.
   void timed(Picoseconds start, Picoseconds end) {
     if (newest_ == kNone) return;
     entries_[newest_].clear_start = start.value();
