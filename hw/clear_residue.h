@@ -291,6 +291,8 @@ class ClearResidue {
   // where here each of them moves the whole page. Leaving when the lines after
   // it fill L1D and L2 less a page put a memory_hog page's write-backs one or
   // two clears before the exact model's; now they are on time or one early.
+  // (A calibration: with no other L2 fills at all a page now leaves a clear
+  // after the exact model's lines, as the fault path's page walks always add some.)
   int private_level(const Entry& x, std::uint64_t l1_fills, std::uint64_t l2_fills) const {
     const auto c = static_cast<std::size_t>(x.cpu);
     if (l1_clock(c, l1_fills) - x.l1_at <= l1_lines_ - kPageLines) return 1;
