@@ -135,6 +135,25 @@ bool ClearResidue::virtual_in_own_l2(CpuId cpu, PhysAddr pa, const Fills& fills)
   return x.cpu == cpu.value() && ((x.mask >> i) & 1) != 0 && level(e, fills) == 2;
 }
 
+Picoseconds ClearResidue::write_back_time(std::uint32_t e, unsigned i, Picoseconds now) {
+  Entry& x = entries_[e];
+  if (x.clear_end == 0) return now;
+  const std::uint64_t span = x.clear_end - x.clear_start;
+  // Line i's offset in the clear: the end of its round (the rounds even over
+  // the span, less the last round's own spread), a gap per line before it in the round.
+  const std::uint64_t rounds = (kPageLines + burst_ - 1) / burst_;
+  const std::uint64_t spread = (kPageLines - 1) % burst_ * gap_;
+  const std::uint64_t round = span > spread ? (span - spread) / rounds : 0;
+  const std::uint64_t at = std::min(span, (i / burst_ + 1) * round + i % burst_ * gap_);
+  if (!x.paced) {
+    // The first touch: the clear's timing starts over so that line i goes now.
+    x.paced = true;
+    x.clear_start = now.value() > at ? now.value() - at : 1;  // (never 0: clear_end 0 means not timed)
+    x.clear_end = x.clear_start + span;
+  }
+  return std::max(now, Picoseconds(x.clear_start + at));
+}
+
 bool ClearResidue::take_line(std::uint32_t e, unsigned i, int level) {
   const std::uint64_t bit = std::uint64_t{1} << i;
   if ((entries_[e].mask & bit) == 0) return false;
@@ -238,8 +257,8 @@ void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
 }
 
 void ClearResidue::arm_exit(std::size_t cpu, const Entry& x) {
-  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + l1 + l2 - a page.
-  const std::uint64_t due = x.l2_at + l1_lines_ + l2_lines_ - kPageLines + 1;
+  // private_level()'s L2 test fails once the L2 clock passes x.l2_at + l1 + l2.
+  const std::uint64_t due = x.l2_at + l1_lines_ + l2_lines_ + 1;
   // (Still in L1D by its L1D clock past that: looked at again after another page of L2 fills.)
   const std::uint64_t now = l2_clock(cpu, l2_[cpu]->insertions());
   exit_due_[cpu] = std::max(due, now) + kPageLines;
@@ -342,6 +361,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   x.cpu = cpu.value();
   x.socket = socket;
   x.left_l1 = false;
+  x.paced = false;
   index(e);
   recent[seq % recent_n_] = e;
   if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);

@@ -22,8 +22,8 @@
 // transfer over it; but an L2 prefetch by its own CPU of a line still in its
 // L2 finds it present, as the exact model's does (redundant: the line stays
 // virtual and keeps its page's L2 age). A virtual line made real in L1D posts the write-backs it
-// causes when the exact clear wrote it (timed(); else, or if that is more than
-// 10 us back, when touched). CacheHierarchy::displace_for_clear takes out the
+// causes at the exact clear's pace from the page's first such touch, never
+// dated back (write_back_time()). CacheHierarchy::displace_for_clear takes out the
 // real lines of L1D and L2 the virtual ones would have pushed out.
 // A page that left its CPU's L2 by the clock but not yet entered the LLC
 // (its CPU has not missed since) is judged by the socket's LLC clock (the
@@ -47,6 +47,7 @@
 // a count per 2 MiB region lets the miss path skip it where nothing is recorded.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -148,7 +149,8 @@ class ClearResidue {
   // written back); `fills`: of its CPU's caches. The L1D and L2 clocks count
   // the lines each took (its real fills and the virtual lines that entered
   // it). The page is in L1D while L1D took fewer lines than it holds since the
-  // clear, in L2 while L2 took fewer than L1D and L2 hold, then in the LLC
+  // clear, in L2 while L2 took at most as many as L1D and L2 hold (see
+  // private_level()), then in the LLC
   // while the LLC took fewer than it holds since (counted from its clear, less
   // the lines L1D and L2 hold).
   // (The lines after the page's own: L1D holds it while they are at most its
@@ -165,7 +167,8 @@ class ClearResidue {
   // The timing pass of the newest recorded clear ran from `start` to `end`
   // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
   // causes the write-backs the exact model's clear caused when it wrote line i:
-  // write_time() says when (false: the clear's time is not known).
+  // write_time() says about when, that many 64ths of the way (false: the
+  // clear's time is not known); write_back_time() says when they go.
   void timed(Picoseconds start, Picoseconds end) {
     if (newest_ == kNone) return;
     entries_[newest_].clear_start = start.value();
@@ -178,6 +181,28 @@ class ClearResidue {
     if (x.clear_end == 0) return false;
     t = Picoseconds(x.clear_start + (x.clear_end - x.clear_start) * (i + 1) / kPageLines);
     return true;
+  }
+  // When the write-backs that making line i of entry e real in L1D causes go
+  // out. The exact clear's install of line i pushed the same cascade out at
+  // line i's time in the clear (write_time()), but by the touch the DRAM banks
+  // and links have taken later requests, and a request dated back reaches its
+  // bank out of order (DramController's late requests, timed without moving
+  // the bank's rows: memory_hog's activates and row conflicts moved with
+  // them). So they keep the clear's pace instead, shifted to start at the
+  // page's first such touch: line i at its offset in the clear from there,
+  // never before `now` (a page whose lines are all stored to right after the
+  // fault sends its write-backs at the clear's rate, not in one burst at the
+  // stores' rate, which queued them on the links). The clear's lines complete
+  // in rounds of the lines it keeps in flight (pipeline()), a round's lines a
+  // cycle apart, and their write-backs go with them (spread evenly over the
+  // clear, the DRAM queued them 15-26% less than the exact model's on default
+  // and gups). Without a timed clear: now.
+  Picoseconds write_back_time(std::uint32_t e, unsigned i, Picoseconds now);
+  // The clears' timing passes keep `lines` lines in flight, issued `gap` apart
+  // (MemorySystem's kernel MLP and core cycle): write_back_time()'s rounds.
+  void pipeline(std::uint32_t lines, Picoseconds gap) {
+    burst_ = std::max<std::uint64_t>(lines, 1);
+    gap_ = gap.value();
   }
   // Line i of entry e becomes real at `level` (the caller installs it): returns whether it was virtual.
   bool take_line(std::uint32_t e, unsigned i, int level);
@@ -227,6 +252,7 @@ class ClearResidue {
     std::int32_t socket = -1;
     bool indexed = false;  // in the table (some line still virtual)
     bool left_l1 = false;  // moved from its CPU's L1D to its L2 by its clears (record())
+    bool paced = false;    // its clear's timing shifted to its first line's touch (write_back_time())
   };
   struct Ring {
     std::uint64_t head = 0;  // next slot to fill
@@ -257,10 +283,20 @@ class ClearResidue {
   // Whether entry x's page has left the LLC at `clock` (level()'s 4 unless private_level() says 1 or 2).
   bool gone(const Entry& x, std::uint64_t clock) const { return since_llc(x, clock) > llc_lines_; }
   // 1 (2) while entry x's lines are in its CPU's L1D (L2), given their fills; else 0.
+  // The page leaves L2 (for the LLC, at a clear or miss) once the L2 clock
+  // passed L1D and L2's size since its clear, a page later than the lines
+  // after it filling them would say: in the exact model the clear that pushes
+  // a page out of L2 gives it up line by line, and the L2's other fills (page
+  // walks, prefetches) push out early only the lines of the sets they fall in,
+  // where here each of them moves the whole page. Leaving when the lines after
+  // it fill L1D and L2 less a page put a memory_hog page's write-backs one or
+  // two clears before the exact model's; now they are on time or one early.
+  // (A calibration: with no other L2 fills at all a page now leaves a clear
+  // after the exact model's lines, as the fault path's page walks always add some.)
   int private_level(const Entry& x, std::uint64_t l1_fills, std::uint64_t l2_fills) const {
     const auto c = static_cast<std::size_t>(x.cpu);
     if (l1_clock(c, l1_fills) - x.l1_at <= l1_lines_ - kPageLines) return 1;
-    if (l2_clock(c, l2_fills) - x.l2_at <= l1_lines_ + l2_lines_ - kPageLines) return 2;
+    if (l2_clock(c, l2_fills) - x.l2_at <= l1_lines_ + l2_lines_) return 2;
     return 0;
   }
   // Whether entry x is still in its CPU's L1D or L2 (watched arrays): then gone() does not count for it.
@@ -342,6 +378,7 @@ class ClearResidue {
   std::vector<std::uint32_t> group_head_, group_tail_;
   std::vector<std::uint64_t> group_due_;
   std::uint32_t newest_ = kNone;  // the last recorded entry (timed())
+  std::uint64_t burst_ = 1, gap_ = 0;  // pipeline(): lines in flight, ps between issues
   bool clears_timed_ = false;
   std::uint64_t virtual_lines_ = 0;
   Stats stats_;

@@ -5,8 +5,8 @@
 // clear, copy or streamed transfer touches them, so that what touches them
 // finds them where the exact model would have left them (a HITM for another
 // CPU, an L2 or LLC hit for an older page). Write-backs that making a line real
-// causes are posted when it is touched, or in L1D when the clear wrote it (as
-// the exact clear's install caused them). A page leaving its CPU's L2 enters
+// causes are posted when it is touched, in L1D at the clear's pace from the
+// page's first touch (ClearResidue::write_back_time). A page leaving its CPU's L2 enters
 // the LLC as real lines, at that CPU's next clear (their LLC victims posted
 // among the clear's lines) or its next miss; a miss into an LLC set where a
 // page that left the LLC by age still has a virtual line writes that line back.
@@ -19,20 +19,11 @@
 namespace numasim::hw {
 
 namespace {
-// How far back a write-back may be posted: the lag of a core behind the others
-// that DramController's calendars are sized for (kCalendarSlots: 4096 slots,
-// about 12 us of a saturated DDR4-2666 bus, kept for a 10 us quantum; runs
-// default to 1 us). Further back, the calendars count the time as busy and
-// the request's latency would hold the whole gap.
-constexpr Picoseconds kLatestLag{10'000'000};
-
 // When the write-backs of making line i of entry e real at `level` go out: in
-// L1D, when the exact model's clear wrote that line (its install pushed the
-// same cascade out), if known, not later than now and at most kLatestLag
-// before it; else now.
-Picoseconds write_back_time(const ClearResidue& r, std::uint32_t e, unsigned i, int level, Picoseconds now) {
-  Picoseconds t;
-  return level == 1 && r.write_time(e, i, t) && t < now && now - t <= kLatestLag ? t : now;
+// L1D at the exact clear's pace (its install pushed the same cascade out);
+// else now.
+Picoseconds write_back_time(ClearResidue& r, std::uint32_t e, unsigned i, int level, Picoseconds now) {
+  return level == 1 ? r.write_back_time(e, i, now) : now;
 }
 
 // Lines `mask` of `page`, virtual until now, leave `cpu`'s L2 for its
@@ -146,6 +137,7 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
     for (int s = 0; s < static_cast<int>(socket_node_.size()); ++s) residue_->watch(s, &caches_.llc(s));
     for (int c = 0; c < static_cast<int>(cpu_node_.size()); ++c)
       residue_->watch_private(CpuId(c), &caches_.l1d(CpuId(c)), &caches_.l2(CpuId(c)));
+    residue_->pipeline(kernel_mlp(), params_.core_clock.to_time(Cycles(1)));
   }
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
