@@ -713,13 +713,19 @@ class DramController final : public MemoryDevice {
   [[gnu::always_inline]] std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c,
                                                      const SlotCalendar::Spot& spot, Picoseconds stamp,
                                                      SlotCalendar::Moves& mv) {
-    if (p_.refresh && p_.trfc.value() > 0) {
-      const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
-                                                    refresh_offsets_.data() + s.rank_index - c.rank};
-      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &refresh_blackout);
+    if (bus_blackout_on_) {
+      // Only the channel's offsets change from request to request (the rest
+      // is set once: built here, the whole window cost a request ten host
+      // instructions, an append that never reads it included).
+      bus_blackout_.offset_by_tag = refresh_offsets_.data() + (s.rank_index - c.rank);
+      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &bus_blackout_);
     }
     return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
   }
+  // reserve_burst()'s refresh windows: tREFI, tRFC + tRCD, the lead CL (set
+  // at construction), the offsets of the request's channel (set per request).
+  SlotCalendar::Blackout bus_blackout_;
+  bool bus_blackout_on_ = false;  // refresh with tRFC > 0
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
   bool one_search_ = true;    // set_one_search()
   // A served request's statistics (schedule(), serve_row_hit()) but its row
