@@ -7,10 +7,8 @@
 // found once (hit_site). The in-order row hits clear of refresh, of every
 // reservation and of the channel's debt are settled a prefix at a time
 // (settle_write_hits): each computed from the one before, their calendar
-// appends, bank state, history and statistics written once (the latency
-// histogram: each write's bucket, then the prefix's count, sum and
-// extremes). Any other write that is an in-order row hit clear of refresh
-// is timed by the row-hit path
+// appends, bank state, history and statistics written once. Any other write
+// that is an in-order row hit clear of refresh is timed by the row-hit path
 // access() uses too (serve_row_hit), every other write through schedule() as
 // access() sends it (an in-order row miss clear of refresh by its row-miss
 // path, serve_row_miss). With a write queue or the closed-page
@@ -90,7 +88,7 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
   Picoseconds next_pre = std::max(b.next_pre, b.last_act + ps_.tras);
   const SlotCalendar::Appender bus_slots = bus.appender(), column_slots = columns.appender();
   Picoseconds last_t = t0, min_cas{0}, done{0};
-  std::uint64_t latency_sum = 0, queueing_sum = 0, latency_min = ~std::uint64_t{0}, latency_max = 0;
+  std::uint64_t latency_sum = 0, queueing_sum = 0;
   std::size_t m = 0;
   for (; m < n; ++m) {
     const Picoseconds a = arrival[m], t = a + fe;
@@ -111,9 +109,7 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
     const std::uint64_t latency = (done - a).value();
     latency_sum += latency;
     queueing_sum += latency > service ? latency - service : 0;
-    latency_min = std::min(latency_min, latency);
-    latency_max = std::max(latency_max, latency);
-    hist_.record_bucket(latency);  // the count, sum and extremes once, below
+    hist_.record(Picoseconds(latency));
   }
   if (m == 0) return 0;
   bus.commit_puts(m, last_t);
@@ -127,7 +123,6 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
   stats_.row_hits += m;
   stats_.writes += m;
   stats_.bytes_written += m * kCacheLineBytes;
-  hist_.record_totals(m, latency_sum, latency_min, latency_max);
   stats_.total_latency_ps += latency_sum;
   stats_.total_queueing_ps += queueing_sum;
   stats_.bus_busy_ps += m * tburst.value();

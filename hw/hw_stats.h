@@ -59,17 +59,6 @@ class Histogram {
     if (v.value() > max_) max_ = v.value();
     if (v.value() < min_) min_ = v.value();
   }
-  // A caller's loop of samples, recorded in two steps: each sample's bucket
-  // (record_bucket), then the loop's count, sum, least and greatest value
-  // once (record_totals), as n calls of record() would leave it.
-  void record_bucket(std::uint64_t v) { ++buckets_[bucket_of(v)]; }
-  void record_totals(std::uint64_t n, std::uint64_t sum, std::uint64_t least, std::uint64_t greatest) {
-    if (n == 0) return;
-    count_ += n;
-    sum_ += sum;
-    if (greatest > max_) max_ = greatest;
-    if (least < min_) min_ = least;
-  }
   void reset() { *this = Histogram(width_); }
 
   std::uint64_t count() const { return count_; }
