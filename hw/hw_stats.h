@@ -6,7 +6,7 @@
 // computed at dump time from the raw counters. Histogram is a fixed-size,
 // fixed-bucket latency histogram (its bucket by a compare and a reciprocal
 // multiply, not a hardware division per sample: every DRAM request records
-// one; a 64-bit multiply when the buckets end below 2^31 ps, as they do for
+// one; a 64-bit multiply when the buckets end at or below 2^31 ps, as for
 // every histogram of the models, else hw/fast_divider.h's 128-bit one).
 // Simplifications: a visitor interface defined here because common/stats.h did
 // not exist when the hw models were written; an adapter to the lead's stats
@@ -85,7 +85,7 @@ class Histogram {
   Picoseconds width_;
   FastDivider width_div_;
   std::uint64_t overflow_from_;
-  std::uint64_t short_m_ = 0;  // 0: buckets reach 2^31 ps, FastDivider's multiply
+  std::uint64_t short_m_ = 0;  // 0: buckets end past 2^31 ps, FastDivider's multiply
   unsigned short_shift_ = 0;
   std::array<std::uint64_t, kBuckets + 1> buckets_{};
   std::uint64_t count_ = 0;
