@@ -479,6 +479,8 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
                  p_.to_ps(p_.twr), p_.to_ps(p_.tburst), p_.to_ps(p_.tfaw), {}};
   for (RowOutcome o : {RowOutcome::Hit, RowOutcome::Closed, RowOutcome::Conflict})
     for (bool w : {false, true}) ps_.idle[static_cast<std::size_t>(o)][w ? 1 : 0] = idle_latency(o, w);
+  bus_blackout_on_ = p_.refresh && p_.trfc.value() > 0;
+  bus_blackout_ = SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, nullptr};
   set_row_hit_path(true);
   reset_state();
 }

@@ -127,11 +127,7 @@ class SlotCalendar {
   // inline in the scheduler: a call per reservation cost a fifth of reserve's
   // host instructions; the rest out of line.
   [[gnu::always_inline]] void reserve(Picoseconds start, std::int64_t tag, Picoseconds stamp = Picoseconds(0)) {
-    if (!e_.empty() && (e_.end() - 1)->start <= start && e_.append(Entry{start, Entry::pack(stamp, tag)})) {
-      if (max_stamp_ < stamp) max_stamp_ = stamp;
-      if (e_.size() > e_.capacity()) drop_oldest();
-      return;
-    }
+    if (!e_.empty() && (e_.end() - 1)->start <= start && append_entry(start, tag, stamp)) return;
     reserve_slow(start, tag, stamp);
   }
   // reserve(), in time order: each reservation stamped later than `stamp` that
@@ -201,11 +197,7 @@ class SlotCalendar {
   // buffer's end) inline: an append; the rest out of line.
   [[gnu::always_inline]] std::uint64_t reserve_found(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves = nullptr, const Blackout* blackout = nullptr) {
-    if (spot.clean && spot.index == e_.size() && e_.append(Entry{spot.start, Entry::pack(stamp, tag)})) {
-      if (max_stamp_ < stamp) max_stamp_ = stamp;
-      if (e_.size() > e_.capacity()) drop_oldest();
-      return 0;
-    }
+    if (spot.clean && spot.index == e_.size() && append_entry(spot.start, tag, stamp)) return 0;
     return reserve_found_slow(spot, tag, stamp, moves, blackout);
   }
   // Reservations reserve_found() inserted before later ones; for tests of that path.
@@ -287,6 +279,21 @@ class SlotCalendar {
     e_.insert(first_after(start), Entry{start, Entry::pack(stamp, tag)});  // after equal starts
     if (max_stamp_ < stamp) max_stamp_ = stamp;
     if (e_.size() > e_.capacity()) drop_oldest();
+  }
+  // A reservation appended (reserve() and reserve_found()'s usual case: a
+  // start at or after the latest, room at the buffer's end), the oldest
+  // dropped beyond capacity as drop_oldest() does; false (nothing done)
+  // without room.
+  [[gnu::always_inline]] bool append_entry(Picoseconds start, std::int64_t tag, Picoseconds stamp) {
+    Entry dropped;
+    const int r = e_.append_bounded(Entry{start, Entry::pack(stamp, tag)}, &dropped);
+    if (r == 0) return false;
+    if (max_stamp_ < stamp) max_stamp_ = stamp;
+    if (r == 2) {
+      const Picoseconds f = dropped.start + len_;
+      if (floor_ < f) floor_ = f;
+    }
+    return true;
   }
   // Beyond capacity: the oldest reservation leaves, and times before its slot's end count as busy.
   [[gnu::always_inline]] void drop_oldest() {
@@ -713,13 +720,19 @@ class DramController final : public MemoryDevice {
   [[gnu::always_inline]] std::uint64_t reserve_burst(const HitSite& s, const DramCoord& c,
                                                      const SlotCalendar::Spot& spot, Picoseconds stamp,
                                                      SlotCalendar::Moves& mv) {
-    if (p_.refresh && p_.trfc.value() > 0) {
-      const SlotCalendar::Blackout refresh_blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl,
-                                                    refresh_offsets_.data() + s.rank_index - c.rank};
-      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &refresh_blackout);
+    if (bus_blackout_on_) {
+      // Only the channel's offsets change from request to request (the rest
+      // is set once: built here, the whole window cost a request ten host
+      // instructions, an append that never reads it included).
+      bus_blackout_.offset_by_tag = refresh_offsets_.data() + (s.rank_index - c.rank);
+      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &bus_blackout_);
     }
     return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
   }
+  // reserve_burst()'s refresh windows: tREFI, tRFC + tRCD, the lead CL (set
+  // at construction), the offsets of the request's channel (set per request).
+  SlotCalendar::Blackout bus_blackout_;
+  bool bus_blackout_on_ = false;  // refresh with tRFC > 0
   bool row_hit_path_ = true;  // set_row_hit_path(); false with a write queue or the closed-page policy
   bool one_search_ = true;    // set_one_search()
   // A served request's statistics (schedule(), serve_row_hit()) but its row

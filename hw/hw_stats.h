@@ -5,8 +5,9 @@
 // ("system.node0.mc.row_hits"), a unit and a description. Rates and ratios are
 // computed at dump time from the raw counters. Histogram is a fixed-size,
 // fixed-bucket latency histogram (its bucket by a compare and a reciprocal
-// multiply, hw/fast_divider.h, not a hardware division per sample: every DRAM
-// request records one).
+// multiply, not a hardware division per sample: every DRAM request records
+// one; a 64-bit multiply when the buckets end at or below 2^31 ps, as for
+// every histogram of the models, else hw/fast_divider.h's 128-bit one).
 // Simplifications: a visitor interface defined here because common/stats.h did
 // not exist when the hw models were written; an adapter to the lead's stats
 // registry can wrap a StatsVisitor.
@@ -29,7 +30,18 @@ class Histogram {
  public:
   static constexpr std::size_t kBuckets = 64;
   explicit Histogram(Picoseconds bucket_width = Picoseconds(10000))
-      : width_(bucket_width), width_div_(bucket_width.value()), overflow_from_(bucket_width.value() * kBuckets) {}
+      : width_(bucket_width), width_div_(bucket_width.value()), overflow_from_(bucket_width.value() * kBuckets) {
+    // Values below the overflow bucket have at most kShortBits bits: v / w is
+    // (v * m) >> s with m = floor(2^s / w) + 1, s = kShortBits + ceil(log2 w)
+    // (Granlund and Montgomery's bound for kShortBits-bit numerators; m is
+    // below 2^(kShortBits + 1) + 1, so v * m fits in 64 bits).
+    if (overflow_from_ <= (std::uint64_t{1} << kShortBits)) {
+      unsigned l = 0;
+      while ((std::uint64_t{1} << l) < width_.value()) ++l;
+      short_shift_ = kShortBits + l;
+      short_m_ = (std::uint64_t{1} << short_shift_) / width_.value() + 1;
+    }
+  }
 
   void record(Picoseconds v) {
     ++buckets_[bucket_of(v.value())];
@@ -62,14 +74,19 @@ class Histogram {
   // The bucket a value of v ps falls in: min(v / width, kBuckets) (values from
   // kBuckets x width on go to the overflow bucket).
   std::size_t bucket_of(std::uint64_t v) const {
-    return v >= overflow_from_ ? kBuckets : static_cast<std::size_t>(width_div_.divide(v));
+    if (v >= overflow_from_) return kBuckets;
+    if (short_m_ != 0) return static_cast<std::size_t>((v * short_m_) >> short_shift_);
+    return static_cast<std::size_t>(width_div_.divide(v));
   }
 
  private:
+  static constexpr unsigned kShortBits = 31;
 
   Picoseconds width_;
   FastDivider width_div_;
   std::uint64_t overflow_from_;
+  std::uint64_t short_m_ = 0;  // 0: buckets end past 2^31 ps, FastDivider's multiply
+  unsigned short_shift_ = 0;
   std::array<std::uint64_t, kBuckets + 1> buckets_{};
   std::uint64_t count_ = 0;
   std::uint64_t sum_ = 0;

@@ -122,6 +122,27 @@ class TailWindow {
     buf_.get()[tail_++] = v;
     return true;
   }
+  // append(), and when the window then holds more than capacity() entries,
+  // pop_front() of the oldest, copied into *dropped first. Returns 0 (no
+  // room at the buffer's end: nothing done), 1 (appended) or 2 (appended and
+  // dropped). The window's indices are read once, before the entry is
+  // stored: after a store of a T holding 64-bit words the compiler reloads
+  // them, as the store might have written them.
+  [[gnu::always_inline]] int append_bounded(T v, T* dropped) {
+    const std::size_t h = head_, t = tail_;
+    if (t >= buf_size_) return 0;
+    T* const d = buf_.get();
+    d[t] = v;
+    if (t + 1 - h <= capacity_) {
+      tail_ = t + 1;
+      return 1;
+    }
+    *dropped = d[h];  // h < t: the window held capacity_ >= 1 entries
+    head_ = h + 1;
+    tail_ = t + 1;
+    if (h + 1 + kPrefetchAhead < t + 1) __builtin_prefetch(d + h + 1 + kPrefetchAhead);
+    return 2;
+  }
   // Entries append() may still add before the buffer's end (0 before the first insert).
   std::size_t room() const { return buf_size_ - tail_; }
   // Appends written in place: the caller fills spare()[0, n) (n <= room(),

@@ -19,7 +19,11 @@ std::size_t divided_bucket(std::uint64_t v, std::uint64_t width) {
 
 TEST(Histogram, BucketsEqualTheDivisionAtEveryBoundaryAndAtRandom) {
   std::mt19937_64 rng(15);
-  for (std::uint64_t width : {1ull, 7ull, 1000ull, 10000ull, 65536ull, 10'000'000ull, 999'999'937ull}) {
+  // Widths whose buckets end below 2^31 ps take the 64-bit reciprocal (up to
+  // 2^25 ps, whose 64 buckets end at 2^31 exactly, and 2^25 - 1, the widest
+  // that is not a power of two), wider ones FastDivider's.
+  for (std::uint64_t width : {1ull, 7ull, 1000ull, 10000ull, 65536ull, 10'000'000ull, 33'554'431ull, 33'554'432ull,
+                              33'554'433ull, 999'999'937ull}) {
     Histogram h{Picoseconds(width)};
     std::array<std::uint64_t, Histogram::kBuckets + 1> expected{};
     auto add = [&](std::uint64_t v) {
