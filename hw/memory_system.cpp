@@ -549,6 +549,30 @@ class RangePipeline {
     end_ = std::max(end_, done);
   }
   Picoseconds end() const { return end_; }
+  // next_issue() and complete(t + latency(j, t)) for lines j in [0, m), line
+  // 0's issue being the last next_issue()'s result (a chunk's first line,
+  // issued before its cache pass): the same times, with the pipeline's state
+  // in locals for the loop (the caller's stores of 64-bit write-backs would
+  // otherwise make the compiler reload it after each).
+  template <class Latency>
+  void run(std::size_t m, Latency&& latency) {
+    std::uint64_t slots[MemorySystem::kMaxKernelMlp];
+    std::copy(slots_, slots_ + n_, slots);
+    const std::uint32_t n = n_;
+    std::uint32_t slot = slot_;
+    Picoseconds issue = issue_, end = end_;
+    for (std::size_t j = 0; j < m; ++j) {
+      if (j != 0) issue = std::max(issue + gap_, Picoseconds(slots[slot]));
+      const Picoseconds done = issue + latency(j, issue);
+      slots[slot] = done.value();
+      if (++slot == n) slot = 0;
+      end = std::max(end, done);
+    }
+    std::copy(slots, slots + n_, slots_);
+    slot_ = slot;
+    issue_ = issue;
+    end_ = end;
+  }
 
  private:
   // Completion times of the slots in use (raw values: only the first n_ are
@@ -637,21 +661,18 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // of a page no cache held) takes write_full_line_timing's steps for that
     // case written out: the LLC's latency after a super queue entry, then
     // its write-backs (tests/hw/bulk_transfer_test.cpp holds them equal).
-    for (std::size_t j = 0; j < m; ++j) {
-      const Picoseconds t = j == 0 ? chunk_start : pipe.next_issue();
-      Picoseconds lat;
+    pipe.run(m, [&](std::size_t j, Picoseconds t) {
       if (local && level[j] >= 3 && sn[j].kind == SnoopResult::Kind::None) {
         const Picoseconds start = sq.available(t);
         sq.take(t, start, start + llc_latency);
-        lat = llc_latency + (start - t);
+        const Picoseconds lat = llc_latency + (start - t);
         for (int w = 0; w < wb[j].count; ++w)
           post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], t + lat);
-      } else {
-        lat = write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j], wb[j].addr.data(),
-                                     wb[j].count, t, local);
+        return lat;
       }
-      pipe.complete(t + lat);
-    }
+      return write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j], wb[j].addr.data(),
+                                    wb[j].count, t, local);
+    });
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
     if (deferred) residue_->timed(chunk_start, pipe.end());
