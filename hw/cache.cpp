@@ -185,9 +185,8 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = block_shift_;
-  const std::uint64_t sets = sets_, set_mask = set_mask_;
-  const unsigned set_shift = set_shift_;
-  const FastDivider sets_div = sets_div_;
+  const std::uint64_t sets = sets_;
+  const Splitter split = splitter();
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
@@ -199,16 +198,8 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t line = lines[i] >> kLineShift;
-    std::uint64_t q;
     std::size_t s;
-    if constexpr (Pow2) {
-      s = static_cast<std::size_t>(line & set_mask);
-      q = line >> set_shift;
-    } else {
-      q = sets_div.divide(line);
-      s = static_cast<std::size_t>(sets_div.remainder(line, q));
-    }
-    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    const std::uint32_t tag = split.split<Pow2>(line, s);
     std::uint32_t* const set = blocks + (s << block_shift);
     std::uint32_t* const meta = set + ways;
     Eviction ev;
@@ -467,23 +458,13 @@ void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = block_shift_;
-  const std::uint64_t set_mask = set_mask_;
-  const unsigned set_shift = set_shift_;
-  const FastDivider sets_div = sets_div_;
+  const Splitter split = splitter();
   const std::uint64_t invalidations = stats_.invalidations;
   std::uint64_t misses = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint64_t line = (first >> kLineShift) + j;
-    std::uint64_t q;
     std::size_t s;
-    if constexpr (Pow2) {
-      s = static_cast<std::size_t>(line & set_mask);
-      q = line >> set_shift;
-    } else {
-      q = sets_div.divide(line);
-      s = static_cast<std::size_t>(sets_div.remainder(line, q));
-    }
-    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    const std::uint32_t tag = split.split<Pow2>(line, s);
     std::uint32_t* const set = blocks + (s << block_shift);
     if (ways_equal_padded(set, ways, tag) != 0) [[unlikely]] {
       missed[j] = write_access(line << kLineShift, slot[j]) ? 0 : 2;

@@ -515,7 +515,8 @@ class CacheArray {
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
-  // A change here belongs in write_back_or_fill_run's and write_back_or_fill_page_run's batches too (see write_back_or_fill).
+  // A change here belongs in write_back_or_fill_run's, write_back_or_fill_page_run's and fill_missed_run's
+  // batches too (see write_back_or_fill; CacheArray.WriteAndFillLinesEqualOneLineAtATime holds the last).
   [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
                                           std::uint32_t least, LineState st, bool count_dirty_victim = true) {
     if (tag == kInvalidTag) [[unlikely]]
@@ -581,6 +582,26 @@ class CacheArray {
                                                                                        std::uint8_t* from);
 #endif
 
+  // split() with the geometry copied out of the array (the batches' loops
+  // keep it in registers), sets by a mask (Pow2) or a divider.
+  struct Splitter {
+    std::uint64_t set_mask;
+    unsigned set_shift;
+    FastDivider sets_div;
+    template <bool Pow2>
+    [[gnu::always_inline]] std::uint32_t split(std::uint64_t line, std::size_t& set) const {
+      std::uint64_t q;
+      if constexpr (Pow2) {
+        set = static_cast<std::size_t>(line & set_mask);
+        q = line >> set_shift;
+      } else {
+        q = sets_div.divide(line);
+        set = static_cast<std::size_t>(sets_div.remainder(line, q));
+      }
+      return q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;  // the line's tag
+    }
+  };
+  Splitter splitter() const { return {set_mask_, set_shift_, sets_div_}; }
   // write_access_lines and fill_missed_lines for W ways (0: ways_), sets by a
   // mask (Pow2) or a divider, and by way count (compiled into the copy for
   // any host and into the one for SSE4.1, as write_back_or_fill_run's).
