@@ -337,22 +337,59 @@ TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
 // compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
 // (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
 // that batches reach it (they then go line by line, renumbering on the way).
-// Two arrays given the same history one way and another: every set's lines
-// in replacement order with their states, the statistics and the region counts.
-static void expect_same_arrays(const CacheArray& batched, const CacheArray& single,
-                               const std::vector<std::uint32_t>& counts_batched,
-                               const std::vector<std::uint32_t>& counts_single, const std::string& name) {
-  for (std::size_t s = 0; s < batched.sets(); ++s) {
-    const std::vector<PhysAddr> a = batched.set_contents(s), b = single.set_contents(s);
-    ASSERT_EQ(a, b) << name << ", set " << s;
-    for (PhysAddr l : a) ASSERT_EQ(batched.state(l), single.state(l)) << name;
+// A batch test's geometry: sets, ways, replacement and the stamps'
+// renumbering limit (0: the default).
+struct BatchCase {
+  std::uint64_t sets;
+  int ways;
+  Replacement r;
+  std::uint32_t stamp_limit;
+};
+
+// Two arrays of a BatchCase's geometry, one given a history in batches and
+// the other line by line (one name: their statistics are compared by name),
+// with addresses of 4x their capacity counted by regions of 1 KiB, the last
+// quarter of the regions left uncounted.
+struct ArrayPair {
+  ArrayPair(const BatchCase& c, std::uint64_t seed)
+      : name(std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
+             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit)),
+        lines(4 * c.sets * static_cast<std::uint64_t>(c.ways)),
+        regions(static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4)),
+        batched(params(c, seed), "array"),
+        single(params(c, seed), "array"),
+        counts_batched(regions, 0),
+        counts_single(regions, 0) {
+    if (c.stamp_limit) {
+      batched.set_stamp_limit(c.stamp_limit);
+      single.set_stamp_limit(c.stamp_limit);
+    }
+    batched.count_regions(counts_batched.data(), regions, 10);
+    single.count_regions(counts_single.data(), regions, 10);
   }
-  MapStatsVisitor stats_batched, stats_single;
-  batched.dump(stats_batched);
-  single.dump(stats_single);
-  EXPECT_EQ(stats_batched.values, stats_single.values) << name;
-  EXPECT_EQ(counts_batched, counts_single) << name;
-}
+  static CacheParams params(const BatchCase& c, std::uint64_t seed) {
+    return CacheParams{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r,
+                       seed, false};
+  }
+  // Every set's lines in replacement order with their states, the statistics and the region counts.
+  void expect_same() const {
+    for (std::size_t s = 0; s < batched.sets(); ++s) {
+      const std::vector<PhysAddr> a = batched.set_contents(s), b = single.set_contents(s);
+      ASSERT_EQ(a, b) << name << ", set " << s;
+      for (PhysAddr l : a) ASSERT_EQ(batched.state(l), single.state(l)) << name;
+    }
+    MapStatsVisitor stats_batched, stats_single;
+    batched.dump(stats_batched);
+    single.dump(stats_single);
+    EXPECT_EQ(stats_batched.values, stats_single.values) << name;
+    EXPECT_EQ(counts_batched, counts_single) << name;
+  }
+  std::string name;
+  std::uint64_t lines;
+  std::size_t regions;
+  CacheArray batched, single;
+  std::vector<std::uint32_t> counts_batched, counts_single;
+};
 
 // `check` as this host runs it and again, where the host has SSE4.1, as a
 // host without it runs it (the batches' plain copies, plain victim searches).
@@ -370,13 +407,7 @@ static void with_and_without_sse41(void (*check)()) {
 }
 
 static void write_back_or_fill_lines_equals_one_line_at_a_time() {
-  struct Case {
-    std::uint64_t sets;
-    int ways;
-    Replacement r;
-    std::uint32_t stamp_limit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BatchCase> cases = {
       {64, 8, Replacement::Lru, 0},      {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
       {48, 12, Replacement::Fifo, 0},    {64, 4, Replacement::Lru, 0},     {40, 5, Replacement::Lru, 0},
       {32, 20, Replacement::Lru, 0},     {96, 11, Replacement::Random, 0}, {64, 16, Replacement::Lru, 5000},
@@ -385,21 +416,9 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
   auto same = [](const Eviction& a, const Eviction& b) {
     return a.valid == b.valid && (!a.valid || (a.dirty == b.dirty && a.addr == b.addr));
   };
-  for (const Case& c : cases) {
-    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
-                             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit);
-    CacheParams p{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r, 9, false};
-    CacheArray batched(p, "array"), single(p, "array");  // one name: their statistics are compared by name
-    if (c.stamp_limit) {
-      batched.set_stamp_limit(c.stamp_limit);
-      single.set_stamp_limit(c.stamp_limit);
-    }
-    // Lines of 4x the capacity; regions of 1 KiB, the last quarter of them left uncounted.
-    const std::uint64_t lines = 4 * c.sets * static_cast<std::uint64_t>(c.ways);
-    const std::size_t regions = static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4);
-    std::vector<std::uint32_t> counts_batched(regions, 0), counts_single(regions, 0);
-    batched.count_regions(counts_batched.data(), regions, 10);
-    single.count_regions(counts_single.data(), regions, 10);
+  for (const BatchCase& c : cases) {
+    ArrayPair pair(c, 9);
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
     std::mt19937_64 rng(23);
     std::vector<PhysAddr> batch;
     std::vector<Eviction> victims;
@@ -461,7 +480,7 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         }
       }
     }
-    expect_same_arrays(batched, single, counts_batched, counts_single, name);
+    pair.expect_same();
     EXPECT_GT(received, 1000u) << name;
     EXPECT_GT(evicted_dirty, 1000u) << name;
   }
@@ -477,31 +496,14 @@ TEST(CacheArray, WriteBackOrFillLinesEqualsOneLineAtATime) {
 // hits, upgrades of Shared lines, invalidations between the two passes (a
 // snoop filter's back-invalidation) and stamps renumbered on the way.
 static void write_and_fill_lines_equal_one_line_at_a_time() {
-  struct Case {
-    std::uint64_t sets;
-    int ways;
-    Replacement r;
-    std::uint32_t stamp_limit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BatchCase> cases = {
       {64, 8, Replacement::Lru, 0},  {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
       {48, 12, Replacement::Fifo, 0}, {40, 5, Replacement::Lru, 0},    {64, 8, Replacement::Random, 0},
       {64, 8, Replacement::Lru, 3000}, {96, 11, Replacement::Fifo, 2000},
   };
-  for (const Case& c : cases) {
-    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
-                             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit);
-    CacheParams p{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r, 5, false};
-    CacheArray batched(p, "array"), single(p, "array");  // one name: their statistics are compared by name
-    if (c.stamp_limit) {
-      batched.set_stamp_limit(c.stamp_limit);
-      single.set_stamp_limit(c.stamp_limit);
-    }
-    const std::uint64_t lines = 4 * c.sets * static_cast<std::uint64_t>(c.ways);
-    const std::size_t regions = static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4);  // the last quarter uncounted
-    std::vector<std::uint32_t> counts_batched(regions, 0), counts_single(regions, 0);
-    batched.count_regions(counts_batched.data(), regions, 10);
-    single.count_regions(counts_single.data(), regions, 10);
+  for (const BatchCase& c : cases) {
+    ArrayPair pair(c, 5);
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
     std::mt19937_64 rng(31);
     std::array<CacheArray::FillSlot, 64> slot_b, slot_s;
     std::array<std::uint8_t, 64> missed, from;
@@ -570,9 +572,11 @@ static void write_and_fill_lines_equal_one_line_at_a_time() {
       }
       ASSERT_EQ(d, k) << where;
     }
-    expect_same_arrays(batched, single, counts_batched, counts_single, name);
+    pair.expect_same();
     EXPECT_EQ(batched.renumberings(), single.renumberings()) << name;
-    if (c.stamp_limit) EXPECT_GT(batched.renumberings(), 0u) << name;
+    if (c.stamp_limit) {
+      EXPECT_GT(batched.renumberings(), 0u) << name;
+    }
     EXPECT_GT(hits, 500u) << name;
     EXPECT_GT(upgrades, 100u) << name;
     EXPECT_GT(dirty_victims, 1000u) << name;
