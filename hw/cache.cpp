@@ -185,9 +185,8 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = block_shift_;
-  const std::uint64_t sets = sets_, set_mask = set_mask_;
-  const unsigned set_shift = set_shift_;
-  const FastDivider sets_div = sets_div_;
+  const std::uint64_t sets = sets_;
+  const Splitter split = splitter();
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
@@ -199,16 +198,8 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t line = lines[i] >> kLineShift;
-    std::uint64_t q;
     std::size_t s;
-    if constexpr (Pow2) {
-      s = static_cast<std::size_t>(line & set_mask);
-      q = line >> set_shift;
-    } else {
-      q = sets_div.divide(line);
-      s = static_cast<std::size_t>(sets_div.remainder(line, q));
-    }
-    const std::uint32_t tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    const std::uint32_t tag = split.split<Pow2>(line, s);
     std::uint32_t* const set = blocks + (s << block_shift);
     std::uint32_t* const meta = set + ways;
     Eviction ev;
@@ -457,6 +448,171 @@ std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mas
   if (sse41_in_use) return write_back_or_fill_page_sse41(page, mask, dirty, from);
 #endif
   return write_back_or_fill_page_runs(page, mask, dirty, from);
+}
+
+template <std::size_t W, bool Pow2>
+void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
+  // write_access() line by line with the geometry read once; a line found in
+  // the set (a hit or an upgrade, rare in a clear) goes through write_access
+  // itself, which alone of the two touches the clock and those counts.
+  const std::size_t ways = W ? W : ways_;
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const Splitter split = splitter();
+  const std::uint64_t invalidations = stats_.invalidations;
+  std::uint64_t misses = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint64_t line = (first >> kLineShift) + j;
+    std::size_t s;
+    const std::uint32_t tag = split.split<Pow2>(line, s);
+    std::uint32_t* const set = blocks + (s << block_shift);
+    if (ways_equal_padded(set, ways, tag) != 0) [[unlikely]] {
+      missed[j] = write_access(line << kLineShift, slot[j]) ? 0 : 2;
+      continue;
+    }
+    ++misses;
+    FillSlot& sl = slot[j];
+    sl.set = set;
+    sl.line = line;
+    sl.tag = tag;
+    std::uint32_t least;
+    sl.victim = first_least_word<W>(set + ways, ways, least);
+    sl.least = least;
+    sl.invalidations = invalidations;
+    missed[j] = 1;
+  }
+  stats_.write_misses += misses;
+}
+
+template <std::size_t W>
+std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                        const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
+                                        std::uint8_t* from) {
+  // fill_at() and install() line by line with the members read once (the
+  // clock and the counts kept here, given back before a line that needs
+  // fill_at's or fill's own way: a changed slot, an upgraded line).
+  const std::size_t ways = W ? W : ways_;
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const std::uint64_t sets = sets_;
+  std::uint32_t* const counts = region_counts_;
+  const std::size_t regions = counts ? regions_ : 0;
+  const unsigned region_shift = region_line_shift_;
+  std::uint32_t* const page_counts = page_counts_;
+  const std::size_t pages = page_counts ? pages_ : 0;
+  const std::uint64_t invalidations = stats_.invalidations;
+  std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
+  std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (missed[j] == 0) continue;
+    const FillSlot& sl = slot[j];
+    if (missed[j] != 1 || sl.set == nullptr || sl.invalidations != invalidations ||
+        sl.set[ways + sl.victim] != sl.least || sl.tag == kInvalidTag) [[unlikely]] {
+      clock_ = clock;
+      stats_.fills += fills;
+      stats_.evictions += evictions;
+      stats_.dirty_evictions += dirty_evictions;
+      fills = evictions = dirty_evictions = 0;
+      const Eviction ev = missed[j] == 1 ? fill_at(sl, LineState::Modified, count_dirty_victim)
+                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      clock = clock_;
+      if (ev.valid && ev.dirty) {
+        from[k] = static_cast<std::uint8_t>(j);
+        dirty[k++] = ev.addr;
+      }
+      continue;
+    }
+    std::uint32_t* const set = sl.set;
+    std::uint32_t* const meta = set + ways;
+    const std::size_t victim = sl.victim;
+    if (sl.least != 0) {  // no invalid way: replace one (not Random: the caller checked)
+      const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
+      const auto s = static_cast<std::size_t>(set - blocks) >> block_shift;
+      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+      if (count_dirty_victim || !was_dirty) {
+        if ((old >> region_shift) < regions) --counts[old >> region_shift];
+        if ((old >> kPageLineShift) < pages) [[unlikely]]
+          --page_counts[old >> kPageLineShift];
+      }
+      ++evictions;
+      dirty_evictions += was_dirty;
+      from[k] = static_cast<std::uint8_t>(j);
+      dirty[k] = old << kLineShift;
+      k += was_dirty;
+    }
+    set[victim] = sl.tag;
+    const std::uint64_t line = sl.line;
+    if ((line >> region_shift) < regions) ++counts[line >> region_shift];
+    if ((line >> kPageLineShift) < pages) [[unlikely]]
+      ++page_counts[line >> kPageLineShift];
+    meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
+    ++fills;
+  }
+  clock_ = clock;
+  stats_.fills += fills;
+  stats_.evictions += evictions;
+  stats_.dirty_evictions += dirty_evictions;
+  return k;
+}
+
+void CacheArray::write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
+  if (pow2_sets_) {
+    if (ways_ == 8) return write_access_run<8, true>(first, n, slot, missed);
+    if (ways_ == 16) return write_access_run<16, true>(first, n, slot, missed);
+    return write_access_run<0, true>(first, n, slot, missed);
+  }
+  return write_access_run<0, false>(first, n, slot, missed);
+}
+
+std::size_t CacheArray::fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                         const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
+                                         std::uint8_t* from) {
+  if (ways_ == 8) return fill_missed_run<8>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  if (ways_ == 16) return fill_missed_run<16>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_run<0>(first, n, slot, missed, count_dirty_victim, dirty, from);
+}
+
+#if defined(__x86_64__)
+void CacheArray::write_access_lines_sse41(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
+  write_access_runs(first, n, slot, missed);
+}
+
+std::size_t CacheArray::fill_missed_lines_sse41(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                                const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
+                                                std::uint8_t* from) {
+  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
+}
+#endif
+
+void CacheArray::write_access_lines(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
+#if defined(__x86_64__)
+  if (sse41_in_use) return write_access_lines_sse41(first, n, slot, missed);
+#endif
+  write_access_runs(first, n, slot, missed);
+}
+
+std::size_t CacheArray::fill_missed_lines(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                          const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
+                                          std::uint8_t* from) {
+  if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
+    // A victim drawn at random, or stamps to renumber on the way: fill_at and fill themselves.
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (missed[j] == 0) continue;
+      const Eviction ev = missed[j] == 1 ? fill_at(slot[j], LineState::Modified, count_dirty_victim)
+                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      if (ev.valid && ev.dirty) {
+        from[k] = static_cast<std::uint8_t>(j);
+        dirty[k++] = ev.addr;
+      }
+    }
+    return k;
+  }
+#if defined(__x86_64__)
+  if (sse41_in_use) return fill_missed_lines_sse41(first, n, slot, missed, count_dirty_victim, dirty, from);
+#endif
+  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {

@@ -259,6 +259,22 @@ class CacheArray {
   // and the page and its region are counted in once. Returns the dirty
   // victims kept, dirty[0, m) with from[0, m).
   std::size_t write_back_or_fill_page(PhysAddr page, std::uint64_t mask, PhysAddr* dirty, std::uint8_t* from);
+  // A cached clear's L1D passes (cache_hierarchy_bulk.cpp), with the
+  // geometry, counts and statistics read once per batch instead of once per
+  // line (the passes' stores into sets and counts would make the compiler
+  // read them again after each). write_access_lines: write_access(line j,
+  // slot[j]) of the n lines from line-aligned `first`, in order; missed[j] 0
+  // for a hit, 1 for a miss of an absent line (slot[j] set), 2 for a write
+  // to a Shared line (an upgrade, counted). The same state and statistics as
+  // the n calls.
+  void write_access_lines(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed);
+  // Then, in order, line j with missed[j] 1 filled with fill_at(slot[j],
+  // Modified, count_dirty_victim) and with missed[j] 2 with fill(line,
+  // Modified, count_dirty_victim); missed[j] 0 is skipped. The dirty victims
+  // are dirty[0, k) with from[0, k) the j of the fill that pushed each out;
+  // returns k. The same state and statistics as the calls.
+  std::size_t fill_missed_lines(PhysAddr first, std::size_t n, const FillSlot* slot, const std::uint8_t* missed,
+                                bool count_dirty_victim, PhysAddr* dirty, std::uint8_t* from);
   // Whether this array counts its lines in the same region and page counts as `o`.
   bool shares_counts_with(const CacheArray& o) const {
     return region_counts_ == o.region_counts_ && regions_ == o.regions_ &&
@@ -505,7 +521,8 @@ class CacheArray {
   }
   // Installs `line` (tag `tag`) in state `st` at the way `victim` chose by scan() (whose word was `least`).
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
-  // A change here belongs in write_back_or_fill_run's and write_back_or_fill_page_run's batches too (see write_back_or_fill).
+  // A change here belongs in write_back_or_fill_run's, write_back_or_fill_page_run's and fill_missed_run's
+  // batches too (see write_back_or_fill; CacheArray.WriteAndFillLinesEqualOneLineAtATime holds the last).
   [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
                                           std::uint32_t least, LineState st, bool count_dirty_victim = true) {
     if (tag == kInvalidTag) [[unlikely]]
@@ -569,6 +586,49 @@ class CacheArray {
                                                                                        std::uint64_t mask,
                                                                                        PhysAddr* dirty,
                                                                                        std::uint8_t* from);
+#endif
+
+  // split() with the geometry copied out of the array (the batches' loops
+  // keep it in registers), sets by a mask (Pow2) or a divider.
+  struct Splitter {
+    std::uint64_t set_mask;
+    unsigned set_shift;
+    FastDivider sets_div;
+    template <bool Pow2>
+    [[gnu::always_inline]] std::uint32_t split(std::uint64_t line, std::size_t& set) const {
+      std::uint64_t q;
+      if constexpr (Pow2) {
+        set = static_cast<std::size_t>(line & set_mask);
+        q = line >> set_shift;
+      } else {
+        q = sets_div.divide(line);
+        set = static_cast<std::size_t>(sets_div.remainder(line, q));
+      }
+      return q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;  // the line's tag
+    }
+  };
+  Splitter splitter() const { return {set_mask_, set_shift_, sets_div_}; }
+  // write_access_lines and fill_missed_lines for W ways (0: ways_), sets by a
+  // mask (Pow2) or a divider, and by way count (compiled into the copy for
+  // any host and into the one for SSE4.1, as write_back_or_fill_run's).
+  template <std::size_t W, bool Pow2>
+  [[gnu::always_inline]] inline void write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
+                                                      std::uint8_t* missed);
+  template <std::size_t W>
+  [[gnu::always_inline]] inline std::size_t fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                                            const std::uint8_t* missed, bool count_dirty_victim,
+                                                            PhysAddr* dirty, std::uint8_t* from);
+  [[gnu::always_inline]] inline void write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot,
+                                                       std::uint8_t* missed);
+  [[gnu::always_inline]] inline std::size_t fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
+                                                             const std::uint8_t* missed, bool count_dirty_victim,
+                                                             PhysAddr* dirty, std::uint8_t* from);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) void write_access_lines_sse41(PhysAddr first, std::size_t n,
+                                                                           FillSlot* slot, std::uint8_t* missed);
+  __attribute__((target("sse4.1"), flatten)) std::size_t fill_missed_lines_sse41(
+      PhysAddr first, std::size_t n, const FillSlot* slot, const std::uint8_t* missed, bool count_dirty_victim,
+      PhysAddr* dirty, std::uint8_t* from);
 #endif
 
   // age_out for W ways (0: ways_).

@@ -82,17 +82,14 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   std::array<CacheArray::FillSlot, kMaxBulkLines>& slot = bulk_.slot;
   std::array<PhysAddr, kMaxBulkLines>& victim = bulk_.victim;
   auto line_of = [first](std::size_t j) { return first + j * kCacheLineBytes; };
-  // L1D: a hit (or a Shared line's upgrade counted) per line, the fill slot of a miss.
+  // L1D: a hit (or a Shared line's upgrade counted) per line, the fill slot
+  // of a miss (CacheArray::write_access_lines numbers them as step's kinds).
+  static_assert(kDone == 0 && kMiss == 1 && kShared == 2);
+  l1.write_access_lines(first, n, slot.data(), step.data());
   for (std::size_t j = 0; j < n; ++j) {
     wb[j].count = 0;
     snoop_out[j] = SnoopResult{};
-    const std::uint64_t upgrades = l1.stats().upgrades;
-    if (l1.write_access(line_of(j), slot[j])) {
-      level[j] = 1;
-      step[j] = kDone;
-    } else {
-      step[j] = l1.stats().upgrades != upgrades ? kShared : kMiss;
-    }
+    if (step[j] == kDone) level[j] = 1;
   }
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
@@ -126,18 +123,14 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // does not already hold (nothing reads the counts between the two passes).
   const bool keep_counts = l1.shares_counts_with(l2);
   std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
-  std::size_t k = 0;
+  // (The look-ups before the installs: an L1D install changes neither L2 nor the LLC.)
   for (std::size_t j = 0; j < n; ++j) {
     if (step[j] == kDone) continue;
     const PhysAddr line = line_of(j);
     level[j] = static_cast<std::uint8_t>(l2.contains(line) ? 2 : (llc_level && llc.contains(line) ? 3 : 4));
-    const Eviction v1 = step[j] == kShared ? l1.fill(line, LineState::Modified, !keep_counts)
-                                           : l1.fill_at(slot[j], LineState::Modified, !keep_counts);
-    if (v1.valid && v1.dirty) {
-      from[k] = static_cast<std::uint8_t>(j);
-      victim[k++] = v1.addr;
-    }
   }
+  const std::size_t k =
+      l1.fill_missed_lines(first, n, slot.data(), step.data(), !keep_counts, victim.data(), from.data());
   // The L1D victims into L2 (not inclusive of L1: allocated if absent), then
   // L2's victims into the LLC (its victims, dirty, towards memory); each
   // level's write-backs in one call, in line order.

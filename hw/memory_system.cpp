@@ -571,6 +571,30 @@ class RangePipeline {
     end_ = std::max(end_, done);
   }
   Picoseconds end() const { return end_; }
+  // next_issue() and complete(t + latency(j, t)) for lines j in [0, m), line
+  // 0's issue being the last next_issue()'s result (a chunk's first line,
+  // issued before its cache pass): the same times, with the pipeline's state
+  // in locals for the loop (the caller's stores of 64-bit write-backs would
+  // otherwise make the compiler reload it after each).
+  template <class Latency>
+  void run(std::size_t m, Latency&& latency) {
+    std::uint64_t slots[MemorySystem::kMaxKernelMlp];
+    std::copy(slots_, slots_ + n_, slots);
+    const std::uint32_t n = n_;
+    std::uint32_t slot = slot_;
+    Picoseconds issue = issue_, end = end_;
+    for (std::size_t j = 0; j < m; ++j) {
+      if (j != 0) issue = std::max(issue + gap_, Picoseconds(slots[slot]));
+      const Picoseconds done = issue + latency(j, issue);
+      slots[slot] = done.value();
+      if (++slot == n) slot = 0;
+      end = std::max(end, done);
+    }
+    std::copy(slots, slots + n_, slots_);
+    slot_ = slot;
+    issue_ = issue;
+    end_ = end;
+  }
 
  private:
   // Completion times of the slots in use (raw values: only the first n_ are
@@ -617,6 +641,21 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   // The line path's trace of each DRAM request (fetch_line) is kept by posting each at once.
   local_wb_.dram = trace::enabled(trace::Flag::dram) ? nullptr : memory_[static_cast<std::size_t>(me.value())].dram;
   local_wb_.node = me;
+  // A write-back's home is `me` when its line is in me's range and no lower
+  // node's range holds it (home_node picks the first): with me's range apart
+  // from theirs, a range check instead of home_node's search per write-back.
+  local_wb_.range_decides = static_cast<std::size_t>(me.value()) < node_range_.size();
+  if (local_wb_.range_decides) {
+    const auto [lo, hi] = node_range_[static_cast<std::size_t>(me.value())];
+    for (std::size_t i = 0; i < static_cast<std::size_t>(me.value()); ++i)
+      if (node_range_[i].first < hi && lo < node_range_[i].second) local_wb_.range_decides = false;
+    local_wb_.lo = lo;
+    local_wb_.span = hi > lo ? hi - lo : 0;
+  }
+  // Pass 2's common line (below): its latency is the LLC's, whether the LLC
+  // held the line or the local home gave ownership (write_full_line_timing).
+  const Picoseconds llc_latency = caches_.hit_latency(3);
+  SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
   for (std::uint64_t base = 0; base < n; base += kBulkChunk) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(kBulkChunk, n - base));
     // Pass 1: the caches and the directory, level by level in batches of
@@ -639,18 +678,29 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
       mark_private(chunk_first);  // 64 lines span at most two 2 MiB regions
       mark_private(chunk_last);
     }
-    // Pass 2: the timing, in the line path's order.
-    for (std::size_t j = 0; j < m; ++j) {
-      const Picoseconds t = j == 0 ? chunk_start : pipe.next_issue();
-      const Picoseconds lat = write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j],
-                                                     wb[j].addr.data(), wb[j].count, t, local);
-      pipe.complete(t + lat);
-    }
+    // Pass 2: the timing, in the line path's order. A line of a local chunk
+    // that needed the LLC or the home without a snoop (every line of a clear
+    // of a page no cache held) takes write_full_line_timing's steps for that
+    // case written out: the LLC's latency after a super queue entry, then
+    // its write-backs (tests/hw/bulk_transfer_test.cpp holds them equal).
+    pipe.run(m, [&](std::size_t j, Picoseconds t) {
+      if (local && level[j] >= 3 && sn[j].kind == SnoopResult::Kind::None) {
+        const Picoseconds start = sq.available(t);
+        sq.take(t, start, start + llc_latency);
+        const Picoseconds lat = llc_latency + (start - t);
+        for (int w = 0; w < wb[j].count; ++w)
+          post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], t + lat);
+        return lat;
+      }
+      return write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j], wb[j].addr.data(),
+                                    wb[j].count, t, local);
+    });
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
     if (deferred) residue_->timed(chunk_start, pipe.end());
   }
   local_wb_.dram = nullptr;
+  local_wb_.range_decides = false;
   full_line_writes_ += n;
   range_lines_ += n;
   return pipe.end() - now;

@@ -375,6 +375,10 @@ class MemorySystem {
   struct LocalWritebacks {
     DramController* dram = nullptr;  // null: each write-back posted at once (fetch_line)
     NodeId node{-1};
+    // Whether a line's home is `node` exactly when it lies in [lo, lo + span)
+    // (node's range, apart from every lower node's: home_node's first match).
+    bool range_decides = false;
+    PhysAddr lo = 0, span = 0;
     std::size_t n = 0;
     std::array<PhysAddr, kBulkChunk * WritebackList::kCapacity> pa;
     std::array<Picoseconds, kBulkChunk * WritebackList::kCapacity> at;
@@ -383,7 +387,8 @@ class MemorySystem {
   // Posts a write-back of `line` at `t` from `requester`'s socket: into
   // local_wb_ when it collects and the line's home is its node, else now.
   void post_or_collect_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
-    if (local_wb_.dram && requester == local_wb_.node && home_node(line) == requester) {
+    if (local_wb_.dram && requester == local_wb_.node &&
+        (local_wb_.range_decides ? line - local_wb_.lo < local_wb_.span : home_node(line) == requester)) {
       ++writebacks_;
       local_wb_.pa[local_wb_.n] = line;
       local_wb_.at[local_wb_.n++] = t;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "common/config.h"
@@ -365,14 +366,77 @@ TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
 // compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
 // (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
 // that batches reach it (they then go line by line, renumbering on the way).
+// A batch test's geometry: sets, ways, replacement and the stamps'
+// renumbering limit (0: the default).
+struct BatchCase {
+  std::uint64_t sets;
+  int ways;
+  Replacement r;
+  std::uint32_t stamp_limit;
+};
+
+// Two arrays of a BatchCase's geometry, one given a history in batches and
+// the other line by line (one name: their statistics are compared by name),
+// with addresses of 4x their capacity counted by regions of 1 KiB, the last
+// quarter of the regions left uncounted.
+struct ArrayPair {
+  ArrayPair(const BatchCase& c, std::uint64_t seed)
+      : name(std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
+             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit)),
+        lines(4 * c.sets * static_cast<std::uint64_t>(c.ways)),
+        regions(static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4)),
+        batched(params(c, seed), "array"),
+        single(params(c, seed), "array"),
+        counts_batched(regions, 0),
+        counts_single(regions, 0) {
+    if (c.stamp_limit) {
+      batched.set_stamp_limit(c.stamp_limit);
+      single.set_stamp_limit(c.stamp_limit);
+    }
+    batched.count_regions(counts_batched.data(), regions, 10);
+    single.count_regions(counts_single.data(), regions, 10);
+  }
+  static CacheParams params(const BatchCase& c, std::uint64_t seed) {
+    return CacheParams{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r,
+                       seed, false};
+  }
+  // Every set's lines in replacement order with their states, the statistics and the region counts.
+  void expect_same() const {
+    for (std::size_t s = 0; s < batched.sets(); ++s) {
+      const std::vector<PhysAddr> a = batched.set_contents(s), b = single.set_contents(s);
+      ASSERT_EQ(a, b) << name << ", set " << s;
+      for (PhysAddr l : a) ASSERT_EQ(batched.state(l), single.state(l)) << name;
+    }
+    MapStatsVisitor stats_batched, stats_single;
+    batched.dump(stats_batched);
+    single.dump(stats_single);
+    EXPECT_EQ(stats_batched.values, stats_single.values) << name;
+    EXPECT_EQ(counts_batched, counts_single) << name;
+  }
+  std::string name;
+  std::uint64_t lines;
+  std::size_t regions;
+  CacheArray batched, single;
+  std::vector<std::uint32_t> counts_batched, counts_single;
+};
+
+// `check` as this host runs it and again, where the host has SSE4.1, as a
+// host without it runs it (the batches' plain copies, plain victim searches).
+static void with_and_without_sse41(void (*check)()) {
+  check();
+#if defined(__x86_64__)
+  if (sse41_in_use) {
+    struct Restore {
+      ~Restore() { sse41_in_use = true; }
+    } restore;
+    sse41_in_use = false;
+    check();
+  }
+#endif
+}
+
 static void write_back_or_fill_lines_equals_one_line_at_a_time() {
-  struct Case {
-    std::uint64_t sets;
-    int ways;
-    Replacement r;
-    std::uint32_t stamp_limit;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<BatchCase> cases = {
       {64, 8, Replacement::Lru, 0},      {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
       {48, 12, Replacement::Fifo, 0},    {64, 4, Replacement::Lru, 0},     {40, 5, Replacement::Lru, 0},
       {32, 20, Replacement::Lru, 0},     {96, 11, Replacement::Random, 0}, {64, 16, Replacement::Lru, 5000},
@@ -381,21 +445,9 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
   auto same = [](const Eviction& a, const Eviction& b) {
     return a.valid == b.valid && (!a.valid || (a.dirty == b.dirty && a.addr == b.addr));
   };
-  for (const Case& c : cases) {
-    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
-                             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit);
-    CacheParams p{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r, 9, false};
-    CacheArray batched(p, "array"), single(p, "array");  // one name: their statistics are compared by name
-    if (c.stamp_limit) {
-      batched.set_stamp_limit(c.stamp_limit);
-      single.set_stamp_limit(c.stamp_limit);
-    }
-    // Lines of 4x the capacity; regions of 1 KiB, the last quarter of them left uncounted.
-    const std::uint64_t lines = 4 * c.sets * static_cast<std::uint64_t>(c.ways);
-    const std::size_t regions = static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4);
-    std::vector<std::uint32_t> counts_batched(regions, 0), counts_single(regions, 0);
-    batched.count_regions(counts_batched.data(), regions, 10);
-    single.count_regions(counts_single.data(), regions, 10);
+  for (const BatchCase& c : cases) {
+    ArrayPair pair(c, 9);
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
     std::mt19937_64 rng(23);
     std::vector<PhysAddr> batch;
     std::vector<Eviction> victims;
@@ -457,33 +509,111 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         }
       }
     }
-    for (std::size_t s = 0; s < batched.sets(); ++s) {
-      const std::vector<PhysAddr> a = batched.set_contents(s), b = single.set_contents(s);
-      ASSERT_EQ(a, b) << name << ", set " << s;
-      for (PhysAddr l : a) ASSERT_EQ(batched.state(l), single.state(l)) << name;
-    }
-    MapStatsVisitor stats_batched, stats_single;
-    batched.dump(stats_batched);
-    single.dump(stats_single);
-    EXPECT_EQ(stats_batched.values, stats_single.values) << name;
-    EXPECT_EQ(counts_batched, counts_single) << name;
+    pair.expect_same();
     EXPECT_GT(received, 1000u) << name;
     EXPECT_GT(evicted_dirty, 1000u) << name;
   }
 }
 
 TEST(CacheArray, WriteBackOrFillLinesEqualsOneLineAtATime) {
-  write_back_or_fill_lines_equals_one_line_at_a_time();
-#if defined(__x86_64__)
-  // Again as a host without SSE4.1 runs it (the batch's plain copy, plain victim searches).
-  if (sse41_in_use) {
-    struct Restore {
-      ~Restore() { sse41_in_use = true; }
-    } restore;
-    sse41_in_use = false;
-    write_back_or_fill_lines_equals_one_line_at_a_time();
+  with_and_without_sse41(write_back_or_fill_lines_equals_one_line_at_a_time);
+}
+
+// A cached clear's L1D passes in one call each (write_access_lines, then
+// fill_missed_lines) against the per-line calls they replace (write_access
+// of every line, then fill_at or fill of each one left), on histories with
+// hits, upgrades of Shared lines, invalidations between the two passes (a
+// snoop filter's back-invalidation) and stamps renumbered on the way.
+static void write_and_fill_lines_equal_one_line_at_a_time() {
+  const std::vector<BatchCase> cases = {
+      {64, 8, Replacement::Lru, 0},  {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
+      {48, 12, Replacement::Fifo, 0}, {40, 5, Replacement::Lru, 0},    {64, 8, Replacement::Random, 0},
+      {64, 8, Replacement::Lru, 3000}, {96, 11, Replacement::Fifo, 2000},
+  };
+  for (const BatchCase& c : cases) {
+    ArrayPair pair(c, 5);
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
+    std::mt19937_64 rng(31);
+    std::array<CacheArray::FillSlot, 64> slot_b, slot_s;
+    std::array<std::uint8_t, 64> missed, from;
+    std::array<PhysAddr, 64> dirty;
+    std::uint64_t hits = 0, upgrades = 0, dirty_victims = 0;
+    for (int op = 0; op < 8'000; ++op) {
+      const std::string where = name + ", op " + std::to_string(op);
+      const PhysAddr pa = (rng() % lines) * 64;
+      const unsigned kind = static_cast<unsigned>(rng() % 8);
+      if (kind < 2) {
+        ASSERT_EQ(batched.access(pa, kind == 0), single.access(pa, kind == 0)) << where;
+        continue;
+      }
+      if (kind < 4) {
+        // A line read by two CPUs (Shared: a store to it is an upgrade) or read alone.
+        const LineState st = kind == 2 ? LineState::Shared : LineState::Exclusive;
+        const Eviction a = batched.fill(pa, st), b = single.fill(pa, st);
+        ASSERT_EQ(a.valid, b.valid) << where;
+        ASSERT_EQ(a.addr, b.addr) << where;
+        continue;
+      }
+      // A batch of 1 to 64 consecutive whole-line stores from any line.
+      const std::size_t n = 1 + static_cast<std::size_t>(rng() % 64);
+      const PhysAddr first = pa % ((lines - n) * 64);
+      const bool count_dirty = rng() % 2 == 0;
+      batched.write_access_lines(first, n, slot_b.data(), missed.data());
+      std::array<std::uint8_t, 64> expect{};
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::uint64_t before = single.stats().upgrades;
+        expect[j] = single.write_access(first + j * 64, slot_s[j]) ? 0 : single.stats().upgrades != before ? 2 : 1;
+        ASSERT_EQ(missed[j], expect[j]) << where << ", line " << j;
+        hits += expect[j] == 0;
+        upgrades += expect[j] == 2;
+      }
+      // Between the passes: now and then a line invalidated, and (as the
+      // snoop filter's pass does) most upgraded lines made Modified.
+      if (rng() % 4 == 0) {
+        const PhysAddr gone = rng() % 2 == 0 ? first + (rng() % n) * 64 : (rng() % lines) * 64;
+        batched.invalidate(gone);
+        single.invalidate(gone);
+      }
+      for (std::size_t j = 0; j < n; ++j)
+        if (expect[j] == 2 && rng() % 4 != 0) {
+          batched.set_state(first + j * 64, LineState::Modified);
+          single.set_state(first + j * 64, LineState::Modified);
+          missed[j] = expect[j] = 0;
+        }
+      const std::size_t k = batched.fill_missed_lines(first, n, slot_b.data(), missed.data(), count_dirty,
+                                                      dirty.data(), from.data());
+      std::size_t d = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        if (expect[j] == 0) continue;
+        const Eviction e = expect[j] == 1 ? single.fill_at(slot_s[j], LineState::Modified, count_dirty)
+                                          : single.fill(first + j * 64, LineState::Modified, count_dirty);
+        if (!(e.valid && e.dirty)) continue;
+        ASSERT_LT(d, k) << where << ", line " << j;
+        ASSERT_EQ(dirty[d], e.addr) << where << ", line " << j;
+        ASSERT_EQ(from[d], j) << where << ", line " << j;
+        ++d;
+        ++dirty_victims;
+        // A dirty victim left counted (count_dirty false) is counted out by the level below: here.
+        if (!count_dirty && (e.addr >> 10) < regions) {
+          --counts_batched[e.addr >> 10];
+          --counts_single[e.addr >> 10];
+        }
+      }
+      ASSERT_EQ(d, k) << where;
+    }
+    pair.expect_same();
+    EXPECT_EQ(batched.renumberings(), single.renumberings()) << name;
+    if (c.stamp_limit) {
+      EXPECT_GT(batched.renumberings(), 0u) << name;
+    }
+    EXPECT_GT(hits, 500u) << name;
+    EXPECT_GT(upgrades, 100u) << name;
+    EXPECT_GT(dirty_victims, 1000u) << name;
   }
-#endif
+}
+
+TEST(CacheArray, WriteAndFillLinesEqualOneLineAtATime) {
+  with_and_without_sse41(write_and_fill_lines_equal_one_line_at_a_time);
 }
 
 }  // namespace
