@@ -416,7 +416,7 @@ class CacheArray {
   // instructions, all eight ways compared one by one.)
   std::size_t find_in(const std::uint32_t* set, std::uint32_t tag) const {
     if (ways_ == 8) {
-      const std::uint64_t m = ways_equal_padded(set, 8, tag);
+      const std::uint64_t m = match_ways(set, tag);  // its case 8 (ways_ is known here)
       return m ? static_cast<std::size_t>(__builtin_ctzll(m)) : ways_;
     }
     for (std::size_t w = 0; w < ways_; ++w)

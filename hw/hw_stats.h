@@ -35,7 +35,9 @@ class Histogram {
     // (v * m) >> s with m = floor(2^s / w) + 1, s = kShortBits + ceil(log2 w)
     // (Granlund and Montgomery's bound for kShortBits-bit numerators; m is
     // below 2^(kShortBits + 1) + 1, so v * m fits in 64 bits).
-    if (overflow_from_ <= (std::uint64_t{1} << kShortBits)) {
+    // (Tested on the width, not on overflow_from_: width x kBuckets wraps for
+    // widths from 2^58 ps, and a wrapped product must not take this path.)
+    if (width_.value() <= (std::uint64_t{1} << kShortBits) / kBuckets) {
       unsigned l = 0;
       while ((std::uint64_t{1} << l) < width_.value()) ++l;
       short_shift_ = kShortBits + l;

@@ -289,8 +289,9 @@ class MemorySystem {
   // Posted write of a dirty line from `requester`'s socket to its home.
   void post_writeback(NodeId requester, PhysAddr line, Picoseconds t);
   // One line at `home`'s memory device from `t` (a DDR4 controller called directly).
-  // (Inline in memory_system.cpp, its only user: a call per DRAM line was 26 host instructions of wrapper.)
-  MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
+  // (Defined inline in memory_system.cpp, its only user: a call per DRAM line was 26 host
+  // instructions of wrapper. Another file that calls it needs the definition moved here.)
+  inline MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
   // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
   // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
   Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);

@@ -128,6 +128,7 @@ class TailWindow {
   // dropped). The window's indices are read once, before the entry is
   // stored: after a store of a T holding 64-bit words the compiler reloads
   // them, as the store might have written them.
+  // Needs capacity() >= 1 (with 0 the entry just stored would be the one dropped).
   [[gnu::always_inline]] int append_bounded(T v, T* dropped) {
     const std::size_t h = head_, t = tail_;
     if (t >= buf_size_) return 0;
@@ -137,7 +138,7 @@ class TailWindow {
       tail_ = t + 1;
       return 1;
     }
-    *dropped = d[h];  // h < t: the window held capacity_ >= 1 entries
+    *dropped = d[h];  // h < t when capacity() >= 1, which callers need (SlotCalendar: kCalendarSlots)
     head_ = h + 1;
     tail_ = t + 1;
     if (h + 1 + kPrefetchAhead < t + 1) __builtin_prefetch(d + h + 1 + kPrefetchAhead);
