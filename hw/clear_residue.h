@@ -23,11 +23,12 @@
 // miss, a page walk, an L2 prefetch, a copy or clear of the page, a streamed
 // transfer over it; but an L2 prefetch by its own CPU of a line still in its
 // L2 finds it present, as the exact model's does (redundant: the line stays
-// virtual and keeps its page's L2 age). A virtual line made real in L1D posts the write-backs it
-// causes at the exact clear's pace from the page's first such touch, never
-// dated back but up to a clear's span after the touch (write_back_time()).
-// CacheHierarchy::displace_for_clear takes out the
-// real lines of L1D and L2 the virtual ones would have pushed out.
+// virtual and keeps its page's L2 age). A virtual line made real in L1D
+// posts the write-backs it causes at the exact clear's pace from the page's
+// first such touch, never dated back but up to a clear's span after the
+// touch (write_back_time(); a whole page made real at once: write_time()).
+// CacheHierarchy::displace_for_clear takes out the real lines of L1D and L2
+// the virtual ones would have pushed out.
 // A page that left its CPU's L2 by the clock but not yet entered the LLC
 // (its CPU has not missed since) is judged by the socket's LLC clock (the
 // lines its LLC took since, less those L1D and L2 hold): once that passes the
@@ -43,9 +44,10 @@
 // later than its L2 clock says (a calibration, not a derivation: the exact
 // model's other L2 fills, page walks and prefetches, push out early only the
 // lines of their sets, where here each moved the whole page, which put
-// memory_hog's write-backs one or two clears early; private_level()); the ring holds the LLC and each core's
-// L1D and L2 in pages, and a page forced out of a full ring is written back
-// early (a CPU idle for that many clears of its socket's other CPUs); a
+// memory_hog's write-backs one or two clears early; private_level()); the
+// ring holds the LLC and each core's L1D and L2 in pages, and a page forced
+// out of a full ring is written back early (a CPU idle for that many clears
+// of its socket's other CPUs); a
 // recorded line made real in L1D by a demand access counts as an L1D miss and
 // fill, where the exact model counts a hit. Only the bulk transfer path
 // ([platform] kernel_transfers = "bulk", the default) defers clears; the line

@@ -303,7 +303,8 @@ TEST(ClearResidue, APageReclearedWhileStillInL1dPostsItsWriteBacksAtTheReclear) 
     if (i % 2 == 0)
       run([&](MemorySystem& m, Picoseconds now) {
         Picoseconds at = now;
-        for (unsigned l = 0; l < ClearResidue::kPageLines; ++l) at += m.access(cpu, page + l * kCacheLineBytes, true, at);
+        for (unsigned l = 0; l < ClearResidue::kPageLines; ++l)
+          at += m.access(cpu, page + l * kCacheLineBytes, true, at);
         return at - now;
       });
     else if (i >= 8)
