@@ -139,12 +139,7 @@ Picoseconds ClearResidue::write_back_time(std::uint32_t e, unsigned i, Picosecon
   Entry& x = entries_[e];
   if (x.clear_end == 0) return now;
   const std::uint64_t span = x.clear_end - x.clear_start;
-  // Line i's offset in the clear: the end of its round (the rounds even over
-  // the span, less the last round's own spread), a gap per line before it in the round.
-  const std::uint64_t rounds = (kPageLines + burst_ - 1) / burst_;
-  const std::uint64_t spread = (kPageLines - 1) % burst_ * gap_;
-  const std::uint64_t round = span > spread ? (span - spread) / rounds : 0;
-  const std::uint64_t at = std::min(span, (i / burst_ + 1) * round + i % burst_ * gap_);
+  const std::uint64_t at = offset_in_clear(x, i);
   if (!x.paced) {
     // The first touch: the clear's timing starts over so that line i goes now.
     x.paced = true;

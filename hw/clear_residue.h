@@ -8,8 +8,10 @@
 // no cache array) while they are in that CPU's L1D or L2. Their level follows
 // from the page's age: the page is in its CPU's L1D while L1D took fewer
 // lines than it holds since the clear (its real fills and the virtual lines of
-// the CPU's later clears), then in its L2 while L2 took fewer than L1D and L2
-// hold. Then it leaves the L2 for the LLC as the exact model's L2 victims do,
+// the CPU's later clears), then in its L2 while L2 took at most as many as L1D
+// and L2 hold since the clear (a page later than the lines after it alone would
+// say; at the latest l1 + l2 pages of its CPU's clears after it). Then it
+// leaves the L2 for the LLC as the exact model's L2 victims do,
 // and its lines still virtual become real dirty LLC lines
 // (CacheHierarchy::install_residue_page_in_llc), so the LLC's own LRU, set by
 // set, says what they push out and when they go: at the CPU's next clear
@@ -21,10 +23,12 @@
 // miss, a page walk, an L2 prefetch, a copy or clear of the page, a streamed
 // transfer over it; but an L2 prefetch by its own CPU of a line still in its
 // L2 finds it present, as the exact model's does (redundant: the line stays
-// virtual and keeps its page's L2 age). A virtual line made real in L1D posts the write-backs it
-// causes at the exact clear's pace from the page's first such touch, never
-// dated back (write_back_time()). CacheHierarchy::displace_for_clear takes out the
-// real lines of L1D and L2 the virtual ones would have pushed out.
+// virtual and keeps its page's L2 age). A virtual line made real in L1D
+// posts the write-backs it causes at the exact clear's pace from the page's
+// first such touch, never dated back but up to a clear's span after the
+// touch (write_back_time(); a whole page made real at once: write_time()).
+// CacheHierarchy::displace_for_clear takes out the real lines of L1D and L2
+// the virtual ones would have pushed out.
 // A page that left its CPU's L2 by the clock but not yet entered the LLC
 // (its CPU has not missed since) is judged by the socket's LLC clock (the
 // lines its LLC took since, less those L1D and L2 hold): once that passes the
@@ -36,9 +40,14 @@
 // pressure is displace_for_clear's, on average, not set by set) and no
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
 // pages later), not by its L1D clock; it enters the LLC whole, not line by
-// line as its sets in L2 give it up; the ring holds the LLC and each core's
-// L1D and L2 in pages, and a page forced out of a full ring is written back
-// early (a CPU idle for that many clears of its socket's other CPUs); a
+// line as its sets in L2 give it up, and so it leaves a page of L2 fills
+// later than its L2 clock says (a calibration, not a derivation: the exact
+// model's other L2 fills, page walks and prefetches, push out early only the
+// lines of their sets, where here each moved the whole page, which put
+// memory_hog's write-backs one or two clears early; private_level()); the
+// ring holds the LLC and each core's L1D and L2 in pages, and a page forced
+// out of a full ring is written back early (a CPU idle for that many clears
+// of its socket's other CPUs); a
 // recorded line made real in L1D by a demand access counts as an L1D miss and
 // fill, where the exact model counts a hit. Only the bulk transfer path
 // ([platform] kernel_transfers = "bulk", the default) defers clears; the line
@@ -166,9 +175,8 @@ class ClearResidue {
   std::uint64_t mask(std::uint32_t e) const { return entries_[e].mask; }
   // The timing pass of the newest recorded clear ran from `start` to `end`
   // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
-  // causes the write-backs the exact model's clear caused when it wrote line i:
-  // write_time() says about when, that many 64ths of the way (false: the
-  // clear's time is not known); write_back_time() says when they go.
+  // causes the write-backs the exact model's clear caused when it wrote line
+  // i; write_back_time() says when they go.
   void timed(Picoseconds start, Picoseconds end) {
     if (newest_ == kNone) return;
     entries_[newest_].clear_start = start.value();
@@ -176,10 +184,13 @@ class ClearResidue {
     clears_timed_ = true;
   }
   bool clears_timed() const { return clears_timed_; }  // whether timed() was ever called
-  bool write_time(std::uint32_t e, unsigned i, Picoseconds& t) const {
+  // Entry e's timing pass: as timed(), or as write_back_time()'s first touch
+  // shifted it (false: not timed).
+  bool timing_pass(std::uint32_t e, Picoseconds& start, Picoseconds& end) const {
     const Entry& x = entries_[e];
     if (x.clear_end == 0) return false;
-    t = Picoseconds(x.clear_start + (x.clear_end - x.clear_start) * (i + 1) / kPageLines);
+    start = Picoseconds(x.clear_start);
+    end = Picoseconds(x.clear_end);
     return true;
   }
   // When the write-backs that making line i of entry e real in L1D causes go
@@ -190,14 +201,23 @@ class ClearResidue {
   // the bank's rows: memory_hog's activates and row conflicts moved with
   // them). So they keep the clear's pace instead, shifted to start at the
   // page's first such touch: line i at its offset in the clear from there,
-  // never before `now` (a page whose lines are all stored to right after the
-  // fault sends its write-backs at the clear's rate, not in one burst at the
-  // stores' rate, which queued them on the links). The clear's lines complete
-  // in rounds of the lines it keeps in flight (pipeline()), a round's lines a
-  // cycle apart, and their write-backs go with them (spread evenly over the
-  // clear, the DRAM queued them 15-26% less than the exact model's on default
-  // and gups). Without a timed clear: now.
+  // never before `now`, and lines after the touched one up to a clear's span
+  // after it (as the exact clear's write-backs follow the access that
+  // faulted; a page whose lines are all stored to right after the fault sends
+  // its write-backs at the clear's rate, not in one burst at the stores' rate,
+  // which queued them on the links). A later touch keeps the shifted timing.
+  // The clear's lines complete in rounds of the lines it keeps in flight
+  // (pipeline()), a round's lines a cycle apart, and their write-backs go
+  // with them (spread evenly over the clear, the DRAM queued them 15-26% less
+  // than the exact model's on default and gups). Without a timed clear: now.
   Picoseconds write_back_time(std::uint32_t e, unsigned i, Picoseconds now);
+  // write_back_time() without the first touch's shift: line i's time in the
+  // clear's timing pass as it stands (as timed, or as an earlier touch
+  // shifted it), or `now` if that is past or the clear was not timed.
+  Picoseconds write_time(std::uint32_t e, unsigned i, Picoseconds now) const {
+    const Entry& x = entries_[e];
+    return x.clear_end == 0 ? now : std::max(now, Picoseconds(x.clear_start + offset_in_clear(x, i)));
+  }
   // The clears' timing passes keep `lines` lines in flight, issued `gap` apart
   // (MemorySystem's kernel MLP and core cycle): write_back_time()'s rounds.
   void pipeline(std::uint32_t lines, Picoseconds gap) {
@@ -291,8 +311,11 @@ class ClearResidue {
   // where here each of them moves the whole page. Leaving when the lines after
   // it fill L1D and L2 less a page put a memory_hog page's write-backs one or
   // two clears before the exact model's; now they are on time or one early.
-  // (A calibration: with no other L2 fills at all a page now leaves a clear
-  // after the exact model's lines, as the fault path's page walks always add some.)
+  // (A calibration. In a run of clears with no other L2 fills nothing changes:
+  // record()'s bound, l1 + l2 clears after the page, lets it go at the same
+  // clear either way; other L2 fills no longer move it before that bound. A
+  // CPU that stopped clearing hands a page to the LLC at its misses
+  // (exit_due()) a page of L2 fills later than before.)
   int private_level(const Entry& x, std::uint64_t l1_fills, std::uint64_t l2_fills) const {
     const auto c = static_cast<std::size_t>(x.cpu);
     if (l1_clock(c, l1_fills) - x.l1_at <= l1_lines_ - kPageLines) return 1;
@@ -304,6 +327,16 @@ class ClearResidue {
     if (l1_.empty()) return false;
     const auto c = static_cast<std::size_t>(x.cpu);
     return private_level(x, l1_[c]->insertions(), l2_[c]->insertions()) != 0;
+  }
+  // Line i's offset from its clear's start in the clear's timing pass: the
+  // end of its round of pipeline() lines (the rounds even over the span, less
+  // the last round's own spread), a gap per line before it in the round.
+  std::uint64_t offset_in_clear(const Entry& x, unsigned i) const {
+    const std::uint64_t span = x.clear_end - x.clear_start;
+    const std::uint64_t rounds = (kPageLines + burst_ - 1) / burst_;
+    const std::uint64_t spread = (kPageLines - 1) % burst_ * gap_;
+    const std::uint64_t round = span > spread ? (span - spread) / rounds : 0;
+    return std::min(span, (i / burst_ + 1) * round + i % burst_ * gap_);
   }
   // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
   void pop_gone(std::size_t s, std::uint64_t clock);
