@@ -139,7 +139,7 @@ class CacheArray {
   }
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
   bool probe(PhysAddr pa, FillSlot& slot) { return locate(pa, slot) != nullptr; }
-  // access(pa, true); on a miss of an absent line (not an upgrade) also fills `slot`.
+  // access(pa, true); a miss of an absent line also fills `slot` (write_access_run repeats it: change both).
   [[gnu::always_inline]] bool write_access(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;

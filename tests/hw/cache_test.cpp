@@ -529,6 +529,8 @@ static void write_and_fill_lines_equal_one_line_at_a_time() {
       {64, 8, Replacement::Lru, 0},  {64, 16, Replacement::Lru, 0},    {96, 11, Replacement::Lru, 0},
       {48, 12, Replacement::Fifo, 0}, {40, 5, Replacement::Lru, 0},    {64, 8, Replacement::Random, 0},
       {64, 8, Replacement::Lru, 3000}, {96, 11, Replacement::Fifo, 2000},
+      // Sets by a mask with a way count that has no compiled copy of its own.
+      {64, 12, Replacement::Lru, 0},  {32, 5, Replacement::Fifo, 0},
   };
   for (const BatchCase& c : cases) {
     ArrayPair pair(c, 5);
