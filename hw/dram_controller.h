@@ -289,17 +289,18 @@ class SlotCalendar {
     const int r = e_.append_bounded(Entry{start, Entry::pack(stamp, tag)}, &dropped);
     if (r == 0) return false;
     if (max_stamp_ < stamp) max_stamp_ = stamp;
-    if (r == 2) {
-      const Picoseconds f = dropped.start + len_;
-      if (floor_ < f) floor_ = f;
-    }
+    if (r == 2) raise_floor_past(dropped);
     return true;
   }
   // Beyond capacity: the oldest reservation leaves, and times before its slot's end count as busy.
   [[gnu::always_inline]] void drop_oldest() {
-    const Picoseconds f = e_.front().start + len_;
-    if (floor_ < f) floor_ = f;
+    raise_floor_past(e_.front());
     e_.pop_front();
+  }
+  // A reservation `e` that left the window: times before its slot's end count as busy.
+  [[gnu::always_inline]] void raise_floor_past(const Entry& e) {
+    const Picoseconds f = e.start + len_;
+    if (floor_ < f) floor_ = f;
   }
   // Whether the reservation e, stamped after `stamp`, overlaps a slot tagged `tag` at `start`.
   bool overlaps_later(const Entry& e, Picoseconds start, int tag, Picoseconds stamp) const {

@@ -106,6 +106,13 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
       node_range_[i] = {n.base, n.base + n.memory.value()};
     }
   }
+  // A node whose range no lower node's overlaps: its lines' home is it exactly
+  // when they lie in its range (home_node takes the first match).
+  node_range_alone_.assign(node_range_.size(), 1);
+  for (std::size_t i = 0; i < node_range_.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (node_range_[j].first < node_range_[i].second && node_range_[i].first < node_range_[j].second)
+        node_range_alone_[i] = 0;
   l1_latency_ = caches_.hit_latency(1);
   socket_node_.assign(static_cast<std::size_t>(std::max(layout_.num_sockets, 0)), NodeId(-1));
   auto on_io_stop = [&](NodeId n) {
@@ -644,11 +651,10 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   // A write-back's home is `me` when its line is in me's range and no lower
   // node's range holds it (home_node picks the first): with me's range apart
   // from theirs, a range check instead of home_node's search per write-back.
-  local_wb_.range_decides = static_cast<std::size_t>(me.value()) < node_range_.size();
+  const auto mi = static_cast<std::size_t>(me.value());
+  local_wb_.range_decides = mi < node_range_.size() && node_range_alone_[mi] != 0;
   if (local_wb_.range_decides) {
-    const auto [lo, hi] = node_range_[static_cast<std::size_t>(me.value())];
-    for (std::size_t i = 0; i < static_cast<std::size_t>(me.value()); ++i)
-      if (node_range_[i].first < hi && lo < node_range_[i].second) local_wb_.range_decides = false;
+    const auto [lo, hi] = node_range_[mi];
     local_wb_.lo = lo;
     local_wb_.span = hi > lo ? hi - lo : 0;
   }

@@ -448,6 +448,7 @@ class MemorySystem {
   std::vector<NodeId> cpu_node_;
   std::vector<NodeId> socket_node_;  // a node of each socket (where its caching agent sits)
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
+  std::vector<std::uint8_t> node_range_alone_;  // by node id: no lower node's range overlaps its own
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
   std::vector<SuperQueue> super_queues_;       // by cpu
