@@ -127,7 +127,14 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
   for (const auto& l : layout_.links)
     if (l.bandwidth.bytes_per_second() == 0) throw std::invalid_argument("interconnect: link " + l.name + " has no bandwidth");
   dirs_.resize(layout_.links.size() * 2);
+  link_ser_.resize(layout_.links.size());
   precomputed_ = {true, true};
+  for (std::size_t li = 0; li < layout_.links.size(); ++li) {
+    for (std::size_t kind = 0; kind < 2; ++kind) {
+      link_ser_[li][kind] = layout_.links[li].bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
+      if (link_ser_[li][kind].value() == 0) precomputed_[kind] = false;
+    }
+  }
   routes_.resize(layout_.paths.size());
   for (int a = 0; a < layout_.num_nodes; ++a) {
     for (int b = 0; b < layout_.num_nodes; ++b) {
@@ -142,25 +149,50 @@ Interconnect::Interconnect(InterconnectLayout layout, const InterconnectParams& 
         h.link = static_cast<std::uint32_t>(li);
         h.dir = h.link * 2 + dir;
         h.latency = link.latency + params_.hop_latency;
-        for (std::size_t kind = 0; kind < 2; ++kind) {
-          h.ser[kind] = link.bandwidth.transfer_time(params_.header + Bytes(kind * kCacheLineBytes));
-          if (h.ser[kind].value() > 0) h.grid[kind] = FastDivider(h.ser[kind].value());
-          else precomputed_[kind] = false;
-        }
         hops_.push_back(h);
+        r.latency += h.latency;
+        for (std::size_t kind = 0; kind < 2; ++kind) {
+          KindHop k;
+          k.dir = h.dir;
+          k.ser = link_ser_[static_cast<std::size_t>(li)][kind];
+          k.latency = h.latency;
+          if (k.ser.value() > 0) k.grid = FastDivider(k.ser.value());
+          kind_hops_[kind].push_back(k);
+          r.ser[kind] += k.ser;
+        }
       }
       r.count = static_cast<std::uint32_t>(hops_.size()) - r.first;
     }
   }
 }
 
+template <std::size_t K>
+inline TraverseResult Interconnect::traverse_kind(const Route& rt, Picoseconds t) {
+  const Picoseconds sent = t;
+  Direction* const dirs = dirs_.data();
+  const KindHop* h = kind_hops_[K].data() + rt.first;
+  const KindHop* const end = h + rt.count;
+  for (; h != end; ++h) {
+    Direction& d = dirs[h->dir];
+    const Picoseconds start = d.cal.reserve_slot(t, h->ser, h->grid);
+    ++d.kind_messages[K];
+    d.stats.queueing_ps += (start - t).value();
+    t = start + h->ser + h->latency;
+  }
+  last_time_ = std::max(last_time_, t);
+  // The arrival is the send time plus each hop's wait, serialisation and latency.
+  return {t, rt.latency, rt.ser[K], t - sent - rt.latency - rt.ser[K]};
+}
+
 TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Picoseconds t) {
   if (from == to) return {t, Picoseconds(0), Picoseconds(0), Picoseconds(0)};
-  const Bytes bytes = payload + params_.header;
-  // Header-only and line messages take their hop's precomputed times.
-  const std::size_t kind = payload.value() == kCacheLineBytes ? 1 : 0;
-  const bool precomputed = (payload.value() == 0 || payload.value() == kCacheLineBytes) && precomputed_[kind];
   const Route& rt = route(from, to);
+  // Header-only and line messages take their hops' precomputed times.
+  if (payload.value() == kCacheLineBytes && precomputed_[1]) [[likely]]
+    return traverse_kind<1>(rt, t);
+  if (payload.value() == 0 && precomputed_[0]) [[likely]]
+    return traverse_kind<0>(rt, t);
+  const Bytes bytes = payload + params_.header;
   Direction* const dirs = dirs_.data();
   const Hop* h = hops_.data() + rt.first;
   const Hop* const end = h + rt.count;
@@ -168,15 +200,9 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
   Picoseconds latency(0), serialisation(0), queueing(0);
   for (; h != end; ++h) {
     Direction& d = dirs[h->dir];
-    Picoseconds ser, start;
-    if (precomputed) [[likely]] {
-      ser = h->ser[kind];
-      start = d.cal.reserve_slot(t, ser, h->grid[kind]);
-    } else {
-      ser = transfer_time_of(layout_.links[h->link].bandwidth, bytes);
-      start = d.cal.earliest_slot(t, ser);
-      d.cal.reserve(start, ser);
-    }
+    const Picoseconds ser = transfer_time_of(layout_.links[h->link].bandwidth, bytes);
+    const Picoseconds start = d.cal.earliest_slot(t, ser);
+    d.cal.reserve(start, ser);
     ++d.stats.messages;
     d.stats.bytes += bytes.value();
     d.stats.busy_ps += ser.value();
@@ -188,6 +214,19 @@ TraverseResult Interconnect::traverse(NodeId from, NodeId to, Bytes payload, Pic
   }
   last_time_ = std::max(last_time_, t);
   return {t, latency, serialisation, queueing};
+}
+
+Interconnect::DirStats Interconnect::link_stats(int link, int dir) const {
+  const auto li = static_cast<std::size_t>(link);
+  const Direction& d = dirs_[li * 2 + static_cast<std::size_t>(dir)];
+  DirStats s = d.stats;
+  for (std::size_t kind = 0; kind < 2; ++kind) {
+    const std::uint64_t m = d.kind_messages[kind];
+    s.messages += m;
+    s.bytes += m * (params_.header.value() + kind * kCacheLineBytes);
+    s.busy_ps += m * link_ser_[li][kind].value();
+  }
+  return s;
 }
 
 Picoseconds Interconnect::idle_time(NodeId from, NodeId to, Bytes payload) const {
@@ -229,7 +268,10 @@ void Interconnect::stream(NodeId from, NodeId to, Bytes payload, std::uint64_t c
 }
 
 void Interconnect::reset_stats(Picoseconds now) {
-  for (Direction& d : dirs_) d.stats = DirStats{};
+  for (Direction& d : dirs_) {
+    d.stats = DirStats{};
+    d.kind_messages = {};
+  }
   stats_start_ = now;
   last_time_ = now;
 }
@@ -243,7 +285,7 @@ void Interconnect::dump(StatsVisitor& v) const {
       const NodeId dst = dir == 0 ? link.b : link.a;
       const std::string n = "system.interconnect." + link.name + ".n" + std::to_string(src.value()) + "_to_n" +
                             std::to_string(dst.value());
-      const DirStats& s = dirs_[li * 2 + static_cast<std::size_t>(dir)].stats;
+      const DirStats s = link_stats(static_cast<int>(li), dir);
       v.counter(n + ".messages", s.messages, "count", "messages sent in this direction");
       v.counter(n + ".bytes", s.bytes, "bytes", "bytes sent in this direction (headers included)");
       v.counter(n + ".busy_ps", s.busy_ps, "ps", "time spent serialising messages");

@@ -66,6 +66,7 @@ struct InterconnectParams {
 // microseconds finds its gaps); earlier time counts as busy.
 class LinkCalendar {
  public:
+  // capacity >= 1 (the in-order append drops the oldest interval in the same step).
   explicit LinkCalendar(std::size_t capacity = 4096) : busy_(capacity) {}
   // Earliest start >= t of an idle interval of length len.
   Picoseconds earliest(Picoseconds t, Picoseconds len) const;
@@ -79,7 +80,7 @@ class LinkCalendar {
   // Returns the start. len > 0. Inline: a message on an idle link, or one
   // whose slot lies after every reservation (messages in time order), is an
   // append; reserve_slot_among() searches the others.
-  Picoseconds reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid) {
+  [[gnu::always_inline]] Picoseconds reserve_slot(Picoseconds t, Picoseconds len, const FastDivider& grid) {
     const Picoseconds at = std::max(t, floor_);
     if (busy_.empty()) [[unlikely]] {
       insert_at(busy_.end(), at, len);
@@ -89,14 +90,14 @@ class LinkCalendar {
     // An idle link (the latest reservation ended a message or more before
     // `at`) leaves no gap a message could use: it starts when sent.
     if (last_end + len <= at) {
-      insert_at(busy_.end(), at, len);
+      append(at, len);
       return at;
     }
     const Picoseconds s = std::max(slot_from(t, len, grid), floor_);
     if (last_end > s) return reserve_slot_among(s, len, grid);
     // Every reservation ends by s: the slot at or after s (floor_ may be off the grid).
     const Picoseconds on = slot_from(s, len, grid);
-    insert_at(busy_.end(), on, len);
+    append(on, len);
     return on;
   }
 
@@ -130,6 +131,15 @@ class LinkCalendar {
       floor_ = std::max(floor_, busy_.front().end);
       busy_.pop_front();
     }
+  }
+  // insert_at(busy_.end(), s, len) for an interval after every other: the
+  // append and the drop of the oldest beyond capacity in one step (the
+  // window's indices read once), the move back to the buffer's front by insert_at.
+  [[gnu::always_inline]] void append(Picoseconds s, Picoseconds len) {
+    Busy dropped;
+    const int r = busy_.append_bounded(Busy{s, s + len}, &dropped);
+    if (r == 2) floor_ = std::max(floor_, dropped.end);
+    else if (r == 0) insert_at(busy_.end(), s, len);
   }
   TailWindow<Busy> busy_;  // sorted, non-overlapping; capacity = intervals kept
   Picoseconds floor_{0};
@@ -174,7 +184,7 @@ class Interconnect {
     std::uint64_t messages = 0, bytes = 0, busy_ps = 0, queueing_ps = 0;
   };
   // dir 0: a -> b, dir 1: b -> a.
-  const DirStats& link_stats(int link, int dir) const { return dirs_[static_cast<std::size_t>(link) * 2 + dir].stats; }
+  DirStats link_stats(int link, int dir) const;
   void reset_stats(Picoseconds now = Picoseconds(0));
   // Names: system.interconnect.<link>.<a>to<b>.bytes, .utilisation, ...
   void dump(StatsVisitor& v) const;
@@ -183,32 +193,51 @@ class Interconnect {
   InterconnectLayout layout_;
   InterconnectParams params_;
   // One hop of a route, computed once per (source, destination) pair: the
-  // link direction taken (link * 2 + dir: its calendar and counters), the
-  // serialisation of a header-only message and of a line's (payload 0 and 64
-  // bytes, nearly every message) with a divider for each slot grid, and the
-  // link's latency plus the hop latency.
+  // link direction taken (link * 2 + dir: its calendar and counters) and the
+  // link's latency plus the hop latency (messages of any size).
   struct Hop {
     std::uint32_t dir = 0;
     std::uint32_t link = 0;
     Picoseconds latency{0};
-    std::array<Picoseconds, 2> ser{};   // [0]: header only, [1]: a line
-    std::array<FastDivider, 2> grid{};  // slot grids of those lengths
   };
+  // The same hop for a message of one of the two precomputed kinds (payload
+  // 0, a header-only request, and 64 bytes, a line: nearly every message),
+  // one table per kind: its serialisation, the divider of its slot grid.
+  struct KindHop {
+    std::uint32_t dir = 0;
+    Picoseconds ser{0}, latency{0};
+    FastDivider grid;
+  };
+  // A route: its hops, hops_[first, first + count) (and kind_hops_[kind][...]),
+  // with the sums over them of the latencies and of each kind's
+  // serialisations (a message's queueing is then what its arrival adds).
   struct Route {
-    std::uint32_t first = 0, count = 0;  // hops_[first, first + count)
+    std::uint32_t first = 0, count = 0;
+    Picoseconds latency{0};
+    std::array<Picoseconds, 2> ser{};
   };
   std::vector<Hop> hops_;
+  std::array<std::vector<KindHop>, 2> kind_hops_;
   std::vector<Route> routes_;  // [from * num_nodes + to]
   const Route& route(NodeId from, NodeId to) const {
     return routes_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
                    static_cast<std::size_t>(to.value())];
   }
   std::array<bool, 2> precomputed_{};  // every link on a route has a time of that kind above 0 (a grid to divide by)
+  // traverse() of a message of precomputed kind K along rt, sent at t.
+  template <std::size_t K>
+  [[gnu::always_inline]] TraverseResult traverse_kind(const Route& rt, Picoseconds t);
   // A link direction's calendar and counters side by side, [link * 2 + dir].
+  // Messages of a precomputed kind are counted by kind alone (their bytes
+  // and busy time are the kind's, added up in link_stats()); `stats` holds
+  // the others' counts and every message's queueing.
   struct Direction {
     LinkCalendar cal;
     DirStats stats;
+    std::array<std::uint64_t, 2> kind_messages{};
   };
+  // Serialisation of each precomputed kind on each link, [link][kind].
+  std::vector<std::array<Picoseconds, 2>> link_ser_;
   std::vector<Direction> dirs_;
   Picoseconds stats_start_{0};
   Picoseconds last_time_{0};
