@@ -84,7 +84,7 @@ Picoseconds SlotCalendar::earliest_search(Picoseconds s, int tag, Picoseconds vi
 }
 
 template <bool kSpot>
-Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const {
+Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot, const Entry* first) const {
   const bool all = visible >= max_stamp_;
   const Entry* const end = e_.end();
   // Entries are sorted and s only grows: walk forward from the first entry that
@@ -95,7 +95,7 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
     bool moved = false;
     const Entry* place = nullptr;  // kSpot: the first entry starting after s
     bool overlapped = false;       // kSpot: an entry stamped after the view overlaps s
-    const Entry* it = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    const Entry* it = pass == 0 && first ? first : first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
     for (; it != end && it->start < s + max_sep_; ++it) {
       const int itag = it->tag();
       if constexpr (kSpot) {
@@ -123,7 +123,7 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
   }
   return s;  // (a spot whose passes ran out stays not clean)
 }
-template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*) const;
+template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*, const Entry*) const;
 
 SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
   SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
@@ -394,6 +394,8 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
     : p_(params), base_(base), name_(std::move(name)) {
   std::string err = p_.validate();
   if (!err.empty()) throw std::invalid_argument(name_ + ": " + err);
+  stride_ = Strides{static_cast<std::size_t>(p_.ranks), static_cast<std::size_t>(p_.banks_per_rank()),
+                    static_cast<std::size_t>(p_.banks_per_group)};
   fields_ = parse_dram_mapping(p_.mapping, nullptr);
   const std::uint64_t il = p_.interleave_lines();  // a power of two (validate)
   while ((std::uint64_t{1} << il_shift_) < il) ++il_shift_;

@@ -183,8 +183,15 @@ class SlotCalendar {
   Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
+    // A gap before later reservations with none of them within reach of s
+    // (40% of a read stream's bursts land so, before the bursts of the
+    // channel's next granule): s, placed before the first of them, as the
+    // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
+    const Entry* const next = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    if (next == e_.end() || s + max_sep_ <= next->start)
+      return Spot{s, static_cast<std::size_t>(next - e_.begin()), true};
     Spot spot;
-    spot.start = walk<true>(s, tag, visible, &spot);
+    spot.start = walk<true>(s, tag, visible, &spot, next);
     return spot;
   }
   // A slot clear_at() holds: after every reservation, overlapping none.
@@ -322,8 +329,9 @@ class SlotCalendar {
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
   // The search of earliest_search() (the walk over the entries in reach of s);
   // with kSpot, its last pass (the one that moved nothing) also fills *spot.
+  // `first` (if given): first_after(s - reach()) found by the caller, where the first pass starts.
   template <bool kSpot>
-  Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot) const;
+  Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot, const Entry* first = nullptr) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
@@ -669,17 +677,22 @@ class DramController final : public MemoryDevice {
     bool in_refresh_span(Picoseconds x) const { return !memo || (memo->covers(x) && memo->epoch == b.refresh_epoch); }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
-    const std::size_t ri = static_cast<std::size_t>(c.channel) * static_cast<std::size_t>(p_.ranks) + c.rank;
+    const std::size_t ri = c.channel * stride_.ranks + c.rank;
     Rank& r = ranks_[ri];
     return HitSite{
-        banks_[ri * static_cast<std::size_t>(p_.banks_per_rank()) +
-               static_cast<std::size_t>(c.bank_group) * static_cast<std::size_t>(p_.banks_per_group) + c.bank],
+        banks_[ri * stride_.banks_per_rank + c.bank_group * stride_.banks_per_group + c.bank],
         r,
         channels_[c.channel],
         r.cas_by_bg[c.bank_group],
         p_.refresh ? &refresh_memo_[ri] : nullptr,
         ri};
   }
+  // hit_site()'s index strides as host words, set once (read from the
+  // parameters, each was a sign extension and the bank's a multiply more per request).
+  struct Strides {
+    std::size_t ranks = 0, banks_per_rank = 0, banks_per_group = 0;
+  };
+  Strides stride_;
   // One request through the banks, ranks and bus, at the scheduler from `t`
   // (`arrival` + front end, or a write drain's time); `drained`: a queued
   // write, already counted when posted.
