@@ -13,7 +13,10 @@ namespace numasim::hw {
 const LinkCalendar::Busy* LinkCalendar::first_ending_after(Picoseconds s) const {
   const Busy* const b = busy_.begin();
   const Busy* it = busy_.end();
-  for (int i = 0; i < 8 && it != b && (it - 1)->end > s; ++i) --it;
+  // Four steps (eight: gups.toml +2.9 M host instructions; two: +1.2 M more):
+  // in a loaded link's out-of-order messages, the answer lies 1-4 back for
+  // about 40%, further for about half (then the hint's search finds it).
+  for (int i = 0; i < 4 && it != b && (it - 1)->end > s; ++i) --it;
   if (it == b || (it - 1)->end <= s) return it;
   // The hint is an index: after pops or a move of the buffer it may lie past the
   // end, so it is clamped before it becomes a pointer (upper_bound_from then
