@@ -183,7 +183,7 @@ class Interconnect {
   struct DirStats {
     std::uint64_t messages = 0, bytes = 0, busy_ps = 0, queueing_ps = 0;
   };
-  // dir 0: a -> b, dir 1: b -> a.
+  // dir 0: a -> b, dir 1: b -> a. Computed (the precomputed kinds' messages are counted by kind).
   DirStats link_stats(int link, int dir) const;
   void reset_stats(Picoseconds now = Picoseconds(0));
   // Names: system.interconnect.<link>.<a>to<b>.bytes, .utilisation, ...
@@ -223,7 +223,7 @@ class Interconnect {
     return routes_[static_cast<std::size_t>(from.value()) * static_cast<std::size_t>(layout_.num_nodes) +
                    static_cast<std::size_t>(to.value())];
   }
-  std::array<bool, 2> precomputed_{};  // every link on a route has a time of that kind above 0 (a grid to divide by)
+  std::array<bool, 2> precomputed_{};  // every link has a time of that kind above 0 (a grid to divide by)
   // traverse() of a message of precomputed kind K along rt, sent at t.
   template <std::size_t K>
   [[gnu::always_inline]] TraverseResult traverse_kind(const Route& rt, Picoseconds t);
