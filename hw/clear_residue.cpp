@@ -361,6 +361,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   recent[seq % recent_n_] = e;
   if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);
   x.clear_start = x.clear_end = 0;
+  x.gap = 0;
   newest_ = e;
   virtual_lines_ += kPageLines;
   ++stats_.pages_deferred;

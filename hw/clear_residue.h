@@ -176,11 +176,20 @@ class ClearResidue {
   // The timing pass of the newest recorded clear ran from `start` to `end`
   // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
   // causes the write-backs the exact model's clear caused when it wrote line
-  // i; write_back_time() says when they go.
-  void timed(Picoseconds start, Picoseconds end) {
+  // i; write_back_time() says when they go. `round_gap` (0: pipeline()'s
+  // gap) spaces the lines of a round of this clear: MemorySystem gives a
+  // page of another node's memory a core cycle plus a request header's link
+  // serialisation (in the exact clear each completion sends the next line's
+  // ownership request over the link just ahead of the write-back it pushes
+  // out; a core cycle apart, the write-backs queued on the link 19% more than
+  // the exact model's, a whole line's serialisation apart 81% less:
+  // ClearResidue test AFirstTouchOfRemotePages...; a calibration).
+  void timed(Picoseconds start, Picoseconds end, Picoseconds round_gap = Picoseconds(0)) {
     if (newest_ == kNone) return;
-    entries_[newest_].clear_start = start.value();
-    entries_[newest_].clear_end = end.value();
+    Entry& x = entries_[newest_];
+    x.clear_start = start.value();
+    x.clear_end = end.value();
+    x.gap = static_cast<std::uint32_t>(round_gap.value());
     clears_timed_ = true;
   }
   bool clears_timed() const { return clears_timed_; }  // whether timed() was ever called
@@ -273,6 +282,7 @@ class ClearResidue {
     bool indexed = false;  // in the table (some line still virtual)
     bool left_l1 = false;  // moved from its CPU's L1D to its L2 by its clears (record())
     bool paced = false;    // its clear's timing shifted to its first line's touch (write_back_time())
+    std::uint32_t gap = 0;  // ps between the lines of a round of its clear (timed(); 0: gap_)
   };
   struct Ring {
     std::uint64_t head = 0;  // next slot to fill
@@ -330,13 +340,15 @@ class ClearResidue {
   }
   // Line i's offset from its clear's start in the clear's timing pass: the
   // end of its round of pipeline() lines (the rounds even over the span, less
-  // the last round's own spread), a gap per line before it in the round.
+  // the last round's own spread), a gap per line before it in the round (the
+  // clear's own, timed(), or pipeline()'s).
   std::uint64_t offset_in_clear(const Entry& x, unsigned i) const {
     const std::uint64_t span = x.clear_end - x.clear_start;
+    const std::uint64_t gap = x.gap != 0 ? x.gap : gap_;
     const std::uint64_t rounds = (kPageLines + burst_ - 1) / burst_;
-    const std::uint64_t spread = (kPageLines - 1) % burst_ * gap_;
+    const std::uint64_t spread = (kPageLines - 1) % burst_ * gap;
     const std::uint64_t round = span > spread ? (span - spread) / rounds : 0;
-    return std::min(span, (i / burst_ + 1) * round + i % burst_ * gap_);
+    return std::min(span, (i / burst_ + 1) * round + i % burst_ * gap);
   }
   // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
   void pop_gone(std::size_t s, std::uint64_t clock);

@@ -703,7 +703,18 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     });
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
-    if (deferred) residue_->timed(chunk_start, pipe.end());
+    if (deferred) {
+      // A page of another node's memory: each of its lines' completions in
+      // the exact clear sends the next line's ownership request over the link
+      // ahead of the write-back it pushes out; here the requests went in the
+      // timing pass, so a round's write-backs keep a header's serialisation
+      // between them on top of the core cycle (ClearResidue::timed).
+      const NodeId home = local ? me : home_node(chunk_first);
+      const Picoseconds gap = home == me || home.value() < 0
+                                  ? Picoseconds(0)
+                                  : params_.core_clock.to_time(Cycles(1)) + interconnect_.serialisation(me, home, Bytes(0));
+      residue_->timed(chunk_start, pipe.end(), gap);
+    }
   }
   local_wb_.dram = nullptr;
   local_wb_.range_decides = false;
