@@ -445,6 +445,8 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   SnoopResult sn;
   mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
+  // (A fill into L2 may push a deferred clear's line out of it: clear_residue.h.)
+  if (level >= 3 && residue_ && residue_->l2_listed(cpu)) [[unlikely]] residue_l2_fill(cpu, pa, now);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   // A request beyond L2 (LLC, another cache, memory) needs a super-queue entry
   // first: with every entry busy it leaves L2 when the first one frees.
@@ -536,6 +538,9 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       pf.count_redundant();
       continue;
     }
+    // A fill into L2 (not level 2: another cache holds the line, no fill) may
+    // push a deferred clear's line out of it (clear_residue.h).
+    if (level >= 3 && residue_ && residue_->l2_listed(cpu)) residue_l2_fill(cpu, line, now);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
     const bool mesh = mesh_ != nullptr;
     const std::uint32_t core = mesh ? core_index_[static_cast<std::size_t>(cpu.value())] : 0;

@@ -277,6 +277,43 @@ TEST(ClearResidue, StoresToEveryLineRightAfterEachClearQueueAtDramAsTheExactClea
   expect_within_2pct(dram_mean_latency_ps(*p.exact), dram_mean_latency_ps(*p.deferred), "DRAM mean latency");
 }
 
+TEST(ClearResidue, RealL2FillsBetweenClearsFragmentTheWriteBackStreamAsInTheExactModel) {
+  // memory_hog's pattern: a core of node 0 clears page after page and stores
+  // to each page's first line, and between clears reads two lines of memory
+  // no clear touches (page walks, prefetches: real fills of its L2). In the
+  // exact model each such fill pushes the oldest cleared line of its L2 set
+  // out early, and the set's later cleared lines one rotation of its set group
+  // early while the read line holds a way there, so the write-backs of
+  // consecutive pages interleave and open more DRAM rows than whole pages'
+  // runs (within 2% on activates, 5% on row conflicts).
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0);
+  constexpr int kPages = 3000;
+  const PhysAddr other = kBase + (PhysAddr{256} << 20);
+  for (int i = 0; i < kPages; ++i) {
+    const PhysAddr page = kBase + static_cast<PhysAddr>(i) * kPageSize;
+    p.clear(cpu, page);
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      Picoseconds at = now + m.access(cpu, page, true, now);
+      for (PhysAddr k = 0; k < 2; ++k)
+        at += m.access(cpu, other + (static_cast<PhysAddr>(i) * 2 + k) * 37 * kCacheLineBytes, false, at);
+      return at - now;
+    });
+  }
+  auto activates = [](MemorySystem& m) { return dram_sum(m, [](const auto& s) { return s.activates; }); };
+  auto conflicts = [](MemorySystem& m) { return dram_sum(m, [](const auto& s) { return s.row_conflicts; }); };
+  EXPECT_GT(dram_writes(*p.exact), 60u * (kPages - 500));
+  expect_within_2pct(static_cast<double>(dram_writes(*p.exact)), static_cast<double>(dram_writes(*p.deferred)),
+                     "DRAM writes");
+  // (The whole page leaving L2 at once, each fill moving only the L2 clock:
+  // activates -4.3%, row conflicts -9.9%; now +0.1%, +1.8%.)
+  expect_within_2pct(static_cast<double>(activates(*p.exact)), static_cast<double>(activates(*p.deferred)),
+                     "DRAM activates");
+  EXPECT_GT(conflicts(*p.exact), 1000u);
+  expect_within(static_cast<double>(conflicts(*p.exact)), static_cast<double>(conflicts(*p.deferred)), 0.05,
+                "DRAM row conflicts");
+}
+
 TEST(ClearResidue, APageReclearedWhileStillInL1dPostsItsWriteBacksAtTheReclear) {
   // A core of node 0 clears 1500 pages back to back (no pause between the
   // operations, unlike Pair::both), stores to every line of each even page
