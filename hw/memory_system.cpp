@@ -446,7 +446,8 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
   // (A fill into L2 may push a deferred clear's line out of it: clear_residue.h.)
-  if (level >= 3 && residue_ && residue_->l2_listed(cpu)) [[unlikely]] residue_l2_fill(cpu, pa, now);
+  if (level >= 3 && residue_ && residue_->l2_listed(cpu)) [[unlikely]]
+    residue_l2_fill(cpu, pa, now);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   // A request beyond L2 (LLC, another cache, memory) needs a super-queue entry
   // first: with every entry busy it leaves L2 when the first one frees.
@@ -715,9 +716,9 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
       // timing pass, so a round's write-backs keep a header's serialisation
       // between them on top of the core cycle (ClearResidue::timed).
       const NodeId home = local ? me : home_node(chunk_first);
-      const Picoseconds gap = home == me || home.value() < 0
-                                  ? Picoseconds(0)
-                                  : params_.core_clock.to_time(Cycles(1)) + interconnect_.serialisation(me, home, Bytes(0));
+      const Picoseconds gap = home == me || home.value() < 0 ? Picoseconds(0)
+                                                             : params_.core_clock.to_time(Cycles(1)) +
+                                                                   interconnect_.serialisation(me, home, Bytes(0));
       residue_->timed(chunk_start, pipe.end(), gap);
     }
   }

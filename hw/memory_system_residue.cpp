@@ -50,7 +50,8 @@ void MemorySystem::residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now) {
   const PhysAddr line = residue_->l2_fill(cpu, pa);
   if (line == 0) return;
   const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
-  install_in_llc(caches_, cpu, line & ~(kPageSize - 1), std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
+  install_in_llc(caches_, cpu, line & ~(kPageSize - 1),
+                 std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
                  [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
 }
 
