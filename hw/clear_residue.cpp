@@ -28,10 +28,11 @@ ClearResidue::ClearResidue(const Shape& shape)
   clears_.assign(shape_.cpu_socket.size(), 0);
   l2_virtual_.assign(shape_.cpu_socket.size(), 0);
   made_real_.assign(3 * shape_.cpu_socket.size(), 0);
+  l2_pushed_.assign(shape_.cpu_socket.size(), 0);
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
-  entered_.reserve(kMaxAged);
+  entered_.reserve(2 * kMaxAged);
   private_from_.assign(shape_.cpu_socket.size(), 0);
   exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.
@@ -66,6 +67,7 @@ void ClearResidue::index(std::uint32_t e) {
   x.indexed = true;
   ++regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
   if (!llc_.empty()) group_push(e);
+  if (!l2_.empty()) l2_push(e);
 }
 
 void ClearResidue::unindex(std::uint32_t e) {
@@ -94,6 +96,7 @@ void ClearResidue::unindex(std::uint32_t e) {
   x.indexed = false;
   --regions_[static_cast<std::size_t>(x.page >> kRegionShift)];
   if (!llc_.empty()) group_remove(e);
+  if (x.in_l2_list) l2_remove(e);
 }
 
 void ClearResidue::take_mask(std::uint32_t e, std::uint64_t m, int level) {
@@ -261,10 +264,10 @@ void ClearResidue::arm_exit(std::size_t cpu, const Entry& x) {
 
 void ClearResidue::leave_l2(CpuId cpu) {
   entered_.clear();
-  collect_leavers(static_cast<std::size_t>(cpu.value()), clears_[static_cast<std::size_t>(cpu.value())], 0);
+  collect_leavers(static_cast<std::size_t>(cpu.value()), clears_[static_cast<std::size_t>(cpu.value())], 0, false);
 }
 
-void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through) {
+void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through, bool clearing) {
   exit_due_[c] = ~std::uint64_t{0};
   const std::uint32_t* recent = recent_.data() + c * recent_n_;
   for (std::uint64_t seq = private_from_[c] + 1; seq <= last; ++seq) {
@@ -274,7 +277,7 @@ void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint6
       continue;
     }
     const Entry& x = entries_[e];
-    if (entered_.size() == kMaxAged) {
+    if (entered_.size() >= kMaxAged) {
       exit_due_[c] = 0;  // more may be due: looked at again at the next miss
       return;
     }
@@ -282,9 +285,25 @@ void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint6
       arm_exit(c, x);
       return;
     }
+    const std::uint32_t next = x.l2_next;
+    const std::size_t list = x.in_l2_list ? l2_list_of(x) : 0;
     entered_.push_back({x.page, x.mask});
     take_mask(e, x.mask, 0);
     private_from_[c] = seq;
+    if (clearing && next != kNone && !l2_ahead_.empty() && l2_ahead_[list] != 0) {
+      // Sets where a real fill holds a way: the group's next page gives up its line there now.
+      std::uint64_t& ahead = l2_ahead_[list];
+      Entry& y = entries_[next];
+      const std::uint64_t m = y.mask & ahead;
+      if (m != 0 && private_level(y, l1_[c]->insertions(), l2_[c]->insertions()) == 2) {
+        entered_.push_back({y.page, m});
+        take_mask(next, m, 0);
+      }
+      for (std::uint64_t b = ahead; b != 0; b &= b - 1) {
+        const auto i = static_cast<unsigned>(__builtin_ctzll(b));
+        if (--l2_ahead_left_[list * kPageLines + i] == 0) ahead &= ~(std::uint64_t{1} << i);
+      }
+    }
   }
 }
 
@@ -296,6 +315,66 @@ void ClearResidue::watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2) {
   }
   l1_[c] = l1d;
   l2_[c] = l2;
+  if (l2_head_.empty()) {
+    l2_groups_ = l2->sets() % kPageLines == 0 ? l2->sets() / kPageLines : 1;
+    l2_group_div_ = FastDivider(l2_groups_);
+    l2_head_.assign(shape_.cpu_socket.size() * l2_groups_, kNone);
+    l2_tail_.assign(shape_.cpu_socket.size() * l2_groups_, kNone);
+    l2_count_.assign(shape_.cpu_socket.size(), 0);
+    l2_ahead_.assign(shape_.cpu_socket.size() * l2_groups_, 0);
+    l2_ahead_left_.assign(shape_.cpu_socket.size() * l2_groups_ * kPageLines, 0);
+    l2_ways_ = static_cast<std::uint8_t>(std::min<std::size_t>(l2->ways(), 255));
+  }
+}
+
+void ClearResidue::l2_push(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::size_t list = l2_list_of(x);
+  x.l2_next = kNone;
+  x.l2_prev = l2_tail_[list];
+  (x.l2_prev != kNone ? entries_[x.l2_prev].l2_next : l2_head_[list]) = e;
+  l2_tail_[list] = e;
+  x.in_l2_list = true;
+  ++l2_count_[static_cast<std::size_t>(x.cpu)];
+}
+
+void ClearResidue::l2_remove(std::uint32_t e) {
+  Entry& x = entries_[e];
+  const std::size_t list = l2_list_of(x);
+  (x.l2_prev != kNone ? entries_[x.l2_prev].l2_next : l2_head_[list]) = x.l2_next;
+  (x.l2_next != kNone ? entries_[x.l2_next].l2_prev : l2_tail_[list]) = x.l2_prev;
+  x.l2_prev = x.l2_next = kNone;
+  x.in_l2_list = false;
+  --l2_count_[static_cast<std::size_t>(x.cpu)];
+}
+
+PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
+  const auto c = static_cast<std::size_t>(cpu.value());
+  const std::uint64_t frame = pa >> 12;
+  const std::size_t g =
+      l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
+  const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
+  const std::uint64_t l1 = l1_[c]->insertions(), l2 = l2_[c]->insertions();
+  // From the group's oldest page: one that left L2 by its clock (not yet
+  // moved into the LLC) is passed over, one still in L1D ends the search (the
+  // younger ones are too), and the first in L2 with line i virtual gives it up.
+  std::uint64_t looked = 0;
+  for (std::uint32_t e = l2_head_[c * l2_groups_ + g]; e != kNone && looked <= kMaxPassed;
+       e = entries_[e].l2_next, ++looked) {
+    const Entry& x = entries_[e];
+    const int in = private_level(x, l1, l2);
+    if (in == 1) return 0;
+    if (in == 0 || ((x.mask >> i) & 1) == 0) continue;
+    const PhysAddr line = x.page + PhysAddr{i} * 64;
+    ++l2_pushed_[c];
+    // The filled line holds a way of set i for the ways' worth of the group's exits from L2.
+    const std::size_t list = c * l2_groups_ + g;
+    l2_ahead_[list] |= std::uint64_t{1} << i;
+    l2_ahead_left_[list * kPageLines + i] = l2_ways_;
+    take_line(e, i, 0);
+    return line;
+  }
+  return 0;
 }
 
 void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {
@@ -331,7 +410,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   entered_.clear();
   if (!l2_.empty()) {
     const std::uint64_t back = shape_.l1_pages + shape_.l2_pages;
-    collect_leavers(c, seq - 1, seq > back ? seq - back : 0);
+    collect_leavers(c, seq - 1, seq > back ? seq - back : 0, true);
   }
   // The socket's oldest pages' lines that left its LLC (and the oldest page, if the ring is full).
   Ring& r = rings_[s];
@@ -361,6 +440,7 @@ void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& m
   recent[seq % recent_n_] = e;
   if (exit_due_[c] == ~std::uint64_t{0} && !l2_.empty()) arm_exit(c, x);
   x.clear_start = x.clear_end = 0;
+  x.gap = 0;
   newest_ = e;
   virtual_lines_ += kPageLines;
   ++stats_.pages_deferred;

@@ -36,15 +36,22 @@
 // a miss falls into their LLC set (a page's 64 lines fill 64 consecutive
 // sets, its "set group"), the rest with the socket's next clear or when
 // something looks the page up.
+// A real fill into a CPU's L2 (a demand miss or prefetch past it) pushes out
+// the line of its set of the oldest recorded page of the set's group (the 64
+// L2 sets a page's lines fill) still in L2, into the LLC at once, and while
+// the filled line holds a way there (the L2's ways' worth of the group's
+// pages leaving L2) each page of the group leaving takes the next one's line
+// of that set with it: the sets give the pages up one rotation early, as the
+// exact model's LRU does (l2_fill(); such fills do not move the L2 clock).
 // Simplifications: in L1D and L2 virtual lines occupy no way of a set (their
 // pressure is displace_for_clear's, on average, not set by set) and no
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
-// pages later), not by its L1D clock; it enters the LLC whole, not line by
-// line as its sets in L2 give it up, and so it leaves a page of L2 fills
-// later than its L2 clock says (a calibration, not a derivation: the exact
-// model's other L2 fills, page walks and prefetches, push out early only the
-// lines of their sets, where here each moved the whole page, which put
-// memory_hog's write-backs one or two clears early; private_level()); the
+// pages later), not by its L1D clock; it leaves L2 whole by its clock but
+// for the lines real L2 fills push out (l2_fill(): one set ahead at a time,
+// a fill's way held for the ways' worth of exits however often the filled
+// line is hit), and a page of L2 fills later than its L2 clock says (a
+// calibration, kept from before l2_fill(): without it memory_hog's activates
+// and precharges moved by 0.2% or less; private_level()); the
 // ring holds the LLC and each core's L1D and L2 in pages, and a page forced
 // out of a full ring is written back early (a CPU idle for that many clears
 // of its socket's other CPUs); a
@@ -153,6 +160,20 @@ class ClearResidue {
   // keeps its page's L2 age (made real, it would be installed as most
   // recently used and outstay the exact line).
   bool virtual_in_own_l2(CpuId cpu, PhysAddr pa, const Fills& fills) const;
+  // Whether `cpu` has recorded pages in its L2 set-group lists (l2_fill() may push a line out).
+  bool l2_listed(CpuId cpu) const {
+    return !l2_count_.empty() && l2_count_[static_cast<std::size_t>(cpu.value())] != 0;
+  }
+  // A real fill of pa's line into `cpu`'s L2 (a demand miss or prefetch
+  // served past L2). In an LRU set the line it pushes out is the set's oldest; a recorded
+  // page's virtual line in that set is it when the page is the oldest of its
+  // L2 set group still in L2 with that line virtual: that line leaves the L2
+  // now (returned, to install in the LLC; 0: none), and the fill does not
+  // advance the L2 clock by which whole pages leave (l2_clock()). So the
+  // pages leave L2 set by set as the exact model's do, not a whole page per
+  // 64 such fills (which wrote their lines back in whole-page runs that opened
+  // fewer DRAM rows: memory_hog's activates and precharges).
+  PhysAddr l2_fill(CpuId cpu, PhysAddr pa);
   // Where entry e's virtual lines are: 1 its CPU's L1D, 2 its L2, 3 its
   // socket's LLC (it left L2, not yet moved in), 4 gone to memory (not yet
   // written back); `fills`: of its CPU's caches. The L1D and L2 clocks count
@@ -176,11 +197,20 @@ class ClearResidue {
   // The timing pass of the newest recorded clear ran from `start` to `end`
   // (MemorySystem::bulk_write_lines). Line i of a page made real in L1D
   // causes the write-backs the exact model's clear caused when it wrote line
-  // i; write_back_time() says when they go.
-  void timed(Picoseconds start, Picoseconds end) {
+  // i; write_back_time() says when they go. `round_gap` (0: pipeline()'s
+  // gap) spaces the lines of a round of this clear: MemorySystem gives a
+  // page of another node's memory a core cycle plus a request header's link
+  // serialisation (in the exact clear each completion sends the next line's
+  // ownership request over the link just ahead of the write-back it pushes
+  // out; a core cycle apart, the write-backs queued on the link 19% more than
+  // the exact model's, a whole line's serialisation apart 81% less:
+  // ClearResidue test AFirstTouchOfRemotePages...; a calibration).
+  void timed(Picoseconds start, Picoseconds end, Picoseconds round_gap = Picoseconds(0)) {
     if (newest_ == kNone) return;
-    entries_[newest_].clear_start = start.value();
-    entries_[newest_].clear_end = end.value();
+    Entry& x = entries_[newest_];
+    x.clear_start = start.value();
+    x.clear_end = end.value();
+    x.gap = static_cast<std::uint32_t>(round_gap.value());
     clears_timed_ = true;
   }
   bool clears_timed() const { return clears_timed_; }  // whether timed() was ever called
@@ -273,6 +303,9 @@ class ClearResidue {
     bool indexed = false;  // in the table (some line still virtual)
     bool left_l1 = false;  // moved from its CPU's L1D to its L2 by its clears (record())
     bool paced = false;    // its clear's timing shifted to its first line's touch (write_back_time())
+    bool in_l2_list = false;  // in its CPU's L2 set-group list (while indexed, once L2 is watched)
+    std::uint32_t gap = 0;    // ps between the lines of a round of its clear (timed(); 0: gap_)
+    std::uint32_t l2_prev = kNone, l2_next = kNone;  // its CPU's L2 set-group list
   };
   struct Ring {
     std::uint64_t head = 0;  // next slot to fill
@@ -289,7 +322,7 @@ class ClearResidue {
     return fills + kPageLines * clears_[cpu] - made_real_[3 * cpu];
   }
   std::uint64_t l2_clock(std::size_t cpu, std::uint64_t fills) const {
-    return fills + l2_virtual_[cpu] - made_real_[3 * cpu + 1];
+    return fills + l2_virtual_[cpu] - made_real_[3 * cpu + 1] - l2_pushed_[cpu];
   }
   void count_real(const Entry& x, int level, std::uint64_t n) {
     if (level <= 2 && level >= 1)
@@ -308,9 +341,12 @@ class ClearResidue {
   // after it filling them would say: in the exact model the clear that pushes
   // a page out of L2 gives it up line by line, and the L2's other fills (page
   // walks, prefetches) push out early only the lines of the sets they fall in,
-  // where here each of them moves the whole page. Leaving when the lines after
-  // it fill L1D and L2 less a page put a memory_hog page's write-backs one or
-  // two clears before the exact model's; now they are on time or one early.
+  // where each of them moved the whole page when they advanced the L2 clock.
+  // Leaving when the lines after it fill L1D and L2 less a page put a
+  // memory_hog page's write-backs one or two clears before the exact model's;
+  // then they were on time or one early. (Those fills now push their sets'
+  // lines out themselves, l2_fill(), and leave the clock alone; the page later
+  // stayed: without it memory_hog's figures moved by 0.2% or less.)
   // (A calibration. In a run of clears with no other L2 fills nothing changes:
   // record()'s bound, l1 + l2 clears after the page, lets it go at the same
   // clear either way; other L2 fills no longer move it before that bound. A
@@ -330,13 +366,15 @@ class ClearResidue {
   }
   // Line i's offset from its clear's start in the clear's timing pass: the
   // end of its round of pipeline() lines (the rounds even over the span, less
-  // the last round's own spread), a gap per line before it in the round.
+  // the last round's own spread), a gap per line before it in the round (the
+  // clear's own, timed(), or pipeline()'s).
   std::uint64_t offset_in_clear(const Entry& x, unsigned i) const {
     const std::uint64_t span = x.clear_end - x.clear_start;
+    const std::uint64_t gap = x.gap != 0 ? x.gap : gap_;
     const std::uint64_t rounds = (kPageLines + burst_ - 1) / burst_;
-    const std::uint64_t spread = (kPageLines - 1) % burst_ * gap_;
+    const std::uint64_t spread = (kPageLines - 1) % burst_ * gap;
     const std::uint64_t round = span > spread ? (span - spread) / rounds : 0;
-    return std::min(span, (i / burst_ + 1) * round + i % burst_ * gap_);
+    return std::min(span, (i / burst_ + 1) * round + i % burst_ * gap);
   }
   // Takes the gone lines of socket s's oldest pages into aged_ (at most kMaxAged pages).
   void pop_gone(std::size_t s, std::uint64_t clock);
@@ -379,6 +417,27 @@ class ClearResidue {
   std::vector<std::uint64_t> clears_;         // deferred clears by CPU
   std::vector<std::uint64_t> l2_virtual_;     // virtual lines that entered each CPU's L2
   std::vector<std::uint64_t> made_real_;      // lines made real by CPU in its L1D and L2 ([3 c], [3 c + 1])
+  std::vector<std::uint64_t> l2_pushed_;      // real L2 fills by CPU that pushed a recorded line out (l2_fill())
+  // By CPU and L2 set group (c * l2_groups_ + g): its recorded pages, oldest first; their count by CPU.
+  std::vector<std::uint32_t> l2_head_, l2_tail_;
+  std::vector<std::uint32_t> l2_count_;
+  // By list (c * l2_groups_ + g): the sets (lines of the group) where a real fill
+  // pushed a recorded line out and still holds a way, so each page of the group
+  // leaving L2 takes its successor's line of that set with it (one rotation
+  // early), for the L2's ways' worth of such exits (l2_ahead_left_, by list * 64 + line).
+  std::vector<std::uint64_t> l2_ahead_;
+  std::vector<std::uint8_t> l2_ahead_left_;
+  std::uint8_t l2_ways_ = 16;
+  std::size_t l2_groups_ = 1;  // L2 sets / 64 (1 when not a multiple of 64)
+  FastDivider l2_group_div_{1};
+  std::size_t l2_list_of(const Entry& x) const {
+    const std::uint64_t frame = x.page >> 12;
+    const std::size_t g =
+        l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
+    return static_cast<std::size_t>(x.cpu) * l2_groups_ + g;
+  }
+  void l2_push(std::uint32_t e);
+  void l2_remove(std::uint32_t e);
   // By CPU, the entries of its last l1 + l2 + 1 clears (recent_[c * recent_n_ + seq % recent_n_]).
   std::vector<std::uint32_t> recent_;
   std::uint64_t recent_n_ = 1;
@@ -397,7 +456,10 @@ class ClearResidue {
   // Into entered_: CPU c's recorded pages from its oldest still virtual up
   // to its clear number `last` that left its L2 by now, and those up to
   // `through` in any case, in clear order; stops at the first that stays and arms exit_due_ by it.
-  void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through);
+  // `clearing` (its clear moves them, record()): each takes the lines of the
+  // next page of its L2 set group where a real fill holds a way (l2_fill());
+  // at a miss (leave_l2()) the fills push their sets' lines out themselves.
+  void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through, bool clearing);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
   unsigned hash_shift_ = 64;

@@ -445,6 +445,9 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   SnoopResult sn;
   mark_private(pa);
   const int level = caches_.access_below_l1(cpu, pa, is_write, wb, sn);
+  // (A fill into L2 may push a deferred clear's line out of it: clear_residue.h.)
+  if (level >= 3 && residue_ && residue_->l2_listed(cpu)) [[unlikely]]
+    residue_l2_fill(cpu, pa, now);
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   // A request beyond L2 (LLC, another cache, memory) needs a super-queue entry
   // first: with every entry busy it leaves L2 when the first one frees.
@@ -536,6 +539,9 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       pf.count_redundant();
       continue;
     }
+    // A fill into L2 (not level 2: another cache holds the line, no fill) may
+    // push a deferred clear's line out of it (clear_residue.h).
+    if (level >= 3 && residue_ && residue_->l2_listed(cpu)) residue_l2_fill(cpu, line, now);
     // Like a demand miss: the LLC lookup, then (on a miss) memory.
     const bool mesh = mesh_ != nullptr;
     const std::uint32_t core = mesh ? core_index_[static_cast<std::size_t>(cpu.value())] : 0;
@@ -703,7 +709,18 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     });
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
-    if (deferred) residue_->timed(chunk_start, pipe.end());
+    if (deferred) {
+      // A page of another node's memory: each of its lines' completions in
+      // the exact clear sends the next line's ownership request over the link
+      // ahead of the write-back it pushes out; here the requests went in the
+      // timing pass, so a round's write-backs keep a header's serialisation
+      // between them on top of the core cycle (ClearResidue::timed).
+      const NodeId home = local ? me : home_node(chunk_first);
+      const Picoseconds gap = home == me || home.value() < 0 ? Picoseconds(0)
+                                                             : params_.core_clock.to_time(Cycles(1)) +
+                                                                   interconnect_.serialisation(me, home, Bytes(0));
+      residue_->timed(chunk_start, pipe.end(), gap);
+    }
   }
   local_wb_.dram = nullptr;
   local_wb_.range_decides = false;

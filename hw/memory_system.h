@@ -409,6 +409,9 @@ class MemorySystem {
   void install_residue_line(CpuId owner, NodeId node, PhysAddr line, int level, Picoseconds now);
   // The real fills so far of `cpu`'s L1D and L2 and its socket's LLC.
   ClearResidue::Fills residue_fills(CpuId cpu);
+  // A real fill of pa's line into `cpu`'s L2: the deferred clear's line it
+  // pushes out of L2 (ClearResidue::l2_fill) enters the LLC now, its victim written back.
+  void residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now);
   // settle_residue_page of every recorded page among the n lines from `first`.
   void settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now);
   // bulk_write_lines' first pass for a whole page at `page` cleared by `cpu`,

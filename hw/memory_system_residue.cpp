@@ -46,6 +46,15 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
           caches_.llc(caches_.socket_of(cpu)).insertions()};
 }
 
+void MemorySystem::residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now) {
+  const PhysAddr line = residue_->l2_fill(cpu, pa);
+  if (line == 0) return;
+  const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
+  install_in_llc(caches_, cpu, line & ~(kPageSize - 1),
+                 std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
+                 [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
+}
+
 bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
   // Called only where ClearResidue::may_hold(cpu, pa): a new condition under
   // which this acts belongs in may_hold too.
