@@ -16,6 +16,8 @@
 
 set(NUMASIM_PGO "" CACHE STRING "Profile-guided optimisation step: empty (off), generate or use")
 set_property(CACHE NUMASIM_PGO PROPERTY STRINGS "" generate use)
+# A relative NUMASIM_PGO_DIR given with -D is made absolute against the
+# directory cmake runs in (a PATH cache entry); the compiler needs it absolute.
 set(NUMASIM_PGO_DIR "" CACHE PATH
     "Directory of the PGO profiles (.gcda): written by NUMASIM_PGO=generate, read by NUMASIM_PGO=use")
 
@@ -33,10 +35,6 @@ endif()
 if(NUMASIM_PGO_DIR STREQUAL "")
   message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs NUMASIM_PGO_DIR, the profile directory "
                       "(the same for the generate and the use build), e.g. -DNUMASIM_PGO_DIR=<source>/build/pgo-profile")
-endif()
-if(NOT IS_ABSOLUTE "${NUMASIM_PGO_DIR}")
-  message(FATAL_ERROR "NUMASIM_PGO_DIR='${NUMASIM_PGO_DIR}' must be an absolute path (the compiler "
-                      "runs from each object's directory)")
 endif()
 
 if(NUMASIM_PGO STREQUAL "generate")
