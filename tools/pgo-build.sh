@@ -28,7 +28,7 @@ src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${NUMASIM_PGO_JOBS:-2}"
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     -*) echo "tools/pgo-build.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
