@@ -58,8 +58,9 @@ else()
   # training still builds (rerun tools/pgo-build.sh to train it again).
   add_compile_options(-fprofile-use=${NUMASIM_PGO_DIR} -fprofile-prefix-path=${CMAKE_BINARY_DIR}
                       -fprofile-partial-training -Wno-missing-profile -Wno-error=coverage-mismatch)
-  # ccache may serve an object compiled against an older profile: compile
-  # directly (the launcher is read when the targets are created, below).
+  # No ccache: its hash must cover the profile or it serves objects optimised
+  # for an older training (ccache 4.7 refuses -fprofile-prefix-path compiles
+  # anyway). The launcher is read when the targets are created, below.
   set(CMAKE_CXX_COMPILER_LAUNCHER "")
   message(STATUS "PGO: optimised build from the profiles in ${NUMASIM_PGO_DIR} (ccache off)")
 endif()

@@ -11,11 +11,13 @@
 #      (without ccache: see cmake/Pgo.cmake)
 # Results are byte-identical to the release build's (PGO changes code layout,
 # inlining and branch order, not floating-point semantics); the gain and how it
-# was measured are in the README (Benchmarks). Rerunning it redoes all three
-# steps; step 1 recompiles only what changed.
-# Simplifications: GCC only; the training set is fixed here; a target the
-# training never ran (the tests, the os_* benchmarks) is built normally
-# (-fprofile-partial-training).
+# was measured are in the README (Benchmarks). Rerunning it is cheap when
+# nothing changed: step 1 recompiles only what changed, step 2 is skipped while
+# the profiles are newer than the instrumented programs, and step 3 recompiles
+# everything only after a new training.
+# Simplifications: GCC only; the training set is fixed here; code the training
+# never ran (most tests, parts of the os_* benchmarks) keeps the release
+# build's optimisation (-fprofile-partial-training).
 #
 # Usage: [NUMASIM_PGO_JOBS=N] tools/pgo-build.sh [TARGET...]
 #   NUMASIM_PGO_JOBS  parallel compile jobs (default 2)
@@ -28,7 +30,7 @@ src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${NUMASIM_PGO_JOBS:-2}"
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "tools/pgo-build.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
