@@ -11,20 +11,22 @@
 # Usage: tools/bench.sh [--build] [--only REGEX] [BUILD_DIR]
 #   --build       build the benchmark programs and numasim first (cmake --build BUILD_DIR)
 #   --only REGEX  run only the benchmark programs / cases whose name matches (quick checks)
-#   BUILD_DIR     default build/release (from the source tree's top)
+#   BUILD_DIR     default $NUMASIM_BUILD_DIR, else build/release (relative paths from the
+#                 source tree's top); e.g. NUMASIM_BUILD_DIR=build/release-pgo tools/bench.sh
+#                 measures the PGO build of tools/pgo-build.sh
 # Output: the markdown table on stdout; progress on stderr; raw JSON in $BENCH_OUT
 # (default: a temporary directory, removed at the end unless BENCH_OUT is set).
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="build/release"
+build="${NUMASIM_BUILD_DIR:-build/release}"
 do_build=0
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) do_build=1 ;;
     --only) only="${2:?--only needs a regular expression}"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "tools/bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) build="$1" ;;
   esac

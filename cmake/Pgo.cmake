@@ -1,0 +1,66 @@
+# cmake/Pgo.cmake: GCC profile-guided optimisation, an opt-in build (issue 15).
+# NUMASIM_PGO picks the step:
+#   ""        no PGO (the default: the release preset's build is unchanged)
+#   generate  instrumented build (-fprofile-generate); running its programs
+#             writes .gcda profiles into NUMASIM_PGO_DIR
+#   use       optimised build from those profiles (-fprofile-use)
+# tools/pgo-build.sh runs both steps with the training set in between; the
+# presets release-pgo-generate and release-pgo configure them by hand.
+# The two steps live in different build directories: -fprofile-prefix-path
+# strips each one's own build directory from the object paths, so a profile
+# written by build/release-pgo-generate's hw/.../core.cpp.o is the one that
+# build/release-pgo's hw/.../core.cpp.o reads.
+# Simplifications: GCC only; every target of the build gets the flags (tests and
+# benchmarks included; sources the training never ran are optimised as without
+# PGO, -fprofile-partial-training); one profile directory per pair of builds.
+
+set(NUMASIM_PGO "" CACHE STRING "Profile-guided optimisation step: empty (off), generate or use")
+set_property(CACHE NUMASIM_PGO PROPERTY STRINGS "" generate use)
+# A relative NUMASIM_PGO_DIR given with -D is made absolute against the
+# directory cmake runs in (a PATH cache entry); the compiler needs it absolute.
+set(NUMASIM_PGO_DIR "" CACHE PATH
+    "Directory of the PGO profiles (.gcda): written by NUMASIM_PGO=generate, read by NUMASIM_PGO=use")
+
+if(NUMASIM_PGO STREQUAL "")
+  return()
+endif()
+if(NOT NUMASIM_PGO MATCHES "^(generate|use)$")
+  message(FATAL_ERROR "NUMASIM_PGO='${NUMASIM_PGO}' is not a PGO step: expected empty (off), "
+                      "'generate' (instrumented build) or 'use' (optimised build from the profiles)")
+endif()
+if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs GCC (its -fprofile-* flags and .gcda "
+                      "format); this build's C++ compiler is ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER}")
+endif()
+if(NUMASIM_PGO_DIR STREQUAL "")
+  message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs NUMASIM_PGO_DIR, the profile directory "
+                      "(the same for the generate and the use build), e.g. -DNUMASIM_PGO_DIR=<source>/build/pgo-profile")
+endif()
+
+if(NUMASIM_PGO STREQUAL "generate")
+  file(MAKE_DIRECTORY "${NUMASIM_PGO_DIR}")
+  add_compile_options(-fprofile-generate -fprofile-dir=${NUMASIM_PGO_DIR}
+                      -fprofile-prefix-path=${CMAKE_BINARY_DIR})
+  add_link_options(-fprofile-generate)
+  message(STATUS "PGO: instrumented build; profiles go to ${NUMASIM_PGO_DIR}")
+else()
+  file(GLOB_RECURSE _numasim_pgo_profiles "${NUMASIM_PGO_DIR}/*.gcda")
+  if(NOT _numasim_pgo_profiles)
+    message(FATAL_ERROR "NUMASIM_PGO=use: no .gcda profile in NUMASIM_PGO_DIR='${NUMASIM_PGO_DIR}'; "
+                        "build with NUMASIM_PGO=generate and run the training first (tools/pgo-build.sh does both)")
+  endif()
+  # -fprofile-partial-training: code the training did not run keeps its normal
+  # optimisation instead of being optimised for size as never executed.
+  # -Wno-error=coverage-mismatch: a source whose profile no longer matches is
+  # warned about and compiled without it, not an error: the generated
+  # tools/embedded_default_config.cpp lives in each build directory, so its
+  # path (part of GCC's check) always differs; and a source edited after the
+  # training still builds (rerun tools/pgo-build.sh to train it again).
+  add_compile_options(-fprofile-use=${NUMASIM_PGO_DIR} -fprofile-prefix-path=${CMAKE_BINARY_DIR}
+                      -fprofile-partial-training -Wno-missing-profile -Wno-error=coverage-mismatch)
+  # No ccache: its hash must cover the profile or it serves objects optimised
+  # for an older training (ccache 4.7 refuses -fprofile-prefix-path compiles
+  # anyway). The launcher is read when the targets are created, below.
+  set(CMAKE_CXX_COMPILER_LAUNCHER "")
+  message(STATUS "PGO: optimised build from the profiles in ${NUMASIM_PGO_DIR} (ccache off)")
+endif()
