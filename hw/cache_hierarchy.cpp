@@ -245,15 +245,9 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
 
 void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
   if (private_clean(s, line)) return;  // neither cache holds a line of its region
-  CacheArray& l1 = *l1_[static_cast<std::size_t>(s)];
-  CacheArray& l2 = *l2_[static_cast<std::size_t>(s)];
-  // Mostly neither holds the line any more (evicted silently since): the
-  // look-ups inline, the calls only for a copy. (A snoop-filter eviction per
-  // GUPS update: two calls of about 46 host instructions each.)
-  const bool in1 = l1.contains(line), in2 = l2.contains(line);
-  if (!in1 && !in2) return;
-  const Eviction e1 = in1 ? l1.invalidate(line) : Eviction{};
-  const Eviction e2 = in2 ? l2.invalidate(line) : Eviction{};
+  const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
+  const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
+  if (!e1.valid && !e2.valid) return;
   ++snoop_filter_back_invalidations_;
   if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
 }
