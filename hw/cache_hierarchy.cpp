@@ -113,6 +113,10 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
   CacheArray::FillSlot l2_slot, llc_slot;
   LineState in_l2 = LineState::Invalid, in_llc;
   bool l2_hit = false, l2_looked_up = false;
+  // A read that misses L2 asks its LLC before the snoop (whether the other
+  // sockets must be asked); when the LLC lacked the line and the snoop left the
+  // LLC as it was, that look-up stands for the LLC's own (one scan of its set).
+  bool llc_known_miss = false;
   if (dir_) {
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
     // A read that its own L2 serves needs nothing from anyone: while this CPU
@@ -123,8 +127,16 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
       l2_hit = l2.read_access(pa, l2_slot, in_l2);
       l2_looked_up = true;
     }
-    if (in_l2 != LineState::Invalid) shared = in_l2 == LineState::Shared;
-    else shared = snoop(cpu, line, is_write, wb, snoop_out, is_write || !llc.contains(line));
+    if (in_l2 != LineState::Invalid) {
+      shared = in_l2 == LineState::Shared;
+    } else if (is_write) {
+      shared = snoop(cpu, line, is_write, wb, snoop_out, true);
+    } else {
+      const bool in_llc_before = llc.probe(pa, llc_slot);
+      const CacheArray::Mark before = llc.mark();
+      shared = snoop(cpu, line, is_write, wb, snoop_out, !in_llc_before);
+      llc_known_miss = !in_llc_before && llc.mark() == before;
+    }
     if (is_write && l1.state(line) == LineState::Shared) {
       l1.set_state(line, LineState::Modified);  // upgrade: the others are gone now
       return 1;
@@ -136,9 +148,10 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
   if (l2_hit) {
     level = 2;
   } else {
-    if (llc.read_access(pa, llc_slot, in_llc)) {
+    if (!llc_known_miss && llc.read_access(pa, llc_slot, in_llc)) {
       level = 3;
     } else {
+      if (llc_known_miss) llc.count_read_miss();
       level = 4;
       handle_llc_victim(socket, llc.fill_at(llc_slot, fill_state), wb);
     }

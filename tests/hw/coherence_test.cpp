@@ -116,6 +116,37 @@ TEST(Coherence, CleanCopiesAreSharedOnReadAndInvalidatedOnWrite) {
   EXPECT_EQ(h.llc(1).state(x), LineState::Invalid);
 }
 
+// A read that misses L2 looks its LLC up before the snoop and keeps that
+// look-up only while the snoop leaves the LLC as it was: here the snoop writes
+// the line itself into the LLC (a Modified copy in the same socket), so the
+// read hits there (level 3) instead of filling the line a second time.
+TEST(Coherence, ReadMissTakesTheLineItsSnoopWroteIntoTheLlc) {
+  CacheHierarchy h = two_sockets();
+  const PhysAddr x = 0x14000, y = 0x24000;
+  miss(h, 0, x, true);
+  h.llc(0).invalidate(x);  // the dirty copy is CPU 0's alone
+  ASSERT_EQ(h.l1d(CpuId(0)).state(x), LineState::Modified);
+  ASSERT_FALSE(h.llc(0).contains(x));
+  const CacheStats before = h.llc(0).stats();
+  WritebackList wb;
+  SnoopResult sn;
+  ASSERT_FALSE(h.l1_access(CpuId(1), x, false));
+  EXPECT_EQ(h.access_below_l1(CpuId(1), x, false, wb, sn), 3);
+  EXPECT_EQ(sn.kind, Kind::Hitm);
+  EXPECT_EQ(h.llc(0).stats().read_hits, before.read_hits + 1);
+  EXPECT_EQ(h.llc(0).stats().read_misses, before.read_misses);
+  EXPECT_EQ(h.llc(0).stats().fills, before.fills + 1);  // the write-back's fill only
+  EXPECT_EQ(h.llc(0).state(x), LineState::Modified);
+  // A line nobody holds: the LLC's look-up before the snoop stands (a miss, one fill).
+  const CacheStats before_y = h.llc(0).stats();
+  ASSERT_FALSE(h.l1_access(CpuId(1), y, false));
+  EXPECT_EQ(h.access_below_l1(CpuId(1), y, false, wb, sn), 4);
+  EXPECT_EQ(h.llc(0).stats().read_misses, before_y.read_misses + 1);
+  EXPECT_EQ(h.llc(0).stats().read_hits, before_y.read_hits);
+  EXPECT_EQ(h.llc(0).stats().fills, before_y.fills + 1);
+  EXPECT_EQ(h.llc(0).state(y), LineState::Exclusive);
+}
+
 TEST(Coherence, SnoopFilterEvictionsBackInvalidatePrivateCopies) {
   CacheHierarchyParams p;
   p.l1d.size = Bytes(4096);
