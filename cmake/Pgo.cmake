@@ -28,13 +28,15 @@ if(NOT NUMASIM_PGO MATCHES "^(generate|use)$")
   message(FATAL_ERROR "NUMASIM_PGO='${NUMASIM_PGO}' is not a PGO step: expected empty (off), "
                       "'generate' (instrumented build) or 'use' (optimised build from the profiles)")
 endif()
-if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-  message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs GCC (its -fprofile-* flags and .gcda "
-                      "format); this build's C++ compiler is ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER}")
-endif()
 if(NUMASIM_PGO_DIR STREQUAL "")
   message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs NUMASIM_PGO_DIR, the profile directory "
                       "(the same for the generate and the use build), e.g. -DNUMASIM_PGO_DIR=<source>/build/pgo-profile")
+endif()
+# The values first, the compiler last: a wrong value gets its own message
+# whatever the compiler (the tests in tests/cmake rely on it).
+if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs GCC (its -fprofile-* flags and .gcda "
+                      "format); this build's C++ compiler is ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER}")
 endif()
 
 if(NUMASIM_PGO STREQUAL "generate")
