@@ -39,6 +39,16 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
                       "format); this build's C++ compiler is ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER}")
 endif()
 
+# -fprofile-prefix-path (GCC 11) and -fprofile-partial-training (GCC 10) are
+# recent: an older GCC is refused here rather than at the first compile.
+include(CheckCXXCompilerFlag)
+check_cxx_compiler_flag(-fprofile-prefix-path=/ NUMASIM_PGO_HAS_PREFIX_PATH)
+check_cxx_compiler_flag(-fprofile-partial-training NUMASIM_PGO_HAS_PARTIAL_TRAINING)
+if(NOT NUMASIM_PGO_HAS_PREFIX_PATH OR NOT NUMASIM_PGO_HAS_PARTIAL_TRAINING)
+  message(FATAL_ERROR "NUMASIM_PGO=${NUMASIM_PGO} needs GCC 11 or newer (-fprofile-prefix-path, "
+                      "-fprofile-partial-training); this build's GCC is ${CMAKE_CXX_COMPILER_VERSION}")
+endif()
+
 if(NUMASIM_PGO STREQUAL "generate")
   file(MAKE_DIRECTORY "${NUMASIM_PGO_DIR}")
   add_compile_options(-fprofile-generate -fprofile-dir=${NUMASIM_PGO_DIR}
