@@ -63,16 +63,28 @@ else()
   endif()
   # -fprofile-partial-training: code the training did not run keeps its normal
   # optimisation instead of being optimised for size as never executed.
-  # -Wno-error=coverage-mismatch: a source whose profile no longer matches is
-  # warned about and compiled without it, not an error: the generated
-  # tools/embedded_default_config.cpp lives in each build directory, so its
-  # path (part of GCC's check) always differs; and a source edited after the
-  # training still builds (rerun tools/pgo-build.sh to train it again).
+  # GCC's coverage-mismatch (a profile that no longer matches its source) stays
+  # an error: it is the one check against a training older than the sources.
   add_compile_options(-fprofile-use=${NUMASIM_PGO_DIR} -fprofile-prefix-path=${CMAKE_BINARY_DIR}
-                      -fprofile-partial-training -Wno-missing-profile -Wno-error=coverage-mismatch)
+                      -fprofile-partial-training -Wno-missing-profile)
+  # Except for the generated tools/embedded_default_config.cpp: it lives in each
+  # build directory, so its path (part of GCC's check) always differs from the
+  # instrumented build's; it is compiled without its profile, with a warning.
+  # Its target is made in tools/, after this file: set at the end of the top level.
+  function(_numasim_pgo_relax_generated)
+    get_directory_property(_subdirs DIRECTORY "${CMAKE_SOURCE_DIR}" SUBDIRECTORIES)
+    if("${CMAKE_SOURCE_DIR}/tools" IN_LIST _subdirs)
+      set_source_files_properties("${CMAKE_BINARY_DIR}/tools/embedded_default_config.cpp"
+                                  DIRECTORY "${CMAKE_SOURCE_DIR}/tools"
+                                  PROPERTIES COMPILE_OPTIONS -Wno-error=coverage-mismatch)
+    endif()
+  endfunction()
+  cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _numasim_pgo_relax_generated)
   # No ccache: its hash must cover the profile or it serves objects optimised
   # for an older training (ccache 4.7 refuses -fprofile-prefix-path compiles
-  # anyway). The launcher is read when the targets are created, below.
+  # anyway). The launchers are read when the targets are created, below; C too,
+  # for any C source a dependency brings.
   set(CMAKE_CXX_COMPILER_LAUNCHER "")
+  set(CMAKE_C_COMPILER_LAUNCHER "")
   message(STATUS "PGO: optimised build from the profiles in ${NUMASIM_PGO_DIR} (ccache off)")
 endif()
