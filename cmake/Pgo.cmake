@@ -61,6 +61,25 @@ else()
     message(FATAL_ERROR "NUMASIM_PGO=use: no .gcda profile in NUMASIM_PGO_DIR='${NUMASIM_PGO_DIR}'; "
                         "build with NUMASIM_PGO=generate and run the training first (tools/pgo-build.sh does both)")
   endif()
+  # The build system must see a new training: the id of this one (a hash of the
+  # profiles and of the .trained line tools/pgo-build.sh writes) goes on every
+  # compile line, and a change of the profiles reruns this configuration, so a
+  # plain `cmake --build --preset release-pgo` after a retraining recompiles
+  # everything instead of keeping objects optimised for the old profiles.
+  set(_numasim_pgo_inputs ${_numasim_pgo_profiles})
+  if(EXISTS "${NUMASIM_PGO_DIR}/.trained")
+    list(APPEND _numasim_pgo_inputs "${NUMASIM_PGO_DIR}/.trained")
+  endif()
+  set(_numasim_pgo_hashes "")
+  foreach(_numasim_pgo_file IN LISTS _numasim_pgo_inputs)
+    file(SHA1 "${_numasim_pgo_file}" _numasim_pgo_hash)
+    string(APPEND _numasim_pgo_hashes "${_numasim_pgo_file} ${_numasim_pgo_hash}\n")
+  endforeach()
+  string(SHA1 NUMASIM_PGO_TRAINING "${_numasim_pgo_hashes}")
+  string(SUBSTRING "${NUMASIM_PGO_TRAINING}" 0 16 NUMASIM_PGO_TRAINING)
+  # The directory too: a profile added or removed changes its time.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${NUMASIM_PGO_DIR}" ${_numasim_pgo_inputs})
+  add_compile_definitions(NUMASIM_PGO_TRAINING=${NUMASIM_PGO_TRAINING})
   # -fprofile-partial-training: code the training did not run keeps its normal
   # optimisation instead of being optimised for size as never executed.
   # GCC's coverage-mismatch (a profile that no longer matches its source) stays
@@ -86,5 +105,5 @@ else()
   # for any C source a dependency brings.
   set(CMAKE_CXX_COMPILER_LAUNCHER "")
   set(CMAKE_C_COMPILER_LAUNCHER "")
-  message(STATUS "PGO: optimised build from the profiles in ${NUMASIM_PGO_DIR} (ccache off)")
+  message(STATUS "PGO: optimised build from the profiles in ${NUMASIM_PGO_DIR}, training ${NUMASIM_PGO_TRAINING} (ccache off)")
 endif()
