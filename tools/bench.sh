@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build) do_build=1 ;;
     --only) only="${2:?--only needs a regular expression}"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "tools/bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) build="$1" ;;
   esac

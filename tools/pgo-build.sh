@@ -8,7 +8,9 @@
 #      profiles into build/pgo-profile (emptied first, so profiles of older
 #      sources never mix in)
 #   3. build/release-pgo: the requested targets optimised from those profiles
-#      (without ccache: see cmake/Pgo.cmake)
+#      (without ccache: see cmake/Pgo.cmake; a new training changes every
+#      compile line, so `cmake --build --preset release-pgo` by hand after it
+#      recompiles everything too)
 # Results are byte-identical to the release build's (PGO changes code layout,
 # inlining and branch order, not floating-point semantics); the gain and how it
 # was measured are in the README (Benchmarks). Rerunning it is cheap when
@@ -30,7 +32,7 @@ src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${NUMASIM_PGO_JOBS:-2}"
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "tools/pgo-build.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -86,22 +88,18 @@ else
   done
   n=$(find "$profiles" -name '*.gcda' | wc -l)
   [ "$n" -gt 0 ] || fail "the training wrote no .gcda profile into $profiles"
-  touch "$stamp"
+  # The id of this training: cmake/Pgo.cmake hashes this line with the profiles
+  # into every compile line of the optimised build.
+  echo "trained $(date -u +%Y-%m-%dT%H:%M:%SZ) at $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '?')" >"$stamp"
   step "  $n profiles"
 fi
 
 step "3/3 optimised build in $use: ${targets[*]}"
 cmake --preset release-pgo >/dev/null || fail "configuring the preset release-pgo failed"
-# The build system does not see the profiles as inputs: after a new training
-# every object is recompiled (--clean-first), or unchanged sources would keep
-# code optimised for the old profiles.
-clean=()
-if [ ! -f "$use/.pgo-trained" ] || [ "$stamp" -nt "$use/.pgo-trained" ]; then
-  clean=(--clean-first)
-fi
-cmake --build "$use" -j"$jobs" "${clean[@]}" --target "${targets[@]}" >&2 \
+# After a new training the build system recompiles everything by itself: the
+# training's id is on every compile line (cmake/Pgo.cmake).
+cmake --build "$use" -j"$jobs" --target "${targets[@]}" >&2 \
   || fail "the optimised build failed (see above)"
-cp -p "$stamp" "$use/.pgo-trained"
 
 echo "PGO build done: $use/tools/numasim and $use/bench/ (benchmark programs);"
 echo "compare with the release build: NUMASIM_BUILD_DIR=build/release-pgo tools/bench.sh"
