@@ -306,7 +306,9 @@ class CacheArray {
   void count_regions(std::uint32_t* counts, std::size_t n, unsigned region_shift) {
     region_counts_ = counts;
     regions_ = counts ? n : 0;  // count_in/count_out test the bound only
-    region_line_shift_ = region_shift - kLineShift;
+    // (Without an array no shift is needed; a shift of 0 keeps count_in's
+    // always-evaluated `line >> region_line_shift_` defined for any region_shift.)
+    region_line_shift_ = counts ? region_shift - kLineShift : 0;
   }
   // The same by 4 KiB page, counts[pa >> 12] for pages below n ([cache]
   // clear_residue = "deferred": whether any cache holds a line of a page).
@@ -649,8 +651,8 @@ class CacheArray {
   template <std::size_t W>
   std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
 
-  // (No region array has no regions: the bound is the only test, two host
-  // instructions fewer per update, six updates per prefetch.)
+  // (Without a region array regions_ is 0, so the bound alone decides: two
+  // host instructions fewer per update, six updates per prefetch.)
   void count_in(std::uint64_t line) {
     if ((line >> region_line_shift_) < regions_) ++region_counts_[line >> region_line_shift_];
     if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]

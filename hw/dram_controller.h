@@ -620,7 +620,9 @@ class DramController final : public MemoryDevice {
   // The coordinates stay in the memo and are read field by field: a
   // coordinate returned by value was written as 4- and 8-byte fields and
   // copied as 16-byte words, which the host cannot forward from its store
-  // buffer (each copy waited for the buffer to drain).
+  // buffer (each copy waited for the buffer to drain). post_writes and access
+  // hold the returned reference across schedule_at and the settle: nothing
+  // under them may decode, or the round-robin memo could overwrite it.
   const DramCoord& decode_line(std::uint64_t line) const {
     const std::uint64_t granule = line >> il_shift_;
     for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
