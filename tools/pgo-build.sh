@@ -13,7 +13,7 @@
 #      recompiles everything too)
 # Results are byte-identical to the release build's (PGO changes code layout,
 # inlining and branch order, not floating-point semantics); the gain and how it
-# was measured are in the README (Benchmarks). Rerunning it is cheap when
+# was measured are in the README (Measured figures, "An optional profile-guided build"). Rerunning it is cheap when
 # nothing changed: step 1 recompiles only what changed, step 2 is skipped while
 # the profiles are newer than the instrumented programs, and step 3 recompiles
 # everything only after a new training.
