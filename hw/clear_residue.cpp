@@ -219,7 +219,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
-    if (!gone(x, clock)) return 0;    // (taken as younger in the LLC too: clear_residue.h's clear order)
+    if (!gone(x, clock)) return kNoLine;    // (taken as younger in the LLC too: clear_residue.h's clear order)
     if (held_privately(x)) continue;  // still in its CPU's L1D or L2: passed over
     if ((x.mask >> i) & 1) {
       const PhysAddr line = x.page + PhysAddr{i} * 64;
@@ -227,7 +227,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
       return line;
     }
   }
-  return 0;
+  return kNoLine;
 }
 
 void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
@@ -363,7 +363,7 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
        e = entries_[e].l2_next, ++looked) {
     const Entry& x = entries_[e];
     const int in = private_level(x, l1, l2);
-    if (in == 1) return 0;
+    if (in == 1) return kNoLine;
     if (in == 0 || ((x.mask >> i) & 1) == 0) continue;
     const PhysAddr line = x.page + PhysAddr{i} * 64;
     ++l2_pushed_[c];
@@ -374,7 +374,7 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
     take_line(e, i, 0);
     return line;
   }
-  return 0;
+  return kNoLine;
 }
 
 void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {

@@ -86,6 +86,10 @@ class ClearResidue {
 
   static constexpr unsigned kPageLines = 64;
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  // age() and l2_fill()'s "no line": all ones, never a line's address (lines
+  // are 64-byte aligned), where 0 is line 0 of frame 0, which can be cleared
+  // and recorded like any other (os/page_alloc_init.cpp reserves nothing).
+  static constexpr PhysAddr kNoLine = ~PhysAddr{0};
   static constexpr unsigned kRegionShift = 21;
 
   // False when no line is virtual, or no recorded page lies in pa's 2 MiB
@@ -142,7 +146,7 @@ class ClearResidue {
   // set: in an LRU set the line it pushes out is the set's oldest; a recorded
   // page's virtual line in that set is it once the page has left the LLC by
   // age, the LLC took more lines than it holds after the page entered it).
-  // Returns the line so written back (taken, level 4), or 0: the oldest such
+  // Returns the line so written back (taken, level 4), or kNoLine: the oldest such
   // page of pa's set group with its line of pa's set still virtual, passing
   // over a page still in its CPU's L1D or L2 (held_privately). Lines of sets
   // no miss reaches stay, as in the exact model, until a clear of the socket
@@ -168,7 +172,7 @@ class ClearResidue {
   // served past L2). In an LRU set the line it pushes out is the set's oldest; a recorded
   // page's virtual line in that set is it when the page is the oldest of its
   // L2 set group still in L2 with that line virtual: that line leaves the L2
-  // now (returned, to install in the LLC; 0: none), and the fill does not
+  // now (returned, to install in the LLC; kNoLine: none), and the fill does not
   // advance the L2 clock by which whole pages leave (l2_clock()). So the
   // pages leave L2 set by set as the exact model's do, not a whole page per
   // 64 such fills (which wrote their lines back in whole-page runs that opened

@@ -48,7 +48,7 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
 
 void MemorySystem::residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now) {
   const PhysAddr line = residue_->l2_fill(cpu, pa);
-  if (line == 0) return;
+  if (line == ClearResidue::kNoLine) return;
   const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
   install_in_llc(caches_, cpu, line & ~(kPageSize - 1),
                  std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
@@ -69,7 +69,7 @@ bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) 
   if (residue_->set_due(pa)) {
     // A fill into pa's LLC set pushes out a line of a page that left the LLC by age: to memory now.
     const int socket = caches_.socket_of(cpu);
-    if (const PhysAddr out = residue_->age(socket, pa))
+    if (const PhysAddr out = residue_->age(socket, pa); out != ClearResidue::kNoLine)
       post_writeback(socket_node_[static_cast<std::size_t>(socket)], out, now);
     if (!residue_->region_holds(pa)) return false;
   } else if (!residue_->region_holds(pa)) {
