@@ -32,7 +32,7 @@ ClearResidue::ClearResidue(const Shape& shape)
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
-  entered_.reserve(2 * kMaxAged);
+  entered_.reserve(kMaxAged + 1);
   private_from_.assign(shape_.cpu_socket.size(), 0);
   exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.

@@ -449,7 +449,10 @@ class ClearResidue {
   // pop_gone() looks at most this many ring entries past a page held privately.
   static constexpr std::uint64_t kMaxPassed = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
-  std::vector<Aged> entered_;  // leave_l2()'s pages (at most kMaxAged)
+  // leave_l2()'s and record()'s pages leaving L2 (collect_leavers()): at most
+  // kMaxAged + 1 (it stops at kMaxAged, and the last page may bring lines of
+  // its group's next page).
+  std::vector<Aged> entered_;
   // By CPU: its clear count before its oldest recorded page that may still be
   // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).
   std::vector<std::uint64_t> private_from_, exit_due_;
@@ -463,6 +466,11 @@ class ClearResidue {
   // `clearing` (its clear moves them, record()): each takes the lines of the
   // next page of its L2 set group where a real fill holds a way (l2_fill());
   // at a miss (leave_l2()) the fills push their sets' lines out themselves.
+  // No line enters twice: those lines leave the next page's mask at once
+  // (take_mask), so if that page leaves in the same call it brings only its
+  // other lines. (That needs both pages past record()'s bound, the older one
+  // left over from a call stopped at kMaxAged; no test reaches it: counted
+  // over hw_tests, notes/defl2fix.md.)
   void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through, bool clearing);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
