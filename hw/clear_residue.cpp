@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace numasim::hw {
 
@@ -313,9 +314,17 @@ void ClearResidue::watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2) {
     l1_.assign(shape_.cpu_socket.size(), nullptr);
     l2_.assign(shape_.cpu_socket.size(), nullptr);
   }
+  // The L2 set-group lists and l2_fill()'s way count are one geometry for every CPU.
+  if (!l2_head_.empty() && (l2->sets() != l2_sets_ || l2->ways() != l2_all_ways_))
+    throw std::invalid_argument("deferred clear residue: CPU " + std::to_string(cpu.value()) + "'s L2 has " +
+                                std::to_string(l2->sets()) + " sets of " + std::to_string(l2->ways()) +
+                                " ways, another CPU's " + std::to_string(l2_sets_) + " of " +
+                                std::to_string(l2_all_ways_) + ": every L2 must be alike");
   l1_[c] = l1d;
   l2_[c] = l2;
   if (l2_head_.empty()) {
+    l2_sets_ = l2->sets();
+    l2_all_ways_ = l2->ways();
     l2_groups_ = l2->sets() % kPageLines == 0 ? l2->sets() / kPageLines : 1;
     l2_group_div_ = FastDivider(l2_groups_);
     l2_head_.assign(shape_.cpu_socket.size() * l2_groups_, kNone);

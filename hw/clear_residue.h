@@ -140,6 +140,7 @@ class ClearResidue {
   // 1 or 2), and which count the virtual lines as the exact model's installs
   // would (CacheArray::count_virtual: a page's stores when recorded, its lines
   // leaving L1D for L2 and L2 for the LLC as they move; count_moved()).
+  // Every CPU's L2 has the same sets and ways (else std::invalid_argument).
   void watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2);
   bool watching() const { return !llc_.empty(); }
   // An L1D miss or prefetch into `socket`'s LLC set of `pa` (it may fill the
@@ -431,7 +432,8 @@ class ClearResidue {
   // early), for the L2's ways' worth of such exits (l2_ahead_left_, by list * 64 + line).
   std::vector<std::uint64_t> l2_ahead_;
   std::vector<std::uint8_t> l2_ahead_left_;
-  std::uint8_t l2_ways_ = 16;
+  std::uint8_t l2_ways_ = 16;  // the L2's ways, at most 255 (l2_ahead_left_'s range)
+  std::size_t l2_sets_ = 0, l2_all_ways_ = 0;  // every watched L2's geometry (watch_private() checks it)
   std::size_t l2_groups_ = 1;  // L2 sets / 64 (1 when not a multiple of 64)
   FastDivider l2_group_div_{1};
   std::size_t l2_list_of(const Entry& x) const {

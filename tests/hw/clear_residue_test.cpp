@@ -32,6 +32,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -425,6 +426,28 @@ TEST(ClearResidue, WriteBacksOfLinesMadeRealInL1dKeepTheClearsRoundsFromThePages
   ClearResidue::Moved moved;
   r.record(CpuId(0), kBase + kPageSize, ClearResidue::Fills{}, moved);
   EXPECT_EQ(r.write_back_time(r.find(kBase + kPageSize), 5, Picoseconds(touch)), Picoseconds(touch));
+}
+
+TEST(ClearResidue, WatchingL2sOfOtherGeometriesIsAnError) {
+  // The L2 set-group lists are laid out by the first watched L2's sets and
+  // ways: another CPU's L2 must be alike.
+  ClearResidue::Shape shape;
+  shape.cpu_socket = {0, 0, 0, 0};
+  shape.mem_end = 1ull << 32;
+  ClearResidue r(shape);
+  CacheParams l1p, l2p;
+  l2p.size = Bytes(256 * 1024);
+  l2p.ways = 4;
+  CacheArray l1a(l1p, "l1d"), l1b(l1p, "l1d"), l1c(l1p, "l1d"), l2a(l2p, "l2"), l2b(l2p, "l2");
+  r.watch_private(CpuId(0), &l1a, &l2a);
+  EXPECT_NO_THROW(r.watch_private(CpuId(1), &l1b, &l2b));
+  l2p.ways = 8;  // same size, half the sets
+  CacheArray l2c(l2p, "l2");
+  EXPECT_THROW(r.watch_private(CpuId(2), &l1c, &l2c), std::invalid_argument);
+  l2p.ways = 4;
+  l2p.size = Bytes(512 * 1024);  // same ways, twice the sets
+  CacheArray l2d(l2p, "l2");
+  EXPECT_THROW(r.watch_private(CpuId(3), &l1c, &l2d), std::invalid_argument);
 }
 
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
