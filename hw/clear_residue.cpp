@@ -220,7 +220,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
-    if (!gone(x, clock)) return kNoLine;    // (taken as younger in the LLC too: clear_residue.h's clear order)
+    if (!gone(x, clock)) return kNoLine;  // (taken as younger in the LLC too: clear_residue.h's clear order)
     if (held_privately(x)) continue;  // still in its CPU's L1D or L2: passed over
     if ((x.mask >> i) & 1) {
       const PhysAddr line = x.page + PhysAddr{i} * 64;
@@ -359,17 +359,14 @@ void ClearResidue::l2_remove(std::uint32_t e) {
 
 PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
   const auto c = static_cast<std::size_t>(cpu.value());
-  const std::uint64_t frame = pa >> 12;
-  const std::size_t g =
-      l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
+  const std::size_t list = l2_list_of(c, pa);
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   const std::uint64_t l1 = l1_[c]->insertions(), l2 = l2_[c]->insertions();
   // From the group's oldest page: one that left L2 by its clock (not yet
   // moved into the LLC) is passed over, one still in L1D ends the search (the
   // younger ones are too), and the first in L2 with line i virtual gives it up.
   std::uint64_t looked = 0;
-  for (std::uint32_t e = l2_head_[c * l2_groups_ + g]; e != kNone && looked <= kMaxPassed;
-       e = entries_[e].l2_next, ++looked) {
+  for (std::uint32_t e = l2_head_[list]; e != kNone && looked <= kMaxL2Walk; e = entries_[e].l2_next, ++looked) {
     const Entry& x = entries_[e];
     const int in = private_level(x, l1, l2);
     if (in == 1) return kNoLine;
@@ -377,7 +374,6 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
     const PhysAddr line = x.page + PhysAddr{i} * 64;
     ++l2_pushed_[c];
     // The filled line holds a way of set i for the ways' worth of the group's exits from L2.
-    const std::size_t list = c * l2_groups_ + g;
     l2_ahead_[list] |= std::uint64_t{1} << i;
     l2_ahead_left_[list * kPageLines + i] = l2_ways_;
     take_line(e, i, 0);

@@ -432,16 +432,18 @@ class ClearResidue {
   // early), for the L2's ways' worth of such exits (l2_ahead_left_, by list * 64 + line).
   std::vector<std::uint64_t> l2_ahead_;
   std::vector<std::uint8_t> l2_ahead_left_;
-  std::uint8_t l2_ways_ = 16;  // the L2's ways, at most 255 (l2_ahead_left_'s range)
+  std::uint8_t l2_ways_ = 16;                  // the L2's ways, at most 255 (l2_ahead_left_'s range)
   std::size_t l2_sets_ = 0, l2_all_ways_ = 0;  // every watched L2's geometry (watch_private() checks it)
-  std::size_t l2_groups_ = 1;  // L2 sets / 64 (1 when not a multiple of 64)
+  std::size_t l2_groups_ = 1;                  // L2 sets / 64 (1 when not a multiple of 64)
   FastDivider l2_group_div_{1};
-  std::size_t l2_list_of(const Entry& x) const {
-    const std::uint64_t frame = x.page >> 12;
+  // CPU c's L2 set-group list of pa's page (pages' lines fill 64 L2 sets from 64 x group).
+  std::size_t l2_list_of(std::size_t c, PhysAddr pa) const {
+    const std::uint64_t frame = pa >> 12;
     const std::size_t g =
         l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
-    return static_cast<std::size_t>(x.cpu) * l2_groups_ + g;
+    return c * l2_groups_ + g;
   }
+  std::size_t l2_list_of(const Entry& x) const { return l2_list_of(static_cast<std::size_t>(x.cpu), x.page); }
   void l2_push(std::uint32_t e);
   void l2_remove(std::uint32_t e);
   // By CPU, the entries of its last l1 + l2 + 1 clears (recent_[c * recent_n_ + seq % recent_n_]).
@@ -450,6 +452,12 @@ class ClearResidue {
   static constexpr std::size_t kMaxAged = 16;
   // pop_gone() looks at most this many ring entries past a page held privately.
   static constexpr std::uint64_t kMaxPassed = 64;
+  // l2_fill() looks at most this many pages of a set-group list past the
+  // first (it passes over pages that left L2 by the clock, waiting for their
+  // CPU's next clear or miss to enter the LLC, and pages whose line of the
+  // fill's set is real already): a bound on the walk's cost, the same figure
+  // as kMaxPassed but not tied to it.
+  static constexpr std::uint64_t kMaxL2Walk = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
   // leave_l2()'s and record()'s pages leaving L2 (collect_leavers()): at most
   // kMaxAged + 1 (it stops at kMaxAged, and the last page may bring lines of
