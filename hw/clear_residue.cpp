@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace numasim::hw {
 
@@ -32,7 +33,7 @@ ClearResidue::ClearResidue(const Shape& shape)
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
-  entered_.reserve(2 * kMaxAged);
+  entered_.reserve(kMaxAged + 1);
   private_from_.assign(shape_.cpu_socket.size(), 0);
   exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.
@@ -219,7 +220,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   for (std::uint32_t e = group_head_[s * groups_ + group_of(pa)]; e != kNone; e = entries_[e].group_next) {
     const Entry& x = entries_[e];
-    if (!gone(x, clock)) return 0;    // (taken as younger in the LLC too: clear_residue.h's clear order)
+    if (!gone(x, clock)) return kNoLine;  // (taken as younger in the LLC too: clear_residue.h's clear order)
     if (held_privately(x)) continue;  // still in its CPU's L1D or L2: passed over
     if ((x.mask >> i) & 1) {
       const PhysAddr line = x.page + PhysAddr{i} * 64;
@@ -227,7 +228,7 @@ PhysAddr ClearResidue::age(int socket, PhysAddr pa) {
       return line;
     }
   }
-  return 0;
+  return kNoLine;
 }
 
 void ClearResidue::pop_gone(std::size_t s, std::uint64_t clock) {
@@ -313,9 +314,17 @@ void ClearResidue::watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2) {
     l1_.assign(shape_.cpu_socket.size(), nullptr);
     l2_.assign(shape_.cpu_socket.size(), nullptr);
   }
+  // The L2 set-group lists and l2_fill()'s way count are one geometry for every CPU.
+  if (!l2_head_.empty() && (l2->sets() != l2_sets_ || l2->ways() != l2_all_ways_))
+    throw std::invalid_argument("deferred clear residue: CPU " + std::to_string(cpu.value()) + "'s L2 has " +
+                                std::to_string(l2->sets()) + " sets of " + std::to_string(l2->ways()) +
+                                " ways, another CPU's " + std::to_string(l2_sets_) + " of " +
+                                std::to_string(l2_all_ways_) + ": every L2 must be alike");
   l1_[c] = l1d;
   l2_[c] = l2;
   if (l2_head_.empty()) {
+    l2_sets_ = l2->sets();
+    l2_all_ways_ = l2->ways();
     l2_groups_ = l2->sets() % kPageLines == 0 ? l2->sets() / kPageLines : 1;
     l2_group_div_ = FastDivider(l2_groups_);
     l2_head_.assign(shape_.cpu_socket.size() * l2_groups_, kNone);
@@ -350,31 +359,27 @@ void ClearResidue::l2_remove(std::uint32_t e) {
 
 PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
   const auto c = static_cast<std::size_t>(cpu.value());
-  const std::uint64_t frame = pa >> 12;
-  const std::size_t g =
-      l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
+  const std::size_t list = l2_list_of(c, pa);
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
   const std::uint64_t l1 = l1_[c]->insertions(), l2 = l2_[c]->insertions();
   // From the group's oldest page: one that left L2 by its clock (not yet
   // moved into the LLC) is passed over, one still in L1D ends the search (the
   // younger ones are too), and the first in L2 with line i virtual gives it up.
   std::uint64_t looked = 0;
-  for (std::uint32_t e = l2_head_[c * l2_groups_ + g]; e != kNone && looked <= kMaxPassed;
-       e = entries_[e].l2_next, ++looked) {
+  for (std::uint32_t e = l2_head_[list]; e != kNone && looked <= kMaxL2Walk; e = entries_[e].l2_next, ++looked) {
     const Entry& x = entries_[e];
     const int in = private_level(x, l1, l2);
-    if (in == 1) return 0;
+    if (in == 1) return kNoLine;
     if (in == 0 || ((x.mask >> i) & 1) == 0) continue;
     const PhysAddr line = x.page + PhysAddr{i} * 64;
     ++l2_pushed_[c];
     // The filled line holds a way of set i for the ways' worth of the group's exits from L2.
-    const std::size_t list = c * l2_groups_ + g;
     l2_ahead_[list] |= std::uint64_t{1} << i;
     l2_ahead_left_[list * kPageLines + i] = l2_ways_;
     take_line(e, i, 0);
     return line;
   }
-  return 0;
+  return kNoLine;
 }
 
 void ClearResidue::record(CpuId cpu, PhysAddr page, const Fills& fills, Moved& moved) {

@@ -86,6 +86,10 @@ class ClearResidue {
 
   static constexpr unsigned kPageLines = 64;
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  // age() and l2_fill()'s "no line": all ones, never a line's address (lines
+  // are 64-byte aligned), where 0 is line 0 of frame 0, which can be cleared
+  // and recorded like any other (os/page_alloc_init.cpp reserves nothing).
+  static constexpr PhysAddr kNoLine = ~PhysAddr{0};
   static constexpr unsigned kRegionShift = 21;
 
   // False when no line is virtual, or no recorded page lies in pa's 2 MiB
@@ -136,13 +140,14 @@ class ClearResidue {
   // 1 or 2), and which count the virtual lines as the exact model's installs
   // would (CacheArray::count_virtual: a page's stores when recorded, its lines
   // leaving L1D for L2 and L2 for the LLC as they move; count_moved()).
+  // Every CPU's L2 has the same sets and ways (else std::invalid_argument).
   void watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2);
   bool watching() const { return !llc_.empty(); }
   // An L1D miss or prefetch into `socket`'s LLC set of `pa` (it may fill the
   // set: in an LRU set the line it pushes out is the set's oldest; a recorded
   // page's virtual line in that set is it once the page has left the LLC by
   // age, the LLC took more lines than it holds after the page entered it).
-  // Returns the line so written back (taken, level 4), or 0: the oldest such
+  // Returns the line so written back (taken, level 4), or kNoLine: the oldest such
   // page of pa's set group with its line of pa's set still virtual, passing
   // over a page still in its CPU's L1D or L2 (held_privately). Lines of sets
   // no miss reaches stay, as in the exact model, until a clear of the socket
@@ -168,7 +173,7 @@ class ClearResidue {
   // served past L2). In an LRU set the line it pushes out is the set's oldest; a recorded
   // page's virtual line in that set is it when the page is the oldest of its
   // L2 set group still in L2 with that line virtual: that line leaves the L2
-  // now (returned, to install in the LLC; 0: none), and the fill does not
+  // now (returned, to install in the LLC; kNoLine: none), and the fill does not
   // advance the L2 clock by which whole pages leave (l2_clock()). So the
   // pages leave L2 set by set as the exact model's do, not a whole page per
   // 64 such fills (which wrote their lines back in whole-page runs that opened
@@ -427,15 +432,18 @@ class ClearResidue {
   // early), for the L2's ways' worth of such exits (l2_ahead_left_, by list * 64 + line).
   std::vector<std::uint64_t> l2_ahead_;
   std::vector<std::uint8_t> l2_ahead_left_;
-  std::uint8_t l2_ways_ = 16;
-  std::size_t l2_groups_ = 1;  // L2 sets / 64 (1 when not a multiple of 64)
+  std::uint8_t l2_ways_ = 16;                  // the L2's ways, at most 255 (l2_ahead_left_'s range)
+  std::size_t l2_sets_ = 0, l2_all_ways_ = 0;  // every watched L2's geometry (watch_private() checks it)
+  std::size_t l2_groups_ = 1;                  // L2 sets / 64 (1 when not a multiple of 64)
   FastDivider l2_group_div_{1};
-  std::size_t l2_list_of(const Entry& x) const {
-    const std::uint64_t frame = x.page >> 12;
+  // CPU c's L2 set-group list of pa's page (pages' lines fill 64 L2 sets from 64 x group).
+  std::size_t l2_list_of(std::size_t c, PhysAddr pa) const {
+    const std::uint64_t frame = pa >> 12;
     const std::size_t g =
         l2_groups_ == 1 ? 0 : static_cast<std::size_t>(l2_group_div_.remainder(frame, l2_group_div_.divide(frame)));
-    return static_cast<std::size_t>(x.cpu) * l2_groups_ + g;
+    return c * l2_groups_ + g;
   }
+  std::size_t l2_list_of(const Entry& x) const { return l2_list_of(static_cast<std::size_t>(x.cpu), x.page); }
   void l2_push(std::uint32_t e);
   void l2_remove(std::uint32_t e);
   // By CPU, the entries of its last l1 + l2 + 1 clears (recent_[c * recent_n_ + seq % recent_n_]).
@@ -444,8 +452,17 @@ class ClearResidue {
   static constexpr std::size_t kMaxAged = 16;
   // pop_gone() looks at most this many ring entries past a page held privately.
   static constexpr std::uint64_t kMaxPassed = 64;
+  // l2_fill() looks at most this many pages of a set-group list past the
+  // first (it passes over pages that left L2 by the clock, waiting for their
+  // CPU's next clear or miss to enter the LLC, and pages whose line of the
+  // fill's set is real already): a bound on the walk's cost, the same figure
+  // as kMaxPassed but not tied to it.
+  static constexpr std::uint64_t kMaxL2Walk = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
-  std::vector<Aged> entered_;  // leave_l2()'s pages (at most kMaxAged)
+  // leave_l2()'s and record()'s pages leaving L2 (collect_leavers()): at most
+  // kMaxAged + 1 (it stops at kMaxAged, and the last page may bring lines of
+  // its group's next page).
+  std::vector<Aged> entered_;
   // By CPU: its clear count before its oldest recorded page that may still be
   // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).
   std::vector<std::uint64_t> private_from_, exit_due_;
@@ -459,6 +476,11 @@ class ClearResidue {
   // `clearing` (its clear moves them, record()): each takes the lines of the
   // next page of its L2 set group where a real fill holds a way (l2_fill());
   // at a miss (leave_l2()) the fills push their sets' lines out themselves.
+  // No line enters twice: those lines leave the next page's mask at once
+  // (take_mask), so if that page leaves in the same call it brings only its
+  // other lines. (That needs both pages past record()'s bound, the older one
+  // left over from a call stopped at kMaxAged; no test reaches it: counted
+  // over hw_tests, notes/defl2fix.md.)
   void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through, bool clearing);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;

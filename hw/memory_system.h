@@ -412,6 +412,9 @@ class MemorySystem {
   // A real fill of pa's line into `cpu`'s L2: the deferred clear's line it
   // pushes out of L2 (ClearResidue::l2_fill) enters the LLC now, its victim written back.
   void residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now);
+  // Lines `mask` of `page` leave `cpu`'s L2 into its socket's LLC now, their
+  // LLC victims written back now (a miss's leave_l2 and residue_l2_fill).
+  void residue_into_llc(CpuId cpu, PhysAddr page, std::uint64_t mask, Picoseconds now);
   // settle_residue_page of every recorded page among the n lines from `first`.
   void settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now);
   // bulk_write_lines' first pass for a whole page at `page` cleared by `cpu`,

@@ -48,11 +48,14 @@ ClearResidue::Fills MemorySystem::residue_fills(CpuId cpu) {
 
 void MemorySystem::residue_l2_fill(CpuId cpu, PhysAddr pa, Picoseconds now) {
   const PhysAddr line = residue_->l2_fill(cpu, pa);
-  if (line == 0) return;
+  if (line == ClearResidue::kNoLine) return;
+  residue_into_llc(cpu, line & ~(kPageSize - 1), std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
+                   now);
+}
+
+void MemorySystem::residue_into_llc(CpuId cpu, PhysAddr page, std::uint64_t mask, Picoseconds now) {
   const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
-  install_in_llc(caches_, cpu, line & ~(kPageSize - 1),
-                 std::uint64_t{1} << ((line >> 6) & (ClearResidue::kPageLines - 1)),
-                 [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
+  install_in_llc(caches_, cpu, page, mask, [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
 }
 
 bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) {
@@ -61,15 +64,13 @@ bool MemorySystem::settle_residue_line(CpuId cpu, PhysAddr pa, Picoseconds now) 
   if (residue_->exit_due(cpu)) {
     // Recorded pages of this CPU that its L2 gave up by now enter its LLC.
     residue_->leave_l2(cpu);
-    const NodeId node = socket_node_[static_cast<std::size_t>(caches_.socket_of(cpu))];
     for (std::size_t k = 0; k < residue_->entered(); ++k)
-      install_in_llc(caches_, cpu, residue_->entered_page(k), residue_->entered_mask(k),
-                     [&](std::size_t, PhysAddr out) { post_writeback(node, out, now); });
+      residue_into_llc(cpu, residue_->entered_page(k), residue_->entered_mask(k), now);
   }
   if (residue_->set_due(pa)) {
     // A fill into pa's LLC set pushes out a line of a page that left the LLC by age: to memory now.
     const int socket = caches_.socket_of(cpu);
-    if (const PhysAddr out = residue_->age(socket, pa))
+    if (const PhysAddr out = residue_->age(socket, pa); out != ClearResidue::kNoLine)
       post_writeback(socket_node_[static_cast<std::size_t>(socket)], out, now);
     if (!residue_->region_holds(pa)) return false;
   } else if (!residue_->region_holds(pa)) {

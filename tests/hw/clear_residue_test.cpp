@@ -3,7 +3,7 @@
 // - a line touched after a deferred clear is found at the level its page's age
 //   implies (L1D, L2, LLC, memory), as the exact model finds it, and another
 //   socket's read of a recent clear is a HITM in both;
-// - every recorded line reaches memory exactly once (written back when its page
+// - every recorded line (line 0 of frame 0 too) reaches memory exactly once (written back when its page
 //   leaves the ring, or made real and written back by the caches), and the
 //   bookkeeping accounts for every line;
 // - a core that stops clearing hands its pages to the LLC from its misses, and
@@ -32,6 +32,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -427,6 +428,28 @@ TEST(ClearResidue, WriteBacksOfLinesMadeRealInL1dKeepTheClearsRoundsFromThePages
   EXPECT_EQ(r.write_back_time(r.find(kBase + kPageSize), 5, Picoseconds(touch)), Picoseconds(touch));
 }
 
+TEST(ClearResidue, WatchingL2sOfOtherGeometriesIsAnError) {
+  // The L2 set-group lists are laid out by the first watched L2's sets and
+  // ways: another CPU's L2 must be alike.
+  ClearResidue::Shape shape;
+  shape.cpu_socket = {0, 0, 0, 0};
+  shape.mem_end = 1ull << 32;
+  ClearResidue r(shape);
+  CacheParams l1p, l2p;
+  l2p.size = Bytes(256 * 1024);
+  l2p.ways = 4;
+  CacheArray l1a(l1p, "l1d"), l1b(l1p, "l1d"), l1c(l1p, "l1d"), l2a(l2p, "l2"), l2b(l2p, "l2");
+  r.watch_private(CpuId(0), &l1a, &l2a);
+  EXPECT_NO_THROW(r.watch_private(CpuId(1), &l1b, &l2b));
+  l2p.ways = 8;  // same size, half the sets
+  CacheArray l2c(l2p, "l2");
+  EXPECT_THROW(r.watch_private(CpuId(2), &l1c, &l2c), std::invalid_argument);
+  l2p.ways = 4;
+  l2p.size = Bytes(512 * 1024);  // same ways, twice the sets
+  CacheArray l2d(l2p, "l2");
+  EXPECT_THROW(r.watch_private(CpuId(3), &l1c, &l2d), std::invalid_argument);
+}
+
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
   Pair p;
   const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
@@ -457,6 +480,31 @@ TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
     p.both([&](MemorySystem& m, Picoseconds now) {
       return m.access_range_nontemporal(cpu, kBase + static_cast<PhysAddr>(i) * kPageSize, Bytes(kPageSize), false,
                                         now);
+    });
+  EXPECT_EQ(r.virtual_lines(), 0u);
+  EXPECT_EQ(dram_writes(*p.exact), static_cast<std::uint64_t>(kPages) * ClearResidue::kPageLines);
+  EXPECT_EQ(dram_writes(*p.deferred), static_cast<std::uint64_t>(kPages) * ClearResidue::kPageLines);
+}
+
+TEST(ClearResidue, TheFirstLineOfPhysicalFrameZeroReachesMemoryOnceWhenAnL2FillPushesItOut) {
+  // Frame 0 can be allocated and cleared (os/page_alloc_init.cpp reserves
+  // nothing), so its line 0, physical address 0, is a recorded line like any
+  // other: a real L2 fill into its set (line 0 of a frame in its L2 set
+  // group, 256 KiB apart) once the page moved from L1D to L2 pushes it out
+  // into the LLC (ClearResidue::l2_fill), and from there it goes to memory
+  // once. (With 0 as l2_fill's "none" it was taken but never installed.)
+  Pair p;
+  const CpuId cpu = p.cpu_of_node(0);
+  constexpr int kPages = 16;  // past L1D (8 pages), inside L2
+  for (int i = 0; i < kPages; ++i) p.clear(cpu, static_cast<PhysAddr>(i) * kPageSize);
+  const PhysAddr far = PhysAddr{512} << 20;
+  for (PhysAddr k = 0; k < 4; ++k)
+    p.both([&](MemorySystem& m, Picoseconds now) { return m.access(cpu, far + k * (256 << 10), false, now); });
+  const ClearResidue& r = *p.deferred->clear_residue();
+  EXPECT_GT(r.stats().lines_into_llc, 0u);
+  for (int i = 0; i < kPages; ++i)
+    p.both([&](MemorySystem& m, Picoseconds now) {
+      return m.access_range_nontemporal(cpu, static_cast<PhysAddr>(i) * kPageSize, Bytes(kPageSize), false, now);
     });
   EXPECT_EQ(r.virtual_lines(), 0u);
   EXPECT_EQ(dram_writes(*p.exact), static_cast<std::uint64_t>(kPages) * ClearResidue::kPageLines);
