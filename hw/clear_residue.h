@@ -479,8 +479,8 @@ class ClearResidue {
   // No line enters twice: those lines leave the next page's mask at once
   // (take_mask), so if that page leaves in the same call it brings only its
   // other lines. (That needs both pages past record()'s bound, the older one
-  // left over from a call stopped at kMaxAged; no test reaches it: counted
-  // over hw_tests, notes/defl2fix.md.)
+  // left over from a call stopped at kMaxAged; no test reaches it: a count
+  // over the whole hw_tests binary found none.)
   void collect_leavers(std::size_t c, std::uint64_t last, std::uint64_t through, bool clearing);
   // Linear-probing table: (frame + 1) in the low 32 bits, the entry in the high; 0 = empty.
   std::vector<std::uint64_t> table_;
