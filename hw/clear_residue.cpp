@@ -361,7 +361,12 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const std::size_t list = l2_list_of(c, pa);
   const auto i = static_cast<unsigned>((pa >> 6) & (kPageLines - 1));
-  const std::uint64_t l1 = l1_[c]->insertions(), l2 = l2_[c]->insertions();
+  // The L2 took this fill already (insertions() counts it), but a fill that
+  // pushes a recorded line out leaves the L2 clock alone (l2_pushed_), so the
+  // pages are judged by the clock before it: counted, a page at its L2
+  // boundary was classed gone and passed over, and the fill pushed nothing.
+  const std::uint64_t l1 = l1_[c]->insertions(), l2_with = l2_[c]->insertions();
+  const std::uint64_t l2 = l2_with != 0 ? l2_with - 1 : 0;
   // From the group's oldest page: one that left L2 by its clock (not yet
   // moved into the LLC) is passed over, one still in L1D ends the search (the
   // younger ones are too), and the first in L2 with line i virtual gives it up.

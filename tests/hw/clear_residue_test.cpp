@@ -450,6 +450,48 @@ TEST(ClearResidue, WatchingL2sOfOtherGeometriesIsAnError) {
   EXPECT_THROW(r.watch_private(CpuId(3), &l1c, &l2d), std::invalid_argument);
 }
 
+TEST(ClearResidue, AnL2FillFindsAPageAtItsL2BoundaryStillInL2) {
+  // A page is in its CPU's L2 while the L2 took at most L1D + L2's lines
+  // since its clear. A real fill that pushes the page's line out does not
+  // move that clock (l2_fill()), so it must judge the page by the lines
+  // before it: a page exactly at the boundary gives the fill's set its line.
+  // (Counting the fill itself classed the page gone, passed it over, and the
+  // fill pushed nothing: the exact model's LRU set gives up the page's line.)
+  ClearResidue::Shape shape;
+  shape.cpu_socket = {0};
+  shape.l1_pages = 1;
+  shape.l2_pages = 2;
+  shape.llc_pages = 4;
+  shape.mem_end = 1ull << 32;
+  ClearResidue r(shape);
+  CacheParams l1p, l2p;
+  l1p.size = Bytes(4096);  // 64 sets of 1 way: one page
+  l1p.ways = 1;
+  l2p.size = Bytes(8192);  // 64 sets of 2 ways: two pages, one set group
+  l2p.ways = 2;
+  CacheArray l1(l1p, "l1d"), l2(l2p, "l2");
+  r.watch_private(CpuId(0), &l1, &l2);
+  const CpuId cpu(0);
+  const PhysAddr page = PhysAddr{100} << 12;
+  ClearResidue::Moved moved;
+  r.record(cpu, page, {l1.insertions(), l2.insertions(), 0}, moved);
+  const std::uint32_t e = r.find(page);
+  ASSERT_NE(e, ClearResidue::kNone);
+  const PhysAddr other = PhysAddr{200} << 12;
+  l1.fill(other, LineState::Exclusive);  // one line after the page's: it has left L1D
+  // L1D + L2 hold 192 lines: fills of lines the residue does not hold, up to the boundary.
+  for (PhysAddr k = 0; k < 192; ++k) l2.fill(other + k * kCacheLineBytes, LineState::Exclusive);
+  EXPECT_EQ(r.level(e, {l1.insertions(), l2.insertions(), 0}), 2);
+  // A real fill into the set of the page's line 5: the line leaves L2 for the LLC.
+  const PhysAddr fill = (PhysAddr{300} << 12) + 5 * kCacheLineBytes;
+  l2.fill(fill, LineState::Exclusive);
+  EXPECT_EQ(r.l2_fill(cpu, fill), page + 5 * kCacheLineBytes);
+  EXPECT_EQ(r.mask(e), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(r.stats().lines_into_llc, 1u);
+  // The fill that pushed the line out left the clock where it was: the page is still in L2.
+  EXPECT_EQ(r.level(e, {l1.insertions(), l2.insertions(), 0}), 2);
+}
+
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
   Pair p;
   const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
