@@ -33,7 +33,7 @@ ClearResidue::ClearResidue(const Shape& shape)
   recent_n_ = shape_.l1_pages + shape_.l2_pages + 1;
   recent_.assign(shape_.cpu_socket.size() * recent_n_, kNone);
   aged_.reserve(kMaxAged + 1);
-  entered_.reserve(kMaxAged + 1);
+  entered_.reserve(kMaxAged + kMaxL2Lead);
   private_from_.assign(shape_.cpu_socket.size(), 0);
   exit_due_.assign(shape_.cpu_socket.size(), ~std::uint64_t{0});
   // At most a quarter full: about 1.2 probes per look-up.
@@ -292,17 +292,33 @@ void ClearResidue::collect_leavers(std::size_t c, std::uint64_t last, std::uint6
     take_mask(e, x.mask, 0);
     private_from_[c] = seq;
     if (clearing && next != kNone && !l2_ahead_.empty() && l2_ahead_[list] != 0) {
-      // Sets where a real fill holds a way: the group's next page gives up its line there now.
+      // Sets where real fills hold ways: the group's next page still in L2
+      // with its line there gives it up now, looking as many pages on as
+      // fills hold ways in the set (the pages between gave theirs to the fills).
       std::uint64_t& ahead = l2_ahead_[list];
-      Entry& y = entries_[next];
-      const std::uint64_t m = y.mask & ahead;
-      if (m != 0 && private_level(y, l1_[c]->insertions(), l2_[c]->insertions()) == 2) {
-        entered_.push_back({y.page, m});
-        take_mask(next, m, 0);
+      const std::uint8_t* lead = l2_lead_.data() + list * kPageLines;
+      std::uint64_t want = ahead;
+      std::uint32_t z = next;
+      for (unsigned depth = 1; want != 0 && z != kNone && depth <= kMaxL2Lead; ++depth) {
+        if (depth > 1)
+          for (std::uint64_t b = want; b != 0; b &= b - 1)
+            if (lead[__builtin_ctzll(b)] < depth) want &= ~(std::uint64_t{1} << __builtin_ctzll(b));
+        Entry& y = entries_[z];
+        const std::uint32_t after = y.l2_next;
+        if (want == 0 || private_level(y, l1_[c]->insertions(), l2_[c]->insertions()) != 2) break;
+        if (const std::uint64_t m = y.mask & want; m != 0) {
+          entered_.push_back({y.page, m});
+          take_mask(z, m, 0);
+          want &= ~m;
+        }
+        z = after;
       }
       for (std::uint64_t b = ahead; b != 0; b &= b - 1) {
         const auto i = static_cast<unsigned>(__builtin_ctzll(b));
-        if (--l2_ahead_left_[list * kPageLines + i] == 0) ahead &= ~(std::uint64_t{1} << i);
+        if (--l2_ahead_left_[list * kPageLines + i] == 0) {
+          ahead &= ~(std::uint64_t{1} << i);
+          l2_lead_[list * kPageLines + i] = 0;
+        }
       }
     }
   }
@@ -332,6 +348,7 @@ void ClearResidue::watch_private(CpuId cpu, CacheArray* l1d, CacheArray* l2) {
     l2_count_.assign(shape_.cpu_socket.size(), 0);
     l2_ahead_.assign(shape_.cpu_socket.size() * l2_groups_, 0);
     l2_ahead_left_.assign(shape_.cpu_socket.size() * l2_groups_ * kPageLines, 0);
+    l2_lead_.assign(shape_.cpu_socket.size() * l2_groups_ * kPageLines, 0);
     l2_ways_ = static_cast<std::uint8_t>(std::min<std::size_t>(l2->ways(), 255));
   }
 }
@@ -381,6 +398,8 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
     // The filled line holds a way of set i for the ways' worth of the group's exits from L2.
     l2_ahead_[list] |= std::uint64_t{1} << i;
     l2_ahead_left_[list * kPageLines + i] = l2_ways_;
+    std::uint8_t& lead = l2_lead_[list * kPageLines + i];
+    if (lead < kMaxL2Lead && lead < l2_ways_) ++lead;
     take_line(e, i, 0);
     return line;
   }

@@ -41,15 +41,15 @@
 // L2 sets a page's lines fill) still in L2, into the LLC at once, and while
 // the filled line holds a way there (the L2's ways' worth of the group's
 // pages leaving L2) each page of the group leaving takes the next one's line
-// of that set with it: the sets give the pages up one rotation early, as the
-// exact model's LRU does (l2_fill(); such fills do not move the L2 clock).
+// of that set with it (two real fills there: the one after that, and so on):
+// the sets give the pages up a rotation early per fill, as the exact model's LRU does (l2_fill(); such fills do not move the L2 clock).
 // Simplifications: in L1D and L2 virtual lines occupy no way of a set (their
 // pressure is displace_for_clear's, on average, not set by set) and no
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
 // pages later), not by its L1D clock; it leaves L2 whole by its clock but
-// for the lines real L2 fills push out (l2_fill(): one set ahead at a time,
-// a fill's way held for the ways' worth of exits however often the filled
-// line is hit), and a page of L2 fills later than its L2 clock says (a
+// for the lines real L2 fills push out (l2_fill(): a set a rotation ahead
+// per fill holding a way there, up to kMaxL2Lead, the fills' ways held for the
+// ways' worth of exits after the last however often the filled lines are hit), and a page of L2 fills later than its L2 clock says (a
 // calibration, kept from before l2_fill(): without it memory_hog's activates
 // and precharges moved by 0.2% or less; private_level()); the
 // ring holds the LLC and each core's L1D and L2 in pages, and a page forced
@@ -432,6 +432,12 @@ class ClearResidue {
   // early), for the L2's ways' worth of such exits (l2_ahead_left_, by list * 64 + line).
   std::vector<std::uint64_t> l2_ahead_;
   std::vector<std::uint8_t> l2_ahead_left_;
+  // By list * 64 + line: the real fills holding ways in that set (at most
+  // kMaxL2Lead and the L2's ways): a page leaving L2 takes the line of that
+  // set from the first page that many on still holding it (each fill puts
+  // the set one more rotation ahead, as in an LRU set).
+  std::vector<std::uint8_t> l2_lead_;
+  static constexpr unsigned kMaxL2Lead = 4;
   std::uint8_t l2_ways_ = 16;                  // the L2's ways, at most 255 (l2_ahead_left_'s range)
   std::size_t l2_sets_ = 0, l2_all_ways_ = 0;  // every watched L2's geometry (watch_private() checks it)
   std::size_t l2_groups_ = 1;                  // L2 sets / 64 (1 when not a multiple of 64)
@@ -460,8 +466,8 @@ class ClearResidue {
   static constexpr std::uint64_t kMaxL2Walk = 64;
   std::vector<Aged> aged_;  // record()'s pages out of the LLC (at most kMaxAged + 1)
   // leave_l2()'s and record()'s pages leaving L2 (collect_leavers()): at most
-  // kMaxAged + 1 (it stops at kMaxAged, and the last page may bring lines of
-  // its group's next page).
+  // kMaxAged + kMaxL2Lead (it stops at kMaxAged, and the last page may bring
+  // lines of up to kMaxL2Lead pages after it in its group).
   std::vector<Aged> entered_;
   // By CPU: its clear count before its oldest recorded page that may still be
   // virtual, and the L2 clock from which that page may have left its L2 (none: ~0).

@@ -492,6 +492,50 @@ TEST(ClearResidue, AnL2FillFindsAPageAtItsL2BoundaryStillInL2) {
   EXPECT_EQ(r.level(e, {l1.insertions(), l2.insertions(), 0}), 2);
 }
 
+TEST(ClearResidue, TwoRealL2FillsIntoASetPutItTwoRotationsAhead) {
+  // In an LRU set each real line holding a way puts the set's cleared lines
+  // one more page ahead: with two real fills in a set, the clear that pushes
+  // a page out of L2 takes that set's line of the page two on (the page
+  // between gave its line to the second fill).
+  ClearResidue::Shape shape;
+  shape.cpu_socket = {0};
+  shape.l1_pages = 1;
+  shape.l2_pages = 4;
+  shape.llc_pages = 8;
+  shape.mem_end = 1ull << 32;
+  ClearResidue r(shape);
+  CacheParams l1p, l2p;
+  l1p.size = Bytes(4096);  // 64 sets of 1 way: one page
+  l1p.ways = 1;
+  l2p.size = Bytes(4 * 4096);  // 64 sets of 4 ways: four pages, one set group
+  l2p.ways = 4;
+  CacheArray l1(l1p, "l1d"), l2(l2p, "l2");
+  r.watch_private(CpuId(0), &l1, &l2);
+  const CpuId cpu(0);
+  auto clear = [&](PhysAddr frame) {
+    ClearResidue::Moved moved;
+    r.record(cpu, frame << 12, {l1.insertions(), l2.insertions(), 0}, moved);
+    return r.find(frame << 12);
+  };
+  const std::uint32_t x = clear(100), y = clear(101), z = clear(102);
+  clear(103);
+  // x, y and z are in L2 (the newest page in L1D): two real fills into set 5
+  // push out x's line 5, then y's.
+  for (PhysAddr k = 0; k < 2; ++k) {
+    const PhysAddr fill = ((PhysAddr{300} + k) << 12) + 5 * kCacheLineBytes;
+    l2.fill(fill, LineState::Exclusive);
+    EXPECT_EQ(r.l2_fill(cpu, fill), ((PhysAddr{100} + k) << 12) + 5 * kCacheLineBytes);
+  }
+  EXPECT_EQ(r.mask(z), ~std::uint64_t{0});
+  clear(104);  // x still in L2 by its clock
+  EXPECT_EQ(r.mask(z), ~std::uint64_t{0});
+  clear(105);  // l1 + l2 clears after x: x leaves L2, and z gives up its line 5 with it
+  EXPECT_EQ(r.find(PhysAddr{100} << 12), ClearResidue::kNone);
+  EXPECT_EQ(r.mask(y), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(r.mask(z), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(r.stats().lines_into_llc, 2u + 63u + 1u);
+}
+
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
   Pair p;
   const CpuId cpu = p.cpu_of_node(0), other = CpuId(1);
