@@ -42,14 +42,16 @@
 // the filled line holds a way there (the L2's ways' worth of the group's
 // pages leaving L2) each page of the group leaving takes the next one's line
 // of that set with it (two real fills there: the one after that, and so on):
-// the sets give the pages up a rotation early per fill, as the exact model's LRU does (l2_fill(); such fills do not move the L2 clock).
+// the sets give the pages up a rotation early per fill, as the exact
+// model's LRU does (l2_fill(); such fills do not move the L2 clock).
 // Simplifications: in L1D and L2 virtual lines occupy no way of a set (their
 // pressure is displace_for_clear's, on average, not set by set) and no
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
 // pages later), not by its L1D clock; it leaves L2 whole by its clock but
 // for the lines real L2 fills push out (l2_fill(): a set a rotation ahead
 // per fill holding a way there, up to kMaxL2Lead, the fills' ways held for the
-// ways' worth of exits after the last however often the filled lines are hit), and a page of L2 fills later than its L2 clock says (a
+// ways' worth of exits after the last however often the filled lines are
+// hit), and a page of L2 fills later than its L2 clock says (a
 // calibration, kept from before l2_fill(): without it memory_hog's activates
 // and precharges moved by 0.2% or less; private_level()); the
 // ring holds the LLC and each core's L1D and L2 in pages, and a page forced

@@ -450,6 +450,40 @@ TEST(ClearResidue, WatchingL2sOfOtherGeometriesIsAnError) {
   EXPECT_THROW(r.watch_private(CpuId(3), &l1c, &l2d), std::invalid_argument);
 }
 
+// A ClearResidue of one CPU watching a 1-page L1D (64 sets of 1 way) and an
+// L2 of `l2_pages` (64 sets of that many ways: one set group), driven
+// directly: record() for a clear, the arrays' fill() for real fills.
+struct OneCpu {
+  ClearResidue r;
+  CacheArray l1, l2;
+  const CpuId cpu{0};
+  static ClearResidue::Shape shape_of(std::uint64_t l2_pages) {
+    ClearResidue::Shape shape;
+    shape.cpu_socket = {0};
+    shape.l1_pages = 1;
+    shape.l2_pages = l2_pages;
+    shape.llc_pages = 2 * l2_pages;
+    shape.mem_end = 1ull << 32;
+    return shape;
+  }
+  static CacheParams pages(std::uint64_t n) {
+    CacheParams p;
+    p.size = Bytes(n * kPageSize);
+    p.ways = static_cast<int>(n);
+    return p;
+  }
+  explicit OneCpu(std::uint64_t l2_pages) : r(shape_of(l2_pages)), l1(pages(1), "l1d"), l2(pages(l2_pages), "l2") {
+    r.watch_private(cpu, &l1, &l2);
+  }
+  ClearResidue::Fills fills() const { return {l1.insertions(), l2.insertions(), 0}; }
+  // A deferred clear of frame `frame`: its entry.
+  std::uint32_t clear(PhysAddr frame) {
+    ClearResidue::Moved moved;
+    r.record(cpu, frame << 12, fills(), moved);
+    return r.find(frame << 12);
+  }
+};
+
 TEST(ClearResidue, AnL2FillFindsAPageAtItsL2BoundaryStillInL2) {
   // A page is in its CPU's L2 while the L2 took at most L1D + L2's lines
   // since its clear. A real fill that pushes the page's line out does not
@@ -457,39 +491,23 @@ TEST(ClearResidue, AnL2FillFindsAPageAtItsL2BoundaryStillInL2) {
   // before it: a page exactly at the boundary gives the fill's set its line.
   // (Counting the fill itself classed the page gone, passed it over, and the
   // fill pushed nothing: the exact model's LRU set gives up the page's line.)
-  ClearResidue::Shape shape;
-  shape.cpu_socket = {0};
-  shape.l1_pages = 1;
-  shape.l2_pages = 2;
-  shape.llc_pages = 4;
-  shape.mem_end = 1ull << 32;
-  ClearResidue r(shape);
-  CacheParams l1p, l2p;
-  l1p.size = Bytes(4096);  // 64 sets of 1 way: one page
-  l1p.ways = 1;
-  l2p.size = Bytes(8192);  // 64 sets of 2 ways: two pages, one set group
-  l2p.ways = 2;
-  CacheArray l1(l1p, "l1d"), l2(l2p, "l2");
-  r.watch_private(CpuId(0), &l1, &l2);
-  const CpuId cpu(0);
+  OneCpu o(2);
   const PhysAddr page = PhysAddr{100} << 12;
-  ClearResidue::Moved moved;
-  r.record(cpu, page, {l1.insertions(), l2.insertions(), 0}, moved);
-  const std::uint32_t e = r.find(page);
+  const std::uint32_t e = o.clear(100);
   ASSERT_NE(e, ClearResidue::kNone);
   const PhysAddr other = PhysAddr{200} << 12;
-  l1.fill(other, LineState::Exclusive);  // one line after the page's: it has left L1D
+  o.l1.fill(other, LineState::Exclusive);  // one line after the page's: it has left L1D
   // L1D + L2 hold 192 lines: fills of lines the residue does not hold, up to the boundary.
-  for (PhysAddr k = 0; k < 192; ++k) l2.fill(other + k * kCacheLineBytes, LineState::Exclusive);
-  EXPECT_EQ(r.level(e, {l1.insertions(), l2.insertions(), 0}), 2);
+  for (PhysAddr k = 0; k < 192; ++k) o.l2.fill(other + k * kCacheLineBytes, LineState::Exclusive);
+  EXPECT_EQ(o.r.level(e, o.fills()), 2);
   // A real fill into the set of the page's line 5: the line leaves L2 for the LLC.
   const PhysAddr fill = (PhysAddr{300} << 12) + 5 * kCacheLineBytes;
-  l2.fill(fill, LineState::Exclusive);
-  EXPECT_EQ(r.l2_fill(cpu, fill), page + 5 * kCacheLineBytes);
-  EXPECT_EQ(r.mask(e), ~(std::uint64_t{1} << 5));
-  EXPECT_EQ(r.stats().lines_into_llc, 1u);
+  o.l2.fill(fill, LineState::Exclusive);
+  EXPECT_EQ(o.r.l2_fill(o.cpu, fill), page + 5 * kCacheLineBytes);
+  EXPECT_EQ(o.r.mask(e), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(o.r.stats().lines_into_llc, 1u);
   // The fill that pushed the line out left the clock where it was: the page is still in L2.
-  EXPECT_EQ(r.level(e, {l1.insertions(), l2.insertions(), 0}), 2);
+  EXPECT_EQ(o.r.level(e, o.fills()), 2);
 }
 
 TEST(ClearResidue, TwoRealL2FillsIntoASetPutItTwoRotationsAhead) {
@@ -497,43 +515,25 @@ TEST(ClearResidue, TwoRealL2FillsIntoASetPutItTwoRotationsAhead) {
   // one more page ahead: with two real fills in a set, the clear that pushes
   // a page out of L2 takes that set's line of the page two on (the page
   // between gave its line to the second fill).
-  ClearResidue::Shape shape;
-  shape.cpu_socket = {0};
-  shape.l1_pages = 1;
-  shape.l2_pages = 4;
-  shape.llc_pages = 8;
-  shape.mem_end = 1ull << 32;
-  ClearResidue r(shape);
-  CacheParams l1p, l2p;
-  l1p.size = Bytes(4096);  // 64 sets of 1 way: one page
-  l1p.ways = 1;
-  l2p.size = Bytes(4 * 4096);  // 64 sets of 4 ways: four pages, one set group
-  l2p.ways = 4;
-  CacheArray l1(l1p, "l1d"), l2(l2p, "l2");
-  r.watch_private(CpuId(0), &l1, &l2);
-  const CpuId cpu(0);
-  auto clear = [&](PhysAddr frame) {
-    ClearResidue::Moved moved;
-    r.record(cpu, frame << 12, {l1.insertions(), l2.insertions(), 0}, moved);
-    return r.find(frame << 12);
-  };
-  const std::uint32_t x = clear(100), y = clear(101), z = clear(102);
-  clear(103);
-  // x, y and z are in L2 (the newest page in L1D): two real fills into set 5
-  // push out x's line 5, then y's.
+  OneCpu o(4);
+  o.clear(100);
+  const std::uint32_t y = o.clear(101), z = o.clear(102);
+  o.clear(103);
+  // 100, y and z are in L2 (the newest page in L1D): two real fills into set 5
+  // push out 100's line 5, then y's.
   for (PhysAddr k = 0; k < 2; ++k) {
     const PhysAddr fill = ((PhysAddr{300} + k) << 12) + 5 * kCacheLineBytes;
-    l2.fill(fill, LineState::Exclusive);
-    EXPECT_EQ(r.l2_fill(cpu, fill), ((PhysAddr{100} + k) << 12) + 5 * kCacheLineBytes);
+    o.l2.fill(fill, LineState::Exclusive);
+    EXPECT_EQ(o.r.l2_fill(o.cpu, fill), ((PhysAddr{100} + k) << 12) + 5 * kCacheLineBytes);
   }
-  EXPECT_EQ(r.mask(z), ~std::uint64_t{0});
-  clear(104);  // x still in L2 by its clock
-  EXPECT_EQ(r.mask(z), ~std::uint64_t{0});
-  clear(105);  // l1 + l2 clears after x: x leaves L2, and z gives up its line 5 with it
-  EXPECT_EQ(r.find(PhysAddr{100} << 12), ClearResidue::kNone);
-  EXPECT_EQ(r.mask(y), ~(std::uint64_t{1} << 5));
-  EXPECT_EQ(r.mask(z), ~(std::uint64_t{1} << 5));
-  EXPECT_EQ(r.stats().lines_into_llc, 2u + 63u + 1u);
+  EXPECT_EQ(o.r.mask(z), ~std::uint64_t{0});
+  o.clear(104);  // 100 still in L2 by its clock
+  EXPECT_EQ(o.r.mask(z), ~std::uint64_t{0});
+  o.clear(105);  // l1 + l2 clears after 100: it leaves L2, and z gives up its line 5 with it
+  EXPECT_EQ(o.r.find(PhysAddr{100} << 12), ClearResidue::kNone);
+  EXPECT_EQ(o.r.mask(y), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(o.r.mask(z), ~(std::uint64_t{1} << 5));
+  EXPECT_EQ(o.r.stats().lines_into_llc, 2u + 63u + 1u);
 }
 
 TEST(ClearResidue, EveryRecordedLineReachesMemoryExactlyOnce) {
