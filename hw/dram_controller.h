@@ -595,6 +595,16 @@ class DramController final : public MemoryDevice {
   }
   Picoseconds refresh_adjust_slow(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   std::uint64_t refresh_epoch_slow(std::uint32_t rank, Picoseconds t) const;
+  // refresh_adjust() for the short paths (serve_row_hit, serve_row_miss,
+  // settle_write_hits) when the rank's span memo does not cover t: t, or the
+  // end of the refresh window t falls in (*delayed set), with the memo moved
+  // to the span that time is in. A request in the window just before the
+  // memo's span (one of every twenty or so: tRFC of tREFI) is told so
+  // without a division. So the requests of a refresh window and the first
+  // of each span take the short paths instead of schedule()'s general one
+  // (a twentieth of a cached clear's write-backs did). The memo only caches
+  // what the slow paths compute: no result changes.
+  [[gnu::noinline]] Picoseconds refresh_start(std::uint32_t rank, Picoseconds t, bool* delayed) const;
   // The span between two refresh windows of a rank last found by the slow
   // paths, [lo, hi) with its epoch (empty at first): most requests of a rank
   // fall in the span the previous one did, and need no division.
@@ -706,9 +716,10 @@ class DramController final : public MemoryDevice {
                          bool drained);
   // schedule() of the usual request, without its general steps: stamped at
   // or after the bank's latest request (not late), to the row the bank has
-  // open, with neither a write queue nor the closed-page policy, its time and
-  // its column command between two refresh windows of the bank's epoch (the
-  // rank's span memo, no division). Times and commits it as schedule() would
+  // open, with neither a write queue nor the closed-page policy, its time
+  // (or the end of the refresh window it falls in) and its column command
+  // between two refresh windows of the bank's epoch (the rank's span memo,
+  // no division). Times and commits it as schedule() would
   // (the column search, the bus and bank-group reservations with their
   // displacement and the channel's debt, the bank's history, the statistics
   // and histogram) into `res` and returns true; returns false, having changed
@@ -718,12 +729,16 @@ class DramController final : public MemoryDevice {
   // schedule() of an in-order row miss (an activate, after a precharge when
   // another row is open), with the conditions of serve_row_hit() but the
   // row: not the bank's previous row (schedule() may serve that one before
-  // its precharge), the request and its column command between two refresh
-  // windows of the bank's epoch. The activate takes no search when it lies
-  // after the rank's latest activate's reach with at most three activates
-  // within tFAW of it. Times and commits it as schedule() would; returns
-  // false, having changed nothing, for any other request. schedule_at()
-  // tries it first when the row-hit path is on.
+  // its precharge), the request (or the end of the refresh window it falls
+  // in) and its column command between two refresh windows of the bank's
+  // epoch. A request after a refresh window the bank has not seen yet first
+  // closes the bank's rows as schedule() would first do, then is timed here
+  // as a closed-row miss. The activate takes no search when it lies after
+  // the rank's latest activate's reach with at most three activates within
+  // tFAW of it. Times and commits it as schedule() would; returns false for
+  // any other request (having changed nothing but that closing, which
+  // schedule() then finds done). schedule_at() tries it first when the
+  // row-hit path is on.
   bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                       DramResult& res);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
@@ -998,12 +1013,20 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
                                           Picoseconds t, DramResult& res) {
   Bank& b = s.b;
   if (t < b.last_t || b.open_row != c.row) return false;
-  if (!s.in_refresh_span(t)) return false;
+  // From t, or from the end of the refresh window t falls in (schedule()
+  // delays it so: a refresh delay) when the bank has seen that window.
+  Picoseconds from = t;
+  if (!s.in_refresh_span(t)) {
+    bool delayed = false;
+    if (!s.memo) return false;
+    from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
+    if (!s.in_refresh_span(from)) return false;
+  }
   Rank& r = s.r;
   Channel& ch = s.ch;
   SlotCalendar& columns = s.columns;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
-  Picoseconds cas = std::max(t, b.next_cas);
+  Picoseconds cas = std::max(from, b.next_cas);
   // Where the column command and its burst go, found once: the usual case
   // (both clear of every reservation) an append to each calendar.
   SlotCalendar::Spot column_spot, burst_spot;
@@ -1027,6 +1050,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   keep_snapshot(b, t);
   ++row_hit_path_requests_;
   serve_result(res, RowOutcome::Hit, is_write, false, arrival, done, share);
+  if (from != t) ++stats_.refresh_delays;
   return true;
 }
 

@@ -73,6 +73,12 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
   // the stamps only grow (each at or after the one before).
   if (b.open_row != c.row || ch.debt_n != 0 || t0 < b.last_t || t0 < bus.max_stamp() || t0 < columns.max_stamp())
     return 0;
+  if (s.memo && !s.memo->covers(t0)) {
+    // Another span than the rank's memo holds: t0's found; t0 in a refresh
+    // window is a refresh delay (serve_row_hit or serve_row_miss).
+    bool delayed = false;
+    if (refresh_start(static_cast<std::uint32_t>(s.rank_index), t0, &delayed) != t0) return 0;
+  }
   const RefreshMemo span = s.memo ? *s.memo : RefreshMemo{0, ~std::uint64_t{0}, 0};
   if (!span.covers(t0) || (s.memo && span.epoch != b.refresh_epoch)) return 0;
   // The first write's column command and burst clear of the calendars
