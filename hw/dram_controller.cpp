@@ -538,30 +538,6 @@ const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   return memo_[k];
 }
 
-bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
-  switch (next_field_) {
-    case DramField::Channel:
-      if (from.channel + 1 >= next_radix_) return false;
-      to = from;
-      ++to.channel;
-      return true;
-    case DramField::Rank:
-      if (from.rank + 1 >= next_radix_) return false;
-      to = from;
-      ++to.rank;
-      return true;
-    case DramField::Column: {
-      const std::uint64_t hi = (from.column >> il_shift_) + 1;
-      if (hi >= next_radix_) return false;
-      to = from;
-      to.column = hi << il_shift_;
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
   if (!split_decode_) {
     decode_general(x, c);

@@ -647,6 +647,12 @@ class DramController final : public MemoryDevice {
   // decode_line() of a granule the memo does not hold: from the granule
   // before it when the memo holds that (next_granule), else decoded.
   const DramCoord& decode_miss(std::uint64_t line) const;
+  // decode_line() of a line of the granule after `prev`'s (a memo entry):
+  // next_granule() of it into the memo's next entry, without searching the
+  // memo (post_writes: a clear's write-backs run granule after granule, and
+  // each new granule missed the memo, then searched it again for the one
+  // before). Inline with next_granule in post_writes: -0.25% of a fault stream.
+  const DramCoord& decode_after(const DramCoord& prev, std::uint64_t line) const;
   void decode_general(std::uint64_t line, DramCoord& c) const;
   void decode_uncached(std::uint64_t line, DramCoord& c) const;  // decode() without the granule memo
   void apply_row_hash(DramCoord& c) const;  // xor_hash: the row's low bits into bank and bank group
@@ -991,6 +997,44 @@ class DramController final : public MemoryDevice {
 
   std::uint64_t row_hit_path_requests_ = 0;  // requests serve_row_hit() timed
 };
+
+inline const DramCoord& DramController::decode_after(const DramCoord& prev, std::uint64_t x) const {
+  const std::uint32_t k = memo_next_;
+  memo_next_ = (k + 1) % kDecodeMemo;
+  memo_granule_[k] = x >> il_shift_;
+  // (prev may be memo_[k] itself: next_granule copies it first, or writes nothing.)
+  if (!next_granule(prev, memo_[k])) {
+    decode_uncached(x, memo_[k]);
+    return memo_[k];
+  }
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
+  return memo_[k];
+}
+
+inline bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
+  switch (next_field_) {
+    case DramField::Channel:
+      if (from.channel + 1 >= next_radix_) return false;
+      to = from;
+      ++to.channel;
+      return true;
+    case DramField::Rank:
+      if (from.rank + 1 >= next_radix_) return false;
+      to = from;
+      ++to.rank;
+      return true;
+    case DramField::Column: {
+      const std::uint64_t hi = (from.column >> il_shift_) + 1;
+      if (hi >= next_radix_) return false;
+      to = from;
+      to.column = hi << il_shift_;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
 
 // The bank's in-order state after a request stamped `stamp` (schedule(), write_run()).
 // Field by field: a snapshot built on the stack and copied whole was read

@@ -46,15 +46,20 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
     return;
   }
   std::size_t i = 0;
+  const DramCoord* prev = nullptr;  // the run before's coordinate (in the memo)
+  std::uint64_t prev_granule = 0;
   while (i < n) {
     const std::uint64_t line = (pa[i] - base_) >> 6;
     const std::uint64_t granule = line >> il_shift_;
     std::size_t end = i + 1;
     while (end < n && (((pa[end] - base_) >> 6) >> il_shift_) == granule) ++end;
     // schedule() reads no column: one coordinate for the run, read in the
-    // decode memo (nothing in the run decodes, so the entry stays as it is).
-    const DramCoord& c = decode_line(line);
+    // decode memo (nothing in the run decodes, so the entry stays as it is;
+    // the run before's too, which the next run's decode reads).
+    const DramCoord& c = prev && granule == prev_granule + 1 ? decode_after(*prev, line) : decode_line(line);
     write_run(c, arrival + i, end - i);
+    prev = &c;
+    prev_granule = granule;
     i = end;
   }
 }
