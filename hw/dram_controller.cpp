@@ -211,22 +211,31 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
 
 std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
                                                const Blackout* blackout) {
+  if (spot.clean && spot.index != e_.size()) {
+    Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+    const Entry* const end = e_.end();
+    if (end - p <= kNearEnd && e_.append(*(end - 1))) {
+      // Among the last few: the entries from p on move one on by a rotation
+      // (the last one's copy is appended already), as reserve_near_end's.
+      Entry carry{spot.start, Entry::pack(stamp, tag)};
+      for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
+      if (max_stamp_ < stamp) max_stamp_ = stamp;
+      if (e_.size() > e_.capacity()) drop_oldest();
+      ++found_inserts_;
+      return 0;
+    }
+  }
+  return reserve_found_cold(spot, tag, stamp, moves, blackout);
+}
+
+std::uint64_t SlotCalendar::reserve_found_cold(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
+                                               const Blackout* blackout) {
   if (!spot.clean) return reserve_displacing(spot.start, tag, stamp, moves, blackout);
   if (spot.index == e_.size()) {
     reserve_slow(spot.start, tag, stamp);  // the buffer's end (or its first entry)
     return 0;
   }
-  const Entry v{spot.start, Entry::pack(stamp, tag)};
-  Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
-  const Entry* const end = e_.end();
-  if (end - p <= kNearEnd && e_.append(*(end - 1))) {
-    // Among the last few: the entries from p on move one on by a rotation
-    // (the last one's copy is appended already), as reserve_near_end's.
-    Entry carry = v;
-    for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
-  } else {
-    e_.insert(p, v);
-  }
+  e_.insert(e_.begin() + spot.index, Entry{spot.start, Entry::pack(stamp, tag)});  // further back: moved entries
   if (max_stamp_ < stamp) max_stamp_ = stamp;
   if (e_.size() > e_.capacity()) drop_oldest();
   ++found_inserts_;

@@ -325,6 +325,13 @@ class SlotCalendar {
   // reservations, the buffer's end, a spot that is not clean.
   [[gnu::noinline]] std::uint64_t reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves, const Blackout* blackout);
+  // reserve_found_slow() but a clean spot among the last kNearEnd entries
+  // with room at the buffer's end (its usual case: a read's burst in a gap
+  // between the bursts of the channel's next granule). Apart, so that the
+  // usual case calls nothing and saves no registers (a fifth of its host
+  // instructions were the prologue and epilogue).
+  [[gnu::noinline]] std::uint64_t reserve_found_cold(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                     Moves* moves, const Blackout* blackout);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
   Picoseconds earliest_search(Picoseconds s, int tag, Picoseconds visible) const;
   // The search of earliest_search() (the walk over the entries in reach of s);
