@@ -3,16 +3,17 @@
 // of one access() each. A clear's write-backs are the lines of a page cleared
 // earlier, in line order, so nearly every one follows the previous one's line:
 // runs of one interleave granule (one bank and row), mostly row hits, in time
-// order. Each run is decoded once and its bank, rank, channel and calendars
-// found once (hit_site). The in-order row hits clear of refresh, of every
-// reservation and of the channel's debt are settled a prefix at a time
+// order. Each run is decoded once (from the run before's coordinate when its
+// granule follows) and its bank, rank, channel and calendars found once
+// (hit_site). The in-order row hits clear of refresh, of every reservation
+// and of the channel's debt are settled a prefix at a time
 // (settle_write_hits): each computed from the one before, their calendar
 // appends, bank state, history and statistics written once. Any other write
-// that is an in-order row hit clear of refresh is timed by the row-hit path
-// access() uses too (serve_row_hit), every other write through schedule() as
-// access() sends it (an in-order row miss clear of refresh by its row-miss
-// path, serve_row_miss). With a write queue or the closed-page
-// policy every write goes through access().
+// that is an in-order row hit (or one a refresh window delays) is timed by
+// the row-hit path access() uses too (serve_row_hit), every other write
+// through schedule() as access() sends it (an in-order row miss, delayed by
+// a refresh window or not, by its row-miss path, serve_row_miss). With a
+// write queue or the closed-page policy every write goes through access().
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).
 #include <algorithm>
