@@ -214,7 +214,7 @@ std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t ta
   if (spot.clean && spot.index != e_.size()) {
     Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
     const Entry* const end = e_.end();
-    if (end - p <= kNearEnd && e_.append(*(end - 1))) {
+    if (end - p <= kFoundRotate && e_.append(*(end - 1))) {
       // Among the last few: the entries from p on move one on by a rotation
       // (the last one's copy is appended already), as reserve_near_end's.
       Entry carry{spot.start, Entry::pack(stamp, tag)};

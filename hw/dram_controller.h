@@ -325,7 +325,12 @@ class SlotCalendar {
   // reservations, the buffer's end, a spot that is not clean.
   [[gnu::noinline]] std::uint64_t reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves, const Blackout* blackout);
-  // reserve_found_slow() but a clean spot among the last kNearEnd entries
+  // A clean found spot at most this many entries before the end is put in
+  // place by a rotation in reserve_found_slow (as TailWindow::insert would
+  // after two calls; the one-search inserts of random rows' activates and
+  // bursts land up to a few entries further back than the reads' gaps).
+  static constexpr int kFoundRotate = 8;
+  // reserve_found_slow() but a clean spot among the last kFoundRotate entries
   // with room at the buffer's end (its usual case: a read's burst in a gap
   // between the bursts of the channel's next granule). Apart, so that the
   // usual case calls nothing and saves no registers (a fifth of its host
