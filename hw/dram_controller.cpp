@@ -211,22 +211,31 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
 
 std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
                                                const Blackout* blackout) {
+  if (spot.clean && spot.index != e_.size()) {
+    Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+    const Entry* const end = e_.end();
+    if (end - p <= kFoundRotate && e_.append(*(end - 1))) {
+      // Among the last few: the entries from p on move one on by a rotation
+      // (the last one's copy is appended already), as reserve_near_end's.
+      Entry carry{spot.start, Entry::pack(stamp, tag)};
+      for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
+      if (max_stamp_ < stamp) max_stamp_ = stamp;
+      if (e_.size() > e_.capacity()) drop_oldest();
+      ++found_inserts_;
+      return 0;
+    }
+  }
+  return reserve_found_cold(spot, tag, stamp, moves, blackout);
+}
+
+std::uint64_t SlotCalendar::reserve_found_cold(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
+                                               const Blackout* blackout) {
   if (!spot.clean) return reserve_displacing(spot.start, tag, stamp, moves, blackout);
   if (spot.index == e_.size()) {
     reserve_slow(spot.start, tag, stamp);  // the buffer's end (or its first entry)
     return 0;
   }
-  const Entry v{spot.start, Entry::pack(stamp, tag)};
-  Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
-  const Entry* const end = e_.end();
-  if (end - p <= kNearEnd && e_.append(*(end - 1))) {
-    // Among the last few: the entries from p on move one on by a rotation
-    // (the last one's copy is appended already), as reserve_near_end's.
-    Entry carry = v;
-    for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
-  } else {
-    e_.insert(p, v);
-  }
+  e_.insert(e_.begin() + spot.index, Entry{spot.start, Entry::pack(stamp, tag)});  // further back: moved entries
   if (max_stamp_ < stamp) max_stamp_ = stamp;
   if (e_.size() > e_.capacity()) drop_oldest();
   ++found_inserts_;
@@ -538,30 +547,6 @@ const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   return memo_[k];
 }
 
-bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
-  switch (next_field_) {
-    case DramField::Channel:
-      if (from.channel + 1 >= next_radix_) return false;
-      to = from;
-      ++to.channel;
-      return true;
-    case DramField::Rank:
-      if (from.rank + 1 >= next_radix_) return false;
-      to = from;
-      ++to.rank;
-      return true;
-    case DramField::Column: {
-      const std::uint64_t hi = (from.column >> il_shift_) + 1;
-      if (hi >= next_radix_) return false;
-      to = from;
-      to.column = hi << il_shift_;
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 void DramController::decode_uncached(std::uint64_t x, DramCoord& c) const {
   if (!split_decode_) {
     decode_general(x, c);
@@ -713,6 +698,20 @@ Picoseconds DramController::refresh_adjust_slow(std::uint32_t rank_index, Picose
   }
   remember_refresh_span(rank_index, off, k);
   return t;
+}
+
+Picoseconds DramController::refresh_start(std::uint32_t rank_index, Picoseconds t, bool* delayed) const {
+  const RefreshMemo& m = refresh_memo_[rank_index];
+  if (m.covers(t)) return t;
+  // The memo's span begins where a window ends (lo: window k's start + tRFC,
+  // or 0 before window 0): t in [lo - tRFC, lo) is in that window.
+  if (t.value() < m.lo && m.lo - t.value() <= p_.trfc.value()) {
+    *delayed = true;
+    return Picoseconds(m.lo);
+  }
+  const Picoseconds from = refresh_adjust_slow(rank_index, t, delayed);
+  if (from != t) refresh_epoch_slow(rank_index, from);  // the span after the window
+  return from;
 }
 
 Picoseconds DramController::earliest_activate(const Rank& r, std::uint32_t bg, Picoseconds t, Picoseconds vis,
@@ -1140,15 +1139,32 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
 bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                     Picoseconds t, DramResult& res) {
   Bank& b = s.b;
-  // Not late, another row open or none, not the previous row (schedule()
-  // may serve that one before its precharge), between two refresh windows.
-  if (t < b.last_t || b.open_row == c.row || b.prev_row == c.row || !s.in_refresh_span(t)) return false;
+  // Not late; from t, or from the end of the refresh window t falls in (a
+  // refresh delay), between two windows.
+  if (t < b.last_t) return false;
+  Picoseconds from = t;
+  if (s.memo) {
+    bool delayed = false;
+    if (!s.memo->covers(t)) from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
+    if (s.memo->epoch < b.refresh_epoch) return false;
+    if (s.memo->epoch > b.refresh_epoch) {
+      // A refresh since the bank's last request closed its rows: what
+      // schedule() does first for this request (its try of the previous
+      // row before that fails: the column command's epoch is from's or later).
+      b.open_row = kNoRow;
+      b.prev_row = kNoRow;
+      b.refresh_epoch = s.memo->epoch;
+    }
+  }
+  // Another row open or none, not the previous row (schedule() may serve
+  // that one before its precharge).
+  if (b.open_row == c.row || b.prev_row == c.row) return false;
   Rank& r = s.r;
   Channel& ch = s.ch;
   const std::uint32_t bg = c.bank_group;
   const bool conflict = b.open_row != kNoRow;
-  const Picoseconds pre = conflict ? std::max(t, b.next_pre) : Picoseconds(0);
-  Picoseconds act = conflict ? std::max(pre + ps_.trp, b.next_act) : std::max(t, b.next_act);
+  const Picoseconds pre = conflict ? std::max(from, b.next_pre) : Picoseconds(0);
+  Picoseconds act = conflict ? std::max(pre + ps_.trp, b.next_act) : std::max(from, b.next_act);
   // The activate after the rank's latest (tRRD) with at most three others
   // within tFAW of it: no search; else earliest_activate().
   SlotCalendar::Spot act_spot;
@@ -1190,6 +1206,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   keep_snapshot(b, t);
   ++row_miss_path_requests_;
   serve_result(res, conflict ? RowOutcome::Conflict : RowOutcome::Closed, is_write, false, arrival, done, share);
+  if (from != t) ++stats_.refresh_delays;
   return true;
 }
 

@@ -3,16 +3,17 @@
 // of one access() each. A clear's write-backs are the lines of a page cleared
 // earlier, in line order, so nearly every one follows the previous one's line:
 // runs of one interleave granule (one bank and row), mostly row hits, in time
-// order. Each run is decoded once and its bank, rank, channel and calendars
-// found once (hit_site). The in-order row hits clear of refresh, of every
-// reservation and of the channel's debt are settled a prefix at a time
+// order. Each run is decoded once (from the run before's coordinate when its
+// granule follows) and its bank, rank, channel and calendars found once
+// (hit_site). The in-order row hits clear of refresh, of every reservation
+// and of the channel's debt are settled a prefix at a time
 // (settle_write_hits): each computed from the one before, their calendar
 // appends, bank state, history and statistics written once. Any other write
-// that is an in-order row hit clear of refresh is timed by the row-hit path
-// access() uses too (serve_row_hit), every other write through schedule() as
-// access() sends it (an in-order row miss clear of refresh by its row-miss
-// path, serve_row_miss). With a write queue or the closed-page
-// policy every write goes through access().
+// that is an in-order row hit (or one a refresh window delays) is timed by
+// the row-hit path access() uses too (serve_row_hit), every other write
+// through schedule() as access() sends it (an in-order row miss, delayed by
+// a refresh window or not, by its row-miss path, serve_row_miss). With a
+// write queue or the closed-page policy every write goes through access().
 // Simplifications: none; the same state and statistics as access() per line
 // (tests/hw/dram_write_run_test.cpp).
 #include <algorithm>
@@ -46,15 +47,20 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
     return;
   }
   std::size_t i = 0;
+  const DramCoord* prev = nullptr;  // the run before's coordinate (in the memo)
+  std::uint64_t prev_granule = 0;
   while (i < n) {
     const std::uint64_t line = (pa[i] - base_) >> 6;
     const std::uint64_t granule = line >> il_shift_;
     std::size_t end = i + 1;
     while (end < n && (((pa[end] - base_) >> 6) >> il_shift_) == granule) ++end;
     // schedule() reads no column: one coordinate for the run, read in the
-    // decode memo (nothing in the run decodes, so the entry stays as it is).
-    const DramCoord& c = decode_line(line);
+    // decode memo (nothing in the run decodes, so the entry stays as it is;
+    // the run before's too, which the next run's decode reads).
+    const DramCoord& c = prev && granule == prev_granule + 1 ? decode_after(*prev, line) : decode_line(line);
     write_run(c, arrival + i, end - i);
+    prev = &c;
+    prev_granule = granule;
     i = end;
   }
 }
@@ -73,6 +79,12 @@ std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord&
   // the stamps only grow (each at or after the one before).
   if (b.open_row != c.row || ch.debt_n != 0 || t0 < b.last_t || t0 < bus.max_stamp() || t0 < columns.max_stamp())
     return 0;
+  if (s.memo && !s.memo->covers(t0)) {
+    // Another span than the rank's memo holds: t0's found; t0 in a refresh
+    // window is a refresh delay (serve_row_hit or serve_row_miss).
+    bool delayed = false;
+    if (refresh_start(static_cast<std::uint32_t>(s.rank_index), t0, &delayed) != t0) return 0;
+  }
   const RefreshMemo span = s.memo ? *s.memo : RefreshMemo{0, ~std::uint64_t{0}, 0};
   if (!span.covers(t0) || (s.memo && span.epoch != b.refresh_epoch)) return 0;
   // The first write's column command and burst clear of the calendars

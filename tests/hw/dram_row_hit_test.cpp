@@ -107,6 +107,24 @@ TEST(DramRowHitPath, EqualsScheduleOnCoresAQuantumApart) {
   EXPECT_GT(probe.stats().late_requests, 1000u);  // the path's conditions are met and missed
 }
 
+// A request that falls in its rank's refresh window (a refresh delay: timed
+// from the window's end) and the first request of a rank after each window
+// take the short paths too (DramController::refresh_start): one core in time
+// order, whose requests land in every window, leaves schedule()'s general
+// path far fewer requests than the refresh delays (each of which it timed
+// before), with the same results.
+TEST(DramRowHitPath, RefreshDelayedRequestsTakeTheShortPaths) {
+  const DramParams p;
+  const std::vector<Request> one_core = traffic(10, 1, 4000, 16, 0);
+  EXPECT_GT(compare(p, one_core, "one core, refresh windows"), 0.5);
+  DramController probe(p, 0, "probe");
+  for (const Request& r : one_core) probe.access(r.pa, r.write, r.at);
+  const std::uint64_t general = one_core.size() - probe.row_hit_path_requests() - probe.row_miss_path_requests();
+  EXPECT_EQ(probe.stats().late_requests, 0u);
+  EXPECT_GT(probe.stats().refresh_delays, 500u);
+  EXPECT_LT(general * 4, probe.stats().refresh_delays) << general << " by schedule()";
+}
+
 // The CXL expander's media with same-bank refresh (cxl_memory_device.cpp's
 // media_engine): refresh on with tRFC 0 (no blackout, windows of no length),
 // every rank's rows closed once per tREFI2.
