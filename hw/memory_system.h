@@ -397,6 +397,9 @@ class MemorySystem {
     }
     post_writeback(requester, line, t);
   }
+  // post_or_collect_writeback of the m lines' write-backs wb[0, m) in order,
+  // line j's at done[j] (bulk_write_lines' chunk of common lines).
+  void post_chunk_writebacks(NodeId me, const WritebackList* wb, const Picoseconds* done, std::size_t m);
   // Deferred clear residue (hw/memory_system_residue.cpp, clear_residue.h).
   // The virtual line at `pa`, if any, made real where its page's age puts it
   // (its write-backs posted at `now`); true when that is `cpu`'s own L1D.
