@@ -708,12 +708,27 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
         odd |= static_cast<unsigned>(level[j] < 3) | static_cast<unsigned>(sn[j].kind != SnoopResult::Kind::None);
       common = odd == 0;
     }
-    if (common) {
-      Picoseconds done[kBulkChunk];  // line j's completion (its write-backs' time); on the stack: no alias
+    // With every super queue entry free when the chunk's first line issues
+    // and at least as many entries as lines in flight, no line waits for
+    // one: line j's entry is an old one (free before the chunk) or that of
+    // line j - entries (which completed before line j - kernel_mlp() did,
+    // whose completion line j's issue waits for). Then every line's latency
+    // is the LLC's, and the queue takes the completions as a run
+    // (SuperQueue::took_run). Else each line asks the queue, as the line path does.
+    if (common && sq.entries() >= kernel_mlp() && sq.entry(sq.entries() - 1) <= chunk_start) {
+      std::uint64_t done[kBulkChunk];  // line j's completion; raw times on the stack: no zeroing, no alias
+      pipe.run(m, [&](std::size_t j, Picoseconds t) {
+        done[j] = (t + llc_latency).value();
+        return llc_latency;
+      });
+      sq.took_run(done, m, 0, 0);
+      post_chunk_writebacks(me, wb.data(), done, m);
+    } else if (common) {
+      std::uint64_t done[kBulkChunk];
       pipe.run(m, [&](std::size_t j, Picoseconds t) {
         const Picoseconds start = sq.available(t);
         sq.take(t, start, start + llc_latency);
-        done[j] = start + llc_latency;
+        done[j] = (start + llc_latency).value();
         return llc_latency + (start - t);
       });
       post_chunk_writebacks(me, wb.data(), done, m);
@@ -753,11 +768,12 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   return pipe.end() - now;
 }
 
-void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, const Picoseconds* done, std::size_t m) {
+void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, const std::uint64_t* done,
+                                         std::size_t m) {
   if (!(local_wb_.dram && local_wb_.node == me && local_wb_.range_decides)) {
     for (std::size_t j = 0; j < m; ++j)
       for (int w = 0; w < wb[j].count; ++w)
-        post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], done[j]);
+        post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], Picoseconds(done[j]));
     return;
   }
   // post_or_collect_writeback's range check with local_wb_'s count and range
@@ -770,11 +786,11 @@ void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, con
       const PhysAddr line = wb[j].addr[static_cast<std::size_t>(w)];
       if (line - lo < span) {
         local_wb_.pa[n] = line;
-        local_wb_.at[n++] = done[j];
+        local_wb_.at[n++] = Picoseconds(done[j]);
         ++collected;
       } else {
         local_wb_.n = n;
-        post_writeback(me, line, done[j]);
+        post_writeback(me, line, Picoseconds(done[j]));
         n = local_wb_.n;
       }
     }
