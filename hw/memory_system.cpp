@@ -582,6 +582,7 @@ class RangePipeline {
     slots_[slot_] = done.value();
     if (++slot_ == n_) slot_ = 0;
     end_ = std::max(end_, done);
+    fresh_ = false;
   }
   Picoseconds end() const { return end_; }
   // next_issue() and complete(t + latency(j, t)) for lines j in [0, m), line
@@ -607,6 +608,36 @@ class RangePipeline {
     slot_ = slot;
     issue_ = issue;
     end_ = end;
+    fresh_ = fresh_ && m == 0;
+  }
+  // run(m, latency) for lines that all take `latency`, their completions
+  // written to done[0, m). On a pipeline no line of which completed yet
+  // (every slot at the start, line 0 issued there) line j issues at
+  // start + (j / n) P + (j % n) gap, P = max(latency, n gap): the first n go
+  // a gap apart, and each later one waits for the one n before it (latency
+  // after it) or the gap after its predecessor, whichever is later, which
+  // repeats the first n's spacing every P. Else run()'s steps.
+  void run_fixed(std::size_t m, Picoseconds latency, std::uint64_t* done) {
+    if (!fresh_ || m == 0) {
+      run(m, [&](std::size_t j, Picoseconds t) {
+        done[j] = (t + latency).value();
+        return latency;
+      });
+      return;
+    }
+    const std::uint64_t start = issue_.value(), gap = gap_.value(), lat = latency.value();
+    const std::uint64_t period = std::max(lat, n_ * gap);
+    std::uint64_t round = start + lat;  // line q n's completion
+    for (std::size_t base = 0; base < m; base += n_, round += period) {
+      const std::size_t k = std::min<std::size_t>(n_, m - base);
+      for (std::size_t r = 0; r < k; ++r) done[base + r] = round + r * gap;
+    }
+    // Slot i holds the last completion of the lines i, i + n, ... (the start if none).
+    for (std::size_t i = 0; i < n_ && i < m; ++i) slots_[i] = done[(m - 1 - i) / n_ * n_ + i];
+    slot_ = static_cast<std::uint32_t>(m % n_);
+    issue_ = Picoseconds(done[m - 1] - lat);
+    end_ = std::max(end_, Picoseconds(done[m - 1]));
+    fresh_ = false;
   }
 
  private:
@@ -615,6 +646,7 @@ class RangePipeline {
   std::uint64_t slots_[MemorySystem::kMaxKernelMlp];
   std::uint32_t n_, slot_ = 0;
   bool issued_ = false;
+  bool fresh_ = true;  // no line completed yet: every slot holds the start
   Picoseconds issue_, gap_, end_;
 };
 }  // namespace
@@ -717,10 +749,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // (SuperQueue::took_run). Else each line asks the queue, as the line path does.
     if (common && sq.entries() >= kernel_mlp() && sq.entry(sq.entries() - 1) <= chunk_start) {
       std::uint64_t done[kBulkChunk];  // line j's completion; raw times on the stack: no zeroing, no alias
-      pipe.run(m, [&](std::size_t j, Picoseconds t) {
-        done[j] = (t + llc_latency).value();
-        return llc_latency;
-      });
+      pipe.run_fixed(m, llc_latency, done);
       sq.took_run(done, m, 0, 0);
       post_chunk_writebacks(me, wb.data(), done, m);
     } else if (common) {

@@ -8,8 +8,8 @@
 // free at the clear's start (the run whose lines cannot wait, taken by
 // SuperQueue::took_run), a queue still busy with the core's own misses (lines
 // wait for entries, asked line by line), 2 MiB clears (chunks after the first
-// start with the queue full of the previous chunk's lines), and a queue with
-// fewer entries than the core has fill buffers.
+// start with the queue full of the previous chunk's lines), clears shorter
+// than a chunk, and a queue with fewer entries than the core has fill buffers.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -80,6 +80,21 @@ TEST(BulkClearQueue, ClearsWithTheQueueFreeLeaveTheSameEntries) {
   p.clear(CpuId(2), 2 * kGiB + 4096, Bytes(4096), t + at);
   EXPECT_EQ(p.lines->super_queue(CpuId(0)).stats().full, 0u);
   EXPECT_GE(p.lines->super_queue(CpuId(0)).stats().requests, 30u * 64);
+  p.expect_same_stats();
+}
+
+// Clears of 1 to 3 kernel_mlp() lines with the queue free: fewer lines than
+// fill buffers, exactly as many, and a few rounds (the run's issue times are
+// worked out in closed form from the first line's, RangePipeline::run_fixed).
+TEST(BulkClearQueue, ShortClearsLeaveTheSameEntries) {
+  Twins p;
+  const std::uint32_t mlp = p.shipped.params.line_fill_buffers;
+  Picoseconds t{1'000'000};
+  PhysAddr at = 6 * kGiB;
+  for (std::uint32_t lines = 1; lines <= 3 * mlp + 1; ++lines) {
+    t += p.clear(CpuId(3), at, Bytes(lines * 64), t) + Picoseconds(1'000'000);
+    at += 4096;
+  }
   p.expect_same_stats();
 }
 
