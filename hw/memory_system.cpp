@@ -733,8 +733,9 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // the same times. Exact: nothing a write-back reaches (the DRAM
     // controllers, the links) is read by the times, and the times touch
     // nothing else.
+    // (A deferred page's lines are all common: defer_clear's levels are 4, its snoops none.)
     bool common = local;
-    if (common) {
+    if (common && !deferred) {
       unsigned odd = 0;
       for (std::size_t j = 0; j < m; ++j)
         odd |= static_cast<unsigned>(level[j] < 3) | static_cast<unsigned>(sn[j].kind != SnoopResult::Kind::None);
@@ -811,9 +812,10 @@ void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, con
   std::size_t n = local_wb_.n;
   std::uint64_t collected = 0;
   for (std::size_t j = 0; j < m; ++j) {
-    for (int w = 0; w < wb[j].count; ++w) {
+    const int count = wb[j].count;  // (read once: the stores below are 64-bit, the count is not, but GCC reloaded it)
+    for (int w = 0; w < count; ++w) {
       const PhysAddr line = wb[j].addr[static_cast<std::size_t>(w)];
-      if (line - lo < span) {
+      if (line - lo < span) [[likely]] {
         local_wb_.pa[n] = line;
         local_wb_.at[n++] = Picoseconds(done[j]);
         ++collected;
