@@ -16,6 +16,7 @@
 #include <string>
 
 #include "hw/memory_system.h"
+#include "tests/hw/same_stats.h"
 #include "tests/hw/shipped_memory_system.h"
 
 namespace numasim::hw {
@@ -57,13 +58,7 @@ struct Twins {
     EXPECT_EQ(a.stats().full, b.stats().full);
     EXPECT_EQ(a.stats().full_wait_ps, b.stats().full_wait_ps);
   }
-  void expect_same_stats() {
-    MapStatsVisitor a, b;
-    bulk->dump_stats(a);
-    lines->dump_stats(b);
-    ASSERT_EQ(a.values.size(), b.values.size());
-    for (const auto& [name, v] : b.values) EXPECT_EQ(a.values.at(name), v) << name;
-  }
+  void expect_same_stats() { testing::expect_same_stats(*bulk, *lines); }
 };
 
 TEST(BulkClearQueue, ClearsWithTheQueueFreeLeaveTheSameEntries) {
