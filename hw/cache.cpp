@@ -377,7 +377,8 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;
   // The lines of `m`, line i in set base + i, all with tag `tag`.
-  auto lines = [&](std::uint64_t m, std::size_t base, std::uint32_t tag) {
+  // (OneRegion: page_in_one_region, a copy each: not a test per line.)
+  auto lines = [&]<bool OneRegion>(std::uint64_t m, std::size_t base, std::uint32_t tag) {
     for (; m != 0; m &= m - 1) {
       const auto i = static_cast<unsigned>(__builtin_ctzll(m));
       const std::size_t s = base + i;
@@ -406,14 +407,20 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       set[victim] = tag;
       meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
       ++fills;
-      if (!page_in_one_region) [[unlikely]]
+      if constexpr (!OneRegion)
         counts.add_region(first + i, 1);
     }
   };
   const std::size_t wrap = sets - s0;  // lines from here on are past the last set
   const std::uint64_t before = wrap >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << wrap) - 1;
-  lines(mask & before, s0, static_cast<std::uint32_t>(q0));
-  if (mask & ~before) lines(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+  auto both_runs = [&]<bool OneRegion>() {
+    lines.template operator()<OneRegion>(mask & before, s0, static_cast<std::uint32_t>(q0));
+    if (mask & ~before) lines.template operator()<OneRegion>(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+  };
+  if (page_in_one_region) [[likely]]
+    both_runs.template operator()<true>();
+  else
+    both_runs.template operator()<false>();
   std::copy(dirty_buf, dirty_buf + kept, dirty);
   std::copy(from_buf, from_buf + kept, from);
   clock_ = clock;
