@@ -407,15 +407,15 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       set[victim] = tag;
       meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
       ++fills;
-      if constexpr (!OneRegion)
-        counts.add_region(first + i, 1);
+      if constexpr (!OneRegion) counts.add_region(first + i, 1);
     }
   };
   const std::size_t wrap = sets - s0;  // lines from here on are past the last set
   const std::uint64_t before = wrap >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << wrap) - 1;
   auto both_runs = [&]<bool OneRegion>() {
     lines.template operator()<OneRegion>(mask & before, s0, static_cast<std::uint32_t>(q0));
-    if (mask & ~before) lines.template operator()<OneRegion>(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+    if (mask & ~before)
+      lines.template operator()<OneRegion>(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
   };
   if (page_in_one_region) [[likely]]
     both_runs.template operator()<true>();

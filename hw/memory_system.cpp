@@ -751,7 +751,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     if (common && sq.entries() >= kernel_mlp() && sq.entry(sq.entries() - 1) <= chunk_start) {
       std::uint64_t done[kBulkChunk];  // line j's completion; raw times on the stack: no zeroing, no alias
       pipe.run_fixed(m, llc_latency, done);
-      sq.took_run(done, m, 0, 0);
+      sq.took_run(done, m);
       post_chunk_writebacks(me, wb.data(), done, m);
     } else if (common) {
       std::uint64_t done[kBulkChunk];
@@ -798,8 +798,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   return pipe.end() - now;
 }
 
-void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, const std::uint64_t* done,
-                                         std::size_t m) {
+void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, const std::uint64_t* done, std::size_t m) {
   if (!(local_wb_.dram && local_wb_.node == me && local_wb_.range_decides)) {
     for (std::size_t j = 0; j < m; ++j)
       for (int w = 0; w < wb[j].count; ++w)
@@ -812,7 +811,7 @@ void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, con
   std::size_t n = local_wb_.n;
   std::uint64_t collected = 0;
   for (std::size_t j = 0; j < m; ++j) {
-    const int count = wb[j].count;  // (read once: the stores below are 64-bit, the count is not, but GCC reloaded it)
+    const int count = wb[j].count;  // (read once: GCC read it again after each store below)
     for (int w = 0; w < count; ++w) {
       const PhysAddr line = wb[j].addr[static_cast<std::size_t>(w)];
       if (line - lo < span) [[likely]] {

@@ -78,18 +78,15 @@ class SuperQueue {
   }
   // The i-th earliest completion time of the entries (i < entries(); 0: what available() reads).
   Picoseconds entry(std::uint32_t i) const { return done_.at(i); }
-  // m demand requests timed by the caller, each taking the entry that frees
-  // first as take() would: request i completes at done[i], ascending, never
-  // before the entry it took freed (so the i-th of them took the i-th
-  // earliest of the entries' times and done[0, i)); `full` of them waited,
-  // `wait_ps` in all. The entries left are those m take() calls leave: the
-  // latest entries() of the old times and done[], the old times leaving
-  // earliest first. Only the requests that stay are inserted (at most
-  // entries() of them, not m).
-  void took_run(const std::uint64_t* done, std::size_t m, std::uint64_t full, std::uint64_t wait_ps) {
+  // m demand requests timed by the caller that found an entry free (none
+  // waited), each taking the entry that frees first as take() would: request
+  // i completes at done[i], ascending, never before the entry it took freed
+  // (so the i-th of them took the i-th earliest of the entries' times and
+  // done[0, i)). The entries left are those m take() calls leave: the latest
+  // entries() of the old times and done[], the old times leaving earliest
+  // first. Only the requests that stay are inserted (at most entries() of them, not m).
+  void took_run(const std::uint64_t* done, std::size_t m) {
     stats_.requests += m;
-    stats_.full += full;
-    stats_.full_wait_ps += wait_ps;
     const std::uint32_t n = done_.size();
     std::size_t kept = 0, d = m;  // requests among the latest n, counted from the last
     if (m >= n && done[m - n] >= done_.at(n - 1).value()) kept = n;  // the last n requests: all old times leave
