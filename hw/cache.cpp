@@ -134,10 +134,19 @@ std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint
   if (stamp == 0) return (s + n) % sets_;  // nothing was used before the clock's start
   // A valid word below stamp << kStateBits is a line used before `stamp`.
   const std::uint32_t limit = (stamp << kStateBits) - 1u;
-  for (std::size_t k = 0; k < n; ++k) {
-    std::uint32_t* set = set_block(s);
-    std::uint32_t* meta = set + ways;
-    if (any_below<W>(meta, ways, limit)) {
+  // The sets in runs up to the last set, a set block after the other (a set
+  // with no such line, the rule, costs its compares and a pointer step: the
+  // block's address and the wrap were each set's instructions too).
+  std::uint32_t* const blocks = blocks_;
+  const unsigned block_shift = block_shift_;
+  const std::size_t stride = std::size_t{1} << block_shift;
+  for (std::size_t left = n; left != 0;) {
+    const std::size_t run = std::min(left, sets_ - s);
+    std::uint32_t* const end = blocks + ((s + run) << block_shift);
+    for (std::uint32_t* set = blocks + (s << block_shift); set != end; set += stride) {
+      std::uint32_t* meta = set + ways;
+      if (!any_below<W>(meta, ways, limit)) [[likely]]
+        continue;
       for (std::size_t w = 0; w < ways; ++w) {
         if (meta[w] - 1u >= limit) continue;  // invalid, or used since
         const std::uint64_t line = line_of(set, set[w]);
@@ -150,7 +159,9 @@ std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint
         stats_.dirty_evictions += is_dirty;
       }
     }
-    if (++s == sets_) s = 0;
+    left -= run;
+    s += run;
+    if (s == sets_) s = 0;
   }
   return s;
 }
@@ -329,7 +340,13 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   // set s0 + i with s0's quotient, or, past the last set, in set s0 + i - sets
   // with the next quotient (the caller checked: at least 64 sets, both
   // quotients taggable). The members are read once (a store through from[]
-  // may alias any of them).
+  // may alias any of them), and the dirty victims go to buffers on the stack
+  // first, copied out at the end: a store through the caller's `dirty` (64-bit)
+  // or `from` (bytes) made GCC read ways_ and sse41_in_use again for every
+  // line (scan_ways' result, the victim search's dispatch).
+  constexpr std::size_t kPageLines = std::size_t{1} << kPageLineShift;
+  PhysAddr dirty_buf[kPageLines];
+  std::uint8_t from_buf[kPageLines];
   const std::size_t ways = W ? W : ways_;
   const std::uint64_t first = page >> kLineShift;
   std::size_t s0;
@@ -360,7 +377,8 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;
   // The lines of `m`, line i in set base + i, all with tag `tag`.
-  auto lines = [&](std::uint64_t m, std::size_t base, std::uint32_t tag) {
+  // (OneRegion: page_in_one_region, a copy each: not a test per line.)
+  auto lines = [&]<bool OneRegion>(std::uint64_t m, std::size_t base, std::uint32_t tag) {
     for (; m != 0; m &= m - 1) {
       const auto i = static_cast<unsigned>(__builtin_ctzll(m));
       const std::size_t s = base + i;
@@ -382,21 +400,29 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
         counts.add_page(old, ~std::uint32_t{0});
         ++evictions;
         dirty_evictions += was_dirty;
-        dirty[kept] = old << kLineShift;
-        from[kept] = static_cast<std::uint8_t>(i);
+        dirty_buf[kept] = old << kLineShift;
+        from_buf[kept] = static_cast<std::uint8_t>(i);
         kept += was_dirty;
       }
       set[victim] = tag;
       meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
       ++fills;
-      if (!page_in_one_region) [[unlikely]]
-        counts.add_region(first + i, 1);
+      if constexpr (!OneRegion) counts.add_region(first + i, 1);
     }
   };
   const std::size_t wrap = sets - s0;  // lines from here on are past the last set
   const std::uint64_t before = wrap >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << wrap) - 1;
-  lines(mask & before, s0, static_cast<std::uint32_t>(q0));
-  if (mask & ~before) lines(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+  auto both_runs = [&]<bool OneRegion>() {
+    lines.template operator()<OneRegion>(mask & before, s0, static_cast<std::uint32_t>(q0));
+    if (mask & ~before)
+      lines.template operator()<OneRegion>(mask & ~before, s0 - sets, static_cast<std::uint32_t>(q0 + 1));
+  };
+  if (page_in_one_region) [[likely]]
+    both_runs.template operator()<true>();
+  else
+    both_runs.template operator()<false>();
+  std::copy(dirty_buf, dirty_buf + kept, dirty);
+  std::copy(from_buf, from_buf + kept, from);
   clock_ = clock;
   // The lines installed, counted in at once: one page, one region.
   if (page_in_one_region) counts.add_region(first, static_cast<std::uint32_t>(fills));

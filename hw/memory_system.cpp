@@ -582,6 +582,7 @@ class RangePipeline {
     slots_[slot_] = done.value();
     if (++slot_ == n_) slot_ = 0;
     end_ = std::max(end_, done);
+    fresh_ = false;
   }
   Picoseconds end() const { return end_; }
   // next_issue() and complete(t + latency(j, t)) for lines j in [0, m), line
@@ -607,6 +608,36 @@ class RangePipeline {
     slot_ = slot;
     issue_ = issue;
     end_ = end;
+    fresh_ = fresh_ && m == 0;
+  }
+  // run(m, latency) for lines that all take `latency`, their completions
+  // written to done[0, m). On a pipeline no line of which completed yet
+  // (every slot at the start, line 0 issued there) line j issues at
+  // start + (j / n) P + (j % n) gap, P = max(latency, n gap): the first n go
+  // a gap apart, and each later one waits for the one n before it (latency
+  // after it) or the gap after its predecessor, whichever is later, which
+  // repeats the first n's spacing every P. Else run()'s steps.
+  void run_fixed(std::size_t m, Picoseconds latency, std::uint64_t* done) {
+    if (!fresh_ || m == 0) {
+      run(m, [&](std::size_t j, Picoseconds t) {
+        done[j] = (t + latency).value();
+        return latency;
+      });
+      return;
+    }
+    const std::uint64_t start = issue_.value(), gap = gap_.value(), lat = latency.value();
+    const std::uint64_t period = std::max(lat, n_ * gap);
+    std::uint64_t round = start + lat;  // line q n's completion
+    for (std::size_t base = 0; base < m; base += n_, round += period) {
+      const std::size_t k = std::min<std::size_t>(n_, m - base);
+      for (std::size_t r = 0; r < k; ++r) done[base + r] = round + r * gap;
+    }
+    // Slot i holds the last completion of the lines i, i + n, ... (the start if none).
+    for (std::size_t i = 0; i < n_ && i < m; ++i) slots_[i] = done[(m - 1 - i) / n_ * n_ + i];
+    slot_ = static_cast<std::uint32_t>(m % n_);
+    issue_ = Picoseconds(done[m - 1] - lat);
+    end_ = std::max(end_, Picoseconds(done[m - 1]));
+    fresh_ = false;
   }
 
  private:
@@ -615,6 +646,7 @@ class RangePipeline {
   std::uint64_t slots_[MemorySystem::kMaxKernelMlp];
   std::uint32_t n_, slot_ = 0;
   bool issued_ = false;
+  bool fresh_ = true;  // no line completed yet: every slot holds the start
   Picoseconds issue_, gap_, end_;
 };
 }  // namespace
@@ -695,18 +727,55 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // of a page no cache held) takes write_full_line_timing's steps for that
     // case written out: the LLC's latency after a super queue entry, then
     // its write-backs (tests/hw/bulk_transfer_test.cpp holds them equal).
-    pipe.run(m, [&](std::size_t j, Picoseconds t) {
-      if (local && level[j] >= 3 && sn[j].kind == SnoopResult::Kind::None) {
+    // A chunk of such lines only (checked without a branch per line) takes
+    // them in two loops: the issue and completion times first (the pipeline
+    // and the super queue alone), then the write-backs in the same order at
+    // the same times. Exact: nothing a write-back reaches (the DRAM
+    // controllers, the links) is read by the times, and the times touch
+    // nothing else.
+    // (A deferred page's lines are all common: defer_clear's levels are 4, its snoops none.)
+    bool common = local;
+    if (common && !deferred) {
+      unsigned odd = 0;
+      for (std::size_t j = 0; j < m; ++j)
+        odd |= static_cast<unsigned>(level[j] < 3) | static_cast<unsigned>(sn[j].kind != SnoopResult::Kind::None);
+      common = odd == 0;
+    }
+    // With every super queue entry free when the chunk's first line issues
+    // and at least as many entries as lines in flight, no line waits for
+    // one: line j's entry is an old one (free before the chunk) or that of
+    // line j - entries (which completed before line j - kernel_mlp() did,
+    // whose completion line j's issue waits for). Then every line's latency
+    // is the LLC's, and the queue takes the completions as a run
+    // (SuperQueue::took_run). Else each line asks the queue, as the line path does.
+    if (common && sq.entries() >= kernel_mlp() && sq.entry(sq.entries() - 1) <= chunk_start) {
+      std::uint64_t done[kBulkChunk];  // line j's completion; raw times on the stack: no zeroing, no alias
+      pipe.run_fixed(m, llc_latency, done);
+      sq.took_run(done, m);
+      post_chunk_writebacks(me, wb.data(), done, m);
+    } else if (common) {
+      std::uint64_t done[kBulkChunk];
+      pipe.run(m, [&](std::size_t j, Picoseconds t) {
         const Picoseconds start = sq.available(t);
         sq.take(t, start, start + llc_latency);
-        const Picoseconds lat = llc_latency + (start - t);
-        for (int w = 0; w < wb[j].count; ++w)
-          post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], t + lat);
-        return lat;
-      }
-      return write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j], wb[j].addr.data(),
-                                    wb[j].count, t, local);
-    });
+        done[j] = (start + llc_latency).value();
+        return llc_latency + (start - t);
+      });
+      post_chunk_writebacks(me, wb.data(), done, m);
+    } else {
+      pipe.run(m, [&](std::size_t j, Picoseconds t) {
+        if (local && level[j] >= 3 && sn[j].kind == SnoopResult::Kind::None) {
+          const Picoseconds start = sq.available(t);
+          sq.take(t, start, start + llc_latency);
+          const Picoseconds lat = llc_latency + (start - t);
+          for (int w = 0; w < wb[j].count; ++w)
+            post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], t + lat);
+          return lat;
+        }
+        return write_full_line_timing(cpu, chunk_first + j * kCacheLineBytes, level[j], sn[j], wb[j].addr.data(),
+                                      wb[j].count, t, local);
+      });
+    }
     if (local_wb_.n > 0) local_wb_.dram->post_writes(local_wb_.pa.data(), local_wb_.at.data(), local_wb_.n);
     local_wb_.n = 0;
     if (deferred) {
@@ -727,6 +796,37 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
   full_line_writes_ += n;
   range_lines_ += n;
   return pipe.end() - now;
+}
+
+void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, const std::uint64_t* done, std::size_t m) {
+  if (!(local_wb_.dram && local_wb_.node == me && local_wb_.range_decides)) {
+    for (std::size_t j = 0; j < m; ++j)
+      for (int w = 0; w < wb[j].count; ++w)
+        post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], Picoseconds(done[j]));
+    return;
+  }
+  // post_or_collect_writeback's range check with local_wb_'s count and range
+  // in locals (its stores of 64-bit times would make the compiler reload them).
+  const PhysAddr lo = local_wb_.lo, span = local_wb_.span;
+  std::size_t n = local_wb_.n;
+  std::uint64_t collected = 0;
+  for (std::size_t j = 0; j < m; ++j) {
+    const int count = wb[j].count;  // (read once: GCC read it again after each store below)
+    for (int w = 0; w < count; ++w) {
+      const PhysAddr line = wb[j].addr[static_cast<std::size_t>(w)];
+      if (line - lo < span) [[likely]] {
+        local_wb_.pa[n] = line;
+        local_wb_.at[n++] = Picoseconds(done[j]);
+        ++collected;
+      } else {
+        local_wb_.n = n;
+        post_writeback(me, line, Picoseconds(done[j]));
+        n = local_wb_.n;
+      }
+    }
+  }
+  local_wb_.n = n;
+  writebacks_ += collected;
 }
 
 Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now) {

@@ -209,6 +209,8 @@ class MemorySystem {
   static constexpr std::uint32_t kMaxKernelMlp = 256;
   // Misses a kernel range transfer keeps in flight: the core's line-fill buffers.
   std::uint32_t kernel_mlp() const { return params_.line_fill_buffers; }
+  // `cpu`'s L2 super queue (its entries' completion times: tests compare the bulk and line paths').
+  const SuperQueue& super_queue(CpuId cpu) const { return super_queues_[static_cast<std::size_t>(cpu.value())]; }
   // Store-buffer entries (Skylake: 56, Intel Optimization Reference Manual):
   // copy_range's loads run at most this many lines ahead of its stores' completion.
   static constexpr std::size_t kStoreBuffer = 56;
@@ -397,6 +399,9 @@ class MemorySystem {
     }
     post_writeback(requester, line, t);
   }
+  // post_or_collect_writeback of the m lines' write-backs wb[0, m) in order,
+  // line j's at done[j] (bulk_write_lines' chunk of common lines).
+  void post_chunk_writebacks(NodeId me, const WritebackList* wb, const std::uint64_t* done, std::size_t m);
   // Deferred clear residue (hw/memory_system_residue.cpp, clear_residue.h).
   // The virtual line at `pa`, if any, made real where its page's age puts it
   // (its write-backs posted at `now`); true when that is `cpu`'s own L1D.

@@ -76,6 +76,31 @@ class SuperQueue {
     }
     hold(done);
   }
+  // The i-th earliest completion time of the entries (i < entries(); 0: what available() reads).
+  Picoseconds entry(std::uint32_t i) const { return done_.at(i); }
+  // m demand requests timed by the caller that found an entry free (none
+  // waited), each taking the entry that frees first as take() would: request
+  // i completes at done[i], ascending, never before the entry it took freed
+  // (so the i-th of them took the i-th earliest of the entries' times and
+  // done[0, i)). The entries left are those m take() calls leave: the latest
+  // entries() of the old times and done[], the old times leaving earliest
+  // first. Only the requests that stay are inserted (at most entries() of them, not m).
+  void took_run(const std::uint64_t* done, std::size_t m) {
+    stats_.requests += m;
+    const std::uint32_t n = done_.size();
+    std::size_t kept = 0, d = m;  // requests among the latest n, counted from the last
+    if (m >= n && done[m - n] >= done_.at(n - 1).value()) kept = n;  // the last n requests: all old times leave
+    for (std::uint32_t i = 0, s = n; i < n && kept < n; ++i) {
+      if (d > 0 && (s == 0 || done[d - 1] >= done_.at(s - 1).value())) {
+        --d;
+        ++kept;
+      } else {
+        --s;
+      }
+    }
+    // Each leaves an old time that is no later than it and than the old times kept.
+    for (std::size_t i = m - kept; i < m; ++i) done_.replace_earliest(Picoseconds(done[i]));
+  }
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {
     ++stats_.requests;

@@ -24,6 +24,7 @@
 #include "common/topology.h"
 #include "hw/machine_platform.h"
 #include "hw/memory_system.h"
+#include "tests/hw/same_stats.h"
 #include "tests/hw/shipped_memory_system.h"
 
 namespace numasim::hw {
@@ -91,13 +92,7 @@ struct Pair {
     for (PhysAddr a = pa; a < pa + len.value(); a += kCacheLineBytes)
       both("user access", [&](MemorySystem& m, Picoseconds now) { return m.access(cpu, a, write, now); });
   }
-  void expect_same_stats() {
-    MapStatsVisitor a, b;
-    bulk->dump_stats(a);
-    lines->dump_stats(b);
-    ASSERT_EQ(a.values.size(), b.values.size());
-    for (const auto& [name, v] : b.values) EXPECT_EQ(a.values.at(name), v) << name;
-  }
+  void expect_same_stats() { testing::expect_same_stats(*bulk, *lines); }
   // After streamed transfers on the analytic path: every count of the caches,
   // the directory, write-backs, DRAM reads, writes and bytes and link messages
   // and bytes equal; row hits within 2%; timing-derived figures (latencies,
