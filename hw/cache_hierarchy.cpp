@@ -214,7 +214,7 @@ bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, 
   }
   // The other sockets' LLCs.
   for (std::size_t t = 0; other_llcs && t < llc_.size(); ++t) {
-    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line, line)) continue;
+    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line)) continue;
     CacheArray& o = *llc_[t];
     const LineState st = o.state(line);
     if (st == LineState::Invalid) continue;
@@ -255,24 +255,25 @@ void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb
 void CacheHierarchy::count_regions(PhysAddr end) {
   const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
   if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted
-  llc_regions_.assign(llc_.size(), std::vector<std::uint32_t>(n, 0));
-  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_[s].data(), n, kRegionShift);
+  llc_regions_.assign(llc_.size() * n, 0);
+  llc_region_n_ = n;
+  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_.data() + s * n, n, kRegionShift);
   if (!dir_) return;  // back-invalidations come from the snoop filter only
   private_shift_ = 16;
   while (((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_) > (PhysAddr{1} << 16)) ++private_shift_;
   const std::size_t np = static_cast<std::size_t>((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_);
-  private_counts_.assign(l1_.size(), std::vector<std::uint32_t>(np, 0));
+  private_counts_.assign(l1_.size() * np, 0);
+  private_n_ = np;
   for (std::size_t c = 0; c < l1_.size(); ++c) {
-    l1_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
-    l2_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
+    l1_[c]->count_regions(private_counts_.data() + c * np, np, private_shift_);
+    l2_[c]->count_regions(private_counts_.data() + c * np, np, private_shift_);
   }
 }
 
 bool CacheHierarchy::llc_clean(int socket, PhysAddr first, PhysAddr last) const {
-  if (llc_regions_.empty()) return false;
-  const std::vector<std::uint32_t>& c = llc_regions_[static_cast<std::size_t>(socket)];
+  const std::uint32_t* c = llc_regions_.data() + static_cast<std::size_t>(socket) * llc_region_n_;
   const std::size_t lo = static_cast<std::size_t>(first >> kRegionShift), hi = static_cast<std::size_t>(last >> kRegionShift);
-  if (hi >= c.size()) return false;
+  if (hi >= llc_region_n_) return false;
   for (std::size_t r = lo; r <= hi; ++r)
     if (c[r] != 0) return false;
   return true;
@@ -305,7 +306,7 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   bool dirty = invalidate_private(line);
   for (std::size_t s = 0; s < llc_.size(); ++s)
-    if (!llc_clean(static_cast<int>(s), line, line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
+    if (!llc_clean(static_cast<int>(s), line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
   return dirty;
 }
 

@@ -187,25 +187,26 @@ class CacheHierarchy {
   void count_regions(PhysAddr end);
   // Whether socket `socket`'s LLC holds no line of [first, last] (true only when counted).
   bool llc_clean(int socket, PhysAddr first, PhysAddr last) const;
+  // llc_clean(socket, line, line) of one line, inline.
+  bool llc_clean(int socket, PhysAddr line) const {
+    const std::size_t r = static_cast<std::size_t>(line >> kRegionShift);
+    return r < llc_region_n_ && llc_regions_[static_cast<std::size_t>(socket) * llc_region_n_ + r] == 0;
+  }
   // The same counts for each CPU's private caches (L1D and L2 together, by
   // regions of 64 KiB, or larger so that a CPU has at most 2^16 of them): a
   // snoop-filter eviction's back-invalidation skips a CPU that holds no line
   // of the evicted line's region (exact: both look-ups would have missed; on a
   // swap-heavy run nearly every back-invalidation finds nothing).
   bool private_clean(int cpu, PhysAddr line) const {
-    if (private_counts_.empty()) return false;
-    const std::vector<std::uint32_t>& c = private_counts_[static_cast<std::size_t>(cpu)];
     const std::size_t r = static_cast<std::size_t>(line >> private_shift_);
-    return r < c.size() && c[r] == 0;
+    return r < private_n_ && private_counts_[static_cast<std::size_t>(cpu) * private_n_ + r] == 0;
   }
   // The count private_clean reads: lines of `cpu`'s L1D and L2 in the region
   // of `pa` (a line in both counts twice; 0 when not counted), and the
   // regions' size (log2 bytes). For tests.
   std::uint32_t private_lines(int cpu, PhysAddr pa) const {
-    if (private_counts_.empty()) return 0;
-    const std::vector<std::uint32_t>& c = private_counts_[static_cast<std::size_t>(cpu)];
     const std::size_t r = static_cast<std::size_t>(pa >> private_shift_);
-    return r < c.size() ? c[r] : 0;
+    return r < private_n_ ? private_counts_[static_cast<std::size_t>(cpu) * private_n_ + r] : 0;
   }
   unsigned private_region_shift() const { return private_shift_; }
   // invalidate_everywhere's part in the private caches (and the directory).
@@ -309,8 +310,13 @@ class CacheHierarchy {
   std::uint64_t back_invalidations_ = 0;
   std::unique_ptr<CoherenceDirectory> dir_;  // null without coherence
   std::vector<int> others_, evicted_;        // scratch (no allocation once grown)
-  std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
-  std::vector<std::vector<std::uint32_t>> private_counts_;  // by CPU, then region of 2^private_shift_ bytes
+  // The counts in one block each, llc_region_n_ per socket and private_n_ per
+  // CPU (0 when not counted): a look-up is one load of the count, not three
+  // through a vector of vectors (a prefetch asks each other socket's LLC and,
+  // for the snoop-filter entry it evicts, the private caches' count).
+  std::vector<std::uint32_t> llc_regions_;     // [socket * llc_region_n_ + region] (count_regions)
+  std::vector<std::uint32_t> private_counts_;  // [cpu * private_n_ + region of 2^private_shift_ bytes]
+  std::size_t llc_region_n_ = 0, private_n_ = 0;
   unsigned private_shift_ = 16;
   struct FreeCounts {
     void operator()(std::uint32_t* p) const;
