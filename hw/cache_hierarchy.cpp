@@ -353,7 +353,8 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
   if (dir_) {
     // Only lines nobody else holds are prefetched (no snoops on behalf of a prefetch).
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
-    const long entry = dir_->find(line);
+    CoherenceDirectory::Probe probe;
+    const long entry = dir_->find(line, probe);
     auto holds = [&](int s) {
       return l1_[static_cast<std::size_t>(s)]->contains(line) || l2_[static_cast<std::size_t>(s)]->contains(line);
     };
@@ -371,7 +372,7 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
     for (std::size_t t = 0; t < llc_.size(); ++t)
       if (static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line, line) && llc_[t]->contains(line))
         return 2;
-    track(cpu, line, wb);
+    track(cpu, line, wb, nullptr, &probe);  // (the checks above only read the directory)
   }
   int level = 3;
   if (!llc.probe<LLCW>(pa, llc_slot)) {

@@ -309,13 +309,15 @@ class CacheHierarchy {
   [[gnu::noinline]] void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
   // `others`, when given, says whether the entry tracks another CPU (dir_->has_others after the call).
-  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr) {
+  // `probe`: dir_->find(line, *probe)'s look-up, the directory unchanged since.
+  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr,
+                                           const CoherenceDirectory::Probe* probe = nullptr) {
     PhysAddr evicted;
     std::size_t entry;
     if (dir_->cpu_words() == 1) {
       // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
       std::uint64_t cpus, other_cpus;
-      entry = dir_->claim_for(line, cpu.value(), evicted, cpus, other_cpus);
+      entry = dir_->claim_for(line, cpu.value(), evicted, cpus, other_cpus, probe);
       if (others) *others = other_cpus != 0;
       // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
       for (; cpus != 0; cpus &= cpus - 1)
