@@ -278,8 +278,7 @@ void Tlb::fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::u
   if (i >= 0) l1_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
 }
 
-void Tlb::fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags,
-                          bool absent) {
+void Tlb::fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
   const int si = static_cast<int>(s);
   ++stats_[0].misses[si];
   ++stats_[1].misses[si];

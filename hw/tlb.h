@@ -188,8 +188,7 @@ class Tlb {
   TlbHit lookup_l2(Asid asid, VirtAddr va);
   // After a walk: fills both levels where a page of this size fits, counts the misses.
   // `absent`: no level holds a translation of va (both look-ups missed since; TlbArray::insert).
-  void fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags,
-                       bool absent = false);
+  void fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false);
   // After an L2 hit: fills the first level.
   void fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false);
   // Latency of a second-level lookup (a hit, or the probe before a walk).
