@@ -129,9 +129,11 @@ class CacheArray {
   // count when the caller knows it at compile time (0: not known). The same
   // result; CacheHierarchy's miss paths run a copy for the default geometry
   // (the set scan's jump table on ways_ and the loads of ways_ left out).
-  template <std::size_t W = 0>
+  // Sse41: the caller is compiled for SSE4.1 and runs only when the host has
+  // it (sse41_in_use): the victim search takes SSE4.1's without testing.
+  template <std::size_t W = 0, bool Sse41 = false>
   bool read_access(PhysAddr pa, FillSlot& slot, LineState& state) {
-    std::uint32_t* const meta = locate<W>(pa, slot);
+    std::uint32_t* const meta = locate<W, Sse41>(pa, slot);
     if (meta == nullptr) {
       ++stats_.read_misses;
       state = LineState::Invalid;
@@ -143,9 +145,9 @@ class CacheArray {
     return true;
   }
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
-  template <std::size_t W = 0>
+  template <std::size_t W = 0, bool Sse41 = false>
   bool probe(PhysAddr pa, FillSlot& slot) {
-    return locate<W>(pa, slot) != nullptr;
+    return locate<W, Sse41>(pa, slot) != nullptr;
   }
   // What a look-up's answer depends on: while the mark stays the same, no line
   // entered or left the array and no replacement word changed but for state
@@ -214,7 +216,7 @@ class CacheArray {
   // fill() compiled into its caller: the L1D fill of every L1 miss
   // (access_below_l1), where the call and, in the copy for SSE4.1 hosts, the
   // out-of-line victim search cost about a third of the fill.
-  template <std::size_t W = 0>
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] Eviction fill_inline(PhysAddr pa, LineState st, bool count_dirty_victim = true) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
@@ -224,7 +226,7 @@ class CacheArray {
     // and the way with the least replacement word (first invalid, else LRU/FIFO).
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan<W>(set, tag, victim, least);
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
     if (present < ways_of<W>()) {
       if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
       return {};
@@ -241,14 +243,14 @@ class CacheArray {
   // write_back_or_fill_run and write_back_or_fill_page_run (hw/cache.cpp) repeat this and
   // install()'s rules for a batch and for a residue page: change them together
   // (CacheArray.WriteBackOrFillLinesEqualsOneLineAtATime and clear_residue_batch_test.cpp compare them).
-  template <std::size_t W = 0>
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan<W>(set, tag, victim, least);
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
     received = present < ways_of<W>();
     if (received) {
       std::uint32_t& meta = set[ways_of<W>() + present];
@@ -473,7 +475,7 @@ class CacheArray {
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   // read_access's and probe's scan: the replacement word of the line holding
   // `pa`, or nullptr when it is absent, `slot` then holding where a fill goes.
-  template <std::size_t W = 0>
+  template <std::size_t W = 0, bool Sse41 = false>
   std::uint32_t* locate(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
@@ -481,7 +483,7 @@ class CacheArray {
     slot.line = line;
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan<W>(set, tag, victim, least);
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
     if (present < ways_of<W>()) {
       slot.set = nullptr;
       return set + ways_of<W>() + present;
@@ -504,11 +506,11 @@ class CacheArray {
   // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   // The usual associativities (8, 11, 12, 16, 20) take a copy of the loop
   // compiled for their way count (unrolled: no loop control per way).
-  // (W: the way count known at compile time, 0 if not; scan_ways<W> directly.)
-  template <std::size_t W = 0>
+  // (W: the way count known at compile time, 0 if not; scan_ways<W> directly. Sse41 as read_access's.)
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
                                           std::uint32_t& least) const {
-    if constexpr (W != 0) return scan_ways<W>(set, tag, victim, least);
+    if constexpr (W != 0) return scan_ways<W, Sse41>(set, tag, victim, least);
     switch (ways_) {
       case 8: return scan_ways<8>(set, tag, victim, least);
       case 11: return scan_ways<11>(set, tag, victim, least);
@@ -519,14 +521,14 @@ class CacheArray {
     }
   }
   // scan() for W ways (W = 0: ways_).
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
                                                std::uint32_t& least) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares; the victim only for an absent line.
       const std::uint64_t m = ways_equal_padded(set, W, tag);
       if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
-      victim = least_word<W>(set + W, least);
+      victim = least_word<W, Sse41>(set + W, least);
       return W;  // ways_ (W is chosen by it)
     } else {
       const std::size_t n = W ? W : ways_;
@@ -544,8 +546,11 @@ class CacheArray {
     }
   }
   // write_access's victim search (scan()'s, for an absent line), by way count as scan().
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+#if defined(__x86_64__)
+    if constexpr (Sse41 && W >= 8) return least_word_sse41<W>(meta, W, least);
+#endif
     return first_least_word<W>(meta, ways_, least);
   }
   [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {

@@ -93,22 +93,22 @@ CacheHierarchy::~CacheHierarchy() = default;
 
 int CacheHierarchy::access_below_l1_plain(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                           SnoopResult& snoop_out) {
-  return access_below_l1_body<0, 0, 0>(cpu, pa, is_write, wb, snoop_out);
+  return access_below_l1_body<0, 0, 0, false>(cpu, pa, is_write, wb, snoop_out);
 }
 
 #if defined(__x86_64__)
 // As prefetch_into_l2_sse41.
 __attribute__((flatten)) int CacheHierarchy::access_below_l1_sse41(CpuId cpu, PhysAddr pa, bool is_write,
                                                                    WritebackList& wb, SnoopResult& snoop_out) {
-  return access_below_l1_body<0, 0, 0>(cpu, pa, is_write, wb, snoop_out);
+  return access_below_l1_body<0, 0, 0, false>(cpu, pa, is_write, wb, snoop_out);
 }
 __attribute__((flatten)) int CacheHierarchy::access_below_l1_sse41_skylake(CpuId cpu, PhysAddr pa, bool is_write,
                                                                            WritebackList& wb, SnoopResult& snoop_out) {
-  return access_below_l1_body<8, 16, 11>(cpu, pa, is_write, wb, snoop_out);
+  return access_below_l1_body<8, 16, 11, true>(cpu, pa, is_write, wb, snoop_out);
 }
 #endif
 
-template <std::size_t L1W, std::size_t L2W, std::size_t LLCW>
+template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
 int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                          SnoopResult& snoop_out) {
   const auto c = static_cast<std::size_t>(cpu.value());
@@ -135,7 +135,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     // socket's LLC serves need not ask the other sockets, for the same reason.
     // (A read's L2 look-up comes first: the snoop cannot bring the line into this L2.)
     if (!is_write) {
-      l2_hit = l2.read_access<L2W>(pa, l2_slot, in_l2);
+      l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
       l2_looked_up = true;
     }
     if (in_l2 != LineState::Invalid) {
@@ -143,7 +143,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     } else if (is_write) {
       shared = snoop(cpu, line, is_write, wb, snoop_out, true);
     } else {
-      const bool in_llc_before = llc.probe<LLCW>(pa, llc_slot);
+      const bool in_llc_before = llc.probe<LLCW, Sse41>(pa, llc_slot);
       const CacheArray::Mark before = llc.mark();
       shared = snoop(cpu, line, is_write, wb, snoop_out, !in_llc_before);
       llc_known_miss = !in_llc_before && llc.mark() == before;
@@ -154,12 +154,12 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     }
   }
   const LineState fill_state = shared ? LineState::Shared : LineState::Exclusive;
-  if (!l2_looked_up) l2_hit = l2.read_access<L2W>(pa, l2_slot, in_l2);
+  if (!l2_looked_up) l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
   int level;
   if (l2_hit) {
     level = 2;
   } else {
-    if (!llc_known_miss && llc.read_access<LLCW>(pa, llc_slot, in_llc)) {
+    if (!llc_known_miss && llc.read_access<LLCW, Sse41>(pa, llc_slot, in_llc)) {
       level = 3;
     } else {
       if (llc_known_miss) llc.count_read_miss();
@@ -167,10 +167,10 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
       handle_llc_victim(socket, llc.fill_at<LLCW>(llc_slot, fill_state), wb);
     }
     Eviction v2 = l2.fill_at<L2W>(l2_slot, fill_state);
-    if (v2.valid && v2.dirty) write_back_to_llc<LLCW>(socket, v2.addr, wb);
+    if (v2.valid && v2.dirty) write_back_to_llc<LLCW, Sse41>(socket, v2.addr, wb);
   }
-  Eviction v1 = l1.fill_inline<L1W>(pa, is_write ? LineState::Modified : fill_state);
-  if (v1.valid && v1.dirty) write_back_to_l2_ways<L2W, LLCW>(cpu, v1.addr, wb);
+  Eviction v1 = l1.fill_inline<L1W, Sse41>(pa, is_write ? LineState::Modified : fill_state);
+  if (v1.valid && v1.dirty) write_back_to_l2_ways<L2W, LLCW, Sse41>(cpu, v1.addr, wb);
   return level;
 }
 
@@ -322,7 +322,7 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
 }
 
 int CacheHierarchy::prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held) {
-  return prefetch_into_l2_body<0, 0, 0>(cpu, pa, wb, l2_held);
+  return prefetch_into_l2_body<0, 0, 0, false>(cpu, pa, wb, l2_held);
 }
 
 #if defined(__x86_64__)
@@ -331,15 +331,15 @@ int CacheHierarchy::prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList
 // claim and the write-backs no longer call out.
 __attribute__((flatten)) int CacheHierarchy::prefetch_into_l2_sse41(CpuId cpu, PhysAddr pa, WritebackList& wb,
                                                                     bool* l2_held) {
-  return prefetch_into_l2_body<0, 0, 0>(cpu, pa, wb, l2_held);
+  return prefetch_into_l2_body<0, 0, 0, false>(cpu, pa, wb, l2_held);
 }
 __attribute__((flatten)) int CacheHierarchy::prefetch_into_l2_sse41_skylake(CpuId cpu, PhysAddr pa, WritebackList& wb,
                                                                             bool* l2_held) {
-  return prefetch_into_l2_body<8, 16, 11>(cpu, pa, wb, l2_held);
+  return prefetch_into_l2_body<8, 16, 11, true>(cpu, pa, wb, l2_held);
 }
 #endif
 
-template <std::size_t L1W, std::size_t L2W, std::size_t LLCW>
+template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
 int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
@@ -347,7 +347,7 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
   // One scan of each array's set: the look-up remembers where the fill goes.
   CacheArray::FillSlot l2_slot, llc_slot;
-  const bool held = l2.probe<L2W>(pa, l2_slot);
+  const bool held = l2.probe<L2W, Sse41>(pa, l2_slot);
   if (l2_held) *l2_held = held;
   if (held) return 2;
   if (dir_) {
@@ -372,15 +372,15 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
     for (std::size_t t = 0; t < llc_.size(); ++t)
       if (static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line, line) && llc_[t]->contains(line))
         return 2;
-    track(cpu, line, wb, nullptr, &probe);  // (the checks above only read the directory)
+    track<Sse41>(cpu, line, wb, nullptr, &probe);  // (the checks above only read the directory)
   }
   int level = 3;
-  if (!llc.probe<LLCW>(pa, llc_slot)) {
+  if (!llc.probe<LLCW, Sse41>(pa, llc_slot)) {
     level = 4;
     handle_llc_victim(socket, llc.fill_at<LLCW>(llc_slot, LineState::Exclusive), wb);
   }
   Eviction v2 = l2.fill_at<L2W>(l2_slot, LineState::Exclusive);
-  if (v2.valid && v2.dirty) write_back_to_llc<LLCW>(socket, v2.addr, wb);
+  if (v2.valid && v2.dirty) write_back_to_llc<LLCW, Sse41>(socket, v2.addr, wb);
   return level;
 }
 

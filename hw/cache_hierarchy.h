@@ -243,21 +243,23 @@ class CacheHierarchy {
 
  private:
   void write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb);
-  // write_back_to_l2 with L2's and the LLC's way counts known at compile time (0: not known).
-  template <std::size_t L2W, std::size_t LLCW>
+  // write_back_to_l2 with L2's and the LLC's way counts known at compile time
+  // (0: not known); Sse41 as CacheArray::read_access's.
+  template <std::size_t L2W, std::size_t LLCW, bool Sse41 = false>
   [[gnu::always_inline]] void write_back_to_l2_ways(CpuId cpu, PhysAddr line, WritebackList& wb) {
     CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
     // L2 is not inclusive of L1: allocate the dirty line if absent.
     bool received;
-    const Eviction v = l2.write_back_or_fill<L2W>(line, received);
-    if (v.valid && v.dirty) write_back_to_llc<LLCW>(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
+    const Eviction v = l2.write_back_or_fill<L2W, Sse41>(line, received);
+    if (v.valid && v.dirty)
+      write_back_to_llc<LLCW, Sse41>(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
   }
   // (Inline: every line of a cached clear ends with an L2 victim written into the LLC.)
-  // LLCW: the LLC's way count when known at compile time (0: not known).
-  template <std::size_t LLCW = 0>
+  // LLCW: the LLC's way count when known at compile time (0: not known); Sse41 as above.
+  template <std::size_t LLCW = 0, bool Sse41 = false>
   void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
     bool received;
-    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill<LLCW>(line, received);
+    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill<LLCW, Sse41>(line, received);
     if (!received) handle_llc_victim(socket, v, wb);
   }
   // A line leaving the LLC: with an inclusive LLC its private copies too; a dirty one towards memory.
@@ -277,10 +279,12 @@ class CacheHierarchy {
   // way counts known at compile time (L1W, L2W, LLCW; 0: read from the
   // arrays). (Callgrind, hw_core_bench's L1-miss stream: the set scans' jump
   // tables on the way count were about 18 host instructions per prefetch.)
-  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW>
+  // Sse41: compiled into a copy that runs only when the host has SSE4.1 (the
+  // victim searches take it without testing sse41_in_use).
+  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
   [[gnu::always_inline]] inline int prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held);
   int prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held);
-  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW>
+  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
   [[gnu::always_inline]] inline int access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                                          SnoopResult& snoop);
   int access_below_l1_plain(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb, SnoopResult& snoop);
@@ -310,6 +314,8 @@ class CacheHierarchy {
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
   // `others`, when given, says whether the entry tracks another CPU (dir_->has_others after the call).
   // `probe`: dir_->find(line, *probe)'s look-up, the directory unchanged since.
+  // Sse41 as CoherenceDirectory::claim_for's.
+  template <bool Sse41 = false>
   [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr,
                                            const CoherenceDirectory::Probe* probe = nullptr) {
     PhysAddr evicted;
@@ -317,7 +323,7 @@ class CacheHierarchy {
     if (dir_->cpu_words() == 1) {
       // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
       std::uint64_t cpus, other_cpus;
-      entry = dir_->claim_for(line, cpu.value(), evicted, cpus, other_cpus, probe);
+      entry = dir_->claim_for<Sse41>(line, cpu.value(), evicted, cpus, other_cpus, probe);
       if (others) *others = other_cpus != 0;
       // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
       for (; cpus != 0; cpus &= cpus - 1)

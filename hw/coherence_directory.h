@@ -70,10 +70,12 @@ class CoherenceDirectory {
   // entry per line: one read and one write of the CPU bits instead of four
   // accesses and three checks of the word count.)
   // `probe`, when given, is find(line, *probe)'s, the directory unchanged since.
+  // Sse41: the caller runs only when the host has SSE4.1 (the LRU search takes it without testing).
+  template <bool Sse41 = false>
   [[gnu::always_inline]] std::size_t claim_for(PhysAddr line, int cpu, PhysAddr& evicted, std::uint64_t& evicted_cpus,
                                                std::uint64_t& others, const Probe* probe = nullptr) {
     bool fresh;
-    const std::size_t e = claim(line, evicted, fresh, probe);
+    const std::size_t e = claim<Sse41>(line, evicted, fresh, probe);
     const std::uint64_t old = cpus_[e];
     evicted_cpus = evicted != kEmpty ? old : 0;
     const std::uint64_t bit = 1ull << bit_of(cpu);
@@ -153,6 +155,7 @@ class CoherenceDirectory {
   // find_or_insert's look-up and replacement: the entry of `line` (`fresh` when
   // it was claimed now; its CPU bits are then still the evicted line's, if any).
   // (Inline: once per line of a cached clear, whose batch may be compiled for SSE4.1.)
+  template <bool Sse41 = false>
   [[gnu::always_inline]] std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh,
                                            const Probe* probe = nullptr) {
     evicted = kEmpty;
@@ -169,11 +172,11 @@ class CoherenceDirectory {
     std::size_t present, empty, lru;
     const std::uint64_t* hit = probe ? &probe->hit : nullptr;
     if (ways_ == 8)
-      scan_ways<8>(tags, tag, present, empty, lru, hit);
+      scan_ways<8, Sse41>(tags, tag, present, empty, lru, hit);
     else if (ways_ == 16)
-      scan_ways<16>(tags, tag, present, empty, lru, hit);
+      scan_ways<16, Sse41>(tags, tag, present, empty, lru, hit);
     else if (ways_ == 64)  // the epyc-genoa configurations' filter
-      scan_ways<64>(tags, tag, present, empty, lru, hit);
+      scan_ways<64, Sse41>(tags, tag, present, empty, lru, hit);
     else
       scan_ways<0>(tags, tag, present, empty, lru);
     if (present < ways_) {
@@ -195,7 +198,7 @@ class CoherenceDirectory {
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
   // `known_hit`: the tag compare's result when a probe has it already (W >= 8).
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present,
                                         std::size_t& empty, std::size_t& lru,
                                         const std::uint64_t* known_hit = nullptr) const {
@@ -208,6 +211,12 @@ class CoherenceDirectory {
       lru = 0;
       if (hit || free) return;
       std::uint32_t least;
+#if defined(__x86_64__)
+      if constexpr (Sse41) {
+        lru = least_word_sse41<W>(tags + W, W, least);
+        return;
+      }
+#endif
       lru = first_least_word<W>(tags + W, W, least);
       return;
     }
