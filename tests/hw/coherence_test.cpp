@@ -289,7 +289,9 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
       std::uint64_t others = 0;
       CoherenceDirectory::Probe probe;
       const bool probed = in_one_step && i % 4 == 3;
-      if (probed) ASSERT_EQ(d.find(line, probe), ref.find(line)) << "ways " << ways << " op " << i;
+      if (probed) {
+        ASSERT_EQ(d.find(line, probe), ref.find(line)) << "ways " << ways << " op " << i;
+      }
       const std::size_t e = in_one_step ? d.claim_for(line, cpu, ev, mask, others, probed ? &probe : nullptr)
                                         : d.find_or_insert(line, ev, mask);
       ASSERT_EQ(e, ref.find_or_insert(line, ev_ref, s_ref)) << "ways " << ways << " op " << i;
