@@ -125,8 +125,15 @@ class CacheArray {
   };
   // access(pa, false) in one scan of the set that also gives the line's state
   // (Invalid on a miss) and, on a miss, fills `slot` for fill_at().
+  // W (here and in probe, fill_at, fill_inline, write_back_or_fill): the way
+  // count when the caller knows it at compile time (0: not known). The same
+  // result; CacheHierarchy's miss paths run a copy for the default geometry
+  // (the set scan's jump table on ways_ and the loads of ways_ left out).
+  // Sse41: the caller is compiled for SSE4.1 and runs only when the host has
+  // it (sse41_in_use): the victim search takes SSE4.1's without testing.
+  template <std::size_t W = 0, bool Sse41 = false>
   bool read_access(PhysAddr pa, FillSlot& slot, LineState& state) {
-    std::uint32_t* const meta = locate(pa, slot);
+    std::uint32_t* const meta = locate<W, Sse41>(pa, slot);
     if (meta == nullptr) {
       ++stats_.read_misses;
       state = LineState::Invalid;
@@ -138,7 +145,10 @@ class CacheArray {
     return true;
   }
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
-  bool probe(PhysAddr pa, FillSlot& slot) { return locate(pa, slot) != nullptr; }
+  template <std::size_t W = 0, bool Sse41 = false>
+  bool probe(PhysAddr pa, FillSlot& slot) {
+    return locate<W, Sse41>(pa, slot) != nullptr;
+  }
   // What a look-up's answer depends on: while the mark stays the same, no line
   // entered or left the array and no replacement word changed but for state
   // bits (under FIFO, a received write-back's), so a line absent then is absent
@@ -184,11 +194,12 @@ class CacheArray {
   // `count_dirty_victim` false: a dirty victim stays counted in the region and
   // page counts (count_regions, count_pages) for a level below that shares them
   // and takes it with write_back_or_fill_lines(..., counted_above = true).
+  template <std::size_t W = 0>
   [[gnu::always_inline]] Eviction fill_at(const FillSlot& slot, LineState st, bool count_dirty_victim = true) {
     if (slot.set == nullptr || slot.invalidations != stats_.invalidations ||
-        slot.set[ways_ + slot.victim] != slot.least)
+        slot.set[ways_of<W>() + slot.victim] != slot.least)
       return fill(slot.line << kLineShift, st, count_dirty_victim);
-    return install(slot.set, slot.line, slot.tag, slot.victim, slot.least, st, count_dirty_victim);
+    return install<W>(slot.set, slot.line, slot.tag, slot.victim, slot.least, st, count_dirty_victim);
   }
 
   // Presence check without any side effect.
@@ -205,21 +216,22 @@ class CacheArray {
   // fill() compiled into its caller: the L1D fill of every L1 miss
   // (access_below_l1), where the call and, in the copy for SSE4.1 hosts, the
   // out-of-line victim search cost about a third of the fill.
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] Eviction fill_inline(PhysAddr pa, LineState st, bool count_dirty_victim = true) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
-    std::uint32_t* meta = set + ways_;
+    std::uint32_t* meta = set + ways_of<W>();
     // One pass: the way already holding the line (a caller that raced a fill)
     // and the way with the least replacement word (first invalid, else LRU/FIFO).
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan(set, tag, victim, least);
-    if (present < ways_) {
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
+    if (present < ways_of<W>()) {
       if (st == LineState::Modified) meta[present] = (meta[present] & ~kStateMask) | static_cast<std::uint32_t>(st);
       return {};
     }
-    return install(set, line, tag, victim, least, st, count_dirty_victim);
+    return install<W>(set, line, tag, victim, least, st, count_dirty_victim);
   }
   // A dirty line written back from an upper level: if present, marks it
   // Modified (and touches it like a use) and returns true; false if absent.
@@ -231,22 +243,23 @@ class CacheArray {
   // write_back_or_fill_run and write_back_or_fill_page_run (hw/cache.cpp) repeat this and
   // install()'s rules for a batch and for a residue page: change them together
   // (CacheArray.WriteBackOrFillLinesEqualsOneLineAtATime and clear_residue_batch_test.cpp compare them).
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
     std::uint32_t* set = set_block(line, tag);
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan(set, tag, victim, least);
-    received = present < ways_;
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
+    received = present < ways_of<W>();
     if (received) {
-      std::uint32_t& meta = set[ways_ + present];
+      std::uint32_t& meta = set[ways_of<W>() + present];
       const std::uint32_t stamp = replacement_ == Replacement::Lru ? next_stamp() << kStateBits : meta & ~kStateMask;
       meta = stamp | static_cast<std::uint32_t>(LineState::Modified);
       ++stats_.writebacks_received;
       return {};
     }
-    return install(set, line, tag, victim, least, LineState::Modified);
+    return install<W>(set, line, tag, victim, least, LineState::Modified);
   }
   // write_back_or_fill of lines[0, n) in order, with the same effect as n
   // calls; victims[i] is the i-th call's result (valid=false when the line was
@@ -462,6 +475,7 @@ class CacheArray {
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   // read_access's and probe's scan: the replacement word of the line holding
   // `pa`, or nullptr when it is absent, `slot` then holding where a fill goes.
+  template <std::size_t W = 0, bool Sse41 = false>
   std::uint32_t* locate(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
@@ -469,10 +483,10 @@ class CacheArray {
     slot.line = line;
     std::size_t victim = 0;
     std::uint32_t least = 0;
-    const std::size_t present = scan(set, tag, victim, least);
-    if (present < ways_) {
+    const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
+    if (present < ways_of<W>()) {
       slot.set = nullptr;
-      return set + ways_ + present;
+      return set + ways_of<W>() + present;
     }
     slot.set = set;
     slot.tag = tag;
@@ -482,13 +496,21 @@ class CacheArray {
     return nullptr;
   }
   std::uint64_t next_random();
+  // The way count: W when the caller knows it at compile time, else ways_.
+  template <std::size_t W>
+  std::size_t ways_of() const {
+    return W ? W : ways_;
+  }
   // One pass over a set: the way holding `tag` (ways_ if none) and the way
   // with the least replacement word (first invalid, else LRU/FIFO) and that word.
   // (A branch-free loop: fewer host instructions than SSE2, which lacks an unsigned minimum.)
   // The usual associativities (8, 11, 12, 16, 20) take a copy of the loop
   // compiled for their way count (unrolled: no loop control per way).
+  // (W: the way count known at compile time, 0 if not; scan_ways<W> directly. Sse41 as read_access's.)
+  template <std::size_t W = 0, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t scan(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
                                           std::uint32_t& least) const {
+    if constexpr (W != 0) return scan_ways<W, Sse41>(set, tag, victim, least);
     switch (ways_) {
       case 8: return scan_ways<8>(set, tag, victim, least);
       case 11: return scan_ways<11>(set, tag, victim, least);
@@ -499,15 +521,15 @@ class CacheArray {
     }
   }
   // scan() for W ways (W = 0: ways_).
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t scan_ways(const std::uint32_t* set, std::uint32_t tag, std::size_t& victim,
                                                std::uint32_t& least) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares; the victim only for an absent line.
       const std::uint64_t m = ways_equal_padded(set, W, tag);
       if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
-      victim = least_word<W>(set + W, least);
-      return ways_;
+      victim = least_word<W, Sse41>(set + W, least);
+      return W;  // ways_ (W is chosen by it)
     } else {
       const std::size_t n = W ? W : ways_;
       const std::uint32_t* meta = set + n;
@@ -524,8 +546,11 @@ class CacheArray {
     }
   }
   // write_access's victim search (scan()'s, for an absent line), by way count as scan().
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
+#if defined(__x86_64__)
+    if constexpr (Sse41 && W >= 8) return least_word_sse41<W>(meta, W, least);
+#endif
     return first_least_word<W>(meta, ways_, least);
   }
   [[gnu::always_inline]] std::size_t least_word(const std::uint32_t* meta, std::uint32_t& least) const {
@@ -539,11 +564,12 @@ class CacheArray {
   // (Inline: every miss's fill and write-back ends here, three times per line of a cached clear.)
   // A change here belongs in write_back_or_fill_run's, write_back_or_fill_page_run's and fill_missed_run's
   // batches too (see write_back_or_fill; CacheArray.WriteAndFillLinesEqualOneLineAtATime holds the last).
+  template <std::size_t W = 0>
   [[gnu::always_inline]] Eviction install(std::uint32_t* set, std::uint64_t line, std::uint32_t tag, std::size_t victim,
                                           std::uint32_t least, LineState st, bool count_dirty_victim = true) {
     if (tag == kInvalidTag) [[unlikely]]
       die_untaggable(line);
-    std::uint32_t* meta = set + ways_;
+    std::uint32_t* meta = set + ways_of<W>();
     Eviction ev;
     if (least != 0) {  // no invalid way: replace one
       if (replacement_ == Replacement::Random) [[unlikely]]

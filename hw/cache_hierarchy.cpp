@@ -71,6 +71,12 @@ CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::ve
     others_.reserve(cpu_socket_.size());
     evicted_.reserve(cpu_socket_.size());
   }
+  auto all_ways = [](const std::vector<std::unique_ptr<CacheArray>>& arrays, std::size_t ways) {
+    for (const auto& a : arrays)
+      if (a->ways() != ways) return false;
+    return true;
+  };
+  skylake_ways_ = all_ways(l1_, 8) && all_ways(l2_, 16) && all_ways(llc_, 11);
   bulk_lines_ = kMaxBulkLines;
   auto divides = [&](std::size_t sets) {
     while (bulk_lines_ > 1 && sets % bulk_lines_ != 0) bulk_lines_ /= 2;
@@ -87,17 +93,22 @@ CacheHierarchy::~CacheHierarchy() = default;
 
 int CacheHierarchy::access_below_l1_plain(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                           SnoopResult& snoop_out) {
-  return access_below_l1_body(cpu, pa, is_write, wb, snoop_out);
+  return access_below_l1_body<0, 0, 0, false>(cpu, pa, is_write, wb, snoop_out);
 }
 
 #if defined(__x86_64__)
 // As prefetch_into_l2_sse41.
 __attribute__((flatten)) int CacheHierarchy::access_below_l1_sse41(CpuId cpu, PhysAddr pa, bool is_write,
                                                                    WritebackList& wb, SnoopResult& snoop_out) {
-  return access_below_l1_body(cpu, pa, is_write, wb, snoop_out);
+  return access_below_l1_body<0, 0, 0, false>(cpu, pa, is_write, wb, snoop_out);
+}
+__attribute__((flatten)) int CacheHierarchy::access_below_l1_sse41_skylake(CpuId cpu, PhysAddr pa, bool is_write,
+                                                                           WritebackList& wb, SnoopResult& snoop_out) {
+  return access_below_l1_body<8, 16, 11, true>(cpu, pa, is_write, wb, snoop_out);
 }
 #endif
 
+template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
 int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                          SnoopResult& snoop_out) {
   const auto c = static_cast<std::size_t>(cpu.value());
@@ -124,7 +135,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     // socket's LLC serves need not ask the other sockets, for the same reason.
     // (A read's L2 look-up comes first: the snoop cannot bring the line into this L2.)
     if (!is_write) {
-      l2_hit = l2.read_access(pa, l2_slot, in_l2);
+      l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
       l2_looked_up = true;
     }
     if (in_l2 != LineState::Invalid) {
@@ -132,7 +143,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     } else if (is_write) {
       shared = snoop(cpu, line, is_write, wb, snoop_out, true);
     } else {
-      const bool in_llc_before = llc.probe(pa, llc_slot);
+      const bool in_llc_before = llc.probe<LLCW, Sse41>(pa, llc_slot);
       const CacheArray::Mark before = llc.mark();
       shared = snoop(cpu, line, is_write, wb, snoop_out, !in_llc_before);
       llc_known_miss = !in_llc_before && llc.mark() == before;
@@ -143,23 +154,23 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     }
   }
   const LineState fill_state = shared ? LineState::Shared : LineState::Exclusive;
-  if (!l2_looked_up) l2_hit = l2.read_access(pa, l2_slot, in_l2);
+  if (!l2_looked_up) l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
   int level;
   if (l2_hit) {
     level = 2;
   } else {
-    if (!llc_known_miss && llc.read_access(pa, llc_slot, in_llc)) {
+    if (!llc_known_miss && llc.read_access<LLCW, Sse41>(pa, llc_slot, in_llc)) {
       level = 3;
     } else {
       if (llc_known_miss) llc.count_read_miss();
       level = 4;
-      handle_llc_victim(socket, llc.fill_at(llc_slot, fill_state), wb);
+      handle_llc_victim(socket, llc.fill_at<LLCW>(llc_slot, fill_state), wb);
     }
-    Eviction v2 = l2.fill_at(l2_slot, fill_state);
-    if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
+    Eviction v2 = l2.fill_at<L2W>(l2_slot, fill_state);
+    if (v2.valid && v2.dirty) write_back_to_llc<LLCW, Sse41>(socket, v2.addr, wb);
   }
-  Eviction v1 = l1.fill_inline(pa, is_write ? LineState::Modified : fill_state);
-  if (v1.valid && v1.dirty) write_back_to_l2(cpu, v1.addr, wb);
+  Eviction v1 = l1.fill_inline<L1W, Sse41>(pa, is_write ? LineState::Modified : fill_state);
+  if (v1.valid && v1.dirty) write_back_to_l2_ways<L2W, LLCW, Sse41>(cpu, v1.addr, wb);
   return level;
 }
 
@@ -214,7 +225,7 @@ bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, 
   }
   // The other sockets' LLCs.
   for (std::size_t t = 0; other_llcs && t < llc_.size(); ++t) {
-    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line, line)) continue;
+    if (static_cast<int>(t) == my_socket || llc_clean(static_cast<int>(t), line)) continue;
     CacheArray& o = *llc_[t];
     const LineState st = o.state(line);
     if (st == LineState::Invalid) continue;
@@ -255,24 +266,25 @@ void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb
 void CacheHierarchy::count_regions(PhysAddr end) {
   const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
   if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted
-  llc_regions_.assign(llc_.size(), std::vector<std::uint32_t>(n, 0));
-  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_[s].data(), n, kRegionShift);
+  llc_regions_.assign(llc_.size() * n, 0);
+  llc_region_n_ = n;
+  for (std::size_t s = 0; s < llc_.size(); ++s) llc_[s]->count_regions(llc_regions_.data() + s * n, n, kRegionShift);
   if (!dir_) return;  // back-invalidations come from the snoop filter only
   private_shift_ = 16;
   while (((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_) > (PhysAddr{1} << 16)) ++private_shift_;
   const std::size_t np = static_cast<std::size_t>((end + (PhysAddr{1} << private_shift_) - 1) >> private_shift_);
-  private_counts_.assign(l1_.size(), std::vector<std::uint32_t>(np, 0));
+  private_counts_.assign(l1_.size() * np, 0);
+  private_n_ = np;
   for (std::size_t c = 0; c < l1_.size(); ++c) {
-    l1_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
-    l2_[c]->count_regions(private_counts_[c].data(), np, private_shift_);
+    l1_[c]->count_regions(private_counts_.data() + c * np, np, private_shift_);
+    l2_[c]->count_regions(private_counts_.data() + c * np, np, private_shift_);
   }
 }
 
 bool CacheHierarchy::llc_clean(int socket, PhysAddr first, PhysAddr last) const {
-  if (llc_regions_.empty()) return false;
-  const std::vector<std::uint32_t>& c = llc_regions_[static_cast<std::size_t>(socket)];
+  const std::uint32_t* c = llc_regions_.data() + static_cast<std::size_t>(socket) * llc_region_n_;
   const std::size_t lo = static_cast<std::size_t>(first >> kRegionShift), hi = static_cast<std::size_t>(last >> kRegionShift);
-  if (hi >= c.size()) return false;
+  if (hi >= llc_region_n_) return false;
   for (std::size_t r = lo; r <= hi; ++r)
     if (c[r] != 0) return false;
   return true;
@@ -305,12 +317,12 @@ bool CacheHierarchy::invalidate_everywhere(PhysAddr pa) {
   const PhysAddr line = pa & ~(kCacheLineBytes - 1);
   bool dirty = invalidate_private(line);
   for (std::size_t s = 0; s < llc_.size(); ++s)
-    if (!llc_clean(static_cast<int>(s), line, line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
+    if (!llc_clean(static_cast<int>(s), line)) dirty = llc_[s]->invalidate(line).dirty || dirty;
   return dirty;
 }
 
 int CacheHierarchy::prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held) {
-  return prefetch_into_l2_body(cpu, pa, wb, l2_held);
+  return prefetch_into_l2_body<0, 0, 0, false>(cpu, pa, wb, l2_held);
 }
 
 #if defined(__x86_64__)
@@ -319,10 +331,15 @@ int CacheHierarchy::prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList
 // claim and the write-backs no longer call out.
 __attribute__((flatten)) int CacheHierarchy::prefetch_into_l2_sse41(CpuId cpu, PhysAddr pa, WritebackList& wb,
                                                                     bool* l2_held) {
-  return prefetch_into_l2_body(cpu, pa, wb, l2_held);
+  return prefetch_into_l2_body<0, 0, 0, false>(cpu, pa, wb, l2_held);
+}
+__attribute__((flatten)) int CacheHierarchy::prefetch_into_l2_sse41_skylake(CpuId cpu, PhysAddr pa, WritebackList& wb,
+                                                                            bool* l2_held) {
+  return prefetch_into_l2_body<8, 16, 11, true>(cpu, pa, wb, l2_held);
 }
 #endif
 
+template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
 int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held) {
   const auto c = static_cast<std::size_t>(cpu.value());
   const int socket = cpu_socket_[c];
@@ -330,13 +347,14 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
   // One scan of each array's set: the look-up remembers where the fill goes.
   CacheArray::FillSlot l2_slot, llc_slot;
-  const bool held = l2.probe(pa, l2_slot);
+  const bool held = l2.probe<L2W, Sse41>(pa, l2_slot);
   if (l2_held) *l2_held = held;
   if (held) return 2;
   if (dir_) {
     // Only lines nobody else holds are prefetched (no snoops on behalf of a prefetch).
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
-    const long entry = dir_->find(line);
+    CoherenceDirectory::Probe probe;
+    const long entry = dir_->find(line, probe);
     auto holds = [&](int s) {
       return l1_[static_cast<std::size_t>(s)]->contains(line) || l2_[static_cast<std::size_t>(s)]->contains(line);
     };
@@ -354,15 +372,15 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
     for (std::size_t t = 0; t < llc_.size(); ++t)
       if (static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line, line) && llc_[t]->contains(line))
         return 2;
-    track(cpu, line, wb);
+    track<Sse41>(cpu, line, wb, nullptr, &probe);  // (the checks above only read the directory)
   }
   int level = 3;
-  if (!llc.probe(pa, llc_slot)) {
+  if (!llc.probe<LLCW, Sse41>(pa, llc_slot)) {
     level = 4;
-    handle_llc_victim(socket, llc.fill_at(llc_slot, LineState::Exclusive), wb);
+    handle_llc_victim(socket, llc.fill_at<LLCW>(llc_slot, LineState::Exclusive), wb);
   }
-  Eviction v2 = l2.fill_at(l2_slot, LineState::Exclusive);
-  if (v2.valid && v2.dirty) write_back_to_llc(socket, v2.addr, wb);
+  Eviction v2 = l2.fill_at<L2W>(l2_slot, LineState::Exclusive);
+  if (v2.valid && v2.dirty) write_back_to_llc<LLCW, Sse41>(socket, v2.addr, wb);
   return level;
 }
 
@@ -398,11 +416,7 @@ int CacheHierarchy::write_full_line(CpuId cpu, PhysAddr pa, WritebackList& wb, S
 }
 
 void CacheHierarchy::write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb) {
-  CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
-  // L2 is not inclusive of L1: allocate the dirty line if absent.
-  bool received;
-  const Eviction v = l2.write_back_or_fill(line, received);
-  if (v.valid && v.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
+  write_back_to_l2_ways<0, 0>(cpu, line, wb);
 }
 
 void CacheHierarchy::back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb) {

@@ -108,7 +108,10 @@ class CacheHierarchy {
   // 2.027 G -> 1.961 G host instructions.)
   int access_below_l1(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb, SnoopResult& snoop) {
 #if defined(__x86_64__)
-    if (sse41_in_use) return access_below_l1_sse41(cpu, pa, is_write, wb, snoop);
+    if (sse41_in_use) {
+      if (skylake_ways_) return access_below_l1_sse41_skylake(cpu, pa, is_write, wb, snoop);
+      return access_below_l1_sse41(cpu, pa, is_write, wb, snoop);
+    }
 #endif
     return access_below_l1_plain(cpu, pa, is_write, wb, snoop);
   }
@@ -123,7 +126,10 @@ class CacheHierarchy {
   // `l2_held`, when given, says whether L2 held the line (a redundant prefetch).
   int prefetch_into_l2(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held = nullptr) {
 #if defined(__x86_64__)
-    if (sse41_in_use) return prefetch_into_l2_sse41(cpu, pa, wb, l2_held);
+    if (sse41_in_use) {
+      if (skylake_ways_) return prefetch_into_l2_sse41_skylake(cpu, pa, wb, l2_held);
+      return prefetch_into_l2_sse41(cpu, pa, wb, l2_held);
+    }
 #endif
     return prefetch_into_l2_plain(cpu, pa, wb, l2_held);
   }
@@ -187,25 +193,26 @@ class CacheHierarchy {
   void count_regions(PhysAddr end);
   // Whether socket `socket`'s LLC holds no line of [first, last] (true only when counted).
   bool llc_clean(int socket, PhysAddr first, PhysAddr last) const;
+  // llc_clean(socket, line, line) of one line, inline.
+  bool llc_clean(int socket, PhysAddr line) const {
+    const std::size_t r = static_cast<std::size_t>(line >> kRegionShift);
+    return r < llc_region_n_ && llc_regions_[static_cast<std::size_t>(socket) * llc_region_n_ + r] == 0;
+  }
   // The same counts for each CPU's private caches (L1D and L2 together, by
   // regions of 64 KiB, or larger so that a CPU has at most 2^16 of them): a
   // snoop-filter eviction's back-invalidation skips a CPU that holds no line
   // of the evicted line's region (exact: both look-ups would have missed; on a
   // swap-heavy run nearly every back-invalidation finds nothing).
   bool private_clean(int cpu, PhysAddr line) const {
-    if (private_counts_.empty()) return false;
-    const std::vector<std::uint32_t>& c = private_counts_[static_cast<std::size_t>(cpu)];
     const std::size_t r = static_cast<std::size_t>(line >> private_shift_);
-    return r < c.size() && c[r] == 0;
+    return r < private_n_ && private_counts_[static_cast<std::size_t>(cpu) * private_n_ + r] == 0;
   }
   // The count private_clean reads: lines of `cpu`'s L1D and L2 in the region
   // of `pa` (a line in both counts twice; 0 when not counted), and the
   // regions' size (log2 bytes). For tests.
   std::uint32_t private_lines(int cpu, PhysAddr pa) const {
-    if (private_counts_.empty()) return 0;
-    const std::vector<std::uint32_t>& c = private_counts_[static_cast<std::size_t>(cpu)];
     const std::size_t r = static_cast<std::size_t>(pa >> private_shift_);
-    return r < c.size() ? c[r] : 0;
+    return r < private_n_ ? private_counts_[static_cast<std::size_t>(cpu) * private_n_ + r] : 0;
   }
   unsigned private_region_shift() const { return private_shift_; }
   // invalidate_everywhere's part in the private caches (and the directory).
@@ -236,10 +243,23 @@ class CacheHierarchy {
 
  private:
   void write_back_to_l2(CpuId cpu, PhysAddr line, WritebackList& wb);
+  // write_back_to_l2 with L2's and the LLC's way counts known at compile time
+  // (0: not known); Sse41 as CacheArray::read_access's.
+  template <std::size_t L2W, std::size_t LLCW, bool Sse41 = false>
+  [[gnu::always_inline]] void write_back_to_l2_ways(CpuId cpu, PhysAddr line, WritebackList& wb) {
+    CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
+    // L2 is not inclusive of L1: allocate the dirty line if absent.
+    bool received;
+    const Eviction v = l2.write_back_or_fill<L2W, Sse41>(line, received);
+    if (v.valid && v.dirty)
+      write_back_to_llc<LLCW, Sse41>(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
+  }
   // (Inline: every line of a cached clear ends with an L2 victim written into the LLC.)
+  // LLCW: the LLC's way count when known at compile time (0: not known); Sse41 as above.
+  template <std::size_t LLCW = 0, bool Sse41 = false>
   void write_back_to_llc(int socket, PhysAddr line, WritebackList& wb) {
     bool received;
-    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill(line, received);
+    const Eviction v = llc_[static_cast<std::size_t>(socket)]->write_back_or_fill<LLCW, Sse41>(line, received);
     if (!received) handle_llc_victim(socket, v, wb);
   }
   // A line leaving the LLC: with an inclusive LLC its private copies too; a dirty one towards memory.
@@ -254,9 +274,17 @@ class CacheHierarchy {
   void back_invalidate_llc_victim(int socket, const Eviction& victim, WritebackList& wb);
   // prefetch_into_l2's and access_below_l1's work, compiled for any host
   // (_plain) and, on x86-64 hosts with SSE4.1, with way_scan.h's victim
-  // searches inline (_sse41).
+  // searches inline (_sse41), and once more for the default geometry
+  // (_sse41_skylake: 8-way L1D, 16-way L2, 11-way LLC, skylake_ways_), its
+  // way counts known at compile time (L1W, L2W, LLCW; 0: read from the
+  // arrays). (Callgrind, hw_core_bench's L1-miss stream: the set scans' jump
+  // tables on the way count were about 18 host instructions per prefetch.)
+  // Sse41: compiled into a copy that runs only when the host has SSE4.1 (the
+  // victim searches take it without testing sse41_in_use).
+  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
   [[gnu::always_inline]] inline int prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held);
   int prefetch_into_l2_plain(CpuId cpu, PhysAddr pa, WritebackList& wb, bool* l2_held);
+  template <std::size_t L1W, std::size_t L2W, std::size_t LLCW, bool Sse41>
   [[gnu::always_inline]] inline int access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb,
                                                          SnoopResult& snoop);
   int access_below_l1_plain(CpuId cpu, PhysAddr pa, bool is_write, WritebackList& wb, SnoopResult& snoop);
@@ -265,7 +293,12 @@ class CacheHierarchy {
                                                                bool* l2_held);
   __attribute__((target("sse4.1"))) int access_below_l1_sse41(CpuId cpu, PhysAddr pa, bool is_write,
                                                               WritebackList& wb, SnoopResult& snoop);
+  __attribute__((target("sse4.1"))) int prefetch_into_l2_sse41_skylake(CpuId cpu, PhysAddr pa, WritebackList& wb,
+                                                                       bool* l2_held);
+  __attribute__((target("sse4.1"))) int access_below_l1_sse41_skylake(CpuId cpu, PhysAddr pa, bool is_write,
+                                                                      WritebackList& wb, SnoopResult& snoop);
 #endif
+  bool skylake_ways_ = false;  // every L1D 8-way, every L2 16-way, every LLC 11-way
   // The coherence actions before `cpu` reads or writes `line` (probing the
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
@@ -280,13 +313,17 @@ class CacheHierarchy {
   [[gnu::noinline]] void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
   // `others`, when given, says whether the entry tracks another CPU (dir_->has_others after the call).
-  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr) {
+  // `probe`: dir_->find(line, *probe)'s look-up, the directory unchanged since.
+  // Sse41 as CoherenceDirectory::claim_for's.
+  template <bool Sse41 = false>
+  [[gnu::always_inline]] std::size_t track(CpuId cpu, PhysAddr line, WritebackList& wb, bool* others = nullptr,
+                                           const CoherenceDirectory::Probe* probe = nullptr) {
     PhysAddr evicted;
     std::size_t entry;
     if (dir_->cpu_words() == 1) {
       // Up to 64 CPUs: the evicted line's sharers as a mask, ascending as sharers() lists them.
       std::uint64_t cpus, other_cpus;
-      entry = dir_->claim_for(line, cpu.value(), evicted, cpus, other_cpus);
+      entry = dir_->claim_for<Sse41>(line, cpu.value(), evicted, cpus, other_cpus, probe);
       if (others) *others = other_cpus != 0;
       // (A CPU holding nothing of the evicted line's region is skipped here, without the call.)
       for (; cpus != 0; cpus &= cpus - 1)
@@ -309,8 +346,13 @@ class CacheHierarchy {
   std::uint64_t back_invalidations_ = 0;
   std::unique_ptr<CoherenceDirectory> dir_;  // null without coherence
   std::vector<int> others_, evicted_;        // scratch (no allocation once grown)
-  std::vector<std::vector<std::uint32_t>> llc_regions_;  // by socket, then region (count_regions)
-  std::vector<std::vector<std::uint32_t>> private_counts_;  // by CPU, then region of 2^private_shift_ bytes
+  // The counts in one block each, llc_region_n_ per socket and private_n_ per
+  // CPU (0 when not counted): a look-up is one load of the count, not three
+  // through a vector of vectors (a prefetch asks each other socket's LLC and,
+  // for the snoop-filter entry it evicts, the private caches' count).
+  std::vector<std::uint32_t> llc_regions_;     // [socket * llc_region_n_ + region] (count_regions)
+  std::vector<std::uint32_t> private_counts_;  // [cpu * private_n_ + region of 2^private_shift_ bytes]
+  std::size_t llc_region_n_ = 0, private_n_ = 0;
   unsigned private_shift_ = 16;
   struct FreeCounts {
     void operator()(std::uint32_t* p) const;

@@ -32,11 +32,23 @@ class CoherenceDirectory {
 
   // Index of the entry tracking `line` (line-aligned address), or -1.
   long find(PhysAddr line) const {
-    const std::size_t s = set_of(line);
-    const std::uint32_t tag = tag_of(line);
-    if (tag == kEmptyTag) return -1;
-    const std::uint64_t hit = ways_equal_padded(block(s), ways_, tag);
-    return hit ? static_cast<long>(s * ways_ + static_cast<std::size_t>(__builtin_ctzll(hit))) : -1;
+    Probe p;
+    return find(line, p);
+  }
+  // find()'s look-up of a line's set, kept for a claim_for() of the same
+  // line with nothing changed in the directory since (an L2 prefetch finds
+  // the line's entry, checks its holders, then claims it: one set
+  // computation and one compare of the set's tags instead of two).
+  struct Probe {
+    std::size_t set = 0;
+    std::uint32_t tag = 0;
+    std::uint64_t hit = 0;  // the way holding the line, as a bit (0: none)
+  };
+  long find(PhysAddr line, Probe& p) const {
+    p.set = set_of(line);
+    p.tag = tag_of(line);
+    p.hit = p.tag == kEmptyTag ? 0 : ways_equal_padded(block(p.set), ways_, p.tag);
+    return p.hit ? static_cast<long>(p.set * ways_ + static_cast<std::size_t>(__builtin_ctzll(p.hit))) : -1;
   }
   // The entry for `line`, created empty if absent. When that evicts another
   // line's entry, `evicted` is set to that line and `evicted_sharers` to its
@@ -57,10 +69,13 @@ class CoherenceDirectory {
   // does not touch the entry, so it may come after. (A cached clear claims an
   // entry per line: one read and one write of the CPU bits instead of four
   // accesses and three checks of the word count.)
+  // `probe`, when given, is find(line, *probe)'s, the directory unchanged since.
+  // Sse41: the caller runs only when the host has SSE4.1 (the LRU search takes it without testing).
+  template <bool Sse41 = false>
   [[gnu::always_inline]] std::size_t claim_for(PhysAddr line, int cpu, PhysAddr& evicted, std::uint64_t& evicted_cpus,
-                                               std::uint64_t& others) {
+                                               std::uint64_t& others, const Probe* probe = nullptr) {
     bool fresh;
-    const std::size_t e = claim(line, evicted, fresh);
+    const std::size_t e = claim<Sse41>(line, evicted, fresh, probe);
     const std::uint64_t old = cpus_[e];
     evicted_cpus = evicted != kEmpty ? old : 0;
     const std::uint64_t bit = 1ull << bit_of(cpu);
@@ -140,11 +155,13 @@ class CoherenceDirectory {
   // find_or_insert's look-up and replacement: the entry of `line` (`fresh` when
   // it was claimed now; its CPU bits are then still the evicted line's, if any).
   // (Inline: once per line of a cached clear, whose batch may be compiled for SSE4.1.)
-  [[gnu::always_inline]] std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh) {
+  template <bool Sse41 = false>
+  [[gnu::always_inline]] std::size_t claim(PhysAddr line, PhysAddr& evicted, bool& fresh,
+                                           const Probe* probe = nullptr) {
     evicted = kEmpty;
     fresh = false;
-    const std::size_t s = set_of(line);
-    const std::uint32_t tag = tag_of(line);
+    const std::size_t s = probe ? probe->set : set_of(line);
+    const std::uint32_t tag = probe ? probe->tag : tag_of(line);
     if (tag == kEmptyTag) [[unlikely]]
       die_untrackable(line);
     std::uint32_t* tags = block(s);
@@ -153,12 +170,13 @@ class CoherenceDirectory {
     // the first way with the least stamp (the LRU victim when none is empty);
     // 8, 16 and 64 ways by a copy of the pass compiled for their way count.
     std::size_t present, empty, lru;
+    const std::uint64_t* hit = probe ? &probe->hit : nullptr;
     if (ways_ == 8)
-      scan_ways<8>(tags, tag, present, empty, lru);
+      scan_ways<8, Sse41>(tags, tag, present, empty, lru, hit);
     else if (ways_ == 16)
-      scan_ways<16>(tags, tag, present, empty, lru);
+      scan_ways<16, Sse41>(tags, tag, present, empty, lru, hit);
     else if (ways_ == 64)  // the epyc-genoa configurations' filter
-      scan_ways<64>(tags, tag, present, empty, lru);
+      scan_ways<64, Sse41>(tags, tag, present, empty, lru, hit);
     else
       scan_ways<0>(tags, tag, present, empty, lru);
     if (present < ways_) {
@@ -179,18 +197,26 @@ class CoherenceDirectory {
   [[noreturn, gnu::cold, gnu::noinline]] static void die_untrackable(PhysAddr line);
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
-  template <std::size_t W>
+  // `known_hit`: the tag compare's result when a probe has it already (W >= 8).
+  template <std::size_t W, bool Sse41 = false>
   [[gnu::always_inline]] void scan_ways(const std::uint32_t* tags, std::uint32_t tag, std::size_t& present,
-                                        std::size_t& empty, std::size_t& lru) const {
+                                        std::size_t& empty, std::size_t& lru,
+                                        const std::uint64_t* known_hit = nullptr) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
-      const std::uint64_t hit = ways_equal_padded(tags, W, tag);
+      const std::uint64_t hit = known_hit ? *known_hit : ways_equal_padded(tags, W, tag);
       const std::uint64_t free = ways_equal_padded(tags, W, kEmptyTag);
       present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
       lru = 0;
       if (hit || free) return;
       std::uint32_t least;
+#if defined(__x86_64__)
+      if constexpr (Sse41) {
+        lru = least_word_sse41<W>(tags + W, W, least);
+        return;
+      }
+#endif
       lru = first_least_word<W>(tags + W, W, least);
       return;
     }

@@ -75,7 +75,8 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   Picoseconds io_wait{0};
   for (std::uint32_t attempt = 0; attempt <= params_.max_fault_retries; ++attempt) {
     PhysAddr pa = 0;
-    if (walk(va, write, t, pa)) return {pa, t, true, os::EntryResult::Ok, io_wait};
+    // (Before the first fault nothing can have filled a TLB since both look-ups missed.)
+    if (walk(va, write, t, pa, attempt == 0 && no_tlb_entry)) return {pa, t, true, os::EntryResult::Ok, io_wait};
     // #PF: x86 drops the TLB entries for the faulting address (none before the
     // first fault of a translation that missed every level; a probe that misses
     // changes no LRU stamp, so skipping it changes nothing).
@@ -143,7 +144,7 @@ void Mmu::prefetch_data(VirtAddr va) const {
   memory_.host_prefetch(cpu_, (e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
 }
 
-bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
+bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa, bool absent) {
   const Picoseconds start = t;
   ++stats_.walks;
   t += walk_start_ps_;
@@ -175,7 +176,7 @@ bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa) {
       std::uint8_t flags = kTlbUser;
       if (writable) flags |= kTlbWritable;
       if ((e | set_bits) & pte::kDirty) flags |= kTlbDirty;
-      tlb_.fill_after_walk(ctx_.asid, va, size, base, flags);
+      tlb_.fill_after_walk(ctx_.asid, va, size, base, flags, absent);
       pa = base | (va & (page_bytes(size) - 1));
       stats_.walk_ps += (t - start).value();
       return true;

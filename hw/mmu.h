@@ -166,7 +166,8 @@ class Mmu {
   static constexpr std::size_t kPeekedLeaves = 16;  // above the operations between the two prefetches
   mutable std::array<PeekedLeaf, kPeekedLeaves> peeked_{};
   // Walk from `t`; on success fills the TLBs. Returns false at a fault (sets fault_write_ok).
-  bool walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa);
+  // `absent`: no TLB level holds a translation of va (Tlb::fill_after_walk).
+  bool walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa, bool absent);
 
   CpuId cpu_;
   Frequency clock_;

@@ -107,12 +107,12 @@ TlbEntry* TlbArray::probe_every_way(Asid asid, VirtAddr va, PageSize s) {
 }
 
 template <std::uint32_t N>
-std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key) const {
+std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key, bool search) const {
   const std::uint32_t n = N ? N : ways_;
   const std::uint64_t* stamp = &stamps_[first];
   // The first least stamp without a branch per way (on a full set the
   // stamps' order is a coin toss for the host's branch predictor).
-  const std::uint32_t match = matching_way<N>(first, key);
+  const std::uint32_t match = search ? matching_way<N>(first, key) : n;
   std::uint32_t victim = 0;
   std::uint64_t least = stamp[0];
   for (std::uint32_t w = 1; w < n; ++w) {
@@ -123,14 +123,14 @@ std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key) const {
   return match != n ? match : victim;
 }
 
-void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
+void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
   const std::uint64_t key = TlbEntry::make_key(asid, va, s);
   const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
   // The same translation if present, else the first invalid way, else the
   // first least recently used. Skylake's arrays have 4 and 12 ways.
-  const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key)
-                          : ways_ == 12 ? victim_way<12>(first, key)
-                                        : victim_way<0>(first, key);
+  const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key, !absent)
+                          : ways_ == 12 ? victim_way<12>(first, key, !absent)
+                                        : victim_way<0>(first, key, !absent);
   TlbEntry& e = entries_[first + w];
   if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
   ++valid_by_size_[static_cast<unsigned>(s)];
@@ -273,18 +273,18 @@ TlbHit Tlb::lookup_l1_large(Asid asid, VirtAddr va) { return probe_sizes<0, 1>(a
 
 TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) { return probe_sizes<1, 0>(asid, va); }
 
-void Tlb::fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
+void Tlb::fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
   const int i = l1_by_size_[static_cast<int>(s)];
-  if (i >= 0) l1_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags);
+  if (i >= 0) l1_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
 }
 
-void Tlb::fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags) {
+void Tlb::fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
   const int si = static_cast<int>(s);
   ++stats_[0].misses[si];
   ++stats_[1].misses[si];
-  fill_l1(asid, va, s, page_base, flags);
+  fill_l1(asid, va, s, page_base, flags, absent);
   const int i = l2_by_size_[si];
-  if (i >= 0) l2_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags);
+  if (i >= 0) l2_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
 }
 
 int Tlb::invalidate_page(Asid asid, VirtAddr va) {

@@ -255,7 +255,18 @@ TEST(CacheHierarchyCopies, ForSse41AndForAnyHostAgree) {
   } restore;
   constexpr int kCpus = 4, kSockets = 2;
   const std::vector<int> cpu_socket = {0, 0, 1, 1};
-  for (const Geometry& g : geometries()) {
+  // The default way counts (8-way L1D, 16-way L2, 11-way LLC) take the SSE4.1
+  // copies compiled for them (way counts known at compile time), with an
+  // 8-way snoop filter (its claims after a prefetch's find keep the tag compare).
+  std::vector<Geometry> gs = geometries();
+  Geometry skylake = gs.front();
+  skylake.name = "default_ways";
+  skylake.params.l1d = cache(16 * 8 * 64, 8);
+  skylake.params.l2 = cache(64 * 16 * 64, 16);
+  skylake.params.llc = cache(96 * 11 * 64, 11);
+  skylake.params.directory_ways = 8;
+  gs.push_back(skylake);
+  for (const Geometry& g : gs) {
     CacheHierarchy fast(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
     CacheHierarchy plain(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
     fast.count_regions(PhysAddr{1} << 26);

@@ -266,9 +266,10 @@ TEST(CoherenceDirectory, EqualsThePlainModelUnderRandomTraffic) {
 }
 
 // The mask form of find_or_insert (at most 64 CPUs), claim_for (the same and
-// add() in one step, with the entry's other CPUs) and the padded whole-set
-// searches (way_scan.h) at associativities that are not multiples of four,
-// against the plain model: the same entries, evicted lines and sharers.
+// add() in one step, with the entry's other CPUs; every other time after a
+// find() whose Probe it takes, as an L2 prefetch does) and the padded
+// whole-set searches (way_scan.h) at associativities that are not multiples
+// of four, against the plain model: the same entries, evicted lines and sharers.
 TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
   for (const std::size_t ways : {1u, 2u, 3u, 5u, 8u, 11u, 16u}) {
     const int cpus = 6;
@@ -286,7 +287,13 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
       std::vector<int> s_ref;
       const bool in_one_step = i % 2 == 1;
       std::uint64_t others = 0;
-      const std::size_t e = in_one_step ? d.claim_for(line, cpu, ev, mask, others) : d.find_or_insert(line, ev, mask);
+      CoherenceDirectory::Probe probe;
+      const bool probed = in_one_step && i % 4 == 3;
+      if (probed) {
+        ASSERT_EQ(d.find(line, probe), ref.find(line)) << "ways " << ways << " op " << i;
+      }
+      const std::size_t e = in_one_step ? d.claim_for(line, cpu, ev, mask, others, probed ? &probe : nullptr)
+                                        : d.find_or_insert(line, ev, mask);
       ASSERT_EQ(e, ref.find_or_insert(line, ev_ref, s_ref)) << "ways " << ways << " op " << i;
       ASSERT_EQ(ev, ev_ref) << "ways " << ways << " op " << i;
       std::uint64_t mask_ref = 0;

@@ -53,6 +53,40 @@ TEST(TlbArray, ReinsertSameTranslationDoesNotDuplicate) {
   EXPECT_EQ(a.probe(3, 0x5000, PageSize::k4K)->page_base, 0x2000u);
 }
 
+// insert(..., absent = true) after a probe that missed (what a walk after
+// TLB misses does) fills the same way as insert() searching the set: two
+// arrays given the same probes and inserts, one told the misses, hold the
+// same translations throughout (12 and 4 ways as Skylake's, and 3 ways).
+TEST(TlbArray, InsertOfAnAbsentTranslationChoosesTheSameWay) {
+  for (const std::uint32_t ways : {12u, 4u, 3u}) {
+    TlbArray searched(small(ways * 8, ways)), told(small(ways * 8, ways));
+    std::mt19937_64 rng(ways);
+    int misses = 0;
+    for (int i = 0; i < 4000; ++i) {
+      const VirtAddr va = (rng() % 200) * kPageSize;
+      const Asid asid = static_cast<Asid>(rng() % 2);
+      TlbEntry* a = searched.probe(asid, va, PageSize::k4K);
+      TlbEntry* b = told.probe(asid, va, PageSize::k4K);
+      ASSERT_EQ(a == nullptr, b == nullptr) << ways << " ways, step " << i;
+      if (a) ASSERT_EQ(a->page_base, b->page_base);
+      if (a && rng() % 4 != 0) continue;  // a hit, mostly left alone; sometimes refilled
+      const PhysAddr base = (rng() % 1000) * kPageSize;
+      searched.insert(asid, va, PageSize::k4K, base, 0);
+      told.insert(asid, va, PageSize::k4K, base, 0, a == nullptr);
+      misses += a == nullptr;
+    }
+    EXPECT_GT(misses, 1000);  // the sets were full: victims were chosen
+    EXPECT_EQ(searched.valid_entries(), told.valid_entries());
+    for (VirtAddr p = 0; p < 200; ++p)
+      for (Asid asid = 0; asid < 2; ++asid) {
+        TlbEntry* a = searched.probe(asid, p * kPageSize, PageSize::k4K);
+        TlbEntry* b = told.probe(asid, p * kPageSize, PageSize::k4K);
+        ASSERT_EQ(a == nullptr, b == nullptr) << ways << " ways, page " << p;
+        if (a) EXPECT_EQ(a->page_base, b->page_base);
+      }
+  }
+}
+
 TEST(TlbArray, InvalidateRangeDropsOnlyOverlappingEntries) {
   TlbArray a(small(64, 4, PageSizeMask(page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M))));
   for (int i = 0; i < 16; ++i) a.insert(1, 0x400000 + i * kPageSize, PageSize::k4K, 0x1000000 + i * kPageSize, 0);
