@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -683,6 +684,96 @@ std::vector<PhysAddr> CacheArray::set_contents(std::size_t set) const {
   std::vector<PhysAddr> out;
   for (std::size_t w : idx) out.push_back(line_of(blk, blk[w]) << kLineShift);
   return out;
+}
+
+namespace {
+#if defined(__x86_64__)
+// evict_for_lines' victim searches of the n (at most 64) 8-way sets from
+// `first` (power-of-two sets: `mask`), the search's SSE4.1 minimum inline (a
+// call per set cost as much again as the search): bit j of the result for
+// the set of line j when it is full (no invalid way, whose word is 0), way[j]
+// then its least word's (LRU or oldest-filled) way.
+__attribute__((target("sse4.1"))) std::uint64_t full_sets_8_sse41(const std::uint32_t* blocks, unsigned block_shift,
+                                                                  std::uint64_t first, std::uint64_t mask,
+                                                                  std::size_t n, std::uint8_t* way) {
+  std::uint64_t full = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint32_t* meta = blocks + (((first + j) & mask) << block_shift) + 8;
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 4));
+    __m128i m = _mm_min_epu32(a, b);
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));  // the least word in every lane
+    if (_mm_cvtsi128_si32(m) == 0) continue;
+    const unsigned eq = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, m)))) |
+                        static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, m)))) << 4;
+    way[j] = static_cast<std::uint8_t>(__builtin_ctz(eq));
+    full |= std::uint64_t{1} << j;
+  }
+  return full;
+}
+#endif
+}  // namespace
+
+std::size_t CacheArray::evict_for_lines(PhysAddr first, std::size_t n, PhysAddr* dirty, std::uint8_t* from) {
+  if (replacement_ == Replacement::Random || n == 0) return 0;
+  const std::uint64_t line0 = first >> kLineShift;
+  std::size_t k = 0;
+  auto evict = [&](std::uint32_t* set, std::size_t w, std::size_t by) {
+    std::uint32_t& meta = set[ways_ + w];
+    const std::uint64_t line = line_of(set, set[w]);
+    const bool is_dirty = state_of(meta) == LineState::Modified;
+    if (is_dirty) {
+      dirty[k] = line << kLineShift;
+      from[k++] = static_cast<std::uint8_t>(by);
+    }
+    count_out(line);
+    set[w] = kInvalidTag;
+    meta = 0;
+    ++stats_.evictions;
+    stats_.dirty_evictions += is_dirty;
+  };
+  std::uint32_t tag;
+  if (n <= sets_ && n <= 64) {
+    // One fill per set (a page into an L1D): each full set's victim search's
+    // way (a set with an invalid way gives the fill that way).
+    std::array<std::uint8_t, 64> way;
+    std::uint64_t full = 0;
+#if defined(__x86_64__)
+    if (ways_ == 8 && pow2_sets_ && sse41_in_use) {
+      full = full_sets_8_sse41(blocks_, block_shift_, line0 & set_mask_, set_mask_, n, way.data());
+    } else
+#endif
+    {
+      for (std::size_t j = 0; j < n; ++j) {
+        std::uint32_t least;
+        way[j] = static_cast<std::uint8_t>(least_word(set_block(line0 + j, tag) + ways_, least));
+        if (least != 0) full |= std::uint64_t{1} << j;
+      }
+    }
+    for (; full != 0; full &= full - 1) {
+      const auto j = static_cast<std::size_t>(__builtin_ctzll(full));
+      evict(set_block(line0 + j, tag), way[j], j);
+    }
+    return k;
+  }
+  // Consecutive lines fill consecutive sets: line j the set of line j % sets_,
+  // so each of the first min(n, sets_) lines' sets takes every sets_-th line.
+  for (std::size_t j = 0; j < std::min<std::size_t>(n, sets_); ++j) {
+    std::uint32_t* const set = set_block(line0 + j, tag);
+    std::uint32_t* const meta = set + ways_;
+    const std::size_t fills = (n - j + sets_ - 1) / sets_;
+    std::size_t free_ways = 0;
+    for (std::size_t w = 0; w < ways_; ++w) free_ways += meta[w] == 0;
+    // The set's f-th fill (line j + f x sets_) beyond its free ways replaces the least recent valid line.
+    for (std::size_t f = free_ways; f < std::min(fills, ways_); ++f) {
+      std::size_t victim = ways_;
+      for (std::size_t w = 0; w < ways_; ++w)
+        if (meta[w] != 0 && (victim == ways_ || meta[w] < meta[victim])) victim = w;
+      evict(set, victim, j + f * sets_);
+    }
+  }
+  return k;
 }
 
 void CacheArray::dump(StatsVisitor& v) const {

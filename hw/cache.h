@@ -339,6 +339,16 @@ class CacheArray {
   // evictions; the dirty ones' addresses are appended to dirty[ndirty...].
   // Returns the set after the last one visited.
   std::size_t age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
+  // The n lines from `first` (consecutive, none of them held), as fills of
+  // them would find the array now: each full set they fall in loses the lines
+  // its fills would replace (first its LRU or oldest-filled line; a set with an
+  // invalid way takes one fill for each without a victim), counted as
+  // evictions; the dirty ones' addresses go to dirty[0, k) with from[0, k) the
+  // line (0..n-1) whose fill pushed each out; returns k. The fills themselves
+  // are left to the caller (a deferred clear's lines, made real later in the
+  // ways freed: clear_residue.h). Random replacement: nothing (its victim is
+  // drawn at the fill). n at most 256 (from[] holds a byte).
+  std::size_t evict_for_lines(PhysAddr first, std::size_t n, PhysAddr* dirty, std::uint8_t* from);
   const std::string& name() const { return name_; }
   std::size_t sets() const { return sets_; }
   // The first physical address whose line this array cannot tag (tags are

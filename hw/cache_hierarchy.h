@@ -180,6 +180,15 @@ class CacheHierarchy {
   // set, and a line leaves within 1/8 of the array's size of the exact age.
   std::size_t displace_for_clear(CpuId cpu, unsigned l1, unsigned l2);
   const PhysAddr* displaced() const { return displaced_.data(); }
+  // A deferred clear of `page` by `cpu` (clear_residue.h): the real lines of
+  // its L1D that the page's 64 lines would push out now leave at the clear,
+  // as the exact clear's installs push them out, instead of at the stores
+  // that make the lines real later (which then fill the ways freed). Their
+  // dirty ones go into L2; what that pushes out of L2 and the LLC towards
+  // memory is displaced()[0, n), displaced_line()[i] the page's line whose
+  // install pushed it out (CacheArray::evict_for_lines).
+  std::size_t evict_l1_for_clear(CpuId cpu, PhysAddr page);
+  const std::uint8_t* displaced_line() const { return displaced_line_.data(); }
   // Removes the line holding `pa` from every cache of the machine (non-temporal
   // stores, DMA); returns whether a copy was dirty.
   bool invalidate_everywhere(PhysAddr pa);
@@ -376,6 +385,7 @@ class CacheHierarchy {
   static void displace(Displacement& d, CacheArray& a, unsigned lines, PhysAddr* dirty, std::size_t& n);
   std::vector<Displacement> displace_l1_, displace_l2_;  // by CPU
   std::vector<PhysAddr> displaced_;  // displace_for_clear's result (capacity set once)
+  std::vector<std::uint8_t> displaced_line_;  // evict_l1_for_clear's: the line behind each of displaced_
   std::uint64_t snoop_filter_back_invalidations_ = 0, hitm_local_ = 0, hitm_remote_ = 0, invalidations_sent_ = 0,
                 downgrades_ = 0;
 

@@ -46,6 +46,7 @@ void CacheHierarchy::defer_clear_residue(PhysAddr end) {
   for (const auto& a : l1_) displace_l1_.push_back(history(*a));
   for (const auto& a : l2_) displace_l2_.push_back(history(*a));
   displaced_.reserve(1024);
+  displaced_line_.reserve(1024);
 }
 
 void CacheHierarchy::install_residue(CpuId cpu, PhysAddr line, int level, WritebackList& wb) {
@@ -125,6 +126,24 @@ std::size_t CacheHierarchy::displace_for_clear(CpuId cpu, unsigned l1, unsigned 
   };
   step_down(displace_l1_[c], *l1_[c], l1, false);
   step_down(displace_l2_[c], *l2_[c], l2, true);
+  return displaced_.size();
+}
+
+std::size_t CacheHierarchy::evict_l1_for_clear(CpuId cpu, PhysAddr page) {
+  displaced_.clear();
+  displaced_line_.clear();
+  std::array<PhysAddr, ClearResidue::kPageLines> dirty;
+  std::array<std::uint8_t, ClearResidue::kPageLines> from;
+  const std::size_t n = l1_[static_cast<std::size_t>(cpu.value())]->evict_for_lines(
+      page, ClearResidue::kPageLines, dirty.data(), from.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    WritebackList wb;
+    write_back_to_l2(cpu, dirty[i], wb);
+    for (int w = 0; w < wb.count; ++w) {
+      displaced_.push_back(wb.addr[static_cast<std::size_t>(w)]);
+      displaced_line_.push_back(from[i]);
+    }
+  }
   return displaced_.size();
 }
 

@@ -58,18 +58,18 @@
 // out of a full ring is written back early (a CPU idle for that many clears
 // of its socket's other CPUs); a
 // recorded line made real in L1D by a demand access counts as an L1D miss and
-// fill, where the exact model counts a hit. The write-backs that a line
-// made real in L1D pushes out go at or after its touch (write_back_time()),
-// where the exact clear's went out during the clear, before the fault's
-// remaining kernel work and the first store (256-511 ns after the clear's
-// end on gups and memory_hog): booked up to a clear's span ahead, they delay
-// what the CPUs send next (gups' next clears' ownership requests queue
-// behind them on the link, 26 times the exact model's header queueing, the
-// link's average +65%; default's later requests reach their DRAM banks
-// late, +29%). An inherent gap: dated back to the clear's own times they
-// matched gups' link but reached the DRAM banks after later requests
-// (memory_hog's late requests 928 -> 65 824, stream's link +147%), and paced
-// faster they queue among themselves. Only the bulk transfer path
+// fill, where the exact model counts a hit. The L1D's real lines that a
+// clear's lines would replace leave at the clear, their write-backs among
+// the clear's lines (CacheHierarchy::evict_l1_for_clear; the LRU line of each
+// full set, set by set as the exact installs find them then), so the stores
+// that make the lines real fill free ways (pushed out by those stores, 256-511
+// ns after the clear and paced up to a clear's span on, gups' next clears'
+// ownership requests queued behind them: the link +65%; default's mc0 late
+// requests +29%). What a line made real in L1D still pushes out (a way
+// refilled between the clear and the touch) goes at or after its touch
+// (write_back_time()), never dated back (dated back to the clear's times
+// such write-backs reached the DRAM banks after later requests: memory_hog's
+// late requests 928 -> 65 824). Only the bulk transfer path
 // ([platform] kernel_transfers = "bulk", the default) defers clears; the line
 // path installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;

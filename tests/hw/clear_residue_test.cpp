@@ -6,6 +6,8 @@
 // - every recorded line (line 0 of frame 0 too) reaches memory exactly once (written back when its page
 //   leaves the ring, or made real and written back by the caches), and the
 //   bookkeeping accounts for every line;
+// - the dirty L1D lines a deferred clear's lines would push out reach memory
+//   at the clear, as the exact clear's do, not at the stores after it;
 // - a core that stops clearing hands its pages to the LLC from its misses, and
 //   an idle core's pages forced out of a full ring are written back;
 // - copies and streamed reads of a page after a deferred clear cost what they
@@ -178,14 +180,18 @@ std::uint64_t late_requests(MemorySystem& m) {
   return dram_sum(m, [](const auto& s) { return s.late_requests; });
 }
 
-TEST(ClearResidue, APageTouchedLongAfterItsClearPostsItsWriteBacksAtTheTouch) {
-  // A core clears 600 pages and stores to every line of each after its clear
-  // (its caches fill with the dirty lines), clears one more and computes while
-  // a core of the other socket streams 16 MiB of node 0 past its caches (the
-  // DRAM calendars move on, over 1 ms); then it stores to that page's lines.
-  // The exact clear pushed 64 dirty lines to DRAM while it ran; the deferred
-  // one pushes them out at the stores, which post them then, not at the clear
-  // (the calendars would count that lateness as queueing).
+TEST(ClearResidue, TheL1dsDirtyLinesADeferredClearDisplacesReachMemoryAtTheClear) {
+  // gups' and default's init: a core clears 600 pages and stores to every
+  // line of each after its clear (its L1D, L2 and LLC fill with dirty lines),
+  // clears one more and computes while a core of the other socket streams 16
+  // MiB of node 0 past its caches (the DRAM calendars move on, over 1 ms);
+  // then it stores to that page's lines. The exact clear's installs push out
+  // a dirty L1D line per set, whose cascade (L1D into L2, L2 into the LLC)
+  // sends 64 dirty lines to DRAM among the clear's own lines; the deferred
+  // clear takes out the same L1D lines then (CacheHierarchy::
+  // evict_l1_for_clear), so the same write-backs reach DRAM at the clear's
+  // times, none late; the stores fill the freed ways and push nothing out.
+  // (Before, the stores pushed them out and posted them then: 0 at the clear.)
   Pair p;
   const CpuId cpu = p.cpu_of_node(0);
   auto store_page = [&](PhysAddr page) {
@@ -201,20 +207,25 @@ TEST(ClearResidue, APageTouchedLongAfterItsClearPostsItsWriteBacksAtTheTouch) {
     store_page(kBase + static_cast<PhysAddr>(i) * kPageSize);
   }
   const PhysAddr last = kBase + static_cast<PhysAddr>(kPages) * kPageSize;
-  const std::uint64_t before = dram_writes(*p.exact);
+  const std::uint64_t before = dram_writes(*p.exact), deferred_before = dram_writes(*p.deferred);
+  const std::uint64_t late_before = late_requests(*p.deferred);
   p.clear(cpu, last);
   EXPECT_EQ(dram_writes(*p.exact), before + ClearResidue::kPageLines);  // the exact clear's write-backs
+  EXPECT_EQ(dram_writes(*p.deferred), deferred_before + ClearResidue::kPageLines);
+  EXPECT_EQ(late_requests(*p.deferred), late_before);
+  const std::uint64_t deferred_at_clear = dram_writes(*p.deferred);
   const Picoseconds cleared = p.t;
   for (PhysAddr mib = 32; mib < 48; ++mib)
     p.both([&](MemorySystem& m, Picoseconds now) {
       return m.access_range_nontemporal(p.cpu_of_node(1), kBase + (mib << 20), Bytes(1 << 20), false, now);
     });
   EXPECT_GT(p.t - cleared, Picoseconds(1'000'000'000));
+  const std::uint64_t streamed = dram_writes(*p.deferred) - deferred_at_clear;
   store_page(last);
+  EXPECT_EQ(dram_writes(*p.deferred), deferred_at_clear + streamed);  // the stores push nothing out
   EXPECT_EQ(dram_writes(*p.exact), dram_writes(*p.deferred));
-  // Posted at the clear, the 64 write-backs reach the banks as late requests
-  // (stamped before the bank's latest one; their mean latency stays within
-  // 0.2%: the calendars found gaps for them).
+  // Posted among the clear's lines as the exact clear's, they reach their
+  // banks in the same order: as many late requests, the same mean latency.
   EXPECT_EQ(late_requests(*p.exact), late_requests(*p.deferred));
   expect_within_2pct(dram_mean_latency_ps(*p.exact), dram_mean_latency_ps(*p.deferred), "DRAM mean latency");
 }
