@@ -31,6 +31,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -228,6 +230,71 @@ TEST(ClearResidue, TheL1dsDirtyLinesADeferredClearDisplacesReachMemoryAtTheClear
   // banks in the same order: as many late requests, the same mean latency.
   EXPECT_EQ(late_requests(*p.exact), late_requests(*p.deferred));
   expect_within_2pct(dram_mean_latency_ps(*p.exact), dram_mean_latency_ps(*p.deferred), "DRAM mean latency");
+}
+
+// CacheArray::evict_for_lines(first, 64) takes out of an array exactly the
+// lines that fills of those 64 lines would replace (the same dirty victims,
+// each with the line whose fill pushed it out, the same evictions, the
+// other lines kept in the same order): an 8-way L1D's sets one line each (the
+// SSE4.1 search and, where the host has it, without), sets of other ways,
+// FIFO, and sets taking several of the lines (16 sets of 4 ways).
+void expect_evict_for_lines_equals_fills() {
+  struct Case {
+    std::size_t sets;
+    int ways;
+    Replacement r;
+  };
+  for (const Case& c : {Case{64, 8, Replacement::Lru}, Case{128, 8, Replacement::Lru}, Case{64, 12, Replacement::Lru},
+                        Case{64, 8, Replacement::Fifo}, Case{48, 8, Replacement::Lru},
+                        Case{16, 4, Replacement::Lru}}) {
+    CacheParams params;
+    params.size = Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64);
+    params.ways = c.ways;
+    params.replacement = c.r;
+    CacheArray evicted(params, "a"), filled(params, "b");
+    std::mt19937_64 rng(7);
+    const PhysAddr page = PhysAddr{1} << 30;
+    for (int i = 0; i < 4000; ++i) {  // random lines (not the page's), a third dirty, some used again
+      const PhysAddr line = (rng() % 8192) * 64;
+      const LineState st = rng() % 3 == 0 ? LineState::Modified : LineState::Exclusive;
+      for (CacheArray* a : {&evicted, &filled})
+        if (!a->contains(line)) a->fill(line, st);
+        else a->access(line, false);
+    }
+    std::array<PhysAddr, 64> dirty{};
+    std::array<std::uint8_t, 64> from{};
+    const std::size_t k = evicted.evict_for_lines(page, 64, dirty.data(), from.data());
+    std::vector<std::pair<PhysAddr, unsigned>> expected, got;
+    for (unsigned j = 0; j < 64; ++j)
+      if (const Eviction v = filled.fill(page + j * 64, LineState::Modified); v.valid && v.dirty)
+        expected.push_back({v.addr, j});
+    for (std::size_t i = 0; i < k; ++i) got.push_back({dirty[i], from[i]});
+    std::sort(expected.begin(), expected.end());
+    std::sort(got.begin(), got.end());
+    const std::string what = std::to_string(c.sets) + " sets x " + std::to_string(c.ways);
+    EXPECT_EQ(got, expected) << what;
+    EXPECT_FALSE(expected.empty()) << what;
+    EXPECT_EQ(evicted.stats().evictions, filled.stats().evictions) << what;
+    EXPECT_EQ(evicted.stats().dirty_evictions, filled.stats().dirty_evictions) << what;
+    for (std::size_t s = 0; s < c.sets; ++s) {
+      std::vector<PhysAddr> kept = filled.set_contents(s);
+      std::erase_if(kept, [&](PhysAddr a) { return a >= page && a < page + kPageSize; });
+      EXPECT_EQ(evicted.set_contents(s), kept) << what << " set " << s;
+    }
+  }
+}
+
+TEST(ClearResidue, EvictForLinesTakesOutWhatFillsOfTheLinesWouldReplace) {
+#if defined(__x86_64__)
+  const bool host = sse41_in_use;
+  for (const bool sse41 : {host, false}) {  // as this host runs it, then as a host without SSE4.1
+    sse41_in_use = sse41;
+    expect_evict_for_lines_equals_fills();
+  }
+  sse41_in_use = host;
+#else
+  expect_evict_for_lines_equals_fills();
+#endif
 }
 
 // A core of node 0 clears kClearStorePages pages one after another, far past
