@@ -134,8 +134,8 @@ std::size_t CacheHierarchy::evict_l1_for_clear(CpuId cpu, PhysAddr page) {
   displaced_line_.clear();
   std::array<PhysAddr, ClearResidue::kPageLines> dirty;
   std::array<std::uint8_t, ClearResidue::kPageLines> from;
-  const std::size_t n = l1_[static_cast<std::size_t>(cpu.value())]->evict_for_lines(
-      page, ClearResidue::kPageLines, dirty.data(), from.data());
+  const std::size_t n = l1_[static_cast<std::size_t>(cpu.value())]->evict_for_lines(page, ClearResidue::kPageLines,
+                                                                                    dirty.data(), from.data());
   for (std::size_t i = 0; i < n; ++i) {
     WritebackList wb;
     write_back_to_l2(cpu, dirty[i], wb);

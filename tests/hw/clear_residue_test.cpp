@@ -245,8 +245,7 @@ void expect_evict_for_lines_equals_fills() {
     Replacement r;
   };
   for (const Case& c : {Case{64, 8, Replacement::Lru}, Case{128, 8, Replacement::Lru}, Case{64, 12, Replacement::Lru},
-                        Case{64, 8, Replacement::Fifo}, Case{48, 8, Replacement::Lru},
-                        Case{16, 4, Replacement::Lru}}) {
+                        Case{64, 8, Replacement::Fifo}, Case{48, 8, Replacement::Lru}, Case{16, 4, Replacement::Lru}}) {
     CacheParams params;
     params.size = Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64);
     params.ways = c.ways;
@@ -257,9 +256,12 @@ void expect_evict_for_lines_equals_fills() {
     for (int i = 0; i < 4000; ++i) {  // random lines (not the page's), a third dirty, some used again
       const PhysAddr line = (rng() % 8192) * 64;
       const LineState st = rng() % 3 == 0 ? LineState::Modified : LineState::Exclusive;
-      for (CacheArray* a : {&evicted, &filled})
-        if (!a->contains(line)) a->fill(line, st);
-        else a->access(line, false);
+      for (CacheArray* a : {&evicted, &filled}) {
+        if (a->contains(line))
+          a->access(line, false);
+        else
+          a->fill(line, st);
+      }
     }
     std::array<PhysAddr, 64> dirty{};
     std::array<std::uint8_t, 64> from{};
