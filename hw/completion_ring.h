@@ -3,7 +3,7 @@
 // core's line fill buffers, its L2 super queue), of which a new request takes
 // the one that frees first. Models nothing itself: only the multiset of the
 // times is observable (the earliest, and how many lie above a time), so they
-// are kept sorted in a ring: the entry that frees first is the head; it
+// are kept sorted from a head: the entry that frees first is the head; it
 // leaves, and the new request's completion time is inserted from the tail. A
 // core's requests complete nearly in time order, so that is a step or two,
 // where a search of every entry for the least (10 fill buffers on every L1
@@ -19,30 +19,68 @@
 
 namespace numasim::hw {
 
-// Up to kMaxEntries values ascending from a head, in a ring of fixed storage.
-// The owner keeps the count (`n` below: the values held).
+// Up to kMaxEntries values ascending from a head, in fixed storage. The
+// owner keeps the count (`n` below: the values held). The values lie
+// contiguously from head_ on (no index wraps, so an insert's step is a load,
+// a compare and a store: the masked ring's indices cost as much again); the
+// head advances as values leave, and when the tail reaches the storage's end
+// the values move back to its front (every kSpare inserts or more, n moves).
 template <class T>
 class SortedRing {
  public:
   static constexpr std::uint32_t kMaxEntries = 256;
 
   // The i-th least value held (i < n).
-  T at(std::uint32_t i) const { return v_[(head_ + i) & kMask]; }
+  T at(std::uint32_t i) const { return v_[head_ + i]; }
   // The least value leaves.
-  void pop_head() { head_ = (head_ + 1) & kMask; }
+  void pop_head() { ++head_; }
   // Inserts `x` among the n values held (n < kMaxEntries), from the tail:
   // a step per value greater than `x`.
   void insert_from_tail(std::uint32_t n, T x) {
-    std::uint32_t pos = head_ + n;  // the free slot at the tail (unmasked)
-    while (pos != head_ && v_[(pos - 1) & kMask] > x) {
-      v_[pos & kMask] = v_[(pos - 1) & kMask];
-      --pos;
+    if (head_ + n >= kSlots) [[unlikely]]
+      to_front(n);
+    T* p = v_.data() + head_ + n;  // the free slot after the tail
+    if (n == 0 || x < p[-static_cast<std::ptrdiff_t>(n)]) [[unlikely]] {
+      // Less than every value (or none held): all move up one.
+      for (; n != 0; --n, --p) *p = p[-1];
+      *p = x;
+      return;
     }
-    v_[pos & kMask] = x;
+    // The head's value is not greater than x: it ends the walk, no bound test.
+    while (p[-1] > x) {
+      *p = p[-1];
+      --p;
+    }
+    *p = x;
+  }
+  // The k least of the n values held (k <= n) leave and the k values x[0, k)
+  // (ascending, each converted to T) come in, each not less than any value that leaves; the
+  // values held are then what k calls of pop_head() and insert_from_tail()
+  // in that order leave (each pop takes a value that leaves: the ones that
+  // come in are not less), merged in one pass from the tail.
+  template <class U>
+  void replace_least_run(std::uint32_t n, const U* x, std::uint32_t k) {
+    head_ += k;
+    const std::uint32_t kept = n - k;  // old values that stay, from head_ on
+    if (head_ + kept + k > kSlots) [[unlikely]]
+      to_front(kept);
+    T* const base = v_.data() + head_;
+    T* out = base + kept + k;  // one past the merged tail
+    T* old = base + kept;      // one past the old values kept
+    const U* in = x + k;       // one past the values coming in
+    // The later of the two tails goes last; on equal keys the one coming in
+    // goes after the old one, as insert_from_tail() puts it.
+    while (in != x) {
+      if (old != base && old[-1] > T(in[-1])) {
+        *--out = *--old;
+      } else {
+        *--out = T(*--in);
+      }
+    }
   }
   // The i-th least of the n values held leaves.
   void erase(std::uint32_t n, std::uint32_t i) {
-    for (; i + 1 < n; ++i) v_[(head_ + i) & kMask] = v_[(head_ + i + 1) & kMask];
+    for (; i + 1 < n; ++i) v_[head_ + i] = v_[head_ + i + 1];
   }
   // Every slot holds `x`, the head at slot 0.
   void reset(T x) {
@@ -51,9 +89,15 @@ class SortedRing {
   }
 
  private:
-  static_assert((kMaxEntries & (kMaxEntries - 1)) == 0, "the ring's index is masked");
-  static constexpr std::uint32_t kMask = kMaxEntries - 1;
-  std::array<T, kMaxEntries> v_;
+  // Slots beyond kMaxEntries: how far the head advances between moves to the front.
+  static constexpr std::uint32_t kSpare = 128;
+  static constexpr std::uint32_t kSlots = kMaxEntries + kSpare;
+  // The n values held move to the storage's front.
+  [[gnu::noinline]] void to_front(std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) v_[i] = v_[head_ + i];
+    head_ = 0;
+  }
+  std::array<T, kSlots> v_;
   std::uint32_t head_ = 0;
 };
 
@@ -77,6 +121,12 @@ class CompletionRing {
   void replace_earliest(Time done) {
     done_.pop_head();
     done_.insert_from_tail(n_ - 1, done);
+  }
+  // replace_earliest() of done[0], done[1] ... done[k - 1] (ascending, k <=
+  // size(), each not less than the k earliest completion times), in one merge.
+  template <class U>
+  void replace_earliest_run(const U* done, std::uint32_t k) {
+    done_.replace_least_run(n_, done, k);
   }
 
  private:

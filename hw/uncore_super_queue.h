@@ -98,8 +98,9 @@ class SuperQueue {
         --s;
       }
     }
-    // Each leaves an old time that is no later than it and than the old times kept.
-    for (std::size_t i = m - kept; i < m; ++i) done_.replace_earliest(Picoseconds(done[i]));
+    // Each leaves an old time that is no later than it and than the old times
+    // kept: one merge of the kept run with the old times that stay.
+    done_.replace_earliest_run(done + (m - kept), static_cast<std::uint32_t>(kept));
   }
   // A prefetch (issued only when an entry is free) holds the entry that frees first until `done`.
   void hold(Picoseconds done) {

@@ -69,6 +69,36 @@ TEST(SuperQueue, SortedRingMatchesAnArrayOfCompletionTimes) {
   }
 }
 
+// A run of k replacements merged at once (SuperQueue::took_run's kept
+// requests) against k replace_earliest() calls, for k from 0 to every entry:
+// the values coming in ascend and none is less than the k earliest times
+// (some equal to the k-th), the rest of the time single replacements out of
+// order too (earlier than every time held: the whole ring moves up). Enough
+// operations that the values move back to the storage's front many times.
+TEST(SuperQueue, SortedRunMergeEqualsOneReplacementAtATime) {
+  std::mt19937_64 rng(11);
+  for (std::uint32_t n : {1u, 2u, 10u, 16u, 48u, 256u}) {
+    CompletionRing<std::uint64_t> merged(n, 0, "test"), single(n, 0, "test");
+    std::uint64_t t = 0;
+    for (int step = 0; step < 6000; ++step) {
+      t += rng() % 40;
+      if (step % 3 != 0) {
+        const std::uint64_t done = step % 17 == 0 ? rng() % (t + 1) : t + rng() % 300;
+        merged.replace_earliest(done);
+        single.replace_earliest(done);
+      } else {
+        const auto k = static_cast<std::uint32_t>(rng() % (n + 1));
+        std::vector<std::uint64_t> in(k);
+        std::uint64_t v = k == 0 ? 0 : single.at(k - 1);  // the latest time that leaves
+        for (std::uint64_t& x : in) x = v += (rng() % 3 == 0 ? 0 : rng() % 200);
+        merged.replace_earliest_run(in.data(), k);
+        for (const std::uint64_t x : in) single.replace_earliest(x);
+      }
+      for (std::uint32_t i = 0; i < n; ++i) ASSERT_EQ(merged.at(i), single.at(i)) << n << " " << step << " " << i;
+    }
+  }
+}
+
 constexpr PhysAddr kPage = 0x40000;
 PhysAddr line(int i) { return kPage + static_cast<PhysAddr>(i) * 64; }
 
