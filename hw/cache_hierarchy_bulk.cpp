@@ -101,11 +101,31 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     bool other_llcs = false;
     for (std::size_t t = 0; t < llc_.size() && !other_llcs; ++t)
       other_llcs = static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line_of(0), line_of(n - 1));
+    // Up to 64 CPUs: the batch's claims first, in one call (track()'s claim_for
+    // per line reloaded the directory's geometry and clock, ~100 host
+    // instructions a line), then each line's back-invalidations and snoop in
+    // line order. Exact: the lines' entries are in n different sets (n divides
+    // the directory's set count) and what follows a claim touches no set of
+    // the directory, only the CPU bits of the line's own entry.
+    std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
+    const bool batch_claims = dir_->cpu_words() == 1;
+    if (batch_claims) dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data());  // (kDone is 0: not claimed)
     for (std::size_t j = 0; j < n; ++j) {
       if (step[j] == kDone) continue;
       // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
       bool others;
-      const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
+      std::size_t entry;
+      if (batch_claims) {
+        const CoherenceDirectory::Claim& c = claims[j];
+        entry = c.entry;
+        others = c.others != 0;
+        // track()'s back-invalidation of the evicted line's CPUs (skipping one that holds nothing of its region).
+        for (std::uint64_t cpus = c.evicted_cpus; cpus != 0; cpus &= cpus - 1)
+          if (!private_clean(__builtin_ctzll(cpus), c.evicted))
+            back_invalidate_cpu(c.evicted, __builtin_ctzll(cpus), wb[j]);
+      } else {
+        entry = track(cpu, line_of(j), wb[j], &others);
+      }
       if (other_llcs || others)
         snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
       if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;

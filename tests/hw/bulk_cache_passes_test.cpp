@@ -49,6 +49,14 @@ std::vector<Geometry> geometries() {
   p.l2 = cache(32 * 1024, 8);
   p.llc = cache(96 * 1024, 12);
   g.push_back({"sixteen", p, 16});
+  // The usual way counts (8-way L1D and snoop filter, 16-way L2, 11-way LLC):
+  // the passes' copies compiled for them, the filter's claims in one pass.
+  CacheHierarchyParams usual = p;
+  usual.l1d = cache(16 * 8 * 64, 8);
+  usual.l2 = cache(64 * 16 * 64, 16);
+  usual.llc = cache(96 * 11 * 64, 11);
+  usual.directory_ways = 8;
+  g.push_back({"usual_ways", usual, 16});
   // A 12-set L1D (3 KiB, 4 ways) and an 11-way LLC of 96 sets: batches of 4.
   p.l1d = cache(3072, 4);
   p.llc = cache(96 * 11 * 64, 11);
