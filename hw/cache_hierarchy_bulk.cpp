@@ -109,8 +109,19 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     // the directory, only the CPU bits of the line's own entry.
     std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
     const bool batch_claims = dir_->cpu_words() == 1;
-    if (batch_claims) dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data());  // (kDone is 0: not claimed)
-    for (std::size_t j = 0; j < n; ++j) {
+    // (kDone is 0: not claimed. `busy` 0: no line has another CPU or an evicted line's CPUs.)
+    const std::uint64_t busy = batch_claims ? dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data()) : 1;
+    auto upgrade = [&](std::size_t j) {
+      if (step[j] == kShared) {
+        l1.set_state(line_of(j), LineState::Modified);
+        level[j] = 1;
+        step[j] = kDone;
+      }
+    };
+    if (!other_llcs && busy == 0) {
+      // Nothing to snoop or back-invalidate (a clear of a page no other cache holds): the upgrades only.
+      for (std::size_t j = 0; j < n; ++j) upgrade(j);
+    } else for (std::size_t j = 0; j < n; ++j) {
       if (step[j] == kDone) continue;
       // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
       bool others;
@@ -129,11 +140,7 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       if (other_llcs || others)
         snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
       if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
-      if (step[j] == kShared) {
-        l1.set_state(line_of(j), LineState::Modified);
-        level[j] = 1;
-        step[j] = kDone;
-      }
+      upgrade(j);
     }
   }
   // The level that held a copy, and the L1D installs; the dirty victims in

@@ -99,16 +99,21 @@ class CoherenceDirectory {
   // the last set). For at most 64 CPUs (cpu_words() == 1). The caller's work
   // between the calls it replaces must leave the directory alone but for the
   // claimed entries' CPU bits (a snoop's removals, a back-invalidation).
+  // Returns the OR of every claim's others and evicted_cpus (0: no line has
+  // another CPU to snoop or an evicted line's CPUs to back-invalidate).
   template <bool Sse41 = false>
-  [[gnu::always_inline]] void claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                          Claim* out) {
+  [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
+                                                   Claim* out) {
     if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) return claim_run<8, Sse41>(first, n, cpu, take, out);
     // Another way count, or stamps to renumber on the way: line by line.
+    std::uint64_t any = 0;
     for (std::size_t j = 0; j < n; ++j) {
       if (!take[j]) continue;
       Claim& c = out[j];
       c.entry = claim_for<Sse41>(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
+      any |= c.others | c.evicted_cpus;
     }
+    return any;
   }
   // CPUs 0..63 of an entry as a mask (bit c: CPU c; all of them when cpu_words() == 1).
   std::uint64_t cpu_bits(std::size_t entry) const { return cpus_[entry]; }
@@ -223,15 +228,15 @@ class CoherenceDirectory {
   [[noreturn, gnu::cold, gnu::noinline]] static void die_untrackable(PhysAddr line);
   // claim_lines for W ways (the clock not reaching the stamp limit on the way).
   template <std::size_t W, bool Sse41>
-  [[gnu::always_inline]] void claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                        Claim* out) {
+  [[gnu::always_inline]] std::uint64_t claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
+                                                 Claim* out) {
     std::uint32_t* const blocks = blocks_.data();
     std::uint64_t* const cpus = cpus_.data();
     const unsigned block_shift = block_shift_, set_shift = set_shift_;
     const std::size_t set_mask = set_mask_;
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
-    std::uint64_t evictions = 0;
+    std::uint64_t evictions = 0, any = 0;
     std::size_t s = set_of(first);
     std::uint64_t q = first >> (6 + set_shift);
     for (std::size_t j = 0; j < n; ++j) {
@@ -271,9 +276,11 @@ class CoherenceDirectory {
       const std::uint64_t kept = fresh ? 0 : old;
       c.others = kept & ~bit;
       cpus[c.entry] = kept | bit;
+      any |= c.others | c.evicted_cpus;
     }
     clock_ = clock;
     evictions_ += evictions;
+    return any;
   }
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
