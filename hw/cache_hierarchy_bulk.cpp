@@ -121,26 +121,27 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     if (!other_llcs && busy == 0) {
       // Nothing to snoop or back-invalidate (a clear of a page no other cache holds): the upgrades only.
       for (std::size_t j = 0; j < n; ++j) upgrade(j);
-    } else for (std::size_t j = 0; j < n; ++j) {
-      if (step[j] == kDone) continue;
-      // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
-      bool others;
-      std::size_t entry;
-      if (batch_claims) {
-        const CoherenceDirectory::Claim& c = claims[j];
-        entry = c.entry;
-        others = c.others != 0;
-        // track()'s back-invalidation of the evicted line's CPUs (skipping one that holds nothing of its region).
-        for (std::uint64_t cpus = c.evicted_cpus; cpus != 0; cpus &= cpus - 1)
-          if (!private_clean(__builtin_ctzll(cpus), c.evicted))
-            back_invalidate_cpu(c.evicted, __builtin_ctzll(cpus), wb[j]);
-      } else {
-        entry = track(cpu, line_of(j), wb[j], &others);
+    } else {
+      for (std::size_t j = 0; j < n; ++j) {
+        if (step[j] == kDone) continue;
+        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+        bool others;
+        std::size_t entry;
+        if (batch_claims) {
+          const CoherenceDirectory::Claim& c = claims[j];
+          entry = c.entry;
+          others = c.others != 0;
+          // track()'s back-invalidation of the evicted line's CPUs (skipping one that holds nothing of its region).
+          for (std::uint64_t cpus = c.evicted_cpus; cpus != 0; cpus &= cpus - 1)
+            if (!private_clean(__builtin_ctzll(cpus), c.evicted))
+              back_invalidate_cpu(c.evicted, __builtin_ctzll(cpus), wb[j]);
+        } else {
+          entry = track(cpu, line_of(j), wb[j], &others);
+        }
+        if (other_llcs || others) snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
+        if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
+        upgrade(j);
       }
-      if (other_llcs || others)
-        snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
-      if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
-      upgrade(j);
     }
   }
   // The level that held a copy, and the L1D installs; the dirty victims in

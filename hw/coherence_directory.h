@@ -104,7 +104,8 @@ class CoherenceDirectory {
   template <bool Sse41 = false>
   [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
                                                    Claim* out) {
-    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) return claim_run<8, Sse41>(first, n, cpu, take, out);
+    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n)
+      return claim_run<8, Sse41>(first, n, cpu, take, out);
     // Another way count, or stamps to renumber on the way: line by line.
     std::uint64_t any = 0;
     for (std::size_t j = 0; j < n; ++j) {

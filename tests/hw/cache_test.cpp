@@ -625,7 +625,7 @@ TEST(CacheArray, WriteAndFillLinesEqualOneLineAtATime) {
 // where lines too large for a tag are never held.
 TEST(CacheArray, ContainsLinesEqualsContainsOfEachLine) {
   const std::vector<BatchCase> cases = {
-      {1024, 16, Replacement::Lru, 0}, {64, 8, Replacement::Lru, 0}, {96, 11, Replacement::Lru, 0},
+      {1024, 16, Replacement::Lru, 0}, {64, 8, Replacement::Lru, 0},  {96, 11, Replacement::Lru, 0},
       {48, 12, Replacement::Lru, 0},   {16, 16, Replacement::Lru, 0}, {8, 5, Replacement::Lru, 0},
       {1, 4, Replacement::Lru, 0},
   };
