@@ -583,6 +583,39 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
   return k;
 }
 
+template <std::size_t W>
+std::uint64_t CacheArray::contains_run(PhysAddr first, std::size_t n) const {
+  const std::size_t ways = W ? W : ways_;
+  const std::size_t stride = std::size_t{1} << block_shift_;
+  std::size_t s;
+  std::uint64_t q;
+  split(first >> kLineShift, s, q);
+  std::uint64_t held = 0;
+  // The lines up to the last set share one tag (q), the next ones q + 1 from set 0.
+  for (std::size_t j = 0; j < n; s = 0, ++q) {
+    const std::size_t end = std::min(n, j + (sets_ - s));
+    if (q >= kInvalidTag) [[unlikely]] {  // an empty way's tag: such a line is never held
+      j = end;
+      continue;
+    }
+    const auto tag = static_cast<std::uint32_t>(q);
+    const std::uint32_t* set = set_block(s);
+    for (; j < end; ++j, set += stride) held |= static_cast<std::uint64_t>(any_way_equal<W>(set, ways, tag)) << j;
+  }
+  return held;
+}
+
+std::uint64_t CacheArray::contains_lines(PhysAddr first, std::size_t n) const {
+  if (n > 64) [[unlikely]] {
+    std::fprintf(stderr, "numasim: internal error: %s: contains_lines of %zu lines (at most 64)\n", name_.c_str(), n);
+    std::abort();
+  }
+  // (The shipped L2s have 16 ways.)
+  if (ways_ == 16) return contains_run<16>(first, n);
+  if (ways_ == 8) return contains_run<8>(first, n);
+  return contains_run<0>(first, n);
+}
+
 void CacheArray::write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
   if (pow2_sets_) {
     if (ways_ == 8) return write_access_run<8, true>(first, n, slot, missed);

@@ -302,6 +302,12 @@ class CacheArray {
   // returns k. The same state and statistics as the calls.
   std::size_t fill_missed_lines(PhysAddr first, std::size_t n, const FillSlot* slot, const std::uint8_t* missed,
                                 bool count_dirty_victim, PhysAddr* dirty, std::uint8_t* from);
+  // Which of the n <= 64 consecutive lines from line-aligned `first` the
+  // array holds: bit j for line j, as contains() of each (no side effect). A
+  // cached clear's look-up of its lines in L2: line j is in the set after line
+  // j - 1's (set 0 with the next tag past the last set), so the sets and tags
+  // are stepped instead of split line by line, with the geometry read once.
+  std::uint64_t contains_lines(PhysAddr first, std::size_t n) const;
   // Whether this array counts its lines in the same region and page counts as `o`.
   bool shares_counts_with(const CacheArray& o) const {
     return region_counts_ == o.region_counts_ && regions_ == o.regions_ &&
@@ -670,6 +676,9 @@ class CacheArray {
   [[gnu::always_inline]] inline std::size_t fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                             const std::uint8_t* missed, bool count_dirty_victim,
                                                             PhysAddr* dirty, std::uint8_t* from);
+  // contains_lines for W ways (0: ways_).
+  template <std::size_t W>
+  std::uint64_t contains_run(PhysAddr first, std::size_t n) const;
   [[gnu::always_inline]] inline void write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot,
                                                        std::uint8_t* missed);
   [[gnu::always_inline]] inline std::size_t fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,

@@ -101,18 +101,46 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     bool other_llcs = false;
     for (std::size_t t = 0; t < llc_.size() && !other_llcs; ++t)
       other_llcs = static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line_of(0), line_of(n - 1));
-    for (std::size_t j = 0; j < n; ++j) {
-      if (step[j] == kDone) continue;
-      // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
-      bool others;
-      const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
-      if (other_llcs || others)
-        snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
-      if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
+    // Up to 64 CPUs: the batch's claims first, in one call (track()'s claim_for
+    // per line reloaded the directory's geometry and clock, ~100 host
+    // instructions a line), then each line's back-invalidations and snoop in
+    // line order. Exact: the lines' entries are in n different sets (n divides
+    // the directory's set count) and what follows a claim touches no set of
+    // the directory, only the CPU bits of the line's own entry.
+    std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
+    const bool batch_claims = dir_->cpu_words() == 1;
+    // (kDone is 0: not claimed. `busy` 0: no line has another CPU or an evicted line's CPUs.)
+    const std::uint64_t busy = batch_claims ? dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data()) : 1;
+    auto upgrade = [&](std::size_t j) {
       if (step[j] == kShared) {
         l1.set_state(line_of(j), LineState::Modified);
         level[j] = 1;
         step[j] = kDone;
+      }
+    };
+    if (!other_llcs && busy == 0) {
+      // Nothing to snoop or back-invalidate (a clear of a page no other cache holds): the upgrades only.
+      for (std::size_t j = 0; j < n; ++j) upgrade(j);
+    } else {
+      for (std::size_t j = 0; j < n; ++j) {
+        if (step[j] == kDone) continue;
+        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+        bool others;
+        std::size_t entry;
+        if (batch_claims) {
+          const CoherenceDirectory::Claim& c = claims[j];
+          entry = c.entry;
+          others = c.others != 0;
+          // track()'s back-invalidation of the evicted line's CPUs (skipping one that holds nothing of its region).
+          for (std::uint64_t cpus = c.evicted_cpus; cpus != 0; cpus &= cpus - 1)
+            if (!private_clean(__builtin_ctzll(cpus), c.evicted))
+              back_invalidate_cpu(c.evicted, __builtin_ctzll(cpus), wb[j]);
+        } else {
+          entry = track(cpu, line_of(j), wb[j], &others);
+        }
+        if (other_llcs || others) snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
+        if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
+        upgrade(j);
       }
     }
   }
@@ -123,11 +151,13 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // does not already hold (nothing reads the counts between the two passes).
   const bool keep_counts = l1.shares_counts_with(l2);
   std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
-  // (The look-ups before the installs: an L1D install changes neither L2 nor the LLC.)
+  // (The look-ups before the installs: an L1D install changes neither L2 nor
+  // the LLC. L2's for the whole batch in one call: contains() of each line
+  // cost ~50 host instructions, the geometry reloaded and the set split again.)
+  const std::uint64_t in_l2 = l2.contains_lines(first, n);
   for (std::size_t j = 0; j < n; ++j) {
     if (step[j] == kDone) continue;
-    const PhysAddr line = line_of(j);
-    level[j] = static_cast<std::uint8_t>(l2.contains(line) ? 2 : (llc_level && llc.contains(line) ? 3 : 4));
+    level[j] = static_cast<std::uint8_t>((in_l2 >> j) & 1 ? 2 : (llc_level && llc.contains(line_of(j)) ? 3 : 4));
   }
   const std::size_t k =
       l1.fill_missed_lines(first, n, slot.data(), step.data(), !keep_counts, victim.data(), from.data());

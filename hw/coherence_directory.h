@@ -84,6 +84,38 @@ class CoherenceDirectory {
     cpus_[e] = kept | bit;
     return e;
   }
+  // What claim_lines gives for each line: claim_for's results.
+  struct Claim {
+    std::size_t entry;
+    PhysAddr evicted;            // the line whose entry it took (~0: none)
+    std::uint64_t evicted_cpus;  // that line's CPUs (0 when none was evicted)
+    std::uint64_t others;        // the entry's CPUs other than `cpu`
+  };
+  // claim_for(first + j * 64, cpu, ...) of each line j < n whose take[j] is not 0,
+  // in line order, into out[j] (a cached clear's claims, one per line of its
+  // batch): the same entries, stamps, evictions and CPU bits as the calls,
+  // with the directory's geometry and clock read once and the sets stepped
+  // (line j + 1 is in the set after line j's; set 0 with the next tag past
+  // the last set). For at most 64 CPUs (cpu_words() == 1). The caller's work
+  // between the calls it replaces must leave the directory alone but for the
+  // claimed entries' CPU bits (a snoop's removals, a back-invalidation).
+  // Returns the OR of every claim's others and evicted_cpus (0: no line has
+  // another CPU to snoop or an evicted line's CPUs to back-invalidate).
+  template <bool Sse41 = false>
+  [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
+                                                   Claim* out) {
+    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n)
+      return claim_run<8, Sse41>(first, n, cpu, take, out);
+    // Another way count, or stamps to renumber on the way: line by line.
+    std::uint64_t any = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (!take[j]) continue;
+      Claim& c = out[j];
+      c.entry = claim_for<Sse41>(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
+      any |= c.others | c.evicted_cpus;
+    }
+    return any;
+  }
   // CPUs 0..63 of an entry as a mask (bit c: CPU c; all of them when cpu_words() == 1).
   std::uint64_t cpu_bits(std::size_t entry) const { return cpus_[entry]; }
   // 64-bit words of CPU bits per entry.
@@ -195,6 +227,62 @@ class CoherenceDirectory {
     return e;
   }
   [[noreturn, gnu::cold, gnu::noinline]] static void die_untrackable(PhysAddr line);
+  // claim_lines for W ways (the clock not reaching the stamp limit on the way).
+  template <std::size_t W, bool Sse41>
+  [[gnu::always_inline]] std::uint64_t claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
+                                                 Claim* out) {
+    std::uint32_t* const blocks = blocks_.data();
+    std::uint64_t* const cpus = cpus_.data();
+    const unsigned block_shift = block_shift_, set_shift = set_shift_;
+    const std::size_t set_mask = set_mask_;
+    const std::uint64_t bit = 1ull << bit_of(cpu);
+    std::uint32_t clock = clock_;
+    std::uint64_t evictions = 0, any = 0;
+    std::size_t s = set_of(first);
+    std::uint64_t q = first >> (6 + set_shift);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != 0) {
+        s = (s + 1) & set_mask;
+        q += s == 0;
+      }
+      if (!take[j]) continue;
+      if (q >= kEmptyTag) [[unlikely]]
+        die_untrackable(first + j * 64);
+      const auto tag = static_cast<std::uint32_t>(q);
+      std::uint32_t* const tags = blocks + (s << block_shift);
+      std::uint32_t* const stamp = tags + W;
+      // claim()'s steps.
+      std::size_t present, empty, lru;
+      scan_ways<W, Sse41>(tags, tag, present, empty, lru);
+      Claim& c = out[j];
+      c.evicted = kEmpty;
+      bool fresh = false;
+      if (present < W) {
+        stamp[present] = ++clock;
+        c.entry = s * W + present;
+      } else {
+        const std::size_t victim = empty < W ? empty : lru;
+        c.entry = s * W + victim;
+        if (tags[victim] != kEmptyTag) {
+          ++evictions;
+          c.evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift) | s) << 6;
+        }
+        tags[victim] = tag;
+        stamp[victim] = ++clock;
+        fresh = true;
+      }
+      // claim_for's steps.
+      const std::uint64_t old = cpus[c.entry];
+      c.evicted_cpus = c.evicted != kEmpty ? old : 0;
+      const std::uint64_t kept = fresh ? 0 : old;
+      c.others = kept & ~bit;
+      cpus[c.entry] = kept | bit;
+      any |= c.others | c.evicted_cpus;
+    }
+    clock_ = clock;
+    evictions_ += evictions;
+    return any;
+  }
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
   // `known_hit`: the tag compare's result when a probe has it already (W >= 8).

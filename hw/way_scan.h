@@ -68,6 +68,23 @@ inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, st
 #endif
 }
 
+// ways_equal_padded(p, n, v) != 0 (p as readable as there). A way count
+// known at compile time as a multiple of four (N) takes one mask for the
+// whole set: the compares OR-ed together, no bit per way placed.
+template <std::size_t N = 0>
+inline bool any_way_equal(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
+#if defined(__SSE2__)
+  if constexpr (N != 0 && N % 4 == 0) {
+    const __m128i vv = _mm_set1_epi32(static_cast<int>(v));
+    __m128i any = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), vv);
+    for (std::size_t w = 4; w < N; w += 4)
+      any = _mm_or_si128(any, _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + w)), vv));
+    return _mm_movemask_epi8(any) != 0;
+  }
+#endif
+  return ways_equal_padded(p, N ? N : n, v) != 0;
+}
+
 #if defined(__x86_64__)
 // Whether the host has SSE4.1, asked once: its unsigned minimum (pminud) finds
 // a set's least replacement word four ways at a time, which SSE2 cannot.

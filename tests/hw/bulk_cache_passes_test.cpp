@@ -49,6 +49,14 @@ std::vector<Geometry> geometries() {
   p.l2 = cache(32 * 1024, 8);
   p.llc = cache(96 * 1024, 12);
   g.push_back({"sixteen", p, 16});
+  // The usual way counts (8-way L1D and snoop filter, 16-way L2, 11-way LLC):
+  // the passes' copies compiled for them, the filter's claims in one pass.
+  CacheHierarchyParams usual = p;
+  usual.l1d = cache(16 * 8 * 64, 8);
+  usual.l2 = cache(64 * 16 * 64, 16);
+  usual.llc = cache(96 * 11 * 64, 11);
+  usual.directory_ways = 8;
+  g.push_back({"usual_ways", usual, 16});
   // A 12-set L1D (3 KiB, 4 ways) and an 11-way LLC of 96 sets: batches of 4.
   p.l1d = cache(3072, 4);
   p.llc = cache(96 * 11 * 64, 11);
@@ -113,7 +121,7 @@ void expect_same(CacheHierarchy& a, CacheHierarchy& b, int cpus, int sockets, co
 
 // Both copies of write_full_lines' passes: the one for any host and, where
 // the host has SSE4.1, the one compiled for it.
-void level_by_level_against_line_by_line(bool baseline) {
+void level_by_level_against_line_by_line(bool baseline, int sockets = 2) {
 #if defined(__x86_64__)
   // The baseline passes as a host without SSE4.1 runs them: every victim search
   // and batch write-back in its plain copy too.
@@ -123,8 +131,10 @@ void level_by_level_against_line_by_line(bool baseline) {
     ~PlainSearches() { sse41_in_use = saved; }
   } plain(baseline);
 #endif
-  constexpr int kCpus = 4, kSockets = 2;
-  const std::vector<int> cpu_socket = {0, 0, 1, 1};
+  // Two sockets of two CPUs, or one of four (no other LLC: batches without a snoop to make).
+  constexpr int kCpus = 4;
+  const int kSockets = sockets;
+  const std::vector<int> cpu_socket = sockets == 2 ? std::vector<int>{0, 0, 1, 1} : std::vector<int>{0, 0, 0, 0};
   for (const Geometry& g : geometries()) {
     SCOPED_TRACE(baseline ? "baseline passes" : "passes for the host");
     CacheHierarchy bulk(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
@@ -205,6 +215,10 @@ TEST(BulkCachePasses, LevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
 }
 
 TEST(BulkCachePasses, BaselinePassesLeaveTheCachesAsLineByLineStores) { level_by_level_against_line_by_line(true); }
+
+TEST(BulkCachePasses, OneSocketLevelByLevelStoresLeaveTheCachesAsLineByLineStores) {
+  level_by_level_against_line_by_line(false, 1);
+}
 
 // The MemorySystem's bulk path with an L1D of 48 sets (24 KiB, 8 ways: batches
 // of 16 lines) and a smaller LLC against its line path: the same latencies and statistics.

@@ -618,5 +618,52 @@ TEST(CacheArray, WriteAndFillLinesEqualOneLineAtATime) {
   with_and_without_sse41(write_and_fill_lines_equal_one_line_at_a_time);
 }
 
+// contains_lines (a cached clear's L2 look-up of its batch) against contains()
+// line by line: set counts below, at and above 64 (batches that wrap past the
+// last set, some more than once), way counts with and without a compiled
+// copy, partly full arrays, and batches at the edge of the array's tag reach,
+// where lines too large for a tag are never held.
+TEST(CacheArray, ContainsLinesEqualsContainsOfEachLine) {
+  const std::vector<BatchCase> cases = {
+      {1024, 16, Replacement::Lru, 0}, {64, 8, Replacement::Lru, 0},  {96, 11, Replacement::Lru, 0},
+      {48, 12, Replacement::Lru, 0},   {16, 16, Replacement::Lru, 0}, {8, 5, Replacement::Lru, 0},
+      {1, 4, Replacement::Lru, 0},
+  };
+  for (const BatchCase& c : cases) {
+    CacheArray a(ArrayPair::params(c, 1), "array");
+    const std::string name = std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways";
+    const std::uint64_t lines = 3 * c.sets * static_cast<std::uint64_t>(c.ways);
+    const PhysAddr edge = a.tag_reach() - 80 * 64;  // lines [edge, edge + 80 lines): the last 80 the array can tag
+    std::mt19937_64 rng(41);
+    std::uint64_t held = 0, absent = 0;
+    for (int op = 0; op < 4'000; ++op) {
+      const std::string where = name + ", op " + std::to_string(op);
+      // Now and then the lines at the tag reach's edge, else the usual ones.
+      const bool at_edge = rng() % 8 == 0;
+      const PhysAddr pa = at_edge ? edge + (rng() % 80) * 64 : (rng() % lines) * 64;
+      if (rng() % 3 != 0) {
+        a.fill(pa, LineState::Modified);
+        continue;
+      }
+      if (rng() % 4 == 0) a.invalidate(pa);
+      const std::size_t n = 1 + static_cast<std::size_t>(rng() % 64);
+      // A batch from the edge runs past the tag reach (at most 80 - 1 + 64 lines from `edge`).
+      const PhysAddr first = at_edge ? pa : (rng() % lines) * 64;
+      const std::uint64_t got = a.contains_lines(first, n);
+      for (std::size_t j = 0; j < n; ++j) {
+        const bool in = a.contains(first + j * 64);
+        ASSERT_EQ((got >> j) & 1, in ? 1u : 0u) << where << ", line " << j;
+        held += in;
+        absent += !in;
+      }
+      if (n < 64) {
+        ASSERT_EQ(got >> n, 0u) << where;
+      }
+    }
+    EXPECT_GT(held, 1000u) << name;
+    EXPECT_GT(absent, 1000u) << name;
+  }
+}
+
 }  // namespace
 }  // namespace numasim::hw
