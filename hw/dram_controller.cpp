@@ -529,19 +529,13 @@ void DramController::reset_state() {
 DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
 
 const DramCoord& DramController::decode_miss(std::uint64_t x) const {
-  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   const std::uint64_t granule = x >> il_shift_;
-  const std::uint32_t k = memo_next_;
-  memo_next_ = (k + 1) % kDecodeMemo;
   // (Granule 0 follows none: an empty entry's granule is ~0.)
   for (std::uint32_t j = 0; next_field_ != DramField::Row && granule != 0 && j < kDecodeMemo; ++j) {
-    if (memo_granule_[j] == granule - 1) {
-      if (!next_granule(memo_[j], memo_[k])) break;
-      memo_granule_[k] = granule;
-      memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
-      return memo_[k];
-    }
+    if (memo_granule_[j] == granule - 1) return decode_after(memo_[j], x);
   }
+  const std::uint32_t k = memo_next_;
+  memo_next_ = (k + 1) % kDecodeMemo;
   memo_granule_[k] = granule;
   decode_uncached(x, memo_[k]);
   return memo_[k];
