@@ -819,12 +819,12 @@ class DramController final : public MemoryDevice {
   // bank-group reservations written in place at the calendars' ends
   // (SlotCalendar::Appender::put) and its history snapshot; then the calendars, the
   // bank's state and the statistics are brought up to date once. Returns how
-  // many it settled (0: the first is not one). Inline in write_run(), its
-  // one caller (a call per run of about three lines: the prologue, the
-  // site's fields read back through a pointer, the epilogue; measured -0.7%
-  // of a cached clear's fault stream).
-  [[gnu::always_inline]] inline std::size_t settle_write_hits(const HitSite& s, const DramCoord& c,
-                                                              const Picoseconds* arrival, std::size_t n);
+  // many it settled (0: the first is not one). Defined (always inline) in
+  // hw/dram_write_run.cpp, inline in write_run(), its one caller (a call per
+  // run of about three lines: the prologue, the site's fields read back
+  // through a pointer, the epilogue; measured -0.7% of a cached clear's
+  // fault stream); no other file may call it.
+  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
   static constexpr std::size_t kSettleMax = 16;
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
