@@ -382,10 +382,12 @@ class DramController final : public MemoryDevice {
   // statistics, histogram) as n calls of access(pa[i], true, arrival[i]) in
   // that order; posted writes return nothing. Consecutive writes of one
   // interleave granule (one bank and row) are a run: the bank, rank and
-  // channel are found once, and each write that is a row hit in time order
-  // clear of refresh is timed by the hit's path alone, the rest through
-  // schedule(). tests/hw/dram_write_run_test.cpp holds it equal to the line
-  // path.
+  // channel are found once; each write that is a row hit in time order is
+  // timed by the hit's path alone (serve_row_hit; inside its rank's refresh
+  // window too, timed from the window's end as a refresh delay), an in-order
+  // row miss by the row-miss path (serve_row_miss; a bank's first request
+  // after a window closes its rows first), the rest through schedule().
+  // tests/hw/dram_write_run_test.cpp holds it equal to the line path.
   void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
   // How many requests (of access() and post_writes()) the row-hit path timed
   // (serve_row_hit; the rest went through schedule()); for tests of that path.
