@@ -76,6 +76,14 @@ class SuperQueue {
     }
     hold(done);
   }
+  // take() of a demand request arriving at `now` that completes `latency`
+  // after it gets its entry (the bulk clear's LLC-latency lines); returns the
+  // completion, available(now) + latency.
+  Picoseconds serve(Picoseconds now, Picoseconds latency) {
+    const Picoseconds start = available(now);
+    take(now, start, start + latency);
+    return start + latency;
+  }
   // The i-th earliest completion time of the entries (i < entries(); 0: what available() reads).
   Picoseconds entry(std::uint32_t i) const { return done_.at(i); }
   // m demand requests timed by the caller that found an entry free (none
