@@ -1137,11 +1137,13 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   // refresh delay), between two windows.
   if (t < b.last_t) return false;
   Picoseconds from = t;
+  bool closed = false;
   if (s.memo) {
     bool delayed = false;
     if (!s.memo->covers(t)) from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
     if (s.memo->epoch < b.refresh_epoch) return false;
     if (s.memo->epoch > b.refresh_epoch) {
+      closed = true;
       // A refresh since the bank's last request closed its rows: what
       // schedule() does first for this request (its try of the previous
       // row before that fails: the column command's epoch is from's or later).
@@ -1175,7 +1177,10 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   } else {
     cas = earliest_column_spots(r, ch, c.rank, bg, cas, cas_lat, t, column_spot, burst_spot);
   }
-  if (!s.in_refresh_span(cas)) return false;  // a refresh intervenes: schedule() redoes it
+  if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
+    row_miss_path_closed_refused_ += closed;
+    return false;
+  }
   if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
   // Committed as schedule() commits an in-order activate.
   b.last_t = t;

@@ -397,6 +397,10 @@ class DramController final : public MemoryDevice {
   std::uint64_t one_search_inserts() const;
   // How many of them serve_row_miss() timed (in-order activates).
   std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
+  // Requests serve_row_miss() gave back to schedule() (a refresh window
+  // before the column command) after closing the bank's rows (a window since
+  // its last request); for tests that this leaves schedule() the same state.
+  std::uint64_t row_miss_path_closed_refused() const { return row_miss_path_closed_refused_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
   // A bank's in-order state, for tests that hold two paths to the same state
@@ -762,6 +766,7 @@ class DramController final : public MemoryDevice {
   bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                       DramResult& res);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
+  std::uint64_t row_miss_path_closed_refused_ = 0;  // row_miss_path_closed_refused()
   // The burst's reservation on the bus at its spot (reserve_found), moved
   // bursts kept out of their rank's refresh windows (a column command in
   // [window, its end + tRCD): the rank is refreshing, then its rows are
