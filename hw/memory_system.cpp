@@ -6,6 +6,7 @@
 #include "common/trace.h"
 
 #include <algorithm>
+#include <cassert>
 #include <array>
 #include <cinttypes>
 #include <cstdio>
@@ -736,6 +737,9 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // nothing else.
     // (A deferred page's lines are all common: defer_clear's levels are 4, its snoops none.)
     bool common = local;
+#ifndef NDEBUG
+    for (std::size_t j = 0; deferred && j < m; ++j) assert(level[j] == 4 && sn[j].kind == SnoopResult::Kind::None);
+#endif
     if (common && !deferred) {
       unsigned odd = 0;
       for (std::size_t j = 0; j < m; ++j)

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 
 #include "common/units.h"
@@ -94,6 +95,7 @@ class SuperQueue {
   // entries() of the old times and done[], the old times leaving earliest
   // first. Only the requests that stay are inserted (at most entries() of them, not m).
   void took_run(const std::uint64_t* done, std::size_t m) {
+    assert(std::is_sorted(done, done + m) && (m == 0 || done[0] >= done_.at(0).value()));
     stats_.requests += m;
     const std::uint32_t n = done_.size();
     std::size_t kept = 0, d = m;  // requests among the latest n, counted from the last
