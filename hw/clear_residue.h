@@ -49,9 +49,11 @@
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
 // pages later), not by its L1D clock; it leaves L2 whole by its clock but
 // for the lines real L2 fills push out (l2_fill(): a set a rotation ahead
-// per fill holding a way there, up to kMaxL2Lead, the fills' ways held for the
-// ways' worth of exits after the last however often the filled lines are
-// hit), and a page of L2 fills later than its L2 clock says (a
+// per fill holding a way there, up to kMaxL2Lead; the lead counts every fill
+// since the set's ways' worth of exits last ran out, so a set filled more
+// often stays at the cap though its older filled lines left L2 long since:
+// an overcount, small in the figures as deeper pages seldom hold the line:
+// README, Bulk kernel transfers), and a page of L2 fills later than its L2 clock says (a
 // calibration, kept from before l2_fill(): without it memory_hog's activates
 // and precharges moved by 0.2% or less; private_level()); the
 // ring holds the LLC and each core's L1D and L2 in pages, and a page forced
