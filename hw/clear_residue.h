@@ -64,14 +64,15 @@
 // made real in L1D pushes out go at or after its touch (write_back_time()),
 // where the exact clear's went out during the clear, before the fault's
 // remaining kernel work and the first store (256-511 ns after the clear's
-// end on gups and memory_hog): booked up to a clear's span ahead, they delay
+// end, measured on gups): booked up to a clear's span ahead, they delay
 // what the CPUs send next (gups' next clears' ownership requests queue
-// behind them on the link, 26 times the exact model's header queueing, the
-// link's average +65%; default's later requests reach their DRAM banks
-// late, +29%). An inherent gap: dated back to the clear's own times they
-// matched gups' link but reached the DRAM banks after later requests
-// (memory_hog's late requests 928 -> 65 824, stream's link +147%), and paced
-// faster they queue among themselves. Only the bulk transfer path
+// behind them on the link; that default's later requests reach their DRAM
+// banks late by the same cause is not measured). A gap of posting the L1D
+// victims at the touch: dated back to the clear's own times they matched
+// gups' link but reached the DRAM banks after later requests (worse), and
+// paced faster they queue among themselves; an eager L1D eviction at the
+// clear, among its lines, is not tried (the figures: README, Bulk kernel
+// transfers). Only the bulk transfer path
 // ([platform] kernel_transfers = "bulk", the default) defers clears; the line
 // path installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;
