@@ -330,11 +330,12 @@ class SlotCalendar {
   // after two calls; the one-search inserts of random rows' activates and
   // bursts land up to a few entries further back than the reads' gaps).
   static constexpr int kFoundRotate = 8;
-  // reserve_found_slow() but a clean spot among the last kFoundRotate entries
-  // with room at the buffer's end (its usual case: a read's burst in a gap
-  // between the bursts of the channel's next granule). Apart, so that the
-  // usual case calls nothing and saves no registers (a fifth of its host
-  // instructions were the prologue and epilogue).
+  // Every case of reserve_found_slow() but the one it rotates in place (a
+  // clean spot among the last kFoundRotate entries, with room at the
+  // buffer's end: its usual case, a read's burst in a gap between the bursts
+  // of the channel's next granule). Apart, so that the usual case calls
+  // nothing and saves no registers (a fifth of its host instructions were
+  // the prologue and epilogue).
   [[gnu::noinline]] std::uint64_t reserve_found_cold(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves, const Blackout* blackout);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
