@@ -6,8 +6,8 @@
 #include "common/trace.h"
 
 #include <algorithm>
-#include <cassert>
 #include <array>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
