@@ -382,6 +382,9 @@ PhysAddr ClearResidue::l2_fill(CpuId cpu, PhysAddr pa) {
   // pushes a recorded line out leaves the L2 clock alone (l2_pushed_), so the
   // pages are judged by the clock before it: counted, a page at its L2
   // boundary was classed gone and passed over, and the fill pushed nothing.
+  // (After a demand miss both clocks may be one ahead still: its own L1D fill,
+  // and an L2 allocation for its dirty L1D victim; left so, the clocks read
+  // before the access gave the same results on the four workloads, review11.)
   const std::uint64_t l1 = l1_[c]->insertions(), l2_with = l2_[c]->insertions();
   const std::uint64_t l2 = l2_with != 0 ? l2_with - 1 : 0;
   // From the group's oldest page: one that left L2 by its clock (not yet

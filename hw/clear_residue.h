@@ -49,9 +49,11 @@
 // snoop-filter entry; a page moves from L1D to L2 by its CPU's clears (l1
 // pages later), not by its L1D clock; it leaves L2 whole by its clock but
 // for the lines real L2 fills push out (l2_fill(): a set a rotation ahead
-// per fill holding a way there, up to kMaxL2Lead, the fills' ways held for the
-// ways' worth of exits after the last however often the filled lines are
-// hit), and a page of L2 fills later than its L2 clock says (a
+// per fill holding a way there, up to kMaxL2Lead; the lead counts every fill
+// since the set's ways' worth of exits last ran out, so a set filled more
+// often stays at the cap though its older filled lines left L2 long since:
+// an overcount, small in the figures as deeper pages seldom hold the line:
+// README, Bulk kernel transfers), and a page of L2 fills later than its L2 clock says (a
 // calibration, kept from before l2_fill(): without it memory_hog's activates
 // and precharges moved by 0.2% or less; private_level()); the
 // ring holds the LLC and each core's L1D and L2 in pages, and a page forced
@@ -62,14 +64,14 @@
 // clear's lines would replace leave at the clear, their write-backs among
 // the clear's lines (CacheHierarchy::evict_l1_for_clear; the LRU line of each
 // full set, set by set as the exact installs find them then), so the stores
-// that make the lines real fill free ways (pushed out by those stores, 256-511
-// ns after the clear and paced up to a clear's span on, gups' next clears'
-// ownership requests queued behind them: the link +65%; default's mc0 late
-// requests +29%). What a line made real in L1D still pushes out (a way
-// refilled between the clear and the touch) goes at or after its touch
-// (write_back_time()), never dated back (dated back to the clear's times
-// such write-backs reached the DRAM banks after later requests: memory_hog's
-// late requests 928 -> 65 824). Only the bulk transfer path
+// that make the lines real fill free ways. Pushed out by those stores instead
+// (after the clear, paced up to a clear's span on), they delayed what the
+// CPUs sent next: gups' next clears' ownership requests queued behind them on
+// the link. What a line made real in L1D still pushes out (a way refilled
+// between the clear and the touch) goes at or after its touch
+// (write_back_time()), never dated back (dated back to the clear's times such
+// write-backs reached the DRAM banks after later requests; the figures:
+// README, Bulk kernel transfers). Only the bulk transfer path
 // ([platform] kernel_transfers = "bulk", the default) defers clears; the line
 // path installs every line.
 // Lookup is a direct-mapped (linear probing) table by frame, allocation-free;

@@ -529,19 +529,13 @@ void DramController::reset_state() {
 DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
 
 const DramCoord& DramController::decode_miss(std::uint64_t x) const {
-  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
   const std::uint64_t granule = x >> il_shift_;
-  const std::uint32_t k = memo_next_;
-  memo_next_ = (k + 1) % kDecodeMemo;
   // (Granule 0 follows none: an empty entry's granule is ~0.)
   for (std::uint32_t j = 0; next_field_ != DramField::Row && granule != 0 && j < kDecodeMemo; ++j) {
-    if (memo_granule_[j] == granule - 1) {
-      if (!next_granule(memo_[j], memo_[k])) break;
-      memo_granule_[k] = granule;
-      memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
-      return memo_[k];
-    }
+    if (memo_granule_[j] == granule - 1) return decode_after(memo_[j], x);
   }
+  const std::uint32_t k = memo_next_;
+  memo_next_ = (k + 1) % kDecodeMemo;
   memo_granule_[k] = granule;
   decode_uncached(x, memo_[k]);
   return memo_[k];
@@ -1143,11 +1137,13 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   // refresh delay), between two windows.
   if (t < b.last_t) return false;
   Picoseconds from = t;
+  bool closed = false;
   if (s.memo) {
     bool delayed = false;
     if (!s.memo->covers(t)) from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
     if (s.memo->epoch < b.refresh_epoch) return false;
     if (s.memo->epoch > b.refresh_epoch) {
+      closed = true;
       // A refresh since the bank's last request closed its rows: what
       // schedule() does first for this request (its try of the previous
       // row before that fails: the column command's epoch is from's or later).
@@ -1181,7 +1177,10 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   } else {
     cas = earliest_column_spots(r, ch, c.rank, bg, cas, cas_lat, t, column_spot, burst_spot);
   }
-  if (!s.in_refresh_span(cas)) return false;  // a refresh intervenes: schedule() redoes it
+  if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
+    row_miss_path_closed_refused_ += closed;
+    return false;
+  }
   if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
   // Committed as schedule() commits an in-order activate.
   b.last_t = t;

@@ -330,11 +330,12 @@ class SlotCalendar {
   // after two calls; the one-search inserts of random rows' activates and
   // bursts land up to a few entries further back than the reads' gaps).
   static constexpr int kFoundRotate = 8;
-  // reserve_found_slow() but a clean spot among the last kFoundRotate entries
-  // with room at the buffer's end (its usual case: a read's burst in a gap
-  // between the bursts of the channel's next granule). Apart, so that the
-  // usual case calls nothing and saves no registers (a fifth of its host
-  // instructions were the prologue and epilogue).
+  // Every case of reserve_found_slow() but the one it rotates in place (a
+  // clean spot among the last kFoundRotate entries, with room at the
+  // buffer's end: its usual case, a read's burst in a gap between the bursts
+  // of the channel's next granule). Apart, so that the usual case calls
+  // nothing and saves no registers (a fifth of its host instructions were
+  // the prologue and epilogue).
   [[gnu::noinline]] std::uint64_t reserve_found_cold(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves, const Blackout* blackout);
   // earliest() from s = max(t, floor) when a reservation lies within reach of s.
@@ -382,10 +383,12 @@ class DramController final : public MemoryDevice {
   // statistics, histogram) as n calls of access(pa[i], true, arrival[i]) in
   // that order; posted writes return nothing. Consecutive writes of one
   // interleave granule (one bank and row) are a run: the bank, rank and
-  // channel are found once, and each write that is a row hit in time order
-  // clear of refresh is timed by the hit's path alone, the rest through
-  // schedule(). tests/hw/dram_write_run_test.cpp holds it equal to the line
-  // path.
+  // channel are found once; each write that is a row hit in time order is
+  // timed by the hit's path alone (serve_row_hit; inside its rank's refresh
+  // window too, timed from the window's end as a refresh delay), an in-order
+  // row miss by the row-miss path (serve_row_miss; a bank's first request
+  // after a window closes its rows first), the rest through schedule().
+  // tests/hw/dram_write_run_test.cpp holds it equal to the line path.
   void post_writes(const PhysAddr* pa, const Picoseconds* arrival, std::size_t n);
   // How many requests (of access() and post_writes()) the row-hit path timed
   // (serve_row_hit; the rest went through schedule()); for tests of that path.
@@ -395,6 +398,10 @@ class DramController final : public MemoryDevice {
   std::uint64_t one_search_inserts() const;
   // How many of them serve_row_miss() timed (in-order activates).
   std::uint64_t row_miss_path_requests() const { return row_miss_path_requests_; }
+  // Requests serve_row_miss() gave back to schedule() (a refresh window
+  // before the column command) after closing the bank's rows (a window since
+  // its last request); for tests that this leaves schedule() the same state.
+  std::uint64_t row_miss_path_closed_refused() const { return row_miss_path_closed_refused_; }
   // How many of them post_writes() settled in one pass per run (settle_write_hits).
   std::uint64_t settled_writes() const { return settled_writes_; }
   // A bank's in-order state, for tests that hold two paths to the same state
@@ -760,6 +767,7 @@ class DramController final : public MemoryDevice {
   bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
                       DramResult& res);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
+  std::uint64_t row_miss_path_closed_refused_ = 0;  // row_miss_path_closed_refused()
   // The burst's reservation on the bus at its spot (reserve_found), moved
   // bursts kept out of their rank's refresh windows (a column command in
   // [window, its end + tRCD): the rank is refreshing, then its rows are
@@ -819,12 +827,12 @@ class DramController final : public MemoryDevice {
   // bank-group reservations written in place at the calendars' ends
   // (SlotCalendar::Appender::put) and its history snapshot; then the calendars, the
   // bank's state and the statistics are brought up to date once. Returns how
-  // many it settled (0: the first is not one). Inline in write_run(), its
-  // one caller (a call per run of about three lines: the prologue, the
-  // site's fields read back through a pointer, the epilogue; measured -0.7%
-  // of a cached clear's fault stream).
-  [[gnu::always_inline]] inline std::size_t settle_write_hits(const HitSite& s, const DramCoord& c,
-                                                              const Picoseconds* arrival, std::size_t n);
+  // many it settled (0: the first is not one). Defined (always inline) in
+  // hw/dram_write_run.cpp, inline in write_run(), its one caller (a call per
+  // run of about three lines: the prologue, the site's fields read back
+  // through a pointer, the epilogue; measured -0.7% of a cached clear's
+  // fault stream); no other file may call it.
+  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
   static constexpr std::size_t kSettleMax = 16;
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);

@@ -65,8 +65,8 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
   }
 }
 
-std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival,
-                                              std::size_t n) {
+[[gnu::always_inline]] inline std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord& c,
+                                                                            const Picoseconds* arrival, std::size_t n) {
   Bank& b = s.b;
   Channel& ch = s.ch;
   SlotCalendar& bus = ch.bus;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -726,7 +727,8 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // that needed the LLC or the home without a snoop (every line of a clear
     // of a page no cache held) takes write_full_line_timing's steps for that
     // case written out: the LLC's latency after a super queue entry, then
-    // its write-backs (tests/hw/bulk_transfer_test.cpp holds them equal).
+    // its write-backs (tests/hw/bulk_transfer_test.cpp holds them equal, and
+    // tests/hw/bulk_clear_queue_test.cpp the super queue entry by entry).
     // A chunk of such lines only (checked without a branch per line) takes
     // them in two loops: the issue and completion times first (the pipeline
     // and the super queue alone), then the write-backs in the same order at
@@ -735,6 +737,9 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // nothing else.
     // (A deferred page's lines are all common: defer_clear's levels are 4, its snoops none.)
     bool common = local;
+#ifndef NDEBUG
+    for (std::size_t j = 0; deferred && j < m; ++j) assert(level[j] == 4 && sn[j].kind == SnoopResult::Kind::None);
+#endif
     if (common && !deferred) {
       unsigned odd = 0;
       for (std::size_t j = 0; j < m; ++j)
@@ -756,18 +761,15 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     } else if (common) {
       std::uint64_t done[kBulkChunk];
       pipe.run(m, [&](std::size_t j, Picoseconds t) {
-        const Picoseconds start = sq.available(t);
-        sq.take(t, start, start + llc_latency);
-        done[j] = (start + llc_latency).value();
-        return llc_latency + (start - t);
+        const Picoseconds end = sq.serve(t, llc_latency);
+        done[j] = end.value();
+        return end - t;
       });
       post_chunk_writebacks(me, wb.data(), done, m);
     } else {
       pipe.run(m, [&](std::size_t j, Picoseconds t) {
         if (local && level[j] >= 3 && sn[j].kind == SnoopResult::Kind::None) {
-          const Picoseconds start = sq.available(t);
-          sq.take(t, start, start + llc_latency);
-          const Picoseconds lat = llc_latency + (start - t);
+          const Picoseconds lat = sq.serve(t, llc_latency) - t;
           for (int w = 0; w < wb[j].count; ++w)
             post_or_collect_writeback(me, wb[j].addr[static_cast<std::size_t>(w)], t + lat);
           return lat;

@@ -369,9 +369,10 @@ class MemorySystem {
   };
   BulkScratch bulk_;
   // bulk_write_lines' write-backs to the CPU's own node, when its memory is a
-  // DDR4 controller: collected during a chunk's timing pass and posted
-  // together at its end (DramController::post_writes, runs of one bank and
-  // row), in the order the line path posts them. Nothing else reaches that
+  // DDR4 controller: collected during a chunk's timing pass (a chunk of
+  // common lines: after it, post_chunk_writebacks) and posted together at
+  // its end (DramController::post_writes, runs of one bank and row), in the
+  // order the line path posts them. Nothing else reaches that
   // controller during the pass (the pass's other traffic is ownership and
   // snoops over the links, and write-backs to other nodes, posted at once),
   // so its requests come in the same order with the same times: exact.

@@ -2,6 +2,7 @@
 #include "hw/tlb.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -131,6 +132,9 @@ void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, st
   const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key, !absent)
                           : ways_ == 12 ? victim_way<12>(first, key, !absent)
                                         : victim_way<0>(first, key, !absent);
+  // A caller that passes `absent` wrongly (Mmu::translate_slow without the
+  // access's translate_fast before it) would hold the key twice in the set.
+  assert(!absent || matching_way<0>(first, key) == ways_);
   TlbEntry& e = entries_[first + w];
   if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
   ++valid_by_size_[static_cast<unsigned>(s)];

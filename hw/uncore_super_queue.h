@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 
 #include "common/units.h"
@@ -76,6 +77,14 @@ class SuperQueue {
     }
     hold(done);
   }
+  // take() of a demand request arriving at `now` that completes `latency`
+  // after it gets its entry (the bulk clear's LLC-latency lines); returns the
+  // completion, available(now) + latency.
+  Picoseconds serve(Picoseconds now, Picoseconds latency) {
+    const Picoseconds start = available(now);
+    take(now, start, start + latency);
+    return start + latency;
+  }
   // The i-th earliest completion time of the entries (i < entries(); 0: what available() reads).
   Picoseconds entry(std::uint32_t i) const { return done_.at(i); }
   // m demand requests timed by the caller that found an entry free (none
@@ -86,6 +95,7 @@ class SuperQueue {
   // entries() of the old times and done[], the old times leaving earliest
   // first. Only the requests that stay are inserted (at most entries() of them, not m).
   void took_run(const std::uint64_t* done, std::size_t m) {
+    assert(std::is_sorted(done, done + m) && (m == 0 || done[0] >= done_.at(0).value()));
     stats_.requests += m;
     const std::uint32_t n = done_.size();
     std::size_t kept = 0, d = m;  // requests among the latest n, counted from the last

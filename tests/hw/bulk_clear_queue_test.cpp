@@ -27,8 +27,9 @@ constexpr std::uint64_t kGiB = 1ull << 30;
 struct Twins {
   testing::Shipped shipped = testing::load_shipped();
   std::unique_ptr<MemorySystem> bulk, lines;
-  explicit Twins(std::uint32_t super_queue = 0) {
+  explicit Twins(std::uint32_t super_queue = 0, std::uint32_t fill_buffers = 0) {
     if (super_queue != 0) shipped.params.super_queue = super_queue;
+    if (fill_buffers != 0) shipped.params.line_fill_buffers = fill_buffers;
     bulk = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
     lines = std::make_unique<MemorySystem>(shipped.topo, shipped.params);
     lines->set_transfer_path(MemorySystem::TransferPath::Lines);
@@ -114,6 +115,29 @@ TEST(BulkClearQueue, ClearsOf2MiBLeaveTheSameEntries) {
   p.misses(CpuId(0), 5 * kGiB, 10, t);
   t += p.clear(CpuId(0), 4 * kGiB + (2u << 20), Bytes(2u << 20), t + Picoseconds(5'000));
   p.expect_same_stats();
+}
+
+// As many fill buffers as the LLC's latency in cycles or more (and as many
+// queue entries): each round of kernel_mlp() lines issues a cycle apart for
+// at least the latency, so the next round waits for its fill buffer no
+// longer (RangePipeline::run_fixed's period n gap, not the latency; the
+// shipped configurations all have the latency's period).
+TEST(BulkClearQueue, ClearsWithAsManyFillBuffersAsTheLlcLatencyLeaveTheSameEntries) {
+  for (const std::uint32_t buffers : {50u, 64u}) {
+    Twins p(buffers, buffers);
+    ASSERT_EQ(p.bulk->kernel_mlp(), buffers);
+    // The LLC's latency (50 cycles on Skylake-SP) against the round's n gap.
+    ASSERT_LE(p.shipped.params.caches.llc.latency.value(), buffers);
+    Picoseconds t{1'000'000};
+    for (int i = 0; i < 12; ++i) {
+      // 4 KiB and 2 MiB clears (cold lines, then lines cleared before), short ones.
+      const Bytes len(i % 4 == 3 ? (2u << 20) : i % 4 == 2 ? (3 * buffers + 5) * 64 : 4096);
+      const PhysAddr pa = 7 * kGiB + static_cast<PhysAddr>(i % 6) * (4u << 20);
+      t += p.clear(CpuId(0), pa, len, t) + Picoseconds(1'000'000);
+    }
+    EXPECT_EQ(p.lines->super_queue(CpuId(0)).stats().full, 0u);
+    p.expect_same_stats();
+  }
 }
 
 TEST(BulkClearQueue, AQueueWithFewerEntriesThanFillBuffersLeavesTheSameEntries) {

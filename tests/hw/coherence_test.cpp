@@ -269,9 +269,11 @@ TEST(CoherenceDirectory, EqualsThePlainModelUnderRandomTraffic) {
 // add() in one step, with the entry's other CPUs; every other time after a
 // find() whose Probe it takes, as an L2 prefetch does) and the padded
 // whole-set searches (way_scan.h) at associativities that are not multiples
-// of four, against the plain model: the same entries, evicted lines and sharers.
+// of four, and at 64 ways (epyc-genoa's snoop filter: claim()'s 64-way copy
+// takes the probe's compare too), against the plain model: the same entries,
+// evicted lines and sharers.
 TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
-  for (const std::size_t ways : {1u, 2u, 3u, 5u, 8u, 11u, 16u}) {
+  for (const std::size_t ways : {1u, 2u, 3u, 5u, 8u, 11u, 16u, 64u}) {
     const int cpus = 6;
     CoherenceDirectory d(32 * ways, ways, cpus);
     d.set_stamp_limit(29);
@@ -279,8 +281,10 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
     ASSERT_EQ(d.cpu_words(), 1u);
     std::mt19937_64 rng(ways);
     std::uint64_t evicted_with_sharers = 0, others_seen = 0;
+    // At least four lines per way of each of the 32 sets, so that 64 ways evict too.
+    const std::uint64_t lines = std::max<std::uint64_t>(2048, 128 * ways);
     for (int i = 0; i < 40'000; ++i) {
-      const PhysAddr line = (rng() % 2048) << 6;
+      const PhysAddr line = (rng() % lines) << 6;
       const int cpu = static_cast<int>(rng() % static_cast<std::uint64_t>(cpus));
       PhysAddr ev, ev_ref;
       std::uint64_t mask;

@@ -125,6 +125,44 @@ TEST(DramRowHitPath, RefreshDelayedRequestsTakeTheShortPaths) {
   EXPECT_LT(general * 4, probe.stats().refresh_delays) << general << " by schedule()";
 }
 
+// A bank's first request after a refresh window it has not seen is a row
+// miss whose column command may fall past the rank's next window: then
+// serve_row_miss closes the bank's rows (as schedule()'s first step would)
+// and gives the request back to schedule(). One bank, idle for more than a
+// tREFI before each request, two rows in turn, each request a step later in
+// the refresh period than the one before: every phase of the period, those a
+// tRCD before a window among them. The same results and state as schedule()
+// alone, and the give-back must have happened.
+TEST(DramRowHitPath, AFirstRequestAfterARefreshThatMeetsTheNextWindowEqualsSchedule) {
+  const DramParams p;
+  DramController fast(p, 0, "fast"), general(p, 0, "general");
+  general.set_row_hit_path(false);
+  // Two lines of one bank in different rows.
+  const PhysAddr a = 0;
+  const DramCoord ca = fast.decode(a);
+  PhysAddr b = 0;
+  for (PhysAddr x = PhysAddr(1) << 20; b == 0; x += PhysAddr(1) << 20) {
+    const DramCoord cx = fast.decode(x);
+    if (cx.channel == ca.channel && cx.rank == ca.rank && cx.bank_group == ca.bank_group && cx.bank == ca.bank &&
+        cx.row != ca.row)
+      b = x;
+  }
+  const std::uint64_t trefi = p.trefi.value(), step = 2000;
+  const std::uint64_t n = 2 * trefi / step;  // each phase of the period twice, one row then the other
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const Picoseconds at(i * (trefi + trefi / 2 + step));
+    const PhysAddr pa = i % 2 ? b : a;
+    const DramResult x = fast.access(pa, false, at);
+    const DramResult y = general.access(pa, false, at);
+    ASSERT_EQ(x.done, y.done) << "request " << i;
+    ASSERT_EQ(x.outcome, y.outcome) << "request " << i;
+  }
+  testing::expect_same_dram_state(fast, general, "one bank across refresh windows");
+  EXPECT_GT(fast.row_miss_path_requests(), n / 2);
+  EXPECT_GT(fast.row_miss_path_closed_refused(), 0u);
+  EXPECT_EQ(general.row_miss_path_closed_refused(), 0u);
+}
+
 // The CXL expander's media with same-bank refresh (cxl_memory_device.cpp's
 // media_engine): refresh on with tRFC 0 (no blackout, windows of no length),
 // every rank's rows closed once per tREFI2.

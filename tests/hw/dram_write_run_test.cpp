@@ -72,7 +72,8 @@ Traffic clear_like(std::uint64_t seed, int pages, int lines, Picoseconds start, 
 // Runs `tr` on a controller posting each batch with post_writes and on one
 // sending every write through access(); then the same probe requests on both.
 // Returns the share of the batches' writes that took the run's row-hit path.
-double compare(const DramParams& p, const Traffic& tr, const char* what, std::uint64_t* settled = nullptr) {
+double compare(const DramParams& p, const Traffic& tr, const char* what, std::uint64_t* settled = nullptr,
+               std::uint64_t* refresh_delays = nullptr) {
   DramController runs(p, 0, "runs"), lines(p, 0, "lines");
   lines.set_row_hit_path(false);  // every request through schedule()
   Picoseconds end(0);
@@ -104,6 +105,7 @@ double compare(const DramParams& p, const Traffic& tr, const char* what, std::ui
   testing::expect_same_dram_state(runs, lines, what);
   EXPECT_GT(runs.stats().writes, 1000u) << what;
   if (settled) *settled = runs.settled_writes();
+  if (refresh_delays) *refresh_delays = runs.stats().refresh_delays;
   return static_cast<double>(runs.row_hit_path_requests()) / static_cast<double>(posted);
 }
 
@@ -113,11 +115,13 @@ TEST(DramWriteRun, ClearWritebacksInRunsEqualTheLinePath) {
   // Most of a clear's write-backs are in-order row hits: the run path, not
   // schedule(), must time them (else the equality above says nothing of it),
   // and most of those are settled a run's prefix at a time.
-  std::uint64_t settled = 0;
-  EXPECT_GT(compare(p, alone, "write-backs alone", &settled), 0.5);
+  std::uint64_t settled = 0, refresh_delays = 0;
+  EXPECT_GT(compare(p, alone, "write-backs alone", &settled, &refresh_delays), 0.5);
   EXPECT_GT(settled, alone.batches.size() * 60 / 2);
-  // The stream spans many refresh windows (tREFI 7.8 us): some runs meet one.
+  // The stream spans many refresh windows (tREFI 7.8 us): some runs meet one
+  // (settle_write_hits' and serve_row_hit's refresh-delayed writes).
   EXPECT_GT(alone.batches.back().at.back(), p.trefi * 50);
+  EXPECT_GT(refresh_delays, 0u);
   compare(p, clear_like(2, 1500, 60, Picoseconds(1'000'000), true), "with another initiator's requests");
 }
 
