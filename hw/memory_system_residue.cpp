@@ -189,10 +189,9 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
   // The L1D's real lines this clear's lines would replace leave now, as the
   // exact clear's installs push them out, their write-backs posted with the
   // line that pushed each: the stores that make the lines real later fill
-  // the freed ways. (Pushed out by those stores, 256-511 ns after the clear
-  // and paced up to a clear's span on, gups' next clears' ownership requests
-  // queued behind them on the link: +65% against the exact model's
-  // queueing, now within 2%; default's mc0 late requests +29%, now -3.4%.)
+  // the freed ways. (Pushed out by those stores, after the clear and paced
+  // up to a clear's span on, they put the next clears' ownership requests
+  // behind them on the link; the figures: README, Bulk kernel transfers.)
   const std::size_t evicted = caches_.evict_l1_for_clear(cpu, page);
   const PhysAddr* pushed = caches_.displaced();
   const std::uint8_t* by = caches_.displaced_line();
