@@ -150,14 +150,8 @@ std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint
         continue;
       for (std::size_t w = 0; w < ways; ++w) {
         if (meta[w] - 1u >= limit) continue;  // invalid, or used since
-        const std::uint64_t line = line_of(set, set[w]);
-        const bool is_dirty = state_of(meta[w]) == LineState::Modified;
-        if (is_dirty) dirty[ndirty++] = line << kLineShift;
-        count_out(line);
-        set[w] = kInvalidTag;
-        meta[w] = 0;
-        ++stats_.evictions;
-        stats_.dirty_evictions += is_dirty;
+        std::uint64_t line;
+        if (evict_way(set, ways, w, line)) dirty[ndirty++] = line << kLineShift;
       }
     }
     left -= run;
@@ -753,18 +747,11 @@ std::size_t CacheArray::evict_for_lines(PhysAddr first, std::size_t n, PhysAddr*
   const std::uint64_t line0 = first >> kLineShift;
   std::size_t k = 0;
   auto evict = [&](std::uint32_t* set, std::size_t w, std::size_t by) {
-    std::uint32_t& meta = set[ways_ + w];
-    const std::uint64_t line = line_of(set, set[w]);
-    const bool is_dirty = state_of(meta) == LineState::Modified;
-    if (is_dirty) {
+    std::uint64_t line;
+    if (evict_way(set, ways_, w, line)) {
       dirty[k] = line << kLineShift;
       from[k++] = static_cast<std::uint8_t>(by);
     }
-    count_out(line);
-    set[w] = kInvalidTag;
-    meta = 0;
-    ++stats_.evictions;
-    stats_.dirty_evictions += is_dirty;
   };
   std::uint32_t tag;
   if (n <= sets_ && n <= 64) {

@@ -708,6 +708,20 @@ class CacheArray {
     if (page_counts_ && (line >> kPageLineShift) < pages_) [[unlikely]]
       --page_counts_[line >> kPageLineShift];
   }
+  // Way w of `set` (a valid line; `ways`: the array's way count, known to a
+  // templated caller) leaves as an eviction (age_out, evict_for_lines): the
+  // line's number in `line`, counted out, the way made invalid; true when it was dirty.
+  [[gnu::always_inline]] bool evict_way(std::uint32_t* set, std::size_t ways, std::size_t w, std::uint64_t& line) {
+    std::uint32_t& meta = set[ways + w];
+    line = line_of(set, set[w]);
+    const bool is_dirty = state_of(meta) == LineState::Modified;
+    count_out(line);
+    set[w] = kInvalidTag;
+    meta = 0;
+    ++stats_.evictions;
+    stats_.dirty_evictions += is_dirty;
+    return is_dirty;
+  }
   static constexpr unsigned kPageLineShift = 6;  // lines of a 4 KiB page
 
   CacheParams params_;

@@ -131,10 +131,7 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
           const CoherenceDirectory::Claim& c = claims[j];
           entry = c.entry;
           others = c.others != 0;
-          // track()'s back-invalidation of the evicted line's CPUs (skipping one that holds nothing of its region).
-          for (std::uint64_t cpus = c.evicted_cpus; cpus != 0; cpus &= cpus - 1)
-            if (!private_clean(__builtin_ctzll(cpus), c.evicted))
-              back_invalidate_cpu(c.evicted, __builtin_ctzll(cpus), wb[j]);
+          back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
         } else {
           entry = track(cpu, line_of(j), wb[j], &others);
         }
