@@ -38,9 +38,17 @@ class TimedSource : public hw::OpSource {
                                 os::MAP_PRIVATE | os::MAP_ANONYMOUS | os::MAP_POPULATE, -1, 0);
     base_ = r > 0 ? static_cast<VirtAddr>(r) : 0;
   }
+  // After the last batch ran, before the task's exit.
+  void finish(hw::ThreadContext&) override {
+    if (!finished_) last_ = cpu_seconds();
+    finished_ = true;
+  }
   // When the first batch was asked for (after the populate), if it was.
   bool started() const { return started_; }
   double first_fill() const { return first_fill_; }
+  // When the stream finished, if it did (a killed task does not).
+  bool finished() const { return finished_; }
+  double last() const { return last_; }
 
  protected:
   void mark_started() {
@@ -52,8 +60,8 @@ class TimedSource : public hw::OpSource {
   VirtAddr base_ = 0;
 
  private:
-  bool started_ = false;
-  double first_fill_ = 0;
+  bool started_ = false, finished_ = false;
+  double first_fill_ = 0, last_ = 0;
 };
 
 class HitStream : public TimedSource {
@@ -104,7 +112,7 @@ class GupsUpdates : public TimedSource {
 
 // Runs the source `make()` returns on CPU 0 of configs/`config` (one machine
 // per iteration) and reports its references per host CPU second from its
-// first batch on.
+// first batch to its finish().
 template <class Make>
 void run_timed(benchmark::State& state, const char* config, Make make) {
   std::uint64_t total = 0;
@@ -117,11 +125,11 @@ void run_timed(benchmark::State& state, const char* config, Make make) {
     const TimedSource* s = source.get();
     m->add_task("stream", std::move(source), CpuId(0));
     m->run();
-    const double end = cpu_seconds();
-    if (!s->started()) {
-      state.SkipWithError("the stream never ran (mmap failed)");
+    if (!s->started() || !s->finished()) {
+      state.SkipWithError(s->started() ? "the stream was killed before its end" : "the stream never ran (mmap failed)");
       return;
     }
+    const double end = s->last();
     state.SetIterationTime(end - s->first_fill());
     seconds += end - s->first_fill();
     // The core's own references (the populate's kernel clears are not ops).
