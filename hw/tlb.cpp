@@ -85,65 +85,6 @@ TlbArray::TlbArray(const TlbArrayParams& params) : params_(params), ways_(params
   stamps_.resize(params.entries);
 }
 
-template <std::uint32_t N>
-std::uint32_t TlbArray::matching_way(std::size_t first, std::uint64_t key) const {
-  // A loop without an exit, unrolled for the usual way counts: keys are
-  // unique in a set, so any matching way is the one.
-  const std::uint32_t n = N ? N : ways_;
-  const TlbEntry* set = &entries_[first];
-  std::uint32_t match = n;
-  for (std::uint32_t w = 0; w < n; ++w) match = set[w].key == key ? w : match;
-  return match;
-}
-
-TlbEntry* TlbArray::probe_every_way(Asid asid, VirtAddr va, PageSize s) {
-  const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-  const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
-  const std::uint32_t w = ways_ == 4    ? matching_way<4>(first, key)
-                          : ways_ == 12 ? matching_way<12>(first, key)
-                                        : matching_way<0>(first, key);
-  if (w == ways_) return nullptr;
-  stamps_[first + w] = ++tick_;
-  return &entries_[first + w];
-}
-
-template <std::uint32_t N>
-std::uint32_t TlbArray::victim_way(std::size_t first, std::uint64_t key, bool search) const {
-  const std::uint32_t n = N ? N : ways_;
-  const std::uint64_t* stamp = &stamps_[first];
-  // The first least stamp without a branch per way (on a full set the
-  // stamps' order is a coin toss for the host's branch predictor).
-  const std::uint32_t match = search ? matching_way<N>(first, key) : n;
-  std::uint32_t victim = 0;
-  std::uint64_t least = stamp[0];
-  for (std::uint32_t w = 1; w < n; ++w) {
-    const bool less = stamp[w] < least;
-    least = less ? stamp[w] : least;
-    victim = less ? w : victim;
-  }
-  return match != n ? match : victim;
-}
-
-void TlbArray::insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
-  const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-  const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
-  // The same translation if present, else the first invalid way, else the
-  // first least recently used. Skylake's arrays have 4 and 12 ways.
-  const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key, !absent)
-                          : ways_ == 12 ? victim_way<12>(first, key, !absent)
-                                        : victim_way<0>(first, key, !absent);
-  // A caller that passes `absent` wrongly (Mmu::translate_slow without the
-  // access's translate_fast before it) would hold the key twice in the set.
-  assert(!absent || matching_way<0>(first, key) == ways_);
-  TlbEntry& e = entries_[first + w];
-  if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
-  ++valid_by_size_[static_cast<unsigned>(s)];
-  e.key = key;
-  e.page_base = page_base;
-  e.flags = flags;
-  stamps_[first + w] = ++tick_;
-}
-
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
   int n = 0;
   for (int s = 0; s < kNumPageSizes; ++s) {
@@ -253,42 +194,6 @@ Tlb::Tlb(const TlbParams& params) : params_(params) {
       if (l2_by_size_[s] < 0 && l2_[i].holds(PageSize(s))) l2_by_size_[s] = static_cast<int>(i);
   }
   for (const auto& a : l2_) l2_latency_ = std::max(l2_latency_, a.params().latency_cycles);
-}
-
-template <int Level, int From>
-TlbHit Tlb::probe_sizes(Asid asid, VirtAddr va) {
-  std::vector<TlbArray>& arrays = Level == 0 ? l1_ : l2_;
-  const std::array<int, kNumPageSizes>& by_size = Level == 0 ? l1_by_size_ : l2_by_size_;
-  for (int s = From; s < kNumPageSizes; ++s) {
-    const int i = by_size[s];
-    if (i < 0) continue;
-    TlbArray& a = arrays[static_cast<std::size_t>(i)];
-    if (a.valid_of(PageSize(s)) == 0) continue;
-    if (TlbEntry* e = a.probe_every_way(asid, va, PageSize(s))) {
-      ++stats_[Level].hits[s];
-      if (Level == 1) ++stats_[0].misses[s];
-      return {e, a.params().latency_cycles};
-    }
-  }
-  return {};
-}
-
-TlbHit Tlb::lookup_l1_large(Asid asid, VirtAddr va) { return probe_sizes<0, 1>(asid, va); }
-
-TlbHit Tlb::lookup_l2(Asid asid, VirtAddr va) { return probe_sizes<1, 0>(asid, va); }
-
-void Tlb::fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
-  const int i = l1_by_size_[static_cast<int>(s)];
-  if (i >= 0) l1_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
-}
-
-void Tlb::fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent) {
-  const int si = static_cast<int>(s);
-  ++stats_[0].misses[si];
-  ++stats_[1].misses[si];
-  fill_l1(asid, va, s, page_base, flags, absent);
-  const int i = l2_by_size_[si];
-  if (i >= 0) l2_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
 }
 
 int Tlb::invalidate_page(Asid asid, VirtAddr va) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -93,13 +94,41 @@ class TlbArray {
   }
   // probe() for a look-up that usually misses (the STLB's, the larger pages'):
   // every way's key compared without an exit, unrolled for 4 and 12 ways.
-  // Same answer and LRU update.
-  TlbEntry* probe_every_way(Asid asid, VirtAddr va, PageSize s);
+  // Same answer and LRU update. Inline: on GUPS it runs once per walk.
+  TlbEntry* probe_every_way(Asid asid, VirtAddr va, PageSize s) {
+    const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    const std::uint32_t w = ways_ == 4    ? matching_way<4>(first, key)
+                            : ways_ == 12 ? matching_way<12>(first, key)
+                                          : matching_way<0>(first, key);
+    if (w == ways_) return nullptr;
+    stamps_[first + w] = ++tick_;
+    return &entries_[first + w];
+  }
   // Installs (replacing the LRU way of the set, or the same translation if present).
   // `absent`: the caller knows the array holds no such translation (its probe
   // missed since): the set's keys are not compared (a 12-way STLB set's
   // compares were a third of an insert after each walk), the same way chosen.
-  void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false);
+  // Inline: a walk fills two arrays, and the calls were a fifth of the fill.
+  void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false) {
+    const std::uint64_t key = TlbEntry::make_key(asid, va, s);
+    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    // The same translation if present, else the first invalid way, else the
+    // first least recently used. Skylake's arrays have 4 and 12 ways.
+    const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key, !absent)
+                            : ways_ == 12 ? victim_way<12>(first, key, !absent)
+                                          : victim_way<0>(first, key, !absent);
+    // A caller that passes `absent` wrongly (Mmu::translate_slow without the
+    // access's translate_fast before it) would hold the key twice in the set.
+    assert(!absent || matching_way<0>(first, key) == ways_);
+    TlbEntry& e = entries_[first + w];
+    if (e.valid()) --valid_by_size_[static_cast<unsigned>(e.size())];
+    ++valid_by_size_[static_cast<unsigned>(s)];
+    e.key = key;
+    e.page_base = page_base;
+    e.flags = flags;
+    stamps_[first + w] = ++tick_;
+  }
 
   // Invalidation; each returns how many entries it dropped.
   int invalidate_page(Asid asid, VirtAddr va);                  // every size covering va
@@ -117,11 +146,33 @@ class TlbArray {
   // The way of the set of `first` (index of its way 0) holding `key`, or the
   // way count if none. N: the way count when known at compile time (0: ways_).
   template <std::uint32_t N>
-  std::uint32_t matching_way(std::size_t first, std::uint64_t key) const;
+  std::uint32_t matching_way(std::size_t first, std::uint64_t key) const {
+    // A loop without an exit, unrolled for the usual way counts: keys are
+    // unique in a set, so any matching way is the one.
+    const std::uint32_t n = N ? N : ways_;
+    const TlbEntry* set = &entries_[first];
+    std::uint32_t match = n;
+    for (std::uint32_t w = 0; w < n; ++w) match = set[w].key == key ? w : match;
+    return match;
+  }
   // The way insert() fills: the way holding `key` (looked for only when
   // `search`), else the first way with the least stamp (an invalid way's is 0).
   template <std::uint32_t N>
-  std::uint32_t victim_way(std::size_t first, std::uint64_t key, bool search) const;
+  std::uint32_t victim_way(std::size_t first, std::uint64_t key, bool search) const {
+    const std::uint32_t n = N ? N : ways_;
+    const std::uint64_t* stamp = &stamps_[first];
+    // The first least stamp without a branch per way (on a full set the
+    // stamps' order is a coin toss for the host's branch predictor).
+    const std::uint32_t match = search ? matching_way<N>(first, key) : n;
+    std::uint32_t victim = 0;
+    std::uint64_t least = stamp[0];
+    for (std::uint32_t w = 1; w < n; ++w) {
+      const bool less = stamp[w] < least;
+      least = less ? stamp[w] : least;
+      victim = less ? w : victim;
+    }
+    return match != n ? match : victim;
+  }
   TlbArrayParams params_;
   std::uint32_t ways_;
   std::uint64_t set_mask_;
@@ -180,17 +231,28 @@ class Tlb {
         return {e, a.params().latency_cycles};
       }
     }
-    return lookup_l1_large(asid, va);
+    return probe_sizes<0, 1>(asid, va);
   }
-  // lookup_l1's 2 MiB and 1 GiB probes.
-  TlbHit lookup_l1_large(Asid asid, VirtAddr va);
   // Second level (after an L1 miss). Counts the hit, and the L1 miss under the entry's size.
-  TlbHit lookup_l2(Asid asid, VirtAddr va);
+  // Inline, as the L1's larger sizes: on GUPS every reference walks, and the
+  // calls with their loops over the sizes were half of the look-up.
+  TlbHit lookup_l2(Asid asid, VirtAddr va) { return probe_sizes<1, 0>(asid, va); }
   // After a walk: fills both levels where a page of this size fits, counts the misses.
   // `absent`: no level holds a translation of va (both look-ups missed since; TlbArray::insert).
-  void fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false);
+  void fill_after_walk(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags,
+                       bool absent = false) {
+    const int si = static_cast<int>(s);
+    ++stats_[0].misses[si];
+    ++stats_[1].misses[si];
+    fill_l1(asid, va, s, page_base, flags, absent);
+    const int i = l2_by_size_[si];
+    if (i >= 0) l2_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
+  }
   // After an L2 hit: fills the first level.
-  void fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false);
+  void fill_l1(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false) {
+    const int i = l1_by_size_[static_cast<int>(s)];
+    if (i >= 0) l1_[static_cast<std::size_t>(i)].insert(asid, va, s, page_base, flags, absent);
+  }
   // Latency of a second-level lookup (a hit, or the probe before a walk).
   std::uint32_t l2_latency_cycles() const { return l2_latency_; }
 
@@ -210,7 +272,22 @@ class Tlb {
   // a page of size `From` or larger, sizes an array holds none of skipped;
   // counts the hit (an STLB hit also as an L1 miss).
   template <int Level, int From>
-  TlbHit probe_sizes(Asid asid, VirtAddr va);
+  TlbHit probe_sizes(Asid asid, VirtAddr va) {
+    std::vector<TlbArray>& arrays = Level == 0 ? l1_ : l2_;
+    const std::array<int, kNumPageSizes>& by_size = Level == 0 ? l1_by_size_ : l2_by_size_;
+    for (int s = From; s < kNumPageSizes; ++s) {
+      const int i = by_size[s];
+      if (i < 0) continue;
+      TlbArray& a = arrays[static_cast<std::size_t>(i)];
+      if (a.valid_of(PageSize(s)) == 0) continue;
+      if (TlbEntry* e = a.probe_every_way(asid, va, PageSize(s))) {
+        ++stats_[Level].hits[s];
+        if (Level == 1) ++stats_[0].misses[s];
+        return {e, a.params().latency_cycles};
+      }
+    }
+    return {};
+  }
   TlbParams params_;
   std::vector<TlbArray> l1_, l2_;
   std::array<int, kNumPageSizes> l1_by_size_{-1, -1, -1};  // index into l1_ of the array holding a size
