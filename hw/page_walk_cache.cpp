@@ -51,6 +51,7 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
     unsigned bits = 1;
     while ((std::size_t{1} << bits) < slots) ++bits;
     a.index.assign(std::size_t{1} << bits, 0);
+    a.index_mask = a.index.size() - 1;
     a.index_shift = 64 - bits;
     a.prev.assign(sizes[i], Array::kNone);
     a.next.assign(sizes[i], Array::kNone);
@@ -60,13 +61,16 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   }
 }
 
-void PageWalkCache::Array::unlink(std::uint32_t e) {
+// The list and index steps below are forced inline: replace() runs once per
+// walk that misses the PDE cache (every walk of GUPS), and as calls with the
+// arrays reloaded in each they cost about twice their work.
+[[gnu::always_inline]] inline void PageWalkCache::Array::unlink(std::uint32_t e) {
   const std::size_t s = set_of(keys[e]);
   (prev[e] == kNone ? head[s] : next[prev[e]]) = next[e];
   (next[e] == kNone ? tail[s] : prev[next[e]]) = prev[e];
 }
 
-void PageWalkCache::Array::link_tail(std::uint32_t e) {
+[[gnu::always_inline]] inline void PageWalkCache::Array::link_tail(std::uint32_t e) {
   const std::size_t s = set_of(keys[e]);
   prev[e] = tail[s];
   next[e] = kNone;
@@ -74,29 +78,21 @@ void PageWalkCache::Array::link_tail(std::uint32_t e) {
   tail[s] = e;
 }
 
-void PageWalkCache::Array::touch(std::uint32_t e) {
-  if (tail[set_of(keys[e])] == e) return;
+void PageWalkCache::Array::move_to_tail(std::uint32_t e) {
   unlink(e);
   link_tail(e);
 }
 
-void PageWalkCache::Array::install(std::uint32_t e, std::uint64_t k, PhysAddr t) {
-  keys[e] = k;
-  table[e] = t;
-  link_tail(e);
-  ++used[set_of(k)];
-  const std::size_t mask = index.size() - 1;
-  std::size_t s = home(k);
-  while (index[s] != 0) s = (s + 1) & mask;
+[[gnu::always_inline]] inline void PageWalkCache::Array::index_entry(std::uint32_t e) {
+  std::size_t s = home(keys[e]);
+  while (index[s] != 0) s = (s + 1) & index_mask;
   index[s] = e + 1;
 }
 
-void PageWalkCache::Array::remove(std::uint32_t e) {
-  unlink(e);
-  --used[set_of(keys[e])];
+[[gnu::always_inline]] inline void PageWalkCache::Array::unindex_entry(std::uint32_t e) {
   // Its slot is freed and the entries probed past it move back (deletion in
   // linear probing: each key stays reachable from its home slot).
-  const std::size_t mask = index.size() - 1;
+  const std::size_t mask = index_mask;
   std::size_t hole = home(keys[e]);
   while (index[hole] != e + 1) hole = (hole + 1) & mask;
   for (std::size_t s = (hole + 1) & mask; index[s] != 0; s = (s + 1) & mask) {
@@ -108,30 +104,13 @@ void PageWalkCache::Array::remove(std::uint32_t e) {
     }
   }
   index[hole] = 0;
+}
+
+void PageWalkCache::Array::remove(std::uint32_t e) {
+  unlink(e);
+  --used[set_of(keys[e])];
+  unindex_entry(e);
   keys[e] = table[e] = 0;
-}
-
-PageWalkCache::Hit PageWalkCache::peek(Asid asid, VirtAddr va) const {
-  for (int next = 3; next >= 1; --next) {
-    const Array& a = arrays_[next - 1];
-    const std::uint32_t e = a.find(key(asid, va, next));
-    if (e != Array::kNone) return {next, a.table[e]};
-  }
-  return {};
-}
-
-PageWalkCache::Hit PageWalkCache::lookup(Asid asid, VirtAddr va) {
-  for (int next = 3; next >= 1; --next) {
-    Array& a = arrays_[next - 1];
-    const std::uint32_t e = a.find(key(asid, va, next));
-    if (e != Array::kNone) {
-      a.touch(e);
-      ++stats_.hits[next - 1];
-      return {next, a.table[e]};
-    }
-  }
-  ++stats_.misses;
-  return {};
 }
 
 void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr table) {
@@ -149,21 +128,27 @@ void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr tabl
   a.replace(k, table);
 }
 
-void PageWalkCache::insert_missing(Asid asid, VirtAddr va, int next_level, PhysAddr table) {
-  Array& a = arrays_[next_level - 1];
-  if (!a.keys.empty()) a.replace(key(asid, va, next_level), table);
-}
-
 void PageWalkCache::Array::replace(std::uint64_t k, PhysAddr t) {
   const std::size_t s = set_of(k);
-  std::uint32_t victim = head[s];
-  if (used[s] < ways) {
-    victim = static_cast<std::uint32_t>(s * ways);
-    while (keys[victim] != 0) ++victim;
+  std::uint32_t e = head[s];
+  if (used[s] < ways) [[unlikely]] {
+    e = static_cast<std::uint32_t>(s * ways);
+    while (keys[e] != 0) ++e;
+    keys[e] = k;
+    link_tail(e);
+    ++used[s];
   } else {
-    remove(victim);
+    // remove(e), then e holds k: the set's count stays, and the list changes
+    // only when the set has more than one way.
+    unindex_entry(e);
+    if (tail[s] != e) {
+      unlink(e);
+      link_tail(e);
+    }
+    keys[e] = k;
   }
-  install(victim, k, t);
+  table[e] = t;
+  index_entry(e);
 }
 
 void PageWalkCache::invalidate_asid(Asid asid) {

@@ -57,16 +57,41 @@ class PageWalkCache {
     int next_level = 0;      // first level the walk still has to read (0 = PML4: a full miss)
     PhysAddr table = 0;      // physical address of that level's table (unset on a full miss)
   };
-  // The deepest cached level for `va`. Counts a hit or a miss.
-  Hit lookup(Asid asid, VirtAddr va);
+  // The deepest cached level for `va`. Counts a hit or a miss. Inline, as
+  // peek and insert_missing: once per walk each, and on GUPS (a PDE miss, a
+  // PDPTE hit, a PDE insert per walk) their calls and reloads of the arrays
+  // were about half of their cost.
+  Hit lookup(Asid asid, VirtAddr va) {
+    for (int next = 3; next >= 1; --next) {
+      Array& a = arrays_[next - 1];
+      const std::uint32_t e = a.find(key(asid, va, next));
+      if (e != Array::kNone) {
+        a.touch(e);
+        ++stats_.hits[next - 1];
+        return {next, a.table[e]};
+      }
+    }
+    ++stats_.misses;
+    return {};
+  }
   // The same answer without touching replacement state or statistics (host prefetching).
-  Hit peek(Asid asid, VirtAddr va) const;
+  Hit peek(Asid asid, VirtAddr va) const {
+    for (int next = 3; next >= 1; --next) {
+      const Array& a = arrays_[next - 1];
+      const std::uint32_t e = a.find(key(asid, va, next));
+      if (e != Array::kNone) return {next, a.table[e]};
+    }
+    return {};
+  }
   // Remember that the table of level `next_level` (1..3) for `va` is at `table`.
   void insert(Asid asid, VirtAddr va, int next_level, PhysAddr table);
   // The same for a level the latest lookup(asid, va) did not find (its hit was
   // above next_level), with no change to the caches since: the entry is known
   // absent, so it is not searched for again (a walk's inserts).
-  void insert_missing(Asid asid, VirtAddr va, int next_level, PhysAddr table);
+  void insert_missing(Asid asid, VirtAddr va, int next_level, PhysAddr table) {
+    Array& a = arrays_[next_level - 1];
+    if (!a.keys.empty()) a.replace(key(asid, va, next_level), table);
+  }
 
   void invalidate_asid(Asid asid);
   void invalidate_all();
@@ -89,8 +114,10 @@ class PageWalkCache {
     // home slot free, where at two slots per entry it walked a cluster of
     // uncertain length (a host branch mispredicted: most of peek's time).
     static constexpr std::size_t kIndexSlotsPerEntry = 8, kIndexSlotsCap = 4096;
-    std::vector<std::uint32_t> index;
-    unsigned index_shift = 64;  // the hash's top bits select the slot
+    // An array of no entries has two free slots (find() then needs no test of its own).
+    std::vector<std::uint32_t> index = std::vector<std::uint32_t>(2, 0);
+    std::size_t index_mask = 1;  // index.size() - 1
+    unsigned index_shift = 63;   // the hash's top bits select the slot
     // Each set's used entries by last use: prev/next by entry, head (least
     // recent) and tail by set; kNone ends a list. used: used entries by set.
     std::vector<std::uint32_t> prev, next, head, tail, used;
@@ -100,19 +127,22 @@ class PageWalkCache {
     }
     // The entry holding key k, or kNone.
     std::uint32_t find(std::uint64_t k) const {
-      if (keys.empty()) return kNone;
-      const std::size_t mask = index.size() - 1;
-      for (std::size_t s = home(k);; s = (s + 1) & mask) {
+      for (std::size_t s = home(k);; s = (s + 1) & index_mask) {
         const std::uint32_t e = index[s];
         if (e == 0) return kNone;
         if (keys[e - 1] == k) return e - 1;
       }
     }
-    void touch(std::uint32_t e);                                 // e becomes its set's most recently used
-    void install(std::uint32_t e, std::uint64_t k, PhysAddr t);  // an empty entry e holds k
+    // e becomes its set's most recently used (usually it is: a walk after a hit in the same region).
+    void touch(std::uint32_t e) {
+      if (tail[set_of(keys[e])] != e) move_to_tail(e);
+    }
+    void move_to_tail(std::uint32_t e);
     void remove(std::uint32_t e);                                // a used entry e becomes empty
     void unlink(std::uint32_t e);
     void link_tail(std::uint32_t e);
+    void index_entry(std::uint32_t e);    // slot of keys[e] (not in the index) -> e
+    void unindex_entry(std::uint32_t e);  // frees the slot of keys[e] (in the index)
     // Installs k, not held, in its set's first empty entry, else in place of its least recently used.
     void replace(std::uint64_t k, PhysAddr t);
   };
