@@ -128,7 +128,8 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   std::vector<Core*> cores;
   for (int c = 0; c < topo_.num_cpus(); ++c) {
     const CpuId cpu(c);
-    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *kernel_));
+    mmus_.push_back(std::make_unique<Mmu>(cpu, params_.core.clock, params_.mmu, *port_, *kernel_,
+                                          MmuDirect{memory_.get(), &kernel_->pgtables()}));
     cores_.push_back(std::make_unique<Core>(cpu, topo_.cpu_node(cpu), params_.core, *mmus_.back(), *port_, kernel_.get(),
                                             memory_.get()));
     cores_.back()->set_epoch(epoch_);

@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include "common/config.h"
+#include "hw/memory_system.h"
+#include "os/pgtable.h"
 
 namespace numasim::hw {
 
@@ -20,10 +22,34 @@ MmuParams MmuParams::from_config(Config root) {
   return p;
 }
 
-Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os)
-    : cpu_(cpu), clock_(clock), params_(params), memory_(memory), os_(os), tlb_(params.tlb), pwc_(params.pwc) {
+Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os,
+         MmuDirect direct)
+    : cpu_(cpu),
+      clock_(clock),
+      params_(params),
+      memory_(memory),
+      os_(os),
+      direct_(direct),
+      tlb_(params.tlb),
+      pwc_(params.pwc) {
   l2_probe_ps_ = clock_.to_time(Cycles(tlb_.l2_latency_cycles()));
   walk_start_ps_ = clock_.to_time(Cycles(params_.walk_start_cycles));
+}
+
+inline std::uint64_t Mmu::read_pte(PhysAddr entry) const {
+  return direct_.tables ? direct_.tables->read_pte(entry) : os_.read_pte(entry);
+}
+
+inline Picoseconds Mmu::walker_access(PhysAddr pa, bool is_write, Picoseconds now) {
+  // The walker does not look at where an access was served.
+  return direct_.memory ? direct_.memory->access(cpu_, pa, is_write, now) : memory_.access(cpu_, pa, is_write, now, nullptr);
+}
+
+inline void Mmu::host_prefetch(PhysAddr pa) const {
+  if (direct_.memory)
+    direct_.memory->host_prefetch(cpu_, pa);
+  else
+    memory_.host_prefetch(cpu_, pa);
 }
 
 void Mmu::switch_context(const MmuContext& ctx) {
@@ -110,8 +136,8 @@ bool Mmu::peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const {
   for (;; ++level) {
     entry = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
     if (level == 3) return true;
-    if (hint) memory_.host_prefetch(cpu_, entry);
-    const std::uint64_t e = os_.read_pte(entry);
+    if (hint) host_prefetch(entry);
+    const std::uint64_t e = read_pte(entry);
     if (!(e & pte::kPresent)) return false;
     if (level > 0 && (e & pte::kPse)) return true;  // a 1 GiB or 2 MiB leaf
     table = e & pte::kAddrMask;
@@ -124,8 +150,11 @@ void Mmu::prefetch_walk(VirtAddr va) const {
   if (!peek_leaf(va, true, entry, level)) return;
   peeked_[(va >> kPageShift) % kPeekedLeaves] = {va >> kPageShift, ctx_.cr3, entry, level};
   if (level != 3) return;
-  os_.prefetch_pte(entry);
-  memory_.host_prefetch(cpu_, entry);
+  if (direct_.tables)
+    direct_.tables->prefetch_pte(entry);
+  else
+    os_.prefetch_pte(entry);
+  host_prefetch(entry);
 }
 
 void Mmu::prefetch_data(VirtAddr va) const {
@@ -138,10 +167,10 @@ void Mmu::prefetch_data(VirtAddr va) const {
   } else if (!peek_leaf(va, false, entry, level)) {
     return;
   }
-  const std::uint64_t e = os_.read_pte(entry);
+  const std::uint64_t e = read_pte(entry);
   if (!(e & pte::kPresent)) return;
   const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
-  memory_.host_prefetch(cpu_, (e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
+  host_prefetch((e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
 }
 
 bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa, bool absent) {
@@ -152,12 +181,11 @@ bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa, bool absen
   int level = hit.next_level;
   PhysAddr table = level == 0 ? ctx_.cr3 : hit.table;
   bool writable = true;
-  std::uint8_t level_hit = 0;
   for (;;) {
     const PhysAddr entry_pa = table + ((va >> pt_index_shift(level)) & 511u) * 8u;
-    t += memory_.access(cpu_, entry_pa, false, t, &level_hit);
+    t += walker_access(entry_pa, false, t);
     ++stats_.walk_reads;
-    const std::uint64_t e = os_.read_pte(entry_pa);
+    const std::uint64_t e = read_pte(entry_pa);
     if (!(e & pte::kPresent) || !(e & pte::kUser)) break;
     writable = writable && (e & pte::kRw);
     if (write && !writable) break;
@@ -167,7 +195,7 @@ bool Mmu::walk(VirtAddr va, bool write, Picoseconds& t, PhysAddr& pa, bool absen
     if (leaf && write && !(e & pte::kDirty)) set_bits |= pte::kDirty;
     if (set_bits) {
       os_.set_pte_bits(entry_pa, set_bits);
-      t += memory_.access(cpu_, entry_pa, true, t, &level_hit);
+      t += walker_access(entry_pa, true, t);
       ++stats_.walk_ad_writes;
     }
     if (leaf) {

@@ -30,6 +30,7 @@ class Config;
 }
 namespace numasim::os {
 struct task_struct;
+class PageTables;
 }
 
 namespace numasim::hw {
@@ -87,9 +88,23 @@ struct MmuStats {
   std::uint64_t context_switches = 0;
 };
 
+class MemorySystem;
+
+// What a machine's MMU may call without the MemoryPort and KernelEntry
+// indirections (as Core's direct memory): the memory system behind `memory`
+// and the page tables behind the kernel's read_pte and prefetch_pte. A walk
+// reads two to four entries, each a virtual call to an adapter and one to the
+// kernel before; the answers are the same. Null: through the interfaces
+// (unit tests with stubs).
+struct MmuDirect {
+  MemorySystem* memory = nullptr;
+  const os::PageTables* tables = nullptr;
+};
+
 class Mmu {
  public:
-  Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os);
+  Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os,
+      MmuDirect direct = {});
 
   CpuId cpu() const { return cpu_; }
   // CR3 write on a context switch: without PCID every translation is flushed.
@@ -177,6 +192,11 @@ class Mmu {
   Picoseconds l2_probe_ps_{0}, walk_start_ps_{0};
   MemoryPort& memory_;
   os::KernelEntry& os_;
+  MmuDirect direct_;
+  // The walker's page-table reads and timed accesses, direct when it can.
+  std::uint64_t read_pte(PhysAddr entry) const;
+  Picoseconds walker_access(PhysAddr pa, bool is_write, Picoseconds now);
+  void host_prefetch(PhysAddr pa) const;
   Tlb tlb_;
   PageWalkCache pwc_;
   MmuContext ctx_;
