@@ -22,8 +22,7 @@ MmuParams MmuParams::from_config(Config root) {
   return p;
 }
 
-Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os,
-         MmuDirect direct)
+Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory, os::KernelEntry& os, MmuDirect direct)
     : cpu_(cpu),
       clock_(clock),
       params_(params),
@@ -42,7 +41,8 @@ inline std::uint64_t Mmu::read_pte(PhysAddr entry) const {
 
 inline Picoseconds Mmu::walker_access(PhysAddr pa, bool is_write, Picoseconds now) {
   // The walker does not look at where an access was served.
-  return direct_.memory ? direct_.memory->access(cpu_, pa, is_write, now) : memory_.access(cpu_, pa, is_write, now, nullptr);
+  return direct_.memory ? direct_.memory->access(cpu_, pa, is_write, now)
+                        : memory_.access(cpu_, pa, is_write, now, nullptr);
 }
 
 inline void Mmu::host_prefetch(PhysAddr pa) const {
