@@ -42,19 +42,17 @@ struct Translations {
 };
 
 Translations translate_on_a_fresh_machine(bool direct) {
-  auto doc = ConfigDocument::from_string(
-      "[machine]\nsockets = 2\ncores_per_socket = 2\nmemory_per_node = \"64MiB\"\n"
-      "distances = [[10, 21], [21, 10]]\n"
-      "[[link]]\nnodes = [0, 1]\nlatency = \"27ns\"\nbandwidth = \"34.3GB/s\"\n",
-      "mmu-direct.toml");
+  // One socket of two cores, 64 MiB.
+  auto doc = ConfigDocument::from_string("[machine]\nsockets = 1\ncores_per_socket = 2\nmemory_per_node = \"64MiB\"\n",
+                                         "mmu-direct.toml");
   auto m = std::make_unique<Machine>(doc->root());
   doc->finish();
   os::Kernel& k = m->kernel();
   os::task_struct* t = k.create_task("walker", CpuId(0), os::CpuMask().set());
   os::KernelCost cost;
   k.syscall_enter(t, Picoseconds(0));
-  const long base = k.sys_mmap(t, 0, 16ull << 20, os::PROT_READ | os::PROT_WRITE,
-                               os::MAP_PRIVATE | os::MAP_ANONYMOUS, -1, 0, cost);
+  const long base =
+      k.sys_mmap(t, 0, 16ull << 20, os::PROT_READ | os::PROT_WRITE, os::MAP_PRIVATE | os::MAP_ANONYMOUS, -1, 0, cost);
   EXPECT_GT(base, 0);
   PortOver port(m->memory());
   Mmu mmu(CpuId(0), m->params().core.clock, m->params().mmu, port, k,
