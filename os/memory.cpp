@@ -80,28 +80,6 @@ page* Kernel::alloc_user_page(task_struct* t, vm_area_struct& vma, VirtAddr addr
   return alloc_pages_mpol(pm_, t->cpu, GFP_HIGHUSER_MOVABLE, 0, pol, ilx, cost);  // may OOM-kill in the slow path
 }
 
-// put_page on a user page after one of its mappings went away: the page holds
-// one reference per mapping; the last one frees it.
-void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
-  if (pg->mapcount != 0) {
-    --pg->_refcount;
-    return;
-  }
-  if (pg->test(PG_swapcache)) {  // free_pages_and_swap_cache: free_swap_cache, then the mapping's put
-    swap_->free_swap_cache(pg, cpu, cost);
-    if (pg->test(PG_swapcache)) {  // still needed by swap PTEs or under writeback: the cache keeps it
-      --pg->_refcount;
-      return;
-    }
-  }
-  if (pg->_refcount == 1) lru_page_release(pg);  // the last reference: off its LRU list or lru_add batch
-  pg->clear(PG_anon);
-  pg->clear(PG_swapbacked);
-  pg->clear(PG_dirty);
-  pg->owner = 0;
-  pm_.free_pages(cpu, pg, 0, cost);
-}
-
 namespace {
 const char* fault_result_name(Kernel::FaultResult r) {
   switch (r) {

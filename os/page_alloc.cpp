@@ -90,17 +90,6 @@ bool PhysMem::pfn_valid(Pfn pfn) const {
   return pfn.value() < max_pfn_ && pageblocks_[pfn.value() >> pageblock_order].nid != 0xff;
 }
 
-zone* PhysMem::page_zone(const page* pg) {
-  const PageblockInfo& pb = pageblocks_[pfn32(pg) >> pageblock_order];
-  return &nodes_[pb.nid]->node_zones[pb.zone];
-}
-const zone* PhysMem::page_zone(const page* pg) const {
-  const PageblockInfo& pb = pageblocks_[pfn32(pg) >> pageblock_order];
-  return &nodes_[pb.nid]->node_zones[pb.zone];
-}
-migratetype PhysMem::get_pageblock_migratetype(const page* pg) const {
-  return static_cast<migratetype>(pageblocks_[pfn32(pg) >> pageblock_order].mt);
-}
 
 // ---------------------------------------------------------------------------
 // Watermarks.
@@ -421,16 +410,22 @@ page* PhysMem::alloc_pages(CpuId cpu, gfp_t gfp, unsigned order, NodeId preferre
 // to the head of its list (or the tail when the next-higher buddy is free too,
 // as buddy_merge_likely does).
 void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt, KernelCost& cost) {
-  cost.add_cycles(params_.costs.buddy_free_cycles);
   mod_free_pages(z, 1l << order);
+  const unsigned merges = merge_free_block(pg, pfn, z, order, mt);
+  cost.add_cycles(params_.costs.buddy_free_cycles + merges * std::uint64_t{params_.costs.buddy_step_cycles});
+}
+
+// __free_one_page's merging and queueing, without its charge and NR_FREE_PAGES
+// (the callers add those, free_pcppages_bulk once per batch); the merges made.
+unsigned PhysMem::merge_free_block(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt) {
   if (pfn & ((1ull << order) - 1)) bad_page("freeing a misaligned block", pfn);
+  const unsigned first_order = order;
   while (order < MAX_ORDER - 1) {
     const std::uint64_t buddy_pfn = pfn ^ (1ull << order);
     if (!z.zone_spans_pfn(buddy_pfn)) break;
     page* buddy = mem_map_ + buddy_pfn;
     if (!PageBuddy(buddy) || buddy->order != order) break;
     del_page_from_free_list(buddy, z, order);
-    cost.add_cycles(params_.costs.buddy_step_cycles);
     const std::uint64_t combined = buddy_pfn & pfn;
     pg = mem_map_ + combined;
     pfn = combined;
@@ -446,13 +441,19 @@ void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned ord
     }
   }
   add_to_free_list(pg, z, order, mt, to_tail);
+  return order - first_order;
 }
 
 // free_pcppages_bulk: return `count` pages to the buddy, round-robin over the
-// lists starting with `pindex`, coldest (tail) pages first.
+// lists starting with `pindex`, coldest (tail) pages first. Each block is
+// merged as __free_one_page does; its charge and NR_FREE_PAGES are added once
+// for the batch (nothing in between reads them, and the free count only grows,
+// so the node's low-water mark is untouched either way).
 void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigned pindex, KernelCost& cost) {
   count = std::min(count, pcp.count);
   int idx = static_cast<int>(pindex) - 1;
+  std::int64_t freed = 0;
+  std::uint64_t blocks = 0, merges = 0;
   while (count > 0) {
     PageList* list;
     do {
@@ -468,16 +469,22 @@ void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigne
       pg->flags = 0;
       count -= nr;
       pcp.count -= nr;
-      __free_one_page(pg, pfn32(pg), z, order, mt, cost);
+      freed += nr;
+      ++blocks;
+      merges += merge_free_block(pg, pfn32(pg), z, order, mt);
     } while (count > 0 && !list->empty());
   }
+  mod_free_pages(z, freed);
+  cost.add_cycles(blocks * params_.costs.buddy_free_cycles + merges * params_.costs.buddy_step_cycles);
 }
 
 // free_unref_page + free_unref_page_commit: onto this CPU's list, then drain a
-// (growing) batch when the list passes `high`.
-void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
-  zone& z = *page_zone(pg);
-  const migratetype mt = get_pageblock_migratetype(pg);
+// (growing) batch when the list passes `high`. `z` and `mt` are the page's
+// zone and pageblock type, which the caller looked up.
+// Inlined into free_the_page, its only caller: the drain at the end is a tail
+// call, so the common path (no drain) needs no saved registers.
+[[gnu::always_inline]] inline void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, zone& z,
+                                                            migratetype mt, KernelCost& cost) {
   per_cpu_pages& pcp = z.per_cpu_pageset[static_cast<std::size_t>(cpu.value())];
   cost.add_cycles(params_.costs.pcp_free_cycles);
   count_vm_events(cpu, PGFREE, 1ull << order);
@@ -507,6 +514,19 @@ void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& c
   }
 }
 
+// free_pages_prepare's compound part: every tail checked and cleared (out of
+// line: rare, and it would cost the order-0 path its saved registers).
+[[gnu::noinline]] void PhysMem::free_compound_tails(page* pg, std::uint64_t pfn, unsigned order) {
+  if (pg->order != order) bad_page("freeing a compound page with the wrong order", pfn);
+  for (std::uint64_t i = 1; i < (1ull << order); ++i) {
+    page* t = pg + i;
+    if (!PageTail(t) || t->private_ != pfn) bad_page("corrupted compound tail", pfn + i);
+    if (t->mapcount != 0) bad_page("freeing a mapped tail page", pfn + i);
+    t->flags = 0;
+    t->private_ = 0;
+  }
+}
+
 // free_the_page: per-cpu lists for small orders, else __free_pages_ok.
 void PhysMem::free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
   const std::uint64_t pfn = pfn32(pg);
@@ -518,25 +538,20 @@ void PhysMem::free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cos
                                          (1u << PG_pgtable) | (1u << PG_hugetlb);
   if (pg->mapcount != 0) bad_page("freeing a mapped page", pfn);
   if (pg->flags & kCheckAtFree) bad_page("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", pfn);
-  if (PageHead(pg)) {
-    if (pg->order != order) bad_page("freeing a compound page with the wrong order", pfn);
-    for (std::uint64_t i = 1; i < (1ull << order); ++i) {
-      page* t = pg + i;
-      if (!PageTail(t) || t->private_ != pfn) bad_page("corrupted compound tail", pfn + i);
-      if (t->mapcount != 0) bad_page("freeing a mapped tail page", pfn + i);
-      t->flags = 0;
-      t->private_ = 0;
-    }
-  }
-  zone& z = *page_zone(pg);
+  if (PageHead(pg)) free_compound_tails(pg, pfn, order);
+  // One look at the pageblock for the zone and the type (a copy: the stores
+  // below through `pg` would otherwise make the compiler read it again).
+  const PageblockInfo pb = pageblocks_[pfn >> pageblock_order];
+  zone& z = *pageblock_zone(pb);
+  const migratetype mt = static_cast<migratetype>(pb.mt);
   z.nr_alloced_pages -= 1ull << order;
   pg->owner = 0;
   pg->private_ = 0;
   if (order <= PAGE_ALLOC_COSTLY_ORDER) {
-    free_unref_page(cpu, pg, order, cost);
+    free_unref_page(cpu, pg, order, z, mt, cost);
   } else {
     pg->flags = 0;
-    __free_one_page(pg, pfn, z, order, get_pageblock_migratetype(pg), cost);
+    __free_one_page(pg, pfn, z, order, mt, cost);
     count_vm_events(cpu, PGFREE, 1ull << order);
   }
 }
@@ -555,11 +570,15 @@ void PhysMem::free_pages(CpuId cpu, page* pg, unsigned order, KernelCost& cost) 
   if (--pg->_refcount == 0) {
     if (pg->memcg_id) hooks_->uncharge_folio(pg, order);  // mem_cgroup_uncharge
     free_the_page(cpu, pg, order, cost);
-  } else if (!head) {
-    while (order-- > 0) {
-      free_the_page(cpu, pg + (1ull << order), order, cost);
-    }
+  } else if (!head && order) {
+    free_pages_after_first(cpu, pg, order, cost);
   }
+}
+
+// __free_pages' split of a non-compound block whose first page is still
+// referenced: the rest freed as ever smaller blocks (out of line, as above).
+[[gnu::noinline]] void PhysMem::free_pages_after_first(CpuId cpu, page* pg, unsigned order, KernelCost& cost) {
+  while (order-- > 0) free_the_page(cpu, pg + (1ull << order), order, cost);
 }
 
 // drain_pages_zone for every zone of this CPU.

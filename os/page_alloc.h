@@ -161,10 +161,14 @@ class PhysMem {
   PhysAddr page_to_phys(const page* pg) const { return page_to_pfn(pg).value() << kPageShift; }
   page* phys_to_page(PhysAddr addr) { return pfn_to_page(Pfn(addr >> kPageShift)); }
   NodeId page_to_nid(const page* pg) const { return NodeId(pb_node(pfn32(pg))); }
-  zone* page_zone(const page* pg);
-  const zone* page_zone(const page* pg) const;
+  zone* page_zone(const page* pg) { return pageblock_zone(pageblocks_[pfn32(pg) >> pageblock_order]); }
+  const zone* page_zone(const page* pg) const {
+    return pageblock_zone(pageblocks_[pfn32(pg) >> pageblock_order]);
+  }
   page* compound_head(page* pg) { return PageTail(pg) ? mem_map_ + pg->private_ : pg; }
-  migratetype get_pageblock_migratetype(const page* pg) const;
+  migratetype get_pageblock_migratetype(const page* pg) const {
+    return static_cast<migratetype>(pageblocks_[pfn32(pg) >> pageblock_order].mt);
+  }
 
   // Nodes, CPUs, zonelists.
   pglist_data& NODE_DATA(NodeId nid) { return *nodes_[nid.value()]; }
@@ -270,6 +274,7 @@ class PhysMem {
   };
 
   std::uint32_t pfn32(const page* pg) const { return static_cast<std::uint32_t>(pg - mem_map_); }
+  zone* pageblock_zone(const PageblockInfo& pb) const { return &nodes_[pb.nid]->node_zones[pb.zone]; }
   int pb_node(std::uint64_t pfn) const { return pageblocks_[pfn >> pageblock_order].nid; }
 
   void init_nodes(std::vector<NodeLayout> nodes);
@@ -317,9 +322,12 @@ class PhysMem {
   unsigned long move_freepages_block(zone& z, page* pg, migratetype mt, unsigned long* movable_pages);
   void expand(zone& z, page* pg, unsigned low, unsigned high, migratetype mt, KernelCost& cost);
   void __free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt, KernelCost& cost);
-  void free_unref_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
+  unsigned merge_free_block(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt);
+  void free_unref_page(CpuId cpu, page* pg, unsigned order, zone& z, migratetype mt, KernelCost& cost);
   void free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigned pindex, KernelCost& cost);
   void free_the_page(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
+  void free_compound_tails(page* pg, std::uint64_t pfn, unsigned order);
+  void free_pages_after_first(CpuId cpu, page* pg, unsigned order, KernelCost& cost);
   void prep_new_page(CpuId cpu, page* pg, unsigned order, gfp_t gfp, KernelCost& cost);
   void zone_statistics(zone& preferred, zone& z, CpuId cpu);
   void set_pageblock_migratetype(std::uint64_t pfn, migratetype mt) { pageblocks_[pfn >> pageblock_order].mt = mt; }

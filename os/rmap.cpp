@@ -268,6 +268,29 @@ void Kernel::page_add_new_anon_rmap(page* pg, vm_area_struct& vma, VirtAddr addr
   pm_.mod_node_page_state(pm_.page_to_nid(pg), NR_ANON_MAPPED, 1);
 }
 
+// put_page on a user page after one of its mappings went away: the page holds
+// one reference per mapping; the last one frees it. Beside page_remove_rmap, its
+// caller on every zap, so that the compiler can inline it there.
+void Kernel::put_user_page(CpuId cpu, page* pg, KernelCost& cost) {
+  if (pg->mapcount != 0) {
+    --pg->_refcount;
+    return;
+  }
+  if (pg->test(PG_swapcache)) {  // free_pages_and_swap_cache: free_swap_cache, then the mapping's put
+    swap_->free_swap_cache(pg, cpu, cost);
+    if (pg->test(PG_swapcache)) {  // still needed by swap PTEs or under writeback: the cache keeps it
+      --pg->_refcount;
+      return;
+    }
+  }
+  if (pg->_refcount == 1) lru_page_release(pg);  // the last reference: off its LRU list or lru_add batch
+  pg->clear(PG_anon);
+  pg->clear(PG_swapbacked);
+  pg->clear(PG_dirty);
+  pg->owner = 0;
+  pm_.free_pages(cpu, pg, 0, cost);
+}
+
 void Kernel::page_remove_rmap(CpuId cpu, mm_struct& mm, page* pg, bool huge, KernelCost& cost) {
   if (!huge && PageCompound(pg)) return page_remove_rmap_thp_pte(cpu, mm, pg, cost);  // a THP subpage
   if (pg->mapcount <= 0) rmap_bug("removing a mapping of an unmapped page", pm_.page_to_pfn(pg).value());

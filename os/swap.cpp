@@ -89,19 +89,28 @@ void Kernel::mark_page_accessed(page* pg) {
   page_lruvec(pm_, pg).nonresident_age += 1;  // workingset_activation -> workingset_age_nonresident
 }
 
+namespace {
+// A page freed before its CPU's lru_add batch reached the LRU leaves the batch.
+// Out of line: the common release (a page on its list) then saves no registers.
+template <class Batches>
+[[gnu::noinline]] void lru_add_batch_remove(Batches& batches, const page* pg) {
+  for (auto& b : batches)
+    for (unsigned i = 0; i < b.nr; ++i)
+      if (b.pages[i] == pg) {
+        for (unsigned j = i + 1; j < b.nr; ++j) b.pages[j - 1] = b.pages[j];
+        --b.nr;
+        break;
+      }
+}
+}  // namespace
+
 // __page_cache_release / __folio_put's LRU part for a page about to be freed.
 void Kernel::lru_page_release(page* pg) {
   if (pg->test(PG_lru)) {
     del_page_from_lru_list(pm_, pg);
     pg->clear(PG_lru);
   } else {
-    for (LruAddBatch& b : lru_add_)
-      for (unsigned i = 0; i < b.nr; ++i)
-        if (b.pages[i] == pg) {
-          for (unsigned j = i + 1; j < b.nr; ++j) b.pages[j - 1] = b.pages[j];
-          --b.nr;
-          break;
-        }
+    lru_add_batch_remove(lru_add_, pg);
   }
   if (pg->test(PG_mlocked)) {
     pg->clear(PG_mlocked);

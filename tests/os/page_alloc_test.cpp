@@ -466,6 +466,40 @@ TEST(PageAlloc, PcpListsRefillByBatchAndDrainWithGrowingBatches) {
   EXPECT_EQ(m.pm->sum_vm_event(PGALLOC_NORMAL), 60u);
 }
 
+// free_pcppages_bulk adds its charge and NR_FREE_PAGES once per batch: the sum
+// must still be buddy_free_cycles per block and buddy_step_cycles per merge
+// (each merge leaves one free block fewer), and every page drained counted free.
+TEST(PageAlloc, PcpDrainChargesEveryBlockAndMerge) {
+  PhysMemParams p;
+  p.pcp_high = 16;
+  p.pcp_batch = 4;
+  p.costs.buddy_free_cycles = 1000;
+  p.costs.buddy_step_cycles = 1;
+  OneNode m(16, p);
+  KernelCost cost;
+  std::vector<page*> pages;
+  for (int i = 0; i < 40; ++i) pages.push_back(m.pm->alloc_pages(CpuId(0), GFP_KERNEL, 0, NodeId(0), nullptr, cost));
+  for (page* pg : pages) m.pm->free_pages(CpuId(0), pg, 0, cost);
+  const std::uint64_t drained = static_cast<std::uint64_t>(m.normal().per_cpu_pageset[0].count);
+  ASSERT_GT(drained, 1u);
+  auto blocks = [&] {
+    std::uint64_t n = 0;
+    for (std::uint64_t f : nr_free(m.normal())) n += f;
+    return n;
+  };
+  const std::uint64_t blocks_before = blocks();
+  const std::int64_t zone_free = zone_page_state(m.normal(), NR_FREE_PAGES);
+  const std::int64_t node_free = m.pm->NODE_DATA(NodeId(0)).nr_free_pages;
+  KernelCost drain;
+  m.pm->drain_all_pages(drain);
+  const std::uint64_t merges = blocks_before + drained - blocks();
+  EXPECT_GT(merges, 0u);
+  EXPECT_EQ(drain.cycles.value(), drained * 1000 + merges);
+  EXPECT_EQ(zone_page_state(m.normal(), NR_FREE_PAGES), zone_free + static_cast<std::int64_t>(drained));
+  EXPECT_EQ(m.pm->NODE_DATA(NodeId(0)).nr_free_pages, node_free + static_cast<std::int64_t>(drained));
+  m.pm->check_consistency();
+}
+
 TEST(PageAlloc, DefaultPcpSizesFollowZoneBatchsizeAndHighsize) {
   FakePlatform plat;
   // 1 GiB Normal zone, two CPUs on the node: batch = rounddown_pow2(64 + 32) - 1 = 63;
