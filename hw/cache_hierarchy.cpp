@@ -125,9 +125,17 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
   LineState in_l2 = LineState::Invalid, in_llc;
   bool l2_hit = false, l2_looked_up = false;
   // A read that misses L2 asks its LLC before the snoop (whether the other
-  // sockets must be asked); when the LLC lacked the line and the snoop left the
-  // LLC as it was, that look-up stands for the LLC's own (one scan of its set).
+  // sockets must be asked); when the LLC lacked the line and lacks it still
+  // after the snoop (a same-socket owner's write-back may have brought it),
+  // that look-up stands for the LLC's own: its slot goes to fill_at, which
+  // scans again if the snoop's write-backs into the LLC changed the victim.
+  // (Callgrind, hw_core_bench's GUPS stream: the snoop filter's evictions
+  // write a dirty line into the LLC on most misses, so a test that the LLC
+  // had not changed at all rarely kept the look-up.)
+  // Likewise a line the LLC held before the snoop and holds still in the same
+  // way (the snoop's write-backs may have evicted it): the hit taken there.
   bool llc_known_miss = false;
+  std::uint32_t* llc_word = nullptr;
   if (dir_) {
     const PhysAddr line = pa & ~(kCacheLineBytes - 1);
     // A read that its own L2 serves needs nothing from anyone: while this CPU
@@ -143,10 +151,11 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     } else if (is_write) {
       shared = snoop(cpu, line, is_write, wb, snoop_out, true);
     } else {
-      const bool in_llc_before = llc.probe<LLCW, Sse41>(pa, llc_slot);
-      const CacheArray::Mark before = llc.mark();
-      shared = snoop(cpu, line, is_write, wb, snoop_out, !in_llc_before);
-      llc_known_miss = !in_llc_before && llc.mark() == before;
+      llc_word = llc.probe_word<LLCW, Sse41>(pa, llc_slot);
+      const std::uint32_t llc_tag = llc_word ? llc.tag_at<LLCW>(llc_word) : 0;
+      shared = snoop(cpu, line, is_write, wb, snoop_out, llc_word == nullptr);
+      if (llc_word == nullptr) llc_known_miss = llc.absent_still<LLCW>(llc_slot);
+      else if (llc.tag_at<LLCW>(llc_word) != llc_tag) llc_word = nullptr;  // it left the LLC meanwhile
     }
     if (is_write && l1.state(line) == LineState::Shared) {
       l1.set_state(line, LineState::Modified);  // upgrade: the others are gone now
@@ -159,7 +168,10 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
   if (l2_hit) {
     level = 2;
   } else {
-    if (!llc_known_miss && llc.read_access<LLCW, Sse41>(pa, llc_slot, in_llc)) {
+    if (llc_word != nullptr) {
+      llc.read_hit(llc_word);
+      level = 3;
+    } else if (!llc_known_miss && llc.read_access<LLCW, Sse41>(pa, llc_slot, in_llc)) {
       level = 3;
     } else {
       if (llc_known_miss) llc.count_read_miss();
@@ -176,11 +188,13 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
 
 bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out,
                            bool other_llcs) {
-  return snoop_tracked(cpu, line, track(cpu, line, wb), is_write, wb, out, other_llcs);
+  bool others;  // (claim_for's answer: has_others would read the entry's CPU bits again)
+  const std::size_t entry = track(cpu, line, wb, &others);
+  return snoop_tracked(cpu, line, entry, is_write, wb, out, other_llcs, others);
 }
 
 bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb,
-                                   SnoopResult& out, bool other_llcs) {
+                                   SnoopResult& out, bool other_llcs, bool others) {
   const int me = cpu.value();
   const int my_socket = cpu_socket_[static_cast<std::size_t>(me)];
   bool shared = false;
@@ -193,7 +207,7 @@ bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, 
     }
   };
   others_.clear();
-  if (dir_->has_others(entry, me)) dir_->sharers(entry, me, others_);
+  if (others && dir_->has_others(entry, me)) dir_->sharers(entry, me, others_);
   for (int s : others_) {
     CacheArray& o1 = *l1_[static_cast<std::size_t>(s)];
     CacheArray& o2 = *l2_[static_cast<std::size_t>(s)];
