@@ -188,13 +188,11 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
 
 bool CacheHierarchy::snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out,
                            bool other_llcs) {
-  bool others;  // (claim_for's answer: has_others would read the entry's CPU bits again)
-  const std::size_t entry = track(cpu, line, wb, &others);
-  return snoop_tracked(cpu, line, entry, is_write, wb, out, other_llcs, others);
+  return snoop_tracked(cpu, line, track(cpu, line, wb), is_write, wb, out, other_llcs);
 }
 
 bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb,
-                                   SnoopResult& out, bool other_llcs, bool others) {
+                                   SnoopResult& out, bool other_llcs) {
   const int me = cpu.value();
   const int my_socket = cpu_socket_[static_cast<std::size_t>(me)];
   bool shared = false;
@@ -207,7 +205,7 @@ bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, 
     }
   };
   others_.clear();
-  if (others && dir_->has_others(entry, me)) dir_->sharers(entry, me, others_);
+  if (dir_->has_others(entry, me)) dir_->sharers(entry, me, others_);
   for (int s : others_) {
     CacheArray& o1 = *l1_[static_cast<std::size_t>(s)];
     CacheArray& o2 = *l2_[static_cast<std::size_t>(s)];

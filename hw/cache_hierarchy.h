@@ -312,9 +312,8 @@ class CacheHierarchy {
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
   // snoop() after track() gave the line's directory entry: the other CPUs' copies and the other LLCs.
-  // `others` false: track() said the entry tracks no other CPU (their part skipped).
   bool snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, bool is_write, WritebackList& wb, SnoopResult& out,
-                     bool other_llcs, bool others = true);
+                     bool other_llcs);
   // The snoop filter dropped `line`: remove the copies of `cpus`, dirty data into their LLC.
   void back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb);
   // (Out of line, also in the flattened copies: the prefetch's and the miss's
