@@ -129,11 +129,12 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
   // after the snoop (a same-socket owner's write-back may have brought it),
   // that look-up stands for the LLC's own: its slot goes to fill_at, which
   // scans again if the snoop's write-backs into the LLC changed the victim.
-  // (Callgrind, hw_core_bench's GUPS stream: the snoop filter's evictions
-  // write a dirty line into the LLC on most misses, so a test that the LLC
-  // had not changed at all rarely kept the look-up.)
   // Likewise a line the LLC held before the snoop and holds still in the same
   // way (the snoop's write-backs may have evicted it): the hit taken there.
+  // (Callgrind, hw_core_bench's GUPS stream, whose snoop-filter evictions
+  // often write a dirty line into the LLC, which a test that the LLC had not
+  // changed at all took as a reason to look up again: 4.068 G -> 4.064 G host
+  // instructions with the misses kept, 4.052 G with the hits kept too.)
   bool llc_known_miss = false;
   std::uint32_t* llc_word = nullptr;
   if (dir_) {
