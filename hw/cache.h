@@ -169,7 +169,9 @@ class CacheArray {
   // Whether the line of a probe() or read_access() miss is still absent, its
   // set's tags compared again (what a new look-up would answer; no division
   // for the set, no victim search). A caller that keeps the miss's `slot`
-  // across other work asks this; fill_at() checks the slot's victim itself.
+  // across other work asks this; fill_at() checks the slot's victim itself
+  // (invalidations and the victim's word: that work must not remove lines
+  // by age_out or evict_for_lines, which fill_at would not notice).
   template <std::size_t W = 0>
   bool absent_still(const FillSlot& slot) const {
     return (W ? ways_equal_padded(slot.set, W, slot.tag) : match_ways(slot.set, slot.tag)) == 0;
