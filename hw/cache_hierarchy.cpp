@@ -155,8 +155,10 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
       llc_word = llc.probe_word<LLCW, Sse41>(pa, llc_slot);
       const std::uint32_t llc_tag = llc_word ? llc.tag_at<LLCW>(llc_word) : 0;
       shared = snoop(cpu, line, is_write, wb, snoop_out, llc_word == nullptr);
-      if (llc_word == nullptr) llc_known_miss = llc.absent_still<LLCW>(llc_slot);
-      else if (llc.tag_at<LLCW>(llc_word) != llc_tag) llc_word = nullptr;  // it left the LLC meanwhile
+      if (llc_word == nullptr)
+        llc_known_miss = llc.absent_still<LLCW>(llc_slot);
+      else if (llc.tag_at<LLCW>(llc_word) != llc_tag)
+        llc_word = nullptr;  // it left the LLC meanwhile
     }
     if (is_write && l1.state(line) == LineState::Shared) {
       l1.set_state(line, LineState::Modified);  // upgrade: the others are gone now
