@@ -139,9 +139,7 @@ class CacheArray {
       state = LineState::Invalid;
       return false;
     }
-    if (replacement_ == Replacement::Lru) *meta = (next_stamp() << kStateBits) | (*meta & kStateMask);
-    ++stats_.read_hits;
-    state = state_of(*meta);
+    state = read_hit(meta);
     return true;
   }
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
@@ -149,19 +147,37 @@ class CacheArray {
   bool probe(PhysAddr pa, FillSlot& slot) {
     return locate<W, Sse41>(pa, slot) != nullptr;
   }
-  // What a look-up's answer depends on: while the mark stays the same, no line
-  // entered or left the array and no replacement word changed but for state
-  // bits (under FIFO, a received write-back's), so a line absent then is absent
-  // still and its slot is what a new look-up would give. (Every install and
-  // LRU use ticks the clock; invalidations and age_out's removals are counted.)
-  struct Mark {
-    std::uint32_t clock;
-    std::uint64_t renumberings, invalidations, evictions;
-    bool operator==(const Mark&) const = default;
-  };
-  Mark mark() const { return {clock_, renumberings_, stats_.invalidations, stats_.evictions}; }
-  // read_access(pa, slot, state) of a line that probe(pa, slot) found absent,
-  // the mark unchanged since: the miss counted, `slot` kept (no second scan).
+  // probe() giving the line's replacement word when present (nullptr when
+  // absent), for a caller that may take the hit later: while tag_at(word)
+  // is the tag it had then, the way holds the same line (a set's tags are
+  // distinct), and read_hit(word) is read_access's hit on it.
+  template <std::size_t W = 0, bool Sse41 = false>
+  std::uint32_t* probe_word(PhysAddr pa, FillSlot& slot) {
+    return locate<W, Sse41>(pa, slot);
+  }
+  template <std::size_t W = 0>
+  std::uint32_t tag_at(const std::uint32_t* word) const {
+    return *(word - ways_of<W>());
+  }
+  // read_access's hit on the line whose replacement word is `word`: the use
+  // stamped (LRU), the hit counted; returns the line's state.
+  LineState read_hit(std::uint32_t* word) {
+    if (replacement_ == Replacement::Lru) *word = (next_stamp() << kStateBits) | (*word & kStateMask);
+    ++stats_.read_hits;
+    return state_of(*word);
+  }
+  // Whether the line of a probe() or read_access() miss is still absent, its
+  // set's tags compared again (what a new look-up would answer; no division
+  // for the set, no victim search). A caller that keeps the miss's `slot`
+  // across other work asks this; fill_at() checks the slot's victim itself
+  // (invalidations and the victim's word: that work must not remove lines
+  // by age_out or evict_for_lines, which fill_at would not notice).
+  template <std::size_t W = 0>
+  bool absent_still(const FillSlot& slot) const {
+    return (W ? ways_equal_padded(slot.set, W, slot.tag) : match_ways(slot.set, slot.tag)) == 0;
+  }
+  // read_access(pa, slot, state) of a line that probe(pa, slot) found absent
+  // and absent_still(slot) says is absent: the miss counted, `slot` kept (no second scan).
   void count_read_miss() { ++stats_.read_misses; }
   // access(pa, true); a miss of an absent line also fills `slot` (write_access_run repeats it: change both).
   [[gnu::always_inline]] bool write_access(PhysAddr pa, FillSlot& slot) {

@@ -117,9 +117,9 @@ TEST(Coherence, CleanCopiesAreSharedOnReadAndInvalidatedOnWrite) {
 }
 
 // A read that misses L2 looks its LLC up before the snoop and keeps that
-// look-up only while the snoop leaves the LLC as it was: here the snoop writes
-// the line itself into the LLC (a Modified copy in the same socket), so the
-// read hits there (level 3) instead of filling the line a second time.
+// look-up only while the line is absent still: here the snoop writes the line
+// itself into the LLC (a Modified copy in the same socket), so the read hits
+// there (level 3) instead of filling the line a second time.
 TEST(Coherence, ReadMissTakesTheLineItsSnoopWroteIntoTheLlc) {
   CacheHierarchy h = two_sockets();
   const PhysAddr x = 0x14000, y = 0x24000;
@@ -145,6 +145,79 @@ TEST(Coherence, ReadMissTakesTheLineItsSnoopWroteIntoTheLlc) {
   EXPECT_EQ(h.llc(0).stats().read_hits, before_y.read_hits);
   EXPECT_EQ(h.llc(0).stats().fills, before_y.fills + 1);
   EXPECT_EQ(h.llc(0).state(y), LineState::Exclusive);
+}
+
+// The look-ups kept across a snoop that changed the LLC's set: each read's
+// snoop-filter claim evicts a dirty line of CPU 0 (a one-way filter: lines
+// 128 lines apart collide), whose write-back into the same LLC set takes the
+// set's LRU way. A miss then fills the next LRU way and counts one miss, as a
+// look-up after the snoop would; a hit stays a hit while the line keeps its way
+// and misses when the write-back took that way. Default way counts (8/16/11:
+// the copy for them on SSE4.1 hosts) and the copy for any host.
+TEST(Coherence, ReadKeepsItsLlcLookUpWhenTheSnoopWritesIntoItsSet) {
+  for (const bool sse41 : {true, false}) {
+#if defined(__x86_64__)
+    const bool saved = sse41_in_use;
+    sse41_in_use = sse41 && kHostSse41;
+#endif
+    CacheHierarchyParams p;
+    p.l1d.size = Bytes(4096);         // 8 sets of 8 ways
+    p.l2.size = Bytes(16 * 1024);     // 16 sets of 16 ways
+    p.llc.size = Bytes(4 * 11 * 64);  // 4 sets of 11 ways
+    p.directory_ways = 1;             // one entry per set
+    p.directory_coverage = 0.25;      // 81 entries: 128 sets
+    CacheHierarchy h(p, {0}, 1, Frequency(2'000'000'000));
+    CacheArray& llc = h.llc(0);
+    std::vector<PhysAddr> a;  // set 0 of the LLC, a[0] least recently used
+    for (PhysAddr i = 1; i <= 11; ++i) a.push_back(0x100000 + i * 4 * 64);
+    const PhysAddr apart = 128 * 64;  // the same snoop-filter set and LLC set
+    const PhysAddr z = 0x40000, y = z + apart, w = a[5] + apart, w2 = a[3] + apart;
+    for (PhysAddr d : {z, w, w2}) {  // Modified in CPU 0's L1D, tracked, not in the LLC
+      miss(h, 0, d, true);
+      llc.invalidate(d);
+    }
+    for (PhysAddr x : a) llc.fill(x, LineState::Exclusive);
+    ASSERT_EQ(llc.set_index(y), llc.set_index(a[0]));
+    WritebackList wb;
+    SnoopResult sn;
+    auto read = [&](PhysAddr x) {
+      EXPECT_FALSE(h.l1_access(CpuId(0), x, false));
+      EXPECT_FALSE(h.l2(CpuId(0)).contains(x));
+      return h.access_below_l1(CpuId(0), x, false, wb, sn);
+    };
+    // A miss: z's write-back takes a[0]'s way, y then a[1]'s.
+    CacheStats before = llc.stats();
+    EXPECT_EQ(read(y), 4);
+    EXPECT_EQ(h.l1d(CpuId(0)).state(z), LineState::Invalid);  // back-invalidated
+    EXPECT_EQ(llc.state(z), LineState::Modified);
+    EXPECT_EQ(llc.state(y), LineState::Exclusive);
+    EXPECT_FALSE(llc.contains(a[0]));
+    EXPECT_FALSE(llc.contains(a[1])) << "the fill takes the LRU line after the snoop, not its look-up's";
+    EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+    EXPECT_EQ(llc.stats().read_hits, before.read_hits);
+    EXPECT_EQ(llc.stats().fills, before.fills + 2);  // z's write-back and y
+    // A hit whose line keeps its way: w's write-back takes a[2]'s.
+    before = llc.stats();
+    EXPECT_EQ(read(a[5]), 3);
+    EXPECT_FALSE(llc.contains(a[2]));
+    EXPECT_EQ(llc.state(w), LineState::Modified);
+    EXPECT_EQ(llc.stats().read_hits, before.read_hits + 1);
+    EXPECT_EQ(llc.stats().read_misses, before.read_misses);
+    // ...and a[5] is the most recently used: LRU first, a[3], a[4], a[6]..a[10], z, y, w, a[5].
+    EXPECT_EQ(llc.set_contents(0).front(), a[5]);
+    EXPECT_EQ(llc.set_contents(0).back(), a[3]);
+    // A hit whose line the write-back evicts (w2's takes a[3]'s way): a miss, filled over a[4].
+    before = llc.stats();
+    EXPECT_EQ(read(a[3]), 4);
+    EXPECT_EQ(llc.state(w2), LineState::Modified);
+    EXPECT_EQ(llc.state(a[3]), LineState::Exclusive);
+    EXPECT_FALSE(llc.contains(a[4]));
+    EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+    EXPECT_EQ(llc.stats().read_hits, before.read_hits);
+#if defined(__x86_64__)
+    sse41_in_use = saved;
+#endif
+  }
 }
 
 TEST(Coherence, SnoopFilterEvictionsBackInvalidatePrivateCopies) {
