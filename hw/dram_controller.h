@@ -724,6 +724,30 @@ class DramController final : public MemoryDevice {
         p_.refresh ? &refresh_memo_[ri] : nullptr,
         ri};
   }
+  // earliest_column_spots() from the bank group's calendar clear at `cas`
+  // (the in-order column command): its spot there, and the burst's spot
+  // searched once on the bus; the call only when the burst cannot go at
+  // cas + CL. An L1-miss stream's row hits land so in a gap before the
+  // channel's later bursts (two of five): without the call, the second
+  // look at the bank group's calendar and the spots passed through memory.
+  [[gnu::always_inline]] Picoseconds column_spots(const HitSite& s, const DramCoord& c, Picoseconds cas,
+                                                  Picoseconds cas_latency, Picoseconds vis,
+                                                  SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const {
+    if (s.columns.clear_at(cas)) {
+      const Picoseconds data = cas + cas_latency;
+      if (s.ch.bus.clear_at(data)) {
+        column = s.columns.clear_spot(cas);
+        burst = s.ch.bus.clear_spot(data);
+        return cas;
+      }
+      burst = s.ch.bus.earliest_spot(data, static_cast<int>(c.rank), vis);
+      if (burst.start == data) {
+        column = s.columns.clear_spot(cas);
+        return cas;
+      }
+    }
+    return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, cas, cas_latency, vis, column, burst);
+  }
   // hit_site()'s index strides as host words, set once (read from the
   // parameters, each was a sign extension and the bank's a multiply more per request).
   struct Strides {
@@ -1090,7 +1114,6 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
     from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
     if (!s.in_refresh_span(from)) return false;
   }
-  Rank& r = s.r;
   Channel& ch = s.ch;
   SlotCalendar& columns = s.columns;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
@@ -1098,12 +1121,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   // Where the column command and its burst go, found once: the usual case
   // (both clear of every reservation) an append to each calendar.
   SlotCalendar::Spot column_spot, burst_spot;
-  if (columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
-    column_spot = columns.clear_spot(cas);
-    burst_spot = ch.bus.clear_spot(cas + cas_lat);
-  } else {
-    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
-  }
+  cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
   if (!s.in_refresh_span(cas)) return false;
   b.last_t = t;
