@@ -207,6 +207,36 @@ class SlotCalendar {
     if (spot.clean && spot.index == e_.size() && append_entry(spot.start, tag, stamp)) return 0;
     return reserve_found_slow(spot, tag, stamp, moves, blackout);
   }
+  // reserve_found() with its clean near-end insert (reserve_found_slow's
+  // rotation) inline as well, for the data bus: two of five reads of an
+  // L1-miss stream put their burst in a gap before the channel's latest
+  // bursts. One step: the last entry's copy appended (the oldest dropped
+  // beyond capacity, append_bounded), then the entries from the spot on
+  // moved one on; the calendar as reserve_found_slow leaves it.
+  [[gnu::always_inline]] std::uint64_t reserve_found_near(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                          Moves* moves, const Blackout* blackout) {
+    if (spot.clean) {
+      const std::size_t n = e_.size();
+      if (spot.index == n) {
+        if (append_entry(spot.start, tag, stamp)) return 0;
+      } else if (n - spot.index <= static_cast<std::size_t>(kFoundRotate) && spot.index != 0) {
+        // (Not before the oldest: a full window would drop the new entry there.)
+        Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+        Entry* q = const_cast<Entry*>(e_.end() - 1);
+        Entry dropped;
+        const int r = e_.append_bounded(*q, &dropped);
+        if (r != 0) {
+          for (; q != p; --q) *q = *(q - 1);
+          *p = Entry{spot.start, Entry::pack(stamp, tag)};
+          if (max_stamp_ < stamp) max_stamp_ = stamp;
+          if (r == 2) raise_floor_past(dropped);
+          ++found_inserts_;
+          return 0;
+        }
+      }
+    }
+    return reserve_found_slow(spot, tag, stamp, moves, blackout);
+  }
   // Reservations reserve_found() inserted before later ones; for tests of that path.
   std::uint64_t found_inserts() const { return found_inserts_; }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
@@ -806,9 +836,9 @@ class DramController final : public MemoryDevice {
       // is set once: built here, the whole window cost a request ten host
       // instructions, an append that never reads it included).
       bus_blackout_.offset_by_tag = refresh_offsets_.data() + (s.rank_index - c.rank);
-      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &bus_blackout_);
+      return s.ch.bus.reserve_found_near(spot, c.rank, stamp, &mv, &bus_blackout_);
     }
-    return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
+    return s.ch.bus.reserve_found_near(spot, c.rank, stamp, &mv, nullptr);
   }
   // reserve_burst()'s refresh windows: tREFI, tRFC + tRCD, the lead CL (set
   // at construction), the offsets of the request's channel (set per request).
