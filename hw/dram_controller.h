@@ -51,6 +51,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/units.h"
@@ -222,12 +223,13 @@ class SlotCalendar {
       } else if (n - spot.index <= static_cast<std::size_t>(kFoundRotate) && spot.index != 0) {
         // (Not before the oldest: a full window would drop the new entry there.)
         Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
-        Entry* q = const_cast<Entry*>(e_.end() - 1);
+        Entry* const q = const_cast<Entry*>(e_.end() - 1);
         Entry dropped;
         const int r = e_.append_bounded(*q, &dropped);
         if (r != 0) {
-          for (; q != p; --q) *q = *(q - 1);
-          *p = Entry{spot.start, Entry::pack(stamp, tag)};
+          // A rotation (a copy loop became a memmove call).
+          Entry carry{spot.start, Entry::pack(stamp, tag)};
+          for (Entry* e = p; e != q + 1; ++e) std::swap(carry, *e);
           if (max_stamp_ < stamp) max_stamp_ = stamp;
           if (r == 2) raise_floor_past(dropped);
           ++found_inserts_;
