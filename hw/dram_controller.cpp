@@ -761,9 +761,9 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
                                                   std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
                                                   Picoseconds vis, SlotCalendar::Spot& column,
-                                                  SlotCalendar::Spot& burst) const {
+                                                  SlotCalendar::Spot& burst, int iter) const {
   const SlotCalendar& columns = r.cas_by_bg[bg];
-  for (int iter = 0; iter < 64; ++iter) {
+  for (; iter < 64; ++iter) {
     column = columns.earliest_spot(t, 0, vis);
     burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
     if (burst.start == column.start + cas_latency) return column.start;

@@ -723,9 +723,10 @@ class DramController final : public MemoryDevice {
   // the column command in the bank group's calendar and for its burst on the
   // bus (SlotCalendar::earliest_spot), so that both are reserved without
   // searching again (reserve_found).
+  // `iter`: the search's iterations already done (column_spots() did the first).
   Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
                                     Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
-                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
+                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst, int iter = 0) const;
   // schedule()'s column search: earliest_column_spots(), or with a write
   // queue earliest_column() and spots that are not clean (reserved through
   // reserve_displacing's search: the rank's read/write calendar is searched too).
@@ -777,6 +778,9 @@ class DramController final : public MemoryDevice {
         column = s.columns.clear_spot(cas);
         return cas;
       }
+      // The search's next iteration (from where the burst can go), not its first again.
+      return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, burst.start - cas_latency, cas_latency, vis,
+                                   column, burst, 1);
     }
     return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, cas, cas_latency, vis, column, burst);
   }
