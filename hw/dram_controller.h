@@ -725,8 +725,8 @@ class DramController final : public MemoryDevice {
   // searching again (reserve_found).
   // `iter`: the search's iterations already done (column_spots() did the first).
   Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
-                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst, int iter = 0) const;
+                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis, SlotCalendar::Spot& column,
+                                    SlotCalendar::Spot& burst, int iter = 0) const;
   // schedule()'s column search: earliest_column_spots(), or with a write
   // queue earliest_column() and spots that are not clean (reserved through
   // reserve_displacing's search: the rank's read/write calendar is searched too).
@@ -764,8 +764,8 @@ class DramController final : public MemoryDevice {
   // channel's later bursts (two of five): without the call, the second
   // look at the bank group's calendar and the spots passed through memory.
   [[gnu::always_inline]] Picoseconds column_spots(const HitSite& s, const DramCoord& c, Picoseconds cas,
-                                                  Picoseconds cas_latency, Picoseconds vis,
-                                                  SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const {
+                                                  Picoseconds cas_latency, Picoseconds vis, SlotCalendar::Spot& column,
+                                                  SlotCalendar::Spot& burst) const {
     if (s.columns.clear_at(cas)) {
       const Picoseconds data = cas + cas_latency;
       if (s.ch.bus.clear_at(data)) {
@@ -779,8 +779,8 @@ class DramController final : public MemoryDevice {
         return cas;
       }
       // The search's next iteration (from where the burst can go), not its first again.
-      return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, burst.start - cas_latency, cas_latency, vis,
-                                   column, burst, 1);
+      return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, burst.start - cas_latency, cas_latency, vis, column,
+                                   burst, 1);
     }
     return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, cas, cas_latency, vis, column, burst);
   }
