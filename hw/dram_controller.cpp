@@ -761,9 +761,9 @@ Picoseconds DramController::earliest_column(const Rank& r, const Channel& ch, st
 Picoseconds DramController::earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank,
                                                   std::uint32_t bg, Picoseconds t, Picoseconds cas_latency,
                                                   Picoseconds vis, SlotCalendar::Spot& column,
-                                                  SlotCalendar::Spot& burst) const {
+                                                  SlotCalendar::Spot& burst, int iter) const {
   const SlotCalendar& columns = r.cas_by_bg[bg];
-  for (int iter = 0; iter < 64; ++iter) {
+  for (; iter < 64; ++iter) {
     column = columns.earliest_spot(t, 0, vis);
     burst = ch.bus.earliest_spot(column.start + cas_latency, static_cast<int>(rank), vis);
     if (burst.start == column.start + cas_latency) return column.start;
@@ -1171,12 +1171,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
   Picoseconds cas = std::max(act + ps_.trcd, b.next_cas);
   SlotCalendar::Spot column_spot, burst_spot;
-  if (s.columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
-    column_spot = s.columns.clear_spot(cas);
-    burst_spot = ch.bus.clear_spot(cas + cas_lat);
-  } else {
-    cas = earliest_column_spots(r, ch, c.rank, bg, cas, cas_lat, t, column_spot, burst_spot);
-  }
+  cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
     row_miss_path_closed_refused_ += closed;
     return false;

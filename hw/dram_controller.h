@@ -51,6 +51,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/units.h"
@@ -205,6 +206,37 @@ class SlotCalendar {
   [[gnu::always_inline]] std::uint64_t reserve_found(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                      Moves* moves = nullptr, const Blackout* blackout = nullptr) {
     if (spot.clean && spot.index == e_.size() && append_entry(spot.start, tag, stamp)) return 0;
+    return reserve_found_slow(spot, tag, stamp, moves, blackout);
+  }
+  // reserve_found() with its clean near-end insert (reserve_found_slow's
+  // rotation) inline as well, for the data bus: two of five reads of an
+  // L1-miss stream put their burst in a gap before the channel's latest
+  // bursts. One step: the last entry's copy appended (the oldest dropped
+  // beyond capacity, append_bounded), then the entries from the spot on
+  // moved one on; the calendar as reserve_found_slow leaves it.
+  [[gnu::always_inline]] std::uint64_t reserve_found_near(const Spot& spot, std::int64_t tag, Picoseconds stamp,
+                                                          Moves* moves, const Blackout* blackout) {
+    if (spot.clean) {
+      const std::size_t n = e_.size();
+      if (spot.index == n) {
+        if (append_entry(spot.start, tag, stamp)) return 0;
+      } else if (n - spot.index <= static_cast<std::size_t>(kFoundRotate) && spot.index != 0) {
+        // (Not before the oldest: a full window would drop the new entry there.)
+        Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
+        Entry* const q = const_cast<Entry*>(e_.end() - 1);
+        Entry dropped;
+        const int r = e_.append_bounded(*q, &dropped);
+        if (r != 0) {
+          // A rotation (a copy loop became a memmove call).
+          Entry carry{spot.start, Entry::pack(stamp, tag)};
+          for (Entry* e = p; e != q + 1; ++e) std::swap(carry, *e);
+          if (max_stamp_ < stamp) max_stamp_ = stamp;
+          if (r == 2) raise_floor_past(dropped);
+          ++found_inserts_;
+          return 0;
+        }
+      }
+    }
     return reserve_found_slow(spot, tag, stamp, moves, blackout);
   }
   // Reservations reserve_found() inserted before later ones; for tests of that path.
@@ -691,9 +723,10 @@ class DramController final : public MemoryDevice {
   // the column command in the bank group's calendar and for its burst on the
   // bus (SlotCalendar::earliest_spot), so that both are reserved without
   // searching again (reserve_found).
+  // `iter`: the search's iterations already done (column_spots() did the first).
   Picoseconds earliest_column_spots(const Rank& r, const Channel& ch, std::uint32_t rank, std::uint32_t bg,
-                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis,
-                                    SlotCalendar::Spot& column, SlotCalendar::Spot& burst) const;
+                                    Picoseconds t, Picoseconds cas_latency, Picoseconds vis, SlotCalendar::Spot& column,
+                                    SlotCalendar::Spot& burst, int iter = 0) const;
   // schedule()'s column search: earliest_column_spots(), or with a write
   // queue earliest_column() and spots that are not clean (reserved through
   // reserve_displacing's search: the rank's read/write calendar is searched too).
@@ -723,6 +756,33 @@ class DramController final : public MemoryDevice {
         r.cas_by_bg[c.bank_group],
         p_.refresh ? &refresh_memo_[ri] : nullptr,
         ri};
+  }
+  // earliest_column_spots() from the bank group's calendar clear at `cas`
+  // (the in-order column command): its spot there, and the burst's spot
+  // searched once on the bus; the call only when the burst cannot go at
+  // cas + CL. An L1-miss stream's row hits land so in a gap before the
+  // channel's later bursts (two of five): without the call, the second
+  // look at the bank group's calendar and the spots passed through memory.
+  [[gnu::always_inline]] Picoseconds column_spots(const HitSite& s, const DramCoord& c, Picoseconds cas,
+                                                  Picoseconds cas_latency, Picoseconds vis, SlotCalendar::Spot& column,
+                                                  SlotCalendar::Spot& burst) const {
+    if (s.columns.clear_at(cas)) {
+      const Picoseconds data = cas + cas_latency;
+      if (s.ch.bus.clear_at(data)) {
+        column = s.columns.clear_spot(cas);
+        burst = s.ch.bus.clear_spot(data);
+        return cas;
+      }
+      burst = s.ch.bus.earliest_spot(data, static_cast<int>(c.rank), vis);
+      if (burst.start == data) {
+        column = s.columns.clear_spot(cas);
+        return cas;
+      }
+      // The search's next iteration (from where the burst can go), not its first again.
+      return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, burst.start - cas_latency, cas_latency, vis, column,
+                                   burst, 1);
+    }
+    return earliest_column_spots(s.r, s.ch, c.rank, c.bank_group, cas, cas_latency, vis, column, burst);
   }
   // hit_site()'s index strides as host words, set once (read from the
   // parameters, each was a sign extension and the bank's a multiply more per request).
@@ -782,9 +842,9 @@ class DramController final : public MemoryDevice {
       // is set once: built here, the whole window cost a request ten host
       // instructions, an append that never reads it included).
       bus_blackout_.offset_by_tag = refresh_offsets_.data() + (s.rank_index - c.rank);
-      return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, &bus_blackout_);
+      return s.ch.bus.reserve_found_near(spot, c.rank, stamp, &mv, &bus_blackout_);
     }
-    return s.ch.bus.reserve_found(spot, c.rank, stamp, &mv, nullptr);
+    return s.ch.bus.reserve_found_near(spot, c.rank, stamp, &mv, nullptr);
   }
   // reserve_burst()'s refresh windows: tREFI, tRFC + tRCD, the lead CL (set
   // at construction), the offsets of the request's channel (set per request).
@@ -1090,7 +1150,6 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
     from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
     if (!s.in_refresh_span(from)) return false;
   }
-  Rank& r = s.r;
   Channel& ch = s.ch;
   SlotCalendar& columns = s.columns;
   const Picoseconds cas_lat = is_write ? ps_.cwl : ps_.cl;
@@ -1098,12 +1157,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   // Where the column command and its burst go, found once: the usual case
   // (both clear of every reservation) an append to each calendar.
   SlotCalendar::Spot column_spot, burst_spot;
-  if (columns.clear_at(cas) && ch.bus.clear_at(cas + cas_lat)) {
-    column_spot = columns.clear_spot(cas);
-    burst_spot = ch.bus.clear_spot(cas + cas_lat);
-  } else {
-    cas = earliest_column_spots(r, ch, c.rank, c.bank_group, cas, cas_lat, t, column_spot, burst_spot);
-  }
+  cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
   if (!s.in_refresh_span(cas)) return false;
   b.last_t = t;

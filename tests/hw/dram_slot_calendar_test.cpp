@@ -3,7 +3,8 @@
 // search and followed by displace()'s search for later-stamped slots it
 // overlaps, on a std::deque. Every other found slot goes through the
 // one-search path instead (earliest_spot, then reserve_found at the spot's
-// place), held to the same reference. Reservations of cores a quantum apart (stamps
+// place; every other of those through reserve_found_near, the data bus's
+// form with the near-end insert inline), held to the same reference. Reservations of cores a quantum apart (stamps
 // behind and ahead of the latest), most landing among the last few slots,
 // some far back, some displacing: each call's moved distance and one-slot
 // moves, then earliest() with and without a stamp's view and the starts
@@ -127,7 +128,7 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
   std::mt19937_64 rng(seed);
   std::uint64_t now = 1'000'000, moved_calls = 0, near_end_candidates = 0;
   // Spots reserved: clean, not clean; clean ones inserted before later starts.
-  std::uint64_t clean_spots = 0, unclean_spots = 0, found_candidates = 0;
+  std::uint64_t clean_spots = 0, unclean_spots = 0, found_candidates = 0, near_found_candidates = 0;
   for (int i = 0; i < 40000; ++i) {
     now += rng() % 4000;
     // The stamp of a core up to a quantum behind or a little ahead.
@@ -151,7 +152,9 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
     if (by_spot && !arbitrary) {
       const std::uint64_t before = cal.found_inserts();
       const bool inserted_before_later = spot.clean && !cal.at_most_from(0, start + Picoseconds(1));
-      x = cal.reserve_found(spot, tag, stamp, &a);
+      const bool near_form = i % 4 == 3;
+      x = near_form ? cal.reserve_found_near(spot, tag, stamp, &a, nullptr) : cal.reserve_found(spot, tag, stamp, &a);
+      near_found_candidates += near_form && inserted_before_later;
       if (spot.clean) {
         ASSERT_EQ(x, 0u) << "op " << i;
       }
@@ -182,6 +185,7 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
   // reservations (inserted at the spot's place) and one that must move a
   // later-stamped reservation (not clean: through reserve_displacing).
   EXPECT_GT(found_candidates, min_found_inserts);
+  EXPECT_GT(near_found_candidates, min_found_inserts / 4);  // reserve_found_near's inserts before later ones
   EXPECT_GT(clean_spots, 2000u);
   EXPECT_GT(unclean_spots, 200u);
 }
