@@ -428,9 +428,9 @@ void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std:
 
 inline Picoseconds MemorySystem::line_done(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t) {
   const NodeId home = home_node(pa);
-  AccessBreakdown ignored;
   if (home != requester) {
     if (home.value() < 0) die_unmapped(pa);
+    AccessBreakdown ignored;
     return fetch_remote_line(requester, home, pa, is_write, t, ignored);
   }
   const MemoryAccessResult d = device_line(home, pa, is_write, t);
