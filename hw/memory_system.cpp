@@ -361,7 +361,7 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   }
   if (home_socket == my_socket) {
     // Core -> slice (LLC miss) -> IMC, the device, IMC -> core.
-    const Picoseconds to = mesh_->to_local_imc(core, pa), back = mesh_->from_imc(core, pa);
+    const auto [to, back] = mesh_->local_imc_legs(core, pa);
     br.cache += to + back;
     br.level_hit = home == requester ? kServedLocalDram : kServedRemoteDram;
     if (home != requester) {  // another node of the same socket (sub-NUMA clustering): its links too

@@ -142,7 +142,9 @@ std::uint32_t RequestTracker::busy(Picoseconds t) const {
 
 Picoseconds RequestTracker::available(Picoseconds now) const {
   std::uint64_t b = bucket_.divide(now.value());
-  if (b < oldest()) return now;  // older than the calendar: not held back
+  // From b on no bucket is full (the usual case: a tracker far from its
+  // entries), or b is older than the calendar: not held back.
+  if (b >= free_from_ || b < oldest()) return now;
   const std::size_t n = count_.size();
   for (std::size_t i = slot(b); b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
     if (count_[i] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
@@ -165,7 +167,12 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
     for_each_bucket(std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0), last, [](std::uint32_t& c) { c = 0; });
     head_ = last;
   }
-  for_each_bucket(std::max(first, oldest()), last, [](std::uint32_t& c) { ++c; });
+  // The counts ORed together bound the largest from above (and equal or
+  // exceed `entries_` exactly when one reaches it, for a power of two):
+  // a vectorised OR where a maximum is not, in SSE2.
+  std::uint32_t any = 0;
+  for_each_bucket(std::max(first, oldest()), last, [&any](std::uint32_t& c) { any |= ++c; });
+  if (any >= entries_) free_from_ = std::max(free_from_, last + 1);
 }
 
 void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {
@@ -214,6 +221,12 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
     at.col = static_cast<std::uint8_t>(t % p.cols);
     at.die_row = static_cast<std::uint8_t>(p.die_rows ? at.row / p.die_rows : 0);
     at.die_col = static_cast<std::uint8_t>(p.die_cols ? at.col / p.die_cols : 0);
+  }
+  if (tiles_ <= kRouteTableTiles) {
+    std::vector<std::uint32_t> route(static_cast<std::size_t>(tiles_) * tiles_);
+    for (std::uint32_t a = 0; a < tiles_; ++a)
+      for (std::uint32_t b = 0; b < tiles_; ++b) route[static_cast<std::size_t>(a) * tiles_ + b] = computed_route_cycles(a, b);
+    route_ = std::move(route);
   }
   nearest_upi_.resize(tiles_);
   for (std::uint32_t t = 0; t < tiles_; ++t) {

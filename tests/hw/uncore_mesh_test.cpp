@@ -138,6 +138,12 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
   shapes.push_back({dies, 56});
   dies.upi_route = "address";
   shapes.push_back({dies, 37});
+  // Beyond the route table's 128 tiles: every route computed.
+  UncoreParams large = mesh6x6();
+  large.cols = 12;
+  large.rows = 12;
+  large.hop_cycles = 2;
+  shapes.push_back({large, 100});
   std::mt19937_64 rng(15);
   for (const auto& [p, cores] : shapes) {
     const UncoreMesh m(p, cores);
@@ -160,6 +166,9 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
       const std::uint32_t it = m.imc_tile(ref.imc_of(pa));
       ASSERT_EQ(m.to_local_imc(core, pa), cycle * (p.llc_cycles + ref.route(ct, st) + ref.route(st, it)));
       ASSERT_EQ(m.from_imc(core, pa), cycle * (p.core_stop_cycles + ref.route(it, ct)));
+      const UncoreMesh::Legs legs = m.local_imc_legs(core, pa);
+      ASSERT_EQ(legs.to, m.to_local_imc(core, pa));
+      ASSERT_EQ(legs.back, m.from_imc(core, pa));
       const std::uint32_t out_agent = p.address_routed_upi() ? ref.upi_tile(ref.upi_of(pa)) : ref.nearest_upi(st);
       ASSERT_EQ(m.to_upi(core, pa),
                 cycle * (p.llc_cycles + p.upi_agent_cycles + ref.route(ct, st) + ref.route(st, out_agent)));
@@ -251,11 +260,13 @@ TEST(RequestTracker, EqualsTheDivisionTrackerOnRandomRequests) {
 // blocks), time jumping past the whole calendar, cores far behind, requests
 // longer than the calendar; after each request, available() and busy() at
 // random times, and now and then busy() at every bucket of the calendar and
-// beyond.
+// beyond. Entries 8 and 12 (a power of two and not) fill now and then and
+// drain again, so available()'s answer without a look at the calendar (no
+// full bucket from a time on) is checked where it starts and stops to hold.
 TEST(RequestTracker, EqualsTheDivisionTrackerAcrossJumpsAndUnreadStretches) {
   std::mt19937_64 rng(16);
   for (const std::size_t buckets : {std::size_t{2}, std::size_t{7}, std::size_t{64}, std::size_t{8192}}) {
-    for (const std::uint32_t entries : {1u, 3u, 64u}) {
+    for (const std::uint32_t entries : {1u, 3u, 8u, 12u, 64u}) {
       const std::uint64_t bucket = 2000;
       RequestTracker t(entries, Picoseconds(bucket), buckets);
       ReferenceTracker ref(entries, bucket, buckets);
