@@ -142,9 +142,7 @@ std::uint32_t RequestTracker::busy(Picoseconds t) const {
 
 Picoseconds RequestTracker::available(Picoseconds now) const {
   std::uint64_t b = bucket_.divide(now.value());
-  // From b on no bucket is full (the usual case: a tracker far from its
-  // entries), or b is older than the calendar: not held back.
-  if (b >= free_from_ || b < oldest()) return now;
+  if (b < oldest()) return now;  // older than the calendar: not held back
   const std::size_t n = count_.size();
   for (std::size_t i = slot(b); b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
     if (count_[i] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
@@ -167,12 +165,7 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
     for_each_bucket(std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0), last, [](std::uint32_t& c) { c = 0; });
     head_ = last;
   }
-  // The counts ORed together bound the largest from above (and equal or
-  // exceed `entries_` exactly when one reaches it, for a power of two):
-  // a vectorised OR where a maximum is not, in SSE2.
-  std::uint32_t any = 0;
-  for_each_bucket(std::max(first, oldest()), last, [&any](std::uint32_t& c) { any |= ++c; });
-  if (any >= entries_) free_from_ = std::max(free_from_, last + 1);
+  for_each_bucket(std::max(first, oldest()), last, [](std::uint32_t& c) { ++c; });
 }
 
 void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {
@@ -225,7 +218,8 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
   if (tiles_ <= kRouteTableTiles) {
     std::vector<std::uint32_t> route(static_cast<std::size_t>(tiles_) * tiles_);
     for (std::uint32_t a = 0; a < tiles_; ++a)
-      for (std::uint32_t b = 0; b < tiles_; ++b) route[static_cast<std::size_t>(a) * tiles_ + b] = computed_route_cycles(a, b);
+      for (std::uint32_t b = 0; b < tiles_; ++b)
+        route[static_cast<std::size_t>(a) * tiles_ + b] = computed_route_cycles(a, b);
     route_ = std::move(route);
   }
   nearest_upi_.resize(tiles_);

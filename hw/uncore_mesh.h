@@ -158,10 +158,6 @@ class RequestTracker {
   FastDivider bucket_, ring_;
   std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b % size]
   std::uint64_t head_ = 0;            // latest bucket the calendar covers
-  // No bucket from this one on holds `entries_` requests (a bound kept by
-  // take(), which alone raises counts): available() of a time in one of them
-  // is that time, without a look at the calendar.
-  std::uint64_t free_from_ = 0;
   std::uint64_t requests_ = 0, waits_ = 0, wait_ps_ = 0;
 };
 
