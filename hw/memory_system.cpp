@@ -361,7 +361,7 @@ Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa,
   }
   if (home_socket == my_socket) {
     // Core -> slice (LLC miss) -> IMC, the device, IMC -> core.
-    const Picoseconds to = mesh_->to_local_imc(core, pa), back = mesh_->from_imc(core, pa);
+    const auto [to, back] = mesh_->local_imc_legs(core, pa);
     br.cache += to + back;
     br.level_hit = home == requester ? kServedLocalDram : kServedRemoteDram;
     if (home != requester) {  // another node of the same socket (sub-NUMA clustering): its links too
@@ -426,10 +426,21 @@ void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std:
                                                                     kernel_mlp(), n);
 }
 
+inline Picoseconds MemorySystem::line_done(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t) {
+  const NodeId home = home_node(pa);
+  if (home != requester) {
+    if (home.value() < 0) die_unmapped(pa);
+    AccessBreakdown ignored;
+    return fetch_remote_line(requester, home, pa, is_write, t, ignored);
+  }
+  const MemoryAccessResult d = device_line(home, pa, is_write, t);
+  trace_line(home, requester, pa, is_write, t, d);
+  return d.done;
+}
+
 void MemorySystem::post_writeback(NodeId requester, PhysAddr line, Picoseconds t) {
-  AccessBreakdown ignored;
   ++writebacks_;
-  fetch_line(requester, line, true, t, ignored);
+  line_done(requester, line, true, t);
 }
 
 Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, AccessBreakdown* br) {
@@ -548,10 +559,13 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
     const std::uint32_t core = mesh ? core_index_[static_cast<std::size_t>(cpu.value())] : 0;
     Picoseconds ready = now + (mesh ? mesh_->llc_hit(core, line) : caches_.hit_latency(3));
     if (level == 4) {
-      AccessBreakdown ignored;
-      // (home_node only when there is a mesh: fetch_line finds it too)
-      ready = mesh && uncore_home(home_node(line)) ? uncore_fetch(cpu, requester, line, now, ignored)
-                                                   : fetch_line(requester, line, false, ready, ignored);
+      // (home_node only when there is a mesh: line_done finds it too)
+      if (mesh && uncore_home(home_node(line))) {
+        AccessBreakdown ignored;
+        ready = uncore_fetch(cpu, requester, line, now, ignored);
+      } else {
+        ready = line_done(requester, line, false, ready);
+      }
       ++prefetch_dram_;
     } else {
       ++prefetch_llc_;

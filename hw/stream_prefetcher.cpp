@@ -135,80 +135,21 @@ void StreamPrefetcher::unmap(std::uint64_t page) {
   slots_[i] = -1;
 }
 
-void StreamPrefetcher::touch(std::size_t stream) {
-  const auto s = static_cast<std::uint32_t>(stream);
-  const auto none = static_cast<std::uint32_t>(streams_.size());
-  if (s == lru_tail_) return;
-  // Unlink (s is not the tail, so it has a successor).
-  const std::uint32_t prev = lru_prev_[s], next = lru_next_[s];
-  if (prev == none) lru_head_ = next;
-  else lru_next_[prev] = next;
-  lru_prev_[next] = prev;
-  // Append as most recently used.
-  lru_prev_[s] = lru_tail_;
-  lru_next_[s] = none;
-  lru_next_[lru_tail_] = s;
-  lru_tail_ = s;
-}
-
-void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free) {
-  ++stats_.requests;
-  const std::uint64_t page = pa >> kPageShift;
-  const int index = static_cast<int>((pa >> kLineShift) & (kLinesPerPage - 1));
-  // Most requests continue the stream of the request before.
-  Stream* s = streams_[last_used_].page == page ? &streams_[last_used_] : nullptr;
-  if (!s) {
-    const long found = lookup(page);
-    if (found < 0) {
-      // A new page: replace the least recently used stream.
-      ++stats_.streams_allocated;
-      const std::size_t victim = lru_head_;
-      if (streams_[victim].page != kNoPage) unmap(streams_[victim].page);
-      streams_[victim] = Stream{page, index, index, 0, 0};
-      map(page, victim);
-      touch(victim);
-      last_used_ = victim;
-      return;
-    }
-    last_used_ = static_cast<std::size_t>(found);
-    s = &streams_[last_used_];
+bool StreamPrefetcher::switch_stream(std::uint64_t page, int index) {
+  const long found = lookup(page);
+  if (found < 0) {
+    // A new page: replace the least recently used stream.
+    ++stats_.streams_allocated;
+    const std::size_t victim = lru_head_;
+    if (streams_[victim].page != kNoPage) unmap(streams_[victim].page);
+    streams_[victim] = Stream{page, index, index, 0, 0};
+    map(page, victim);
+    touch(victim);
+    last_used_ = victim;
+    return false;
   }
-  touch(last_used_);
-  const int step = index - s->last;
-  if (step == 0) return;
-  const int dir = step > 0 ? 1 : -1;
-  if (dir != s->dir) {
-    // A new direction (or the first step): train again from here.
-    s->dir = dir;
-    s->confidence = 1;
-    s->frontier = index;
-  } else {
-    ++s->confidence;
-  }
-  s->last = index;
-  if (s->confidence < p_.train) return;
-  // The frontier never lags the demand stream.
-  if ((s->frontier - index) * dir < 0) s->frontier = index;
-  const int target = std::clamp(index + dir * static_cast<int>(distance_at(sq_free)), 0, kLinesPerPage - 1);
-  if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
-  const std::uint32_t own = in_flight_.retire(now);
-  const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
-  const std::uint32_t room = std::min({p_.degree, own, shared});
-  if (room == 0) {
-    ++(own == 0 ? stats_.dropped : stats_.throttled);
-    return;
-  }
-  const PhysAddr page_base = page << kPageShift;
-  while (out.count < room && (target - s->frontier) * dir > 0) {
-    s->frontier += dir;
-    out.line[out.count++] = page_base + (static_cast<PhysAddr>(s->frontier) << kLineShift);
-  }
-}
-
-std::uint32_t StreamPrefetcher::distance_at(std::uint32_t sq_free) const {
-  if (!p_.adaptive_distance) return p_.distance;
-  const std::uint64_t free = std::min(sq_free, p_.queue);
-  return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(p_.distance * free / p_.queue));
+  last_used_ = static_cast<std::size_t>(found);
+  return true;
 }
 
 void StreamPrefetcher::dump(StatsVisitor& v, const std::string& prefix) const {

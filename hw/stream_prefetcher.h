@@ -220,7 +220,16 @@ class StreamPrefetcher {
   };
   // Lines ahead of the demand stream with `sq_free` super-queue entries free
   // (`distance`, or with adaptive_distance distance x free / queue, at least 1).
-  std::uint32_t distance_at(std::uint32_t sq_free) const;
+  std::uint32_t distance_at(std::uint32_t sq_free) const {
+    if (!p_.adaptive_distance) return p_.distance;
+    const std::uint64_t free = std::min(sq_free, p_.queue);
+    return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(p_.distance * free / p_.queue));
+  }
+  // observe() of a request to `page` (line `index`) that is not the latest
+  // stream's: last_used_ becomes its page's stream, which returns true, or a
+  // new stream replacing the least recently used one, which returns false
+  // (a new stream has nothing to train yet).
+  bool switch_stream(std::uint64_t page, int index);
 
   StreamPrefetcherParams p_;
   // Host bookkeeping (no simulated effect): which stream tracks a page, and
@@ -244,5 +253,63 @@ class StreamPrefetcher {
   std::uint32_t lru_head_ = 0, lru_tail_ = 0;
   StreamPrefetcherStats stats_;
 };
+
+// observe() and touch() inline: the L2 streamer is trained on every L1D miss,
+// and the call into another file cost about an eighth of observe()'s host
+// instructions (a new page's look-up, map and unmap stay out of line).
+inline void StreamPrefetcher::touch(std::size_t stream) {
+  const auto s = static_cast<std::uint32_t>(stream);
+  const auto none = static_cast<std::uint32_t>(lru_next_.size());  // streams_.size(), without its division by 24
+  if (s == lru_tail_) return;
+  // Unlink (s is not the tail, so it has a successor).
+  const std::uint32_t prev = lru_prev_[s], next = lru_next_[s];
+  if (prev == none) lru_head_ = next;
+  else lru_next_[prev] = next;
+  lru_prev_[next] = prev;
+  // Append as most recently used.
+  lru_prev_[s] = lru_tail_;
+  lru_next_[s] = none;
+  lru_next_[lru_tail_] = s;
+  lru_tail_ = s;
+}
+
+inline void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free) {
+  ++stats_.requests;
+  const std::uint64_t page = pa >> kPageShift;
+  const int index = static_cast<int>((pa >> kLineShift) & (kLinesPerPage - 1));
+  // Most requests continue the stream of the request before.
+  if (streams_[last_used_].page != page && !switch_stream(page, index)) return;
+  Stream* const s = &streams_[last_used_];
+  touch(last_used_);
+  const int step = index - s->last;
+  if (step == 0) return;
+  const int dir = step > 0 ? 1 : -1;
+  if (dir != s->dir) {
+    // A new direction (or the first step): train again from here.
+    s->dir = dir;
+    s->confidence = 1;
+    s->frontier = index;
+  } else {
+    ++s->confidence;
+  }
+  s->last = index;
+  if (s->confidence < p_.train) return;
+  // The frontier never lags the demand stream.
+  if ((s->frontier - index) * dir < 0) s->frontier = index;
+  const int target = std::clamp(index + dir * static_cast<int>(distance_at(sq_free)), 0, kLinesPerPage - 1);
+  if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
+  const std::uint32_t own = in_flight_.retire(now);
+  const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
+  const std::uint32_t room = std::min({p_.degree, own, shared});
+  if (room == 0) {
+    ++(own == 0 ? stats_.dropped : stats_.throttled);
+    return;
+  }
+  const PhysAddr page_base = page << kPageShift;
+  while (out.count < room && (target - s->frontier) * dir > 0) {
+    s->frontier += dir;
+    out.line[out.count++] = page_base + (static_cast<PhysAddr>(s->frontier) << kLineShift);
+  }
+}
 
 }  // namespace numasim::hw

@@ -215,6 +215,13 @@ UncoreMesh::UncoreMesh(const UncoreParams& p, std::uint32_t cores)
     at.die_row = static_cast<std::uint8_t>(p.die_rows ? at.row / p.die_rows : 0);
     at.die_col = static_cast<std::uint8_t>(p.die_cols ? at.col / p.die_cols : 0);
   }
+  if (tiles_ <= kRouteTableTiles) {
+    std::vector<std::uint32_t> route(static_cast<std::size_t>(tiles_) * tiles_);
+    for (std::uint32_t a = 0; a < tiles_; ++a)
+      for (std::uint32_t b = 0; b < tiles_; ++b)
+        route[static_cast<std::size_t>(a) * tiles_ + b] = computed_route_cycles(a, b);
+    route_ = std::move(route);
+  }
   nearest_upi_.resize(tiles_);
   for (std::uint32_t t = 0; t < tiles_; ++t) {
     std::uint32_t best = upis_[0];

@@ -190,7 +190,9 @@ class UncoreMesh {
   }
   // Uncore cycles of the route a -> b: hops x hop_cycles + crossings x die_crossing_cycles.
   std::uint32_t route_cycles(std::uint32_t a, std::uint32_t b) const {
-    return hops(a, b) * p_.hop_cycles + crossings(a, b) * p_.die_crossing_cycles;
+    if (!route_.empty()) [[likely]]
+      return route_[static_cast<std::size_t>(a) * tiles_ + b];
+    return computed_route_cycles(a, b);
   }
   // Tiles of core i (its slice too), IMC j, UPI agent k.
   std::uint32_t core_tile(std::uint32_t i) const { return core_tiles_[i]; }
@@ -205,6 +207,17 @@ class UncoreMesh {
   Picoseconds to_local_imc(std::uint32_t core, PhysAddr pa) const;
   // and the data from the IMC back to the core (IMC -> core, into L2).
   Picoseconds from_imc(std::uint32_t core, PhysAddr pa) const;
+  // to_local_imc and from_imc of one line together (a local DRAM read, on
+  // every such L2 miss and prefetch): the core's tile, the line's slice and
+  // its IMC found once, not each twice through a call apiece.
+  struct Legs {
+    Picoseconds to, back;
+  };
+  Legs local_imc_legs(std::uint32_t core, PhysAddr pa) const {
+    const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)], it = imcs_[imc_of(pa)];
+    return {cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, it)),
+            cycles(p_.core_stop_cycles + route_cycles(it, ct))};
+  }
   // Remote: core -> slice (miss) -> nearest UPI agent, leaving the socket;
   Picoseconds to_upi(std::uint32_t core, PhysAddr pa) const;
   // at the home socket: UPI agent -> home slice (tracker, directory) -> IMC;
@@ -257,9 +270,18 @@ class UncoreMesh {
   std::uint32_t upi_for(std::uint32_t tile, PhysAddr pa) const {
     return address_routed_ ? upis_[upi_of(pa)] : nearest_upi(tile);
   }
-  // Core `core`'s tile (`core` taken modulo the socket's cores).
-  std::uint32_t tile_of_core(std::uint32_t core) const { return core_tiles_[mod(core, cores_div_)]; }
+  // Core `core`'s tile (`core` taken modulo the socket's cores; the memory
+  // system's core indices are below cores_, which a compare tells).
+  std::uint32_t tile_of_core(std::uint32_t core) const {
+    return core_tiles_[core < cores_ ? core : mod(core, cores_div_)];
+  }
   Picoseconds cycles(std::uint32_t n) const { return cycle_ * n; }
+  std::uint32_t computed_route_cycles(std::uint32_t a, std::uint32_t b) const {
+    return hops(a, b) * p_.hop_cycles + crossings(a, b) * p_.die_crossing_cycles;
+  }
+  // route_ is kept for meshes of at most this many tiles (a 64 KiB table;
+  // Skylake-SP's 6 x 6 is 5 KiB); larger ones compute each route.
+  static constexpr std::uint32_t kRouteTableTiles = 128;
 
   UncoreParams p_;
   bool address_routed_ = false;  // p_.address_routed_upi(), read once (upi_for is on every remote miss)
@@ -271,6 +293,10 @@ class UncoreMesh {
   std::vector<std::uint32_t> core_tiles_, imcs_, upis_;  // tile indices (row * cols + col)
   std::vector<Place> place_;               // by tile
   std::vector<std::uint32_t> nearest_upi_;  // by tile
+  // route_cycles(a, b) at [a * tiles_ + b], computed once: an L2 miss to DRAM
+  // takes three routes, and each computed one (four places' rows, columns
+  // and dies compared) was about 25 host instructions.
+  std::vector<std::uint32_t> route_;
 };
 
 }  // namespace numasim::hw

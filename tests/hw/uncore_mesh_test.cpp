@@ -138,6 +138,12 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
   shapes.push_back({dies, 56});
   dies.upi_route = "address";
   shapes.push_back({dies, 37});
+  // Beyond the route table's 128 tiles: every route computed.
+  UncoreParams large = mesh6x6();
+  large.cols = 12;
+  large.rows = 12;
+  large.hop_cycles = 2;
+  shapes.push_back({large, 100});
   std::mt19937_64 rng(15);
   for (const auto& [p, cores] : shapes) {
     const UncoreMesh m(p, cores);
@@ -160,6 +166,9 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
       const std::uint32_t it = m.imc_tile(ref.imc_of(pa));
       ASSERT_EQ(m.to_local_imc(core, pa), cycle * (p.llc_cycles + ref.route(ct, st) + ref.route(st, it)));
       ASSERT_EQ(m.from_imc(core, pa), cycle * (p.core_stop_cycles + ref.route(it, ct)));
+      const UncoreMesh::Legs legs = m.local_imc_legs(core, pa);
+      ASSERT_EQ(legs.to, m.to_local_imc(core, pa));
+      ASSERT_EQ(legs.back, m.from_imc(core, pa));
       const std::uint32_t out_agent = p.address_routed_upi() ? ref.upi_tile(ref.upi_of(pa)) : ref.nearest_upi(st);
       ASSERT_EQ(m.to_upi(core, pa),
                 cycle * (p.llc_cycles + p.upi_agent_cycles + ref.route(ct, st) + ref.route(st, out_agent)));
