@@ -166,7 +166,9 @@ TEST(Coherence, ReadMissTakesTheLineItsSnoopWroteIntoTheLlc) {
 TEST(Coherence, ReadKeepsItsLlcLookUpWhenTheSnoopWritesIntoItsSet) {
   for (const Replacement rep : {Replacement::Lru, Replacement::Fifo, Replacement::Random}) {
     for (const bool sse41 : {true, false}) {
-      SCOPED_TRACE(std::string(rep == Replacement::Lru ? "lru" : rep == Replacement::Fifo ? "fifo" : "random") +
+      SCOPED_TRACE(std::string(rep == Replacement::Lru    ? "lru"
+                               : rep == Replacement::Fifo ? "fifo"
+                                                          : "random") +
                    (sse41 ? " sse4.1" : " plain"));
 #if defined(__x86_64__)
       const bool saved = sse41_in_use;
@@ -177,8 +179,8 @@ TEST(Coherence, ReadKeepsItsLlcLookUpWhenTheSnoopWritesIntoItsSet) {
       p.l2.size = Bytes(16 * 1024);     // 16 sets of 16 ways
       p.llc.size = Bytes(4 * 11 * 64);  // 4 sets of 11 ways
       p.llc.replacement = rep;
-      p.directory_ways = 1;          // one entry per set
-      p.directory_coverage = 0.25;   // a quarter of the two CPUs' private lines, in whole sets
+      p.directory_ways = 1;         // one entry per set
+      p.directory_coverage = 0.25;  // a quarter of the two CPUs' private lines, in whole sets
       CacheHierarchy h(p, {0, 0}, 1, Frequency(2'000'000'000));
       CacheHierarchy twin(p, {0, 0}, 1, Frequency(2'000'000'000));
       CacheArray& llc = h.llc(0);
@@ -188,7 +190,7 @@ TEST(Coherence, ReadKeepsItsLlcLookUpWhenTheSnoopWritesIntoItsSet) {
       std::vector<PhysAddr> a;  // set 0 of the LLC, a[0] filled first
       for (PhysAddr i = 1; i <= 11; ++i) a.push_back(0x100000 + i * 4 * 64);
       const PhysAddr z = 0x40000, y = z + apart, w = a[5] + apart, w2 = a[3] + apart;
-      const PhysAddr v = 0x81900;                // LLC set 0, a snoop-filter set of its own (100)
+      const PhysAddr v = 0x81900;                  // LLC set 0, a snoop-filter set of its own (100)
       const PhysAddr u = 0x80f00, y2 = u + apart;  // LLC set 0, snoop-filter set 60
       for (CacheHierarchy* x : {&h, &twin}) {
         for (PhysAddr d : {z, w, w2}) {  // Modified in CPU 0's L1D, tracked, not in the LLC

@@ -215,10 +215,9 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
   };
   // A tiny window is mostly full: the near-end insert, which needs room at
   // the buffer's end, leaves most calls there to reserve_slow.
-  for (const Case& k :
-       {Case{3000, 0, 1500, 4096, 0.5, 300, 30, 20, "a data bus (tag = rank)"},
-        Case{6000, 0, 0, 256, 0.5, 10, 0, 0, "a bank group's column commands"},
-        Case{3000, 750, 0, 5, 0.25, 200, 70, 70, "a tiny window"}}) {
+  for (const Case& k : {Case{3000, 0, 1500, 4096, 0.5, 300, 30, 20, "a data bus (tag = rank)"},
+                        Case{6000, 0, 0, 256, 0.5, 10, 0, 0, "a bank group's column commands"},
+                        Case{3000, 750, 0, 5, 0.25, 200, 70, 70, "a tiny window"}}) {
     SlotCalendar cal(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
     ReferenceDisplacingCalendar ref(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
     expect_equal_under_random_reservations(cal, ref, k.len + k.capacity, k.near_share, k.min_found_inserts, k.what,
