@@ -195,16 +195,8 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
   int k = 0;
   for (const Entry* q = p; q != b && (q - 1)->start + max_sep_ > start; --q)
     if (++k > 2 * kNearEnd || overlaps_later(*(q - 1), start, t, stamp)) return false;
-  const Entry v{start, Entry::pack(stamp, tag)};
-  if (!e_.append(p == end ? v : *(end - 1))) return false;  // the buffer's end: reserve_slow moves it
-  if (p != end) {
-    // The entries from p on move one on by a rotation (the last one's copy
-    // is appended already); a copy loop became a memmove call.
-    Entry carry = v;
-    for (Entry* q = const_cast<Entry*>(p); q != end; ++q) std::swap(carry, *q);  // the window's own storage
-  }
-  if (max_stamp_ < stamp) max_stamp_ = stamp;
-  if (e_.size() > e_.capacity()) drop_oldest();
+  if (p == end ? !append_entry(start, tag, stamp) : !rotate_in(p, Entry{start, Entry::pack(stamp, tag)}, stamp))
+    return false;  // the buffer's end: reserve_slow moves it
   ++near_end_inserts_;
   return true;
 }
@@ -212,15 +204,9 @@ bool SlotCalendar::reserve_near_end(Picoseconds start, std::int64_t tag, Picosec
 std::uint64_t SlotCalendar::reserve_found_slow(const Spot& spot, std::int64_t tag, Picoseconds stamp, Moves* moves,
                                                const Blackout* blackout) {
   if (spot.clean && spot.index != e_.size()) {
-    Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
-    const Entry* const end = e_.end();
-    if (end - p <= kFoundRotate && e_.append(*(end - 1))) {
-      // Among the last few: the entries from p on move one on by a rotation
-      // (the last one's copy is appended already), as reserve_near_end's.
-      Entry carry{spot.start, Entry::pack(stamp, tag)};
-      for (Entry* q = p; q != end; ++q) std::swap(carry, *q);
-      if (max_stamp_ < stamp) max_stamp_ = stamp;
-      if (e_.size() > e_.capacity()) drop_oldest();
+    const Entry* const p = e_.begin() + spot.index;
+    // Among the last few: rotated in, as reserve_near_end's.
+    if (e_.end() - p <= kFoundRotate && rotate_in(p, Entry{spot.start, Entry::pack(stamp, tag)}, stamp)) {
       ++found_inserts_;
       return 0;
     }

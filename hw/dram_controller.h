@@ -213,34 +213,26 @@ class SlotCalendar {
   // L1-miss stream put their burst in a gap before the channel's latest
   // bursts. One step: the last entry's copy appended (the oldest dropped
   // beyond capacity, append_bounded), then the entries from the spot on
-  // moved one on; the calendar as reserve_found_slow leaves it.
+  // moved one on (rotate_in); the calendar as reserve_found_slow leaves it.
   [[gnu::always_inline]] std::uint64_t reserve_found_near(const Spot& spot, std::int64_t tag, Picoseconds stamp,
                                                           Moves* moves, const Blackout* blackout) {
     if (spot.clean) {
       const std::size_t n = e_.size();
       if (spot.index == n) {
         if (append_entry(spot.start, tag, stamp)) return 0;
-      } else if (n - spot.index <= static_cast<std::size_t>(kFoundRotate) && spot.index != 0) {
-        // (Not before the oldest: a full window would drop the new entry there.)
-        Entry* const p = const_cast<Entry*>(e_.begin() + spot.index);  // the window's own storage
-        Entry* const q = const_cast<Entry*>(e_.end() - 1);
-        Entry dropped;
-        const int r = e_.append_bounded(*q, &dropped);
-        if (r != 0) {
-          // A rotation (a copy loop became a memmove call).
-          Entry carry{spot.start, Entry::pack(stamp, tag)};
-          for (Entry* e = p; e != q + 1; ++e) std::swap(carry, *e);
-          if (max_stamp_ < stamp) max_stamp_ = stamp;
-          if (r == 2) raise_floor_past(dropped);
-          ++found_inserts_;
-          return 0;
-        }
+      } else if (n - spot.index <= static_cast<std::size_t>(kFoundRotate) &&
+                 rotate_in(e_.begin() + spot.index, Entry{spot.start, Entry::pack(stamp, tag)}, stamp)) {
+        ++found_rotations_near_;
+        return 0;
       }
     }
     return reserve_found_slow(spot, tag, stamp, moves, blackout);
   }
   // Reservations reserve_found() inserted before later ones; for tests of that path.
-  std::uint64_t found_inserts() const { return found_inserts_; }
+  std::uint64_t found_inserts() const { return found_inserts_ + found_rotations_near_; }
+  // Those of them reserve_found_near() rotated in itself (not through
+  // reserve_found_slow); for tests of its inline path.
+  std::uint64_t found_rotations_near() const { return found_rotations_near_; }
   // Reservation start times in [from, to), ascending (those stamped at most `visible`).
   std::size_t starts_between(Picoseconds from, Picoseconds to, Picoseconds* out, std::size_t max,
                              Picoseconds visible = kAll) const;
@@ -331,6 +323,27 @@ class SlotCalendar {
     if (r == 2) raise_floor_past(dropped);
     return true;
   }
+  // The clean insert before later reservations (reserve_near_end's and
+  // reserve_found's, one form for the three): v, stamped `stamp`, put before
+  // the entry at `at` (in [begin(), end()), so the window is not empty) by
+  // the last entry's copy appended and the entries from `at` on moved one on
+  // by a rotation (a copy loop became a memmove call). Beyond capacity the
+  // oldest leaves as drop_oldest() after the insert would have it: the slot
+  // that held the first entry holds it after the rotation (v itself when
+  // `at` is the first entry of a full window). False (nothing done) without
+  // room at the buffer's end.
+  [[gnu::always_inline]] bool rotate_in(const Entry* at, Entry v, Picoseconds stamp) {
+    Entry* const b = const_cast<Entry*>(e_.begin());  // the window's own storage
+    Entry* const p = const_cast<Entry*>(at);
+    Entry* const q = const_cast<Entry*>(e_.end() - 1);
+    Entry dropped;  // the first entry before the rotation: not used (see above)
+    const int r = e_.append_bounded(*q, &dropped);
+    if (r == 0) return false;
+    for (Entry* e = p; e != q + 1; ++e) std::swap(v, *e);
+    if (max_stamp_ < stamp) max_stamp_ = stamp;
+    if (r == 2) raise_floor_past(*b);
+    return true;
+  }
   // Beyond capacity: the oldest reservation leaves, and times before its slot's end count as busy.
   [[gnu::always_inline]] void drop_oldest() {
     raise_floor_past(e_.front());
@@ -385,6 +398,7 @@ class SlotCalendar {
   Picoseconds max_stamp_{0};
   std::uint64_t near_end_inserts_ = 0;
   std::uint64_t found_inserts_ = 0;
+  std::uint64_t found_rotations_near_ = 0;
 };
 
 class SlotCalendar::Appender {

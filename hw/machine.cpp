@@ -60,22 +60,6 @@ MachineParams MachineParams::from_config(Config root) {
   return p;
 }
 
-// MemoryPort over the memory system, for the page walker.
-class Machine::MemoryAdapter final : public MemoryPort {
- public:
-  explicit MemoryAdapter(MemorySystem& ms) : ms_(ms) {}
-  Picoseconds access(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, std::uint8_t* level_hit) override {
-    AccessBreakdown br;
-    Picoseconds lat = ms_.access(cpu, pa, is_write, now, &br);
-    if (level_hit) *level_hit = br.level_hit;
-    return lat;
-  }
-  void host_prefetch(CpuId cpu, PhysAddr pa) const override { ms_.host_prefetch(cpu, pa); }
-
- private:
-  MemorySystem& ms_;
-};
-
 // The cores' view of the machine's scheduling state (core.h, CpuScheduler).
 class Machine::Scheduler final : public CpuScheduler {
  public:
@@ -123,7 +107,7 @@ Machine::Machine(Topology topo, const MachineParams& params) : topo_(std::move(t
   block_device_ = std::make_unique<BlockDevice>(params_.block_device, "system.block_device");
   platform_->attach_block_device(block_device_.get());
   kernel_ = std::make_unique<os::Kernel>(topo_, params_.kernel, *platform_);
-  port_ = std::make_unique<MemoryAdapter>(*memory_);
+  port_ = std::make_unique<MemorySystemPort>(*memory_);
   std::vector<Mmu*> mmus;
   std::vector<Core*> cores;
   for (int c = 0; c < topo_.num_cpus(); ++c) {

@@ -36,6 +36,7 @@
 #include "hw/memory_system.h"
 #include "hw/mmu.h"
 #include "hw/op.h"
+#include "hw/system_port.h"
 #include "os/kernel.h"
 
 namespace numasim {
@@ -110,7 +111,6 @@ class Machine {
   void reset_stats();
 
  private:
-  class MemoryAdapter;
   class Scheduler;
   TaskRun* kthread_run(os::task_struct* t);  // its run record (made on first use)
 
@@ -120,7 +120,7 @@ class Machine {
   std::unique_ptr<MachinePlatform> platform_;
   std::unique_ptr<BlockDevice> block_device_;
   std::unique_ptr<os::Kernel> kernel_;
-  std::unique_ptr<MemoryAdapter> port_;
+  std::unique_ptr<MemorySystemPort> port_;  // the cores' and walkers' MemoryPort
   std::vector<std::unique_ptr<Mmu>> mmus_;
   std::vector<std::unique_ptr<Core>> cores_;
   std::vector<std::unique_ptr<OpSource>> programs_;

@@ -626,6 +626,8 @@ class Kernel : private PgtableFrameSource, private AllocHooks, public KernelEntr
   const mempolicy* effective_policy(const task_struct* t, const vm_area_struct* vma) const;
   pteval_t make_pte(PhysAddr phys, unsigned long vm_flags, bool writable) const;
   FaultResult segv(task_struct* t, VirtAddr addr, int code, KernelCost& cost);
+  // Not memory.cpp's: rmap.cpp's put_page on a user page (the mapping's reference
+  // dropped, the page freed on the last), beside page_remove_rmap, its caller on every zap.
   void put_user_page(CpuId cpu, page* pg, KernelCost& cost);
   // Move the page mapped at `addr` in vma to node `nid` (migrate.cpp).
   int migrate_one(task_struct* t, vm_area_struct& vma, VirtAddr addr, int nid, KernelCost& cost);

@@ -7,7 +7,10 @@
 // allocation statistics (PGALLOC_*, PGFREE, zone_statistics).
 // Simplified: single-threaded (no locks, no IRQ state); no highatomic, CMA,
 // isolation, guard pages, shuffling, watermark boost or ALLOC_NOFRAGMENT; the
-// slow path is in page_alloc_slowpath.cpp.
+// slow path is in page_alloc_slowpath.cpp. Deviation in structure, not in
+// results: free_pcppages_bulk accounts NR_FREE_PAGES and the buddy's cycles
+// once per batch (merge_free_block is __free_one_page's body without them);
+// Linux's __free_one_page does both per block.
 #include "os/page_alloc.h"
 
 #include <algorithm>
@@ -415,8 +418,11 @@ void PhysMem::__free_one_page(page* pg, std::uint64_t pfn, zone& z, unsigned ord
   cost.add_cycles(params_.costs.buddy_free_cycles + merges * std::uint64_t{params_.costs.buddy_step_cycles});
 }
 
-// __free_one_page's merging and queueing, without its charge and NR_FREE_PAGES
-// (the callers add those, free_pcppages_bulk once per batch); the merges made.
+// Not a Linux function: __free_one_page's body (mm/page_alloc.c), its merging
+// and queueing, split out for free_pcppages_bulk's batched accounting, so
+// without its charge and NR_FREE_PAGES (the callers add those,
+// free_pcppages_bulk once per batch; only positive deltas, so min_free_pages
+// cannot tell); the merges made.
 unsigned PhysMem::merge_free_block(page* pg, std::uint64_t pfn, zone& z, unsigned order, migratetype mt) {
   if (pfn & ((1ull << order) - 1)) bad_page("freeing a misaligned block", pfn);
   const unsigned first_order = order;
@@ -480,7 +486,8 @@ void PhysMem::free_pcppages_bulk(zone& z, int count, per_cpu_pages& pcp, unsigne
 
 // free_unref_page + free_unref_page_commit: onto this CPU's list, then drain a
 // (growing) batch when the list passes `high`. `z` and `mt` are the page's
-// zone and pageblock type, which the caller looked up.
+// zone and pageblock type, which the caller looked up (Linux's
+// free_unref_page(page, order) looks them up itself).
 // Inlined into free_the_page, its only caller: the drain at the end is a tail
 // call, so the common path (no drain) needs no saved registers.
 [[gnu::always_inline]] inline void PhysMem::free_unref_page(CpuId cpu, page* pg, unsigned order, zone& z,

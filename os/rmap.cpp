@@ -11,6 +11,9 @@
 // reference per mapping besides the cache's), rmap_walk_file over the VMAs that
 // map the page's address_space, page_mkclean (writeback write-protects shared
 // mappings again) and unmap_mapping_range (truncate).
+// put_user_page: the mapping's reference dropped, the page freed on the last
+// (mm/swap.c put_page; a swap-cache page through mm/swap_state.c's
+// free_pages_and_swap_cache), here beside page_remove_rmap so it inlines there.
 // shmem pages (os/shmem.h) take the same file walk over the VMAs of their object.
 // Simplified: no mlock handling; the file rmap has no i_mmap interval tree:
 // rmap_walk_file visits every mm's VMAs of that file (in mm order), and only

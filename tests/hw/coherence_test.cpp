@@ -149,74 +149,152 @@ TEST(Coherence, ReadMissTakesTheLineItsSnoopWroteIntoTheLlc) {
 
 // The look-ups kept across a snoop that changed the LLC's set: each read's
 // snoop-filter claim evicts a dirty line of CPU 0 (a one-way filter: lines
-// 128 lines apart collide), whose write-back into the same LLC set takes the
-// set's LRU way. A miss then fills the next LRU way and counts one miss, as a
+// `apart` apart collide), whose write-back into the same LLC set takes the
+// set's victim. A miss then fills the next victim and counts one miss, as a
 // look-up after the snoop would; a hit stays a hit while the line keeps its way
-// and misses when the write-back took that way. Default way counts (8/16/11:
-// the copy for them on SSE4.1 hosts) and the copy for any host.
+// and misses when the write-back took that way. Then (a) a miss of a line
+// CPU 1 of the socket holds clean (the snoop writes nothing into the LLC: the
+// kept slot stands, the fill Shared) and (b) a miss whose snoop writes back a
+// line the set holds (a hit on a line other than the victim: the set's order
+// changes, the victim's word does not, so fill_at keeps the slot).
+// Each step is also made by hand on a twin built alike, as a look-up after
+// the snoop (its write-backs, then read_access and fill), and the LLCs must
+// agree: set contents in replacement order, counts, states. Under each LLC
+// replacement policy (Random: a full set's victim drawn in install()), with
+// default way counts (8/16/11: the copy for them on SSE4.1 hosts) and the copy
+// for any host.
 TEST(Coherence, ReadKeepsItsLlcLookUpWhenTheSnoopWritesIntoItsSet) {
-  for (const bool sse41 : {true, false}) {
+  for (const Replacement rep : {Replacement::Lru, Replacement::Fifo, Replacement::Random}) {
+    for (const bool sse41 : {true, false}) {
+      SCOPED_TRACE(std::string(rep == Replacement::Lru    ? "lru"
+                               : rep == Replacement::Fifo ? "fifo"
+                                                          : "random") +
+                   (sse41 ? " sse4.1" : " plain"));
 #if defined(__x86_64__)
-    const bool saved = sse41_in_use;
-    sse41_in_use = sse41 && kHostSse41;
+      const bool saved = sse41_in_use;
+      sse41_in_use = sse41 && kHostSse41;
 #endif
-    CacheHierarchyParams p;
-    p.l1d.size = Bytes(4096);         // 8 sets of 8 ways
-    p.l2.size = Bytes(16 * 1024);     // 16 sets of 16 ways
-    p.llc.size = Bytes(4 * 11 * 64);  // 4 sets of 11 ways
-    p.directory_ways = 1;             // one entry per set
-    p.directory_coverage = 0.25;      // 81 entries: 128 sets
-    CacheHierarchy h(p, {0}, 1, Frequency(2'000'000'000));
-    CacheArray& llc = h.llc(0);
-    std::vector<PhysAddr> a;  // set 0 of the LLC, a[0] least recently used
-    for (PhysAddr i = 1; i <= 11; ++i) a.push_back(0x100000 + i * 4 * 64);
-    const PhysAddr apart = 128 * 64;  // the same snoop-filter set and LLC set
-    const PhysAddr z = 0x40000, y = z + apart, w = a[5] + apart, w2 = a[3] + apart;
-    for (PhysAddr d : {z, w, w2}) {  // Modified in CPU 0's L1D, tracked, not in the LLC
-      miss(h, 0, d, true);
-      llc.invalidate(d);
+      CacheHierarchyParams p;
+      p.l1d.size = Bytes(4096);         // 8 sets of 8 ways
+      p.l2.size = Bytes(16 * 1024);     // 16 sets of 16 ways
+      p.llc.size = Bytes(4 * 11 * 64);  // 4 sets of 11 ways
+      p.llc.replacement = rep;
+      p.directory_ways = 1;         // one entry per set
+      p.directory_coverage = 0.25;  // a quarter of the two CPUs' private lines, in whole sets
+      CacheHierarchy h(p, {0, 0}, 1, Frequency(2'000'000'000));
+      CacheHierarchy twin(p, {0, 0}, 1, Frequency(2'000'000'000));
+      CacheArray& llc = h.llc(0);
+      CacheArray& ref = twin.llc(0);
+      const PhysAddr apart = h.directory()->capacity() * 64;  // the same snoop-filter set and LLC set
+      ASSERT_EQ(apart % (4 * 64), 0u);
+      std::vector<PhysAddr> a;  // set 0 of the LLC, a[0] filled first
+      for (PhysAddr i = 1; i <= 11; ++i) a.push_back(0x100000 + i * 4 * 64);
+      const PhysAddr z = 0x40000, y = z + apart, w = a[5] + apart, w2 = a[3] + apart;
+      const PhysAddr v = 0x81900;                  // LLC set 0, a snoop-filter set of its own (100)
+      const PhysAddr u = 0x80f00, y2 = u + apart;  // LLC set 0, snoop-filter set 60
+      for (CacheHierarchy* x : {&h, &twin}) {
+        for (PhysAddr d : {z, w, w2}) {  // Modified in CPU 0's L1D, tracked, not in the LLC
+          miss(*x, 0, d, true);
+          x->llc(0).invalidate(d);
+        }
+        miss(*x, 1, v, false);  // Exclusive in CPU 1's L1D, tracked, not in the LLC
+        x->llc(0).invalidate(v);
+        for (PhysAddr l : a) x->llc(0).fill(l, LineState::Exclusive);
+      }
+      for (PhysAddr l : {y, v, y2}) ASSERT_EQ(llc.set_index(l), llc.set_index(a[0]));
+      WritebackList wb;
+      SnoopResult sn;
+      auto read = [&](PhysAddr x) {
+        EXPECT_FALSE(h.l1_access(CpuId(0), x, false));
+        EXPECT_FALSE(h.l2(CpuId(0)).contains(x));
+        return h.access_below_l1(CpuId(0), x, false, wb, sn);
+      };
+      // The step on the twin's LLC: the snoop's write-backs, then a look-up and a fill on a miss.
+      auto expect_as_looked_up_after = [&](const char* step, PhysAddr x, int level,
+                                           std::initializer_list<PhysAddr> written_back, LineState fill_state) {
+        SCOPED_TRACE(step);
+        for (PhysAddr l : written_back) {
+          bool received;
+          const Eviction e = ref.write_back_or_fill(l, received);
+          (void)e;
+        }
+        CacheArray::FillSlot slot;
+        LineState in;
+        const bool hit = ref.read_access(x, slot, in);
+        if (!hit) ref.fill(x, fill_state);
+        EXPECT_EQ(level, hit ? 3 : 4);
+        EXPECT_EQ(llc.set_contents(0), ref.set_contents(0));
+        EXPECT_EQ(llc.stats().read_hits, ref.stats().read_hits);
+        EXPECT_EQ(llc.stats().read_misses, ref.stats().read_misses);
+        EXPECT_EQ(llc.stats().fills, ref.stats().fills);
+        EXPECT_EQ(llc.stats().writebacks_received, ref.stats().writebacks_received);
+        for (PhysAddr l : written_back) EXPECT_EQ(llc.state(l), ref.state(l));
+        EXPECT_EQ(llc.state(x), ref.state(x));
+      };
+      const bool lru = rep == Replacement::Lru;
+      // A miss: z's write-back takes a[0]'s way (LRU), y then a[1]'s.
+      CacheStats before = llc.stats();
+      EXPECT_EQ(read(y), 4);
+      expect_as_looked_up_after("miss", y, 4, {z}, LineState::Exclusive);
+      EXPECT_EQ(h.l1d(CpuId(0)).state(z), LineState::Invalid);  // back-invalidated
+      EXPECT_EQ(llc.state(z), LineState::Modified);
+      EXPECT_EQ(llc.state(y), LineState::Exclusive);
+      EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+      EXPECT_EQ(llc.stats().read_hits, before.read_hits);
+      EXPECT_EQ(llc.stats().fills, before.fills + 2);  // z's write-back and y
+      if (lru) {
+        EXPECT_FALSE(llc.contains(a[0]));
+        EXPECT_FALSE(llc.contains(a[1])) << "the fill takes the LRU line after the snoop, not its look-up's";
+      }
+      // A hit whose line keeps its way (LRU: w's write-back takes a[2]'s).
+      before = llc.stats();
+      const int hit_level = read(a[5]);
+      expect_as_looked_up_after("kept hit", a[5], hit_level, {w}, LineState::Exclusive);
+      EXPECT_EQ(llc.state(w), LineState::Modified);
+      if (lru) {
+        EXPECT_EQ(hit_level, 3);
+        EXPECT_FALSE(llc.contains(a[2]));
+        EXPECT_EQ(llc.stats().read_hits, before.read_hits + 1);
+        // ...and a[5] is the most recently used: LRU first, a[3], a[4], a[6]..a[10], z, y, w, a[5].
+        EXPECT_EQ(llc.set_contents(0).front(), a[5]);
+        EXPECT_EQ(llc.set_contents(0).back(), a[3]);
+      }
+      // A hit whose line the write-back evicts (LRU: w2's takes a[3]'s way): a miss, filled over a[4].
+      before = llc.stats();
+      const int evicted_level = read(a[3]);
+      expect_as_looked_up_after("hit evicted", a[3], evicted_level, {w2}, LineState::Exclusive);
+      EXPECT_EQ(llc.state(w2), LineState::Modified);
+      if (lru) {
+        EXPECT_EQ(evicted_level, 4);
+        EXPECT_EQ(llc.state(a[3]), LineState::Exclusive);
+        EXPECT_FALSE(llc.contains(a[4]));
+        EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+        EXPECT_EQ(llc.stats().read_hits, before.read_hits);
+      }
+      // (a) CPU 1 holds the missed line clean: nothing written into the LLC, one
+      // miss, the fill Shared at the slot the look-up before the snoop chose.
+      before = llc.stats();
+      EXPECT_EQ(read(v), 4);
+      expect_as_looked_up_after("(a) held clean by CPU 1", v, 4, {}, LineState::Shared);
+      EXPECT_EQ(h.l1d(CpuId(1)).state(v), LineState::Shared);
+      EXPECT_EQ(llc.state(v), LineState::Shared);
+      EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+      EXPECT_EQ(llc.stats().writebacks_received, before.writebacks_received);
+      // (b) u is in the set (the newest line) and Modified in CPU 0's L1D; y2's
+      // claim evicts u's filter entry, whose write-back hits u's way.
+      for (CacheHierarchy* x : {&h, &twin}) miss(*x, 0, u, true);
+      ASSERT_TRUE(llc.contains(u));
+      before = llc.stats();
+      EXPECT_EQ(read(y2), 4);
+      expect_as_looked_up_after("(b) write-back hit on another line", y2, 4, {u}, LineState::Exclusive);
+      EXPECT_EQ(llc.stats().writebacks_received, before.writebacks_received + 1);
+      EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
+      EXPECT_EQ(llc.state(u), LineState::Modified);
+      EXPECT_EQ(llc.state(y2), LineState::Exclusive);
+#if defined(__x86_64__)
+      sse41_in_use = saved;
+#endif
     }
-    for (PhysAddr x : a) llc.fill(x, LineState::Exclusive);
-    ASSERT_EQ(llc.set_index(y), llc.set_index(a[0]));
-    WritebackList wb;
-    SnoopResult sn;
-    auto read = [&](PhysAddr x) {
-      EXPECT_FALSE(h.l1_access(CpuId(0), x, false));
-      EXPECT_FALSE(h.l2(CpuId(0)).contains(x));
-      return h.access_below_l1(CpuId(0), x, false, wb, sn);
-    };
-    // A miss: z's write-back takes a[0]'s way, y then a[1]'s.
-    CacheStats before = llc.stats();
-    EXPECT_EQ(read(y), 4);
-    EXPECT_EQ(h.l1d(CpuId(0)).state(z), LineState::Invalid);  // back-invalidated
-    EXPECT_EQ(llc.state(z), LineState::Modified);
-    EXPECT_EQ(llc.state(y), LineState::Exclusive);
-    EXPECT_FALSE(llc.contains(a[0]));
-    EXPECT_FALSE(llc.contains(a[1])) << "the fill takes the LRU line after the snoop, not its look-up's";
-    EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
-    EXPECT_EQ(llc.stats().read_hits, before.read_hits);
-    EXPECT_EQ(llc.stats().fills, before.fills + 2);  // z's write-back and y
-    // A hit whose line keeps its way: w's write-back takes a[2]'s.
-    before = llc.stats();
-    EXPECT_EQ(read(a[5]), 3);
-    EXPECT_FALSE(llc.contains(a[2]));
-    EXPECT_EQ(llc.state(w), LineState::Modified);
-    EXPECT_EQ(llc.stats().read_hits, before.read_hits + 1);
-    EXPECT_EQ(llc.stats().read_misses, before.read_misses);
-    // ...and a[5] is the most recently used: LRU first, a[3], a[4], a[6]..a[10], z, y, w, a[5].
-    EXPECT_EQ(llc.set_contents(0).front(), a[5]);
-    EXPECT_EQ(llc.set_contents(0).back(), a[3]);
-    // A hit whose line the write-back evicts (w2's takes a[3]'s way): a miss, filled over a[4].
-    before = llc.stats();
-    EXPECT_EQ(read(a[3]), 4);
-    EXPECT_EQ(llc.state(w2), LineState::Modified);
-    EXPECT_EQ(llc.state(a[3]), LineState::Exclusive);
-    EXPECT_FALSE(llc.contains(a[4]));
-    EXPECT_EQ(llc.stats().read_misses, before.read_misses + 1);
-    EXPECT_EQ(llc.stats().read_hits, before.read_hits);
-#if defined(__x86_64__)
-    sse41_in_use = saved;
-#endif
   }
 }
 

@@ -123,12 +123,17 @@ class ReferenceDisplacingCalendar {
 // time order, lands after all but at most kNearEnd (4) reservations and
 // moves none: more than `near_share` of those calls must take it.
 void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplacingCalendar& ref, std::uint64_t seed,
-                                            double near_share, std::uint64_t min_found_inserts, const char* what) {
+                                            double near_share, std::uint64_t min_found_inserts, const char* what,
+                                            std::size_t capacity, std::uint64_t min_near_rotations,
+                                            std::uint64_t min_full_rotations) {
   SCOPED_TRACE(what);
   std::mt19937_64 rng(seed);
   std::uint64_t now = 1'000'000, moved_calls = 0, near_end_candidates = 0;
   // Spots reserved: clean, not clean; clean ones inserted before later starts.
   std::uint64_t clean_spots = 0, unclean_spots = 0, found_candidates = 0, near_found_candidates = 0;
+  // reserve_found_near's own rotations (not its fallback's), and those of
+  // them in a full window (the oldest dropped by the append).
+  std::uint64_t near_rotations = 0, near_rotations_full = 0;
   for (int i = 0; i < 40000; ++i) {
     now += rng() % 4000;
     // The stamp of a core up to a quantum behind or a little ahead.
@@ -150,11 +155,16 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
     const bool near_end = stamp < cal.max_stamp() && cal.at_most_from(4, start + Picoseconds(1));
     std::uint64_t x = 0;
     if (by_spot && !arbitrary) {
-      const std::uint64_t before = cal.found_inserts();
+      const std::uint64_t before = cal.found_inserts(), rotations_before = cal.found_rotations_near();
+      const bool full = !cal.at_most_from(capacity - 1, Picoseconds(0));
       const bool inserted_before_later = spot.clean && !cal.at_most_from(0, start + Picoseconds(1));
       const bool near_form = i % 4 == 3;
       x = near_form ? cal.reserve_found_near(spot, tag, stamp, &a, nullptr) : cal.reserve_found(spot, tag, stamp, &a);
       near_found_candidates += near_form && inserted_before_later;
+      const std::uint64_t rotated = cal.found_rotations_near() - rotations_before;
+      ASSERT_LE(rotated, near_form && inserted_before_later ? 1u : 0u) << "op " << i;
+      near_rotations += rotated;
+      near_rotations_full += rotated != 0 && full;
       if (spot.clean) {
         ASSERT_EQ(x, 0u) << "op " << i;
       }
@@ -186,6 +196,9 @@ void expect_equal_under_random_reservations(SlotCalendar& cal, ReferenceDisplaci
   // later-stamped reservation (not clean: through reserve_displacing).
   EXPECT_GT(found_candidates, min_found_inserts);
   EXPECT_GT(near_found_candidates, min_found_inserts / 4);  // reserve_found_near's inserts before later ones
+  // ... many of them by its inline rotation, which met full windows too.
+  EXPECT_GE(near_rotations, min_near_rotations);
+  EXPECT_GE(near_rotations_full, min_full_rotations);
   EXPECT_GT(clean_spots, 2000u);
   EXPECT_GT(unclean_spots, 200u);
 }
@@ -196,17 +209,19 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
     std::size_t capacity;
     double near_share;
     std::uint64_t min_found_inserts;  // found, clean slots inserted before later starts (the bank group's: few)
+    // reserve_found_near's inline rotations (its fallback's apart), and those in a full window
+    std::uint64_t min_near_rotations, min_full_rotations;
     const char* what;
   };
   // A tiny window is mostly full: the near-end insert, which needs room at
   // the buffer's end, leaves most calls there to reserve_slow.
-  for (const Case& k :
-       {Case{3000, 0, 1500, 4096, 0.5, 300, "a data bus (tag = rank)"},
-        Case{6000, 0, 0, 256, 0.5, 10, "a bank group's column commands"},
-        Case{3000, 750, 0, 5, 0.25, 200, "a tiny window"}}) {
+  for (const Case& k : {Case{3000, 0, 1500, 4096, 0.5, 300, 30, 20, "a data bus (tag = rank)"},
+                        Case{6000, 0, 0, 256, 0.5, 10, 0, 0, "a bank group's column commands"},
+                        Case{3000, 750, 0, 5, 0.25, 200, 70, 70, "a tiny window"}}) {
     SlotCalendar cal(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
     ReferenceDisplacingCalendar ref(Picoseconds(k.len), Picoseconds(k.same), Picoseconds(k.diff), k.capacity);
-    expect_equal_under_random_reservations(cal, ref, k.len + k.capacity, k.near_share, k.min_found_inserts, k.what);
+    expect_equal_under_random_reservations(cal, ref, k.len + k.capacity, k.near_share, k.min_found_inserts, k.what,
+                                           k.capacity, k.min_near_rotations, k.min_full_rotations);
   }
   // A rank's column commands by direction (tag 0 read, 1 write) on DDR4-2666:
   // a read then a write tRTW = CL + tBURST + 2 - CWL = 11 cycles, a write then
@@ -214,7 +229,8 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
   const std::array<Picoseconds, 4> rw = {Picoseconds(0), Picoseconds(11 * 750), Picoseconds(21 * 750), Picoseconds(0)};
   SlotCalendar cal = SlotCalendar::ordered(rw, 4096);
   ReferenceDisplacingCalendar ref(rw, 4096);
-  expect_equal_under_random_reservations(cal, ref, 4, 0.5, 3000, "reads and writes of a rank (ordered)");
+  expect_equal_under_random_reservations(cal, ref, 4, 0.5, 3000, "reads and writes of a rank (ordered)", 4096, 900,
+                                         800);
 }
 
 }  // namespace

@@ -15,25 +15,13 @@
 #include "hw/machine.h"
 #include "hw/memory_system.h"
 #include "hw/mmu.h"
+#include "hw/system_port.h"
 #include "os/kernel.h"
 #include "os/syscalls.h"
 #include "os/task.h"
 
 namespace numasim::hw {
 namespace {
-
-// The interfaces' path: a MemoryPort over the memory system (Machine's adapter is private).
-struct PortOver final : MemoryPort {
-  explicit PortOver(MemorySystem& ms) : ms(ms) {}
-  Picoseconds access(CpuId cpu, PhysAddr pa, bool is_write, Picoseconds now, std::uint8_t* level_hit) override {
-    AccessBreakdown br;
-    const Picoseconds lat = ms.access(cpu, pa, is_write, now, &br);
-    if (level_hit) *level_hit = br.level_hit;
-    return lat;
-  }
-  void host_prefetch(CpuId cpu, PhysAddr pa) const override { ms.host_prefetch(cpu, pa); }
-  MemorySystem& ms;
-};
 
 struct Translations {
   std::vector<Translation> out;
@@ -54,7 +42,7 @@ Translations translate_on_a_fresh_machine(bool direct) {
   const long base =
       k.sys_mmap(t, 0, 16ull << 20, os::PROT_READ | os::PROT_WRITE, os::MAP_PRIVATE | os::MAP_ANONYMOUS, -1, 0, cost);
   EXPECT_GT(base, 0);
-  PortOver port(m->memory());
+  MemorySystemPort port(m->memory());  // the interfaces' path: the machine's own adapter
   Mmu mmu(CpuId(0), m->params().core.clock, m->params().mmu, port, k,
           direct ? MmuDirect{&m->memory(), &k.pgtables()} : MmuDirect{});
   mmu.switch_context({t->mm->pgd, t->mm->asid, t});
