@@ -197,6 +197,39 @@ TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
   EXPECT_EQ(t.busy(Picoseconds(22'000)), 0u);
 }
 
+// A calendar that moves on writes its fresh buckets once: those before the
+// request's first bucket read 0 (not what the ring's slot held a lap ago),
+// those it holds 1; the buckets it shares with the old calendar are counted
+// on. A 7-bucket calendar (a ring of 8 slots) so a lap leaves stale counts in
+// every slot, and the 8th slot, outside the calendar, is never read.
+TEST(RequestTracker, FreshBucketsOfAMovingCalendarStartEmpty) {
+  RequestTracker t(8, Picoseconds(1000), 7);
+  for (int i = 0; i < 3; ++i) t.take(Picoseconds(0), Picoseconds(0), Picoseconds(7'000));  // buckets 0..6: 3
+  EXPECT_EQ(t.busy(Picoseconds(6'500)), 3u);
+  // From bucket 9 to 10: buckets 7 and 8 fresh and before the request (0), 9
+  // and 10 its own (1); 4..6 still in the calendar and untouched (3).
+  t.take(Picoseconds(9'000), Picoseconds(9'000), Picoseconds(11'000));
+  EXPECT_EQ(t.busy(Picoseconds(7'500)), 0u);
+  EXPECT_EQ(t.busy(Picoseconds(8'500)), 0u);
+  EXPECT_EQ(t.busy(Picoseconds(9'500)), 1u);
+  EXPECT_EQ(t.busy(Picoseconds(10'500)), 1u);
+  EXPECT_EQ(t.busy(Picoseconds(4'500)), 3u);
+  EXPECT_EQ(t.busy(Picoseconds(3'500)), 0u);  // fell out of the calendar
+  // From bucket 8 to 12 (starting inside the calendar): 8..10 counted on,
+  // 11 and 12 fresh and held (1).
+  t.take(Picoseconds(8'000), Picoseconds(8'000), Picoseconds(13'000));
+  EXPECT_EQ(t.busy(Picoseconds(8'500)), 1u);
+  EXPECT_EQ(t.busy(Picoseconds(9'500)), 2u);
+  EXPECT_EQ(t.busy(Picoseconds(12'500)), 1u);
+  EXPECT_EQ(t.busy(Picoseconds(6'500)), 3u);
+  EXPECT_EQ(t.busy(Picoseconds(5'500)), 0u);  // fell out of the calendar
+  // Past the whole calendar: only the request's buckets are held.
+  t.take(Picoseconds(100'000), Picoseconds(100'000), Picoseconds(102'000));
+  for (std::uint64_t p = 95'000; p < 100'000; p += 1000) EXPECT_EQ(t.busy(Picoseconds(p)), 0u) << p;
+  EXPECT_EQ(t.busy(Picoseconds(100'500)), 1u);
+  EXPECT_EQ(t.busy(Picoseconds(101'500)), 1u);
+}
+
 // The tracker as it was, with a hardware division per bucket and slot.
 class ReferenceTracker {
  public:
