@@ -136,8 +136,10 @@ class RequestTracker {
  private:
   std::uint64_t oldest() const { return head_ + 1 >= window_ ? head_ + 1 - window_ : 0; }
   // Bucket b's slot in the ring: the ring is the window rounded up to a power
-  // of two, so a mask (the window's buckets still have distinct slots; one more
-  // slot is never read), not a division per span.
+  // of two, so a mask, not a division per span (the window's buckets still
+  // have distinct slots; a slot holds another lap's count only while its
+  // bucket is outside the window, never read then, and is rewritten as the
+  // bucket enters it).
   std::size_t slot(std::uint64_t b) const { return static_cast<std::size_t>(b & mask_); }
   // f(count) for the buckets from..last in the ring (one slot computed, not
   // one per bucket): two contiguous spans, before and after the ring's end,
