@@ -126,12 +126,14 @@ std::vector<std::int32_t> UncoreParams::node_io_tiles(Config root) const {
 }
 
 RequestTracker::RequestTracker(std::uint32_t entries, Picoseconds bucket, std::size_t buckets)
-    : entries_(entries), bucket_ps_(bucket.value()) {
-  if (entries == 0 || bucket.value() == 0 || buckets < 2)
-    throw std::invalid_argument("request tracker: entries, bucket and buckets must be positive");
-  count_.assign(buckets, 0);
+    : entries_(entries), bucket_ps_(bucket.value()), window_(buckets) {
+  if (entries == 0 || bucket.value() == 0 || buckets < 2 || buckets > (std::size_t{1} << 40))
+    throw std::invalid_argument("request tracker: entries, bucket and buckets must be positive (buckets at most 2^40)");
+  std::size_t ring = 1;
+  while (ring < buckets) ring <<= 1;
+  count_.assign(ring, 0);
+  mask_ = ring - 1;
   bucket_ = FastDivider(bucket_ps_);
-  ring_ = FastDivider(buckets);
 }
 
 std::uint32_t RequestTracker::busy(Picoseconds t) const {
@@ -143,11 +145,8 @@ std::uint32_t RequestTracker::busy(Picoseconds t) const {
 Picoseconds RequestTracker::available(Picoseconds now) const {
   std::uint64_t b = bucket_.divide(now.value());
   if (b < oldest()) return now;  // older than the calendar: not held back
-  const std::size_t n = count_.size();
-  for (std::size_t i = slot(b); b <= head_; ++b) {  // i: b's slot in the ring, without a division per bucket
-    if (count_[i] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
-    if (++i == n) i = 0;
-  }
+  for (; b <= head_; ++b)
+    if (count_[slot(b)] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
   return std::max(now, Picoseconds(b * bucket_ps_));
 }
 
@@ -159,11 +158,20 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
   }
   const std::uint64_t first = bucket_.divide(start.value());
   const std::uint64_t last = done > start ? bucket_.divide(done.value() - 1) : first;
-  const std::size_t n = count_.size();
   if (last > head_) {
-    // The calendar moves on: the buckets it now covers start empty.
-    for_each_bucket(std::max(head_ + 1, last + 1 >= n ? last + 1 - n : 0), last, [](std::uint32_t& c) { c = 0; });
+    // The calendar moves on: the buckets it now covers, fresh..last, start
+    // empty. Those the request holds are written once, as 1 (not zeroed, then
+    // counted: the zeroing was a memset call on most requests).
+    const std::uint64_t fresh = std::max(head_ + 1, last + 1 >= window_ ? last + 1 - window_ : 0);
     head_ = last;
+    if (first >= fresh) {
+      for_each_bucket(fresh, first - 1, [](std::uint32_t& c) { c = 0; });
+      for_each_bucket(first, last, [](std::uint32_t& c) { c = 1; });
+    } else {
+      for_each_bucket(std::max(first, oldest()), fresh - 1, [](std::uint32_t& c) { ++c; });
+      for_each_bucket(fresh, last, [](std::uint32_t& c) { c = 1; });
+    }
+    return;
   }
   for_each_bucket(std::max(first, oldest()), last, [](std::uint32_t& c) { ++c; });
 }

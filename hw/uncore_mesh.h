@@ -134,9 +134,13 @@ class RequestTracker {
   void take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests);
 
  private:
-  std::uint64_t oldest() const { return head_ + 1 >= count_.size() ? head_ + 1 - count_.size() : 0; }
-  // Bucket b's slot in the ring.
-  std::size_t slot(std::uint64_t b) const { return static_cast<std::size_t>(ring_.remainder(b, ring_.divide(b))); }
+  std::uint64_t oldest() const { return head_ + 1 >= window_ ? head_ + 1 - window_ : 0; }
+  // Bucket b's slot in the ring: the ring is the window rounded up to a power
+  // of two, so a mask, not a division per span (the window's buckets still
+  // have distinct slots; a slot holds another lap's count only while its
+  // bucket is outside the window, never read then, and is rewritten as the
+  // bucket enters it).
+  std::size_t slot(std::uint64_t b) const { return static_cast<std::size_t>(b & mask_); }
   // f(count) for the buckets from..last in the ring (one slot computed, not
   // one per bucket): two contiguous spans, before and after the ring's end,
   // each a plain loop the compiler vectorises (a request holds its entry for
@@ -153,10 +157,11 @@ class RequestTracker {
   }
   std::uint32_t entries_;
   std::uint64_t bucket_ps_;
-  // Bucket of a time and slot of a bucket without a hardware division (two
-  // to four per request: most of take()'s host time).
-  FastDivider bucket_, ring_;
-  std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b % size]
+  // Bucket of a time without a hardware division (two per request).
+  FastDivider bucket_;
+  std::uint64_t window_;              // buckets the calendar covers
+  std::uint64_t mask_;                // ring size - 1 (a power of two >= window_)
+  std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b & mask_]
   std::uint64_t head_ = 0;            // latest bucket the calendar covers
   std::uint64_t requests_ = 0, waits_ = 0, wait_ps_ = 0;
 };

@@ -197,6 +197,36 @@ TEST(RequestTracker, HoldsEntriesInTimeEvenWhenRequestsArriveOutOfOrder) {
   EXPECT_EQ(t.busy(Picoseconds(22'000)), 0u);
 }
 
+// A calendar that moves on writes its fresh buckets once: those before the
+// request's first bucket read 0 (not what the ring's slot held a lap ago),
+// those it holds 1; the buckets it shares with the old calendar are counted
+// on. A 7-bucket calendar (a ring of 8 slots) so a lap leaves stale counts in
+// every slot, and the 8th slot, outside the calendar, is never read.
+TEST(RequestTracker, FreshBucketsOfAMovingCalendarStartEmpty) {
+  RequestTracker t(8, Picoseconds(1000), 7);
+  // busy() in the middle of each bucket, from bucket `from` on.
+  auto busy_from = [&t](std::uint64_t from, std::initializer_list<std::uint32_t> want) {
+    std::uint64_t b = from;
+    for (const std::uint32_t w : want) {
+      EXPECT_EQ(t.busy(Picoseconds(b * 1000 + 500)), w) << "bucket " << b;
+      ++b;
+    }
+  };
+  for (int i = 0; i < 3; ++i) t.take(Picoseconds(0), Picoseconds(0), Picoseconds(7'000));  // buckets 0..6: 3
+  busy_from(0, {3, 3, 3, 3, 3, 3, 3, 0});
+  // Buckets 9 and 10: 7 and 8 fresh and before the request (0), 9 and 10 its
+  // own (1); 4..6 still in the calendar and untouched (3), 3 fell out of it.
+  t.take(Picoseconds(9'000), Picoseconds(9'000), Picoseconds(11'000));
+  busy_from(3, {0, 3, 3, 3, 0, 0, 1, 1, 0});
+  // Buckets 8..12, starting inside the calendar: 8..10 counted on, 11 and 12
+  // fresh and held (1).
+  t.take(Picoseconds(8'000), Picoseconds(8'000), Picoseconds(13'000));
+  busy_from(5, {0, 3, 0, 1, 2, 2, 1, 1});
+  // Past the whole calendar: only the request's buckets are held.
+  t.take(Picoseconds(100'000), Picoseconds(100'000), Picoseconds(102'000));
+  busy_from(95, {0, 0, 0, 0, 0, 1, 1});
+}
+
 // The tracker as it was, with a hardware division per bucket and slot.
 class ReferenceTracker {
  public:
