@@ -244,15 +244,6 @@ Picoseconds UncoreMesh::llc_hit(std::uint32_t core, PhysAddr pa) const {
   return cycles(p_.core_stop_cycles + p_.llc_cycles + 2 * route_cycles(ct, st));
 }
 
-Picoseconds UncoreMesh::to_local_imc(std::uint32_t core, PhysAddr pa) const {
-  const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
-  return cycles(p_.llc_cycles + route_cycles(ct, st) + route_cycles(st, imcs_[imc_of(pa)]));
-}
-
-Picoseconds UncoreMesh::from_imc(std::uint32_t core, PhysAddr pa) const {
-  return cycles(p_.core_stop_cycles + route_cycles(imcs_[imc_of(pa)], tile_of_core(core)));
-}
-
 Picoseconds UncoreMesh::to_upi(std::uint32_t core, PhysAddr pa) const {
   const std::uint32_t ct = tile_of_core(core), st = core_tiles_[slice_of(pa)];
   return cycles(p_.llc_cycles + p_.upi_agent_cycles + route_cycles(ct, st) + route_cycles(st, upi_for(st, pa)));

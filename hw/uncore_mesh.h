@@ -208,13 +208,10 @@ class UncoreMesh {
   // Core `core` (its index in its socket) reading line `pa`:
   // an LLC hit (core -> slice, lookup, slice -> core),
   Picoseconds llc_hit(std::uint32_t core, PhysAddr pa) const;
-  // to its local IMC after an LLC miss (core -> slice, lookup, slice -> IMC),
-  Picoseconds to_local_imc(std::uint32_t core, PhysAddr pa) const;
-  // and the data from the IMC back to the core (IMC -> core, into L2).
-  Picoseconds from_imc(std::uint32_t core, PhysAddr pa) const;
-  // to_local_imc and from_imc of one line together (a local DRAM read, on
-  // every such L2 miss and prefetch): the core's tile, the line's slice and
-  // its IMC found once, not each twice through a call apiece.
+  // a local DRAM read: `to` its local IMC after an LLC miss (core -> slice,
+  // lookup, slice -> IMC) and `back` the data from the IMC to the core (IMC ->
+  // core, into L2); the core's tile, the line's slice and its IMC found once
+  // for both legs (on every such L2 miss and prefetch).
   struct Legs {
     Picoseconds to, back;
   };

@@ -76,9 +76,9 @@ TEST(UncoreDies, EveryLatencyPaysTheCrossingsOfItsRoute) {
     const std::uint32_t ct = m4.core_tile(core), st = m4.core_tile(m4.slice_of(pa)), it = m4.imc_tile(m4.imc_of(pa));
     // 4 cycles of 500 ps per crossing on each leg.
     EXPECT_EQ(m4.llc_hit(core, pa) - m0.llc_hit(core, pa), Picoseconds(500 * 4 * 2 * m4.crossings(ct, st)));
-    EXPECT_EQ(m4.to_local_imc(core, pa) - m0.to_local_imc(core, pa),
+    EXPECT_EQ(m4.local_imc_legs(core, pa).to - m0.local_imc_legs(core, pa).to,
               Picoseconds(500 * 4 * (m4.crossings(ct, st) + m4.crossings(st, it))));
-    EXPECT_EQ(m4.from_imc(core, pa) - m0.from_imc(core, pa), Picoseconds(500 * 4 * m4.crossings(it, ct)));
+    EXPECT_EQ(m4.local_imc_legs(core, pa).back - m0.local_imc_legs(core, pa).back, Picoseconds(500 * 4 * m4.crossings(it, ct)));
     if (m4.crossings(ct, st) == 2) ++checked;
   }
   EXPECT_GT(checked, 0u);  // some lines live on the diagonal die

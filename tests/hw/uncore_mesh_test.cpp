@@ -61,8 +61,8 @@ TEST(UncoreMesh, LatenciesAreHopsAndAgentCyclesAtTheUncoreClock) {
   const PhysAddr pa = 0x12345640;
   const std::uint32_t ct = m.core_tile(3), st = m.core_tile(m.slice_of(pa)), it = m.imc_tile(m.imc_of(pa));
   EXPECT_EQ(m.llc_hit(3, pa), Picoseconds(500 * (p.core_stop_cycles + p.llc_cycles + 2 * 2 * m.hops(ct, st))));
-  EXPECT_EQ(m.to_local_imc(3, pa), Picoseconds(500 * (p.llc_cycles + 2 * (m.hops(ct, st) + m.hops(st, it)))));
-  EXPECT_EQ(m.from_imc(3, pa), Picoseconds(500 * (p.core_stop_cycles + 2 * m.hops(it, ct))));
+  EXPECT_EQ(m.local_imc_legs(3, pa).to, Picoseconds(500 * (p.llc_cycles + 2 * (m.hops(ct, st) + m.hops(st, it)))));
+  EXPECT_EQ(m.local_imc_legs(3, pa).back, Picoseconds(500 * (p.core_stop_cycles + 2 * m.hops(it, ct))));
   // Slices are used evenly by consecutive lines.
   std::vector<int> used(18, 0);
   for (PhysAddr a = 0; a < 18 * 64 * 100; a += 64) ++used[m.slice_of(a)];
@@ -164,11 +164,9 @@ TEST(UncoreMesh, TablesAndDividersEqualTheGeometryComputedPerCall) {
       ASSERT_EQ(m.upi_of(pa), ref.upi_of(pa));
       const std::uint32_t ct = m.core_tile(core % cores), st = m.core_tile(ref.slice_of(pa));
       const std::uint32_t it = m.imc_tile(ref.imc_of(pa));
-      ASSERT_EQ(m.to_local_imc(core, pa), cycle * (p.llc_cycles + ref.route(ct, st) + ref.route(st, it)));
-      ASSERT_EQ(m.from_imc(core, pa), cycle * (p.core_stop_cycles + ref.route(it, ct)));
       const UncoreMesh::Legs legs = m.local_imc_legs(core, pa);
-      ASSERT_EQ(legs.to, m.to_local_imc(core, pa));
-      ASSERT_EQ(legs.back, m.from_imc(core, pa));
+      ASSERT_EQ(legs.to, cycle * (p.llc_cycles + ref.route(ct, st) + ref.route(st, it)));
+      ASSERT_EQ(legs.back, cycle * (p.core_stop_cycles + ref.route(it, ct)));
       const std::uint32_t out_agent = p.address_routed_upi() ? ref.upi_tile(ref.upi_of(pa)) : ref.nearest_upi(st);
       ASSERT_EQ(m.to_upi(core, pa),
                 cycle * (p.llc_cycles + p.upi_agent_cycles + ref.route(ct, st) + ref.route(st, out_agent)));
