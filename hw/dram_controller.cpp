@@ -859,12 +859,13 @@ Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const Dr
 
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
-  if (row_hit_path_ && !drained) {
-    // The in-order row miss by its own path (tried here, not in access():
-    // the row-hit path's caller stays as short).
-    DramResult res;
-    if (serve_row_miss(s, c, is_write, arrival, t, res)) return res;
-  }
+  DramResult res;
+  if (row_hit_path_ && !drained && serve_row_miss(s, c, is_write, arrival, t, res)) return res;
+  return schedule_general(s, c, is_write, arrival, t, drained);
+}
+
+DramResult DramController::schedule_general(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                            Picoseconds t, bool drained) {
   const std::size_t rank_index = s.rank_index;
   Bank& b = s.b;
   Rank& r = s.r;
