@@ -125,6 +125,35 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
 }
 template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*, const Entry*) const;
 
+SlotCalendar::Spot SlotCalendar::earliest_spot_near(Picoseconds s, int tag, Picoseconds visible) const {
+  // A gap before later reservations with none of them within reach of s
+  // (40% of a read stream's bursts land so, before the bursts of the
+  // channel's next granule): s, placed before the first of them, as the
+  // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
+  const Picoseconds v = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+  // first_after(v): a few entries back from the end here, further by its search.
+  const Entry* const b = e_.begin();
+  const Entry* const end = e_.end();
+  const Entry* next = end;
+  for (int i = 0; i < 8 && next != b && (next - 1)->start > v; ++i) --next;
+  // (The other cases by tail calls: nothing here outlives a call.)
+  if (next != b && (next - 1)->start > v) return earliest_spot_walk(s, tag, visible, nullptr);
+  if (next == end || s + max_sep_ <= next->start) return Spot{s, static_cast<std::size_t>(next - b), true};
+  return earliest_spot_walk(s, tag, visible, next);
+}
+
+SlotCalendar::Spot SlotCalendar::earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible,
+                                                    const Entry* first) const {
+  if (!first) {  // further back than earliest_spot_near's scan
+    first = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    if (first == e_.end() || s + max_sep_ <= first->start)
+      return Spot{s, static_cast<std::size_t>(first - e_.begin()), true};
+  }
+  Spot spot;
+  spot.start = walk<true>(s, tag, visible, &spot, first);
+  return spot;
+}
+
 SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
   SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
   c.asym_ = true;

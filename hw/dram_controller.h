@@ -184,16 +184,7 @@ class SlotCalendar {
   Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
-    // A gap before later reservations with none of them within reach of s
-    // (40% of a read stream's bursts land so, before the bursts of the
-    // channel's next granule): s, placed before the first of them, as the
-    // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
-    const Entry* const next = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
-    if (next == e_.end() || s + max_sep_ <= next->start)
-      return Spot{s, static_cast<std::size_t>(next - e_.begin()), true};
-    Spot spot;
-    spot.start = walk<true>(s, tag, visible, &spot, next);
-    return spot;
+    return earliest_spot_near(s, tag, visible);
   }
   // A slot clear_at() holds: after every reservation, overlapping none.
   Spot clear_spot(Picoseconds t) const { return Spot{t, e_.size(), true}; }
@@ -390,6 +381,16 @@ class SlotCalendar {
   // `first` (if given): first_after(s - reach()) found by the caller, where the first pass starts.
   template <bool kSpot>
   Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot, const Entry* first = nullptr) const;
+  // earliest_spot() from s = max(t, floor) when a reservation lies within
+  // reach of s. Out of line and calling nothing on its usual path (a gap:
+  // the entry in reach found by a short scan back from the end, no overlap),
+  // so that it saves no registers (it cost an L1-miss stream's reads about
+  // 90 host instructions each with the search a call and the walk inline);
+  // the walk in a function of its own.
+  [[gnu::noinline]] Spot earliest_spot_near(Picoseconds s, int tag, Picoseconds visible) const;
+  // earliest_spot_near()'s walk from `first` (first_after(s - reach()), or
+  // null: not found by its scan, searched here, the gap case checked again).
+  [[gnu::noinline]] Spot earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible, const Entry* first) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
