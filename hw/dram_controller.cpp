@@ -888,8 +888,7 @@ Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const Dr
 
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
-  DramResult res;
-  if (row_hit_path_ && !drained && serve_row_miss(s, c, is_write, arrival, t, res)) return res;
+  if (row_hit_path_ && !drained) return serve_row_miss(s, c, is_write, arrival, t);
   return schedule_general(s, c, is_write, arrival, t, drained);
 }
 
@@ -1146,18 +1145,18 @@ DramResult DramController::schedule_general(const HitSite& s, const DramCoord& c
   return res;
 }
 
-bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
-                                    Picoseconds t, DramResult& res) {
+DramResult DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                          Picoseconds t) {
   Bank& b = s.b;
   // Not late; from t, or from the end of the refresh window t falls in (a
   // refresh delay), between two windows.
-  if (t < b.last_t) return false;
+  if (t < b.last_t) return schedule_general(s, c, is_write, arrival, t, false);
   Picoseconds from = t;
   bool closed = false;
   if (s.memo) {
     bool delayed = false;
     if (!s.memo->covers(t)) from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
-    if (s.memo->epoch < b.refresh_epoch) return false;
+    if (s.memo->epoch < b.refresh_epoch) return schedule_general(s, c, is_write, arrival, t, false);
     if (s.memo->epoch > b.refresh_epoch) {
       closed = true;
       // A refresh since the bank's last request closed its rows: what
@@ -1170,7 +1169,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   }
   // Another row open or none, not the previous row (schedule() may serve
   // that one before its precharge).
-  if (b.open_row == c.row || b.prev_row == c.row) return false;
+  if (b.open_row == c.row || b.prev_row == c.row) return schedule_general(s, c, is_write, arrival, t, false);
   Rank& r = s.r;
   Channel& ch = s.ch;
   const std::uint32_t bg = c.bank_group;
@@ -1190,7 +1189,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
     row_miss_path_closed_refused_ += closed;
-    return false;
+    return schedule_general(s, c, is_write, arrival, t, false);
   }
   if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
   // Committed as schedule() commits an in-order activate.
@@ -1215,9 +1214,10 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   b.next_pre = std::max(b.next_pre, pre_ready);
   keep_snapshot(b, t);
   ++row_miss_path_requests_;
+  DramResult res;
   serve_result(res, conflict ? RowOutcome::Conflict : RowOutcome::Closed, is_write, false, arrival, done, share);
   if (from != t) ++stats_.refresh_delays;
-  return true;
+  return res;
 }
 
 // stream() of writes with a write queue: each line is posted as the line path

@@ -181,7 +181,9 @@ class SlotCalendar {
   // commands, the data bus); a rank's ordered reads/writes calendar (r.rw)
   // keeps reserve_displacing. (It skips earliest_search's shortcut for an
   // ordered calendar; the walk finds the same slot.)
-  Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
+  // (Always inline: a call of its own, where GCC left one, saved registers
+  // for the one-compare usual case.)
+  [[gnu::always_inline]] Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
     const Picoseconds s = t < floor_ ? floor_ : t;
     if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
     return earliest_spot_near(s, tag, visible);
@@ -814,10 +816,11 @@ class DramController final : public MemoryDevice {
   // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)):
   // the in-order row miss by its own path (serve_row_miss) when the row-hit
   // path is on and the request is not a drained write, else schedule_general().
-  // A short function of its own: reached through schedule_general(), each row
-  // miss paid that large function's prologue and epilogue (about 50 host
-  // instructions, 1.6% of a GUPS stream, nearly all row misses); inline in
-  // access(), the row hits paid for the calls' registers.
+  // A short function of its own that only calls (tail calls): reached
+  // through schedule_general(), each row miss paid that large function's
+  // prologue and epilogue (about 50 host instructions, 1.6% of a GUPS
+  // stream, nearly all row misses); inline in access(), the row hits paid
+  // for the calls' registers.
   [[gnu::noinline]] DramResult schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                            Picoseconds t, bool drained);
   // schedule_at()'s general steps (late requests, reordered hits, refresh
@@ -845,12 +848,12 @@ class DramController final : public MemoryDevice {
   // closes the bank's rows as schedule() would first do, then is timed here
   // as a closed-row miss. The activate takes no search when it lies after
   // the rank's latest activate's reach with at most three activates within
-  // tFAW of it. Times and commits it as schedule() would; returns false for
-  // any other request (having changed nothing but that closing, which
-  // schedule() then finds done). schedule_at() tries it first when the
-  // row-hit path is on.
-  bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                      DramResult& res);
+  // tFAW of it. Times and commits it as schedule() would; any other request
+  // it hands to schedule_general() (having changed nothing but that
+  // closing, which schedule_general() then finds done), by a tail call: its
+  // caller, schedule_at() when the row-hit path is on, then saves nothing
+  // across a call.
+  DramResult serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
   std::uint64_t row_miss_path_closed_refused_ = 0;  // row_miss_path_closed_refused()
   // The burst's reservation on the bus at its spot (reserve_found), moved
