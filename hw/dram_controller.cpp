@@ -541,7 +541,13 @@ void DramController::reset_state() {
 // into bank and bank group. Bit fields when every radix is a power of two.
 // The lines of one interleave granule differ only in the column's low bits:
 // the last granule's coordinates are kept and reused (sequential streams).
-DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
+DramCoord DramController::decode(PhysAddr pa) const {
+  const std::uint64_t line = (pa - base_) >> 6;
+  DramCoord c = decode_line(line);
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  c.column = (c.column & ~low_mask) | (line & low_mask);  // the line within its granule
+  return c;
+}
 
 const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   const std::uint64_t granule = x >> il_shift_;

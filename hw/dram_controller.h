@@ -701,15 +701,13 @@ class DramController final : public MemoryDevice {
   // buffer (each copy waited for the buffer to drain). post_writes and access
   // hold the returned reference across schedule_at and the settle: nothing
   // under them may decode, or the round-robin memo could overwrite it.
+  // The column's low bits (the line within its granule) are left as the
+  // memo entry holds them: nothing that times a request reads the column
+  // (bank, row and the indices above it decide); decode() sets them.
   const DramCoord& decode_line(std::uint64_t line) const {
     const std::uint64_t granule = line >> il_shift_;
-    for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
-      if (memo_granule_[k] == granule) {
-        const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
-        memo_[k].column = (memo_[k].column & ~low_mask) | (line & low_mask);
-        return memo_[k];
-      }
-    }
+    for (std::uint32_t k = 0; k < kDecodeMemo; ++k)
+      if (memo_granule_[k] == granule) return memo_[k];
     return decode_miss(line);
   }
   // decode_line() of a granule the memo does not hold: from the granule
@@ -1111,13 +1109,8 @@ inline const DramCoord& DramController::decode_after(const DramCoord& prev, std:
   memo_next_ = (k + 1) % kDecodeMemo;
   memo_granule_[k] = x >> il_shift_;
   // (prev may be memo_[k] itself: next_granule copies it first, or writes nothing.)
-  if (!next_granule(prev, memo_[k])) {
-    decode_uncached(x, memo_[k]);
-    return memo_[k];
-  }
-  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
-  memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
-  return memo_[k];
+  if (!next_granule(prev, memo_[k])) decode_uncached(x, memo_[k]);
+  return memo_[k];  // (the column's low bits as decode_line leaves them)
 }
 
 inline bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
