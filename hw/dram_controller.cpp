@@ -125,7 +125,9 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
 }
 template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*, const Entry*) const;
 
-SlotCalendar::Spot SlotCalendar::earliest_spot_near(Picoseconds s, int tag, Picoseconds visible) const {
+SlotCalendar::Spot SlotCalendar::earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
+  const Picoseconds s = t < floor_ ? floor_ : t;
+  if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
   // A gap before later reservations with none of them within reach of s
   // (40% of a read stream's bursts land so, before the bursts of the
   // channel's next granule): s, placed before the first of them, as the
@@ -144,7 +146,7 @@ SlotCalendar::Spot SlotCalendar::earliest_spot_near(Picoseconds s, int tag, Pico
 
 SlotCalendar::Spot SlotCalendar::earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible,
                                                     const Entry* first) const {
-  if (!first) {  // further back than earliest_spot_near's scan
+  if (!first) {  // further back than earliest_spot's scan
     first = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
     if (first == e_.end() || s + max_sep_ <= first->start)
       return Spot{s, static_cast<std::size_t>(first - e_.begin()), true};

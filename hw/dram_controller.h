@@ -181,13 +181,14 @@ class SlotCalendar {
   // commands, the data bus); a rank's ordered reads/writes calendar (r.rw)
   // keeps reserve_displacing. (It skips earliest_search's shortcut for an
   // ordered calendar; the walk finds the same slot.)
-  // (Always inline: a call of its own, where GCC left one, saved registers
-  // for the one-compare usual case.)
-  [[gnu::always_inline]] Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
-    const Picoseconds s = t < floor_ ? floor_ : t;
-    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
-    return earliest_spot_near(s, tag, visible);
-  }
+  // Out of line and calling nothing on its usual paths (clear of every
+  // reservation, or a gap found by a short scan back from the end), so that
+  // it saves no registers; the walk and the longer search by tail calls
+  // (earliest_spot_walk). (Inline, its first check made the row-miss path's
+  // callers larger than the call it saved: +10 M host instructions of a
+  // GUPS stream; with six registers saved for the walk's call, a read's
+  // burst in a gap cost ~90 host instructions.)
+  [[gnu::noinline]] Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const;
   // A slot clear_at() holds: after every reservation, overlapping none.
   Spot clear_spot(Picoseconds t) const { return Spot{t, e_.size(), true}; }
   // reserve_displacing(spot.start, tag, stamp, moves, blackout) of a spot
@@ -383,14 +384,7 @@ class SlotCalendar {
   // `first` (if given): first_after(s - reach()) found by the caller, where the first pass starts.
   template <bool kSpot>
   Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot, const Entry* first = nullptr) const;
-  // earliest_spot() from s = max(t, floor) when a reservation lies within
-  // reach of s. Out of line and calling nothing on its usual path (a gap:
-  // the entry in reach found by a short scan back from the end, no overlap),
-  // so that it saves no registers (it cost an L1-miss stream's reads about
-  // 90 host instructions each with the search a call and the walk inline);
-  // the walk in a function of its own.
-  [[gnu::noinline]] Spot earliest_spot_near(Picoseconds s, int tag, Picoseconds visible) const;
-  // earliest_spot_near()'s walk from `first` (first_after(s - reach()), or
+  // earliest_spot()'s walk from `first` (first_after(s - reach()), or
   // null: not found by its scan, searched here, the gap case checked again).
   [[gnu::noinline]] Spot earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible, const Entry* first) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
