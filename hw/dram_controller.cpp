@@ -1195,7 +1195,8 @@ DramResult DramController::serve_row_miss(const HitSite& s, const DramCoord& c, 
   Picoseconds cas = std::max(act + ps_.trcd, b.next_cas);
   SlotCalendar::Spot column_spot, burst_spot;
   cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
-  if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
+  // (from, at most cas, lies in the memo's span, whose epoch is now the bank's.)
+  if (!s.in_refresh_span_after(cas)) {  // a refresh intervenes: schedule() redoes it
     row_miss_path_closed_refused_ += closed;
     return schedule_general(s, c, is_write, arrival, t, false);
   }

@@ -754,6 +754,10 @@ class DramController final : public MemoryDevice {
     // Whether x falls between two refresh windows of the bank's epoch, as the
     // rank's span memo says (false: schedule() decides).
     bool in_refresh_span(Picoseconds x) const { return !memo || (memo->covers(x) && memo->epoch == b.refresh_epoch); }
+    // in_refresh_span(x) for an x at or after a time it held for, the memo
+    // unchanged since: x before the span's end (one compare; the short
+    // paths' check of their column command).
+    bool in_refresh_span_after(Picoseconds x) const { return !memo || x.value() < memo->hi; }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = c.channel * stride_.ranks + c.rank;
@@ -1174,7 +1178,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   SlotCalendar::Spot column_spot, burst_spot;
   cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
-  if (!s.in_refresh_span(cas)) return false;
+  if (!s.in_refresh_span_after(cas)) return false;  // (cas >= from, which it held for)
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
   SlotCalendar::Moves mv;
