@@ -138,7 +138,7 @@ SlotCalendar::Spot SlotCalendar::earliest_spot(Picoseconds t, int tag, Picosecon
   const Entry* const end = e_.end();
   const Entry* next = end;
   for (int i = 0; i < 8 && next != b && (next - 1)->start > v; ++i) --next;
-  // (The other cases by tail calls: nothing here outlives a call.)
+  // (The other cases by a call made last: nothing here outlives it.)
   if (next != b && (next - 1)->start > v) return earliest_spot_walk(s, tag, visible, nullptr);
   if (next == end || s + max_sep_ <= next->start) return Spot{s, static_cast<std::size_t>(next - b), true};
   return earliest_spot_walk(s, tag, visible, next);

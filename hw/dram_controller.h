@@ -183,8 +183,8 @@ class SlotCalendar {
   // ordered calendar; the walk finds the same slot.)
   // Out of line and calling nothing on its usual paths (clear of every
   // reservation, or a gap found by a short scan back from the end), so that
-  // it saves no registers; the walk and the longer search by tail calls
-  // (earliest_spot_walk). (Inline, its first check made the row-miss path's
+  // it saves no registers (one, for the result's address); the walk and the
+  // longer search in a function called last (earliest_spot_walk). (Inline, its first check made the row-miss path's
   // callers larger than the call it saved: +10 M host instructions of a
   // GUPS stream; with six registers saved for the walk's call, a read's
   // burst in a gap cost ~90 host instructions.)
@@ -812,7 +812,7 @@ class DramController final : public MemoryDevice {
   // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)):
   // the in-order row miss by its own path (serve_row_miss) when the row-hit
   // path is on and the request is not a drained write, else schedule_general().
-  // A short function of its own that only calls (tail calls): reached
+  // A short function of its own that only calls one of the two: reached
   // through schedule_general(), each row miss paid that large function's
   // prologue and epilogue (about 50 host instructions, 1.6% of a GUPS
   // stream, nearly all row misses); inline in access(), the row hits paid
@@ -846,9 +846,9 @@ class DramController final : public MemoryDevice {
   // the rank's latest activate's reach with at most three activates within
   // tFAW of it. Times and commits it as schedule() would; any other request
   // it hands to schedule_general() (having changed nothing but that
-  // closing, which schedule_general() then finds done), by a tail call: its
-  // caller, schedule_at() when the row-hit path is on, then saves nothing
-  // across a call.
+  // closing, which schedule_general() then finds done), itself, its result
+  // returned as is: its caller, schedule_at() when the row-hit path is on,
+  // then keeps nothing across a call.
   DramResult serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
   std::uint64_t row_miss_path_closed_refused_ = 0;  // row_miss_path_closed_refused()
