@@ -125,6 +125,37 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
 }
 template Picoseconds SlotCalendar::walk<true>(Picoseconds, int, Picoseconds, Spot*, const Entry*) const;
 
+SlotCalendar::Spot SlotCalendar::earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
+  const Picoseconds s = t < floor_ ? floor_ : t;
+  if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
+  // A gap before later reservations with none of them within reach of s
+  // (40% of a read stream's bursts land so, before the bursts of the
+  // channel's next granule): s, placed before the first of them, as the
+  // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
+  const Picoseconds v = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+  // first_after(v): a few entries back from the end here, further by its search.
+  const Entry* const b = e_.begin();
+  const Entry* const end = e_.end();
+  const Entry* next = end;
+  for (int i = 0; i < 8 && next != b && (next - 1)->start > v; ++i) --next;
+  // (The other cases by a call made last: nothing here outlives it.)
+  if (next != b && (next - 1)->start > v) return earliest_spot_walk(s, tag, visible, nullptr);
+  if (next == end || s + max_sep_ <= next->start) return Spot{s, static_cast<std::size_t>(next - b), true};
+  return earliest_spot_walk(s, tag, visible, next);
+}
+
+SlotCalendar::Spot SlotCalendar::earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible,
+                                                    const Entry* first) const {
+  if (!first) {  // further back than earliest_spot's scan
+    first = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    if (first == e_.end() || s + max_sep_ <= first->start)
+      return Spot{s, static_cast<std::size_t>(first - e_.begin()), true};
+  }
+  Spot spot;
+  spot.start = walk<true>(s, tag, visible, &spot, first);
+  return spot;
+}
+
 SlotCalendar SlotCalendar::ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity) {
   SlotCalendar c(Picoseconds(0), Picoseconds(0), Picoseconds(0), capacity);
   c.asym_ = true;
@@ -512,7 +543,13 @@ void DramController::reset_state() {
 // into bank and bank group. Bit fields when every radix is a power of two.
 // The lines of one interleave granule differ only in the column's low bits:
 // the last granule's coordinates are kept and reused (sequential streams).
-DramCoord DramController::decode(PhysAddr pa) const { return decode_line((pa - base_) >> 6); }
+DramCoord DramController::decode(PhysAddr pa) const {
+  const std::uint64_t line = (pa - base_) >> 6;
+  DramCoord c = decode_line(line);
+  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
+  c.column = (c.column & ~low_mask) | (line & low_mask);  // the line within its granule
+  return c;
+}
 
 const DramCoord& DramController::decode_miss(std::uint64_t x) const {
   const std::uint64_t granule = x >> il_shift_;
@@ -859,12 +896,12 @@ Picoseconds DramController::column_at(const Rank& r, const Channel& ch, const Dr
 
 DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
                                        Picoseconds t, bool drained) {
-  if (row_hit_path_ && !drained) {
-    // The in-order row miss by its own path (tried here, not in access():
-    // the row-hit path's caller stays as short).
-    DramResult res;
-    if (serve_row_miss(s, c, is_write, arrival, t, res)) return res;
-  }
+  if (row_hit_path_ && !drained) return serve_row_miss(s, c, is_write, arrival, t);
+  return schedule_general(s, c, is_write, arrival, t, drained);
+}
+
+DramResult DramController::schedule_general(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                            Picoseconds t, bool drained) {
   const std::size_t rank_index = s.rank_index;
   Bank& b = s.b;
   Rank& r = s.r;
@@ -1116,18 +1153,18 @@ DramResult DramController::schedule_at(const HitSite& s, const DramCoord& c, boo
   return res;
 }
 
-bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
-                                    Picoseconds t, DramResult& res) {
+DramResult DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                          Picoseconds t) {
   Bank& b = s.b;
   // Not late; from t, or from the end of the refresh window t falls in (a
   // refresh delay), between two windows.
-  if (t < b.last_t) return false;
+  if (t < b.last_t) return schedule_general(s, c, is_write, arrival, t, false);
   Picoseconds from = t;
   bool closed = false;
   if (s.memo) {
     bool delayed = false;
     if (!s.memo->covers(t)) from = refresh_start(static_cast<std::uint32_t>(s.rank_index), t, &delayed);
-    if (s.memo->epoch < b.refresh_epoch) return false;
+    if (s.memo->epoch < b.refresh_epoch) return schedule_general(s, c, is_write, arrival, t, false);
     if (s.memo->epoch > b.refresh_epoch) {
       closed = true;
       // A refresh since the bank's last request closed its rows: what
@@ -1140,7 +1177,7 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   }
   // Another row open or none, not the previous row (schedule() may serve
   // that one before its precharge).
-  if (b.open_row == c.row || b.prev_row == c.row) return false;
+  if (b.open_row == c.row || b.prev_row == c.row) return schedule_general(s, c, is_write, arrival, t, false);
   Rank& r = s.r;
   Channel& ch = s.ch;
   const std::uint32_t bg = c.bank_group;
@@ -1158,9 +1195,10 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   Picoseconds cas = std::max(act + ps_.trcd, b.next_cas);
   SlotCalendar::Spot column_spot, burst_spot;
   cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
-  if (!s.in_refresh_span(cas)) {  // a refresh intervenes: schedule() redoes it
+  // (from, at most cas, lies in the memo's span, whose epoch is now the bank's.)
+  if (!s.in_refresh_span_after(cas)) {  // a refresh intervenes: schedule() redoes it
     row_miss_path_closed_refused_ += closed;
-    return false;
+    return schedule_general(s, c, is_write, arrival, t, false);
   }
   if (!one_search_) act_spot.clean = column_spot.clean = burst_spot.clean = false;
   // Committed as schedule() commits an in-order activate.
@@ -1185,9 +1223,10 @@ bool DramController::serve_row_miss(const HitSite& s, const DramCoord& c, bool i
   b.next_pre = std::max(b.next_pre, pre_ready);
   keep_snapshot(b, t);
   ++row_miss_path_requests_;
+  DramResult res;
   serve_result(res, conflict ? RowOutcome::Conflict : RowOutcome::Closed, is_write, false, arrival, done, share);
   if (from != t) ++stats_.refresh_delays;
-  return true;
+  return res;
 }
 
 // stream() of writes with a write queue: each line is posted as the line path

@@ -181,20 +181,14 @@ class SlotCalendar {
   // commands, the data bus); a rank's ordered reads/writes calendar (r.rw)
   // keeps reserve_displacing. (It skips earliest_search's shortcut for an
   // ordered calendar; the walk finds the same slot.)
-  Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const {
-    const Picoseconds s = t < floor_ ? floor_ : t;
-    if (e_.empty() || (e_.end() - 1)->start + max_sep_ <= s) return Spot{s, e_.size(), true};
-    // A gap before later reservations with none of them within reach of s
-    // (40% of a read stream's bursts land so, before the bursts of the
-    // channel's next granule): s, placed before the first of them, as the
-    // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
-    const Entry* const next = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
-    if (next == e_.end() || s + max_sep_ <= next->start)
-      return Spot{s, static_cast<std::size_t>(next - e_.begin()), true};
-    Spot spot;
-    spot.start = walk<true>(s, tag, visible, &spot, next);
-    return spot;
-  }
+  // Out of line and calling nothing on its usual paths (clear of every
+  // reservation, or a gap found by a short scan back from the end), so that
+  // it saves no registers (one, for the result's address); the walk and the
+  // longer search in a function called last (earliest_spot_walk). (Inline, its first check made the row-miss path's
+  // callers larger than the call it saved: +10 M host instructions of a
+  // GUPS stream; with six registers saved for the walk's call, a read's
+  // burst in a gap cost ~90 host instructions.)
+  [[gnu::noinline]] Spot earliest_spot(Picoseconds t, int tag, Picoseconds visible) const;
   // A slot clear_at() holds: after every reservation, overlapping none.
   Spot clear_spot(Picoseconds t) const { return Spot{t, e_.size(), true}; }
   // reserve_displacing(spot.start, tag, stamp, moves, blackout) of a spot
@@ -390,6 +384,9 @@ class SlotCalendar {
   // `first` (if given): first_after(s - reach()) found by the caller, where the first pass starts.
   template <bool kSpot>
   Picoseconds walk(Picoseconds s, int tag, Picoseconds visible, Spot* spot, const Entry* first = nullptr) const;
+  // earliest_spot()'s walk from `first` (first_after(s - reach()), or
+  // null: not found by its scan, searched here, the gap case checked again).
+  [[gnu::noinline]] Spot earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible, const Entry* first) const;
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
@@ -698,15 +695,13 @@ class DramController final : public MemoryDevice {
   // buffer (each copy waited for the buffer to drain). post_writes and access
   // hold the returned reference across schedule_at and the settle: nothing
   // under them may decode, or the round-robin memo could overwrite it.
+  // The column's low bits (the line within its granule) are left as the
+  // memo entry holds them: nothing that times a request reads the column
+  // (bank, row and the indices above it decide); decode() sets them.
   const DramCoord& decode_line(std::uint64_t line) const {
     const std::uint64_t granule = line >> il_shift_;
-    for (std::uint32_t k = 0; k < kDecodeMemo; ++k) {
-      if (memo_granule_[k] == granule) {
-        const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
-        memo_[k].column = (memo_[k].column & ~low_mask) | (line & low_mask);
-        return memo_[k];
-      }
-    }
+    for (std::uint32_t k = 0; k < kDecodeMemo; ++k)
+      if (memo_granule_[k] == granule) return memo_[k];
     return decode_miss(line);
   }
   // decode_line() of a granule the memo does not hold: from the granule
@@ -759,6 +754,10 @@ class DramController final : public MemoryDevice {
     // Whether x falls between two refresh windows of the bank's epoch, as the
     // rank's span memo says (false: schedule() decides).
     bool in_refresh_span(Picoseconds x) const { return !memo || (memo->covers(x) && memo->epoch == b.refresh_epoch); }
+    // in_refresh_span(x) for an x at or after a time it held for, the memo
+    // unchanged since: x before the span's end (one compare; the short
+    // paths' check of their column command).
+    bool in_refresh_span_after(Picoseconds x) const { return !memo || x.value() < memo->hi; }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = c.channel * stride_.ranks + c.rank;
@@ -810,9 +809,20 @@ class DramController final : public MemoryDevice {
   DramResult schedule(const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t, bool drained) {
     return schedule_at(hit_site(c), c, is_write, arrival, t, drained);
   }
-  // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)).
-  DramResult schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                         bool drained);
+  // schedule() with the coordinate's bank, rank and channel found already (s = hit_site(c)):
+  // the in-order row miss by its own path (serve_row_miss) when the row-hit
+  // path is on and the request is not a drained write, else schedule_general().
+  // A short function of its own that only calls one of the two: reached
+  // through schedule_general(), each row miss paid that large function's
+  // prologue and epilogue (about 50 host instructions, 1.6% of a GUPS
+  // stream, nearly all row misses); inline in access(), the row hits paid
+  // for the calls' registers.
+  [[gnu::noinline]] DramResult schedule_at(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival,
+                                           Picoseconds t, bool drained);
+  // schedule_at()'s general steps (late requests, reordered hits, refresh
+  // windows, a write queue, the closed-page policy, the paths turned off).
+  [[gnu::noinline]] DramResult schedule_general(const HitSite& s, const DramCoord& c, bool is_write,
+                                                Picoseconds arrival, Picoseconds t, bool drained);
   // schedule() of the usual request, without its general steps: stamped at
   // or after the bank's latest request (not late), to the row the bank has
   // open, with neither a write queue nor the closed-page policy, its time
@@ -834,12 +844,12 @@ class DramController final : public MemoryDevice {
   // closes the bank's rows as schedule() would first do, then is timed here
   // as a closed-row miss. The activate takes no search when it lies after
   // the rank's latest activate's reach with at most three activates within
-  // tFAW of it. Times and commits it as schedule() would; returns false for
-  // any other request (having changed nothing but that closing, which
-  // schedule() then finds done). schedule_at() tries it first when the
-  // row-hit path is on.
-  bool serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t,
-                      DramResult& res);
+  // tFAW of it. Times and commits it as schedule() would; any other request
+  // it hands to schedule_general() (having changed nothing but that
+  // closing, which schedule_general() then finds done), itself, its result
+  // returned as is: its caller, schedule_at() when the row-hit path is on,
+  // then keeps nothing across a call.
+  DramResult serve_row_miss(const HitSite& s, const DramCoord& c, bool is_write, Picoseconds arrival, Picoseconds t);
   std::uint64_t row_miss_path_requests_ = 0;  // requests serve_row_miss() timed
   std::uint64_t row_miss_path_closed_refused_ = 0;  // row_miss_path_closed_refused()
   // The burst's reservation on the bus at its spot (reserve_found), moved
@@ -1097,13 +1107,8 @@ inline const DramCoord& DramController::decode_after(const DramCoord& prev, std:
   memo_next_ = (k + 1) % kDecodeMemo;
   memo_granule_[k] = x >> il_shift_;
   // (prev may be memo_[k] itself: next_granule copies it first, or writes nothing.)
-  if (!next_granule(prev, memo_[k])) {
-    decode_uncached(x, memo_[k]);
-    return memo_[k];
-  }
-  const std::uint64_t low_mask = (std::uint64_t{1} << il_shift_) - 1;
-  memo_[k].column = (memo_[k].column & ~low_mask) | (x & low_mask);
-  return memo_[k];
+  if (!next_granule(prev, memo_[k])) decode_uncached(x, memo_[k]);
+  return memo_[k];  // (the column's low bits as decode_line leaves them)
 }
 
 inline bool DramController::next_granule(const DramCoord& from, DramCoord& to) const {
@@ -1173,7 +1178,7 @@ inline bool DramController::serve_row_hit(const HitSite& s, const DramCoord& c, 
   SlotCalendar::Spot column_spot, burst_spot;
   cas = column_spots(s, c, cas, cas_lat, t, column_spot, burst_spot);
   if (!one_search_) column_spot.clean = burst_spot.clean = false;
-  if (!s.in_refresh_span(cas)) return false;
+  if (!s.in_refresh_span_after(cas)) return false;  // (cas >= from, which it held for)
   b.last_t = t;
   const Picoseconds data = cas + cas_lat, done = data + ps_.tburst;
   SlotCalendar::Moves mv;

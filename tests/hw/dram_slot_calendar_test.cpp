@@ -233,5 +233,36 @@ TEST(SlotCalendar, ReserveDisplacingEqualsInsertThenDisplaceSearch) {
                                          800);
 }
 
+// earliest_spot() scans at most eight reservations back from the end for
+// the first within reach of the slot; a slot further back takes the search
+// and the walk (earliest_spot_walk). Both find the gap and place the slot
+// before the later reservations, as earliest() and reserve_found() expect.
+TEST(SlotCalendar, SpotsNearAndFarBackFromTheEnd) {
+  SlotCalendar cal(Picoseconds(1000), Picoseconds(0), Picoseconds(0), 64);  // 1000 ps apart, reach 1000
+  for (std::uint64_t k = 0; k < 20; ++k) cal.reserve(Picoseconds(k * 10000), 0, Picoseconds(k * 10000));
+  struct Case {
+    std::uint64_t t, start, index;  // the query, and the slot and place expected
+    const char* what;
+  };
+  for (const Case& k : {Case{152000, 152000, 16, "a gap four entries back (the scan)"},
+                        Case{52000, 52000, 6, "a gap fourteen entries back (the search)"},
+                        Case{59500, 61000, 7, "fourteen back, overlapping the next: moved past it (the walk)"},
+                        Case{190500, 191000, 20, "overlapping the last: after it"}}) {
+    const SlotCalendar::Spot spot = cal.earliest_spot(Picoseconds(k.t), 0, SlotCalendar::kAll);
+    EXPECT_EQ(spot.start, Picoseconds(k.start)) << k.what;
+    EXPECT_EQ(spot.start, cal.earliest(Picoseconds(k.t), 0)) << k.what;
+    EXPECT_EQ(spot.index, k.index) << k.what;
+    EXPECT_TRUE(spot.clean) << k.what;
+  }
+  // The far gap's spot reserved at its place: the gap is taken, and the next
+  // slot there goes after it.
+  const SlotCalendar::Spot far = cal.earliest_spot(Picoseconds(52000), 0, Picoseconds(300000));
+  const std::uint64_t before = cal.found_inserts();
+  EXPECT_EQ(cal.reserve_found(far, 0, Picoseconds(300000)), 0u);
+  EXPECT_EQ(cal.found_inserts(), before + 1);
+  EXPECT_EQ(cal.earliest(Picoseconds(52000), 0), Picoseconds(53000));
+  EXPECT_EQ(cal.earliest_spot(Picoseconds(52500), 0, SlotCalendar::kAll).index, 7u);
+}
+
 }  // namespace
 }  // namespace numasim::hw
