@@ -174,7 +174,8 @@ class CacheArray {
   // by age_out or evict_for_lines, which fill_at would not notice).
   template <std::size_t W = 0>
   bool absent_still(const FillSlot& slot) const {
-    return (W ? ways_equal_padded(slot.set, W, slot.tag) : match_ways(slot.set, slot.tag)) == 0;
+    if constexpr (W != 0) return ways_equal_fixed<W>(slot.set, slot.tag) == 0;
+    return match_ways(slot.set, slot.tag) == 0;
   }
   // read_access(pa, slot, state) of a line that probe(pa, slot) found absent
   // and absent_still(slot) says is absent: the miss counted, `slot` kept (no second scan).
@@ -558,7 +559,7 @@ class CacheArray {
                                                std::uint32_t& least) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares; the victim only for an absent line.
-      const std::uint64_t m = ways_equal_padded(set, W, tag);
+      const std::uint64_t m = ways_equal_fixed<W>(set, tag);
       if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
       victim = least_word<W, Sse41>(set + W, least);
       return W;  // ways_ (W is chosen by it)

@@ -292,8 +292,8 @@ class CoherenceDirectory {
                                         const std::uint64_t* known_hit = nullptr) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
-      const std::uint64_t hit = known_hit ? *known_hit : ways_equal_padded(tags, W, tag);
-      const std::uint64_t free = ways_equal_padded(tags, W, kEmptyTag);
+      const std::uint64_t hit = known_hit ? *known_hit : ways_equal_fixed<W>(tags, tag);
+      const std::uint64_t free = ways_equal_fixed<W>(tags, kEmptyTag);
       present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
       lru = 0;

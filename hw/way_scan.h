@@ -93,6 +93,19 @@ inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, st
 #endif
 }
 
+// ways_equal_padded(p, N, v) for a way count known at compile time (the
+// miss paths' copies for the usual geometry): the usual counts take the
+// packed compares. (Not ways_equal_padded itself: its larger body for a run-
+// time count made GCC stop inlining the L1D look-up into Core's loop.)
+template <std::size_t N>
+[[gnu::always_inline]] inline std::uint64_t ways_equal_fixed(const std::uint32_t* p, std::uint32_t v) {
+#if defined(__SSE2__)
+  return ways_equal_groups<N>(p, N, v);
+#else
+  return ways_equal(p, N, v);
+#endif
+}
+
 // ways_equal_padded(p, n, v) != 0 (p as readable as there). A way count
 // known at compile time as a multiple of four (N) takes one mask for the
 // whole set: the compares OR-ed together, no bit per way placed.
