@@ -146,8 +146,11 @@ template <std::size_t N = 0>
 __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std::uint32_t* p, std::size_t n,
                                                                       std::uint32_t& least) {
   if (N) n = N;
-  __m128i m = _mm_set1_epi32(-1);
-  std::size_t w = 0;
+  // (From the first group rather than from all ones: one minimum fewer. The
+  // least is stored last: a store through `least` before the compares below
+  // made GCC load the set's groups again.)
+  std::size_t w = n >= 4 ? 4 : 0;
+  __m128i m = n >= 4 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_set1_epi32(-1);
   for (; w + 4 <= n; w += 4) m = _mm_min_epu32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + w)));
   if (w < n) {  // the last group's words beyond n count as the largest
     const __m128i beyond = _mm_cmpgt_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(static_cast<int>(n - w - 1)));
@@ -155,12 +158,14 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
   }
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));
-  least = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+  const auto min = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
   if constexpr (kPackedWays<N>) {
     __m128i e[4];
     for (std::size_t g = 0; g < (N + 3) / 4; ++g)
       e[g] = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * g)), m);
-    return static_cast<std::size_t>(__builtin_ctzll(way_bits<N>(e)));
+    const auto first = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(way_bits<N>(e))));
+    least = min;
+    return first;
   }
   std::uint64_t eq = 0;
   for (std::size_t v = 0; v < n; v += 4)
@@ -168,6 +173,7 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
               _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + v)), m))))
           << v;
   if (n < 64) eq &= (std::uint64_t{1} << n) - 1;
+  least = min;
   return static_cast<std::size_t>(__builtin_ctzll(eq));
 }
 #endif
