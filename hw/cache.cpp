@@ -682,13 +682,7 @@ bool CacheArray::write_back_into(PhysAddr pa) {
 Eviction CacheArray::invalidate(PhysAddr pa) {
   const std::uint64_t line = pa >> kLineShift;
   std::uint32_t* tag = find(line);
-  if (!tag) return {};
-  Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, line << kLineShift};
-  count_out(line);
-  *tag = kInvalidTag;
-  tag[ways_] = 0;
-  ++stats_.invalidations;
-  return ev;
+  return tag ? invalidate_way(tag, ways_, line) : Eviction{};
 }
 
 void CacheArray::clear() {

@@ -332,6 +332,21 @@ class CacheArray {
   }
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
+  // invalidate() with the way count W known at compile time, inline (a
+  // snoop-filter eviction's back-invalidation of L1D and L2 in the default
+  // geometry; W = 0: invalidate()).
+  template <std::size_t W>
+  [[gnu::always_inline]] Eviction invalidate_ways(PhysAddr pa) {
+    if constexpr (W == 0) {
+      return invalidate(pa);
+    } else {
+      const std::uint64_t line = pa >> kLineShift;
+      std::uint32_t tag;
+      std::uint32_t* set = set_block(line, tag);
+      const std::uint64_t m = tag == kInvalidTag ? 0 : ways_equal_fixed<W>(set, tag);
+      return m ? invalidate_way(set + __builtin_ctzll(m), W, line) : Eviction{};
+    }
+  }
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
   void clear();
 
@@ -740,6 +755,15 @@ class CacheArray {
     return is_dirty;
   }
   static constexpr unsigned kPageLineShift = 6;  // lines of a 4 KiB page
+  // invalidate()'s removal of `line`, found at tag `tag` of a set of `ways` ways.
+  [[gnu::always_inline]] Eviction invalidate_way(std::uint32_t* tag, std::size_t ways, std::uint64_t line) {
+    const Eviction ev{true, state_of(tag[ways]) == LineState::Modified, line << kLineShift};
+    count_out(line);
+    *tag = kInvalidTag;
+    tag[ways] = 0;
+    ++stats_.invalidations;
+    return ev;
+  }
 
   CacheParams params_;
   std::string name_;

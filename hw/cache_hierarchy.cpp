@@ -269,14 +269,6 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
   for (int s : cpus) back_invalidate_cpu(line, s, wb);
 }
 
-void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
-  if (private_clean(s, line)) return;  // neither cache holds a line of its region
-  const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
-  const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
-  if (!e1.valid && !e2.valid) return;
-  ++snoop_filter_back_invalidations_;
-  if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
-}
 
 void CacheHierarchy::count_regions(PhysAddr end) {
   const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
