@@ -624,7 +624,10 @@ class CacheArray {
         victim = static_cast<std::size_t>(next_random() % ways_);
       ev.valid = true;
       ev.dirty = state_of(meta[victim]) == LineState::Modified;
-      const std::uint64_t old = line_of(set, set[victim]);
+      // The victim's line from the new one's (the same set, tags apart by
+      // whole multiples of the set count; modulo 2^64): line_of's set index
+      // from the block address not needed.
+      const std::uint64_t old = line + (static_cast<std::uint64_t>(set[victim]) - tag) * sets_;
       ev.addr = old << kLineShift;
       if (count_dirty_victim || !ev.dirty) count_out(old);
       ++stats_.evictions;
