@@ -237,7 +237,7 @@ class CacheArray {
   [[gnu::always_inline]] Eviction fill_inline(PhysAddr pa, LineState st, bool count_dirty_victim = true) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W>(line, tag);
     std::uint32_t* meta = set + ways_of<W>();
     // One pass: the way already holding the line (a caller that raced a fill)
     // and the way with the least replacement word (first invalid, else LRU/FIFO).
@@ -264,7 +264,7 @@ class CacheArray {
   [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W>(line, tag);
     std::size_t victim = 0;
     std::uint32_t least = 0;
     const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
@@ -342,7 +342,7 @@ class CacheArray {
     } else {
       const std::uint64_t line = pa >> kLineShift;
       std::uint32_t tag;
-      std::uint32_t* set = set_block(line, tag);
+      std::uint32_t* set = set_block<W>(line, tag);
       const std::uint64_t m = tag == kInvalidTag ? 0 : ways_equal_fixed<W>(set, tag);
       return m ? invalidate_way(set + __builtin_ctzll(m), W, line) : Eviction{};
     }
@@ -473,15 +473,25 @@ class CacheArray {
   // Set s: tags at [0, ways_), replacement words at [ways_, 2 * ways_).
   std::uint32_t* set_block(std::size_t s) { return blocks_ + (s << block_shift_); }
   const std::uint32_t* set_block(std::size_t s) const { return blocks_ + (s << block_shift_); }
+  // log2 of the words of a set block of `ways` ways (block_shift_).
+  static constexpr unsigned block_shift_for(std::size_t ways) {
+    unsigned b = 4;  // 16 words: one host cache line
+    while ((std::size_t{1} << b) < 2 * ways) ++b;
+    return b;
+  }
+  // W: the way count when the caller knows it at compile time (0: not known),
+  // the block size then a constant.
+  template <std::size_t W = 0>
   std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) {
     std::size_t s;
     std::uint64_t q;
     split(line, s, q);
     tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    if constexpr (W != 0) return blocks_ + (s << block_shift_for(W));
     return set_block(s);
   }
   const std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) const {
-    return const_cast<CacheArray*>(this)->set_block(line, tag);
+    return const_cast<CacheArray*>(this)->set_block<0>(line, tag);
   }
   // Line number of the line with tag `tag` in set block `set`.
   std::uint64_t line_of(const std::uint32_t* set, std::uint32_t tag) const {
@@ -527,7 +537,7 @@ class CacheArray {
   std::uint32_t* locate(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W>(line, tag);
     slot.line = line;
     std::size_t victim = 0;
     std::uint32_t least = 0;
