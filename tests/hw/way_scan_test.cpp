@@ -55,41 +55,5 @@ TEST(WayScan, WholeSetSearchesFindWhatThePlainLoopsFind) {
 #endif
 }
 
-// The copies for a way count known at compile time (the caches' 8, 11 and
-// 16 ways, the snoop filter's 8 and 16) narrow the compares by packs: the
-// same bits and the same first least way as the plain loops, garbage beyond
-// the n ways ignored.
-template <std::size_t N>
-void check_packed_ways(std::mt19937_64& rng) {
-  alignas(64) std::array<std::uint32_t, 16> words{};
-  for (int round = 0; round < 2000; ++round) {
-    for (auto& w : words)
-      w = static_cast<std::uint32_t>(rng() % 5) * 0x3fffffffu + static_cast<std::uint32_t>(rng() % 2);
-    const std::uint32_t probe = round % 7 == 0 ? 1u : words[rng() % N];  // 1: often no way equal
-    std::uint64_t expect_eq = 0;
-    std::size_t expect_way = 0;
-    for (std::size_t w = 0; w < N; ++w) {
-      expect_eq |= static_cast<std::uint64_t>(words[w] == probe) << w;
-      if (words[w] < words[expect_way]) expect_way = w;
-    }
-    ASSERT_EQ(ways_equal_groups<N>(words.data(), N, probe), expect_eq) << "N " << N << " round " << round;
-#if defined(__x86_64__)
-    if (kHostSse41) {
-      std::uint32_t least = 0;
-      ASSERT_EQ(least_word_sse41<N>(words.data(), N, least), expect_way) << "N " << N << " round " << round;
-      ASSERT_EQ(least, words[expect_way]) << "N " << N;
-    }
-#endif
-  }
-}
-
-TEST(WayScan, PackedCopiesForKnownWayCountsFindWhatThePlainLoopsFind) {
-  std::mt19937_64 rng(5);
-  check_packed_ways<8>(rng);
-  check_packed_ways<11>(rng);
-  check_packed_ways<12>(rng);
-  check_packed_ways<16>(rng);
-}
-
 }  // namespace
 }  // namespace numasim::hw
