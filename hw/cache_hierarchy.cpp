@@ -275,7 +275,6 @@ void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus
   for (int s : cpus) back_invalidate_cpu(line, s, wb);
 }
 
-
 void CacheHierarchy::count_regions(PhysAddr end) {
   const std::size_t n = static_cast<std::size_t>((end + (PhysAddr{1} << kRegionShift) - 1) >> kRegionShift);
   if (n > (std::size_t{1} << 22)) return;  // beyond 8 TiB of address space: not counted

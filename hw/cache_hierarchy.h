@@ -340,8 +340,10 @@ class CacheHierarchy {
     for (; cpus != 0; cpus &= cpus - 1) {
       const int cpu = __builtin_ctzll(cpus);
       if (private_clean(cpu, evicted)) continue;
-      if (skylake_ways_) back_invalidate_held<8, 16>(evicted, cpu, wb);
-      else back_invalidate_held(evicted, cpu, wb);
+      if (skylake_ways_)
+        back_invalidate_held<8, 16>(evicted, cpu, wb);
+      else
+        back_invalidate_held(evicted, cpu, wb);
     }
   }
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).

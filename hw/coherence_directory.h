@@ -345,7 +345,7 @@ class CoherenceDirectory {
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;
-  std::size_t empty_entries_ = 0;  // entries tracking no line (all at first; erase() adds one)
+  std::size_t empty_entries_ = 0;     // entries tracking no line (all at first; erase() adds one)
   std::uint64_t virtual_claims_ = 0;  // count_virtual_claims()'s lines so far
 };
 
