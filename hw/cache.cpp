@@ -56,8 +56,7 @@ CacheArray::CacheArray(const CacheParams& params, std::string name)
   set_mask_ = sets_ - 1;
   sets_div_ = FastDivider(sets_);
   while ((std::uint64_t{1} << set_shift_) < sets_) ++set_shift_;
-  block_shift_ = 4;  // 16 words: one host cache line
-  while ((std::size_t{1} << block_shift_) < 2 * ways_) ++block_shift_;
+  block_shift_ = block_shift_for(ways_);
   data_.assign((sets_ << block_shift_) + 32, 0);
   const auto addr = reinterpret_cast<std::uintptr_t>(data_.data());
   blocks_ = data_.data() + ((128 - addr % 128) % 128) / sizeof(std::uint32_t);
@@ -682,13 +681,7 @@ bool CacheArray::write_back_into(PhysAddr pa) {
 Eviction CacheArray::invalidate(PhysAddr pa) {
   const std::uint64_t line = pa >> kLineShift;
   std::uint32_t* tag = find(line);
-  if (!tag) return {};
-  Eviction ev{true, state_of(tag[ways_]) == LineState::Modified, line << kLineShift};
-  count_out(line);
-  *tag = kInvalidTag;
-  tag[ways_] = 0;
-  ++stats_.invalidations;
-  return ev;
+  return tag ? invalidate_way(tag, ways_, line) : Eviction{};
 }
 
 void CacheArray::clear() {

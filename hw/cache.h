@@ -131,9 +131,11 @@ class CacheArray {
   // (the set scan's jump table on ways_ and the loads of ways_ left out).
   // Sse41: the caller is compiled for SSE4.1 and runs only when the host has
   // it (sse41_in_use): the victim search takes SSE4.1's without testing.
-  template <std::size_t W = 0, bool Sse41 = false>
+  // Pow2 (here and in probe, fill_inline, write_back_or_fill, invalidate_ways):
+  // the caller knows that the set count is a power of two (set_block's).
+  template <std::size_t W = 0, bool Sse41 = false, bool Pow2 = false>
   bool read_access(PhysAddr pa, FillSlot& slot, LineState& state) {
-    std::uint32_t* const meta = locate<W, Sse41>(pa, slot);
+    std::uint32_t* const meta = locate<W, Sse41, Pow2>(pa, slot);
     if (meta == nullptr) {
       ++stats_.read_misses;
       state = LineState::Invalid;
@@ -143,9 +145,9 @@ class CacheArray {
     return true;
   }
   // contains(pa) in one scan of the set that, when the line is absent, fills `slot` for fill_at().
-  template <std::size_t W = 0, bool Sse41 = false>
+  template <std::size_t W = 0, bool Sse41 = false, bool Pow2 = false>
   bool probe(PhysAddr pa, FillSlot& slot) {
-    return locate<W, Sse41>(pa, slot) != nullptr;
+    return locate<W, Sse41, Pow2>(pa, slot) != nullptr;
   }
   // probe() giving the line's replacement word when present (nullptr when
   // absent), for a caller that may take the hit later: while tag_at(word)
@@ -174,7 +176,8 @@ class CacheArray {
   // by age_out or evict_for_lines, which fill_at would not notice).
   template <std::size_t W = 0>
   bool absent_still(const FillSlot& slot) const {
-    return (W ? ways_equal_padded(slot.set, W, slot.tag) : match_ways(slot.set, slot.tag)) == 0;
+    if constexpr (W != 0) return ways_equal_fixed<W>(slot.set, slot.tag) == 0;
+    return match_ways(slot.set, slot.tag) == 0;
   }
   // read_access(pa, slot, state) of a line that probe(pa, slot) found absent
   // and absent_still(slot) says is absent: the miss counted, `slot` kept (no second scan).
@@ -232,11 +235,11 @@ class CacheArray {
   // fill() compiled into its caller: the L1D fill of every L1 miss
   // (access_below_l1), where the call and, in the copy for SSE4.1 hosts, the
   // out-of-line victim search cost about a third of the fill.
-  template <std::size_t W = 0, bool Sse41 = false>
+  template <std::size_t W = 0, bool Sse41 = false, bool Pow2 = false>
   [[gnu::always_inline]] Eviction fill_inline(PhysAddr pa, LineState st, bool count_dirty_victim = true) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W, Pow2>(line, tag);
     std::uint32_t* meta = set + ways_of<W>();
     // One pass: the way already holding the line (a caller that raced a fill)
     // and the way with the least replacement word (first invalid, else LRU/FIFO).
@@ -259,11 +262,11 @@ class CacheArray {
   // write_back_or_fill_run and write_back_or_fill_page_run (hw/cache.cpp) repeat this and
   // install()'s rules for a batch and for a residue page: change them together
   // (CacheArray.WriteBackOrFillLinesEqualsOneLineAtATime and clear_residue_batch_test.cpp compare them).
-  template <std::size_t W = 0, bool Sse41 = false>
+  template <std::size_t W = 0, bool Sse41 = false, bool Pow2 = false>
   [[gnu::always_inline]] Eviction write_back_or_fill(PhysAddr pa, bool& received) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W, Pow2>(line, tag);
     std::size_t victim = 0;
     std::uint32_t least = 0;
     const std::size_t present = scan<W, Sse41>(set, tag, victim, least);
@@ -331,6 +334,21 @@ class CacheArray {
   }
   // Removes the line if present; returns it (valid=false if absent).
   Eviction invalidate(PhysAddr pa);
+  // invalidate() with the way count W known at compile time, inline (a
+  // snoop-filter eviction's back-invalidation of L1D and L2 in the default
+  // geometry; W = 0: invalidate()).
+  template <std::size_t W, bool Pow2 = false>
+  [[gnu::always_inline]] Eviction invalidate_ways(PhysAddr pa) {
+    if constexpr (W == 0) {
+      return invalidate(pa);
+    } else {
+      const std::uint64_t line = pa >> kLineShift;
+      std::uint32_t tag;
+      std::uint32_t* set = set_block<W, Pow2>(line, tag);
+      const std::uint64_t m = tag == kInvalidTag ? 0 : ways_equal_fixed<W>(set, tag);
+      return m ? invalidate_way(set + __builtin_ctzll(m), W, line) : Eviction{};
+    }
+  }
   // Removes every line (e.g. between experiments). Dirty lines are dropped.
   void clear();
 
@@ -457,15 +475,31 @@ class CacheArray {
   // Set s: tags at [0, ways_), replacement words at [ways_, 2 * ways_).
   std::uint32_t* set_block(std::size_t s) { return blocks_ + (s << block_shift_); }
   const std::uint32_t* set_block(std::size_t s) const { return blocks_ + (s << block_shift_); }
+  // log2 of the words of a set block of `ways` ways (block_shift_).
+  static constexpr unsigned block_shift_for(std::size_t ways) {
+    unsigned b = 4;  // 16 words: one host cache line
+    while ((std::size_t{1} << b) < 2 * ways) ++b;
+    return b;
+  }
+  // W: the way count when the caller knows it at compile time (0: not known),
+  // the block size then a constant. Pow2: the caller knows that the set count
+  // is a power of two (pow2_sets_; no test of it).
+  template <std::size_t W = 0, bool Pow2 = false>
   std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) {
     std::size_t s;
     std::uint64_t q;
-    split(line, s, q);
+    if constexpr (Pow2) {
+      s = static_cast<std::size_t>(line & set_mask_);
+      q = line >> set_shift_;
+    } else {
+      split(line, s, q);
+    }
     tag = q < kInvalidTag ? static_cast<std::uint32_t>(q) : kInvalidTag;
+    if constexpr (W != 0) return blocks_ + (s << block_shift_for(W));
     return set_block(s);
   }
   const std::uint32_t* set_block(std::uint64_t line, std::uint32_t& tag) const {
-    return const_cast<CacheArray*>(this)->set_block(line, tag);
+    return const_cast<CacheArray*>(this)->set_block<0>(line, tag);
   }
   // Line number of the line with tag `tag` in set block `set`.
   std::uint64_t line_of(const std::uint32_t* set, std::uint32_t tag) const {
@@ -507,11 +541,11 @@ class CacheArray {
   const std::uint32_t* find(std::uint64_t line) const { return const_cast<CacheArray*>(this)->find(line); }
   // read_access's and probe's scan: the replacement word of the line holding
   // `pa`, or nullptr when it is absent, `slot` then holding where a fill goes.
-  template <std::size_t W = 0, bool Sse41 = false>
+  template <std::size_t W = 0, bool Sse41 = false, bool Pow2 = false>
   std::uint32_t* locate(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
-    std::uint32_t* set = set_block(line, tag);
+    std::uint32_t* set = set_block<W, Pow2>(line, tag);
     slot.line = line;
     std::size_t victim = 0;
     std::uint32_t least = 0;
@@ -558,7 +592,7 @@ class CacheArray {
                                                std::uint32_t& least) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares; the victim only for an absent line.
-      const std::uint64_t m = ways_equal_padded(set, W, tag);
+      const std::uint64_t m = ways_equal_fixed<W>(set, tag);
       if (m) return static_cast<std::size_t>(__builtin_ctzll(m));
       victim = least_word<W, Sse41>(set + W, least);
       return W;  // ways_ (W is chosen by it)
@@ -608,7 +642,10 @@ class CacheArray {
         victim = static_cast<std::size_t>(next_random() % ways_);
       ev.valid = true;
       ev.dirty = state_of(meta[victim]) == LineState::Modified;
-      const std::uint64_t old = line_of(set, set[victim]);
+      // The victim's line from the new one's (the same set, tags apart by
+      // whole multiples of the set count; modulo 2^64): line_of's set index
+      // from the block address not needed.
+      const std::uint64_t old = line + (static_cast<std::uint64_t>(set[victim]) - tag) * sets_;
       ev.addr = old << kLineShift;
       if (count_dirty_victim || !ev.dirty) count_out(old);
       ++stats_.evictions;
@@ -739,6 +776,15 @@ class CacheArray {
     return is_dirty;
   }
   static constexpr unsigned kPageLineShift = 6;  // lines of a 4 KiB page
+  // invalidate()'s removal of `line`, found at tag `tag` of a set of `ways` ways.
+  [[gnu::always_inline]] Eviction invalidate_way(std::uint32_t* tag, std::size_t ways, std::uint64_t line) {
+    const Eviction ev{true, state_of(tag[ways]) == LineState::Modified, line << kLineShift};
+    count_out(line);
+    *tag = kInvalidTag;
+    tag[ways] = 0;
+    ++stats_.invalidations;
+    return ev;
+  }
 
   CacheParams params_;
   std::string name_;

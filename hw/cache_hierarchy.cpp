@@ -76,7 +76,13 @@ CacheHierarchy::CacheHierarchy(const CacheHierarchyParams& params, const std::ve
       if (a->ways() != ways) return false;
     return true;
   };
-  skylake_ways_ = all_ways(l1_, 8) && all_ways(l2_, 16) && all_ways(llc_, 11);
+  auto pow2_sets = [](const std::vector<std::unique_ptr<CacheArray>>& arrays) {
+    for (const auto& a : arrays)
+      if ((a->sets() & (a->sets() - 1)) != 0) return false;
+    return true;
+  };
+  // (The copies for it take L1D's and L2's sets by a mask without testing.)
+  skylake_ways_ = all_ways(l1_, 8) && all_ways(l2_, 16) && all_ways(llc_, 11) && pow2_sets(l1_) && pow2_sets(l2_);
   bulk_lines_ = kMaxBulkLines;
   auto divides = [&](std::size_t sets) {
     while (bulk_lines_ > 1 && sets % bulk_lines_ != 0) bulk_lines_ /= 2;
@@ -144,7 +150,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     // socket's LLC serves need not ask the other sockets, for the same reason.
     // (A read's L2 look-up comes first: the snoop cannot bring the line into this L2.)
     if (!is_write) {
-      l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
+      l2_hit = l2.read_access<L2W, Sse41, L2W != 0>(pa, l2_slot, in_l2);
       l2_looked_up = true;
     }
     if (in_l2 != LineState::Invalid) {
@@ -166,7 +172,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     }
   }
   const LineState fill_state = shared ? LineState::Shared : LineState::Exclusive;
-  if (!l2_looked_up) l2_hit = l2.read_access<L2W, Sse41>(pa, l2_slot, in_l2);
+  if (!l2_looked_up) l2_hit = l2.read_access<L2W, Sse41, L2W != 0>(pa, l2_slot, in_l2);
   int level;
   if (l2_hit) {
     level = 2;
@@ -184,7 +190,7 @@ int CacheHierarchy::access_below_l1_body(CpuId cpu, PhysAddr pa, bool is_write, 
     Eviction v2 = l2.fill_at<L2W>(l2_slot, fill_state);
     if (v2.valid && v2.dirty) write_back_to_llc<LLCW, Sse41>(socket, v2.addr, wb);
   }
-  Eviction v1 = l1.fill_inline<L1W, Sse41>(pa, is_write ? LineState::Modified : fill_state);
+  Eviction v1 = l1.fill_inline<L1W, Sse41, L1W != 0>(pa, is_write ? LineState::Modified : fill_state);
   if (v1.valid && v1.dirty) write_back_to_l2_ways<L2W, LLCW, Sse41>(cpu, v1.addr, wb);
   return level;
 }
@@ -267,15 +273,6 @@ bool CacheHierarchy::snoop_tracked(CpuId cpu, PhysAddr line, std::size_t entry, 
 
 void CacheHierarchy::back_invalidate(PhysAddr line, const std::vector<int>& cpus, WritebackList& wb) {
   for (int s : cpus) back_invalidate_cpu(line, s, wb);
-}
-
-void CacheHierarchy::back_invalidate_cpu(PhysAddr line, int s, WritebackList& wb) {
-  if (private_clean(s, line)) return;  // neither cache holds a line of its region
-  const Eviction e1 = l1_[static_cast<std::size_t>(s)]->invalidate(line);
-  const Eviction e2 = l2_[static_cast<std::size_t>(s)]->invalidate(line);
-  if (!e1.valid && !e2.valid) return;
-  ++snoop_filter_back_invalidations_;
-  if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(s)], line, wb);
 }
 
 void CacheHierarchy::count_regions(PhysAddr end) {
@@ -362,7 +359,7 @@ int CacheHierarchy::prefetch_into_l2_body(CpuId cpu, PhysAddr pa, WritebackList&
   CacheArray& llc = *llc_[static_cast<std::size_t>(socket)];
   // One scan of each array's set: the look-up remembers where the fill goes.
   CacheArray::FillSlot l2_slot, llc_slot;
-  const bool held = l2.probe<L2W, Sse41>(pa, l2_slot);
+  const bool held = l2.probe<L2W, Sse41, L2W != 0>(pa, l2_slot);
   if (l2_held) *l2_held = held;
   if (held) return 2;
   if (dir_) {

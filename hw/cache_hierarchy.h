@@ -259,7 +259,7 @@ class CacheHierarchy {
     CacheArray& l2 = *l2_[static_cast<std::size_t>(cpu.value())];
     // L2 is not inclusive of L1: allocate the dirty line if absent.
     bool received;
-    const Eviction v = l2.write_back_or_fill<L2W, Sse41>(line, received);
+    const Eviction v = l2.write_back_or_fill<L2W, Sse41, L2W != 0>(line, received);
     if (v.valid && v.dirty)
       write_back_to_llc<LLCW, Sse41>(cpu_socket_[static_cast<std::size_t>(cpu.value())], v.addr, wb);
   }
@@ -307,7 +307,7 @@ class CacheHierarchy {
   __attribute__((target("sse4.1"))) int access_below_l1_sse41_skylake(CpuId cpu, PhysAddr pa, bool is_write,
                                                                       WritebackList& wb, SnoopResult& snoop);
 #endif
-  bool skylake_ways_ = false;  // every L1D 8-way, every L2 16-way, every LLC 11-way
+  bool skylake_ways_ = false;  // every L1D 8-way, every L2 16-way, every LLC 11-way; L1D's and L2's sets a power of two
   // The coherence actions before `cpu` reads or writes `line` (probing the
   // other sockets' LLCs too if `other_llcs`); true if another copy remains (Shared).
   bool snoop(CpuId cpu, PhysAddr line, bool is_write, WritebackList& wb, SnoopResult& out, bool other_llcs);
@@ -319,12 +319,32 @@ class CacheHierarchy {
   // (Out of line, also in the flattened copies: the prefetch's and the miss's
   // other paths keep their registers. Callgrind, hw_core_bench L1Miss stream:
   // 1.568 G -> 1.556 G host instructions.)
-  [[gnu::noinline]] void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb);
+  [[gnu::noinline]] void back_invalidate_cpu(PhysAddr line, int cpu, WritebackList& wb) {
+    if (!private_clean(cpu, line)) back_invalidate_held(line, cpu, wb);
+  }
+  // back_invalidate_cpu of a CPU whose region count is not 0, with L1D's and
+  // L2's way counts known at compile time (0: read from the arrays): their
+  // look-ups inline. (Callgrind, hw_core_bench's GUPS stream, whose every
+  // miss evicts a snoop-filter entry whose line the CPU may still hold.)
+  template <std::size_t L1W = 0, std::size_t L2W = 0>
+  [[gnu::noinline]] void back_invalidate_held(PhysAddr line, int cpu, WritebackList& wb) {
+    const Eviction e1 = l1_[static_cast<std::size_t>(cpu)]->invalidate_ways<L1W, L1W != 0>(line);
+    const Eviction e2 = l2_[static_cast<std::size_t>(cpu)]->invalidate_ways<L2W, L2W != 0>(line);
+    if (!e1.valid && !e2.valid) return;
+    ++snoop_filter_back_invalidations_;
+    if (e1.dirty || e2.dirty) write_back_to_llc(cpu_socket_[static_cast<std::size_t>(cpu)], line, wb);
+  }
   // The snoop filter's evicted line `evicted` leaves the CPUs of mask `cpus`
   // (up to 64 CPUs; a CPU holding nothing of its region is skipped without the call).
   [[gnu::always_inline]] void back_invalidate_cpus(PhysAddr evicted, std::uint64_t cpus, WritebackList& wb) {
-    for (; cpus != 0; cpus &= cpus - 1)
-      if (!private_clean(__builtin_ctzll(cpus), evicted)) back_invalidate_cpu(evicted, __builtin_ctzll(cpus), wb);
+    for (; cpus != 0; cpus &= cpus - 1) {
+      const int cpu = __builtin_ctzll(cpus);
+      if (private_clean(cpu, evicted)) continue;
+      if (skylake_ways_)
+        back_invalidate_held<8, 16>(evicted, cpu, wb);
+      else
+        back_invalidate_held(evicted, cpu, wb);
+    }
   }
   // Tracks `cpu` as a holder of `line` (a new directory entry may back-invalidate another line).
   // `others`, when given, says whether the entry tracks another CPU (dir_->has_others after the call).

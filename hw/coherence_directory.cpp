@@ -26,6 +26,7 @@ CoherenceDirectory::CoherenceDirectory(std::size_t entries, std::size_t ways, in
   for (std::size_t s = 0; s < sets_; ++s) std::fill(block(s), block(s) + ways_, kEmptyTag);
   cpus_.assign(sets_ * ways_, 0);
   extra_.assign(sets_ * ways_ * (words_ - 1), 0);
+  empty_entries_ = sets_ * ways_;
 }
 
 void CoherenceDirectory::renumber_stamps() {
@@ -67,7 +68,9 @@ void CoherenceDirectory::sharers(std::size_t entry, int except, std::vector<int>
 }
 
 void CoherenceDirectory::erase(std::size_t entry) {
-  block(entry / ways_)[entry % ways_] = kEmptyTag;
+  std::uint32_t& tag = block(entry / ways_)[entry % ways_];
+  if (tag != kEmptyTag) ++empty_entries_;
+  tag = kEmptyTag;
   for (std::size_t w = 0; w < words_; ++w) word(entry, static_cast<int>(w)) = 0;
 }
 

@@ -220,6 +220,8 @@ class CoherenceDirectory {
     if (tags[victim] != kEmptyTag) {
       ++evictions_;
       evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift_) | s) << 6;
+    } else {
+      --empty_entries_;
     }
     tags[victim] = tag;
     stamp[victim] = next_stamp();
@@ -266,6 +268,8 @@ class CoherenceDirectory {
         if (tags[victim] != kEmptyTag) {
           ++evictions;
           c.evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift) | s) << 6;
+        } else {
+          --empty_entries_;  // (scan_ways reads it)
         }
         tags[victim] = tag;
         stamp[victim] = ++clock;
@@ -292,8 +296,9 @@ class CoherenceDirectory {
                                         const std::uint64_t* known_hit = nullptr) const {
     if constexpr (W >= 8) {
       // The tags by whole-set compares (way_scan.h); the stamps only when the set is full.
-      const std::uint64_t hit = known_hit ? *known_hit : ways_equal_padded(tags, W, tag);
-      const std::uint64_t free = ways_equal_padded(tags, W, kEmptyTag);
+      const std::uint64_t hit = known_hit ? *known_hit : ways_equal_fixed<W>(tags, tag);
+      // (Once every entry is taken, the usual state after warm-up, no set has an empty way to look for.)
+      const std::uint64_t free = empty_entries_ != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
       present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
       lru = 0;
@@ -340,6 +345,7 @@ class CoherenceDirectory {
   std::uint32_t clock_ = 0;
   std::uint32_t stamp_limit_ = (std::uint32_t{1} << 30) - 1;
   std::uint64_t evictions_ = 0;
+  std::size_t empty_entries_ = 0;     // entries tracking no line (all at first; erase() adds one)
   std::uint64_t virtual_claims_ = 0;  // count_virtual_claims()'s lines so far
 };
 

@@ -41,11 +41,36 @@ inline std::uint64_t ways_equal(const std::uint32_t* p, std::size_t n, std::uint
 }
 
 #if defined(__SSE2__)
+// Whether way_bits takes N ways (the usual 8-, 11-, 12- and 16-way sets).
+template <std::size_t N>
+inline constexpr bool kPackedWays = N == 8 || N == 11 || N == 12 || N == 16;
+// The bit per way of N (kPackedWays) ways' compare results e[0, ceil(N / 4))
+// (four 32-bit lanes each, all ones or all zeros): two saturating packs
+// narrow them to a byte per way for one movemask, instead of a movemask,
+// a shift and an or per group (callgrind, hw_core_bench's GUPS stream, whose
+// miss compares the tags of ten to twenty sets: see README's speed notes).
+// Bits at and beyond N are cleared.
+template <std::size_t N>
+[[gnu::always_inline]] inline std::uint64_t way_bits(const __m128i* e) {
+  static_assert(kPackedWays<N>);
+  const __m128i lo = _mm_packs_epi32(e[0], e[1]);
+  __m128i hi = lo;
+  if constexpr (N > 8) hi = _mm_packs_epi32(e[2], N > 12 ? e[3] : e[2]);
+  const auto m = static_cast<std::uint64_t>(_mm_movemask_epi8(_mm_packs_epi16(lo, hi)));
+  return N == 16 ? m : m & ((std::uint64_t{1} << N) - 1);
+}
+
 // ways_equal_padded's compares for N ways (N = 0: n), by whole groups of four.
 template <std::size_t N>
 inline std::uint64_t ways_equal_groups(const std::uint32_t* p, std::size_t n, std::uint32_t v) {
   if (N) n = N;
   const __m128i vv = _mm_set1_epi32(static_cast<int>(v));
+  if constexpr (kPackedWays<N>) {
+    __m128i e[4];
+    for (std::size_t g = 0; g < (N + 3) / 4; ++g)
+      e[g] = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * g)), vv);
+    return way_bits<N>(e);
+  }
   std::uint64_t m = 0;
   for (std::size_t w = 0; w < n; w += 4) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + w));
@@ -65,6 +90,19 @@ inline std::uint64_t ways_equal_padded(const std::uint32_t* p, std::size_t n, st
   return n == 8 ? ways_equal_groups<8>(p, n, v) : ways_equal_groups<0>(p, n, v);
 #else
   return ways_equal(p, n, v);
+#endif
+}
+
+// ways_equal_padded(p, N, v) for a way count known at compile time (the
+// miss paths' copies for the usual geometry): the usual counts take the
+// packed compares. (Not ways_equal_padded itself: its larger body for a run-
+// time count made GCC stop inlining the L1D look-up into Core's loop.)
+template <std::size_t N>
+[[gnu::always_inline]] inline std::uint64_t ways_equal_fixed(const std::uint32_t* p, std::uint32_t v) {
+#if defined(__SSE2__)
+  return ways_equal_groups<N>(p, N, v);
+#else
+  return ways_equal(p, N, v);
 #endif
 }
 
@@ -108,8 +146,11 @@ template <std::size_t N = 0>
 __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std::uint32_t* p, std::size_t n,
                                                                       std::uint32_t& least) {
   if (N) n = N;
-  __m128i m = _mm_set1_epi32(-1);
-  std::size_t w = 0;
+  // (From the first group rather than from all ones: one minimum fewer. The
+  // least is stored last: a store through `least` before the compares below
+  // made GCC load the set's groups again.)
+  std::size_t w = n >= 4 ? 4 : 0;
+  __m128i m = n >= 4 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_set1_epi32(-1);
   for (; w + 4 <= n; w += 4) m = _mm_min_epu32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + w)));
   if (w < n) {  // the last group's words beyond n count as the largest
     const __m128i beyond = _mm_cmpgt_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(static_cast<int>(n - w - 1)));
@@ -117,13 +158,22 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
   }
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));
-  least = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+  const auto min = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+  if constexpr (kPackedWays<N>) {
+    __m128i e[4];
+    for (std::size_t g = 0; g < (N + 3) / 4; ++g)
+      e[g] = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * g)), m);
+    const auto first = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(way_bits<N>(e))));
+    least = min;
+    return first;
+  }
   std::uint64_t eq = 0;
   for (std::size_t v = 0; v < n; v += 4)
     eq |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_castsi128_ps(
               _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + v)), m))))
           << v;
   if (n < 64) eq &= (std::uint64_t{1} << n) - 1;
+  least = min;
   return static_cast<std::size_t>(__builtin_ctzll(eq));
 }
 #endif

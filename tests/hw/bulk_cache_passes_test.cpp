@@ -280,6 +280,13 @@ TEST(CacheHierarchyCopies, ForSse41AndForAnyHostAgree) {
   skylake.params.llc = cache(96 * 11 * 64, 11);
   skylake.params.directory_ways = 8;
   gs.push_back(skylake);
+  // The same way counts with L1D and L2 set counts that are not powers of two:
+  // not the copy that takes their sets by a mask.
+  Geometry odd_sets = skylake;
+  odd_sets.name = "default_ways_odd_sets";
+  odd_sets.params.l1d = cache(12 * 8 * 64, 8);
+  odd_sets.params.l2 = cache(48 * 16 * 64, 16);
+  gs.push_back(odd_sets);
   for (const Geometry& g : gs) {
     CacheHierarchy fast(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));
     CacheHierarchy plain(g.params, cpu_socket, kSockets, Frequency(2'000'000'000));

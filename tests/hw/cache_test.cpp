@@ -331,7 +331,8 @@ TEST(CacheHierarchy, FromConfigReadsTablesAndReportsBadGeometry) {
 // first_least_word<W>, the victim search of the way counts compiled in (on
 // an SSE4.1 host least_word_sse41<W>, a copy per way count), against the
 // plain loop: the first way with the least word, on sets with repeated
-// words, the top bit set, and garbage beyond the W ways.
+// words, the top bit set, and garbage beyond the W ways. Likewise the tag
+// compare of those copies (ways_equal_fixed<W>: 8, 11, 12 and 16 ways by packs).
 template <std::size_t W>
 void victim_search_finds_the_plain_loops_way(std::mt19937_64& rng) {
   alignas(64) std::array<std::uint32_t, 32> words{};
@@ -344,10 +345,14 @@ void victim_search_finds_the_plain_loops_way(std::mt19937_64& rng) {
     std::uint32_t least = 0;
     ASSERT_EQ(first_least_word<W>(words.data(), W, least), expect_way) << W << " ways";
     ASSERT_EQ(least, words[expect_way]) << W << " ways";
+    const std::uint32_t probe = round % 5 == 0 ? 1u : words[rng() % W];  // 1: no way equal
+    std::uint64_t expect_eq = 0;
+    for (std::size_t w = 0; w < W; ++w) expect_eq |= static_cast<std::uint64_t>(words[w] == probe) << w;
+    ASSERT_EQ(ways_equal_fixed<W>(words.data(), probe), expect_eq) << W << " ways";
   }
 }
 
-TEST(CacheArray, VictimSearchOfEachCompiledWayCountFindsThePlainLoopsWay) {
+TEST(CacheArray, VictimSearchAndTagCompareOfEachCompiledWayCountFindThePlainLoopsWays) {
   std::mt19937_64 rng(31);
   victim_search_finds_the_plain_loops_way<8>(rng);
   victim_search_finds_the_plain_loops_way<11>(rng);
