@@ -525,15 +525,20 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   }
   miss_latency_ps_ += lat.value();
   for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], issue + lat);
-  if (!prefetchers_.empty()) run_prefetcher(cpu, me, pa, now);
+  if (!prefetchers_.empty()) {
+    // The L2 streamer learns from the request here; only when it asks for
+    // lines does a call send them (GUPS: a new page per request, none asked).
+    StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+    PrefetchCandidates cand;
+    pf.observe_with(pa, now, cand, [&] { return sq.free_up_to(now, pf.sq_free_told_apart()); });
+    if (cand.count != 0) send_prefetches(cpu, me, cand, now);
+  }
   return lat;
 }
 
-void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now) {
+void MemorySystem::send_prefetches(CpuId cpu, NodeId requester, const PrefetchCandidates& cand, Picoseconds now) {
   StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
   SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
-  PrefetchCandidates cand;
-  pf.observe(pa, now, cand, sq.free_up_to(now, pf.sq_free_told_apart()));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;

@@ -345,8 +345,8 @@ class MemorySystem {
     return mesh_ && static_cast<std::size_t>(home.value()) < node_socket_.size() &&
            node_socket_[static_cast<std::size_t>(home.value())] >= 0;
   }
-  // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
-  void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
+  // Sends the prefetches `cpu`'s L2 streamer asked for at `now` (access_miss trains it).
+  void send_prefetches(CpuId cpu, NodeId requester, const PrefetchCandidates& cand, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
   // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back
