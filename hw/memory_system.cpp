@@ -551,7 +551,8 @@ void MemorySystem::send_prefetches(CpuId cpu, NodeId requester, const PrefetchCa
       }
       settle_residue_line(cpu, line, now);
     }
-    mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
+    // (No mark_private: the streamer's lines lie in the demand line's page,
+    // whose 2 MiB region access_miss marked.)
     bool redundant;
     const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
     if (redundant) {
