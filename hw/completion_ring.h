@@ -25,6 +25,9 @@ namespace numasim::hw {
 // a compare and a store: the masked ring's indices cost as much again); the
 // head advances as values leave, and when the tail reaches the storage's end
 // the values move back to its front (every kSpare inserts or more, n moves).
+// The slot below the head always holds T{}, the least T (the times and keys
+// kept here are unsigned): an insert's walk from the tail ends there at the
+// latest, with no bound or count test (a value that leaves writes it).
 template <class T>
 class SortedRing {
  public:
@@ -32,22 +35,15 @@ class SortedRing {
 
   // The i-th least value held (i < n).
   T at(std::uint32_t i) const { return v_[head_ + i]; }
-  // The least value leaves.
-  void pop_head() { ++head_; }
+  // The least value leaves (its slot becomes the one below the head: T{}).
+  void pop_head() { v_[head_++] = T{}; }
   // Inserts `x` among the n values held (n < kMaxEntries), from the tail:
-  // a step per value greater than `x`.
+  // a step per value greater than `x` (after every value equal to it).
   void insert_from_tail(std::uint32_t n, T x) {
     if (head_ + n >= kSlots) [[unlikely]]
       to_front(n);
     T* p = v_.data() + head_ + n;  // the free slot after the tail
-    if (n == 0 || x < p[-static_cast<std::ptrdiff_t>(n)]) [[unlikely]] {
-      // Less than every value (or none held): all move up one.
-      for (; n != 0; --n, --p) *p = p[-1];
-      *p = x;
-      return;
-    }
-    // The head's value is not greater than x: it ends the walk, no bound test.
-    while (p[-1] > x) {
+    while (p[-1] > x) {  // (v_[head_ - 1], T{}, is not greater than x)
       *p = p[-1];
       --p;
     }
@@ -61,6 +57,7 @@ class SortedRing {
   template <class U>
   void replace_least_run(std::uint32_t n, const U* x, std::uint32_t k) {
     head_ += k;
+    v_[head_ - 1] = T{};
     const std::uint32_t kept = n - k;  // old values that stay, from head_ on
     if (head_ + kept + k > kSlots) [[unlikely]]
       to_front(kept);
@@ -82,23 +79,25 @@ class SortedRing {
   void erase(std::uint32_t n, std::uint32_t i) {
     for (; i + 1 < n; ++i) v_[head_ + i] = v_[head_ + i + 1];
   }
-  // Every slot holds `x`, the head at slot 0.
+  // Every slot holds `x`, the head at slot 1 (slot 0: T{}).
   void reset(T x) {
     v_.fill(x);
-    head_ = 0;
+    v_[0] = T{};
+    head_ = 1;
   }
 
  private:
   // Slots beyond kMaxEntries: how far the head advances between moves to the front.
   static constexpr std::uint32_t kSpare = 128;
-  static constexpr std::uint32_t kSlots = kMaxEntries + kSpare;
-  // The n values held move to the storage's front.
+  static constexpr std::uint32_t kSlots = 1 + kMaxEntries + kSpare;  // slot 0: the least T, below the front
+  // The n values held move to the storage's front (slot 1 on).
   [[gnu::noinline]] void to_front(std::uint32_t n) {
-    for (std::uint32_t i = 0; i < n; ++i) v_[i] = v_[head_ + i];
-    head_ = 0;
+    for (std::uint32_t i = 0; i < n; ++i) v_[1 + i] = v_[head_ + i];
+    head_ = 1;
+    v_[0] = T{};
   }
   std::array<T, kSlots> v_;
-  std::uint32_t head_ = 0;
+  std::uint32_t head_ = 1;
 };
 
 template <class Time>

@@ -114,6 +114,9 @@ MemorySystem::MemorySystem(MemoryLayout layout, const MemorySystemParams& params
     for (std::size_t j = 0; j < i; ++j)
       if (node_range_[j].first < node_range_[i].second && node_range_[i].first < node_range_[j].second)
         node_range_alone_[i] = 0;
+  own_range_.assign(node_range_.size(), OwnRange{});
+  for (std::size_t i = 0; i < node_range_.size(); ++i)
+    if (node_range_alone_[i]) own_range_[i] = {node_range_[i].first, node_range_[i].second - node_range_[i].first};
   l1_latency_ = caches_.hit_latency(1);
   socket_node_.assign(static_cast<std::size_t>(std::max(layout_.num_sockets, 0)), NodeId(-1));
   auto on_io_stop = [&](NodeId n) {
@@ -326,10 +329,8 @@ void MemorySystem::trace_line_emit(NodeId home, NodeId requester, PhysAddr pa, b
                 static_cast<double>(d.queueing.value()) / 1000.0);
 }
 
-Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now,
+Picoseconds MemorySystem::uncore_fetch(CpuId cpu, NodeId requester, NodeId home, PhysAddr pa, Picoseconds now,
                                        AccessBreakdown& br) {
-  const NodeId home = home_node(pa);
-  if (home.value() < 0) die_unmapped(pa);
   const std::size_t c = static_cast<std::size_t>(cpu.value());
   const std::uint32_t core = core_index_[c];
   const int my_socket = cpu_socket_[c];
@@ -427,7 +428,7 @@ void MemorySystem::upi_block(NodeId requester, NodeId home, PhysAddr first, std:
 }
 
 inline Picoseconds MemorySystem::line_done(NodeId requester, PhysAddr pa, bool is_write, Picoseconds t) {
-  const NodeId home = home_node(pa);
+  const NodeId home = home_node_from(requester, pa);
   if (home != requester) {
     if (home.value() < 0) die_unmapped(pa);
     AccessBreakdown ignored;
@@ -494,8 +495,9 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
     }
   } else {
     Picoseconds done;
-    if (mesh_ && uncore_home(home_node(pa))) {  // (home_node only when there is a mesh: fetch_line finds it too)
-      done = uncore_fetch(cpu, me, pa, now, b);
+    NodeId home(-1);
+    if (mesh_ && uncore_home(home = home_node_from(me, pa))) {  // (home_node only when there is a mesh: fetch_line finds it too)
+      done = uncore_fetch(cpu, me, home, pa, now, b);
     } else {
       b.cache = caches_.hit_latency(3);
       // The store of a write miss is absorbed by the cache: the line is read for ownership.
@@ -525,15 +527,20 @@ Picoseconds MemorySystem::access_miss(CpuId cpu, PhysAddr pa, bool is_write, Pic
   }
   miss_latency_ps_ += lat.value();
   for (int i = 0; i < wb.count; ++i) post_writeback(me, wb.addr[static_cast<std::size_t>(i)], issue + lat);
-  if (!prefetchers_.empty()) run_prefetcher(cpu, me, pa, now);
+  if (!prefetchers_.empty()) {
+    // The L2 streamer learns from the request here; only when it asks for
+    // lines does a call send them (GUPS: a new page per request, none asked).
+    StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
+    PrefetchCandidates cand;
+    pf.observe_with(pa, now, cand, [&] { return sq.free_up_to(now, pf.sq_free_told_apart()); });
+    if (cand.count != 0) send_prefetches(cpu, me, cand, now);
+  }
   return lat;
 }
 
-void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now) {
+void MemorySystem::send_prefetches(CpuId cpu, NodeId requester, const PrefetchCandidates& cand, Picoseconds now) {
   StreamPrefetcher& pf = prefetchers_[static_cast<std::size_t>(cpu.value())];
   SuperQueue& sq = super_queues_[static_cast<std::size_t>(cpu.value())];
-  PrefetchCandidates cand;
-  pf.observe(pa, now, cand, sq.free_up_to(now, pf.sq_free_told_apart()));
   for (std::uint32_t i = 0; i < cand.count; ++i) {
     const PhysAddr line = cand.line[i];
     WritebackList wb;
@@ -544,7 +551,8 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
       }
       settle_residue_line(cpu, line, now);
     }
-    mark_private(line);  // (a no-op for a line L2 holds: its region was marked when it came in)
+    // (No mark_private: the streamer's lines lie in the demand line's page,
+    // whose 2 MiB region access_miss marked.)
     bool redundant;
     const int level = caches_.prefetch_into_l2(cpu, line, wb, &redundant);
     if (redundant) {
@@ -560,9 +568,10 @@ void MemorySystem::run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Pico
     Picoseconds ready = now + (mesh ? mesh_->llc_hit(core, line) : caches_.hit_latency(3));
     if (level == 4) {
       // (home_node only when there is a mesh: line_done finds it too)
-      if (mesh && uncore_home(home_node(line))) {
+      NodeId home(-1);
+      if (mesh && uncore_home(home = home_node_from(requester, line))) {
         AccessBreakdown ignored;
-        ready = uncore_fetch(cpu, requester, line, now, ignored);
+        ready = uncore_fetch(cpu, requester, home, line, now, ignored);
       } else {
         ready = line_done(requester, line, false, ready);
       }

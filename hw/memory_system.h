@@ -299,9 +299,10 @@ class MemorySystem {
   // (Defined inline in memory_system.cpp, its only user: a call per DRAM line was 26 host
   // instructions of wrapper. Another file that calls it needs the definition moved here.)
   inline MemoryAccessResult device_line(NodeId home, PhysAddr pa, bool is_write, Picoseconds t);
-  // [uncore] mesh/ring: line `pa` from memory to `cpu`'s L2 after its L2 missed at `now`
-  // (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
-  Picoseconds uncore_fetch(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now, AccessBreakdown& br);
+  // [uncore] mesh/ring: line `pa` of node `home` (uncore_home) from memory to `cpu`'s L2 after its
+  // L2 missed at `now` (mesh hops, LLC lookup, home tracker, UPI credits, links, device); fills `br`.
+  Picoseconds uncore_fetch(CpuId cpu, NodeId requester, NodeId home, PhysAddr pa, Picoseconds now,
+                           AccessBreakdown& br);
   // [uncore] mesh/ring: whether `a` and `b` are nodes of two different sockets,
   // so that traffic between them crosses both sockets' UPI agents.
   bool upi_crossing(NodeId a, NodeId b) const {
@@ -345,8 +346,8 @@ class MemorySystem {
     return mesh_ && static_cast<std::size_t>(home.value()) < node_socket_.size() &&
            node_socket_[static_cast<std::size_t>(home.value())] >= 0;
   }
-  // Trains `cpu`'s L2 streamer with an L2 request for `pa` at `now` and sends the prefetches it asks for.
-  void run_prefetcher(CpuId cpu, NodeId requester, PhysAddr pa, Picoseconds now);
+  // Sends the prefetches `cpu`'s L2 streamer asked for at `now` (access_miss trains it).
+  void send_prefetches(CpuId cpu, NodeId requester, const PrefetchCandidates& cand, Picoseconds now);
   // A store of the whole line at `line` (no read for ownership); returns its latency.
   Picoseconds write_full_line(CpuId cpu, PhysAddr line, Picoseconds now);
   // Its timing once the caches said `level` and `sn` and left `nwb` dirty lines `wb` to write back
@@ -466,6 +467,18 @@ class MemorySystem {
   std::vector<NodeId> socket_node_;  // a node of each socket (where its caching agent sits)
   std::vector<std::pair<PhysAddr, PhysAddr>> node_range_;  // [base, end) by node id
   std::vector<std::uint8_t> node_range_alone_;  // by node id: no lower node's range overlaps its own
+  // By node id: its range when no lower node's overlaps it (else empty), so
+  // that a line of it has it as its home without home_node's search.
+  struct OwnRange {
+    PhysAddr lo = 0, span = 0;
+  };
+  std::vector<OwnRange> own_range_;
+  // home_node(pa), found by one compare when pa lies in `node`'s own range
+  // (most lines a node's CPUs, their prefetches and their write-backs reach).
+  NodeId home_node_from(NodeId node, PhysAddr pa) const {
+    const OwnRange& r = own_range_[static_cast<std::size_t>(node.value())];
+    return pa - r.lo < r.span ? node : home_node(pa);
+  }
   Picoseconds l1_latency_;
   std::vector<StreamPrefetcher> prefetchers_;  // by cpu; empty when disabled
   std::vector<SuperQueue> super_queues_;       // by cpu

@@ -72,7 +72,7 @@ StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params)
     throw std::invalid_argument("stream prefetcher: queue must be 1.." +
                                 std::to_string(PrefetchesInFlight::kMaxEntries));
   streams_.resize(p_.streams);
-  // Eight slots per stream (256 for Intel's 32 streams, 1 KiB): a probe
+  // Eight slots per stream (256 for Intel's 32 streams, 4 KiB): a probe
   // nearly always ends at its first slot, so a new page's look-up and its
   // victim's removal seldom loop (at two slots per stream, GUPS, a new page
   // per request, paid a mispredicted probe or shift loop on most requests).
@@ -82,7 +82,9 @@ StreamPrefetcher::StreamPrefetcher(const StreamPrefetcherParams& params)
     slots *= 2;
     --slot_shift_;
   }
-  slots_.assign(slots, -1);
+  slots_.assign(slots, Slot{});
+  slot_mask_ = slots - 1;
+  stream_slot_.resize(p_.streams);
   lru_prev_.resize(p_.streams);
   lru_next_.resize(p_.streams);
   reset_state();
@@ -92,64 +94,57 @@ void StreamPrefetcher::reset_state() {
   std::fill(streams_.begin(), streams_.end(), Stream{});
   in_flight_.clear();
   last_used_ = 0;
-  std::fill(slots_.begin(), slots_.end(), -1);
+  last_page_ = kNoPage;
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  std::fill(stream_slot_.begin(), stream_slot_.end(), kNone);
   const auto n = static_cast<std::uint32_t>(streams_.size());
   for (std::uint32_t i = 0; i < n; ++i) {
-    lru_prev_[i] = i == 0 ? n : i - 1;  // n: none
-    lru_next_[i] = i + 1;
+    lru_prev_[i] = i == 0 ? kNone : i - 1;
+    lru_next_[i] = i + 1 < n ? i + 1 : kNone;
   }
   lru_head_ = 0;
   lru_tail_ = n - 1;
 }
 
-long StreamPrefetcher::lookup(std::uint64_t page) const {
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = slot_of(page);; i = (i + 1) & mask) {
-    const std::int32_t e = slots_[i];
-    if (e < 0) return -1;
-    if (streams_[static_cast<std::size_t>(e)].page == page) return e;
-  }
-}
-
-void StreamPrefetcher::map(std::uint64_t page, std::size_t stream) {
-  const std::size_t mask = slots_.size() - 1;
-  std::size_t i = slot_of(page);
-  while (slots_[i] >= 0) i = (i + 1) & mask;
-  slots_[i] = static_cast<std::int32_t>(stream);
-}
-
-void StreamPrefetcher::unmap(std::uint64_t page) {
-  const std::size_t mask = slots_.size() - 1;
-  std::size_t i = slot_of(page);
-  while (streams_[static_cast<std::size_t>(slots_[i])].page != page) i = (i + 1) & mask;
-  // Backward-shift deletion: move later entries of the probe run into the hole.
-  for (std::size_t j = (i + 1) & mask; slots_[j] >= 0; j = (j + 1) & mask) {
-    const std::size_t home = slot_of(streams_[static_cast<std::size_t>(slots_[j])].page);
-    // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
-    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!stays) {
-      slots_[i] = slots_[j];
-      i = j;
+bool StreamPrefetcher::switch_stream(std::uint64_t page, int index) {
+  Slot* const t = slots_.data();
+  const std::size_t mask = slot_mask_;
+  const std::size_t home = slot_of(page);
+  std::size_t free = home;
+  for (; t[free].page != kNoPage; free = (free + 1) & mask) {
+    if (t[free].page == page) {
+      last_used_ = t[free].stream;
+      last_page_ = page;
+      return true;
     }
   }
-  slots_[i] = -1;
-}
-
-bool StreamPrefetcher::switch_stream(std::uint64_t page, int index) {
-  const long found = lookup(page);
-  if (found < 0) {
-    // A new page: replace the least recently used stream.
-    ++stats_.streams_allocated;
-    const std::size_t victim = lru_head_;
-    if (streams_[victim].page != kNoPage) unmap(streams_[victim].page);
-    streams_[victim] = Stream{page, index, index, 0, 0};
-    map(page, victim);
-    touch(victim);
-    last_used_ = victim;
-    return false;
+  // A new page: it replaces the least recently used stream.
+  ++stats_.streams_allocated;
+  const std::uint32_t victim = lru_head_;
+  const std::uint32_t old = stream_slot_[victim];
+  if (old != kNone) {
+    // The victim's page leaves (backward-shift deletion: later entries of its
+    // probe run move into the hole unless that would put them before their home).
+    std::size_t hole = old;
+    for (std::size_t j = (hole + 1) & mask; t[j].page != kNoPage; j = (j + 1) & mask) {
+      if (((j - slot_of(t[j].page)) & mask) >= ((j - hole) & mask)) {
+        t[hole] = t[j];
+        stream_slot_[t[hole].stream] = static_cast<std::uint32_t>(hole);
+        hole = j;
+      }
+    }
+    t[hole].page = kNoPage;
+    // The one slot that became free: the new page's first free slot if it
+    // lies on its probe run, before the free slot the look-up ended at.
+    if (((hole - home) & mask) < ((free - home) & mask)) free = hole;
   }
-  last_used_ = static_cast<std::size_t>(found);
-  return true;
+  t[free] = Slot{page, victim};
+  stream_slot_[victim] = static_cast<std::uint32_t>(free);
+  streams_[victim] = Stream{index, index, 0, 0};
+  touch(victim);
+  last_used_ = victim;
+  last_page_ = page;
+  return false;
 }
 
 void StreamPrefetcher::dump(StatsVisitor& v, const std::string& prefix) const {

@@ -172,7 +172,14 @@ class StreamPrefetcher {
   // number of super-queue entries free at `now` (shared with demand misses):
   // only those beyond `demand_reserve` may be used; when that leaves none the
   // request counts as throttled.
-  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free = ~0u);
+  void observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free = ~0u) {
+    observe_with(pa, now, out, [sq_free] { return sq_free; });
+  }
+  // observe() with `sq_free()` giving the free super-queue entries, asked
+  // only when a trained stream wants prefetches (not on a new page's request,
+  // every request of a GUPS stream).
+  template <class SqFree>
+  void observe_with(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, SqFree&& sq_free);
 
   // The most free super-queue entries observe() tells apart: an `sq_free` of
   // at least this many decides what any larger one would (degree plus
@@ -211,8 +218,9 @@ class StreamPrefetcher {
   static constexpr unsigned kPageShift = 12, kLineShift = 6;
   static constexpr int kLinesPerPage = 1 << (kPageShift - kLineShift);
   static constexpr std::uint64_t kNoPage = ~0ull;
+  static constexpr std::uint32_t kNone = ~0u;  // no stream (LRU list ends), no slot
+  // A stream's training (its page is in the page index: last_page_ for the latest stream).
   struct Stream {
-    std::uint64_t page = kNoPage;
     int last = 0;             // line index of the latest request in the page
     int frontier = 0;         // furthest line already prefetched (in the direction)
     int dir = 0;              // +1 ascending, -1 descending, 0 unknown
@@ -235,50 +243,59 @@ class StreamPrefetcher {
   // Host bookkeeping (no simulated effect): which stream tracks a page, and
   // the streams in LRU order, so a request finds its stream or the victim
   // without scanning them all. The victim is the least recently used stream,
-  // never-used streams first in index order.
+  // never-used streams first in index order. The page index is open
+  // addressing with linear probing whose slots hold the page itself (a probe
+  // reads no stream), and each stream knows its page's slot (the victim's
+  // removal does not search for it): on a request to a page no stream tracks
+  // (every GUPS miss) the look-up, the victim's removal and the new page's
+  // insertion are a few loads each.
+  struct Slot {
+    std::uint64_t page = kNoPage;  // kNoPage: free
+    std::uint32_t stream = kNone;
+  };
   std::size_t slot_of(std::uint64_t page) const {
     return static_cast<std::size_t>((page * 0x9E3779B97F4A7C15ull) >> slot_shift_);
   }
-  long lookup(std::uint64_t page) const;  // stream index, or -1
-  void map(std::uint64_t page, std::size_t stream);
-  void unmap(std::uint64_t page);
   void touch(std::size_t stream);  // most recently used now
 
   std::vector<Stream> streams_;
   PrefetchesInFlight in_flight_;     // at most p_.queue entries
-  std::size_t last_used_ = 0;  // stream of the latest request
-  std::vector<std::int32_t> slots_;  // page -> stream, open addressing (linear probing); -1 free
+  std::size_t last_used_ = 0;        // stream of the latest request
+  std::uint64_t last_page_ = kNoPage;  // its page
+  std::vector<Slot> slots_;          // page -> stream, a power of two of them
+  std::size_t slot_mask_ = 0;        // slots_.size() - 1
   unsigned slot_shift_ = 64;
-  std::vector<std::uint32_t> lru_prev_, lru_next_;  // doubly linked, least recently used at lru_head_
+  std::vector<std::uint32_t> stream_slot_;  // by stream: its page's slot, kNone before its first page
+  std::vector<std::uint32_t> lru_prev_, lru_next_;  // doubly linked (kNone ends it), least recently used at lru_head_
   std::uint32_t lru_head_ = 0, lru_tail_ = 0;
   StreamPrefetcherStats stats_;
 };
 
-// observe() and touch() inline: the L2 streamer is trained on every L1D miss,
+// observe_with() and touch() inline: the L2 streamer is trained on every L1D miss,
 // and the call into another file cost about an eighth of observe()'s host
-// instructions (a new page's look-up, map and unmap stay out of line).
+// instructions (switch_stream, another page's look-up or a new stream, stays out of line).
 inline void StreamPrefetcher::touch(std::size_t stream) {
   const auto s = static_cast<std::uint32_t>(stream);
-  const auto none = static_cast<std::uint32_t>(lru_next_.size());  // streams_.size(), without its division by 24
   if (s == lru_tail_) return;
   // Unlink (s is not the tail, so it has a successor).
   const std::uint32_t prev = lru_prev_[s], next = lru_next_[s];
-  if (prev == none) lru_head_ = next;
+  if (prev == kNone) lru_head_ = next;
   else lru_next_[prev] = next;
   lru_prev_[next] = prev;
   // Append as most recently used.
   lru_prev_[s] = lru_tail_;
-  lru_next_[s] = none;
+  lru_next_[s] = kNone;
   lru_next_[lru_tail_] = s;
   lru_tail_ = s;
 }
 
-inline void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, std::uint32_t sq_free) {
+template <class SqFree>
+inline void StreamPrefetcher::observe_with(PhysAddr pa, Picoseconds now, PrefetchCandidates& out, SqFree&& sq_free) {
   ++stats_.requests;
   const std::uint64_t page = pa >> kPageShift;
   const int index = static_cast<int>((pa >> kLineShift) & (kLinesPerPage - 1));
   // Most requests continue the stream of the request before.
-  if (streams_[last_used_].page != page && !switch_stream(page, index)) return;
+  if (page != last_page_ && !switch_stream(page, index)) return;
   Stream* const s = &streams_[last_used_];
   touch(last_used_);
   const int step = index - s->last;
@@ -296,10 +313,13 @@ inline void StreamPrefetcher::observe(PhysAddr pa, Picoseconds now, PrefetchCand
   if (s->confidence < p_.train) return;
   // The frontier never lags the demand stream.
   if ((s->frontier - index) * dir < 0) s->frontier = index;
-  const int target = std::clamp(index + dir * static_cast<int>(distance_at(sq_free)), 0, kLinesPerPage - 1);
+  // (The free entries are asked once: before the distance when it adapts to them.)
+  std::uint32_t free = p_.adaptive_distance ? sq_free() : 0;
+  const int target = std::clamp(index + dir * static_cast<int>(distance_at(free)), 0, kLinesPerPage - 1);
   if ((target - s->frontier) * dir <= 0) return;  // far enough ahead already
+  if (!p_.adaptive_distance) free = sq_free();
   const std::uint32_t own = in_flight_.retire(now);
-  const std::uint32_t shared = sq_free > p_.demand_reserve ? sq_free - p_.demand_reserve : 0;
+  const std::uint32_t shared = free > p_.demand_reserve ? free - p_.demand_reserve : 0;
   const std::uint32_t room = std::min({p_.degree, own, shared});
   if (room == 0) {
     ++(own == 0 ? stats_.dropped : stats_.throttled);

@@ -129,25 +129,57 @@ RequestTracker::RequestTracker(std::uint32_t entries, Picoseconds bucket, std::s
     : entries_(entries), bucket_ps_(bucket.value()), window_(buckets) {
   if (entries == 0 || bucket.value() == 0 || buckets < 2 || buckets > (std::size_t{1} << 40))
     throw std::invalid_argument("request tracker: entries, bucket and buckets must be positive (buckets at most 2^40)");
-  std::size_t ring = 1;
-  while (ring < buckets) ring <<= 1;
-  count_.assign(ring, 0);
-  mask_ = ring - 1;
+  // The calendar's buckets span at most (buckets + 62) / 64 + 1 blocks (its
+  // ends partly inside theirs); a ring of at least one more, so a block's
+  // slot is reused only after the whole block left the calendar.
+  std::size_t ring = 2;
+  while (ring < (buckets + 2 * kBlockBuckets) / kBlockBuckets + 1) ring <<= 1;
+  blocks_.assign(ring, Block{});
+  block_mask_ = ring - 1;
+  diff_.assign(ring * kBlockBuckets, 0);
+  diff_mask_ = diff_.size() - 1;
   bucket_ = FastDivider(bucket_ps_);
+}
+
+std::uint32_t RequestTracker::count(std::uint64_t b) const {
+  const std::uint64_t first = b & ~(kBlockBuckets - 1);
+  std::uint32_t c = block(b >> kBlockShift).start;
+  for (std::uint64_t x = first + 1; x <= b; ++x) c += diff_[static_cast<std::size_t>(x & diff_mask_)];
+  return c;
 }
 
 std::uint32_t RequestTracker::busy(Picoseconds t) const {
   const std::uint64_t b = bucket_.divide(t.value());
   if (b > head_ || b < oldest()) return 0;
-  return count_[slot(b)];
+  return count(b);
 }
 
-Picoseconds RequestTracker::available(Picoseconds now) const {
-  std::uint64_t b = bucket_.divide(now.value());
-  if (b < oldest()) return now;  // older than the calendar: not held back
-  for (; b <= head_; ++b)
-    if (count_[slot(b)] < entries_) return std::max(now, Picoseconds(b * bucket_ps_));
+Picoseconds RequestTracker::available_slow(Picoseconds now, std::uint64_t b) const {
+  // The first bucket from b on (within the calendar) with an entry free, or
+  // the one after the calendar's latest.
+  std::uint32_t c = count(b);
+  while (c >= entries_) {
+    if (++b > head_) break;
+    if ((b & (kBlockBuckets - 1)) == 0) {
+      const Block& k = block(b >> kBlockShift);
+      if (k.touched < entries_) break;  // every bucket of this block has one
+      c = k.start;
+    } else {
+      c += diff_[static_cast<std::size_t>(b & diff_mask_)];
+    }
+  }
   return std::max(now, Picoseconds(b * bucket_ps_));
+}
+
+void RequestTracker::enter_blocks(std::uint64_t last) {
+  // Blocks the calendar enters, apart from those wholly before it then.
+  const std::uint64_t oldest_then = last + 1 >= window_ ? last + 1 - window_ : 0;
+  const std::uint64_t from = std::max((head_ >> kBlockShift) + 1, oldest_then >> kBlockShift);
+  for (std::uint64_t n = from; n <= last >> kBlockShift; ++n) {
+    block(n) = Block{};
+    std::uint32_t* const d = diff_.data() + static_cast<std::size_t>((n << kBlockShift) & diff_mask_);
+    std::fill(d, d + kBlockBuckets, 0u);
+  }
 }
 
 void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) {
@@ -156,24 +188,27 @@ void RequestTracker::take(Picoseconds now, Picoseconds start, Picoseconds done) 
     ++waits_;
     wait_ps_ += (start - now).value();
   }
-  const std::uint64_t first = bucket_.divide(start.value());
+  std::uint64_t first = bucket_.divide(start.value());
   const std::uint64_t last = done > start ? bucket_.divide(done.value() - 1) : first;
   if (last > head_) {
-    // The calendar moves on: the buckets it now covers, fresh..last, start
-    // empty. Those the request holds are written once, as 1 (not zeroed, then
-    // counted: the zeroing was a memset call on most requests).
-    const std::uint64_t fresh = std::max(head_ + 1, last + 1 >= window_ ? last + 1 - window_ : 0);
+    // The calendar moves on (on most requests; into a new block on a few).
+    if ((last >> kBlockShift) != (head_ >> kBlockShift)) enter_blocks(last);
     head_ = last;
-    if (first >= fresh) {
-      for_each_bucket(fresh, first - 1, [](std::uint32_t& c) { c = 0; });
-      for_each_bucket(first, last, [](std::uint32_t& c) { c = 1; });
-    } else {
-      for_each_bucket(std::max(first, oldest()), fresh - 1, [](std::uint32_t& c) { ++c; });
-      for_each_bucket(fresh, last, [](std::uint32_t& c) { c = 1; });
-    }
-    return;
   }
-  for_each_bucket(std::max(first, oldest()), last, [](std::uint32_t& c) { ++c; });
+  first = std::max(first, oldest());  // the buckets before the calendar are forgotten
+  if (first > last) return;
+  // +1 from `first`, -1 after `last` (none at a block's first bucket: there the
+  // block's `start` counts the request); every block of the span touched.
+  const std::uint64_t fb = first >> kBlockShift, lb = last >> kBlockShift;
+  if ((first & (kBlockBuckets - 1)) != 0) ++diff(first);
+  else ++block(fb).start;
+  if (((last + 1) & (kBlockBuckets - 1)) != 0) --diff(last + 1);
+  ++block(fb).touched;
+  for (std::uint64_t n = fb + 1; n <= lb; ++n) {
+    Block& k = block(n);
+    ++k.start;
+    ++k.touched;
+  }
 }
 
 void RequestTracker::take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests) {

@@ -111,13 +111,28 @@ struct UncoreParams {
 // after its arrival with an entry free, and holds one in every bucket until it
 // completes. The calendar covers the latest `buckets` buckets (earlier
 // requests are not held back: they are older than anything it remembers).
-// Fixed storage, no allocation after construction.
+// Host representation (no simulated effect): the counts are kept as
+// differences in blocks of 64 buckets (+1 where a request starts, -1 after it
+// ends, and per block the count at its first bucket and the requests that
+// touch it), so a request writes a few words, not one count per bucket it
+// holds (tens: a DRAM read's latency is 40 or more 2 ns buckets); a block
+// touched by fewer requests than there are entries has an entry free in
+// every bucket, which available() sees from the block alone, and only a
+// block that may be full has its counts summed. Fixed storage, no allocation
+// after construction.
 class RequestTracker {
  public:
   explicit RequestTracker(std::uint32_t entries = 1, Picoseconds bucket = Picoseconds(2000),
                           std::size_t buckets = 8192);
   // When a request arriving at `now` gets an entry.
-  Picoseconds available(Picoseconds now) const;
+  Picoseconds available(Picoseconds now) const {
+    const std::uint64_t b = bucket_.divide(now.value());
+    // Older than the calendar, after its latest bucket (nothing held), or in
+    // a block with an entry free throughout: at once.
+    if (b < oldest() || b > head_ || block(b >> kBlockShift).touched < entries_) [[likely]]
+      return now;
+    return available_slow(now, b);
+  }
   // The request holds an entry from `start` (available(now)) until `done`.
   void take(Picoseconds now, Picoseconds start, Picoseconds done);
   std::uint32_t entries() const { return entries_; }
@@ -134,34 +149,36 @@ class RequestTracker {
   void take_block(Picoseconds start, Picoseconds done, std::uint32_t held, std::uint64_t requests);
 
  private:
+  static constexpr unsigned kBlockShift = 6;
+  static constexpr std::uint64_t kBlockBuckets = std::uint64_t{1} << kBlockShift;
+  struct Block {
+    std::uint32_t start = 0;    // requests holding an entry in the block's first bucket
+    std::uint32_t touched = 0;  // requests holding one in any of its buckets (no bucket counts more)
+  };
   std::uint64_t oldest() const { return head_ + 1 >= window_ ? head_ + 1 - window_ : 0; }
-  // Bucket b's slot in the ring: the ring is the window rounded up to a power
-  // of two, so a mask, not a division per span (the window's buckets still
-  // have distinct slots; a slot holds another lap's count only while its
-  // bucket is outside the window, never read then, and is rewritten as the
-  // bucket enters it).
-  std::size_t slot(std::uint64_t b) const { return static_cast<std::size_t>(b & mask_); }
-  // f(count) for the buckets from..last in the ring (one slot computed, not
-  // one per bucket): two contiguous spans, before and after the ring's end,
-  // each a plain loop the compiler vectorises (a request holds its entry for
-  // its whole latency, tens of buckets).
-  template <class F>
-  void for_each_bucket(std::uint64_t from, std::uint64_t last, F f) {
-    if (from > last) return;
-    const std::size_t n = count_.size(), i = slot(from);
-    const std::uint64_t len = last - from + 1;
-    const std::size_t first_span = len < n - i ? static_cast<std::size_t>(len) : n - i;
-    std::uint32_t* const c = count_.data();
-    for (std::size_t k = i; k < i + first_span; ++k) f(c[k]);
-    for (std::size_t k = 0; k < len - first_span; ++k) f(c[k]);
-  }
+  // Block n's record and bucket b's difference (+1 per request starting in
+  // b, -1 per request ending in b - 1; a block's first bucket keeps none:
+  // its count is the block's `start`), in rings of blocks that hold every
+  // block from oldest()'s to head_'s (a block's slot is reused only once
+  // the block lies wholly before the calendar).
+  const Block& block(std::uint64_t n) const { return blocks_[static_cast<std::size_t>(n & block_mask_)]; }
+  Block& block(std::uint64_t n) { return blocks_[static_cast<std::size_t>(n & block_mask_)]; }
+  std::uint32_t& diff(std::uint64_t b) { return diff_[static_cast<std::size_t>(b & diff_mask_)]; }
+  // The requests holding an entry in bucket b (oldest() <= b <= head_).
+  std::uint32_t count(std::uint64_t b) const;
+  // available(now) when bucket b's block may have a full bucket.
+  Picoseconds available_slow(Picoseconds now, std::uint64_t b) const;
+  // The calendar moves on to `last` in a later block than head_'s: the blocks it enters start empty.
+  void enter_blocks(std::uint64_t last);
   std::uint32_t entries_;
   std::uint64_t bucket_ps_;
   // Bucket of a time without a hardware division (two per request).
   FastDivider bucket_;
-  std::uint64_t window_;              // buckets the calendar covers
-  std::uint64_t mask_;                // ring size - 1 (a power of two >= window_)
-  std::vector<std::uint32_t> count_;  // ring: bucket b at count_[b & mask_]
+  std::uint64_t window_;  // buckets the calendar covers
+  std::vector<Block> blocks_;
+  std::uint64_t block_mask_;          // blocks_.size() - 1 (a power of two)
+  std::vector<std::uint32_t> diff_;   // kBlockBuckets per block, modulo 2^32 (a -1 is 2^32 - 1)
+  std::uint64_t diff_mask_;           // diff_.size() - 1
   std::uint64_t head_ = 0;            // latest bucket the calendar covers
   std::uint64_t requests_ = 0, waits_ = 0, wait_ps_ = 0;
 };

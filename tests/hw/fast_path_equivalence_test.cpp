@@ -838,43 +838,65 @@ class ScanStreamPrefetcher {
   std::size_t last_used_ = 0;
 };
 
+// Pages whose page-index slots crowd around the table's end and start (the
+// index's multiplicative hash, as stream_prefetcher.h computes it, of
+// 2^slot_bits slots): long probe runs that wrap, so a victim's removal shifts
+// later pages back across the wrap, and a new page's free slot moves.
+std::vector<std::uint64_t> crowded_pages(unsigned slot_bits, std::size_t n) {
+  std::vector<std::uint64_t> out;
+  const std::uint64_t slots = std::uint64_t{1} << slot_bits;
+  for (std::uint64_t page = 1; out.size() < n; ++page) {
+    const std::uint64_t slot = (page * 0x9E3779B97F4A7C15ull) >> (64 - slot_bits);
+    if (slot + 3 >= slots || slot < 2) out.push_back(page);
+  }
+  return out;
+}
+
 TEST(StreamPrefetcher, PageIndexAndLruListEqualTheScanOfEveryStream) {
   for (const std::uint32_t streams : {1u, 3u, 32u, 256u}) {
-    StreamPrefetcherParams p;
-    p.streams = streams;
-    StreamPrefetcher fast(p);
-    ScanStreamPrefetcher ref(p);
-    std::mt19937_64 rng(streams);
-    std::uint64_t issued = 0;
-    for (int i = 0; i < 300'000; ++i) {
-      // Short ascending or descending runs over a pool of pages somewhat larger than the table.
-      const std::uint64_t page = rng() % (streams + streams / 2 + 2);
-      const int start = static_cast<int>(rng() % 64);
-      const int dir = (rng() & 1) ? 1 : -1;
-      const Picoseconds now(static_cast<std::uint64_t>(i) * 1000);
-      for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
-        const int line = std::clamp(start + dir * k, 0, 63);
-        const PhysAddr pa = (page << 12) | (static_cast<PhysAddr>(line) << 6);
-        PrefetchCandidates a, b;
-        fast.observe(pa, now, a);
-        ref.observe(pa, now, b);
-        ASSERT_EQ(a.count, b.count) << "request " << i;
-        for (std::uint32_t c = 0; c < a.count; ++c) {
-          ASSERT_EQ(a.line[c], b.line[c]) << "request " << i;
-          const Picoseconds ready = now + Picoseconds(rng() % 200'000);
-          fast.issued(a.line[c], ready);
-          ref.issued(b.line[c], ready);
-          ++issued;
+    for (const bool crowded : {false, true}) {
+      StreamPrefetcherParams p;
+      p.streams = streams;
+      StreamPrefetcher fast(p);
+      ScanStreamPrefetcher ref(p);
+      std::mt19937_64 rng(streams);
+      // A pool of pages somewhat larger than the table: consecutive ones, or
+      // crowded ones (8 slots per stream, a power of two: 3, 5, 8 and 11 bits).
+      const std::size_t pool = streams + streams / 2 + 2;
+      unsigned bits = 2;
+      while ((std::size_t{1} << bits) < 8 * std::size_t{streams}) ++bits;
+      const std::vector<std::uint64_t> crowd = crowded_pages(bits, pool);
+      std::uint64_t issued = 0;
+      for (int i = 0; i < 300'000; ++i) {
+        // Short ascending or descending runs over the pool.
+        const std::uint64_t page = crowded ? crowd[rng() % pool] : rng() % pool;
+        const int start = static_cast<int>(rng() % 64);
+        const int dir = (rng() & 1) ? 1 : -1;
+        const Picoseconds now(static_cast<std::uint64_t>(i) * 1000);
+        for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
+          const int line = std::clamp(start + dir * k, 0, 63);
+          const PhysAddr pa = (page << 12) | (static_cast<PhysAddr>(line) << 6);
+          PrefetchCandidates a, b;
+          fast.observe(pa, now, a);
+          ref.observe(pa, now, b);
+          ASSERT_EQ(a.count, b.count) << "request " << i;
+          for (std::uint32_t c = 0; c < a.count; ++c) {
+            ASSERT_EQ(a.line[c], b.line[c]) << "request " << i;
+            const Picoseconds ready = now + Picoseconds(rng() % 200'000);
+            fast.issued(a.line[c], ready);
+            ref.issued(b.line[c], ready);
+            ++issued;
+          }
         }
       }
+      EXPECT_EQ(fast.stats().streams_allocated, ref.allocated);
+      EXPECT_GT(ref.allocated, 1000u);
+      EXPECT_GT(issued, 1000u);
+      fast.reset_state();  // the index and the list start over
+      PrefetchCandidates c;
+      fast.observe(0x5000, Picoseconds(0), c);
+      EXPECT_EQ(c.count, 0u);
     }
-    EXPECT_EQ(fast.stats().streams_allocated, ref.allocated);
-    EXPECT_GT(ref.allocated, 1000u);
-    EXPECT_GT(issued, 1000u);
-    fast.reset_state();  // the index and the list start over
-    PrefetchCandidates c;
-    fast.observe(0x5000, Picoseconds(0), c);
-    EXPECT_EQ(c.count, 0u);
   }
 }
 

@@ -225,6 +225,35 @@ TEST(RequestTracker, FreshBucketsOfAMovingCalendarStartEmpty) {
   busy_from(95, {0, 0, 0, 0, 0, 1, 1});
 }
 
+// The counts kept per block of 64 buckets: a block touched by more requests
+// than there are entries may still have an entry free in every bucket (the
+// requests do not overlap), and a full bucket is found inside a block, at a
+// block's first bucket and across a block boundary.
+TEST(RequestTracker, ABlockTouchedByMoreRequestsThanEntriesIsSearchedBucketByBucket) {
+  RequestTracker t(2, Picoseconds(1000), 8192);
+  // Block 1 (buckets 64..127): three requests one after another, never two at once.
+  for (const std::uint64_t b : {70, 80, 90})
+    t.take(Picoseconds(b * 1000), Picoseconds(b * 1000), Picoseconds((b + 5) * 1000));
+  EXPECT_EQ(t.available(Picoseconds(72'500)), Picoseconds(72'500));
+  EXPECT_EQ(t.available(Picoseconds(64'000)), Picoseconds(64'000));
+  // Two more over buckets 100..130: full from 100 to 127 (the block's end) and
+  // on into block 2 (128..130, its first bucket counted by the block).
+  t.take(Picoseconds(100'000), Picoseconds(100'000), Picoseconds(131'000));
+  t.take(Picoseconds(100'000), Picoseconds(100'000), Picoseconds(131'000));
+  EXPECT_EQ(t.busy(Picoseconds(127'500)), 2u);
+  EXPECT_EQ(t.busy(Picoseconds(128'500)), 2u);
+  EXPECT_EQ(t.busy(Picoseconds(131'500)), 0u);
+  EXPECT_EQ(t.available(Picoseconds(99'500)), Picoseconds(99'500));
+  EXPECT_EQ(t.available(Picoseconds(100'200)), Picoseconds(131'000));
+  EXPECT_EQ(t.available(Picoseconds(128'000)), Picoseconds(131'000));
+  // One more over 129..140 (taken without asking, as a bulk block's): 129 and
+  // 130 hold 3, 131..140 one.
+  t.take(Picoseconds(129'000), Picoseconds(129'000), Picoseconds(141'000));
+  EXPECT_EQ(t.busy(Picoseconds(130'500)), 3u);
+  EXPECT_EQ(t.available(Picoseconds(100'000)), Picoseconds(131'000));
+  EXPECT_EQ(t.available(Picoseconds(140'900)), Picoseconds(140'900));
+}
+
 // The tracker as it was, with a hardware division per bucket and slot.
 class ReferenceTracker {
  public:
