@@ -73,7 +73,7 @@ struct SnoopResult {
 // Dirty lines leaving the hierarchy towards memory during one access. Only
 // addr[0, count) is meaningful: the array is left uninitialised (zeroing its
 // 128 bytes took a `rep stos` per miss and per L2 prefetch, about 13% of
-// MemorySystem::run_prefetcher's host time).
+// the L2 streamer's prefetch issue, now MemorySystem::send_prefetches, in host time).
 struct WritebackList {
   static constexpr int kCapacity = 16;
   std::array<PhysAddr, kCapacity> addr;
