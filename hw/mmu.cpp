@@ -148,12 +148,18 @@ void Mmu::prefetch_walk(VirtAddr va) const {
   PhysAddr entry;
   int level;
   if (!peek_leaf(va, true, entry, level)) return;
-  peeked_[(va >> kPageShift) % kPeekedLeaves] = {va >> kPageShift, ctx_.cr3, entry, level};
+  PeekedLeaf& peeked = peeked_[(va >> kPageShift) % kPeekedLeaves];
+  peeked = {va >> kPageShift, ctx_.cr3, entry, level, nullptr};
   if (level != 3) return;
-  if (direct_.tables)
-    direct_.tables->prefetch_pte(entry);
-  else
+  if (direct_.tables) {
+    unsigned used;
+    if (const std::uint64_t* table = direct_.tables->table_entries(entry & ~PhysAddr(kPageSize - 1), &used)) {
+      peeked.host = table + (entry & (kPageSize - 1)) / 8;
+      __builtin_prefetch(peeked.host);
+    }
+  } else {
     os_.prefetch_pte(entry);
+  }
   host_prefetch(entry);
 }
 
@@ -161,13 +167,15 @@ void Mmu::prefetch_data(VirtAddr va) const {
   PhysAddr entry;
   int level;
   const PeekedLeaf& peeked = peeked_[(va >> kPageShift) % kPeekedLeaves];
+  const std::uint64_t* host = nullptr;
   if (peeked.page == va >> kPageShift && peeked.cr3 == ctx_.cr3) {
     entry = peeked.entry;
     level = peeked.level;
+    host = peeked.host;
   } else if (!peek_leaf(va, false, entry, level)) {
     return;
   }
-  const std::uint64_t e = read_pte(entry);
+  const std::uint64_t e = host ? *host : read_pte(entry);
   if (!(e & pte::kPresent)) return;
   const PhysAddr size = PhysAddr(1) << pt_index_shift(level);
   host_prefetch((e & pte::kAddrMask & ~(size - 1)) | (va & (size - 1)));
