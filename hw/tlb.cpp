@@ -86,6 +86,7 @@ TlbArray::TlbArray(const TlbArrayParams& params, bool recency_order)
   entries_.resize(params.entries);
   if (ordered_) {
     all_ways_ = (1u << ways_) - 1;
+    order_top_ = 4 * (ways_ - 1);
     // Any order to start with: ways are filled, invalid first, before it decides.
     std::uint64_t identity = 0;
     for (std::uint32_t w = 0; w < ways_; ++w) identity |= std::uint64_t{w} << (4 * w);

@@ -163,11 +163,14 @@ class TlbArray {
     e.key = key;
     e.page_base = page_base;
     e.flags = flags;
-    if (ordered_) {
+    if (!ordered_) {
+      touch<false>(set_index, w);
+    } else if (const std::uint64_t o = order_[set_index]; w == (o & 15u) && valid_ways_[set_index] == all_ways_) {
+      // A full set's least recent way (a fill after a walk): the order rotates.
+      order_[set_index] = (o >> 4) | (std::uint64_t{w} << order_top_);
+    } else {
       valid_ways_[set_index] = static_cast<std::uint16_t>(valid_ways_[set_index] | (1u << w));
       touch<true>(set_index, w);
-    } else {
-      touch<false>(set_index, w);
     }
   }
 
@@ -196,7 +199,7 @@ class TlbArray {
     } else {
       // w's nibble moves to the most recent end; the ways above it move down one.
       std::uint64_t o = order_[set_index];
-      const unsigned top = 4 * (ways_ - 1);
+      const unsigned top = order_top_;
       if ((o >> top) == w) return;  // already the most recent
       // The lowest nibble equal to w (each way is in the word once; the
       // borrow of the subtraction only marks nibbles above the first zero).
@@ -265,6 +268,7 @@ class TlbArray {
   // so among valid ways the order is the order of last use.
   bool ordered_ = false;
   std::uint32_t all_ways_ = 0;  // a bit per way
+  unsigned order_top_ = 0;      // the most recent way's shift: 4 * (ways - 1)
   std::vector<std::uint64_t> order_;
   std::vector<std::uint16_t> valid_ways_;
 };
