@@ -156,10 +156,6 @@ Translation Mmu::translate_slow(VirtAddr va, bool write, Picoseconds now) {
   }
 }
 
-[[gnu::noinline]] bool Mmu::peek_leaf_cold(VirtAddr va, PhysAddr& entry, int& level) const {
-  return peek_leaf(va, false, entry, level);
-}
-
 void Mmu::prefetch_walk(VirtAddr va) const {
   PhysAddr entry;
   int level;
@@ -188,7 +184,7 @@ void Mmu::prefetch_data(VirtAddr va) const {
     entry = peeked.entry;
     level = peeked.level;
     host = peeked.host;
-  } else if (!peek_leaf_cold(va, entry, level)) {
+  } else if (!peek_leaf(va, false, entry, level)) {
     return;
   }
   const std::uint64_t e = host ? *host : read_pte(entry);

@@ -169,9 +169,6 @@ class Mmu {
   // down to the leaf entry, which it does not read: its address and level
   // (3, or 2 / 1 for a 2 MiB / 1 GiB leaf). False at an entry not present.
   bool peek_leaf(VirtAddr va, bool hint, PhysAddr& entry, int& level) const;
-  // peek_leaf without the hint, out of line: prefetch_data's rare path (the
-  // peeked leaf missed), whose inline copy made every call save more registers.
-  bool peek_leaf_cold(VirtAddr va, PhysAddr& entry, int& level) const;
   // The leaf entries prefetch_walk found, by 4 KiB page and address space: a
   // few operations later prefetch_data asks for the same page and reads its
   // leaf from here instead of peeking the tables again. Host state only: an
