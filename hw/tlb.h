@@ -138,11 +138,8 @@ class TlbArray {
   // `absent`: the caller knows the array holds no such translation (its probe
   // missed since): the set's keys are not compared (a 12-way STLB set's
   // compares were a third of an insert after each walk), the same way chosen.
-  // Inline: a walk fills two arrays, and the calls were a fifth of the fill
-  // (forced: with both replacement kinds GCC left it out of line, +9 M host
-  // instructions on the GUPS stream).
-  [[gnu::always_inline]] void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags,
-                                     bool absent = false) {
+  // Inline: a walk fills two arrays, and the calls were a fifth of the fill.
+  void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false) {
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
     const std::size_t set_index = (va >> page_shift(s)) & set_mask_;
     const std::size_t first = set_index * ways_;
