@@ -33,12 +33,6 @@ Mmu::Mmu(CpuId cpu, Frequency clock, const MmuParams& params, MemoryPort& memory
       pwc_(params.pwc) {
   l2_probe_ps_ = clock_.to_time(Cycles(tlb_.l2_latency_cycles()));
   walk_start_ps_ = clock_.to_time(Cycles(params_.walk_start_cycles));
-  if (direct_.memory) {
-    CacheHierarchy& caches = direct_.memory->caches();
-    prefetch_l2_ = &caches.l2(cpu);
-    prefetch_llc_ = &caches.llc(caches.socket_of(cpu));
-    prefetch_dir_ = caches.directory();
-  }
 }
 
 inline std::uint64_t Mmu::read_pte(PhysAddr entry) const {
@@ -52,14 +46,10 @@ inline Picoseconds Mmu::walker_access(PhysAddr pa, bool is_write, Picoseconds no
 }
 
 inline void Mmu::host_prefetch(PhysAddr pa) const {
-  // CacheHierarchy::host_prefetch's look-ups, from the arrays found at construction.
-  if (prefetch_l2_) {
-    prefetch_l2_->host_prefetch(pa);
-    prefetch_llc_->host_prefetch(pa);
-    if (prefetch_dir_) prefetch_dir_->host_prefetch(pa & ~PhysAddr(kCacheLineBytes - 1));
-  } else {
+  if (direct_.memory)
+    direct_.memory->host_prefetch(cpu_, pa);
+  else
     memory_.host_prefetch(cpu_, pa);
-  }
 }
 
 void Mmu::switch_context(const MmuContext& ctx) {

@@ -89,8 +89,6 @@ struct MmuStats {
 };
 
 class MemorySystem;
-class CacheArray;
-class CoherenceDirectory;
 
 // What a machine's MMU may call without the MemoryPort and KernelEntry
 // indirections (as Core's direct memory): the memory system behind `memory`
@@ -205,13 +203,6 @@ class Mmu {
   std::uint64_t read_pte(PhysAddr entry) const;
   Picoseconds walker_access(PhysAddr pa, bool is_write, Picoseconds now);
   void host_prefetch(PhysAddr pa) const;
-  // What MemorySystem::host_prefetch looks at for this CPU (its L2, its
-  // socket's LLC, the snoop filter), found once: three host prefetches per
-  // GUPS update each found them through the hierarchy's vectors. Null
-  // without the direct memory.
-  const CacheArray* prefetch_l2_ = nullptr;
-  const CacheArray* prefetch_llc_ = nullptr;
-  const CoherenceDirectory* prefetch_dir_ = nullptr;
   Tlb tlb_;
   PageWalkCache pwc_;
   MmuContext ctx_;
