@@ -172,11 +172,17 @@ class Mmu {
   // leaf from here instead of peeking the tables again. Host state only: an
   // entry the tables have since changed is read as they are now (read_pte
   // answers 0 for a frame that holds no table), so at worst a prefetch misses.
+  // `host`: the entry's host copy (os::PageTables::table_entries, direct
+  // tables only; else null), prefetched by prefetch_walk and read through by
+  // prefetch_data, where each looked its table up again. The table pools are
+  // never released, so it stays readable; a table freed meanwhile makes it
+  // read another entry or zero: a wrong or no host prefetch, nothing else.
   struct PeekedLeaf {
     VirtAddr page = ~VirtAddr{0};
     PhysAddr cr3 = 0;
     PhysAddr entry = 0;
     int level = 0;
+    const std::uint64_t* host = nullptr;
   };
   static constexpr std::size_t kPeekedLeaves = 16;  // above the operations between the two prefetches
   mutable std::array<PeekedLeaf, kPeekedLeaves> peeked_{};

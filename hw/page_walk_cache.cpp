@@ -61,49 +61,9 @@ PageWalkCache::PageWalkCache(const PageWalkCacheParams& params) {
   }
 }
 
-// The list and index steps below are forced inline: replace() runs once per
-// walk that misses the PDE cache (every walk of GUPS), and as calls with the
-// arrays reloaded in each they cost about twice their work.
-[[gnu::always_inline]] inline void PageWalkCache::Array::unlink(std::uint32_t e) {
-  const std::size_t s = set_of(keys[e]);
-  (prev[e] == kNone ? head[s] : next[prev[e]]) = next[e];
-  (next[e] == kNone ? tail[s] : prev[next[e]]) = prev[e];
-}
-
-[[gnu::always_inline]] inline void PageWalkCache::Array::link_tail(std::uint32_t e) {
-  const std::size_t s = set_of(keys[e]);
-  prev[e] = tail[s];
-  next[e] = kNone;
-  (tail[s] == kNone ? head[s] : next[tail[s]]) = e;
-  tail[s] = e;
-}
-
 void PageWalkCache::Array::move_to_tail(std::uint32_t e) {
   unlink(e);
   link_tail(e);
-}
-
-[[gnu::always_inline]] inline void PageWalkCache::Array::index_entry(std::uint32_t e) {
-  std::size_t s = home(keys[e]);
-  while (index[s] != 0) s = (s + 1) & index_mask;
-  index[s] = e + 1;
-}
-
-[[gnu::always_inline]] inline void PageWalkCache::Array::unindex_entry(std::uint32_t e) {
-  // Its slot is freed and the entries probed past it move back (deletion in
-  // linear probing: each key stays reachable from its home slot).
-  const std::size_t mask = index_mask;
-  std::size_t hole = home(keys[e]);
-  while (index[hole] != e + 1) hole = (hole + 1) & mask;
-  for (std::size_t s = (hole + 1) & mask; index[s] != 0; s = (s + 1) & mask) {
-    const std::size_t h = home(keys[index[s] - 1]);
-    // It may move to the hole unless its home lies cyclically in (hole, s].
-    if (((s - h) & mask) >= ((s - hole) & mask)) {
-      index[hole] = index[s];
-      hole = s;
-    }
-  }
-  index[hole] = 0;
 }
 
 void PageWalkCache::Array::remove(std::uint32_t e) {
@@ -126,29 +86,6 @@ void PageWalkCache::insert(Asid asid, VirtAddr va, int next_level, PhysAddr tabl
     return;
   }
   a.replace(k, table);
-}
-
-void PageWalkCache::Array::replace(std::uint64_t k, PhysAddr t) {
-  const std::size_t s = set_of(k);
-  std::uint32_t e = head[s];
-  if (used[s] < ways) [[unlikely]] {
-    e = static_cast<std::uint32_t>(s * ways);
-    while (keys[e] != 0) ++e;
-    keys[e] = k;
-    link_tail(e);
-    ++used[s];
-  } else {
-    // remove(e), then e holds k: the set's count stays, and the list changes
-    // only when the set has more than one way.
-    unindex_entry(e);
-    if (tail[s] != e) {
-      unlink(e);
-      link_tail(e);
-    }
-    keys[e] = k;
-  }
-  table[e] = t;
-  index_entry(e);
 }
 
 void PageWalkCache::invalidate_asid(Asid asid) {

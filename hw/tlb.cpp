@@ -77,12 +77,24 @@ TlbArrayParams TlbArrayParams::from_config(Config cfg, const TlbArrayParams& def
   return p;
 }
 
-TlbArray::TlbArray(const TlbArrayParams& params) : params_(params), ways_(params.ways) {
+TlbArray::TlbArray(const TlbArrayParams& params, bool recency_order)
+    : params_(params), ways_(params.ways), ordered_(recency_order) {
   if (params.ways == 0 || params.entries % params.ways != 0 || !is_pow2(params.entries / params.ways))
     die("TLB array " + params.name + ": entries must be ways times a power of two");
+  if (recency_order && params.ways > 16) die("TLB array " + params.name + ": a recency order holds at most 16 ways");
   set_mask_ = params.entries / params.ways - 1;
   entries_.resize(params.entries);
-  stamps_.resize(params.entries);
+  if (ordered_) {
+    all_ways_ = (1u << ways_) - 1;
+    order_top_ = 4 * (ways_ - 1);
+    // Any order to start with: ways are filled, invalid first, before it decides.
+    std::uint64_t identity = 0;
+    for (std::uint32_t w = 0; w < ways_; ++w) identity |= std::uint64_t{w} << (4 * w);
+    order_.assign(set_mask_ + 1, identity);
+    valid_ways_.assign(set_mask_ + 1, 0);
+  } else {
+    stamps_.resize(params.entries);
+  }
 }
 
 int TlbArray::invalidate_page(Asid asid, VirtAddr va) {
@@ -134,6 +146,7 @@ int TlbArray::invalidate_all() {
   int n = valid_entries();
   for (TlbEntry& e : entries_) e = TlbEntry{};
   std::fill(stamps_.begin(), stamps_.end(), 0);
+  std::fill(valid_ways_.begin(), valid_ways_.end(), 0);
   valid_by_size_ = {};
   return n;
 }
@@ -186,7 +199,9 @@ TlbParams TlbParams::from_config(Config tlb) {
 
 Tlb::Tlb(const TlbParams& params) : params_(params) {
   for (const auto& a : params.l1) l1_.emplace_back(a);
-  for (const auto& a : params.l2) l2_.emplace_back(a);
+  // The second level's arrays keep each set's order of use (TlbArray::order_):
+  // they are filled on every walk and hit rarely.
+  for (const auto& a : params.l2) l2_.emplace_back(a, a.ways <= 16);
   for (int s = 0; s < kNumPageSizes; ++s) {
     for (std::size_t i = 0; i < l1_.size(); ++i)
       if (l1_by_size_[s] < 0 && l1_[i].holds(PageSize(s))) l1_by_size_[s] = static_cast<int>(i);

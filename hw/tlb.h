@@ -71,7 +71,10 @@ struct TlbArrayParams {
 class TlbArray {
  public:
   // Aborts unless entries is a multiple of ways with a power-of-two set count (from_config checks).
-  explicit TlbArray(const TlbArrayParams& params);
+  // `recency_order` (at most 16 ways; the Tlb asks it for its second level):
+  // each set keeps its ways in order of last use instead of a stamp per way
+  // (see order_), the same victims chosen.
+  explicit TlbArray(const TlbArrayParams& params, bool recency_order = false);
 
   const TlbArrayParams& params() const { return params_; }
   bool holds(PageSize s) const { return (params_.page_sizes & page_size_bit(s)) != 0; }
@@ -81,28 +84,54 @@ class TlbArray {
 
   // Probe for a translation of `va` by a page of size `s`; updates LRU on a hit.
   TlbEntry* probe(Asid asid, VirtAddr va, PageSize s) {
+    return ordered_ ? probe_as<true>(asid, va, s) : probe_as<false>(asid, va, s);
+  }
+  // probe() of an array known to keep stamps (Ordered false) or its order of use
+  // (the first level's hit path: Tlb builds it with stamps, no test per hit).
+  template <bool Ordered>
+  TlbEntry* probe_as(Asid asid, VirtAddr va, PageSize s) {
+    assert(Ordered == ordered_);
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    const std::size_t set_index = (va >> page_shift(s)) & set_mask_;
+    const std::size_t first = set_index * ways_;
     TlbEntry* set = &entries_[first];
-    for (std::uint32_t w = 0; w < ways_; ++w) {
-      if (set[w].key == key) {
-        stamps_[first + w] = ++tick_;
-        return &set[w];
-      }
+    std::uint32_t w = 0;
+    if (ways_ == 4) {
+      // Skylake's first level, unrolled: three host instructions a way, where
+      // the loop's count and bound took as many again (every way of a missing
+      // probe: once per reference of GUPS).
+      if (set[0].key == key)
+        w = 0;
+      else if (set[1].key == key)
+        w = 1;
+      else if (set[2].key == key)
+        w = 2;
+      else if (set[3].key == key)
+        w = 3;
+      else
+        return nullptr;
+    } else {
+      while (w < ways_ && set[w].key != key) ++w;
+      if (w == ways_) return nullptr;
     }
-    return nullptr;
+    touch<Ordered>(set_index, w);
+    return &set[w];
   }
   // probe() for a look-up that usually misses (the STLB's, the larger pages'):
   // every way's key compared without an exit, unrolled for 4 and 12 ways.
   // Same answer and LRU update. Inline: on GUPS it runs once per walk.
   TlbEntry* probe_every_way(Asid asid, VirtAddr va, PageSize s) {
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    const std::size_t set_index = (va >> page_shift(s)) & set_mask_;
+    const std::size_t first = set_index * ways_;
     const std::uint32_t w = ways_ == 4    ? matching_way<4>(first, key)
                             : ways_ == 12 ? matching_way<12>(first, key)
                                           : matching_way<0>(first, key);
     if (w == ways_) return nullptr;
-    stamps_[first + w] = ++tick_;
+    if (ordered_)
+      touch<true>(set_index, w);
+    else
+      touch<false>(set_index, w);
     return &entries_[first + w];
   }
   // Installs (replacing the LRU way of the set, or the same translation if present).
@@ -112,12 +141,19 @@ class TlbArray {
   // Inline: a walk fills two arrays, and the calls were a fifth of the fill.
   void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false) {
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
-    const std::size_t first = ((va >> page_shift(s)) & set_mask_) * ways_;
+    const std::size_t set_index = (va >> page_shift(s)) & set_mask_;
+    const std::size_t first = set_index * ways_;
     // The same translation if present, else the first invalid way, else the
     // first least recently used. Skylake's arrays have 4 and 12 ways.
-    const std::uint32_t w = ways_ == 4    ? victim_way<4>(first, key, !absent)
-                            : ways_ == 12 ? victim_way<12>(first, key, !absent)
-                                          : victim_way<0>(first, key, !absent);
+    std::uint32_t w;
+    if (ordered_) {
+      w = absent ? ways_ : ways_ == 12 ? matching_way<12>(first, key) : matching_way<0>(first, key);
+      if (w == ways_) w = ordered_victim(set_index);
+    } else {
+      w = ways_ == 4    ? victim_way<4>(first, key, !absent)
+          : ways_ == 12 ? victim_way<12>(first, key, !absent)
+                        : victim_way<0>(first, key, !absent);
+    }
     // A caller that passes `absent` wrongly (Mmu::translate_slow without the
     // access's translate_fast before it) would hold the key twice in the set.
     assert(!absent || matching_way<0>(first, key) == ways_);
@@ -127,7 +163,15 @@ class TlbArray {
     e.key = key;
     e.page_base = page_base;
     e.flags = flags;
-    stamps_[first + w] = ++tick_;
+    if (!ordered_) {
+      touch<false>(set_index, w);
+    } else if (const std::uint64_t o = order_[set_index]; w == (o & 15u) && valid_ways_[set_index] == all_ways_) {
+      // A full set's least recent way (a fill after a walk): the order rotates.
+      order_[set_index] = (o >> 4) | (std::uint64_t{w} << order_top_);
+    } else {
+      valid_ways_[set_index] = static_cast<std::uint16_t>(valid_ways_[set_index] | (1u << w));
+      touch<true>(set_index, w);
+    }
   }
 
   // Invalidation; each returns how many entries it dropped.
@@ -141,7 +185,38 @@ class TlbArray {
   void drop(TlbEntry& e) {
     --valid_by_size_[static_cast<unsigned>(e.size())];
     e = TlbEntry{};
-    stamps_[static_cast<std::size_t>(&e - entries_.data())] = 0;
+    const auto i = static_cast<std::size_t>(&e - entries_.data());
+    if (ordered_)
+      valid_ways_[i / ways_] = static_cast<std::uint16_t>(valid_ways_[i / ways_] & ~(1u << (i % ways_)));
+    else
+      stamps_[i] = 0;
+  }
+  // Way w of set `set_index` was just used (a hit or a fill).
+  template <bool Ordered>
+  void touch(std::size_t set_index, std::uint32_t w) {
+    if constexpr (!Ordered) {
+      stamps_[set_index * ways_ + w] = ++tick_;
+    } else {
+      // w's nibble moves to the most recent end; the ways above it move down one.
+      std::uint64_t o = order_[set_index];
+      const unsigned top = order_top_;
+      if ((o >> top) == w) return;  // already the most recent
+      // The lowest nibble equal to w (each way is in the word once; the
+      // borrow of the subtraction only marks nibbles above the first zero).
+      constexpr std::uint64_t kOnes = 0x1111111111111111ull;
+      const std::uint64_t x = o ^ (kOnes * w);
+      const unsigned at = static_cast<unsigned>(__builtin_ctzll((x - kOnes) & ~x & (kOnes << 3))) & ~3u;
+      o = (o & ((std::uint64_t{1} << at) - 1)) | ((o >> (at + 4)) << at) | (std::uint64_t{w} << top);
+      order_[set_index] = o;
+    }
+  }
+  // The way an insertion of a translation the set does not hold fills in a
+  // recency-ordered array: the first invalid way, else the least recently used
+  // (the stamps' choice: an invalid way's stamp 0 is the least, the first such
+  // way chosen; valid ways' stamps differ and rank them by last use).
+  std::uint32_t ordered_victim(std::size_t set_index) const {
+    const std::uint32_t free = ~std::uint32_t{valid_ways_[set_index]} & all_ways_;
+    return free ? static_cast<std::uint32_t>(__builtin_ctz(free)) : static_cast<std::uint32_t>(order_[set_index] & 15u);
   }
   // The way of the set of `first` (index of its way 0) holding `key`, or the
   // way count if none. N: the way count when known at compile time (0: ways_).
@@ -182,7 +257,20 @@ class TlbArray {
   // LRU stamps beside the entries, [set * ways + way] (0: invalid, else the
   // tick of the latest fill or hit): a set's stamps are contiguous, so the
   // victim search reads ways x 8 bytes, and an entry is 24 bytes, not 32.
+  // Empty in a recency-ordered array.
   std::vector<std::uint64_t> stamps_;
+  // A recency-ordered array (ordered_): per set, its ways by last use, one
+  // 4-bit way number each, the least recent in the low bits, and a bit per
+  // valid way. A fill of a full set (every walk of a TLB-missing stream fills
+  // the STLB) takes the low way and rotates the word, where the stamps'
+  // victim search compared all 12 ways' stamps. An invalidated way keeps its
+  // place: it is filled (made the most recent) before the set is full again,
+  // so among valid ways the order is the order of last use.
+  bool ordered_ = false;
+  std::uint32_t all_ways_ = 0;  // a bit per way
+  unsigned order_top_ = 0;      // the most recent way's shift: 4 * (ways - 1)
+  std::vector<std::uint64_t> order_;
+  std::vector<std::uint16_t> valid_ways_;
 };
 
 struct TlbParams {
@@ -227,7 +315,7 @@ class Tlb {
     const int i = l1_by_size_[0];
     if (i >= 0) {
       TlbArray& a = l1_[static_cast<std::size_t>(i)];
-      if (TlbEntry* e = a.probe(asid, va, PageSize::k4K)) {
+      if (TlbEntry* e = a.probe_as<false>(asid, va, PageSize::k4K)) {  // first level: stamps
         ++stats_[0].hits[0];
         return {e, a.params().latency_cycles};
       }

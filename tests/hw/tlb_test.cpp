@@ -58,8 +58,9 @@ TEST(TlbArray, ReinsertSameTranslationDoesNotDuplicate) {
 // arrays given the same probes and inserts, one told the misses, hold the
 // same translations throughout (12 and 4 ways as Skylake's, and 3 ways).
 TEST(TlbArray, InsertOfAnAbsentTranslationChoosesTheSameWay) {
-  for (const std::uint32_t ways : {12u, 4u, 3u}) {
-    TlbArray searched(small(ways * 8, ways)), told(small(ways * 8, ways));
+  for (const auto& [ways, ordered] :
+       {std::pair{12u, false}, std::pair{4u, false}, std::pair{3u, false}, std::pair{12u, true}, std::pair{3u, true}}) {
+    TlbArray searched(small(ways * 8, ways), ordered), told(small(ways * 8, ways), ordered);
     std::mt19937_64 rng(ways);
     int misses = 0;
     for (int i = 0; i < 4000; ++i) {
@@ -257,8 +258,9 @@ TEST(Tlb, LookupFindsAPageSizeOnceItsArrayHoldsOne) {
 
 // The array as it was (an insertion's victim: the matching way, else the
 // first invalid, else the first least recently used, chosen by branches),
-// against the array choosing the first least stamp without them (and probing
-// by its inline loop or by probe_every_way), under
+// against the array choosing the first least stamp without them, and against
+// the recency-ordered array (the second level's: each set's ways in order of
+// last use), probing by its inline loop or by probe_every_way, under
 // random inserts, probes and invalidations (page, range, ASID, all) of three
 // page sizes and two ASIDs: the same probe answers and valid counts.
 class ReferenceTlbArray {
@@ -332,47 +334,50 @@ class ReferenceTlbArray {
 
 TEST(TlbArray, EqualsTheEntryScanArrayUnderRandomOperations) {
   const PageSizeMask all = page_size_bit(PageSize::k4K) | page_size_bit(PageSize::k2M) | page_size_bit(PageSize::k1G);
-  for (const auto& [entries, ways] :
-       {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u}, std::pair{16u, 1u}}) {
-    TlbArray a(small(entries, ways, all));
-    ReferenceTlbArray ref(entries, ways);
-    std::mt19937_64 rng(entries * 100 + ways);
-    auto random_va = [&] { return (rng() % 4 == 0 ? (rng() % 4) << 30 : 0) + (rng() % 64) * 4096 + rng() % 4096; };
-    for (int i = 0; i < 60000; ++i) {
-      const Asid asid = static_cast<Asid>(1 + rng() % 2);
-      const VirtAddr va = random_va();
-      const PageSize size = PageSize(rng() % 6 == 0 ? 1 + rng() % 2 : 0);
-      const unsigned op = static_cast<unsigned>(rng() % 100);
-      if (op < 45) {
-        const PhysAddr base = (rng() % 1000) << 12;
-        const auto flags = static_cast<std::uint8_t>(rng() % 8);
-        a.insert(asid, va, size, base, flags);
-        ref.insert(asid, va, size, base, flags);
-      } else if (op < 94) {
-        // Either probe: the inline loop that stops at the match, or every way compared.
-        const TlbEntry* got = rng() % 2 ? a.probe(asid, va, size) : a.probe_every_way(asid, va, size);
-        const TlbEntry* want = ref.probe(asid, va, size);
-        ASSERT_EQ(got != nullptr, want != nullptr) << "op " << i;
-        if (got) {
-          ASSERT_EQ(got->key, want->key) << "op " << i;
-          ASSERT_EQ(got->page_base, want->page_base) << "op " << i;
-          ASSERT_EQ(got->flags, want->flags) << "op " << i;
+  for (const auto& [entries, ways] : {std::pair{64u, 4u}, std::pair{48u, 12u}, std::pair{6u, 3u}, std::pair{8u, 8u},
+                                      std::pair{16u, 1u}, std::pair{32u, 16u}}) {
+    for (const bool ordered : {false, true}) {
+      SCOPED_TRACE(testing::Message() << entries << " entries, " << ways << " ways, ordered " << ordered);
+      TlbArray a(small(entries, ways, all), ordered);
+      ReferenceTlbArray ref(entries, ways);
+      std::mt19937_64 rng(entries * 100 + ways);
+      auto random_va = [&] { return (rng() % 4 == 0 ? (rng() % 4) << 30 : 0) + (rng() % 64) * 4096 + rng() % 4096; };
+      for (int i = 0; i < 60000; ++i) {
+        const Asid asid = static_cast<Asid>(1 + rng() % 2);
+        const VirtAddr va = random_va();
+        const PageSize size = PageSize(rng() % 6 == 0 ? 1 + rng() % 2 : 0);
+        const unsigned op = static_cast<unsigned>(rng() % 100);
+        if (op < 45) {
+          const PhysAddr base = (rng() % 1000) << 12;
+          const auto flags = static_cast<std::uint8_t>(rng() % 8);
+          a.insert(asid, va, size, base, flags);
+          ref.insert(asid, va, size, base, flags);
+        } else if (op < 94) {
+          // Either probe: the inline loop that stops at the match, or every way compared.
+          const TlbEntry* got = rng() % 2 ? a.probe(asid, va, size) : a.probe_every_way(asid, va, size);
+          const TlbEntry* want = ref.probe(asid, va, size);
+          ASSERT_EQ(got != nullptr, want != nullptr) << "op " << i;
+          if (got) {
+            ASSERT_EQ(got->key, want->key) << "op " << i;
+            ASSERT_EQ(got->page_base, want->page_base) << "op " << i;
+            ASSERT_EQ(got->flags, want->flags) << "op " << i;
+          }
+        } else if (op < 97) {
+          a.invalidate_page(asid, va);
+          ref.invalidate_page(asid, va);
+        } else if (op < 98) {
+          const VirtAddr end = va + (rng() % 2 ? 4096 * (1 + rng() % 4) : 1ull << 22);
+          a.invalidate_range(asid, va, end);
+          ref.invalidate_range(asid, va, end);
+        } else if (op < 99) {
+          a.invalidate_asid(asid);
+          ref.invalidate_asid(asid);
+        } else if (rng() % 8 == 0) {
+          a.invalidate_all();
+          ref.invalidate_all();
         }
-      } else if (op < 97) {
-        a.invalidate_page(asid, va);
-        ref.invalidate_page(asid, va);
-      } else if (op < 98) {
-        const VirtAddr end = va + (rng() % 2 ? 4096 * (1 + rng() % 4) : 1ull << 22);
-        a.invalidate_range(asid, va, end);
-        ref.invalidate_range(asid, va, end);
-      } else if (op < 99) {
-        a.invalidate_asid(asid);
-        ref.invalidate_asid(asid);
-      } else if (rng() % 8 == 0) {
-        a.invalidate_all();
-        ref.invalidate_all();
+        ASSERT_EQ(a.valid_entries(), ref.valid_entries()) << "op " << i;
       }
-      ASSERT_EQ(a.valid_entries(), ref.valid_entries()) << "op " << i;
     }
   }
 }
