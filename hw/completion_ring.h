@@ -96,7 +96,7 @@ class SortedRing {
     head_ = 1;
     v_[0] = T{};
   }
-  std::array<T, kSlots> v_;
+  std::array<T, kSlots> v_{};  // value-initialised: the slot below the head (the sentinel) reads T{} before any reset()
   std::uint32_t head_ = 1;
 };
 

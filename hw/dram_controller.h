@@ -49,6 +49,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -67,6 +68,10 @@ enum class RowOutcome : std::uint8_t { Hit, Closed, Conflict };
 
 struct DramCoord {
   std::uint32_t channel = 0, rank = 0, bank_group = 0, bank = 0;  // bank within its group
+  // The column: decode() gives the line's; the coordinates the timing path
+  // reads from the decode memo (decode_line, decode_after, decode_miss) carry
+  // only the interleave granule's (their low bits are whichever line filled
+  // the entry), as nothing that times a request reads the column.
   std::uint64_t row = 0, column = 0;
 };
 
@@ -757,7 +762,13 @@ class DramController final : public MemoryDevice {
     // in_refresh_span(x) for an x at or after a time it held for, the memo
     // unchanged since: x before the span's end (one compare; the short
     // paths' check of their column command).
-    bool in_refresh_span_after(Picoseconds x) const { return !memo || x.value() < memo->hi; }
+    // The call sites' facts (the memo covers the earlier time, their epochs
+    // agree, x is not before it) are checked in debug builds.
+    bool in_refresh_span_after(Picoseconds x) const {
+      const bool inside = !memo || x.value() < memo->hi;
+      assert(inside == in_refresh_span(x));
+      return inside;
+    }
   };
   [[gnu::always_inline]] HitSite hit_site(const DramCoord& c) {
     const std::size_t ri = c.channel * stride_.ranks + c.rank;

@@ -495,7 +495,10 @@ class MemorySystem {
   // a private cache (L1D/L2) since a streaming transfer last invalidated the
   // whole region. Every private fill goes through this class (access_miss,
   // the L2 streamer, full-line stores), so a 0 is exact: bulk_stream then
-  // skips the per-line snoop-filter look-ups of the range.
+  // skips the per-line snoop-filter look-ups of the range. The streamer's
+  // lines are not marked one by one: they lie in the demand line's 4 KiB page
+  // (StreamPrefetcher::observe_with clamps them to it), whose region
+  // access_miss has marked; a prefetcher that crosses a page must mark its own.
   std::vector<std::uint8_t> private_regions_;
   void mark_private(PhysAddr pa) {
     const std::size_t r = static_cast<std::size_t>(pa >> CacheHierarchy::kRegionShift);

@@ -199,6 +199,8 @@ TlbParams TlbParams::from_config(Config tlb) {
 
 Tlb::Tlb(const TlbParams& params) : params_(params) {
   for (const auto& a : params.l1) l1_.emplace_back(a);
+  // The first level keeps stamps: lookup_l1's probe (probe_as<false>) relies on it.
+  for (const auto& a : l1_) assert(!a.recency_ordered());
   // The second level's arrays keep each set's order of use (TlbArray::order_):
   // they are filled on every walk and hit rarely.
   for (const auto& a : params.l2) l2_.emplace_back(a, a.ways <= 16);

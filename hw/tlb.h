@@ -138,7 +138,9 @@ class TlbArray {
   // `absent`: the caller knows the array holds no such translation (its probe
   // missed since): the set's keys are not compared (a 12-way STLB set's
   // compares were a third of an insert after each walk), the same way chosen.
-  // Inline: a walk fills two arrays, and the calls were a fifth of the fill.
+  // Meant inline (a walk fills two arrays), but since both replacement kinds
+  // are in its body GCC keeps it out of line in translate_slow (forcing it
+  // inline moved fill_after_walk and fill_l1 out instead: worse, WALK3).
   void insert(Asid asid, VirtAddr va, PageSize s, PhysAddr page_base, std::uint8_t flags, bool absent = false) {
     const std::uint64_t key = TlbEntry::make_key(asid, va, s);
     const std::size_t set_index = (va >> page_shift(s)) & set_mask_;
@@ -267,6 +269,11 @@ class TlbArray {
   // place: it is filled (made the most recent) before the set is full again,
   // so among valid ways the order is the order of last use.
   bool ordered_ = false;
+
+ public:
+  bool recency_ordered() const { return ordered_; }
+
+ private:
   std::uint32_t all_ways_ = 0;  // a bit per way
   unsigned order_top_ = 0;      // the most recent way's shift: 4 * (ways - 1)
   std::vector<std::uint64_t> order_;

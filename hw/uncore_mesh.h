@@ -119,7 +119,9 @@ struct UncoreParams {
 // touched by fewer requests than there are entries has an entry free in
 // every bucket, which available() sees from the block alone, and only a
 // block that may be full has its counts summed. Fixed storage, no allocation
-// after construction.
+// after construction; the ring of blocks is a power of two above the blocks
+// the window spans, so the default 8192 buckets take 256 blocks (64 KiB
+// of differences, twice the plain counts' 32 KiB).
 class RequestTracker {
  public:
   explicit RequestTracker(std::uint32_t entries = 1, Picoseconds bucket = Picoseconds(2000),
