@@ -154,11 +154,8 @@ void Mmu::prefetch_walk(VirtAddr va) const {
   peeked = {va >> kPageShift, ctx_.cr3, entry, level, nullptr};
   if (level != 3) return;
   if (direct_.tables) {
-    unsigned used;
-    if (const std::uint64_t* table = direct_.tables->table_entries(entry & ~PhysAddr(kPageSize - 1), &used)) {
-      peeked.host = table + (entry & (kPageSize - 1)) / 8;
-      __builtin_prefetch(peeked.host);
-    }
+    peeked.host = direct_.tables->pte_host(entry);
+    if (peeked.host) __builtin_prefetch(peeked.host);
   } else {
     os_.prefetch_pte(entry);
   }

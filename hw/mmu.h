@@ -172,7 +172,7 @@ class Mmu {
   // leaf from here instead of peeking the tables again. Host state only: an
   // entry the tables have since changed is read as they are now (read_pte
   // answers 0 for a frame that holds no table), so at worst a prefetch misses.
-  // `host`: the entry's host copy (os::PageTables::table_entries, direct
+  // `host`: the entry's host copy (os::PageTables::pte_host, direct
   // tables only; else null), prefetched by prefetch_walk and read through by
   // prefetch_data, where each looked its table up again. The table pools are
   // never released, so it stays readable; a table freed meanwhile makes it

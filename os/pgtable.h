@@ -105,10 +105,17 @@ class PageTables {
     const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1));
     return t ? t->e[(entry_addr & (kPageSize - 1)) >> 3] : 0;
   }
+  // The entry's host copy (nullptr when the frame holds no table), for the
+  // walker's host prefetches (hw/mmu.cpp keeps it between two of them). It
+  // stays readable while these tables live (the pools are never released),
+  // but once the table is freed it may hold another table's entry.
+  const pteval_t* pte_host(PhysAddr entry_addr) const {
+    const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1));
+    return t ? &t->e[(entry_addr & (kPageSize - 1)) >> 3] : nullptr;
+  }
   // A host prefetch of that entry's host memory (nothing when the frame holds no table).
   void prefetch_pte(PhysAddr entry_addr) const {
-    if (const Table* t = table_of(entry_addr & ~static_cast<PhysAddr>(kPageSize - 1)))
-      __builtin_prefetch(&t->e[(entry_addr & (kPageSize - 1)) >> 3]);
+    if (const pteval_t* e = pte_host(entry_addr)) __builtin_prefetch(e);
   }
   // OR bits into an entry (the walker setting _PAGE_ACCESSED / _PAGE_DIRTY); no cost.
   void set_pte_bits(PhysAddr entry_addr, pteval_t bits);
