@@ -95,7 +95,7 @@ Picoseconds SlotCalendar::walk(Picoseconds s, int tag, Picoseconds visible, Spot
     bool moved = false;
     const Entry* place = nullptr;  // kSpot: the first entry starting after s
     bool overlapped = false;       // kSpot: an entry stamped after the view overlaps s
-    const Entry* it = pass == 0 && first ? first : first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    const Entry* it = pass == 0 && first ? first : first_after(reach_start(s));
     for (; it != end && it->start < s + max_sep_; ++it) {
       const int itag = it->tag();
       if constexpr (kSpot) {
@@ -132,7 +132,7 @@ SlotCalendar::Spot SlotCalendar::earliest_spot(Picoseconds t, int tag, Picosecon
   // (40% of a read stream's bursts land so, before the bursts of the
   // channel's next granule): s, placed before the first of them, as the
   // walk's first pass finds it (no entry to move s or to overlap it), without the walk.
-  const Picoseconds v = s > max_sep_ ? s - max_sep_ : Picoseconds(0);
+  const Picoseconds v = reach_start(s);
   // first_after(v): a few entries back from the end here, further by its search.
   const Entry* const b = e_.begin();
   const Entry* const end = e_.end();
@@ -147,7 +147,7 @@ SlotCalendar::Spot SlotCalendar::earliest_spot(Picoseconds t, int tag, Picosecon
 SlotCalendar::Spot SlotCalendar::earliest_spot_walk(Picoseconds s, int tag, Picoseconds visible,
                                                     const Entry* first) const {
   if (!first) {  // further back than earliest_spot's scan
-    first = first_after(s > max_sep_ ? s - max_sep_ : Picoseconds(0));
+    first = first_after(reach_start(s));
     if (first == e_.end() || s + max_sep_ <= first->start)
       return Spot{s, static_cast<std::size_t>(first - e_.begin()), true};
   }
@@ -181,7 +181,7 @@ std::uint64_t SlotCalendar::displace(Picoseconds start, int tag, Picoseconds sta
   // after its own start (its entry is left as a tombstone, tag kGone).
   std::array<Entry, 4> moved;
   std::size_t n = 0;
-  for (const Entry* it = first_after(start > max_sep_ ? start - max_sep_ : Picoseconds(0)), *end = e_.end();
+  for (const Entry* it = first_after(reach_start(start)), *end = e_.end();
        it != end && it->start < start + max_sep_ && n < moved.size(); ++it) {
     const int itag = it->tag();
     if (itag != kGone && it->stamp() > stamp && start < it->start + sep(itag, tag) &&

@@ -296,6 +296,8 @@ class SlotCalendar {
   }
   bool asym_ = false;
   std::array<Picoseconds, 4> ordered_{};
+  // The earliest start of an entry that may reach s (s - the largest separation, at least 0).
+  Picoseconds reach_start(Picoseconds s) const { return s > max_sep_ ? s - max_sep_ : Picoseconds(0); }
   // First entry whose start is after v (v < start), searched back from the end.
   const Entry* first_after(Picoseconds v) const {
     // The usual case inline: v at or after the latest start (an append).
