@@ -737,8 +737,13 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // cached is recorded instead (clear_residue.h); its timing pass is the same.
     const bool page = m == kBulkChunk && (chunk_first & (kPageSize - 1)) == 0;
     const Picoseconds chunk_start = pipe.next_issue();  // when the chunk's first line issues (line 0 below)
-    const bool deferred =
-        residue_ && page && defer_clear(cpu, chunk_first, chunk_start, level.data(), sn.data(), wb.data());
+    const bool deferred = residue_ && page && defer_clear(cpu, chunk_first, chunk_start, wb.data());
+    if (deferred && !local) {
+      // Only the general timing loop below reads a deferred page's levels and
+      // snoops (a local one's lines are all common): 4 (no copy) and none.
+      level.fill(4);
+      sn.fill(SnoopResult{});
+    }
     if (!deferred) {
       for (std::size_t j = 0; j < m; j += batch)
         caches_.write_full_lines(cpu, chunk_first + j * kCacheLineBytes, std::min(batch, m - j), !local,
@@ -758,11 +763,8 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // the same times. Exact: nothing a write-back reaches (the DRAM
     // controllers, the links) is read by the times, and the times touch
     // nothing else.
-    // (A deferred page's lines are all common: defer_clear's levels are 4, its snoops none.)
+    // (A deferred page's lines are all common: their levels are 4, their snoops none.)
     bool common = local;
-#ifndef NDEBUG
-    for (std::size_t j = 0; deferred && j < m; ++j) assert(level[j] == 4 && sn[j].kind == SnoopResult::Kind::None);
-#endif
     if (common && !deferred) {
       unsigned odd = 0;
       for (std::size_t j = 0; j < m; ++j)

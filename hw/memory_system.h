@@ -430,12 +430,12 @@ class MemorySystem {
   // settle_residue_page of every recorded page among the n lines from `first`.
   void settle_residue_range(PhysAddr first, std::uint64_t n, Picoseconds now);
   // bulk_write_lines' first pass for a whole page at `page` cleared by `cpu`,
-  // when no cache holds a line of it: the page recorded, and each line's level
-  // (4: no copy), snoop (none) and write-back (line j of the page leaving the
-  // ring, if still virtual) set for the timing pass. False (nothing done) when
-  // a line of the page is cached: then the exact passes run.
-  bool defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::uint8_t* level, SnoopResult* sn,
-                   WritebackList* wb);
+  // when no cache holds a line of it: the page recorded, and each line's
+  // write-backs (line j of the page leaving the ring, if still virtual) set
+  // for the timing pass; every line's level is 4 (no copy) and its snoop none
+  // (set by the caller when its timing pass reads them). False (nothing done)
+  // when a line of the page is cached: then the exact passes run.
+  bool defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, WritebackList* wb);
   // An L1D hit's latency and breakdown (access() inline, and a virtual line made real in the CPU's own L1D).
   Picoseconds l1_hit(AccessBreakdown* br) {
     ++l1_hits_;

@@ -139,8 +139,7 @@ void MemorySystem::settle_residue_range(PhysAddr first, std::uint64_t n, Picosec
   }
 }
 
-bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::uint8_t* level, SnoopResult* sn,
-                               WritebackList* wb) {
+bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, WritebackList* wb) {
   // A page cleared again while recorded holds real lines once settled: exact passes.
   if (residue_->region_holds(page)) {
     const std::uint32_t e = residue_->find(page);
@@ -163,9 +162,8 @@ bool MemorySystem::defer_clear(CpuId cpu, PhysAddr page, Picoseconds now, std::u
   const NodeId me = cpu_node_[static_cast<std::size_t>(cpu.value())];
   ClearResidue::Moved moved;
   residue_->record(cpu, page, residue_fills(cpu), moved);
-  // (One array at a time: the first two are a few wide stores.)
-  std::fill_n(level, ClearResidue::kPageLines, std::uint8_t{4});
-  std::fill_n(sn, ClearResidue::kPageLines, SnoopResult{});
+  // (Unrolled: one store a line, not four instructions.)
+#pragma GCC unroll 8
   for (std::size_t j = 0; j < ClearResidue::kPageLines; ++j) wb[j].count = 0;
   // Write-backs go with the clear's lines (posted with them), as its lines'
   // LLC victims would: line j of each page that left the LLC with line j, the
