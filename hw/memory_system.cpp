@@ -853,27 +853,34 @@ void MemorySystem::post_chunk_writebacks(NodeId me, const WritebackList* wb, con
     return;
   }
   // post_or_collect_writeback's range check with local_wb_'s count and range
-  // in locals (its stores of 64-bit times would make the compiler reload them).
+  // in locals (its stores of 64-bit times would make the compiler reload
+  // them). A line's one write-back (an LLC victim, the common case) without
+  // the inner loop's set-up; the count collected from the list's growth.
   const PhysAddr lo = local_wb_.lo, span = local_wb_.span;
-  std::size_t n = local_wb_.n;
-  std::uint64_t collected = 0;
-  for (std::size_t j = 0; j < m; ++j) {
-    const int count = wb[j].count;  // (read once: GCC read it again after each store below)
-    for (int w = 0; w < count; ++w) {
-      const PhysAddr line = wb[j].addr[static_cast<std::size_t>(w)];
-      if (line - lo < span) [[likely]] {
-        local_wb_.pa[n] = line;
-        local_wb_.at[n++] = Picoseconds(done[j]);
-        ++collected;
-      } else {
-        local_wb_.n = n;
-        post_writeback(me, line, Picoseconds(done[j]));
-        n = local_wb_.n;
-      }
+  const std::size_t first = local_wb_.n;
+  std::size_t n = first;
+  auto collect = [&](PhysAddr line, std::uint64_t t) {
+    if (line - lo < span) [[likely]] {
+      local_wb_.pa[n] = line;
+      local_wb_.at[n++] = Picoseconds(t);
+    } else {
+      local_wb_.n = n;
+      post_writeback(me, line, Picoseconds(t));
+      n = local_wb_.n;
     }
+  };
+  const std::uint64_t* t = done;
+  for (const WritebackList *l = wb, *end = wb + m; l != end; ++l, ++t) {
+    const int count = l->count;  // (read once: GCC read it again after each store below)
+    if (count == 0) continue;
+    if (count == 1) [[likely]] {
+      collect(l->addr[0], *t);
+      continue;
+    }
+    for (int w = 0; w < count; ++w) collect(l->addr[static_cast<std::size_t>(w)], *t);
   }
   local_wb_.n = n;
-  writebacks_ += collected;
+  writebacks_ += n - first;
 }
 
 Picoseconds MemorySystem::copy_range(CpuId cpu, PhysAddr dst, PhysAddr src, Bytes len, Picoseconds now) {
