@@ -58,6 +58,7 @@ void PageTables::free_table(CpuId cpu, PhysAddr frame, KernelCost& cost) {
   if (!s) pgtable_bug("freeing a frame that holds no table", frame);
   if (used_[s - 1] != 0) pgtable_bug("freeing a non-empty table", frame);
   free_slots_.push_back(s - 1);
+  ++upper_changes_;  // (walk_alloc's memo may lead through it)
   set_slot(frame >> kPageShift, 0);
   --nr_tables_;
   frames_.free_pgtable_frame(cpu, frame, cost);
@@ -89,6 +90,7 @@ void PageTables::set_entry(CpuId cpu, const PteRef& r, pteval_t value, KernelCos
   if (old == 0 && value != 0) ++used;
   if (old != 0 && value == 0) --used;
   *r.host = value;
+  if (r.level > PMD_LEVEL) ++upper_changes_;  // (walk_alloc's memo may lead through it)
   cost.add_cycles(params_.pte_update_cycles);
   cost.add_memory(platform_.kernel_write(cpu, r.addr, Bytes(8)));
 }

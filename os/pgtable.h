@@ -130,7 +130,19 @@ class PageTables {
   // Walk allocating missing intermediate tables (__pte_alloc / __pmd_alloc...).
   // Returns the entry at target_level, an earlier huge leaf (ref.level > target),
   // or a null ref when a table frame could not be allocated.
+  // A walk to the PMD level of the same 2 MiB as the last one (every fault of
+  // a stream of pages within one PMD) returns that walk's entry again, while no
+  // entry above the PMDs changed and no table was freed (upper_changes_): it
+  // would read the same entries and allocate nothing.
   PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost) {
+    if (target_level == PMD_LEVEL) {
+      if (pmd_memo_.host && pmd_memo_.changes == upper_changes_ && pmd_memo_.pgd == pgd &&
+          pmd_memo_.span == va >> kPmdShift)
+        return PteRef{pmd_memo_.addr, pmd_memo_.host, PMD_LEVEL};
+      const PteRef r = walk_alloc_from(cpu, pgd, params_.levels, va, target_level, cost);
+      if (r.level == PMD_LEVEL) pmd_memo_ = {pgd, va >> kPmdShift, r.addr, r.host, upper_changes_};
+      return r;
+    }
     return walk_alloc_from(cpu, pgd, params_.levels, va, target_level, cost);
   }
   // The same walk continued below `from`, an entry a walk of `va` returned
@@ -227,6 +239,19 @@ class PageTables {
   std::vector<std::uint32_t> used_;  // by slot
   std::size_t nr_tables_ = 0;
   std::vector<std::uint32_t> free_slots_;
+  // walk_alloc's last walk to a PMD entry (host null: none). upper_changes_
+  // counts the writes of entries above the PMD level and the tables freed:
+  // either may change or end the path that walk took.
+  static constexpr unsigned kPmdShift = kPageShift + 9;  // the span of one PMD entry
+  struct PmdMemo {
+    PhysAddr pgd = 0;
+    std::uint64_t span = 0;  // va >> kPmdShift
+    PhysAddr addr = 0;
+    pteval_t* host = nullptr;
+    std::uint64_t changes = 0;
+  };
+  PmdMemo pmd_memo_;
+  std::uint64_t upper_changes_ = 0;
 };
 
 }  // namespace numasim::os

@@ -202,6 +202,48 @@ TEST(PageTables, WalkAllocBelowAPmdEqualsWalkAllocFromTheTop) {
   EXPECT_EQ(none_pmd.value(), 0u);
 }
 
+// walk_alloc to a PMD entry again in the same 2 MiB gives the same entry
+// without reading the tables above (its memo), and the walk from the top once
+// an entry above the PMDs changed or a table was freed: a PUD made a huge
+// leaf, the tables freed and built again, another PGD.
+TEST(PageTables, WalkAllocToAPmdAgainFollowsChangedUpperTables) {
+  FakePlatform plat;
+  CountingFrames frames;
+  PageTables pt(plat, frames, PgtableParams{});
+  KernelCost c;
+  const PhysAddr pgd = *pt.pgd_alloc(CpuId(0), c);
+  const VirtAddr va = 0x7f0000200000ull;
+  const PteRef pmd = pt.walk_alloc(CpuId(0), pgd, va, PMD_LEVEL, c);
+  ASSERT_EQ(pmd.level, PMD_LEVEL);
+  const std::size_t writes = plat.calls.size();
+  const PteRef again = pt.walk_alloc(CpuId(0), pgd, va + 0x5000, PMD_LEVEL, c);
+  EXPECT_EQ(again.addr, pmd.addr);
+  EXPECT_EQ(again.host, pmd.host);
+  EXPECT_EQ(again.level, PMD_LEVEL);
+  EXPECT_EQ(plat.calls.size(), writes);
+  EXPECT_EQ(pt.walk_alloc(CpuId(0), pgd, va + 0x200000, PMD_LEVEL, c).addr, pmd.addr + 8);
+  EXPECT_EQ(pt.walk_alloc(CpuId(0), pgd, va, PMD_LEVEL, c).addr, pmd.addr);
+  // Everything below the PGD freed: the walk builds new tables in new frames.
+  EXPECT_EQ(pt.free_pgd_range(CpuId(0), pgd, 0, 1ull << 48, 0, 1ull << 48, c), 2u);
+  const PteRef rebuilt = pt.walk_alloc(CpuId(0), pgd, va, PMD_LEVEL, c);
+  ASSERT_EQ(rebuilt.level, PMD_LEVEL);
+  EXPECT_NE(rebuilt.addr, pmd.addr);
+  EXPECT_EQ(rebuilt.addr, pt.walk(pgd, va, PMD_LEVEL).addr);
+  EXPECT_EQ(frames.live.size(), 3u);
+  // Its PUD entry made a 1 GiB leaf: the walk stops there.
+  const PteRef pud = pt.walk(pgd, va, PUD_LEVEL);
+  pt.set_entry(CpuId(0), pud, 0x40000000ull | _PAGE_PRESENT | _PAGE_PSE, c);
+  const PteRef leaf = pt.walk_alloc(CpuId(0), pgd, va, PMD_LEVEL, c);
+  EXPECT_EQ(leaf.level, PUD_LEVEL);
+  EXPECT_EQ(leaf.addr, pud.addr);
+  // Another PGD: its own tables.
+  const PhysAddr pgd2 = *pt.pgd_alloc(CpuId(0), c);
+  const PteRef other = pt.walk_alloc(CpuId(0), pgd2, va, PMD_LEVEL, c);
+  ASSERT_EQ(other.level, PMD_LEVEL);
+  EXPECT_EQ(other.addr, pt.walk(pgd2, va, PMD_LEVEL).addr);
+  EXPECT_NE(other.addr, rebuilt.addr);
+}
+
 class PgtableKernelTest : public KernelTest {};
 
 TEST_F(PgtableKernelTest, TablePagesLandOnTheFaultingTasksNode) {
