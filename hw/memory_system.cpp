@@ -9,6 +9,7 @@
 #include <array>
 #include <cassert>
 #include <cinttypes>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -587,6 +588,37 @@ void MemorySystem::send_prefetches(CpuId cpu, NodeId requester, const PrefetchCa
 }
 
 namespace {
+// Whether none of the m lines needed less than the LLC (level < 3) or a snoop:
+// bulk_write_lines' chunk of common lines. A whole chunk eight levels to a
+// word (a byte below 3 in x: (x - 0x03..03) & ~x & 0x80..80, exact for
+// bytes up to 0x80) and the snoops' kinds (each result's first byte) or-ed
+// word by word.
+bool all_common(const std::uint8_t* level, const SnoopResult* sn, std::size_t m) {
+  static_assert(sizeof(SnoopResult) == 8 && offsetof(SnoopResult, kind) == 0 &&
+                    static_cast<unsigned>(SnoopResult::Kind::None) == 0,
+                "a snoop result's kind is the low byte of its word");
+  if (m != MemorySystem::kBulkChunk) {
+    unsigned odd = 0;
+    for (std::size_t j = 0; j < m; ++j)
+      odd |= static_cast<unsigned>(level[j] < 3) | static_cast<unsigned>(sn[j].kind != SnoopResult::Kind::None);
+    return odd == 0;
+  }
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  std::uint64_t low = 0, kinds = 0;
+  for (std::size_t j = 0; j < MemorySystem::kBulkChunk; j += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, level + j, sizeof x);
+    low |= (x - 3 * kOnes) & ~x & (0x80 * kOnes);
+  }
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < MemorySystem::kBulkChunk; ++j) {
+    std::uint64_t w;
+    std::memcpy(&w, sn + j, sizeof w);
+    kinds |= w;
+  }
+  return low == 0 && (kinds & 0xff) == 0;
+}
+
 // Issue times for a stream of lines with at most N outstanding (the core's
 // line-fill buffers) and one line per issue gap. Lines go in order, each
 // next_issue() followed by its complete(): line i takes slot i % N, kept as a
@@ -785,12 +817,7 @@ Picoseconds MemorySystem::bulk_write_lines(CpuId cpu, PhysAddr first, std::uint6
     // nothing else.
     // (A deferred page's lines are all common: their levels are 4, their snoops none.)
     bool common = local;
-    if (common && !deferred) {
-      unsigned odd = 0;
-      for (std::size_t j = 0; j < m; ++j)
-        odd |= static_cast<unsigned>(level[j] < 3) | static_cast<unsigned>(sn[j].kind != SnoopResult::Kind::None);
-      common = odd == 0;
-    }
+    if (common && !deferred) common = all_common(level.data(), sn.data(), m);
     // With every super queue entry free when the chunk's first line issues
     // and at least as many entries as lines in flight, no line waits for
     // one: line j's entry is an old one (free before the chunk) or that of
