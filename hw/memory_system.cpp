@@ -684,22 +684,24 @@ class RangePipeline {
     }
     const std::uint64_t start = issue_.value(), gap = gap_.value(), lat = latency.value();
     const std::uint64_t period = std::max(lat, n_ * gap);
-    // Two lines' completions per vector (GCC's generic vectors: SSE2 on
-    // x86-64), four lines a step: a 4 KiB clear writes 64 of them per page.
-    using Pair = std::uint64_t __attribute__((vector_size(16)));
-    const Pair step = {4 * gap, 4 * gap};
-    std::uint64_t round = start + lat;  // line q n's completion
-    for (std::size_t base = 0; base < m; base += n_, round += period) {
-      const std::size_t k = std::min<std::size_t>(n_, m - base);
-      std::uint64_t* const d = done + base;
-      Pair a = {round, round + gap}, b = {round + 2 * gap, round + 3 * gap};
-      std::size_t r = 0;
-      for (; r + 4 <= k; r += 4, a += step, b += step) {
-        std::memcpy(d + r, &a, sizeof a);
-        std::memcpy(d + r + 2, &b, sizeof b);
+    // The first n lines a gap apart; each later line one period after the
+    // line n before it, two lines to a vector (GCC's generic vectors: SSE2
+    // on x86-64) when n >= 2 (a pair then never reads itself).
+    const std::size_t first = std::min<std::size_t>(n_, m);
+    std::uint64_t t = start + lat;
+    for (std::size_t r = 0; r < first; ++r, t += gap) done[r] = t;
+    std::size_t j = first;
+    if (n_ >= 2) {
+      using Pair = std::uint64_t __attribute__((vector_size(16)));
+      const Pair per = {period, period};
+      for (; j + 2 <= m; j += 2) {
+        Pair v;
+        std::memcpy(&v, done + (j - n_), sizeof v);
+        v += per;
+        std::memcpy(done + j, &v, sizeof v);
       }
-      for (; r < k; ++r) d[r] = round + r * gap;
     }
+    for (; j < m; ++j) done[j] = done[j - n_] + period;
     // Slot i holds the last completion of the lines i, i + n, ... (the start
     // if none): the last n lines' (m >= n), line m - n + t's in slot (m + t) % n.
     const std::size_t s = m % n_;
