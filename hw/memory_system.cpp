@@ -706,9 +706,9 @@ class RangePipeline {
     // if none): the last n lines' (m >= n), line m - n + t's in slot (m + t) % n.
     const std::size_t s = m % n_;
     if (m >= n_) {
-      const std::uint64_t* last = done + (m - n_);
+      const std::uint64_t *last = done + (m - n_), *end = done + m;
       std::copy(last, last + (n_ - s), slots_ + s);
-      std::copy(static_cast<const std::uint64_t*>(last + (n_ - s)), static_cast<const std::uint64_t*>(done + m), slots_);
+      std::copy(last + (n_ - s), end, slots_);
     } else {
       std::copy(done, done + m, slots_);
     }
