@@ -474,12 +474,13 @@ template <std::size_t W, bool Pow2>
 void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
   // write_access() line by line with the geometry read once; a line found in
   // the set (a hit or an upgrade, rare in a clear) goes through write_access
-  // itself, which alone of the two touches the clock and those counts.
+  // itself, which alone of the two touches the clock and those counts. A
+  // miss keeps its set and tag only: fill_missed_run chooses the victim (no
+  // victim, word and invalidation count stored here to be checked there).
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = block_shift_;
   const Splitter split = splitter();
-  const std::uint64_t invalidations = stats_.invalidations;
   std::uint64_t misses = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint64_t line = (first >> kLineShift) + j;
@@ -491,51 +492,41 @@ void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
       continue;
     }
     ++misses;
-    FillSlot& sl = slot[j];
-    sl.set = set;
-    sl.line = line;
-    sl.tag = tag;
-    std::uint32_t least;
-    sl.victim = first_least_word<W>(set + ways, ways, least);
-    sl.least = least;
-    sl.invalidations = invalidations;
+    slot[j].set = set;
+    slot[j].tag = tag;
     missed[j] = 1;
   }
   stats_.write_misses += misses;
 }
 
-template <std::size_t W>
+template <std::size_t W, bool Sse41>
 std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                         const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                         std::uint8_t* from) {
-  // fill_at() and install() line by line with the members read once (the
-  // clock and the counts kept here, given back before a line that needs
-  // fill_at's or fill's own way: a changed slot, an upgraded line).
+  // fill() and install() line by line with the members read once (the clock
+  // and the counts kept here, given back before an upgraded line, which
+  // takes fill's own way). A missed line is absent still (no fill since
+  // write_access_run), so the victim search of its set is fill's whole scan.
   const std::size_t ways = W ? W : ways_;
-  std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
   const std::uint64_t sets = sets_;
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;
   const unsigned region_shift = region_line_shift_;
   std::uint32_t* const page_counts = page_counts_;
   const std::size_t pages = page_counts ? pages_ : 0;
-  const std::uint64_t invalidations = stats_.invalidations;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t k = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (missed[j] == 0) continue;
     const FillSlot& sl = slot[j];
-    if (missed[j] != 1 || sl.set == nullptr || sl.invalidations != invalidations ||
-        sl.set[ways + sl.victim] != sl.least || sl.tag == kInvalidTag) [[unlikely]] {
+    if (missed[j] != 1) [[unlikely]] {
       clock_ = clock;
       stats_.fills += fills;
       stats_.evictions += evictions;
       stats_.dirty_evictions += dirty_evictions;
       fills = evictions = dirty_evictions = 0;
-      const Eviction ev = missed[j] == 1 ? fill_at(sl, LineState::Modified, count_dirty_victim)
-                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      const Eviction ev = fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
       clock = clock_;
       if (ev.valid && ev.dirty) {
         from[k] = static_cast<std::uint8_t>(j);
@@ -543,13 +534,16 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
       }
       continue;
     }
+    const std::uint64_t line = (first >> kLineShift) + j;
+    if (sl.tag == kInvalidTag) [[unlikely]]
+      die_untaggable(line);
     std::uint32_t* const set = sl.set;
     std::uint32_t* const meta = set + ways;
-    const std::size_t victim = sl.victim;
-    if (sl.least != 0) {  // no invalid way: replace one (not Random: the caller checked)
+    std::uint32_t least;
+    const std::size_t victim = least_word<W, Sse41>(meta, least);
+    if (least != 0) {  // no invalid way: replace one (not Random: the caller checked)
       const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
-      const auto s = static_cast<std::size_t>(set - blocks) >> block_shift;
-      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+      const std::uint64_t old = line + (static_cast<std::uint64_t>(set[victim]) - sl.tag) * sets;  // as install's
       if (count_dirty_victim || !was_dirty) {
         if ((old >> region_shift) < regions) --counts[old >> region_shift];
         if ((old >> kPageLineShift) < pages) [[unlikely]]
@@ -562,7 +556,6 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
       k += was_dirty;
     }
     set[victim] = sl.tag;
-    const std::uint64_t line = sl.line;
     if ((line >> region_shift) < regions) ++counts[line >> region_shift];
     if ((line >> kPageLineShift) < pages) [[unlikely]]
       ++page_counts[line >> kPageLineShift];
@@ -618,12 +611,13 @@ void CacheArray::write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot
   return write_access_run<0, false>(first, n, slot, missed);
 }
 
+template <bool Sse41>
 std::size_t CacheArray::fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
                                          const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                          std::uint8_t* from) {
-  if (ways_ == 8) return fill_missed_run<8>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  if (ways_ == 16) return fill_missed_run<16>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  return fill_missed_run<0>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  if (ways_ == 8) return fill_missed_run<8, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  if (ways_ == 16) return fill_missed_run<16, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_run<0, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 
 #if defined(__x86_64__)
@@ -634,7 +628,7 @@ void CacheArray::write_access_lines_sse41(PhysAddr first, std::size_t n, FillSlo
 std::size_t CacheArray::fill_missed_lines_sse41(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                 const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                                 std::uint8_t* from) {
-  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_runs<true>(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 #endif
 
@@ -649,12 +643,11 @@ std::size_t CacheArray::fill_missed_lines(PhysAddr first, std::size_t n, const F
                                           const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                           std::uint8_t* from) {
   if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
-    // A victim drawn at random, or stamps to renumber on the way: fill_at and fill themselves.
+    // A victim drawn at random, or stamps to renumber on the way: fill itself.
     std::size_t k = 0;
     for (std::size_t j = 0; j < n; ++j) {
       if (missed[j] == 0) continue;
-      const Eviction ev = missed[j] == 1 ? fill_at(slot[j], LineState::Modified, count_dirty_victim)
-                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      const Eviction ev = fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
       if (ev.valid && ev.dirty) {
         from[k] = static_cast<std::uint8_t>(j);
         dirty[k++] = ev.addr;
@@ -665,7 +658,7 @@ std::size_t CacheArray::fill_missed_lines(PhysAddr first, std::size_t n, const F
 #if defined(__x86_64__)
   if (sse41_in_use) return fill_missed_lines_sse41(first, n, slot, missed, count_dirty_victim, dirty, from);
 #endif
-  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_runs<false>(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {
