@@ -181,7 +181,7 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                PhysAddr* dirty, std::uint8_t* from) {
   // write_back_or_fill and install() with the members read once: stores into
@@ -189,7 +189,7 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   // make the compiler read the clock and the geometry again at every use.
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;  // (a constant: one register fewer)
   const std::uint64_t sets = sets_;
   const Splitter split = splitter();
   std::uint32_t* const counts = region_counts_;
@@ -210,7 +210,7 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
     Eviction ev;
     std::size_t victim;
     std::uint32_t least;
-    const std::size_t present = scan_ways<W>(set, tag, victim, least);
+    const std::size_t present = scan_ways<W, Sse41>(set, tag, victim, least);
     if (present < ways) {
       const std::uint32_t stamp = lru ? ++clock << kStateBits : meta[present] & ~kStateMask;
       meta[present] = stamp | static_cast<std::uint32_t>(LineState::Modified);
@@ -260,33 +260,35 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   return kept;
 }
 
-template <bool CountedAbove, bool DirtyOnly>
+template <bool CountedAbove, bool DirtyOnly, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                 PhysAddr* dirty, std::uint8_t* from) {
   // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
-  constexpr bool C = CountedAbove, D = DirtyOnly;
+  constexpr bool C = CountedAbove, D = DirtyOnly, S = Sse41;
   if (pow2_sets_) {
-    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D>(lines, n, victims, dirty, from);
-    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D>(lines, n, victims, dirty, from);
-    return write_back_or_fill_run<0, true, C, D>(lines, n, victims, dirty, from);
+    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D, S>(lines, n, victims, dirty, from);
+    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D, S>(lines, n, victims, dirty, from);
+    return write_back_or_fill_run<0, true, C, D, S>(lines, n, victims, dirty, from);
   }
-  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D>(lines, n, victims, dirty, from);
-  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D>(lines, n, victims, dirty, from);
-  return write_back_or_fill_run<0, false, C, D>(lines, n, victims, dirty, from);
+  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D, S>(lines, n, victims, dirty, from);
+  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D, S>(lines, n, victims, dirty, from);
+  return write_back_or_fill_run<0, false, C, D, S>(lines, n, victims, dirty, from);
 }
 
+template <bool Sse41>
 std::size_t CacheArray::write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                    PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
-  if (dirty == nullptr && counted_above) return write_back_or_fill_runs<true, false>(lines, n, victims, dirty, from);
-  if (dirty == nullptr) return write_back_or_fill_runs<false, false>(lines, n, victims, dirty, from);
-  if (counted_above) return write_back_or_fill_runs<true, true>(lines, n, victims, dirty, from);
-  return write_back_or_fill_runs<false, true>(lines, n, victims, dirty, from);
+  constexpr bool S = Sse41;
+  if (dirty == nullptr && counted_above) return write_back_or_fill_runs<true, false, S>(lines, n, victims, dirty, from);
+  if (dirty == nullptr) return write_back_or_fill_runs<false, false, S>(lines, n, victims, dirty, from);
+  if (counted_above) return write_back_or_fill_runs<true, true, S>(lines, n, victims, dirty, from);
+  return write_back_or_fill_runs<false, true, S>(lines, n, victims, dirty, from);
 }
 
 #if defined(__x86_64__)
 std::size_t CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                        PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
-  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
+  return write_back_or_fill_by_kind<true>(lines, n, victims, dirty, from, counted_above);
 }
 #endif
 
@@ -312,7 +314,7 @@ std::size_t CacheArray::write_back_or_fill_batch(const PhysAddr* lines, std::siz
 #if defined(__x86_64__)
   if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims, dirty, from, counted_above);
 #endif
-  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
+  return write_back_or_fill_by_kind<false>(lines, n, victims, dirty, from, counted_above);
 }
 
 void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims,
@@ -325,7 +327,7 @@ std::size_t CacheArray::write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* 
   return write_back_or_fill_batch(lines, n, nullptr, lines, from, counted_above);
 }
 
-template <std::size_t W>
+template <std::size_t W, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                     std::uint8_t* from) {
   // The rules of write_back_or_fill_run (received: stamped Modified; absent:
@@ -347,7 +349,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint64_t q0;
   split(first, s0, q0);
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;
   const std::size_t sets = sets_;
   // count_regions' and count_pages' counts (none: 0 of them), n added to a line's.
   struct Counts {
@@ -380,7 +382,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       std::uint32_t* const meta = set + ways;
       std::size_t victim;
       std::uint32_t least;
-      const std::size_t present = scan_ways<W>(set, tag, victim, least);
+      const std::size_t present = scan_ways<W, Sse41>(set, tag, victim, least);
       if (present < ways) {
         meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
                         static_cast<std::uint32_t>(LineState::Modified);
@@ -428,21 +430,22 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   return kept;
 }
 
+template <bool Sse41>
 std::size_t CacheArray::write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                      std::uint8_t* from) {
   switch (ways_) {
-    case 8: return write_back_or_fill_page_run<8>(page, mask, dirty, from);
-    case 11: return write_back_or_fill_page_run<11>(page, mask, dirty, from);
-    case 12: return write_back_or_fill_page_run<12>(page, mask, dirty, from);
-    case 16: return write_back_or_fill_page_run<16>(page, mask, dirty, from);
-    default: return write_back_or_fill_page_run<0>(page, mask, dirty, from);
+    case 8: return write_back_or_fill_page_run<8, Sse41>(page, mask, dirty, from);
+    case 11: return write_back_or_fill_page_run<11, Sse41>(page, mask, dirty, from);
+    case 12: return write_back_or_fill_page_run<12, Sse41>(page, mask, dirty, from);
+    case 16: return write_back_or_fill_page_run<16, Sse41>(page, mask, dirty, from);
+    default: return write_back_or_fill_page_run<0, Sse41>(page, mask, dirty, from);
   }
 }
 
 #if defined(__x86_64__)
 std::size_t CacheArray::write_back_or_fill_page_sse41(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                       std::uint8_t* from) {
-  return write_back_or_fill_page_runs(page, mask, dirty, from);
+  return write_back_or_fill_page_runs<true>(page, mask, dirty, from);
 }
 #endif
 
@@ -467,7 +470,7 @@ std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mas
 #if defined(__x86_64__)
   if (sse41_in_use) return write_back_or_fill_page_sse41(page, mask, dirty, from);
 #endif
-  return write_back_or_fill_page_runs(page, mask, dirty, from);
+  return write_back_or_fill_page_runs<false>(page, mask, dirty, from);
 }
 
 template <std::size_t W, bool Pow2>
@@ -479,7 +482,7 @@ void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
   // victim, word and invalidation count stored here to be checked there).
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;
   const Splitter split = splitter();
   std::uint64_t misses = 0;
   for (std::size_t j = 0; j < n; ++j) {

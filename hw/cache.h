@@ -666,19 +666,20 @@ class CacheArray {
   // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
   // (CountedAbove: write_back_or_fill_lines' counted_above; DirtyOnly: the
   // dirty victims into dirty[] and their from[] compacted, else every victim
-  // into victims[]. Returns the dirty victims kept.)
-  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+  // into victims[]. Sse41 as read_access's. Returns the dirty victims kept.)
+  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_run(const PhysAddr* lines, std::size_t n,
                                                                    Eviction* victims, PhysAddr* dirty,
                                                                    std::uint8_t* from);
   // write_back_or_fill_run by way count and set arithmetic (compiled into the
   // copy for any host and into the one for SSE4.1).
-  template <bool CountedAbove, bool DirtyOnly>
+  template <bool CountedAbove, bool DirtyOnly, bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_runs(const PhysAddr* lines, std::size_t n,
                                                                     Eviction* victims, PhysAddr* dirty,
                                                                     std::uint8_t* from);
   // The runs by kind (dirty == nullptr: every victim into victims[]), and both
   // write_back_or_fill_lines forms (one line at a time where the batch is not exact).
+  template <bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n,
                                                                        Eviction* victims, PhysAddr* dirty,
                                                                        std::uint8_t* from, bool counted_above);
@@ -692,9 +693,10 @@ class CacheArray {
 
   // write_back_or_fill_page for W ways (0: ways_), and by way count (compiled
   // into the copy for any host and into the one for SSE4.1).
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask,
                                                                         PhysAddr* dirty, std::uint8_t* from);
+  template <bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask,
                                                                          PhysAddr* dirty, std::uint8_t* from);
 #if defined(__x86_64__)
