@@ -181,7 +181,7 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41>
+template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41, bool Pages>
 std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                PhysAddr* dirty, std::uint8_t* from) {
   // write_back_or_fill and install() with the members read once: stores into
@@ -196,7 +196,7 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
   std::uint32_t* const page_counts = page_counts_;
-  const std::size_t pages = page_counts ? pages_ : 0;
+  const std::size_t pages = Pages && page_counts ? pages_ : 0;  // (!Pages: no page is counted, a constant)
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
@@ -264,15 +264,19 @@ template <bool CountedAbove, bool DirtyOnly, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                 PhysAddr* dirty, std::uint8_t* from) {
   // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
+  // (L2's 16 ways and the LLC's 11 also without page counts: an exact clear's arrays.)
   constexpr bool C = CountedAbove, D = DirtyOnly, S = Sse41;
+  const bool pages = page_counts_ != nullptr;
   if (pow2_sets_) {
-    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D, S>(lines, n, victims, dirty, from);
-    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D, S>(lines, n, victims, dirty, from);
-    return write_back_or_fill_run<0, true, C, D, S>(lines, n, victims, dirty, from);
+    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D, S, true>(lines, n, victims, dirty, from);
+    if (ways_ == 16 && pages) return write_back_or_fill_run<16, true, C, D, S, true>(lines, n, victims, dirty, from);
+    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D, S, false>(lines, n, victims, dirty, from);
+    return write_back_or_fill_run<0, true, C, D, S, true>(lines, n, victims, dirty, from);
   }
-  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D, S>(lines, n, victims, dirty, from);
-  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D, S>(lines, n, victims, dirty, from);
-  return write_back_or_fill_run<0, false, C, D, S>(lines, n, victims, dirty, from);
+  if (ways_ == 11 && pages) return write_back_or_fill_run<11, false, C, D, S, true>(lines, n, victims, dirty, from);
+  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D, S, false>(lines, n, victims, dirty, from);
+  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D, S, true>(lines, n, victims, dirty, from);
+  return write_back_or_fill_run<0, false, C, D, S, true>(lines, n, victims, dirty, from);
 }
 
 template <bool Sse41>
@@ -502,7 +506,7 @@ void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
   stats_.write_misses += misses;
 }
 
-template <std::size_t W, bool Sse41>
+template <std::size_t W, bool Sse41, bool Pages>
 std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                         const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                         std::uint8_t* from) {
@@ -516,7 +520,7 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
   const std::size_t regions = counts ? regions_ : 0;
   const unsigned region_shift = region_line_shift_;
   std::uint32_t* const page_counts = page_counts_;
-  const std::size_t pages = page_counts ? pages_ : 0;
+  const std::size_t pages = Pages && page_counts ? pages_ : 0;  // as write_back_or_fill_run's
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t k = 0;
@@ -618,9 +622,12 @@ template <bool Sse41>
 std::size_t CacheArray::fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
                                          const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                          std::uint8_t* from) {
-  if (ways_ == 8) return fill_missed_run<8, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  if (ways_ == 16) return fill_missed_run<16, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  return fill_missed_run<0, Sse41>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  // (L1D's 8 ways also without page counts: an exact clear's L1D.)
+  const bool c = count_dirty_victim;
+  if (ways_ == 8 && page_counts_) return fill_missed_run<8, Sse41, true>(first, n, slot, missed, c, dirty, from);
+  if (ways_ == 8) return fill_missed_run<8, Sse41, false>(first, n, slot, missed, c, dirty, from);
+  if (ways_ == 16) return fill_missed_run<16, Sse41, true>(first, n, slot, missed, c, dirty, from);
+  return fill_missed_run<0, Sse41, true>(first, n, slot, missed, c, dirty, from);
 }
 
 #if defined(__x86_64__)

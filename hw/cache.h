@@ -666,8 +666,10 @@ class CacheArray {
   // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
   // (CountedAbove: write_back_or_fill_lines' counted_above; DirtyOnly: the
   // dirty victims into dirty[] and their from[] compacted, else every victim
-  // into victims[]. Sse41 as read_access's. Returns the dirty victims kept.)
-  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41>
+  // into victims[]. Sse41 as read_access's. Pages false: the array has no
+  // page counts, the copy without their tests (an exact clear's arrays).
+  // Returns the dirty victims kept.)
+  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41, bool Pages>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_run(const PhysAddr* lines, std::size_t n,
                                                                    Eviction* victims, PhysAddr* dirty,
                                                                    std::uint8_t* from);
@@ -732,7 +734,7 @@ class CacheArray {
   template <std::size_t W, bool Pow2>
   [[gnu::always_inline]] inline void write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
                                                       std::uint8_t* missed);
-  template <std::size_t W, bool Sse41>
+  template <std::size_t W, bool Sse41, bool Pages>
   [[gnu::always_inline]] inline std::size_t fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                             const std::uint8_t* missed, bool count_dirty_victim,
                                                             PhysAddr* dirty, std::uint8_t* from);
