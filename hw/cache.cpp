@@ -201,10 +201,19 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
+  // Sets by a divider: a line after the previous one (the rule: victims of a
+  // clear are mostly an older page's lines in order) is in the next set with
+  // the same tag unless that set is past the last; no division for it.
+  std::uint64_t prev = ~std::uint64_t{0} - 1;
+  std::size_t s = 0;
+  std::uint32_t tag = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t line = lines[i] >> kLineShift;
-    std::size_t s;
-    const std::uint32_t tag = split.split<Pow2>(line, s);
+    if (Pow2 || line != prev + 1 || s + 1 == sets)
+      tag = split.split<Pow2>(line, s);
+    else
+      ++s;
+    prev = line;
     std::uint32_t* const set = blocks + (s << block_shift);
     std::uint32_t* const meta = set + ways;
     Eviction ev;
