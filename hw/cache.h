@@ -755,9 +755,20 @@ class CacheArray {
       PhysAddr* dirty, std::uint8_t* from);
 #endif
 
-  // age_out for W ways (0: ways_).
-  template <std::size_t W>
-  std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
+  // age_out for W ways (0: ways_); Sse41: the caller is compiled for SSE4.1
+  // (age_out_sse41) and its sets' test takes the unsigned minimum.
+  template <std::size_t W, bool Sse41>
+  [[gnu::always_inline]] inline std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp,
+                                                         PhysAddr* dirty, std::size_t& ndirty);
+  // age_out by way count (compiled into the copy for any host and into the one for SSE4.1).
+  template <bool Sse41>
+  [[gnu::always_inline]] inline std::size_t age_out_runs(std::size_t first, std::size_t n, std::uint32_t stamp,
+                                                         PhysAddr* dirty, std::size_t& ndirty);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) std::size_t age_out_sse41(std::size_t first, std::size_t n,
+                                                                        std::uint32_t stamp, PhysAddr* dirty,
+                                                                        std::size_t& ndirty);
+#endif
 
   // (Without a region array regions_ is 0, so the bound alone decides: two
   // host instructions fewer per update, six updates per prefetch.)
