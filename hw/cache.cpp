@@ -772,19 +772,25 @@ namespace {
 // `first` (power-of-two sets: `mask`), the search's SSE4.1 minimum inline (a
 // call per set cost as much again as the search): bit j of the result for
 // the set of line j when it is full (no invalid way, whose word is 0), way[j]
-// then its least word's (LRU or oldest-filled) way.
+// then its least word's (LRU or oldest-filled) way. (A set with an invalid
+// way, the rule in a deferred clear's L1D, is told by the minimum of its two
+// groups against zero; the whole search only for a full set. The sets' blocks
+// by a pointer stepped, wrapping past the last set.)
 __attribute__((target("sse4.1"))) std::uint64_t full_sets_8_sse41(const std::uint32_t* blocks, unsigned block_shift,
                                                                   std::uint64_t first, std::uint64_t mask,
                                                                   std::size_t n, std::uint8_t* way) {
   std::uint64_t full = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const std::uint32_t* meta = blocks + (((first + j) & mask) << block_shift) + 8;
+  const std::size_t stride = std::size_t{1} << block_shift;
+  const std::uint32_t* const wrap = blocks + ((mask + 1) << block_shift) + 8;
+  const std::uint32_t* meta = blocks + ((first & mask) << block_shift) + 8;
+  for (std::size_t j = 0; j < n; ++j, meta += stride) {
+    if (meta == wrap) meta = blocks + 8;
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 4));
     __m128i m = _mm_min_epu32(a, b);
+    if (_mm_movemask_epi8(_mm_cmpeq_epi32(m, _mm_setzero_si128())) != 0) continue;  // an invalid way
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));  // the least word in every lane
-    if (_mm_cvtsi128_si32(m) == 0) continue;
     const unsigned eq = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, m)))) |
                         static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, m)))) << 4;
     way[j] = static_cast<std::uint8_t>(__builtin_ctz(eq));
