@@ -541,16 +541,24 @@ void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
   // itself, which alone of the two touches the clock and those counts. A
   // miss keeps its set and tag only: fill_missed_run chooses the victim (no
   // victim, word and invalidation count stored here to be checked there).
+  // Line j is in the set after line j - 1's with its tag, or past the last
+  // set in set 0 with the next tag: the set's block stepped, split again there.
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
   const unsigned block_shift = W ? block_shift_for(W) : block_shift_;
   const Splitter split = splitter();
+  const std::uint64_t line0 = first >> kLineShift;
+  std::size_t s0;
+  std::uint32_t tag = split.split<Pow2>(line0, s0);
+  std::uint32_t* set = blocks + (s0 << block_shift);
+  std::uint32_t* const end = blocks + (sets_ << block_shift);
   std::uint64_t misses = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const std::uint64_t line = (first >> kLineShift) + j;
-    std::size_t s;
-    const std::uint32_t tag = split.split<Pow2>(line, s);
-    std::uint32_t* const set = blocks + (s << block_shift);
+  for (std::size_t j = 0; j < n; ++j, set += std::size_t{1} << block_shift) {
+    const std::uint64_t line = line0 + j;
+    if (set == end) [[unlikely]] {
+      tag = split.split<Pow2>(line, s0);  // (set 0)
+      set = blocks;
+    }
     if (ways_equal_padded(set, ways, tag) != 0) [[unlikely]] {
       missed[j] = write_access(line << kLineShift, slot[j]) ? 0 : 2;
       continue;
