@@ -433,6 +433,15 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;
+  // OneRegion: the victims counted out by their page, `gone` of page
+  // `gone_page` at a time (a page's lines mostly push out an older page's,
+  // set after set; its region is the page's).
+  std::uint64_t gone_page = 0;
+  std::uint32_t gone = 0;
+  auto count_out_gone = [&] {
+    counts.add_region(gone_page << kPageLineShift, 0u - gone);
+    counts.add_page(gone_page << kPageLineShift, 0u - gone);
+  };
   // The lines of `m`, line i in set base + i, all with tag `tag`.
   // (OneRegion: page_in_one_region, a copy each: not a test per line.)
   auto lines = [&]<bool OneRegion>(std::uint64_t m, std::size_t base, std::uint32_t tag) {
@@ -453,8 +462,17 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
         const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
         const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
-        counts.add_region(old, ~std::uint32_t{0});  // (minus one)
-        counts.add_page(old, ~std::uint32_t{0});
+        if constexpr (OneRegion) {
+          if ((old >> kPageLineShift) != gone_page) [[unlikely]] {
+            count_out_gone();
+            gone_page = old >> kPageLineShift;
+            gone = 0;
+          }
+          ++gone;
+        } else {
+          counts.add_region(old, ~std::uint32_t{0});  // (minus one)
+          counts.add_page(old, ~std::uint32_t{0});
+        }
         ++evictions;
         dirty_evictions += was_dirty;
         dirty_buf[kept] = old << kLineShift;
@@ -478,6 +496,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
     both_runs.template operator()<true>();
   else
     both_runs.template operator()<false>();
+  count_out_gone();  // (page 0 with none gone: nothing)
   std::copy(dirty_buf, dirty_buf + kept, dirty);
   std::copy(from_buf, from_buf + kept, from);
   clock_ = clock;
