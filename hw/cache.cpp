@@ -131,8 +131,8 @@ template <std::size_t W>
 // instead of a biased compare per group (age_out's test of every set it
 // sweeps, nearly always false).
 template <std::size_t W>
-__attribute__((target("sse4.1"))) inline bool any_below_sse41(const std::uint32_t* meta,
-                                                                            std::size_t ways, std::uint32_t limit) {
+__attribute__((target("sse4.1"))) inline bool any_below_sse41(const std::uint32_t* meta, std::size_t ways,
+                                                              std::uint32_t limit) {
   const std::size_t n = W ? W : ways;
   std::size_t w = 0;
   if (n >= 4) {

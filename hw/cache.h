@@ -766,8 +766,8 @@ class CacheArray {
                                                          PhysAddr* dirty, std::size_t& ndirty);
 #if defined(__x86_64__)
   __attribute__((target("sse4.1"), flatten)) std::size_t age_out_sse41(std::size_t first, std::size_t n,
-                                                                        std::uint32_t stamp, PhysAddr* dirty,
-                                                                        std::size_t& ndirty);
+                                                                       std::uint32_t stamp, PhysAddr* dirty,
+                                                                       std::size_t& ndirty);
 #endif
 
   // (Without a region array regions_ is 0, so the bound alone decides: two

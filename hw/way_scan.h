@@ -162,8 +162,8 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
     __m128i g[kGroups];
     for (std::size_t i = 0; i < kGroups; ++i) g[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * i));
     if constexpr (N % 4 != 0)
-      g[kGroups - 1] = _mm_or_si128(g[kGroups - 1], _mm_cmpgt_epi32(_mm_setr_epi32(0, 1, 2, 3),
-                                                                    _mm_set1_epi32(static_cast<int>(N % 4 - 1))));
+      g[kGroups - 1] = _mm_or_si128(
+          g[kGroups - 1], _mm_cmpgt_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(static_cast<int>(N % 4 - 1))));
     __m128i m = g[0];
     for (std::size_t i = 1; i < kGroups; ++i) m = _mm_min_epu32(m, g[i]);
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));

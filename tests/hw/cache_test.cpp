@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <array>
 #include <memory>
 #include <random>
@@ -693,65 +692,6 @@ TEST(CacheArray, ContainsLinesEqualsContainsOfEachLine) {
     EXPECT_GT(held, 1000u) << name;
     EXPECT_GT(absent, 1000u) << name;
   }
-}
-
-
-// evict_for_lines of a page's 64 lines (a deferred clear's L1D: the lines its
-// skipped installs would replace) against fills of those lines, for pages
-// starting at any set (their sets wrapping past the last one) of 8-way
-// arrays whose sets are partly full (lines invalidated here and there): the
-// same dirty victims, each with the line whose fill pushed it out, the same
-// evictions and the other lines kept in the same order. (The SSE4.1 search of
-// 8-way sets tells a set with an invalid way apart before its victim search.)
-static void evict_for_lines_from_any_set_equals_fills() {
-  for (const std::uint64_t sets : {64u, 128u}) {
-    std::mt19937_64 rng(sets);
-    for (int round = 0; round < 12; ++round) {
-      const CacheParams p{Bytes(sets * 8 * 64), 8, Bytes(64), Cycles(4), Replacement::Lru, 1, false};
-      CacheArray evicted(p, "a"), filled(p, "a");
-      for (int i = 0; i < 3000; ++i) {  // lines below the page, a third dirty; some used again, some invalidated
-        const PhysAddr line = (rng() % 8192) * 64;
-        const LineState st = rng() % 3 == 0 ? LineState::Modified : LineState::Exclusive;
-        const unsigned kind = static_cast<unsigned>(rng() % 8);
-        for (CacheArray* a : {&evicted, &filled}) {
-          if (kind == 0)
-            a->invalidate(line);
-          else if (a->contains(line))
-            a->access(line, false);
-          else
-            a->fill(line, st);
-        }
-      }
-      const PhysAddr page = (std::uint64_t{1} << 30) + (rng() % sets) * 64;  // from any set
-      std::array<PhysAddr, 64> dirty{};
-      std::array<std::uint8_t, 64> from{};
-      const std::size_t k = evicted.evict_for_lines(page, 64, dirty.data(), from.data());
-      std::vector<std::pair<PhysAddr, unsigned>> expected, got;
-      for (unsigned j = 0; j < 64; ++j)
-        if (const Eviction v = filled.fill(page + j * 64, LineState::Modified); v.valid && v.dirty)
-          expected.push_back({v.addr, j});
-      for (std::size_t i = 0; i < k; ++i) got.push_back({dirty[i], from[i]});
-      std::sort(expected.begin(), expected.end());
-      std::sort(got.begin(), got.end());
-      const std::string what = std::to_string(sets) + " sets, round " + std::to_string(round);
-      ASSERT_EQ(got, expected) << what;
-      ASSERT_EQ(evicted.stats().evictions, filled.stats().evictions) << what;
-      ASSERT_EQ(evicted.stats().dirty_evictions, filled.stats().dirty_evictions) << what;
-      std::size_t with_invalid_way = 0;
-      for (std::size_t s = 0; s < sets; ++s) {
-        std::vector<PhysAddr> kept = filled.set_contents(s);
-        std::erase_if(kept, [&](PhysAddr a) { return a >= page && a < page + 4096; });
-        ASSERT_EQ(evicted.set_contents(s), kept) << what << ", set " << s;
-        with_invalid_way += evicted.set_contents(s).size() < 8;
-      }
-      EXPECT_GT(with_invalid_way, 0u) << what;  // some sets had room (besides the full ones that gave a line)
-      EXPECT_FALSE(expected.empty()) << what;
-    }
-  }
-}
-
-TEST(CacheArray, EvictForLinesFromAnySetOfPartlyFullSetsEqualsFills) {
-  with_and_without_sse41(evict_for_lines_from_any_set_equals_fills);
 }
 
 }  // namespace
