@@ -106,7 +106,7 @@ namespace {
 // Whether any of the W words is in [1, limit] (a valid line, word 0 being an
 // invalid way's, used before the threshold): one unsigned compare per way.
 template <std::size_t W>
-bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit) {
+[[gnu::always_inline]] inline bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit) {
   const std::size_t n = W ? W : ways;
   std::size_t w = 0;
 #if defined(__x86_64__)
@@ -124,9 +124,34 @@ bool any_below(const std::uint32_t* meta, std::size_t ways, std::uint32_t limit)
   for (; w < n; ++w) any |= static_cast<std::uint32_t>(meta[w] - 1u < limit);
   return any != 0;
 }
+
+#if defined(__x86_64__)
+// The same by SSE4.1's unsigned minimum (call only when the host has it): the
+// least of the words minus one against limit - 1, one compare for the set
+// instead of a biased compare per group (age_out's test of every set it
+// sweeps, nearly always false).
+template <std::size_t W>
+__attribute__((target("sse4.1"))) inline bool any_below_sse41(const std::uint32_t* meta, std::size_t ways,
+                                                              std::uint32_t limit) {
+  const std::size_t n = W ? W : ways;
+  std::size_t w = 0;
+  if (n >= 4) {
+    const __m128i one = _mm_set1_epi32(1);
+    __m128i least = _mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(meta)), one);
+    for (w = 4; w + 4 <= n; w += 4)
+      least = _mm_min_epu32(least, _mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + w)), one));
+    // (limit >= 1: word 1 is the least stamp's; an invalid way's 0 - 1 is the largest word.)
+    const __m128i below = _mm_set1_epi32(static_cast<int>(limit - 1));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_min_epu32(least, below), least)) != 0) return true;
+  }
+  std::uint32_t any = 0;
+  for (; w < n; ++w) any |= static_cast<std::uint32_t>(meta[w] - 1u < limit);
+  return any != 0;
+}
+#endif
 }  // namespace
 
-template <std::size_t W>
+template <std::size_t W, bool Sse41>
 std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
                                      std::size_t& ndirty) {
   const std::size_t ways = W ? W : ways_;
@@ -145,7 +170,14 @@ std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint
     std::uint32_t* const end = blocks + ((s + run) << block_shift);
     for (std::uint32_t* set = blocks + (s << block_shift); set != end; set += stride) {
       std::uint32_t* meta = set + ways;
-      if (!any_below<W>(meta, ways, limit)) [[likely]]
+      bool any;
+#if defined(__x86_64__)
+      if constexpr (Sse41)
+        any = any_below_sse41<W>(meta, ways, limit);
+      else
+#endif
+        any = any_below<W>(meta, ways, limit);
+      if (!any) [[likely]]
         continue;
       for (std::size_t w = 0; w < ways; ++w) {
         if (meta[w] - 1u >= limit) continue;  // invalid, or used since
@@ -160,15 +192,31 @@ std::size_t CacheArray::age_out_ways(std::size_t first, std::size_t n, std::uint
   return s;
 }
 
-std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
-                                std::size_t& ndirty) {
+template <bool Sse41>
+std::size_t CacheArray::age_out_runs(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                     std::size_t& ndirty) {
   // A copy per usual way count, chosen once (not per set).
   switch (ways_) {
-    case 8: return age_out_ways<8>(first, n, stamp, dirty, ndirty);
-    case 11: return age_out_ways<11>(first, n, stamp, dirty, ndirty);
-    case 16: return age_out_ways<16>(first, n, stamp, dirty, ndirty);
-    default: return age_out_ways<0>(first, n, stamp, dirty, ndirty);
+    case 8: return age_out_ways<8, Sse41>(first, n, stamp, dirty, ndirty);
+    case 11: return age_out_ways<11, Sse41>(first, n, stamp, dirty, ndirty);
+    case 16: return age_out_ways<16, Sse41>(first, n, stamp, dirty, ndirty);
+    default: return age_out_ways<0, Sse41>(first, n, stamp, dirty, ndirty);
   }
+}
+
+#if defined(__x86_64__)
+std::size_t CacheArray::age_out_sse41(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                      std::size_t& ndirty) {
+  return age_out_runs<true>(first, n, stamp, dirty, ndirty);
+}
+#endif
+
+std::size_t CacheArray::age_out(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty,
+                                std::size_t& ndirty) {
+#if defined(__x86_64__)
+  if (sse41_in_use) return age_out_sse41(first, n, stamp, dirty, ndirty);
+#endif
+  return age_out_runs<false>(first, n, stamp, dirty, ndirty);
 }
 
 Eviction CacheArray::fill(PhysAddr pa, LineState st, bool count_dirty_victim) {
@@ -181,7 +229,7 @@ void CacheArray::die_untaggable(std::uint64_t line) const {
   std::abort();
 }
 
-template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41, bool Pages>
 std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                PhysAddr* dirty, std::uint8_t* from) {
   // write_back_or_fill and install() with the members read once: stores into
@@ -189,28 +237,37 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   // make the compiler read the clock and the geometry again at every use.
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;  // (a constant: one register fewer)
   const std::uint64_t sets = sets_;
   const Splitter split = splitter();
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;  // no region is counted without counts
   const unsigned region_shift = region_line_shift_;
   std::uint32_t* const page_counts = page_counts_;
-  const std::size_t pages = page_counts ? pages_ : 0;
+  const std::size_t pages = Pages && page_counts ? pages_ : 0;  // (!Pages: no page is counted, a constant)
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
+  // Sets by a divider: a line after the previous one (the rule: victims of a
+  // clear are mostly an older page's lines in order) is in the next set with
+  // the same tag unless that set is past the last; no division for it.
+  std::uint64_t prev = ~std::uint64_t{0} - 1;
+  std::size_t s = 0;
+  std::uint32_t tag = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t line = lines[i] >> kLineShift;
-    std::size_t s;
-    const std::uint32_t tag = split.split<Pow2>(line, s);
+    if (Pow2 || line != prev + 1 || s + 1 == sets)
+      tag = split.split<Pow2>(line, s);
+    else
+      ++s;
+    prev = line;
     std::uint32_t* const set = blocks + (s << block_shift);
     std::uint32_t* const meta = set + ways;
     Eviction ev;
     std::size_t victim;
     std::uint32_t least;
-    const std::size_t present = scan_ways<W>(set, tag, victim, least);
+    const std::size_t present = scan_ways<W, Sse41>(set, tag, victim, least);
     if (present < ways) {
       const std::uint32_t stamp = lru ? ++clock << kStateBits : meta[present] & ~kStateMask;
       meta[present] = stamp | static_cast<std::uint32_t>(LineState::Modified);
@@ -260,33 +317,39 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   return kept;
 }
 
-template <bool CountedAbove, bool DirtyOnly>
+template <bool CountedAbove, bool DirtyOnly, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_runs(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                 PhysAddr* dirty, std::uint8_t* from) {
   // The shipped geometries: L1D 8 ways and L2 16 ways of 2^k sets, LLC 11 or 12 ways of other set counts.
-  constexpr bool C = CountedAbove, D = DirtyOnly;
+  // (L2's 16 ways and the LLC's 11 also without page counts: an exact clear's arrays.)
+  constexpr bool C = CountedAbove, D = DirtyOnly, S = Sse41;
+  const bool pages = page_counts_ != nullptr;
   if (pow2_sets_) {
-    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D>(lines, n, victims, dirty, from);
-    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D>(lines, n, victims, dirty, from);
-    return write_back_or_fill_run<0, true, C, D>(lines, n, victims, dirty, from);
+    if (ways_ == 8) return write_back_or_fill_run<8, true, C, D, S, true>(lines, n, victims, dirty, from);
+    if (ways_ == 16 && pages) return write_back_or_fill_run<16, true, C, D, S, true>(lines, n, victims, dirty, from);
+    if (ways_ == 16) return write_back_or_fill_run<16, true, C, D, S, false>(lines, n, victims, dirty, from);
+    return write_back_or_fill_run<0, true, C, D, S, true>(lines, n, victims, dirty, from);
   }
-  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D>(lines, n, victims, dirty, from);
-  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D>(lines, n, victims, dirty, from);
-  return write_back_or_fill_run<0, false, C, D>(lines, n, victims, dirty, from);
+  if (ways_ == 11 && pages) return write_back_or_fill_run<11, false, C, D, S, true>(lines, n, victims, dirty, from);
+  if (ways_ == 11) return write_back_or_fill_run<11, false, C, D, S, false>(lines, n, victims, dirty, from);
+  if (ways_ == 12) return write_back_or_fill_run<12, false, C, D, S, true>(lines, n, victims, dirty, from);
+  return write_back_or_fill_run<0, false, C, D, S, true>(lines, n, victims, dirty, from);
 }
 
+template <bool Sse41>
 std::size_t CacheArray::write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                    PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
-  if (dirty == nullptr && counted_above) return write_back_or_fill_runs<true, false>(lines, n, victims, dirty, from);
-  if (dirty == nullptr) return write_back_or_fill_runs<false, false>(lines, n, victims, dirty, from);
-  if (counted_above) return write_back_or_fill_runs<true, true>(lines, n, victims, dirty, from);
-  return write_back_or_fill_runs<false, true>(lines, n, victims, dirty, from);
+  constexpr bool S = Sse41;
+  if (dirty == nullptr && counted_above) return write_back_or_fill_runs<true, false, S>(lines, n, victims, dirty, from);
+  if (dirty == nullptr) return write_back_or_fill_runs<false, false, S>(lines, n, victims, dirty, from);
+  if (counted_above) return write_back_or_fill_runs<true, true, S>(lines, n, victims, dirty, from);
+  return write_back_or_fill_runs<false, true, S>(lines, n, victims, dirty, from);
 }
 
 #if defined(__x86_64__)
 std::size_t CacheArray::write_back_or_fill_lines_sse41(const PhysAddr* lines, std::size_t n, Eviction* victims,
                                                        PhysAddr* dirty, std::uint8_t* from, bool counted_above) {
-  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
+  return write_back_or_fill_by_kind<true>(lines, n, victims, dirty, from, counted_above);
 }
 #endif
 
@@ -312,7 +375,7 @@ std::size_t CacheArray::write_back_or_fill_batch(const PhysAddr* lines, std::siz
 #if defined(__x86_64__)
   if (sse41_in_use) return write_back_or_fill_lines_sse41(lines, n, victims, dirty, from, counted_above);
 #endif
-  return write_back_or_fill_by_kind(lines, n, victims, dirty, from, counted_above);
+  return write_back_or_fill_by_kind<false>(lines, n, victims, dirty, from, counted_above);
 }
 
 void CacheArray::write_back_or_fill_lines(const PhysAddr* lines, std::size_t n, Eviction* victims,
@@ -325,7 +388,7 @@ std::size_t CacheArray::write_back_or_fill_lines(PhysAddr* lines, std::uint8_t* 
   return write_back_or_fill_batch(lines, n, nullptr, lines, from, counted_above);
 }
 
-template <std::size_t W>
+template <std::size_t W, bool Sse41>
 std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                     std::uint8_t* from) {
   // The rules of write_back_or_fill_run (received: stamped Modified; absent:
@@ -347,7 +410,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint64_t q0;
   split(first, s0, q0);
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;
   const std::size_t sets = sets_;
   // count_regions' and count_pages' counts (none: 0 of them), n added to a line's.
   struct Counts {
@@ -370,6 +433,15 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t kept = 0;
+  // OneRegion: the victims counted out by their page, `gone` of page
+  // `gone_page` at a time (a page's lines mostly push out an older page's,
+  // set after set; its region is the page's).
+  std::uint64_t gone_page = 0;
+  std::uint32_t gone = 0;
+  auto count_out_gone = [&] {
+    counts.add_region(gone_page << kPageLineShift, 0u - gone);
+    counts.add_page(gone_page << kPageLineShift, 0u - gone);
+  };
   // The lines of `m`, line i in set base + i, all with tag `tag`.
   // (OneRegion: page_in_one_region, a copy each: not a test per line.)
   auto lines = [&]<bool OneRegion>(std::uint64_t m, std::size_t base, std::uint32_t tag) {
@@ -380,7 +452,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       std::uint32_t* const meta = set + ways;
       std::size_t victim;
       std::uint32_t least;
-      const std::size_t present = scan_ways<W>(set, tag, victim, least);
+      const std::size_t present = scan_ways<W, Sse41>(set, tag, victim, least);
       if (present < ways) {
         meta[present] = (lru ? ++clock << kStateBits : meta[present] & ~kStateMask) |
                         static_cast<std::uint32_t>(LineState::Modified);
@@ -390,8 +462,17 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
       if (least != 0) {  // no invalid way: the victim leaves (not Random: the caller checked)
         const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
         const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
-        counts.add_region(old, ~std::uint32_t{0});  // (minus one)
-        counts.add_page(old, ~std::uint32_t{0});
+        if constexpr (OneRegion) {
+          if ((old >> kPageLineShift) != gone_page) [[unlikely]] {
+            count_out_gone();
+            gone_page = old >> kPageLineShift;
+            gone = 0;
+          }
+          ++gone;
+        } else {
+          counts.add_region(old, ~std::uint32_t{0});  // (minus one)
+          counts.add_page(old, ~std::uint32_t{0});
+        }
         ++evictions;
         dirty_evictions += was_dirty;
         dirty_buf[kept] = old << kLineShift;
@@ -415,6 +496,7 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
     both_runs.template operator()<true>();
   else
     both_runs.template operator()<false>();
+  count_out_gone();  // (page 0 with none gone: nothing)
   std::copy(dirty_buf, dirty_buf + kept, dirty);
   std::copy(from_buf, from_buf + kept, from);
   clock_ = clock;
@@ -428,21 +510,22 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   return kept;
 }
 
+template <bool Sse41>
 std::size_t CacheArray::write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                      std::uint8_t* from) {
   switch (ways_) {
-    case 8: return write_back_or_fill_page_run<8>(page, mask, dirty, from);
-    case 11: return write_back_or_fill_page_run<11>(page, mask, dirty, from);
-    case 12: return write_back_or_fill_page_run<12>(page, mask, dirty, from);
-    case 16: return write_back_or_fill_page_run<16>(page, mask, dirty, from);
-    default: return write_back_or_fill_page_run<0>(page, mask, dirty, from);
+    case 8: return write_back_or_fill_page_run<8, Sse41>(page, mask, dirty, from);
+    case 11: return write_back_or_fill_page_run<11, Sse41>(page, mask, dirty, from);
+    case 12: return write_back_or_fill_page_run<12, Sse41>(page, mask, dirty, from);
+    case 16: return write_back_or_fill_page_run<16, Sse41>(page, mask, dirty, from);
+    default: return write_back_or_fill_page_run<0, Sse41>(page, mask, dirty, from);
   }
 }
 
 #if defined(__x86_64__)
 std::size_t CacheArray::write_back_or_fill_page_sse41(PhysAddr page, std::uint64_t mask, PhysAddr* dirty,
                                                       std::uint8_t* from) {
-  return write_back_or_fill_page_runs(page, mask, dirty, from);
+  return write_back_or_fill_page_runs<true>(page, mask, dirty, from);
 }
 #endif
 
@@ -467,75 +550,74 @@ std::size_t CacheArray::write_back_or_fill_page(PhysAddr page, std::uint64_t mas
 #if defined(__x86_64__)
   if (sse41_in_use) return write_back_or_fill_page_sse41(page, mask, dirty, from);
 #endif
-  return write_back_or_fill_page_runs(page, mask, dirty, from);
+  return write_back_or_fill_page_runs<false>(page, mask, dirty, from);
 }
 
 template <std::size_t W, bool Pow2>
 void CacheArray::write_access_run(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed) {
   // write_access() line by line with the geometry read once; a line found in
   // the set (a hit or an upgrade, rare in a clear) goes through write_access
-  // itself, which alone of the two touches the clock and those counts.
+  // itself, which alone of the two touches the clock and those counts. A
+  // miss keeps its set and tag only: fill_missed_run chooses the victim (no
+  // victim, word and invalidation count stored here to be checked there).
+  // Line j is in the set after line j - 1's with its tag, or past the last
+  // set in set 0 with the next tag: the set's block stepped, split again there.
   const std::size_t ways = W ? W : ways_;
   std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
+  const unsigned block_shift = W ? block_shift_for(W) : block_shift_;
   const Splitter split = splitter();
-  const std::uint64_t invalidations = stats_.invalidations;
+  const std::uint64_t line0 = first >> kLineShift;
+  std::size_t s0;
+  std::uint32_t tag = split.split<Pow2>(line0, s0);
+  std::uint32_t* set = blocks + (s0 << block_shift);
+  std::uint32_t* const end = blocks + (sets_ << block_shift);
   std::uint64_t misses = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const std::uint64_t line = (first >> kLineShift) + j;
-    std::size_t s;
-    const std::uint32_t tag = split.split<Pow2>(line, s);
-    std::uint32_t* const set = blocks + (s << block_shift);
+  for (std::size_t j = 0; j < n; ++j, set += std::size_t{1} << block_shift) {
+    const std::uint64_t line = line0 + j;
+    if (set == end) [[unlikely]] {
+      tag = split.split<Pow2>(line, s0);  // (set 0)
+      set = blocks;
+    }
     if (ways_equal_padded(set, ways, tag) != 0) [[unlikely]] {
       missed[j] = write_access(line << kLineShift, slot[j]) ? 0 : 2;
       continue;
     }
     ++misses;
-    FillSlot& sl = slot[j];
-    sl.set = set;
-    sl.line = line;
-    sl.tag = tag;
-    std::uint32_t least;
-    sl.victim = first_least_word<W>(set + ways, ways, least);
-    sl.least = least;
-    sl.invalidations = invalidations;
+    slot[j].set = set;
+    slot[j].tag = tag;
     missed[j] = 1;
   }
   stats_.write_misses += misses;
 }
 
-template <std::size_t W>
+template <std::size_t W, bool Sse41, bool Pages>
 std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                         const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                         std::uint8_t* from) {
-  // fill_at() and install() line by line with the members read once (the
-  // clock and the counts kept here, given back before a line that needs
-  // fill_at's or fill's own way: a changed slot, an upgraded line).
+  // fill() and install() line by line with the members read once (the clock
+  // and the counts kept here, given back before an upgraded line, which
+  // takes fill's own way). A missed line is absent still (no fill since
+  // write_access_run), so the victim search of its set is fill's whole scan.
   const std::size_t ways = W ? W : ways_;
-  std::uint32_t* const blocks = blocks_;
-  const unsigned block_shift = block_shift_;
   const std::uint64_t sets = sets_;
   std::uint32_t* const counts = region_counts_;
   const std::size_t regions = counts ? regions_ : 0;
   const unsigned region_shift = region_line_shift_;
   std::uint32_t* const page_counts = page_counts_;
-  const std::size_t pages = page_counts ? pages_ : 0;
-  const std::uint64_t invalidations = stats_.invalidations;
+  const std::size_t pages = Pages && page_counts ? pages_ : 0;  // as write_back_or_fill_run's
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
   std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
   std::size_t k = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (missed[j] == 0) continue;
     const FillSlot& sl = slot[j];
-    if (missed[j] != 1 || sl.set == nullptr || sl.invalidations != invalidations ||
-        sl.set[ways + sl.victim] != sl.least || sl.tag == kInvalidTag) [[unlikely]] {
+    if (missed[j] != 1) [[unlikely]] {
       clock_ = clock;
       stats_.fills += fills;
       stats_.evictions += evictions;
       stats_.dirty_evictions += dirty_evictions;
       fills = evictions = dirty_evictions = 0;
-      const Eviction ev = missed[j] == 1 ? fill_at(sl, LineState::Modified, count_dirty_victim)
-                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      const Eviction ev = fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
       clock = clock_;
       if (ev.valid && ev.dirty) {
         from[k] = static_cast<std::uint8_t>(j);
@@ -543,13 +625,16 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
       }
       continue;
     }
+    const std::uint64_t line = (first >> kLineShift) + j;
+    if (sl.tag == kInvalidTag) [[unlikely]]
+      die_untaggable(line);
     std::uint32_t* const set = sl.set;
     std::uint32_t* const meta = set + ways;
-    const std::size_t victim = sl.victim;
-    if (sl.least != 0) {  // no invalid way: replace one (not Random: the caller checked)
+    std::uint32_t least;
+    const std::size_t victim = least_word<W, Sse41>(meta, least);
+    if (least != 0) {  // no invalid way: replace one (not Random: the caller checked)
       const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
-      const auto s = static_cast<std::size_t>(set - blocks) >> block_shift;
-      const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
+      const std::uint64_t old = line + (static_cast<std::uint64_t>(set[victim]) - sl.tag) * sets;  // as install's
       if (count_dirty_victim || !was_dirty) {
         if ((old >> region_shift) < regions) --counts[old >> region_shift];
         if ((old >> kPageLineShift) < pages) [[unlikely]]
@@ -562,7 +647,6 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
       k += was_dirty;
     }
     set[victim] = sl.tag;
-    const std::uint64_t line = sl.line;
     if ((line >> region_shift) < regions) ++counts[line >> region_shift];
     if ((line >> kPageLineShift) < pages) [[unlikely]]
       ++page_counts[line >> kPageLineShift];
@@ -618,12 +702,16 @@ void CacheArray::write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot
   return write_access_run<0, false>(first, n, slot, missed);
 }
 
+template <bool Sse41>
 std::size_t CacheArray::fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
                                          const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                          std::uint8_t* from) {
-  if (ways_ == 8) return fill_missed_run<8>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  if (ways_ == 16) return fill_missed_run<16>(first, n, slot, missed, count_dirty_victim, dirty, from);
-  return fill_missed_run<0>(first, n, slot, missed, count_dirty_victim, dirty, from);
+  // (L1D's 8 ways also without page counts: an exact clear's L1D.)
+  const bool c = count_dirty_victim;
+  if (ways_ == 8 && page_counts_) return fill_missed_run<8, Sse41, true>(first, n, slot, missed, c, dirty, from);
+  if (ways_ == 8) return fill_missed_run<8, Sse41, false>(first, n, slot, missed, c, dirty, from);
+  if (ways_ == 16) return fill_missed_run<16, Sse41, true>(first, n, slot, missed, c, dirty, from);
+  return fill_missed_run<0, Sse41, true>(first, n, slot, missed, c, dirty, from);
 }
 
 #if defined(__x86_64__)
@@ -634,7 +722,7 @@ void CacheArray::write_access_lines_sse41(PhysAddr first, std::size_t n, FillSlo
 std::size_t CacheArray::fill_missed_lines_sse41(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                 const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                                 std::uint8_t* from) {
-  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_runs<true>(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 #endif
 
@@ -649,12 +737,11 @@ std::size_t CacheArray::fill_missed_lines(PhysAddr first, std::size_t n, const F
                                           const std::uint8_t* missed, bool count_dirty_victim, PhysAddr* dirty,
                                           std::uint8_t* from) {
   if (replacement_ == Replacement::Random || clock_ >= stamp_limit_ || stamp_limit_ - clock_ < n) {
-    // A victim drawn at random, or stamps to renumber on the way: fill_at and fill themselves.
+    // A victim drawn at random, or stamps to renumber on the way: fill itself.
     std::size_t k = 0;
     for (std::size_t j = 0; j < n; ++j) {
       if (missed[j] == 0) continue;
-      const Eviction ev = missed[j] == 1 ? fill_at(slot[j], LineState::Modified, count_dirty_victim)
-                                         : fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
+      const Eviction ev = fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
       if (ev.valid && ev.dirty) {
         from[k] = static_cast<std::uint8_t>(j);
         dirty[k++] = ev.addr;
@@ -665,7 +752,7 @@ std::size_t CacheArray::fill_missed_lines(PhysAddr first, std::size_t n, const F
 #if defined(__x86_64__)
   if (sse41_in_use) return fill_missed_lines_sse41(first, n, slot, missed, count_dirty_victim, dirty, from);
 #endif
-  return fill_missed_runs(first, n, slot, missed, count_dirty_victim, dirty, from);
+  return fill_missed_runs<false>(first, n, slot, missed, count_dirty_victim, dirty, from);
 }
 
 bool CacheArray::write_back_into(PhysAddr pa) {
@@ -712,19 +799,25 @@ namespace {
 // `first` (power-of-two sets: `mask`), the search's SSE4.1 minimum inline (a
 // call per set cost as much again as the search): bit j of the result for
 // the set of line j when it is full (no invalid way, whose word is 0), way[j]
-// then its least word's (LRU or oldest-filled) way.
+// then its least word's (LRU or oldest-filled) way. (A set with an invalid
+// way, the rule in a deferred clear's L1D, is told by the minimum of its two
+// groups against zero; the whole search only for a full set. The sets' blocks
+// by a pointer stepped, wrapping past the last set.)
 __attribute__((target("sse4.1"))) std::uint64_t full_sets_8_sse41(const std::uint32_t* blocks, unsigned block_shift,
                                                                   std::uint64_t first, std::uint64_t mask,
                                                                   std::size_t n, std::uint8_t* way) {
   std::uint64_t full = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const std::uint32_t* meta = blocks + (((first + j) & mask) << block_shift) + 8;
+  const std::size_t stride = std::size_t{1} << block_shift;
+  const std::uint32_t* const wrap = blocks + ((mask + 1) << block_shift) + 8;
+  const std::uint32_t* meta = blocks + ((first & mask) << block_shift) + 8;
+  for (std::size_t j = 0; j < n; ++j, meta += stride) {
+    if (meta == wrap) meta = blocks + 8;
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 4));
     __m128i m = _mm_min_epu32(a, b);
+    if (_mm_movemask_epi8(_mm_cmpeq_epi32(m, _mm_setzero_si128())) != 0) continue;  // an invalid way
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));  // the least word in every lane
-    if (_mm_cvtsi128_si32(m) == 0) continue;
     const unsigned eq = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, m)))) |
                         static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, m)))) << 4;
     way[j] = static_cast<std::uint8_t>(__builtin_ctz(eq));

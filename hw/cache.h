@@ -182,7 +182,7 @@ class CacheArray {
   // read_access(pa, slot, state) of a line that probe(pa, slot) found absent
   // and absent_still(slot) says is absent: the miss counted, `slot` kept (no second scan).
   void count_read_miss() { ++stats_.read_misses; }
-  // access(pa, true); a miss of an absent line also fills `slot` (write_access_run repeats it: change both).
+  // access(pa, true); a miss of an absent line also fills `slot` (write_access_run repeats its look-up: change both).
   [[gnu::always_inline]] bool write_access(PhysAddr pa, FillSlot& slot) {
     const std::uint64_t line = pa >> kLineShift;
     std::uint32_t tag;
@@ -310,15 +310,20 @@ class CacheArray {
   // line (the passes' stores into sets and counts would make the compiler
   // read them again after each). write_access_lines: write_access(line j,
   // slot[j]) of the n lines from line-aligned `first`, in order; missed[j] 0
-  // for a hit, 1 for a miss of an absent line (slot[j] set), 2 for a write
-  // to a Shared line (an upgrade, counted). The same state and statistics as
-  // the n calls.
+  // for a hit, 1 for a miss of an absent line, 2 for a write to a Shared
+  // line (an upgrade, counted). The same state and statistics as the n
+  // calls. slot[j] of a miss is fill_missed_lines' only (its set and tag: not
+  // a slot for fill_at, no victim chosen yet).
   void write_access_lines(PhysAddr first, std::size_t n, FillSlot* slot, std::uint8_t* missed);
-  // Then, in order, line j with missed[j] 1 filled with fill_at(slot[j],
-  // Modified, count_dirty_victim) and with missed[j] 2 with fill(line,
-  // Modified, count_dirty_victim); missed[j] 0 is skipped. The dirty victims
-  // are dirty[0, k) with from[0, k) the j of the fill that pushed each out;
-  // returns k. The same state and statistics as the calls.
+  // Then, in order, line j with missed[j] 1 or 2 filled with fill(line,
+  // Modified, count_dirty_victim), missed[j] 0 skipped: the same state and
+  // statistics as fill_at of write_access's slot for a 1 (the victim is
+  // chosen now, not remembered: fill_at's own victim whenever its checks
+  // pass, its rescan when not). Between the two calls the array may change
+  // only by invalidate() and set_state(), as between write_access and
+  // fill_at (no fill, age_out or evict_for_lines: a line of the batch stays
+  // absent, its set's order of words stays). The dirty victims are dirty[0,
+  // k) with from[0, k) the j of the fill that pushed each out; returns k.
   std::size_t fill_missed_lines(PhysAddr first, std::size_t n, const FillSlot* slot, const std::uint8_t* missed,
                                 bool count_dirty_victim, PhysAddr* dirty, std::uint8_t* from);
   // Which of the n <= 64 consecutive lines from line-aligned `first` the
@@ -661,19 +666,22 @@ class CacheArray {
   // write_back_or_fill_lines for W ways (0: ways_) and sets by a mask (Pow2) or a divider.
   // (CountedAbove: write_back_or_fill_lines' counted_above; DirtyOnly: the
   // dirty victims into dirty[] and their from[] compacted, else every victim
-  // into victims[]. Returns the dirty victims kept.)
-  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly>
+  // into victims[]. Sse41 as read_access's. Pages false: the array has no
+  // page counts, the copy without their tests (an exact clear's arrays).
+  // Returns the dirty victims kept.)
+  template <std::size_t W, bool Pow2, bool CountedAbove, bool DirtyOnly, bool Sse41, bool Pages>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_run(const PhysAddr* lines, std::size_t n,
                                                                    Eviction* victims, PhysAddr* dirty,
                                                                    std::uint8_t* from);
   // write_back_or_fill_run by way count and set arithmetic (compiled into the
   // copy for any host and into the one for SSE4.1).
-  template <bool CountedAbove, bool DirtyOnly>
+  template <bool CountedAbove, bool DirtyOnly, bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_runs(const PhysAddr* lines, std::size_t n,
                                                                     Eviction* victims, PhysAddr* dirty,
                                                                     std::uint8_t* from);
   // The runs by kind (dirty == nullptr: every victim into victims[]), and both
   // write_back_or_fill_lines forms (one line at a time where the batch is not exact).
+  template <bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_by_kind(const PhysAddr* lines, std::size_t n,
                                                                        Eviction* victims, PhysAddr* dirty,
                                                                        std::uint8_t* from, bool counted_above);
@@ -687,9 +695,10 @@ class CacheArray {
 
   // write_back_or_fill_page for W ways (0: ways_), and by way count (compiled
   // into the copy for any host and into the one for SSE4.1).
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_run(PhysAddr page, std::uint64_t mask,
                                                                         PhysAddr* dirty, std::uint8_t* from);
+  template <bool Sse41>
   [[gnu::always_inline]] inline std::size_t write_back_or_fill_page_runs(PhysAddr page, std::uint64_t mask,
                                                                          PhysAddr* dirty, std::uint8_t* from);
 #if defined(__x86_64__)
@@ -725,7 +734,7 @@ class CacheArray {
   template <std::size_t W, bool Pow2>
   [[gnu::always_inline]] inline void write_access_run(PhysAddr first, std::size_t n, FillSlot* slot,
                                                       std::uint8_t* missed);
-  template <std::size_t W>
+  template <std::size_t W, bool Sse41, bool Pages>
   [[gnu::always_inline]] inline std::size_t fill_missed_run(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                             const std::uint8_t* missed, bool count_dirty_victim,
                                                             PhysAddr* dirty, std::uint8_t* from);
@@ -734,6 +743,7 @@ class CacheArray {
   std::uint64_t contains_run(PhysAddr first, std::size_t n) const;
   [[gnu::always_inline]] inline void write_access_runs(PhysAddr first, std::size_t n, FillSlot* slot,
                                                        std::uint8_t* missed);
+  template <bool Sse41>
   [[gnu::always_inline]] inline std::size_t fill_missed_runs(PhysAddr first, std::size_t n, const FillSlot* slot,
                                                              const std::uint8_t* missed, bool count_dirty_victim,
                                                              PhysAddr* dirty, std::uint8_t* from);
@@ -745,9 +755,20 @@ class CacheArray {
       PhysAddr* dirty, std::uint8_t* from);
 #endif
 
-  // age_out for W ways (0: ways_).
-  template <std::size_t W>
-  std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp, PhysAddr* dirty, std::size_t& ndirty);
+  // age_out for W ways (0: ways_); Sse41: the caller is compiled for SSE4.1
+  // (age_out_sse41) and its sets' test takes the unsigned minimum.
+  template <std::size_t W, bool Sse41>
+  [[gnu::always_inline]] inline std::size_t age_out_ways(std::size_t first, std::size_t n, std::uint32_t stamp,
+                                                         PhysAddr* dirty, std::size_t& ndirty);
+  // age_out by way count (compiled into the copy for any host and into the one for SSE4.1).
+  template <bool Sse41>
+  [[gnu::always_inline]] inline std::size_t age_out_runs(std::size_t first, std::size_t n, std::uint32_t stamp,
+                                                         PhysAddr* dirty, std::size_t& ndirty);
+#if defined(__x86_64__)
+  __attribute__((target("sse4.1"), flatten)) std::size_t age_out_sse41(std::size_t first, std::size_t n,
+                                                                       std::uint32_t stamp, PhysAddr* dirty,
+                                                                       std::size_t& ndirty);
+#endif
 
   // (Without a region array regions_ is 0, so the bound alone decides: two
   // host instructions fewer per update, six updates per prefetch.)

@@ -54,14 +54,17 @@ inline constexpr bool kPackedWays = N == 8 || N == 11 || N == 12 || N == 16;
 // a shift and an or per group (callgrind, hw_core_bench's GUPS stream, whose
 // miss compares the tags of ten to twenty sets: see README's speed notes).
 // Bits at and beyond N are cleared.
-template <std::size_t N>
+// Masked false: the bits at and beyond N are left as the packs make them,
+// copies of bits below N (enough for the lowest set bit: a copy of a set bit
+// is always above it).
+template <std::size_t N, bool Masked = true>
 [[gnu::always_inline]] inline std::uint64_t way_bits(const __m128i* e) {
   static_assert(kPackedWays<N>);
   const __m128i lo = _mm_packs_epi32(e[0], e[1]);
   __m128i hi = lo;
   if constexpr (N > 8) hi = _mm_packs_epi32(e[2], N > 12 ? e[3] : e[2]);
   const auto m = static_cast<std::uint64_t>(_mm_movemask_epi8(_mm_packs_epi16(lo, hi)));
-  return N == 16 ? m : m & ((std::uint64_t{1} << N) - 1);
+  return N == 16 || !Masked ? m : m & ((std::uint64_t{1} << N) - 1);
 }
 
 // ways_equal_padded's compares for N ways (N = 0: n), by whole groups of four.
@@ -150,6 +153,27 @@ template <std::size_t N = 0>
 __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std::uint32_t* p, std::size_t n,
                                                                       std::uint32_t& least) {
   if (N) n = N;
+  if constexpr (kPackedWays<N>) {
+    // The groups loaded once for the minimum and the compares with it, the
+    // last group's words beyond N made the largest for both (the least is
+    // one of the N: they never come first among the equal ones), and the
+    // way bits unmasked (their copies are above them).
+    constexpr std::size_t kGroups = (N + 3) / 4;
+    __m128i g[kGroups];
+    for (std::size_t i = 0; i < kGroups; ++i) g[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * i));
+    if constexpr (N % 4 != 0)
+      g[kGroups - 1] = _mm_or_si128(
+          g[kGroups - 1], _mm_cmpgt_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(static_cast<int>(N % 4 - 1))));
+    __m128i m = g[0];
+    for (std::size_t i = 1; i < kGroups; ++i) m = _mm_min_epu32(m, g[i]);
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));
+    __m128i e[4];
+    for (std::size_t i = 0; i < kGroups; ++i) e[i] = _mm_cmpeq_epi32(g[i], m);
+    const auto first = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(way_bits<N, false>(e))));
+    least = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+    return first;
+  }
   // (From the first group rather than from all ones: one minimum fewer. The
   // least is stored last: a store through `least` before the compares below
   // made GCC load the set's groups again.)
@@ -163,14 +187,6 @@ __attribute__((target("sse4.1"))) inline std::size_t least_word_sse41(const std:
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0x4E));
   m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0xB1));
   const auto min = static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
-  if constexpr (kPackedWays<N>) {
-    __m128i e[4];
-    for (std::size_t g = 0; g < (N + 3) / 4; ++g)
-      e[g] = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * g)), m);
-    const auto first = static_cast<unsigned>(__builtin_ctz(static_cast<unsigned>(way_bits<N>(e))));
-    least = min;
-    return first;
-  }
   std::uint64_t eq = 0;
   for (std::size_t v = 0; v < n; v += 4)
     eq |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_castsi128_ps(

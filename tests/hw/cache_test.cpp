@@ -371,35 +371,46 @@ TEST(CacheArray, VictimSearchAndTagCompareOfEachCompiledWayCountFindThePlainLoop
 // compiled copies (8, 16 with sets by a mask; 11, 12 by a divider) and others
 // (4, 5, 20), LRU, FIFO and random replacement, and a stamp limit low enough
 // that batches reach it (they then go line by line, renumbering on the way).
-// A batch test's geometry: sets, ways, replacement and the stamps'
-// renumbering limit (0: the default).
+// A batch test's geometry: sets, ways, replacement, the stamps'
+// renumbering limit (0: the default) and whether the arrays also count their
+// lines by 4 KiB page (count_pages, as with the deferred clear residue; the
+// batches have a copy for arrays without page counts).
 struct BatchCase {
   std::uint64_t sets;
   int ways;
   Replacement r;
   std::uint32_t stamp_limit;
+  bool pages = false;
 };
 
 // Two arrays of a BatchCase's geometry, one given a history in batches and
 // the other line by line (one name: their statistics are compared by name),
 // with addresses of 4x their capacity counted by regions of 1 KiB, the last
-// quarter of the regions left uncounted.
+// quarter of the regions left uncounted (and, with c.pages, by 4 KiB pages,
+// the last quarter of the pages left uncounted).
 struct ArrayPair {
   ArrayPair(const BatchCase& c, std::uint64_t seed)
       : name(std::to_string(c.sets) + " sets, " + std::to_string(c.ways) + " ways, replacement " +
-             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit)),
+             std::to_string(static_cast<int>(c.r)) + ", limit " + std::to_string(c.stamp_limit) +
+             (c.pages ? ", page counts" : "")),
         lines(4 * c.sets * static_cast<std::uint64_t>(c.ways)),
         regions(static_cast<std::size_t>(lines * 64 / 1024 * 3 / 4)),
         batched(params(c, seed), "array"),
         single(params(c, seed), "array"),
         counts_batched(regions, 0),
-        counts_single(regions, 0) {
+        counts_single(regions, 0),
+        pages_batched(c.pages ? regions / 4 : 0, 0),
+        pages_single(pages_batched.size(), 0) {
     if (c.stamp_limit) {
       batched.set_stamp_limit(c.stamp_limit);
       single.set_stamp_limit(c.stamp_limit);
     }
     batched.count_regions(counts_batched.data(), regions, 10);
     single.count_regions(counts_single.data(), regions, 10);
+    if (c.pages) {
+      batched.count_pages(pages_batched.data(), pages_batched.size());
+      single.count_pages(pages_single.data(), pages_single.size());
+    }
   }
   static CacheParams params(const BatchCase& c, std::uint64_t seed) {
     return CacheParams{Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64), c.ways, Bytes(64), Cycles(4), c.r,
@@ -417,12 +428,13 @@ struct ArrayPair {
     single.dump(stats_single);
     EXPECT_EQ(stats_batched.values, stats_single.values) << name;
     EXPECT_EQ(counts_batched, counts_single) << name;
+    EXPECT_EQ(pages_batched, pages_single) << name;
   }
   std::string name;
   std::uint64_t lines;
   std::size_t regions;
   CacheArray batched, single;
-  std::vector<std::uint32_t> counts_batched, counts_single;
+  std::vector<std::uint32_t> counts_batched, counts_single, pages_batched, pages_single;
 };
 
 // `check` as this host runs it and again, where the host has SSE4.1, as a
@@ -446,13 +458,15 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
       {48, 12, Replacement::Fifo, 0},    {64, 4, Replacement::Lru, 0},     {40, 5, Replacement::Lru, 0},
       {32, 20, Replacement::Lru, 0},     {96, 11, Replacement::Random, 0}, {64, 16, Replacement::Lru, 5000},
       {96, 11, Replacement::Fifo, 3000},
+      // The copies for arrays with page counts (the others have none).
+      {64, 16, Replacement::Lru, 0, true}, {96, 11, Replacement::Lru, 0, true}, {64, 8, Replacement::Lru, 0, true},
   };
   auto same = [](const Eviction& a, const Eviction& b) {
     return a.valid == b.valid && (!a.valid || (a.dirty == b.dirty && a.addr == b.addr));
   };
   for (const BatchCase& c : cases) {
     ArrayPair pair(c, 9);
-    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single, pages_batched, pages_single] = pair;
     std::mt19937_64 rng(23);
     std::vector<PhysAddr> batch;
     std::vector<Eviction> victims;
@@ -470,6 +484,7 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         const Eviction e = batched.fill(pa, LineState::Exclusive, !keep);
         ASSERT_TRUE(same(e, single.fill(pa, LineState::Exclusive))) << where;
         if (keep && e.valid && e.dirty && (e.addr >> 10) < regions) --counts_batched[e.addr >> 10];
+        if (keep && e.valid && e.dirty && (e.addr >> 12) < pages_batched.size()) --pages_batched[e.addr >> 12];
       } else if (kind < 6) {
         ASSERT_TRUE(same(batched.invalidate(pa), single.invalidate(pa))) << where;
       } else {
@@ -484,6 +499,9 @@ static void write_back_or_fill_lines_equals_one_line_at_a_time() {
         if (counted_above)
           for (PhysAddr l : batch)
             if ((l >> 10) < regions) ++counts_batched[l >> 10];
+        if (counted_above)
+          for (PhysAddr l : batch)
+            if ((l >> 12) < pages_batched.size()) ++pages_batched[l >> 12];
         // Half of the batches keep only their dirty victims (compacted in place, with their lines' from[]).
         const bool dirty_only = rng() % 2 == 0;
         std::vector<PhysAddr> kept = batch;
@@ -536,10 +554,12 @@ static void write_and_fill_lines_equal_one_line_at_a_time() {
       {64, 8, Replacement::Lru, 3000}, {96, 11, Replacement::Fifo, 2000},
       // Sets by a mask with a way count that has no compiled copy of its own.
       {64, 12, Replacement::Lru, 0},  {32, 5, Replacement::Fifo, 0},
+      // The copies for arrays with page counts (the others have none).
+      {64, 8, Replacement::Lru, 0, true}, {64, 16, Replacement::Lru, 0, true},
   };
   for (const BatchCase& c : cases) {
     ArrayPair pair(c, 5);
-    auto& [name, lines, regions, batched, single, counts_batched, counts_single] = pair;
+    auto& [name, lines, regions, batched, single, counts_batched, counts_single, pages_batched, pages_single] = pair;
     std::mt19937_64 rng(31);
     std::array<CacheArray::FillSlot, 64> slot_b, slot_s;
     std::array<std::uint8_t, 64> missed, from;
@@ -604,6 +624,10 @@ static void write_and_fill_lines_equal_one_line_at_a_time() {
         if (!count_dirty && (e.addr >> 10) < regions) {
           --counts_batched[e.addr >> 10];
           --counts_single[e.addr >> 10];
+        }
+        if (!count_dirty && (e.addr >> 12) < pages_batched.size()) {
+          --pages_batched[e.addr >> 12];
+          --pages_single[e.addr >> 12];
         }
       }
       ASSERT_EQ(d, k) << where;

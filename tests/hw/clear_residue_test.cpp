@@ -237,32 +237,45 @@ TEST(ClearResidue, TheL1dsDirtyLinesADeferredClearDisplacesReachMemoryAtTheClear
 // each with the line whose fill pushed it out, the same evictions, the
 // other lines kept in the same order): an 8-way L1D's sets one line each (the
 // SSE4.1 search and, where the host has it, without), sets of other ways,
-// FIFO, and sets taking several of the lines (16 sets of 4 ways).
+// FIFO, and sets taking several of the lines (16 sets of 4 ways); and 8-way
+// sets from any set (wrapping past the last one) with lines invalidated here
+// and there (sets with room: the SSE4.1 search tells them apart first).
 void expect_evict_for_lines_equals_fills() {
   struct Case {
     std::size_t sets;
     int ways;
     Replacement r;
+    std::size_t first_set = 0;  // the page's first line's set
+    bool holes = false;         // an eighth of the history's operations invalidate the line filled last
   };
   for (const Case& c : {Case{64, 8, Replacement::Lru}, Case{128, 8, Replacement::Lru}, Case{64, 12, Replacement::Lru},
-                        Case{64, 8, Replacement::Fifo}, Case{48, 8, Replacement::Lru}, Case{16, 4, Replacement::Lru}}) {
+                        Case{64, 8, Replacement::Fifo}, Case{48, 8, Replacement::Lru}, Case{16, 4, Replacement::Lru},
+                        Case{64, 8, Replacement::Lru, 40, true}, Case{128, 8, Replacement::Lru, 100, true},
+                        Case{64, 8, Replacement::Fifo, 63, true}}) {
     CacheParams params;
     params.size = Bytes(c.sets * static_cast<std::uint64_t>(c.ways) * 64);
     params.ways = c.ways;
     params.replacement = c.r;
     CacheArray evicted(params, "a"), filled(params, "b");
     std::mt19937_64 rng(7);
-    const PhysAddr page = PhysAddr{1} << 30;
+    const PhysAddr page = (PhysAddr{1} << 30) + c.first_set * 64;
+    PhysAddr last = 0;
     for (int i = 0; i < 4000; ++i) {  // random lines (not the page's), a third dirty, some used again
       const PhysAddr line = (rng() % 8192) * 64;
       const LineState st = rng() % 3 == 0 ? LineState::Modified : LineState::Exclusive;
+      const bool invalidate = c.holes && rng() % 8 == 0;
       for (CacheArray* a : {&evicted, &filled}) {
-        if (a->contains(line))
+        if (invalidate)
+          a->invalidate(last);
+        else if (a->contains(line))
           a->access(line, false);
         else
           a->fill(line, st);
       }
+      if (!invalidate) last = line;
     }
+    std::size_t with_room = 0;
+    for (std::size_t s = 0; s < c.sets; ++s) with_room += evicted.set_contents(s).size() < static_cast<std::size_t>(c.ways);
     std::array<PhysAddr, 64> dirty{};
     std::array<std::uint8_t, 64> from{};
     const std::size_t k = evicted.evict_for_lines(page, 64, dirty.data(), from.data());
@@ -282,6 +295,9 @@ void expect_evict_for_lines_equals_fills() {
       std::vector<PhysAddr> kept = filled.set_contents(s);
       std::erase_if(kept, [&](PhysAddr a) { return a >= page && a < page + kPageSize; });
       EXPECT_EQ(evicted.set_contents(s), kept) << what << " set " << s;
+    }
+    if (c.holes) {
+      EXPECT_GT(with_room, 0u) << what;  // the page's sets had some with room besides full ones
     }
   }
 }
