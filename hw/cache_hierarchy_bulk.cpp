@@ -86,11 +86,13 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // of a miss (CacheArray::write_access_lines numbers them as step's kinds).
   static_assert(kDone == 0 && kMiss == 1 && kShared == 2);
   l1.write_access_lines(first, n, slot.data(), step.data());
-  for (std::size_t j = 0; j < n; ++j) {
+  // Lines whose write-backs and snoop result are started (the others' are
+  // cleared in the last pass below: one pass over the lines less).
+  std::uint64_t started = 0;
+  auto start = [&](std::size_t j) {
     wb[j].count = 0;
     snoop_out[j] = SnoopResult{};
-    if (step[j] == kDone) level[j] = 1;
-  }
+  };
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
   if (dir_) {
@@ -101,48 +103,68 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     bool other_llcs = false;
     for (std::size_t t = 0; t < llc_.size() && !other_llcs; ++t)
       other_llcs = static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line_of(0), line_of(n - 1));
-    // Up to 64 CPUs: the batch's claims first, in one call (track()'s claim_for
-    // per line reloaded the directory's geometry and clock, ~100 host
-    // instructions a line), then each line's back-invalidations and snoop in
-    // line order. Exact: the lines' entries are in n different sets (n divides
-    // the directory's set count) and what follows a claim touches no set of
-    // the directory, only the CPU bits of the line's own entry.
-    std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
-    const bool batch_claims = dir_->cpu_words() == 1;
-    // (kDone is 0: not claimed. `busy` 0: no line has another CPU or an evicted line's CPUs.)
-    const std::uint64_t busy = batch_claims ? dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data()) : 1;
-    auto upgrade = [&](std::size_t j) {
-      if (step[j] == kShared) {
-        l1.set_state(line_of(j), LineState::Modified);
-        level[j] = 1;
-        step[j] = kDone;
-      }
+    auto finish_snoop = [&](std::size_t j) {
+      if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
     };
-    if (!other_llcs && busy == 0) {
-      // Nothing to snoop or back-invalidate (a clear of a page no other cache holds): the upgrades only.
-      for (std::size_t j = 0; j < n; ++j) upgrade(j);
+    if (dir_->cpu_words() == 1) {
+      // Up to 64 CPUs: the batch's claims first, in one call (track()'s
+      // claim_for per line reloaded the directory's geometry and clock, ~100
+      // host instructions a line), then each line's back-invalidations and
+      // snoop in line order. Exact: the lines' entries are in n different sets
+      // (n divides the directory's set count) and what follows a claim touches
+      // no set of the directory, only the CPU bits of the line's own entry.
+      // An evicted line's CPUs that hold nothing of its region (private_clean)
+      // are dropped at the claim: the counts only fall until the
+      // back-invalidations (no private cache fills before the L1D installs).
+      const std::uint32_t* const counts = private_counts_.data();
+      const std::size_t regions = private_n_;
+      const unsigned region_shift = private_shift_;
+      auto held = [counts, regions, region_shift](PhysAddr line, std::uint64_t cpus) {
+        const std::size_t r = static_cast<std::size_t>(line >> region_shift);
+        if (r >= regions) return cpus;
+        std::uint64_t h = 0;
+        for (std::uint64_t m = cpus; m != 0; m &= m - 1) {
+          const int c = __builtin_ctzll(m);
+          if (counts[static_cast<std::size_t>(c) * regions + r] != 0) h |= std::uint64_t{1} << c;
+        }
+        return h;
+      };
+      std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
+      // (kDone is 0: not claimed.)
+      std::uint64_t work = dir_->claim_lines(first, n, cpu.value(), step.data(), other_llcs, held, claims.data());
+      // Without another LLC to ask, only the lines with work (no line of a
+      // clear of a page no other cache holds) are visited.
+      if (other_llcs) work = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+      for (std::uint64_t m = work; m != 0; m &= m - 1) {
+        const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
+        if (step[j] == kDone) continue;
+        start(j);
+        started |= std::uint64_t{1} << j;
+        const CoherenceDirectory::Claim& c = claims[j];
+        back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
+        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+        if (other_llcs || c.others != 0)
+          snoop_tracked(cpu, line_of(j), c.entry, true, wb[j], snoop_out[j], other_llcs);
+        finish_snoop(j);
+      }
     } else {
       for (std::size_t j = 0; j < n; ++j) {
         if (step[j] == kDone) continue;
-        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+        start(j);
+        started |= std::uint64_t{1} << j;
         bool others;
-        std::size_t entry;
-        if (batch_claims) {
-          const CoherenceDirectory::Claim& c = claims[j];
-          entry = c.entry;
-          others = c.others != 0;
-          back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
-        } else {
-          entry = track(cpu, line_of(j), wb[j], &others);
-        }
+        const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
         if (other_llcs || others) snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
-        if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
-        upgrade(j);
+        finish_snoop(j);
       }
     }
   }
-  // The level that held a copy, and the L1D installs; the dirty victims in
-  // line order (`from`: each one's line).
+  // The level that held a copy (after the upgrades of Shared L1D lines: with
+  // coherence the other copies are gone now); the L1D installs; the dirty
+  // victims in line order (`from`: each one's line).
+  // (The upgrades come after the other lines' snoops and back-invalidations:
+  // a line's upgrade changes only its own L1D line's state, which they do
+  // not read: their L1D lines are in other sets or of other CPUs.)
   // When L1D and L2 count their lines together (the CPU's private counts), a
   // dirty L1D victim keeps its count for L2, which then counts in only what it
   // does not already hold (nothing reads the counts between the two passes).
@@ -152,9 +174,17 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // the LLC. L2's for the whole batch in one call: contains() of each line
   // cost ~50 host instructions, the geometry reloaded and the set split again.)
   const std::uint64_t in_l2 = l2.contains_lines(first, n);
+  const bool upgrades = dir_ != nullptr;
   for (std::size_t j = 0; j < n; ++j) {
-    if (step[j] == kDone) continue;
-    level[j] = static_cast<std::uint8_t>((in_l2 >> j) & 1 ? 2 : (llc_level && llc.contains(line_of(j)) ? 3 : 4));
+    if (!((started >> j) & 1)) start(j);
+    if (upgrades && step[j] == kShared) {
+      l1.set_state(line_of(j), LineState::Modified);
+      step[j] = kDone;
+    }
+    if (step[j] == kDone)
+      level[j] = 1;
+    else
+      level[j] = static_cast<std::uint8_t>((in_l2 >> j) & 1 ? 2 : (llc_level && llc.contains(line_of(j)) ? 3 : 4));
   }
   const std::size_t k =
       l1.fill_missed_lines(first, n, slot.data(), step.data(), !keep_counts, victim.data(), from.data());
@@ -164,7 +194,13 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
   const std::size_t m = l2.write_back_or_fill_lines(victim.data(), from.data(), k, keep_counts);
   llc.write_back_or_fill_lines(victim.data(), m, out.data());
-  for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
+  if (params_.llc.inclusive) {
+    for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
+  } else {
+    // handle_llc_victim's non-inclusive case, its test once for the batch.
+    for (std::size_t i = 0; i < m; ++i)
+      if (out[i].valid && out[i].dirty) wb[from[i]].push(out[i].addr);
+  }
 }
 
 }  // namespace numasim::hw
