@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace numasim::hw {
 
@@ -68,6 +69,16 @@ __attribute__((flatten)) void CacheHierarchy::write_full_lines_sse41(CpuId cpu, 
 }
 #endif
 
+namespace {
+// Line j's write-backs and snoop result, empty. (The snoop result copied
+// from a constant: one 8-byte store; assigning SnoopResult{} took three.)
+[[gnu::always_inline]] inline void start_line(std::size_t j, SnoopResult* snoop, WritebackList* wb) {
+  static constexpr SnoopResult kNone{};
+  wb[j].count = 0;
+  std::memcpy(&snoop[j], &kNone, sizeof(SnoopResult));
+}
+}  // namespace
+
 void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level,
                                            std::uint8_t* level, SnoopResult* snoop_out, WritebackList* wb) {
   const auto c = static_cast<std::size_t>(cpu.value());
@@ -86,12 +97,13 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // of a miss (CacheArray::write_access_lines numbers them as step's kinds).
   static_assert(kDone == 0 && kMiss == 1 && kShared == 2);
   l1.write_access_lines(first, n, slot.data(), step.data());
-  // Lines whose write-backs and snoop result are started (the others' are
-  // cleared in the last pass below: one pass over the lines less).
-  std::uint64_t started = 0;
-  auto start = [&](std::size_t j) {
-    wb[j].count = 0;
-    snoop_out[j] = SnoopResult{};
+  // Every line's write-backs and snoop result cleared: before the snoops
+  // when a line has one (or a back-invalidation), else in the last pass
+  // below (one pass over the lines less).
+  bool cleared = false;
+  auto clear = [&] {
+    for (std::size_t j = 0; j < n; ++j) start_line(j, snoop_out, wb);
+    cleared = true;
   };
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
@@ -122,6 +134,8 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       auto held = [counts, regions, region_shift](PhysAddr line, std::uint64_t cpus) {
         const std::size_t r = static_cast<std::size_t>(line >> region_shift);
         if (r >= regions) return cpus;
+        if ((cpus & (cpus - 1)) == 0)  // one CPU (a clear's own earlier lines)
+          return counts[static_cast<std::size_t>(__builtin_ctzll(cpus)) * regions + r] != 0 ? cpus : 0;
         std::uint64_t h = 0;
         for (std::uint64_t m = cpus; m != 0; m &= m - 1) {
           const int c = __builtin_ctzll(m);
@@ -135,11 +149,10 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       // Without another LLC to ask, only the lines with work (no line of a
       // clear of a page no other cache holds) are visited.
       if (other_llcs) work = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+      if (work != 0) clear();
       for (std::uint64_t m = work; m != 0; m &= m - 1) {
         const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
         if (step[j] == kDone) continue;
-        start(j);
-        started |= std::uint64_t{1} << j;
         const CoherenceDirectory::Claim& c = claims[j];
         back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
         // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
@@ -148,10 +161,9 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
         finish_snoop(j);
       }
     } else {
+      clear();
       for (std::size_t j = 0; j < n; ++j) {
         if (step[j] == kDone) continue;
-        start(j);
-        started |= std::uint64_t{1} << j;
         bool others;
         const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
         if (other_llcs || others) snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
@@ -175,17 +187,26 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // cost ~50 host instructions, the geometry reloaded and the set split again.)
   const std::uint64_t in_l2 = l2.contains_lines(first, n);
   const bool upgrades = dir_ != nullptr;
-  for (std::size_t j = 0; j < n; ++j) {
-    if (!((started >> j) & 1)) start(j);
-    if (upgrades && step[j] == kShared) {
-      l1.set_state(line_of(j), LineState::Modified);
-      step[j] = kDone;
+  // (A copy of the pass for each case: the tests out of the loop.)
+  auto last_pass = [&]<bool Cleared, bool LlcLevel>() {
+    for (std::size_t j = 0; j < n; ++j) {
+      if constexpr (!Cleared) start_line(j, snoop_out, wb);
+      std::uint8_t st = step[j];
+      if (upgrades && st == kShared) [[unlikely]] {
+        l1.set_state(line_of(j), LineState::Modified);
+        step[j] = st = kDone;
+      }
+      const auto in = static_cast<std::uint8_t>((in_l2 >> j) & 1);
+      if constexpr (LlcLevel)
+        level[j] = st == kDone ? 1 : (in ? 2 : (llc.contains(line_of(j)) ? 3 : 4));
+      else
+        level[j] = st == kDone ? 1 : static_cast<std::uint8_t>(4 - 2 * in);
     }
-    if (step[j] == kDone)
-      level[j] = 1;
-    else
-      level[j] = static_cast<std::uint8_t>((in_l2 >> j) & 1 ? 2 : (llc_level && llc.contains(line_of(j)) ? 3 : 4));
-  }
+  };
+  if (cleared)
+    llc_level ? last_pass.template operator()<true, true>() : last_pass.template operator()<true, false>();
+  else
+    llc_level ? last_pass.template operator()<false, true>() : last_pass.template operator()<false, false>();
   const std::size_t k =
       l1.fill_missed_lines(first, n, slot.data(), step.data(), !keep_counts, victim.data(), from.data());
   // The L1D victims into L2 (not inclusive of L1: allocated if absent), then

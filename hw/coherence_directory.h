@@ -252,6 +252,8 @@ class CoherenceDirectory {
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
     std::uint64_t evictions = 0, work = 0;
+    // (The empty entries' count in a local: the stores into the CPU bits would make it read again.)
+    std::size_t empty_left = empty_entries_;
     std::size_t s = set_of(first);
     std::uint64_t q = first >> (6 + set_shift);
     for (std::size_t j = 0; j < n; s = 0, ++q) {
@@ -266,19 +268,22 @@ class CoherenceDirectory {
       std::uint32_t* tags = blocks + (s << block_shift_);
       for (; j < end; ++j, ++s, tags += stride) {
         if (!take[j]) continue;
-        // claim()'s steps.
-        std::size_t present, empty, lru;
-        scan_ways<W, Sse41>(tags, tag, present, empty, lru);
-        std::size_t way = present;
+        // claim()'s steps: the way holding the line, else the first empty way,
+        // else the first way with the least stamp (only then are the stamps read).
+        const std::uint64_t hit = ways_equal_fixed<W>(tags, tag);
+        const std::uint64_t free = hit == 0 && empty_left != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
+        std::size_t way;
         PhysAddr evicted = kEmpty;
-        const bool fresh = present >= W;
-        if (fresh) {
-          way = empty < W ? empty : lru;
-          if (tags[way] != kEmptyTag) {
+        if (hit != 0) {
+          way = static_cast<std::size_t>(__builtin_ctzll(hit));
+        } else {
+          if (free != 0) {
+            way = static_cast<std::size_t>(__builtin_ctzll(free));
+            --empty_left;
+          } else {
+            way = least_stamp_way<W, Sse41>(tags);
             ++evictions;
             evicted = ((static_cast<PhysAddr>(tags[way]) << set_shift) | s) << 6;
-          } else {
-            --empty_entries_;  // (scan_ways reads it)
           }
           tags[way] = tag;
         }
@@ -286,7 +291,7 @@ class CoherenceDirectory {
         // claim_for's steps.
         const std::size_t entry = s * W + way;
         const std::uint64_t old = cpus[entry];
-        const std::uint64_t kept = fresh ? 0 : old;
+        const std::uint64_t kept = hit != 0 ? old : 0;
         cpus[entry] = kept | bit;
         const std::uint64_t others = kept & ~bit;
         const std::uint64_t evicted_cpus = evicted != kEmpty && old != 0 ? held(evicted, old) : 0;
@@ -295,9 +300,19 @@ class CoherenceDirectory {
         work |= static_cast<std::uint64_t>(busy) << j;
       }
     }
+    empty_entries_ = empty_left;
     clock_ = clock;
     evictions_ += evictions;
     return work;
+  }
+  // The first way of a full W-way set block with the least stamp (its LRU entry).
+  template <std::size_t W, bool Sse41>
+  [[gnu::always_inline]] static std::size_t least_stamp_way(const std::uint32_t* tags) {
+    std::uint32_t least;
+#if defined(__x86_64__)
+    if constexpr (Sse41) return least_word_sse41<W>(tags + W, W, least);
+#endif
+    return first_least_word<W>(tags + W, W, least);
   }
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
@@ -313,16 +328,7 @@ class CoherenceDirectory {
       const std::uint64_t free = empty_entries_ != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
       present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
-      lru = 0;
-      if (hit || free) return;
-      std::uint32_t least;
-#if defined(__x86_64__)
-      if constexpr (Sse41) {
-        lru = least_word_sse41<W>(tags + W, W, least);
-        return;
-      }
-#endif
-      lru = first_least_word<W>(tags + W, W, least);
+      lru = hit || free ? 0 : least_stamp_way<W, Sse41>(tags);
       return;
     }
     const std::size_t n = W ? W : ways_;
