@@ -79,6 +79,44 @@ namespace {
 }
 }  // namespace
 
+template <bool Sse41>
+std::uint64_t CacheHierarchy::claim_batch_body(CpuId cpu, PhysAddr first, std::size_t n, bool all,
+                                               CoherenceDirectory::Claim* out) {
+  // An evicted line's CPUs that hold nothing of its region (private_clean)
+  // are dropped at the claim: the counts only fall until the
+  // back-invalidations (no private cache fills before the L1D installs).
+  const std::uint32_t* const counts = private_counts_.data();
+  const std::size_t regions = private_n_;
+  const unsigned region_shift = private_shift_;
+  const std::uint64_t own_bit = std::uint64_t{1} << cpu.value();
+  const std::uint32_t* const own = counts + static_cast<std::size_t>(cpu.value()) * regions;
+  auto held = [counts, regions, region_shift, own_bit, own](PhysAddr line, std::uint64_t cpus) {
+    const std::size_t r = static_cast<std::size_t>(line >> region_shift);
+    if (r >= regions) return cpus;
+    if (cpus == own_bit) return own[r] != 0 ? cpus : 0;  // (a clear's own earlier lines)
+    std::uint64_t h = 0;
+    for (std::uint64_t m = cpus; m != 0; m &= m - 1) {
+      const int c = __builtin_ctzll(m);
+      if (counts[static_cast<std::size_t>(c) * regions + r] != 0) h |= std::uint64_t{1} << c;
+    }
+    return h;
+  };
+  // (bulk_.step's kDone is 0: not claimed.)
+  return dir_->claim_lines<Sse41>(first, n, cpu.value(), bulk_.step.data(), all, held, out);
+}
+
+std::uint64_t CacheHierarchy::claim_batch(CpuId cpu, PhysAddr first, std::size_t n, bool all,
+                                          CoherenceDirectory::Claim* out) {
+  return claim_batch_body<false>(cpu, first, n, all, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((flatten)) std::uint64_t CacheHierarchy::claim_batch_sse41(CpuId cpu, PhysAddr first, std::size_t n, bool all,
+                                                CoherenceDirectory::Claim* out) {
+  return claim_batch_body<true>(cpu, first, n, all, out);
+}
+#endif
+
 void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level,
                                            std::uint8_t* level, SnoopResult* snoop_out, WritebackList* wb) {
   const auto c = static_cast<std::size_t>(cpu.value());
@@ -125,27 +163,13 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       // snoop in line order. Exact: the lines' entries are in n different sets
       // (n divides the directory's set count) and what follows a claim touches
       // no set of the directory, only the CPU bits of the line's own entry.
-      // An evicted line's CPUs that hold nothing of its region (private_clean)
-      // are dropped at the claim: the counts only fall until the
-      // back-invalidations (no private cache fills before the L1D installs).
-      const std::uint32_t* const counts = private_counts_.data();
-      const std::size_t regions = private_n_;
-      const unsigned region_shift = private_shift_;
-      auto held = [counts, regions, region_shift](PhysAddr line, std::uint64_t cpus) {
-        const std::size_t r = static_cast<std::size_t>(line >> region_shift);
-        if (r >= regions) return cpus;
-        if ((cpus & (cpus - 1)) == 0)  // one CPU (a clear's own earlier lines)
-          return counts[static_cast<std::size_t>(__builtin_ctzll(cpus)) * regions + r] != 0 ? cpus : 0;
-        std::uint64_t h = 0;
-        for (std::uint64_t m = cpus; m != 0; m &= m - 1) {
-          const int c = __builtin_ctzll(m);
-          if (counts[static_cast<std::size_t>(c) * regions + r] != 0) h |= std::uint64_t{1} << c;
-        }
-        return h;
-      };
       std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
-      // (kDone is 0: not claimed.)
-      std::uint64_t work = dir_->claim_lines(first, n, cpu.value(), step.data(), other_llcs, held, claims.data());
+#if defined(__x86_64__)
+      std::uint64_t work = sse41_in_use && !baseline_passes_ ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data())
+                                                             : claim_batch(cpu, first, n, other_llcs, claims.data());
+#else
+      std::uint64_t work = claim_batch(cpu, first, n, other_llcs, claims.data());
+#endif
       // Without another LLC to ask, only the lines with work (no line of a
       // clear of a page no other cache holds) are visited.
       if (other_llcs) work = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;

@@ -252,6 +252,7 @@ class CoherenceDirectory {
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
     std::uint64_t evictions = 0, work = 0;
+    const std::uint64_t all_lines = all ? ~std::uint64_t{0} : 0;
     // (The empty entries' count in a local: the stores into the CPU bits would make it read again.)
     std::size_t empty_left = empty_entries_;
     std::size_t s = set_of(first);
@@ -295,9 +296,11 @@ class CoherenceDirectory {
         cpus[entry] = kept | bit;
         const std::uint64_t others = kept & ~bit;
         const std::uint64_t evicted_cpus = evicted != kEmpty && old != 0 ? held(evicted, old) : 0;
-        const bool busy = (others | evicted_cpus) != 0;
-        if (busy || all) out[j] = Claim{entry, evicted, evicted_cpus, others};
-        work |= static_cast<std::uint64_t>(busy) << j;
+        const std::uint64_t busy = others | evicted_cpus;
+        if ((busy | all_lines) != 0) {
+          out[j] = Claim{entry, evicted, evicted_cpus, others};
+          work |= static_cast<std::uint64_t>(busy != 0) << j;
+        }
       }
     }
     empty_entries_ = empty_left;
