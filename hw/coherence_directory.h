@@ -111,8 +111,14 @@ class CoherenceDirectory {
   template <bool Sse41 = false, class Held>
   [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
                                                    bool all, Held held, Claim* out) {
-    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n)
-      return claim_run<8, Sse41>(first, n, cpu, take, all, held, out);
+    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) {
+      // (A copy of the loop for each case: once the filter is full, the usual
+      // state after warm-up, no set has an empty way to look for.)
+      if (all) return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out)
+                                          : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out);
+      return empty_entries_ != 0 ? claim_run<8, Sse41, false, true>(first, n, cpu, take, held, out)
+                                 : claim_run<8, Sse41, false, false>(first, n, cpu, take, held, out);
+    }
     // Another way count, or stamps to renumber on the way: line by line.
     std::uint64_t work = 0;
     for (std::size_t j = 0; j < n; ++j) {
@@ -242,9 +248,10 @@ class CoherenceDirectory {
   // claim_lines for W ways (the clock not reaching the stamp limit on the way).
   // The lines in runs of consecutive sets up to the table's end: one tag per
   // run, its set blocks stepped by a pointer.
-  template <std::size_t W, bool Sse41, class Held>
+  // All: every claim's record stored (claim_lines' `all`); AnyEmpty: the filter has an empty entry left.
+  template <std::size_t W, bool Sse41, bool All, bool AnyEmpty, class Held>
   [[gnu::always_inline]] std::uint64_t claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                                 bool all, Held& held, Claim* out) {
+                                                 Held& held, Claim* out) {
     std::uint32_t* const blocks = blocks_.data();
     std::uint64_t* const cpus = cpus_.data();
     const unsigned set_shift = set_shift_;
@@ -252,7 +259,6 @@ class CoherenceDirectory {
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
     std::uint64_t evictions = 0, work = 0;
-    const std::uint64_t all_lines = all ? ~std::uint64_t{0} : 0;
     // (The empty entries' count in a local: the stores into the CPU bits would make it read again.)
     std::size_t empty_left = empty_entries_;
     std::size_t s = set_of(first);
@@ -272,13 +278,14 @@ class CoherenceDirectory {
         // claim()'s steps: the way holding the line, else the first empty way,
         // else the first way with the least stamp (only then are the stamps read).
         const std::uint64_t hit = ways_equal_fixed<W>(tags, tag);
-        const std::uint64_t free = hit == 0 && empty_left != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
+        std::uint64_t free = 0;
+        if constexpr (AnyEmpty) free = hit == 0 && empty_left != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
         std::size_t way;
         PhysAddr evicted = kEmpty;
         if (hit != 0) {
           way = static_cast<std::size_t>(__builtin_ctzll(hit));
         } else {
-          if (free != 0) {
+          if (AnyEmpty && free != 0) {
             way = static_cast<std::size_t>(__builtin_ctzll(free));
             --empty_left;
           } else {
@@ -297,7 +304,7 @@ class CoherenceDirectory {
         const std::uint64_t others = kept & ~bit;
         const std::uint64_t evicted_cpus = evicted != kEmpty && old != 0 ? held(evicted, old) : 0;
         const std::uint64_t busy = others | evicted_cpus;
-        if ((busy | all_lines) != 0) {
+        if (All || busy != 0) {
           out[j] = Claim{entry, evicted, evicted_cpus, others};
           work |= static_cast<std::uint64_t>(busy != 0) << j;
         }
