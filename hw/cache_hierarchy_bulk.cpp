@@ -263,15 +263,16 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // The L1D victims into L2 (not inclusive of L1: allocated if absent), then
   // L2's victims into the LLC (its victims, dirty, towards memory); each
   // level's write-backs in one call, in line order.
-  std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
   const std::size_t m = l2.write_back_or_fill_lines(victim.data(), from.data(), k, keep_counts);
-  llc.write_back_or_fill_lines(victim.data(), m, out.data());
   if (params_.llc.inclusive) {
+    std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
+    llc.write_back_or_fill_lines(victim.data(), m, out.data());
     for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
   } else {
-    // handle_llc_victim's non-inclusive case, its test once for the batch.
-    for (std::size_t i = 0; i < m; ++i)
-      if (out[i].valid && out[i].dirty) wb[from[i]].push(out[i].addr);
+    // handle_llc_victim's non-inclusive case: only the dirty victims go on,
+    // the LLC's pass keeping them (and their lines' from[]) alone.
+    const std::size_t d = llc.write_back_or_fill_lines(victim.data(), from.data(), m, false);
+    for (std::size_t i = 0; i < d; ++i) wb[from[i]].push(victim[i]);
   }
 }
 
