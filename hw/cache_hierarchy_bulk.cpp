@@ -122,8 +122,8 @@ std::uint64_t CacheHierarchy::claim_batch(CpuId cpu, PhysAddr first, std::size_t
 }
 
 #if defined(__x86_64__)
-__attribute__((flatten)) std::uint64_t CacheHierarchy::claim_batch_sse41(CpuId cpu, PhysAddr first, std::size_t n, bool all,
-                                                CoherenceDirectory::Claim* out) {
+__attribute__((flatten)) std::uint64_t CacheHierarchy::claim_batch_sse41(CpuId cpu, PhysAddr first, std::size_t n,
+                                                                         bool all, CoherenceDirectory::Claim* out) {
   return claim_batch_body<true>(cpu, first, n, all, out);
 }
 #endif
@@ -176,8 +176,9 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       // no set of the directory, only the CPU bits of the line's own entry.
       std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
 #if defined(__x86_64__)
-      std::uint64_t work = sse41_in_use && !baseline_passes_ ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data())
-                                                             : claim_batch(cpu, first, n, other_llcs, claims.data());
+      std::uint64_t work = sse41_in_use && !baseline_passes_
+                               ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data())
+                               : claim_batch(cpu, first, n, other_llcs, claims.data());
 #else
       std::uint64_t work = claim_batch(cpu, first, n, other_llcs, claims.data());
 #endif
@@ -191,8 +192,7 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
         const CoherenceDirectory::Claim& c = claims[j];
         back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
         // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
-        if (other_llcs || c.others != 0)
-          snoop_tracked(cpu, line_of(j), c.entry, true, wb[j], snoop_out[j], other_llcs);
+        if (other_llcs || c.others != 0) snoop_tracked(cpu, line_of(j), c.entry, true, wb[j], snoop_out[j], other_llcs);
         finish_snoop(j);
       }
     } else {

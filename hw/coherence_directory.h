@@ -114,8 +114,9 @@ class CoherenceDirectory {
     if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) {
       // (A copy of the loop for each case: once the filter is full, the usual
       // state after warm-up, no set has an empty way to look for.)
-      if (all) return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out)
-                                          : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out);
+      if (all)
+        return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out)
+                                   : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out);
       return empty_entries_ != 0 ? claim_run<8, Sse41, false, true>(first, n, cpu, take, held, out)
                                  : claim_run<8, Sse41, false, false>(first, n, cpu, take, held, out);
     }

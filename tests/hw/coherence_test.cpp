@@ -513,8 +513,8 @@ TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
         std::vector<CoherenceDirectory::Claim> out(n, CoherenceDirectory::Claim{~std::size_t{0}, 1, 2, 3});
         const std::uint64_t work = d.claim_lines(first, n, cpu, take.data(), all, held, out.data());
         for (std::size_t j = 0; j < n; ++j) {
-          const std::string at = "ways " + std::to_string(ways) + " batch " + std::to_string(batch) + " line " +
-                                 std::to_string(j);
+          const std::string at =
+              "ways " + std::to_string(ways) + " batch " + std::to_string(batch) + " line " + std::to_string(j);
           if (!take[j]) {
             ASSERT_FALSE((work >> j) & 1) << at;
             ASSERT_EQ(out[j].entry, ~std::size_t{0}) << at;
