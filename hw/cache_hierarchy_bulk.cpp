@@ -13,6 +13,7 @@
 #include "hw/cache_hierarchy.h"
 
 #include <bit>
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -272,7 +273,19 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     // handle_llc_victim's non-inclusive case: only the dirty victims go on,
     // the LLC's pass keeping them (and their lines' from[]) alone.
     const std::size_t d = llc.write_back_or_fill_lines(victim.data(), from.data(), m, false);
-    for (std::size_t i = 0; i < d; ++i) wb[from[i]].push(victim[i]);
+    if (cleared) {
+      for (std::size_t i = 0; i < d; ++i) wb[from[i]].push(victim[i]);
+    } else {
+      // No line pushed a write-back before (no snoop, no back-invalidation),
+      // and a line pushes out at most one LLC victim (one L1D victim, its one
+      // L2 victim, that one's LLC victim): each list takes its first.
+      for (std::size_t i = 0; i < d; ++i) {
+        WritebackList& w = wb[from[i]];
+        assert(w.count == 0);
+        w.addr[0] = victim[i];
+        w.count = 1;
+      }
+    }
   }
 }
 
