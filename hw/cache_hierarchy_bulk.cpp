@@ -12,8 +12,11 @@
 // Simplifications: none beyond the one-line operations'.
 #include "hw/cache_hierarchy.h"
 
+#include <bit>
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace numasim::hw {
 
@@ -68,6 +71,64 @@ __attribute__((flatten)) void CacheHierarchy::write_full_lines_sse41(CpuId cpu, 
 }
 #endif
 
+namespace {
+// Line j's write-backs and snoop result, empty. (The snoop result copied
+// from a constant: one 8-byte store; assigning SnoopResult{} took three.)
+[[gnu::always_inline]] inline void start_line(std::size_t j, SnoopResult* snoop, WritebackList* wb) {
+  static constexpr SnoopResult kNone{};
+  wb[j].count = 0;
+  std::memcpy(&snoop[j], &kNone, sizeof(SnoopResult));
+}
+// The levels of eight lines, none Shared, a byte each (little-endian):
+// `steps` their write_access_lines kinds (0: a hit in L1D, 1: a miss), bit i
+// of `l2` whether L2 holds line i. A hit's level is 1, a miss's 2 when L2
+// holds the line, else 4 (the LLC not asked).
+[[gnu::always_inline]] inline std::uint64_t eight_levels(std::uint64_t steps, unsigned l2) {
+  constexpr std::uint64_t ones = 0x0101010101010101u, low7 = 0x7f7f7f7f7f7f7f7fu;
+  // Byte i of l2 x ones is l2; its bit i kept (byte i is 0 or 1 << i), then 0 or 1.
+  const std::uint64_t held = ((((l2 * ones) & 0x8040201008040201u) + low7) >> 7) & ones;
+  return (steps ^ ones) | ((steps & held) << 1) | ((steps & ~held) << 2);
+}
+}  // namespace
+
+template <bool Sse41>
+std::uint64_t CacheHierarchy::claim_batch_body(CpuId cpu, PhysAddr first, std::size_t n, bool all,
+                                               CoherenceDirectory::Claim* out) {
+  // An evicted line's CPUs that hold nothing of its region (private_clean)
+  // are dropped at the claim: the counts only fall until the
+  // back-invalidations (no private cache fills before the L1D installs).
+  const std::uint32_t* const counts = private_counts_.data();
+  const std::size_t regions = private_n_;
+  const unsigned region_shift = private_shift_;
+  const std::uint64_t own_bit = std::uint64_t{1} << cpu.value();
+  const std::uint32_t* const own = counts + static_cast<std::size_t>(cpu.value()) * regions;
+  auto held = [counts, regions, region_shift, own_bit, own](PhysAddr line, std::uint64_t cpus) {
+    const std::size_t r = static_cast<std::size_t>(line >> region_shift);
+    if (r >= regions) return cpus;
+    if (cpus == own_bit) return own[r] != 0 ? cpus : 0;  // (a clear's own earlier lines)
+    std::uint64_t h = 0;
+    for (std::uint64_t m = cpus; m != 0; m &= m - 1) {
+      const int c = __builtin_ctzll(m);
+      if (counts[static_cast<std::size_t>(c) * regions + r] != 0) h |= std::uint64_t{1} << c;
+    }
+    return h;
+  };
+  // (bulk_.step's kDone is 0: not claimed.)
+  return dir_->claim_lines<Sse41>(first, n, cpu.value(), bulk_.step.data(), all, held, out);
+}
+
+std::uint64_t CacheHierarchy::claim_batch(CpuId cpu, PhysAddr first, std::size_t n, bool all,
+                                          CoherenceDirectory::Claim* out) {
+  return claim_batch_body<false>(cpu, first, n, all, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((flatten)) std::uint64_t CacheHierarchy::claim_batch_sse41(CpuId cpu, PhysAddr first, std::size_t n,
+                                                                         bool all, CoherenceDirectory::Claim* out) {
+  return claim_batch_body<true>(cpu, first, n, all, out);
+}
+#endif
+
 void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_t n, bool llc_level,
                                            std::uint8_t* level, SnoopResult* snoop_out, WritebackList* wb) {
   const auto c = static_cast<std::size_t>(cpu.value());
@@ -86,11 +147,14 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // of a miss (CacheArray::write_access_lines numbers them as step's kinds).
   static_assert(kDone == 0 && kMiss == 1 && kShared == 2);
   l1.write_access_lines(first, n, slot.data(), step.data());
-  for (std::size_t j = 0; j < n; ++j) {
-    wb[j].count = 0;
-    snoop_out[j] = SnoopResult{};
-    if (step[j] == kDone) level[j] = 1;
-  }
+  // Every line's write-backs and snoop result cleared: before the snoops
+  // when a line has one (or a back-invalidation), else in the last pass
+  // below (one pass over the lines less).
+  bool cleared = false;
+  auto clear = [&] {
+    for (std::size_t j = 0; j < n; ++j) start_line(j, snoop_out, wb);
+    cleared = true;
+  };
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
   if (dir_) {
@@ -101,48 +165,54 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     bool other_llcs = false;
     for (std::size_t t = 0; t < llc_.size() && !other_llcs; ++t)
       other_llcs = static_cast<int>(t) != socket && !llc_clean(static_cast<int>(t), line_of(0), line_of(n - 1));
-    // Up to 64 CPUs: the batch's claims first, in one call (track()'s claim_for
-    // per line reloaded the directory's geometry and clock, ~100 host
-    // instructions a line), then each line's back-invalidations and snoop in
-    // line order. Exact: the lines' entries are in n different sets (n divides
-    // the directory's set count) and what follows a claim touches no set of
-    // the directory, only the CPU bits of the line's own entry.
-    std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
-    const bool batch_claims = dir_->cpu_words() == 1;
-    // (kDone is 0: not claimed. `busy` 0: no line has another CPU or an evicted line's CPUs.)
-    const std::uint64_t busy = batch_claims ? dir_->claim_lines(first, n, cpu.value(), step.data(), claims.data()) : 1;
-    auto upgrade = [&](std::size_t j) {
-      if (step[j] == kShared) {
-        l1.set_state(line_of(j), LineState::Modified);
-        level[j] = 1;
-        step[j] = kDone;
-      }
+    auto finish_snoop = [&](std::size_t j) {
+      if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
     };
-    if (!other_llcs && busy == 0) {
-      // Nothing to snoop or back-invalidate (a clear of a page no other cache holds): the upgrades only.
-      for (std::size_t j = 0; j < n; ++j) upgrade(j);
+    if (dir_->cpu_words() == 1) {
+      // Up to 64 CPUs: the batch's claims first, in one call (track()'s
+      // claim_for per line reloaded the directory's geometry and clock, ~100
+      // host instructions a line), then each line's back-invalidations and
+      // snoop in line order. Exact: the lines' entries are in n different sets
+      // (n divides the directory's set count) and what follows a claim touches
+      // no set of the directory, only the CPU bits of the line's own entry.
+      std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
+#if defined(__x86_64__)
+      std::uint64_t work = sse41_in_use && !baseline_passes_
+                               ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data())
+                               : claim_batch(cpu, first, n, other_llcs, claims.data());
+#else
+      std::uint64_t work = claim_batch(cpu, first, n, other_llcs, claims.data());
+#endif
+      // Without another LLC to ask, only the lines with work (no line of a
+      // clear of a page no other cache holds) are visited.
+      if (other_llcs) work = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+      if (work != 0) clear();
+      for (std::uint64_t m = work; m != 0; m &= m - 1) {
+        const auto j = static_cast<std::size_t>(__builtin_ctzll(m));
+        if (step[j] == kDone) continue;
+        const CoherenceDirectory::Claim& c = claims[j];
+        back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
+        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
+        if (other_llcs || c.others != 0) snoop_tracked(cpu, line_of(j), c.entry, true, wb[j], snoop_out[j], other_llcs);
+        finish_snoop(j);
+      }
     } else {
+      clear();
       for (std::size_t j = 0; j < n; ++j) {
         if (step[j] == kDone) continue;
-        // A line no other CPU is tracked for, with no other LLC to ask: the snoop has nothing more to do.
         bool others;
-        std::size_t entry;
-        if (batch_claims) {
-          const CoherenceDirectory::Claim& c = claims[j];
-          entry = c.entry;
-          others = c.others != 0;
-          back_invalidate_cpus(c.evicted, c.evicted_cpus, wb[j]);  // as track() does
-        } else {
-          entry = track(cpu, line_of(j), wb[j], &others);
-        }
+        const std::size_t entry = track(cpu, line_of(j), wb[j], &others);
         if (other_llcs || others) snoop_tracked(cpu, line_of(j), entry, true, wb[j], snoop_out[j], other_llcs);
-        if (snoop_out[j].kind == SnoopResult::Kind::Hitm) snoop_out[j].kind = SnoopResult::Kind::Invalidate;
-        upgrade(j);
+        finish_snoop(j);
       }
     }
   }
-  // The level that held a copy, and the L1D installs; the dirty victims in
-  // line order (`from`: each one's line).
+  // The level that held a copy (after the upgrades of Shared L1D lines: with
+  // coherence the other copies are gone now); the L1D installs; the dirty
+  // victims in line order (`from`: each one's line).
+  // (The upgrades come after the other lines' snoops and back-invalidations:
+  // a line's upgrade changes only its own L1D line's state, which they do
+  // not read: their L1D lines are in other sets or of other CPUs.)
   // When L1D and L2 count their lines together (the CPU's private counts), a
   // dirty L1D victim keeps its count for L2, which then counts in only what it
   // does not already hold (nothing reads the counts between the two passes).
@@ -152,19 +222,71 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   // the LLC. L2's for the whole batch in one call: contains() of each line
   // cost ~50 host instructions, the geometry reloaded and the set split again.)
   const std::uint64_t in_l2 = l2.contains_lines(first, n);
-  for (std::size_t j = 0; j < n; ++j) {
-    if (step[j] == kDone) continue;
-    level[j] = static_cast<std::uint8_t>((in_l2 >> j) & 1 ? 2 : (llc_level && llc.contains(line_of(j)) ? 3 : 4));
-  }
+  const bool upgrades = dir_ != nullptr;
+  // (A copy of the pass for each case: the tests out of the loop.)
+  auto last_pass = [&]<bool Cleared, bool LlcLevel>() {
+    if constexpr (!Cleared)
+      for (std::size_t j = 0; j < n; ++j) start_line(j, snoop_out, wb);
+    auto one = [&](std::size_t j) {
+      std::uint8_t st = step[j];
+      if (upgrades && st == kShared) [[unlikely]] {
+        l1.set_state(line_of(j), LineState::Modified);
+        step[j] = st = kDone;
+      }
+      const auto in = static_cast<std::uint8_t>((in_l2 >> j) & 1);
+      if constexpr (LlcLevel)
+        level[j] = st == kDone ? 1 : (in ? 2 : (llc.contains(line_of(j)) ? 3 : 4));
+      else
+        level[j] = st == kDone ? 1 : static_cast<std::uint8_t>(4 - 2 * in);
+    };
+    std::size_t j = 0;
+    if constexpr (!LlcLevel && std::endian::native == std::endian::little) {
+      // Eight lines at a time when none of them is Shared (no upgrade).
+      for (; j + 8 <= n; j += 8) {
+        std::uint64_t steps;
+        std::memcpy(&steps, step.data() + j, sizeof steps);
+        if ((steps & 0x0202020202020202u) != 0) [[unlikely]] {
+          for (std::size_t i = j; i < j + 8; ++i) one(i);
+          continue;
+        }
+        const std::uint64_t levels = eight_levels(steps, static_cast<unsigned>((in_l2 >> j) & 0xff));
+        std::memcpy(level + j, &levels, sizeof levels);
+      }
+    }
+    for (; j < n; ++j) one(j);
+  };
+  if (cleared)
+    llc_level ? last_pass.template operator()<true, true>() : last_pass.template operator()<true, false>();
+  else
+    llc_level ? last_pass.template operator()<false, true>() : last_pass.template operator()<false, false>();
   const std::size_t k =
       l1.fill_missed_lines(first, n, slot.data(), step.data(), !keep_counts, victim.data(), from.data());
   // The L1D victims into L2 (not inclusive of L1: allocated if absent), then
   // L2's victims into the LLC (its victims, dirty, towards memory); each
   // level's write-backs in one call, in line order.
-  std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
   const std::size_t m = l2.write_back_or_fill_lines(victim.data(), from.data(), k, keep_counts);
-  llc.write_back_or_fill_lines(victim.data(), m, out.data());
-  for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
+  if (params_.llc.inclusive) {
+    std::array<Eviction, kMaxBulkLines>& out = bulk_.out;
+    llc.write_back_or_fill_lines(victim.data(), m, out.data());
+    for (std::size_t i = 0; i < m; ++i) handle_llc_victim(socket, out[i], wb[from[i]]);
+  } else {
+    // handle_llc_victim's non-inclusive case: only the dirty victims go on,
+    // the LLC's pass keeping them (and their lines' from[]) alone.
+    const std::size_t d = llc.write_back_or_fill_lines(victim.data(), from.data(), m, false);
+    if (cleared) {
+      for (std::size_t i = 0; i < d; ++i) wb[from[i]].push(victim[i]);
+    } else {
+      // No line pushed a write-back before (no snoop, no back-invalidation),
+      // and a line pushes out at most one LLC victim (one L1D victim, its one
+      // L2 victim, that one's LLC victim): each list takes its first.
+      for (std::size_t i = 0; i < d; ++i) {
+        WritebackList& w = wb[from[i]];
+        assert(w.count == 0);
+        w.addr[0] = victim[i];
+        w.count = 1;
+      }
+    }
+  }
 }
 
 }  // namespace numasim::hw

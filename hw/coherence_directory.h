@@ -15,6 +15,7 @@
 // below 2^32 - 1 times the set count.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -84,37 +85,53 @@ class CoherenceDirectory {
     cpus_[e] = kept | bit;
     return e;
   }
-  // What claim_lines gives for each line: claim_for's results.
+  // What claim_lines gives for a line: claim_for's results.
   struct Claim {
     std::size_t entry;
     PhysAddr evicted;            // the line whose entry it took (~0: none)
-    std::uint64_t evicted_cpus;  // that line's CPUs (0 when none was evicted)
+    std::uint64_t evicted_cpus;  // that line's CPUs that may hold it (`held`'s; 0 when none was evicted)
     std::uint64_t others;        // the entry's CPUs other than `cpu`
   };
-  // claim_for(first + j * 64, cpu, ...) of each line j < n whose take[j] is not 0,
-  // in line order, into out[j] (a cached clear's claims, one per line of its
+  // claim_for(first + j * 64, cpu, ...) of each line j < n <= 64 whose take[j]
+  // is not 0, in line order (a cached clear's claims, one per line of its
   // batch): the same entries, stamps, evictions and CPU bits as the calls,
   // with the directory's geometry and clock read once and the sets stepped
   // (line j + 1 is in the set after line j's; set 0 with the next tag past
   // the last set). For at most 64 CPUs (cpu_words() == 1). The caller's work
   // between the calls it replaces must leave the directory alone but for the
   // claimed entries' CPU bits (a snoop's removals, a back-invalidation).
-  // Returns the OR of every claim's others and evicted_cpus (0: no line has
-  // another CPU to snoop or an evicted line's CPUs to back-invalidate).
-  template <bool Sse41 = false>
+  // An evicted line's CPUs are narrowed by held(evicted, cpus), which must
+  // keep every CPU that may still hold the line when the caller
+  // back-invalidates it (CacheHierarchy's private_clean: its counts only fall
+  // in between). Returns a mask of the lines with work left (bit j: line j's
+  // claim has other CPUs or held evicted CPUs), whose out[j] is written; with
+  // `all`, out[j] of every line taken is written.
+  // (A clear of a page no other cache holds has no line with work: the
+  // records of 32 bytes a line were most of what the claims stored.)
+  template <bool Sse41 = false, class Held>
   [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                                   Claim* out) {
-    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n)
-      return claim_run<8, Sse41>(first, n, cpu, take, out);
+                                                   bool all, Held held, Claim* out) {
+    if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) {
+      // (A copy of the loop for each case: once the filter is full, the usual
+      // state after warm-up, no set has an empty way to look for.)
+      if (all)
+        return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out)
+                                   : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out);
+      return empty_entries_ != 0 ? claim_run<8, Sse41, false, true>(first, n, cpu, take, held, out)
+                                 : claim_run<8, Sse41, false, false>(first, n, cpu, take, held, out);
+    }
     // Another way count, or stamps to renumber on the way: line by line.
-    std::uint64_t any = 0;
+    std::uint64_t work = 0;
     for (std::size_t j = 0; j < n; ++j) {
       if (!take[j]) continue;
-      Claim& c = out[j];
+      Claim c;
       c.entry = claim_for<Sse41>(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
-      any |= c.others | c.evicted_cpus;
+      if (c.evicted_cpus != 0) c.evicted_cpus = held(c.evicted, c.evicted_cpus);
+      const bool busy = (c.others | c.evicted_cpus) != 0;
+      if (busy || all) out[j] = c;
+      work |= static_cast<std::uint64_t>(busy) << j;
     }
-    return any;
+    return work;
   }
   // CPUs 0..63 of an entry as a mask (bit c: CPU c; all of them when cpu_words() == 1).
   std::uint64_t cpu_bits(std::size_t entry) const { return cpus_[entry]; }
@@ -230,62 +247,83 @@ class CoherenceDirectory {
   }
   [[noreturn, gnu::cold, gnu::noinline]] static void die_untrackable(PhysAddr line);
   // claim_lines for W ways (the clock not reaching the stamp limit on the way).
-  template <std::size_t W, bool Sse41>
+  // The lines in runs of consecutive sets up to the table's end: one tag per
+  // run, its set blocks stepped by a pointer.
+  // All: every claim's record stored (claim_lines' `all`); AnyEmpty: the filter has an empty entry left.
+  template <std::size_t W, bool Sse41, bool All, bool AnyEmpty, class Held>
   [[gnu::always_inline]] std::uint64_t claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                                 Claim* out) {
+                                                 Held& held, Claim* out) {
     std::uint32_t* const blocks = blocks_.data();
     std::uint64_t* const cpus = cpus_.data();
-    const unsigned block_shift = block_shift_, set_shift = set_shift_;
-    const std::size_t set_mask = set_mask_;
+    const unsigned set_shift = set_shift_;
+    const std::size_t stride = std::size_t{1} << block_shift_;
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
-    std::uint64_t evictions = 0, any = 0;
+    std::uint64_t evictions = 0, work = 0;
+    // (The empty entries' count in a local: the stores into the CPU bits would make it read again.)
+    std::size_t empty_left = empty_entries_;
     std::size_t s = set_of(first);
     std::uint64_t q = first >> (6 + set_shift);
-    for (std::size_t j = 0; j < n; ++j) {
-      if (j != 0) {
-        s = (s + 1) & set_mask;
-        q += s == 0;
+    for (std::size_t j = 0; j < n; s = 0, ++q) {
+      const std::size_t end = std::min(n, j + (sets_ - s));
+      if (q >= kEmptyTag) [[unlikely]] {
+        for (std::size_t i = j; i < end; ++i)
+          if (take[i]) die_untrackable(first + i * 64);
+        j = end;
+        continue;
       }
-      if (!take[j]) continue;
-      if (q >= kEmptyTag) [[unlikely]]
-        die_untrackable(first + j * 64);
       const auto tag = static_cast<std::uint32_t>(q);
-      std::uint32_t* const tags = blocks + (s << block_shift);
-      std::uint32_t* const stamp = tags + W;
-      // claim()'s steps.
-      std::size_t present, empty, lru;
-      scan_ways<W, Sse41>(tags, tag, present, empty, lru);
-      Claim& c = out[j];
-      c.evicted = kEmpty;
-      bool fresh = false;
-      if (present < W) {
-        stamp[present] = ++clock;
-        c.entry = s * W + present;
-      } else {
-        const std::size_t victim = empty < W ? empty : lru;
-        c.entry = s * W + victim;
-        if (tags[victim] != kEmptyTag) {
-          ++evictions;
-          c.evicted = ((static_cast<PhysAddr>(tags[victim]) << set_shift) | s) << 6;
+      std::uint32_t* tags = blocks + (s << block_shift_);
+      for (; j < end; ++j, ++s, tags += stride) {
+        if (!take[j]) continue;
+        // claim()'s steps: the way holding the line, else the first empty way,
+        // else the first way with the least stamp (only then are the stamps read).
+        const std::uint64_t hit = ways_equal_fixed<W>(tags, tag);
+        std::uint64_t free = 0;
+        if constexpr (AnyEmpty) free = hit == 0 && empty_left != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
+        std::size_t way;
+        PhysAddr evicted = kEmpty;
+        if (hit != 0) {
+          way = static_cast<std::size_t>(__builtin_ctzll(hit));
         } else {
-          --empty_entries_;  // (scan_ways reads it)
+          if (AnyEmpty && free != 0) {
+            way = static_cast<std::size_t>(__builtin_ctzll(free));
+            --empty_left;
+          } else {
+            way = least_stamp_way<W, Sse41>(tags);
+            ++evictions;
+            evicted = ((static_cast<PhysAddr>(tags[way]) << set_shift) | s) << 6;
+          }
+          tags[way] = tag;
         }
-        tags[victim] = tag;
-        stamp[victim] = ++clock;
-        fresh = true;
+        tags[W + way] = ++clock;
+        // claim_for's steps.
+        const std::size_t entry = s * W + way;
+        const std::uint64_t old = cpus[entry];
+        const std::uint64_t kept = hit != 0 ? old : 0;
+        cpus[entry] = kept | bit;
+        const std::uint64_t others = kept & ~bit;
+        const std::uint64_t evicted_cpus = evicted != kEmpty && old != 0 ? held(evicted, old) : 0;
+        const std::uint64_t busy = others | evicted_cpus;
+        if (All || busy != 0) {
+          out[j] = Claim{entry, evicted, evicted_cpus, others};
+          work |= static_cast<std::uint64_t>(busy != 0) << j;
+        }
       }
-      // claim_for's steps.
-      const std::uint64_t old = cpus[c.entry];
-      c.evicted_cpus = c.evicted != kEmpty ? old : 0;
-      const std::uint64_t kept = fresh ? 0 : old;
-      c.others = kept & ~bit;
-      cpus[c.entry] = kept | bit;
-      any |= c.others | c.evicted_cpus;
     }
+    empty_entries_ = empty_left;
     clock_ = clock;
     evictions_ += evictions;
-    return any;
+    return work;
+  }
+  // The first way of a full W-way set block with the least stamp (its LRU entry).
+  template <std::size_t W, bool Sse41>
+  [[gnu::always_inline]] static std::size_t least_stamp_way(const std::uint32_t* tags) {
+    std::uint32_t least;
+#if defined(__x86_64__)
+    if constexpr (Sse41) return least_word_sse41<W>(tags + W, W, least);
+#endif
+    return first_least_word<W>(tags + W, W, least);
   }
   // claim()'s pass over a set block for W ways (W = 0: ways_): the way holding
   // `tag`, the first empty way, the first way with the least stamp (ways_ if none for the first two).
@@ -301,16 +339,7 @@ class CoherenceDirectory {
       const std::uint64_t free = empty_entries_ != 0 ? ways_equal_fixed<W>(tags, kEmptyTag) : 0;
       present = hit ? static_cast<std::size_t>(__builtin_ctzll(hit)) : ways_;
       empty = free ? static_cast<std::size_t>(__builtin_ctzll(free)) : ways_;
-      lru = 0;
-      if (hit || free) return;
-      std::uint32_t least;
-#if defined(__x86_64__)
-      if constexpr (Sse41) {
-        lru = least_word_sse41<W>(tags + W, W, least);
-        return;
-      }
-#endif
-      lru = first_least_word<W>(tags + W, W, least);
+      lru = hit || free ? 0 : least_stamp_way<W, Sse41>(tags);
       return;
     }
     const std::size_t n = W ? W : ways_;

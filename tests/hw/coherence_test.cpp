@@ -483,6 +483,81 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
   }
 }
 
+// claim_lines (a cached clear's claims for a batch of consecutive lines, in
+// one pass for 8 ways) against claim_for line by line on a twin directory:
+// the same entries, evicted lines, CPU bits, evictions and empty entries
+// after each batch. Batches wrap past the last set (the next tag), take a
+// random subset of their lines, and narrow an evicted line's CPUs by a
+// filter (`held`, here: the even CPUs); a line has work when its entry has
+// other CPUs or its evicted line held CPUs, and its record is written then
+// (every taken line's with `all`). The filter starts empty (empty ways
+// taken) and entries are erased now and then (empty ways again); with 4
+// ways and near the stamp limit the claims go line by line.
+TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
+  for (const std::size_t ways : {8u, 4u}) {
+    for (const std::uint32_t stamp_limit : {(std::uint32_t{1} << 30) - 1, std::uint32_t{700}}) {
+      const int cpus = 6;
+      CoherenceDirectory d(32 * ways, ways, cpus), twin(32 * ways, ways, cpus);
+      d.set_stamp_limit(stamp_limit);
+      twin.set_stamp_limit(stamp_limit);
+      std::mt19937_64 rng(ways * 7 + stamp_limit);
+      auto held = [](PhysAddr, std::uint64_t c) { return c & 0x15; };
+      std::uint64_t busy_lines = 0, records = 0, evicted_held = 0;
+      for (int batch = 0; batch < 3000; ++batch) {
+        const std::size_t n = 1 + rng() % 64;
+        const PhysAddr first = (rng() % 4096) << 6;
+        const int cpu = static_cast<int>(rng() % cpus);
+        const bool all = rng() % 4 == 0;
+        std::vector<std::uint8_t> take(n);
+        for (auto& t : take) t = rng() % 8 != 0;
+        std::vector<CoherenceDirectory::Claim> out(n, CoherenceDirectory::Claim{~std::size_t{0}, 1, 2, 3});
+        const std::uint64_t work = d.claim_lines(first, n, cpu, take.data(), all, held, out.data());
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::string at =
+              "ways " + std::to_string(ways) + " batch " + std::to_string(batch) + " line " + std::to_string(j);
+          if (!take[j]) {
+            ASSERT_FALSE((work >> j) & 1) << at;
+            ASSERT_EQ(out[j].entry, ~std::size_t{0}) << at;
+            continue;
+          }
+          CoherenceDirectory::Claim c;
+          c.entry = twin.claim_for(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
+          if (c.evicted_cpus != 0) c.evicted_cpus = held(c.evicted, c.evicted_cpus);
+          const bool busy = (c.others | c.evicted_cpus) != 0;
+          ASSERT_EQ(((work >> j) & 1) != 0, busy) << at;
+          busy_lines += busy;
+          evicted_held += c.evicted_cpus != 0;
+          if (busy || all) {
+            ++records;
+            ASSERT_EQ(out[j].entry, c.entry) << at;
+            ASSERT_EQ(out[j].evicted, c.evicted) << at;
+            ASSERT_EQ(out[j].evicted_cpus, c.evicted_cpus) << at;
+            ASSERT_EQ(out[j].others, c.others) << at;
+          } else {
+            ASSERT_EQ(out[j].entry, ~std::size_t{0}) << at;  // not written
+          }
+        }
+        ASSERT_EQ(d.evictions(), twin.evictions()) << "batch " << batch;
+        for (std::size_t e = 0; e < d.capacity(); ++e) ASSERT_EQ(d.cpu_bits(e), twin.cpu_bits(e)) << "entry " << e;
+        for (std::size_t j = 0; j < n; ++j) ASSERT_EQ(d.find(first + j * 64), twin.find(first + j * 64));
+        if (rng() % 16 == 0) {  // an entry freed: an empty way to take again
+          const long f = d.find(first);
+          ASSERT_EQ(f, twin.find(first));
+          if (f >= 0) {
+            d.erase(static_cast<std::size_t>(f));
+            twin.erase(static_cast<std::size_t>(f));
+          }
+        }
+      }
+      // The same LRU choices (an entry taken now, later evicted, shows them) and stamps.
+      for (PhysAddr line = 0; line < (PhysAddr{4096} << 6); line += 64) ASSERT_EQ(d.find(line), twin.find(line));
+      EXPECT_GT(busy_lines, 1000u) << "ways " << ways;
+      EXPECT_GT(evicted_held, 500u) << "ways " << ways;
+      EXPECT_GT(records, busy_lines) << "ways " << ways;
+    }
+  }
+}
+
 TEST(Coherence, DisabledKeepsPrivateCopiesApart) {
   CacheHierarchyParams p;
   p.coherence = false;
