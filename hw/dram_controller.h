@@ -52,6 +52,7 @@
 #include <cassert>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -912,8 +913,28 @@ class DramController final : public MemoryDevice {
   void keep_snapshot_at(const Bank& b, Bank::Snapshot& h, Picoseconds stamp, Picoseconds next_pre,
                         Picoseconds next_cas);
   Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
+  // What a post_writes() call's settled writes add to the statistics and the
+  // latency histogram, kept in its frame and added once at its end (sums,
+  // counts and extremes: the order of adding does not matter, and nothing
+  // reads them in between). The histogram's samples by the write's place in
+  // its settled prefix: a clear's runs repeat one pattern of latencies (the
+  // first write on arrival, each later one behind the one before by the
+  // bank group's column spacing less the arrivals' gap), so each place
+  // mostly sees one value, counted here and recorded once with its count.
+  struct SettleTotals {
+    std::uint64_t writes = 0, latency_sum = 0, first_arrival = ~0ull, last_done = 0;
+    std::array<std::uint64_t, 16> lat{}, lat_n{};  // [place in the prefix]: its first latency and count
+  };
+  // The totals into stats_ and hist_ (post_writes() at its end).
+  void add_settle_totals(const SettleTotals& tot);
+  // Picoseconds a settled write's history snapshot and statistics need, read
+  // once per post_writes() call.
+  struct SettleConsts {
+    Picoseconds fe, cwl, cwl_burst, cas_to_pre, spacing, tras;
+  };
   // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
-  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n, const SettleConsts& k,
+                 SettleTotals& tot);
   // write_run()'s in-order row hits in one pass: the longest prefix (at most
   // kSettleMax) of the writes arriving at arrival[0, n) that serve_row_hit()
   // would time with nothing to search, move or pay (each at or after the
@@ -929,8 +950,16 @@ class DramController final : public MemoryDevice {
   // run of about three lines: the prologue, the site's fields read back
   // through a pointer, the epilogue; measured -0.7% of a cached clear's
   // fault stream); no other file may call it.
-  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n,
+                                const SettleConsts& k, SettleTotals& tot);
   static constexpr std::size_t kSettleMax = 16;
+  static_assert(kSettleMax <= std::tuple_size_v<decltype(SettleTotals::lat)>, "a place per settled write");
+  // Whether a write column-spaced after the one before is clear of it on
+  // both calendars (every reach at most the bank group's column spacing: so
+  // on the shipped geometries): settle_write_hits() then checks each later
+  // write of a prefix against the refresh span alone; otherwise it settles
+  // one write per call (each checked by its entry tests).
+  bool settle_chained_ = false;
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.

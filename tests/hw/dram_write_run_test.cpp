@@ -144,6 +144,16 @@ TEST(DramWriteRun, VariantsOfTheControllerEqualTheLinePath) {
   queued.write_high = 24;
   queued.write_low = 8;
   compare(queued, clear_like(7, 400, 64, Picoseconds(0), true), "write queue");
+  // The bus's rank switch gap beyond the bank group's column spacing (a
+  // burst's reach past the next column command's): settle_write_hits takes
+  // one write per pass, each checked against both calendars (a write a
+  // column spacing after the one before is not clear of its burst's reach,
+  // so only writes arriving further apart are settled).
+  DramParams wide_gap;
+  wide_gap.trtrs = 6;
+  std::uint64_t settled = 0;
+  compare(wide_gap, clear_like(9, 800, 64, Picoseconds(0), true), "rank switch gap past the column spacing", &settled);
+  EXPECT_GT(settled, 100u);
 }
 
 // Late write-backs: a batch stamped well behind requests the banks already served.
