@@ -511,12 +511,6 @@ DramController::DramController(const DramParams& params, PhysAddr base, std::str
   bus_blackout_ = SlotCalendar::Blackout{p_.trefi, p_.trfc + ps_.trcd, ps_.cl, nullptr};
   set_row_hit_path(true);
   reset_state();
-  // (Every calendar of a kind has the same reach.)
-  settle_chained_ =
-      std::max(channels_.front().bus.reach(), ranks_.front().cas_by_bg.front().reach()) <= column_spacing_ps_;
-  // A settled write's queueing is its latency less this (its latency is at
-  // least the front end, CWL and the burst: settle_write_hits sums them so).
-  assert(ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][1] == p_.frontend_latency + ps_.cwl + ps_.tburst);
 }
 
 void DramController::reset_state() {

@@ -411,6 +411,13 @@ class SlotCalendar::Appender {
   void put(std::size_t k, Picoseconds start, std::int64_t tag, Picoseconds stamp) const {
     d_[k] = Entry{start, Entry::pack(stamp, tag)};
   }
+  // put() of a stamp below kStampLimit (kept as it is, no saturation), its
+  // tag as tag_bits() gives it: the caller's loop packs nothing.
+  static constexpr Picoseconds kStampLimit{Entry::kStampMask};
+  static std::uint64_t tag_bits(std::int64_t tag) { return Entry::pack(Picoseconds(0), tag); }
+  void put_below_limit(std::size_t k, Picoseconds start, std::uint64_t tag_bits, Picoseconds stamp) const {
+    d_[k] = Entry{start, stamp.value() | tag_bits};
+  }
 
  private:
   friend class SlotCalendar;
@@ -929,8 +936,14 @@ class DramController final : public MemoryDevice {
   void add_settle_totals(const SettleTotals& tot);
   // Picoseconds a settled write's history snapshot and statistics need, read
   // once per post_writes() call.
+  // `chained`: whether a write column-spaced after the one before is clear
+  // of it on both calendars (every reach at most the bank group's column
+  // spacing: so on the shipped geometries): settle_write_hits() then checks
+  // each later write of a prefix against the refresh span alone; otherwise
+  // it settles one write per call (each checked by its entry tests).
   struct SettleConsts {
     Picoseconds fe, cwl, cwl_burst, cas_to_pre, spacing, tras;
+    bool chained;
   };
   // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
   void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n, const SettleConsts& k,
@@ -954,12 +967,11 @@ class DramController final : public MemoryDevice {
                                 const SettleConsts& k, SettleTotals& tot);
   static constexpr std::size_t kSettleMax = 16;
   static_assert(kSettleMax <= std::tuple_size_v<decltype(SettleTotals::lat)>, "a place per settled write");
-  // Whether a write column-spaced after the one before is clear of it on
-  // both calendars (every reach at most the bank group's column spacing: so
-  // on the shipped geometries): settle_write_hits() then checks each later
-  // write of a prefix against the refresh span alone; otherwise it settles
-  // one write per call (each checked by its entry tests).
-  bool settle_chained_ = false;
+  // (The chained test and the constants are computed per post_writes() call,
+  // not kept as members set at construction: that code in the constructor
+  // changed the registers GCC gave serve_row_miss, +5 M host instructions of
+  // a GUPS stream.)
+
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.

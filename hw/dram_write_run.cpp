@@ -48,8 +48,19 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
     for (std::size_t i = 0; i < n; ++i) access(pa[i], true, arrival[i]);
     return;
   }
-  const SettleConsts kc{p_.frontend_latency,         ps_.cwl, ps_.cwl + ps_.tburst, ps_.cwl + ps_.tburst + ps_.twr,
-                        column_spacing_ps_, ps_.tras};
+  // (Every calendar of a kind has the same reach.)
+  const bool chained = channels_.front().bus.reach() <= column_spacing_ps_ &&
+                       ranks_.front().cas_by_bg.front().reach() <= column_spacing_ps_;
+  const SettleConsts kc{p_.frontend_latency,
+                        ps_.cwl,
+                        ps_.cwl + ps_.tburst,
+                        ps_.cwl + ps_.tburst + ps_.twr,
+                        column_spacing_ps_,
+                        ps_.tras,
+                        chained};
+  // A settled write's queueing is its latency less this (its latency is at
+  // least the front end, CWL and the burst: add_settle_totals sums them so).
+  assert(ps_.idle[static_cast<std::size_t>(RowOutcome::Hit)][1] == kc.fe + kc.cwl_burst);
   SettleTotals tot;
   std::size_t i = 0;
   const DramCoord* prev = nullptr;  // the run before's coordinate (in the memo)
@@ -118,15 +129,18 @@ void DramController::add_settle_totals(const SettleTotals& tot) {
     if (s.memo->epoch != b.refresh_epoch) return 0;
     span_end = s.memo->hi;
   }
+  // A command at or past the calendars' stamp limit is not settled (never
+  // in practice: 20 hours), so the stamps before it go in unsaturated.
+  span_end = std::min(span_end, SlotCalendar::Appender::kStampLimit.value());
   // The first write's column command and burst clear of the calendars
   // (serve_row_hit's test); each later one's, a column spacing or more after
   // the one before (the latest reservation by then), is clear of that one's
-  // when no reach exceeds the spacing (settle_chained_).
+  // when no reach exceeds the spacing (kc.chained).
   Picoseconds next_cas = b.next_cas;
   const Picoseconds cas0 = std::max(t0, next_cas);
   if (!columns.clear_at(cas0) || !bus.clear_at(cas0 + kc.cwl)) return 0;
-  n = std::min({n, settle_chained_ ? kSettleMax : std::size_t{1}, bus.append_room(), columns.append_room()});
-  const auto rank_tag = static_cast<std::int64_t>(c.rank);
+  n = std::min({n, kc.chained ? kSettleMax : std::size_t{1}, bus.append_room(), columns.append_room()});
+  const std::uint64_t rank_bits = SlotCalendar::Appender::tag_bits(c.rank), column_bits = 0;
   constexpr auto ring = static_cast<std::uint32_t>(std::tuple_size_v<decltype(b.hist)>);
   // Each write's precharge readiness is at least the row's tRAS, the same
   // for the whole prefix: taken into the running maximum at once.
@@ -146,8 +160,8 @@ void DramController::add_settle_totals(const SettleTotals& tot) {
     done = cas + kc.cwl_burst;
     next_cas = cas + kc.spacing;
     next_pre = std::max(next_pre, cas + kc.cas_to_pre);
-    bus_slots.put(m, cas + kc.cwl, rank_tag, t);
-    column_slots.put(m, cas, 0, t);
+    bus_slots.put_below_limit(m, cas + kc.cwl, rank_bits, t);  // (t <= cas, below span_end)
+    column_slots.put_below_limit(m, cas, column_bits, t);
     // keep_snapshot(b, t) (a prefix longer than the ring overwrites its own first snapshots).
     keep_snapshot_at(b, b.hist[(b.hist_next + m) % ring], t, next_pre, next_cas);
     const std::uint64_t latency = (done - a).value();
