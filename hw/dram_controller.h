@@ -252,9 +252,11 @@ class SlotCalendar {
   std::size_t append_room() const { return e_.room(); }
   class Appender;  // defined below the class
   Appender appender();
+  // (n >= 1: the stamps ascend from max_stamp(), so the last is the latest.)
   void commit_puts(std::size_t n, Picoseconds last_stamp) {
+    assert(n >= 1 && last_stamp >= max_stamp_);
     e_.commit_appends(n);
-    if (max_stamp_ < last_stamp) max_stamp_ = last_stamp;
+    max_stamp_ = last_stamp;
     if (e_.size() > e_.capacity()) {
       // drop_oldest() for each: the floor is the last dropped slot's end.
       const std::size_t drop = e_.size() - e_.capacity();
