@@ -65,11 +65,23 @@ void DramController::post_writes(const PhysAddr* pa, const Picoseconds* arrival,
   std::size_t i = 0;
   const DramCoord* prev = nullptr;  // the run before's coordinate (in the memo)
   std::uint64_t prev_granule = 0;
+  const std::uint64_t granule_bytes = kCacheLineBytes << il_shift_;
   while (i < n) {
-    const std::uint64_t line = (pa[i] - base_) >> 6;
+    const std::uint64_t off = pa[i] - base_;
+    const std::uint64_t line = off >> 6;
     const std::uint64_t granule = line >> il_shift_;
+    // The run's end: the lines from the granule's first address on. The
+    // usual run, the four lines of a 256 B granule (the default interleave),
+    // by three compares at once; a longer run (a line written twice) is
+    // split there, which times every write as before (each run's writes in
+    // order, as access() would). Otherwise line by line.
+    const PhysAddr first = pa[i] - (off & (granule_bytes - 1));
     std::size_t end = i + 1;
-    while (end < n && (((pa[end] - base_) >> 6) >> il_shift_) == granule) ++end;
+    if (il_shift_ == 2 && i + 4 <= n && ((pa[i + 1] - first) | (pa[i + 2] - first) | (pa[i + 3] - first)) < 256) {
+      end = i + 4;
+    } else {
+      while (end < n && pa[end] - first < granule_bytes) ++end;
+    }
     // schedule() reads no column: one coordinate for the run, read in the
     // decode memo (nothing in the run decodes, so the entry stays as it is;
     // the run before's too, which the next run's decode reads).
