@@ -929,7 +929,9 @@ class DramController final : public MemoryDevice {
   // its settled prefix: a clear's runs repeat one pattern of latencies (the
   // first write on arrival, each later one behind the one before by the
   // bank group's column spacing less the arrivals' gap), so each place
-  // mostly sees one value, counted here and recorded once with its count.
+  // mostly sees one value (three of four settled writes of a fault stream),
+  // counted here and recorded once with its count; the others are recorded
+  // as they come.
   struct SettleTotals {
     std::uint64_t writes = 0, latency_sum = 0, first_arrival = ~0ull, last_done = 0;
     std::array<std::uint64_t, 16> lat{}, lat_n{};  // [place in the prefix]: its first latency and count
@@ -958,8 +960,9 @@ class DramController final : public MemoryDevice {
   // channel, inside the rank's refresh span). Times them as serve_row_hit()
   // one by one would, in one loop: each from the one before, its bus and
   // bank-group reservations written in place at the calendars' ends
-  // (SlotCalendar::Appender::put) and its history snapshot; then the calendars, the
-  // bank's state and the statistics are brought up to date once. Returns how
+  // (SlotCalendar::Appender::put) and its history snapshot; then the calendars and
+  // the bank's state are brought up to date once, the statistics and the
+  // histogram's samples added to the call's totals `tot`. Returns how
   // many it settled (0: the first is not one). Defined (always inline) in
   // hw/dram_write_run.cpp, inline in write_run(), its one caller (a call per
   // run of about three lines: the prologue, the site's fields read back
@@ -973,7 +976,6 @@ class DramController final : public MemoryDevice {
   // not kept as members set at construction: that code in the constructor
   // changed the registers GCC gave serve_row_miss, +5 M host instructions of
   // a GUPS stream.)
-
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.

@@ -8,7 +8,11 @@
 // (hit_site). The in-order row hits clear of refresh, of every reservation
 // and of the channel's debt are settled a prefix at a time
 // (settle_write_hits): each computed from the one before, their calendar
-// appends, bank state, history and statistics written once. Any other write
+// appends and bank state written once per prefix, their statistics and
+// latency histogram summed over the call and added once at its end
+// (add_settle_totals: sums, counts and extremes, in any order the same;
+// the histogram's samples counted by place in the prefix, where a clear's
+// runs repeat one pattern of latencies). Any other write
 // that is an in-order row hit (or one a refresh window delays) is timed by
 // the row-hit path access() uses too (serve_row_hit), every other write
 // through schedule() as access() sends it (an in-order row miss, delayed by
@@ -25,8 +29,7 @@ namespace numasim::hw {
 
 // Inline in post_writes(), its one caller: a call per run of about three lines.
 [[gnu::always_inline]] inline void DramController::write_run(const DramCoord& c, const Picoseconds* arrival,
-                                                             std::size_t n, const SettleConsts& kc,
-                                                             SettleTotals& tot) {
+                                                             std::size_t n, const SettleConsts& kc, SettleTotals& tot) {
   const HitSite site = hit_site(c);
   DramResult res;
   for (std::size_t k = 0; k < n;) {
@@ -114,8 +117,7 @@ void DramController::add_settle_totals(const SettleTotals& tot) {
 
 [[gnu::always_inline]] inline std::size_t DramController::settle_write_hits(const HitSite& s, const DramCoord& c,
                                                                             const Picoseconds* arrival, std::size_t n,
-                                                                            const SettleConsts& kc,
-                                                                            SettleTotals& tot) {
+                                                                            const SettleConsts& kc, SettleTotals& tot) {
   Bank& b = s.b;
   Channel& ch = s.ch;
   SlotCalendar& bus = ch.bus;
@@ -200,7 +202,7 @@ void DramController::add_settle_totals(const SettleTotals& tot) {
   tot.writes += m;
   tot.latency_sum += latency_sum;
   tot.first_arrival = std::min(tot.first_arrival, arrival[0].value());  // arrivals ascend in the prefix
-  tot.last_done = std::max(tot.last_done, done.value());               // so do the bursts
+  tot.last_done = std::max(tot.last_done, done.value());                // so do the bursts
   return m;
 }
 

@@ -169,10 +169,18 @@ TEST(DramWriteRun, RunsOtherThanWholeGranulesEqualTheLinePath) {
     const PhysAddr page = (rng() % (1u << 20)) * 4096;
     std::vector<int> lines;
     switch (p % 4) {
-      case 0: lines = {0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 8, 9}; break;  // each granule twice
-      case 1: lines = {3, 2, 1, 0, 4, 6, 5, 7, 8, 9, 10, 11}; break;                   // out of order in a granule
-      case 2: lines = {1, 2, 3, 4, 5, 6, 7, 8, 12, 13}; break;                         // runs across granules' ends
-      default: lines = {0, 1, 4, 2, 3, 5, 6, 7, 8, 9, 10, 11}; break;                  // another granule's line between
+      case 0:  // each granule twice
+        lines = {0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 8, 9};
+        break;
+      case 1:  // out of order in a granule
+        lines = {3, 2, 1, 0, 4, 6, 5, 7, 8, 9, 10, 11};
+        break;
+      case 2:  // runs across granules' ends
+        lines = {1, 2, 3, 4, 5, 6, 7, 8, 12, 13};
+        break;
+      default:  // another granule's line between
+        lines = {0, 1, 4, 2, 3, 5, 6, 7, 8, 9, 10, 11};
+        break;
     }
     for (int j : lines) {
       t += Picoseconds(300 + rng() % 3000);
