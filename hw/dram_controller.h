@@ -52,6 +52,7 @@
 #include <cassert>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -251,9 +252,11 @@ class SlotCalendar {
   std::size_t append_room() const { return e_.room(); }
   class Appender;  // defined below the class
   Appender appender();
+  // (n >= 1: the stamps ascend from max_stamp(), so the last is the latest.)
   void commit_puts(std::size_t n, Picoseconds last_stamp) {
+    assert(n >= 1 && last_stamp >= max_stamp_);
     e_.commit_appends(n);
-    if (max_stamp_ < last_stamp) max_stamp_ = last_stamp;
+    max_stamp_ = last_stamp;
     if (e_.size() > e_.capacity()) {
       // drop_oldest() for each: the floor is the last dropped slot's end.
       const std::size_t drop = e_.size() - e_.capacity();
@@ -409,6 +412,13 @@ class SlotCalendar::Appender {
  public:
   void put(std::size_t k, Picoseconds start, std::int64_t tag, Picoseconds stamp) const {
     d_[k] = Entry{start, Entry::pack(stamp, tag)};
+  }
+  // put() of a stamp below kStampLimit (kept as it is, no saturation), its
+  // tag as tag_bits() gives it: the caller's loop packs nothing.
+  static constexpr Picoseconds kStampLimit{Entry::kStampMask};
+  static std::uint64_t tag_bits(std::int64_t tag) { return Entry::pack(Picoseconds(0), tag); }
+  void put_below_limit(std::size_t k, Picoseconds start, std::uint64_t tag_bits, Picoseconds stamp) const {
+    d_[k] = Entry{start, stamp.value() | tag_bits};
   }
 
  private:
@@ -912,8 +922,36 @@ class DramController final : public MemoryDevice {
   void keep_snapshot_at(const Bank& b, Bank::Snapshot& h, Picoseconds stamp, Picoseconds next_pre,
                         Picoseconds next_cas);
   Picoseconds settle_debt(Channel& ch, Picoseconds stamp, std::uint64_t moved, const SlotCalendar::Moves& mv);
+  // What a post_writes() call's settled writes add to the statistics and the
+  // latency histogram, kept in its frame and added once at its end (sums,
+  // counts and extremes: the order of adding does not matter, and nothing
+  // reads them in between). The histogram's samples by the write's place in
+  // its settled prefix: a clear's runs repeat one pattern of latencies (the
+  // first write on arrival, each later one behind the one before by the
+  // bank group's column spacing less the arrivals' gap), so each place
+  // mostly sees one value (three of four settled writes of a fault stream),
+  // counted here and recorded once with its count; the others are recorded
+  // as they come.
+  struct SettleTotals {
+    std::uint64_t writes = 0, latency_sum = 0, first_arrival = ~0ull, last_done = 0;
+    std::array<std::uint64_t, 16> lat{}, lat_n{};  // [place in the prefix]: its first latency and count
+  };
+  // The totals into stats_ and hist_ (post_writes() at its end).
+  void add_settle_totals(const SettleTotals& tot);
+  // Picoseconds a settled write's history snapshot and statistics need, read
+  // once per post_writes() call.
+  // `chained`: whether a write column-spaced after the one before is clear
+  // of it on both calendars (every reach at most the bank group's column
+  // spacing: so on the shipped geometries): settle_write_hits() then checks
+  // each later write of a prefix against the refresh span alone; otherwise
+  // it settles one write per call (each checked by its entry tests).
+  struct SettleConsts {
+    Picoseconds fe, cwl, cwl_burst, cas_to_pre, spacing, tras;
+    bool chained;
+  };
   // post_writes(): the writes arriving at arrival[0, n) to the bank and row of `c`, in order.
-  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  void write_run(const DramCoord& c, const Picoseconds* arrival, std::size_t n, const SettleConsts& k,
+                 SettleTotals& tot);
   // write_run()'s in-order row hits in one pass: the longest prefix (at most
   // kSettleMax) of the writes arriving at arrival[0, n) that serve_row_hit()
   // would time with nothing to search, move or pay (each at or after the
@@ -922,15 +960,22 @@ class DramController final : public MemoryDevice {
   // channel, inside the rank's refresh span). Times them as serve_row_hit()
   // one by one would, in one loop: each from the one before, its bus and
   // bank-group reservations written in place at the calendars' ends
-  // (SlotCalendar::Appender::put) and its history snapshot; then the calendars, the
-  // bank's state and the statistics are brought up to date once. Returns how
+  // (SlotCalendar::Appender::put) and its history snapshot; then the calendars and
+  // the bank's state are brought up to date once, the statistics and the
+  // histogram's samples added to the call's totals `tot`. Returns how
   // many it settled (0: the first is not one). Defined (always inline) in
   // hw/dram_write_run.cpp, inline in write_run(), its one caller (a call per
   // run of about three lines: the prologue, the site's fields read back
   // through a pointer, the epilogue; measured -0.7% of a cached clear's
   // fault stream); no other file may call it.
-  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n);
+  std::size_t settle_write_hits(const HitSite& s, const DramCoord& c, const Picoseconds* arrival, std::size_t n,
+                                const SettleConsts& k, SettleTotals& tot);
   static constexpr std::size_t kSettleMax = 16;
+  static_assert(kSettleMax <= std::tuple_size_v<decltype(SettleTotals::lat)>, "a place per settled write");
+  // (The chained test and the constants are computed per post_writes() call,
+  // not kept as members set at construction: that code in the constructor
+  // changed the registers GCC gave serve_row_miss, +5 M host instructions of
+  // a GUPS stream.)
   std::uint64_t settled_writes_ = 0;  // writes settle_write_hits() timed
   DramResult post_write(const DramCoord& c, Picoseconds arrival);
   // stream() of writes with a write queue: the lines posted one by one by a window-bound initiator.

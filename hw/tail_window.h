@@ -151,10 +151,10 @@ class TailWindow {
   // commit_appends(n). Until then they are not part of the window.
   T* spare() { return buf_.get() + tail_; }
   void commit_appends(std::size_t n) { tail_ += n; }
-  // Drops the oldest n entries (n <= size()), as n calls of pop_front().
+  // Drops the oldest n entries (n < size(): some are left), as n calls of
+  // pop_front().
   void pop_front_n(std::size_t n) {
     head_ += n;
-    if (head_ == tail_) head_ = tail_ = 0;
     if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.get() + head_ + kPrefetchAhead);
   }
   // Drops the oldest (first) entry.

@@ -144,6 +144,54 @@ TEST(DramWriteRun, VariantsOfTheControllerEqualTheLinePath) {
   queued.write_high = 24;
   queued.write_low = 8;
   compare(queued, clear_like(7, 400, 64, Picoseconds(0), true), "write queue");
+  // The bus's rank switch gap beyond the bank group's column spacing (a
+  // burst's reach past the next column command's): settle_write_hits takes
+  // one write per pass, each checked against both calendars (a write a
+  // column spacing after the one before is not clear of its burst's reach,
+  // so only writes arriving further apart are settled).
+  DramParams wide_gap;
+  wide_gap.trtrs = 6;
+  std::uint64_t settled = 0;
+  compare(wide_gap, clear_like(9, 800, 64, Picoseconds(0), true), "rank switch gap past the column spacing", &settled);
+  EXPECT_GT(settled, 100u);
+}
+
+// Batches whose runs are not whole granules in line order: a granule's lines
+// written twice in a row (a run longer than the granule, which post_writes
+// splits), lines of a granule out of order, a run of fewer lines than a
+// granule and one of a granule's lines between another granule's.
+TEST(DramWriteRun, RunsOtherThanWholeGranulesEqualTheLinePath) {
+  std::mt19937_64 rng(10);
+  Traffic tr;
+  Picoseconds t(500'000);
+  for (int p = 0; p < 600; ++p) {
+    Traffic::Batch b;
+    const PhysAddr page = (rng() % (1u << 20)) * 4096;
+    std::vector<int> lines;
+    switch (p % 4) {
+      case 0:  // each granule twice
+        lines = {0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 8, 9};
+        break;
+      case 1:  // out of order in a granule
+        lines = {3, 2, 1, 0, 4, 6, 5, 7, 8, 9, 10, 11};
+        break;
+      case 2:  // runs across granules' ends
+        lines = {1, 2, 3, 4, 5, 6, 7, 8, 12, 13};
+        break;
+      default:  // another granule's line between
+        lines = {0, 1, 4, 2, 3, 5, 6, 7, 8, 9, 10, 11};
+        break;
+    }
+    for (int j : lines) {
+      t += Picoseconds(300 + rng() % 3000);
+      b.pa.push_back(page + static_cast<PhysAddr>(j) * 64);
+      b.at.push_back(t);
+    }
+    tr.batches.push_back(std::move(b));
+  }
+  std::uint64_t settled = 0;
+  compare(DramParams{}, tr, "runs other than whole granules", &settled);
+  EXPECT_GT(settled, 600u * 12 / 2);
 }
 
 // Late write-backs: a batch stamped well behind requests the banks already served.
