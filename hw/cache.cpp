@@ -283,15 +283,26 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
     if (tag == kInvalidTag) [[unlikely]]
       die_untaggable(line);
     if (least != 0) {  // no invalid way: replace one (not Random: the caller checked)
-      ev.valid = true;
-      ev.dirty = state_of(meta[victim]) == LineState::Modified;
+      const bool was_dirty = state_of(meta[victim]) == LineState::Modified;
       const std::uint64_t old = static_cast<std::uint64_t>(set[victim]) * sets + s;
-      ev.addr = old << kLineShift;
       if ((old >> region_shift) < regions) --counts[old >> region_shift];
       if ((old >> kPageLineShift) < pages) [[unlikely]]
         --page_counts[old >> kPageLineShift];
       ++evictions;
-      dirty_evictions += ev.dirty;
+      if constexpr (DirtyOnly) {
+        // Written at kept always (a clean victim's is overwritten by the next
+        // one, or lies past the returned count), kept only when dirty: no
+        // Eviction record, no dirty count (it is kept's, added at the end).
+        // (kept <= i: lines[i] is read already when dirty aliases lines.)
+        dirty[kept] = old << kLineShift;
+        from[kept] = from[i];
+        kept += was_dirty;
+      } else {
+        ev.valid = true;
+        ev.dirty = was_dirty;
+        ev.addr = old << kLineShift;
+        dirty_evictions += was_dirty;
+      }
     }
     set[victim] = tag;
     if constexpr (!CountedAbove) {  // (else the level above's count stays as this array's)
@@ -301,14 +312,9 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
     }
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
-    if constexpr (DirtyOnly) {  // (kept <= i: lines[i] is read already when dirty aliases lines)
-      dirty[kept] = ev.addr;
-      from[kept] = from[i];
-      kept += ev.valid && ev.dirty;
-    } else {
-      victims[i] = ev;
-    }
+    if constexpr (!DirtyOnly) victims[i] = ev;
   }
+  if constexpr (DirtyOnly) dirty_evictions = kept;  // the victims kept are the dirty ones
   clock_ = clock;
   stats_.writebacks_received += received;
   stats_.fills += fills;
