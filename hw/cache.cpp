@@ -247,7 +247,9 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
   const std::size_t pages = Pages && page_counts ? pages_ : 0;  // (!Pages: no page is counted, a constant)
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
-  std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  // (fills and evictions are told at the end by the lines received and the
+  // fills into an invalid way: two counts fewer in the loop.)
+  std::uint64_t received = 0, into_invalid = 0, dirty_evictions = 0;
   std::size_t kept = 0;  // DirtyOnly: the dirty victims so far
   // Sets by a divider: a line after the previous one (the rule: victims of a
   // clear are mostly an older page's lines in order) is in the next set with
@@ -288,7 +290,6 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
       if ((old >> region_shift) < regions) --counts[old >> region_shift];
       if ((old >> kPageLineShift) < pages) [[unlikely]]
         --page_counts[old >> kPageLineShift];
-      ++evictions;
       if constexpr (DirtyOnly) {
         // Written at kept always (a clean victim's is overwritten by the next
         // one, or lies past the returned count), kept only when dirty: no
@@ -303,6 +304,8 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
         ev.addr = old << kLineShift;
         dirty_evictions += was_dirty;
       }
+    } else {
+      ++into_invalid;
     }
     set[victim] = tag;
     if constexpr (!CountedAbove) {  // (else the level above's count stays as this array's)
@@ -311,14 +314,13 @@ std::size_t CacheArray::write_back_or_fill_run(const PhysAddr* lines, std::size_
         ++page_counts[line >> kPageLineShift];
     }
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
-    ++fills;
     if constexpr (!DirtyOnly) victims[i] = ev;
   }
   if constexpr (DirtyOnly) dirty_evictions = kept;  // the victims kept are the dirty ones
   clock_ = clock;
   stats_.writebacks_received += received;
-  stats_.fills += fills;
-  stats_.evictions += evictions;
+  stats_.fills += n - received;
+  stats_.evictions += n - received - into_invalid;
   stats_.dirty_evictions += dirty_evictions;
   return kept;
 }
