@@ -439,7 +439,8 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   const bool page_in_one_region = counts.shift >= kPageLineShift;
   const bool lru = replacement_ == Replacement::Lru;
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
-  std::uint64_t received = 0, fills = 0, evictions = 0, dirty_evictions = 0;
+  // (fills, evictions and dirty evictions told at the end, as write_back_or_fill_run's.)
+  std::uint64_t received = 0, into_invalid = 0;
   std::size_t kept = 0;
   // OneRegion: the victims counted out by their page, `gone` of page
   // `gone_page` at a time (a page's lines mostly push out an older page's,
@@ -481,15 +482,14 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
           counts.add_region(old, ~std::uint32_t{0});  // (minus one)
           counts.add_page(old, ~std::uint32_t{0});
         }
-        ++evictions;
-        dirty_evictions += was_dirty;
         dirty_buf[kept] = old << kLineShift;
         from_buf[kept] = static_cast<std::uint8_t>(i);
         kept += was_dirty;
+      } else {
+        ++into_invalid;
       }
       set[victim] = tag;
       meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
-      ++fills;
       if constexpr (!OneRegion) counts.add_region(first + i, 1);
     }
   };
@@ -508,13 +508,14 @@ std::size_t CacheArray::write_back_or_fill_page_run(PhysAddr page, std::uint64_t
   std::copy(dirty_buf, dirty_buf + kept, dirty);
   std::copy(from_buf, from_buf + kept, from);
   clock_ = clock;
+  const std::uint64_t fills = static_cast<std::uint64_t>(__builtin_popcountll(mask)) - received;
   // The lines installed, counted in at once: one page, one region.
   if (page_in_one_region) counts.add_region(first, static_cast<std::uint32_t>(fills));
   counts.add_page(first, static_cast<std::uint32_t>(fills));
   stats_.writebacks_received += received;
   stats_.fills += fills;
-  stats_.evictions += evictions;
-  stats_.dirty_evictions += dirty_evictions;
+  stats_.evictions += fills - into_invalid;
+  stats_.dirty_evictions += kept;  // the victims kept are the dirty ones
   return kept;
 }
 
