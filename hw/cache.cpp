@@ -615,23 +615,29 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
   std::uint32_t* const page_counts = page_counts_;
   const std::size_t pages = Pages && page_counts ? pages_ : 0;  // as write_back_or_fill_run's
   std::uint32_t clock = clock_;  // the caller checked that it does not reach the stamp limit
-  std::uint64_t fills = 0, evictions = 0, dirty_evictions = 0;
-  std::size_t k = 0;
+  // (Evictions and dirty evictions told from the fills into an invalid way
+  // and the dirty victims kept since `counted`: two counts fewer in the loop.)
+  std::uint64_t fills = 0, into_invalid = 0;
+  std::size_t k = 0, counted = 0;
+  auto give_back = [&] {
+    clock_ = clock;
+    stats_.fills += fills;
+    stats_.evictions += fills - into_invalid;
+    stats_.dirty_evictions += k - counted;
+  };
   for (std::size_t j = 0; j < n; ++j) {
     if (missed[j] == 0) continue;
     const FillSlot& sl = slot[j];
     if (missed[j] != 1) [[unlikely]] {
-      clock_ = clock;
-      stats_.fills += fills;
-      stats_.evictions += evictions;
-      stats_.dirty_evictions += dirty_evictions;
-      fills = evictions = dirty_evictions = 0;
+      give_back();
+      fills = into_invalid = 0;
       const Eviction ev = fill(first + j * kCacheLineBytes, LineState::Modified, count_dirty_victim);
       clock = clock_;
       if (ev.valid && ev.dirty) {
         from[k] = static_cast<std::uint8_t>(j);
         dirty[k++] = ev.addr;
       }
+      counted = k;  // (fill counted its own)
       continue;
     }
     const std::uint64_t line = (first >> kLineShift) + j;
@@ -649,11 +655,11 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
         if ((old >> kPageLineShift) < pages) [[unlikely]]
           --page_counts[old >> kPageLineShift];
       }
-      ++evictions;
-      dirty_evictions += was_dirty;
       from[k] = static_cast<std::uint8_t>(j);
       dirty[k] = old << kLineShift;
       k += was_dirty;
+    } else {
+      ++into_invalid;
     }
     set[victim] = sl.tag;
     if ((line >> region_shift) < regions) ++counts[line >> region_shift];
@@ -662,10 +668,7 @@ std::size_t CacheArray::fill_missed_run(PhysAddr first, std::size_t n, const Fil
     meta[victim] = (++clock << kStateBits) | static_cast<std::uint32_t>(LineState::Modified);
     ++fills;
   }
-  clock_ = clock;
-  stats_.fills += fills;
-  stats_.evictions += evictions;
-  stats_.dirty_evictions += dirty_evictions;
+  give_back();
   return k;
 }
 
