@@ -400,7 +400,11 @@ class SlotCalendar {
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
-  TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
+  // Sorted by start; capacity = reservations kept. A buffer of three times
+  // capacity moves the window back to its front half as often as the default
+  // two (a page clear's 64 write-backs fill the calendars fastest: the moves
+  // were 2.7% of such a fault), for 64 KiB more host memory per busy calendar.
+  TailWindow<Entry, 3> e_;
   Picoseconds floor_{0};
   Picoseconds max_stamp_{0};
   std::uint64_t near_end_inserts_ = 0;

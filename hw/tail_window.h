@@ -6,9 +6,10 @@
 // a reservation that lands early in the window (a core lagging the others, as
 // 128 cores in a quantum do) moves few entries. Dropping the oldest entry only
 // advances head_. When the tail reaches the buffer's end, the live entries move
-// back to the front (the buffer holds 2 x capacity entries: one entry copy per
-// drop; 4 x made a fresh machine's first reservations touch twice the host
-// memory, 6% of a THP fault benchmark). The storage is allocated on the first insert and never grows
+// back to the front (the buffer holds Span x capacity entries, 2 by default:
+// one entry copy per drop; 4 x made a fresh machine's first reservations touch
+// twice the host memory, 6% of a THP fault benchmark; the DRAM calendars take
+// 3 x, half an entry copy per drop). The storage is allocated on the first insert and never grows
 // after, so the hot path of a memory reference does not allocate. The oldest
 // entries are prefetched a few host cache lines ahead of their removal (they
 // are cold by then).
@@ -78,7 +79,9 @@ const T* upper_bound_from(const T* first, const T* last, const T* hint, V v, Key
   }
 }
 
-template <typename T>
+// Span: buffer entries per entry of capacity (at least 2); the window moves
+// back to the front after (Span - 1) x capacity appends.
+template <typename T, std::size_t Span = 2>
 class TailWindow {
  public:
   explicit TailWindow(std::size_t capacity = 0) : capacity_(capacity) {}
@@ -211,7 +214,8 @@ class TailWindow {
 
   static_assert(std::is_trivially_copyable_v<T>, "TailWindow moves its entries with memmove");
   static constexpr std::size_t kPrefetchAhead = 256 / sizeof(T);
-  static constexpr std::size_t kSpan = 2;  // buffer entries per entry of capacity
+  static_assert(Span >= 2, "a full window needs room to move forward");
+  static constexpr std::size_t kSpan = Span;
   static constexpr std::size_t kShortMove = 8;  // inserts this near the end move entries without memmove
   std::size_t capacity_;
   std::size_t head_ = 0, tail_ = 0;
