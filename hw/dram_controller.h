@@ -109,8 +109,9 @@ struct DramStats {
 // one count as busy.
 class SlotCalendar {
  public:
+  // span: the window's buffer in multiples of capacity (TailWindow).
   SlotCalendar(Picoseconds len = Picoseconds(0), Picoseconds extra_same = Picoseconds(0),
-               Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
+               Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128, std::size_t span = 2);
   // Tags 0/1 only, separation by ordered pair: sep[first * 2 + second].
   static SlotCalendar ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity);
   // `visible`: only reservations whose stamp is at most `visible` count (the
@@ -400,11 +401,7 @@ class SlotCalendar {
   // reserve_displacing's moves of the later-stamped reservations the slot just reserved overlaps.
   std::uint64_t displace(Picoseconds start, int tag, Picoseconds stamp, Moves* moves, const Blackout* blackout);
   Picoseconds len_, extra_same_, extra_diff_, max_sep_;
-  // Sorted by start; capacity = reservations kept. A buffer of three times
-  // capacity moves the window back to its front half as often as the default
-  // two (a page clear's 64 write-backs fill the calendars fastest: the moves
-  // were 2.7% of such a fault), for 64 KiB more host memory per busy calendar.
-  TailWindow<Entry, 3> e_;
+  TailWindow<Entry> e_;  // sorted by start; capacity = reservations kept
   Picoseconds floor_{0};
   Picoseconds max_stamp_{0};
   std::uint64_t near_end_inserts_ = 0;

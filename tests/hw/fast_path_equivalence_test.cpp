@@ -103,14 +103,13 @@ TEST(TailWindow, InsertsNearEitherEndKeepOrder) {
   }
 }
 
-// A three-times buffer (the DRAM calendars'): the same entries as a deque
+// A three-times buffer (the DRAM data buses' calendars'): the same entries as a deque
 // through bounded appends, inserts near the end and drops, and the window
 // moves back to the buffer's front once per 2 x capacity + 2 appends (the
 // default two-times buffer: once per capacity + 2).
-template <std::size_t Span>
-void check_span(std::size_t expected_moves) {
+void check_span(std::size_t span, std::size_t expected_moves) {
   constexpr std::size_t kCap = 64;
-  TailWindow<long, Span> w(kCap);
+  TailWindow<long> w(kCap, span);
   std::deque<long> ref;
   std::mt19937 rng(5);
   std::size_t moves = 0;
@@ -147,8 +146,8 @@ void check_span(std::size_t expected_moves) {
 TEST(TailWindow, ThreeTimesBufferMovesHalfAsOften) {
   // 2000 entries, one more in the window each: the first fills 64, then a
   // move every 66 (two-times) or 130 (three-times) entries.
-  check_span<2>((2000 - 130) / 66 + 1);
-  check_span<3>((2000 - 194) / 130 + 1);
+  check_span(2, (2000 - 130) / 66 + 1);
+  check_span(3, (2000 - 194) / 130 + 1);
 }
 
 TEST(TailWindow, BranchlessUpperBoundEqualsStdUpperBound) {
