@@ -27,12 +27,13 @@ inline void set_field(DramCoord& c, DramField f, std::uint64_t v, unsigned il_sh
 }
 }  // namespace
 
-SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity)
+SlotCalendar::SlotCalendar(Picoseconds len, Picoseconds extra_same, Picoseconds extra_diff, std::size_t capacity,
+                           std::size_t span)
     : len_(len),
       extra_same_(extra_same),
       extra_diff_(extra_diff),
       max_sep_(len + std::max(extra_same, extra_diff)),
-      e_(capacity) {}
+      e_(capacity, span) {}
 
 const SlotCalendar::Entry* SlotCalendar::first_after_search(Picoseconds v) const {
   // Queries are mostly near the latest reservations: scan back a few entries
@@ -533,7 +534,12 @@ void DramController::reset_state() {
   }
   ranks_.assign(nch * nrk, r);
   Channel c;
-  c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots);
+  // The data bus's calendar takes every burst of the channel (each bank
+  // group's a share): a buffer of 3 x its slots moves its window back to the
+  // buffer's front half as often (the moves were 2.7% of a page fault's host
+  // instructions, half of them the buses'), for 64 KiB more host memory per
+  // channel. (All calendars at 3 x: twice the saving, +28 MiB on eight-socket-1t.)
+  c.bus = SlotCalendar(p_.to_ps(std::max(p_.tburst, p_.tccd_s)), Picoseconds(0), p_.to_ps(p_.trtrs), kCalendarSlots, 3);
   channels_.assign(nch, c);
   stream_refresh_.assign(nch * nrk, RefreshSpan{});
 }

@@ -109,8 +109,9 @@ struct DramStats {
 // one count as busy.
 class SlotCalendar {
  public:
+  // span: the window's buffer in multiples of capacity (TailWindow).
   SlotCalendar(Picoseconds len = Picoseconds(0), Picoseconds extra_same = Picoseconds(0),
-               Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128);
+               Picoseconds extra_diff = Picoseconds(0), std::size_t capacity = 128, std::size_t span = 2);
   // Tags 0/1 only, separation by ordered pair: sep[first * 2 + second].
   static SlotCalendar ordered(const std::array<Picoseconds, 4>& sep, std::size_t capacity);
   // `visible`: only reservations whose stamp is at most `visible` count (the

@@ -6,15 +6,18 @@
 // a reservation that lands early in the window (a core lagging the others, as
 // 128 cores in a quantum do) moves few entries. Dropping the oldest entry only
 // advances head_. When the tail reaches the buffer's end, the live entries move
-// back to the front (the buffer holds 2 x capacity entries: one entry copy per
-// drop; 4 x made a fresh machine's first reservations touch twice the host
-// memory, 6% of a THP fault benchmark). The storage is allocated on the first insert and never grows
-// after, so the hot path of a memory reference does not allocate. The oldest
+// back to the front (the buffer holds span x capacity entries, 2 by default:
+// one entry copy per drop; 4 x made a fresh machine's first reservations touch
+// twice the host memory, 6% of a THP fault benchmark; the DRAM data buses'
+// calendars take 3 x, half an entry copy per drop). The storage is allocated
+// on the first insert and never grows after, so the hot path of a memory
+// reference does not allocate. The oldest
 // entries are prefetched a few host cache lines ahead of their removal (they
 // are cold by then).
 // Simplifications: none; it is a container (order of equal keys is the caller's).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -81,14 +84,24 @@ const T* upper_bound_from(const T* first, const T* last, const T* hint, V v, Key
 template <typename T>
 class TailWindow {
  public:
-  explicit TailWindow(std::size_t capacity = 0) : capacity_(capacity) {}
-  TailWindow(const TailWindow& o) : capacity_(o.capacity_) { copy_live(o); }
+  // span: buffer entries per entry of capacity (at least 2); the window moves
+  // back to the buffer's front after (span - 1) x capacity appends.
+  explicit TailWindow(std::size_t capacity = 0, std::size_t span = 2) : capacity_(capacity), span_(span) {
+    assert(span >= 2);
+  }
+  TailWindow(const TailWindow& o) : capacity_(o.capacity_), span_(o.span_) { copy_live(o); }
   TailWindow(TailWindow&& o) noexcept
-      : capacity_(o.capacity_), head_(o.head_), tail_(o.tail_), buf_size_(o.buf_size_), buf_(std::move(o.buf_)) {
+      : capacity_(o.capacity_),
+        span_(o.span_),
+        head_(o.head_),
+        tail_(o.tail_),
+        buf_size_(o.buf_size_),
+        buf_(std::move(o.buf_)) {
     o.head_ = o.tail_ = o.buf_size_ = 0;
   }
   TailWindow& operator=(TailWindow o) noexcept {
     std::swap(capacity_, o.capacity_);
+    std::swap(span_, o.span_);
     std::swap(head_, o.head_);
     std::swap(tail_, o.tail_);
     std::swap(buf_size_, o.buf_size_);
@@ -175,7 +188,7 @@ class TailWindow {
       // Raw storage: the host touches only the entries the window really uses
       // (a zero-filled buffer costs every fresh machine a host page fault per
       // 4 KiB of every calendar).
-      buf_size_ = kSpan * capacity_ + 2;
+      buf_size_ = span_ * capacity_ + 2;
       buf_.reset(allocate(buf_size_));
       i = head_ = tail_ = 0;
     }
@@ -211,9 +224,9 @@ class TailWindow {
 
   static_assert(std::is_trivially_copyable_v<T>, "TailWindow moves its entries with memmove");
   static constexpr std::size_t kPrefetchAhead = 256 / sizeof(T);
-  static constexpr std::size_t kSpan = 2;  // buffer entries per entry of capacity
   static constexpr std::size_t kShortMove = 8;  // inserts this near the end move entries without memmove
   std::size_t capacity_;
+  std::size_t span_;
   std::size_t head_ = 0, tail_ = 0;
   T* allocate(std::size_t n) {
     return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignof(T))));

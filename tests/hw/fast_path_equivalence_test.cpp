@@ -103,6 +103,53 @@ TEST(TailWindow, InsertsNearEitherEndKeepOrder) {
   }
 }
 
+// A three-times buffer (the DRAM data buses' calendars'): the same entries as a deque
+// through bounded appends, inserts near the end and drops, and the window
+// moves back to the buffer's front once per 2 x capacity + 2 appends (the
+// default two-times buffer: once per capacity + 2).
+void check_span(std::size_t span, std::size_t expected_moves) {
+  constexpr std::size_t kCap = 64;
+  TailWindow<long> w(kCap, span);
+  std::deque<long> ref;
+  std::mt19937 rng(5);
+  std::size_t moves = 0;
+  for (long i = 0; i < 2000; ++i) {
+    const long* const before = w.begin();
+    long dropped = -1;
+    if (rng() % 4 != 0 && !w.empty()) {
+      const int r = w.append_bounded(i, &dropped);
+      if (r == 0) {
+        w.insert(w.end(), i);  // the buffer's end: the move back to its front
+      }
+      if (r == 2) {
+        ASSERT_EQ(dropped, ref.front());
+        ref.pop_front();
+      }
+      ref.push_back(i);
+    } else {
+      const std::size_t back = std::min<std::size_t>(w.size(), rng() % 3);
+      w.insert(w.end() - back, i);
+      ref.insert(ref.end() - static_cast<std::ptrdiff_t>(back), i);
+    }
+    if (w.size() > kCap) {
+      ASSERT_EQ(w.front(), ref.front());
+      w.pop_front();
+      ref.pop_front();
+    }
+    if (i > 0 && w.begin() < before) ++moves;
+    ASSERT_EQ(w.size(), ref.size());
+    ASSERT_TRUE(std::equal(w.begin(), w.end(), ref.begin())) << i;
+  }
+  EXPECT_EQ(moves, expected_moves);
+}
+
+TEST(TailWindow, ThreeTimesBufferMovesHalfAsOften) {
+  // 2000 entries, one more in the window each: the first fills 64, then a
+  // move every 66 (two-times) or 130 (three-times) entries.
+  check_span(2, (2000 - 130) / 66 + 1);
+  check_span(3, (2000 - 194) / 130 + 1);
+}
+
 TEST(TailWindow, BranchlessUpperBoundEqualsStdUpperBound) {
   std::mt19937 rng(9);
   for (int n = 0; n < 70; ++n) {
