@@ -457,19 +457,20 @@ class CacheHierarchy {
                                                                 WritebackList* wb);
 #endif
   // write_full_lines' snoop-filter claims for the lines of bulk_.step not
-  // done (CoherenceDirectory::claim_lines, `all` as its, an evicted line's
-  // CPUs narrowed by their private caches' region counts), out of line with
-  // a copy for SSE4.1: inside write_full_lines' flattened copies the claims'
-  // loop kept its values on the stack.
+  // done (CoherenceDirectory::claim_lines, `all` and `mine` as its, an evicted
+  // line's CPUs narrowed by their private caches' region counts), out of line
+  // with a copy for SSE4.1: inside write_full_lines' flattened copies the
+  // claims' loop kept its values on the stack.
   template <bool Sse41>
   [[gnu::always_inline]] inline std::uint64_t claim_batch_body(CpuId cpu, PhysAddr first, std::size_t n, bool all,
-                                                               CoherenceDirectory::Claim* out);
+                                                               CoherenceDirectory::Claim* out, std::uint64_t& mine);
   [[gnu::noinline]] std::uint64_t claim_batch(CpuId cpu, PhysAddr first, std::size_t n, bool all,
-                                              CoherenceDirectory::Claim* out);
+                                              CoherenceDirectory::Claim* out, std::uint64_t& mine);
 #if defined(__x86_64__)
   [[gnu::noinline]] __attribute__((target("sse4.1"))) std::uint64_t claim_batch_sse41(CpuId cpu, PhysAddr first,
                                                                                       std::size_t n, bool all,
-                                                                                      CoherenceDirectory::Claim* out);
+                                                                                      CoherenceDirectory::Claim* out,
+                                                                                      std::uint64_t& mine);
 #endif
   std::size_t bulk_lines_ = 1;
   bool baseline_passes_ = false;

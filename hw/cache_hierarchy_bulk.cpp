@@ -93,7 +93,7 @@ namespace {
 
 template <bool Sse41>
 std::uint64_t CacheHierarchy::claim_batch_body(CpuId cpu, PhysAddr first, std::size_t n, bool all,
-                                               CoherenceDirectory::Claim* out) {
+                                               CoherenceDirectory::Claim* out, std::uint64_t& mine) {
   // An evicted line's CPUs that hold nothing of its region (private_clean)
   // are dropped at the claim: the counts only fall until the
   // back-invalidations (no private cache fills before the L1D installs).
@@ -114,18 +114,19 @@ std::uint64_t CacheHierarchy::claim_batch_body(CpuId cpu, PhysAddr first, std::s
     return h;
   };
   // (bulk_.step's kDone is 0: not claimed.)
-  return dir_->claim_lines<Sse41>(first, n, cpu.value(), bulk_.step.data(), all, held, out);
+  return dir_->claim_lines<Sse41>(first, n, cpu.value(), bulk_.step.data(), all, held, out, mine);
 }
 
 std::uint64_t CacheHierarchy::claim_batch(CpuId cpu, PhysAddr first, std::size_t n, bool all,
-                                          CoherenceDirectory::Claim* out) {
-  return claim_batch_body<false>(cpu, first, n, all, out);
+                                          CoherenceDirectory::Claim* out, std::uint64_t& mine) {
+  return claim_batch_body<false>(cpu, first, n, all, out, mine);
 }
 
 #if defined(__x86_64__)
 __attribute__((flatten)) std::uint64_t CacheHierarchy::claim_batch_sse41(CpuId cpu, PhysAddr first, std::size_t n,
-                                                                         bool all, CoherenceDirectory::Claim* out) {
-  return claim_batch_body<true>(cpu, first, n, all, out);
+                                                                         bool all, CoherenceDirectory::Claim* out,
+                                                                         std::uint64_t& mine) {
+  return claim_batch_body<true>(cpu, first, n, all, out, mine);
 }
 #endif
 
@@ -155,6 +156,10 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
     for (std::size_t j = 0; j < n; ++j) start_line(j, snoop_out, wb);
     cleared = true;
   };
+  // The lines L2 may hold: those the snoop filter tracked for this CPU
+  // before their claims (it tracks every L1D and L2 copy; nothing fills L2
+  // before the look-up below), every line without the per-line claims.
+  std::uint64_t maybe_l2 = ~std::uint64_t{0};
   // The snoop filter and the other caches' copies (a Modified copy elsewhere
   // only has to be invalidated: its data is overwritten).
   if (dir_) {
@@ -178,10 +183,10 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
       std::array<CoherenceDirectory::Claim, kMaxBulkLines> claims;
 #if defined(__x86_64__)
       std::uint64_t work = sse41_in_use && !baseline_passes_
-                               ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data())
-                               : claim_batch(cpu, first, n, other_llcs, claims.data());
+                               ? claim_batch_sse41(cpu, first, n, other_llcs, claims.data(), maybe_l2)
+                               : claim_batch(cpu, first, n, other_llcs, claims.data(), maybe_l2);
 #else
-      std::uint64_t work = claim_batch(cpu, first, n, other_llcs, claims.data());
+      std::uint64_t work = claim_batch(cpu, first, n, other_llcs, claims.data(), maybe_l2);
 #endif
       // Without another LLC to ask, only the lines with work (no line of a
       // clear of a page no other cache holds) are visited.
@@ -220,8 +225,10 @@ void CacheHierarchy::write_full_lines_body(CpuId cpu, PhysAddr first, std::size_
   std::array<std::uint8_t, kMaxBulkLines>& from = bulk_.from;
   // (The look-ups before the installs: an L1D install changes neither L2 nor
   // the LLC. L2's for the whole batch in one call: contains() of each line
-  // cost ~50 host instructions, the geometry reloaded and the set split again.)
-  const std::uint64_t in_l2 = l2.contains_lines(first, n);
+  // cost ~50 host instructions, the geometry reloaded and the set split again.
+  // None when the snoop filter says L2 holds no line of the batch: a clear of
+  // a fresh page, ~23 host instructions a line.)
+  const std::uint64_t in_l2 = maybe_l2 != 0 ? l2.contains_lines(first, n) : 0;
   const bool upgrades = dir_ != nullptr;
   // (A copy of the pass for each case: the tests out of the loop.)
   auto last_pass = [&]<bool Cleared, bool LlcLevel>() {

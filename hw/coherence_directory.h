@@ -106,24 +106,30 @@ class CoherenceDirectory {
   // in between). Returns a mask of the lines with work left (bit j: line j's
   // claim has other CPUs or held evicted CPUs), whose out[j] is written; with
   // `all`, out[j] of every line taken is written.
+  // `mine` gets a mask of the lines taken that `cpu` may hold (bit j: line
+  // j's entry had `cpu` before its claim): a line with no entry, or one
+  // without `cpu`, is in none of `cpu`'s private caches. Exact for 8 ways;
+  // otherwise every line taken.
   // (A clear of a page no other cache holds has no line with work: the
   // records of 32 bytes a line were most of what the claims stored.)
   template <bool Sse41 = false, class Held>
   [[gnu::always_inline]] std::uint64_t claim_lines(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                                   bool all, Held held, Claim* out) {
+                                                   bool all, Held held, Claim* out, std::uint64_t& mine) {
     if (ways_ == 8 && clock_ < stamp_limit_ && stamp_limit_ - clock_ > n) {
       // (A copy of the loop for each case: once the filter is full, the usual
       // state after warm-up, no set has an empty way to look for.)
       if (all)
-        return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out)
-                                   : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out);
-      return empty_entries_ != 0 ? claim_run<8, Sse41, false, true>(first, n, cpu, take, held, out)
-                                 : claim_run<8, Sse41, false, false>(first, n, cpu, take, held, out);
+        return empty_entries_ != 0 ? claim_run<8, Sse41, true, true>(first, n, cpu, take, held, out, mine)
+                                   : claim_run<8, Sse41, true, false>(first, n, cpu, take, held, out, mine);
+      return empty_entries_ != 0 ? claim_run<8, Sse41, false, true>(first, n, cpu, take, held, out, mine)
+                                 : claim_run<8, Sse41, false, false>(first, n, cpu, take, held, out, mine);
     }
     // Another way count, or stamps to renumber on the way: line by line.
     std::uint64_t work = 0;
+    mine = 0;
     for (std::size_t j = 0; j < n; ++j) {
       if (!take[j]) continue;
+      mine |= std::uint64_t{1} << j;
       Claim c;
       c.entry = claim_for<Sse41>(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
       if (c.evicted_cpus != 0) c.evicted_cpus = held(c.evicted, c.evicted_cpus);
@@ -252,14 +258,14 @@ class CoherenceDirectory {
   // All: every claim's record stored (claim_lines' `all`); AnyEmpty: the filter has an empty entry left.
   template <std::size_t W, bool Sse41, bool All, bool AnyEmpty, class Held>
   [[gnu::always_inline]] std::uint64_t claim_run(PhysAddr first, std::size_t n, int cpu, const std::uint8_t* take,
-                                                 Held& held, Claim* out) {
+                                                 Held& held, Claim* out, std::uint64_t& mine_out) {
     std::uint32_t* const blocks = blocks_.data();
     std::uint64_t* const cpus = cpus_.data();
     const unsigned set_shift = set_shift_;
     const std::size_t stride = std::size_t{1} << block_shift_;
     const std::uint64_t bit = 1ull << bit_of(cpu);
     std::uint32_t clock = clock_;
-    std::uint64_t evictions = 0, work = 0;
+    std::uint64_t evictions = 0, work = 0, mine = 0;
     // (The empty entries' count in a local: the stores into the CPU bits would make it read again.)
     std::size_t empty_left = empty_entries_;
     std::size_t s = set_of(first);
@@ -285,6 +291,7 @@ class CoherenceDirectory {
         PhysAddr evicted = kEmpty;
         if (hit != 0) {
           way = static_cast<std::size_t>(__builtin_ctzll(hit));
+          mine |= static_cast<std::uint64_t>((cpus[s * W + way] & bit) != 0) << j;
         } else {
           if (AnyEmpty && free != 0) {
             way = static_cast<std::size_t>(__builtin_ctzll(free));
@@ -312,6 +319,7 @@ class CoherenceDirectory {
       }
     }
     empty_entries_ = empty_left;
+    mine_out = mine;
     clock_ = clock;
     evictions_ += evictions;
     return work;

@@ -149,7 +149,7 @@ void level_by_level_against_line_by_line(bool baseline, int sockets = 2) {
     std::array<std::uint8_t, CacheHierarchy::kMaxBulkLines> level;
     std::array<SnoopResult, CacheHierarchy::kMaxBulkLines> sn;
     std::array<WritebackList, CacheHierarchy::kMaxBulkLines> wb;
-    std::uint64_t snooped = 0, written_back = 0, stores = 0;
+    std::uint64_t snooped = 0, written_back = 0, stores = 0, from_l2 = 0;
     for (int op = 0; op < 6000; ++op) {
       const CpuId cpu(static_cast<int>(rng() % kCpus));
       if (rng() % 3 != 0) {
@@ -191,6 +191,7 @@ void level_by_level_against_line_by_line(bool baseline, int sockets = 2) {
         for (int k = 0; k < w.count; ++k) ASSERT_EQ(wb[j].addr[k], w.addr[k]) << where;
         snooped += s.kind != SnoopResult::Kind::None;
         written_back += static_cast<std::uint64_t>(w.count);
+        from_l2 += lv == 2;
         ++stores;
       }
       if (op % 1000 == 999)
@@ -200,6 +201,8 @@ void level_by_level_against_line_by_line(bool baseline, int sockets = 2) {
     // The history exercised what it is meant to.
     EXPECT_GT(stores, 1500u) << g.name;
     EXPECT_GT(written_back, 100u) << g.name;
+    // Lines found in L2 (the claims' mask of lines the CPU may hold lets write_full_lines ask L2).
+    EXPECT_GT(from_l2, 5u) << g.name;
     if (g.params.coherence) {
       MapStatsVisitor v;
       lines.dump(v);

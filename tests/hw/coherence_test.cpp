@@ -492,7 +492,9 @@ TEST(CoherenceDirectory, MaskFormEqualsThePlainModelAtOddAssociativities) {
 // other CPUs or its evicted line held CPUs, and its record is written then
 // (every taken line's with `all`). The filter starts empty (empty ways
 // taken) and entries are erased now and then (empty ways again); with 4
-// ways and near the stamp limit the claims go line by line.
+// ways and near the stamp limit the claims go line by line. The mask of
+// lines the CPU may hold (`mine`) has every line whose entry had the CPU
+// before its claim, and only those in the 8-way copies.
 TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
   for (const std::size_t ways : {8u, 4u}) {
     for (const std::uint32_t stamp_limit : {(std::uint32_t{1} << 30) - 1, std::uint32_t{700}}) {
@@ -502,7 +504,7 @@ TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
       twin.set_stamp_limit(stamp_limit);
       std::mt19937_64 rng(ways * 7 + stamp_limit);
       auto held = [](PhysAddr, std::uint64_t c) { return c & 0x15; };
-      std::uint64_t busy_lines = 0, records = 0, evicted_held = 0;
+      std::uint64_t busy_lines = 0, records = 0, evicted_held = 0, mine_lines = 0;
       for (int batch = 0; batch < 3000; ++batch) {
         const std::size_t n = 1 + rng() % 64;
         const PhysAddr first = (rng() % 4096) << 6;
@@ -511,15 +513,23 @@ TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
         std::vector<std::uint8_t> take(n);
         for (auto& t : take) t = rng() % 8 != 0;
         std::vector<CoherenceDirectory::Claim> out(n, CoherenceDirectory::Claim{~std::size_t{0}, 1, 2, 3});
-        const std::uint64_t work = d.claim_lines(first, n, cpu, take.data(), all, held, out.data());
+        std::uint64_t mine = 0;
+        const std::uint64_t work = d.claim_lines(first, n, cpu, take.data(), all, held, out.data(), mine);
         for (std::size_t j = 0; j < n; ++j) {
           const std::string at =
               "ways " + std::to_string(ways) + " batch " + std::to_string(batch) + " line " + std::to_string(j);
           if (!take[j]) {
             ASSERT_FALSE((work >> j) & 1) << at;
+            ASSERT_FALSE((mine >> j) & 1) << at;
             ASSERT_EQ(out[j].entry, ~std::size_t{0}) << at;
             continue;
           }
+          // `mine`: every line whose entry had the CPU before (exactly those with 8 ways, the stamps not renumbered).
+          const long had = twin.find(first + j * 64);
+          const bool was_mine = had >= 0 && twin.has(static_cast<std::size_t>(had), cpu);
+          if (was_mine) ASSERT_TRUE((mine >> j) & 1) << at;
+          if (ways == 8 && stamp_limit > 1000000) ASSERT_EQ(((mine >> j) & 1) != 0, was_mine) << at;
+          mine_lines += was_mine;
           CoherenceDirectory::Claim c;
           c.entry = twin.claim_for(first + j * 64, cpu, c.evicted, c.evicted_cpus, c.others);
           if (c.evicted_cpus != 0) c.evicted_cpus = held(c.evicted, c.evicted_cpus);
@@ -554,6 +564,7 @@ TEST(CoherenceDirectory, ClaimLinesEqualsClaimForLineByLine) {
       EXPECT_GT(busy_lines, 1000u) << "ways " << ways;
       EXPECT_GT(evicted_held, 500u) << "ways " << ways;
       EXPECT_GT(records, busy_lines) << "ways " << ways;
+      EXPECT_GT(mine_lines, 200u) << "ways " << ways;
     }
   }
 }
