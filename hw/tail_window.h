@@ -167,6 +167,7 @@ class TailWindow {
   // Drops the oldest n entries (n < size(): some are left), as n calls of
   // pop_front().
   void pop_front_n(std::size_t n) {
+    assert(n < size());  // (so the window never empties here: no reset of head_ and tail_)
     head_ += n;
     if (head_ + kPrefetchAhead < tail_) __builtin_prefetch(buf_.get() + head_ + kPrefetchAhead);
   }

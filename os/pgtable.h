@@ -137,10 +137,10 @@ class PageTables {
   PteRef walk_alloc(CpuId cpu, PhysAddr pgd, VirtAddr va, int target_level, KernelCost& cost) {
     if (target_level == PMD_LEVEL) {
       if (pmd_memo_.host && pmd_memo_.changes == upper_changes_ && pmd_memo_.pgd == pgd &&
-          pmd_memo_.span == va >> kPmdShift)
+          pmd_memo_.span == va >> level_shift(PMD_LEVEL))
         return PteRef{pmd_memo_.addr, pmd_memo_.host, PMD_LEVEL};
       const PteRef r = walk_alloc_from(cpu, pgd, params_.levels, va, target_level, cost);
-      if (r.level == PMD_LEVEL) pmd_memo_ = {pgd, va >> kPmdShift, r.addr, r.host, upper_changes_};
+      if (r.level == PMD_LEVEL) pmd_memo_ = {pgd, va >> level_shift(PMD_LEVEL), r.addr, r.host, upper_changes_};
       return r;
     }
     return walk_alloc_from(cpu, pgd, params_.levels, va, target_level, cost);
@@ -242,10 +242,9 @@ class PageTables {
   // walk_alloc's last walk to a PMD entry (host null: none). upper_changes_
   // counts the writes of entries above the PMD level and the tables freed:
   // either may change or end the path that walk took.
-  static constexpr unsigned kPmdShift = kPageShift + 9;  // the span of one PMD entry
   struct PmdMemo {
     PhysAddr pgd = 0;
-    std::uint64_t span = 0;  // va >> kPmdShift
+    std::uint64_t span = 0;  // va >> level_shift(PMD_LEVEL): the 2 MiB one PMD entry maps
     PhysAddr addr = 0;
     pteval_t* host = nullptr;
     std::uint64_t changes = 0;
